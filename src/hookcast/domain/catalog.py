@@ -1,0 +1,103 @@
+"""The event catalog: every event HookCast delivers, its resource id fields and an example.
+
+Names are JW Player's; the other seeds' events (Media Manager, Flowplayer, api.video) are
+mapped onto the same vocabulary so one receiver handles every platform.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+ALL_EVENTS = "*"
+
+_SITE = "9KboGBFu"
+_WEBHOOK = "2yW4KmiG"
+_MEDIA = "MNYaMSQl"
+_CHANNEL = "YijbmYHJ"
+
+HLS_QUALITIES = ("240p", "360p", "480p", "720p", "1080p", "1440p", "2160p")
+
+
+@dataclass(frozen=True, slots=True)
+class EventType:
+    name: str
+    group: str  # "media", "channel", "thumbnail", "track", "test"
+    id_fields: tuple[str, ...]  # required resource ids, primary first
+    description: str
+    example_data: Mapping[str, Any] | None = field(default=None)
+
+    def example(self, event_time: str = "2024-08-27T00:15:45+00:00") -> dict[str, Any]:
+        """An example delivery body, in the wire format (see domain.payload)."""
+        body: dict[str, Any] = {"event": self.name, "event_id": "evt_3kTMd9CqYpVn0bWx5Lr2aQ"}
+        ids = dict(zip(self.id_fields, _example_ids(self.id_fields), strict=True))
+        if self.id_fields:
+            body[self.id_fields[0]] = ids[self.id_fields[0]]
+        body.update({"webhook_id": _WEBHOOK, "site_id": _SITE, "event_time": event_time})
+        body.update({name: value for name, value in ids.items() if name != self.id_fields[0]})
+        if self.example_data is not None:
+            body["data"] = dict(self.example_data)
+        return body
+
+
+def _example_ids(fields: tuple[str, ...]) -> list[str]:
+    samples = {"media_id": _MEDIA, "channel_id": _CHANNEL, "thumbnail_id": "k9x00iro",
+               "track_id": "VHsQNYq9"}
+    return [samples[name] for name in fields]
+
+
+def _media(name: str, description: str, data: Mapping[str, Any] | None = None) -> EventType:
+    return EventType(name, "media", ("media_id",), description, data)
+
+
+def _channel(name: str, description: str, data: Mapping[str, Any] | None = None) -> EventType:
+    return EventType(name, "channel", ("channel_id",), description, data)
+
+
+_TYPES: tuple[EventType, ...] = (
+    _media("media_created", "Media has been first uploaded."),
+    _media("media_updated", "Media metadata has changed.", {"fields": ["title", "tags"]}),
+    _media("media_deleted", "Media has been deleted."),
+    _media("media_reuploaded", "A reupload of the media's original has been initiated."),
+    _media("media_available", "Media is first publishable and indexed; the thumbnail is ready.",
+           {"title": "Match highlights", "tags": ["sports"]}),
+    _media("conversions_complete",
+           "The thumbnail and all initial renditions are ready (first upload only)."),
+    _media("media_published", "Media has been marked as published."),
+    _media("media_unpublished", "Media has been marked as unpublished."),
+    _media("media_restored", "Media has been taken out of its deleted state."),
+    _media("media_failed", "An error occurred while processing the media.",
+           {"reason": "unsupported codec"}),
+    _media("master_ready", "The master asset of the media is ready to download."),
+    _media("master_failed", "The master asset of the media failed to generate."),
+    _media("rendition_ready", "One rendition (an HLS quality or the MP4) finished encoding.",
+           {"encoding": "hls", "quality": "720p"}),
+    EventType("thumbnail_created", "thumbnail", ("thumbnail_id", "media_id"),
+              "A thumbnail has been created."),
+    EventType("thumbnail_deleted", "thumbnail", ("thumbnail_id", "media_id"),
+              "A thumbnail has been deleted."),
+    EventType("track_created", "track", ("track_id", "media_id"),
+              "A text track has been created.", {"kind": "captions", "language": "en"}),
+    EventType("track_deleted", "track", ("track_id", "media_id"), "A text track has been deleted."),
+    _channel("channel_created", "A live channel has been created."),
+    _channel("channel_active", "A live channel receives input and is broadcasting."),
+    _channel("channel_idle", "A live channel has returned to its idle state."),
+    _channel("channel_updated", "A live channel's settings have changed."),
+    _channel("channel_deleted", "A live channel has been deleted."),
+    _channel("channel_enabled", "A live channel has been enabled and accepts stream connections."),
+    _channel("channel_disabled", "A live channel has been disabled."),
+    _channel("channel_recording_ready", "The recording of a live broadcast is ready.",
+             {"media_id": _MEDIA}),
+    EventType("webhook_test", "test", (), "A test ping sent on request to one webhook.",
+              {"message": "This is a test event from HookCast."}),
+)
+
+EVENT_TYPES: Mapping[str, EventType] = {event.name: event for event in _TYPES}
+# Events a publisher may send; webhook_test is only ever made by HookCast itself.
+PUBLISHABLE_EVENTS: tuple[str, ...] = tuple(name for name in EVENT_TYPES if name != "webhook_test")
+SUBSCRIBABLE_EVENTS: tuple[str, ...] = PUBLISHABLE_EVENTS
+
+
+def get_event_type(name: str) -> EventType | None:
+    return EVENT_TYPES.get(name)

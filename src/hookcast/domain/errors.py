@@ -1,0 +1,42 @@
+"""HookCast's own errors. Faces (API, CLI, dashboard) translate them to their own format."""
+
+from __future__ import annotations
+
+
+class HookcastError(Exception):
+    """Base class. `code` is stable and machine-readable; the message is for people."""
+
+    code = "error"
+
+    def __init__(self, description: str, *, field: str | None = None) -> None:
+        super().__init__(description)
+        self.description = description
+        self.field = field
+
+
+class ValidationFailed(HookcastError):
+    """The input is malformed or violates a rule; nothing was changed."""
+
+    code = "invalid_body"
+
+
+class NotFound(HookcastError):
+    code = "not_found"
+
+
+class Conflict(HookcastError):
+    code = "conflict"
+
+
+class Unauthorized(HookcastError):
+    code = "unauthorized"
+
+
+class Forbidden(HookcastError):
+    code = "forbidden"
+
+
+class UnsafeUrl(ValidationFailed):
+    """A webhook URL that points at an address HookCast refuses to call (SSRF guard)."""
+
+    code = "unsafe_url"

@@ -1,0 +1,50 @@
+"""Identifiers and secrets: 8-character resource ids, event and delivery ids, secrets."""
+
+from __future__ import annotations
+
+import base64
+import re
+import secrets
+import string
+
+_ALPHABET = string.ascii_letters + string.digits
+_RESOURCE_ID = re.compile(r"^[A-Za-z0-9]{8}$")
+# Caller-chosen event ids are echoed in headers and URLs, so keep them to a safe alphabet.
+_EVENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
+
+SECRET_PREFIX = "whsec_"
+API_KEY_PREFIX = "hck_"
+
+
+def _random_chars(length: int) -> str:
+    return "".join(secrets.choice(_ALPHABET) for _ in range(length))
+
+
+def new_resource_id() -> str:
+    """An id shaped like JW Player's: 8 letters and digits (webhooks, sites, accounts, keys)."""
+    return _random_chars(8)
+
+
+def is_resource_id(value: str) -> bool:
+    return bool(_RESOURCE_ID.match(value))
+
+
+def new_event_id() -> str:
+    return "evt_" + _random_chars(22)
+
+
+def is_event_id(value: str) -> bool:
+    return bool(_EVENT_ID.match(value))
+
+
+def new_delivery_id() -> str:
+    return "dlv_" + _random_chars(22)
+
+
+def new_webhook_secret() -> str:
+    """`whsec_` + base64 of 32 random bytes: usable as-is by Standard Webhooks libraries."""
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode("ascii")
+
+
+def new_api_key_secret() -> str:
+    return API_KEY_PREFIX + secrets.token_urlsafe(32)

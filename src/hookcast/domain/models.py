@@ -1,0 +1,157 @@
+"""Domain values: frozen dataclasses with no behaviour that touches the outside world."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+JSONObject = Mapping[str, Any]
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"
+    EDITOR = "editor"
+    PUBLISHER = "publisher"
+    VIEWER = "viewer"
+
+
+class Permission(enum.StrEnum):
+    READ = "read"
+    PUBLISH = "publish"
+    WRITE = "write"
+    ADMIN = "admin"
+
+
+_GRANTS: dict[Role, frozenset[Permission]] = {
+    Role.ADMIN: frozenset(Permission),
+    Role.EDITOR: frozenset({Permission.READ, Permission.PUBLISH, Permission.WRITE}),
+    Role.PUBLISHER: frozenset({Permission.READ, Permission.PUBLISH}),
+    Role.VIEWER: frozenset({Permission.READ}),
+}
+
+
+def role_allows(role: Role, permission: Permission) -> bool:
+    return permission in _GRANTS[role]
+
+
+class DeliveryStatus(enum.StrEnum):
+    PENDING = "pending"  # waiting for its next attempt (or leased by a worker right now)
+    PAUSED = "paused"  # its webhook is disabled; resumes when the webhook is enabled again
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"  # the retry policy gave up
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    id: str
+    name: str
+    created: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    """A property (JW Player's term): events are published for one site."""
+
+    id: str
+    account_id: str
+    name: str
+    created: datetime
+    last_modified: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    id: str
+    account_id: str
+    name: str
+    role: Role
+    secret_hash: str = field(repr=False)
+    created: datetime
+    last_used: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicySpec:
+    """What the customer chose: a preset name or an explicit list of retry delays (seconds).
+
+    `delays` are the waits before retries 2..n; the first attempt is always immediate.
+    """
+
+    name: str  # "standard", "quick" or "custom"
+    delays: tuple[float, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Webhook:
+    id: str
+    account_id: str
+    name: str
+    description: str
+    webhook_url: str
+    events: tuple[str, ...]  # event names, or ("*",) for every event
+    site_ids: tuple[str, ...]
+    secret: str = field(repr=False)
+    created: datetime
+    last_modified: datetime
+    enabled: bool = True
+    disabled_reason: str | None = None
+    conditions: JSONObject | None = None
+    retry_policy: RetryPolicySpec = RetryPolicySpec("standard", ())
+    timeout_seconds: int = 10
+    previous_secret: str | None = field(default=None, repr=False)
+    previous_secret_expires: datetime | None = None
+    last_success: datetime | None = None
+    failing_since: datetime | None = None
+
+    def secrets_at(self, now: datetime) -> tuple[str, ...]:
+        """Secrets that sign deliveries now: the current one, plus the old one in its grace."""
+        if self.previous_secret and self.previous_secret_expires and now < self.previous_secret_expires:
+            return (self.secret, self.previous_secret)
+        return (self.secret,)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Something that happened on the platform, as published (and stored) once."""
+
+    id: str  # the public event_id: the publisher's own, or one HookCast generated
+    account_id: str
+    site_id: str
+    type: str
+    resource_ids: Mapping[str, str]  # e.g. {"media_id": "MNYaMSQl"}, in catalog order
+    event_time: datetime
+    data: JSONObject | None
+    created: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One event on its way to one webhook."""
+
+    id: str
+    account_id: str
+    event_id: str
+    webhook_id: str
+    status: DeliveryStatus
+    attempts: int
+    next_attempt_at: datetime
+    created: datetime
+    last_status_code: int | None = None
+    completed_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One HTTP request and what came of it, recorded as data."""
+
+    delivery_id: str
+    number: int
+    started_at: datetime
+    request_headers: Mapping[str, str]  # signatures redacted
+    status_code: int | None
+    latency_ms: float
+    response_body: str  # first 4 KiB
+    error: str | None

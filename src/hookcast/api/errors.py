@@ -1,0 +1,85 @@
+"""Every error leaves the API as `{"errors": [{"code", "description"}]}` with a fitting 4xx."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from hookcast.domain.errors import (
+    Conflict,
+    Forbidden,
+    HookcastError,
+    NotFound,
+    Unauthorized,
+    ValidationFailed,
+)
+
+_log = logging.getLogger("hookcast.api")
+
+_STATUS: Sequence[tuple[type[HookcastError], int]] = (
+    (ValidationFailed, 400),
+    (Unauthorized, 401),
+    (Forbidden, 403),
+    (NotFound, 404),
+    (Conflict, 409),
+)
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large",
+               415: "unsupported_media_type", 429: "rate_limited"}
+
+
+def error_response(status: int, code: str, description: str) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse({"errors": [{"code": code, "description": description}]},
+                        status_code=status, headers=headers)
+
+
+def error_body(code: str, description: str) -> bytes:
+    return orjson.dumps({"errors": [{"code": code, "description": description}]})
+
+
+async def _hookcast_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HookcastError)
+    status = next((code for kind, code in _STATUS if isinstance(exc, kind)), 400)
+    return error_response(status, exc.code, exc.description)
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    if any(error.get("type") == "json_invalid" for error in errors):
+        return error_response(400, "invalid_json", "the request body is not valid JSON")
+    return JSONResponse({"errors": [_describe(error) for error in errors]}, status_code=400)
+
+
+def _describe(error: Any) -> dict[str, str]:
+    location = [str(part) for part in error.get("loc", ()) if part not in ("body",)]
+    where = ".".join(location) or "body"
+    return {"code": "invalid_" + (location[0] if location and location[0] in ("query", "path")
+                                  else "body"),
+            "description": f"{where}: {error.get('msg', 'invalid value')}"}
+
+
+async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "error")
+    return error_response(exc.status_code, code, str(exc.detail))
+
+
+async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    # Never a traceback to the client; the log has it for the operator.
+    _log.exception("unexpected error", exc_info=exc)
+    return error_response(500, "internal_error", "an unexpected error occurred; it was logged")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(HookcastError, _hookcast_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

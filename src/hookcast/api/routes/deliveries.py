@@ -1,0 +1,24 @@
+"""/v2/deliveries/{id}/: one delivery with its attempts, and a manual retry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from hookcast.api import presenters
+from hookcast.api.deps import CallerDep, ServicesDep
+
+router = APIRouter(prefix="/v2/deliveries", tags=["deliveries"])
+
+
+@router.get("/{delivery_id}/", summary="A delivery with every attempt")
+async def get_delivery(delivery_id: str, services: ServicesDep,
+                       caller: CallerDep) -> dict[str, Any]:
+    return presenters.delivery(await services.deliveries.get(caller, delivery_id))
+
+
+@router.post("/{delivery_id}/retry/", status_code=202, summary="Send a delivery again now")
+async def retry_delivery(delivery_id: str, services: ServicesDep,
+                         caller: CallerDep) -> dict[str, Any]:
+    return presenters.delivery(await services.deliveries.retry(caller, delivery_id))

@@ -1,0 +1,45 @@
+"""/v2/events/: publish (202 once committed) and read recent events with delivery status."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query
+
+from hookcast.api import presenters
+from hookcast.api.deps import CallerDep, PageDep, ServicesDep
+
+router = APIRouter(prefix="/v2/events", tags=["events"])
+
+PUBLISH_DOC = (
+    'One event, e.g. {"event": "media_available", "site_id": "9KboGBFu", "media_id": '
+    '"MNYaMSQl", "event_id": "optional-idempotency-key", "event_time": "optional ISO 8601", '
+    '"data": {...}}, or a batch {"events": [<event>, ...]}. See /v2/event_types/ for the '
+    "resource id fields each event requires."
+)
+
+
+@router.post("/", status_code=202, summary="Publish one event or a batch of up to 1,000")
+async def publish(
+    services: ServicesDep,
+    caller: CallerDep,
+    body: Annotated[dict[str, Any], Body(description=PUBLISH_DOC)],
+) -> dict[str, Any]:
+    # The JSON object goes to the service as-is: its rules name the failing field precisely.
+    event_ids = await services.events.publish(caller, body)
+    return {"event_ids": event_ids}
+
+
+@router.get("/", summary="Recent events, newest first, with how their deliveries ended")
+async def list_events(
+    services: ServicesDep,
+    caller: CallerDep,
+    page: PageDep,
+    event: Annotated[str | None, Query(description="Only this event type")] = None,
+    site_id: str | None = None,
+    resource_id: Annotated[str | None, Query(description="media_id, channel_id...")] = None,
+) -> dict[str, Any]:
+    found = await services.events.list(caller, page=page, type=event, site_id=site_id,
+                                       resource_id=resource_id)
+    return presenters.page("events", [presenters.event_summary(s) for s in found.items],
+                           number=page.page, length=page.page_length, total=found.total)

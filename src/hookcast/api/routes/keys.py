@@ -1,0 +1,33 @@
+"""/v2/api_keys/: admin only. A key's secret is shown once, when it is created."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+
+from hookcast.api import presenters
+from hookcast.api.deps import CallerDep, ServicesDep
+from hookcast.api.schemas import ApiKeyCreate
+
+router = APIRouter(prefix="/v2/api_keys", tags=["api keys"])
+
+
+@router.post("/", status_code=201, summary="Create an API key with a role")
+async def create_key(body: ApiKeyCreate, services: ServicesDep,
+                     caller: CallerDep) -> dict[str, Any]:
+    created = await services.accounts.create_key(caller, role=body.metadata.role,
+                                                 name=body.metadata.name)
+    return presenters.api_key(created.key, secret_value=created.secret)
+
+
+@router.get("/", summary="List API keys (never their secrets)")
+async def list_keys(services: ServicesDep, caller: CallerDep) -> dict[str, Any]:
+    keys = [presenters.api_key(key) for key in await services.accounts.list_keys(caller)]
+    return {"api_keys": keys, "total": len(keys)}
+
+
+@router.delete("/{key_id}/", status_code=204, summary="Revoke an API key")
+async def revoke_key(key_id: str, services: ServicesDep, caller: CallerDep) -> Response:
+    await services.accounts.revoke_key(caller, key_id)
+    return Response(status_code=204)

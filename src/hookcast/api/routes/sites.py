@@ -1,0 +1,42 @@
+"""/v2/sites/: properties; a platform may bring its own 8-character ids."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+
+from hookcast.api import presenters
+from hookcast.api.deps import CallerDep, PageDep, ServicesDep
+from hookcast.api.schemas import SiteCreate, SitePatch
+
+router = APIRouter(prefix="/v2/sites", tags=["sites"])
+
+
+@router.post("/", status_code=201, summary="Create a property")
+async def create_site(body: SiteCreate, services: ServicesDep, caller: CallerDep) -> dict[str, Any]:
+    return presenters.site(await services.sites.create(caller, body.metadata.name, body.id))
+
+
+@router.get("/", summary="List properties")
+async def list_sites(services: ServicesDep, caller: CallerDep, page: PageDep) -> dict[str, Any]:
+    found = await services.sites.list(caller, page)
+    return presenters.page("sites", [presenters.site(item) for item in found.items],
+                           number=page.page, length=page.page_length, total=found.total)
+
+
+@router.get("/{site_id}/", summary="Get a property")
+async def get_site(site_id: str, services: ServicesDep, caller: CallerDep) -> dict[str, Any]:
+    return presenters.site(await services.sites.get(caller, site_id))
+
+
+@router.patch("/{site_id}/", summary="Rename a property")
+async def rename_site(site_id: str, body: SitePatch, services: ServicesDep,
+                      caller: CallerDep) -> dict[str, Any]:
+    return presenters.site(await services.sites.rename(caller, site_id, body.metadata.name))
+
+
+@router.delete("/{site_id}/", status_code=204, summary="Delete a property")
+async def delete_site(site_id: str, services: ServicesDep, caller: CallerDep) -> Response:
+    await services.sites.delete(caller, site_id)
+    return Response(status_code=204)

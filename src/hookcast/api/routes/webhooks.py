@@ -1,0 +1,95 @@
+"""/v2/webhooks/: JW Player's webhook resource, plus secrets, tests and recovery."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response
+
+from hookcast.api import presenters
+from hookcast.api.deps import CallerDep, PageDep, ServicesDep
+from hookcast.api.schemas import Recover, WebhookCreate, WebhookPatch, patch_changes
+
+router = APIRouter(prefix="/v2/webhooks", tags=["webhooks"])
+
+
+@router.post("/", status_code=201, summary="Create a webhook (the secret is in this response)")
+async def create_webhook(body: WebhookCreate, services: ServicesDep,
+                         caller: CallerDep) -> dict[str, Any]:
+    metadata = body.metadata.model_dump()
+    hook = await services.webhooks.create(caller, metadata)
+    return presenters.webhook(hook, with_secret=True)
+
+
+@router.get("/", summary="List webhooks")
+async def list_webhooks(
+    services: ServicesDep,
+    caller: CallerDep,
+    page: PageDep,
+    sort: str = "created:dsc",
+    events: Annotated[str | None, Query(description="Only webhooks subscribed to it")] = None,
+    site_id: str | None = None,
+) -> dict[str, Any]:
+    found = await services.webhooks.list(caller, page=page, sort=sort, event=events,
+                                         site_id=site_id)
+    return presenters.page("webhooks", [presenters.webhook(hook) for hook in found.items],
+                           number=page.page, length=page.page_length, total=found.total)
+
+
+@router.get("/{webhook_id}/", summary="Get a webhook (never its secret)")
+async def get_webhook(webhook_id: str, services: ServicesDep, caller: CallerDep) -> dict[str, Any]:
+    return presenters.webhook(await services.webhooks.get(caller, webhook_id))
+
+
+@router.patch("/{webhook_id}/", summary="Update a webhook with partial metadata")
+async def update_webhook(webhook_id: str, body: WebhookPatch, services: ServicesDep,
+                         caller: CallerDep) -> dict[str, Any]:
+    hook = await services.webhooks.update(caller, webhook_id, patch_changes(body))
+    return presenters.webhook(hook)
+
+
+@router.delete("/{webhook_id}/", status_code=204, summary="Delete a webhook and its log")
+async def delete_webhook(webhook_id: str, services: ServicesDep, caller: CallerDep) -> Response:
+    await services.webhooks.delete(caller, webhook_id)
+    return Response(status_code=204)
+
+
+@router.get("/{webhook_id}/secret/", summary="Reveal the signing secret (admin)")
+async def reveal_secret(webhook_id: str, services: ServicesDep,
+                        caller: CallerDep) -> dict[str, Any]:
+    return presenters.secret(await services.webhooks.reveal_secret(caller, webhook_id))
+
+
+@router.post("/{webhook_id}/secret/rotate/", summary="Rotate the signing secret (admin)")
+async def rotate_secret(webhook_id: str, services: ServicesDep,
+                        caller: CallerDep) -> dict[str, Any]:
+    return presenters.secret(await services.webhooks.rotate_secret(caller, webhook_id))
+
+
+@router.get("/{webhook_id}/deliveries/", summary="The delivery log, newest first")
+async def list_deliveries(
+    webhook_id: str,
+    services: ServicesDep,
+    caller: CallerDep,
+    page: PageDep,
+    status: str | None = None,
+    event: str | None = None,
+) -> dict[str, Any]:
+    found = await services.deliveries.list(caller, webhook_id, page=page, status=status,
+                                           event=event)
+    return presenters.page("deliveries", [presenters.delivery(r) for r in found.items],
+                           number=page.page, length=page.page_length, total=found.total)
+
+
+@router.post("/{webhook_id}/test/", status_code=202, summary="Send a webhook_test event")
+async def send_test(webhook_id: str, services: ServicesDep, caller: CallerDep) -> dict[str, Any]:
+    sent = await services.deliveries.send_test(caller, webhook_id)
+    return {"event_id": sent.event_id, "delivery_id": sent.delivery_id}
+
+
+@router.post("/{webhook_id}/recover/", status_code=202,
+             summary="Resend every failed delivery since a time")
+async def recover(webhook_id: str, body: Recover, services: ServicesDep,
+                  caller: CallerDep) -> dict[str, Any]:
+    count = await services.deliveries.recover(caller, webhook_id, body.since)
+    return {"recovered": count}

@@ -1,0 +1,87 @@
+"""Request shapes (JW Player v2: resources carry their settings in `metadata`).
+
+These check JSON types only; the rules (known events, safe URLs, existing sites...) live in
+`services`, so the dashboard and the CLI get the same answers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+
+RetryPolicyIn = str | list[float]
+
+
+class WebhookMetadataCreate(_Strict):
+    name: str
+    description: str | None = None
+    webhook_url: str
+    events: list[str]
+    site_ids: list[str]
+    enabled: bool = True
+    conditions: dict[str, Any] | None = None
+    retry_policy: RetryPolicyIn = "standard"
+    timeout_seconds: int = 10
+
+
+class WebhookMetadataPatch(_Strict):
+    name: str | None = None
+    description: str | None = None
+    webhook_url: str | None = None
+    events: list[str] | None = None
+    site_ids: list[str] | None = None
+    enabled: bool | None = None
+    conditions: dict[str, Any] | None = None
+    retry_policy: RetryPolicyIn | None = None
+    timeout_seconds: int | None = None
+
+
+class WebhookCreate(_Strict):
+    metadata: WebhookMetadataCreate
+
+
+class WebhookPatch(_Strict):
+    metadata: WebhookMetadataPatch
+
+
+class SiteMetadata(_Strict):
+    name: str
+
+
+class SiteCreate(_Strict):
+    id: str | None = Field(default=None, description="Optional 8-character id of your own")
+    metadata: SiteMetadata
+
+
+class SitePatch(_Strict):
+    metadata: SiteMetadata
+
+
+class ApiKeyMetadata(_Strict):
+    name: str = ""
+    role: str
+
+
+class ApiKeyCreate(_Strict):
+    metadata: ApiKeyMetadata
+
+
+class Recover(_Strict):
+    since: str = Field(description="ISO 8601 time: failed deliveries created since then")
+
+
+NULLABLE_PATCH_FIELDS = frozenset({"conditions", "description"})
+
+
+def patch_changes(patch: WebhookPatch) -> dict[str, Any]:
+    """The fields a PATCH set. `null` clears conditions or description; elsewhere it is an
+    error, since a webhook cannot exist without, say, a URL."""
+    changes = patch.metadata.model_dump(exclude_unset=True)
+    return {name: value for name, value in changes.items()
+            if value is not None or name in NULLABLE_PATCH_FIELDS}

@@ -1,0 +1,170 @@
+"""Typer commands: serve, worker, migrate, and the operator's accounts / keys / sites."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
+
+import typer
+
+from hookcast.cli.runtime import Runtime
+from hookcast.config import Settings
+from hookcast.domain.errors import HookcastError
+from hookcast.domain.models import Role
+from hookcast.services import Caller
+from hookcast.store import migrate as migrate_database
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    help="HookCast: durable, signed webhooks for video platforms.\n\n"
+         "Example: hookcast migrate && hookcast serve --port 8000",
+    no_args_is_help=True, add_completion=False,
+)
+accounts_app = typer.Typer(help="Manage accounts (operator).", no_args_is_help=True)
+keys_app = typer.Typer(help="Manage API keys (operator).", no_args_is_help=True)
+sites_app = typer.Typer(help="Manage properties (operator).", no_args_is_help=True)
+app.add_typer(accounts_app, name="accounts")
+app.add_typer(keys_app, name="keys")
+app.add_typer(sites_app, name="sites")
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code=1)
+
+
+def _with_runtime(action: Callable[[Runtime], Awaitable[T]]) -> T:
+    """Runs one operator action against the configured database, errors as one line."""
+    settings = Settings()
+
+    async def run() -> T:
+        runtime = await Runtime.open(settings)
+        try:
+            return await action(runtime)
+        finally:
+            await runtime.store.close()
+
+    try:
+        return asyncio.run(run())
+    except HookcastError as exc:
+        _fail(exc.description)
+        raise  # unreachable: _fail exits
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the database schema to the newest version.
+
+    Example: HOOKCAST_DATABASE_URL=postgresql://user@host/db hookcast migrate
+    """
+    settings = Settings()
+    migrate_database(settings.database_url)
+    typer.echo("database is up to date", err=True)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    no_worker: Annotated[bool, typer.Option("--no-worker", help="API only; deliver elsewhere.")]
+    = False,
+) -> None:
+    """Run the API, the dashboard and (unless --no-worker) a delivery worker in one process.
+
+    Example: hookcast serve --host 0.0.0.0 --port 8000
+    """
+    import uvicorn
+
+    settings = Settings()
+    migrate_database(settings.database_url)
+
+    async def run() -> None:
+        runtime = await Runtime.open(settings)
+        first_key = await runtime.services.accounts.bootstrap_admin_key()
+        if first_key is not None:
+            typer.echo("A new database: here is its admin API key (shown once, keep it safe):")
+            typer.echo(first_key.secret)
+            sys.stdout.flush()
+        config = uvicorn.Config(runtime.app(with_worker=not no_worker), host=host, port=port,
+                                log_level=settings.log_level.lower(), access_log=False,
+                                server_header=False)
+        await uvicorn.Server(config).serve()
+
+    asyncio.run(run())
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[int | None, typer.Option(help="Requests in flight at once.")] = None,
+) -> None:
+    """Deliver only (no API). Run any number against one PostgreSQL database.
+
+    Example: HOOKCAST_DATABASE_URL=postgresql://... hookcast worker --concurrency 256
+    """
+
+    async def run(runtime: Runtime) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await runtime.run_worker(stop, concurrency=concurrency)
+
+    _with_runtime(run)
+
+
+@accounts_app.command("create")
+def accounts_create(name: str) -> None:
+    """Create an account and print its id alone.
+
+    Example: hookcast accounts create "Acme Broadcasting"
+    """
+
+    async def run(runtime: Runtime) -> str:
+        return (await runtime.services.accounts.create_account(name)).id
+
+    typer.echo(_with_runtime(run))
+
+
+@keys_app.command("create")
+def keys_create(
+    role: Annotated[Role, typer.Option(help="admin, editor, publisher or viewer.")],
+    account: Annotated[str | None, typer.Option(help="Account id (default: the first).")]
+    = None,
+    name: Annotated[str, typer.Option(help="A label for the key.")] = "",
+) -> None:
+    """Create an API key and print its secret alone (it is not shown again).
+
+    Example: hookcast keys create --role publisher --name "encoder"
+    """
+
+    async def run(runtime: Runtime) -> str:
+        account_id = account or (await runtime.services.accounts.default_account()).id
+        created = await runtime.services.accounts.issue_key(account_id, role=role, name=name)
+        return created.secret
+
+    typer.echo(_with_runtime(run))
+
+
+@sites_app.command("create")
+def sites_create(
+    name: str,
+    site_id: Annotated[str | None, typer.Option("--id", help="Your own 8-character id.")]
+    = None,
+    account: Annotated[str | None, typer.Option(help="Account id (default: the first).")]
+    = None,
+) -> None:
+    """Create a property and print its id alone.
+
+    Example: hookcast sites create "Main site" --id 1A23bCD4
+    """
+
+    async def run(runtime: Runtime) -> str:
+        account_id = account or (await runtime.services.accounts.default_account()).id
+        operator = Caller(account_id=account_id, role=Role.ADMIN)
+        return (await runtime.services.sites.create(operator, name, site_id)).id
+
+    typer.echo(_with_runtime(run))

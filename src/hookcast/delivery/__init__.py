@@ -1,0 +1,1 @@
+"""Delivery: claim due deliveries, sign, POST, record, reschedule."""

@@ -1,0 +1,87 @@
+"""The two pure steps around a send: prepare the signed request, conclude from the outcome."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import orjson
+
+from hookcast.domain.health import HealthSignal
+from hookcast.domain.models import Attempt, DeliveryStatus
+from hookcast.domain.payload import body_fields
+from hookcast.domain.retry import Completed, GiveUp, OutcomeKind, RetryAt, classify, decide
+from hookcast.domain.retry import failing_too_long, parse_retry_after
+from hookcast.domain.signing import delivery_headers, redact_headers
+from hookcast.ports import ClaimedDelivery, DeliveryResult, OutboundRequest, SendOutcome
+
+
+@dataclass(frozen=True, slots=True)
+class Concluded:
+    result: DeliveryResult
+    health: HealthSignal
+    kind: OutcomeKind
+
+
+def prepare(claimed: ClaimedDelivery, now: datetime) -> OutboundRequest:
+    """The exact request: the body is the same on every attempt (receivers dedupe on
+    event_id); the timestamp and signatures are fresh for each attempt."""
+    webhook = claimed.webhook
+    body = orjson.dumps(body_fields(claimed.event, webhook.id))
+    headers = delivery_headers(body=body, msg_id=claimed.event.id,
+                               timestamp=int(now.timestamp()), secrets=webhook.secrets_at(now))
+    return OutboundRequest(url=webhook.webhook_url, body=body, headers=headers,
+                           timeout_seconds=float(webhook.timeout_seconds))
+
+
+def conclude(
+    claimed: ClaimedDelivery,
+    request: OutboundRequest,
+    outcome: SendOutcome,
+    *,
+    started_at: datetime,
+    now: datetime,
+    jitter_sample: float,
+    disable_after: timedelta,
+) -> Concluded:
+    """Records the attempt and decides what happens next, as data."""
+    number = claimed.delivery.attempts + 1
+    kind = classify(outcome.status_code, outcome.error)
+    decision = decide(claimed.webhook.retry_policy, attempts_made=number, outcome=kind,
+                      retry_after=parse_retry_after(outcome.retry_after, now), now=now,
+                      jitter_sample=jitter_sample)
+    attempt = Attempt(delivery_id=claimed.delivery.id, number=number, started_at=started_at,
+                      request_headers=redact_headers(request.headers),
+                      status_code=outcome.status_code, latency_ms=outcome.latency_ms,
+                      response_body=outcome.response_body, error=_error(outcome, kind))
+    status, next_at, disable = _next_state(decision)
+    if kind is not OutcomeKind.SUCCESS and disable is None:
+        disable = failing_too_long(claimed.webhook.failing_since, now, disable_after)
+    result = DeliveryResult(
+        delivery_id=claimed.delivery.id, lease_token=claimed.lease_token, attempt=attempt,
+        status=status, next_attempt_at=next_at,
+        completed_at=now if status is not DeliveryStatus.PENDING else None,
+    )
+    health = HealthSignal(webhook_id=claimed.webhook.id, at=now,
+                          succeeded=kind is OutcomeKind.SUCCESS, disable_reason=disable)
+    return Concluded(result=result, health=health, kind=kind)
+
+
+def _next_state(
+    decision: Completed | RetryAt | GiveUp,
+) -> tuple[DeliveryStatus, datetime | None, str | None]:
+    if isinstance(decision, Completed):
+        return DeliveryStatus.SUCCEEDED, None, None
+    if isinstance(decision, RetryAt):
+        return DeliveryStatus.PENDING, decision.at, None
+    return DeliveryStatus.FAILED, None, decision.disable_webhook
+
+
+def _error(outcome: SendOutcome, kind: OutcomeKind) -> str | None:
+    if outcome.error is not None:
+        return outcome.error
+    if kind is OutcomeKind.REDIRECT:
+        return f"redirect ({outcome.status_code}) not followed"
+    if kind is OutcomeKind.SUCCESS:
+        return None
+    return f"HTTP {outcome.status_code}"

@@ -1,0 +1,202 @@
+"""The delivery worker: claim due deliveries in batches, send them concurrently, record the
+outcomes in batches. Each step is small; the loop only wires them together."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from hookcast.delivery.attempt import Concluded, conclude, prepare
+from hookcast.delivery.gate import EndpointGate
+from hookcast.domain.health import summarize
+from hookcast.ports import ClaimedDelivery, Clock, Sender, Store, WebhookHealth
+
+_log = logging.getLogger("hookcast.worker")
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerOptions:
+    concurrency: int = 128  # requests in flight at once, across all endpoints
+    endpoint_concurrency: int = 32  # at most this many to one endpoint (halved on 429/503)
+    # A lease outlives the longest timeout (30 s) with room to record the outcome; a worker
+    # that dies loses its leases when they expire and another worker sends them again.
+    lease_seconds: float = 60.0
+    idle_wait_seconds: float = 1.0
+    flush_interval_seconds: float = 0.02
+    flush_batch: int = 500
+    busy_endpoint_delay: timedelta = timedelta(milliseconds=200)
+    disable_after: timedelta = timedelta(days=5)
+    shutdown_grace_seconds: float = 10.0
+
+
+@dataclass
+class _Buffers:
+    results: list[Concluded] = field(default_factory=list)
+    releases: list[tuple[str, str]] = field(default_factory=list)
+
+
+class DeliveryWorker:
+    def __init__(
+        self,
+        store: Store,
+        sender: Sender,
+        *,
+        clock: Clock,
+        options: WorkerOptions = WorkerOptions(),
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self._store = store
+        self._sender = sender
+        self._clock = clock
+        self._options = options
+        self._jitter = jitter
+        self._gate = EndpointGate(options.endpoint_concurrency)
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._buffers = _Buffers()
+        self._flushed = asyncio.Event()
+        self._slot_freed = asyncio.Event()
+        self.delivered = 0  # attempts recorded; read by tests and metrics
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Delivers until `stop` is set, then finishes or releases in-flight work."""
+        flusher = asyncio.create_task(self._flush_loop(stop), name="hookcast-flusher")
+        try:
+            while not stop.is_set():
+                claimed = await self._claim()
+                for item in claimed:
+                    self._start(item)
+                if not claimed:
+                    await self._idle(stop)
+                elif len(self._in_flight) >= self._options.concurrency:
+                    await self._wait_for_slot(stop)
+        finally:
+            await self._drain()
+            flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flusher
+            await self._flush()
+
+    async def _claim(self) -> list[ClaimedDelivery]:
+        room = self._options.concurrency - len(self._in_flight)
+        if room <= 0:
+            return []
+        try:
+            return list(await self._store.claim_due_deliveries(
+                now=self._clock(), limit=room, lease_seconds=self._options.lease_seconds))
+        except Exception:  # the database may be down for a while: log, back off, go on
+            _log.exception("claiming deliveries failed; retrying shortly")
+            await asyncio.sleep(1.0)
+            return []
+
+    def _start(self, claimed: ClaimedDelivery) -> None:
+        key = self._gate.try_enter(claimed.webhook.webhook_url)
+        if key is None:
+            # The endpoint is at its limit: hand the lease back for a moment rather than
+            # hold a slot that other endpoints could use (no attempt is counted).
+            self._buffers.releases.append((claimed.delivery.id, claimed.lease_token))
+            return
+        task = asyncio.create_task(self._deliver(claimed, key))
+        self._in_flight.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.discard(task)
+        self._slot_freed.set()
+
+    async def _deliver(self, claimed: ClaimedDelivery, key: str) -> None:
+        started_at = self._clock()
+        request = prepare(claimed, started_at)
+        try:
+            outcome = await self._sender.send(request)
+        except asyncio.CancelledError:
+            # Shutting down mid-send: give the lease back so it is sent again at once.
+            self._buffers.releases.append((claimed.delivery.id, claimed.lease_token))
+            raise
+        now = self._clock()
+        concluded = conclude(claimed, request, outcome, started_at=started_at, now=now,
+                             jitter_sample=self._jitter(),
+                             disable_after=self._options.disable_after)
+        self._gate.leave(key, concluded.kind, now)
+        self._buffers.results.append(concluded)
+        if len(self._buffers.results) >= self._options.flush_batch:
+            self._flushed.set()
+
+    async def _idle(self, stop: asyncio.Event) -> None:
+        timeout = await self._idle_timeout()
+        waiters = [asyncio.ensure_future(self._store.wait_for_deliveries(timeout)),
+                   asyncio.ensure_future(stop.wait())]
+        if self._in_flight:
+            waiters.append(asyncio.ensure_future(self._slot_freed.wait()))
+        self._slot_freed.clear()
+        _, pending = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        for waiter in pending:
+            waiter.cancel()
+
+    async def _idle_timeout(self) -> float:
+        try:
+            next_due = await self._store.next_due_at()
+        except Exception:
+            return self._options.idle_wait_seconds
+        if next_due is None:
+            return self._options.idle_wait_seconds
+        until = (next_due - self._clock()).total_seconds()
+        return max(0.01, min(until, self._options.idle_wait_seconds))
+
+    async def _wait_for_slot(self, stop: asyncio.Event) -> None:
+        self._slot_freed.clear()
+        if self._in_flight and len(self._in_flight) >= self._options.concurrency:
+            stopper = asyncio.ensure_future(stop.wait())
+            slot = asyncio.ensure_future(self._slot_freed.wait())
+            _, pending = await asyncio.wait([stopper, slot], return_when=asyncio.FIRST_COMPLETED)
+            for waiter in pending:
+                waiter.cancel()
+
+    async def _flush_loop(self, stop: asyncio.Event) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._flushed.wait(), self._options.flush_interval_seconds)
+            self._flushed.clear()
+            await self._flush()
+
+    async def _flush(self) -> None:
+        results, releases = self._buffers.results, self._buffers.releases
+        if not results and not releases:
+            return
+        self._buffers = _Buffers()
+        try:
+            await self._record(results, releases)
+        except Exception:
+            # Keep them for the next flush; if this process dies first, the leases expire
+            # and the deliveries are sent again (at-least-once).
+            _log.exception("recording %d outcomes failed; will retry", len(results))
+            self._buffers.results[:0] = results
+            self._buffers.releases[:0] = releases
+            await asyncio.sleep(0.5)
+
+    async def _record(self, results: list[Concluded], releases: list[tuple[str, str]]) -> None:
+        if results:
+            changes = summarize(item.health for item in results)
+            health = [WebhookHealth(webhook_id=c.webhook_id, succeeded_at=c.succeeded_at,
+                                    failed_at=c.failed_at, disable_reason=c.disable_reason)
+                      for c in changes]
+            await self._store.record_results([item.result for item in results], health)
+            self.delivered += len(results)
+        if releases:
+            await self._store.release_deliveries(
+                releases, self._clock() + self._options.busy_endpoint_delay)
+
+    async def _drain(self) -> None:
+        """On shutdown: give in-flight sends a grace period, then cancel the rest; their
+        leases are released so another worker sends them at once."""
+        if not self._in_flight:
+            return
+        _, still_running = await asyncio.wait(set(self._in_flight),
+                                              timeout=self._options.shutdown_grace_seconds)
+        for task in still_running:
+            task.cancel()
+        await asyncio.gather(*still_running, return_exceptions=True)

@@ -1,0 +1,64 @@
+"""Which webhooks an event goes to, and the deliveries that carries it there."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from hookcast.domain.catalog import ALL_EVENTS
+from hookcast.domain.conditions import Condition, parse_conditions
+from hookcast.domain.models import Delivery, DeliveryStatus, Event, Webhook
+from hookcast.domain.payload import body_fields
+
+
+class FanoutPlan:
+    """Matches events against a snapshot of the account's enabled webhooks.
+
+    Conditions are compiled once per plan, not once per event, because a batch publish
+    evaluates every event against every webhook.
+    """
+
+    def __init__(
+        self, webhooks: Sequence[Webhook], *, now: datetime, new_id: Callable[[], str]
+    ) -> None:
+        self._webhooks = [webhook for webhook in webhooks if webhook.enabled]
+        self._conditions: dict[str, Condition] = {
+            webhook.id: parse_conditions(webhook.conditions)
+            for webhook in self._webhooks
+            if webhook.conditions
+        }
+        self._now = now
+        self._new_id = new_id
+
+    def __call__(self, events: Sequence[Event]) -> list[Delivery]:
+        return [
+            self._delivery(event, webhook)
+            for event in events
+            for webhook in self._webhooks
+            if self.wants(webhook, event)
+        ]
+
+    def wants(self, webhook: Webhook, event: Event) -> bool:
+        if event.account_id != webhook.account_id or event.site_id not in webhook.site_ids:
+            return False
+        if ALL_EVENTS not in webhook.events and event.type not in webhook.events:
+            return False
+        condition = self._conditions.get(webhook.id)
+        return condition is None or condition.matches(body_fields(event, webhook.id))
+
+    def _delivery(self, event: Event, webhook: Webhook) -> Delivery:
+        return direct_delivery(event, webhook.id, now=self._now, delivery_id=self._new_id())
+
+
+def direct_delivery(event: Event, webhook_id: str, *, now: datetime, delivery_id: str) -> Delivery:
+    """A delivery due immediately (fan-out, and test events sent to one webhook)."""
+    return Delivery(
+        id=delivery_id,
+        account_id=event.account_id,
+        event_id=event.id,
+        webhook_id=webhook_id,
+        status=DeliveryStatus.PENDING,
+        attempts=0,
+        next_attempt_at=now,
+        created=now,
+    )

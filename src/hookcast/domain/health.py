@@ -1,0 +1,49 @@
+"""A batch of attempt outcomes, reduced to its effect on each webhook's health."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class HealthSignal:
+    """One attempt's contribution: when it happened, whether it succeeded, and whether it
+    asks for the webhook to be disabled (410 Gone, failing for too long)."""
+
+    webhook_id: str
+    at: datetime
+    succeeded: bool
+    disable_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HealthChange:
+    webhook_id: str
+    succeeded_at: datetime | None
+    failed_at: datetime | None
+    disable_reason: str | None
+
+
+def summarize(signals: Iterable[HealthSignal]) -> list[HealthChange]:
+    """Latest success wins over failures in the same batch; a disable request always counts,
+    except that a success in the same batch overrides "failing for too long"."""
+    by_webhook: dict[str, list[HealthSignal]] = {}
+    for signal in signals:
+        by_webhook.setdefault(signal.webhook_id, []).append(signal)
+    return [_reduce(webhook_id, group) for webhook_id, group in by_webhook.items()]
+
+
+def _reduce(webhook_id: str, group: list[HealthSignal]) -> HealthChange:
+    successes = [signal.at for signal in group if signal.succeeded]
+    failures = [signal.at for signal in group if not signal.succeeded]
+    reasons = [signal.disable_reason for signal in group if signal.disable_reason]
+    gone = [reason for reason in reasons if "410" in reason]
+    reason = gone[0] if gone else (reasons[0] if reasons and not successes else None)
+    return HealthChange(
+        webhook_id=webhook_id,
+        succeeded_at=max(successes) if successes else None,
+        failed_at=min(failures) if failures and not successes else None,
+        disable_reason=reason,
+    )

@@ -1,0 +1,57 @@
+"""Use-cases shared by the API, the dashboard and the CLI: the one place for each rule."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from ipaddress import IPv4Network, IPv6Network
+
+from hookcast.ports import Clock, Resolver, Store
+from hookcast.services.accounts import AccountService, NewApiKey
+from hookcast.services.auth import AuthService, Caller
+from hookcast.services.deliveries import DeliveryService, TestSent
+from hookcast.services.events import EventService
+from hookcast.services.sites import SiteService
+from hookcast.services.urls import UrlGuard
+from hookcast.services.webhooks import WebhookService
+
+__all__ = [
+    "AccountService", "AuthService", "Caller", "DeliveryService", "EventService", "NewApiKey",
+    "Policy", "Services", "SiteService", "TestSent", "WebhookService", "build_services",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """The settings the use-cases need (a slice of config.Settings)."""
+
+    allowed_networks: Sequence[IPv4Network | IPv6Network] = ()
+    rotation_grace: timedelta = timedelta(hours=24)
+    max_batch_events: int = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    store: Store
+    auth: AuthService
+    accounts: AccountService
+    sites: SiteService
+    webhooks: WebhookService
+    events: EventService
+    deliveries: DeliveryService
+
+
+def build_services(store: Store, *, clock: Clock, resolver: Resolver, policy: Policy) -> Services:
+    webhooks = WebhookService(store, clock=clock,
+                              url_guard=UrlGuard(resolver, policy.allowed_networks),
+                              rotation_grace=policy.rotation_grace)
+    return Services(
+        store=store,
+        auth=AuthService(store),
+        accounts=AccountService(store, clock=clock),
+        sites=SiteService(store, clock=clock),
+        webhooks=webhooks,
+        events=EventService(store, clock=clock, max_batch=policy.max_batch_events),
+        deliveries=DeliveryService(store, clock=clock, webhooks=webhooks),
+    )

@@ -1,0 +1,74 @@
+"""Accounts and their API keys. Keys are shown once, stored hashed, revocable."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from hookcast.domain.errors import NotFound
+from hookcast.domain.ids import new_api_key_secret, new_resource_id
+from hookcast.domain.models import Account, ApiKey, Permission, Role
+from hookcast.ports import Clock, Store
+from hookcast.services import validation as v
+from hookcast.services.auth import Caller, hash_secret
+
+
+@dataclass(frozen=True, slots=True)
+class NewApiKey:
+    """A key just created: the only moment its secret exists outside the caller's hands."""
+
+    key: ApiKey
+    secret: str
+
+
+class AccountService:
+    def __init__(self, store: Store, *, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+
+    async def create_account(self, name: object) -> Account:
+        """Operator action (CLI): no caller, since accounts are the top of the hierarchy."""
+        account = Account(id=new_resource_id(), name=v.text(name, field="name", max_length=256),
+                          created=self._clock())
+        await self._store.create_account(account)
+        return account
+
+    async def default_account(self) -> Account:
+        accounts = await self._store.list_accounts()
+        if not accounts:
+            raise NotFound("no account exists: run `hookcast migrate`")
+        return min(accounts, key=lambda account: account.created)
+
+    async def issue_key(self, account_id: str, *, role: Role, name: str = "") -> NewApiKey:
+        """Operator action (CLI and first start): creates a key without a caller."""
+        if await self._store.get_account(account_id) is None:
+            raise NotFound(f"account {account_id!r} was not found")
+        secret = new_api_key_secret()
+        key = ApiKey(id=new_resource_id(), account_id=account_id,
+                     name=v.text(name, field="name", max_length=256, required=False),
+                     role=role, secret_hash=hash_secret(secret), created=self._clock())
+        await self._store.create_api_key(key)
+        return NewApiKey(key=key, secret=secret)
+
+    async def bootstrap_admin_key(self) -> NewApiKey | None:
+        """On an empty database, the first admin key (printed once by `serve`)."""
+        if await self._store.count_api_keys() > 0:
+            return None
+        account = await self.default_account()
+        return await self.issue_key(account.id, role=Role.ADMIN, name="first admin key")
+
+    async def create_key(self, caller: Caller, *, role: object, name: object = "") -> NewApiKey:
+        caller.require(Permission.ADMIN)
+        chosen = Role(v.one_of(role, [r.value for r in Role], field="role"))
+        return await self.issue_key(caller.account_id, role=chosen,
+                                    name=v.text(name or "", field="name", max_length=256,
+                                                required=False))
+
+    async def list_keys(self, caller: Caller) -> Sequence[ApiKey]:
+        caller.require(Permission.ADMIN)
+        return await self._store.list_api_keys(caller.account_id)
+
+    async def revoke_key(self, caller: Caller, key_id: str) -> None:
+        caller.require(Permission.ADMIN)
+        if not await self._store.delete_api_key(caller.account_id, key_id):
+            raise NotFound(f"API key {key_id!r} was not found")

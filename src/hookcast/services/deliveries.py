@@ -1,0 +1,83 @@
+"""Delivery logs and the actions on them: retry one, recover many, send a test event."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hookcast.domain.catalog import EVENT_TYPES
+from hookcast.domain.errors import NotFound
+from hookcast.domain.fanout import direct_delivery
+from hookcast.domain.ids import new_delivery_id, new_event_id
+from hookcast.domain.models import DeliveryStatus, Event, Permission
+from hookcast.ports import Clock, DeliveryQuery, DeliveryRecord, Page, PageRequest, Store
+from hookcast.services import validation as v
+from hookcast.services.auth import Caller
+from hookcast.services.webhooks import WebhookService
+
+
+@dataclass(frozen=True, slots=True)
+class TestSent:
+    event_id: str
+    delivery_id: str
+
+
+class DeliveryService:
+    def __init__(self, store: Store, *, clock: Clock, webhooks: WebhookService) -> None:
+        self._store = store
+        self._clock = clock
+        self._webhooks = webhooks
+
+    async def list(
+        self,
+        caller: Caller,
+        webhook_id: str,
+        *,
+        page: PageRequest,
+        status: str | None = None,
+        event: str | None = None,
+    ) -> Page[DeliveryRecord]:
+        await self._webhooks.get(caller, webhook_id)  # 404 for another account's webhook
+        query = DeliveryQuery(
+            account_id=caller.account_id, webhook_id=webhook_id, page=page,
+            status=DeliveryStatus(v.one_of(status, [s.value for s in DeliveryStatus],
+                                           field="status")) if status else None,
+            event_type=event,
+        )
+        return await self._store.list_deliveries(query)
+
+    async def get(self, caller: Caller, delivery_id: str) -> DeliveryRecord:
+        caller.require(Permission.READ)
+        record = await self._store.get_delivery(caller.account_id, delivery_id)
+        if record is None:
+            raise NotFound(f"delivery {delivery_id!r} was not found")
+        return record
+
+    async def retry(self, caller: Caller, delivery_id: str) -> DeliveryRecord:
+        """Sends the delivery again now, whatever its state (a manual resend)."""
+        caller.require(Permission.WRITE)
+        if not await self._store.reschedule_delivery(caller.account_id, delivery_id,
+                                                     self._clock()):
+            raise NotFound(f"delivery {delivery_id!r} was not found")
+        return await self.get(caller, delivery_id)
+
+    async def recover(self, caller: Caller, webhook_id: str, since: object) -> int:
+        """Resends every failed delivery of the webhook created since a time."""
+        caller.require(Permission.WRITE)
+        await self._webhooks.get(caller, webhook_id)
+        start = v.timestamp(since, field="since")
+        return await self._store.recover_deliveries(caller.account_id, webhook_id, start,
+                                                    self._clock())
+
+    async def send_test(self, caller: Caller, webhook_id: str) -> TestSent:
+        """A `webhook_test` event to this one webhook, even when it is disabled."""
+        caller.require(Permission.WRITE)
+        webhook = await self._webhooks.get(caller, webhook_id)
+        now = self._clock()
+        example = EVENT_TYPES["webhook_test"].example_data
+        event = Event(id=new_event_id(), account_id=caller.account_id,
+                      site_id=webhook.site_ids[0] if webhook.site_ids else "",
+                      type="webhook_test", resource_ids={},
+                      event_time=now, data=dict(example or {}), created=now)
+        delivery = direct_delivery(event, webhook.id, now=now, delivery_id=new_delivery_id())
+        await self._store.append_events([event], lambda _events: [delivery])
+        return TestSent(event_id=event.id, delivery_id=delivery.id)

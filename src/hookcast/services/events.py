@@ -1,0 +1,149 @@
+"""Publishing events (durably, fanned out in the same transaction) and reading them back."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from hookcast.domain.catalog import EVENT_TYPES, PUBLISHABLE_EVENTS
+from hookcast.domain.errors import ValidationFailed
+from hookcast.domain.fanout import FanoutPlan
+from hookcast.domain.ids import is_event_id, new_delivery_id, new_event_id
+from hookcast.domain.models import Event, Permission
+from hookcast.ports import Clock, EventQuery, EventSummary, Page, PageRequest, Store
+from hookcast.services import validation as v
+from hookcast.services.auth import Caller
+
+_ENVELOPE_FIELDS = frozenset({"event", "site_id", "event_id", "event_time", "data"})
+_MAX_ID_LENGTH = 128
+
+
+class EventService:
+    def __init__(self, store: Store, *, clock: Clock, max_batch: int) -> None:
+        self._store = store
+        self._clock = clock
+        self._max_batch = max_batch
+
+    async def publish(self, caller: Caller, raw: object) -> list[str]:
+        """Validates one event or a batch (`{"events": [...]}`), stores it with its
+        deliveries in one transaction, and returns the event ids once committed.
+
+        A repeated event_id is accepted and returns the same id, but is stored and
+        delivered only once.
+        """
+        caller.require(Permission.PUBLISH)
+        items, prefix = _items(raw, self._max_batch)
+        now = self._clock()
+        events = [
+            parse_event(item, account_id=caller.account_id, now=now, field=prefix(index))
+            for index, item in enumerate(items)
+        ]
+        await self._check_sites(caller.account_id, events, prefix)
+        plan = FanoutPlan(await self._store.enabled_webhooks(caller.account_id), now=now,
+                          new_id=new_delivery_id)
+        await self._store.append_events(_first_of_each_id(events), plan)
+        return [event.id for event in events]
+
+    async def list(
+        self,
+        caller: Caller,
+        *,
+        page: PageRequest,
+        type: str | None = None,
+        site_id: str | None = None,
+        resource_id: str | None = None,
+    ) -> Page[EventSummary]:
+        caller.require(Permission.READ)
+        query = EventQuery(account_id=caller.account_id, page=page, type=type, site_id=site_id,
+                           resource_id=resource_id)
+        return await self._store.list_events(query)
+
+    async def _check_sites(self, account_id: str, events: Sequence[Event], prefix: Callable[[int], str]) -> None:
+        wanted = list(dict.fromkeys(event.site_id for event in events))
+        known = await self._store.existing_site_ids(account_id, wanted)
+        for index, event in enumerate(events):
+            if event.site_id not in known:
+                raise ValidationFailed(f"{prefix(index)}site_id: unknown site {event.site_id!r}",
+                                       field="site_id")
+
+
+def _items(raw: object, max_batch: int) -> tuple[list[object], Callable[[int], str]]:
+    if not isinstance(raw, Mapping):
+        raise ValidationFailed("the body must be a JSON object: one event, or "
+                               '{"events": [...]} for a batch')
+    if "events" not in raw:
+        return [raw], lambda _index: ""
+    batch = raw["events"]
+    if set(raw) != {"events"} or not isinstance(batch, list) or not batch:
+        raise ValidationFailed('a batch is {"events": [<event>, ...]} with at least one event',
+                               field="events")
+    if len(batch) > max_batch:
+        raise ValidationFailed(f"a batch holds at most {max_batch} events",
+                               field="events")
+    return batch, lambda index: f"events[{index}]."
+
+
+def parse_event(raw: object, *, account_id: str, now: Any, field: str = "") -> Event:
+    """One published event, checked against the catalog; errors name the field."""
+    if not isinstance(raw, Mapping):
+        raise ValidationFailed(f"{field or 'event'} must be a JSON object", field="event")
+    name = raw.get("event")
+    if name not in PUBLISHABLE_EVENTS:
+        raise ValidationFailed(
+            f"{field}event: {name!r} is not a known event; valid events are: "
+            f"{', '.join(PUBLISHABLE_EVENTS)}", field="event")
+    event_type = EVENT_TYPES[name]
+    _reject_unknown_fields(raw, event_type.id_fields, field)
+    return Event(
+        id=_event_id(raw.get("event_id"), field),
+        account_id=account_id,
+        site_id=v.text(raw.get("site_id"), field=f"{field}site_id", max_length=64),
+        type=name,
+        resource_ids={
+            id_field: _resource_id(raw.get(id_field), f"{field}{id_field}", name)
+            for id_field in event_type.id_fields
+        },
+        event_time=(v.timestamp(raw["event_time"], field=f"{field}event_time")
+                    if raw.get("event_time") is not None else now),
+        data=_data(raw.get("data"), field),
+        created=now,
+    )
+
+
+def _reject_unknown_fields(raw: Mapping[str, Any], id_fields: Sequence[str], field: str) -> None:
+    unknown = sorted(set(raw) - _ENVELOPE_FIELDS - set(id_fields))
+    if unknown:
+        raise ValidationFailed(
+            f"{field}{unknown[0]}: not a field of a {raw['event']} event (put extra "
+            "information in \"data\")", field=unknown[0])
+
+
+def _event_id(raw: object, field: str) -> str:
+    if raw is None:
+        return new_event_id()
+    if not isinstance(raw, str) or not is_event_id(raw):
+        raise ValidationFailed(
+            f"{field}event_id must be 1-128 letters, digits, '_', '-', '.' or ':' "
+            "starting with a letter or digit", field="event_id")
+    return raw
+
+
+def _resource_id(raw: object, field: str, event: str) -> str:
+    if raw is None:
+        raise ValidationFailed(f"{field} is required for {event} events", field=field)
+    return v.text(raw, field=field, max_length=_MAX_ID_LENGTH)
+
+
+def _data(raw: object, field: str) -> Mapping[str, Any] | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping):
+        raise ValidationFailed(f"{field}data must be a JSON object", field="data")
+    return raw
+
+
+def _first_of_each_id(events: Sequence[Event]) -> list[Event]:
+    first: dict[str, Event] = {}
+    for event in events:
+        first.setdefault(event.id, event)
+    return list(first.values())

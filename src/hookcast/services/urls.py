@@ -1,0 +1,45 @@
+"""The SSRF guard at create/patch time: shape of the URL, IP literals, and DNS answers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from ipaddress import IPv4Network, IPv6Network, ip_address
+
+from hookcast.domain.addresses import check_webhook_url, forbidden_reason, parse_ip_literal
+from hookcast.domain.errors import UnsafeUrl
+from hookcast.ports import Resolver
+
+Network = IPv4Network | IPv6Network
+
+
+class UrlGuard:
+    """Refuses webhook URLs that point at internal addresses.
+
+    The same rule runs again at delivery time on the addresses actually connected to,
+    because DNS answers can change between now and then.
+    """
+
+    def __init__(self, resolver: Resolver, allowed: Sequence[Network]) -> None:
+        self._resolver = resolver
+        self._allowed = tuple(allowed)
+
+    async def check(self, url: str) -> str:
+        parsed = check_webhook_url(url)
+        literal = parse_ip_literal(parsed.host)
+        if literal is not None:
+            self._refuse_if_forbidden(str(literal), url)
+            return url
+        # A name that does not resolve now is accepted: it may resolve later, and the
+        # delivery-time check refuses it then if it points somewhere internal.
+        for address in await self._resolver.resolve(parsed.host):
+            self._refuse_if_forbidden(address, url)
+        return url
+
+    def _refuse_if_forbidden(self, address: str, url: str) -> None:
+        reason = forbidden_reason(ip_address(address.split("%", 1)[0]), self._allowed)
+        if reason is not None:
+            raise UnsafeUrl(
+                f"webhook_url {url!r} is refused: {reason}. HookCast only calls public "
+                "addresses unless HOOKCAST_ALLOWED_NETWORKS allows a network.",
+                field="webhook_url",
+            )

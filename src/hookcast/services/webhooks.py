@@ -1,0 +1,217 @@
+"""Webhook use-cases: create, read, change, delete, reveal and rotate the signing secret."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from hookcast.domain.catalog import ALL_EVENTS, SUBSCRIBABLE_EVENTS
+from hookcast.domain.conditions import parse_conditions
+from hookcast.domain.errors import NotFound, ValidationFailed
+from hookcast.domain.ids import new_resource_id, new_webhook_secret
+from hookcast.domain.models import Permission, RetryPolicySpec, Webhook
+from hookcast.domain.retry import parse_retry_policy, retry_policy_to_json
+from hookcast.ports import Clock, Page, PageRequest, Store, WebhookQuery
+from hookcast.services import validation as v
+from hookcast.services.auth import Caller
+from hookcast.services.urls import UrlGuard
+
+SORT_FIELDS = ("created", "last_modified", "name")
+EDITABLE_FIELDS = frozenset(
+    {"name", "description", "webhook_url", "events", "site_ids", "enabled", "conditions",
+     "retry_policy", "timeout_seconds"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookSettings:
+    """What a customer sets on a webhook, validated (JW's metadata plus HookCast's own)."""
+
+    name: str
+    description: str
+    webhook_url: str
+    events: tuple[str, ...]
+    site_ids: tuple[str, ...]
+    enabled: bool
+    conditions: Mapping[str, Any] | None
+    retry_policy: RetryPolicySpec
+    timeout_seconds: int
+
+
+DEFAULTS: Mapping[str, Any] = {
+    "description": "", "enabled": True, "conditions": None, "retry_policy": "standard",
+    "timeout_seconds": 10,
+}
+
+
+class WebhookService:
+    def __init__(
+        self, store: Store, *, clock: Clock, url_guard: UrlGuard, rotation_grace: timedelta
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._urls = url_guard
+        self._grace = rotation_grace
+
+    async def create(self, caller: Caller, metadata: Mapping[str, Any]) -> Webhook:
+        """Creates a webhook; the returned value carries the new secret (shown once)."""
+        caller.require(Permission.WRITE)
+        settings = await self._validate(caller.account_id, {**DEFAULTS, **metadata})
+        now = self._clock()
+        webhook = Webhook(
+            id=new_resource_id(), account_id=caller.account_id, secret=new_webhook_secret(),
+            created=now, last_modified=now, **_fields(settings),
+        )
+        await self._store.create_webhook(webhook)
+        return webhook
+
+    async def get(self, caller: Caller, webhook_id: str) -> Webhook:
+        caller.require(Permission.READ)
+        webhook = await self._store.get_webhook(caller.account_id, webhook_id)
+        if webhook is None:
+            raise NotFound(f"webhook {webhook_id!r} was not found")
+        return webhook
+
+    async def list(
+        self,
+        caller: Caller,
+        *,
+        page: PageRequest,
+        sort: str = "created:dsc",
+        event: str | None = None,
+        site_id: str | None = None,
+    ) -> Page[Webhook]:
+        caller.require(Permission.READ)
+        field, descending = parse_sort(sort, SORT_FIELDS)
+        query = WebhookQuery(account_id=caller.account_id, page=page, sort=field,
+                             descending=descending, event=event, site_id=site_id)
+        return await self._store.list_webhooks(query)
+
+    async def update(self, caller: Caller, webhook_id: str, changes: Mapping[str, Any]) -> Webhook:
+        """Applies a partial change (JW's PATCH with partial metadata)."""
+        caller.require(Permission.WRITE)
+        unknown = sorted(set(changes) - EDITABLE_FIELDS)
+        if unknown:
+            raise ValidationFailed(f"unknown metadata field(s): {', '.join(unknown)}",
+                                   field=unknown[0])
+        current = await self.get(caller, webhook_id)
+        merged = {**_editable(current), **changes}
+        if "webhook_url" not in changes:
+            merged.pop("webhook_url")  # unchanged: do not re-resolve it
+        settings = await self._validate(caller.account_id, merged, url=current.webhook_url)
+        updated = dataclasses.replace(current, last_modified=self._clock(), **_fields(settings))
+        updated = _apply_enabled_change(current, updated)
+        await self._store.update_webhook(updated, self._clock())
+        return updated
+
+    async def delete(self, caller: Caller, webhook_id: str) -> None:
+        caller.require(Permission.WRITE)
+        if not await self._store.delete_webhook(caller.account_id, webhook_id):
+            raise NotFound(f"webhook {webhook_id!r} was not found")
+
+    async def reveal_secret(self, caller: Caller, webhook_id: str) -> Webhook:
+        caller.require(Permission.ADMIN)
+        return await self.get(caller, webhook_id)
+
+    async def rotate_secret(self, caller: Caller, webhook_id: str) -> Webhook:
+        """A new secret signs from now on; the old one keeps signing (Standard Webhooks
+        header) until the grace period ends, so receivers can switch without losing events."""
+        caller.require(Permission.ADMIN)
+        current = await self.get(caller, webhook_id)
+        now = self._clock()
+        rotated = dataclasses.replace(
+            current, secret=new_webhook_secret(), previous_secret=current.secret,
+            previous_secret_expires=now + self._grace, last_modified=now,
+        )
+        await self._store.update_webhook(rotated, now)
+        return rotated
+
+    async def _validate(
+        self, account_id: str, raw: Mapping[str, Any], *, url: str | None = None
+    ) -> WebhookSettings:
+        webhook_url = url
+        if "webhook_url" in raw:
+            webhook_url = await self._urls.check(
+                v.text(raw["webhook_url"], field="webhook_url", max_length=2048))
+        if "name" not in raw or webhook_url is None:
+            missing = "name" if "name" not in raw else "webhook_url"
+            raise ValidationFailed(f"metadata.{missing} is required", field=missing)
+        return WebhookSettings(
+            name=v.text(raw["name"], field="name", max_length=256),
+            description=v.text(raw["description"] or "", field="description",
+                               max_length=2048, required=False),
+            webhook_url=webhook_url,
+            events=_events(raw.get("events")),
+            site_ids=await self._site_ids(account_id, raw.get("site_ids")),
+            enabled=v.boolean(raw["enabled"], field="enabled"),
+            conditions=_conditions(raw["conditions"]),
+            retry_policy=parse_retry_policy(raw["retry_policy"]),
+            timeout_seconds=v.integer(raw["timeout_seconds"], field="timeout_seconds",
+                                      low=1, high=30),
+        )
+
+    async def _site_ids(self, account_id: str, raw: object) -> tuple[str, ...]:
+        site_ids = v.string_list(raw, field="site_ids")
+        known = await self._store.existing_site_ids(account_id, site_ids)
+        unknown = [site_id for site_id in site_ids if site_id not in known]
+        if unknown:
+            raise ValidationFailed(f"unknown site id(s): {', '.join(unknown)}", field="site_ids")
+        return tuple(site_ids)
+
+
+def parse_sort(sort: str, fields: Sequence[str]) -> tuple[str, bool]:
+    """JW's `field:asc` / `field:dsc` (also `desc`)."""
+    field, _, direction = sort.partition(":")
+    direction = direction or "asc"
+    if field not in fields or direction not in ("asc", "dsc", "desc"):
+        raise ValidationFailed(
+            f"sort must be <field>:<asc|dsc> with field one of {', '.join(fields)}", field="sort")
+    return field, direction != "asc"
+
+
+def _events(raw: object) -> tuple[str, ...]:
+    events = v.string_list(raw, field="events")
+    if ALL_EVENTS in events:
+        if len(events) > 1:
+            raise ValidationFailed('use "*" alone to subscribe to every event', field="events")
+        return (ALL_EVENTS,)
+    unknown = [event for event in events if event not in SUBSCRIBABLE_EVENTS]
+    if unknown:
+        raise ValidationFailed(
+            f"unknown event(s): {', '.join(unknown)}. Valid events are: "
+            f"{', '.join(SUBSCRIBABLE_EVENTS)}, or \"*\" for every event", field="events")
+    return tuple(events)
+
+
+def _conditions(raw: object) -> Mapping[str, Any] | None:
+    if raw is None:
+        return None
+    return parse_conditions(raw).raw
+
+
+def _fields(settings: WebhookSettings) -> dict[str, Any]:
+    return {field.name: getattr(settings, field.name) for field in dataclasses.fields(settings)}
+
+
+def _editable(webhook: Webhook) -> dict[str, Any]:
+    values = {name: getattr(webhook, name) for name in EDITABLE_FIELDS}
+    values["events"] = list(webhook.events)
+    values["site_ids"] = list(webhook.site_ids)
+    values["retry_policy"] = retry_policy_json(webhook)
+    return values
+
+
+def retry_policy_json(webhook: Webhook) -> Any:
+    return retry_policy_to_json(webhook.retry_policy)
+
+
+def _apply_enabled_change(current: Webhook, updated: Webhook) -> Webhook:
+    if updated.enabled and not current.enabled:
+        # Re-enabling is a fresh start: the failure clock and the reason are cleared.
+        return dataclasses.replace(updated, disabled_reason=None, failing_since=None)
+    if not updated.enabled and current.enabled:
+        return dataclasses.replace(updated, disabled_reason="disabled by a user")
+    return updated

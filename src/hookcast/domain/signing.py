@@ -1,0 +1,342 @@
+"""The three signature schemes every delivery carries, to sign and to verify.
+
+- JWT (JW Player's scheme): `Authorization: Bearer <HS256 JWT>` whose claims are exactly the
+  JSON body; key = the whole secret string.
+- Standard Webhooks: `webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<base64>`;
+  key = base64-decode of the secret after `whsec_`.
+- Hex HMAC (Flowplayer / api.video style): `X-Hookcast-Signature: <hex HMAC-SHA256 of body>`;
+  key = the secret string.
+
+Standard library only (no PyJWT): signing is on the delivery hot path, and the format is small
+enough that an independent library is better used as the test oracle than as a dependency.
+Every comparison of a signature uses `hmac.compare_digest` so its timing reveals nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import hashlib
+import hmac
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Final
+
+from hookcast.domain.errors import HookcastError
+from hookcast.domain.ids import SECRET_PREFIX
+
+__all__ = [
+    "InvalidSignature",
+    "MalformedSignature",
+    "MissingSignature",
+    "SignatureError",
+    "StaleTimestamp",
+    "delivery_headers",
+    "redact_headers",
+    "sign_hex",
+    "sign_jwt",
+    "sign_standard",
+    "verify_hex",
+    "verify_jwt",
+    "verify_standard",
+]
+
+USER_AGENT: Final = "HookCast/0.1 (+webhooks)"
+REDACTED: Final = "[redacted]"
+_REDACTED_HEADERS: Final = frozenset({"authorization", "webhook-signature", "x-hookcast-signature"})
+
+# The header never changes, so its encoded segment is computed once.
+_JWT_HEADER: Final = base64.urlsafe_b64encode(b'{"alg":"HS256","typ":"JWT"}').rstrip(b"=")
+_BASE64URL: Final = re.compile(r"^[A-Za-z0-9_-]*$")
+_HEX_SHA256: Final = re.compile(r"^[0-9a-f]{64}$")
+DEFAULT_TOLERANCE: Final = timedelta(minutes=5)
+
+
+class SignatureError(HookcastError):
+    """A delivery's signature did not verify. Messages never contain a secret."""
+
+    code = "invalid_signature"
+
+
+class MissingSignature(SignatureError):
+    """A signature header or token is absent or empty."""
+
+    code = "missing_signature"
+
+
+class MalformedSignature(SignatureError):
+    """A signature is present but not in its scheme's format."""
+
+    code = "malformed_signature"
+
+
+class InvalidSignature(SignatureError):
+    """A well-formed signature that no secret produced (or a JWT for another body)."""
+
+    code = "invalid_signature"
+
+
+class StaleTimestamp(SignatureError):
+    """The signed timestamp is outside the tolerated window (a replay, or a bad clock)."""
+
+    code = "stale_timestamp"
+
+
+# --- signing ----------------------------------------------------------------------------------
+
+
+def _b64url(data: bytes) -> bytes:
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+
+def _hmac_sha256(key: bytes, message: bytes) -> bytes:
+    # Copying a keyed HMAC skips re-deriving the inner and outer pads for every delivery:
+    # about 3.0 us against 4.2 us for hmac.digest on a 250-byte body (delivery_headers went
+    # from ~14.5 to ~11.5 us here, on a noisy machine).
+    mac = _keyed_hmac(key).copy()
+    mac.update(message)
+    return mac.digest()
+
+
+@functools.lru_cache(maxsize=4096)
+def _keyed_hmac(key: bytes) -> hmac.HMAC:
+    """A keyed HMAC-SHA256 that is only ever copied, never updated (so sharing it is safe)."""
+    return hmac.new(key, digestmod=hashlib.sha256)
+
+
+def sign_jwt(body: bytes, secret: str) -> str:
+    """An HS256 JWT whose claims are exactly the JSON `body` bytes (JW Player's scheme)."""
+    return _sign_jwt(body, secret.encode())
+
+
+def _sign_jwt(body: bytes, key: bytes) -> str:
+    signing_input = _JWT_HEADER + b"." + _b64url(body)
+    return (signing_input + b"." + _b64url(_hmac_sha256(key, signing_input))).decode("ascii")
+
+
+@functools.lru_cache(maxsize=4096)
+def _standard_key(secret: str) -> bytes:
+    """The Standard Webhooks key: base64 after `whsec_` (cached: decoded per delivery else)."""
+    encoded = secret.removeprefix(SECRET_PREFIX)
+    try:
+        return base64.b64decode(encoded, validate=True)
+    except binascii.Error:
+        # the message deliberately does not include the secret
+        raise ValueError(
+            "the secret is not a whsec_ secret: base64 expected after whsec_"
+        ) from None
+
+
+def _standard_signature(key: bytes, content: bytes) -> str:
+    return "v1," + base64.b64encode(_hmac_sha256(key, content)).decode("ascii")
+
+
+def _standard_content(msg_id: str, timestamp: int | str, body: bytes) -> bytes:
+    return f"{msg_id}.{timestamp}.".encode() + body
+
+
+def sign_standard(*, msg_id: str, timestamp: int, body: bytes, secrets: Sequence[str]) -> str:
+    """The `webhook-signature` value: "v1,<base64>" per secret, space-separated."""
+    content = _standard_content(msg_id, timestamp, body)
+    return " ".join(_standard_signature(_standard_key(secret), content) for secret in secrets)
+
+
+def sign_hex(body: bytes, secret: str) -> str:
+    """Lowercase hex HMAC-SHA256 of the raw body, keyed with the secret string."""
+    return _hmac_sha256(secret.encode(), body).hex()
+
+
+def delivery_headers(
+    *, body: bytes, msg_id: str, timestamp: int, secrets: Sequence[str]
+) -> dict[str, str]:
+    """Every header of a delivery request, signed with `secrets` (current secret first).
+
+    JWT and hex signatures use the current secret only; Standard Webhooks carries one
+    signature per secret so receivers holding either secret during a rotation succeed.
+    """
+    if not secrets:
+        raise ValueError("at least one secret is required to sign a delivery")
+    key = secrets[0].encode()
+    return {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        "Authorization": "Bearer " + _sign_jwt(body, key),
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": sign_standard(
+            msg_id=msg_id, timestamp=timestamp, body=body, secrets=secrets
+        ),
+        "X-Hookcast-Signature": _hmac_sha256(key, body).hex(),
+    }
+
+
+def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """The headers with every signature replaced by "[redacted]", fit for delivery logs.
+
+    A JWT is a replayable credential for its body, so it is as secret as the key.
+    """
+    return {
+        name: REDACTED if name.lower() in _REDACTED_HEADERS else value
+        for name, value in headers.items()
+    }
+
+
+# --- verifying --------------------------------------------------------------------------------
+
+
+def _require_secrets(secrets: Sequence[str]) -> None:
+    if not secrets or isinstance(secrets, str):
+        raise ValueError("pass a sequence of one or more secrets")
+
+
+def verify_jwt(token_or_authorization_header: str, body: bytes, secrets: Sequence[str]) -> None:
+    """Check a delivery's JWT (or its whole `Authorization: Bearer ...` value) against `body`.
+
+    The token must be HS256, signed with one of `secrets`, and its claims must equal the
+    body's JSON. Raises a `SignatureError` subclass otherwise.
+    """
+    _require_secrets(secrets)
+    token = _strip_bearer(token_or_authorization_header)
+    header, payload, signature = _split_jwt(token)
+    _check_jwt_header(header)
+    signing_input = f"{header}.{payload}".encode("ascii")
+    expected = (_hmac_sha256(secret.encode(), signing_input) for secret in secrets)
+    actual = _b64url_decode(signature, "JWT signature")
+    if not _any_digest_equal(actual, expected):
+        raise InvalidSignature("the JWT signature does not match any of the secrets")
+    _check_jwt_claims(payload, body)
+
+
+def _strip_bearer(value: str) -> str:
+    value = value.strip()
+    scheme, _, rest = value.partition(" ")
+    token = rest.strip() if scheme.lower() == "bearer" else value
+    if not token:
+        raise MissingSignature("no JWT: the Authorization header is empty")
+    return token
+
+
+def _split_jwt(token: str) -> tuple[str, str, str]:
+    parts = token.split(".")
+    if len(parts) != 3 or not all(_BASE64URL.match(part) for part in parts):
+        raise MalformedSignature("the JWT is not three base64url segments separated by dots")
+    return parts[0], parts[1], parts[2]
+
+
+def _b64url_decode(segment: str, what: str) -> bytes:
+    try:
+        return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    except (binascii.Error, ValueError):
+        raise MalformedSignature(f"the {what} is not valid base64url") from None
+
+
+def _json_segment(segment: str, what: str) -> object:
+    try:
+        return json.loads(_b64url_decode(segment, what))
+    except (UnicodeDecodeError, ValueError):
+        raise MalformedSignature(f"the {what} is not JSON") from None
+
+
+def _check_jwt_header(segment: str) -> None:
+    header = _json_segment(segment, "JWT header")
+    algorithm = header.get("alg") if isinstance(header, dict) else None
+    # Refusing anything but HS256 closes the "alg: none" and algorithm-confusion attacks.
+    if algorithm != "HS256":
+        raise InvalidSignature(f"the JWT algorithm must be HS256, not {algorithm!r}")
+
+
+def _check_jwt_claims(segment: str, body: bytes) -> None:
+    claims = _json_segment(segment, "JWT payload")
+    try:
+        expected = json.loads(body)
+    except (UnicodeDecodeError, ValueError):
+        raise InvalidSignature("the body is not JSON, so it cannot match the JWT") from None
+    if claims != expected:
+        raise InvalidSignature("the JWT is valid but its claims do not match the body")
+
+
+def _any_digest_equal(actual: bytes, candidates: Iterable[bytes]) -> bool:
+    # Checks every candidate (no early exit) so the time taken does not say which secret matched.
+    matched = False
+    for candidate in candidates:
+        matched |= hmac.compare_digest(actual, candidate)
+    return matched
+
+
+def verify_standard(
+    *,
+    headers: Mapping[str, str],
+    body: bytes,
+    secrets: Sequence[str],
+    now: datetime,
+    tolerance: timedelta = DEFAULT_TOLERANCE,
+) -> None:
+    """Check Standard Webhooks headers (names in any case) against `body`.
+
+    The timestamp must be within `tolerance` of `now` (replay protection) and one of the
+    "v1," signatures in `webhook-signature` must match one of `secrets`.
+    """
+    _require_secrets(secrets)
+    by_name = {name.lower(): value for name, value in headers.items()}
+    msg_id, timestamp, signatures = (
+        _required_header(by_name, name)
+        for name in ("webhook-id", "webhook-timestamp", "webhook-signature")
+    )
+    _check_timestamp(timestamp, now, tolerance)
+    content = _standard_content(msg_id, timestamp.strip(), body)
+    offered = _v1_signatures(signatures)
+    expected = [
+        base64.b64encode(_hmac_sha256(_standard_key(secret), content)) for secret in secrets
+    ]
+    matched = False
+    for signature in offered:
+        matched |= _any_digest_equal(signature, expected)
+    if not matched:
+        raise InvalidSignature("no webhook-signature matches any of the secrets")
+
+
+def _required_header(headers: Mapping[str, str], name: str) -> str:
+    value = headers.get(name, "").strip()
+    if not value:
+        raise MissingSignature(f"the {name} header is missing")
+    return value
+
+
+def _check_timestamp(value: str, now: datetime, tolerance: timedelta) -> None:
+    if not value.isdigit() or len(value) > 12:
+        raise MalformedSignature("webhook-timestamp is not a Unix time in seconds")
+    skew = int(value) - now.timestamp()
+    if abs(skew) > tolerance.total_seconds():
+        direction = "old" if skew < 0 else "in the future"
+        raise StaleTimestamp(
+            f"webhook-timestamp is {abs(skew):.0f} seconds {direction}; "
+            f"at most {tolerance.total_seconds():.0f} seconds are tolerated"
+        )
+
+
+def _v1_signatures(value: str) -> list[bytes]:
+    # Other versions (e.g. "v1a," asymmetric signatures) are skipped, as the spec asks.
+    signatures = [
+        signature.encode()
+        for version, _, signature in (item.partition(",") for item in value.split())
+        if version == "v1" and signature
+    ]
+    if not signatures:
+        raise MalformedSignature('webhook-signature has no "v1,<base64>" signature')
+    return signatures
+
+
+def verify_hex(signature: str, body: bytes, secrets: Sequence[str]) -> None:
+    """Check a hex HMAC-SHA256 signature (e.g. `X-Hookcast-Signature`) against `body`."""
+    _require_secrets(secrets)
+    signature = signature.strip().lower()
+    if not signature:
+        raise MissingSignature("the hex signature is empty")
+    if not _HEX_SHA256.match(signature):
+        raise MalformedSignature("the signature is not 64 hexadecimal digits (HMAC-SHA256)")
+    expected = (_hmac_sha256(secret.encode(), body).hex().encode() for secret in secrets)
+    if not _any_digest_equal(signature.encode(), expected):
+        raise InvalidSignature("the hex signature does not match any of the secrets")

@@ -1,0 +1,59 @@
+"""Per-endpoint concurrency as AIMD numbers: halve when the endpoint pushes back, grow by one
+on each success (additive increase, multiplicative decrease, as TCP does).
+
+Pure arithmetic over injected times; the worker owns one `EndpointThrottle` per
+`endpoint_key` and keeps at most `limit` requests in flight to that endpoint.
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import datetime, timedelta
+from typing import Final
+
+from hookcast.domain.addresses import check_webhook_url
+
+__all__ = ["EndpointThrottle", "endpoint_key"]
+
+# One batch of concurrent requests can bring back many 503s at once; they are one signal.
+_CUT_INTERVAL: Final = timedelta(seconds=1)
+
+
+class EndpointThrottle:
+    """The number of concurrent requests one endpoint is allowed right now."""
+
+    __slots__ = ("_last_cut", "limit", "max_limit")
+
+    def __init__(self, max_limit: int) -> None:
+        if max_limit < 1:
+            raise ValueError(f"max_limit must be at least 1, not {max_limit}")
+        self.max_limit = max_limit
+        self.limit = max_limit
+        self._last_cut: datetime | None = None
+
+    def __repr__(self) -> str:
+        return f"EndpointThrottle(limit={self.limit}, max_limit={self.max_limit})"
+
+    def on_throttled(self, now: datetime) -> int:
+        """The endpoint answered 429/502/503/504: halve the limit (at least 1), at most once
+        per second of `now`. Returns the new limit."""
+        if self._last_cut is None or now - self._last_cut >= _CUT_INTERVAL:
+            self.limit = max(1, self.limit // 2)
+            self._last_cut = now
+        return self.limit
+
+    def on_success(self) -> int:
+        """The endpoint took a delivery: allow one more concurrent request, up to max_limit."""
+        self.limit = min(self.max_limit, self.limit + 1)
+        return self.limit
+
+
+@functools.lru_cache(maxsize=4096)
+def endpoint_key(url: str) -> str:
+    """The unit throttled together: "scheme://host:port", e.g. "https://example.com:443".
+
+    Cached because it is computed for every send and webhooks reuse a handful of URLs.
+    """
+    parsed = check_webhook_url(url)
+    host = f"[{parsed.host}]" if ":" in parsed.host else parsed.host
+    return f"{parsed.scheme}://{host}:{parsed.port}"

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from hookcast.domain.errors import ValidationFailed
+from hookcast.domain.throttle import EndpointThrottle, endpoint_key
+
+T0 = datetime(2024, 8, 27, tzinfo=UTC)
+
+
+def _at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+@pytest.mark.parametrize(
+    ("max_limit", "steps", "limits"),
+    [
+        # a burst of 503s from one batch counts once per second
+        (16, ["t0", "t0.5", "t0.99"], [8, 8, 8]),
+        (16, ["t0", "t1", "t2", "t3", "t4", "t5"], [8, 4, 2, 1, 1, 1]),
+        # additive increase, capped at max_limit
+        (16, ["t0", "ok", "ok", "t1", "ok"], [8, 9, 10, 5, 6]),
+        (4, ["ok", "ok"], [4, 4]),
+        (1, ["t0", "t1", "ok"], [1, 1, 1]),
+        (3, ["t0", "ok", "ok", "ok"], [1, 2, 3, 3]),
+    ],
+)
+def test_limit_sequence(max_limit: int, steps: list[str], limits: list[int]) -> None:
+    throttle = EndpointThrottle(max_limit)
+    assert throttle.limit == max_limit
+    seen = []
+    for step in steps:
+        if step == "ok":
+            throttle.on_success()
+        else:
+            throttle.on_throttled(_at(float(step[1:])))
+        seen.append(throttle.limit)
+    assert seen == limits
+
+
+def test_the_second_is_measured_from_the_last_cut() -> None:
+    throttle = EndpointThrottle(64)
+    for seconds in (0.0, 0.9, 1.0, 1.5, 2.0):
+        throttle.on_throttled(_at(seconds))
+    assert throttle.limit == 8  # cuts at 0, 1.0 and 2.0
+
+
+def test_max_limit_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        EndpointThrottle(0)
+
+
+@pytest.mark.parametrize(
+    ("url", "key"),
+    [
+        ("https://example.com/hooks?a=1", "https://example.com:443"),
+        ("http://Example.COM/", "http://example.com:80"),
+        ("HTTPS://example.com:8443/x", "https://example.com:8443"),
+        ("http://[::1]:8080/", "http://[::1]:8080"),
+        ("http://127.0.0.1/", "http://127.0.0.1:80"),
+    ],
+)
+def test_endpoint_key(url: str, key: str) -> None:
+    assert endpoint_key(url) == key
+
+
+def test_endpoint_key_refuses_what_is_not_a_webhook_url() -> None:
+    with pytest.raises(ValidationFailed):
+        endpoint_key("ftp://example.com/")

@@ -1,0 +1,296 @@
+"""Deliveries and attempts: fan-out inserts, claims under lease, results, manual retries."""
+
+from __future__ import annotations
+
+import secrets
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    RowMapping,
+    Select,
+    String,
+    and_,
+    bindparam,
+    case,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hookcast.domain.models import Attempt, Delivery, DeliveryStatus
+from hookcast.ports import DeliveryQuery, DeliveryRecord, DeliveryResult, Page
+from hookcast.store.events import load_events
+from hookcast.store.rows import (
+    attempt_from_row,
+    attempt_values,
+    delivery_from_row,
+    delivery_values,
+)
+from hookcast.store.sql import count, insert_ignoring, is_postgres, paginate
+from hookcast.store.tables import attempts, deliveries, events, webhooks
+from hookcast.store.types import Timestamp
+from hookcast.store.webhooks import lock_webhooks
+
+__all__ = [
+    "claim_due",
+    "get_delivery",
+    "insert_deliveries",
+    "list_deliveries",
+    "next_due_at",
+    "record_attempts",
+    "recover_failed",
+    "release_leases",
+    "reschedule",
+]
+
+_PENDING = DeliveryStatus.PENDING.value
+_PAUSED = DeliveryStatus.PAUSED.value
+_FAILED = DeliveryStatus.FAILED.value
+
+
+async def insert_deliveries(conn: AsyncConnection, batch: Sequence[Delivery]) -> int:
+    """Inserts deliveries, skipping (webhook, event) pairs that exist and webhooks deleted
+    since fan-out read them. Returns how many rows were offered to the database."""
+    live = await lock_webhooks(conn, {delivery.webhook_id for delivery in batch})
+    rows = [delivery_values(d) for d in batch if d.webhook_id in live]
+    if rows:
+        await conn.execute(insert_ignoring(conn, deliveries, ["webhook_id", "event_id"]), rows)
+    return len(rows)
+
+
+async def claim_due(
+    conn: AsyncConnection, *, now: datetime, limit: int, lease_seconds: float
+) -> tuple[str, list[Delivery]]:
+    """Leases up to `limit` due pending deliveries: (lease token, deliveries oldest first).
+
+    One statement: the lease is taken by moving next_attempt_at to the lease's expiry, so an
+    unrecorded, unreleased delivery simply becomes due again. On PostgreSQL, SKIP LOCKED lets
+    concurrent claimers take disjoint rows without waiting for each other, and MATERIALIZED
+    makes the planner evaluate the locked selection exactly once.
+    """
+    due = (
+        select(deliveries.c.id)
+        .where(deliveries.c.status == _PENDING, deliveries.c.next_attempt_at <= now)
+        .order_by(deliveries.c.next_attempt_at)
+        .limit(limit)
+    )
+    if is_postgres(conn):
+        due_cte = due.with_for_update(skip_locked=True).cte("due").prefix_with("MATERIALIZED")
+    else:
+        due_cte = due.cte("due")
+    token = secrets.token_hex(16)
+    statement = (
+        update(deliveries)
+        .where(deliveries.c.id.in_(select(due_cte.c.id)))
+        .values(next_attempt_at=now + timedelta(seconds=lease_seconds), lease_token=token)
+        .returning(*deliveries.c)
+    )
+    claimed = [delivery_from_row(row) for row in (await conn.execute(statement)).mappings()]
+    claimed.sort(key=lambda delivery: (delivery.created, delivery.id))
+    return token, claimed
+
+
+async def record_attempts(conn: AsyncConnection, results: Sequence[DeliveryResult]) -> None:
+    """Applies results whose lease is still held; drops the others entirely.
+
+    The check and the writes are one unit: the held rows are selected FOR UPDATE (on SQLite,
+    BEGIN IMMEDIATE already holds the database's write lock), so no claim or release can slip
+    in between. Attempts are inserted only after that check, for held leases only: a worker
+    whose lease expired and was re-claimed must not log an attempt against someone else's
+    lease, nor move the delivery's state.
+    """
+    held = await _held_leases(conn, results)
+    retries = [r for r in held if r.status is DeliveryStatus.PENDING]
+    finals = [r for r in held if r.status is not DeliveryStatus.PENDING]
+    if retries:
+        await conn.execute(_RETRY, [_result_params(r) for r in retries])
+    if finals:
+        await conn.execute(_COMPLETE, [_result_params(r) for r in finals])
+    if held:
+        await conn.execute(insert(attempts), [attempt_values(r.attempt) for r in held])
+
+
+async def _held_leases(
+    conn: AsyncConnection, results: Sequence[DeliveryResult]
+) -> list[DeliveryResult]:
+    if not results:
+        return []
+    query = (
+        select(deliveries.c.id, deliveries.c.lease_token)
+        .where(deliveries.c.id.in_([r.delivery_id for r in results]))
+        .order_by(deliveries.c.id)  # one lock order for every recorder: no deadlocks
+        .with_for_update()
+    )
+    tokens = {row.id: row.lease_token for row in await conn.execute(query)}
+    return [r for r in results if tokens.get(r.delivery_id) == r.lease_token]
+
+
+def _result_params(result: DeliveryResult) -> dict[str, Any]:
+    return {
+        "b_id": result.delivery_id,
+        "b_token": result.lease_token,
+        "b_status": result.status.value,
+        "b_next": result.next_attempt_at or result.attempt.started_at,
+        "b_code": result.attempt.status_code,
+        "b_completed": result.completed_at,
+    }
+
+
+_HELD = and_(
+    deliveries.c.id == bindparam("b_id"),
+    deliveries.c.lease_token == bindparam("b_token"),
+)
+
+# A retry leaves the status alone: it is PENDING, or PAUSED if the webhook was disabled while
+# the attempt was in flight, and a retry must not resume a paused delivery.
+_RETRY = (
+    update(deliveries)
+    .where(_HELD)
+    .values(
+        attempts=deliveries.c.attempts + 1,
+        next_attempt_at=bindparam("b_next", type_=Timestamp),
+        last_status_code=bindparam("b_code"),
+        lease_token=None,
+    )
+)
+
+_COMPLETE = (
+    update(deliveries)
+    .where(_HELD)
+    .values(
+        status=bindparam("b_status", type_=String),
+        attempts=deliveries.c.attempts + 1,
+        last_status_code=bindparam("b_code"),
+        completed_at=bindparam("b_completed", type_=Timestamp),
+        lease_token=None,
+    )
+)
+
+
+async def release_leases(
+    conn: AsyncConnection, leases: Sequence[tuple[str, str]], now: datetime
+) -> None:
+    if not leases:
+        return
+    await conn.execute(
+        update(deliveries)
+        .where(_HELD)
+        .values(next_attempt_at=bindparam("b_now", type_=Timestamp), lease_token=None),
+        [{"b_id": id_, "b_token": token, "b_now": now} for id_, token in leases],
+    )
+
+
+async def next_due_at(conn: AsyncConnection) -> datetime | None:
+    # MIN over the partial index on pending rows: one index probe.
+    query = select(func.min(deliveries.c.next_attempt_at)).where(deliveries.c.status == _PENDING)
+    value: datetime | None = await conn.scalar(query)
+    return value
+
+
+def _status_for_webhook() -> ColumnElement[str]:
+    """PENDING, or PAUSED when the delivery's webhook is disabled."""
+    enabled = (
+        select(webhooks.c.enabled).where(webhooks.c.id == deliveries.c.webhook_id)
+    ).scalar_subquery()
+    return case((enabled.is_(True), _PENDING), else_=_PAUSED)
+
+
+async def reschedule(
+    conn: AsyncConnection, account_id: str, delivery_id: str, now: datetime
+) -> bool:
+    # Clearing the lease makes an attempt still in flight stale: the manual retry wins.
+    result = await conn.execute(
+        update(deliveries)
+        .where(deliveries.c.account_id == account_id, deliveries.c.id == delivery_id)
+        .values(
+            status=_status_for_webhook(),
+            next_attempt_at=now,
+            completed_at=None,
+            lease_token=None,
+        )
+    )
+    return result.rowcount > 0
+
+
+async def recover_failed(
+    conn: AsyncConnection, account_id: str, webhook_id: str, since: datetime, now: datetime
+) -> int:
+    result = await conn.execute(
+        update(deliveries)
+        .where(
+            deliveries.c.account_id == account_id,
+            deliveries.c.webhook_id == webhook_id,
+            deliveries.c.status == _FAILED,
+            deliveries.c.created >= since,
+        )
+        .values(status=_status_for_webhook(), next_attempt_at=now, completed_at=None)
+    )
+    return result.rowcount
+
+
+def _delivery_filters(query: DeliveryQuery) -> list[ColumnElement[bool]]:
+    filters = [
+        deliveries.c.account_id == query.account_id,
+        deliveries.c.webhook_id == query.webhook_id,
+    ]
+    if query.status is not None:
+        filters.append(deliveries.c.status == query.status.value)
+    if query.event_type is not None:
+        of_type = select(events.c.id).where(
+            events.c.account_id == query.account_id, events.c.type == query.event_type
+        )
+        filters.append(deliveries.c.event_id.in_(of_type))
+    return filters
+
+
+async def list_deliveries(conn: AsyncConnection, query: DeliveryQuery) -> Page[DeliveryRecord]:
+    filters = _delivery_filters(query)
+    newest_first = (
+        select(deliveries)
+        .where(*filters)
+        .order_by(deliveries.c.created.desc(), deliveries.c.id.desc())
+    )
+    items = await _records(conn, paginate(newest_first, query.page))
+    return Page(items=items, total=await count(conn, deliveries, *filters))
+
+
+async def get_delivery(
+    conn: AsyncConnection, account_id: str, delivery_id: str
+) -> DeliveryRecord | None:
+    query = select(deliveries).where(
+        deliveries.c.account_id == account_id, deliveries.c.id == delivery_id
+    )
+    found = await _records(conn, query)
+    return found[0] if found else None
+
+
+async def _records(conn: AsyncConnection, query: Select[Any]) -> list[DeliveryRecord]:
+    """Deliveries with their events and attempts: three queries for any number of rows."""
+    rows: list[RowMapping] = list((await conn.execute(query)).mappings())
+    found = [delivery_from_row(row) for row in rows]
+    if not found:
+        return []
+    by_key = await load_events(conn, {(d.account_id, d.event_id) for d in found})
+    tried = await _attempts(conn, [d.id for d in found])
+    return [
+        DeliveryRecord(delivery=d, event=by_key[(d.account_id, d.event_id)], attempts=tried[d.id])
+        for d in found
+    ]
+
+
+async def _attempts(conn: AsyncConnection, delivery_ids: list[str]) -> dict[str, list[Attempt]]:
+    query = (
+        select(attempts)
+        .where(attempts.c.delivery_id.in_(delivery_ids))
+        .order_by(attempts.c.delivery_id, attempts.c.number, attempts.c.id)
+    )
+    by_delivery: defaultdict[str, list[Attempt]] = defaultdict(list)
+    for row in (await conn.execute(query)).mappings():
+        by_delivery[row["delivery_id"]].append(attempt_from_row(row))
+    return by_delivery

@@ -1,0 +1,104 @@
+"""Engines per database: URL translation, SQLite pragmas and SQLite's write locking.
+
+SQLite allows one writer at a time. A transaction that starts with a plain (deferred) BEGIN,
+reads, and then writes must upgrade its lock; two such transactions deadlock and one fails
+with "database is locked" regardless of busy_timeout. Every write transaction therefore goes
+through a separate engine whose BEGIN is BEGIN IMMEDIATE: it takes the write lock up front and
+waits (busy_timeout) instead of failing. Reads use a plain BEGIN and, under WAL, never block
+or get blocked by the writer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+__all__ = ["Engines", "create_engines", "to_async_url"]
+
+_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=FULL",
+    "PRAGMA busy_timeout=5000",
+    "PRAGMA foreign_keys=ON",
+)
+
+
+def to_async_url(database_url: str) -> URL:
+    """`sqlite:///path` → aiosqlite, `postgresql://` / `postgres://` → asyncpg."""
+    if database_url.startswith("postgres://"):
+        database_url = "postgresql://" + database_url.removeprefix("postgres://")
+    url = make_url(database_url)
+    if url.drivername == "sqlite":
+        url = url.set(drivername="sqlite+aiosqlite")
+    elif url.drivername == "postgresql":
+        url = url.set(drivername="postgresql+asyncpg")
+    if url.drivername == "sqlite+aiosqlite" and url.database in (None, "", ":memory:"):
+        # Readers and the writer use separate connections, which would each see their own
+        # private in-memory database.
+        raise ValueError("in-memory SQLite is not supported: give a file path")
+    if url.drivername not in ("sqlite+aiosqlite", "postgresql+asyncpg"):
+        raise ValueError(f"unsupported database URL scheme {url.drivername!r}")
+    return url
+
+
+def asyncpg_dsn(url: URL) -> str:
+    """The libpq-style DSN asyncpg.connect() takes, for the raw LISTEN connection."""
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Engines:
+    """`read` serves read-only transactions, `write` every transaction that writes.
+
+    On PostgreSQL both are the same engine: row locks make a separate writer unnecessary.
+    """
+
+    read: AsyncEngine
+    write: AsyncEngine
+    url: URL
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.url.get_backend_name() == "postgresql"
+
+    async def dispose(self) -> None:
+        await self.write.dispose()
+        if self.read is not self.write:
+            await self.read.dispose()
+
+
+def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Take BEGIN away from the driver (SQLAlchemy's documented recipe) so the "begin" hook
+    # below decides how each transaction starts.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    for pragma in _PRAGMAS:
+        cursor.execute(pragma)
+    cursor.close()
+
+
+def _sqlite_engine(url: URL, begin: str, **kwargs: Any) -> AsyncEngine:
+    engine = create_async_engine(url, **kwargs)
+    event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
+
+    def on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql(begin)
+
+    event.listen(engine.sync_engine, "begin", on_begin)
+    return engine
+
+
+def create_engines(database_url: str) -> Engines:
+    url = to_async_url(database_url)
+    if url.get_backend_name() == "postgresql":
+        engine = create_async_engine(url, pool_size=10, max_overflow=10)
+        return Engines(read=engine, write=engine, url=url)
+    # One writer connection: in-process writers queue on the pool instead of polling SQLite's
+    # busy handler; other processes still wait on busy_timeout behind BEGIN IMMEDIATE.
+    write = _sqlite_engine(url, "BEGIN IMMEDIATE", pool_size=1, max_overflow=0, pool_timeout=120)
+    read = _sqlite_engine(url, "BEGIN", pool_size=5, max_overflow=5)
+    return Engines(read=read, write=write, url=url)

@@ -1,0 +1,99 @@
+"""Events: the durable log of what was published, and the per-event delivery summary."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hookcast.domain.models import DeliveryStatus, Event
+from hookcast.ports import EventQuery, EventSummary, Page
+from hookcast.store.rows import event_from_row, event_values
+from hookcast.store.sql import count, insert_ignoring, is_postgres, paginate
+from hookcast.store.tables import deliveries, events
+from hookcast.store.types import dump_json
+
+__all__ = ["insert_new_events", "list_events", "load_events"]
+
+EventKey = tuple[str, str]  # (account_id, event id)
+
+
+async def insert_new_events(conn: AsyncConnection, batch: Sequence[Event]) -> list[Event]:
+    """Inserts the events whose (account_id, id) is new; returns those, in input order."""
+    unique = list({(event.account_id, event.id): event for event in reversed(batch)}.values())
+    unique.reverse()  # first occurrence of each key, in input order
+    if not unique:
+        return []
+    statement = insert_ignoring(conn, events, ["account_id", "id"]).returning(
+        events.c.account_id, events.c.id
+    )
+    result = await conn.execute(statement, [event_values(event) for event in unique])
+    inserted = {(account_id, event_id) for account_id, event_id in result}
+    return [event for event in unique if (event.account_id, event.id) in inserted]
+
+
+async def load_events(conn: AsyncConnection, keys: Collection[EventKey]) -> dict[EventKey, Event]:
+    if not keys:
+        return {}
+    query = select(events).where(tuple_(events.c.account_id, events.c.id).in_(list(keys)))
+    found = (event_from_row(row) for row in (await conn.execute(query)).mappings())
+    return {(event.account_id, event.id): event for event in found}
+
+
+def _filters(query: EventQuery, *, postgres: bool) -> list[ColumnElement[bool]]:
+    filters = [events.c.account_id == query.account_id]
+    if query.type is not None:
+        filters.append(events.c.type == query.type)
+    if query.site_id is not None:
+        filters.append(events.c.site_id == query.site_id)
+    if query.resource_id is not None:
+        filters.append(_has_resource_id(query.resource_id, postgres=postgres))
+    return filters
+
+
+def _has_resource_id(resource_id: str, *, postgres: bool) -> ColumnElement[bool]:
+    # resource_ids is compact orjson text, {"media_id":"MNYaMSQl",...}: a value is the only
+    # thing preceded by a colon, and quotes inside values are escaped, so ':"<id>"' occurs
+    # exactly in the events holding that id as a value. A plain substring test (not LIKE,
+    # which SQLite folds to case-insensitive) keeps both databases exact and alike. It scans
+    # the account's events: acceptable for a filter people type in.
+    needle = ":" + dump_json(resource_id)
+    position = func.strpos if postgres else func.instr
+    return position(events.c.resource_ids, needle) > 0
+
+
+async def list_events(conn: AsyncConnection, query: EventQuery) -> Page[EventSummary]:
+    filters = _filters(query, postgres=is_postgres(conn))
+    newest_first = (
+        select(events).where(*filters).order_by(events.c.created.desc(), events.c.id.desc())
+    )
+    rows = (await conn.execute(paginate(newest_first, query.page))).mappings()
+    page = [event_from_row(row) for row in rows]
+    counts = await _delivery_counts(conn, query.account_id, [event.id for event in page])
+    items = [EventSummary(event=event, deliveries=counts[event.id]) for event in page]
+    return Page(items=items, total=await count(conn, events, *filters))
+
+
+async def _delivery_counts(
+    conn: AsyncConnection, account_id: str, event_ids: list[str]
+) -> defaultdict[str, dict[DeliveryStatus, int]]:
+    """Deliveries per status for each event of a page, in one grouped query."""
+    counts: defaultdict[str, dict[DeliveryStatus, int]] = defaultdict(_zero_counts)
+    if not event_ids:
+        return counts
+    query = (
+        select(deliveries.c.event_id, deliveries.c.status, func.count())
+        .where(deliveries.c.account_id == account_id, deliveries.c.event_id.in_(event_ids))
+        .group_by(deliveries.c.event_id, deliveries.c.status)
+    )
+    row: Any
+    for row in await conn.execute(query):
+        counts[row[0]][DeliveryStatus(row[1])] = int(row[2])
+    return counts
+
+
+def _zero_counts() -> dict[DeliveryStatus, int]:
+    return dict.fromkeys(DeliveryStatus, 0)

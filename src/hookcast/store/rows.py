@@ -1,0 +1,226 @@
+"""Rows ↔ domain values. Pure functions; webhook secrets go through the SecretBox."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import RowMapping
+
+from hookcast.domain.models import (
+    Account,
+    ApiKey,
+    Attempt,
+    Delivery,
+    DeliveryStatus,
+    Event,
+    RetryPolicySpec,
+    Role,
+    Site,
+    Webhook,
+)
+from hookcast.store.crypto import SecretBox
+
+__all__ = [
+    "account_from_row",
+    "api_key_from_row",
+    "api_key_values",
+    "attempt_from_row",
+    "attempt_values",
+    "delivery_from_row",
+    "delivery_values",
+    "event_from_row",
+    "event_values",
+    "site_from_row",
+    "site_values",
+    "webhook_from_row",
+    "webhook_values",
+]
+
+Values = dict[str, Any]
+
+
+def account_from_row(row: RowMapping) -> Account:
+    return Account(id=row["id"], name=row["name"], created=row["created"])
+
+
+def api_key_values(key: ApiKey) -> Values:
+    return {
+        "id": key.id,
+        "account_id": key.account_id,
+        "name": key.name,
+        "role": key.role.value,
+        "secret_hash": key.secret_hash,
+        "created": key.created,
+        "last_used": key.last_used,
+    }
+
+
+def api_key_from_row(row: RowMapping) -> ApiKey:
+    return ApiKey(
+        id=row["id"],
+        account_id=row["account_id"],
+        name=row["name"],
+        role=Role(row["role"]),
+        secret_hash=row["secret_hash"],
+        created=row["created"],
+        last_used=row["last_used"],
+    )
+
+
+def site_values(site: Site) -> Values:
+    return {
+        "id": site.id,
+        "account_id": site.account_id,
+        "name": site.name,
+        "created": site.created,
+        "last_modified": site.last_modified,
+    }
+
+
+def site_from_row(row: RowMapping) -> Site:
+    return Site(
+        id=row["id"],
+        account_id=row["account_id"],
+        name=row["name"],
+        created=row["created"],
+        last_modified=row["last_modified"],
+    )
+
+
+def webhook_values(webhook: Webhook, box: SecretBox) -> Values:
+    """Every column of the webhooks row (subscriptions are stored separately)."""
+    previous = webhook.previous_secret
+    return {
+        "id": webhook.id,
+        "account_id": webhook.account_id,
+        "name": webhook.name,
+        "description": webhook.description,
+        "webhook_url": webhook.webhook_url,
+        "enabled": webhook.enabled,
+        "disabled_reason": webhook.disabled_reason,
+        "conditions": webhook.conditions,
+        "retry_policy": {
+            "name": webhook.retry_policy.name,
+            "delays": list(webhook.retry_policy.delays),
+        },
+        "timeout_seconds": webhook.timeout_seconds,
+        "secret_encrypted": box.encrypt(webhook.secret),
+        "previous_secret_encrypted": None if previous is None else box.encrypt(previous),
+        "previous_secret_expires": webhook.previous_secret_expires,
+        "last_success": webhook.last_success,
+        "failing_since": webhook.failing_since,
+        "created": webhook.created,
+        "last_modified": webhook.last_modified,
+    }
+
+
+def webhook_from_row(
+    row: RowMapping, events: Sequence[str], site_ids: Sequence[str], box: SecretBox
+) -> Webhook:
+    previous = row["previous_secret_encrypted"]
+    policy = row["retry_policy"]
+    return Webhook(
+        id=row["id"],
+        account_id=row["account_id"],
+        name=row["name"],
+        description=row["description"],
+        webhook_url=row["webhook_url"],
+        events=tuple(events),
+        site_ids=tuple(site_ids),
+        secret=box.decrypt(row["secret_encrypted"]),
+        created=row["created"],
+        last_modified=row["last_modified"],
+        enabled=bool(row["enabled"]),
+        disabled_reason=row["disabled_reason"],
+        conditions=row["conditions"],
+        retry_policy=RetryPolicySpec(policy["name"], tuple(policy["delays"])),
+        timeout_seconds=row["timeout_seconds"],
+        previous_secret=None if previous is None else box.decrypt(previous),
+        previous_secret_expires=row["previous_secret_expires"],
+        last_success=row["last_success"],
+        failing_since=row["failing_since"],
+    )
+
+
+def event_values(event: Event) -> Values:
+    return {
+        "account_id": event.account_id,
+        "id": event.id,
+        "site_id": event.site_id,
+        "type": event.type,
+        "resource_ids": event.resource_ids,
+        "event_time": event.event_time,
+        "data": event.data,
+        "created": event.created,
+    }
+
+
+def event_from_row(row: RowMapping) -> Event:
+    return Event(
+        id=row["id"],
+        account_id=row["account_id"],
+        site_id=row["site_id"],
+        type=row["type"],
+        resource_ids=row["resource_ids"],
+        event_time=row["event_time"],
+        data=row["data"],
+        created=row["created"],
+    )
+
+
+def delivery_values(delivery: Delivery) -> Values:
+    return {
+        "id": delivery.id,
+        "account_id": delivery.account_id,
+        "event_id": delivery.event_id,
+        "webhook_id": delivery.webhook_id,
+        "status": delivery.status.value,
+        "attempts": delivery.attempts,
+        "next_attempt_at": delivery.next_attempt_at,
+        "lease_token": None,
+        "last_status_code": delivery.last_status_code,
+        "created": delivery.created,
+        "completed_at": delivery.completed_at,
+    }
+
+
+def delivery_from_row(row: RowMapping) -> Delivery:
+    return Delivery(
+        id=row["id"],
+        account_id=row["account_id"],
+        event_id=row["event_id"],
+        webhook_id=row["webhook_id"],
+        status=DeliveryStatus(row["status"]),
+        attempts=row["attempts"],
+        next_attempt_at=row["next_attempt_at"],
+        created=row["created"],
+        last_status_code=row["last_status_code"],
+        completed_at=row["completed_at"],
+    )
+
+
+def attempt_values(attempt: Attempt) -> Values:
+    return {
+        "delivery_id": attempt.delivery_id,
+        "number": attempt.number,
+        "started_at": attempt.started_at,
+        "request_headers": attempt.request_headers,
+        "status_code": attempt.status_code,
+        "latency_ms": attempt.latency_ms,
+        "response_body": attempt.response_body,
+        "error": attempt.error,
+    }
+
+
+def attempt_from_row(row: RowMapping) -> Attempt:
+    return Attempt(
+        delivery_id=row["delivery_id"],
+        number=row["number"],
+        started_at=row["started_at"],
+        request_headers=row["request_headers"],
+        status_code=row["status_code"],
+        latency_ms=row["latency_ms"],
+        response_body=row["response_body"],
+        error=row["error"],
+    )

@@ -1,0 +1,50 @@
+"""Small query helpers shared by the per-aggregate modules."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, Table, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.dml import Insert
+
+from hookcast.domain.errors import ValidationFailed
+from hookcast.ports import PageRequest
+
+__all__ = ["NOTIFY_CHANNEL", "count", "insert_ignoring", "is_postgres", "notify", "paginate"]
+
+NOTIFY_CHANNEL = "hookcast_deliveries"
+
+
+def is_postgres(conn: AsyncConnection) -> bool:
+    return conn.dialect.name == "postgresql"
+
+
+def insert_ignoring(conn: AsyncConnection, table: Table, conflict_on: Sequence[str]) -> Insert:
+    """INSERT ... ON CONFLICT (conflict_on) DO NOTHING, in the connection's dialect."""
+    if is_postgres(conn):
+        return postgresql.insert(table).on_conflict_do_nothing(index_elements=conflict_on)
+    return sqlite.insert(table).on_conflict_do_nothing(index_elements=conflict_on)
+
+
+def paginate(query: Select[Any], page: PageRequest) -> Select[Any]:
+    if page.page < 1 or page.page_length < 1:
+        raise ValidationFailed("page and page_length must be at least 1", field="page")
+    return query.limit(page.page_length).offset((page.page - 1) * page.page_length)
+
+
+async def count(conn: AsyncConnection, table: Table, *where: ColumnElement[bool]) -> int:
+    total = await conn.scalar(select(func.count()).select_from(table).where(*where))
+    return int(total or 0)
+
+
+async def notify(conn: AsyncConnection) -> None:
+    """Tells workers in other processes (LISTENing on PostgreSQL) that deliveries may be due.
+
+    Sent inside the publishing transaction: PostgreSQL delivers it only on commit, so a woken
+    worker always finds the rows committed.
+    """
+    if is_postgres(conn):
+        await conn.execute(select(func.pg_notify(NOTIFY_CHANNEL, "")))

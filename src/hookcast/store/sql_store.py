@@ -1,0 +1,265 @@
+"""SqlStore: the `Store` port over SQLAlchemy Core, on SQLite or PostgreSQL.
+
+Each method is one transaction. Writes go through `_writing` (on SQLite: BEGIN IMMEDIATE on
+the single writer connection), reads through `_reading`; both translate driver errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hookcast.domain.models import Account, ApiKey, Event, Site, Webhook
+from hookcast.ports import (
+    ClaimedDelivery,
+    DeliveryQuery,
+    DeliveryRecord,
+    DeliveryResult,
+    EventQuery,
+    EventSummary,
+    Fanout,
+    Page,
+    PageRequest,
+    WebhookHealth,
+    WebhookQuery,
+)
+from hookcast.store import accounts as account_sql
+from hookcast.store import deliveries as delivery_sql
+from hookcast.store import events as event_sql
+from hookcast.store import sites as site_sql
+from hookcast.store import webhooks as webhook_sql
+from hookcast.store.crypto import SecretBox
+from hookcast.store.engine import Engines, asyncpg_dsn
+from hookcast.store.errors import translate_errors
+from hookcast.store.sql import notify
+from hookcast.store.wakeup import Wakeup
+
+__all__ = ["SqlStore"]
+
+
+class SqlStore:
+    """Durable state on SQLite (embedded) or PostgreSQL (scale-out). See `hookcast.ports.Store`."""
+
+    def __init__(self, engines: Engines, box: SecretBox) -> None:
+        self._engines = engines
+        self._box = box
+        self._wakeup = Wakeup(asyncpg_dsn(engines.url) if engines.is_postgres else None)
+
+    def __repr__(self) -> str:
+        url = self._engines.url.render_as_string(hide_password=True)
+        return f"SqlStore({url!r})"
+
+    @property
+    def dialect(self) -> str:
+        """ "sqlite" or "postgresql"."""
+        return self._engines.url.get_backend_name()
+
+    @asynccontextmanager
+    async def _reading(self) -> AsyncIterator[AsyncConnection]:
+        with translate_errors():
+            async with self._engines.read.begin() as conn:
+                yield conn
+
+    @asynccontextmanager
+    async def _writing(
+        self, conflict: str = "the resource already exists"
+    ) -> AsyncIterator[AsyncConnection]:
+        with translate_errors(conflict):
+            async with self._engines.write.begin() as conn:
+                yield conn
+
+    # accounts and keys
+
+    async def create_account(self, account: Account) -> None:
+        async with self._writing(f"account id {account.id} is already taken") as conn:
+            await account_sql.create_account(conn, account)
+
+    async def get_account(self, account_id: str) -> Account | None:
+        async with self._reading() as conn:
+            return await account_sql.get_account(conn, account_id)
+
+    async def list_accounts(self) -> Sequence[Account]:
+        async with self._reading() as conn:
+            return await account_sql.list_accounts(conn)
+
+    async def create_api_key(self, key: ApiKey) -> None:
+        async with self._writing(f"api key {key.id} already exists") as conn:
+            await account_sql.create_api_key(conn, key)
+
+    async def find_api_key(self, secret_hash: str) -> ApiKey | None:
+        async with self._reading() as conn:
+            return await account_sql.find_api_key(conn, secret_hash)
+
+    async def list_api_keys(self, account_id: str) -> Sequence[ApiKey]:
+        async with self._reading() as conn:
+            return await account_sql.list_api_keys(conn, account_id)
+
+    async def delete_api_key(self, account_id: str, key_id: str) -> bool:
+        async with self._writing() as conn:
+            return await account_sql.delete_api_key(conn, account_id, key_id)
+
+    async def count_api_keys(self) -> int:
+        async with self._reading() as conn:
+            return await account_sql.count_api_keys(conn)
+
+    # sites
+
+    async def create_site(self, site: Site) -> None:
+        async with self._writing(f"site id {site.id} is already taken") as conn:
+            await site_sql.create_site(conn, site)
+
+    async def get_site(self, account_id: str, site_id: str) -> Site | None:
+        async with self._reading() as conn:
+            return await site_sql.get_site(conn, account_id, site_id)
+
+    async def list_sites(self, account_id: str, page: PageRequest) -> Page[Site]:
+        async with self._reading() as conn:
+            return await site_sql.list_sites(conn, account_id, page)
+
+    async def update_site(self, site: Site) -> None:
+        async with self._writing() as conn:
+            await site_sql.update_site(conn, site)
+
+    async def delete_site(self, account_id: str, site_id: str) -> bool:
+        async with self._writing() as conn:
+            return await site_sql.delete_site(conn, account_id, site_id)
+
+    async def existing_site_ids(self, account_id: str, site_ids: Sequence[str]) -> set[str]:
+        async with self._reading() as conn:
+            return await site_sql.existing_site_ids(conn, account_id, site_ids)
+
+    # webhooks
+
+    async def create_webhook(self, webhook: Webhook) -> None:
+        async with self._writing(f"webhook id {webhook.id} is already taken") as conn:
+            await webhook_sql.create_webhook(conn, webhook, self._box)
+
+    async def get_webhook(self, account_id: str, webhook_id: str) -> Webhook | None:
+        async with self._reading() as conn:
+            return await webhook_sql.get_webhook(conn, account_id, webhook_id, self._box)
+
+    async def list_webhooks(self, query: WebhookQuery) -> Page[Webhook]:
+        async with self._reading() as conn:
+            return await webhook_sql.list_webhooks(conn, query, self._box)
+
+    async def update_webhook(self, webhook: Webhook, now: datetime) -> None:
+        async with self._writing() as conn:
+            await webhook_sql.update_webhook(conn, webhook, now, self._box)
+            if webhook.enabled:
+                await notify(conn)
+        if webhook.enabled:
+            self._wakeup.notify()
+
+    async def delete_webhook(self, account_id: str, webhook_id: str) -> bool:
+        async with self._writing() as conn:
+            return await webhook_sql.delete_webhook(conn, account_id, webhook_id)
+
+    async def enabled_webhooks(self, account_id: str) -> Sequence[Webhook]:
+        async with self._reading() as conn:
+            return await webhook_sql.enabled_webhooks(conn, account_id, self._box)
+
+    # events
+
+    async def append_events(self, events: Sequence[Event], fanout: Fanout) -> Sequence[str]:
+        async with self._writing() as conn:
+            new = await event_sql.insert_new_events(conn, events)
+            # Fan out only what this call stored: a re-published event (same id) already
+            # has its deliveries and must not get more.
+            offered = await delivery_sql.insert_deliveries(conn, fanout(new)) if new else 0
+            if offered:
+                await notify(conn)
+        if offered:
+            self._wakeup.notify()
+        return [event.id for event in new]
+
+    async def list_events(self, query: EventQuery) -> Page[EventSummary]:
+        async with self._reading() as conn:
+            return await event_sql.list_events(conn, query)
+
+    # deliveries
+
+    async def claim_due_deliveries(
+        self, *, now: datetime, limit: int, lease_seconds: float
+    ) -> Sequence[ClaimedDelivery]:
+        async with self._writing() as conn:
+            token, claimed = await delivery_sql.claim_due(
+                conn, now=now, limit=limit, lease_seconds=lease_seconds
+            )
+            if not claimed:
+                return []
+            # Batched loads, one query each; deliveries of one event or webhook share the
+            # same Event / Webhook object.
+            by_key = await event_sql.load_events(
+                conn, {(d.account_id, d.event_id) for d in claimed}
+            )
+            by_id = await webhook_sql.load_webhooks(
+                conn, {d.webhook_id for d in claimed}, self._box
+            )
+        return [
+            ClaimedDelivery(
+                delivery=d,
+                lease_token=token,
+                event=by_key[(d.account_id, d.event_id)],
+                webhook=by_id[d.webhook_id],
+            )
+            for d in claimed
+        ]
+
+    async def record_results(
+        self, results: Sequence[DeliveryResult], health: Sequence[WebhookHealth]
+    ) -> None:
+        async with self._writing() as conn:
+            # Webhook rows before delivery rows, the order every writer locks them in
+            # (update_webhook, append_events), so PostgreSQL never sees a lock cycle.
+            await webhook_sql.apply_health(conn, health)
+            await delivery_sql.record_attempts(conn, results)
+
+    async def release_deliveries(self, leases: Sequence[tuple[str, str]], now: datetime) -> None:
+        async with self._writing() as conn:
+            await delivery_sql.release_leases(conn, leases, now)
+            await notify(conn)
+        self._wakeup.notify()
+
+    async def next_due_at(self) -> datetime | None:
+        async with self._reading() as conn:
+            return await delivery_sql.next_due_at(conn)
+
+    async def list_deliveries(self, query: DeliveryQuery) -> Page[DeliveryRecord]:
+        async with self._reading() as conn:
+            return await delivery_sql.list_deliveries(conn, query)
+
+    async def get_delivery(self, account_id: str, delivery_id: str) -> DeliveryRecord | None:
+        async with self._reading() as conn:
+            return await delivery_sql.get_delivery(conn, account_id, delivery_id)
+
+    async def reschedule_delivery(self, account_id: str, delivery_id: str, now: datetime) -> bool:
+        async with self._writing() as conn:
+            found = await delivery_sql.reschedule(conn, account_id, delivery_id, now)
+            if found:
+                await notify(conn)
+        if found:
+            self._wakeup.notify()
+        return found
+
+    async def recover_deliveries(
+        self, account_id: str, webhook_id: str, since: datetime, now: datetime
+    ) -> int:
+        async with self._writing() as conn:
+            recovered = await delivery_sql.recover_failed(conn, account_id, webhook_id, since, now)
+            if recovered:
+                await notify(conn)
+        if recovered:
+            self._wakeup.notify()
+        return recovered
+
+    # wake-ups
+
+    async def wait_for_deliveries(self, timeout: float) -> None:
+        await self._wakeup.wait(timeout)
+
+    async def close(self) -> None:
+        await self._wakeup.close()
+        await self._engines.dispose()

@@ -1,0 +1,219 @@
+"""The schema, as SQLAlchemy Core tables. Alembic migrations (migrations/versions) create it;
+a contract test checks the two never drift apart."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+
+from hookcast.store.types import JsonText, Timestamp
+
+__all__ = [
+    "accounts",
+    "api_keys",
+    "attempts",
+    "deliveries",
+    "events",
+    "metadata",
+    "sites",
+    "webhook_events",
+    "webhook_sites",
+    "webhooks",
+]
+
+_ID = 8  # resource ids: 8 letters and digits
+_EVENT_ID = 128
+_DELIVERY_ID = 32
+_STATUS = 16
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", String(_ID), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("created", Timestamp, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(_ID), primary_key=True),
+    Column("account_id", String(_ID), ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("name", Text, nullable=False),
+    Column("role", String(_STATUS), nullable=False),
+    Column("secret_hash", String(128), nullable=False, unique=True),
+    Column("created", Timestamp, nullable=False),
+    Column("last_used", Timestamp, nullable=True),
+)
+
+sites = Table(
+    "sites",
+    metadata,
+    # Globally unique: a client may choose it, and events name their site by id alone.
+    Column("id", String(_ID), primary_key=True),
+    Column("account_id", String(_ID), ForeignKey("accounts.id"), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("created", Timestamp, nullable=False),
+    Column("last_modified", Timestamp, nullable=False),
+    Index(None, "account_id", "created"),
+)
+
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("id", String(_ID), primary_key=True),
+    Column("account_id", String(_ID), ForeignKey("accounts.id"), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("webhook_url", Text, nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("disabled_reason", Text, nullable=True),
+    Column("conditions", JsonText, nullable=True),
+    Column("retry_policy", JsonText, nullable=False),  # {"name": ..., "delays": [...]}
+    Column("timeout_seconds", Integer, nullable=False),
+    Column("secret_encrypted", Text, nullable=False),
+    Column("previous_secret_encrypted", Text, nullable=True),
+    Column("previous_secret_expires", Timestamp, nullable=True),
+    Column("last_success", Timestamp, nullable=True),
+    Column("failing_since", Timestamp, nullable=True),
+    Column("created", Timestamp, nullable=False),
+    Column("last_modified", Timestamp, nullable=False),
+    # One index per sort order the webhook list offers, scoped to the account.
+    Index(None, "account_id", "created"),
+    Index(None, "account_id", "last_modified"),
+    Index(None, "account_id", "name"),
+)
+
+# Subscriptions live in their own tables so "webhooks for event X / site Y" is an indexed
+# lookup; `position` keeps the order the customer gave.
+webhook_events = Table(
+    "webhook_events",
+    metadata,
+    Column(
+        "webhook_id",
+        String(_ID),
+        ForeignKey("webhooks.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("position", Integer, primary_key=True),
+    Column("event", String(64), nullable=False),
+    Index(None, "event", "webhook_id"),
+)
+
+webhook_sites = Table(
+    "webhook_sites",
+    metadata,
+    Column(
+        "webhook_id",
+        String(_ID),
+        ForeignKey("webhooks.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("position", Integer, primary_key=True),
+    Column(
+        "site_id",
+        String(_ID),
+        ForeignKey("sites.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Index(None, "site_id", "webhook_id"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("account_id", String(_ID), ForeignKey("accounts.id"), primary_key=True),
+    Column("id", String(_EVENT_ID), primary_key=True),
+    # Not a foreign key: events are an immutable log and outlive a deleted site.
+    Column("site_id", String(_ID), nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("resource_ids", JsonText, nullable=False),
+    Column("event_time", Timestamp, nullable=False),
+    Column("data", JsonText, nullable=True),
+    Column("created", Timestamp, nullable=False),
+    Index(None, "account_id", "created"),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", String(_DELIVERY_ID), primary_key=True),
+    Column("account_id", String(_ID), nullable=False),
+    Column("event_id", String(_EVENT_ID), nullable=False),
+    Column(
+        "webhook_id",
+        String(_ID),
+        ForeignKey("webhooks.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("status", String(_STATUS), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", Timestamp, nullable=False),
+    Column("lease_token", String(64), nullable=True),
+    Column("last_status_code", Integer, nullable=True),
+    Column("created", Timestamp, nullable=False),
+    Column("completed_at", Timestamp, nullable=True),
+    UniqueConstraint("webhook_id", "event_id"),
+    ForeignKeyConstraint(
+        ["account_id", "event_id"],
+        ["events.account_id", "events.id"],
+        name="fk_deliveries_event",
+    ),
+    # Claims scan only pending rows in due order; the partial index stays as small as the
+    # backlog instead of growing with the whole delivery history.
+    Index(
+        "ix_deliveries_due",
+        "next_attempt_at",
+        sqlite_where=text("status = 'pending'"),
+        postgresql_where=text("status = 'pending'"),
+    ),
+    Index(None, "webhook_id", "created"),
+    Index(None, "account_id", "event_id"),  # per-event delivery counts
+)
+
+attempts = Table(
+    "attempts",
+    metadata,
+    # 64-bit on PostgreSQL (10k attempts/s would exhaust 32 bits in days); SQLite needs
+    # exactly INTEGER for a rowid alias.
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column(
+        "delivery_id",
+        String(_DELIVERY_ID),
+        ForeignKey("deliveries.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("number", Integer, nullable=False),
+    Column("started_at", Timestamp, nullable=False),
+    Column("request_headers", JsonText, nullable=False),
+    Column("status_code", Integer, nullable=True),
+    Column("latency_ms", Float, nullable=False),
+    Column("response_body", Text, nullable=False),
+    Column("error", Text, nullable=True),
+)

@@ -1,0 +1,69 @@
+"""Column types that behave the same on SQLite and PostgreSQL.
+
+Timestamps are stored as whole microseconds since the Unix epoch (BigInteger): exact, cheap to
+compare and index, and free of each driver's own idea of time zones. JSON is stored as Text
+through orjson, so both databases hold byte-identical documents.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+from sqlalchemy import BigInteger, Dialect, Text
+from sqlalchemy.types import TypeDecorator
+
+__all__ = ["JsonText", "Timestamp", "from_micros", "to_micros"]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def to_micros(value: datetime) -> int:
+    """Microseconds since the epoch of an aware datetime (naive ones are refused)."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"naive datetime {value!r}: HookCast stores aware UTC datetimes only")
+    return (value - _EPOCH) // _MICROSECOND
+
+
+def from_micros(value: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=value)
+
+
+class Timestamp(TypeDecorator[datetime]):
+    """An aware UTC datetime stored as BigInteger microseconds since the epoch."""
+
+    impl = BigInteger
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> int | None:
+        return None if value is None else to_micros(value)
+
+    def process_result_value(self, value: int | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else from_micros(value)
+
+
+def _to_plain(value: Any) -> Any:
+    # orjson serializes dict, list and tuple natively; read-only mappings need a copy.
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def dump_json(value: Any) -> str:
+    return orjson.dumps(value, default=_to_plain).decode()
+
+
+class JsonText(TypeDecorator[Any]):
+    """A JSON document stored as Text, encoded and decoded with orjson."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        return None if value is None else dump_json(value)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> Any:
+        return None if value is None else orjson.loads(value)

@@ -1,0 +1,88 @@
+"""Wake-ups for workers waiting on new due deliveries.
+
+In-process, an asyncio.Event set after each commit that makes deliveries due. On PostgreSQL,
+other processes (API servers, other workers) publish too, so the store also LISTENs on
+NOTIFY_CHANNEL through one dedicated asyncpg connection, opened on the first wait and
+re-opened on the next wait if it drops. A wake-up is a hint, never a promise: callers claim
+after waking and fall back to their timeout, so a lost notification costs latency only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import asyncpg  # type: ignore[import-untyped]
+
+from hookcast.store.sql import NOTIFY_CHANNEL
+
+__all__ = ["Wakeup"]
+
+_log = logging.getLogger(__name__)
+_CONNECT_TIMEOUT = 5.0
+
+
+class Wakeup:
+    def __init__(self, listen_dsn: str | None) -> None:
+        self._event = asyncio.Event()
+        self._listen_dsn = listen_dsn
+        self._listener: Any = None  # asyncpg.Connection once listening
+        self._connect_lock = asyncio.Lock()
+        self._was_listening = False
+
+    def notify(self) -> None:
+        """Wakes this process's waiters (after a commit that made deliveries due)."""
+        self._event.set()
+
+    async def wait(self, timeout: float) -> None:
+        await self._ensure_listening()
+        # The event is cleared only after a wait, so a wake-up that arrives between a
+        # worker's empty claim and its next wait is not lost: the wait returns at once.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await self._event.wait()
+        self._event.clear()
+
+    async def close(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            await listener.close()
+
+    async def _ensure_listening(self) -> None:
+        if self._listen_dsn is None or self._is_listening():
+            return
+        async with self._connect_lock:
+            if self._is_listening():
+                return
+            try:
+                listener = await self._listen()
+            except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+                _log.warning("cannot LISTEN for deliveries (will poll): %s", exc)
+                return
+            listener.add_termination_listener(self._on_terminated)
+            self._listener = listener
+            if self._was_listening:
+                # Notifications sent while we were disconnected are gone: look once.
+                self._event.set()
+            self._was_listening = True
+
+    async def _listen(self) -> Any:
+        listener = await asyncpg.connect(self._listen_dsn, timeout=_CONNECT_TIMEOUT)
+        try:
+            await listener.add_listener(NOTIFY_CHANNEL, self._on_notification)
+        except BaseException:
+            await listener.close()
+            raise
+        return listener
+
+    def _is_listening(self) -> bool:
+        return self._listener is not None and not self._listener.is_closed()
+
+    def _on_notification(self, *_args: object) -> None:
+        self._event.set()
+
+    def _on_terminated(self, _connection: object) -> None:
+        self._listener = None
+        self._event.set()

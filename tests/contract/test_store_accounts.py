@@ -1,0 +1,117 @@
+"""Accounts, API keys and sites, on every backend."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from hookcast.domain.errors import Conflict, NotFound
+from hookcast.domain.models import Role
+from hookcast.ports import PageRequest
+from hookcast.store import SqlStore
+from support import factories as make
+
+
+async def test_a_new_database_has_one_default_account(store: SqlStore) -> None:
+    (only,) = await store.list_accounts()
+    assert only.name == "Default"
+    assert len(only.id) == 8
+    assert only.id.isalnum()
+
+
+async def test_accounts_round_trip(store: SqlStore) -> None:
+    acme = make.account(name="Acme")
+    await store.create_account(acme)
+    assert await store.get_account(acme.id) == acme
+    assert acme in await store.list_accounts()
+    assert await store.get_account("NoSuchId") is None
+
+
+async def test_duplicate_account_id_is_a_conflict(store: SqlStore) -> None:
+    acme = make.account()
+    await store.create_account(acme)
+    with pytest.raises(Conflict):
+        await store.create_account(acme)
+
+
+async def test_api_keys_are_found_by_hash_and_scoped_to_their_account(store: SqlStore) -> None:
+    mine, theirs = make.account(), make.account()
+    for owner in (mine, theirs):
+        await store.create_account(owner)
+    key = make.api_key(mine.id, role=Role.ADMIN, last_used=make.later(5))
+    await store.create_api_key(key)
+
+    assert await store.find_api_key(key.secret_hash) == key
+    assert await store.find_api_key("unknown") is None
+    assert await store.list_api_keys(mine.id) == [key]
+    assert await store.list_api_keys(theirs.id) == []
+    assert await store.count_api_keys() == 1
+
+    assert not await store.delete_api_key(theirs.id, key.id)
+    assert await store.delete_api_key(mine.id, key.id)
+    assert not await store.delete_api_key(mine.id, key.id)
+    assert await store.count_api_keys() == 0
+
+
+async def test_duplicate_api_key_hash_is_a_conflict(store: SqlStore) -> None:
+    acme = make.account()
+    await store.create_account(acme)
+    key = make.api_key(acme.id)
+    await store.create_api_key(key)
+    with pytest.raises(Conflict):
+        await store.create_api_key(make.api_key(acme.id, secret_hash=key.secret_hash))
+
+
+async def test_site_ids_are_unique_across_accounts(store: SqlStore) -> None:
+    mine, theirs = make.account(), make.account()
+    for owner in (mine, theirs):
+        await store.create_account(owner)
+    await store.create_site(make.site(mine.id, id="ChosenId"))
+    with pytest.raises(Conflict, match="site id ChosenId is already taken"):
+        await store.create_site(make.site(theirs.id, id="ChosenId"))
+
+
+async def test_sites_crud_and_isolation(store: SqlStore) -> None:
+    mine, theirs = make.account(), make.account()
+    for owner in (mine, theirs):
+        await store.create_account(owner)
+    sites = [make.site(mine.id, name=f"site {i}", created=make.later(i)) for i in range(3)]
+    for site in sites:
+        await store.create_site(site)
+
+    assert await store.get_site(mine.id, sites[0].id) == sites[0]
+    assert await store.get_site(theirs.id, sites[0].id) is None
+    page = await store.list_sites(mine.id, PageRequest(page=2, page_length=2))
+    assert (page.items, page.total) == ([sites[2]], 3)
+    assert (await store.list_sites(theirs.id, PageRequest())).total == 0
+
+    renamed = replace(sites[0], name="renamed", last_modified=make.later(60))
+    await store.update_site(renamed)
+    assert await store.get_site(mine.id, sites[0].id) == renamed
+    with pytest.raises(NotFound):
+        await store.update_site(replace(renamed, account_id=theirs.id))
+
+    wanted = [sites[0].id, sites[1].id, "Missing1"]
+    assert await store.existing_site_ids(mine.id, wanted) == {sites[0].id, sites[1].id}
+    assert await store.existing_site_ids(theirs.id, wanted) == set()
+
+    assert not await store.delete_site(theirs.id, sites[0].id)
+    assert await store.delete_site(mine.id, sites[0].id)
+    assert await store.get_site(mine.id, sites[0].id) is None
+
+
+async def test_deleting_a_site_removes_it_from_webhooks(store: SqlStore) -> None:
+    acme = make.account()
+    await store.create_account(acme)
+    kept, gone = make.site(acme.id), make.site(acme.id)
+    for site in (kept, gone):
+        await store.create_site(site)
+    hook = make.webhook(acme.id, site_ids=(gone.id, kept.id))
+    await store.create_webhook(hook)
+
+    await store.delete_site(acme.id, gone.id)
+
+    found = await store.get_webhook(acme.id, hook.id)
+    assert found is not None
+    assert found.site_ids == (kept.id,)

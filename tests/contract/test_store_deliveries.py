@@ -1,0 +1,275 @@
+"""Deliveries: claims under lease, results, health, manual retries, recovery, listings."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from typing import Any
+
+from hookcast.domain.models import Account, DeliveryStatus, Event, Webhook
+from hookcast.ports import DeliveryQuery, PageRequest, WebhookHealth
+from hookcast.store import SqlStore, open_store
+from support import factories as make
+
+LEASE = 30.0
+
+
+async def _setup(store: SqlStore, events: int = 1) -> tuple[Account, Webhook, list[Event]]:
+    """An account with one webhook and `events` published events (one second apart)."""
+    acme = make.account()
+    await store.create_account(acme)
+    hook = make.webhook(acme.id)
+    await store.create_webhook(hook)
+    published = [make.event(acme.id, created=make.later(i)) for i in range(events)]
+    await store.append_events(published, make.fanout_to(hook.id))
+    return acme, hook, published
+
+
+async def _status(store: SqlStore, account_id: str, delivery_id: str) -> DeliveryStatus:
+    record = await store.get_delivery(account_id, delivery_id)
+    assert record is not None
+    return record.delivery.status
+
+
+async def test_claim_leases_due_deliveries_oldest_first(store: SqlStore) -> None:
+    _acme, hook, events = await _setup(store, events=3)
+
+    claimed = await store.claim_due_deliveries(now=make.later(1), limit=10, lease_seconds=LEASE)
+
+    assert [c.event for c in claimed] == events[:2]  # the third is due at +2 s
+    assert all(c.webhook == hook for c in claimed)
+    assert claimed[0].webhook is claimed[1].webhook  # one object per webhook in a batch
+    assert all(c.delivery.status is DeliveryStatus.PENDING for c in claimed)
+    assert all(c.delivery.next_attempt_at == make.later(1 + LEASE) for c in claimed)
+    # Leased rows are not due again until the lease expires.
+    again = await store.claim_due_deliveries(now=make.later(2), limit=10, lease_seconds=LEASE)
+    assert [c.event for c in again] == events[2:]
+
+
+async def test_claim_respects_the_limit(store: SqlStore) -> None:
+    await _setup(store, events=5)
+    first = await store.claim_due_deliveries(now=make.later(9), limit=2, lease_seconds=LEASE)
+    rest = await store.claim_due_deliveries(now=make.later(9), limit=10, lease_seconds=LEASE)
+    assert (len(first), len(rest)) == (2, 3)
+    assert {c.delivery.id for c in first}.isdisjoint(c.delivery.id for c in rest)
+
+
+async def test_an_expired_lease_makes_the_delivery_due_again(store: SqlStore) -> None:
+    await _setup(store)
+    (first,) = await store.claim_due_deliveries(now=make.NOW, limit=1, lease_seconds=LEASE)
+    assert await store.next_due_at() == make.later(LEASE)
+
+    (second,) = await store.claim_due_deliveries(
+        now=make.later(LEASE), limit=1, lease_seconds=LEASE
+    )
+    assert second.delivery.id == first.delivery.id
+    assert second.lease_token != first.lease_token
+
+
+async def test_a_stale_lease_records_nothing(store: SqlStore) -> None:
+    acme, _, _ = await _setup(store)
+    (stale,) = await store.claim_due_deliveries(now=make.NOW, limit=1, lease_seconds=LEASE)
+    (current,) = await store.claim_due_deliveries(
+        now=make.later(LEASE), limit=1, lease_seconds=LEASE
+    )
+
+    await store.record_results([make.succeeded(stale)], [])
+    record = await store.get_delivery(acme.id, stale.delivery.id)
+    assert record is not None
+    assert record.attempts == []
+    assert record.delivery.status is DeliveryStatus.PENDING
+
+    await store.record_results([make.succeeded(current, at=make.later(LEASE))], [])
+    record = await store.get_delivery(acme.id, current.delivery.id)
+    assert record is not None
+    assert record.delivery.status is DeliveryStatus.SUCCEEDED
+    assert len(record.attempts) == 1
+
+
+async def test_results_complete_or_reschedule_and_keep_attempts(store: SqlStore) -> None:
+    acme, _, _ = await _setup(store, events=2)
+    done, retried = await store.claim_due_deliveries(now=make.later(1), limit=2, lease_seconds=5)
+    retry_at = make.later(300)
+    await store.record_results(
+        [make.succeeded(done, at=make.later(2)), make.retry_later(retried, retry_at)], []
+    )
+
+    finished = await store.get_delivery(acme.id, done.delivery.id)
+    assert finished is not None
+    assert finished.delivery.status is DeliveryStatus.SUCCEEDED
+    assert finished.delivery.completed_at == make.later(2)
+    assert (finished.delivery.attempts, finished.delivery.last_status_code) == (1, 200)
+    assert finished.attempts == [make.succeeded(done, at=make.later(2)).attempt]
+
+    waiting = await store.get_delivery(acme.id, retried.delivery.id)
+    assert waiting is not None
+    assert waiting.delivery.status is DeliveryStatus.PENDING
+    assert (waiting.delivery.attempts, waiting.delivery.last_status_code) == (1, 503)
+    assert waiting.delivery.next_attempt_at == retry_at
+    assert await store.next_due_at() == retry_at
+
+    # The retry happens, and the policy gives up: attempts accumulate oldest first.
+    (again,) = await store.claim_due_deliveries(now=retry_at, limit=5, lease_seconds=5)
+    assert again.delivery.attempts == 1
+    await store.record_results([make.gave_up(again, at=make.later(301))], [])
+    failed = await store.get_delivery(acme.id, retried.delivery.id)
+    assert failed is not None
+    assert failed.delivery.status is DeliveryStatus.FAILED
+    assert [a.number for a in failed.attempts] == [1, 2]
+    assert await store.next_due_at() is None
+
+
+async def test_release_gives_leases_back_unattempted(store: SqlStore) -> None:
+    acme, _, _ = await _setup(store, events=2)
+    one, two = await store.claim_due_deliveries(now=make.later(1), limit=2, lease_seconds=LEASE)
+
+    await store.release_deliveries(
+        [(one.delivery.id, one.lease_token), (two.delivery.id, "not-the-token")], make.later(5)
+    )
+
+    assert await store.next_due_at() == make.later(5)
+    (back,) = await store.claim_due_deliveries(now=make.later(5), limit=5, lease_seconds=LEASE)
+    assert back.delivery.id == one.delivery.id
+    assert back.delivery.attempts == 0
+    record = await store.get_delivery(acme.id, one.delivery.id)
+    assert record is not None
+    assert record.attempts == []
+
+
+async def test_health_success_clears_failing_since(store: SqlStore) -> None:
+    acme, hook, _ = await _setup(store)
+    failing = WebhookHealth(hook.id, succeeded_at=None, failed_at=make.later(10))
+    await store.record_results([], [failing])
+    later_failure = WebhookHealth(hook.id, succeeded_at=None, failed_at=make.later(20))
+    await store.record_results([], [later_failure])
+    found = await store.get_webhook(acme.id, hook.id)
+    assert found is not None
+    assert found.failing_since == make.later(10)
+
+    await store.record_results([], [WebhookHealth(hook.id, make.later(30), None)])
+    found = await store.get_webhook(acme.id, hook.id)
+    assert found is not None
+    assert (found.last_success, found.failing_since) == (make.later(30), None)
+
+
+async def test_health_disable_pauses_the_backlog(store: SqlStore) -> None:
+    acme, hook, _events = await _setup(store, events=3)
+    sent, in_flight = await store.claim_due_deliveries(
+        now=make.later(1), limit=2, lease_seconds=LEASE
+    )
+    gone = WebhookHealth(hook.id, None, make.later(2), disable_reason="410 Gone")
+    await store.record_results([make.gave_up(sent, at=make.later(2))], [gone])
+
+    found = await store.get_webhook(acme.id, hook.id)
+    assert found is not None
+    assert (found.enabled, found.disabled_reason) == (False, "410 Gone")
+    assert await store.enabled_webhooks(acme.id) == []
+    assert await _status(store, acme.id, sent.delivery.id) is DeliveryStatus.FAILED
+    # The attempt in flight when the webhook was disabled is recorded, and stays paused.
+    await store.record_results([make.retry_later(in_flight, make.later(60))], [])
+    record = await store.get_delivery(acme.id, in_flight.delivery.id)
+    assert record is not None
+    assert len(record.attempts) == 1
+    assert record.delivery.status is DeliveryStatus.PAUSED
+    statuses = [await _status(store, acme.id, d) for d in await _delivery_ids(store, acme, hook)]
+    assert statuses.count(DeliveryStatus.PAUSED) == 2
+    assert await store.next_due_at() is None
+
+
+async def _delivery_ids(store: SqlStore, acme: Account, hook: Webhook) -> list[str]:
+    page = await store.list_deliveries(DeliveryQuery(acme.id, hook.id))
+    return [record.delivery.id for record in page.items]
+
+
+async def test_reschedule_makes_a_delivery_due_now(store: SqlStore) -> None:
+    acme, hook, _ = await _setup(store)
+    (claimed,) = await store.claim_due_deliveries(now=make.NOW, limit=1, lease_seconds=LEASE)
+    await store.record_results([make.gave_up(claimed)], [])
+
+    assert await store.reschedule_delivery(acme.id, claimed.delivery.id, make.later(50))
+    record = await store.get_delivery(acme.id, claimed.delivery.id)
+    assert record is not None
+    assert record.delivery.status is DeliveryStatus.PENDING
+    assert record.delivery.completed_at is None
+    assert record.delivery.next_attempt_at == make.later(50)
+
+    other = make.account()
+    await store.create_account(other)
+    assert not await store.reschedule_delivery(other.id, claimed.delivery.id, make.NOW)
+    assert not await store.reschedule_delivery(acme.id, "dlv_missing", make.NOW)
+
+    # A manual retry on a disabled webhook waits, paused, for it to be enabled.
+    await store.update_webhook(replace(hook, enabled=False), make.later(51))
+    assert await store.reschedule_delivery(acme.id, claimed.delivery.id, make.later(52))
+    assert await _status(store, acme.id, claimed.delivery.id) is DeliveryStatus.PAUSED
+
+
+async def test_recover_resends_failures_since_a_time(store: SqlStore) -> None:
+    acme, hook, _events = await _setup(store, events=4)
+    claimed = await store.claim_due_deliveries(now=make.later(9), limit=10, lease_seconds=LEASE)
+    old, new, newer, ok = claimed
+    await store.record_results(
+        [make.gave_up(old), make.gave_up(new), make.gave_up(newer), make.succeeded(ok)], []
+    )
+    other = make.account()
+    await store.create_account(other)
+
+    assert await store.recover_deliveries(other.id, hook.id, make.NOW, make.later(60)) == 0
+    recovered = await store.recover_deliveries(acme.id, hook.id, make.later(1), make.later(60))
+
+    assert recovered == 2
+    assert await _status(store, acme.id, old.delivery.id) is DeliveryStatus.FAILED
+    assert await _status(store, acme.id, newer.delivery.id) is DeliveryStatus.PENDING
+    assert await _status(store, acme.id, ok.delivery.id) is DeliveryStatus.SUCCEEDED
+    assert await store.next_due_at() == make.later(60)
+
+
+async def test_list_deliveries_newest_first_with_filters(store: SqlStore) -> None:
+    acme, hook, events = await _setup(store, events=3)
+    channel = make.event(acme.id, type="channel_active", created=make.later(10))
+    await store.append_events([channel], make.fanout_to(hook.id))
+    claimed = await store.claim_due_deliveries(now=make.later(1), limit=1, lease_seconds=LEASE)
+    await store.record_results([make.succeeded(claimed[0])], [])
+
+    async def event_ids(**filters: Any) -> list[str]:
+        page = await store.list_deliveries(DeliveryQuery(acme.id, hook.id, **filters))
+        assert page.total == len(page.items)
+        return [record.event.id for record in page.items]
+
+    assert await event_ids() == [channel.id, events[2].id, events[1].id, events[0].id]
+    assert await event_ids(status=DeliveryStatus.SUCCEEDED) == [events[0].id]
+    assert await event_ids(event_type="channel_active") == [channel.id]
+    assert await event_ids(event_type="media_available", status=DeliveryStatus.PENDING) == [
+        events[2].id,
+        events[1].id,
+    ]
+    page = await store.list_deliveries(DeliveryQuery(acme.id, hook.id, page=PageRequest(2, 3)))
+    assert [record.event.id for record in page.items] == [events[0].id]
+    assert page.total == 4
+    assert page.items[0].attempts == [make.succeeded(claimed[0]).attempt]
+
+    other = make.account()
+    await store.create_account(other)
+    assert (await store.list_deliveries(DeliveryQuery(other.id, hook.id))).total == 0
+    assert await store.get_delivery(other.id, claimed[0].delivery.id) is None
+
+
+async def test_concurrent_claimers_never_share_a_delivery(
+    store: SqlStore, database_url: str, secret_key: bytes
+) -> None:
+    # Two stores (separate pools) and two claims on each, all at once. On PostgreSQL this
+    # is the SKIP LOCKED race; SQLite serializes the writers.
+    await _setup(store, events=200)
+    other = await open_store(database_url, secret_key=secret_key)
+    try:
+        batches = await asyncio.gather(
+            *(
+                claimer.claim_due_deliveries(now=make.later(999), limit=40, lease_seconds=LEASE)
+                for claimer in (store, other, store, other)
+            )
+        )
+    finally:
+        await other.close()
+    claimed_ids = [c.delivery.id for batch in batches for c in batch]
+    assert len(claimed_ids) == 160
+    assert len(set(claimed_ids)) == len(claimed_ids)

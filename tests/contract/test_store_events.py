@@ -1,0 +1,154 @@
+"""Events: idempotent appends, fan-out in the same transaction, listing with counts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+
+from hookcast.domain.models import Account, Delivery, DeliveryStatus, Event
+from hookcast.ports import DeliveryQuery, EventQuery, PageRequest
+from hookcast.store import SqlStore
+from support import factories as make
+
+
+async def _account(store: SqlStore) -> Account:
+    created = make.account()
+    await store.create_account(created)
+    return created
+
+
+class RecordingFanout:
+    def __init__(self, *webhook_ids: str) -> None:
+        self.calls: list[list[str]] = []
+        self._fanout = make.fanout_to(*webhook_ids)
+
+    def __call__(self, events: Sequence[Event]) -> Sequence[Delivery]:
+        self.calls.append([event.id for event in events])
+        return self._fanout(events)
+
+
+async def test_append_is_idempotent_and_fans_out_only_new_events(store: SqlStore) -> None:
+    acme = await _account(store)
+    hook = make.webhook(acme.id)
+    await store.create_webhook(hook)
+    first, second = make.event(acme.id), make.event(acme.id)
+    fanout = RecordingFanout(hook.id)
+
+    assert await store.append_events([first], fanout) == [first.id]
+    # Re-publishing `first` (a retrying publisher) stores and fans out `second` only.
+    assert await store.append_events([first, second, second], fanout) == [second.id]
+    assert await store.append_events([first], fanout) == []
+
+    assert fanout.calls == [[first.id], [second.id]]
+    assert (await store.list_deliveries(DeliveryQuery(acme.id, hook.id))).total == 2
+
+
+async def test_event_ids_are_per_account(store: SqlStore) -> None:
+    mine, theirs = await _account(store), await _account(store)
+    ours = make.event(mine.id, id="evt_shared")
+    same_id = make.event(theirs.id, id="evt_shared", type="media_deleted")
+    assert await store.append_events([ours], make.no_fanout) == ["evt_shared"]
+    assert await store.append_events([same_id], make.no_fanout) == ["evt_shared"]
+
+    listed = await store.list_events(EventQuery(account_id=theirs.id))
+    assert [summary.event for summary in listed.items] == [same_id]
+
+
+async def test_events_round_trip(store: SqlStore) -> None:
+    acme = await _account(store)
+    stored = make.event(
+        acme.id,
+        type="thumbnail_created",
+        resource_ids={"thumbnail_id": "Thumb123", "media_id": "Media123"},
+        event_time=make.later(-30),
+        data={"tags": ["sports", "live"], "size": {"w": 640, "h": 360}, "ok": True},
+    )
+    await store.append_events([stored], make.no_fanout)
+    (summary,) = (await store.list_events(EventQuery(account_id=acme.id))).items
+    assert summary.event == stored
+    assert list(summary.event.resource_ids) == ["thumbnail_id", "media_id"]  # order kept
+
+
+async def test_a_failing_fanout_stores_nothing(store: SqlStore) -> None:
+    acme = await _account(store)
+
+    def broken(events: Sequence[Event]) -> Sequence[Delivery]:
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        await store.append_events([make.event(acme.id)], broken)
+    assert (await store.list_events(EventQuery(account_id=acme.id))).total == 0
+
+
+async def test_deliveries_for_deleted_webhooks_are_skipped(store: SqlStore) -> None:
+    acme = await _account(store)
+    kept, deleted = make.webhook(acme.id), make.webhook(acme.id)
+    for hook in (kept, deleted):
+        await store.create_webhook(hook)
+    await store.delete_webhook(acme.id, deleted.id)  # after fan-out read it, say
+
+    event = make.event(acme.id)
+    assert await store.append_events([event], make.fanout_to(kept.id, deleted.id)) == [event.id]
+    (summary,) = (await store.list_events(EventQuery(account_id=acme.id))).items
+    assert summary.deliveries[DeliveryStatus.PENDING] == 1
+
+
+async def test_list_events_newest_first_with_filters(store: SqlStore) -> None:
+    acme = await _account(store)
+    media = make.event(acme.id, site_id="SiteAAAA", created=make.later(1))
+    channel = make.event(
+        acme.id,
+        site_id="SiteBBBB",
+        type="channel_active",
+        resource_ids={"channel_id": "Chan1234"},
+        created=make.later(2),
+    )
+    thumb = make.event(
+        acme.id,
+        site_id="SiteAAAA",
+        type="thumbnail_created",
+        resource_ids={"thumbnail_id": "media_id", "media_id": "MNYaMSQl"},
+        created=make.later(3),
+    )
+    await store.append_events([media, channel, thumb], make.no_fanout)
+
+    async def ids(**filters: str) -> list[str]:
+        listed = await store.list_events(EventQuery(account_id=acme.id, **filters))
+        assert listed.total == len(listed.items)
+        return [summary.event.id for summary in listed.items]
+
+    assert await ids() == [thumb.id, channel.id, media.id]
+    assert await ids(type="channel_active") == [channel.id]
+    assert await ids(site_id="SiteAAAA") == [thumb.id, media.id]
+    assert await ids(resource_id="MNYaMSQl") == [thumb.id, media.id]
+    assert await ids(resource_id="media_id") == [thumb.id]  # values only, never keys
+    assert await ids(resource_id="mnyamsql") == []  # exact, case-sensitive
+    assert await ids(resource_id="MNYa") == []
+
+    second = await store.list_events(EventQuery(acme.id, page=PageRequest(2, 2)))
+    assert [s.event.id for s in second.items] == [media.id]
+    assert second.total == 3
+
+
+async def test_list_events_counts_deliveries_per_status(store: SqlStore) -> None:
+    acme = await _account(store)
+    hooks = [make.webhook(acme.id) for _ in range(3)]
+    for hook in hooks:
+        await store.create_webhook(hook)
+    busy, quiet = make.event(acme.id, created=make.later(1)), make.event(acme.id)
+    await store.append_events([busy], make.fanout_to(*(hook.id for hook in hooks)))
+    await store.append_events([quiet], make.no_fanout)
+    claimed = await store.claim_due_deliveries(now=make.later(1), limit=2, lease_seconds=30)
+    await store.record_results([make.succeeded(claimed[0]), make.gave_up(claimed[1])], [])
+
+    summaries = (await store.list_events(EventQuery(account_id=acme.id))).items
+    assert [dict(s.deliveries) for s in summaries] == [
+        {
+            DeliveryStatus.PENDING: 1,
+            DeliveryStatus.PAUSED: 0,
+            DeliveryStatus.SUCCEEDED: 1,
+            DeliveryStatus.FAILED: 1,
+        },
+        dict.fromkeys(DeliveryStatus, 0),
+    ]

@@ -1,0 +1,62 @@
+"""Opening a store: URLs, the secret key file, and errors when the database is unreachable."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+
+from hookcast.domain.errors import HookcastError
+from hookcast.store import StoreUnavailable, load_or_create_key, open_store, to_async_url
+from hookcast.store.crypto import SecretBox, SecretKeyError
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("sqlite:///hookcast.db", "sqlite+aiosqlite:///hookcast.db"),
+        ("sqlite:////var/lib/hookcast.db", "sqlite+aiosqlite:////var/lib/hookcast.db"),
+        ("postgresql://u:p@db:5432/hc", "postgresql+asyncpg://u:p@db:5432/hc"),
+        ("postgres://u@db/hc", "postgresql+asyncpg://u@db/hc"),
+        ("postgresql+asyncpg://u@db/hc", "postgresql+asyncpg://u@db/hc"),
+    ],
+)
+def test_database_urls_are_translated_to_async_drivers(given: str, expected: str) -> None:
+    assert to_async_url(given).render_as_string(hide_password=False) == expected
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:", "mysql://db/hc"])
+def test_unsupported_urls_are_refused(url: str) -> None:
+    with pytest.raises(ValueError, match=r"not supported|unsupported"):
+        to_async_url(url)
+
+
+def test_the_key_file_is_created_once_and_private(tmp_path: Path) -> None:
+    path = tmp_path / "secret.key"
+    key = load_or_create_key(path)
+    assert load_or_create_key(path) == key
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    box = SecretBox(key)
+    assert box.decrypt(box.encrypt("whsec_x")) == "whsec_x"
+    assert "whsec" not in repr(box)
+
+
+def test_a_malformed_key_is_refused() -> None:
+    with pytest.raises(SecretKeyError):
+        SecretBox(b"too short")
+
+
+async def test_an_unreachable_database_raises_a_hookcast_error() -> None:
+    # Port 1 on loopback refuses connections. (A SQLite file in a missing directory would do
+    # too, but aiosqlite then stops its thread after the test's loop may have closed.)
+    store = await open_store(
+        "postgresql://hookcast@127.0.0.1:1/nowhere", secret_key=Fernet.generate_key()
+    )
+    try:
+        with pytest.raises(StoreUnavailable) as raised:
+            await store.list_accounts()
+        assert isinstance(raised.value, HookcastError)
+    finally:
+        await store.close()

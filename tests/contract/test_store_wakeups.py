@@ -1,0 +1,85 @@
+"""wait_for_deliveries: woken by work becoming due, in this process or (PostgreSQL) another."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+import pytest
+
+from hookcast.domain.models import Account, Webhook
+from hookcast.store import SqlStore, open_store
+from support import factories as make
+
+WAIT = 5.0  # a wake-up must come well before this timeout
+
+
+async def _account_with_webhook(store: SqlStore) -> tuple[Account, Webhook]:
+    acme = make.account()
+    await store.create_account(acme)
+    hook = make.webhook(acme.id)
+    await store.create_webhook(hook)
+    return acme, hook
+
+
+async def _woken_by(waiter: SqlStore, action: Callable[[], Awaitable[object]]) -> float:
+    """Seconds the waiter slept while `action` ran once it was waiting."""
+    # Drain earlier wake-ups first (on PostgreSQL the NOTIFY of our own earlier writes
+    # arrives a moment after the in-process one); this first wait also starts the LISTEN.
+    await asyncio.sleep(0.1)
+    await waiter.wait_for_deliveries(0)
+    started = time.monotonic()
+    waiting = asyncio.create_task(waiter.wait_for_deliveries(WAIT))
+    await asyncio.sleep(0.2)  # let it start waiting (and, on PostgreSQL, LISTEN)
+    assert not waiting.done()
+    await action()
+    await asyncio.wait_for(waiting, WAIT * 2)
+    return time.monotonic() - started
+
+
+async def test_wait_times_out_when_nothing_happens(store: SqlStore) -> None:
+    started = time.monotonic()
+    await store.wait_for_deliveries(0.2)
+    assert 0.15 <= time.monotonic() - started < WAIT
+
+
+async def test_append_wakes_a_waiter(store: SqlStore) -> None:
+    acme, hook = await _account_with_webhook(store)
+    event = make.event(acme.id)
+    publish = lambda: store.append_events([event], make.fanout_to(hook.id))  # noqa: E731
+    assert await _woken_by(store, publish) < WAIT
+
+
+async def test_a_wake_up_before_the_wait_is_not_lost(store: SqlStore) -> None:
+    acme, hook = await _account_with_webhook(store)
+    await store.append_events([make.event(acme.id)], make.fanout_to(hook.id))
+    started = time.monotonic()
+    await store.wait_for_deliveries(WAIT)
+    assert time.monotonic() - started < WAIT / 2
+
+
+async def test_manual_retry_and_release_wake_a_waiter(store: SqlStore) -> None:
+    acme, hook = await _account_with_webhook(store)
+    await store.append_events([make.event(acme.id)], make.fanout_to(hook.id))
+    (claimed,) = await store.claim_due_deliveries(now=make.NOW, limit=1, lease_seconds=30)
+
+    lease = (claimed.delivery.id, claimed.lease_token)
+    assert await _woken_by(store, lambda: store.release_deliveries([lease], make.NOW)) < WAIT
+    retry = lambda: store.reschedule_delivery(acme.id, claimed.delivery.id, make.NOW)  # noqa: E731
+    assert await _woken_by(store, retry) < WAIT
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_publish_in_another_process_wakes_a_waiter(
+    store: SqlStore, database_url: str, secret_key: bytes
+) -> None:
+    # Only PostgreSQL serves several processes; a second store stands in for one.
+    acme, hook = await _account_with_webhook(store)
+    publisher = await open_store(database_url, secret_key=secret_key)
+    try:
+        event = make.event(acme.id)
+        publish = lambda: publisher.append_events([event], make.fanout_to(hook.id))  # noqa: E731
+        assert await _woken_by(store, publish) < WAIT
+    finally:
+        await publisher.close()

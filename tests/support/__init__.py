@@ -1,0 +1,1 @@
+"""Test helpers shared by the suites (importable as `support`: pytest's pythonpath has tests/)."""

@@ -1,0 +1,188 @@
+"""A throwaway PostgreSQL server for the test session.
+
+Started from the binaries of the installed PostgreSQL (Debian's /usr/lib/postgresql/*/bin, or
+PATH) in a temporary directory, tuned for speed over durability (fsync off), and stopped with
+a fast shutdown when the session ends. PostgreSQL refuses to run as root, so under root (as
+in CI) the server runs as the `postgres` system user, or `nobody`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+
+__all__ = ["PostgresServer", "find_bin_dir", "postgres_server", "run_sql"]
+
+SUPERUSER = "hookcast"
+_START_TIMEOUT = 30.0
+# A throwaway server: durability traded for speed.
+_SETTINGS = (
+    "fsync=off",
+    "synchronous_commit=off",
+    "full_page_writes=off",
+    "max_connections=200",
+)
+
+
+def find_bin_dir() -> Path | None:
+    """The directory holding initdb and postgres, newest installed version first."""
+    candidates = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin"),
+        key=lambda path: int(path.parent.name) if path.parent.name.isdigit() else 0,
+        reverse=True,
+    )
+    for directory in candidates:
+        if (directory / "initdb").exists() and (directory / "postgres").exists():
+            return directory
+    initdb = shutil.which("initdb")
+    return Path(initdb).parent if initdb and shutil.which("postgres") else None
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass(frozen=True)
+class _RunAs:
+    """Who the server runs as: None when we are not root."""
+
+    user: pwd.struct_passwd | None
+
+    @classmethod
+    def for_current_process(cls) -> _RunAs:
+        if os.geteuid() != 0:
+            return cls(None)
+        for name in ("postgres", "nobody"):
+            with contextlib.suppress(KeyError):
+                return cls(pwd.getpwnam(name))
+        raise RuntimeError("running as root, but neither a postgres nor a nobody user exists")
+
+    def chown(self, path: Path) -> None:
+        if self.user is not None:
+            os.chown(path, self.user.pw_uid, self.user.pw_gid)
+
+    def popen_args(self) -> dict[str, object]:
+        if self.user is None:
+            return {}
+        return {"user": self.user.pw_uid, "group": self.user.pw_gid, "extra_groups": []}
+
+
+class PostgresServer:
+    def __init__(self, bin_dir: Path) -> None:
+        self._bin = bin_dir
+        self._run_as = _RunAs.for_current_process()
+        self._base = Path(tempfile.mkdtemp(prefix="hookcast-pg-"))
+        self._data = self._base / "data"
+        self._sockets = self._base / "sockets"
+        self._log = self._base / "postgres.log"
+        self.port = _free_port()
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{database}"
+
+    def start(self) -> None:
+        for directory in (self._base, self._data, self._sockets):
+            directory.mkdir(exist_ok=True)
+            self._run_as.chown(directory)
+        initdb = [str(self._bin / "initdb"), "-D", str(self._data), "--no-sync"]
+        self._run(*initdb, "--auth=trust", "-U", SUPERUSER, "-E", "UTF8", "--locale=C.UTF-8")
+        command = [str(self._bin / "postgres"), "-D", str(self._data), "-k", str(self._sockets)]
+        command += ["-h", "127.0.0.1", "-p", str(self.port)]
+        for setting in _SETTINGS:
+            command += ["-c", setting]
+        log = self._log.open("wb")
+        self._process = subprocess.Popen(
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=self._base,
+            **self._run_as.popen_args(),
+        )
+        log.close()
+        self._wait_until_ready()
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGINT)  # "fast" shutdown: abort sessions, no wait
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        shutil.rmtree(self._base, ignore_errors=True)
+
+    def _run(self, *args: str) -> None:
+        result = subprocess.run(
+            args,
+            cwd=self._base,
+            capture_output=True,
+            check=False,
+            **self._run_as.popen_args(),
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"{args[0]} failed: {result.stdout!r} {result.stderr!r}")
+
+    def _wait_until_ready(self) -> None:
+        deadline = time.monotonic() + _START_TIMEOUT
+        while time.monotonic() < deadline:
+            assert self._process is not None
+            if self._process.poll() is not None:
+                raise RuntimeError(f"postgres exited: {self._log.read_text(errors='replace')}")
+            with contextlib.suppress(OSError, asyncpg.PostgresError, TimeoutError):
+                run_sql(self.url(), "SELECT 1")
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"postgres did not start: {self._log.read_text(errors='replace')}")
+
+
+def run_sql(url: str, *statements: str) -> None:
+    """Runs statements one by one outside a transaction (CREATE DATABASE needs that).
+
+    Through a private event loop in a worker thread, so it works from sync fixtures and from
+    code already running a loop alike.
+    """
+
+    async def execute() -> None:
+        conn = await asyncpg.connect(url, timeout=5)
+        try:
+            for statement in statements:
+                await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, execute()).result()
+
+
+@contextlib.contextmanager
+def postgres_server() -> Iterator[PostgresServer | None]:
+    """A running server, stopped on exit (even on failure); None if PostgreSQL is missing."""
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        yield None
+        return
+    server = PostgresServer(bin_dir)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()

@@ -138,11 +138,13 @@ class Store(Protocol):
     # sites
     async def create_site(self, site: Site) -> None:
         """Raises `Conflict` if the id is taken (by any account)."""
+
     async def get_site(self, account_id: str, site_id: str) -> Site | None: ...
     async def list_sites(self, account_id: str, page: PageRequest) -> Page[Site]: ...
     async def update_site(self, site: Site) -> None: ...
     async def delete_site(self, account_id: str, site_id: str) -> bool:
         """Deletes the site and removes it from every webhook's site_ids."""
+
     async def existing_site_ids(self, account_id: str, site_ids: Sequence[str]) -> set[str]: ...
 
     # webhooks
@@ -152,14 +154,17 @@ class Store(Protocol):
     async def update_webhook(self, webhook: Webhook, now: datetime) -> None:
         """Saves every field. Disabling pauses the webhook's pending deliveries; enabling
         resumes them as due at `now`."""
+
     async def delete_webhook(self, account_id: str, webhook_id: str) -> bool:
         """Deletes the webhook with its deliveries and attempts."""
+
     async def enabled_webhooks(self, account_id: str) -> Sequence[Webhook]: ...
 
     # events
     async def append_events(self, events: Sequence[Event], fanout: Fanout) -> Sequence[str]:
         """Stores the events whose (account_id, id) is new and, in the same transaction, the
         deliveries `fanout` returns for them. Returns the ids of the newly stored events."""
+
     async def list_events(self, query: EventQuery) -> Page[EventSummary]: ...
 
     # deliveries
@@ -168,17 +173,21 @@ class Store(Protocol):
     ) -> Sequence[ClaimedDelivery]:
         """Leases up to `limit` pending deliveries due at `now`, oldest first. A lease that
         is neither recorded nor released makes the delivery due again when it expires."""
+
     async def record_results(
         self, results: Sequence[DeliveryResult], health: Sequence[WebhookHealth]
     ) -> None:
         """Writes attempts and new delivery states for results whose lease is still held."""
+
     async def release_deliveries(self, leases: Sequence[tuple[str, str]], now: datetime) -> None:
         """Gives back (delivery_id, lease_token) leases unattempted, due at `now`."""
+
     async def next_due_at(self) -> datetime | None: ...
     async def list_deliveries(self, query: DeliveryQuery) -> Page[DeliveryRecord]: ...
     async def get_delivery(self, account_id: str, delivery_id: str) -> DeliveryRecord | None: ...
     async def reschedule_delivery(self, account_id: str, delivery_id: str, now: datetime) -> bool:
         """Makes the delivery pending and due at `now` (a manual retry)."""
+
     async def recover_deliveries(
         self, account_id: str, webhook_id: str, since: datetime, now: datetime
     ) -> int:

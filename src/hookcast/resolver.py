@@ -15,7 +15,8 @@ class SystemResolver:
         loop = asyncio.get_running_loop()
         try:
             infos = await asyncio.wait_for(
-                loop.getaddrinfo(host, None, type=socket.SOCK_STREAM), self._timeout)
+                loop.getaddrinfo(host, None, type=socket.SOCK_STREAM), self._timeout
+            )
         except (OSError, TimeoutError, UnicodeError):
             return []
         return list(dict.fromkeys(str(info[4][0]) for info in infos))

@@ -6,10 +6,10 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 
 from fastapi import FastAPI
-from hookcast.api.responses import OrjsonResponse
 
 from hookcast.api import errors
 from hookcast.api.middleware import RequestRules
+from hookcast.api.responses import OrjsonResponse
 from hookcast.api.routes import catalog, deliveries, events, health, keys, sites, webhooks
 from hookcast.services import Services
 
@@ -25,8 +25,12 @@ def create_app(
     services: Services, *, max_body_bytes: int, lifespan: Lifespan | None = None
 ) -> FastAPI:
     app = FastAPI(
-        title="HookCast", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
-        default_response_class=OrjsonResponse, redirect_slashes=False,
+        title="HookCast",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        default_response_class=OrjsonResponse,
+        redirect_slashes=False,
     )
     app.state.services = services
     for module in (webhooks, sites, keys, catalog, events, deliveries, health):
@@ -34,5 +38,3 @@ def create_app(
     errors.install(app)
     app.add_middleware(RequestRules, max_body_bytes=max_body_bytes)
     return app
-
-

@@ -30,14 +30,22 @@ _STATUS: Sequence[tuple[type[HookcastError], int]] = (
     (NotFound, 404),
     (Conflict, 409),
 )
-_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large",
-               415: "unsupported_media_type", 429: "rate_limited"}
+_HTTP_CODES = {
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+}
 
 
 def error_response(status: int, code: str, description: str) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse({"errors": [{"code": code, "description": description}]},
-                        status_code=status, headers=headers)
+    return JSONResponse(
+        {"errors": [{"code": code, "description": description}]},
+        status_code=status,
+        headers=headers,
+    )
 
 
 def error_body(code: str, description: str) -> bytes:
@@ -61,9 +69,11 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
 def _describe(error: Any) -> dict[str, str]:
     location = [str(part) for part in error.get("loc", ()) if part not in ("body",)]
     where = ".".join(location) or "body"
-    return {"code": "invalid_" + (location[0] if location and location[0] in ("query", "path")
-                                  else "body"),
-            "description": f"{where}: {error.get('msg', 'invalid value')}"}
+    return {
+        "code": "invalid_"
+        + (location[0] if location and location[0] in ("query", "path") else "body"),
+        "description": f"{where}: {error.get('msg', 'invalid value')}",
+    }
 
 
 async def _http_error(_request: Request, exc: Exception) -> JSONResponse:

@@ -34,8 +34,12 @@ class RequestRules:
             await _reject(send, 413, "payload_too_large", self._too_large())
             return
         if body and not _is_json(headers.get(b"content-type", b"")):
-            await _reject(send, 415, "unsupported_media_type",
-                          "send the body as JSON with 'Content-Type: application/json'")
+            await _reject(
+                send,
+                415,
+                "unsupported_media_type",
+                "send the body as JSON with 'Content-Type: application/json'",
+            )
             return
         await self._app(scope, _replay(body), send)
 
@@ -89,7 +93,14 @@ def _replay(body: bytes) -> Receive:
 
 async def _reject(send: Send, status: int, code: str, description: str) -> None:
     body = error_body(code, description)
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

@@ -10,6 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from hookcast.domain.errors import ValidationFailed
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
@@ -83,5 +85,7 @@ def patch_changes(patch: WebhookPatch) -> dict[str, Any]:
     """The fields a PATCH set. `null` clears conditions or description; elsewhere it is an
     error, since a webhook cannot exist without, say, a URL."""
     changes = patch.metadata.model_dump(exclude_unset=True)
-    return {name: value for name, value in changes.items()
-            if value is not None or name in NULLABLE_PATCH_FIELDS}
+    for name, value in changes.items():
+        if value is None and name not in NULLABLE_PATCH_FIELDS:
+            raise ValidationFailed(f"metadata.{name} cannot be null", field=name)
+    return changes

@@ -21,12 +21,22 @@ T = TypeVar("T")
 
 app = typer.Typer(
     help="HookCast: durable, signed webhooks for video platforms.\n\n"
-         "Example: hookcast migrate && hookcast serve --port 8000",
-    no_args_is_help=True, add_completion=False,
+    "Example: hookcast migrate && hookcast serve --port 8000",
+    no_args_is_help=True,
+    add_completion=False,
 )
-accounts_app = typer.Typer(help="Manage accounts (operator).", no_args_is_help=True)
-keys_app = typer.Typer(help="Manage API keys (operator).", no_args_is_help=True)
-sites_app = typer.Typer(help="Manage properties (operator).", no_args_is_help=True)
+accounts_app = typer.Typer(
+    help='Manage accounts (operator).\n\nExample: hookcast accounts create "Acme Broadcasting"',
+    no_args_is_help=True,
+)
+keys_app = typer.Typer(
+    help="Manage API keys (operator).\n\nExample: hookcast keys create --role publisher",
+    no_args_is_help=True,
+)
+sites_app = typer.Typer(
+    help='Manage properties (operator).\n\nExample: hookcast sites create "Main" --id 1A23bCD4',
+    no_args_is_help=True,
+)
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(keys_app, name="keys")
 app.add_typer(sites_app, name="sites")
@@ -70,8 +80,9 @@ def migrate() -> None:
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-    no_worker: Annotated[bool, typer.Option("--no-worker", help="API only; deliver elsewhere.")]
-    = False,
+    no_worker: Annotated[
+        bool, typer.Option("--no-worker", help="API only; deliver elsewhere.")
+    ] = False,
 ) -> None:
     """Run the API, the dashboard and (unless --no-worker) a delivery worker in one process.
 
@@ -89,9 +100,14 @@ def serve(
             typer.echo("A new database: here is its admin API key (shown once, keep it safe):")
             typer.echo(first_key.secret)
             sys.stdout.flush()
-        config = uvicorn.Config(runtime.app(with_worker=not no_worker), host=host, port=port,
-                                log_level=settings.log_level.lower(), access_log=False,
-                                server_header=False)
+        config = uvicorn.Config(
+            runtime.app(with_worker=not no_worker),
+            host=host,
+            port=port,
+            log_level=settings.log_level.lower(),
+            access_log=False,
+            server_header=False,
+        )
         await uvicorn.Server(config).serve()
 
     asyncio.run(run())
@@ -132,8 +148,7 @@ def accounts_create(name: str) -> None:
 @keys_app.command("create")
 def keys_create(
     role: Annotated[Role, typer.Option(help="admin, editor, publisher or viewer.")],
-    account: Annotated[str | None, typer.Option(help="Account id (default: the first).")]
-    = None,
+    account: Annotated[str | None, typer.Option(help="Account id (default: the first).")] = None,
     name: Annotated[str, typer.Option(help="A label for the key.")] = "",
 ) -> None:
     """Create an API key and print its secret alone (it is not shown again).
@@ -152,10 +167,8 @@ def keys_create(
 @sites_app.command("create")
 def sites_create(
     name: str,
-    site_id: Annotated[str | None, typer.Option("--id", help="Your own 8-character id.")]
-    = None,
-    account: Annotated[str | None, typer.Option(help="Account id (default: the first).")]
-    = None,
+    site_id: Annotated[str | None, typer.Option("--id", help="Your own 8-character id.")] = None,
+    account: Annotated[str | None, typer.Option(help="Account id (default: the first).")] = None,
 ) -> None:
     """Create a property and print its id alone.
 

@@ -38,14 +38,17 @@ def secret_key(settings: Settings) -> bytes:
     if path is None:
         raise ValidationFailed(
             "HOOKCAST_SECRET_KEY is required with PostgreSQL: every server and worker must "
-            "share it to read webhook secrets")
+            "share it to read webhook secrets"
+        )
     return load_or_create_key(Path(f"{path}.key"))
 
 
 def policy(settings: Settings) -> Policy:
-    return Policy(allowed_networks=parse_networks(settings.allowed_networks),
-                  rotation_grace=timedelta(hours=settings.secret_rotation_grace_hours),
-                  max_batch_events=settings.max_batch_events)
+    return Policy(
+        allowed_networks=parse_networks(settings.allowed_networks),
+        rotation_grace=timedelta(hours=settings.secret_rotation_grace_hours),
+        max_batch_events=settings.max_batch_events,
+    )
 
 
 @dataclass
@@ -57,17 +60,22 @@ class Runtime:
     @classmethod
     async def open(cls, settings: Settings) -> Runtime:
         store = await open_store(settings.database_url, secret_key=secret_key(settings))
-        services = build_services(store, clock=utc_now, resolver=SystemResolver(),
-                                  policy=policy(settings))
+        services = build_services(
+            store, clock=utc_now, resolver=SystemResolver(), policy=policy(settings)
+        )
         return cls(settings=settings, store=store, services=services)
 
     def worker(self, *, concurrency: int | None = None) -> tuple[DeliveryWorker, AiohttpSender]:
         options = WorkerOptions(
             concurrency=concurrency or self.settings.worker_concurrency,
             endpoint_concurrency=self.settings.endpoint_concurrency,
-            disable_after=timedelta(days=self.settings.disable_after_days))
-        sender = AiohttpSender(allowed=parse_networks(self.settings.allowed_networks),
-                               per_host_limit=self.settings.endpoint_concurrency)
+            lease_seconds=self.settings.lease_seconds,
+            disable_after=timedelta(days=self.settings.disable_after_days),
+        )
+        sender = AiohttpSender(
+            allowed=parse_networks(self.settings.allowed_networks),
+            per_host_limit=self.settings.endpoint_concurrency,
+        )
         return DeliveryWorker(self.store, sender, clock=utc_now, options=options), sender
 
     async def run_worker(self, stop: asyncio.Event, *, concurrency: int | None = None) -> None:
@@ -92,5 +100,6 @@ class Runtime:
                     await task
                 await self.store.close()
 
-        return create_app(self.services, max_body_bytes=self.settings.max_body_bytes,
-                          lifespan=lifespan)
+        return create_app(
+            self.services, max_body_bytes=self.settings.max_body_bytes, lifespan=lifespan
+        )

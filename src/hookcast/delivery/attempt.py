@@ -10,8 +10,16 @@ import orjson
 from hookcast.domain.health import HealthSignal
 from hookcast.domain.models import Attempt, DeliveryStatus
 from hookcast.domain.payload import body_fields
-from hookcast.domain.retry import Completed, GiveUp, OutcomeKind, RetryAt, classify, decide
-from hookcast.domain.retry import failing_too_long, parse_retry_after
+from hookcast.domain.retry import (
+    Completed,
+    GiveUp,
+    OutcomeKind,
+    RetryAt,
+    classify,
+    decide,
+    failing_too_long,
+    parse_retry_after,
+)
 from hookcast.domain.signing import delivery_headers, redact_headers
 from hookcast.ports import ClaimedDelivery, DeliveryResult, OutboundRequest, SendOutcome
 
@@ -28,10 +36,18 @@ def prepare(claimed: ClaimedDelivery, now: datetime) -> OutboundRequest:
     event_id); the timestamp and signatures are fresh for each attempt."""
     webhook = claimed.webhook
     body = orjson.dumps(body_fields(claimed.event, webhook.id))
-    headers = delivery_headers(body=body, msg_id=claimed.event.id,
-                               timestamp=int(now.timestamp()), secrets=webhook.secrets_at(now))
-    return OutboundRequest(url=webhook.webhook_url, body=body, headers=headers,
-                           timeout_seconds=float(webhook.timeout_seconds))
+    headers = delivery_headers(
+        body=body,
+        msg_id=claimed.event.id,
+        timestamp=int(now.timestamp()),
+        secrets=webhook.secrets_at(now),
+    )
+    return OutboundRequest(
+        url=webhook.webhook_url,
+        body=body,
+        headers=headers,
+        timeout_seconds=float(webhook.timeout_seconds),
+    )
 
 
 def conclude(
@@ -47,23 +63,41 @@ def conclude(
     """Records the attempt and decides what happens next, as data."""
     number = claimed.delivery.attempts + 1
     kind = classify(outcome.status_code, outcome.error)
-    decision = decide(claimed.webhook.retry_policy, attempts_made=number, outcome=kind,
-                      retry_after=parse_retry_after(outcome.retry_after, now), now=now,
-                      jitter_sample=jitter_sample)
-    attempt = Attempt(delivery_id=claimed.delivery.id, number=number, started_at=started_at,
-                      request_headers=redact_headers(request.headers),
-                      status_code=outcome.status_code, latency_ms=outcome.latency_ms,
-                      response_body=outcome.response_body, error=_error(outcome, kind))
+    decision = decide(
+        claimed.webhook.retry_policy,
+        attempts_made=number,
+        outcome=kind,
+        retry_after=parse_retry_after(outcome.retry_after, now),
+        now=now,
+        jitter_sample=jitter_sample,
+    )
+    attempt = Attempt(
+        delivery_id=claimed.delivery.id,
+        number=number,
+        started_at=started_at,
+        request_headers=redact_headers(request.headers),
+        status_code=outcome.status_code,
+        latency_ms=outcome.latency_ms,
+        response_body=outcome.response_body,
+        error=_error(outcome, kind),
+    )
     status, next_at, disable = _next_state(decision)
     if kind is not OutcomeKind.SUCCESS and disable is None:
         disable = failing_too_long(claimed.webhook.failing_since, now, disable_after)
     result = DeliveryResult(
-        delivery_id=claimed.delivery.id, lease_token=claimed.lease_token, attempt=attempt,
-        status=status, next_attempt_at=next_at,
+        delivery_id=claimed.delivery.id,
+        lease_token=claimed.lease_token,
+        attempt=attempt,
+        status=status,
+        next_attempt_at=next_at,
         completed_at=now if status is not DeliveryStatus.PENDING else None,
     )
-    health = HealthSignal(webhook_id=claimed.webhook.id, at=now,
-                          succeeded=kind is OutcomeKind.SUCCESS, disable_reason=disable)
+    health = HealthSignal(
+        webhook_id=claimed.webhook.id,
+        at=now,
+        succeeded=kind is OutcomeKind.SUCCESS,
+        disable_reason=disable,
+    )
     return Concluded(result=result, health=health, kind=kind)
 
 

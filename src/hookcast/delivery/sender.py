@@ -63,11 +63,16 @@ class AiohttpSender:
         # Created lazily: aiohttp sessions must be made inside the running event loop.
         if self._session is None:
             connector = aiohttp.TCPConnector(
-                limit=0, limit_per_host=self._per_host_limit, ttl_dns_cache=30,
-                resolver=GuardedResolver(self._allowed), enable_cleanup_closed=True,
+                limit=0,
+                limit_per_host=self._per_host_limit,
+                ttl_dns_cache=30,
+                resolver=GuardedResolver(self._allowed),
+                enable_cleanup_closed=True,
             )
             self._session = aiohttp.ClientSession(
-                connector=connector, auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar(),
+                connector=connector,
+                auto_decompress=False,
+                cookie_jar=aiohttp.DummyCookieJar(),
                 skip_auto_headers=("Accept-Encoding",),
             )
         return self._session
@@ -77,8 +82,17 @@ class AiohttpSender:
         if blocked is not None:
             return SendOutcome(status_code=None, latency_ms=0.0, error=blocked)
         started = time.perf_counter()
+        deadline = asyncio.get_running_loop().time() + request.timeout_seconds
         try:
-            return await asyncio.wait_for(self._post(request, started), request.timeout_seconds)
+            # The timeout covers the request and the response's status line and headers;
+            # what remains of it bounds the reading of the body (see _outcome).
+            async with asyncio.timeout_at(deadline):
+                response = await self._client().post(
+                    request.url,
+                    data=request.body,
+                    headers=dict(request.headers),
+                    allow_redirects=False,
+                )
         except TimeoutError:
             return _failed(started, f"timed out after {request.timeout_seconds:g} s")
         except BlockedAddress as exc:
@@ -91,21 +105,7 @@ class AiohttpSender:
             return _failed(started, f"invalid HTTP response: {exc.message}")
         except (aiohttp.ClientError, OSError, ValueError) as exc:
             return _failed(started, f"{type(exc).__name__}: {exc}")
-
-    async def _post(self, request: OutboundRequest, started: float) -> SendOutcome:
-        async with self._client().post(
-            request.url, data=request.body, headers=dict(request.headers), allow_redirects=False
-        ) as response:
-            head = await response.content.read(RESPONSE_BODY_LIMIT + 1)
-            if len(head) > RESPONSE_BODY_LIMIT or not response.content.at_eof():
-                # Do not read a huge body to its end: drop this connection instead.
-                response.close()
-            return SendOutcome(
-                status_code=response.status,
-                latency_ms=(time.perf_counter() - started) * 1000,
-                response_body=head[:RESPONSE_BODY_LIMIT].decode("utf-8", "replace"),
-                retry_after=response.headers.get("Retry-After"),
-            )
+        return await _outcome(response, started, deadline)
 
     def _blocked_literal(self, url: str) -> str | None:
         # aiohttp does not call the resolver for IP literals, so check them here.
@@ -122,9 +122,50 @@ class AiohttpSender:
             self._session = None
 
 
+async def _outcome(
+    response: aiohttp.ClientResponse, started: float, deadline: float
+) -> SendOutcome:
+    """The status counts once it has arrived in time. The body is only logged: one slower
+    than the rest of the timeout, or cut off, ends the reading with an error noted beside
+    the status (a 2xx stays a success, see retry.classify)."""
+    async with response:
+        head, error = await _read_head(response.content, deadline)
+        if len(head) > RESPONSE_BODY_LIMIT or not response.content.at_eof():
+            # Do not read a huge or stalled body to its end: drop this connection instead.
+            response.close()
+        return SendOutcome(
+            status_code=response.status,
+            latency_ms=(time.perf_counter() - started) * 1000,
+            response_body=bytes(head[:RESPONSE_BODY_LIMIT]).decode("utf-8", "replace"),
+            error=error,
+            retry_after=response.headers.get("Retry-After"),
+        )
+
+
+async def _read_head(
+    content: aiohttp.StreamReader, deadline: float
+) -> tuple[bytearray, str | None]:
+    """Up to RESPONSE_BODY_LIMIT + 1 bytes of the body. A single read returns only what has
+    arrived so far (one chunk), so read until the limit or the end of the body."""
+    head = bytearray()
+    try:
+        async with asyncio.timeout_at(deadline):
+            while len(head) <= RESPONSE_BODY_LIMIT:
+                chunk = await content.read(RESPONSE_BODY_LIMIT + 1 - len(head))
+                if not chunk:
+                    break
+                head += chunk
+    except TimeoutError:
+        return head, "timed out reading the response body"
+    except (aiohttp.ClientError, OSError) as exc:
+        return head, f"reading the response body failed: {type(exc).__name__}"
+    return head, None
+
+
 def _failed(started: float, error: str) -> SendOutcome:
-    return SendOutcome(status_code=None, latency_ms=(time.perf_counter() - started) * 1000,
-                       error=error)
+    return SendOutcome(
+        status_code=None, latency_ms=(time.perf_counter() - started) * 1000, error=error
+    )
 
 
 def _connect_error(exc: aiohttp.ClientConnectorError) -> str:

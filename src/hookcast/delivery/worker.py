@@ -86,8 +86,11 @@ class DeliveryWorker:
         if room <= 0:
             return []
         try:
-            return list(await self._store.claim_due_deliveries(
-                now=self._clock(), limit=room, lease_seconds=self._options.lease_seconds))
+            return list(
+                await self._store.claim_due_deliveries(
+                    now=self._clock(), limit=room, lease_seconds=self._options.lease_seconds
+                )
+            )
         except Exception:  # the database may be down for a while: log, back off, go on
             _log.exception("claiming deliveries failed; retrying shortly")
             await asyncio.sleep(1.0)
@@ -118,9 +121,15 @@ class DeliveryWorker:
             self._buffers.releases.append((claimed.delivery.id, claimed.lease_token))
             raise
         now = self._clock()
-        concluded = conclude(claimed, request, outcome, started_at=started_at, now=now,
-                             jitter_sample=self._jitter(),
-                             disable_after=self._options.disable_after)
+        concluded = conclude(
+            claimed,
+            request,
+            outcome,
+            started_at=started_at,
+            now=now,
+            jitter_sample=self._jitter(),
+            disable_after=self._options.disable_after,
+        )
         self._gate.leave(key, concluded.kind, now)
         self._buffers.results.append(concluded)
         if len(self._buffers.results) >= self._options.flush_batch:
@@ -128,8 +137,10 @@ class DeliveryWorker:
 
     async def _idle(self, stop: asyncio.Event) -> None:
         timeout = await self._idle_timeout()
-        waiters = [asyncio.ensure_future(self._store.wait_for_deliveries(timeout)),
-                   asyncio.ensure_future(stop.wait())]
+        waiters = [
+            asyncio.ensure_future(self._store.wait_for_deliveries(timeout)),
+            asyncio.ensure_future(stop.wait()),
+        ]
         if self._in_flight:
             waiters.append(asyncio.ensure_future(self._slot_freed.wait()))
         self._slot_freed.clear()
@@ -181,22 +192,30 @@ class DeliveryWorker:
     async def _record(self, results: list[Concluded], releases: list[tuple[str, str]]) -> None:
         if results:
             changes = summarize(item.health for item in results)
-            health = [WebhookHealth(webhook_id=c.webhook_id, succeeded_at=c.succeeded_at,
-                                    failed_at=c.failed_at, disable_reason=c.disable_reason)
-                      for c in changes]
+            health = [
+                WebhookHealth(
+                    webhook_id=c.webhook_id,
+                    succeeded_at=c.succeeded_at,
+                    failed_at=c.failed_at,
+                    disable_reason=c.disable_reason,
+                )
+                for c in changes
+            ]
             await self._store.record_results([item.result for item in results], health)
             self.delivered += len(results)
         if releases:
             await self._store.release_deliveries(
-                releases, self._clock() + self._options.busy_endpoint_delay)
+                releases, self._clock() + self._options.busy_endpoint_delay
+            )
 
     async def _drain(self) -> None:
         """On shutdown: give in-flight sends a grace period, then cancel the rest; their
         leases are released so another worker sends them at once."""
         if not self._in_flight:
             return
-        _, still_running = await asyncio.wait(set(self._in_flight),
-                                              timeout=self._options.shutdown_grace_seconds)
+        _, still_running = await asyncio.wait(
+            set(self._in_flight), timeout=self._options.shutdown_grace_seconds
+        )
         for task in still_running:
             task.cancel()
         await asyncio.gather(*still_running, return_exceptions=True)

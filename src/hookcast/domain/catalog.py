@@ -42,8 +42,12 @@ class EventType:
 
 
 def _example_ids(fields: tuple[str, ...]) -> list[str]:
-    samples = {"media_id": _MEDIA, "channel_id": _CHANNEL, "thumbnail_id": "k9x00iro",
-               "track_id": "VHsQNYq9"}
+    samples = {
+        "media_id": _MEDIA,
+        "channel_id": _CHANNEL,
+        "thumbnail_id": "k9x00iro",
+        "track_id": "VHsQNYq9",
+    }
     return [samples[name] for name in fields]
 
 
@@ -60,25 +64,49 @@ _TYPES: tuple[EventType, ...] = (
     _media("media_updated", "Media metadata has changed.", {"fields": ["title", "tags"]}),
     _media("media_deleted", "Media has been deleted."),
     _media("media_reuploaded", "A reupload of the media's original has been initiated."),
-    _media("media_available", "Media is first publishable and indexed; the thumbnail is ready.",
-           {"title": "Match highlights", "tags": ["sports"]}),
-    _media("conversions_complete",
-           "The thumbnail and all initial renditions are ready (first upload only)."),
+    _media(
+        "media_available",
+        "Media is first publishable and indexed; the thumbnail is ready.",
+        {"title": "Match highlights", "tags": ["sports"]},
+    ),
+    _media(
+        "conversions_complete",
+        "The thumbnail and all initial renditions are ready (first upload only).",
+    ),
     _media("media_published", "Media has been marked as published."),
     _media("media_unpublished", "Media has been marked as unpublished."),
     _media("media_restored", "Media has been taken out of its deleted state."),
-    _media("media_failed", "An error occurred while processing the media.",
-           {"reason": "unsupported codec"}),
+    _media(
+        "media_failed",
+        "An error occurred while processing the media.",
+        {"reason": "unsupported codec"},
+    ),
     _media("master_ready", "The master asset of the media is ready to download."),
     _media("master_failed", "The master asset of the media failed to generate."),
-    _media("rendition_ready", "One rendition (an HLS quality or the MP4) finished encoding.",
-           {"encoding": "hls", "quality": "720p"}),
-    EventType("thumbnail_created", "thumbnail", ("thumbnail_id", "media_id"),
-              "A thumbnail has been created."),
-    EventType("thumbnail_deleted", "thumbnail", ("thumbnail_id", "media_id"),
-              "A thumbnail has been deleted."),
-    EventType("track_created", "track", ("track_id", "media_id"),
-              "A text track has been created.", {"kind": "captions", "language": "en"}),
+    _media(
+        "rendition_ready",
+        "One rendition (an HLS quality or the MP4) finished encoding.",
+        {"encoding": "hls", "quality": "720p"},
+    ),
+    EventType(
+        "thumbnail_created",
+        "thumbnail",
+        ("thumbnail_id", "media_id"),
+        "A thumbnail has been created.",
+    ),
+    EventType(
+        "thumbnail_deleted",
+        "thumbnail",
+        ("thumbnail_id", "media_id"),
+        "A thumbnail has been deleted.",
+    ),
+    EventType(
+        "track_created",
+        "track",
+        ("track_id", "media_id"),
+        "A text track has been created.",
+        {"kind": "captions", "language": "en"},
+    ),
     EventType("track_deleted", "track", ("track_id", "media_id"), "A text track has been deleted."),
     _channel("channel_created", "A live channel has been created."),
     _channel("channel_active", "A live channel receives input and is broadcasting."),
@@ -87,10 +115,18 @@ _TYPES: tuple[EventType, ...] = (
     _channel("channel_deleted", "A live channel has been deleted."),
     _channel("channel_enabled", "A live channel has been enabled and accepts stream connections."),
     _channel("channel_disabled", "A live channel has been disabled."),
-    _channel("channel_recording_ready", "The recording of a live broadcast is ready.",
-             {"media_id": _MEDIA}),
-    EventType("webhook_test", "test", (), "A test ping sent on request to one webhook.",
-              {"message": "This is a test event from HookCast."}),
+    _channel(
+        "channel_recording_ready",
+        "The recording of a live broadcast is ready.",
+        {"media_id": _MEDIA},
+    ),
+    EventType(
+        "webhook_test",
+        "test",
+        (),
+        "A test ping sent on request to one webhook.",
+        {"message": "This is a test event from HookCast."},
+    ),
 )
 
 EVENT_TYPES: Mapping[str, EventType] = {event.name: event for event in _TYPES}

@@ -12,7 +12,7 @@ _RESOURCE_ID = re.compile(r"^[A-Za-z0-9]{8}$")
 # Caller-chosen event ids are echoed in headers and URLs, so keep them to a safe alphabet.
 _EVENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 
-SECRET_PREFIX = "whsec_"
+SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, not a secret
 API_KEY_PREFIX = "hck_"
 
 

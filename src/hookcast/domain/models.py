@@ -108,7 +108,11 @@ class Webhook:
 
     def secrets_at(self, now: datetime) -> tuple[str, ...]:
         """Secrets that sign deliveries now: the current one, plus the old one in its grace."""
-        if self.previous_secret and self.previous_secret_expires and now < self.previous_secret_expires:
+        if (
+            self.previous_secret
+            and self.previous_secret_expires
+            and now < self.previous_secret_expires
+        ):
             return (self.secret, self.previous_secret)
         return (self.secret,)
 

@@ -17,8 +17,18 @@ from hookcast.services.urls import UrlGuard
 from hookcast.services.webhooks import WebhookService
 
 __all__ = [
-    "AccountService", "AuthService", "Caller", "DeliveryService", "EventService", "NewApiKey",
-    "Policy", "Services", "SiteService", "TestSent", "WebhookService", "build_services",
+    "AccountService",
+    "AuthService",
+    "Caller",
+    "DeliveryService",
+    "EventService",
+    "NewApiKey",
+    "Policy",
+    "Services",
+    "SiteService",
+    "TestSent",
+    "WebhookService",
+    "build_services",
 ]
 
 
@@ -43,9 +53,12 @@ class Services:
 
 
 def build_services(store: Store, *, clock: Clock, resolver: Resolver, policy: Policy) -> Services:
-    webhooks = WebhookService(store, clock=clock,
-                              url_guard=UrlGuard(resolver, policy.allowed_networks),
-                              rotation_grace=policy.rotation_grace)
+    webhooks = WebhookService(
+        store,
+        clock=clock,
+        url_guard=UrlGuard(resolver, policy.allowed_networks),
+        rotation_grace=policy.rotation_grace,
+    )
     return Services(
         store=store,
         auth=AuthService(store),

@@ -28,8 +28,11 @@ class AccountService:
 
     async def create_account(self, name: object) -> Account:
         """Operator action (CLI): no caller, since accounts are the top of the hierarchy."""
-        account = Account(id=new_resource_id(), name=v.text(name, field="name", max_length=256),
-                          created=self._clock())
+        account = Account(
+            id=new_resource_id(),
+            name=v.text(name, field="name", max_length=256),
+            created=self._clock(),
+        )
         await self._store.create_account(account)
         return account
 
@@ -44,9 +47,14 @@ class AccountService:
         if await self._store.get_account(account_id) is None:
             raise NotFound(f"account {account_id!r} was not found")
         secret = new_api_key_secret()
-        key = ApiKey(id=new_resource_id(), account_id=account_id,
-                     name=v.text(name, field="name", max_length=256, required=False),
-                     role=role, secret_hash=hash_secret(secret), created=self._clock())
+        key = ApiKey(
+            id=new_resource_id(),
+            account_id=account_id,
+            name=v.text(name, field="name", max_length=256, required=False),
+            role=role,
+            secret_hash=hash_secret(secret),
+            created=self._clock(),
+        )
         await self._store.create_api_key(key)
         return NewApiKey(key=key, secret=secret)
 
@@ -60,9 +68,11 @@ class AccountService:
     async def create_key(self, caller: Caller, *, role: object, name: object = "") -> NewApiKey:
         caller.require(Permission.ADMIN)
         chosen = Role(v.one_of(role, [r.value for r in Role], field="role"))
-        return await self.issue_key(caller.account_id, role=chosen,
-                                    name=v.text(name or "", field="name", max_length=256,
-                                                required=False))
+        return await self.issue_key(
+            caller.account_id,
+            role=chosen,
+            name=v.text(name or "", field="name", max_length=256, required=False),
+        )
 
     async def list_keys(self, caller: Caller) -> Sequence[ApiKey]:
         caller.require(Permission.ADMIN)

@@ -38,9 +38,14 @@ class DeliveryService:
     ) -> Page[DeliveryRecord]:
         await self._webhooks.get(caller, webhook_id)  # 404 for another account's webhook
         query = DeliveryQuery(
-            account_id=caller.account_id, webhook_id=webhook_id, page=page,
-            status=DeliveryStatus(v.one_of(status, [s.value for s in DeliveryStatus],
-                                           field="status")) if status else None,
+            account_id=caller.account_id,
+            webhook_id=webhook_id,
+            page=page,
+            status=DeliveryStatus(
+                v.one_of(status, [s.value for s in DeliveryStatus], field="status")
+            )
+            if status
+            else None,
             event_type=event,
         )
         return await self._store.list_deliveries(query)
@@ -55,8 +60,7 @@ class DeliveryService:
     async def retry(self, caller: Caller, delivery_id: str) -> DeliveryRecord:
         """Sends the delivery again now, whatever its state (a manual resend)."""
         caller.require(Permission.WRITE)
-        if not await self._store.reschedule_delivery(caller.account_id, delivery_id,
-                                                     self._clock()):
+        if not await self._store.reschedule_delivery(caller.account_id, delivery_id, self._clock()):
             raise NotFound(f"delivery {delivery_id!r} was not found")
         return await self.get(caller, delivery_id)
 
@@ -65,8 +69,9 @@ class DeliveryService:
         caller.require(Permission.WRITE)
         await self._webhooks.get(caller, webhook_id)
         start = v.timestamp(since, field="since")
-        return await self._store.recover_deliveries(caller.account_id, webhook_id, start,
-                                                    self._clock())
+        return await self._store.recover_deliveries(
+            caller.account_id, webhook_id, start, self._clock()
+        )
 
     async def send_test(self, caller: Caller, webhook_id: str) -> TestSent:
         """A `webhook_test` event to this one webhook, even when it is disabled."""
@@ -74,10 +79,16 @@ class DeliveryService:
         webhook = await self._webhooks.get(caller, webhook_id)
         now = self._clock()
         example = EVENT_TYPES["webhook_test"].example_data
-        event = Event(id=new_event_id(), account_id=caller.account_id,
-                      site_id=webhook.site_ids[0] if webhook.site_ids else "",
-                      type="webhook_test", resource_ids={},
-                      event_time=now, data=dict(example or {}), created=now)
+        event = Event(
+            id=new_event_id(),
+            account_id=caller.account_id,
+            site_id=webhook.site_ids[0] if webhook.site_ids else "",
+            type="webhook_test",
+            resource_ids={},
+            event_time=now,
+            data=dict(example or {}),
+            created=now,
+        )
         delivery = direct_delivery(event, webhook.id, now=now, delivery_id=new_delivery_id())
         await self._store.append_events([event], lambda _events: [delivery])
         return TestSent(event_id=event.id, delivery_id=delivery.id)

@@ -39,8 +39,9 @@ class EventService:
             for index, item in enumerate(items)
         ]
         await self._check_sites(caller.account_id, events, prefix)
-        plan = FanoutPlan(await self._store.enabled_webhooks(caller.account_id), now=now,
-                          new_id=new_delivery_id)
+        plan = FanoutPlan(
+            await self._store.enabled_webhooks(caller.account_id), now=now, new_id=new_delivery_id
+        )
         await self._store.append_events(_first_of_each_id(events), plan)
         return [event.id for event in events]
 
@@ -54,32 +55,41 @@ class EventService:
         resource_id: str | None = None,
     ) -> Page[EventSummary]:
         caller.require(Permission.READ)
-        query = EventQuery(account_id=caller.account_id, page=page, type=type, site_id=site_id,
-                           resource_id=resource_id)
+        query = EventQuery(
+            account_id=caller.account_id,
+            page=page,
+            type=type,
+            site_id=site_id,
+            resource_id=resource_id,
+        )
         return await self._store.list_events(query)
 
-    async def _check_sites(self, account_id: str, events: Sequence[Event], prefix: Callable[[int], str]) -> None:
+    async def _check_sites(
+        self, account_id: str, events: Sequence[Event], prefix: Callable[[int], str]
+    ) -> None:
         wanted = list(dict.fromkeys(event.site_id for event in events))
         known = await self._store.existing_site_ids(account_id, wanted)
         for index, event in enumerate(events):
             if event.site_id not in known:
-                raise ValidationFailed(f"{prefix(index)}site_id: unknown site {event.site_id!r}",
-                                       field="site_id")
+                raise ValidationFailed(
+                    f"{prefix(index)}site_id: unknown site {event.site_id!r}", field="site_id"
+                )
 
 
 def _items(raw: object, max_batch: int) -> tuple[list[object], Callable[[int], str]]:
     if not isinstance(raw, Mapping):
-        raise ValidationFailed("the body must be a JSON object: one event, or "
-                               '{"events": [...]} for a batch')
+        raise ValidationFailed(
+            'the body must be a JSON object: one event, or {"events": [...]} for a batch'
+        )
     if "events" not in raw:
         return [raw], lambda _index: ""
     batch = raw["events"]
     if set(raw) != {"events"} or not isinstance(batch, list) or not batch:
-        raise ValidationFailed('a batch is {"events": [<event>, ...]} with at least one event',
-                               field="events")
+        raise ValidationFailed(
+            'a batch is {"events": [<event>, ...]} with at least one event', field="events"
+        )
     if len(batch) > max_batch:
-        raise ValidationFailed(f"a batch holds at most {max_batch} events",
-                               field="events")
+        raise ValidationFailed(f"a batch holds at most {max_batch} events", field="events")
     return batch, lambda index: f"events[{index}]."
 
 
@@ -91,7 +101,9 @@ def parse_event(raw: object, *, account_id: str, now: Any, field: str = "") -> E
     if name not in PUBLISHABLE_EVENTS:
         raise ValidationFailed(
             f"{field}event: {name!r} is not a known event; valid events are: "
-            f"{', '.join(PUBLISHABLE_EVENTS)}", field="event")
+            f"{', '.join(PUBLISHABLE_EVENTS)}",
+            field="event",
+        )
     event_type = EVENT_TYPES[name]
     _reject_unknown_fields(raw, event_type.id_fields, field)
     return Event(
@@ -103,8 +115,11 @@ def parse_event(raw: object, *, account_id: str, now: Any, field: str = "") -> E
             id_field: _resource_id(raw.get(id_field), f"{field}{id_field}", name)
             for id_field in event_type.id_fields
         },
-        event_time=(v.timestamp(raw["event_time"], field=f"{field}event_time")
-                    if raw.get("event_time") is not None else now),
+        event_time=(
+            v.timestamp(raw["event_time"], field=f"{field}event_time")
+            if raw.get("event_time") is not None
+            else now
+        ),
         data=_data(raw.get("data"), field),
         created=now,
     )
@@ -115,7 +130,9 @@ def _reject_unknown_fields(raw: Mapping[str, Any], id_fields: Sequence[str], fie
     if unknown:
         raise ValidationFailed(
             f"{field}{unknown[0]}: not a field of a {raw['event']} event (put extra "
-            "information in \"data\")", field=unknown[0])
+            'information in "data")',
+            field=unknown[0],
+        )
 
 
 def _event_id(raw: object, field: str) -> str:
@@ -124,7 +141,9 @@ def _event_id(raw: object, field: str) -> str:
     if not isinstance(raw, str) or not is_event_id(raw):
         raise ValidationFailed(
             f"{field}event_id must be 1-128 letters, digits, '_', '-', '.' or ':' "
-            "starting with a letter or digit", field="event_id")
+            "starting with a letter or digit",
+            field="event_id",
+        )
     return raw
 
 

@@ -21,9 +21,13 @@ class SiteService:
         """A caller may choose the id, so a platform keeps the property ids it already has."""
         caller.require(Permission.WRITE)
         now = self._clock()
-        site = Site(id=_site_id(site_id), account_id=caller.account_id,
-                    name=v.text(name, field="name", max_length=256), created=now,
-                    last_modified=now)
+        site = Site(
+            id=_site_id(site_id),
+            account_id=caller.account_id,
+            name=v.text(name, field="name", max_length=256),
+            created=now,
+            last_modified=now,
+        )
         await self._store.create_site(site)
         return site
 
@@ -41,8 +45,9 @@ class SiteService:
     async def rename(self, caller: Caller, site_id: str, name: object) -> Site:
         caller.require(Permission.WRITE)
         site = await self.get(caller, site_id)
-        renamed = dataclasses.replace(site, name=v.text(name, field="name", max_length=256),
-                                      last_modified=self._clock())
+        renamed = dataclasses.replace(
+            site, name=v.text(name, field="name", max_length=256), last_modified=self._clock()
+        )
         await self._store.update_site(renamed)
         return renamed
 

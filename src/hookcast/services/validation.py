@@ -11,6 +11,8 @@ from hookcast.domain.errors import ValidationFailed
 def text(value: object, *, field: str, max_length: int, required: bool = True) -> str:
     if not isinstance(value, str):
         raise ValidationFailed(f"{field} must be a string", field=field)
+    if "\x00" in value:  # PostgreSQL cannot store it; refuse it on every backend alike
+        raise ValidationFailed(f"{field} must not contain NUL characters", field=field)
     stripped = value.strip()
     if required and not stripped:
         raise ValidationFailed(f"{field} must not be empty", field=field)
@@ -27,6 +29,8 @@ def string_list(value: object, *, field: str, max_items: int = 1000) -> list[str
         raise ValidationFailed(f"{field} has more than {max_items} items", field=field)
     if not all(isinstance(item, str) for item in value):
         raise ValidationFailed(f"{field} must contain only strings", field=field)
+    if any("\x00" in item for item in value):
+        raise ValidationFailed(f"{field} must not contain NUL characters", field=field)
     return list(dict.fromkeys(value))
 
 

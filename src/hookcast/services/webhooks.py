@@ -21,8 +21,17 @@ from hookcast.services.urls import UrlGuard
 
 SORT_FIELDS = ("created", "last_modified", "name")
 EDITABLE_FIELDS = frozenset(
-    {"name", "description", "webhook_url", "events", "site_ids", "enabled", "conditions",
-     "retry_policy", "timeout_seconds"}
+    {
+        "name",
+        "description",
+        "webhook_url",
+        "events",
+        "site_ids",
+        "enabled",
+        "conditions",
+        "retry_policy",
+        "timeout_seconds",
+    }
 )
 
 
@@ -42,7 +51,10 @@ class WebhookSettings:
 
 
 DEFAULTS: Mapping[str, Any] = {
-    "description": "", "enabled": True, "conditions": None, "retry_policy": "standard",
+    "description": "",
+    "enabled": True,
+    "conditions": None,
+    "retry_policy": "standard",
     "timeout_seconds": 10,
 }
 
@@ -62,8 +74,12 @@ class WebhookService:
         settings = await self._validate(caller.account_id, {**DEFAULTS, **metadata})
         now = self._clock()
         webhook = Webhook(
-            id=new_resource_id(), account_id=caller.account_id, secret=new_webhook_secret(),
-            created=now, last_modified=now, **_fields(settings),
+            id=new_resource_id(),
+            account_id=caller.account_id,
+            secret=new_webhook_secret(),
+            created=now,
+            last_modified=now,
+            **_fields(settings),
         )
         await self._store.create_webhook(webhook)
         return webhook
@@ -86,8 +102,14 @@ class WebhookService:
     ) -> Page[Webhook]:
         caller.require(Permission.READ)
         field, descending = parse_sort(sort, SORT_FIELDS)
-        query = WebhookQuery(account_id=caller.account_id, page=page, sort=field,
-                             descending=descending, event=event, site_id=site_id)
+        query = WebhookQuery(
+            account_id=caller.account_id,
+            page=page,
+            sort=field,
+            descending=descending,
+            event=event,
+            site_id=site_id,
+        )
         return await self._store.list_webhooks(query)
 
     async def update(self, caller: Caller, webhook_id: str, changes: Mapping[str, Any]) -> Webhook:
@@ -95,13 +117,19 @@ class WebhookService:
         caller.require(Permission.WRITE)
         unknown = sorted(set(changes) - EDITABLE_FIELDS)
         if unknown:
-            raise ValidationFailed(f"unknown metadata field(s): {', '.join(unknown)}",
-                                   field=unknown[0])
+            raise ValidationFailed(
+                f"unknown metadata field(s): {', '.join(unknown)}", field=unknown[0]
+            )
         current = await self.get(caller, webhook_id)
         merged = {**_editable(current), **changes}
         if "webhook_url" not in changes:
             merged.pop("webhook_url")  # unchanged: do not re-resolve it
-        settings = await self._validate(caller.account_id, merged, url=current.webhook_url)
+        if "site_ids" not in changes:
+            # unchanged: kept as they are, even empty after their sites were deleted
+            merged.pop("site_ids")
+        settings = await self._validate(
+            caller.account_id, merged, url=current.webhook_url, site_ids=current.site_ids
+        )
         updated = dataclasses.replace(current, last_modified=self._clock(), **_fields(settings))
         updated = _apply_enabled_change(current, updated)
         await self._store.update_webhook(updated, self._clock())
@@ -123,34 +151,49 @@ class WebhookService:
         current = await self.get(caller, webhook_id)
         now = self._clock()
         rotated = dataclasses.replace(
-            current, secret=new_webhook_secret(), previous_secret=current.secret,
-            previous_secret_expires=now + self._grace, last_modified=now,
+            current,
+            secret=new_webhook_secret(),
+            previous_secret=current.secret,
+            previous_secret_expires=now + self._grace,
+            last_modified=now,
         )
         await self._store.update_webhook(rotated, now)
         return rotated
 
     async def _validate(
-        self, account_id: str, raw: Mapping[str, Any], *, url: str | None = None
+        self,
+        account_id: str,
+        raw: Mapping[str, Any],
+        *,
+        url: str | None = None,
+        site_ids: tuple[str, ...] | None = None,
     ) -> WebhookSettings:
         webhook_url = url
         if "webhook_url" in raw:
             webhook_url = await self._urls.check(
-                v.text(raw["webhook_url"], field="webhook_url", max_length=2048))
+                v.text(raw["webhook_url"], field="webhook_url", max_length=2048)
+            )
         if "name" not in raw or webhook_url is None:
             missing = "name" if "name" not in raw else "webhook_url"
             raise ValidationFailed(f"metadata.{missing} is required", field=missing)
         return WebhookSettings(
             name=v.text(raw["name"], field="name", max_length=256),
-            description=v.text(raw["description"] or "", field="description",
-                               max_length=2048, required=False),
+            description=v.text(
+                raw["description"] or "", field="description", max_length=2048, required=False
+            ),
             webhook_url=webhook_url,
             events=_events(raw.get("events")),
-            site_ids=await self._site_ids(account_id, raw.get("site_ids")),
+            site_ids=(
+                await self._site_ids(account_id, raw.get("site_ids"))
+                if "site_ids" in raw or site_ids is None
+                else site_ids
+            ),
             enabled=v.boolean(raw["enabled"], field="enabled"),
             conditions=_conditions(raw["conditions"]),
             retry_policy=parse_retry_policy(raw["retry_policy"]),
-            timeout_seconds=v.integer(raw["timeout_seconds"], field="timeout_seconds",
-                                      low=1, high=30),
+            timeout_seconds=v.integer(
+                raw["timeout_seconds"], field="timeout_seconds", low=1, high=30
+            ),
         )
 
     async def _site_ids(self, account_id: str, raw: object) -> tuple[str, ...]:
@@ -168,7 +211,8 @@ def parse_sort(sort: str, fields: Sequence[str]) -> tuple[str, bool]:
     direction = direction or "asc"
     if field not in fields or direction not in ("asc", "dsc", "desc"):
         raise ValidationFailed(
-            f"sort must be <field>:<asc|dsc> with field one of {', '.join(fields)}", field="sort")
+            f"sort must be <field>:<asc|dsc> with field one of {', '.join(fields)}", field="sort"
+        )
     return field, direction != "asc"
 
 
@@ -182,7 +226,9 @@ def _events(raw: object) -> tuple[str, ...]:
     if unknown:
         raise ValidationFailed(
             f"unknown event(s): {', '.join(unknown)}. Valid events are: "
-            f"{', '.join(SUBSCRIBABLE_EVENTS)}, or \"*\" for every event", field="events")
+            f'{", ".join(SUBSCRIBABLE_EVENTS)}, or "*" for every event',
+            field="events",
+        )
     return tuple(events)
 
 

@@ -9,7 +9,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
+    Integer,
     RowMapping,
     Select,
     String,
@@ -19,8 +21,10 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    text,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hookcast.domain.models import Attempt, Delivery, DeliveryStatus
@@ -34,7 +38,7 @@ from hookcast.store.rows import (
 )
 from hookcast.store.sql import count, insert_ignoring, is_postgres, paginate
 from hookcast.store.tables import attempts, deliveries, events, webhooks
-from hookcast.store.types import Timestamp
+from hookcast.store.types import Timestamp, to_micros
 from hookcast.store.webhooks import lock_webhooks
 
 __all__ = [
@@ -60,7 +64,10 @@ async def insert_deliveries(conn: AsyncConnection, batch: Sequence[Delivery]) ->
     live = await lock_webhooks(conn, {delivery.webhook_id for delivery in batch})
     rows = [delivery_values(d) for d in batch if d.webhook_id in live]
     if rows:
-        await conn.execute(insert_ignoring(conn, deliveries, ["webhook_id", "event_id"]), rows)
+        statement = insert_ignoring(conn, deliveries, ["event_id", "webhook_id"])
+        # RETURNING makes SQLAlchemy batch the rows into multi-row INSERTs
+        # ("insertmanyvalues"); asyncpg's plain executemany runs one INSERT per row.
+        await conn.execute(statement.returning(deliveries.c.id), rows)
     return len(rows)
 
 
@@ -108,12 +115,16 @@ async def record_attempts(conn: AsyncConnection, results: Sequence[DeliveryResul
     held = await _held_leases(conn, results)
     retries = [r for r in held if r.status is DeliveryStatus.PENDING]
     finals = [r for r in held if r.status is not DeliveryStatus.PENDING]
-    if retries:
-        await conn.execute(_RETRY, [_result_params(r) for r in retries])
-    if finals:
-        await conn.execute(_COMPLETE, [_result_params(r) for r in finals])
+    if is_postgres(conn):
+        await _update_from_arrays(conn, retries, finals)
+    else:
+        if retries:
+            await conn.execute(_RETRY, [_result_params(r) for r in retries])
+        if finals:
+            await conn.execute(_COMPLETE, [_result_params(r) for r in finals])
     if held:
-        await conn.execute(insert(attempts), [attempt_values(r.attempt) for r in held])
+        rows = [attempt_values(r.attempt) for r in held]
+        await conn.execute(insert(attempts).returning(attempts.c.id), rows)  # batched, as above
 
 
 async def _held_leases(
@@ -129,6 +140,50 @@ async def _held_leases(
     )
     tokens = {row.id: row.lease_token for row in await conn.execute(query)}
     return [r for r in results if tokens.get(r.delivery_id) == r.lease_token]
+
+
+async def _update_from_arrays(
+    conn: AsyncConnection, retries: list[DeliveryResult], finals: list[DeliveryResult]
+) -> None:
+    """PostgreSQL: one UPDATE ... FROM unnest(arrays) per kind, instead of one statement per
+    row (asyncpg's executemany); several times fewer round trips and executor start-ups."""
+    for statement, batch in ((_PG_RETRY, retries), (_PG_COMPLETE, finals)):
+        if batch:
+            params = [_result_params(r) for r in batch]
+            columns = {key: [p[key] for p in params] for key in params[0]}
+            columns["b_next"] = [to_micros(value) for value in columns["b_next"]]
+            columns["b_completed"] = [_micros_or_none(v) for v in columns["b_completed"]]
+            await conn.execute(statement, columns)
+
+
+def _micros_or_none(value: datetime | None) -> int | None:
+    return None if value is None else to_micros(value)
+
+
+_PG_ARRAY_TYPES = (
+    bindparam("b_id", type_=ARRAY(String)),
+    bindparam("b_token", type_=ARRAY(String)),
+    bindparam("b_status", type_=ARRAY(String)),
+    bindparam("b_next", type_=ARRAY(BigInteger)),
+    bindparam("b_code", type_=ARRAY(Integer)),
+    bindparam("b_completed", type_=ARRAY(BigInteger)),
+)
+_PG_RETRY = text("""
+    UPDATE deliveries
+    SET attempts = deliveries.attempts + 1, next_attempt_at = r.next_at,
+        last_status_code = r.code, lease_token = NULL
+    FROM unnest(:b_id, :b_token, :b_status, :b_next, :b_code, :b_completed)
+        AS r(id, token, status, next_at, code, completed_at)
+    WHERE deliveries.id = r.id AND deliveries.lease_token = r.token
+""").bindparams(*_PG_ARRAY_TYPES)
+_PG_COMPLETE = text("""
+    UPDATE deliveries
+    SET status = r.status, attempts = deliveries.attempts + 1, last_status_code = r.code,
+        completed_at = r.completed_at, lease_token = NULL
+    FROM unnest(:b_id, :b_token, :b_status, :b_next, :b_code, :b_completed)
+        AS r(id, token, status, next_at, code, completed_at)
+    WHERE deliveries.id = r.id AND deliveries.lease_token = r.token
+""").bindparams(*_PG_ARRAY_TYPES)
 
 
 def _result_params(result: DeliveryResult) -> dict[str, Any]:

@@ -13,12 +13,14 @@ router = APIRouter(prefix="/v2/deliveries", tags=["deliveries"])
 
 
 @router.get("/{delivery_id}/", summary="A delivery with every attempt")
-async def get_delivery(delivery_id: str, services: ServicesDep,
-                       caller: CallerDep) -> dict[str, Any]:
+async def get_delivery(
+    delivery_id: str, services: ServicesDep, caller: CallerDep
+) -> dict[str, Any]:
     return presenters.delivery(await services.deliveries.get(caller, delivery_id))
 
 
 @router.post("/{delivery_id}/retry/", status_code=202, summary="Send a delivery again now")
-async def retry_delivery(delivery_id: str, services: ServicesDep,
-                         caller: CallerDep) -> dict[str, Any]:
+async def retry_delivery(
+    delivery_id: str, services: ServicesDep, caller: CallerDep
+) -> dict[str, Any]:
     return presenters.delivery(await services.deliveries.retry(caller, delivery_id))

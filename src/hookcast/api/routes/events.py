@@ -39,7 +39,13 @@ async def list_events(
     site_id: str | None = None,
     resource_id: Annotated[str | None, Query(description="media_id, channel_id...")] = None,
 ) -> dict[str, Any]:
-    found = await services.events.list(caller, page=page, type=event, site_id=site_id,
-                                       resource_id=resource_id)
-    return presenters.page("events", [presenters.event_summary(s) for s in found.items],
-                           number=page.page, length=page.page_length, total=found.total)
+    found = await services.events.list(
+        caller, page=page, type=event, site_id=site_id, resource_id=resource_id
+    )
+    return presenters.page(
+        "events",
+        [presenters.event_summary(s) for s in found.items],
+        number=page.page,
+        length=page.page_length,
+        total=found.total,
+    )

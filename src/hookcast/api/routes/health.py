@@ -22,6 +22,7 @@ async def readyz(services: ServicesDep) -> JSONResponse:
     try:
         await services.store.list_accounts()
     except Exception as exc:  # any failure means not ready; the reason helps the operator
-        return JSONResponse({"status": "unavailable", "reason": type(exc).__name__},
-                            status_code=503)
+        return JSONResponse(
+            {"status": "unavailable", "reason": type(exc).__name__}, status_code=503
+        )
     return JSONResponse({"status": "ok"})

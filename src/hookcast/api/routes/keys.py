@@ -14,10 +14,12 @@ router = APIRouter(prefix="/v2/api_keys", tags=["api keys"])
 
 
 @router.post("/", status_code=201, summary="Create an API key with a role")
-async def create_key(body: ApiKeyCreate, services: ServicesDep,
-                     caller: CallerDep) -> dict[str, Any]:
-    created = await services.accounts.create_key(caller, role=body.metadata.role,
-                                                 name=body.metadata.name)
+async def create_key(
+    body: ApiKeyCreate, services: ServicesDep, caller: CallerDep
+) -> dict[str, Any]:
+    created = await services.accounts.create_key(
+        caller, role=body.metadata.role, name=body.metadata.name
+    )
     return presenters.api_key(created.key, secret_value=created.secret)
 
 

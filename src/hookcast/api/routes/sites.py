@@ -21,8 +21,13 @@ async def create_site(body: SiteCreate, services: ServicesDep, caller: CallerDep
 @router.get("/", summary="List properties")
 async def list_sites(services: ServicesDep, caller: CallerDep, page: PageDep) -> dict[str, Any]:
     found = await services.sites.list(caller, page)
-    return presenters.page("sites", [presenters.site(item) for item in found.items],
-                           number=page.page, length=page.page_length, total=found.total)
+    return presenters.page(
+        "sites",
+        [presenters.site(item) for item in found.items],
+        number=page.page,
+        length=page.page_length,
+        total=found.total,
+    )
 
 
 @router.get("/{site_id}/", summary="Get a property")
@@ -31,8 +36,9 @@ async def get_site(site_id: str, services: ServicesDep, caller: CallerDep) -> di
 
 
 @router.patch("/{site_id}/", summary="Rename a property")
-async def rename_site(site_id: str, body: SitePatch, services: ServicesDep,
-                      caller: CallerDep) -> dict[str, Any]:
+async def rename_site(
+    site_id: str, body: SitePatch, services: ServicesDep, caller: CallerDep
+) -> dict[str, Any]:
     return presenters.site(await services.sites.rename(caller, site_id, body.metadata.name))
 
 

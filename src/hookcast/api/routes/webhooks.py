@@ -14,8 +14,9 @@ router = APIRouter(prefix="/v2/webhooks", tags=["webhooks"])
 
 
 @router.post("/", status_code=201, summary="Create a webhook (the secret is in this response)")
-async def create_webhook(body: WebhookCreate, services: ServicesDep,
-                         caller: CallerDep) -> dict[str, Any]:
+async def create_webhook(
+    body: WebhookCreate, services: ServicesDep, caller: CallerDep
+) -> dict[str, Any]:
     metadata = body.metadata.model_dump()
     hook = await services.webhooks.create(caller, metadata)
     return presenters.webhook(hook, with_secret=True)
@@ -30,10 +31,16 @@ async def list_webhooks(
     events: Annotated[str | None, Query(description="Only webhooks subscribed to it")] = None,
     site_id: str | None = None,
 ) -> dict[str, Any]:
-    found = await services.webhooks.list(caller, page=page, sort=sort, event=events,
-                                         site_id=site_id)
-    return presenters.page("webhooks", [presenters.webhook(hook) for hook in found.items],
-                           number=page.page, length=page.page_length, total=found.total)
+    found = await services.webhooks.list(
+        caller, page=page, sort=sort, event=events, site_id=site_id
+    )
+    return presenters.page(
+        "webhooks",
+        [presenters.webhook(hook) for hook in found.items],
+        number=page.page,
+        length=page.page_length,
+        total=found.total,
+    )
 
 
 @router.get("/{webhook_id}/", summary="Get a webhook (never its secret)")
@@ -42,8 +49,9 @@ async def get_webhook(webhook_id: str, services: ServicesDep, caller: CallerDep)
 
 
 @router.patch("/{webhook_id}/", summary="Update a webhook with partial metadata")
-async def update_webhook(webhook_id: str, body: WebhookPatch, services: ServicesDep,
-                         caller: CallerDep) -> dict[str, Any]:
+async def update_webhook(
+    webhook_id: str, body: WebhookPatch, services: ServicesDep, caller: CallerDep
+) -> dict[str, Any]:
     hook = await services.webhooks.update(caller, webhook_id, patch_changes(body))
     return presenters.webhook(hook)
 
@@ -55,14 +63,16 @@ async def delete_webhook(webhook_id: str, services: ServicesDep, caller: CallerD
 
 
 @router.get("/{webhook_id}/secret/", summary="Reveal the signing secret (admin)")
-async def reveal_secret(webhook_id: str, services: ServicesDep,
-                        caller: CallerDep) -> dict[str, Any]:
+async def reveal_secret(
+    webhook_id: str, services: ServicesDep, caller: CallerDep
+) -> dict[str, Any]:
     return presenters.secret(await services.webhooks.reveal_secret(caller, webhook_id))
 
 
 @router.post("/{webhook_id}/secret/rotate/", summary="Rotate the signing secret (admin)")
-async def rotate_secret(webhook_id: str, services: ServicesDep,
-                        caller: CallerDep) -> dict[str, Any]:
+async def rotate_secret(
+    webhook_id: str, services: ServicesDep, caller: CallerDep
+) -> dict[str, Any]:
     return presenters.secret(await services.webhooks.rotate_secret(caller, webhook_id))
 
 
@@ -75,10 +85,16 @@ async def list_deliveries(
     status: str | None = None,
     event: str | None = None,
 ) -> dict[str, Any]:
-    found = await services.deliveries.list(caller, webhook_id, page=page, status=status,
-                                           event=event)
-    return presenters.page("deliveries", [presenters.delivery(r) for r in found.items],
-                           number=page.page, length=page.page_length, total=found.total)
+    found = await services.deliveries.list(
+        caller, webhook_id, page=page, status=status, event=event
+    )
+    return presenters.page(
+        "deliveries",
+        [presenters.delivery(r) for r in found.items],
+        number=page.page,
+        length=page.page_length,
+        total=found.total,
+    )
 
 
 @router.post("/{webhook_id}/test/", status_code=202, summary="Send a webhook_test event")
@@ -87,9 +103,11 @@ async def send_test(webhook_id: str, services: ServicesDep, caller: CallerDep) -
     return {"event_id": sent.event_id, "delivery_id": sent.delivery_id}
 
 
-@router.post("/{webhook_id}/recover/", status_code=202,
-             summary="Resend every failed delivery since a time")
-async def recover(webhook_id: str, body: Recover, services: ServicesDep,
-                  caller: CallerDep) -> dict[str, Any]:
+@router.post(
+    "/{webhook_id}/recover/", status_code=202, summary="Resend every failed delivery since a time"
+)
+async def recover(
+    webhook_id: str, body: Recover, services: ServicesDep, caller: CallerDep
+) -> dict[str, Any]:
     count = await services.deliveries.recover(caller, webhook_id, body.since)
     return {"recovered": count}

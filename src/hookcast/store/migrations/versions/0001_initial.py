@@ -162,7 +162,7 @@ def _events_and_deliveries() -> None:
         sa.Column("created", _TIME, nullable=False),
         sa.Column("completed_at", _TIME, nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_deliveries"),
-        sa.UniqueConstraint("webhook_id", "event_id", name="uq_deliveries_webhook_id_event_id"),
+        sa.UniqueConstraint("event_id", "webhook_id", name="uq_deliveries_event_id_webhook_id"),
         sa.ForeignKeyConstraint(
             ["webhook_id"],
             ["webhooks.id"],
@@ -183,7 +183,6 @@ def _events_and_deliveries() -> None:
         postgresql_where=_PENDING,
     )
     op.create_index("ix_deliveries_webhook_id_created", "deliveries", ["webhook_id", "created"])
-    op.create_index("ix_deliveries_account_id_event_id", "deliveries", ["account_id", "event_id"])
     op.create_table(
         "attempts",
         sa.Column(

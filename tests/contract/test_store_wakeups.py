@@ -70,7 +70,9 @@ async def test_manual_retry_and_release_wake_a_waiter(store: SqlStore) -> None:
     assert await _woken_by(store, retry) < WAIT
 
 
-@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+@pytest.mark.parametrize(
+    "database_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
 async def test_publish_in_another_process_wakes_a_waiter(
     store: SqlStore, database_url: str, secret_key: bytes
 ) -> None:

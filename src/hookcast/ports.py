@@ -84,6 +84,16 @@ class DeliveryRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class DeliveryCount:
+    """How many of one webhook's deliveries created in one UTC hour are in one status."""
+
+    webhook_id: str
+    hour: datetime  # the start of the hour
+    status: DeliveryStatus
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
 class ClaimedDelivery:
     """A due delivery leased to one worker until `lease_token` is released or expires."""
 
@@ -187,6 +197,12 @@ class Store(Protocol):
     async def get_delivery(self, account_id: str, delivery_id: str) -> DeliveryRecord | None: ...
     async def reschedule_delivery(self, account_id: str, delivery_id: str, now: datetime) -> bool:
         """Makes the delivery pending and due at `now` (a manual retry)."""
+
+    async def count_deliveries_by_hour(
+        self, account_id: str, webhook_ids: Sequence[str], since: datetime
+    ) -> Sequence[DeliveryCount]:
+        """Counts the webhooks' deliveries created at or after `since`, by hour and status
+        (hours with no delivery are left out)."""
 
     async def recover_deliveries(
         self, account_id: str, webhook_id: str, since: datetime, now: datetime

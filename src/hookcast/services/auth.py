@@ -61,3 +61,11 @@ class AuthService:
         if key is None:
             raise Unauthorized("invalid API key")
         return Caller(account_id=key.account_id, role=key.role, key_id=key.id)
+
+    async def resume(self, account_id: str, key_id: str) -> Caller:
+        """The caller behind a key already authenticated once (a dashboard session), if the
+        key still exists: revoking a key ends every session opened with it."""
+        for key in await self._store.list_api_keys(account_id):
+            if key.id == key_id:
+                return Caller(account_id=key.account_id, role=key.role, key_id=key.id)
+        raise Unauthorized("the API key of this session was revoked")

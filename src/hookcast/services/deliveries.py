@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from hookcast.domain.catalog import EVENT_TYPES
 from hookcast.domain.errors import NotFound
 from hookcast.domain.fanout import direct_delivery
 from hookcast.domain.ids import new_delivery_id, new_event_id
 from hookcast.domain.models import DeliveryStatus, Event, Permission
-from hookcast.ports import Clock, DeliveryQuery, DeliveryRecord, Page, PageRequest, Store
+from hookcast.ports import (
+    Clock,
+    DeliveryCount,
+    DeliveryQuery,
+    DeliveryRecord,
+    Page,
+    PageRequest,
+    Store,
+)
 from hookcast.services import validation as v
 from hookcast.services.auth import Caller
 from hookcast.services.webhooks import WebhookService
@@ -49,6 +59,14 @@ class DeliveryService:
             event_type=event,
         )
         return await self._store.list_deliveries(query)
+
+    async def count_by_hour(
+        self, caller: Caller, webhook_ids: Sequence[str], *, since: datetime
+    ) -> Sequence[DeliveryCount]:
+        """Deliveries per webhook, hour and status since a time (health at a glance).
+        Ids of other accounts' webhooks count nothing, so no 404 check is needed."""
+        caller.require(Permission.READ)
+        return await self._store.count_deliveries_by_hour(caller.account_id, webhook_ids, since)
 
     async def get(self, caller: Caller, delivery_id: str) -> DeliveryRecord:
         caller.require(Permission.READ)

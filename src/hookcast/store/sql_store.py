@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hookcast.domain.models import Account, ApiKey, Event, Site, Webhook
 from hookcast.ports import (
     ClaimedDelivery,
+    DeliveryCount,
     DeliveryQuery,
     DeliveryRecord,
     DeliveryResult,
@@ -30,6 +31,7 @@ from hookcast.store import accounts as account_sql
 from hookcast.store import deliveries as delivery_sql
 from hookcast.store import events as event_sql
 from hookcast.store import sites as site_sql
+from hookcast.store import stats as stats_sql
 from hookcast.store import webhooks as webhook_sql
 from hookcast.store.crypto import SecretBox
 from hookcast.store.engine import Engines, asyncpg_dsn
@@ -254,6 +256,12 @@ class SqlStore:
         if recovered:
             self._wakeup.notify()
         return recovered
+
+    async def count_deliveries_by_hour(
+        self, account_id: str, webhook_ids: Sequence[str], since: datetime
+    ) -> Sequence[DeliveryCount]:
+        async with self._reading() as conn:
+            return await stats_sql.count_by_hour(conn, account_id, webhook_ids, since)
 
     # wake-ups
 

@@ -1,0 +1,141 @@
+"""The delivery log a customer reads, and what they can do from it: retry one delivery,
+recover every failed one since a time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from aiohttp import web
+from delivery_harness import Deployment
+from receivers import answer, eventually, first_then
+
+
+@pytest.fixture
+async def hookcast(database_url: str) -> AsyncIterator[Deployment]:
+    async with Deployment.open(database_url) as deployment:
+        yield deployment
+
+
+async def test_each_attempt_is_logged_without_its_signatures(hookcast: Deployment) -> None:
+    big = "z" * 10 * 1024
+    receiver = await hookcast.receiver(first_then(answer(500, body=big), answer(200)))
+    hook = await hookcast.hook_for(receiver, retry_policy=[0.2])
+    hookcast.start_worker()
+    (event_id,) = await hookcast.publish({"event": "media_available", "media_id": "MNYaMSQl"})
+
+    await receiver.wait_for(2)
+    (delivery,) = await hookcast.wait_for_status(hook["id"], "succeeded", 1)
+    log = await hookcast.api.get(f"/v2/webhooks/{hook['id']}/deliveries/")
+
+    assert delivery["event_id"] == event_id
+    assert delivery["event"] == "media_available"
+    assert delivery["attempts"] == 2
+    failed, succeeded = delivery["attempt_log"]
+    assert [failed["number"], succeeded["number"]] == [1, 2]
+    assert failed["status_code"] == 500
+    assert failed["response_body"] == "z" * 4096  # the first 4 KiB, exactly
+    assert failed["error"] == "HTTP 500"
+    assert succeeded["status_code"] == 200
+    assert succeeded["error"] is None
+    for attempt in (failed, succeeded):
+        assert attempt["latency_ms"] > 0
+        assert datetime.fromisoformat(attempt["started_at"]) <= datetime.now(UTC)
+        headers = {name.lower(): value for name, value in attempt["request_headers"].items()}
+        assert headers["webhook-id"] == event_id
+        assert headers["content-type"] == "application/json"
+        for signed in ("authorization", "webhook-signature", "x-hookcast-signature"):
+            assert headers[signed] == "[redacted]"
+    # no signature that was actually sent appears anywhere in the log
+    for item in receiver.received:
+        token = item.headers["Authorization"].removeprefix("Bearer ")
+        for secret_value in (
+            token,
+            item.headers["webhook-signature"],
+            item.headers["X-Hookcast-Signature"],
+        ):
+            assert secret_value not in log.text
+    assert receiver.secret not in log.text
+
+
+async def by_event_type(_number: int, request: web.Request) -> web.StreamResponse:
+    body = await request.json()
+    return web.Response(status=200 if body["event"] == "media_available" else 500)
+
+
+async def test_the_log_is_paginated_and_filters_by_status_and_event(hookcast: Deployment) -> None:
+    receiver = await hookcast.receiver(by_event_type)
+    hook = await hookcast.hook_for(receiver, retry_policy=[0.1])
+    hookcast.start_worker()
+    await hookcast.publish(
+        *({"event": "media_available", "media_id": f"OK{n:06d}"} for n in range(3)),
+        *({"event": "media_created", "media_id": f"NO{n:06d}"} for n in range(2)),
+    )
+
+    await hookcast.wait_for_status(hook["id"], "succeeded", 3)
+    failed = await hookcast.wait_for_status(hook["id"], "failed", 2)
+
+    assert {d["event"] for d in failed} == {"media_created"}
+    available = await hookcast.deliveries(hook["id"], event="media_available")
+    assert available["total"] == 3
+    assert {d["status"] for d in available["deliveries"]} == {"succeeded"}
+    both = await hookcast.deliveries(hook["id"], event="media_created", status="succeeded")
+    assert both["total"] == 0
+    pages = [await hookcast.deliveries(hook["id"], page=n, page_length=2) for n in (1, 2, 3)]
+    assert [p["total"] for p in pages] == [5, 5, 5]
+    assert [len(p["deliveries"]) for p in pages] == [2, 2, 1]
+    assert len({d["id"] for p in pages for d in p["deliveries"]}) == 5
+    refused = await hookcast.api.get(
+        f"/v2/webhooks/{hook['id']}/deliveries/", params={"status": "lost"}
+    )
+    assert refused.status_code == 400
+
+
+async def test_a_manual_retry_sends_the_delivery_again_now(hookcast: Deployment) -> None:
+    receiver = await hookcast.receiver()
+    hook = await hookcast.hook_for(receiver)
+    hookcast.start_worker()
+    (event_id,) = await hookcast.publish({"event": "media_available", "media_id": "MNYaMSQl"})
+    (delivery,) = await hookcast.wait_for_status(hook["id"], "succeeded", 1)
+
+    response = await hookcast.api.post(f"/v2/deliveries/{delivery['id']}/retry/")
+
+    assert response.status_code == 202, response.text
+    await receiver.wait_for(2)
+    assert receiver.event_ids() == [event_id, event_id]
+    receiver.assert_all_verified()
+
+    async def twice() -> bool:
+        found = await hookcast.api.get(f"/v2/deliveries/{delivery['id']}/")
+        return bool(found.json()["attempts"] == 2 and found.json()["status"] == "succeeded")
+
+    await eventually(twice, message="the manual retry was not logged as a second attempt")
+    missing = await hookcast.api.post("/v2/deliveries/nosuchid/retry/")
+    assert missing.status_code == 404
+
+
+async def test_recover_resends_every_failed_delivery_since_a_time(hookcast: Deployment) -> None:
+    receiver = await hookcast.receiver(answer(500))
+    hook = await hookcast.hook_for(receiver, retry_policy=[0.1])
+    hookcast.start_worker()
+    before = datetime.now(UTC) - timedelta(seconds=1)
+    ids = await hookcast.publish_media(3)
+    await hookcast.wait_for_status(hook["id"], "failed", 3)
+    receiver.behaviour = answer(200)
+    sent = len(receiver.received)
+
+    later = await hookcast.api.post(
+        f"/v2/webhooks/{hook['id']}/recover/", json={"since": datetime.now(UTC).isoformat()}
+    )
+    assert later.json() == {"recovered": 0}
+    response = await hookcast.api.post(
+        f"/v2/webhooks/{hook['id']}/recover/", json={"since": before.isoformat()}
+    )
+
+    assert response.status_code == 202, response.text
+    assert response.json() == {"recovered": 3}
+    await receiver.wait_for(sent + 3)
+    await hookcast.wait_for_status(hook["id"], "succeeded", 3)
+    assert sorted(receiver.event_ids()[sent:]) == sorted(ids)
+    receiver.assert_all_verified()

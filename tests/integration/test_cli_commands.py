@@ -1,0 +1,144 @@
+"""The operator's CLI, run as a user runs it: the installed `hookcast` executable."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+from harness import BASE_URL, SITE_ID, cli_env, run_cli
+from typer.testing import CliRunner
+
+from hookcast.cli import app
+from hookcast.cli.runtime import Runtime
+from hookcast.config import Settings
+
+ID = re.compile(r"[A-Za-z0-9]{8}")
+HELP_COMMANDS = [
+    [],
+    ["serve"],
+    ["worker"],
+    ["migrate"],
+    ["accounts"],
+    ["accounts", "create"],
+    ["keys"],
+    ["keys", "create"],
+    ["sites"],
+    ["sites", "create"],
+]
+
+
+def only_line(stdout: str) -> str:
+    lines = stdout.splitlines()
+    assert len(lines) == 1, stdout
+    return lines[0]
+
+
+@asynccontextmanager
+async def client_on(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """The API in-process on a database the CLI wrote (its key file beside it)."""
+    runtime = await Runtime.open(Settings(database_url=database_url, allowed_networks=""))
+    try:
+        transport = httpx.ASGITransport(app=runtime.app(with_worker=False))
+        async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+            yield client
+    finally:
+        await runtime.store.close()
+
+
+async def test_operator_commands_on_sqlite(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'hookcast.db'}"
+    env = cli_env(url)
+
+    for _ in range(2):  # idempotent
+        migrated = run_cli(["migrate"], env, tmp_path)
+        assert migrated.returncode == 0, migrated.stderr
+        assert "Traceback" not in migrated.stderr
+
+    account = run_cli(["accounts", "create", "Acme Broadcasting"], env, tmp_path)
+    assert account.returncode == 0, account.stderr
+    acme = only_line(account.stdout)
+    assert ID.fullmatch(acme)
+
+    publisher = run_cli(["keys", "create", "--role", "publisher"], env, tmp_path)
+    assert publisher.returncode == 0, publisher.stderr
+    publisher_secret = only_line(publisher.stdout)
+    acme_admin = run_cli(["keys", "create", "--role", "admin", "--account", acme], env, tmp_path)
+    assert acme_admin.returncode == 0, acme_admin.stderr
+    acme_secret = only_line(acme_admin.stdout)
+
+    site = run_cli(["sites", "create", "Main", "--id", SITE_ID], env, tmp_path)
+    assert site.returncode == 0, site.stderr
+    assert only_line(site.stdout) == SITE_ID
+
+    duplicate = run_cli(
+        ["sites", "create", "Again", "--id", SITE_ID, "--account", acme], env, tmp_path
+    )
+    with ThreadPoolExecutor(max_workers=3) as pool:  # failures write nothing
+        failures = list(
+            pool.map(
+                lambda args: run_cli(args, env, tmp_path),
+                [
+                    ["sites", "create", "Bad", "--id", "bad id"],
+                    ["keys", "create", "--role", "admin", "--account", "NoSuch12"],
+                    ["sites", "create", "Nowhere", "--account", "NoSuch12"],
+                ],
+            )
+        )
+    for result in [duplicate, *failures]:
+        assert result.returncode != 0, result.args
+        assert result.stdout == ""
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+        assert "Traceback" not in result.stderr
+
+    async with client_on(url) as client:
+        event = {"event": "media_available", "site_id": SITE_ID, "media_id": "MNYaMSQl"}
+        published = await client.post(
+            "/v2/events/", json=event, headers={"Authorization": publisher_secret}
+        )
+        assert published.status_code == 202, published.text
+        refused = await client.post(
+            "/v2/sites/",
+            json={"metadata": {"name": "x"}},
+            headers={"Authorization": f"Bearer {publisher_secret}"},
+        )
+        assert refused.status_code == 403
+        acme_sites = await client.get("/v2/sites/", headers={"Authorization": acme_secret})
+        assert acme_sites.status_code == 200
+        assert acme_sites.json()["total"] == 0  # the key belongs to Acme, not the first account
+        made = await client.post(
+            "/v2/sites/",
+            json={"metadata": {"name": "Acme"}},
+            headers={"Authorization": acme_secret},
+        )
+        assert made.status_code == 201  # an admin key
+        first_sites = await client.get("/v2/sites/", headers={"Authorization": publisher_secret})
+        assert [s["id"] for s in first_sites.json()["sites"]] == [SITE_ID]
+
+
+def test_help_everywhere_has_an_example(tmp_path: Path) -> None:
+    executable = run_cli(["--help"], cli_env(f"sqlite:///{tmp_path / 'unused.db'}"), tmp_path)
+    assert executable.returncode == 0, executable.stderr
+    assert "Example" in executable.stdout
+    assert not (tmp_path / "unused.db").exists()
+
+    runner = CliRunner()
+    for args in HELP_COMMANDS:  # the same app in-process: no interpreter start per command
+        result = runner.invoke(app, [*args, "--help"], env={"COLUMNS": "200"})
+        assert result.exit_code == 0, (args, result.output)
+        assert "Example" in result.output, (args, result.output)
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_migrate_and_sites_on_postgresql(database_url: str, tmp_path: Path) -> None:
+    env = cli_env(database_url, HOOKCAST_SECRET_KEY="cli-test-secret")
+
+    migrated = run_cli(["migrate"], env, tmp_path)
+    assert migrated.returncode == 0, migrated.stderr
+    site = run_cli(["sites", "create", "Main", "--id", SITE_ID], env, tmp_path)
+    assert site.returncode == 0, site.stderr
+    assert only_line(site.stdout) == SITE_ID

@@ -59,6 +59,21 @@ class SqlStore:
         """ "sqlite" or "postgresql"."""
         return self._engines.url.get_backend_name()
 
+    def using(self, connection: AsyncConnection) -> SqlStore:
+        """This store, working inside a transaction the caller has begun on `connection`.
+
+        Every method of the returned view runs its statements on `connection` and neither
+        commits nor rolls back: the caller's commit makes them durable together with the
+        caller's own writes, its rollback discards both (a transactional outbox). The
+        connection must reach the database HookCast was migrated into. The view shares this
+        store's engines and secret key; closing it does nothing.
+        """
+        if not connection.in_transaction():
+            raise ValueError(
+                "the connection has no transaction: call it inside `async with conn.begin()`"
+            )
+        return _TransactionView(self, connection)
+
     @asynccontextmanager
     async def _reading(self) -> AsyncIterator[AsyncConnection]:
         with translate_errors():
@@ -271,3 +286,36 @@ class SqlStore:
     async def close(self) -> None:
         await self._wakeup.close()
         await self._engines.dispose()
+
+
+class _TransactionView(SqlStore):
+    """`SqlStore.using`: the same queries on a caller's connection, with no commit.
+
+    Only the transaction boundaries differ: every SqlStore method reads and writes through
+    `_reading` / `_writing`, so overriding those two keeps one copy of each query.
+    """
+
+    def __init__(self, store: SqlStore, connection: AsyncConnection) -> None:
+        # No super().__init__(): the view must share the store's engines and wake-ups.
+        self._engines = store._engines
+        self._box = store._box
+        self._wakeup = store._wakeup
+        self._connection = connection
+
+    @asynccontextmanager
+    async def _reading(self) -> AsyncIterator[AsyncConnection]:
+        with translate_errors():
+            yield self._connection
+
+    @asynccontextmanager
+    async def _writing(
+        self, conflict: str = "the resource already exists"
+    ) -> AsyncIterator[AsyncConnection]:
+        # pg_notify (sql.notify) runs on this connection too, so PostgreSQL wakes workers only
+        # when the caller commits. The in-process wake-up methods send after this block is a
+        # hint that may come before the commit: a worker then finds nothing and polls again.
+        with translate_errors(conflict):
+            yield self._connection
+
+    async def close(self) -> None:
+        """Nothing to free: the store this view came from owns the engines."""

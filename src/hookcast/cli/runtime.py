@@ -7,48 +7,24 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
 
 from fastapi import FastAPI
 
 from hookcast.api import create_app
-from hookcast.config import Settings, fernet_key_from_passphrase
+from hookcast.bootstrap import open_settings_store, policy, secret_key, utc_now
+from hookcast.config import Settings
 from hookcast.delivery.sender import AiohttpSender
 from hookcast.delivery.worker import DeliveryWorker, WorkerOptions
 from hookcast.domain.addresses import parse_networks
-from hookcast.domain.errors import ValidationFailed
 from hookcast.ports import Store
 from hookcast.resolver import SystemResolver
-from hookcast.services import Policy, Services, build_services
-from hookcast.store import load_or_create_key, open_store
+from hookcast.services import Services, build_services
 
 _log = logging.getLogger("hookcast")
 
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def secret_key(settings: Settings) -> bytes:
-    """HOOKCAST_SECRET_KEY, or a key file beside a SQLite database (made on first use)."""
-    if settings.secret_key:
-        return fernet_key_from_passphrase(settings.secret_key)
-    path = settings.sqlite_path()
-    if path is None:
-        raise ValidationFailed(
-            "HOOKCAST_SECRET_KEY is required with PostgreSQL: every server and worker must "
-            "share it to read webhook secrets"
-        )
-    return load_or_create_key(Path(f"{path}.key"))
-
-
-def policy(settings: Settings) -> Policy:
-    return Policy(
-        allowed_networks=parse_networks(settings.allowed_networks),
-        rotation_grace=timedelta(hours=settings.secret_rotation_grace_hours),
-        max_batch_events=settings.max_batch_events,
-    )
+# Re-exported: tests and older imports take them from here.
+__all__ = ["Runtime", "policy", "secret_key", "utc_now"]
 
 
 @dataclass
@@ -59,7 +35,7 @@ class Runtime:
 
     @classmethod
     async def open(cls, settings: Settings) -> Runtime:
-        store = await open_store(settings.database_url, secret_key=secret_key(settings))
+        store = await open_settings_store(settings)
         services = build_services(
             store, clock=utc_now, resolver=SystemResolver(), policy=policy(settings)
         )

@@ -1,0 +1,48 @@
+"""From Settings to a wired core (store and services), with no web framework involved.
+
+Shared by the CLI's composition root (`cli/runtime.py`, which adds the API and the worker)
+and the in-process `Hub`, so both derive the secret key and the policy the same way.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from hookcast.config import Settings, fernet_key_from_passphrase
+from hookcast.domain.addresses import parse_networks
+from hookcast.domain.errors import ValidationFailed
+from hookcast.services import Policy
+from hookcast.store import SqlStore, load_or_create_key, open_store
+
+__all__ = ["open_settings_store", "policy", "secret_key", "utc_now"]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def secret_key(settings: Settings) -> bytes:
+    """HOOKCAST_SECRET_KEY, or a key file beside a SQLite database (made on first use)."""
+    if settings.secret_key:
+        return fernet_key_from_passphrase(settings.secret_key)
+    path = settings.sqlite_path()
+    if path is None:
+        raise ValidationFailed(
+            "HOOKCAST_SECRET_KEY is required with PostgreSQL: every server and worker must "
+            "share it to read webhook secrets"
+        )
+    return load_or_create_key(Path(f"{path}.key"))
+
+
+def policy(settings: Settings) -> Policy:
+    return Policy(
+        allowed_networks=parse_networks(settings.allowed_networks),
+        rotation_grace=timedelta(hours=settings.secret_rotation_grace_hours),
+        max_batch_events=settings.max_batch_events,
+    )
+
+
+async def open_settings_store(settings: Settings) -> SqlStore:
+    """The store on `settings.database_url`, with its secret key."""
+    return await open_store(settings.database_url, secret_key=secret_key(settings))

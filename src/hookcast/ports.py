@@ -128,6 +128,27 @@ class WebhookHealth:
     disable_reason: str | None = None  # disables the webhook (410 Gone, failing for too long)
 
 
+@dataclass(frozen=True, slots=True)
+class DeliveryStats:
+    """The delivery backlog at one moment, for metrics (read at scrape time)."""
+
+    pending: int  # deliveries waiting for an attempt, leased ones included
+    oldest_due_age_seconds: float  # how long the most overdue delivery has waited; 0 if none
+    disabled_webhooks: int
+
+
+@dataclass(frozen=True, slots=True)
+class Pruned:
+    """What one retention batch deleted."""
+
+    deliveries: int  # completed deliveries, with their attempts
+    events: int  # events left without any delivery
+
+    @property
+    def total(self) -> int:
+        return self.deliveries + self.events
+
+
 Fanout = Callable[[Sequence[Event]], Sequence[Delivery]]
 """Given the events a publish newly stored, the deliveries to create for them (pure)."""
 
@@ -209,6 +230,16 @@ class Store(Protocol):
     ) -> int:
         """Makes every FAILED delivery of the webhook created at or after `since` due again."""
 
+    # operations
+    async def delivery_stats(self, now: datetime) -> DeliveryStats:
+        """The backlog: pending deliveries, the oldest due one's age, disabled webhooks."""
+
+    async def prune_before(self, before: datetime, *, limit: int) -> Pruned:
+        """Deletes, in one short transaction, up to `limit` succeeded or failed deliveries
+        created before `before` (with their attempts), then up to `limit` events created
+        before it that no delivery refers to any more. Pending and paused deliveries, and
+        their events, are never deleted."""
+
     # wake-ups
     async def wait_for_deliveries(self, timeout: float) -> None:
         """Returns when new deliveries may be due (publish, retry) or after `timeout`."""
@@ -239,6 +270,34 @@ class SendOutcome:
 class Sender(Protocol):
     async def send(self, request: OutboundRequest) -> SendOutcome: ...
     async def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptReport:
+    """One recorded attempt, as metrics and logs see it: ids and numbers, never a secret,
+    a signature or a URL."""
+
+    delivery_id: str
+    event_id: str
+    webhook_id: str
+    attempt: int  # 1 for the first attempt
+    status_code: int | None  # None when no response came back (see `error`)
+    latency_ms: float
+    outcome: DeliveryStatus  # SUCCEEDED, PENDING (a retry is scheduled) or FAILED
+    error: str | None = None
+
+
+class DeliveryObserver(Protocol):
+    """Told about attempts once they are recorded (metrics); must not block or raise."""
+
+    def on_attempts(self, reports: Sequence[AttemptReport]) -> None: ...
+
+
+class NoObserver:
+    """The default DeliveryObserver: ignores everything."""
+
+    def on_attempts(self, reports: Sequence[AttemptReport]) -> None:
+        return None
 
 
 class Resolver(Protocol):

@@ -19,17 +19,20 @@ from hookcast.ports import (
     DeliveryQuery,
     DeliveryRecord,
     DeliveryResult,
+    DeliveryStats,
     EventQuery,
     EventSummary,
     Fanout,
     Page,
     PageRequest,
+    Pruned,
     WebhookHealth,
     WebhookQuery,
 )
 from hookcast.store import accounts as account_sql
 from hookcast.store import deliveries as delivery_sql
 from hookcast.store import events as event_sql
+from hookcast.store import operations as operations_sql
 from hookcast.store import sites as site_sql
 from hookcast.store import stats as stats_sql
 from hookcast.store import webhooks as webhook_sql
@@ -277,6 +280,16 @@ class SqlStore:
     ) -> Sequence[DeliveryCount]:
         async with self._reading() as conn:
             return await stats_sql.count_by_hour(conn, account_id, webhook_ids, since)
+
+    # operations
+
+    async def delivery_stats(self, now: datetime) -> DeliveryStats:
+        async with self._reading() as conn:
+            return await operations_sql.delivery_stats(conn, now)
+
+    async def prune_before(self, before: datetime, *, limit: int) -> Pruned:
+        async with self._writing() as conn:
+            return await operations_sql.prune_before(conn, before, limit=limit)
 
     # wake-ups
 

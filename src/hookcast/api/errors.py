@@ -18,6 +18,7 @@ from hookcast.domain.errors import (
     HookcastError,
     NotFound,
     Unauthorized,
+    Unavailable,
     ValidationFailed,
 )
 
@@ -29,6 +30,7 @@ _STATUS: Sequence[tuple[type[HookcastError], int]] = (
     (Forbidden, 403),
     (NotFound, 404),
     (Conflict, 409),
+    (Unavailable, 503),
 )
 _HTTP_CODES = {
     404: "not_found",
@@ -39,8 +41,11 @@ _HTTP_CODES = {
 }
 
 
+_EXTRA_HEADERS = {401: {"WWW-Authenticate": "Bearer"}, 503: {"Retry-After": "5"}}
+
+
 def error_response(status: int, code: str, description: str) -> JSONResponse:
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = _EXTRA_HEADERS.get(status)
     return JSONResponse(
         {"errors": [{"code": code, "description": description}]},
         status_code=status,

@@ -36,6 +36,15 @@ class Forbidden(HookcastError):
     code = "forbidden"
 
 
+class Unavailable(HookcastError):
+    """A dependency (the database) cannot serve the request now; nothing was changed.
+
+    The API answers 503 with Retry-After: the caller should try again, not fix its input.
+    """
+
+    code = "unavailable"
+
+
 class UnsafeUrl(ValidationFailed):
     """A webhook URL that points at an address HookCast refuses to call (SSRF guard)."""
 

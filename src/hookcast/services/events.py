@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from hookcast.domain.catalog import EVENT_TYPES, PUBLISHABLE_EVENTS
@@ -93,7 +94,7 @@ def _items(raw: object, max_batch: int) -> tuple[list[object], Callable[[int], s
     return batch, lambda index: f"events[{index}]."
 
 
-def parse_event(raw: object, *, account_id: str, now: Any, field: str = "") -> Event:
+def parse_event(raw: object, *, account_id: str, now: datetime, field: str = "") -> Event:
     """One published event, checked against the catalog; errors name the field."""
     if not isinstance(raw, Mapping):
         raise ValidationFailed(f"{field or 'event'} must be a JSON object", field="event")
@@ -118,7 +119,7 @@ def parse_event(raw: object, *, account_id: str, now: Any, field: str = "") -> E
         event_time=(
             v.timestamp(raw["event_time"], field=f"{field}event_time")
             if raw.get("event_time") is not None
-            else now
+            else now.replace(microsecond=0)  # JW Player's event_time has seconds precision
         ),
         data=_data(raw.get("data"), field),
         created=now,

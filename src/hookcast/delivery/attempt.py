@@ -21,7 +21,13 @@ from hookcast.domain.retry import (
     parse_retry_after,
 )
 from hookcast.domain.signing import delivery_headers, redact_headers
-from hookcast.ports import ClaimedDelivery, DeliveryResult, OutboundRequest, SendOutcome
+from hookcast.ports import (
+    AttemptReport,
+    ClaimedDelivery,
+    DeliveryResult,
+    OutboundRequest,
+    SendOutcome,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,16 +35,22 @@ class Concluded:
     result: DeliveryResult
     health: HealthSignal
     kind: OutcomeKind
+    report: AttemptReport  # what metrics and the attempt's log line see
 
 
 def prepare(claimed: ClaimedDelivery, now: datetime) -> OutboundRequest:
-    """The exact request: the body is the same on every attempt (receivers dedupe on
-    event_id); the timestamp and signatures are fresh for each attempt."""
+    """The exact request: the body is the same on every attempt; the timestamp and
+    signatures are fresh for each attempt.
+
+    `webhook-id` is the delivery id: Standard Webhooks receivers dedupe on it, so it must be
+    stable across retries of one delivery yet differ between two webhooks that receive the
+    same event (both may point at one endpoint).
+    """
     webhook = claimed.webhook
     body = orjson.dumps(body_fields(claimed.event, webhook.id))
     headers = delivery_headers(
         body=body,
-        msg_id=claimed.event.id,
+        msg_id=claimed.delivery.id,
         timestamp=int(now.timestamp()),
         secrets=webhook.secrets_at(now),
     )
@@ -98,7 +110,17 @@ def conclude(
         succeeded=kind is OutcomeKind.SUCCESS,
         disable_reason=disable,
     )
-    return Concluded(result=result, health=health, kind=kind)
+    report = AttemptReport(
+        delivery_id=claimed.delivery.id,
+        event_id=claimed.event.id,
+        webhook_id=claimed.webhook.id,
+        attempt=number,
+        status_code=outcome.status_code,
+        latency_ms=outcome.latency_ms,
+        outcome=status,
+        error=attempt.error,
+    )
+    return Concluded(result=result, health=health, kind=kind, report=report)
 
 
 def _next_state(

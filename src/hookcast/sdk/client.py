@@ -1,0 +1,229 @@
+"""`Client`: HookCast's HTTP API from synchronous Python.
+
+    from hookcast import Client
+
+    with Client(api_key="hck_...") as hookcast:       # or HOOKCAST_URL / HOOKCAST_API_KEY
+        site = hookcast.create_site("Main site", site_id="1A23bCD4")
+        hook = hookcast.create_webhook(
+            name="Ready", webhook_url="https://example.com/hooks",
+            events=["media_available"], site_ids=[site.id],
+        )
+        hookcast.publish("media_available", site_id=site.id, media_id="MNYaMSQl")
+
+Every method is one request; the request and the reading of its answer are built by
+`hookcast.sdk._core`, shared with `AsyncClient`. Errors are `HookcastAPIError` subclasses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from types import TracebackType
+from typing import Any, TypeVar, Unpack
+
+import httpx
+
+from hookcast.sdk import _core
+from hookcast.sdk._core import WebhookChanges, WebhookFields
+from hookcast.sdk.errors import HookcastConnectionError
+from hookcast.sdk.types import (
+    ApiKey,
+    Delivery,
+    EventRecord,
+    EventType,
+    Page,
+    PublishResult,
+    Site,
+    TestSent,
+    Webhook,
+    WebhookSecret,
+)
+
+__all__ = ["Client"]
+
+T = TypeVar("T")
+
+
+class Client:
+    """A synchronous HookCast API client. Close it (or use `with`) to free its connections.
+
+    `base_url` defaults to HOOKCAST_URL, then http://127.0.0.1:8000; `api_key` to
+    HOOKCAST_API_KEY. `transport` swaps the network for tests (e.g. `httpx.MockTransport`).
+    """
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        *,
+        timeout: float = _core.DEFAULT_TIMEOUT,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self._config = _core.client_config(base_url, api_key, timeout)
+        self._http = httpx.Client(
+            base_url=self._config.base_url,
+            headers=dict(self._config.headers),
+            timeout=timeout,
+            transport=transport,
+        )
+
+    @property
+    def base_url(self) -> str:
+        return self._config.base_url
+
+    def __repr__(self) -> str:
+        return f"Client({self._config.base_url!r})"
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _send(self, call: _core.Call[T]) -> T:
+        try:
+            response = self._http.request(
+                call.method, call.path, params=call.params, json=call.json
+            )
+        except httpx.TransportError as exc:  # connection refused, timeout, broken pipe...
+            raise HookcastConnectionError(
+                f"cannot reach HookCast at {self.base_url}: {exc or type(exc).__name__}"
+            ) from exc
+        return _core.finish(call, response.status_code, response.content)
+
+    # sites
+
+    def create_site(self, name: str, *, site_id: str | None = None) -> Site:
+        """Create a property; `site_id` is an optional 8-character id of your own."""
+        return self._send(_core.create_site(name, site_id))
+
+    def list_sites(self, *, page: int = 1, page_length: int = 10) -> Page[Site]:
+        return self._send(_core.list_sites(page, page_length))
+
+    def get_site(self, site_id: str) -> Site:
+        return self._send(_core.get_site(site_id))
+
+    def rename_site(self, site_id: str, name: str) -> Site:
+        return self._send(_core.rename_site(site_id, name))
+
+    def delete_site(self, site_id: str) -> None:
+        return self._send(_core.delete_site(site_id))
+
+    # API keys (admin)
+
+    def create_api_key(self, *, role: str, name: str = "") -> ApiKey:
+        """A new key; its `secret` is in this answer only."""
+        return self._send(_core.create_api_key(role, name))
+
+    def list_api_keys(self) -> list[ApiKey]:
+        return self._send(_core.list_api_keys())
+
+    def revoke_api_key(self, key_id: str) -> None:
+        return self._send(_core.revoke_api_key(key_id))
+
+    # webhooks
+
+    def create_webhook(self, **fields: Unpack[WebhookFields]) -> Webhook:
+        """Create a webhook; its `secret` is in this answer only (see `get_webhook_secret`)."""
+        return self._send(_core.create_webhook(fields))
+
+    def list_webhooks(
+        self,
+        *,
+        page: int = 1,
+        page_length: int = 10,
+        sort: str = "created:dsc",
+        events: str | None = None,
+        site_id: str | None = None,
+    ) -> Page[Webhook]:
+        return self._send(_core.list_webhooks(page, page_length, sort, events, site_id))
+
+    def get_webhook(self, webhook_id: str) -> Webhook:
+        return self._send(_core.get_webhook(webhook_id))
+
+    def update_webhook(self, webhook_id: str, **changes: Unpack[WebhookChanges]) -> Webhook:
+        """Change only the given settings (`conditions=None` clears the conditions)."""
+        return self._send(_core.update_webhook(webhook_id, changes))
+
+    def delete_webhook(self, webhook_id: str) -> None:
+        return self._send(_core.delete_webhook(webhook_id))
+
+    def get_webhook_secret(self, webhook_id: str) -> WebhookSecret:
+        return self._send(_core.get_webhook_secret(webhook_id))
+
+    def rotate_webhook_secret(self, webhook_id: str) -> WebhookSecret:
+        return self._send(_core.rotate_webhook_secret(webhook_id))
+
+    def test_webhook(self, webhook_id: str) -> TestSent:
+        """Queue a `webhook_test` ping for this webhook."""
+        return self._send(_core.test_webhook(webhook_id))
+
+    def recover_webhook(self, webhook_id: str, *, since: datetime | str) -> int:
+        """Resend every failed delivery created since `since`; returns how many."""
+        return self._send(_core.recover_webhook(webhook_id, since))
+
+    # deliveries
+
+    def list_deliveries(
+        self,
+        webhook_id: str,
+        *,
+        page: int = 1,
+        page_length: int = 10,
+        status: str | None = None,
+        event: str | None = None,
+    ) -> Page[Delivery]:
+        return self._send(_core.list_deliveries(webhook_id, page, page_length, status, event))
+
+    def get_delivery(self, delivery_id: str) -> Delivery:
+        return self._send(_core.get_delivery(delivery_id))
+
+    def retry_delivery(self, delivery_id: str) -> Delivery:
+        return self._send(_core.retry_delivery(delivery_id))
+
+    # events
+
+    def publish(
+        self,
+        event: str,
+        *,
+        site_id: str,
+        data: Mapping[str, Any] | None = None,
+        event_id: str | None = None,
+        event_time: datetime | str | None = None,
+        **ids: str,
+    ) -> PublishResult:
+        """Publish one event, e.g. `publish("media_available", site_id=s, media_id=m)`.
+
+        Returns once HookCast has committed it. A repeated `event_id` is stored once.
+        """
+        body = _core.event_body(
+            event, site_id=site_id, ids=ids, data=data, event_id=event_id, event_time=event_time
+        )
+        return self._send(_core.publish(body))
+
+    def publish_many(self, events: Iterable[Mapping[str, Any]]) -> PublishResult:
+        """Publish a batch (each item shaped like POST /v2/events/ takes it) atomically."""
+        return self._send(_core.publish(_core.batch_body(events)))
+
+    def list_events(
+        self,
+        *,
+        page: int = 1,
+        page_length: int = 10,
+        event: str | None = None,
+        site_id: str | None = None,
+        resource_id: str | None = None,
+    ) -> Page[EventRecord]:
+        return self._send(_core.list_events(page, page_length, event, site_id, resource_id))
+
+    def list_event_types(self) -> list[EventType]:
+        return self._send(_core.list_event_types())

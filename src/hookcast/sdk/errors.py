@@ -1,0 +1,123 @@
+"""The SDK's exceptions: HookCast's `{"errors": [{"code", "description"}]}` answers, raised.
+
+Every answer with a status of 400 or more becomes a `HookcastAPIError` (a subclass chosen by
+status), carrying the server's machine-readable `code` and its human `description`. A server
+that cannot be reached at all is a `HookcastConnectionError`. Standard library only: receivers
+that import `hookcast` just to verify signatures pay nothing for the client.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+__all__ = [
+    "AuthenticationError",
+    "ConflictError",
+    "HookcastAPIError",
+    "HookcastConnectionError",
+    "NotFoundError",
+    "PayloadTooLargeError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ServerError",
+    "ValidationError",
+    "error_from_response",
+]
+
+
+class HookcastAPIError(Exception):
+    """HookCast answered with an error.
+
+    `status` is the HTTP status, `code` the first error's stable code (e.g. "not_found",
+    "unsafe_url"), `description` its message; `errors` holds every error the server listed.
+    """
+
+    def __init__(
+        self, status: int, code: str, description: str, errors: Sequence[Mapping[str, str]] = ()
+    ) -> None:
+        super().__init__(f"{description} ({status} {code})")
+        self.status = status
+        self.code = code
+        self.description = description
+        self.errors: tuple[Mapping[str, str], ...] = tuple(errors) or (
+            {"code": code, "description": description},
+        )
+
+
+class ValidationError(HookcastAPIError):
+    """400: the request was malformed or broke a rule; nothing changed."""
+
+
+class AuthenticationError(HookcastAPIError):
+    """401: the API key is missing or wrong."""
+
+
+class PermissionDeniedError(HookcastAPIError):
+    """403: the key's role may not do this."""
+
+
+class NotFoundError(HookcastAPIError):
+    """404: no such resource in this key's account."""
+
+
+class ConflictError(HookcastAPIError):
+    """409: e.g. a site id that is already taken."""
+
+
+class PayloadTooLargeError(HookcastAPIError):
+    """413: the request body is over the server's limit."""
+
+
+class RateLimitError(HookcastAPIError):
+    """429: too many requests."""
+
+
+class ServerError(HookcastAPIError):
+    """5xx: the server failed; it logged the reason."""
+
+
+class HookcastConnectionError(Exception):
+    """The server could not be reached, or did not answer in time."""
+
+
+_BY_STATUS: Mapping[int, type[HookcastAPIError]] = {
+    400: ValidationError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    413: PayloadTooLargeError,
+    415: ValidationError,
+    422: ValidationError,
+    429: RateLimitError,
+}
+
+
+def error_from_response(status: int, body: bytes) -> HookcastAPIError:
+    """The exception for an error answer (any body: HookCast's shape, or a proxy's page)."""
+    errors = _errors(body)
+    first = errors[0] if errors else {"code": "http_error", "description": _fallback(body)}
+    kind = _BY_STATUS.get(status, ServerError if status >= 500 else HookcastAPIError)
+    return kind(status, first["code"], first["description"], errors)
+
+
+def _errors(body: bytes) -> list[dict[str, str]]:
+    try:
+        parsed: Any = json.loads(body)
+    except ValueError:
+        return []
+    listed = parsed.get("errors") if isinstance(parsed, dict) else None
+    if not isinstance(listed, list):
+        return []
+    return [
+        {"code": str(item.get("code", "error")), "description": str(item.get("description", ""))}
+        for item in listed
+        if isinstance(item, dict)
+    ]
+
+
+def _fallback(body: bytes) -> str:
+    text = body.decode("utf-8", "replace").strip()
+    return text[:200] or "the server answered with an error and no description"

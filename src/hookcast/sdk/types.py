@@ -1,0 +1,179 @@
+"""What the SDK returns: frozen dataclasses built from the API's JSON (JW Player v2 shapes).
+
+Times are timezone-aware `datetime`s; lists are tuples so values stay immutable. Secrets are
+kept out of `repr` so logging a value never leaks one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+__all__ = [
+    "ApiKey",
+    "Attempt",
+    "Delivery",
+    "EventRecord",
+    "EventType",
+    "Page",
+    "PublishResult",
+    "Site",
+    "TestSent",
+    "Webhook",
+    "WebhookSecret",
+]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of a list: `items`, and where it sits among `total` items."""
+
+    items: tuple[T, ...]
+    page: int
+    page_length: int
+    total: int
+
+    @property
+    def has_more(self) -> bool:
+        return self.page * self.page_length < self.total
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    """A property (JW Player's "site"): events are published for one."""
+
+    id: str
+    name: str
+    created: datetime
+    last_modified: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    id: str
+    name: str
+    role: str  # "admin", "editor", "publisher" or "viewer"
+    created: datetime
+    secret: str | None = field(default=None, repr=False)  # only when just created
+
+
+@dataclass(frozen=True, slots=True)
+class Webhook:
+    id: str
+    name: str
+    description: str | None
+    webhook_url: str
+    events: tuple[str, ...]
+    site_ids: tuple[str, ...]
+    enabled: bool
+    disabled_reason: str | None
+    conditions: Mapping[str, Any] | None
+    retry_policy: str | tuple[float, ...]
+    timeout_seconds: int
+    last_success: datetime | None
+    failing_since: datetime | None
+    created: datetime
+    last_modified: datetime
+    secret: str | None = field(default=None, repr=False)  # only in create's answer
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookSecret:
+    """A webhook's signing secret, and the previous one during a rotation's grace period."""
+
+    webhook_id: str
+    secret: str = field(repr=False)
+    previous_secret: str | None = field(default=None, repr=False)
+    previous_secret_expires: datetime | None = None
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret a receiver should accept now, current first."""
+        return (self.secret,) + ((self.previous_secret,) if self.previous_secret else ())
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One HTTP request HookCast made for a delivery (signature headers redacted)."""
+
+    number: int
+    started_at: datetime
+    request_headers: Mapping[str, str]
+    status_code: int | None
+    latency_ms: float
+    response_body: str | None
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One event for one webhook: its status and every attempt so far."""
+
+    id: str
+    webhook_id: str
+    event_id: str
+    event: str
+    status: str  # "pending", "paused", "succeeded" or "failed"
+    attempts: int
+    next_attempt_at: datetime | None
+    last_status_code: int | None
+    created: datetime
+    completed_at: datetime | None
+    attempt_log: tuple[Attempt, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class EventType:
+    """One entry of the event catalog."""
+
+    name: str
+    group: str
+    id_fields: tuple[str, ...]
+    description: str
+    example: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    """A published event as HookCast stored it, with its deliveries counted by status."""
+
+    event_id: str
+    event: str
+    site_id: str
+    resource_ids: Mapping[str, str]
+    event_time: datetime
+    created: datetime
+    data: Mapping[str, Any] | None
+    deliveries: Mapping[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class PublishResult:
+    """The ids of the published events, in the order they were sent (all committed)."""
+
+    event_ids: tuple[str, ...]
+
+    @property
+    def event_id(self) -> str:
+        """The id of the first (for a single publish: the only) event."""
+        return self.event_ids[0]
+
+
+@dataclass(frozen=True, slots=True)
+class TestSent:
+    """A `webhook_test` event queued for one webhook."""
+
+    __test__ = False  # not a pytest test class, despite the name
+
+    event_id: str
+    delivery_id: str

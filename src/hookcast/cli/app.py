@@ -14,6 +14,7 @@ from hookcast.cli.runtime import Runtime
 from hookcast.config import Settings
 from hookcast.domain.errors import HookcastError
 from hookcast.domain.models import Role
+from hookcast.logs import configure_logging
 from hookcast.services import Caller
 from hookcast.store import migrate as migrate_database
 
@@ -45,6 +46,11 @@ app.add_typer(sites_app, name="sites")
 def _fail(message: str) -> None:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code=1)
+
+
+def _configure_logging(settings: Settings) -> None:
+    """Once, for the long-running commands: HOOKCAST_LOG_FORMAT (text or json), LOG_LEVEL."""
+    configure_logging(level=settings.log_level, fmt=settings.log_format)
 
 
 def _with_runtime(action: Callable[[Runtime], Awaitable[T]]) -> T:
@@ -91,6 +97,7 @@ def serve(
     import uvicorn
 
     settings = Settings()
+    _configure_logging(settings)
     migrate_database(settings.database_url)
 
     async def run() -> None:
@@ -105,6 +112,7 @@ def serve(
             host=host,
             port=port,
             log_level=settings.log_level.lower(),
+            log_config=None,  # uvicorn's lines go through our handler (text or JSON)
             access_log=False,
             server_header=False,
         )
@@ -121,6 +129,7 @@ def worker(
 
     Example: HOOKCAST_DATABASE_URL=postgresql://... hookcast worker --concurrency 256
     """
+    _configure_logging(Settings())
 
     async def run(runtime: Runtime) -> None:
         stop = asyncio.Event()

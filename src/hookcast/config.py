@@ -32,6 +32,11 @@ class Settings(BaseSettings):
     lease_seconds: float = Field(default=60.0, ge=1)
     log_format: Literal["text", "json"] = "text"
     log_level: str = "INFO"
+    # Operations (docs/operations.md).
+    retention_days: float = Field(default=30.0, ge=0)  # 0 keeps everything forever
+    rate_limit_per_second: float = Field(default=100.0, ge=0)  # per API key; 0 disables
+    rate_limit_burst: int = Field(default=200, ge=1)
+    metrics_token: str | None = Field(default=None, repr=False)  # unset: /metrics is open
 
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")

@@ -286,6 +286,17 @@ class AttemptReport:
     outcome: DeliveryStatus  # SUCCEEDED, PENDING (a retry is scheduled) or FAILED
     error: str | None = None
 
+    @property
+    def outcome_name(self) -> str:
+        """What happened to the delivery: "succeeded", "retrying" or "failed"."""
+        return "retrying" if self.outcome is DeliveryStatus.PENDING else str(self.outcome)
+
+    @property
+    def status_class(self) -> str:
+        """The response's class, "2xx" to "5xx", or "error" when none came back."""
+        code = self.status_code
+        return f"{code // 100}xx" if code is not None and 100 <= code <= 599 else "error"
+
 
 class DeliveryObserver(Protocol):
     """Told about attempts once they are recorded (metrics); must not block or raise."""
@@ -293,10 +304,19 @@ class DeliveryObserver(Protocol):
     def on_attempts(self, reports: Sequence[AttemptReport]) -> None: ...
 
 
+class PublishObserver(Protocol):
+    """Told about the events a publish newly stored (metrics); must not block or raise."""
+
+    def on_published(self, events: Sequence[Event]) -> None: ...
+
+
 class NoObserver:
-    """The default DeliveryObserver: ignores everything."""
+    """The default DeliveryObserver and PublishObserver: ignores everything."""
 
     def on_attempts(self, reports: Sequence[AttemptReport]) -> None:
+        return None
+
+    def on_published(self, events: Sequence[Event]) -> None:
         return None
 
 

@@ -9,8 +9,20 @@ from fastapi import FastAPI
 
 from hookcast.api import errors
 from hookcast.api.middleware import RequestRules
+from hookcast.api.operations import Operations
+from hookcast.api.ratelimit import RateLimiter
 from hookcast.api.responses import OrjsonResponse
-from hookcast.api.routes import catalog, deliveries, events, health, keys, sites, webhooks
+from hookcast.api.routes import (
+    catalog,
+    deliveries,
+    events,
+    health,
+    keys,
+    metrics,
+    sites,
+    webhooks,
+)
+from hookcast.api.security_headers import SecurityHeaders
 from hookcast.services import Services
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -22,7 +34,11 @@ Errors are `{"errors": [{"code": "...", "description": "..."}]}` with a 4xx stat
 
 
 def create_app(
-    services: Services, *, max_body_bytes: int, lifespan: Lifespan | None = None
+    services: Services,
+    *,
+    max_body_bytes: int,
+    lifespan: Lifespan | None = None,
+    operations: Operations | None = None,
 ) -> FastAPI:
     app = FastAPI(
         title="HookCast",
@@ -33,8 +49,18 @@ def create_app(
         redirect_slashes=False,
     )
     app.state.services = services
-    for module in (webhooks, sites, keys, catalog, events, deliveries, health):
+    app.state.operations = operations = operations or Operations()
+    app.state.rate_limiter = (
+        RateLimiter(
+            per_second=operations.rate_limit_per_second, burst=operations.rate_limit_burst
+        )
+        if operations.rate_limit_per_second > 0
+        else None
+    )
+    for module in (webhooks, sites, keys, catalog, events, deliveries, health, metrics):
         app.include_router(module.router)
     errors.install(app)
     app.add_middleware(RequestRules, max_body_bytes=max_body_bytes)
+    # Added last, so outermost: the 413 and 415 answers of RequestRules get the headers too.
+    app.add_middleware(SecurityHeaders)
     return app

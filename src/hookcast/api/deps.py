@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Query, Request
 
+from hookcast.api.ratelimit import RateLimiter
 from hookcast.ports import PageRequest
 from hookcast.services import Caller, Services
 
@@ -24,7 +25,11 @@ async def get_caller(
         Header(description="Your API secret, as `<secret>` or `Bearer <secret>`"),
     ] = None,
 ) -> Caller:
-    return await get_services(request).auth.authenticate(authorization)
+    caller = await get_services(request).auth.authenticate(authorization)
+    limiter: RateLimiter | None = getattr(request.app.state, "rate_limiter", None)
+    if limiter is not None:
+        limiter.check(caller.key_id or caller.account_id)  # 429 with Retry-After
+    return caller
 
 
 def get_page(

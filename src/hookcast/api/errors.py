@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -44,12 +44,13 @@ _HTTP_CODES = {
 _EXTRA_HEADERS = {401: {"WWW-Authenticate": "Bearer"}, 503: {"Retry-After": "5"}}
 
 
-def error_response(status: int, code: str, description: str) -> JSONResponse:
-    headers = _EXTRA_HEADERS.get(status)
+def error_response(
+    status: int, code: str, description: str, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
     return JSONResponse(
         {"errors": [{"code": code, "description": description}]},
         status_code=status,
-        headers=headers,
+        headers={**_EXTRA_HEADERS.get(status, {}), **(headers or {})},
     )
 
 
@@ -84,7 +85,7 @@ def _describe(error: Any) -> dict[str, str]:
 async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     code = _HTTP_CODES.get(exc.status_code, "error")
-    return error_response(exc.status_code, code, str(exc.detail))
+    return error_response(exc.status_code, code, str(exc.detail), exc.headers)  # Retry-After
 
 
 async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:

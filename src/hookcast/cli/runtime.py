@@ -6,17 +6,22 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
 from hookcast.api import create_app
+from hookcast.api.operations import Operations
 from hookcast.bootstrap import open_settings_store, policy, secret_key, utc_now
 from hookcast.config import Settings
+from hookcast.dashboard import create_dashboard, dashboard_key
+from hookcast.delivery.retention import Retention, RetentionOptions
 from hookcast.delivery.sender import AiohttpSender
 from hookcast.delivery.worker import DeliveryWorker, WorkerOptions
 from hookcast.domain.addresses import parse_networks
+from hookcast.heartbeat import Heartbeat
+from hookcast.metrics import Metrics
 from hookcast.ports import Store
 from hookcast.resolver import SystemResolver
 from hookcast.services import Services, build_services
@@ -32,16 +37,25 @@ class Runtime:
     settings: Settings
     store: Store
     services: Services
+    # This process's metrics: the worker and the event service report to it, /metrics shows it.
+    metrics: Metrics = field(default_factory=Metrics)
 
     @classmethod
     async def open(cls, settings: Settings) -> Runtime:
         store = await open_settings_store(settings)
+        metrics = Metrics()
         services = build_services(
-            store, clock=utc_now, resolver=SystemResolver(), policy=policy(settings)
+            store,
+            clock=utc_now,
+            resolver=SystemResolver(),
+            policy=policy(settings),
+            publish_observer=metrics,
         )
-        return cls(settings=settings, store=store, services=services)
+        return cls(settings=settings, store=store, services=services, metrics=metrics)
 
-    def worker(self, *, concurrency: int | None = None) -> tuple[DeliveryWorker, AiohttpSender]:
+    def worker(
+        self, *, concurrency: int | None = None, heartbeat: Heartbeat | None = None
+    ) -> tuple[DeliveryWorker, AiohttpSender]:
         options = WorkerOptions(
             concurrency=concurrency or self.settings.worker_concurrency,
             endpoint_concurrency=self.settings.endpoint_concurrency,
@@ -52,14 +66,51 @@ class Runtime:
             allowed=parse_networks(self.settings.allowed_networks),
             per_host_limit=self.settings.endpoint_concurrency,
         )
-        return DeliveryWorker(self.store, sender, clock=utc_now, options=options), sender
+        worker = DeliveryWorker(
+            self.store,
+            sender,
+            clock=utc_now,
+            options=options,
+            observer=self.metrics,
+            heartbeat=heartbeat,
+        )
+        return worker, sender
 
-    async def run_worker(self, stop: asyncio.Event, *, concurrency: int | None = None) -> None:
-        worker, sender = self.worker(concurrency=concurrency)
+    def retention(self) -> Retention | None:
+        """The background pruning every delivering process runs (None: keep forever)."""
+        if self.settings.retention_days <= 0:
+            return None
+        options = RetentionOptions(max_age=timedelta(days=self.settings.retention_days))
+        return Retention(
+            self.store, clock=utc_now, options=options, on_pruned=self.metrics.on_pruned
+        )
+
+    async def run_worker(
+        self,
+        stop: asyncio.Event,
+        *,
+        concurrency: int | None = None,
+        heartbeat: Heartbeat | None = None,
+    ) -> None:
+        worker, sender = self.worker(concurrency=concurrency, heartbeat=heartbeat)
+        retention = self.retention()
+        pruning = asyncio.create_task(retention.run(stop)) if retention is not None else None
         try:
             await worker.run(stop)
         finally:
             await sender.close()
+            if pruning is not None:
+                stop.set()  # the worker may have ended on an error: stop pruning too
+                await pruning
+
+    def operations(self, heartbeat: Heartbeat | None) -> Operations:
+        return Operations(
+            metrics=self.metrics,
+            heartbeat=heartbeat,
+            metrics_token=self.settings.metrics_token,
+            rate_limit_per_second=self.settings.rate_limit_per_second,
+            rate_limit_burst=self.settings.rate_limit_burst,
+        )
 
     def app(self, *, with_worker: bool) -> FastAPI:
         @asynccontextmanager
@@ -67,7 +118,11 @@ class Runtime:
             # The worker lives inside the server's lifespan so SIGTERM drains it before the
             # process exits (uvicorn runs lifespan shutdown before it returns).
             stop = asyncio.Event()
-            task = asyncio.create_task(self.run_worker(stop)) if with_worker else None
+            task = (
+                asyncio.create_task(self.run_worker(stop, heartbeat=heartbeat))
+                if heartbeat is not None
+                else None
+            )
             try:
                 yield
             finally:
@@ -76,6 +131,17 @@ class Runtime:
                     await task
                 await self.store.close()
 
-        return create_app(
-            self.services, max_body_bytes=self.settings.max_body_bytes, lifespan=lifespan
+        heartbeat = Heartbeat() if with_worker else None  # /readyz then watches the worker
+        app = create_app(
+            self.services,
+            max_body_bytes=self.settings.max_body_bytes,
+            lifespan=lifespan,
+            operations=self.operations(heartbeat),
         )
+        # After the API's routers, so /v2, /docs, /openapi.json and /healthz keep their routes.
+        app.include_router(self.dashboard())
+        return app
+
+    def dashboard(self) -> APIRouter:
+        key = dashboard_key(secret_key(self.settings))  # sessions and portal links sign with it
+        return create_dashboard(self.services, signing_key=key, clock=utc_now)

@@ -13,8 +13,19 @@ from datetime import timedelta
 
 from hookcast.delivery.attempt import Concluded, conclude, prepare
 from hookcast.delivery.gate import EndpointGate
+from hookcast.delivery.logs import log_attempt
 from hookcast.domain.health import summarize
-from hookcast.ports import ClaimedDelivery, Clock, Sender, Store, WebhookHealth
+from hookcast.heartbeat import Heartbeat
+from hookcast.ports import (
+    AttemptReport,
+    ClaimedDelivery,
+    Clock,
+    DeliveryObserver,
+    NoObserver,
+    Sender,
+    Store,
+    WebhookHealth,
+)
 
 _log = logging.getLogger("hookcast.worker")
 
@@ -49,6 +60,8 @@ class DeliveryWorker:
         clock: Clock,
         options: WorkerOptions = WorkerOptions(),
         jitter: Callable[[], float] = random.random,
+        observer: DeliveryObserver | None = None,
+        heartbeat: Heartbeat | None = None,
     ) -> None:
         self._store = store
         self._sender = sender
@@ -61,12 +74,15 @@ class DeliveryWorker:
         self._flushed = asyncio.Event()
         self._slot_freed = asyncio.Event()
         self.delivered = 0  # attempts recorded; read by tests and metrics
+        self._observer = observer or NoObserver()
+        self.heartbeat = heartbeat or Heartbeat()  # read by /readyz
 
     async def run(self, stop: asyncio.Event) -> None:
         """Delivers until `stop` is set, then finishes or releases in-flight work."""
         flusher = asyncio.create_task(self._flush_loop(stop), name="hookcast-flusher")
         try:
             while not stop.is_set():
+                self.heartbeat.beat()
                 claimed = await self._claim()
                 for item in claimed:
                     self._start(item)
@@ -131,6 +147,7 @@ class DeliveryWorker:
             disable_after=self._options.disable_after,
         )
         self._gate.leave(key, concluded.kind, now)
+        log_attempt(concluded.report)
         self._buffers.results.append(concluded)
         if len(self._buffers.results) >= self._options.flush_batch:
             self._flushed.set()
@@ -163,7 +180,12 @@ class DeliveryWorker:
         if self._in_flight and len(self._in_flight) >= self._options.concurrency:
             stopper = asyncio.ensure_future(stop.wait())
             slot = asyncio.ensure_future(self._slot_freed.wait())
-            _, pending = await asyncio.wait([stopper, slot], return_when=asyncio.FIRST_COMPLETED)
+            # Bounded, so the loop (and its heartbeat) turns even while every slot is busy.
+            _, pending = await asyncio.wait(
+                [stopper, slot],
+                timeout=self._options.idle_wait_seconds,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
             for waiter in pending:
                 waiter.cancel()
 
@@ -203,10 +225,17 @@ class DeliveryWorker:
             ]
             await self._store.record_results([item.result for item in results], health)
             self.delivered += len(results)
+            self._report([item.report for item in results])
         if releases:
             await self._store.release_deliveries(
                 releases, self._clock() + self._options.busy_endpoint_delay
             )
+
+    def _report(self, reports: list[AttemptReport]) -> None:
+        try:
+            self._observer.on_attempts(reports)
+        except Exception:  # metrics must never stop delivery
+            _log.exception("the delivery observer failed")
 
     async def _drain(self) -> None:
         """On shutdown: give in-flight sends a grace period, then cancel the rest; their

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from ipaddress import IPv4Network, IPv6Network
 
-from hookcast.ports import Clock, Resolver, Store
+from hookcast.ports import Clock, PublishObserver, Resolver, Store
 from hookcast.services.accounts import AccountService, NewApiKey
 from hookcast.services.auth import AuthService, Caller
 from hookcast.services.deliveries import DeliveryService, TestSent
@@ -52,7 +52,14 @@ class Services:
     deliveries: DeliveryService
 
 
-def build_services(store: Store, *, clock: Clock, resolver: Resolver, policy: Policy) -> Services:
+def build_services(
+    store: Store,
+    *,
+    clock: Clock,
+    resolver: Resolver,
+    policy: Policy,
+    publish_observer: PublishObserver | None = None,
+) -> Services:
     webhooks = WebhookService(
         store,
         clock=clock,
@@ -65,6 +72,8 @@ def build_services(store: Store, *, clock: Clock, resolver: Resolver, policy: Po
         accounts=AccountService(store, clock=clock),
         sites=SiteService(store, clock=clock),
         webhooks=webhooks,
-        events=EventService(store, clock=clock, max_batch=policy.max_batch_events),
+        events=EventService(
+            store, clock=clock, max_batch=policy.max_batch_events, observer=publish_observer
+        ),
         deliveries=DeliveryService(store, clock=clock, webhooks=webhooks),
     )

@@ -11,7 +11,16 @@ from hookcast.domain.errors import ValidationFailed
 from hookcast.domain.fanout import FanoutPlan
 from hookcast.domain.ids import is_event_id, new_delivery_id, new_event_id
 from hookcast.domain.models import Event, Permission
-from hookcast.ports import Clock, EventQuery, EventSummary, Page, PageRequest, Store
+from hookcast.ports import (
+    Clock,
+    EventQuery,
+    EventSummary,
+    NoObserver,
+    Page,
+    PageRequest,
+    PublishObserver,
+    Store,
+)
 from hookcast.services import validation as v
 from hookcast.services.auth import Caller
 
@@ -20,10 +29,18 @@ _MAX_ID_LENGTH = 128
 
 
 class EventService:
-    def __init__(self, store: Store, *, clock: Clock, max_batch: int) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        clock: Clock,
+        max_batch: int,
+        observer: PublishObserver | None = None,
+    ) -> None:
         self._store = store
         self._clock = clock
         self._max_batch = max_batch
+        self._observer = observer or NoObserver()
 
     async def publish(self, caller: Caller, raw: object) -> list[str]:
         """Validates one event or a batch (`{"events": [...]}`), stores it with its
@@ -43,7 +60,9 @@ class EventService:
         plan = FanoutPlan(
             await self._store.enabled_webhooks(caller.account_id), now=now, new_id=new_delivery_id
         )
-        await self._store.append_events(_first_of_each_id(events), plan)
+        unique = _first_of_each_id(events)
+        stored = set(await self._store.append_events(unique, plan))
+        self._observer.on_published([event for event in unique if event.id in stored])
         return [event.id for event in events]
 
     async def list(

@@ -1,0 +1,39 @@
+"""/metrics: Prometheus text exposition (not part of the Management API's schema)."""
+
+from __future__ import annotations
+
+import hmac
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request, Response
+
+from hookcast.api.deps import ServicesDep
+from hookcast.api.errors import error_response
+from hookcast.api.operations import Operations
+from hookcast.metrics import CONTENT_TYPE_LATEST
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(
+    request: Request,
+    services: ServicesDep,
+    authorization: Annotated[str | None, Header()] = None,
+) -> Response:
+    operations: Operations = request.app.state.operations
+    if operations.metrics_token and not _token_matches(authorization, operations.metrics_token):
+        return error_response(
+            401, "unauthorized", "send 'Authorization: Bearer <HOOKCAST_METRICS_TOKEN>'"
+        )
+    body = await operations.metrics.render(
+        services.store, datetime.now(UTC), operations.heartbeat
+    )
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+
+def _token_matches(header: str | None, token: str) -> bool:
+    scheme, _, value = (header or "").partition(" ")
+    # Constant-time: the comparison must not tell a prober how much of the token matched.
+    return scheme.lower() == "bearer" and hmac.compare_digest(value.strip(), token)

@@ -1,0 +1,87 @@
+"""Retention: deletes finished deliveries, their attempts and their events once they are
+older than the configured age, in the background of every delivering process.
+
+Work is done in small batches (one short transaction each) with a pause between them, so
+delivery, which shares the database (and on SQLite its single writer), never waits long.
+Pending and paused deliveries are never deleted (see `Store.prune_before`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from hookcast.ports import Clock, Pruned, Store
+
+__all__ = ["Retention", "RetentionOptions"]
+
+_log = logging.getLogger("hookcast.retention")
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionOptions:
+    max_age: timedelta
+    batch_size: int = 1000  # rows of each kind per transaction
+    pause_seconds: float = 0.2  # between batches: room for delivery's own writes
+    interval_seconds: float = 3600.0  # between passes
+    first_pass_after_seconds: float = 60.0  # let a starting worker catch up first
+
+
+class Retention:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        clock: Clock,
+        options: RetentionOptions,
+        on_pruned: Callable[[Pruned], None] = lambda _pruned: None,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._options = options
+        self._on_pruned = on_pruned
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Prunes a pass at a time until `stop` is set."""
+        if await _wait(stop, self._options.first_pass_after_seconds):
+            return
+        while not stop.is_set():
+            try:
+                await self.prune_pass(stop)
+            except Exception:  # the database may be down: try again next pass
+                _log.exception("retention pass failed; trying again later")
+            if await _wait(stop, self._options.interval_seconds):
+                return
+
+    async def prune_pass(self, stop: asyncio.Event | None = None) -> Pruned:
+        """Deletes everything older than the cut-off, batch by batch. Returns the totals."""
+        cutoff = self._clock() - self._options.max_age
+        stop = stop or asyncio.Event()
+        deliveries = events = 0
+        while True:
+            pruned = await self._store.prune_before(cutoff, limit=self._options.batch_size)
+            self._on_pruned(pruned)
+            deliveries, events = deliveries + pruned.deliveries, events + pruned.events
+            full = max(pruned.deliveries, pruned.events) >= self._options.batch_size
+            if not full or await _wait(stop, self._options.pause_seconds):
+                break
+        if deliveries or events:
+            _log.info(
+                "retention deleted %d deliveries and %d events older than %s",
+                deliveries,
+                events,
+                cutoff.isoformat(),
+                extra={"fields": {"pruned_deliveries": deliveries, "pruned_events": events}},
+            )
+        return Pruned(deliveries=deliveries, events=events)
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> bool:
+    """Sleeps `seconds` unless `stop` is set first; True when stopping."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+    return stop.is_set()

@@ -1,0 +1,131 @@
+"""Prometheus metrics, on a registry of their own per process (never the global one, so one
+process or test can build many apps).
+
+`Metrics` is the DeliveryObserver the worker reports attempts to and the PublishObserver the
+event service reports publishes to; the backlog gauges are read from the store when
+/metrics is scraped, so they are right whichever process did the work.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from hookcast.domain.models import Event
+from hookcast.heartbeat import Heartbeat
+from hookcast.ports import AttemptReport, Pruned, Store
+
+__all__ = ["CONTENT_TYPE_LATEST", "Metrics"]
+
+_log = logging.getLogger("hookcast.metrics")
+
+OUTCOMES = ("succeeded", "retrying", "failed")
+STATUS_CLASSES = ("2xx", "3xx", "4xx", "5xx", "error")
+# Receivers answer in milliseconds on a LAN and up to the 30 s timeout at worst.
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry(auto_describe=True)
+        self._deliveries = Counter(
+            "hookcast_deliveries",
+            "Delivery attempts by what they led to (succeeded, retrying, failed) and by the "
+            "response's status class (error: no response)",
+            ["outcome", "status_class"],
+            registry=self.registry,
+        )
+        self._attempts = Counter(
+            "hookcast_delivery_attempts", "Delivery attempts recorded", registry=self.registry
+        )
+        self._latency = Histogram(
+            "hookcast_delivery_latency_seconds",
+            "Time from sending a delivery to its response (or error)",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self._published = Counter(
+            "hookcast_events_published",
+            "Events newly stored by a publish, by event type (repeats of an event_id excluded)",
+            ["event"],
+            registry=self.registry,
+        )
+        self._pruned = Counter(
+            "hookcast_retention_pruned",
+            "Rows deleted by retention (deliveries with their attempts, events)",
+            ["kind"],
+            registry=self.registry,
+        )
+        self._backlog_gauges()
+        for outcome in OUTCOMES:
+            for status_class in STATUS_CLASSES:
+                self._deliveries.labels(outcome, status_class)
+        for kind in ("deliveries", "events"):
+            self._pruned.labels(kind)
+
+    def _backlog_gauges(self) -> None:
+        self._pending = Gauge(
+            "hookcast_deliveries_pending",
+            "Deliveries waiting for an attempt (due or scheduled), read from the database",
+            registry=self.registry,
+        )
+        self._oldest_due = Gauge(
+            "hookcast_oldest_due_delivery_age_seconds",
+            "How long the most overdue pending delivery has been due (0: none is due)",
+            registry=self.registry,
+        )
+        self._disabled = Gauge(
+            "hookcast_webhooks_disabled", "Disabled webhooks", registry=self.registry
+        )
+        self._database_up = Gauge(
+            "hookcast_database_up",
+            "1 if the last scrape could read the database, else 0",
+            registry=self.registry,
+        )
+        self._heartbeat_age = Gauge(
+            "hookcast_worker_heartbeat_age_seconds",
+            "Seconds since this process's delivery worker last went round its loop "
+            "(-1: no worker in this process)",
+            registry=self.registry,
+        )
+
+    # observers
+
+    def on_attempts(self, reports: Sequence[AttemptReport]) -> None:
+        for report in reports:
+            self._deliveries.labels(report.outcome_name, report.status_class).inc()
+            self._latency.observe(report.latency_ms / 1000)
+        self._attempts.inc(len(reports))
+
+    def on_published(self, events: Sequence[Event]) -> None:
+        for event in events:
+            self._published.labels(event.type).inc()
+
+    def on_pruned(self, pruned: Pruned) -> None:
+        self._pruned.labels("deliveries").inc(pruned.deliveries)
+        self._pruned.labels("events").inc(pruned.events)
+
+    # exposition
+
+    async def render(self, store: Store, now: datetime, heartbeat: Heartbeat | None) -> bytes:
+        """The text exposition, with the backlog read from `store` now."""
+        await self._refresh_backlog(store, now)
+        age = heartbeat.age() if heartbeat is not None else None
+        self._heartbeat_age.set(-1 if age is None else age)
+        return generate_latest(self.registry)
+
+    async def _refresh_backlog(self, store: Store, now: datetime) -> None:
+        try:
+            stats = await store.delivery_stats(now)
+        except Exception as exc:  # a scrape must still answer: say the database is down
+            _log.warning("metrics could not read the database: %s", type(exc).__name__)
+            self._database_up.set(0)
+            return
+        self._database_up.set(1)
+        self._pending.set(stats.pending)
+        self._oldest_due.set(stats.oldest_due_age_seconds)
+        self._disabled.set(stats.disabled_webhooks)

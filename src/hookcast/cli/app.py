@@ -10,6 +10,7 @@ from typing import Annotated, TypeVar
 
 import typer
 
+from hookcast.cli import listen, simulate, trigger, webhooks
 from hookcast.cli.runtime import Runtime
 from hookcast.config import Settings
 from hookcast.domain.errors import HookcastError
@@ -190,3 +191,10 @@ def sites_create(
         return (await runtime.services.sites.create(operator, name, site_id)).id
 
     typer.echo(_with_runtime(run))
+
+
+# Developer tools, each in its own module.
+app.add_typer(webhooks.webhooks_app, name="webhooks")
+app.command()(listen.listen)
+app.command()(trigger.trigger)
+app.command()(simulate.simulate)

@@ -1,0 +1,211 @@
+"""`hookcast listen`: a local receiver that verifies and prints every delivery.
+
+It checks each request the three ways HookCast signs (with `hookcast.verify`, the receiver
+helpers) and answers with the status and delay you choose, so a receiver's failure modes
+(errors, timeouts, flaky endpoints) can be rehearsed against a real HookCast.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Annotated
+
+import typer
+from aiohttp import web
+from rich.console import Console, Group
+from rich.json import JSON
+from rich.panel import Panel
+from rich.text import Text
+
+from hookcast.cli.remote import fail
+from hookcast.sdk import verify
+
+MAX_DELAY_SECONDS = 60.0
+MAX_BODY_BYTES = 5 * 1024 * 1024
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, None: 1.0}
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """How the listener answers: `status`, except a `fail_rate` share get `fail_status`."""
+
+    status: int = 200
+    fail_rate: float = 0.0
+    fail_status: int = 500
+    delay: float = 0.0
+
+    def status_for(self, chance: float) -> int:
+        return self.fail_status if chance < self.fail_rate else self.status
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One scheme's verdict on a request: None if it was absent, else ok or the reason."""
+
+    scheme: str
+    error: str | None
+    present: bool = True
+
+    @property
+    def ok(self) -> bool:
+        return self.present and self.error is None
+
+
+def parse_duration(text: str) -> float:
+    """Seconds from "2s", "500ms", "1m" or "1.5", at most MAX_DELAY_SECONDS."""
+    match = _DURATION.match(text)
+    if match is None:
+        raise ValueError(f"{text!r} is not a duration such as 2s, 500ms or 1.5")
+    seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    if seconds > MAX_DELAY_SECONDS:
+        raise ValueError(f"a delay of at most {MAX_DELAY_SECONDS:.0f}s, please (got {text})")
+    return seconds
+
+
+def check_signatures(
+    body: bytes, headers: Mapping[str, str], secrets: Sequence[str]
+) -> list[Check]:
+    """Each scheme on its own, so the output shows which ones verified and why not."""
+    lowered = {name.lower(): value for name, value in headers.items()}
+    schemes: list[tuple[str, str, Callable[[], object]]] = [
+        ("JWT", "authorization", lambda: verify.jwt(body, lowered["authorization"], secrets)),
+        ("Standard", "webhook-signature", lambda: verify.standard(body, lowered, secrets)),
+        ("hex", verify.HEX_HEADER, lambda: verify.hex(body, lowered[verify.HEX_HEADER], secrets)),
+    ]
+    return [_check(scheme, header in lowered, run) for scheme, header, run in schemes]
+
+
+def _check(scheme: str, present: bool, run: Callable[[], object]) -> Check:
+    if not present:
+        return Check(scheme, "absent", present=False)
+    try:
+        run()
+    except verify.SignatureError as exc:
+        return Check(scheme, exc.description)
+    return Check(scheme, None)
+
+
+def render(
+    body: bytes, headers: Mapping[str, str], checks: Sequence[Check] | None, status: int
+) -> Panel:
+    """One delivery, readably: event and ids in the title, signatures, then the body."""
+    payload = _json_object(body)
+    title = Text(str(payload.get("event", "(not a HookCast event)")), style="bold")
+    for name, value in payload.items():
+        if name.endswith("_id") and isinstance(value, str):
+            title.append(f"  {name}={value}", style="cyan")
+    lines = [_signature_line(checks), Text(f"answered {status}", style="dim")]
+    shown = JSON.from_data(payload) if payload else Text(body.decode("utf-8", "replace"))
+    return Panel(Group(*lines, shown), title=title, title_align="left")
+
+
+def _signature_line(checks: Sequence[Check] | None) -> Text:
+    if checks is None:
+        return Text("signatures: not checked (pass --secret whsec_...)", style="yellow")
+    line = Text("signatures: ")
+    for check in checks:
+        if check.ok:
+            line.append(f"{check.scheme} \u2713  ", style="green")
+        elif check.present:
+            line.append(f"{check.scheme} \u2717 ({check.error})  ", style="red")
+        else:
+            line.append(f"{check.scheme} - (absent)  ", style="dim")
+    return line
+
+
+def _json_object(body: bytes) -> dict[str, object]:
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def make_app(
+    *, secrets: Sequence[str], answer: Answer, console: Console, rng: random.Random
+) -> web.Application:
+    async def receive(request: web.Request) -> web.Response:
+        body = await request.read()
+        checks = check_signatures(body, request.headers, secrets) if secrets else None
+        # A real receiver refuses what does not verify; so does this one, when it can tell.
+        refused = checks is not None and not any(check.ok for check in checks)
+        status = 401 if refused else answer.status_for(rng.random())
+        console.print(render(body, request.headers, checks, status))
+        if answer.delay:
+            await asyncio.sleep(answer.delay)
+        return web.Response(status=status, text="refused: bad signature" if refused else "ok")
+
+    async def ready(_request: web.Request) -> web.Response:
+        return web.Response(text="hookcast listen: POST deliveries here\n")
+
+    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    app.router.add_get("/{tail:.*}", ready)
+    app.router.add_post("/{tail:.*}", receive)
+    return app
+
+
+async def _serve(app: web.Application, host: str, port: int, console: Console) -> None:
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+        console.print(f"Listening on http://{host}:{port}/ (Ctrl+C to stop)", style="bold")
+        await asyncio.Event().wait()  # until interrupted
+    finally:
+        await runner.cleanup()
+
+
+def listen(
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 9000,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    secret: Annotated[
+        list[str] | None,
+        typer.Option(help="The webhook's secret (repeat it to accept several, e.g. mid-rotation)."),
+    ] = None,
+    status: Annotated[int, typer.Option(help="The HTTP status to answer with.")] = 200,
+    fail_rate: Annotated[
+        float, typer.Option(help="Share of requests (0-1) answered with --fail-status instead.")
+    ] = 0.0,
+    fail_status: Annotated[int, typer.Option(help="The status of the failed share.")] = 500,
+    delay: Annotated[
+        str, typer.Option(help="Wait before answering, e.g. 2s or 500ms (at most 60s).")
+    ] = "0s",
+) -> None:
+    """Receive deliveries locally: verify each one and print it.
+
+    With --secret, each request's JWT, Standard Webhooks and hex signatures are checked.
+
+    A request that verifies none of them is answered 401.
+
+    Start HookCast with HOOKCAST_ALLOWED_NETWORKS=127.0.0.0/8 to deliver to this machine.
+
+    Example: hookcast listen --port 9000 --secret whsec_... --fail-rate 0.3 --delay 2s
+    """
+    answer = _answer(status, fail_rate, fail_status, delay)
+    console = Console(highlight=False)
+    app = make_app(secrets=secret or [], answer=answer, console=console, rng=random.Random())  # noqa: S311 - chaos, not crypto
+    try:
+        asyncio.run(_serve(app, host, port, console))
+    except OSError as exc:
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+    except KeyboardInterrupt:
+        console.print("stopped")
+
+
+def _answer(status: int, fail_rate: float, fail_status: int, delay: str) -> Answer:
+    for name, value in (("--status", status), ("--fail-status", fail_status)):
+        if not 100 <= value <= 599:
+            fail(f"{name} must be an HTTP status between 100 and 599 (got {value})")
+    if not 0.0 <= fail_rate <= 1.0:
+        fail(f"--fail-rate must be between 0 and 1 (got {fail_rate})")
+    try:
+        seconds = parse_duration(delay)
+    except ValueError as exc:
+        fail(f"--delay: {exc}")
+    return Answer(status=status, fail_rate=fail_rate, fail_status=fail_status, delay=seconds)

@@ -33,8 +33,8 @@ class GuardedResolver(AbstractResolver):
     public address when the webhook was created may point at 127.0.0.1 today.
     """
 
-    def __init__(self, allowed: Sequence[Network]) -> None:
-        self._inner = DefaultResolver()
+    def __init__(self, allowed: Sequence[Network], inner: AbstractResolver | None = None) -> None:
+        self._inner = inner or DefaultResolver()
         self._allowed = tuple(allowed)
 
     async def resolve(
@@ -54,9 +54,17 @@ class GuardedResolver(AbstractResolver):
 class AiohttpSender:
     """Implements ports.Sender. One pooled session for every endpoint."""
 
-    def __init__(self, *, allowed: Sequence[Network], per_host_limit: int = 64) -> None:
+    def __init__(
+        self,
+        *,
+        allowed: Sequence[Network],
+        per_host_limit: int = 64,
+        resolver: AbstractResolver | None = None,
+    ) -> None:
         self._allowed = tuple(allowed)
         self._per_host_limit = per_host_limit
+        # The DNS lookups behind the guard (aiohttp's default unless a test injects its own).
+        self._resolver = resolver
         self._session: aiohttp.ClientSession | None = None
 
     def _client(self) -> aiohttp.ClientSession:
@@ -66,7 +74,7 @@ class AiohttpSender:
                 limit=0,
                 limit_per_host=self._per_host_limit,
                 ttl_dns_cache=30,
-                resolver=GuardedResolver(self._allowed),
+                resolver=GuardedResolver(self._allowed, self._resolver),
                 enable_cleanup_closed=True,
             )
             self._session = aiohttp.ClientSession(

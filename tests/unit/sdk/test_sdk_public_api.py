@@ -1,0 +1,63 @@
+"""`import hookcast`: the curated public names, all importable, and nothing heavy loaded."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import hookcast
+
+EXPECTED = {
+    "AsyncClient",
+    "AuthenticationError",
+    "Client",
+    "ConflictError",
+    "HookcastAPIError",
+    "HookcastConnectionError",
+    "Hub",
+    "NotFoundError",
+    "PayloadTooLargeError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ServerError",
+    "SignatureError",
+    "ValidationError",
+    "__version__",
+    "verify",
+}
+
+
+def test_all_is_exactly_the_public_api_and_each_name_imports() -> None:
+    assert set(hookcast.__all__) == EXPECTED
+    assert len(hookcast.__all__) == len(EXPECTED)
+    for name in hookcast.__all__:
+        assert getattr(hookcast, name) is not None, name
+    public_attributes = {
+        name
+        for name in dir(hookcast)
+        if not name.startswith("_") and not isinstance(getattr(hookcast, name), type(sys))
+    }
+    assert public_attributes - EXPECTED <= {"annotations", "import_module", "TYPE_CHECKING", "Any"}
+
+
+def test_star_import_gives_every_name() -> None:
+    namespace: dict[str, object] = {}
+    exec("from hookcast import *", namespace)
+    assert EXPECTED - {"__version__"} <= set(namespace)
+
+
+def test_api_errors_share_a_base_and_signature_errors_are_verify_s() -> None:
+    assert issubclass(hookcast.NotFoundError, hookcast.HookcastAPIError)
+    assert hookcast.SignatureError is hookcast.verify.SignatureError
+
+
+def test_importing_hookcast_for_verify_loads_no_web_or_database_library() -> None:
+    code = (
+        "import sys, hookcast; from hookcast import verify; "
+        "print(sorted(m for m in ('httpx', 'fastapi', 'sqlalchemy', 'aiohttp', 'pydantic') "
+        "if m in sys.modules))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=30
+    ).stdout.strip()
+    assert loaded == "[]"

@@ -1,0 +1,122 @@
+"""hookcast.verify on headers made by the signing code deliveries use: each scheme, secret
+rotation, tampering, staleness, and which scheme `verify.any` trusts."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from hookcast import verify
+from hookcast.domain.ids import new_webhook_secret
+from hookcast.domain.signing import delivery_headers
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+BODY = json.dumps(
+    {"event": "media_available", "event_id": "evt_1", "media_id": "MNYaMSQl"}
+).encode()
+SECRET, OTHER = new_webhook_secret(), new_webhook_secret()
+
+
+def signed(body: bytes = BODY, secrets: tuple[str, ...] = (SECRET,)) -> dict[str, str]:
+    return delivery_headers(
+        body=body, msg_id="evt_1", timestamp=int(NOW.timestamp()), secrets=secrets
+    )
+
+
+def test_each_scheme_verifies_and_returns_the_payload() -> None:
+    headers = signed()
+    assert verify.jwt(BODY, headers["Authorization"], SECRET)["media_id"] == "MNYaMSQl"
+    assert verify.standard(BODY, headers, SECRET, now=NOW)["event_id"] == "evt_1"
+    assert verify.hex(BODY, headers["X-Hookcast-Signature"], [SECRET])["event"] == (
+        "media_available"
+    )
+    assert verify.any(BODY, headers, SECRET, now=NOW)["event_id"] == "evt_1"
+
+
+def test_any_finds_headers_in_any_case_and_accepts_a_str_body() -> None:
+    headers = {name.upper(): value for name, value in signed().items()}
+    assert verify.any(BODY.decode(), headers, SECRET, now=NOW)["event_id"] == "evt_1"
+
+
+def test_several_secrets_allow_a_rotation() -> None:
+    headers = signed(secrets=(OTHER,))
+    for scheme in (
+        lambda: verify.jwt(BODY, headers["Authorization"], [SECRET, OTHER]),
+        lambda: verify.standard(BODY, headers, [SECRET, OTHER], now=NOW),
+        lambda: verify.hex(BODY, headers["X-Hookcast-Signature"], [SECRET, OTHER]),
+    ):
+        assert scheme()["event_id"] == "evt_1"
+
+
+@pytest.mark.parametrize("scheme", ["jwt", "standard", "hex"])
+def test_a_tampered_body_is_invalid(scheme: str) -> None:
+    headers = signed()
+    tampered = BODY.replace(b"MNYaMSQl", b"XXXXXXXX")
+    with pytest.raises(verify.InvalidSignature):
+        _only(scheme, tampered, headers)
+
+
+@pytest.mark.parametrize("scheme", ["jwt", "standard", "hex"])
+def test_a_wrong_secret_is_invalid(scheme: str) -> None:
+    with pytest.raises(verify.InvalidSignature):
+        _only(scheme, BODY, signed(secrets=(OTHER,)))
+
+
+def _only(scheme: str, body: bytes, headers: dict[str, str]) -> object:
+    if scheme == "jwt":
+        return verify.jwt(body, headers["Authorization"], SECRET)
+    if scheme == "standard":
+        return verify.standard(body, headers, SECRET, now=NOW)
+    return verify.hex(body, headers["X-Hookcast-Signature"], SECRET)
+
+
+def test_a_stale_or_future_timestamp_is_refused_and_tolerance_is_adjustable() -> None:
+    headers = signed()
+    with pytest.raises(verify.StaleTimestamp, match="old"):
+        verify.standard(BODY, headers, SECRET, now=NOW + timedelta(minutes=6))
+    with pytest.raises(verify.StaleTimestamp, match="future"):
+        verify.standard(BODY, headers, SECRET, now=NOW - timedelta(minutes=6))
+    later = NOW + timedelta(minutes=6)
+    assert verify.standard(BODY, headers, SECRET, now=later, tolerance=600)["event_id"]
+
+
+def test_any_does_not_fall_back_to_the_jwt_when_the_timestamp_is_stale() -> None:
+    # The JWT and the hex signature are still valid: a replay must not get through them.
+    with pytest.raises(verify.StaleTimestamp):
+        verify.any(BODY, signed(), SECRET, now=NOW + timedelta(hours=1))
+
+
+def test_any_uses_the_jwt_or_the_hex_signature_when_they_are_all_there_is() -> None:
+    headers = signed()
+    only_jwt = {"Authorization": headers["Authorization"]}
+    only_hex = {"X-Hookcast-Signature": headers["X-Hookcast-Signature"]}
+    assert verify.any(BODY, only_jwt, SECRET)["event_id"] == "evt_1"
+    assert verify.any(BODY, only_hex, SECRET)["event_id"] == "evt_1"
+    with pytest.raises(verify.InvalidSignature):
+        verify.any(BODY + b" ", only_hex, SECRET)
+
+
+def test_missing_and_malformed_signatures_say_so() -> None:
+    with pytest.raises(verify.MissingSignature, match="no signature"):
+        verify.any(BODY, {"Content-Type": "application/json"}, SECRET)
+    with pytest.raises(verify.MalformedSignature):
+        verify.hex(BODY, "not-hex", SECRET)
+    with pytest.raises(verify.MalformedSignature):
+        verify.jwt(BODY, "Bearer abc", SECRET)
+    with pytest.raises(verify.InvalidSignature, match="HS256"):
+        # alg "none" is refused before anything else is looked at
+        verify.jwt(BODY, "eyJhbGciOiJub25lIn0.e30.", SECRET)
+
+
+def test_every_failure_is_a_signature_error_with_a_code() -> None:
+    with pytest.raises(verify.SignatureError) as raised:
+        verify.hex(BODY, "0" * 64, SECRET)
+    assert raised.value.code == "invalid_signature"
+    assert SECRET not in str(raised.value)
+
+
+def test_no_secret_is_a_programming_error() -> None:
+    with pytest.raises(ValueError, match="secret"):
+        verify.any(BODY, signed(), [])

@@ -1,0 +1,8 @@
+"""The web dashboard: server-rendered pages over the same services as the API and the CLI."""
+
+from __future__ import annotations
+
+from hookcast.dashboard.app import create_dashboard
+from hookcast.dashboard.tokens import dashboard_key
+
+__all__ = ["create_dashboard", "dashboard_key"]

@@ -1,0 +1,47 @@
+"""The dashboard's router: every page, plus its two static files."""
+
+from __future__ import annotations
+
+from importlib.resources import files
+
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import Response
+
+from hookcast.dashboard.pages import auth, events, keys, portal_links, sites, webhook_detail
+from hookcast.dashboard.pages import webhooks as webhook_pages
+from hookcast.dashboard.web import Dashboard, route_class
+from hookcast.ports import Clock
+from hookcast.services import Services
+
+__all__ = ["create_dashboard"]
+
+# A fixed set, so a request can never name any other file (no path traversal to think about).
+_STATIC = {"app.css": "text/css; charset=utf-8", "app.js": "text/javascript; charset=utf-8"}
+
+
+def create_dashboard(services: Services, *, signing_key: bytes, clock: Clock) -> APIRouter:
+    """Server-rendered pages at `/`, for inclusion after the API's routers. The routes stay
+    out of the OpenAPI schema: they are pages, not API."""
+    dash = Dashboard.build(services, signing_key=signing_key, clock=clock)
+    router = APIRouter(include_in_schema=False, route_class=route_class(dash))
+    for module in (auth, webhook_pages, webhook_detail, events, sites, keys, portal_links):
+        module.add_routes(router, dash)
+    _add_static(router)
+    return router
+
+
+def _add_static(router: APIRouter) -> None:
+    contents = {
+        name: files("hookcast.dashboard").joinpath("static", name).read_bytes() for name in _STATIC
+    }
+
+    @router.get("/static/{name}")
+    async def static(request: Request, name: str) -> Response:
+        if name not in _STATIC:
+            return Response("not found", status_code=404, media_type="text/plain")
+        return Response(
+            contents[name],
+            media_type=_STATIC[name],
+            headers={"Cache-Control": "public, max-age=300"},
+        )

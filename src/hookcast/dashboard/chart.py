@@ -1,0 +1,109 @@
+"""Deliveries per hour as an inline SVG bar chart, drawn on the server.
+
+No charting library and no script: the SVG is plain markup (so the Content-Security-Policy
+can forbid inline scripts and styles), colours come from CSS classes, and the chart carries
+a title and description for screen readers. The template shows the same numbers as a table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from html import escape
+
+from hookcast.dashboard.health import HourBar
+
+__all__ = ["hourly_chart_svg"]
+
+_WIDTH, _HEIGHT = 720, 200
+_LEFT, _RIGHT, _TOP, _BOTTOM = 36, 8, 12, 28  # room for the axis labels
+_LABEL_EVERY = 6  # hours between x-axis labels
+
+
+def hourly_chart_svg(bars: Sequence[HourBar], *, chart_id: str = "chart") -> str:
+    """An accessible SVG of stacked bars (succeeded below, failed above), one per hour."""
+    peak = _nice_max(max((bar.succeeded + bar.failed for bar in bars), default=0))
+    succeeded = sum(bar.succeeded for bar in bars)
+    failed = sum(bar.failed for bar in bars)
+    summary = (
+        f"{succeeded} succeeded and {failed} failed deliveries over the last {len(bars)} hours"
+    )
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {_WIDTH} {_HEIGHT}" role="img" '
+        f'aria-labelledby="{chart_id}-title {chart_id}-desc" '
+        'preserveAspectRatio="xMidYMid meet" xmlns="http://www.w3.org/2000/svg">',
+        f'<title id="{chart_id}-title">Deliveries per hour</title>',
+        f'<desc id="{chart_id}-desc">{escape(summary)}</desc>',
+        *_axes(peak),
+        *_bars(bars, peak),
+        *_hour_labels(bars),
+        "</svg>",
+    ]
+    return "".join(parts)
+
+
+def _nice_max(value: int) -> int:
+    """The y-axis top: at least 1, rounded up to 1, 2 or 5 times a power of ten."""
+    if value <= 1:
+        return 1
+    scale = 1
+    while True:
+        for step in (1, 2, 5):
+            if step * scale >= value:
+                return step * scale
+        scale *= 10
+
+
+def _plot_height() -> int:
+    return _HEIGHT - _TOP - _BOTTOM
+
+
+def _axes(peak: int) -> list[str]:
+    base = _HEIGHT - _BOTTOM
+    return [
+        f'<line class="chart-axis" x1="{_LEFT}" y1="{base}" x2="{_WIDTH - _RIGHT}" y2="{base}"/>',
+        f'<line class="chart-grid" x1="{_LEFT}" y1="{_TOP}" x2="{_WIDTH - _RIGHT}" y2="{_TOP}"/>',
+        f'<text class="chart-label" x="{_LEFT - 6}" y="{_TOP + 4}" text-anchor="end">{peak}</text>',
+        f'<text class="chart-label" x="{_LEFT - 6}" y="{base}" text-anchor="end">0</text>',
+    ]
+
+
+def _bars(bars: Sequence[HourBar], peak: int) -> list[str]:
+    if not bars:
+        return []
+    slot = (_WIDTH - _LEFT - _RIGHT) / len(bars)
+    width = max(1.0, slot * 0.7)
+    out: list[str] = []
+    for index, bar in enumerate(bars):
+        x = _LEFT + index * slot + (slot - width) / 2
+        ok_height = _plot_height() * bar.succeeded / peak
+        failed_height = _plot_height() * bar.failed / peak
+        base = _HEIGHT - _BOTTOM
+        label = f"{bar.start:%H}:00 UTC: {bar.succeeded} succeeded, {bar.failed} failed"
+        out.append(f"<g><title>{escape(label)}</title>")
+        if bar.succeeded:
+            out.append(_rect("chart-ok", x, base - ok_height, width, ok_height))
+        if bar.failed:
+            out.append(
+                _rect("chart-failed", x, base - ok_height - failed_height, width, failed_height)
+            )
+        out.append("</g>")
+    return out
+
+
+def _rect(css_class: str, x: float, y: float, width: float, height: float) -> str:
+    return (
+        f'<rect class="{css_class}" x="{x:.1f}" y="{y:.1f}" '
+        f'width="{width:.1f}" height="{height:.1f}"/>'
+    )
+
+
+def _hour_labels(bars: Sequence[HourBar]) -> list[str]:
+    if not bars:
+        return []
+    slot = (_WIDTH - _LEFT - _RIGHT) / len(bars)
+    return [
+        f'<text class="chart-label" x="{_LEFT + index * slot + slot / 2:.1f}" '
+        f'y="{_HEIGHT - 8}" text-anchor="middle">{bar.start:%H}:00</text>'
+        for index, bar in enumerate(bars)
+        if index % _LABEL_EVERY == 0 or index == len(bars) - 1
+    ]

@@ -1,0 +1,153 @@
+"""The webhook form: what a person typed, kept as typed, and turned into service metadata.
+
+Everything stays a string (or list of strings) until `to_metadata`, so a form that fails
+validation is shown again exactly as it was filled in. Only what a browser form cannot say
+(JSON, numbers, lists) is parsed here; every rule stays in the webhook service.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.datastructures import FormData
+
+from hookcast.domain.catalog import ALL_EVENTS
+from hookcast.domain.models import Webhook
+from hookcast.services.webhooks import retry_policy_json
+
+__all__ = ["FormErrors", "WebhookForm", "tag_condition"]
+
+FormErrors = dict[str, str]  # field name -> what is wrong, in words ("form" for the whole)
+RETRY_CHOICES = ("standard", "quick", "custom")
+
+
+def tag_condition(tag: str) -> dict[str, Any]:
+    """Flowplayer's "has tag with name" as a HookCast condition."""
+    return {"data.tags": {"$contains": tag}}
+
+
+@dataclass
+class WebhookForm:
+    name: str = ""
+    description: str = ""
+    webhook_url: str = ""
+    site_ids: list[str] = field(default_factory=list)
+    events: list[str] = field(default_factory=list)
+    tag: str = ""
+    conditions: str = ""  # the advanced JSON editor's text
+    retry_policy: str = "standard"
+    retry_delays: str = ""  # custom delays in seconds, comma-separated
+    timeout_seconds: str = "10"
+    enabled: bool = True
+
+    @classmethod
+    def from_form(cls, form: FormData) -> WebhookForm:
+        def text(name: str) -> str:
+            value = form.get(name, "")
+            return value.strip() if isinstance(value, str) else ""
+
+        return cls(
+            name=text("name"),
+            description=text("description"),
+            webhook_url=text("webhook_url"),
+            site_ids=[s for s in form.getlist("site_ids") if isinstance(s, str)],
+            events=[e for e in form.getlist("events") if isinstance(e, str)],
+            tag=text("tag"),
+            conditions=text("conditions"),
+            retry_policy=text("retry_policy") or "standard",
+            retry_delays=text("retry_delays"),
+            timeout_seconds=text("timeout_seconds") or "10",
+            enabled=form.get("enabled") == "on",
+        )
+
+    @classmethod
+    def from_webhook(cls, webhook: Webhook) -> WebhookForm:
+        retry = retry_policy_json(webhook)
+        tag = _tag_of(webhook.conditions)
+        return cls(
+            name=webhook.name,
+            description=webhook.description,
+            webhook_url=webhook.webhook_url,
+            site_ids=list(webhook.site_ids),
+            events=list(webhook.events),
+            tag=tag or "",
+            conditions=""
+            if tag is not None or webhook.conditions is None
+            else json.dumps(webhook.conditions, indent=2),
+            retry_policy=retry if isinstance(retry, str) else "custom",
+            retry_delays="" if isinstance(retry, str) else ", ".join(_number(d) for d in retry),
+            timeout_seconds=str(webhook.timeout_seconds),
+            enabled=webhook.enabled,
+        )
+
+    def to_metadata(self) -> tuple[dict[str, Any], FormErrors]:
+        """The metadata for WebhookService, and the errors a form alone can detect."""
+        errors: FormErrors = {}
+        if not self.events:
+            errors["events"] = "Choose at least one event, or All events."
+        if not self.site_ids:
+            errors["site_ids"] = "Choose at least one property."
+        metadata: dict[str, Any] = {
+            "name": self.name,
+            "description": self.description,
+            "webhook_url": self.webhook_url,
+            "site_ids": self.site_ids,
+            "events": [ALL_EVENTS] if ALL_EVENTS in self.events else self.events,
+            "enabled": self.enabled,
+            "conditions": self._conditions(errors),
+            "retry_policy": self._retry_policy(errors),
+            "timeout_seconds": _integer(self.timeout_seconds, "timeout_seconds", errors),
+        }
+        return metadata, errors
+
+    def _conditions(self, errors: FormErrors) -> Mapping[str, Any] | None:
+        advanced: Any = None
+        if self.conditions:
+            try:
+                advanced = json.loads(self.conditions)
+            except ValueError as exc:
+                errors["conditions"] = f"The conditions are not valid JSON: {exc}."
+                return None
+        if self.tag and advanced is not None:
+            return {"$and": [advanced, tag_condition(self.tag)]}
+        if self.tag:
+            return tag_condition(self.tag)
+        return advanced  # type: ignore[no-any-return]
+
+    def _retry_policy(self, errors: FormErrors) -> str | list[float]:
+        if self.retry_policy != "custom":
+            return self.retry_policy
+        try:
+            delays = [float(part) for part in self.retry_delays.replace(" ", "").split(",")]
+        except ValueError:
+            errors["retry_policy"] = (
+                "Write the custom retry delays as seconds separated by commas, e.g. 10, 60, 300."
+            )
+            return []
+        return [int(d) if d.is_integer() else d for d in delays]
+
+
+def _integer(raw: str, name: str, errors: FormErrors) -> int | None:
+    try:
+        return int(raw)
+    except ValueError:
+        errors[name] = "Enter a whole number of seconds."
+        return None
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _tag_of(conditions: Mapping[str, Any] | None) -> str | None:
+    """The tag, if the conditions are exactly a "has tag" rule (so the simple field shows)."""
+    if not conditions or list(conditions) != ["data.tags"]:
+        return None
+    rule = conditions["data.tags"]
+    if isinstance(rule, Mapping) and list(rule) == ["$contains"]:
+        value = rule["$contains"]
+        return value if isinstance(value, str) else None
+    return None

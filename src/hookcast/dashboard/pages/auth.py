@@ -1,0 +1,140 @@
+"""Signing in with an API key, signing out, and opening a portal link."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import Response
+
+from hookcast.dashboard import portal
+from hookcast.dashboard import session as sessions
+from hookcast.dashboard.web import SIGNIN_REASONS, Dashboard, SignInRequired, redirect, safe_next
+from hookcast.domain.errors import Unauthorized
+from hookcast.domain.models import Role
+
+PUBLISHER_REFUSED = (
+    "Publisher keys can only publish events, so they cannot open the dashboard. "
+    "Sign in with an admin, editor or viewer key."
+)
+WRONG_KEY = "That API key is not valid. Check that you pasted all of it, or ask an admin for one."
+
+
+def add_routes(router: APIRouter, dash: Dashboard) -> None:
+    _add_signin(router, dash)
+    _add_signout_and_portal(router, dash)
+
+
+def _add_signin(router: APIRouter, dash: Dashboard) -> None:
+    @router.get("/")
+    async def signin_page(request: Request) -> Response:
+        if sessions.read_session(request, dash.signing_key, dash.now()) is not None:
+            return redirect("/webhooks")
+        reason = SIGNIN_REASONS.get(request.query_params.get("reason", ""))
+        return _signin_form(request, dash, info=reason)
+
+    @router.post("/signin")
+    async def signin(request: Request) -> Response:
+        form = await request.form()
+        expected = request.cookies.get(sessions.SIGNIN_COOKIE, "")
+        if not sessions.same_token(form.get("csrf"), expected):
+            return _signin_form(
+                request, dash, error="The sign-in form expired. Please try again.", status=403
+            )
+        secret = form.get("api_key")
+        try:
+            caller = await dash.services.auth.authenticate(
+                secret if isinstance(secret, str) else None
+            )
+        except Unauthorized:
+            return _signin_form(request, dash, error=WRONG_KEY, status=401)
+        if caller.role is Role.PUBLISHER or caller.key_id is None:
+            return _signin_form(request, dash, error=PUBLISHER_REFUSED, status=403)
+        now = dash.now()
+        session = sessions.Session.start(
+            account_id=caller.account_id,
+            role=caller.role,
+            key_id=caller.key_id,
+            expires=now + sessions.SESSION_LENGTH,
+        )
+        return _signed_in(request, dash, session, now, safe_next(form.get("next")))
+
+
+def _add_signout_and_portal(router: APIRouter, dash: Dashboard) -> None:
+    @router.post("/signout")
+    async def signout(request: Request) -> Response:
+        try:
+            visit = await dash.visit(request)
+            await dash.form(request, visit)
+        except SignInRequired:
+            pass  # already signed out: nothing to protect
+        response = redirect("/?reason=signed_out")
+        sessions.clear_cookie(response)
+        return response
+
+    @router.get("/portal/{token}")
+    async def open_portal(request: Request, token: str) -> Response:
+        now = dash.now()
+        try:
+            link = portal.read_link(dash.signing_key, token, now=now)
+            # The admin key that made the link must still exist: revoking it ends the link.
+            await dash.services.auth.resume(link.account_id, link.issuer_key_id)
+        except portal.PortalLinkInvalid as exc:
+            return dash.error_page(request, exc.status, exc.title, exc.message)
+        except Unauthorized:
+            return dash.error_page(
+                request,
+                410,
+                "This link was revoked",
+                "The key that created this portal link no longer exists. Ask for a new link.",
+            )
+        session = sessions.Session.start(
+            account_id=link.account_id,
+            role=link.role,
+            key_id=link.issuer_key_id,
+            expires=min(link.expires, now + sessions.SESSION_LENGTH),
+            portal=True,
+        )
+        return _signed_in(request, dash, session, now, "/webhooks")
+
+
+def _signin_form(
+    request: Request,
+    dash: Dashboard,
+    *,
+    error: str | None = None,
+    info: str | None = None,
+    status: int = 200,
+) -> Response:
+    token = secrets.token_urlsafe(32)
+    response = dash.render(
+        request,
+        "signin.html",
+        None,
+        status=status,
+        csrf=token,
+        error=error,
+        info=info,
+        next=safe_next(request.query_params.get("next")),
+    )
+    response.set_cookie(
+        sessions.SIGNIN_COOKIE,
+        token,
+        max_age=3600,
+        path="/signin",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+    return response
+
+
+def _signed_in(
+    request: Request, dash: Dashboard, session: sessions.Session, now: datetime, target: str
+) -> Response:
+    response = redirect(target)
+    sessions.set_cookie(response, request, dash.signing_key, session, now=now)
+    response.delete_cookie(sessions.SIGNIN_COOKIE, path="/signin")
+    return response

@@ -1,0 +1,53 @@
+"""Portal links (admins only): a time-limited link to a scoped, key-less dashboard."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import Response
+
+from hookcast.dashboard import portal
+from hookcast.dashboard.web import Dashboard, Visit
+from hookcast.domain.errors import ValidationFailed
+from hookcast.domain.models import Permission
+
+
+def add_routes(router: APIRouter, dash: Dashboard) -> None:
+    @router.get("/portal-links")
+    async def portal_form(request: Request) -> Response:
+        visit = await dash.visit(request)
+        visit.caller.require(Permission.ADMIN)
+        return _page(request, dash, visit)
+
+    @router.post("/portal-links")
+    async def create_link(request: Request) -> Response:
+        visit = await dash.visit(request)
+        form = await dash.form(request, visit)
+        visit.caller.require(Permission.ADMIN)
+        try:
+            token, expires = portal.make_link(
+                dash.signing_key,
+                account_id=visit.caller.account_id,
+                role=form.get("role"),
+                issuer_key_id=visit.session.key_id,
+                duration=form.get("duration"),
+                now=dash.now(),
+            )
+        except ValidationFailed as exc:
+            return _page(request, dash, visit, error=exc.description, status=400)
+        link = str(request.url_for("open_portal", token=token))
+        return _page(request, dash, visit, link=link, expires=expires, role=form.get("role"))
+
+
+def _page(
+    request: Request, dash: Dashboard, visit: Visit, *, status: int = 200, **context: object
+) -> Response:
+    return dash.render(
+        request,
+        "portal_links.html",
+        visit,
+        status=status,
+        roles=[role.value for role in portal.PORTAL_ROLES],
+        durations=list(portal.DURATIONS),
+        **context,
+    )

@@ -1,0 +1,135 @@
+"""One webhook: its settings, health chart, delivery log, and the actions on it (enable,
+reveal or rotate the secret, send a test, retry one delivery, resend failed ones)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi import APIRouter
+from markupsafe import Markup
+from starlette.requests import Request
+from starlette.responses import Response
+
+from hookcast.dashboard import health
+from hookcast.dashboard.chart import hourly_chart_svg
+from hookcast.dashboard.pages.common import all_sites, page_number, pages, query_text
+from hookcast.dashboard.web import Dashboard, Visit, redirect
+from hookcast.domain.errors import ValidationFailed
+from hookcast.domain.models import DeliveryStatus, Webhook
+from hookcast.ports import PageRequest
+
+LOG_LENGTH = 20
+_HOUR = timedelta(hours=1)
+
+
+def add_routes(router: APIRouter, dash: Dashboard) -> None:
+    @router.get("/webhooks/{webhook_id}")
+    async def show_webhook(request: Request, webhook_id: str) -> Response:
+        visit = await dash.visit(request)
+        webhook = await dash.services.webhooks.get(visit.caller, webhook_id)
+        return await _detail(request, dash, visit, webhook)
+
+    @router.post("/webhooks/{webhook_id}/enabled")
+    async def toggle(request: Request, webhook_id: str) -> Response:
+        visit = await dash.visit(request)
+        enabled = (await dash.form(request, visit)).get("enabled") == "true"
+        await dash.services.webhooks.update(visit.caller, webhook_id, {"enabled": enabled})
+        notice = "enabled" if enabled else "disabled"
+        back = (
+            "/webhooks" if request.query_params.get("from") == "list" else f"/webhooks/{webhook_id}"
+        )
+        return redirect(f"{back}?notice={notice}")
+
+    @router.post("/webhooks/{webhook_id}/secret")
+    async def reveal_secret(request: Request, webhook_id: str) -> Response:
+        # A POST, not a link: the secret never lands in history, logs or a prefetch.
+        visit = await dash.visit(request)
+        await dash.form(request, visit)
+        webhook = await dash.services.webhooks.reveal_secret(visit.caller, webhook_id)
+        return dash.render(request, "webhook_secret.html", visit, webhook=webhook, rotated=False)
+
+    @router.post("/webhooks/{webhook_id}/secret/rotate")
+    async def rotate_secret(request: Request, webhook_id: str) -> Response:
+        visit = await dash.visit(request)
+        await dash.form(request, visit)
+        webhook = await dash.services.webhooks.rotate_secret(visit.caller, webhook_id)
+        return dash.render(request, "webhook_secret.html", visit, webhook=webhook, rotated=True)
+
+    @router.post("/webhooks/{webhook_id}/test")
+    async def send_test(request: Request, webhook_id: str) -> Response:
+        visit = await dash.visit(request)
+        await dash.form(request, visit)
+        await dash.services.deliveries.send_test(visit.caller, webhook_id)
+        return redirect(f"/webhooks/{webhook_id}?notice=test_sent#log")
+
+    @router.post("/webhooks/{webhook_id}/recover")
+    async def recover(request: Request, webhook_id: str) -> Response:
+        visit = await dash.visit(request)
+        form = await dash.form(request, visit)
+        webhook = await dash.services.webhooks.get(visit.caller, webhook_id)
+        try:
+            count = await dash.services.deliveries.recover(
+                visit.caller, webhook_id, form.get("since")
+            )
+        except ValidationFailed:
+            return await _detail(
+                request,
+                dash,
+                visit,
+                webhook,
+                recover_error="Enter a date and time, e.g. 2024-08-27T00:00.",
+                status=400,
+            )
+        return await _detail(request, dash, visit, webhook, recovered=count)
+
+    @router.post("/deliveries/{delivery_id}/retry")
+    async def retry(request: Request, delivery_id: str) -> Response:
+        visit = await dash.visit(request)
+        await dash.form(request, visit)
+        record = await dash.services.deliveries.retry(visit.caller, delivery_id)
+        return redirect(f"/webhooks/{record.delivery.webhook_id}?notice=retried#log")
+
+
+async def _detail(
+    request: Request,
+    dash: Dashboard,
+    visit: Visit,
+    webhook: Webhook,
+    *,
+    status: int = 200,
+    **extra: object,
+) -> Response:
+    now = dash.now()
+    status_filter = query_text(request, "status")
+    if status_filter not in {s.value for s in DeliveryStatus}:
+        status_filter = None
+    number = page_number(request)
+    log = await dash.services.deliveries.list(
+        visit.caller, webhook.id, page=PageRequest(number, LOG_LENGTH), status=status_filter
+    )
+    counts = await dash.services.deliveries.count_by_hour(
+        visit.caller, [webhook.id], since=health.window_start(now)
+    )
+    bars = health.hourly(counts, now=now)
+    return dash.render(
+        request,
+        "webhook.html",
+        visit,
+        status=status,
+        webhook=webhook,
+        sites={site.id: site.name for site in await all_sites(dash, visit)},
+        health=health.summarize(counts).get(webhook.id, health.Health()),
+        chart=Markup(hourly_chart_svg(bars, chart_id="hourly")),  # noqa: S704 - escaped inside
+        bars=bars,
+        log=log.items,
+        page=number,
+        pages=pages(log.total, LOG_LENGTH),
+        total=log.total,
+        status_filter=status_filter,
+        statuses=[s.value for s in DeliveryStatus],
+        since_default=(now.replace(microsecond=0) - health.WINDOW_HOURS * _HOUR).strftime(
+            "%Y-%m-%dT%H:%M"
+        ),
+        now=now,
+        **extra,
+    )

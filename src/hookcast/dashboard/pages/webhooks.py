@@ -1,0 +1,158 @@
+"""The Webhooks page (list with health at a glance) and the Create / Edit / Delete flows."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import Response
+
+from hookcast.dashboard import health
+from hookcast.dashboard.forms import FormErrors, WebhookForm
+from hookcast.dashboard.pages.common import all_sites, page_number, pages, require_write
+from hookcast.dashboard.web import Dashboard, Visit, redirect
+from hookcast.domain.errors import ValidationFailed
+from hookcast.domain.models import Delivery, Webhook
+from hookcast.ports import PageRequest
+
+PAGE_LENGTH = 25
+
+
+def add_routes(router: APIRouter, dash: Dashboard) -> None:
+    _add_list_and_create(router, dash)
+    _add_edit_and_delete(router, dash)
+
+
+def _add_list_and_create(router: APIRouter, dash: Dashboard) -> None:
+    @router.get("/webhooks")
+    async def list_webhooks(request: Request) -> Response:
+        visit = await dash.visit(request)
+        number = page_number(request)
+        found = await dash.services.webhooks.list(
+            visit.caller, page=PageRequest(number, PAGE_LENGTH)
+        )
+        ids = [webhook.id for webhook in found.items]
+        counts = await dash.services.deliveries.count_by_hour(
+            visit.caller, ids, since=health.window_start(dash.now())
+        )
+        return dash.render(
+            request,
+            "webhooks.html",
+            visit,
+            webhooks=found.items,
+            health=health.summarize(counts),
+            last=await _last_deliveries(dash, visit, found.items),
+            page=number,
+            pages=pages(found.total, PAGE_LENGTH),
+            total=found.total,
+        )
+
+    @router.get("/webhooks/new")
+    async def new_webhook(request: Request) -> Response:
+        visit = await dash.visit(request)
+        require_write(visit)
+        return await _form_page(request, dash, visit, WebhookForm(), {}, webhook=None)
+
+    @router.post("/webhooks")
+    async def create_webhook(request: Request) -> Response:
+        visit = await dash.visit(request)
+        form = WebhookForm.from_form(await dash.form(request, visit))
+        metadata, errors = form.to_metadata()
+        if not errors:
+            try:
+                created = await dash.services.webhooks.create(visit.caller, metadata)
+            except ValidationFailed as exc:
+                errors = {exc.field or "form": exc.description}
+            else:
+                return dash.render(request, "webhook_created.html", visit, webhook=created)
+        return await _form_page(request, dash, visit, form, errors, webhook=None, status=400)
+
+
+def _add_edit_and_delete(router: APIRouter, dash: Dashboard) -> None:
+    @router.get("/webhooks/{webhook_id}/edit")
+    async def edit_webhook(request: Request, webhook_id: str) -> Response:
+        visit = await dash.visit(request)
+        require_write(visit)
+        webhook = await dash.services.webhooks.get(visit.caller, webhook_id)
+        form = WebhookForm.from_webhook(webhook)
+        return await _form_page(request, dash, visit, form, {}, webhook=webhook)
+
+    @router.post("/webhooks/{webhook_id}/edit")
+    async def update_webhook(request: Request, webhook_id: str) -> Response:
+        visit = await dash.visit(request)
+        form = WebhookForm.from_form(await dash.form(request, visit))
+        webhook = await dash.services.webhooks.get(visit.caller, webhook_id)
+        metadata, errors = form.to_metadata()
+        if not errors:
+            try:
+                await dash.services.webhooks.update(
+                    visit.caller, webhook_id, _changes(webhook, metadata)
+                )
+            except ValidationFailed as exc:
+                errors = {exc.field or "form": exc.description}
+            else:
+                return redirect(f"/webhooks/{webhook_id}?notice=updated")
+        return await _form_page(request, dash, visit, form, errors, webhook=webhook, status=400)
+
+    @router.get("/webhooks/{webhook_id}/delete")
+    async def confirm_delete(request: Request, webhook_id: str) -> Response:
+        visit = await dash.visit(request)
+        require_write(visit)
+        webhook = await dash.services.webhooks.get(visit.caller, webhook_id)
+        return dash.render(request, "webhook_delete.html", visit, webhook=webhook)
+
+    @router.post("/webhooks/{webhook_id}/delete")
+    async def delete_webhook(request: Request, webhook_id: str) -> Response:
+        visit = await dash.visit(request)
+        await dash.form(request, visit)
+        await dash.services.webhooks.delete(visit.caller, webhook_id)
+        return redirect("/webhooks?notice=deleted")
+
+
+def _changes(webhook: Webhook, metadata: dict[str, Any]) -> dict[str, Any]:
+    """Only what changed: an unchanged URL is not resolved again, and unchanged properties
+    are kept even if some were deleted meanwhile (the service's rules for a PATCH)."""
+    changes = dict(metadata)
+    if changes["webhook_url"] == webhook.webhook_url:
+        del changes["webhook_url"]
+    if list(changes["site_ids"]) == list(webhook.site_ids):
+        del changes["site_ids"]
+    return changes
+
+
+async def _form_page(
+    request: Request,
+    dash: Dashboard,
+    visit: Visit,
+    form: WebhookForm,
+    errors: FormErrors,
+    *,
+    webhook: Webhook | None,
+    status: int = 200,
+) -> Response:
+    return dash.render(
+        request,
+        "webhook_form.html",
+        visit,
+        status=status,
+        form=form,
+        errors=errors,
+        webhook=webhook,
+        sites=await all_sites(dash, visit),
+    )
+
+
+async def _last_deliveries(
+    dash: Dashboard, visit: Visit, webhooks: Sequence[Webhook]
+) -> dict[str, Delivery]:
+    """Each webhook's newest delivery (one small query each, bounded by the page length)."""
+    last: dict[str, Delivery] = {}
+    for webhook in webhooks:
+        newest = await dash.services.deliveries.list(
+            visit.caller, webhook.id, page=PageRequest(1, 1)
+        )
+        if newest.items:
+            last[webhook.id] = newest.items[0].delivery
+    return last

@@ -1,0 +1,101 @@
+"""Portal links: a signed, time-limited URL that opens the dashboard for one account with
+the editor or viewer role, so a platform can hand its customer a self-service page.
+
+The link carries the account, the role, the admin key that made it and the expiry, all under
+one HMAC; nothing is stored, so a link cannot be listed or revoked one by one. Revoking the
+admin key that made it ends every link (and every session opened with one).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from hookcast.dashboard import tokens
+from hookcast.domain.errors import ValidationFailed
+from hookcast.domain.models import Role
+
+__all__ = [
+    "DURATIONS",
+    "PORTAL_ROLES",
+    "PortalLink",
+    "PortalLinkInvalid",
+    "make_link",
+    "read_link",
+]
+
+_PURPOSE = "portal"
+PORTAL_ROLES = (Role.EDITOR, Role.VIEWER)
+# What the admin picks from; 1 hour to 7 days keeps a leaked link's damage short.
+DURATIONS: dict[str, timedelta] = {
+    "1h": timedelta(hours=1),
+    "8h": timedelta(hours=8),
+    "24h": timedelta(days=1),
+    "3d": timedelta(days=3),
+    "7d": timedelta(days=7),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class PortalLink:
+    account_id: str
+    role: Role
+    issuer_key_id: str
+    expires: datetime
+
+
+class PortalLinkInvalid(Exception):
+    def __init__(self, status: int, title: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.title, self.message = status, title, message
+
+
+def make_link(
+    key: bytes,
+    *,
+    account_id: str,
+    role: object,
+    issuer_key_id: str,
+    duration: object,
+    now: datetime,
+) -> tuple[str, datetime]:
+    """A portal token and its expiry; `ValidationFailed` names a bad role or duration."""
+    if role not in [r.value for r in PORTAL_ROLES]:
+        raise ValidationFailed("Choose the editor or the viewer role.", field="role")
+    if not isinstance(duration, str) or duration not in DURATIONS:
+        raise ValidationFailed("Choose how long the link works.", field="duration")
+    expires = now + DURATIONS[duration]
+    claims = {"a": account_id, "r": role, "k": issuer_key_id}
+    return tokens.sign(key, _PURPOSE, claims, expires=expires), expires
+
+
+def read_link(key: bytes, token: str, *, now: datetime) -> PortalLink:
+    try:
+        claims = tokens.verify(key, _PURPOSE, token, now=now)
+        link = PortalLink(
+            account_id=str(claims["a"]),
+            role=Role(claims["r"]),
+            issuer_key_id=str(claims["k"]),
+            expires=datetime.fromtimestamp(claims["x"], now.tzinfo),
+        )
+    except tokens.InvalidToken as exc:
+        if exc.expired:
+            raise PortalLinkInvalid(
+                410,
+                "This link has expired",
+                "Portal links work for a limited time. Ask whoever sent it for a new one.",
+            ) from None
+        raise _forged() from None
+    except (KeyError, ValueError):
+        raise _forged() from None
+    if link.role not in PORTAL_ROLES:
+        raise _forged()
+    return link
+
+
+def _forged() -> PortalLinkInvalid:
+    return PortalLinkInvalid(
+        400,
+        "This link is not valid",
+        "The link is incomplete or was changed. Copy the whole link again, or ask for a new one.",
+    )

@@ -1,0 +1,101 @@
+"""Dashboard sessions: who is signed in, kept in a signed cookie, with a CSRF token.
+
+The cookie holds the account, role and API key id (never the key's secret), a random
+per-session CSRF token and an expiry. It is HttpOnly (no script reads it) and SameSite=Lax
+(other sites' forms do not send it); every POST must also carry the CSRF token in its body.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from hookcast.dashboard import tokens
+from hookcast.domain.models import Role
+
+__all__ = [
+    "COOKIE",
+    "SESSION_LENGTH",
+    "SIGNIN_COOKIE",
+    "Session",
+    "clear_cookie",
+    "read_session",
+    "same_token",
+    "set_cookie",
+]
+
+COOKIE = "hookcast_session"
+SIGNIN_COOKIE = "hookcast_signin"  # double-submit token of the sign-in form (login CSRF)
+SESSION_LENGTH = timedelta(hours=12)
+_PURPOSE = "session"
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    account_id: str
+    role: Role
+    key_id: str  # the API key signed in with, or for a portal link, the admin key that made it
+    csrf: str
+    expires: datetime
+    portal: bool = False
+
+    @classmethod
+    def start(
+        cls, *, account_id: str, role: Role, key_id: str, expires: datetime, portal: bool = False
+    ) -> Session:
+        return cls(account_id, role, key_id, secrets.token_urlsafe(32), expires, portal)
+
+
+def read_session(request: Request, key: bytes, now: datetime) -> Session | None:
+    """The request's session if its cookie is genuine and unexpired, else None."""
+    token = request.cookies.get(COOKIE)
+    if not token:
+        return None
+    try:
+        claims = tokens.verify(key, _PURPOSE, token, now=now)
+        return Session(
+            account_id=str(claims["a"]),
+            role=Role(claims["r"]),
+            key_id=str(claims["k"]),
+            csrf=str(claims["c"]),
+            expires=datetime.fromtimestamp(claims["x"], now.tzinfo),
+            portal=bool(claims.get("p")),
+        )
+    except (tokens.InvalidToken, KeyError, ValueError):
+        return None
+
+
+def set_cookie(
+    response: Response, request: Request, key: bytes, session: Session, *, now: datetime
+) -> None:
+    claims = {
+        "a": session.account_id,
+        "r": session.role.value,
+        "k": session.key_id,
+        "c": session.csrf,
+        "p": int(session.portal),
+    }
+    value = tokens.sign(key, _PURPOSE, claims, expires=session.expires)
+    response.set_cookie(
+        COOKIE,
+        value,
+        max_age=max(0, int((session.expires - now).total_seconds())),
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )
+
+
+def clear_cookie(response: Response) -> None:
+    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="lax")
+
+
+def same_token(given: object, expected: str) -> bool:
+    """Constant-time comparison of a submitted CSRF token with the expected one."""
+    return isinstance(given, str) and bool(given) and hmac.compare_digest(given, expected)

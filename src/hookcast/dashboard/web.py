@@ -1,0 +1,225 @@
+"""The dashboard's plumbing: state, the signed-in visit, rendering, headers, errors, CSRF.
+
+Every page handler receives the request, asks `Dashboard.visit` who is signed in, calls the
+services, and renders a template. Errors the services raise become pages here, in one place
+(`DashboardRoute`), so a handler never formats an error itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi.routing import APIRoute
+from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from hookcast.dashboard import session as sessions
+from hookcast.dashboard.filters import install_filters
+from hookcast.domain.errors import Forbidden, HookcastError, NotFound, Unauthorized
+from hookcast.domain.models import Permission
+from hookcast.ports import Clock
+from hookcast.services import Caller, Services
+
+__all__ = ["Dashboard", "SignInRequired", "Visit", "route_class"]
+
+# No inline script or style anywhere: everything comes from /static, so an injected
+# <script> or style attribute does nothing even if escaping were ever missed.
+SECURITY_HEADERS: Mapping[str, str] = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "form-action 'self'; base-uri 'none'; object-src 'none'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",  # portal tokens in URLs never leak to other sites
+    "X-Frame-Options": "DENY",  # frame-ancestors for browsers that predate CSP 2
+}
+
+NOTICES: Mapping[str, str] = {
+    "signed_out": "You are signed out.",
+    "created": "Saved.",
+    "updated": "Your changes are saved.",
+    "enabled": "The webhook is enabled.",
+    "disabled": "The webhook is disabled: it receives no new events until enabled again.",
+    "deleted": "The webhook and its delivery log are deleted.",
+    "test_sent": "A test event is on its way. Its delivery appears in the log below.",
+    "retried": "The delivery will be sent again now.",
+    "site_created": "The property is created.",
+    "site_renamed": "The property is renamed.",
+    "site_deleted": "The property is deleted.",
+    "key_revoked": "The API key is revoked.",
+}
+
+
+# Why a visitor is back at the sign-in page. Codes, not text, travel in the URL, so nobody
+# can make the sign-in page display a message of their own.
+SIGNIN_REASONS: Mapping[str, str] = {
+    "expired": "Your session has expired: sign in again.",
+    "revoked": "The API key of your session was revoked: sign in again.",
+    "signed_out": "You are signed out.",
+}
+
+
+class SignInRequired(Exception):
+    """No valid session: the visitor is sent to the sign-in page (`reason` a SIGNIN_REASONS
+    code, or "" for a first visit)."""
+
+    def __init__(self, reason: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class CsrfFailed(Exception):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Visit:
+    """A signed-in request: who is calling and the session they hold."""
+
+    caller: Caller
+    session: sessions.Session
+
+    @property
+    def can_write(self) -> bool:
+        return self.caller.may(Permission.WRITE)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.caller.may(Permission.ADMIN)
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    services: Services
+    signing_key: bytes
+    clock: Clock
+    templates: Environment
+
+    @classmethod
+    def build(cls, services: Services, *, signing_key: bytes, clock: Clock) -> Dashboard:
+        env = Environment(
+            loader=PackageLoader("hookcast.dashboard", "templates"),
+            autoescape=select_autoescape(["html", "svg"]),
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        install_filters(env)
+        return cls(services, signing_key, clock, env)
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    async def visit(self, request: Request) -> Visit:
+        """The signed-in caller, re-checked against the store on every request."""
+        session = sessions.read_session(request, self.signing_key, self.now())
+        if session is None:
+            raise SignInRequired("expired" if sessions.COOKIE in request.cookies else "")
+        try:
+            key_caller = await self.services.auth.resume(session.account_id, session.key_id)
+        except Unauthorized:
+            raise SignInRequired("revoked") from None
+        if session.portal:
+            # A portal session acts with the role the link granted, never the admin's own.
+            return Visit(Caller(session.account_id, session.role, key_id=None), session)
+        return Visit(key_caller, session)
+
+    async def form(self, request: Request, visit: Visit) -> FormData:
+        """The posted form, once its CSRF token matches the session's."""
+        form = await request.form()
+        if not sessions.same_token(form.get("csrf"), visit.session.csrf):
+            raise CsrfFailed
+        return form
+
+    def render(
+        self,
+        request: Request,
+        template: str,
+        visit: Visit | None,
+        *,
+        status: int = 200,
+        **context: Any,
+    ) -> HTMLResponse:
+        notice = NOTICES.get(request.query_params.get("notice", ""))
+        html = self.templates.get_template(template).render(
+            request=request, visit=visit, notice=notice, path=request.url.path, **context
+        )
+        return HTMLResponse(html, status_code=status)
+
+    def error_page(self, request: Request, status: int, title: str, message: str) -> Response:
+        return self.render(request, "error.html", None, status=status, title=title, message=message)
+
+
+def redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)  # 303: the browser follows with a GET
+
+
+Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+
+
+def route_class(dashboard: Dashboard) -> type[APIRoute]:
+    """A route class that turns HookCast's errors into pages and adds security headers."""
+
+    class DashboardRoute(APIRoute):
+        def get_route_handler(self) -> Handler:
+            original = super().get_route_handler()
+
+            async def handler(request: Request) -> Response:
+                response = await _translated(dashboard, original, request)
+                for name, value in SECURITY_HEADERS.items():
+                    response.headers.setdefault(name, value)
+                # Pages can show secrets: never keep them in a shared or back-button cache.
+                response.headers.setdefault("Cache-Control", "no-store")
+                return response
+
+            return handler
+
+    return DashboardRoute
+
+
+async def _translated(dashboard: Dashboard, original: Handler, request: Request) -> Response:
+    try:
+        return await original(request)
+    except SignInRequired as exc:
+        response = redirect(_signin_url(request, exc.reason))
+        sessions.clear_cookie(response)
+        return response
+    except CsrfFailed:
+        return dashboard.error_page(
+            request,
+            403,
+            "This form has expired",
+            "The form was not sent from this session. Go back, reload the page and try again.",
+        )
+    except Forbidden as exc:
+        return dashboard.error_page(
+            request, 403, "Not allowed", f"Your role cannot do this: {exc.description}."
+        )
+    except NotFound as exc:
+        return dashboard.error_page(request, 404, "Not found", f"{_sentence(exc.description)}")
+    except HookcastError as exc:
+        return dashboard.error_page(request, 400, "That did not work", _sentence(exc.description))
+
+
+def _signin_url(request: Request, reason: str) -> str:
+    params = {"next": request.url.path} if request.method == "GET" else {}
+    if reason:
+        params["reason"] = reason
+    return "/?" + urlencode(params) if params else "/"
+
+
+def safe_next(value: object) -> str:
+    """Where to go after signing in: a path on this site only (no open redirect)."""
+    if isinstance(value, str) and value.startswith("/") and not value.startswith(("//", "/\\")):
+        return value
+    return "/webhooks"
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return (text[:1].upper() + text[1:]).rstrip(".") + "." if text else text

@@ -1,0 +1,74 @@
+"""Events, event types, properties, API keys."""
+
+from __future__ import annotations
+
+import re
+
+from board import Board
+
+from hookcast.domain.models import Role
+from hookcast.services import Caller
+
+
+async def test_events_are_listed_with_where_they_went_and_can_be_filtered(board: Board) -> None:
+    site_id = await board.site()
+    await board.webhook(site_id)
+    publisher = Caller(board.account_id, Role.PUBLISHER)
+    events = board.runtime.services.events
+    await events.publish(
+        publisher, {"event": "media_available", "site_id": site_id, "media_id": "MNYaMSQl"}
+    )
+    await events.publish(
+        publisher, {"event": "channel_active", "site_id": site_id, "channel_id": "YijbmYHJ"}
+    )
+    await board.sign_in(await board.key(Role.VIEWER))
+
+    everything = await board.client.get("/events")
+    assert "media_available" in everything.text
+    assert "1 pending" in everything.text  # the webhook's delivery, not yet sent
+    assert "no webhook matched" in everything.text  # channel_active went nowhere
+    only_media = await board.client.get("/events", params={"resource_id": "MNYaMSQl"})
+    assert "media_available" in only_media.text
+    assert "channel_active</span>" not in only_media.text
+    nothing = await board.client.get("/events", params={"type": "track_created"})
+    assert "No events match these filters" in nothing.text
+
+
+async def test_the_event_types_page_shows_the_catalog_with_examples(board: Board) -> None:
+    await board.sign_in(await board.key(Role.VIEWER))
+    page = await board.client.get("/event-types")
+    assert "conversions_complete" in page.text
+    assert "Live channel" in page.text
+    assert "&#34;media_id&#34;: &#34;MNYaMSQl&#34;" in page.text
+
+
+async def test_properties_are_created_renamed_and_deleted(board: Board) -> None:
+    await board.sign_in(await board.key(Role.EDITOR))
+    bad = await board.post("/properties", {"name": "Main", "id": "short"})
+    assert bad.status_code == 400
+    assert "exactly 8 letters or digits" in bad.text
+    assert 'value="Main"' in bad.text
+
+    created = await board.post("/properties", {"name": "Main", "id": "1A23bCD4"})
+    assert created.headers["location"] == "/properties?notice=site_created"
+    taken = await board.post("/properties", {"name": "Again", "id": "1A23bCD4"})
+    assert "already taken" in taken.text
+    await board.post("/properties/1A23bCD4/rename", {"name": "Renamed site"})
+    assert "Renamed site" in (await board.client.get("/properties")).text
+    await board.post("/properties/1A23bCD4/delete")
+    assert "No properties yet" in (await board.client.get("/properties")).text
+
+
+async def test_an_admin_creates_a_key_sees_it_once_and_revokes_it(board: Board) -> None:
+    await board.sign_in(board.admin)
+    created = await board.post("/keys", {"name": "ci", "role": "viewer"})
+    secret = re.search(r'id="new-key" class="secret">([^<]+)<', created.text)
+    assert secret
+    viewer = await board.runtime.services.auth.authenticate(secret.group(1))
+    assert viewer.role is Role.VIEWER
+    assert secret.group(1) not in (await board.client.get("/keys")).text
+
+    revoked = await board.post(f"/keys/{viewer.key_id}/revoke")
+    assert revoked.headers["location"] == "/keys?notice=key_revoked"
+    keys = await board.runtime.services.accounts.list_keys(Caller(board.account_id, Role.ADMIN))
+    assert viewer.key_id not in {key.id for key in keys}

@@ -1,0 +1,110 @@
+"""Portal links: signed, time-limited, scoped to one account and a lesser role."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from board import Board
+
+from hookcast.dashboard import portal, tokens
+from hookcast.domain.models import Role
+from hookcast.services import Caller
+
+
+async def _link(board: Board, role: str = "viewer") -> str:
+    await board.sign_in(board.admin)
+    page = await board.post("/portal-links", {"role": role, "duration": "1h"})
+    found = re.search(
+        r'id="portal-link" class="secret">http://hookcast\.test(/portal/[^<]+)<', page.text
+    )
+    assert found, page.text
+    board.client.cookies.clear()
+    return found.group(1)
+
+
+async def test_a_portal_link_opens_a_scoped_view_without_a_key(board: Board) -> None:
+    mine = await board.webhook(await board.site())
+    other = await board.runtime.services.accounts.create_account("Rival")
+    theirs = await board.webhook(await board.site("Rival001", other.id), other.id, name="Theirs")
+    link = await _link(board)
+
+    opened = await board.client.get(link)
+    assert opened.status_code == 303
+    page = await board.client.get("/webhooks")
+    assert mine.name in page.text
+    assert theirs.name not in page.text
+    assert "viewer · portal" in page.text
+    assert (await board.client.get(f"/webhooks/{theirs.id}")).status_code == 404
+    assert (await board.post(f"/webhooks/{mine.id}/test")).status_code == 403
+    assert (await board.client.get("/keys")).status_code == 403
+
+
+async def test_an_editor_portal_link_may_change_webhooks(board: Board) -> None:
+    mine = await board.webhook(await board.site())
+    await board.client.get(await _link(board, role="editor"))
+    response = await board.post(f"/webhooks/{mine.id}/enabled", {"enabled": "false"})
+    assert response.status_code == 303
+
+
+async def test_expired_and_forged_links_get_a_clear_error_page(board: Board) -> None:
+    past = datetime.now(UTC) - timedelta(hours=2)
+    expired, _ = portal.make_link(
+        board.signing_key,
+        account_id=board.account_id,
+        role="viewer",
+        issuer_key_id="whatever",
+        duration="1h",
+        now=past,
+    )
+    response = await board.client.get(f"/portal/{expired}")
+    assert response.status_code == 410
+    assert "This link has expired" in response.text
+
+    link = await _link(board)
+    forged = link[:-2] + ("AA" if not link.endswith("AA") else "BB")
+    response = await board.client.get(forged)
+    assert response.status_code == 400
+    assert "This link is not valid" in response.text
+    assert "hookcast_session" not in response.headers.get("set-cookie", "")
+
+    elsewhere = tokens.sign(
+        b"another server's key" * 2,
+        "portal",
+        {"a": board.account_id, "r": "editor", "k": "x"},
+        expires=datetime.now(UTC) + timedelta(hours=1),
+    )
+    assert (await board.client.get(f"/portal/{elsewhere}")).status_code == 400
+
+
+async def test_a_session_cookie_is_not_a_portal_link(board: Board) -> None:
+    await board.sign_in(board.admin)
+    session_token = board.client.cookies["hookcast_session"]
+    board.client.cookies.clear()
+    assert (await board.client.get(f"/portal/{session_token}")).status_code == 400
+
+
+async def test_revoking_the_issuing_key_ends_its_links(board: Board) -> None:
+    secret = await board.key(Role.ADMIN)
+    await board.sign_in(secret)
+    page = await board.post("/portal-links", {"role": "viewer", "duration": "24h"})
+    link = re.search(r"http://hookcast\.test(/portal/[^<]+)<", page.text)
+    assert link
+    issuer = await board.runtime.services.auth.authenticate(secret)
+    assert issuer.key_id
+    await board.runtime.services.accounts.revoke_key(
+        Caller(board.account_id, Role.ADMIN), issuer.key_id
+    )
+    board.client.cookies.clear()
+    response = await board.client.get(link.group(1))
+    assert response.status_code == 410
+    assert "This link was revoked" in response.text
+
+
+async def test_only_editor_or_viewer_links_for_bounded_durations(board: Board) -> None:
+    await board.sign_in(board.admin)
+    admin_link = await board.post("/portal-links", {"role": "admin", "duration": "1h"})
+    assert admin_link.status_code == 400
+    assert "Choose the editor or the viewer role." in admin_link.text
+    forever = await board.post("/portal-links", {"role": "viewer", "duration": "365d"})
+    assert forever.status_code == 400

@@ -1,0 +1,152 @@
+"""The webhook pages: create (with errors shown beside their field), read, change, delete."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from board import WEBHOOK_URL, Board, admin_of
+
+from hookcast.domain.models import Role
+from hookcast.ports import PageRequest
+from hookcast.services import Caller
+
+
+def _form(site_id: str, **overrides: Any) -> dict[str, Any]:
+    return {
+        "name": "Media ready",
+        "description": "tells the CMS",
+        "webhook_url": WEBHOOK_URL,
+        "site_ids": [site_id],
+        "events": ["media_available", "channel_active"],
+        "tag": "",
+        "conditions": "",
+        "retry_policy": "standard",
+        "retry_delays": "",
+        "timeout_seconds": "10",
+        "enabled": "on",
+        **overrides,
+    }
+
+
+async def test_creating_a_webhook_shows_its_secret_once(board: Board) -> None:
+    site_id = await board.site()
+    await board.sign_in(board.admin)
+
+    response = await board.post("/webhooks", _form(site_id, tag="sports"))
+
+    assert response.status_code == 200, response.text
+    secret = re.search(r"whsec_[A-Za-z0-9+/=]+", response.text)
+    assert secret
+    assert "the only time it is shown" in response.text
+    listed = await board.runtime.services.webhooks.list(admin_of(board), page=PageRequest())
+    (webhook,) = listed.items
+    assert webhook.secret == secret.group(0)
+    assert webhook.conditions == {"data.tags": {"$contains": "sports"}}
+    assert webhook.events == ("media_available", "channel_active")
+    listing = await board.client.get("/webhooks")
+    assert "Media ready" in listing.text
+    assert secret.group(0) not in listing.text
+    assert secret.group(0) not in (await board.client.get(f"/webhooks/{webhook.id}")).text
+
+
+async def test_a_validation_error_is_shown_beside_its_field_and_keeps_what_was_typed(
+    board: Board,
+) -> None:
+    site_id = await board.site()
+    await board.sign_in(board.admin)
+
+    response = await board.post(
+        "/webhooks",
+        _form(site_id, webhook_url="ftp://example.com/x", description="keep me", tag="news"),
+    )
+
+    assert response.status_code == 400
+    assert 'id="webhook_url-error"' in response.text
+    assert "webhook_url must start with http:// or https://" in response.text
+    assert 'value="ftp://example.com/x"' in response.text
+    assert ">keep me</textarea>" in response.text
+    assert 'value="news"' in response.text
+    assert 'value="channel_active" checked' in response.text
+    assert "No webhooks yet" in (await board.client.get("/webhooks")).text
+
+
+async def test_form_level_errors_are_in_words(board: Board) -> None:
+    site_id = await board.site()
+    await board.sign_in(board.admin)
+    response = await board.post(
+        "/webhooks",
+        _form(site_id, events=[], conditions="{nope", retry_policy="custom", retry_delays="a, b"),
+    )
+    assert response.status_code == 400
+    assert "Choose at least one event, or All events." in response.text
+    assert "The conditions are not valid JSON" in response.text
+    assert "seconds separated by commas" in response.text
+
+
+async def test_the_webhook_page_toggles_tests_reveals_rotates_and_deletes(board: Board) -> None:
+    webhook = await board.webhook(await board.site())
+    await board.sign_in(board.admin)
+    path = f"/webhooks/{webhook.id}"
+
+    off = await board.post(f"{path}/enabled", {"enabled": "false"})
+    assert off.headers["location"] == f"{path}?notice=disabled"
+    assert 'aria-checked="false"' in (await board.client.get(path)).text
+
+    sent = await board.post(f"{path}/test")
+    assert sent.status_code == 303
+    page = await board.client.get(path)
+    assert "webhook_test" in page.text
+    assert '<svg class="chart"' in page.text
+    delivery_id = re.search(r'action="/deliveries/([^/]+)/retry"', page.text)
+    assert delivery_id
+    retried = await board.post(f"/deliveries/{delivery_id.group(1)}/retry")
+    assert retried.headers["location"] == f"{path}?notice=retried#log"
+
+    revealed = await board.post(f"{path}/secret")
+    assert webhook.secret in revealed.text
+    rotated = await board.post(f"{path}/secret/rotate")
+    assert "New signing secret" in rotated.text
+    assert webhook.secret not in rotated.text
+
+    confirm = await board.client.get(f"{path}/delete")
+    assert "cannot be undone" in confirm.text
+    deleted = await board.post(f"{path}/delete")
+    assert deleted.headers["location"] == "/webhooks?notice=deleted"
+    assert (await board.client.get(path)).status_code == 404
+
+
+async def test_editing_keeps_unchanged_fields_and_reports_errors(board: Board) -> None:
+    webhook = await board.webhook(await board.site(), conditions={"data.quality": "720p"})
+    await board.sign_in(await board.key(Role.EDITOR))
+    path = f"/webhooks/{webhook.id}/edit"
+    form = await board.client.get(path)
+    assert "&#34;data.quality&#34;" in form.text  # the advanced editor holds the JSON
+
+    bad = await board.post(path, _form(webhook.site_ids[0], timeout_seconds="99"))
+    assert bad.status_code == 400
+    assert "timeout_seconds must be between 1 and 30" in bad.text
+
+    good = await board.post(
+        path, _form(webhook.site_ids[0], name="Renamed", retry_policy="quick", conditions="")
+    )
+    assert good.headers["location"] == f"/webhooks/{webhook.id}?notice=updated"
+    changed = await board.runtime.services.webhooks.get(
+        Caller(board.account_id, Role.ADMIN), webhook.id
+    )
+    assert (changed.name, changed.retry_policy.name, changed.conditions) == (
+        "Renamed",
+        "quick",
+        None,
+    )
+
+
+async def test_recover_resends_failed_deliveries_since_a_time(board: Board) -> None:
+    webhook = await board.webhook(await board.site())
+    await board.sign_in(board.admin)
+    response = await board.post(f"/webhooks/{webhook.id}/recover", {"since": "2024-01-01T00:00"})
+    assert response.status_code == 200
+    assert "0 failed deliveries will be sent again." in response.text
+    bad = await board.post(f"/webhooks/{webhook.id}/recover", {"since": "yesterday"})
+    assert bad.status_code == 400
+    assert "Enter a date and time" in bad.text

@@ -1,0 +1,71 @@
+"""The hourly chart: an SVG a reviewer (or screen reader) can trust."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from hookcast.dashboard.chart import _nice_max, hourly_chart_svg
+from hookcast.dashboard.health import HourBar
+
+START = datetime(2026, 3, 1, 0, tzinfo=UTC)
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def _bars(*counts: tuple[int, int]) -> list[HourBar]:
+    return [HourBar(START + timedelta(hours=i), ok, bad) for i, (ok, bad) in enumerate(counts)]
+
+
+def _rects(svg: str, css_class: str) -> list[ET.Element]:
+    return [r for r in ET.fromstring(svg).iter(f"{SVG}rect") if r.get("class") == css_class]
+
+
+def test_one_stacked_bar_per_hour_with_heights_in_proportion() -> None:
+    svg = hourly_chart_svg(_bars((10, 0), (5, 5), (0, 0)))
+
+    ok = _rects(svg, "chart-ok")
+    failed = _rects(svg, "chart-failed")
+    assert len(ok) == 2
+    assert len(failed) == 1
+    full, half = (float(r.get("height", "0")) for r in ok)
+    assert full == pytest.approx(2 * half)
+    # The failed part sits right on top of the succeeded part of the same hour.
+    assert float(failed[0].get("y", "0")) + float(failed[0].get("height", "0")) == pytest.approx(
+        float(ok[1].get("y", "0"))
+    )
+
+
+def test_it_is_well_formed_accessible_and_free_of_inline_style_or_script() -> None:
+    svg = hourly_chart_svg(_bars(*[(1, 1)] * 24), chart_id="c1")
+    root = ET.fromstring(svg)
+    assert root.get("role") == "img"
+    assert root.get("aria-labelledby") == "c1-title c1-desc"
+    desc = root.find(f"{SVG}desc")
+    assert desc is not None
+    assert desc.text == "24 succeeded and 24 failed deliveries over the last 24 hours"
+    assert "style=" not in svg
+    assert "<script" not in svg
+    labels = [t.text for t in root.iter(f"{SVG}text")]
+    assert "00:00" in labels
+    assert "23:00" in labels
+
+
+def test_an_empty_day_draws_axes_and_no_bars() -> None:
+    svg = hourly_chart_svg(_bars(*[(0, 0)] * 24))
+    assert _rects(svg, "chart-ok") == []
+    assert _rects(svg, "chart-failed") == []
+    assert re.search(r">1</text>", svg)  # the y axis still has a top
+
+
+def test_no_hours_at_all_is_still_a_valid_svg() -> None:
+    ET.fromstring(hourly_chart_svg([]))
+
+
+@pytest.mark.parametrize(
+    ("peak", "top"), [(0, 1), (1, 1), (2, 2), (3, 5), (7, 10), (11, 20), (180, 200), (501, 1000)]
+)
+def test_the_y_axis_top_is_a_round_number(peak: int, top: int) -> None:
+    assert _nice_max(peak) == top

@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run test lint typecheck unit clean
+.PHONY: setup run test lint typecheck unit clean browser
 
 setup: $(STAMP)
 
@@ -25,7 +25,12 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-test: setup lint typecheck
+# The browser tests drive Debian's Chromium through Playwright (which never downloads a
+# browser of its own); install it when missing (root on CI).
+browser:
+	@test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
+
+test: setup browser lint typecheck
 	$(BIN)/pytest -q
 
 clean:

@@ -8,6 +8,7 @@ import secrets
 import string
 
 _ALPHABET = string.ascii_letters + string.digits
+# fullmatch, not match: `$` also matches before a trailing newline ("1A23bCD4\n").
 _RESOURCE_ID = re.compile(r"^[A-Za-z0-9]{8}$")
 # Caller-chosen event ids are echoed in headers and URLs, so keep them to a safe alphabet.
 _EVENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
@@ -26,7 +27,7 @@ def new_resource_id() -> str:
 
 
 def is_resource_id(value: str) -> bool:
-    return bool(_RESOURCE_ID.match(value))
+    return bool(_RESOURCE_ID.fullmatch(value))
 
 
 def new_event_id() -> str:
@@ -34,7 +35,7 @@ def new_event_id() -> str:
 
 
 def is_event_id(value: str) -> bool:
-    return bool(_EVENT_ID.match(value))
+    return bool(_EVENT_ID.fullmatch(value))
 
 
 def new_delivery_id() -> str:

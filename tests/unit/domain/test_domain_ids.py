@@ -1,0 +1,89 @@
+"""Identifiers and secrets: what is generated always passes its own check, and the checks
+accept exactly their documented alphabets (properties, with hypothesis)."""
+
+from __future__ import annotations
+
+import base64
+import re
+import string
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from hookcast.domain.ids import (
+    API_KEY_PREFIX,
+    SECRET_PREFIX,
+    is_event_id,
+    is_resource_id,
+    new_api_key_secret,
+    new_delivery_id,
+    new_event_id,
+    new_resource_id,
+    new_webhook_secret,
+)
+
+_ALNUM = string.ascii_letters + string.digits
+
+
+def test_generated_ids_pass_their_checks_and_do_not_repeat() -> None:
+    resource_ids = {new_resource_id() for _ in range(500)}
+    event_ids = {new_event_id() for _ in range(500)}
+    assert len(resource_ids) == len(event_ids) == 500
+    assert all(is_resource_id(value) for value in resource_ids)
+    assert all(is_event_id(value) for value in event_ids)
+    assert all(is_event_id(new_delivery_id()) for _ in range(100))
+
+
+def test_webhook_secrets_are_whsec_and_32_random_bytes() -> None:
+    secrets = {new_webhook_secret() for _ in range(100)}
+    assert len(secrets) == 100
+    for secret in secrets:
+        assert secret.startswith(SECRET_PREFIX)
+        assert len(base64.b64decode(secret.removeprefix(SECRET_PREFIX), validate=True)) == 32
+
+
+def test_api_key_secrets_are_prefixed_url_safe_and_long() -> None:
+    secret = new_api_key_secret()
+    assert secret.startswith(API_KEY_PREFIX)
+    assert re.fullmatch(r"[A-Za-z0-9_-]{43}", secret.removeprefix(API_KEY_PREFIX))
+
+
+@given(st.text(alphabet=_ALNUM, min_size=8, max_size=8))
+def test_any_eight_letters_and_digits_are_a_resource_id(value: str) -> None:
+    assert is_resource_id(value)
+
+
+@given(st.text(max_size=12))
+def test_a_resource_id_is_exactly_eight_ascii_letters_or_digits(value: str) -> None:
+    expected = len(value) == 8 and all(char in _ALNUM for char in value)
+    assert is_resource_id(value) is expected
+
+
+@given(
+    st.text(alphabet=_ALNUM, min_size=1, max_size=1),
+    st.text(alphabet=_ALNUM + "_.:-", max_size=127),
+)
+def test_caller_chosen_event_ids_in_the_safe_alphabet_are_accepted(first: str, rest: str) -> None:
+    assert is_event_id(first + rest)
+
+
+@given(st.text(max_size=140))
+def test_event_ids_never_admit_what_headers_or_urls_could_choke_on(value: str) -> None:
+    if is_event_id(value):
+        assert 1 <= len(value) <= 128
+        assert value[0] in _ALNUM
+        assert all(char in _ALNUM + "_.:-" for char in value)
+        assert value.isascii()
+        assert value.isprintable()
+
+
+@given(
+    st.sampled_from([new_resource_id, new_event_id]),
+    st.sampled_from(["\n", "\r\n", " ", "\t", "\x00", "/", "é"]),
+)
+def test_a_valid_id_with_anything_after_it_is_refused(make: object, suffix: str) -> None:
+    assert callable(make)
+    value = make()
+    check = is_resource_id if make is new_resource_id else is_event_id
+    assert check(value)
+    assert not check(value + suffix)

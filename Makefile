@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run test lint typecheck unit clean browser
+.PHONY: setup run test lint typecheck unit clean bench bench-smoke bench-deps browser
 
 setup: $(STAMP)
 
@@ -35,3 +35,30 @@ test: setup browser lint typecheck
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+
+# Benchmarks (docs/benchmarks.md). `make bench` installs nginx, wrk and redis-server from
+# Debian when missing (needs root) and the `bench` extra, then runs the full suite (~20 min);
+# BENCH_ARGS passes options, e.g. BENCH_ARGS="--deliveries 100000 --runs 5".
+BENCH_STAMP := $(VENV)/.bench-installed
+
+$(BENCH_STAMP): pyproject.toml $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+bench-deps:
+	@command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || NEED=1; \
+	command -v wrk >/dev/null 2>&1 || NEED=1; \
+	command -v redis-server >/dev/null 2>&1 || NEED=1; \
+	if [ -n "$$NEED" ]; then \
+		apt-get install -y nginx wrk redis-server || \
+		(apt-get update && apt-get install -y nginx wrk redis-server); \
+	fi
+
+bench: setup bench-deps $(BENCH_STAMP)
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+
+# The smoke run CI keeps working: tiny counts, < 1 minute, needs nothing beyond `make setup`
+# (Celery, nginx and wrk parts are skipped where those are absent).
+bench-smoke: setup
+	$(BIN)/python -m benchmarks --smoke
+

@@ -1,0 +1,1 @@
+"""HookCast's benchmark suite: `python -m benchmarks` (see docs/benchmarks.md)."""

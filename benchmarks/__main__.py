@@ -1,0 +1,89 @@
+"""python -m benchmarks [--smoke] [--deliveries N] ...: run the suite, write the JSON results
+to benchmarks/results/<timestamp>.json and (full runs) the summary in docs/benchmarks.md with
+the latency plot docs/img/latency.png."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.report import write_report
+from benchmarks.suite import REPO, BenchFailure, Config, Suite
+
+
+def _ints(text: str) -> list[int]:
+    return [int(part) for part in text.split(",") if part]
+
+
+def parse_config(argv: list[str]) -> tuple[Config, argparse.Namespace]:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--smoke", action="store_true", help="tiny counts, < 1 minute")
+    parser.add_argument("--runs", type=int)
+    parser.add_argument("--deliveries", type=int, help="per throughput run (≥ 50,000 in full)")
+    parser.add_argument("--celery-deliveries", type=int)
+    parser.add_argument("--rates", type=_ints, help="offered rates, e.g. 500,1000,2000")
+    parser.add_argument("--ladder", type=_ints, help="further rates for the p99 < 100 ms search")
+    parser.add_argument("--rate-seconds", type=float)
+    parser.add_argument("--backlog", type=int)
+    parser.add_argument("--fanout", type=int)
+    parser.add_argument("--contestants", type=lambda s: s.split(","))
+    parser.add_argument("--backlog-contestants", type=lambda s: s.split(","))
+    parser.add_argument("--results", type=Path, default=REPO / "benchmarks" / "results")
+    parser.add_argument("--no-report", action="store_true", help="skip docs/benchmarks.md")
+    parser.add_argument("--keep-work", action="store_true", help="keep logs and databases")
+    args = parser.parse_args(argv)
+    config = Config.smoke_config() if args.smoke else Config()
+    for name in (
+        "runs",
+        "deliveries",
+        "celery_deliveries",
+        "rates",
+        "ladder",
+        "rate_seconds",
+        "backlog",
+        "fanout",
+        "contestants",
+        "backlog_contestants",
+    ):
+        value = getattr(args, name)
+        if value is not None:
+            setattr(config, name, value)
+    return config, args
+
+
+def main(argv: list[str] | None = None) -> int:
+    config, args = parse_config(sys.argv[1:] if argv is None else argv)
+    work = Path(tempfile.mkdtemp(prefix="hookcast-bench-"))
+    print(f"work directory (logs): {work}", flush=True)
+    failed = True
+    try:
+        results = Suite(config, work, log=lambda line: print(line, flush=True)).run()
+        failed = False
+    except BenchFailure as exc:
+        print(f"BENCHMARK FAILED: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        if failed or args.keep_work:
+            print(f"logs kept in {work}", file=sys.stderr)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    args.results.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    out = args.results / f"{'smoke-' if config.smoke else ''}{stamp}.json"
+    out.write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")
+    print(f"results: {out}")
+    if not (config.smoke or args.no_report):
+        write_report(
+            results, REPO / "docs" / "benchmarks.md", REPO / "docs" / "img" / "latency.png"
+        )
+        print("summary: docs/benchmarks.md, plot: docs/img/latency.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

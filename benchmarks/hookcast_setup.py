@@ -1,0 +1,114 @@
+"""Preparing a HookCast database through its own services (the code path the API uses, less
+HTTP): schema, an admin key, the benchmark site, webhooks on the receiver, and a backlog of
+published events whose deliveries are pending when the contestant starts."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+from benchmarks.payloads import SITE_ID, published_event
+from hookcast.bootstrap import open_settings_store, policy, utc_now
+from hookcast.config import Settings
+from hookcast.domain.models import Role
+from hookcast.resolver import SystemResolver
+from hookcast.services import Caller, Services, build_services
+from hookcast.store import migrate
+
+SECRET_KEY = "hookcast-benchmark-secret-key"  # shared by every process on one database
+
+
+def settings_env(database_url: str) -> dict[str, str]:
+    return {
+        "HOOKCAST_DATABASE_URL": database_url,
+        "HOOKCAST_SECRET_KEY": SECRET_KEY,
+        "HOOKCAST_ALLOWED_NETWORKS": "127.0.0.0/8",
+        "HOOKCAST_LOG_LEVEL": "WARNING",
+    }
+
+
+@dataclass
+class Prepared:
+    api_key: str
+    webhook_ids: list[str]
+    secret: str  # every webhook's secret is checked with the first one's; see add_webhooks
+    seed_seconds: float = 0.0
+
+
+class Setup:
+    def __init__(self, database_url: str) -> None:
+        self._settings = Settings(
+            database_url=database_url, secret_key=SECRET_KEY, allowed_networks="127.0.0.0/8"
+        )
+
+    async def _services(self) -> Services:
+        store = await open_settings_store(self._settings)
+        return build_services(
+            store, clock=utc_now, resolver=SystemResolver(), policy=policy(self._settings)
+        )
+
+    def prepare(
+        self, receiver_url: str, *, webhooks: int = 1, backlog: int = 0, phase: str = "backlog"
+    ) -> Prepared:
+        migrate(self._settings.database_url)
+        return asyncio.run(self._prepare(receiver_url, webhooks, backlog, phase))
+
+    async def _prepare(
+        self, receiver_url: str, webhooks: int, backlog: int, phase: str
+    ) -> Prepared:
+        services = await self._services()
+        try:
+            account = await services.accounts.default_account()
+            admin = Caller(account_id=account.id, role=Role.ADMIN)
+            key = await services.accounts.issue_key(account.id, role=Role.ADMIN, name="bench")
+            await services.sites.create(admin, "Benchmark", SITE_ID)
+            created = [
+                await services.webhooks.create(
+                    admin,
+                    {
+                        "name": f"bench {number}",
+                        "webhook_url": f"{receiver_url}/hook/{number}",
+                        "events": ["*"],
+                        "site_ids": [SITE_ID],
+                    },
+                )
+                for number in range(webhooks)
+            ]
+            started = time.perf_counter()
+            batch = 1000
+            for first in range(0, backlog, batch):
+                events = [
+                    published_event(phase, number)
+                    for number in range(first, min(first + batch, backlog))
+                ]
+                await services.events.publish(admin, {"events": events})
+            return Prepared(
+                api_key=key.secret,
+                webhook_ids=[webhook.id for webhook in created],
+                secret=created[0].secret if created else "",
+                seed_seconds=time.perf_counter() - started,
+            )
+        finally:
+            await services.store.close()
+
+    def add_webhooks(self, api: str, receiver_url: str, count: int, key: str) -> list[str]:
+        """Webhooks created through the running server's API (fan-out set-up)."""
+        from benchmarks.procs import http_json
+
+        ids = []
+        for number in range(count):
+            created = http_json(
+                f"{api}/v2/webhooks/",
+                {
+                    "metadata": {
+                        "name": f"fan {number}",
+                        "webhook_url": f"{receiver_url}/fan/{number}",
+                        "events": ["media_updated"],
+                        "site_ids": [SITE_ID],
+                    }
+                },
+                headers={"Authorization": key},
+            )
+            ids.append(created["id"])
+        return ids

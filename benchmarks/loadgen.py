@@ -1,0 +1,198 @@
+"""Load generators, run as their own processes so they never share a GIL with a contestant.
+
+  pace-hookcast   open loop: single-event POST /v2/events/ at a fixed offered rate; writes
+                  "<publish-call return time> <event id>" lines for the latency join
+  pace-celery     the same offered rate through Celery's deliver.delay()
+  publish         closed loop: POST /v2/events/ as fast as C connections allow, in batches
+  enqueue-celery  queue N Celery tasks (the backlog the workers then drain)
+
+Every mode prints one JSON line of results on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from benchmarks.payloads import delivery_body, event_id, published_event
+
+_MAX_IN_FLIGHT = 1024  # an open loop, but not an unbounded one
+
+
+async def pace_hookcast(args: argparse.Namespace) -> dict[str, Any]:
+    import aiohttp
+
+    url = args.api.rstrip("/") + "/v2/events/"
+    headers = {"Authorization": args.key, "Content-Type": "application/json"}
+    total = int(args.rate * args.seconds)
+    records: list[str] = []
+    errors: list[str] = []
+    loop = asyncio.get_running_loop()
+    in_flight: set[asyncio.Task[None]] = set()
+    capped = 0
+    async with aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=_MAX_IN_FLIGHT)
+    ) as session:
+
+        async def one(number: int) -> None:
+            body = orjson.dumps(published_event(args.phase, number))
+            try:
+                async with session.post(url, data=body, headers=headers) as response:
+                    await response.read()
+                    returned = time.time()
+                    if response.status == 202:
+                        records.append(f"{returned:.6f} {event_id(args.phase, number)}\n")
+                    else:
+                        errors.append(f"HTTP {response.status}")
+            except (aiohttp.ClientError, OSError) as exc:
+                errors.append(f"{type(exc).__name__}: {exc}")
+
+        start = loop.time() + 0.05
+        launched = 0
+        while launched < total:
+            due = min(total, int((loop.time() - start) * args.rate) + 1)
+            while launched < due:
+                if len(in_flight) >= _MAX_IN_FLIGHT:
+                    capped += 1
+                    break
+                task = asyncio.create_task(one(launched))
+                in_flight.add(task)
+                task.add_done_callback(in_flight.discard)
+                launched += 1
+            await asyncio.sleep(0.001)
+        offered_seconds = loop.time() - start
+        if in_flight:
+            await asyncio.wait(set(in_flight), timeout=120)
+    Path(args.out).write_text("".join(records), encoding="ascii")
+    return {
+        "published": len(records),
+        "errors": len(errors),
+        "first_errors": errors[:3],
+        "offered_rate": args.rate,
+        "achieved_rate": total / offered_seconds if offered_seconds > 0 else 0.0,
+        "capped": capped,
+    }
+
+
+def pace_celery(args: argparse.Namespace) -> dict[str, Any]:
+    from benchmarks.celery_app import deliver
+
+    total = int(args.rate * args.seconds)
+    records = []
+    start = time.monotonic() + 0.05
+    for number in range(total):
+        delay = start + number / args.rate - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        deliver.delay(
+            args.url,
+            delivery_body(args.phase, number).decode(),
+            args.secret,
+            event_id(args.phase, number),
+        )
+        records.append(f"{time.time():.6f} {event_id(args.phase, number)}\n")
+    offered_seconds = time.monotonic() - start
+    Path(args.out).write_text("".join(records), encoding="ascii")
+    return {
+        "published": total,
+        "errors": 0,
+        "offered_rate": args.rate,
+        "achieved_rate": total / offered_seconds if offered_seconds > 0 else 0.0,
+    }
+
+
+def enqueue_celery(args: argparse.Namespace) -> dict[str, Any]:
+    from benchmarks.celery_app import deliver
+
+    started = time.perf_counter()
+    for number in range(args.count):
+        deliver.delay(
+            args.url,
+            delivery_body(args.phase, number).decode(),
+            args.secret,
+            event_id(args.phase, number),
+        )
+    seconds = time.perf_counter() - started
+    return {"enqueued": args.count, "seconds": seconds, "rate": args.count / seconds}
+
+
+async def publish(args: argparse.Namespace) -> dict[str, Any]:
+    """Closed loop: `concurrency` connections each POST a batch (or one event) and wait."""
+    import aiohttp
+
+    url = args.api.rstrip("/") + "/v2/events/"
+    headers = {"Authorization": args.key, "Content-Type": "application/json"}
+    batches = [
+        list(range(first, min(first + args.batch, args.count)))
+        for first in range(0, args.count, args.batch)
+    ]
+    errors: list[str] = []
+    accepted = 0
+    async with aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=args.concurrency)
+    ) as session:
+
+        async def lane() -> None:
+            nonlocal accepted
+            while batches:
+                numbers = batches.pop()
+                events = [published_event(args.phase, n) for n in numbers]
+                body = orjson.dumps(events[0] if args.batch == 1 else {"events": events})
+                async with session.post(url, data=body, headers=headers) as response:
+                    await response.read()
+                    if response.status == 202:
+                        accepted += len(numbers)
+                    else:
+                        errors.append(f"HTTP {response.status}")
+
+        started = time.perf_counter()
+        await asyncio.gather(*(lane() for _ in range(args.concurrency)))
+        seconds = time.perf_counter() - started
+    return {
+        "accepted": accepted,
+        "errors": len(errors),
+        "first_errors": errors[:3],
+        "seconds": seconds,
+        "events_per_second": accepted / seconds,
+        "requests_per_second": -(-accepted // args.batch) / seconds,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument(
+        "mode", choices=["pace-hookcast", "pace-celery", "publish", "enqueue-celery"]
+    )
+    parser.add_argument("--api", default="")
+    parser.add_argument("--key", default="")
+    parser.add_argument("--url", default="", help="receiver URL (Celery modes)")
+    parser.add_argument("--secret", default="")
+    parser.add_argument("--rate", type=float, default=1000.0)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--count", type=int, default=1000)
+    parser.add_argument("--batch", type=int, default=1)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--phase", default="load")
+    parser.add_argument("--out", default="/dev/null")
+    args = parser.parse_args()
+    import uvloop
+
+    if args.mode == "pace-hookcast":
+        result = uvloop.run(pace_hookcast(args))
+    elif args.mode == "publish":
+        result = uvloop.run(publish(args))
+    elif args.mode == "pace-celery":
+        result = pace_celery(args)
+    else:
+        result = enqueue_celery(args)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

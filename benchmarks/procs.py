@@ -1,0 +1,206 @@
+"""Child processes for the suite: each in its own process group, on loopback, stopped in
+`finally` (SIGTERM to the group, then SIGKILL after a grace period), plus RSS sampling from
+/proc so peak memory is known for every process without extra packages."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+import urllib.request
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+HOST = "127.0.0.1"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_for_port(
+    port: int,
+    *,
+    timeout: float,
+    process: subprocess.Popen[bytes] | None = None,
+    name: str = "server",
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"{name} exited with {process.returncode} before listening")
+        with contextlib.suppress(OSError), socket.create_connection((HOST, port), timeout=0.5):
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"{name} did not listen on {HOST}:{port} within {timeout:.0f} s")
+
+
+def http_json(
+    url: str, body: Any = None, *, headers: Mapping[str, str] | None = None, timeout: float = 30.0
+) -> Any:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method="GET" if data is None else "POST")
+    request.add_header("Content-Type", "application/json")
+    for name, value in (headers or {}).items():
+        request.add_header(name, value)
+    with urllib.request.urlopen(request, timeout=timeout) as response:  # loopback only
+        raw = response.read()
+    return json.loads(raw) if raw else None
+
+
+@dataclass
+class Child:
+    name: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def log_tail(self, chars: int = 3000) -> str:
+        with contextlib.suppress(OSError):
+            return self.log.read_text(errors="replace")[-chars:]
+        return ""
+
+
+class Children:
+    """Every process the suite starts; `stop_all` runs in `finally`."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self._log_dir = log_dir
+        self._children: list[Child] = []
+
+    def start(
+        self,
+        name: str,
+        command: Sequence[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+        **popen: Any,
+    ) -> Child:
+        log = self._log_dir / f"{name}.log"
+        with log.open("ab") as out:
+            process = subprocess.Popen(
+                list(command),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env={**os.environ, **(env or {})},
+                cwd=cwd,
+                start_new_session=True,  # its own process group, killed as a whole
+                **popen,
+            )
+        child = Child(name, process, log)
+        self._children.append(child)
+        return child
+
+    def stop(self, child: Child, *, grace: float = 15.0) -> None:
+        _stop_group(child.process, grace)
+        with contextlib.suppress(ValueError):
+            self._children.remove(child)
+
+    def stop_all(self) -> None:
+        for child in reversed(list(self._children)):
+            self.stop(child, grace=5.0)
+
+    def check_alive(self) -> None:
+        for child in self._children:
+            if child.process.poll() is not None:
+                raise RuntimeError(
+                    f"{child.name} exited with {child.process.returncode}:\n{child.log_tail()}"
+                )
+
+
+def _stop_group(process: subprocess.Popen[bytes], grace: float) -> None:
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            pass
+    # Whatever is left in the group (forked workers), leader gone or not.
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=5)
+
+
+def _status_kib(pid: int, key: str) -> int:
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(key):
+                return int(line.split()[1])
+    return 0
+
+
+def group_pids(leader: int) -> list[int]:
+    """The leader and every process in its group (Celery's forked pool, say)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            stat = (entry / "stat").read_text()
+            fields = stat[stat.rindex(")") + 2 :].split()
+            if int(fields[2]) == leader:  # pgrp
+                pids.append(int(entry.name))
+    return pids or [leader]
+
+
+@dataclass
+class RssSampler:
+    """Samples the RSS of named process groups every `interval` s in a thread: the peak of
+    each process, and a time series of each group's largest process (to show flat memory)."""
+
+    interval: float = 0.25
+    peaks_mib: dict[str, float] = field(default_factory=dict)
+    series: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
+    _groups: dict[str, int] = field(default_factory=dict)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+    _t0: float = field(default_factory=time.monotonic)
+
+    def watch(self, name: str, pid: int) -> None:
+        self._groups[name] = pid
+
+    def unwatch(self, name: str) -> None:
+        self._groups.pop(name, None)
+
+    def sample(self) -> None:
+        now = time.monotonic() - self._t0
+        for name, leader in list(self._groups.items()):
+            largest = 0.0
+            for pid in group_pids(leader):
+                rss = _status_kib(pid, "VmRSS:") / 1024
+                hwm = _status_kib(pid, "VmHWM:") / 1024
+                label = name if pid == leader else f"{name} (child {pid})"
+                self.peaks_mib[label] = max(self.peaks_mib.get(label, 0.0), rss, hwm)
+                largest = max(largest, rss)
+            self.series.setdefault(name, []).append((round(now, 2), round(largest, 1)))
+
+    def __enter__(self) -> RssSampler:
+        def loop() -> None:
+            while not self._stop.wait(self.interval):
+                self.sample()
+
+        self._thread = threading.Thread(target=loop, name="rss-sampler", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)

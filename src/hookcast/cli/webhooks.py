@@ -66,7 +66,7 @@ def _retry_policy(value: str) -> str | list[float]:
 def _webhook_table(hooks: Iterable[Webhook], title: str) -> Table:
     table = Table(title=title, title_justify="left")
     for column in ("id", "name", "url", "events", "sites", "enabled", "last success"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold", no_wrap=column == "id")
     for hook in hooks:
         table.add_row(
             hook.id,
@@ -278,7 +278,7 @@ def list_deliveries(
 def _delivery_table(deliveries: Iterable[Delivery], title: str) -> Table:
     table = Table(title=title, title_justify="left")
     for column in ("id", "event", "status", "attempts", "last status", "created", "last error"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold", no_wrap=column == "id")
     for item in deliveries:
         last = item.attempt_log[-1] if item.attempt_log else None
         table.add_row(

@@ -1,0 +1,204 @@
+"""`hookcast webhooks ...`, `trigger` and `simulate` as a user runs them against a real
+server (HOOKCAST_URL / HOOKCAST_API_KEY): JSON for scripts, tables for people, and every
+failure one readable line on stderr with a non-zero exit."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from harness import run_cli
+from tools_harness import SITE_ID, LiveServer, live_server
+from typer.testing import CliRunner, Result
+
+from hookcast.cli import app
+from hookcast.cli.lifecycles import simulation
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    with live_server(tmp_path_factory.mktemp("cli-tools")) as running:
+        yield running
+
+
+def hookcast(live: LiveServer, *args: str, api_key: str | None = None) -> Result:
+    """One command in-process (Typer's runner), with the environment a user would set."""
+    env = {"HOOKCAST_URL": live.url, "HOOKCAST_API_KEY": api_key or live.admin_key}
+    env["COLUMNS"] = "160"  # a wide terminal: tables fold long cells at narrower widths
+    return CliRunner().invoke(app, list(args), env=env)
+
+
+def ok_json(result: Result) -> Any:
+    assert result.exit_code == 0, (result.stdout, result.stderr)
+    return json.loads(result.stdout)
+
+
+def assert_one_line_error(result: Result, *fragments: str) -> None:
+    assert result.exit_code == 1, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    for fragment in fragments:
+        assert fragment in lines[0]
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_webhooks_create_list_get_update_deliveries_delete(live: LiveServer) -> None:
+    created = ok_json(
+        hookcast(
+            live,
+            *("webhooks", "create", "--url", "https://example.com/hooks", "--name", "Ready"),
+            *("--event", "media_available", "--site", SITE_ID, "--retry-policy", "5,60", "--json"),
+        )
+    )
+    hook_id = created["id"]
+    assert created["secret"].startswith("whsec_")
+    assert created["retry_policy"] == [5.0, 60.0]
+
+    listed = ok_json(hookcast(live, "webhooks", "list", "--json"))
+    assert hook_id in [item["id"] for item in listed["items"]]
+    table = hookcast(live, "webhooks", "list")
+    assert table.exit_code == 0
+    assert hook_id in table.stdout
+    assert "media_available" in table.stdout
+
+    shown = hookcast(live, "webhooks", "get", hook_id)
+    assert "https://example.com/hooks" in shown.stdout
+    assert "whsec_" not in shown.stdout
+
+    updated = ok_json(
+        hookcast(
+            live,
+            *("webhooks", "update", hook_id, "--disable", "--event", "media_deleted"),
+            *("--conditions", '{"data.tags": {"$contains": "sports"}}', "--json"),
+        )
+    )
+    assert (updated["enabled"], updated["events"]) == (False, ["media_deleted"])
+    assert updated["conditions"] == {"data.tags": {"$contains": "sports"}}
+
+    deliveries = ok_json(hookcast(live, "webhooks", "deliveries", hook_id, "--json"))
+    assert deliveries["total"] == 0
+    assert hookcast(live, "webhooks", "delete", hook_id).exit_code == 0
+    assert_one_line_error(
+        hookcast(live, "webhooks", "get", hook_id), "not found", "404", "not_found"
+    )
+
+
+def test_webhooks_deliveries_shows_what_was_delivered(live: LiveServer) -> None:
+    created = ok_json(
+        hookcast(
+            live,
+            *("webhooks", "create", "--url", "https://example.com/log", "--json"),
+            *("--event", "media_deleted"),
+        )
+    )
+    # Delivery to example.com may or may not be possible here; the log has the row either way.
+    assert hookcast(live, "trigger", "media_deleted", "--media-id", "Log0Med1").exit_code == 0
+    listed = ok_json(hookcast(live, "webhooks", "deliveries", created["id"], "--json"))
+    assert [item["event"] for item in listed["items"]] == ["media_deleted"]
+    table = hookcast(live, "webhooks", "deliveries", created["id"])
+    assert "media_deleted" in table.stdout
+    assert hookcast(live, "webhooks", "delete", created["id"]).exit_code == 0
+
+
+def test_trigger_publishes_catalog_examples_and_your_own_ids(live: LiveServer) -> None:
+    result = hookcast(live, "trigger", "media_available")  # site: the first one
+    assert result.exit_code == 0, result.stderr
+    event_id = result.stdout.strip()
+    with live.client() as client:
+        (record,) = client.list_events(resource_id="MNYaMSQl", event="media_available").items
+        assert record.event_id == event_id
+        assert record.data == {"title": "Match highlights", "tags": ["sports"]}  # the example
+
+    custom = hookcast(
+        live,
+        *("trigger", "thumbnail_created", "--site", SITE_ID, "--media-id", "Own0Med1"),
+        *("--id", "thumbnail_id=Own0Thb1", "--data", '{"width": 640}', "--event-id", "evt-own"),
+    )
+    assert custom.stdout.strip() == "evt-own"
+    with live.client() as client:
+        (record,) = client.list_events(resource_id="Own0Thb1").items
+    assert record.resource_ids == {"thumbnail_id": "Own0Thb1", "media_id": "Own0Med1"}
+    assert record.data == {"width": 640}
+
+
+def test_trigger_errors_are_one_line(live: LiveServer) -> None:
+    assert_one_line_error(hookcast(live, "trigger", "media_exploded"), "valid events are")
+    assert_one_line_error(
+        hookcast(live, "trigger", "media_created", "--data", "[1]"), "JSON object"
+    )
+    assert_one_line_error(hookcast(live, "trigger", "media_created", "--id", "oops"), "field=")
+    assert_one_line_error(
+        hookcast(live, "trigger", "media_created", "--site", "Nowhere1"), "unknown site", "400"
+    )
+    assert_one_line_error(
+        hookcast(live, "trigger", "media_created", api_key="hck_wrong"), "invalid API key", "401"
+    )
+
+
+def test_simulate_publishes_the_seeded_lifecycles(live: LiveServer) -> None:
+    with live.client() as client:
+        before = client.list_events().total
+    result = hookcast(
+        live, *("simulate", "--uploads", "3", "--channels", "1", "--rate", "500", "--seed", "5")
+    )
+    assert result.exit_code == 0, result.stderr
+    expected = simulation(seed=5, site_id=SITE_ID, uploads=3, channels=1)
+    assert f"published {len(expected)} events" in result.stderr
+    with live.client() as client:
+        assert client.list_events().total == before + len(expected)
+        renditions = client.list_events(event="rendition_ready", page_length=100).total
+    assert renditions == sum(event["event"] == "rendition_ready" for event in expected)
+
+
+def test_simulate_paces_its_batches(live: LiveServer) -> None:
+    started = time.monotonic()
+    result = hookcast(live, "simulate", "--uploads", "1", "--channels", "0", "--rate", "8")
+    assert result.exit_code == 0, result.stderr
+    published = int(result.stderr.split("published ")[1].split(" ")[0])
+    # 8 events per second: the last batch goes out no sooner than its slot
+    assert time.monotonic() - started >= (published - 8) / 8 - 0.5
+
+
+def test_simulate_bounds_are_one_line_errors(live: LiveServer) -> None:
+    assert_one_line_error(hookcast(live, "simulate", "--uploads", "100000"), "--uploads")
+    assert_one_line_error(hookcast(live, "simulate", "--rate", "0"), "--rate")
+    assert_one_line_error(
+        hookcast(live, "simulate", "--uploads", "0", "--channels", "0"), "nothing to simulate"
+    )
+
+
+def test_as_a_real_process_errors_have_no_traceback(live: LiveServer) -> None:
+    env = live.env(api_key="hck_wrong")
+    done = run_cli(["webhooks", "list"], env, live.cwd)
+    assert done.returncode == 1
+    assert done.stderr.strip() == "error: invalid API key (HTTP 401, unauthorized)"
+    env.pop("HOOKCAST_API_KEY")
+    done = run_cli(["trigger", "media_created"], env, live.cwd)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip() == "error: no API key: set HOOKCAST_API_KEY or pass --api-key"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["listen"],
+        ["trigger"],
+        ["simulate"],
+        ["webhooks"],
+        ["webhooks", "list"],
+        ["webhooks", "create"],
+        ["webhooks", "get"],
+        ["webhooks", "update"],
+        ["webhooks", "delete"],
+        ["webhooks", "deliveries"],
+    ],
+)
+def test_every_command_has_help_with_an_example(command: list[str]) -> None:
+    result = CliRunner().invoke(app, [*command, "--help"])
+    assert result.exit_code == 0
+    assert "Example: hookcast" in result.stdout

@@ -51,9 +51,7 @@ def create_app(
     app.state.services = services
     app.state.operations = operations = operations or Operations()
     app.state.rate_limiter = (
-        RateLimiter(
-            per_second=operations.rate_limit_per_second, burst=operations.rate_limit_burst
-        )
+        RateLimiter(per_second=operations.rate_limit_per_second, burst=operations.rate_limit_burst)
         if operations.rate_limit_per_second > 0
         else None
     )

@@ -27,9 +27,7 @@ async def metrics(
         return error_response(
             401, "unauthorized", "send 'Authorization: Bearer <HOOKCAST_METRICS_TOKEN>'"
         )
-    body = await operations.metrics.render(
-        services.store, datetime.now(UTC), operations.heartbeat
-    )
+    body = await operations.metrics.render(services.store, datetime.now(UTC), operations.heartbeat)
     return Response(body, media_type=CONTENT_TYPE_LATEST)
 
 

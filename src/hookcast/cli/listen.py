@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -193,7 +194,8 @@ def listen(
     try:
         asyncio.run(_serve(app, host, port, console))
     except OSError as exc:
-        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+        reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
+        fail(f"cannot listen on {host}:{port}: {reason}")
     except KeyboardInterrupt:
         console.print("stopped")
 

@@ -20,7 +20,9 @@ from hookcast.sdk.errors import HookcastAPIError, HookcastConnectionError
 
 UrlOption = Annotated[
     str,
-    typer.Option("--server", envvar="HOOKCAST_URL", help="The HookCast server URL.", show_default=True),
+    typer.Option(
+        "--server", envvar="HOOKCAST_URL", help="The HookCast server URL.", show_default=True
+    ),
 ]
 ApiKeyOption = Annotated[
     str | None,

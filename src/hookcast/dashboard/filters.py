@@ -34,6 +34,11 @@ def percent(value: float | None) -> str:
     return "—" if value is None else f"{value:.0%}"
 
 
+def number(value: float) -> str:
+    """1.0 -> "1", 1.5 -> "1.5": seconds as people write them."""
+    return f"{value:g}"
+
+
 def pretty_json(value: Any) -> str:
     return json.dumps(value, indent=2, sort_keys=False, default=str)
 
@@ -58,6 +63,11 @@ def event_groups(*, subscribable_only: bool = True) -> list[tuple[str, list[Any]
 
 def install_filters(env: Environment) -> None:
     env.filters.update(
-        when=when, iso=iso, percent=percent, pretty_json=pretty_json, event_label=event_label
+        when=when,
+        iso=iso,
+        percent=percent,
+        number=number,
+        pretty_json=pretty_json,
+        event_label=event_label,
     )
     env.globals.update(event_groups=event_groups)

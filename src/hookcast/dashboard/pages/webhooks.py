@@ -44,6 +44,7 @@ def _add_list_and_create(router: APIRouter, dash: Dashboard) -> None:
             webhooks=found.items,
             health=health.summarize(counts),
             last=await _last_deliveries(dash, visit, found.items),
+            sites={site.id: site.name for site in await all_sites(dash, visit)},
             page=number,
             pages=pages(found.total, PAGE_LENGTH),
             total=found.total,

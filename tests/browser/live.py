@@ -1,0 +1,180 @@
+"""Helpers for the browser tests (fixtures are in conftest.py): a real `hookcast serve`
+subprocess on a temporary SQLite database, a real loopback receiver, and Debian's Chromium
+driven by Playwright's sync API.
+
+Nothing is mocked: deliveries go from the server's own worker to the receiver over TCP.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",  # the tests run as root
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "results" / "screenshots"
+WIDTHS = (375, 1440)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until(check: Callable[[], bool], *, timeout: float, what: str) -> None:
+    """Polls `check` until it holds; fails the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.1)
+
+
+@dataclass
+class Received:
+    path: str
+    headers: Mapping[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class Receiver:
+    """A loopback HTTP endpoint: 200 "ok" on /ok..., 500 on /fail..., every request kept."""
+
+    server: ThreadingHTTPServer
+    requests: list[Received] = field(default_factory=list)
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+
+    def to(self, path: str) -> list[Received]:
+        return [r for r in list(self.requests) if r.path == path]
+
+
+def start_receiver() -> Receiver:
+    receiver: Receiver
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("content-length", "0")))
+            receiver.requests.append(Received(self.path, dict(self.headers.items()), body))
+            failing = self.path.startswith("/fail")
+            answer = b'{"error": "not today"}' if failing else b"ok"
+            self.send_response(500 if failing else 200)
+            self.send_header("content-length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # keep the test output clean
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    receiver = Receiver(server)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return receiver
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[str]
+    url: str
+    admin: str
+    env: dict[str, str]
+
+    def api(self, method: str, path: str, key: str, json_body: Any = None) -> Any:
+        response = httpx.request(
+            method, self.url + path, json=json_body, headers={"Authorization": key}, timeout=10
+        )
+        assert response.status_code < 300, response.text
+        return response.json() if response.content else None
+
+    def cli(self, *args: str) -> str:
+        done = subprocess.run(
+            [_hookcast(), *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
+        return done.stdout.strip()
+
+
+def _hookcast() -> str:
+    return str(Path(sys.executable).parent / "hookcast")
+
+
+def start_server(workdir: Path) -> Server:
+    port = free_port()
+    env = {name: value for name, value in os.environ.items() if not name.startswith("HOOKCAST_")}
+    env.update(
+        HOOKCAST_DATABASE_URL=f"sqlite:///{workdir / 'hookcast.db'}",
+        HOOKCAST_ALLOWED_NETWORKS="127.0.0.0/8",
+        PYTHONUNBUFFERED="1",
+    )
+    with (workdir / "serve.stderr").open("w") as stderr:  # the child keeps its own copy
+        process = subprocess.Popen(
+            [_hookcast(), "serve", "--port", str(port)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+        )
+    admin = _read_admin_key(process)
+    url = f"http://127.0.0.1:{port}"
+    wait_until(lambda: _healthy(url), timeout=20, what="hookcast serve to answer /healthz")
+    return Server(process=process, url=url, admin=admin, env=env)
+
+
+def _read_admin_key(process: subprocess.Popen[str]) -> str:
+    assert process.stdout is not None
+    # `serve` prints a banner line then the key; readline blocks, but the process prints both
+    # within a second of starting (or exits, which ends the loop).
+    for _ in range(5):
+        line = process.stdout.readline().strip()
+        if line.startswith("hck_"):
+            return line
+    raise AssertionError("hookcast serve did not print an admin key")
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return httpx.get(url + "/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def stop_server(server: Server) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.wait(timeout=5)
+    if server.process.stdout is not None:
+        server.process.stdout.close()

@@ -1,0 +1,127 @@
+"""Every page at a phone width (375 px) and a desktop width (1440 px), saved for a reviewer
+under tests/results/screenshots/, each checked for the things a person would notice: no
+horizontal scrolling, a visible heading, the focus ring on keyboard navigation."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from live import SCREENSHOTS, WIDTHS, Receiver, Server, wait_until
+from playwright.sync_api import Browser, Page, expect
+from test_webhook_lifecycle import ensure_property, sign_in
+
+PAGES = {
+    "webhooks": "/webhooks",
+    "webhook-create": "/webhooks/new",
+    "events": "/events",
+    "event-types": "/event-types",
+    "properties": "/properties",
+    "api-keys": "/keys",
+    "portal-links": "/portal-links",
+}
+
+
+@pytest.fixture(scope="module")
+def busy_webhooks(browser: Browser, server: Server, receiver: Receiver) -> tuple[str, str]:
+    """A webhook with successes, and a failing one with failures, so the health figures,
+    the chart and the log have something to show."""
+    context = browser.new_context(base_url=server.url)
+    ensure_property(_signed_in(context.new_page(), server))
+    context.close()
+    ok = _webhook(server, "Media ready → CMS", receiver.url("/ok/cms"), "standard")
+    failing = _webhook(server, "Archive (failing)", receiver.url("/fail/archive"), [1])
+    events = [
+        {
+            "event": "media_available",
+            "site_id": "1A23bCD4",
+            "media_id": f"Media{i:03d}",
+            "data": {"tags": ["sports"]},
+        }
+        for i in range(6)
+    ]
+    server.api("POST", "/v2/events/", server.admin, {"events": events})
+    wait_until(
+        lambda: _failed_deliveries(server) >= 6, timeout=20, what="the failing webhook to give up"
+    )
+    return ok, failing
+
+
+def _signed_in(page: Page, server: Server) -> Page:
+    sign_in(page, server.admin)
+    return page
+
+
+def _webhook(server: Server, name: str, url: str, retry: object) -> str:
+    created = server.api(
+        "POST",
+        "/v2/webhooks/",
+        server.admin,
+        {
+            "metadata": {
+                "name": name,
+                "description": "Tells the CMS when media is ready to publish",
+                "webhook_url": url,
+                "events": ["media_available", "conversions_complete"],
+                "site_ids": ["1A23bCD4"],
+                "retry_policy": retry,
+            }
+        },
+    )
+    return str(created["id"])
+
+
+def _failed_deliveries(server: Server) -> int:
+    listed = httpx.get(
+        server.url + "/v2/events/", headers={"Authorization": server.admin}, timeout=5
+    ).json()
+    return sum(
+        1
+        for event in listed.get("events", [])
+        for status, n in (event.get("deliveries") or {}).items()
+        if status == "failed" and n
+    )
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_every_page_reads_well_at_this_width(
+    browser: Browser, server: Server, busy_webhooks: tuple[str, str], width: int
+) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(base_url=server.url, viewport={"width": width, "height": 900})
+    try:
+        page = context.new_page()
+        page.goto("/")
+        _shoot(page, "sign-in", width)
+        sign_in(page, server.admin)
+        for name, path in PAGES.items():
+            page.goto(path)
+            _shoot(page, name, width)
+        for name, webhook_id in zip(("webhook", "webhook-failing"), busy_webhooks, strict=True):
+            page.goto(f"/webhooks/{webhook_id}")
+            page.locator(".log-row summary").first.click()
+            _shoot(page, name, width)
+        page.goto("/webhooks/new")
+        page.get_by_role("button", name="Create", exact=True).click()
+        expect(page.locator("#form-errors")).to_be_focused()
+        _shoot(page, "webhook-create-errors", width)
+    finally:
+        context.close()
+
+
+def test_keyboard_users_see_where_they_are(page: Page, server: Server) -> None:
+    sign_in(page, server.admin)
+    page.keyboard.press("Tab")
+    skip = page.get_by_role("link", name="Skip to content")
+    expect(skip).to_be_focused()
+    assert page.evaluate("getComputedStyle(document.activeElement).boxShadow") != "none"
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Webhooks", exact=True)).to_be_focused()
+
+
+def _shoot(page: Page, name: str, width: int) -> None:
+    expect(page.locator("h1").first).to_be_visible()
+    # Nothing wider than the screen: reading never needs sideways scrolling.
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"{name} at {width} px scrolls sideways by {overflow} px"
+    page.screenshot(path=str(SCREENSHOTS / f"{name}-{width}.png"), full_page=True)

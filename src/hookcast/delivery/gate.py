@@ -36,6 +36,11 @@ class EndpointGate:
         elif kind is OutcomeKind.SUCCESS:
             throttle.on_success()
 
+    def is_full(self, key: str) -> bool:
+        """Whether the endpoint `key` (as try_enter returns it) is at its limit now."""
+        throttle = self._throttles.get(key)
+        return throttle is not None and self._in_flight.get(key, 0) >= throttle.limit
+
     def limit(self, url: str) -> int:
         throttle = self._throttles.get(endpoint_key(url))
         return throttle.limit if throttle else self._max

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
-from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Annotated, Any, TypeVar
 
 import typer
 
@@ -20,6 +20,21 @@ from hookcast.services import Caller
 from hookcast.store import migrate as migrate_database
 
 T = TypeVar("T")
+
+
+def _run_loop(main: Coroutine[Any, Any, T]) -> T:
+    """Runs `main` on uvloop (uvicorn[standard] brings it) or asyncio's own loop.
+
+    `serve` builds its uvicorn.Server inside this loop, so uvicorn's own loop choice never
+    applies: this is where the server and every worker get uvloop. Measured with the
+    benchmarks (docs/benchmarks.md).
+    """
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - a slimmer install without uvicorn[standard]
+        return asyncio.run(main)
+    return uvloop.run(main)
+
 
 app = typer.Typer(
     help="HookCast: durable, signed webhooks for video platforms.\n\n"
@@ -66,7 +81,7 @@ def _with_runtime(action: Callable[[Runtime], Awaitable[T]]) -> T:
             await runtime.store.close()
 
     try:
-        return asyncio.run(run())
+        return _run_loop(run())
     except HookcastError as exc:
         _fail(exc.description)
         raise  # unreachable: _fail exits
@@ -119,7 +134,7 @@ def serve(
         )
         await uvicorn.Server(config).serve()
 
-    asyncio.run(run())
+    _run_loop(run())
 
 
 @app.command()

@@ -6,18 +6,22 @@ import asyncio
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
 from hookcast.cli import listen, simulate, trigger, webhooks
-from hookcast.cli.runtime import Runtime
 from hookcast.config import Settings
 from hookcast.domain.errors import HookcastError
 from hookcast.domain.models import Role
 from hookcast.logs import configure_logging
 from hookcast.services import Caller
-from hookcast.store import migrate as migrate_database
+
+if TYPE_CHECKING:
+    from hookcast.cli.runtime import Runtime
+
+# The server stack (FastAPI, SQLAlchemy, uvicorn) is imported inside the commands that need
+# it, so `hookcast --help`, `listen` and `trigger` start in a fraction of a second.
 
 T = TypeVar("T")
 
@@ -74,6 +78,8 @@ def _with_runtime(action: Callable[[Runtime], Awaitable[T]]) -> T:
     settings = Settings()
 
     async def run() -> T:
+        from hookcast.cli.runtime import Runtime
+
         runtime = await Runtime.open(settings)
         try:
             return await action(runtime)
@@ -94,6 +100,8 @@ def migrate() -> None:
     Example: HOOKCAST_DATABASE_URL=postgresql://user@host/db hookcast migrate
     """
     settings = Settings()
+    from hookcast.store import migrate as migrate_database
+
     migrate_database(settings.database_url)
     typer.echo("database is up to date", err=True)
 
@@ -114,9 +122,13 @@ def serve(
 
     settings = Settings()
     _configure_logging(settings)
+    from hookcast.store import migrate as migrate_database
+
     migrate_database(settings.database_url)
 
     async def run() -> None:
+        from hookcast.cli.runtime import Runtime
+
         runtime = await Runtime.open(settings)
         first_key = await runtime.services.accounts.bootstrap_admin_key()
         if first_key is not None:

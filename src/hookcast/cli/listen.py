@@ -14,10 +14,9 @@ import random
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from aiohttp import web
 from rich.console import Console, Group
 from rich.json import JSON
 from rich.panel import Panel
@@ -25,6 +24,9 @@ from rich.text import Text
 
 from hookcast.cli.remote import fail
 from hookcast.sdk import verify
+
+if TYPE_CHECKING:  # aiohttp is imported when a listener starts, not for every command
+    from aiohttp import web
 
 MAX_DELAY_SECONDS = 60.0
 MAX_BODY_BYTES = 5 * 1024 * 1024
@@ -131,6 +133,8 @@ def _json_object(body: bytes) -> dict[str, object]:
 def make_app(
     *, secrets: Sequence[str], answer: Answer, console: Console, rng: random.Random
 ) -> web.Application:
+    from aiohttp import web
+
     async def receive(request: web.Request) -> web.Response:
         body = await request.read()
         checks = check_signatures(body, request.headers, secrets) if secrets else None
@@ -152,6 +156,8 @@ def make_app(
 
 
 async def _serve(app: web.Application, host: str, port: int, console: Console) -> None:
+    from aiohttp import web
+
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     try:

@@ -11,12 +11,14 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
-from hookcast.sdk.client import Client
 from hookcast.sdk.errors import HookcastAPIError, HookcastConnectionError
+
+if TYPE_CHECKING:  # httpx is imported by the commands that talk to a server, not by --help
+    from hookcast.sdk.client import Client
 
 UrlOption = Annotated[
     str,
@@ -48,6 +50,8 @@ def connected(url: str, api_key: str | None) -> Iterator[Client]:
     if not api_key:
         fail("no API key: set HOOKCAST_API_KEY or pass --api-key")
     try:
+        from hookcast.sdk.client import Client
+
         with Client(base_url=url, api_key=api_key) as client:
             yield client
     except HookcastAPIError as exc:

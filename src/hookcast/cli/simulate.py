@@ -6,7 +6,7 @@ import math
 import random
 import time
 from collections.abc import Sequence
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -14,7 +14,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from hookcast.cli.lifecycles import Event, simulation
 from hookcast.cli.remote import DEFAULT_URL, ApiKeyOption, UrlOption, connected, fail, first_site
-from hookcast.sdk.client import Client
+
+if TYPE_CHECKING:
+    from hookcast.sdk.client import Client
 
 MAX_UPLOADS = 10_000
 MAX_CHANNELS = 1_000

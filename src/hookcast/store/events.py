@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select, tuple_
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hookcast.domain.models import DeliveryStatus, Event
@@ -38,7 +38,21 @@ async def insert_new_events(conn: AsyncConnection, batch: Sequence[Event]) -> li
 async def load_events(conn: AsyncConnection, keys: Collection[EventKey]) -> dict[EventKey, Event]:
     if not keys:
         return {}
-    query = select(events).where(tuple_(events.c.account_id, events.c.id).in_(list(keys)))
+    # Per account `account_id = ? AND id IN (...)`, not `(account_id, id) IN (VALUES ...)`:
+    # SQLite plans the row-value form as a scan of the whole events table, once per claim
+    # (measured: claims of ~50 deliveries took ~115 ms with 5,000 events stored, growing
+    # with the table); this form is a primary-key search on both databases.
+    by_account: defaultdict[str, list[str]] = defaultdict(list)
+    for account_id, event_id in keys:
+        by_account[account_id].append(event_id)
+    query = select(events).where(
+        or_(
+            *(
+                and_(events.c.account_id == account_id, events.c.id.in_(event_ids))
+                for account_id, event_ids in by_account.items()
+            )
+        )
+    )
     found = (event_from_row(row) for row in (await conn.execute(query)).mappings())
     return {(event.account_id, event.id): event for event in found}
 

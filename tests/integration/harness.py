@@ -270,8 +270,12 @@ def serve(env: Mapping[str, str], cwd: Path, *args: str) -> Iterator[Server]:
             process.wait(timeout=5)
 
 
+# Generous: a loaded 2-core CI machine can take several seconds just to import the stack.
+READY_SECONDS = 45
+
+
 def _wait_ready(server: Server) -> None:
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + READY_SECONDS
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
             pytest.fail(
@@ -283,4 +287,6 @@ def _wait_ready(server: Server) -> None:
         except httpx.TransportError:
             pass
         time.sleep(0.1)
-    pytest.fail(f"hookcast serve did not answer /healthz within 15 s:\n{server.stderr()}")
+    pytest.fail(
+        f"hookcast serve did not answer /healthz within {READY_SECONDS} s:\n{server.stderr()}"
+    )

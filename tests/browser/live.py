@@ -147,7 +147,7 @@ def start_server(workdir: Path) -> Server:
         )
     admin = _read_admin_key(process)
     url = f"http://127.0.0.1:{port}"
-    wait_until(lambda: _healthy(url), timeout=20, what="hookcast serve to answer /healthz")
+    wait_until(lambda: _healthy(url), timeout=45, what="hookcast serve to answer /healthz")
     return Server(process=process, url=url, admin=admin, env=env)
 
 

@@ -235,7 +235,8 @@ class ServerProcess:
         text = self.log.read_text(errors="replace") if self.log.exists() else ""
         return "\n".join(text.splitlines()[-lines:])
 
-    async def wait_ready(self, timeout: float = DEADLINE) -> None:
+    async def wait_ready(self, timeout: float = 3 * DEADLINE) -> None:
+        # Start-up is imports + migrate: several seconds on a loaded 2-core machine.
         async with httpx.AsyncClient() as client:
 
             async def healthy() -> bool:

@@ -1,0 +1,418 @@
+"""The chaos scenarios: each publishes known events under load while one kind of fault
+strikes, then lets the ledger count what every receiver got. One small function each;
+`SCENARIOS` lists them in the order the runner runs them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from chaos import diskfs
+from chaos.deployment import Deployment, bootstrap
+from chaos.ledger import HookSpec, Ledger
+from chaos.load import LoadOptions
+from chaos.postgres import Postgres
+from chaos.procs import HookcastProcess, Processes, hookcast_env
+from chaos.receivers import Fault, Receiver
+
+
+class Skipped(Exception):
+    """The scenario cannot run here; the message says exactly why."""
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How hard a run pushes: `short` for CI (seconds), `full` for `make chaos`."""
+
+    name: str
+    events: int  # at most this many events per scenario run
+    batch: int
+    pause: float  # between one publisher's batches
+    kills: int  # kill -9 per run
+    pg_restarts: int
+    lock_seconds: tuple[float, ...]  # SQLite locks, shorter and longer than busy_timeout (5 s)
+    away_seconds: float  # receivers gone, then back
+    disk_full_seconds: float
+    rolling_rounds: int
+    settle_seconds: float  # the most a run waits for the last deliveries after the faults
+
+
+SHORT = Profile(
+    "short",
+    events=400,
+    batch=5,
+    pause=0.2,
+    kills=3,
+    pg_restarts=2,
+    lock_seconds=(2.0, 7.0),
+    away_seconds=4.0,
+    disk_full_seconds=3.0,
+    rolling_rounds=1,
+    settle_seconds=45.0,
+)
+FULL = Profile(
+    "full",
+    events=6000,
+    batch=10,
+    pause=0.2,
+    kills=10,
+    pg_restarts=5,
+    lock_seconds=(2.0, 4.0, 8.0, 12.0),
+    away_seconds=120.0,
+    disk_full_seconds=10.0,
+    rolling_rounds=2,
+    settle_seconds=300.0,
+)
+
+
+@dataclass
+class Context:
+    name: str
+    profile: Profile
+    rng: random.Random
+    workdir: Path
+    postgres: Postgres | None
+    ledger: Ledger = field(default_factory=Ledger)
+    stack: AsyncExitStack = field(default_factory=AsyncExitStack)
+    details: dict[str, Any] = field(default_factory=dict)
+
+    async def deployment(self, *, database: str, **env: str) -> Deployment:
+        """A fresh database ("sqlite", "postgres", or a SQLite file path) and its processes."""
+        url = await self._database(database)
+        procs = Processes(hookcast_env(url, env), self.workdir)
+        key, site = await bootstrap(url, procs.env["HOOKCAST_SECRET_KEY"])
+        deployed = Deployment(self.ledger, procs, key, site, self.rng)
+        self.stack.push_async_callback(deployed.close)
+        return deployed
+
+    async def _database(self, database: str) -> str:
+        if database == "postgres":
+            if self.postgres is None:
+                raise Skipped("PostgreSQL binaries (pg_ctl, initdb) are not installed")
+            url = await self.postgres.new_database()
+            self.stack.push_async_callback(self.postgres.drop_database, url)
+            return url
+        path = self.workdir / "hookcast.db" if database == "sqlite" else Path(database)
+        return f"sqlite:///{path}"
+
+    def load(self, **changes: Any) -> LoadOptions:
+        p = self.profile
+        options = {"events": p.events, "batch": p.batch, "pause": p.pause, **changes}
+        return LoadOptions(**options)
+
+
+async def under_load(
+    ctx: Context, deployed: Deployment, faults: Callable[[], Awaitable[None]], **load: Any
+) -> None:
+    """Publishes while `faults` runs; stops publishing when the faults are over, then waits
+    for the deliveries (bounded) and records how long that took."""
+    stop = asyncio.Event()
+    publisher = deployed.publisher(f"{ctx.name}-{ctx.rng.randrange(10**9)}", ctx.load(**load))
+    publishing = asyncio.create_task(publisher.run(stop))
+    try:
+        await faults()
+    finally:
+        stop.set()
+        await asyncio.wait_for(publishing, 60)
+    ctx.details["settle_s"] = round(await deployed.settle(ctx.profile.settle_seconds), 2)
+
+
+async def start_all(*processes: HookcastProcess) -> None:
+    for process in processes:
+        process.start()
+    await asyncio.gather(*(process.wait_ready() for process in processes))
+
+
+def require_running(ctx: Context, *processes: HookcastProcess) -> None:
+    for process in processes:
+        if not process.running():
+            ctx.ledger.violation(f"{process.name} exited:\n{process.log_tail(15)}")
+
+
+# --- kill -9 -----------------------------------------------------------------------------------
+
+
+async def kill9_serve(ctx: Context) -> None:
+    """SQLite, one `serve` (API + worker): kill -9 at random moments, restart, repeat."""
+    deployed = await ctx.deployment(database="sqlite")
+    serve = deployed.procs.serve("serve")
+    deployed.apis.append(serve)
+    await start_all(serve)
+    await deployed.standard_hooks(delay=0.1)
+
+    async def faults() -> None:
+        for _ in range(ctx.profile.kills):
+            await asyncio.sleep(ctx.rng.uniform(0.5, 2.5))
+            await _kill_and_restart(ctx, serve)
+
+    await under_load(ctx, deployed, faults)
+    require_running(ctx, serve)
+
+
+async def kill9_worker(ctx: Context) -> None:
+    """PostgreSQL, an API server and two workers: kill -9 one of them at random, restart."""
+    deployed = await ctx.deployment(database="postgres")
+    api = deployed.procs.serve("api", "--no-worker")
+    workers = [deployed.procs.worker("worker-1"), deployed.procs.worker("worker-2")]
+    deployed.apis.append(api)
+    await start_all(api, *workers)
+    await deployed.standard_hooks(delay=0.1)
+    targets = [*workers, *workers, api]  # workers twice as often as the API server
+
+    async def faults() -> None:
+        for _ in range(ctx.profile.kills):
+            await asyncio.sleep(ctx.rng.uniform(0.5, 2.5))
+            await _kill_and_restart(ctx, ctx.rng.choice(targets))
+
+    await under_load(ctx, deployed, faults)
+    require_running(ctx, api, *workers)
+
+
+async def _kill_and_restart(ctx: Context, process: HookcastProcess) -> None:
+    at = time.monotonic()
+    process.kill9()
+    if await process.wait_exit(10) != -signal.SIGKILL:
+        ctx.ledger.violation(f"{process.name} did not die of SIGKILL")
+    ctx.ledger.fault(f"kill -9 {process.name}", at, at)
+    await process.restart()
+
+
+# --- databases ---------------------------------------------------------------------------------
+
+
+async def postgres_restart(ctx: Context) -> None:
+    """PostgreSQL stopped (pg_ctl stop -m fast) for 1-3 s and started again, under load."""
+    deployed = await ctx.deployment(database="postgres")
+    assert ctx.postgres is not None
+    server = ctx.postgres
+    serve = deployed.procs.serve("serve")
+    worker = deployed.procs.worker("worker")
+    deployed.apis.append(serve)
+    await start_all(serve, worker)
+    await deployed.standard_hooks(delay=0.05)
+
+    async def faults() -> None:
+        for _ in range(ctx.profile.pg_restarts):
+            await asyncio.sleep(ctx.rng.uniform(1.0, 2.5))
+            began = time.monotonic()
+            try:
+                await server.stop_async()
+                await asyncio.sleep(ctx.rng.uniform(1.0, 3.0))
+            finally:
+                await server.start_async()  # always: the next scenario needs the server
+            ctx.ledger.fault("postgres stop/start", began, time.monotonic())
+            require_running(ctx, serve, worker)
+
+    await under_load(ctx, deployed, faults)
+    require_running(ctx, serve, worker)
+
+
+_LOCKER = """
+import sqlite3, sys, time
+conn = sqlite3.connect(sys.argv[1], timeout=30, isolation_level=None)
+conn.execute("BEGIN EXCLUSIVE")
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+conn.execute("COMMIT")
+"""
+
+
+async def sqlite_lock(ctx: Context) -> None:
+    """Another process holds BEGIN EXCLUSIVE on the SQLite file for a few seconds: shorter
+    and longer than HookCast's busy_timeout (5 s)."""
+    deployed = await ctx.deployment(database="sqlite")
+    serve = deployed.procs.serve("serve")
+    deployed.apis.append(serve)
+    await start_all(serve)
+    await deployed.standard_hooks(delay=0.05)
+    path = ctx.workdir / "hookcast.db"
+
+    async def faults() -> None:
+        for seconds in ctx.profile.lock_seconds:
+            await asyncio.sleep(ctx.rng.uniform(1.0, 2.0))
+            began = time.monotonic()
+            await _hold_lock(ctx, path, seconds)
+            ctx.ledger.fault(f"sqlite locked {seconds:g} s", began, time.monotonic())
+        await asyncio.sleep(1.0)
+
+    await under_load(ctx, deployed, faults)
+    require_running(ctx, serve)
+
+
+async def _hold_lock(ctx: Context, path: Path, seconds: float) -> None:
+    locker = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        _LOCKER,
+        str(path),
+        str(seconds),
+        stdout=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        assert locker.stdout is not None
+        line = await asyncio.wait_for(locker.stdout.readline(), 40)
+        if line.strip() != b"locked":
+            ctx.ledger.violation("the locking process never got its lock")
+        await asyncio.wait_for(locker.wait(), seconds + 30)
+    finally:
+        if locker.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(locker.pid, signal.SIGKILL)
+            await locker.wait()
+
+
+async def disk_full(ctx: Context) -> None:
+    """SQLite on a small tmpfs filled to the last byte while events are published; then
+    the space is freed and everything accepted must be delivered."""
+    mount = ctx.workdir / "disk"
+    reason = await asyncio.to_thread(diskfs.mount_small_fs, mount, 16)
+    if reason is not None:
+        raise Skipped(reason)
+    deployed = await ctx.deployment(database=str(mount / "hookcast.db"))
+    ctx.stack.push_async_callback(asyncio.to_thread, diskfs.unmount, mount)
+    ctx.stack.push_async_callback(deployed.close)  # processes go before the file system
+    serve = deployed.procs.serve("serve")
+    deployed.apis.append(serve)
+    await start_all(serve)
+    await deployed.standard_hooks(delay=0.2)  # slow receivers: deliveries pending at the fill
+    ballast = mount / "ballast"
+
+    async def faults() -> None:
+        await asyncio.sleep(2.0)
+        began = time.monotonic()
+        ctx.details["ballast_bytes"] = await asyncio.to_thread(diskfs.fill, ballast)
+        refused_before = sum(ctx.ledger.refused.values())
+        await asyncio.sleep(ctx.profile.disk_full_seconds)
+        ctx.details["refused_while_full"] = sum(ctx.ledger.refused.values()) - refused_before
+        ballast.unlink()
+        ctx.ledger.fault("disk full", began, time.monotonic())
+        await asyncio.sleep(2.0)
+
+    await under_load(ctx, deployed, faults)
+    require_running(ctx, serve)
+    if not ctx.details.get("refused_while_full"):
+        ctx.ledger.violation("publishing never failed while the disk was full")
+
+
+# --- receivers ---------------------------------------------------------------------------------
+
+HOSTILE = (
+    Fault.STATUS_500,
+    Fault.TIMEOUT,
+    Fault.RESET,
+    Fault.TRICKLE,
+    Fault.HUGE_BODY,
+    Fault.BROKEN_HTTP,
+    Fault.AWAY,
+)
+
+
+async def hostile_receivers(ctx: Context) -> None:
+    """One webhook per misbehaviour (500, timeout, reset, trickle, huge body, broken HTTP,
+    away) plus a healthy one, all misbehaving at once while events are published; then they
+    heal (the away one comes back on its port) and every event must reach each of them."""
+    deployed = await ctx.deployment(database="sqlite")
+    serve = deployed.procs.serve("serve")
+    deployed.apis.append(serve)
+    await start_all(serve)
+    control = await deployed.receiver()
+    await deployed.webhook(control, HookSpec("control"), timeout=1)
+    hostile: dict[str, tuple[Receiver, str]] = {}
+    for fault in HOSTILE:
+        receiver = await deployed.receiver(fault=fault)
+        hostile[fault.value] = (
+            receiver,
+            await deployed.webhook(receiver, HookSpec(fault.value), timeout=1),
+        )
+
+    async def faults() -> None:
+        for receiver, _ in hostile.values():
+            receiver.faulty = True
+        await hostile[Fault.AWAY.value][0].stop()
+        began = time.monotonic()
+        await asyncio.sleep(ctx.profile.away_seconds)
+        for receiver, _ in hostile.values():
+            receiver.faulty = False
+        await hostile[Fault.AWAY.value][0].start()
+        ctx.ledger.fault("receivers misbehaving", began, time.monotonic())
+
+    events = min(ctx.profile.events, 100 if ctx.profile.name == "short" else 2000)
+    await under_load(ctx, deployed, faults, events=events)
+    require_running(ctx, serve)
+    ctx.details["per_receiver"] = {
+        name: _per_hook(ctx.ledger, hook_id, receiver)
+        for name, (receiver, hook_id) in hostile.items()
+    }
+
+
+def _per_hook(ledger: Ledger, hook_id: str, receiver: Receiver) -> dict[str, int]:
+    expected = {pair for pair in ledger.expected() if pair[1] == hook_id}
+    acks = {pair: n for pair, n in ledger.acks.items() if pair[1] == hook_id}
+    return {
+        "expected": len(expected),
+        "missing": len(expected - set(acks)),
+        "duplicates": sum(n - 1 for n in acks.values()),
+        "faults_injected": receiver.faults_injected,
+    }
+
+
+# --- graceful ----------------------------------------------------------------------------------
+
+
+async def rolling_restart(ctx: Context) -> None:
+    """SIGTERM and restart each process in turn under load: two API servers (one with a
+    worker) and a worker on PostgreSQL; a single `serve` on SQLite without PostgreSQL."""
+    postgres = ctx.postgres is not None
+    deployed = await ctx.deployment(database="postgres" if postgres else "sqlite")
+    procs = deployed.procs
+    order = [procs.serve("serve-1")]
+    if postgres:
+        order += [procs.serve("serve-2", "--no-worker"), procs.worker("worker")]
+    deployed.apis.extend(p for p in order if p.port is not None)
+    await start_all(*order)
+    await deployed.standard_hooks(delay=0.3)  # requests in flight at every SIGTERM
+
+    async def faults() -> None:
+        for _ in range(ctx.profile.rolling_rounds):
+            for process in order:
+                await asyncio.sleep(ctx.rng.uniform(1.0, 2.0))
+                began = time.monotonic()
+                code = await process.stop(grace=20)
+                took = time.monotonic() - began
+                if code not in (0, -signal.SIGTERM) or took > 15:
+                    ctx.ledger.violation(f"{process.name} exited {code} after {took:.1f} s")
+                ctx.ledger.fault(f"SIGTERM {process.name}", began, began)
+                await process.restart()
+
+    await under_load(ctx, deployed, faults)
+    require_running(ctx, *order)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    run: Callable[[Context], Awaitable[None]]
+    needs_postgres: bool = False
+
+
+SCENARIOS = (
+    Scenario("kill9-serve", kill9_serve),
+    Scenario("kill9-worker", kill9_worker, needs_postgres=True),
+    Scenario("postgres-restart", postgres_restart, needs_postgres=True),
+    Scenario("sqlite-lock", sqlite_lock),
+    Scenario("disk-full", disk_full),
+    Scenario("hostile-receivers", hostile_receivers),
+    Scenario("rolling-restart", rolling_restart),
+)

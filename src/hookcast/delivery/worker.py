@@ -79,6 +79,7 @@ class DeliveryWorker:
         self._saturated: set[str] = set()  # endpoints whose claims last overflowed
         self._buffers = _Buffers()
         self._flushed = asyncio.Event()
+        self._stopping = False  # set once run() is draining: the flusher's last turn
         self._slot_freed = asyncio.Event()
         self.delivered = 0  # attempts recorded; read by tests and metrics
         self._observer = observer or NoObserver()
@@ -86,7 +87,7 @@ class DeliveryWorker:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Delivers until `stop` is set, then finishes or releases in-flight work."""
-        flusher = asyncio.create_task(self._flush_loop(stop), name="hookcast-flusher")
+        flusher = asyncio.create_task(self._flush_loop(), name="hookcast-flusher")
         try:
             while not stop.is_set():
                 self.heartbeat.beat()
@@ -102,9 +103,12 @@ class DeliveryWorker:
         finally:
             self._release_waiting()
             await self._drain()
-            flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await flusher
+            # Ask the flusher to finish rather than cancel it: a cancel landing inside its
+            # write dropped the outcomes it carried, and those deliveries, already sent,
+            # were sent again when their leases expired (found by chaos/ rolling restarts).
+            self._stopping = True
+            self._flushed.set()
+            await flusher
             await self._flush()
 
     def _room(self) -> int:
@@ -243,8 +247,8 @@ class DeliveryWorker:
             for waiter in pending:
                 waiter.cancel()
 
-    async def _flush_loop(self, stop: asyncio.Event) -> None:
-        while True:
+    async def _flush_loop(self) -> None:
+        while not self._stopping:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._flushed.wait(), self._options.flush_interval_seconds)
             self._flushed.clear()

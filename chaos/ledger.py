@@ -42,6 +42,7 @@ class Ledger:
     matching: dict[str, tuple[str, ...]] = field(default_factory=dict)  # event id -> hook ids
     refused: Counter[int] = field(default_factory=Counter)  # clean refusals by status
     unknown: int = 0  # requests with no answer (connection refused or reset, timeout)
+    slowest_publish: float = 0.0  # seconds, the longest publish request that got its 202
     violations: list[str] = field(default_factory=list)
     acks: Counter[Pair] = field(default_factory=Counter)
     first_ack: dict[Pair, float] = field(default_factory=dict)
@@ -120,7 +121,12 @@ class Ledger:
             "arrivals": self.arrivals,
             "faults": len(self.faults),
             "recovery_s_median": round(statistics.median(finite), 2) if finite else None,
-            "recovery_s_max": round(max(recovery), 2) if recovery else None,
+            "recovery_s_max": _seconds(max(recovery)) if recovery else None,
+            "slowest_publish_s": round(self.slowest_publish, 2),
             "latency_s_max": round(max(latencies), 2) if latencies else None,
             "violations": list(self.violations),
         }
+
+
+def _seconds(value: float) -> float | str:
+    return "never" if value == float("inf") else round(value, 2)

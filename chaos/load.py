@@ -117,6 +117,7 @@ class Publisher:
         """One POST; None when the batch is settled, else seconds to wait before retrying."""
         urls = self._urls()
         url = urls[next(self._turn) % len(urls)] + "/v2/events/"
+        began = time.monotonic()
         try:
             async with client.post(url, json={"events": batch}) as response:
                 status, body = response.status, await response.text()
@@ -126,6 +127,7 @@ class Publisher:
             return 0.2
         if status == 202:
             now = time.monotonic()
+            self._ledger.slowest_publish = max(self._ledger.slowest_publish, now - began)
             for event_id in json.loads(body)["event_ids"]:
                 self._ledger.accept(event_id, now)
             return None

@@ -46,6 +46,7 @@ class Profile:
     disk_full_seconds: float
     rolling_rounds: int
     settle_seconds: float  # the most a run waits for the last deliveries after the faults
+    gap_scale: float = 1.0  # scales the random pauses between faults
 
 
 SHORT = Profile(
@@ -55,11 +56,12 @@ SHORT = Profile(
     pause=0.2,
     kills=3,
     pg_restarts=2,
-    lock_seconds=(2.0, 7.0),
+    lock_seconds=(2.0, 6.0),
     away_seconds=4.0,
     disk_full_seconds=3.0,
     rolling_rounds=1,
     settle_seconds=45.0,
+    gap_scale=0.4,
 )
 FULL = Profile(
     "full",
@@ -105,6 +107,10 @@ class Context:
             return url
         path = self.workdir / "hookcast.db" if database == "sqlite" else Path(database)
         return f"sqlite:///{path}"
+
+    async def pause(self, low: float, high: float) -> None:
+        """A random pause between faults (seeded), shorter in the short profile."""
+        await asyncio.sleep(self.rng.uniform(low, high) * self.profile.gap_scale)
 
     def load(self, **changes: Any) -> LoadOptions:
         p = self.profile
@@ -153,7 +159,7 @@ async def kill9_serve(ctx: Context) -> None:
 
     async def faults() -> None:
         for _ in range(ctx.profile.kills):
-            await asyncio.sleep(ctx.rng.uniform(0.5, 2.5))
+            await ctx.pause(0.5, 2.5)
             await _kill_and_restart(ctx, serve)
 
     await under_load(ctx, deployed, faults)
@@ -172,7 +178,7 @@ async def kill9_worker(ctx: Context) -> None:
 
     async def faults() -> None:
         for _ in range(ctx.profile.kills):
-            await asyncio.sleep(ctx.rng.uniform(0.5, 2.5))
+            await ctx.pause(0.5, 2.5)
             await _kill_and_restart(ctx, ctx.rng.choice(targets))
 
     await under_load(ctx, deployed, faults)
@@ -185,7 +191,10 @@ async def _kill_and_restart(ctx: Context, process: HookcastProcess) -> None:
     if await process.wait_exit(10) != -signal.SIGKILL:
         ctx.ledger.violation(f"{process.name} did not die of SIGKILL")
     ctx.ledger.fault(f"kill -9 {process.name}", at, at)
+    began = time.monotonic()
     await process.restart()
+    restarts = ctx.details.setdefault("restart_s", [])
+    restarts.append(round(time.monotonic() - began, 2))
 
 
 # --- databases ---------------------------------------------------------------------------------
@@ -204,11 +213,11 @@ async def postgres_restart(ctx: Context) -> None:
 
     async def faults() -> None:
         for _ in range(ctx.profile.pg_restarts):
-            await asyncio.sleep(ctx.rng.uniform(1.0, 2.5))
+            await ctx.pause(1.0, 2.5)
             began = time.monotonic()
             try:
                 await server.stop_async()
-                await asyncio.sleep(ctx.rng.uniform(1.0, 3.0))
+                await ctx.pause(1.0, 3.0)
             finally:
                 await server.start_async()  # always: the next scenario needs the server
             ctx.ledger.fault("postgres stop/start", began, time.monotonic())
@@ -240,7 +249,7 @@ async def sqlite_lock(ctx: Context) -> None:
 
     async def faults() -> None:
         for seconds in ctx.profile.lock_seconds:
-            await asyncio.sleep(ctx.rng.uniform(1.0, 2.0))
+            await ctx.pause(1.0, 2.0)
             began = time.monotonic()
             await _hold_lock(ctx, path, seconds)
             ctx.ledger.fault(f"sqlite locked {seconds:g} s", began, time.monotonic())
@@ -387,7 +396,7 @@ async def rolling_restart(ctx: Context) -> None:
     async def faults() -> None:
         for _ in range(ctx.profile.rolling_rounds):
             for process in order:
-                await asyncio.sleep(ctx.rng.uniform(1.0, 2.0))
+                await ctx.pause(1.0, 2.0)
                 began = time.monotonic()
                 code = await process.stop(grace=20)
                 took = time.monotonic() - began

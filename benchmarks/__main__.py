@@ -23,7 +23,8 @@ def _ints(text: str) -> list[int]:
 def parse_config(argv: list[str]) -> tuple[Config, argparse.Namespace]:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--smoke", action="store_true", help="tiny counts, < 1 minute")
-    parser.add_argument("--runs", type=int)
+    parser.add_argument("--runs", type=int, help="throughput runs per contestant")
+    parser.add_argument("--ceiling-runs", type=int, help="wrk and raw aiohttp runs")
     parser.add_argument("--deliveries", type=int, help="per throughput run (≥ 50,000 in full)")
     parser.add_argument("--celery-deliveries", type=int)
     parser.add_argument("--rates", type=_ints, help="offered rates, e.g. 500,1000,2000")
@@ -31,6 +32,8 @@ def parse_config(argv: list[str]) -> tuple[Config, argparse.Namespace]:
     parser.add_argument("--rate-seconds", type=float)
     parser.add_argument("--backlog", type=int)
     parser.add_argument("--fanout", type=int)
+    parser.add_argument("--publish-events", type=_ints, help="single,batch100,batch1000 counts")
+    parser.add_argument("--windows", type=int, help="slices per throughput run")
     parser.add_argument("--contestants", type=lambda s: s.split(","))
     parser.add_argument("--backlog-contestants", type=lambda s: s.split(","))
     parser.add_argument("--results", type=Path, default=REPO / "benchmarks" / "results")
@@ -53,6 +56,8 @@ def parse_config(argv: list[str]) -> tuple[Config, argparse.Namespace]:
         value = getattr(args, name)
         if value is not None:
             setattr(config, name, value)
+    if args.publish_events:
+        config.publish_events = dict(zip((1, 100, 1000), args.publish_events, strict=False))
     return config, args
 
 

@@ -44,7 +44,7 @@ class _State:
     def stats(self) -> dict[str, Any]:
         return {
             "count": self.count,
-            "unique": len(self.seen),
+            "unique": len(self.seen),  # distinct (path, event_id) pairs
             "verified": self.verified,
             "bad_signatures": self.bad_signatures,
             "unsigned": self.unsigned,
@@ -126,7 +126,8 @@ class ReceiverProtocol(asyncio.Protocol):
         state.last = now
         body = b"".join(self._body)
         event_id = _event_id(body) or self._webhook_id
-        state.seen.add(event_id)
+        # One delivery = one (webhook path, event): a second arrival of the pair is a duplicate.
+        state.seen.add(self._url + b" " + event_id)
         if state.record:
             state.arrivals.append((now, event_id))
         if state.count % state.verify_every == 0:

@@ -52,9 +52,10 @@ class BenchFailure(RuntimeError):
 class Config:
     smoke: bool = False
     runs: int = 3
+    ceiling_runs: int = 3
     deliveries: int = 50_000
     celery_deliveries: int = 50_000
-    rates: list[int] = field(default_factory=lambda: [500, 1000, 2000])
+    rates: list[int] = field(default_factory=lambda: [100, 250, 500, 1000, 2000])
     ladder: list[int] = field(default_factory=lambda: [3000, 4000, 5000, 6000, 8000])
     rate_seconds: float = 10.0
     publish_events: dict[int, int] = field(
@@ -69,6 +70,7 @@ class Config:
     celery_concurrency: int = 8
     scaled_workers: int = 2
     raw_concurrency: int = 64
+    windows: int = 5  # each throughput run is reported as this many consecutive slices
     wrk_seconds: float = 5.0
     contestants: list[str] = field(default_factory=lambda: [RAW, CELERY, EMBEDDED, SCALED])
 
@@ -77,16 +79,17 @@ class Config:
         return cls(
             smoke=True,
             runs=1,
-            deliveries=1000,
-            celery_deliveries=200,
-            rates=[200],
+            ceiling_runs=1,
+            deliveries=500,
+            celery_deliveries=100,
+            rates=[50],
             ladder=[],
             rate_seconds=1.0,
-            publish_events={1: 200, 100: 1000},
+            publish_events={1: 50, 100: 500},
             publish_concurrency=4,
-            fanout=50,
+            fanout=20,
             fanout_runs=1,
-            backlog=2000,
+            backlog=1000,
             backlog_webhooks=2,
             backlog_contestants=[EMBEDDED],
             celery_concurrency=2,
@@ -137,11 +140,22 @@ class Receiver:
         if stats[key] != expected or (unique and stats["count"] != expected):
             raise BenchFailure(
                 f"the receiver counted {stats['count']} deliveries ({stats['unique']} distinct "
-                f"events), expected {expected}"
+                f"webhook-event pairs), expected {expected}"
             )
         if stats["bad_signatures"] or stats["unsigned"]:
             raise BenchFailure(f"signature check failed at the receiver: {stats}")
         return stats
+
+
+def window_rates(times: list[float], windows: int) -> list[float]:
+    """Deliveries/s in `windows` consecutive equal-count slices of sorted arrival times."""
+    size = max(2, len(times) // max(1, windows))
+    rates = []
+    for start in range(0, len(times) - 1, size):
+        chunk = times[start : start + size + 1]  # shares its edge with the next slice
+        if len(chunk) >= 2 and chunk[-1] > chunk[0]:
+            rates.append((len(chunk) - 1) / (chunk[-1] - chunk[0]))
+    return rates
 
 
 def receipt_rate(stats: dict[str, Any]) -> float:
@@ -320,7 +334,7 @@ class Suite:
             self.results["skipped"]["nginx"] = "nginx or wrk is not installed"
         nginx = self._start_nginx() if have_wrk and have_nginx else None
         try:
-            for run in range(config.runs):
+            for run in range(config.ceiling_runs):
                 if have_wrk:
                     self.receiver.reset(verify_every=1 << 30)
                     measured = wrk(f"{self.receiver.url}/hook", self.work, config.wrk_seconds)
@@ -403,15 +417,21 @@ class Suite:
                 with self._contestant(name, backlog=self._count(name), phase=f"t{run}") as c:
                     expected = self._count(name)
                     stats = self.receiver.wait_for(
-                        expected, timeout=120 + expected / 200, children=self.children
+                        expected, timeout=120 + expected / 50, children=self.children
                     )
                     c.check_durable(expected)
-                    rates[name].append(receipt_rate(stats))
-                    extra.setdefault(name, {}).setdefault("prepare_seconds", []).append(
-                        round(c.prepare_seconds, 1)
-                    )
-                self.log(f"   run {run}: {name} {rates[name][-1]:.0f} deliveries/s")
+                    arrived = self.receiver.dump(self.work / f"{name}-t{run}.arrived")
+                    windows = window_rates(sorted(arrived.values()), self.config.windows)
+                    rates[name].extend(windows)
+                    details = extra.setdefault(name, {})
+                    details.setdefault("whole_run", []).append(round(receipt_rate(stats), 1))
+                    details.setdefault("windows", []).append([round(w, 1) for w in windows])
+                    details.setdefault("prepare_seconds", []).append(round(c.prepare_seconds, 1))
+                self.log(f"   run {run}: {name} {details['whole_run'][-1]:.0f} deliveries/s "
+                         f"(windows {details['windows'][-1]})")
         return {
+            # Every window of every run: a run of N deliveries is cut into `windows` equal
+            # parts by arrival order, so the spread shows how steady the rate was.
             "deliveries_per_second": {name: summary(values) for name, values in rates.items()},
             "details": extra,
         }
@@ -544,7 +564,7 @@ class Suite:
                 f"{contestant.api}/v2/events/", body, headers={"Authorization": contestant.api_key}
             )
             returned = time.time()
-            stats = self.receiver.wait_for(count, timeout=120, children=self.children, unique=False)
+            stats = self.receiver.wait_for(count, timeout=120, children=self.children, unique=True)
             durations.append(stats["last"] - returned)
             self.log(f"   {contestant.name} fan-out {count}: {durations[-1]:.3f} s")
         return summary(durations)
@@ -636,7 +656,7 @@ class HookcastContestant(Contestant):
         self.api_key, self.secret = prepared.api_key, prepared.secret
         self.prepare_seconds = prepared.seed_seconds
         verify = 16 if self.webhooks == 1 else 1 << 30  # one secret per webhook
-        suite.receiver.reset(secret=self.secret, record=False, verify_every=verify)
+        suite.receiver.reset(secret=self.secret, record=True, verify_every=verify)
         env = settings_env(self.database_url)
         serve = [HOOKCAST, "serve", "--host", HOST, "--port", str(self.port)]
         if self.name == SCALED:
@@ -746,7 +766,7 @@ class CeleryContestant(Contestant):
 
     def start(self) -> None:
         self._redis().flushdb()
-        self.suite.receiver.reset(secret=self.secret, record=False)
+        self.suite.receiver.reset(secret=self.secret, record=True)
         if self.backlog:
             result = _run_json(
                 [

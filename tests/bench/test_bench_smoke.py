@@ -14,14 +14,14 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(600)  # took 3.5 min here at load average 7 (other suites running)
 def test_smoke_run_delivers_and_counts_every_event(tmp_path: Path) -> None:
     completed = subprocess.run(
         [sys.executable, "-m", "benchmarks", "--smoke", "--results", str(tmp_path)],
         cwd=REPO,
         capture_output=True,
         text=True,
-        timeout=220,
+        timeout=570,
         check=False,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )

@@ -4,7 +4,7 @@ route list (its OpenAPI document): a route added without a row here fails the te
 For each route: another account's admin key reaches none of this account's resources (404
 on a resource path; a listing without them), and the role just below the one the route
 needs is refused with 403. Afterwards every resource is still there, unchanged.
-(The dashboard's pages have their own sessions and are not covered here.)
+The dashboard's pages have their own matrix: tests/dashboard/test_dashboard_isolation.py.
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -58,7 +59,29 @@ def create_app(
     for module in (webhooks, sites, keys, catalog, events, deliveries, health, metrics):
         app.include_router(module.router)
     errors.install(app)
+    _document_errors_as_raised(app)
     app.add_middleware(RequestRules, max_body_bytes=max_body_bytes)
     # Added last, so outermost: the 413 and 415 answers of RequestRules get the headers too.
     app.add_middleware(SecurityHeaders)
     return app
+
+
+def _document_errors_as_raised(app: FastAPI) -> None:
+    """FastAPI documents a 422 with its own error shape on every route with parameters, but
+    errors.py answers invalid requests with a 400 in HookCast's shape (which each route
+    declares): drop the 422s so the document lists only statuses the API can send."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = generate()
+            for operations in document.get("paths", {}).values():
+                for operation in operations.values():
+                    operation.get("responses", {}).pop("422", None)
+            schemas = document.get("components", {}).get("schemas", {})
+            for name in ("HTTPValidationError", "ValidationError"):
+                schemas.pop(name, None)
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -8,6 +8,13 @@ from fastapi import APIRouter, Body, Query
 
 from hookcast.api import presenters
 from hookcast.api.deps import CallerDep, PageDep, ServicesDep
+from hookcast.api.models import (
+    AUTHENTICATED,
+    WITH_BODY,
+    EventList,
+    PublishResult,
+    error_responses,
+)
 
 router = APIRouter(prefix="/v2/events", tags=["events"])
 
@@ -19,7 +26,13 @@ PUBLISH_DOC = (
 )
 
 
-@router.post("/", status_code=202, summary="Publish one event or a batch of up to 1,000")
+@router.post(
+    "/",
+    status_code=202,
+    summary="Publish one event or a batch of up to 1,000",
+    response_model=PublishResult,
+    responses=error_responses(*WITH_BODY, 403, 409, *AUTHENTICATED),
+)
 async def publish(
     services: ServicesDep,
     caller: CallerDep,
@@ -30,7 +43,14 @@ async def publish(
     return {"event_ids": event_ids}
 
 
-@router.get("/", summary="Recent events, newest first, with how their deliveries ended")
+@router.get(
+    "/",
+    summary="Recent events, newest first, with how their deliveries ended",
+    response_model=EventList,
+    # EventOut's resource ids are optional: only the keys the presenter wrote go out.
+    response_model_exclude_unset=True,
+    responses=error_responses(400, *AUTHENTICATED),
+)
 async def list_events(
     services: ServicesDep,
     caller: CallerDep,

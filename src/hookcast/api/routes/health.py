@@ -8,13 +8,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from hookcast.api.deps import ServicesDep
+from hookcast.api.models import HealthOut, NotReady
 from hookcast.api.operations import Operations
 from hookcast.services import Services
 
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/healthz", summary="The process answers")
+@router.get("/healthz", summary="The process answers", response_model=HealthOut)
 async def healthz() -> dict[str, Any]:
     return {"status": "ok"}
 
@@ -22,7 +23,8 @@ async def healthz() -> dict[str, Any]:
 @router.get(
     "/readyz",
     summary="The database answers and, when this process delivers, its worker makes progress",
-    responses={503: {"description": "Not ready; `reason` says why"}},
+    response_model=HealthOut,  # documentation: the route answers with a JSONResponse itself
+    responses={503: {"model": NotReady, "description": "Not ready; `reason` says why"}},
 )
 async def readyz(request: Request, services: ServicesDep) -> JSONResponse:
     reason = await _database_problem(services) or _worker_problem(request)

@@ -8,12 +8,25 @@ from fastapi import APIRouter, Response
 
 from hookcast.api import presenters
 from hookcast.api.deps import CallerDep, ServicesDep
+from hookcast.api.models import (
+    AUTHENTICATED,
+    WITH_BODY,
+    ApiKeyCreated,
+    ApiKeyList,
+    error_responses,
+)
 from hookcast.api.schemas import ApiKeyCreate
 
 router = APIRouter(prefix="/v2/api_keys", tags=["api keys"])
 
 
-@router.post("/", status_code=201, summary="Create an API key with a role")
+@router.post(
+    "/",
+    status_code=201,
+    summary="Create an API key with a role",
+    response_model=ApiKeyCreated,
+    responses=error_responses(*WITH_BODY, 403, 409, *AUTHENTICATED),
+)
 async def create_key(
     body: ApiKeyCreate, services: ServicesDep, caller: CallerDep
 ) -> dict[str, Any]:
@@ -23,13 +36,23 @@ async def create_key(
     return presenters.api_key(created.key, secret_value=created.secret)
 
 
-@router.get("/", summary="List API keys (never their secrets)")
+@router.get(
+    "/",
+    summary="List API keys (never their secrets)",
+    response_model=ApiKeyList,
+    responses=error_responses(403, *AUTHENTICATED),
+)
 async def list_keys(services: ServicesDep, caller: CallerDep) -> dict[str, Any]:
     keys = [presenters.api_key(key) for key in await services.accounts.list_keys(caller)]
     return {"api_keys": keys, "total": len(keys)}
 
 
-@router.delete("/{key_id}/", status_code=204, summary="Revoke an API key")
+@router.delete(
+    "/{key_id}/",
+    status_code=204,
+    summary="Revoke an API key",
+    responses=error_responses(400, 403, 404, 409, *AUTHENTICATED),
+)
 async def revoke_key(key_id: str, services: ServicesDep, caller: CallerDep) -> Response:
     await services.accounts.revoke_key(caller, key_id)
     return Response(status_code=204)

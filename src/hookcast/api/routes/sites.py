@@ -8,17 +8,29 @@ from fastapi import APIRouter, Response
 
 from hookcast.api import presenters
 from hookcast.api.deps import CallerDep, PageDep, ServicesDep
+from hookcast.api.models import AUTHENTICATED, WITH_BODY, SiteList, SiteOut, error_responses
 from hookcast.api.schemas import SiteCreate, SitePatch
 
 router = APIRouter(prefix="/v2/sites", tags=["sites"])
 
 
-@router.post("/", status_code=201, summary="Create a property")
+@router.post(
+    "/",
+    status_code=201,
+    summary="Create a property",
+    response_model=SiteOut,
+    responses=error_responses(*WITH_BODY, 403, 409, *AUTHENTICATED),
+)
 async def create_site(body: SiteCreate, services: ServicesDep, caller: CallerDep) -> dict[str, Any]:
     return presenters.site(await services.sites.create(caller, body.metadata.name, body.id))
 
 
-@router.get("/", summary="List properties")
+@router.get(
+    "/",
+    summary="List properties",
+    response_model=SiteList,
+    responses=error_responses(400, *AUTHENTICATED),
+)
 async def list_sites(services: ServicesDep, caller: CallerDep, page: PageDep) -> dict[str, Any]:
     found = await services.sites.list(caller, page)
     return presenters.page(
@@ -30,19 +42,34 @@ async def list_sites(services: ServicesDep, caller: CallerDep, page: PageDep) ->
     )
 
 
-@router.get("/{site_id}/", summary="Get a property")
+@router.get(
+    "/{site_id}/",
+    summary="Get a property",
+    response_model=SiteOut,
+    responses=error_responses(400, 404, *AUTHENTICATED),
+)
 async def get_site(site_id: str, services: ServicesDep, caller: CallerDep) -> dict[str, Any]:
     return presenters.site(await services.sites.get(caller, site_id))
 
 
-@router.patch("/{site_id}/", summary="Rename a property")
+@router.patch(
+    "/{site_id}/",
+    summary="Rename a property",
+    response_model=SiteOut,
+    responses=error_responses(*WITH_BODY, 403, 404, 409, *AUTHENTICATED),
+)
 async def rename_site(
     site_id: str, body: SitePatch, services: ServicesDep, caller: CallerDep
 ) -> dict[str, Any]:
     return presenters.site(await services.sites.rename(caller, site_id, body.metadata.name))
 
 
-@router.delete("/{site_id}/", status_code=204, summary="Delete a property")
+@router.delete(
+    "/{site_id}/",
+    status_code=204,
+    summary="Delete a property",
+    responses=error_responses(400, 403, 404, 409, *AUTHENTICATED),
+)
 async def delete_site(site_id: str, services: ServicesDep, caller: CallerDep) -> Response:
     await services.sites.delete(caller, site_id)
     return Response(status_code=204)

@@ -8,12 +8,30 @@ from fastapi import APIRouter, Query, Response
 
 from hookcast.api import presenters
 from hookcast.api.deps import CallerDep, PageDep, ServicesDep
+from hookcast.api.models import (
+    AUTHENTICATED,
+    WITH_BODY,
+    DeliveryList,
+    Recovered,
+    SecretOut,
+    TestSent,
+    WebhookCreated,
+    WebhookList,
+    WebhookOut,
+    error_responses,
+)
 from hookcast.api.schemas import Recover, WebhookCreate, WebhookPatch, patch_changes
 
 router = APIRouter(prefix="/v2/webhooks", tags=["webhooks"])
 
 
-@router.post("/", status_code=201, summary="Create a webhook (the secret is in this response)")
+@router.post(
+    "/",
+    status_code=201,
+    summary="Create a webhook (the secret is in this response)",
+    response_model=WebhookCreated,
+    responses=error_responses(*WITH_BODY, 403, 409, *AUTHENTICATED),
+)
 async def create_webhook(
     body: WebhookCreate, services: ServicesDep, caller: CallerDep
 ) -> dict[str, Any]:
@@ -22,7 +40,12 @@ async def create_webhook(
     return presenters.webhook(hook, with_secret=True)
 
 
-@router.get("/", summary="List webhooks")
+@router.get(
+    "/",
+    summary="List webhooks",
+    response_model=WebhookList,
+    responses=error_responses(400, *AUTHENTICATED),
+)
 async def list_webhooks(
     services: ServicesDep,
     caller: CallerDep,
@@ -43,12 +66,22 @@ async def list_webhooks(
     )
 
 
-@router.get("/{webhook_id}/", summary="Get a webhook (never its secret)")
+@router.get(
+    "/{webhook_id}/",
+    summary="Get a webhook (never its secret)",
+    response_model=WebhookOut,
+    responses=error_responses(400, 404, *AUTHENTICATED),
+)
 async def get_webhook(webhook_id: str, services: ServicesDep, caller: CallerDep) -> dict[str, Any]:
     return presenters.webhook(await services.webhooks.get(caller, webhook_id))
 
 
-@router.patch("/{webhook_id}/", summary="Update a webhook with partial metadata")
+@router.patch(
+    "/{webhook_id}/",
+    summary="Update a webhook with partial metadata",
+    response_model=WebhookOut,
+    responses=error_responses(*WITH_BODY, 403, 404, 409, *AUTHENTICATED),
+)
 async def update_webhook(
     webhook_id: str, body: WebhookPatch, services: ServicesDep, caller: CallerDep
 ) -> dict[str, Any]:
@@ -56,27 +89,47 @@ async def update_webhook(
     return presenters.webhook(hook)
 
 
-@router.delete("/{webhook_id}/", status_code=204, summary="Delete a webhook and its log")
+@router.delete(
+    "/{webhook_id}/",
+    status_code=204,
+    summary="Delete a webhook and its log",
+    responses=error_responses(400, 403, 404, 409, *AUTHENTICATED),
+)
 async def delete_webhook(webhook_id: str, services: ServicesDep, caller: CallerDep) -> Response:
     await services.webhooks.delete(caller, webhook_id)
     return Response(status_code=204)
 
 
-@router.get("/{webhook_id}/secret/", summary="Reveal the signing secret (admin)")
+@router.get(
+    "/{webhook_id}/secret/",
+    summary="Reveal the signing secret (admin)",
+    response_model=SecretOut,
+    responses=error_responses(400, 403, 404, *AUTHENTICATED),
+)
 async def reveal_secret(
     webhook_id: str, services: ServicesDep, caller: CallerDep
 ) -> dict[str, Any]:
     return presenters.secret(await services.webhooks.reveal_secret(caller, webhook_id))
 
 
-@router.post("/{webhook_id}/secret/rotate/", summary="Rotate the signing secret (admin)")
+@router.post(
+    "/{webhook_id}/secret/rotate/",
+    summary="Rotate the signing secret (admin)",
+    response_model=SecretOut,
+    responses=error_responses(*WITH_BODY, 403, 404, 409, *AUTHENTICATED),
+)
 async def rotate_secret(
     webhook_id: str, services: ServicesDep, caller: CallerDep
 ) -> dict[str, Any]:
     return presenters.secret(await services.webhooks.rotate_secret(caller, webhook_id))
 
 
-@router.get("/{webhook_id}/deliveries/", summary="The delivery log, newest first")
+@router.get(
+    "/{webhook_id}/deliveries/",
+    summary="The delivery log, newest first",
+    response_model=DeliveryList,
+    responses=error_responses(400, 404, *AUTHENTICATED),
+)
 async def list_deliveries(
     webhook_id: str,
     services: ServicesDep,
@@ -97,14 +150,24 @@ async def list_deliveries(
     )
 
 
-@router.post("/{webhook_id}/test/", status_code=202, summary="Send a webhook_test event")
+@router.post(
+    "/{webhook_id}/test/",
+    status_code=202,
+    summary="Send a webhook_test event",
+    response_model=TestSent,
+    responses=error_responses(*WITH_BODY, 403, 404, 409, *AUTHENTICATED),
+)
 async def send_test(webhook_id: str, services: ServicesDep, caller: CallerDep) -> dict[str, Any]:
     sent = await services.deliveries.send_test(caller, webhook_id)
     return {"event_id": sent.event_id, "delivery_id": sent.delivery_id}
 
 
 @router.post(
-    "/{webhook_id}/recover/", status_code=202, summary="Resend every failed delivery since a time"
+    "/{webhook_id}/recover/",
+    status_code=202,
+    summary="Resend every failed delivery since a time",
+    response_model=Recovered,
+    responses=error_responses(*WITH_BODY, 403, 404, 409, *AUTHENTICATED),
 )
 async def recover(
     webhook_id: str, body: Recover, services: ServicesDep, caller: CallerDep

@@ -66,22 +66,25 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="hookcast-bench-"))
     print(f"work directory (logs): {work}", flush=True)
     failed = True
+    suite = Suite(config, work, log=lambda line: print(line, flush=True))
+    args.results.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    out = args.results / f"{'smoke-' if config.smoke else ''}{stamp}.json"
     try:
-        results = Suite(config, work, log=lambda line: print(line, flush=True)).run()
+        results = suite.run()
         failed = False
     except BenchFailure as exc:
         print(f"BENCHMARK FAILED: {exc}", file=sys.stderr)
+        suite.results["failure"] = str(exc)
         return 1
     finally:
+        # Written even when a phase fails: what was measured before it stays readable.
+        out.write_text(json.dumps(suite.results, indent=1, default=str), encoding="utf-8")
+        print(f"results: {out}")
         if failed or args.keep_work:
             print(f"logs kept in {work}", file=sys.stderr)
         else:
             shutil.rmtree(work, ignore_errors=True)
-    args.results.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%dT%H%M%S")
-    out = args.results / f"{'smoke-' if config.smoke else ''}{stamp}.json"
-    out.write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")
-    print(f"results: {out}")
     if not (config.smoke or args.no_report):
         write_report(
             results, REPO / "docs" / "benchmarks.md", REPO / "docs" / "img" / "latency.png"

@@ -317,7 +317,9 @@ class Suite:
     def _phase(self, name: str, action: Callable[[], Any]) -> None:
         self.log(f"== {name} (load {_load()})")
         begun = time.monotonic()
+        self.results["failed_phase"] = name  # cleared below; kept if the phase raises
         result = action()
+        del self.results["failed_phase"]
         if result is not None:
             self.results["phases"][name] = result
         self.log(f"   {name} took {time.monotonic() - begun:.0f} s")
@@ -427,8 +429,10 @@ class Suite:
                     details.setdefault("whole_run", []).append(round(receipt_rate(stats), 1))
                     details.setdefault("windows", []).append([round(w, 1) for w in windows])
                     details.setdefault("prepare_seconds", []).append(round(c.prepare_seconds, 1))
-                self.log(f"   run {run}: {name} {details['whole_run'][-1]:.0f} deliveries/s "
-                         f"(windows {details['windows'][-1]})")
+                self.log(
+                    f"   run {run}: {name} {details['whole_run'][-1]:.0f} deliveries/s "
+                    f"(windows {details['windows'][-1]})"
+                )
         return {
             # Every window of every run: a run of N deliveries is cut into `windows` equal
             # parts by arrival order, so the spread shows how steady the rate was.
@@ -507,8 +511,11 @@ class Suite:
         self.receiver.reset(secret=contestant.secret, record=True)
         published_file = self.work / f"{phase}.published"
         result = contestant.pace(rate, self.config.rate_seconds, phase, published_file)
+        # A refused publish (503 under load) is a finding, not a harness failure: only the
+        # accepted events are expected at the receiver, and the refusals are reported.
+        refused = {"refused": result["errors"], "refusals": result.get("first_errors", [])}
         if result["errors"]:
-            raise BenchFailure(f"{contestant.name} refused publishes at {rate}/s: {result}")
+            self.log(f"   {contestant.name} refused {result['errors']} publishes at {rate}/s")
         published = read_times(published_file)
         timeout = 60 + len(published) / 100
         self.receiver.wait_for(len(published), timeout=timeout, children=self.children)
@@ -517,6 +524,7 @@ class Suite:
         return {
             **{k: round(v, 2) for k, v in measured.items()},
             "achieved_rate": round(result["achieved_rate"], 1),
+            **refused,
         }
 
     def _publish(self, contestant: HookcastContestant) -> dict[str, Any]:

@@ -152,10 +152,15 @@ def serve(
 @app.command()
 def worker(
     concurrency: Annotated[int | None, typer.Option(help="Requests in flight at once.")] = None,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Serve this worker's Prometheus metrics on this port.")
+    ] = None,
+    metrics_host: Annotated[str, typer.Option(help="Address for --metrics-port.")] = "127.0.0.1",
 ) -> None:
     """Deliver only (no API). Run any number against one PostgreSQL database.
 
     Example: HOOKCAST_DATABASE_URL=postgresql://... hookcast worker --concurrency 256
+    --metrics-port 9100
     """
     _configure_logging(Settings())
 
@@ -164,9 +169,28 @@ def worker(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await runtime.run_worker(stop, concurrency=concurrency)
+        exporter = _serve_metrics(runtime, metrics_host, metrics_port)
+        try:
+            await runtime.run_worker(stop, concurrency=concurrency)
+        finally:
+            if exporter is not None:
+                exporter.shutdown()
 
     _with_runtime(run)
+
+
+def _serve_metrics(runtime: Runtime, host: str, port: int | None) -> Any:
+    """A worker's own counters (attempts, outcomes, latency) over HTTP for Prometheus.
+
+    The backlog gauges (pending, oldest due, disabled webhooks) come from the store and are
+    on the API's /metrics; what only a worker knows is what it sent, so it exports that.
+    """
+    if port is None:
+        return None
+    from prometheus_client import start_http_server
+
+    server, _thread = start_http_server(port, addr=host, registry=runtime.metrics.registry)
+    return server
 
 
 @accounts_app.command("create")

@@ -25,6 +25,12 @@ def _spread(entry: dict[str, Any] | None, digits: int = 0) -> str:
     )
 
 
+def _no_rate(by_rate: dict[str, Any]) -> str:
+    if all(m.get("saturated") for m in by_rate.values()):
+        return "none: every offered rate was above its capacity"
+    return "none: p99 ≥ 100 ms at every rate run below its capacity"
+
+
 def render(results: dict[str, Any]) -> str:  # noqa: C901 (one flat section per phase)
     phases = results["phases"]
     lines = [BEGIN, ""]
@@ -82,7 +88,7 @@ def render(results: dict[str, Any]) -> str:  # noqa: C901 (one flat section per 
             "",
             "Highest offered rate with p99 < 100 ms: "
             + ", ".join(
-                f"{name} {_n(rate) if rate else 'none tried'}"
+                f"{name} {_n(rate) if rate else _no_rate(live['latency'].get(name, {}))}"
                 for name, rate in live["highest_rate_p99_under_100ms"].items()
             ),
         ]

@@ -19,8 +19,8 @@ run: setup
 	$(BIN)/hookcast serve
 
 lint: setup
-	$(BIN)/ruff check src tests chaos
-	$(BIN)/ruff format --check src tests chaos
+	$(BIN)/ruff check src tests chaos benchmarks
+	$(BIN)/ruff format --check src tests chaos benchmarks
 
 typecheck: setup
 	$(BIN)/mypy

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Generic, Protocol, TypeVar
 
+from hookcast.domain.health import WebhookHealth as WebhookHealth  # the store applies it
 from hookcast.domain.models import (
     Account,
     ApiKey,
@@ -116,16 +117,6 @@ class DeliveryResult:
     status: DeliveryStatus
     next_attempt_at: datetime | None
     completed_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class WebhookHealth:
-    """A batch's net effect on one webhook's health."""
-
-    webhook_id: str
-    succeeded_at: datetime | None  # the latest success in the batch, if any
-    failed_at: datetime | None  # the earliest failure in the batch, if any (only without success)
-    disable_reason: str | None = None  # disables the webhook (410 Gone, failing for too long)
 
 
 @dataclass(frozen=True, slots=True)

@@ -109,6 +109,7 @@ def conclude(
         at=now,
         succeeded=kind is OutcomeKind.SUCCESS,
         disable_reason=disable,
+        gone=kind is OutcomeKind.GONE,
     )
     report = AttemptReport(
         delivery_id=claimed.delivery.id,

@@ -26,7 +26,6 @@ from hookcast.ports import (
     NoObserver,
     Sender,
     Store,
-    WebhookHealth,
 )
 
 _log = logging.getLogger("hookcast.worker")
@@ -271,16 +270,7 @@ class DeliveryWorker:
 
     async def _record(self, results: list[Concluded], releases: list[tuple[str, str]]) -> None:
         if results:
-            changes = summarize(item.health for item in results)
-            health = [
-                WebhookHealth(
-                    webhook_id=c.webhook_id,
-                    succeeded_at=c.succeeded_at,
-                    failed_at=c.failed_at,
-                    disable_reason=c.disable_reason,
-                )
-                for c in changes
-            ]
+            health = summarize(item.health for item in results)
             await self._store.record_results([item.result for item in results], health)
             self.delivered += len(results)
             self._report([item.report for item in results])

@@ -16,17 +16,20 @@ class HealthSignal:
     at: datetime
     succeeded: bool
     disable_reason: str | None = None
+    gone: bool = False  # the endpoint answered 410: disable even if another attempt succeeded
 
 
 @dataclass(frozen=True, slots=True)
-class HealthChange:
+class WebhookHealth:
+    """A batch's net effect on one webhook's health (what the store applies)."""
+
     webhook_id: str
-    succeeded_at: datetime | None
-    failed_at: datetime | None
-    disable_reason: str | None
+    succeeded_at: datetime | None  # the latest success in the batch, if any
+    failed_at: datetime | None  # the earliest failure in the batch, if any (only without success)
+    disable_reason: str | None = None  # disables the webhook (410 Gone, failing for too long)
 
 
-def summarize(signals: Iterable[HealthSignal]) -> list[HealthChange]:
+def summarize(signals: Iterable[HealthSignal]) -> list[WebhookHealth]:
     """Latest success wins over failures in the same batch; a disable request always counts,
     except that a success in the same batch overrides "failing for too long"."""
     by_webhook: dict[str, list[HealthSignal]] = {}
@@ -35,13 +38,13 @@ def summarize(signals: Iterable[HealthSignal]) -> list[HealthChange]:
     return [_reduce(webhook_id, group) for webhook_id, group in by_webhook.items()]
 
 
-def _reduce(webhook_id: str, group: list[HealthSignal]) -> HealthChange:
+def _reduce(webhook_id: str, group: list[HealthSignal]) -> WebhookHealth:
     successes = [signal.at for signal in group if signal.succeeded]
     failures = [signal.at for signal in group if not signal.succeeded]
-    reasons = [signal.disable_reason for signal in group if signal.disable_reason]
-    gone = [reason for reason in reasons if "410" in reason]
-    reason = gone[0] if gone else (reasons[0] if reasons and not successes else None)
-    return HealthChange(
+    gone = [signal.disable_reason for signal in group if signal.gone and signal.disable_reason]
+    stale = [signal.disable_reason for signal in group if signal.disable_reason]
+    reason = gone[0] if gone else (stale[0] if stale and not successes else None)
+    return WebhookHealth(
         webhook_id=webhook_id,
         succeeded_at=max(successes) if successes else None,
         failed_at=min(failures) if failures and not successes else None,

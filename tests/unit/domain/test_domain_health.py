@@ -1,0 +1,47 @@
+"""How a batch of attempts changes each webhook's health: table-driven."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from hookcast.domain.health import HealthSignal, WebhookHealth, summarize
+
+T0 = datetime(2024, 8, 27, tzinfo=UTC)
+T1 = T0 + timedelta(seconds=1)
+GONE = "endpoint answered 410 Gone"
+STALE = "no successful delivery for 5 days"
+
+
+def ok(at: datetime) -> HealthSignal:
+    return HealthSignal(webhook_id="w", at=at, succeeded=True)
+
+
+def failed(at: datetime, reason: str | None = None, *, gone: bool = False) -> HealthSignal:
+    return HealthSignal(webhook_id="w", at=at, succeeded=False, disable_reason=reason, gone=gone)
+
+
+@pytest.mark.parametrize(
+    ("signals", "expected"),
+    [
+        ([ok(T0), ok(T1)], WebhookHealth("w", T1, None, None)),
+        ([failed(T1), failed(T0)], WebhookHealth("w", None, T0, None)),
+        ([failed(T0), ok(T1)], WebhookHealth("w", T1, None, None)),
+        ([failed(T0, STALE)], WebhookHealth("w", None, T0, STALE)),
+        # a success in the same batch shows the endpoint is not dead after all
+        ([failed(T0, STALE), ok(T1)], WebhookHealth("w", T1, None, None)),
+        # but 410 Gone is the endpoint asking to stop: it wins over a success
+        ([ok(T0), failed(T1, GONE, gone=True)], WebhookHealth("w", T0, None, GONE)),
+        ([failed(T0, STALE), failed(T1, GONE, gone=True)], WebhookHealth("w", None, T0, GONE)),
+    ],
+)
+def test_a_batch_reduces_to_one_change_per_webhook(
+    signals: list[HealthSignal], expected: WebhookHealth
+) -> None:
+    assert summarize(signals) == [expected]
+
+
+def test_webhooks_are_reduced_separately() -> None:
+    other = HealthSignal(webhook_id="v", at=T0, succeeded=True)
+    assert {change.webhook_id for change in summarize([failed(T1), other])} == {"w", "v"}

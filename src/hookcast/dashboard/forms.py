@@ -16,7 +16,7 @@ from starlette.datastructures import FormData
 
 from hookcast.domain.catalog import ALL_EVENTS
 from hookcast.domain.models import Webhook
-from hookcast.services.webhooks import retry_policy_json
+from hookcast.domain.retry import retry_policy_to_json
 
 __all__ = ["FormErrors", "WebhookForm", "tag_condition"]
 
@@ -65,7 +65,7 @@ class WebhookForm:
 
     @classmethod
     def from_webhook(cls, webhook: Webhook) -> WebhookForm:
-        retry = retry_policy_json(webhook)
+        retry = retry_policy_to_json(webhook.retry_policy)
         tag = _tag_of(webhook.conditions)
         return cls(
             name=webhook.name,

@@ -246,12 +246,8 @@ def _editable(webhook: Webhook) -> dict[str, Any]:
     values = {name: getattr(webhook, name) for name in EDITABLE_FIELDS}
     values["events"] = list(webhook.events)
     values["site_ids"] = list(webhook.site_ids)
-    values["retry_policy"] = retry_policy_json(webhook)
+    values["retry_policy"] = retry_policy_to_json(webhook.retry_policy)
     return values
-
-
-def retry_policy_json(webhook: Webhook) -> Any:
-    return retry_policy_to_json(webhook.retry_policy)
 
 
 def _apply_enabled_change(current: Webhook, updated: Webhook) -> Webhook:

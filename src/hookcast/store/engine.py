@@ -67,7 +67,7 @@ class Engines:
 
     async def dispose(self) -> None:
         await self.write.dispose()
-        if self.read is not self.write:
+        if not self.is_postgres:  # on PostgreSQL `read` shares `write`'s pool
             await self.read.dispose()
 
 
@@ -96,7 +96,11 @@ def create_engines(database_url: str) -> Engines:
     url = to_async_url(database_url)
     if url.get_backend_name() == "postgresql":
         engine = create_async_engine(url, pool_size=10, max_overflow=10)
-        return Engines(read=engine, write=engine, url=url)
+        # A read that runs several statements (a page and its total, deliveries and their
+        # attempts) must see one snapshot: under READ COMMITTED a worker's commit between
+        # them gave a page with total 1 and no items. Same pool, so closing `write` is enough.
+        read = engine.execution_options(isolation_level="REPEATABLE READ")
+        return Engines(read=read, write=engine, url=url)
     # One writer connection: in-process writers queue on the pool instead of polling SQLite's
     # busy handler; other processes still wait on busy_timeout behind BEGIN IMMEDIATE.
     write = _sqlite_engine(url, "BEGIN IMMEDIATE", pool_size=1, max_overflow=0, pool_timeout=120)

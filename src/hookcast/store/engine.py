@@ -17,12 +17,15 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from hookcast.store.inline_sqlite import InlineSQLite
+
 __all__ = ["Engines", "create_engines", "to_async_url"]
 
+_BUSY_TIMEOUT_MS = 5000
 _PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=FULL",
-    "PRAGMA busy_timeout=5000",
+    f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}",
     "PRAGMA foreign_keys=ON",
 )
 
@@ -81,9 +84,20 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _sqlite_engine(url: URL, begin: str, **kwargs: Any) -> AsyncEngine:
+def _on_inline_connect(dbapi_connection: Any, _record: Any) -> None:
+    _on_sqlite_connect(dbapi_connection, _record)
+    # InlineSQLite waits for another process's lock itself, without blocking the loop.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA busy_timeout=0")
+    cursor.close()
+
+
+def _sqlite_engine(url: URL, begin: str, *, inline: bool = False, **kwargs: Any) -> AsyncEngine:
+    if inline:
+        kwargs["module"] = InlineSQLite(busy_timeout=_BUSY_TIMEOUT_MS / 1000)
     engine = create_async_engine(url, **kwargs)
-    event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
+    on_connect = _on_inline_connect if inline else _on_sqlite_connect
+    event.listen(engine.sync_engine, "connect", on_connect)
 
     def on_begin(conn: Connection) -> None:
         conn.exec_driver_sql(begin)
@@ -102,7 +116,11 @@ def create_engines(database_url: str) -> Engines:
         read = engine.execution_options(isolation_level="REPEATABLE READ")
         return Engines(read=read, write=engine, url=url)
     # One writer connection: in-process writers queue on the pool instead of polling SQLite's
-    # busy handler; other processes still wait on busy_timeout behind BEGIN IMMEDIATE.
-    write = _sqlite_engine(url, "BEGIN IMMEDIATE", pool_size=1, max_overflow=0, pool_timeout=120)
+    # busy handler; other processes' locks are waited for by InlineSQLite. The writer runs on
+    # the loop's thread (see inline_sqlite), readers on aiosqlite's threads, where a long
+    # scan for a dashboard page runs beside the loop instead of stopping it.
+    write = _sqlite_engine(
+        url, "BEGIN IMMEDIATE", inline=True, pool_size=1, max_overflow=0, pool_timeout=120
+    )
     read = _sqlite_engine(url, "BEGIN", pool_size=5, max_overflow=5)
     return Engines(read=read, write=write, url=url)

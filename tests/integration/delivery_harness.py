@@ -28,7 +28,7 @@ from receivers import DEADLINE, Behaviour, Receiver, closed_port, eventually
 
 from hookcast.cli.runtime import Runtime
 from hookcast.config import Settings
-from hookcast.delivery.sender import AiohttpSender
+from hookcast.delivery.sender import HttpSender
 from hookcast.delivery.worker import DeliveryWorker, WorkerOptions
 from hookcast.domain.addresses import parse_networks
 
@@ -65,7 +65,7 @@ class OffsetClock:
 @dataclass
 class Worker:
     worker: DeliveryWorker
-    sender: AiohttpSender
+    sender: HttpSender
     stop: asyncio.Event
     task: asyncio.Task[None]
 
@@ -131,7 +131,7 @@ class Deployment:
         clock: Callable[[], datetime] | None = None,
         runtime: Runtime | None = None,
     ) -> Worker:
-        sender = AiohttpSender(allowed=parse_networks(LOOPBACK))
+        sender = HttpSender(allowed=parse_networks(LOOPBACK))
         worker = DeliveryWorker(
             (runtime or self.runtime).store,
             sender,

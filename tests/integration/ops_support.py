@@ -12,25 +12,25 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from aiohttp.abc import AbstractResolver
 from delivery_harness import FAST, Deployment, Worker
 from prometheus_client.parser import text_string_to_metric_families
 
-from hookcast.delivery.sender import AiohttpSender
+from hookcast.delivery.sender import HttpSender
 from hookcast.delivery.worker import DeliveryWorker
 from hookcast.domain.addresses import parse_networks
 from hookcast.logs import JsonFormatter
+from hookcast.ports import Resolver
 
 
 def observed_worker(
     hookcast: Deployment,
     *,
     allowed: str = "127.0.0.0/8",
-    resolver: AbstractResolver | None = None,
+    resolver: Resolver | None = None,
 ) -> Worker:
     """A worker reporting to the deployment's metrics, closed with the deployment."""
     runtime = hookcast.runtime
-    sender = AiohttpSender(allowed=parse_networks(allowed), resolver=resolver)
+    sender = HttpSender(allowed=parse_networks(allowed), resolver=resolver)
     worker = DeliveryWorker(
         runtime.store,
         sender,

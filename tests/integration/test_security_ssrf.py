@@ -8,40 +8,24 @@ No real DNS is involved: the sender's resolver is replaced by one that answers 1
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
 
 import pytest
-from aiohttp.abc import AbstractResolver, ResolveResult
 from delivery_harness import Deployment, require_sqlite
 from ops_support import json_logs, observed_worker
 
 REBINDING_NAME = "rebind.hookcast.test"
 
 
-class LoopbackResolver(AbstractResolver):
+class LoopbackResolver:
     """Answers 127.0.0.1 for every name: what a rebinding attacker's DNS server does."""
 
     def __init__(self) -> None:
         self.asked: list[str] = []
 
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
+    async def resolve(self, host: str) -> list[str]:
         self.asked.append(host)
-        return [
-            ResolveResult(
-                hostname=host,
-                host="127.0.0.1",
-                port=port,
-                family=socket.AF_INET,
-                proto=0,
-                flags=socket.AI_NUMERICHOST,
-            )
-        ]
-
-    async def close(self) -> None:
-        return None
+        return ["127.0.0.1"]
 
 
 @pytest.fixture

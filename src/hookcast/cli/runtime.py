@@ -17,7 +17,7 @@ from hookcast.bootstrap import open_settings_store, policy, secret_key, utc_now
 from hookcast.config import Settings
 from hookcast.dashboard import create_dashboard, dashboard_key
 from hookcast.delivery.retention import Retention, RetentionOptions
-from hookcast.delivery.sender import AiohttpSender
+from hookcast.delivery.sender import HttpSender
 from hookcast.delivery.worker import DeliveryWorker, WorkerOptions
 from hookcast.domain.addresses import parse_networks
 from hookcast.heartbeat import Heartbeat
@@ -55,14 +55,14 @@ class Runtime:
 
     def worker(
         self, *, concurrency: int | None = None, heartbeat: Heartbeat | None = None
-    ) -> tuple[DeliveryWorker, AiohttpSender]:
+    ) -> tuple[DeliveryWorker, HttpSender]:
         options = WorkerOptions(
             concurrency=concurrency or self.settings.worker_concurrency,
             endpoint_concurrency=self.settings.endpoint_concurrency,
             lease_seconds=self.settings.lease_seconds,
             disable_after=timedelta(days=self.settings.disable_after_days),
         )
-        sender = AiohttpSender(
+        sender = HttpSender(
             allowed=parse_networks(self.settings.allowed_networks),
             per_host_limit=self.settings.endpoint_concurrency,
         )

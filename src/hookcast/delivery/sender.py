@@ -1,185 +1,196 @@
-"""The outbound HTTP seam (aiohttp): pooled keep-alive POSTs, no redirects, the SSRF guard
-on the addresses actually connected to, and every outcome returned as data."""
+"""The outbound HTTP seam: pooled keep-alive POSTs (delivery.http1), no redirects, the SSRF
+guard on every address actually connected to, and every outcome returned as data."""
 
 from __future__ import annotations
 
 import asyncio
-import socket
+import functools
+import ssl
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from ipaddress import IPv4Network, IPv6Network, ip_address
-from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
-import aiohttp
-from aiohttp.abc import AbstractResolver, ResolveResult
-from aiohttp.resolver import DefaultResolver
-
+from hookcast.delivery.http1 import (
+    BodyTimeout,
+    ConnectionClosed,
+    Origin,
+    Pool,
+    ProtocolError,
+    Response,
+    encode_request,
+)
 from hookcast.domain.addresses import forbidden_reason, parse_ip_literal
-from hookcast.ports import OutboundRequest, SendOutcome
+from hookcast.ports import OutboundRequest, Resolver, SendOutcome
+from hookcast.resolver import SystemResolver
+
+__all__ = ["RESPONSE_BODY_LIMIT", "BlockedAddress", "HttpSender"]
 
 Network = IPv4Network | IPv6Network
 RESPONSE_BODY_LIMIT = 4096
+DNS_TTL_SECONDS = 30.0
+# Characters a request target may carry as they are; anything else (spaces cannot occur:
+# webhook URLs are validated) is percent-encoded, as browsers do with non-ASCII paths.
+_TARGET_SAFE = "/?=&;:@!$'()*+,-._~%"
+
+
+_UNKNOWN = "?"  # not yet checked (a verdict is a reason or None)
 
 
 class BlockedAddress(OSError):
     """A name resolved to an address the SSRF guard refuses."""
 
 
-class GuardedResolver(AbstractResolver):
-    """Resolves like aiohttp's default resolver, then refuses internal addresses.
+@dataclass(frozen=True, slots=True)
+class _Target:
+    origin: Origin
+    host_header: str
+    request_target: str  # path and query, as sent on the request line
+    literal: str | None  # the address, when the URL's host is an IP literal
 
-    Checking here, at connect time, closes the DNS-rebinding gap: a name that pointed at a
-    public address when the webhook was created may point at 127.0.0.1 today.
+
+@functools.lru_cache(maxsize=4096)
+def _parse_target(url: str) -> _Target:
+    """Webhook URLs were validated when stored (scheme, host, port, no credentials)."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    host = parts.hostname or ""
+    port = parts.port or (443 if scheme == "https" else 80)
+    literal = parse_ip_literal(host)
+    if literal is None and not host.isascii():
+        host = host.encode("idna").decode("ascii")
+    shown = f"[{host}]" if ":" in host else host
+    default = (scheme == "https" and port == 443) or (scheme == "http" and port == 80)
+    target = quote(parts.path or "/", safe=_TARGET_SAFE)
+    if parts.query:
+        target += "?" + quote(parts.query, safe=_TARGET_SAFE)
+    return _Target(
+        origin=Origin(scheme, host, port),
+        host_header=shown if default else f"{shown}:{port}",
+        request_target=target,
+        literal=None if literal is None else str(literal),
+    )
+
+
+class HttpSender:
+    """Implements ports.Sender. One connection pool for every endpoint.
+
+    `resolver` looks names up (ports.Resolver; the system's by default), and its answers are
+    kept for DNS_TTL_SECONDS. Every address is checked against the SSRF guard right before
+    a new connection is made, so a name that now points inside (DNS rebinding) is refused.
+    `ssl_context` replaces the system's trust store (tests use their own CA).
     """
-
-    def __init__(self, allowed: Sequence[Network], inner: AbstractResolver | None = None) -> None:
-        self._inner = inner or DefaultResolver()
-        self._allowed = tuple(allowed)
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        results = await self._inner.resolve(host, port, family)
-        for result in results:
-            reason = forbidden_reason(ip_address(result["host"]), self._allowed)
-            if reason is not None:
-                raise BlockedAddress(f"{host} resolves to a refused address: {reason}")
-        return results
-
-    async def close(self) -> None:
-        await self._inner.close()
-
-
-class AiohttpSender:
-    """Implements ports.Sender. One pooled session for every endpoint."""
 
     def __init__(
         self,
         *,
         allowed: Sequence[Network],
         per_host_limit: int = 64,
-        resolver: AbstractResolver | None = None,
+        resolver: Resolver | None = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self._allowed = tuple(allowed)
-        self._per_host_limit = per_host_limit
-        # The DNS lookups behind the guard (aiohttp's default unless a test injects its own).
-        self._resolver = resolver
-        self._session: aiohttp.ClientSession | None = None
-
-    def _client(self) -> aiohttp.ClientSession:
-        # Created lazily: aiohttp sessions must be made inside the running event loop.
-        if self._session is None:
-            connector = aiohttp.TCPConnector(
-                limit=0,
-                limit_per_host=self._per_host_limit,
-                ttl_dns_cache=30,
-                resolver=GuardedResolver(self._allowed, self._resolver),
-                enable_cleanup_closed=True,
-            )
-            self._session = aiohttp.ClientSession(
-                connector=connector,
-                auto_decompress=False,
-                cookie_jar=aiohttp.DummyCookieJar(),
-                skip_auto_headers=("Accept-Encoding",),
-            )
-        return self._session
-
-    async def send(self, request: OutboundRequest) -> SendOutcome:
-        blocked = self._blocked_literal(request.url)
-        if blocked is not None:
-            return SendOutcome(status_code=None, latency_ms=0.0, error=blocked)
-        started = time.perf_counter()
-        deadline = asyncio.get_running_loop().time() + request.timeout_seconds
-        try:
-            # The timeout covers the request and the response's status line and headers;
-            # what remains of it bounds the reading of the body (see _outcome).
-            async with asyncio.timeout_at(deadline):
-                response = await self._client().post(
-                    request.url,
-                    data=request.body,
-                    headers=dict(request.headers),
-                    allow_redirects=False,
-                )
-        except TimeoutError:
-            return _failed(started, f"timed out after {request.timeout_seconds:g} s")
-        except BlockedAddress as exc:
-            return _failed(started, f"refused by the SSRF guard: {exc}")
-        except aiohttp.ClientConnectorError as exc:
-            return _failed(started, _connect_error(exc))
-        except aiohttp.ServerDisconnectedError:
-            return _failed(started, "the server closed the connection without a response")
-        except aiohttp.ClientResponseError as exc:
-            return _failed(started, f"invalid HTTP response: {exc.message}")
-        except (aiohttp.ClientError, OSError, ValueError) as exc:
-            return _failed(started, f"{type(exc).__name__}: {exc}")
-        return await _outcome(response, started, deadline)
-
-    def _blocked_literal(self, url: str) -> str | None:
-        # aiohttp does not call the resolver for IP literals, so check them here.
-        host = urlsplit(url).hostname or ""
-        literal = parse_ip_literal(host)
-        if literal is None:
-            return None
-        reason = forbidden_reason(literal, self._allowed)
-        return None if reason is None else f"refused by the SSRF guard: {reason}"
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
-
-async def _outcome(
-    response: aiohttp.ClientResponse, started: float, deadline: float
-) -> SendOutcome:
-    """The status counts once it has arrived in time. The body is only logged: one slower
-    than the rest of the timeout, or cut off, ends the reading with an error noted beside
-    the status (a 2xx stays a success, see retry.classify)."""
-    async with response:
-        head, error = await _read_head(response.content, deadline)
-        if len(head) > RESPONSE_BODY_LIMIT or not response.content.at_eof():
-            # Do not read a huge or stalled body to its end: drop this connection instead.
-            response.close()
-        return SendOutcome(
-            status_code=response.status,
-            latency_ms=(time.perf_counter() - started) * 1000,
-            response_body=bytes(head[:RESPONSE_BODY_LIMIT]).decode("utf-8", "replace"),
-            error=error,
-            retry_after=response.headers.get("Retry-After"),
+        self._resolver = resolver or SystemResolver()
+        self._dns: dict[str, tuple[float, Sequence[str]]] = {}
+        self._literals: dict[str, str | None] = {}
+        self._pool = Pool(
+            per_origin=per_host_limit, body_limit=RESPONSE_BODY_LIMIT, ssl_context=ssl_context
         )
 
+    async def send(self, request: OutboundRequest) -> SendOutcome:
+        target = _parse_target(request.url)
+        origin = target.origin
+        refused = self._refused_literal(target)
+        if refused is not None:
+            return SendOutcome(None, 0.0, error=f"refused by the SSRF guard: {refused}")
+        started = time.perf_counter()
+        deadline = asyncio.get_running_loop().time() + request.timeout_seconds
+        data = encode_request(
+            target.host_header, target.request_target, request.headers, request.body
+        )
+        error: str | None = None
+        try:
+            response = await self._pool.post(
+                origin, functools.partial(self._addresses, target), data, deadline
+            )
+        except BodyTimeout as exc:
+            response, error = exc.args[0], "timed out reading the response body"
+        except (TimeoutError, OSError, ProtocolError) as exc:
+            return _failed(started, _describe(exc, origin, request.timeout_seconds))
+        return _outcome(response, started, error)
 
-async def _read_head(
-    content: aiohttp.StreamReader, deadline: float
-) -> tuple[bytearray, str | None]:
-    """Up to RESPONSE_BODY_LIMIT + 1 bytes of the body. A single read returns only what has
-    arrived so far (one chunk), so read until the limit or the end of the body."""
-    head = bytearray()
-    try:
-        async with asyncio.timeout_at(deadline):
-            while len(head) <= RESPONSE_BODY_LIMIT:
-                chunk = await content.read(RESPONSE_BODY_LIMIT + 1 - len(head))
-                if not chunk:
-                    break
-                head += chunk
-    except TimeoutError:
-        return head, "timed out reading the response body"
-    except (aiohttp.ClientError, OSError) as exc:
-        return head, f"reading the response body failed: {type(exc).__name__}"
-    return head, None
+    def _refused_literal(self, target: _Target) -> str | None:
+        """An IP literal is checked here: there is no lookup whose answer to check. The
+        verdict is kept: the allowed networks are fixed for this sender's life."""
+        if target.literal is None:
+            return None
+        verdict = self._literals.get(target.literal, _UNKNOWN)
+        if verdict is _UNKNOWN:
+            verdict = forbidden_reason(ip_address(target.literal), self._allowed)
+            if len(self._literals) < 4096:
+                self._literals[target.literal] = verdict
+        return verdict
+
+    async def _addresses(self, target: _Target) -> Sequence[str]:
+        """Where a new connection to `target` may go: every address checked by the guard."""
+        if target.literal is not None:
+            return [target.literal]
+        host = target.origin.host
+        now = time.monotonic()
+        cached = self._dns.get(host)
+        if cached is None or now - cached[0] > DNS_TTL_SECONDS:
+            found = await self._resolver.resolve(host)
+            if not found:
+                raise OSError(f"{host} does not resolve")
+            cached = self._dns[host] = (now, found)
+        addresses = cached[1]
+        for address in addresses:
+            reason = forbidden_reason(ip_address(address.partition("%")[0]), self._allowed)
+            if reason is not None:
+                raise BlockedAddress(f"{host} resolves to a refused address: {reason}")
+        return addresses
+
+    async def close(self) -> None:
+        self._pool.close()
+
+
+def _outcome(response: Response, started: float, error: str | None) -> SendOutcome:
+    """The status counts once it has arrived in time. The body is only logged: one slower
+    than the rest of the timeout, or cut off, is noted beside the status (a 2xx stays a
+    success, see retry.classify)."""
+    if error is None and not response.complete and len(response.body) <= RESPONSE_BODY_LIMIT:
+        error = "the connection closed before the response body was complete"
+    return SendOutcome(
+        status_code=response.status,
+        latency_ms=(time.perf_counter() - started) * 1000,
+        response_body=response.body[:RESPONSE_BODY_LIMIT].decode("utf-8", "replace"),
+        error=error,
+        retry_after=response.retry_after,
+    )
+
+
+def _describe(exc: Exception, origin: Origin, timeout: float) -> str:
+    """The attempt's error text for a request that got no response."""
+    where = f"{origin.host}:{origin.port}"
+    if isinstance(exc, TimeoutError):
+        return f"timed out after {timeout:g} s"
+    if isinstance(exc, BlockedAddress):
+        return f"refused by the SSRF guard: {exc}"
+    if isinstance(exc, ConnectionClosed):
+        return "the server closed the connection without a response"
+    if isinstance(exc, ProtocolError):
+        return f"invalid HTTP response: {exc}"
+    if isinstance(exc, ConnectionRefusedError):
+        return f"connection refused by {where}"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"TLS certificate of {origin.host} refused: {exc.verify_message}"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS with {where} failed: {exc.reason}"
+    return f"could not connect to {where}: {exc}"
 
 
 def _failed(started: float, error: str) -> SendOutcome:
     return SendOutcome(
         status_code=None, latency_ms=(time.perf_counter() - started) * 1000, error=error
     )
-
-
-def _connect_error(exc: aiohttp.ClientConnectorError) -> str:
-    cause: Any = exc.os_error
-    if isinstance(cause, BlockedAddress):
-        return f"refused by the SSRF guard: {cause}"
-    if isinstance(cause, ConnectionRefusedError):
-        return f"connection refused by {exc.host}:{exc.port}"
-    return f"could not connect to {exc.host}:{exc.port}: {cause}"

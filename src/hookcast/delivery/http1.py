@@ -1,0 +1,369 @@
+"""A small HTTP/1.1 client for deliveries: keep-alive connections per origin, responses
+parsed by httptools (llhttp, the parser Node.js uses), one request at a time per connection.
+
+Why not aiohttp: a delivery is one small POST whose answer HookCast reads only up to 4 KiB,
+and the general client's per-request machinery (URL objects, header multidicts, payload
+registry, tracing hooks, cookie and redirect handling) cost ~4x the whole POST on loopback
+(docs/benchmarks.md). Here a request is one `transport.write` of bytes built once, and a
+response is a status, the Retry-After header and the head of the body.
+
+What this client deliberately does not do: follow redirects (the sender reports them), use
+proxies, decompress, send cookies, pipeline requests, or speak HTTP/2.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import cast
+
+import httptools
+
+__all__ = [
+    "BodyTimeout",
+    "ConnectionClosed",
+    "Origin",
+    "Pool",
+    "ProtocolError",
+    "Response",
+    "encode_request",
+]
+
+HEADER_LIMIT = 64 * 1024  # bytes of status line and headers a response may send
+
+
+class ProtocolError(Exception):
+    """The peer did not speak HTTP/1.1 well enough to read a status."""
+
+
+class ConnectionClosed(ConnectionError):
+    """The connection ended before a complete response head arrived."""
+
+    def __init__(self, message: str, *, response_started: bool) -> None:
+        super().__init__(message)
+        self.response_started = response_started
+
+
+class _StopParsing(Exception):
+    """Raised inside a parser callback once the response has been failed."""
+
+
+class BodyTimeout(Exception):
+    """The head arrived, the rest of the body did not in time (see Response)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    scheme: str  # "http" or "https"
+    host: str  # as in the URL (IDNA-encoded name or an IP literal without brackets)
+    port: int
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    status: int
+    retry_after: str | None
+    body: bytes  # at most body_limit + 1 bytes: longer bodies are cut here
+    complete: bool  # the whole body was read (else the connection was dropped)
+
+
+def encode_request(host_header: str, target: str, headers: Mapping[str, str], body: bytes) -> bytes:
+    """The request's bytes. Names and values come from HookCast itself (signatures, a
+    validated URL): no CR or LF can reach them."""
+    lines = [f"POST {target} HTTP/1.1", f"Host: {host_header}", f"Content-Length: {len(body)}"]
+    lines.extend(f"{name}: {value}" for name, value in headers.items())
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+class _Connection(asyncio.Protocol):
+    """One keep-alive connection: parses what arrives and wakes the request waiting on it."""
+
+    def __init__(self, body_limit: int) -> None:
+        self._body_limit = body_limit
+        self._transport: asyncio.Transport | None = None
+        self._parser = httptools.HttpResponseParser(self)
+        self._head: asyncio.Future[None] | None = None  # set once the status and headers are in
+        self._done: asyncio.Future[None] | None = None  # set once the body is complete
+        self._started = False  # any byte of this response has arrived
+        self._status = 0
+        self._header_bytes = 0
+        self._header_name = b""
+        self._retry_after: str | None = None
+        self._body = bytearray()
+        self._complete = False
+        self.reusable = False
+        self.closed = False
+        self.idle_since = time.monotonic()
+
+    # asyncio.Protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # A stream transport (uvloop's are not subclasses of asyncio.Transport).
+        self._transport = cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        self._started = True
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._fail(ProtocolError("the server switched protocols"))
+        except httptools.HttpParserError as exc:
+            self._fail(ProtocolError(str(exc) or type(exc).__name__))
+
+    def eof_received(self) -> bool:
+        return False  # close the transport: an HTTP/1.1 response never continues half-closed
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.reusable = False
+        if self._status and not self._complete and _waiting(self._done):
+            # Headers without Content-Length or chunking: the body ran to the close.
+            self._complete = exc is None and not self._parser.should_keep_alive()
+            self._settle(self._done)
+        cause = f": {exc}" if exc is not None else ""
+        self._fail(ConnectionClosed(f"connection closed{cause}", response_started=self._started))
+
+    # httptools callbacks
+
+    def on_status(self, status: bytes) -> None:
+        self._count_header_bytes(len(status))
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._count_header_bytes(len(name) + len(value))
+        if name:  # llhttp may split a name across reads: keep the last one seen
+            self._header_name = name
+        if self._header_name.lower() == b"retry-after":
+            self._retry_after = (self._retry_after or "") + value.decode("latin-1")
+
+    def on_headers_complete(self) -> None:
+        self._status = self._parser.get_status_code()
+        if not 100 <= self._status < 200:
+            self._settle(self._head)
+
+    def on_body(self, body: bytes) -> None:
+        room = self._body_limit + 1 - len(self._body)
+        if room > 0:
+            self._body += body[:room]
+        if len(self._body) > self._body_limit:
+            # Enough to log: stop here and drop the connection rather than read it all.
+            self.reusable = False
+            self._settle(self._head)
+            self._settle(self._done)
+            self._close()
+
+    def on_message_complete(self) -> None:
+        if 100 <= self._status < 200:  # an interim response (103 Early Hints): the real one follows
+            self._status, self._retry_after, self._header_bytes = 0, None, 0
+            return
+        self._complete = True
+        self.reusable = self._parser.should_keep_alive() and len(self._body) <= self._body_limit
+        self._settle(self._head)
+        self._settle(self._done)
+
+    def _count_header_bytes(self, size: int) -> None:
+        self._header_bytes += size
+        if self._header_bytes > HEADER_LIMIT:
+            self._fail(ProtocolError(f"response headers larger than {HEADER_LIMIT} bytes"))
+            raise _StopParsing
+
+    # the request side
+
+    async def exchange(self, request: bytes, deadline: float) -> Response:
+        """Sends the request and waits for the response head until `deadline` (loop time;
+        TimeoutError past it), then for the rest of the body (BodyTimeout past it)."""
+        loop = asyncio.get_running_loop()
+        self._reset()
+        self._head = loop.create_future()
+        self._done = loop.create_future()
+        assert self._transport is not None
+        self._transport.write(request)
+        try:
+            async with asyncio.timeout_at(deadline):
+                await self._head
+        except BaseException:
+            self._close()
+            raise
+        if not self._done.done():
+            try:
+                async with asyncio.timeout_at(deadline):
+                    await self._done
+            except TimeoutError:
+                self._close()
+                raise BodyTimeout(self._response()) from None
+            except ConnectionClosed:
+                pass  # the head and part of the body arrived: report what there is
+        return self._response()
+
+    def _response(self) -> Response:
+        return Response(
+            status=self._status,
+            retry_after=self._retry_after,
+            body=bytes(self._body),
+            complete=self._complete,
+        )
+
+    def _reset(self) -> None:
+        self._started = False
+        self._status = 0
+        self._header_bytes = 0
+        self._header_name = b""
+        self._retry_after = None
+        self._body = bytearray()
+        self._complete = False
+        self.reusable = False
+
+    def _fail(self, exc: Exception) -> None:
+        for future in (self._head, self._done):
+            if _waiting(future):
+                assert future is not None
+                future.set_exception(exc)
+                future.exception()  # retrieved: a body waiter nobody awaits must not warn
+        self._close()
+
+    def _settle(self, future: asyncio.Future[None] | None) -> None:
+        if _waiting(future):
+            assert future is not None
+            future.set_result(None)
+
+    def _close(self) -> None:
+        self.reusable = False
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.close()
+
+
+def _waiting(future: asyncio.Future[None] | None) -> bool:
+    return future is not None and not future.done()
+
+
+Addresses = Callable[[], Awaitable[Sequence[str]]]
+
+
+class Pool:
+    """Keep-alive connections per origin, at most `per_origin` open to each.
+
+    New connections go to the addresses the caller's `addresses()` returns (the sender
+    resolves and checks them first); idle connections are reused newest first and closed
+    after `idle_seconds`.
+    """
+
+    def __init__(
+        self,
+        *,
+        per_origin: int,
+        body_limit: int,
+        idle_seconds: float = 15.0,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self._per_origin = per_origin
+        self._body_limit = body_limit
+        self._idle_seconds = idle_seconds
+        self._ssl = ssl_context
+        self._idle: dict[Origin, deque[_Connection]] = {}
+        self._slots: dict[Origin, asyncio.Semaphore] = {}
+        self._swept = time.monotonic()
+
+    async def post(
+        self,
+        origin: Origin,
+        addresses: Addresses,
+        request: bytes,
+        deadline: float,
+    ) -> Response:
+        """POSTs `request` to `origin` on an idle connection, or on a new one to the first of
+        `addresses()` that accepts. A reused connection that the server had already closed
+        (no byte of a response came back) is replaced by a new one, once."""
+        slots = self._slots.get(origin)
+        if slots is None:
+            slots = self._slots[origin] = asyncio.Semaphore(self._per_origin)
+        if slots.locked():
+            async with asyncio.timeout_at(deadline):
+                await slots.acquire()
+        else:
+            await slots.acquire()  # returns at once
+        try:
+            connection = self._take_idle(origin)
+            if connection is not None:
+                try:
+                    return await self._use(origin, connection, request, deadline)
+                except ConnectionClosed as exc:
+                    if exc.response_started:
+                        raise
+            connection = await self._connect(origin, addresses, deadline)
+            return await self._use(origin, connection, request, deadline)
+        finally:
+            slots.release()
+            self._sweep()
+
+    async def _use(
+        self, origin: Origin, connection: _Connection, request: bytes, deadline: float
+    ) -> Response:
+        response = await connection.exchange(request, deadline)
+        if connection.reusable and not connection.closed:
+            connection.idle_since = time.monotonic()
+            self._idle.setdefault(origin, deque()).append(connection)
+        else:
+            connection._close()
+        return response
+
+    def _take_idle(self, origin: Origin) -> _Connection | None:
+        idle = self._idle.get(origin)
+        now = time.monotonic()
+        while idle:
+            connection = idle.pop()
+            if not connection.closed and now - connection.idle_since < self._idle_seconds:
+                return connection
+            connection._close()
+        return None
+
+    async def _connect(
+        self,
+        origin: Origin,
+        addresses: Addresses,
+        deadline: float,
+    ) -> _Connection:
+        loop = asyncio.get_running_loop()
+        hosts = await addresses()
+        tls = self._tls_context() if origin.scheme == "https" else None
+        last_error: OSError = OSError(f"no address for {origin.host}")
+        for host in hosts:
+            try:
+                async with asyncio.timeout_at(deadline):
+                    _, connection = await loop.create_connection(
+                        lambda: _Connection(self._body_limit),
+                        host,
+                        origin.port,
+                        ssl=tls,
+                        server_hostname=origin.host if tls is not None else None,
+                    )
+            except OSError as exc:  # ssl.SSLError is an OSError too
+                last_error = exc
+                continue
+            return connection
+        raise last_error
+
+    def _tls_context(self) -> ssl.SSLContext:
+        if self._ssl is None:
+            self._ssl = ssl.create_default_context()
+        return self._ssl
+
+    def _sweep(self) -> None:
+        """Closes connections idle too long (at most once a second, from post())."""
+        now = time.monotonic()
+        if now - self._swept < 1.0:
+            return
+        self._swept = now
+        for origin, idle in list(self._idle.items()):
+            while idle and now - idle[0].idle_since >= self._idle_seconds:
+                idle.popleft()._close()
+            if not idle:
+                del self._idle[origin]
+
+    def close(self) -> None:
+        for idle in self._idle.values():
+            for connection in idle:
+                connection._close()
+        self._idle.clear()

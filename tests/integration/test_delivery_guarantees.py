@@ -211,7 +211,8 @@ async def test_two_workers_never_send_the_same_due_delivery_twice(database_url: 
         try:
             receiver = await hookcast.receiver()
             hook = await hookcast.hook_for(receiver)
-            options = with_options(concurrency=16, idle_wait_seconds=0.2)
+            # Small claims (prefetch), so that neither worker can lease all 500 at once.
+            options = with_options(concurrency=16, prefetch=32, idle_wait_seconds=0.2)
             one = hookcast.start_worker(options)
             two = hookcast.start_worker(options, runtime=other)
             ids = await hookcast.publish_media(500)

@@ -1,6 +1,8 @@
-"""Per-endpoint concurrency: how many requests may be in flight to one endpoint right now.
+"""Per-endpoint concurrency: how many requests may be in flight to one endpoint right now,
+and how many claimed deliveries may wait for it.
 
-The limit itself is the pure AIMD rule in domain.throttle; this keeps the in-flight counts.
+The rules are pure, in domain.throttle; this keeps the in-flight counts. Endpoints are
+`throttle.endpoint_key` strings.
 """
 
 from __future__ import annotations
@@ -8,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from hookcast.domain.retry import OutcomeKind
-from hookcast.domain.throttle import EndpointThrottle, endpoint_key
+from hookcast.domain.throttle import EndpointThrottle, queue_bound
 
 
 class EndpointGate:
@@ -17,30 +19,41 @@ class EndpointGate:
         self._throttles: dict[str, EndpointThrottle] = {}
         self._in_flight: dict[str, int] = {}
 
-    def try_enter(self, url: str) -> str | None:
-        """The endpoint key if a request may start now, else None (the endpoint is busy)."""
-        key = endpoint_key(url)
-        throttle = self._throttles.setdefault(key, EndpointThrottle(self._max))
-        if self._in_flight.get(key, 0) >= throttle.limit:
-            return None
-        self._in_flight[key] = self._in_flight.get(key, 0) + 1
-        return key
+    def try_enter(self, key: str) -> bool:
+        """Whether a request to the endpoint `key` may start now; if so, it is counted."""
+        throttle = self._throttles.get(key)
+        if throttle is None:
+            throttle = self._throttles[key] = EndpointThrottle(self._max)
+        in_flight = self._in_flight.get(key, 0)
+        if in_flight >= throttle.limit:
+            return False
+        self._in_flight[key] = in_flight + 1
+        return True
 
-    def leave(self, key: str, kind: OutcomeKind, now: datetime) -> None:
+    def leave(self, key: str, kind: OutcomeKind, now: datetime, seconds: float) -> None:
+        """A request to `key` ended after `seconds`, with an outcome of `kind`."""
         self._in_flight[key] -= 1
         if self._in_flight[key] == 0:
             del self._in_flight[key]
         throttle = self._throttles[key]
+        throttle.on_attempt(seconds)
         if kind is OutcomeKind.THROTTLED:
             throttle.on_throttled(now)
         elif kind is OutcomeKind.SUCCESS:
             throttle.on_success()
 
-    def is_full(self, key: str) -> bool:
-        """Whether the endpoint `key` (as try_enter returns it) is at its limit now."""
+    def queue_bound(
+        self, key: str, *, max_in_flight: int, horizon_seconds: float, floor: int, ceiling: int
+    ) -> int:
+        """How many claimed deliveries may wait for `key` (see throttle.queue_bound), when
+        the worker as a whole sends at most `max_in_flight` requests at once."""
         throttle = self._throttles.get(key)
-        return throttle is not None and self._in_flight.get(key, 0) >= throttle.limit
-
-    def limit(self, url: str) -> int:
-        throttle = self._throttles.get(endpoint_key(url))
-        return throttle.limit if throttle else self._max
+        if throttle is None:
+            throttle = self._throttles[key] = EndpointThrottle(self._max)
+        return queue_bound(
+            in_flight=min(throttle.limit, max_in_flight),
+            latency=throttle.latency,
+            horizon_seconds=horizon_seconds,
+            floor=floor,
+            ceiling=ceiling,
+        )

@@ -1,5 +1,6 @@
-"""The delivery worker: claim due deliveries in batches, send them concurrently, record the
-outcomes in batches. Each step is small; the loop only wires them together."""
+"""The delivery worker: claim due deliveries in large batches, queue them per endpoint, send
+them concurrently, record the outcomes in batches. Each step is small; the loop only wires
+them together."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from hookcast.delivery.attempt import Concluded, conclude, prepare
 from hookcast.delivery.gate import EndpointGate
 from hookcast.delivery.logs import log_attempt
 from hookcast.domain.health import summarize
+from hookcast.domain.models import DeliveryStatus
 from hookcast.domain.throttle import endpoint_key
 from hookcast.heartbeat import Heartbeat
 from hookcast.ports import (
@@ -35,9 +37,19 @@ _log = logging.getLogger("hookcast.worker")
 class WorkerOptions:
     concurrency: int = 128  # requests in flight at once, across all endpoints
     endpoint_concurrency: int = 32  # at most this many to one endpoint (halved on 429/503)
-    # Claimed deliveries held for an endpoint that is at its limit, sent as its requests
-    # finish; beyond this many the leases go back (busy_endpoint_delay) for other workers.
+    # Leases held at once: requests in flight plus claimed deliveries waiting their turn.
+    # A claim is made once no more than half are held, so each claim is one transaction of
+    # hundreds of rows rather than many of a few.
+    prefetch: int = 1024
+    # Deliveries should wait for their endpoint at most about lease_seconds * queue_horizon:
+    # each endpoint's queue holds what it gets through in that time at its measured latency
+    # (at least endpoint_queue). What a claim brings beyond that goes back for
+    # busy_endpoint_delay, so other workers and endpoints go first. A delivery still queued
+    # after lease_seconds * queue_expiry is handed back the same way instead of sent: its
+    # lease must outlast the request.
     endpoint_queue: int = 64
+    queue_horizon: float = 0.25
+    queue_expiry: float = 0.5
     # A lease outlives the longest timeout (30 s) with room to record the outcome; a worker
     # that dies loses its leases when they expire and another worker sends them again.
     lease_seconds: float = 60.0
@@ -47,6 +59,9 @@ class WorkerOptions:
     busy_endpoint_delay: timedelta = timedelta(milliseconds=200)
     disable_after: timedelta = timedelta(days=5)
     shutdown_grace_seconds: float = 10.0
+
+
+_Queued = tuple[ClaimedDelivery, float]  # and the loop time after which it is not sent
 
 
 @dataclass
@@ -74,12 +89,18 @@ class DeliveryWorker:
         self._jitter = jitter
         self._gate = EndpointGate(options.endpoint_concurrency)
         self._in_flight: set[asyncio.Task[None]] = set()
-        self._waiting: dict[str, deque[ClaimedDelivery]] = {}  # per endpoint at its limit
-        self._saturated: set[str] = set()  # endpoints whose claims last overflowed
+        # Claimed deliveries not yet started, per endpoint, and the endpoints that have some,
+        # in the round-robin order they are started in.
+        self._queues: dict[str, deque[_Queued]] = {}
+        self._rotation: deque[str] = deque()
+        self._queued = 0
+        self._saturated: set[str] = set()  # endpoints whose queues overflowed
         self._buffers = _Buffers()
         self._flushed = asyncio.Event()
         self._stopping = False  # set once run() is draining: the flusher's last turn
-        self._slot_freed = asyncio.Event()
+        self._room_freed = asyncio.Event()  # the claim loop may claim again
+        self._waiting_for_room = False
+        self._retry_recorded = asyncio.Event()  # a retry was scheduled: it may be due soon
         self.delivered = 0  # attempts recorded; read by tests and metrics
         self._observer = observer or NoObserver()
         self.heartbeat = heartbeat or Heartbeat()  # read by /readyz
@@ -92,15 +113,15 @@ class DeliveryWorker:
                 self.heartbeat.beat()
                 room = self._room()
                 if room <= 0:
-                    await self._wait_for_slot(stop)
+                    await self._wait_for_room(stop)
                     continue
                 claimed = await self._claim(room)
-                for item in claimed:
-                    self._start(item)
+                self._enqueue(claimed)
+                self._pump()
                 if not claimed:
                     await self._idle(stop)
         finally:
-            self._release_waiting()
+            self._release_queued()
             await self._drain()
             # Ask the flusher to finish rather than cancel it: a cancel landing inside its
             # write dropped the outcomes it carried, and those deliveries, already sent,
@@ -113,19 +134,34 @@ class DeliveryWorker:
     def _room(self) -> int:
         """How many deliveries to claim now.
 
-        Every lease held (in flight or waiting) counts against `concurrency`. While an
-        endpoint is at its limit, claims are only refills of its queue, and only once half of
-        it has gone: claiming more would lease rows just to hand them back (measured: one
-        fast endpoint drained ~280 deliveries/s when every claim overflowed and released).
+        None while more than half of `prefetch` is held: claims stay large. None either while
+        the endpoints whose queues overflowed have less than half their queues free: a claim
+        would mostly bring their rows again, only to hand them back (measured: one fast
+        endpoint drained ~280 deliveries/s when every claim overflowed and released).
         """
-        waiting = sum(len(queue) for queue in self._waiting.values())
-        room = self._options.concurrency - len(self._in_flight) - waiting
-        self._saturated = {key for key in self._saturated if self._gate.is_full(key)}
+        held = len(self._in_flight) + self._queued
+        if held > self._options.prefetch // 2:
+            return 0
+        room = self._options.prefetch - held
+        self._saturated = {key for key in self._saturated if key in self._queues}
         if not self._saturated:
             return room
-        size = self._options.endpoint_queue
-        free = sum(size - len(self._waiting.get(key, ())) for key in self._saturated)
-        return min(room, free) if free >= size // 2 else 0
+        free = half = 0
+        for key in self._saturated:
+            bound = self._queue_bound(key)
+            free += bound - len(self._queues[key])
+            half += bound // 2
+        return min(room, free) if free >= half else 0
+
+    def _queue_bound(self, key: str) -> int:
+        options = self._options
+        return self._gate.queue_bound(
+            key,
+            max_in_flight=options.concurrency,
+            horizon_seconds=options.lease_seconds * options.queue_horizon,
+            floor=options.endpoint_queue,
+            ceiling=options.prefetch,
+        )
 
     async def _claim(self, room: int) -> list[ClaimedDelivery]:
         try:
@@ -139,40 +175,71 @@ class DeliveryWorker:
             await asyncio.sleep(1.0)
             return []
 
-    def _start(self, claimed: ClaimedDelivery) -> None:
-        url = claimed.webhook.webhook_url
-        key = self._gate.try_enter(url)
-        if key is not None:
-            self._launch(claimed, key)
-            return
-        key = endpoint_key(url)
-        self._saturated.add(key)
-        queue = self._waiting.setdefault(key, deque())
-        if len(queue) < self._options.endpoint_queue:
-            # Held under its lease and sent as soon as the endpoint has a free slot: the
-            # queue is short, so the wait stays far below the lease (a slow endpoint at 32
-            # in flight and 10 s timeouts holds a delivery ~20 s at most).
-            queue.append(claimed)
-            return
-        # The queue is full too: hand the lease back for a moment rather than hold room
-        # that other endpoints could use (no attempt is counted).
-        self._buffers.releases.append((claimed.delivery.id, claimed.lease_token))
+    def _enqueue(self, claimed: list[ClaimedDelivery]) -> None:
+        """Queues each delivery for its endpoint, or hands its lease back if that queue is
+        full (no attempt is counted)."""
+        bounds: dict[str, int] = {}
+        options = self._options
+        latest_start = (
+            asyncio.get_running_loop().time() + options.lease_seconds * options.queue_expiry
+        )
+        for item in claimed:
+            key = endpoint_key(item.webhook.webhook_url)
+            queue = self._queues.get(key)
+            if queue is None:
+                queue = self._queues[key] = deque()
+                self._rotation.append(key)
+            bound = bounds.get(key)
+            if bound is None:
+                bound = bounds[key] = self._queue_bound(key)
+            if len(queue) >= bound:
+                self._saturated.add(key)
+                self._buffers.releases.append((item.delivery.id, item.lease_token))
+                continue
+            queue.append((item, latest_start))
+            self._queued += 1
+        for key in bounds:
+            if not self._queues[key]:  # everything it brought went back
+                del self._queues[key]
+                self._rotation.remove(key)
 
-    def _start_waiting(self, key: str) -> None:
-        queue = self._waiting.get(key)
-        if queue is None:
-            return
-        while queue:
-            entered = self._gate.try_enter(queue[0].webhook.webhook_url)
-            if entered is None:
-                return
-            self._launch(queue.popleft(), entered)
-        del self._waiting[key]
+    def _pump(self) -> None:
+        """Starts queued deliveries, one endpoint after another, while the worker and each
+        endpoint have room for more requests."""
+        rotation, limit = self._rotation, self._options.concurrency
+        now = asyncio.get_running_loop().time()
+        blocked = 0  # endpoints in a row that are at their limit
+        while rotation and blocked < len(rotation) and len(self._in_flight) < limit:
+            key = rotation[0]
+            queue = self._queues[key]
+            claimed, latest_start = queue[0]
+            if latest_start < now:
+                # Waited too long: too little of its lease is left for the request. Handed
+                # back, it is claimed again with a fresh lease.
+                queue.popleft()
+                self._queued -= 1
+                self._buffers.releases.append((claimed.delivery.id, claimed.lease_token))
+            elif self._gate.try_enter(key):
+                blocked = 0
+                queue.popleft()
+                self._queued -= 1
+                self._launch(claimed, key)
+            else:
+                rotation.rotate(-1)
+                blocked += 1
+                continue
+            if queue:
+                rotation.rotate(-1)
+            else:
+                rotation.popleft()
+                del self._queues[key]
 
-    def _release_waiting(self) -> None:
-        for queue in self._waiting.values():
-            self._buffers.releases.extend((c.delivery.id, c.lease_token) for c in queue)
-        self._waiting.clear()
+    def _release_queued(self) -> None:
+        for queue in self._queues.values():
+            self._buffers.releases.extend((c.delivery.id, c.lease_token) for c, _ in queue)
+        self._queues.clear()
+        self._rotation.clear()
+        self._queued = 0
 
     def _launch(self, claimed: ClaimedDelivery, key: str) -> None:
         task = asyncio.create_task(self._deliver(claimed, key))
@@ -181,7 +248,9 @@ class DeliveryWorker:
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._in_flight.discard(task)
-        self._slot_freed.set()
+        self._pump()
+        if self._waiting_for_room and self._room() > 0:
+            self._room_freed.set()
 
     async def _deliver(self, claimed: ClaimedDelivery, key: str) -> None:
         started_at = self._clock()
@@ -202,22 +271,22 @@ class DeliveryWorker:
             jitter_sample=self._jitter(),
             disable_after=self._options.disable_after,
         )
-        self._gate.leave(key, concluded.kind, now)
-        self._start_waiting(key)
+        self._gate.leave(key, concluded.kind, now, outcome.latency_ms / 1000)
         log_attempt(concluded.report)
         self._buffers.results.append(concluded)
         if len(self._buffers.results) >= self._options.flush_batch:
             self._flushed.set()
 
     async def _idle(self, stop: asyncio.Event) -> None:
+        """Nothing was due: wait for a publish or release (the store's wake-up), a retry
+        recorded by this worker, the next due time, or `stop`."""
         timeout = await self._idle_timeout()
+        self._retry_recorded.clear()
         waiters = [
             asyncio.ensure_future(self._store.wait_for_deliveries(timeout)),
             asyncio.ensure_future(stop.wait()),
+            asyncio.ensure_future(self._retry_recorded.wait()),
         ]
-        if self._in_flight:
-            waiters.append(asyncio.ensure_future(self._slot_freed.wait()))
-        self._slot_freed.clear()
         _, pending = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
         for waiter in pending:
             waiter.cancel()
@@ -232,19 +301,23 @@ class DeliveryWorker:
         until = (next_due - self._clock()).total_seconds()
         return max(0.01, min(until, self._options.idle_wait_seconds))
 
-    async def _wait_for_slot(self, stop: asyncio.Event) -> None:
-        self._slot_freed.clear()
-        if self._in_flight:
-            stopper = asyncio.ensure_future(stop.wait())
-            slot = asyncio.ensure_future(self._slot_freed.wait())
-            # Bounded, so the loop (and its heartbeat) turns even while every slot is busy.
-            _, pending = await asyncio.wait(
-                [stopper, slot],
+    async def _wait_for_room(self, stop: asyncio.Event) -> None:
+        """Until requests finish and leave room to claim (see _finished), bounded so that the
+        loop, and its heartbeat, turn even while every slot stays busy."""
+        self._room_freed.clear()
+        self._waiting_for_room = True
+        stopper = asyncio.ensure_future(stop.wait())
+        freed = asyncio.ensure_future(self._room_freed.wait())
+        try:
+            await asyncio.wait(
+                [stopper, freed],
                 timeout=self._options.idle_wait_seconds,
                 return_when=asyncio.FIRST_COMPLETED,
             )
-            for waiter in pending:
-                waiter.cancel()
+        finally:
+            self._waiting_for_room = False
+        for waiter in (stopper, freed):
+            waiter.cancel()
 
     async def _flush_loop(self) -> None:
         while not self._stopping:
@@ -274,6 +347,8 @@ class DeliveryWorker:
             await self._store.record_results([item.result for item in results], health)
             self.delivered += len(results)
             self._report([item.report for item in results])
+            if any(item.result.status is DeliveryStatus.PENDING for item in results):
+                self._retry_recorded.set()
         if releases:
             await self._store.release_deliveries(
                 releases, self._clock() + self._options.busy_endpoint_delay

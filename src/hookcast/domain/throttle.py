@@ -13,23 +13,32 @@ from typing import Final
 
 from hookcast.domain.addresses import check_webhook_url
 
-__all__ = ["EndpointThrottle", "endpoint_key"]
+__all__ = ["EndpointThrottle", "endpoint_key", "queue_bound"]
 
 # One batch of concurrent requests can bring back many 503s at once; they are one signal.
 _CUT_INTERVAL: Final = timedelta(seconds=1)
+_LATENCY_WEIGHT: Final = 0.2  # of the newest attempt in the moving average
 
 
 class EndpointThrottle:
     """The number of concurrent requests one endpoint is allowed right now."""
 
-    __slots__ = ("_last_cut", "limit", "max_limit")
+    __slots__ = ("_last_cut", "latency", "limit", "max_limit")
 
     def __init__(self, max_limit: int) -> None:
         if max_limit < 1:
             raise ValueError(f"max_limit must be at least 1, not {max_limit}")
         self.max_limit = max_limit
         self.limit = max_limit
+        self.latency: float | None = None  # seconds per attempt, moving average
         self._last_cut: datetime | None = None
+
+    def on_attempt(self, seconds: float) -> None:
+        """Any attempt, however it ended: its duration enters the moving average."""
+        previous = self.latency
+        self.latency = (
+            seconds if previous is None else previous + _LATENCY_WEIGHT * (seconds - previous)
+        )
 
     def __repr__(self) -> str:
         return f"EndpointThrottle(limit={self.limit}, max_limit={self.max_limit})"
@@ -57,3 +66,20 @@ def endpoint_key(url: str) -> str:
     parsed = check_webhook_url(url)
     host = f"[{parsed.host}]" if ":" in parsed.host else parsed.host
     return f"{parsed.scheme}://{host}:{parsed.port}"
+
+
+def queue_bound(
+    *, in_flight: int, latency: float | None, horizon_seconds: float, floor: int, ceiling: int
+) -> int:
+    """How many claimed deliveries may wait for one endpoint: as many as it gets through in
+    `horizon_seconds` with `in_flight` requests at once taking `latency` seconds each,
+    within [floor, ceiling].
+
+    A fast endpoint (10 ms, 32 at once, 15 s) may have thousands queued, a slow one only a
+    few dozen, so no delivery waits long enough for its lease to expire. Before the first
+    attempt the latency is unknown (None) and the bound is `floor`.
+    """
+    if latency is None:
+        return floor
+    expected = in_flight * horizon_seconds / max(latency, 0.001)
+    return max(floor, min(ceiling, int(expected)))

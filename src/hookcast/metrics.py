@@ -8,6 +8,7 @@ event service reports publishes to; the backlog gauges are read from the store w
 
 from __future__ import annotations
 
+import collections
 import logging
 from collections.abc import Sequence
 from datetime import datetime
@@ -96,8 +97,13 @@ class Metrics:
     # observers
 
     def on_attempts(self, reports: Sequence[AttemptReport]) -> None:
+        # One labelled increment per kind, not per attempt: a batch is hundreds of attempts.
+        kinds = collections.Counter(
+            (report.outcome_name, report.status_class) for report in reports
+        )
+        for (outcome, status_class), count in kinds.items():
+            self._deliveries.labels(outcome, status_class).inc(count)
         for report in reports:
-            self._deliveries.labels(report.outcome_name, report.status_class).inc()
             self._latency.observe(report.latency_ms / 1000)
         self._attempts.inc(len(reports))
 

@@ -1,0 +1,85 @@
+"""python -m benchmarks.drain: one HookCast drain, for profiling and before/after checks.
+
+Seeds N pending deliveries, starts `hookcast serve` on SQLite (or, with --postgres URL,
+`serve --no-worker` plus --workers workers), waits until the receiver has them all and
+prints the rate from first to last receipt. `--profile out.txt` samples the delivering
+process with py-spy (installed by `make bench`) for `--profile-seconds` after start-up and
+writes its collapsed stacks (one line per stack and its sample count). Loopback only,
+bounded, every process stopped on the way out. The full comparison is `python -m benchmarks`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.hookcast_setup import Setup, settings_env
+from benchmarks.procs import HOST, Children, free_port, wait_for_port
+from benchmarks.suite import HOOKCAST, Receiver, receipt_rate
+
+
+def drain(args: argparse.Namespace, work: Path) -> dict[str, float]:
+    children = Children(work)
+    try:
+        receiver = Receiver(children)
+        database_url = args.postgres or f"sqlite:///{work}/hookcast.db"
+        prepared = Setup(database_url).prepare(
+            receiver.url, webhooks=args.webhooks, backlog=args.deliveries, phase="drain"
+        )
+        receiver.reset(secret=prepared.secret, record=True, verify_every=16)
+        env = settings_env(database_url)
+        port = free_port()
+        serve = [HOOKCAST, "serve", "--host", HOST, "--port", str(port)]
+        if args.postgres:
+            serve.append("--no-worker")
+        workers = [[HOOKCAST, "worker"] for _ in range(args.workers if args.postgres else 0)]
+        started = time.perf_counter()
+        started_children = [
+            children.start(f"hookcast{number}", command, env=env, cwd=work)
+            for number, command in enumerate([serve, *workers])
+        ]
+        wait_for_port(port, timeout=60, name="hookcast serve")
+        if args.profile:  # the process that delivers: serve, or the last worker
+            pid, seconds = started_children[-1].pid, args.profile_seconds
+            command = f"py-spy record --pid {pid} --rate 250 --duration {seconds} --format raw"
+            profiler = subprocess.Popen(
+                [*command.split(), "--output", str(args.profile)], stdout=subprocess.DEVNULL
+            )
+        stats = receiver.wait_for(args.deliveries, timeout=args.timeout, children=children)
+        wall = time.perf_counter() - started
+        if args.profile:
+            profiler.wait(timeout=args.profile_seconds + 30)
+    finally:
+        children.stop_all()
+    return {
+        "deliveries": args.deliveries,
+        "rate_per_second": round(receipt_rate(stats), 1),
+        "wall_seconds": round(wall, 2),
+        "seed_seconds": round(prepared.seed_seconds, 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.drain", description=__doc__)
+    parser.add_argument("--deliveries", type=int, default=10_000)
+    parser.add_argument("--webhooks", type=int, default=1)
+    parser.add_argument("--postgres", help="a PostgreSQL URL to run scaled out against")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--profile", type=Path, help="py-spy collapsed stacks of the deliverer")
+    parser.add_argument("--profile-seconds", type=int, default=5)
+    parser.add_argument("--timeout", type=float, default=600.0)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="hookcast-drain-"))
+    try:
+        print(json.dumps(drain(args, work)))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

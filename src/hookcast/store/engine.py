@@ -55,12 +55,17 @@ def asyncpg_dsn(url: URL) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Engines:
-    """`read` serves read-only transactions, `write` every transaction that writes.
+    """`read` serves short read-only transactions, `scan` the long ones (pages with their
+    totals, statistics), `write` every transaction that writes.
 
-    On PostgreSQL both are the same engine: row locks make a separate writer unnecessary.
+    On SQLite, `read` and `write` run on the event loop's thread (inline_sqlite) and `scan`
+    on aiosqlite's threads, where a count over a large table runs beside the loop instead of
+    stopping it. On PostgreSQL all three share one pool: row locks make a separate writer
+    unnecessary, and reads wait on the network, not the loop.
     """
 
     read: AsyncEngine
+    scan: AsyncEngine
     write: AsyncEngine
     url: URL
 
@@ -70,8 +75,9 @@ class Engines:
 
     async def dispose(self) -> None:
         await self.write.dispose()
-        if not self.is_postgres:  # on PostgreSQL `read` shares `write`'s pool
+        if not self.is_postgres:  # on PostgreSQL the others share `write`'s pool
             await self.read.dispose()
+            await self.scan.dispose()
 
 
 def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -114,13 +120,12 @@ def create_engines(database_url: str) -> Engines:
         # attempts) must see one snapshot: under READ COMMITTED a worker's commit between
         # them gave a page with total 1 and no items. Same pool, so closing `write` is enough.
         read = engine.execution_options(isolation_level="REPEATABLE READ")
-        return Engines(read=read, write=engine, url=url)
+        return Engines(read=read, scan=read, write=engine, url=url)
     # One writer connection: in-process writers queue on the pool instead of polling SQLite's
-    # busy handler; other processes' locks are waited for by InlineSQLite. The writer runs on
-    # the loop's thread (see inline_sqlite), readers on aiosqlite's threads, where a long
-    # scan for a dashboard page runs beside the loop instead of stopping it.
+    # busy handler; other processes' locks are waited for by InlineSQLite.
     write = _sqlite_engine(
         url, "BEGIN IMMEDIATE", inline=True, pool_size=1, max_overflow=0, pool_timeout=120
     )
-    read = _sqlite_engine(url, "BEGIN", pool_size=5, max_overflow=5)
-    return Engines(read=read, write=write, url=url)
+    read = _sqlite_engine(url, "BEGIN", inline=True, pool_size=2, max_overflow=8)
+    scan = _sqlite_engine(url, "BEGIN", pool_size=3, max_overflow=5)
+    return Engines(read=read, scan=scan, write=write, url=url)

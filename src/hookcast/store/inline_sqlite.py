@@ -1,18 +1,20 @@
-"""SQLite run on the event loop's own thread: the driver behind the embedded writer.
+"""SQLite run on the event loop's own thread: the driver behind the embedded store.
 
-aiosqlite runs each statement on a helper thread. Inside a busy delivery process that costs
-far more than the statement: the helper needs the GIL back after every step that released
-it, and the event loop, busy with HTTP and signing, hands it over only when Python's switch
-interval (5 ms) expires. A claim of ~50 rows took ~100 ms that way against 9-18 ms alone
+aiosqlite runs each statement on a helper thread. Inside a busy process that costs far more
+than the statement: the helper needs the GIL back after every step that released it, the
+event loop, busy with HTTP and signing, hands it over only when Python's switch interval
+(5 ms) expires, and on a loaded machine each hop also waits for the OS to schedule a thread.
+A claim of ~50 rows took ~100 ms that way against 9-18 ms alone, and a point read 5-16 ms
 (docs/benchmarks.md). Here the same sqlite3 calls run directly on the loop's thread, so a
-statement costs what SQLite needs and nothing else: the writer's transactions are short and
-batched, and a commit's fsync is well under a millisecond under WAL.
+statement costs what SQLite needs and nothing else; a commit's fsync under WAL takes
+0.2-0.3 ms here.
 
 The one wait that must not block the loop is SQLite's lock: another process (a CLI command,
-a second worker) may hold the write lock. `BEGIN IMMEDIATE` is therefore tried without
-SQLite's busy handler and retried with `asyncio.sleep` until `busy_timeout` has passed, after
-which it fails with SQLite's own "database is locked" (the store's 503). Once it succeeds
-this connection holds the write lock, so no later statement of the transaction waits.
+a second worker) may hold the write lock. Statements run without SQLite's busy handler;
+one refused as locked (in practice `BEGIN IMMEDIATE`: once it succeeds this connection holds
+the write lock, and WAL readers are not blocked) is retried with `asyncio.sleep` until
+`busy_timeout` has passed, after which SQLite's own "database is locked" is raised (the
+store's 503).
 
 The classes are the asynchronous DBAPI shape SQLAlchemy's adapters expect (what aiosqlite
 provides); each coroutine completes without suspending, except the lock wait above.
@@ -23,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import aiosqlite
@@ -68,10 +70,12 @@ class _Cursor:
         self._cursor.arraysize = value
 
     async def execute(self, sql: str, parameters: Sequence[Any] = ()) -> _Cursor:
-        if sql.lstrip()[:15].upper() == "BEGIN IMMEDIATE":
-            await self._connection.begin_immediate(self._cursor, sql)
-        else:
+        try:
             self._cursor.execute(sql, parameters)
+        except sqlite3.OperationalError as exc:
+            if not _is_locked(exc):
+                raise
+            await self._connection.wait_for_lock(lambda: self._cursor.execute(sql, parameters))
         return self
 
     async def executemany(self, sql: str, parameters: Sequence[Sequence[Any]]) -> _Cursor:
@@ -101,17 +105,19 @@ class _Connection:
     def cursor(self) -> _Cursor:
         return _Cursor(self)
 
-    async def begin_immediate(self, cursor: sqlite3.Cursor, sql: str) -> None:
+    async def wait_for_lock(self, attempt: Callable[[], object]) -> None:
+        """Repeats `attempt`, a statement SQLite refused as locked, until it runs or
+        busy_timeout has passed (then SQLite's own error is raised)."""
         deadline = time.monotonic() + self._busy_timeout
         wait = _LOCK_WAIT_FIRST
         while True:
+            await asyncio.sleep(wait)
             try:
-                cursor.execute(sql)
+                attempt()
                 return
             except sqlite3.OperationalError as exc:
                 if not _is_locked(exc) or time.monotonic() + wait > deadline:
                     raise
-            await asyncio.sleep(wait)
             wait = min(wait * 2, _LOCK_WAIT_MAX)
 
     async def commit(self) -> None:

@@ -1,7 +1,8 @@
 """SqlStore: the `Store` port over SQLAlchemy Core, on SQLite or PostgreSQL.
 
 Each method is one transaction. Writes go through `_writing` (on SQLite: BEGIN IMMEDIATE on
-the single writer connection), reads through `_reading`; both translate driver errors.
+the single writer connection), short reads through `_reading` and reads that may cover many
+rows through `_scanning` (see Engines); all three translate driver errors.
 """
 
 from __future__ import annotations
@@ -84,6 +85,13 @@ class SqlStore:
                 yield conn
 
     @asynccontextmanager
+    async def _scanning(self) -> AsyncIterator[AsyncConnection]:
+        """A read that may touch many rows (a page and its total, statistics)."""
+        with translate_errors():
+            async with self._engines.scan.begin() as conn:
+                yield conn
+
+    @asynccontextmanager
     async def _writing(
         self, conflict: str = "the resource already exists"
     ) -> AsyncIterator[AsyncConnection]:
@@ -136,7 +144,7 @@ class SqlStore:
             return await site_sql.get_site(conn, account_id, site_id)
 
     async def list_sites(self, account_id: str, page: PageRequest) -> Page[Site]:
-        async with self._reading() as conn:
+        async with self._scanning() as conn:
             return await site_sql.list_sites(conn, account_id, page)
 
     async def update_site(self, site: Site) -> None:
@@ -162,7 +170,7 @@ class SqlStore:
             return await webhook_sql.get_webhook(conn, account_id, webhook_id, self._box)
 
     async def list_webhooks(self, query: WebhookQuery) -> Page[Webhook]:
-        async with self._reading() as conn:
+        async with self._scanning() as conn:
             return await webhook_sql.list_webhooks(conn, query, self._box)
 
     async def update_webhook(self, webhook: Webhook, now: datetime) -> None:
@@ -196,7 +204,7 @@ class SqlStore:
         return [event.id for event in new]
 
     async def list_events(self, query: EventQuery) -> Page[EventSummary]:
-        async with self._reading() as conn:
+        async with self._scanning() as conn:
             return await event_sql.list_events(conn, query)
 
     # deliveries
@@ -248,7 +256,7 @@ class SqlStore:
             return await delivery_sql.next_due_at(conn)
 
     async def list_deliveries(self, query: DeliveryQuery) -> Page[DeliveryRecord]:
-        async with self._reading() as conn:
+        async with self._scanning() as conn:
             return await delivery_sql.list_deliveries(conn, query)
 
     async def get_delivery(self, account_id: str, delivery_id: str) -> DeliveryRecord | None:
@@ -278,13 +286,13 @@ class SqlStore:
     async def count_deliveries_by_hour(
         self, account_id: str, webhook_ids: Sequence[str], since: datetime
     ) -> Sequence[DeliveryCount]:
-        async with self._reading() as conn:
+        async with self._scanning() as conn:
             return await stats_sql.count_by_hour(conn, account_id, webhook_ids, since)
 
     # operations
 
     async def delivery_stats(self, now: datetime) -> DeliveryStats:
-        async with self._reading() as conn:
+        async with self._scanning() as conn:
             return await operations_sql.delivery_stats(conn, now)
 
     async def prune_before(self, before: datetime, *, limit: int) -> Pruned:
@@ -305,7 +313,7 @@ class _TransactionView(SqlStore):
     """`SqlStore.using`: the same queries on a caller's connection, with no commit.
 
     Only the transaction boundaries differ: every SqlStore method reads and writes through
-    `_reading` / `_writing`, so overriding those two keeps one copy of each query.
+    `_reading` / `_scanning` / `_writing`, so overriding those keeps one copy of each query.
     """
 
     def __init__(self, store: SqlStore, connection: AsyncConnection) -> None:
@@ -319,6 +327,8 @@ class _TransactionView(SqlStore):
     async def _reading(self) -> AsyncIterator[AsyncConnection]:
         with translate_errors():
             yield self._connection
+
+    _scanning = _reading
 
     @asynccontextmanager
     async def _writing(

@@ -1,0 +1,167 @@
+"""SQLite's write lock held by someone else (a CLI command, a second worker process): the
+store's writer, which runs sqlite3 on the event loop's thread (store.inline_sqlite), waits for
+it without stopping the loop, writes once it is free, and answers `Unavailable` (the API's
+503) when it is held past the busy timeout. SQLite only: PostgreSQL has no such lock.
+
+The lock is held by a plain sqlite3 connection on a thread of its own, so it is released on
+time even if the store wrongly blocks the loop; that shows up as a gap in a coroutine that
+ticks every 10 ms.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+
+import hookcast.store.engine
+from hookcast.domain.errors import Unavailable
+from hookcast.store import SqlStore, open_store
+from hookcast.store.inline_sqlite import InlineSQLite
+from support import factories as make
+
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+HOLD = 0.4  # seconds the other connection keeps the write lock
+SHORT_BUSY_TIMEOUT = 0.3  # seconds, instead of the 5 s a deployment waits
+
+
+def _path(database_url: str) -> Path:
+    return Path(database_url.removeprefix("sqlite:///"))
+
+
+@asynccontextmanager
+async def write_lock_held(database_url: str, seconds: float) -> AsyncIterator[None]:
+    """Another connection holds SQLite's write lock (BEGIN IMMEDIATE) for `seconds` from
+    entry, on its own thread; the block's exit waits (off the loop) for that thread."""
+    taken = threading.Event()
+
+    def hold() -> None:
+        other = sqlite3.connect(_path(database_url), isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            taken.set()
+            time.sleep(seconds)
+            other.execute("ROLLBACK")
+        finally:
+            other.close()
+
+    holder = threading.Thread(target=hold, name="sqlite-lock-holder")
+    holder.start()
+    try:
+        assert await asyncio.to_thread(taken.wait, 5), "the other connection found no lock"
+        yield
+    finally:
+        await asyncio.to_thread(holder.join)
+
+
+class Ticker:
+    """A coroutine that wants to run every 10 ms while a block runs; `longest_gap` is the
+    longest the loop kept it waiting (up to the block's end), `ticks` how often it ran."""
+
+    def __init__(self) -> None:
+        self.ticks = 0
+        self.longest_gap = 0.0
+        self._last = 0.0
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(0.01)
+            self._note()
+
+    def _note(self) -> None:
+        now = time.monotonic()
+        self.longest_gap = max(self.longest_gap, now - self._last)
+        self._last = now
+        self.ticks += 1
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[Ticker]:
+        self._last = time.monotonic()
+        task = asyncio.create_task(self._tick())
+        try:
+            yield self
+        finally:
+            self.longest_gap = max(self.longest_gap, time.monotonic() - self._last)
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
+@pytest.fixture
+async def impatient_store(
+    database_url: str, secret_key: bytes, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[SqlStore]:
+    """A store whose writer waits SHORT_BUSY_TIMEOUT for another connection's lock."""
+
+    def short_wait(busy_timeout: float) -> InlineSQLite:
+        assert busy_timeout == 5.0  # what a deployment waits, replaced to keep the test short
+        return InlineSQLite(busy_timeout=SHORT_BUSY_TIMEOUT)
+
+    monkeypatch.setattr(hookcast.store.engine, "InlineSQLite", short_wait)
+    opened = await open_store(database_url, secret_key=secret_key)
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+async def _warm_up(store: SqlStore, warm: bool) -> None:
+    """A warm store has written before, so its writer connection is open; a cold one opens
+    it (and sets its pragmas) while the lock is held, as a freshly started process would."""
+    if warm:
+        await store.create_account(make.account(name="Earlier"))
+
+
+@pytest.mark.parametrize("warm", [False, True], ids=["cold", "warm"])
+async def test_a_write_waiting_for_the_lock_does_not_stop_the_event_loop(
+    store: SqlStore, database_url: str, warm: bool
+) -> None:
+    await _warm_up(store, warm)
+    async with write_lock_held(database_url, HOLD), Ticker().running() as ticker:
+        await store.create_account(make.account())
+
+    assert ticker.longest_gap < 0.1  # not HOLD: other work went on meanwhile
+    assert ticker.ticks >= HOLD / 0.01 / 2
+
+
+@pytest.mark.parametrize("warm", [False, True], ids=["cold", "warm"])
+async def test_a_write_lands_once_the_lock_is_released(
+    store: SqlStore, database_url: str, warm: bool
+) -> None:
+    await _warm_up(store, warm)
+    acme = make.account(name="Acme")
+    async with write_lock_held(database_url, HOLD):
+        started = time.monotonic()
+        await store.create_account(acme)
+        waited = time.monotonic() - started
+
+    assert await store.get_account(acme.id) == acme
+    assert HOLD - 0.1 < waited < HOLD + 1.0  # it waited for the lock, not for a timeout
+
+
+@pytest.mark.parametrize("warm", [False, True], ids=["cold", "warm"])
+async def test_a_lock_held_past_the_busy_timeout_makes_the_write_unavailable(
+    impatient_store: SqlStore, database_url: str, warm: bool
+) -> None:
+    await _warm_up(impatient_store, warm)
+    acme = make.account(name="Acme")
+    async with write_lock_held(database_url, SHORT_BUSY_TIMEOUT + 0.4):
+        started = time.monotonic()
+        async with Ticker().running() as ticker:
+            with pytest.raises(Unavailable):
+                await impatient_store.create_account(acme)
+        waited = time.monotonic() - started
+
+    assert SHORT_BUSY_TIMEOUT - 0.1 < waited < SHORT_BUSY_TIMEOUT + 0.3
+    assert ticker.longest_gap < 0.1
+    assert ticker.ticks >= SHORT_BUSY_TIMEOUT / 0.01 / 2
+    # Nothing was written, and the writer works again once the lock is free.
+    assert await impatient_store.get_account(acme.id) is None
+    await impatient_store.create_account(acme)
+    assert await impatient_store.get_account(acme.id) == acme

@@ -28,7 +28,7 @@ from support import factories as make
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
-HOLD = 0.4  # seconds the other connection keeps the write lock
+HOLD = 0.8  # seconds the other connection keeps the write lock
 SHORT_BUSY_TIMEOUT = 0.3  # seconds, instead of the 5 s a deployment waits
 
 
@@ -126,7 +126,9 @@ async def test_a_write_waiting_for_the_lock_does_not_stop_the_event_loop(
     async with write_lock_held(database_url, HOLD), Ticker().running() as ticker:
         await store.create_account(make.account())
 
-    assert ticker.longest_gap < 0.1  # not HOLD: other work went on meanwhile
+    # Blocked, the loop would stall for all of HOLD; a garbage collection or a loaded
+    # machine can still stall it for a tenth of a second or two (seen: 0.13 s, 0.21 s).
+    assert ticker.longest_gap < HOLD / 2
     assert ticker.ticks >= HOLD / 0.01 / 2
 
 

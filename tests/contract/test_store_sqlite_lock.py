@@ -29,7 +29,7 @@ from support import factories as make
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 HOLD = 0.8  # seconds the other connection keeps the write lock
-SHORT_BUSY_TIMEOUT = 0.3  # seconds, instead of the 5 s a deployment waits
+SHORT_BUSY_TIMEOUT = 0.6  # seconds, instead of the 5 s a deployment waits
 
 
 def _path(database_url: str) -> Path:
@@ -129,7 +129,7 @@ async def test_a_write_waiting_for_the_lock_does_not_stop_the_event_loop(
     # Blocked, the loop would stall for all of HOLD; a garbage collection or a loaded
     # machine can still stall it for a tenth of a second or two (seen: 0.13 s, 0.21 s).
     assert ticker.longest_gap < HOLD / 2
-    assert ticker.ticks >= HOLD / 0.01 / 2
+    assert ticker.ticks >= HOLD / 0.01 / 4  # a loaded machine delays each 10 ms tick
 
 
 @pytest.mark.parametrize("warm", [False, True], ids=["cold", "warm"])
@@ -161,8 +161,8 @@ async def test_a_lock_held_past_the_busy_timeout_makes_the_write_unavailable(
         waited = time.monotonic() - started
 
     assert SHORT_BUSY_TIMEOUT - 0.1 < waited < SHORT_BUSY_TIMEOUT + 0.3
-    assert ticker.longest_gap < 0.1
-    assert ticker.ticks >= SHORT_BUSY_TIMEOUT / 0.01 / 2
+    assert ticker.longest_gap < SHORT_BUSY_TIMEOUT / 2  # blocked, it would be all of it
+    assert ticker.ticks >= SHORT_BUSY_TIMEOUT / 0.01 / 4
     # Nothing was written, and the writer works again once the lock is free.
     assert await impatient_store.get_account(acme.id) is None
     await impatient_store.create_account(acme)

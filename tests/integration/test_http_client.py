@@ -381,10 +381,6 @@ async def test_a_response_without_retry_after_has_none() -> None:
     assert (outcome.status_code, outcome.retry_after) == (200, None)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="http1._Connection.on_header concatenates repeated Retry-After values: '120120'",
-)
 async def test_a_repeated_retry_after_header_keeps_one_value() -> None:
     # A proxy and the application both set it: the retry must come in 120 s, not in the
     # 3600 s cap that "120120" seconds would be clamped to.
@@ -408,13 +404,6 @@ async def test_a_body_over_4_kib_is_cut_and_the_status_still_counts() -> None:
     assert server.connections == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "http1._Connection.connection_lost counts a body cut short by the close as complete "
-        "when the response said Connection: close (should_keep_alive() is False)"
-    ),
-)
 async def test_a_body_shorter_than_its_content_length_is_reported_incomplete() -> None:
     async def cut_short(peer: Peer) -> None:
         await peer.request()
@@ -453,13 +442,6 @@ async def test_response_headers_over_64_kib_are_an_invalid_response() -> None:
     assert outcome.error.startswith("invalid HTTP response")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "http1 counts header bytes only in on_header, which httptools calls once a value is "
-        "complete: an unterminated header value is buffered (quadratically) until the timeout"
-    ),
-)
 async def test_an_endless_header_is_refused_without_waiting_for_the_timeout() -> None:
     async def endless_header(peer: Peer) -> None:
         await peer.request()

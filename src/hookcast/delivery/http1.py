@@ -33,7 +33,7 @@ __all__ = [
     "encode_request",
 ]
 
-HEADER_LIMIT = 64 * 1024  # bytes of status line and headers a response may send
+HEADER_LIMIT = 64 * 1024  # bytes a response head (status line and headers) may take
 
 
 class ProtocolError(Exception):
@@ -49,7 +49,11 @@ class ConnectionClosed(ConnectionError):
 
 
 class _StopParsing(Exception):
-    """Raised inside a parser callback once the response has been failed."""
+    """Raised in a parser callback once the response has failed; feed_data passes it on."""
+
+
+def _head_too_large() -> ProtocolError:
+    return ProtocolError(f"response head larger than {HEADER_LIMIT} bytes")
 
 
 class BodyTimeout(Exception):
@@ -90,8 +94,9 @@ class _Connection(asyncio.Protocol):
         self._done: asyncio.Future[None] | None = None  # set once the body is complete
         self._started = False  # any byte of this response has arrived
         self._status = 0
-        self._header_bytes = 0
-        self._header_name = b""
+        self._head_bytes = 0  # bytes of the header lines parsed so far
+        self._raw_head_bytes = 0  # bytes received while the head was incomplete
+        self._close_delimited = True  # no Content-Length or Transfer-Encoding seen
         self._retry_after: str | None = None
         self._body = bytearray()
         self._complete = False
@@ -111,8 +116,16 @@ class _Connection(asyncio.Protocol):
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
             self._fail(ProtocolError("the server switched protocols"))
+            return
         except httptools.HttpParserError as exc:
             self._fail(ProtocolError(str(exc) or type(exc).__name__))
+            return
+        if not self._status:
+            # Still in the head: count the raw bytes too, so a header line that never ends
+            # cannot grow without bound (the parser keeps an unfinished value whole).
+            self._raw_head_bytes += len(data)
+            if self._raw_head_bytes > HEADER_LIMIT:
+                self._fail(_head_too_large())
 
     def eof_received(self) -> bool:
         return False  # close the transport: an HTTP/1.1 response never continues half-closed
@@ -121,23 +134,27 @@ class _Connection(asyncio.Protocol):
         self.closed = True
         self.reusable = False
         if self._status and not self._complete and _waiting(self._done):
-            # Headers without Content-Length or chunking: the body ran to the close.
-            self._complete = exc is None and not self._parser.should_keep_alive()
+            # A body with neither Content-Length nor chunking ends where the connection does;
+            # any other body is cut short (complete stays False).
+            self._complete = exc is None and self._close_delimited
             self._settle(self._done)
         cause = f": {exc}" if exc is not None else ""
         self._fail(ConnectionClosed(f"connection closed{cause}", response_started=self._started))
 
     # httptools callbacks
 
-    def on_status(self, status: bytes) -> None:
-        self._count_header_bytes(len(status))
-
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._count_header_bytes(len(name) + len(value))
-        if name:  # llhttp may split a name across reads: keep the last one seen
-            self._header_name = name
-        if self._header_name.lower() == b"retry-after":
-            self._retry_after = (self._retry_after or "") + value.decode("latin-1")
+        # httptools hands over whole names and values, however the bytes arrived.
+        self._head_bytes += len(name) + len(value) + 4
+        if self._head_bytes > HEADER_LIMIT:
+            self._fail(_head_too_large())
+            raise _StopParsing  # ends feed_data; the response has already failed
+        name = name.lower()
+        if name == b"retry-after":
+            if self._retry_after is None:  # the first, as a repeated header is ambiguous
+                self._retry_after = value.decode("latin-1")
+        elif name in (b"content-length", b"transfer-encoding"):
+            self._close_delimited = False
 
     def on_headers_complete(self) -> None:
         self._status = self._parser.get_status_code()
@@ -157,18 +174,13 @@ class _Connection(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         if 100 <= self._status < 200:  # an interim response (103 Early Hints): the real one follows
-            self._status, self._retry_after, self._header_bytes = 0, None, 0
+            self._reset()
+            self._started = True
             return
         self._complete = True
         self.reusable = self._parser.should_keep_alive() and len(self._body) <= self._body_limit
         self._settle(self._head)
         self._settle(self._done)
-
-    def _count_header_bytes(self, size: int) -> None:
-        self._header_bytes += size
-        if self._header_bytes > HEADER_LIMIT:
-            self._fail(ProtocolError(f"response headers larger than {HEADER_LIMIT} bytes"))
-            raise _StopParsing
 
     # the request side
 
@@ -209,8 +221,8 @@ class _Connection(asyncio.Protocol):
     def _reset(self) -> None:
         self._started = False
         self._status = 0
-        self._header_bytes = 0
-        self._header_name = b""
+        self._head_bytes = self._raw_head_bytes = 0
+        self._close_delimited = True
         self._retry_after = None
         self._body = bytearray()
         self._complete = False

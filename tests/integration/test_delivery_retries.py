@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -21,6 +21,20 @@ from hookcast.domain.retry import MAX_RETRY_AFTER, STANDARD_DELAYS
 async def hookcast(database_url: str) -> AsyncIterator[Deployment]:
     async with Deployment.open(database_url) as deployment:
         yield deployment
+
+
+class ManualClock:
+    """Time that stands still until the test moves it: every attempt happens at exactly the
+    instant the test chose, however slowly a loaded machine runs the worker."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
 
 
 def at(value: str) -> datetime:
@@ -282,8 +296,23 @@ async def test_a_webhook_failing_for_too_long_is_disabled_with_a_reason(
 ) -> None:
     receiver = await hookcast.receiver(answer(500))
     hook = await hookcast.hook_for(receiver, retry_policy=[0.3] * 20)
-    hookcast.start_worker(with_options(disable_after=timedelta(seconds=1)))
     await hookcast.publish({"event": "media_available", "media_id": "MNYaMSQl"})
+    # The worker's clock moves only when the test moves it (the delivery is due already):
+    # attempts fall exactly 0.3 s apart on any machine, and the 1 s threshold is crossed
+    # at exactly the fifth.
+    clock = ManualClock(datetime.now(UTC))
+    hookcast.start_worker(with_options(disable_after=timedelta(seconds=1)), clock=clock)
+
+    for made in range(1, 5):  # at 0, 0.3, 0.6 and 0.9 s: failing, but not for 1 s yet
+
+        async def recorded(made: int = made) -> bool:
+            return bool((await only_delivery(hookcast, hook["id"]))["attempts"] >= made)
+
+        await eventually(recorded, message=f"attempt {made} was never recorded")
+        metadata = (await hookcast.webhook(hook["id"]))["metadata"]
+        assert metadata["enabled"] is True, (made, metadata)
+        assert metadata["failing_since"] is not None
+        clock.advance(0.3)
 
     async def disabled() -> bool:
         return (await hookcast.webhook(hook["id"]))["metadata"]["enabled"] is False
@@ -294,9 +323,11 @@ async def test_a_webhook_failing_for_too_long_is_disabled_with_a_reason(
     # the delivery waits, paused, for the webhook to be enabled again
     (paused,) = await hookcast.wait_for_status(hook["id"], "paused", 1)
     assert paused["next_attempt_at"] is None
-    sent = len(receiver.received)
-    assert 3 <= sent <= 6
-    assert await receiver.stays_quiet(0.6, count=sent)
+    assert paused["attempts"] == 5
+    assert len(receiver.received) == 5
+    clock.advance(3600)  # however late it gets, a paused delivery is not sent
+    assert await receiver.stays_quiet(0.3, count=5)
+    receiver.assert_all_verified()
 
 
 class ConcurrencyProbe:

@@ -13,6 +13,7 @@ import itertools
 import os
 import shutil
 from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -51,6 +52,57 @@ def _postgres_template(postgres_url: Callable[[str], str]) -> str:
     return _TEMPLATE
 
 
+class _FreshDatabases:
+    """Copies of the template, one per test, made one test ahead: the next test's copy is
+    created, and the last test's dropped, on a background thread while a test runs, instead
+    of between tests (each takes ~0.05-0.1 s, more on a loaded machine, for ~180 tests).
+    One thread, so creates and drops run in the order they were asked for."""
+
+    def __init__(self, postgres_url: Callable[[str], str], template: str) -> None:
+        self._url = postgres_url
+        self._template = template
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fresh-postgres")
+        self._next: Future[str] | None = None
+        self._drops: list[Future[None]] = []
+
+    def take(self) -> str:
+        """A database nobody has used, created from the template; returns its name."""
+        ready = self._next or self._create()
+        self._next = self._create()
+        return ready.result()
+
+    def drop(self, name: str) -> None:
+        self._drops.append(self._thread.submit(self._sql, f"DROP DATABASE {name} WITH (FORCE)"))
+
+    def close(self) -> None:
+        if self._next is not None:
+            self.drop(self._next.result())
+        self._thread.shutdown(wait=True)
+        for dropped in self._drops:
+            dropped.result()  # a failed drop fails the session's teardown, as it did inline
+
+    def _create(self) -> Future[str]:
+        return self._thread.submit(self._copy, f"hookcast_test_{next(_numbers)}")
+
+    def _copy(self, name: str) -> str:
+        self._sql(f"CREATE DATABASE {name} TEMPLATE {self._template}")
+        return name
+
+    def _sql(self, statement: str) -> None:
+        run_sql(self._url("postgres"), statement)
+
+
+@pytest.fixture(scope="session")
+def _postgres_databases(
+    postgres_url: Callable[[str], str], _postgres_template: str
+) -> Iterator[_FreshDatabases]:
+    databases = _FreshDatabases(postgres_url, _postgres_template)
+    try:
+        yield databases
+    finally:
+        databases.close()
+
+
 @pytest.fixture(scope="session")
 def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("sqlite-template") / "hookcast.db"
@@ -60,11 +112,10 @@ def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _fresh_postgres(request: pytest.FixtureRequest) -> Iterator[str]:
     postgres_url: Callable[[str], str] = request.getfixturevalue("postgres_url")
-    template: str = request.getfixturevalue("_postgres_template")
-    name = f"hookcast_test_{next(_numbers)}"
-    run_sql(postgres_url("postgres"), f"CREATE DATABASE {name} TEMPLATE {template}")
+    databases: _FreshDatabases = request.getfixturevalue("_postgres_databases")
+    name = databases.take()
     yield postgres_url(name)
-    run_sql(postgres_url("postgres"), f"DROP DATABASE {name} WITH (FORCE)")
+    databases.drop(name)
 
 
 def _fresh_sqlite(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:

@@ -13,7 +13,15 @@ from hookcast.services import Caller, Services
 MAX_PAGE_LENGTH = 1000
 
 
-def get_services(request: Request) -> Services:
+# Dependencies are `async def` even when they never await: FastAPI runs a plain `def`
+# dependency in a worker thread, two thread hops per request for a dictionary lookup.
+
+
+async def get_services(request: Request) -> Services:
+    return _services(request)
+
+
+def _services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
@@ -25,14 +33,14 @@ async def get_caller(
         Header(description="Your API secret, as `<secret>` or `Bearer <secret>`"),
     ] = None,
 ) -> Caller:
-    caller = await get_services(request).auth.authenticate(authorization)
+    caller = await _services(request).auth.authenticate(authorization)
     limiter: RateLimiter | None = getattr(request.app.state, "rate_limiter", None)
     if limiter is not None:
         limiter.check(caller.key_id or caller.account_id)  # 429 with Retry-After
     return caller
 
 
-def get_page(
+async def get_page(
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     page_length: Annotated[int, Query(ge=1, le=MAX_PAGE_LENGTH)] = 10,
 ) -> PageRequest:

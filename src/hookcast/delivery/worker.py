@@ -118,7 +118,7 @@ class DeliveryWorker:
                 claimed = await self._claim(room)
                 self._enqueue(claimed)
                 self._pump()
-                if not claimed:
+                if len(claimed) < room:  # nothing more is due now: no need to ask again
                     await self._idle(stop)
         finally:
             self._release_queued()

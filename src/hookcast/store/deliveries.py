@@ -132,14 +132,17 @@ async def _held_leases(
 ) -> list[DeliveryResult]:
     if not results:
         return []
-    query = (
-        select(deliveries.c.id, deliveries.c.lease_token)
-        .where(deliveries.c.id.in_([r.delivery_id for r in results]))
-        .order_by(deliveries.c.id)  # one lock order for every recorder: no deadlocks
-        .with_for_update()
-    )
-    tokens = {row.id: row.lease_token for row in await conn.execute(query)}
+    params = {"ids": [r.delivery_id for r in results]}
+    tokens = {row.id: row.lease_token for row in await conn.execute(_LEASES, params)}
     return [r for r in results if tokens.get(r.delivery_id) == r.lease_token]
+
+
+_LEASES = (  # built once: it runs for every batch of results
+    select(deliveries.c.id, deliveries.c.lease_token)
+    .where(deliveries.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(deliveries.c.id)  # one lock order for every recorder: no deadlocks
+    .with_for_update()
+)
 
 
 async def _update_from_arrays(

@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hookcast.domain.models import DeliveryStatus, Event
@@ -45,16 +45,20 @@ async def load_events(conn: AsyncConnection, keys: Collection[EventKey]) -> dict
     by_account: defaultdict[str, list[str]] = defaultdict(list)
     for account_id, event_id in keys:
         by_account[account_id].append(event_id)
-    query = select(events).where(
-        or_(
-            *(
-                and_(events.c.account_id == account_id, events.c.id.in_(event_ids))
-                for account_id, event_ids in by_account.items()
-            )
-        )
-    )
-    found = (event_from_row(row) for row in (await conn.execute(query)).mappings())
-    return {(event.account_id, event.id): event for event in found}
+    loaded: dict[EventKey, Event] = {}
+    for account_id, event_ids in by_account.items():  # one query per account in the batch
+        params = {"account_id": account_id, "ids": event_ids}
+        for row in (await conn.execute(_IN_ACCOUNT, params)).mappings():
+            event = event_from_row(row)
+            loaded[(event.account_id, event.id)] = event
+    return loaded
+
+
+# Built once, with an expanding IN parameter: it runs for every claim.
+_IN_ACCOUNT = select(events).where(
+    events.c.account_id == bindparam("account_id"),
+    events.c.id.in_(bindparam("ids", expanding=True)),
+)
 
 
 def _filters(query: EventQuery, *, postgres: bool) -> list[ColumnElement[bool]]:

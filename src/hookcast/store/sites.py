@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hookcast.domain.errors import NotFound
@@ -65,7 +65,12 @@ async def existing_site_ids(
 ) -> set[str]:
     if not site_ids:
         return set()
-    query = select(sites.c.id).where(
-        sites.c.account_id == account_id, sites.c.id.in_(set(site_ids))
-    )
-    return set((await conn.scalars(query)).all())
+    params = {"account_id": account_id, "ids": list(set(site_ids))}
+    return set((await conn.scalars(_SITES_IN_ACCOUNT, params)).all())
+
+
+# Built once: checked for every publish (see webhooks._IDS).
+_SITES_IN_ACCOUNT = select(sites.c.id).where(
+    sites.c.account_id == bindparam("account_id"),
+    sites.c.id.in_(bindparam("ids", expanding=True)),
+)

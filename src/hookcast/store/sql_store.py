@@ -7,12 +7,16 @@ rows through `_scanning` (see Engines); all three translate driver errors.
 
 from __future__ import annotations
 
+import asyncio
+from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hookcast.domain.errors import Unavailable
 from hookcast.domain.models import Account, ApiKey, Event, Site, Webhook
 from hookcast.ports import (
     ClaimedDelivery,
@@ -46,6 +50,22 @@ from hookcast.store.wakeup import Wakeup
 __all__ = ["SqlStore"]
 
 
+_GROUP_EVENTS = 5000  # events per group-commit transaction (a call is never split)
+
+
+@dataclass(frozen=True, slots=True)
+class _Append:
+    events: Sequence[Event]
+    fanout: Fanout
+    waiter: asyncio.Future[Sequence[str]]
+
+
+def _settle(group: list[_Append], exc: BaseException) -> None:
+    for item in group:
+        if not item.waiter.done():
+            item.waiter.set_exception(exc)
+
+
 class SqlStore:
     """Durable state on SQLite (embedded) or PostgreSQL (scale-out). See `hookcast.ports.Store`."""
 
@@ -53,6 +73,8 @@ class SqlStore:
         self._engines = engines
         self._box = box
         self._wakeup = Wakeup(asyncpg_dsn(engines.url) if engines.is_postgres else None)
+        self._appends: deque[_Append] = deque()
+        self._appender: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
         url = self._engines.url.render_as_string(hide_password=True)
@@ -192,16 +214,54 @@ class SqlStore:
     # events
 
     async def append_events(self, events: Sequence[Event], fanout: Fanout) -> Sequence[str]:
-        async with self._writing() as conn:
-            new = await event_sql.insert_new_events(conn, events)
-            # Fan out only what this call stored: a re-published event (same id) already
-            # has its deliveries and must not get more.
-            offered = await delivery_sql.insert_deliveries(conn, fanout(new)) if new else 0
-            if offered:
-                await notify(conn)
-        if offered:
+        """Group commit: calls made while a write is under way share the next transaction
+        (one BEGIN, one fsync), each call's statements run in turn inside it. A call whose
+        data the database refuses fails alone: the group is then retried call by call."""
+        waiter: asyncio.Future[Sequence[str]] = asyncio.get_running_loop().create_future()
+        self._appends.append(_Append(events, fanout, waiter))
+        if self._appender is None or self._appender.done():
+            self._appender = asyncio.create_task(self._append_pending())
+        return await waiter
+
+    async def _append_pending(self) -> None:
+        await asyncio.sleep(0)  # requests the loop has already read join this group
+        while self._appends:
+            group: list[_Append] = []
+            size = 0
+            while self._appends and (not group or size < _GROUP_EVENTS):
+                group.append(self._appends.popleft())
+                size += len(group[-1].events)
+            await self._append_group(group)
+
+    async def _append_group(self, group: list[_Append]) -> None:
+        try:
+            async with self._writing() as conn:
+                stored = [await self._append_in(conn, item) for item in group]
+        except Unavailable as exc:  # the database, not the data: every call fails alike
+            _settle(group, exc)
+            return
+        except Exception as exc:
+            if len(group) == 1:
+                _settle(group, exc)
+                return
+            for item in group:
+                await self._append_group([item])
+            return
+        if any(offered for _, offered in stored):
             self._wakeup.notify()
-        return [event.id for event in new]
+        for item, (ids, _) in zip(group, stored, strict=True):
+            if not item.waiter.done():  # its caller may have gone (a closed connection)
+                item.waiter.set_result(ids)
+
+    @staticmethod
+    async def _append_in(conn: AsyncConnection, item: _Append) -> tuple[list[str], int]:
+        new = await event_sql.insert_new_events(conn, item.events)
+        # Fan out only what this call stored: a re-published event (same id) already has
+        # its deliveries and must not get more.
+        offered = await delivery_sql.insert_deliveries(conn, item.fanout(new)) if new else 0
+        if offered:
+            await notify(conn)
+        return [event.id for event in new], offered
 
     async def list_events(self, query: EventQuery) -> Page[EventSummary]:
         async with self._scanning() as conn:
@@ -305,6 +365,8 @@ class SqlStore:
         await self._wakeup.wait(timeout)
 
     async def close(self) -> None:
+        if self._appender is not None:  # publishes already accepted into a group commit
+            await asyncio.gather(self._appender, return_exceptions=True)
         await self._wakeup.close()
         await self._engines.dispose()
 
@@ -339,6 +401,15 @@ class _TransactionView(SqlStore):
         # hint that may come before the commit: a worker then finds nothing and polls again.
         with translate_errors(conflict):
             yield self._connection
+
+    async def append_events(self, events: Sequence[Event], fanout: Fanout) -> Sequence[str]:
+        """On the caller's transaction, not in a group: it commits when the caller does."""
+        waiter: asyncio.Future[Sequence[str]] = asyncio.get_running_loop().create_future()
+        with translate_errors():
+            ids, offered = await self._append_in(self._connection, _Append(events, fanout, waiter))
+        if offered:
+            self._wakeup.notify()
+        return ids
 
     async def close(self) -> None:
         """Nothing to free: the store this view came from owns the engines."""

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
     RowMapping,
     Select,
@@ -79,7 +80,7 @@ async def load_webhooks(
     """The webhooks with these ids, by id (any account: the caller already scoped the ids)."""
     if not webhook_ids:
         return {}
-    found = await _load(conn, select(webhooks).where(webhooks.c.id.in_(webhook_ids)), box)
+    found = await _load(conn, _BY_IDS, box, {"ids": list(webhook_ids)})
     return {webhook.id: webhook for webhook in found}
 
 
@@ -177,13 +178,7 @@ async def lock_webhooks(conn: AsyncConnection, webhook_ids: Collection[str]) -> 
     deliveries referencing them are inserted (SQLite's BEGIN IMMEDIATE already excludes it)."""
     if not webhook_ids:
         return set()
-    query = (
-        select(webhooks.c.id)
-        .where(webhooks.c.id.in_(webhook_ids))
-        .order_by(webhooks.c.id)
-        .with_for_update(read=True, key_share=True)
-    )
-    return set((await conn.scalars(query)).all())
+    return set((await conn.scalars(_LOCK_BY_IDS, {"ids": list(webhook_ids)})).all())
 
 
 async def _insert_subscriptions(conn: AsyncConnection, webhook: Webhook) -> None:
@@ -205,14 +200,19 @@ async def _insert_subscriptions(conn: AsyncConnection, webhook: Webhook) -> None
         )
 
 
-async def _load(conn: AsyncConnection, query: Select[Any], box: SecretBox) -> list[Webhook]:
+async def _load(
+    conn: AsyncConnection,
+    query: Select[Any],
+    box: SecretBox,
+    params: dict[str, Any] | None = None,
+) -> list[Webhook]:
     """Runs a webhooks query, then fetches every subscription of the rows in two queries."""
-    rows = list((await conn.execute(query)).mappings())
+    rows = list((await conn.execute(query, params)).mappings())
     if not rows:
         return []
     ids = [row["id"] for row in rows]
-    events = await _ordered(conn, webhook_events, "event", ids)
-    sites = await _ordered(conn, webhook_sites, "site_id", ids)
+    events = await _ordered(conn, _EVENTS_OF, ids)
+    sites = await _ordered(conn, _SITES_OF, ids)
     return [_webhook(row, events, sites, box) for row in rows]
 
 
@@ -225,16 +225,35 @@ def _webhook(
     return webhook_from_row(row, events.get(row["id"], []), sites.get(row["id"], []), box)
 
 
-async def _ordered(
-    conn: AsyncConnection, table: Table, column: str, webhook_ids: Iterable[str]
-) -> dict[str, list[str]]:
-    query = (
+# The hot queries (every publish, every claim) are built once, with an expanding IN
+# parameter: building a fresh IN (...) expression for each call cost more than running it.
+_IDS: BindParameter[str] = bindparam("ids", expanding=True)
+_BY_IDS = select(webhooks).where(webhooks.c.id.in_(_IDS))
+_LOCK_BY_IDS = (
+    select(webhooks.c.id)
+    .where(webhooks.c.id.in_(_IDS))
+    .order_by(webhooks.c.id)
+    .with_for_update(read=True, key_share=True)
+)
+
+
+def _subscriptions(table: Table, column: str) -> Select[Any]:
+    return (
         select(table.c.webhook_id, table.c[column])
-        .where(table.c.webhook_id.in_(list(webhook_ids)))
+        .where(table.c.webhook_id.in_(_IDS))
         .order_by(table.c.webhook_id, table.c.position)
     )
+
+
+_EVENTS_OF = _subscriptions(webhook_events, "event")
+_SITES_OF = _subscriptions(webhook_sites, "site_id")
+
+
+async def _ordered(
+    conn: AsyncConnection, query: Select[Any], webhook_ids: list[str]
+) -> dict[str, list[str]]:
     by_webhook: defaultdict[str, list[str]] = defaultdict(list)
-    for webhook_id, item in await conn.execute(query):
+    for webhook_id, item in await conn.execute(query, {"ids": webhook_ids}):
         by_webhook[webhook_id].append(item)
     return by_webhook
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 import pytest
@@ -152,3 +153,43 @@ async def test_list_events_counts_deliveries_per_status(store: SqlStore) -> None
         },
         dict.fromkeys(DeliveryStatus, 0),
     ]
+
+
+class BrokenFanout:
+    """A fan-out that fails for events of one id, as a bug or a refused value would."""
+
+    def __init__(self, bad_event_id: str, *webhook_ids: str) -> None:
+        self._bad = bad_event_id
+        self._fanout = make.fanout_to(*webhook_ids)
+
+    def __call__(self, events: Sequence[Event]) -> Sequence[Delivery]:
+        if any(event.id == self._bad for event in events):
+            raise ValueError("this fan-out cannot take that event")
+        return self._fanout(events)
+
+
+async def test_concurrent_appends_are_stored_once_each_even_when_one_fails(
+    store: SqlStore,
+) -> None:
+    """Appends that arrive together share a transaction (group commit): one that fails
+    must not take the others down with it, and a repeated id is still stored once."""
+    acme = await _account(store)
+    hook = make.webhook(acme.id)
+    await store.create_webhook(hook)
+    good, bad, again = make.event(acme.id), make.event(acme.id), make.event(acme.id)
+    fanout = BrokenFanout(bad.id, hook.id)
+
+    results = await asyncio.gather(
+        store.append_events([good], fanout),
+        store.append_events([bad], fanout),
+        store.append_events([again], fanout),
+        store.append_events([again], fanout),
+        return_exceptions=True,
+    )
+
+    assert results[0] == [good.id]
+    assert isinstance(results[1], ValueError)
+    assert sorted([results[2], results[3]]) == [[], [again.id]]  # stored by one of the two
+    listed = await store.list_events(EventQuery(account_id=acme.id))
+    assert {summary.event.id for summary in listed.items} == {good.id, again.id}
+    assert (await store.list_deliveries(DeliveryQuery(acme.id, hook.id))).total == 2

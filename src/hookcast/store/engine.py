@@ -10,12 +10,14 @@ or get blocked by the writer.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from hookcast.store.inline_sqlite import InlineSQLite
 
@@ -73,11 +75,31 @@ class Engines:
     def is_postgres(self) -> bool:
         return self.url.get_backend_name() == "postgresql"
 
+    def begin(self, engine: AsyncEngine) -> AbstractAsyncContextManager[AsyncConnection]:
+        """A transaction on `engine` (one of this bundle's), committed on success."""
+        if isinstance(engine.sync_engine.dialect.dbapi, InlineSQLite):
+            return _inline_begin(engine)
+        return engine.begin()
+
     async def dispose(self) -> None:
         await self.write.dispose()
         if not self.is_postgres:  # on PostgreSQL the others share `write`'s pool
             await self.read.dispose()
             await self.scan.dispose()
+
+
+@asynccontextmanager
+async def _inline_begin(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """`engine.begin()` without the task SQLAlchemy starts to close the connection (so that
+    a cancel cannot interrupt it): closing an inline connection never suspends, and that
+    task handed the connection back only after the next request had taken another, so a
+    pool of 2 opened and closed ~2 connections per API request (933 for 500 publishes)."""
+    conn = await engine.connect()
+    try:
+        async with conn.begin():
+            yield conn
+    finally:
+        await conn.close()
 
 
 def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -103,14 +103,14 @@ class SqlStore:
     @asynccontextmanager
     async def _reading(self) -> AsyncIterator[AsyncConnection]:
         with translate_errors():
-            async with self._engines.read.begin() as conn:
+            async with self._engines.begin(self._engines.read) as conn:
                 yield conn
 
     @asynccontextmanager
     async def _scanning(self) -> AsyncIterator[AsyncConnection]:
         """A read that may touch many rows (a page and its total, statistics)."""
         with translate_errors():
-            async with self._engines.scan.begin() as conn:
+            async with self._engines.begin(self._engines.scan) as conn:
                 yield conn
 
     @asynccontextmanager
@@ -118,7 +118,7 @@ class SqlStore:
         self, conflict: str = "the resource already exists"
     ) -> AsyncIterator[AsyncConnection]:
         with translate_errors(conflict):
-            async with self._engines.write.begin() as conn:
+            async with self._engines.begin(self._engines.write) as conn:
                 yield conn
 
     # accounts and keys

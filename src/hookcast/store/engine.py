@@ -77,7 +77,7 @@ class Engines:
 
     def begin(self, engine: AsyncEngine) -> AbstractAsyncContextManager[AsyncConnection]:
         """A transaction on `engine` (one of this bundle's), committed on success."""
-        if isinstance(engine.sync_engine.dialect.dbapi, InlineSQLite):
+        if getattr(engine.sync_engine.dialect.dbapi, "runs_inline", False):
             return _inline_begin(engine)
         return engine.begin()
 

@@ -167,6 +167,8 @@ class InlineSQLite(AsyncAdapt_aiosqlite_dbapi):
     write lock; SQLite's own busy handler is switched off on these connections.
     """
 
+    runs_inline = True  # read by Engines.begin
+
     def __init__(self, busy_timeout: float = 5.0) -> None:
         super().__init__(aiosqlite, sqlite3)
         self._busy_timeout = busy_timeout

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from benchmarks.hookcast_setup import Setup, settings_env
 from benchmarks.procs import HOST, Children, free_port, wait_for_port
-from benchmarks.suite import HOOKCAST, Receiver, receipt_rate
+from benchmarks.suite import HOOKCAST, Receiver, receipt_rate, window_rates
 
 
 def drain(args: argparse.Namespace, work: Path) -> dict[str, float]:
@@ -52,6 +52,7 @@ def drain(args: argparse.Namespace, work: Path) -> dict[str, float]:
             )
         stats = receiver.wait_for(args.deliveries, timeout=args.timeout, children=children)
         wall = time.perf_counter() - started
+        slices = window_rates(sorted(receiver.dump(work / "times.json").values()), 10)
         if args.profile:
             profiler.wait(timeout=args.profile_seconds + 30)
     finally:
@@ -61,6 +62,7 @@ def drain(args: argparse.Namespace, work: Path) -> dict[str, float]:
         "rate_per_second": round(receipt_rate(stats), 1),
         "wall_seconds": round(wall, 2),
         "seed_seconds": round(prepared.seed_seconds, 2),
+        "slices_per_second": [round(rate) for rate in slices],
     }
 
 
@@ -73,12 +75,16 @@ def main() -> None:
     parser.add_argument("--profile", type=Path, help="py-spy collapsed stacks of the deliverer")
     parser.add_argument("--profile-seconds", type=int, default=5)
     parser.add_argument("--timeout", type=float, default=600.0)
+    parser.add_argument("--keep-work", action="store_true", help="keep the logs and database")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="hookcast-drain-"))
     try:
         print(json.dumps(drain(args, work)))
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if args.keep_work:
+            print(f"logs and database kept in {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

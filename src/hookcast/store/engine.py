@@ -123,7 +123,9 @@ def _on_inline_connect(dbapi_connection: Any, _record: Any) -> None:
 def _sqlite_engine(url: URL, begin: str, *, inline: bool = False, **kwargs: Any) -> AsyncEngine:
     if inline:
         kwargs["module"] = InlineSQLite(busy_timeout=_BUSY_TIMEOUT_MS / 1000)
-    engine = create_async_engine(url, **kwargs)
+    # Every transaction ends in COMMIT or ROLLBACK (Engines.begin): the pool's own ROLLBACK
+    # on return would be one more statement per transaction.
+    engine = create_async_engine(url, pool_reset_on_return=None, **kwargs)
     on_connect = _on_inline_connect if inline else _on_sqlite_connect
     event.listen(engine.sync_engine, "connect", on_connect)
 

@@ -63,7 +63,7 @@ class Engines:
     On SQLite, `read` and `write` run on the event loop's thread (inline_sqlite) and `scan`
     on aiosqlite's threads, where a count over a large table runs beside the loop instead of
     stopping it. On PostgreSQL all three share one pool: row locks make a separate writer
-    unnecessary, and reads wait on the network, not the loop.
+    unnecessary, reads wait on the network, not the loop, and `scan` is REPEATABLE READ.
     """
 
     read: AsyncEngine
@@ -140,11 +140,13 @@ def create_engines(database_url: str) -> Engines:
     url = to_async_url(database_url)
     if url.get_backend_name() == "postgresql":
         engine = create_async_engine(url, pool_size=10, max_overflow=10)
-        # A read that runs several statements (a page and its total, deliveries and their
-        # attempts) must see one snapshot: under READ COMMITTED a worker's commit between
-        # them gave a page with total 1 and no items. Same pool, so closing `write` is enough.
-        read = engine.execution_options(isolation_level="REPEATABLE READ")
-        return Engines(read=read, scan=read, write=engine, url=url)
+        # A scan runs several statements (a page and its total, a delivery and its attempts)
+        # that must see one snapshot: under READ COMMITTED a worker's commit between them gave
+        # a page with total 1 and no items. Short reads stay READ COMMITTED: the isolation
+        # level is set on checkout and reset on return, two more round trips per publish's
+        # read. Same pool, so closing `write` is enough.
+        scan = engine.execution_options(isolation_level="REPEATABLE READ")
+        return Engines(read=engine, scan=scan, write=engine, url=url)
     # One writer connection: in-process writers queue on the pool instead of polling SQLite's
     # busy handler; other processes' locks are waited for by InlineSQLite.
     write = _sqlite_engine(

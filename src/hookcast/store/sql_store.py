@@ -108,7 +108,8 @@ class SqlStore:
 
     @asynccontextmanager
     async def _scanning(self) -> AsyncIterator[AsyncConnection]:
-        """A read that may touch many rows (a page and its total, statistics)."""
+        """A read that may touch many rows (a page and its total, statistics), or that runs
+        several statements which must agree (a delivery and its attempts)."""
         with translate_errors():
             async with self._engines.begin(self._engines.scan) as conn:
                 yield conn
@@ -188,7 +189,7 @@ class SqlStore:
             await webhook_sql.create_webhook(conn, webhook, self._box)
 
     async def get_webhook(self, account_id: str, webhook_id: str) -> Webhook | None:
-        async with self._reading() as conn:
+        async with self._scanning() as conn:
             return await webhook_sql.get_webhook(conn, account_id, webhook_id, self._box)
 
     async def list_webhooks(self, query: WebhookQuery) -> Page[Webhook]:
@@ -320,7 +321,7 @@ class SqlStore:
             return await delivery_sql.list_deliveries(conn, query)
 
     async def get_delivery(self, account_id: str, delivery_id: str) -> DeliveryRecord | None:
-        async with self._reading() as conn:
+        async with self._scanning() as conn:
             return await delivery_sql.get_delivery(conn, account_id, delivery_id)
 
     async def reschedule_delivery(self, account_id: str, delivery_id: str, now: datetime) -> bool:

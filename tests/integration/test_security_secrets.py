@@ -90,10 +90,14 @@ async def test_no_secret_or_signature_leaks_into_logs_delivery_logs_or_errors(
     with json_logs() as lines:
         secrets, hook_id = await _full_cycle(hookcast, receiver)
         # A failing webhook too, so error lines are in the logs.
-        await hookcast.create_webhook(
+        failing = await hookcast.create_webhook(
             f"http://127.0.0.1:{closed_port()}/hook", retry_policy=[0.1], name="failing"
         )
         await hookcast.publish(MEDIA)
+        # Both attempts made and logged before the worker stops (closing it at once would
+        # race the worker's wake-up).
+        await receiver.wait_for(3)
+        await hookcast.wait_for_status(failing["id"], "failed", 1)
         wrong_key = await hookcast.api.get(
             "/v2/webhooks/", headers={"Authorization": secrets["webhook secret"]}
         )

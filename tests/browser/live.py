@@ -15,12 +15,16 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
+from typer.testing import CliRunner
+
+from hookcast.cli import app
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -114,14 +118,12 @@ class Server:
         return response.json() if response.content else None
 
     def cli(self, *args: str) -> str:
-        done = subprocess.run(
-            [_hookcast(), *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=True,
-        )
+        """A `hookcast` command on the server's database, run in-process by Typer's runner
+        (tests/integration runs the executable; a fresh interpreter costs ~2 s of imports).
+        On a thread of its own: Playwright's sync API holds this thread's event loop."""
+        with ThreadPoolExecutor(max_workers=1) as thread:
+            done = thread.submit(CliRunner().invoke, app, list(args), env=self.env).result()
+        assert done.exit_code == 0, (args, done.output)
         return done.stdout.strip()
 
 

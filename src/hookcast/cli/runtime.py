@@ -56,8 +56,10 @@ class Runtime:
     def worker(
         self, *, concurrency: int | None = None, heartbeat: Heartbeat | None = None
     ) -> tuple[DeliveryWorker, HttpSender]:
+        in_flight = concurrency or self.settings.worker_concurrency
         options = WorkerOptions(
-            concurrency=concurrency or self.settings.worker_concurrency,
+            concurrency=in_flight,
+            prefetch=max(1024, 4 * in_flight),
             endpoint_concurrency=self.settings.endpoint_concurrency,
             lease_seconds=self.settings.lease_seconds,
             disable_after=timedelta(days=self.settings.disable_after_days),

@@ -39,7 +39,7 @@ class WorkerOptions:
     endpoint_concurrency: int = 32  # at most this many to one endpoint (halved on 429/503)
     # Leases held at once: requests in flight plus claimed deliveries waiting their turn.
     # A claim is made once no more than half are held, so each claim is one transaction of
-    # hundreds of rows rather than many of a few.
+    # hundreds of rows rather than many of a few. Keep it at least twice `concurrency`.
     prefetch: int = 1024
     # Deliveries should wait for their endpoint at most about lease_seconds * queue_horizon:
     # each endpoint's queue holds what it gets through in that time at its measured latency
@@ -280,8 +280,8 @@ class DeliveryWorker:
     async def _idle(self, stop: asyncio.Event) -> None:
         """Nothing was due: wait for a publish or release (the store's wake-up), a retry
         recorded by this worker, the next due time, or `stop`."""
+        self._retry_recorded.clear()  # before the next due time is read: none is missed
         timeout = await self._idle_timeout()
-        self._retry_recorded.clear()
         waiters = [
             asyncio.ensure_future(self._store.wait_for_deliveries(timeout)),
             asyncio.ensure_future(stop.wait()),

@@ -236,3 +236,25 @@ async def test_two_workers_never_send_the_same_due_delivery_twice(database_url: 
                 await worker.close()
             hookcast.workers.clear()
             await other.store.close()
+
+
+@pytest.mark.timeout(60)
+async def test_a_delivery_queued_too_long_for_its_lease_is_handed_back_not_sent_twice(
+    database_url: str,
+) -> None:
+    """A slow endpoint with one request at a time, a 2 s lease and 0.8 s answers: the third
+    and fourth claimed deliveries would start after half their lease. They go back to the
+    database and are claimed afresh, instead of being sent on a lease that expires midway
+    (after which the worker would claim and send them a second time)."""
+    async with Deployment.open(database_url) as hookcast:
+        receiver = await hookcast.receiver(answer(200, delay=0.8))
+        hook = await hookcast.hook_for(receiver)
+        hookcast.start_worker(with_options(endpoint_concurrency=1, lease_seconds=2.0))
+        ids = await hookcast.publish_media(4)
+
+        await receiver.wait_for_events(set(ids), timeout=20)
+        await hookcast.wait_for_status(hook["id"], "succeeded", 4)
+        await receiver.stays_quiet(1.0, count=4)
+
+        assert receiver.duplicates() == 0
+        assert sorted(receiver.event_ids()) == sorted(ids)

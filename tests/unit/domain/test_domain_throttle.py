@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from hookcast.domain.errors import ValidationFailed
-from hookcast.domain.throttle import EndpointThrottle, endpoint_key
+from hookcast.domain.throttle import EndpointThrottle, endpoint_key, queue_bound
 
 T0 = datetime(2024, 8, 27, tzinfo=UTC)
 
@@ -69,3 +69,33 @@ def test_endpoint_key(url: str, key: str) -> None:
 def test_endpoint_key_refuses_what_is_not_a_webhook_url() -> None:
     with pytest.raises(ValidationFailed):
         endpoint_key("ftp://example.com/")
+
+
+@pytest.mark.parametrize(
+    ("in_flight", "latency", "expected"),
+    [
+        (32, None, 64),  # nothing measured yet: the floor
+        (32, 0.005, 4096),  # fast: capped at the ceiling
+        (32, 0.5, 960),  # 32 at once, 2 a second each, for 15 s
+        (32, 10.0, 64),  # slow: 48 would be below the floor
+        (4, 0.2, 300),  # a worker sending only 4 at once
+    ],
+)
+def test_queue_bound_is_what_the_endpoint_gets_through_in_the_horizon(
+    in_flight: int, latency: float | None, expected: int
+) -> None:
+    bound = queue_bound(
+        in_flight=in_flight, latency=latency, horizon_seconds=15.0, floor=64, ceiling=4096
+    )
+    assert bound == expected
+
+
+def test_latency_is_a_moving_average_of_attempts() -> None:
+    throttle = EndpointThrottle(32)
+    assert throttle.latency is None
+    throttle.on_attempt(1.0)
+    assert throttle.latency == 1.0
+    for _ in range(30):  # the endpoint got fast: the average follows within a few dozen
+        throttle.on_attempt(0.01)
+    assert throttle.latency is not None
+    assert throttle.latency < 0.02

@@ -625,6 +625,30 @@ async def test_a_name_resolving_to_a_refused_address_is_refused_unconnected() ->
     assert resolver.asked == [NAME]  # the answer is cached
 
 
+class SlowResolver(CountingResolver):
+    """Answers, but only after `delay` seconds (a DNS server that is struggling)."""
+
+    def __init__(self, answers: dict[str, list[str]], delay: float) -> None:
+        super().__init__(answers)
+        self.delay = delay
+
+    async def resolve(self, host: str) -> list[str]:
+        await asyncio.sleep(self.delay)
+        return await super().resolve(host)
+
+
+async def test_a_slow_dns_answer_counts_against_the_request_timeout() -> None:
+    resolver = SlowResolver({NAME: ["127.0.0.1"]}, delay=2.0)
+    async with raw_server(answer(OK)) as server, open_sender(resolver=resolver) as sender:
+        started = time.monotonic()
+        outcome = await post(sender, f"http://{NAME}:{server.port}/hook", timeout=0.3)
+        took = time.monotonic() - started
+
+    assert (outcome.status_code, outcome.error) == (None, "timed out after 0.3 s")
+    assert took < 1.0  # not the resolver's 2 s
+    assert server.connections == 0
+
+
 async def test_one_refused_address_among_the_answers_refuses_the_name() -> None:
     resolver = CountingResolver({NAME: ["127.0.0.1", "::1"]})
     only_ipv4 = parse_networks("127.0.0.0/8")

@@ -338,7 +338,8 @@ class Pool:
         deadline: float,
     ) -> _Connection:
         loop = asyncio.get_running_loop()
-        hosts = await addresses()
+        async with asyncio.timeout_at(deadline):  # a slow DNS answer counts against it too
+            hosts = await addresses()
         tls = self._tls_context() if origin.scheme == "https" else None
         last_error: OSError = OSError(f"no address for {origin.host}")
         for host in hosts:

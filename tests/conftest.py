@@ -5,6 +5,8 @@ backend, so the same test runs against SQLite and PostgreSQL.
     store          an open SqlStore on database_url, closed after the test
     secret_key     the Fernet key `store` encrypts webhook secrets with
     postgres_url   (session) database name -> URL on the throwaway server (skips without one)
+    background     (session) the programs of modules that define `background_job`, started
+                   beside the suite as soon as it is collected (support/background.py)
 """
 
 from __future__ import annotations
@@ -15,15 +17,50 @@ import shutil
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from cryptography.fernet import Fernet
 
 from hookcast.store import SqlStore, migrate, open_store
+from support.background import Queue
 from support.postgres import PostgresServer, postgres_server, run_sql
 
 _TEMPLATE = "hookcast_template"
 _numbers = itertools.count(1)
+_BACKGROUND = pytest.StashKey[Queue]()
+
+
+@pytest.hookimpl(trylast=True)  # after -k, -m and --deselect have chosen the items
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Starts the programs of the selected modules that define `background_job(items)`
+    and moves those modules' tests to the end, by when their programs are done."""
+    if config.option.collectonly:
+        return
+    waiting: dict[ModuleType, list[pytest.Item]] = {}
+    for item in items:
+        module = getattr(item, "module", None)
+        if module is not None and hasattr(module, "background_job"):
+            waiting.setdefault(module, []).append(item)
+    if not waiting:
+        return
+    moved = {item for group in waiting.values() for item in group}
+    items[:] = [item for item in items if item not in moved] + [i for i in items if i in moved]
+    queue = Queue([module.background_job(group) for module, group in waiting.items()])
+    config.stash[_BACKGROUND] = queue
+    queue.start()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    queue = config.stash.get(_BACKGROUND, None)
+    if queue is not None:
+        queue.stop()
+
+
+@pytest.fixture(scope="session")
+def background(request: pytest.FixtureRequest) -> Queue:
+    """The programs started beside the suite; `result(name)` waits for one."""
+    return request.config.stash[_BACKGROUND]
 
 
 @pytest.fixture(scope="session")

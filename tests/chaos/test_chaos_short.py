@@ -5,31 +5,57 @@ SQLite locked, a full disk, hostile receivers, rolling SIGTERMs) and fails if an
 event did not reach every webhook it matches, or if publishing ever answered a 500, a
 traceback, or a 503 without the API's error format and Retry-After. docs/reliability.md
 says what each one proves.
+
+The runs are `python -m chaos --short` (its own PostgreSQL, its own processes), which takes
+about 1.5 minutes on well under one core, most of it waiting for faults to end and servers
+to restart: it runs beside the rest of the suite, started as soon as the session is
+collected (tests/support/background.py), and these tests, run last, read its report.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+import sys
+from pathlib import Path
+from typing import Any
 
 import pytest
-from chaos.postgres import Postgres, postgres
-from chaos.runner import run_scenario
-from chaos.scenarios import SCENARIOS, SHORT, Scenario
+from chaos.scenarios import SCENARIOS, Scenario
+
+from support.background import WAIT_LIMIT, Job, Queue
+
+ROOT = Path(__file__).resolve().parents[2]
+CHAOS = "chaos-short"
+SEED = 7
+
+
+def background_job(items: list[pytest.Item]) -> Job:
+    """The scenarios of the selected tests, each once, as `make test` always ran them."""
+    chosen = [
+        item.callspec.params["scenario"] for item in items if isinstance(item, pytest.Function)
+    ]
+    names = [scenario.name for scenario in SCENARIOS if scenario in chosen]
+    command = [sys.executable, "-m", "chaos", "--short", "--seed", str(SEED)]
+    for name in names:
+        command += ["--scenario", name]
+    # Each run is bounded at 2 min by the runner; a little more for set-up and teardown.
+    return Job(CHAOS, command, cwd=ROOT, timeout=150.0 * len(names))
 
 
 @pytest.fixture(scope="module")
-def chaos_postgres() -> Iterator[Postgres | None]:
-    """A server of the module's own, driven with pg_ctl (one scenario stops and starts it)."""
-    with postgres() as server:
-        yield server
+def chaos_runs(background: Queue) -> dict[str, dict[str, Any]]:
+    """Each scenario's result, as the runner wrote it."""
+    completed = background.result(CHAOS)
+    found = list(completed.results.glob("*.json"))
+    assert len(found) == 1, f"exit {completed.returncode}, no results:\n{completed.output[-6000:]}"
+    runs: list[dict[str, Any]] = json.loads(found[0].read_text())["runs"]
+    return {run["scenario"]: run for run in runs}
 
 
-@pytest.mark.timeout(150)
+@pytest.mark.timeout(WAIT_LIMIT)
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.name for s in SCENARIOS])
-async def test_nothing_accepted_is_lost(
-    scenario: Scenario, chaos_postgres: Postgres | None
-) -> None:
-    result = await run_scenario(scenario, profile=SHORT, seed=7, repeat=0, pg=chaos_postgres)
+def test_nothing_accepted_is_lost(scenario: Scenario, chaos_runs: dict[str, Any]) -> None:
+    result = chaos_runs[scenario.name]
 
     if result["status"] == "skipped":
         pytest.skip(result["reason"])

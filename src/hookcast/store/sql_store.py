@@ -60,6 +60,19 @@ class _Append:
     waiter: asyncio.Future[Sequence[str]]
 
 
+async def _append_in(
+    conn: AsyncConnection, events: Sequence[Event], fanout: Fanout
+) -> tuple[list[str], int]:
+    """One append_events call's statements: (ids stored, deliveries offered)."""
+    new = await event_sql.insert_new_events(conn, events)
+    # Fan out only what this call stored: a re-published event (same id) already has its
+    # deliveries and must not get more.
+    offered = await delivery_sql.insert_deliveries(conn, fanout(new)) if new else 0
+    if offered:
+        await notify(conn)
+    return [event.id for event in new], offered
+
+
 def _settle(group: list[_Append], exc: BaseException) -> None:
     for item in group:
         if not item.waiter.done():
@@ -237,7 +250,7 @@ class SqlStore:
     async def _append_group(self, group: list[_Append]) -> None:
         try:
             async with self._writing() as conn:
-                stored = [await self._append_in(conn, item) for item in group]
+                stored = [await _append_in(conn, item.events, item.fanout) for item in group]
         except Unavailable as exc:  # the database, not the data: every call fails alike
             _settle(group, exc)
             return
@@ -253,16 +266,6 @@ class SqlStore:
         for item, (ids, _) in zip(group, stored, strict=True):
             if not item.waiter.done():  # its caller may have gone (a closed connection)
                 item.waiter.set_result(ids)
-
-    @staticmethod
-    async def _append_in(conn: AsyncConnection, item: _Append) -> tuple[list[str], int]:
-        new = await event_sql.insert_new_events(conn, item.events)
-        # Fan out only what this call stored: a re-published event (same id) already has
-        # its deliveries and must not get more.
-        offered = await delivery_sql.insert_deliveries(conn, item.fanout(new)) if new else 0
-        if offered:
-            await notify(conn)
-        return [event.id for event in new], offered
 
     async def list_events(self, query: EventQuery) -> Page[EventSummary]:
         async with self._scanning() as conn:
@@ -405,9 +408,8 @@ class _TransactionView(SqlStore):
 
     async def append_events(self, events: Sequence[Event], fanout: Fanout) -> Sequence[str]:
         """On the caller's transaction, not in a group: it commits when the caller does."""
-        waiter: asyncio.Future[Sequence[str]] = asyncio.get_running_loop().create_future()
         with translate_errors():
-            ids, offered = await self._append_in(self._connection, _Append(events, fanout, waiter))
+            ids, offered = await _append_in(self._connection, events, fanout)
         if offered:
             self._wakeup.notify()
         return ids

@@ -21,9 +21,7 @@ class EndpointGate:
 
     def try_enter(self, key: str) -> bool:
         """Whether a request to the endpoint `key` may start now; if so, it is counted."""
-        throttle = self._throttles.get(key)
-        if throttle is None:
-            throttle = self._throttles[key] = EndpointThrottle(self._max)
+        throttle = self._throttle(key)
         in_flight = self._in_flight.get(key, 0)
         if in_flight >= throttle.limit:
             return False
@@ -47,9 +45,7 @@ class EndpointGate:
     ) -> int:
         """How many claimed deliveries may wait for `key` (see throttle.queue_bound), when
         the worker as a whole sends at most `max_in_flight` requests at once."""
-        throttle = self._throttles.get(key)
-        if throttle is None:
-            throttle = self._throttles[key] = EndpointThrottle(self._max)
+        throttle = self._throttle(key)
         return queue_bound(
             in_flight=min(throttle.limit, max_in_flight),
             latency=throttle.latency,
@@ -57,3 +53,9 @@ class EndpointGate:
             floor=floor,
             ceiling=ceiling,
         )
+
+    def _throttle(self, key: str) -> EndpointThrottle:
+        throttle = self._throttles.get(key)
+        if throttle is None:
+            throttle = self._throttles[key] = EndpointThrottle(self._max)
+        return throttle

@@ -170,7 +170,7 @@ class _Connection(asyncio.Protocol):
             self.reusable = False
             self._settle(self._head)
             self._settle(self._done)
-            self._close()
+            self.close()
 
     def on_message_complete(self) -> None:
         if 100 <= self._status < 200:  # an interim response (103 Early Hints): the real one follows
@@ -197,14 +197,14 @@ class _Connection(asyncio.Protocol):
             async with asyncio.timeout_at(deadline):
                 await self._head
         except BaseException:
-            self._close()
+            self.close()
             raise
         if not self._done.done():
             try:
                 async with asyncio.timeout_at(deadline):
                     await self._done
             except TimeoutError:
-                self._close()
+                self.close()
                 raise BodyTimeout(self._response()) from None
             except ConnectionClosed:
                 pass  # the head and part of the body arrived: report what there is
@@ -234,14 +234,15 @@ class _Connection(asyncio.Protocol):
                 assert future is not None
                 future.set_exception(exc)
                 future.exception()  # retrieved: a body waiter nobody awaits must not warn
-        self._close()
+        self.close()
 
     def _settle(self, future: asyncio.Future[None] | None) -> None:
         if _waiting(future):
             assert future is not None
             future.set_result(None)
 
-    def _close(self) -> None:
+    def close(self) -> None:
+        """Closes the transport (once); the connection is then never reused."""
         self.reusable = False
         if self._transport is not None and not self._transport.is_closing():
             self._transport.close()
@@ -318,7 +319,7 @@ class Pool:
             connection.idle_since = time.monotonic()
             self._idle.setdefault(origin, deque()).append(connection)
         else:
-            connection._close()
+            connection.close()
         return response
 
     def _take_idle(self, origin: Origin) -> _Connection | None:
@@ -328,7 +329,7 @@ class Pool:
             connection = idle.pop()
             if not connection.closed and now - connection.idle_since < self._idle_seconds:
                 return connection
-            connection._close()
+            connection.close()
         return None
 
     async def _connect(
@@ -371,12 +372,12 @@ class Pool:
         self._swept = now
         for origin, idle in list(self._idle.items()):
             while idle and now - idle[0].idle_since >= self._idle_seconds:
-                idle.popleft()._close()
+                idle.popleft().close()
             if not idle:
                 del self._idle[origin]
 
     def close(self) -> None:
         for idle in self._idle.values():
             for connection in idle:
-                connection._close()
+                connection.close()
         self._idle.clear()

@@ -21,7 +21,7 @@ from hookcast.delivery.http1 import (
     Response,
     encode_request,
 )
-from hookcast.domain.addresses import forbidden_reason, parse_ip_literal
+from hookcast.domain.addresses import check_webhook_url, forbidden_reason, parse_ip_literal
 from hookcast.ports import OutboundRequest, Resolver, SendOutcome
 from hookcast.resolver import SystemResolver
 
@@ -35,7 +35,7 @@ DNS_TTL_SECONDS = 30.0
 _TARGET_SAFE = "/?=&;:@!$'()*+,-._~%"
 
 
-_UNKNOWN = "?"  # not yet checked (a verdict is a reason or None)
+_VERDICTS_KEPT = 4096
 
 
 class BlockedAddress(OSError):
@@ -52,11 +52,10 @@ class _Target:
 
 @functools.lru_cache(maxsize=4096)
 def _parse_target(url: str) -> _Target:
-    """Webhook URLs were validated when stored (scheme, host, port, no credentials)."""
+    """Webhook URLs were validated when stored; this reads them the same way."""
+    parsed = check_webhook_url(url)  # scheme and host in lower case, the default port
+    scheme, host, port = parsed.scheme, parsed.host, parsed.port
     parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    host = parts.hostname or ""
-    port = parts.port or (443 if scheme == "https" else 80)
     literal = parse_ip_literal(host)
     if literal is None and not host.isascii():
         host = host.encode("idna").decode("ascii")
@@ -93,7 +92,7 @@ class HttpSender:
         self._allowed = tuple(allowed)
         self._resolver = resolver or SystemResolver()
         self._dns: dict[str, tuple[float, Sequence[str]]] = {}
-        self._literals: dict[str, str | None] = {}
+        self._verdicts: dict[str, str | None] = {}
         self._pool = Pool(
             per_origin=per_host_limit, body_limit=RESPONSE_BODY_LIMIT, ssl_context=ssl_context
         )
@@ -101,7 +100,8 @@ class HttpSender:
     async def send(self, request: OutboundRequest) -> SendOutcome:
         target = _parse_target(request.url)
         origin = target.origin
-        refused = self._refused_literal(target)
+        # An IP literal is checked here: there is no lookup whose answer to check.
+        refused = None if target.literal is None else self._refusal(target.literal)
         if refused is not None:
             return SendOutcome(None, 0.0, error=f"refused by the SSRF guard: {refused}")
         started = time.perf_counter()
@@ -120,16 +120,14 @@ class HttpSender:
             return _failed(started, _describe(exc, origin, request.timeout_seconds))
         return _outcome(response, started, error)
 
-    def _refused_literal(self, target: _Target) -> str | None:
-        """An IP literal is checked here: there is no lookup whose answer to check. The
-        verdict is kept: the allowed networks are fixed for this sender's life."""
-        if target.literal is None:
-            return None
-        verdict = self._literals.get(target.literal, _UNKNOWN)
-        if verdict is _UNKNOWN:
-            verdict = forbidden_reason(ip_address(target.literal), self._allowed)
-            if len(self._literals) < 4096:
-                self._literals[target.literal] = verdict
+    def _refusal(self, address: str) -> str | None:
+        """The SSRF guard's reason to refuse `address`, or None. Kept per address: the
+        allowed networks are fixed for this sender's life."""
+        if address in self._verdicts:
+            return self._verdicts[address]
+        verdict = forbidden_reason(ip_address(address.partition("%")[0]), self._allowed)
+        if len(self._verdicts) < _VERDICTS_KEPT:
+            self._verdicts[address] = verdict
         return verdict
 
     async def _addresses(self, target: _Target) -> Sequence[str]:
@@ -146,7 +144,7 @@ class HttpSender:
             cached = self._dns[host] = (now, found)
         addresses = cached[1]
         for address in addresses:
-            reason = forbidden_reason(ip_address(address.partition("%")[0]), self._allowed)
+            reason = self._refusal(address)
             if reason is not None:
                 raise BlockedAddress(f"{host} resolves to a refused address: {reason}")
         return addresses

@@ -36,7 +36,7 @@ from hookcast.store.rows import (
     delivery_from_row,
     delivery_values,
 )
-from hookcast.store.sql import count, insert_ignoring, is_postgres, paginate
+from hookcast.store.sql import IDS, count, insert_ignoring, is_postgres, paginate
 from hookcast.store.tables import attempts, deliveries, events, webhooks
 from hookcast.store.types import Timestamp, to_micros
 from hookcast.store.webhooks import lock_webhooks
@@ -139,7 +139,7 @@ async def _held_leases(
 
 _LEASES = (  # built once: it runs for every batch of results
     select(deliveries.c.id, deliveries.c.lease_token)
-    .where(deliveries.c.id.in_(bindparam("ids", expanding=True)))
+    .where(deliveries.c.id.in_(IDS))
     .order_by(deliveries.c.id)  # one lock order for every recorder: no deadlocks
     .with_for_update()
 )

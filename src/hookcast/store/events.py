@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hookcast.domain.models import DeliveryStatus, Event
 from hookcast.ports import EventQuery, EventSummary, Page
 from hookcast.store.rows import event_from_row, event_values
-from hookcast.store.sql import count, insert_ignoring, is_postgres, paginate
+from hookcast.store.sql import IDS, count, insert_ignoring, is_postgres, paginate
 from hookcast.store.tables import deliveries, events
 from hookcast.store.types import dump_json
 
@@ -57,7 +57,7 @@ async def load_events(conn: AsyncConnection, keys: Collection[EventKey]) -> dict
 # Built once, with an expanding IN parameter: it runs for every claim.
 _IN_ACCOUNT = select(events).where(
     events.c.account_id == bindparam("account_id"),
-    events.c.id.in_(bindparam("ids", expanding=True)),
+    events.c.id.in_(IDS),
 )
 
 

@@ -11,7 +11,7 @@ from hookcast.domain.errors import NotFound
 from hookcast.domain.models import Site
 from hookcast.ports import Page, PageRequest
 from hookcast.store.rows import site_from_row, site_values
-from hookcast.store.sql import count, paginate
+from hookcast.store.sql import IDS, count, paginate
 from hookcast.store.tables import sites
 
 __all__ = [
@@ -69,8 +69,8 @@ async def existing_site_ids(
     return set((await conn.scalars(_SITES_IN_ACCOUNT, params)).all())
 
 
-# Built once: checked for every publish (see webhooks._IDS).
+# Built once: checked for every publish (see sql.IDS).
 _SITES_IN_ACCOUNT = select(sites.c.id).where(
     sites.c.account_id == bindparam("account_id"),
-    sites.c.id.in_(bindparam("ids", expanding=True)),
+    sites.c.id.in_(IDS),
 )

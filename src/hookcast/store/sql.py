@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Table, func, select
+from sqlalchemy import BindParameter, ColumnElement, Select, Table, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.dml import Insert
@@ -13,9 +13,22 @@ from sqlalchemy.sql.dml import Insert
 from hookcast.domain.errors import ValidationFailed
 from hookcast.ports import PageRequest
 
-__all__ = ["NOTIFY_CHANNEL", "count", "insert_ignoring", "is_postgres", "notify", "paginate"]
+__all__ = [
+    "IDS",
+    "NOTIFY_CHANNEL",
+    "count",
+    "insert_ignoring",
+    "is_postgres",
+    "notify",
+    "paginate",
+]
 
 NOTIFY_CHANNEL = "hookcast_deliveries"
+
+# `column.in_(IDS)` in a statement built once, executed with {"ids": [...]}: the hot queries
+# (every publish, every claim) are module-level, because building a fresh IN (...)
+# expression for each call cost more than running it.
+IDS: BindParameter[str] = bindparam("ids", expanding=True)
 
 
 def is_postgres(conn: AsyncConnection) -> bool:

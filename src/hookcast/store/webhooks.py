@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    BindParameter,
     ColumnElement,
     RowMapping,
     Select,
@@ -28,7 +27,7 @@ from hookcast.domain.models import DeliveryStatus, Webhook
 from hookcast.ports import Page, WebhookHealth, WebhookQuery
 from hookcast.store.crypto import SecretBox
 from hookcast.store.rows import webhook_from_row, webhook_values
-from hookcast.store.sql import count, is_postgres, paginate
+from hookcast.store.sql import IDS, count, is_postgres, paginate
 from hookcast.store.tables import deliveries, webhook_events, webhook_sites, webhooks
 from hookcast.store.types import Timestamp
 
@@ -225,13 +224,10 @@ def _webhook(
     return webhook_from_row(row, events.get(row["id"], []), sites.get(row["id"], []), box)
 
 
-# The hot queries (every publish, every claim) are built once, with an expanding IN
-# parameter: building a fresh IN (...) expression for each call cost more than running it.
-_IDS: BindParameter[str] = bindparam("ids", expanding=True)
-_BY_IDS = select(webhooks).where(webhooks.c.id.in_(_IDS))
+_BY_IDS = select(webhooks).where(webhooks.c.id.in_(IDS))
 _LOCK_BY_IDS = (
     select(webhooks.c.id)
-    .where(webhooks.c.id.in_(_IDS))
+    .where(webhooks.c.id.in_(IDS))
     .order_by(webhooks.c.id)
     .with_for_update(read=True, key_share=True)
 )
@@ -240,7 +236,7 @@ _LOCK_BY_IDS = (
 def _subscriptions(table: Table, column: str) -> Select[Any]:
     return (
         select(table.c.webhook_id, table.c[column])
-        .where(table.c.webhook_id.in_(_IDS))
+        .where(table.c.webhook_id.in_(IDS))
         .order_by(table.c.webhook_id, table.c.position)
     )
 

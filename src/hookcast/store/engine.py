@@ -24,12 +24,15 @@ from hookcast.store.inline_sqlite import InlineSQLite
 __all__ = ["Engines", "create_engines", "to_async_url"]
 
 _BUSY_TIMEOUT_MS = 5000
-_PRAGMAS = (
-    "PRAGMA journal_mode=WAL",
-    "PRAGMA synchronous=FULL",
-    f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}",
-    "PRAGMA foreign_keys=ON",
-)
+
+
+def _pragmas(busy_timeout_ms: int) -> tuple[str, ...]:
+    return (
+        "PRAGMA journal_mode=WAL",
+        "PRAGMA synchronous=FULL",
+        f"PRAGMA busy_timeout={busy_timeout_ms}",
+        "PRAGMA foreign_keys=ON",
+    )
 
 
 def to_async_url(database_url: str) -> URL:
@@ -102,31 +105,25 @@ async def _inline_begin(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
         await conn.close()
 
 
-def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
-    # Take BEGIN away from the driver (SQLAlchemy's documented recipe) so the "begin" hook
-    # below decides how each transaction starts.
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    for pragma in _PRAGMAS:
-        cursor.execute(pragma)
-    cursor.close()
-
-
-def _on_inline_connect(dbapi_connection: Any, _record: Any) -> None:
-    _on_sqlite_connect(dbapi_connection, _record)
-    # InlineSQLite waits for another process's lock itself, without blocking the loop.
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA busy_timeout=0")
-    cursor.close()
-
-
 def _sqlite_engine(url: URL, begin: str, *, inline: bool = False, **kwargs: Any) -> AsyncEngine:
     if inline:
         kwargs["module"] = InlineSQLite(busy_timeout=_BUSY_TIMEOUT_MS / 1000)
     # Every transaction ends in COMMIT or ROLLBACK (Engines.begin): the pool's own ROLLBACK
     # on return would be one more statement per transaction.
     engine = create_async_engine(url, pool_reset_on_return=None, **kwargs)
-    on_connect = _on_inline_connect if inline else _on_sqlite_connect
+    # InlineSQLite waits for another process's lock itself, without blocking the loop, so
+    # SQLite's own busy handler is off on its connections.
+    pragmas = _pragmas(0 if inline else _BUSY_TIMEOUT_MS)
+
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take BEGIN away from the driver (SQLAlchemy's documented recipe) so the "begin"
+        # hook below decides how each transaction starts.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        for pragma in pragmas:
+            cursor.execute(pragma)
+        cursor.close()
+
     event.listen(engine.sync_engine, "connect", on_connect)
 
     def on_begin(conn: Connection) -> None:

@@ -144,6 +144,19 @@ Fanout = Callable[[Sequence[Event]], Sequence[Delivery]]
 """Given the events a publish newly stored, the deliveries to create for them (pure)."""
 
 
+@dataclass(frozen=True, slots=True)
+class ConfigVersion:
+    """An account's configuration version (keys, sites, webhooks) as a publish last read it."""
+
+    account_id: str
+    version: int
+
+
+class ConfigChanged(Exception):
+    """append_events refused a call, storing nothing: the account's keys, sites or webhooks
+    changed since the publish read them (`ConfigVersion`). Read them again and retry."""
+
+
 class Store(Protocol):
     """Durable state. Every method is one transaction; none leaks driver exceptions."""
 
@@ -156,6 +169,9 @@ class Store(Protocol):
     async def list_api_keys(self, account_id: str) -> Sequence[ApiKey]: ...
     async def delete_api_key(self, account_id: str, key_id: str) -> bool: ...
     async def count_api_keys(self) -> int: ...
+    async def config_version(self, account_id: str) -> int:
+        """Moves (within the changing transaction) whenever the account's keys, sites or
+        webhooks change, including a webhook the worker disables."""
 
     # sites
     async def create_site(self, site: Site) -> None:
@@ -183,9 +199,15 @@ class Store(Protocol):
     async def enabled_webhooks(self, account_id: str) -> Sequence[Webhook]: ...
 
     # events
-    async def append_events(self, events: Sequence[Event], fanout: Fanout) -> Sequence[str]:
+    async def append_events(
+        self, events: Sequence[Event], fanout: Fanout, *, expect: ConfigVersion | None = None
+    ) -> Sequence[str]:
         """Stores the events whose (account_id, id) is new and, in the same transaction, the
-        deliveries `fanout` returns for them. Returns the ids of the newly stored events."""
+        deliveries `fanout` returns for them. Returns the ids of the newly stored events.
+
+        With `expect`, the transaction first checks the account's configuration version and
+        raises `ConfigChanged`, storing nothing, if it moved: `fanout` was built from what
+        the publish read at that version."""
 
     async def list_events(self, query: EventQuery) -> Page[EventSummary]: ...
 

@@ -26,14 +26,22 @@ def _services(request: Request) -> Services:
     return services
 
 
-async def get_caller(
-    request: Request,
-    authorization: Annotated[
-        str | None,
-        Header(description="Your API secret, as `<secret>` or `Bearer <secret>`"),
-    ] = None,
-) -> Caller:
-    caller = await _services(request).auth.authenticate(authorization)
+Authorization = Annotated[
+    str | None,
+    Header(description="Your API secret, as `<secret>` or `Bearer <secret>`"),
+]
+
+
+async def get_caller(request: Request, authorization: Authorization = None) -> Caller:
+    return _limited(request, await _services(request).auth.authenticate(authorization))
+
+
+async def get_publisher(request: Request, authorization: Authorization = None) -> Caller:
+    """The caller of POST /v2/events/, whose key the publish itself checks as it commits."""
+    return _limited(request, await _services(request).events.publisher(authorization))
+
+
+def _limited(request: Request, caller: Caller) -> Caller:
     limiter: RateLimiter | None = getattr(request.app.state, "rate_limiter", None)
     if limiter is not None:
         limiter.check(caller.key_id or caller.account_id)  # 429 with Retry-After
@@ -49,4 +57,5 @@ async def get_page(
 
 ServicesDep = Annotated[Services, Depends(get_services)]
 CallerDep = Annotated[Caller, Depends(get_caller)]
+PublisherDep = Annotated[Caller, Depends(get_publisher)]
 PageDep = Annotated[PageRequest, Depends(get_page)]

@@ -11,32 +11,20 @@ from hookcast.domain.models import Delivery, DeliveryStatus, Event, Webhook
 from hookcast.domain.payload import body_fields
 
 
-class FanoutPlan:
-    """Matches events against a snapshot of the account's enabled webhooks.
+class Subscribers:
+    """An account's enabled webhooks, matched against events.
 
-    Conditions are compiled once per plan, not once per event, because a batch publish
-    evaluates every event against every webhook.
+    Conditions are compiled once here, not once per event: a batch publish evaluates every
+    event against every webhook, and one set of subscribers serves many publishes.
     """
 
-    def __init__(
-        self, webhooks: Sequence[Webhook], *, now: datetime, new_id: Callable[[], str]
-    ) -> None:
-        self._webhooks = [webhook for webhook in webhooks if webhook.enabled]
+    def __init__(self, webhooks: Sequence[Webhook]) -> None:
+        self.webhooks = [webhook for webhook in webhooks if webhook.enabled]
         self._conditions: dict[str, Condition] = {
             webhook.id: parse_conditions(webhook.conditions)
-            for webhook in self._webhooks
+            for webhook in self.webhooks
             if webhook.conditions
         }
-        self._now = now
-        self._new_id = new_id
-
-    def __call__(self, events: Sequence[Event]) -> list[Delivery]:
-        return [
-            self._delivery(event, webhook)
-            for event in events
-            for webhook in self._webhooks
-            if self.wants(webhook, event)
-        ]
 
     def wants(self, webhook: Webhook, event: Event) -> bool:
         if event.account_id != webhook.account_id or event.site_id not in webhook.site_ids:
@@ -46,8 +34,25 @@ class FanoutPlan:
         condition = self._conditions.get(webhook.id)
         return condition is None or condition.matches(body_fields(event, webhook.id))
 
-    def _delivery(self, event: Event, webhook: Webhook) -> Delivery:
-        return direct_delivery(event, webhook.id, now=self._now, delivery_id=self._new_id())
+
+class FanoutPlan:
+    """The deliveries that carry newly stored events to the subscribers that want them."""
+
+    def __init__(
+        self, subscribers: Subscribers, *, now: datetime, new_id: Callable[[], str]
+    ) -> None:
+        self._subscribers = subscribers
+        self._now = now
+        self._new_id = new_id
+
+    def __call__(self, events: Sequence[Event]) -> list[Delivery]:
+        wants = self._subscribers.wants
+        return [
+            direct_delivery(event, webhook.id, now=self._now, delivery_id=self._new_id())
+            for event in events
+            for webhook in self._subscribers.webhooks
+            if wants(webhook, event)
+        ]
 
 
 def direct_delivery(event: Event, webhook_id: str, *, now: datetime, delivery_id: str) -> Delivery:

@@ -7,12 +7,14 @@ from datetime import datetime
 from typing import Any
 
 from hookcast.domain.catalog import EVENT_TYPES, PUBLISHABLE_EVENTS
-from hookcast.domain.errors import ValidationFailed
+from hookcast.domain.errors import Unauthorized, ValidationFailed
 from hookcast.domain.fanout import FanoutPlan
 from hookcast.domain.ids import is_event_id, new_delivery_id, new_event_id
 from hookcast.domain.models import Event, Permission
 from hookcast.ports import (
     Clock,
+    ConfigChanged,
+    ConfigVersion,
     EventQuery,
     EventSummary,
     NoObserver,
@@ -22,10 +24,15 @@ from hookcast.ports import (
     Store,
 )
 from hookcast.services import validation as v
-from hookcast.services.auth import Caller
+from hookcast.services.auth import Caller, hash_secret, parse_authorization
+from hookcast.services.publish_cache import AccountConfig, PublishCache
 
 _ENVELOPE_FIELDS = frozenset({"event", "site_id", "event_id", "event_time", "data"})
 _MAX_ID_LENGTH = 128
+# Writes checked against the cached configuration before one that reads it afresh and is
+# not checked (the reads and the write then race as any read-then-write does): a publish
+# always completes, however often the account's configuration changes meanwhile.
+_CHECKED_ATTEMPTS = 4
 
 
 class EventService:
@@ -41,6 +48,15 @@ class EventService:
         self._clock = clock
         self._max_batch = max_batch
         self._observer = observer or NoObserver()
+        self._cache = PublishCache(store)
+
+    async def publisher(self, authorization: str | None) -> Caller:
+        """The caller behind an API secret, for publishing only: the key is looked up once
+        and remembered, and `publish` checks it still exists as it commits."""
+        key = await self._cache.key(hash_secret(parse_authorization(authorization)))
+        if key is None:
+            raise Unauthorized("invalid API key")
+        return Caller(account_id=key.account_id, role=key.role, key_id=key.id)
 
     async def publish(self, caller: Caller, raw: object) -> list[str]:
         """Validates one event or a batch (`{"events": [...]}`), stores it with its
@@ -56,12 +72,34 @@ class EventService:
             parse_event(item, account_id=caller.account_id, now=now, field=prefix(index))
             for index, item in enumerate(items)
         ]
-        await self._check_sites(caller.account_id, events, prefix)
-        plan = FanoutPlan(
-            await self._store.enabled_webhooks(caller.account_id), now=now, new_id=new_delivery_id
-        )
+        for _ in range(_CHECKED_ATTEMPTS):
+            try:
+                return await self._store_events(caller, events, prefix, now, checked=True)
+            except ConfigChanged:
+                continue
+        return await self._store_events(caller, events, prefix, now, checked=False)
+
+    async def _store_events(
+        self,
+        caller: Caller,
+        events: Sequence[Event],
+        prefix: Callable[[int], str],
+        now: datetime,
+        *,
+        checked: bool,
+    ) -> list[str]:
+        config = await self._cache.account(caller.account_id)
+        if caller.key_id is not None and caller.key_id not in config.key_ids:
+            raise Unauthorized("invalid API key")  # revoked since it was looked up
+        await self._check_sites(config, events, prefix)
+        plan = FanoutPlan(config.subscribers, now=now, new_id=new_delivery_id)
         unique = _first_of_each_id(events)
-        stored = set(await self._store.append_events(unique, plan))
+        expect = ConfigVersion(config.account_id, config.version) if checked else None
+        try:
+            stored = set(await self._store.append_events(unique, plan, expect=expect))
+        except ConfigChanged:
+            self._cache.forget(config)
+            raise
         self._observer.on_published([event for event in unique if event.id in stored])
         return [event.id for event in events]
 
@@ -85,10 +123,10 @@ class EventService:
         return await self._store.list_events(query)
 
     async def _check_sites(
-        self, account_id: str, events: Sequence[Event], prefix: Callable[[int], str]
+        self, config: AccountConfig, events: Sequence[Event], prefix: Callable[[int], str]
     ) -> None:
         wanted = list(dict.fromkeys(event.site_id for event in events))
-        known = await self._store.existing_site_ids(account_id, wanted)
+        known = await self._cache.existing_sites(config, wanted)
         for index, event in enumerate(events):
             if event.site_id not in known:
                 raise ValidationFailed(

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hookcast.domain.models import Account, ApiKey
 from hookcast.store.rows import account_from_row, api_key_from_row, api_key_values
-from hookcast.store.sql import count
-from hookcast.store.tables import accounts, api_keys
+from hookcast.store.sql import IDS, count
+from hookcast.store.tables import accounts, api_keys, webhooks
 
 __all__ = [
+    "config_changed",
+    "config_changed_for_webhooks",
+    "config_versions",
     "count_api_keys",
     "create_account",
     "create_api_key",
@@ -68,3 +71,33 @@ async def delete_api_key(conn: AsyncConnection, account_id: str, key_id: str) ->
 
 async def count_api_keys(conn: AsyncConnection) -> int:
     return await count(conn, api_keys)
+
+
+# Configuration versions. A transaction that changes an account's keys, sites or webhooks
+# moves the account's version as its last statement: every writer then locks rows in the
+# same order (the changed rows, then the account), so PostgreSQL never sees a lock cycle.
+
+
+async def config_changed(conn: AsyncConnection, account_id: str) -> None:
+    await conn.execute(_BUMP, {"ids": [account_id]})
+
+
+async def config_changed_for_webhooks(conn: AsyncConnection, webhook_ids: Collection[str]) -> None:
+    """The accounts owning these webhooks changed (the worker disabled them)."""
+    if webhook_ids:
+        await conn.execute(_BUMP_OWNERS, {"ids": sorted(webhook_ids)})
+
+
+async def config_versions(conn: AsyncConnection, account_ids: Collection[str]) -> dict[str, int]:
+    rows = await conn.execute(_VERSIONS, {"ids": list(account_ids)})
+    return {account_id: version for account_id, version in rows}
+
+
+_NEXT_VERSION = {"config_version": accounts.c.config_version + 1}
+_BUMP = update(accounts).where(accounts.c.id.in_(IDS)).values(_NEXT_VERSION)
+_BUMP_OWNERS = (
+    update(accounts)
+    .where(accounts.c.id.in_(select(webhooks.c.account_id).where(webhooks.c.id.in_(IDS))))
+    .values(_NEXT_VERSION)
+)
+_VERSIONS = select(accounts.c.id, accounts.c.config_version).where(accounts.c.id.in_(IDS))

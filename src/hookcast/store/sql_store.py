@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,9 +17,11 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hookcast.domain.errors import Unavailable
-from hookcast.domain.models import Account, ApiKey, Event, Site, Webhook
+from hookcast.domain.models import Account, ApiKey, Delivery, Event, Site, Webhook
 from hookcast.ports import (
     ClaimedDelivery,
+    ConfigChanged,
+    ConfigVersion,
     DeliveryCount,
     DeliveryQuery,
     DeliveryRecord,
@@ -53,24 +55,70 @@ __all__ = ["SqlStore"]
 _GROUP_EVENTS = 5000  # events per group-commit transaction (a call is never split)
 
 
-@dataclass(frozen=True, slots=True)
-class _Append:
+@dataclass(frozen=True, slots=True, eq=False)
+class _Call:
+    """One append_events call."""
+
     events: Sequence[Event]
     fanout: Fanout
+    expect: ConfigVersion | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Append:
+    call: _Call
     waiter: asyncio.Future[Sequence[str]]
 
 
 async def _append_in(
-    conn: AsyncConnection, events: Sequence[Event], fanout: Fanout
-) -> tuple[list[str], int]:
-    """One append_events call's statements: (ids stored, deliveries offered)."""
-    new = await event_sql.insert_new_events(conn, events)
-    # Fan out only what this call stored: a re-published event (same id) already has its
-    # deliveries and must not get more.
-    offered = await delivery_sql.insert_deliveries(conn, fanout(new)) if new else 0
+    conn: AsyncConnection, calls: Sequence[_Call]
+) -> tuple[list[list[str] | None], int]:
+    """The statements of several append_events calls, run together (one INSERT of events,
+    one of deliveries, whatever the number of calls): the ids each call stored, or None for
+    a call whose `expect` no longer holds (it stores nothing); and the deliveries offered."""
+    stale = await _stale(conn, calls)
+    live = [call for call in calls if call not in stale]
+    stored = await event_sql.insert_new_events(conn, [e for call in live for e in call.events])
+    # Each newly stored event belongs to the first call that carried it and is fanned out
+    # there only: a re-published event (same id) already has its deliveries.
+    new = {(event.account_id, event.id) for event in stored}
+    ids: list[list[str] | None] = []
+    fanned_out: list[Delivery] = []
+    for call in calls:
+        if call in stale:
+            ids.append(None)
+            continue
+        mine = []
+        for event in call.events:
+            if (event.account_id, event.id) in new:
+                new.discard((event.account_id, event.id))
+                mine.append(event)
+        ids.append([event.id for event in mine])
+        if mine:
+            fanned_out.extend(call.fanout(mine))
+    offered = await delivery_sql.insert_deliveries(conn, fanned_out) if fanned_out else 0
     if offered:
         await notify(conn)
-    return [event.id for event in new], offered
+    return ids, offered
+
+
+async def _stale(conn: AsyncConnection, calls: Sequence[_Call]) -> list[_Call]:
+    expected = [call.expect for call in calls if call.expect is not None]
+    if not expected:
+        return []
+    versions = await account_sql.config_versions(conn, {e.account_id for e in expected})
+    return [
+        call
+        for call in calls
+        if call.expect is not None and versions.get(call.expect.account_id) != call.expect.version
+    ]
+
+
+async def _changed(conn: AsyncConnection, account_id: str, change: Awaitable[bool]) -> bool:
+    """Runs a delete; if it deleted something, moves the account's configuration version."""
+    if changed := await change:
+        await account_sql.config_changed(conn, account_id)
+    return changed
 
 
 def _settle(group: list[_Append], exc: BaseException) -> None:
@@ -152,6 +200,7 @@ class SqlStore:
     async def create_api_key(self, key: ApiKey) -> None:
         async with self._writing(f"api key {key.id} already exists") as conn:
             await account_sql.create_api_key(conn, key)
+            await account_sql.config_changed(conn, key.account_id)
 
     async def find_api_key(self, secret_hash: str) -> ApiKey | None:
         async with self._reading() as conn:
@@ -163,17 +212,24 @@ class SqlStore:
 
     async def delete_api_key(self, account_id: str, key_id: str) -> bool:
         async with self._writing() as conn:
-            return await account_sql.delete_api_key(conn, account_id, key_id)
+            return await _changed(
+                conn, account_id, account_sql.delete_api_key(conn, account_id, key_id)
+            )
 
     async def count_api_keys(self) -> int:
         async with self._reading() as conn:
             return await account_sql.count_api_keys(conn)
+
+    async def config_version(self, account_id: str) -> int:
+        async with self._reading() as conn:
+            return (await account_sql.config_versions(conn, [account_id])).get(account_id, 0)
 
     # sites
 
     async def create_site(self, site: Site) -> None:
         async with self._writing(f"site id {site.id} is already taken") as conn:
             await site_sql.create_site(conn, site)
+            await account_sql.config_changed(conn, site.account_id)
 
     async def get_site(self, account_id: str, site_id: str) -> Site | None:
         async with self._reading() as conn:
@@ -189,7 +245,7 @@ class SqlStore:
 
     async def delete_site(self, account_id: str, site_id: str) -> bool:
         async with self._writing() as conn:
-            return await site_sql.delete_site(conn, account_id, site_id)
+            return await _changed(conn, account_id, site_sql.delete_site(conn, account_id, site_id))
 
     async def existing_site_ids(self, account_id: str, site_ids: Sequence[str]) -> set[str]:
         async with self._reading() as conn:
@@ -200,6 +256,7 @@ class SqlStore:
     async def create_webhook(self, webhook: Webhook) -> None:
         async with self._writing(f"webhook id {webhook.id} is already taken") as conn:
             await webhook_sql.create_webhook(conn, webhook, self._box)
+            await account_sql.config_changed(conn, webhook.account_id)
 
     async def get_webhook(self, account_id: str, webhook_id: str) -> Webhook | None:
         async with self._scanning() as conn:
@@ -214,12 +271,14 @@ class SqlStore:
             await webhook_sql.update_webhook(conn, webhook, now, self._box)
             if webhook.enabled:
                 await notify(conn)
+            await account_sql.config_changed(conn, webhook.account_id)
         if webhook.enabled:
             self._wakeup.notify()
 
     async def delete_webhook(self, account_id: str, webhook_id: str) -> bool:
         async with self._writing() as conn:
-            return await webhook_sql.delete_webhook(conn, account_id, webhook_id)
+            deleted = webhook_sql.delete_webhook(conn, account_id, webhook_id)
+            return await _changed(conn, account_id, deleted)
 
     async def enabled_webhooks(self, account_id: str) -> Sequence[Webhook]:
         async with self._reading() as conn:
@@ -227,12 +286,15 @@ class SqlStore:
 
     # events
 
-    async def append_events(self, events: Sequence[Event], fanout: Fanout) -> Sequence[str]:
+    async def append_events(
+        self, events: Sequence[Event], fanout: Fanout, *, expect: ConfigVersion | None = None
+    ) -> Sequence[str]:
         """Group commit: calls made while a write is under way share the next transaction
-        (one BEGIN, one fsync), each call's statements run in turn inside it. A call whose
-        data the database refuses fails alone: the group is then retried call by call."""
+        (one BEGIN, one fsync, one INSERT of events and one of deliveries for them all). A
+        call whose data the database refuses fails alone: the group is then retried call by
+        call."""
         waiter: asyncio.Future[Sequence[str]] = asyncio.get_running_loop().create_future()
-        self._appends.append(_Append(events, fanout, waiter))
+        self._appends.append(_Append(_Call(events, fanout, expect), waiter))
         if self._appender is None or self._appender.done():
             self._appender = asyncio.create_task(self._append_pending())
         return await waiter
@@ -244,13 +306,13 @@ class SqlStore:
             size = 0
             while self._appends and (not group or size < _GROUP_EVENTS):
                 group.append(self._appends.popleft())
-                size += len(group[-1].events)
+                size += len(group[-1].call.events)
             await self._append_group(group)
 
     async def _append_group(self, group: list[_Append]) -> None:
         try:
             async with self._writing() as conn:
-                stored = [await _append_in(conn, item.events, item.fanout) for item in group]
+                stored, offered = await _append_in(conn, [item.call for item in group])
         except Unavailable as exc:  # the database, not the data: every call fails alike
             _settle(group, exc)
             return
@@ -261,10 +323,14 @@ class SqlStore:
             for item in group:
                 await self._append_group([item])
             return
-        if any(offered for _, offered in stored):
+        if offered:
             self._wakeup.notify()
-        for item, (ids, _) in zip(group, stored, strict=True):
-            if not item.waiter.done():  # its caller may have gone (a closed connection)
+        for item, ids in zip(group, stored, strict=True):
+            if item.waiter.done():  # its caller may have gone (a closed connection)
+                continue
+            if ids is None:
+                item.waiter.set_exception(ConfigChanged())
+            else:
                 item.waiter.set_result(ids)
 
     async def list_events(self, query: EventQuery) -> Page[EventSummary]:
@@ -304,10 +370,13 @@ class SqlStore:
         self, results: Sequence[DeliveryResult], health: Sequence[WebhookHealth]
     ) -> None:
         async with self._writing() as conn:
-            # Webhook rows before delivery rows, the order every writer locks them in
-            # (update_webhook, append_events), so PostgreSQL never sees a lock cycle.
+            # Webhook rows, then delivery rows, then account rows: the order every writer
+            # locks them in (update_webhook, append_events), so PostgreSQL never sees a cycle.
             await webhook_sql.apply_health(conn, health)
             await delivery_sql.record_attempts(conn, results)
+            await account_sql.config_changed_for_webhooks(
+                conn, [h.webhook_id for h in health if h.disable_reason]
+            )
 
     async def release_deliveries(self, leases: Sequence[tuple[str, str]], now: datetime) -> None:
         async with self._writing() as conn:
@@ -406,12 +475,16 @@ class _TransactionView(SqlStore):
         with translate_errors(conflict):
             yield self._connection
 
-    async def append_events(self, events: Sequence[Event], fanout: Fanout) -> Sequence[str]:
+    async def append_events(
+        self, events: Sequence[Event], fanout: Fanout, *, expect: ConfigVersion | None = None
+    ) -> Sequence[str]:
         """On the caller's transaction, not in a group: it commits when the caller does."""
         with translate_errors():
-            ids, offered = await _append_in(self._connection, events, fanout)
+            (ids,), offered = await _append_in(self._connection, [_Call(events, fanout, expect)])
         if offered:
             self._wakeup.notify()
+        if ids is None:
+            raise ConfigChanged()
         return ids
 
     async def close(self) -> None:

@@ -55,6 +55,8 @@ accounts = Table(
     Column("id", String(_ID), primary_key=True),
     Column("name", Text, nullable=False),
     Column("created", Timestamp, nullable=False),
+    # Moved by every change to the account's keys, sites or webhooks (store/accounts.py).
+    Column("config_version", BigInteger, nullable=False, server_default="0"),
 )
 
 api_keys = Table(

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query
 
 from hookcast.api import presenters
-from hookcast.api.deps import CallerDep, PageDep, ServicesDep
+from hookcast.api.deps import CallerDep, PageDep, PublisherDep, ServicesDep
 from hookcast.api.models import (
     AUTHENTICATED,
     WITH_BODY,
@@ -35,7 +35,7 @@ PUBLISH_DOC = (
 )
 async def publish(
     services: ServicesDep,
-    caller: CallerDep,
+    caller: PublisherDep,
     body: Annotated[dict[str, Any], Body(description=PUBLISH_DOC)],
 ) -> dict[str, Any]:
     # The JSON object goes to the service as-is: its rules name the failing field precisely.

@@ -1,0 +1,107 @@
+"""What a publish needs to know about an account, kept between publishes.
+
+Before it writes, a publish needs the account's API keys (is the caller's key still
+there?), which of its sites exist, and its enabled webhooks with their conditions. Reading
+them took three queries and a decryption per webhook, several times the cost of the write
+itself, for facts that rarely change. So they are kept here, each account's under the
+configuration version read before them (`Store.config_version`), and the publish has the
+store check that version inside its write transaction (`ConfigVersion`): if a key, a site
+or a webhook changed since, the write is refused (`ConfigChanged`), the account is read
+again and the publish retried. A publish never acts on anything older than what its own
+transaction would have read, on any number of API servers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from hookcast.domain.fanout import Subscribers
+from hookcast.domain.models import Role
+from hookcast.ports import Store
+
+__all__ = ["AccountConfig", "KnownKey", "PublishCache"]
+
+
+@dataclass(slots=True)
+class AccountConfig:
+    """An account's publishing configuration as of `version`."""
+
+    account_id: str
+    version: int
+    subscribers: Subscribers
+    key_ids: frozenset[str]
+    sites: set[str] = field(default_factory=set)  # known to exist; filled as publishes ask
+
+
+@dataclass(frozen=True, slots=True)
+class KnownKey:
+    """What an API key's secret hash stands for. A key's account and role never change (a
+    key is only created or deleted), so this needs no version: whether the key still exists
+    is `AccountConfig.key_ids`, checked at the version the publish commits against."""
+
+    id: str
+    account_id: str
+    role: Role
+
+
+class PublishCache:
+    def __init__(self, store: Store, *, max_accounts: int = 10_000) -> None:
+        self._store = store
+        self._max = max_accounts
+        self._accounts: dict[str, AccountConfig] = {}
+        self._keys: dict[str, KnownKey] = {}
+
+    async def key(self, secret_hash: str) -> KnownKey | None:
+        """The key with this secret hash, if it existed when first asked (unknown hashes are
+        never remembered: each costs a query, as without the cache)."""
+        known = self._keys.get(secret_hash)
+        if known is None:
+            found = await self._store.find_api_key(secret_hash)
+            if found is None:
+                return None
+            known = KnownKey(id=found.id, account_id=found.account_id, role=found.role)
+            _remember(self._keys, secret_hash, known, limit=self._max * 10)
+        return known
+
+    async def account(self, account_id: str) -> AccountConfig:
+        config = self._accounts.get(account_id)
+        if config is None:
+            # The version first: whatever is read after it is at least as new, so a change
+            # made meanwhile moves the version past this one and fails the check.
+            version = await self._store.config_version(account_id)
+            webhooks = await self._store.enabled_webhooks(account_id)
+            keys = await self._store.list_api_keys(account_id)
+            config = AccountConfig(
+                account_id=account_id,
+                version=version,
+                subscribers=Subscribers(webhooks),
+                key_ids=frozenset(key.id for key in keys),
+            )
+            _remember(self._accounts, account_id, config, limit=self._max)
+        return config
+
+    async def existing_sites(self, config: AccountConfig, site_ids: Collection[str]) -> set[str]:
+        """Which of `site_ids` exist, asking the store only about sites not seen before."""
+        unknown = [site_id for site_id in site_ids if site_id not in config.sites]
+        if unknown:
+            config.sites.update(await self._store.existing_site_ids(config.account_id, unknown))
+        return {site_id for site_id in site_ids if site_id in config.sites}
+
+    def forget(self, config: AccountConfig) -> None:
+        """`config` is out of date: the next publish for its account reads it again."""
+        if self._accounts.get(config.account_id) is config:
+            del self._accounts[config.account_id]
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def _remember(entries: dict[K, V], key: K, value: V, *, limit: int) -> None:
+    """Adds an entry, dropping the oldest when full (a bound, not an eviction policy: a
+    dropped entry costs one read when next needed)."""
+    if len(entries) >= limit:
+        del entries[next(iter(entries))]
+    entries[key] = value

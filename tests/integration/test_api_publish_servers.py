@@ -1,0 +1,86 @@
+"""Two API servers on one database: what one server changes, the next publish on the other
+obeys, although each server keeps what publishing needs to know between publishes."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+
+from hookcast.cli.runtime import Runtime
+from hookcast.config import Settings
+from hookcast.ports import DeliveryQuery, EventQuery
+from integration.harness import BASE_URL, SITE_ID, Api, assert_error
+
+EVENT = {"event": "media_available", "site_id": SITE_ID, "media_id": "Media001"}
+
+
+@contextlib.asynccontextmanager
+async def _second_server(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    runtime = await Runtime.open(Settings(database_url=database_url, secret_key="test-secret-key"))
+    try:
+        transport = httpx.ASGITransport(app=runtime.app(with_worker=False))
+        async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+            yield client
+    finally:
+        await runtime.store.close()
+
+
+async def _publish(server: httpx.AsyncClient, key: str, **fields: Any) -> httpx.Response:
+    return await server.post(
+        "/v2/events/", json={**EVENT, **fields}, headers={"Authorization": key}
+    )
+
+
+async def _deliveries(api: Api, webhook_id: str) -> int:
+    page = await api.runtime.store.list_deliveries(DeliveryQuery(api.account_id, webhook_id))
+    return page.total
+
+
+async def test_webhook_changes_on_one_server_apply_to_the_next_publish_on_the_other(
+    api: Api, database_url: str
+) -> None:
+    await api.site(SITE_ID)
+    async with _second_server(database_url) as other:
+        assert (await _publish(other, api.admin)).status_code == 202  # no webhook yet
+
+        hook = await api.webhook([SITE_ID])
+        assert (await _publish(other, api.admin, media_id="Media002")).status_code == 202
+        assert await _deliveries(api, hook["id"]) == 1
+
+        paused = {"metadata": {"enabled": False}}
+        assert (await api.call("PATCH", f"/v2/webhooks/{hook['id']}/", json=paused)).is_success
+        assert (await _publish(other, api.admin, media_id="Media003")).status_code == 202
+        assert await _deliveries(api, hook["id"]) == 1
+
+
+async def test_a_key_revoked_on_one_server_no_longer_publishes_on_the_other(
+    api: Api, database_url: str
+) -> None:
+    await api.site(SITE_ID)
+    created = await api.call(
+        "POST", "/v2/api_keys/", json={"metadata": {"name": "encoder", "role": "publisher"}}
+    )
+    key = created.json()
+    async with _second_server(database_url) as other:
+        assert (await _publish(other, key["secret"])).status_code == 202
+
+        assert (await api.call("DELETE", f"/v2/api_keys/{key['id']}/")).status_code == 204
+        assert_error(await _publish(other, key["secret"], media_id="Media002"), 401)
+
+    events = await api.runtime.store.list_events(EventQuery(account_id=api.account_id))
+    assert events.total == 1
+
+
+async def test_a_site_deleted_on_one_server_refuses_events_on_the_other(
+    api: Api, database_url: str
+) -> None:
+    await api.site(SITE_ID)
+    async with _second_server(database_url) as other:
+        assert (await _publish(other, api.admin)).status_code == 202
+
+        assert (await api.call("DELETE", f"/v2/sites/{SITE_ID}/")).status_code == 204
+        refused = await _publish(other, api.admin, media_id="Media002")
+        assert "unknown site" in assert_error(refused, 400)

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from hookcast.api import errors
 from hookcast.api.middleware import RequestRules
 from hookcast.api.operations import Operations
+from hookcast.api.publish_endpoint import PublishEndpoint
 from hookcast.api.ratelimit import RateLimiter
 from hookcast.api.responses import OrjsonResponse
 from hookcast.api.routes import (
@@ -51,7 +52,7 @@ def create_app(
     )
     app.state.services = services
     app.state.operations = operations = operations or Operations()
-    app.state.rate_limiter = (
+    app.state.rate_limiter = limiter = (
         RateLimiter(per_second=operations.rate_limit_per_second, burst=operations.rate_limit_burst)
         if operations.rate_limit_per_second > 0
         else None
@@ -60,6 +61,8 @@ def create_app(
         app.include_router(module.router)
     errors.install(app)
     _document_errors_as_raised(app)
+    # Middleware added first runs innermost: publishing sees the path RequestRules normalized.
+    app.add_middleware(PublishEndpoint, services=services, limiter=limiter)
     app.add_middleware(RequestRules, max_body_bytes=max_body_bytes)
     # Added last, so outermost: the 413 and 415 answers of RequestRules get the headers too.
     app.add_middleware(SecurityHeaders)

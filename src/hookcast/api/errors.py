@@ -41,6 +41,7 @@ _HTTP_CODES = {
 }
 
 
+INVALID_JSON = ("invalid_json", "the request body is not valid JSON")
 _EXTRA_HEADERS = {401: {"WWW-Authenticate": "Bearer"}, 503: {"Retry-After": "5"}}
 
 
@@ -58,17 +59,27 @@ def error_body(code: str, description: str) -> bytes:
     return orjson.dumps({"errors": [{"code": code, "description": description}]})
 
 
+def answer(exc: HookcastError | HTTPException) -> tuple[int, str, str, dict[str, str]]:
+    """(status, code, description, headers) for an error a route raised."""
+    if isinstance(exc, HTTPException):  # Retry-After of a 429 travels in exc.headers
+        code = _HTTP_CODES.get(exc.status_code, "error")
+        status, description, headers = exc.status_code, str(exc.detail), exc.headers or {}
+    else:
+        status = next((code for kind, code in _STATUS if isinstance(exc, kind)), 400)
+        code, description, headers = exc.code, exc.description, {}
+    return status, code, description, {**_EXTRA_HEADERS.get(status, {}), **headers}
+
+
 async def _hookcast_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HookcastError)
-    status = next((code for kind, code in _STATUS if isinstance(exc, kind)), 400)
-    return error_response(status, exc.code, exc.description)
+    return error_response(*answer(exc))
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = exc.errors()
     if any(error.get("type") == "json_invalid" for error in errors):
-        return error_response(400, "invalid_json", "the request body is not valid JSON")
+        return error_response(400, *INVALID_JSON)
     return JSONResponse({"errors": [_describe(error) for error in errors]}, status_code=400)
 
 
@@ -84,8 +95,7 @@ def _describe(error: Any) -> dict[str, str]:
 
 async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
-    code = _HTTP_CODES.get(exc.status_code, "error")
-    return error_response(exc.status_code, code, str(exc.detail), exc.headers)  # Retry-After
+    return error_response(*answer(exc))
 
 
 async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:

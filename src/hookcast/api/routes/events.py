@@ -38,7 +38,9 @@ async def publish(
     caller: PublisherDep,
     body: Annotated[dict[str, Any], Body(description=PUBLISH_DOC)],
 ) -> dict[str, Any]:
-    # The JSON object goes to the service as-is: its rules name the failing field precisely.
+    # Requests are answered by api/publish_endpoint.py before they reach this route, which
+    # stays for the OpenAPI document. The JSON object goes to the service as-is: its rules
+    # name the failing field precisely.
     event_ids = await services.events.publish(caller, body)
     return {"event_ids": event_ids}
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Generic, Protocol, TypeVar
 
+from hookcast.domain.fanout import Lease as Lease  # a Handoff grants it
 from hookcast.domain.health import WebhookHealth as WebhookHealth  # the store applies it
 from hookcast.domain.models import (
     Account,
@@ -150,6 +151,17 @@ class ConfigVersion:
 
     account_id: str
     version: int
+
+
+class Handoff(Protocol):
+    """A worker in the publishing process, taking deliveries straight from the publish that
+    created them, leased to it in the publishing transaction: sent without a claim."""
+
+    def lease(self) -> Lease | None:
+        """A lease for the deliveries of one publish, or None (not running, or no room)."""
+
+    def take(self, leased: Sequence[ClaimedDelivery]) -> None:
+        """The committed deliveries created under a lease from `lease()`."""
 
 
 class ConfigChanged(Exception):

@@ -97,9 +97,11 @@ class Runtime:
         worker, sender = self.worker(concurrency=concurrency, heartbeat=heartbeat)
         retention = self.retention()
         pruning = asyncio.create_task(retention.run(stop)) if retention is not None else None
+        self.services.events.handoff = worker
         try:
             await worker.run(stop)
         finally:
+            self.services.events.handoff = None
             await sender.close()
             if pruning is not None:
                 stop.set()  # the worker may have ended on an error: stop pruning too

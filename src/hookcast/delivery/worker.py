@@ -1,6 +1,7 @@
 """The delivery worker: claim due deliveries in large batches, queue them per endpoint, send
 them concurrently, record the outcomes in batches. Each step is small; the loop only wires
-them together."""
+them together. In `hookcast serve`, publishes also hand it their deliveries directly (the
+worker is their `Handoff`): created leased to it, they skip the claim."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import asyncio
 import contextlib
 import logging
 import random
+import secrets
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -25,6 +27,7 @@ from hookcast.ports import (
     ClaimedDelivery,
     Clock,
     DeliveryObserver,
+    Lease,
     NoObserver,
     Sender,
     Store,
@@ -101,6 +104,11 @@ class DeliveryWorker:
         self._room_freed = asyncio.Event()  # the claim loop may claim again
         self._waiting_for_room = False
         self._retry_recorded = asyncio.Event()  # a retry was scheduled: it may be due soon
+        self._taking = False  # run() is running: publishes may hand deliveries over
+        # One token for every delivery handed over by a publish: a lease is a claim on rows
+        # by this worker, and a delivery claimed again after its lease expired gets the
+        # claimer's fresh token, so this one no longer records anything on it.
+        self._handoff_token = secrets.token_hex(16)
         self.delivered = 0  # attempts recorded; read by tests and metrics
         self._observer = observer or NoObserver()
         self.heartbeat = heartbeat or Heartbeat()  # read by /readyz
@@ -108,6 +116,7 @@ class DeliveryWorker:
     async def run(self, stop: asyncio.Event) -> None:
         """Delivers until `stop` is set, then finishes or releases in-flight work."""
         flusher = asyncio.create_task(self._flush_loop(), name="hookcast-flusher")
+        self._taking = True
         try:
             while not stop.is_set():
                 self.heartbeat.beat()
@@ -121,6 +130,7 @@ class DeliveryWorker:
                 if len(claimed) < room:  # nothing more is due now: no need to ask again
                     await self._idle(stop)
         finally:
+            self._taking = False
             self._release_queued()
             await self._drain()
             # Ask the flusher to finish rather than cancel it: a cancel landing inside its
@@ -130,6 +140,24 @@ class DeliveryWorker:
             self._flushed.set()
             await flusher
             await self._flush()
+
+    # Handoff: deliveries from publishes in this process
+
+    def lease(self) -> Lease | None:
+        """A lease for one publish's deliveries while this worker runs and holds fewer than
+        `prefetch`: they are then sent as soon as they are committed, with no claim."""
+        room = self._options.prefetch - len(self._in_flight) - self._queued
+        if not self._taking or room <= 0:
+            return None
+        until = self._clock() + timedelta(seconds=self._options.lease_seconds)
+        return Lease(token=self._handoff_token, until=until, room=room)
+
+    def take(self, leased: Sequence[ClaimedDelivery]) -> None:
+        """Queues committed deliveries created under a lease from `lease()`. If the worker
+        stopped in between, their leases expire and a worker claims them then."""
+        if self._taking:
+            self._enqueue(list(leased))
+            self._pump()
 
     def _room(self) -> int:
         """How many deliveries to claim now.

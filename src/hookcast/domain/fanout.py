@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from hookcast.domain.catalog import ALL_EVENTS
@@ -35,24 +36,56 @@ class Subscribers:
         return condition is None or condition.matches(body_fields(event, webhook.id))
 
 
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """Up to `room` deliveries may be created already leased (`token`, until `until`) to a
+    worker in the publishing process, which sends them without claiming them first."""
+
+    token: str
+    until: datetime
+    room: int
+
+
 class FanoutPlan:
-    """The deliveries that carry newly stored events to the subscribers that want them."""
+    """The deliveries that carry newly stored events to the subscribers that want them.
+
+    With a lease, the first `lease.room` of them are created leased, and the last call's
+    leased deliveries are kept in `leased` with their event and webhook, for the publisher
+    to hand to its worker once they are committed.
+    """
 
     def __init__(
-        self, subscribers: Subscribers, *, now: datetime, new_id: Callable[[], str]
+        self,
+        subscribers: Subscribers,
+        *,
+        now: datetime,
+        new_id: Callable[[], str],
+        lease: Lease | None = None,
     ) -> None:
         self._subscribers = subscribers
         self._now = now
         self._new_id = new_id
+        self._lease = lease
+        self.leased: list[tuple[Delivery, Event, Webhook]] = []
 
     def __call__(self, events: Sequence[Event]) -> list[Delivery]:
-        wants = self._subscribers.wants
-        return [
-            direct_delivery(event, webhook.id, now=self._now, delivery_id=self._new_id())
-            for event in events
-            for webhook in self._subscribers.webhooks
-            if wants(webhook, event)
-        ]
+        wants, lease = self._subscribers.wants, self._lease
+        deliveries: list[Delivery] = []
+        self.leased = []
+        for event in events:
+            for webhook in self._subscribers.webhooks:
+                if not wants(webhook, event):
+                    continue
+                delivery = direct_delivery(
+                    event, webhook.id, now=self._now, delivery_id=self._new_id()
+                )
+                if lease is not None and len(self.leased) < lease.room:
+                    delivery = replace(
+                        delivery, next_attempt_at=lease.until, lease_token=lease.token
+                    )
+                    self.leased.append((delivery, event, webhook))
+                deliveries.append(delivery)
+        return deliveries
 
 
 def direct_delivery(event: Event, webhook_id: str, *, now: datetime, delivery_id: str) -> Delivery:

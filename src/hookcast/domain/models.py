@@ -145,6 +145,9 @@ class Delivery:
     created: datetime
     last_status_code: int | None = None
     completed_at: datetime | None = None
+    # Set on a delivery created already leased to the worker in the publishing process
+    # (fanout.Lease); stored, never read back: claims issue their own.
+    lease_token: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

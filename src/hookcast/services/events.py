@@ -12,11 +12,13 @@ from hookcast.domain.fanout import FanoutPlan
 from hookcast.domain.ids import is_event_id, new_delivery_id, new_event_id
 from hookcast.domain.models import Event, Permission
 from hookcast.ports import (
+    ClaimedDelivery,
     Clock,
     ConfigChanged,
     ConfigVersion,
     EventQuery,
     EventSummary,
+    Handoff,
     NoObserver,
     Page,
     PageRequest,
@@ -49,6 +51,9 @@ class EventService:
         self._max_batch = max_batch
         self._observer = observer or NoObserver()
         self._cache = PublishCache(store)
+        # The worker of this process, while it runs (`hookcast serve`): it takes each
+        # publish's deliveries as they commit instead of claiming them from the database.
+        self.handoff: Handoff | None = None
 
     async def publisher(self, authorization: str | None) -> Caller:
         """The caller behind an API secret, for publishing only: the key is looked up once
@@ -92,7 +97,9 @@ class EventService:
         if caller.key_id is not None and caller.key_id not in config.key_ids:
             raise Unauthorized("invalid API key")  # revoked since it was looked up
         await self._check_sites(config, events, prefix)
-        plan = FanoutPlan(config.subscribers, now=now, new_id=new_delivery_id)
+        handoff = self.handoff
+        lease = handoff.lease() if handoff is not None else None
+        plan = FanoutPlan(config.subscribers, now=now, new_id=new_delivery_id, lease=lease)
         unique = _first_of_each_id(events)
         expect = ConfigVersion(config.account_id, config.version) if checked else None
         try:
@@ -100,6 +107,15 @@ class EventService:
         except ConfigChanged:
             self._cache.forget(config)
             raise
+        if handoff is not None and lease is not None and plan.leased:
+            # A webhook deleted meanwhile got no row (insert_deliveries): its request may
+            # still go out, once, as from a claim made just before the delete.
+            handoff.take(
+                [
+                    ClaimedDelivery(d, lease.token, event, webhook)
+                    for d, event, webhook in plan.leased
+                ]
+            )
         self._observer.on_published([event for event in unique if event.id in stored])
         return [event.id for event in events]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hookcast.domain.models import Account, ApiKey
@@ -89,7 +89,10 @@ async def config_changed_for_webhooks(conn: AsyncConnection, webhook_ids: Collec
 
 
 async def config_versions(conn: AsyncConnection, account_ids: Collection[str]) -> dict[str, int]:
-    rows = await conn.execute(_VERSIONS, {"ids": list(account_ids)})
+    if len(account_ids) == 1:  # the usual group commit: no IN list to render per execution
+        rows = await conn.execute(_VERSION, {"id": next(iter(account_ids))})
+    else:
+        rows = await conn.execute(_VERSIONS, {"ids": list(account_ids)})
     return {account_id: version for account_id, version in rows}
 
 
@@ -101,3 +104,4 @@ _BUMP_OWNERS = (
     .values(_NEXT_VERSION)
 )
 _VERSIONS = select(accounts.c.id, accounts.c.config_version).where(accounts.c.id.in_(IDS))
+_VERSION = select(accounts.c.id, accounts.c.config_version).where(accounts.c.id == bindparam("id"))

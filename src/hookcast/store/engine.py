@@ -107,7 +107,8 @@ async def _inline_begin(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
 
 def _sqlite_engine(url: URL, begin: str, *, inline: bool = False, **kwargs: Any) -> AsyncEngine:
     if inline:
-        kwargs["module"] = InlineSQLite(busy_timeout=_BUSY_TIMEOUT_MS / 1000)
+        writes = begin == "BEGIN IMMEDIATE"  # its commits wait for the disk
+        kwargs["module"] = InlineSQLite(_BUSY_TIMEOUT_MS / 1000, commit_in_thread=writes)
     # Every transaction ends in COMMIT or ROLLBACK (Engines.begin): the pool's own ROLLBACK
     # on return would be one more statement per transaction.
     engine = create_async_engine(url, pool_reset_on_return=None, **kwargs)

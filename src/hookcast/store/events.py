@@ -27,9 +27,7 @@ async def insert_new_events(conn: AsyncConnection, batch: Sequence[Event]) -> li
     unique.reverse()  # first occurrence of each key, in input order
     if not unique:
         return []
-    statement = insert_ignoring(conn, events, ["account_id", "id"]).returning(
-        events.c.account_id, events.c.id
-    )
+    statement = insert_ignoring(conn, events, ["account_id", "id"], ["account_id", "id"])
     result = await conn.execute(statement, [event_values(event) for event in unique])
     inserted = {(account_id, event_id) for account_id, event_id in result}
     return [event for event in unique if (event.account_id, event.id) in inserted]

@@ -6,8 +6,14 @@ event loop, busy with HTTP and signing, hands it over only when Python's switch 
 (5 ms) expires, and on a loaded machine each hop also waits for the OS to schedule a thread.
 A claim of ~50 rows took ~100 ms that way against 9-18 ms alone, and a point read 5-16 ms
 (docs/benchmarks.md). Here the same sqlite3 calls run directly on the loop's thread, so a
-statement costs what SQLite needs and nothing else; a commit's fsync under WAL takes
-0.2-0.3 ms here.
+statement costs what SQLite needs and nothing else.
+
+A write transaction's COMMIT is the exception (`commit_in_thread`): it waits for the disk
+(fsync of the WAL: 0.4 ms median, 3-4 ms at p99 on this machine) and now and then copies the
+WAL back into the database (an automatic checkpoint, longer still). On the loop's thread
+that wait stopped every request and delivery (~15% of the loop's time at 700 publishes/s,
+and the worst stalls); on a helper thread, which the connection has to itself until the
+commit returns, the loop goes on meanwhile.
 
 The one wait that must not block the loop is SQLite's lock: another process (a CLI command,
 a second worker) may hold the write lock. Statements run without SQLite's busy handler;
@@ -17,7 +23,8 @@ the write lock, and WAL readers are not blocked) is retried with `asyncio.sleep`
 store's 503).
 
 The classes are the asynchronous DBAPI shape SQLAlchemy's adapters expect (what aiosqlite
-provides); each coroutine completes without suspending, except the lock wait above.
+provides); each coroutine completes without suspending, except the lock wait and the
+commit above.
 """
 
 from __future__ import annotations
@@ -98,9 +105,12 @@ class _Cursor:
 class _Connection:
     """An aiosqlite-shaped connection whose coroutines run sqlite3 inline."""
 
-    def __init__(self, raw: sqlite3.Connection, busy_timeout: float) -> None:
+    def __init__(
+        self, raw: sqlite3.Connection, busy_timeout: float, commit_in_thread: bool
+    ) -> None:
         self.raw = raw
         self._busy_timeout = busy_timeout
+        self._commit_in_thread = commit_in_thread
 
     def cursor(self) -> _Cursor:
         return _Cursor(self)
@@ -121,7 +131,21 @@ class _Connection:
             wait = min(wait * 2, _LOCK_WAIT_MAX)
 
     async def commit(self) -> None:
-        self.raw.commit()
+        if not (self._commit_in_thread and self.raw.in_transaction):
+            self.raw.commit()
+            return
+        committing = asyncio.ensure_future(asyncio.to_thread(self.raw.commit))
+        cancelled = False
+        while not committing.done():
+            try:
+                await asyncio.shield(committing)
+            except asyncio.CancelledError:
+                # The connection is the helper thread's until the commit returns: a
+                # rollback or close from here meanwhile would race it. Finish, then cancel.
+                cancelled = True
+        if cancelled:
+            raise asyncio.CancelledError
+        committing.result()
 
     async def rollback(self) -> None:
         self.raw.rollback()
@@ -165,18 +189,21 @@ class InlineSQLite(AsyncAdapt_aiosqlite_dbapi):
 
     `busy_timeout` (seconds) is how long `BEGIN IMMEDIATE` waits for another process's
     write lock; SQLite's own busy handler is switched off on these connections.
+    `commit_in_thread`: commit write transactions on a helper thread (see above).
     """
 
     runs_inline = True  # read by Engines.begin
 
-    def __init__(self, busy_timeout: float = 5.0) -> None:
+    def __init__(self, busy_timeout: float = 5.0, *, commit_in_thread: bool = False) -> None:
         super().__init__(aiosqlite, sqlite3)
         self._busy_timeout = busy_timeout
+        self._commit_in_thread = commit_in_thread
 
     def connect(self, *args: Any, **kwargs: Any) -> _AdaptedConnection:  # type: ignore[override]
         kwargs.pop("async_creator_fn", None)
         # The pool may close a connection from a garbage collector run on another thread.
         kwargs["check_same_thread"] = False
         raw = sqlite3.connect(*args, **kwargs)
-        connection: Any = _Connection(raw, self._busy_timeout)  # aiosqlite's shape, duck-typed
+        # aiosqlite's shape, duck-typed
+        connection: Any = _Connection(raw, self._busy_timeout, self._commit_in_thread)
         return _AdaptedConnection(self, connection)

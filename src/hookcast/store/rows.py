@@ -178,7 +178,7 @@ def delivery_values(delivery: Delivery) -> Values:
         "status": delivery.status.value,
         "attempts": delivery.attempts,
         "next_attempt_at": delivery.next_attempt_at,
-        "lease_token": None,
+        "lease_token": delivery.lease_token,
         "last_status_code": delivery.last_status_code,
         "created": delivery.created,
         "completed_at": delivery.completed_at,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -35,11 +36,27 @@ def is_postgres(conn: AsyncConnection) -> bool:
     return conn.dialect.name == "postgresql"
 
 
-def insert_ignoring(conn: AsyncConnection, table: Table, conflict_on: Sequence[str]) -> Insert:
-    """INSERT ... ON CONFLICT (conflict_on) DO NOTHING, in the connection's dialect."""
-    if is_postgres(conn):
-        return postgresql.insert(table).on_conflict_do_nothing(index_elements=conflict_on)
-    return sqlite.insert(table).on_conflict_do_nothing(index_elements=conflict_on)
+def insert_ignoring(
+    conn: AsyncConnection,
+    table: Table,
+    conflict_on: Sequence[str],
+    returning: Sequence[str] = (),
+) -> Insert:
+    """INSERT ... ON CONFLICT (conflict_on) DO NOTHING [RETURNING ...], in the connection's
+    dialect: built once per dialect and reused (see _insert_ignoring)."""
+    return _insert_ignoring(conn.dialect.name, table, tuple(conflict_on), tuple(returning))
+
+
+@functools.cache
+def _insert_ignoring(
+    dialect: str, table: Table, conflict_on: tuple[str, ...], returning: tuple[str, ...]
+) -> Insert:
+    # A statement object SQLAlchemy has seen before skips computing its cache key, a walk
+    # over every column: a fresh one per publish made each INSERT cost ~1.3-1.8 ms
+    # (measured at 800 publishes/s), several times the time SQLite spent on it.
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(table).on_conflict_do_nothing(index_elements=list(conflict_on))
+    return statement.returning(*(table.c[name] for name in returning)) if returning else statement
 
 
 def paginate(query: Select[Any], page: PageRequest) -> Select[Any]:

@@ -75,7 +75,8 @@ async def _append_in(
 ) -> tuple[list[list[str] | None], int]:
     """The statements of several append_events calls, run together (one INSERT of events,
     one of deliveries, whatever the number of calls): the ids each call stored, or None for
-    a call whose `expect` no longer holds (it stores nothing); and the deliveries offered."""
+    a call whose `expect` no longer holds (it stores nothing); and how many deliveries are
+    due now (workers should be woken)."""
     stale = await _stale(conn, calls)
     live = [call for call in calls if call not in stale]
     stored = await event_sql.insert_new_events(conn, [e for call in live for e in call.events])
@@ -96,10 +97,15 @@ async def _append_in(
         ids.append([event.id for event in mine])
         if mine:
             fanned_out.extend(call.fanout(mine))
-    offered = await delivery_sql.insert_deliveries(conn, fanned_out) if fanned_out else 0
-    if offered:
+    if fanned_out:
+        checked = all(call.expect is not None for call in live)
+        await delivery_sql.insert_deliveries(conn, fanned_out, webhooks_exist=checked)
+    # Workers are woken for deliveries due now, not for those born leased to a worker
+    # (fanout.Lease), which that worker already has.
+    due = sum(1 for delivery in fanned_out if delivery.lease_token is None)
+    if due:
         await notify(conn)
-    return ids, offered
+    return ids, due
 
 
 async def _stale(conn: AsyncConnection, calls: Sequence[_Call]) -> list[_Call]:
@@ -312,7 +318,7 @@ class SqlStore:
     async def _append_group(self, group: list[_Append]) -> None:
         try:
             async with self._writing() as conn:
-                stored, offered = await _append_in(conn, [item.call for item in group])
+                stored, due = await _append_in(conn, [item.call for item in group])
         except Unavailable as exc:  # the database, not the data: every call fails alike
             _settle(group, exc)
             return
@@ -323,7 +329,7 @@ class SqlStore:
             for item in group:
                 await self._append_group([item])
             return
-        if offered:
+        if due:
             self._wakeup.notify()
         for item, ids in zip(group, stored, strict=True):
             if item.waiter.done():  # its caller may have gone (a closed connection)
@@ -480,8 +486,8 @@ class _TransactionView(SqlStore):
     ) -> Sequence[str]:
         """On the caller's transaction, not in a group: it commits when the caller does."""
         with translate_errors():
-            (ids,), offered = await _append_in(self._connection, [_Call(events, fanout, expect)])
-        if offered:
+            (ids,), due = await _append_in(self._connection, [_Call(events, fanout, expect)])
+        if due:
             self._wakeup.notify()
         if ids is None:
             raise ConfigChanged()

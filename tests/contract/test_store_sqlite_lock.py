@@ -99,9 +99,9 @@ async def impatient_store(
 ) -> AsyncIterator[SqlStore]:
     """A store whose writer waits SHORT_BUSY_TIMEOUT for another connection's lock."""
 
-    def short_wait(busy_timeout: float) -> InlineSQLite:
+    def short_wait(busy_timeout: float, *, commit_in_thread: bool = False) -> InlineSQLite:
         assert busy_timeout == 5.0  # what a deployment waits, replaced to keep the test short
-        return InlineSQLite(busy_timeout=SHORT_BUSY_TIMEOUT)
+        return InlineSQLite(busy_timeout=SHORT_BUSY_TIMEOUT, commit_in_thread=commit_in_thread)
 
     monkeypatch.setattr(hookcast.store.engine, "InlineSQLite", short_wait)
     opened = await open_store(database_url, secret_key=secret_key)

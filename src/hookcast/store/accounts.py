@@ -8,6 +8,7 @@ from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hookcast.domain.models import Account, ApiKey
+from hookcast.store import raw
 from hookcast.store.rows import account_from_row, api_key_from_row, api_key_values
 from hookcast.store.sql import IDS, count
 from hookcast.store.tables import accounts, api_keys, webhooks
@@ -90,9 +91,9 @@ async def config_changed_for_webhooks(conn: AsyncConnection, webhook_ids: Collec
 
 async def config_versions(conn: AsyncConnection, account_ids: Collection[str]) -> dict[str, int]:
     if len(account_ids) == 1:  # the usual group commit: no IN list to render per execution
-        rows = await conn.execute(_VERSION, {"id": next(iter(account_ids))})
+        rows = await raw.fetch_all(conn, _VERSION, {"id": next(iter(account_ids))})
     else:
-        rows = await conn.execute(_VERSIONS, {"ids": list(account_ids)})
+        rows = [tuple(row) for row in await conn.execute(_VERSIONS, {"ids": list(account_ids)})]
     return {account_id: version for account_id, version in rows}
 
 

@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hookcast.domain.models import Attempt, Delivery, DeliveryStatus
 from hookcast.ports import DeliveryQuery, DeliveryRecord, DeliveryResult, Page
+from hookcast.store import raw
 from hookcast.store.events import load_events
 from hookcast.store.rows import (
     attempt_from_row,
@@ -78,7 +79,7 @@ async def insert_deliveries(
         # own executemany is a loop in C, faster than either.
         returning = ["id"] if is_postgres(conn) else []
         statement = insert_ignoring(conn, deliveries, ["event_id", "webhook_id"], returning)
-        await conn.execute(statement, rows)
+        await raw.execute_many(conn, statement, rows)
     return len(rows)
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hookcast.domain.models import DeliveryStatus, Event
 from hookcast.ports import EventQuery, EventSummary, Page
+from hookcast.store import raw
 from hookcast.store.rows import event_from_row, event_values
 from hookcast.store.sql import IDS, count, insert_ignoring, is_postgres, paginate
 from hookcast.store.tables import deliveries, events
@@ -28,7 +29,7 @@ async def insert_new_events(conn: AsyncConnection, batch: Sequence[Event]) -> li
     if not unique:
         return []
     statement = insert_ignoring(conn, events, ["account_id", "id"], ["account_id", "id"])
-    result = await conn.execute(statement, [event_values(event) for event in unique])
+    result = await raw.fetch_each(conn, statement, [event_values(event) for event in unique])
     inserted = {(account_id, event_id) for account_id, event_id in result}
     return [event for event in unique if (event.account_id, event.id) in inserted]
 

@@ -160,6 +160,18 @@ async def open_api(
         await runtime.store.close()
 
 
+@contextlib.asynccontextmanager
+async def in_process_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """An API server of its own on `settings` (no worker), for tests beside `open_api`'s."""
+    runtime = await Runtime.open(settings)
+    try:
+        transport = httpx.ASGITransport(app=runtime.app(with_worker=False))
+        async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+            yield client
+    finally:
+        await runtime.store.close()
+
+
 def assert_error(response: httpx.Response, status: int, code: str | None = None) -> str:
     """The response is `{"errors": [{"code", "description"}, ...]}` with `status`; returns
     the descriptions joined, for the caller to look into."""

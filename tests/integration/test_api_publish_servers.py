@@ -3,29 +3,21 @@ obeys, although each server keeps what publishing needs to know between publishe
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import httpx
+from harness import SITE_ID, Api, assert_error, in_process_client
 
-from hookcast.cli.runtime import Runtime
 from hookcast.config import Settings
 from hookcast.ports import DeliveryQuery, EventQuery
-from integration.harness import BASE_URL, SITE_ID, Api, assert_error
 
 EVENT = {"event": "media_available", "site_id": SITE_ID, "media_id": "Media001"}
 
 
-@contextlib.asynccontextmanager
-async def _second_server(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    runtime = await Runtime.open(Settings(database_url=database_url, secret_key="test-secret-key"))
-    try:
-        transport = httpx.ASGITransport(app=runtime.app(with_worker=False))
-        async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
-            yield client
-    finally:
-        await runtime.store.close()
+def _second_server(database_url: str) -> AbstractAsyncContextManager[httpx.AsyncClient]:
+    # The secret key open_api's server uses: both must sign with the same webhook secrets.
+    return in_process_client(Settings(database_url=database_url, secret_key="test-secret-key"))
 
 
 async def _publish(server: httpx.AsyncClient, key: str, **fields: Any) -> httpx.Response:

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 import httpx
 import pytest
-from harness import BASE_URL, SITE_ID, cli_env, run_cli
+from harness import SITE_ID, cli_env, in_process_client, run_cli
 from typer.testing import CliRunner
 
 from hookcast.cli import app
-from hookcast.cli.runtime import Runtime
 from hookcast.config import Settings
 
 ID = re.compile(r"[A-Za-z0-9]{8}")
@@ -38,16 +36,9 @@ def only_line(stdout: str) -> str:
     return lines[0]
 
 
-@asynccontextmanager
-async def client_on(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
+def client_on(database_url: str) -> AbstractAsyncContextManager[httpx.AsyncClient]:
     """The API in-process on a database the CLI wrote (its key file beside it)."""
-    runtime = await Runtime.open(Settings(database_url=database_url, allowed_networks=""))
-    try:
-        transport = httpx.ASGITransport(app=runtime.app(with_worker=False))
-        async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
-            yield client
-    finally:
-        await runtime.store.close()
+    return in_process_client(Settings(database_url=database_url, allowed_networks=""))
 
 
 async def test_operator_commands_on_sqlite(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query
 
 from hookcast.api import presenters
-from hookcast.api.deps import CallerDep, PageDep, PublisherDep, ServicesDep
+from hookcast.api.deps import CallerDep, PageDep, ServicesDep
 from hookcast.api.models import (
     AUTHENTICATED,
     WITH_BODY,
@@ -35,7 +35,7 @@ PUBLISH_DOC = (
 )
 async def publish(
     services: ServicesDep,
-    caller: PublisherDep,
+    caller: CallerDep,
     body: Annotated[dict[str, Any], Body(description=PUBLISH_DOC)],
 ) -> dict[str, Any]:
     # Requests are answered by api/publish_endpoint.py before they reach this route, which

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
 from collections import defaultdict
 from collections.abc import Sequence
@@ -15,9 +16,11 @@ from sqlalchemy import (
     RowMapping,
     Select,
     String,
+    Update,
     and_,
     bindparam,
     case,
+    exists,
     func,
     insert,
     select,
@@ -89,54 +92,79 @@ async def claim_due(
     """Leases up to `limit` due pending deliveries: (lease token, deliveries oldest first).
 
     One statement: the lease is taken by moving next_attempt_at to the lease's expiry, so an
-    unrecorded, unreleased delivery simply becomes due again. On PostgreSQL, SKIP LOCKED lets
-    concurrent claimers take disjoint rows without waiting for each other, and MATERIALIZED
-    makes the planner evaluate the locked selection exactly once.
+    unrecorded, unreleased delivery simply becomes due again.
     """
+    token = secrets.token_hex(16)
+    values = {
+        "b_now": now,
+        "b_limit": limit,
+        "b_until": now + timedelta(seconds=lease_seconds),
+        "b_token": token,
+    }
+    rows = await raw.fetch_mappings(conn, _claim_statement(is_postgres(conn)), values)
+    claimed = [delivery_from_row(row) for row in rows]
+    claimed.sort(key=lambda delivery: (delivery.created, delivery.id))
+    return token, claimed
+
+
+@functools.cache
+def _claim_statement(postgres: bool) -> Update:
+    """Built once per database: it runs for every claim. On PostgreSQL, SKIP LOCKED lets
+    concurrent claimers take disjoint rows without waiting for each other, and MATERIALIZED
+    makes the planner evaluate the locked selection exactly once."""
     due = (
         select(deliveries.c.id)
-        .where(deliveries.c.status == _PENDING, deliveries.c.next_attempt_at <= now)
+        .where(
+            deliveries.c.status == _PENDING,
+            deliveries.c.next_attempt_at <= bindparam("b_now", type_=Timestamp),
+        )
         .order_by(deliveries.c.next_attempt_at)
-        .limit(limit)
+        .limit(bindparam("b_limit", type_=Integer))
     )
-    if is_postgres(conn):
+    if postgres:
         due_cte = due.with_for_update(skip_locked=True).cte("due").prefix_with("MATERIALIZED")
     else:
         due_cte = due.cte("due")
-    token = secrets.token_hex(16)
-    statement = (
+    return (
         update(deliveries)
         .where(deliveries.c.id.in_(select(due_cte.c.id)))
-        .values(next_attempt_at=now + timedelta(seconds=lease_seconds), lease_token=token)
+        .values(
+            next_attempt_at=bindparam("b_until", type_=Timestamp),
+            lease_token=bindparam("b_token", type_=String),
+        )
         .returning(*deliveries.c)
     )
-    claimed = [delivery_from_row(row) for row in (await conn.execute(statement)).mappings()]
-    claimed.sort(key=lambda delivery: (delivery.created, delivery.id))
-    return token, claimed
 
 
 async def record_attempts(conn: AsyncConnection, results: Sequence[DeliveryResult]) -> None:
     """Applies results whose lease is still held; drops the others entirely.
 
-    The check and the writes are one unit: the held rows are selected FOR UPDATE (on SQLite,
-    BEGIN IMMEDIATE already holds the database's write lock), so no claim or release can slip
-    in between. Attempts are inserted only after that check, for held leases only: a worker
-    whose lease expired and was re-claimed must not log an attempt against someone else's
-    lease, nor move the delivery's state.
+    The check and the writes are one unit, and attempts are inserted for held leases only:
+    a worker whose lease expired and was re-claimed must not log an attempt against someone
+    else's lease, nor move the delivery's state.
+
+    PostgreSQL: the held rows are selected FOR UPDATE, so no claim or release slips in, then
+    updated from arrays and their attempts inserted. SQLite: BEGIN IMMEDIATE already holds
+    the database's write lock, so each statement checks the lease itself, the attempt first
+    (before the update clears the lease); all three run on the raw connection (store/raw.py).
     """
-    held = await _held_leases(conn, results)
-    retries = [r for r in held if r.status is DeliveryStatus.PENDING]
-    finals = [r for r in held if r.status is not DeliveryStatus.PENDING]
     if is_postgres(conn):
-        await _update_from_arrays(conn, retries, finals)
-    else:
-        if retries:
-            await conn.execute(_RETRY, [_result_params(r) for r in retries])
-        if finals:
-            await conn.execute(_COMPLETE, [_result_params(r) for r in finals])
-    if held:
-        rows = [attempt_values(r.attempt) for r in held]
-        await conn.execute(insert(attempts).returning(attempts.c.id), rows)  # batched, as above
+        held = await _held_leases(conn, results)
+        await _update_from_arrays(
+            conn,
+            [r for r in held if r.status is DeliveryStatus.PENDING],
+            [r for r in held if r.status is not DeliveryStatus.PENDING],
+        )
+        if held:
+            rows = [attempt_values(r.attempt) for r in held]
+            await conn.execute(insert(attempts).returning(attempts.c.id), rows)  # batched, as above
+        return
+    attempt_rows = [{**attempt_values(r.attempt), "b_token": r.lease_token} for r in results]
+    await raw.execute_many(conn, _ATTEMPT_IF_HELD, attempt_rows)
+    retries = [_result_params(r) for r in results if r.status is DeliveryStatus.PENDING]
+    finals = [_result_params(r) for r in results if r.status is not DeliveryStatus.PENDING]
+    await raw.execute_many(conn, _RETRY, retries)
+    await raw.execute_many(conn, _COMPLETE, finals)
 
 
 async def _held_leases(
@@ -243,17 +271,43 @@ _COMPLETE = (
 )
 
 
+_ATTEMPT_COLUMNS = [
+    "delivery_id",
+    "number",
+    "started_at",
+    "request_headers",
+    "status_code",
+    "latency_ms",
+    "response_body",
+    "error",
+]
+_ATTEMPT_VALUES = {name: bindparam(name, type_=attempts.c[name].type) for name in _ATTEMPT_COLUMNS}
+# INSERT INTO attempts (...) SELECT :delivery_id, ... WHERE EXISTS (the lease is held)
+_ATTEMPT_IF_HELD = insert(attempts).from_select(
+    _ATTEMPT_COLUMNS,
+    select(*_ATTEMPT_VALUES.values()).where(
+        exists().where(
+            deliveries.c.id == _ATTEMPT_VALUES["delivery_id"],
+            deliveries.c.lease_token == bindparam("b_token", type_=String),
+        )
+    ),
+)
+
+
 async def release_leases(
     conn: AsyncConnection, leases: Sequence[tuple[str, str]], now: datetime
 ) -> None:
     if not leases:
         return
-    await conn.execute(
-        update(deliveries)
-        .where(_HELD)
-        .values(next_attempt_at=bindparam("b_now", type_=Timestamp), lease_token=None),
-        [{"b_id": id_, "b_token": token, "b_now": now} for id_, token in leases],
-    )
+    rows = [{"b_id": id_, "b_token": token, "b_now": now} for id_, token in leases]
+    await raw.execute_many(conn, _RELEASE, rows)
+
+
+_RELEASE = (
+    update(deliveries)
+    .where(_HELD)
+    .values(next_attempt_at=bindparam("b_now", type_=Timestamp), lease_token=None)
+)
 
 
 async def next_due_at(conn: AsyncConnection) -> datetime | None:

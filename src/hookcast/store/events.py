@@ -15,7 +15,7 @@ from hookcast.store import raw
 from hookcast.store.rows import event_from_row, event_values
 from hookcast.store.sql import IDS, count, insert_ignoring, is_postgres, paginate
 from hookcast.store.tables import deliveries, events
-from hookcast.store.types import dump_json
+from hookcast.store.types import JsonText, dump_json
 
 __all__ = ["insert_new_events", "list_events", "load_events"]
 
@@ -45,18 +45,26 @@ async def load_events(conn: AsyncConnection, keys: Collection[EventKey]) -> dict
     for account_id, event_id in keys:
         by_account[account_id].append(event_id)
     loaded: dict[EventKey, Event] = {}
+    statement = _IN_ACCOUNT_PG if is_postgres(conn) else _IN_ACCOUNT_SQLITE
     for account_id, event_ids in by_account.items():  # one query per account in the batch
         params = {"account_id": account_id, "ids": event_ids}
-        for row in (await conn.execute(_IN_ACCOUNT, params)).mappings():
+        for row in await raw.fetch_mappings(conn, statement, params):
             event = event_from_row(row)
             loaded[(event.account_id, event.id)] = event
     return loaded
 
 
-# Built once, with an expanding IN parameter: it runs for every claim.
-_IN_ACCOUNT = select(events).where(
+# Built once: they run for every claim. An expanding IN parameter on PostgreSQL; on SQLite,
+# whose statements run on the raw connection (store/raw.py), the ids as one JSON array.
+_IN_ACCOUNT_PG = select(events).where(
     events.c.account_id == bindparam("account_id"),
     events.c.id.in_(IDS),
+)
+_IN_ACCOUNT_SQLITE = select(events).where(
+    events.c.account_id == bindparam("account_id"),
+    events.c.id.in_(
+        select(func.json_each(bindparam("ids", type_=JsonText)).table_valued("value").c.value)
+    ),
 )
 
 

@@ -22,8 +22,9 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.base import Executable
+from sqlalchemy.types import TypeEngine
 
-__all__ = ["execute_many", "fetch_all", "fetch_each"]
+__all__ = ["execute_many", "fetch_all", "fetch_each", "fetch_mappings"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,12 +32,36 @@ class _Compiled:
     statement: Executable  # kept alive: the cache is keyed by its id
     sql: str
     binds: tuple[tuple[str, Callable[[Any], Any] | None], ...]
+    fixed: Mapping[str, Any]  # values fixed when the statement was built
+    keys: tuple[str, ...]  # of the result columns
+    loads: tuple[
+        tuple[int, Callable[[Any], Any]], ...
+    ]  # (position, loader) of the columns that have one
 
     def parameters(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
+        if self.fixed:
+            values = {**self.fixed, **values}
         return tuple(
             values[name] if process is None else process(values[name])
             for name, process in self.binds
         )
+
+    def rows(self, fetched: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        if not self.loads:
+            return fetched
+        loaded = []
+        for row in fetched:
+            values = list(row)
+            for position, load in self.loads:
+                value = values[position]
+                if value is not None:
+                    values[position] = load(value)
+            loaded.append(tuple(values))
+        return loaded
+
+    def mappings(self, fetched: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+        keys = self.keys
+        return [dict(zip(keys, row, strict=True)) for row in self.rows(fetched)]
 
 
 _compiled: dict[int, _Compiled] = {}
@@ -46,6 +71,8 @@ async def execute_many(
     conn: AsyncConnection, statement: Executable, rows: Sequence[Mapping[str, Any]]
 ) -> None:
     """Runs a statement without results once per row."""
+    if not rows:
+        return
     raw = await _sqlite(conn)
     if raw is None:
         await conn.execute(statement, list(rows))
@@ -58,13 +85,27 @@ async def execute_many(
 async def fetch_all(
     conn: AsyncConnection, statement: Executable, values: Mapping[str, Any]
 ) -> list[tuple[Any, ...]]:
-    """The rows of one execution."""
+    """The rows of one execution, each value through its column type's result processor."""
     raw = await _sqlite(conn)
     if raw is None:
         return [tuple(row) for row in await conn.execute(statement, dict(values))]
     compiled = _compile(statement, conn.dialect)
     with _translated(compiled):
-        return raw.execute(compiled.sql, compiled.parameters(values)).fetchall()
+        return compiled.rows(raw.execute(compiled.sql, compiled.parameters(values)).fetchall())
+
+
+async def fetch_mappings(
+    conn: AsyncConnection, statement: Executable, values: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """As `fetch_all`, each row as a dict keyed by column name."""
+    raw = await _sqlite(conn)
+    if raw is None:
+        result = await conn.execute(statement, dict(values))
+        return [dict(row) for row in result.mappings()]
+    compiled = _compile(statement, conn.dialect)
+    with _translated(compiled):
+        fetched = raw.execute(compiled.sql, compiled.parameters(values)).fetchall()
+    return compiled.mappings(fetched)
 
 
 async def fetch_each(
@@ -79,7 +120,7 @@ async def fetch_each(
     with _translated(compiled):
         for row in rows:  # sqlite3's executemany refuses statements that return rows
             found.extend(raw.execute(compiled.sql, compiled.parameters(row)).fetchall())
-    return found
+    return compiled.rows(found)
 
 
 async def _sqlite(conn: AsyncConnection) -> sqlite3.Connection | None:
@@ -97,8 +138,32 @@ def _compile(statement: Executable, dialect: Dialect) -> _Compiled:
         compiled = statement.compile(dialect=dialect)  # type: ignore[attr-defined]
         names = compiled.positiontup or ()
         binds = tuple((name, compiled.binds[name].type.bind_processor(dialect)) for name in names)
-        found = _compiled[id(statement)] = _Compiled(statement, compiled.string, binds)
+        # Such as SQLite's OFFSET 0 beside a bound LIMIT: sent as built.
+        fixed = {
+            name: bind.value
+            for name in names
+            if not (bind := compiled.binds[name]).required and bind.callable is None
+        }
+        columns = list(getattr(statement, "exported_columns", ()))
+        loads = [
+            (position, _loader(column.type, dialect)) for position, column in enumerate(columns)
+        ]
+        found = _compiled[id(statement)] = _Compiled(
+            statement,
+            compiled.string,
+            binds,
+            fixed,
+            tuple(column.key for column in columns),
+            tuple((position, load) for position, load in loads if load is not None),
+        )
     return found
+
+
+def _loader(type_: TypeEngine[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
+    """What turns a stored value of `type_` into Python's: the type's own `load_value` (see
+    store/types.py) or else its result processor, None when the value is used as it is."""
+    load: Callable[[Any], Any] | None = getattr(type_, "load_value", None)
+    return load or type_.result_processor(dialect, None)
 
 
 @contextmanager

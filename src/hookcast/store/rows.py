@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
-
-from sqlalchemy import RowMapping
 
 from hookcast.domain.models import (
     Account,
@@ -38,9 +36,10 @@ __all__ = [
 ]
 
 Values = dict[str, Any]
+Row = Mapping[Any, Any]  # a result row by column name: a SQLAlchemy RowMapping, or a dict
 
 
-def account_from_row(row: RowMapping) -> Account:
+def account_from_row(row: Row) -> Account:
     return Account(id=row["id"], name=row["name"], created=row["created"])
 
 
@@ -56,7 +55,7 @@ def api_key_values(key: ApiKey) -> Values:
     }
 
 
-def api_key_from_row(row: RowMapping) -> ApiKey:
+def api_key_from_row(row: Row) -> ApiKey:
     return ApiKey(
         id=row["id"],
         account_id=row["account_id"],
@@ -78,7 +77,7 @@ def site_values(site: Site) -> Values:
     }
 
 
-def site_from_row(row: RowMapping) -> Site:
+def site_from_row(row: Row) -> Site:
     return Site(
         id=row["id"],
         account_id=row["account_id"],
@@ -116,7 +115,7 @@ def webhook_values(webhook: Webhook, box: SecretBox) -> Values:
 
 
 def webhook_from_row(
-    row: RowMapping, events: Sequence[str], site_ids: Sequence[str], box: SecretBox
+    row: Row, events: Sequence[str], site_ids: Sequence[str], box: SecretBox
 ) -> Webhook:
     previous = row["previous_secret_encrypted"]
     policy = row["retry_policy"]
@@ -156,7 +155,7 @@ def event_values(event: Event) -> Values:
     }
 
 
-def event_from_row(row: RowMapping) -> Event:
+def event_from_row(row: Row) -> Event:
     return Event(
         id=row["id"],
         account_id=row["account_id"],
@@ -185,7 +184,7 @@ def delivery_values(delivery: Delivery) -> Values:
     }
 
 
-def delivery_from_row(row: RowMapping) -> Delivery:
+def delivery_from_row(row: Row) -> Delivery:
     return Delivery(
         id=row["id"],
         account_id=row["account_id"],
@@ -213,7 +212,7 @@ def attempt_values(attempt: Attempt) -> Values:
     }
 
 
-def attempt_from_row(row: RowMapping) -> Attempt:
+def attempt_from_row(row: Row) -> Attempt:
     return Attempt(
         delivery_id=row["delivery_id"],
         number=row["number"],

@@ -37,6 +37,9 @@ class Timestamp(TypeDecorator[datetime]):
 
     impl = BigInteger
     cache_ok = True
+    # A stored value (never None) as Python sees it: process_result_value without
+    # SQLAlchemy's wrappers, for statements run on the raw connection (store/raw.py).
+    load_value = staticmethod(from_micros)
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> int | None:
         return None if value is None else to_micros(value)
@@ -61,6 +64,7 @@ class JsonText(TypeDecorator[Any]):
 
     impl = Text
     cache_ok = True
+    load_value = staticmethod(orjson.loads)  # as Timestamp.load_value
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
         return None if value is None else dump_json(value)

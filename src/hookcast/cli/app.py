@@ -175,7 +175,10 @@ def worker(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        from hookcast.cli.runtime import settle_heap
+
         exporter = _serve_metrics(runtime, metrics_host, metrics_port)
+        settle_heap()
         try:
             await runtime.run_worker(stop, concurrency=concurrency)
         finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -127,6 +128,7 @@ class Runtime:
                 if heartbeat is not None
                 else None
             )
+            settle_heap()
             try:
                 yield
             finally:
@@ -149,3 +151,13 @@ class Runtime:
     def dashboard(self) -> APIRouter:
         key = dashboard_key(secret_key(self.settings))  # sessions and portal links sign with it
         return create_dashboard(self.services, signing_key=key, clock=utc_now)
+
+
+def settle_heap() -> None:
+    """Takes what start-up built (modules, the app, SQLAlchemy's metadata: ~150,000 objects)
+    out of the cyclic garbage collector's sight, once the process is ready to serve. Every
+    full collection walked all of it: ~100 ms with the loop stopped, several times a minute
+    while delivering (measured with gc.callbacks during a drain). What requests and
+    deliveries allocate later is collected as before."""
+    gc.collect()
+    gc.freeze()

@@ -19,7 +19,15 @@ import time
 from pathlib import Path
 
 from benchmarks.hookcast_setup import Setup, settings_env
-from benchmarks.procs import HOST, Children, free_port, wait_for_port
+from benchmarks.procs import (
+    HOST,
+    Children,
+    cpu_seconds,
+    cpu_times,
+    free_port,
+    steal_percent,
+    wait_for_port,
+)
 from benchmarks.suite import HOOKCAST, Receiver, receipt_rate, window_rates
 
 
@@ -44,14 +52,21 @@ def drain(args: argparse.Namespace, work: Path) -> dict[str, float]:
             for number, command in enumerate([serve, *workers])
         ]
         wait_for_port(port, timeout=60, name="hookcast serve")
+        deliverers = started_children[1:] if workers else started_children
+        cpu_at_start = sum(cpu_seconds(child.pid) for child in deliverers)
+        machine_at_start = cpu_times()
         if args.profile:  # the process that delivers: serve, or the last worker
             pid, seconds = started_children[-1].pid, args.profile_seconds
-            command = f"py-spy record --pid {pid} --rate 250 --duration {seconds} --format raw"
+            command = f"py-spy record --pid {pid} --rate 200 --duration {seconds} --format raw"
             profiler = subprocess.Popen(
                 [*command.split(), "--output", str(args.profile)], stdout=subprocess.DEVNULL
             )
         stats = receiver.wait_for(args.deliveries, timeout=args.timeout, children=children)
         wall = time.perf_counter() - started
+        # CPU seconds the delivering processes spent past start-up: on a shared machine the
+        # wall-clock rate swings with the neighbours, CPU per delivery much less.
+        cpu = sum(cpu_seconds(child.pid) for child in deliverers) - cpu_at_start
+        steal = steal_percent(machine_at_start, cpu_times())
         slices = window_rates(sorted(receiver.dump(work / "times.json").values()), 10)
         if args.profile:
             profiler.wait(timeout=args.profile_seconds + 30)
@@ -61,6 +76,8 @@ def drain(args: argparse.Namespace, work: Path) -> dict[str, float]:
         "deliveries": args.deliveries,
         "rate_per_second": round(receipt_rate(stats), 1),
         "wall_seconds": round(wall, 2),
+        "cpu_us_per_delivery": round(cpu / args.deliveries * 1e6, 1),
+        "steal_percent": steal,
         "seed_seconds": round(prepared.seed_seconds, 2),
         "slices_per_second": [round(rate) for rate in slices],
     }

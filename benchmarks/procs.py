@@ -144,6 +144,35 @@ def _status_kib(pid: int, key: str) -> int:
     return 0
 
 
+def cpu_seconds(leader: int) -> float:
+    """User plus system CPU time used so far by `leader`'s process group (0 once gone)."""
+    ticks = 0
+    for pid in group_pids(leader):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            fields = stat[stat.rindex(")") + 2 :].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_times() -> list[int]:
+    """The machine's CPU time counters (/proc/stat's first line: user, nice, system, idle,
+    iowait, irq, softirq, steal, ...), to compare before and after a measurement."""
+    with contextlib.suppress(OSError, ValueError):
+        return [int(value) for value in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    return []
+
+
+def steal_percent(before: list[int], after: list[int]) -> float | None:
+    """The share of the machine's time the hypervisor gave to other guests in between: CPU
+    this benchmark wanted and did not get."""
+    if len(before) < 8 or len(after) < 8:
+        return None
+    spent = [b - a for a, b in zip(before, after, strict=True)]
+    total = sum(spent[:8])
+    return round(100 * spent[7] / total, 1) if total else None
+
+
 def group_pids(leader: int) -> list[int]:
     """The leader and every process in its group (Celery's forked pool, say)."""
     pids = []

@@ -184,13 +184,16 @@ def delivery_values(delivery: Delivery) -> Values:
     }
 
 
+_STATUSES = {status.value: status for status in DeliveryStatus}  # a dict: Enum() is ~1 us
+
+
 def delivery_from_row(row: Row) -> Delivery:
     return Delivery(
         id=row["id"],
         account_id=row["account_id"],
         event_id=row["event_id"],
         webhook_id=row["webhook_id"],
-        status=DeliveryStatus(row["status"]),
+        status=_STATUSES[row["status"]],
         attempts=row["attempts"],
         next_attempt_at=row["next_attempt_at"],
         created=row["created"],

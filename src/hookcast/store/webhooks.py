@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hookcast.domain.errors import NotFound, ValidationFailed
 from hookcast.domain.models import DeliveryStatus, Webhook
 from hookcast.ports import Page, WebhookHealth, WebhookQuery
+from hookcast.store import raw
 from hookcast.store.crypto import SecretBox
 from hookcast.store.rows import webhook_from_row, webhook_values
 from hookcast.store.sql import IDS, count, is_postgres, paginate
@@ -269,12 +270,11 @@ async def apply_health(conn: AsyncConnection, health: Sequence[WebhookHealth]) -
     disabled = [
         {"b_id": h.webhook_id, "b_reason": h.disable_reason} for h in ordered if h.disable_reason
     ]
-    if succeeded:
-        await conn.execute(_SUCCEEDED, succeeded)
-    if failed:
-        await conn.execute(_FAILING, failed)
+    # Every batch of results: on SQLite's raw connection when it can (store/raw.py).
+    await raw.execute_many(conn, _SUCCEEDED, succeeded)
+    await raw.execute_many(conn, _FAILING, failed)
     if disabled:
-        await conn.execute(_DISABLE, disabled)
+        await raw.execute_many(conn, _DISABLE, disabled)
         await pause_pending(conn, [row["b_id"] for row in disabled])
 
 

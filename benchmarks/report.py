@@ -40,6 +40,13 @@ def render(results: dict[str, Any]) -> str:  # noqa: C901 (one flat section per 
         f"after {results['load_after']}, {results['seconds']:.0f} s in all. Medians "
         "(min–max, runs)."  # noqa: RUF001
     )
+    stolen = {k: v for k, v in results.get("steal_percent", {}).items() if v is not None}
+    if stolen:
+        lines += [
+            "",
+            "CPU time taken by the hypervisor for other guests (steal), per phase and "
+            "throughput run: " + ", ".join(f"{k} {v:g}%" for k, v in stolen.items()) + ".",
+        ]
     if results["skipped"]:
         lines += ["", "Skipped: " + "; ".join(f"{k}: {v}" for k, v in results["skipped"].items())]
     ceilings = phases.get("ceilings", {})

@@ -30,7 +30,17 @@ from typing import Any
 
 from benchmarks.hookcast_setup import Prepared, Setup, settings_env
 from benchmarks.payloads import delivery_body, signed_headers
-from benchmarks.procs import HOST, Child, Children, RssSampler, free_port, http_json, wait_for_port
+from benchmarks.procs import (
+    HOST,
+    Child,
+    Children,
+    RssSampler,
+    cpu_times,
+    free_port,
+    http_json,
+    steal_percent,
+    wait_for_port,
+)
 from benchmarks.stats import latencies_ms, read_times, summary
 
 REPO = Path(__file__).resolve().parent.parent
@@ -275,6 +285,9 @@ class Suite:
             "load_before": _load(),
             "skipped": {},
             "phases": {},
+            # The share of the machine's time the hypervisor gave to other guests during each
+            # phase and throughput run: on a shared VM it explains much of the spread.
+            "steal_percent": {},
         }
         self._postgres: Any = None
         self._redis_url: str | None = None
@@ -316,11 +329,18 @@ class Suite:
             self.results["finished"] = time.strftime("%Y-%m-%d %H:%M")
         return self.results
 
+    @contextlib.contextmanager
+    def _steal(self, label: str) -> Iterator[None]:
+        before = cpu_times()
+        yield
+        self.results["steal_percent"][label] = steal_percent(before, cpu_times())
+
     def _phase(self, name: str, action: Callable[[], Any]) -> None:
         self.log(f"== {name} (load {_load()})")
         begun = time.monotonic()
         self.results["failed_phase"] = name  # cleared below; kept if the phase raises
-        result = action()
+        with self._steal(name):
+            result = action()
         del self.results["failed_phase"]
         if result is not None:
             self.results["phases"][name] = result
@@ -349,7 +369,8 @@ class Suite:
                 if nginx is not None:
                     runs["wrk->nginx"].append(self._wrk_nginx(*nginx))
                 if RAW in config.contestants:
-                    runs[RAW].append(self._raw_run(run))
+                    with self._steal(f"{RAW} run {run}"):
+                        runs[RAW].append(self._raw_run(run))
                 self.log(
                     f"   run {run}: "
                     + ", ".join(f"{k} {v[-1]:.0f}/s" for k, v in runs.items() if v)
@@ -418,7 +439,10 @@ class Suite:
         extra: dict[str, Any] = {}
         for run in range(self.config.runs):
             for name in rates:
-                with self._contestant(name, backlog=self._count(name), phase=f"t{run}") as c:
+                with (
+                    self._steal(f"{name} run {run}"),
+                    self._contestant(name, backlog=self._count(name), phase=f"t{run}") as c,
+                ):
                     expected = self._count(name)
                     stats = self.receiver.wait_for(
                         expected, timeout=120 + expected / 50, children=self.children

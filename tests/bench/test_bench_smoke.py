@@ -46,3 +46,9 @@ def test_smoke_run_delivers_and_counts_every_event(background: Queue) -> None:
     assert live["latency"]["hookcast-embedded"]["5"]["missing"] == 0
     assert live["fanout_seconds"]["hookcast-embedded"]["median"] > 0
     assert phases["backlog"]["hookcast-embedded"]["deliveries"] == 1000
+    # The machine's steal is reported for every phase and every throughput run, so a slow
+    # run on a crowded host can be told from a slow contestant.
+    stolen = results["steal_percent"]
+    assert set(phases) <= set(stolen)
+    assert {"raw-aiohttp run 0", "hookcast-embedded run 0"} <= set(stolen)
+    assert all(value is None or 0 <= value <= 100 for value in stolen.values())

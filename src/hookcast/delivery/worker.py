@@ -57,7 +57,10 @@ class WorkerOptions:
     # that dies loses its leases when they expire and another worker sends them again.
     lease_seconds: float = 60.0
     idle_wait_seconds: float = 1.0
-    flush_interval_seconds: float = 0.02
+    # Outcomes are recorded in one write per interval (or per flush_batch): each write costs
+    # ~1.2 ms of the loop's time whatever its size, ~6% of a core at 50 writes/s. An outcome
+    # recorded later is only re-sent if the process dies meanwhile (at-least-once).
+    flush_interval_seconds: float = 0.05
     flush_batch: int = 500
     busy_endpoint_delay: timedelta = timedelta(milliseconds=200)
     disable_after: timedelta = timedelta(days=5)

@@ -2,7 +2,9 @@
 
 Seeds N pending deliveries, starts `hookcast serve` on SQLite (or, with --postgres URL,
 `serve --no-worker` plus --workers workers), waits until the receiver has them all and
-prints the rate from first to last receipt. `--profile out.txt` samples the delivering
+prints the rate from first to last receipt, the CPU time the delivering processes spent per
+delivery past start-up, and the machine's steal meanwhile (on a shared VM, the reason two
+identical drains differ). `--profile out.txt` samples the delivering
 process with py-spy (installed by `make bench`) for `--profile-seconds` after start-up and
 writes its collapsed stacks (one line per stack and its sample count). Loopback only,
 bounded, every process stopped on the way out. The full comparison is `python -m benchmarks`.

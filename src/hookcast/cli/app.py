@@ -133,7 +133,7 @@ def serve(
     migrate_database(settings.database_url)
 
     async def run() -> None:
-        from hookcast.cli.runtime import Runtime
+        from hookcast.cli.runtime import Runtime, settle_heap
 
         runtime = await Runtime.open(settings)
         first_key = await runtime.services.accounts.bootstrap_admin_key()
@@ -150,6 +150,7 @@ def serve(
             access_log=False,
             server_header=False,
         )
+        settle_heap()
         await uvicorn.Server(config).serve()
 
     _run_loop(run())

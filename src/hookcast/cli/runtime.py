@@ -128,7 +128,6 @@ class Runtime:
                 if heartbeat is not None
                 else None
             )
-            settle_heap()
             try:
                 yield
             finally:
@@ -155,9 +154,11 @@ class Runtime:
 
 def settle_heap() -> None:
     """Takes what start-up built (modules, the app, SQLAlchemy's metadata: ~150,000 objects)
-    out of the cyclic garbage collector's sight, once the process is ready to serve. Every
-    full collection walked all of it: ~100 ms with the loop stopped, several times a minute
-    while delivering (measured with gc.callbacks during a drain). What requests and
-    deliveries allocate later is collected as before."""
+    out of the cyclic garbage collector's sight, once a `serve` or `worker` process is ready.
+    Every full collection walked all of it: ~100 ms with the loop stopped, several times a
+    minute while delivering (measured with gc.callbacks during a drain). What requests and
+    deliveries allocate later is collected as before. Only for those long-lived processes:
+    what is frozen is never collected, so a process that builds apps over and over (the
+    tests) must not call it."""
     gc.collect()
     gc.freeze()

@@ -3,19 +3,11 @@ recover every failed one since a time."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from aiohttp import web
 from delivery_harness import Deployment
 from receivers import answer, eventually, first_then
-
-
-@pytest.fixture
-async def hookcast(database_url: str) -> AsyncIterator[Deployment]:
-    async with Deployment.open(database_url) as deployment:
-        yield deployment
 
 
 async def test_each_attempt_is_logged_without_its_signatures(hookcast: Deployment) -> None:

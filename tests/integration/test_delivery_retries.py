@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,12 +14,6 @@ from delivery_harness import Deployment, OffsetClock, require_sqlite, with_optio
 from receivers import answer, closed_port, eventually, first_then, trickle
 
 from hookcast.domain.retry import MAX_RETRY_AFTER, STANDARD_DELAYS
-
-
-@pytest.fixture
-async def hookcast(database_url: str) -> AsyncIterator[Deployment]:
-    async with Deployment.open(database_url) as deployment:
-        yield deployment
 
 
 class ManualClock:

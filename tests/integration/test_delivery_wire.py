@@ -4,17 +4,10 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import AsyncIterator
 
 import pytest
 from delivery_harness import Deployment
 from receivers import eventually, hex_verifies, jwt_verifies, standard_verifies
-
-
-@pytest.fixture
-async def hookcast(database_url: str) -> AsyncIterator[Deployment]:
-    async with Deployment.open(database_url) as deployment:
-        yield deployment
 
 
 async def test_every_event_family_arrives_in_jw_shape_and_verifies_three_ways(

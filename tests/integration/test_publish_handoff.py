@@ -4,11 +4,10 @@ any worker claims once the lease expires."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 from delivery_harness import Deployment
 from receivers import eventually
 
@@ -112,12 +111,6 @@ async def test_a_republished_event_hands_over_nothing_new(store: SqlStore) -> No
     await services.events.publish(editor, {**EVENT, "event_id": "same-id"})
 
     assert len(handoff.taken) == 1
-
-
-@pytest.fixture
-async def hookcast(database_url: str) -> AsyncIterator[Deployment]:
-    async with Deployment.open(database_url) as deployment:
-        yield deployment
 
 
 async def test_in_one_process_a_published_event_arrives_without_a_claim(

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import AsyncIterator
 
 import pytest
 from cryptography.fernet import Fernet
@@ -21,12 +20,6 @@ from hookcast.store import to_async_url
 from hookcast.store.tables import api_keys, metadata, webhooks
 
 MEDIA = {"event": "media_available", "media_id": "MNYaMSQl"}
-
-
-@pytest.fixture
-async def hookcast(database_url: str) -> AsyncIterator[Deployment]:
-    async with Deployment.open(database_url) as deployment:
-        yield deployment
 
 
 def _variants(secret: str) -> set[str]:

@@ -51,8 +51,14 @@ def error_response(
     return JSONResponse(
         {"errors": [{"code": code, "description": description}]},
         status_code=status,
-        headers={**_EXTRA_HEADERS.get(status, {}), **(headers or {})},
+        headers=response_headers(status, headers),
     )
+
+
+def response_headers(status: int, headers: Mapping[str, str] | None = None) -> dict[str, str]:
+    """An error response's headers: `headers`, plus what its status calls for (a 401's
+    WWW-Authenticate, a 503's Retry-After) unless `headers` sets them."""
+    return {**_EXTRA_HEADERS.get(status, {}), **(headers or {})}
 
 
 def error_body(code: str, description: str) -> bytes:
@@ -60,14 +66,15 @@ def error_body(code: str, description: str) -> bytes:
 
 
 def answer(exc: HookcastError | HTTPException) -> tuple[int, str, str, dict[str, str]]:
-    """(status, code, description, headers) for an error a route raised."""
+    """(status, code, description, headers) for an error a route raised; the headers are
+    the exception's own (see response_headers for the rest)."""
     if isinstance(exc, HTTPException):  # Retry-After of a 429 travels in exc.headers
         code = _HTTP_CODES.get(exc.status_code, "error")
         status, description, headers = exc.status_code, str(exc.detail), exc.headers or {}
     else:
         status = next((code for kind, code in _STATUS if isinstance(exc, kind)), 400)
         code, description, headers = exc.code, exc.description, {}
-    return status, code, description, {**_EXTRA_HEADERS.get(status, {}), **headers}
+    return status, code, description, dict(headers)
 
 
 async def _hookcast_error(_request: Request, exc: Exception) -> JSONResponse:

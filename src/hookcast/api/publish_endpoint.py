@@ -18,7 +18,7 @@ import orjson
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from hookcast.api.errors import INVALID_JSON, answer, error_body
+from hookcast.api.errors import INVALID_JSON, answer, error_body, response_headers
 from hookcast.api.ratelimit import RateLimiter
 from hookcast.domain.errors import HookcastError
 from hookcast.services import Services
@@ -44,8 +44,8 @@ class PublishEndpoint:
         try:
             status, content = 202, await self._publish(scope, body)
         except (HookcastError, HTTPException) as exc:
-            status, code, description, headers = answer(exc)
-            content = error_body(code, description)
+            status, code, description, own = answer(exc)
+            headers, content = response_headers(status, own), error_body(code, description)
         await send(
             {
                 "type": "http.response.start",

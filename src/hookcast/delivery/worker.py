@@ -149,7 +149,7 @@ class DeliveryWorker:
     def lease(self) -> Lease | None:
         """A lease for one publish's deliveries while this worker runs and holds fewer than
         `prefetch`: they are then sent as soon as they are committed, with no claim."""
-        room = self._options.prefetch - len(self._in_flight) - self._queued
+        room = self._options.prefetch - self._held()
         if not self._taking or room <= 0:
             return None
         until = self._clock() + timedelta(seconds=self._options.lease_seconds)
@@ -170,7 +170,7 @@ class DeliveryWorker:
         would mostly bring their rows again, only to hand them back (measured: one fast
         endpoint drained ~280 deliveries/s when every claim overflowed and released).
         """
-        held = len(self._in_flight) + self._queued
+        held = self._held()
         if held > self._options.prefetch // 2:
             return 0
         room = self._options.prefetch - held
@@ -183,6 +183,10 @@ class DeliveryWorker:
             free += bound - len(self._queues[key])
             half += bound // 2
         return min(room, free) if free >= half else 0
+
+    def _held(self) -> int:
+        """Leases held: requests in flight plus deliveries queued for their endpoint."""
+        return len(self._in_flight) + self._queued
 
     def _queue_bound(self, key: str) -> int:
         options = self._options

@@ -21,6 +21,7 @@ run: setup
 lint: setup
 	$(BIN)/ruff check src tests chaos benchmarks
 	$(BIN)/ruff format --check src tests chaos benchmarks
+	$(BIN)/lint-imports
 
 typecheck: setup
 	$(BIN)/mypy

@@ -54,7 +54,7 @@ async def test_the_worker_disabling_a_webhook_moves_its_accounts_version_only(
     hook = make.webhook(acme.id)
     await store.create_webhook(hook)
     other_version = await store.config_version(other.id)
-    await store.append_events([make.event(acme.id)], make.fanout_to(hook.id))
+    await store.append_events(events=[make.event(acme.id)], fanout=make.fanout_to(hook.id))
     (claimed,) = await store.claim_due_deliveries(now=make.NOW, limit=1, lease_seconds=30)
 
     succeeded = WebhookHealth(hook.id, make.NOW, None)
@@ -74,12 +74,16 @@ async def test_a_publish_that_read_an_older_version_stores_nothing(store: SqlSto
     await store.create_webhook(make.webhook(acme.id))  # after the publish read its webhooks
 
     with pytest.raises(ConfigChanged):
-        await store.append_events([make.event(acme.id)], make.fanout_to(hook.id), expect=read_at)
+        await store.append_events(
+            events=[make.event(acme.id)], fanout=make.fanout_to(hook.id), expect=read_at
+        )
 
     assert (await store.list_events(EventQuery(account_id=acme.id))).total == 0
     current = ConfigVersion(acme.id, await store.config_version(acme.id))
     event = make.event(acme.id)
-    assert await store.append_events([event], make.fanout_to(hook.id), expect=current) == [event.id]
+    assert await store.append_events(
+        events=[event], fanout=make.fanout_to(hook.id), expect=current
+    ) == [event.id]
 
 
 async def test_in_a_group_commit_only_the_stale_call_is_refused(store: SqlStore) -> None:
@@ -93,9 +97,11 @@ async def test_in_a_group_commit_only_the_stale_call_is_refused(store: SqlStore)
 
     # Gathered: the calls share one transaction (see test_store_events' group commit test).
     results = await asyncio.gather(
-        store.append_events([make.event(acme.id)], make.fanout_to(hooks[0].id), expect=stale),
-        store.append_events([same_id], make.fanout_to(hooks[1].id), expect=current),
-        store.append_events([same_id, fresh], make.fanout_to(hooks[1].id)),
+        store.append_events(
+            events=[make.event(acme.id)], fanout=make.fanout_to(hooks[0].id), expect=stale
+        ),
+        store.append_events(events=[same_id], fanout=make.fanout_to(hooks[1].id), expect=current),
+        store.append_events(events=[same_id, fresh], fanout=make.fanout_to(hooks[1].id)),
         return_exceptions=True,
     )
 

@@ -21,7 +21,7 @@ async def _setup(store: SqlStore, events: int = 1) -> tuple[Account, Webhook, li
     hook = make.webhook(acme.id)
     await store.create_webhook(hook)
     published = [make.event(acme.id, created=make.later(i)) for i in range(events)]
-    await store.append_events(published, make.fanout_to(hook.id))
+    await store.append_events(events=published, fanout=make.fanout_to(hook.id))
     return acme, hook, published
 
 
@@ -186,7 +186,9 @@ async def test_reschedule_makes_a_delivery_due_now(store: SqlStore) -> None:
     (claimed,) = await store.claim_due_deliveries(now=make.NOW, limit=1, lease_seconds=LEASE)
     await store.record_results([make.gave_up(claimed)], [])
 
-    assert await store.reschedule_delivery(acme.id, claimed.delivery.id, make.later(50))
+    assert await store.reschedule_delivery(
+        account_id=acme.id, delivery_id=claimed.delivery.id, now=make.later(50)
+    )
     record = await store.get_delivery(acme.id, claimed.delivery.id)
     assert record is not None
     assert record.delivery.status is DeliveryStatus.PENDING
@@ -195,12 +197,18 @@ async def test_reschedule_makes_a_delivery_due_now(store: SqlStore) -> None:
 
     other = make.account()
     await store.create_account(other)
-    assert not await store.reschedule_delivery(other.id, claimed.delivery.id, make.NOW)
-    assert not await store.reschedule_delivery(acme.id, "dlv_missing", make.NOW)
+    assert not await store.reschedule_delivery(
+        account_id=other.id, delivery_id=claimed.delivery.id, now=make.NOW
+    )
+    assert not await store.reschedule_delivery(
+        account_id=acme.id, delivery_id="dlv_missing", now=make.NOW
+    )
 
     # A manual retry on a disabled webhook waits, paused, for it to be enabled.
     await store.update_webhook(replace(hook, enabled=False), make.later(51))
-    assert await store.reschedule_delivery(acme.id, claimed.delivery.id, make.later(52))
+    assert await store.reschedule_delivery(
+        account_id=acme.id, delivery_id=claimed.delivery.id, now=make.later(52)
+    )
     assert await _status(store, acme.id, claimed.delivery.id) is DeliveryStatus.PAUSED
 
 
@@ -214,8 +222,15 @@ async def test_recover_resends_failures_since_a_time(store: SqlStore) -> None:
     other = make.account()
     await store.create_account(other)
 
-    assert await store.recover_deliveries(other.id, hook.id, make.NOW, make.later(60)) == 0
-    recovered = await store.recover_deliveries(acme.id, hook.id, make.later(1), make.later(60))
+    assert (
+        await store.recover_deliveries(
+            account_id=other.id, webhook_id=hook.id, since=make.NOW, now=make.later(60)
+        )
+        == 0
+    )
+    recovered = await store.recover_deliveries(
+        account_id=acme.id, webhook_id=hook.id, since=make.later(1), now=make.later(60)
+    )
 
     assert recovered == 2
     assert await _status(store, acme.id, old.delivery.id) is DeliveryStatus.FAILED
@@ -227,7 +242,7 @@ async def test_recover_resends_failures_since_a_time(store: SqlStore) -> None:
 async def test_list_deliveries_newest_first_with_filters(store: SqlStore) -> None:
     acme, hook, events = await _setup(store, events=3)
     channel = make.event(acme.id, type="channel_active", created=make.later(10))
-    await store.append_events([channel], make.fanout_to(hook.id))
+    await store.append_events(events=[channel], fanout=make.fanout_to(hook.id))
     claimed = await store.claim_due_deliveries(now=make.later(1), limit=1, lease_seconds=LEASE)
     await store.record_results([make.succeeded(claimed[0])], [])
 

@@ -23,7 +23,7 @@ async def _publish(
     store: SqlStore, account_id: str, webhook_id: str, status: DeliveryStatus, *seconds: float
 ) -> None:
     published = [make.event(account_id, created=make.later(s)) for s in seconds]
-    await store.append_events(published, _with_status(webhook_id, status))
+    await store.append_events(events=published, fanout=_with_status(webhook_id, status))
 
 
 async def test_counts_are_grouped_by_webhook_hour_and_status(store: SqlStore) -> None:
@@ -38,7 +38,9 @@ async def test_counts_are_grouped_by_webhook_hour_and_status(store: SqlStore) ->
     await _publish(store, acme.id, other_hook.id, SUCCEEDED, 10)
     await _publish(store, acme.id, hook.id, SUCCEEDED, -1)  # before `since`: left out
 
-    counts = await store.count_deliveries_by_hour(acme.id, [hook.id, other_hook.id], make.NOW)
+    counts = await store.count_deliveries_by_hour(
+        account_id=acme.id, webhook_ids=[hook.id, other_hook.id], since=make.NOW
+    )
 
     assert sorted(counts, key=lambda c: (c.webhook_id != hook.id, c.hour, c.status)) == [
         DeliveryCount(hook.id, make.NOW, FAILED, 1),
@@ -61,6 +63,19 @@ async def test_counts_are_scoped_to_the_account_and_the_webhooks_asked_for(
     await _publish(store, acme.id, unasked.id, SUCCEEDED, 0)
     await _publish(store, rival.id, rivals_hook.id, SUCCEEDED, 0)
 
-    assert await store.count_deliveries_by_hour(acme.id, [hook.id], make.NOW) == []
-    assert await store.count_deliveries_by_hour(acme.id, [rivals_hook.id], make.NOW) == []
-    assert await store.count_deliveries_by_hour(acme.id, [], make.NOW) == []
+    assert (
+        await store.count_deliveries_by_hour(
+            account_id=acme.id, webhook_ids=[hook.id], since=make.NOW
+        )
+        == []
+    )
+    assert (
+        await store.count_deliveries_by_hour(
+            account_id=acme.id, webhook_ids=[rivals_hook.id], since=make.NOW
+        )
+        == []
+    )
+    assert (
+        await store.count_deliveries_by_hour(account_id=acme.id, webhook_ids=[], since=make.NOW)
+        == []
+    )

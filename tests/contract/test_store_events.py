@@ -36,10 +36,10 @@ async def test_append_is_idempotent_and_fans_out_only_new_events(store: SqlStore
     first, second = make.event(acme.id), make.event(acme.id)
     fanout = RecordingFanout(hook.id)
 
-    assert await store.append_events([first], fanout) == [first.id]
+    assert await store.append_events(events=[first], fanout=fanout) == [first.id]
     # Re-publishing `first` (a retrying publisher) stores and fans out `second` only.
-    assert await store.append_events([first, second, second], fanout) == [second.id]
-    assert await store.append_events([first], fanout) == []
+    assert await store.append_events(events=[first, second, second], fanout=fanout) == [second.id]
+    assert await store.append_events(events=[first], fanout=fanout) == []
 
     assert fanout.calls == [[first.id], [second.id]]
     assert (await store.list_deliveries(DeliveryQuery(acme.id, hook.id))).total == 2
@@ -49,8 +49,8 @@ async def test_event_ids_are_per_account(store: SqlStore) -> None:
     mine, theirs = await _account(store), await _account(store)
     ours = make.event(mine.id, id="evt_shared")
     same_id = make.event(theirs.id, id="evt_shared", type="media_deleted")
-    assert await store.append_events([ours], make.no_fanout) == ["evt_shared"]
-    assert await store.append_events([same_id], make.no_fanout) == ["evt_shared"]
+    assert await store.append_events(events=[ours], fanout=make.no_fanout) == ["evt_shared"]
+    assert await store.append_events(events=[same_id], fanout=make.no_fanout) == ["evt_shared"]
 
     listed = await store.list_events(EventQuery(account_id=theirs.id))
     assert [summary.event for summary in listed.items] == [same_id]
@@ -65,7 +65,7 @@ async def test_events_round_trip(store: SqlStore) -> None:
         event_time=make.later(-30),
         data={"tags": ["sports", "live"], "size": {"w": 640, "h": 360}, "ok": True},
     )
-    await store.append_events([stored], make.no_fanout)
+    await store.append_events(events=[stored], fanout=make.no_fanout)
     (summary,) = (await store.list_events(EventQuery(account_id=acme.id))).items
     assert summary.event == stored
     assert list(summary.event.resource_ids) == ["thumbnail_id", "media_id"]  # order kept
@@ -78,7 +78,7 @@ async def test_a_failing_fanout_stores_nothing(store: SqlStore) -> None:
         raise RuntimeError("boom")
 
     with pytest.raises(RuntimeError):
-        await store.append_events([make.event(acme.id)], broken)
+        await store.append_events(events=[make.event(acme.id)], fanout=broken)
     assert (await store.list_events(EventQuery(account_id=acme.id))).total == 0
 
 
@@ -90,7 +90,9 @@ async def test_deliveries_for_deleted_webhooks_are_skipped(store: SqlStore) -> N
     await store.delete_webhook(acme.id, deleted.id)  # after fan-out read it, say
 
     event = make.event(acme.id)
-    assert await store.append_events([event], make.fanout_to(kept.id, deleted.id)) == [event.id]
+    assert await store.append_events(
+        events=[event], fanout=make.fanout_to(kept.id, deleted.id)
+    ) == [event.id]
     (summary,) = (await store.list_events(EventQuery(account_id=acme.id))).items
     assert summary.deliveries[DeliveryStatus.PENDING] == 1
 
@@ -112,7 +114,7 @@ async def test_list_events_newest_first_with_filters(store: SqlStore) -> None:
         resource_ids={"thumbnail_id": "media_id", "media_id": "MNYaMSQl"},
         created=make.later(3),
     )
-    await store.append_events([media, channel, thumb], make.no_fanout)
+    await store.append_events(events=[media, channel, thumb], fanout=make.no_fanout)
 
     async def ids(**filters: str) -> list[str]:
         listed = await store.list_events(EventQuery(account_id=acme.id, **filters))
@@ -138,8 +140,8 @@ async def test_list_events_counts_deliveries_per_status(store: SqlStore) -> None
     for hook in hooks:
         await store.create_webhook(hook)
     busy, quiet = make.event(acme.id, created=make.later(1)), make.event(acme.id)
-    await store.append_events([busy], make.fanout_to(*(hook.id for hook in hooks)))
-    await store.append_events([quiet], make.no_fanout)
+    await store.append_events(events=[busy], fanout=make.fanout_to(*(hook.id for hook in hooks)))
+    await store.append_events(events=[quiet], fanout=make.no_fanout)
     claimed = await store.claim_due_deliveries(now=make.later(1), limit=2, lease_seconds=30)
     await store.record_results([make.succeeded(claimed[0]), make.gave_up(claimed[1])], [])
 
@@ -180,10 +182,10 @@ async def test_concurrent_appends_are_stored_once_each_even_when_one_fails(
     fanout = BrokenFanout(bad.id, hook.id)
 
     results = await asyncio.gather(
-        store.append_events([good], fanout),
-        store.append_events([bad], fanout),
-        store.append_events([again], fanout),
-        store.append_events([again], fanout),
+        store.append_events(events=[good], fanout=fanout),
+        store.append_events(events=[bad], fanout=fanout),
+        store.append_events(events=[again], fanout=fanout),
+        store.append_events(events=[again], fanout=fanout),
         return_exceptions=True,
     )
 

@@ -26,7 +26,7 @@ async def _publish(
 ) -> list[Event]:
     """Events created `ages_days` before make.NOW, each with a delivery to `hook`."""
     published = [make.event(account.id, created=make.later(-age * DAY)) for age in ages_days]
-    await store.append_events(published, make.fanout_to(hook.id))
+    await store.append_events(events=published, fanout=make.fanout_to(hook.id))
     return published
 
 
@@ -60,12 +60,12 @@ async def test_stats_count_pending_the_oldest_due_and_disabled_webhooks(store: S
     await _account_with_webhook(store, enabled=False, disabled_reason="410 Gone")
     # Due 90 s and 30 s ago, and one due in the future.
     await store.append_events(
-        [
+        events=[
             make.event(acme.id, created=make.later(-90)),
             make.event(acme.id, created=make.later(-30)),
             make.event(acme.id, created=make.later(60)),
         ],
-        make.fanout_to(hook.id),
+        fanout=make.fanout_to(hook.id),
     )
 
     stats = await store.delivery_stats(make.NOW)
@@ -100,7 +100,8 @@ async def test_prune_never_deletes_pending_or_paused_deliveries(store: SqlStore)
     _, paused_hook = await _account_with_webhook(store)
     old_pending = await _publish(store, acme, hook, 60)
     await store.append_events(
-        [make.event(acme.id, created=make.later(-60 * DAY))], make.fanout_to(paused_hook.id)
+        events=[make.event(acme.id, created=make.later(-60 * DAY))],
+        fanout=make.fanout_to(paused_hook.id),
     )
     await store.update_webhook(replace(paused_hook, enabled=False), make.NOW)
 
@@ -114,7 +115,7 @@ async def test_prune_never_deletes_pending_or_paused_deliveries(store: SqlStore)
 async def test_prune_deletes_old_events_that_no_webhook_matched(store: SqlStore) -> None:
     acme, _hook = await _account_with_webhook(store)
     unmatched = [make.event(acme.id, created=make.later(-40 * DAY)) for _ in range(3)]
-    await store.append_events(unmatched, make.no_fanout)
+    await store.append_events(events=unmatched, fanout=make.no_fanout)
     assert await store.prune_before(make.later(-30 * DAY), limit=1000) == Pruned(0, 3)
     assert await _event_ids(store, acme) == set()
 

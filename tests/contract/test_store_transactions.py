@@ -45,7 +45,9 @@ async def test_events_commit_with_the_callers_transaction(
     acme, hook = await _account_with_webhook(store)
     event = make.event(acme.id)
     async with platform_engine.connect() as conn, conn.begin():
-        stored = await store.using(conn).append_events([event], make.fanout_to(hook.id))
+        stored = await store.using(conn).append_events(
+            events=[event], fanout=make.fanout_to(hook.id)
+        )
         assert stored == [event.id]
         assert await _stored(store, acme, hook) == (0, 0)  # not visible before the commit
     assert await _stored(store, acme, hook) == (1, 1)
@@ -57,7 +59,9 @@ async def test_events_roll_back_with_the_callers_transaction(
     acme, hook = await _account_with_webhook(store)
     async with platform_engine.connect() as conn:
         transaction = await conn.begin()
-        await store.using(conn).append_events([make.event(acme.id)], make.fanout_to(hook.id))
+        await store.using(conn).append_events(
+            events=[make.event(acme.id)], fanout=make.fanout_to(hook.id)
+        )
         await transaction.rollback()
     assert await _stored(store, acme, hook) == (0, 0)
 
@@ -95,7 +99,9 @@ async def test_workers_elsewhere_are_notified_on_commit_only(
     try:
         await worker_side.wait_for_deliveries(0)  # starts its LISTEN
         async with platform_engine.connect() as conn, conn.begin():
-            await store.using(conn).append_events([make.event(acme.id)], make.fanout_to(hook.id))
+            await store.using(conn).append_events(
+                events=[make.event(acme.id)], fanout=make.fanout_to(hook.id)
+            )
             waiting = asyncio.create_task(worker_side.wait_for_deliveries(5))
             await asyncio.sleep(0.5)
             assert not waiting.done(), "woken before the commit"

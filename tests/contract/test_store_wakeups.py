@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from functools import partial
 
 import pytest
 
@@ -47,13 +48,13 @@ async def test_wait_times_out_when_nothing_happens(store: SqlStore) -> None:
 async def test_append_wakes_a_waiter(store: SqlStore) -> None:
     acme, hook = await _account_with_webhook(store)
     event = make.event(acme.id)
-    publish = lambda: store.append_events([event], make.fanout_to(hook.id))  # noqa: E731
+    publish = lambda: store.append_events(events=[event], fanout=make.fanout_to(hook.id))  # noqa: E731
     assert await _woken_by(store, publish) < WAIT
 
 
 async def test_a_wake_up_before_the_wait_is_not_lost(store: SqlStore) -> None:
     acme, hook = await _account_with_webhook(store)
-    await store.append_events([make.event(acme.id)], make.fanout_to(hook.id))
+    await store.append_events(events=[make.event(acme.id)], fanout=make.fanout_to(hook.id))
     started = time.monotonic()
     await store.wait_for_deliveries(WAIT)
     assert time.monotonic() - started < WAIT / 2
@@ -61,12 +62,14 @@ async def test_a_wake_up_before_the_wait_is_not_lost(store: SqlStore) -> None:
 
 async def test_manual_retry_and_release_wake_a_waiter(store: SqlStore) -> None:
     acme, hook = await _account_with_webhook(store)
-    await store.append_events([make.event(acme.id)], make.fanout_to(hook.id))
+    await store.append_events(events=[make.event(acme.id)], fanout=make.fanout_to(hook.id))
     (claimed,) = await store.claim_due_deliveries(now=make.NOW, limit=1, lease_seconds=30)
 
     lease = (claimed.delivery.id, claimed.lease_token)
     assert await _woken_by(store, lambda: store.release_deliveries([lease], make.NOW)) < WAIT
-    retry = lambda: store.reschedule_delivery(acme.id, claimed.delivery.id, make.NOW)  # noqa: E731
+    retry = partial(
+        store.reschedule_delivery, account_id=acme.id, delivery_id=claimed.delivery.id, now=make.NOW
+    )
     assert await _woken_by(store, retry) < WAIT
 
 
@@ -81,7 +84,7 @@ async def test_publish_in_another_process_wakes_a_waiter(
     publisher = await open_store(database_url, secret_key=secret_key)
     try:
         event = make.event(acme.id)
-        publish = lambda: publisher.append_events([event], make.fanout_to(hook.id))  # noqa: E731
+        publish = lambda: publisher.append_events(events=[event], fanout=make.fanout_to(hook.id))  # noqa: E731
         assert await _woken_by(store, publish) < WAIT
     finally:
         await publisher.close()

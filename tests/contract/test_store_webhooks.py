@@ -206,7 +206,7 @@ async def test_disabling_pauses_pending_deliveries_and_enabling_resumes_them(
     hook = make.webhook(acme.id)
     await store.create_webhook(hook)
     event = make.event(acme.id)
-    await store.append_events([event], make.fanout_to(hook.id))
+    await store.append_events(events=[event], fanout=make.fanout_to(hook.id))
 
     await store.update_webhook(replace(hook, enabled=False), make.later(1))
     assert await _statuses(store, acme.id, hook.id) == [DeliveryStatus.PAUSED]
@@ -224,7 +224,9 @@ async def test_deleting_a_webhook_deletes_its_deliveries_and_attempts(store: Sql
     hook, other = make.webhook(acme.id), make.webhook(acme.id)
     for each in (hook, other):
         await store.create_webhook(each)
-    await store.append_events([make.event(acme.id)], make.fanout_to(hook.id, other.id))
+    await store.append_events(
+        events=[make.event(acme.id)], fanout=make.fanout_to(hook.id, other.id)
+    )
     claimed = await store.claim_due_deliveries(now=make.NOW, limit=10, lease_seconds=30)
     await store.record_results([make.succeeded(c) for c in claimed], [])
     deleted = next(c.delivery for c in claimed if c.delivery.webhook_id == hook.id)

@@ -66,7 +66,9 @@ class DeliveryService:
         """Deliveries per webhook, hour and status since a time (health at a glance).
         Ids of other accounts' webhooks count nothing, so no 404 check is needed."""
         caller.require(Permission.READ)
-        return await self._store.count_deliveries_by_hour(caller.account_id, webhook_ids, since)
+        return await self._store.count_deliveries_by_hour(
+            account_id=caller.account_id, webhook_ids=webhook_ids, since=since
+        )
 
     async def get(self, caller: Caller, delivery_id: str) -> DeliveryRecord:
         caller.require(Permission.READ)
@@ -78,7 +80,10 @@ class DeliveryService:
     async def retry(self, caller: Caller, delivery_id: str) -> DeliveryRecord:
         """Sends the delivery again now, whatever its state (a manual resend)."""
         caller.require(Permission.WRITE)
-        if not await self._store.reschedule_delivery(caller.account_id, delivery_id, self._clock()):
+        found = await self._store.reschedule_delivery(
+            account_id=caller.account_id, delivery_id=delivery_id, now=self._clock()
+        )
+        if not found:
             raise NotFound(f"delivery {delivery_id!r} was not found")
         return await self.get(caller, delivery_id)
 
@@ -88,7 +93,7 @@ class DeliveryService:
         await self._webhooks.get(caller, webhook_id)
         start = v.timestamp(since, field="since")
         return await self._store.recover_deliveries(
-            caller.account_id, webhook_id, start, self._clock()
+            account_id=caller.account_id, webhook_id=webhook_id, since=start, now=self._clock()
         )
 
     async def send_test(self, caller: Caller, webhook_id: str) -> TestSent:
@@ -108,5 +113,5 @@ class DeliveryService:
             created=now,
         )
         delivery = direct_delivery(event, webhook.id, now=now, delivery_id=new_delivery_id())
-        await self._store.append_events([event], lambda _events: [delivery])
+        await self._store.append_events(events=[event], fanout=lambda _events: [delivery])
         return TestSent(event_id=event.id, delivery_id=delivery.id)

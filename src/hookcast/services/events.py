@@ -103,7 +103,7 @@ class EventService:
         unique = _first_of_each_id(events)
         expect = ConfigVersion(config.account_id, config.version) if checked else None
         try:
-            stored = set(await self._store.append_events(unique, plan, expect=expect))
+            stored = set(await self._store.append_events(events=unique, fanout=plan, expect=expect))
         except ConfigChanged:
             self._cache.forget(config)
             raise

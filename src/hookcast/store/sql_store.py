@@ -293,7 +293,7 @@ class SqlStore:
     # events
 
     async def append_events(
-        self, events: Sequence[Event], fanout: Fanout, *, expect: ConfigVersion | None = None
+        self, *, events: Sequence[Event], fanout: Fanout, expect: ConfigVersion | None = None
     ) -> Sequence[str]:
         """Group commit: calls made while a write is under way share the next transaction
         (one BEGIN, one fsync, one INSERT of events and one of deliveries for them all). A
@@ -402,7 +402,9 @@ class SqlStore:
         async with self._scanning() as conn:
             return await delivery_sql.get_delivery(conn, account_id, delivery_id)
 
-    async def reschedule_delivery(self, account_id: str, delivery_id: str, now: datetime) -> bool:
+    async def reschedule_delivery(
+        self, *, account_id: str, delivery_id: str, now: datetime
+    ) -> bool:
         async with self._writing() as conn:
             found = await delivery_sql.reschedule(conn, account_id, delivery_id, now)
             if found:
@@ -412,7 +414,7 @@ class SqlStore:
         return found
 
     async def recover_deliveries(
-        self, account_id: str, webhook_id: str, since: datetime, now: datetime
+        self, *, account_id: str, webhook_id: str, since: datetime, now: datetime
     ) -> int:
         async with self._writing() as conn:
             recovered = await delivery_sql.recover_failed(conn, account_id, webhook_id, since, now)
@@ -423,7 +425,7 @@ class SqlStore:
         return recovered
 
     async def count_deliveries_by_hour(
-        self, account_id: str, webhook_ids: Sequence[str], since: datetime
+        self, *, account_id: str, webhook_ids: Sequence[str], since: datetime
     ) -> Sequence[DeliveryCount]:
         async with self._scanning() as conn:
             return await stats_sql.count_by_hour(conn, account_id, webhook_ids, since)
@@ -482,7 +484,7 @@ class _TransactionView(SqlStore):
             yield self._connection
 
     async def append_events(
-        self, events: Sequence[Event], fanout: Fanout, *, expect: ConfigVersion | None = None
+        self, *, events: Sequence[Event], fanout: Fanout, expect: ConfigVersion | None = None
     ) -> Sequence[str]:
         """On the caller's transaction, not in a group: it commits when the caller does."""
         with translate_errors():

@@ -1,0 +1,53 @@
+"""What a list read asks the store for: a page, a sort and filters, one class per listing."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from hookcast.domain.models import DeliveryStatus
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of a listing, and how many items the whole listing has."""
+
+    items: Sequence[T]
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class PageRequest:
+    page: int = 1  # 1-based
+    page_length: int = 10
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookQuery:
+    account_id: str
+    page: PageRequest = PageRequest()
+    sort: str = "created"  # "created", "last_modified" or "name"
+    descending: bool = True
+    event: str | None = None  # webhooks subscribed to this event (literally, "*" included)
+    site_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EventQuery:
+    account_id: str
+    page: PageRequest = PageRequest()
+    type: str | None = None
+    site_id: str | None = None
+    resource_id: str | None = None  # matches any of the event's resource ids
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryQuery:
+    account_id: str
+    webhook_id: str
+    page: PageRequest = PageRequest()
+    status: DeliveryStatus | None = None
+    event_type: str | None = None

@@ -1,0 +1,64 @@
+"""The worker's port: the leased deliveries it sends, what it learned from sending them, and
+the queue it claims them from."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from hookcast.domain.health import WebhookHealth
+from hookcast.domain.models import Attempt, Delivery, DeliveryStatus, Event, Webhook
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedDelivery:
+    """A due delivery leased to one worker until `lease_token` is released or expires."""
+
+    delivery: Delivery
+    lease_token: str
+    event: Event
+    webhook: Webhook
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryResult:
+    """What a worker learned from one attempt, and what happens next.
+
+    `status` PENDING with `next_attempt_at` schedules a retry; SUCCEEDED or FAILED completes.
+    """
+
+    delivery_id: str
+    lease_token: str
+    attempt: Attempt
+    status: DeliveryStatus
+    next_attempt_at: datetime | None
+    completed_at: datetime | None
+
+
+class DeliveryQueue(Protocol):
+    """The due deliveries, as a worker sees them: claim a batch under a lease, record what
+    each attempt taught, hand back what was not sent, and wait for more to become due.
+    `Store` extends it."""
+
+    async def claim_due_deliveries(
+        self, *, now: datetime, limit: int, lease_seconds: float
+    ) -> Sequence[ClaimedDelivery]:
+        """Leases up to `limit` pending deliveries due at `now`, oldest first. A lease that
+        is neither recorded nor released makes the delivery due again when it expires."""
+
+    async def record_results(
+        self, results: Sequence[DeliveryResult], health: Sequence[WebhookHealth]
+    ) -> None:
+        """Writes attempts and new delivery states for results whose lease is still held,
+        and applies the webhooks' health (failing since, disabled) in the same transaction."""
+
+    async def release_deliveries(self, leases: Sequence[tuple[str, str]], now: datetime) -> None:
+        """Gives back (delivery_id, lease_token) leases unattempted, due at `now`."""
+
+    async def next_due_at(self) -> datetime | None:
+        """When the earliest pending delivery is due (leased ones included), or None."""
+
+    async def wait_for_deliveries(self, timeout: float) -> None:
+        """Returns when new deliveries may be due (publish, retry) or after `timeout`."""

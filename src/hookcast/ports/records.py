@@ -1,0 +1,56 @@
+"""What the store's reads return beyond the domain objects themselves: summaries, counts and
+the results of operations."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from hookcast.domain.models import Attempt, Delivery, DeliveryStatus, Event
+
+
+@dataclass(frozen=True, slots=True)
+class EventSummary:
+    event: Event
+    deliveries: Mapping[DeliveryStatus, int]  # how many deliveries are in each status
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRecord:
+    """A delivery with its event and every attempt, oldest attempt first."""
+
+    delivery: Delivery
+    event: Event
+    attempts: Sequence[Attempt]
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryCount:
+    """How many of one webhook's deliveries created in one UTC hour are in one status."""
+
+    webhook_id: str
+    hour: datetime  # the start of the hour
+    status: DeliveryStatus
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryStats:
+    """The delivery backlog at one moment, for metrics (read at scrape time)."""
+
+    pending: int  # deliveries waiting for an attempt, leased ones included
+    oldest_due_age_seconds: float  # how long the most overdue delivery has waited; 0 if none
+    disabled_webhooks: int
+
+
+@dataclass(frozen=True, slots=True)
+class Pruned:
+    """What one retention batch deleted."""
+
+    deliveries: int  # completed deliveries, with their attempts
+    events: int  # events left without any delivery
+
+    @property
+    def total(self) -> int:
+        return self.deliveries + self.events

@@ -1,0 +1,46 @@
+"""The outbound side: the request a worker sends, what came back, and the name lookups the
+SSRF guard makes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundRequest:
+    url: str
+    body: bytes
+    headers: Mapping[str, str]
+    timeout_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class SendOutcome:
+    """What came back: a status (any HTTP status) or an error, never an exception."""
+
+    status_code: int | None
+    latency_ms: float
+    response_body: str = ""
+    error: str | None = None
+    retry_after: str | None = None  # the raw Retry-After header, if any
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+class Sender(Protocol):
+    """Sends webhook requests over HTTP."""
+
+    async def send(self, request: OutboundRequest) -> SendOutcome:
+        """POSTs `request` and tells what came back: a response of any status, or an
+        `error` when none did (refused, timed out, blocked by the SSRF guard)."""
+
+    async def close(self) -> None:
+        """Closes pooled connections; no send is made afterwards."""
+
+
+class Resolver(Protocol):
+    """Name lookups, for the SSRF guard."""
+
+    async def resolve(self, host: str) -> Sequence[str]:
+        """IP addresses for `host`; an empty sequence when it does not resolve."""

@@ -1,0 +1,166 @@
+"""The store port: durable accounts, keys, sites, webhooks, events and deliveries."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from hookcast.domain.models import Account, ApiKey, Delivery, Event, Site, Webhook
+from hookcast.ports.queries import (
+    DeliveryQuery,
+    EventQuery,
+    Page,
+    PageRequest,
+    WebhookQuery,
+)
+from hookcast.ports.queue import DeliveryQueue
+from hookcast.ports.records import (
+    DeliveryCount,
+    DeliveryRecord,
+    DeliveryStats,
+    EventSummary,
+    Pruned,
+)
+
+Fanout = Callable[[Sequence[Event]], Sequence[Delivery]]
+"""Given the events a publish newly stored, the deliveries to create for them (pure)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigVersion:
+    """An account's configuration version (keys, sites, webhooks) as a publish last read it."""
+
+    account_id: str
+    version: int
+
+
+class ConfigChanged(Exception):
+    """append_events refused a call, storing nothing: the account's keys, sites or webhooks
+    changed since the publish read them (`ConfigVersion`). Read them again and retry."""
+
+
+class Store(DeliveryQueue, Protocol):
+    """Durable state. Every method is one transaction; none leaks driver exceptions.
+
+    Reads scoped to an account take its id and find nothing of another account's."""
+
+    # accounts and keys
+    async def create_account(self, account: Account) -> None:
+        """Raises `Conflict` if the id is taken."""
+
+    async def get_account(self, account_id: str) -> Account | None:
+        """The account, or None if there is none with this id."""
+
+    async def list_accounts(self) -> Sequence[Account]:
+        """Every account."""
+
+    async def create_api_key(self, key: ApiKey) -> None:
+        """Raises `Conflict` if the id is taken. Moves the account's configuration version."""
+
+    async def find_api_key(self, secret_hash: str) -> ApiKey | None:
+        """The key whose secret hashes to `secret_hash`, in any account, or None."""
+
+    async def list_api_keys(self, account_id: str) -> Sequence[ApiKey]:
+        """The account's keys."""
+
+    async def delete_api_key(self, account_id: str, key_id: str) -> bool:
+        """Whether the account had the key (it is gone now)."""
+
+    async def count_api_keys(self) -> int:
+        """How many keys exist across all accounts (none means the service is not set up)."""
+
+    async def config_version(self, account_id: str) -> int:
+        """Moves (within the changing transaction) whenever the account's keys, sites or
+        webhooks change, including a webhook the worker disables."""
+
+    # sites
+    async def create_site(self, site: Site) -> None:
+        """Raises `Conflict` if the id is taken (by any account)."""
+
+    async def get_site(self, account_id: str, site_id: str) -> Site | None:
+        """The account's site, or None."""
+
+    async def list_sites(self, account_id: str, page: PageRequest) -> Page[Site]:
+        """One page of the account's sites."""
+
+    async def update_site(self, site: Site) -> None:
+        """Saves every field of an existing site."""
+
+    async def delete_site(self, account_id: str, site_id: str) -> bool:
+        """Deletes the site and removes it from every webhook's site_ids."""
+
+    async def existing_site_ids(self, account_id: str, site_ids: Sequence[str]) -> set[str]:
+        """Those of `site_ids` that are the account's sites."""
+
+    # webhooks
+    async def create_webhook(self, webhook: Webhook) -> None:
+        """Raises `Conflict` if the id is taken. Moves the account's configuration version."""
+
+    async def get_webhook(self, account_id: str, webhook_id: str) -> Webhook | None:
+        """The account's webhook, secrets decrypted, or None."""
+
+    async def list_webhooks(self, query: WebhookQuery) -> Page[Webhook]:
+        """One page of the account's webhooks, filtered and sorted as `query` says."""
+
+    async def update_webhook(self, webhook: Webhook, now: datetime) -> None:
+        """Saves every field. Disabling pauses the webhook's pending deliveries; enabling
+        resumes them as due at `now`."""
+
+    async def delete_webhook(self, account_id: str, webhook_id: str) -> bool:
+        """Deletes the webhook with its deliveries and attempts."""
+
+    async def enabled_webhooks(self, account_id: str) -> Sequence[Webhook]:
+        """The account's enabled webhooks: those a publish fans out to."""
+
+    # events
+    async def append_events(
+        self, *, events: Sequence[Event], fanout: Fanout, expect: ConfigVersion | None = None
+    ) -> Sequence[str]:
+        """Stores the events whose (account_id, id) is new and, in the same transaction, the
+        deliveries `fanout` returns for them. Returns the ids of the newly stored events.
+
+        With `expect`, the transaction first checks the account's configuration version and
+        raises `ConfigChanged`, storing nothing, if it moved: `fanout` was built from what
+        the publish read at that version."""
+
+    async def list_events(self, query: EventQuery) -> Page[EventSummary]:
+        """One page of the account's events, newest first, each with its delivery counts."""
+
+    # deliveries (claims, results, releases and wake-ups: see DeliveryQueue)
+    async def list_deliveries(self, query: DeliveryQuery) -> Page[DeliveryRecord]:
+        """One page of a webhook's deliveries, newest first, with their attempts."""
+
+    async def get_delivery(self, account_id: str, delivery_id: str) -> DeliveryRecord | None:
+        """The account's delivery with its event and attempts, or None."""
+
+    async def reschedule_delivery(
+        self, *, account_id: str, delivery_id: str, now: datetime
+    ) -> bool:
+        """Makes the delivery pending and due at `now` (a manual retry)."""
+
+    async def count_deliveries_by_hour(
+        self, *, account_id: str, webhook_ids: Sequence[str], since: datetime
+    ) -> Sequence[DeliveryCount]:
+        """Counts the webhooks' deliveries created at or after `since`, by hour and status
+        (hours with no delivery are left out)."""
+
+    async def recover_deliveries(
+        self, *, account_id: str, webhook_id: str, since: datetime, now: datetime
+    ) -> int:
+        """Makes every FAILED delivery of the webhook created at or after `since` due again
+        at `now`; returns how many."""
+
+    # operations
+    async def delivery_stats(self, now: datetime) -> DeliveryStats:
+        """The backlog: pending deliveries, the oldest due one's age, disabled webhooks."""
+
+    async def prune_before(self, before: datetime, *, limit: int) -> Pruned:
+        """Deletes, in one short transaction, up to `limit` succeeded or failed deliveries
+        created before `before` (with their attempts), then up to `limit` events created
+        before it that no delivery refers to any more. Pending and paused deliveries, and
+        their events, are never deleted."""
+
+    async def close(self) -> None:
+        """Finishes the writes already accepted, then frees connections."""

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Generic, NotRequired, Required, TypedDict, TypeVar
+from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
 from hookcast.sdk.errors import error_from_response
@@ -27,6 +27,8 @@ from hookcast.sdk.types import (
     Site,
     TestSent,
     Webhook,
+    WebhookChanges,
+    WebhookFields,
     WebhookSecret,
 )
 
@@ -36,34 +38,6 @@ DEFAULT_URL = "http://127.0.0.1:8000"
 DEFAULT_TIMEOUT = 10.0
 USER_AGENT = "hookcast-python"
 _NO_BODY_STATUSES = frozenset({204})
-
-
-class WebhookFields(TypedDict, total=False):
-    """A webhook's settings, as `create_webhook` and `update_webhook` take them."""
-
-    name: Required[str]
-    webhook_url: Required[str]
-    events: Required[list[str]]
-    site_ids: Required[list[str]]
-    description: NotRequired[str | None]
-    enabled: NotRequired[bool]
-    conditions: NotRequired[dict[str, Any] | None]
-    retry_policy: NotRequired[str | list[float]]
-    timeout_seconds: NotRequired[int]
-
-
-class WebhookChanges(TypedDict, total=False):
-    """The settings `update_webhook` changes; the others keep their value."""
-
-    name: str
-    webhook_url: str
-    events: list[str]
-    site_ids: list[str]
-    description: str | None  # None clears it
-    enabled: bool
-    conditions: dict[str, Any] | None  # None clears them
-    retry_policy: str | list[float]
-    timeout_seconds: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,35 +229,6 @@ def parse_event_record(data: Any) -> EventRecord:
 
 def parse_publish(data: Any) -> PublishResult:
     return PublishResult(event_ids=tuple(data["event_ids"]))
-
-
-# --- building events --------------------------------------------------------------------------
-
-
-def event_body(
-    event: str,
-    *,
-    site_id: str,
-    ids: Mapping[str, str],
-    data: Mapping[str, Any] | None = None,
-    event_id: str | None = None,
-    event_time: datetime | str | None = None,
-) -> dict[str, Any]:
-    """One event as POST /v2/events/ (and `Hub.publish`) takes it; checking is the server's."""
-    body: dict[str, Any] = {"event": event, "site_id": site_id, **ids}
-    if event_id is not None:
-        body["event_id"] = event_id
-    if event_time is not None:
-        body["event_time"] = (
-            event_time.isoformat() if isinstance(event_time, datetime) else event_time
-        )
-    if data is not None:
-        body["data"] = dict(data)
-    return body
-
-
-def batch_body(events: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    return {"events": [dict(event) for event in events]}
 
 
 # --- operations -------------------------------------------------------------------------------

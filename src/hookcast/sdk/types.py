@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NotRequired, Required, TypedDict, TypeVar
 
 __all__ = [
     "ApiKey",
@@ -22,6 +22,8 @@ __all__ = [
     "Site",
     "TestSent",
     "Webhook",
+    "WebhookChanges",
+    "WebhookFields",
     "WebhookSecret",
 ]
 
@@ -177,3 +179,31 @@ class TestSent:
 
     event_id: str
     delivery_id: str
+
+
+class WebhookFields(TypedDict, total=False):
+    """A webhook's settings, as `create_webhook` and `update_webhook` take them."""
+
+    name: Required[str]
+    webhook_url: Required[str]
+    events: Required[list[str]]
+    site_ids: Required[list[str]]
+    description: NotRequired[str | None]
+    enabled: NotRequired[bool]
+    conditions: NotRequired[dict[str, Any] | None]
+    retry_policy: NotRequired[str | list[float]]
+    timeout_seconds: NotRequired[int]
+
+
+class WebhookChanges(TypedDict, total=False):
+    """The settings `update_webhook` changes; the others keep their value."""
+
+    name: str
+    webhook_url: str
+    events: list[str]
+    site_ids: list[str]
+    description: str | None  # None clears it
+    enabled: bool
+    conditions: dict[str, Any] | None  # None clears them
+    retry_policy: str | list[float]
+    timeout_seconds: int

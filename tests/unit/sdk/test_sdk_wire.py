@@ -103,12 +103,14 @@ def _answer_schema(operation: dict[str, Any]) -> dict[str, Any] | None:
 # --- answers built from the document ----------------------------------------------------------
 
 
-def _answers(schema: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+def _answers(schema: dict[str, Any]) -> Iterator[tuple[str, Any, set[str]]]:
+    """Each variant of an answer, with the times in it."""
     model: type[BaseModel] = getattr(models, schema["$ref"].rsplit("/", 1)[-1])
     for variant in ("first", "last", "null"):
-        answer = _Sampler(DOCUMENT["components"]["schemas"], variant).sample(schema)
+        sampler = _Sampler(DOCUMENT["components"]["schemas"], variant)
+        answer = sampler.sample(schema)
         model.model_validate(answer)  # a valid answer of that route
-        yield variant, answer
+        yield variant, answer, sampler.times
 
 
 @dataclasses.dataclass
@@ -118,6 +120,7 @@ class _Sampler:
     defs: dict[str, Any]
     variant: str  # which of a union's types: "first", "last", or null where it may be
     numbers: Iterator[int] = dataclasses.field(default_factory=lambda: count(1))
+    times: set[str] = dataclasses.field(default_factory=set)  # the date-time strings made
 
     def sample(self, schema: dict[str, Any]) -> Any:
         if "$ref" in schema:
@@ -143,7 +146,9 @@ class _Sampler:
         if kind == "array":
             return [self.sample(schema.get("items", {}))]
         if kind == "string" and schema.get("format") == "date-time":
-            return (datetime(2024, 8, 27, tzinfo=UTC) + timedelta(seconds=n)).isoformat()
+            time = (datetime(2024, 8, 27, tzinfo=UTC) + timedelta(seconds=n)).isoformat()
+            self.times.add(time)
+            return time
         samples = {"integer": n, "number": n + 0.25, "boolean": n % 2 == 0, "null": None}
         return samples.get(kind, f"text{n}")  # type: ignore[arg-type]
 
@@ -186,6 +191,7 @@ class _Reading:
 
     def __init__(self) -> None:
         self.filled: dict[type, set[str]] = {}
+        self.times: set[str] = set()  # the answer's date-time strings: datetimes in the SDK
 
     def result(self, answer: Any, value: Any, where: str) -> None:
         if isinstance(value, Page):
@@ -227,6 +233,8 @@ class _Reading:
 
     def field(self, wire: Any, value: Any, hint: Any, here: str) -> None:
         assert _admits(value, hint), f"{here}: {value!r} is not {hint}"
+        if isinstance(wire, str) and wire in self.times:
+            assert isinstance(value, datetime), f"{here}: a time, not a datetime"
         if isinstance(value, tuple) and value and dataclasses.is_dataclass(value[0]):
             self.items(wire, value, here)  # a delivery's attempts
         else:
@@ -257,7 +265,8 @@ def test_the_sdk_reads_every_field_of_every_answer() -> None:
         if schema is None:  # 204: nothing to read
             assert call.parse(None) is None, name
             continue
-        for variant, answer in _answers(schema):
+        for variant, answer, times in _answers(schema):
+            reading.times = times
             reading.result(answer, call.parse(answer), f"{name} ({variant})")
     for kind, filled in reading.filled.items():
         missing = {field.name for field in dataclasses.fields(kind)} - filled

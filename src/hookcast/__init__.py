@@ -29,9 +29,9 @@ from hookcast.sdk.errors import (
 from hookcast.sdk.verify import SignatureError
 
 if TYPE_CHECKING:
+    from hookcast.hub import Hub
     from hookcast.sdk.async_client import AsyncClient
     from hookcast.sdk.client import Client
-    from hookcast.sdk.hub import Hub
 
 __version__ = "0.1.0"
 
@@ -57,7 +57,7 @@ __all__ = [
 _LAZY = {
     "AsyncClient": "hookcast.sdk.async_client",
     "Client": "hookcast.sdk.client",
-    "Hub": "hookcast.sdk.hub",
+    "Hub": "hookcast.hub",
 }
 
 

@@ -1,20 +1,31 @@
-"""Response shapes: what presenters.py returns, described for the OpenAPI document.
+"""The Management API's response shapes (JW Player v2), each declared once.
 
-presenters.py stays the one place that shapes output; routes return its dicts and FastAPI
-validates them against these models. So each model lists exactly the keys its presenter
-writes, with the same nullability: no field here has a default, except the optional ones of
-`EventOut` (present only for some event types), and that route serializes with
-`exclude_unset`, so a model never adds a key. Only the create responses have a `secret`.
+Each model is what a route returns and what the OpenAPI document describes, and its
+`from_domain` classmethod builds it from the domain object: no other code writes these keys.
+FastAPI takes a route's response model from its return type and serializes the instance as
+is. No field has a default, except the optional ones of `EventOut` (present only for some
+event types), and that route serializes with `exclude_unset`, so every other answer has
+every key. Only the create responses and the secret routes have a `secret`.
 
-Times are ISO 8601 strings as presenters format them ("2024-08-27T00:15:45+00:00"), kept as
-strings so the bytes on the wire do not change.
+Times are ISO 8601 strings as `format_time` writes them ("2024-08-27T00:15:45+00:00"), kept
+as strings so the bytes on the wire are exactly those.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from hookcast.domain.catalog import EventType
+from hookcast.domain.models import ApiKey, Attempt, Site, Webhook
+from hookcast.domain.payload import format_time
+from hookcast.domain.retry import retry_policy_to_json
+from hookcast.ports import DeliveryRecord, EventSummary, Page, PageRequest
+from hookcast.services import NewApiKey
+from hookcast.services import TestSent as SentTest
 
 Time = Annotated[
     str,
@@ -32,9 +43,23 @@ Role = Literal["admin", "editor", "publisher", "viewer"]
 DeliveryStatus = Literal["pending", "paused", "succeeded", "failed"]
 
 
+def _time(value: datetime | None) -> str | None:
+    return format_time(value) if value is not None else None
+
+
 class _Out(BaseModel):
     """Unknown keys are dropped (pydantic's default): a GET model without `secret` can never
-    pass one through. tests/integration/test_api_models.py checks nothing else is dropped."""
+    pass one through. `schema_` is filled by name in `from_domain`, shown as `schema`."""
+
+    model_config = ConfigDict(validate_by_name=True, validate_by_alias=True)
+
+
+class _Page(_Out):
+    """A list's position; each list adds its items under the resource's plural name."""
+
+    page: int
+    page_length: int
+    total: int
 
 
 # --- errors -----------------------------------------------------------------------------------
@@ -94,6 +119,23 @@ class WebhookMetadataOut(_Out):
     last_success: Time | None
     failing_since: Time | None
 
+    @classmethod
+    def from_domain(cls, hook: Webhook) -> WebhookMetadataOut:
+        return cls(
+            name=hook.name,
+            description=hook.description,
+            webhook_url=hook.webhook_url,
+            events=list(hook.events),
+            site_ids=list(hook.site_ids),
+            enabled=hook.enabled,
+            disabled_reason=hook.disabled_reason,
+            conditions=hook.conditions,
+            retry_policy=retry_policy_to_json(hook.retry_policy),
+            timeout_seconds=hook.timeout_seconds,
+            last_success=_time(hook.last_success),
+            failing_since=_time(hook.failing_since),
+        )
+
 
 class WebhookOut(_Out):
     """A webhook as GET shows it: never its secret."""
@@ -106,18 +148,36 @@ class WebhookOut(_Out):
     schema_: None = Field(alias="schema", description="Always null (JW Player's shape)")
     type: Literal["webhook"]
 
+    @classmethod
+    def from_domain(cls, hook: Webhook) -> WebhookOut:
+        return cls(
+            id=hook.id,
+            created=format_time(hook.created),
+            last_modified=format_time(hook.last_modified),
+            metadata=WebhookMetadataOut.from_domain(hook),
+            relationships={},
+            schema_=None,
+            type="webhook",
+        )
+
 
 class WebhookCreated(WebhookOut):
     """The create response: the only one that carries the signing secret."""
 
     secret: str
 
+    @classmethod
+    def from_domain(cls, hook: Webhook) -> WebhookCreated:
+        return cls(**dict(WebhookOut.from_domain(hook)), secret=hook.secret)
 
-class WebhookList(_Out):
-    page: int
-    page_length: int
-    total: int
+
+class WebhookList(_Page):
     webhooks: list[WebhookOut]
+
+    @classmethod
+    def from_domain(cls, found: Page[Webhook], request: PageRequest) -> WebhookList:
+        webhooks = [WebhookOut.from_domain(hook) for hook in found.items]
+        return cls(**_position(found, request), webhooks=webhooks)
 
 
 class SecretOut(_Out):
@@ -125,6 +185,15 @@ class SecretOut(_Out):
     secret: str
     previous_secret: str | None = Field(description="Still signs until previous_secret_expires")
     previous_secret_expires: Time | None
+
+    @classmethod
+    def from_domain(cls, hook: Webhook) -> SecretOut:
+        return cls(
+            id=hook.id,
+            secret=hook.secret,
+            previous_secret=hook.previous_secret,
+            previous_secret_expires=_time(hook.previous_secret_expires),
+        )
 
 
 # --- sites ------------------------------------------------------------------------------------
@@ -143,12 +212,26 @@ class SiteOut(_Out):
     schema_: None = Field(alias="schema", description="Always null (JW Player's shape)")
     type: Literal["site"]
 
+    @classmethod
+    def from_domain(cls, site: Site) -> SiteOut:
+        return cls(
+            id=site.id,
+            created=format_time(site.created),
+            last_modified=format_time(site.last_modified),
+            metadata=SiteMetadataOut(name=site.name),
+            relationships={},
+            schema_=None,
+            type="site",
+        )
 
-class SiteList(_Out):
-    page: int
-    page_length: int
-    total: int
+
+class SiteList(_Page):
     sites: list[SiteOut]
+
+    @classmethod
+    def from_domain(cls, found: Page[Site], request: PageRequest) -> SiteList:
+        sites = [SiteOut.from_domain(site) for site in found.items]
+        return cls(**_position(found, request), sites=sites)
 
 
 # --- API keys ---------------------------------------------------------------------------------
@@ -167,16 +250,33 @@ class ApiKeyOut(_Out):
     metadata: ApiKeyMetadataOut
     type: Literal["api_key"]
 
+    @classmethod
+    def from_domain(cls, key: ApiKey) -> ApiKeyOut:
+        return cls(
+            id=key.id,
+            created=format_time(key.created),
+            metadata=ApiKeyMetadataOut(name=key.name, role=key.role.value),
+            type="api_key",
+        )
+
 
 class ApiKeyCreated(ApiKeyOut):
     """The create response: the only time the key's secret is shown."""
 
     secret: str
 
+    @classmethod
+    def from_new(cls, created: NewApiKey) -> ApiKeyCreated:
+        return cls(**dict(ApiKeyOut.from_domain(created.key)), secret=created.secret)
+
 
 class ApiKeyList(_Out):
     api_keys: list[ApiKeyOut]
     total: int
+
+    @classmethod
+    def from_domain(cls, keys: Sequence[ApiKey]) -> ApiKeyList:
+        return cls(api_keys=[ApiKeyOut.from_domain(key) for key in keys], total=len(keys))
 
 
 # --- the event catalog ------------------------------------------------------------------------
@@ -189,10 +289,24 @@ class EventTypeOut(_Out):
     description: str
     example: dict[str, Any] = Field(description="An example delivery body")
 
+    @classmethod
+    def from_domain(cls, item: EventType) -> EventTypeOut:
+        return cls(
+            name=item.name,
+            group=item.group,
+            id_fields=list(item.id_fields),
+            description=item.description,
+            example=item.example(),
+        )
+
 
 class EventTypeList(_Out):
     event_types: list[EventTypeOut]
     total: int
+
+    @classmethod
+    def from_domain(cls, items: Sequence[EventType]) -> EventTypeList:
+        return cls(event_types=[EventTypeOut.from_domain(i) for i in items], total=len(items))
 
 
 # --- events -----------------------------------------------------------------------------------
@@ -230,12 +344,30 @@ class EventOut(_Out):
     data: dict[str, Any] = _present_only("The published data, when there was any")
     deliveries: dict[str, int] = Field(description="Deliveries by status, e.g. {'succeeded': 2}")
 
+    @classmethod
+    def from_domain(cls, summary: EventSummary) -> EventOut:
+        event = summary.event
+        present: dict[str, Any] = dict(event.resource_ids)
+        if event.data is not None:
+            present["data"] = event.data
+        return cls(
+            event_id=event.id,
+            event=event.type,
+            site_id=event.site_id,
+            event_time=format_time(event.event_time),
+            created=format_time(event.created),
+            deliveries={str(status): count for status, count in summary.deliveries.items()},
+            **present,
+        )
 
-class EventList(_Out):
-    page: int
-    page_length: int
-    total: int
+
+class EventList(_Page):
     events: list[EventOut]
+
+    @classmethod
+    def from_domain(cls, found: Page[EventSummary], request: PageRequest) -> EventList:
+        events = [EventOut.from_domain(summary) for summary in found.items]
+        return cls(**_position(found, request), events=events)
 
 
 # --- deliveries -------------------------------------------------------------------------------
@@ -249,6 +381,18 @@ class AttemptOut(_Out):
     latency_ms: float
     response_body: str = Field(description="The first 4 KiB")
     error: str | None
+
+    @classmethod
+    def from_domain(cls, attempt: Attempt) -> AttemptOut:
+        return cls(
+            number=attempt.number,
+            started_at=format_time(attempt.started_at),
+            request_headers=dict(attempt.request_headers),
+            status_code=attempt.status_code,
+            latency_ms=round(attempt.latency_ms, 2),
+            response_body=attempt.response_body,
+            error=attempt.error,
+        )
 
 
 class DeliveryOut(_Out):
@@ -264,17 +408,43 @@ class DeliveryOut(_Out):
     completed_at: Time | None
     attempt_log: list[AttemptOut]
 
+    @classmethod
+    def from_domain(cls, record: DeliveryRecord) -> DeliveryOut:
+        item = record.delivery
+        pending = item.status == "pending"
+        return cls(
+            id=item.id,
+            webhook_id=item.webhook_id,
+            event_id=item.event_id,
+            event=record.event.type,
+            status=str(item.status),
+            attempts=item.attempts,
+            next_attempt_at=_time(item.next_attempt_at) if pending else None,
+            last_status_code=item.last_status_code,
+            created=format_time(item.created),
+            completed_at=_time(item.completed_at),
+            attempt_log=[AttemptOut.from_domain(entry) for entry in record.attempts],
+        )
 
-class DeliveryList(_Out):
-    page: int
-    page_length: int
-    total: int
+
+class DeliveryList(_Page):
     deliveries: list[DeliveryOut]
+
+    @classmethod
+    def from_domain(cls, found: Page[DeliveryRecord], request: PageRequest) -> DeliveryList:
+        deliveries = [DeliveryOut.from_domain(record) for record in found.items]
+        return cls(**_position(found, request), deliveries=deliveries)
 
 
 class TestSent(_Out):
+    __test__ = False  # not a pytest test class, despite the name
+
     event_id: str
     delivery_id: str
+
+    @classmethod
+    def from_domain(cls, sent: SentTest) -> TestSent:
+        return cls(event_id=sent.event_id, delivery_id=sent.delivery_id)
 
 
 class Recovered(_Out):
@@ -291,3 +461,7 @@ class HealthOut(_Out):
 class NotReady(_Out):
     status: Literal["unavailable"]
     reason: str
+
+
+def _position(found: Page[Any], request: PageRequest) -> dict[str, int]:
+    return {"page": request.page, "page_length": request.page_length, "total": found.total}

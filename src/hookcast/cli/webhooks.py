@@ -19,8 +19,7 @@ from hookcast.cli.remote import (
     parse_json_object,
     to_json,
 )
-from hookcast.sdk._core import WebhookChanges, WebhookFields
-from hookcast.sdk.types import Delivery, Webhook
+from hookcast.sdk.types import Delivery, Webhook, WebhookChanges, WebhookFields
 
 webhooks_app = typer.Typer(
     help="Manage webhooks through the API (HOOKCAST_URL, HOOKCAST_API_KEY).\n\n"

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Generic, NotRequired, Required, TypedDict, TypeVar
+from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
+from hookcast.sdk._wire import read
 from hookcast.sdk.errors import error_from_response
 from hookcast.sdk.types import (
     ApiKey,
-    Attempt,
     Delivery,
     EventRecord,
     EventType,
@@ -27,6 +27,8 @@ from hookcast.sdk.types import (
     Site,
     TestSent,
     Webhook,
+    WebhookChanges,
+    WebhookFields,
     WebhookSecret,
 )
 
@@ -36,34 +38,6 @@ DEFAULT_URL = "http://127.0.0.1:8000"
 DEFAULT_TIMEOUT = 10.0
 USER_AGENT = "hookcast-python"
 _NO_BODY_STATUSES = frozenset({204})
-
-
-class WebhookFields(TypedDict, total=False):
-    """A webhook's settings, as `create_webhook` and `update_webhook` take them."""
-
-    name: Required[str]
-    webhook_url: Required[str]
-    events: Required[list[str]]
-    site_ids: Required[list[str]]
-    description: NotRequired[str | None]
-    enabled: NotRequired[bool]
-    conditions: NotRequired[dict[str, Any] | None]
-    retry_policy: NotRequired[str | list[float]]
-    timeout_seconds: NotRequired[int]
-
-
-class WebhookChanges(TypedDict, total=False):
-    """The settings `update_webhook` changes; the others keep their value."""
-
-    name: str
-    webhook_url: str
-    events: list[str]
-    site_ids: list[str]
-    description: str | None  # None clears it
-    enabled: bool
-    conditions: dict[str, Any] | None  # None clears them
-    retry_policy: str | list[float]
-    timeout_seconds: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,21 +96,17 @@ def _nothing(_data: Any) -> None:
     return None
 
 
-# --- parsing ----------------------------------------------------------------------------------
+# --- reading answers --------------------------------------------------------------------------
 
 
-def _time(value: str) -> datetime:
-    return datetime.fromisoformat(value)
+def _one(kind: type[T]) -> Callable[[Any], T]:
+    return lambda data: read(kind, data)
 
 
-def _optional_time(value: str | None) -> datetime | None:
-    return None if value is None else _time(value)
-
-
-def _page(name: str, parse_item: Callable[[Any], T]) -> Callable[[Any], Page[T]]:
+def _page(name: str, kind: type[T]) -> Callable[[Any], Page[T]]:
     def parse(data: Any) -> Page[T]:
         return Page(
-            items=tuple(parse_item(item) for item in data[name]),
+            items=tuple(read(kind, item) for item in data[name]),
             page=int(data["page"]),
             page_length=int(data["page_length"]),
             total=int(data["total"]),
@@ -145,145 +115,8 @@ def _page(name: str, parse_item: Callable[[Any], T]) -> Callable[[Any], Page[T]]
     return parse
 
 
-def parse_site(data: Any) -> Site:
-    return Site(
-        id=data["id"],
-        name=data["metadata"]["name"],
-        created=_time(data["created"]),
-        last_modified=_time(data["last_modified"]),
-    )
-
-
-def parse_api_key(data: Any) -> ApiKey:
-    return ApiKey(
-        id=data["id"],
-        name=data["metadata"]["name"],
-        role=data["metadata"]["role"],
-        created=_time(data["created"]),
-        secret=data.get("secret"),
-    )
-
-
-def parse_webhook(data: Any) -> Webhook:
-    meta = data["metadata"]
-    policy = meta["retry_policy"]
-    return Webhook(
-        id=data["id"],
-        name=meta["name"],
-        description=meta.get("description"),
-        webhook_url=meta["webhook_url"],
-        events=tuple(meta["events"]),
-        site_ids=tuple(meta["site_ids"]),
-        enabled=bool(meta["enabled"]),
-        disabled_reason=meta.get("disabled_reason"),
-        conditions=meta.get("conditions"),
-        retry_policy=policy if isinstance(policy, str) else tuple(policy),
-        timeout_seconds=int(meta["timeout_seconds"]),
-        last_success=_optional_time(meta.get("last_success")),
-        failing_since=_optional_time(meta.get("failing_since")),
-        created=_time(data["created"]),
-        last_modified=_time(data["last_modified"]),
-        secret=data.get("secret"),
-    )
-
-
-def parse_secret(data: Any) -> WebhookSecret:
-    return WebhookSecret(
-        webhook_id=data["id"],
-        secret=data["secret"],
-        previous_secret=data.get("previous_secret"),
-        previous_secret_expires=_optional_time(data.get("previous_secret_expires")),
-    )
-
-
-def parse_attempt(data: Any) -> Attempt:
-    return Attempt(
-        number=int(data["number"]),
-        started_at=_time(data["started_at"]),
-        request_headers=dict(data.get("request_headers") or {}),
-        status_code=data.get("status_code"),
-        latency_ms=float(data["latency_ms"]),
-        response_body=data.get("response_body"),
-        error=data.get("error"),
-    )
-
-
-def parse_delivery(data: Any) -> Delivery:
-    return Delivery(
-        id=data["id"],
-        webhook_id=data["webhook_id"],
-        event_id=data["event_id"],
-        event=data["event"],
-        status=data["status"],
-        attempts=int(data["attempts"]),
-        next_attempt_at=_optional_time(data.get("next_attempt_at")),
-        last_status_code=data.get("last_status_code"),
-        created=_time(data["created"]),
-        completed_at=_optional_time(data.get("completed_at")),
-        attempt_log=tuple(parse_attempt(item) for item in data.get("attempt_log") or ()),
-    )
-
-
-def parse_event_type(data: Any) -> EventType:
-    return EventType(
-        name=data["name"],
-        group=data["group"],
-        id_fields=tuple(data["id_fields"]),
-        description=data["description"],
-        example=data["example"],
-    )
-
-
-_EVENT_RECORD_FIELDS = frozenset(
-    {"event_id", "event", "site_id", "event_time", "created", "data", "deliveries"}
-)
-
-
-def parse_event_record(data: Any) -> EventRecord:
-    return EventRecord(
-        event_id=data["event_id"],
-        event=data["event"],
-        site_id=data["site_id"],
-        # the API lays resource ids out flat (JW Player's shape): whatever else is there
-        resource_ids={k: v for k, v in data.items() if k not in _EVENT_RECORD_FIELDS},
-        event_time=_time(data["event_time"]),
-        created=_time(data["created"]),
-        data=data.get("data"),
-        deliveries=dict(data.get("deliveries") or {}),
-    )
-
-
-def parse_publish(data: Any) -> PublishResult:
-    return PublishResult(event_ids=tuple(data["event_ids"]))
-
-
-# --- building events --------------------------------------------------------------------------
-
-
-def event_body(
-    event: str,
-    *,
-    site_id: str,
-    ids: Mapping[str, str],
-    data: Mapping[str, Any] | None = None,
-    event_id: str | None = None,
-    event_time: datetime | str | None = None,
-) -> dict[str, Any]:
-    """One event as POST /v2/events/ (and `Hub.publish`) takes it; checking is the server's."""
-    body: dict[str, Any] = {"event": event, "site_id": site_id, **ids}
-    if event_id is not None:
-        body["event_id"] = event_id
-    if event_time is not None:
-        body["event_time"] = (
-            event_time.isoformat() if isinstance(event_time, datetime) else event_time
-        )
-    if data is not None:
-        body["data"] = dict(data)
-    return body
-
-
-def batch_body(events: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    return {"events": [dict(event) for event in events]}
+def _all(name: str, kind: type[T]) -> Callable[[Any], list[T]]:
+    return lambda data: [read(kind, item) for item in data[name]]
 
 
 # --- operations -------------------------------------------------------------------------------
@@ -293,21 +126,21 @@ def create_site(name: str, site_id: str | None) -> Call[Site]:
     body: dict[str, Any] = {"metadata": {"name": name}}
     if site_id is not None:
         body["id"] = site_id
-    return Call("POST", "/v2/sites/", parse_site, json=body)
+    return Call("POST", "/v2/sites/", _one(Site), json=body)
 
 
 def list_sites(page: int, page_length: int) -> Call[Page[Site]]:
     params = _params(page=page, page_length=page_length)
-    return Call("GET", "/v2/sites/", _page("sites", parse_site), params=params)
+    return Call("GET", "/v2/sites/", _page("sites", Site), params=params)
 
 
 def get_site(site_id: str) -> Call[Site]:
-    return Call("GET", f"/v2/sites/{_segment(site_id)}/", parse_site)
+    return Call("GET", f"/v2/sites/{_segment(site_id)}/", _one(Site))
 
 
 def rename_site(site_id: str, name: str) -> Call[Site]:
     body = {"metadata": {"name": name}}
-    return Call("PATCH", f"/v2/sites/{_segment(site_id)}/", parse_site, json=body)
+    return Call("PATCH", f"/v2/sites/{_segment(site_id)}/", _one(Site), json=body)
 
 
 def delete_site(site_id: str) -> Call[None]:
@@ -316,11 +149,11 @@ def delete_site(site_id: str) -> Call[None]:
 
 def create_api_key(role: str, name: str) -> Call[ApiKey]:
     body = {"metadata": {"role": role, "name": name}}
-    return Call("POST", "/v2/api_keys/", parse_api_key, json=body)
+    return Call("POST", "/v2/api_keys/", _one(ApiKey), json=body)
 
 
 def list_api_keys() -> Call[list[ApiKey]]:
-    return Call("GET", "/v2/api_keys/", lambda d: [parse_api_key(i) for i in d["api_keys"]])
+    return Call("GET", "/v2/api_keys/", _all("api_keys", ApiKey))
 
 
 def revoke_api_key(key_id: str) -> Call[None]:
@@ -328,14 +161,14 @@ def revoke_api_key(key_id: str) -> Call[None]:
 
 
 def create_webhook(fields: WebhookFields) -> Call[Webhook]:
-    return Call("POST", "/v2/webhooks/", parse_webhook, json={"metadata": dict(fields)})
+    return Call("POST", "/v2/webhooks/", _one(Webhook), json={"metadata": dict(fields)})
 
 
 def list_webhooks(
     page: int, page_length: int, sort: str, events: str | None, site_id: str | None
 ) -> Call[Page[Webhook]]:
     params = _params(page=page, page_length=page_length, sort=sort, events=events, site_id=site_id)
-    return Call("GET", "/v2/webhooks/", _page("webhooks", parse_webhook), params=params)
+    return Call("GET", "/v2/webhooks/", _page("webhooks", Webhook), params=params)
 
 
 def _webhook_path(webhook_id: str, rest: str = "") -> str:
@@ -343,12 +176,12 @@ def _webhook_path(webhook_id: str, rest: str = "") -> str:
 
 
 def get_webhook(webhook_id: str) -> Call[Webhook]:
-    return Call("GET", _webhook_path(webhook_id), parse_webhook)
+    return Call("GET", _webhook_path(webhook_id), _one(Webhook))
 
 
 def update_webhook(webhook_id: str, changes: WebhookChanges) -> Call[Webhook]:
     body = {"metadata": dict(changes)}
-    return Call("PATCH", _webhook_path(webhook_id), parse_webhook, json=body)
+    return Call("PATCH", _webhook_path(webhook_id), _one(Webhook), json=body)
 
 
 def delete_webhook(webhook_id: str) -> Call[None]:
@@ -356,18 +189,18 @@ def delete_webhook(webhook_id: str) -> Call[None]:
 
 
 def get_webhook_secret(webhook_id: str) -> Call[WebhookSecret]:
-    return Call("GET", _webhook_path(webhook_id, "secret/"), parse_secret)
+    return Call("GET", _webhook_path(webhook_id, "secret/"), _one(WebhookSecret))
 
 
 def rotate_webhook_secret(webhook_id: str) -> Call[WebhookSecret]:
-    return Call("POST", _webhook_path(webhook_id, "secret/rotate/"), parse_secret)
+    return Call("POST", _webhook_path(webhook_id, "secret/rotate/"), _one(WebhookSecret))
 
 
 def test_webhook(webhook_id: str) -> Call[TestSent]:
     return Call(
         "POST",
         _webhook_path(webhook_id, "test/"),
-        lambda d: TestSent(event_id=d["event_id"], delivery_id=d["delivery_id"]),
+        _one(TestSent),
     )
 
 
@@ -382,19 +215,19 @@ def list_deliveries(
 ) -> Call[Page[Delivery]]:
     params = _params(page=page, page_length=page_length, status=status, event=event)
     path = _webhook_path(webhook_id, "deliveries/")
-    return Call("GET", path, _page("deliveries", parse_delivery), params=params)
+    return Call("GET", path, _page("deliveries", Delivery), params=params)
 
 
 def get_delivery(delivery_id: str) -> Call[Delivery]:
-    return Call("GET", f"/v2/deliveries/{_segment(delivery_id)}/", parse_delivery)
+    return Call("GET", f"/v2/deliveries/{_segment(delivery_id)}/", _one(Delivery))
 
 
 def retry_delivery(delivery_id: str) -> Call[Delivery]:
-    return Call("POST", f"/v2/deliveries/{_segment(delivery_id)}/retry/", parse_delivery)
+    return Call("POST", f"/v2/deliveries/{_segment(delivery_id)}/retry/", _one(Delivery))
 
 
 def publish(body: Mapping[str, Any]) -> Call[PublishResult]:
-    return Call("POST", "/v2/events/", parse_publish, json=dict(body))
+    return Call("POST", "/v2/events/", _one(PublishResult), json=dict(body))
 
 
 def list_events(
@@ -407,10 +240,8 @@ def list_events(
     params = _params(
         page=page, page_length=page_length, event=event, site_id=site_id, resource_id=resource_id
     )
-    return Call("GET", "/v2/events/", _page("events", parse_event_record), params=params)
+    return Call("GET", "/v2/events/", _page("events", EventRecord), params=params)
 
 
 def list_event_types() -> Call[list[EventType]]:
-    return Call(
-        "GET", "/v2/event_types/", lambda d: [parse_event_type(i) for i in d["event_types"]]
-    )
+    return Call("GET", "/v2/event_types/", _all("event_types", EventType))

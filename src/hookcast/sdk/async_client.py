@@ -18,8 +18,8 @@ from typing import Any, TypeVar, Unpack
 import httpx
 
 from hookcast.sdk import _core
-from hookcast.sdk._core import WebhookChanges, WebhookFields
 from hookcast.sdk.errors import HookcastConnectionError
+from hookcast.sdk.events import batch_body, event_body
 from hookcast.sdk.types import (
     ApiKey,
     Delivery,
@@ -30,6 +30,8 @@ from hookcast.sdk.types import (
     Site,
     TestSent,
     Webhook,
+    WebhookChanges,
+    WebhookFields,
     WebhookSecret,
 )
 
@@ -199,14 +201,14 @@ class AsyncClient:
 
         Returns once HookCast has committed it. A repeated `event_id` is stored once.
         """
-        body = _core.event_body(
+        body = event_body(
             event, site_id=site_id, ids=ids, data=data, event_id=event_id, event_time=event_time
         )
         return await self._send(_core.publish(body))
 
     async def publish_many(self, events: Iterable[Mapping[str, Any]]) -> PublishResult:
         """Publish a batch (each item shaped like POST /v2/events/ takes it) atomically."""
-        return await self._send(_core.publish(_core.batch_body(events)))
+        return await self._send(_core.publish(batch_body(events)))
 
     async def list_events(
         self,

@@ -24,8 +24,8 @@ from typing import Any, TypeVar, Unpack
 import httpx
 
 from hookcast.sdk import _core
-from hookcast.sdk._core import WebhookChanges, WebhookFields
 from hookcast.sdk.errors import HookcastConnectionError
+from hookcast.sdk.events import batch_body, event_body
 from hookcast.sdk.types import (
     ApiKey,
     Delivery,
@@ -36,6 +36,8 @@ from hookcast.sdk.types import (
     Site,
     TestSent,
     Webhook,
+    WebhookChanges,
+    WebhookFields,
     WebhookSecret,
 )
 
@@ -205,14 +207,14 @@ class Client:
 
         Returns once HookCast has committed it. A repeated `event_id` is stored once.
         """
-        body = _core.event_body(
+        body = event_body(
             event, site_id=site_id, ids=ids, data=data, event_id=event_id, event_time=event_time
         )
         return self._send(_core.publish(body))
 
     def publish_many(self, events: Iterable[Mapping[str, Any]]) -> PublishResult:
         """Publish a batch (each item shaped like POST /v2/events/ takes it) atomically."""
-        return self._send(_core.publish(_core.batch_body(events)))
+        return self._send(_core.publish(batch_body(events)))
 
     def list_events(
         self,

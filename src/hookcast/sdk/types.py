@@ -1,5 +1,9 @@
 """What the SDK returns: frozen dataclasses built from the API's JSON (JW Player v2 shapes).
 
+Each dataclass is the SDK's one description of an answer: `sdk/_wire.py` reads the JSON by
+its fields and their annotations (settings come from the resource's `metadata`), and
+tests/unit/sdk/test_sdk_wire.py checks each against the API's OpenAPI document.
+
 Times are timezone-aware `datetime`s; lists are tuples so values stay immutable. Secrets are
 kept out of `repr` so logging a value never leaks one.
 """
@@ -9,7 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NotRequired, Required, TypedDict, TypeVar
+
+from hookcast.sdk._wire import REST, wire
 
 __all__ = [
     "ApiKey",
@@ -22,6 +28,8 @@ __all__ = [
     "Site",
     "TestSent",
     "Webhook",
+    "WebhookChanges",
+    "WebhookFields",
     "WebhookSecret",
 ]
 
@@ -91,7 +99,7 @@ class Webhook:
 class WebhookSecret:
     """A webhook's signing secret, and the previous one during a rotation's grace period."""
 
-    webhook_id: str
+    webhook_id: str = field(metadata=wire("id"))
     secret: str = field(repr=False)
     previous_secret: str | None = field(default=None, repr=False)
     previous_secret_expires: datetime | None = None
@@ -150,7 +158,7 @@ class EventRecord:
     event_id: str
     event: str
     site_id: str
-    resource_ids: Mapping[str, str]
+    resource_ids: Mapping[str, str] = field(metadata=wire(REST))  # flat on the wire
     event_time: datetime
     created: datetime
     data: Mapping[str, Any] | None
@@ -177,3 +185,31 @@ class TestSent:
 
     event_id: str
     delivery_id: str
+
+
+class WebhookFields(TypedDict, total=False):
+    """A webhook's settings, as `create_webhook` and `update_webhook` take them."""
+
+    name: Required[str]
+    webhook_url: Required[str]
+    events: Required[list[str]]
+    site_ids: Required[list[str]]
+    description: NotRequired[str | None]
+    enabled: NotRequired[bool]
+    conditions: NotRequired[dict[str, Any] | None]
+    retry_policy: NotRequired[str | list[float]]
+    timeout_seconds: NotRequired[int]
+
+
+class WebhookChanges(TypedDict, total=False):
+    """The settings `update_webhook` changes; the others keep their value."""
+
+    name: str
+    webhook_url: str
+    events: list[str]
+    site_ids: list[str]
+    description: str | None  # None clears it
+    enabled: bool
+    conditions: dict[str, Any] | None  # None clears them
+    retry_policy: str | list[float]
+    timeout_seconds: int

@@ -61,3 +61,17 @@ def test_importing_hookcast_for_verify_loads_no_web_or_database_library() -> Non
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=30
     ).stdout.strip()
     assert loaded == "[]"
+
+
+def test_the_http_clients_load_no_server_library() -> None:
+    # The SDK keeps its own types (checked against the API's by test_sdk_wire.py) so that a
+    # platform publishing over HTTP installs nothing of the server's.
+    code = (
+        "import sys, hookcast; hookcast.Client; hookcast.AsyncClient; "
+        "print(sorted(m for m in ('fastapi', 'starlette', 'sqlalchemy', 'pydantic') "
+        "if m in sys.modules))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=30
+    ).stdout.strip()
+    assert loaded == "[]"

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 
-from hookcast.api import presenters
 from hookcast.api.deps import CallerDep, ServicesDep
 from hookcast.api.models import AUTHENTICATED, WITH_BODY, DeliveryOut, error_responses
 
@@ -16,23 +13,17 @@ router = APIRouter(prefix="/v2/deliveries", tags=["deliveries"])
 @router.get(
     "/{delivery_id}/",
     summary="A delivery with every attempt",
-    response_model=DeliveryOut,
     responses=error_responses(400, 404, *AUTHENTICATED),
 )
-async def get_delivery(
-    delivery_id: str, services: ServicesDep, caller: CallerDep
-) -> dict[str, Any]:
-    return presenters.delivery(await services.deliveries.get(caller, delivery_id))
+async def get_delivery(delivery_id: str, services: ServicesDep, caller: CallerDep) -> DeliveryOut:
+    return DeliveryOut.from_domain(await services.deliveries.get(caller, delivery_id))
 
 
 @router.post(
     "/{delivery_id}/retry/",
     status_code=202,
     summary="Send a delivery again now",
-    response_model=DeliveryOut,
     responses=error_responses(*WITH_BODY, 403, 404, 409, *AUTHENTICATED),
 )
-async def retry_delivery(
-    delivery_id: str, services: ServicesDep, caller: CallerDep
-) -> dict[str, Any]:
-    return presenters.delivery(await services.deliveries.retry(caller, delivery_id))
+async def retry_delivery(delivery_id: str, services: ServicesDep, caller: CallerDep) -> DeliveryOut:
+    return DeliveryOut.from_domain(await services.deliveries.retry(caller, delivery_id))

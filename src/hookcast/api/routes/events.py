@@ -6,7 +6,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query
 
-from hookcast.api import presenters
 from hookcast.api.deps import CallerDep, PageDep, ServicesDep
 from hookcast.api.models import (
     AUTHENTICATED,
@@ -30,26 +29,24 @@ PUBLISH_DOC = (
     "/",
     status_code=202,
     summary="Publish one event or a batch of up to 1,000",
-    response_model=PublishResult,
     responses=error_responses(*WITH_BODY, 403, 409, *AUTHENTICATED),
 )
 async def publish(
     services: ServicesDep,
     caller: CallerDep,
     body: Annotated[dict[str, Any], Body(description=PUBLISH_DOC)],
-) -> dict[str, Any]:
+) -> PublishResult:
     # Requests are answered by api/publish_endpoint.py before they reach this route, which
     # stays for the OpenAPI document. The JSON object goes to the service as-is: its rules
     # name the failing field precisely.
     event_ids = await services.events.publish(caller, body)
-    return {"event_ids": event_ids}
+    return PublishResult(event_ids=event_ids)
 
 
 @router.get(
     "/",
     summary="Recent events, newest first, with how their deliveries ended",
-    response_model=EventList,
-    # EventOut's resource ids are optional: only the keys the presenter wrote go out.
+    # EventOut's resource ids and data are optional: only the keys from_domain set go out.
     response_model_exclude_unset=True,
     responses=error_responses(400, *AUTHENTICATED),
 )
@@ -60,14 +57,8 @@ async def list_events(
     event: Annotated[str | None, Query(description="Only this event type")] = None,
     site_id: str | None = None,
     resource_id: Annotated[str | None, Query(description="media_id, channel_id...")] = None,
-) -> dict[str, Any]:
+) -> EventList:
     found = await services.events.list(
         caller, page=page, type=event, site_id=site_id, resource_id=resource_id
     )
-    return presenters.page(
-        "events",
-        [presenters.event_summary(s) for s in found.items],
-        number=page.page,
-        length=page.page_length,
-        total=found.total,
-    )
+    return EventList.from_domain(found, page)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
@@ -15,9 +13,9 @@ from hookcast.services import Services
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/healthz", summary="The process answers", response_model=HealthOut)
-async def healthz() -> dict[str, Any]:
-    return {"status": "ok"}
+@router.get("/healthz", summary="The process answers")
+async def healthz() -> HealthOut:
+    return HealthOut(status="ok")
 
 
 @router.get(

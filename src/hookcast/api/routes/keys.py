@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Response
 
-from hookcast.api import presenters
 from hookcast.api.deps import CallerDep, ServicesDep
 from hookcast.api.models import (
     AUTHENTICATED,
@@ -24,27 +21,22 @@ router = APIRouter(prefix="/v2/api_keys", tags=["api keys"])
     "/",
     status_code=201,
     summary="Create an API key with a role",
-    response_model=ApiKeyCreated,
     responses=error_responses(*WITH_BODY, 403, 409, *AUTHENTICATED),
 )
-async def create_key(
-    body: ApiKeyCreate, services: ServicesDep, caller: CallerDep
-) -> dict[str, Any]:
+async def create_key(body: ApiKeyCreate, services: ServicesDep, caller: CallerDep) -> ApiKeyCreated:
     created = await services.accounts.create_key(
         caller, role=body.metadata.role, name=body.metadata.name
     )
-    return presenters.api_key(created.key, secret_value=created.secret)
+    return ApiKeyCreated.from_new(created)
 
 
 @router.get(
     "/",
     summary="List API keys (never their secrets)",
-    response_model=ApiKeyList,
     responses=error_responses(403, *AUTHENTICATED),
 )
-async def list_keys(services: ServicesDep, caller: CallerDep) -> dict[str, Any]:
-    keys = [presenters.api_key(key) for key in await services.accounts.list_keys(caller)]
-    return {"api_keys": keys, "total": len(keys)}
+async def list_keys(services: ServicesDep, caller: CallerDep) -> ApiKeyList:
+    return ApiKeyList.from_domain(await services.accounts.list_keys(caller))
 
 
 @router.delete(

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Response
 
-from hookcast.api import presenters
 from hookcast.api.deps import CallerDep, PageDep, ServicesDep
 from hookcast.api.models import AUTHENTICATED, WITH_BODY, SiteList, SiteOut, error_responses
 from hookcast.api.schemas import SiteCreate, SitePatch
@@ -18,50 +15,39 @@ router = APIRouter(prefix="/v2/sites", tags=["sites"])
     "/",
     status_code=201,
     summary="Create a property",
-    response_model=SiteOut,
     responses=error_responses(*WITH_BODY, 403, 409, *AUTHENTICATED),
 )
-async def create_site(body: SiteCreate, services: ServicesDep, caller: CallerDep) -> dict[str, Any]:
-    return presenters.site(await services.sites.create(caller, body.metadata.name, body.id))
+async def create_site(body: SiteCreate, services: ServicesDep, caller: CallerDep) -> SiteOut:
+    return SiteOut.from_domain(await services.sites.create(caller, body.metadata.name, body.id))
 
 
 @router.get(
     "/",
     summary="List properties",
-    response_model=SiteList,
     responses=error_responses(400, *AUTHENTICATED),
 )
-async def list_sites(services: ServicesDep, caller: CallerDep, page: PageDep) -> dict[str, Any]:
-    found = await services.sites.list(caller, page)
-    return presenters.page(
-        "sites",
-        [presenters.site(item) for item in found.items],
-        number=page.page,
-        length=page.page_length,
-        total=found.total,
-    )
+async def list_sites(services: ServicesDep, caller: CallerDep, page: PageDep) -> SiteList:
+    return SiteList.from_domain(await services.sites.list(caller, page), page)
 
 
 @router.get(
     "/{site_id}/",
     summary="Get a property",
-    response_model=SiteOut,
     responses=error_responses(400, 404, *AUTHENTICATED),
 )
-async def get_site(site_id: str, services: ServicesDep, caller: CallerDep) -> dict[str, Any]:
-    return presenters.site(await services.sites.get(caller, site_id))
+async def get_site(site_id: str, services: ServicesDep, caller: CallerDep) -> SiteOut:
+    return SiteOut.from_domain(await services.sites.get(caller, site_id))
 
 
 @router.patch(
     "/{site_id}/",
     summary="Rename a property",
-    response_model=SiteOut,
     responses=error_responses(*WITH_BODY, 403, 404, 409, *AUTHENTICATED),
 )
 async def rename_site(
     site_id: str, body: SitePatch, services: ServicesDep, caller: CallerDep
-) -> dict[str, Any]:
-    return presenters.site(await services.sites.rename(caller, site_id, body.metadata.name))
+) -> SiteOut:
+    return SiteOut.from_domain(await services.sites.rename(caller, site_id, body.metadata.name))
 
 
 @router.delete(

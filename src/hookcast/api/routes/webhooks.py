@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from hookcast.api import presenters
 from hookcast.api.deps import CallerDep, PageDep, ServicesDep
 from hookcast.api.models import (
     AUTHENTICATED,
@@ -29,21 +28,18 @@ router = APIRouter(prefix="/v2/webhooks", tags=["webhooks"])
     "/",
     status_code=201,
     summary="Create a webhook (the secret is in this response)",
-    response_model=WebhookCreated,
     responses=error_responses(*WITH_BODY, 403, 409, *AUTHENTICATED),
 )
 async def create_webhook(
     body: WebhookCreate, services: ServicesDep, caller: CallerDep
-) -> dict[str, Any]:
+) -> WebhookCreated:
     metadata = body.metadata.model_dump()
-    hook = await services.webhooks.create(caller, metadata)
-    return presenters.webhook(hook, with_secret=True)
+    return WebhookCreated.from_domain(await services.webhooks.create(caller, metadata))
 
 
 @router.get(
     "/",
     summary="List webhooks",
-    response_model=WebhookList,
     responses=error_responses(400, *AUTHENTICATED),
 )
 async def list_webhooks(
@@ -53,40 +49,32 @@ async def list_webhooks(
     sort: str = "created:dsc",
     events: Annotated[str | None, Query(description="Only webhooks subscribed to it")] = None,
     site_id: str | None = None,
-) -> dict[str, Any]:
+) -> WebhookList:
     found = await services.webhooks.list(
         caller, page=page, sort=sort, event=events, site_id=site_id
     )
-    return presenters.page(
-        "webhooks",
-        [presenters.webhook(hook) for hook in found.items],
-        number=page.page,
-        length=page.page_length,
-        total=found.total,
-    )
+    return WebhookList.from_domain(found, page)
 
 
 @router.get(
     "/{webhook_id}/",
     summary="Get a webhook (never its secret)",
-    response_model=WebhookOut,
     responses=error_responses(400, 404, *AUTHENTICATED),
 )
-async def get_webhook(webhook_id: str, services: ServicesDep, caller: CallerDep) -> dict[str, Any]:
-    return presenters.webhook(await services.webhooks.get(caller, webhook_id))
+async def get_webhook(webhook_id: str, services: ServicesDep, caller: CallerDep) -> WebhookOut:
+    return WebhookOut.from_domain(await services.webhooks.get(caller, webhook_id))
 
 
 @router.patch(
     "/{webhook_id}/",
     summary="Update a webhook with partial metadata",
-    response_model=WebhookOut,
     responses=error_responses(*WITH_BODY, 403, 404, 409, *AUTHENTICATED),
 )
 async def update_webhook(
     webhook_id: str, body: WebhookPatch, services: ServicesDep, caller: CallerDep
-) -> dict[str, Any]:
+) -> WebhookOut:
     hook = await services.webhooks.update(caller, webhook_id, patch_changes(body))
-    return presenters.webhook(hook)
+    return WebhookOut.from_domain(hook)
 
 
 @router.delete(
@@ -103,31 +91,24 @@ async def delete_webhook(webhook_id: str, services: ServicesDep, caller: CallerD
 @router.get(
     "/{webhook_id}/secret/",
     summary="Reveal the signing secret (admin)",
-    response_model=SecretOut,
     responses=error_responses(400, 403, 404, *AUTHENTICATED),
 )
-async def reveal_secret(
-    webhook_id: str, services: ServicesDep, caller: CallerDep
-) -> dict[str, Any]:
-    return presenters.secret(await services.webhooks.reveal_secret(caller, webhook_id))
+async def reveal_secret(webhook_id: str, services: ServicesDep, caller: CallerDep) -> SecretOut:
+    return SecretOut.from_domain(await services.webhooks.reveal_secret(caller, webhook_id))
 
 
 @router.post(
     "/{webhook_id}/secret/rotate/",
     summary="Rotate the signing secret (admin)",
-    response_model=SecretOut,
     responses=error_responses(*WITH_BODY, 403, 404, 409, *AUTHENTICATED),
 )
-async def rotate_secret(
-    webhook_id: str, services: ServicesDep, caller: CallerDep
-) -> dict[str, Any]:
-    return presenters.secret(await services.webhooks.rotate_secret(caller, webhook_id))
+async def rotate_secret(webhook_id: str, services: ServicesDep, caller: CallerDep) -> SecretOut:
+    return SecretOut.from_domain(await services.webhooks.rotate_secret(caller, webhook_id))
 
 
 @router.get(
     "/{webhook_id}/deliveries/",
     summary="The delivery log, newest first",
-    response_model=DeliveryList,
     responses=error_responses(400, 404, *AUTHENTICATED),
 )
 async def list_deliveries(
@@ -137,40 +118,31 @@ async def list_deliveries(
     page: PageDep,
     status: str | None = None,
     event: str | None = None,
-) -> dict[str, Any]:
+) -> DeliveryList:
     found = await services.deliveries.list(
         caller, webhook_id, page=page, status=status, event=event
     )
-    return presenters.page(
-        "deliveries",
-        [presenters.delivery(r) for r in found.items],
-        number=page.page,
-        length=page.page_length,
-        total=found.total,
-    )
+    return DeliveryList.from_domain(found, page)
 
 
 @router.post(
     "/{webhook_id}/test/",
     status_code=202,
     summary="Send a webhook_test event",
-    response_model=TestSent,
     responses=error_responses(*WITH_BODY, 403, 404, 409, *AUTHENTICATED),
 )
-async def send_test(webhook_id: str, services: ServicesDep, caller: CallerDep) -> dict[str, Any]:
-    sent = await services.deliveries.send_test(caller, webhook_id)
-    return {"event_id": sent.event_id, "delivery_id": sent.delivery_id}
+async def send_test(webhook_id: str, services: ServicesDep, caller: CallerDep) -> TestSent:
+    return TestSent.from_domain(await services.deliveries.send_test(caller, webhook_id))
 
 
 @router.post(
     "/{webhook_id}/recover/",
     status_code=202,
     summary="Resend every failed delivery since a time",
-    response_model=Recovered,
     responses=error_responses(*WITH_BODY, 403, 404, 409, *AUTHENTICATED),
 )
 async def recover(
     webhook_id: str, body: Recover, services: ServicesDep, caller: CallerDep
-) -> dict[str, Any]:
+) -> Recovered:
     count = await services.deliveries.recover(caller, webhook_id, body.since)
-    return {"recovered": count}
+    return Recovered(recovered=count)

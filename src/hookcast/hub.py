@@ -15,6 +15,9 @@ No HTTP: the same `services.events` use-case the API calls checks the event agai
 catalog, fans it out to the matching webhooks and stores both, so a `Hub` event and an API
 event are indistinguishable to workers and receivers. Rule violations raise HookCast's
 domain errors (`hookcast.domain.errors.ValidationFailed`, with `.code` and `.description`).
+
+It sits beside `bootstrap`, not in `sdk/`: it is HookCast's server side (store, services)
+running in your process, where the SDK only speaks HTTP.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from hookcast.config import Settings
 from hookcast.domain.models import Role
 from hookcast.ports import Clock
 from hookcast.resolver import SystemResolver
-from hookcast.sdk._core import batch_body, event_body
+from hookcast.sdk.events import batch_body, event_body
 from hookcast.services import Caller, Policy, Services, build_services
 from hookcast.store import SqlStore
 

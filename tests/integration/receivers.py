@@ -25,6 +25,8 @@ from aiohttp import web
 from standardwebhooks.webhooks import Webhook as StandardWebhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
+from support.waiting import eventually
+
 Behaviour = Callable[[int, web.Request], Awaitable[web.StreamResponse]]
 
 DEADLINE = 15.0  # every wait in these tests gives up after this many seconds
@@ -220,29 +222,8 @@ class Receiver:
 
     async def stays_quiet(self, seconds: float, *, count: int) -> bool:
         """True if no more than `count` requests arrived `seconds` from now."""
-        await asyncio.sleep(seconds)
+        await asyncio.sleep(seconds)  # a window to watch, not a wait: nothing must arrive
         return len(self.received) <= count
-
-
-async def eventually(
-    condition: Callable[[], bool | Awaitable[bool]],
-    *,
-    timeout: float = DEADLINE,
-    interval: float = 0.05,
-    message: Callable[[], str] | str = "the condition never held",
-) -> None:
-    """Polls `condition` until it holds; fails the test after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        outcome = condition()
-        if not isinstance(outcome, bool):
-            outcome = await outcome
-        if outcome:
-            return
-        if time.monotonic() > deadline:
-            text = message() if callable(message) else message
-            raise AssertionError(f"after {timeout:g} s: {text}")
-        await asyncio.sleep(interval)
 
 
 def closed_port() -> int:

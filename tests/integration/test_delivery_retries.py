@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 from aiohttp import web
 from delivery_harness import Deployment, OffsetClock, require_sqlite, with_options
-from receivers import answer, closed_port, eventually, first_then, trickle
+from receivers import answer, closed_port, first_then, trickle
 
 from hookcast.domain.retry import MAX_RETRY_AFTER, STANDARD_DELAYS
+from support.waiting import eventually
 
 
 class ManualClock:

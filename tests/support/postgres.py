@@ -21,8 +21,9 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
 
 from support.waiting import wait_until
 
@@ -60,6 +61,14 @@ def _free_port() -> int:
         return port
 
 
+class _Identity(TypedDict, total=False):
+    """The keyword arguments of Popen that set who a process runs as."""
+
+    user: int
+    group: int
+    extra_groups: list[int]
+
+
 @dataclass(frozen=True)
 class _RunAs:
     """Who the server runs as: None when we are not root."""
@@ -79,7 +88,7 @@ class _RunAs:
         if self.user is not None:
             os.chown(path, self.user.pw_uid, self.user.pw_gid)
 
-    def popen_args(self) -> dict[str, object]:
+    def popen_args(self) -> _Identity:
         if self.user is None:
             return {}
         return {"user": self.user.pw_uid, "group": self.user.pw_gid, "extra_groups": []}

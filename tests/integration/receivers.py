@@ -16,7 +16,7 @@ import json
 import socket
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,7 +86,13 @@ class Received:
 # --- behaviours -------------------------------------------------------------------------------
 
 
-def answer(status: int = 200, *, body: str = "ok", delay: float = 0.0, **headers: str) -> Behaviour:
+def answer(
+    status: int = 200,
+    *,
+    body: str = "ok",
+    delay: float = 0.0,
+    headers: Mapping[str, str] | None = None,
+) -> Behaviour:
     """Every request: wait `delay`, then answer `status` with `body` and `headers`."""
 
     async def behave(_number: int, _request: web.Request) -> web.StreamResponse:

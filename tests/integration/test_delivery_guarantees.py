@@ -17,7 +17,6 @@ from typing import Any
 import httpx
 import pytest
 from delivery_harness import (
-    DEADLINE,
     Deployment,
     Processes,
     ServerProcess,
@@ -26,7 +25,7 @@ from delivery_harness import (
     settings_for,
     with_options,
 )
-from receivers import Receiver, answer, first_then
+from receivers import DEADLINE, Receiver, answer, first_then
 
 from hookcast.cli.runtime import Runtime
 from support.waiting import eventually

@@ -23,8 +23,11 @@ lint: setup
 	$(BIN)/ruff format --check src tests chaos benchmarks
 	$(BIN)/lint-imports
 
+# pyproject.toml's files in one run, then each sub-folder's conftest.py in its own (they
+# share the module name `conftest`, which one mypy run cannot hold twice).
 typecheck: setup
 	$(BIN)/mypy
+	for conftest in tests/*/conftest.py; do $(BIN)/mypy "$$conftest" || exit 1; done
 
 # The browser tests drive Debian's Chromium through Playwright (which never downloads a
 # browser of its own); install it when missing (root on CI).

@@ -36,7 +36,7 @@ class DeliveryFailed(Exception):
     pass
 
 
-@app.task(
+@app.task(  # type: ignore[untyped-decorator]  # Celery ships no type hints
     bind=True,
     autoretry_for=(requests.RequestException, DeliveryFailed),
     max_retries=8,

@@ -131,12 +131,12 @@ def render(results: dict[str, Any]) -> str:  # noqa: C901 (one flat section per 
             "|---|---|---|---|---|",
         ]
         for name, b in backlog.items():
-            peaks = ", ".join(
+            process_peaks = ", ".join(
                 f"{k.split(':', 1)[1].split('@')[0]} {v:.0f}" for k, v in b["rss_peak_mib"].items()
             )
             lines.append(
                 f"| {name} | {b['deliveries']:,} | {b['seed_seconds']:.0f} | "
-                f"{_n(b['deliveries_per_second'])} | {peaks} |"
+                f"{_n(b['deliveries_per_second'])} | {process_peaks} |"
             )
     lines += ["", "### Peak RSS of every process, all phases (MiB)", ""]
     peaks: dict[str, float] = {}

@@ -748,7 +748,7 @@ class HookcastContestant(Contestant):
                 return int(a), int(s)
         import asyncio
 
-        import asyncpg
+        import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
 
         async def fetch() -> tuple[int, int]:
             conn = await asyncpg.connect(self.database_url)
@@ -897,7 +897,10 @@ class CeleryContestant(Contestant):
 # --- helpers ------------------------------------------------------------------------------
 
 
-def _run_json(command: list[str], *, timeout: float, env: dict[str, str] | None = None) -> Any:
+def _run_json(
+    command: list[str], *, timeout: float, env: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """Runs a benchmark program and returns the JSON object its last line of output holds."""
     completed = subprocess.run(
         command,
         capture_output=True,
@@ -910,7 +913,8 @@ def _run_json(command: list[str], *, timeout: float, env: dict[str, str] | None 
     )
     if completed.returncode != 0:
         raise BenchFailure(f"{' '.join(command[:4])} failed:\n{completed.stderr[-3000:]}")
-    return json.loads(completed.stdout.strip().splitlines()[-1])
+    report: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
+    return report
 
 
 def _line_count(path: Path) -> int:

@@ -13,8 +13,7 @@ import socket
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,6 +24,7 @@ import httpx
 from typer.testing import CliRunner
 
 from hookcast.cli import app
+from support.waiting import wait_until
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -45,15 +45,6 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def wait_until(check: Callable[[], bool], *, timeout: float, what: str) -> None:
-    """Polls `check` until it holds; fails the test after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.1)
 
 
 @dataclass
@@ -149,7 +140,7 @@ def start_server(workdir: Path) -> Server:
         )
     admin = _read_admin_key(process)
     url = f"http://127.0.0.1:{port}"
-    wait_until(lambda: _healthy(url), timeout=45, what="hookcast serve to answer /healthz")
+    wait_until(lambda: _healthy(url), timeout=45, message="hookcast serve never answered /healthz")
     return Server(process=process, url=url, admin=admin, env=env)
 
 

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from live import SCREENSHOTS, WIDTHS, Receiver, Server, wait_until
+from live import SCREENSHOTS, WIDTHS, Receiver, Server
 from playwright.sync_api import Browser, Page, expect
 from test_webhook_lifecycle import ensure_property, sign_in
+
+from support.waiting import wait_until
 
 PAGES = {
     "webhooks": "/webhooks",
@@ -41,7 +43,9 @@ def busy_webhooks(browser: Browser, server: Server, receiver: Receiver) -> tuple
     ]
     server.api("POST", "/v2/events/", server.admin, {"events": events})
     wait_until(
-        lambda: _failed_deliveries(server) >= 6, timeout=20, what="the failing webhook to give up"
+        lambda: _failed_deliveries(server) >= 6,
+        timeout=20,
+        message="the failing webhook never gave up",
     )
     return ok, failing
 

@@ -8,8 +8,10 @@ import hashlib
 import hmac
 import re
 
-from live import Receiver, Server, wait_until
+from live import Receiver, Server
 from playwright.sync_api import Page, expect
+
+from support.waiting import wait_until
 
 
 def sign_in(page: Page, key: str) -> None:
@@ -87,7 +89,11 @@ def test_a_webhook_from_creation_to_deletion(
     # Send a test event; the server's worker delivers it to the receiver.
     page.get_by_role("button", name="Send test event").click()
     expect(page.get_by_role("status")).to_contain_text("A test event is on its way")
-    wait_until(lambda: bool(receiver.to("/ok/lifecycle")), timeout=15, what="the test delivery")
+    wait_until(
+        lambda: bool(receiver.to("/ok/lifecycle")),
+        timeout=15,
+        message="the test delivery never came",
+    )
     delivered = receiver.to("/ok/lifecycle")[0]
     assert delivered.json()["event"] == "webhook_test"
     expected = hmac.new(secret.encode(), delivered.body, hashlib.sha256).hexdigest()
@@ -102,7 +108,9 @@ def test_a_webhook_from_creation_to_deletion(
     # Retry it: a second request arrives.
     entry.get_by_role("button", name="Retry").click()
     expect(page.get_by_role("status")).to_contain_text("sent again")
-    wait_until(lambda: len(receiver.to("/ok/lifecycle")) == 2, timeout=15, what="the retry")
+    wait_until(
+        lambda: len(receiver.to("/ok/lifecycle")) == 2, timeout=15, message="the retry never came"
+    )
 
     # Rotate the secret (a confirm dialog first).
     page.once("dialog", lambda dialog: dialog.accept())

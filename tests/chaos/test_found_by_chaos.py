@@ -9,6 +9,7 @@ from delivery_harness import Deployment, require_sqlite, with_options
 from receivers import answer
 
 from hookcast.ports import DeliveryResult, WebhookHealth
+from support.waiting import DEADLINE
 
 
 async def test_stopping_while_outcomes_are_being_written_still_records_them(
@@ -23,18 +24,20 @@ async def test_stopping_while_outcomes_are_being_written_still_records_them(
         hook = await hookcast.hook_for(receiver)
         store = hookcast.runtime.store
         record = store.record_results
+        writing = asyncio.Event()
 
         async def slow_record(
             results: Sequence[DeliveryResult], health: Sequence[WebhookHealth]
         ) -> None:
-            await asyncio.sleep(0.3)  # a slow disk or a busy database
+            writing.set()
+            await asyncio.sleep(0.3)  # a slow disk or a busy database: the case under test
             await record(results, health)
 
         store.record_results = slow_record  # type: ignore[method-assign]
         worker = hookcast.start_worker(with_options(lease_seconds=60))
         await hookcast.publish_media(5)
         await receiver.wait_for(5)
-        await asyncio.sleep(0.1)  # the flusher is inside the slow write now
+        await asyncio.wait_for(writing.wait(), DEADLINE)  # the flusher is inside the slow write
 
         await worker.close()
         hookcast.workers.clear()

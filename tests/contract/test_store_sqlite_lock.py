@@ -47,7 +47,7 @@ async def write_lock_held(database_url: str, seconds: float) -> AsyncIterator[No
         try:
             other.execute("BEGIN IMMEDIATE")
             taken.set()
-            time.sleep(seconds)
+            time.sleep(seconds)  # holding the lock is the case under test
             other.execute("ROLLBACK")
         finally:
             other.close()

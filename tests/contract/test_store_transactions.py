@@ -103,7 +103,7 @@ async def test_workers_elsewhere_are_notified_on_commit_only(
                 events=[make.event(acme.id)], fanout=make.fanout_to(hook.id)
             )
             waiting = asyncio.create_task(worker_side.wait_for_deliveries(5))
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(0.5)  # a window to watch: an early NOTIFY would arrive in it
             assert not waiting.done(), "woken before the commit"
         await asyncio.wait_for(waiting, 3)
     finally:

@@ -145,8 +145,9 @@ async def test_list_filters_by_event_and_site(store: SqlStore) -> None:
     for hook in (media, every, channel):
         await store.create_webhook(hook)
 
-    async def ids(**filters: str) -> set[str]:
-        listed = await store.list_webhooks(WebhookQuery(account_id=acme.id, **filters))
+    async def ids(*, event: str | None = None, site_id: str | None = None) -> set[str]:
+        query = WebhookQuery(account_id=acme.id, event=event, site_id=site_id)
+        listed = await store.list_webhooks(query)
         assert listed.total == len(listed.items)
         return {hook.id for hook in listed.items}
 

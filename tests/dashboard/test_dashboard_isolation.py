@@ -365,8 +365,8 @@ def _state(world: World) -> dict[str, dict[str, list[str]]]:
             for row in cursor:
                 part = "shared" if at is None else owners.get(row[at], "shared")
                 state[part].setdefault(table, []).append(repr(row))
-    for part in state.values():
-        for rows in part.values():
+    for by_table in state.values():
+        for rows in by_table.values():
             rows.sort()
     return state
 
@@ -408,6 +408,7 @@ def _dashboard_routes(board: Board) -> set[tuple[str, str]]:
     routes: set[tuple[str, str]] = set()
     for route in router.routes:
         assert isinstance(route, APIRoute), f"not a page route: {route!r}"
+        assert route.methods is not None  # FastAPI fills in GET when a route names none
         routes |= {(method, route.path) for method in route.methods}
     return routes
 

@@ -14,7 +14,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
@@ -24,13 +23,14 @@ from typing import Any
 
 import httpx
 import pytest
-from receivers import DEADLINE, Behaviour, Receiver, closed_port, eventually
+from receivers import DEADLINE, Behaviour, Receiver, closed_port
 
 from hookcast.cli.runtime import Runtime
 from hookcast.config import Settings
 from hookcast.delivery.sender import HttpSender
 from hookcast.delivery.worker import DeliveryWorker, WorkerOptions
 from hookcast.domain.addresses import parse_networks
+from support.waiting import eventually
 
 SECRET_KEY = "integration-test-key"
 LOOPBACK = "127.0.0.0/8"
@@ -257,11 +257,8 @@ class ServerProcess:
 
     async def wait_exit(self, timeout: float) -> int | None:
         """The exit code, or None if the process is still running after `timeout`."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                break
-            await asyncio.sleep(0.05)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            await asyncio.to_thread(self.process.wait, timeout)
         return self.process.poll()
 
     async def stop(self) -> None:

@@ -16,7 +16,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +28,7 @@ from hookcast.cli.runtime import Runtime, policy, utc_now
 from hookcast.config import Settings
 from hookcast.domain.models import Role
 from hookcast.services import build_services
+from support.waiting import wait_until
 
 BASE_URL = "http://hookcast.test"
 SITE_ID = "1A23bCD4"
@@ -287,18 +287,19 @@ READY_SECONDS = 45
 
 
 def _wait_ready(server: Server) -> None:
-    deadline = time.monotonic() + READY_SECONDS
-    while time.monotonic() < deadline:
+    def healthy() -> bool:
         if server.process.poll() is not None:
             pytest.fail(
                 f"hookcast serve exited with {server.process.returncode}:\n{server.stderr()}"
             )
         try:
-            if httpx.get(f"{server.url}/healthz", timeout=1, trust_env=False).status_code == 200:
-                return
+            response = httpx.get(f"{server.url}/healthz", timeout=1, trust_env=False)
         except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    pytest.fail(
-        f"hookcast serve did not answer /healthz within {READY_SECONDS} s:\n{server.stderr()}"
+            return False
+        return response.status_code == 200
+
+    wait_until(
+        healthy,
+        timeout=READY_SECONDS,
+        message=lambda: f"hookcast serve did not answer /healthz:\n{server.stderr()}",
     )

@@ -16,7 +16,7 @@ import json
 import socket
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +24,8 @@ import jwt
 from aiohttp import web
 from standardwebhooks.webhooks import Webhook as StandardWebhook
 from standardwebhooks.webhooks import WebhookVerificationError
+
+from support.waiting import eventually
 
 Behaviour = Callable[[int, web.Request], Awaitable[web.StreamResponse]]
 
@@ -84,7 +86,13 @@ class Received:
 # --- behaviours -------------------------------------------------------------------------------
 
 
-def answer(status: int = 200, *, body: str = "ok", delay: float = 0.0, **headers: str) -> Behaviour:
+def answer(
+    status: int = 200,
+    *,
+    body: str = "ok",
+    delay: float = 0.0,
+    headers: Mapping[str, str] | None = None,
+) -> Behaviour:
     """Every request: wait `delay`, then answer `status` with `body` and `headers`."""
 
     async def behave(_number: int, _request: web.Request) -> web.StreamResponse:
@@ -220,29 +228,8 @@ class Receiver:
 
     async def stays_quiet(self, seconds: float, *, count: int) -> bool:
         """True if no more than `count` requests arrived `seconds` from now."""
-        await asyncio.sleep(seconds)
+        await asyncio.sleep(seconds)  # a window to watch, not a wait: nothing must arrive
         return len(self.received) <= count
-
-
-async def eventually(
-    condition: Callable[[], bool | Awaitable[bool]],
-    *,
-    timeout: float = DEADLINE,
-    interval: float = 0.05,
-    message: Callable[[], str] | str = "the condition never held",
-) -> None:
-    """Polls `condition` until it holds; fails the test after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        outcome = condition()
-        if not isinstance(outcome, bool):
-            outcome = await outcome
-        if outcome:
-            return
-        if time.monotonic() > deadline:
-            text = message() if callable(message) else message
-            raise AssertionError(f"after {timeout:g} s: {text}")
-        await asyncio.sleep(interval)
 
 
 def closed_port() -> int:

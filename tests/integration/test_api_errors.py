@@ -4,6 +4,7 @@ and nothing stored. Includes the create-time SSRF guard."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -69,6 +70,7 @@ async def test_wrong_types_are_400(api: Api) -> None:
 
 
 async def test_body_shape_errors(api: Api) -> None:
+    body: object  # any JSON at all
     for body in (
         [],
         "metadata",
@@ -155,6 +157,7 @@ async def test_unresolvable_names_are_accepted_at_create(api: Api) -> None:
 
 async def test_invalid_conditions_are_400(api: Api) -> None:
     await api.site(SITE_ID)
+    conditions: object  # any JSON at all
     for conditions in (
         {"data.tags": {"$bogus": "x"}},
         {"$and": []},
@@ -207,6 +210,7 @@ async def test_patch_errors(api: Api) -> None:
     hook = await api.webhook([SITE_ID])
     path = f"/v2/webhooks/{hook['id']}/"
 
+    body: object  # any JSON at all
     for body in (
         {"metadata": {"events": ["nope"]}},
         {"metadata": {"site_ids": ["Missing1"]}},
@@ -254,7 +258,8 @@ async def test_oversized_body_is_413(database_url: str) -> None:
         declared = await api.call("POST", "/v2/webhooks/", json={"metadata": big})
         assert_error(declared, 413)
 
-        async def chunks():  # no Content-Length: the limit holds on what arrives
+        # No Content-Length: the limit holds on what arrives.
+        async def chunks() -> AsyncIterator[bytes]:
             for _ in range(5):
                 yield b" " * 500
 

@@ -43,6 +43,8 @@ from hookcast.domain.models import Role
 from hookcast.services import Caller, build_services
 from hookcast.store import migrate
 
+Case = schemathesis.Case[Any]  # a generated request, for any operation of the document
+
 # The document does not depend on a database: build it from an app without services.
 DOCUMENT = create_app(None, max_body_bytes=1 << 20).openapi()  # type: ignore[arg-type]
 SCHEMA = schemathesis.openapi.from_dict(DOCUMENT)
@@ -119,7 +121,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
             portal.call(runtime.store.close)
 
 
-def _request_kwargs(case: schemathesis.Case, admin: str | None) -> dict[str, Any]:
+def _request_kwargs(case: Case, admin: str | None) -> dict[str, Any]:
     kwargs = case.as_transport_kwargs(base_url=BASE_URL)
     headers = {
         name: value
@@ -142,7 +144,7 @@ def _request_kwargs(case: schemathesis.Case, admin: str | None) -> dict[str, Any
     return sent
 
 
-def _aim_at_existing(case: schemathesis.Case, existing: dict[str, str]) -> None:
+def _aim_at_existing(case: Case, existing: dict[str, str]) -> None:
     """Half the generated cases (chosen by a stable hash, so runs repeat) get the ids of
     resources that exist; DELETE keeps its generated ids, so the resources stay for the rest.
     """
@@ -155,7 +157,7 @@ def _aim_at_existing(case: schemathesis.Case, existing: dict[str, str]) -> None:
             case.path_parameters[name] = existing[name]
 
 
-def _validate(case: schemathesis.Case, kwargs: dict[str, Any], response: httpx.Response) -> None:
+def _validate(case: Case, kwargs: dict[str, Any], response: httpx.Response) -> None:
     case.validate_response(response, checks=CHECKS, headers=kwargs["headers"])
 
 
@@ -167,7 +169,7 @@ def _validate(case: schemathesis.Case, kwargs: dict[str, Any], response: httpx.R
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 def test_generated_requests_never_get_a_5xx_and_answers_match_the_schema(
-    case: schemathesis.Case, live: Live
+    case: Case, live: Live
 ) -> None:
     _aim_at_existing(case, live.existing)
     kwargs = _request_kwargs(case, live.admin)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import socket
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ from typer.testing import CliRunner
 from hookcast.cli import app
 from hookcast.domain.ids import new_webhook_secret
 from hookcast.sdk.types import Delivery
+from support.waiting import wait_until
 
 DEADLINE = 15.0
 
@@ -40,14 +40,19 @@ class Listener:
         return self.output_path.read_text(encoding="utf-8", errors="replace")
 
     def wait_for(self, text: str) -> str:
-        deadline = time.monotonic() + DEADLINE
-        while time.monotonic() < deadline:
-            if text in self.output():
-                return self.output()
+        def shown() -> str | None:
+            output = self.output()
+            if text in output:
+                return output
             if self.process.poll() is not None:
-                pytest.fail(f"listen exited with {self.process.returncode}:\n{self.output()}")
-            time.sleep(0.1)
-        pytest.fail(f"{text!r} never appeared in listen's output:\n{self.output()}")
+                pytest.fail(f"listen exited with {self.process.returncode}:\n{output}")
+            return None
+
+        return wait_until(
+            shown,
+            timeout=DEADLINE,
+            message=lambda: f"{text!r} never appeared in listen's output:\n{self.output()}",
+        )
 
 
 @contextlib.contextmanager
@@ -93,14 +98,12 @@ def webhook_to(live: LiveServer, url: str) -> tuple[str, str]:
 
 
 def logged(live: LiveServer, webhook_id: str, condition: Callable[[Delivery], bool]) -> Delivery:
-    deadline = time.monotonic() + DEADLINE
-    while time.monotonic() < deadline:
+    def found() -> Delivery | None:
         with live.client() as client:
-            for delivery in client.list_deliveries(webhook_id):
-                if condition(delivery):
-                    return delivery
-        time.sleep(0.2)
-    pytest.fail("no such delivery in the log")
+            matching = [d for d in client.list_deliveries(webhook_id) if condition(d)]
+        return matching[0] if matching else None
+
+    return wait_until(found, timeout=DEADLINE, interval=0.2, message="no such delivery in the log")
 
 
 def test_listen_verifies_and_prints_real_deliveries(live: LiveServer) -> None:

@@ -17,7 +17,6 @@ from typing import Any
 import httpx
 import pytest
 from delivery_harness import (
-    DEADLINE,
     Deployment,
     Processes,
     ServerProcess,
@@ -26,9 +25,10 @@ from delivery_harness import (
     settings_for,
     with_options,
 )
-from receivers import Receiver, answer, eventually, first_then
+from receivers import DEADLINE, Receiver, answer, first_then
 
 from hookcast.cli.runtime import Runtime
+from support.waiting import eventually
 
 CONCURRENCY = 4
 SUBPROCESS_ENV = {"HOOKCAST_LEASE_SECONDS": "2", "HOOKCAST_WORKER_CONCURRENCY": str(CONCURRENCY)}

@@ -7,7 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 from delivery_harness import Deployment
-from receivers import answer, eventually, first_then
+from receivers import answer, first_then
+
+from support.waiting import eventually
 
 
 async def test_each_attempt_is_logged_without_its_signatures(hookcast: Deployment) -> None:

@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 from aiohttp import web
 from delivery_harness import Deployment, OffsetClock, require_sqlite, with_options
-from receivers import answer, closed_port, eventually, first_then, trickle
+from receivers import answer, closed_port, first_then, trickle
 
 from hookcast.domain.retry import MAX_RETRY_AFTER, STANDARD_DELAYS
+from support.waiting import eventually
 
 
 class ManualClock:
@@ -35,7 +36,8 @@ def at(value: str) -> datetime:
 
 
 async def only_delivery(hookcast: Deployment, webhook_id: str) -> dict[str, Any]:
-    (delivery,) = (await hookcast.deliveries(webhook_id))["deliveries"]
+    deliveries: list[dict[str, Any]] = (await hookcast.deliveries(webhook_id))["deliveries"]
+    (delivery,) = deliveries
     return delivery
 
 
@@ -135,7 +137,7 @@ async def test_a_refused_connection_is_a_failure(hookcast: Deployment) -> None:
 
 async def test_a_redirect_is_not_followed_and_counts_as_a_failure(hookcast: Deployment) -> None:
     target = await hookcast.receiver()
-    redirector = await hookcast.receiver(answer(302, Location=target.url))
+    redirector = await hookcast.receiver(answer(302, headers={"Location": target.url}))
     hook = await hookcast.hook_for(redirector, retry_policy=[0.1])
     hookcast.start_worker()
     await hookcast.publish({"event": "media_available", "media_id": "MNYaMSQl"})
@@ -149,7 +151,9 @@ async def test_a_redirect_is_not_followed_and_counts_as_a_failure(hookcast: Depl
 
 
 async def test_retry_after_pushes_the_next_attempt_later(hookcast: Deployment) -> None:
-    receiver = await hookcast.receiver(first_then(answer(429, **{"Retry-After": "1"}), answer(200)))
+    receiver = await hookcast.receiver(
+        first_then(answer(429, headers={"Retry-After": "1"}), answer(200))
+    )
     hook = await hookcast.hook_for(receiver, retry_policy=[0.1])
     hookcast.start_worker()
     await hookcast.publish({"event": "media_available", "media_id": "MNYaMSQl"})
@@ -162,7 +166,7 @@ async def test_retry_after_pushes_the_next_attempt_later(hookcast: Deployment) -
 
 
 async def test_retry_after_is_capped_at_an_hour(hookcast: Deployment) -> None:
-    receiver = await hookcast.receiver(answer(503, **{"Retry-After": "864000"}))
+    receiver = await hookcast.receiver(answer(503, headers={"Retry-After": "864000"}))
     hook = await hookcast.hook_for(receiver, retry_policy=[0.1])
     hookcast.start_worker()
     await hookcast.publish({"event": "media_available", "media_id": "MNYaMSQl"})

@@ -7,7 +7,9 @@ import time
 
 import pytest
 from delivery_harness import Deployment
-from receivers import eventually, hex_verifies, jwt_verifies, standard_verifies
+from receivers import hex_verifies, jwt_verifies, standard_verifies
+
+from support.waiting import eventually
 
 
 async def test_every_event_family_arrives_in_jw_shape_and_verifies_three_ways(

@@ -33,6 +33,7 @@ from receivers import closed_port
 from hookcast.delivery.sender import HttpSender
 from hookcast.domain.addresses import parse_networks
 from hookcast.ports import OutboundRequest, SendOutcome
+from support.waiting import eventually
 
 LOOPBACK = parse_networks("127.0.0.0/8,::1/128")
 ONLY_IPV6_LOOPBACK = parse_networks("::1/128")  # 127.0.0.1 is refused by this guard
@@ -287,12 +288,11 @@ async def test_connection_close_responses_are_not_reused() -> None:
     ):
         url = f"http://127.0.0.1:{server.port}/hook"
         outcomes = [await post(sender, url) for _ in range(3)]
-        await asyncio.sleep(0.05)
-        still_open = server.open
+        # the client closes each one itself (the server only waits for it to)
+        await eventually(lambda: server.open == 0, message=lambda: f"{server.open} still open")
 
     assert [o.status_code for o in outcomes] == [200, 200, 200]
     assert server.connections == 3
-    assert still_open == 0  # the client closed each one itself
 
 
 # --- response framing -------------------------------------------------------------------------
@@ -303,7 +303,7 @@ async def test_a_chunked_body_is_read_and_the_connection_kept() -> None:
         while await peer.request() is not None:
             await peer.send(b"HTTP/1.1 202 Accepted\r\nTransfer-Encoding: chunked\r\n\r\n")
             for piece in (b"5\r\nhello\r\n", b"6\r\n world\r\n", b"0\r\n\r\n"):
-                await asyncio.sleep(0.01)
+                await asyncio.sleep(0.01)  # each chunk in a write of its own, on purpose
                 await peer.send(piece)
 
     async with raw_server(chunked) as server, open_sender() as sender:
@@ -321,7 +321,7 @@ async def test_a_body_delimited_by_the_connection_closing_is_read_whole(version:
     async def until_close(peer: Peer) -> None:
         await peer.request()
         await peer.send(f"{version} 200 OK\r\nContent-Type: text/plain\r\n\r\n".encode())
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(0.02)  # the body in pieces, apart from the head, on purpose
         await peer.send(b"thanks, ")
         await asyncio.sleep(0.02)
         await peer.send(b"received")
@@ -341,7 +341,7 @@ async def test_an_interim_response_is_skipped_for_the_final_one(interim: str) ->
     async def hints_first(peer: Peer) -> None:
         while await peer.request() is not None:
             await peer.send(f"HTTP/1.1 {interim}\r\nLink: </app.css>; rel=preload\r\n\r\n".encode())
-            await asyncio.sleep(0.02)
+            await asyncio.sleep(0.02)  # the final answer comes apart from the interim one
             await peer.send(response("201 Created", b"stored", "Retry-After: 7"))
 
     async with raw_server(hints_first) as server, open_sender() as sender:
@@ -448,7 +448,7 @@ async def test_an_endless_header_is_refused_without_waiting_for_the_timeout() ->
         await peer.send(b"HTTP/1.1 200 OK\r\nX-Endless: ")
         for _ in range(20):  # 1 MiB in all, never terminated
             await peer.send(b"z" * 65536)
-        await asyncio.sleep(10)
+        await asyncio.sleep(10)  # keeps the connection open: only the size limit ends it
 
     async with raw_server(endless_header) as server, open_sender() as sender:
         started = time.monotonic()
@@ -464,7 +464,7 @@ async def test_garbage_instead_of_http_is_an_invalid_response() -> None:
     async def ssh(peer: Peer) -> None:
         await peer.request()
         await peer.send(b"SSH-2.0-OpenSSH_9.6\r\n")
-        await asyncio.sleep(1)
+        await asyncio.sleep(1)  # then silence, as sshd waits for the client's banner
 
     async with raw_server(ssh) as server, open_sender() as sender:
         outcome = await post(sender, f"http://127.0.0.1:{server.port}/hook")
@@ -506,7 +506,7 @@ async def test_a_body_that_stalls_keeps_the_status() -> None:
     async def stalls(peer: Peer) -> None:
         await peer.request()
         await peer.send(response("200 OK", b"a" * 100)[:-90])
-        await asyncio.sleep(5)
+        await asyncio.sleep(5)  # the stall under test: the rest of the body never comes
 
     async with raw_server(stalls) as server, open_sender() as sender:
         started = time.monotonic()
@@ -521,7 +521,7 @@ async def test_a_body_that_stalls_keeps_the_status() -> None:
 async def test_no_response_head_in_time_is_a_timeout() -> None:
     async def silent(peer: Peer) -> None:
         await peer.request()
-        await asyncio.sleep(5)
+        await asyncio.sleep(5)  # the silence under test: no response head
 
     async with raw_server(silent) as server, open_sender() as sender:
         started = time.monotonic()
@@ -820,7 +820,7 @@ async def test_https_with_system_trust_refuses_an_unknown_ca(certificates: Certi
 async def test_at_most_per_host_limit_connections_to_one_origin() -> None:
     async def slow(peer: Peer) -> None:
         while await peer.request() is not None:
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(0.2)  # slow on purpose, so that requests overlap
             await peer.send(OK)
 
     async with raw_server(slow) as server, open_sender(per_host_limit=2) as sender:

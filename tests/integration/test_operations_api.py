@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -20,6 +19,7 @@ from hookcast.api.operations import Operations
 from hookcast.domain.models import Role
 from hookcast.heartbeat import Heartbeat
 from hookcast.services import Services
+from support.waiting import wait_until
 
 
 @asynccontextmanager
@@ -198,14 +198,11 @@ def test_serve_logs_json_lines_and_is_ready_with_its_worker(
     assert any(item["logger"].startswith("uvicorn") for item in parsed)
 
 
-def _get_until(
-    url: str, done: Callable[[httpx.Response], bool], attempts: int = 50
-) -> httpx.Response:
-    """GETs `url` every 0.1 s until `done` (at most `attempts` times)."""
-    response = httpx.get(url, timeout=5, trust_env=False)
-    for _ in range(attempts):
-        if done(response):
-            break
-        time.sleep(0.1)
+def _get_until(url: str, done: Callable[[httpx.Response], bool]) -> httpx.Response:
+    """GETs `url` until `done` accepts the response, and returns that response."""
+
+    def answered() -> httpx.Response | None:
         response = httpx.get(url, timeout=5, trust_env=False)
-    return response
+        return response if done(response) else None
+
+    return wait_until(answered, message=f"{url} never answered as awaited")

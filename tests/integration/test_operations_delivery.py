@@ -8,7 +8,9 @@ from collections.abc import AsyncIterator
 import pytest
 from delivery_harness import Deployment, require_sqlite
 from ops_support import json_logs, observed_worker, scrape
-from receivers import answer, closed_port, eventually, first_then
+from receivers import answer, closed_port, first_then
+
+from support.waiting import eventually
 
 EVENT = {"event": "media_available", "media_id": "MNYaMSQl", "event_id": "evt-ops-1"}
 

@@ -9,13 +9,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from delivery_harness import Deployment
-from receivers import eventually
 
 from hookcast.domain.models import Role
 from hookcast.ports import ClaimedDelivery, Lease
 from hookcast.resolver import SystemResolver
 from hookcast.services import Caller, Policy, Services, build_services
 from hookcast.store import SqlStore
+from support.waiting import eventually
 
 SITE = "1A23bCD4"
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from receivers import Receiver, closed_port, eventually
+from receivers import Receiver, closed_port
 from tools_harness import SITE_ID, LiveServer, live_server
 
 from hookcast import (
@@ -23,6 +23,7 @@ from hookcast import (
     ValidationError,
     verify,
 )
+from support.waiting import eventually
 
 
 @pytest.fixture(scope="module")

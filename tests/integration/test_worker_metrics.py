@@ -7,7 +7,9 @@ from pathlib import Path
 import httpx
 import pytest
 from delivery_harness import Deployment, processes, require_sqlite
-from receivers import closed_port, eventually
+from receivers import closed_port
+
+from support.waiting import eventually
 
 
 @pytest.mark.timeout(90)

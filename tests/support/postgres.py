@@ -17,13 +17,15 @@ import signal
 import socket
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
+
+from support.waiting import wait_until
 
 __all__ = ["PostgresServer", "find_bin_dir", "postgres_server", "run_sql"]
 
@@ -59,6 +61,14 @@ def _free_port() -> int:
         return port
 
 
+class _Identity(TypedDict, total=False):
+    """The keyword arguments of Popen that set who a process runs as."""
+
+    user: int
+    group: int
+    extra_groups: list[int]
+
+
 @dataclass(frozen=True)
 class _RunAs:
     """Who the server runs as: None when we are not root."""
@@ -78,7 +88,7 @@ class _RunAs:
         if self.user is not None:
             os.chown(path, self.user.pw_uid, self.user.pw_gid)
 
-    def popen_args(self) -> dict[str, object]:
+    def popen_args(self) -> _Identity:
         if self.user is None:
             return {}
         return {"user": self.user.pw_uid, "group": self.user.pw_gid, "extra_groups": []}
@@ -142,16 +152,21 @@ class PostgresServer:
             raise RuntimeError(f"{args[0]} failed: {result.stdout!r} {result.stderr!r}")
 
     def _wait_until_ready(self) -> None:
-        deadline = time.monotonic() + _START_TIMEOUT
-        while time.monotonic() < deadline:
+        def answers() -> bool:
             assert self._process is not None
             if self._process.poll() is not None:
                 raise RuntimeError(f"postgres exited: {self._log.read_text(errors='replace')}")
-            with contextlib.suppress(OSError, asyncpg.PostgresError, TimeoutError):
+            try:
                 run_sql(self.url(), "SELECT 1")
-                return
-            time.sleep(0.1)
-        raise RuntimeError(f"postgres did not start: {self._log.read_text(errors='replace')}")
+            except (OSError, asyncpg.PostgresError, TimeoutError):
+                return False
+            return True
+
+        wait_until(
+            answers,
+            timeout=_START_TIMEOUT,
+            message=lambda: f"postgres did not start: {self._log.read_text(errors='replace')}",
+        )
 
 
 def run_sql(url: str, *statements: str) -> None:

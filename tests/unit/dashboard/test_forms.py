@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
 
 from hookcast.dashboard.forms import WebhookForm, tag_condition
 from support import factories as make
 
 
 def _form(**fields: str | list[str]) -> WebhookForm:
-    items: list[tuple[str, str]] = []
+    items: list[tuple[str, str | UploadFile]] = []
     for name, value in fields.items():
         items += [(name, v) for v in value] if isinstance(value, list) else [(name, value)]
     return WebhookForm.from_form(FormData(items))

@@ -35,6 +35,7 @@ def _report(**changes: object) -> AttemptReport:
         "outcome": DeliveryStatus.PENDING,
         "error": "HTTP 503",
     }
+    # The fields arrive as one dict of mixed types: their types are AttemptReport's to check.
     return AttemptReport(**(values | changes))  # type: ignore[arg-type]
 
 

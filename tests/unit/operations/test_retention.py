@@ -31,6 +31,7 @@ class PruningStore:
 
 def retention(store: PruningStore, **options: float) -> tuple[Retention, list[Pruned]]:
     seen: list[Pruned] = []
+    # Options arrive as floats by name; the fakes implement only the Store methods pruning uses.
     chosen = RetentionOptions(max_age=timedelta(days=30), **options)  # type: ignore[arg-type]
     return Retention(store, clock=lambda: NOW, options=chosen, on_pruned=seen.append), seen  # type: ignore[arg-type]
 
@@ -81,6 +82,7 @@ async def test_a_failing_pass_does_not_end_the_loop() -> None:
     options = RetentionOptions(
         max_age=timedelta(days=1), interval_seconds=0.01, first_pass_after_seconds=0
     )
+    # DownStore implements only the Store method pruning uses.
     pruner = Retention(store, clock=lambda: NOW, options=options)  # type: ignore[arg-type]
     await asyncio.wait_for(pruner.run(stop), timeout=2)
     assert store.calls == 2  # the first pass failed, the loop went on to a second

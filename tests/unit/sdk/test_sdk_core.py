@@ -154,9 +154,11 @@ def test_publish_builds_the_flat_event_body() -> None:
     assert result.event_id == "evt_1"
 
 
-def test_delete_answers_none() -> None:
-    with client(Recorder(204, b"")) as hookcast:
-        assert hookcast.delete_webhook("2yW4KmiG") is None
+def test_delete_accepts_an_empty_204() -> None:
+    recorder = Recorder(204, b"")
+    with client(recorder) as hookcast:
+        hookcast.delete_webhook("2yW4KmiG")  # no body to parse: returns, raises nothing
+    assert (recorder.last.method, recorder.last.url.path) == ("DELETE", "/v2/webhooks/2yW4KmiG/")
 
 
 @pytest.mark.parametrize(

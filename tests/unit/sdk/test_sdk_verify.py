@@ -4,7 +4,9 @@ rotation, tampering, staleness, and which scheme `verify.any` trusts."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -42,11 +44,12 @@ def test_any_finds_headers_in_any_case_and_accepts_a_str_body() -> None:
 
 def test_several_secrets_allow_a_rotation() -> None:
     headers = signed(secrets=(OTHER,))
-    for scheme in (
+    schemes: list[Callable[[], dict[str, Any]]] = [
         lambda: verify.jwt(BODY, headers["Authorization"], [SECRET, OTHER]),
         lambda: verify.standard(BODY, headers, [SECRET, OTHER], now=NOW),
         lambda: verify.hex(BODY, headers["X-Hookcast-Signature"], [SECRET, OTHER]),
-    ):
+    ]
+    for scheme in schemes:
         assert scheme()["event_id"] == "evt_1"
 
 

@@ -31,7 +31,7 @@ COMPILE = $(BIN)/uv pip compile pyproject.toml --quiet --universal --python-vers
 lock: setup
 	$(COMPILE) --extra dev -o $(LOCK)
 	$(COMPILE) --extra dev --extra bench -c $(LOCK) -o $(BENCH_LOCK)
-	$(COMPILE) --extra dev --resolution lowest-direct -o $(LOWEST_LOCK)
+	$(COMPILE) --extra test --resolution lowest-direct -o $(LOWEST_LOCK)
 
 run: setup
 	$(BIN)/hookcast migrate

@@ -65,12 +65,12 @@ test: setup browser postgres lint typecheck
 LOWEST       := .venv-lowest
 LOWEST_STAMP := $(LOWEST)/.installed
 
-$(LOWEST_STAMP): pyproject.toml $(LOWEST_LOCK)
+# Made and filled by the main venv's uv (its cache makes a re-install take seconds).
+$(LOWEST_STAMP): pyproject.toml $(LOWEST_LOCK) $(STAMP)
 	rm -rf $(LOWEST)
-	$(PYTHON) -m venv $(LOWEST)
-	$(LOWEST)/bin/pip install --quiet --upgrade pip
-	$(LOWEST)/bin/pip install --quiet -r $(LOWEST_LOCK)
-	$(LOWEST)/bin/pip install --quiet --no-deps -e .
+	$(BIN)/uv venv --quiet --python $(PYTHON) $(LOWEST)
+	$(BIN)/uv pip install --quiet --python $(LOWEST)/bin/python -r $(LOWEST_LOCK)
+	$(BIN)/uv pip install --quiet --python $(LOWEST)/bin/python --no-deps -e .
 	touch $(LOWEST_STAMP)
 
 # typer before 0.26 imports names Click 8.5 deprecated (a warning, not a failure: the suite

@@ -12,8 +12,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.config import REPO, BenchFailure, Config
 from benchmarks.report import write_report
-from benchmarks.suite import REPO, BenchFailure, Config, Suite
+from benchmarks.suite import Suite
 
 
 def _ints(text: str) -> list[int]:

@@ -2,7 +2,8 @@
 event with `requests` (a pooled Session per worker process), retries on failure with
 back-off, and records the attempt as the task's result in Redis (the result backend).
 
-Workers: celery -A benchmarks.celery_app worker (started by suite.py with BENCH_REDIS_URL).
+Workers: celery -A benchmarks.celery_app worker (started by contestants/celery.py with
+BENCH_REDIS_URL).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import os
 
 import requests
-from celery import Celery
+from celery import Celery  # type: ignore[import-not-found,import-untyped,unused-ignore]
 
 from benchmarks.payloads import signed_headers
 
@@ -36,7 +37,8 @@ class DeliveryFailed(Exception):
     pass
 
 
-@app.task(  # type: ignore[untyped-decorator]  # Celery ships no type hints
+# Celery has no type information: its decorator leaves the task untyped.
+@app.task(  # type: ignore[untyped-decorator,misc,unused-ignore]
     bind=True,
     autoretry_for=(requests.RequestException, DeliveryFailed),
     max_retries=8,

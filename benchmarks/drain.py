@@ -20,6 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.config import HOOKCAST
 from benchmarks.hookcast_setup import Setup, settings_env
 from benchmarks.procs import (
     HOST,
@@ -30,7 +31,7 @@ from benchmarks.procs import (
     steal_percent,
     wait_for_port,
 )
-from benchmarks.suite import HOOKCAST, Receiver, receipt_rate, window_rates
+from benchmarks.receiving import Receiver, receipt_rate, window_rates
 
 
 def drain(args: argparse.Namespace, work: Path) -> dict[str, float]:

@@ -31,15 +31,30 @@ def _no_rate(by_rate: dict[str, Any]) -> str:
     return "none: p99 ≥ 100 ms at every rate run below its capacity"
 
 
-def render(results: dict[str, Any]) -> str:  # noqa: C901 (one flat section per phase)
+def render(results: dict[str, Any]) -> str:
+    """The generated part of docs/benchmarks.md: one section per phase that ran."""
     phases = results["phases"]
+    live = phases.get("latency_publish_fanout", {})
     lines = [BEGIN, ""]
-    lines.append(
+    lines += _header(results)
+    lines += _deliveries(phases)
+    lines += _latency(live)
+    lines += _publish(live)
+    lines += _fanout(live, results["config"]["fanout"])
+    lines += _backlog(phases.get("backlog", {}))
+    lines += _peak_rss(results.get("rss_peak_mib", {}))
+    lines += ["", "![latency percentiles against offered rate](img/latency.png)", "", END]
+    return "\n".join(lines)
+
+
+def _header(results: dict[str, Any]) -> list[str]:
+    """The machine, the load and the time taken; the steal; what was skipped."""
+    lines = [
         f"Run of {results.get('finished', '')}: {results['machine']['cpus']} CPUs, Python "
         f"{results['machine']['python']}, load average before {results['load_before']} and "
         f"after {results['load_after']}, {results['seconds']:.0f} s in all. Medians "
         "(min–max, runs)."  # noqa: RUF001
-    )
+    ]
     stolen = {k: v for k, v in results.get("steal_percent", {}).items() if v is not None}
     if stolen:
         lines += [
@@ -49,9 +64,14 @@ def render(results: dict[str, Any]) -> str:  # noqa: C901 (one flat section per 
         ]
     if results["skipped"]:
         lines += ["", "Skipped: " + "; ".join(f"{k}: {v}" for k, v in results["skipped"].items())]
+    return lines
+
+
+def _deliveries(phases: dict[str, Any]) -> list[str]:
+    """The ceilings and every contestant's throughput, against Celery and raw aiohttp."""
     ceilings = phases.get("ceilings", {})
     throughput = phases.get("throughput", {}).get("deliveries_per_second", {})
-    lines += [
+    lines = [
         "",
         "### Deliveries per second",
         "",
@@ -71,90 +91,118 @@ def render(results: dict[str, Any]) -> str:  # noqa: C901 (one flat section per 
         vs_celery = f"{median / celery:.1f}×" if median and celery else "—"  # noqa: RUF001
         vs_raw = f"{median / raw:.2f}×" if median and raw else "—"  # noqa: RUF001
         lines.append(f"| {name} | {_spread(entry)} | {vs_celery} | {vs_raw} |")
-    live = phases.get("latency_publish_fanout", {})
-    if live.get("latency"):
-        lines += [
-            "",
-            "### Publish-call return to receipt (ms)",
-            "",
-            "| contestant | offered/s | achieved/s | p50 | p95 | p99 | max |",
-            "|---|---|---|---|---|---|---|",
-        ]
-        for name, by_rate in live["latency"].items():
-            for rate, m in by_rate.items():
-                if m.get("saturated"):
-                    lines.append(
-                        f"| {name} | {rate} | saturated (capacity ≈ {m['capacity']}/s) | | | | |"
-                    )
-                    continue
-                lines.append(
-                    f"| {name} | {rate} | {_n(m['achieved_rate'])} | {_n(m['p50'], 1)} "
-                    f"| {_n(m['p95'], 1)} | {_n(m['p99'], 1)} | {_n(m['max'], 1)} |"
-                )
-        lines += [
-            "",
-            "Highest offered rate with p99 < 100 ms: "
-            + ", ".join(
-                f"{name} {_n(rate) if rate else _no_rate(live['latency'].get(name, {}))}"
-                for name, rate in live["highest_rate_p99_under_100ms"].items()
-            ),
-        ]
-    if live.get("publish"):
-        lines += [
-            "",
-            "### Publish throughput through the HTTP API (events/s)",
-            "",
-            "| contestant | single events | batches of 100 | batches of 1,000 |",
-            "|---|---|---|---|",
-        ]
-        for name, by_batch in live["publish"].items():
-            cells = [_n(by_batch.get(b, {}).get("events_per_second")) for b in ("1", "100", "1000")]
-            lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    if live.get("fanout_seconds"):
-        lines += [
-            "",
-            f"### Fan-out: one event to {results['config']['fanout']:,} webhooks",
-            "",
-            "| contestant | publish return → last receipt (s) |",
-            "|---|---|",
-        ]
-        for name, entry in live["fanout_seconds"].items():
-            lines.append(f"| {name} | {_spread(entry, 3)} |")
-    backlog = phases.get("backlog", {})
-    if backlog:
-        lines += [
-            "",
-            "### Backlog drained",
-            "",
-            "| contestant | pending | seeded in (s) | drained at (deliveries/s) "
-            "| peak RSS per process (MiB) |",
-            "|---|---|---|---|---|",
-        ]
-        for name, b in backlog.items():
-            process_peaks = ", ".join(
-                f"{k.split(':', 1)[1].split('@')[0]} {v:.0f}" for k, v in b["rss_peak_mib"].items()
-            )
-            lines.append(
-                f"| {name} | {b['deliveries']:,} | {b['seed_seconds']:.0f} | "
-                f"{_n(b['deliveries_per_second'])} | {process_peaks} |"
-            )
-    lines += ["", "### Peak RSS of every process, all phases (MiB)", ""]
+    return lines
+
+
+def _latency(live: dict[str, Any]) -> list[str]:
+    """Percentiles per contestant and offered rate, and the highest rate under 100 ms."""
+    if not live.get("latency"):
+        return []
+    lines = [
+        "",
+        "### Publish-call return to receipt (ms)",
+        "",
+        "| contestant | offered/s | achieved/s | p50 | p95 | p99 | max |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, by_rate in live["latency"].items():
+        lines += [_latency_row(name, rate, m) for rate, m in by_rate.items()]
+    return [
+        *lines,
+        "",
+        "Highest offered rate with p99 < 100 ms: "
+        + ", ".join(
+            f"{name} {_n(rate) if rate else _no_rate(live['latency'].get(name, {}))}"
+            for name, rate in live["highest_rate_p99_under_100ms"].items()
+        ),
+    ]
+
+
+def _latency_row(name: str, rate: str, m: dict[str, Any]) -> str:
+    if m.get("saturated"):
+        return f"| {name} | {rate} | saturated (capacity ≈ {m['capacity']}/s) | | | | |"
+    return (
+        f"| {name} | {rate} | {_n(m['achieved_rate'])} | {_n(m['p50'], 1)} "
+        f"| {_n(m['p95'], 1)} | {_n(m['p99'], 1)} | {_n(m['max'], 1)} |"
+    )
+
+
+def _publish(live: dict[str, Any]) -> list[str]:
+    """Events/s through the HTTP API, single and batched."""
+    if not live.get("publish"):
+        return []
+    lines = [
+        "",
+        "### Publish throughput through the HTTP API (events/s)",
+        "",
+        "| contestant | single events | batches of 100 | batches of 1,000 |",
+        "|---|---|---|---|",
+    ]
+    for name, by_batch in live["publish"].items():
+        cells = [_n(by_batch.get(b, {}).get("events_per_second")) for b in ("1", "100", "1000")]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _fanout(live: dict[str, Any], webhooks: int) -> list[str]:
+    """Publish return to the last of `webhooks` receipts."""
+    if not live.get("fanout_seconds"):
+        return []
+    return [
+        "",
+        f"### Fan-out: one event to {webhooks:,} webhooks",
+        "",
+        "| contestant | publish return → last receipt (s) |",
+        "|---|---|",
+        *(f"| {name} | {_spread(entry, 3)} |" for name, entry in live["fanout_seconds"].items()),
+    ]
+
+
+def _backlog(backlog: dict[str, Any]) -> list[str]:
+    """Seeding and draining time, and each process's peak RSS meanwhile."""
+    if not backlog:
+        return []
+    lines = [
+        "",
+        "### Backlog drained",
+        "",
+        "| contestant | pending | seeded in (s) | drained at (deliveries/s) "
+        "| peak RSS per process (MiB) |",
+        "|---|---|---|---|---|",
+    ]
+    for name, b in backlog.items():
+        peaks = ", ".join(
+            f"{k.split(':', 1)[1].split('@')[0]} {v:.0f}" for k, v in b["rss_peak_mib"].items()
+        )
+        lines.append(
+            f"| {name} | {b['deliveries']:,} | {b['seed_seconds']:.0f} | "
+            f"{_n(b['deliveries_per_second'])} | {peaks} |"
+        )
+    return lines
+
+
+def _peak_rss(by_label: dict[str, float]) -> list[str]:
+    """The highest RSS of each process over every phase (phase and child labels merged)."""
     peaks: dict[str, float] = {}
-    for label, value in results.get("rss_peak_mib", {}).items():
+    for label, value in by_label.items():
         base = label.split("@")[0].split(" (child")[0]
         peaks[base] = max(peaks.get(base, 0.0), value)
-    lines += ["| process | peak RSS |", "|---|---|"]
-    lines += [f"| {k} | {v:.0f} |" for k, v in sorted(peaks.items())]
-    lines += ["", "![latency percentiles against offered rate](img/latency.png)", "", END]
-    return "\n".join(lines)
+    return [
+        "",
+        "### Peak RSS of every process, all phases (MiB)",
+        "",
+        "| process | peak RSS |",
+        "|---|---|",
+        *(f"| {k} | {v:.0f} |" for k, v in sorted(peaks.items())),
+    ]
 
 
 def plot(results: dict[str, Any], path: Path) -> bool:
     try:
-        import matplotlib
+        import matplotlib  # type: ignore[import-not-found,unused-ignore]
 
         matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        import matplotlib.pyplot as plt  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
         return False
     latency = results["phases"].get("latency_publish_fanout", {}).get("latency", {})

@@ -71,4 +71,7 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    # The public API and the module's dunders only: not the helpers imported here, nor the
+    # subpackages (hookcast.sdk, hookcast.store...) that importing them sets as attributes.
+    dunders = {name for name in globals() if name.startswith("__") and name.endswith("__")}
+    return sorted(dunders | set(__all__))

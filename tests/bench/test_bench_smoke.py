@@ -9,6 +9,7 @@ reads its report."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -44,7 +45,12 @@ def test_smoke_run_delivers_and_counts_every_event(background: Queue) -> None:
     assert throughput["hookcast-embedded"]["median"] > 0
     live = phases["latency_publish_fanout"]
     assert live["latency"]["hookcast-embedded"]["5"]["missing"] == 0
-    assert live["fanout_seconds"]["hookcast-embedded"]["median"] > 0
+    # Publish return to the last receipt: at the smoke run's 20 webhooks on loopback, every
+    # delivery can land before the publish call has read its 202 (-0.001 s was seen), so
+    # only that the fan-out was measured and finished promptly is checked here.
+    fanout = live["fanout_seconds"]["hookcast-embedded"]["median"]
+    assert math.isfinite(fanout)
+    assert fanout < 30
     assert phases["backlog"]["hookcast-embedded"]["deliveries"] == 1000
     # The machine's steal is reported for every phase and every throughput run, so a slow
     # run on a crowded host can be told from a slow contestant.

@@ -1,0 +1,77 @@
+"""What a benchmark run measures (its counts and rates, full or smoke), the contestants'
+names, where the programs it starts live, and the error that invalidates a run."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+HOOKCAST = str(Path(PYTHON).parent / "hookcast")
+TESTS = REPO / "tests"
+
+EMBEDDED = "hookcast-embedded"
+SCALED = "hookcast-scaled"
+CELERY = "celery"
+RAW = "raw-aiohttp"
+
+
+class BenchFailure(RuntimeError):
+    """A count did not match, or a server did not come up: the run is not valid."""
+
+
+@dataclass
+class Config:
+    smoke: bool = False
+    runs: int = 3
+    ceiling_runs: int = 3
+    deliveries: int = 50_000
+    celery_deliveries: int = 50_000
+    rates: list[int] = field(default_factory=lambda: [100, 250, 500, 1000, 2000])
+    ladder: list[int] = field(default_factory=lambda: [3000, 4000, 5000, 6000, 8000])
+    rate_seconds: float = 10.0
+    publish_events: dict[int, int] = field(
+        default_factory=lambda: {1: 10_000, 100: 50_000, 1000: 100_000}
+    )
+    publish_concurrency: int = 16
+    fanout: int = 1000
+    fanout_runs: int = 3
+    backlog: int = 1_000_000
+    backlog_webhooks: int = 10
+    backlog_contestants: list[str] = field(default_factory=lambda: [EMBEDDED, SCALED])
+    celery_concurrency: int = 8
+    scaled_workers: int = 2
+    raw_concurrency: int = 64
+    windows: int = 5  # each throughput run is reported as this many consecutive slices
+    wrk_seconds: float = 5.0
+    contestants: list[str] = field(default_factory=lambda: [RAW, CELERY, EMBEDDED, SCALED])
+
+    @classmethod
+    def smoke_config(cls) -> Config:
+        return cls(
+            smoke=True,
+            runs=1,
+            ceiling_runs=1,
+            deliveries=500,
+            celery_deliveries=100,
+            # Below the single-event publishes a loaded machine's API takes at 4 connections
+            # (19-36/s seen before the publish path was cached), so the smoke run stays short.
+            rates=[5],
+            ladder=[],
+            rate_seconds=1.0,
+            publish_events={1: 50, 100: 500},
+            publish_concurrency=4,
+            fanout=20,
+            fanout_runs=1,
+            backlog=1000,
+            backlog_webhooks=2,
+            backlog_contestants=[EMBEDDED],
+            celery_concurrency=2,
+            wrk_seconds=1.0,
+        )
+
+    def deliveries_for(self, contestant: str) -> int:
+        """A throughput run's count: Celery's is set apart (it is much slower)."""
+        return self.celery_deliveries if contestant == CELERY else self.deliveries

@@ -27,10 +27,10 @@ from hookcast.ports import (
     ClaimedDelivery,
     Clock,
     DeliveryObserver,
+    DeliveryQueue,
     Lease,
     NoObserver,
     Sender,
-    Store,
 )
 
 _log = logging.getLogger("hookcast.worker")
@@ -79,7 +79,7 @@ class _Buffers:
 class DeliveryWorker:
     def __init__(
         self,
-        store: Store,
+        queue: DeliveryQueue,
         sender: Sender,
         *,
         clock: Clock,
@@ -88,7 +88,7 @@ class DeliveryWorker:
         observer: DeliveryObserver | None = None,
         heartbeat: Heartbeat | None = None,
     ) -> None:
-        self._store = store
+        self._queue = queue
         self._sender = sender
         self._clock = clock
         self._options = options
@@ -201,7 +201,7 @@ class DeliveryWorker:
     async def _claim(self, room: int) -> list[ClaimedDelivery]:
         try:
             return list(
-                await self._store.claim_due_deliveries(
+                await self._queue.claim_due_deliveries(
                     now=self._clock(), limit=room, lease_seconds=self._options.lease_seconds
                 )
             )
@@ -313,12 +313,12 @@ class DeliveryWorker:
             self._flushed.set()
 
     async def _idle(self, stop: asyncio.Event) -> None:
-        """Nothing was due: wait for a publish or release (the store's wake-up), a retry
+        """Nothing was due: wait for a publish or release (the queue's wake-up), a retry
         recorded by this worker, the next due time, or `stop`."""
         self._retry_recorded.clear()  # before the next due time is read: none is missed
         timeout = await self._idle_timeout()
         waiters = [
-            asyncio.ensure_future(self._store.wait_for_deliveries(timeout)),
+            asyncio.ensure_future(self._queue.wait_for_deliveries(timeout)),
             asyncio.ensure_future(stop.wait()),
             asyncio.ensure_future(self._retry_recorded.wait()),
         ]
@@ -328,7 +328,7 @@ class DeliveryWorker:
 
     async def _idle_timeout(self) -> float:
         try:
-            next_due = await self._store.next_due_at()
+            next_due = await self._queue.next_due_at()
         except Exception:
             return self._options.idle_wait_seconds
         if next_due is None:
@@ -379,13 +379,13 @@ class DeliveryWorker:
     async def _record(self, results: list[Concluded], releases: list[tuple[str, str]]) -> None:
         if results:
             health = summarize(item.health for item in results)
-            await self._store.record_results([item.result for item in results], health)
+            await self._queue.record_results([item.result for item in results], health)
             self.delivered += len(results)
             self._report([item.report for item in results])
             if any(item.result.status is DeliveryStatus.PENDING for item in results):
                 self._retry_recorded.set()
         if releases:
-            await self._store.release_deliveries(
+            await self._queue.release_deliveries(
                 releases, self._clock() + self._options.busy_endpoint_delay
             )
 

@@ -1,7 +1,8 @@
 """The delivery worker: claim due deliveries in large batches, queue them per endpoint
-(scheduler.py), send them concurrently, record the outcomes in batches (outcomes.py). This
-loop only wires those together. In `hookcast serve`, publishes also hand it their deliveries
-directly (the worker is their `Handoff`): created leased to it, they skip the claim."""
+(scheduler.py), send them concurrently through the send boundary (boundary.py), record the
+outcomes in batches (outcomes.py). This loop only wires those together. In `hookcast serve`,
+publishes also hand it their deliveries directly (the worker is their `Handoff`): created
+leased to it, they skip the claim."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import secrets
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 
-from hookcast.delivery.attempt import conclude, prepare
+from hookcast.delivery.attempt import conclude
+from hookcast.delivery.boundary import send_once
 from hookcast.delivery.logs import log_attempt
 from hookcast.delivery.options import WorkerOptions
 from hookcast.delivery.outcomes import OutcomeRecorder
@@ -149,9 +151,8 @@ class DeliveryWorker:
         claimed = start.claimed
         with start.slot:
             started_at = self._clock()
-            request = prepare(claimed, started_at)
             try:
-                outcome = await self._sender.send(request)
+                request, outcome = await send_once(self._sender, claimed, started_at=started_at)
             except asyncio.CancelledError:
                 # Shutting down mid-send: give the lease back so it is sent again at once.
                 self._outcomes.hand_back([(claimed.delivery.id, claimed.lease_token)])

@@ -29,17 +29,21 @@ async def send_once(
     try:
         request = prepare(claimed, started_at)
     except Exception as error:
-        return _unsent(claimed), _failed("the request could not be built", error, claimed, 0.0)
+        return _unsent(claimed), _failed(
+            "the request could not be built", error, claimed=claimed, latency_ms=0.0
+        )
     began = time.perf_counter()
     try:
         return request, await sender.send(request)
     except Exception as error:
         latency_ms = (time.perf_counter() - began) * 1000
-        return request, _failed("the request could not be sent", error, claimed, latency_ms)
+        return request, _failed(
+            "the request could not be sent", error, claimed=claimed, latency_ms=latency_ms
+        )
 
 
 def _failed(
-    what: str, error: Exception, claimed: ClaimedDelivery, latency_ms: float
+    what: str, error: Exception, *, claimed: ClaimedDelivery, latency_ms: float
 ) -> SendOutcome:
     # The traceback goes to the log once, for whoever fixes the cause; the attempt keeps a
     # short reason that the webhook's owner reads in the delivery's log.

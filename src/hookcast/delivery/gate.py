@@ -52,14 +52,6 @@ class EndpointGate:
         if self._in_flight[key] == 0:
             del self._in_flight[key]
 
-    def _learn(self, key: str, kind: OutcomeKind, now: datetime, seconds: float) -> None:
-        throttle = self._throttles[key]
-        throttle.on_attempt(seconds)
-        if kind is OutcomeKind.THROTTLED:
-            throttle.on_throttled(now)
-        elif kind is OutcomeKind.SUCCESS:
-            throttle.on_success()
-
     def _throttle(self, key: str) -> EndpointThrottle:
         throttle = self._throttles.get(key)
         if throttle is None:
@@ -72,17 +64,23 @@ class Slot:
     ends, returning or raising; `close()` does the same for a block that never ran (a task
     cancelled before its first step). Either way, only once."""
 
-    __slots__ = ("_gate", "_key", "_open")
+    __slots__ = ("_gate", "_key", "_open", "_throttle")
 
     def __init__(self, gate: EndpointGate, key: str) -> None:
         self._gate = gate
         self._key = key
+        self._throttle = gate._throttles[key]
         self._open = True
 
-    def learn(self, kind: OutcomeKind, now: datetime, seconds: float) -> None:
+    def learn(self, kind: OutcomeKind, *, now: datetime, seconds: float) -> None:
         """The request ended after `seconds` with an outcome of `kind`: the endpoint's limit
         and measured latency follow."""
-        self._gate._learn(self._key, kind, now, seconds)
+        throttle = self._throttle
+        throttle.on_attempt(seconds)
+        if kind is OutcomeKind.THROTTLED:
+            throttle.on_throttled(now)
+        elif kind is OutcomeKind.SUCCESS:
+            throttle.on_success()
 
     def close(self) -> bool:
         """Gives the place back; False if it was back already."""

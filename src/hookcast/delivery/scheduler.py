@@ -11,7 +11,6 @@ account's `RoundRobin` of endpoints.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 from hookcast.delivery.gate import EndpointGate, Slot
 from hookcast.delivery.options import WorkerOptions
@@ -23,21 +22,11 @@ LeaseKey = tuple[str, str]  # (delivery_id, lease_token): what a release hands b
 _Queued = tuple[ClaimedDelivery, float]  # and the loop time after which it is not sent
 
 
-@dataclass(frozen=True, slots=True)
-class Start:
-    """A delivery to send now, holding its place in its endpoint's limit."""
-
-    claimed: ClaimedDelivery
-    slot: Slot
-
-
-@dataclass(slots=True)
-class Ready:
-    """What `EndpointScheduler.ready` decided: deliveries to send now, and those that waited
-    too long and go back unattempted."""
-
-    starts: list[Start] = field(default_factory=list)
-    expired: list[LeaseKey] = field(default_factory=list)
+Start = tuple[ClaimedDelivery, Slot]
+"""A delivery to send now, holding its place in its endpoint's limit."""
+Ready = tuple[list[Start], list[LeaseKey]]
+"""What `EndpointScheduler.ready` decided: the deliveries to send now, and the leases of
+those that waited too long, to hand back unattempted. Plain tuples: built for every send."""
 
 
 class EndpointScheduler:
@@ -101,21 +90,23 @@ class EndpointScheduler:
         and each endpoint have room for more requests; a delivery queued past its latest
         start (at loop time `now`) goes back instead: too little of its lease is left for
         the request, and claimed again it gets a fresh one."""
-        ready, waiting, limit = Ready(), self._waiting, self._options.concurrency
+        starts: list[Start] = []
+        expired: list[LeaseKey] = []
+        waiting, gate, limit = self._waiting, self._gate, self._options.concurrency
         blocked = 0  # endpoints in a row that are at their limit
-        while waiting.keys and blocked < waiting.keys and self._gate.in_flight < limit:
+        while gate.in_flight < limit and blocked < waiting.keys:  # (no keys: none waits)
             key, (claimed, latest_start) = waiting.head()
             if latest_start < now:
                 waiting.pop()
-                ready.expired.append((claimed.delivery.id, claimed.lease_token))
-            elif (slot := self._gate.try_slot(key)) is not None:
+                expired.append((claimed.delivery.id, claimed.lease_token))
+            elif (slot := gate.try_slot(key)) is not None:
                 blocked = 0
                 waiting.pop()
-                ready.starts.append(Start(claimed, slot))
+                starts.append((claimed, slot))
             else:
                 waiting.skip()
                 blocked += 1
-        return ready
+        return starts, expired
 
     def clear(self) -> list[LeaseKey]:
         """Takes every queued delivery (shutting down): their leases, to hand back."""

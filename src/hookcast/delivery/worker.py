@@ -15,6 +15,7 @@ from datetime import timedelta
 
 from hookcast.delivery.attempt import conclude
 from hookcast.delivery.boundary import send_once
+from hookcast.delivery.gate import Slot
 from hookcast.delivery.logs import log_attempt
 from hookcast.delivery.options import WorkerOptions
 from hookcast.delivery.outcomes import OutcomeRecorder
@@ -130,26 +131,26 @@ class DeliveryWorker:
         self._start_ready()
 
     def _start_ready(self) -> None:
-        ready = self._scheduler.ready(now=asyncio.get_running_loop().time())
-        self._outcomes.hand_back(ready.expired)
-        for start in ready.starts:
-            task = asyncio.create_task(self._deliver(start))
-            self._in_flight[task] = start
+        starts, expired = self._scheduler.ready(now=asyncio.get_running_loop().time())
+        if expired:
+            self._outcomes.hand_back(expired)
+        for claimed, slot in starts:
+            task = asyncio.create_task(self._deliver(claimed, slot))
+            self._in_flight[task] = (claimed, slot)
             task.add_done_callback(self._finished)
 
     def _finished(self, task: asyncio.Task[None]) -> None:
-        start = self._in_flight.pop(task)
-        if start.slot.close():
+        claimed, slot = self._in_flight.pop(task)
+        if slot.close():
             # _deliver never ran its `with` (cancelled before its first step, on shutdown):
             # the slot is back now, and the lease goes back as for any cancelled send.
-            self._outcomes.hand_back([(start.claimed.delivery.id, start.claimed.lease_token)])
+            self._outcomes.hand_back([(claimed.delivery.id, claimed.lease_token)])
         self._start_ready()
         if self._waiting_for_room and self._scheduler.room() > 0:
             self._room_freed.set()
 
-    async def _deliver(self, start: Start) -> None:
-        claimed = start.claimed
-        with start.slot:
+    async def _deliver(self, claimed: ClaimedDelivery, slot: Slot) -> None:
+        with slot:
             started_at = self._clock()
             try:
                 request, outcome = await send_once(self._sender, claimed, started_at=started_at)
@@ -167,7 +168,7 @@ class DeliveryWorker:
                 jitter_sample=self._jitter(),
                 disable_after=self._options.disable_after,
             )
-            start.slot.learn(concluded.kind, now, outcome.latency_ms / 1000)
+            slot.learn(concluded.kind, now=now, seconds=outcome.latency_ms / 1000)
         log_attempt(concluded.report)
         self._outcomes.add(concluded)
 

@@ -37,7 +37,8 @@ def claims(endpoints: str) -> list[ClaimedDelivery]:
 
 
 def started(ready: Ready) -> str:
-    return "".join(_letter(start.claimed) for start in ready.starts)
+    starts, _expired = ready
+    return "".join(_letter(claimed) for claimed, _slot in starts)
 
 
 def _letter(claimed: ClaimedDelivery) -> str:
@@ -85,8 +86,10 @@ def test_a_slot_given_back_lets_the_next_delivery_to_that_endpoint_go() -> None:
     scheduler.enqueue(claims("AAB"), now=0.0)
     first = scheduler.ready(now=0.0)
     assert started(first) == "AB"
+    starts, _expired = first
+    _a, slot_of_a = starts[0]
 
-    with first.starts[0].slot:  # the request to A ends, however it ends
+    with slot_of_a:  # the request to A ends, however it ends
         pass
 
     assert started(scheduler.ready(now=1.0)) == "A"
@@ -96,11 +99,11 @@ def test_a_slot_given_back_lets_the_next_delivery_to_that_endpoint_go() -> None:
 def test_a_slot_is_given_back_once() -> None:
     scheduler = EndpointScheduler(replace(ROOMY, endpoint_concurrency=1))
     scheduler.enqueue(claims("AAA"), now=0.0)
-    (start,) = scheduler.ready(now=0.0).starts
+    ((_, slot),), _ = scheduler.ready(now=0.0)
 
-    with start.slot:
+    with slot:
         pass
-    assert start.slot.close() is False  # the with block gave it back already
+    assert slot.close() is False  # the with block gave it back already
 
     assert started(scheduler.ready(now=0.0)) == "A"  # one place was freed, not two
 
@@ -148,9 +151,9 @@ def test_an_overflowing_endpoint_holds_claims_back_until_half_its_queue_is_free(
     scheduler.enqueue(claims("AAAAAA"), now=0.0)  # 4 queued, 2 handed back
     assert scheduler.room() == 0
 
-    (start,) = scheduler.ready(now=0.0).starts  # 3 left queued: less than half free
+    ((_, slot),), _ = scheduler.ready(now=0.0)  # 3 left queued: less than half free
     assert scheduler.room() == 0
-    with start.slot:
+    with slot:
         pass
     scheduler.ready(now=0.0)  # the next one goes: 2 queued, half of A's queue is free
 
@@ -185,7 +188,7 @@ def test_a_delivery_queued_too_long_goes_back_instead_of_out(
 
     ready = scheduler.ready(now=100.0 + waited)
 
-    assert (started(ready), len(ready.expired)) == (started_now, expired)
+    assert (started(ready), len(ready[1])) == (started_now, expired)
     assert scheduler.held == len(started_now)
 
 
@@ -198,7 +201,8 @@ def test_a_delivery_waiting_behind_a_busy_endpoint_expires_while_it_waits() -> N
     ready = scheduler.ready(now=31.0)  # the first request is still in flight
 
     assert started(ready) == ""
-    assert ready.expired == [(queued[1].delivery.id, queued[1].lease_token)]
+    _starts, expired = ready
+    assert expired == [(queued[1].delivery.id, queued[1].lease_token)]
 
 
 def test_clearing_hands_back_every_queued_delivery_but_not_those_in_flight() -> None:

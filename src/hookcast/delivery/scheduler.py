@@ -4,8 +4,8 @@ fraction of a lease.
 
 Pure bookkeeping on the event loop's thread: no I/O and no clock of its own (callers pass
 the loop's time), so tests/unit/delivery drives it with tables. Fair share between accounts
-would be one more level of the same shape: a `RoundRobin` of accounts whose items are each
-account's `RoundRobin` of endpoints.
+would be one more level of the same shape: accounts taking turns (a `RoundRobin` keyed by
+account), each with its endpoints taking turns as they do here.
 """
 
 from __future__ import annotations

@@ -37,6 +37,9 @@ _log = logging.getLogger("hookcast.worker")
 
 
 class DeliveryWorker:
+    """Claims from a `DeliveryQueue`, sends through a `Sender`, records back to the queue;
+    also the `Handoff` of publishes in its process. `run(stop)` is the whole life."""
+
     def __init__(
         self,
         queue: DeliveryQueue,

@@ -40,7 +40,8 @@ class DeliveryResult:
 class DeliveryQueue(Protocol):
     """The due deliveries, as a worker sees them: claim a batch under a lease, record what
     each attempt taught, hand back what was not sent, and wait for more to become due.
-    `Store` extends it."""
+    `Store` extends it; `hookcast.delivery.memory_queue` holds it in memory, and one
+    contract suite (tests/contract/test_delivery_queue.py) runs both."""
 
     async def claim_due_deliveries(
         self, *, now: datetime, limit: int, lease_seconds: float

@@ -1,0 +1,123 @@
+"""A `DeliveryQueue` held in memory: the worker's whole view of the store, for unit tests of
+the worker and its scheduler, and for embedding HookCast's delivery without a database.
+
+It keeps the store's lease rules (tests/contract states them for the SQL store): a claim
+moves the delivery's due time to the lease's expiry, so a lease neither recorded nor
+released simply makes it due again; results and releases apply only while their lease is
+held.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from hookcast.domain.health import WebhookHealth
+from hookcast.domain.models import Attempt, Delivery, DeliveryStatus, Event, Webhook
+from hookcast.ports import ClaimedDelivery, DeliveryResult
+
+
+@dataclass
+class _Entry:
+    delivery: Delivery
+    event: Event
+    webhook: Webhook
+
+
+class MemoryDeliveryQueue:
+    """DeliveryQueue in memory. `add` puts deliveries in; `delivery`, `attempts`, `health`
+    and `claimed` tell what the worker made of them."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, _Entry] = {}
+        self._tokens = (f"lease-{n}" for n in itertools.count(1))
+        self._due = asyncio.Event()
+        self.attempts: list[Attempt] = []  # every recorded attempt, in recording order
+        self.health: list[WebhookHealth] = []  # every health update, in recording order
+        self.claimed = 0  # deliveries handed out by claims, re-claims included
+
+    def add(self, *, delivery: Delivery, event: Event, webhook: Webhook) -> None:
+        """Queues a pending delivery of `event` to `webhook`, due at its `next_attempt_at`."""
+        self._entries[delivery.id] = _Entry(delivery, event, webhook)
+        self._due.set()
+
+    def delivery(self, delivery_id: str) -> Delivery:
+        """The delivery as the worker last left it."""
+        return self._entries[delivery_id].delivery
+
+    async def claim_due_deliveries(
+        self, *, now: datetime, limit: int, lease_seconds: float
+    ) -> Sequence[ClaimedDelivery]:
+        """Leases up to `limit` pending deliveries due at `now`, oldest first."""
+        due = sorted(
+            (e for e in self._entries.values() if _is_due(e.delivery, now)),
+            key=lambda e: (e.delivery.next_attempt_at, e.delivery.created, e.delivery.id),
+        )[:limit]
+        token = next(self._tokens)
+        until = now + timedelta(seconds=lease_seconds)
+        for entry in due:
+            entry.delivery = replace(entry.delivery, next_attempt_at=until, lease_token=token)
+        self.claimed += len(due)
+        due.sort(key=lambda e: (e.delivery.created, e.delivery.id))
+        return [ClaimedDelivery(e.delivery, token, e.event, e.webhook) for e in due]
+
+    async def record_results(
+        self, results: Sequence[DeliveryResult], health: Sequence[WebhookHealth]
+    ) -> None:
+        """Applies the results whose lease is still held; drops the others."""
+        for result in results:
+            entry = self._held(result.delivery_id, result.lease_token)
+            if entry is None:
+                continue
+            self.attempts.append(result.attempt)
+            entry.delivery = replace(
+                entry.delivery,
+                status=result.status,
+                attempts=result.attempt.number,
+                next_attempt_at=result.next_attempt_at or entry.delivery.next_attempt_at,
+                completed_at=result.completed_at,
+                last_status_code=result.attempt.status_code,
+                lease_token=None,
+            )
+        self.health.extend(health)
+        if any(result.status is DeliveryStatus.PENDING for result in results):
+            self._due.set()
+
+    async def release_deliveries(self, leases: Sequence[tuple[str, str]], now: datetime) -> None:
+        """Gives back held leases unattempted, due at `now`."""
+        for delivery_id, token in leases:
+            entry = self._held(delivery_id, token)
+            if entry is not None:
+                entry.delivery = replace(entry.delivery, next_attempt_at=now, lease_token=None)
+        if leases:
+            self._due.set()
+
+    async def next_due_at(self) -> datetime | None:
+        """The earliest due time of a pending delivery (a leased one's lease expiry)."""
+        pending = [
+            e.delivery.next_attempt_at
+            for e in self._entries.values()
+            if e.delivery.status is DeliveryStatus.PENDING
+        ]
+        return min(pending, default=None)
+
+    async def wait_for_deliveries(self, timeout: float) -> None:
+        """Returns once deliveries were added, released or retried since the last wait, or
+        after `timeout`."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._due.wait(), timeout)
+        self._due.clear()
+
+    def _held(self, delivery_id: str, token: str) -> _Entry | None:
+        entry = self._entries.get(delivery_id)
+        if entry is None or entry.delivery.lease_token != token:
+            return None
+        return entry if entry.delivery.status is DeliveryStatus.PENDING else None
+
+
+def _is_due(delivery: Delivery, now: datetime) -> bool:
+    return delivery.status is DeliveryStatus.PENDING and delivery.next_attempt_at <= now

@@ -1,0 +1,115 @@
+"""Recording what a worker did: attempt outcomes and handed-back leases are buffered and
+written in one transaction per interval (or per batch), by one flusher task."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from hookcast.delivery.attempt import Concluded
+from hookcast.delivery.options import WorkerOptions
+from hookcast.delivery.scheduler import LeaseKey
+from hookcast.domain.health import summarize
+from hookcast.domain.models import DeliveryStatus
+from hookcast.ports import AttemptReport, Clock, DeliveryObserver, DeliveryQueue
+
+_log = logging.getLogger("hookcast.worker")
+
+
+@dataclass
+class _Buffers:
+    results: list[Concluded] = field(default_factory=list)
+    releases: list[LeaseKey] = field(default_factory=list)
+
+
+class OutcomeRecorder:
+    """Buffers outcomes and releases; `start()` runs the flusher, `close()` records the
+    rest and stops it."""
+
+    def __init__(
+        self,
+        queue: DeliveryQueue,
+        *,
+        clock: Clock,
+        options: WorkerOptions,
+        observer: DeliveryObserver,
+    ) -> None:
+        self._queue = queue
+        self._clock = clock
+        self._options = options
+        self._observer = observer
+        self._buffers = _Buffers()
+        self._flush_now = asyncio.Event()
+        self._stopping = False  # set once the worker is draining: the flusher's last turn
+        self._flusher: asyncio.Task[None] | None = None
+        self.retry_recorded = asyncio.Event()  # a retry was scheduled: it may be due soon
+        self.delivered = 0  # attempts recorded; read by tests and metrics
+
+    def add(self, concluded: Concluded) -> None:
+        """Buffers one attempt's outcome; a full batch is written at once."""
+        self._buffers.results.append(concluded)
+        if len(self._buffers.results) >= self._options.flush_batch:
+            self._flush_now.set()
+
+    def hand_back(self, leases: Iterable[LeaseKey]) -> None:
+        """Buffers leases to release unattempted, due again after `busy_endpoint_delay`."""
+        self._buffers.releases.extend(leases)
+
+    def start(self) -> None:
+        """Starts the flusher."""
+        self._flusher = asyncio.create_task(self._flush_loop(), name="hookcast-flusher")
+
+    async def close(self) -> None:
+        """Records everything buffered, then stops the flusher."""
+        # Ask the flusher to finish rather than cancel it: a cancel landing inside its
+        # write dropped the outcomes it carried, and those deliveries, already sent,
+        # were sent again when their leases expired (found by chaos/ rolling restarts).
+        self._stopping = True
+        self._flush_now.set()
+        if self._flusher is not None:
+            await self._flusher
+        await self._flush()
+
+    async def _flush_loop(self) -> None:
+        while not self._stopping:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._flush_now.wait(), self._options.flush_interval_seconds)
+            self._flush_now.clear()
+            await self._flush()
+
+    async def _flush(self) -> None:
+        results, releases = self._buffers.results, self._buffers.releases
+        if not results and not releases:
+            return
+        self._buffers = _Buffers()
+        try:
+            await self._record(results, releases)
+        except Exception:
+            # Keep them for the next flush; if this process dies first, the leases expire
+            # and the deliveries are sent again (at-least-once).
+            _log.exception("recording %d outcomes failed; will retry", len(results))
+            self._buffers.results[:0] = results
+            self._buffers.releases[:0] = releases
+            await asyncio.sleep(0.5)
+
+    async def _record(self, results: list[Concluded], releases: list[LeaseKey]) -> None:
+        if results:
+            health = summarize(item.health for item in results)
+            await self._queue.record_results([item.result for item in results], health)
+            self.delivered += len(results)
+            self._report([item.report for item in results])
+            if any(item.result.status is DeliveryStatus.PENDING for item in results):
+                self.retry_recorded.set()
+        if releases:
+            await self._queue.release_deliveries(
+                releases, self._clock() + self._options.busy_endpoint_delay
+            )
+
+    def _report(self, reports: list[AttemptReport]) -> None:
+        try:
+            self._observer.on_attempts(reports)
+        except Exception:  # metrics must never stop delivery
+            _log.exception("the delivery observer failed")

@@ -1,0 +1,215 @@
+"""EndpointScheduler: which claimed delivery goes out next, and what goes back unsent.
+
+Endpoints are letters: "AAB" is three claimed deliveries, two to endpoint A and one to B.
+Times are the event loop's, in seconds."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from hookcast.delivery.options import WorkerOptions
+from hookcast.delivery.scheduler import EndpointScheduler, Ready
+from hookcast.domain.models import Webhook
+from hookcast.ports import ClaimedDelivery
+from support import factories as make
+
+ROOMY = WorkerOptions(concurrency=100, endpoint_concurrency=10, endpoint_queue=64, prefetch=1024)
+_HOOKS: dict[str, Webhook] = {}
+
+
+def _hook(endpoint: str) -> Webhook:
+    if endpoint not in _HOOKS:
+        url = f"https://{endpoint.lower()}.example/hook"
+        _HOOKS[endpoint] = make.webhook("acct", webhook_url=url)
+    return _HOOKS[endpoint]
+
+
+def claims(endpoints: str) -> list[ClaimedDelivery]:
+    """One claimed delivery per letter, to that letter's endpoint."""
+    claimed = []
+    for endpoint in endpoints:
+        event = make.event("acct")
+        hook = _hook(endpoint)
+        claimed.append(ClaimedDelivery(make.delivery(event, hook.id), "lease", event, hook))
+    return claimed
+
+
+def started(ready: Ready) -> str:
+    starts, _expired = ready
+    return "".join(_letter(claimed) for claimed, _slot in starts)
+
+
+def _letter(claimed: ClaimedDelivery) -> str:
+    return claimed.webhook.webhook_url.removeprefix("https://")[0].upper()
+
+
+@pytest.mark.parametrize(
+    ("claimed", "order"),
+    [
+        ("AAAA", "AAAA"),
+        ("ABAB", "ABAB"),
+        ("AAABBC", "ABCABA"),  # one endpoint after another, not in claim order
+        ("CCCBA", "CBACC"),  # endpoints take turns in the order they first appeared
+    ],
+)
+def test_endpoints_take_turns(claimed: str, order: str) -> None:
+    scheduler = EndpointScheduler(ROOMY)
+    assert scheduler.enqueue(claims(claimed), now=0.0) == []
+    assert started(scheduler.ready(now=0.0)) == order
+
+
+@pytest.mark.parametrize(
+    ("endpoint_concurrency", "concurrency", "claimed", "order"),
+    [
+        (2, 100, "AAAAAB", "ABA"),  # A at its limit; B still goes
+        (1, 100, "AABBC", "ABC"),
+        (10, 3, "AAAABB", "ABA"),  # the worker's limit across endpoints
+        (1, 1, "AB", "A"),
+    ],
+)
+def test_requests_in_flight_are_capped_per_endpoint_and_in_all(
+    endpoint_concurrency: int, concurrency: int, claimed: str, order: str
+) -> None:
+    options = replace(ROOMY, endpoint_concurrency=endpoint_concurrency, concurrency=concurrency)
+    scheduler = EndpointScheduler(options)
+    scheduler.enqueue(claims(claimed), now=0.0)
+
+    assert started(scheduler.ready(now=0.0)) == order
+    assert started(scheduler.ready(now=0.0)) == ""  # nothing more until a request ends
+    assert scheduler.held == len(claimed)  # started or waiting, every lease is still held
+
+
+def test_a_slot_given_back_lets_the_next_delivery_to_that_endpoint_go() -> None:
+    scheduler = EndpointScheduler(replace(ROOMY, endpoint_concurrency=1))
+    scheduler.enqueue(claims("AAB"), now=0.0)
+    first = scheduler.ready(now=0.0)
+    assert started(first) == "AB"
+    starts, _expired = first
+    _a, slot_of_a = starts[0]
+
+    with slot_of_a:  # the request to A ends, however it ends
+        pass
+
+    assert started(scheduler.ready(now=1.0)) == "A"
+    assert scheduler.held == 2  # B's request and A's second one
+
+
+def test_a_slot_is_given_back_once() -> None:
+    scheduler = EndpointScheduler(replace(ROOMY, endpoint_concurrency=1))
+    scheduler.enqueue(claims("AAA"), now=0.0)
+    ((_, slot),), _ = scheduler.ready(now=0.0)
+
+    with slot:
+        pass
+    assert slot.close() is False  # the with block gave it back already
+
+    assert started(scheduler.ready(now=0.0)) == "A"  # one place was freed, not two
+
+
+@pytest.mark.parametrize(
+    ("endpoint_queue", "claimed", "handed_back", "queued"),
+    [
+        (2, "AAAAB", "AA", 3),  # A's queue holds 2 before it has a measured latency
+        (2, "ABAB", "", 4),
+        (1, "AAABBB", "AABB", 2),
+    ],
+)
+def test_a_full_endpoint_queue_hands_the_overflow_back(
+    endpoint_queue: int, claimed: str, handed_back: str, queued: int
+) -> None:
+    scheduler = EndpointScheduler(replace(ROOMY, endpoint_queue=endpoint_queue))
+    deliveries = claims(claimed)
+    letters = {c.delivery.id: _letter(c) for c in deliveries}
+
+    overflow = scheduler.enqueue(deliveries, now=0.0)
+
+    assert "".join(letters[delivery_id] for delivery_id, _ in overflow) == handed_back
+    assert scheduler.held == queued
+
+
+@pytest.mark.parametrize(
+    ("held", "room"),
+    [
+        (0, 16),
+        (8, 8),  # half of prefetch is held: a claim still fills it up
+        (9, 0),  # more than half: wait, so that claims stay large
+    ],
+)
+def test_claims_fill_prefetch_once_half_of_it_is_free(held: int, room: int) -> None:
+    options = replace(ROOMY, prefetch=16, endpoint_queue=64)
+    scheduler = EndpointScheduler(options)
+    scheduler.enqueue(claims("A" * held), now=0.0)
+    assert scheduler.room() == room
+
+
+def test_an_overflowing_endpoint_holds_claims_back_until_half_its_queue_is_free() -> None:
+    # A's queue holds 4; a claim that overflowed it would mostly bring A's rows again.
+    options = replace(ROOMY, prefetch=64, endpoint_queue=4, endpoint_concurrency=1)
+    scheduler = EndpointScheduler(options)
+    scheduler.enqueue(claims("AAAAAA"), now=0.0)  # 4 queued, 2 handed back
+    assert scheduler.room() == 0
+
+    ((_, slot),), _ = scheduler.ready(now=0.0)  # 3 left queued: less than half free
+    assert scheduler.room() == 0
+    with slot:
+        pass
+    scheduler.ready(now=0.0)  # the next one goes: 2 queued, half of A's queue is free
+
+    assert scheduler.room() == 2  # only what A's queue has room for
+
+
+def test_an_overflowed_endpoint_stops_holding_claims_back_once_its_queue_is_empty() -> None:
+    options = replace(ROOMY, prefetch=64, endpoint_queue=1, endpoint_concurrency=1)
+    scheduler = EndpointScheduler(options)
+    scheduler.enqueue(claims("AA"), now=0.0)
+    assert scheduler.room() == 0
+
+    scheduler.ready(now=0.0)  # A's only queued delivery starts
+
+    assert scheduler.room() == 64 - 1  # everything but the request in flight
+
+
+@pytest.mark.parametrize(
+    ("waited", "started_now", "expired"),
+    [
+        (29.0, "AB", 0),
+        (30.0, "AB", 0),  # lease_seconds * queue_expiry: still sent
+        (30.5, "", 2),  # too little of the lease is left for the request
+    ],
+)
+def test_a_delivery_queued_too_long_goes_back_instead_of_out(
+    waited: float, started_now: str, expired: int
+) -> None:
+    options = replace(ROOMY, lease_seconds=60.0, queue_expiry=0.5)
+    scheduler = EndpointScheduler(options)
+    scheduler.enqueue(claims("AB"), now=100.0)
+
+    ready = scheduler.ready(now=100.0 + waited)
+
+    assert (started(ready), len(ready[1])) == (started_now, expired)
+    assert scheduler.held == len(started_now)
+
+
+def test_a_delivery_waiting_behind_a_busy_endpoint_expires_while_it_waits() -> None:
+    scheduler = EndpointScheduler(replace(ROOMY, endpoint_concurrency=1, lease_seconds=60.0))
+    queued = claims("AA")
+    scheduler.enqueue(queued, now=0.0)
+    assert started(scheduler.ready(now=0.0)) == "A"
+
+    ready = scheduler.ready(now=31.0)  # the first request is still in flight
+
+    assert started(ready) == ""
+    _starts, expired = ready
+    assert expired == [(queued[1].delivery.id, queued[1].lease_token)]
+
+
+def test_clearing_hands_back_every_queued_delivery_but_not_those_in_flight() -> None:
+    scheduler = EndpointScheduler(replace(ROOMY, endpoint_concurrency=1))
+    queued = claims("AAB")
+    scheduler.enqueue(queued, now=0.0)
+    scheduler.ready(now=0.0)  # the first A and B are in flight
+
+    assert scheduler.clear() == [(queued[1].delivery.id, "lease")]
+    assert scheduler.held == 2

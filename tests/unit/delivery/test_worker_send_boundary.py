@@ -1,0 +1,183 @@
+"""The send boundary: a delivery whose request cannot be built or sent is an attempt recorded
+as failed with its reason, its endpoint's slot is free again, and it is not re-leased."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from hookcast.delivery.memory_queue import MemoryDeliveryQueue
+from hookcast.delivery.sender import HttpSender
+from hookcast.delivery.worker import DeliveryWorker, WorkerOptions
+from hookcast.domain.models import Delivery, DeliveryStatus, Webhook
+from hookcast.ports import OutboundRequest, SendOutcome
+from support import factories as make
+
+NOW = make.later(10)
+# One request at a time to an endpoint: a slot that leaked would hold back the next one.
+ONE_AT_A_TIME = WorkerOptions(endpoint_concurrency=1, idle_wait_seconds=0.05)
+WAIT = 10.0  # seconds a test waits for what it expects, far above what it takes
+
+Answer = Callable[[OutboundRequest], Awaitable[SendOutcome]]
+
+
+class ScriptedSender:
+    """A Sender that counts requests and answers each with `answer` (which may raise)."""
+
+    def __init__(self, answer: Answer) -> None:
+        self._answer = answer
+        self.requests: list[OutboundRequest] = []
+        self._arrived = asyncio.Condition()
+
+    async def send(self, request: OutboundRequest) -> SendOutcome:
+        async with self._arrived:
+            self.requests.append(request)
+            self._arrived.notify_all()
+        return await self._answer(request)
+
+    async def close(self) -> None:
+        return None
+
+    async def wait_for(self, count: int) -> None:
+        async with self._arrived:
+            await asyncio.wait_for(
+                self._arrived.wait_for(lambda: len(self.requests) >= count), WAIT
+            )
+
+
+async def ok(request: OutboundRequest) -> SendOutcome:
+    return SendOutcome(status_code=200, latency_ms=1.0)
+
+
+def raises(error: Exception) -> Answer:
+    """Raises `error` on the first request, answers 200 to the others."""
+    raised: list[Exception] = []
+
+    async def answer(request: OutboundRequest) -> SendOutcome:
+        if not raised:
+            raised.append(error)
+            raise error
+        return await ok(request)
+
+    return answer
+
+
+def nested(depth: int) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for _ in range(depth):
+        data = {"a": data}
+    return data
+
+
+def _queue_for(
+    hook: Webhook, *datas: dict[str, Any] | None
+) -> tuple[MemoryDeliveryQueue, list[Delivery]]:
+    """A queue holding one delivery to `hook` per event data, due in that order."""
+    queue = MemoryDeliveryQueue()
+    deliveries = []
+    for number, data in enumerate(datas):
+        event = make.event(hook.account_id, data=data, created=make.later(number))
+        delivery = make.delivery(event, hook.id)
+        queue.add(delivery=delivery, event=event, webhook=hook)
+        deliveries.append(delivery)
+    return queue, deliveries
+
+
+async def _deliver(
+    queue: MemoryDeliveryQueue,
+    sender: ScriptedSender,
+    *,
+    requests: int,
+    options: WorkerOptions = ONE_AT_A_TIME,
+) -> None:
+    """Runs a worker until `sender` has seen `requests` requests, then stops it (which
+    records every outcome before `run` returns)."""
+    worker = DeliveryWorker(queue, sender, clock=lambda: NOW, options=options)
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop))
+    try:
+        await sender.wait_for(requests)
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, WAIT)
+
+
+HOOK_URL = "https://receiver.example/hook"
+IDN_TOO_LONG = "https://" + "\u00fc" * 64 + ".example/hook"  # a label over 63 characters
+
+
+@pytest.mark.parametrize(
+    ("url", "first_data", "make_answer", "requests", "reason"),
+    [
+        pytest.param(
+            HOOK_URL,
+            None,
+            lambda: raises(RuntimeError("the client has a bug")),
+            2,
+            "the request could not be sent: RuntimeError: the client has a bug",
+            id="sender-raises",
+        ),
+        pytest.param(
+            HOOK_URL,
+            nested(300),  # orjson serialises at most 254 levels
+            lambda: ok,
+            1,  # the broken one never reaches the sender
+            "the request could not be built: ",
+            id="body-too-deep",
+        ),
+        pytest.param(
+            IDN_TOO_LONG,
+            None,
+            lambda: HttpSender(allowed=[]).send,  # the real client's IDNA encoding refuses it
+            2,
+            "the request could not be sent: UnicodeError: ",
+            id="host-unencodable",
+        ),
+    ],
+)
+async def test_a_delivery_that_cannot_be_sent_is_a_recorded_failure(
+    url: str,
+    first_data: dict[str, Any] | None,
+    make_answer: Callable[[], Answer],
+    requests: int,
+    reason: str,
+) -> None:
+    hook = make.webhook("acct", webhook_url=url)
+    queue, (broken, second) = _queue_for(hook, first_data, {"title": "next"})
+
+    # Only one request at a time may go to the endpoint: the second delivery going out
+    # shows the broken one's slot is free again.
+    await _deliver(queue, ScriptedSender(make_answer()), requests=requests)
+
+    (attempt,) = [a for a in queue.attempts if a.delivery_id == broken.id]
+    assert attempt.status_code is None
+    assert (attempt.error or "").startswith(reason), attempt.error
+    after = queue.delivery(broken.id)
+    assert after.attempts == 1
+    assert after.status is DeliveryStatus.PENDING
+    assert after.next_attempt_at > NOW  # a retry, as the webhook's policy says
+    assert after.lease_token is None  # recorded, not left leased
+    assert queue.delivery(second.id).attempts == 1
+    assert queue.claimed == 2  # nothing was leased again
+
+
+async def test_a_send_cancelled_by_shutdown_gives_its_lease_back_unattempted() -> None:
+    hook = make.webhook("acct", webhook_url=HOOK_URL)
+    queue, (delivery,) = _queue_for(hook, None)
+    never = asyncio.Event()
+
+    async def hang(request: OutboundRequest) -> SendOutcome:
+        await never.wait()
+        raise AssertionError("unreachable")
+
+    quick_exit = replace(ONE_AT_A_TIME, shutdown_grace_seconds=0.0)
+    await _deliver(queue, ScriptedSender(hang), requests=1, options=quick_exit)
+
+    assert queue.attempts == []
+    after = queue.delivery(delivery.id)
+    assert (after.attempts, after.lease_token) == (0, None)
+    assert after.next_attempt_at == NOW + quick_exit.busy_endpoint_delay

@@ -93,9 +93,7 @@ class EventService:
         *,
         checked: bool,
     ) -> list[str]:
-        config = await self._cache.account(caller.account_id)
-        if caller.key_id is not None and caller.key_id not in config.key_ids:
-            raise Unauthorized("invalid API key")  # revoked since it was looked up
+        config = await self._account(caller)
         await self._check_sites(config, events, prefix)
         handoff = self.handoff
         lease = handoff.lease() if handoff is not None else None
@@ -118,6 +116,14 @@ class EventService:
             )
         self._observer.on_published([event for event in unique if event.id in stored])
         return [event.id for event in events]
+
+    async def _account(self, caller: Caller) -> AccountConfig:
+        if caller.key_id is None:
+            return await self._cache.account(caller.account_id)
+        config = await self._cache.account_for_key(caller.account_id, caller.key_id)
+        if config is None:
+            raise Unauthorized("invalid API key")  # revoked since it was looked up
+        return config
 
     async def list(
         self,

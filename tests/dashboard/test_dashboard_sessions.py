@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
-from board import Board, admin_of
+import contextlib
+from collections.abc import AsyncIterator
 
+import httpx
+from board import BASE_URL, Board, admin_of
+
+from hookcast.cli.runtime import Runtime
+from hookcast.config import Settings
+from hookcast.dashboard.session import COOKIE
 from hookcast.domain.models import Role
 
 
@@ -164,3 +171,34 @@ async def test_the_api_still_answers_json_beside_the_dashboard(board: Board) -> 
     response = await board.client.get("/v2/webhooks/", headers={"Authorization": board.admin})
     assert response.status_code == 200
     assert response.json()["webhooks"] == []
+
+
+async def test_a_copied_cookie_stops_working_on_every_server_once_signed_out(board: Board) -> None:
+    await board.sign_in(board.admin)
+    copied = {COOKIE: board.client.cookies[COOKIE]}
+    async with _server(board.runtime.settings, copied) as other:
+        assert (await other.get("/webhooks")).status_code == 200
+
+        assert (await board.post("/signout")).status_code == 303
+
+        for server in (other, board.client):
+            server.cookies.update(copied)  # the copy, replayed after the sign-out
+            refused = await server.get("/webhooks")
+            assert refused.status_code == 303
+            assert refused.headers["location"].startswith("/?")
+    await board.sign_in(board.admin)  # signing in again gives a new session that works
+    assert (await board.client.get("/webhooks")).status_code == 200
+
+
+@contextlib.asynccontextmanager
+async def _server(settings: Settings, cookies: dict[str, str]) -> AsyncIterator[httpx.AsyncClient]:
+    """Another server process on the same database, with a browser holding `cookies`."""
+    runtime = await Runtime.open(settings)
+    try:
+        transport = httpx.ASGITransport(app=runtime.app(with_worker=False))
+        async with httpx.AsyncClient(
+            transport=transport, base_url=BASE_URL, cookies=cookies
+        ) as client:
+            yield client
+    finally:
+        await runtime.store.close()

@@ -3,10 +3,13 @@
 The cookie holds the account, role and API key id (never the key's secret), a random
 per-session CSRF token and an expiry. It is HttpOnly (no script reads it) and SameSite=Lax
 (other sites' forms do not send it); every POST must also carry the CSRF token in its body.
+Signing out records the session's id in the database (store/sessions.py): every server
+refuses a copy of the cookie from then on.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
@@ -43,6 +46,12 @@ class Session:
     csrf: str
     expires: datetime
     portal: bool = False
+
+    @property
+    def id(self) -> str:
+        """What the server knows a session by once signed out: a digest of its random CSRF
+        token (the token itself, which forms must carry, is never stored)."""
+        return hashlib.sha256(f"hookcast-session.{self.csrf}".encode()).hexdigest()
 
     @classmethod
     def start(

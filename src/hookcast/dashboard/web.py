@@ -120,6 +120,8 @@ class Dashboard:
         session = sessions.read_session(request, self.signing_key, self.now())
         if session is None:
             raise SignInRequired("expired" if sessions.COOKIE in request.cookies else "")
+        if await self.services.auth.signed_out(session.id):
+            raise SignInRequired("signed_out")
         try:
             key_caller = await self.services.auth.resume(session.account_id, session.key_id)
         except Unauthorized:

@@ -70,6 +70,12 @@ def _add_signout_and_portal(router: APIRouter, dash: Dashboard) -> None:
             await dash.form(request, visit)
         except SignInRequired:
             pass  # already signed out: nothing to protect
+        else:
+            # Server-side too: a copy of the cookie must not outlive the sign-out.
+            session = visit.session
+            await dash.services.auth.sign_out(
+                visit.caller, session.id, expires=session.expires, now=dash.now()
+            )
         response = redirect("/?reason=signed_out")
         sessions.clear_cookie(response)
         return response

@@ -30,6 +30,11 @@ class Settings(BaseSettings):
     # How long a worker holds a claimed delivery before another worker may send it again
     # (at-least-once after a crash). Must outlive the longest timeout (30 s) plus recording.
     lease_seconds: float = Field(default=60.0, ge=1)
+    # HTTPS ended at a proxy in front (docs/operations.md): the proxies whose
+    # X-Forwarded-Proto and X-Forwarded-For are believed (uvicorn's forwarded_allow_ips,
+    # comma-separated addresses or "*"), and whether the session cookie is always Secure.
+    forwarded_allow_ips: str = "127.0.0.1"
+    cookie_secure: bool = False
     log_format: Literal["text", "json"] = "text"
     log_level: str = "INFO"
     # Operations (docs/operations.md).

@@ -149,7 +149,12 @@ class Runtime:
 
     def dashboard(self) -> APIRouter:
         key = dashboard_key(secret_key(self.settings))  # sessions and portal links sign with it
-        return create_dashboard(self.services, signing_key=key, clock=utc_now)
+        return create_dashboard(
+            self.services,
+            signing_key=key,
+            clock=utc_now,
+            secure_cookies=self.settings.cookie_secure,
+        )
 
 
 def settle_heap() -> None:

@@ -80,7 +80,7 @@ def read_session(request: Request, key: bytes, now: datetime) -> Session | None:
 
 
 def set_cookie(
-    response: Response, request: Request, key: bytes, session: Session, *, now: datetime
+    response: Response, key: bytes, session: Session, *, now: datetime, secure: bool
 ) -> None:
     claims = {
         "a": session.account_id,
@@ -97,7 +97,7 @@ def set_cookie(
         path="/",
         httponly=True,
         samesite="lax",
-        secure=request.url.scheme == "https",
+        secure=secure,
     )
 
 

@@ -100,9 +100,12 @@ class Dashboard:
     signing_key: bytes
     clock: Clock
     templates: Environment
+    secure_cookies: bool = False  # Secure even over plain HTTP: TLS ends at a proxy in front
 
     @classmethod
-    def build(cls, services: Services, *, signing_key: bytes, clock: Clock) -> Dashboard:
+    def build(
+        cls, services: Services, *, signing_key: bytes, clock: Clock, secure_cookies: bool = False
+    ) -> Dashboard:
         env = Environment(
             loader=PackageLoader("hookcast.dashboard", "templates"),
             autoescape=select_autoescape(["html", "svg"]),
@@ -110,10 +113,14 @@ class Dashboard:
             lstrip_blocks=True,
         )
         install_filters(env)
-        return cls(services, signing_key, clock, env)
+        return cls(services, signing_key, clock, env, secure_cookies)
 
     def now(self) -> datetime:
         return self.clock()
+
+    def cookie_secure(self, request: Request) -> bool:
+        """Whether cookies set in answer to `request` carry the Secure flag."""
+        return self.secure_cookies or request.url.scheme == "https"
 
     async def visit(self, request: Request) -> Visit:
         """The signed-in caller, re-checked against the store on every request."""

@@ -132,7 +132,7 @@ def _signin_form(
         path="/signin",
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=dash.cookie_secure(request),
     )
     return response
 
@@ -141,6 +141,8 @@ def _signed_in(
     request: Request, dash: Dashboard, session: sessions.Session, now: datetime, target: str
 ) -> Response:
     response = redirect(target)
-    sessions.set_cookie(response, request, dash.signing_key, session, now=now)
+    sessions.set_cookie(
+        response, dash.signing_key, session, now=now, secure=dash.cookie_secure(request)
+    )
     response.delete_cookie(sessions.SIGNIN_COOKIE, path="/signin")
     return response

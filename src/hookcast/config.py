@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 from pathlib import Path
 from typing import Literal
 
+from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -54,12 +56,38 @@ class Settings(BaseSettings):
         return None if path in ("", ":memory:") else Path(path)
 
 
+# scrypt's cost (n=2**15, r=8: 32 MiB and ~0.1 s a guess) is what slows guessing a passphrase
+# from a copy of the database or from a signed dashboard cookie. The salt is HookCast's own,
+# so no table computed for plain SHA-256, or for another product, applies; it cannot differ
+# per deployment, as every process must derive the same key from the variable alone. A
+# generated Fernet key (random, 256 bits) needs none of this and is used as it is.
+_KDF_SALT = b"hookcast/HOOKCAST_SECRET_KEY/scrypt/1"
+
+
 def fernet_key_from_passphrase(value: str) -> bytes:
-    """A Fernet key from HOOKCAST_SECRET_KEY: a Fernet key as-is, or any passphrase hashed."""
+    """A Fernet key from HOOKCAST_SECRET_KEY: a Fernet key as-is, or a passphrase through
+    scrypt (derived once per process: each derivation costs ~0.1 s)."""
     raw = value.strip().encode()
+    return raw if _is_fernet_key(raw) else _scrypt(raw)
+
+
+def legacy_fernet_keys(value: str) -> tuple[bytes, ...]:
+    """Keys earlier versions derived from HOOKCAST_SECRET_KEY (one SHA-256 of a
+    passphrase): what they encrypted or signed is still read, nothing new is written."""
+    raw = value.strip().encode()
+    if _is_fernet_key(raw):
+        return ()
+    return (base64.urlsafe_b64encode(hashlib.sha256(raw).digest()),)
+
+
+def _is_fernet_key(raw: bytes) -> bool:
     try:
-        if len(base64.urlsafe_b64decode(raw)) == 32:
-            return raw
+        return len(base64.urlsafe_b64decode(raw)) == 32
     except ValueError:
-        pass
-    return base64.urlsafe_b64encode(hashlib.sha256(raw).digest())
+        return False
+
+
+@functools.lru_cache(maxsize=4)
+def _scrypt(passphrase: bytes) -> bytes:
+    kdf = Scrypt(salt=_KDF_SALT, length=32, n=2**15, r=8, p=1)
+    return base64.urlsafe_b64encode(kdf.derive(passphrase))

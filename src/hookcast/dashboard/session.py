@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -60,13 +61,16 @@ class Session:
         return cls(account_id, role, key_id, secrets.token_urlsafe(32), expires, portal)
 
 
-def read_session(request: Request, key: bytes, now: datetime) -> Session | None:
-    """The request's session if its cookie is genuine and unexpired, else None."""
+def read_session(
+    request: Request, key: bytes, now: datetime, *, previous: Sequence[bytes] = ()
+) -> Session | None:
+    """The request's session if its cookie is genuine (signed with `key` or one of the
+    `previous` keys) and unexpired, else None."""
     token = request.cookies.get(COOKIE)
     if not token:
         return None
     try:
-        claims = tokens.verify(key, _PURPOSE, token, now=now)
+        claims = tokens.verify(key, _PURPOSE, token, now=now, previous=previous)
         return Session(
             account_id=str(claims["a"]),
             role=Role(claims["r"]),

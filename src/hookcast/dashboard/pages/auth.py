@@ -30,7 +30,7 @@ def add_routes(router: APIRouter, dash: Dashboard) -> None:
 def _add_signin(router: APIRouter, dash: Dashboard) -> None:
     @router.get("/")
     async def signin_page(request: Request) -> Response:
-        if sessions.read_session(request, dash.signing_key, dash.now()) is not None:
+        if dash.session(request) is not None:
             return redirect("/webhooks")
         reason = SIGNIN_REASONS.get(request.query_params.get("reason", ""))
         return _signin_form(request, dash, info=reason)
@@ -84,7 +84,7 @@ def _add_signout_and_portal(router: APIRouter, dash: Dashboard) -> None:
     async def open_portal(request: Request, token: str) -> Response:
         now = dash.now()
         try:
-            link = portal.read_link(dash.signing_key, token, now=now)
+            link = portal.read_link(dash.signing_key, token, now=now, previous=dash.previous_keys)
             # The admin key that made the link must still exist: revoking it ends the link.
             await dash.services.auth.resume(link.account_id, link.issuer_key_id)
         except portal.PortalLinkInvalid as exc:

@@ -45,6 +45,7 @@ def policy(settings: Settings) -> Policy:
         allowed_networks=parse_networks(settings.allowed_networks),
         rotation_grace=timedelta(hours=settings.secret_rotation_grace_hours),
         max_batch_events=settings.max_batch_events,
+        min_retry_delay=settings.min_retry_delay_seconds,
     )
 
 

@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     allowed_networks: str = ""
     max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
     max_batch_events: int = Field(default=1000, ge=1)
+    # The shortest wait a custom retry_policy may ask for (docs/delivery.md); lower it only
+    # to test receivers locally.
+    min_retry_delay_seconds: float = Field(default=1.0, ge=0)
     secret_rotation_grace_hours: float = Field(default=24.0, ge=0)
     disable_after_days: float = Field(default=5.0, gt=0)
     worker_concurrency: int = Field(default=128, ge=1, le=4096)

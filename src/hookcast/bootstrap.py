@@ -9,13 +9,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from hookcast.config import Settings, fernet_key_from_passphrase
+from hookcast.config import Settings, fernet_key_from_passphrase, legacy_fernet_keys
 from hookcast.domain.addresses import parse_networks
 from hookcast.domain.errors import ValidationFailed
 from hookcast.services import Policy
 from hookcast.store import SqlStore, load_or_create_key, open_store
 
-__all__ = ["open_settings_store", "policy", "secret_key", "utc_now"]
+__all__ = ["open_settings_store", "policy", "previous_secret_keys", "secret_key", "utc_now"]
 
 
 def utc_now() -> datetime:
@@ -35,14 +35,24 @@ def secret_key(settings: Settings) -> bytes:
     return load_or_create_key(Path(f"{path}.key"))
 
 
+def previous_secret_keys(settings: Settings) -> tuple[bytes, ...]:
+    """Keys earlier versions derived from HOOKCAST_SECRET_KEY: still read, never written."""
+    return legacy_fernet_keys(settings.secret_key) if settings.secret_key else ()
+
+
 def policy(settings: Settings) -> Policy:
     return Policy(
         allowed_networks=parse_networks(settings.allowed_networks),
         rotation_grace=timedelta(hours=settings.secret_rotation_grace_hours),
         max_batch_events=settings.max_batch_events,
+        min_retry_delay=settings.min_retry_delay_seconds,
     )
 
 
 async def open_settings_store(settings: Settings) -> SqlStore:
     """The store on `settings.database_url`, with its secret key."""
-    return await open_store(settings.database_url, secret_key=secret_key(settings))
+    return await open_store(
+        settings.database_url,
+        secret_key=secret_key(settings),
+        previous_keys=previous_secret_keys(settings),
+    )

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 from pathlib import Path
 from typing import Literal
 
+from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -23,6 +25,9 @@ class Settings(BaseSettings):
     allowed_networks: str = ""
     max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
     max_batch_events: int = Field(default=1000, ge=1)
+    # The shortest wait a custom retry_policy may ask for (docs/delivery.md); lower it only
+    # to test receivers locally.
+    min_retry_delay_seconds: float = Field(default=1.0, ge=0)
     secret_rotation_grace_hours: float = Field(default=24.0, ge=0)
     disable_after_days: float = Field(default=5.0, gt=0)
     worker_concurrency: int = Field(default=128, ge=1, le=4096)
@@ -30,6 +35,11 @@ class Settings(BaseSettings):
     # How long a worker holds a claimed delivery before another worker may send it again
     # (at-least-once after a crash). Must outlive the longest timeout (30 s) plus recording.
     lease_seconds: float = Field(default=60.0, ge=1)
+    # HTTPS ended at a proxy in front (docs/operations.md): the proxies whose
+    # X-Forwarded-Proto and X-Forwarded-For are believed (uvicorn's forwarded_allow_ips,
+    # comma-separated addresses or "*"), and whether the session cookie is always Secure.
+    forwarded_allow_ips: str = "127.0.0.1"
+    cookie_secure: bool = False
     log_format: Literal["text", "json"] = "text"
     log_level: str = "INFO"
     # Operations (docs/operations.md).
@@ -49,12 +59,38 @@ class Settings(BaseSettings):
         return None if path in ("", ":memory:") else Path(path)
 
 
+# scrypt's cost (n=2**15, r=8: 32 MiB and ~0.1 s a guess) is what slows guessing a passphrase
+# from a copy of the database or from a signed dashboard cookie. The salt is HookCast's own,
+# so no table computed for plain SHA-256, or for another product, applies; it cannot differ
+# per deployment, as every process must derive the same key from the variable alone. A
+# generated Fernet key (random, 256 bits) needs none of this and is used as it is.
+_KDF_SALT = b"hookcast/HOOKCAST_SECRET_KEY/scrypt/1"
+
+
 def fernet_key_from_passphrase(value: str) -> bytes:
-    """A Fernet key from HOOKCAST_SECRET_KEY: a Fernet key as-is, or any passphrase hashed."""
+    """A Fernet key from HOOKCAST_SECRET_KEY: a Fernet key as-is, or a passphrase through
+    scrypt (derived once per process: each derivation costs ~0.1 s)."""
     raw = value.strip().encode()
+    return raw if _is_fernet_key(raw) else _scrypt(raw)
+
+
+def legacy_fernet_keys(value: str) -> tuple[bytes, ...]:
+    """Keys earlier versions derived from HOOKCAST_SECRET_KEY (one SHA-256 of a
+    passphrase): what they encrypted or signed is still read, nothing new is written."""
+    raw = value.strip().encode()
+    if _is_fernet_key(raw):
+        return ()
+    return (base64.urlsafe_b64encode(hashlib.sha256(raw).digest()),)
+
+
+def _is_fernet_key(raw: bytes) -> bool:
     try:
-        if len(base64.urlsafe_b64decode(raw)) == 32:
-            return raw
+        return len(base64.urlsafe_b64decode(raw)) == 32
     except ValueError:
-        pass
-    return base64.urlsafe_b64encode(hashlib.sha256(raw).digest())
+        return False
+
+
+@functools.lru_cache(maxsize=4)
+def _scrypt(passphrase: bytes) -> bytes:
+    kdf = Scrypt(salt=_KDF_SALT, length=32, n=2**15, r=8, p=1)
+    return base64.urlsafe_b64encode(kdf.derive(passphrase))

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import os
 import stat
 from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
 
+from hookcast.bootstrap import open_settings_store
+from hookcast.config import Settings
 from hookcast.domain.errors import HookcastError
-from hookcast.store import StoreUnavailable, load_or_create_key, open_store, to_async_url
+from hookcast.store import (
+    StoreUnavailable,
+    load_or_create_key,
+    migrate,
+    open_store,
+    to_async_url,
+)
 from hookcast.store.crypto import SecretBox, SecretKeyError
+from support import factories as make
 
 
 @pytest.mark.parametrize(
@@ -60,3 +70,24 @@ async def test_an_unreachable_database_raises_a_hookcast_error() -> None:
         assert isinstance(raised.value, HookcastError)
     finally:
         await store.close()
+
+
+async def test_a_new_sqlite_database_and_the_files_beside_it_are_private(tmp_path: Path) -> None:
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'new.db'}")
+    previous = os.umask(0o022)  # the usual umask, which leaves new files readable by all
+    try:
+        migrate(settings.database_url)
+        store = await open_settings_store(settings)
+        try:
+            await store.create_account(make.account())  # a write: the -wal and -shm exist
+            modes = _modes(tmp_path)
+        finally:
+            await store.close()
+    finally:
+        os.umask(previous)
+    names = ["new.db", "new.db-shm", "new.db-wal", "new.db.key"]
+    assert modes == dict.fromkeys(names, 0o600)
+
+
+def _modes(directory: Path) -> dict[str, int]:
+    return {path.name: stat.S_IMODE(path.stat().st_mode) for path in directory.iterdir()}

@@ -90,7 +90,7 @@ TABLE: dict[tuple[str, str], Row] = {
         ok=303,
         outsider=403,  # B's browser has no sign-in cookie for this form
     ),
-    ("POST", "/signout"): Row(None, ok=303, outsider=303),
+    ("POST", "/signout"): Row(None, ok=303, outsider=303, outsider_changes_b=True),
     ("GET", "/portal/{token}"): Row(None, ok=303, outsider=303),
     ("GET", "/static/{name}"): Row(None, outsider=200),
     # Webhooks.
@@ -158,6 +158,7 @@ class World:
     ids: dict[str, str]  # A's resources, by placeholder name
     secret: str  # A's webhook's signing secret: no refused request may show it
     markers: dict[str, str]  # A's data that nothing B or a stranger gets may contain
+    b_admin: str  # B's admin key, to sign B in again after B signs out
     personas: dict[str, Persona] = field(default_factory=dict)
 
     def __getitem__(self, name: str) -> Persona:
@@ -257,7 +258,7 @@ async def _world(board: Board) -> World:
         for name, value in ids.items()
         if name not in {"token", "name", "viewer_secret", "secret"}
     } | {"account_id": board.account_id, "admin_key_id": admin_key_id}
-    world = World(board, board.account_id, other.id, ids, ids["secret"], markers)
+    world = World(board, board.account_id, other.id, ids, ids["secret"], markers, b_admin)
 
     personas = world.personas
     for name, role, secret in (
@@ -450,6 +451,10 @@ async def test_another_account_and_strangers_reach_nothing(board: Board) -> None
                 problems.append(f"{what} shows A's {leaked}")
             if world.secret in answer.text:
                 problems.append(f"{what} shows A's webhook secret")
+            if outsider and template == "/signout":
+                # B's session ended on the server too: B signs in again for the next row.
+                cookie, csrf = await _session(board, world.b_admin)
+                world.personas[who] = Persona(who, None, cookie, csrf)
             if outsider:
                 problems += _outsider_problems(world, row, answer, what)
             elif row.role is not None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -108,3 +110,28 @@ async def test_only_editor_or_viewer_links_for_bounded_durations(board: Board) -
     assert "Choose the editor or the viewer role." in admin_link.text
     forever = await board.post("/portal-links", {"role": "viewer", "duration": "365d"})
     assert forever.status_code == 400
+
+
+async def test_links_and_sessions_signed_before_the_passphrase_kdf_still_work(
+    board: Board,
+) -> None:
+    # Before the KDF, the dashboard's key came from one SHA-256 of HOOKCAST_SECRET_KEY (the
+    # board's is "test-secret-key"): what it signed stays valid until it expires.
+    sha256_key = base64.urlsafe_b64encode(hashlib.sha256(b"test-secret-key").digest())
+    old_key = tokens.dashboard_key(sha256_key)
+    assert old_key != board.signing_key
+    admin = await board.runtime.services.auth.authenticate(board.admin)
+    link, _ = portal.make_link(
+        old_key,
+        account_id=board.account_id,
+        role="viewer",
+        issuer_key_id=str(admin.key_id),
+        duration="1h",
+        now=datetime.now(UTC),
+    )
+    opened = await board.client.get(f"/portal/{link}")
+    assert opened.status_code == 303, opened.text
+    assert (await board.client.get("/webhooks")).status_code == 200
+    # The session it opened is signed with the new key.
+    cookie = board.client.cookies["hookcast_session"]
+    tokens.verify(board.signing_key, "session", cookie, now=datetime.now(UTC))

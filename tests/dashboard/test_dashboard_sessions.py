@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
-from board import Board, admin_of
+import contextlib
+from collections.abc import AsyncIterator
 
+import httpx
+from board import BASE_URL, Board, admin_of, csrf_of
+
+from hookcast.cli.runtime import Runtime
+from hookcast.config import Settings
+from hookcast.dashboard.session import COOKIE, SIGNIN_COOKIE
 from hookcast.domain.models import Role
 
 
@@ -164,3 +171,70 @@ async def test_the_api_still_answers_json_beside_the_dashboard(board: Board) -> 
     response = await board.client.get("/v2/webhooks/", headers={"Authorization": board.admin})
     assert response.status_code == 200
     assert response.json()["webhooks"] == []
+
+
+async def test_a_copied_cookie_stops_working_on_every_server_once_signed_out(board: Board) -> None:
+    await board.sign_in(board.admin)
+    copied = {COOKIE: board.client.cookies[COOKIE]}
+    async with _server(board.runtime.settings, copied) as other:
+        assert (await other.get("/webhooks")).status_code == 200
+
+        assert (await board.post("/signout")).status_code == 303
+
+        for server in (other, board.client):
+            server.cookies.update(copied)  # the copy, replayed after the sign-out
+            refused = await server.get("/webhooks")
+            assert refused.status_code == 303
+            assert refused.headers["location"].startswith("/?")
+    await board.sign_in(board.admin)  # signing in again gives a new session that works
+    assert (await board.client.get("/webhooks")).status_code == 200
+
+
+@contextlib.asynccontextmanager
+async def _server(
+    settings: Settings, cookies: dict[str, str], *, base_url: str = BASE_URL
+) -> AsyncIterator[httpx.AsyncClient]:
+    """Another server process on the same database, with a browser holding `cookies`."""
+    runtime = await Runtime.open(settings)
+    try:
+        transport = httpx.ASGITransport(app=runtime.app(with_worker=False))
+        async with httpx.AsyncClient(
+            transport=transport, base_url=base_url, cookies=cookies
+        ) as client:
+            yield client
+    finally:
+        await runtime.store.close()
+
+
+def _session_cookie(response: httpx.Response) -> str:
+    return next(
+        value.lower()
+        for name, value in response.headers.multi_items()
+        if name == "set-cookie" and value.startswith(f"{COOKIE}=")
+    )
+
+
+async def _sign_in(client: httpx.AsyncClient, secret: str) -> httpx.Response:
+    form = await client.get("/")
+    # Sent by hand: a client on plain HTTP keeps a Secure cookie to itself, as a browser
+    # (which would be on HTTPS, talking to the proxy) would not.
+    token = form.cookies[SIGNIN_COOKIE]
+    return await client.post(
+        "/signin",
+        data={"api_key": secret, "csrf": csrf_of(form)},
+        headers={"Cookie": f"{SIGNIN_COOKIE}={token}"},
+    )
+
+
+async def test_the_cookie_is_secure_over_https_and_when_configured_behind_a_proxy(
+    board: Board,
+) -> None:
+    over_http = _session_cookie(await board.sign_in(board.admin))
+    assert "secure" not in over_http.split("; ")
+
+    # TLS ends at a proxy that forwards plain HTTP: the setting marks the cookie Secure.
+    behind_proxy = board.runtime.settings.model_copy(update={"cookie_secure": True})
+    async with _server(behind_proxy, {}) as proxied:
+        assert "secure" in _session_cookie(await _sign_in(proxied, board.admin)).split("; ")
+    async with _server(board.runtime.settings, {}, base_url="https://hookcast.test") as https:
+        assert "secure" in _session_cookie(await _sign_in(https, board.admin)).split("; ")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
 from board import WEBHOOK_URL, Board, admin_of
 
 from hookcast.domain.models import Role
@@ -82,6 +83,20 @@ async def test_form_level_errors_are_in_words(board: Board) -> None:
     assert "Choose at least one event, or All events." in response.text
     assert "The conditions are not valid JSON" in response.text
     assert "seconds separated by commas" in response.text
+
+
+@pytest.mark.parametrize(
+    "conditions", ["[" * 5000, '{"$not": ' * 900 + "{}" + "}" * 900, '{"data.x": "\\ud800"}']
+)
+async def test_conditions_built_to_break_the_parser_are_a_form_error(
+    board: Board, conditions: str
+) -> None:
+    site_id = await board.site()
+    await board.sign_in(board.admin)
+    response = await board.post("/webhooks", _form(site_id, conditions=conditions))
+    assert response.status_code == 400
+    assert 'id="conditions-error"' in response.text
+    assert "No webhooks yet" in (await board.client.get("/webhooks")).text
 
 
 async def test_the_webhook_page_toggles_tests_reveals_rotates_and_deletes(board: Board) -> None:

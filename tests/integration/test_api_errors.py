@@ -187,6 +187,9 @@ async def test_retry_policy_values(api: Api) -> None:
     await api.site(SITE_ID)
     for bad in ("sometimes", [], [-1], ["5"]):
         assert_error(await create(api, retry_policy=bad), 400)
+    # One event must not become dozens of immediate requests to someone else's server.
+    for flood, says in (([0] * 25, "between 1 and 10 delays"), ([0.5], "between 1 and")):
+        assert says in assert_error(await create(api, retry_policy=flood), 400, "invalid_body")
     for raw in (b"[NaN]", b"[Infinity]", b"1e999"):
         body = (
             b'{"metadata": {"name": "n", "webhook_url": "https://receiver.example.com/",'

@@ -109,3 +109,14 @@ async def test_the_openapi_document_still_describes_publishing(api: Api) -> None
     document = (await api.call("GET", "/openapi.json")).json()
     operation = document["paths"]["/v2/events/"]["post"]
     assert set(operation["responses"]) >= {"202", "400", "401", "403", "413", "415"}
+
+
+async def test_a_key_created_after_a_publish_publishes_at_once(api: Api) -> None:
+    assert (await api.call("POST", "/v2/events/", json=EVENT)).status_code == 202
+    created = await api.call(
+        "POST", "/v2/api_keys/", json={"metadata": {"name": "encoder", "role": "publisher"}}
+    )
+    new_key = created.json()["secret"]
+    answer = await api.call("POST", "/v2/events/", key=new_key, json={**EVENT, "media_id": "M2"})
+    assert answer.status_code == 202, answer.text
+    assert await _stored(api) == 2

@@ -12,6 +12,7 @@ from harness import SITE_ID, Api, assert_error, in_process_client
 from hookcast.config import Settings
 from hookcast.ports import DeliveryQuery, EventQuery
 
+_PUBLISHER = {"metadata": {"name": "encoder", "role": "publisher"}}
 EVENT = {"event": "media_available", "site_id": SITE_ID, "media_id": "Media001"}
 
 
@@ -64,6 +65,25 @@ async def test_a_key_revoked_on_one_server_no_longer_publishes_on_the_other(
 
     events = await api.runtime.store.list_events(EventQuery(account_id=api.account_id))
     assert events.total == 1
+
+
+async def test_a_key_rotated_on_one_server_publishes_on_the_other_at_once(
+    api: Api, database_url: str
+) -> None:
+    await api.site(SITE_ID)
+    old = (await api.call("POST", "/v2/api_keys/", json=_PUBLISHER)).json()
+    async with _second_server(database_url) as other:
+        assert (await _publish(other, old["secret"])).status_code == 202
+
+        new = (await api.call("POST", "/v2/api_keys/", json=_PUBLISHER)).json()
+        assert (await api.call("DELETE", f"/v2/api_keys/{old['id']}/")).status_code == 204
+        for media_id in ("Media002", "Media003"):
+            published = await _publish(other, new["secret"], media_id=media_id)
+            assert published.status_code == 202, published.text
+        assert_error(await _publish(other, old["secret"], media_id="Media004"), 401)
+
+    events = await api.runtime.store.list_events(EventQuery(account_id=api.account_id))
+    assert events.total == 3
 
 
 async def test_a_site_deleted_on_one_server_refuses_events_on_the_other(

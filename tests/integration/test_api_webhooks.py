@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import re
 from datetime import UTC, datetime
 from typing import Any
 
 from harness import SITE_ID, WEBHOOK_URL, Api, assert_error, webhook_metadata
 
-from hookcast.domain.models import Role
+from hookcast.domain.models import RetryPolicySpec, Role
 
 ID = re.compile(r"^[A-Za-z0-9]{8}$")
 
@@ -281,3 +282,23 @@ async def check_routes(api: Api, slash: str) -> None:
     for method, path, response in responses:
         assert not 300 <= response.status_code < 400, (method, path)
         assert "location" not in response.headers, (method, path)
+
+
+async def test_a_schedule_saved_before_the_retry_limits_does_not_block_other_changes(
+    api: Api,
+) -> None:
+    await api.site(SITE_ID)
+    hook = await api.webhook([SITE_ID])
+    stored = await api.runtime.store.get_webhook(api.account_id, hook["id"])
+    assert stored is not None
+    legacy = RetryPolicySpec("custom", (0.0,) * 25)  # allowed before, over the limits now
+    await api.runtime.store.update_webhook(
+        dataclasses.replace(stored, retry_policy=legacy), stored.last_modified
+    )
+    path = f"/v2/webhooks/{hook['id']}/"
+
+    paused = await api.call("PATCH", path, json={"metadata": {"enabled": False}})
+    assert paused.status_code == 200, paused.text
+    assert paused.json()["metadata"]["retry_policy"] == [0] * 25
+    changed = await api.call("PATCH", path, json={"metadata": {"retry_policy": [0] * 25}})
+    assert "between 1 and 10 delays" in assert_error(changed, 400, "invalid_body")

@@ -123,3 +123,15 @@ def test_seed_curl_creates_the_webhook_and_restart_prints_no_key(tmp_path: Path)
         assert listed.status_code == 200
         assert [hook["id"] for hook in listed.json()["webhooks"]] == [created["id"]]
         assert again.stop(timeout=10) is not None
+
+
+def test_https_from_a_trusted_proxy_gets_hsts_and_others_do_not(tmp_path: Path) -> None:
+    # The proxy ends TLS and says so in X-Forwarded-Proto; only a proxy named in
+    # HOOKCAST_FORWARDED_ALLOW_IPS is believed (uvicorn's default trusts loopback only).
+    forwarded = {"X-Forwarded-Proto": "https"}
+    database = f"sqlite:///{tmp_path / 'hookcast.db'}"
+    for allowed, believed in (("192.0.2.10", False), ("192.0.2.10,127.0.0.1", True)):
+        env = cli_env(database, HOOKCAST_FORWARDED_ALLOW_IPS=allowed)
+        with serve(env, tmp_path) as server:
+            answer = httpx.get(f"{server.url}/healthz", headers=forwarded, trust_env=False)
+        assert ("Strict-Transport-Security" in answer.headers) is believed, allowed

@@ -14,6 +14,11 @@ _ALWAYS = (
 )
 # API answers may carry secrets (a new webhook's, a revealed one): never cache or frame them.
 _API = (("Cache-Control", "no-store"), ("X-Frame-Options", "DENY"))
+# Over HTTPS (directly, or from a proxy in HOOKCAST_FORWARDED_ALLOW_IPS saying so): browsers
+# use only HTTPS for this host for a year, so the session cookie never crosses plain HTTP.
+# Not includeSubDomains: other hosts under the same domain are the operator's to decide.
+# Over plain HTTP browsers ignore the header, and a local set-up must keep working.
+_HTTPS = (("Strict-Transport-Security", "max-age=31536000"),)
 
 
 class SecurityHeaders:
@@ -25,7 +30,11 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self._app(scope, receive, send)
             return
-        extra = _ALWAYS + _API if scope["path"].startswith(self._prefix) else _ALWAYS
+        extra: tuple[tuple[str, str], ...] = (
+            _ALWAYS + _API if scope["path"].startswith(self._prefix) else _ALWAYS
+        )
+        if scope.get("scheme") == "https":
+            extra += _HTTPS
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

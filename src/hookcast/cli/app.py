@@ -149,6 +149,8 @@ def serve(
             log_config=None,  # uvicorn's lines go through our handler (text or JSON)
             access_log=False,
             server_header=False,
+            proxy_headers=True,
+            forwarded_allow_ips=settings.forwarded_allow_ips,
         )
         settle_heap()
         await uvicorn.Server(config).serve()

@@ -14,7 +14,13 @@ from fastapi import APIRouter, FastAPI
 
 from hookcast.api import create_app
 from hookcast.api.operations import Operations
-from hookcast.bootstrap import open_settings_store, policy, secret_key, utc_now
+from hookcast.bootstrap import (
+    open_settings_store,
+    policy,
+    previous_secret_keys,
+    secret_key,
+    utc_now,
+)
 from hookcast.config import Settings
 from hookcast.dashboard import create_dashboard, dashboard_key
 from hookcast.delivery.retention import Retention, RetentionOptions
@@ -149,7 +155,13 @@ class Runtime:
 
     def dashboard(self) -> APIRouter:
         key = dashboard_key(secret_key(self.settings))  # sessions and portal links sign with it
-        return create_dashboard(self.services, signing_key=key, clock=utc_now)
+        return create_dashboard(
+            self.services,
+            signing_key=key,
+            clock=utc_now,
+            secure_cookies=self.settings.cookie_secure,
+            previous_keys=[dashboard_key(old) for old in previous_secret_keys(self.settings)],
+        )
 
 
 def settle_heap() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from importlib.resources import files
 
 from fastapi import APIRouter
@@ -20,10 +21,25 @@ __all__ = ["create_dashboard"]
 _STATIC = {"app.css": "text/css; charset=utf-8", "app.js": "text/javascript; charset=utf-8"}
 
 
-def create_dashboard(services: Services, *, signing_key: bytes, clock: Clock) -> APIRouter:
+def create_dashboard(
+    services: Services,
+    *,
+    signing_key: bytes,
+    clock: Clock,
+    secure_cookies: bool = False,
+    previous_keys: Sequence[bytes] = (),
+) -> APIRouter:
     """Server-rendered pages at `/`, for inclusion after the API's routers. The routes stay
-    out of the OpenAPI schema: they are pages, not API."""
-    dash = Dashboard.build(services, signing_key=signing_key, clock=clock)
+    out of the OpenAPI schema: they are pages, not API. `secure_cookies` marks cookies
+    Secure even on requests that arrived over plain HTTP (from a TLS-ending proxy); cookies
+    and portal links signed with one of `previous_keys` are still accepted."""
+    dash = Dashboard.build(
+        services,
+        signing_key=signing_key,
+        clock=clock,
+        secure_cookies=secure_cookies,
+        previous_keys=previous_keys,
+    )
     router = APIRouter(include_in_schema=False, route_class=route_class(dash))
     for module in (auth, webhook_pages, webhook_detail, events, sites, keys, portal_links):
         module.add_routes(router, dash)

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from starlette.datastructures import FormData
 
 from hookcast.domain.catalog import ALL_EVENTS
@@ -107,7 +108,9 @@ class WebhookForm:
         advanced: Any = None
         if self.conditions:
             try:
-                advanced = json.loads(self.conditions)
+                # orjson, as the API: it refuses lone surrogates (which cannot be stored) and
+                # stops at a depth where Python's json module would exhaust the stack.
+                advanced = orjson.loads(self.conditions)
             except ValueError as exc:
                 errors["conditions"] = f"The conditions are not valid JSON: {exc}."
                 return None

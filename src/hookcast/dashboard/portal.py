@@ -8,6 +8,7 @@ admin key that made it ends every link (and every session opened with one).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -69,9 +70,13 @@ def make_link(
     return tokens.sign(key, _PURPOSE, claims, expires=expires), expires
 
 
-def read_link(key: bytes, token: str, *, now: datetime) -> PortalLink:
+def read_link(
+    key: bytes, token: str, *, now: datetime, previous: Sequence[bytes] = ()
+) -> PortalLink:
+    """The link `token` stands for, signed with `key` or one of the `previous` keys;
+    `PortalLinkInvalid` says why not."""
     try:
-        claims = tokens.verify(key, _PURPOSE, token, now=now)
+        claims = tokens.verify(key, _PURPOSE, token, now=now, previous=previous)
         link = PortalLink(
             account_id=str(claims["a"]),
             role=Role(claims["r"]),

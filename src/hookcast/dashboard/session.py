@@ -3,12 +3,16 @@
 The cookie holds the account, role and API key id (never the key's secret), a random
 per-session CSRF token and an expiry. It is HttpOnly (no script reads it) and SameSite=Lax
 (other sites' forms do not send it); every POST must also carry the CSRF token in its body.
+Signing out records the session's id in the database (store/sessions.py): every server
+refuses a copy of the cookie from then on.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -44,6 +48,12 @@ class Session:
     expires: datetime
     portal: bool = False
 
+    @property
+    def id(self) -> str:
+        """What the server knows a session by once signed out: a digest of its random CSRF
+        token (the token itself, which forms must carry, is never stored)."""
+        return hashlib.sha256(f"hookcast-session.{self.csrf}".encode()).hexdigest()
+
     @classmethod
     def start(
         cls, *, account_id: str, role: Role, key_id: str, expires: datetime, portal: bool = False
@@ -51,13 +61,16 @@ class Session:
         return cls(account_id, role, key_id, secrets.token_urlsafe(32), expires, portal)
 
 
-def read_session(request: Request, key: bytes, now: datetime) -> Session | None:
-    """The request's session if its cookie is genuine and unexpired, else None."""
+def read_session(
+    request: Request, key: bytes, now: datetime, *, previous: Sequence[bytes] = ()
+) -> Session | None:
+    """The request's session if its cookie is genuine (signed with `key` or one of the
+    `previous` keys) and unexpired, else None."""
     token = request.cookies.get(COOKIE)
     if not token:
         return None
     try:
-        claims = tokens.verify(key, _PURPOSE, token, now=now)
+        claims = tokens.verify(key, _PURPOSE, token, now=now, previous=previous)
         return Session(
             account_id=str(claims["a"]),
             role=Role(claims["r"]),
@@ -71,7 +84,7 @@ def read_session(request: Request, key: bytes, now: datetime) -> Session | None:
 
 
 def set_cookie(
-    response: Response, request: Request, key: bytes, session: Session, *, now: datetime
+    response: Response, key: bytes, session: Session, *, now: datetime, secure: bool
 ) -> None:
     claims = {
         "a": session.account_id,
@@ -88,7 +101,7 @@ def set_cookie(
         path="/",
         httponly=True,
         samesite="lax",
-        secure=request.url.scheme == "https",
+        secure=secure,
     )
 
 

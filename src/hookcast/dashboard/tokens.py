@@ -12,7 +12,7 @@ import base64
 import binascii
 import hashlib
 import hmac
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -42,15 +42,19 @@ def sign(key: bytes, purpose: str, claims: Mapping[str, Any], *, expires: dateti
     return f"{payload}.{_b64(_mac(key, purpose, payload))}"
 
 
-def verify(key: bytes, purpose: str, token: str, *, now: datetime) -> dict[str, Any]:
-    """The claims of a genuine, unexpired token of this purpose; `InvalidToken` otherwise."""
+def verify(
+    key: bytes, purpose: str, token: str, *, now: datetime, previous: Sequence[bytes] = ()
+) -> dict[str, Any]:
+    """The claims of a genuine, unexpired token of this purpose, signed with `key` or one
+    of the `previous` keys (tokens signed before a key change); `InvalidToken` otherwise."""
     payload, _, mac = token.partition(".")
     try:
         given = _unb64(mac)
     except (binascii.Error, ValueError):
         raise InvalidToken("the token is malformed") from None
     # Constant-time compare: a timing difference would let an attacker forge a MAC bytewise.
-    if not payload or not hmac.compare_digest(given, _mac(key, purpose, payload)):
+    genuine = (hmac.compare_digest(given, _mac(k, purpose, payload)) for k in (key, *previous))
+    if not payload or not any(genuine):
         raise InvalidToken("the token's signature does not match")
     claims = orjson.loads(_unb64(payload))
     if not isinstance(claims, dict) or not isinstance(claims.get(_EXPIRES), int):

@@ -7,7 +7,7 @@ services, and renders a template. Errors the services raise become pages here, i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -100,9 +100,19 @@ class Dashboard:
     signing_key: bytes
     clock: Clock
     templates: Environment
+    secure_cookies: bool = False  # Secure even over plain HTTP: TLS ends at a proxy in front
+    previous_keys: tuple[bytes, ...] = ()  # what they signed is still accepted, until it expires
 
     @classmethod
-    def build(cls, services: Services, *, signing_key: bytes, clock: Clock) -> Dashboard:
+    def build(
+        cls,
+        services: Services,
+        *,
+        signing_key: bytes,
+        clock: Clock,
+        secure_cookies: bool = False,
+        previous_keys: Sequence[bytes] = (),
+    ) -> Dashboard:
         env = Environment(
             loader=PackageLoader("hookcast.dashboard", "templates"),
             autoescape=select_autoescape(["html", "svg"]),
@@ -110,16 +120,28 @@ class Dashboard:
             lstrip_blocks=True,
         )
         install_filters(env)
-        return cls(services, signing_key, clock, env)
+        return cls(services, signing_key, clock, env, secure_cookies, tuple(previous_keys))
 
     def now(self) -> datetime:
         return self.clock()
 
+    def session(self, request: Request) -> sessions.Session | None:
+        """The request's session, if its cookie is genuine and unexpired."""
+        return sessions.read_session(
+            request, self.signing_key, self.now(), previous=self.previous_keys
+        )
+
+    def cookie_secure(self, request: Request) -> bool:
+        """Whether cookies set in answer to `request` carry the Secure flag."""
+        return self.secure_cookies or request.url.scheme == "https"
+
     async def visit(self, request: Request) -> Visit:
         """The signed-in caller, re-checked against the store on every request."""
-        session = sessions.read_session(request, self.signing_key, self.now())
+        session = self.session(request)
         if session is None:
             raise SignInRequired("expired" if sessions.COOKIE in request.cookies else "")
+        if await self.services.auth.signed_out(session.id):
+            raise SignInRequired("signed_out")
         try:
             key_caller = await self.services.auth.resume(session.account_id, session.key_id)
         except Unauthorized:

@@ -22,6 +22,7 @@ __all__ = [
     "MAX_CUSTOM_DELAY",
     "MAX_CUSTOM_DELAYS",
     "MAX_RETRY_AFTER",
+    "MIN_CUSTOM_DELAY",
     "QUICK_DELAYS",
     "STANDARD_DELAYS",
     "Completed",
@@ -42,7 +43,11 @@ __all__ = [
 STANDARD_DELAYS: Final[tuple[float, ...]] = (5, 300, 1800, 7200, 18000, 36000, 36000)
 # 3 attempts 3 s apart: what api.video and Media Manager do.
 QUICK_DELAYS: Final[tuple[float, ...]] = (3, 3)
-MAX_CUSTOM_DELAYS: Final = 25
+# A custom schedule may not turn one event into a burst of requests to someone else's
+# server (any editor can point a webhook anywhere): at most 10 retries (11 attempts; the
+# standard schedule makes 8), none sooner than MIN_CUSTOM_DELAY after the previous attempt.
+MAX_CUSTOM_DELAYS: Final = 10
+MIN_CUSTOM_DELAY: Final = 1.0
 MAX_CUSTOM_DELAY: Final = 7 * 24 * 3600.0
 # A Retry-After longer than this is capped: an endpoint must not park deliveries for days.
 MAX_RETRY_AFTER: Final = 3600.0
@@ -59,18 +64,19 @@ _DELTA_SECONDS = re.compile(r"^-?[0-9]{1,12}(\.[0-9]{1,6})?$")
 # --- the customer's choice --------------------------------------------------------------------
 
 
-def parse_retry_policy(raw: object) -> RetryPolicySpec:
+def parse_retry_policy(raw: object, *, min_delay: float = MIN_CUSTOM_DELAY) -> RetryPolicySpec:
     """Validate a webhook's `retry_policy` setting.
 
-    `None` or "standard" (the default), "quick", or a list of 1..25 delays in seconds, each
-    between 0 and 7 days, which becomes the policy named "custom".
+    `None` or "standard" (the default), "quick", or a list of 1..10 delays in seconds, each
+    between `min_delay` (1 s unless the operator lowered it) and 7 days, which becomes the
+    policy named "custom".
     """
     if raw is None:
         raw = "standard"
     if isinstance(raw, str):
         return _preset(raw)
     if isinstance(raw, list | tuple):
-        return RetryPolicySpec("custom", _custom_delays(raw))
+        return RetryPolicySpec("custom", _custom_delays(raw, min_delay))
     raise ValidationFailed(
         'retry_policy must be "standard", "quick" or a list of delays in seconds', field=_FIELD
     )
@@ -86,27 +92,27 @@ def _preset(name: str) -> RetryPolicySpec:
     return RetryPolicySpec(name, _PRESETS[name])
 
 
-def _custom_delays(raw: list[object] | tuple[object, ...]) -> tuple[float, ...]:
+def _custom_delays(raw: list[object] | tuple[object, ...], low: float) -> tuple[float, ...]:
     if not 1 <= len(raw) <= MAX_CUSTOM_DELAYS:
         raise ValidationFailed(
             f"retry_policy needs between 1 and {MAX_CUSTOM_DELAYS} delays, not {len(raw)}",
             field=_FIELD,
         )
-    return tuple(_custom_delay(index, value) for index, value in enumerate(raw))
+    return tuple(_custom_delay(index, value, low) for index, value in enumerate(raw))
 
 
-def _custom_delay(index: int, value: object) -> float:
+def _custom_delay(index: int, value: object, low: float) -> float:
     # bool is an int subclass, but `true` is not a number of seconds; NaN fails the range test
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _bad_delay(index, value)
-    if not 0 <= value <= MAX_CUSTOM_DELAY:
-        raise _bad_delay(index, value)
+        raise _bad_delay(index, value, low)
+    if not low <= value <= MAX_CUSTOM_DELAY:
+        raise _bad_delay(index, value, low)
     return float(value)
 
 
-def _bad_delay(index: int, value: object) -> ValidationFailed:
+def _bad_delay(index: int, value: object, low: float) -> ValidationFailed:
     return ValidationFailed(
-        f"retry_policy[{index}] must be a number of seconds between 0 and "
+        f"retry_policy[{index}] must be a number of seconds between {low:g} and "
         f"{int(MAX_CUSTOM_DELAY)} (7 days), not {value!r}",
         field=_FIELD,
     )

@@ -71,6 +71,15 @@ class Store(DeliveryQueue, Protocol):
     async def count_api_keys(self) -> int:
         """How many keys exist across all accounts (none means the service is not set up)."""
 
+    async def sign_out_session(
+        self, account_id: str, session_id: str, *, expires: datetime, now: datetime
+    ) -> None:
+        """Refuses the dashboard session `session_id` (of `account_id`) until `expires`, on
+        every server."""
+
+    async def is_signed_out(self, session_id: str) -> bool:
+        """Whether the dashboard session `session_id` was signed out."""
+
     async def config_version(self, account_id: str) -> int:
         """Moves (within the changing transaction) whenever the account's keys, sites or
         webhooks change, including a webhook the worker disables."""

@@ -4,6 +4,9 @@
 
     payload = verify.any(body, headers, "whsec_...")   # raw body bytes, the request's headers
 
+`any` requires the Standard Webhooks headers, whose timestamp refuses replays; the JWT and
+the hex HMAC alone are accepted only with `allow_untimestamped=True` (see its docstring).
+
 `body` is the raw request body (bytes, before any JSON parsing) and `headers` any mapping of
 the request's headers (Flask, Django, Starlette, aiohttp or a plain dict; names in any case).
 `secrets` is one secret or several (during a rotation, accept the old and the new one).
@@ -95,18 +98,31 @@ def any(
     *,
     tolerance: Tolerance = DEFAULT_TOLERANCE,
     now: datetime | None = None,
+    allow_untimestamped: bool = False,
 ) -> dict[str, Any]:
-    """Verify whichever scheme the request carries, the strongest present one.
+    """Verify a delivery by its Standard Webhooks headers, which HookCast always sends.
 
-    HookCast sends all three; other senders may send one. The order is Standard Webhooks
-    (it has a timestamp), then the JWT, then the hex HMAC, and there is no falling back:
-    a stale Standard Webhooks timestamp is not rescued by a JWT without one, which would
-    let a replayed request through.
+    Only that scheme has a timestamp, so only it refuses a replay. By default a request
+    without `webhook-signature` is refused (`MissingSignature`), because a captured
+    delivery stripped of that header still carries a valid JWT and hex signature.
+
+    `allow_untimestamped=True` also accepts the JWT, then the hex HMAC, when no
+    `webhook-signature` is there: for senders that send only those. The risk: anyone who
+    captured one such request (a log, a proxy, a plain-http URL) can replay it, unchanged,
+    for ever; deduplicate on `event_id` if you allow them. Whatever is allowed, there is no
+    falling back: a stale Standard Webhooks timestamp is not rescued by a JWT.
     """
     lowered = _lowered(headers)
     if _STANDARD_HEADERS[-1] in lowered:
         return standard(body, lowered, secrets, tolerance=tolerance, now=now)
-    if lowered.get("authorization", "").strip().lower().startswith("bearer "):
+    bearer = lowered.get("authorization", "").strip().lower().startswith("bearer ")
+    if (bearer or HEX_HEADER in lowered) and not allow_untimestamped:
+        raise MissingSignature(
+            "no webhook-signature header: HookCast always sends the Standard Webhooks "
+            "headers, and a JWT or hex signature alone may be a replay (pass "
+            "allow_untimestamped=True to accept them anyway)"
+        )
+    if bearer:
         return jwt(body, lowered["authorization"], secrets)
     if HEX_HEADER in lowered:
         return hex(body, lowered[HEX_HEADER], secrets)

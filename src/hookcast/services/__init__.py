@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from ipaddress import IPv4Network, IPv6Network
 
+from hookcast.domain.retry import MIN_CUSTOM_DELAY
 from hookcast.ports import Clock, PublishObserver, Resolver, Store
 from hookcast.services.accounts import AccountService, NewApiKey
 from hookcast.services.auth import AuthService, Caller
@@ -39,6 +40,7 @@ class Policy:
     allowed_networks: Sequence[IPv4Network | IPv6Network] = ()
     rotation_grace: timedelta = timedelta(hours=24)
     max_batch_events: int = 1000
+    min_retry_delay: float = MIN_CUSTOM_DELAY  # of a custom retry_policy, in seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +67,7 @@ def build_services(
         clock=clock,
         url_guard=UrlGuard(resolver, policy.allowed_networks),
         rotation_grace=policy.rotation_grace,
+        min_retry_delay=policy.min_retry_delay,
     )
     return Services(
         store=store,

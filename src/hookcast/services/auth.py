@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime
 
 from hookcast.domain.errors import Forbidden, Unauthorized
 from hookcast.domain.models import Permission, Role, role_allows
@@ -69,3 +70,14 @@ class AuthService:
             if key.id == key_id:
                 return Caller(account_id=key.account_id, role=key.role, key_id=key.id)
         raise Unauthorized("the API key of this session was revoked")
+
+    async def sign_out(
+        self, caller: Caller, session_id: str, *, expires: datetime, now: datetime
+    ) -> None:
+        """Ends the caller's dashboard session on every server, although its cookie stays
+        valid until `expires`: a copy of the cookie is refused from now on."""
+        await self._store.sign_out_session(caller.account_id, session_id, expires=expires, now=now)
+
+    async def signed_out(self, session_id: str) -> bool:
+        """Whether the dashboard session `session_id` was signed out."""
+        return await self._store.is_signed_out(session_id)

@@ -31,6 +31,10 @@ from hookcast.services.publish_cache import AccountConfig, PublishCache
 
 _ENVELOPE_FIELDS = frozenset({"event", "site_id", "event_id", "event_time", "data"})
 _MAX_ID_LENGTH = 128
+# An event's `data` past these is refused at publish: it could be stored but not delivered
+# (the wire body nests it one level further, and JSON parsers such as Ruby's stop at 100).
+MAX_DATA_DEPTH = 64
+MAX_DATA_BYTES = 256 * 1024
 # Writes checked against the cached configuration before one that reads it afresh and is
 # not checked (the reads and the write then race as any read-then-write does): a publish
 # always completes, however often the account's configuration changes meanwhile.
@@ -93,9 +97,7 @@ class EventService:
         *,
         checked: bool,
     ) -> list[str]:
-        config = await self._cache.account(caller.account_id)
-        if caller.key_id is not None and caller.key_id not in config.key_ids:
-            raise Unauthorized("invalid API key")  # revoked since it was looked up
+        config = await self._account(caller)
         await self._check_sites(config, events, prefix)
         handoff = self.handoff
         lease = handoff.lease() if handoff is not None else None
@@ -118,6 +120,14 @@ class EventService:
             )
         self._observer.on_published([event for event in unique if event.id in stored])
         return [event.id for event in events]
+
+    async def _account(self, caller: Caller) -> AccountConfig:
+        if caller.key_id is None:
+            return await self._cache.account(caller.account_id)
+        config = await self._cache.account_for_key(caller.account_id, caller.key_id)
+        if config is None:
+            raise Unauthorized("invalid API key")  # revoked since it was looked up
+        return config
 
     async def list(
         self,
@@ -232,7 +242,9 @@ def _data(raw: object, field: str) -> Mapping[str, Any] | None:
         return None
     if not isinstance(raw, Mapping):
         raise ValidationFailed(f"{field}data must be a JSON object", field="data")
-    return raw
+    return v.json_object(
+        raw, field=f"{field}data", max_depth=MAX_DATA_DEPTH, max_bytes=MAX_DATA_BYTES
+    )
 
 
 def _first_of_each_id(events: Sequence[Event]) -> list[Event]:

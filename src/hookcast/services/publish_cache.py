@@ -82,6 +82,24 @@ class PublishCache:
             _remember(self._accounts, account_id, config, limit=self._max)
         return config
 
+    async def account_for_key(self, account_id: str, key_id: str) -> AccountConfig | None:
+        """The account's configuration if `key_id` is one of its keys, else None (revoked).
+
+        A key missing from the kept configuration may be newer than it, so the account is
+        read again before the key is refused; a refused key is also forgotten, so that its
+        next use costs one lookup of its hash, as an unknown key does, and no re-read.
+        """
+        config = await self.account(account_id)
+        if key_id in config.key_ids:
+            return config
+        self.forget(config)
+        config = await self.account(account_id)
+        if key_id in config.key_ids:
+            return config
+        for secret_hash in [h for h, known in self._keys.items() if known.id == key_id]:
+            del self._keys[secret_hash]
+        return None
+
     async def existing_sites(self, config: AccountConfig, site_ids: Collection[str]) -> set[str]:
         """Which of `site_ids` exist, asking the store only about sites not seen before."""
         unknown = [site_id for site_id in site_ids if site_id not in config.sites]

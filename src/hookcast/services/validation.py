@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Any
+
+import orjson
 
 from hookcast.domain.errors import ValidationFailed
+
+_CONTAINERS = frozenset((dict, list, tuple))
 
 
 def text(value: object, *, field: str, max_length: int, required: bool = True) -> str:
@@ -64,10 +69,56 @@ def timestamp(value: object, *, field: str) -> datetime:
         raise ValidationFailed(f"{field} must be an ISO 8601 time string", field=field)
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+14:00 is before the first datetime in UTC
+        raise ValidationFailed(
+            f"{field} is out of range once converted to UTC", field=field
+        ) from None
 
 
 def one_of(value: object, choices: Sequence[str], *, field: str) -> str:
     if not isinstance(value, str) or value not in choices:
         raise ValidationFailed(f"{field} must be one of: {', '.join(choices)}", field=field)
     return value
+
+
+def json_object(
+    value: Mapping[str, Any], *, field: str, max_depth: int, max_bytes: int
+) -> Mapping[str, Any]:
+    """`value` if it is at most `max_depth` levels deep (itself the first) and at most
+    `max_bytes` long as JSON: a document past either limit could be stored but not
+    delivered (the serializers and many receivers' parsers stop at a depth)."""
+    if _deeper_than(value, max_depth):
+        raise ValidationFailed(f"{field} is nested deeper than {max_depth} levels", field=field)
+    try:
+        size = len(orjson.dumps(value, default=_plain))
+    except TypeError:  # from in-process callers: a value JSON has no form for
+        raise ValidationFailed(f"{field} must hold only JSON values", field=field) from None
+    if size > max_bytes:
+        raise ValidationFailed(f"{field} is over {max_bytes} bytes as JSON", field=field)
+    return value
+
+
+def _deeper_than(value: object, limit: int) -> bool:
+    # Level by level, with no recursion for a crafted document to exhaust.
+    level: list[Any] = [value]
+    for _ in range(limit):
+        level = [child for item in level for child in _nested(item)]
+        if not level:
+            return False
+    return True
+
+
+def _nested(item: Any) -> Iterable[Any]:
+    children: Iterable[Any] = item.values() if isinstance(item, Mapping) else item
+    # map(type) runs in C: a long flat list (the usual big document) costs no Python loop.
+    if _CONTAINERS.isdisjoint(map(type, children)):
+        return ()
+    return [child for child in children if type(child) in _CONTAINERS]
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, Mapping):  # orjson serializes dict natively, other mappings not
+        return dict(value)
+    raise TypeError

@@ -13,7 +13,7 @@ from hookcast.domain.conditions import parse_conditions
 from hookcast.domain.errors import NotFound, ValidationFailed
 from hookcast.domain.ids import new_resource_id, new_webhook_secret
 from hookcast.domain.models import Permission, RetryPolicySpec, Webhook
-from hookcast.domain.retry import parse_retry_policy, retry_policy_to_json
+from hookcast.domain.retry import MIN_CUSTOM_DELAY, parse_retry_policy, retry_policy_to_json
 from hookcast.ports import Clock, Page, PageRequest, Store, WebhookQuery
 from hookcast.services import validation as v
 from hookcast.services.auth import Caller
@@ -61,12 +61,19 @@ DEFAULTS: Mapping[str, Any] = {
 
 class WebhookService:
     def __init__(
-        self, store: Store, *, clock: Clock, url_guard: UrlGuard, rotation_grace: timedelta
+        self,
+        store: Store,
+        *,
+        clock: Clock,
+        url_guard: UrlGuard,
+        rotation_grace: timedelta,
+        min_retry_delay: float = MIN_CUSTOM_DELAY,
     ) -> None:
         self._store = store
         self._clock = clock
         self._urls = url_guard
         self._grace = rotation_grace
+        self._min_retry_delay = min_retry_delay
 
     async def create(self, caller: Caller, metadata: Mapping[str, Any]) -> Webhook:
         """Creates a webhook; the returned value carries the new secret (shown once)."""
@@ -127,8 +134,15 @@ class WebhookService:
         if "site_ids" not in changes:
             # unchanged: kept as they are, even empty after their sites were deleted
             merged.pop("site_ids")
+        if "retry_policy" not in changes:
+            # unchanged: kept, even a schedule saved before today's limits (docs/delivery.md)
+            merged.pop("retry_policy")
         settings = await self._validate(
-            caller.account_id, merged, url=current.webhook_url, site_ids=current.site_ids
+            caller.account_id,
+            merged,
+            url=current.webhook_url,
+            site_ids=current.site_ids,
+            retry_policy=current.retry_policy,
         )
         updated = dataclasses.replace(current, last_modified=self._clock(), **_fields(settings))
         updated = _apply_enabled_change(current, updated)
@@ -167,6 +181,7 @@ class WebhookService:
         *,
         url: str | None = None,
         site_ids: tuple[str, ...] | None = None,
+        retry_policy: RetryPolicySpec | None = None,
     ) -> WebhookSettings:
         webhook_url = url
         if "webhook_url" in raw:
@@ -190,7 +205,11 @@ class WebhookService:
             ),
             enabled=v.boolean(raw["enabled"], field="enabled"),
             conditions=_conditions(raw["conditions"]),
-            retry_policy=parse_retry_policy(raw["retry_policy"]),
+            retry_policy=(
+                parse_retry_policy(raw["retry_policy"], min_delay=self._min_retry_delay)
+                if "retry_policy" in raw or retry_policy is None
+                else retry_policy
+            ),
             timeout_seconds=v.integer(
                 raw["timeout_seconds"], field="timeout_seconds", low=1, high=30
             ),

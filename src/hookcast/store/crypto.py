@@ -5,9 +5,10 @@ from __future__ import annotations
 import base64
 import os
 from collections import OrderedDict
+from collections.abc import Sequence
 from pathlib import Path
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 __all__ = ["SecretBox", "SecretKeyError", "load_or_create_key"]
 
@@ -26,8 +27,10 @@ class SecretBox:
     Workers read the same webhooks over and over; this keeps AES and HMAC off the claim path.
     """
 
-    def __init__(self, key: bytes) -> None:
-        self._fernet = Fernet(_fernet_key(key))
+    def __init__(self, key: bytes, *, previous: Sequence[bytes] = ()) -> None:
+        # MultiFernet encrypts with the first key and decrypts with any: secrets written
+        # under an older key (see config.legacy_fernet_keys) stay readable.
+        self._fernet = MultiFernet([Fernet(_fernet_key(k)) for k in (key, *previous)])
         self._plaintexts: OrderedDict[str, str] = OrderedDict()
 
     def __repr__(self) -> str:

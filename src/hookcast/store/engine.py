@@ -19,11 +19,15 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from hookcast.store.files import create_private_sqlite_file
 from hookcast.store.inline_sqlite import InlineSQLite
 
 __all__ = ["Engines", "create_engines", "to_async_url"]
 
 _BUSY_TIMEOUT_MS = 5000
+# An error names its statement but not its parameters: they hold event data, response
+# bodies and names, and errors end up in logs (a traceback carries the error's text).
+_HIDE_PARAMETERS = True
 
 
 def _pragmas(busy_timeout_ms: int) -> tuple[str, ...]:
@@ -111,7 +115,9 @@ def _sqlite_engine(url: URL, begin: str, *, inline: bool = False, **kwargs: Any)
         kwargs["module"] = InlineSQLite(_BUSY_TIMEOUT_MS / 1000, commit_in_thread=writes)
     # Every transaction ends in COMMIT or ROLLBACK (Engines.begin): the pool's own ROLLBACK
     # on return would be one more statement per transaction.
-    engine = create_async_engine(url, pool_reset_on_return=None, **kwargs)
+    engine = create_async_engine(
+        url, pool_reset_on_return=None, hide_parameters=_HIDE_PARAMETERS, **kwargs
+    )
     # InlineSQLite waits for another process's lock itself, without blocking the loop, so
     # SQLite's own busy handler is off on its connections.
     pragmas = _pragmas(0 if inline else _BUSY_TIMEOUT_MS)
@@ -136,8 +142,11 @@ def _sqlite_engine(url: URL, begin: str, *, inline: bool = False, **kwargs: Any)
 
 def create_engines(database_url: str) -> Engines:
     url = to_async_url(database_url)
+    create_private_sqlite_file(url)
     if url.get_backend_name() == "postgresql":
-        engine = create_async_engine(url, pool_size=10, max_overflow=10)
+        engine = create_async_engine(
+            url, pool_size=10, max_overflow=10, hide_parameters=_HIDE_PARAMETERS
+        )
         # A scan runs several statements (a page and its total, a delivery and its attempts)
         # that must see one snapshot: under READ COMMITTED a worker's commit between them gave
         # a page with total 1 and no items. Short reads stay READ COMMITTED: the isolation

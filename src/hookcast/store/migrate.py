@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,9 +39,12 @@ def migrate(database_url: str) -> None:
         pool.submit(asyncio.run, _migrate(database_url)).result()
 
 
-async def open_store(database_url: str, *, secret_key: bytes) -> SqlStore:
-    """A store on a migrated database. `secret_key` encrypts webhook secrets at rest."""
-    return SqlStore(create_engines(database_url), SecretBox(secret_key))
+async def open_store(
+    database_url: str, *, secret_key: bytes, previous_keys: Sequence[bytes] = ()
+) -> SqlStore:
+    """A store on a migrated database. `secret_key` encrypts webhook secrets at rest;
+    secrets encrypted under one of `previous_keys` are still read."""
+    return SqlStore(create_engines(database_url), SecretBox(secret_key, previous=previous_keys))
 
 
 async def _migrate(database_url: str) -> None:

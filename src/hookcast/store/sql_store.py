@@ -40,6 +40,7 @@ from hookcast.store import accounts as account_sql
 from hookcast.store import deliveries as delivery_sql
 from hookcast.store import events as event_sql
 from hookcast.store import operations as operations_sql
+from hookcast.store import sessions as session_sql
 from hookcast.store import sites as site_sql
 from hookcast.store import stats as stats_sql
 from hookcast.store import webhooks as webhook_sql
@@ -225,6 +226,16 @@ class SqlStore:
     async def count_api_keys(self) -> int:
         async with self._reading() as conn:
             return await account_sql.count_api_keys(conn)
+
+    async def sign_out_session(
+        self, account_id: str, session_id: str, *, expires: datetime, now: datetime
+    ) -> None:
+        async with self._writing() as conn:
+            await session_sql.sign_out(conn, account_id, session_id, expires=expires, now=now)
+
+    async def is_signed_out(self, session_id: str) -> bool:
+        async with self._reading() as conn:
+            return await session_sql.is_signed_out(conn, session_id)
 
     async def config_version(self, account_id: str) -> int:
         async with self._reading() as conn:

@@ -91,14 +91,24 @@ def test_any_does_not_fall_back_to_the_jwt_when_the_timestamp_is_stale() -> None
         verify.any(BODY, signed(), SECRET, now=NOW + timedelta(hours=1))
 
 
-def test_any_uses_the_jwt_or_the_hex_signature_when_they_are_all_there_is() -> None:
+@pytest.mark.parametrize("kept", ["Authorization", "X-Hookcast-Signature"])
+def test_any_refuses_a_replay_stripped_of_its_timestamped_headers(kept: str) -> None:
+    # A captured delivery, a month later, with only a signature that carries no timestamp.
+    replayed = {kept: signed()[kept]}
+    with pytest.raises(verify.MissingSignature, match="webhook-signature"):
+        verify.any(BODY, replayed, SECRET, now=NOW + timedelta(days=30))
+
+
+def test_any_uses_the_jwt_or_the_hex_signature_only_when_allowed() -> None:
     headers = signed()
     only_jwt = {"Authorization": headers["Authorization"]}
     only_hex = {"X-Hookcast-Signature": headers["X-Hookcast-Signature"]}
-    assert verify.any(BODY, only_jwt, SECRET)["event_id"] == "evt_1"
-    assert verify.any(BODY, only_hex, SECRET)["event_id"] == "evt_1"
+    assert verify.any(BODY, only_jwt, SECRET, allow_untimestamped=True)["event_id"] == "evt_1"
+    assert verify.any(BODY, only_hex, SECRET, allow_untimestamped=True)["event_id"] == "evt_1"
     with pytest.raises(verify.InvalidSignature):
-        verify.any(BODY + b" ", only_hex, SECRET)
+        verify.any(BODY + b" ", only_hex, SECRET, allow_untimestamped=True)
+    with pytest.raises(verify.StaleTimestamp):  # allowing them is no way around a stale one
+        verify.any(BODY, headers, SECRET, now=NOW + timedelta(hours=1), allow_untimestamped=True)
 
 
 def test_missing_and_malformed_signatures_say_so() -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from hookcast.api.deps import CallerDep, ServicesDep
+from hookcast.api.json_route import OrjsonRoute
 from hookcast.api.models import AUTHENTICATED, WITH_BODY, DeliveryOut, error_responses
 
-router = APIRouter(prefix="/v2/deliveries", tags=["deliveries"])
+router = APIRouter(prefix="/v2/deliveries", tags=["deliveries"], route_class=OrjsonRoute)
 
 
 @router.get(

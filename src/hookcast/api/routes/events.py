@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query
 
 from hookcast.api.deps import CallerDep, PageDep, ServicesDep
+from hookcast.api.json_route import OrjsonRoute
 from hookcast.api.models import (
     AUTHENTICATED,
     WITH_BODY,
@@ -15,7 +16,7 @@ from hookcast.api.models import (
     error_responses,
 )
 
-router = APIRouter(prefix="/v2/events", tags=["events"])
+router = APIRouter(prefix="/v2/events", tags=["events"], route_class=OrjsonRoute)
 
 PUBLISH_DOC = (
     'One event, e.g. {"event": "media_available", "site_id": "9KboGBFu", "media_id": '

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from hookcast.api.deps import CallerDep, ServicesDep
+from hookcast.api.json_route import OrjsonRoute
 from hookcast.api.models import (
     AUTHENTICATED,
     WITH_BODY,
@@ -14,7 +15,7 @@ from hookcast.api.models import (
 )
 from hookcast.api.schemas import ApiKeyCreate
 
-router = APIRouter(prefix="/v2/api_keys", tags=["api keys"])
+router = APIRouter(prefix="/v2/api_keys", tags=["api keys"], route_class=OrjsonRoute)
 
 
 @router.post(

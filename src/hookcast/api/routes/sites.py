@@ -5,10 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from hookcast.api.deps import CallerDep, PageDep, ServicesDep
+from hookcast.api.json_route import OrjsonRoute
 from hookcast.api.models import AUTHENTICATED, WITH_BODY, SiteList, SiteOut, error_responses
 from hookcast.api.schemas import SiteCreate, SitePatch
 
-router = APIRouter(prefix="/v2/sites", tags=["sites"])
+router = APIRouter(prefix="/v2/sites", tags=["sites"], route_class=OrjsonRoute)
 
 
 @router.post(

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from hookcast.api.deps import CallerDep, PageDep, ServicesDep
+from hookcast.api.json_route import OrjsonRoute
 from hookcast.api.models import (
     AUTHENTICATED,
     WITH_BODY,
@@ -21,7 +22,7 @@ from hookcast.api.models import (
 )
 from hookcast.api.schemas import Recover, WebhookCreate, WebhookPatch, patch_changes
 
-router = APIRouter(prefix="/v2/webhooks", tags=["webhooks"])
+router = APIRouter(prefix="/v2/webhooks", tags=["webhooks"], route_class=OrjsonRoute)
 
 
 @router.post(

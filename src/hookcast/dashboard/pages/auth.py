@@ -30,7 +30,7 @@ def add_routes(router: APIRouter, dash: Dashboard) -> None:
 def _add_signin(router: APIRouter, dash: Dashboard) -> None:
     @router.get("/")
     async def signin_page(request: Request) -> Response:
-        if sessions.read_session(request, dash.signing_key, dash.now()) is not None:
+        if dash.session(request) is not None:
             return redirect("/webhooks")
         reason = SIGNIN_REASONS.get(request.query_params.get("reason", ""))
         return _signin_form(request, dash, info=reason)
@@ -70,6 +70,12 @@ def _add_signout_and_portal(router: APIRouter, dash: Dashboard) -> None:
             await dash.form(request, visit)
         except SignInRequired:
             pass  # already signed out: nothing to protect
+        else:
+            # Server-side too: a copy of the cookie must not outlive the sign-out.
+            session = visit.session
+            await dash.services.auth.sign_out(
+                visit.caller, session.id, expires=session.expires, now=dash.now()
+            )
         response = redirect("/?reason=signed_out")
         sessions.clear_cookie(response)
         return response
@@ -78,7 +84,7 @@ def _add_signout_and_portal(router: APIRouter, dash: Dashboard) -> None:
     async def open_portal(request: Request, token: str) -> Response:
         now = dash.now()
         try:
-            link = portal.read_link(dash.signing_key, token, now=now)
+            link = portal.read_link(dash.signing_key, token, now=now, previous=dash.previous_keys)
             # The admin key that made the link must still exist: revoking it ends the link.
             await dash.services.auth.resume(link.account_id, link.issuer_key_id)
         except portal.PortalLinkInvalid as exc:
@@ -126,7 +132,7 @@ def _signin_form(
         path="/signin",
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=dash.cookie_secure(request),
     )
     return response
 
@@ -135,6 +141,8 @@ def _signed_in(
     request: Request, dash: Dashboard, session: sessions.Session, now: datetime, target: str
 ) -> Response:
     response = redirect(target)
-    sessions.set_cookie(response, request, dash.signing_key, session, now=now)
+    sessions.set_cookie(
+        response, dash.signing_key, session, now=now, secure=dash.cookie_secure(request)
+    )
     response.delete_cookie(sessions.SIGNIN_COOKIE, path="/signin")
     return response

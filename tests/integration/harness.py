@@ -147,7 +147,11 @@ async def open_api(
     runtime = await Runtime.open(settings)
     resolver = FakeResolver(DNS)
     runtime.services = build_services(
-        runtime.store, clock=utc_now, resolver=resolver, policy=policy(settings)
+        runtime.store,
+        clock=utc_now,
+        resolver=resolver,
+        policy=policy(settings),
+        publish_observer=runtime.metrics,
     )
     try:
         bootstrap = await runtime.services.accounts.bootstrap_admin_key()

@@ -1,6 +1,6 @@
 """The limits that keep fan-out cheap on the event loop, through the HTTP API: webhooks per
 account, deliveries per publish (refused whole, before anything is written) and the condition
-budget (the event is not delivered to that webhook, and the log says so)."""
+budget (the event is not delivered to that webhook; the log and the metrics say so)."""
 
 from __future__ import annotations
 
@@ -109,7 +109,7 @@ async def test_a_publish_at_the_delivery_cap_is_accepted_whole(api: Api) -> None
     assert [await _deliveries(api, hook["id"]) for hook in wanted] == [5, 5]
 
 
-async def test_a_condition_over_its_budget_does_not_match_and_is_logged(
+async def test_a_condition_over_its_budget_does_not_match_and_is_logged_and_counted(
     api: Api, caplog: pytest.LogCaptureFixture
 ) -> None:
     costly = await api.webhook([SITE_ID], conditions={"data.x": {"$in": [1]}})
@@ -126,3 +126,5 @@ async def test_a_condition_over_its_budget_does_not_match_and_is_logged(
     assert event_id in warning.getMessage()
     assert costly["id"] in warning.getMessage()
     assert f"more than {MAX_VISITS} elements" in warning.getMessage()
+    metrics = await api.call("GET", "/metrics", key=None)
+    assert "hookcast_conditions_over_budget_total 1.0" in metrics.text

@@ -126,7 +126,9 @@ class EventService:
                 ]
             )
         self._observer.on_published([event for event in unique if event.id in stored])
-        _log_over_budget(plan, caller.account_id)
+        if plan.over_budget:
+            _log_over_budget(plan, caller.account_id)
+            self._observer.on_conditions_over_budget(len(plan.over_budget))
         return [event.id for event in events]
 
     def _check_size(self, plan: FanoutPlan, events: int) -> None:

@@ -11,6 +11,7 @@ import pytest
 from harness import SITE_ID, Api, assert_error, open_api, webhook_metadata
 
 from hookcast.domain.conditions import MAX_VISITS
+from hookcast.domain.fanout import MAX_PUBLISH_VISITS
 from hookcast.domain.models import Role
 from hookcast.ports import DeliveryQuery, EventQuery
 
@@ -128,3 +129,24 @@ async def test_a_condition_over_its_budget_does_not_match_and_is_logged_and_coun
     assert f"more than {MAX_VISITS} elements" in warning.getMessage()
     metrics = await api.call("GET", "/metrics", key=None)
     assert "hookcast_conditions_over_budget_total 1.0" in metrics.text
+
+
+async def test_a_publish_whose_conditions_would_cost_too_much_is_refused_whole(
+    api: Api,
+) -> None:
+    costly = await api.webhook([SITE_ID], conditions={"data.x": {"$in": [1]}})
+    # Each event costs the condition 2 + 9,990 visits: 100 fit in 1,000,000, 101 do not.
+    listing = {"x": [0] * 9_990}
+    assert 100 * 9_992 <= MAX_PUBLISH_VISITS < 101 * 9_992
+
+    refused = await api.call("POST", "/v2/events/", json=_media(101, data=listing))
+
+    says = assert_error(refused, 400, "limit_exceeded")
+    assert f"more than {MAX_PUBLISH_VISITS} elements" in says
+    assert await _stored_events(api) == 0
+
+    accepted = await api.call("POST", "/v2/events/", json=_media(100, data=listing))
+
+    assert accepted.status_code == 202, accepted.text
+    assert await _stored_events(api) == 100
+    assert await _deliveries(api, costly["id"]) == 0  # searched in full: no 1 among them

@@ -8,6 +8,7 @@ budget runs out, `OverBudget` ends the evaluation (conditions.py decides what th
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, TypeGuard
@@ -80,6 +81,26 @@ class Members:
             containers=tuple(v for v in operand if isinstance(v, Mapping | list)),
         )
 
+    def contain_any(self, values: Sequence[object], budget: Budget) -> bool:
+        """Whether any of `values` is a member (the caller has paid one visit for each)."""
+        if self.strings and not (self.numbers or self.booleans or self.null or self.containers):
+            # Only strings: nothing but a string equals one, so the set's own C loop is exact.
+            # An object or a list among the values cannot be hashed: then the loop below.
+            with contextlib.suppress(TypeError):
+                return not self.strings.isdisjoint(values)
+        strings, numbers = self.strings, self.numbers
+        for value in values:
+            kind = type(value)
+            if kind is str:
+                if value in strings:
+                    return True
+            elif kind is int or kind is float:
+                if value in numbers:
+                    return True
+            elif self.contain(value, budget):
+                return True
+        return False
+
     def contain(self, value: object, budget: Budget) -> bool:
         """Whether `value` is a member (the caller has paid one visit for it)."""
         if isinstance(value, bool):
@@ -103,9 +124,8 @@ def _op_ne(value: object, operand: Any, budget: Budget) -> bool:
 
 def _op_in(value: object, operand: Members, budget: Budget) -> bool:
     if isinstance(value, list | tuple):
-        budget.spend(len(value))  # paid up front: the loop below is the hot one
-        contain = operand.contain
-        return any(contain(element, budget) for element in value)
+        budget.spend(len(value))  # paid up front: the lookups are the hot loop
+        return operand.contain_any(value, budget)
     budget.spend()
     return operand.contain(value, budget)
 

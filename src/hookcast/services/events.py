@@ -10,7 +10,7 @@ from typing import Any
 from hookcast.domain.catalog import EVENT_TYPES, PUBLISHABLE_EVENTS
 from hookcast.domain.conditions import MAX_VISITS
 from hookcast.domain.errors import LimitExceeded, Unauthorized, ValidationFailed
-from hookcast.domain.fanout import FanoutPlan
+from hookcast.domain.fanout import MAX_PUBLISH_VISITS, FanoutPlan
 from hookcast.domain.ids import is_event_id, new_delivery_id, new_event_id
 from hookcast.domain.models import Event, Permission
 from hookcast.ports import (
@@ -134,6 +134,13 @@ class EventService:
     def _check_size(self, plan: FanoutPlan, events: int) -> None:
         # Checked before anything is written: a 202 means every matching delivery will be
         # made, so a publish too large to fan out on the event loop is refused whole.
+        if plan.exhausted:
+            raise LimitExceeded(
+                "the conditions of this account's webhooks would visit more than "
+                f"{MAX_PUBLISH_VISITS} elements of this publish's events: publish them in "
+                "smaller batches",
+                field="events",
+            )
         if plan.size > self._max_deliveries:
             raise LimitExceeded(
                 f"this publish would create {plan.size} deliveries ({events} events to the "

@@ -6,7 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from hookcast.domain.condition_ops import Budget, equal
 from hookcast.domain.conditions import MAX_VISITS, Verdict, parse_conditions
 
 # The review's reproduction: `data.x` held 200,000 zeros (0.4 MB), the webhook's condition
@@ -90,6 +93,11 @@ def test_the_budget_is_per_evaluation() -> None:
         ([4], [], False),
         ([], 1, False),
         ([1], [True, {"a": 1}, [1]], False),
+        # only strings in the operand: looked up all at once, with the same answers
+        (["a"], [{"a": 1}, "a"], True),
+        (["a"], [[1], "b", None], False),
+        (["1"], [1, True, 1.0], False),
+        (["a", "b"], ["c", "b"], True),
     ],
 )
 def test_in_keeps_json_equality(operand: list[Any], value: Any, expected: bool) -> None:
@@ -97,3 +105,26 @@ def test_in_keeps_json_equality(operand: list[Any], value: Any, expected: bool) 
     not_found = parse_conditions({"v": {"$nin": operand}}).matches({"v": value})
 
     assert (found, not_found) == (expected, not expected)
+
+
+_SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-3, 3),
+    st.sampled_from([0.0, 1.0, 2.5]),
+    st.sampled_from(["a", "b", "1"]),
+)
+_VALUES = st.recursive(
+    _SCALARS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from("xy"), inner),
+    max_leaves=6,
+)
+
+
+@given(operand=st.lists(_VALUES, max_size=5), value=st.lists(_VALUES, max_size=6) | _VALUES)
+def test_in_agrees_with_comparing_each_pair(operand: list[Any], value: Any) -> None:
+    # The definition $in had before the sets: some element equals some operand value.
+    elements = value if isinstance(value, list) else [value]
+    expected = any(equal(e, o, Budget(MAX_VISITS)) for e in elements for o in operand)
+
+    assert parse_conditions({"v": {"$in": operand}}).matches({"v": value}) is expected

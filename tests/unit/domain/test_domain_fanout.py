@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from hookcast.domain.conditions import MAX_VISITS
-from hookcast.domain.fanout import FanoutPlan, Lease, Subscribers
+from hookcast.domain.fanout import MAX_PUBLISH_VISITS, FanoutPlan, Lease, Subscribers
 from hookcast.domain.models import Event, Webhook
 from support import factories as make
 
@@ -27,10 +27,20 @@ def _event(**overrides: Any) -> Event:
     return make.event(ACCOUNT, SITE, **overrides)
 
 
-def _plan(hooks: list[Webhook], events: list[Event], lease: Lease | None = None) -> FanoutPlan:
+def _plan(
+    hooks: list[Webhook],
+    events: list[Event],
+    lease: Lease | None = None,
+    max_visits: int = MAX_PUBLISH_VISITS,
+) -> FanoutPlan:
     ids = (f"dlv_{n}" for n in itertools.count())
     return FanoutPlan(
-        Subscribers(hooks), events, now=make.NOW, new_id=lambda: next(ids), lease=lease
+        Subscribers(hooks),
+        events,
+        now=make.NOW,
+        new_id=lambda: next(ids),
+        lease=lease,
+        max_visits=max_visits,
     )
 
 
@@ -100,3 +110,32 @@ def test_a_lease_covers_the_first_deliveries_only() -> None:
 
     assert [d.lease_token for d in made] == ["tok", "tok", "tok", None]
     assert [d.next_attempt_at for d in made] == [until, until, until, make.NOW]
+
+
+def _listing(count: int) -> Event:
+    return _event(data={"x": [0] * count})
+
+
+SEARCH = {"conditions": {"data.x": {"$in": [1]}}}  # 2 visits for the path, 1 per element
+
+
+def test_the_conditions_of_a_publish_share_one_budget_of_visits() -> None:
+    hooks = [_hook(**SEARCH), _hook()]
+    events = [_listing(98), _listing(98), _listing(98)]
+
+    within = _plan(hooks, events, max_visits=300)
+    beyond = _plan(hooks, events, max_visits=299)
+
+    assert (within.exhausted, within.visits_left, within.size) == (False, 0, 3)
+    assert beyond.exhausted  # incomplete: the publish is refused, nothing is written
+
+
+def test_a_condition_over_its_own_budget_leaves_the_publish_budget_alone() -> None:
+    hooks = [_hook(**SEARCH), _hook()]
+    events = [_listing(MAX_VISITS), _event(data={"x": [0, 0, 1]})]
+
+    plan = _plan(hooks, events)
+
+    assert not plan.exhausted
+    assert plan.over_budget == [(events[0].id, hooks[0].id)]
+    assert plan.size == 1 + 2  # the plain webhook gets both, the searching one the second

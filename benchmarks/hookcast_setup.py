@@ -19,6 +19,10 @@ from hookcast.store import migrate
 SECRET_KEY = "hookcast-benchmark-secret-key"  # shared by every process on one database
 
 
+BENCH_MAX_WEBHOOKS = 1000
+BENCH_MAX_DELIVERIES = 1000 * BENCH_MAX_WEBHOOKS
+
+
 def settings_env(database_url: str) -> dict[str, str]:
     return {
         "HOOKCAST_DATABASE_URL": database_url,
@@ -27,6 +31,10 @@ def settings_env(database_url: str) -> dict[str, str]:
         "HOOKCAST_LOG_LEVEL": "WARNING",
         # The API's per-key rate limit (100/s by default) would refuse the offered rates.
         "HOOKCAST_RATE_LIMIT_PER_SECOND": "0",
+        # The fan-out phase measures one event to 1,000 webhooks; the seeding publishes
+        # batches of 1,000 events to every webhook (README, "Configuration").
+        "HOOKCAST_MAX_WEBHOOKS_PER_ACCOUNT": str(BENCH_MAX_WEBHOOKS),
+        "HOOKCAST_MAX_DELIVERIES_PER_PUBLISH": str(BENCH_MAX_DELIVERIES),
     }
 
 
@@ -41,7 +49,11 @@ class Prepared:
 class Setup:
     def __init__(self, database_url: str) -> None:
         self._settings = Settings(
-            database_url=database_url, secret_key=SECRET_KEY, allowed_networks="127.0.0.0/8"
+            database_url=database_url,
+            secret_key=SECRET_KEY,
+            allowed_networks="127.0.0.0/8",
+            max_webhooks_per_account=BENCH_MAX_WEBHOOKS,
+            max_deliveries_per_publish=BENCH_MAX_DELIVERIES,
         )
 
     async def _services(self) -> Services:

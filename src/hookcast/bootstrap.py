@@ -45,6 +45,8 @@ def policy(settings: Settings) -> Policy:
         allowed_networks=parse_networks(settings.allowed_networks),
         rotation_grace=timedelta(hours=settings.secret_rotation_grace_hours),
         max_batch_events=settings.max_batch_events,
+        max_webhooks_per_account=settings.max_webhooks_per_account,
+        max_deliveries_per_publish=settings.max_deliveries_per_publish,
         min_retry_delay=settings.min_retry_delay_seconds,
     )
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Literal
 
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///hookcast.db"
@@ -25,6 +25,10 @@ class Settings(BaseSettings):
     allowed_networks: str = ""
     max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
     max_batch_events: int = Field(default=1000, ge=1)
+    # Fan-out runs on the event loop that serves the API (README, "Configuration"): these
+    # bound the deliveries one event (webhooks per account) and one publish can create.
+    max_webhooks_per_account: int = Field(default=100, ge=1)
+    max_deliveries_per_publish: int = Field(default=10_000, ge=1)
     # The shortest wait a custom retry_policy may ask for (docs/delivery.md); lower it only
     # to test receivers locally.
     min_retry_delay_seconds: float = Field(default=1.0, ge=0)
@@ -47,6 +51,16 @@ class Settings(BaseSettings):
     rate_limit_per_second: float = Field(default=100.0, ge=0)  # per API key; 0 disables
     rate_limit_burst: int = Field(default=200, ge=1)
     metrics_token: str | None = Field(default=None, repr=False)  # unset: /metrics is open
+
+    @model_validator(mode="after")
+    def _one_event_always_fits(self) -> Settings:
+        # Otherwise an account with many webhooks could not publish even a single event.
+        if self.max_deliveries_per_publish < self.max_webhooks_per_account:
+            raise ValueError(
+                "HOOKCAST_MAX_DELIVERIES_PER_PUBLISH must be at least "
+                "HOOKCAST_MAX_WEBHOOKS_PER_ACCOUNT, so that one event can always be published"
+            )
+        return self
 
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")

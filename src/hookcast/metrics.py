@@ -55,6 +55,12 @@ class Metrics:
             ["event"],
             registry=self.registry,
         )
+        self._over_budget = Counter(
+            "hookcast_conditions_over_budget",
+            "Events not delivered to a webhook because its condition visited more elements "
+            "than the budget allows (one per event and webhook)",
+            registry=self.registry,
+        )
         self._pruned = Counter(
             "hookcast_retention_pruned",
             "Rows deleted by retention (deliveries with their attempts, events)",
@@ -110,6 +116,9 @@ class Metrics:
     def on_published(self, events: Sequence[Event]) -> None:
         for event in events:
             self._published.labels(event.type).inc()
+
+    def on_conditions_over_budget(self, count: int) -> None:
+        self._over_budget.inc(count)
 
     def on_pruned(self, pruned: Pruned) -> None:
         self._pruned.labels("deliveries").inc(pruned.deliveries)

@@ -129,9 +129,15 @@ def webhook_metadata(site_ids: Sequence[str], **overrides: Any) -> dict[str, Any
 
 @contextlib.asynccontextmanager
 async def open_api(
-    database_url: str, *, allowed_networks: str = "", max_body_bytes: int | None = None
+    database_url: str,
+    *,
+    allowed_networks: str = "",
+    max_body_bytes: int | None = None,
+    **settings_overrides: Any,
 ) -> AsyncIterator[Api]:
+    """The app on `database_url`; `settings_overrides` are further `Settings` fields."""
     extra: dict[str, Any] = {} if max_body_bytes is None else {"max_body_bytes": max_body_bytes}
+    extra.update(settings_overrides)
     settings = Settings(
         database_url=database_url,
         secret_key="test-secret-key",
@@ -141,7 +147,11 @@ async def open_api(
     runtime = await Runtime.open(settings)
     resolver = FakeResolver(DNS)
     runtime.services = build_services(
-        runtime.store, clock=utc_now, resolver=resolver, policy=policy(settings)
+        runtime.store,
+        clock=utc_now,
+        resolver=resolver,
+        policy=policy(settings),
+        publish_observer=runtime.metrics,
     )
     try:
         bootstrap = await runtime.services.accounts.bootstrap_admin_key()

@@ -21,6 +21,7 @@ from hookcast.domain.retry import (
     parse_retry_after,
 )
 from hookcast.domain.signing import delivery_headers, redact_headers
+from hookcast.domain.storable import storable_text
 from hookcast.ports import (
     AttemptReport,
     ClaimedDelivery,
@@ -90,8 +91,9 @@ def conclude(
         request_headers=redact_headers(request.headers),
         status_code=outcome.status_code,
         latency_ms=outcome.latency_ms,
-        response_body=outcome.response_body,
-        error=_error(outcome, kind),
+        # The one place a response reaches what is stored: made storable here.
+        response_body=storable_text(outcome.response_body),
+        error=_storable_error(outcome, kind),
     )
     status, next_at, disable = _next_state(decision)
     if kind is not OutcomeKind.SUCCESS and disable is None:
@@ -132,6 +134,11 @@ def _next_state(
     if isinstance(decision, RetryAt):
         return DeliveryStatus.PENDING, decision.at, None
     return DeliveryStatus.FAILED, None, decision.disable_webhook
+
+
+def _storable_error(outcome: SendOutcome, kind: OutcomeKind) -> str | None:
+    error = _error(outcome, kind)
+    return None if error is None else storable_text(error)
 
 
 def _error(outcome: SendOutcome, kind: OutcomeKind) -> str | None:

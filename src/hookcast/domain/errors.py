@@ -20,6 +20,13 @@ class ValidationFailed(HookcastError):
     code = "invalid_body"
 
 
+class LimitExceeded(ValidationFailed):
+    """The request would pass a configured limit (webhooks per account, deliveries per
+    publish); nothing was changed. A 400 whose code tells it from malformed input."""
+
+    code = "limit_exceeded"
+
+
 class NotFound(HookcastError):
     code = "not_found"
 

@@ -48,6 +48,10 @@ class PublishObserver(Protocol):
     def on_published(self, events: Sequence[Event]) -> None:
         """The events one publish stored (those it had already are left out)."""
 
+    def on_conditions_over_budget(self, count: int) -> None:
+        """`count` (event, webhook) pairs of one publish were not delivered because the
+        webhook's condition visited more elements than its budget allows."""
+
 
 class NoObserver:
     """The default DeliveryObserver and PublishObserver: ignores everything."""
@@ -56,4 +60,7 @@ class NoObserver:
         return None
 
     def on_published(self, events: Sequence[Event]) -> None:
+        return None
+
+    def on_conditions_over_budget(self, count: int) -> None:
         return None

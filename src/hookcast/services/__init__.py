@@ -40,6 +40,8 @@ class Policy:
     allowed_networks: Sequence[IPv4Network | IPv6Network] = ()
     rotation_grace: timedelta = timedelta(hours=24)
     max_batch_events: int = 1000
+    max_webhooks_per_account: int = 100
+    max_deliveries_per_publish: int = 10_000
     min_retry_delay: float = MIN_CUSTOM_DELAY  # of a custom retry_policy, in seconds
 
 
@@ -67,6 +69,7 @@ def build_services(
         clock=clock,
         url_guard=UrlGuard(resolver, policy.allowed_networks),
         rotation_grace=policy.rotation_grace,
+        max_per_account=policy.max_webhooks_per_account,
         min_retry_delay=policy.min_retry_delay,
     )
     return Services(
@@ -76,7 +79,11 @@ def build_services(
         sites=SiteService(store, clock=clock),
         webhooks=webhooks,
         events=EventService(
-            store, clock=clock, max_batch=policy.max_batch_events, observer=publish_observer
+            store,
+            clock=clock,
+            max_batch=policy.max_batch_events,
+            max_deliveries=policy.max_deliveries_per_publish,
+            observer=publish_observer,
         ),
         deliveries=DeliveryService(store, clock=clock, webhooks=webhooks),
     )

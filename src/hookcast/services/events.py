@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from hookcast.domain.catalog import EVENT_TYPES, PUBLISHABLE_EVENTS
-from hookcast.domain.errors import Unauthorized, ValidationFailed
-from hookcast.domain.fanout import FanoutPlan
+from hookcast.domain.conditions import MAX_VISITS
+from hookcast.domain.errors import LimitExceeded, Unauthorized, ValidationFailed
+from hookcast.domain.fanout import MAX_PUBLISH_VISITS, FanoutPlan
 from hookcast.domain.ids import is_event_id, new_delivery_id, new_event_id
 from hookcast.domain.models import Event, Permission
 from hookcast.ports import (
@@ -29,6 +31,8 @@ from hookcast.services import validation as v
 from hookcast.services.auth import Caller, hash_secret, parse_authorization
 from hookcast.services.publish_cache import AccountConfig, PublishCache
 
+_log = logging.getLogger("hookcast.publish")
+
 _ENVELOPE_FIELDS = frozenset({"event", "site_id", "event_id", "event_time", "data"})
 _MAX_ID_LENGTH = 128
 # An event's `data` past these is refused at publish: it could be stored but not delivered
@@ -48,11 +52,13 @@ class EventService:
         *,
         clock: Clock,
         max_batch: int,
+        max_deliveries: int,
         observer: PublishObserver | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
         self._max_batch = max_batch
+        self._max_deliveries = max_deliveries
         self._observer = observer or NoObserver()
         self._cache = PublishCache(store)
         # The worker of this process, while it runs (`hookcast serve`): it takes each
@@ -101,8 +107,9 @@ class EventService:
         await self._check_sites(config, events, prefix)
         handoff = self.handoff
         lease = handoff.lease() if handoff is not None else None
-        plan = FanoutPlan(config.subscribers, now=now, new_id=new_delivery_id, lease=lease)
         unique = _first_of_each_id(events)
+        plan = FanoutPlan(config.subscribers, unique, now=now, new_id=new_delivery_id, lease=lease)
+        self._check_size(plan, len(unique))
         expect = ConfigVersion(config.account_id, config.version) if checked else None
         try:
             stored = set(await self._store.append_events(events=unique, fanout=plan, expect=expect))
@@ -119,7 +126,28 @@ class EventService:
                 ]
             )
         self._observer.on_published([event for event in unique if event.id in stored])
+        if plan.over_budget:
+            _log_over_budget(plan, caller.account_id)
+            self._observer.on_conditions_over_budget(len(plan.over_budget))
         return [event.id for event in events]
+
+    def _check_size(self, plan: FanoutPlan, events: int) -> None:
+        # Checked before anything is written: a 202 means every matching delivery will be
+        # made, so a publish too large to fan out on the event loop is refused whole.
+        if plan.exhausted:
+            raise LimitExceeded(
+                "the conditions of this account's webhooks would visit more than "
+                f"{MAX_PUBLISH_VISITS} elements of this publish's events: publish them in "
+                "smaller batches",
+                field="events",
+            )
+        if plan.size > self._max_deliveries:
+            raise LimitExceeded(
+                f"this publish would create {plan.size} deliveries ({events} events to the "
+                f"webhooks that want them); at most {self._max_deliveries} are allowed at once: "
+                "publish the events in smaller batches",
+                field="events",
+            )
 
     async def _account(self, caller: Caller) -> AccountConfig:
         if caller.key_id is None:
@@ -158,6 +186,18 @@ class EventService:
                 raise ValidationFailed(
                     f"{prefix(index)}site_id: unknown site {event.site_id!r}", field="site_id"
                 )
+
+
+def _log_over_budget(plan: FanoutPlan, account_id: str) -> None:
+    for event_id, webhook_id in plan.over_budget:
+        _log.warning(
+            "event %s not delivered to webhook %s (account %s): its condition visited more "
+            "than %d elements of the event",
+            event_id,
+            webhook_id,
+            account_id,
+            MAX_VISITS,
+        )
 
 
 def _items(raw: object, max_batch: int) -> tuple[list[object], Callable[[int], str]]:

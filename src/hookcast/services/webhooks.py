@@ -10,7 +10,7 @@ from typing import Any
 
 from hookcast.domain.catalog import ALL_EVENTS, SUBSCRIBABLE_EVENTS
 from hookcast.domain.conditions import parse_conditions
-from hookcast.domain.errors import NotFound, ValidationFailed
+from hookcast.domain.errors import LimitExceeded, NotFound, ValidationFailed
 from hookcast.domain.ids import new_resource_id, new_webhook_secret
 from hookcast.domain.models import Permission, RetryPolicySpec, Webhook
 from hookcast.domain.retry import MIN_CUSTOM_DELAY, parse_retry_policy, retry_policy_to_json
@@ -67,17 +67,22 @@ class WebhookService:
         clock: Clock,
         url_guard: UrlGuard,
         rotation_grace: timedelta,
+        max_per_account: int,
         min_retry_delay: float = MIN_CUSTOM_DELAY,
     ) -> None:
         self._store = store
         self._clock = clock
         self._urls = url_guard
         self._grace = rotation_grace
+        self._max_per_account = max_per_account
         self._min_retry_delay = min_retry_delay
 
     async def create(self, caller: Caller, metadata: Mapping[str, Any]) -> Webhook:
-        """Creates a webhook; the returned value carries the new secret (shown once)."""
+        """Creates a webhook; the returned value carries the new secret (shown once).
+
+        `LimitExceeded` if the account has its maximum number of webhooks already."""
         caller.require(Permission.WRITE)
+        await self._check_room(caller.account_id)
         settings = await self._validate(caller.account_id, {**DEFAULTS, **metadata})
         now = self._clock()
         webhook = Webhook(
@@ -90,6 +95,19 @@ class WebhookService:
         )
         await self._store.create_webhook(webhook)
         return webhook
+
+    async def _check_room(self, account_id: str) -> None:
+        # Every event fans out to each webhook that wants it, on the event loop that serves
+        # the API: the cap bounds one event's deliveries. Counted before the insert, so two
+        # creates racing at the cap may both pass: a bound on cost, not an exact quota.
+        query = WebhookQuery(account_id=account_id, page=PageRequest(page=1, page_length=1))
+        existing = (await self._store.list_webhooks(query)).total
+        if existing >= self._max_per_account:
+            raise LimitExceeded(
+                f"an account may have at most {self._max_per_account} webhooks and this one "
+                f"has {existing}: delete one, or combine them with events, site_ids and "
+                "conditions"
+            )
 
     async def get(self, caller: Caller, webhook_id: str) -> Webhook:
         caller.require(Permission.READ)

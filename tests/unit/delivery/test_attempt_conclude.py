@@ -1,0 +1,57 @@
+"""What `conclude` records of a response is storable whatever the receiver answered."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from hookcast.delivery.attempt import conclude, prepare
+from hookcast.domain.models import DeliveryStatus
+from hookcast.ports import ClaimedDelivery, SendOutcome
+from support import factories as make
+
+NOW = make.later(10)
+
+
+def _claimed() -> ClaimedDelivery:
+    hook = make.webhook("acc")  # the standard policy: a failure is retried
+    event = make.event("acc")
+    return ClaimedDelivery(make.delivery(event, hook.id), "lease", event, hook)
+
+
+def _conclude(outcome: SendOutcome) -> tuple[str, str | None, DeliveryStatus]:
+    claimed = _claimed()
+    concluded = conclude(
+        claimed,
+        prepare(claimed, NOW),
+        outcome,
+        started_at=NOW,
+        now=NOW,
+        jitter_sample=0.5,
+        disable_after=timedelta(days=5),
+    )
+    attempt = concluded.result.attempt
+    assert concluded.report.error == attempt.error  # what the log line says is what is stored
+    return attempt.response_body, attempt.error, concluded.result.status
+
+
+def test_nul_and_lone_surrogates_in_a_response_body_are_replaced() -> None:
+    outcome = SendOutcome(status_code=200, latency_ms=1.0, response_body="a\x00b\ud800c")
+
+    body, error, status = _conclude(outcome)
+
+    assert body == "a\ufffdb" + "\ufffd" * 3 + "c"
+    assert (error, status) == (None, DeliveryStatus.SUCCEEDED)
+
+
+def test_nul_in_an_error_is_replaced() -> None:
+    outcome = SendOutcome(status_code=None, latency_ms=1.0, error="reset by \x00peer")
+
+    body, error, status = _conclude(outcome)
+
+    assert (body, error, status) == ("", "reset by \ufffdpeer", DeliveryStatus.PENDING)
+
+
+def test_a_plain_response_is_recorded_as_it_came() -> None:
+    outcome = SendOutcome(status_code=500, latency_ms=1.0, response_body="nope é")
+
+    assert _conclude(outcome) == ("nope é", "HTTP 500", DeliveryStatus.PENDING)

@@ -1,0 +1,141 @@
+"""The fan-out plan decides which webhooks want which event when it is made, so a publish
+can be sized (and refused) before anything is written."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from hookcast.domain.conditions import MAX_VISITS
+from hookcast.domain.fanout import MAX_PUBLISH_VISITS, FanoutPlan, Lease, Subscribers
+from hookcast.domain.models import Event, Webhook
+from support import factories as make
+
+ACCOUNT = "acc"
+SITE = "SiteSite"
+
+
+def _hook(**overrides: Any) -> Webhook:
+    values: dict[str, Any] = {"site_ids": (SITE,), "events": ("media_available",)} | overrides
+    return make.webhook(values.pop("account_id", ACCOUNT), **values)
+
+
+def _event(**overrides: Any) -> Event:
+    return make.event(ACCOUNT, SITE, **overrides)
+
+
+def _plan(
+    hooks: list[Webhook],
+    events: list[Event],
+    lease: Lease | None = None,
+    max_visits: int = MAX_PUBLISH_VISITS,
+) -> FanoutPlan:
+    ids = (f"dlv_{n}" for n in itertools.count())
+    return FanoutPlan(
+        Subscribers(hooks),
+        events,
+        now=make.NOW,
+        new_id=lambda: next(ids),
+        lease=lease,
+        max_visits=max_visits,
+    )
+
+
+LONG = {"x": [0] * MAX_VISITS}
+
+
+@pytest.mark.parametrize(
+    ("hook", "event", "delivered", "over_budget"),
+    [
+        ({}, {}, True, False),
+        ({"events": ("*",)}, {"type": "media_created"}, True, False),
+        ({}, {"type": "media_created"}, False, False),
+        ({"site_ids": ("Other123",)}, {}, False, False),
+        ({"enabled": False}, {}, False, False),
+        ({"account_id": "other"}, {}, False, False),
+        ({"conditions": {"data.tags": {"$contains": "a"}}}, {"data": {"tags": ["a"]}}, True, False),
+        (
+            {"conditions": {"data.tags": {"$contains": "a"}}},
+            {"data": {"tags": ["b"]}},
+            False,
+            False,
+        ),
+        ({"conditions": {"data.x": {"$in": [1]}}}, {"data": LONG}, False, True),
+        ({"conditions": {"data.x": {"$nin": [1]}}}, {"data": LONG}, False, True),
+    ],
+)
+def test_who_gets_an_event(
+    hook: dict[str, Any], event: dict[str, Any], delivered: bool, over_budget: bool
+) -> None:
+    webhook, published = _hook(**hook), _event(**event)
+
+    plan = _plan([webhook], [published])
+
+    assert plan.size == int(delivered)
+    assert [d.webhook_id for d in plan([published])] == ([webhook.id] if delivered else [])
+    assert plan.over_budget == ([(published.id, webhook.id)] if over_budget else [])
+
+
+def test_the_size_counts_every_event_to_every_webhook_that_wants_it() -> None:
+    hooks = [_hook(), _hook(), _hook(events=("media_created",))]
+    events = [_event(), _event(), _event(type="media_created")]
+
+    plan = _plan(hooks, events)
+
+    assert plan.size == 2 * 2 + 1
+
+
+def test_called_with_the_newly_stored_events_it_makes_only_theirs() -> None:
+    hooks = [_hook(), _hook()]
+    first, repeated = _event(), _event()
+    plan = _plan(hooks, [first, repeated])
+
+    made = plan([first])  # `repeated` was stored by an earlier publish
+
+    assert plan.size == 4
+    assert sorted((d.event_id, d.webhook_id) for d in made) == sorted(
+        (first.id, hook.id) for hook in hooks
+    )
+
+
+def test_a_lease_covers_the_first_deliveries_only() -> None:
+    hooks = [_hook(), _hook()]
+    events = [_event(), _event()]
+    until = make.NOW + timedelta(seconds=30)
+
+    made = _plan(hooks, events, Lease(token="tok", until=until, room=3))(events)
+
+    assert [d.lease_token for d in made] == ["tok", "tok", "tok", None]
+    assert [d.next_attempt_at for d in made] == [until, until, until, make.NOW]
+
+
+def _listing(count: int) -> Event:
+    return _event(data={"x": [0] * count})
+
+
+SEARCH = {"conditions": {"data.x": {"$in": [1]}}}  # 2 visits for the path, 1 per element
+
+
+def test_the_conditions_of_a_publish_share_one_budget_of_visits() -> None:
+    hooks = [_hook(**SEARCH), _hook()]
+    events = [_listing(98), _listing(98), _listing(98)]
+
+    within = _plan(hooks, events, max_visits=300)
+    beyond = _plan(hooks, events, max_visits=299)
+
+    assert (within.exhausted, within.visits_left, within.size) == (False, 0, 3)
+    assert beyond.exhausted  # incomplete: the publish is refused, nothing is written
+
+
+def test_a_condition_over_its_own_budget_leaves_the_publish_budget_alone() -> None:
+    hooks = [_hook(**SEARCH), _hook()]
+    events = [_listing(MAX_VISITS), _event(data={"x": [0, 0, 1]})]
+
+    plan = _plan(hooks, events)
+
+    assert not plan.exhausted
+    assert plan.over_budget == [(events[0].id, hooks[0].id)]
+    assert plan.size == 1 + 2  # the plain webhook gets both, the searching one the second

@@ -5,7 +5,7 @@ store = await open_store("sqlite:///hookcast.db", secret_key=load_or_create_key(
 """
 
 from hookcast.store.crypto import SecretBox, SecretKeyError, load_or_create_key
-from hookcast.store.engine import to_async_url
+from hookcast.store.database import to_async_url
 from hookcast.store.errors import StoreUnavailable
 from hookcast.store.migrate import migrate, open_store
 from hookcast.store.sql_store import SqlStore

@@ -252,8 +252,7 @@ class SQLiteConnector:
     async def writing(self) -> AsyncIterator[_Inline]:
         """See `Connector.writing`: BEGIN IMMEDIATE on the one writer connection."""
         with translate_errors():
-            async with asyncio.timeout(_WRITER_QUEUE_TIMEOUT):
-                await self._writer_free.acquire()
+            await self._take_writer()
             try:
                 if self._writer is None:
                     # The busy handler is off: `wait_for_lock` waits for other processes.
@@ -269,6 +268,15 @@ class SQLiteConnector:
                         writer.execute("ROLLBACK")
             finally:
                 self._writer_free.release()
+
+    async def _take_writer(self) -> None:
+        """Waits for the writer connection: in-process writers queue here instead of
+        polling SQLite's busy handler."""
+        if not self._writer_free.locked():  # the usual case: no timer to arm and cancel
+            await self._writer_free.acquire()
+            return
+        async with asyncio.timeout(_WRITER_QUEUE_TIMEOUT):
+            await self._writer_free.acquire()
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[_Inline]:

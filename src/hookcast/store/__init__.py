@@ -1,4 +1,5 @@
-"""The one `Store` implementation: SQLAlchemy Core over SQLite (embedded) or PostgreSQL.
+"""The one `Store` implementation, on SQLite (embedded) or PostgreSQL: statements written
+once in SQLAlchemy Core, run by one connector per driver (store/connector.py).
 
 migrate("sqlite:///hookcast.db")        # sync; creates or upgrades the schema
 store = await open_store("sqlite:///hookcast.db", secret_key=load_or_create_key(path))

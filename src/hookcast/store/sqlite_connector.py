@@ -145,7 +145,7 @@ class _Scan(_Inline):
 
     async def _run(self, sql: str, parameters: Sequence[Any] = ()) -> tuple[list[Row], int]:
         # The rows are read on the thread too: SQLite does its work while they are fetched.
-        return await asyncio.to_thread(_rows_and_count, self._connection, sql, parameters)
+        return await _on_thread(_rows_and_count, self._connection, sql, parameters)
 
 
 def _rows_and_count(
@@ -170,20 +170,21 @@ async def wait_for_lock(attempt: Callable[[], _T], busy_timeout: float) -> _T:
         wait = min(wait * 2, _LOCK_WAIT_MAX)
 
 
-async def _commit_in_thread(connection: sqlite3.Connection) -> None:
-    """COMMIT on a helper thread; a cancel waits for it to finish, then cancels."""
-    committing = asyncio.ensure_future(asyncio.to_thread(connection.execute, "COMMIT"))
+async def _on_thread(work: Callable[..., _T], *args: Any) -> _T:
+    """`work(*args)` on a helper thread; a cancel waits for it to finish, then cancels."""
+    running = asyncio.ensure_future(asyncio.to_thread(work, *args))
     cancelled = False
-    while not committing.done():
+    while not running.done():
         try:
-            await asyncio.shield(committing)
+            await asyncio.shield(running)
         except asyncio.CancelledError:
-            # The connection is the helper thread's until the commit returns: a rollback
-            # or close from here meanwhile would race it. Finish, then cancel.
+            # The connection is the helper thread's until the statement (a commit, a scan's
+            # query) returns: a rollback or close from here meanwhile would race it. Finish,
+            # then cancel.
             cancelled = True
     if cancelled:
         raise asyncio.CancelledError
-    committing.result()
+    return running.result()
 
 
 class _Connections:
@@ -262,7 +263,7 @@ class SQLiteConnector:
                 await transaction.begin("BEGIN IMMEDIATE")
                 try:
                     yield transaction
-                    await _commit_in_thread(writer)
+                    await _on_thread(writer.execute, "COMMIT")
                 finally:
                     if writer.in_transaction:  # the block or the commit raised
                         writer.execute("ROLLBACK")
@@ -297,7 +298,7 @@ class SQLiteConnector:
         with translate_errors():
             connection = self._scanners.idle()
             if connection is None:  # opening may wait for SQLite: off the loop
-                connection = await asyncio.to_thread(self._scanners.open)
+                connection = await _on_thread(self._scanners.open)
             try:
                 transaction = _Scan(connection, self._busy_timeout)
                 await transaction.begin("BEGIN")

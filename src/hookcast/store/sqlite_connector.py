@@ -69,8 +69,8 @@ def _pragmas(busy_timeout_ms: int) -> tuple[str, ...]:
 
 def is_locked(exc: sqlite3.Error) -> bool:
     """SQLite refused the statement because another connection holds a lock."""
-    code = getattr(exc, "sqlite_errorcode", None)
-    return code is not None and code & 0xFF in _LOCKED  # extended codes keep the primary
+    # An extended code (SQLITE_BUSY_SNAPSHOT, ...) keeps the primary one in its low byte.
+    return (exc.sqlite_errorcode & 0xFF) in _LOCKED
 
 
 class _Inline:

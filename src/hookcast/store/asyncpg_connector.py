@@ -17,6 +17,7 @@ from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
+from sqlalchemy.engine import make_url
 
 from hookcast.store.connector import NO_VALUES, Row
 from hookcast.store.errors import translate_errors
@@ -108,7 +109,8 @@ class AsyncpgConnector:
         self._creating = asyncio.Lock()
 
     def __repr__(self) -> str:
-        return "AsyncpgConnector(...)"  # the DSN may hold a password
+        shown = make_url(self._dsn).render_as_string(hide_password=True)
+        return f"AsyncpgConnector({shown!r})"
 
     async def _connected(self) -> Any:
         if self._pool is None:

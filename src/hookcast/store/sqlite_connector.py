@@ -198,8 +198,13 @@ class _Connections:
         return self._idle.pop() if self._idle else None
 
     def give_back(self, connection: sqlite3.Connection) -> None:
+        """Keeps `connection` for the next transaction, or closes it."""
         if connection.in_transaction:  # the block raised
-            connection.execute("ROLLBACK")
+            try:
+                connection.execute("ROLLBACK")
+            except sqlite3.Error:  # not fit to be used again; the block's error goes on
+                connection.close()
+                return
         if len(self._idle) < _IDLE_READERS:
             self._idle.append(connection)
         else:

@@ -20,12 +20,13 @@ from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.engine import make_url
 
 from hookcast.store.connector import NO_VALUES, Row
-from hookcast.store.errors import translate_errors
-from hookcast.store.statement import Query, compile_query
+from hookcast.store.errors import note_statement, translate_errors
+from hookcast.store.statement import Compiled, Query, compile_query
 
 __all__ = ["AsyncpgConnector"]
 
 _POOL_SIZE = 20
+_DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError)
 _DIALECT = PGDialect_asyncpg()  # type: ignore[no-untyped-call]
 
 
@@ -39,33 +40,51 @@ class _Transaction:
     def __init__(self, connection: Any) -> None:
         self._connection = connection  # asyncpg.Connection
 
+    async def _records(self, compiled: Compiled, values: Mapping[str, Any]) -> list[Row]:
+        try:
+            records = await self._connection.fetch(compiled.sql, *compiled.parameters(values))
+        except _DRIVER_ERRORS as exc:
+            note_statement(exc, compiled.sql)
+            raise
+        return [tuple(record) for record in records]
+
+    async def _each(self, compiled: Compiled, rows: Sequence[Mapping[str, Any]]) -> list[Row]:
+        """The statement run once per row of values, pipelined in one round trip."""
+        try:
+            records = await self._connection.fetchmany(
+                compiled.sql, [compiled.parameters(values) for values in rows]
+            )
+        except _DRIVER_ERRORS as exc:
+            note_statement(exc, compiled.sql)
+            raise
+        return [tuple(record) for record in records]
+
     async def execute(self, query: Query, values: Mapping[str, Any] = NO_VALUES) -> int:
         """See `Transaction.execute`."""
         compiled = compile_query(query, _DIALECT)
-        status: str = await self._connection.execute(compiled.sql, *compiled.parameters(values))
+        try:
+            status: str = await self._connection.execute(compiled.sql, *compiled.parameters(values))
+        except _DRIVER_ERRORS as exc:
+            note_statement(exc, compiled.sql)
+            raise
         return _changed(status)
 
     async def execute_many(self, query: Query, rows: Sequence[Mapping[str, Any]]) -> None:
         """See `Transaction.execute_many`: asyncpg pipelines the rows in one round trip."""
         if rows:
-            compiled = compile_query(query, _DIALECT)
-            await self._connection.executemany(
-                compiled.sql, [compiled.parameters(values) for values in rows]
-            )
+            await self._each(compile_query(query, _DIALECT), rows)
 
     async def fetch_all(self, query: Query, values: Mapping[str, Any] = NO_VALUES) -> list[Row]:
         """See `Transaction.fetch_all`."""
         compiled = compile_query(query, _DIALECT)
-        records = await self._connection.fetch(compiled.sql, *compiled.parameters(values))
-        return compiled.rows([tuple(record) for record in records])
+        return compiled.rows(await self._records(compiled, values))
 
     async def fetch_mappings(
         self, query: Query, values: Mapping[str, Any] = NO_VALUES
     ) -> list[dict[str, Any]]:
         """See `Transaction.fetch_mappings`."""
         compiled = compile_query(query, _DIALECT)
-        records = await self._connection.fetch(compiled.sql, *compiled.parameters(values))
-        return compiled.mappings([tuple(record) for record in records])
+        return compiled.mappings(await self._records(compiled, values))
 
     async def fetch_one(self, query: Query, values: Mapping[str, Any] = NO_VALUES) -> Row | None:
         """See `Transaction.fetch_one`."""
@@ -77,10 +96,7 @@ class _Transaction:
         if not rows:
             return []
         compiled = compile_query(query, _DIALECT)
-        records = await self._connection.fetchmany(
-            compiled.sql, [compiled.parameters(values) for values in rows]
-        )
-        return compiled.rows([tuple(record) for record in records])
+        return compiled.rows(await self._each(compiled, rows))
 
 
 def _changed(status: str) -> int:

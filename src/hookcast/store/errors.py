@@ -5,6 +5,11 @@
 outage is not the caller's fault, a bad value is. Only the drivers' own exceptions (sqlite3,
 asyncpg, and SQLAlchemy's for a caller's connection) are translated; anything else raised
 inside a transaction block passes through unchanged.
+
+The translated error's cause says what the database refused in PEP 249's terms, whatever the
+driver (`IntegrityError`, `DataError`, `DatabaseError`), and chains the driver's own error,
+to which the connector added the statement (`note_statement`): a logged traceback names the
+statement but never its parameters, which hold event data, response bodies and names.
 """
 
 from __future__ import annotations
@@ -18,7 +23,14 @@ from sqlalchemy import exc as sa_exc
 
 from hookcast.domain.errors import Conflict, HookcastError, Unavailable, ValidationFailed
 
-__all__ = ["StoreUnavailable", "translate_errors"]
+__all__ = [
+    "DataError",
+    "DatabaseError",
+    "IntegrityError",
+    "StoreUnavailable",
+    "note_statement",
+    "translate_errors",
+]
 
 # Kept as the store's name for the same error, so `except StoreUnavailable` reads naturally.
 StoreUnavailable = Unavailable
@@ -34,13 +46,48 @@ _DRIVER_ERRORS = (
 _BAD_VALUE = "the database refused a value (for example a NUL character or an out-of-range number)"
 
 
+class DatabaseError(Exception):
+    """A statement the database (or its driver) refused: the driver's error, by class and
+    message, chained under HookCast's own."""
+
+
+class IntegrityError(DatabaseError):
+    """A constraint refused the statement (a duplicate key, a missing reference)."""
+
+
+class DataError(DatabaseError):
+    """The database refused one of the statement's values."""
+
+
+def note_statement(exc: BaseException, sql: str) -> None:
+    """Adds the statement a driver error came from to its traceback (never the values)."""
+    exc.add_note(f"[SQL: {sql}]")
+
+
 @contextmanager
 def translate_errors() -> Iterator[None]:
     """Raises the store's error for a driver's error raised inside the block."""
     try:
         yield
     except _DRIVER_ERRORS as exc:
-        raise _translated(exc) from exc
+        raise _translated(exc) from _described(exc)
+
+
+def _described(exc: BaseException) -> BaseException:
+    """The cause to chain: SQLAlchemy's errors and outages as they are, a driver's error
+    under the PEP 249 class it belongs to."""
+    if isinstance(exc, sa_exc.SQLAlchemyError | OSError | TimeoutError):
+        return exc
+    kind = (
+        IntegrityError
+        if _is_constraint(exc)
+        else DataError
+        if _is_bad_value(exc)
+        else DatabaseError
+    )
+    described = kind(f"({type(exc).__module__}.{type(exc).__name__}) {exc}")
+    described.__cause__ = exc
+    return described
 
 
 def _translated(exc: BaseException) -> HookcastError:

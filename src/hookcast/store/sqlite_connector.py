@@ -43,7 +43,7 @@ from typing import Any, TypeVar
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 
 from hookcast.store.connector import NO_VALUES, Row
-from hookcast.store.errors import translate_errors
+from hookcast.store.errors import note_statement, translate_errors
 from hookcast.store.statement import Query, compile_query
 
 __all__ = ["SQLiteConnector"]
@@ -106,9 +106,14 @@ class _Inline:
 
     async def execute_many(self, query: Query, rows: Sequence[Mapping[str, Any]]) -> None:
         """See `Transaction.execute_many`; sqlite3's executemany is a loop in C."""
-        if rows:
-            compiled = compile_query(query, _DIALECT)
+        if not rows:
+            return
+        compiled = compile_query(query, _DIALECT)
+        try:
             self._connection.executemany(compiled.sql, [compiled.parameters(r) for r in rows])
+        except sqlite3.Error as exc:
+            note_statement(exc, compiled.sql)
+            raise
 
     async def fetch_all(self, query: Query, values: Mapping[str, Any] = NO_VALUES) -> list[Row]:
         """See `Transaction.fetch_all`."""
@@ -151,8 +156,12 @@ class _Scan(_Inline):
 def _rows_and_count(
     connection: sqlite3.Connection, sql: str, parameters: Sequence[Any]
 ) -> tuple[list[Row], int]:
-    cursor = connection.execute(sql, parameters)
-    return cursor.fetchall(), cursor.rowcount
+    try:
+        cursor = connection.execute(sql, parameters)
+        return cursor.fetchall(), cursor.rowcount
+    except sqlite3.Error as exc:
+        note_statement(exc, sql)
+        raise
 
 
 async def wait_for_lock(attempt: Callable[[], _T], busy_timeout: float) -> _T:

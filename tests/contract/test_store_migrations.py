@@ -11,9 +11,9 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Connection, text
+from sqlalchemy.ext.asyncio import create_async_engine
 
-from hookcast.store import migrate, open_store
-from hookcast.store.engine import create_engines
+from hookcast.store import migrate, open_store, to_async_url
 from hookcast.store.tables import metadata
 from support.postgres import run_sql
 
@@ -38,12 +38,12 @@ def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
 
 
 async def _scalar(database_url: str, sql: str) -> object:
-    engines = create_engines(database_url)
+    engine = create_async_engine(to_async_url(database_url))
     try:
-        async with engines.read.connect() as conn:
+        async with engine.connect() as conn:
             return await conn.scalar(text(sql))
     finally:
-        await engines.dispose()
+        await engine.dispose()
 
 
 async def test_migrate_creates_the_schema_once(empty_database_url: str, secret_key: bytes) -> None:
@@ -71,10 +71,10 @@ def _schema_differences(connection: Connection) -> list[object]:
 
 
 async def test_migrations_match_the_table_definitions(database_url: str) -> None:
-    engines = create_engines(database_url)
+    engine = create_async_engine(to_async_url(database_url))
     try:
-        async with engines.read.connect() as conn:
+        async with engine.connect() as conn:
             differences = await conn.run_sync(_schema_differences)
     finally:
-        await engines.dispose()
+        await engine.dispose()
     assert differences == []

@@ -59,8 +59,7 @@ def test_a_malformed_key_is_refused() -> None:
 
 
 async def test_an_unreachable_database_raises_a_hookcast_error() -> None:
-    # Port 1 on loopback refuses connections. (A SQLite file in a missing directory would do
-    # too, but aiosqlite then stops its thread after the test's loop may have closed.)
+    # Port 1 on loopback refuses connections (SQLite's case: test_store_errors.py).
     store = await open_store(
         "postgresql://hookcast@127.0.0.1:1/nowhere", secret_key=Fernet.generate_key()
     )

@@ -1,5 +1,5 @@
 """SQLite's write lock held by someone else (a CLI command, a second worker process): the
-store's writer, which runs sqlite3 on the event loop's thread (store.inline_sqlite), waits for
+store's writer, which runs sqlite3 on the event loop's thread (store/sqlite_connector.py), waits for
 it without stopping the loop, writes once it is free, and answers `Unavailable` (the API's
 503) when it is held past the busy timeout. SQLite only: PostgreSQL has no such lock.
 
@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pytest
 
-import hookcast.store.engine
 from hookcast.domain.errors import Unavailable
-from hookcast.store import SqlStore, open_store
-from hookcast.store.inline_sqlite import InlineSQLite
+from hookcast.store import SqlStore
+from hookcast.store.crypto import SecretBox
+from hookcast.store.sqlite_connector import SQLiteConnector
 from support import factories as make
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -94,17 +94,11 @@ class Ticker:
 
 
 @pytest.fixture
-async def impatient_store(
-    database_url: str, secret_key: bytes, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[SqlStore]:
-    """A store whose writer waits SHORT_BUSY_TIMEOUT for another connection's lock."""
-
-    def short_wait(busy_timeout: float, *, commit_in_thread: bool = False) -> InlineSQLite:
-        assert busy_timeout == 5.0  # what a deployment waits, replaced to keep the test short
-        return InlineSQLite(busy_timeout=SHORT_BUSY_TIMEOUT, commit_in_thread=commit_in_thread)
-
-    monkeypatch.setattr(hookcast.store.engine, "InlineSQLite", short_wait)
-    opened = await open_store(database_url, secret_key=secret_key)
+async def impatient_store(database_url: str, secret_key: bytes) -> AsyncIterator[SqlStore]:
+    """A store whose writer waits SHORT_BUSY_TIMEOUT (instead of a deployment's 5 s) for
+    another connection's lock."""
+    connector = SQLiteConnector(_path(database_url), busy_timeout=SHORT_BUSY_TIMEOUT)
+    opened = SqlStore(connector, SecretBox(secret_key))
     try:
         yield opened
     finally:

@@ -7,13 +7,13 @@ from dataclasses import replace
 import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from hookcast.domain.errors import NotFound, ValidationFailed
 from hookcast.domain.models import Account, DeliveryStatus, RetryPolicySpec
 from hookcast.ports import DeliveryQuery, PageRequest, WebhookQuery
-from hookcast.store import SqlStore, open_store
+from hookcast.store import SqlStore, open_store, to_async_url
 from hookcast.store.crypto import SecretKeyError
-from hookcast.store.engine import create_engines
 from hookcast.store.tables import webhooks
 from support import factories as make
 
@@ -69,12 +69,12 @@ async def test_secrets_are_encrypted_at_rest(
     hook = make.webhook(acme.id, previous_secret="whsec_previous_one")
     await store.create_webhook(hook)
 
-    engines = create_engines(database_url)
+    engine = create_async_engine(to_async_url(database_url))
     try:
-        async with engines.read.connect() as conn:
+        async with engine.connect() as conn:
             row = (await conn.execute(select(webhooks).where(webhooks.c.id == hook.id))).one()
     finally:
-        await engines.dispose()
+        await engine.dispose()
     assert hook.secret not in row.secret_encrypted
     assert "whsec_previous_one" not in row.previous_secret_encrypted
 

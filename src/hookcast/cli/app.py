@@ -34,7 +34,7 @@ def _run_loop(main: Coroutine[Any, Any, T]) -> T:
     benchmarks (docs/benchmarks.md).
 
     The GIL switch interval drops from 5 ms to 0.5 ms: a helper thread done waiting (the
-    SQLite commit's fsync, see store/inline_sqlite.py) otherwise waits up to 5 ms for the
+    SQLite commit's fsync, see store/sqlite_connector.py) otherwise waits up to 5 ms for the
     busy loop to let it return, holding the only write connection meanwhile (measured at
     700 publishes/s: p99 publish-to-receipt 98.7 ms at 5 ms, 4.5 ms at 0.5 ms).
     """

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
-from sqlalchemy import bindparam, delete, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import bindparam, delete, func, insert, select, update
 
 from hookcast.domain.models import Account, ApiKey
-from hookcast.store import raw
+from hookcast.store.connector import Transaction
 from hookcast.store.rows import account_from_row, api_key_from_row, api_key_values
-from hookcast.store.sql import IDS, count
+from hookcast.store.sql import in_list
+from hookcast.store.statement import Statement
 from hookcast.store.tables import accounts, api_keys, webhooks
 
 __all__ = [
@@ -28,50 +28,63 @@ __all__ = [
 ]
 
 
-async def create_account(conn: AsyncConnection, account: Account) -> None:
-    await conn.execute(
-        insert(accounts).values(id=account.id, name=account.name, created=account.created)
-    )
+async def create_account(tx: Transaction, account: Account) -> None:
+    values = {"id": account.id, "name": account.name, "created": account.created}
+    await tx.execute(_INSERT_ACCOUNT, values)
 
 
-async def get_account(conn: AsyncConnection, account_id: str) -> Account | None:
-    row = (await conn.execute(select(accounts).where(accounts.c.id == account_id))).first()
-    return None if row is None else account_from_row(row._mapping)
+async def get_account(tx: Transaction, account_id: str) -> Account | None:
+    rows = await tx.fetch_mappings(_ACCOUNT, {"id": account_id})
+    return account_from_row(rows[0]) if rows else None
 
 
-async def list_accounts(conn: AsyncConnection) -> Sequence[Account]:
-    result = await conn.execute(select(accounts).order_by(accounts.c.created, accounts.c.id))
-    return [account_from_row(row) for row in result.mappings()]
+async def list_accounts(tx: Transaction) -> Sequence[Account]:
+    return [account_from_row(row) for row in await tx.fetch_mappings(_ACCOUNTS)]
 
 
-async def create_api_key(conn: AsyncConnection, key: ApiKey) -> None:
-    await conn.execute(insert(api_keys).values(api_key_values(key)))
+async def create_api_key(tx: Transaction, key: ApiKey) -> None:
+    await tx.execute(_INSERT_API_KEY, api_key_values(key))
 
 
-async def find_api_key(conn: AsyncConnection, secret_hash: str) -> ApiKey | None:
-    query = select(api_keys).where(api_keys.c.secret_hash == secret_hash)
-    row = (await conn.execute(query)).first()
-    return None if row is None else api_key_from_row(row._mapping)
+async def find_api_key(tx: Transaction, secret_hash: str) -> ApiKey | None:
+    rows = await tx.fetch_mappings(_API_KEY_BY_HASH, {"secret_hash": secret_hash})
+    return api_key_from_row(rows[0]) if rows else None
 
 
-async def list_api_keys(conn: AsyncConnection, account_id: str) -> Sequence[ApiKey]:
-    query = (
+async def list_api_keys(tx: Transaction, account_id: str) -> Sequence[ApiKey]:
+    rows = await tx.fetch_mappings(_API_KEYS, {"account_id": account_id})
+    return [api_key_from_row(row) for row in rows]
+
+
+async def delete_api_key(tx: Transaction, account_id: str, key_id: str) -> bool:
+    return await tx.execute(_DELETE_API_KEY, {"account_id": account_id, "id": key_id}) > 0
+
+
+async def count_api_keys(tx: Transaction) -> int:
+    row = await tx.fetch_one(_COUNT_API_KEYS)
+    return int(row[0]) if row else 0
+
+
+_INSERT_ACCOUNT = Statement(lambda _: insert(accounts), columns=["id", "name", "created"])
+_ACCOUNT = Statement(lambda _: select(accounts).where(accounts.c.id == bindparam("id")))
+_ACCOUNTS = Statement(lambda _: select(accounts).order_by(accounts.c.created, accounts.c.id))
+_INSERT_API_KEY = Statement(lambda _: insert(api_keys))
+_API_KEY_BY_HASH = Statement(
+    lambda _: select(api_keys).where(api_keys.c.secret_hash == bindparam("secret_hash"))
+)
+_API_KEYS = Statement(
+    lambda _: (
         select(api_keys)
-        .where(api_keys.c.account_id == account_id)
+        .where(api_keys.c.account_id == bindparam("account_id"))
         .order_by(api_keys.c.created, api_keys.c.id)
     )
-    return [api_key_from_row(row) for row in (await conn.execute(query)).mappings()]
-
-
-async def delete_api_key(conn: AsyncConnection, account_id: str, key_id: str) -> bool:
-    result = await conn.execute(
-        delete(api_keys).where(api_keys.c.account_id == account_id, api_keys.c.id == key_id)
+)
+_DELETE_API_KEY = Statement(
+    lambda _: delete(api_keys).where(
+        api_keys.c.account_id == bindparam("account_id"), api_keys.c.id == bindparam("id")
     )
-    return result.rowcount > 0
-
-
-async def count_api_keys(conn: AsyncConnection) -> int:
-    return await count(conn, api_keys)
+)
+_COUNT_API_KEYS = Statement(lambda _: select(func.count()).select_from(api_keys))
 
 
 # Configuration versions. A transaction that changes an account's keys, sites or webhooks
@@ -79,30 +92,44 @@ async def count_api_keys(conn: AsyncConnection) -> int:
 # same order (the changed rows, then the account), so PostgreSQL never sees a lock cycle.
 
 
-async def config_changed(conn: AsyncConnection, account_id: str) -> None:
-    await conn.execute(_BUMP, {"ids": [account_id]})
+async def config_changed(tx: Transaction, account_id: str) -> None:
+    await tx.execute(_BUMP, {"b_id": account_id})
 
 
-async def config_changed_for_webhooks(conn: AsyncConnection, webhook_ids: Collection[str]) -> None:
+async def config_changed_for_webhooks(tx: Transaction, webhook_ids: Collection[str]) -> None:
     """The accounts owning these webhooks changed (the worker disabled them)."""
     if webhook_ids:
-        await conn.execute(_BUMP_OWNERS, {"ids": sorted(webhook_ids)})
+        await tx.execute(_BUMP_OWNERS, {"ids": sorted(webhook_ids)})
 
 
-async def config_versions(conn: AsyncConnection, account_ids: Collection[str]) -> dict[str, int]:
-    if len(account_ids) == 1:  # the usual group commit: no IN list to render per execution
-        rows = await raw.fetch_all(conn, _VERSION, {"id": next(iter(account_ids))})
+async def config_versions(tx: Transaction, account_ids: Collection[str]) -> dict[str, int]:
+    if len(account_ids) == 1:  # the usual group commit
+        rows = await tx.fetch_all(_VERSION, {"id": next(iter(account_ids))})
     else:
-        rows = [tuple(row) for row in await conn.execute(_VERSIONS, {"ids": list(account_ids)})]
+        rows = await tx.fetch_all(_VERSIONS, {"ids": list(account_ids)})
     return {account_id: version for account_id, version in rows}
 
 
 _NEXT_VERSION = {"config_version": accounts.c.config_version + 1}
-_BUMP = update(accounts).where(accounts.c.id.in_(IDS)).values(_NEXT_VERSION)
-_BUMP_OWNERS = (
-    update(accounts)
-    .where(accounts.c.id.in_(select(webhooks.c.account_id).where(webhooks.c.id.in_(IDS))))
-    .values(_NEXT_VERSION)
+_BUMP = Statement(
+    lambda _: update(accounts).where(accounts.c.id == bindparam("b_id")).values(_NEXT_VERSION)
 )
-_VERSIONS = select(accounts.c.id, accounts.c.config_version).where(accounts.c.id.in_(IDS))
-_VERSION = select(accounts.c.id, accounts.c.config_version).where(accounts.c.id == bindparam("id"))
+_BUMP_OWNERS = Statement(
+    lambda database: (
+        update(accounts)
+        .where(
+            accounts.c.id.in_(select(webhooks.c.account_id).where(in_list(database, webhooks.c.id)))
+        )
+        .values(_NEXT_VERSION)
+    )
+)
+_VERSIONS = Statement(
+    lambda database: select(accounts.c.id, accounts.c.config_version).where(
+        in_list(database, accounts.c.id)
+    )
+)
+_VERSION = Statement(
+    lambda _: select(accounts.c.id, accounts.c.config_version).where(
+        accounts.c.id == bindparam("id")
+    )
+)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import secrets
 from collections import defaultdict
 from collections.abc import Sequence
@@ -13,10 +12,7 @@ from sqlalchemy import (
     BigInteger,
     ColumnElement,
     Integer,
-    RowMapping,
-    Select,
     String,
-    Update,
     and_,
     bindparam,
     case,
@@ -28,11 +24,11 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.dml import Insert, Update
 
 from hookcast.domain.models import Attempt, Delivery, DeliveryStatus
 from hookcast.ports import DeliveryQuery, DeliveryRecord, DeliveryResult, Page
-from hookcast.store import raw
+from hookcast.store.connector import Transaction
 from hookcast.store.events import load_events
 from hookcast.store.rows import (
     attempt_from_row,
@@ -40,7 +36,8 @@ from hookcast.store.rows import (
     delivery_from_row,
     delivery_values,
 )
-from hookcast.store.sql import IDS, count, insert_ignoring, is_postgres, paginate
+from hookcast.store.sql import count, in_list, insert_ignoring, paginate
+from hookcast.store.statement import Query, Statement
 from hookcast.store.tables import attempts, deliveries, events, webhooks
 from hookcast.store.types import Timestamp, to_micros
 from hookcast.store.webhooks import lock_webhooks
@@ -63,7 +60,7 @@ _FAILED = DeliveryStatus.FAILED.value
 
 
 async def insert_deliveries(
-    conn: AsyncConnection, batch: Sequence[Delivery], *, webhooks_exist: bool = False
+    tx: Transaction, batch: Sequence[Delivery], *, webhooks_exist: bool = False
 ) -> int:
     """Inserts deliveries, skipping (webhook, event) pairs that exist and webhooks deleted
     since fan-out read them. Returns how many rows were offered to the database.
@@ -71,23 +68,22 @@ async def insert_deliveries(
     `webhooks_exist`: the caller checked, holding SQLite's write lock, that no webhook was
     deleted since fan-out read them (the account's configuration version), so the check
     here is skipped; PostgreSQL still share-locks them against a concurrent delete."""
-    if webhooks_exist and not is_postgres(conn):
+    if webhooks_exist and tx.database == "sqlite":
         rows = [delivery_values(d) for d in batch]
     else:
-        live = await lock_webhooks(conn, {delivery.webhook_id for delivery in batch})
+        live = await lock_webhooks(tx, {delivery.webhook_id for delivery in batch})
         rows = [delivery_values(d) for d in batch if d.webhook_id in live]
-    if rows:
-        # On PostgreSQL, RETURNING makes SQLAlchemy batch the rows into multi-row INSERTs
-        # ("insertmanyvalues"); asyncpg's plain executemany runs one INSERT per row. SQLite's
-        # own executemany is a loop in C, faster than either.
-        returning = ["id"] if is_postgres(conn) else []
-        statement = insert_ignoring(conn, deliveries, ["event_id", "webhook_id"], returning)
-        await raw.execute_many(conn, statement, rows)
+    await tx.execute_many(_INSERT, rows)
     return len(rows)
 
 
+_INSERT = Statement(
+    lambda database: insert_ignoring(database, deliveries, ("event_id", "webhook_id"))
+)
+
+
 async def claim_due(
-    conn: AsyncConnection, *, now: datetime, limit: int, lease_seconds: float
+    tx: Transaction, *, now: datetime, limit: int, lease_seconds: float
 ) -> tuple[str, list[Delivery]]:
     """Leases up to `limit` due pending deliveries: (lease token, deliveries oldest first).
 
@@ -101,17 +97,15 @@ async def claim_due(
         "b_until": now + timedelta(seconds=lease_seconds),
         "b_token": token,
     }
-    rows = await raw.fetch_mappings(conn, _claim_statement(is_postgres(conn)), values)
-    claimed = [delivery_from_row(row) for row in rows]
+    claimed = [delivery_from_row(row) for row in await tx.fetch_mappings(_CLAIM, values)]
     claimed.sort(key=lambda delivery: (delivery.created, delivery.id))
     return token, claimed
 
 
-@functools.cache
-def _claim_statement(postgres: bool) -> Update:
-    """Built once per database: it runs for every claim. On PostgreSQL, SKIP LOCKED lets
-    concurrent claimers take disjoint rows without waiting for each other, and MATERIALIZED
-    makes the planner evaluate the locked selection exactly once."""
+def _claim(database: str) -> Update:
+    """On PostgreSQL, SKIP LOCKED lets concurrent claimers take disjoint rows without
+    waiting for each other, and MATERIALIZED makes the planner evaluate the locked selection
+    exactly once."""
     due = (
         select(deliveries.c.id)
         .where(
@@ -121,7 +115,7 @@ def _claim_statement(postgres: bool) -> Update:
         .order_by(deliveries.c.next_attempt_at)
         .limit(bindparam("b_limit", type_=Integer))
     )
-    if postgres:
+    if database == "postgresql":
         due_cte = due.with_for_update(skip_locked=True).cte("due").prefix_with("MATERIALIZED")
     else:
         due_cte = due.cte("due")
@@ -136,7 +130,10 @@ def _claim_statement(postgres: bool) -> Update:
     )
 
 
-async def record_attempts(conn: AsyncConnection, results: Sequence[DeliveryResult]) -> None:
+_CLAIM = Statement(_claim)  # every claim
+
+
+async def record_attempts(tx: Transaction, results: Sequence[DeliveryResult]) -> None:
     """Applies results whose lease is still held; drops the others entirely.
 
     The check and the writes are one unit, and attempts are inserted for held leases only:
@@ -146,57 +143,55 @@ async def record_attempts(conn: AsyncConnection, results: Sequence[DeliveryResul
     PostgreSQL: the held rows are selected FOR UPDATE, so no claim or release slips in, then
     updated from arrays and their attempts inserted. SQLite: BEGIN IMMEDIATE already holds
     the database's write lock, so each statement checks the lease itself, the attempt first
-    (before the update clears the lease); all three run on the raw connection (store/raw.py).
+    (before the update clears the lease).
     """
-    if is_postgres(conn):
-        held = await _held_leases(conn, results)
+    if tx.database == "postgresql":
+        held = await _held_leases(tx, results)
         await _update_from_arrays(
-            conn,
+            tx,
             [r for r in held if r.status is DeliveryStatus.PENDING],
             [r for r in held if r.status is not DeliveryStatus.PENDING],
         )
-        if held:
-            rows = [attempt_values(r.attempt) for r in held]
-            await conn.execute(insert(attempts).returning(attempts.c.id), rows)  # batched, as above
+        await tx.execute_many(_INSERT_ATTEMPT, [attempt_values(r.attempt) for r in held])
         return
     attempt_rows = [{**attempt_values(r.attempt), "b_token": r.lease_token} for r in results]
-    await raw.execute_many(conn, _ATTEMPT_IF_HELD, attempt_rows)
-    retries = [_result_params(r) for r in results if r.status is DeliveryStatus.PENDING]
-    finals = [_result_params(r) for r in results if r.status is not DeliveryStatus.PENDING]
-    await raw.execute_many(conn, _RETRY, retries)
-    await raw.execute_many(conn, _COMPLETE, finals)
+    await tx.execute_many(_ATTEMPT_IF_HELD, attempt_rows)
+    retries = [_result_values(r) for r in results if r.status is DeliveryStatus.PENDING]
+    finals = [_result_values(r) for r in results if r.status is not DeliveryStatus.PENDING]
+    await tx.execute_many(_RETRY, retries)
+    await tx.execute_many(_COMPLETE, finals)
 
 
-async def _held_leases(
-    conn: AsyncConnection, results: Sequence[DeliveryResult]
-) -> list[DeliveryResult]:
+async def _held_leases(tx: Transaction, results: Sequence[DeliveryResult]) -> list[DeliveryResult]:
     if not results:
         return []
-    params = {"ids": [r.delivery_id for r in results]}
-    tokens = {row.id: row.lease_token for row in await conn.execute(_LEASES, params)}
+    rows = await tx.fetch_all(_LEASES, {"ids": [r.delivery_id for r in results]})
+    tokens: dict[str, str | None] = dict(rows)
     return [r for r in results if tokens.get(r.delivery_id) == r.lease_token]
 
 
-_LEASES = (  # built once: it runs for every batch of results
-    select(deliveries.c.id, deliveries.c.lease_token)
-    .where(deliveries.c.id.in_(IDS))
-    .order_by(deliveries.c.id)  # one lock order for every recorder: no deadlocks
-    .with_for_update()
+_LEASES = Statement(  # every batch of results
+    lambda database: (
+        select(deliveries.c.id, deliveries.c.lease_token)
+        .where(in_list(database, deliveries.c.id))
+        .order_by(deliveries.c.id)  # one lock order for every recorder: no deadlocks
+        .with_for_update()
+    )
 )
 
 
 async def _update_from_arrays(
-    conn: AsyncConnection, retries: list[DeliveryResult], finals: list[DeliveryResult]
+    tx: Transaction, retries: list[DeliveryResult], finals: list[DeliveryResult]
 ) -> None:
     """PostgreSQL: one UPDATE ... FROM unnest(arrays) per kind, instead of one statement per
-    row (asyncpg's executemany); several times fewer round trips and executor start-ups."""
+    row; several times fewer round trips and executor start-ups."""
     for statement, batch in ((_PG_RETRY, retries), (_PG_COMPLETE, finals)):
         if batch:
-            params = [_result_params(r) for r in batch]
-            columns = {key: [p[key] for p in params] for key in params[0]}
+            rows = [_result_values(r) for r in batch]
+            columns = {key: [row[key] for row in rows] for key in rows[0]}
             columns["b_next"] = [to_micros(value) for value in columns["b_next"]]
             columns["b_completed"] = [_micros_or_none(v) for v in columns["b_completed"]]
-            await conn.execute(statement, columns)
+            await tx.execute(statement, columns)
 
 
 def _micros_or_none(value: datetime | None) -> int | None:
@@ -211,7 +206,8 @@ _PG_ARRAY_TYPES = (
     bindparam("b_code", type_=ARRAY(Integer)),
     bindparam("b_completed", type_=ARRAY(BigInteger)),
 )
-_PG_RETRY = text("""
+_PG_RETRY = Statement(
+    lambda _: text("""
     UPDATE deliveries
     SET attempts = deliveries.attempts + 1, next_attempt_at = r.next_at,
         last_status_code = r.code, lease_token = NULL
@@ -219,7 +215,9 @@ _PG_RETRY = text("""
         AS r(id, token, status, next_at, code, completed_at)
     WHERE deliveries.id = r.id AND deliveries.lease_token = r.token
 """).bindparams(*_PG_ARRAY_TYPES)
-_PG_COMPLETE = text("""
+)
+_PG_COMPLETE = Statement(
+    lambda _: text("""
     UPDATE deliveries
     SET status = r.status, attempts = deliveries.attempts + 1, last_status_code = r.code,
         completed_at = r.completed_at, lease_token = NULL
@@ -227,9 +225,10 @@ _PG_COMPLETE = text("""
         AS r(id, token, status, next_at, code, completed_at)
     WHERE deliveries.id = r.id AND deliveries.lease_token = r.token
 """).bindparams(*_PG_ARRAY_TYPES)
+)
 
 
-def _result_params(result: DeliveryResult) -> dict[str, Any]:
+def _result_values(result: DeliveryResult) -> dict[str, Any]:
     return {
         "b_id": result.delivery_id,
         "b_token": result.lease_token,
@@ -247,26 +246,30 @@ _HELD = and_(
 
 # A retry leaves the status alone: it is PENDING, or PAUSED if the webhook was disabled while
 # the attempt was in flight, and a retry must not resume a paused delivery.
-_RETRY = (
-    update(deliveries)
-    .where(_HELD)
-    .values(
-        attempts=deliveries.c.attempts + 1,
-        next_attempt_at=bindparam("b_next", type_=Timestamp),
-        last_status_code=bindparam("b_code"),
-        lease_token=None,
+_RETRY = Statement(
+    lambda _: (
+        update(deliveries)
+        .where(_HELD)
+        .values(
+            attempts=deliveries.c.attempts + 1,
+            next_attempt_at=bindparam("b_next", type_=Timestamp),
+            last_status_code=bindparam("b_code"),
+            lease_token=None,
+        )
     )
 )
 
-_COMPLETE = (
-    update(deliveries)
-    .where(_HELD)
-    .values(
-        status=bindparam("b_status", type_=String),
-        attempts=deliveries.c.attempts + 1,
-        last_status_code=bindparam("b_code"),
-        completed_at=bindparam("b_completed", type_=Timestamp),
-        lease_token=None,
+_COMPLETE = Statement(
+    lambda _: (
+        update(deliveries)
+        .where(_HELD)
+        .values(
+            status=bindparam("b_status", type_=String),
+            attempts=deliveries.c.attempts + 1,
+            last_status_code=bindparam("b_code"),
+            completed_at=bindparam("b_completed", type_=Timestamp),
+            lease_token=None,
+        )
     )
 )
 
@@ -281,40 +284,49 @@ _ATTEMPT_COLUMNS = [
     "response_body",
     "error",
 ]
-_ATTEMPT_VALUES = {name: bindparam(name, type_=attempts.c[name].type) for name in _ATTEMPT_COLUMNS}
-# INSERT INTO attempts (...) SELECT :delivery_id, ... WHERE EXISTS (the lease is held)
-_ATTEMPT_IF_HELD = insert(attempts).from_select(
-    _ATTEMPT_COLUMNS,
-    select(*_ATTEMPT_VALUES.values()).where(
-        exists().where(
-            deliveries.c.id == _ATTEMPT_VALUES["delivery_id"],
-            deliveries.c.lease_token == bindparam("b_token", type_=String),
-        )
-    ),
-)
+_INSERT_ATTEMPT = Statement(lambda _: insert(attempts), columns=_ATTEMPT_COLUMNS)
 
 
-async def release_leases(
-    conn: AsyncConnection, leases: Sequence[tuple[str, str]], now: datetime
-) -> None:
-    if not leases:
-        return
+def _attempt_if_held(_database: str) -> Insert:
+    """INSERT INTO attempts (...) SELECT :delivery_id, ... WHERE EXISTS (the lease is held)"""
+    values = {name: bindparam(name, type_=attempts.c[name].type) for name in _ATTEMPT_COLUMNS}
+    return insert(attempts).from_select(
+        _ATTEMPT_COLUMNS,
+        select(*values.values()).where(
+            exists().where(
+                deliveries.c.id == values["delivery_id"],
+                deliveries.c.lease_token == bindparam("b_token", type_=String),
+            )
+        ),
+    )
+
+
+_ATTEMPT_IF_HELD = Statement(_attempt_if_held)
+
+
+async def release_leases(tx: Transaction, leases: Sequence[tuple[str, str]], now: datetime) -> None:
     rows = [{"b_id": id_, "b_token": token, "b_now": now} for id_, token in leases]
-    await raw.execute_many(conn, _RELEASE, rows)
+    await tx.execute_many(_RELEASE, rows)
 
 
-_RELEASE = (
-    update(deliveries)
-    .where(_HELD)
-    .values(next_attempt_at=bindparam("b_now", type_=Timestamp), lease_token=None)
+_RELEASE = Statement(
+    lambda _: (
+        update(deliveries)
+        .where(_HELD)
+        .values(next_attempt_at=bindparam("b_now", type_=Timestamp), lease_token=None)
+    )
 )
 
 
-async def next_due_at(conn: AsyncConnection) -> datetime | None:
-    # MIN over the partial index on pending rows: one index probe.
-    query = select(func.min(deliveries.c.next_attempt_at)).where(deliveries.c.status == _PENDING)
-    value: datetime | None = await conn.scalar(query)
-    return value
+async def next_due_at(tx: Transaction) -> datetime | None:
+    row = await tx.fetch_one(_NEXT_DUE)
+    return row[0] if row else None
+
+
+# MIN over the partial index on pending rows: one index probe.
+_NEXT_DUE = Statement(
+    lambda _: select(func.min(deliveries.c.next_attempt_at)).where(deliveries.c.status == _PENDING)
+)
 
 
 def _status_for_webhook() -> ColumnElement[str]:
@@ -325,37 +337,54 @@ def _status_for_webhook() -> ColumnElement[str]:
     return case((enabled.is_(True), _PENDING), else_=_PAUSED)
 
 
-async def reschedule(
-    conn: AsyncConnection, account_id: str, delivery_id: str, now: datetime
-) -> bool:
+async def reschedule(tx: Transaction, account_id: str, delivery_id: str, now: datetime) -> bool:
     # Clearing the lease makes an attempt still in flight stale: the manual retry wins.
-    result = await conn.execute(
+    values = {"b_account_id": account_id, "b_id": delivery_id, "b_now": now}
+    return await tx.execute(_RESCHEDULE, values) > 0
+
+
+_RESCHEDULE = Statement(
+    lambda _: (
         update(deliveries)
-        .where(deliveries.c.account_id == account_id, deliveries.c.id == delivery_id)
+        .where(
+            deliveries.c.account_id == bindparam("b_account_id"),
+            deliveries.c.id == bindparam("b_id"),
+        )
         .values(
             status=_status_for_webhook(),
-            next_attempt_at=now,
+            next_attempt_at=bindparam("b_now", type_=Timestamp),
             completed_at=None,
             lease_token=None,
         )
     )
-    return result.rowcount > 0
+)
 
 
 async def recover_failed(
-    conn: AsyncConnection, account_id: str, webhook_id: str, since: datetime, now: datetime
+    tx: Transaction, account_id: str, webhook_id: str, since: datetime, now: datetime
 ) -> int:
-    result = await conn.execute(
+    return await tx.execute(
+        _RECOVER,
+        {"b_account_id": account_id, "b_webhook_id": webhook_id, "b_since": since, "b_now": now},
+    )
+
+
+_RECOVER = Statement(
+    lambda _: (
         update(deliveries)
         .where(
-            deliveries.c.account_id == account_id,
-            deliveries.c.webhook_id == webhook_id,
+            deliveries.c.account_id == bindparam("b_account_id"),
+            deliveries.c.webhook_id == bindparam("b_webhook_id"),
             deliveries.c.status == _FAILED,
-            deliveries.c.created >= since,
+            deliveries.c.created >= bindparam("b_since", type_=Timestamp),
         )
-        .values(status=_status_for_webhook(), next_attempt_at=now, completed_at=None)
+        .values(
+            status=_status_for_webhook(),
+            next_attempt_at=bindparam("b_now", type_=Timestamp),
+            completed_at=None,
+        )
     )
-    return result.rowcount
+)
 
 
 def _delivery_filters(query: DeliveryQuery) -> list[ColumnElement[bool]]:
@@ -373,48 +402,56 @@ def _delivery_filters(query: DeliveryQuery) -> list[ColumnElement[bool]]:
     return filters
 
 
-async def list_deliveries(conn: AsyncConnection, query: DeliveryQuery) -> Page[DeliveryRecord]:
+async def list_deliveries(tx: Transaction, query: DeliveryQuery) -> Page[DeliveryRecord]:
     filters = _delivery_filters(query)
     newest_first = (
         select(deliveries)
         .where(*filters)
         .order_by(deliveries.c.created.desc(), deliveries.c.id.desc())
     )
-    items = await _records(conn, paginate(newest_first, query.page))
-    return Page(items=items, total=await count(conn, deliveries, *filters))
+    items = await _records(tx, paginate(newest_first, query.page))
+    return Page(items=items, total=await count(tx, deliveries, *filters))
 
 
-async def get_delivery(
-    conn: AsyncConnection, account_id: str, delivery_id: str
-) -> DeliveryRecord | None:
-    query = select(deliveries).where(
-        deliveries.c.account_id == account_id, deliveries.c.id == delivery_id
-    )
-    found = await _records(conn, query)
+async def get_delivery(tx: Transaction, account_id: str, delivery_id: str) -> DeliveryRecord | None:
+    values = {"account_id": account_id, "id": delivery_id}
+    found = await _records(tx, _DELIVERY, values)
     return found[0] if found else None
 
 
-async def _records(conn: AsyncConnection, query: Select[Any]) -> list[DeliveryRecord]:
+_DELIVERY = Statement(
+    lambda _: select(deliveries).where(
+        deliveries.c.account_id == bindparam("account_id"), deliveries.c.id == bindparam("id")
+    )
+)
+
+
+async def _records(
+    tx: Transaction, query: Query, values: dict[str, Any] | None = None
+) -> list[DeliveryRecord]:
     """Deliveries with their events and attempts: three queries for any number of rows."""
-    rows: list[RowMapping] = list((await conn.execute(query)).mappings())
-    found = [delivery_from_row(row) for row in rows]
+    found = [delivery_from_row(row) for row in await tx.fetch_mappings(query, values or {})]
     if not found:
         return []
-    by_key = await load_events(conn, {(d.account_id, d.event_id) for d in found})
-    tried = await _attempts(conn, [d.id for d in found])
+    by_key = await load_events(tx, {(d.account_id, d.event_id) for d in found})
+    tried = await _attempts(tx, [d.id for d in found])
     return [
         DeliveryRecord(delivery=d, event=by_key[(d.account_id, d.event_id)], attempts=tried[d.id])
         for d in found
     ]
 
 
-async def _attempts(conn: AsyncConnection, delivery_ids: list[str]) -> dict[str, list[Attempt]]:
-    query = (
-        select(attempts)
-        .where(attempts.c.delivery_id.in_(delivery_ids))
-        .order_by(attempts.c.delivery_id, attempts.c.number, attempts.c.id)
-    )
+async def _attempts(tx: Transaction, delivery_ids: list[str]) -> dict[str, list[Attempt]]:
     by_delivery: defaultdict[str, list[Attempt]] = defaultdict(list)
-    for row in (await conn.execute(query)).mappings():
+    for row in await tx.fetch_mappings(_ATTEMPTS_OF, {"ids": delivery_ids}):
         by_delivery[row["delivery_id"]].append(attempt_from_row(row))
     return by_delivery
+
+
+_ATTEMPTS_OF = Statement(
+    lambda database: (
+        select(attempts)
+        .where(in_list(database, attempts.c.delivery_id))
+        .order_by(attempts.c.delivery_id, attempts.c.number, attempts.c.id)
+    )
+)

@@ -1,48 +1,120 @@
-"""Driver and SQLAlchemy exceptions, translated once, here, into HookCast's errors."""
+"""Driver errors, translated once, at the connector boundary, into HookCast's errors.
+
+`Conflict` for constraint violations, `ValidationFailed` for values the database refuses
+(SQLSTATE class 22, e.g. a NUL character on PostgreSQL), `Unavailable` for the rest: an
+outage is not the caller's fault, a bad value is. Only the drivers' own exceptions (sqlite3,
+asyncpg, and SQLAlchemy's for a caller's connection) are translated; anything else raised
+inside a transaction block passes through unchanged.
+
+The translated error's cause says what the database refused in PEP 249's terms, whatever the
+driver (`IntegrityError`, `DataError`, `DatabaseError`), and chains the driver's own error,
+to which the connector added the statement (`note_statement`): a logged traceback names the
+statement but never its parameters, which hold event data, response bodies and names.
+"""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import exc as sa_exc
 
-from hookcast.domain.errors import Conflict, Unavailable, ValidationFailed
+from hookcast.domain.errors import Conflict, HookcastError, Unavailable, ValidationFailed
 
-__all__ = ["StoreUnavailable", "translate_errors"]
+__all__ = [
+    "DataError",
+    "DatabaseError",
+    "IntegrityError",
+    "StoreUnavailable",
+    "note_statement",
+    "translate_errors",
+]
 
 # Kept as the store's name for the same error, so `except StoreUnavailable` reads naturally.
 StoreUnavailable = Unavailable
 
+_DRIVER_ERRORS = (
+    sqlite3.Error,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    sa_exc.SQLAlchemyError,
+    OSError,
+    TimeoutError,
+)
+_BAD_VALUE = "the database refused a value (for example a NUL character or an out-of-range number)"
+
+
+class DatabaseError(Exception):
+    """A statement the database (or its driver) refused: the driver's error, by class and
+    message, chained under HookCast's own."""
+
+
+class IntegrityError(DatabaseError):
+    """A constraint refused the statement (a duplicate key, a missing reference)."""
+
+
+class DataError(DatabaseError):
+    """The database refused one of the statement's values."""
+
+
+def note_statement(exc: BaseException, sql: str) -> None:
+    """Adds the statement a driver error came from to its traceback (never the values)."""
+    exc.add_note(f"[SQL: {sql}]")
+
 
 @contextmanager
-def translate_errors(conflict: str = "the resource already exists") -> Iterator[None]:
-    """`Conflict` for constraint violations, `ValidationFailed` for values the database
-    refuses (SQLSTATE class 22, e.g. a NUL character on PostgreSQL), `Unavailable` for the
-    rest: an outage is not the caller's fault, a bad value is."""
+def translate_errors() -> Iterator[None]:
+    """Raises the store's error for a driver's error raised inside the block."""
     try:
         yield
-    except sa_exc.IntegrityError as exc:
-        raise Conflict(conflict) from exc
-    except sa_exc.DBAPIError as exc:
-        if _is_bad_value(exc):
-            raise ValidationFailed(
-                "the database refused a value (for example a NUL character or an "
-                "out-of-range number)"
-            ) from exc
-        raise Unavailable(f"the database is unavailable: {type(exc).__name__}") from exc
-    except (sa_exc.SQLAlchemyError, OSError, TimeoutError) as exc:
-        raise Unavailable(f"the database is unavailable: {type(exc).__name__}") from exc
+    except _DRIVER_ERRORS as exc:
+        raise _translated(exc) from _described(exc)
 
 
-def _is_bad_value(exc: sa_exc.DBAPIError) -> bool:
-    if isinstance(exc, sa_exc.DataError):
-        return True
-    orig = exc.orig
-    for candidate in (orig, getattr(orig, "__cause__", None)):
-        if str(getattr(candidate, "sqlstate", "") or "").startswith("22"):
+def _described(exc: BaseException) -> BaseException:
+    """The cause to chain: SQLAlchemy's errors and outages as they are, a driver's error
+    under the PEP 249 class it belongs to."""
+    if isinstance(exc, sa_exc.SQLAlchemyError | OSError | TimeoutError):
+        return exc
+    kind = (
+        IntegrityError
+        if _is_constraint(exc)
+        else DataError
+        if _is_bad_value(exc)
+        else DatabaseError
+    )
+    described = kind(f"({type(exc).__module__}.{type(exc).__name__}) {exc}")
+    described.__cause__ = exc
+    return described
+
+
+def _translated(exc: BaseException) -> HookcastError:
+    cause = exc.orig if isinstance(exc, sa_exc.DBAPIError) else exc
+    if isinstance(exc, sa_exc.IntegrityError) or _is_constraint(cause):
+        return Conflict("the resource already exists")
+    if isinstance(exc, sa_exc.DataError) or _is_bad_value(cause):
+        return ValidationFailed(_BAD_VALUE)
+    return Unavailable(f"the database is unavailable: {type(exc).__name__}")
+
+
+def _is_constraint(exc: BaseException | None) -> bool:
+    return isinstance(
+        exc, sqlite3.IntegrityError | asyncpg.IntegrityConstraintViolationError
+    ) or _sqlstate(exc).startswith("23")
+
+
+def _is_bad_value(exc: BaseException | None) -> bool:
+    for candidate in (exc, getattr(exc, "__cause__", None)):
+        if isinstance(candidate, sqlite3.DataError) or _sqlstate(candidate).startswith("22"):
             return True
-        # asyncpg refuses some values client-side (e.g. an int64 overflow) as ValueError.
+        # asyncpg refuses some values client-side (e.g. an int64 overflow) with a DataError
+        # that is a ValueError.
         if isinstance(candidate, ValueError):
             return True
     return False
+
+
+def _sqlstate(exc: BaseException | None) -> str:
+    return str(getattr(exc, "sqlstate", "") or "")

@@ -4,37 +4,35 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Sequence
-from typing import Any
 
 from sqlalchemy import ColumnElement, bindparam, func, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hookcast.domain.models import DeliveryStatus, Event
 from hookcast.ports import EventQuery, EventSummary, Page
-from hookcast.store import raw
+from hookcast.store.connector import Transaction
 from hookcast.store.rows import event_from_row, event_values
-from hookcast.store.sql import IDS, count, insert_ignoring, is_postgres, paginate
+from hookcast.store.sql import count, in_list, insert_ignoring, paginate
+from hookcast.store.statement import Statement
 from hookcast.store.tables import deliveries, events
-from hookcast.store.types import JsonText, dump_json
+from hookcast.store.types import dump_json
 
 __all__ = ["insert_new_events", "list_events", "load_events"]
 
 EventKey = tuple[str, str]  # (account_id, event id)
 
 
-async def insert_new_events(conn: AsyncConnection, batch: Sequence[Event]) -> list[Event]:
+async def insert_new_events(tx: Transaction, batch: Sequence[Event]) -> list[Event]:
     """Inserts the events whose (account_id, id) is new; returns those, in input order."""
     unique = list({(event.account_id, event.id): event for event in reversed(batch)}.values())
     unique.reverse()  # first occurrence of each key, in input order
     if not unique:
         return []
-    statement = insert_ignoring(conn, events, ["account_id", "id"], ["account_id", "id"])
-    result = await raw.fetch_each(conn, statement, [event_values(event) for event in unique])
+    result = await tx.fetch_each(_INSERT_NEW, [event_values(event) for event in unique])
     inserted = {(account_id, event_id) for account_id, event_id in result}
     return [event for event in unique if (event.account_id, event.id) in inserted]
 
 
-async def load_events(conn: AsyncConnection, keys: Collection[EventKey]) -> dict[EventKey, Event]:
+async def load_events(tx: Transaction, keys: Collection[EventKey]) -> dict[EventKey, Event]:
     if not keys:
         return {}
     # Per account `account_id = ? AND id IN (...)`, not `(account_id, id) IN (VALUES ...)`:
@@ -45,79 +43,84 @@ async def load_events(conn: AsyncConnection, keys: Collection[EventKey]) -> dict
     for account_id, event_id in keys:
         by_account[account_id].append(event_id)
     loaded: dict[EventKey, Event] = {}
-    statement = _IN_ACCOUNT_PG if is_postgres(conn) else _IN_ACCOUNT_SQLITE
     for account_id, event_ids in by_account.items():  # one query per account in the batch
-        params = {"account_id": account_id, "ids": event_ids}
-        for row in await raw.fetch_mappings(conn, statement, params):
+        values = {"account_id": account_id, "ids": event_ids}
+        for row in await tx.fetch_mappings(_IN_ACCOUNT, values):
             event = event_from_row(row)
             loaded[(event.account_id, event.id)] = event
     return loaded
 
 
-# Built once: they run for every claim. An expanding IN parameter on PostgreSQL; on SQLite,
-# whose statements run on the raw connection (store/raw.py), the ids as one JSON array.
-_IN_ACCOUNT_PG = select(events).where(
-    events.c.account_id == bindparam("account_id"),
-    events.c.id.in_(IDS),
+# Both run for every publish or claim.
+_INSERT_NEW = Statement(
+    lambda database: insert_ignoring(
+        database, events, ("account_id", "id"), returning=("account_id", "id")
+    )
 )
-_IN_ACCOUNT_SQLITE = select(events).where(
-    events.c.account_id == bindparam("account_id"),
-    events.c.id.in_(
-        select(func.json_each(bindparam("ids", type_=JsonText)).table_valued("value").c.value)
-    ),
+_IN_ACCOUNT = Statement(
+    lambda database: select(events).where(
+        events.c.account_id == bindparam("account_id"), in_list(database, events.c.id)
+    )
 )
 
 
-def _filters(query: EventQuery, *, postgres: bool) -> list[ColumnElement[bool]]:
+def _filters(query: EventQuery, *, database: str) -> list[ColumnElement[bool]]:
     filters = [events.c.account_id == query.account_id]
     if query.type is not None:
         filters.append(events.c.type == query.type)
     if query.site_id is not None:
         filters.append(events.c.site_id == query.site_id)
     if query.resource_id is not None:
-        filters.append(_has_resource_id(query.resource_id, postgres=postgres))
+        filters.append(_has_resource_id(query.resource_id, database=database))
     return filters
 
 
-def _has_resource_id(resource_id: str, *, postgres: bool) -> ColumnElement[bool]:
+def _has_resource_id(resource_id: str, *, database: str) -> ColumnElement[bool]:
     # resource_ids is compact orjson text, {"media_id":"MNYaMSQl",...}: a value is the only
     # thing preceded by a colon, and quotes inside values are escaped, so ':"<id>"' occurs
     # exactly in the events holding that id as a value. A plain substring test (not LIKE,
     # which SQLite folds to case-insensitive) keeps both databases exact and alike. It scans
     # the account's events: acceptable for a filter people type in.
     needle = ":" + dump_json(resource_id)
-    position = func.strpos if postgres else func.instr
+    position = func.strpos if database == "postgresql" else func.instr
     return position(events.c.resource_ids, needle) > 0
 
 
-async def list_events(conn: AsyncConnection, query: EventQuery) -> Page[EventSummary]:
-    filters = _filters(query, postgres=is_postgres(conn))
+async def list_events(tx: Transaction, query: EventQuery) -> Page[EventSummary]:
+    filters = _filters(query, database=tx.database)
     newest_first = (
         select(events).where(*filters).order_by(events.c.created.desc(), events.c.id.desc())
     )
-    rows = (await conn.execute(paginate(newest_first, query.page))).mappings()
+    rows = await tx.fetch_mappings(paginate(newest_first, query.page))
     page = [event_from_row(row) for row in rows]
-    counts = await _delivery_counts(conn, query.account_id, [event.id for event in page])
+    counts = await _delivery_counts(tx, query.account_id, [event.id for event in page])
     items = [EventSummary(event=event, deliveries=counts[event.id]) for event in page]
-    return Page(items=items, total=await count(conn, events, *filters))
+    return Page(items=items, total=await count(tx, events, *filters))
 
 
 async def _delivery_counts(
-    conn: AsyncConnection, account_id: str, event_ids: list[str]
+    tx: Transaction, account_id: str, event_ids: list[str]
 ) -> defaultdict[str, dict[DeliveryStatus, int]]:
     """Deliveries per status for each event of a page, in one grouped query."""
     counts: defaultdict[str, dict[DeliveryStatus, int]] = defaultdict(_zero_counts)
     if not event_ids:
         return counts
-    query = (
+    values = {"account_id": account_id, "ids": event_ids}
+    for event_id, status, number in await tx.fetch_all(_COUNTS, values):
+        counts[event_id][DeliveryStatus(status)] = int(number)
+    return counts
+
+
+_COUNTS = Statement(
+    lambda database: (
         select(deliveries.c.event_id, deliveries.c.status, func.count())
-        .where(deliveries.c.account_id == account_id, deliveries.c.event_id.in_(event_ids))
+        .where(
+            deliveries.c.account_id == bindparam("account_id"),
+            in_list(database, deliveries.c.event_id),
+        )
         .group_by(deliveries.c.event_id, deliveries.c.status)
     )
-    row: Any
-    for row in await conn.execute(query):
-        counts[row[0]][DeliveryStatus(row[1])] = int(row[2])
-    return counts
+)
 
 
 def _zero_counts() -> dict[DeliveryStatus, int]:

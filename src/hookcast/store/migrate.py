@@ -7,18 +7,20 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, func, insert, select, text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection, event, func, insert, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from hookcast.domain.ids import new_resource_id
 from hookcast.store.crypto import SecretBox
-from hookcast.store.engine import create_engines
+from hookcast.store.database import asyncpg_dsn, open_connector, to_async_url
 from hookcast.store.errors import translate_errors
-from hookcast.store.sql import is_postgres
+from hookcast.store.files import create_private_sqlite_file
 from hookcast.store.sql_store import SqlStore
+from hookcast.store.sqlite_connector import BUSY_TIMEOUT
 from hookcast.store.tables import accounts
 
 __all__ = ["migrate", "open_store"]
@@ -44,24 +46,59 @@ async def open_store(
 ) -> SqlStore:
     """A store on a migrated database. `secret_key` encrypts webhook secrets at rest;
     secrets encrypted under one of `previous_keys` are still read."""
-    return SqlStore(create_engines(database_url), SecretBox(secret_key, previous=previous_keys))
+    connector = open_connector(database_url)
+    url = to_async_url(database_url)
+    listen_dsn = asyncpg_dsn(url) if connector.database == "postgresql" else None
+    box = SecretBox(secret_key, previous=previous_keys)
+    return SqlStore(connector, box, listen_dsn=listen_dsn)
 
 
 async def _migrate(database_url: str) -> None:
-    engines = create_engines(database_url)
+    engine = _migration_engine(database_url)
     try:
         with translate_errors():
             # One transaction (DDL is transactional on both databases): a failed upgrade
             # leaves the previous schema intact.
-            async with engines.write.begin() as conn:
-                if is_postgres(conn):
+            async with engine.begin() as conn:
+                if conn.dialect.name == "postgresql":
                     await conn.execute(
                         text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK}
                     )
                 await conn.run_sync(_upgrade)
                 await _ensure_an_account(conn)
     finally:
-        await engines.dispose()
+        await engine.dispose()
+
+
+def _migration_engine(database_url: str) -> AsyncEngine:
+    """An SQLAlchemy engine for Alembic. On SQLite, with the store's pragmas (WAL) and a
+    BEGIN IMMEDIATE that waits for another process's write lock: concurrent migrations
+    then take turns instead of deadlocking (see store/sqlite_connector.py)."""
+    url = to_async_url(database_url)
+    create_private_sqlite_file(url)
+    # An error names its statement but not its parameters: they hold event data, response
+    # bodies and names, and errors end up in logs (a traceback carries the error's text).
+    engine = create_async_engine(url, hide_parameters=True)
+    if engine.dialect.name != "sqlite":
+        return engine
+
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take BEGIN away from the driver (SQLAlchemy's documented recipe) so the "begin"
+        # hook below decides how each transaction starts.
+        dbapi_connection.isolation_level = None
+        for pragma in (
+            "PRAGMA journal_mode=WAL",
+            f"PRAGMA busy_timeout={int(BUSY_TIMEOUT * 1000)}",
+            "PRAGMA foreign_keys=ON",
+        ):
+            dbapi_connection.cursor().execute(pragma)
+
+    def on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    event.listen(engine.sync_engine, "connect", on_connect)
+    event.listen(engine.sync_engine, "begin", on_begin)
+    return engine
 
 
 def _upgrade(connection: Connection) -> None:

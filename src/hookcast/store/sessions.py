@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, String, Table, delete, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Column, String, Table, bindparam, delete, select
 
+from hookcast.store.connector import Transaction
 from hookcast.store.sql import insert_ignoring
+from hookcast.store.statement import Statement
 from hookcast.store.tables import metadata
 from hookcast.store.types import Timestamp
 
@@ -29,19 +30,24 @@ revoked_sessions = Table(
 
 
 async def sign_out(
-    conn: AsyncConnection, account_id: str, session_id: str, *, expires: datetime, now: datetime
+    tx: Transaction, account_id: str, session_id: str, *, expires: datetime, now: datetime
 ) -> None:
     """Refuses `session_id` until `expires`, and forgets the sessions expired by `now` (an
     expired session cookie is refused anyway)."""
-    await conn.execute(delete(revoked_sessions).where(revoked_sessions.c.expires <= now))
-    await conn.execute(
-        insert_ignoring(conn, revoked_sessions, ["id"]),
-        {"id": session_id, "account_id": account_id, "expires": expires},
-    )
+    await tx.execute(_FORGET_EXPIRED, {"b_now": now})
+    await tx.execute(_SIGN_OUT, {"id": session_id, "account_id": account_id, "expires": expires})
 
 
-async def is_signed_out(conn: AsyncConnection, session_id: str) -> bool:
-    found = await conn.scalar(
-        select(revoked_sessions.c.id).where(revoked_sessions.c.id == session_id)
+async def is_signed_out(tx: Transaction, session_id: str) -> bool:
+    return await tx.fetch_one(_SIGNED_OUT, {"id": session_id}) is not None
+
+
+_FORGET_EXPIRED = Statement(
+    lambda _: delete(revoked_sessions).where(
+        revoked_sessions.c.expires <= bindparam("b_now", type_=Timestamp)
     )
-    return found is not None
+)
+_SIGN_OUT = Statement(lambda database: insert_ignoring(database, revoked_sessions, ("id",)))
+_SIGNED_OUT = Statement(
+    lambda _: select(revoked_sessions.c.id).where(revoked_sessions.c.id == bindparam("id"))
+)

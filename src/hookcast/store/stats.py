@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, func, literal_column, select, type_coerce
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import BigInteger, Select, bindparam, func, literal_column, select, type_coerce
 
 from hookcast.domain.models import DeliveryStatus
 from hookcast.ports import DeliveryCount
+from hookcast.store.connector import Transaction
+from hookcast.store.sql import in_list
+from hookcast.store.statement import Statement
 from hookcast.store.tables import deliveries
-from hookcast.store.types import from_micros
+from hookcast.store.types import Timestamp, from_micros
 
 __all__ = ["count_by_hour"]
 
@@ -19,30 +22,38 @@ _HOUR_MICROS = 3_600_000_000
 
 
 async def count_by_hour(
-    conn: AsyncConnection, account_id: str, webhook_ids: Sequence[str], since: datetime
+    tx: Transaction, account_id: str, webhook_ids: Sequence[str], since: datetime
 ) -> list[DeliveryCount]:
     if not webhook_ids:
         return []
+    values = {"account_id": account_id, "ids": list(webhook_ids), "b_since": since}
+    return [
+        DeliveryCount(
+            webhook_id=webhook_id,
+            hour=from_micros(int(hour) * _HOUR_MICROS),
+            status=DeliveryStatus(status),
+            count=int(number),
+        )
+        for webhook_id, hour, status, number in await tx.fetch_all(_BY_HOUR, values)
+    ]
+
+
+def _by_hour(database: str) -> Select[Any]:
     # Timestamps are integer microseconds, so integer division buckets them by UTC hour the
     # same way on SQLite and PostgreSQL. The divisor is a literal, not a bind parameter:
     # PostgreSQL only accepts the GROUP BY expression if it is textually the SELECT one.
     created = type_coerce(deliveries.c.created, BigInteger)
     hour = (created // literal_column(str(_HOUR_MICROS), BigInteger)).label("hour")
-    query = (
+    return (
         select(deliveries.c.webhook_id, hour, deliveries.c.status, func.count().label("n"))
         .where(
-            deliveries.c.account_id == account_id,
-            deliveries.c.webhook_id.in_(list(webhook_ids)),
-            deliveries.c.created >= since,  # served by the (webhook_id, created) index
+            deliveries.c.account_id == bindparam("account_id"),
+            in_list(database, deliveries.c.webhook_id),
+            # served by the (webhook_id, created) index
+            deliveries.c.created >= bindparam("b_since", type_=Timestamp),
         )
         .group_by(deliveries.c.webhook_id, hour, deliveries.c.status)
     )
-    return [
-        DeliveryCount(
-            webhook_id=row.webhook_id,
-            hour=from_micros(int(row.hour) * _HOUR_MICROS),
-            status=DeliveryStatus(row.status),
-            count=int(row.n),
-        )
-        for row in await conn.execute(query)
-    ]
+
+
+_BY_HOUR = Statement(_by_hour)

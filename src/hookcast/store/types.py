@@ -38,7 +38,7 @@ class Timestamp(TypeDecorator[datetime]):
     impl = BigInteger
     cache_ok = True
     # A stored value (never None) as Python sees it: process_result_value without
-    # SQLAlchemy's wrappers, for statements run on the raw connection (store/raw.py).
+    # SQLAlchemy's wrappers, for statements the connectors run on the driver (store/statement.py).
     load_value = staticmethod(from_micros)
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> int | None:

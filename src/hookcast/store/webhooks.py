@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    RowMapping,
     Select,
     Table,
     Text,
@@ -20,15 +19,15 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hookcast.domain.errors import NotFound, ValidationFailed
 from hookcast.domain.models import DeliveryStatus, Webhook
 from hookcast.ports import Page, WebhookHealth, WebhookQuery
-from hookcast.store import raw
+from hookcast.store.connector import Row, Transaction
 from hookcast.store.crypto import SecretBox
 from hookcast.store.rows import webhook_from_row, webhook_values
-from hookcast.store.sql import IDS, count, is_postgres, paginate
+from hookcast.store.sql import count, in_list, paginate
+from hookcast.store.statement import Query, Statement
 from hookcast.store.tables import deliveries, webhook_events, webhook_sites, webhooks
 from hookcast.store.types import Timestamp
 
@@ -50,47 +49,39 @@ _PENDING = DeliveryStatus.PENDING.value
 _PAUSED = DeliveryStatus.PAUSED.value
 
 
-async def create_webhook(conn: AsyncConnection, webhook: Webhook, box: SecretBox) -> None:
-    await conn.execute(insert(webhooks).values(webhook_values(webhook, box)))
-    await _insert_subscriptions(conn, webhook)
+async def create_webhook(tx: Transaction, webhook: Webhook, box: SecretBox) -> None:
+    await tx.execute(_INSERT, webhook_values(webhook, box))
+    await _insert_subscriptions(tx, webhook)
 
 
 async def get_webhook(
-    conn: AsyncConnection, account_id: str, webhook_id: str, box: SecretBox
+    tx: Transaction, account_id: str, webhook_id: str, box: SecretBox
 ) -> Webhook | None:
-    query = select(webhooks).where(webhooks.c.account_id == account_id, webhooks.c.id == webhook_id)
-    found = await _load(conn, query, box)
+    found = await _load(tx, _WEBHOOK, box, {"account_id": account_id, "id": webhook_id})
     return found[0] if found else None
 
 
-async def enabled_webhooks(
-    conn: AsyncConnection, account_id: str, box: SecretBox
-) -> Sequence[Webhook]:
-    query = (
-        select(webhooks)
-        .where(webhooks.c.account_id == account_id, webhooks.c.enabled.is_(True))
-        .order_by(webhooks.c.created, webhooks.c.id)
-    )
-    return await _load(conn, query, box)
+async def enabled_webhooks(tx: Transaction, account_id: str, box: SecretBox) -> Sequence[Webhook]:
+    return await _load(tx, _ENABLED, box, {"account_id": account_id})
 
 
 async def load_webhooks(
-    conn: AsyncConnection, webhook_ids: Collection[str], box: SecretBox
+    tx: Transaction, webhook_ids: Collection[str], box: SecretBox
 ) -> dict[str, Webhook]:
     """The webhooks with these ids, by id (any account: the caller already scoped the ids)."""
     if not webhook_ids:
         return {}
-    found = await _load(conn, _BY_IDS, box, {"ids": list(webhook_ids)})
+    found = await _load(tx, _BY_IDS, box, {"ids": list(webhook_ids)})
     return {webhook.id: webhook for webhook in found}
 
 
-def _sort_key(query: WebhookQuery, *, postgres: bool) -> list[ColumnElement[Any]]:
+def _sort_key(query: WebhookQuery, *, database: str) -> list[ColumnElement[Any]]:
     columns: dict[str, ColumnElement[Any]] = {
         "created": webhooks.c.created,
         "last_modified": webhooks.c.last_modified,
         # PostgreSQL sorts text by locale; "C" is byte order, as SQLite's BINARY collation,
         # so both databases list alike.
-        "name": webhooks.c.name.collate("C") if postgres else webhooks.c.name,
+        "name": webhooks.c.name.collate("C") if database == "postgresql" else webhooks.c.name,
     }
     if query.sort not in columns:
         raise ValidationFailed(f"cannot sort webhooks by {query.sort!r}", field="sort")
@@ -111,151 +102,170 @@ def _filters(query: WebhookQuery) -> list[ColumnElement[bool]]:
     return filters
 
 
-async def list_webhooks(
-    conn: AsyncConnection, query: WebhookQuery, box: SecretBox
-) -> Page[Webhook]:
+async def list_webhooks(tx: Transaction, query: WebhookQuery, box: SecretBox) -> Page[Webhook]:
     filters = _filters(query)
-    order = _sort_key(query, postgres=is_postgres(conn))
+    order = _sort_key(query, database=tx.database)
     page_query = paginate(select(webhooks).where(*filters).order_by(*order), query.page)
-    items = await _load(conn, page_query, box)
-    return Page(items=items, total=await count(conn, webhooks, *filters))
+    items = await _load(tx, page_query, box)
+    return Page(items=items, total=await count(tx, webhooks, *filters))
 
 
-async def update_webhook(
-    conn: AsyncConnection, webhook: Webhook, now: datetime, box: SecretBox
-) -> None:
-    values = webhook_values(webhook, box)
-    for immutable in ("id", "account_id", "created"):
-        del values[immutable]
-    result = await conn.execute(
-        update(webhooks)
-        .where(webhooks.c.account_id == webhook.account_id, webhooks.c.id == webhook.id)
-        .values(values)
-    )
-    if result.rowcount == 0:
+async def update_webhook(tx: Transaction, webhook: Webhook, now: datetime, box: SecretBox) -> None:
+    values = {f"b_{name}": value for name, value in webhook_values(webhook, box).items()}
+    if await tx.execute(_UPDATE, values) == 0:
         raise NotFound(f"webhook {webhook.id} not found")
-    await conn.execute(delete(webhook_events).where(webhook_events.c.webhook_id == webhook.id))
-    await conn.execute(delete(webhook_sites).where(webhook_sites.c.webhook_id == webhook.id))
-    await _insert_subscriptions(conn, webhook)
+    await tx.execute(_DELETE_EVENTS, {"b_id": webhook.id})
+    await tx.execute(_DELETE_SITES, {"b_id": webhook.id})
+    await _insert_subscriptions(tx, webhook)
     # Applied on every save rather than on a detected flip: an enabled webhook has no paused
     # deliveries and a disabled one no pending deliveries, so this is idempotent and needs no
     # read of the previous state (which a concurrent writer could change under us).
     if webhook.enabled:
-        await resume_paused(conn, webhook.id, now)
+        await resume_paused(tx, webhook.id, now)
     else:
-        await pause_pending(conn, [webhook.id])
+        await pause_pending(tx, [webhook.id])
 
 
-async def pause_pending(conn: AsyncConnection, webhook_ids: Collection[str]) -> None:
+async def pause_pending(tx: Transaction, webhook_ids: Collection[str]) -> None:
     # Leases are kept: a worker sending one of these right now still records its attempt
     # (record_results leaves a paused delivery paused unless the attempt completes it).
-    await conn.execute(
-        update(deliveries)
-        .where(deliveries.c.webhook_id.in_(webhook_ids), deliveries.c.status == _PENDING)
-        .values(status=_PAUSED)
-    )
+    await tx.execute(_PAUSE, {"ids": list(webhook_ids)})
 
 
-async def resume_paused(conn: AsyncConnection, webhook_id: str, now: datetime) -> int:
-    result = await conn.execute(
-        update(deliveries)
-        .where(deliveries.c.webhook_id == webhook_id, deliveries.c.status == _PAUSED)
-        .values(status=_PENDING, next_attempt_at=now)
-    )
-    return result.rowcount
+async def resume_paused(tx: Transaction, webhook_id: str, now: datetime) -> int:
+    return await tx.execute(_RESUME, {"b_id": webhook_id, "b_now": now})
 
 
-async def delete_webhook(conn: AsyncConnection, account_id: str, webhook_id: str) -> bool:
+async def delete_webhook(tx: Transaction, account_id: str, webhook_id: str) -> bool:
     # Deliveries, their attempts and the subscriptions go with it (ON DELETE CASCADE).
-    result = await conn.execute(
-        delete(webhooks).where(webhooks.c.account_id == account_id, webhooks.c.id == webhook_id)
-    )
-    return result.rowcount > 0
+    return await tx.execute(_DELETE, {"account_id": account_id, "id": webhook_id}) > 0
 
 
-async def lock_webhooks(conn: AsyncConnection, webhook_ids: Collection[str]) -> set[str]:
+async def lock_webhooks(tx: Transaction, webhook_ids: Collection[str]) -> set[str]:
     """The ids that still exist, share-locked until commit so they cannot be deleted before
     deliveries referencing them are inserted (SQLite's BEGIN IMMEDIATE already excludes it)."""
     if not webhook_ids:
         return set()
-    return set((await conn.scalars(_LOCK_BY_IDS, {"ids": list(webhook_ids)})).all())
+    rows = await tx.fetch_all(_LOCK_BY_IDS, {"ids": list(webhook_ids)})
+    return {webhook_id for (webhook_id,) in rows}
 
 
-async def _insert_subscriptions(conn: AsyncConnection, webhook: Webhook) -> None:
-    if webhook.events:
-        await conn.execute(
-            insert(webhook_events),
-            [
-                {"webhook_id": webhook.id, "position": i, "event": event}
-                for i, event in enumerate(webhook.events)
-            ],
-        )
-    if webhook.site_ids:
-        await conn.execute(
-            insert(webhook_sites),
-            [
-                {"webhook_id": webhook.id, "position": i, "site_id": site_id}
-                for i, site_id in enumerate(webhook.site_ids)
-            ],
-        )
-
-
-async def _load(
-    conn: AsyncConnection,
-    query: Select[Any],
-    box: SecretBox,
-    params: dict[str, Any] | None = None,
-) -> list[Webhook]:
-    """Runs a webhooks query, then fetches every subscription of the rows in two queries."""
-    rows = list((await conn.execute(query, params)).mappings())
-    if not rows:
-        return []
-    ids = [row["id"] for row in rows]
-    events = await _ordered(conn, _EVENTS_OF, ids)
-    sites = await _ordered(conn, _SITES_OF, ids)
-    return [_webhook(row, events, sites, box) for row in rows]
-
-
-def _webhook(
-    row: RowMapping,
-    events: dict[str, list[str]],
-    sites: dict[str, list[str]],
-    box: SecretBox,
-) -> Webhook:
-    return webhook_from_row(row, events.get(row["id"], []), sites.get(row["id"], []), box)
-
-
-_BY_IDS = select(webhooks).where(webhooks.c.id.in_(IDS))
-_LOCK_BY_IDS = (
-    select(webhooks.c.id)
-    .where(webhooks.c.id.in_(IDS))
-    .order_by(webhooks.c.id)
-    .with_for_update(read=True, key_share=True)
-)
-
-
-def _subscriptions(table: Table, column: str) -> Select[Any]:
-    return (
-        select(table.c.webhook_id, table.c[column])
-        .where(table.c.webhook_id.in_(IDS))
-        .order_by(table.c.webhook_id, table.c.position)
+async def _insert_subscriptions(tx: Transaction, webhook: Webhook) -> None:
+    await tx.execute_many(
+        _INSERT_EVENT,
+        [
+            {"webhook_id": webhook.id, "position": i, "event": event}
+            for i, event in enumerate(webhook.events)
+        ],
+    )
+    await tx.execute_many(
+        _INSERT_SITE,
+        [
+            {"webhook_id": webhook.id, "position": i, "site_id": site_id}
+            for i, site_id in enumerate(webhook.site_ids)
+        ],
     )
 
 
-_EVENTS_OF = _subscriptions(webhook_events, "event")
-_SITES_OF = _subscriptions(webhook_sites, "site_id")
+async def _load(
+    tx: Transaction,
+    query: Query,
+    box: SecretBox,
+    values: dict[str, Any] | None = None,
+) -> list[Webhook]:
+    """Runs a webhooks query, then fetches every subscription of the rows in two queries."""
+    rows = await tx.fetch_mappings(query, values or {})
+    if not rows:
+        return []
+    ids = [row["id"] for row in rows]
+    events = _ordered(await tx.fetch_all(_EVENTS_OF, {"ids": ids}))
+    sites = _ordered(await tx.fetch_all(_SITES_OF, {"ids": ids}))
+    return [
+        webhook_from_row(row, events.get(row["id"], []), sites.get(row["id"], []), box)
+        for row in rows
+    ]
 
 
-async def _ordered(
-    conn: AsyncConnection, query: Select[Any], webhook_ids: list[str]
-) -> dict[str, list[str]]:
+def _ordered(rows: list[Row]) -> dict[str, list[str]]:
     by_webhook: defaultdict[str, list[str]] = defaultdict(list)
-    for webhook_id, item in await conn.execute(query, {"ids": webhook_ids}):
+    for webhook_id, item in rows:
         by_webhook[webhook_id].append(item)
     return by_webhook
 
 
-async def apply_health(conn: AsyncConnection, health: Sequence[WebhookHealth]) -> None:
+_THIS_ACCOUNTS = (
+    webhooks.c.account_id == bindparam("account_id"),
+    webhooks.c.id == bindparam("id"),
+)
+_INSERT = Statement(lambda _: insert(webhooks))
+_WEBHOOK = Statement(lambda _: select(webhooks).where(*_THIS_ACCOUNTS))
+_ENABLED = Statement(
+    lambda _: (
+        select(webhooks)
+        .where(webhooks.c.account_id == bindparam("account_id"), webhooks.c.enabled.is_(True))
+        .order_by(webhooks.c.created, webhooks.c.id)
+    )
+)
+_BY_IDS = Statement(lambda database: select(webhooks).where(in_list(database, webhooks.c.id)))
+_LOCK_BY_IDS = Statement(
+    lambda database: (
+        select(webhooks.c.id)
+        .where(in_list(database, webhooks.c.id))
+        .order_by(webhooks.c.id)
+        .with_for_update(read=True, key_share=True)
+    )
+)
+_MUTABLE = [
+    column.key for column in webhooks.c if column.key not in ("id", "account_id", "created")
+]
+_UPDATE = Statement(
+    lambda _: (
+        update(webhooks)
+        .where(
+            webhooks.c.account_id == bindparam("b_account_id"),
+            webhooks.c.id == bindparam("b_id"),
+        )
+        .values({name: bindparam(f"b_{name}", type_=webhooks.c[name].type) for name in _MUTABLE})
+    )
+)
+_DELETE = Statement(lambda _: delete(webhooks).where(*_THIS_ACCOUNTS))
+_DELETE_EVENTS = Statement(
+    lambda _: delete(webhook_events).where(webhook_events.c.webhook_id == bindparam("b_id"))
+)
+_DELETE_SITES = Statement(
+    lambda _: delete(webhook_sites).where(webhook_sites.c.webhook_id == bindparam("b_id"))
+)
+_INSERT_EVENT = Statement(lambda _: insert(webhook_events))
+_INSERT_SITE = Statement(lambda _: insert(webhook_sites))
+_PAUSE = Statement(
+    lambda database: (
+        update(deliveries)
+        .where(in_list(database, deliveries.c.webhook_id), deliveries.c.status == _PENDING)
+        .values(status=_PAUSED)
+    )
+)
+_RESUME = Statement(
+    lambda _: (
+        update(deliveries)
+        .where(deliveries.c.webhook_id == bindparam("b_id"), deliveries.c.status == _PAUSED)
+        .values(status=_PENDING, next_attempt_at=bindparam("b_now", type_=Timestamp))
+    )
+)
+
+
+def _subscriptions(table: Table, column: str) -> Callable[[str], Select[Any]]:
+    return lambda database: (
+        select(table.c.webhook_id, table.c[column])
+        .where(in_list(database, table.c.webhook_id))
+        .order_by(table.c.webhook_id, table.c.position)
+    )
+
+
+_EVENTS_OF = Statement(_subscriptions(webhook_events, "event"))
+_SITES_OF = Statement(_subscriptions(webhook_sites, "site_id"))
+
+
+async def apply_health(tx: Transaction, health: Sequence[WebhookHealth]) -> None:
     """Moves each webhook's success/failure marks; disabling also pauses its backlog.
 
     Rows are updated in id order so concurrent recorders lock webhooks in one order.
@@ -270,30 +280,37 @@ async def apply_health(conn: AsyncConnection, health: Sequence[WebhookHealth]) -
     disabled = [
         {"b_id": h.webhook_id, "b_reason": h.disable_reason} for h in ordered if h.disable_reason
     ]
-    # Every batch of results: on SQLite's raw connection when it can (store/raw.py).
-    await raw.execute_many(conn, _SUCCEEDED, succeeded)
-    await raw.execute_many(conn, _FAILING, failed)
+    await tx.execute_many(_SUCCEEDED, succeeded)
+    await tx.execute_many(_FAILING, failed)
     if disabled:
-        await raw.execute_many(conn, _DISABLE, disabled)
-        await pause_pending(conn, [row["b_id"] for row in disabled])
+        await tx.execute_many(_DISABLE, disabled)
+        await pause_pending(tx, [row["b_id"] for row in disabled])
 
 
 _THIS_WEBHOOK = webhooks.c.id == bindparam("b_id")
-_SUCCEEDED = (
-    update(webhooks)
-    .where(_THIS_WEBHOOK)
-    .values(last_success=bindparam("b_at", type_=Timestamp), failing_since=None)
-)
-# COALESCE keeps the start of an ongoing failure streak: "failing since" the first failure.
-_FAILING = (
-    update(webhooks)
-    .where(_THIS_WEBHOOK)
-    .values(
-        failing_since=func.coalesce(webhooks.c.failing_since, bindparam("b_at", type_=Timestamp))
+_SUCCEEDED = Statement(
+    lambda _: (
+        update(webhooks)
+        .where(_THIS_WEBHOOK)
+        .values(last_success=bindparam("b_at", type_=Timestamp), failing_since=None)
     )
 )
-_DISABLE = (
-    update(webhooks)
-    .where(_THIS_WEBHOOK)
-    .values(enabled=False, disabled_reason=bindparam("b_reason", type_=Text))
+# COALESCE keeps the start of an ongoing failure streak: "failing since" the first failure.
+_FAILING = Statement(
+    lambda _: (
+        update(webhooks)
+        .where(_THIS_WEBHOOK)
+        .values(
+            failing_since=func.coalesce(
+                webhooks.c.failing_since, bindparam("b_at", type_=Timestamp)
+            )
+        )
+    )
+)
+_DISABLE = Statement(
+    lambda _: (
+        update(webhooks)
+        .where(_THIS_WEBHOOK)
+        .values(enabled=False, disabled_reason=bindparam("b_reason", type_=Text))
+    )
 )

@@ -49,14 +49,17 @@ class EndpointGate:
         fill their share: `slow_slots` per account, and of measured-slow ones in all."""
         throttle = self._throttle(key)
         in_flight = self._in_flight.get(key, 0)
-        if in_flight >= throttle.limit or in_flight >= self._latency_limit(throttle):
+        if in_flight >= throttle.limit:
             return None
         latency = throttle.latency
         unhurried = latency is None or latency > self._slow_seconds
-        slow = latency is not None and unhurried
-        if unhurried:
+        slow = False
+        if unhurried:  # (a fast endpoint, the usual case, skips all of this)
+            if in_flight >= self._latency_limit(throttle):
+                return None
             if self._unhurried.get(account, 0) >= self._slow_slots:
                 return None
+            slow = latency is not None
             if slow and self.slow_in_flight >= self._slow_slots:
                 return None
             self._unhurried[account] = self._unhurried.get(account, 0) + 1

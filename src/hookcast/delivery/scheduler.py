@@ -117,12 +117,11 @@ class EndpointScheduler:
         blocked = 0  # accounts in a row that could start nothing
         while gate.in_flight < limit and blocked < len(turns):  # (none queued: none waits)
             account = turns[0]
-            # With others waiting, an account at its share lets them go first.
-            share = limit if len(turns) == 1 else -(-limit // len(turns))
             endpoints = self._accounts[account]
-            if gate.account_in_flight(account) < share and self._start_one(
-                account, endpoints, now=now, starts=starts, expired=expired
-            ):
+            waiting = len(turns)
+            if waiting > 1 and gate.account_in_flight(account) * waiting >= limit:
+                blocked += 1  # at its share (limit / waiting, rounded up): others go first
+            elif self._start_one(account, endpoints, now=now, starts=starts, expired=expired):
                 blocked = 0
             else:
                 blocked += 1

@@ -127,9 +127,10 @@ class EndpointScheduler:
                 blocked += 1
             if endpoints:
                 turns.rotate(-1)
-            else:
+            else:  # one fewer waits: the others' shares grow, so each may try again
                 turns.popleft()
                 del self._accounts[account]
+                blocked = 0
         return starts, expired
 
     def clear(self) -> list[LeaseKey]:

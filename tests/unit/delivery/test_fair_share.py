@@ -193,3 +193,19 @@ def test_a_slow_endpoint_still_gets_its_turns_while_slow_requests_fill_their_sha
         started += names(scheduler.ready(now=0.0))
 
     assert sorted(started) == ["A2", "B1"]
+
+
+def test_an_account_goes_at_once_when_the_others_deliveries_went_back() -> None:
+    options = replace(WORKER, concurrency=4, lease_seconds=60.0, queue_expiry=0.5)
+    scheduler = EndpointScheduler(options)
+    for endpoint in ("A1", "B1"):
+        measure(scheduler, endpoint, seconds=0.01, times=1)
+    scheduler.enqueue(claims("A1", times=4), now=0.0)
+    (slot, *_) = slots(scheduler.ready(now=0.0))  # A alone: four in flight
+    scheduler.enqueue(claims("B1"), now=0.0)  # to start by 30 s
+    scheduler.enqueue(claims("A1"), now=10.0)  # by 40 s
+    slot.close()
+
+    ready = scheduler.ready(now=31.0)  # B's delivery waited past its latest start
+
+    assert (names(ready), len(ready[1])) == (["A1"], 1)  # it goes back; A takes the place

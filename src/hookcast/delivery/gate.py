@@ -24,7 +24,9 @@ class EndpointGate:
     ) -> None:
         self._max = max_per_endpoint
         self._slow_seconds = slow_seconds
-        self._slow_slots = slow_slots  # requests to slow endpoints at once, all together
+        # At once: an account's requests to slow or new endpoints, and all accounts'
+        # requests to endpoints measured slow.
+        self._slow_slots = slow_slots
         self._start = start
         self._throttles: dict[str, EndpointThrottle] = {}
         self._in_flight: dict[str, int] = {}
@@ -36,12 +38,6 @@ class EndpointGate:
     def account_in_flight(self, account: str) -> int:
         """Requests in flight for `account`'s deliveries."""
         return self._accounts.get(account, 0)
-
-    def limit(self, key: str) -> int:
-        """How many requests may be in flight to `key` now: its AIMD limit, lowered while
-        its requests are slow or not yet measured (throttle.latency_limit)."""
-        throttle = self._throttle(key)
-        return min(throttle.limit, self._latency_limit(throttle))
 
     def try_slot(self, key: str, account: str) -> Slot | None:
         """A place for one request to the endpoint `key` for `account` now, or None if the
@@ -63,7 +59,8 @@ class EndpointGate:
             if slow and self.slow_in_flight >= self._slow_slots:
                 return None
             self._unhurried[account] = self._unhurried.get(account, 0) + 1
-            self.slow_in_flight += slow
+            if slow:
+                self.slow_in_flight += 1
         self._in_flight[key] = in_flight + 1
         self._accounts[account] = self._accounts.get(account, 0) + 1
         self.in_flight += 1
@@ -94,7 +91,8 @@ class EndpointGate:
     def _leave(self, key: str, account: str, *, unhurried: bool, slow: bool) -> None:
         self.in_flight -= 1
         if unhurried:
-            self.slow_in_flight -= slow
+            if slow:
+                self.slow_in_flight -= 1
             left = self._unhurried[account] - 1
             if left:
                 self._unhurried[account] = left

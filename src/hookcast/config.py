@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     disable_after_days: float = Field(default=5.0, gt=0)
     worker_concurrency: int = Field(default=128, ge=1, le=4096)
     endpoint_concurrency: int = Field(default=32, ge=1, le=1024)
+    # Fair share (docs/delivery.md): an endpoint whose requests take longer than this gets
+    # fewer of a worker's slots, in proportion, so that it cannot hold the worker.
+    slow_endpoint_seconds: float = Field(default=1.0, gt=0)
     # How long a worker holds a claimed delivery before another worker may send it again
     # (at-least-once after a crash). Must outlive the longest timeout (30 s) plus recording.
     lease_seconds: float = Field(default=60.0, ge=1)

@@ -1,5 +1,6 @@
 """Per-endpoint concurrency: how many requests may be in flight to one endpoint right now,
-and how many claimed deliveries may wait for it.
+and how many claimed deliveries may wait for it; and the counts fair share needs (requests in
+flight per account, and to slow endpoints).
 
 The rules are pure, in domain.throttle; this keeps the in-flight counts. Endpoints are
 `throttle.endpoint_key` strings. A request's place is a `Slot`: taken with `try_slot`, given
@@ -12,25 +13,58 @@ from datetime import datetime
 from types import TracebackType
 
 from hookcast.domain.retry import OutcomeKind
-from hookcast.domain.throttle import EndpointThrottle, queue_bound
+from hookcast.domain.throttle import EndpointThrottle, latency_limit, queue_bound
 
 
 class EndpointGate:
-    def __init__(self, max_per_endpoint: int) -> None:
+    """Requests in flight: per endpoint, per account, to slow endpoints, and in all."""
+
+    def __init__(
+        self, max_per_endpoint: int, *, slow_seconds: float, slow_slots: int, start: int
+    ) -> None:
         self._max = max_per_endpoint
+        self._slow_seconds = slow_seconds
+        # At once: an account's requests to slow or new endpoints, and all accounts'
+        # requests to endpoints measured slow.
+        self._slow_slots = slow_slots
+        self._start = start
         self._throttles: dict[str, EndpointThrottle] = {}
         self._in_flight: dict[str, int] = {}
+        self._accounts: dict[str, int] = {}  # requests in flight per account
+        self._unhurried: dict[str, int] = {}  # of which to slow or new endpoints, per account
         self.in_flight = 0  # requests in flight to every endpoint together
+        self.slow_in_flight = 0  # of which to endpoints measured slow, all accounts
 
-    def try_slot(self, key: str) -> Slot | None:
-        """A place for one request to the endpoint `key` now, or None if it is at its limit."""
+    def account_in_flight(self, account: str) -> int:
+        """Requests in flight for `account`'s deliveries."""
+        return self._accounts.get(account, 0)
+
+    def try_slot(self, key: str, account: str) -> Slot | None:
+        """A place for one request to the endpoint `key` for `account` now, or None if the
+        endpoint is at its limit, or it is slow (or not measured yet) and such requests
+        fill their share: `slow_slots` per account, and of measured-slow ones in all."""
         throttle = self._throttle(key)
         in_flight = self._in_flight.get(key, 0)
         if in_flight >= throttle.limit:
             return None
+        latency = throttle.latency
+        unhurried = latency is None or latency > self._slow_seconds
+        slow = False
+        if unhurried:  # (a fast endpoint, the usual case, skips all of this)
+            if in_flight >= self._latency_limit(throttle):
+                return None
+            if self._unhurried.get(account, 0) >= self._slow_slots:
+                return None
+            slow = latency is not None
+            if slow and self.slow_in_flight >= self._slow_slots:
+                return None
+            self._unhurried[account] = self._unhurried.get(account, 0) + 1
+            if slow:
+                self.slow_in_flight += 1
         self._in_flight[key] = in_flight + 1
+        self._accounts[account] = self._accounts.get(account, 0) + 1
         self.in_flight += 1
-        return Slot(self, key)
+        return Slot(self, key, account, unhurried=unhurried, slow=slow)
 
     def queue_bound(
         self, key: str, *, max_in_flight: int, horizon_seconds: float, floor: int, ceiling: int
@@ -39,18 +73,37 @@ class EndpointGate:
         the worker as a whole sends at most `max_in_flight` requests at once."""
         throttle = self._throttle(key)
         return queue_bound(
-            in_flight=min(throttle.limit, max_in_flight),
+            in_flight=min(throttle.limit, self._latency_limit(throttle), max_in_flight),
             latency=throttle.latency,
             horizon_seconds=horizon_seconds,
             floor=floor,
             ceiling=ceiling,
         )
 
-    def _leave(self, key: str) -> None:
+    def _latency_limit(self, throttle: EndpointThrottle) -> int:
+        return latency_limit(
+            max_limit=self._max,
+            latency=throttle.latency,
+            slow_seconds=self._slow_seconds,
+            start=self._start,
+        )
+
+    def _leave(self, key: str, account: str, *, unhurried: bool, slow: bool) -> None:
         self.in_flight -= 1
+        if unhurried:
+            if slow:
+                self.slow_in_flight -= 1
+            left = self._unhurried[account] - 1
+            if left:
+                self._unhurried[account] = left
+            else:
+                del self._unhurried[account]
         self._in_flight[key] -= 1
         if self._in_flight[key] == 0:
             del self._in_flight[key]
+        self._accounts[account] -= 1
+        if self._accounts[account] == 0:
+            del self._accounts[account]
 
     def _throttle(self, key: str) -> EndpointThrottle:
         throttle = self._throttles.get(key)
@@ -64,11 +117,16 @@ class Slot:
     ends, returning or raising; `close()` does the same for a block that never ran (a task
     cancelled before its first step). Either way, only once."""
 
-    __slots__ = ("_gate", "_key", "_open", "_throttle")
+    __slots__ = ("_account", "_gate", "_key", "_open", "_slow", "_throttle", "_unhurried")
 
-    def __init__(self, gate: EndpointGate, key: str) -> None:
+    def __init__(
+        self, gate: EndpointGate, key: str, account: str, *, unhurried: bool, slow: bool
+    ) -> None:
         self._gate = gate
         self._key = key
+        self._account = account
+        self._unhurried = unhurried  # counted in its account's slow-or-new requests
+        self._slow = slow  # counted in the worker's measured-slow requests
         self._throttle = gate._throttles[key]
         self._open = True
 
@@ -87,7 +145,7 @@ class Slot:
         if not self._open:
             return False
         self._open = False
-        self._gate._leave(self._key)
+        self._gate._leave(self._key, self._account, unhurried=self._unhurried, slow=self._slow)
         return True
 
     def __enter__(self) -> Slot:

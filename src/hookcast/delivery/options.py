@@ -14,6 +14,15 @@ class WorkerOptions:
     # A claim is made once no more than half are held, so each claim is one transaction of
     # hundreds of rows rather than many of a few. Keep it at least twice `concurrency`.
     prefetch: int = 1024
+    # Fair share (docs/delivery.md): accounts take turns, and while several wait each may
+    # have its share of `concurrency` in flight. An endpoint whose requests take longer than
+    # slow_endpoint_seconds gets endpoint_concurrency * slow_endpoint_seconds / latency slots
+    # (at least 1); one not measured yet gets new_endpoint_concurrency until its first
+    # answer. An account's requests to slow or new endpoints, and everyone's to slow ones,
+    # take at most slow_share of `concurrency`: the rest turns over quickly.
+    slow_endpoint_seconds: float = 1.0
+    slow_share: float = 0.5
+    new_endpoint_concurrency: int = 4
     # Deliveries should wait for their endpoint at most about lease_seconds * queue_horizon:
     # each endpoint's queue holds what it gets through in that time at its measured latency
     # (at least endpoint_queue). What a claim brings beyond that goes back for

@@ -1,15 +1,19 @@
-"""Which claimed delivery is sent next: a queue per endpoint, the endpoints served in turn,
-each held to its concurrency limit (gate.py) and its queue to what it gets through in a
-fraction of a lease.
+"""Which claimed delivery is sent next: a queue per endpoint, the accounts served in turn and
+within each account its endpoints in turn, each endpoint held to its concurrency limit
+(gate.py) and its queue to what it gets through in a fraction of a lease.
+
+Fair share: while several accounts have deliveries waiting, each may have at most its share
+of the worker's requests in flight (`concurrency` divided by their number); an account alone
+may use the whole worker. Slow endpoints get fewer slots (gate.py), so one account's slow
+endpoints cannot hold the worker while another account's deliveries wait.
 
 Pure bookkeeping on the event loop's thread: no I/O and no clock of its own (callers pass
-the loop's time), so tests/unit/delivery drives it with tables. Fair share between accounts
-would be one more level of the same shape: accounts taking turns (a `RoundRobin` keyed by
-account), each with its endpoints taking turns as they do here.
+the loop's time), so tests/unit/delivery drives it with tables.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
 
 from hookcast.delivery.gate import EndpointGate, Slot
@@ -34,14 +38,22 @@ class EndpointScheduler:
 
     def __init__(self, options: WorkerOptions) -> None:
         self._options = options
-        self._gate = EndpointGate(options.endpoint_concurrency)
-        self._waiting: RoundRobin[_Queued] = RoundRobin()
+        self._gate = EndpointGate(
+            options.endpoint_concurrency,
+            slow_seconds=options.slow_endpoint_seconds,
+            slow_slots=max(1, int(options.concurrency * options.slow_share)),
+            start=options.new_endpoint_concurrency,
+        )
+        self._accounts: dict[str, RoundRobin[_Queued]] = {}  # each one's endpoints in turn
+        self._turns: deque[str] = deque()  # the accounts with deliveries queued, next first
+        self._queued: dict[str, int] = {}  # deliveries queued per endpoint, all accounts
+        self._size = 0
         self._saturated: set[str] = set()  # endpoints whose queues overflowed
 
     @property
     def held(self) -> int:
         """Leases held: requests in flight plus deliveries queued for their endpoint."""
-        return self._gate.in_flight + len(self._waiting)
+        return self._gate.in_flight + self._size
 
     def room(self) -> int:
         """How many deliveries to claim now.
@@ -55,13 +67,13 @@ class EndpointScheduler:
         if held > self._options.prefetch // 2:
             return 0
         room = self._options.prefetch - held
-        self._saturated = {key for key in self._saturated if key in self._waiting}
+        self._saturated = {key for key in self._saturated if key in self._queued}
         if not self._saturated:
             return room
         free = half = 0
         for key in self._saturated:
             bound = self._queue_bound(key)
-            free += bound - self._waiting.length(key)
+            free += bound - self._queued[key]
             half += bound // 2
         return min(room, free) if free >= half else 0
 
@@ -78,39 +90,98 @@ class EndpointScheduler:
             bound = bounds.get(key)
             if bound is None:
                 bound = bounds[key] = self._queue_bound(key)
-            if self._waiting.length(key) >= bound:
+            queued = self._queued.get(key, 0)
+            if queued >= bound:
                 self._saturated.add(key)
                 overflow.append((item.delivery.id, item.lease_token))
-            else:
-                self._waiting.push(key, (item, latest_start))
+                continue
+            self._queued[key] = queued + 1
+            account = item.webhook.account_id
+            endpoints = self._accounts.get(account)
+            if endpoints is None:
+                endpoints = self._accounts[account] = RoundRobin()
+                self._turns.append(account)
+            endpoints.push(key, (item, latest_start))
+        self._size += len(claimed) - len(overflow)
         return overflow
 
     def ready(self, *, now: float) -> Ready:
-        """Takes queued deliveries to send now, one endpoint after another, while the worker
-        and each endpoint have room for more requests; a delivery queued past its latest
+        """Takes queued deliveries to send now, one account after another and within each
+        account one endpoint after another, while the worker, each endpoint and (when others
+        wait) each account have room for more requests; a delivery queued past its latest
         start (at loop time `now`) goes back instead: too little of its lease is left for
         the request, and claimed again it gets a fresh one."""
         starts: list[Start] = []
         expired: list[LeaseKey] = []
-        waiting, gate, limit = self._waiting, self._gate, self._options.concurrency
-        blocked = 0  # endpoints in a row that are at their limit
-        while gate.in_flight < limit and blocked < waiting.keys:  # (no keys: none waits)
-            key, (claimed, latest_start) = waiting.head()
-            if latest_start < now:
-                waiting.pop()
-                expired.append((claimed.delivery.id, claimed.lease_token))
-            elif (slot := gate.try_slot(key)) is not None:
+        turns, gate, limit = self._turns, self._gate, self._options.concurrency
+        blocked = 0  # accounts in a row that could start nothing
+        while gate.in_flight < limit and blocked < len(turns):  # (none queued: none waits)
+            account = turns[0]
+            endpoints = self._accounts[account]
+            waiting = len(turns)
+            if waiting > 1 and gate.account_in_flight(account) * waiting >= limit:
+                blocked += 1  # at its share (limit / waiting, rounded up): others go first
+            elif self._start_one(account, endpoints, now=now, starts=starts, expired=expired):
                 blocked = 0
-                waiting.pop()
-                starts.append((claimed, slot))
             else:
-                waiting.skip()
                 blocked += 1
+            if endpoints:
+                turns.rotate(-1)
+            else:  # one fewer waits: the others' shares grow, so each may try again
+                turns.popleft()
+                del self._accounts[account]
+                blocked = 0
         return starts, expired
 
     def clear(self) -> list[LeaseKey]:
         """Takes every queued delivery (shutting down): their leases, to hand back."""
-        return [(c.delivery.id, c.lease_token) for c, _ in self._waiting.clear()]
+        leases = [
+            (c.delivery.id, c.lease_token)
+            for endpoints in self._accounts.values()
+            for c, _ in endpoints.clear()
+        ]
+        self._accounts.clear()
+        self._turns.clear()
+        self._queued.clear()
+        self._size = 0
+        return leases
+
+    def _start_one(
+        self,
+        account: str,
+        endpoints: RoundRobin[_Queued],
+        *,
+        now: float,
+        starts: list[Start],
+        expired: list[LeaseKey],
+    ) -> bool:
+        """Starts the first delivery of `account` whose endpoint has room, its endpoints
+        tried in turn (expired ones handed back on the way); False if none could start."""
+        gate = self._gate
+        blocked = 0  # endpoints in a row that are at their limit
+        while blocked < endpoints.keys:
+            key, (claimed, latest_start) = endpoints.head()
+            if latest_start < now:
+                endpoints.pop()
+                self._dequeued(key)
+                expired.append((claimed.delivery.id, claimed.lease_token))
+            elif (slot := gate.try_slot(key, account)) is not None:
+                endpoints.pop()
+                self._dequeued(key)
+                starts.append((claimed, slot))
+                return True
+            else:
+                endpoints.skip()
+                blocked += 1
+        return False
+
+    def _dequeued(self, key: str) -> None:
+        self._size -= 1
+        left = self._queued[key] - 1
+        if left:
+            self._queued[key] = left
+        else:
+            del self._queued[key]
 
     def _queue_bound(self, key: str) -> int:
         options = self._options

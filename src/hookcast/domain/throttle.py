@@ -13,7 +13,7 @@ from typing import Final
 
 from hookcast.domain.addresses import check_webhook_url
 
-__all__ = ["EndpointThrottle", "endpoint_key", "queue_bound"]
+__all__ = ["EndpointThrottle", "endpoint_key", "latency_limit", "queue_bound"]
 
 # One batch of concurrent requests can bring back many 503s at once; they are one signal.
 _CUT_INTERVAL: Final = timedelta(seconds=1)
@@ -55,6 +55,20 @@ class EndpointThrottle:
         """The endpoint took a delivery: allow one more concurrent request, up to max_limit."""
         self.limit = min(self.max_limit, self.limit + 1)
         return self.limit
+
+
+def latency_limit(*, max_limit: int, latency: float | None, slow_seconds: float, start: int) -> int:
+    """How many requests may be in flight to one endpoint given how long its requests take:
+    `max_limit` while they take at most `slow_seconds`, fewer in proportion beyond (a 25 s
+    endpoint gets max_limit * slow_seconds / 25, at least 1), so that a slow endpoint cannot
+    hold many of a worker's slots for long. Before its first attempt the latency is unknown
+    (None): `start` requests at most, until one comes back and tells.
+    """
+    if latency is None:
+        return min(start, max_limit)
+    if latency <= slow_seconds:
+        return max_limit
+    return max(1, min(max_limit, int(max_limit * slow_seconds / latency)))
 
 
 @functools.lru_cache(maxsize=4096)

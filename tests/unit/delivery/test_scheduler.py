@@ -15,7 +15,16 @@ from hookcast.domain.models import Webhook
 from hookcast.ports import ClaimedDelivery
 from support import factories as make
 
-ROOMY = WorkerOptions(concurrency=100, endpoint_concurrency=10, endpoint_queue=64, prefetch=1024)
+# Fair share's limits on new and slow endpoints are tested in test_fair_share.py; here a new
+# endpoint may use its whole endpoint_concurrency at once, as a measured fast one does.
+ROOMY = WorkerOptions(
+    concurrency=100,
+    endpoint_concurrency=10,
+    endpoint_queue=64,
+    prefetch=1024,
+    new_endpoint_concurrency=1024,
+    slow_share=1.0,
+)
 _HOOKS: dict[str, Webhook] = {}
 
 

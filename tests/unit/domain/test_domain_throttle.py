@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from hookcast.domain.errors import ValidationFailed
-from hookcast.domain.throttle import EndpointThrottle, endpoint_key, queue_bound
+from hookcast.domain.throttle import EndpointThrottle, endpoint_key, latency_limit, queue_bound
 
 T0 = datetime(2024, 8, 27, tzinfo=UTC)
 
@@ -99,3 +99,25 @@ def test_latency_is_a_moving_average_of_attempts() -> None:
         throttle.on_attempt(0.01)
     assert throttle.latency is not None
     assert throttle.latency < 0.02
+
+
+@pytest.mark.parametrize(
+    ("latency", "limit"),
+    [
+        (None, 4),  # not measured yet: the start
+        (0.01, 32),
+        (1.0, 32),  # up to slow_seconds: the whole limit
+        (2.0, 16),  # beyond, fewer in proportion
+        (8.0, 4),
+        (25.0, 1),
+        (300.0, 1),  # never none
+    ],
+)
+def test_a_slow_endpoint_may_have_fewer_requests_in_flight(
+    latency: float | None, limit: int
+) -> None:
+    assert latency_limit(max_limit=32, latency=latency, slow_seconds=1.0, start=4) == limit
+
+
+def test_the_start_is_never_above_the_limit() -> None:
+    assert latency_limit(max_limit=2, latency=None, slow_seconds=1.0, start=4) == 2

@@ -1,0 +1,85 @@
+"""Fair share between accounts, on real loopback receivers: one account's slow endpoints do
+not hold back another account's deliveries (docs/delivery.md, "Fair share")."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from delivery_harness import Deployment, require_sqlite, with_options
+from receivers import DEADLINE, Receiver, answer
+
+from hookcast.domain.models import Role
+
+SLOW_SECONDS = 3.0  # each of account A's endpoints takes this long to answer
+P99_BOUND = 1.0  # seconds from B's publish to its receipt
+
+
+async def _other_account(hookcast: Deployment) -> tuple[dict[str, str], str]:
+    """A second account: its API key's headers and a site of its own."""
+    accounts = hookcast.runtime.services.accounts
+    account = await accounts.create_account("Noisy neighbour")
+    issued = await accounts.issue_key(account.id, role=Role.ADMIN)
+    headers = {"Authorization": f"Bearer {issued.secret}"}
+    site = await hookcast.api.post(
+        "/v2/sites/", json={"metadata": {"name": "Theirs"}}, headers=headers
+    )
+    assert site.status_code == 201, site.text
+    return headers, str(site.json()["id"])
+
+
+async def _hook(
+    hookcast: Deployment, receiver: Receiver, *, headers: dict[str, str], site: str
+) -> None:
+    """A webhook of the account whose key's `headers` are given, on `site`, to `receiver`."""
+    body: dict[str, Any] = {"name": "hook", "webhook_url": receiver.url, "events": ["*"]}
+    body["site_ids"] = [site]
+    response = await hookcast.api.post("/v2/webhooks/", json={"metadata": body}, headers=headers)
+    assert response.status_code == 201, response.text
+    receiver.secret = response.json()["secret"]
+
+
+def _p99(latencies: list[float]) -> float:
+    ordered = sorted(latencies)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+
+
+async def test_a_slow_accounts_backlog_does_not_delay_another_accounts_deliveries(
+    database_url: str,
+) -> None:
+    require_sqlite(database_url)
+    async with Deployment.open(database_url) as hookcast:
+        headers, their_site = await _other_account(hookcast)
+        slow = [await hookcast.receiver(answer(delay=SLOW_SECONDS)) for _ in range(5)]
+        for receiver in slow:
+            await _hook(hookcast, receiver, headers=headers, site=their_site)
+        fast = await hookcast.receiver()
+        await hookcast.hook_for(fast)  # account B: the deployment's own
+        hookcast.start_worker(with_options(shutdown_grace_seconds=0.5))
+
+        # Account A: 40 events to each of its five slow endpoints (200 deliveries).
+        events = [
+            {"event": "media_available", "site_id": their_site, "media_id": f"M{n:07d}"}
+            for n in range(40)
+        ]
+        published = await hookcast.api.post("/v2/events/", json={"events": events}, headers=headers)
+        assert published.status_code == 202, published.text
+        for receiver in slow:
+            await receiver.wait_for(1)  # A's requests are in flight, and stay for seconds
+        first_wave = sum(len(receiver.received) for receiver in slow)
+
+        # Account B publishes one event at a time while A's first requests are answered and
+        # its next ones start.
+        latencies: list[float] = []
+        started = time.monotonic()
+        while sum(len(r.received) for r in slow) < first_wave + 5:
+            assert time.monotonic() - started < DEADLINE, "A's second requests never started"
+            sent = time.monotonic()
+            (event_id,) = await hookcast.publish_media(1)
+            await fast.wait_for_events({event_id})
+            (receipt,) = [r for r in fast.received if r.event_id == event_id]
+            latencies.append(receipt.arrived - sent)
+
+        assert _p99(latencies) < P99_BOUND, sorted(latencies)[-5:]
+        assert fast.duplicates() == 0
+        fast.assert_all_verified()

@@ -76,7 +76,7 @@ class Setup:
             account = await services.accounts.default_account()
             admin = Caller(account_id=account.id, role=Role.ADMIN)
             key = await services.accounts.issue_key(account.id, role=Role.ADMIN, name="bench")
-            await services.sites.create(admin, "Benchmark", SITE_ID)
+            await services.sites.create(admin, name="Benchmark", site_id=SITE_ID)
             created = [
                 await services.webhooks.create(
                     admin,

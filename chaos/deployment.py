@@ -38,7 +38,7 @@ async def bootstrap(database_url: str, secret_key: str) -> tuple[str, str]:
         assert created is not None, "the database was not fresh"
         account = await runtime.services.accounts.default_account()
         caller = Caller(account_id=account.id, role=Role.ADMIN)
-        site = await runtime.services.sites.create(caller, "Chaos", None)
+        site = await runtime.services.sites.create(caller, name="Chaos", site_id=None)
         return created.secret, site.id
     finally:
         await runtime.store.close()

@@ -126,7 +126,7 @@ class Metrics:
 
     # exposition
 
-    async def render(self, store: Store, now: datetime, heartbeat: Heartbeat | None) -> bytes:
+    async def render(self, store: Store, *, now: datetime, heartbeat: Heartbeat | None) -> bytes:
         """The text exposition, with the backlog read from `store` now."""
         await self._refresh_backlog(store, now)
         age = heartbeat.age() if heartbeat is not None else None

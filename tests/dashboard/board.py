@@ -56,7 +56,9 @@ class Board:
 
     async def site(self, site_id: str = "1A23bCD4", account_id: str | None = None) -> str:
         operator = Caller(account_id or self.account_id, Role.ADMIN)
-        return (await self.runtime.services.sites.create(operator, "Main site", site_id)).id
+        return (
+            await self.runtime.services.sites.create(operator, name="Main site", site_id=site_id)
+        ).id
 
     async def webhook(self, site_id: str, account_id: str | None = None, **extra: Any) -> Webhook:
         operator = Caller(account_id or self.account_id, Role.ADMIN)

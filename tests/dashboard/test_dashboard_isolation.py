@@ -172,7 +172,7 @@ async def _resources(board: Board, account_id: str, site_id: str, name: str) -> 
     """One of each resource in an account: property, webhook, event with its delivery, key."""
     admin = Caller(account_id, ADMIN)
     services = board.runtime.services
-    await services.sites.create(admin, f"{name} property", site_id)
+    await services.sites.create(admin, name=f"{name} property", site_id=site_id)
     webhook = await board.webhook(
         site_id, account_id, name=f"{name} hook", webhook_url=f"{WEBHOOK_URL}/{site_id}"
     )
@@ -235,9 +235,11 @@ async def _portal_session(board: Board, token: str) -> tuple[str, str]:
 
 def _resigned(board: Board, cookie: str, *, expires: datetime, **changes: Any) -> str:
     """A genuinely signed session cookie: the claims of `cookie`, changed."""
-    claims = tokens.verify(board.signing_key, "session", cookie, now=datetime.now(UTC))
+    claims = tokens.verify(
+        board.signing_key, purpose="session", token=cookie, now=datetime.now(UTC)
+    )
     claims = {name: value for name, value in claims.items() if name != "x"} | changes
-    return tokens.sign(board.signing_key, "session", claims, expires=expires)
+    return tokens.sign(board.signing_key, purpose="session", claims=claims, expires=expires)
 
 
 async def _world(board: Board) -> World:

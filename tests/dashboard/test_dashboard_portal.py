@@ -72,8 +72,8 @@ async def test_expired_and_forged_links_get_a_clear_error_page(board: Board) -> 
 
     elsewhere = tokens.sign(
         b"another server's key" * 2,
-        "portal",
-        {"a": board.account_id, "r": "editor", "k": "x"},
+        purpose="portal",
+        claims={"a": board.account_id, "r": "editor", "k": "x"},
         expires=datetime.now(UTC) + timedelta(hours=1),
     )
     assert (await board.client.get(f"/portal/{elsewhere}")).status_code == 400
@@ -134,4 +134,4 @@ async def test_links_and_sessions_signed_before_the_passphrase_kdf_still_work(
     assert (await board.client.get("/webhooks")).status_code == 200
     # The session it opened is signed with the new key.
     cookie = board.client.cookies["hookcast_session"]
-    tokens.verify(board.signing_key, "session", cookie, now=datetime.now(UTC))
+    tokens.verify(board.signing_key, purpose="session", token=cookie, now=datetime.now(UTC))

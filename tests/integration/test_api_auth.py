@@ -63,7 +63,7 @@ class Fresh:
             sent = await services.deliveries.send_test(admin, values["webhook_id"])
             values["delivery_id"] = sent.delivery_id
         if "{site_id}" in path:
-            values["site_id"] = (await services.sites.create(admin, "Disposable")).id
+            values["site_id"] = (await services.sites.create(admin, name="Disposable")).id
         if "{key_id}" in path:
             issued = await services.accounts.issue_key(self.api.account_id, role=Role.VIEWER)
             values["key_id"] = issued.key.id

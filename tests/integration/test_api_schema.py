@@ -90,7 +90,7 @@ async def _open(database_url: str) -> tuple[Runtime, httpx.AsyncClient, str, dic
     created = await services.accounts.bootstrap_admin_key()
     assert created is not None
     admin = Caller(account_id=created.key.account_id, role=Role.ADMIN)
-    await services.sites.create(admin, "Main", SITE_ID)
+    await services.sites.create(admin, name="Main", site_id=SITE_ID)
     hook = await services.webhooks.create(admin, webhook_metadata([SITE_ID]))
     await services.events.publish(
         admin, {"event": "media_available", "site_id": SITE_ID, "media_id": "MNYaMSQl"}

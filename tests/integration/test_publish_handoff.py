@@ -43,7 +43,7 @@ async def _services_with_webhooks(
     services = build_services(store, clock=lambda: NOW, resolver=SystemResolver(), policy=Policy())
     account = (await services.accounts.default_account()).id
     editor = Caller(account_id=account, role=Role.EDITOR)
-    await services.sites.create(editor, "Main", SITE)
+    await services.sites.create(editor, name="Main", site_id=SITE)
     hooks = []
     for number in range(count):
         hook = await services.webhooks.create(

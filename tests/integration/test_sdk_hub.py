@@ -31,7 +31,7 @@ async def _account_site_webhook(store: SqlStore) -> tuple[str, str]:
     services = build_services(store, clock=utc_now, resolver=SystemResolver(), policy=Policy())
     account = (await services.accounts.default_account()).id
     editor = Caller(account_id=account, role=Role.EDITOR)
-    await services.sites.create(editor, "Main", SITE)
+    await services.sites.create(editor, name="Main", site_id=SITE)
     # a public IP literal: accepted without DNS; nothing is ever delivered in these tests
     hook = await services.webhooks.create(
         editor,

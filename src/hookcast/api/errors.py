@@ -108,7 +108,9 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
 async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
     # Never a traceback to the client; the log has it for the operator.
     _log.exception("unexpected error", exc_info=exc)
-    return error_response(500, "internal_error", "an unexpected error occurred; it was logged")
+    return error_response(
+        500, code="internal_error", description="an unexpected error occurred; it was logged"
+    )
 
 
 def install(app: FastAPI) -> None:

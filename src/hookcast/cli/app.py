@@ -251,7 +251,7 @@ def sites_create(
     async def run(runtime: Runtime) -> str:
         account_id = account or (await runtime.services.accounts.default_account()).id
         operator = Caller(account_id=account_id, role=Role.ADMIN)
-        return (await runtime.services.sites.create(operator, name, site_id)).id
+        return (await runtime.services.sites.create(operator, name=name, site_id=site_id)).id
 
     typer.echo(_with_runtime(run))
 

@@ -67,7 +67,7 @@ def make_link(
         raise ValidationFailed("Choose how long the link works.", field="duration")
     expires = now + DURATIONS[duration]
     claims = {"a": account_id, "r": role, "k": issuer_key_id}
-    return tokens.sign(key, _PURPOSE, claims, expires=expires), expires
+    return tokens.sign(key, purpose=_PURPOSE, claims=claims, expires=expires), expires
 
 
 def read_link(
@@ -76,7 +76,7 @@ def read_link(
     """The link `token` stands for, signed with `key` or one of the `previous` keys;
     `PortalLinkInvalid` says why not."""
     try:
-        claims = tokens.verify(key, _PURPOSE, token, now=now, previous=previous)
+        claims = tokens.verify(key, purpose=_PURPOSE, token=token, now=now, previous=previous)
         link = PortalLink(
             account_id=str(claims["a"]),
             role=Role(claims["r"]),

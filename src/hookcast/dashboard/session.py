@@ -62,7 +62,7 @@ class Session:
 
 
 def read_session(
-    request: Request, key: bytes, now: datetime, *, previous: Sequence[bytes] = ()
+    request: Request, *, key: bytes, now: datetime, previous: Sequence[bytes] = ()
 ) -> Session | None:
     """The request's session if its cookie is genuine (signed with `key` or one of the
     `previous` keys) and unexpired, else None."""
@@ -70,7 +70,7 @@ def read_session(
     if not token:
         return None
     try:
-        claims = tokens.verify(key, _PURPOSE, token, now=now, previous=previous)
+        claims = tokens.verify(key, purpose=_PURPOSE, token=token, now=now, previous=previous)
         return Session(
             account_id=str(claims["a"]),
             role=Role(claims["r"]),
@@ -84,7 +84,7 @@ def read_session(
 
 
 def set_cookie(
-    response: Response, key: bytes, session: Session, *, now: datetime, secure: bool
+    response: Response, *, key: bytes, session: Session, now: datetime, secure: bool
 ) -> None:
     claims = {
         "a": session.account_id,
@@ -93,7 +93,7 @@ def set_cookie(
         "c": session.csrf,
         "p": int(session.portal),
     }
-    value = tokens.sign(key, _PURPOSE, claims, expires=session.expires)
+    value = tokens.sign(key, purpose=_PURPOSE, claims=claims, expires=session.expires)
     response.set_cookie(
         COOKIE,
         value,

@@ -37,13 +37,13 @@ def dashboard_key(secret_key: bytes) -> bytes:
     return hmac.new(secret_key, b"hookcast-dashboard", hashlib.sha256).digest()
 
 
-def sign(key: bytes, purpose: str, claims: Mapping[str, Any], *, expires: datetime) -> str:
+def sign(key: bytes, *, purpose: str, claims: Mapping[str, Any], expires: datetime) -> str:
     payload = _b64(orjson.dumps({**claims, _EXPIRES: int(expires.timestamp())}))
     return f"{payload}.{_b64(_mac(key, purpose, payload))}"
 
 
 def verify(
-    key: bytes, purpose: str, token: str, *, now: datetime, previous: Sequence[bytes] = ()
+    key: bytes, *, purpose: str, token: str, now: datetime, previous: Sequence[bytes] = ()
 ) -> dict[str, Any]:
     """The claims of a genuine, unexpired token of this purpose, signed with `key` or one
     of the `previous` keys (tokens signed before a key change); `InvalidToken` otherwise."""

@@ -128,7 +128,7 @@ class Dashboard:
     def session(self, request: Request) -> sessions.Session | None:
         """The request's session, if its cookie is genuine and unexpired."""
         return sessions.read_session(
-            request, self.signing_key, self.now(), previous=self.previous_keys
+            request, key=self.signing_key, now=self.now(), previous=self.previous_keys
         )
 
     def cookie_secure(self, request: Request) -> bool:
@@ -173,7 +173,7 @@ class Dashboard:
         )
         return HTMLResponse(html, status_code=status)
 
-    def error_page(self, request: Request, status: int, title: str, message: str) -> Response:
+    def error_page(self, request: Request, *, status: int, title: str, message: str) -> Response:
         return self.render(request, "error.html", None, status=status, title=title, message=message)
 
 
@@ -214,18 +214,27 @@ async def _translated(dashboard: Dashboard, original: Handler, request: Request)
     except CsrfFailed:
         return dashboard.error_page(
             request,
-            403,
-            "This form has expired",
-            "The form was not sent from this session. Go back, reload the page and try again.",
+            status=403,
+            title="This form has expired",
+            message=(
+                "The form was not sent from this session. Go back, reload the page and try again."
+            ),
         )
     except Forbidden as exc:
         return dashboard.error_page(
-            request, 403, "Not allowed", f"Your role cannot do this: {exc.description}."
+            request,
+            status=403,
+            title="Not allowed",
+            message=f"Your role cannot do this: {exc.description}.",
         )
     except NotFound as exc:
-        return dashboard.error_page(request, 404, "Not found", f"{_sentence(exc.description)}")
+        return dashboard.error_page(
+            request, status=404, title="Not found", message=f"{_sentence(exc.description)}"
+        )
     except HookcastError as exc:
-        return dashboard.error_page(request, 400, "That did not work", _sentence(exc.description))
+        return dashboard.error_page(
+            request, status=400, title="That did not work", message=_sentence(exc.description)
+        )
 
 
 def _signin_url(request: Request, reason: str) -> str:

@@ -65,9 +65,9 @@ def prepare(claimed: ClaimedDelivery, now: datetime) -> OutboundRequest:
 
 def conclude(
     claimed: ClaimedDelivery,
+    *,
     request: OutboundRequest,
     outcome: SendOutcome,
-    *,
     started_at: datetime,
     now: datetime,
     jitter_sample: float,
@@ -97,7 +97,9 @@ def conclude(
     )
     status, next_at, disable = _next_state(decision)
     if kind is not OutcomeKind.SUCCESS and disable is None:
-        disable = failing_too_long(claimed.webhook.failing_since, now, disable_after)
+        disable = failing_too_long(
+            failing_since=claimed.webhook.failing_since, now=now, threshold=disable_after
+        )
     result = DeliveryResult(
         delivery_id=claimed.delivery.id,
         lease_token=claimed.lease_token,

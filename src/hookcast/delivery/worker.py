@@ -164,8 +164,8 @@ class DeliveryWorker:
             now = self._clock()
             concluded = conclude(
                 claimed,
-                request,
-                outcome,
+                request=request,
+                outcome=outcome,
                 started_at=started_at,
                 now=now,
                 jitter_sample=self._jitter(),

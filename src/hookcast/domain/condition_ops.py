@@ -34,7 +34,7 @@ class Budget:
             raise OverBudget
 
 
-def equal(left: object, right: object, budget: Budget) -> bool:
+def equal(left: object, right: object, *, budget: Budget) -> bool:
     """JSON equality: 1 == 1.0, but true is not 1 (Python's `True == 1` says it is)."""
     budget.spend()
     if isinstance(left, bool) or isinstance(right, bool):
@@ -44,10 +44,12 @@ def equal(left: object, right: object, budget: Budget) -> bool:
     ):
         return bool(left == right)
     if isinstance(left, Mapping) and isinstance(right, Mapping):
-        return left.keys() == right.keys() and all(equal(left[k], right[k], budget) for k in left)
+        return left.keys() == right.keys() and all(
+            equal(left[k], right[k], budget=budget) for k in left
+        )
     if isinstance(left, list | tuple) and isinstance(right, list | tuple):
         return len(left) == len(right) and all(
-            equal(a, b, budget) for a, b in zip(left, right, strict=True)
+            equal(a, b, budget=budget) for a, b in zip(left, right, strict=True)
         )
     return left is None and right is None
 
@@ -111,15 +113,15 @@ class Members:
             return value in self.strings
         if value is None:
             return self.null
-        return any(equal(value, member, budget) for member in self.containers)
+        return any(equal(value, member, budget=budget) for member in self.containers)
 
 
 def _op_eq(value: object, operand: Any, budget: Budget) -> bool:
-    return equal(value, operand, budget)
+    return equal(value, operand, budget=budget)
 
 
 def _op_ne(value: object, operand: Any, budget: Budget) -> bool:
-    return not equal(value, operand, budget)
+    return not equal(value, operand, budget=budget)
 
 
 def _op_in(value: object, operand: Members, budget: Budget) -> bool:
@@ -136,7 +138,7 @@ def _op_nin(value: object, operand: Members, budget: Budget) -> bool:
 
 def _op_contains(value: object, operand: Any, budget: Budget) -> bool:
     if isinstance(value, list | tuple):
-        return any(equal(element, operand, budget) for element in value)
+        return any(equal(element, operand, budget=budget) for element in value)
     budget.spend()  # a substring search runs in C: one visit, however long the string
     return isinstance(value, str) and isinstance(operand, str) and operand in value
 

@@ -261,7 +261,7 @@ def _with_jitter(spec: RetryPolicySpec, delay: float, sample: float) -> float:
 
 
 def failing_too_long(
-    failing_since: datetime | None, now: datetime, threshold: timedelta
+    *, failing_since: datetime | None, now: datetime, threshold: timedelta
 ) -> str | None:
     """A reason to disable a webhook that has had no success for at least `threshold`."""
     if failing_since is None or now - failing_since < threshold:

@@ -48,6 +48,7 @@ class ClientConfig:
 
 
 def client_config(
+    *,
     base_url: str | None,
     api_key: str | None,
     timeout: float,
@@ -74,7 +75,7 @@ class Call(Generic[T]):
     json: Any = None
 
 
-def finish(call: Call[T], status: int, body: bytes) -> T:
+def finish(call: Call[T], *, status: int, body: bytes) -> T:
     """The value of a successful answer; a `HookcastAPIError` subclass for an error."""
     if status >= 400:
         raise error_from_response(status, body)
@@ -165,7 +166,7 @@ def create_webhook(fields: WebhookFields) -> Call[Webhook]:
 
 
 def list_webhooks(
-    page: int, page_length: int, sort: str, events: str | None, site_id: str | None
+    *, page: int, page_length: int, sort: str, events: str | None, site_id: str | None
 ) -> Call[Page[Webhook]]:
     params = _params(page=page, page_length=page_length, sort=sort, events=events, site_id=site_id)
     return Call("GET", "/v2/webhooks/", _page("webhooks", Webhook), params=params)
@@ -211,7 +212,7 @@ def recover_webhook(webhook_id: str, since: datetime | str) -> Call[int]:
 
 
 def list_deliveries(
-    webhook_id: str, page: int, page_length: int, status: str | None, event: str | None
+    webhook_id: str, *, page: int, page_length: int, status: str | None, event: str | None
 ) -> Call[Page[Delivery]]:
     params = _params(page=page, page_length=page_length, status=status, event=event)
     path = _webhook_path(webhook_id, "deliveries/")
@@ -231,6 +232,7 @@ def publish(body: Mapping[str, Any]) -> Call[PublishResult]:
 
 
 def list_events(
+    *,
     page: int,
     page_length: int,
     event: str | None,

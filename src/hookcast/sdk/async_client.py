@@ -55,7 +55,7 @@ class AsyncClient:
         timeout: float = _core.DEFAULT_TIMEOUT,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self._config = _core.client_config(base_url, api_key, timeout)
+        self._config = _core.client_config(base_url=base_url, api_key=api_key, timeout=timeout)
         self._http = httpx.AsyncClient(
             base_url=self._config.base_url,
             headers=dict(self._config.headers),
@@ -93,7 +93,7 @@ class AsyncClient:
             raise HookcastConnectionError(
                 f"cannot reach HookCast at {self.base_url}: {exc or type(exc).__name__}"
             ) from exc
-        return _core.finish(call, response.status_code, response.content)
+        return _core.finish(call, status=response.status_code, body=response.content)
 
     # sites
 
@@ -140,7 +140,11 @@ class AsyncClient:
         events: str | None = None,
         site_id: str | None = None,
     ) -> Page[Webhook]:
-        return await self._send(_core.list_webhooks(page, page_length, sort, events, site_id))
+        return await self._send(
+            _core.list_webhooks(
+                page=page, page_length=page_length, sort=sort, events=events, site_id=site_id
+            )
+        )
 
     async def get_webhook(self, webhook_id: str) -> Webhook:
         return await self._send(_core.get_webhook(webhook_id))
@@ -177,7 +181,11 @@ class AsyncClient:
         status: str | None = None,
         event: str | None = None,
     ) -> Page[Delivery]:
-        return await self._send(_core.list_deliveries(webhook_id, page, page_length, status, event))
+        return await self._send(
+            _core.list_deliveries(
+                webhook_id, page=page, page_length=page_length, status=status, event=event
+            )
+        )
 
     async def get_delivery(self, delivery_id: str) -> Delivery:
         return await self._send(_core.get_delivery(delivery_id))
@@ -219,7 +227,15 @@ class AsyncClient:
         site_id: str | None = None,
         resource_id: str | None = None,
     ) -> Page[EventRecord]:
-        return await self._send(_core.list_events(page, page_length, event, site_id, resource_id))
+        return await self._send(
+            _core.list_events(
+                page=page,
+                page_length=page_length,
+                event=event,
+                site_id=site_id,
+                resource_id=resource_id,
+            )
+        )
 
     async def list_event_types(self) -> list[EventType]:
         return await self._send(_core.list_event_types())

@@ -61,7 +61,7 @@ class Client:
         timeout: float = _core.DEFAULT_TIMEOUT,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        self._config = _core.client_config(base_url, api_key, timeout)
+        self._config = _core.client_config(base_url=base_url, api_key=api_key, timeout=timeout)
         self._http = httpx.Client(
             base_url=self._config.base_url,
             headers=dict(self._config.headers),
@@ -99,7 +99,7 @@ class Client:
             raise HookcastConnectionError(
                 f"cannot reach HookCast at {self.base_url}: {exc or type(exc).__name__}"
             ) from exc
-        return _core.finish(call, response.status_code, response.content)
+        return _core.finish(call, status=response.status_code, body=response.content)
 
     # sites
 
@@ -146,7 +146,11 @@ class Client:
         events: str | None = None,
         site_id: str | None = None,
     ) -> Page[Webhook]:
-        return self._send(_core.list_webhooks(page, page_length, sort, events, site_id))
+        return self._send(
+            _core.list_webhooks(
+                page=page, page_length=page_length, sort=sort, events=events, site_id=site_id
+            )
+        )
 
     def get_webhook(self, webhook_id: str) -> Webhook:
         return self._send(_core.get_webhook(webhook_id))
@@ -183,7 +187,11 @@ class Client:
         status: str | None = None,
         event: str | None = None,
     ) -> Page[Delivery]:
-        return self._send(_core.list_deliveries(webhook_id, page, page_length, status, event))
+        return self._send(
+            _core.list_deliveries(
+                webhook_id, page=page, page_length=page_length, status=status, event=event
+            )
+        )
 
     def get_delivery(self, delivery_id: str) -> Delivery:
         return self._send(_core.get_delivery(delivery_id))
@@ -225,7 +233,15 @@ class Client:
         site_id: str | None = None,
         resource_id: str | None = None,
     ) -> Page[EventRecord]:
-        return self._send(_core.list_events(page, page_length, event, site_id, resource_id))
+        return self._send(
+            _core.list_events(
+                page=page,
+                page_length=page_length,
+                event=event,
+                site_id=site_id,
+                resource_id=resource_id,
+            )
+        )
 
     def list_event_types(self) -> list[EventType]:
         return self._send(_core.list_event_types())

@@ -87,7 +87,7 @@ class DeliveryService:
             raise NotFound(f"delivery {delivery_id!r} was not found")
         return await self.get(caller, delivery_id)
 
-    async def recover(self, caller: Caller, webhook_id: str, since: object) -> int:
+    async def recover(self, caller: Caller, *, webhook_id: str, since: object) -> int:
         """Resends every failed delivery of the webhook created since a time."""
         caller.require(Permission.WRITE)
         await self._webhooks.get(caller, webhook_id)

@@ -17,7 +17,7 @@ class SiteService:
         self._store = store
         self._clock = clock
 
-    async def create(self, caller: Caller, name: object, site_id: object = None) -> Site:
+    async def create(self, caller: Caller, *, name: object, site_id: object = None) -> Site:
         """A caller may choose the id, so a platform keeps the property ids it already has."""
         caller.require(Permission.WRITE)
         now = self._clock()
@@ -42,7 +42,7 @@ class SiteService:
         caller.require(Permission.READ)
         return await self._store.list_sites(caller.account_id, page)
 
-    async def rename(self, caller: Caller, site_id: str, name: object) -> Site:
+    async def rename(self, caller: Caller, *, site_id: str, name: object) -> Site:
         caller.require(Permission.WRITE)
         site = await self.get(caller, site_id)
         renamed = dataclasses.replace(

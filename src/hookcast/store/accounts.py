@@ -56,7 +56,7 @@ async def list_api_keys(tx: Transaction, account_id: str) -> Sequence[ApiKey]:
     return [api_key_from_row(row) for row in rows]
 
 
-async def delete_api_key(tx: Transaction, account_id: str, key_id: str) -> bool:
+async def delete_api_key(tx: Transaction, *, account_id: str, key_id: str) -> bool:
     return await tx.execute(_DELETE_API_KEY, {"account_id": account_id, "id": key_id}) > 0
 
 
@@ -118,14 +118,16 @@ _BUMP_OWNERS = Statement(
     lambda database: (
         update(accounts)
         .where(
-            accounts.c.id.in_(select(webhooks.c.account_id).where(in_list(database, webhooks.c.id)))
+            accounts.c.id.in_(
+                select(webhooks.c.account_id).where(in_list(database, column=webhooks.c.id))
+            )
         )
         .values(_NEXT_VERSION)
     )
 )
 _VERSIONS = Statement(
     lambda database: select(accounts.c.id, accounts.c.config_version).where(
-        in_list(database, accounts.c.id)
+        in_list(database, column=accounts.c.id)
     )
 )
 _VERSION = Statement(

@@ -78,7 +78,9 @@ async def insert_deliveries(
 
 
 _INSERT = Statement(
-    lambda database: insert_ignoring(database, deliveries, ("event_id", "webhook_id"))
+    lambda database: insert_ignoring(
+        database, table=deliveries, conflict_on=("event_id", "webhook_id")
+    )
 )
 
 
@@ -173,7 +175,7 @@ async def _held_leases(tx: Transaction, results: Sequence[DeliveryResult]) -> li
 _LEASES = Statement(  # every batch of results
     lambda database: (
         select(deliveries.c.id, deliveries.c.lease_token)
-        .where(in_list(database, deliveries.c.id))
+        .where(in_list(database, column=deliveries.c.id))
         .order_by(deliveries.c.id)  # one lock order for every recorder: no deadlocks
         .with_for_update()
     )
@@ -451,7 +453,7 @@ async def _attempts(tx: Transaction, delivery_ids: list[str]) -> dict[str, list[
 _ATTEMPTS_OF = Statement(
     lambda database: (
         select(attempts)
-        .where(in_list(database, attempts.c.delivery_id))
+        .where(in_list(database, column=attempts.c.delivery_id))
         .order_by(attempts.c.delivery_id, attempts.c.number, attempts.c.id)
     )
 )

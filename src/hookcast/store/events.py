@@ -54,12 +54,12 @@ async def load_events(tx: Transaction, keys: Collection[EventKey]) -> dict[Event
 # Both run for every publish or claim.
 _INSERT_NEW = Statement(
     lambda database: insert_ignoring(
-        database, events, ("account_id", "id"), returning=("account_id", "id")
+        database, table=events, conflict_on=("account_id", "id"), returning=("account_id", "id")
     )
 )
 _IN_ACCOUNT = Statement(
     lambda database: select(events).where(
-        events.c.account_id == bindparam("account_id"), in_list(database, events.c.id)
+        events.c.account_id == bindparam("account_id"), in_list(database, column=events.c.id)
     )
 )
 
@@ -116,7 +116,7 @@ _COUNTS = Statement(
         select(deliveries.c.event_id, deliveries.c.status, func.count())
         .where(
             deliveries.c.account_id == bindparam("account_id"),
-            in_list(database, deliveries.c.event_id),
+            in_list(database, column=deliveries.c.event_id),
         )
         .group_by(deliveries.c.event_id, deliveries.c.status)
     )

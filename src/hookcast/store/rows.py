@@ -115,7 +115,7 @@ def webhook_values(webhook: Webhook, box: SecretBox) -> Values:
 
 
 def webhook_from_row(
-    row: Row, events: Sequence[str], site_ids: Sequence[str], box: SecretBox
+    row: Row, *, events: Sequence[str], site_ids: Sequence[str], box: SecretBox
 ) -> Webhook:
     previous = row["previous_secret_encrypted"]
     policy = row["retry_policy"]

@@ -30,7 +30,7 @@ revoked_sessions = Table(
 
 
 async def sign_out(
-    tx: Transaction, account_id: str, session_id: str, *, expires: datetime, now: datetime
+    tx: Transaction, *, account_id: str, session_id: str, expires: datetime, now: datetime
 ) -> None:
     """Refuses `session_id` until `expires`, and forgets the sessions expired by `now` (an
     expired session cookie is refused anyway)."""
@@ -47,7 +47,9 @@ _FORGET_EXPIRED = Statement(
         revoked_sessions.c.expires <= bindparam("b_now", type_=Timestamp)
     )
 )
-_SIGN_OUT = Statement(lambda database: insert_ignoring(database, revoked_sessions, ("id",)))
+_SIGN_OUT = Statement(
+    lambda database: insert_ignoring(database, table=revoked_sessions, conflict_on=("id",))
+)
 _SIGNED_OUT = Statement(
     lambda _: select(revoked_sessions.c.id).where(revoked_sessions.c.id == bindparam("id"))
 )

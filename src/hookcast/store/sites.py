@@ -29,12 +29,12 @@ async def create_site(tx: Transaction, site: Site) -> None:
     await tx.execute(_INSERT, site_values(site))
 
 
-async def get_site(tx: Transaction, account_id: str, site_id: str) -> Site | None:
+async def get_site(tx: Transaction, *, account_id: str, site_id: str) -> Site | None:
     rows = await tx.fetch_mappings(_SITE, {"account_id": account_id, "id": site_id})
     return site_from_row(rows[0]) if rows else None
 
 
-async def list_sites(tx: Transaction, account_id: str, page: PageRequest) -> Page[Site]:
+async def list_sites(tx: Transaction, *, account_id: str, page: PageRequest) -> Page[Site]:
     mine = sites.c.account_id == account_id
     query = select(sites).where(mine).order_by(sites.c.created, sites.c.id)
     items = [site_from_row(row) for row in await tx.fetch_mappings(paginate(query, page))]
@@ -52,12 +52,14 @@ async def update_site(tx: Transaction, site: Site) -> None:
         raise NotFound(f"site {site.id} not found")
 
 
-async def delete_site(tx: Transaction, account_id: str, site_id: str) -> bool:
+async def delete_site(tx: Transaction, *, account_id: str, site_id: str) -> bool:
     # webhook_sites rows go with it (ON DELETE CASCADE): the site leaves every webhook.
     return await tx.execute(_DELETE, {"account_id": account_id, "id": site_id}) > 0
 
 
-async def existing_site_ids(tx: Transaction, account_id: str, site_ids: Sequence[str]) -> set[str]:
+async def existing_site_ids(
+    tx: Transaction, *, account_id: str, site_ids: Sequence[str]
+) -> set[str]:
     if not site_ids:
         return set()
     values = {"account_id": account_id, "ids": list(set(site_ids))}
@@ -84,6 +86,6 @@ _DELETE = Statement(lambda _: delete(sites).where(*_THIS_SITE))
 # Checked for every publish.
 _SITES_IN_ACCOUNT = Statement(
     lambda database: select(sites.c.id).where(
-        sites.c.account_id == bindparam("account_id"), in_list(database, sites.c.id)
+        sites.c.account_id == bindparam("account_id"), in_list(database, column=sites.c.id)
     )
 )

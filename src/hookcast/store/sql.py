@@ -36,7 +36,7 @@ __all__ = [
 NOTIFY_CHANNEL = "hookcast_deliveries"
 
 
-def in_list(database: str, column: ColumnElement[Any], name: str = "ids") -> ColumnElement[bool]:
+def in_list(database: str, *, column: ColumnElement[Any], name: str = "ids") -> ColumnElement[bool]:
     """`column` is one of the values bound as `name` (a list), with one parameter whatever
     the list's length, so the statement compiles once: `= ANY(array)` on PostgreSQL, and on
     SQLite `IN (SELECT value FROM json_each(:name))`, the list sent as one JSON array."""
@@ -47,7 +47,7 @@ def in_list(database: str, column: ColumnElement[Any], name: str = "ids") -> Col
 
 
 def insert_ignoring(
-    database: str, table: Table, conflict_on: tuple[str, ...], returning: tuple[str, ...] = ()
+    database: str, *, table: Table, conflict_on: tuple[str, ...], returning: tuple[str, ...] = ()
 ) -> Insert:
     """INSERT ... ON CONFLICT (conflict_on) DO NOTHING [RETURNING ...] for `database`."""
     insert = postgresql.insert if database == "postgresql" else sqlite.insert

@@ -144,7 +144,7 @@ class SqlStore:
     async def delete_api_key(self, account_id: str, key_id: str) -> bool:
         async with self._writing() as tx:
             return await _deleted(
-                tx, account_id, account_sql.delete_api_key(tx, account_id, key_id)
+                tx, account_id, account_sql.delete_api_key(tx, account_id=account_id, key_id=key_id)
             )
 
     async def count_api_keys(self) -> int:
@@ -155,7 +155,9 @@ class SqlStore:
         self, account_id: str, session_id: str, *, expires: datetime, now: datetime
     ) -> None:
         async with self._writing() as tx:
-            await session_sql.sign_out(tx, account_id, session_id, expires=expires, now=now)
+            await session_sql.sign_out(
+                tx, account_id=account_id, session_id=session_id, expires=expires, now=now
+            )
 
     async def is_signed_out(self, session_id: str) -> bool:
         async with self._reading() as tx:
@@ -174,11 +176,11 @@ class SqlStore:
 
     async def get_site(self, account_id: str, site_id: str) -> Site | None:
         async with self._reading() as tx:
-            return await site_sql.get_site(tx, account_id, site_id)
+            return await site_sql.get_site(tx, account_id=account_id, site_id=site_id)
 
     async def list_sites(self, account_id: str, page: PageRequest) -> Page[Site]:
         async with self._scanning() as tx:
-            return await site_sql.list_sites(tx, account_id, page)
+            return await site_sql.list_sites(tx, account_id=account_id, page=page)
 
     async def update_site(self, site: Site) -> None:
         async with self._writing() as tx:
@@ -186,11 +188,13 @@ class SqlStore:
 
     async def delete_site(self, account_id: str, site_id: str) -> bool:
         async with self._writing() as tx:
-            return await _deleted(tx, account_id, site_sql.delete_site(tx, account_id, site_id))
+            return await _deleted(
+                tx, account_id, site_sql.delete_site(tx, account_id=account_id, site_id=site_id)
+            )
 
     async def existing_site_ids(self, account_id: str, site_ids: Sequence[str]) -> set[str]:
         async with self._reading() as tx:
-            return await site_sql.existing_site_ids(tx, account_id, site_ids)
+            return await site_sql.existing_site_ids(tx, account_id=account_id, site_ids=site_ids)
 
     # webhooks
 
@@ -319,7 +323,9 @@ class SqlStore:
         self, *, account_id: str, webhook_ids: Sequence[str], since: datetime
     ) -> Sequence[DeliveryCount]:
         async with self._scanning() as tx:
-            return await stats_sql.count_by_hour(tx, account_id, webhook_ids, since)
+            return await stats_sql.count_by_hour(
+                tx, account_id=account_id, webhook_ids=webhook_ids, since=since
+            )
 
     # operations
 

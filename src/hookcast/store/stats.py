@@ -22,7 +22,7 @@ _HOUR_MICROS = 3_600_000_000
 
 
 async def count_by_hour(
-    tx: Transaction, account_id: str, webhook_ids: Sequence[str], since: datetime
+    tx: Transaction, *, account_id: str, webhook_ids: Sequence[str], since: datetime
 ) -> list[DeliveryCount]:
     if not webhook_ids:
         return []
@@ -48,7 +48,7 @@ def _by_hour(database: str) -> Select[Any]:
         select(deliveries.c.webhook_id, hour, deliveries.c.status, func.count().label("n"))
         .where(
             deliveries.c.account_id == bindparam("account_id"),
-            in_list(database, deliveries.c.webhook_id),
+            in_list(database, column=deliveries.c.webhook_id),
             # served by the (webhook_id, created) index
             deliveries.c.created >= bindparam("b_since", type_=Timestamp),
         )

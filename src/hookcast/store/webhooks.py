@@ -181,7 +181,9 @@ async def _load(
     events = _ordered(await tx.fetch_all(_EVENTS_OF, {"ids": ids}))
     sites = _ordered(await tx.fetch_all(_SITES_OF, {"ids": ids}))
     return [
-        webhook_from_row(row, events.get(row["id"], []), sites.get(row["id"], []), box)
+        webhook_from_row(
+            row, events=events.get(row["id"], []), site_ids=sites.get(row["id"], []), box=box
+        )
         for row in rows
     ]
 
@@ -206,11 +208,13 @@ _ENABLED = Statement(
         .order_by(webhooks.c.created, webhooks.c.id)
     )
 )
-_BY_IDS = Statement(lambda database: select(webhooks).where(in_list(database, webhooks.c.id)))
+_BY_IDS = Statement(
+    lambda database: select(webhooks).where(in_list(database, column=webhooks.c.id))
+)
 _LOCK_BY_IDS = Statement(
     lambda database: (
         select(webhooks.c.id)
-        .where(in_list(database, webhooks.c.id))
+        .where(in_list(database, column=webhooks.c.id))
         .order_by(webhooks.c.id)
         .with_for_update(read=True, key_share=True)
     )
@@ -240,7 +244,7 @@ _INSERT_SITE = Statement(lambda _: insert(webhook_sites))
 _PAUSE = Statement(
     lambda database: (
         update(deliveries)
-        .where(in_list(database, deliveries.c.webhook_id), deliveries.c.status == _PENDING)
+        .where(in_list(database, column=deliveries.c.webhook_id), deliveries.c.status == _PENDING)
         .values(status=_PAUSED)
     )
 )
@@ -256,7 +260,7 @@ _RESUME = Statement(
 def _subscriptions(table: Table, column: str) -> Callable[[str], Select[Any]]:
     return lambda database: (
         select(table.c.webhook_id, table.c[column])
-        .where(in_list(database, table.c.webhook_id))
+        .where(in_list(database, column=table.c.webhook_id))
         .order_by(table.c.webhook_id, table.c.position)
     )
 

@@ -22,8 +22,8 @@ def _conclude(outcome: SendOutcome) -> tuple[str, str | None, DeliveryStatus]:
     claimed = _claimed()
     concluded = conclude(
         claimed,
-        prepare(claimed, NOW),
-        outcome,
+        request=prepare(claimed, NOW),
+        outcome=outcome,
         started_at=NOW,
         now=NOW,
         jitter_sample=0.5,

@@ -125,6 +125,6 @@ _VALUES = st.recursive(
 def test_in_agrees_with_comparing_each_pair(operand: list[Any], value: Any) -> None:
     # The definition $in had before the sets: some element equals some operand value.
     elements = value if isinstance(value, list) else [value]
-    expected = any(equal(e, o, Budget(MAX_VISITS)) for e in elements for o in operand)
+    expected = any(equal(e, o, budget=Budget(MAX_VISITS)) for e in elements for o in operand)
 
     assert parse_conditions({"v": {"$in": operand}}).matches({"v": value}) is expected

@@ -260,4 +260,4 @@ def test_failing_too_long(
     failing_for: timedelta | None, threshold: timedelta, expected: str | None
 ) -> None:
     since = None if failing_for is None else NOW - failing_for
-    assert failing_too_long(since, NOW, threshold) == expected
+    assert failing_too_long(failing_since=since, now=NOW, threshold=threshold) == expected

@@ -234,12 +234,12 @@ def test_both_clients_offer_the_same_methods_with_the_same_signatures() -> None:
 
 def test_settings_come_from_arguments_then_the_environment_then_defaults() -> None:
     env = {"HOOKCAST_URL": "http://env:1/", "HOOKCAST_API_KEY": "hck_env"}
-    from_env = _core.client_config(None, None, 10, env)
+    from_env = _core.client_config(base_url=None, api_key=None, timeout=10, environ=env)
     assert from_env.base_url == "http://env:1"
     assert from_env.headers["Authorization"] == "Bearer hck_env"
-    given = _core.client_config("http://arg:2", "hck_arg", 10, env)
+    given = _core.client_config(base_url="http://arg:2", api_key="hck_arg", timeout=10, environ=env)
     assert (given.base_url, given.headers["Authorization"]) == ("http://arg:2", "Bearer hck_arg")
-    default = _core.client_config(None, None, 10, {})
+    default = _core.client_config(base_url=None, api_key=None, timeout=10, environ={})
     assert default.base_url == "http://127.0.0.1:8000"
     assert "Authorization" not in default.headers
     assert "hck_" not in repr(given)

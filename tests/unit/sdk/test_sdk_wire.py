@@ -49,7 +49,9 @@ CALLS: dict[str, _core.Call[Any]] = {
     "create_webhook": _core.create_webhook(
         {"name": "n", "webhook_url": "u", "events": ["*"], "site_ids": []}
     ),
-    "list_webhooks": _core.list_webhooks(1, 10, "created:dsc", None, None),
+    "list_webhooks": _core.list_webhooks(
+        page=1, page_length=10, sort="created:dsc", events=None, site_id=None
+    ),
     "get_webhook": _core.get_webhook("w"),
     "update_webhook": _core.update_webhook("w", {"enabled": False}),
     "delete_webhook": _core.delete_webhook("w"),
@@ -57,11 +59,13 @@ CALLS: dict[str, _core.Call[Any]] = {
     "rotate_webhook_secret": _core.rotate_webhook_secret("w"),
     "test_webhook": _core.test_webhook("w"),
     "recover_webhook": _core.recover_webhook("w", "2024-08-27T00:00:00+00:00"),
-    "list_deliveries": _core.list_deliveries("w", 1, 10, None, None),
+    "list_deliveries": _core.list_deliveries("w", page=1, page_length=10, status=None, event=None),
     "get_delivery": _core.get_delivery("d"),
     "retry_delivery": _core.retry_delivery("d"),
     "publish": _core.publish({"event": "media_created"}),
-    "list_events": _core.list_events(1, 10, None, None, None),
+    "list_events": _core.list_events(
+        page=1, page_length=10, event=None, site_id=None, resource_id=None
+    ),
     "list_event_types": _core.list_event_types(),
 }
 # API routes with a JSON answer that the SDK does not call.

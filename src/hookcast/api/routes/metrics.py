@@ -25,9 +25,13 @@ async def metrics(
     operations: Operations = request.app.state.operations
     if operations.metrics_token and not _token_matches(authorization, operations.metrics_token):
         return error_response(
-            401, "unauthorized", "send 'Authorization: Bearer <HOOKCAST_METRICS_TOKEN>'"
+            401,
+            code="unauthorized",
+            description="send 'Authorization: Bearer <HOOKCAST_METRICS_TOKEN>'",
         )
-    body = await operations.metrics.render(services.store, datetime.now(UTC), operations.heartbeat)
+    body = await operations.metrics.render(
+        services.store, now=datetime.now(UTC), heartbeat=operations.heartbeat
+    )
     return Response(body, media_type=CONTENT_TYPE_LATEST)
 
 

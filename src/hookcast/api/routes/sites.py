@@ -19,7 +19,9 @@ router = APIRouter(prefix="/v2/sites", tags=["sites"], route_class=OrjsonRoute)
     responses=error_responses(*WITH_BODY, 403, 409, *AUTHENTICATED),
 )
 async def create_site(body: SiteCreate, services: ServicesDep, caller: CallerDep) -> SiteOut:
-    return SiteOut.from_domain(await services.sites.create(caller, body.metadata.name, body.id))
+    return SiteOut.from_domain(
+        await services.sites.create(caller, name=body.metadata.name, site_id=body.id)
+    )
 
 
 @router.get(
@@ -48,7 +50,9 @@ async def get_site(site_id: str, services: ServicesDep, caller: CallerDep) -> Si
 async def rename_site(
     site_id: str, body: SitePatch, services: ServicesDep, caller: CallerDep
 ) -> SiteOut:
-    return SiteOut.from_domain(await services.sites.rename(caller, site_id, body.metadata.name))
+    return SiteOut.from_domain(
+        await services.sites.rename(caller, site_id=site_id, name=body.metadata.name)
+    )
 
 
 @router.delete(

@@ -145,5 +145,5 @@ async def send_test(webhook_id: str, services: ServicesDep, caller: CallerDep) -
 async def recover(
     webhook_id: str, body: Recover, services: ServicesDep, caller: CallerDep
 ) -> Recovered:
-    count = await services.deliveries.recover(caller, webhook_id, body.since)
+    count = await services.deliveries.recover(caller, webhook_id=webhook_id, since=body.since)
     return Recovered(recovered=count)

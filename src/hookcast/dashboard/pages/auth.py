@@ -88,13 +88,15 @@ def _add_signout_and_portal(router: APIRouter, dash: Dashboard) -> None:
             # The admin key that made the link must still exist: revoking it ends the link.
             await dash.services.auth.resume(link.account_id, link.issuer_key_id)
         except portal.PortalLinkInvalid as exc:
-            return dash.error_page(request, exc.status, exc.title, exc.message)
+            return dash.error_page(request, status=exc.status, title=exc.title, message=exc.message)
         except Unauthorized:
             return dash.error_page(
                 request,
-                410,
-                "This link was revoked",
-                "The key that created this portal link no longer exists. Ask for a new link.",
+                status=410,
+                title="This link was revoked",
+                message=(
+                    "The key that created this portal link no longer exists. Ask for a new link."
+                ),
             )
         session = sessions.Session.start(
             account_id=link.account_id,
@@ -142,7 +144,7 @@ def _signed_in(
 ) -> Response:
     response = redirect(target)
     sessions.set_cookie(
-        response, dash.signing_key, session, now=now, secure=dash.cookie_secure(request)
+        response, key=dash.signing_key, session=session, now=now, secure=dash.cookie_secure(request)
     )
     response.delete_cookie(sessions.SIGNIN_COOKIE, path="/signin")
     return response

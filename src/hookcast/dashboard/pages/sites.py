@@ -27,7 +27,7 @@ def add_routes(router: APIRouter, dash: Dashboard) -> None:
         own_id = form.get("id")
         try:
             await dash.services.sites.create(
-                visit.caller, form.get("name", ""), own_id if own_id else None
+                visit.caller, name=form.get("name", ""), site_id=own_id if own_id else None
             )
         except Conflict:
             error = {"id": "That id is already taken. Choose another, or leave it empty."}
@@ -42,7 +42,9 @@ def add_routes(router: APIRouter, dash: Dashboard) -> None:
         visit = await dash.visit(request)
         form = await dash.form(request, visit)
         try:
-            await dash.services.sites.rename(visit.caller, site_id, form.get("name", ""))
+            await dash.services.sites.rename(
+                visit.caller, site_id=site_id, name=form.get("name", "")
+            )
         except ValidationFailed as exc:
             errors = {f"rename-{site_id}": _field_message(exc)}
             return await _page(request, dash, visit, errors=errors, status=400)

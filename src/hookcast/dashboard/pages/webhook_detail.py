@@ -69,7 +69,7 @@ def add_routes(router: APIRouter, dash: Dashboard) -> None:
         webhook = await dash.services.webhooks.get(visit.caller, webhook_id)
         try:
             count = await dash.services.deliveries.recover(
-                visit.caller, webhook_id, form.get("since")
+                visit.caller, webhook_id=webhook_id, since=form.get("since")
             )
         except ValidationFailed:
             return await _detail(

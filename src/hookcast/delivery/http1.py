@@ -100,6 +100,7 @@ class _Connection(asyncio.Protocol):
         self._retry_after: str | None = None
         self._body = bytearray()
         self._complete = False
+        self._exchanging = False  # a request was sent and its response is being read
         self.reusable = False
         self.closed = False
         self.idle_since = time.monotonic()
@@ -111,6 +112,12 @@ class _Connection(asyncio.Protocol):
         self._transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
+        if self._complete or not self._exchanging:
+            # Bytes no request asked for (after a whole response, or while idle): whatever
+            # they start would be read as the answer to the next request, so the connection
+            # is done with.
+            self.close()
+            return
         self._started = True
         try:
             self._parser.feed_data(data)
@@ -156,8 +163,17 @@ class _Connection(asyncio.Protocol):
         elif name in (b"content-length", b"transfer-encoding"):
             self._close_delimited = False
 
+    def on_message_begin(self) -> None:
+        if self._complete:  # a second response in the same bytes as the first: not ours
+            self.close()
+            raise _StopParsing
+
     def on_headers_complete(self) -> None:
-        self._status = self._parser.get_status_code()
+        status = self._parser.get_status_code()
+        if not 100 <= status <= 599:  # llhttp takes any three digits
+            self._fail(ProtocolError(f"status {status} is not in 100-599"))
+            raise _StopParsing
+        self._status = status
         if not 100 <= self._status < 200:
             self._settle(self._head)
 
@@ -192,6 +208,7 @@ class _Connection(asyncio.Protocol):
         self._head = loop.create_future()
         self._done = loop.create_future()
         assert self._transport is not None
+        self._exchanging = True
         self._transport.write(request)
         # One timer for both waits, failing whichever is pending: asyncio.timeout_at cost
         # ~5 us per wait (a context object, a rescheduled handle), ~4% of a drain's loop.
@@ -212,6 +229,7 @@ class _Connection(asyncio.Protocol):
                     pass  # the head and part of the body arrived: report what there is
         finally:
             timer.cancel()
+            self._exchanging = False
         return self._response()
 
     def _time_out(self) -> None:

@@ -21,6 +21,7 @@ from hookcast.delivery.http1 import (
     Response,
     encode_request,
 )
+from hookcast.delivery.lookups import HostLookups, LookupTimedOut
 from hookcast.domain.addresses import check_webhook_url, forbidden_reason, parse_ip_literal
 from hookcast.ports import OutboundRequest, Resolver, SendOutcome
 from hookcast.resolver import SystemResolver
@@ -30,6 +31,7 @@ __all__ = ["RESPONSE_BODY_LIMIT", "BlockedAddress", "HttpSender"]
 Network = IPv4Network | IPv6Network
 RESPONSE_BODY_LIMIT = 4096
 DNS_TTL_SECONDS = 30.0
+DNS_FAILURE_TTL_SECONDS = 5.0  # a name that failed is not asked again sooner
 # Characters a request target may carry as they are; anything else (spaces cannot occur:
 # webhook URLs are validated) is percent-encoded, as browsers do with non-ASCII paths.
 _TARGET_SAFE = "/?=&;:@!$'()*+,-._~%"
@@ -76,8 +78,9 @@ class HttpSender:
     """Implements ports.Sender. One connection pool for every endpoint.
 
     `resolver` looks names up (ports.Resolver; the system's by default), and its answers are
-    kept for DNS_TTL_SECONDS. Every address is checked against the SSRF guard right before
-    a new connection is made, so a name that now points inside (DNS rebinding) is refused.
+    kept for DNS_TTL_SECONDS, its failures for DNS_FAILURE_TTL_SECONDS. Every address is
+    checked against the SSRF guard right before a new connection is made, so a name that
+    now points inside (DNS rebinding) is refused.
     `ssl_context` replaces the system's trust store (tests use their own CA).
     """
 
@@ -90,8 +93,15 @@ class HttpSender:
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self._allowed = tuple(allowed)
-        self._resolver = resolver or SystemResolver()
-        self._dns: dict[str, tuple[float, Sequence[str]]] = {}
+        # A resolver made here is closed here; one passed in belongs to the caller.
+        self._own_resolver: SystemResolver | None = None
+        if resolver is None:
+            resolver = self._own_resolver = SystemResolver()
+        self._lookups = HostLookups(
+            resolver,
+            ttl=DNS_TTL_SECONDS,
+            failure_ttl=DNS_FAILURE_TTL_SECONDS,
+        )
         self._verdicts: dict[str, str | None] = {}
         self._pool = Pool(
             per_origin=per_host_limit, body_limit=RESPONSE_BODY_LIMIT, ssl_context=ssl_context
@@ -135,14 +145,7 @@ class HttpSender:
         if target.literal is not None:
             return [target.literal]
         host = target.origin.host
-        now = time.monotonic()
-        cached = self._dns.get(host)
-        if cached is None or now - cached[0] > DNS_TTL_SECONDS:
-            found = await self._resolver.resolve(host)
-            if not found:
-                raise OSError(f"{host} does not resolve")
-            cached = self._dns[host] = (now, found)
-        addresses = cached[1]
+        addresses = await self._lookups.addresses(host)
         for address in addresses:
             reason = self._refusal(address)
             if reason is not None:
@@ -151,6 +154,8 @@ class HttpSender:
 
     async def close(self) -> None:
         self._pool.close()
+        if self._own_resolver is not None:
+            await self._own_resolver.close()
 
 
 def _outcome(response: Response, started: float, error: str | None) -> SendOutcome:
@@ -173,6 +178,8 @@ def _describe(exc: Exception, origin: Origin, timeout: float) -> str:
     where = f"{origin.host}:{origin.port}"
     if isinstance(exc, TimeoutError):
         return f"timed out after {timeout:g} s"
+    if isinstance(exc, LookupTimedOut):
+        return str(exc)  # not "does not resolve": the name may well resolve next time
     if isinstance(exc, BlockedAddress):
         return f"refused by the SSRF guard: {exc}"
     if isinstance(exc, ConnectionClosed):

@@ -7,7 +7,7 @@ from ipaddress import IPv4Network, IPv6Network, ip_address
 
 from hookcast.domain.addresses import check_webhook_url, forbidden_reason, parse_ip_literal
 from hookcast.domain.errors import UnsafeUrl
-from hookcast.ports import Resolver
+from hookcast.ports import LookupTimeout, Resolver
 
 Network = IPv4Network | IPv6Network
 
@@ -29,9 +29,14 @@ class UrlGuard:
         if literal is not None:
             self._refuse_if_forbidden(str(literal), url)
             return url
-        # A name that does not resolve now is accepted: it may resolve later, and the
-        # delivery-time check refuses it then if it points somewhere internal.
-        for address in await self._resolver.resolve(parsed.host):
+        # A name that does not resolve now (or whose DNS is slow) is accepted: it may
+        # resolve later, and the delivery-time check refuses it then if it points
+        # somewhere internal.
+        try:
+            addresses = await self._resolver.resolve(parsed.host)
+        except LookupTimeout:
+            return url
+        for address in addresses:
             self._refuse_if_forbidden(address, url)
         return url
 

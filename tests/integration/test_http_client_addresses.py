@@ -4,10 +4,16 @@ hosts with several addresses, the first of which may be dead."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import contextlib
+import socket
+import time
+from collections.abc import Callable, Coroutine, Iterator, Sequence
+from typing import Any
 
-from raw_servers import OK, answer, open_sender, post, raw_server
+import pytest
+from raw_servers import NAME, OK, CountingResolver, answer, open_sender, post, raw_server
 
+from hookcast.delivery.eyeballs import interleave
 from hookcast.ports import LookupTimeout
 
 
@@ -48,3 +54,110 @@ async def test_one_names_slow_dns_neither_delays_nor_fails_another_names_deliver
     # Told apart from "does not resolve", and retried as a temporary failure by the policy.
     assert {o.error for o in [*failed, again]} == {"DNS lookup of slow.example.test timed out"}
     assert resolver.asked.count("slow.example.test") == 1  # one lookup; the failure is kept
+
+
+# --- several addresses ------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def black_hole(host: str, port: int) -> Iterator[None]:
+    """`host:port` drops connection attempts without refusing them, as a dead host or a
+    firewall does: a listening socket whose accept queue is full (nothing accepts), so the
+    kernel ignores further SYNs and the client keeps retrying until its timeout."""
+    with contextlib.ExitStack() as stack:
+        listener = stack.enter_context(socket.socket())
+        listener.bind((host, port))
+        listener.listen(0)
+        for _ in range(3):
+            filler = stack.enter_context(socket.socket())
+            filler.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                filler.connect((host, port))
+        yield
+
+
+async def test_a_dead_first_address_falls_back_to_the_next_without_the_full_timeout() -> None:
+    async with raw_server(answer(OK)) as server:
+        resolver = CountingResolver({NAME: ["127.0.0.2", "127.0.0.1"]})
+        with black_hole("127.0.0.2", server.port):
+            async with open_sender(resolver=resolver) as sender:
+                started = time.monotonic()
+                outcome = await post(sender, f"http://{NAME}:{server.port}/", timeout=5.0)
+                took = time.monotonic() - started
+
+    assert (outcome.status_code, outcome.error) == (200, None)
+    assert 0.2 <= took < 1.5  # the second attempt started after ~250 ms, not after 5 s
+    assert server.connections == 1
+
+
+async def test_a_refused_first_address_falls_back_at_once() -> None:
+    async with raw_server(answer(OK)) as server:
+        # nothing listens on 127.0.0.3 at this port: the kernel answers with a reset
+        resolver = CountingResolver({NAME: ["127.0.0.3", "127.0.0.1"]})
+        async with open_sender(resolver=resolver) as sender:
+            started = time.monotonic()
+            outcome = await post(sender, f"http://{NAME}:{server.port}/", timeout=5.0)
+            took = time.monotonic() - started
+
+    assert (outcome.status_code, outcome.error) == (200, None)
+    assert took < 0.2  # no stagger delay after a refusal
+
+
+async def test_every_address_dead_is_one_timeout() -> None:
+    async with raw_server(answer(OK)) as server:
+        port = server.port
+    resolver = CountingResolver({NAME: ["127.0.0.2", "127.0.0.4"]})
+    with black_hole("127.0.0.2", port), black_hole("127.0.0.4", port):
+        async with open_sender(resolver=resolver) as sender:
+            outcome = await post(sender, f"http://{NAME}:{port}/", timeout=1.0)
+
+    assert (outcome.status_code, outcome.error) == (None, "timed out after 1 s")
+
+
+@pytest.mark.parametrize(
+    ("addresses", "expected"),
+    [
+        ([], []),
+        (["::1"], ["::1"]),
+        (["::1", "::2", "1.1.1.1", "2.2.2.2"], ["::1", "1.1.1.1", "::2", "2.2.2.2"]),
+        (["1.1.1.1", "2.2.2.2", "3.3.3.3", "::1"], ["1.1.1.1", "::1", "2.2.2.2", "3.3.3.3"]),
+    ],
+)
+def test_addresses_alternate_families_from_the_first(
+    addresses: list[str], expected: list[str]
+) -> None:
+    assert interleave(addresses) == expected
+
+
+# --- bounded state ----------------------------------------------------------------------------
+
+
+async def test_many_distinct_hosts_do_not_grow_the_per_host_state() -> None:
+    names = {f"h{number}.example.test": ["127.0.0.1"] for number in range(300)}
+    closing = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+    async with (
+        raw_server(answer(closing)) as server,
+        open_sender(resolver=CountingResolver(names)) as sender,
+    ):
+        for name in names:
+            outcome = await post(sender, f"http://{name}:{server.port}/")
+            assert outcome.status_code == 200
+        kept = sender.kept_hosts()
+
+    assert kept.origins == 0  # nothing under way, nothing idle
+    assert kept.names == 300  # answers kept for their TTL; bounded by HostLookups (LRU)
+
+
+@pytest.mark.parametrize(
+    "scenario",
+    [
+        test_a_dead_first_address_falls_back_to_the_next_without_the_full_timeout,
+        test_a_refused_first_address_falls_back_at_once,
+        test_one_names_slow_dns_neither_delays_nor_fails_another_names_delivery,
+    ],
+    ids=lambda test: test.__name__.removeprefix("test_"),
+)
+def test_on_uvloop(scenario: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    uvloop = pytest.importorskip("uvloop")  # hookcast serve and worker run on it
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(scenario())

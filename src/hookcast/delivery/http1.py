@@ -14,6 +14,7 @@ proxies, decompress, send cookies, pipeline requests, or speak HTTP/2.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ssl
 import time
 from collections import deque
@@ -22,6 +23,8 @@ from dataclasses import dataclass
 from typing import cast
 
 import httptools
+
+from hookcast.delivery.eyeballs import CONNECT_STAGGER_SECONDS, first_connected, interleave
 
 __all__ = [
     "BodyTimeout",
@@ -283,12 +286,24 @@ def _waiting(future: asyncio.Future[None] | None) -> bool:
 Addresses = Callable[[], Awaitable[Sequence[str]]]
 
 
+class _Slots:
+    """The requests to one origin: a semaphore of `per_origin` and how many hold or wait."""
+
+    __slots__ = ("semaphore", "users")
+
+    def __init__(self, size: int) -> None:
+        self.semaphore = asyncio.Semaphore(size)
+        self.users = 0
+
+
 class Pool:
     """Keep-alive connections per origin, at most `per_origin` open to each.
 
     New connections go to the addresses the caller's `addresses()` returns (the sender
-    resolves and checks them first); idle connections are reused newest first and closed
-    after `idle_seconds`.
+    resolves and checks them first), tried as RFC 8305 says when there are several; idle
+    connections are reused newest first and closed after `idle_seconds`. What is kept per
+    origin is bounded: slots only while requests to it are under way, at most `max_idle`
+    idle connections in all.
     """
 
     def __init__(
@@ -297,15 +312,23 @@ class Pool:
         per_origin: int,
         body_limit: int,
         idle_seconds: float = 15.0,
+        max_idle: int = 1024,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self._per_origin = per_origin
         self._body_limit = body_limit
         self._idle_seconds = idle_seconds
+        self._max_idle = max_idle
         self._ssl = ssl_context
         self._idle: dict[Origin, deque[_Connection]] = {}
-        self._slots: dict[Origin, asyncio.Semaphore] = {}
+        self._idle_count = 0
+        self._slots: dict[Origin, _Slots] = {}
         self._swept = time.monotonic()
+
+    @property
+    def origins(self) -> int:
+        """Origins with state kept here (requests under way or idle connections)."""
+        return len(self._slots.keys() | self._idle.keys())
 
     async def post(
         self,
@@ -319,12 +342,13 @@ class Pool:
         (no byte of a response came back) is replaced by a new one, once."""
         slots = self._slots.get(origin)
         if slots is None:
-            slots = self._slots[origin] = asyncio.Semaphore(self._per_origin)
-        if slots.locked():
-            async with asyncio.timeout_at(deadline):
-                await slots.acquire()
-        else:
-            await slots.acquire()  # returns at once
+            slots = self._slots[origin] = _Slots(self._per_origin)
+        slots.users += 1
+        try:
+            await self._acquire(slots.semaphore, deadline)
+        except BaseException:
+            self._leave(origin, slots)
+            raise
         try:
             connection = self._take_idle(origin)
             if connection is not None:
@@ -336,16 +360,31 @@ class Pool:
             connection = await self._connect(origin, addresses, deadline)
             return await self._use(origin, connection, request, deadline)
         finally:
-            slots.release()
+            slots.semaphore.release()
+            self._leave(origin, slots)
             self._sweep()
+
+    @staticmethod
+    async def _acquire(semaphore: asyncio.Semaphore, deadline: float) -> None:
+        if semaphore.locked():
+            async with asyncio.timeout_at(deadline):
+                await semaphore.acquire()
+        else:
+            await semaphore.acquire()  # returns at once
+
+    def _leave(self, origin: Origin, slots: _Slots) -> None:
+        slots.users -= 1
+        if not slots.users:  # nobody holds or waits: forget the origin
+            del self._slots[origin]
 
     async def _use(
         self, origin: Origin, connection: _Connection, request: bytes, deadline: float
     ) -> Response:
         response = await connection.exchange(request, deadline)
-        if connection.reusable and not connection.closed:
+        if connection.reusable and not connection.closed and self._idle_count < self._max_idle:
             connection.idle_since = time.monotonic()
             self._idle.setdefault(origin, deque()).append(connection)
+            self._idle_count += 1
         else:
             connection.close()
         return response
@@ -355,6 +394,7 @@ class Pool:
         now = time.monotonic()
         while idle:
             connection = idle.pop()
+            self._idle_count -= 1
             if not connection.closed and now - connection.idle_since < self._idle_seconds:
                 return connection
             connection.close()
@@ -366,26 +406,28 @@ class Pool:
         addresses: Addresses,
         deadline: float,
     ) -> _Connection:
-        loop = asyncio.get_running_loop()
         async with asyncio.timeout_at(deadline):  # a slow DNS answer counts against it too
             hosts = await addresses()
-        tls = self._tls_context() if origin.scheme == "https" else None
-        last_error: OSError = OSError(f"no address for {origin.host}")
-        for host in hosts:
-            try:
-                async with asyncio.timeout_at(deadline):
-                    _, connection = await loop.create_connection(
-                        lambda: _Connection(self._body_limit),
-                        host,
-                        origin.port,
-                        ssl=tls,
-                        server_hostname=origin.host if tls is not None else None,
-                    )
-            except OSError as exc:  # ssl.SSLError is an OSError too
-                last_error = exc
-                continue
-            return connection
-        raise last_error
+            if not hosts:
+                raise OSError(f"no address for {origin.host}")
+            tls = self._tls_context() if origin.scheme == "https" else None
+            attempts = [
+                functools.partial(self._open, origin, host, tls) for host in interleave(hosts)
+            ]
+            return await first_connected(
+                attempts, delay=CONNECT_STAGGER_SECONDS, discard=_Connection.close
+            )
+
+    async def _open(self, origin: Origin, host: str, tls: ssl.SSLContext | None) -> _Connection:
+        loop = asyncio.get_running_loop()
+        _, connection = await loop.create_connection(
+            lambda: _Connection(self._body_limit),
+            host,
+            origin.port,
+            ssl=tls,
+            server_hostname=origin.host if tls is not None else None,
+        )
+        return connection
 
     def _tls_context(self) -> ssl.SSLContext:
         if self._ssl is None:
@@ -401,6 +443,7 @@ class Pool:
         for origin, idle in list(self._idle.items()):
             while idle and now - idle[0].idle_since >= self._idle_seconds:
                 idle.popleft().close()
+                self._idle_count -= 1
             if not idle:
                 del self._idle[origin]
 
@@ -409,3 +452,4 @@ class Pool:
             for connection in idle:
                 connection.close()
         self._idle.clear()
+        self._idle_count = 0

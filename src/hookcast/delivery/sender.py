@@ -26,7 +26,7 @@ from hookcast.domain.addresses import check_webhook_url, forbidden_reason, parse
 from hookcast.ports import OutboundRequest, Resolver, SendOutcome
 from hookcast.resolver import SystemResolver
 
-__all__ = ["RESPONSE_BODY_LIMIT", "BlockedAddress", "HttpSender"]
+__all__ = ["RESPONSE_BODY_LIMIT", "BlockedAddress", "HttpSender", "KeptHosts"]
 
 Network = IPv4Network | IPv6Network
 RESPONSE_BODY_LIMIT = 4096
@@ -42,6 +42,12 @@ _VERDICTS_KEPT = 4096
 
 class BlockedAddress(OSError):
     """A name resolved to an address the SSRF guard refuses."""
+
+
+@dataclass(frozen=True, slots=True)
+class KeptHosts:
+    names: int  # DNS answers and failures kept (at most HostLookups' max_hosts)
+    origins: int  # origins with requests under way or idle connections
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +157,10 @@ class HttpSender:
             if reason is not None:
                 raise BlockedAddress(f"{host} resolves to a refused address: {reason}")
         return addresses
+
+    def kept_hosts(self) -> KeptHosts:
+        """How many names and origins this sender keeps state for (both are bounded)."""
+        return KeptHosts(names=len(self._lookups), origins=self._pool.origins)
 
     async def close(self) -> None:
         self._pool.close()

@@ -161,3 +161,28 @@ def test_on_uvloop(scenario: Callable[[], Coroutine[Any, Any, None]]) -> None:
     uvloop = pytest.importorskip("uvloop")  # hookcast serve and worker run on it
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         runner.run(scenario())
+
+
+# --- host names -------------------------------------------------------------------------------
+
+
+async def test_an_international_name_is_looked_up_and_sent_as_its_idna_2008_a_label() -> None:
+    resolver = CountingResolver({"xn--fa-hia.de": ["127.0.0.1"]})
+    async with raw_server(answer(OK)) as server, open_sender(resolver=resolver) as sender:
+        outcome = await post(sender, f"http://faß.de:{server.port}/hook")
+
+    assert (outcome.status_code, outcome.error) == (200, None)
+    assert resolver.asked == ["xn--fa-hia.de"]  # IDNA 2003 would have asked for fass.de
+    assert server.requests[0].headers["host"] == f"xn--fa-hia.de:{server.port}"
+
+
+async def test_a_name_that_cannot_be_encoded_is_a_recorded_failure() -> None:
+    resolver = CountingResolver({})
+    async with open_sender(resolver=resolver) as sender:
+        outcome = await post(sender, "http://" + "ü" * 70 + ".com/hook")
+
+    assert outcome.status_code is None
+    assert outcome.error is not None
+    assert outcome.error.startswith("invalid webhook_url: ")
+    assert "Label too long" in outcome.error
+    assert resolver.asked == []

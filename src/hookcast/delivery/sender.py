@@ -23,6 +23,7 @@ from hookcast.delivery.http1 import (
 )
 from hookcast.delivery.lookups import HostLookups, LookupTimedOut
 from hookcast.domain.addresses import check_webhook_url, forbidden_reason, parse_ip_literal
+from hookcast.hostnames import InvalidHostname, ascii_host
 from hookcast.ports import OutboundRequest, Resolver, SendOutcome
 from hookcast.resolver import SystemResolver
 
@@ -64,9 +65,8 @@ def _parse_target(url: str) -> _Target:
     parsed = check_webhook_url(url)  # scheme and host in lower case, the default port
     scheme, host, port = parsed.scheme, parsed.host, parsed.port
     parts = urlsplit(url)
+    host = ascii_host(host)  # IDNA 2008 (UTS 46), as checked when the URL was accepted
     literal = parse_ip_literal(host)
-    if literal is None and not host.isascii():
-        host = host.encode("idna").decode("ascii")
     shown = f"[{host}]" if ":" in host else host
     default = (scheme == "https" and port == 443) or (scheme == "http" and port == 80)
     target = quote(parts.path or "/", safe=_TARGET_SAFE)
@@ -114,7 +114,10 @@ class HttpSender:
         )
 
     async def send(self, request: OutboundRequest) -> SendOutcome:
-        target = _parse_target(request.url)
+        try:
+            target = _parse_target(request.url)
+        except InvalidHostname as exc:  # stored before hosts were checked at creation
+            return SendOutcome(None, 0.0, error=f"invalid webhook_url: {exc}")
         origin = target.origin
         # An IP literal is checked here: there is no lookup whose answer to check.
         refused = None if target.literal is None else self._refusal(target.literal)

@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from ipaddress import IPv4Network, IPv6Network, ip_address
 
 from hookcast.domain.addresses import check_webhook_url, forbidden_reason, parse_ip_literal
-from hookcast.domain.errors import UnsafeUrl
+from hookcast.domain.errors import UnsafeUrl, ValidationFailed
+from hookcast.hostnames import InvalidHostname, ascii_host
 from hookcast.ports import LookupTimeout, Resolver
 
 Network = IPv4Network | IPv6Network
@@ -25,7 +26,8 @@ class UrlGuard:
 
     async def check(self, url: str) -> str:
         parsed = check_webhook_url(url)
-        literal = parse_ip_literal(parsed.host)
+        host = _wire_host(parsed.host)  # as the sender will look it up and connect to it
+        literal = parse_ip_literal(host)
         if literal is not None:
             self._refuse_if_forbidden(str(literal), url)
             return url
@@ -33,7 +35,7 @@ class UrlGuard:
         # resolve later, and the delivery-time check refuses it then if it points
         # somewhere internal.
         try:
-            addresses = await self._resolver.resolve(parsed.host)
+            addresses = await self._resolver.resolve(host)
         except LookupTimeout:
             return url
         for address in addresses:
@@ -48,3 +50,12 @@ class UrlGuard:
                 "addresses unless HOOKCAST_ALLOWED_NETWORKS allows a network.",
                 field="webhook_url",
             )
+
+
+def _wire_host(host: str) -> str:
+    try:
+        return ascii_host(host)
+    except InvalidHostname as exc:
+        raise ValidationFailed(
+            f"webhook_url has an invalid host: {exc}", field="webhook_url"
+        ) from None

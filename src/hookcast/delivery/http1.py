@@ -7,8 +7,9 @@ registry, tracing hooks, cookie and redirect handling) cost ~4x the whole POST o
 (docs/benchmarks.md). Here a request is one `transport.write` of bytes built once, and a
 response is a status, the Retry-After header and the head of the body.
 
-What this client deliberately does not do: follow redirects (the sender reports them), use
-proxies, decompress, send cookies, pipeline requests, or speak HTTP/2.
+What this client deliberately does not do: follow redirects (the sender reports them), read
+HTTP(S)_PROXY (an egress proxy is configured explicitly, see delivery.proxy), decompress,
+send cookies, pipeline requests, or speak HTTP/2.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import cast
 import httptools
 
 from hookcast.delivery.eyeballs import CONNECT_STAGGER_SECONDS, first_connected, interleave
+from hookcast.delivery.proxy import Proxy, open_tunnel
 
 __all__ = [
     "BodyTimeout",
@@ -314,7 +316,9 @@ class Pool:
         idle_seconds: float = 15.0,
         max_idle: int = 1024,
         ssl_context: ssl.SSLContext | None = None,
+        proxy: Proxy | None = None,
     ) -> None:
+        self._proxy = proxy
         self._per_origin = per_origin
         self._body_limit = body_limit
         self._idle_seconds = idle_seconds
@@ -420,6 +424,8 @@ class Pool:
 
     async def _open(self, origin: Origin, host: str, tls: ssl.SSLContext | None) -> _Connection:
         loop = asyncio.get_running_loop()
+        if self._proxy is not None:
+            return await self._open_tunnelled(origin, host, tls)
         _, connection = await loop.create_connection(
             lambda: _Connection(self._body_limit),
             host,
@@ -427,6 +433,29 @@ class Pool:
             ssl=tls,
             server_hostname=origin.host if tls is not None else None,
         )
+        return connection
+
+    async def _open_tunnelled(
+        self, origin: Origin, host: str, tls: ssl.SSLContext | None
+    ) -> _Connection:
+        """A connection through the egress proxy to `host` (a checked address)."""
+        assert self._proxy is not None
+        transport = await open_tunnel(self._proxy, host, origin.port)
+        connection = _Connection(self._body_limit)
+        try:
+            if tls is None:
+                transport.set_protocol(connection)
+            else:
+                loop = asyncio.get_running_loop()
+                tunnelled = await loop.start_tls(
+                    transport, connection, tls, server_hostname=origin.host
+                )
+                assert tunnelled is not None
+                transport = tunnelled
+        except BaseException:
+            transport.close()
+            raise
+        connection.connection_made(transport)
         return connection
 
     def _tls_context(self) -> ssl.SSLContext:

@@ -22,6 +22,7 @@ from hookcast.delivery.http1 import (
     encode_request,
 )
 from hookcast.delivery.lookups import HostLookups, LookupTimedOut
+from hookcast.delivery.proxy import Proxy, ProxyError
 from hookcast.domain.addresses import check_webhook_url, forbidden_reason, parse_ip_literal
 from hookcast.hostnames import InvalidHostname, ascii_host
 from hookcast.ports import OutboundRequest, Resolver, SendOutcome
@@ -87,7 +88,8 @@ class HttpSender:
     kept for DNS_TTL_SECONDS, its failures for DNS_FAILURE_TTL_SECONDS. Every address is
     checked against the SSRF guard right before a new connection is made, so a name that
     now points inside (DNS rebinding) is refused.
-    `ssl_context` replaces the system's trust store (tests use their own CA).
+    `ssl_context` replaces the system's trust store (tests use their own CA); `proxy`
+    sends every request through an HTTP CONNECT egress proxy (delivery.proxy).
     """
 
     def __init__(
@@ -97,6 +99,7 @@ class HttpSender:
         per_host_limit: int = 64,
         resolver: Resolver | None = None,
         ssl_context: ssl.SSLContext | None = None,
+        proxy: Proxy | None = None,
     ) -> None:
         self._allowed = tuple(allowed)
         # A resolver made here is closed here; one passed in belongs to the caller.
@@ -110,7 +113,10 @@ class HttpSender:
         )
         self._verdicts: dict[str, str | None] = {}
         self._pool = Pool(
-            per_origin=per_host_limit, body_limit=RESPONSE_BODY_LIMIT, ssl_context=ssl_context
+            per_origin=per_host_limit,
+            body_limit=RESPONSE_BODY_LIMIT,
+            ssl_context=ssl_context,
+            proxy=proxy,
         )
 
     async def send(self, request: OutboundRequest) -> SendOutcome:
@@ -191,6 +197,8 @@ def _describe(exc: Exception, origin: Origin, timeout: float) -> str:
     where = f"{origin.host}:{origin.port}"
     if isinstance(exc, TimeoutError):
         return f"timed out after {timeout:g} s"
+    if isinstance(exc, ProxyError):
+        return str(exc)  # says it was the proxy, not the endpoint
     if isinstance(exc, LookupTimedOut):
         return str(exc)  # not "does not resolve": the name may well resolve next time
     if isinstance(exc, BlockedAddress):

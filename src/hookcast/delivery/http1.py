@@ -348,11 +348,15 @@ class Pool:
         if slots is None:
             slots = self._slots[origin] = _Slots(self._per_origin)
         slots.users += 1
-        try:
-            await self._acquire(slots.semaphore, deadline)
-        except BaseException:
-            self._leave(origin, slots)
-            raise
+        if slots.semaphore.locked():
+            try:
+                async with asyncio.timeout_at(deadline):
+                    await slots.semaphore.acquire()
+            except BaseException:
+                self._leave(origin, slots)
+                raise
+        else:
+            await slots.semaphore.acquire()  # returns at once
         try:
             connection = self._take_idle(origin)
             if connection is not None:
@@ -367,14 +371,6 @@ class Pool:
             slots.semaphore.release()
             self._leave(origin, slots)
             self._sweep()
-
-    @staticmethod
-    async def _acquire(semaphore: asyncio.Semaphore, deadline: float) -> None:
-        if semaphore.locked():
-            async with asyncio.timeout_at(deadline):
-                await semaphore.acquire()
-        else:
-            await semaphore.acquire()  # returns at once
 
     def _leave(self, origin: Origin, slots: _Slots) -> None:
         slots.users -= 1

@@ -9,6 +9,7 @@ deliveries wait on it, and a failure is remembered briefly so retries do not ask
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -75,9 +76,14 @@ class HostLookups:
         task = self._pending.get(host)
         if task is None:
             task = self._pending[host] = asyncio.create_task(self._ask(host))
-            task.add_done_callback(lambda _: self._pending.pop(host, None))
+            task.add_done_callback(functools.partial(self._forget, host))
         # Shielded: one waiter giving up (its own deadline) must not cancel everyone's lookup.
         return await asyncio.shield(task)
+
+    def _forget(self, host: str, task: asyncio.Task[_Answer]) -> None:
+        del self._pending[host]
+        if not task.cancelled():
+            task.exception()  # retrieved: a resolver's bug reaches the waiters, not the log
 
     async def _ask(self, host: str) -> _Answer:
         try:

@@ -197,3 +197,10 @@ def test_a_bad_egress_proxy_stops_start_up_without_showing_the_password() -> Non
 
     assert "must be http://host:port" in str(refused.value)
     assert "hunter2" not in str(refused.value)
+
+
+def test_tunnels_on_uvloop(certificates: Certificates) -> None:  # noqa: F811
+    uvloop = pytest.importorskip("uvloop")  # hookcast serve and worker run on it
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(test_a_delivery_goes_through_a_tunnel_to_the_checked_address())
+        runner.run(test_https_goes_through_the_tunnel_with_the_names_certificate(certificates))

@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Literal
 
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from hookcast.delivery.proxy import Proxy
 
 DEFAULT_DATABASE_URL = "sqlite:///hookcast.db"
 
@@ -18,7 +20,10 @@ DEFAULT_DATABASE_URL = "sqlite:///hookcast.db"
 class Settings(BaseSettings):
     """Everything configurable, from `HOOKCAST_*` environment variables."""
 
-    model_config = SettingsConfigDict(env_prefix="HOOKCAST_", extra="ignore")
+    # hide_input_in_errors: a refused value may hold a password (a proxy's, a database's).
+    model_config = SettingsConfigDict(
+        env_prefix="HOOKCAST_", extra="ignore", hide_input_in_errors=True
+    )
 
     database_url: str = DEFAULT_DATABASE_URL
     secret_key: str | None = Field(default=None, repr=False)
@@ -42,6 +47,9 @@ class Settings(BaseSettings):
     # How long a worker holds a claimed delivery before another worker may send it again
     # (at-least-once after a crash). Must outlive the longest timeout (30 s) plus recording.
     lease_seconds: float = Field(default=60.0, ge=1)
+    # An HTTP CONNECT proxy every delivery goes through (http://[user:password@]host:port),
+    # e.g. smokescreen, so receivers can allow-list its addresses (docs/delivery.md).
+    egress_proxy: str = Field(default="", repr=False)
     # HTTPS ended at a proxy in front (docs/operations.md): the proxies whose
     # X-Forwarded-Proto and X-Forwarded-For are believed (uvicorn's forwarded_allow_ips,
     # comma-separated addresses or "*"), and whether the session cookie is always Secure.
@@ -64,6 +72,13 @@ class Settings(BaseSettings):
                 "HOOKCAST_MAX_WEBHOOKS_PER_ACCOUNT, so that one event can always be published"
             )
         return self
+
+    @field_validator("egress_proxy")
+    @classmethod
+    def _proxy_url(cls, value: str) -> str:
+        if value:
+            Proxy.from_url(value)  # refused at start-up, not at the first delivery
+        return value
 
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")

@@ -22,6 +22,9 @@ UNSAFE_URLS = [
     "http://0x7f.1/",
     "http://[::ffff:127.0.0.1]/",
     "http://[::1]:8080/",
+    "http://[::ffff:0:7f00:1]/",  # SIIT's IPv4-translated form of 127.0.0.1
+    # full-width digits: 127.0.0.1 once mapped (UTS 46)
+    "http://\uff11\uff12\uff17.\uff10.\uff10.\uff11/",
     "https://internal.example.com/hook",  # a name that resolves to 10.1.2.3
     "https://rebind.example.com/hook",  # one public and one loopback answer
 ]
@@ -144,6 +147,25 @@ async def test_allowed_networks_let_internal_urls_through(database_url: str) -> 
             assert response.json()["metadata"]["webhook_url"] == url
         # Networks outside the allowed ones are still refused.
         assert_error(await create(api, webhook_url="http://192.168.1.1/"), 400, "unsafe_url")
+
+
+async def test_host_names_are_idna_2008_at_create(api: Api) -> None:
+    await api.site(SITE_ID)
+
+    response = await create(api, webhook_url="https://faß.de/hook")
+
+    assert response.status_code == 201, response.text
+    assert "xn--fa-hia.de" in api.resolver.asked  # not fass.de, IDNA 2003's other domain
+    assert "fass.de" not in api.resolver.asked
+
+
+async def test_host_names_that_cannot_be_encoded_are_400(api: Api) -> None:
+    await api.site(SITE_ID)
+
+    for host in ("ü" * 70 + ".com", "a" * 64 + ".example.com", "☃.example.com"):
+        description = assert_error(await create(api, webhook_url=f"https://{host}/"), 400)
+        assert "webhook_url has an invalid host" in description, host
+    await assert_no_webhooks(api)
 
 
 async def test_unresolvable_names_are_accepted_at_create(api: Api) -> None:

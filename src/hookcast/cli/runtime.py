@@ -23,6 +23,7 @@ from hookcast.bootstrap import (
 )
 from hookcast.config import Settings
 from hookcast.dashboard import create_dashboard, dashboard_key
+from hookcast.delivery.proxy import Proxy
 from hookcast.delivery.retention import Retention, RetentionOptions
 from hookcast.delivery.sender import HttpSender
 from hookcast.delivery.worker import DeliveryWorker, WorkerOptions
@@ -72,9 +73,11 @@ class Runtime:
             lease_seconds=self.settings.lease_seconds,
             disable_after=timedelta(days=self.settings.disable_after_days),
         )
+        proxy = self.settings.egress_proxy
         sender = HttpSender(
             allowed=parse_networks(self.settings.allowed_networks),
             per_host_limit=self.settings.endpoint_concurrency,
+            proxy=Proxy.from_url(proxy) if proxy else None,
         )
         worker = DeliveryWorker(
             self.store,

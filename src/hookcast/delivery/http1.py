@@ -7,13 +7,15 @@ registry, tracing hooks, cookie and redirect handling) cost ~4x the whole POST o
 (docs/benchmarks.md). Here a request is one `transport.write` of bytes built once, and a
 response is a status, the Retry-After header and the head of the body.
 
-What this client deliberately does not do: follow redirects (the sender reports them), use
-proxies, decompress, send cookies, pipeline requests, or speak HTTP/2.
+What this client deliberately does not do: follow redirects (the sender reports them), read
+HTTP(S)_PROXY (an egress proxy is configured explicitly, see delivery.proxy), decompress,
+send cookies, pipeline requests, or speak HTTP/2.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import ssl
 import time
 from collections import deque
@@ -22,6 +24,9 @@ from dataclasses import dataclass
 from typing import cast
 
 import httptools
+
+from hookcast.delivery.eyeballs import CONNECT_STAGGER_SECONDS, first_connected, interleave
+from hookcast.delivery.proxy import Proxy, open_tunnel
 
 __all__ = [
     "BodyTimeout",
@@ -100,6 +105,7 @@ class _Connection(asyncio.Protocol):
         self._retry_after: str | None = None
         self._body = bytearray()
         self._complete = False
+        self._exchanging = False  # a request was sent and its response is being read
         self.reusable = False
         self.closed = False
         self.idle_since = time.monotonic()
@@ -111,6 +117,12 @@ class _Connection(asyncio.Protocol):
         self._transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
+        if self._complete or not self._exchanging:
+            # Bytes no request asked for (after a whole response, or while idle): whatever
+            # they start would be read as the answer to the next request, so the connection
+            # is done with.
+            self.close()
+            return
         self._started = True
         try:
             self._parser.feed_data(data)
@@ -156,8 +168,17 @@ class _Connection(asyncio.Protocol):
         elif name in (b"content-length", b"transfer-encoding"):
             self._close_delimited = False
 
+    def on_message_begin(self) -> None:
+        if self._complete:  # a second response in the same bytes as the first: not ours
+            self.close()
+            raise _StopParsing
+
     def on_headers_complete(self) -> None:
-        self._status = self._parser.get_status_code()
+        status = self._parser.get_status_code()
+        if not 100 <= status <= 599:  # llhttp takes any three digits
+            self._fail(ProtocolError(f"status {status} is not in 100-599"))
+            raise _StopParsing
+        self._status = status
         if not 100 <= self._status < 200:
             self._settle(self._head)
 
@@ -192,6 +213,7 @@ class _Connection(asyncio.Protocol):
         self._head = loop.create_future()
         self._done = loop.create_future()
         assert self._transport is not None
+        self._exchanging = True
         self._transport.write(request)
         # One timer for both waits, failing whichever is pending: asyncio.timeout_at cost
         # ~5 us per wait (a context object, a rescheduled handle), ~4% of a drain's loop.
@@ -212,6 +234,7 @@ class _Connection(asyncio.Protocol):
                     pass  # the head and part of the body arrived: report what there is
         finally:
             timer.cancel()
+            self._exchanging = False
         return self._response()
 
     def _time_out(self) -> None:
@@ -265,12 +288,24 @@ def _waiting(future: asyncio.Future[None] | None) -> bool:
 Addresses = Callable[[], Awaitable[Sequence[str]]]
 
 
+class _Slots:
+    """The requests to one origin: a semaphore of `per_origin` and how many hold or wait."""
+
+    __slots__ = ("semaphore", "users")
+
+    def __init__(self, size: int) -> None:
+        self.semaphore = asyncio.Semaphore(size)
+        self.users = 0
+
+
 class Pool:
     """Keep-alive connections per origin, at most `per_origin` open to each.
 
     New connections go to the addresses the caller's `addresses()` returns (the sender
-    resolves and checks them first); idle connections are reused newest first and closed
-    after `idle_seconds`.
+    resolves and checks them first), tried as RFC 8305 says when there are several; idle
+    connections are reused newest first and closed after `idle_seconds`. What is kept per
+    origin is bounded: slots only while requests to it are under way, at most `max_idle`
+    idle connections in all.
     """
 
     def __init__(
@@ -279,15 +314,25 @@ class Pool:
         per_origin: int,
         body_limit: int,
         idle_seconds: float = 15.0,
+        max_idle: int = 1024,
         ssl_context: ssl.SSLContext | None = None,
+        proxy: Proxy | None = None,
     ) -> None:
+        self._proxy = proxy
         self._per_origin = per_origin
         self._body_limit = body_limit
         self._idle_seconds = idle_seconds
+        self._max_idle = max_idle
         self._ssl = ssl_context
         self._idle: dict[Origin, deque[_Connection]] = {}
-        self._slots: dict[Origin, asyncio.Semaphore] = {}
+        self._idle_count = 0
+        self._slots: dict[Origin, _Slots] = {}
         self._swept = time.monotonic()
+
+    @property
+    def origins(self) -> int:
+        """Origins with state kept here (requests under way or idle connections)."""
+        return len(self._slots.keys() | self._idle.keys())
 
     async def post(
         self,
@@ -301,12 +346,17 @@ class Pool:
         (no byte of a response came back) is replaced by a new one, once."""
         slots = self._slots.get(origin)
         if slots is None:
-            slots = self._slots[origin] = asyncio.Semaphore(self._per_origin)
-        if slots.locked():
-            async with asyncio.timeout_at(deadline):
-                await slots.acquire()
+            slots = self._slots[origin] = _Slots(self._per_origin)
+        slots.users += 1
+        if slots.semaphore.locked():
+            try:
+                async with asyncio.timeout_at(deadline):
+                    await slots.semaphore.acquire()
+            except BaseException:
+                self._leave(origin, slots)
+                raise
         else:
-            await slots.acquire()  # returns at once
+            await slots.semaphore.acquire()  # returns at once
         try:
             connection = self._take_idle(origin)
             if connection is not None:
@@ -318,16 +368,23 @@ class Pool:
             connection = await self._connect(origin, addresses, deadline)
             return await self._use(origin, connection, request, deadline)
         finally:
-            slots.release()
+            slots.semaphore.release()
+            self._leave(origin, slots)
             self._sweep()
+
+    def _leave(self, origin: Origin, slots: _Slots) -> None:
+        slots.users -= 1
+        if not slots.users:  # nobody holds or waits: forget the origin
+            del self._slots[origin]
 
     async def _use(
         self, origin: Origin, connection: _Connection, request: bytes, deadline: float
     ) -> Response:
         response = await connection.exchange(request, deadline)
-        if connection.reusable and not connection.closed:
+        if connection.reusable and not connection.closed and self._idle_count < self._max_idle:
             connection.idle_since = time.monotonic()
             self._idle.setdefault(origin, deque()).append(connection)
+            self._idle_count += 1
         else:
             connection.close()
         return response
@@ -337,6 +394,7 @@ class Pool:
         now = time.monotonic()
         while idle:
             connection = idle.pop()
+            self._idle_count -= 1
             if not connection.closed and now - connection.idle_since < self._idle_seconds:
                 return connection
             connection.close()
@@ -348,26 +406,53 @@ class Pool:
         addresses: Addresses,
         deadline: float,
     ) -> _Connection:
-        loop = asyncio.get_running_loop()
         async with asyncio.timeout_at(deadline):  # a slow DNS answer counts against it too
             hosts = await addresses()
-        tls = self._tls_context() if origin.scheme == "https" else None
-        last_error: OSError = OSError(f"no address for {origin.host}")
-        for host in hosts:
-            try:
-                async with asyncio.timeout_at(deadline):
-                    _, connection = await loop.create_connection(
-                        lambda: _Connection(self._body_limit),
-                        host,
-                        origin.port,
-                        ssl=tls,
-                        server_hostname=origin.host if tls is not None else None,
-                    )
-            except OSError as exc:  # ssl.SSLError is an OSError too
-                last_error = exc
-                continue
-            return connection
-        raise last_error
+            if not hosts:
+                raise OSError(f"no address for {origin.host}")
+            tls = self._tls_context() if origin.scheme == "https" else None
+            attempts = [
+                functools.partial(self._open, origin, host, tls) for host in interleave(hosts)
+            ]
+            return await first_connected(
+                attempts, delay=CONNECT_STAGGER_SECONDS, discard=_Connection.close
+            )
+
+    async def _open(self, origin: Origin, host: str, tls: ssl.SSLContext | None) -> _Connection:
+        loop = asyncio.get_running_loop()
+        if self._proxy is not None:
+            return await self._open_tunnelled(origin, host, tls)
+        _, connection = await loop.create_connection(
+            lambda: _Connection(self._body_limit),
+            host,
+            origin.port,
+            ssl=tls,
+            server_hostname=origin.host if tls is not None else None,
+        )
+        return connection
+
+    async def _open_tunnelled(
+        self, origin: Origin, host: str, tls: ssl.SSLContext | None
+    ) -> _Connection:
+        """A connection through the egress proxy to `host` (a checked address)."""
+        assert self._proxy is not None
+        transport = await open_tunnel(self._proxy, host, origin.port)
+        connection = _Connection(self._body_limit)
+        try:
+            if tls is None:
+                transport.set_protocol(connection)
+            else:
+                loop = asyncio.get_running_loop()
+                tunnelled = await loop.start_tls(
+                    transport, connection, tls, server_hostname=origin.host
+                )
+                assert tunnelled is not None
+                transport = tunnelled
+        except BaseException:
+            transport.close()
+            raise
+        connection.connection_made(transport)
+        return connection
 
     def _tls_context(self) -> ssl.SSLContext:
         if self._ssl is None:
@@ -383,6 +468,7 @@ class Pool:
         for origin, idle in list(self._idle.items()):
             while idle and now - idle[0].idle_since >= self._idle_seconds:
                 idle.popleft().close()
+                self._idle_count -= 1
             if not idle:
                 del self._idle[origin]
 
@@ -391,3 +477,4 @@ class Pool:
             for connection in idle:
                 connection.close()
         self._idle.clear()
+        self._idle_count = 0

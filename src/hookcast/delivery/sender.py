@@ -21,15 +21,19 @@ from hookcast.delivery.http1 import (
     Response,
     encode_request,
 )
+from hookcast.delivery.lookups import HostLookups, LookupTimedOut
+from hookcast.delivery.proxy import Proxy, ProxyError
 from hookcast.domain.addresses import check_webhook_url, forbidden_reason, parse_ip_literal
+from hookcast.hostnames import InvalidHostname, ascii_host
 from hookcast.ports import OutboundRequest, Resolver, SendOutcome
 from hookcast.resolver import SystemResolver
 
-__all__ = ["RESPONSE_BODY_LIMIT", "BlockedAddress", "HttpSender"]
+__all__ = ["RESPONSE_BODY_LIMIT", "BlockedAddress", "HttpSender", "KeptHosts"]
 
 Network = IPv4Network | IPv6Network
 RESPONSE_BODY_LIMIT = 4096
 DNS_TTL_SECONDS = 30.0
+DNS_FAILURE_TTL_SECONDS = 5.0  # a name that failed is not asked again sooner
 # Characters a request target may carry as they are; anything else (spaces cannot occur:
 # webhook URLs are validated) is percent-encoded, as browsers do with non-ASCII paths.
 _TARGET_SAFE = "/?=&;:@!$'()*+,-._~%"
@@ -40,6 +44,12 @@ _VERDICTS_KEPT = 4096
 
 class BlockedAddress(OSError):
     """A name resolved to an address the SSRF guard refuses."""
+
+
+@dataclass(frozen=True, slots=True)
+class KeptHosts:
+    names: int  # DNS answers and failures kept (at most HostLookups' max_hosts)
+    origins: int  # origins with requests under way or idle connections
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,9 +66,8 @@ def _parse_target(url: str) -> _Target:
     parsed = check_webhook_url(url)  # scheme and host in lower case, the default port
     scheme, host, port = parsed.scheme, parsed.host, parsed.port
     parts = urlsplit(url)
+    host = ascii_host(host)  # IDNA 2008 (UTS 46), as checked when the URL was accepted
     literal = parse_ip_literal(host)
-    if literal is None and not host.isascii():
-        host = host.encode("idna").decode("ascii")
     shown = f"[{host}]" if ":" in host else host
     default = (scheme == "https" and port == 443) or (scheme == "http" and port == 80)
     target = quote(parts.path or "/", safe=_TARGET_SAFE)
@@ -76,9 +85,11 @@ class HttpSender:
     """Implements ports.Sender. One connection pool for every endpoint.
 
     `resolver` looks names up (ports.Resolver; the system's by default), and its answers are
-    kept for DNS_TTL_SECONDS. Every address is checked against the SSRF guard right before
-    a new connection is made, so a name that now points inside (DNS rebinding) is refused.
-    `ssl_context` replaces the system's trust store (tests use their own CA).
+    kept for DNS_TTL_SECONDS, its failures for DNS_FAILURE_TTL_SECONDS. Every address is
+    checked against the SSRF guard right before a new connection is made, so a name that
+    now points inside (DNS rebinding) is refused.
+    `ssl_context` replaces the system's trust store (tests use their own CA); `proxy`
+    sends every request through an HTTP CONNECT egress proxy (delivery.proxy).
     """
 
     def __init__(
@@ -88,17 +99,31 @@ class HttpSender:
         per_host_limit: int = 64,
         resolver: Resolver | None = None,
         ssl_context: ssl.SSLContext | None = None,
+        proxy: Proxy | None = None,
     ) -> None:
         self._allowed = tuple(allowed)
-        self._resolver = resolver or SystemResolver()
-        self._dns: dict[str, tuple[float, Sequence[str]]] = {}
+        # A resolver made here is closed here; one passed in belongs to the caller.
+        self._own_resolver: SystemResolver | None = None
+        if resolver is None:
+            resolver = self._own_resolver = SystemResolver()
+        self._lookups = HostLookups(
+            resolver,
+            ttl=DNS_TTL_SECONDS,
+            failure_ttl=DNS_FAILURE_TTL_SECONDS,
+        )
         self._verdicts: dict[str, str | None] = {}
         self._pool = Pool(
-            per_origin=per_host_limit, body_limit=RESPONSE_BODY_LIMIT, ssl_context=ssl_context
+            per_origin=per_host_limit,
+            body_limit=RESPONSE_BODY_LIMIT,
+            ssl_context=ssl_context,
+            proxy=proxy,
         )
 
     async def send(self, request: OutboundRequest) -> SendOutcome:
-        target = _parse_target(request.url)
+        try:
+            target = _parse_target(request.url)
+        except InvalidHostname as exc:  # stored before hosts were checked at creation
+            return SendOutcome(None, 0.0, error=f"invalid webhook_url: {exc}")
         origin = target.origin
         # An IP literal is checked here: there is no lookup whose answer to check.
         refused = None if target.literal is None else self._refusal(target.literal)
@@ -135,22 +160,21 @@ class HttpSender:
         if target.literal is not None:
             return [target.literal]
         host = target.origin.host
-        now = time.monotonic()
-        cached = self._dns.get(host)
-        if cached is None or now - cached[0] > DNS_TTL_SECONDS:
-            found = await self._resolver.resolve(host)
-            if not found:
-                raise OSError(f"{host} does not resolve")
-            cached = self._dns[host] = (now, found)
-        addresses = cached[1]
+        addresses = await self._lookups.addresses(host)
         for address in addresses:
             reason = self._refusal(address)
             if reason is not None:
                 raise BlockedAddress(f"{host} resolves to a refused address: {reason}")
         return addresses
 
+    def kept_hosts(self) -> KeptHosts:
+        """How many names and origins this sender keeps state for (both are bounded)."""
+        return KeptHosts(names=len(self._lookups), origins=self._pool.origins)
+
     async def close(self) -> None:
         self._pool.close()
+        if self._own_resolver is not None:
+            await self._own_resolver.close()
 
 
 def _outcome(response: Response, started: float, error: str | None) -> SendOutcome:
@@ -173,6 +197,10 @@ def _describe(exc: Exception, origin: Origin, timeout: float) -> str:
     where = f"{origin.host}:{origin.port}"
     if isinstance(exc, TimeoutError):
         return f"timed out after {timeout:g} s"
+    if isinstance(exc, ProxyError):
+        return str(exc)  # says it was the proxy, not the endpoint
+    if isinstance(exc, LookupTimedOut):
+        return str(exc)  # not "does not resolve": the name may well resolve next time
     if isinstance(exc, BlockedAddress):
         return f"refused by the SSRF guard: {exc}"
     if isinstance(exc, ConnectionClosed):

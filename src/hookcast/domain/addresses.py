@@ -215,6 +215,9 @@ _FORBIDDEN: Final = _networks(
     ("3fff::/20", f"{_RESERVED} (documentation)"),
 )
 _NAT64: Final = IPv6Network("64:ff9b::/96")
+# SIIT's IPv4-translated addresses (RFC 2765, ::ffff:0:a.b.c.d): a stateless translator
+# sends them on to a.b.c.d, so they are judged like IPv4-mapped ones.
+_IPV4_TRANSLATED: Final = IPv6Network("::ffff:0:0:0/96")
 _IPV4_COMPATIBLE: Final = IPv6Network("::/96")
 
 
@@ -222,8 +225,9 @@ def forbidden_reason(ip: IPAddress, allowed: Sequence[IPNetwork]) -> str | None:
     """Why HookCast refuses to connect to `ip`, e.g. "127.0.0.1 is a loopback address";
     None when it may, including when `ip` lies in one of the `allowed` networks.
 
-    An IPv6 address that embeds an IPv4 address (IPv4-mapped, IPv4-compatible, 6to4, NAT64,
-    Teredo) is judged by the IPv4 address, since that is where the packets end up.
+    An IPv6 address that embeds an IPv4 address (IPv4-mapped, IPv4-compatible,
+    IPv4-translated, 6to4, NAT64, Teredo) is judged by the IPv4 address, since that is where
+    the packets end up.
     """
     if _is_allowed(ip, allowed):
         return None
@@ -243,8 +247,9 @@ def _classify(ip: IPAddress) -> str | None:
 
 
 def _is_allowed(ip: IPAddress, allowed: Sequence[IPNetwork]) -> bool:
-    # ::ffff:127.0.0.1 is 127.0.0.1 on the wire, so it is inside an allowed 127.0.0.0/8.
-    mapped = ip.ipv4_mapped if isinstance(ip, IPv6Address) else None
+    # ::ffff:127.0.0.1 is 127.0.0.1 on the wire, so it is inside an allowed 127.0.0.0/8
+    # (and so is its SIIT form ::ffff:0:127.0.0.1).
+    mapped = _mapped_ipv4(ip) if isinstance(ip, IPv6Address) else None
     candidates = (ip,) if mapped is None else (ip, mapped)
     return any(
         address.version == network.version and address in network
@@ -253,9 +258,16 @@ def _is_allowed(ip: IPAddress, allowed: Sequence[IPNetwork]) -> bool:
     )
 
 
-def _embedded_ipv4(ip: IPv6Address) -> IPv4Address | None:
+def _mapped_ipv4(ip: IPv6Address) -> IPv4Address | None:
     if ip.ipv4_mapped is not None:
         return ip.ipv4_mapped
+    return IPv4Address(int(ip) & 0xFFFFFFFF) if ip in _IPV4_TRANSLATED else None
+
+
+def _embedded_ipv4(ip: IPv6Address) -> IPv4Address | None:
+    mapped = _mapped_ipv4(ip)
+    if mapped is not None:
+        return mapped
     if ip.sixtofour is not None:
         return ip.sixtofour
     if ip.teredo is not None:

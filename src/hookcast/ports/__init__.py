@@ -24,7 +24,13 @@ from hookcast.ports.records import (
     EventSummary,
     Pruned,
 )
-from hookcast.ports.sending import OutboundRequest, Resolver, Sender, SendOutcome
+from hookcast.ports.sending import (
+    LookupTimeout,
+    OutboundRequest,
+    Resolver,
+    Sender,
+    SendOutcome,
+)
 from hookcast.ports.store import ConfigChanged, ConfigVersion, Fanout, Store
 
 __all__ = [
@@ -45,6 +51,7 @@ __all__ = [
     "Fanout",
     "Handoff",
     "Lease",
+    "LookupTimeout",
     "NoObserver",
     "OutboundRequest",
     "Page",

@@ -39,8 +39,14 @@ class Sender(Protocol):
         """Closes pooled connections; no send is made afterwards."""
 
 
+class LookupTimeout(Exception):
+    """A name lookup got no answer in time: the name may well resolve, so this is a
+    temporary failure, told apart from a name that does not resolve."""
+
+
 class Resolver(Protocol):
     """Name lookups, for the SSRF guard."""
 
     async def resolve(self, host: str) -> Sequence[str]:
-        """IP addresses for `host`; an empty sequence when it does not resolve."""
+        """IP addresses for `host`; an empty sequence when it does not resolve.
+        Raises LookupTimeout when no answer came in time."""

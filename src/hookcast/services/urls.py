@@ -6,8 +6,9 @@ from collections.abc import Sequence
 from ipaddress import IPv4Network, IPv6Network, ip_address
 
 from hookcast.domain.addresses import check_webhook_url, forbidden_reason, parse_ip_literal
-from hookcast.domain.errors import UnsafeUrl
-from hookcast.ports import Resolver
+from hookcast.domain.errors import UnsafeUrl, ValidationFailed
+from hookcast.hostnames import InvalidHostname, ascii_host
+from hookcast.ports import LookupTimeout, Resolver
 
 Network = IPv4Network | IPv6Network
 
@@ -25,13 +26,19 @@ class UrlGuard:
 
     async def check(self, url: str) -> str:
         parsed = check_webhook_url(url)
-        literal = parse_ip_literal(parsed.host)
+        host = _wire_host(parsed.host)  # as the sender will look it up and connect to it
+        literal = parse_ip_literal(host)
         if literal is not None:
             self._refuse_if_forbidden(str(literal), url)
             return url
-        # A name that does not resolve now is accepted: it may resolve later, and the
-        # delivery-time check refuses it then if it points somewhere internal.
-        for address in await self._resolver.resolve(parsed.host):
+        # A name that does not resolve now (or whose DNS is slow) is accepted: it may
+        # resolve later, and the delivery-time check refuses it then if it points
+        # somewhere internal.
+        try:
+            addresses = await self._resolver.resolve(host)
+        except LookupTimeout:
+            return url
+        for address in addresses:
             self._refuse_if_forbidden(address, url)
         return url
 
@@ -43,3 +50,12 @@ class UrlGuard:
                 "addresses unless HOOKCAST_ALLOWED_NETWORKS allows a network.",
                 field="webhook_url",
             )
+
+
+def _wire_host(host: str) -> str:
+    try:
+        return ascii_host(host)
+    except InvalidHostname as exc:
+        raise ValidationFailed(
+            f"webhook_url has an invalid host: {exc}", field="webhook_url"
+        ) from None

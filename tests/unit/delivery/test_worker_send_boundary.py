@@ -134,7 +134,7 @@ IDN_TOO_LONG = "https://" + "\u00fc" * 64 + ".example/hook"  # a label over 63 c
             None,
             lambda: HttpSender(allowed=[]).send,  # the real client's IDNA encoding refuses it
             2,
-            "the request could not be sent: UnicodeError: ",
+            "invalid webhook_url: ",  # the sender's own outcome, no longer an exception
             id="host-unencodable",
         ),
     ],

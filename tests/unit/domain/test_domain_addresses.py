@@ -165,6 +165,11 @@ def test_parse_ip_literal(host: str, expected: str | None) -> None:
         ("::ffff:127.0.0.1", "::ffff:7f00:1 embeds 127.0.0.1, which is a loopback address"),
         ("::ffff:169.254.169.254", "embeds 169.254.169.254, which is a cloud metadata address"),
         ("::127.0.0.1", "embeds 127.0.0.1, which is a loopback address"),
+        # SIIT's IPv4-translated form (::ffff:0:0:0/96)
+        ("::ffff:0:7f00:1", "::ffff:0:7f00:1 embeds 127.0.0.1, which is a loopback address"),
+        ("::ffff:0:127.0.0.1", "embeds 127.0.0.1, which is a loopback address"),
+        ("::ffff:0:a9fe:a9fe", "embeds 169.254.169.254, which is a cloud metadata address"),
+        ("::ffff:0:a00:1", "embeds 10.0.0.1, which is a private address"),
         ("::10.0.0.1", "embeds 10.0.0.1, which is a private address"),
         ("2002:7f00:1::", "embeds 127.0.0.1"),
         ("2002:a9fe:a9fe::1", "embeds 169.254.169.254"),
@@ -193,6 +198,7 @@ def test_forbidden_reason(address: str, reason: str) -> None:
         "169.253.255.255",
         "2606:4700:4700::1111",
         "::ffff:8.8.8.8",
+        "::ffff:0:808:808",
         "2002:808:808::1",
         "64:ff9b::808:808",
     ],
@@ -241,6 +247,8 @@ def _notations(address: IPv4Address) -> st.SearchStrategy[str]:
             f"[::ffff:{address}]",
             f"::ffff:{address}",
             f"[::ffff:{(value >> 16):x}:{(value & 0xFFFF):x}]",
+            f"[::ffff:0:{address}]",
+            f"[::ffff:0:{(value >> 16):x}:{(value & 0xFFFF):x}]",
         ]
     )
 

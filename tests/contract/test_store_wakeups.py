@@ -26,13 +26,15 @@ async def _account_with_webhook(store: SqlStore) -> tuple[Account, Webhook]:
 
 async def _woken_by(waiter: SqlStore, action: Callable[[], Awaitable[object]]) -> float:
     """Seconds the waiter slept while `action` ran once it was waiting."""
-    # Drain earlier wake-ups first (on PostgreSQL the NOTIFY of our own earlier writes
-    # arrives a moment after the in-process one); this first wait also starts the LISTEN.
-    await asyncio.sleep(0.1)
-    await waiter.wait_for_deliveries(0)
+    await waiter.wait_for_deliveries(0)  # the first wait starts the LISTEN on PostgreSQL
+    # Forget earlier wake-ups, including the NOTIFYs of our own earlier writes, which on
+    # PostgreSQL arrive a moment after the in-process one.
+    await waiter.settle_wakeups()
     started = time.monotonic()
     waiting = asyncio.create_task(waiter.wait_for_deliveries(WAIT))
-    await asyncio.sleep(0.2)  # let it start waiting (and, on PostgreSQL, LISTEN)
+    # Once listening, a wait parks on its event without any I/O first: one turn of the
+    # loop puts it there.
+    await asyncio.sleep(0)
     assert not waiting.done()
     await action()
     await asyncio.wait_for(waiting, WAIT * 2)

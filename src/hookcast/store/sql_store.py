@@ -342,6 +342,11 @@ class SqlStore:
     async def wait_for_deliveries(self, timeout: float) -> None:
         await self._wakeup.wait(timeout)
 
+    async def settle_wakeups(self) -> None:
+        """Forgets the wake-ups already due, including (on PostgreSQL) the notifications of
+        every commit made before the call, so the next wait is woken only by what follows."""
+        await self._wakeup.settle()
+
     async def close(self) -> None:
         """Waits for accepted publishes, then closes the wake-ups and the connections."""
         await self._appends.drain()

@@ -45,6 +45,17 @@ class Wakeup:
                 await self._event.wait()
         self._event.clear()
 
+    async def settle(self) -> None:
+        """Clears the wake-up once every notification committed before the call has arrived.
+
+        A query on the LISTEN connection is the round trip that proves it: PostgreSQL sends a
+        session the notifications pending for it before it reports the query done, and a
+        commit queues its NOTIFY before it returns.
+        """
+        if self._is_listening():
+            await self._listener.fetchval("SELECT 1")
+        self._event.clear()
+
     async def close(self) -> None:
         listener, self._listener = self._listener, None
         if listener is not None:

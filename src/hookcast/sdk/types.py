@@ -93,6 +93,9 @@ class Webhook:
     created: datetime
     last_modified: datetime
     secret: str | None = field(default=None, repr=False)  # only in create's answer
+    # Deliveries published while the webhook was disabled, waiting for deliver_held_deliveries
+    # or discard_held_deliveries.
+    held_deliveries: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,6 +48,7 @@ from hookcast.store.connector import Connector, Transaction
 from hookcast.store.crypto import SecretBox
 from hookcast.store.errors import translate_errors
 from hookcast.store.group_commit import GroupCommit, Publish, append_together
+from hookcast.store.quarantine import record_splitting
 from hookcast.store.sql import notify
 from hookcast.store.wakeup import Wakeup
 
@@ -291,6 +292,12 @@ class SqlStore:
         ]
 
     async def record_results(
+        self, results: Sequence[DeliveryResult], health: Sequence[WebhookHealth]
+    ) -> None:
+        """One transaction, split around a row the database refuses (store/quarantine.py)."""
+        await record_splitting(self._record_batch, results, health)
+
+    async def _record_batch(
         self, results: Sequence[DeliveryResult], health: Sequence[WebhookHealth]
     ) -> None:
         async with self._writing() as tx:

@@ -134,7 +134,7 @@ class Delivery:
     webhook_id: str
     event_id: str
     event: str
-    status: str  # "pending", "paused", "succeeded" or "failed"
+    status: str  # "pending", "paused", "succeeded", "failed", "held" or "discarded"
     attempts: int
     next_attempt_at: datetime | None
     last_status_code: int | None

@@ -50,7 +50,7 @@ class Database:
 
 async def test_a_clean_batch_is_one_transaction() -> None:
     database = Database()
-    await record_splitting(database.write, [_result(n) for n in range(8)], HEALTH)
+    await record_splitting(database.write, results=[_result(n) for n in range(8)], health=HEALTH)
     assert (database.transactions, len(database.recorded), database.health) == (1, 8, HEALTH)
 
 
@@ -61,7 +61,7 @@ async def test_one_refused_row_is_recorded_with_a_marker_and_the_rest_as_they_ar
     database = Database()
     batch = [_result(n, "bad" if n == bad_at else "ok") for n in range(size)]
 
-    await record_splitting(database.write, batch, HEALTH)
+    await record_splitting(database.write, results=batch, health=HEALTH)
 
     # Halving: 1 + 2 per level on the refused row's path, then the marked row once more.
     assert database.transactions == transactions
@@ -82,5 +82,5 @@ async def test_an_outage_is_not_split() -> None:
         raise Unavailable("the database is unavailable")
 
     with pytest.raises(Unavailable):
-        await record_splitting(down, [_result(n) for n in range(4)], HEALTH)
+        await record_splitting(down, results=[_result(n) for n in range(4)], health=HEALTH)
     assert calls == 1

@@ -31,14 +31,14 @@ async def count_held(tx: Transaction, webhook_ids: Collection[str]) -> dict[str,
     return {webhook_id: int(held) for webhook_id, held in rows}
 
 
-async def deliver_held(tx: Transaction, account_id: str, webhook_id: str) -> int:
+async def deliver_held(tx: Transaction, *, account_id: str, webhook_id: str) -> int:
     """Makes the webhook's held deliveries pending, each due at its own creation time, so
     claims (oldest due first) take them in publish order. Only while the webhook is enabled:
     if it was disabled meanwhile they stay held. Returns how many."""
     return await tx.execute(_DELIVER, {"b_account_id": account_id, "b_webhook_id": webhook_id})
 
 
-async def discard_held(tx: Transaction, account_id: str, webhook_id: str, now: datetime) -> int:
+async def discard_held(tx: Transaction, *, account_id: str, webhook_id: str, now: datetime) -> int:
     """Marks the webhook's held deliveries discarded (final, completed at `now`)."""
     values = {"b_account_id": account_id, "b_webhook_id": webhook_id, "b_now": now}
     return await tx.execute(_DISCARD, values)
@@ -47,7 +47,7 @@ async def discard_held(tx: Transaction, account_id: str, webhook_id: str, now: d
 _COUNT = Statement(
     lambda database: (
         select(deliveries.c.webhook_id, func.count())
-        .where(in_list(database, deliveries.c.webhook_id), deliveries.c.status == _HELD)
+        .where(in_list(database, column=deliveries.c.webhook_id), deliveries.c.status == _HELD)
         .group_by(deliveries.c.webhook_id)
     )
 )

@@ -27,7 +27,7 @@ _REFUSED = (ValidationFailed, Conflict)
 
 
 async def record_splitting(
-    write: Write, results: Sequence[DeliveryResult], health: Sequence[WebhookHealth]
+    write: Write, *, results: Sequence[DeliveryResult], health: Sequence[WebhookHealth]
 ) -> None:
     """Writes `results` and `health` with `write` (one transaction per call), splitting the
     batch around rows the database refuses. Health travels with the first half: it belongs
@@ -39,8 +39,8 @@ async def record_splitting(
         refused: Exception = exc
     if len(results) > 1:
         half = len(results) // 2
-        await record_splitting(write, results[:half], health)
-        await record_splitting(write, results[half:], [])
+        await record_splitting(write, results=results[:half], health=health)
+        await record_splitting(write, results=results[half:], health=[])
         return
     marked = [_marked(result, refused) for result in results]
     for result in results:

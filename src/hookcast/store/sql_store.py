@@ -238,7 +238,7 @@ class SqlStore:
 
     async def deliver_held(self, *, account_id: str, webhook_id: str) -> int:
         async with self._writing() as tx:
-            released = await held_sql.deliver_held(tx, account_id, webhook_id)
+            released = await held_sql.deliver_held(tx, account_id=account_id, webhook_id=webhook_id)
             if released:
                 await notify(tx)
         if released:
@@ -247,7 +247,9 @@ class SqlStore:
 
     async def discard_held(self, *, account_id: str, webhook_id: str, now: datetime) -> int:
         async with self._writing() as tx:
-            return await held_sql.discard_held(tx, account_id, webhook_id, now)
+            return await held_sql.discard_held(
+                tx, account_id=account_id, webhook_id=webhook_id, now=now
+            )
 
     async def publish_webhooks(self, account_id: str) -> Sequence[Webhook]:
         async with self._reading() as tx:
@@ -295,7 +297,7 @@ class SqlStore:
         self, results: Sequence[DeliveryResult], health: Sequence[WebhookHealth]
     ) -> None:
         """One transaction, split around a row the database refuses (store/quarantine.py)."""
-        await record_splitting(self._record_batch, results, health)
+        await record_splitting(self._record_batch, results=results, health=health)
 
     async def _record_batch(
         self, results: Sequence[DeliveryResult], health: Sequence[WebhookHealth]

@@ -40,7 +40,10 @@ def add_routes(router: APIRouter, dash: Dashboard) -> None:
         await dash.services.webhooks.update(visit.caller, webhook_id, {"enabled": enabled})
         notice = "enabled" if enabled else "disabled"
         if enabled:
-            notice = await _settle_held(dash, visit, webhook_id, form.get("held")) or notice
+            notice = (
+                await _settle_held(dash, visit, webhook_id=webhook_id, action=form.get("held"))
+                or notice
+            )
         back = (
             "/webhooks" if request.query_params.get("from") == "list" else f"/webhooks/{webhook_id}"
         )
@@ -115,7 +118,7 @@ def _add_held_routes(router: APIRouter, dash: Dashboard) -> None:
 
 
 async def _settle_held(
-    dash: Dashboard, visit: Visit, webhook_id: str, action: object
+    dash: Dashboard, visit: Visit, *, webhook_id: str, action: object
 ) -> str | None:
     """Delivers or discards the webhook's held deliveries as the enable toggle asked
     (webhook.html): the notice to show, or None if nothing was asked."""

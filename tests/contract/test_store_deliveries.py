@@ -163,7 +163,7 @@ async def test_health_disable_pauses_the_backlog(store: SqlStore) -> None:
     found = await store.get_webhook(acme.id, hook.id)
     assert found is not None
     assert (found.enabled, found.disabled_reason) == (False, "410 Gone")
-    assert await store.enabled_webhooks(acme.id) == []
+    assert [h.enabled for h in await store.publish_webhooks(acme.id)] == [False]
     assert await _status(store, acme.id, sent.delivery.id) is DeliveryStatus.FAILED
     # The attempt in flight when the webhook was disabled is recorded, and stays paused.
     await store.record_results([make.retry_later(in_flight, make.later(60))], [])

@@ -55,7 +55,7 @@ async def test_foreign_webhooks_are_not_found(store: SqlStore) -> None:
 
     assert await store.get_webhook(theirs.id, hook.id) is None
     assert (await store.list_webhooks(WebhookQuery(account_id=theirs.id))).total == 0
-    assert await store.enabled_webhooks(theirs.id) == []
+    assert await store.publish_webhooks(theirs.id) == []
     assert not await store.delete_webhook(theirs.id, hook.id)
     with pytest.raises(NotFound):
         await store.update_webhook(replace(hook, account_id=theirs.id), make.NOW)
@@ -186,13 +186,14 @@ async def test_update_saves_every_field_and_replaces_subscriptions(store: SqlSto
     assert (await store.list_webhooks(WebhookQuery(acme.id, event="channel_active"))).total == 1
 
 
-async def test_enabled_webhooks_are_only_the_enabled_ones(store: SqlStore) -> None:
-    acme = await _account(store)
+async def test_publish_webhooks_are_all_the_accounts_oldest_first(store: SqlStore) -> None:
+    # Disabled webhooks too: a publish creates held deliveries for them.
+    acme, other = await _account(store), await _account(store)
     on = make.webhook(acme.id, events=("a", "b"))
-    off = make.webhook(acme.id, enabled=False)
-    for hook in (on, off):
+    off = make.webhook(acme.id, enabled=False, created=make.later(1))
+    for hook in (on, off, make.webhook(other.id)):
         await store.create_webhook(hook)
-    assert await store.enabled_webhooks(acme.id) == [on]
+    assert await store.publish_webhooks(acme.id) == [on, off]
 
 
 async def _statuses(store: SqlStore, account_id: str, webhook_id: str) -> list[DeliveryStatus]:

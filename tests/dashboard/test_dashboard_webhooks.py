@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from board import WEBHOOK_URL, Board, admin_of
 
-from hookcast.domain.models import Role
+from hookcast.domain.models import Role, Webhook
 from hookcast.ports import PageRequest
 from hookcast.services import Caller
 
@@ -165,3 +165,55 @@ async def test_recover_resends_failed_deliveries_since_a_time(board: Board) -> N
     bad = await board.post(f"/webhooks/{webhook.id}/recover", {"since": "yesterday"})
     assert bad.status_code == 400
     assert "Enter a date and time" in bad.text
+
+
+async def _held_for(board: Board, events: int) -> tuple[Webhook, str]:
+    """A disabled webhook with `events` events published while it was disabled."""
+    site_id = await board.site()
+    webhook = await board.webhook(site_id, enabled=False)
+    for n in range(events):
+        item = {"event": "media_available", "site_id": site_id, "media_id": f"MEDIA{n:03d}"}
+        await board.runtime.services.events.publish(admin_of(board), item)
+    return webhook, f"/webhooks/{webhook.id}"
+
+
+async def _statuses(board: Board, webhook: Webhook) -> list[str]:
+    log = await board.runtime.services.deliveries.list(
+        admin_of(board), webhook.id, page=PageRequest()
+    )
+    return [record.delivery.status.value for record in log.items]
+
+
+async def test_enabling_offers_to_deliver_what_was_held(board: Board) -> None:
+    webhook, path = await _held_for(board, 2)
+    await board.sign_in(await board.key(Role.EDITOR))
+
+    listing = (await board.client.get("/webhooks")).text
+    page = (await board.client.get(path)).text
+    for shown in (listing, page):
+        assert "2 held" in shown
+        assert "Enable and deliver 2 held" in shown
+        assert "Enable and discard 2 held" in shown
+
+    done = await board.post(f"{path}/enabled", {"enabled": "true", "held": "deliver"})
+
+    assert done.headers["location"] == f"{path}?notice=enabled_delivered"
+    assert await _statuses(board, webhook) == ["pending", "pending"]
+    after = (await board.client.get(path)).text
+    assert "2 held" not in after
+    assert "while this webhook was disabled" not in after
+
+
+async def test_enabling_can_discard_what_was_held_or_leave_it_for_later(board: Board) -> None:
+    webhook, path = await _held_for(board, 1)
+    await board.sign_in(board.admin)
+
+    later = await board.post(f"{path}/enabled", {"enabled": "true"})
+    assert later.headers["location"] == f"{path}?notice=enabled"
+    page = (await board.client.get(path)).text
+    assert "1 event published while this webhook was disabled is held" in page
+    assert "Deliver held" in page
+
+    discarded = await board.post(f"{path}/held/discard")
+    assert discarded.headers["location"] == f"{path}?notice=held_discarded#log"
+    assert await _statuses(board, webhook) == ["discarded"]

@@ -10,6 +10,7 @@ import httpx
 from harness import SITE_ID, Api, assert_error, in_process_client
 
 from hookcast.config import Settings
+from hookcast.domain.models import DeliveryStatus
 from hookcast.ports import DeliveryQuery, EventQuery
 
 _PUBLISHER = {"metadata": {"name": "encoder", "role": "publisher"}}
@@ -27,9 +28,9 @@ async def _publish(server: httpx.AsyncClient, key: str, **fields: Any) -> httpx.
     )
 
 
-async def _deliveries(api: Api, webhook_id: str) -> int:
-    page = await api.runtime.store.list_deliveries(DeliveryQuery(api.account_id, webhook_id))
-    return page.total
+async def _deliveries(api: Api, webhook_id: str, status: DeliveryStatus | None = None) -> int:
+    query = DeliveryQuery(api.account_id, webhook_id, status=status)
+    return (await api.runtime.store.list_deliveries(query)).total
 
 
 async def test_webhook_changes_on_one_server_apply_to_the_next_publish_on_the_other(
@@ -46,7 +47,9 @@ async def test_webhook_changes_on_one_server_apply_to_the_next_publish_on_the_ot
         paused = {"metadata": {"enabled": False}}
         assert (await api.call("PATCH", f"/v2/webhooks/{hook['id']}/", json=paused)).is_success
         assert (await _publish(other, api.admin, media_id="Media003")).status_code == 202
-        assert await _deliveries(api, hook["id"]) == 1
+        # The other server knows the webhook is disabled now: the new delivery is held.
+        assert await _deliveries(api, hook["id"], DeliveryStatus.HELD) == 1
+        assert await _deliveries(api, hook["id"]) == 2
 
 
 async def test_a_key_revoked_on_one_server_no_longer_publishes_on_the_other(

@@ -104,6 +104,32 @@ def test_webhooks_deliveries_shows_what_was_delivered(live: LiveServer) -> None:
     assert hookcast(live, "webhooks", "delete", created["id"]).exit_code == 0
 
 
+def test_webhooks_held_while_disabled_are_shown_and_discarded(live: LiveServer) -> None:
+    created = ok_json(
+        hookcast(
+            live,
+            *("webhooks", "create", "--url", "https://example.com/held", "--json"),
+            *("--event", "media_deleted"),
+        )
+    )
+    hook_id = created["id"]
+    assert hookcast(live, "webhooks", "update", hook_id, "--disable").exit_code == 0
+    assert hookcast(live, "trigger", "media_deleted", "--media-id", "Held0Md1").exit_code == 0
+
+    shown = ok_json(hookcast(live, "webhooks", "get", hook_id, "--json"))
+    assert shown["held_deliveries"] == 1
+    assert "held deliveries" in hookcast(live, "webhooks", "get", hook_id).stdout
+    assert_one_line_error(
+        hookcast(live, "webhooks", "deliver-held", hook_id), "disabled", "409", "conflict"
+    )
+    discarded = hookcast(live, "webhooks", "discard-held", hook_id)
+    assert discarded.exit_code == 0
+    assert "discarded 1 held" in discarded.stderr
+    listed = ok_json(hookcast(live, "webhooks", "deliveries", hook_id, "--json"))
+    assert [item["status"] for item in listed["items"]] == ["discarded"]
+    assert hookcast(live, "webhooks", "delete", hook_id).exit_code == 0
+
+
 def test_trigger_publishes_catalog_examples_and_your_own_ids(live: LiveServer) -> None:
     result = hookcast(live, "trigger", "media_available")  # site: the first one
     assert result.exit_code == 0, result.stderr
@@ -196,6 +222,8 @@ def test_as_a_real_process_errors_have_no_traceback(live: LiveServer) -> None:
         ["webhooks", "update"],
         ["webhooks", "delete"],
         ["webhooks", "deliveries"],
+        ["webhooks", "deliver-held"],
+        ["webhooks", "discard-held"],
     ],
 )
 def test_every_command_has_help_with_an_example(command: list[str]) -> None:

@@ -268,9 +268,10 @@ async def test_410_disables_the_webhook_pauses_the_rest_and_enabling_resumes_the
     assert all(d["attempts"] == 1 for d in gone)  # a 410 is not retried
     sent = len(receiver.received)
     assert sent == len(gone)
-    # a disabled webhook gets nothing new either
-    await hookcast.publish({"event": "media_created", "media_id": "LATER001"})
-    assert (await hookcast.deliveries(hook["id"]))["total"] == 5
+    # a disabled webhook is sent nothing new either: what is published meanwhile is held
+    (later,) = await hookcast.publish({"event": "media_created", "media_id": "LATER001"})
+    (held,) = (await hookcast.deliveries(hook["id"], status="held"))["deliveries"]
+    assert held["event_id"] == later
     assert await receiver.stays_quiet(0.5, count=sent)
 
     receiver.behaviour = answer(200)
@@ -285,6 +286,7 @@ async def test_410_disables_the_webhook_pauses_the_rest_and_enabling_resumes_the
     metadata = (await hookcast.webhook(hook["id"]))["metadata"]
     assert metadata["enabled"] is True
     assert metadata["disabled_reason"] is None
+    assert metadata["held_deliveries"] == 1  # enabling resumes the paused, holds the held
     receiver.assert_all_verified()
 
 

@@ -40,7 +40,7 @@ RetryPolicyOut = Annotated[
     Field(description='"standard", "quick", or the custom list of retry delays in seconds'),
 ]
 Role = Literal["admin", "editor", "publisher", "viewer"]
-DeliveryStatus = Literal["pending", "paused", "succeeded", "failed"]
+DeliveryStatus = Literal["pending", "paused", "succeeded", "failed", "held", "discarded"]
 
 
 def _time(value: datetime | None) -> str | None:
@@ -118,6 +118,10 @@ class WebhookMetadataOut(_Out):
     timeout_seconds: int
     last_success: Time | None
     failing_since: Time | None
+    held_deliveries: int = Field(
+        description="Deliveries published while the webhook was disabled, kept until "
+        "delivered (POST .../held/deliver/) or discarded (POST .../held/discard/)"
+    )
 
     @classmethod
     def from_domain(cls, hook: Webhook) -> WebhookMetadataOut:
@@ -134,6 +138,7 @@ class WebhookMetadataOut(_Out):
             timeout_seconds=hook.timeout_seconds,
             last_success=_time(hook.last_success),
             failing_since=_time(hook.failing_since),
+            held_deliveries=hook.held_deliveries,
         )
 
 
@@ -449,6 +454,14 @@ class TestSent(_Out):
 
 class Recovered(_Out):
     recovered: int = Field(description="How many failed deliveries were queued again")
+
+
+class HeldDelivered(_Out):
+    delivered: int = Field(description="How many held deliveries were queued, in publish order")
+
+
+class HeldDiscarded(_Out):
+    discarded: int = Field(description="How many held deliveries were marked discarded")
 
 
 # --- operations -------------------------------------------------------------------------------

@@ -95,6 +95,7 @@ def _show_webhook(hook: Webhook) -> None:
         ("timeout", f"{hook.timeout_seconds}s"),
         ("last success", _time(hook.last_success)),
         ("failing since", _time(hook.failing_since)),
+        ("held deliveries", hook.held_deliveries),
         ("created", _time(hook.created)),
     )
     for name, value in rows:
@@ -244,6 +245,36 @@ def delete_webhook(
     with connected(url, api_key) as client:
         client.delete_webhook(webhook_id)
     typer.echo(f"deleted webhook {webhook_id}", err=True)
+
+
+@webhooks_app.command("deliver-held")
+def deliver_held(
+    webhook_id: IdArgument,
+    url: UrlOption = DEFAULT_URL,
+    api_key: ApiKeyOption = None,
+) -> None:
+    """Send the events held while the webhook was disabled, oldest first (enable it first).
+
+    Example: hookcast webhooks deliver-held 2yW4KmiG
+    """
+    with connected(url, api_key) as client:
+        count = client.deliver_held_deliveries(webhook_id)
+    typer.echo(f"{count} held deliveries of webhook {webhook_id} are on their way", err=True)
+
+
+@webhooks_app.command("discard-held")
+def discard_held(
+    webhook_id: IdArgument,
+    url: UrlOption = DEFAULT_URL,
+    api_key: ApiKeyOption = None,
+) -> None:
+    """Discard the events held while the webhook was disabled: they are never sent.
+
+    Example: hookcast webhooks discard-held 2yW4KmiG
+    """
+    with connected(url, api_key) as client:
+        count = client.discard_held_deliveries(webhook_id)
+    typer.echo(f"discarded {count} held deliveries of webhook {webhook_id}", err=True)
 
 
 @webhooks_app.command("deliveries")

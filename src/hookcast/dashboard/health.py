@@ -19,7 +19,7 @@ _HOUR = timedelta(hours=1)
 class Health:
     succeeded: int = 0
     failed: int = 0
-    waiting: int = 0  # pending (retrying) or paused
+    waiting: int = 0  # pending (retrying), paused, or held for a person to deliver
 
     @property
     def total(self) -> int:
@@ -72,4 +72,6 @@ def _add(health: Health, status: DeliveryStatus, n: int) -> Health:
         return Health(health.succeeded + n, health.failed, health.waiting)
     if status is DeliveryStatus.FAILED:
         return Health(health.succeeded, health.failed + n, health.waiting)
+    if status is DeliveryStatus.DISCARDED:  # never sent, on purpose: not a delivery
+        return health
     return Health(health.succeeded, health.failed, health.waiting + n)

@@ -45,7 +45,12 @@ NOTICES: Mapping[str, str] = {
     "created": "Saved.",
     "updated": "Your changes are saved.",
     "enabled": "The webhook is enabled.",
-    "disabled": "The webhook is disabled: it receives no new events until enabled again.",
+    "disabled": "The webhook is disabled: new events are held for it, not sent, until it is "
+    "enabled and you deliver them.",
+    "enabled_delivered": "The webhook is enabled, and its held events are on their way.",
+    "enabled_discarded": "The webhook is enabled, and its held events are discarded.",
+    "held_delivered": "The held events are on their way, oldest first.",
+    "held_discarded": "The held events are discarded: they will not be sent.",
     "deleted": "The webhook and its delivery log are deleted.",
     "test_sent": "A test event is on its way. Its delivery appears in the log below.",
     "retried": "The delivery will be sent again now.",

@@ -1,9 +1,10 @@
-"""Retention: deletes finished deliveries, their attempts and their events once they are
+"""Retention: deletes finished (and held) deliveries, their attempts and their events once they are
 older than the configured age, in the background of every delivering process.
 
 Work is done in small batches (one short transaction each) with a pause between them, so
 delivery, which shares the database (and on SQLite its single writer), never waits long.
-Pending and paused deliveries are never deleted (see `Store.prune_before`).
+Pending and paused deliveries are never deleted; held ones (published while their webhook
+was disabled) are, once as old as finished ones are kept (see `Store.prune_before`).
 """
 
 from __future__ import annotations

@@ -19,14 +19,15 @@ MAX_PUBLISH_VISITS: Final = 1_000_000
 
 
 class Subscribers:
-    """An account's enabled webhooks, matched against events.
+    """An account's webhooks, matched against events. A disabled webhook still matches: its
+    deliveries are created held (DeliveryStatus.HELD), never sent until a person says so.
 
     Conditions are compiled once here, not once per event: a batch publish evaluates every
     event against every webhook, and one set of subscribers serves many publishes.
     """
 
     def __init__(self, webhooks: Sequence[Webhook]) -> None:
-        self.webhooks = [webhook for webhook in webhooks if webhook.enabled]
+        self.webhooks = list(webhooks)
         self._conditions: dict[str, Condition] = {
             webhook.id: parse_conditions(webhook.conditions)
             for webhook in self.webhooks
@@ -67,7 +68,8 @@ class FanoutPlan:
     plan stopped there and is incomplete). Called with the events the store newly stored (a
     subset: a repeated event id has its deliveries already), it returns their deliveries.
 
-    With a lease, the first `lease.room` of them are created leased, and the last call's
+    Deliveries for a disabled webhook are created held and count in `size` as any other row.
+    With a lease, the first `lease.room` sendable ones are created leased, and the last call's
     leased deliveries are kept in `leased` with their event and webhook, for the publisher
     to hand to its worker once they are committed.
     """
@@ -121,7 +123,9 @@ class FanoutPlan:
                 delivery = direct_delivery(
                     event, webhook.id, now=self._now, delivery_id=self._new_id()
                 )
-                if lease is not None and len(self.leased) < lease.room:
+                if not webhook.enabled:
+                    delivery = replace(delivery, status=DeliveryStatus.HELD)
+                elif lease is not None and len(self.leased) < lease.room:
                     delivery = replace(
                         delivery, next_attempt_at=lease.until, lease_token=lease.token
                     )

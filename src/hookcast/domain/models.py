@@ -42,6 +42,10 @@ class DeliveryStatus(enum.StrEnum):
     PAUSED = "paused"  # its webhook is disabled; resumes when the webhook is enabled again
     SUCCEEDED = "succeeded"
     FAILED = "failed"  # the retry policy gave up
+    # Published while its webhook was disabled: kept, never sent, until a person delivers
+    # (PENDING) or discards (DISCARDED) it; pruned after the retention period if neither.
+    HELD = "held"
+    DISCARDED = "discarded"  # a held delivery a person chose not to send
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +109,9 @@ class Webhook:
     previous_secret_expires: datetime | None = None
     last_success: datetime | None = None
     failing_since: datetime | None = None
+    # Deliveries held while it was disabled (DeliveryStatus.HELD): read with the webhook for
+    # showing it, never written with it, and not part of its identity.
+    held_deliveries: int = field(default=0, compare=False)
 
     def secrets_at(self, now: datetime) -> tuple[str, ...]:
         """Secrets that sign deliveries now: the current one, plus the old one in its grace."""

@@ -108,7 +108,7 @@ class Store(DeliveryQueue, Protocol):
         """Raises `Conflict` if the id is taken. Moves the account's configuration version."""
 
     async def get_webhook(self, account_id: str, webhook_id: str) -> Webhook | None:
-        """The account's webhook, secrets decrypted, or None."""
+        """The account's webhook, secrets decrypted, with its held-delivery count, or None."""
 
     async def list_webhooks(self, query: WebhookQuery) -> Page[Webhook]:
         """One page of the account's webhooks, filtered and sorted as `query` says."""
@@ -120,8 +120,16 @@ class Store(DeliveryQueue, Protocol):
     async def delete_webhook(self, account_id: str, webhook_id: str) -> bool:
         """Deletes the webhook with its deliveries and attempts."""
 
-    async def enabled_webhooks(self, account_id: str) -> Sequence[Webhook]:
-        """The account's enabled webhooks: those a publish fans out to."""
+    async def deliver_held(self, *, account_id: str, webhook_id: str) -> int:
+        """Makes the webhook's held deliveries pending, due in publish order, if the webhook
+        is enabled (else they stay held); returns how many were released."""
+
+    async def discard_held(self, *, account_id: str, webhook_id: str, now: datetime) -> int:
+        """Marks the webhook's held deliveries DISCARDED (final); returns how many."""
+
+    async def publish_webhooks(self, account_id: str) -> Sequence[Webhook]:
+        """Every webhook of the account, oldest first: those a publish fans out to (the
+        disabled ones get held deliveries)."""
 
     # events
     async def append_events(
@@ -166,10 +174,10 @@ class Store(DeliveryQueue, Protocol):
         """The backlog: pending deliveries, the oldest due one's age, disabled webhooks."""
 
     async def prune_before(self, before: datetime, *, limit: int) -> Pruned:
-        """Deletes, in one short transaction, up to `limit` succeeded or failed deliveries
-        created before `before` (with their attempts), then up to `limit` events created
-        before it that no delivery refers to any more. Pending and paused deliveries, and
-        their events, are never deleted."""
+        """Deletes, in one short transaction, up to `limit` succeeded, failed, discarded or
+        held deliveries created before `before` (with their attempts), then up to `limit`
+        events created before it that no delivery refers to any more. Pending and paused
+        deliveries, and their events, are never deleted."""
 
     async def close(self) -> None:
         """Finishes the writes already accepted, then frees connections."""

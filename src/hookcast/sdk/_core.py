@@ -211,6 +211,16 @@ def recover_webhook(webhook_id: str, since: datetime | str) -> Call[int]:
     return Call("POST", path, lambda d: int(d["recovered"]), json=body)
 
 
+def deliver_held(webhook_id: str) -> Call[int]:
+    path = _webhook_path(webhook_id, "held/deliver/")
+    return Call("POST", path, lambda d: int(d["delivered"]))
+
+
+def discard_held(webhook_id: str) -> Call[int]:
+    path = _webhook_path(webhook_id, "held/discard/")
+    return Call("POST", path, lambda d: int(d["discarded"]))
+
+
 def list_deliveries(
     webhook_id: str, *, page: int, page_length: int, status: str | None, event: str | None
 ) -> Call[Page[Delivery]]:

@@ -176,6 +176,16 @@ class Client:
         """Resend every failed delivery created since `since`; returns how many."""
         return self._send(_core.recover_webhook(webhook_id, since))
 
+    def deliver_held_deliveries(self, webhook_id: str) -> int:
+        """Send the deliveries held while the webhook was disabled, in publish order (the
+        webhook must be enabled first, else ConflictError); returns how many."""
+        return self._send(_core.deliver_held(webhook_id))
+
+    def discard_held_deliveries(self, webhook_id: str) -> int:
+        """Mark the deliveries held while the webhook was disabled as discarded; returns how
+        many."""
+        return self._send(_core.discard_held(webhook_id))
+
     # deliveries
 
     def list_deliveries(

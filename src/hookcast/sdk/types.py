@@ -93,6 +93,9 @@ class Webhook:
     created: datetime
     last_modified: datetime
     secret: str | None = field(default=None, repr=False)  # only in create's answer
+    # Deliveries published while the webhook was disabled, waiting for deliver_held_deliveries
+    # or discard_held_deliveries.
+    held_deliveries: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +134,7 @@ class Delivery:
     webhook_id: str
     event_id: str
     event: str
-    status: str  # "pending", "paused", "succeeded" or "failed"
+    status: str  # "pending", "paused", "succeeded", "failed", "held" or "discarded"
     attempts: int
     next_attempt_at: datetime | None
     last_status_code: int | None

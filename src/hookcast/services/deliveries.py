@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from hookcast.domain.catalog import EVENT_TYPES
-from hookcast.domain.errors import NotFound
+from hookcast.domain.errors import Conflict, NotFound
 from hookcast.domain.fanout import direct_delivery
 from hookcast.domain.ids import new_delivery_id, new_event_id
 from hookcast.domain.models import DeliveryStatus, Event, Permission
@@ -94,6 +94,27 @@ class DeliveryService:
         start = v.timestamp(since, field="since")
         return await self._store.recover_deliveries(
             account_id=caller.account_id, webhook_id=webhook_id, since=start, now=self._clock()
+        )
+
+    async def deliver_held(self, caller: Caller, webhook_id: str) -> int:
+        """Sends the deliveries held while the webhook was disabled, in publish order.
+        Refused (Conflict) while it is still disabled: enabling is a separate, deliberate
+        step, so the endpoint is known to be back before the backlog goes to it."""
+        caller.require(Permission.WRITE)
+        webhook = await self._webhooks.get(caller, webhook_id)
+        if not webhook.enabled:
+            raise Conflict(
+                f"webhook {webhook_id!r} is disabled: enable it first, then deliver what is held"
+            )
+        return await self._store.deliver_held(account_id=caller.account_id, webhook_id=webhook_id)
+
+    async def discard_held(self, caller: Caller, webhook_id: str) -> int:
+        """Marks the deliveries held while the webhook was disabled as discarded: never sent,
+        shown as such in the delivery log."""
+        caller.require(Permission.WRITE)
+        await self._webhooks.get(caller, webhook_id)
+        return await self._store.discard_held(
+            account_id=caller.account_id, webhook_id=webhook_id, now=self._clock()
         )
 
     async def send_test(self, caller: Caller, webhook_id: str) -> TestSent:

@@ -1,14 +1,15 @@
 """What a publish needs to know about an account, kept between publishes.
 
 Before it writes, a publish needs the account's API keys (is the caller's key still
-there?), which of its sites exist, and its enabled webhooks with their conditions. Reading
-them took three queries and a decryption per webhook, several times the cost of the write
-itself, for facts that rarely change. So they are kept here, each account's under the
-configuration version read before them (`Store.config_version`), and the publish has the
-store check that version inside its write transaction (`ConfigVersion`): if a key, a site
-or a webhook changed since, the write is refused (`ConfigChanged`), the account is read
-again and the publish retried. A publish never acts on anything older than what its own
-transaction would have read, on any number of API servers.
+there?), which of its sites exist, and its webhooks with their conditions (the disabled
+ones too: they get held deliveries). Reading them took three queries and a decryption per
+webhook, several times the cost of the write itself, for facts that rarely change. So they
+are kept here, each account's under the configuration version read before them
+(`Store.config_version`), and the publish has the store check that version inside its write
+transaction (`ConfigVersion`): if a key, a site or a webhook changed since, the write is
+refused (`ConfigChanged`), the account is read again and the publish retried. A publish
+never acts on anything older than what its own transaction would have read, on any number
+of API servers.
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ class PublishCache:
             # The version first: whatever is read after it is at least as new, so a change
             # made meanwhile moves the version past this one and fails the check.
             version = await self._store.config_version(account_id)
-            webhooks = await self._store.enabled_webhooks(account_id)
+            webhooks = await self._store.publish_webhooks(account_id)
             keys = await self._store.list_api_keys(account_id)
             config = AccountConfig(
                 account_id=account_id,

@@ -18,7 +18,16 @@ from hookcast.store.types import Timestamp
 __all__ = ["delivery_stats", "prune_before"]
 
 _PENDING = DeliveryStatus.PENDING.value
-_DONE = (DeliveryStatus.SUCCEEDED.value, DeliveryStatus.FAILED.value)
+# Pruned once old: finished deliveries, and held ones nobody delivered or discarded in time.
+_DONE = tuple(
+    status.value
+    for status in (
+        DeliveryStatus.SUCCEEDED,
+        DeliveryStatus.FAILED,
+        DeliveryStatus.DISCARDED,
+        DeliveryStatus.HELD,
+    )
+)
 
 
 async def delivery_stats(tx: Transaction, now: datetime) -> DeliveryStats:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -36,6 +37,7 @@ from hookcast.ports import (
 from hookcast.store import accounts as account_sql
 from hookcast.store import deliveries as delivery_sql
 from hookcast.store import events as event_sql
+from hookcast.store import held as held_sql
 from hookcast.store import operations as operations_sql
 from hookcast.store import sessions as session_sql
 from hookcast.store import sites as site_sql
@@ -46,6 +48,7 @@ from hookcast.store.connector import Connector, Transaction
 from hookcast.store.crypto import SecretBox
 from hookcast.store.errors import translate_errors
 from hookcast.store.group_commit import GroupCommit, Publish, append_together
+from hookcast.store.quarantine import record_splitting
 from hookcast.store.sql import notify
 from hookcast.store.wakeup import Wakeup
 
@@ -57,6 +60,12 @@ async def _deleted(tx: Transaction, account_id: str, deletion: Awaitable[bool]) 
     if deleted := await deletion:
         await account_sql.config_changed(tx, account_id)
     return deleted
+
+
+async def _with_held(tx: Transaction, found: Sequence[Webhook]) -> list[Webhook]:
+    """The webhooks with their held-delivery counts (one query for all of them)."""
+    held = await held_sql.count_held(tx, [webhook.id for webhook in found])
+    return [replace(webhook, held_deliveries=held.get(webhook.id, 0)) for webhook in found]
 
 
 class SqlStore:
@@ -205,11 +214,13 @@ class SqlStore:
 
     async def get_webhook(self, account_id: str, webhook_id: str) -> Webhook | None:
         async with self._scanning() as tx:
-            return await webhook_sql.get_webhook(tx, account_id, webhook_id, self._box)
+            found = await webhook_sql.get_webhook(tx, account_id, webhook_id, self._box)
+            return None if found is None else (await _with_held(tx, [found]))[0]
 
     async def list_webhooks(self, query: WebhookQuery) -> Page[Webhook]:
         async with self._scanning() as tx:
-            return await webhook_sql.list_webhooks(tx, query, self._box)
+            page = await webhook_sql.list_webhooks(tx, query, self._box)
+            return Page(items=await _with_held(tx, page.items), total=page.total)
 
     async def update_webhook(self, webhook: Webhook, now: datetime) -> None:
         async with self._writing() as tx:
@@ -225,9 +236,24 @@ class SqlStore:
             deleted = webhook_sql.delete_webhook(tx, account_id, webhook_id)
             return await _deleted(tx, account_id, deleted)
 
-    async def enabled_webhooks(self, account_id: str) -> Sequence[Webhook]:
+    async def deliver_held(self, *, account_id: str, webhook_id: str) -> int:
+        async with self._writing() as tx:
+            released = await held_sql.deliver_held(tx, account_id=account_id, webhook_id=webhook_id)
+            if released:
+                await notify(tx)
+        if released:
+            self._wakeup.notify()
+        return released
+
+    async def discard_held(self, *, account_id: str, webhook_id: str, now: datetime) -> int:
+        async with self._writing() as tx:
+            return await held_sql.discard_held(
+                tx, account_id=account_id, webhook_id=webhook_id, now=now
+            )
+
+    async def publish_webhooks(self, account_id: str) -> Sequence[Webhook]:
         async with self._reading() as tx:
-            return await webhook_sql.enabled_webhooks(tx, account_id, self._box)
+            return await webhook_sql.account_webhooks(tx, account_id, self._box)
 
     # events
 
@@ -268,6 +294,12 @@ class SqlStore:
         ]
 
     async def record_results(
+        self, results: Sequence[DeliveryResult], health: Sequence[WebhookHealth]
+    ) -> None:
+        """One transaction, split around a row the database refuses (store/quarantine.py)."""
+        await record_splitting(self._record_batch, results=results, health=health)
+
+    async def _record_batch(
         self, results: Sequence[DeliveryResult], health: Sequence[WebhookHealth]
     ) -> None:
         async with self._writing() as tx:

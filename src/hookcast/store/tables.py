@@ -195,6 +195,15 @@ deliveries = Table(
         postgresql_where=text("status = 'pending'"),
     ),
     Index(None, "webhook_id", "created"),
+    # A webhook's held deliveries (held while it was disabled) in publish order: counted on
+    # every webhook page, released or discarded together.
+    Index(
+        "ix_deliveries_held",
+        "webhook_id",
+        "created",
+        sqlite_where=text("status = 'held'"),
+        postgresql_where=text("status = 'held'"),
+    ),
 )
 
 attempts = Table(

@@ -32,10 +32,10 @@ from hookcast.store.tables import deliveries, webhook_events, webhook_sites, web
 from hookcast.store.types import Timestamp
 
 __all__ = [
+    "account_webhooks",
     "apply_health",
     "create_webhook",
     "delete_webhook",
-    "enabled_webhooks",
     "get_webhook",
     "list_webhooks",
     "load_webhooks",
@@ -61,8 +61,9 @@ async def get_webhook(
     return found[0] if found else None
 
 
-async def enabled_webhooks(tx: Transaction, account_id: str, box: SecretBox) -> Sequence[Webhook]:
-    return await _load(tx, _ENABLED, box, {"account_id": account_id})
+async def account_webhooks(tx: Transaction, account_id: str, box: SecretBox) -> Sequence[Webhook]:
+    """Every webhook of the account, oldest first (at most the per-account cap)."""
+    return await _load(tx, _OF_ACCOUNT, box, {"account_id": account_id})
 
 
 async def load_webhooks(
@@ -201,10 +202,10 @@ _THIS_ACCOUNTS = (
 )
 _INSERT = Statement(lambda _: insert(webhooks))
 _WEBHOOK = Statement(lambda _: select(webhooks).where(*_THIS_ACCOUNTS))
-_ENABLED = Statement(
+_OF_ACCOUNT = Statement(
     lambda _: (
         select(webhooks)
-        .where(webhooks.c.account_id == bindparam("account_id"), webhooks.c.enabled.is_(True))
+        .where(webhooks.c.account_id == bindparam("account_id"))
         .order_by(webhooks.c.created, webhooks.c.id)
     )
 )

@@ -11,7 +11,7 @@ import pytest
 
 from hookcast.domain.conditions import MAX_VISITS
 from hookcast.domain.fanout import MAX_PUBLISH_VISITS, FanoutPlan, Lease, Subscribers
-from hookcast.domain.models import Event, Webhook
+from hookcast.domain.models import DeliveryStatus, Event, Webhook
 from support import factories as make
 
 ACCOUNT = "acc"
@@ -54,7 +54,7 @@ LONG = {"x": [0] * MAX_VISITS}
         ({"events": ("*",)}, {"type": "media_created"}, True, False),
         ({}, {"type": "media_created"}, False, False),
         ({"site_ids": ("Other123",)}, {}, False, False),
-        ({"enabled": False}, {}, False, False),
+        ({"enabled": False}, {}, True, False),  # held: see the test below
         ({"account_id": "other"}, {}, False, False),
         ({"conditions": {"data.tags": {"$contains": "a"}}}, {"data": {"tags": ["a"]}}, True, False),
         (
@@ -110,6 +110,19 @@ def test_a_lease_covers_the_first_deliveries_only() -> None:
 
     assert [d.lease_token for d in made] == ["tok", "tok", "tok", None]
     assert [d.next_attempt_at for d in made] == [until, until, until, make.NOW]
+
+
+def test_a_disabled_webhook_gets_held_deliveries_never_leased() -> None:
+    on, off = _hook(), _hook(enabled=False)
+    events = [_event(), _event()]
+    until = make.NOW + timedelta(seconds=30)
+
+    made = _plan([off, on], events, Lease(token="tok", until=until, room=10))(events)
+
+    assert [(d.webhook_id, d.status, d.lease_token) for d in made] == [
+        (off.id, DeliveryStatus.HELD, None),
+        (on.id, DeliveryStatus.PENDING, "tok"),
+    ] * 2
 
 
 def _listing(count: int) -> Event:

@@ -59,6 +59,8 @@ CALLS: dict[str, _core.Call[Any]] = {
     "rotate_webhook_secret": _core.rotate_webhook_secret("w"),
     "test_webhook": _core.test_webhook("w"),
     "recover_webhook": _core.recover_webhook("w", "2024-08-27T00:00:00+00:00"),
+    "deliver_held": _core.deliver_held("w"),
+    "discard_held": _core.discard_held("w"),
     "list_deliveries": _core.list_deliveries("w", page=1, page_length=10, status=None, event=None),
     "get_delivery": _core.get_delivery("d"),
     "retry_delivery": _core.retry_delivery("d"),
@@ -208,7 +210,7 @@ class _Reading:
             self.items(answer[items], value, where)
         elif dataclasses.is_dataclass(value):
             self.resource(answer, value, where)
-        else:  # recover_webhook: the one number
+        else:  # recover_webhook, deliver_held, discard_held: the one number
             (only,) = answer.values()
             assert value == only, where
 

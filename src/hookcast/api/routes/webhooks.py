@@ -12,6 +12,8 @@ from hookcast.api.models import (
     AUTHENTICATED,
     WITH_BODY,
     DeliveryList,
+    HeldDelivered,
+    HeldDiscarded,
     Recovered,
     SecretOut,
     TestSent,
@@ -147,3 +149,22 @@ async def recover(
 ) -> Recovered:
     count = await services.deliveries.recover(caller, webhook_id=webhook_id, since=body.since)
     return Recovered(recovered=count)
+
+
+@router.post(
+    "/{webhook_id}/held/deliver/",
+    status_code=202,
+    summary="Send the deliveries held while the webhook was disabled (409 while disabled)",
+    responses=error_responses(*WITH_BODY, 403, 404, 409, *AUTHENTICATED),
+)
+async def deliver_held(webhook_id: str, services: ServicesDep, caller: CallerDep) -> HeldDelivered:
+    return HeldDelivered(delivered=await services.deliveries.deliver_held(caller, webhook_id))
+
+
+@router.post(
+    "/{webhook_id}/held/discard/",
+    summary="Discard the deliveries held while the webhook was disabled",
+    responses=error_responses(*WITH_BODY, 403, 404, 409, *AUTHENTICATED),
+)
+async def discard_held(webhook_id: str, services: ServicesDep, caller: CallerDep) -> HeldDiscarded:
+    return HeldDiscarded(discarded=await services.deliveries.discard_held(caller, webhook_id))

@@ -1,5 +1,6 @@
 """One webhook: its settings, health chart, delivery log, and the actions on it (enable,
-reveal or rotate the secret, send a test, retry one delivery, resend failed ones)."""
+deliver or discard what was held while disabled, reveal or rotate the secret, send a test,
+retry one delivery, resend failed ones)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ _HOUR = timedelta(hours=1)
 
 
 def add_routes(router: APIRouter, dash: Dashboard) -> None:
+    _add_held_routes(router, dash)
+
     @router.get("/webhooks/{webhook_id}")
     async def show_webhook(request: Request, webhook_id: str) -> Response:
         visit = await dash.visit(request)
@@ -32,9 +35,15 @@ def add_routes(router: APIRouter, dash: Dashboard) -> None:
     @router.post("/webhooks/{webhook_id}/enabled")
     async def toggle(request: Request, webhook_id: str) -> Response:
         visit = await dash.visit(request)
-        enabled = (await dash.form(request, visit)).get("enabled") == "true"
+        form = await dash.form(request, visit)
+        enabled = form.get("enabled") == "true"
         await dash.services.webhooks.update(visit.caller, webhook_id, {"enabled": enabled})
         notice = "enabled" if enabled else "disabled"
+        if enabled:
+            notice = (
+                await _settle_held(dash, visit, webhook_id=webhook_id, action=form.get("held"))
+                or notice
+            )
         back = (
             "/webhooks" if request.query_params.get("from") == "list" else f"/webhooks/{webhook_id}"
         )
@@ -88,6 +97,38 @@ def add_routes(router: APIRouter, dash: Dashboard) -> None:
         await dash.form(request, visit)
         record = await dash.services.deliveries.retry(visit.caller, delivery_id)
         return redirect(f"/webhooks/{record.delivery.webhook_id}?notice=retried#log")
+
+
+def _add_held_routes(router: APIRouter, dash: Dashboard) -> None:
+    """Deliver or discard what was held while the webhook was disabled."""
+
+    @router.post("/webhooks/{webhook_id}/held/deliver")
+    async def deliver_held(request: Request, webhook_id: str) -> Response:
+        visit = await dash.visit(request)
+        await dash.form(request, visit)
+        await dash.services.deliveries.deliver_held(visit.caller, webhook_id)
+        return redirect(f"/webhooks/{webhook_id}?notice=held_delivered#log")
+
+    @router.post("/webhooks/{webhook_id}/held/discard")
+    async def discard_held(request: Request, webhook_id: str) -> Response:
+        visit = await dash.visit(request)
+        await dash.form(request, visit)
+        await dash.services.deliveries.discard_held(visit.caller, webhook_id)
+        return redirect(f"/webhooks/{webhook_id}?notice=held_discarded#log")
+
+
+async def _settle_held(
+    dash: Dashboard, visit: Visit, *, webhook_id: str, action: object
+) -> str | None:
+    """Delivers or discards the webhook's held deliveries as the enable toggle asked
+    (webhook.html): the notice to show, or None if nothing was asked."""
+    if action == "deliver":
+        await dash.services.deliveries.deliver_held(visit.caller, webhook_id)
+        return "enabled_delivered"
+    if action == "discard":
+        await dash.services.deliveries.discard_held(visit.caller, webhook_id)
+        return "enabled_discarded"
+    return None
 
 
 async def _detail(

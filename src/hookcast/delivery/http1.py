@@ -80,7 +80,9 @@ class Response:
     complete: bool  # the whole body was read (else the connection was dropped)
 
 
-def encode_request(host_header: str, target: str, headers: Mapping[str, str], body: bytes) -> bytes:
+def encode_request(
+    *, host_header: str, target: str, headers: Mapping[str, str], body: bytes
+) -> bytes:
     """The request's bytes. Names and values come from HookCast itself (signatures, a
     validated URL): no CR or LF can reach them."""
     lines = [f"POST {target} HTTP/1.1", f"Host: {host_header}", f"Content-Length: {len(body)}"]
@@ -337,6 +339,7 @@ class Pool:
     async def post(
         self,
         origin: Origin,
+        *,
         addresses: Addresses,
         request: bytes,
         deadline: float,
@@ -436,7 +439,7 @@ class Pool:
     ) -> _Connection:
         """A connection through the egress proxy to `host` (a checked address)."""
         assert self._proxy is not None
-        transport = await open_tunnel(self._proxy, host, origin.port)
+        transport = await open_tunnel(self._proxy, address=host, port=origin.port)
         connection = _Connection(self._body_limit)
         try:
             if tls is None:

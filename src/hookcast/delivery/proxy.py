@@ -52,7 +52,7 @@ class Proxy:
         return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
 
-async def open_tunnel(proxy: Proxy, address: str, port: int) -> asyncio.Transport:
+async def open_tunnel(proxy: Proxy, *, address: str, port: int) -> asyncio.Transport:
     """A connection to the proxy on which it has opened a tunnel to `address:port`.
     Raises ProxyError when the proxy cannot be reached or refuses."""
     loop = asyncio.get_running_loop()

@@ -132,12 +132,18 @@ class HttpSender:
         started = time.perf_counter()
         deadline = asyncio.get_running_loop().time() + request.timeout_seconds
         data = encode_request(
-            target.host_header, target.request_target, request.headers, request.body
+            host_header=target.host_header,
+            target=target.request_target,
+            headers=request.headers,
+            body=request.body,
         )
         error: str | None = None
         try:
             response = await self._pool.post(
-                origin, functools.partial(self._addresses, target), data, deadline
+                origin,
+                addresses=functools.partial(self._addresses, target),
+                request=data,
+                deadline=deadline,
             )
         except BodyTimeout as exc:
             response, error = exc.args[0], "timed out reading the response body"

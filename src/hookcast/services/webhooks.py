@@ -137,7 +137,9 @@ class WebhookService:
         )
         return await self._store.list_webhooks(query)
 
-    async def update(self, caller: Caller, webhook_id: str, changes: Mapping[str, Any]) -> Webhook:
+    async def update(
+        self, caller: Caller, *, webhook_id: str, changes: Mapping[str, Any]
+    ) -> Webhook:
         """Applies a partial change (JW's PATCH with partial metadata)."""
         caller.require(Permission.WRITE)
         unknown = sorted(set(changes) - EDITABLE_FIELDS)

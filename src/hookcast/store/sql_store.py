@@ -209,22 +209,24 @@ class SqlStore:
 
     async def create_webhook(self, webhook: Webhook) -> None:
         async with self._writing(f"webhook id {webhook.id} is already taken") as tx:
-            await webhook_sql.create_webhook(tx, webhook, self._box)
+            await webhook_sql.create_webhook(tx, webhook=webhook, box=self._box)
             await account_sql.config_changed(tx, webhook.account_id)
 
     async def get_webhook(self, account_id: str, webhook_id: str) -> Webhook | None:
         async with self._scanning() as tx:
-            found = await webhook_sql.get_webhook(tx, account_id, webhook_id, self._box)
+            found = await webhook_sql.get_webhook(
+                tx, account_id=account_id, webhook_id=webhook_id, box=self._box
+            )
             return None if found is None else (await _with_held(tx, [found]))[0]
 
     async def list_webhooks(self, query: WebhookQuery) -> Page[Webhook]:
         async with self._scanning() as tx:
-            page = await webhook_sql.list_webhooks(tx, query, self._box)
+            page = await webhook_sql.list_webhooks(tx, query=query, box=self._box)
             return Page(items=await _with_held(tx, page.items), total=page.total)
 
     async def update_webhook(self, webhook: Webhook, now: datetime) -> None:
         async with self._writing() as tx:
-            await webhook_sql.update_webhook(tx, webhook, now, self._box)
+            await webhook_sql.update_webhook(tx, webhook=webhook, now=now, box=self._box)
             if webhook.enabled:
                 await notify(tx)
             await account_sql.config_changed(tx, webhook.account_id)
@@ -233,7 +235,7 @@ class SqlStore:
 
     async def delete_webhook(self, account_id: str, webhook_id: str) -> bool:
         async with self._writing() as tx:
-            deleted = webhook_sql.delete_webhook(tx, account_id, webhook_id)
+            deleted = webhook_sql.delete_webhook(tx, account_id=account_id, webhook_id=webhook_id)
             return await _deleted(tx, account_id, deleted)
 
     async def deliver_held(self, *, account_id: str, webhook_id: str) -> int:
@@ -253,7 +255,7 @@ class SqlStore:
 
     async def publish_webhooks(self, account_id: str) -> Sequence[Webhook]:
         async with self._reading() as tx:
-            return await webhook_sql.account_webhooks(tx, account_id, self._box)
+            return await webhook_sql.account_webhooks(tx, account_id=account_id, box=self._box)
 
     # events
 
@@ -282,7 +284,9 @@ class SqlStore:
             # Batched loads, one query each; deliveries of one event or webhook share the
             # same Event / Webhook object.
             by_key = await event_sql.load_events(tx, {(d.account_id, d.event_id) for d in claimed})
-            by_id = await webhook_sql.load_webhooks(tx, {d.webhook_id for d in claimed}, self._box)
+            by_id = await webhook_sql.load_webhooks(
+                tx, webhook_ids={d.webhook_id for d in claimed}, box=self._box
+            )
         return [
             ClaimedDelivery(
                 delivery=d,

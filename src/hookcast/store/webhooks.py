@@ -49,25 +49,27 @@ _PENDING = DeliveryStatus.PENDING.value
 _PAUSED = DeliveryStatus.PAUSED.value
 
 
-async def create_webhook(tx: Transaction, webhook: Webhook, box: SecretBox) -> None:
+async def create_webhook(tx: Transaction, *, webhook: Webhook, box: SecretBox) -> None:
     await tx.execute(_INSERT, webhook_values(webhook, box))
     await _insert_subscriptions(tx, webhook)
 
 
 async def get_webhook(
-    tx: Transaction, account_id: str, webhook_id: str, box: SecretBox
+    tx: Transaction, *, account_id: str, webhook_id: str, box: SecretBox
 ) -> Webhook | None:
     found = await _load(tx, _WEBHOOK, box, {"account_id": account_id, "id": webhook_id})
     return found[0] if found else None
 
 
-async def account_webhooks(tx: Transaction, account_id: str, box: SecretBox) -> Sequence[Webhook]:
+async def account_webhooks(
+    tx: Transaction, *, account_id: str, box: SecretBox
+) -> Sequence[Webhook]:
     """Every webhook of the account, oldest first (at most the per-account cap)."""
     return await _load(tx, _OF_ACCOUNT, box, {"account_id": account_id})
 
 
 async def load_webhooks(
-    tx: Transaction, webhook_ids: Collection[str], box: SecretBox
+    tx: Transaction, *, webhook_ids: Collection[str], box: SecretBox
 ) -> dict[str, Webhook]:
     """The webhooks with these ids, by id (any account: the caller already scoped the ids)."""
     if not webhook_ids:
@@ -103,7 +105,7 @@ def _filters(query: WebhookQuery) -> list[ColumnElement[bool]]:
     return filters
 
 
-async def list_webhooks(tx: Transaction, query: WebhookQuery, box: SecretBox) -> Page[Webhook]:
+async def list_webhooks(tx: Transaction, *, query: WebhookQuery, box: SecretBox) -> Page[Webhook]:
     filters = _filters(query)
     order = _sort_key(query, database=tx.database)
     page_query = paginate(select(webhooks).where(*filters).order_by(*order), query.page)
@@ -111,7 +113,9 @@ async def list_webhooks(tx: Transaction, query: WebhookQuery, box: SecretBox) ->
     return Page(items=items, total=await count(tx, webhooks, *filters))
 
 
-async def update_webhook(tx: Transaction, webhook: Webhook, now: datetime, box: SecretBox) -> None:
+async def update_webhook(
+    tx: Transaction, *, webhook: Webhook, now: datetime, box: SecretBox
+) -> None:
     values = {f"b_{name}": value for name, value in webhook_values(webhook, box).items()}
     if await tx.execute(_UPDATE, values) == 0:
         raise NotFound(f"webhook {webhook.id} not found")
@@ -122,7 +126,7 @@ async def update_webhook(tx: Transaction, webhook: Webhook, now: datetime, box: 
     # deliveries and a disabled one no pending deliveries, so this is idempotent and needs no
     # read of the previous state (which a concurrent writer could change under us).
     if webhook.enabled:
-        await resume_paused(tx, webhook.id, now)
+        await resume_paused(tx, webhook_id=webhook.id, now=now)
     else:
         await pause_pending(tx, [webhook.id])
 
@@ -133,11 +137,11 @@ async def pause_pending(tx: Transaction, webhook_ids: Collection[str]) -> None:
     await tx.execute(_PAUSE, {"ids": list(webhook_ids)})
 
 
-async def resume_paused(tx: Transaction, webhook_id: str, now: datetime) -> int:
+async def resume_paused(tx: Transaction, *, webhook_id: str, now: datetime) -> int:
     return await tx.execute(_RESUME, {"b_id": webhook_id, "b_now": now})
 
 
-async def delete_webhook(tx: Transaction, account_id: str, webhook_id: str) -> bool:
+async def delete_webhook(tx: Transaction, *, account_id: str, webhook_id: str) -> bool:
     # Deliveries, their attempts and the subscriptions go with it (ON DELETE CASCADE).
     return await tx.execute(_DELETE, {"account_id": account_id, "id": webhook_id}) > 0
 

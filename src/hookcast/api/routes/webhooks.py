@@ -76,7 +76,9 @@ async def get_webhook(webhook_id: str, services: ServicesDep, caller: CallerDep)
 async def update_webhook(
     webhook_id: str, body: WebhookPatch, services: ServicesDep, caller: CallerDep
 ) -> WebhookOut:
-    hook = await services.webhooks.update(caller, webhook_id, patch_changes(body))
+    hook = await services.webhooks.update(
+        caller, webhook_id=webhook_id, changes=patch_changes(body)
+    )
     return WebhookOut.from_domain(hook)
 
 

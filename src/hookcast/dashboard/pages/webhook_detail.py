@@ -37,7 +37,9 @@ def add_routes(router: APIRouter, dash: Dashboard) -> None:
         visit = await dash.visit(request)
         form = await dash.form(request, visit)
         enabled = form.get("enabled") == "true"
-        await dash.services.webhooks.update(visit.caller, webhook_id, {"enabled": enabled})
+        await dash.services.webhooks.update(
+            visit.caller, webhook_id=webhook_id, changes={"enabled": enabled}
+        )
         notice = "enabled" if enabled else "disabled"
         if enabled:
             notice = (

@@ -89,7 +89,7 @@ def _add_edit_and_delete(router: APIRouter, dash: Dashboard) -> None:
         if not errors:
             try:
                 await dash.services.webhooks.update(
-                    visit.caller, webhook_id, _changes(webhook, metadata)
+                    visit.caller, webhook_id=webhook_id, changes=_changes(webhook, metadata)
                 )
             except ValidationFailed as exc:
                 errors = {exc.field or "form": exc.description}

@@ -281,7 +281,7 @@ def discard_held(
 def list_deliveries(
     webhook_id: IdArgument,
     status: Annotated[
-        str | None, typer.Option(help="pending, paused, succeeded or failed.")
+        str | None, typer.Option(help="pending, paused, succeeded, failed, held or discarded.")
     ] = None,
     event: Annotated[str | None, typer.Option(help="Only this event type.")] = None,
     page: Annotated[int, typer.Option(help="Page number.")] = 1,

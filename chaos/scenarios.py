@@ -191,15 +191,99 @@ async def kill9_worker(ctx: Context) -> None:
 
 
 async def _kill_and_restart(ctx: Context, process: HookcastProcess) -> None:
+    await _kill9(ctx, process)
+    began = time.monotonic()
+    await process.restart()
+    restarts = ctx.details.setdefault("restart_s", [])
+    restarts.append(round(time.monotonic() - began, 2))
+
+
+# --- crash recovery ----------------------------------------------------------------------------
+
+# What the recovery scenarios assert in CI: every event accepted before a kill -9 is delivered
+# within this many seconds of the restart (embedded) or of the kill (a survivor takes over).
+RECOVERY_TARGET_S = 5.0
+
+
+async def crash_recovery_serve(ctx: Context) -> None:
+    """SQLite, one `serve`: kill -9 while deliveries are in flight, restart at once. Reports
+    the seconds from the kill, and from the restart, until every event accepted before the
+    kill had reached every webhook (the restarted worker takes back the dead one's leases)."""
+    deployed = await ctx.deployment(database="sqlite")
+    serve = deployed.procs.serve("serve")
+    deployed.apis.append(serve)
+    await start_all(serve)
+    await deployed.standard_hooks(delay=0.5)  # slow answers: requests in flight at the kill
+
+    async def faults() -> None:
+        await _until_delivering(ctx)
+        killed = await _kill9(ctx, serve)
+        await serve.restart()
+        ctx.details["restart_s"] = round(time.monotonic() - killed, 2)
+
+    await under_load(ctx, deployed, faults)
+    require_running(ctx, serve)
+    _report_recovery(ctx)
+
+
+async def crash_recovery_workers(ctx: Context) -> None:
+    """PostgreSQL, an API server and two workers draining a backlog: kill -9 one worker and
+    leave it dead. Reports the seconds from the kill until every event accepted before it
+    had reached every webhook (the survivor takes over once the dead one's heartbeat is
+    stale), and the duplicates: what the dead worker had sent but not recorded."""
+    deployed = await ctx.deployment(database="postgres")
+    api = deployed.procs.serve("api", "--no-worker")
+    workers = [deployed.procs.worker("worker-1"), deployed.procs.worker("worker-2")]
+    deployed.apis.append(api)
+    await start_all(api, *workers)
+    await deployed.standard_hooks(delay=0.05)
+
+    async def faults() -> None:
+        await _until_delivering(ctx)
+        await _kill9(ctx, workers[0])
+        ctx.details["restart_s"] = 0.0  # nothing restarts: the survivor takes over
+
+    await under_load(ctx, deployed, faults, batch=4 * ctx.profile.batch, pause=0.05)
+    require_running(ctx, api, workers[1])
+    _report_recovery(ctx)
+
+
+async def _until_delivering(ctx: Context) -> None:
+    """Until deliveries are arriving (bounded), then a moment more: the kill lands mid-drain."""
+    began = time.monotonic()
+    while ctx.ledger.arrivals < 20 and time.monotonic() - began < 20:  # noqa: ASYNC110
+        await asyncio.sleep(0.1)
+    await ctx.pause(0.5, 1.5)
+
+
+async def _kill9(ctx: Context, process: HookcastProcess) -> float:
+    """kill -9 `process`, recorded as a fault at the moment of the kill; returns that moment."""
     at = time.monotonic()
     process.kill9()
     if await process.wait_exit(10) != -signal.SIGKILL:
         ctx.ledger.violation(f"{process.name} did not die of SIGKILL")
     ctx.ledger.fault(f"kill -9 {process.name}", at, at)
-    began = time.monotonic()
-    await process.restart()
-    restarts = ctx.details.setdefault("restart_s", [])
-    restarts.append(round(time.monotonic() - began, 2))
+    return at
+
+
+def _report_recovery(ctx: Context) -> None:
+    """The run's one kill: the deliveries outstanding then, and how long they took."""
+    ((_what, killed, _end),) = ctx.ledger.faults
+    expected = ctx.ledger.expected()
+    outstanding = [
+        pair
+        for pair in expected
+        if ctx.ledger.accepted[pair[0]] <= killed
+        and ctx.ledger.first_ack.get(pair, float("inf")) > killed
+    ]
+    (recovery,) = ctx.ledger.recovery_seconds()
+    ctx.details["outstanding_at_kill"] = len(outstanding)
+    ctx.details["kill_to_last_s"] = _rounded(recovery)
+    ctx.details["restart_to_last_s"] = _rounded(recovery - ctx.details["restart_s"])
+
+
+def _rounded(seconds: float) -> float | str:
+    return "never" if seconds == float("inf") else round(seconds, 2)
 
 
 # --- databases ---------------------------------------------------------------------------------
@@ -424,6 +508,8 @@ class Scenario:
 SCENARIOS = (
     Scenario("kill9-serve", kill9_serve),
     Scenario("kill9-worker", kill9_worker, needs_postgres=True),
+    Scenario("crash-recovery-serve", crash_recovery_serve),
+    Scenario("crash-recovery-workers", crash_recovery_workers, needs_postgres=True),
     Scenario("postgres-restart", postgres_restart, needs_postgres=True),
     Scenario("sqlite-lock", sqlite_lock),
     Scenario("disk-full", disk_full),

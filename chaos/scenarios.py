@@ -203,13 +203,15 @@ async def _kill_and_restart(ctx: Context, process: HookcastProcess) -> None:
 # What the recovery scenarios assert in CI: every event accepted before a kill -9 is delivered
 # within this many seconds of the restart (embedded) or of the kill (a survivor takes over).
 RECOVERY_TARGET_S = 5.0
+# The production lease, not the chaos runs' 3 s: recovery must not wait for it.
+_PRODUCTION_LEASE = {"HOOKCAST_LEASE_SECONDS": "60"}
 
 
 async def crash_recovery_serve(ctx: Context) -> None:
     """SQLite, one `serve`: kill -9 while deliveries are in flight, restart at once. Reports
     the seconds from the kill, and from the restart, until every event accepted before the
     kill had reached every webhook (the restarted worker takes back the dead one's leases)."""
-    deployed = await ctx.deployment(database="sqlite")
+    deployed = await ctx.deployment(database="sqlite", **_PRODUCTION_LEASE)
     serve = deployed.procs.serve("serve")
     deployed.apis.append(serve)
     await start_all(serve)
@@ -231,7 +233,7 @@ async def crash_recovery_workers(ctx: Context) -> None:
     leave it dead. Reports the seconds from the kill until every event accepted before it
     had reached every webhook (the survivor takes over once the dead one's heartbeat is
     stale), and the duplicates: what the dead worker had sent but not recorded."""
-    deployed = await ctx.deployment(database="postgres")
+    deployed = await ctx.deployment(database="postgres", **_PRODUCTION_LEASE)
     api = deployed.procs.serve("api", "--no-worker")
     workers = [deployed.procs.worker("worker-1"), deployed.procs.worker("worker-2")]
     deployed.apis.append(api)

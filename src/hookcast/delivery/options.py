@@ -49,8 +49,8 @@ class WorkerOptions:
     # again within seconds of a crash instead of at their lease's expiry. Keep
     # stale_after_seconds a few beats long (and above the clocks' skew between hosts): a
     # live worker thought dead loses its leases, and what it had sent is sent again.
-    beat_seconds: float = 1.0
-    stale_after_seconds: float = 3.0
+    beat_seconds: float = 0.5
+    stale_after_seconds: float = 2.0
     # The only delivering process (SQLite): a starting worker takes back every other
     # worker's leases at once, for no other worker is alive.
     sole_worker: bool = False

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
 import secrets
 from collections.abc import Callable, Sequence
@@ -66,7 +67,9 @@ class DeliveryWorker:
             observer=observer or NoObserver(),
             on_recorded=self._start_ready,
         )
-        self.worker_id = secrets.token_hex(16)  # names this worker's leases in the store
+        # Names this worker's leases in the store; the pid tells people (and the chaos runs)
+        # which process holds them.
+        self.worker_id = f"{os.getpid()}-{secrets.token_hex(8)}"
         self._liveness = Liveness(queue, worker_id=self.worker_id, clock=clock, options=options)
         self._in_flight: dict[asyncio.Task[None], Start] = {}
         self._room_freed = asyncio.Event()  # the claim loop may claim again

@@ -27,6 +27,7 @@ from support.background import WAIT_LIMIT, Job, Queue
 ROOT = Path(__file__).resolve().parents[2]
 CHAOS = "chaos-short"
 SEED = 7
+RECOVERY = [s for s in SCENARIOS if s.name.startswith("crash-recovery")]
 
 
 def background_job(items: list[pytest.Item]) -> Job:
@@ -66,13 +67,13 @@ def test_nothing_accepted_is_lost(scenario: Scenario, chaos_runs: dict[str, Any]
 
 
 @pytest.mark.timeout(WAIT_LIMIT)
-@pytest.mark.parametrize("name", ["crash-recovery-serve", "crash-recovery-workers"])
+@pytest.mark.parametrize("scenario", RECOVERY, ids=[s.name for s in RECOVERY])
 def test_what_a_killed_worker_held_is_delivered_within_seconds(
-    name: str, chaos_runs: dict[str, Any]
+    scenario: Scenario, chaos_runs: dict[str, Any]
 ) -> None:
     """Embedded: within 5 s of the restart; scaled out: within 5 s of the kill, by the
     surviving worker. Not at the 60 s lease's expiry."""
-    result = chaos_runs[name]
+    result = chaos_runs[scenario.name]
     if result["status"] == "skipped":
         pytest.skip(result["reason"])
 

@@ -43,9 +43,9 @@ class OutcomeRecorder:
         self._options = options
         self._observer = observer
         self._on_recorded = on_recorded
-        # A write's worth: a full batch, or half the bound on unrecorded outcomes (the worker
-        # stops sending at `concurrency` of them), so one batch is written while the next fills.
-        self._batch = max(1, min(options.flush_batch, options.concurrency // 2))
+        # A write's worth: a full batch, or `concurrency`, half what the worker lets be in
+        # flight or unrecorded at once, so one batch is written while the next fills.
+        self._batch = max(1, min(options.flush_batch, options.concurrency))
         self._writing = 0  # outcomes in the write under way
         self._buffers = _Buffers()
         self._flush_now = asyncio.Event()

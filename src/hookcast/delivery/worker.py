@@ -151,12 +151,14 @@ class DeliveryWorker:
         self._start_ready()
 
     def _start_ready(self) -> None:
-        if self._outcomes.unrecorded >= self._options.concurrency:
-            # Sent but unrecorded deliveries are sent again if this process dies: while
-            # `concurrency` outcomes wait to be written, start nothing (the recorder calls
-            # back once a write lands). In flight plus unrecorded stays under twice that.
+        # What is in flight or answered but unrecorded is sent again if this process dies:
+        # keep the two together under twice `concurrency`. Nothing starts while they are at
+        # that bound; the recorder calls back once a write lands.
+        bound = 2 * self._options.concurrency - 1
+        room = bound - len(self._in_flight) - self._outcomes.unrecorded
+        if room <= 0:
             return
-        starts, expired = self._scheduler.ready(now=asyncio.get_running_loop().time())
+        starts, expired = self._scheduler.ready(now=asyncio.get_running_loop().time(), at_most=room)
         if expired:
             self._outcomes.hand_back(expired)
         for claimed, slot in starts:

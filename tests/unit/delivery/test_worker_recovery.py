@@ -106,7 +106,7 @@ async def _settle(sender: CountingSender) -> None:
             return
 
 
-async def test_the_worker_stops_sending_while_concurrency_outcomes_await_recording() -> None:
+async def test_the_worker_stops_sending_while_sent_but_unrecorded_reach_twice_concurrency() -> None:
     concurrency = 4
     queue = SlowRecordingQueue()
     _fill(queue, 50)

@@ -176,3 +176,44 @@ async def _run_until(worker: DeliveryWorker, sender: CountingSender, *, requests
     finally:
         stop.set()
         await asyncio.wait_for(running, WAIT)
+
+
+class OutageQueue(BeatCountingQueue):
+    """Its database refuses the workers' beats while `down` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = False
+        self.refused = asyncio.Event()
+
+    async def beat_worker(self, worker_id: str, now: datetime) -> None:
+        if self.down:
+            self.refused.set()
+            raise ConnectionError("the database is down")
+        await super().beat_worker(worker_id, now)
+
+
+async def test_after_an_outage_a_worker_beats_again_before_it_takes_anything_back() -> None:
+    queue = OutageQueue()
+    _fill(queue, 3)
+    await queue.beat_worker("other", NOW)
+    await queue.claim_due_deliveries(now=NOW, limit=3, lease_seconds=60, worker_id="other")
+    sender = CountingSender()
+    clock = Clock(NOW)
+    worker = DeliveryWorker(queue, sender, clock=clock, options=FAST)
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop))
+    try:
+        await queue.wait_for_beats(2)
+        queue.down = True
+        await asyncio.wait_for(queue.refused.wait(), WAIT)
+        clock.now = NOW + timedelta(seconds=10)  # both silent for 10 s: the database was down
+        queue.down = False
+        beats = queue.beats
+        await queue.wait_for_beats(beats + 1)  # the first beat back takes nothing
+        assert await queue.next_due_at() == NOW + timedelta(seconds=60)
+
+        await sender.wait_for(3)  # "other" did not beat again: taken back at a later beat
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, WAIT)

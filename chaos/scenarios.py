@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
+
 from chaos import diskfs
 from chaos.deployment import Deployment, bootstrap
 from chaos.ledger import HookSpec, Ledger
@@ -191,15 +193,128 @@ async def kill9_worker(ctx: Context) -> None:
 
 
 async def _kill_and_restart(ctx: Context, process: HookcastProcess) -> None:
+    await _kill9(ctx, process)
+    began = time.monotonic()
+    await process.restart()
+    restarts = ctx.details.setdefault("restart_s", [])
+    restarts.append(round(time.monotonic() - began, 2))
+
+
+# --- crash recovery ----------------------------------------------------------------------------
+
+# What the recovery scenarios assert in CI: every event accepted before a kill -9 is delivered
+# within this many seconds of the restart (embedded) or of the kill (a survivor takes over).
+RECOVERY_TARGET_S = 5.0
+# The production lease, not the chaos runs' 3 s: recovery must not wait for it.
+_PRODUCTION_LEASE = {"HOOKCAST_LEASE_SECONDS": "60"}
+
+
+async def crash_recovery_serve(ctx: Context) -> None:
+    """SQLite, one `serve`: kill -9 while deliveries are in flight, restart at once. Reports
+    the seconds from the kill, and from the restart, until every event accepted before the
+    kill had reached every webhook (the restarted worker takes back the dead one's leases)."""
+    deployed = await ctx.deployment(database="sqlite", **_PRODUCTION_LEASE)
+    serve = deployed.procs.serve("serve")
+    deployed.apis.append(serve)
+    await start_all(serve)
+    await deployed.standard_hooks(delay=0.5)  # slow answers: requests in flight at the kill
+
+    async def faults() -> None:
+        await _until_delivering(ctx)
+        killed = await _kill9(ctx, serve)
+        await serve.restart()
+        ctx.details["restart_s"] = round(time.monotonic() - killed, 2)
+
+    await under_load(ctx, deployed, faults)
+    require_running(ctx, serve)
+    _report_recovery(ctx)
+
+
+async def crash_recovery_workers(ctx: Context) -> None:
+    """PostgreSQL, an API server and two workers draining a backlog: kill -9 one worker and
+    leave it dead. Reports the seconds from the kill until every event accepted before it
+    had reached every webhook (the survivor takes over once the dead one's heartbeat is
+    stale), and the duplicates: what the dead worker had sent but not recorded."""
+    deployed = await ctx.deployment(database="postgres", **_PRODUCTION_LEASE)
+    url = deployed.procs.env["HOOKCAST_DATABASE_URL"]
+    api = deployed.procs.serve("api", "--no-worker")
+    workers = [deployed.procs.worker("worker-1"), deployed.procs.worker("worker-2")]
+    deployed.apis.append(api)
+    await start_all(api, *workers)
+    # Slow answers: the busier worker has requests in flight and more queued at the kill.
+    await deployed.standard_hooks(delay=0.5)
+
+    killed: list[HookcastProcess] = []
+
+    async def faults() -> None:
+        await _until_delivering(ctx)
+        killed.append(await _holding_leases(url, workers))
+        await _kill9(ctx, killed[0])
+        ctx.details["restart_s"] = 0.0  # nothing restarts: the survivor takes over
+
+    await under_load(ctx, deployed, faults)
+    require_running(ctx, api, *(w for w in workers if w not in killed))
+    _report_recovery(ctx)
+
+
+async def _holding_leases(url: str, workers: list[HookcastProcess]) -> HookcastProcess:
+    """The worker holding the most leases (a worker id starts with its pid): killing one that
+    holds none would prove nothing. The first when the database cannot tell."""
+    try:
+        conn = await asyncpg.connect(url, timeout=10)
+        try:
+            rows = await conn.fetch(
+                "SELECT lease_worker, count(*) AS held FROM deliveries"
+                " WHERE lease_worker IS NOT NULL GROUP BY lease_worker ORDER BY held DESC"
+            )
+        finally:
+            await conn.close()
+    except asyncpg.PostgresError:  # a schema without lease_worker (an older HookCast)
+        return workers[0]
+    by_pid = {str(w.process.pid): w for w in workers if w.process is not None}
+    for row in rows:
+        found = by_pid.get(str(row["lease_worker"]).split("-", 1)[0])
+        if found is not None:
+            return found
+    return workers[0]
+
+
+async def _until_delivering(ctx: Context) -> None:
+    """Until deliveries are arriving (bounded), then a moment more: the kill lands mid-drain."""
+    began = time.monotonic()
+    while ctx.ledger.arrivals < 20 and time.monotonic() - began < 20:  # noqa: ASYNC110
+        await asyncio.sleep(0.1)
+    await ctx.pause(0.5, 1.5)
+
+
+async def _kill9(ctx: Context, process: HookcastProcess) -> float:
+    """kill -9 `process`, recorded as a fault at the moment of the kill; returns that moment."""
     at = time.monotonic()
     process.kill9()
     if await process.wait_exit(10) != -signal.SIGKILL:
         ctx.ledger.violation(f"{process.name} did not die of SIGKILL")
     ctx.ledger.fault(f"kill -9 {process.name}", at, at)
-    began = time.monotonic()
-    await process.restart()
-    restarts = ctx.details.setdefault("restart_s", [])
-    restarts.append(round(time.monotonic() - began, 2))
+    return at
+
+
+def _report_recovery(ctx: Context) -> None:
+    """The run's one kill: the deliveries outstanding then, and how long they took."""
+    ((_what, killed, _end),) = ctx.ledger.faults
+    expected = ctx.ledger.expected()
+    outstanding = [
+        pair
+        for pair in expected
+        if ctx.ledger.accepted[pair[0]] <= killed
+        and ctx.ledger.first_ack.get(pair, float("inf")) > killed
+    ]
+    (recovery,) = ctx.ledger.recovery_seconds()
+    ctx.details["outstanding_at_kill"] = len(outstanding)
+    ctx.details["kill_to_last_s"] = _rounded(recovery)
+    ctx.details["restart_to_last_s"] = _rounded(recovery - ctx.details["restart_s"])
+
+
+def _rounded(seconds: float) -> float | str:
+    return "never" if seconds == float("inf") else round(seconds, 2)
 
 
 # --- databases ---------------------------------------------------------------------------------
@@ -424,6 +539,8 @@ class Scenario:
 SCENARIOS = (
     Scenario("kill9-serve", kill9_serve),
     Scenario("kill9-worker", kill9_worker, needs_postgres=True),
+    Scenario("crash-recovery-serve", crash_recovery_serve),
+    Scenario("crash-recovery-workers", crash_recovery_workers, needs_postgres=True),
     Scenario("postgres-restart", postgres_restart, needs_postgres=True),
     Scenario("sqlite-lock", sqlite_lock),
     Scenario("disk-full", disk_full),

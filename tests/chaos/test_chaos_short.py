@@ -20,13 +20,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from chaos.scenarios import SCENARIOS, Scenario
+from chaos.scenarios import RECOVERY_TARGET_S, SCENARIOS, Scenario
 
 from support.background import WAIT_LIMIT, Job, Queue
 
 ROOT = Path(__file__).resolve().parents[2]
 CHAOS = "chaos-short"
 SEED = 7
+RECOVERY = [s for s in SCENARIOS if s.name.startswith("crash-recovery")]
 
 
 def background_job(items: list[pytest.Item]) -> Job:
@@ -63,3 +64,18 @@ def test_nothing_accepted_is_lost(scenario: Scenario, chaos_runs: dict[str, Any]
     assert result["accepted"] > 0, "nothing was accepted: the run proved nothing"
     assert result["missing_pairs"] == 0
     assert result["delivered_pairs"] == result["expected_pairs"]
+
+
+@pytest.mark.timeout(WAIT_LIMIT)
+@pytest.mark.parametrize("scenario", RECOVERY, ids=[s.name for s in RECOVERY])
+def test_what_a_killed_worker_held_is_delivered_within_seconds(
+    scenario: Scenario, chaos_runs: dict[str, Any]
+) -> None:
+    """Embedded: within 5 s of the restart; scaled out: within 5 s of the kill, by the
+    surviving worker. Not at the 60 s lease's expiry."""
+    result = chaos_runs[scenario.name]
+    if result["status"] == "skipped":
+        pytest.skip(result["reason"])
+
+    assert result["outstanding_at_kill"] > 0, "nothing was in flight: the kill proved nothing"
+    assert result["restart_to_last_s"] < RECOVERY_TARGET_S, result

@@ -4,10 +4,12 @@ unit tests of the worker on MemoryDeliveryQueue say what happens on SQLite and P
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
 
 import pytest
 
 from hookcast.delivery.memory_queue import MemoryDeliveryQueue
+from hookcast.domain.leases import MAX_LEASE_LOSSES
 from hookcast.domain.models import Event
 from hookcast.ports import DeliveryQueue
 from hookcast.store import SqlStore, open_store
@@ -129,3 +131,79 @@ async def test_a_release_gives_held_leases_back_unattempted(
     assert await queue.next_due_at() == make.later(5)
     (back,) = await queue.claim_due_deliveries(now=make.later(5), limit=5, lease_seconds=LEASE)
     assert (back.delivery.id, back.delivery.attempts) == (one.delivery.id, 0)
+
+
+async def test_the_leases_of_a_worker_that_stopped_beating_are_taken_back_due_now(
+    backend: tuple[DeliveryQueue, Seed],
+) -> None:
+    queue, seed = backend
+    await seed(2)
+    await queue.beat_worker("dead", make.later(1))
+    await queue.beat_worker("alive", make.later(1))
+    (lost,) = await queue.claim_due_deliveries(
+        now=make.later(1), limit=1, lease_seconds=LEASE, worker_id="dead"
+    )
+    (kept,) = await queue.claim_due_deliveries(
+        now=make.later(1), limit=1, lease_seconds=LEASE, worker_id="alive"
+    )
+    await queue.beat_worker("alive", make.later(4))
+
+    # "dead" has not beaten since +1: stale before +3; "alive" beat at +4.
+    assert await queue.take_back_leases(now=make.later(5), stale_before=make.later(3)) == 1
+
+    assert await queue.next_due_at() == make.later(5)  # not at the lease's expiry, +31
+    (again,) = await queue.claim_due_deliveries(
+        now=make.later(5), limit=5, lease_seconds=LEASE, worker_id="alive"
+    )
+    assert again.delivery.id == lost.delivery.id
+    await queue.record_results([make.succeeded(lost, at=make.later(6))], [])  # dropped
+    await queue.record_results([make.succeeded(kept, at=make.later(6))], [])
+    await queue.record_results([make.succeeded(again, at=make.later(6))], [])
+    assert await queue.next_due_at() is None
+
+
+async def test_a_lease_naming_no_worker_is_only_lost_when_it_expires(
+    backend: tuple[DeliveryQueue, Seed],
+) -> None:
+    queue, seed = backend
+    await seed(1)
+    await queue.claim_due_deliveries(now=make.NOW, limit=1, lease_seconds=LEASE)
+
+    assert await queue.take_back_leases(now=make.later(5), stale_before=make.later(5)) == 0
+    assert await queue.next_due_at() == make.later(LEASE)
+
+
+async def test_a_delivery_lost_five_times_is_failed_instead_of_handed_out_again(
+    backend: tuple[DeliveryQueue, Seed],
+) -> None:
+    queue, seed = backend
+    await seed(1)
+    now = make.NOW
+    for loss in range(MAX_LEASE_LOSSES):
+        claimed = await queue.claim_due_deliveries(
+            now=now, limit=1, lease_seconds=LEASE, worker_id=f"w{loss}"
+        )
+        assert len(claimed) == 1
+        if loss % 2:  # lost by expiry
+            now += timedelta(seconds=LEASE)
+        else:  # lost by its worker's death (it never beat)
+            now += timedelta(seconds=1)
+            assert await queue.take_back_leases(now=now, stale_before=now) == 1
+
+    assert await queue.claim_due_deliveries(now=now, limit=1, lease_seconds=LEASE) == []
+    assert await queue.next_due_at() is None  # concluded, not pending
+
+
+async def test_a_lease_recorded_in_time_is_not_lost(
+    backend: tuple[DeliveryQueue, Seed],
+) -> None:
+    queue, seed = backend
+    await seed(1)
+    now = make.NOW
+    for _ in range(MAX_LEASE_LOSSES + 1):
+        (claimed,) = await queue.claim_due_deliveries(now=now, limit=1, lease_seconds=LEASE)
+        now += timedelta(seconds=60)
+        await queue.record_results([make.retry_later(claimed, now)], [])
+
+    (claimed,) = await queue.claim_due_deliveries(now=now, limit=1, lease_seconds=LEASE)
+    assert claimed.delivery.attempts == MAX_LEASE_LOSSES + 1

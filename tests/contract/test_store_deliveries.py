@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any
 
+from hookcast.domain.leases import MAX_LEASE_LOSSES
 from hookcast.domain.models import Account, DeliveryStatus, Event, Webhook
 from hookcast.ports import DeliveryQuery, PageRequest, WebhookHealth
 from hookcast.store import SqlStore, open_store
@@ -288,3 +290,57 @@ async def test_concurrent_claimers_never_share_a_delivery(
     claimed_ids = [c.delivery.id for batch in batches for c in batch]
     assert len(claimed_ids) == 160
     assert len(set(claimed_ids)) == len(claimed_ids)
+
+
+async def _lose(store: SqlStore, times: int) -> datetime:
+    """Claims the due delivery `times` times by workers that die at once: returns when."""
+    now = make.NOW
+    for loss in range(times):
+        claimed = await store.claim_due_deliveries(
+            now=now, limit=1, lease_seconds=LEASE, worker_id=f"dies-{loss}"
+        )
+        assert len(claimed) == 1
+        now += timedelta(seconds=1)
+        assert await store.take_back_leases(now=now, stale_before=now) == 1
+    return now
+
+
+async def test_a_delivery_lost_by_five_workers_is_failed_with_the_reason_logged(
+    store: SqlStore,
+) -> None:
+    acme, _hook, _events = await _setup(store)
+    now = await _lose(store, MAX_LEASE_LOSSES)
+
+    assert await store.claim_due_deliveries(now=now, limit=1, lease_seconds=LEASE) == []
+
+    (record,) = (await store.list_deliveries(_query(acme.id, _hook.id))).items
+    assert record.delivery.status is DeliveryStatus.FAILED
+    assert record.delivery.completed_at == now
+    (attempt,) = record.attempts
+    assert attempt.error is not None
+    assert attempt.error.startswith(f"lost by {MAX_LEASE_LOSSES} workers;")
+    assert (attempt.number, attempt.status_code) == (1, None)
+
+
+async def test_a_manual_retry_forgives_the_lost_leases(store: SqlStore) -> None:
+    acme, hook, _events = await _setup(store)
+    now = await _lose(store, MAX_LEASE_LOSSES - 1)
+    (record,) = (await store.list_deliveries(_query(acme.id, hook.id))).items
+
+    assert await store.reschedule_delivery(
+        account_id=acme.id, delivery_id=record.delivery.id, now=now
+    )
+    now = await _lose_from(store, now)
+
+    assert len(await store.claim_due_deliveries(now=now, limit=1, lease_seconds=LEASE)) == 1
+
+
+async def _lose_from(store: SqlStore, now: datetime) -> datetime:
+    await store.claim_due_deliveries(now=now, limit=1, lease_seconds=LEASE, worker_id="dies")
+    now += timedelta(seconds=1)
+    assert await store.take_back_leases(now=now, stale_before=now) == 1
+    return now
+
+
+def _query(account_id: str, webhook_id: str) -> DeliveryQuery:
+    return DeliveryQuery(account_id=account_id, webhook_id=webhook_id, page=PageRequest())

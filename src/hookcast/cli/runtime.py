@@ -72,6 +72,8 @@ class Runtime:
             slow_endpoint_seconds=self.settings.slow_endpoint_seconds,
             lease_seconds=self.settings.lease_seconds,
             disable_after=timedelta(days=self.settings.disable_after_days),
+            # SQLite takes one delivering process: a worker starting on it is the only one.
+            sole_worker=self.settings.is_sqlite(),
         )
         proxy = self.settings.egress_proxy
         sender = HttpSender(

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from hookcast.domain.health import WebhookHealth
+from hookcast.domain.leases import MAX_LEASE_LOSSES, lost_attempt
 from hookcast.domain.models import Attempt, Delivery, DeliveryStatus, Event, Webhook
 from hookcast.ports import ClaimedDelivery, DeliveryResult
 
@@ -26,6 +27,8 @@ class _Entry:
     delivery: Delivery
     event: Event
     webhook: Webhook
+    worker: str | None = None  # the lease holder's id
+    lease_losses: int = 0
 
 
 class MemoryDeliveryQueue:
@@ -39,6 +42,7 @@ class MemoryDeliveryQueue:
         self.attempts: list[Attempt] = []  # every recorded attempt, in recording order
         self.health: list[WebhookHealth] = []  # every health update, in recording order
         self.claimed = 0  # deliveries handed out by claims, re-claims included
+        self.workers: dict[str, datetime] = {}  # worker id: last beat
 
     def add(self, *, delivery: Delivery, event: Event, webhook: Webhook) -> None:
         """Queues a pending delivery of `event` to `webhook`, due at its `next_attempt_at`."""
@@ -50,9 +54,10 @@ class MemoryDeliveryQueue:
         return self._entries[delivery_id].delivery
 
     async def claim_due_deliveries(
-        self, *, now: datetime, limit: int, lease_seconds: float
+        self, *, now: datetime, limit: int, lease_seconds: float, worker_id: str | None = None
     ) -> Sequence[ClaimedDelivery]:
-        """Leases up to `limit` pending deliveries due at `now`, oldest first."""
+        """Leases up to `limit` pending deliveries due at `now` to `worker_id`, oldest first;
+        fails those lost `MAX_LEASE_LOSSES` times."""
         due = sorted(
             (e for e in self._entries.values() if _is_due(e.delivery, now)),
             key=lambda e: (e.delivery.next_attempt_at, e.delivery.created, e.delivery.id),
@@ -60,7 +65,14 @@ class MemoryDeliveryQueue:
         token = next(self._tokens)
         until = now + timedelta(seconds=lease_seconds)
         for entry in due:
+            if entry.delivery.lease_token is not None:  # its lease expired unrecorded
+                entry.lease_losses += 1
             entry.delivery = replace(entry.delivery, next_attempt_at=until, lease_token=token)
+            entry.worker = worker_id
+        lost = [e for e in due if e.lease_losses >= MAX_LEASE_LOSSES]
+        for entry in lost:
+            self._fail_lost(entry, now)
+        due = [e for e in due if e.lease_losses < MAX_LEASE_LOSSES]
         self.claimed += len(due)
         due.sort(key=lambda e: (e.delivery.created, e.delivery.id))
         return [ClaimedDelivery(e.delivery, token, e.event, e.webhook) for e in due]
@@ -87,6 +99,26 @@ class MemoryDeliveryQueue:
         if any(result.status is DeliveryStatus.PENDING for result in results):
             self._due.set()
 
+    async def beat_worker(self, worker_id: str, now: datetime) -> None:
+        """Registers the worker, or records that it is alive at `now`."""
+        self.workers[worker_id] = now
+
+    async def take_back_leases(self, *, now: datetime, stale_before: datetime) -> int:
+        """Forgets workers last seen before `stale_before`; makes pending deliveries leased
+        to unregistered workers due at `now`."""
+        self.workers = {w: seen for w, seen in self.workers.items() if seen >= stale_before}
+        taken = 0
+        for entry in self._entries.values():
+            leased = entry.delivery.lease_token is not None and entry.worker is not None
+            if leased and entry.worker not in self.workers and _is_pending(entry.delivery):
+                entry.delivery = replace(entry.delivery, next_attempt_at=now, lease_token=None)
+                entry.worker = None
+                entry.lease_losses += 1
+                taken += 1
+        if taken:
+            self._due.set()
+        return taken
+
     async def release_deliveries(self, leases: Sequence[tuple[str, str]], now: datetime) -> None:
         """Gives back held leases unattempted, due at `now`."""
         for delivery_id, token in leases:
@@ -112,6 +144,18 @@ class MemoryDeliveryQueue:
             await asyncio.wait_for(self._due.wait(), timeout)
         self._due.clear()
 
+    def _fail_lost(self, entry: _Entry, now: datetime) -> None:
+        attempt = lost_attempt(entry.delivery, losses=entry.lease_losses, now=now)
+        self.attempts.append(attempt)
+        entry.delivery = replace(
+            entry.delivery,
+            status=DeliveryStatus.FAILED,
+            attempts=attempt.number,
+            completed_at=now,
+            lease_token=None,
+        )
+        entry.worker = None
+
     def _held(self, delivery_id: str, token: str) -> _Entry | None:
         entry = self._entries.get(delivery_id)
         if entry is None or entry.delivery.lease_token != token:
@@ -120,4 +164,8 @@ class MemoryDeliveryQueue:
 
 
 def _is_due(delivery: Delivery, now: datetime) -> bool:
-    return delivery.status is DeliveryStatus.PENDING and delivery.next_attempt_at <= now
+    return _is_pending(delivery) and delivery.next_attempt_at <= now
+
+
+def _is_pending(delivery: Delivery) -> bool:
+    return delivery.status is DeliveryStatus.PENDING

@@ -44,3 +44,13 @@ class WorkerOptions:
     busy_endpoint_delay: timedelta = timedelta(milliseconds=200)
     disable_after: timedelta = timedelta(days=5)
     shutdown_grace_seconds: float = 10.0
+    # Every beat_seconds a worker records in the database that it is alive, and takes back
+    # the leases of workers that have not beaten for stale_after_seconds: they are sent
+    # again within seconds of a crash instead of at their lease's expiry. Keep
+    # stale_after_seconds a few beats long (and above the clocks' skew between hosts): a
+    # live worker thought dead loses its leases, and what it had sent is sent again.
+    beat_seconds: float = 0.5
+    stale_after_seconds: float = 2.0
+    # The only delivering process (SQLite): a starting worker takes back every other
+    # worker's leases at once, for no other worker is alive.
+    sole_worker: bool = False

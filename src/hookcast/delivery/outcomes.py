@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from hookcast.delivery.attempt import Concluded
@@ -36,11 +36,17 @@ class OutcomeRecorder:
         clock: Clock,
         options: WorkerOptions,
         observer: DeliveryObserver,
+        on_recorded: Callable[[], None] = lambda: None,
     ) -> None:
         self._queue = queue
         self._clock = clock
         self._options = options
         self._observer = observer
+        self._on_recorded = on_recorded
+        # A write's worth: a full batch, or `concurrency`, half what the worker lets be in
+        # flight or unrecorded at once, so one batch is written while the next fills.
+        self._batch = max(1, min(options.flush_batch, options.concurrency))
+        self._writing = 0  # outcomes in the write under way
         self._buffers = _Buffers()
         self._flush_now = asyncio.Event()
         self._stopping = False  # set once the worker is draining: the flusher's last turn
@@ -48,10 +54,15 @@ class OutcomeRecorder:
         self.retry_recorded = asyncio.Event()  # a retry was scheduled: it may be due soon
         self.delivered = 0  # attempts recorded; read by tests and metrics
 
+    @property
+    def unrecorded(self) -> int:
+        """Outcomes added and not yet written: buffered, or in the write under way."""
+        return len(self._buffers.results) + self._writing
+
     def add(self, concluded: Concluded) -> None:
         """Buffers one attempt's outcome; a full batch is written at once."""
         self._buffers.results.append(concluded)
-        if len(self._buffers.results) >= self._options.flush_batch:
+        if len(self._buffers.results) >= self._batch:
             self._flush_now.set()
 
     def hand_back(self, leases: Iterable[LeaseKey]) -> None:
@@ -85,15 +96,20 @@ class OutcomeRecorder:
         if not results and not releases:
             return
         self._buffers = _Buffers()
+        self._writing = len(results)
         try:
             await self._record(results, releases)
         except Exception:
             # Keep them for the next flush; if this process dies first, the leases expire
             # and the deliveries are sent again (at-least-once).
             _log.exception("recording %d outcomes failed; will retry", len(results))
+            self._writing = 0  # they are buffered again: counted there
             self._buffers.results[:0] = results
             self._buffers.releases[:0] = releases
             await asyncio.sleep(0.5)
+        finally:
+            self._writing = 0
+        self._on_recorded()
 
     async def _record(self, results: list[Concluded], releases: list[LeaseKey]) -> None:
         if results:

@@ -105,17 +105,20 @@ class EndpointScheduler:
         self._size += len(claimed) - len(overflow)
         return overflow
 
-    def ready(self, *, now: float) -> Ready:
+    def ready(self, *, now: float, at_most: int | None = None) -> Ready:
         """Takes queued deliveries to send now, one account after another and within each
         account one endpoint after another, while the worker, each endpoint and (when others
         wait) each account have room for more requests; a delivery queued past its latest
         start (at loop time `now`) goes back instead: too little of its lease is left for
-        the request, and claimed again it gets a fresh one."""
+        the request, and claimed again it gets a fresh one. At most `at_most` start."""
         starts: list[Start] = []
         expired: list[LeaseKey] = []
         turns, gate, limit = self._turns, self._gate, self._options.concurrency
+        at_most = limit if at_most is None else at_most
         blocked = 0  # accounts in a row that could start nothing
-        while gate.in_flight < limit and blocked < len(turns):  # (none queued: none waits)
+        while (
+            gate.in_flight < limit and len(starts) < at_most and blocked < len(turns)
+        ):  # (none queued: none waits)
             account = turns[0]
             endpoints = self._accounts[account]
             waiting = len(turns)

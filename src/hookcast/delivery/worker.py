@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
 import secrets
 from collections.abc import Callable, Sequence
@@ -16,6 +17,7 @@ from datetime import timedelta
 from hookcast.delivery.attempt import conclude
 from hookcast.delivery.boundary import send_once
 from hookcast.delivery.gate import Slot
+from hookcast.delivery.liveness import Liveness
 from hookcast.delivery.logs import log_attempt
 from hookcast.delivery.options import WorkerOptions
 from hookcast.delivery.outcomes import OutcomeRecorder
@@ -59,8 +61,16 @@ class DeliveryWorker:
         self._jitter = jitter
         self._scheduler = EndpointScheduler(options)
         self._outcomes = OutcomeRecorder(
-            queue, clock=clock, options=options, observer=observer or NoObserver()
+            queue,
+            clock=clock,
+            options=options,
+            observer=observer or NoObserver(),
+            on_recorded=self._start_ready,
         )
+        # Names this worker's leases in the store; the pid tells people (and the chaos runs)
+        # which process holds them.
+        self.worker_id = f"{os.getpid()}-{secrets.token_hex(8)}"
+        self._liveness = Liveness(queue, worker_id=self.worker_id, clock=clock, options=options)
         self._in_flight: dict[asyncio.Task[None], Start] = {}
         self._room_freed = asyncio.Event()  # the claim loop may claim again
         self._waiting_for_room = False
@@ -78,6 +88,8 @@ class DeliveryWorker:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Delivers until `stop` is set, then finishes or releases in-flight work."""
+        await self._liveness.start()
+        beating = asyncio.create_task(self._liveness.run(stop), name="hookcast-liveness")
         self._outcomes.start()
         self._taking = True
         try:
@@ -96,6 +108,8 @@ class DeliveryWorker:
             self._outcomes.hand_back(self._scheduler.clear())
             await self._drain()
             await self._outcomes.close()
+            beating.cancel()
+            await asyncio.gather(beating, return_exceptions=True)
 
     # Handoff: deliveries from publishes in this process
 
@@ -106,7 +120,7 @@ class DeliveryWorker:
         if not self._taking or room <= 0:
             return None
         until = self._clock() + timedelta(seconds=self._options.lease_seconds)
-        return Lease(token=self._handoff_token, until=until, room=room)
+        return Lease(token=self._handoff_token, until=until, room=room, worker=self.worker_id)
 
     def take(self, leased: Sequence[ClaimedDelivery]) -> None:
         """Queues committed deliveries created under a lease from `lease()`. If the worker
@@ -118,7 +132,10 @@ class DeliveryWorker:
         try:
             return list(
                 await self._queue.claim_due_deliveries(
-                    now=self._clock(), limit=room, lease_seconds=self._options.lease_seconds
+                    now=self._clock(),
+                    limit=room,
+                    lease_seconds=self._options.lease_seconds,
+                    worker_id=self.worker_id,
                 )
             )
         except Exception:  # the database may be down for a while: log, back off, go on
@@ -134,7 +151,14 @@ class DeliveryWorker:
         self._start_ready()
 
     def _start_ready(self) -> None:
-        starts, expired = self._scheduler.ready(now=asyncio.get_running_loop().time())
+        # What is in flight or answered but unrecorded is sent again if this process dies:
+        # keep the two together under twice `concurrency`. Nothing starts while they are at
+        # that bound; the recorder calls back once a write lands.
+        bound = 2 * self._options.concurrency - 1
+        room = bound - len(self._in_flight) - self._outcomes.unrecorded
+        if room <= 0:
+            return
+        starts, expired = self._scheduler.ready(now=asyncio.get_running_loop().time(), at_most=room)
         if expired:
             self._outcomes.hand_back(expired)
         for claimed, slot in starts:

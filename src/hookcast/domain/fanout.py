@@ -57,6 +57,7 @@ class Lease:
     token: str
     until: datetime
     room: int
+    worker: str | None = None  # the worker's id: its leases are taken back if it dies
 
 
 class FanoutPlan:
@@ -127,7 +128,10 @@ class FanoutPlan:
                     delivery = replace(delivery, status=DeliveryStatus.HELD)
                 elif lease is not None and len(self.leased) < lease.room:
                     delivery = replace(
-                        delivery, next_attempt_at=lease.until, lease_token=lease.token
+                        delivery,
+                        next_attempt_at=lease.until,
+                        lease_token=lease.token,
+                        lease_worker=lease.worker,
                     )
                     self.leased.append((delivery, event, webhook))
                 deliveries.append(delivery)

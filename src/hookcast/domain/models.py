@@ -153,8 +153,10 @@ class Delivery:
     last_status_code: int | None = None
     completed_at: datetime | None = None
     # Set on a delivery created already leased to the worker in the publishing process
-    # (fanout.Lease); stored, never read back: claims issue their own.
+    # (fanout.Lease), with the id of that worker; stored, never read back: claims issue
+    # their own.
     lease_token: str | None = None
+    lease_worker: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

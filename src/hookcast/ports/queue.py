@@ -44,16 +44,27 @@ class DeliveryQueue(Protocol):
     contract suite (tests/contract/test_delivery_queue.py) runs both."""
 
     async def claim_due_deliveries(
-        self, *, now: datetime, limit: int, lease_seconds: float
+        self, *, now: datetime, limit: int, lease_seconds: float, worker_id: str | None = None
     ) -> Sequence[ClaimedDelivery]:
-        """Leases up to `limit` pending deliveries due at `now`, oldest first. A lease that
-        is neither recorded nor released makes the delivery due again when it expires."""
+        """Leases up to `limit` pending deliveries due at `now` to `worker_id`, oldest first.
+        A lease that is neither recorded nor released makes the delivery due again when it
+        expires, or when its worker is found dead (`take_back_leases`); either counts as a
+        lost lease, and a delivery found lost `MAX_LEASE_LOSSES` times (domain/leases.py) is
+        failed with an attempt saying so instead of being handed out again."""
 
     async def record_results(
         self, results: Sequence[DeliveryResult], health: Sequence[WebhookHealth]
     ) -> None:
         """Writes attempts and new delivery states for results whose lease is still held,
         and applies the webhooks' health (failing since, disabled) in the same transaction."""
+
+    async def beat_worker(self, worker_id: str, now: datetime) -> None:
+        """Registers the worker, or records that it is alive at `now`."""
+
+    async def take_back_leases(self, *, now: datetime, stale_before: datetime) -> int:
+        """Forgets the workers whose last beat is before `stale_before`, and makes every
+        pending delivery leased to a worker not registered due at `now` (a lost lease).
+        Returns how many deliveries were taken back."""
 
     async def release_deliveries(self, leases: Sequence[tuple[str, str]], now: datetime) -> None:
         """Gives back (delivery_id, lease_token) leases unattempted, due at `now`."""

@@ -26,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.dml import Insert, Update
 
+from hookcast.domain.leases import MAX_LEASE_LOSSES, lost_attempt
 from hookcast.domain.models import Attempt, Delivery, DeliveryStatus
 from hookcast.ports import DeliveryQuery, DeliveryRecord, DeliveryResult, Page
 from hookcast.store.connector import Transaction
@@ -85,12 +86,15 @@ _INSERT = Statement(
 
 
 async def claim_due(
-    tx: Transaction, *, now: datetime, limit: int, lease_seconds: float
+    tx: Transaction, *, now: datetime, limit: int, lease_seconds: float, worker_id: str | None
 ) -> tuple[str, list[Delivery]]:
-    """Leases up to `limit` due pending deliveries: (lease token, deliveries oldest first).
+    """Leases up to `limit` due pending deliveries to `worker_id`: (lease token, deliveries
+    oldest first).
 
     One statement: the lease is taken by moving next_attempt_at to the lease's expiry, so an
-    unrecorded, unreleased delivery simply becomes due again.
+    unrecorded, unreleased delivery simply becomes due again. A delivery still leased (its
+    lease expired) counts one more lease loss; one lost `MAX_LEASE_LOSSES` times is failed
+    here, with an attempt saying why, instead of being handed to the next worker to lose.
     """
     token = secrets.token_hex(16)
     values = {
@@ -98,10 +102,50 @@ async def claim_due(
         "b_limit": limit,
         "b_until": now + timedelta(seconds=lease_seconds),
         "b_token": token,
+        "b_worker": worker_id,
     }
-    claimed = [delivery_from_row(row) for row in await tx.fetch_mappings(_CLAIM, values)]
+    claimed: list[Delivery] = []
+    lost: list[tuple[Delivery, int]] = []
+    for row in await tx.fetch_mappings(_CLAIM, values):
+        delivery = delivery_from_row(row)
+        if row["lease_losses"] >= MAX_LEASE_LOSSES:
+            lost.append((delivery, row["lease_losses"]))
+        else:
+            claimed.append(delivery)
+    if lost:
+        await _fail_lost(tx, lost, now)
     claimed.sort(key=lambda delivery: (delivery.created, delivery.id))
     return token, claimed
+
+
+async def _fail_lost(tx: Transaction, lost: list[tuple[Delivery, int]], now: datetime) -> None:
+    """Fails deliveries whose leases were lost too often (their sending kills or stalls the
+    worker, or no worker lives long enough to record it), recording why as an attempt."""
+    await tx.execute_many(
+        _FAIL_LOST, [{"b_id": d.id, "b_now": now, "b_status": _FAILED} for d, _ in lost]
+    )
+    await tx.execute_many(
+        _INSERT_ATTEMPT,
+        [
+            attempt_values(lost_attempt(delivery, losses=losses, now=now))
+            for delivery, losses in lost
+        ],
+    )
+
+
+_FAIL_LOST = Statement(
+    lambda _: (
+        update(deliveries)
+        .where(deliveries.c.id == bindparam("b_id"))
+        .values(
+            status=bindparam("b_status", type_=String),
+            attempts=deliveries.c.attempts + 1,
+            completed_at=bindparam("b_now", type_=Timestamp),
+            lease_token=None,
+            lease_worker=None,
+        )
+    )
+)
 
 
 def _claim(database: str) -> Update:
@@ -127,6 +171,10 @@ def _claim(database: str) -> Update:
         .values(
             next_attempt_at=bindparam("b_until", type_=Timestamp),
             lease_token=bindparam("b_token", type_=String),
+            lease_worker=bindparam("b_worker", type_=String),
+            # Still leased: its lease expired unrecorded, one more lost.
+            lease_losses=deliveries.c.lease_losses
+            + case((deliveries.c.lease_token.is_not(None), 1), else_=0),
         )
         .returning(*deliveries.c)
     )
@@ -212,7 +260,8 @@ _PG_RETRY = Statement(
     lambda _: text("""
     UPDATE deliveries
     SET attempts = deliveries.attempts + 1, next_attempt_at = r.next_at,
-        last_status_code = r.code, lease_token = NULL
+        last_status_code = r.code, lease_token = NULL,
+        lease_worker = NULL
     FROM unnest(:b_id, :b_token, :b_status, :b_next, :b_code, :b_completed)
         AS r(id, token, status, next_at, code, completed_at)
     WHERE deliveries.id = r.id AND deliveries.lease_token = r.token
@@ -222,7 +271,8 @@ _PG_COMPLETE = Statement(
     lambda _: text("""
     UPDATE deliveries
     SET status = r.status, attempts = deliveries.attempts + 1, last_status_code = r.code,
-        completed_at = r.completed_at, lease_token = NULL
+        completed_at = r.completed_at, lease_token = NULL,
+        lease_worker = NULL
     FROM unnest(:b_id, :b_token, :b_status, :b_next, :b_code, :b_completed)
         AS r(id, token, status, next_at, code, completed_at)
     WHERE deliveries.id = r.id AND deliveries.lease_token = r.token
@@ -257,6 +307,7 @@ _RETRY = Statement(
             next_attempt_at=bindparam("b_next", type_=Timestamp),
             last_status_code=bindparam("b_code"),
             lease_token=None,
+            lease_worker=None,
         )
     )
 )
@@ -271,6 +322,7 @@ _COMPLETE = Statement(
             last_status_code=bindparam("b_code"),
             completed_at=bindparam("b_completed", type_=Timestamp),
             lease_token=None,
+            lease_worker=None,
         )
     )
 )
@@ -315,7 +367,11 @@ _RELEASE = Statement(
     lambda _: (
         update(deliveries)
         .where(_HELD)
-        .values(next_attempt_at=bindparam("b_now", type_=Timestamp), lease_token=None)
+        .values(
+            next_attempt_at=bindparam("b_now", type_=Timestamp),
+            lease_token=None,
+            lease_worker=None,
+        )
     )
 )
 
@@ -357,6 +413,8 @@ _RESCHEDULE = Statement(
             next_attempt_at=bindparam("b_now", type_=Timestamp),
             completed_at=None,
             lease_token=None,
+            lease_worker=None,
+            lease_losses=0,  # asked for by a person: the losses so far are forgiven
         )
     )
 )
@@ -384,6 +442,7 @@ _RECOVER = Statement(
             status=_status_for_webhook(),
             next_attempt_at=bindparam("b_now", type_=Timestamp),
             completed_at=None,
+            lease_losses=0,
         )
     )
 )

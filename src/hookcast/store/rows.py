@@ -178,6 +178,8 @@ def delivery_values(delivery: Delivery) -> Values:
         "attempts": delivery.attempts,
         "next_attempt_at": delivery.next_attempt_at,
         "lease_token": delivery.lease_token,
+        "lease_worker": delivery.lease_worker,
+        "lease_losses": 0,  # a stored delivery has lost none: only claims and take-backs count
         "last_status_code": delivery.last_status_code,
         "created": delivery.created,
         "completed_at": delivery.completed_at,

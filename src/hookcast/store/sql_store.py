@@ -43,6 +43,7 @@ from hookcast.store import sessions as session_sql
 from hookcast.store import sites as site_sql
 from hookcast.store import stats as stats_sql
 from hookcast.store import webhooks as webhook_sql
+from hookcast.store import workers as worker_sql
 from hookcast.store.caller_transaction import CallerTransaction
 from hookcast.store.connector import Connector, Transaction
 from hookcast.store.crypto import SecretBox
@@ -273,11 +274,11 @@ class SqlStore:
     # deliveries
 
     async def claim_due_deliveries(
-        self, *, now: datetime, limit: int, lease_seconds: float
+        self, *, now: datetime, limit: int, lease_seconds: float, worker_id: str | None = None
     ) -> Sequence[ClaimedDelivery]:
         async with self._writing() as tx:
             token, claimed = await delivery_sql.claim_due(
-                tx, now=now, limit=limit, lease_seconds=lease_seconds
+                tx, now=now, limit=limit, lease_seconds=lease_seconds, worker_id=worker_id
             )
             if not claimed:
                 return []
@@ -314,6 +315,19 @@ class SqlStore:
             await account_sql.config_changed_for_webhooks(
                 tx, [h.webhook_id for h in health if h.disable_reason]
             )
+
+    async def beat_worker(self, worker_id: str, now: datetime) -> None:
+        async with self._writing() as tx:
+            await worker_sql.beat(tx, worker_id, now)
+
+    async def take_back_leases(self, *, now: datetime, stale_before: datetime) -> int:
+        async with self._writing() as tx:
+            taken = await worker_sql.take_back(tx, now=now, stale_before=stale_before)
+            if taken:
+                await notify(tx)
+        if taken:
+            self._wakeup.notify()
+        return taken
 
     async def release_deliveries(self, leases: Sequence[tuple[str, str]], now: datetime) -> None:
         async with self._writing() as tx:

@@ -33,12 +33,14 @@ __all__ = [
     "webhook_events",
     "webhook_sites",
     "webhooks",
+    "workers",
 ]
 
 _ID = 8  # resource ids: 8 letters and digits
 _EVENT_ID = 128
 _DELIVERY_ID = 32
 _STATUS = 16
+_WORKER_ID = 32
 
 metadata = MetaData(
     naming_convention={
@@ -175,6 +177,10 @@ deliveries = Table(
     Column("attempts", Integer, nullable=False),
     Column("next_attempt_at", Timestamp, nullable=False),
     Column("lease_token", String(64), nullable=True),
+    # The worker holding the lease (store/workers.py): its leases are taken back as soon as
+    # it stops beating. Leases lost that way or by expiry are counted; see claim_due.
+    Column("lease_worker", String(_WORKER_ID), nullable=True),
+    Column("lease_losses", Integer, nullable=False, server_default="0"),
     Column("last_status_code", Integer, nullable=True),
     Column("created", Timestamp, nullable=False),
     Column("completed_at", Timestamp, nullable=True),
@@ -204,6 +210,21 @@ deliveries = Table(
         sqlite_where=text("status = 'held'"),
         postgresql_where=text("status = 'held'"),
     ),
+    Index(
+        "ix_deliveries_lease_worker",
+        "lease_worker",
+        sqlite_where=text("lease_worker IS NOT NULL"),
+        postgresql_where=text("lease_worker IS NOT NULL"),
+    ),
+)
+
+# Delivering processes and their heartbeats (store/workers.py).
+workers = Table(
+    "workers",
+    metadata,
+    Column("id", String(_WORKER_ID), primary_key=True),
+    Column("started", Timestamp, nullable=False),
+    Column("last_seen", Timestamp, nullable=False),
 )
 
 attempts = Table(

@@ -1,0 +1,69 @@
+"""Workers' heartbeats and the leases of workers that stopped beating.
+
+Every delivering process beats (`beat`) every few seconds; a lease names its worker
+(deliveries.lease_worker). `take_back` forgets the workers that have not beaten since
+`stale_before` and makes every pending delivery leased to a worker no longer registered due
+now, counting a lease loss: after a kill -9 the deliveries it held are sent again within
+seconds instead of at their lease's expiry.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.dml import Insert
+
+from hookcast.domain.models import DeliveryStatus
+from hookcast.store.connector import Transaction
+from hookcast.store.statement import Statement
+from hookcast.store.tables import deliveries, workers
+from hookcast.store.types import Timestamp
+
+__all__ = ["beat", "take_back"]
+
+
+async def beat(tx: Transaction, worker_id: str, now: datetime) -> None:
+    """Registers the worker, or moves its last beat to `now`."""
+    await tx.execute(_BEAT, {"id": worker_id, "started": now, "last_seen": now})
+
+
+def _beat(database: str) -> Insert:
+    insert = postgresql.insert if database == "postgresql" else sqlite.insert
+    statement = insert(workers)
+    return statement.on_conflict_do_update(
+        index_elements=[workers.c.id], set_={"last_seen": statement.excluded.last_seen}
+    )
+
+
+_BEAT = Statement(_beat)
+
+
+async def take_back(tx: Transaction, *, now: datetime, stale_before: datetime) -> int:
+    """Forgets workers last seen before `stale_before`; makes the pending deliveries leased
+    to unregistered workers due at `now`. Returns how many were taken back."""
+    await tx.execute(_FORGET, {"b_stale": stale_before})
+    return await tx.execute(_TAKE_BACK, {"b_now": now})
+
+
+_FORGET = Statement(
+    lambda _: delete(workers).where(workers.c.last_seen < bindparam("b_stale", type_=Timestamp))
+)
+
+_TAKE_BACK = Statement(
+    lambda _: (
+        update(deliveries)
+        .where(
+            deliveries.c.lease_worker.is_not(None),  # the partial index: leased rows only
+            deliveries.c.lease_worker.not_in(select(workers.c.id)),
+            deliveries.c.status == DeliveryStatus.PENDING.value,
+        )
+        .values(
+            next_attempt_at=bindparam("b_now", type_=Timestamp),
+            lease_token=None,
+            lease_worker=None,
+            lease_losses=deliveries.c.lease_losses + 1,
+        )
+    )
+)

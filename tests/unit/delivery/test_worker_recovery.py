@@ -1,0 +1,219 @@
+"""Crash recovery: a worker takes back the leases of workers that stopped beating (a sole
+worker, all others' when it starts), and keeps what it has sent but not recorded bounded, so
+that a kill -9 re-sends at most about twice its concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from hookcast.delivery.memory_queue import MemoryDeliveryQueue
+from hookcast.delivery.worker import DeliveryWorker, WorkerOptions
+from hookcast.domain.health import WebhookHealth
+from hookcast.ports import DeliveryResult, OutboundRequest, SendOutcome
+from support import factories as make
+
+NOW = make.later(10)
+WAIT = 10.0  # seconds a test waits for what it expects, far above what it takes
+FAST = WorkerOptions(idle_wait_seconds=0.05, beat_seconds=0.01, stale_after_seconds=3.0)
+
+
+class CountingSender:
+    """Answers 200 at once and counts the requests."""
+
+    def __init__(self) -> None:
+        self.requests: list[OutboundRequest] = []
+        self._arrived = asyncio.Condition()
+
+    async def send(self, request: OutboundRequest) -> SendOutcome:
+        async with self._arrived:
+            self.requests.append(request)
+            self._arrived.notify_all()
+        return SendOutcome(status_code=200, latency_ms=1.0)
+
+    async def close(self) -> None:
+        return None
+
+    async def wait_for(self, count: int) -> None:
+        async with self._arrived:
+            await asyncio.wait_for(
+                self._arrived.wait_for(lambda: len(self.requests) >= count), WAIT
+            )
+
+
+class SlowRecordingQueue(MemoryDeliveryQueue):
+    """Its writes of results wait until `open` is set: the database is slow."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.open = asyncio.Event()
+        self.writing = asyncio.Event()  # a write of results is under way
+
+    async def record_results(
+        self, results: Sequence[DeliveryResult], health: Sequence[WebhookHealth]
+    ) -> None:
+        self.writing.set()
+        await self.open.wait()
+        await super().record_results(results, health)
+
+
+class BeatCountingQueue(MemoryDeliveryQueue):
+    """Counts the workers' beats."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.beats = 0
+        self._beaten = asyncio.Condition()
+
+    async def beat_worker(self, worker_id: str, now: datetime) -> None:
+        await super().beat_worker(worker_id, now)
+        async with self._beaten:
+            self.beats += 1
+            self._beaten.notify_all()
+
+    async def wait_for_beats(self, count: int) -> None:
+        async with self._beaten:
+            await asyncio.wait_for(self._beaten.wait_for(lambda: self.beats >= count), WAIT)
+
+
+def _fill(queue: MemoryDeliveryQueue, count: int) -> None:
+    account = make.account()
+    hook = make.webhook(account.id)
+    for number in range(count):
+        event = make.event(account.id, created=make.later(number / 1000))
+        queue.add(delivery=make.delivery(event, hook.id), event=event, webhook=hook)
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+async def _settle(sender: CountingSender) -> None:
+    """Lets the loop run until the worker sends nothing more for a while (in loop turns:
+    the sender answers at once, so a worker free to send does so within a few turns)."""
+    quiet = 0
+    seen = len(sender.requests)
+    for _ in range(5000):
+        await asyncio.sleep(0)
+        quiet = quiet + 1 if len(sender.requests) == seen else 0
+        seen = len(sender.requests)
+        if quiet >= 200:
+            return
+
+
+async def test_the_worker_stops_sending_while_sent_but_unrecorded_reach_twice_concurrency() -> None:
+    concurrency = 4
+    queue = SlowRecordingQueue()
+    _fill(queue, 50)
+    sender = CountingSender()
+    options = WorkerOptions(concurrency=concurrency, endpoint_concurrency=concurrency)
+    worker = DeliveryWorker(queue, sender, clock=lambda: NOW, options=options)
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop))
+    try:
+        await asyncio.wait_for(queue.writing.wait(), WAIT)
+        await _settle(sender)
+
+        # Sent, none recorded: a kill now re-sends all of these, and no more.
+        assert concurrency <= len(sender.requests) < 2 * concurrency
+        queue.open.set()
+        await sender.wait_for(50)
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, WAIT)
+    assert len(queue.attempts) == 50
+
+
+async def test_a_sole_worker_sends_at_once_what_a_dead_worker_held() -> None:
+    queue = MemoryDeliveryQueue()
+    _fill(queue, 3)
+    await queue.beat_worker("killed", NOW)
+    await queue.claim_due_deliveries(now=NOW, limit=3, lease_seconds=60, worker_id="killed")
+    sender = CountingSender()
+    options = WorkerOptions(idle_wait_seconds=0.05, sole_worker=True)
+    # A second after the kill: "killed" beat a second ago, and its leases run 59 s more.
+    worker = DeliveryWorker(
+        queue, sender, clock=lambda: NOW + timedelta(seconds=1), options=options
+    )
+
+    await _run_until(worker, sender, requests=3)
+
+    assert len(queue.attempts) == 3
+
+
+async def test_a_worker_takes_back_the_leases_of_a_worker_that_stopped_beating() -> None:
+    queue = BeatCountingQueue()
+    _fill(queue, 3)
+    await queue.beat_worker("killed", NOW)
+    await queue.claim_due_deliveries(now=NOW, limit=3, lease_seconds=60, worker_id="killed")
+    sender = CountingSender()
+    clock = Clock(NOW + timedelta(seconds=1))
+    worker = DeliveryWorker(queue, sender, clock=clock, options=FAST)
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop))
+    try:
+        await queue.wait_for_beats(3)  # the start's beat and take-back, then another beat
+        assert sender.requests == []  # "killed" beat a second ago: it may be alive
+        clock.now = NOW + timedelta(seconds=4)  # silent for more than stale_after_seconds
+
+        await sender.wait_for(3)
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, WAIT)
+    assert "killed" not in queue.workers
+
+
+async def _run_until(worker: DeliveryWorker, sender: CountingSender, *, requests: int) -> None:
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop))
+    try:
+        await sender.wait_for(requests)
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, WAIT)
+
+
+class OutageQueue(BeatCountingQueue):
+    """Its database refuses the workers' beats while `down` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = False
+        self.refused = asyncio.Event()
+
+    async def beat_worker(self, worker_id: str, now: datetime) -> None:
+        if self.down:
+            self.refused.set()
+            raise ConnectionError("the database is down")
+        await super().beat_worker(worker_id, now)
+
+
+async def test_after_an_outage_a_worker_beats_again_before_it_takes_anything_back() -> None:
+    queue = OutageQueue()
+    _fill(queue, 3)
+    await queue.beat_worker("other", NOW)
+    await queue.claim_due_deliveries(now=NOW, limit=3, lease_seconds=60, worker_id="other")
+    sender = CountingSender()
+    clock = Clock(NOW)
+    worker = DeliveryWorker(queue, sender, clock=clock, options=FAST)
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop))
+    try:
+        await queue.wait_for_beats(2)
+        queue.down = True
+        await asyncio.wait_for(queue.refused.wait(), WAIT)
+        clock.now = NOW + timedelta(seconds=10)  # both silent for 10 s: the database was down
+        queue.down = False
+        beats = queue.beats
+        await queue.wait_for_beats(beats + 1)  # the first beat back takes nothing
+        assert await queue.next_due_at() == NOW + timedelta(seconds=60)
+
+        await sender.wait_for(3)  # "other" did not beat again: taken back at a later beat
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, WAIT)

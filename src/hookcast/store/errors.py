@@ -39,6 +39,9 @@ _DRIVER_ERRORS = (
     sqlite3.Error,
     asyncpg.PostgresError,
     asyncpg.InterfaceError,
+    # asyncpg's own state machine refusing a connection a server restart broke mid-use
+    # ("cannot switch to state 15; another operation is in progress"): an outage too.
+    asyncpg.InternalClientError,
     sa_exc.SQLAlchemyError,
     OSError,
     TimeoutError,

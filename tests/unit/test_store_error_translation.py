@@ -1,0 +1,44 @@
+"""What a driver's error becomes at the store's boundary: a caller sees HookCast's errors only
+(the API turns them into 409, 400 and 503), never a driver's, which the API would answer 500."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import asyncpg  # type: ignore[import-untyped]
+import pytest
+
+from hookcast.domain.errors import Conflict, HookcastError, Unavailable, ValidationFailed
+from hookcast.store.errors import translate_errors
+
+
+@pytest.mark.parametrize(
+    ("raised", "seen"),
+    [
+        (sqlite3.IntegrityError("UNIQUE constraint failed: webhooks.id"), Conflict),
+        (sqlite3.OperationalError("database is locked"), Unavailable),
+        (asyncpg.UniqueViolationError("duplicate key"), Conflict),
+        (asyncpg.CharacterNotInRepertoireError("invalid byte sequence"), ValidationFailed),
+        (asyncpg.CannotConnectNowError("the database system is starting up"), Unavailable),
+        (asyncpg.InterfaceError("connection is closed"), Unavailable),
+        # Seen while PostgreSQL restarted under load (chaos: postgres-restart): asyncpg's
+        # protocol state machine refused a BEGIN on a connection the restart had broken.
+        (
+            asyncpg.InternalClientError(
+                "cannot switch to state 15; another operation (2) is in progress"
+            ),
+            Unavailable,
+        ),
+        (ConnectionResetError("reset by peer"), Unavailable),
+    ],
+)
+def test_a_driver_error_leaves_the_store_as_hookcasts(
+    raised: Exception, seen: type[HookcastError]
+) -> None:
+    with pytest.raises(seen), translate_errors():
+        raise raised
+
+
+def test_an_error_that_is_not_the_drivers_passes_through() -> None:
+    with pytest.raises(KeyError), translate_errors():
+        raise KeyError("a bug of ours stays a bug")

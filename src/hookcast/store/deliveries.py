@@ -358,7 +358,9 @@ def _attempt_if_held(_database: str) -> Insert:
 _ATTEMPT_IF_HELD = Statement(_attempt_if_held)
 
 
-async def release_leases(tx: Transaction, leases: Sequence[tuple[str, str]], now: datetime) -> None:
+async def release_leases(
+    tx: Transaction, *, leases: Sequence[tuple[str, str]], now: datetime
+) -> None:
     rows = [{"b_id": id_, "b_token": token, "b_now": now} for id_, token in leases]
     await tx.execute_many(_RELEASE, rows)
 
@@ -395,7 +397,7 @@ def _status_for_webhook() -> ColumnElement[str]:
     return case((enabled.is_(True), _PENDING), else_=_PAUSED)
 
 
-async def reschedule(tx: Transaction, account_id: str, delivery_id: str, now: datetime) -> bool:
+async def reschedule(tx: Transaction, *, account_id: str, delivery_id: str, now: datetime) -> bool:
     # Clearing the lease makes an attempt still in flight stale: the manual retry wins.
     values = {"b_account_id": account_id, "b_id": delivery_id, "b_now": now}
     return await tx.execute(_RESCHEDULE, values) > 0
@@ -421,7 +423,7 @@ _RESCHEDULE = Statement(
 
 
 async def recover_failed(
-    tx: Transaction, account_id: str, webhook_id: str, since: datetime, now: datetime
+    tx: Transaction, *, account_id: str, webhook_id: str, since: datetime, now: datetime
 ) -> int:
     return await tx.execute(
         _RECOVER,
@@ -474,7 +476,9 @@ async def list_deliveries(tx: Transaction, query: DeliveryQuery) -> Page[Deliver
     return Page(items=items, total=await count(tx, deliveries, *filters))
 
 
-async def get_delivery(tx: Transaction, account_id: str, delivery_id: str) -> DeliveryRecord | None:
+async def get_delivery(
+    tx: Transaction, *, account_id: str, delivery_id: str
+) -> DeliveryRecord | None:
     values = {"account_id": account_id, "id": delivery_id}
     found = await _records(tx, _DELIVERY, values)
     return found[0] if found else None

@@ -318,7 +318,7 @@ class SqlStore:
 
     async def beat_worker(self, worker_id: str, now: datetime) -> None:
         async with self._writing() as tx:
-            await worker_sql.beat(tx, worker_id, now)
+            await worker_sql.beat(tx, worker_id=worker_id, now=now)
 
     async def take_back_leases(self, *, now: datetime, stale_before: datetime) -> int:
         async with self._writing() as tx:
@@ -331,7 +331,7 @@ class SqlStore:
 
     async def release_deliveries(self, leases: Sequence[tuple[str, str]], now: datetime) -> None:
         async with self._writing() as tx:
-            await delivery_sql.release_leases(tx, leases, now)
+            await delivery_sql.release_leases(tx, leases=leases, now=now)
             await notify(tx)
         self._wakeup.notify()
 
@@ -345,13 +345,17 @@ class SqlStore:
 
     async def get_delivery(self, account_id: str, delivery_id: str) -> DeliveryRecord | None:
         async with self._scanning() as tx:
-            return await delivery_sql.get_delivery(tx, account_id, delivery_id)
+            return await delivery_sql.get_delivery(
+                tx, account_id=account_id, delivery_id=delivery_id
+            )
 
     async def reschedule_delivery(
         self, *, account_id: str, delivery_id: str, now: datetime
     ) -> bool:
         async with self._writing() as tx:
-            found = await delivery_sql.reschedule(tx, account_id, delivery_id, now)
+            found = await delivery_sql.reschedule(
+                tx, account_id=account_id, delivery_id=delivery_id, now=now
+            )
             if found:
                 await notify(tx)
         if found:
@@ -362,7 +366,9 @@ class SqlStore:
         self, *, account_id: str, webhook_id: str, since: datetime, now: datetime
     ) -> int:
         async with self._writing() as tx:
-            recovered = await delivery_sql.recover_failed(tx, account_id, webhook_id, since, now)
+            recovered = await delivery_sql.recover_failed(
+                tx, account_id=account_id, webhook_id=webhook_id, since=since, now=now
+            )
             if recovered:
                 await notify(tx)
         if recovered:

@@ -24,7 +24,7 @@ from hookcast.store.types import Timestamp
 __all__ = ["beat", "take_back"]
 
 
-async def beat(tx: Transaction, worker_id: str, now: datetime) -> None:
+async def beat(tx: Transaction, *, worker_id: str, now: datetime) -> None:
     """Registers the worker, or moves its last beat to `now`."""
     await tx.execute(_BEAT, {"id": worker_id, "started": now, "last_seen": now})
 

@@ -24,14 +24,17 @@ PAGES = {
 
 
 @pytest.fixture(scope="module")
-def busy_webhooks(browser: Browser, server: Server, receiver: Receiver) -> tuple[str, str]:
-    """A webhook with successes, and a failing one with failures, so the health figures,
-    the chart and the log have something to show."""
+def busy_webhooks(browser: Browser, server: Server, receiver: Receiver) -> tuple[str, str, str]:
+    """A webhook with successes, a failing one with failures, and a disabled one holding what
+    was published meanwhile, so the health figures, the chart, the log and the held
+    deliveries have something to show."""
     context = browser.new_context(base_url=server.url)
     ensure_property(_signed_in(context.new_page(), server))
     context.close()
     ok = _webhook(server, "Media ready → CMS", receiver.url("/ok/cms"), "standard")
     failing = _webhook(server, "Archive (failing)", receiver.url("/fail/archive"), [1])
+    held = _webhook(server, "Partner feed (disabled)", receiver.url("/ok/partner"), "standard")
+    server.api("PATCH", f"/v2/webhooks/{held}/", server.admin, {"metadata": {"enabled": False}})
     events = [
         {
             "event": "media_available",
@@ -47,7 +50,7 @@ def busy_webhooks(browser: Browser, server: Server, receiver: Receiver) -> tuple
         timeout=20,
         message="the failing webhook never gave up",
     )
-    return ok, failing
+    return ok, failing, held
 
 
 def _signed_in(page: Page, server: Server) -> Page:
@@ -88,7 +91,7 @@ def _failed_deliveries(server: Server) -> int:
 
 @pytest.mark.parametrize("width", WIDTHS)
 def test_every_page_reads_well_at_this_width(
-    browser: Browser, server: Server, busy_webhooks: tuple[str, str], width: int
+    browser: Browser, server: Server, busy_webhooks: tuple[str, str, str], width: int
 ) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     context = browser.new_context(base_url=server.url, viewport={"width": width, "height": 900})
@@ -100,10 +103,13 @@ def test_every_page_reads_well_at_this_width(
         for name, path in PAGES.items():
             page.goto(path)
             _shoot(page, name, width)
-        for name, webhook_id in zip(("webhook", "webhook-failing"), busy_webhooks, strict=True):
+        names = ("webhook", "webhook-failing", "webhook-held")
+        for name, webhook_id in zip(names, busy_webhooks, strict=True):
             page.goto(f"/webhooks/{webhook_id}")
             page.locator(".log-row summary").first.click()
             _shoot(page, name, width)
+        page.goto(f"/webhooks/{busy_webhooks[2]}")
+        expect(page.get_by_text("6 held", exact=False).first).to_be_visible()
         page.goto("/webhooks/new")
         page.get_by_role("button", name="Create", exact=True).click()
         expect(page.locator("#form-errors")).to_be_focused()

@@ -10,38 +10,10 @@ from hookcast.delivery.worker import DeliveryWorker, WorkerOptions
 from hookcast.domain.models import Webhook
 from hookcast.ports import OutboundRequest, SendOutcome
 from support import factories as make
+from support.senders import RecordingSender
 
 NOW = make.later(1000)  # every delivery below is due
 WAIT = 10.0  # seconds a test waits for what it expects, far above what it takes
-
-
-class StuckSender:
-    """A Sender whose requests to `stuck` URLs do not come back until `release` is set;
-    others are answered 200 at once."""
-
-    def __init__(self, stuck: set[str]) -> None:
-        self._stuck = stuck
-        self.release = asyncio.Event()
-        self.sent: list[OutboundRequest] = []
-        self._arrived = asyncio.Condition()
-
-    async def send(self, request: OutboundRequest) -> SendOutcome:
-        async with self._arrived:
-            self.sent.append(request)
-            self._arrived.notify_all()
-        if request.url in self._stuck:
-            await self.release.wait()
-        return SendOutcome(status_code=200, latency_ms=1.0)
-
-    async def close(self) -> None:
-        return None
-
-    def count(self, urls: set[str]) -> int:
-        return sum(1 for request in self.sent if request.url in urls)
-
-    async def wait_for(self, urls: set[str], count: int) -> None:
-        async with self._arrived:
-            await asyncio.wait_for(self._arrived.wait_for(lambda: self.count(urls) >= count), WAIT)
 
 
 def _add(queue: MemoryDeliveryQueue, hook: Webhook, count: int, *, first: int = 0) -> None:
@@ -54,7 +26,14 @@ async def test_another_accounts_deliveries_go_out_while_one_accounts_endpoints_h
     slow = [make.webhook("A", webhook_url=f"https://slow{n}.example/hook") for n in range(5)]
     fast = make.webhook("B", webhook_url="https://fast.example/hook")
     slow_urls = {hook.webhook_url for hook in slow}
-    sender = StuckSender(stuck=slow_urls)
+    release = asyncio.Event()
+
+    async def answer(request: OutboundRequest) -> SendOutcome:
+        if request.url in slow_urls:
+            await release.wait()  # A's endpoints never answer while the test runs
+        return SendOutcome(status_code=200, latency_ms=1.0)
+
+    sender = RecordingSender(answer)
     queue = MemoryDeliveryQueue()
     for hook in slow:
         _add(queue, hook, 60)
@@ -67,16 +46,16 @@ async def test_another_accounts_deliveries_go_out_while_one_accounts_endpoints_h
     stop = asyncio.Event()
     running = asyncio.create_task(worker.run(stop))
     try:
-        await sender.wait_for(slow_urls, 5)  # A's requests are out, and none comes back
+        await sender.wait_for(5, urls=slow_urls)  # A's requests are out, and none comes back
         _add(queue, fast, 20, first=100)
 
-        await sender.wait_for({fast.webhook_url}, 20)  # B's are all sent meanwhile
+        await sender.wait_for(20, urls={fast.webhook_url})  # B's are all sent meanwhile
 
         assert sender.count(slow_urls) < WorkerOptions().concurrency  # A holds only its part
-        assert not sender.release.is_set()
+        assert not release.is_set()
     finally:
         stop.set()
         await asyncio.wait_for(running, WAIT)
-        sender.release.set()
+        release.set()
     recorded = [a for a in queue.attempts if a.status_code == 200]
     assert len(recorded) == 20  # B's, recorded; A's went back unattempted on shutdown

@@ -11,35 +11,13 @@ from datetime import datetime, timedelta
 from hookcast.delivery.memory_queue import MemoryDeliveryQueue
 from hookcast.delivery.worker import DeliveryWorker, WorkerOptions
 from hookcast.domain.health import WebhookHealth
-from hookcast.ports import DeliveryResult, OutboundRequest, SendOutcome
+from hookcast.ports import DeliveryResult
 from support import factories as make
+from support.senders import RecordingSender
 
 NOW = make.later(10)
 WAIT = 10.0  # seconds a test waits for what it expects, far above what it takes
 FAST = WorkerOptions(idle_wait_seconds=0.05, beat_seconds=0.01, stale_after_seconds=3.0)
-
-
-class CountingSender:
-    """Answers 200 at once and counts the requests."""
-
-    def __init__(self) -> None:
-        self.requests: list[OutboundRequest] = []
-        self._arrived = asyncio.Condition()
-
-    async def send(self, request: OutboundRequest) -> SendOutcome:
-        async with self._arrived:
-            self.requests.append(request)
-            self._arrived.notify_all()
-        return SendOutcome(status_code=200, latency_ms=1.0)
-
-    async def close(self) -> None:
-        return None
-
-    async def wait_for(self, count: int) -> None:
-        async with self._arrived:
-            await asyncio.wait_for(
-                self._arrived.wait_for(lambda: len(self.requests) >= count), WAIT
-            )
 
 
 class SlowRecordingQueue(MemoryDeliveryQueue):
@@ -93,7 +71,7 @@ class Clock:
         return self.now
 
 
-async def _settle(sender: CountingSender) -> None:
+async def _settle(sender: RecordingSender) -> None:
     """Lets the loop run until the worker sends nothing more for a while (in loop turns:
     the sender answers at once, so a worker free to send does so within a few turns)."""
     quiet = 0
@@ -110,7 +88,7 @@ async def test_the_worker_stops_sending_while_sent_but_unrecorded_reach_twice_co
     concurrency = 4
     queue = SlowRecordingQueue()
     _fill(queue, 50)
-    sender = CountingSender()
+    sender = RecordingSender()
     options = WorkerOptions(concurrency=concurrency, endpoint_concurrency=concurrency)
     worker = DeliveryWorker(queue, sender, clock=lambda: NOW, options=options)
     stop = asyncio.Event()
@@ -134,7 +112,7 @@ async def test_a_sole_worker_sends_at_once_what_a_dead_worker_held() -> None:
     _fill(queue, 3)
     await queue.beat_worker("killed", NOW)
     await queue.claim_due_deliveries(now=NOW, limit=3, lease_seconds=60, worker_id="killed")
-    sender = CountingSender()
+    sender = RecordingSender()
     options = WorkerOptions(idle_wait_seconds=0.05, sole_worker=True)
     # A second after the kill: "killed" beat a second ago, and its leases run 59 s more.
     worker = DeliveryWorker(
@@ -151,7 +129,7 @@ async def test_a_worker_takes_back_the_leases_of_a_worker_that_stopped_beating()
     _fill(queue, 3)
     await queue.beat_worker("killed", NOW)
     await queue.claim_due_deliveries(now=NOW, limit=3, lease_seconds=60, worker_id="killed")
-    sender = CountingSender()
+    sender = RecordingSender()
     clock = Clock(NOW + timedelta(seconds=1))
     worker = DeliveryWorker(queue, sender, clock=clock, options=FAST)
     stop = asyncio.Event()
@@ -168,7 +146,7 @@ async def test_a_worker_takes_back_the_leases_of_a_worker_that_stopped_beating()
     assert "killed" not in queue.workers
 
 
-async def _run_until(worker: DeliveryWorker, sender: CountingSender, *, requests: int) -> None:
+async def _run_until(worker: DeliveryWorker, sender: RecordingSender, *, requests: int) -> None:
     stop = asyncio.Event()
     running = asyncio.create_task(worker.run(stop))
     try:
@@ -198,7 +176,7 @@ async def test_after_an_outage_a_worker_beats_again_before_it_takes_anything_bac
     _fill(queue, 3)
     await queue.beat_worker("other", NOW)
     await queue.claim_due_deliveries(now=NOW, limit=3, lease_seconds=60, worker_id="other")
-    sender = CountingSender()
+    sender = RecordingSender()
     clock = Clock(NOW)
     worker = DeliveryWorker(queue, sender, clock=clock, options=FAST)
     stop = asyncio.Event()

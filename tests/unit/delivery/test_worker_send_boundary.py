@@ -4,7 +4,7 @@ as failed with its reason, its endpoint's slot is free again, and it is not re-l
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -16,41 +16,12 @@ from hookcast.delivery.worker import DeliveryWorker, WorkerOptions
 from hookcast.domain.models import Delivery, DeliveryStatus, Webhook
 from hookcast.ports import OutboundRequest, SendOutcome
 from support import factories as make
+from support.senders import Answer, RecordingSender, ok
 
 NOW = make.later(10)
 # One request at a time to an endpoint: a slot that leaked would hold back the next one.
 ONE_AT_A_TIME = WorkerOptions(endpoint_concurrency=1, idle_wait_seconds=0.05)
 WAIT = 10.0  # seconds a test waits for what it expects, far above what it takes
-
-Answer = Callable[[OutboundRequest], Awaitable[SendOutcome]]
-
-
-class ScriptedSender:
-    """A Sender that counts requests and answers each with `answer` (which may raise)."""
-
-    def __init__(self, answer: Answer) -> None:
-        self._answer = answer
-        self.requests: list[OutboundRequest] = []
-        self._arrived = asyncio.Condition()
-
-    async def send(self, request: OutboundRequest) -> SendOutcome:
-        async with self._arrived:
-            self.requests.append(request)
-            self._arrived.notify_all()
-        return await self._answer(request)
-
-    async def close(self) -> None:
-        return None
-
-    async def wait_for(self, count: int) -> None:
-        async with self._arrived:
-            await asyncio.wait_for(
-                self._arrived.wait_for(lambda: len(self.requests) >= count), WAIT
-            )
-
-
-async def ok(request: OutboundRequest) -> SendOutcome:
-    return SendOutcome(status_code=200, latency_ms=1.0)
 
 
 def raises(error: Exception) -> Answer:
@@ -89,7 +60,7 @@ def _queue_for(
 
 async def _deliver(
     queue: MemoryDeliveryQueue,
-    sender: ScriptedSender,
+    sender: RecordingSender,
     *,
     requests: int,
     options: WorkerOptions = ONE_AT_A_TIME,
@@ -151,7 +122,7 @@ async def test_a_delivery_that_cannot_be_sent_is_a_recorded_failure(
 
     # Only one request at a time may go to the endpoint: the second delivery going out
     # shows the broken one's slot is free again.
-    await _deliver(queue, ScriptedSender(make_answer()), requests=requests)
+    await _deliver(queue, RecordingSender(make_answer()), requests=requests)
 
     (attempt,) = [a for a in queue.attempts if a.delivery_id == broken.id]
     assert attempt.status_code is None
@@ -175,7 +146,7 @@ async def test_a_send_cancelled_by_shutdown_gives_its_lease_back_unattempted() -
         raise AssertionError("unreachable")
 
     quick_exit = replace(ONE_AT_A_TIME, shutdown_grace_seconds=0.0)
-    await _deliver(queue, ScriptedSender(hang), requests=1, options=quick_exit)
+    await _deliver(queue, RecordingSender(hang), requests=1, options=quick_exit)
 
     assert queue.attempts == []
     after = queue.delivery(delivery.id)

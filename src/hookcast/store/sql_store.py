@@ -7,7 +7,7 @@ rows through `_scanning` (see store/connector.py).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import replace
 from datetime import datetime
@@ -112,6 +112,18 @@ class SqlStore:
         """A read that may touch many rows (a page and its total, statistics), or that runs
         several statements which must agree (a delivery and its attempts)."""
         return self._connector.scanning()
+
+    async def _making_due(self, change: Callable[[Transaction], Awaitable[int]]) -> int:
+        """Runs `change` in a write transaction. If it made deliveries due (a count above 0),
+        workers of other processes are told inside it (NOTIFY, delivered on commit) and this
+        process's after the commit."""
+        async with self._writing() as tx:
+            made_due = await change(tx)
+            if made_due:
+                await notify(tx)
+        if made_due:
+            self._wakeup.notify()
+        return made_due
 
     @asynccontextmanager
     async def _writing(self, conflict: str | None = None) -> AsyncIterator[Transaction]:
@@ -240,13 +252,9 @@ class SqlStore:
             return await _deleted(tx, account_id, deleted)
 
     async def deliver_held(self, *, account_id: str, webhook_id: str) -> int:
-        async with self._writing() as tx:
-            released = await held_sql.deliver_held(tx, account_id=account_id, webhook_id=webhook_id)
-            if released:
-                await notify(tx)
-        if released:
-            self._wakeup.notify()
-        return released
+        return await self._making_due(
+            lambda tx: held_sql.deliver_held(tx, account_id=account_id, webhook_id=webhook_id)
+        )
 
     async def discard_held(self, *, account_id: str, webhook_id: str, now: datetime) -> int:
         async with self._writing() as tx:
@@ -321,13 +329,9 @@ class SqlStore:
             await worker_sql.beat(tx, worker_id=worker_id, now=now)
 
     async def take_back_leases(self, *, now: datetime, stale_before: datetime) -> int:
-        async with self._writing() as tx:
-            taken = await worker_sql.take_back(tx, now=now, stale_before=stale_before)
-            if taken:
-                await notify(tx)
-        if taken:
-            self._wakeup.notify()
-        return taken
+        return await self._making_due(
+            lambda tx: worker_sql.take_back(tx, now=now, stale_before=stale_before)
+        )
 
     async def release_deliveries(self, leases: Sequence[tuple[str, str]], now: datetime) -> None:
         async with self._writing() as tx:
@@ -352,28 +356,21 @@ class SqlStore:
     async def reschedule_delivery(
         self, *, account_id: str, delivery_id: str, now: datetime
     ) -> bool:
-        async with self._writing() as tx:
-            found = await delivery_sql.reschedule(
+        found = await self._making_due(
+            lambda tx: delivery_sql.reschedule(
                 tx, account_id=account_id, delivery_id=delivery_id, now=now
             )
-            if found:
-                await notify(tx)
-        if found:
-            self._wakeup.notify()
-        return found
+        )
+        return bool(found)
 
     async def recover_deliveries(
         self, *, account_id: str, webhook_id: str, since: datetime, now: datetime
     ) -> int:
-        async with self._writing() as tx:
-            recovered = await delivery_sql.recover_failed(
+        return await self._making_due(
+            lambda tx: delivery_sql.recover_failed(
                 tx, account_id=account_id, webhook_id=webhook_id, since=since, now=now
             )
-            if recovered:
-                await notify(tx)
-        if recovered:
-            self._wakeup.notify()
-        return recovered
+        )
 
     async def count_deliveries_by_hour(
         self, *, account_id: str, webhook_ids: Sequence[str], since: datetime

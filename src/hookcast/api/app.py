@@ -17,6 +17,7 @@ from hookcast.api.responses import OrjsonResponse
 from hookcast.api.routes import (
     catalog,
     deliveries,
+    docs,
     events,
     health,
     keys,
@@ -51,6 +52,9 @@ def create_app(
         redirect_slashes=False,
         # FastAPI's own OpenTelemetry looked up the global providers on every request (4% of
         # a server's time at 800 publishes/s); HookCast's metrics are Prometheus, /metrics.
+        # /docs and /redoc are HookCast's own pages (routes/docs.py): FastAPI's load from CDNs.
+        docs_url=None,
+        redoc_url=None,
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.services = services
@@ -60,7 +64,7 @@ def create_app(
         if operations.rate_limit_per_second > 0
         else None
     )
-    for module in (webhooks, sites, keys, catalog, events, deliveries, health, metrics):
+    for module in (webhooks, sites, keys, catalog, events, deliveries, health, metrics, docs):
         app.include_router(module.router)
     errors.install(app)
     _document_errors_as_raised(app)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header, Query, Request
+from fastapi import Depends, Query, Request
+from fastapi.security import APIKeyHeader
 
 from hookcast.api.ratelimit import RateLimiter
 from hookcast.ports import PageRequest
@@ -18,12 +19,22 @@ def get_services(request: Request) -> Services:
     return services
 
 
+# Declared as a security scheme, so /openapi.json says how to authenticate and the /docs
+# page's "Authorize" button sends the key with "Try it out". Not auto_error: a missing or bad
+# key is answered by the auth service, in the API's error format.
+API_KEY = APIKeyHeader(
+    name="Authorization",
+    scheme_name="ApiKey",
+    description="An API secret, as `<secret>` or `Bearer <secret>`: `hookcast keys create` "
+    "or the dashboard's API keys page makes one. Its role (viewer, publisher, editor, admin) "
+    "decides what it may do.",
+    auto_error=False,
+)
+
+
 async def get_caller(
     request: Request,
-    authorization: Annotated[
-        str | None,
-        Header(description="Your API secret, as `<secret>` or `Bearer <secret>`"),
-    ] = None,
+    authorization: Annotated[str | None, Depends(API_KEY)],
 ) -> Caller:
     caller = await get_services(request).auth.authenticate(authorization)
     limiter: RateLimiter | None = getattr(request.app.state, "rate_limiter", None)

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
+from hookcast.domain.catalog import EVENT_TYPES
 from hookcast.domain.errors import ValidationFailed
 
 
@@ -89,3 +90,71 @@ def patch_changes(patch: WebhookPatch) -> dict[str, Any]:
         if value is None and name not in NULLABLE_PATCH_FIELDS:
             raise ValidationFailed(f"metadata.{name} cannot be null", field=name)
     return changes
+
+
+class PublishedEvent(BaseModel):
+    """One event as a publisher sends it. Documentation only: POST /v2/events/ is answered by
+    api/publish_endpoint.py, whose rules (in EventService) name a failing field precisely."""
+
+    model_config = ConfigDict(extra="allow")  # the resource ids the event's type requires
+
+    event: str = Field(
+        description="The event type: one of GET /v2/event_types/",
+        json_schema_extra={"enum": list[JsonValue](sorted(EVENT_TYPES))},
+    )
+    site_id: str = Field(description="The property the event belongs to", examples=["9KboGBFu"])
+    media_id: str | None = Field(default=None, description="For media, thumbnail, track events")
+    channel_id: str | None = Field(default=None, description="For channel events")
+    thumbnail_id: str | None = Field(default=None, description="For thumbnail events")
+    track_id: str | None = Field(default=None, description="For track events")
+    event_id: str | None = Field(
+        default=None,
+        description="Your own id for the event, 1-64 characters: publishing the same id again "
+        "answers 409 instead of delivering twice. HookCast makes one when it is absent.",
+    )
+    event_time: str | None = Field(
+        default=None,
+        description="ISO 8601 with a zone offset; the time of publishing when absent",
+        examples=["2024-08-27T00:15:45+00:00"],
+    )
+    data: dict[str, Any] | None = Field(
+        default=None,
+        description="Details delivered under `data` (up to 256 KiB, 64 levels deep)",
+    )
+
+
+class PublishedBatch(BaseModel):
+    events: list[PublishedEvent] = Field(min_length=1, max_length=1000)
+
+
+PUBLISH_EXAMPLES: dict[str, Any] = {
+    "media_available": {
+        "summary": "A media item is ready to play (JW Player's example)",
+        "value": {"event": "media_available", "site_id": "9KboGBFu", "media_id": "MNYaMSQl"},
+    },
+    "conversions_complete": {
+        "summary": "With your own event id, time and details",
+        "value": {
+            "event": "conversions_complete",
+            "site_id": "9KboGBFu",
+            "media_id": "MNYaMSQl",
+            "event_id": "encoder-7f3a-0001",
+            "event_time": "2024-08-27T00:15:45+00:00",
+            "data": {"title": "Launch keynote", "duration": 3725.4},
+        },
+    },
+    "batch": {
+        "summary": "A batch: a channel goes live, a thumbnail is made",
+        "value": {
+            "events": [
+                {"event": "channel_active", "site_id": "9KboGBFu", "channel_id": "YijbmYHJ"},
+                {
+                    "event": "thumbnail_created",
+                    "site_id": "9KboGBFu",
+                    "media_id": "MNYaMSQl",
+                    "thumbnail_id": "k9x00iro",
+                },
+            ]
+        },
+    },
+}

@@ -23,22 +23,11 @@ from hookcast.dashboard import session as sessions
 from hookcast.dashboard.filters import install_filters
 from hookcast.domain.errors import Forbidden, HookcastError, NotFound, Unauthorized
 from hookcast.domain.models import Permission
+from hookcast.page_security import PAGE_HEADERS
 from hookcast.ports import Clock
 from hookcast.services import Caller, Services
 
 __all__ = ["Dashboard", "SignInRequired", "Visit", "route_class"]
-
-# No inline script or style anywhere: everything comes from /static, so an injected
-# <script> or style attribute does nothing even if escaping were ever missed.
-SECURITY_HEADERS: Mapping[str, str] = {
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "form-action 'self'; base-uri 'none'; object-src 'none'; frame-ancestors 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",  # portal tokens in URLs never leak to other sites
-    "X-Frame-Options": "DENY",  # frame-ancestors for browsers that predate CSP 2
-}
 
 NOTICES: Mapping[str, str] = {
     "signed_out": "You are signed out.",
@@ -198,7 +187,7 @@ def route_class(dashboard: Dashboard) -> type[APIRoute]:
 
             async def handler(request: Request) -> Response:
                 response = await _translated(dashboard, original, request)
-                for name, value in SECURITY_HEADERS.items():
+                for name, value in PAGE_HEADERS.items():
                     response.headers.setdefault(name, value)
                 # Pages can show secrets: never keep them in a shared or back-button cache.
                 response.headers.setdefault("Cache-Control", "no-store")

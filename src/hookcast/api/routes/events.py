@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Query
 
@@ -15,14 +15,13 @@ from hookcast.api.models import (
     PublishResult,
     error_responses,
 )
+from hookcast.api.schemas import PUBLISH_EXAMPLES, PublishedBatch, PublishedEvent
 
 router = APIRouter(prefix="/v2/events", tags=["events"], route_class=OrjsonRoute)
 
 PUBLISH_DOC = (
-    'One event, e.g. {"event": "media_available", "site_id": "9KboGBFu", "media_id": '
-    '"MNYaMSQl", "event_id": "optional-idempotency-key", "event_time": "optional ISO 8601", '
-    '"data": {...}}, or a batch {"events": [<event>, ...]}. See /v2/event_types/ for the '
-    "resource id fields each event requires."
+    "One event, or a batch of up to 1,000 under `events`. See GET /v2/event_types/ for the "
+    "resource id fields each event type requires."
 )
 
 
@@ -35,12 +34,14 @@ PUBLISH_DOC = (
 async def publish(
     services: ServicesDep,
     caller: CallerDep,
-    body: Annotated[dict[str, Any], Body(description=PUBLISH_DOC)],
+    body: Annotated[
+        PublishedEvent | PublishedBatch,
+        Body(description=PUBLISH_DOC, openapi_examples=PUBLISH_EXAMPLES),
+    ],
 ) -> PublishResult:
     # Requests are answered by api/publish_endpoint.py before they reach this route, which
-    # stays for the OpenAPI document. The JSON object goes to the service as-is: its rules
-    # name the failing field precisely.
-    event_ids = await services.events.publish(caller, body)
+    # stays for the OpenAPI document (the models above are what it documents).
+    event_ids = await services.events.publish(caller, body.model_dump(exclude_none=True))
     return PublishResult(event_ids=event_ids)
 
 

@@ -20,8 +20,9 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from hookcast.domain.catalog import EventType
+from hookcast.domain.formats import format_of
+from hookcast.domain.formats.jwplayer import format_time
 from hookcast.domain.models import ApiKey, Attempt, Site, Webhook
-from hookcast.domain.payload import format_time
 from hookcast.domain.retry import retry_policy_to_json
 from hookcast.ports import DeliveryRecord, EventSummary, Page, PageRequest
 from hookcast.services import NewApiKey
@@ -109,7 +110,10 @@ class WebhookMetadataOut(_Out):
     name: str
     description: str
     webhook_url: str
-    events: list[str] = Field(description='Event names, or ["*"] for every event')
+    events: list[str] = Field(
+        description='Event names in the webhook\'s format, or ["*"] (Flowplayer: ["ALL"]) '
+        "for every event"
+    )
     site_ids: list[str]
     enabled: bool
     disabled_reason: str | None
@@ -122,6 +126,8 @@ class WebhookMetadataOut(_Out):
         description="Deliveries published while the webhook was disabled, kept until "
         "delivered (POST .../held/deliver/) or discarded (POST .../held/discard/)"
     )
+    format: str = Field(description="The wire format: body, headers and event names")
+    signing: str = Field(description="The signature scheme")
 
     @classmethod
     def from_domain(cls, hook: Webhook) -> WebhookMetadataOut:
@@ -129,7 +135,7 @@ class WebhookMetadataOut(_Out):
             name=hook.name,
             description=hook.description,
             webhook_url=hook.webhook_url,
-            events=list(hook.events),
+            events=list(format_of(hook).to_own(hook.events)),
             site_ids=list(hook.site_ids),
             enabled=hook.enabled,
             disabled_reason=hook.disabled_reason,
@@ -139,6 +145,8 @@ class WebhookMetadataOut(_Out):
             last_success=_time(hook.last_success),
             failing_since=_time(hook.failing_since),
             held_deliveries=hook.held_deliveries,
+            format=hook.format,
+            signing=hook.signing,
         )
 
 

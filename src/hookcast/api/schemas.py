@@ -29,8 +29,16 @@ class WebhookMetadataCreate(_Strict):
     site_ids: list[str]
     enabled: bool = True
     conditions: dict[str, Any] | None = None
-    retry_policy: RetryPolicyIn = "standard"
-    timeout_seconds: int = 10
+    retry_policy: RetryPolicyIn | None = Field(
+        default=None, description='Default: the format\'s (jwplayer: "standard")'
+    )
+    timeout_seconds: int | None = Field(default=None, description="Default: the format's (10)")
+    format: str = Field(
+        default="jwplayer",
+        description="jwplayer, apivideo, flowplayer, mediamanager or standard: the body, "
+        "headers and event names (chosen here, fixed after)",
+    )
+    signing: str = Field(default="hmac", description="The signature scheme (fixed after)")
 
 
 class WebhookMetadataPatch(_Strict):
@@ -43,6 +51,8 @@ class WebhookMetadataPatch(_Strict):
     conditions: dict[str, Any] | None = None
     retry_policy: RetryPolicyIn | None = None
     timeout_seconds: int | None = None
+    format: str | None = Field(default=None, description="Fixed: only its current value")
+    signing: str | None = Field(default=None, description="Fixed: only its current value")
 
 
 class WebhookCreate(_Strict):

@@ -18,6 +18,8 @@ GROUP_TITLES: Mapping[str, str] = {
     "channel": "Live channel",
     "thumbnail": "Thumbnail",
     "track": "Track",
+    "summary": "Summary",
+    "livesource": "Live source",
     "test": "Test",
 }
 

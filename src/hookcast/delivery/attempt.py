@@ -7,9 +7,9 @@ from datetime import datetime, timedelta
 
 import orjson
 
+from hookcast.domain.formats.jwplayer import body_fields
 from hookcast.domain.health import HealthSignal
 from hookcast.domain.models import Attempt, DeliveryStatus
-from hookcast.domain.payload import body_fields
 from hookcast.domain.retry import (
     Completed,
     GiveUp,

@@ -23,13 +23,13 @@ HLS_QUALITIES = ("240p", "360p", "480p", "720p", "1080p", "1440p", "2160p")
 @dataclass(frozen=True, slots=True)
 class EventType:
     name: str
-    group: str  # "media", "channel", "thumbnail", "track", "test"
+    group: str  # "media", "channel", "thumbnail", "track", "summary", "livesource", "test"
     id_fields: tuple[str, ...]  # required resource ids, primary first
     description: str
     example_data: Mapping[str, Any] | None = field(default=None)
 
     def example(self, event_time: str = "2024-08-27T00:15:45+00:00") -> dict[str, Any]:
-        """An example delivery body, in the wire format (see domain.payload)."""
+        """An example delivery body, in the wire format (see domain.formats.jwplayer)."""
         body: dict[str, Any] = {"event": self.name, "event_id": "evt_3kTMd9CqYpVn0bWx5Lr2aQ"}
         ids = dict(zip(self.id_fields, _example_ids(self.id_fields), strict=True))
         if self.id_fields:
@@ -47,6 +47,8 @@ def _example_ids(fields: tuple[str, ...]) -> list[str]:
         "channel_id": _CHANNEL,
         "thumbnail_id": "k9x00iro",
         "track_id": "VHsQNYq9",
+        "summary_id": "Sm7Qz2Lp",
+        "livesource_id": "Ls4Vb9Kd",
     }
     return [samples[name] for name in fields]
 
@@ -57,6 +59,10 @@ def _media(name: str, description: str, data: Mapping[str, Any] | None = None) -
 
 def _channel(name: str, description: str, data: Mapping[str, Any] | None = None) -> EventType:
     return EventType(name, "channel", ("channel_id",), description, data)
+
+
+def _livesource(name: str, description: str) -> EventType:
+    return EventType(name, "livesource", ("livesource_id",), description)
 
 
 _TYPES: tuple[EventType, ...] = (
@@ -108,6 +114,19 @@ _TYPES: tuple[EventType, ...] = (
         {"kind": "captions", "language": "en"},
     ),
     EventType("track_deleted", "track", ("track_id", "media_id"), "A text track has been deleted."),
+    EventType(
+        "caption_generated",
+        "track",
+        ("track_id", "media_id"),
+        "A caption track has been generated from the media's speech.",
+        {"generation_mode": "transcript", "language": "en"},
+    ),
+    EventType(
+        "summary_generated",
+        "summary",
+        ("summary_id", "media_id"),
+        "A summary of the media has been generated.",
+    ),
     _channel("channel_created", "A live channel has been created."),
     _channel("channel_active", "A live channel receives input and is broadcasting."),
     _channel("channel_idle", "A live channel has returned to its idle state."),
@@ -116,10 +135,19 @@ _TYPES: tuple[EventType, ...] = (
     _channel("channel_enabled", "A live channel has been enabled and accepts stream connections."),
     _channel("channel_disabled", "A live channel has been disabled."),
     _channel(
+        "channel_error",
+        "A live channel's input failed.",
+        {"reason": "input stream dropped"},
+    ),
+    _channel(
         "channel_recording_ready",
         "The recording of a live broadcast is ready.",
         {"media_id": _MEDIA},
     ),
+    _livesource("livesource_created", "A live source (an ingest point) has been created."),
+    _livesource("livesource_updated", "A live source's settings have changed."),
+    _livesource("livesource_deleted", "A live source has been deleted."),
+    _livesource("livesource_connected", "A live source receives input."),
     EventType(
         "webhook_test",
         "test",

@@ -9,8 +9,8 @@ from typing import Final
 
 from hookcast.domain.catalog import ALL_EVENTS
 from hookcast.domain.conditions import MAX_VISITS, Condition, Verdict, parse_conditions
+from hookcast.domain.formats.jwplayer import body_fields
 from hookcast.domain.models import Delivery, DeliveryStatus, Event, Webhook
-from hookcast.domain.payload import body_fields
 
 # Element visits all the conditions of one publish may make together (docs/delivery.md,
 # "Conditions"): ~0.4 s of the event loop. MAX_VISITS bounds one evaluation, not how many

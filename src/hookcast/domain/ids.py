@@ -20,7 +20,7 @@ API_KEY_PREFIX = "hck_"
 _UNBIASED = 256 - 256 % len(_ALPHABET)  # bytes below this map evenly onto the alphabet
 
 
-def _random_chars(length: int) -> str:
+def random_chars(length: int) -> str:
     """`length` characters drawn uniformly from the alphabet, from one read of the system's
     random source (a call per character cost ~3% of a busy server's time)."""
     chars: list[str] = []
@@ -33,7 +33,7 @@ def _random_chars(length: int) -> str:
 
 def new_resource_id() -> str:
     """An id shaped like JW Player's: 8 letters and digits (webhooks, sites, accounts, keys)."""
-    return _random_chars(8)
+    return random_chars(8)
 
 
 def is_resource_id(value: str) -> bool:
@@ -41,7 +41,7 @@ def is_resource_id(value: str) -> bool:
 
 
 def new_event_id() -> str:
-    return "evt_" + _random_chars(22)
+    return "evt_" + random_chars(22)
 
 
 def is_event_id(value: str) -> bool:
@@ -49,7 +49,7 @@ def is_event_id(value: str) -> bool:
 
 
 def new_delivery_id() -> str:
-    return "dlv_" + _random_chars(22)
+    return "dlv_" + random_chars(22)
 
 
 def new_webhook_secret() -> str:

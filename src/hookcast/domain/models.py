@@ -95,7 +95,9 @@ class Webhook:
     name: str
     description: str
     webhook_url: str
-    events: tuple[str, ...]  # event names, or ("*",) for every event
+    # Catalog event names (whatever the format), or ("*",) for every event: fan-out matches
+    # on them; the format translates them to and from its own names at the edges.
+    events: tuple[str, ...]
     site_ids: tuple[str, ...]
     secret: str = field(repr=False)
     created: datetime
@@ -109,6 +111,13 @@ class Webhook:
     previous_secret_expires: datetime | None = None
     last_success: datetime | None = None
     failing_since: datetime | None = None
+    # The wire format (domain/formats: "jwplayer", "apivideo", ...), chosen at create and
+    # fixed: the secret's shape and the receivers differ between formats.
+    format: str = "jwplayer"
+    signing: str = "hmac"  # the signature scheme: "hmac", or an asymmetric one
+    # The account's Flowplayer organization secret, for a "flowplayer" webhook (which signs
+    # with it, not its own secret): read with the webhook, never written with it.
+    organization_secret: str | None = field(default=None, repr=False, compare=False)
     # Deliveries held while it was disabled (DeliveryStatus.HELD): read with the webhook for
     # showing it, never written with it, and not part of its identity.
     held_deliveries: int = field(default=0, compare=False)

@@ -56,6 +56,13 @@ class Store(DeliveryQueue, Protocol):
     async def list_accounts(self) -> Sequence[Account]:
         """Every account."""
 
+    async def set_flowplayer_secret(self, account_id: str, secret: str | None) -> bool:
+        """Saves the account's Flowplayer organization secret (None clears it), encrypted;
+        whether the account exists. Moves the account's configuration version."""
+
+    async def get_flowplayer_secret(self, account_id: str) -> str | None:
+        """The account's Flowplayer organization secret, decrypted, or None if unset."""
+
     async def create_api_key(self, key: ApiKey) -> None:
         """Raises `Conflict` if the id is taken. Moves the account's configuration version."""
 

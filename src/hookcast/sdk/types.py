@@ -96,6 +96,10 @@ class Webhook:
     # Deliveries published while the webhook was disabled, waiting for deliver_held_deliveries
     # or discard_held_deliveries.
     held_deliveries: int = 0
+    # The wire format ("jwplayer", "apivideo", "flowplayer", "mediamanager", "standard"):
+    # `events` are named in it.
+    format: str = "jwplayer"
+    signing: str = "hmac"
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +206,8 @@ class WebhookFields(TypedDict, total=False):
     conditions: NotRequired[dict[str, Any] | None]
     retry_policy: NotRequired[str | list[float]]
     timeout_seconds: NotRequired[int]
+    format: NotRequired[str]  # chosen here, fixed after
+    signing: NotRequired[str]
 
 
 class WebhookChanges(TypedDict, total=False):
@@ -216,3 +222,5 @@ class WebhookChanges(TypedDict, total=False):
     conditions: dict[str, Any] | None  # None clears them
     retry_policy: str | list[float]
     timeout_seconds: int
+    format: str  # fixed at create: only the current value is accepted
+    signing: str  # fixed at create: only the current value is accepted

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from hookcast.domain.catalog import ALL_EVENTS, SUBSCRIBABLE_EVENTS
+from hookcast.domain.catalog import ALL_EVENTS
 from hookcast.domain.conditions import parse_conditions
 from hookcast.domain.errors import LimitExceeded, NotFound, ValidationFailed
-from hookcast.domain.ids import new_resource_id, new_webhook_secret
+from hookcast.domain.formats import DEFAULT_FORMAT, FORMATS, Format, format_of
+from hookcast.domain.ids import new_resource_id
 from hookcast.domain.models import Permission, RetryPolicySpec, Webhook
 from hookcast.domain.retry import MIN_CUSTOM_DELAY, parse_retry_policy, retry_policy_to_json
 from hookcast.ports import Clock, Page, PageRequest, Store, WebhookQuery
@@ -33,6 +34,9 @@ EDITABLE_FIELDS = frozenset(
         "timeout_seconds",
     }
 )
+# Chosen at create, fixed after: a PATCH may repeat them unchanged, never change them.
+FIXED_FIELDS = frozenset({"format", "signing"})
+SIGNING_SCHEMES = ("hmac",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,8 +58,6 @@ DEFAULTS: Mapping[str, Any] = {
     "description": "",
     "enabled": True,
     "conditions": None,
-    "retry_policy": "standard",
-    "timeout_seconds": 10,
 }
 
 
@@ -77,20 +79,35 @@ class WebhookService:
         self._max_per_account = max_per_account
         self._min_retry_delay = min_retry_delay
 
-    async def create(self, caller: Caller, metadata: Mapping[str, Any]) -> Webhook:
+    async def create(
+        self, caller: Caller, metadata: Mapping[str, Any], *, format: str | None = None
+    ) -> Webhook:
         """Creates a webhook; the returned value carries the new secret (shown once).
 
-        `LimitExceeded` if the account has its maximum number of webhooks already."""
+        The format is `format` if given, else `metadata["format"]`, else "jwplayer"; the
+        events are named in it (api.video's names for "apivideo", ...) and its defaults fill
+        `retry_policy` and `timeout_seconds`. `LimitExceeded` if the account has its maximum
+        number of webhooks already."""
         caller.require(Permission.WRITE)
+        chosen = parse_format(format if format is not None else metadata.get("format"))
+        signing = _signing(metadata.get("signing", "hmac"))
         await self._check_room(caller.account_id)
-        settings = await self._validate(caller.account_id, {**DEFAULTS, **metadata})
+        defaults = {
+            **DEFAULTS,
+            "retry_policy": retry_policy_to_json(chosen.retry_policy),
+            "timeout_seconds": chosen.timeout_seconds,
+        }
+        fields = {k: v for k, v in metadata.items() if k not in FIXED_FIELDS}
+        settings = await self._validate(caller.account_id, {**defaults, **fields}, chosen)
         now = self._clock()
         webhook = Webhook(
             id=new_resource_id(),
             account_id=caller.account_id,
-            secret=new_webhook_secret(),
+            secret=chosen.new_secret(),
             created=now,
             last_modified=now,
+            format=chosen.name,
+            signing=signing,
             **_fields(settings),
         )
         await self._store.create_webhook(webhook)
@@ -140,14 +157,17 @@ class WebhookService:
     async def update(
         self, caller: Caller, *, webhook_id: str, changes: Mapping[str, Any]
     ) -> Webhook:
-        """Applies a partial change (JW's PATCH with partial metadata)."""
+        """Applies a partial change (JW's PATCH with partial metadata); events are named in
+        the webhook's format."""
         caller.require(Permission.WRITE)
-        unknown = sorted(set(changes) - EDITABLE_FIELDS)
+        unknown = sorted(set(changes) - EDITABLE_FIELDS - FIXED_FIELDS)
         if unknown:
             raise ValidationFailed(
                 f"unknown metadata field(s): {', '.join(unknown)}", field=unknown[0]
             )
         current = await self.get(caller, webhook_id)
+        _check_fixed(current, changes)
+        changes = {k: v for k, v in changes.items() if k not in FIXED_FIELDS}
         merged = {**_editable(current), **changes}
         if "webhook_url" not in changes:
             merged.pop("webhook_url")  # unchanged: do not re-resolve it
@@ -160,6 +180,7 @@ class WebhookService:
         settings = await self._validate(
             caller.account_id,
             merged,
+            format_of(current),
             url=current.webhook_url,
             site_ids=current.site_ids,
             retry_policy=current.retry_policy,
@@ -186,7 +207,7 @@ class WebhookService:
         now = self._clock()
         rotated = dataclasses.replace(
             current,
-            secret=new_webhook_secret(),
+            secret=format_of(current).new_secret(),
             previous_secret=current.secret,
             previous_secret_expires=now + self._grace,
             last_modified=now,
@@ -198,6 +219,7 @@ class WebhookService:
         self,
         account_id: str,
         raw: Mapping[str, Any],
+        wire: Format,
         *,
         url: str | None = None,
         site_ids: tuple[str, ...] | None = None,
@@ -217,7 +239,7 @@ class WebhookService:
                 raw["description"] or "", field="description", max_length=2048, required=False
             ),
             webhook_url=webhook_url,
-            events=_events(raw.get("events")),
+            events=_events(raw.get("events"), wire),
             site_ids=(
                 await self._site_ids(account_id, raw.get("site_ids"))
                 if "site_ids" in raw or site_ids is None
@@ -255,20 +277,48 @@ def parse_sort(sort: str, fields: Sequence[str]) -> tuple[str, bool]:
     return field, direction != "asc"
 
 
-def _events(raw: object) -> tuple[str, ...]:
+def parse_format(raw: object) -> Format:
+    """The format named `raw` (None: the default); a 400 listing the formats otherwise."""
+    if raw is None:
+        return FORMATS[DEFAULT_FORMAT]
+    name = v.one_of(raw, list(FORMATS), field="format")
+    return FORMATS[name]
+
+
+def _signing(raw: object) -> str:
+    return v.one_of(raw, list(SIGNING_SCHEMES), field="signing")
+
+
+def _check_fixed(current: Webhook, changes: Mapping[str, Any]) -> None:
+    for name in sorted(FIXED_FIELDS & set(changes)):
+        if changes[name] != getattr(current, name):
+            raise ValidationFailed(
+                f"metadata.{name} cannot be changed after a webhook is created (it is "
+                f"{getattr(current, name)!r}): the secret's shape and the receivers differ "
+                "between formats and schemes; create a new webhook instead",
+                field=name,
+            )
+
+
+def _events(raw: object, wire: Format) -> tuple[str, ...]:
+    """The subscription, named in `wire`'s names, as the catalog events it stands for."""
     events = v.string_list(raw, field="events")
-    if ALL_EVENTS in events:
+    if wire.all_events in events or ALL_EVENTS in events:
         if len(events) > 1:
-            raise ValidationFailed('use "*" alone to subscribe to every event', field="events")
+            raise ValidationFailed(
+                f'use "{wire.all_events}" alone to subscribe to every event', field="events"
+            )
         return (ALL_EVENTS,)
-    unknown = [event for event in events if event not in SUBSCRIBABLE_EVENTS]
+    unknown = [event for event in events if not wire.catalog_events(event)]
     if unknown:
         raise ValidationFailed(
-            f"unknown event(s): {', '.join(unknown)}. Valid events are: "
-            f'{", ".join(SUBSCRIBABLE_EVENTS)}, or "*" for every event',
+            f"unknown event(s) for the {wire.name} format: {', '.join(unknown)}. Valid "
+            f'events are: {", ".join(wire.event_names())}, or "{wire.all_events}" for '
+            "every event",
             field="events",
         )
-    return tuple(events)
+    catalog = (name for event in events for name in wire.catalog_events(event))
+    return tuple(dict.fromkeys(catalog))
 
 
 def _conditions(raw: object) -> Mapping[str, Any] | None:
@@ -283,7 +333,7 @@ def _fields(settings: WebhookSettings) -> dict[str, Any]:
 
 def _editable(webhook: Webhook) -> dict[str, Any]:
     values = {name: getattr(webhook, name) for name in EDITABLE_FIELDS}
-    values["events"] = list(webhook.events)
+    values["events"] = list(format_of(webhook).to_own(webhook.events))
     values["site_ids"] = list(webhook.site_ids)
     values["retry_policy"] = retry_policy_to_json(webhook.retry_policy)
     return values

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import Text, bindparam, delete, func, insert, select, update
 
 from hookcast.domain.models import Account, ApiKey
 from hookcast.store.connector import Transaction
+from hookcast.store.crypto import SecretBox
 from hookcast.store.rows import account_from_row, api_key_from_row, api_key_values
 from hookcast.store.sql import in_list
 from hookcast.store.statement import Statement
@@ -23,8 +24,10 @@ __all__ = [
     "delete_api_key",
     "find_api_key",
     "get_account",
+    "get_flowplayer_secret",
     "list_accounts",
     "list_api_keys",
+    "set_flowplayer_secret",
 ]
 
 
@@ -40,6 +43,19 @@ async def get_account(tx: Transaction, account_id: str) -> Account | None:
 
 async def list_accounts(tx: Transaction) -> Sequence[Account]:
     return [account_from_row(row) for row in await tx.fetch_mappings(_ACCOUNTS)]
+
+
+async def set_flowplayer_secret(
+    tx: Transaction, *, account_id: str, secret: str | None, box: SecretBox
+) -> bool:
+    """Saves (None: clears) the account's Flowplayer secret; whether the account exists."""
+    token = None if secret is None else box.encrypt(secret)
+    return await tx.execute(_SET_FLOWPLAYER, {"b_id": account_id, "b_token": token}) > 0
+
+
+async def get_flowplayer_secret(tx: Transaction, *, account_id: str, box: SecretBox) -> str | None:
+    row = await tx.fetch_one(_FLOWPLAYER, {"id": account_id})
+    return None if row is None or row[0] is None else box.decrypt(row[0])
 
 
 async def create_api_key(tx: Transaction, key: ApiKey) -> None:
@@ -68,6 +84,16 @@ async def count_api_keys(tx: Transaction) -> int:
 _INSERT_ACCOUNT = Statement(lambda _: insert(accounts), columns=["id", "name", "created"])
 _ACCOUNT = Statement(lambda _: select(accounts).where(accounts.c.id == bindparam("id")))
 _ACCOUNTS = Statement(lambda _: select(accounts).order_by(accounts.c.created, accounts.c.id))
+_SET_FLOWPLAYER = Statement(
+    lambda _: (
+        update(accounts)
+        .where(accounts.c.id == bindparam("b_id"))
+        .values(flowplayer_secret_encrypted=bindparam("b_token", type_=Text))
+    )
+)
+_FLOWPLAYER = Statement(
+    lambda _: select(accounts.c.flowplayer_secret_encrypted).where(accounts.c.id == bindparam("id"))
+)
 _INSERT_API_KEY = Statement(lambda _: insert(api_keys))
 _API_KEY_BY_HASH = Statement(
     lambda _: select(api_keys).where(api_keys.c.secret_hash == bindparam("secret_hash"))

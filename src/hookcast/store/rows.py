@@ -111,11 +111,18 @@ def webhook_values(webhook: Webhook, box: SecretBox) -> Values:
         "failing_since": webhook.failing_since,
         "created": webhook.created,
         "last_modified": webhook.last_modified,
+        "format": webhook.format,
+        "signing": webhook.signing,
     }
 
 
 def webhook_from_row(
-    row: Row, *, events: Sequence[str], site_ids: Sequence[str], box: SecretBox
+    row: Row,
+    *,
+    events: Sequence[str],
+    site_ids: Sequence[str],
+    box: SecretBox,
+    organization_secret: str | None = None,
 ) -> Webhook:
     previous = row["previous_secret_encrypted"]
     policy = row["retry_policy"]
@@ -139,6 +146,9 @@ def webhook_from_row(
         previous_secret_expires=row["previous_secret_expires"],
         last_success=row["last_success"],
         failing_since=row["failing_since"],
+        format=row["format"],
+        signing=row["signing"],
+        organization_secret=organization_secret,
     )
 
 

@@ -150,6 +150,21 @@ class SqlStore:
         async with self._reading() as tx:
             return await account_sql.list_accounts(tx)
 
+    async def set_flowplayer_secret(self, account_id: str, secret: str | None) -> bool:
+        async with self._writing() as tx:
+            found = await account_sql.set_flowplayer_secret(
+                tx, account_id=account_id, secret=secret, box=self._box
+            )
+            if found:
+                # Publishes read it with the webhooks (a Flowplayer webhook without it holds
+                # its deliveries), so it is configuration like them.
+                await account_sql.config_changed(tx, account_id)
+            return found
+
+    async def get_flowplayer_secret(self, account_id: str) -> str | None:
+        async with self._reading() as tx:
+            return await account_sql.get_flowplayer_secret(tx, account_id=account_id, box=self._box)
+
     async def create_api_key(self, key: ApiKey) -> None:
         async with self._writing(f"api key {key.id} already exists") as tx:
             await account_sql.create_api_key(tx, key)

@@ -59,6 +59,9 @@ accounts = Table(
     Column("created", Timestamp, nullable=False),
     # Moved by every change to the account's keys, sites or webhooks (store/accounts.py).
     Column("config_version", BigInteger, nullable=False, server_default="0"),
+    # The Flowplayer organization secret (Fernet, as webhook secrets): signs every
+    # Flowplayer-format webhook of the account; none set means they are held, not sent.
+    Column("flowplayer_secret_encrypted", Text, nullable=True),
 )
 
 api_keys = Table(
@@ -105,6 +108,8 @@ webhooks = Table(
     Column("failing_since", Timestamp, nullable=True),
     Column("created", Timestamp, nullable=False),
     Column("last_modified", Timestamp, nullable=False),
+    Column("format", String(_STATUS), nullable=False, server_default="jwplayer"),
+    Column("signing", String(_STATUS), nullable=False, server_default="hmac"),
     # One index per sort order the webhook list offers, scoped to the account.
     Index(None, "account_id", "created"),
     Index(None, "account_id", "last_modified"),

@@ -28,7 +28,7 @@ from hookcast.store.crypto import SecretBox
 from hookcast.store.rows import webhook_from_row, webhook_values
 from hookcast.store.sql import count, in_list, paginate
 from hookcast.store.statement import Query, Statement
-from hookcast.store.tables import deliveries, webhook_events, webhook_sites, webhooks
+from hookcast.store.tables import accounts, deliveries, webhook_events, webhook_sites, webhooks
 from hookcast.store.types import Timestamp
 
 __all__ = [
@@ -45,6 +45,7 @@ __all__ = [
     "update_webhook",
 ]
 
+FLOWPLAYER = "flowplayer"  # the format whose webhooks sign with the account's secret
 _PENDING = DeliveryStatus.PENDING.value
 _PAUSED = DeliveryStatus.PAUSED.value
 
@@ -178,19 +179,38 @@ async def _load(
     box: SecretBox,
     values: dict[str, Any] | None = None,
 ) -> list[Webhook]:
-    """Runs a webhooks query, then fetches every subscription of the rows in two queries."""
+    """Runs a webhooks query, then fetches every subscription of the rows in two queries
+    (and the organization secrets of Flowplayer-format webhooks' accounts in a third)."""
     rows = await tx.fetch_mappings(query, values or {})
     if not rows:
         return []
     ids = [row["id"] for row in rows]
     events = _ordered(await tx.fetch_all(_EVENTS_OF, {"ids": ids}))
     sites = _ordered(await tx.fetch_all(_SITES_OF, {"ids": ids}))
+    organization = await _organization_secrets(tx, rows, box)
     return [
         webhook_from_row(
-            row, events=events.get(row["id"], []), site_ids=sites.get(row["id"], []), box=box
+            row,
+            events=events.get(row["id"], []),
+            site_ids=sites.get(row["id"], []),
+            box=box,
+            organization_secret=(
+                organization.get(row["account_id"]) if row["format"] == FLOWPLAYER else None
+            ),
         )
         for row in rows
     ]
+
+
+async def _organization_secrets(
+    tx: Transaction, rows: Sequence[Any], box: SecretBox
+) -> dict[str, str]:
+    """The Flowplayer organization secrets of the accounts owning Flowplayer-format rows."""
+    owners = {row["account_id"] for row in rows if row["format"] == FLOWPLAYER}
+    if not owners:
+        return {}
+    found = await tx.fetch_all(_ORGANIZATION_SECRETS, {"ids": sorted(owners)})
+    return {account_id: box.decrypt(token) for account_id, token in found if token is not None}
 
 
 def _ordered(rows: list[Row]) -> dict[str, list[str]]:
@@ -271,6 +291,11 @@ def _subscriptions(table: Table, column: str) -> Callable[[str], Select[Any]]:
 
 
 _EVENTS_OF = Statement(_subscriptions(webhook_events, "event"))
+_ORGANIZATION_SECRETS = Statement(
+    lambda database: select(accounts.c.id, accounts.c.flowplayer_secret_encrypted).where(
+        in_list(database, column=accounts.c.id)
+    )
+)
 _SITES_OF = Statement(_subscriptions(webhook_sites, "site_id"))
 
 

@@ -36,7 +36,8 @@ router = APIRouter(prefix="/v2/webhooks", tags=["webhooks"], route_class=OrjsonR
 async def create_webhook(
     body: WebhookCreate, services: ServicesDep, caller: CallerDep
 ) -> WebhookCreated:
-    metadata = body.metadata.model_dump()
+    # Unset fields are left out, so the format's defaults (retry policy, timeout) apply.
+    metadata = body.metadata.model_dump(exclude_unset=True)
     return WebhookCreated.from_domain(await services.webhooks.create(caller, metadata))
 
 

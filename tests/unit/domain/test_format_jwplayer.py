@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from hookcast.domain.catalog import EVENT_TYPES
+from hookcast.domain.formats.jwplayer import body_fields, format_time
 from hookcast.domain.models import Event
-from hookcast.domain.payload import body_fields, format_time
 
 WEBHOOK_ID = "2yW4KmiG"
 

@@ -1,4 +1,5 @@
-"""The wire body of a delivery: JW Player's flat shape, plus `event_id` and optional `data`.
+"""The `jwplayer` format (the default): JW Player's flat body, plus `event_id` and optional
+`data`, signed three ways at once (JWT, Standard Webhooks headers, hex HMAC; domain/signing).
 
 Key order follows JW Player's examples (receivers and their logs see the familiar shape):
 event, event_id, the primary resource id, webhook_id, site_id, event_time, the other resource
@@ -8,13 +9,18 @@ caller (orjson, outside the pure domain).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from hookcast.domain.catalog import EVENT_TYPES
-from hookcast.domain.models import Event
+from hookcast.domain.formats.base import Format
+from hookcast.domain.ids import new_webhook_secret
+from hookcast.domain.models import Event, RetryPolicySpec
+from hookcast.domain.retry import STANDARD_DELAYS
+from hookcast.domain.signing import delivery_headers
 
-__all__ = ["body_fields", "format_time"]
+__all__ = ["FORMAT", "body_fields", "format_time"]
 
 
 def body_fields(event: Event, webhook_id: str) -> dict[str, Any]:
@@ -51,3 +57,25 @@ def format_time(dt: datetime) -> str:
         # a naive time has no defined instant; guessing would shift events by hours
         raise ValueError("event times must be timezone-aware")
     return dt.astimezone(UTC).isoformat()
+
+
+def _render(event: Event, *, name: str, webhook_id: str, delivery_id: str) -> dict[str, Any]:
+    return body_fields(event, webhook_id)
+
+
+def _sign(
+    body: bytes, *, msg_id: str, timestamp: int, webhook_id: str, secrets: Sequence[str]
+) -> dict[str, str]:
+    return delivery_headers(body=body, msg_id=msg_id, timestamp=timestamp, secrets=secrets)
+
+
+# JW Player's names are the catalog's own.
+FORMAT = Format(
+    name="jwplayer",
+    title="JW Player",
+    names={name: name for name in EVENT_TYPES},
+    render=_render,
+    sign=_sign,
+    make_secret=new_webhook_secret,
+    retry_policy=RetryPolicySpec("standard", STANDARD_DELAYS),
+)

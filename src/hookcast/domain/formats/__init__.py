@@ -1,0 +1,36 @@
+"""Wire formats: how one webhook's deliveries look and are signed (`metadata.format`).
+
+Publishers publish catalog events once; each webhook receives them in its own format. A
+webhook's subscription is stored in catalog names (fan-out matches on them) and shown in its
+format's names. Adding a format: a module here with a `FORMAT`, one line in `FORMATS`, and
+any catalog events it needs; nothing in the worker changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Final
+
+from hookcast.domain.formats import apivideo, flowplayer, jwplayer, mediamanager, standard
+from hookcast.domain.formats.base import TEST_EVENT, Format, resource_fields
+from hookcast.domain.models import Webhook
+
+__all__ = [
+    "DEFAULT_FORMAT",
+    "FORMATS",
+    "TEST_EVENT",
+    "Format",
+    "format_of",
+    "resource_fields",
+]
+
+DEFAULT_FORMAT: Final = jwplayer.FORMAT.name
+FORMATS: Final[Mapping[str, Format]] = {
+    module.FORMAT.name: module.FORMAT
+    for module in (jwplayer, apivideo, flowplayer, mediamanager, standard)
+}
+
+
+def format_of(webhook: Webhook) -> Format:
+    """The webhook's format (a stored name no longer known fails loudly, not silently)."""
+    return FORMATS[webhook.format]

@@ -1,0 +1,109 @@
+"""metadata.format through /v2/webhooks/: chosen at create, names in the format, fixed after."""
+
+from __future__ import annotations
+
+import re
+
+from harness import SITE_ID, Api, assert_error
+
+API_VIDEO_SECRET = re.compile(r"^sig_sec_[A-Za-z0-9]{22}$")
+
+
+async def test_an_apivideo_webhook_subscribes_and_shows_api_video_names(api: Api) -> None:
+    await api.site(SITE_ID)
+    events = ["video.encoding.quality.completed", "live-stream.broadcast.started"]
+    created = await api.webhook([SITE_ID], format="apivideo", events=events)
+
+    assert created["metadata"]["format"] == "apivideo"
+    assert created["metadata"]["signing"] == "hmac"
+    assert created["metadata"]["events"] == events
+    assert API_VIDEO_SECRET.match(created["secret"])
+    # its own defaults: 3 retries 3 s apart
+    assert created["metadata"]["retry_policy"] == [3.0, 3.0, 3.0]
+    got = (await api.call("GET", f"/v2/webhooks/{created['id']}/")).json()
+    assert got["metadata"]["events"] == events
+    # fan-out matches catalog names: the list filter takes them, whatever the format
+    listed = await api.call("GET", "/v2/webhooks/", params={"events": "rendition_ready"})
+    assert [hook["id"] for hook in listed.json()["webhooks"]] == [created["id"]]
+
+
+async def test_a_webhook_without_a_format_is_jwplayer(api: Api) -> None:
+    await api.site(SITE_ID)
+    created = await api.webhook([SITE_ID])
+    assert created["metadata"]["format"] == "jwplayer"
+    assert created["metadata"]["events"] == ["media_available"]
+    assert created["metadata"]["retry_policy"] == "standard"
+    assert created["secret"].startswith("whsec_")
+
+
+async def test_names_of_another_format_are_refused_with_the_formats_names(api: Api) -> None:
+    await api.site(SITE_ID)
+    response = await api.call(
+        "POST",
+        "/v2/webhooks/",
+        json={
+            "metadata": {
+                "name": "x",
+                "webhook_url": "https://receiver.example/hook",
+                "events": ["media_available"],
+                "site_ids": [SITE_ID],
+                "format": "apivideo",
+            }
+        },
+    )
+    described = assert_error(response, 400)
+    assert "media_available" in described
+    assert "video.encoding.quality.completed" in described
+
+
+async def test_an_unknown_format_is_refused_with_the_known_ones(api: Api) -> None:
+    await api.site(SITE_ID)
+    response = await api.call(
+        "POST",
+        "/v2/webhooks/",
+        json={
+            "metadata": {
+                "name": "x",
+                "webhook_url": "https://receiver.example/hook",
+                "events": ["media_available"],
+                "site_ids": [SITE_ID],
+                "format": "vimeo",
+            }
+        },
+    )
+    described = assert_error(response, 400)
+    for name in ("jwplayer", "apivideo", "flowplayer", "mediamanager", "standard"):
+        assert name in described
+
+
+async def test_the_format_cannot_change_but_may_be_repeated(api: Api) -> None:
+    await api.site(SITE_ID)
+    created = await api.webhook([SITE_ID], format="mediamanager", events=["media.created"])
+    path = f"/v2/webhooks/{created['id']}/"
+
+    changed = await api.call("PATCH", path, json={"metadata": {"format": "standard"}})
+    assert "cannot be changed" in assert_error(changed, 400)
+    same = await api.call(
+        "PATCH", path, json={"metadata": {"format": "mediamanager", "name": "renamed"}}
+    )
+    assert same.status_code == 200, same.text
+    assert same.json()["metadata"]["events"] == ["media.created"]
+
+
+async def test_one_media_manager_name_may_stand_for_several_catalog_events(api: Api) -> None:
+    await api.site(SITE_ID)
+    created = await api.webhook([SITE_ID], format="mediamanager", events=["media.created"])
+    # A new livestream is a media.created too (Media Manager's docs).
+    for catalog_event in ("media_created", "channel_created"):
+        listed = await api.call("GET", "/v2/webhooks/", params={"events": catalog_event})
+        assert [hook["id"] for hook in listed.json()["webhooks"]] == [created["id"]]
+
+
+async def test_flowplayer_spells_every_event_all(api: Api) -> None:
+    await api.site(SITE_ID)
+    created = await api.webhook([SITE_ID], format="flowplayer", events=["ALL"])
+    assert created["metadata"]["events"] == ["ALL"]
+    renamed = await api.call(
+        "PATCH", f"/v2/webhooks/{created['id']}/", json={"metadata": {"name": "renamed"}}
+    )
+    assert renamed.json()["metadata"]["events"] == ["ALL"]

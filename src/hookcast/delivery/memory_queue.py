@@ -54,14 +54,22 @@ class MemoryDeliveryQueue:
         return self._entries[delivery_id].delivery
 
     async def claim_due_deliveries(
-        self, *, now: datetime, limit: int, lease_seconds: float, worker_id: str | None = None
+        self,
+        *,
+        now: datetime,
+        limit: int,
+        lease_seconds: float,
+        worker_id: str | None = None,
+        per_account: int = 0,
     ) -> Sequence[ClaimedDelivery]:
-        """Leases up to `limit` pending deliveries due at `now` to `worker_id`, oldest first;
-        fails those lost `MAX_LEASE_LOSSES` times."""
+        """Leases up to `limit` pending deliveries due at `now` to `worker_id`, oldest first,
+        after up to `per_account` of each account's; fails those lost `MAX_LEASE_LOSSES`
+        times."""
         due = sorted(
             (e for e in self._entries.values() if _is_due(e.delivery, now)),
             key=lambda e: (e.delivery.next_attempt_at, e.delivery.created, e.delivery.id),
-        )[:limit]
+        )
+        due = _shares_first(due, per_account)[:limit]
         token = next(self._tokens)
         until = now + timedelta(seconds=lease_seconds)
         for entry in due:
@@ -161,6 +169,23 @@ class MemoryDeliveryQueue:
         if entry is None or entry.delivery.lease_token != token:
             return None
         return entry if entry.delivery.status is DeliveryStatus.PENDING else None
+
+
+def _shares_first(due: list[_Entry], per_account: int) -> list[_Entry]:
+    """`due` (oldest first) with each account's first `per_account` entries moved ahead."""
+    if per_account <= 0:
+        return due
+    taken: dict[str, int] = {}
+    shares: list[_Entry] = []
+    rest: list[_Entry] = []
+    for entry in due:
+        account = entry.delivery.account_id
+        if taken.get(account, 0) < per_account:
+            taken[account] = taken.get(account, 0) + 1
+            shares.append(entry)
+        else:
+            rest.append(entry)
+    return shares + rest
 
 
 def _is_due(delivery: Delivery, now: datetime) -> bool:

@@ -297,11 +297,22 @@ class SqlStore:
     # deliveries
 
     async def claim_due_deliveries(
-        self, *, now: datetime, limit: int, lease_seconds: float, worker_id: str | None = None
+        self,
+        *,
+        now: datetime,
+        limit: int,
+        lease_seconds: float,
+        worker_id: str | None = None,
+        per_account: int = 0,
     ) -> Sequence[ClaimedDelivery]:
         async with self._writing() as tx:
             token, claimed = await delivery_sql.claim_due(
-                tx, now=now, limit=limit, lease_seconds=lease_seconds, worker_id=worker_id
+                tx,
+                now=now,
+                limit=limit,
+                lease_seconds=lease_seconds,
+                worker_id=worker_id,
+                per_account=per_account,
             )
             if not claimed:
                 return []

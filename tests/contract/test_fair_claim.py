@@ -167,3 +167,20 @@ async def test_concurrent_fair_claimers_never_share_a_delivery(
     claimed_ids = [c.delivery.id for batch in batches for c in batch]
     assert len(claimed_ids) == 160
     assert len(set(claimed_ids)) == len(claimed_ids)
+
+
+async def test_a_worker_holding_one_accounts_backlog_still_claims_the_other_accounts(
+    backend: tuple[DeliveryQueue, AddAccount],
+) -> None:
+    # A worker whose queues are full (of the busy account's deliveries) claims a few of
+    # each other account's, and nothing more of the busy one's.
+    queue, add_account = backend
+    busy = await add_account(500, start=0)
+    quiet = await add_account(1, start=1_000)
+    steady = await add_account(10, start=2_000)
+
+    claimed = await queue.claim_due_deliveries(
+        now=NOW, limit=32, lease_seconds=LEASE, per_account=4, holding={busy}
+    )
+
+    assert _accounts(list(claimed)) == {quiet: 1, steady: 4}

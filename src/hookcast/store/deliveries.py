@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -12,6 +12,7 @@ from sqlalchemy import (
     BigInteger,
     ColumnElement,
     Integer,
+    Select,
     String,
     and_,
     bindparam,
@@ -32,7 +33,7 @@ from hookcast.domain.models import Attempt, Delivery, DeliveryStatus
 from hookcast.ports import DeliveryQuery, DeliveryRecord, DeliveryResult, Page
 from hookcast.store.connector import Transaction
 from hookcast.store.events import load_events
-from hookcast.store.fair_claim import due_oldest, fair_due
+from hookcast.store.fair_claim import due_oldest, fair_due, others_due
 from hookcast.store.rows import (
     attempt_from_row,
     attempt_values,
@@ -95,10 +96,12 @@ async def claim_due(
     lease_seconds: float,
     worker_id: str | None,
     per_account: int = 0,
+    holding: Collection[str] | None = None,
 ) -> tuple[str, list[Delivery]]:
     """Leases up to `limit` due pending deliveries to `worker_id`: (lease token, deliveries
     oldest first). With `per_account`, up to that many of each account's due deliveries
-    first (store/fair_claim.py), then the oldest due.
+    first (store/fair_claim.py), then the oldest due; with `holding` too, only those shares
+    of the accounts not in it.
 
     One statement: the lease is taken by moving next_attempt_at to the lease's expiry, so an
     unrecorded, unreleased delivery simply becomes due again. A delivery still leased (its
@@ -115,8 +118,12 @@ async def claim_due(
     }
     statement = _CLAIM
     if per_account > 0:
-        statement = _CLAIM_FAIR
-        values |= {"b_per_account": per_account, "b_from": new_resource_id()}
+        statement = _CLAIM_FAIR if holding is None else _CLAIM_OTHERS
+        values |= {
+            "b_per_account": per_account,
+            "b_from": new_resource_id(),
+            "b_holding": list(holding or ()),
+        }
     claimed: list[Delivery] = []
     lost: list[tuple[Delivery, int]] = []
     for row in await tx.fetch_mappings(statement, values):
@@ -161,13 +168,11 @@ _FAIL_LOST = Statement(
 )
 
 
-def _claim(database: str, *, fair: bool) -> Update:
-    """Leases the chosen due deliveries: the oldest (store/fair_claim.py's `due_oldest`), or
-    each account's share first and then the oldest (`fair_due`)."""
-    chosen = fair_due(database) if fair else select(due_oldest(database).c.id)
+def _claim(database: str, *, chosen: Callable[[str], Select[tuple[str]]]) -> Update:
+    """Leases the due deliveries `chosen` selects (store/fair_claim.py)."""
     return (
         update(deliveries)
-        .where(deliveries.c.id.in_(chosen))
+        .where(deliveries.c.id.in_(chosen(database)))
         .values(
             next_attempt_at=bindparam("b_until", type_=Timestamp),
             lease_token=bindparam("b_token", type_=String),
@@ -180,8 +185,13 @@ def _claim(database: str, *, fair: bool) -> Update:
     )
 
 
-_CLAIM = Statement(lambda database: _claim(database, fair=False))  # every claim
-_CLAIM_FAIR = Statement(lambda database: _claim(database, fair=True))  # every fair claim
+def _oldest(database: str) -> Select[tuple[str]]:
+    return select(due_oldest(database).c.id)
+
+
+_CLAIM = Statement(lambda database: _claim(database, chosen=_oldest))
+_CLAIM_FAIR = Statement(lambda database: _claim(database, chosen=fair_due))  # every claim
+_CLAIM_OTHERS = Statement(lambda database: _claim(database, chosen=others_due))
 
 
 async def record_attempts(tx: Transaction, results: Sequence[DeliveryResult]) -> None:

@@ -39,10 +39,11 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import ColumnElement
 
 from hookcast.domain.models import DeliveryStatus
+from hookcast.store.sql import in_list
 from hookcast.store.tables import deliveries
 from hookcast.store.types import Timestamp
 
-__all__ = ["due_oldest", "fair_due"]
+__all__ = ["due_oldest", "fair_due", "others_due"]
 
 _PENDING = DeliveryStatus.PENDING.value
 
@@ -88,10 +89,21 @@ def fair_due(database: str) -> Select[tuple[str]]:
     )
 
 
-def _shares(database: str) -> CTE:
-    """Up to `b_per_account` due deliveries of each account met on the walk, `b_limit` in
-    all: (id, next_attempt_at)."""
+def others_due(database: str) -> Select[tuple[str]]:
+    """The ids to claim for a worker that holds all it may claim: the shares of the accounts
+    not in `b_holding` (the accounts whose deliveries it holds), `b_limit` in all, and no
+    oldest to fill the batch."""
+    shares = _shares(database, holding=True)
+    return select(shares.c.id)
+
+
+def _shares(database: str, *, holding: bool = False) -> CTE:
+    """Up to `b_per_account` due deliveries of each account met on the walk (but those in
+    `b_holding`), `b_limit` in all: (id, next_attempt_at)."""
     walk = _walk()
+    if holding:
+        held = in_list(database, column=walk.c.account_id, name="b_holding")
+        walk = select(walk.c.account_id).where(~held).cte("others")
     mine = deliveries.alias("mine")
     share = (
         select(mine.c.id, mine.c.next_attempt_at)

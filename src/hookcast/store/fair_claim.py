@@ -112,7 +112,9 @@ def _shares(database: str, *, holding: bool = False) -> CTE:
             mine.c.status == _PENDING,
             mine.c.next_attempt_at <= bindparam("b_now", type_=Timestamp),
         )
-        .order_by(mine.c.next_attempt_at)
+        # account_id first, though it is one value: then the order is the index's, and the
+        # planner does not walk the due index instead (measured: 19,000 rows per account).
+        .order_by(mine.c.account_id, mine.c.next_attempt_at)
         .limit(bindparam("b_per_account", type_=Integer))
     )
     if database == "postgresql":

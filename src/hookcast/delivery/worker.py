@@ -7,6 +7,7 @@ leased to it, they skip the claim."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import random
@@ -73,6 +74,7 @@ class DeliveryWorker:
         self._liveness = Liveness(queue, worker_id=self.worker_id, clock=clock, options=options)
         self._in_flight: dict[asyncio.Task[None], Start] = {}
         self._room_freed = asyncio.Event()  # the claim loop may claim again
+        self._others_claimed_at = float("-inf")  # loop time of the last _claim_for_others
         self._waiting_for_room = False
         self._taking = False  # run() is running: publishes may hand deliveries over
         # One token for every delivery handed over by a publish: a lease is a claim on rows
@@ -131,10 +133,17 @@ class DeliveryWorker:
 
     async def _claim_for_others(self, stop: asyncio.Event) -> list[ClaimedDelivery]:
         """While the worker may still not claim: a few deliveries of each account it holds
-        none of (scheduler.py's `spare_room`)."""
+        none of (scheduler.py's `spare_room`), at most once per `others_claim_interval`."""
+        loop = asyncio.get_running_loop()
+        too_soon = self._others_claimed_at + self._options.others_claim_interval - loop.time()
+        if too_soon > 0:
+            # Pacing, not synchronisation: a wake-up comes with every publish and release.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), too_soon)
         spare = self._scheduler.spare_room()
         if stop.is_set() or spare <= 0 or self._scheduler.room() > 0:
             return []
+        self._others_claimed_at = loop.time()
         per_account = max(1, self._options.claim_per_account // 8)
         return await self._claim(spare, per_account=per_account, holding=self._scheduler.holding())
 

@@ -117,7 +117,7 @@ async def claim_due(
         "b_worker": worker_id,
     }
     statement = _CLAIM
-    if per_account > 0:
+    if holding is not None or per_account > 0:
         statement = _CLAIM_FAIR if holding is None else _CLAIM_OTHERS
         values |= {
             "b_per_account": per_account,

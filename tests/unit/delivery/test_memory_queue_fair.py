@@ -45,6 +45,7 @@ def _queue(backlog: str) -> MemoryDeliveryQueue:
         # a worker holding A's: only the others' shares, no fill
         ("A*100 B*10 C*1", 10, 4, {"A"}, {"B": 4, "C": 1}),
         ("A*100", 10, 4, {"A"}, {}),
+        ("A*100 B*3", 10, 0, {"A"}, {}),  # no share: nothing
         ("A*100 B*10", 10, 4, set(), {"A": 4, "B": 4}),
     ],
 )

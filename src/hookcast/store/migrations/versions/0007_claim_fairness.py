@@ -3,7 +3,7 @@ each account's share of its due deliveries before the oldest of anyone's, findin
 accounts and their oldest due with one index probe each (store/fair_claim.py).
 
 Revision ID: 0007_claim_fairness
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-05
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007_claim_fairness"
-down_revision: str | None = "0005"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -51,7 +51,10 @@ async def test_migrate_creates_the_schema_once(empty_database_url: str, secret_k
     migrate(empty_database_url)
     await asyncio.to_thread(migrate, empty_database_url)  # current: a no-op
 
-    assert await _scalar(empty_database_url, "SELECT version_num FROM alembic_version") == "0006"
+    assert (
+        await _scalar(empty_database_url, "SELECT version_num FROM alembic_version")
+        == "0007_claim_fairness"
+    )
     store = await open_store(empty_database_url, secret_key=secret_key)
     try:
         (default,) = await store.list_accounts()

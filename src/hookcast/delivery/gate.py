@@ -39,6 +39,10 @@ class EndpointGate:
         """Requests in flight for `account`'s deliveries."""
         return self._accounts.get(account, 0)
 
+    def accounts(self) -> set[str]:
+        """The accounts with requests in flight."""
+        return set(self._accounts)
+
     def try_slot(self, key: str, account: str) -> Slot | None:
         """A place for one request to the endpoint `key` for `account` now, or None if the
         endpoint is at its limit, or it is slow (or not measured yet) and such requests

@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -54,14 +55,26 @@ class MemoryDeliveryQueue:
         return self._entries[delivery_id].delivery
 
     async def claim_due_deliveries(
-        self, *, now: datetime, limit: int, lease_seconds: float, worker_id: str | None = None
+        self,
+        *,
+        now: datetime,
+        limit: int,
+        lease_seconds: float,
+        worker_id: str | None = None,
+        per_account: int = 0,
+        holding: Collection[str] | None = None,
     ) -> Sequence[ClaimedDelivery]:
-        """Leases up to `limit` pending deliveries due at `now` to `worker_id`, oldest first;
-        fails those lost `MAX_LEASE_LOSSES` times."""
+        """Leases up to `limit` pending deliveries due at `now` to `worker_id`, oldest first,
+        after up to `per_account` of each account's (only those, of accounts not in
+        `holding`, if given); fails those lost `MAX_LEASE_LOSSES` times."""
         due = sorted(
             (e for e in self._entries.values() if _is_due(e.delivery, now)),
             key=lambda e: (e.delivery.next_attempt_at, e.delivery.created, e.delivery.id),
-        )[:limit]
+        )
+        shares, rest = _shares(due, per_account)
+        if holding is not None:
+            shares, rest = [e for e in shares if e.delivery.account_id not in holding], []
+        due = (shares + rest)[:limit]
         token = next(self._tokens)
         until = now + timedelta(seconds=lease_seconds)
         for entry in due:
@@ -161,6 +174,20 @@ class MemoryDeliveryQueue:
         if entry is None or entry.delivery.lease_token != token:
             return None
         return entry if entry.delivery.status is DeliveryStatus.PENDING else None
+
+
+def _shares(due: list[_Entry], per_account: int) -> tuple[list[_Entry], list[_Entry]]:
+    """`due` (oldest first) split into each account's first `per_account` and the rest."""
+    if per_account <= 0:
+        return [], due
+    taken: Counter[str] = Counter()
+    shares: list[_Entry] = []
+    rest: list[_Entry] = []
+    for entry in due:
+        account = entry.delivery.account_id
+        taken[account] += 1
+        (shares if taken[account] <= per_account else rest).append(entry)
+    return shares, rest
 
 
 def _is_due(delivery: Delivery, now: datetime) -> bool:

@@ -14,6 +14,15 @@ class WorkerOptions:
     # A claim is made once no more than half are held, so each claim is one transaction of
     # hundreds of rows rather than many of a few. Keep it at least twice `concurrency`.
     prefetch: int = 1024
+    # Claims are fair too (store/fair_claim.py): each first takes up to claim_per_account of
+    # every account's due deliveries, then the oldest due of anyone. While the worker may
+    # not claim (prefetch held, or the endpoints it has queued for are full), it still
+    # claims up to claim_per_account deliveries of accounts it holds none of, an eighth of
+    # that per account, each time it wakes (a publish, a release, or every
+    # idle_wait_seconds) but at most once per others_claim_interval: wake-ups come with
+    # every publish and hand-back, and each such claim is a write.
+    claim_per_account: int = 32
+    others_claim_interval: float = 0.1
     # Fair share (docs/delivery.md): accounts take turns, and while several wait each may
     # have its share of `concurrency` in flight. An endpoint whose requests take longer than
     # slow_endpoint_seconds gets endpoint_concurrency * slow_endpoint_seconds / latency slots

@@ -77,6 +77,19 @@ class EndpointScheduler:
             half += bound // 2
         return min(room, free) if free >= half else 0
 
+    def spare_room(self) -> int:
+        """How many deliveries of accounts it holds none of to claim while `room()` is 0:
+        a small claim, so a busy account's full queues do not keep the others' deliveries
+        out of the worker. Its leases may exceed `prefetch` by one such claim, no more."""
+        options = self._options
+        return min(
+            options.claim_per_account, options.prefetch + options.claim_per_account - self.held
+        )
+
+    def holding(self) -> set[str]:
+        """The accounts with deliveries queued or in flight here."""
+        return self._gate.accounts() | self._accounts.keys()
+
     def enqueue(self, claimed: Sequence[ClaimedDelivery], *, now: float) -> list[LeaseKey]:
         """Queues each delivery for its endpoint, to be sent before `now` plus the queue
         expiry; returns the leases to hand back (no attempt is counted) because their

@@ -7,6 +7,7 @@ leased to it, they skip the claim."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import random
@@ -73,6 +74,7 @@ class DeliveryWorker:
         self._liveness = Liveness(queue, worker_id=self.worker_id, clock=clock, options=options)
         self._in_flight: dict[asyncio.Task[None], Start] = {}
         self._room_freed = asyncio.Event()  # the claim loop may claim again
+        self._others_claimed_at = float("-inf")  # loop time of the last _claim_for_others
         self._waiting_for_room = False
         self._taking = False  # run() is running: publishes may hand deliveries over
         # One token for every delivery handed over by a publish: a lease is a claim on rows
@@ -98,6 +100,7 @@ class DeliveryWorker:
                 room = self._scheduler.room()
                 if room <= 0:
                     await self._wait_for_room(stop)
+                    self._schedule(await self._claim_for_others(stop))
                     continue
                 claimed = await self._claim(room)
                 self._schedule(claimed)
@@ -128,7 +131,25 @@ class DeliveryWorker:
         if self._taking:
             self._schedule(leased)
 
-    async def _claim(self, room: int) -> list[ClaimedDelivery]:
+    async def _claim_for_others(self, stop: asyncio.Event) -> list[ClaimedDelivery]:
+        """While the worker may still not claim: a few deliveries of each account it holds
+        none of (scheduler.py's `spare_room`), at most once per `others_claim_interval`."""
+        loop = asyncio.get_running_loop()
+        too_soon = self._others_claimed_at + self._options.others_claim_interval - loop.time()
+        if too_soon > 0:
+            # Pacing, not synchronisation: a wake-up comes with every publish and release.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), too_soon)
+        spare = self._scheduler.spare_room()
+        if stop.is_set() or spare <= 0 or self._scheduler.room() > 0:
+            return []
+        self._others_claimed_at = loop.time()
+        per_account = max(1, self._options.claim_per_account // 8)
+        return await self._claim(spare, per_account=per_account, holding=self._scheduler.holding())
+
+    async def _claim(
+        self, room: int, *, per_account: int | None = None, holding: set[str] | None = None
+    ) -> list[ClaimedDelivery]:
         try:
             return list(
                 await self._queue.claim_due_deliveries(
@@ -136,6 +157,8 @@ class DeliveryWorker:
                     limit=room,
                     lease_seconds=self._options.lease_seconds,
                     worker_id=self.worker_id,
+                    per_account=per_account or self._options.claim_per_account,
+                    holding=holding,
                 )
             )
         except Exception:  # the database may be down for a while: log, back off, go on
@@ -225,21 +248,22 @@ class DeliveryWorker:
         return max(0.01, min(until, self._options.idle_wait_seconds))
 
     async def _wait_for_room(self, stop: asyncio.Event) -> None:
-        """Until requests finish and leave room to claim (see _finished), bounded so that the
-        loop, and its heartbeat, turn even while every slot stays busy."""
+        """Until requests finish and leave room to claim (see _finished), or new deliveries
+        may be due (another account's may be claimed then: `_claim_for_others`), bounded so
+        that the loop, and its heartbeat, turn even while every slot stays busy."""
         self._room_freed.clear()
         self._waiting_for_room = True
-        stopper = asyncio.ensure_future(stop.wait())
-        freed = asyncio.ensure_future(self._room_freed.wait())
+        timeout = self._options.idle_wait_seconds
+        waiters = [
+            asyncio.ensure_future(stop.wait()),
+            asyncio.ensure_future(self._room_freed.wait()),
+            asyncio.ensure_future(self._queue.wait_for_deliveries(timeout)),
+        ]
         try:
-            await asyncio.wait(
-                [stopper, freed],
-                timeout=self._options.idle_wait_seconds,
-                return_when=asyncio.FIRST_COMPLETED,
-            )
+            await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         finally:
             self._waiting_for_room = False
-        for waiter in (stopper, freed):
+        for waiter in waiters:
             waiter.cancel()
 
     async def _drain(self) -> None:

@@ -3,7 +3,7 @@ the queue it claims them from."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -44,9 +44,22 @@ class DeliveryQueue(Protocol):
     contract suite (tests/contract/test_delivery_queue.py) runs both."""
 
     async def claim_due_deliveries(
-        self, *, now: datetime, limit: int, lease_seconds: float, worker_id: str | None = None
+        self,
+        *,
+        now: datetime,
+        limit: int,
+        lease_seconds: float,
+        worker_id: str | None = None,
+        per_account: int = 0,
+        holding: Collection[str] | None = None,
     ) -> Sequence[ClaimedDelivery]:
         """Leases up to `limit` pending deliveries due at `now` to `worker_id`, oldest first.
+        With `per_account`, the claim first takes up to that many of each account's due
+        deliveries (its oldest), then fills the batch with the oldest due of anyone: one
+        account's backlog cannot keep another's deliveries out of a claim. When more accounts
+        wait than `limit` holds, which of them get their share varies from claim to claim.
+        With `holding` too (the accounts whose deliveries the worker already holds), only
+        the shares of the other accounts are taken, and nothing fills the batch.
         A lease that is neither recorded nor released makes the delivery due again when it
         expires, or when its worker is found dead (`take_back_leases`); either counts as a
         lost lease, and a delivery found lost `MAX_LEASE_LOSSES` times (domain/leases.py) is

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -12,6 +12,7 @@ from sqlalchemy import (
     BigInteger,
     ColumnElement,
     Integer,
+    Select,
     String,
     and_,
     bindparam,
@@ -26,11 +27,13 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.dml import Insert, Update
 
+from hookcast.domain.ids import new_resource_id
 from hookcast.domain.leases import MAX_LEASE_LOSSES, lost_attempt
 from hookcast.domain.models import Attempt, Delivery, DeliveryStatus
 from hookcast.ports import DeliveryQuery, DeliveryRecord, DeliveryResult, Page
 from hookcast.store.connector import Transaction
 from hookcast.store.events import load_events
+from hookcast.store.fair_claim import due_oldest, fair_due, others_due
 from hookcast.store.rows import (
     attempt_from_row,
     attempt_values,
@@ -86,10 +89,19 @@ _INSERT = Statement(
 
 
 async def claim_due(
-    tx: Transaction, *, now: datetime, limit: int, lease_seconds: float, worker_id: str | None
+    tx: Transaction,
+    *,
+    now: datetime,
+    limit: int,
+    lease_seconds: float,
+    worker_id: str | None,
+    per_account: int = 0,
+    holding: Collection[str] | None = None,
 ) -> tuple[str, list[Delivery]]:
     """Leases up to `limit` due pending deliveries to `worker_id`: (lease token, deliveries
-    oldest first).
+    oldest first). With `per_account`, up to that many of each account's due deliveries
+    first (store/fair_claim.py), then the oldest due; with `holding` too, only those shares
+    of the accounts not in it.
 
     One statement: the lease is taken by moving next_attempt_at to the lease's expiry, so an
     unrecorded, unreleased delivery simply becomes due again. A delivery still leased (its
@@ -104,9 +116,17 @@ async def claim_due(
         "b_token": token,
         "b_worker": worker_id,
     }
+    statement = _CLAIM
+    if holding is not None or per_account > 0:
+        statement = _CLAIM_FAIR if holding is None else _CLAIM_OTHERS
+        values |= {
+            "b_per_account": per_account,
+            "b_from": new_resource_id(),
+            "b_holding": list(holding or ()),
+        }
     claimed: list[Delivery] = []
     lost: list[tuple[Delivery, int]] = []
-    for row in await tx.fetch_mappings(_CLAIM, values):
+    for row in await tx.fetch_mappings(statement, values):
         delivery = delivery_from_row(row)
         if row["lease_losses"] >= MAX_LEASE_LOSSES:
             lost.append((delivery, row["lease_losses"]))
@@ -148,26 +168,11 @@ _FAIL_LOST = Statement(
 )
 
 
-def _claim(database: str) -> Update:
-    """On PostgreSQL, SKIP LOCKED lets concurrent claimers take disjoint rows without
-    waiting for each other, and MATERIALIZED makes the planner evaluate the locked selection
-    exactly once."""
-    due = (
-        select(deliveries.c.id)
-        .where(
-            deliveries.c.status == _PENDING,
-            deliveries.c.next_attempt_at <= bindparam("b_now", type_=Timestamp),
-        )
-        .order_by(deliveries.c.next_attempt_at)
-        .limit(bindparam("b_limit", type_=Integer))
-    )
-    if database == "postgresql":
-        due_cte = due.with_for_update(skip_locked=True).cte("due").prefix_with("MATERIALIZED")
-    else:
-        due_cte = due.cte("due")
+def _claim(database: str, *, chosen: Callable[[str], Select[tuple[str]]]) -> Update:
+    """Leases the due deliveries `chosen` selects (store/fair_claim.py)."""
     return (
         update(deliveries)
-        .where(deliveries.c.id.in_(select(due_cte.c.id)))
+        .where(deliveries.c.id.in_(chosen(database)))
         .values(
             next_attempt_at=bindparam("b_until", type_=Timestamp),
             lease_token=bindparam("b_token", type_=String),
@@ -180,7 +185,13 @@ def _claim(database: str) -> Update:
     )
 
 
-_CLAIM = Statement(_claim)  # every claim
+def _oldest(database: str) -> Select[tuple[str]]:
+    return select(due_oldest(database).c.id)
+
+
+_CLAIM = Statement(lambda database: _claim(database, chosen=_oldest))
+_CLAIM_FAIR = Statement(lambda database: _claim(database, chosen=fair_due))  # every claim
+_CLAIM_OTHERS = Statement(lambda database: _claim(database, chosen=others_due))
 
 
 async def record_attempts(tx: Transaction, results: Sequence[DeliveryResult]) -> None:

@@ -7,7 +7,7 @@ rows through `_scanning` (see store/connector.py).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import replace
 from datetime import datetime
@@ -297,11 +297,24 @@ class SqlStore:
     # deliveries
 
     async def claim_due_deliveries(
-        self, *, now: datetime, limit: int, lease_seconds: float, worker_id: str | None = None
+        self,
+        *,
+        now: datetime,
+        limit: int,
+        lease_seconds: float,
+        worker_id: str | None = None,
+        per_account: int = 0,
+        holding: Collection[str] | None = None,
     ) -> Sequence[ClaimedDelivery]:
         async with self._writing() as tx:
             token, claimed = await delivery_sql.claim_due(
-                tx, now=now, limit=limit, lease_seconds=lease_seconds, worker_id=worker_id
+                tx,
+                now=now,
+                limit=limit,
+                lease_seconds=lease_seconds,
+                worker_id=worker_id,
+                per_account=per_account,
+                holding=holding,
             )
             if not claimed:
                 return []

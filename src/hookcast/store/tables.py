@@ -205,6 +205,15 @@ deliveries = Table(
         sqlite_where=text("status = 'pending'"),
         postgresql_where=text("status = 'pending'"),
     ),
+    # A fair claim (store/fair_claim.py) walks the accounts with pending rows and takes each
+    # one's oldest due: one probe each, however large one account's backlog.
+    Index(
+        "ix_deliveries_account_due",
+        "account_id",
+        "next_attempt_at",
+        sqlite_where=text("status = 'pending'"),
+        postgresql_where=text("status = 'pending'"),
+    ),
     Index(None, "webhook_id", "created"),
     # A webhook's held deliveries (held while it was disabled) in publish order: counted on
     # every webhook page, released or discarded together.

@@ -181,6 +181,42 @@ def test_an_overflowed_endpoint_stops_holding_claims_back_once_its_queue_is_empt
 
 
 @pytest.mark.parametrize(
+    ("held", "spare"),
+    [
+        (9, 4),  # held back by prefetch: still a small claim for other accounts
+        (16, 4),  # prefetch full: one small claim more may go over it
+        (18, 2),  # but no further
+        (20, 0),
+    ],
+)
+def test_a_held_back_worker_still_has_spare_room_for_other_accounts(held: int, spare: int) -> None:
+    options = replace(ROOMY, prefetch=16, endpoint_queue=64, claim_per_account=4)
+    scheduler = EndpointScheduler(options)
+    scheduler.enqueue(claims("A" * held), now=0.0)
+    assert scheduler.room() == 0
+    assert scheduler.spare_room() == spare
+
+
+def test_the_accounts_held_are_those_queued_or_in_flight() -> None:
+    options = replace(ROOMY, endpoint_concurrency=1)
+    scheduler = EndpointScheduler(options)
+    queued = claims("AA")
+    other = make.webhook("other", webhook_url="https://other.example/hook")
+    event = make.event("other")
+    queued.append(ClaimedDelivery(make.delivery(event, other.id), "lease", event, other))
+    scheduler.enqueue(queued, now=0.0)
+    ((_, slot), (_, other_slot)), _ = scheduler.ready(now=0.0)  # "acct" keeps one queued
+
+    with other_slot:
+        assert scheduler.holding() == {"acct", "other"}
+    assert scheduler.holding() == {"acct"}
+    with slot:
+        pass
+    scheduler.ready(now=0.0)
+    assert scheduler.holding() == {"acct"}  # its last one, in flight
+
+
+@pytest.mark.parametrize(
     ("waited", "started_now", "expired"),
     [
         (29.0, "AB", 0),

@@ -59,3 +59,40 @@ async def test_another_accounts_deliveries_go_out_while_one_accounts_endpoints_h
         release.set()
     recorded = [a for a in queue.attempts if a.status_code == 200]
     assert len(recorded) == 20  # B's, recorded; A's went back unattempted on shutdown
+
+
+async def test_a_worker_whose_queues_one_account_fills_still_takes_another_accounts() -> None:
+    # A's backlog of 5,000 goes to one endpoint that never answers: the worker holds all it
+    # may queue for it and claims no more of A's. B's delivery, published later (newer than
+    # all of A's), is still claimed and sent.
+    stuck = make.webhook("A", webhook_url="https://stuck.example/hook")
+    fast = make.webhook("B", webhook_url="https://fast.example/hook")
+    release = asyncio.Event()
+
+    async def answer(request: OutboundRequest) -> SendOutcome:
+        if request.url == stuck.webhook_url:
+            await release.wait()
+        return SendOutcome(status_code=200, latency_ms=1.0)
+
+    sender = RecordingSender(answer)
+    queue = MemoryDeliveryQueue()
+    _add(queue, stuck, 5_000, first=-5_000)
+    worker = DeliveryWorker(
+        queue,
+        sender,
+        clock=lambda: NOW,
+        options=WorkerOptions(idle_wait_seconds=60.0, shutdown_grace_seconds=0.0),
+    )
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop))
+    try:
+        await sender.wait_for(WorkerOptions().new_endpoint_concurrency, urls={stuck.webhook_url})
+        _add(queue, fast, 1, first=900)
+
+        await sender.wait_for(1, urls={fast.webhook_url})  # at once: no wait of 60 s
+
+        assert not release.is_set()
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, WAIT)
+        release.set()

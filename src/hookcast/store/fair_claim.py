@@ -1,0 +1,172 @@
+"""Which due deliveries a fair claim takes: each account's share first, then the oldest.
+
+A claim that takes the oldest due deliveries whatever their account lets one account's
+backlog fill every batch: another account's fresh delivery waits behind all of it. So a fair
+claim first takes up to `b_per_account` of each account's due deliveries (its oldest), then
+fills the batch up to `b_limit` with the oldest due deliveries of anyone.
+
+Finding the accounts with due deliveries must not cost a pass over a backlog of 100,000
+rows. The accounts are walked through the partial index on pending rows' (account_id,
+next_attempt_at), one probe per account (a recursive query stepping to the next larger
+account id: the index skip scan neither database does by itself), and each account's share
+is one probe more. The walk starts at a random account id (`b_from`) and wraps around, so
+when more accounts wait than one batch holds, a different set goes first each time.
+PostgreSQL reads the walk lazily and stops once the shares fill the batch; SQLite runs a
+recursive query to its end before reading it, so there a claim visits every account with
+pending deliveries (measured: 2 ms for 200 accounts and a backlog of 100,000).
+
+PostgreSQL takes each share in a LATERAL subquery with FOR UPDATE SKIP LOCKED, as the oldest
+are taken: concurrent claimers skip each other's rows instead of waiting or sharing them.
+Rows locked here but not chosen stay locked until the claim commits, a few milliseconds.
+SQLite has no LATERAL; a correlated `id IN (... LIMIT)` does the same, and its writers are
+serialized, so nothing needs locking.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    CTE,
+    Integer,
+    Select,
+    String,
+    bindparam,
+    literal,
+    null,
+    select,
+    true,
+    union_all,
+)
+from sqlalchemy.sql.elements import ColumnElement
+
+from hookcast.domain.models import DeliveryStatus
+from hookcast.store.sql import in_list
+from hookcast.store.tables import deliveries
+from hookcast.store.types import Timestamp
+
+__all__ = ["due_oldest", "fair_due", "others_due"]
+
+_PENDING = DeliveryStatus.PENDING.value
+
+
+def _limit() -> ColumnElement[int]:
+    return bindparam("b_limit", type_=Integer)
+
+
+def due_oldest(database: str) -> CTE:
+    """The `b_limit` oldest due deliveries (id, next_attempt_at), locked on PostgreSQL.
+
+    On PostgreSQL, SKIP LOCKED lets concurrent claimers take disjoint rows without waiting
+    for each other, and MATERIALIZED makes the planner evaluate the locked selection exactly
+    once."""
+    due = (
+        select(deliveries.c.id, deliveries.c.next_attempt_at)
+        .where(
+            deliveries.c.status == _PENDING,
+            deliveries.c.next_attempt_at <= bindparam("b_now", type_=Timestamp),
+        )
+        .order_by(deliveries.c.next_attempt_at)
+        .limit(_limit())
+    )
+    if database == "postgresql":
+        return due.with_for_update(skip_locked=True).cte("due").prefix_with("MATERIALIZED")
+    return due.cte("due")
+
+
+def fair_due(database: str) -> Select[tuple[str]]:
+    """The ids to claim: each account's share of its due deliveries, then the oldest due,
+    `b_limit` in all."""
+    shares = _shares(database)
+    oldest = due_oldest(database)
+    # Every share is taken (there are at most `b_limit`), so only the oldest need their due
+    # time: the fill is the oldest of those not already shares.
+    fill = select(oldest.c.id, oldest.c.next_attempt_at, literal(1).label("pass")).where(
+        oldest.c.id.not_in(select(shares.c.id))
+    )
+    both = union_all(
+        select(shares.c.id, null().label("next_attempt_at"), literal(0).label("pass")), fill
+    ).subquery("candidates")
+    return select(both.c.id).order_by(both.c["pass"], both.c.next_attempt_at).limit(_limit())
+
+
+def others_due(database: str) -> Select[tuple[str]]:
+    """The ids to claim for a worker that holds all it may claim: the shares of the accounts
+    not in `b_holding` (the accounts whose deliveries it holds), `b_limit` in all, and no
+    oldest to fill the batch."""
+    shares = _shares(database, holding=True)
+    return select(shares.c.id)
+
+
+def _shares(database: str, *, holding: bool = False) -> CTE:
+    """Up to `b_per_account` due deliveries of each account met on the walk (but those in
+    `b_holding`), `b_limit` in all: their ids."""
+    walk = _walk()
+    if holding:
+        held = in_list(database, column=walk.c.account_id, name="b_holding")
+        walk = select(walk.c.account_id).where(~held).cte("others")
+    mine = deliveries.alias("mine")
+    share = (
+        select(mine.c.id)
+        .where(
+            mine.c.account_id == walk.c.account_id,
+            mine.c.status == _PENDING,
+            mine.c.next_attempt_at <= bindparam("b_now", type_=Timestamp),
+        )
+        # account_id first, though it is one value: the order is then the account index's
+        # own. PostgreSQL still needs the table's statistics (autovacuum keeps them) to
+        # choose that index: unanalyzed, it once probed the due index and filtered it by
+        # account, 19,000 rows per account (220 ms a claim). A row comparison that only the
+        # account index could answer made SQLite scan each account's pending rows instead.
+        .order_by(mine.c.account_id, mine.c.next_attempt_at)
+        .limit(bindparam("b_per_account", type_=Integer))
+    )
+    if database == "postgresql":
+        lateral = share.with_for_update(skip_locked=True).lateral("share")
+        taken = select(lateral.c.id).select_from(walk.join(lateral, true()))
+        return taken.limit(_limit()).cte("shares").prefix_with("MATERIALIZED")
+    # (Only the id of the joined row: its primary key index covers it.)
+    row = deliveries.alias("shared")
+    taken = select(row.c.id).select_from(walk.join(row, row.c.id.in_(share.correlate(walk))))
+    return taken.limit(_limit()).cte("shares")
+
+
+def _walk() -> CTE:
+    """The accounts with pending deliveries: from `b_from` upwards, then from the smallest
+    up to `b_from`."""
+    start = bindparam("b_from", type_=String)
+    upwards = _accounts("upwards", first=_first_account("upwards_first", at_least=start))
+    wrapped = _accounts("wrapped", first=_first_account("wrapped_first", at_least=None))
+    return union_all(
+        select(upwards.c.account_id),
+        select(wrapped.c.account_id).where(wrapped.c.account_id < start),
+    ).cte("walk")
+
+
+def _accounts(name: str, *, first: ColumnElement[str]) -> CTE:
+    """The accounts with pending deliveries in id order from `first`: a recursive query,
+    each step one index probe for the next larger account id (NULL after the last)."""
+    seed = select(first.label("account_id")).cte(name, recursive=True)
+    following = deliveries.alias(f"{name}_next")
+    step = (
+        select(following.c.account_id)
+        .where(following.c.status == _PENDING, following.c.account_id > seed.c.account_id)
+        .order_by(following.c.account_id)
+        .limit(1)
+        .correlate(seed)
+        .scalar_subquery()
+    )
+    return seed.union_all(select(step).where(seed.c.account_id.is_not(None)))
+
+
+def _first_account(name: str, *, at_least: ColumnElement[str] | None) -> ColumnElement[str]:
+    """The smallest account id with pending deliveries (at least `at_least`)."""
+    first = deliveries.alias(name)
+    where = [first.c.status == _PENDING]
+    if at_least is not None:
+        where.append(first.c.account_id >= at_least)
+    return (
+        select(first.c.account_id)
+        .where(*where)
+        .order_by(first.c.account_id)
+        .limit(1)
+        .scalar_subquery()
+    )

@@ -209,6 +209,13 @@ class SecretOut(_Out):
         )
 
 
+class FlowplayerSecretOut(_Out):
+    secret: str | None = Field(
+        description="Signs every Flowplayer-format webhook's deliveries (X-FP-Webhook-"
+        "Signature-Hmac-Sha-256); null: not set, and their deliveries are held"
+    )
+
+
 # --- sites ------------------------------------------------------------------------------------
 
 

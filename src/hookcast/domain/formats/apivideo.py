@@ -99,7 +99,9 @@ FORMAT = Format(
     names=NAMES,
     render=_render,
     sign=_sign,
+    signature_headers=frozenset({"x-api-video-signature"}),
     make_secret=new_secret,
     # A 1xx/2xx is delivered; anything else is retried 3 times, 3 s apart (4 tries in all).
     retry_policy=RetryPolicySpec("custom", (3.0, 3.0, 3.0)),
+    success_from=100,
 )

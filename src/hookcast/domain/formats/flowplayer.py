@@ -66,6 +66,7 @@ FORMAT = Format(
     names=NAMES,
     render=_render,
     sign=_sign,
+    signature_headers=frozenset({SIGNATURE_HEADER.lower()}),
     # Stored but unused for signing (the organization secret signs): kept so every webhook
     # has a secret and switching the scheme later needs no migration.
     make_secret=new_webhook_secret,

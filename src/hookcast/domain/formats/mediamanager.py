@@ -72,6 +72,7 @@ FORMAT = Format(
     names=NAMES,
     render=_render,
     sign=_sign,
+    signature_headers=frozenset({SIGNATURE_HEADER.lower()}),
     make_secret=new_webhook_secret,
     # 2xx is success, 3 tries in all, no answer within 3 s is a failure (its documented
     # behaviour); the 3 s between tries is HookCast's "quick" preset (inferred).

@@ -107,3 +107,26 @@ async def test_flowplayer_spells_every_event_all(api: Api) -> None:
         "PATCH", f"/v2/webhooks/{created['id']}/", json={"metadata": {"name": "renamed"}}
     )
     assert renamed.json()["metadata"]["events"] == ["ALL"]
+
+
+async def test_the_catalog_names_every_event_in_every_format_or_says_it_is_not_delivered(
+    api: Api,
+) -> None:
+    rendition = (await api.call("GET", "/v2/event_types/rendition_ready/")).json()
+    assert set(rendition["formats"]) == {
+        "jwplayer",
+        "apivideo",
+        "flowplayer",
+        "mediamanager",
+        "standard",
+    }
+    apivideo = rendition["formats"]["apivideo"]
+    assert apivideo["name"] == "video.encoding.quality.completed"
+    assert apivideo["example"]["type"] == "video.encoding.quality.completed"
+    assert rendition["formats"]["flowplayer"] is None  # not delivered in this format
+    assert rendition["formats"]["jwplayer"]["example"] == rendition["example"]
+
+    listed = (await api.call("GET", "/v2/event_types/")).json()["event_types"]
+    ready = next(item for item in listed if item["name"] == "media_available")
+    assert ready["formats"]["flowplayer"]["name"] == "VIDEO_READY"
+    assert ready["formats"]["standard"]["example"]["type"] == "media.available"

@@ -15,6 +15,7 @@ from standardwebhooks.webhooks import WebhookVerificationError
 
 from hookcast.domain.catalog import ALL_EVENTS, EVENT_TYPES, PUBLISHABLE_EVENTS
 from hookcast.domain.formats import FORMATS, TEST_EVENT, Format
+from hookcast.domain.formats.examples import format_examples
 from hookcast.domain.models import Event
 from support import factories as make
 
@@ -368,3 +369,36 @@ def test_the_official_standard_webhooks_library_verifies_every_event(catalog_eve
     stale = dict(headers, **{"webhook-timestamp": str(int((now - timedelta(hours=1)).timestamp()))})
     with pytest.raises(WebhookVerificationError):
         StandardWebhook(SECRETS[0]).verify(body, stale)
+
+
+# --- the catalog in every format --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("event_type", EVENT_TYPES.values(), ids=EVENT_TYPES.keys())
+def test_the_catalog_shows_every_event_in_every_format_or_says_it_is_not_delivered(
+    event_type: Any,
+) -> None:
+    examples = format_examples(event_type, FORMATS)
+    assert set(examples) == set(FORMATS)
+    # JW Player's example is the catalog's own, unchanged.
+    jwplayer = examples["jwplayer"]
+    assert jwplayer is not None
+    assert jwplayer.example == event_type.example()
+    for name, shown in examples.items():
+        own = FORMATS[name].event_name(event_type.name)
+        assert (shown is None) == (own is None)
+        if shown is not None:
+            assert shown.name == own
+
+
+def test_the_api_video_example_of_a_rendition_is_its_documented_shape() -> None:
+    shown = format_examples(EVENT_TYPES["rendition_ready"], FORMATS)["apivideo"]
+    assert shown is not None
+    assert shown.example == {
+        "type": "video.encoding.quality.completed",
+        "emittedAt": "2024-08-27T00:15:45.000Z",
+        "videoId": "MNYaMSQl",
+        "encoding": "hls",
+        "quality": "720p",
+    }
+    assert format_examples(EVENT_TYPES["media_created"], FORMATS)["apivideo"] is None

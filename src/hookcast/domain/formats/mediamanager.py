@@ -78,4 +78,15 @@ FORMAT = Format(
     # behaviour); the 3 s between tries is HookCast's "quick" preset (inferred).
     retry_policy=RetryPolicySpec("quick", QUICK_DELAYS),
     timeout_seconds=3,
+    rotation=(
+        "Signature carries one signature, by the new secret from the moment you rotate: have "
+        "your receiver accept either secret before rotating."
+    ),
+    verify_language="PHP",
+    verify_example=(
+        '$signature = hash_hmac("sha256", file_get_contents("php://input"), $secret);\n'
+        'if (!hash_equals($signature, $_SERVER["HTTP_SIGNATURE"] ?? "")) {\n'
+        "    http_response_code(401); exit;\n"
+        "}"
+    ),
 )

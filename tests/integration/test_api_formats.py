@@ -107,3 +107,43 @@ async def test_flowplayer_spells_every_event_all(api: Api) -> None:
         "PATCH", f"/v2/webhooks/{created['id']}/", json={"metadata": {"name": "renamed"}}
     )
     assert renamed.json()["metadata"]["events"] == ["ALL"]
+
+
+async def test_the_catalog_names_every_event_in_every_format_or_says_it_is_not_delivered(
+    api: Api,
+) -> None:
+    rendition = (await api.call("GET", "/v2/event_types/rendition_ready/")).json()
+    assert set(rendition["formats"]) == {
+        "jwplayer",
+        "apivideo",
+        "flowplayer",
+        "mediamanager",
+        "standard",
+    }
+    apivideo = rendition["formats"]["apivideo"]
+    assert apivideo["name"] == "video.encoding.quality.completed"
+    assert apivideo["example"]["type"] == "video.encoding.quality.completed"
+    assert rendition["formats"]["flowplayer"] is None  # not delivered in this format
+    assert rendition["formats"]["jwplayer"]["example"] == rendition["example"]
+
+    listed = (await api.call("GET", "/v2/event_types/")).json()["event_types"]
+    ready = next(item for item in listed if item["name"] == "media_available")
+    assert ready["formats"]["flowplayer"]["name"] == "VIDEO_READY"
+    assert ready["formats"]["standard"]["example"]["type"] == "media.available"
+
+
+async def test_the_events_other_platforms_added_to_the_catalog_can_be_published(api: Api) -> None:
+    await api.site(SITE_ID)
+    events = [
+        {"event": "caption_generated", "track_id": "caption1", "media_id": "viMedia1"},
+        {"event": "summary_generated", "summary_id": "summary1", "media_id": "viMedia1"},
+        {"event": "channel_error", "channel_id": "liStream"},
+        {"event": "livesource_connected", "livesource_id": "Ls4Vb9Kd"},
+    ]
+    events = [{**event, "site_id": SITE_ID} for event in events]
+    published = await api.call("POST", "/v2/events/", json={"events": events})
+    assert published.status_code == 202, published.text
+    listed = (await api.call("GET", "/v2/events/", params={"page_length": 10})).json()
+    by_type = {item["event"]: item for item in listed["events"]}
+    assert by_type["livesource_connected"]["livesource_id"] == "Ls4Vb9Kd"
+    assert by_type["summary_generated"]["summary_id"] == "summary1"

@@ -264,6 +264,10 @@ async def test_only_create_answers_and_the_reveal_route_document_a_secret(api: A
         ("GET", SECRET_ROUTE, "200"),
         ("POST", "/v2/webhooks/{webhook_id}/secret/rotate/", "200"),
         ("POST", "/v2/api_keys/", "201"),
+        # The account's Flowplayer organization secret: revealed (admins), set, generated.
+        ("GET", "/v2/account/flowplayer_secret/", "200"),
+        ("PUT", "/v2/account/flowplayer_secret/", "200"),
+        ("POST", "/v2/account/flowplayer_secret/rotate/", "200"),
     }
 
 

@@ -248,6 +248,10 @@ def test_a_valid_request_to_every_operation_answers_2xx_as_documented(live: Live
     call("GET", "/v2/api_keys/")
     call("DELETE", "/v2/api_keys/{key_id}/", ids={"key_id": key["id"]})
 
+    call("PUT", "/v2/account/flowplayer_secret/", body={"secret": "organization secret"})
+    call("POST", "/v2/account/flowplayer_secret/rotate/")
+    call("GET", "/v2/account/flowplayer_secret/")
+
     call("DELETE", "/v2/webhooks/{webhook_id}/", ids=on_hook)
     call("DELETE", "/v2/sites/{site_id}/", ids={"site_id": site})
     call("GET", "/healthz")

@@ -230,3 +230,45 @@ def test_every_command_has_help_with_an_example(command: list[str]) -> None:
     result = CliRunner().invoke(app, [*command, "--help"])
     assert result.exit_code == 0
     assert "Example: hookcast" in result.stdout
+
+
+def test_trigger_shows_what_each_formats_receivers_get(live: LiveServer) -> None:
+    result = hookcast(
+        live,
+        *("trigger", "video.encoding.quality.completed", "--format", "apivideo"),
+        *("--media-id", "viFormat1", "--data", '{"encoding": "mp4", "quality": "1080p"}'),
+    )
+    assert result.exit_code == 0, result.stderr
+    event_id, shown = result.stdout.split("\n", 1)
+    with live.client() as client:
+        (record,) = client.list_events(resource_id="viFormat1").items
+    assert (record.event_id, record.event) == (event_id, "rendition_ready")
+    assert shown.startswith("apivideo: {")
+    body = json.loads(shown.removeprefix("apivideo: "))
+    assert body["type"] == "video.encoding.quality.completed"
+    assert (body["videoId"], body["quality"]) == ("viFormat1", "1080p")
+
+    every = hookcast(live, "trigger", "media_created", "--format", "all")
+    assert every.exit_code == 0, every.stderr
+    assert "apivideo: not delivered in this format" in every.stdout
+    assert '"event_type": "VIDEO_READY"' not in every.stdout  # media_created is not VIDEO_READY
+    assert '"type": "media.created"' in every.stdout  # standard
+    assert '"event": "media.created"' in every.stdout  # Media Manager
+    assert_one_line_error(hookcast(live, "trigger", "media_created", "--format", "vimeo"), "vimeo")
+
+
+def test_webhooks_create_takes_a_format_and_list_shows_it(live: LiveServer) -> None:
+    created = ok_json(
+        hookcast(
+            live,
+            *("webhooks", "create", "--url", "https://example.com/av", "--format", "apivideo"),
+            *("--event", "live-stream.broadcast.ended", "--site", SITE_ID, "--json"),
+        )
+    )
+    assert created["format"] == "apivideo"
+    assert created["events"] == ["live-stream.broadcast.ended"]
+    assert created["secret"].startswith("sig_sec_")
+    table = hookcast(live, "webhooks", "list")
+    assert table.exit_code == 0, table.stderr
+    assert "apivideo" in table.stdout
+    assert hookcast(live, "webhooks", "delete", created["id"]).exit_code == 0

@@ -71,6 +71,12 @@ TABLE: dict[tuple[str, str], Row] = {
     ("GET", "/v2/events/"): Row(Role.VIEWER, False),
     ("GET", "/v2/deliveries/{delivery_id}/"): Row(Role.VIEWER, True),
     ("POST", "/v2/deliveries/{delivery_id}/retry/"): Row(Role.EDITOR, True),
+    # The caller's own account: another account's key sets or reads its own secret only.
+    ("GET", "/v2/account/flowplayer_secret/"): Row(Role.ADMIN, False),
+    ("PUT", "/v2/account/flowplayer_secret/"): Row(
+        Role.EDITOR, False, {"secret": "their organization secret"}
+    ),
+    ("POST", "/v2/account/flowplayer_secret/rotate/"): Row(Role.EDITOR, False),
 }
 
 
@@ -164,3 +170,5 @@ async def test_other_accounts_reach_nothing_and_weaker_roles_are_refused(api: Ap
     assert ids["key_id"] in {key["id"] for key in keys}
     webhook = (await api.call("GET", f"/v2/webhooks/{ids['webhook_id']}/")).json()
     assert webhook["metadata"]["name"] != "x"
+    ours = await api.call("GET", "/v2/account/flowplayer_secret/")
+    assert ours.json() == {"secret": None}  # the other account set only its own

@@ -15,6 +15,7 @@ from hookcast.api.publish_endpoint import PublishEndpoint
 from hookcast.api.ratelimit import RateLimiter
 from hookcast.api.responses import OrjsonResponse
 from hookcast.api.routes import (
+    account,
     catalog,
     deliveries,
     docs,
@@ -64,7 +65,8 @@ def create_app(
         if operations.rate_limit_per_second > 0
         else None
     )
-    for module in (webhooks, sites, keys, catalog, events, deliveries, health, metrics, docs):
+    modules = (webhooks, sites, keys, account, catalog, events, deliveries, health, metrics, docs)
+    for module in modules:
         app.include_router(module.router)
     errors.install(app)
     _document_errors_as_raised(app)

@@ -14,13 +14,15 @@ as strings so the bytes on the wire are exactly those.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from hookcast.domain.catalog import EventType
-from hookcast.domain.formats import format_of
+from hookcast.domain.formats import FORMATS, format_of
+from hookcast.domain.formats.examples import format_examples
 from hookcast.domain.formats.jwplayer import format_time
 from hookcast.domain.models import ApiKey, Attempt, Site, Webhook
 from hookcast.domain.retry import retry_policy_to_json
@@ -209,6 +211,13 @@ class SecretOut(_Out):
         )
 
 
+class FlowplayerSecretOut(_Out):
+    secret: str | None = Field(
+        description="Signs every Flowplayer-format webhook's deliveries (X-FP-Webhook-"
+        "Signature-Hmac-Sha-256); null: not set, and their deliveries are held"
+    )
+
+
 # --- sites ------------------------------------------------------------------------------------
 
 
@@ -295,12 +304,21 @@ class ApiKeyList(_Out):
 # --- the event catalog ------------------------------------------------------------------------
 
 
+class EventTypeInFormatOut(_Out):
+    name: str = Field(description="The event's name in this format", examples=["VIDEO_READY"])
+    example: dict[str, Any] = Field(description="The body this format's receivers get")
+
+
 class EventTypeOut(_Out):
     name: str
     group: str = Field(examples=["media"])
     id_fields: list[str] = Field(description="The resource ids its events require, primary first")
     description: str
-    example: dict[str, Any] = Field(description="An example delivery body")
+    example: dict[str, Any] = Field(description="An example delivery body (jwplayer format)")
+    formats: dict[str, EventTypeInFormatOut | None] = Field(
+        description="Per format (metadata.format): the event's name and example body; null "
+        "where it is not delivered in this format"
+    )
 
     @classmethod
     def from_domain(cls, item: EventType) -> EventTypeOut:
@@ -310,6 +328,10 @@ class EventTypeOut(_Out):
             id_fields=list(item.id_fields),
             description=item.description,
             example=item.example(),
+            formats={
+                name: None if shown is None else EventTypeInFormatOut(**asdict(shown))
+                for name, shown in format_examples(item, FORMATS).items()
+            },
         )
 
 

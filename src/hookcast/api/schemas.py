@@ -85,6 +85,10 @@ class ApiKeyCreate(_Strict):
     metadata: ApiKeyMetadata
 
 
+class FlowplayerSecretIn(_Strict):
+    secret: str = Field(description="At least 16 characters; it signs from the next attempt")
+
+
 class Recover(_Strict):
     since: str = Field(description="ISO 8601 time: failed deliveries created since then")
 

@@ -1,8 +1,9 @@
 """`hookcast listen`: a local receiver that verifies and prints every delivery.
 
-It checks each request the three ways HookCast signs (with `hookcast.verify`, the receiver
-helpers) and answers with the status and delay you choose, so a receiver's failure modes
-(errors, timeouts, flaky endpoints) can be rehearsed against a real HookCast.
+It tells each request's format by its signature headers (jwplayer, standard, apivideo,
+flowplayer, mediamanager), checks every signature of that format (with `hookcast.verify`, the
+receiver helpers) and answers with the status and delay you choose, so a receiver's failure
+modes (errors, timeouts, flaky endpoints) can be rehearsed against a real HookCast.
 """
 
 from __future__ import annotations
@@ -71,17 +72,70 @@ def parse_duration(text: str) -> float:
     return seconds
 
 
+# Each format's signature headers, and the title the output gives it.
+FORMAT_TITLES: Mapping[str, str] = {
+    "jwplayer": "JW Player",
+    "standard": "Standard Webhooks",
+    "apivideo": "api.video",
+    "flowplayer": "Flowplayer",
+    "mediamanager": "Media Manager",
+}
+
+
+def detect_format(headers: Mapping[str, str]) -> str:
+    """The format a request's signature headers say it is in ("jwplayer" if none)."""
+    lowered = {name.lower() for name in headers}
+    for name, header in (
+        ("apivideo", verify.APIVIDEO_HEADER),
+        ("flowplayer", verify.FLOWPLAYER_HEADER),
+        ("mediamanager", verify.MEDIAMANAGER_HEADER),
+    ):
+        if header in lowered:
+            return name
+    if "webhook-signature" in lowered and not {"authorization", verify.HEX_HEADER} & lowered:
+        return "standard"
+    return "jwplayer"
+
+
 def check_signatures(
     body: bytes, headers: Mapping[str, str], secrets: Sequence[str]
 ) -> list[Check]:
-    """Each scheme on its own, so the output shows which ones verified and why not."""
+    """Each scheme of the request's format on its own, so the output shows which ones
+    verified and why not."""
     lowered = {name.lower(): value for name, value in headers.items()}
-    schemes: list[tuple[str, str, Callable[[], object]]] = [
-        ("JWT", "authorization", lambda: verify.jwt(body, lowered["authorization"], secrets)),
-        ("Standard", "webhook-signature", lambda: verify.standard(body, lowered, secrets)),
-        ("hex", verify.HEX_HEADER, lambda: verify.hex(body, lowered[verify.HEX_HEADER], secrets)),
-    ]
-    return [_check(scheme, header in lowered, run) for scheme, header, run in schemes]
+    schemes: dict[str, list[tuple[str, str, Callable[[], object]]]] = {
+        "jwplayer": [
+            ("JWT", "authorization", lambda: verify.jwt(body, lowered["authorization"], secrets)),
+            ("Standard", "webhook-signature", lambda: verify.standard(body, lowered, secrets)),
+            (
+                "hex",
+                verify.HEX_HEADER,
+                lambda: verify.hex(body, lowered[verify.HEX_HEADER], secrets),
+            ),
+        ],
+        "standard": [
+            ("Standard", "webhook-signature", lambda: verify.standard(body, lowered, secrets)),
+        ],
+        "apivideo": [
+            ("api.video", verify.APIVIDEO_HEADER, lambda: verify.apivideo(body, lowered, secrets)),
+        ],
+        "flowplayer": [
+            (
+                "Flowplayer",
+                verify.FLOWPLAYER_HEADER,
+                lambda: verify.flowplayer(body, lowered, secrets),
+            ),
+        ],
+        "mediamanager": [
+            (
+                "Media Manager",
+                verify.MEDIAMANAGER_HEADER,
+                lambda: verify.mediamanager(body, lowered, secrets),
+            ),
+        ],
+    }
+    chosen = schemes[detect_format(lowered)]
+    return [_check(scheme, header in lowered, run) for scheme, header, run in chosen]
 
 
 def _check(scheme: str, present: bool, run: Callable[[], object]) -> Check:
@@ -97,15 +151,37 @@ def _check(scheme: str, present: bool, run: Callable[[], object]) -> Check:
 def render(
     body: bytes, headers: Mapping[str, str], checks: Sequence[Check] | None, status: int
 ) -> Panel:
-    """One delivery, readably: event and ids in the title, signatures, then the body."""
+    """One delivery, readably: event and ids in the title, its format, signatures, then
+    the body."""
     payload = _json_object(body)
-    title = Text(str(payload.get("event", "(not a HookCast event)")), style="bold")
-    for name, value in payload.items():
-        if name.endswith("_id") and isinstance(value, str):
-            title.append(f"  {name}={value}", style="cyan")
-    lines = [_signature_line(checks), Text(f"answered {status}", style="dim")]
+    title = Text(_event_name(payload), style="bold")
+    for name, value in _ids(payload):
+        title.append(f"  {name}={value}", style="cyan")
+    label = Text(f"format: {FORMAT_TITLES[detect_format(headers)]}", style="dim")
+    lines = [label, _signature_line(checks), Text(f"answered {status}", style="dim")]
     shown = JSON.from_data(payload) if payload else Text(body.decode("utf-8", "replace"))
     return Panel(Group(*lines, shown), title=title, title_align="left")
+
+
+def _event_name(payload: Mapping[str, object]) -> str:
+    # jwplayer and mediamanager say "event", apivideo and standard "type", Flowplayer
+    # "event_type".
+    for key in ("event", "type", "event_type"):
+        if isinstance(payload.get(key), str):
+            return str(payload[key])
+    return "(not a HookCast event)"
+
+
+def _ids(payload: Mapping[str, object]) -> list[tuple[str, str]]:
+    """The resource ids at the top of the body or in its envelope's object."""
+    found: list[tuple[str, str]] = []
+    inner = [payload.get(key) for key in ("data", "payload")]
+    for level in (payload, *(item for item in inner if isinstance(item, dict))):
+        for name, value in level.items():
+            is_id = name.endswith(("_id", "Id")) or name in ("id", "token")
+            if is_id and isinstance(value, str):
+                found.append((name, value))
+    return found
 
 
 def _signature_line(checks: Sequence[Check] | None) -> Text:
@@ -184,9 +260,10 @@ def listen(
         str, typer.Option(help="Wait before answering, e.g. 2s or 500ms (at most 60s).")
     ] = "0s",
 ) -> None:
-    """Receive deliveries locally: verify each one and print it.
+    """Receive deliveries locally: verify each one and print it, labelled with its format.
 
-    With --secret, each request's JWT, Standard Webhooks and hex signatures are checked.
+    With --secret, every signature of the request's format is checked (jwplayer: the JWT,
+    Standard Webhooks and hex signatures; Flowplayer: pass the organization secret).
 
     A request that verifies none of them is answered 401.
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
@@ -16,10 +18,17 @@ from hookcast.cli.remote import (
     parse_json_object,
 )
 from hookcast.domain.catalog import EVENT_TYPES, PUBLISHABLE_EVENTS, EventType
+from hookcast.domain.formats import FORMATS, Format
+from hookcast.domain.models import Event
 
 
 def trigger(
-    event: Annotated[str, typer.Argument(help="An event type, e.g. media_available.")],
+    event: Annotated[
+        str,
+        typer.Argument(
+            help="An event type, e.g. media_available (or its name in the one --format given)."
+        ),
+    ],
     site: Annotated[
         str | None, typer.Option("--site", help="Property id (default: your first one).")
     ] = None,
@@ -39,29 +48,77 @@ def trigger(
     event_id: Annotated[
         str | None, typer.Option("--event-id", help="Your idempotency key.")
     ] = None,
+    formats: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--format",
+            help="Also print the body this format's receivers get (repeatable, or all).",
+        ),
+    ] = None,
     url: UrlOption = DEFAULT_URL,
     api_key: ApiKeyOption = None,
 ) -> None:
     """Publish one event through the API and print its event id.
 
     Ids and data you leave out come from the catalog's example (GET /v2/event_types/).
+    With --format, the event id is followed by the body each chosen format's webhooks
+    receive (their webhook ids and times are their own).
 
     Example: hookcast trigger media_available --site 1A23bCD4 --media-id MNYaMSQl
+    --format apivideo --format flowplayer
     """
-    kind = _event_type(event)
+    shown = _formats(formats or [])
+    kind = _event_type(_catalog_name(event, shown))
     given = {"media_id": media_id, "channel_id": channel_id}
     given |= {"thumbnail_id": thumbnail_id, "track_id": track_id}
     chosen = {name: value for name, value in given.items() if value} | _pairs(ids or [])
     body_data = parse_json_object(data, "--data") if data is not None else kind.example_data
     with connected(url, api_key) as client:
+        site_id = site or first_site(client)
         result = client.publish(
             kind.name,
-            site_id=site or first_site(client),
+            site_id=site_id,
             data=dict(body_data) if body_data is not None else None,
             event_id=event_id,
             **_resource_ids(kind, chosen),
         )
     typer.echo(result.event_id)
+    published = Event(
+        id=result.event_id,
+        account_id="",
+        site_id=site_id,
+        type=kind.name,
+        resource_ids=_resource_ids(kind, chosen),
+        event_time=datetime.now(UTC),
+        data=dict(body_data) if body_data is not None else None,
+        created=datetime.now(UTC),
+    )
+    for wire in shown:
+        typer.echo(_shown_in(wire, published))
+
+
+def _formats(names: list[str]) -> list[Format]:
+    if "all" in names:
+        return list(FORMATS.values())
+    unknown = [name for name in names if name not in FORMATS]
+    if unknown:
+        fail(f"unknown format(s) {', '.join(unknown)}; formats are: {', '.join(FORMATS)}, all")
+    return [FORMATS[name] for name in dict.fromkeys(names)]
+
+
+def _catalog_name(name: str, shown: list[Format]) -> str:
+    """A catalog name as given, or the catalog event a single chosen format's name means."""
+    if name in EVENT_TYPES or len(shown) != 1:
+        return name
+    meant = shown[0].catalog_events(name)
+    return meant[0] if meant else name
+
+
+def _shown_in(wire: Format, event: Event) -> str:
+    if not wire.delivers(event.type):
+        return f"{wire.name}: not delivered in this format"
+    body = wire.body(event, webhook_id="(webhook id)", delivery_id="(delivery id)")
+    return f"{wire.name}: {json.dumps(body, indent=2)}"
 
 
 def _event_type(name: str) -> EventType:

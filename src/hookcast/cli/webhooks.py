@@ -24,7 +24,8 @@ from hookcast.sdk.types import Delivery, Webhook, WebhookChanges, WebhookFields
 webhooks_app = typer.Typer(
     help="Manage webhooks through the API (HOOKCAST_URL, HOOKCAST_API_KEY).\n\n"
     "Example: hookcast webhooks create --url https://example.com/hooks "
-    "--event media_available --site 1A23bCD4",
+    "--event media_available --site 1A23bCD4\n\n"
+    "Events are named in the webhook's format (--format apivideo: api.video's names).",
     no_args_is_help=True,
 )
 
@@ -64,12 +65,13 @@ def _retry_policy(value: str) -> str | list[float]:
 
 def _webhook_table(hooks: Iterable[Webhook], title: str) -> Table:
     table = Table(title=title, title_justify="left")
-    for column in ("id", "name", "url", "events", "sites", "enabled", "last success"):
+    for column in ("id", "name", "format", "url", "events", "sites", "enabled", "last success"):
         table.add_column(column, overflow="fold", no_wrap=column == "id")
     for hook in hooks:
         table.add_row(
             hook.id,
             hook.name,
+            hook.format,
             hook.webhook_url,
             ", ".join(hook.events),
             ", ".join(hook.site_ids),
@@ -86,6 +88,7 @@ def _show_webhook(hook: Webhook) -> None:
     rows: Sequence[tuple[str, Any]] = (
         ("name", hook.name),
         ("description", hook.description or "-"),
+        ("format", hook.format),
         ("url", hook.webhook_url),
         ("events", ", ".join(hook.events)),
         ("sites", ", ".join(hook.site_ids)),
@@ -136,15 +139,25 @@ def create_webhook(
     conditions: ConditionsOption = None,
     retry_policy: RetryOption = None,
     timeout: Annotated[int | None, typer.Option(help="Seconds to wait (1-30).")] = None,
+    wire_format: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            help="jwplayer (default), apivideo, flowplayer, mediamanager or standard: the "
+            "body, headers and event names; fixed once created.",
+        ),
+    ] = None,
     as_json: JsonOption = False,
     url: UrlOption = DEFAULT_URL,
     api_key: ApiKeyOption = None,
 ) -> None:
     """Create a webhook and print it with its secret (shown this once).
 
-    Without --event it gets every event ("*"); without --site, every property.
+    Without --event it gets every event ("*"); without --site, every property. Events are
+    named in the format's names.
 
-    Example: hookcast webhooks create --url http://127.0.0.1:9000/ --event "*" --site 1A23bCD4
+    Example: hookcast webhooks create --url http://127.0.0.1:9000/ --format apivideo
+    --event video.encoding.quality.completed --site 1A23bCD4
     """
     fields: WebhookFields = {
         "name": name or webhook_url,
@@ -160,6 +173,8 @@ def create_webhook(
         fields["retry_policy"] = _retry_policy(retry_policy)
     if timeout is not None:
         fields["timeout_seconds"] = timeout
+    if wire_format is not None:
+        fields["format"] = wire_format
     with connected(url, api_key) as client:
         if not fields["site_ids"]:
             fields["site_ids"] = [site.id for site in client.list_sites(page_length=1000)]

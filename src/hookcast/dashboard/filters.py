@@ -9,7 +9,10 @@ from typing import Any
 
 from jinja2 import Environment
 
-from hookcast.domain.catalog import EVENT_TYPES
+from hookcast.domain.catalog import ALL_EVENTS, EVENT_TYPES, EventType
+from hookcast.domain.formats import FORMATS, TEST_EVENT
+from hookcast.domain.formats.examples import FormatExample, format_examples
+from hookcast.domain.models import Webhook
 
 __all__ = ["GROUP_TITLES", "event_groups", "install_filters"]
 
@@ -63,6 +66,38 @@ def event_groups(*, subscribable_only: bool = True) -> list[tuple[str, list[Any]
     return [(GROUP_TITLES[group], types) for group, types in groups.items()]
 
 
+def format_event_groups(format_name: str) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The names a webhook of the format subscribes with, as (value, label), grouped as the
+    catalog groups the events they stand for (a name goes in its first event's group)."""
+    wire = FORMATS[format_name]
+    if wire.name == "jwplayer":  # catalog names: the labels read as words
+        return [
+            (title, [(kind.name, event_label(kind.name)) for kind in types])
+            for title, types in event_groups()
+        ]
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for name in wire.event_names():
+        group = EVENT_TYPES[wire.catalog_events(name)[0]].group
+        groups.setdefault(GROUP_TITLES[group], []).append((name, name))
+    return list(groups.items())
+
+
+def own_events(webhook: Webhook) -> list[str]:
+    """The webhook's subscription in its format's names ("*" reads as All events)."""
+    own = FORMATS[webhook.format].to_own(webhook.events)
+    return [ALL_EVENTS if name == FORMATS[webhook.format].all_events else name for name in own]
+
+
+def in_formats(event_type: EventType) -> list[tuple[str, FormatExample | None]]:
+    """(format title, the event's name and example there, or None) for every format."""
+    shown = format_examples(event_type, FORMATS)
+    return [(FORMATS[name].title, example) for name, example in shown.items()]
+
+
+def format_title(name: str) -> str:
+    return FORMATS[name].title
+
+
 def install_filters(env: Environment) -> None:
     env.filters.update(
         when=when,
@@ -72,4 +107,11 @@ def install_filters(env: Environment) -> None:
         pretty_json=pretty_json,
         event_label=event_label,
     )
-    env.globals.update(event_groups=event_groups)
+    env.filters.update(own_events=own_events, format_title=format_title)
+    env.globals.update(
+        event_groups=event_groups,
+        format_event_groups=format_event_groups,
+        in_formats=in_formats,
+        formats=FORMATS,
+        test_event=TEST_EVENT,
+    )

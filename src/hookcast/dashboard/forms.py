@@ -16,6 +16,7 @@ import orjson
 from starlette.datastructures import FormData
 
 from hookcast.domain.catalog import ALL_EVENTS
+from hookcast.domain.formats import DEFAULT_FORMAT, FORMATS
 from hookcast.domain.models import Webhook
 from hookcast.domain.retry import retry_policy_to_json
 
@@ -43,6 +44,20 @@ class WebhookForm:
     retry_delays: str = ""  # custom delays in seconds, comma-separated
     timeout_seconds: str = "10"
     enabled: bool = True
+    format: str = DEFAULT_FORMAT
+
+    @classmethod
+    def for_format(cls, name: object) -> WebhookForm:
+        """An empty form for a new webhook of the format (unknown: the default), with the
+        format's retry policy and timeout filled in."""
+        wire = FORMATS.get(name if isinstance(name, str) else "", FORMATS[DEFAULT_FORMAT])
+        retry = retry_policy_to_json(wire.retry_policy)
+        return cls(
+            format=wire.name,
+            retry_policy=retry if isinstance(retry, str) else "custom",
+            retry_delays="" if isinstance(retry, str) else ", ".join(_number(d) for d in retry),
+            timeout_seconds=str(wire.timeout_seconds),
+        )
 
     @classmethod
     def from_form(cls, form: FormData) -> WebhookForm:
@@ -62,6 +77,8 @@ class WebhookForm:
             retry_delays=text("retry_delays"),
             timeout_seconds=text("timeout_seconds") or "10",
             enabled=form.get("enabled") == "on",
+            # Only a crafted form sends an unknown format: it gets the default's form back.
+            format=text("format") if text("format") in FORMATS else DEFAULT_FORMAT,
         )
 
     @classmethod
@@ -73,7 +90,7 @@ class WebhookForm:
             description=webhook.description,
             webhook_url=webhook.webhook_url,
             site_ids=list(webhook.site_ids),
-            events=list(webhook.events),
+            events=list(FORMATS[webhook.format].to_own(webhook.events)),
             tag=tag or "",
             conditions=""
             if tag is not None or webhook.conditions is None
@@ -82,6 +99,7 @@ class WebhookForm:
             retry_delays="" if isinstance(retry, str) else ", ".join(_number(d) for d in retry),
             timeout_seconds=str(webhook.timeout_seconds),
             enabled=webhook.enabled,
+            format=webhook.format,
         )
 
     def to_metadata(self) -> tuple[dict[str, Any], FormErrors]:
@@ -96,13 +114,20 @@ class WebhookForm:
             "description": self.description,
             "webhook_url": self.webhook_url,
             "site_ids": self.site_ids,
-            "events": [ALL_EVENTS] if ALL_EVENTS in self.events else self.events,
+            "events": self._events(),
+            "format": self.format,
             "enabled": self.enabled,
             "conditions": self._conditions(errors),
             "retry_policy": self._retry_policy(errors),
             "timeout_seconds": _integer(self.timeout_seconds, "timeout_seconds", errors),
         }
         return metadata, errors
+
+    def _events(self) -> list[str]:
+        every = FORMATS[self.format].all_events
+        if every in self.events or ALL_EVENTS in self.events:
+            return [every]  # "All events" wins over single events also ticked
+        return self.events
 
     def _conditions(self, errors: FormErrors) -> Mapping[str, Any] | None:
         advanced: Any = None

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 import orjson
 
-from hookcast.domain.formats.jwplayer import body_fields
+from hookcast.domain.formats import format_of
 from hookcast.domain.health import HealthSignal
 from hookcast.domain.models import Attempt, DeliveryStatus
 from hookcast.domain.retry import (
@@ -20,7 +20,7 @@ from hookcast.domain.retry import (
     failing_too_long,
     parse_retry_after,
 )
-from hookcast.domain.signing import delivery_headers, redact_headers
+from hookcast.domain.signing import redact_headers
 from hookcast.domain.storable import storable_text
 from hookcast.ports import (
     AttemptReport,
@@ -45,15 +45,23 @@ def prepare(claimed: ClaimedDelivery, now: datetime) -> OutboundRequest:
 
     `webhook-id` is the delivery id: Standard Webhooks receivers dedupe on it, so it must be
     stable across retries of one delivery yet differ between two webhooks that receive the
-    same event (both may point at one endpoint).
+    same event (both may point at one endpoint). The webhook's format (domain/formats)
+    renders the body and signs it.
     """
     webhook = claimed.webhook
-    body = orjson.dumps(body_fields(claimed.event, webhook.id))
-    headers = delivery_headers(
-        body=body,
-        msg_id=claimed.delivery.id,
+    wire = format_of(webhook)
+    delivery_id = claimed.delivery.id
+    body = orjson.dumps(wire.body(claimed.event, webhook_id=webhook.id, delivery_id=delivery_id))
+    secrets = wire.signing_secrets(webhook, now)
+    if not secrets:
+        # Fan-out holds these; reaching here means the secret was cleared since.
+        raise ValueError(f"the {wire.title} format's signing secret is not set")
+    headers = wire.headers(
+        body,
+        msg_id=delivery_id,
         timestamp=int(now.timestamp()),
-        secrets=webhook.secrets_at(now),
+        webhook_id=webhook.id,
+        secrets=secrets,
     )
     return OutboundRequest(
         url=webhook.webhook_url,
@@ -75,7 +83,8 @@ def conclude(
 ) -> Concluded:
     """Records the attempt and decides what happens next, as data."""
     number = claimed.delivery.attempts + 1
-    kind = classify(outcome.status_code, outcome.error)
+    wire = format_of(claimed.webhook)
+    kind = classify(outcome.status_code, outcome.error, success_from=wire.success_from)
     decision = decide(
         claimed.webhook.retry_policy,
         attempts_made=number,
@@ -88,7 +97,7 @@ def conclude(
         delivery_id=claimed.delivery.id,
         number=number,
         started_at=started_at,
-        request_headers=redact_headers(request.headers),
+        request_headers=redact_headers(request.headers, also=wire.signature_headers),
         status_code=outcome.status_code,
         latency_ms=outcome.latency_ms,
         # The one place a response reaches what is stored: made storable here.

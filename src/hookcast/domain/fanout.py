@@ -9,6 +9,7 @@ from typing import Final
 
 from hookcast.domain.catalog import ALL_EVENTS
 from hookcast.domain.conditions import MAX_VISITS, Condition, Verdict, parse_conditions
+from hookcast.domain.formats import format_of
 from hookcast.domain.formats.jwplayer import body_fields
 from hookcast.domain.models import Delivery, DeliveryStatus, Event, Webhook
 
@@ -43,6 +44,8 @@ class Subscribers:
             return Verdict.NO_MATCH, 0
         if ALL_EVENTS not in webhook.events and event.type not in webhook.events:
             return Verdict.NO_MATCH, 0
+        if not format_of(webhook).delivers(event.type):
+            return Verdict.NO_MATCH, 0  # "*" in a format with no name for this event
         condition = self._conditions.get(webhook.id)
         if condition is None:
             return Verdict.MATCH, 0
@@ -124,7 +127,7 @@ class FanoutPlan:
                 delivery = direct_delivery(
                     event, webhook.id, now=self._now, delivery_id=self._new_id()
                 )
-                if not webhook.enabled:
+                if not webhook.enabled or not sendable(webhook, self._now):
                     delivery = replace(delivery, status=DeliveryStatus.HELD)
                 elif lease is not None and len(self.leased) < lease.room:
                     delivery = replace(
@@ -136,6 +139,13 @@ class FanoutPlan:
                     self.leased.append((delivery, event, webhook))
                 deliveries.append(delivery)
         return deliveries
+
+
+def sendable(webhook: Webhook, now: datetime) -> bool:
+    """Whether the webhook's deliveries can be signed: a Flowplayer-format webhook cannot
+    until its account has an organization secret, and Flowplayer sends nothing then; HookCast
+    holds them instead, so nothing is lost silently."""
+    return bool(format_of(webhook).signing_secrets(webhook, now))
 
 
 def direct_delivery(event: Event, webhook_id: str, *, now: datetime, delivery_id: str) -> Delivery:

@@ -146,15 +146,16 @@ class OutcomeKind(enum.StrEnum):
 _THROTTLING_STATUSES: Final = frozenset({429, 502, 503, 504})
 
 
-def classify(status_code: int | None, error: str | None) -> OutcomeKind:
+def classify(status_code: int | None, error: str | None, *, success_from: int = 200) -> OutcomeKind:
     """What an attempt's status (or transport error) means for the retry policy.
 
-    A status wins over an error: once the endpoint answered, an error while reading the rest
-    of its response does not change what it said.
+    A status from `success_from` (200; api.video's format counts 1xx too) to 299 is a
+    success. A status wins over an error: once the endpoint answered, an error while reading
+    the rest of its response does not change what it said.
     """
     if status_code is None:
         return OutcomeKind.FAILURE
-    if 200 <= status_code < 300:
+    if success_from <= status_code < 300:
         return OutcomeKind.SUCCESS
     if status_code == 410:
         return OutcomeKind.GONE

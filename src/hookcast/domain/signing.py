@@ -21,7 +21,7 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Final
 
@@ -173,13 +173,14 @@ def delivery_headers(
     }
 
 
-def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    """The headers with every signature replaced by "[redacted]", fit for delivery logs.
+def redact_headers(headers: Mapping[str, str], *, also: Collection[str] = ()) -> dict[str, str]:
+    """The headers with every signature (these three, and the lowercase names in `also`)
+    replaced by "[redacted]", fit for delivery logs.
 
     A JWT is a replayable credential for its body, so it is as secret as the key.
     """
     return {
-        name: REDACTED if name.lower() in _REDACTED_HEADERS else value
+        name: REDACTED if name.lower() in _REDACTED_HEADERS or name.lower() in also else value
         for name, value in headers.items()
     }
 

@@ -197,6 +197,24 @@ def rotate_webhook_secret(webhook_id: str) -> Call[WebhookSecret]:
     return Call("POST", _webhook_path(webhook_id, "secret/rotate/"), _one(WebhookSecret))
 
 
+def _secret(data: Any) -> str | None:
+    value = data["secret"]
+    return None if value is None else str(value)
+
+
+def get_flowplayer_secret() -> Call[str | None]:
+    return Call("GET", "/v2/account/flowplayer_secret/", _secret)
+
+
+def set_flowplayer_secret(secret: str) -> Call[str | None]:
+    body = {"secret": secret}
+    return Call("PUT", "/v2/account/flowplayer_secret/", _secret, json=body)
+
+
+def rotate_flowplayer_secret() -> Call[str | None]:
+    return Call("POST", "/v2/account/flowplayer_secret/rotate/", _secret)
+
+
 def test_webhook(webhook_id: str) -> Call[TestSent]:
     return Call(
         "POST",

@@ -162,6 +162,18 @@ class AsyncClient:
     async def rotate_webhook_secret(self, webhook_id: str) -> WebhookSecret:
         return await self._send(_core.rotate_webhook_secret(webhook_id))
 
+    async def get_flowplayer_secret(self) -> str | None:
+        """The account's Flowplayer organization secret (admin), or None if unset."""
+        return await self._send(_core.get_flowplayer_secret())
+
+    async def set_flowplayer_secret(self, secret: str) -> str | None:
+        """Sets the organization secret that signs every Flowplayer-format webhook."""
+        return await self._send(_core.set_flowplayer_secret(secret))
+
+    async def rotate_flowplayer_secret(self) -> str | None:
+        """Replaces the organization secret with a new random one, and returns it."""
+        return await self._send(_core.rotate_flowplayer_secret())
+
     async def test_webhook(self, webhook_id: str) -> TestSent:
         """Queue a `webhook_test` ping for this webhook."""
         return await self._send(_core.test_webhook(webhook_id))

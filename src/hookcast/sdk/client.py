@@ -168,6 +168,18 @@ class Client:
     def rotate_webhook_secret(self, webhook_id: str) -> WebhookSecret:
         return self._send(_core.rotate_webhook_secret(webhook_id))
 
+    def get_flowplayer_secret(self) -> str | None:
+        """The account's Flowplayer organization secret (admin), or None if unset."""
+        return self._send(_core.get_flowplayer_secret())
+
+    def set_flowplayer_secret(self, secret: str) -> str | None:
+        """Sets the organization secret that signs every Flowplayer-format webhook."""
+        return self._send(_core.set_flowplayer_secret(secret))
+
+    def rotate_flowplayer_secret(self) -> str | None:
+        """Replaces the organization secret with a new random one, and returns it."""
+        return self._send(_core.rotate_flowplayer_secret())
+
     def test_webhook(self, webhook_id: str) -> TestSent:
         """Queue a `webhook_test` ping for this webhook."""
         return self._send(_core.test_webhook(webhook_id))

@@ -155,7 +155,9 @@ class EventType:
     group: str
     id_fields: tuple[str, ...]
     description: str
-    example: Mapping[str, Any]
+    example: Mapping[str, Any]  # the jwplayer format's body
+    # Per format: {"name": ..., "example": {...}}, or None where it is not delivered.
+    formats: Mapping[str, Mapping[str, Any] | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,11 +1,16 @@
-"""Verify a HookCast delivery in a receiver: any framework, any of the three schemes.
+"""Verify a HookCast delivery in a receiver: any framework, any format and scheme.
 
     from hookcast import verify
 
     payload = verify.any(body, headers, "whsec_...")   # raw body bytes, the request's headers
 
 `any` requires the Standard Webhooks headers, whose timestamp refuses replays; the JWT and
-the hex HMAC alone are accepted only with `allow_untimestamped=True` (see its docstring).
+the hex HMACs alone are accepted only with `allow_untimestamped=True` (see its docstring).
+A webhook's format decides its headers: `jwplayer` (the default) sends the JWT, Standard
+Webhooks and `X-Hookcast-Signature`; `standard` the Standard Webhooks headers alone;
+`apivideo`, `flowplayer` and `mediamanager` one hex HMAC each, checked by `apivideo`,
+`flowplayer` and `mediamanager` (a Flowplayer-format delivery is signed with the account's
+Flowplayer organization secret).
 
 `body` is the raw request body (bytes, before any JSON parsing) and `headers` any mapping of
 the request's headers (Flask, Django, Starlette, aiohttp or a plain dict; names in any case).
@@ -42,13 +47,19 @@ __all__ = [
     "SignatureError",
     "StaleTimestamp",
     "any",
+    "apivideo",
+    "flowplayer",
     "hex",
     "jwt",
+    "mediamanager",
     "standard",
 ]
 
 DEFAULT_TOLERANCE: Final = signing.DEFAULT_TOLERANCE
 HEX_HEADER: Final = "x-hookcast-signature"
+APIVIDEO_HEADER: Final = "x-api-video-signature"
+FLOWPLAYER_HEADER: Final = "x-fp-webhook-signature-hmac-sha-256"
+MEDIAMANAGER_HEADER: Final = "signature"
 _STANDARD_HEADERS: Final = ("webhook-id", "webhook-timestamp", "webhook-signature")
 
 Secrets = str | Sequence[str]
@@ -91,6 +102,42 @@ def hex(body: bytes | str, signature: str, secrets: Secrets) -> dict[str, Any]:
     return _payload(raw)
 
 
+def apivideo(body: bytes | str, headers: Mapping[str, str], secrets: Secrets) -> dict[str, Any]:
+    """api.video's format: `X-Api-Video-Signature`, the hex HMAC-SHA256 of the body keyed by
+    the webhook's `sig_sec_` secret. It carries no timestamp: deduplicate replays yourself."""
+    return _hex_header(body, headers, APIVIDEO_HEADER, secrets)
+
+
+def flowplayer(body: bytes | str, headers: Mapping[str, str], secrets: Secrets) -> dict[str, Any]:
+    """Flowplayer's format: `X-FP-Webhook-Signature-Hmac-Sha-256`, keyed by the account's
+    Flowplayer organization secret (not the webhook's). No timestamp."""
+    return _hex_header(body, headers, FLOWPLAYER_HEADER, secrets)
+
+
+def mediamanager(body: bytes | str, headers: Mapping[str, str], secrets: Secrets) -> dict[str, Any]:
+    """Media Manager's format: `Signature`, the hex HMAC-SHA256 of the body keyed by the
+    webhook's secret. No timestamp."""
+    return _hex_header(body, headers, MEDIAMANAGER_HEADER, secrets)
+
+
+def _hex_header(
+    body: bytes | str, headers: Mapping[str, str], name: str, secrets: Secrets
+) -> dict[str, Any]:
+    value = _lowered(headers).get(name)
+    if value is None:
+        raise MissingSignature(f"no {name} header")
+    return hex(body, value, secrets)
+
+
+# The untimestamped schemes `any` may fall back to, in order: (header, check).
+_UNTIMESTAMPED: Final = (
+    (HEX_HEADER, lambda body, headers, secrets: hex(body, headers[HEX_HEADER], secrets)),
+    (APIVIDEO_HEADER, apivideo),
+    (FLOWPLAYER_HEADER, flowplayer),
+    (MEDIAMANAGER_HEADER, mediamanager),
+)
+
+
 def any(
     body: bytes | str,
     headers: Mapping[str, str],
@@ -116,19 +163,22 @@ def any(
     if _STANDARD_HEADERS[-1] in lowered:
         return standard(body, lowered, secrets, tolerance=tolerance, now=now)
     bearer = lowered.get("authorization", "").strip().lower().startswith("bearer ")
-    if (bearer or HEX_HEADER in lowered) and not allow_untimestamped:
+    hexes = [check for name, check in _UNTIMESTAMPED if name in lowered]
+    if (bearer or hexes) and not allow_untimestamped:
         raise MissingSignature(
-            "no webhook-signature header: HookCast always sends the Standard Webhooks "
-            "headers, and a JWT or hex signature alone may be a replay (pass "
-            "allow_untimestamped=True to accept them anyway)"
+            "no webhook-signature header: the jwplayer and standard formats always send the "
+            "Standard Webhooks headers, and a JWT or hex signature alone may be a replay "
+            "(pass allow_untimestamped=True to accept them anyway, e.g. for the apivideo, "
+            "flowplayer and mediamanager formats, which have no timestamp)"
         )
     if bearer:
         return jwt(body, lowered["authorization"], secrets)
-    if HEX_HEADER in lowered:
-        return hex(body, lowered[HEX_HEADER], secrets)
+    if hexes:
+        return hexes[0](body, lowered, secrets)
     raise MissingSignature(
-        "no signature: expected webhook-signature, Authorization: Bearer <JWT> or "
-        "X-Hookcast-Signature headers"
+        "no signature: expected webhook-signature, Authorization: Bearer <JWT>, "
+        "X-Hookcast-Signature, X-Api-Video-Signature, X-FP-Webhook-Signature-Hmac-Sha-256 "
+        "or Signature headers"
     )
 
 

@@ -5,12 +5,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from hookcast.domain.errors import NotFound
-from hookcast.domain.ids import new_api_key_secret, new_resource_id
+from hookcast.domain.errors import NotFound, ValidationFailed
+from hookcast.domain.ids import new_api_key_secret, new_resource_id, random_chars
 from hookcast.domain.models import Account, ApiKey, Permission, Role
 from hookcast.ports import Clock, Store
 from hookcast.services import validation as v
 from hookcast.services.auth import Caller, hash_secret
+
+MIN_ORGANIZATION_SECRET = 16
+
+
+def new_organization_secret() -> str:
+    """A random Flowplayer organization secret: 32 letters and digits (~190 bits)."""
+    return random_chars(32)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,3 +89,32 @@ class AccountService:
         caller.require(Permission.ADMIN)
         if not await self._store.delete_api_key(caller.account_id, key_id):
             raise NotFound(f"API key {key_id!r} was not found")
+
+    # The Flowplayer organization secret: one per account, signing every Flowplayer-format
+    # webhook of it (Flowplayer's "Webhooks Secret Key"); none set, their deliveries are held.
+
+    async def flowplayer_secret_is_set(self, caller: Caller) -> bool:
+        caller.require(Permission.READ)
+        return await self._store.get_flowplayer_secret(caller.account_id) is not None
+
+    async def reveal_flowplayer_secret(self, caller: Caller) -> str | None:
+        caller.require(Permission.ADMIN)
+        return await self._store.get_flowplayer_secret(caller.account_id)
+
+    async def set_flowplayer_secret(self, caller: Caller, secret: object = None) -> str:
+        """Sets the secret the customer chose (`secret`), or a new random one (None): it
+        signs from the next attempt on, alone (Flowplayer's header carries one signature)."""
+        caller.require(Permission.WRITE)
+        chosen = (
+            new_organization_secret()
+            if secret is None
+            else v.text(secret, field="secret", max_length=256)
+        )
+        if len(chosen) < MIN_ORGANIZATION_SECRET or chosen != chosen.strip():
+            raise ValidationFailed(
+                f"the Flowplayer secret must be at least {MIN_ORGANIZATION_SECRET} characters, "
+                "with no space at either end",
+                field="secret",
+            )
+        await self._store.set_flowplayer_secret(caller.account_id, chosen)
+        return chosen

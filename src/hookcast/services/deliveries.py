@@ -8,9 +8,9 @@ from datetime import datetime
 
 from hookcast.domain.catalog import EVENT_TYPES
 from hookcast.domain.errors import Conflict, NotFound
-from hookcast.domain.fanout import direct_delivery
+from hookcast.domain.fanout import direct_delivery, sendable
 from hookcast.domain.ids import new_delivery_id, new_event_id
-from hookcast.domain.models import DeliveryStatus, Event, Permission
+from hookcast.domain.models import DeliveryStatus, Event, Permission, Webhook
 from hookcast.ports import (
     Clock,
     DeliveryCount,
@@ -106,6 +106,7 @@ class DeliveryService:
             raise Conflict(
                 f"webhook {webhook_id!r} is disabled: enable it first, then deliver what is held"
             )
+        _require_sendable(webhook, self._clock())
         return await self._store.deliver_held(account_id=caller.account_id, webhook_id=webhook_id)
 
     async def discard_held(self, caller: Caller, webhook_id: str) -> int:
@@ -122,6 +123,7 @@ class DeliveryService:
         caller.require(Permission.WRITE)
         webhook = await self._webhooks.get(caller, webhook_id)
         now = self._clock()
+        _require_sendable(webhook, now)
         example = EVENT_TYPES["webhook_test"].example_data
         event = Event(
             id=new_event_id(),
@@ -136,3 +138,12 @@ class DeliveryService:
         delivery = direct_delivery(event, webhook.id, now=now, delivery_id=new_delivery_id())
         await self._store.append_events(events=[event], fanout=lambda _events: [delivery])
         return TestSent(event_id=event.id, delivery_id=delivery.id)
+
+
+def _require_sendable(webhook: Webhook, now: datetime) -> None:
+    if not sendable(webhook, now):
+        raise Conflict(
+            f"webhook {webhook.id!r} is in the Flowplayer format, which signs with the "
+            "account's Flowplayer organization secret, and none is set: set it first "
+            "(PUT /v2/account/flowplayer_secret/ or the dashboard's Webhooks page)"
+        )

@@ -37,6 +37,7 @@ EDITABLE_FIELDS = frozenset(
 # Chosen at create, fixed after: a PATCH may repeat them unchanged, never change them.
 FIXED_FIELDS = frozenset({"format", "signing"})
 SIGNING_SCHEMES = ("hmac",)
+FORMAT_DEFAULTED = frozenset({"retry_policy", "timeout_seconds"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,13 +93,7 @@ class WebhookService:
         chosen = parse_format(format if format is not None else metadata.get("format"))
         signing = _signing(metadata.get("signing", "hmac"))
         await self._check_room(caller.account_id)
-        defaults = {
-            **DEFAULTS,
-            "retry_policy": retry_policy_to_json(chosen.retry_policy),
-            "timeout_seconds": chosen.timeout_seconds,
-        }
-        fields = {k: v for k, v in metadata.items() if k not in FIXED_FIELDS}
-        settings = await self._validate(caller.account_id, {**defaults, **fields}, chosen)
+        settings = await self._validate(caller.account_id, _with_defaults(metadata, chosen), chosen)
         now = self._clock()
         webhook = Webhook(
             id=new_resource_id(),
@@ -283,6 +278,22 @@ def parse_format(raw: object) -> Format:
         return FORMATS[DEFAULT_FORMAT]
     name = v.one_of(raw, list(FORMATS), field="format")
     return FORMATS[name]
+
+
+def _with_defaults(metadata: Mapping[str, Any], wire: Format) -> dict[str, Any]:
+    """A create's metadata over the defaults, the format's for its retry policy and timeout
+    (null there means "the default" too); the fixed fields are the caller's to read."""
+    defaults = {
+        **DEFAULTS,
+        "retry_policy": retry_policy_to_json(wire.retry_policy),
+        "timeout_seconds": wire.timeout_seconds,
+    }
+    given = {
+        name: value
+        for name, value in metadata.items()
+        if name not in FIXED_FIELDS and not (value is None and name in FORMAT_DEFAULTED)
+    }
+    return {**defaults, **given}
 
 
 def _signing(raw: object) -> str:

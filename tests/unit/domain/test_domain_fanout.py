@@ -152,3 +152,29 @@ def test_a_condition_over_its_own_budget_leaves_the_publish_budget_alone() -> No
     assert not plan.exhausted
     assert plan.over_budget == [(events[0].id, hooks[0].id)]
     assert plan.size == 1 + 2  # the plain webhook gets both, the searching one the second
+
+
+def test_every_event_of_a_format_goes_only_where_the_format_names_it() -> None:
+    hook = _hook(events=("*",), format="apivideo")
+    named = _event(type="channel_active", resource_ids={"channel_id": "YijbmYHJ"})
+    unnamed = _event(type="media_created")
+    plan = _plan([hook], [named, unnamed])
+    assert [d.event_id for d in plan([named, unnamed])] == [named.id]
+
+
+def test_flowplayer_deliveries_are_held_until_the_account_has_its_secret() -> None:
+    unsigned = _hook(format="flowplayer")
+    signed = _hook(format="flowplayer", organization_secret="organization secret")
+    event = _event()
+    statuses = {d.webhook_id: d.status for d in _plan([unsigned, signed], [event])([event])}
+    assert statuses == {unsigned.id: DeliveryStatus.HELD, signed.id: DeliveryStatus.PENDING}
+
+
+def test_a_held_flowplayer_delivery_is_never_leased_to_the_publishing_worker() -> None:
+    unsigned = _hook(format="flowplayer")
+    event = _event()
+    lease = Lease(token="tok", until=make.NOW + timedelta(seconds=30), room=5)
+    plan = _plan([unsigned], [event], lease=lease)
+    (delivery,) = plan([event])
+    assert delivery.status is DeliveryStatus.HELD
+    assert plan.leased == []

@@ -23,6 +23,7 @@ PAGE_LENGTH = 25
 def add_routes(router: APIRouter, dash: Dashboard) -> None:
     _add_list_and_create(router, dash)
     _add_edit_and_delete(router, dash)
+    _add_flowplayer_secret(router, dash)
 
 
 def _add_list_and_create(router: APIRouter, dash: Dashboard) -> None:
@@ -48,13 +49,17 @@ def _add_list_and_create(router: APIRouter, dash: Dashboard) -> None:
             page=number,
             pages=pages(found.total, PAGE_LENGTH),
             total=found.total,
+            flowplayer_secret_set=await dash.services.accounts.flowplayer_secret_is_set(
+                visit.caller
+            ),
         )
 
     @router.get("/webhooks/new")
     async def new_webhook(request: Request) -> Response:
         visit = await dash.visit(request)
         require_write(visit)
-        return await _form_page(request, dash, visit, WebhookForm(), {}, webhook=None)
+        form = WebhookForm.for_format(request.query_params.get("format"))
+        return await _form_page(request, dash, visit, form, {}, webhook=None)
 
     @router.post("/webhooks")
     async def create_webhook(request: Request) -> Response:
@@ -112,10 +117,25 @@ def _add_edit_and_delete(router: APIRouter, dash: Dashboard) -> None:
         return redirect("/webhooks?notice=deleted")
 
 
+def _add_flowplayer_secret(router: APIRouter, dash: Dashboard) -> None:
+    @router.post("/account/flowplayer_secret")
+    async def set_flowplayer_secret(request: Request) -> Response:
+        # The account's one secret for its Flowplayer-format webhooks: typed, or generated
+        # when the field is left empty; shown once on the page that answers.
+        visit = await dash.visit(request)
+        form = await dash.form(request, visit)
+        typed = form.get("secret")
+        chosen = typed.strip() if isinstance(typed, str) and typed.strip() else None
+        secret = await dash.services.accounts.set_flowplayer_secret(visit.caller, chosen)
+        return dash.render(request, "flowplayer_secret.html", visit, secret=secret)
+
+
 def _changes(webhook: Webhook, metadata: dict[str, Any]) -> dict[str, Any]:
     """Only what changed: an unchanged URL is not resolved again, and unchanged properties
     are kept even if some were deleted meanwhile (the service's rules for a PATCH)."""
     changes = dict(metadata)
+    if changes.get("format") == webhook.format:
+        del changes["format"]  # fixed: sent only if a crafted form tries to change it
     if changes["webhook_url"] == webhook.webhook_url:
         del changes["webhook_url"]
     if list(changes["site_ids"]) == list(webhook.site_ids):

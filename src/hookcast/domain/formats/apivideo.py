@@ -99,7 +99,20 @@ FORMAT = Format(
     names=NAMES,
     render=_render,
     sign=_sign,
+    signature_headers=frozenset({"x-api-video-signature"}),
     make_secret=new_secret,
     # A 1xx/2xx is delivered; anything else is retried 3 times, 3 s apart (4 tries in all).
     retry_policy=RetryPolicySpec("custom", (3.0, 3.0, 3.0)),
+    success_from=100,
+    rotation=(
+        "X-Api-Video-Signature carries one signature, by the new secret from the moment you "
+        "rotate: have your receiver accept either secret before rotating."
+    ),
+    verify_language="PHP",
+    verify_example=(
+        '$signature = hash_hmac("sha256", file_get_contents("php://input"), $secret);\n'
+        'if (!hash_equals($signature, $_SERVER["HTTP_X_API_VIDEO_SIGNATURE"])) {\n'
+        "    http_response_code(401); exit;\n"
+        "}"
+    ),
 )

@@ -63,6 +63,15 @@ class Format:
     make_secret: Callable[[], str]
     retry_policy: RetryPolicySpec
     timeout_seconds: int = 10
+    success_from: int = 200  # the lowest status that counts as delivered (up to 299)
+    # Headers carrying a signature (lowercase): redacted in the delivery log, as a signature
+    # is a replayable credential for its body.
+    signature_headers: frozenset[str] = frozenset()
+    # For people (dashboard, docs): what a secret rotation does to the signature headers,
+    # and a receiver's check (`verify_language` code) as the Reveal secret page shows it.
+    rotation: str = ""
+    verify_language: str = "Python"
+    verify_example: str = ""
     all_events: str = ALL_EVENTS  # how a subscription to every event is spelled
     # Signs with the account's organization secret rather than the webhook's own.
     organization_signed: bool = False

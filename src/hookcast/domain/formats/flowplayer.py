@@ -66,10 +66,20 @@ FORMAT = Format(
     names=NAMES,
     render=_render,
     sign=_sign,
+    signature_headers=frozenset({SIGNATURE_HEADER.lower()}),
     # Stored but unused for signing (the organization secret signs): kept so every webhook
     # has a secret and switching the scheme later needs no migration.
     make_secret=new_webhook_secret,
     retry_policy=RetryPolicySpec("standard", STANDARD_DELAYS),  # Flowplayer documents none
     all_events="ALL",
     organization_signed=True,
+    rotation=(
+        "X-FP-Webhook-Signature-Hmac-Sha-256 is signed by the account's Flowplayer "
+        "organization secret, not this webhook's: a new organization secret signs from the "
+        "next attempt on, alone; this webhook's own secret signs nothing."
+    ),
+    verify_example=(
+        'expected = hmac.new(organization_secret.encode(), body, "sha256").hexdigest()\n'
+        'hmac.compare_digest(expected, headers["X-FP-Webhook-Signature-Hmac-Sha-256"])'
+    ),
 )

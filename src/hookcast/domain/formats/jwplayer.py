@@ -78,4 +78,13 @@ FORMAT = Format(
     sign=_sign,
     make_secret=new_webhook_secret,
     retry_policy=RetryPolicySpec("standard", STANDARD_DELAYS),
+    rotation=(
+        "The JWT (Authorization) and X-Hookcast-Signature switch to the new secret at once; "
+        "webhook-signature carries a signature by each secret until the grace period ends."
+    ),
+    verify_example=(
+        'jwt.decode(token, secret, algorithms=["HS256"]) == json.loads(body)  # PyJWT\n'
+        'hmac.compare_digest(hmac.new(secret.encode(), body, "sha256").hexdigest(),\n'
+        '                    headers["X-Hookcast-Signature"])'
+    ),
 )

@@ -72,9 +72,21 @@ FORMAT = Format(
     names=NAMES,
     render=_render,
     sign=_sign,
+    signature_headers=frozenset({SIGNATURE_HEADER.lower()}),
     make_secret=new_webhook_secret,
     # 2xx is success, 3 tries in all, no answer within 3 s is a failure (its documented
     # behaviour); the 3 s between tries is HookCast's "quick" preset (inferred).
     retry_policy=RetryPolicySpec("quick", QUICK_DELAYS),
     timeout_seconds=3,
+    rotation=(
+        "Signature carries one signature, by the new secret from the moment you rotate: have "
+        "your receiver accept either secret before rotating."
+    ),
+    verify_language="PHP",
+    verify_example=(
+        '$signature = hash_hmac("sha256", file_get_contents("php://input"), $secret);\n'
+        'if (!hash_equals($signature, $_SERVER["HTTP_SIGNATURE"] ?? "")) {\n'
+        "    http_response_code(401); exit;\n"
+        "}"
+    ),
 )

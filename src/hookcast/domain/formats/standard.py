@@ -64,4 +64,12 @@ FORMAT = Format(
     sign=_sign,
     make_secret=new_webhook_secret,
     retry_policy=RetryPolicySpec("standard", STANDARD_DELAYS),
+    rotation=(
+        "webhook-signature carries a signature by each secret until the grace period ends, "
+        "so a receiver holding either secret accepts every delivery."
+    ),
+    verify_example=(
+        "from standardwebhooks.webhooks import Webhook\n"
+        "payload = Webhook(secret).verify(body, headers)  # raises if forged or stale"
+    ),
 )

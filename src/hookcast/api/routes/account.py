@@ -1,0 +1,43 @@
+"""/v2/account/: settings of the caller's account. The Flowplayer organization secret signs
+every Flowplayer-format webhook of the account; until it is set their deliveries are held."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from hookcast.api.deps import CallerDep, ServicesDep
+from hookcast.api.json_route import OrjsonRoute
+from hookcast.api.models import AUTHENTICATED, WITH_BODY, FlowplayerSecretOut, error_responses
+from hookcast.api.schemas import FlowplayerSecretIn
+
+router = APIRouter(prefix="/v2/account", tags=["account"], route_class=OrjsonRoute)
+
+
+@router.get(
+    "/flowplayer_secret/",
+    summary="Reveal the Flowplayer organization secret (admin)",
+    responses=error_responses(403, *AUTHENTICATED),
+)
+async def reveal_flowplayer_secret(services: ServicesDep, caller: CallerDep) -> FlowplayerSecretOut:
+    return FlowplayerSecretOut(secret=await services.accounts.reveal_flowplayer_secret(caller))
+
+
+@router.put(
+    "/flowplayer_secret/",
+    summary="Set the Flowplayer organization secret (a value of your own)",
+    responses=error_responses(*WITH_BODY, 403, *AUTHENTICATED),
+)
+async def set_flowplayer_secret(
+    body: FlowplayerSecretIn, services: ServicesDep, caller: CallerDep
+) -> FlowplayerSecretOut:
+    secret = await services.accounts.set_flowplayer_secret(caller, body.secret)
+    return FlowplayerSecretOut(secret=secret)
+
+
+@router.post(
+    "/flowplayer_secret/rotate/",
+    summary="Replace the Flowplayer organization secret with a new random one",
+    responses=error_responses(*WITH_BODY, 403, *AUTHENTICATED),
+)
+async def rotate_flowplayer_secret(services: ServicesDep, caller: CallerDep) -> FlowplayerSecretOut:
+    return FlowplayerSecretOut(secret=await services.accounts.set_flowplayer_secret(caller))

@@ -200,20 +200,26 @@ class SteadyPublisher:
 
 
 def latencies(ledger: Ledger, sent: Mapping[str, float], ids: Sequence[str]) -> dict[str, Any]:
-    """B's publish-to-receipt seconds for `ids`: p50, p99, max; and how many arrived."""
-    hook_of = {event_id: ledger.matching.get(event_id, ()) for event_id in ids}
-    seconds = sorted(
-        ledger.first_ack[(event_id, hook)] - sent[event_id]
-        for event_id, hooks in hook_of.items()
-        for hook in hooks
+    """B's publish-to-receipt seconds for `ids` (p50, p99, max) and how many arrived; and
+    the two parts of the p99: send to 202 (publishing), 202 to receipt (delivering)."""
+    pairs = [
+        (event_id, hook)
+        for event_id in ids
+        for hook in ledger.matching.get(event_id, ())
         if (event_id, hook) in ledger.first_ack
-    )
-    figures: dict[str, Any] = {"sent": len(ids), "received": len(seconds)}
-    if seconds:
+    ]
+    total = sorted(ledger.first_ack[pair] - sent[pair[0]] for pair in pairs)
+    figures: dict[str, Any] = {"sent": len(ids), "received": len(total)}
+    if total:
+        answered = [(e, h) for e, h in pairs if e in ledger.accepted]
+        publishing = sorted(ledger.accepted[e] - sent[e] for e, _ in answered) or [math.nan]
+        delivering = sorted(ledger.first_ack[(e, h)] - ledger.accepted[e] for e, h in answered)
         figures.update(
-            p50_s=round(_quantile(seconds, 0.50), 4),
-            p99_s=round(_quantile(seconds, 0.99), 4),
-            max_s=round(seconds[-1], 4),
+            p50_s=round(_quantile(total, 0.50), 4),
+            p99_s=round(_quantile(total, 0.99), 4),
+            max_s=round(total[-1], 4),
+            publish_p99_s=round(_quantile(publishing, 0.99), 4),
+            deliver_p99_s=round(_quantile(delivering or [math.nan], 0.99), 4),
         )
     return figures
 

@@ -138,7 +138,14 @@ def _row(r: dict[str, Any]) -> str:
         notes.append(r["error"])
     for name, figures in r.get("per_receiver", {}).items():
         notes.append(f"{name}: {figures}")
-    for key in ("b_without_a", "b_with_a", "a_events_accepted", "a_attempts_total", "loadavg"):
+    for key in (
+        "b_without_a",
+        "b_with_a",
+        "a_events_accepted",
+        "a_attempts_total",
+        "loadavg",
+        "cpu_s_per_s",
+    ):
         if key in r:
             notes.append(f"{key}: {r[key]}")
     return "\n".join([line, *(f"{'':>20}{note}" for note in notes)])

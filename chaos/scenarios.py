@@ -545,7 +545,9 @@ async def _neighbours(ctx: Context, database: str) -> tuple[Deployment, Deployme
     answers A's dead-first name and never answers its black-hole names."""
     answers = {neighbour.DEAD_FIRST: neighbour.DEAD_FIRST_ADDRESSES}
     dns = await ctx.stack.enter_async_context(dns_server(answers))
-    b = await ctx.deployment(database=database, HOOKCAST_DNS_SERVERS=dns)
+    # The production lease: the chaos runs' 3 s one is shorter than A's timeouts, so A's
+    # requests would lose their leases mid-flight and be claimed and sent again.
+    b = await ctx.deployment(database=database, HOOKCAST_DNS_SERVERS=dns, **_PRODUCTION_LEASE)
     url, secret = b.procs.env["HOOKCAST_DATABASE_URL"], b.procs.env["HOOKCAST_SECRET_KEY"]
     account_a, key_a, site_a = await another_account(url, secret, "noisy A")
     a = Deployment(Ledger(), b.procs, key_a, site_a, b.rng)
@@ -560,13 +562,24 @@ async def _noisy_neighbour(ctx: Context, b: Deployment, a: Deployment, account_a
     run = ctx.rng.randrange(10**9)
     steady = neighbour.SteadyPublisher(b, f"b-{run}", p.neighbour_rate, ctx.rng)
     ctx.details["loadavg"] = [round(os.getloadavg()[0], 1)]
-    quiet = await steady.publish_for(p.neighbour_seconds)
+    quiet = await _timed(ctx, b, steady.publish_for(p.neighbour_seconds))
     poison = neighbour.PoisonPublisher(a, f"a-{run}", _POISON_BATCH, _POISON_PAUSE)
-    noisy = await _beside(ctx, poison, steady)
+    noisy = await _timed(ctx, b, _beside(ctx, poison, steady))
     ctx.details["settle_s"] = round(await b.settle(p.settle_seconds, quiet=p.quiet_seconds), 2)
     _report_b(ctx, steady, quiet, noisy)
     url = b.procs.env["HOOKCAST_DATABASE_URL"]
     _report_a(ctx, poison, await neighbour.attempts_of(url, account_a))
+
+
+async def _timed(ctx: Context, deployed: Deployment, phase: Awaitable[list[str]]) -> list[str]:
+    """Runs a phase, noting the CPU its HookCast processes used per second of it (more than
+    the machine can give them makes every delivery wait)."""
+    pids = [p.process.pid for p in deployed.procs.started if p.process is not None]
+    began, cpu = time.monotonic(), neighbour.cpu_seconds(pids)
+    ids = await phase
+    used = (neighbour.cpu_seconds(pids) - cpu) / (time.monotonic() - began)
+    ctx.details.setdefault("cpu_s_per_s", []).append(round(used, 2))
+    return ids
 
 
 async def _beside(

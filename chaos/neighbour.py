@@ -17,7 +17,6 @@ import contextlib
 import itertools
 import json
 import math
-import os
 import random
 import sqlite3
 import time
@@ -230,17 +229,17 @@ def _quantile(ordered: Sequence[float], q: float) -> float:
     return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
 
 
-def cpu_seconds(pids: Sequence[int]) -> float:
-    """CPU time (user + system) the processes have used so far; a gone one counts 0."""
-    total = 0
+def loop_seconds(pids: Sequence[int]) -> tuple[float, float]:
+    """For the processes' main threads (where the event loop runs): seconds on a CPU, and
+    seconds spent ready to run but waiting for one (the kernel's schedstat; a process that
+    is gone counts 0). The second is what a machine too busy to run the loop costs it."""
+    on_cpu = waiting = 0
     for pid in pids:
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            with open(f"/proc/{pid}/stat") as stat:
-                # After the command, which may hold spaces, in parentheses: utime is the
-                # 12th field and stime the 13th.
-                fields = stat.read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
+        with contextlib.suppress(OSError, ValueError):
+            with open(f"/proc/{pid}/schedstat") as stat:
+                ran, waited, _slices = stat.read().split()
+            on_cpu, waiting = on_cpu + int(ran), waiting + int(waited)
+    return on_cpu / 1e9, waiting / 1e9
 
 
 # --- what A cost HookCast -----------------------------------------------------------------------

@@ -54,10 +54,12 @@ class Profile:
     # failed on): the short profile, which `make test` runs, only checks nothing is missing.
     quiet_seconds: float = 1.5
     # noisy-neighbour: seconds B publishes in each phase (without A, then with A), B's
-    # events per second, A's webhooks' timeout (the slow ones answer at it).
+    # events per second, A's webhooks' timeout (the slow ones answer at it), and the p99 of
+    # B's publish-to-receipt latency with A active over which the run fails.
     neighbour_seconds: float = 60.0
     neighbour_rate: float = 100.0
     neighbour_timeout: int = 10
+    neighbour_p99_limit: float = 1.0  # issue 14's target
 
 
 SHORT = Profile(
@@ -76,7 +78,11 @@ SHORT = Profile(
     quiet_seconds=0.5,
     neighbour_seconds=6.0,
     neighbour_rate=50.0,
-    neighbour_timeout=2,
+    neighbour_timeout=5,
+    # `make test` runs this beside the whole suite on 2 cores, where the loop of an embedded
+    # `serve` waits for a CPU ~0.5 s of every second; what this limit catches is B held
+    # behind A's slow requests, which answer only after 5 s.
+    neighbour_p99_limit=4.0,
 )
 FULL = Profile(
     "full",
@@ -506,10 +512,11 @@ def _per_hook(ledger: Ledger, hook_id: str, receiver: Receiver) -> dict[str, int
     }
 
 
+_PRODUCTION_WORKER = {**_PRODUCTION_LEASE, "HOOKCAST_WORKER_CONCURRENCY": "128"}
+
+
 # --- noisy neighbour ----------------------------------------------------------------------------
 
-# What the noisy-neighbour scenarios assert: B's p99 publish-to-receipt latency with A active.
-NEIGHBOUR_P99_TARGET_S = 1.0
 _POISON_BATCH = 4  # A's events per publish (about 1 MB)
 _POISON_PAUSE = 1.0  # seconds between A's publishes
 
@@ -545,9 +552,11 @@ async def _neighbours(ctx: Context, database: str) -> tuple[Deployment, Deployme
     answers A's dead-first name and never answers its black-hole names."""
     answers = {neighbour.DEAD_FIRST: neighbour.DEAD_FIRST_ADDRESSES}
     dns = await ctx.stack.enter_async_context(dns_server(answers))
-    # The production lease: the chaos runs' 3 s one is shorter than A's timeouts, so A's
-    # requests would lose their leases mid-flight and be claimed and sent again.
-    b = await ctx.deployment(database=database, HOOKCAST_DNS_SERVERS=dns, **_PRODUCTION_LEASE)
+    # The production lease and concurrency. The chaos runs' 3 s lease is shorter than A's
+    # timeouts: A's requests would lose their leases mid-flight and be sent again. Their
+    # concurrency of 32 lets only 63 requests be in flight or unrecorded at once: a
+    # recording that lags 0.5 s behind A's and B's ~130 outcomes/s stops every start.
+    b = await ctx.deployment(database=database, HOOKCAST_DNS_SERVERS=dns, **_PRODUCTION_WORKER)
     url, secret = b.procs.env["HOOKCAST_DATABASE_URL"], b.procs.env["HOOKCAST_SECRET_KEY"]
     account_a, key_a, site_a = await another_account(url, secret, "noisy A")
     a = Deployment(Ledger(), b.procs, key_a, site_a, b.rng)
@@ -572,13 +581,18 @@ async def _noisy_neighbour(ctx: Context, b: Deployment, a: Deployment, account_a
 
 
 async def _timed(ctx: Context, deployed: Deployment, phase: Awaitable[list[str]]) -> list[str]:
-    """Runs a phase, noting the CPU its HookCast processes used per second of it (more than
-    the machine can give them makes every delivery wait)."""
+    """Runs a phase, noting per second of it how long the HookCast processes' event loops
+    ran, and how long they were ready to run but waited for a CPU the machine was giving
+    to others."""
     pids = [p.process.pid for p in deployed.procs.started if p.process is not None]
-    began, cpu = time.monotonic(), neighbour.cpu_seconds(pids)
+    began, (ran, waited) = time.monotonic(), neighbour.loop_seconds(pids)
     ids = await phase
-    used = (neighbour.cpu_seconds(pids) - cpu) / (time.monotonic() - began)
-    ctx.details.setdefault("cpu_s_per_s", []).append(round(used, 2))
+    elapsed = time.monotonic() - began
+    ran_now, waited_now = neighbour.loop_seconds(pids)
+    ctx.details.setdefault("loop_cpu_s_per_s", []).append(round((ran_now - ran) / elapsed, 2))
+    ctx.details.setdefault("loop_wait_s_per_s", []).append(
+        round((waited_now - waited) / elapsed, 2)
+    )
     return ids
 
 
@@ -605,9 +619,9 @@ def _report_b(
     without = neighbour.latencies(ctx.ledger, steady.sent, quiet)
     with_a = neighbour.latencies(ctx.ledger, steady.sent, noisy)
     ctx.details["b_without_a"], ctx.details["b_with_a"] = without, with_a
-    p99 = with_a.get("p99_s", float("inf"))
-    if p99 >= NEIGHBOUR_P99_TARGET_S:
-        ctx.ledger.violation(f"B's p99 with A active is {p99} s, over {NEIGHBOUR_P99_TARGET_S} s")
+    p99, limit = with_a.get("p99_s", float("inf")), ctx.profile.neighbour_p99_limit
+    if p99 >= limit:
+        ctx.ledger.violation(f"B's p99 with A active is {p99} s, over {limit} s")
 
 
 def _report_a(

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from chaos.scenarios import NEIGHBOUR_P99_TARGET_S, RECOVERY_TARGET_S, SCENARIOS, Scenario
+from chaos.scenarios import RECOVERY_TARGET_S, SCENARIOS, SHORT, Scenario
 
 from support.background import WAIT_LIMIT, Job, Queue
 
@@ -88,8 +88,9 @@ def test_a_noisy_account_neither_loses_nor_holds_up_another_accounts_events(
     scenario: Scenario, chaos_runs: dict[str, Any]
 ) -> None:
     """Account B publishes steadily while account A publishes poison to slow, NUL-answering,
-    dead-first-address and black-hole-DNS webhooks: every B event arrives, 99% of them
-    within a second of their publish request, and A's webhooks were really tried."""
+    dead-first-address and black-hole-DNS webhooks: every B event arrives, none held behind
+    A's slow requests, and A's webhooks were really tried. (The issue's target, p99 under
+    1 s, is what the full run, `make chaos`, fails on: docs/reliability.md.)"""
     result = chaos_runs[scenario.name]
     if result["status"] == "skipped":
         pytest.skip(result["reason"])
@@ -97,7 +98,7 @@ def test_a_noisy_account_neither_loses_nor_holds_up_another_accounts_events(
 
     assert with_a["sent"] > 0
     assert with_a["received"] == with_a["sent"], with_a
-    assert with_a["p99_s"] < NEIGHBOUR_P99_TARGET_S, result
+    assert with_a["p99_s"] < SHORT.neighbour_p99_limit, result
     assert result["a_events_accepted"] > 0, result
     tried = result["a_attempts"]
     # The black-hole names time out (in the lookup or the request), the dead first address

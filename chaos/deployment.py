@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +45,26 @@ async def bootstrap(database_url: str, secret_key: str) -> tuple[str, str]:
         await runtime.store.close()
 
 
+async def another_account(database_url: str, secret_key: str, name: str) -> tuple[str, str, str]:
+    """A second account on a bootstrapped database, with its own admin key and site:
+    returns (account id, API key, site id)."""
+    from hookcast.cli.runtime import Runtime
+    from hookcast.config import Settings
+    from hookcast.domain.models import Role
+    from hookcast.services import Caller
+
+    runtime = await Runtime.open(Settings(database_url=database_url, secret_key=secret_key))
+    try:
+        accounts = runtime.services.accounts
+        account = await accounts.create_account(name)
+        key = await accounts.issue_key(account.id, role=Role.ADMIN, name=f"{name} key")
+        caller = Caller(account_id=account.id, role=Role.ADMIN)
+        site = await runtime.services.sites.create(caller, name=name, site_id=None)
+        return account.id, key.secret, site.id
+    finally:
+        await runtime.store.close()
+
+
 @dataclass
 class Deployment:
     ledger: Ledger
@@ -65,16 +86,34 @@ class Deployment:
         return started
 
     async def webhook(self, receiver: Receiver, spec: HookSpec, *, timeout: int = 10) -> str:
+        """A webhook to `receiver`, whose deliveries the ledger expects."""
+        conditions = None if spec.tag is None else {"data.tags": {"$contains": spec.tag}}
+        webhook_id = await self.webhook_to(
+            receiver.url, spec.name, events=spec.events, timeout=timeout, conditions=conditions
+        )
+        self.ledger.add_hook(webhook_id, spec)
+        return webhook_id
+
+    async def webhook_to(
+        self,
+        url: str,
+        name: str,
+        *,
+        events: Sequence[str] = ("*",),
+        timeout: int = 10,
+        conditions: Mapping[str, Any] | None = None,
+    ) -> str:
+        """A webhook to any URL, created through the API; the ledger is not told of it."""
         metadata: dict[str, Any] = {
-            "name": spec.name,
-            "webhook_url": receiver.url,
-            "events": list(spec.events),
+            "name": name,
+            "webhook_url": url,
+            "events": list(events),
             "site_ids": [self.site_id],
             "retry_policy": RETRY_WAITS,
             "timeout_seconds": timeout,
         }
-        if spec.tag is not None:
-            metadata["conditions"] = {"data.tags": {"$contains": spec.tag}}
+        if conditions is not None:
+            metadata["conditions"] = conditions
         headers = {"Authorization": f"Bearer {self.api_key}"}
         async with (
             aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as client,
@@ -84,9 +123,7 @@ class Deployment:
         ):
             body = await response.json()
             assert response.status == 201, body
-        webhook_id = str(body["id"])
-        self.ledger.add_hook(webhook_id, spec)
-        return webhook_id
+        return str(body["id"])
 
     async def standard_hooks(self, delay: float) -> None:
         """Three webhooks on two receivers: every event; media_available only; "sports"."""

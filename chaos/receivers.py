@@ -1,7 +1,7 @@
 """Webhook receivers on 127.0.0.1, written on asyncio streams so they can misbehave in ways
-a well-mannered HTTP framework will not: answer 500, hang past the timeout, reset the
-connection, trickle the response, send a huge body, speak broken HTTP, or go away (stop
-listening) and come back on the same port.
+a well-mannered HTTP framework will not: answer 500 (also with NUL bytes in the body), hang
+past the timeout, reset the connection, trickle the response, send a huge body, speak broken
+HTTP, or go away (stop listening) and come back on the same port.
 
 Each receiver tells the `Ledger` about every request (`arrivals`) and about every clean 2xx
 it answered (`ack`), the only answer HookCast may count as delivered.
@@ -23,6 +23,12 @@ from chaos.procs import HOST, free_port
 _HEAD_LIMIT = 64 * 1024
 _OK = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"
 _ERROR = b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 5\r\n\r\noops!"
+# What PostgreSQL cannot store as text: NUL bytes and bytes that are not UTF-8.
+_NUL_BODY = b"\x00oops\x00 \xff\xfe\xc3\x28 not utf-8 \x00"
+_NUL_ERROR = b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: %d\r\n\r\n%s" % (
+    len(_NUL_BODY),
+    _NUL_BODY,
+)
 _BROKEN = (
     b"HELLO THERE\r\n\r\n",  # not a status line
     b"HTTP/1.1 2000 OK\r\nContent-Length: 0\r\n\r\n",  # a status code out of range
@@ -34,6 +40,7 @@ _BROKEN = (
 class Fault(Enum):
     NONE = "none"
     STATUS_500 = "status-500"
+    NUL_500 = "nul-500"  # a 500 whose body holds NUL bytes and invalid UTF-8
     TIMEOUT = "timeout"
     RESET = "reset"
     TRICKLE = "trickle"
@@ -56,6 +63,8 @@ class Receiver:
         fault: Fault = Fault.NONE,
         fault_rate: float = 0.5,
         hang_seconds: float = 2.5,
+        count_pairs: bool = True,
+        head_limit: int = _HEAD_LIMIT,
     ) -> None:
         self._ledger = ledger
         self._rng = rng
@@ -64,6 +73,12 @@ class Receiver:
         self.fault_rate = fault_rate
         self.faulty = False  # the scenario switches misbehaviour on and off
         self._hang = hang_seconds
+        # False: requests are only counted, their bodies never parsed (large bodies would
+        # cost the runner's event loop, which also times other receivers' arrivals).
+        self._count_pairs = count_pairs
+        # HookCast's `Authorization: Bearer <JWT>` carries the whole body: past 64 KiB for
+        # events near the publish size limit.
+        self._head_limit = head_limit
         self.port = free_port()
         self._server: asyncio.Server | None = None
         self._handlers: set[asyncio.Task[None]] = set()
@@ -75,7 +90,7 @@ class Receiver:
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(
-            self._serve_connection, HOST, self.port, reuse_address=True
+            self._serve_connection, HOST, self.port, reuse_address=True, limit=self._head_limit
         )
 
     async def stop(self) -> None:
@@ -118,10 +133,10 @@ class Receiver:
             head = await reader.readuntil(b"\r\n\r\n")
         except asyncio.IncompleteReadError:
             return False  # the client closed an idle keep-alive connection
-        if len(head) > _HEAD_LIMIT:
+        if len(head) > self._head_limit:
             return False
         body = await reader.readexactly(_content_length(head))
-        pair = _pair(body)
+        pair = _pair(body) if self._count_pairs else None
         self._ledger.arrivals += 1
         fault = self._pick()
         if fault is not Fault.NONE:
@@ -150,8 +165,8 @@ class Receiver:
             writer.write(_OK)
             await writer.drain()
             return True
-        if fault is Fault.STATUS_500:
-            writer.write(_ERROR)
+        if fault in (Fault.STATUS_500, Fault.NUL_500):
+            writer.write(_ERROR if fault is Fault.STATUS_500 else _NUL_ERROR)
             await writer.drain()
             return True
         if fault is Fault.TIMEOUT:

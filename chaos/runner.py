@@ -107,6 +107,18 @@ _COLUMNS = (
 )
 
 
+# The noisy-neighbour figures, printed under the row (each a list: without A, with A).
+_NEIGHBOUR_NOTES = (
+    "b_without_a",
+    "b_with_a",
+    "a_events_accepted",
+    "a_attempts_total",
+    "loadavg",
+    "loop_cpu_s_per_s",
+    "loop_wait_s_per_s",
+)
+
+
 def _header() -> str:
     return "  ".join(name.rjust(width) for name, width in _COLUMNS)
 
@@ -138,6 +150,9 @@ def _row(r: dict[str, Any]) -> str:
         notes.append(r["error"])
     for name, figures in r.get("per_receiver", {}).items():
         notes.append(f"{name}: {figures}")
+    for key in _NEIGHBOUR_NOTES:
+        if key in r:
+            notes.append(f"{key}: {r[key]}")
     return "\n".join([line, *(f"{'':>20}{note}" for note in notes)])
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
+import ipaddress
 from pathlib import Path
 from typing import Literal
 
@@ -50,6 +51,9 @@ class Settings(BaseSettings):
     # An HTTP CONNECT proxy every delivery goes through (http://[user:password@]host:port),
     # e.g. smokescreen, so receivers can allow-list its addresses (docs/delivery.md).
     egress_proxy: str = Field(default="", repr=False)
+    # The DNS servers deliveries and the webhook URL check ask (docs/operations.md), instead
+    # of /etc/resolv.conf's: comma-separated "ip", "ip:port" or "[ipv6]:port".
+    dns_servers: str = ""
     # HTTPS ended at a proxy in front (docs/operations.md): the proxies whose
     # X-Forwarded-Proto and X-Forwarded-For are believed (uvicorn's forwarded_allow_ips,
     # comma-separated addresses or "*"), and whether the session cookie is always Secure.
@@ -80,6 +84,17 @@ class Settings(BaseSettings):
             Proxy.from_url(value)  # refused at start-up, not at the first delivery
         return value
 
+    @field_validator("dns_servers")
+    @classmethod
+    def _dns_servers(cls, value: str) -> str:
+        for server in _split(value):
+            _check_dns_server(server)  # refused at start-up, not at the first lookup
+        return value
+
+    def dns_nameservers(self) -> list[str] | None:
+        """HOOKCAST_DNS_SERVERS as a list, or None for the system's configuration."""
+        return _split(self.dns_servers) or None
+
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
@@ -89,6 +104,28 @@ class Settings(BaseSettings):
             return None
         path = self.database_url.split("///", 1)[-1].split("?", 1)[0]
         return None if path in ("", ":memory:") else Path(path)
+
+
+def _split(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def _check_dns_server(server: str) -> None:
+    """`server` is "ip", "ip:port" or "[ipv6]:port" (what c-ares takes), else ValueError."""
+    host, port = server, ""
+    if server.startswith("["):
+        host, _, rest = server[1:].partition("]")
+        port = rest.removeprefix(":")
+    elif server.count(":") == 1:
+        host, port = server.split(":")
+    try:
+        ipaddress.ip_address(host)
+        if port and not 0 < int(port) < 65536:
+            raise ValueError(port)
+    except ValueError:
+        raise ValueError(
+            f"HOOKCAST_DNS_SERVERS: {server!r} is not an IP address with an optional port"
+        ) from None
 
 
 # scrypt's cost (n=2**15, r=8: 32 MiB and ~0.1 s a guess) is what slows guessing a passphrase

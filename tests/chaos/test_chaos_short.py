@@ -1,10 +1,10 @@
 """`make test`'s slice of `make chaos`: every chaos scenario once, with small counts.
 
 Each run publishes known events while its fault strikes (kill -9, PostgreSQL stopped,
-SQLite locked, a full disk, hostile receivers, rolling SIGTERMs) and fails if any accepted
-event did not reach every webhook it matches, or if publishing ever answered a 500, a
-traceback, or a 503 without the API's error format and Retry-After. docs/reliability.md
-says what each one proves.
+SQLite locked, a full disk, hostile receivers, rolling SIGTERMs, a noisy neighbour account)
+and fails if any accepted event did not reach every webhook it matches, or if publishing
+ever answered a 500, a traceback, or a 503 without the API's error format and Retry-After.
+docs/reliability.md says what each one proves.
 
 The runs are `python -m chaos --short` (its own PostgreSQL, its own processes), which takes
 about 1.5 minutes on well under one core, most of it waiting for faults to end and servers
@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from chaos.scenarios import RECOVERY_TARGET_S, SCENARIOS, Scenario
+from chaos.scenarios import RECOVERY_TARGET_S, SCENARIOS, SHORT, Scenario
 
 from support.background import WAIT_LIMIT, Job, Queue
 
@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CHAOS = "chaos-short"
 SEED = 7
 RECOVERY = [s for s in SCENARIOS if s.name.startswith("crash-recovery")]
+NEIGHBOURS = [s for s in SCENARIOS if s.name.startswith("noisy-neighbour")]
 
 
 def background_job(items: list[pytest.Item]) -> Job:
@@ -79,3 +80,29 @@ def test_what_a_killed_worker_held_is_delivered_within_seconds(
 
     assert result["outstanding_at_kill"] > 0, "nothing was in flight: the kill proved nothing"
     assert result["restart_to_last_s"] < RECOVERY_TARGET_S, result
+
+
+@pytest.mark.timeout(WAIT_LIMIT)
+@pytest.mark.parametrize("scenario", NEIGHBOURS, ids=[s.name for s in NEIGHBOURS])
+def test_a_noisy_account_neither_loses_nor_holds_up_another_accounts_events(
+    scenario: Scenario, chaos_runs: dict[str, Any]
+) -> None:
+    """Account B publishes steadily while account A publishes poison to slow, NUL-answering,
+    dead-first-address and black-hole-DNS webhooks: every B event arrives, none held behind
+    A's slow requests, and A's webhooks were really tried. (The issue's target, p99 under
+    1 s, is what the full run, `make chaos`, fails on: docs/reliability.md.)"""
+    result = chaos_runs[scenario.name]
+    if result["status"] == "skipped":
+        pytest.skip(result["reason"])
+    with_a = result["b_with_a"]
+
+    assert with_a["sent"] > 0
+    assert with_a["received"] == with_a["sent"], with_a
+    assert with_a["p99_s"] < SHORT.neighbour_p99_limit, result
+    assert result["a_events_accepted"] > 0, result
+    tried = result["a_attempts"]
+    # The black-hole names time out (in the lookup or the request), the dead first address
+    # is passed over and the NUL-answering endpoint's 500 is recorded.
+    assert all(outcome.startswith(("DNS lookup", "timed out")) for outcome in tried["black-hole-0"])
+    assert "HTTP 200" in tried["dead-first"], tried
+    assert tried["nul-500"].keys() == {"HTTP 500"}, tried

@@ -3,14 +3,15 @@ unit tests of the worker on MemoryDeliveryQueue say what happens on SQLite and P
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 import pytest
 
 from hookcast.delivery.memory_queue import MemoryDeliveryQueue
 from hookcast.domain.leases import MAX_LEASE_LOSSES
-from hookcast.domain.models import Event
+from hookcast.domain.models import Delivery, DeliveryStatus, Event
 from hookcast.ports import DeliveryQueue
 from hookcast.store import SqlStore, open_store
 from support import factories as make
@@ -62,6 +63,103 @@ def _in_store(store: SqlStore) -> tuple[DeliveryQueue, Seed]:
         return events
 
     return store, seed
+
+
+# --- held deliveries ----------------------------------------------------------------------------
+#
+# The port has no held operations: a worker never sees held deliveries, and "deliver held" /
+# "discard held" are the Store's (tests/contract/test_store_held.py). On the store they run
+# for real; the memory queue has none, so its cases put in, by `add`, the rows those two
+# operations leave (pending and due at their publish time, or discarded).
+
+
+@dataclass
+class HeldSeed:
+    """Three deliveries held for one webhook (published at +0, +1, +2 s) and one pending
+    delivery of another webhook of the account (+1.5 s); `decide` is a person's choice."""
+
+    seed: Callable[[], Awaitable[tuple[list[Event], Event]]]
+    decide: Callable[[str | None], Awaitable[None]]
+
+
+def _held(events: Sequence[Event], webhook_id: str) -> list[Delivery]:
+    # Due times out of publish order: delivering them must order them by publish time.
+    return [
+        make.delivery(
+            event, webhook_id, status=DeliveryStatus.HELD, next_attempt_at=make.later(9 - n)
+        )
+        for n, event in enumerate(events)
+    ]
+
+
+def _memory_held() -> tuple[DeliveryQueue, HeldSeed]:
+    queue = MemoryDeliveryQueue()
+    acme = make.account()
+    hooks = make.webhook(acme.id), make.webhook(acme.id)
+    held: list[tuple[Delivery, Event]] = []
+
+    async def seed() -> tuple[list[Event], Event]:
+        events = [make.event(acme.id, created=make.later(n)) for n in range(3)]
+        held.extend(zip(_held(events, hooks[0].id), events, strict=True))
+        pending = make.event(acme.id, created=make.later(1.5))
+        queue.add(delivery=make.delivery(pending, hooks[1].id), event=pending, webhook=hooks[1])
+        for delivery, event in held:
+            queue.add(delivery=delivery, event=event, webhook=hooks[0])
+        return events, pending
+
+    async def decide(decision: str | None) -> None:
+        for delivery, event in held:
+            if decision == "deliver":
+                made = replace(
+                    delivery, status=DeliveryStatus.PENDING, next_attempt_at=delivery.created
+                )
+            elif decision == "discard":
+                made = replace(delivery, status=DeliveryStatus.DISCARDED, completed_at=make.NOW)
+            else:
+                continue
+            queue.add(delivery=made, event=event, webhook=hooks[0])
+
+    return queue, HeldSeed(seed, decide)
+
+
+def _store_held(store: SqlStore) -> tuple[DeliveryQueue, HeldSeed]:
+    acme = make.account()
+    hooks = make.webhook(acme.id), make.webhook(acme.id)
+
+    async def seed() -> tuple[list[Event], Event]:
+        await store.create_account(acme)
+        for hook in hooks:
+            await store.create_webhook(hook)
+        events = [make.event(acme.id, created=make.later(n)) for n in range(3)]
+        await store.append_events(events=events, fanout=lambda evs: _held(evs, hooks[0].id))
+        pending = make.event(acme.id, created=make.later(1.5))
+        await store.append_events(events=[pending], fanout=make.fanout_to(hooks[1].id))
+        return events, pending
+
+    async def decide(decision: str | None) -> None:
+        if decision == "deliver":
+            await store.deliver_held(account_id=acme.id, webhook_id=hooks[0].id)
+        elif decision == "discard":
+            await store.discard_held(account_id=acme.id, webhook_id=hooks[0].id, now=make.NOW)
+
+    return store, HeldSeed(seed, decide)
+
+
+@pytest.fixture(params=["memory", "store"])
+async def held_backend(
+    request: pytest.FixtureRequest, database_url: str, secret_key: bytes
+) -> AsyncIterator[tuple[DeliveryQueue, HeldSeed]]:
+    """As `backend`, with held deliveries."""
+    if request.param == "memory":
+        if database_url.startswith("postgresql"):
+            pytest.skip("the memory queue runs once, beside SQLite")
+        yield _memory_held()
+        return
+    store = await open_store(database_url, secret_key=secret_key)
+    try:
+        yield _store_held(store)
+    finally:
+        await store.close()
 
 
 async def test_a_claim_leases_due_deliveries_oldest_first_until_the_lease_expires(
@@ -207,3 +305,49 @@ async def test_a_lease_recorded_in_time_is_not_lost(
 
     (claimed,) = await queue.claim_due_deliveries(now=now, limit=1, lease_seconds=LEASE)
     assert claimed.delivery.attempts == MAX_LEASE_LOSSES + 1
+
+
+@pytest.mark.parametrize(
+    ("decision", "claimed_in_order"),
+    [
+        (None, ["pending"]),  # held: never claimed, however long it waits
+        ("deliver", ["held 0", "held 1", "pending", "held 2"]),  # in publish order
+        ("discard", ["pending"]),  # discarded: never claimed
+    ],
+)
+async def test_held_deliveries_are_claimed_only_once_delivered_and_then_in_publish_order(
+    held_backend: tuple[DeliveryQueue, HeldSeed], decision: str | None, claimed_in_order: list[str]
+) -> None:
+    queue, held = held_backend
+    events, pending = await held.seed()
+    names = {pending.id: "pending"} | {event.id: f"held {n}" for n, event in enumerate(events)}
+
+    await held.decide(decision)
+
+    # Every due time (+0 to +9 s) has passed; two claims of two show the order across claims.
+    first = await queue.claim_due_deliveries(now=make.later(60), limit=2, lease_seconds=LEASE)
+    rest = await queue.claim_due_deliveries(now=make.later(60), limit=10, lease_seconds=LEASE)
+    assert [names[c.event.id] for c in [*first, *rest]] == claimed_in_order
+    for claimed in [*first, *rest]:
+        await queue.record_results([make.succeeded(claimed, at=make.later(61))], [])
+    assert await queue.next_due_at() is None  # nothing held is waiting to become due
+
+
+async def test_held_deliveries_are_neither_taken_back_nor_released_into_pending(
+    held_backend: tuple[DeliveryQueue, HeldSeed],
+) -> None:
+    """The worker's other writes cannot turn a held delivery into a pending one either."""
+    queue, held = held_backend
+    await held.seed()
+    (pending,) = await queue.claim_due_deliveries(
+        now=make.later(60), limit=10, lease_seconds=LEASE, worker_id="gone"
+    )
+    await queue.release_deliveries([(pending.delivery.id, pending.lease_token)], make.later(61))
+    (again,) = await queue.claim_due_deliveries(
+        now=make.later(61), limit=10, lease_seconds=LEASE, worker_id="gone"
+    )
+
+    assert await queue.take_back_leases(now=make.later(62), stale_before=make.later(62)) == 1
+
+    (last,) = await queue.claim_due_deliveries(now=make.later(62), limit=10, lease_seconds=LEASE)
+    assert last.delivery.id == pending.delivery.id == again.delivery.id

@@ -32,3 +32,26 @@ def test_the_limits_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatc
 def test_one_event_to_every_webhook_must_fit_in_a_publish() -> None:
     with pytest.raises(ValidationError, match="one event can always be published"):
         Settings(max_webhooks_per_account=200, max_deliveries_per_publish=199)
+
+
+def test_dns_servers_default_to_the_systems_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HOOKCAST_DNS_SERVERS", raising=False)
+
+    assert Settings().dns_nameservers() is None
+
+
+def test_dns_servers_are_read_as_a_comma_separated_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOOKCAST_DNS_SERVERS", "10.0.0.53, 127.0.0.1:5353,[::1]:53,2001:db8::1")
+
+    assert Settings().dns_nameservers() == [
+        "10.0.0.53",
+        "127.0.0.1:5353",
+        "[::1]:53",
+        "2001:db8::1",
+    ]
+
+
+@pytest.mark.parametrize("value", ["dns.example", "127.0.0.1:0", "127.0.0.1:99999", "[::1]:x"])
+def test_a_dns_server_that_is_not_an_address_is_refused_at_start(value: str) -> None:
+    with pytest.raises(ValidationError, match="HOOKCAST_DNS_SERVERS"):
+        Settings(dns_servers=value)

@@ -55,7 +55,7 @@ class Runtime:
         services = build_services(
             store,
             clock=utc_now,
-            resolver=SystemResolver(),
+            resolver=SystemResolver(nameservers=settings.dns_nameservers()),
             policy=policy(settings),
             publish_observer=metrics,
         )
@@ -80,6 +80,7 @@ class Runtime:
             allowed=parse_networks(self.settings.allowed_networks),
             per_host_limit=self.settings.endpoint_concurrency,
             proxy=Proxy.from_url(proxy) if proxy else None,
+            nameservers=self.settings.dns_nameservers(),
         )
         worker = DeliveryWorker(
             self.store,

@@ -70,6 +70,12 @@ class EndpointGate:
         self.in_flight += 1
         return Slot(self, key, account, unhurried=unhurried, slow=slow)
 
+    def is_slow(self, key: str) -> bool:
+        """Whether `key`'s requests are measured to take longer than the slow threshold."""
+        throttle = self._throttles.get(key)
+        latency = None if throttle is None else throttle.latency
+        return latency is not None and latency > self._slow_seconds
+
     def queue_bound(
         self, key: str, *, max_in_flight: int, horizon_seconds: float, floor: int, ceiling: int
     ) -> int:

@@ -61,17 +61,21 @@ class EndpointScheduler:
         None while more than half of `prefetch` is held: claims stay large. None either while
         the endpoints whose queues overflowed have less than half their queues free: a claim
         would mostly bring their rows again, only to hand them back (measured: one fast
-        endpoint drained ~280 deliveries/s when every claim overflowed and released).
+        endpoint drained ~280 deliveries/s when every claim overflowed and released). Except
+        endpoints measured slow: at a few requests per 10 s, half a queue takes minutes to
+        free, and no other account's delivery would be claimed meanwhile (measured: another
+        account's p99 40-51 s on PostgreSQL, docs/reliability.md, "Noisy neighbour").
         """
         held = self.held
         if held > self._options.prefetch // 2:
             return 0
         room = self._options.prefetch - held
         self._saturated = {key for key in self._saturated if key in self._queued}
-        if not self._saturated:
+        holding = [key for key in self._saturated if not self._gate.is_slow(key)]
+        if not holding:
             return room
         free = half = 0
-        for key in self._saturated:
+        for key in holding:
             bound = self._queue_bound(key)
             free += bound - self._queued[key]
             half += bound // 2

@@ -84,7 +84,8 @@ def _parse_target(url: str) -> _Target:
 class HttpSender:
     """Implements ports.Sender. One connection pool for every endpoint.
 
-    `resolver` looks names up (ports.Resolver; the system's by default), and its answers are
+    `resolver` looks names up (ports.Resolver; by default the system's, or the DNS servers
+    `nameservers` names: "ip" or "ip:port"), and its answers are
     kept for DNS_TTL_SECONDS, its failures for DNS_FAILURE_TTL_SECONDS. Every address is
     checked against the SSRF guard right before a new connection is made, so a name that
     now points inside (DNS rebinding) is refused.
@@ -100,12 +101,13 @@ class HttpSender:
         resolver: Resolver | None = None,
         ssl_context: ssl.SSLContext | None = None,
         proxy: Proxy | None = None,
+        nameservers: Sequence[str] | None = None,
     ) -> None:
         self._allowed = tuple(allowed)
         # A resolver made here is closed here; one passed in belongs to the caller.
         self._own_resolver: SystemResolver | None = None
         if resolver is None:
-            resolver = self._own_resolver = SystemResolver()
+            resolver = self._own_resolver = SystemResolver(nameservers=nameservers)
         self._lookups = HostLookups(
             resolver,
             ttl=DNS_TTL_SECONDS,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, TypeGuard
+from typing import Any, Final, TypeGuard, cast
 
 __all__ = ["OPERATORS", "Budget", "Members", "OverBudget", "Test", "equal"]
 
@@ -37,6 +37,44 @@ class Budget:
 def equal(left: object, right: object, *, budget: Budget) -> bool:
     """JSON equality: 1 == 1.0, but true is not 1 (Python's `True == 1` says it is)."""
     budget.spend()
+    kind = type(left)
+    # Values parsed from JSON, of one type: exact type checks and plain loops, several times
+    # faster than the ABC checks and generators below (a visit must stay well under 1 us).
+    if kind is type(right):
+        if kind is dict:
+            return _equal_dicts(cast(_Object, left), cast(_Object, right), budget)
+        if kind is list:
+            return _equal_lists(cast(_Array, left), cast(_Array, right), budget)
+        if kind in _SCALARS:
+            return bool(left == right)
+    return _equal_any(left, right, budget)
+
+
+_SCALARS: Final = frozenset({str, int, float, bool, type(None)})
+_Object = dict[str, object]
+_Array = list[object]
+
+
+def _equal_dicts(left: _Object, right: _Object, budget: Budget) -> bool:
+    if left.keys() != right.keys():
+        return False
+    for key, value in left.items():  # noqa: SIM110 - a loop: all(generator) is ~2x slower here
+        if not equal(value, right[key], budget=budget):
+            return False
+    return True
+
+
+def _equal_lists(left: _Array, right: _Array, budget: Budget) -> bool:
+    if len(left) != len(right):
+        return False
+    for one, other in zip(left, right, strict=True):  # noqa: SIM110 - as in _equal_dicts
+        if not equal(one, other, budget=budget):
+            return False
+    return True
+
+
+def _equal_any(left: object, right: object, budget: Budget) -> bool:
+    """`equal` for values of different types, or not from JSON (tuples, other mappings)."""
     if isinstance(left, bool) or isinstance(right, bool):
         return type(left) is type(right) and left == right
     if (_is_number(left) and _is_number(right)) or (
@@ -113,7 +151,10 @@ class Members:
             return value in self.strings
         if value is None:
             return self.null
-        return any(equal(value, member, budget=budget) for member in self.containers)
+        for member in self.containers:  # noqa: SIM110 - as in _equal_dicts: the hot path
+            if equal(value, member, budget=budget):
+                return True
+        return False
 
 
 def _op_eq(value: object, operand: Any, budget: Budget) -> bool:

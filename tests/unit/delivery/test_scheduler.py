@@ -12,6 +12,7 @@ import pytest
 from hookcast.delivery.options import WorkerOptions
 from hookcast.delivery.scheduler import EndpointScheduler, Ready
 from hookcast.domain.models import Webhook
+from hookcast.domain.retry import OutcomeKind
 from hookcast.ports import ClaimedDelivery
 from support import factories as make
 
@@ -214,6 +215,29 @@ def test_the_accounts_held_are_those_queued_or_in_flight() -> None:
         pass
     scheduler.ready(now=0.0)
     assert scheduler.holding() == {"acct"}  # its last one, in flight
+
+
+@pytest.mark.parametrize(
+    ("seconds", "room"),
+    [
+        (0.1, 0),  # fast: half its queue frees within moments; a claim now brings it back
+        (10.0, 64 - 4),  # slow: it would hold back every account's claims for minutes
+    ],
+)
+def test_only_an_overflowed_endpoint_not_measured_slow_holds_claims_back(
+    seconds: float, room: int
+) -> None:
+    # A 1 s lease: A's queue holds the floor, 4, however fast it is measured.
+    options = replace(ROOMY, prefetch=64, endpoint_queue=4, endpoint_concurrency=1, lease_seconds=1)
+    scheduler = EndpointScheduler(options)
+    scheduler.enqueue(claims("A"), now=0.0)
+    ((_, slot),), _ = scheduler.ready(now=0.0)
+    with slot:
+        slot.learn(OutcomeKind.SUCCESS, now=make.NOW, seconds=seconds)
+
+    scheduler.enqueue(claims("AAAAAA"), now=1.0)  # 4 queued, 2 handed back
+
+    assert scheduler.room() == room
 
 
 @pytest.mark.parametrize(

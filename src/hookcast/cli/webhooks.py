@@ -17,6 +17,7 @@ from hookcast.cli.remote import (
     UrlOption,
     connected,
     parse_json_object,
+    print_answer,
     to_json,
 )
 from hookcast.sdk.types import Delivery, Webhook, WebhookChanges, WebhookFields
@@ -123,7 +124,7 @@ def list_webhooks(
     with connected(url, api_key) as client:
         found = client.list_webhooks(page=page, page_length=page_length, events=event, site_id=site)
     if as_json:
-        typer.echo(to_json(found))
+        print_answer(client)
         return
     shown = f"webhooks (page {found.page}, {len(found)} of {found.total})"
     _out().print(_webhook_table(found.items, shown))
@@ -180,7 +181,7 @@ def create_webhook(
             fields["site_ids"] = [site.id for site in client.list_sites(page_length=1000)]
         hook = client.create_webhook(**fields)
     if as_json:
-        typer.echo(to_json(hook))
+        print_answer(client)
         return
     _show_webhook(hook)
     typer.echo(f"secret: {hook.secret}  (shown once: keep it to verify deliveries)")
@@ -200,7 +201,7 @@ def get_webhook(
     with connected(url, api_key) as client:
         hook = client.get_webhook(webhook_id)
     if as_json:
-        typer.echo(to_json(hook))
+        print_answer(client)
     else:
         _show_webhook(hook)
 
@@ -242,7 +243,7 @@ def update_webhook(
     with connected(url, api_key) as client:
         hook = client.update_webhook(webhook_id, **changes)
     if as_json:
-        typer.echo(to_json(hook))
+        print_answer(client)
     else:
         _show_webhook(hook)
 
@@ -314,7 +315,7 @@ def list_deliveries(
             webhook_id, page=page, page_length=page_length, status=status, event=event
         )
     if as_json:
-        typer.echo(to_json(found))
+        print_answer(client)
         return
     title = f"deliveries of {webhook_id} (page {found.page}, {len(found)} of {found.total})"
     _out().print(_delivery_table(found.items, title))

@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from hookcast.cli import listen, simulate, trigger, webhooks
+from hookcast.cli import listen, simulate, sites_keys, trigger, webhook_actions, webhooks
+from hookcast.cli.database import describe, migration_report, missing_database
 from hookcast.config import Settings
-from hookcast.domain.errors import HookcastError
+from hookcast.domain.errors import HookcastError, Unavailable
 from hookcast.domain.models import Role
 from hookcast.logs import configure_logging
 from hookcast.services import Caller
@@ -57,11 +58,15 @@ accounts_app = typer.Typer(
     no_args_is_help=True,
 )
 keys_app = typer.Typer(
-    help="Manage API keys (operator).\n\nExample: hookcast keys create --role publisher",
+    help="Manage API keys. `create` runs on the database (operator); `list` and `revoke` "
+    "go through the API (HOOKCAST_URL, HOOKCAST_API_KEY, an admin key).\n\n"
+    "Example: hookcast keys create --role publisher",
     no_args_is_help=True,
 )
 sites_app = typer.Typer(
-    help='Manage properties (operator).\n\nExample: hookcast sites create "Main" --id 1A23bCD4',
+    help="Manage properties. `create` runs on the database (operator); `list` goes "
+    "through the API (HOOKCAST_URL, HOOKCAST_API_KEY).\n\n"
+    'Example: hookcast sites create "Main" --id 1A23bCD4',
     no_args_is_help=True,
 )
 app.add_typer(accounts_app, name="accounts")
@@ -74,14 +79,42 @@ def _fail(message: str) -> None:
     raise typer.Exit(code=1)
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        from hookcast import __version__
+
+        typer.echo(f"hookcast {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_show_version,
+            is_eager=True,
+            help="Print HookCast's version and exit.",
+        ),
+    ] = False,
+) -> None:
+    # The options every command shares; the commands are below.
+    pass
+
+
 def _configure_logging(settings: Settings) -> None:
     """Once, for the long-running commands: HOOKCAST_LOG_FORMAT (text or json), LOG_LEVEL."""
     configure_logging(level=settings.log_level, fmt=settings.log_format)
 
 
 def _with_runtime(action: Callable[[Runtime], Awaitable[T]]) -> T:
-    """Runs one operator action against the configured database, errors as one line."""
+    """Runs one operator action against the configured database, errors as one line. The
+    database must exist: only `migrate` and `serve` create one."""
     settings = Settings()
+    missing = missing_database(settings)
+    if missing is not None:
+        _fail(missing)
 
     async def run() -> T:
         from hookcast.cli.runtime import Runtime
@@ -94,6 +127,12 @@ def _with_runtime(action: Callable[[Runtime], Awaitable[T]]) -> T:
 
     try:
         return _run_loop(run())
+    except Unavailable as exc:
+        _fail(
+            f"{exc.description} (database: {describe(settings)}; `hookcast migrate` creates or "
+            "upgrades it)"
+        )
+        raise  # unreachable: _fail exits
     except HookcastError as exc:
         _fail(exc.description)
         raise  # unreachable: _fail exits
@@ -101,15 +140,23 @@ def _with_runtime(action: Callable[[Runtime], Awaitable[T]]) -> T:
 
 @app.command()
 def migrate() -> None:
-    """Create or upgrade the database schema to the newest version.
+    """Create or upgrade the database schema to the newest version, and say which.
+
+    The database is HOOKCAST_DATABASE_URL (default: hookcast.db in this directory).
 
     Example: HOOKCAST_DATABASE_URL=postgresql://user@host/db hookcast migrate
     """
     settings = Settings()
     from hookcast.store import migrate as migrate_database
 
-    migrate_database(settings.database_url)
-    typer.echo("database is up to date", err=True)
+    path = settings.sqlite_path()
+    created = path is not None and not path.exists()
+    try:
+        migration = migrate_database(settings.database_url)
+    except HookcastError as exc:
+        _fail(f"{exc.description} (database: {describe(settings)})")
+        raise  # unreachable: _fail exits
+    typer.echo(migration_report(migration, where=describe(settings), created=created), err=True)
 
 
 @app.command()
@@ -218,6 +265,20 @@ def accounts_create(name: str) -> None:
     typer.echo(_with_runtime(run))
 
 
+@accounts_app.command("list")
+def accounts_list() -> None:
+    """Print every account, one per line: its id, then its name.
+
+    Example: hookcast accounts list
+    """
+
+    async def run(runtime: Runtime) -> list[str]:
+        return [f"{a.id}  {a.name}" for a in await runtime.services.accounts.list_accounts()]
+
+    for line in _with_runtime(run):
+        typer.echo(line)
+
+
 @keys_app.command("create")
 def keys_create(
     role: Annotated[Role, typer.Option(help="admin, editor, publisher or viewer.")],
@@ -256,8 +317,21 @@ def sites_create(
     typer.echo(_with_runtime(run))
 
 
+# Over the API: listing properties and keys beside the operator's `create`.
+sites_app.command("list")(sites_keys.list_sites)
+keys_app.command("list")(sites_keys.list_keys)
+keys_app.command("revoke")(sites_keys.revoke_key)
+
 # Developer tools, each in its own module.
 app.add_typer(webhooks.webhooks_app, name="webhooks")
+webhooks.webhooks_app.command("test")(webhook_actions.send_test)
+webhooks.webhooks_app.command("recover")(webhook_actions.recover_webhook)
+webhooks.webhooks_app.add_typer(webhook_actions.secret_app, name="secret")
+webhook_actions.secret_app.command("reveal")(webhook_actions.reveal_secret)
+webhook_actions.secret_app.command("rotate")(webhook_actions.rotate_secret)
+app.add_typer(webhook_actions.deliveries_app, name="deliveries")
+webhook_actions.deliveries_app.command("get")(webhook_actions.get_delivery)
+webhook_actions.deliveries_app.command("retry")(webhook_actions.retry_delivery)
 app.command()(listen.listen)
 app.command()(trigger.trigger)
 app.command()(simulate.simulate)

@@ -98,8 +98,10 @@ def _params(**values: str | int | None) -> dict[str, str | int]:
     return {name: value for name, value in values.items() if value is not None}
 
 
-def _nothing(_data: Any) -> None:
-    return None
+def _nothing(data: Any) -> None:
+    # HookCast answers these (deletes) with 204 and no body: a body means another server.
+    if data is not None:
+        raise TypeError("an answer with a body where HookCast sends none")
 
 
 # --- reading answers --------------------------------------------------------------------------

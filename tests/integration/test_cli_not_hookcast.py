@@ -82,8 +82,8 @@ class _Answer(BaseHTTPRequestHandler):
 @contextmanager
 def answering(status: int, body: bytes, content_type: str = "text/html") -> Iterator[str]:
     """A plain HTTP server on loopback giving every request the same answer; its URL."""
-    handler = type("Handler", (_Answer,), {"status": status, "body": body})
-    handler.content_type = content_type
+    fields = {"status": status, "body": body, "content_type": content_type}
+    handler = type("Handler", (_Answer,), fields)
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -12,6 +12,7 @@ import typer
 
 from hookcast.cli import listen, simulate, sites_keys, trigger, webhook_actions, webhooks
 from hookcast.cli.database import describe, migration_report, missing_database
+from hookcast.cli.help import PlainGroup
 from hookcast.config import Settings
 from hookcast.domain.errors import HookcastError, Unavailable
 from hookcast.domain.models import Role
@@ -48,22 +49,26 @@ def _run_loop(main: Coroutine[Any, Any, T]) -> T:
 
 
 app = typer.Typer(
+    cls=PlainGroup,
     help="HookCast: durable, signed webhooks for video platforms.\n\n"
     "Example: hookcast migrate && hookcast serve --port 8000",
     no_args_is_help=True,
     add_completion=False,
 )
 accounts_app = typer.Typer(
+    cls=PlainGroup,
     help='Manage accounts (operator).\n\nExample: hookcast accounts create "Acme Broadcasting"',
     no_args_is_help=True,
 )
 keys_app = typer.Typer(
+    cls=PlainGroup,
     help="Manage API keys. `create` runs on the database (operator); `list` and `revoke` "
     "go through the API (HOOKCAST_URL, HOOKCAST_API_KEY, an admin key).\n\n"
     "Example: hookcast keys create --role publisher",
     no_args_is_help=True,
 )
 sites_app = typer.Typer(
+    cls=PlainGroup,
     help="Manage properties. `create` runs on the database (operator); `list` goes "
     "through the API (HOOKCAST_URL, HOOKCAST_API_KEY).\n\n"
     'Example: hookcast sites create "Main" --id 1A23bCD4',

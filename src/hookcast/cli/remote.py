@@ -32,13 +32,17 @@ if TYPE_CHECKING:  # httpx is imported by the commands that talk to a server, no
 UrlOption = Annotated[
     str,
     typer.Option(
-        "--server", envvar="HOOKCAST_URL", help="The HookCast server URL.", show_default=True
+        "--server",
+        envvar="HOOKCAST_URL",
+        help="The HookCast server URL.",
+        show_default=True,
+        metavar="URL",
     ),
 ]
 ApiKeyOption = Annotated[
     str | None,
     typer.Option(
-        "--api-key", envvar="HOOKCAST_API_KEY", help="An API key (default: HOOKCAST_API_KEY)."
+        "--api-key", envvar="HOOKCAST_API_KEY", help="An API key.", metavar="KEY"
     ),
 ]
 JsonOption = Annotated[

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from hookcast.cli.help import PlainGroup
 from hookcast.cli.remote import (
     DEFAULT_URL,
     ApiKeyOption,
@@ -34,11 +35,13 @@ __all__ = [
 ]
 
 secret_app = typer.Typer(
+    cls=PlainGroup,
     help="See or replace a webhook's signing secret (admin key).\n\n"
     "Example: hookcast webhooks secret reveal 2yW4KmiG",
     no_args_is_help=True,
 )
 deliveries_app = typer.Typer(
+    cls=PlainGroup,
     help="One delivery: show it, or send it again (HOOKCAST_URL, HOOKCAST_API_KEY).\n\n"
     "Example: hookcast deliveries retry dlv_B24HJEd8N6pPmDOlFSOdMZ",
     no_args_is_help=True,

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from hookcast.cli.help import PlainGroup
 from hookcast.cli.remote import (
     DEFAULT_URL,
     ApiKeyOption,
@@ -23,6 +24,7 @@ from hookcast.cli.remote import (
 from hookcast.sdk.types import Delivery, Webhook, WebhookChanges, WebhookFields
 
 webhooks_app = typer.Typer(
+    cls=PlainGroup,
     help="Manage webhooks through the API (HOOKCAST_URL, HOOKCAST_API_KEY).\n\n"
     "Example: hookcast webhooks create --url https://example.com/hooks "
     "--event media_available --site 1A23bCD4\n\n"

@@ -71,7 +71,7 @@ def _metavar(param: Any) -> str:
         return str(param.metavar)
     if param.param_type_name == "argument":
         return str(param.name).upper()
-    longest = max(param.opts, key=len)
+    longest: str = max(param.opts, key=len)
     return longest.lstrip("-").replace("-", "_").upper()
 
 

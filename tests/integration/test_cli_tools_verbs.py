@@ -123,3 +123,32 @@ def test_keys_list_and_revoke(live: LiveServer) -> None:
     gone = hookcast(live, "keys", "revoke", made.id)
     assert gone.exit_code == 1
     assert gone.stderr.startswith("error: ")
+
+
+def test_tables_fit_80_columns_with_whole_ids_and_zoned_times(live: LiveServer) -> None:
+    url = f"http://127.0.0.1:{closed_port()}/a-rather-long-path/for-a-receiver"
+    created = ok_json(
+        hookcast(
+            live,
+            *("webhooks", "create", "--url", url, "--name", "Receiver with a long name"),
+            *("--event", "channel_recording_ready", "--retry-policy", "5,60,600", "--json"),
+        )
+    )
+    hook_id = created["id"]
+    delivery_id = ok(hookcast(live, "webhooks", "test", hook_id)).stdout.strip()
+    screens = {
+        "list": ok(hookcast(live, "webhooks", "list")).stdout,
+        "get": ok(hookcast(live, "webhooks", "get", hook_id)).stdout,
+        "deliveries": ok(hookcast(live, "webhooks", "deliveries", hook_id)).stdout,
+        "delivery": ok(hookcast(live, "deliveries", "get", delivery_id)).stdout,
+        "sites": ok(hookcast(live, "sites", "list")).stdout,
+        "keys": ok(hookcast(live, "keys", "list")).stdout,
+    }
+    for name, text in screens.items():
+        assert max(len(line) for line in text.splitlines()) <= 80, (name, text)
+        assert " UTC" in text, name
+    assert hook_id in screens["list"]
+    assert delivery_id in screens["deliveries"]  # whole, to copy into deliveries retry
+    assert "5s, 60s, 600s" in screens["get"]  # not a tuple's repr
+    assert "(5" not in screens["get"]
+    ok(hookcast(live, "webhooks", "delete", hook_id))

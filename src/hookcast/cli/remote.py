@@ -41,9 +41,7 @@ UrlOption = Annotated[
 ]
 ApiKeyOption = Annotated[
     str | None,
-    typer.Option(
-        "--api-key", envvar="HOOKCAST_API_KEY", help="An API key.", metavar="KEY"
-    ),
+    typer.Option("--api-key", envvar="HOOKCAST_API_KEY", help="An API key.", metavar="KEY"),
 ]
 JsonOption = Annotated[
     bool, typer.Option("--json", help="Print JSON (for scripts) instead of a table.")

@@ -41,7 +41,6 @@ def list_sites(
     shown = table(
         f"properties (page {found.page}, {len(found)} of {found.total})",
         ["id", "name", "created"],
-        fold=["name"],
     )
     for site in found:
         shown.add_row(site.id, site.name, when(site.created))
@@ -62,7 +61,7 @@ def list_keys(
     if as_json:
         print_answer(client)
         return
-    shown = table(f"API keys ({len(keys)})", ["id", "role", "name", "created"], fold=["name"])
+    shown = table(f"API keys ({len(keys)})", ["id", "role", "name", "created"])
     for key in keys:
         shown.add_row(key.id, key.role, key.name or "-", when(key.created))
     console().print(shown)

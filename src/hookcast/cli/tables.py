@@ -1,10 +1,10 @@
 """How the remote commands print for people: times in UTC with their zone, tables that fit
-an 80-column terminal (rich folds only the columns marked to fold, and `shorten` keeps a long
-cell to a few words instead of a tall cell)."""
+an 80-column terminal (few columns, details on a cell's second line, and `shorten` keeps a
+long cell to a few words instead of a tall cell)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from rich import box
@@ -41,12 +41,19 @@ def shorten(text: str | None, width: int) -> str:
     return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
-def table(title: str, columns: Sequence[str], *, fold: Sequence[str] = ()) -> Table:
-    """A borderless table: columns in `fold` wrap, the others keep their cells on one line."""
-    grid = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+def table(title: str, columns: Sequence[str], *, whole: Mapping[str, int] | None = None) -> Table:
+    """A borderless table whose cells wrap at spaces (a word wider than its column folds).
+
+    Rich then gives each column at least its longest word, so with the few columns these
+    tables have ("status", an 8-character id...) nothing is cut in 80 columns; what is
+    long (names, URLs, answers) takes more lines instead. Put a row's second detail on a
+    second line of a cell rather than in another column. `whole` gives columns that must
+    not fold (ids people copy) their width."""
+    grid = Table(
+        title=title, title_justify="left", box=box.SIMPLE_HEAD, show_lines=True
+    )  # show_lines: a blank line between rows, which take two lines or more
     for column in columns:
-        folds = column in fold
-        grid.add_column(column, overflow="fold" if folds else "ellipsis", no_wrap=not folds)
+        grid.add_column(column, overflow="fold", width=(whole or {}).get(column))
     return grid
 
 

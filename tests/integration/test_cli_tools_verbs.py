@@ -152,3 +152,32 @@ def test_tables_fit_80_columns_with_whole_ids_and_zoned_times(live: LiveServer) 
     assert "5s, 60s, 600s" in screens["get"]  # not a tuple's repr
     assert "(5" not in screens["get"]
     ok(hookcast(live, "webhooks", "delete", hook_id))
+
+
+def test_create_without_site_says_which_properties_and_trigger_counts_matches(
+    live: LiveServer,
+) -> None:
+    created = hookcast(
+        live, "webhooks", "create", "--url", "https://example.com/count", "--event", "*"
+    )
+    ok(created)
+    assert "no --site given: subscribed to the 1 property that exists now (1A23bCD4)" in (
+        created.stderr
+    )
+    assert "a property created later is not included" in created.stderr
+    hook_id = re.search(r"webhook (\w{8})", created.stdout).group(1)  # type: ignore[union-attr]
+
+    published = ok(hookcast(live, "trigger", "media_created", "--media-id", "Cnt0Med1"))
+    matched = re.search(r"^matched (\d+) webhooks?$", published.stderr, re.MULTILINE)
+    assert matched is not None, published.stderr
+    with live.client() as client:
+        (record,) = client.list_events(resource_id="Cnt0Med1").items
+        assert int(matched.group(1)) == sum(record.deliveries.values()) >= 1
+        client.create_site("Later", site_id="LaterS01")
+    elsewhere = ok(hookcast(live, "trigger", "media_created", "--site", "LaterS01"))
+    assert elsewhere.stderr.strip() == (
+        "matched no webhook: none wants media_created on property LaterS01 "
+        "(see hookcast webhooks list)"
+    )
+    assert elsewhere.stdout.strip().startswith("evt_")
+    ok(hookcast(live, "webhooks", "delete", hook_id))

@@ -15,9 +15,11 @@ from hookcast.cli.remote import (
     JsonOption,
     UrlOption,
     connected,
+    every_site,
     parse_json_object,
     print_answer,
     to_json,
+    took_sites,
 )
 from hookcast.cli.tables import console, kv_table, shorten, table, when, when_exact
 from hookcast.sdk.types import Delivery, Webhook, WebhookChanges, WebhookFields
@@ -31,7 +33,7 @@ webhooks_app = typer.Typer(
     no_args_is_help=True,
 )
 
-IdArgument = Annotated[str, typer.Argument(help="The webhook id.")]
+IdArgument = Annotated[str, typer.Argument(help="The webhook id.", metavar="WEBHOOK_ID")]
 EventsOption = Annotated[
     list[str] | None,
     typer.Option("--event", help="An event to subscribe to (repeatable; * for all)."),
@@ -98,6 +100,7 @@ def _show_webhook(hook: Webhook) -> None:
         ("retry policy", _policy(hook.retry_policy)),
         ("timeout", f"{hook.timeout_seconds}s"),
         ("last success", _time(hook.last_success)),
+        ("failing since", _time(hook.failing_since)),
         ("held deliveries", hook.held_deliveries),
         ("created", _time(hook.created)),
     )
@@ -158,8 +161,9 @@ def create_webhook(
 ) -> None:
     """Create a webhook and print it with its secret (shown this once).
 
-    Without --event it gets every event ("*"); without --site, every property. Events are
-    named in the format's names.
+    Without --event it gets every event ("*"). Without --site, every property that
+    exists now: one created later is not included (add it with webhooks update --site).
+    Events are named in the format's names.
 
     Example: hookcast webhooks create --url http://127.0.0.1:9000/ --format apivideo
     --event video.encoding.quality.completed --site 1A23bCD4
@@ -182,8 +186,10 @@ def create_webhook(
         fields["format"] = wire_format
     with connected(url, api_key) as client:
         if not fields["site_ids"]:
-            fields["site_ids"] = [site.id for site in client.list_sites(page_length=1000)]
+            fields["site_ids"] = every_site(client)
         hook = client.create_webhook(**fields)
+    if not sites:
+        typer.echo(took_sites(hook.site_ids), err=True)
     if as_json:
         print_answer(client)
         return

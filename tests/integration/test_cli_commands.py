@@ -89,7 +89,7 @@ async def test_operator_commands_on_sqlite(tmp_path: Path) -> None:
     duplicate = run_cli(
         ["sites", "create", "Again", "--id", SITE_ID, "--account", acme], env, tmp_path
     )
-    with ThreadPoolExecutor(max_workers=3) as pool:  # failures write nothing
+    with ThreadPoolExecutor(max_workers=4) as pool:  # failures write nothing
         failures = list(
             pool.map(
                 lambda args: run_cli(args, env, tmp_path),
@@ -97,6 +97,7 @@ async def test_operator_commands_on_sqlite(tmp_path: Path) -> None:
                     ["sites", "create", "Bad", "--id", "bad id"],
                     ["keys", "create", "--role", "admin", "--account", "NoSuch12"],
                     ["sites", "create", "Nowhere", "--account", "NoSuch12"],
+                    ["keys", "create", "--role", "root"],
                 ],
             )
         )

@@ -54,6 +54,8 @@ app = typer.Typer(
     "Example: hookcast migrate && hookcast serve --port 8000",
     no_args_is_help=True,
     add_completion=False,
+    # Usage errors as plain lines ("Error: Missing argument 'EVENT'."), not a drawn box.
+    rich_markup_mode=None,
 )
 accounts_app = typer.Typer(
     cls=PlainGroup,
@@ -286,7 +288,7 @@ def accounts_list() -> None:
 
 @keys_app.command("create")
 def keys_create(
-    role: Annotated[Role, typer.Option(help="admin, editor, publisher or viewer.")],
+    role: Annotated[str, typer.Option(help="admin, editor, publisher or viewer.")],
     account: Annotated[str | None, typer.Option(help="Account id (default: the first).")] = None,
     name: Annotated[str, typer.Option(help="A label for the key.")] = "",
 ) -> None:
@@ -295,9 +297,13 @@ def keys_create(
     Example: hookcast keys create --role publisher --name "encoder"
     """
 
+    roles = [known.value for known in Role]
+    if role not in roles:
+        _fail(f"--role must be one of {', '.join(roles)} (got {role!r})")
+
     async def run(runtime: Runtime) -> str:
         account_id = account or (await runtime.services.accounts.default_account()).id
-        created = await runtime.services.accounts.issue_key(account_id, role=role, name=name)
+        created = await runtime.services.accounts.issue_key(account_id, role=Role(role), name=name)
         return created.secret
 
     typer.echo(_with_runtime(run))

@@ -3,7 +3,8 @@
 Typer's own help names each value by its Python type (`<str>`, `<list[str]>`, `<bool>` after
 a flag) and writes a required argument as `{event}`. Every group of the CLI is a
 `PlainGroup`, which gives its commands `PlainHelp` too, so no command can be left out.
-The layout is click's HelpFormatter: at most 80 columns, wrapped to the terminal.
+The layout is click's HelpFormatter: at most 80 columns, wrapped to the terminal. Usage
+errors use the same usage line, and (the root app has no rich markup) are plain lines too.
 """
 
 from __future__ import annotations
@@ -19,13 +20,18 @@ Formatter = Any  # click's HelpFormatter (vendored by newer Typers)
 Context = Any  # click's Context
 
 
+def _format_usage(command: Any, ctx: Context, formatter: Formatter) -> None:
+    """`Usage: hookcast trigger [OPTIONS] EVENT`, in help and above a usage error."""
+    pieces = ["[OPTIONS]", *(_argument_usage(p) for p in _arguments(command, ctx))]
+    if isinstance(command, TyperGroup):
+        pieces.append("COMMAND [ARGS]...")
+    formatter.write_usage(ctx.command_path, " ".join(pieces))
+
+
 def _format_help(command: Any, ctx: Context, formatter: Formatter) -> None:
     """Usage, the docstring, arguments, options (and a group's commands)."""
     group = isinstance(command, TyperGroup)
-    pieces = ["[OPTIONS]", *(_argument_usage(p) for p in _arguments(command, ctx))]
-    if group:
-        pieces.append("COMMAND [ARGS]...")
-    formatter.write_usage(ctx.command_path, " ".join(pieces))
+    _format_usage(command, ctx, formatter)
     command.format_help_text(ctx, formatter)
     _section(formatter, "Arguments", [_argument_row(p) for p in _arguments(command, ctx)])
     _section(formatter, "Options", [_option_row(p) for p in _options(command, ctx)])
@@ -37,12 +43,14 @@ class PlainCommand(TyperCommand):
     """A command with plain help (no state of its own: see PlainGroup)."""
 
     format_help = _format_help
+    format_usage = _format_usage
 
 
 class PlainGroup(TyperGroup):
     """A group with plain help, whose commands get plain help here, in one place."""
 
     format_help = _format_help
+    format_usage = _format_usage
 
     def __init__(self, **attrs: Any) -> None:
         super().__init__(**attrs)

@@ -61,3 +61,11 @@ def test_flags_take_no_value_and_values_are_named() -> None:
     text = CliRunner().invoke(app, ["webhooks", "update", "--help"], prog_name="hookcast").output
     assert "--enable / --disable  " in text
     assert "Usage: hookcast webhooks update [OPTIONS] WEBHOOK_ID" in text
+
+
+def test_usage_errors_are_plain_lines_naming_the_metavar() -> None:
+    result = CliRunner().invoke(app, ["webhooks", "get"], prog_name="hookcast")
+    assert result.exit_code == 2
+    assert result.output.splitlines()[0] == "Usage: hookcast webhooks get [OPTIONS] WEBHOOK_ID"
+    assert "Error: Missing argument 'WEBHOOK_ID'." in result.output
+    assert "╭" not in result.output  # no drawn box

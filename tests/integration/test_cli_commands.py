@@ -151,6 +151,9 @@ def test_migrate_and_sites_on_postgresql(database_url: str, tmp_path: Path) -> N
 
     migrated = run_cli(["migrate"], env, tmp_path)
     assert migrated.returncode == 0, migrated.stderr
+    said = only_line(migrated.stderr)  # the fixture's database may be migrated already
+    assert re.search(r"PostgreSQL database \w+ on 127\.0\.0\.1:\d+ ", said), said
+    assert said.endswith(f"revision {HEAD_REVISION})"), said
     site = run_cli(["sites", "create", "Main", "--id", SITE_ID], env, tmp_path)
     assert site.returncode == 0, site.stderr
     assert only_line(site.stdout) == SITE_ID
@@ -192,3 +195,13 @@ def test_version(tmp_path: Path) -> None:
     done = run_cli(["--version"], cli_env(f"sqlite:///{tmp_path / 'unused.db'}"), tmp_path)
     assert done.returncode == 0, done.stderr
     assert only_line(done.stdout) == f"hookcast {hookcast.__version__}"
+
+
+def test_a_database_without_the_schema_is_named(tmp_path: Path) -> None:
+    (tmp_path / "hookcast.db").touch()  # there, but never migrated
+    done = run_cli(["accounts", "list"], cli_env("sqlite:///hookcast.db"), tmp_path)
+    assert done.returncode == 1
+    said = only_line(done.stderr)
+    assert said.startswith("error: the database is unavailable: "), said
+    assert f"(database: {tmp_path / 'hookcast.db'}; check HOOKCAST_DATABASE_URL" in said
+    assert "`hookcast migrate` creates or upgrades the schema" in said

@@ -136,8 +136,8 @@ def _with_runtime(action: Callable[[Runtime], Awaitable[T]]) -> T:
         return _run_loop(run())
     except Unavailable as exc:
         _fail(
-            f"{exc.description} (database: {describe(settings)}; `hookcast migrate` creates or "
-            "upgrades it)"
+            f"{exc.description} (database: {describe(settings)}; check HOOKCAST_DATABASE_URL, "
+            "and `hookcast migrate` creates or upgrades the schema)"
         )
         raise  # unreachable: _fail exits
     except HookcastError as exc:

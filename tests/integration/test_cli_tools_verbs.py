@@ -181,3 +181,9 @@ def test_create_without_site_says_which_properties_and_trigger_counts_matches(
     )
     assert elsewhere.stdout.strip().startswith("evt_")
     ok(hookcast(live, "webhooks", "delete", hook_id))
+
+
+def test_serve_says_it_created_the_schema_without_alembic_lines(live: LiveServer) -> None:
+    log = live.server.stderr()
+    assert f"created {live.cwd / 'hookcast.db'} at schema revision 0" in log
+    assert "alembic" not in log

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
@@ -166,6 +167,20 @@ def migrate() -> None:
     typer.echo(migration_report(migration, where=describe(settings), created=created), err=True)
 
 
+def _migrate_quietly(settings: Settings) -> None:
+    """serve's migration: one log line when it created or upgraded the schema, instead of
+    Alembic's INFO lines ("Context impl SQLiteImpl." and the like) on every start."""
+    from hookcast.store import migrate as migrate_database
+
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    path = settings.sqlite_path()
+    created = path is not None and not path.exists()
+    migration = migrate_database(settings.database_url)
+    if migration.changed:
+        report = migration_report(migration, where=describe(settings), created=created)
+        logging.getLogger("hookcast").info("%s", report)
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -182,9 +197,7 @@ def serve(
 
     settings = Settings()
     _configure_logging(settings)
-    from hookcast.store import migrate as migrate_database
-
-    migrate_database(settings.database_url)
+    _migrate_quietly(settings)
 
     async def run() -> None:
         from hookcast.cli.runtime import Runtime, settle_heap

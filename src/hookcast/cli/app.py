@@ -1,4 +1,5 @@
-"""Typer commands: serve, worker, migrate, and the operator's accounts / keys / sites."""
+"""The `hookcast` app: serve, worker, migrate and the operator's commands on the database
+(accounts, keys create, sites create), and where every other module's commands join it."""
 
 from __future__ import annotations
 
@@ -107,7 +108,7 @@ def _root(
         ),
     ] = False,
 ) -> None:
-    # The options every command shares; the commands are below.
+    # `hookcast` itself takes only --version; each command has its own options.
     pass
 
 

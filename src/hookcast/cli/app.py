@@ -1,5 +1,5 @@
-"""The `hookcast` app: serve, worker, migrate and the operator's commands on the database
-(accounts, keys create, sites create), and where every other module's commands join it."""
+"""The `hookcast` app: serve, worker and migrate, and where every other module's commands
+join it (the operator's in operator.py, the API's in remote-command modules)."""
 
 from __future__ import annotations
 
@@ -7,47 +7,25 @@ import asyncio
 import logging
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Coroutine
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from hookcast.cli import listen, simulate, sites_keys, trigger, webhook_actions, webhooks
-from hookcast.cli.database import describe, migration_report, missing_database
+from hookcast.cli import listen, operator, simulate, sites_keys, trigger, webhook_actions, webhooks
+from hookcast.cli.database import describe, migration_report
 from hookcast.cli.help import PlainGroup
+from hookcast.cli.loop import run_loop
+from hookcast.cli.operator import with_runtime
+from hookcast.cli.remote import fail
 from hookcast.config import Settings
-from hookcast.domain.errors import HookcastError, Unavailable
-from hookcast.domain.models import Role
+from hookcast.domain.errors import HookcastError
 from hookcast.logs import configure_logging
-from hookcast.services import Caller
 
 if TYPE_CHECKING:
     from hookcast.cli.runtime import Runtime
 
 # The server stack (FastAPI, SQLAlchemy, uvicorn) is imported inside the commands that need
 # it, so `hookcast --help`, `listen` and `trigger` start in a fraction of a second.
-
-T = TypeVar("T")
-
-
-def _run_loop(main: Coroutine[Any, Any, T]) -> T:
-    """Runs `main` on uvloop (uvicorn[standard] brings it) or asyncio's own loop.
-
-    `serve` builds its uvicorn.Server inside this loop, so uvicorn's own loop choice never
-    applies: this is where the server and every worker get uvloop. Measured with the
-    benchmarks (docs/benchmarks.md).
-
-    The GIL switch interval drops from 5 ms to 0.5 ms: a helper thread done waiting (the
-    SQLite commit's fsync, see store/sqlite_connector.py) otherwise waits up to 5 ms for the
-    busy loop to let it return, holding the only write connection meanwhile (measured at
-    700 publishes/s: p99 publish-to-receipt 98.7 ms at 5 ms, 4.5 ms at 0.5 ms).
-    """
-    sys.setswitchinterval(0.0005)
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - a slimmer install without uvicorn[standard]
-        return asyncio.run(main)
-    return uvloop.run(main)
 
 
 app = typer.Typer(
@@ -59,33 +37,9 @@ app = typer.Typer(
     # Usage errors as plain lines ("Error: Missing argument 'EVENT'."), not a drawn box.
     rich_markup_mode=None,
 )
-accounts_app = typer.Typer(
-    cls=PlainGroup,
-    help='Manage accounts (operator).\n\nExample: hookcast accounts create "Acme Broadcasting"',
-    no_args_is_help=True,
-)
-keys_app = typer.Typer(
-    cls=PlainGroup,
-    help="Manage API keys. `create` runs on the database (operator); `list` and `revoke` "
-    "go through the API (HOOKCAST_URL, HOOKCAST_API_KEY, an admin key).\n\n"
-    "Example: hookcast keys create --role publisher",
-    no_args_is_help=True,
-)
-sites_app = typer.Typer(
-    cls=PlainGroup,
-    help="Manage properties. `create` runs on the database (operator); `list` goes "
-    "through the API (HOOKCAST_URL, HOOKCAST_API_KEY).\n\n"
-    'Example: hookcast sites create "Main" --id 1A23bCD4',
-    no_args_is_help=True,
-)
-app.add_typer(accounts_app, name="accounts")
-app.add_typer(keys_app, name="keys")
-app.add_typer(sites_app, name="sites")
-
-
-def _fail(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code=1)
+app.add_typer(operator.accounts_app, name="accounts")
+app.add_typer(operator.keys_app, name="keys")
+app.add_typer(operator.sites_app, name="sites")
 
 
 def _show_version(value: bool) -> None:
@@ -117,36 +71,6 @@ def _configure_logging(settings: Settings) -> None:
     configure_logging(level=settings.log_level, fmt=settings.log_format)
 
 
-def _with_runtime(action: Callable[[Runtime], Awaitable[T]]) -> T:
-    """Runs one operator action against the configured database, errors as one line. The
-    database must exist: only `migrate` and `serve` create one."""
-    settings = Settings()
-    missing = missing_database(settings)
-    if missing is not None:
-        _fail(missing)
-
-    async def run() -> T:
-        from hookcast.cli.runtime import Runtime
-
-        runtime = await Runtime.open(settings)
-        try:
-            return await action(runtime)
-        finally:
-            await runtime.store.close()
-
-    try:
-        return _run_loop(run())
-    except Unavailable as exc:
-        _fail(
-            f"{exc.description} (database: {describe(settings)}; check HOOKCAST_DATABASE_URL, "
-            "and `hookcast migrate` creates or upgrades the schema)"
-        )
-        raise  # unreachable: _fail exits
-    except HookcastError as exc:
-        _fail(exc.description)
-        raise  # unreachable: _fail exits
-
-
 @app.command()
 def migrate() -> None:
     """Create or upgrade the database schema to the newest version, and say which.
@@ -163,8 +87,7 @@ def migrate() -> None:
     try:
         migration = migrate_database(settings.database_url)
     except HookcastError as exc:
-        _fail(f"{exc.description} (database: {describe(settings)})")
-        raise  # unreachable: _fail exits
+        fail(f"{exc.description} (database: {describe(settings)})")
     typer.echo(migration_report(migration, where=describe(settings), created=created), err=True)
 
 
@@ -223,7 +146,7 @@ def serve(
         settle_heap()
         await uvicorn.Server(config).serve()
 
-    _run_loop(run())
+    run_loop(run())
 
 
 @app.command()
@@ -256,7 +179,7 @@ def worker(
             if exporter is not None:
                 exporter.shutdown()
 
-    _with_runtime(run)
+    with_runtime(run)
 
 
 def _serve_metrics(runtime: Runtime, host: str, port: int | None) -> Any:
@@ -273,79 +196,10 @@ def _serve_metrics(runtime: Runtime, host: str, port: int | None) -> Any:
     return server
 
 
-@accounts_app.command("create")
-def accounts_create(name: str) -> None:
-    """Create an account and print its id alone.
-
-    Example: hookcast accounts create "Acme Broadcasting"
-    """
-
-    async def run(runtime: Runtime) -> str:
-        return (await runtime.services.accounts.create_account(name)).id
-
-    typer.echo(_with_runtime(run))
-
-
-@accounts_app.command("list")
-def accounts_list() -> None:
-    """Print every account, one per line: its id, then its name.
-
-    Example: hookcast accounts list
-    """
-
-    async def run(runtime: Runtime) -> list[str]:
-        return [f"{a.id}  {a.name}" for a in await runtime.services.accounts.list_accounts()]
-
-    for line in _with_runtime(run):
-        typer.echo(line)
-
-
-@keys_app.command("create")
-def keys_create(
-    role: Annotated[str, typer.Option(help="admin, editor, publisher or viewer.")],
-    account: Annotated[str | None, typer.Option(help="Account id (default: the first).")] = None,
-    name: Annotated[str, typer.Option(help="A label for the key.")] = "",
-) -> None:
-    """Create an API key and print its secret alone (it is not shown again).
-
-    Example: hookcast keys create --role publisher --name "encoder"
-    """
-
-    roles = [known.value for known in Role]
-    if role not in roles:
-        _fail(f"--role must be one of {', '.join(roles)} (got {role!r})")
-
-    async def run(runtime: Runtime) -> str:
-        account_id = account or (await runtime.services.accounts.default_account()).id
-        created = await runtime.services.accounts.issue_key(account_id, role=Role(role), name=name)
-        return created.secret
-
-    typer.echo(_with_runtime(run))
-
-
-@sites_app.command("create")
-def sites_create(
-    name: str,
-    site_id: Annotated[str | None, typer.Option("--id", help="Your own 8-character id.")] = None,
-    account: Annotated[str | None, typer.Option(help="Account id (default: the first).")] = None,
-) -> None:
-    """Create a property and print its id alone.
-
-    Example: hookcast sites create "Main site" --id 1A23bCD4
-    """
-
-    async def run(runtime: Runtime) -> str:
-        account_id = account or (await runtime.services.accounts.default_account()).id
-        operator = Caller(account_id=account_id, role=Role.ADMIN)
-        return (await runtime.services.sites.create(operator, name=name, site_id=site_id)).id
-
-    typer.echo(_with_runtime(run))
-
-
 # Over the API: listing properties and keys beside the operator's `create`.
-sites_app.command("list")(sites_keys.list_sites)
-keys_app.command("list")(sites_keys.list_keys)
-keys_app.command("revoke")(sites_keys.revoke_key)
+operator.sites_app.command("list")(sites_keys.list_sites)
+operator.keys_app.command("list")(sites_keys.list_keys)
+operator.keys_app.command("revoke")(sites_keys.revoke_key)
 
 # Developer tools, each in its own module.
 app.add_typer(webhooks.webhooks_app, name="webhooks")

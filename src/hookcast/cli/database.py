@@ -5,10 +5,13 @@ for instead of leaving an empty database behind."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from hookcast.config import Settings
-from hookcast.store.migrate import Migration
+
+if TYPE_CHECKING:  # the store (SQLAlchemy, Alembic) loads when a command opens it
+    from hookcast.store.migrate import Migration
 
 __all__ = ["describe", "migration_report", "missing_database"]
 

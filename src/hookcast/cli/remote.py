@@ -44,7 +44,7 @@ ApiKeyOption = Annotated[
     typer.Option("--api-key", envvar="HOOKCAST_API_KEY", help="An API key.", metavar="KEY"),
 ]
 JsonOption = Annotated[
-    bool, typer.Option("--json", help="Print JSON (for scripts) instead of a table.")
+    bool, typer.Option("--json", help="Print the API's own JSON answer (for scripts).")
 ]
 DEFAULT_URL = "http://127.0.0.1:8000"
 

@@ -18,10 +18,8 @@ from hookcast.cli import app
 from hookcast.config import Settings
 
 ID = re.compile(r"[A-Za-z0-9]{8}")
-HEAD_REVISION = max(
-    path.name.split("_")[0]
-    for path in (Path(hookcast.store.__file__).parent / "migrations" / "versions").glob("0*.py")
-)
+HEAD_FILE = max((Path(hookcast.store.__file__).parent / "migrations" / "versions").glob("0*.py"))
+HEAD_REVISION = re.findall(r'^revision\b[^=]*= *"([^"]+)"', HEAD_FILE.read_text(), re.MULTILINE)[0]
 HELP_COMMANDS = [
     [],
     ["serve"],

@@ -93,10 +93,11 @@ def migrate() -> None:
 
 def _migrate_quietly(settings: Settings) -> None:
     """serve's migration: one log line when it created or upgraded the schema, instead of
-    Alembic's INFO lines ("Context impl SQLiteImpl." and the like) on every start."""
+    Alembic's INFO lines ("setup plugin ...", "Context impl SQLiteImpl.") on every start."""
+    # Before the import: Alembic logs its plugins as it loads.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     from hookcast.store import migrate as migrate_database
 
-    logging.getLogger("alembic").setLevel(logging.WARNING)
     path = settings.sqlite_path()
     created = path is not None and not path.exists()
     migration = migrate_database(settings.database_url)

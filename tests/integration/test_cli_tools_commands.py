@@ -269,8 +269,8 @@ def test_webhooks_create_takes_a_format_and_list_shows_it(live: LiveServer) -> N
             *("--event", "live-stream.broadcast.ended", "--site", SITE_ID, "--json"),
         )
     )
-    assert created["format"] == "apivideo"
-    assert created["events"] == ["live-stream.broadcast.ended"]
+    assert created["metadata"]["format"] == "apivideo"  # the API's own shape
+    assert created["metadata"]["events"] == ["live-stream.broadcast.ended"]
     assert created["secret"].startswith("sig_sec_")
     table = hookcast(live, "webhooks", "list")
     assert table.exit_code == 0, table.stderr

@@ -24,6 +24,7 @@ from hookcast.sdk.errors import (
     PermissionDeniedError,
     RateLimitError,
     ServerError,
+    UnexpectedResponseError,
     ValidationError,
 )
 from hookcast.sdk.verify import SignatureError
@@ -49,6 +50,7 @@ __all__ = [
     "RateLimitError",
     "ServerError",
     "SignatureError",
+    "UnexpectedResponseError",
     "ValidationError",
     "__version__",
     "verify",

@@ -12,10 +12,14 @@ import pytest
 from harness import SITE_ID, cli_env, in_process_client, run_cli
 from typer.testing import CliRunner
 
+import hookcast
+import hookcast.store
 from hookcast.cli import app
 from hookcast.config import Settings
 
 ID = re.compile(r"[A-Za-z0-9]{8}")
+HEAD_FILE = max((Path(hookcast.store.__file__).parent / "migrations" / "versions").glob("0*.py"))
+HEAD_REVISION = re.findall(r'^revision\b[^=]*= *"([^"]+)"', HEAD_FILE.read_text(), re.MULTILINE)[0]
 HELP_COMMANDS = [
     [],
     ["serve"],
@@ -23,6 +27,7 @@ HELP_COMMANDS = [
     ["migrate"],
     ["accounts"],
     ["accounts", "create"],
+    ["accounts", "list"],
     ["keys"],
     ["keys", "create"],
     ["sites"],
@@ -45,15 +50,28 @@ async def test_operator_commands_on_sqlite(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'hookcast.db'}"
     env = cli_env(url)
 
+    where = tmp_path / "hookcast.db"
+    reports = []
     for _ in range(2):  # idempotent
         migrated = run_cli(["migrate"], env, tmp_path)
         assert migrated.returncode == 0, migrated.stderr
-        assert "Traceback" not in migrated.stderr
+        reports.append(migrated.stderr.strip())
+    assert reports == [
+        f"created {where} at schema revision {HEAD_REVISION}",
+        f"{where} is up to date (schema revision {HEAD_REVISION})",
+    ]  # one line each: what was done, where, and no Alembic INFO lines
 
     account = run_cli(["accounts", "create", "Acme Broadcasting"], env, tmp_path)
     assert account.returncode == 0, account.stderr
     acme = only_line(account.stdout)
     assert ID.fullmatch(acme)
+    listed = run_cli(["accounts", "list"], env, tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert [line.split("  ", 1)[1] for line in listed.stdout.splitlines()] == [
+        "Default",
+        "Acme Broadcasting",
+    ]
+    assert f"{acme}  Acme Broadcasting" in listed.stdout
 
     publisher = run_cli(["keys", "create", "--role", "publisher"], env, tmp_path)
     assert publisher.returncode == 0, publisher.stderr
@@ -80,7 +98,8 @@ async def test_operator_commands_on_sqlite(tmp_path: Path) -> None:
                 ],
             )
         )
-    for result in [duplicate, *failures]:
+    bad_role = run_cli(["keys", "create", "--role", "root"], env, tmp_path)
+    for result in [duplicate, bad_role, *failures]:
         assert result.returncode != 0, result.args
         assert result.stdout == ""
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
@@ -130,6 +149,57 @@ def test_migrate_and_sites_on_postgresql(database_url: str, tmp_path: Path) -> N
 
     migrated = run_cli(["migrate"], env, tmp_path)
     assert migrated.returncode == 0, migrated.stderr
+    said = only_line(migrated.stderr)  # the fixture's database may be migrated already
+    assert re.search(r"PostgreSQL database \w+ on 127\.0\.0\.1:\d+ ", said), said
+    assert said.endswith(f"revision {HEAD_REVISION})"), said
     site = run_cli(["sites", "create", "Main", "--id", SITE_ID], env, tmp_path)
     assert site.returncode == 0, site.stderr
     assert only_line(site.stdout) == SITE_ID
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["sites", "create", "Other"],
+        ["accounts", "create", "Acme"],
+        ["accounts", "list"],
+        ["keys", "create", "--role", "admin"],
+        ["worker"],
+    ],
+)
+def test_operator_commands_elsewhere_name_the_database_and_leave_nothing(
+    args: list[str], tmp_path: Path
+) -> None:
+    done = run_cli(args, cli_env("sqlite:///hookcast.db"), tmp_path)  # the default, relative
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert only_line(done.stderr) == (
+        f"error: no HookCast database at {tmp_path / 'hookcast.db'}: run `hookcast migrate` "
+        "to create it there, or set HOOKCAST_DATABASE_URL to the one `hookcast serve` uses"
+    )
+    assert list(tmp_path.iterdir()) == []  # no empty hookcast.db, no hookcast.db.key
+
+
+def test_migrate_names_an_empty_file_it_gave_a_schema(tmp_path: Path) -> None:
+    (tmp_path / "hookcast.db").touch()
+    migrated = run_cli(["migrate"], cli_env("sqlite:///hookcast.db"), tmp_path)
+    assert migrated.returncode == 0, migrated.stderr
+    assert only_line(migrated.stderr) == (
+        f"created the schema in {tmp_path / 'hookcast.db'} (revision {HEAD_REVISION})"
+    )
+
+
+def test_version(tmp_path: Path) -> None:
+    done = run_cli(["--version"], cli_env(f"sqlite:///{tmp_path / 'unused.db'}"), tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert only_line(done.stdout) == f"hookcast {hookcast.__version__}"
+
+
+def test_a_database_without_the_schema_is_named(tmp_path: Path) -> None:
+    (tmp_path / "hookcast.db").touch()  # there, but never migrated
+    done = run_cli(["accounts", "list"], cli_env("sqlite:///hookcast.db"), tmp_path)
+    assert done.returncode == 1
+    said = only_line(done.stderr)
+    assert said.startswith("error: the database is unavailable: "), said
+    assert f"(database: {tmp_path / 'hookcast.db'}; check HOOKCAST_DATABASE_URL" in said
+    assert "`hookcast migrate` creates or upgrades the schema" in said

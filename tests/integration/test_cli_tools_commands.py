@@ -56,10 +56,10 @@ def test_webhooks_create_list_get_update_deliveries_delete(live: LiveServer) -> 
     )
     hook_id = created["id"]
     assert created["secret"].startswith("whsec_")
-    assert created["retry_policy"] == [5.0, 60.0]
+    assert created["metadata"]["retry_policy"] == [5, 60]  # the API's own shape
 
     listed = ok_json(hookcast(live, "webhooks", "list", "--json"))
-    assert hook_id in [item["id"] for item in listed["items"]]
+    assert hook_id in [item["id"] for item in listed["webhooks"]]
     table = hookcast(live, "webhooks", "list")
     assert table.exit_code == 0
     assert hook_id in table.stdout
@@ -76,8 +76,9 @@ def test_webhooks_create_list_get_update_deliveries_delete(live: LiveServer) -> 
             *("--conditions", '{"data.tags": {"$contains": "sports"}}', "--json"),
         )
     )
-    assert (updated["enabled"], updated["events"]) == (False, ["media_deleted"])
-    assert updated["conditions"] == {"data.tags": {"$contains": "sports"}}
+    changed = updated["metadata"]
+    assert (changed["enabled"], changed["events"]) == (False, ["media_deleted"])
+    assert changed["conditions"] == {"data.tags": {"$contains": "sports"}}
 
     deliveries = ok_json(hookcast(live, "webhooks", "deliveries", hook_id, "--json"))
     assert deliveries["total"] == 0
@@ -98,7 +99,7 @@ def test_webhooks_deliveries_shows_what_was_delivered(live: LiveServer) -> None:
     # Delivery to example.com may or may not be possible here; the log has the row either way.
     assert hookcast(live, "trigger", "media_deleted", "--media-id", "Log0Med1").exit_code == 0
     listed = ok_json(hookcast(live, "webhooks", "deliveries", created["id"], "--json"))
-    assert [item["event"] for item in listed["items"]] == ["media_deleted"]
+    assert [item["event"] for item in listed["deliveries"]] == ["media_deleted"]
     table = hookcast(live, "webhooks", "deliveries", created["id"])
     assert "media_deleted" in table.stdout
     assert hookcast(live, "webhooks", "delete", created["id"]).exit_code == 0
@@ -117,7 +118,7 @@ def test_webhooks_held_while_disabled_are_shown_and_discarded(live: LiveServer) 
     assert hookcast(live, "trigger", "media_deleted", "--media-id", "Held0Md1").exit_code == 0
 
     shown = ok_json(hookcast(live, "webhooks", "get", hook_id, "--json"))
-    assert shown["held_deliveries"] == 1
+    assert shown["metadata"]["held_deliveries"] == 1
     assert "held deliveries" in hookcast(live, "webhooks", "get", hook_id).stdout
     assert_one_line_error(
         hookcast(live, "webhooks", "deliver-held", hook_id), "disabled", "409", "conflict"
@@ -126,7 +127,7 @@ def test_webhooks_held_while_disabled_are_shown_and_discarded(live: LiveServer) 
     assert discarded.exit_code == 0
     assert "discarded 1 held" in discarded.stderr
     listed = ok_json(hookcast(live, "webhooks", "deliveries", hook_id, "--json"))
-    assert [item["status"] for item in listed["items"]] == ["discarded"]
+    assert [item["status"] for item in listed["deliveries"]] == ["discarded"]
     assert hookcast(live, "webhooks", "delete", hook_id).exit_code == 0
 
 
@@ -153,6 +154,9 @@ def test_trigger_publishes_catalog_examples_and_your_own_ids(live: LiveServer) -
 
 def test_trigger_errors_are_one_line(live: LiveServer) -> None:
     assert_one_line_error(hookcast(live, "trigger", "media_exploded"), "valid events are")
+    assert_one_line_error(
+        hookcast(live, "trigger", "media_avaliable"), "did you mean media_available?"
+    )
     assert_one_line_error(
         hookcast(live, "trigger", "media_created", "--data", "[1]"), "JSON object"
     )
@@ -265,8 +269,8 @@ def test_webhooks_create_takes_a_format_and_list_shows_it(live: LiveServer) -> N
             *("--event", "live-stream.broadcast.ended", "--site", SITE_ID, "--json"),
         )
     )
-    assert created["format"] == "apivideo"
-    assert created["events"] == ["live-stream.broadcast.ended"]
+    assert created["metadata"]["format"] == "apivideo"  # the API's own shape
+    assert created["metadata"]["events"] == ["live-stream.broadcast.ended"]
     assert created["secret"].startswith("sig_sec_")
     table = hookcast(live, "webhooks", "list")
     assert table.exit_code == 0, table.stderr

@@ -1,7 +1,8 @@
 """What the commands that talk to a running server share: options, the SDK client, errors.
 
 `trigger`, `simulate` and `webhooks ...` go through the HTTP API with the SDK `Client`, so
-they see exactly what any other API user sees. Errors become one line on stderr and exit 1.
+they see exactly what any other API user sees, and `--json` prints the API's own answer.
+Errors become one line on stderr and exit 1, in one place: `connected`.
 """
 
 from __future__ import annotations
@@ -11,29 +12,39 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from http import HTTPStatus
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from urllib.parse import urlsplit
 
 import typer
 
-from hookcast.sdk.errors import HookcastAPIError, HookcastConnectionError
+from hookcast.sdk.errors import (
+    NOT_HOOKCAST,
+    HookcastAPIError,
+    HookcastConnectionError,
+    UnexpectedResponseError,
+)
 
 if TYPE_CHECKING:  # httpx is imported by the commands that talk to a server, not by --help
+    from hookcast.cli.recording import RecordingClient
     from hookcast.sdk.client import Client
 
 UrlOption = Annotated[
     str,
     typer.Option(
-        "--server", envvar="HOOKCAST_URL", help="The HookCast server URL.", show_default=True
+        "--server",
+        envvar="HOOKCAST_URL",
+        help="The HookCast server URL.",
+        show_default=True,
+        metavar="URL",
     ),
 ]
 ApiKeyOption = Annotated[
     str | None,
-    typer.Option(
-        "--api-key", envvar="HOOKCAST_API_KEY", help="An API key (default: HOOKCAST_API_KEY)."
-    ),
+    typer.Option("--api-key", envvar="HOOKCAST_API_KEY", help="An API key.", metavar="KEY"),
 ]
 JsonOption = Annotated[
-    bool, typer.Option("--json", help="Print JSON (for scripts) instead of a table.")
+    bool, typer.Option("--json", help="Print the API's own JSON answer (for scripts).")
 ]
 DEFAULT_URL = "http://127.0.0.1:8000"
 
@@ -45,19 +56,69 @@ def fail(message: str) -> NoReturn:
 
 
 @contextmanager
-def connected(url: str, api_key: str | None) -> Iterator[Client]:
-    """A Client for the command's duration; API and connection errors as one line."""
+def connected(url: str, api_key: str | None) -> Iterator[RecordingClient]:
+    """A Client for the command's duration. Every error talking to the server (refused,
+    TLS, something other than HookCast at `url`, HookCast's own error answers) becomes one
+    line here, for every remote command: see `explain`."""
     if not api_key:
         fail("no API key: set HOOKCAST_API_KEY or pass --api-key")
-    try:
-        from hookcast.sdk.client import Client
+    import httpx  # here, not at import: --help stays fast
 
-        with Client(base_url=url, api_key=api_key) as client:
+    from hookcast.cli.recording import RecordingClient
+
+    try:
+        with RecordingClient(base_url=url, api_key=api_key) as client:
             yield client
-    except HookcastAPIError as exc:
-        fail(f"{exc.description} (HTTP {exc.status}, {exc.code})")
-    except HookcastConnectionError as exc:
-        fail(f"{exc} (is `hookcast serve` running? set HOOKCAST_URL)")
+    except (HookcastAPIError, HookcastConnectionError, httpx.InvalidURL) as exc:
+        fail(explain(exc, url))
+
+
+def explain(exc: Exception, url: str) -> str:
+    """The one line a remote command prints for `exc`, with what to check next."""
+    server = url.rstrip("/")
+    if isinstance(exc, UnexpectedResponseError):
+        return f"{server} answered {exc}: {_NOT_HOOKCAST_HINT}"
+    if isinstance(exc, HookcastConnectionError):
+        reason = _one_line(str(exc))
+        return f"{reason} ({_TLS_HINT if 'SSL' in reason else _DOWN_HINT})"
+    if not isinstance(exc, HookcastAPIError):  # an unusable URL
+        return f"HOOKCAST_URL (or --server) {url!r} is not a usable URL: {exc}"
+    if exc.code == NOT_HOOKCAST:
+        hint = _PROXY_HINT if exc.status in _GATEWAY_STATUSES else _NOT_HOOKCAST_HINT
+        return f"{server} answered HTTP {_status(exc.status)}, not HookCast's JSON: {hint}"
+    line = f"{_one_line(exc.description)} (HTTP {exc.status}, {exc.code})"
+    if exc.status == 404 and urlsplit(server).path:
+        line += f"; HOOKCAST_URL is the server's root, e.g. {DEFAULT_URL}, without a path"
+    return line
+
+
+_NOT_HOOKCAST_HINT = (
+    "is HOOKCAST_URL (or --server) a HookCast server? `hookcast serve` listens on "
+    f"{DEFAULT_URL} unless told otherwise"
+)
+_PROXY_HINT = "a proxy answered: is HookCast up behind it, and is HOOKCAST_URL right?"
+_DOWN_HINT = "is `hookcast serve` running? set HOOKCAST_URL"
+_TLS_HINT = (
+    "TLS failed: `hookcast serve` speaks plain http:// unless a TLS proxy is in front, "
+    "so check the scheme and port of HOOKCAST_URL"
+)
+_GATEWAY_STATUSES = frozenset({502, 503, 504})
+
+
+def _status(code: int) -> str:
+    try:
+        return f"{code} {HTTPStatus(code).phrase}"
+    except ValueError:
+        return str(code)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def print_answer(client: RecordingClient) -> None:
+    """`--json`: the API's last answer as the API shaped it, indented."""
+    typer.echo(json.dumps(client.last_answer(), indent=2, ensure_ascii=False))
 
 
 def to_json(value: Any) -> str:
@@ -93,3 +154,25 @@ def first_site(client: Client) -> str:
     if not sites.items:
         fail('no property yet: create one (hookcast sites create "Main") or pass --site')
     return sites.items[0].id
+
+
+def every_site(client: Client) -> list[str]:
+    """`webhooks create` without --site: the ids of every property that exists now."""
+    sites = client.list_sites(page_length=1000)
+    if not sites.items:
+        fail('no property yet: create one (hookcast sites create "Main") or pass --site')
+    if sites.has_more:
+        fail(f"the account has {sites.total} properties: name the ones you want with --site")
+    return [site.id for site in sites]
+
+
+def took_sites(site_ids: tuple[str, ...]) -> str:
+    """What `webhooks create` without --site says it subscribed to, so nobody assumes
+    'every property' includes the ones created later (HookCast stores the list)."""
+    one = len(site_ids) == 1
+    count = f"{len(site_ids)} propert{'y that exists' if one else 'ies that exist'}"
+    return (
+        f"no --site given: subscribed to the {count} now ({', '.join(site_ids)}); "
+        "a property created later is not included: add it with "
+        "hookcast webhooks update ID --site ... (the full list)"
+    )

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -20,6 +21,11 @@ from hookcast.cli.remote import (
 from hookcast.domain.catalog import EVENT_TYPES, PUBLISHABLE_EVENTS, EventType
 from hookcast.domain.formats import FORMATS, Format
 from hookcast.domain.models import Event
+
+if TYPE_CHECKING:
+    from hookcast.sdk.client import Client
+
+_LOOKBACK = 20  # the newest events of this kind, site and resource: the one just published
 
 
 def trigger(
@@ -82,7 +88,9 @@ def trigger(
             event_id=event_id,
             **_resource_ids(kind, chosen),
         )
+        matched = _webhooks_matched(client, result.event_id, kind, site_id, chosen)
     typer.echo(result.event_id)
+    _say_matched(matched, kind.name, site_id)
     published = Event(
         id=result.event_id,
         account_id="",
@@ -123,7 +131,12 @@ def _shown_in(wire: Format, event: Event) -> str:
 
 def _event_type(name: str) -> EventType:
     if name not in PUBLISHABLE_EVENTS:
-        fail(f"{name!r} is not a known event; valid events are: {', '.join(PUBLISHABLE_EVENTS)}")
+        close = difflib.get_close_matches(name, PUBLISHABLE_EVENTS, n=1)
+        guess = f"did you mean {close[0]}? " if close else ""
+        fail(
+            f"{name!r} is not a known event; {guess}valid events are: "
+            f"{', '.join(PUBLISHABLE_EVENTS)}"
+        )
     return EVENT_TYPES[name]
 
 
@@ -142,3 +155,33 @@ def _resource_ids(kind: EventType, chosen: dict[str, str]) -> dict[str, Any]:
     are passed on as given, so the server's answer names them."""
     example = kind.example()
     return {name: example[name] for name in kind.id_fields} | chosen
+
+
+def _webhooks_matched(
+    client: Client, event_id: str, kind: EventType, site_id: str, chosen: dict[str, str]
+) -> int | None:
+    """How many deliveries (one per matching webhook) the event made, as the event log
+    counts them; None if the log does not show it among the newest of its kind."""
+    ids = _resource_ids(kind, chosen).values()
+    first_id = next((value for value in ids if isinstance(value, str)), None)
+    found = client.list_events(
+        event=kind.name, site_id=site_id, resource_id=first_id, page_length=_LOOKBACK
+    )
+    for record in found:
+        if record.event_id == event_id:
+            return sum(record.deliveries.values())
+    return None
+
+
+def _say_matched(matched: int | None, event: str, site_id: str) -> None:
+    """On stderr, so stdout stays the event id alone for scripts."""
+    if matched is None:
+        return
+    if matched == 0:
+        line = (
+            f"matched no webhook: none wants {event} on property {site_id} "
+            "(see hookcast webhooks list)"
+        )
+    else:
+        line = f"matched {matched} webhook{'s' if matched != 1 else ''}"
+    typer.echo(line, err=True)

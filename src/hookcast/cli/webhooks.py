@@ -3,25 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
 from typing import Annotated, Any, cast
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from hookcast.cli.help import PlainGroup
 from hookcast.cli.remote import (
     DEFAULT_URL,
     ApiKeyOption,
     JsonOption,
     UrlOption,
     connected,
+    every_site,
     parse_json_object,
+    print_answer,
     to_json,
+    took_sites,
 )
+from hookcast.cli.tables import console, kv_table, shorten, table, when, when_exact
 from hookcast.sdk.types import Delivery, Webhook, WebhookChanges, WebhookFields
 
 webhooks_app = typer.Typer(
+    cls=PlainGroup,
     help="Manage webhooks through the API (HOOKCAST_URL, HOOKCAST_API_KEY).\n\n"
     "Example: hookcast webhooks create --url https://example.com/hooks "
     "--event media_available --site 1A23bCD4\n\n"
@@ -29,7 +33,7 @@ webhooks_app = typer.Typer(
     no_args_is_help=True,
 )
 
-IdArgument = Annotated[str, typer.Argument(help="The webhook id.")]
+IdArgument = Annotated[str, typer.Argument(help="The webhook id.", metavar="WEBHOOK_ID")]
 EventsOption = Annotated[
     list[str] | None,
     typer.Option("--event", help="An event to subscribe to (repeatable; * for all)."),
@@ -46,12 +50,8 @@ RetryOption = Annotated[
 ]
 
 
-def _out() -> Console:
-    return Console(highlight=False)
-
-
-def _time(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S") if value else "-"
+_out = console
+_time = when_exact
 
 
 def _retry_policy(value: str) -> str | list[float]:
@@ -64,27 +64,30 @@ def _retry_policy(value: str) -> str | list[float]:
 
 
 def _webhook_table(hooks: Iterable[Webhook], title: str) -> Table:
-    table = Table(title=title, title_justify="left")
-    for column in ("id", "name", "format", "url", "events", "sites", "enabled", "last success"):
-        table.add_column(column, overflow="fold", no_wrap=column == "id")
+    shown = table(title, ("id / name", "url / format", "events / sites", "state"))
     for hook in hooks:
-        table.add_row(
-            hook.id,
-            hook.name,
-            hook.format,
-            hook.webhook_url,
-            ", ".join(hook.events),
-            ", ".join(hook.site_ids),
-            "yes" if hook.enabled else f"no ({hook.disabled_reason or 'disabled'})",
-            _time(hook.last_success),
+        sites = ", ".join(hook.site_ids) or "no property"
+        shown.add_row(
+            f"{hook.id}\n{hook.name}",
+            f"{hook.webhook_url}\n{hook.format}",
+            f"{', '.join(hook.events)}\n{sites}",
+            _state(hook),
         )
-    return table
+    return shown
+
+
+def _state(hook: Webhook) -> str:
+    """Healthy, failing since when, or disabled and why; with the events held meanwhile."""
+    if not hook.enabled:
+        state = f"disabled: {hook.disabled_reason or 'by a user'}"
+    elif hook.failing_since is not None:
+        state = f"failing since {when(hook.failing_since)}"
+    else:
+        state = "healthy"
+    return state + (f", {hook.held_deliveries} held" if hook.held_deliveries else "")
 
 
 def _show_webhook(hook: Webhook) -> None:
-    table = Table(show_header=False, title=f"webhook {hook.id}", title_justify="left")
-    table.add_column("field", style="bold")
-    table.add_column("value")
     rows: Sequence[tuple[str, Any]] = (
         ("name", hook.name),
         ("description", hook.description or "-"),
@@ -92,18 +95,23 @@ def _show_webhook(hook: Webhook) -> None:
         ("url", hook.webhook_url),
         ("events", ", ".join(hook.events)),
         ("sites", ", ".join(hook.site_ids)),
-        ("enabled", "yes" if hook.enabled else f"no ({hook.disabled_reason or 'disabled'})"),
+        ("state", _state(hook)),
         ("conditions", to_json(hook.conditions) if hook.conditions else "-"),
-        ("retry policy", str(hook.retry_policy)),
+        ("retry policy", _policy(hook.retry_policy)),
         ("timeout", f"{hook.timeout_seconds}s"),
         ("last success", _time(hook.last_success)),
         ("failing since", _time(hook.failing_since)),
         ("held deliveries", hook.held_deliveries),
         ("created", _time(hook.created)),
     )
-    for name, value in rows:
-        table.add_row(name, str(value))
-    _out().print(table)
+    _out().print(kv_table(f"webhook {hook.id}", [(name, str(value)) for name, value in rows]))
+
+
+def _policy(policy: str | tuple[float, ...]) -> str:
+    """A preset's name, or its delays as given: "5s, 60s, 600s"."""
+    if isinstance(policy, str):
+        return policy
+    return ", ".join(f"{delay:g}s" for delay in policy)
 
 
 @webhooks_app.command("list")
@@ -123,7 +131,7 @@ def list_webhooks(
     with connected(url, api_key) as client:
         found = client.list_webhooks(page=page, page_length=page_length, events=event, site_id=site)
     if as_json:
-        typer.echo(to_json(found))
+        print_answer(client)
         return
     shown = f"webhooks (page {found.page}, {len(found)} of {found.total})"
     _out().print(_webhook_table(found.items, shown))
@@ -153,8 +161,9 @@ def create_webhook(
 ) -> None:
     """Create a webhook and print it with its secret (shown this once).
 
-    Without --event it gets every event ("*"); without --site, every property. Events are
-    named in the format's names.
+    Without --event it gets every event ("*"). Without --site, every property that
+    exists now: one created later is not included (add it with webhooks update --site).
+    Events are named in the format's names.
 
     Example: hookcast webhooks create --url http://127.0.0.1:9000/ --format apivideo
     --event video.encoding.quality.completed --site 1A23bCD4
@@ -177,10 +186,12 @@ def create_webhook(
         fields["format"] = wire_format
     with connected(url, api_key) as client:
         if not fields["site_ids"]:
-            fields["site_ids"] = [site.id for site in client.list_sites(page_length=1000)]
+            fields["site_ids"] = every_site(client)
         hook = client.create_webhook(**fields)
+    if not sites:
+        typer.echo(took_sites(hook.site_ids), err=True)
     if as_json:
-        typer.echo(to_json(hook))
+        print_answer(client)
         return
     _show_webhook(hook)
     typer.echo(f"secret: {hook.secret}  (shown once: keep it to verify deliveries)")
@@ -200,7 +211,7 @@ def get_webhook(
     with connected(url, api_key) as client:
         hook = client.get_webhook(webhook_id)
     if as_json:
-        typer.echo(to_json(hook))
+        print_answer(client)
     else:
         _show_webhook(hook)
 
@@ -242,7 +253,7 @@ def update_webhook(
     with connected(url, api_key) as client:
         hook = client.update_webhook(webhook_id, **changes)
     if as_json:
-        typer.echo(to_json(hook))
+        print_answer(client)
     else:
         _show_webhook(hook)
 
@@ -314,25 +325,31 @@ def list_deliveries(
             webhook_id, page=page, page_length=page_length, status=status, event=event
         )
     if as_json:
-        typer.echo(to_json(found))
+        print_answer(client)
         return
     title = f"deliveries of {webhook_id} (page {found.page}, {len(found)} of {found.total})"
     _out().print(_delivery_table(found.items, title))
 
 
 def _delivery_table(deliveries: Iterable[Delivery], title: str) -> Table:
-    table = Table(title=title, title_justify="left")
-    for column in ("id", "event", "status", "attempts", "last status", "created", "last error"):
-        table.add_column(column, overflow="fold", no_wrap=column == "id")
+    columns = ("event / delivery", "status", "tries", "created", "last answer")
+    shown = table(title, columns, whole={"event / delivery": len("dlv_") + 22})
     for item in deliveries:
-        last = item.attempt_log[-1] if item.attempt_log else None
-        table.add_row(
-            item.id,
-            item.event,
+        shown.add_row(
+            f"{item.event}\n{item.id}",
             item.status,
             str(item.attempts),
-            str(item.last_status_code or "-"),
-            _time(item.created),
-            (last.error or "-") if last else "-",
+            when(item.created).replace(" ", "\n", 1),
+            _last_answer(item),
         )
-    return table
+    return shown
+
+
+def _last_answer(delivery: Delivery) -> str:
+    """What the endpoint said last: its status and the start of its body, or the error."""
+    if not delivery.attempt_log:
+        return "-"
+    last = delivery.attempt_log[-1]
+    if last.status_code is None:
+        return shorten(last.error, 80)
+    return f"HTTP {last.status_code} {shorten(last.response_body, 60)}"

@@ -16,7 +16,7 @@ from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
 from hookcast.sdk._wire import read
-from hookcast.sdk.errors import error_from_response
+from hookcast.sdk.errors import UnexpectedResponseError, error_from_response
 from hookcast.sdk.types import (
     ApiKey,
     Delivery,
@@ -76,11 +76,16 @@ class Call(Generic[T]):
 
 
 def finish(call: Call[T], *, status: int, body: bytes) -> T:
-    """The value of a successful answer; a `HookcastAPIError` subclass for an error."""
+    """The value of a successful answer; a `HookcastAPIError` subclass for an error, and
+    `UnexpectedResponseError` for a success HookCast would not send (not JSON, or JSON that
+    lacks what the answer needs: another server at that URL)."""
     if status >= 400:
         raise error_from_response(status, body)
-    data = None if status in _NO_BODY_STATUSES or not body else json.loads(body)
-    return call.parse(data)
+    try:
+        data = None if status in _NO_BODY_STATUSES or not body else json.loads(body)
+        return call.parse(data)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise UnexpectedResponseError(status, body) from exc
 
 
 def _segment(value: str) -> str:
@@ -93,8 +98,10 @@ def _params(**values: str | int | None) -> dict[str, str | int]:
     return {name: value for name, value in values.items() if value is not None}
 
 
-def _nothing(_data: Any) -> None:
-    return None
+def _nothing(data: Any) -> None:
+    # HookCast answers these (deletes) with 204 and no body: a body means another server.
+    if data is not None:
+        raise TypeError("an answer with a body where HookCast sends none")
 
 
 # --- reading answers --------------------------------------------------------------------------

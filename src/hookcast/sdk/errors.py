@@ -1,9 +1,12 @@
 """The SDK's exceptions: HookCast's `{"errors": [{"code", "description"}]}` answers, raised.
 
 Every answer with a status of 400 or more becomes a `HookcastAPIError` (a subclass chosen by
-status), carrying the server's machine-readable `code` and its human `description`. A server
-that cannot be reached at all is a `HookcastConnectionError`. Standard library only: receivers
-that import `hookcast` just to verify signatures pay nothing for the client.
+status), carrying the server's machine-readable `code` and its human `description`; an error
+answer without HookCast's error JSON (a proxy's page) gets the code `NOT_HOOKCAST`. A server
+that cannot be reached at all is a `HookcastConnectionError`, and one that answers a success
+in a shape HookCast never sends (an HTML page, other JSON) an `UnexpectedResponseError`.
+Standard library only: receivers that import `hookcast` just to verify signatures pay
+nothing for the client.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 __all__ = [
+    "NOT_HOOKCAST",
     "AuthenticationError",
     "ConflictError",
     "HookcastAPIError",
@@ -22,7 +26,9 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitError",
     "ServerError",
+    "UnexpectedResponseError",
     "ValidationError",
+    "describe_body",
     "error_from_response",
 ]
 
@@ -82,6 +88,38 @@ class HookcastConnectionError(Exception):
     """The server could not be reached, or did not answer in time."""
 
 
+class UnexpectedResponseError(HookcastConnectionError):
+    """Something answered, but not as HookCast does: the URL likely points elsewhere.
+
+    `status` is the HTTP status and `body` the start of what came back (at most 200
+    characters), for a message that says what was there instead.
+    """
+
+    def __init__(self, status: int, body: bytes) -> None:
+        self.status = status
+        self.body = body[:200].decode("utf-8", "replace")
+        super().__init__(f"HTTP {status} with {describe_body(body)}, not HookCast's JSON")
+
+
+# The `code` of an error answer that carried no HookCast error JSON (a proxy's 502 page,
+# another server's 404): the description is then the start of that body.
+NOT_HOOKCAST = "http_error"
+
+
+def describe_body(body: bytes) -> str:
+    """What an answer's body looks like, in a few words: "an HTML page", "an empty body"."""
+    text = body.lstrip()[:64].lower()
+    if not text:
+        return "an empty body"
+    if text.startswith((b"<!doctype html", b"<html", b"<head", b"<body")):
+        return "an HTML page"
+    if text.startswith(b"<"):
+        return "an XML or HTML document"
+    if text.startswith((b"{", b"[")):
+        return "JSON of another shape"
+    return "plain text"
+
+
 _BY_STATUS: Mapping[int, type[HookcastAPIError]] = {
     400: ValidationError,
     401: AuthenticationError,
@@ -98,7 +136,7 @@ _BY_STATUS: Mapping[int, type[HookcastAPIError]] = {
 def error_from_response(status: int, body: bytes) -> HookcastAPIError:
     """The exception for an error answer (any body: HookCast's shape, or a proxy's page)."""
     errors = _errors(body)
-    first = errors[0] if errors else {"code": "http_error", "description": _fallback(body)}
+    first = errors[0] if errors else {"code": NOT_HOOKCAST, "description": _fallback(body)}
     kind = _BY_STATUS.get(status, ServerError if status >= 500 else HookcastAPIError)
     return kind(status, first["code"], first["description"], errors)
 

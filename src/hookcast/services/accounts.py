@@ -49,6 +49,10 @@ class AccountService:
             raise NotFound("no account exists: run `hookcast migrate`")
         return min(accounts, key=lambda account: account.created)
 
+    async def list_accounts(self) -> Sequence[Account]:
+        """Every account (the operator's view: no caller, as `create_account`)."""
+        return await self._store.list_accounts()
+
     async def issue_key(self, account_id: str, *, role: Role, name: str = "") -> NewApiKey:
         """Operator action (CLI and first start): creates a key without a caller."""
         if await self._store.get_account(account_id) is None:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, event, func, insert, select, text
+from sqlalchemy import Connection, event, func, insert, inspect, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from hookcast.domain.ids import new_resource_id
@@ -23,22 +24,34 @@ from hookcast.store.sql_store import SqlStore
 from hookcast.store.sqlite_connector import BUSY_TIMEOUT
 from hookcast.store.tables import accounts
 
-__all__ = ["migrate", "open_store"]
+__all__ = ["Migration", "migrate", "open_store"]
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 # Any constant: serializes concurrent `migrate` runs (several processes starting at once).
 _MIGRATION_LOCK = 0x686F6F6B63617374
 
 
-def migrate(database_url: str) -> None:
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """What `migrate` did: the schema revision before (None: there was no schema) and after."""
+
+    before: str | None
+    after: str
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after
+
+
+def migrate(database_url: str) -> Migration:
     """Brings the schema to the latest version (a no-op when it is current), and gives a new
-    database its "Default" account.
+    database its "Default" account. Returns the revisions before and after.
 
     Synchronous, and safe to call anywhere: it runs its own event loop in a private thread,
     so it works before a loop starts and from code that already runs one.
     """
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hookcast-migrate") as pool:
-        pool.submit(asyncio.run, _migrate(database_url)).result()
+        return pool.submit(asyncio.run, _migrate(database_url)).result()
 
 
 async def open_store(
@@ -53,7 +66,7 @@ async def open_store(
     return SqlStore(connector, box, listen_dsn=listen_dsn)
 
 
-async def _migrate(database_url: str) -> None:
+async def _migrate(database_url: str) -> Migration:
     engine = _migration_engine(database_url)
     try:
         with translate_errors():
@@ -64,10 +77,13 @@ async def _migrate(database_url: str) -> None:
                     await conn.execute(
                         text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK}
                     )
+                before = await conn.run_sync(_revision)
                 await conn.run_sync(_upgrade)
+                after = await conn.run_sync(_revision)
                 await _ensure_an_account(conn)
     finally:
         await engine.dispose()
+    return Migration(before=before, after=after or "")
 
 
 def _migration_engine(database_url: str) -> AsyncEngine:
@@ -99,6 +115,15 @@ def _migration_engine(database_url: str) -> AsyncEngine:
     event.listen(engine.sync_engine, "connect", on_connect)
     event.listen(engine.sync_engine, "begin", on_begin)
     return engine
+
+
+def _revision(connection: Connection) -> str | None:
+    """The schema's Alembic revision, None before the first migration. Read directly:
+    a MigrationContext would log two INFO lines each time (`serve` shows INFO)."""
+    if not inspect(connection).has_table("alembic_version"):
+        return None
+    revision = connection.scalar(text("SELECT version_num FROM alembic_version"))
+    return None if revision is None else str(revision)
 
 
 def _upgrade(connection: Connection) -> None:

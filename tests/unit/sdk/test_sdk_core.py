@@ -22,6 +22,7 @@ from hookcast import (
     NotFoundError,
     PermissionDeniedError,
     ServerError,
+    UnexpectedResponseError,
     ValidationError,
 )
 from hookcast.sdk import _core
@@ -189,6 +190,26 @@ def test_an_error_page_that_is_not_json_still_raises_readably() -> None:
         hookcast.list_sites()
     assert raised.value.code == "http_error"
     assert "Bad Gateway" in raised.value.description
+
+
+@pytest.mark.parametrize(
+    ("body", "looks_like"),
+    [
+        (b"<!DOCTYPE html><html><body>Directory listing</body></html>", "an HTML page"),
+        (b'{"status": "ok"}', "JSON of another shape"),
+        (b"hello", "plain text"),
+        (b"", "an empty body"),
+    ],
+)
+def test_a_success_that_hookcast_would_not_send_says_what_came_back(
+    body: bytes, looks_like: str
+) -> None:
+    with client(Recorder(200, body)) as hookcast:
+        with pytest.raises(UnexpectedResponseError, match=looks_like) as raised:
+            hookcast.list_sites()
+        assert raised.value.status == 200
+        with pytest.raises(HookcastConnectionError):  # one except clause catches both
+            hookcast.get_webhook("2yW4KmiG")
 
 
 def test_an_unreachable_server_is_a_connection_error() -> None:

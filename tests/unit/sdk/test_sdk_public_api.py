@@ -21,6 +21,7 @@ EXPECTED = {
     "RateLimitError",
     "ServerError",
     "SignatureError",
+    "UnexpectedResponseError",
     "ValidationError",
     "__version__",
     "verify",

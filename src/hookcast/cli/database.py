@@ -1,0 +1,53 @@
+"""Which database the operator commands use, said plainly: they run against
+HOOKCAST_DATABASE_URL (default: hookcast.db in the current directory), and only `migrate`
+and `serve` may create it, so a command run in the wrong directory names the file it looked
+for instead of leaving an empty database behind."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from hookcast.config import Settings
+
+if TYPE_CHECKING:  # the store (SQLAlchemy, Alembic) loads when a command opens it
+    from hookcast.store.migrate import Migration
+
+__all__ = ["describe", "migration_report", "missing_database"]
+
+
+def describe(settings: Settings) -> str:
+    """The database as a person names it: the SQLite file's full path, or PostgreSQL's
+    host and database (never the password)."""
+    path = settings.sqlite_path()
+    if path is not None:
+        return str(path.resolve())
+    if settings.is_sqlite():
+        return "an in-memory SQLite database"
+    parts = urlsplit(settings.database_url)
+    host = parts.hostname or "localhost"
+    port = f":{parts.port}" if parts.port else ""
+    return f"PostgreSQL database {parts.path.lstrip('/') or '(default)'} on {host}{port}"
+
+
+def missing_database(settings: Settings) -> str | None:
+    """Why an operator command must not run here (a SQLite file that does not exist), or
+    None. Creating it would leave an empty database and key file in the wrong directory."""
+    path = settings.sqlite_path()
+    if path is None or path.exists():
+        return None
+    return (
+        f"no HookCast database at {describe(settings)}: run `hookcast migrate` to create it "
+        "there, or set HOOKCAST_DATABASE_URL to the one `hookcast serve` uses"
+    )
+
+
+def migration_report(migration: Migration, *, where: str, created: bool) -> str:
+    """One line saying what `hookcast migrate` did to the database at `where`."""
+    if created:
+        return f"created {where} at schema revision {migration.after}"
+    if migration.before is None:
+        return f"created the schema in {where} (revision {migration.after})"
+    if migration.changed:
+        return f"upgraded {where} from schema revision {migration.before} to {migration.after}"
+    return f"{where} is up to date (schema revision {migration.after})"

@@ -1,0 +1,67 @@
+"""How the remote commands print for people: times in UTC with their zone, tables that fit
+an 80-column terminal (few columns, details on a cell's second line, and `shorten` keeps a
+long cell to a few words instead of a tall cell)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+__all__ = ["console", "kv_table", "shorten", "table", "when", "when_exact"]
+
+
+def console() -> Console:
+    """stdout, without rich's guesses at colouring numbers and URLs."""
+    return Console(highlight=False)
+
+
+def when(value: datetime | None) -> str:
+    """`2026-12-05 08:55 UTC` (minutes: what a person reads in a table), or "-"."""
+    if value is None:
+        return "-"
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def when_exact(value: datetime | None) -> str:
+    """`2026-12-05 08:55:08 UTC`, for one resource's details."""
+    if value is None:
+        return "-"
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def shorten(text: str | None, width: int) -> str:
+    """One line of at most `width` characters, "…" where it was cut; "-" for nothing."""
+    flat = " ".join((text or "").split())
+    if not flat:
+        return "-"
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def table(title: str, columns: Sequence[str], *, whole: Mapping[str, int] | None = None) -> Table:
+    """A borderless table whose cells wrap at spaces (a word wider than its column folds).
+
+    Rich then gives each column at least its longest word, so with the few columns these
+    tables have ("status", an 8-character id...) nothing is cut in 80 columns; what is
+    long (names, URLs, answers) takes more lines instead. Put a row's second detail on a
+    second line of a cell rather than in another column. `whole` gives columns that must
+    not fold (ids people copy) their width."""
+    grid = Table(
+        title=title, title_justify="left", box=box.SIMPLE_HEAD, show_lines=True
+    )  # show_lines: a blank line between rows, which take two lines or more
+    for column in columns:
+        grid.add_column(column, overflow="fold", width=(whole or {}).get(column))
+    return grid
+
+
+def kv_table(title: str, rows: Sequence[tuple[str, str]]) -> Table:
+    """One resource: a name column and a value column that folds."""
+    grid = Table(show_header=False, title=title, title_justify="left", box=box.SIMPLE)
+    grid.add_column("field", style="bold", no_wrap=True)
+    grid.add_column("value", overflow="fold")
+    for name, value in rows:
+        grid.add_row(name, value)
+    return grid

@@ -1,0 +1,87 @@
+"""Every command's --help, as a person reads it in an 80-column terminal: no line wider,
+no Python type names (`<str>`, `<list[str]>`, `<bool>` after a flag), usage in plain
+metavars (`EVENT`, not `{event}`), and an example."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from hookcast.cli import app
+
+PYTHON_TYPES = re.compile(r"<\w+(\[[^\]]*\])?>|\blist\[|\bdict\[|\btuple\[|\{[a-z_]+\}")
+
+
+def every_command() -> list[list[str]]:
+    """The path of every group and command, found by walking the app."""
+    paths: list[list[str]] = []
+
+    def walk(command: Any, path: list[str]) -> None:  # Typer's (click's) command classes
+        paths.append(path)
+        for name, sub in getattr(command, "commands", {}).items():
+            walk(sub, [*path, name])
+
+    walk(typer.main.get_command(app), [])
+    return paths
+
+
+COMMANDS = every_command()
+
+
+def test_the_walk_reaches_the_nested_commands() -> None:
+    assert ["webhooks", "secret", "rotate"] in COMMANDS
+    assert ["deliveries", "retry"] in COMMANDS
+    assert len(COMMANDS) > 30
+
+
+@pytest.mark.parametrize("path", COMMANDS, ids=lambda path: " ".join(path) or "hookcast")
+@pytest.mark.parametrize("columns", ["80", "200"])
+def test_help_fits_80_columns_and_names_no_python_type(path: list[str], columns: str) -> None:
+    result = CliRunner().invoke(
+        app, [*path, "--help"], env={"COLUMNS": columns}, prog_name="hookcast"
+    )
+    assert result.exit_code == 0, result.output
+    text = result.output
+    assert text.startswith(f"Usage: hookcast {' '.join(path)}".rstrip())
+    assert "Example: " in text
+    too_wide = [line for line in text.splitlines() if len(line) > 80]
+    assert not too_wide, too_wide
+    assert not PYTHON_TYPES.search(text), PYTHON_TYPES.search(text)
+    assert "Traceback" not in text
+
+
+def test_flags_take_no_value_and_values_are_named() -> None:
+    text = CliRunner().invoke(app, ["serve", "--help"]).output
+    assert re.search(r"^\s+--no-worker\s+API only", text, re.MULTILINE)
+    assert re.search(r"^\s+--port PORT\s", text, re.MULTILINE)
+    text = CliRunner().invoke(app, ["webhooks", "update", "--help"], prog_name="hookcast").output
+    assert "--enable / --disable  " in text
+    assert "Usage: hookcast webhooks update [OPTIONS] WEBHOOK_ID" in text
+
+
+def test_usage_errors_are_plain_lines_naming_the_metavar() -> None:
+    result = CliRunner().invoke(app, ["webhooks", "get"], prog_name="hookcast")
+    assert result.exit_code == 2
+    assert result.output.splitlines()[0] == "Usage: hookcast webhooks get [OPTIONS] WEBHOOK_ID"
+    assert "Error: Missing argument 'WEBHOOK_ID'." in result.output
+    assert "╭" not in result.output  # no drawn box
+
+
+def test_the_cli_starts_without_the_server_stack() -> None:
+    # --help and the remote commands stay quick: the store, the web stack and the HTTP
+    # clients load only in the commands that use them.
+    probe = "import sys, hookcast.cli; print(sorted(m for m in HEAVY if m in sys.modules))"
+    heavy = "HEAVY = ('sqlalchemy', 'alembic', 'httpx', 'fastapi', 'uvicorn', 'aiohttp')"
+    done = subprocess.run(
+        [sys.executable, "-c", f"{heavy}\n{probe}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.strip() == "[]"

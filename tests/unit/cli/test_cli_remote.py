@@ -1,0 +1,89 @@
+"""The one line a remote command prints for each way talking to a server can fail, and
+--since's relative times."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from hookcast.cli.remote import explain
+from hookcast.cli.webhook_actions import since_time
+from hookcast.sdk.errors import (
+    HookcastConnectionError,
+    NotFoundError,
+    ServerError,
+    UnexpectedResponseError,
+    error_from_response,
+)
+
+URL = "http://127.0.0.1:9000"
+
+
+@pytest.mark.parametrize(
+    ("exc", "url", "line"),
+    [
+        (
+            UnexpectedResponseError(200, b"<html><body>hi</body></html>"),
+            URL,
+            f"{URL} answered HTTP 200 with an HTML page, not HookCast's JSON: is HOOKCAST_URL "
+            "(or --server) a HookCast server? `hookcast serve` listens on "
+            "http://127.0.0.1:8000 unless told otherwise",
+        ),
+        (
+            error_from_response(502, b"<html>\n<h1>502 Bad Gateway</h1>\n</html>"),
+            URL,
+            f"{URL} answered HTTP 502 Bad Gateway, not HookCast's JSON: a proxy answered: is "
+            "HookCast up behind it, and is HOOKCAST_URL right?",
+        ),
+        (
+            error_from_response(404, b"File not found"),
+            URL + "/",
+            f"{URL} answered HTTP 404 Not Found, not HookCast's JSON: is HOOKCAST_URL (or "
+            "--server) a HookCast server? `hookcast serve` listens on http://127.0.0.1:8000 "
+            "unless told otherwise",
+        ),
+        (
+            HookcastConnectionError(f"cannot reach HookCast at {URL}: [Errno 111] refused"),
+            URL,
+            f"cannot reach HookCast at {URL}: [Errno 111] refused (is `hookcast serve` "
+            "running? set HOOKCAST_URL)",
+        ),
+        (
+            NotFoundError(404, "not_found", "Not Found"),
+            URL + "/v2",
+            "Not Found (HTTP 404, not_found); HOOKCAST_URL is the server's root, e.g. "
+            "http://127.0.0.1:8000, without a path",
+        ),
+        (
+            ServerError(500, "internal", "something\nbroke"),
+            URL,
+            "something broke (HTTP 500, internal)",
+        ),
+    ],
+    ids=["html", "proxy-502", "plain-404", "refused", "v2-path", "hookcast-500"],
+)
+def test_explain_is_one_line_saying_what_to_check(exc: Exception, url: str, line: str) -> None:
+    assert explain(exc, url) == line
+
+
+def test_a_tls_failure_points_at_the_scheme() -> None:
+    exc = HookcastConnectionError("cannot reach HookCast at https://h: [SSL: WRONG_VERSION]")
+    assert "TLS failed: `hookcast serve` speaks plain http://" in explain(exc, "https://h")
+
+
+NOW = datetime(2026, 12, 5, 10, 30, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("given", "sent"),
+    [
+        ("2h", "2026-12-05T08:30:00Z"),
+        ("30m", "2026-12-05T10:00:00Z"),
+        ("1d", "2026-12-04T10:30:00Z"),
+        (" 2026-12-05T08:00:00Z ", "2026-12-05T08:00:00Z"),  # a time goes as given
+        ("yesterday", "yesterday"),  # the server's answer says what a time must be
+    ],
+)
+def test_since_takes_a_time_or_how_long_ago(given: str, sent: str) -> None:
+    assert since_time(given, now=NOW) == sent

@@ -41,11 +41,15 @@ def create_apivideo_app(
         description="api.video's webhook management API; see docs/formats.md.",
         default_response_class=OrjsonResponse,
         redirect_slashes=False,
+        # The document only (/apivideo/openapi.json): HookCast's /docs pages are the ones
+        # served offline under the dashboard's CSP.
+        docs_url=None,
+        redoc_url=None,
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.apivideo = ApiVideoState(
         services=services,
-        authenticator=Authenticator(services.auth, keys=keys, clock=clock),
+        authenticator=Authenticator(services, keys=keys, clock=clock),
         limiter=limiter,
     )
     app.include_router(router)

@@ -19,7 +19,7 @@ from hookcast import tokens
 from hookcast.api.apivideo.problems import Problem, ProblemError
 from hookcast.domain.errors import Unauthorized
 from hookcast.ports import Clock
-from hookcast.services import AuthService, Caller
+from hookcast.services import Caller, Services
 
 __all__ = ["ACCESS_LIFETIME", "REFRESH_LIFETIME", "Authenticator", "IssuedTokens", "TokenKeys"]
 
@@ -60,15 +60,17 @@ class IssuedTokens:
 class Authenticator:
     """Turns an API key, a refresh token or an Authorization header into a `Caller`."""
 
-    def __init__(self, auth: AuthService, *, keys: TokenKeys, clock: Clock) -> None:
-        self._auth = auth
+    def __init__(self, services: Services, *, keys: TokenKeys, clock: Clock) -> None:
+        # The services, not their AuthService: an app is also built without any, only to
+        # read its OpenAPI document.
+        self._services = services
         self._keys = keys
         self._clock = clock
 
     async def with_api_key(self, api_key: str) -> IssuedTokens:
         """Tokens for a valid API key; a 400 (as api.video answers) for anything else."""
         try:
-            caller = await self._auth.authenticate(api_key)
+            caller = await self._services.auth.authenticate(api_key)
         except Unauthorized:
             raise _BAD_CREDENTIALS from None
         return self._issue(caller)
@@ -115,7 +117,7 @@ class Authenticator:
 
     async def _key_caller(self, api_key: str) -> Caller:
         try:
-            return await self._auth.authenticate(api_key)
+            return await self._services.auth.authenticate(api_key)
         except Unauthorized:
             raise _unauthorized("authentication-invalid-api-key", "Invalid API key.") from None
 
@@ -130,7 +132,7 @@ class Authenticator:
         account_id, key_id = claims.get("a"), claims.get("k")
         if not isinstance(account_id, str) or not isinstance(key_id, str):
             raise tokens.InvalidToken("the token is malformed")
-        return await self._auth.resume(account_id, key_id)
+        return await self._services.auth.resume(account_id, key_id)
 
     def _issue(self, caller: Caller) -> IssuedTokens:
         assert caller.key_id is not None, "API key callers always have a key id"

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from harness import BASE_URL, Api
+from harness import BASE_URL, SITE_ID, WEBHOOK_URL, Api
 
 from hookcast.api import create_app
 from hookcast.api.apivideo import TokenKeys
@@ -255,3 +255,60 @@ async def test_an_empty_listing_has_one_empty_page(apivideo: ApiVideo) -> None:
     assert (
         pagination["links"][0]["uri"] == f"{BASE_URL}/apivideo/webhooks?currentPage=1&pageSize=25"
     )
+
+
+async def test_only_api_video_webhooks_are_seen_here(apivideo: ApiVideo) -> None:
+    await apivideo.api.site(SITE_ID)
+    jw = await apivideo.api.webhook([SITE_ID], events=["rendition_ready"])
+    editor = {"Authorization": basic(await apivideo.api.key(Role.EDITOR))}
+    made = await apivideo.http.post(
+        "/apivideo/webhooks",
+        json={"events": ["video.encoding.quality.completed"], "url": WEBHOOK_URL},
+        headers=editor,
+    )
+    assert made.status_code == 201, made.text
+    hook = made.json()
+    assert set(hook) == {"webhookId", "createdAt", "events", "url", "signatureSecret"}
+    assert hook["createdAt"].endswith("+00:00")
+
+    listed = await apivideo.webhooks(editor["Authorization"])
+    assert [item["webhookId"] for item in listed.json()["data"]] == [hook["webhookId"]]
+    assert "signatureSecret" not in listed.json()["data"][0]  # an editor's later read
+    filtered = await apivideo.webhooks(
+        editor["Authorization"], events="video.encoding.quality.completed"
+    )
+    assert [item["webhookId"] for item in filtered.json()["data"]] == [hook["webhookId"]]
+    jw_path = f"/apivideo/webhooks/{jw['id']}"
+    problem(await apivideo.http.get(jw_path, headers=editor), 404, "resource-not-found")
+    problem(await apivideo.http.delete(jw_path, headers=editor), 404, "resource-not-found")
+    assert (await apivideo.api.call("GET", f"/v2/webhooks/{jw['id']}/")).status_code == 200
+
+    on_v2 = (await apivideo.api.call("GET", f"/v2/webhooks/{hook['webhookId']}/")).json()
+    assert on_v2["metadata"]["format"] == "apivideo"
+    assert on_v2["metadata"]["site_ids"] == [SITE_ID]
+    assert on_v2["metadata"]["name"] == WEBHOOK_URL
+
+
+async def test_an_unknown_event_is_a_problem_in_the_body_or_the_query(apivideo: ApiVideo) -> None:
+    await apivideo.api.site(SITE_ID)
+    editor = basic(await apivideo.api.key(Role.EDITOR))
+    made = await apivideo.http.post(
+        "/apivideo/webhooks",
+        json={"events": ["media_available"], "url": WEBHOOK_URL},  # JW Player's name
+        headers={"Authorization": editor},
+    )
+    body = problem(made, 400, "invalid-attribute")
+    assert body["name"] == "events"
+    assert "video.encoding.quality.completed" in body["title"]
+    listed = await apivideo.webhooks(editor, events="media_available")
+    assert problem(listed, 400, "request-invalid-query-parameter")["name"] == "events"
+
+
+async def test_an_account_without_a_property_is_told_to_make_one(apivideo: ApiVideo) -> None:
+    editor = basic(await apivideo.api.key(Role.EDITOR))
+    made = await apivideo.http.post(
+        "/apivideo/webhooks",
+        json={"events": ["video.source.recorded"], "url": WEBHOOK_URL},
+        headers={"Authorization": editor},
+    )
+    assert "property" in problem(made, 400, "invalid-attribute")["title"]

@@ -32,7 +32,7 @@ async function main() {
   out.all = (await client.webhooks.list()).data.map((hook) => hook.webhookId);
 
   out.got = shown(await client.webhooks.get(a.webhookId));
-  out.deleted = (await client.webhooks.delete(b.webhookId)) ?? null;
+  out.deleted = await client.webhooks.delete(b.webhookId);
   try {
     await client.webhooks.get(b.webhookId);
     out.gotDeleted = null;

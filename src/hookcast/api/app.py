@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from hookcast.api import errors
-from hookcast.api.apivideo import PREFIX, TokenKeys, create_apivideo_app
+from hookcast.api.apivideo import PREFIX, create_apivideo_app, random_key
 from hookcast.api.middleware import RequestRules
 from hookcast.api.operations import Operations
 from hookcast.api.publish_endpoint import PublishEndpoint
@@ -52,10 +52,10 @@ def create_app(
     max_body_bytes: int,
     lifespan: Lifespan | None = None,
     operations: Operations | None = None,
-    apivideo_keys: TokenKeys | None = None,
+    apivideo_key: bytes | None = None,
     clock: Clock = _utc_now,
 ) -> FastAPI:
-    """HookCast's API, with api.video's mounted under /apivideo. `apivideo_keys` sign the
+    """HookCast's API, with api.video's mounted under /apivideo. `apivideo_key` signs the
     api.video API's tokens: derived from the server's secret key so that every server takes
     every other's; without them, a random key of this process alone."""
     app = FastAPI(
@@ -84,7 +84,7 @@ def create_app(
         app.include_router(module.router)
     apivideo = create_apivideo_app(
         services,
-        keys=apivideo_keys or TokenKeys.random(),
+        token_key=apivideo_key or random_key(),
         clock=clock,
         max_body_bytes=max_body_bytes,
         limiter=limiter,

@@ -13,7 +13,6 @@ from datetime import timedelta
 from fastapi import APIRouter, FastAPI
 
 from hookcast.api import create_app
-from hookcast.api.apivideo import TokenKeys
 from hookcast.api.operations import Operations
 from hookcast.bootstrap import (
     open_settings_store,
@@ -159,19 +158,13 @@ class Runtime:
             max_body_bytes=self.settings.max_body_bytes,
             lifespan=lifespan,
             operations=self.operations(heartbeat),
-            apivideo_keys=self.apivideo_keys(),
+            # Derived from the secret key every server shares: each takes the others' tokens.
+            apivideo_key=derive_key(secret_key(self.settings), _APIVIDEO_TOKENS),
             clock=utc_now,
         )
         # After the API's routers, so /v2, /docs, /openapi.json and /healthz keep their routes.
         app.include_router(self.dashboard())
         return app
-
-    def apivideo_keys(self) -> TokenKeys:
-        """The api.video API's token keys: from the secret key every server shares."""
-        return TokenKeys(
-            derive_key(secret_key(self.settings), _APIVIDEO_TOKENS),
-            tuple(derive_key(old, _APIVIDEO_TOKENS) for old in previous_secret_keys(self.settings)),
-        )
 
     def dashboard(self) -> APIRouter:
         key = dashboard_key(secret_key(self.settings))  # sessions and portal links sign with it

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hookcast.api.apivideo import problems
-from hookcast.api.apivideo.auth import Authenticator, TokenKeys
+from hookcast.api.apivideo.auth import Authenticator, random_key
 from hookcast.api.apivideo.routes import ApiVideoState, router
 from hookcast.api.middleware import read_body, replay
 from hookcast.api.ratelimit import RateLimiter
@@ -21,7 +21,7 @@ from hookcast.api.responses import OrjsonResponse
 from hookcast.ports import Clock
 from hookcast.services import Services
 
-__all__ = ["PREFIX", "TokenKeys", "create_apivideo_app"]
+__all__ = ["PREFIX", "create_apivideo_app", "random_key"]
 
 PREFIX = "/apivideo"
 
@@ -29,12 +29,12 @@ PREFIX = "/apivideo"
 def create_apivideo_app(
     services: Services,
     *,
-    keys: TokenKeys,
+    token_key: bytes,
     clock: Clock,
     max_body_bytes: int,
     limiter: RateLimiter | None = None,
 ) -> FastAPI:
-    """The api.video API over `services`; its tokens are signed with `keys`."""
+    """The api.video API over `services`; its tokens are signed with `token_key`."""
     app = FastAPI(
         title="HookCast: api.video management API",
         version="0.1.0",
@@ -49,7 +49,7 @@ def create_apivideo_app(
     )
     app.state.apivideo = ApiVideoState(
         services=services,
-        authenticator=Authenticator(services, keys=keys, clock=clock),
+        authenticator=Authenticator(services, key=token_key, clock=clock),
         limiter=limiter,
     )
     app.include_router(router)

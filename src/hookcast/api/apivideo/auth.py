@@ -21,7 +21,7 @@ from hookcast.domain.errors import Unauthorized
 from hookcast.ports import Clock
 from hookcast.services import Caller, Services
 
-__all__ = ["ACCESS_LIFETIME", "REFRESH_LIFETIME", "Authenticator", "IssuedTokens", "TokenKeys"]
+__all__ = ["ACCESS_LIFETIME", "REFRESH_LIFETIME", "Authenticator", "IssuedTokens", "random_key"]
 
 ACCESS_LIFETIME = timedelta(hours=1)  # api.video's expires_in: 3600
 # The official Python client refreshes an hour's token ten seconds before it ends, for as
@@ -36,18 +36,10 @@ _BAD_CREDENTIALS = ProblemError(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class TokenKeys:
-    """The key tokens are signed with, and earlier keys whose tokens are still accepted."""
-
-    current: bytes
-    previous: tuple[bytes, ...] = ()
-
-    @classmethod
-    def random(cls) -> TokenKeys:
-        """A key of this process alone (an app built without the server's secret key, as in
-        tests): its tokens are refused by any other process."""
-        return cls(secrets.token_bytes(32))
+def random_key() -> bytes:
+    """A token key of this process alone (an app built without the server's secret key, as
+    in tests): its tokens are refused by any other process."""
+    return secrets.token_bytes(32)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,11 +52,11 @@ class IssuedTokens:
 class Authenticator:
     """Turns an API key, a refresh token or an Authorization header into a `Caller`."""
 
-    def __init__(self, services: Services, *, keys: TokenKeys, clock: Clock) -> None:
+    def __init__(self, services: Services, *, key: bytes, clock: Clock) -> None:
         # The services, not their AuthService: an app is also built without any, only to
         # read its OpenAPI document.
         self._services = services
-        self._keys = keys
+        self._key = key
         self._clock = clock
 
     async def with_api_key(self, api_key: str) -> IssuedTokens:
@@ -122,13 +114,7 @@ class Authenticator:
             raise _unauthorized("authentication-invalid-api-key", "Invalid API key.") from None
 
     async def _resume(self, token: str, *, purpose: str) -> Caller:
-        claims = tokens.verify(
-            self._keys.current,
-            purpose=purpose,
-            token=token,
-            now=self._clock(),
-            previous=self._keys.previous,
-        )
+        claims = tokens.verify(self._key, purpose=purpose, token=token, now=self._clock())
         account_id, key_id = claims.get("a"), claims.get("k")
         if not isinstance(account_id, str) or not isinstance(key_id, str):
             raise tokens.InvalidToken("the token is malformed")
@@ -146,7 +132,7 @@ class Authenticator:
         )
 
     def _sign(self, purpose: str, claims: dict[str, str], expires: datetime) -> str:
-        return tokens.sign(self._keys.current, purpose=purpose, claims=claims, expires=expires)
+        return tokens.sign(self._key, purpose=purpose, claims=claims, expires=expires)
 
 
 def _basic_user(encoded: str) -> str:

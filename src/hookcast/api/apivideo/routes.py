@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
 from hookcast.api.apivideo import webhooks
-from hookcast.api.apivideo.auth import Authenticator
+from hookcast.api.apivideo.auth import Authenticator, IssuedTokens
 from hookcast.api.apivideo.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, pagination
 from hookcast.api.apivideo.schemas import (
     AccessToken,
@@ -63,17 +63,15 @@ CallerDep = Annotated[Caller, Depends(_caller)]
 
 @router.post("/auth/api-key", summary="Get a bearer token for an API key", tags=["auth"])
 async def authenticate(body: AuthenticatePayload, state: StateDep) -> AccessToken:
-    issued = await state.authenticator.with_api_key(body.apiKey)
-    return AccessToken(
-        expires_in=issued.expires_in,
-        access_token=issued.access_token,
-        refresh_token=issued.refresh_token,
-    )
+    return _access_token(await state.authenticator.with_api_key(body.apiKey))
 
 
 @router.post("/auth/refresh", summary="Get new tokens for a refresh token", tags=["auth"])
 async def refresh(body: RefreshTokenPayload, state: StateDep) -> AccessToken:
-    issued = await state.authenticator.with_refresh_token(body.refreshToken)
+    return _access_token(await state.authenticator.with_refresh_token(body.refreshToken))
+
+
+def _access_token(issued: IssuedTokens) -> AccessToken:
     return AccessToken(
         expires_in=issued.expires_in,
         access_token=issued.access_token,

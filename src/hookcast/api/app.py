@@ -57,7 +57,7 @@ def create_app(
 ) -> FastAPI:
     """HookCast's API, with api.video's mounted under /apivideo. `apivideo_key` signs the
     api.video API's tokens: derived from the server's secret key so that every server takes
-    every other's; without them, a random key of this process alone."""
+    every other's; without it, a random key of this process alone."""
     app = FastAPI(
         title="HookCast",
         version="0.1.0",

@@ -303,21 +303,6 @@ def _with_defaults(metadata: Mapping[str, Any], wire: Format) -> dict[str, Any]:
     return {**defaults, **given}
 
 
-def _catalog_event(name: str, wire: Format) -> str:
-    """The catalog event to filter a format's webhooks on for one of its event names.
-
-    A name standing for several catalog events is stored as all of them (`_events`), so
-    its first one finds exactly the webhooks subscribed to the name."""
-    catalog = wire.catalog_events(name)
-    if not catalog:
-        raise ValidationFailed(
-            f"unknown event for the {wire.name} format: {name}. Valid events are: "
-            f"{', '.join(wire.event_names())}",
-            field="events",
-        )
-    return catalog[0]
-
-
 def _signing(raw: object) -> str:
     return v.one_of(raw, list(SIGNING_SCHEMES), field="signing")
 
@@ -352,6 +337,21 @@ def _events(raw: object, wire: Format) -> tuple[str, ...]:
         )
     catalog = (name for event in events for name in wire.catalog_events(event))
     return tuple(dict.fromkeys(catalog))
+
+
+def _catalog_event(name: str, wire: Format) -> str:
+    """The catalog event to filter a format's webhooks on for one of its event names.
+
+    A name standing for several catalog events is stored as all of them (`_events`), so
+    its first one finds exactly the webhooks subscribed to the name."""
+    catalog = wire.catalog_events(name)
+    if not catalog:
+        raise ValidationFailed(
+            f"unknown event for the {wire.name} format: {name}. Valid events are: "
+            f"{', '.join(wire.event_names())}",
+            field="events",
+        )
+    return catalog[0]
 
 
 def _conditions(raw: object) -> Mapping[str, Any] | None:

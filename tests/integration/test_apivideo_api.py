@@ -178,6 +178,13 @@ async def test_every_missing_field_is_a_problem(apivideo: ApiVideo) -> None:
     body = problem(not_a_list, 400, "invalid-attribute")
     assert (body["name"], body["title"]) == ("events", "This attribute must be an array.")
     assert "problems" not in body
+    too_long = await apivideo.http.post(
+        "/apivideo/webhooks",
+        json={"events": ["video.source.recorded"], "url": "https://x.example/" + "a" * 2048},
+        headers={"Authorization": editor},
+    )
+    body = problem(too_long, 400, "invalid-attribute")
+    assert (body["name"], body["title"]) == ("url", "This attribute is too long.")
 
 
 async def test_a_body_that_is_not_json_or_too_large_is_a_problem(apivideo: ApiVideo) -> None:

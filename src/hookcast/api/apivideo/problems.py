@@ -125,12 +125,16 @@ def _describe(error: Mapping[str, Any]) -> Problem:
     return Problem("invalid-attribute", _invalid_title(str(error.get("type", ""))), name)
 
 
+_INVALID_TITLES: Mapping[str, str] = {
+    "list_type": "This attribute must be an array.",
+    "string_type": "This attribute must be a string.",
+    "string_too_long": "This attribute is too long.",
+    "too_long": "This attribute has too many items.",
+}
+
+
 def _invalid_title(kind: str) -> str:
-    if kind.startswith("list"):
-        return "This attribute must be an array."
-    if kind.startswith("string"):
-        return "This attribute must be a string."
-    return "An attribute is invalid."
+    return _INVALID_TITLES.get(kind, "An attribute is invalid.")
 
 
 def _invalid_body() -> Problem:

@@ -60,14 +60,15 @@ postgres:
 		(apt-get update && apt-get install -y postgresql)
 
 # The integration tests drive api.video's official Node.js client (tests/node, pinned by its
-# package-lock.json) with Debian's Node.js: install them when missing (root on CI).
+# package-lock.json) with Debian's Node.js: install them when missing (root on CI). No
+# install scripts: the client ships built, and nothing else needs to run.
 NODE_STAMP := tests/node/node_modules/.package-lock.json
 
 node: $(NODE_STAMP)
 
 $(NODE_STAMP): tests/node/package.json tests/node/package-lock.json
 	@command -v npm >/dev/null 2>&1 || (apt-get update && apt-get install -y nodejs npm)
-	cd tests/node && npm ci --no-audit --no-fund
+	cd tests/node && npm ci --ignore-scripts --no-audit --no-fund
 
 test: setup browser postgres node lint typecheck
 	$(BIN)/pytest -q

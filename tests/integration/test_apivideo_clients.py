@@ -7,11 +7,15 @@ serve` on loopback, mounted where a customer would point them: `<server>/apivide
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import shutil
 import subprocess
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +26,10 @@ from apivideo.apis import WebhooksApi
 from apivideo.exceptions import ApiException, ForbiddenException, NotFoundException
 from harness import cli_env, serve
 
-RECEIVER = "http://127.0.0.1:9/apivideo-receiver"  # never called: the server runs no worker
+from support.waiting import wait_until
+
+# Never called: no test but the delivery one publishes an event.
+RECEIVER = "http://127.0.0.1:9/apivideo-receiver"
 QUALITY = "video.encoding.quality.completed"
 STARTED = "live-stream.broadcast.started"
 NODE_DIR = Path(__file__).resolve().parents[1] / "node"
@@ -49,7 +56,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """One `hookcast serve` for the module, with a property and a key of each role."""
     directory = tmp_path_factory.mktemp("apivideo")
     env = cli_env(f"sqlite:///{directory / 'hookcast.db'}", HOOKCAST_ALLOWED_NETWORKS="127.0.0.0/8")
-    with serve(env, directory, "--no-worker") as server:
+    with serve(env, directory) as server:
         admin = server.stdout().strip().splitlines()[-1].strip()
         partial = Served(server.url, admin, "", "")
         site = partial.v2("POST", "/v2/sites/", json={"metadata": {"name": "Main"}})
@@ -227,3 +234,67 @@ def test_the_node_client_creates_lists_gets_and_deletes(served: Served) -> None:
     assert out["token"] == {"tokenType": "Bearer", "expiresIn": 3600}
     assert out["stranger"]["status"] == 401
     assert out["stranger"]["problem"]["status"] == 401
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    """A receiver on loopback that keeps every request and answers 202, as api.video's own
+    receivers may."""
+
+    received: list[tuple[dict[str, str], bytes]]
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.received.append((dict(self.headers), body))
+        self.send_response(202)
+        self.end_headers()
+
+    def log_message(self, *_args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def receiver() -> Iterator[tuple[str, list[tuple[dict[str, str], bytes]]]]:
+    received: list[tuple[dict[str, str], bytes]] = []
+    handler = type("Recorder", (_Recorder,), {"received": received})
+    server = HTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/hook", received
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def test_a_webhook_the_client_made_delivers_what_api_videos_receiver_checks(
+    served: Served, receiver: tuple[str, list[tuple[dict[str, str], bytes]]]
+) -> None:
+    url, received = receiver
+    client = _client(served, served.admin)
+    try:
+        hooks = WebhooksApi(client)
+        made = hooks.create({"events": [QUALITY], "url": url})
+        site = served.v2("GET", "/v2/sites/").json()["sites"][0]["id"]
+        event = {
+            "event": "rendition_ready",
+            "site_id": site,
+            "media_id": "MNYaMSQl",
+            "data": {"encoding": "hls", "quality": "720p"},
+        }
+        assert served.v2("POST", "/v2/events/", json=event).status_code == 202
+        wait_until(lambda: bool(received), timeout=30, message="nothing was delivered")
+        headers, body = received[0]
+        # api.video's guide: read the webhook the header names, HMAC the raw body with its
+        # signatureSecret, compare with the signature header.
+        secret = hooks.get(headers["X-Api-Video-WebhookID"]).signature_secret
+        expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        assert hmac.compare_digest(expected, headers["X-Api-Video-Signature"])
+        assert headers["X-Api-Video-WebhookID"] == made.webhook_id
+        delivered = json.loads(body)
+        assert delivered["type"] == QUALITY
+        assert (delivered["videoId"], delivered["quality"]) == ("MNYaMSQl", "720p")
+    finally:
+        client.close()
+    log = served.v2("GET", f"/v2/webhooks/{made.webhook_id}/deliveries/").json()
+    assert [d["status"] for d in log["deliveries"]] == ["succeeded"]

@@ -11,7 +11,7 @@ BENCH_LOCK  := requirements/bench.txt
 LOWEST_LOCK := requirements/lowest.txt
 
 .PHONY: setup run test test-lowest lint typecheck unit clean lock bench bench-smoke bench-deps \
-	browser postgres chaos
+	browser postgres node chaos
 
 setup: $(STAMP)
 
@@ -59,7 +59,18 @@ postgres:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
 		(apt-get update && apt-get install -y postgresql)
 
-test: setup browser postgres lint typecheck
+# The integration tests drive api.video's official Node.js client (tests/node, pinned by its
+# package-lock.json) with Debian's Node.js: install them when missing (root on CI). No
+# install scripts: the client ships built, and nothing else needs to run.
+NODE_STAMP := tests/node/node_modules/.package-lock.json
+
+node: $(NODE_STAMP)
+
+$(NODE_STAMP): tests/node/package.json tests/node/package-lock.json
+	@command -v npm >/dev/null 2>&1 || (apt-get update && apt-get install -y nodejs npm)
+	cd tests/node && npm ci --ignore-scripts --no-audit --no-fund
+
+test: setup browser postgres node lint typecheck
 	$(BIN)/pytest -q
 	$(MAKE) test-lowest
 
@@ -83,7 +94,7 @@ test-lowest: $(LOWEST_STAMP) postgres
 		-W "ignore:'click.utils.:DeprecationWarning" tests/unit tests/contract
 
 clean:
-	rm -rf $(VENV) $(LOWEST) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(LOWEST) .mypy_cache .pytest_cache .ruff_cache tests/node/node_modules
 
 # Benchmarks (docs/benchmarks.md). `make bench` installs nginx, wrk and redis-server from
 # Debian when missing (needs root) and the `bench` extra, then runs the full suite (~20 min);

@@ -158,6 +158,30 @@ async def test_list_filters_by_event_and_site(store: SqlStore) -> None:
     assert await ids(event="channel_active", site_id=one.id) == set()
 
 
+async def test_list_filters_on_format(store: SqlStore) -> None:
+    acme = await _account(store)
+    site = make.site(acme.id)
+    await store.create_site(site)
+    jw = make.webhook(acme.id, events=("rendition_ready",), site_ids=(site.id,))
+    api_video = make.webhook(
+        acme.id, events=("rendition_ready",), site_ids=(site.id,), format="apivideo"
+    )
+    for hook in (jw, api_video):
+        await store.create_webhook(hook)
+
+    async def ids(fmt: str | None, event: str | None = None) -> list[str]:
+        query = WebhookQuery(account_id=acme.id, format=fmt, event=event)
+        listed = await store.list_webhooks(query)
+        assert listed.total == len(listed.items)
+        return [hook.id for hook in listed.items]
+
+    assert await ids("apivideo") == [api_video.id]
+    assert await ids("apivideo", "rendition_ready") == [api_video.id]
+    assert await ids("apivideo", "channel_active") == []
+    assert await ids("jwplayer") == [jw.id]
+    assert sorted(await ids(None)) == sorted([jw.id, api_video.id])
+
+
 async def test_update_saves_every_field_and_replaces_subscriptions(store: SqlStore) -> None:
     acme = await _account(store)
     one, two = make.site(acme.id), make.site(acme.id)

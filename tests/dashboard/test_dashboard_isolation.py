@@ -39,7 +39,8 @@ from board import BASE_URL, WEBHOOK_URL, Board, csrf_of
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from hookcast.dashboard import create_dashboard, portal, tokens
+from hookcast import tokens
+from hookcast.dashboard import create_dashboard, portal
 from hookcast.dashboard import session as sessions
 from hookcast.domain.models import Role
 from hookcast.ports import PageRequest

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI
 
 from hookcast.api import errors
+from hookcast.api.apivideo import PREFIX, create_apivideo_app, random_key
 from hookcast.api.middleware import RequestRules
 from hookcast.api.operations import Operations
 from hookcast.api.publish_endpoint import PublishEndpoint
@@ -27,6 +29,7 @@ from hookcast.api.routes import (
     webhooks,
 )
 from hookcast.api.security_headers import SecurityHeaders
+from hookcast.ports import Clock
 from hookcast.services import Services
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -34,7 +37,13 @@ Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 DESCRIPTION = """HookCast's Management API, shaped like JW Player's Management API v2.
 
 Authenticate with `Authorization: <API secret>` or `Authorization: Bearer <API secret>`.
-Errors are `{"errors": [{"code": "...", "description": "..."}]}` with a 4xx status."""
+Errors are `{"errors": [{"code": "...", "description": "..."}]}` with a 4xx status.
+
+api.video's management API is under `/apivideo` (its own document: `/apivideo/openapi.json`)."""
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 def create_app(
@@ -43,7 +52,12 @@ def create_app(
     max_body_bytes: int,
     lifespan: Lifespan | None = None,
     operations: Operations | None = None,
+    apivideo_key: bytes | None = None,
+    clock: Clock = _utc_now,
 ) -> FastAPI:
+    """HookCast's API, with api.video's mounted under /apivideo. `apivideo_key` signs the
+    api.video API's tokens: derived from the server's secret key so that every server takes
+    every other's; without it, a random key of this process alone."""
     app = FastAPI(
         title="HookCast",
         version="0.1.0",
@@ -68,6 +82,14 @@ def create_app(
     modules = (webhooks, sites, keys, account, catalog, events, deliveries, health, metrics, docs)
     for module in modules:
         app.include_router(module.router)
+    apivideo = create_apivideo_app(
+        services,
+        token_key=apivideo_key or random_key(),
+        clock=clock,
+        max_body_bytes=max_body_bytes,
+        limiter=limiter,
+    )
+    app.mount(PREFIX, apivideo)
     errors.install(app)
     _document_errors_as_raised(app)
     # Middleware added first runs innermost: publishing sees the path RequestRules normalized.

@@ -29,7 +29,7 @@ class RequestRules:
         if declared.isdigit() and int(declared) > self._max:
             await _reject(send, 413, "payload_too_large", self._too_large())
             return
-        body = await _read_body(receive, self._max)
+        body = await read_body(receive, self._max)
         if body is None:
             await _reject(send, 413, "payload_too_large", self._too_large())
             return
@@ -41,7 +41,7 @@ class RequestRules:
                 "send the body as JSON with 'Content-Type: application/json'",
             )
             return
-        await self._app(scope, _replay(body), send)
+        await self._app(scope, replay(body), send)
 
     def _too_large(self) -> str:
         return f"the request body is larger than {self._max} bytes"
@@ -61,7 +61,8 @@ def _is_json(content_type: bytes) -> bool:
     return media_type == b"application/json" or media_type.endswith(b"+json")
 
 
-async def _read_body(receive: Receive, limit: int) -> bytes | None:
+async def read_body(receive: Receive, limit: int) -> bytes | None:
+    """The whole request body, or None as soon as it passes `limit` bytes."""
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -78,7 +79,8 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def _replay(body: bytes) -> Receive:
+def replay(body: bytes) -> Receive:
+    """A `receive` that hands the app `body`, already read, as one message."""
     sent = False
 
     async def receive() -> Message:

@@ -33,11 +33,14 @@ from hookcast.metrics import Metrics
 from hookcast.ports import Store
 from hookcast.resolver import SystemResolver
 from hookcast.services import Services, build_services
+from hookcast.tokens import derive_key
 
 _log = logging.getLogger("hookcast")
 
 # Re-exported: tests and older imports take them from here.
 __all__ = ["Runtime", "policy", "secret_key", "utc_now"]
+
+_APIVIDEO_TOKENS = "hookcast-apivideo-tokens"  # the label of the api.video tokens' key
 
 
 @dataclass
@@ -155,6 +158,9 @@ class Runtime:
             max_body_bytes=self.settings.max_body_bytes,
             lifespan=lifespan,
             operations=self.operations(heartbeat),
+            # Derived from the secret key every server shares: each takes the others' tokens.
+            apivideo_key=derive_key(secret_key(self.settings), _APIVIDEO_TOKENS),
+            clock=utc_now,
         )
         # After the API's routers, so /v2, /docs, /openapi.json and /healthz keep their routes.
         app.include_router(self.dashboard())

@@ -3,6 +3,6 @@
 from __future__ import annotations
 
 from hookcast.dashboard.app import create_dashboard
-from hookcast.dashboard.tokens import dashboard_key
+from hookcast.tokens import dashboard_key
 
 __all__ = ["create_dashboard", "dashboard_key"]

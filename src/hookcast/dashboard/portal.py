@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from hookcast.dashboard import tokens
+from hookcast import tokens
 from hookcast.domain.errors import ValidationFailed
 from hookcast.domain.models import Role
 

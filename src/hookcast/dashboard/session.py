@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from starlette.requests import Request
 from starlette.responses import Response
 
-from hookcast.dashboard import tokens
+from hookcast import tokens
 from hookcast.domain.models import Role
 
 __all__ = [

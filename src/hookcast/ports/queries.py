@@ -33,6 +33,7 @@ class WebhookQuery:
     descending: bool = True
     event: str | None = None  # webhooks subscribed to this event (literally, "*" included)
     site_id: str | None = None
+    format: str | None = None  # webhooks of this wire format only
 
 
 @dataclass(frozen=True, slots=True)

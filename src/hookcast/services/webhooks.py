@@ -136,9 +136,15 @@ class WebhookService:
         sort: str = "created:dsc",
         event: str | None = None,
         site_id: str | None = None,
+        format: str | None = None,
     ) -> Page[Webhook]:
+        """One page of the account's webhooks. With `format`, only that format's, and
+        `event` is one of its names (api.video's for "apivideo"); else a catalog name."""
         caller.require(Permission.READ)
         field, descending = parse_sort(sort, SORT_FIELDS)
+        wire = None if format is None else parse_format(format)
+        if wire is not None and event is not None:
+            event = _catalog_event(event, wire)
         query = WebhookQuery(
             account_id=caller.account_id,
             page=page,
@@ -146,6 +152,7 @@ class WebhookService:
             descending=descending,
             event=event,
             site_id=site_id,
+            format=None if wire is None else wire.name,
         )
         return await self._store.list_webhooks(query)
 
@@ -330,6 +337,21 @@ def _events(raw: object, wire: Format) -> tuple[str, ...]:
         )
     catalog = (name for event in events for name in wire.catalog_events(event))
     return tuple(dict.fromkeys(catalog))
+
+
+def _catalog_event(name: str, wire: Format) -> str:
+    """The catalog event to filter a format's webhooks on for one of its event names.
+
+    A name standing for several catalog events is stored as all of them (`_events`), so
+    its first one finds exactly the webhooks subscribed to the name."""
+    catalog = wire.catalog_events(name)
+    if not catalog:
+        raise ValidationFailed(
+            f"unknown event for the {wire.name} format: {name}. Valid events are: "
+            f"{', '.join(wire.event_names())}",
+            field="events",
+        )
+    return catalog[0]
 
 
 def _conditions(raw: object) -> Mapping[str, Any] | None:

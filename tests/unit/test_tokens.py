@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from hookcast.dashboard import tokens
+from hookcast import tokens
 
 KEY = tokens.dashboard_key(b"server secret key")
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)

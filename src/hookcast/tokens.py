@@ -1,4 +1,5 @@
-"""Signed, expiring tokens: session cookies and portal links are both one of these.
+"""Signed, expiring tokens: the dashboard's session cookies and portal links, and the
+access and refresh tokens of the api.video management API, are all one of these.
 
 A token is `<payload>.<mac>`: base64url JSON and base64url HMAC-SHA256 over a purpose tag
 and the payload. The purpose tag keeps one kind of token from being replayed as another (a
@@ -18,7 +19,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["InvalidToken", "dashboard_key", "sign", "verify"]
+__all__ = ["InvalidToken", "dashboard_key", "derive_key", "sign", "verify"]
 
 _EXPIRES = "x"
 
@@ -34,7 +35,13 @@ class InvalidToken(Exception):
 def dashboard_key(secret_key: bytes) -> bytes:
     """The dashboard's signing key, derived from the server's secret key so operators have
     one secret to manage; the derivation keeps the Fernet key itself out of HMAC use."""
-    return hmac.new(secret_key, b"hookcast-dashboard", hashlib.sha256).digest()
+    return derive_key(secret_key, "hookcast-dashboard")
+
+
+def derive_key(secret_key: bytes, label: str) -> bytes:
+    """A signing key for one use of the server's secret key (`label` names the use): keys
+    of different uses differ, so no token signed for one is genuine for another."""
+    return hmac.new(secret_key, label.encode(), hashlib.sha256).digest()
 
 
 def sign(key: bytes, *, purpose: str, claims: Mapping[str, Any], expires: datetime) -> str:

@@ -147,3 +147,17 @@ async def test_the_events_other_platforms_added_to_the_catalog_can_be_published(
     by_type = {item["event"]: item for item in listed["events"]}
     assert by_type["livesource_connected"]["livesource_id"] == "Ls4Vb9Kd"
     assert by_type["summary_generated"]["summary_id"] == "summary1"
+
+
+async def test_rotating_keeps_the_old_secret_only_where_a_header_can_carry_it(api: Api) -> None:
+    await api.site(SITE_ID)
+    apivideo = await api.webhook([SITE_ID], format="apivideo", events=["*"])
+    standard = await api.webhook([SITE_ID], format="standard", events=["*"])
+
+    single = await api.call("POST", f"/v2/webhooks/{apivideo['id']}/secret/rotate/")
+    both = await api.call("POST", f"/v2/webhooks/{standard['id']}/secret/rotate/")
+
+    assert single.json()["secret"].startswith("sig_sec_")
+    assert single.json()["previous_secret"] is None  # X-Api-Video-Signature carries one
+    assert both.json()["previous_secret"] == standard["secret"]
+    assert both.json()["previous_secret_expires"] is not None

@@ -33,6 +33,7 @@ class WebhookQuery:
     descending: bool = True
     event: str | None = None  # webhooks subscribed to this event (literally, "*" included)
     site_id: str | None = None
+    format: str | None = None  # webhooks of this format only (e.g. api.video's own listing)
 
 
 @dataclass(frozen=True, slots=True)

@@ -136,7 +136,10 @@ class WebhookService:
         sort: str = "created:dsc",
         event: str | None = None,
         site_id: str | None = None,
+        format: str | None = None,
     ) -> Page[Webhook]:
+        """One page of the account's webhooks; `event` is a catalog name, `format` keeps
+        only webhooks of that format."""
         caller.require(Permission.READ)
         field, descending = parse_sort(sort, SORT_FIELDS)
         query = WebhookQuery(
@@ -146,6 +149,7 @@ class WebhookService:
             descending=descending,
             event=event,
             site_id=site_id,
+            format=format,
         )
         return await self._store.list_webhooks(query)
 

@@ -25,6 +25,11 @@ async def test_an_apivideo_webhook_subscribes_and_shows_api_video_names(api: Api
     # fan-out matches catalog names: the list filter takes them, whatever the format
     listed = await api.call("GET", "/v2/webhooks/", params={"events": "rendition_ready"})
     assert [hook["id"] for hook in listed.json()["webhooks"]] == [created["id"]]
+    await api.webhook([SITE_ID])  # a jwplayer one beside it
+    by_format = await api.call("GET", "/v2/webhooks/", params={"format": "apivideo"})
+    assert [hook["id"] for hook in by_format.json()["webhooks"]] == [created["id"]]
+    unknown = await api.call("GET", "/v2/webhooks/", params={"format": "vimeo"})
+    assert "apivideo" in assert_error(unknown, 400)
 
 
 async def test_a_webhook_without_a_format_is_jwplayer(api: Api) -> None:

@@ -149,7 +149,7 @@ class WebhookService:
             descending=descending,
             event=event,
             site_id=site_id,
-            format=format,
+            format=None if format is None else parse_format(format).name,
         )
         return await self._store.list_webhooks(query)
 

@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from hookcast.domain.models import Account
+from hookcast.ports import PageRequest, WebhookQuery
 from hookcast.store import SqlStore, to_async_url
 from hookcast.store.tables import accounts
 from support import factories as make
@@ -91,3 +92,16 @@ async def test_flowplayer_webhooks_are_read_with_their_accounts_secret(store: Sq
     found = await store.get_webhook(other.id, theirs.id)
     assert found is not None
     assert found.organization_secret is None
+
+
+async def test_webhooks_are_listed_by_format(store: SqlStore) -> None:
+    acme = await _account(store)
+    apivideo = [make.webhook(acme.id, format="apivideo") for _ in range(3)]
+    for hook in (*apivideo, make.webhook(acme.id), make.webhook(acme.id, format="standard")):
+        await store.create_webhook(hook)
+
+    query = WebhookQuery(account_id=acme.id, format="apivideo", page=PageRequest(1, 2))
+    page = await store.list_webhooks(query)
+    assert page.total == 3
+    assert len(page.items) == 2
+    assert {hook.format for hook in page.items} == {"apivideo"}

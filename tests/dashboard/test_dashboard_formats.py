@@ -61,6 +61,9 @@ async def test_an_apivideo_webhook_made_in_the_dashboard_shows_api_video_names(
         text = (await board.client.get(path)).text
         assert "api.video" in text, path
         assert "video.encoding.quality.completed" in text, path
+    # Rotating is honest about api.video's single signature: no grace period for it.
+    detail = (await board.client.get(f"/webhooks/{webhook.id}")).text
+    assert "X-Api-Video-Signature carries one signature, by the new secret" in detail
 
 
 async def test_a_name_of_another_format_is_an_error_beside_the_events(board: Board) -> None:

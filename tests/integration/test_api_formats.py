@@ -25,6 +25,11 @@ async def test_an_apivideo_webhook_subscribes_and_shows_api_video_names(api: Api
     # fan-out matches catalog names: the list filter takes them, whatever the format
     listed = await api.call("GET", "/v2/webhooks/", params={"events": "rendition_ready"})
     assert [hook["id"] for hook in listed.json()["webhooks"]] == [created["id"]]
+    await api.webhook([SITE_ID])  # a jwplayer one beside it
+    by_format = await api.call("GET", "/v2/webhooks/", params={"format": "apivideo"})
+    assert [hook["id"] for hook in by_format.json()["webhooks"]] == [created["id"]]
+    unknown = await api.call("GET", "/v2/webhooks/", params={"format": "vimeo"})
+    assert "apivideo" in assert_error(unknown, 400)
 
 
 async def test_a_webhook_without_a_format_is_jwplayer(api: Api) -> None:
@@ -147,3 +152,17 @@ async def test_the_events_other_platforms_added_to_the_catalog_can_be_published(
     by_type = {item["event"]: item for item in listed["events"]}
     assert by_type["livesource_connected"]["livesource_id"] == "Ls4Vb9Kd"
     assert by_type["summary_generated"]["summary_id"] == "summary1"
+
+
+async def test_rotating_keeps_the_old_secret_only_where_a_header_can_carry_it(api: Api) -> None:
+    await api.site(SITE_ID)
+    apivideo = await api.webhook([SITE_ID], format="apivideo", events=["*"])
+    standard = await api.webhook([SITE_ID], format="standard", events=["*"])
+
+    single = await api.call("POST", f"/v2/webhooks/{apivideo['id']}/secret/rotate/")
+    both = await api.call("POST", f"/v2/webhooks/{standard['id']}/secret/rotate/")
+
+    assert single.json()["secret"].startswith("sig_sec_")
+    assert single.json()["previous_secret"] is None  # X-Api-Video-Signature carries one
+    assert both.json()["previous_secret"] == standard["secret"]
+    assert both.json()["previous_secret_expires"] is not None

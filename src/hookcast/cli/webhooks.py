@@ -120,6 +120,9 @@ def list_webhooks(
     page_length: Annotated[int, typer.Option(help="Webhooks per page (at most 1000).")] = 50,
     event: Annotated[str | None, typer.Option(help="Only those subscribed to it.")] = None,
     site: Annotated[str | None, typer.Option(help="Only those for this property.")] = None,
+    wire_format: Annotated[
+        str | None, typer.Option("--format", help="Only those of this format, e.g. apivideo.")
+    ] = None,
     as_json: JsonOption = False,
     url: UrlOption = DEFAULT_URL,
     api_key: ApiKeyOption = None,
@@ -129,7 +132,9 @@ def list_webhooks(
     Example: hookcast webhooks list --event media_available --json
     """
     with connected(url, api_key) as client:
-        found = client.list_webhooks(page=page, page_length=page_length, events=event, site_id=site)
+        found = client.list_webhooks(
+            page=page, page_length=page_length, events=event, site_id=site, format=wire_format
+        )
     if as_json:
         print_answer(client)
         return

@@ -173,9 +173,22 @@ def create_webhook(fields: WebhookFields) -> Call[Webhook]:
 
 
 def list_webhooks(
-    *, page: int, page_length: int, sort: str, events: str | None, site_id: str | None
+    *,
+    page: int,
+    page_length: int,
+    sort: str,
+    events: str | None,
+    site_id: str | None,
+    format: str | None = None,
 ) -> Call[Page[Webhook]]:
-    params = _params(page=page, page_length=page_length, sort=sort, events=events, site_id=site_id)
+    params = _params(
+        page=page,
+        page_length=page_length,
+        sort=sort,
+        events=events,
+        site_id=site_id,
+        format=format,
+    )
     return Call("GET", "/v2/webhooks/", _page("webhooks", Webhook), params=params)
 
 

@@ -145,10 +145,16 @@ class Client:
         sort: str = "created:dsc",
         events: str | None = None,
         site_id: str | None = None,
+        format: str | None = None,
     ) -> Page[Webhook]:
         return self._send(
             _core.list_webhooks(
-                page=page, page_length=page_length, sort=sort, events=events, site_id=site_id
+                page=page,
+                page_length=page_length,
+                sort=sort,
+                events=events,
+                site_id=site_id,
+                format=format,
             )
         )
 

@@ -202,16 +202,21 @@ class WebhookService:
         return await self.get(caller, webhook_id)
 
     async def rotate_secret(self, caller: Caller, webhook_id: str) -> Webhook:
-        """A new secret signs from now on; the old one keeps signing (Standard Webhooks
-        header) until the grace period ends, so receivers can switch without losing events."""
+        """A new secret signs from now on; where the format's headers can carry two
+        signatures (Standard Webhooks' header), the old one keeps signing until the grace
+        period ends, so receivers can switch without losing events."""
         caller.require(Permission.ADMIN)
         current = await self.get(caller, webhook_id)
         now = self._clock()
+        wire = format_of(current)
+        # A format whose headers carry one signature cannot sign with the old secret too:
+        # none is kept, so nothing claims it still signs.
+        keeps = wire.signs_with_previous
         rotated = dataclasses.replace(
             current,
-            secret=format_of(current).new_secret(),
-            previous_secret=current.secret,
-            previous_secret_expires=now + self._grace,
+            secret=wire.new_secret(),
+            previous_secret=current.secret if keeps else None,
+            previous_secret_expires=now + self._grace if keeps else None,
             last_modified=now,
         )
         await self._store.update_webhook(rotated, now)

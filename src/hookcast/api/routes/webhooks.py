@@ -53,9 +53,10 @@ async def list_webhooks(
     sort: str = "created:dsc",
     events: Annotated[str | None, Query(description="Only webhooks subscribed to it")] = None,
     site_id: str | None = None,
+    format: Annotated[str | None, Query(description="Only webhooks of this format")] = None,
 ) -> WebhookList:
     found = await services.webhooks.list(
-        caller, page=page, sort=sort, event=events, site_id=site_id
+        caller, page=page, sort=sort, event=events, site_id=site_id, format=format
     )
     return WebhookList.from_domain(found, page)
 

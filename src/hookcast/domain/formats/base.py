@@ -75,6 +75,9 @@ class Format:
     all_events: str = ALL_EVENTS  # how a subscription to every event is spelled
     # Signs with the account's organization secret rather than the webhook's own.
     organization_signed: bool = False
+    # A header carries a signature per secret, so a rotated-out secret keeps signing
+    # through the grace period (Standard Webhooks' webhook-signature); else it stops at once.
+    signs_with_previous: bool = False
     _catalog: Mapping[str, tuple[str, ...]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

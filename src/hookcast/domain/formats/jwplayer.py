@@ -76,6 +76,7 @@ FORMAT = Format(
     names={name: name for name in EVENT_TYPES},
     render=_render,
     sign=_sign,
+    signs_with_previous=True,
     make_secret=new_webhook_secret,
     retry_policy=RetryPolicySpec("standard", STANDARD_DELAYS),
     rotation=(

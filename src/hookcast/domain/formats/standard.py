@@ -62,6 +62,7 @@ FORMAT = Format(
     names=NAMES,
     render=_render,
     sign=_sign,
+    signs_with_previous=True,
     make_secret=new_webhook_secret,
     retry_policy=RetryPolicySpec("standard", STANDARD_DELAYS),
     rotation=(

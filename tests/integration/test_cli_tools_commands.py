@@ -276,5 +276,5 @@ def test_webhooks_create_takes_a_format_and_list_shows_it(live: LiveServer) -> N
     assert table.exit_code == 0, table.stderr
     assert "apivideo" in table.stdout
     only = ok_json(hookcast(live, "webhooks", "list", "--format", "apivideo", "--json"))
-    assert [hook["id"] for hook in only["items"]] == [created["id"]]
+    assert [hook["id"] for hook in only["webhooks"]] == [created["id"]]
     assert hookcast(live, "webhooks", "delete", created["id"]).exit_code == 0

@@ -310,6 +310,33 @@ async def test_list_deliveries_newest_first_with_filters(store: SqlStore) -> Non
     assert await store.get_delivery(other.id, claimed[0].delivery.id) is None
 
 
+async def test_list_deliveries_finds_by_event_id_resource_id_and_time(store: SqlStore) -> None:
+    acme, hook, events = await _setup(store, events=3)
+    clip = make.event(acme.id, resource_ids={"media_id": "Clip0042"}, created=make.later(10))
+    live = make.event(
+        acme.id,
+        type="channel_active",
+        resource_ids={"channel_id": "Clip0042"},
+        created=make.later(20),
+    )
+    await store.append_events(events=[clip, live], fanout=make.fanout_to(hook.id))
+
+    async def event_ids(**filters: Any) -> list[str]:
+        page = await store.list_deliveries(DeliveryQuery(acme.id, hook.id, **filters))
+        assert page.total == len(page.items)
+        return [record.event.id for record in page.items]
+
+    assert await event_ids(event_id=events[1].id) == [events[1].id]
+    assert await event_ids(resource_id="Clip0042") == [live.id, clip.id]  # any id field
+    assert await event_ids(resource_id="Clip0042", event_type="media_available") == [clip.id]
+    assert await event_ids(resource_id="Clip004") == []  # whole ids only
+    assert await event_ids(since=make.later(1), until=make.later(20)) == [
+        clip.id,
+        events[2].id,
+        events[1].id,
+    ]
+
+
 async def test_concurrent_claimers_never_share_a_delivery(
     store: SqlStore, database_url: str, secret_key: bytes
 ) -> None:

@@ -8,7 +8,9 @@ from importlib.resources import files
 from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Match, Route
 
+from hookcast.api.errors import error_response
 from hookcast.dashboard.pages import auth, events, keys, portal_links, sites, webhook_detail
 from hookcast.dashboard.pages import webhooks as webhook_pages
 from hookcast.dashboard.web import Dashboard, route_class
@@ -18,7 +20,11 @@ from hookcast.services import Services
 __all__ = ["create_dashboard"]
 
 # A fixed set, so a request can never name any other file (no path traversal to think about).
-_STATIC = {"app.css": "text/css; charset=utf-8", "app.js": "text/javascript; charset=utf-8"}
+_STATIC = {
+    "app.css": "text/css; charset=utf-8",
+    "app.js": "text/javascript; charset=utf-8",
+    "favicon.svg": "image/svg+xml",
+}
 
 
 def create_dashboard(
@@ -44,13 +50,47 @@ def create_dashboard(
     for module in (auth, webhook_pages, webhook_detail, events, sites, keys, portal_links):
         module.add_routes(router, dash)
     _add_static(router)
+    _add_not_found(router, dash)  # last: only what no other route answers
     return router
+
+
+def _add_not_found(router: APIRouter, dash: Dashboard) -> None:
+    @router.get("/{path:path}")
+    async def not_found(request: Request, path: str) -> Response:
+        """A page for a person who followed a wrong link; what the API would have answered
+        for a program, or for any /v2 path."""
+        if path.startswith("v2") or "text/html" not in request.headers.get("accept", ""):
+            return _api_answer(request)
+        return dash.error_page(
+            request,
+            status=404,
+            title="Page not found",
+            message=f"There is no page at /{path}. Check the address, or go back to the webhooks.",
+        )
+
+
+def _api_answer(request: Request) -> Response:
+    """404, or 405 when another method has a route here (this GET route matched first)."""
+    for route in request.app.router.routes:
+        match, _scope = route.matches(request.scope)
+        if match is Match.PARTIAL and isinstance(route, Route) and route.methods:
+            allow = ", ".join(sorted(route.methods))
+            return error_response(405, "method_not_allowed", "Method Not Allowed", {"Allow": allow})
+    return error_response(404, "not_found", "Not Found")
 
 
 def _add_static(router: APIRouter) -> None:
     contents = {
         name: files("hookcast.dashboard").joinpath("static", name).read_bytes() for name in _STATIC
     }
+
+    @router.get("/favicon.ico")  # asked for by browsers (and pages such as /docs) unprompted
+    async def favicon() -> Response:
+        return Response(
+            contents["favicon.svg"],
+            media_type=_STATIC["favicon.svg"],
+            headers={"Cache-Control": "public, max-age=86400"},
+        )
 
     @router.get("/static/{name}")
     async def static(request: Request, name: str) -> Response:

@@ -1,4 +1,4 @@
-"""The dashboard's router: every page, plus its two static files."""
+"""The dashboard's router: every page, its static files, and the page for a wrong address."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from importlib.resources import files
 from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Match, Route
+from starlette.routing import Match
 
 from hookcast.api.errors import error_response
 from hookcast.dashboard.pages import auth, events, keys, portal_links, sites, webhook_detail
@@ -70,12 +70,19 @@ def _add_not_found(router: APIRouter, dash: Dashboard) -> None:
 
 
 def _api_answer(request: Request) -> Response:
-    """404, or 405 when another method has a route here (this GET route matched first)."""
-    for route in request.app.router.routes:
-        match, _scope = route.matches(request.scope)
-        if match is Match.PARTIAL and isinstance(route, Route) and route.methods:
-            allow = ", ".join(sorted(route.methods))
-            return error_response(405, "method_not_allowed", "Method Not Allowed", {"Allow": allow})
+    """404, or 405 when the path has a route for other methods (this GET route, matching
+    any path, is taken before the router would answer 405)."""
+    routes = request.app.router.routes
+    allowed = [
+        method
+        for method in ("DELETE", "PATCH", "POST", "PUT")
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )
+    ]
+    if allowed:
+        allow = ", ".join(allowed)
+        return error_response(405, "method_not_allowed", "Method Not Allowed", {"Allow": allow})
     return error_response(404, "not_found", "Not Found")
 
 

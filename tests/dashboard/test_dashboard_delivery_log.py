@@ -29,7 +29,7 @@ async def test_a_failing_webhook_says_so_with_its_last_error_and_next_retry(boar
 
     for shown in (listed, page):
         assert "Failing" in shown
-        assert f"since <time datetime=\"{now.isoformat()}\">{now:%Y-%m-%d %H:%M} UTC" in shown
+        assert f'since <time datetime="{now.isoformat()}">{now:%Y-%m-%d %H:%M} UTC' in shown
         assert "Last error: HTTP 401" in shown
         assert "refused: bad signature" in shown
         assert f"{now + timedelta(minutes=10):%Y-%m-%d %H:%M} UTC" in shown

@@ -41,7 +41,7 @@ def relative(value: datetime, now: datetime) -> str:
     seconds = (value - now).total_seconds()
     size = abs(seconds)
     if size < 60:
-        return "now"
+        return "in under a minute" if seconds > 0 else "just now"
     if size < 3600:
         amount = f"{size // 60:.0f} min"
     elif size < 48 * 3600:

@@ -93,6 +93,7 @@ async def test_an_unknown_page_is_a_page_and_the_favicon_is_served(board: Board)
     assert page.headers["content-type"].startswith("text/html")
     assert "Page not found" in page.text
     assert "/nope/nothing" in page.text
+    assert 'aria-label="Main"' in page.text  # signed in: the menu is still there
     assert program.status_code == api.status_code == 404
     assert program.json()["errors"][0]["code"] == "not_found"
     assert api.json()["errors"][0]["code"] == "not_found"

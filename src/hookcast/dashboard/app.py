@@ -13,7 +13,7 @@ from starlette.routing import Match
 from hookcast.api.errors import error_response
 from hookcast.dashboard.pages import auth, events, keys, portal_links, sites, webhook_detail
 from hookcast.dashboard.pages import webhooks as webhook_pages
-from hookcast.dashboard.web import Dashboard, route_class
+from hookcast.dashboard.web import Dashboard, SignInRequired, Visit, route_class
 from hookcast.ports import Clock
 from hookcast.services import Services
 
@@ -61,8 +61,14 @@ def _add_not_found(router: APIRouter, dash: Dashboard) -> None:
         for a program, or for any /v2 path."""
         if path.startswith("v2") or "text/html" not in request.headers.get("accept", ""):
             return _api_answer(request)
-        return dash.error_page(
+        try:
+            visit: Visit | None = await dash.visit(request)  # signed in: the menu stays
+        except SignInRequired:
+            visit = None
+        return dash.render(
             request,
+            "error.html",
+            visit,
             status=404,
             title="Page not found",
             message=f"There is no page at /{path}. Check the address, or go back to the webhooks.",

@@ -16,8 +16,8 @@ from starlette.responses import JSONResponse, Response
 from hookcast.dashboard.pages.common import page_number, pages, query_text
 from hookcast.dashboard.web import Dashboard, Visit
 from hookcast.domain.errors import ValidationFailed
-from hookcast.domain.models import DeliveryStatus, Event
-from hookcast.domain.payload import body_fields
+from hookcast.domain.formats import format_of
+from hookcast.domain.models import DeliveryStatus, Event, Webhook
 from hookcast.ports import DeliveryRecord, PageRequest
 from hookcast.services import DeliveryFilter
 
@@ -32,10 +32,15 @@ def minute(value: datetime) -> str:
     return value.strftime(MINUTE_FORMAT)
 
 
-def request_body(event: Event, webhook_id: str) -> str:
-    """The body every attempt of the delivery sends (delivery/attempt.py prepare), indented
-    for reading; signatures are headers, recorded redacted with each attempt."""
-    return json.dumps(body_fields(event, webhook_id), indent=2, ensure_ascii=False)
+def request_body(event: Event, webhook: Webhook, delivery_id: str) -> str | None:
+    """The body every attempt of the delivery sends, in the webhook's format, indented for
+    reading (signatures are headers, recorded redacted with each attempt); None for an
+    event its format does not deliver."""
+    try:
+        body = format_of(webhook).body(event, webhook_id=webhook.id, delivery_id=delivery_id)
+    except ValueError:
+        return None
+    return json.dumps(body, indent=2, ensure_ascii=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -99,3 +99,14 @@ async def test_an_unknown_page_is_a_page_and_the_favicon_is_served(board: Board)
     assert api.json()["errors"][0]["code"] == "not_found"
     assert icon.headers["content-type"] == "image/svg+xml"
     assert (post_only.status_code, post_only.headers.get("allow")) == (405, "POST"), post_only.text
+
+
+async def test_a_retry_notice_shows_even_when_its_row_is_not_on_the_page(board: Board) -> None:
+    webhook = await board.webhook(await board.site())
+    await board.sign_in(board.admin)
+    path = f"/webhooks/{webhook.id}"
+
+    page = await board.client.get(path, params={"notice": "retried", "delivery": "dlv_elsewhere"})
+
+    assert page.text.count('class="notice"') == 1
+    assert "will be sent again" in page.text

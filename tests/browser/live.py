@@ -59,7 +59,8 @@ class Received:
 
 @dataclass
 class Receiver:
-    """A loopback HTTP endpoint: 200 "ok" on /ok..., 500 on /fail..., every request kept."""
+    """A loopback HTTP endpoint: 200 "ok" on /ok..., 500 on /fail..., 401 on /refuse... (a
+    receiver whose secret is wrong), every request kept."""
 
     server: ThreadingHTTPServer
     requests: list[Received] = field(default_factory=list)
@@ -78,9 +79,12 @@ def start_receiver() -> Receiver:
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("content-length", "0")))
             receiver.requests.append(Received(self.path, dict(self.headers.items()), body))
-            failing = self.path.startswith("/fail")
-            answer = b'{"error": "not today"}' if failing else b"ok"
-            self.send_response(500 if failing else 200)
+            status, answer = 200, b"ok"
+            if self.path.startswith("/fail"):
+                status, answer = 500, b'{"error": "not today"}'
+            elif self.path.startswith("/refuse"):
+                status, answer = 401, b"refused: bad signature"
+            self.send_response(status)
             self.send_header("content-length", str(len(answer)))
             self.end_headers()
             self.wfile.write(answer)

@@ -20,6 +20,7 @@ PAGES = {
     "properties": "/properties",
     "api-keys": "/keys",
     "portal-links": "/portal-links",
+    "not-found": "/no-such-page",
 }
 
 
@@ -108,6 +109,12 @@ def test_every_page_reads_well_at_this_width(
             page.goto(f"/webhooks/{webhook_id}")
             page.locator(".log-row summary").first.click()
             _shoot(page, name, width)
+        page.goto(f"/webhooks/{busy_webhooks[0]}")
+        page.get_by_role("button", name="Send test event").click()
+        expect(page.locator("#log-notice")).to_be_in_viewport()
+        _shoot(page, "webhook-test-sent", width, full_page=False)  # what the eye sees
+        page.goto(f"/webhooks/{busy_webhooks[1]}?status=failed#log")
+        _shoot(page, "webhook-log-failed", width)
         page.goto(f"/webhooks/{busy_webhooks[2]}")
         expect(page.get_by_text("6 held", exact=False).first).to_be_visible()
         page.goto("/webhooks/new")
@@ -129,9 +136,9 @@ def test_keyboard_users_see_where_they_are(page: Page, server: Server) -> None:
     expect(page.get_by_role("link", name="Webhooks", exact=True)).to_be_focused()
 
 
-def _shoot(page: Page, name: str, width: int) -> None:
+def _shoot(page: Page, name: str, width: int, *, full_page: bool = True) -> None:
     expect(page.locator("h1").first).to_be_visible()
     # Nothing wider than the screen: reading never needs sideways scrolling.
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, f"{name} at {width} px scrolls sideways by {overflow} px"
-    page.screenshot(path=str(SCREENSHOTS / f"{name}-{width}.png"), full_page=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}-{width}.png"), full_page=full_page)

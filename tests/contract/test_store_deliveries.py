@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from hookcast.domain.leases import MAX_LEASE_LOSSES
-from hookcast.domain.models import Account, DeliveryStatus, Event, Webhook
+from hookcast.domain.models import Account, DeliveryStatus, Event, LastError, Webhook
 from hookcast.ports import DeliveryQuery, PageRequest, WebhookHealth
 from hookcast.store import SqlStore, open_store
 from support import factories as make
@@ -154,6 +154,45 @@ async def test_health_success_clears_failing_since(store: SqlStore) -> None:
     assert (found.last_success, found.failing_since) == (make.later(30), None)
 
 
+def _failure(webhook_id: str, at: float, *, retry: float | None) -> WebhookHealth:
+    error = LastError(make.later(at), 401, "HTTP 401", f"refused at {at}")
+    retry_at = None if retry is None else make.later(retry)
+    return WebhookHealth(webhook_id, None, make.later(at), last_error=error, retry_at=retry_at)
+
+
+async def test_failures_keep_the_last_error_and_the_soonest_retry(store: SqlStore) -> None:
+    acme, hook, _ = await _setup(store)
+
+    async def state() -> tuple[LastError | None, datetime | None]:
+        found = await store.get_webhook(acme.id, hook.id)
+        assert found is not None
+        return found.last_error, found.next_retry_at
+
+    await store.record_results([], [_failure(hook.id, 10, retry=100)])
+    assert await state() == (
+        LastError(make.later(10), 401, "HTTP 401", "refused at 10"),
+        make.later(100),
+    )
+    # A later failure scheduling a later retry: the sooner retry, still ahead, is kept.
+    await store.record_results([], [_failure(hook.id, 20, retry=300)])
+    assert await state() == (
+        LastError(make.later(20), 401, "HTTP 401", "refused at 20"),
+        make.later(100),
+    )
+    # Once that retry is past, the newest failure's retry is the next one.
+    await store.record_results([], [_failure(hook.id, 110, retry=400)])
+    assert (await state())[1] == make.later(400)
+    # Saving the webhook never undoes a recorded outcome.
+    found = await store.get_webhook(acme.id, hook.id)
+    assert found is not None
+    await store.update_webhook(replace(found, name="renamed"), make.later(111))
+    assert (await state())[1] == make.later(400)
+    # A success ends the streak: no retry is announced, the last error stays as history.
+    await store.record_results([], [WebhookHealth(hook.id, make.later(120), None)])
+    error, retry = await state()
+    assert (error and error.at, retry) == (make.later(110), None)
+
+
 async def test_health_disable_pauses_the_backlog(store: SqlStore) -> None:
     acme, hook, _events = await _setup(store, events=3)
     sent, in_flight = await store.claim_due_deliveries(
@@ -269,6 +308,33 @@ async def test_list_deliveries_newest_first_with_filters(store: SqlStore) -> Non
     await store.create_account(other)
     assert (await store.list_deliveries(DeliveryQuery(other.id, hook.id))).total == 0
     assert await store.get_delivery(other.id, claimed[0].delivery.id) is None
+
+
+async def test_list_deliveries_finds_by_event_id_resource_id_and_time(store: SqlStore) -> None:
+    acme, hook, events = await _setup(store, events=3)
+    clip = make.event(acme.id, resource_ids={"media_id": "Clip0042"}, created=make.later(10))
+    live = make.event(
+        acme.id,
+        type="channel_active",
+        resource_ids={"channel_id": "Clip0042"},
+        created=make.later(20),
+    )
+    await store.append_events(events=[clip, live], fanout=make.fanout_to(hook.id))
+
+    async def event_ids(**filters: Any) -> list[str]:
+        page = await store.list_deliveries(DeliveryQuery(acme.id, hook.id, **filters))
+        assert page.total == len(page.items)
+        return [record.event.id for record in page.items]
+
+    assert await event_ids(event_id=events[1].id) == [events[1].id]
+    assert await event_ids(resource_id="Clip0042") == [live.id, clip.id]  # any id field
+    assert await event_ids(resource_id="Clip0042", event_type="media_available") == [clip.id]
+    assert await event_ids(resource_id="Clip004") == []  # whole ids only
+    assert await event_ids(since=make.later(1), until=make.later(20)) == [
+        clip.id,
+        events[2].id,
+        events[1].id,
+    ]
 
 
 async def test_concurrent_claimers_never_share_a_delivery(

@@ -1,4 +1,5 @@
-"""Delivery counts by webhook, hour and status: the dashboard's health figures and chart."""
+"""Delivery counts by webhook, hour and status, with their attempts: the dashboard's health
+figures and chart."""
 
 from __future__ import annotations
 
@@ -10,20 +11,26 @@ from hookcast.store import SqlStore
 from support import factories as make
 
 SUCCEEDED, FAILED = DeliveryStatus.SUCCEEDED, DeliveryStatus.FAILED
+PENDING = DeliveryStatus.PENDING
 
 
-def _with_status(webhook_id: str, status: DeliveryStatus) -> Fanout:
+def _with_status(webhook_id: str, status: DeliveryStatus, attempts: int) -> Fanout:
     def fanout(events: Sequence[Event]) -> Sequence[Delivery]:
-        return [make.delivery(e, webhook_id, status=status) for e in events]
+        return [make.delivery(e, webhook_id, status=status, attempts=attempts) for e in events]
 
     return fanout
 
 
 async def _publish(
-    store: SqlStore, account_id: str, webhook_id: str, status: DeliveryStatus, *seconds: float
+    store: SqlStore,
+    account_id: str,
+    webhook_id: str,
+    status: DeliveryStatus,
+    *seconds: float,
+    attempts: int = 0,
 ) -> None:
     published = [make.event(account_id, created=make.later(s)) for s in seconds]
-    await store.append_events(events=published, fanout=_with_status(webhook_id, status))
+    await store.append_events(events=published, fanout=_with_status(webhook_id, status, attempts))
 
 
 async def test_counts_are_grouped_by_webhook_hour_and_status(store: SqlStore) -> None:
@@ -35,6 +42,7 @@ async def test_counts_are_grouped_by_webhook_hour_and_status(store: SqlStore) ->
     # NOW is 12:00 exactly: 12:00 and 12:59:59 share an hour, 13:00 starts the next one.
     await _publish(store, acme.id, hook.id, SUCCEEDED, 0, 3599, 3600)
     await _publish(store, acme.id, hook.id, FAILED, 60)
+    await _publish(store, acme.id, hook.id, PENDING, 70, 80, attempts=3)  # retrying
     await _publish(store, acme.id, other_hook.id, SUCCEEDED, 10)
     await _publish(store, acme.id, hook.id, SUCCEEDED, -1)  # before `since`: left out
 
@@ -44,6 +52,7 @@ async def test_counts_are_grouped_by_webhook_hour_and_status(store: SqlStore) ->
 
     assert sorted(counts, key=lambda c: (c.webhook_id != hook.id, c.hour, c.status)) == [
         DeliveryCount(hook.id, make.NOW, FAILED, 1),
+        DeliveryCount(hook.id, make.NOW, PENDING, 2, attempts=6),
         DeliveryCount(hook.id, make.NOW, SUCCEEDED, 2),
         DeliveryCount(hook.id, make.later(3600), SUCCEEDED, 1),
         DeliveryCount(other_hook.id, make.NOW, SUCCEEDED, 1),

@@ -94,11 +94,14 @@ TABLE: dict[tuple[str, str], Row] = {
     ("POST", "/signout"): Row(None, ok=303, outsider=303, outsider_changes_b=True),
     ("GET", "/portal/{token}"): Row(None, ok=303, outsider=303),
     ("GET", "/static/{name}"): Row(None, outsider=200),
+    ("GET", "/favicon.ico"): Row(None, outsider=200),
+    ("GET", "/{path}"): Row(None, ok=404, outsider=404),  # no such page
     # Webhooks.
     ("GET", "/webhooks"): Row(VIEWER, outsider=200),
     ("GET", "/webhooks/new"): Row(EDITOR, outsider=200),
     ("POST", "/webhooks"): Row(EDITOR, body=_webhook_form(), outsider=400),  # A's property
     ("GET", "/webhooks/{webhook_id}"): Row(VIEWER, scoped=True),
+    ("GET", "/webhooks/{webhook_id}/log.json"): Row(VIEWER, scoped=True),
     ("GET", "/webhooks/{webhook_id}/edit"): Row(EDITOR, scoped=True),
     ("POST", "/webhooks/{webhook_id}/edit"): Row(
         EDITOR, scoped=True, body=_webhook_form(name="Hijacked"), ok=303
@@ -260,12 +263,13 @@ async def _world(board: Board) -> World:
     ids |= {
         "token": _portal_link(board, admin_key_id, "viewer"),
         "name": "app.css",
+        "path": "no/such/page",
         "viewer_secret": viewer_secret,
     }
     markers = {
         name: value
         for name, value in ids.items()
-        if name not in {"token", "name", "viewer_secret", "secret"}
+        if name not in {"token", "name", "path", "viewer_secret", "secret"}
     } | {"account_id": board.account_id, "admin_key_id": admin_key_id}
     world = World(board, board.account_id, other.id, ids, ids["secret"], markers, b_admin)
 
@@ -353,7 +357,7 @@ def _assert_security_headers(response: httpx.Response, what: str) -> None:
     assert "'unsafe-inline'" not in csp, what
     assert headers.get("x-content-type-options") == "nosniff", what
     assert headers.get("x-frame-options") == "DENY", what
-    if "/static/" not in what:
+    if "/static/" not in what and "/favicon.ico" not in what:  # public files may be cached
         assert headers.get("cache-control") == "no-store", what
 
 
@@ -419,7 +423,8 @@ def _dashboard_routes(board: Board) -> set[tuple[str, str]]:
     for route in router.routes:
         assert isinstance(route, APIRoute), f"not a page route: {route!r}"
         assert route.methods is not None  # FastAPI fills in GET when a route names none
-        routes |= {(method, route.path) for method in route.methods}
+        path = re.sub(r"\{(\w+):\w+\}", r"{\1}", route.path)  # "{path:path}": "{path}"
+        routes |= {(method, path) for method in route.methods}
     return routes
 
 

@@ -133,6 +133,13 @@ def test_a_wrong_secret_shows_and_is_refused_with_401(live: LiveServer) -> None:
     assert "does not match" in output  # what failed, in the verifier's words
     delivery = logged(live, hook_id, lambda d: d.event_id == event_id and d.attempts >= 1)
     assert delivery.last_status_code == 401
+    # `webhooks list` says it is failing, and why, without opening the log.
+    env = {"HOOKCAST_URL": live.url, "HOOKCAST_API_KEY": live.admin_key, "COLUMNS": "200"}
+    listed = CliRunner().invoke(app, ["webhooks", "list"], env=env)
+    row = listed.stdout[listed.stdout.index(hook_id) :]
+    assert "failing since" in row
+    assert "HTTP 401: refused: bad signature" in row
+    assert "next retry" in row
     _delete(live, hook_id)
 
 

@@ -133,3 +133,60 @@ async def test_recover_resends_every_failed_delivery_since_a_time(hookcast: Depl
     await hookcast.wait_for_status(hook["id"], "succeeded", 3)
     assert sorted(receiver.event_ids()[sent:]) == sorted(ids)
     receiver.assert_all_verified()
+
+
+async def test_a_failing_webhook_shows_its_state_last_error_and_next_retry(
+    hookcast: Deployment,
+) -> None:
+    receiver = await hookcast.receiver(answer(401, body="refused: bad signature"))
+    hook = await hookcast.hook_for(receiver, retry_policy=[60])
+    assert (await hookcast.webhook(hook["id"]))["metadata"]["state"] == "healthy"
+    hookcast.start_worker()
+    await hookcast.publish_media(1)
+
+    await receiver.wait_for(1)
+    found: dict[str, object] = {}
+
+    async def failing() -> bool:
+        found.update((await hookcast.webhook(hook["id"]))["metadata"])
+        return found["state"] == "failing" and found["last_error"] is not None
+
+    await eventually(failing, message=lambda: f"the webhook is {found.get('state')}")
+    error = found["last_error"]
+    assert isinstance(error, dict)
+    assert (error["status_code"], error["error"]) == (401, "HTTP 401")
+    assert error["body"] == "refused: bad signature"
+    assert found["failing_since"] == error["at"]
+    next_at = datetime.fromisoformat(str(found["next_attempt_at"]))
+    assert next_at - datetime.fromisoformat(error["at"]) >= timedelta(seconds=30)  # 60 s, jittered
+    listed = await hookcast.api.get("/v2/webhooks/")
+    (item,) = listed.json()["webhooks"]
+    assert item["metadata"]["last_error"] == error
+    assert item["metadata"]["state"] == "failing"
+
+
+async def test_the_log_finds_deliveries_by_event_id_resource_id_and_time(
+    hookcast: Deployment,
+) -> None:
+    receiver = await hookcast.receiver(answer(200))
+    hook = await hookcast.hook_for(receiver)
+    before = datetime.now(UTC) - timedelta(seconds=1)
+    first, second = await hookcast.publish(
+        {"event": "media_available", "media_id": "Find0001"},
+        {"event": "media_available", "media_id": "Find0002"},
+    )
+
+    by_media = await hookcast.deliveries(hook["id"], resource_id="Find0002")
+    by_event = await hookcast.deliveries(hook["id"], event_id=first)
+    recent = await hookcast.deliveries(hook["id"], since=before.isoformat())
+    future = await hookcast.deliveries(hook["id"], since="2999-01-01 00:00")
+    bad = await hookcast.api.get(
+        f"/v2/webhooks/{hook['id']}/deliveries/", params={"until": "yesterday"}
+    )
+
+    assert [d["event_id"] for d in by_media["deliveries"]] == [second]
+    assert [d["event_id"] for d in by_event["deliveries"]] == [first]
+    assert recent["total"] == 2
+    assert future["total"] == 0
+    assert bad.status_code == 400
+    assert "until" in bad.text

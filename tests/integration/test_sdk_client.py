@@ -164,6 +164,14 @@ async def test_real_deliveries_verify_and_the_log_reads_back(
             return page.total == 2
 
         await eventually(logged, message="two succeeded deliveries in the log")
+        found = await hookcast.list_deliveries(hook.id, resource_id="Rea1Med1")
+        assert [d.event_id for d in found.items] == [published.event_id]
+        healthy = await hookcast.get_webhook(hook.id)
+        assert (healthy.state, healthy.last_error, healthy.next_attempt_at) == (
+            "healthy",
+            None,
+            None,
+        )
         page = await hookcast.list_deliveries(hook.id)
         delivery = await hookcast.get_delivery(page.items[0].id)
         assert delivery.attempt_log[0].status_code == 200

@@ -24,7 +24,7 @@ from hookcast.domain.catalog import EventType
 from hookcast.domain.formats import FORMATS, format_of
 from hookcast.domain.formats.examples import format_examples
 from hookcast.domain.formats.jwplayer import format_time
-from hookcast.domain.models import ApiKey, Attempt, Site, Webhook
+from hookcast.domain.models import ApiKey, Attempt, LastError, Site, Webhook, WebhookState
 from hookcast.domain.retry import retry_policy_to_json
 from hookcast.ports import DeliveryRecord, EventSummary, Page, PageRequest
 from hookcast.services import NewApiKey
@@ -108,6 +108,24 @@ WITH_BODY = (400, 413, 415)
 # --- webhooks ---------------------------------------------------------------------------------
 
 
+class LastErrorOut(_Out):
+    """A webhook's most recent failed attempt."""
+
+    at: Time
+    status_code: int | None = Field(description="The response's status; null if none came")
+    error: str = Field(examples=["HTTP 401"])
+    body: str = Field(description="The response body's first 300 characters")
+
+    @classmethod
+    def from_domain(cls, error: LastError) -> LastErrorOut:
+        return cls(
+            at=format_time(error.at),
+            status_code=error.status_code,
+            error=error.error,
+            body=error.body,
+        )
+
+
 class WebhookMetadataOut(_Out):
     name: str
     description: str
@@ -130,6 +148,18 @@ class WebhookMetadataOut(_Out):
     )
     format: str = Field(description="The wire format: body, headers and event names")
     signing: str = Field(description="The signature scheme")
+    state: Literal["healthy", "failing", "disabled"] = Field(
+        description="Read only. failing: every attempt since failing_since failed; "
+        "disabled: nothing is sent (see disabled_reason)"
+    )
+    last_error: LastErrorOut | None = Field(
+        description="Read only. The most recent failed attempt, kept after the webhook "
+        "recovers; null if none failed"
+    )
+    next_attempt_at: Time | None = Field(
+        description="Read only. While failing: when the next retry is due (in the past while "
+        "it is being sent)"
+    )
 
     @classmethod
     def from_domain(cls, hook: Webhook) -> WebhookMetadataOut:
@@ -149,6 +179,11 @@ class WebhookMetadataOut(_Out):
             held_deliveries=hook.held_deliveries,
             format=hook.format,
             signing=hook.signing,
+            state=hook.state.value,
+            last_error=LastErrorOut.from_domain(hook.last_error) if hook.last_error else None,
+            next_attempt_at=_time(hook.next_retry_at)
+            if hook.state is WebhookState.FAILING
+            else None,
         )
 
 

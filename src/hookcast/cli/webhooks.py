@@ -6,7 +6,9 @@ from collections.abc import Iterable, Sequence
 from typing import Annotated, Any, cast
 
 import typer
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from hookcast.cli.help import PlainGroup
 from hookcast.cli.remote import (
@@ -76,15 +78,26 @@ def _webhook_table(hooks: Iterable[Webhook], title: str) -> Table:
     return shown
 
 
-def _state(hook: Webhook) -> str:
-    """Healthy, failing since when, or disabled and why; with the events held meanwhile."""
-    if not hook.enabled:
-        state = f"disabled: {hook.disabled_reason or 'by a user'}"
-    elif hook.failing_since is not None:
-        state = f"failing since {when(hook.failing_since)}"
-    else:
-        state = "healthy"
-    return state + (f", {hook.held_deliveries} held" if hook.held_deliveries else "")
+_ERROR_SHOWN = 60  # characters of the last response body in the table
+
+
+def _state(hook: Webhook) -> Text:
+    """healthy; failing since when, with the last error and the next retry; or disabled and
+    why; and how many events are held."""
+    lines = [hook.state]
+    if hook.state == "failing":
+        lines[0] = f"failing since {when(hook.failing_since)}"
+    elif hook.state == "disabled":
+        lines[0] = f"disabled: {hook.disabled_reason or 'by a user'}"
+    error = hook.last_error
+    if error is not None and hook.state != "healthy":
+        body = " ".join(error.body.split())[:_ERROR_SHOWN]
+        lines.append(error.error + (f": {body}" if body else ""))
+    if hook.state == "failing" and hook.next_attempt_at is not None:
+        lines.append(f"next retry {when(hook.next_attempt_at)}")
+    if hook.held_deliveries:
+        lines.append(f"{hook.held_deliveries} held")
+    return Text("\n".join(lines))  # Text: a response's [brackets] are not markup
 
 
 def _show_webhook(hook: Webhook) -> None:
@@ -95,7 +108,7 @@ def _show_webhook(hook: Webhook) -> None:
         ("url", hook.webhook_url),
         ("events", ", ".join(hook.events)),
         ("sites", ", ".join(hook.site_ids)),
-        ("state", _state(hook)),
+        ("state", escape(_state(hook).plain)),  # kv_table's values are markup
         ("conditions", to_json(hook.conditions) if hook.conditions else "-"),
         ("retry policy", _policy(hook.retry_policy)),
         ("timeout", f"{hook.timeout_seconds}s"),

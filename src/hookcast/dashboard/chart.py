@@ -24,14 +24,12 @@ def hourly_chart_svg(bars: Sequence[HourBar], *, chart_id: str = "chart") -> str
     peak = _nice_max(max((bar.succeeded + bar.failed for bar in bars), default=0))
     succeeded = sum(bar.succeeded for bar in bars)
     failed = sum(bar.failed for bar in bars)
-    summary = (
-        f"{succeeded} succeeded and {failed} failed deliveries over the last {len(bars)} hours"
-    )
+    summary = f"{succeeded} succeeded and {failed} failed attempts over the last {len(bars)} hours"
     parts = [
         f'<svg class="chart" viewBox="0 0 {_WIDTH} {_HEIGHT}" role="img" '
         f'aria-labelledby="{chart_id}-title {chart_id}-desc" '
         'preserveAspectRatio="xMidYMid meet" xmlns="http://www.w3.org/2000/svg">',
-        f'<title id="{chart_id}-title">Deliveries per hour</title>',
+        f'<title id="{chart_id}-title">Attempts per hour</title>',
         f'<desc id="{chart_id}-desc">{escape(summary)}</desc>',
         *_axes(peak),
         *_bars(bars, peak),

@@ -31,6 +31,26 @@ def when(value: datetime | None) -> str:
     return "—" if value is None else value.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def minute(value: datetime | None) -> str:
+    """Times where seconds would only be noise (failing since, next retry)."""
+    return "—" if value is None else value.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def relative(value: datetime, now: datetime) -> str:
+    """ "in 4 min", "2 h ago": how far a time is from now, to the unit that matters."""
+    seconds = (value - now).total_seconds()
+    size = abs(seconds)
+    if size < 60:
+        return "in under a minute" if seconds > 0 else "just now"
+    if size < 3600:
+        amount = f"{size // 60:.0f} min"
+    elif size < 48 * 3600:
+        amount = f"{size // 3600:.0f} h"
+    else:
+        amount = f"{size // 86400:.0f} days"
+    return f"in {amount}" if seconds > 0 else f"{amount} ago"
+
+
 def iso(value: datetime | None) -> str:
     return "" if value is None else value.isoformat()
 
@@ -101,6 +121,8 @@ def format_title(name: str) -> str:
 def install_filters(env: Environment) -> None:
     env.filters.update(
         when=when,
+        minute=minute,
+        relative=relative,
         iso=iso,
         percent=percent,
         number=number,

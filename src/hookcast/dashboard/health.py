@@ -1,4 +1,8 @@
-"""Delivery counts reduced to what the dashboard shows: totals per webhook, bars per hour."""
+"""Delivery counts reduced to what the dashboard shows: totals per webhook, bars per hour.
+
+Success rates and bars count attempts, not finished deliveries: a delivery still being
+retried has already failed, and an endpoint failing 30% of requests shows about 70%.
+"""
 
 from __future__ import annotations
 
@@ -17,26 +21,31 @@ _HOUR = timedelta(hours=1)
 
 @dataclass(frozen=True, slots=True)
 class Health:
-    succeeded: int = 0
-    failed: int = 0
+    succeeded: int = 0  # deliveries
+    failed: int = 0  # deliveries the retry policy gave up on
     waiting: int = 0  # pending (retrying), paused, or held for a person to deliver
+    attempts_succeeded: int = 0
+    attempts_failed: int = 0
 
     @property
     def total(self) -> int:
         return self.succeeded + self.failed + self.waiting
 
     @property
+    def attempts(self) -> int:
+        return self.attempts_succeeded + self.attempts_failed
+
+    @property
     def success_rate(self) -> float | None:
-        """Share of finished deliveries that succeeded; None before any finished."""
-        done = self.succeeded + self.failed
-        return self.succeeded / done if done else None
+        """Share of attempts that succeeded; None before any attempt."""
+        return self.attempts_succeeded / self.attempts if self.attempts else None
 
 
 @dataclass(frozen=True, slots=True)
 class HourBar:
     start: datetime
-    succeeded: int
-    failed: int
+    succeeded: int  # attempts
+    failed: int  # attempts
 
 
 def window_start(now: datetime, hours: int = WINDOW_HOURS) -> datetime:
@@ -47,31 +56,44 @@ def window_start(now: datetime, hours: int = WINDOW_HOURS) -> datetime:
 def summarize(counts: Iterable[DeliveryCount]) -> dict[str, Health]:
     totals: dict[str, Health] = {}
     for count in counts:
-        current = totals.get(count.webhook_id, Health())
-        totals[count.webhook_id] = _add(current, count.status, count.count)
+        totals[count.webhook_id] = _add(totals.get(count.webhook_id, Health()), count)
     return totals
 
 
 def hourly(
     counts: Iterable[DeliveryCount], *, now: datetime, hours: int = WINDOW_HOURS
 ) -> list[HourBar]:
-    """One bar per hour, oldest first, with zero bars for hours that saw no delivery."""
+    """One bar of attempts per hour, oldest first, with zero bars for hours that saw no
+    delivery (attempts fall in the hour their delivery was created)."""
     first = window_start(now, hours)
     by_hour: dict[datetime, Health] = {}
     for count in counts:
-        by_hour[count.hour] = _add(by_hour.get(count.hour, Health()), count.status, count.count)
+        by_hour[count.hour] = _add(by_hour.get(count.hour, Health()), count)
     starts: Sequence[datetime] = [first + i * _HOUR for i in range(hours)]
     return [
-        HourBar(start, by_hour.get(start, Health()).succeeded, by_hour.get(start, Health()).failed)
+        HourBar(
+            start,
+            by_hour.get(start, Health()).attempts_succeeded,
+            by_hour.get(start, Health()).attempts_failed,
+        )
         for start in starts
     ]
 
 
-def _add(health: Health, status: DeliveryStatus, n: int) -> Health:
-    if status is DeliveryStatus.SUCCEEDED:
-        return Health(health.succeeded + n, health.failed, health.waiting)
-    if status is DeliveryStatus.FAILED:
-        return Health(health.succeeded, health.failed + n, health.waiting)
+def _add(health: Health, count: DeliveryCount) -> Health:
+    n, status = count.count, count.status
     if status is DeliveryStatus.DISCARDED:  # never sent, on purpose: not a delivery
         return health
-    return Health(health.succeeded, health.failed, health.waiting + n)
+    # A succeeded delivery's last attempt succeeded and every earlier one failed; every
+    # attempt of any other delivery failed.
+    ok = n if status is DeliveryStatus.SUCCEEDED else 0
+    return Health(
+        succeeded=health.succeeded + ok,
+        failed=health.failed + (n if status is DeliveryStatus.FAILED else 0),
+        waiting=health.waiting + (n if status not in _DONE else 0),
+        attempts_succeeded=health.attempts_succeeded + ok,
+        attempts_failed=health.attempts_failed + max(0, count.attempts - ok),
+    )
+
+
+_DONE = frozenset({DeliveryStatus.SUCCEEDED, DeliveryStatus.FAILED})

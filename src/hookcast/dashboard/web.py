@@ -41,8 +41,9 @@ NOTICES: Mapping[str, str] = {
     "held_delivered": "The held events are on their way, oldest first.",
     "held_discarded": "The held events are discarded: they will not be sent.",
     "deleted": "The webhook and its delivery log are deleted.",
-    "test_sent": "A test event is on its way. Its delivery appears in the log below.",
-    "retried": "The delivery will be sent again now.",
+    "test_sent": "A test event is on its way: its delivery is the first in the log, and "
+    "updates here as it is sent.",
+    "retried": "This delivery will be sent again now: it updates here as it is sent.",
     "site_created": "The property is created.",
     "site_renamed": "The property is renamed.",
     "site_deleted": "The property is deleted.",
@@ -161,9 +162,15 @@ class Dashboard:
         status: int = 200,
         **context: Any,
     ) -> HTMLResponse:
-        notice = NOTICES.get(request.query_params.get("notice", ""))
+        code = request.query_params.get("notice", "")
+        notice = NOTICES.get(code)
         html = self.templates.get_template(template).render(
-            request=request, visit=visit, notice=notice, path=request.url.path, **context
+            request=request,
+            visit=visit,
+            notice=notice,
+            notice_code=code if notice else None,  # where a page shows it (webhook.html)
+            path=request.url.path,
+            **context,
         )
         return HTMLResponse(html, status_code=status)
 

@@ -9,7 +9,7 @@ import orjson
 
 from hookcast.domain.formats import format_of
 from hookcast.domain.health import HealthSignal
-from hookcast.domain.models import Attempt, DeliveryStatus
+from hookcast.domain.models import ERROR_EXCERPT, Attempt, DeliveryStatus, LastError
 from hookcast.domain.retry import (
     Completed,
     GiveUp,
@@ -117,12 +117,15 @@ def conclude(
         next_attempt_at=next_at,
         completed_at=now if status is not DeliveryStatus.PENDING else None,
     )
+    succeeded = kind is OutcomeKind.SUCCESS
     health = HealthSignal(
         webhook_id=claimed.webhook.id,
         at=now,
-        succeeded=kind is OutcomeKind.SUCCESS,
+        succeeded=succeeded,
         disable_reason=disable,
         gone=kind is OutcomeKind.GONE,
+        error=None if succeeded else _last_error(attempt, now),
+        retry_at=next_at,
     )
     report = AttemptReport(
         delivery_id=claimed.delivery.id,
@@ -135,6 +138,15 @@ def conclude(
         error=attempt.error,
     )
     return Concluded(result=result, health=health, kind=kind, report=report)
+
+
+def _last_error(attempt: Attempt, now: datetime) -> LastError:
+    return LastError(
+        at=now,
+        status_code=attempt.status_code,
+        error=attempt.error or f"HTTP {attempt.status_code}",
+        body=attempt.response_body[:ERROR_EXCERPT],
+    )
 
 
 def _next_state(

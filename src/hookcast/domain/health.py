@@ -6,6 +6,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from hookcast.domain.models import LastError
+
 
 @dataclass(frozen=True, slots=True)
 class HealthSignal:
@@ -17,6 +19,8 @@ class HealthSignal:
     succeeded: bool
     disable_reason: str | None = None
     gone: bool = False  # the endpoint answered 410: disable even if another attempt succeeded
+    error: LastError | None = None  # what a failed attempt got
+    retry_at: datetime | None = None  # when a failed attempt's delivery is tried again
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +31,8 @@ class WebhookHealth:
     succeeded_at: datetime | None  # the latest success in the batch, if any
     failed_at: datetime | None  # the earliest failure in the batch, if any (only without success)
     disable_reason: str | None = None  # disables the webhook (410 Gone, failing for too long)
+    last_error: LastError | None = None  # the latest failure's error (only without success)
+    retry_at: datetime | None = None  # the earliest retry the failures scheduled (idem)
 
 
 def summarize(signals: Iterable[HealthSignal]) -> list[WebhookHealth]:
@@ -44,9 +50,14 @@ def _reduce(webhook_id: str, group: list[HealthSignal]) -> WebhookHealth:
     gone = [signal.disable_reason for signal in group if signal.gone and signal.disable_reason]
     stale = [signal.disable_reason for signal in group if signal.disable_reason]
     reason = gone[0] if gone else (stale[0] if stale and not successes else None)
+    failing = [] if successes else [signal for signal in group if not signal.succeeded]
+    errors = [signal.error for signal in failing if signal.error is not None]
+    retries = [signal.retry_at for signal in failing if signal.retry_at is not None]
     return WebhookHealth(
         webhook_id=webhook_id,
         succeeded_at=max(successes) if successes else None,
         failed_at=min(failures) if failures and not successes else None,
         disable_reason=reason,
+        last_error=max(errors, key=lambda error: error.at) if errors else None,
+        retry_at=min(retries) if retries else None,
     )

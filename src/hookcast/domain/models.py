@@ -88,6 +88,28 @@ class RetryPolicySpec:
     delays: tuple[float, ...]
 
 
+class WebhookState(enum.StrEnum):
+    """What a person needs to know first about a webhook."""
+
+    HEALTHY = "healthy"  # its latest attempts succeeded, or none was made yet
+    FAILING = "failing"  # every attempt since `failing_since` failed; retries go on
+    DISABLED = "disabled"  # nothing is sent (by a person, or after 410 Gone or days failing)
+
+
+ERROR_EXCERPT = 300  # characters of a failed attempt's response kept with its webhook
+
+
+@dataclass(frozen=True, slots=True)
+class LastError:
+    """A webhook's most recent failed attempt, kept with the webhook so every list shows it
+    without reading the delivery log."""
+
+    at: datetime
+    status_code: int | None  # None when no response came (timeout, refused, ...)
+    error: str  # "HTTP 401", "connection refused", ...
+    body: str  # the response body's first ERROR_EXCERPT characters
+
+
 @dataclass(frozen=True, slots=True)
 class Webhook:
     id: str
@@ -121,6 +143,15 @@ class Webhook:
     # Deliveries held while it was disabled (DeliveryStatus.HELD): read with the webhook for
     # showing it, never written with it, and not part of its identity.
     held_deliveries: int = field(default=0, compare=False)
+    # Written only by recording attempts (never by saving the webhook), read for showing it.
+    last_error: LastError | None = field(default=None, compare=False)
+    next_retry_at: datetime | None = field(default=None, compare=False)  # while failing
+
+    @property
+    def state(self) -> WebhookState:
+        if not self.enabled:
+            return WebhookState.DISABLED
+        return WebhookState.FAILING if self.failing_since else WebhookState.HEALTHY
 
     def secrets_at(self, now: datetime) -> tuple[str, ...]:
         """Secrets that sign deliveries now: the current one, plus the old one in its grace."""

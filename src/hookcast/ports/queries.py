@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Generic, TypeVar
 
 from hookcast.domain.models import DeliveryStatus
@@ -52,3 +53,7 @@ class DeliveryQuery:
     page: PageRequest = PageRequest()
     status: DeliveryStatus | None = None
     event_type: str | None = None
+    event_id: str | None = None
+    resource_id: str | None = None  # matches any of the event's resource ids
+    since: datetime | None = None  # created at or after
+    until: datetime | None = None  # created before

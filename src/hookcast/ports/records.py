@@ -27,12 +27,14 @@ class DeliveryRecord:
 
 @dataclass(frozen=True, slots=True)
 class DeliveryCount:
-    """How many of one webhook's deliveries created in one UTC hour are in one status."""
+    """How many of one webhook's deliveries created in one UTC hour are in one status, and
+    how many attempts they made."""
 
     webhook_id: str
     hour: datetime  # the start of the hour
     status: DeliveryStatus
     count: int
+    attempts: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -243,8 +243,13 @@ def test_webhook(webhook_id: str) -> Call[TestSent]:
     )
 
 
+def as_time(value: datetime | str | None) -> str | None:
+    """A time as the API reads it: ISO 8601 (a string is passed on as given)."""
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
 def recover_webhook(webhook_id: str, since: datetime | str) -> Call[int]:
-    body = {"since": since.isoformat() if isinstance(since, datetime) else since}
+    body = {"since": as_time(since)}
     path = _webhook_path(webhook_id, "recover/")
     return Call("POST", path, lambda d: int(d["recovered"]), json=body)
 
@@ -260,9 +265,16 @@ def discard_held(webhook_id: str) -> Call[int]:
 
 
 def list_deliveries(
-    webhook_id: str, *, page: int, page_length: int, status: str | None, event: str | None
+    webhook_id: str,
+    *,
+    page: int,
+    page_length: int,
+    status: str | None,
+    event: str | None,
+    find: Mapping[str, str | None] | None = None,
 ) -> Call[Page[Delivery]]:
-    params = _params(page=page, page_length=page_length, status=status, event=event)
+    """`find`: event_id, resource_id, since, until (ISO 8601), as the API names them."""
+    params = _params(page=page, page_length=page_length, status=status, event=event, **(find or {}))
     path = _webhook_path(webhook_id, "deliveries/")
     return Call("GET", path, _page("deliveries", Delivery), params=params)
 

@@ -214,10 +214,27 @@ class Client:
         page_length: int = 10,
         status: str | None = None,
         event: str | None = None,
+        event_id: str | None = None,
+        resource_id: str | None = None,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
     ) -> Page[Delivery]:
+        """The webhook's deliveries, newest first: of a status or event type, of one event,
+        of events holding a resource id (media_id, ...), created since / until a time."""
+        find = {
+            "event_id": event_id,
+            "resource_id": resource_id,
+            "since": _core.as_time(since),
+            "until": _core.as_time(until),
+        }
         return self._send(
             _core.list_deliveries(
-                webhook_id, page=page, page_length=page_length, status=status, event=event
+                webhook_id,
+                page=page,
+                page_length=page_length,
+                status=status,
+                event=event,
+                find=find,
             )
         )
 

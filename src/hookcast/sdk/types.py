@@ -23,6 +23,7 @@ __all__ = [
     "Delivery",
     "EventRecord",
     "EventType",
+    "LastError",
     "Page",
     "PublishResult",
     "Site",
@@ -76,6 +77,16 @@ class ApiKey:
 
 
 @dataclass(frozen=True, slots=True)
+class LastError:
+    """A webhook's most recent failed attempt."""
+
+    at: datetime
+    status_code: int | None  # None when no response came
+    error: str  # "HTTP 401", "connection refused", ...
+    body: str  # the response body's first 300 characters
+
+
+@dataclass(frozen=True, slots=True)
 class Webhook:
     id: str
     name: str
@@ -100,6 +111,9 @@ class Webhook:
     # `events` are named in it.
     format: str = "jwplayer"
     signing: str = "hmac"
+    state: str = "healthy"  # "healthy", "failing" (since failing_since) or "disabled"
+    last_error: LastError | None = None  # kept after the webhook recovers
+    next_attempt_at: datetime | None = None  # while failing: the next retry
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from hookcast.domain.retry import MIN_CUSTOM_DELAY
 from hookcast.ports import Clock, PublishObserver, Resolver, Store
 from hookcast.services.accounts import AccountService, NewApiKey
 from hookcast.services.auth import AuthService, Caller
-from hookcast.services.deliveries import DeliveryService, TestSent
+from hookcast.services.deliveries import DeliveryFilter, DeliveryService, TestSent
 from hookcast.services.events import EventService
 from hookcast.services.sites import SiteService
 from hookcast.services.urls import UrlGuard
@@ -21,6 +21,7 @@ __all__ = [
     "AccountService",
     "AuthService",
     "Caller",
+    "DeliveryFilter",
     "DeliveryService",
     "EventService",
     "NewApiKey",

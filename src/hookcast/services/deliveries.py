@@ -26,6 +26,17 @@ from hookcast.services.webhooks import WebhookService
 
 
 @dataclass(frozen=True, slots=True)
+class DeliveryFilter:
+    """What a person searching a delivery log typed: each one narrows it, empty ones don't.
+    Times are ISO 8601 (UTC when they give no offset)."""
+
+    event_id: str | None = None
+    resource_id: str | None = None  # media_id, channel_id, ...: any of the event's ids
+    since: str | None = None  # created at or after
+    until: str | None = None  # created before
+
+
+@dataclass(frozen=True, slots=True)
 class TestSent:
     event_id: str
     delivery_id: str
@@ -45,8 +56,12 @@ class DeliveryService:
         page: PageRequest,
         status: str | None = None,
         event: str | None = None,
+        find: DeliveryFilter | None = None,
     ) -> Page[DeliveryRecord]:
+        """A page of the webhook's delivery log, newest first: of one status, event type,
+        and what `find` asks for."""
         await self._webhooks.get(caller, webhook_id)  # 404 for another account's webhook
+        find = find or DeliveryFilter()
         query = DeliveryQuery(
             account_id=caller.account_id,
             webhook_id=webhook_id,
@@ -57,6 +72,10 @@ class DeliveryService:
             if status
             else None,
             event_type=event,
+            event_id=find.event_id or None,
+            resource_id=find.resource_id or None,
+            since=v.timestamp(find.since, field="since") if find.since else None,
+            until=v.timestamp(find.until, field="until") if find.until else None,
         )
         return await self._store.list_deliveries(query)
 

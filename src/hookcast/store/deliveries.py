@@ -32,7 +32,7 @@ from hookcast.domain.leases import MAX_LEASE_LOSSES, lost_attempt
 from hookcast.domain.models import Attempt, Delivery, DeliveryStatus
 from hookcast.ports import DeliveryQuery, DeliveryRecord, DeliveryResult, Page
 from hookcast.store.connector import Transaction
-from hookcast.store.events import load_events
+from hookcast.store.events import has_resource_id, load_events
 from hookcast.store.fair_claim import due_oldest, fair_due, others_due
 from hookcast.store.rows import (
     attempt_from_row,
@@ -461,23 +461,40 @@ _RECOVER = Statement(
 )
 
 
-def _delivery_filters(query: DeliveryQuery) -> list[ColumnElement[bool]]:
+def _delivery_filters(query: DeliveryQuery, *, database: str) -> list[ColumnElement[bool]]:
     filters = [
         deliveries.c.account_id == query.account_id,
         deliveries.c.webhook_id == query.webhook_id,
     ]
     if query.status is not None:
         filters.append(deliveries.c.status == query.status.value)
+    if query.event_id is not None:
+        filters.append(deliveries.c.event_id == query.event_id)
+    if query.since is not None:
+        filters.append(deliveries.c.created >= query.since)
+    if query.until is not None:
+        filters.append(deliveries.c.created < query.until)
+    of_events = _event_filters(query, database=database)
+    if of_events:
+        matching = select(events.c.id).where(events.c.account_id == query.account_id, *of_events)
+        filters.append(deliveries.c.event_id.in_(matching))
+    return filters
+
+
+def _event_filters(query: DeliveryQuery, *, database: str) -> list[ColumnElement[bool]]:
+    """What the delivery's event must be: of a type, holding a resource id."""
+    filters = []
     if query.event_type is not None:
-        of_type = select(events.c.id).where(
-            events.c.account_id == query.account_id, events.c.type == query.event_type
-        )
-        filters.append(deliveries.c.event_id.in_(of_type))
+        filters.append(events.c.type == query.event_type)
+    if query.resource_id is not None:
+        filters.append(has_resource_id(query.resource_id, database=database))
+    if query.since is not None:  # an event is created with its deliveries: fewer to scan
+        filters.append(events.c.created >= query.since)
     return filters
 
 
 async def list_deliveries(tx: Transaction, query: DeliveryQuery) -> Page[DeliveryRecord]:
-    filters = _delivery_filters(query)
+    filters = _delivery_filters(query, database=tx.database)
     newest_first = (
         select(deliveries)
         .where(*filters)

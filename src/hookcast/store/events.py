@@ -71,11 +71,11 @@ def _filters(query: EventQuery, *, database: str) -> list[ColumnElement[bool]]:
     if query.site_id is not None:
         filters.append(events.c.site_id == query.site_id)
     if query.resource_id is not None:
-        filters.append(_has_resource_id(query.resource_id, database=database))
+        filters.append(has_resource_id(query.resource_id, database=database))
     return filters
 
 
-def _has_resource_id(resource_id: str, *, database: str) -> ColumnElement[bool]:
+def has_resource_id(resource_id: str, *, database: str) -> ColumnElement[bool]:
     # resource_ids is compact orjson text, {"media_id":"MNYaMSQl",...}: a value is the only
     # thing preceded by a colon, and quotes inside values are escaped, so ':"<id>"' occurs
     # exactly in the events holding that id as a value. A plain substring test (not LIKE,

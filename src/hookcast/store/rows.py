@@ -12,6 +12,7 @@ from hookcast.domain.models import (
     Delivery,
     DeliveryStatus,
     Event,
+    LastError,
     RetryPolicySpec,
     Role,
     Site,
@@ -149,6 +150,19 @@ def webhook_from_row(
         format=row["format"],
         signing=row["signing"],
         organization_secret=organization_secret,
+        last_error=_last_error(row),
+        next_retry_at=row["next_retry_at"],
+    )
+
+
+def _last_error(row: Row) -> LastError | None:
+    if row["last_error_at"] is None:
+        return None
+    return LastError(
+        at=row["last_error_at"],
+        status_code=row["last_error_status"],
+        error=row["last_error"] or "",
+        body=row["last_error_body"] or "",
     )
 
 

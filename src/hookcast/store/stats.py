@@ -1,4 +1,6 @@
-"""Delivery counts per webhook, hour and status: the figures behind health at a glance."""
+"""Delivery counts per webhook, hour and status, with the attempts they made: the figures
+behind health at a glance. Attempts are read from each delivery's attempt count, so they
+fall in the hour the delivery was created and need no read of the attempts table."""
 
 from __future__ import annotations
 
@@ -33,8 +35,9 @@ async def count_by_hour(
             hour=from_micros(int(hour) * _HOUR_MICROS),
             status=DeliveryStatus(status),
             count=int(number),
+            attempts=int(tried or 0),
         )
-        for webhook_id, hour, status, number in await tx.fetch_all(_BY_HOUR, values)
+        for webhook_id, hour, status, number, tried in await tx.fetch_all(_BY_HOUR, values)
     ]
 
 
@@ -45,7 +48,13 @@ def _by_hour(database: str) -> Select[Any]:
     created = type_coerce(deliveries.c.created, BigInteger)
     hour = (created // literal_column(str(_HOUR_MICROS), BigInteger)).label("hour")
     return (
-        select(deliveries.c.webhook_id, hour, deliveries.c.status, func.count().label("n"))
+        select(
+            deliveries.c.webhook_id,
+            hour,
+            deliveries.c.status,
+            func.count().label("n"),
+            func.sum(deliveries.c.attempts).label("tried"),
+        )
         .where(
             deliveries.c.account_id == bindparam("account_id"),
             in_list(database, column=deliveries.c.webhook_id),

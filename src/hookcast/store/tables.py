@@ -110,6 +110,14 @@ webhooks = Table(
     Column("last_modified", Timestamp, nullable=False),
     Column("format", String(_STATUS), nullable=False, server_default="jwplayer"),
     Column("signing", String(_STATUS), nullable=False, server_default="hmac"),
+    # The latest failed attempt and the next retry (domain.models.LastError): written only
+    # with attempt outcomes (store/webhooks.py apply_health), so every page shows why a
+    # webhook fails without reading its deliveries.
+    Column("last_error_at", Timestamp, nullable=True),
+    Column("last_error_status", Integer, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("last_error_body", Text, nullable=True),
+    Column("next_retry_at", Timestamp, nullable=True),
     # One index per sort order the webhook list offers, scoped to the account.
     Index(None, "account_id", "created"),
     Index(None, "account_id", "last_modified"),

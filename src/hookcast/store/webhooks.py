@@ -9,13 +9,17 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Integer,
     Select,
     Table,
     Text,
+    and_,
     bindparam,
+    case,
     delete,
     func,
     insert,
+    or_,
     select,
     update,
 )
@@ -226,7 +230,11 @@ _THIS_ACCOUNTS = (
     webhooks.c.account_id == bindparam("account_id"),
     webhooks.c.id == bindparam("id"),
 )
-_INSERT = Statement(lambda _: insert(webhooks))
+# What recording attempts writes (apply_health) is never saved with the webhook: a save
+# must not undo an outcome recorded since the webhook was read.
+_OUTCOMES = ("last_error_at", "last_error_status", "last_error", "last_error_body", "next_retry_at")
+_SAVED = [column.key for column in webhooks.c if column.key not in _OUTCOMES]
+_INSERT = Statement(lambda _: insert(webhooks), columns=_SAVED)
 _WEBHOOK = Statement(lambda _: select(webhooks).where(*_THIS_ACCOUNTS))
 _OF_ACCOUNT = Statement(
     lambda _: (
@@ -246,9 +254,7 @@ _LOCK_BY_IDS = Statement(
         .with_for_update(read=True, key_share=True)
     )
 )
-_MUTABLE = [
-    column.key for column in webhooks.c if column.key not in ("id", "account_id", "created")
-]
+_MUTABLE = [key for key in _SAVED if key not in ("id", "account_id", "created")]
 _UPDATE = Statement(
     lambda _: (
         update(webhooks)
@@ -309,9 +315,7 @@ async def apply_health(tx: Transaction, health: Sequence[WebhookHealth]) -> None
     ordered = sorted(health, key=lambda h: h.webhook_id)
     succeeded = [{"b_id": h.webhook_id, "b_at": h.succeeded_at} for h in ordered if h.succeeded_at]
     failed = [
-        {"b_id": h.webhook_id, "b_at": h.failed_at}
-        for h in ordered
-        if h.succeeded_at is None and h.failed_at is not None
+        _failure_values(h) for h in ordered if h.succeeded_at is None and h.failed_at is not None
     ]
     disabled = [
         {"b_id": h.webhook_id, "b_reason": h.disable_reason} for h in ordered if h.disable_reason
@@ -323,14 +327,46 @@ async def apply_health(tx: Transaction, health: Sequence[WebhookHealth]) -> None
         await pause_pending(tx, [row["b_id"] for row in disabled])
 
 
+def _failure_values(health: WebhookHealth) -> dict[str, Any]:
+    error = health.last_error
+    return {
+        "b_id": health.webhook_id,
+        "b_at": health.failed_at,
+        "b_error_at": error.at if error else health.failed_at,
+        "b_status": error.status_code if error else None,
+        "b_error": error.error if error else None,
+        "b_body": error.body if error else None,
+        "b_retry": health.retry_at,
+    }
+
+
 _THIS_WEBHOOK = webhooks.c.id == bindparam("b_id")
 _SUCCEEDED = Statement(
     lambda _: (
         update(webhooks)
         .where(_THIS_WEBHOOK)
-        .values(last_success=bindparam("b_at", type_=Timestamp), failing_since=None)
+        .values(
+            last_success=bindparam("b_at", type_=Timestamp), failing_since=None, next_retry_at=None
+        )
     )
 )
+
+
+def _next_retry() -> ColumnElement[Any]:
+    """The earliest retry still ahead: the one already known if it is later than this
+    failure and earlier than the retry it scheduled, else the new one. Each failure's
+    batch knows only its own deliveries' retries; kept this way, the column stays the
+    soonest one without reading the webhook's pending deliveries."""
+    known = webhooks.c.next_retry_at
+    new = bindparam("b_retry", type_=Timestamp)
+    keep = and_(
+        known.is_not(None),
+        known > bindparam("b_error_at", type_=Timestamp),
+        or_(new.is_(None), known < new),
+    )
+    return case((keep, known), else_=new)
+
+
 # COALESCE keeps the start of an ongoing failure streak: "failing since" the first failure.
 _FAILING = Statement(
     lambda _: (
@@ -339,7 +375,12 @@ _FAILING = Statement(
         .values(
             failing_since=func.coalesce(
                 webhooks.c.failing_since, bindparam("b_at", type_=Timestamp)
-            )
+            ),
+            last_error_at=bindparam("b_error_at", type_=Timestamp),
+            last_error_status=bindparam("b_status", type_=Integer),
+            last_error=bindparam("b_error", type_=Text),
+            last_error_body=bindparam("b_body", type_=Text),
+            next_retry_at=_next_retry(),
         )
     )
 )

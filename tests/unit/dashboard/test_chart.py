@@ -45,7 +45,7 @@ def test_it_is_well_formed_accessible_and_free_of_inline_style_or_script() -> No
     assert root.get("aria-labelledby") == "c1-title c1-desc"
     desc = root.find(f"{SVG}desc")
     assert desc is not None
-    assert desc.text == "24 succeeded and 24 failed deliveries over the last 24 hours"
+    assert desc.text == "24 succeeded and 24 failed attempts over the last 24 hours"
     assert "style=" not in svg
     assert "<script" not in svg
     labels = [t.text for t in root.iter(f"{SVG}text")]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from hookcast.delivery.attempt import conclude, prepare
-from hookcast.domain.models import DeliveryStatus
+from hookcast.domain.models import ERROR_EXCERPT, DeliveryStatus
 from hookcast.ports import ClaimedDelivery, SendOutcome
 from support import factories as make
 
@@ -55,3 +55,26 @@ def test_a_plain_response_is_recorded_as_it_came() -> None:
     outcome = SendOutcome(status_code=500, latency_ms=1.0, response_body="nope é")
 
     assert _conclude(outcome) == ("nope é", "HTTP 500", DeliveryStatus.PENDING)
+
+
+def test_a_failure_tells_the_webhook_its_error_and_next_retry() -> None:
+    claimed = _claimed()
+    outcome = SendOutcome(status_code=401, latency_ms=1.0, response_body="x" * 1000)
+
+    concluded = conclude(
+        claimed,
+        request=prepare(claimed, NOW),
+        outcome=outcome,
+        started_at=NOW,
+        now=NOW,
+        jitter_sample=0.5,
+        disable_after=timedelta(days=5),
+    )
+
+    error = concluded.health.error
+    assert error is not None
+    assert (error.at, error.status_code, error.error) == (NOW, 401, "HTTP 401")
+    assert error.body == "x" * ERROR_EXCERPT
+    assert concluded.health.retry_at == concluded.result.next_attempt_at
+    assert concluded.health.retry_at is not None
+    assert concluded.health.retry_at > NOW

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from hookcast.domain.health import HealthSignal, WebhookHealth, summarize
+from hookcast.domain.models import LastError
 
 T0 = datetime(2024, 8, 27, tzinfo=UTC)
 T1 = T0 + timedelta(seconds=1)
@@ -45,3 +46,19 @@ def test_a_batch_reduces_to_one_change_per_webhook(
 def test_webhooks_are_reduced_separately() -> None:
     other = HealthSignal(webhook_id="v", at=T0, succeeded=True)
     assert {change.webhook_id for change in summarize([failed(T1), other])} == {"w", "v"}
+
+
+def test_failures_report_their_latest_error_and_soonest_retry() -> None:
+    first = LastError(T0, 401, "HTTP 401", "bad signature")
+    second = LastError(T1, None, "connection refused", "")
+    signals = [
+        HealthSignal("w", T0, succeeded=False, error=first, retry_at=T1 + timedelta(minutes=5)),
+        HealthSignal("w", T1, succeeded=False, error=second, retry_at=T1 + timedelta(minutes=1)),
+    ]
+
+    (health,) = summarize(signals)
+
+    assert (health.last_error, health.retry_at) == (second, T1 + timedelta(minutes=1))
+    # A success in the batch: the webhook is healthy, nothing failing to report.
+    (recovered,) = summarize([*signals, ok(T1)])
+    assert (recovered.last_error, recovered.retry_at) == (None, None)

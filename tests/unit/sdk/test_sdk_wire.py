@@ -246,6 +246,8 @@ class _Reading:
             assert isinstance(value, datetime), f"{here}: a time, not a datetime"
         if isinstance(value, tuple) and value and dataclasses.is_dataclass(value[0]):
             self.items(wire, value, here)  # a delivery's attempts
+        elif dataclasses.is_dataclass(value):
+            self.resource(wire, value, here)  # a webhook's last error
         else:
             # Same JSON: same value, and 5 stays 5 where the API sent 5 (not 5.0).
             assert json.dumps(_as_json(value)) == json.dumps(wire), here

@@ -23,6 +23,7 @@ from hookcast.api.models import (
     error_responses,
 )
 from hookcast.api.schemas import Recover, WebhookCreate, WebhookPatch, patch_changes
+from hookcast.services import DeliveryFilter
 
 router = APIRouter(prefix="/v2/webhooks", tags=["webhooks"], route_class=OrjsonRoute)
 
@@ -123,11 +124,23 @@ async def list_deliveries(
     services: ServicesDep,
     caller: CallerDep,
     page: PageDep,
-    status: str | None = None,
-    event: str | None = None,
+    status: Annotated[
+        str | None,
+        Query(description="pending, paused, succeeded, failed, held or discarded"),
+    ] = None,
+    event: Annotated[str | None, Query(description="Only events of this type")] = None,
+    event_id: Annotated[str | None, Query(description="Only this event's delivery")] = None,
+    resource_id: Annotated[
+        str | None, Query(description="Only events holding this id (media_id, channel_id...)")
+    ] = None,
+    since: Annotated[
+        str | None, Query(description="Created at or after this ISO 8601 time (UTC if no offset)")
+    ] = None,
+    until: Annotated[str | None, Query(description="Created before this ISO 8601 time")] = None,
 ) -> DeliveryList:
+    find = DeliveryFilter(event_id=event_id, resource_id=resource_id, since=since, until=until)
     found = await services.deliveries.list(
-        caller, webhook_id, page=page, status=status, event=event
+        caller, webhook_id, page=page, status=status, event=event, find=find
     )
     return DeliveryList.from_domain(found, page)
 

@@ -13,18 +13,20 @@ from starlette.responses import Response
 
 from hookcast.dashboard import health
 from hookcast.dashboard.chart import hourly_chart_svg
-from hookcast.dashboard.pages.common import all_sites, page_number, pages, query_text
+from hookcast.dashboard.pages import delivery_log
+from hookcast.dashboard.pages.common import all_sites
+from hookcast.dashboard.pages.delivery_log import DeliveryLog, minute, request_body
 from hookcast.dashboard.web import Dashboard, Visit, redirect
 from hookcast.domain.errors import ValidationFailed
 from hookcast.domain.models import DeliveryStatus, Webhook
 from hookcast.ports import PageRequest
 
-LOG_LENGTH = 20
 _HOUR = timedelta(hours=1)
 
 
 def add_routes(router: APIRouter, dash: Dashboard) -> None:
     _add_held_routes(router, dash)
+    delivery_log.add_routes(router, dash)
 
     @router.get("/webhooks/{webhook_id}")
     async def show_webhook(request: Request, webhook_id: str) -> Response:
@@ -70,8 +72,9 @@ def add_routes(router: APIRouter, dash: Dashboard) -> None:
     async def send_test(request: Request, webhook_id: str) -> Response:
         visit = await dash.visit(request)
         await dash.form(request, visit)
-        await dash.services.deliveries.send_test(visit.caller, webhook_id)
-        return redirect(f"/webhooks/{webhook_id}?notice=test_sent#log")
+        sent = await dash.services.deliveries.send_test(visit.caller, webhook_id)
+        # The notice is shown in the log, beside the new delivery, where the page opens.
+        return redirect(f"/webhooks/{webhook_id}?notice=test_sent&delivery={sent.delivery_id}#log")
 
     @router.post("/webhooks/{webhook_id}/recover")
     async def recover(request: Request, webhook_id: str) -> Response:
@@ -88,7 +91,7 @@ def add_routes(router: APIRouter, dash: Dashboard) -> None:
                 dash,
                 visit,
                 webhook,
-                recover_error="Enter a date and time, e.g. 2024-08-27T00:00.",
+                recover_error="Enter a date and time in UTC, e.g. 2026-12-05 08:55.",
                 status=400,
             )
         return await _detail(request, dash, visit, webhook, recovered=count)
@@ -98,7 +101,9 @@ def add_routes(router: APIRouter, dash: Dashboard) -> None:
         visit = await dash.visit(request)
         await dash.form(request, visit)
         record = await dash.services.deliveries.retry(visit.caller, delivery_id)
-        return redirect(f"/webhooks/{record.delivery.webhook_id}?notice=retried#log")
+        # Back to the row whose Retry was pressed: the notice is shown there.
+        back = f"/webhooks/{record.delivery.webhook_id}"
+        return redirect(f"{back}?notice=retried&delivery={delivery_id}#d-{delivery_id}")
 
 
 def _add_held_routes(router: APIRouter, dash: Dashboard) -> None:
@@ -143,13 +148,7 @@ async def _detail(
     **extra: object,
 ) -> Response:
     now = dash.now()
-    status_filter = query_text(request, "status")
-    if status_filter not in {s.value for s in DeliveryStatus}:
-        status_filter = None
-    number = page_number(request)
-    log = await dash.services.deliveries.list(
-        visit.caller, webhook.id, page=PageRequest(number, LOG_LENGTH), status=status_filter
-    )
+    log = await DeliveryLog.read(dash, visit, request=request, webhook_id=webhook.id)
     counts = await dash.services.deliveries.count_by_hour(
         visit.caller, [webhook.id], since=health.window_start(now)
     )
@@ -158,21 +157,25 @@ async def _detail(
         request,
         "webhook.html",
         visit,
-        status=status,
+        status=400 if log.error else status,
         webhook=webhook,
         sites={site.id: site.name for site in await all_sites(dash, visit)},
         health=health.summarize(counts).get(webhook.id, health.Health()),
         chart=Markup(hourly_chart_svg(bars, chart_id="hourly")),  # noqa: S704 - escaped inside
         bars=bars,
-        log=log.items,
-        page=number,
-        pages=pages(log.total, LOG_LENGTH),
-        total=log.total,
-        status_filter=status_filter,
+        log=log,
         statuses=[s.value for s in DeliveryStatus],
-        since_default=(now.replace(microsecond=0) - health.WINDOW_HOURS * _HOUR).strftime(
-            "%Y-%m-%dT%H:%M"
-        ),
+        failed_total=await _failed_total(dash, visit, webhook.id),
+        since_default=minute(now - health.WINDOW_HOURS * _HOUR),
+        request_body=request_body,
         now=now,
         **extra,
     )
+
+
+async def _failed_total(dash: Dashboard, visit: Visit, webhook_id: str) -> int:
+    """How many deliveries "Resend failed" could send again (it is offered only then)."""
+    failed = await dash.services.deliveries.list(
+        visit.caller, webhook_id, page=PageRequest(1, 1), status=DeliveryStatus.FAILED.value
+    )
+    return failed.total

@@ -52,6 +52,7 @@ def _add_list_and_create(router: APIRouter, dash: Dashboard) -> None:
             flowplayer_secret_set=await dash.services.accounts.flowplayer_secret_is_set(
                 visit.caller
             ),
+            now=dash.now(),
         )
 
     @router.get("/webhooks/new")

@@ -49,6 +49,88 @@
     for (var i = 0; i < boxes.length; i++) { boxes[i].closest(".event-group").classList.toggle("muted", all.checked); }
   }
 
+  // The delivery log follows deliveries in progress (a test event, a retry) without a reload:
+  // it polls a small JSON view of the log and, when it differs from what the page shows,
+  // fetches the page again and swaps in the parts marked data-live (the state, the log).
+  var POLL_MS = 2000;
+  var POLL_FOR_MS = 120000;
+
+  function shownLog(box) {
+    var rows = box.querySelectorAll(".log-row[data-id]");
+    var parts = [];
+    for (var i = 0; i < rows.length; i++) {
+      parts.push(rows[i].getAttribute("data-id") + ":" + rows[i].getAttribute("data-status") + ":" + rows[i].getAttribute("data-attempts"));
+    }
+    return parts.join(",");
+  }
+
+  function inProgress(box) {
+    return box.querySelector('.log-row[data-status="pending"]') !== null || document.getElementById("log-notice") !== null;
+  }
+
+  function openRows(box) {
+    var open = {};
+    var details = box.querySelectorAll(".log-row > details[open]");
+    for (var i = 0; i < details.length; i++) { open[details[i].parentNode.getAttribute("data-id")] = true; }
+    return open;
+  }
+
+  function swapLive(html) {
+    var fresh = new DOMParser().parseFromString(html, "text/html");
+    var parts = document.querySelectorAll("[data-live][id]");
+    for (var i = 0; i < parts.length; i++) {
+      var replacement = fresh.getElementById(parts[i].id);
+      if (!replacement) { continue; }
+      var open = openRows(parts[i]);
+      parts[i].innerHTML = replacement.innerHTML;
+      var rows = parts[i].querySelectorAll(".log-row[data-id]");
+      for (var j = 0; j < rows.length; j++) {
+        var details = rows[j].querySelector("details");
+        if (details && open[rows[j].getAttribute("data-id")]) { details.open = true; }
+      }
+    }
+  }
+
+  function followLog() {
+    var box = document.getElementById("log-entries");
+    if (!box || !box.getAttribute("data-poll") || !window.fetch) { return; }
+    var until = Date.now() + POLL_FOR_MS;
+    var later = function () { if (Date.now() < until) { window.setTimeout(tick, POLL_MS); } };
+    var tick = function () {
+      if (!inProgress(box)) { return; }
+      if (document.hidden) { later(); return; }
+      window.fetch(box.getAttribute("data-poll"), { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (response) {
+          var json = (response.headers.get("content-type") || "").indexOf("application/json") === 0;
+          return response.ok && json ? response.json() : null;
+        })
+        .then(function (state) {
+          if (!state) { return; }  // signed out meanwhile: stop quietly
+          var now = state.deliveries.map(function (d) { return d.id + ":" + d.status + ":" + d.attempts; }).join(",");
+          if (now === shownLog(box)) { later(); return; }
+          return window.fetch(window.location.href, { credentials: "same-origin" })
+            .then(function (response) { return response.ok ? response.text() : null; })
+            .then(function (html) {
+              if (!html) { return; }
+              swapLive(html);
+              box = document.getElementById("log-entries");
+              announce("The delivery log is updated");
+              later();
+            });
+        })
+        .catch(later);
+    };
+    later();
+  }
+
+  // After an action, its notice is shown beside what it acted on; make sure it is in view.
+  function showNotice() {
+    var notice = document.getElementById("log-notice");
+    if (notice && notice.getBoundingClientRect().bottom > window.innerHeight) {
+      notice.scrollIntoView({ block: "center" });
+    }
+  }
+
   document.addEventListener("click", function (event) {
     var button = event.target.closest("[data-copy]");
     if (button) { copyText(button); }
@@ -61,5 +143,7 @@
     syncAllEvents();
     var errors = document.getElementById("form-errors");
     if (errors) { errors.focus(); }
+    showNotice();
+    followLog();
   });
 })();

@@ -1,0 +1,106 @@
+"""In a real browser, at a phone and a desktop width: a webhook whose receiver refuses every
+request (401) shows as failing, with the response it got and when it is tried again, on the
+list and on its page; its log shows the request that was sent and finds a delivery by its
+media id."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from live import SCREENSHOTS, WIDTHS, Receiver, Server
+from playwright.sync_api import Browser, expect
+from test_webhook_lifecycle import ensure_property, sign_in
+
+from support.waiting import wait_until
+
+NAME = "CRM sync (wrong secret)"
+
+
+@pytest.fixture(scope="module")
+def refused(browser: Browser, server: Server, receiver: Receiver) -> str:
+    """A webhook at a receiver answering 401, with two events retried a minute apart."""
+    context = browser.new_context(base_url=server.url)
+    page = context.new_page()
+    sign_in(page, server.admin)
+    ensure_property(page)
+    context.close()
+    created = server.api(
+        "POST",
+        "/v2/webhooks/",
+        server.admin,
+        {
+            "metadata": {
+                "name": NAME,
+                "webhook_url": receiver.url("/refuse/crm"),
+                "events": ["media_available"],
+                "site_ids": ["1A23bCD4"],
+                "retry_policy": [60, 600],
+            }
+        },
+    )
+    webhook_id = str(created["id"])
+    events = [
+        {"event": "media_available", "site_id": "1A23bCD4", "media_id": media_id}
+        for media_id in ("Crm00001", "Crm00002")
+    ]
+    server.api("POST", "/v2/events/", server.admin, {"events": events})
+    wait_until(
+        lambda: _state(server, webhook_id) == "failing",
+        timeout=15,
+        message="the webhook never showed as failing",
+    )
+    return webhook_id
+
+
+def _state(server: Server, webhook_id: str) -> str:
+    found = httpx.get(
+        f"{server.url}/v2/webhooks/{webhook_id}/", headers={"Authorization": server.admin}
+    ).json()
+    return str(found["metadata"]["state"])
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_refused_webhook_shows_as_failing_with_its_last_error(
+    browser: Browser, server: Server, refused: str, width: int
+) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(base_url=server.url, viewport={"width": width, "height": 900})
+    try:
+        page = context.new_page()
+        sign_in(page, server.admin)
+        row = page.locator(".webhook-row", has_text=NAME)
+        expect(row.locator(".state")).to_contain_text("Failing")
+        expect(row.locator(".state")).to_contain_text("Last error: HTTP 401")
+        expect(row.locator(".state")).to_contain_text("refused: bad signature")
+        expect(row.locator(".state")).to_contain_text("Next retry")
+        row.scroll_into_view_if_needed()
+        page.screenshot(path=str(SCREENSHOTS / f"webhooks-failing-{width}.png"), full_page=True)
+
+        row.get_by_role("link", name=NAME).click()
+        state = page.locator("#state")
+        expect(state).to_be_in_viewport()
+        expect(state).to_contain_text("Failing")
+        expect(state).to_contain_text("since")
+        expect(state.locator("pre")).to_have_text("refused: bad signature")
+        expect(state).to_contain_text("Next retry")
+        # Every attempt failed: the success rate says so before any retry gives up.
+        expect(page.locator(".health")).to_contain_text("0%")
+        page.screenshot(path=str(SCREENSHOTS / f"webhook-refused-{width}.png"), full_page=True)
+
+        # Found by its media id; its row shows the request that was sent beside the 401.
+        page.get_by_label("Media, channel… id").fill("Crm00002")
+        page.get_by_role("button", name="Find").click()
+        entries = page.locator(".log-row")
+        expect(entries).to_have_count(1)
+        expect(entries.get_by_role("button", name="Retry")).to_be_visible()
+        entries.locator("summary").click()
+        body = entries.locator(".log-body pre").first
+        expect(body).to_contain_text('"media_id": "Crm00002"')
+        expect(entries.locator(".attempt").first).to_contain_text("HTTP 401")
+        expect(entries.locator(".attempt").first).to_contain_text("[redacted]")
+        expect(entries.locator(".attempt").first).to_contain_text("refused: bad signature")
+        page.screenshot(path=str(SCREENSHOTS / f"webhook-log-found-{width}.png"), full_page=True)
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"the log at {width} px scrolls sideways by {overflow} px"
+    finally:
+        context.close()

@@ -1,0 +1,112 @@
+"""What a person sees during an incident: a failing webhook says so on the list and on its
+page, the log shows the request that was sent and finds a delivery by its media id, and a
+wrong address is a page, not JSON."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from board import Board, admin_of
+
+from hookcast.domain.models import LastError
+from hookcast.ports import WebhookHealth
+
+HTML = {"Accept": "text/html,application/xhtml+xml"}
+
+
+async def test_a_failing_webhook_says_so_with_its_last_error_and_next_retry(board: Board) -> None:
+    webhook = await board.webhook(await board.site())
+    now = datetime.now(UTC).replace(microsecond=0)
+    error = LastError(now, 401, "HTTP 401", "refused: bad signature")
+    failing = WebhookHealth(
+        webhook.id, None, now, last_error=error, retry_at=now + timedelta(minutes=10)
+    )
+    await board.runtime.store.record_results([], [failing])
+    await board.sign_in(board.admin)
+
+    listed = (await board.client.get("/webhooks")).text
+    page = (await board.client.get(f"/webhooks/{webhook.id}")).text
+
+    for shown in (listed, page):
+        assert "Failing" in shown
+        assert f'since <time datetime="{now.isoformat()}">{now:%Y-%m-%d %H:%M} UTC' in shown
+        assert "Last error: HTTP 401" in shown
+        assert "refused: bad signature" in shown
+        assert f"{now + timedelta(minutes=10):%Y-%m-%d %H:%M} UTC" in shown
+    assert "Next retry" in page
+
+
+async def test_the_log_shows_the_request_and_finds_deliveries_by_media_id(board: Board) -> None:
+    site_id = await board.site()
+    webhook = await board.webhook(site_id)
+    for media_id in ("Find0001", "Find0002"):
+        item = {"event": "media_available", "site_id": site_id, "media_id": media_id}
+        await board.runtime.services.events.publish(admin_of(board), item)
+    await board.sign_in(board.admin)
+    path = f"/webhooks/{webhook.id}"
+
+    found = await board.client.get(path, params={"resource_id": "Find0002"})
+    polled = await board.client.get(f"{path}/log.json", params={"resource_id": "Find0002"})
+    wrong = await board.client.get(path, params={"since": "last tuesday"})
+
+    assert found.status_code == 200
+    assert "1 delivery found" in found.text
+    assert "Find0001" not in found.text
+    assert f"&#34;webhook_id&#34;: &#34;{webhook.id}&#34;" in found.text  # the request body
+    assert "&#34;media_id&#34;: &#34;Find0002&#34;" in found.text
+    assert "resource_id=Find0002" in found.text  # kept by the page links and the poll
+    assert polled.headers["content-type"] == "application/json"
+    (row,) = polled.json()["deliveries"]
+    assert (row["status"], row["attempts"]) == ("pending", 0)
+    assert wrong.status_code == 400
+    assert "Enter since as a UTC time" in wrong.text
+    # Nothing failed: nothing to resend, so the form is not offered.
+    assert "Resend failed" not in found.text
+
+
+async def test_a_test_event_notice_is_shown_in_the_log_beside_its_delivery(board: Board) -> None:
+    webhook = await board.webhook(await board.site())
+    await board.sign_in(board.admin)
+
+    sent = await board.post(f"/webhooks/{webhook.id}/test")
+    page = await board.client.get(sent.headers["location"])
+
+    location = sent.headers["location"]
+    assert location.startswith(f"/webhooks/{webhook.id}?notice=test_sent&delivery=")
+    assert location.endswith("#log")
+    log = page.text[page.text.index('id="log"') :]
+    assert page.text.count('class="notice"') == 1  # one banner, in the log
+    assert 'id="log-notice"' in log
+    assert "<details open>" in log  # the new delivery, opened
+
+
+async def test_an_unknown_page_is_a_page_and_the_favicon_is_served(board: Board) -> None:
+    await board.sign_in(board.admin)
+
+    page = await board.client.get("/nope/nothing", headers=HTML)
+    program = await board.client.get("/nope/nothing")
+    api = await board.client.get("/v2/nothing/", headers=HTML)
+    icon = await board.client.get("/favicon.ico")
+    post_only = await board.client.get("/v2/webhooks/Missing1/test/")
+
+    assert page.status_code == 404
+    assert page.headers["content-type"].startswith("text/html")
+    assert "Page not found" in page.text
+    assert "/nope/nothing" in page.text
+    assert 'aria-label="Main"' in page.text  # signed in: the menu is still there
+    assert program.status_code == api.status_code == 404
+    assert program.json()["errors"][0]["code"] == "not_found"
+    assert api.json()["errors"][0]["code"] == "not_found"
+    assert icon.headers["content-type"] == "image/svg+xml"
+    assert (post_only.status_code, post_only.headers.get("allow")) == (405, "POST"), post_only.text
+
+
+async def test_a_retry_notice_shows_even_when_its_row_is_not_on_the_page(board: Board) -> None:
+    webhook = await board.webhook(await board.site())
+    await board.sign_in(board.admin)
+    path = f"/webhooks/{webhook.id}"
+
+    page = await board.client.get(path, params={"notice": "retried", "delivery": "dlv_elsewhere"})
+
+    assert page.text.count('class="notice"') == 1
+    assert "will be sent again" in page.text

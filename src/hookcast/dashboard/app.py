@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from importlib.resources import files
 
 from fastapi import APIRouter
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match
 
-from hookcast.api.errors import error_response
 from hookcast.dashboard.pages import auth, events, keys, portal_links, sites, webhook_detail
 from hookcast.dashboard.pages import webhooks as webhook_pages
 from hookcast.dashboard.web import Dashboard, SignInRequired, Visit, route_class
@@ -77,7 +77,8 @@ def _add_not_found(router: APIRouter, dash: Dashboard) -> None:
 
 def _api_answer(request: Request) -> Response:
     """404, or 405 when the path has a route for other methods (this GET route, matching
-    any path, is taken before the router would answer 405)."""
+    any path, is taken before the router would answer 405). Raised, so the application's
+    error handler answers in the API's error format (the dashboard does not import the API)."""
     routes = request.app.router.routes
     allowed = [
         method
@@ -87,9 +88,8 @@ def _api_answer(request: Request) -> Response:
         )
     ]
     if allowed:
-        allow = ", ".join(allowed)
-        return error_response(405, "method_not_allowed", "Method Not Allowed", {"Allow": allow})
-    return error_response(404, "not_found", "Not Found")
+        raise HTTPException(405, "Method Not Allowed", headers={"Allow": ", ".join(allowed)})
+    raise HTTPException(404, "Not Found")
 
 
 def _add_static(router: APIRouter) -> None:

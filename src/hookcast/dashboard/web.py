@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 from fastapi.routing import APIRoute
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
@@ -193,7 +194,10 @@ def route_class(dashboard: Dashboard) -> type[APIRoute]:
             original = super().get_route_handler()
 
             async def handler(request: Request) -> Response:
-                response = await _translated(dashboard, original, request)
+                try:
+                    response = await _translated(dashboard, original, request)
+                except HTTPException as exc:
+                    response = await _as_the_app_answers(request, exc)
                 for name, value in PAGE_HEADERS.items():
                     response.headers.setdefault(name, value)
                 # Pages can show secrets: never keep them in a shared or back-button cache.
@@ -203,6 +207,16 @@ def route_class(dashboard: Dashboard) -> type[APIRoute]:
             return handler
 
     return DashboardRoute
+
+
+async def _as_the_app_answers(request: Request, exc: HTTPException) -> Response:
+    """An HTTP error raised by a page (the catch-all's 404 or 405 for a program) answered by
+    the application's own handler (the API's error format), so it still gets page headers."""
+    answer = request.app.exception_handlers.get(HTTPException)
+    if answer is None:
+        raise exc
+    response: Response = await answer(request, exc)
+    return response
 
 
 async def _translated(dashboard: Dashboard, original: Handler, request: Request) -> Response:

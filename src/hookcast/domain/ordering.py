@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from hookcast.domain.models import DeliveryStatus, Event
 
@@ -28,6 +28,7 @@ __all__ = [
     "resource_key",
     "sequence_counts",
     "sequence_headers",
+    "with_sequence",
 ]
 
 SEQUENCE_HEADER = "X-Hookcast-Sequence"
@@ -80,8 +81,24 @@ def number_events(events: Sequence[Event], last_seq: Mapping[ResourceKey, int]) 
             continue
         seq = next_seq[(event.account_id, key)]
         next_seq[(event.account_id, key)] = seq + 1
-        numbered.append(replace(event, sequence=seq))
+        numbered.append(with_sequence(event, seq))
     return numbered
+
+
+def with_sequence(event: Event, sequence: int) -> Event:
+    """`event` numbered. The constructor, not dataclasses.replace: ~1 us instead of ~16 us,
+    once per published event."""
+    return Event(
+        event.id,
+        event.account_id,
+        event.site_id,
+        event.type,
+        event.resource_ids,
+        event.event_time,
+        event.data,
+        event.created,
+        sequence,
+    )
 
 
 def admit(sequences: Sequence[int], *, chain_busy: bool) -> list[DeliveryStatus]:

@@ -3,8 +3,11 @@ and which of an ordered webhook's deliveries go when."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
+from hookcast.domain.formats import FORMATS
 from hookcast.domain.models import DeliveryStatus, Event
 from hookcast.domain.ordering import (
     ChainBook,
@@ -129,3 +132,39 @@ def test_the_headers_name_the_resource_and_the_number() -> None:
         "X-Hookcast-Resource": "media:MNYaMSQl",
         "X-Hookcast-Sequence": "12",
     }
+
+
+@pytest.mark.parametrize(
+    ("format_name", "path"),
+    [("jwplayer", ("sequence",)), ("standard", ("data", "sequence"))],
+)
+def test_formats_with_room_for_it_carry_the_number_in_the_body(
+    format_name: str, path: tuple[str, ...]
+) -> None:
+    event = number_events(
+        [_event("media_updated", media_id="MNYaMSQl")], {("acct0001", "media:MNYaMSQl"): 5}
+    )[0]
+    body: Any = FORMATS[format_name].body(event, webhook_id="2yW4KmiG", delivery_id="dlv_1")
+    for key in path:
+        body = body[key]
+    assert body == 5
+
+
+@pytest.mark.parametrize(
+    ("format_name", "event_type"),
+    [
+        ("apivideo", "rendition_ready"),
+        ("flowplayer", "media_updated"),
+        ("mediamanager", "media_updated"),
+    ],
+)
+def test_formats_mimicking_a_platform_keep_its_body_exactly(
+    format_name: str, event_type: str
+) -> None:
+    """Their receivers parse another platform's schema: the number goes in headers only."""
+    plain = _event(event_type, media_id="MNYaMSQl")
+    numbered = number_events([plain], {("acct0001", "media:MNYaMSQl"): 5})[0]
+    wire = FORMATS[format_name]
+    assert wire.body(numbered, webhook_id="w", delivery_id="d") == wire.body(
+        plain, webhook_id="w", delivery_id="d"
+    )

@@ -71,15 +71,23 @@ class Setup:
         backlog: int = 0,
         phase: str = "backlog",
         ordering: str | None = None,
+        media: int | None = None,
     ) -> Prepared:
         """Schema, key, site, `webhooks` on the receiver (with `ordering`, if given) and a
-        backlog of `backlog` deliveries, each event about its own media."""
+        backlog of `backlog` deliveries, each event about its own media (or about one of
+        `media` media, in turn)."""
         migrate(self._settings.database_url)
         extra = {} if ordering is None else {"ordering": ordering}
-        return asyncio.run(self._prepare(receiver_url, webhooks, backlog, phase, extra))
+        return asyncio.run(self._prepare(receiver_url, webhooks, backlog, phase, extra, media))
 
     async def _prepare(
-        self, receiver_url: str, webhooks: int, backlog: int, phase: str, extra: dict[str, Any]
+        self,
+        receiver_url: str,
+        webhooks: int,
+        backlog: int,
+        phase: str,
+        extra: dict[str, Any],
+        media: int | None,
     ) -> Prepared:
         services = await self._services()
         try:
@@ -109,6 +117,9 @@ class Setup:
                     published_event(phase, number)
                     for number in range(first, min(first + batch, events_needed))
                 ]
+                if media:
+                    for number, event in enumerate(events, start=first):
+                        event["media_id"] = f"M{number % media:07d}"
                 await services.events.publish(admin, {"events": events})
             return Prepared(
                 api_key=key.secret,

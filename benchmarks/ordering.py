@@ -1,8 +1,9 @@
 """python -m benchmarks.ordering: what ordered delivery (issue 17) costs, in one run.
 
-Drains: `--deliveries` pending deliveries to one webhook, each event about its own media,
-delivered by `hookcast serve` on SQLite (benchmarks.drain), once with the webhook unordered
-and once ordered, alternating `--rounds` times so both see the same machine; prints each
+Drains: `--deliveries` pending deliveries to one webhook, each event about its own media
+(or about `--media` media in turn: chains of deliveries/media each), delivered by `hookcast
+serve` on SQLite (benchmarks.drain), once with the webhook unordered and once ordered,
+alternating `--rounds` times so both see the same machine; prints each
 drain and the ordered/unordered ratio of the median rates (issue 17's target: >= 0.8).
 
 Publish (`--publish N`): `hookcast serve --no-worker`, N events posted to POST /v2/events/
@@ -50,6 +51,7 @@ def drains(args: argparse.Namespace) -> dict[str, Any]:
                     profile_seconds=0,
                     timeout=600.0,
                     ordering=ordering,
+                    media=args.media,
                 )
                 runs[ordering].append(drain(options, work))
                 print(json.dumps({"ordering": ordering, **runs[ordering][-1]}), flush=True)
@@ -125,6 +127,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.ordering", description=__doc__)
     parser.add_argument("--deliveries", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=2, help="drains of each kind")
+    parser.add_argument(
+        "--media", type=int, help="the drains' events about this many media (default: one each)"
+    )
     parser.add_argument("--publish", type=int, default=0, help="events for the publish run")
     parser.add_argument("--concurrency", type=int, default=4, help="publishing clients")
     parser.add_argument(

@@ -29,9 +29,11 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.dml import Insert
 
 from hookcast.domain.models import Delivery, DeliveryStatus
@@ -40,7 +42,7 @@ from hookcast.store.connector import Transaction
 from hookcast.store.sql import in_list
 from hookcast.store.statement import Statement
 from hookcast.store.tables import deliveries, delivery_chains, webhooks
-from hookcast.store.types import Timestamp
+from hookcast.store.types import JsonText, Timestamp
 
 __all__ = ["ChainKey", "admit_deliveries", "advance_chains", "end_chains", "start_chains"]
 
@@ -63,12 +65,8 @@ async def admit_deliveries(tx: Transaction, batch: Sequence[Delivery]) -> list[D
     if not chains:
         return list(batch)
     keys = sorted(chains)
-    candidates = [min(chains[key], key=_order) for key in keys]
-    rows = [
-        {"webhook_id": w, "resource_key": r, "head_id": head.id}
-        for (w, r), head in zip(keys, candidates, strict=True)
-    ]
-    heads = {head_id for (head_id,) in await tx.fetch_each(_JOIN, rows)}
+    candidates = [min(chains[key], key=_order).id for key in keys]
+    heads = await _join(tx, keys, candidates)
     statuses: dict[str, DeliveryStatus] = {}
     for key in keys:
         members = chains[key]
@@ -86,18 +84,41 @@ def _admit(members: list[Delivery], *, busy: bool) -> list[DeliveryStatus]:
     return admit([member.sequence or 0 for member in members], chain_busy=busy)
 
 
-def _join(database: str) -> Insert:
-    """Creates the chain with the offered head, or leaves an existing one as it is (but
-    locked): RETURNING gives the head either way."""
-    insert = postgresql.insert if database == "postgresql" else sqlite.insert
-    statement = insert(delivery_chains)
-    return statement.on_conflict_do_update(
-        index_elements=["webhook_id", "resource_key"],
-        set_={"head_id": delivery_chains.c.head_id},
-    ).returning(delivery_chains.c.head_id)
+async def _join(tx: Transaction, keys: list[ChainKey], candidates: list[str]) -> set[str]:
+    """Creates each chain of `keys` with its candidate as head, or leaves an existing one as
+    it is, but locked (in key order): the heads, one statement for every chain."""
+    if tx.database == "postgresql":
+        values: dict[str, object] = {
+            "b_webhooks": [webhook_id for webhook_id, _ in keys],
+            "b_keys": [key for _, key in keys],
+            "b_heads": candidates,
+        }
+    else:
+        values = {"b_rows": [[w, r, h] for (w, r), h in zip(keys, candidates, strict=True)]}
+    return {head for (head,) in await tx.fetch_all(_JOIN, values)}
 
 
-_JOIN = Statement(_join)  # once per (ordered webhook, resource) per publish
+_PG_JOIN = text("""
+    INSERT INTO delivery_chains (webhook_id, resource_key, head_id)
+    SELECT w, r, h FROM unnest(:b_webhooks, :b_keys, :b_heads) AS c(w, r, h) ORDER BY w, r
+    ON CONFLICT (webhook_id, resource_key) DO UPDATE SET head_id = delivery_chains.head_id
+    RETURNING head_id
+""").bindparams(
+    bindparam("b_webhooks", type_=ARRAY(String)),
+    bindparam("b_keys", type_=ARRAY(String)),
+    bindparam("b_heads", type_=ARRAY(String)),
+)
+# "WHERE true": SQLite's parser would otherwise read ON CONFLICT as part of the SELECT's join.
+_SQLITE_JOIN = text("""
+    INSERT INTO delivery_chains (webhook_id, resource_key, head_id)
+    SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(:b_rows) WHERE true
+    ORDER BY 1, 2
+    ON CONFLICT (webhook_id, resource_key) DO UPDATE SET head_id = delivery_chains.head_id
+    RETURNING head_id
+""").bindparams(bindparam("b_rows", type_=JsonText))
+_JOIN = Statement(  # once per publish transaction with ordered deliveries
+    lambda database: _PG_JOIN if database == "postgresql" else _SQLITE_JOIN
+)
 
 
 async def start_chains(tx: Transaction, keys: Collection[ChainKey]) -> int:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 
 from hookcast.domain.fanout import FanoutPlan, Subscribers
 from hookcast.domain.ids import new_delivery_id
+from hookcast.domain.leases import MAX_LEASE_LOSSES
 from hookcast.domain.models import Account, DeliveryStatus, Event, Ordering, Webhook
 from hookcast.ports import ClaimedDelivery, DeliveryQuery, EventQuery, PageRequest
 from hookcast.store import SqlStore
@@ -126,6 +127,21 @@ async def test_a_stale_result_does_not_move_the_chain(store: SqlStore) -> None:
     assert await _claim(store, at=41) == []  # sequence 2 still waits: the head is unfinished
     await store.record_results([make.succeeded(again, make.later(42))], [])
     assert _sent(await _claim(store, at=43)) == [("A", 2)]
+
+
+async def test_a_head_failed_for_losing_its_workers_lets_the_next_go(store: SqlStore) -> None:
+    """A delivery whose sending kills every worker is failed by the claim: its chain moves on."""
+    setup = await _setup(store)
+    await _publish(store, setup, [_media(setup, "A"), _media(setup, "A")])
+    at = 1.0
+    for _ in range(MAX_LEASE_LOSSES):  # claimed, never recorded, its lease lost each time
+        (head,) = await _claim(store, at=at)
+        assert head.event.sequence == 1
+        at += LEASE + 1
+
+    assert await _claim(store, at=at) == []  # lost once too often: failed, not handed out
+    assert (await _statuses(store, setup))[1] is DeliveryStatus.FAILED
+    assert _sent(await _claim(store, at=at)) == [("A", 2)]
 
 
 async def test_unordered_webhooks_send_everything_at_once(store: SqlStore) -> None:

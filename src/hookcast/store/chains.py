@@ -176,40 +176,46 @@ async def advance_chains(tx: Transaction, finished: Sequence[str], *, now: datet
     its lost lease), changes nothing. Returns how many deliveries were made due."""
     if not finished:
         return 0
-    locked = await tx.fetch_all(_LOCK_HEADED, {"ids": list(finished)})
-    if not locked:
-        return 0
-    heads = [head for (head,) in await tx.fetch_all(_ADVANCE, {"ids": [h for (h,) in locked]})]
+    ids = list(finished)
+    if tx.database == "postgresql":
+        # Lock the chains first, in key order (a publish's upsert takes them in that order
+        # too); SQLite's single writer needs no lock, and _ADVANCE checks the heads itself.
+        ids = [head for (head,) in await tx.fetch_all(_LOCK_HEADED, {"ids": ids})]
+        if not ids:
+            return 0
+    heads = [head for (head,) in await tx.fetch_all(_ADVANCE, {"ids": ids})]
     made_due = await _promote(
         tx, [head for head in heads if head is not None], statement=_PROMOTE, now=now
     )
-    await tx.execute(_DELETE_HEADLESS)
+    if None in heads:  # chains that ended
+        await tx.execute(_DELETE_HEADLESS)
     return made_due
 
 
-def _lock_headed(database: str) -> Select[tuple[str]]:
+def _head_finished() -> ColumnElement[bool]:
+    """The chain's head succeeded or failed for good: a stale result (its lease lost and
+    re-claimed) left the delivery unfinished and must not move the chain."""
     head = deliveries.alias("head")
     head_status = select(head.c.status).where(head.c.id == delivery_chains.c.head_id)
-    query = (
+    return or_(*(head_status.scalar_subquery() == status for status in _FINISHED))
+
+
+def _lock_headed(database: str) -> Select[tuple[str]]:
+    return (
         select(delivery_chains.c.head_id)
-        .where(
-            in_list(database, column=delivery_chains.c.head_id),
-            # Finished for real: a stale result (its lease lost and re-claimed) left the
-            # delivery unfinished and must not move the chain.
-            or_(*(head_status.scalar_subquery() == status for status in _FINISHED)),
-        )
+        .where(in_list(database, column=delivery_chains.c.head_id), _head_finished())
         .order_by(delivery_chains.c.webhook_id, delivery_chains.c.resource_key)
+        .with_for_update(of=delivery_chains)
     )
-    return query.with_for_update(of=delivery_chains) if database == "postgresql" else query
 
 
-_LOCK_HEADED = Statement(_lock_headed)  # every batch of results
+_LOCK_HEADED = Statement(_lock_headed)  # every batch of results, on PostgreSQL
 
 
 _ADVANCE = Statement(
     lambda database: (
         update(delivery_chains)
-        .where(in_list(database, column=delivery_chains.c.head_id))
+        .where(in_list(database, column=delivery_chains.c.head_id), _head_finished())
         .values(head_id=_next_waiting(delivery_chains.c.webhook_id, delivery_chains.c.resource_key))
         .returning(delivery_chains.c.head_id)
     )

@@ -127,5 +127,8 @@ bench-smoke: setup
 # hostile receivers and rolling restarts under load, each repeated; fails if any accepted
 # event is lost. ~25 min; CHAOS_ARGS passes options, e.g. CHAOS_ARGS="--repeat 5 --seed 3".
 # `make test` runs the short version (tests/chaos/test_chaos_short.py).
+# It also runs ordered delivery's kill -9 scenario at full size (issue 17: 200 media x 6).
 chaos: setup
 	$(BIN)/python -m chaos $(CHAOS_ARGS)
+	HOOKCAST_ORDERING_CRASH_MEDIA=200 $(BIN)/pytest -q -p no:randomly \
+		tests/integration/test_delivery_ordering.py -k kill_9

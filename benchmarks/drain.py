@@ -40,7 +40,12 @@ def drain(args: argparse.Namespace, work: Path) -> dict[str, float]:
         receiver = Receiver(children)
         database_url = args.postgres or f"sqlite:///{work}/hookcast.db"
         prepared = Setup(database_url).prepare(
-            receiver.url, webhooks=args.webhooks, backlog=args.deliveries, phase="drain"
+            receiver.url,
+            webhooks=args.webhooks,
+            backlog=args.deliveries,
+            phase="drain",
+            ordering=args.ordering,
+            media=args.media,
         )
         receiver.reset(secret=prepared.secret, record=True, verify_every=16)
         env = settings_env(database_url)
@@ -92,6 +97,10 @@ def main() -> None:
     parser.add_argument("--webhooks", type=int, default=1)
     parser.add_argument("--postgres", help="a PostgreSQL URL to run scaled out against")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--ordering", choices=("none", "resource"), help="the webhooks' ordering")
+    parser.add_argument(
+        "--media", type=int, help="events about this many media (default: one each)"
+    )
     parser.add_argument("--profile", type=Path, help="py-spy collapsed stacks of the deliverer")
     parser.add_argument("--profile-seconds", type=int, default=5)
     parser.add_argument("--timeout", type=float, default=600.0)

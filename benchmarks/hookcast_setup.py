@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from benchmarks.payloads import EVENT_TYPE, SITE_ID, published_event
 from hookcast.bootstrap import open_settings_store, policy, utc_now
@@ -63,13 +64,30 @@ class Setup:
         )
 
     def prepare(
-        self, receiver_url: str, *, webhooks: int = 1, backlog: int = 0, phase: str = "backlog"
+        self,
+        receiver_url: str,
+        *,
+        webhooks: int = 1,
+        backlog: int = 0,
+        phase: str = "backlog",
+        ordering: str | None = None,
+        media: int | None = None,
     ) -> Prepared:
+        """Schema, key, site, `webhooks` on the receiver (with `ordering`, if given) and a
+        backlog of `backlog` deliveries, each event about its own media (or about one of
+        `media` media, in turn)."""
         migrate(self._settings.database_url)
-        return asyncio.run(self._prepare(receiver_url, webhooks, backlog, phase))
+        extra = {} if ordering is None else {"ordering": ordering}
+        return asyncio.run(self._prepare(receiver_url, webhooks, backlog, phase, extra, media))
 
     async def _prepare(
-        self, receiver_url: str, webhooks: int, backlog: int, phase: str
+        self,
+        receiver_url: str,
+        webhooks: int,
+        backlog: int,
+        phase: str,
+        extra: dict[str, Any],
+        media: int | None,
     ) -> Prepared:
         services = await self._services()
         try:
@@ -86,6 +104,7 @@ class Setup:
                         # Not "*": the fan-out phase's media_updated webhooks are counted alone.
                         "events": [EVENT_TYPE],
                         "site_ids": [SITE_ID],
+                        **extra,
                     },
                 )
                 for number in range(webhooks)
@@ -98,6 +117,9 @@ class Setup:
                     published_event(phase, number)
                     for number in range(first, min(first + batch, events_needed))
                 ]
+                if media:
+                    for number, event in enumerate(events, start=first):
+                        event["media_id"] = f"M{number % media:07d}"
                 await services.events.publish(admin, {"events": events})
             return Prepared(
                 api_key=key.secret,

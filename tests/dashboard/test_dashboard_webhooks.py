@@ -219,3 +219,22 @@ async def test_enabling_can_discard_what_was_held_or_leave_it_for_later(board: B
     discarded = await board.post(f"{path}/held/discard")
     assert discarded.headers["location"] == f"{path}?notice=held_discarded#log"
     assert await _statuses(board, webhook) == ["discarded"]
+
+
+async def test_ordering_is_chosen_in_the_form_and_shown_on_the_webhook_page(
+    board: Board,
+) -> None:
+    webhook = await board.webhook(await board.site())
+    await board.sign_in(await board.key(Role.EDITOR))
+    path = f"/webhooks/{webhook.id}/edit"
+    assert 'value="none" checked' in (await board.client.get(path)).text
+
+    bad = await board.post(path, _form(webhook.site_ids[0], ordering="alphabetical"))
+    assert bad.status_code == 400
+    assert 'id="ordering-error"' in bad.text
+    good = await board.post(path, _form(webhook.site_ids[0], ordering="resource"))
+    assert good.headers["location"] == f"/webhooks/{webhook.id}?notice=updated"
+
+    page = await board.client.get(f"/webhooks/{webhook.id}")
+    assert "in publish order per media or channel" in page.text
+    assert 'value="resource" checked' in (await board.client.get(path)).text

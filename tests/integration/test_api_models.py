@@ -366,5 +366,5 @@ def test_no_model_adds_a_key_by_default() -> None:
     }
     assert optional == {
         ("EventOut", name)
-        for name in ("thumbnail_id", "track_id", "media_id", "channel_id", "data")
+        for name in ("thumbnail_id", "track_id", "media_id", "channel_id", "sequence", "data")
     }

@@ -302,3 +302,32 @@ async def test_a_schedule_saved_before_the_retry_limits_does_not_block_other_cha
     assert paused.json()["metadata"]["retry_policy"] == [0] * 25
     changed = await api.call("PATCH", path, json={"metadata": {"retry_policy": [0] * 25}})
     assert "between 1 and 10 delays" in assert_error(changed, 400, "invalid_body")
+
+
+async def test_ordering_is_off_by_default_and_can_be_asked_for(api: Api) -> None:
+    await api.site(SITE_ID)
+    created = await api.webhook([SITE_ID])
+    assert created["metadata"]["ordering"] == "none"
+    path = f"/v2/webhooks/{created['id']}/"
+
+    ordered = await api.call("PATCH", path, json={"metadata": {"ordering": "resource"}})
+
+    assert ordered.status_code == 200, ordered.text
+    assert ordered.json()["metadata"]["ordering"] == "resource"
+    assert (await api.call("GET", path)).json()["metadata"]["ordering"] == "resource"
+
+
+async def test_an_unknown_ordering_is_a_clear_400(api: Api) -> None:
+    await api.site(SITE_ID)
+    metadata = {**webhook_metadata([SITE_ID]), "ordering": "media"}
+
+    response = await api.call("POST", "/v2/webhooks/", json={"metadata": metadata})
+
+    description = assert_error(response, 400, "invalid_body")
+    for named in ('"none"', '"resource"', "'media'"):  # the choices, and what was wrong
+        assert named in description
+    created = await api.webhook([SITE_ID])
+    wrong_type = await api.call(
+        "PATCH", f"/v2/webhooks/{created['id']}/", json={"metadata": {"ordering": 1}}
+    )
+    assert wrong_type.status_code == 400, wrong_type.text

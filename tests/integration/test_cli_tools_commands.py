@@ -52,11 +52,13 @@ def test_webhooks_create_list_get_update_deliveries_delete(live: LiveServer) -> 
             live,
             *("webhooks", "create", "--url", "https://example.com/hooks", "--name", "Ready"),
             *("--event", "media_available", "--site", SITE_ID, "--retry-policy", "5,60", "--json"),
+            *("--ordering", "resource"),
         )
     )
     hook_id = created["id"]
     assert created["secret"].startswith("whsec_")
     assert created["metadata"]["retry_policy"] == [5, 60]  # the API's own shape
+    assert created["metadata"]["ordering"] == "resource"
 
     listed = ok_json(hookcast(live, "webhooks", "list", "--json"))
     assert hook_id in [item["id"] for item in listed["webhooks"]]
@@ -68,17 +70,20 @@ def test_webhooks_create_list_get_update_deliveries_delete(live: LiveServer) -> 
     shown = hookcast(live, "webhooks", "get", hook_id)
     assert "https://example.com/hooks" in shown.stdout
     assert "whsec_" not in shown.stdout
+    assert "resource" in shown.stdout
 
     updated = ok_json(
         hookcast(
             live,
             *("webhooks", "update", hook_id, "--disable", "--event", "media_deleted"),
             *("--conditions", '{"data.tags": {"$contains": "sports"}}', "--json"),
+            *("--ordering", "none"),
         )
     )
     changed = updated["metadata"]
     assert (changed["enabled"], changed["events"]) == (False, ["media_deleted"])
     assert changed["conditions"] == {"data.tags": {"$contains": "sports"}}
+    assert changed["ordering"] == "none"
 
     deliveries = ok_json(hookcast(live, "webhooks", "deliveries", hook_id, "--json"))
     assert deliveries["total"] == 0

@@ -42,6 +42,7 @@ async def test_every_event_family_arrives_in_jw_shape_and_verifies_three_ways(
         "webhook_id": hook["id"],
         "site_id": hookcast.site_id,
         "event_time": "2024-08-27T00:15:45+00:00",
+        "sequence": 1,
         "data": {"tags": ["sports"]},
     }
     assert list(media) == [
@@ -51,6 +52,7 @@ async def test_every_event_family_arrives_in_jw_shape_and_verifies_three_ways(
         "webhook_id",
         "site_id",
         "event_time",
+        "sequence",
         "data",
     ]
     # JW's order: the primary id first, the parent media_id after event_time
@@ -62,6 +64,7 @@ async def test_every_event_family_arrives_in_jw_shape_and_verifies_three_ways(
         "site_id",
         "event_time",
         "media_id",
+        "sequence",
     ]
     assert list(by_event["track_created"].payload) == [
         "event",
@@ -71,8 +74,22 @@ async def test_every_event_family_arrives_in_jw_shape_and_verifies_three_ways(
         "site_id",
         "event_time",
         "media_id",
+        "sequence",
     ]
     assert by_event["channel_active"].payload["channel_id"] == "CHAN0001"
+    # Thumbnails and tracks are about their media: numbered with it, in publish order.
+    numbered = {
+        name: (by_event[name].headers["X-Hookcast-Resource"], by_event[name].payload["sequence"])
+        for name in by_event
+    }
+    assert numbered == {
+        "media_available": ("media:MNYaMSQl", 1),
+        "thumbnail_created": ("media:MNYaMSQl", 2),
+        "track_created": ("media:MNYaMSQl", 3),
+        "channel_active": ("channel:CHAN0001", 1),
+    }
+    for item in receiver.received:
+        assert item.headers["X-Hookcast-Sequence"] == str(item.payload["sequence"])
     assert "data" not in by_event["channel_active"].payload
 
     for item in receiver.received:

@@ -43,7 +43,7 @@ RetryPolicyOut = Annotated[
     Field(description='"standard", "quick", or the custom list of retry delays in seconds'),
 ]
 Role = Literal["admin", "editor", "publisher", "viewer"]
-DeliveryStatus = Literal["pending", "paused", "succeeded", "failed", "held", "discarded"]
+DeliveryStatus = Literal["pending", "paused", "succeeded", "failed", "held", "discarded", "waiting"]
 
 
 def _time(value: datetime | None) -> str | None:
@@ -140,6 +140,11 @@ class WebhookMetadataOut(_Out):
     conditions: dict[str, Any] | None
     retry_policy: RetryPolicyOut
     timeout_seconds: int
+    ordering: Literal["none", "resource"] = Field(
+        description='"resource": deliveries about one media or channel are sent in publish '
+        'order, each after the one before it succeeded or was given up; "none": as soon as '
+        "possible"
+    )
     last_success: Time | None
     failing_since: Time | None
     held_deliveries: int = Field(
@@ -174,6 +179,7 @@ class WebhookMetadataOut(_Out):
             conditions=hook.conditions,
             retry_policy=retry_policy_to_json(hook.retry_policy),
             timeout_seconds=hook.timeout_seconds,
+            ordering=hook.ordering.value,
             last_success=_time(hook.last_success),
             failing_since=_time(hook.failing_since),
             held_deliveries=hook.held_deliveries,
@@ -410,6 +416,10 @@ class EventOut(_Out):
     media_id: str = _present_only("media_* events, thumbnail and track events")
     channel_id: str = _present_only("channel_* events")
     event_time: Time
+    sequence: int = _present_only(
+        "The event's number among its media's or channel's events (1, 2, 3...; events "
+        "about no resource have none)"
+    )
     created: Time
     data: dict[str, Any] = _present_only("The published data, when there was any")
     deliveries: dict[str, int] = Field(description="Deliveries by status, e.g. {'succeeded': 2}")
@@ -418,6 +428,8 @@ class EventOut(_Out):
     def from_domain(cls, summary: EventSummary) -> EventOut:
         event = summary.event
         present: dict[str, Any] = dict(event.resource_ids)
+        if event.sequence is not None:
+            present["sequence"] = event.sequence
         if event.data is not None:
             present["data"] = event.data
         return cls(

@@ -19,6 +19,9 @@ class _Strict(BaseModel):
 
 
 RetryPolicyIn = str | list[float]
+# "resource": deliveries about one media or channel go in publish order (docs/delivery.md).
+# Plain text here: the service checks the value and names the choices in its 400.
+Ordering = str
 
 
 class WebhookMetadataCreate(_Strict):
@@ -39,6 +42,7 @@ class WebhookMetadataCreate(_Strict):
         "headers and event names (chosen here, fixed after)",
     )
     signing: str = Field(default="hmac", description="The signature scheme (fixed after)")
+    ordering: Ordering = "none"
 
 
 class WebhookMetadataPatch(_Strict):
@@ -53,6 +57,7 @@ class WebhookMetadataPatch(_Strict):
     timeout_seconds: int | None = None
     format: str | None = Field(default=None, description="Fixed: only its current value")
     signing: str | None = Field(default=None, description="Fixed: only its current value")
+    ordering: Ordering | None = None
 
 
 class WebhookCreate(_Strict):

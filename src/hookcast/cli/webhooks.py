@@ -50,6 +50,13 @@ ConditionsOption = Annotated[
 RetryOption = Annotated[
     str | None, typer.Option(help='"standard", "quick" or delays in seconds: "5,60,600".')
 ]
+OrderingOption = Annotated[
+    str | None,
+    typer.Option(
+        help='"resource": each media\'s or channel\'s events in publish order; "none": '
+        "as soon as possible (the default)."
+    ),
+]
 
 
 _out = console
@@ -112,6 +119,7 @@ def _show_webhook(hook: Webhook) -> None:
         ("conditions", to_json(hook.conditions) if hook.conditions else "-"),
         ("retry policy", _policy(hook.retry_policy)),
         ("timeout", f"{hook.timeout_seconds}s"),
+        ("ordering", hook.ordering),
         ("last success", _time(hook.last_success)),
         ("failing since", _time(hook.failing_since)),
         ("held deliveries", hook.held_deliveries),
@@ -173,6 +181,7 @@ def create_webhook(
             "body, headers and event names; fixed once created.",
         ),
     ] = None,
+    ordering: OrderingOption = None,
     as_json: JsonOption = False,
     url: UrlOption = DEFAULT_URL,
     api_key: ApiKeyOption = None,
@@ -202,6 +211,8 @@ def create_webhook(
         fields["timeout_seconds"] = timeout
     if wire_format is not None:
         fields["format"] = wire_format
+    if ordering is not None:
+        fields["ordering"] = ordering
     with connected(url, api_key) as client:
         if not fields["site_ids"]:
             fields["site_ids"] = every_site(client)
@@ -248,6 +259,7 @@ def update_webhook(
     conditions: ConditionsOption = None,
     retry_policy: RetryOption = None,
     timeout: Annotated[int | None, typer.Option(help="Seconds to wait (1-30).")] = None,
+    ordering: OrderingOption = None,
     as_json: JsonOption = False,
     url: UrlOption = DEFAULT_URL,
     api_key: ApiKeyOption = None,
@@ -266,6 +278,7 @@ def update_webhook(
         "conditions": parse_json_object(conditions, "--conditions") if conditions else None,
         "retry_policy": _retry_policy(retry_policy) if retry_policy else None,
         "timeout_seconds": timeout,
+        "ordering": ordering,
     }
     changes = cast(WebhookChanges, {k: v for k, v in given.items() if v is not None})
     with connected(url, api_key) as client:

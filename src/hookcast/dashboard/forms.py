@@ -43,6 +43,7 @@ class WebhookForm:
     retry_policy: str = "standard"
     retry_delays: str = ""  # custom delays in seconds, comma-separated
     timeout_seconds: str = "10"
+    ordering: str = "none"
     enabled: bool = True
     format: str = DEFAULT_FORMAT
 
@@ -76,6 +77,7 @@ class WebhookForm:
             retry_policy=text("retry_policy") or "standard",
             retry_delays=text("retry_delays"),
             timeout_seconds=text("timeout_seconds") or "10",
+            ordering=text("ordering") or "none",
             enabled=form.get("enabled") == "on",
             # Only a crafted form sends an unknown format: it gets the default's form back.
             format=text("format") if text("format") in FORMATS else DEFAULT_FORMAT,
@@ -98,6 +100,7 @@ class WebhookForm:
             retry_policy=retry if isinstance(retry, str) else "custom",
             retry_delays="" if isinstance(retry, str) else ", ".join(_number(d) for d in retry),
             timeout_seconds=str(webhook.timeout_seconds),
+            ordering=webhook.ordering.value,
             enabled=webhook.enabled,
             format=webhook.format,
         )
@@ -120,6 +123,7 @@ class WebhookForm:
             "conditions": self._conditions(errors),
             "retry_policy": self._retry_policy(errors),
             "timeout_seconds": _integer(self.timeout_seconds, "timeout_seconds", errors),
+            "ordering": self.ordering,
         }
         return metadata, errors
 

@@ -10,6 +10,7 @@ import orjson
 from hookcast.domain.formats import format_of
 from hookcast.domain.health import HealthSignal
 from hookcast.domain.models import ERROR_EXCERPT, Attempt, DeliveryStatus, LastError
+from hookcast.domain.ordering import sequence_headers
 from hookcast.domain.retry import (
     Completed,
     GiveUp,
@@ -63,6 +64,7 @@ def prepare(claimed: ClaimedDelivery, now: datetime) -> OutboundRequest:
         webhook_id=webhook.id,
         secrets=secrets,
     )
+    headers.update(sequence_headers(claimed.event))
     return OutboundRequest(
         url=webhook.webhook_url,
         body=body,

@@ -11,7 +11,8 @@ from hookcast.domain.catalog import ALL_EVENTS
 from hookcast.domain.conditions import MAX_VISITS, Condition, Verdict, parse_conditions
 from hookcast.domain.formats import format_of
 from hookcast.domain.formats.jwplayer import body_fields
-from hookcast.domain.models import Delivery, DeliveryStatus, Event, Webhook
+from hookcast.domain.models import Delivery, DeliveryStatus, Event, Ordering, Webhook
+from hookcast.domain.ordering import resource_key
 
 # Element visits all the conditions of one publish may make together (docs/delivery.md,
 # "Conditions"): ~0.4 s of the event loop. MAX_VISITS bounds one evaluation, not how many
@@ -73,6 +74,8 @@ class FanoutPlan:
     subset: a repeated event id has its deliveries already), it returns their deliveries.
 
     Deliveries for a disabled webhook are created held and count in `size` as any other row.
+    Deliveries to an ordered webhook carry their event's resource and sequence, and are
+    never leased: the store decides, under the chain's lock, which of them go now.
     With a lease, the first `lease.room` sendable ones are created leased, and the last call's
     leased deliveries are kept in `leased` with their event and webhook, for the publisher
     to hand to its worker once they are committed.
@@ -127,8 +130,12 @@ class FanoutPlan:
                 delivery = direct_delivery(
                     event, webhook.id, now=self._now, delivery_id=self._new_id()
                 )
+                if webhook.ordering is Ordering.RESOURCE:
+                    delivery = _ordered(delivery, event)
                 if not webhook.enabled or not sendable(webhook, self._now):
                     delivery = replace(delivery, status=DeliveryStatus.HELD)
+                elif delivery.resource_key is not None:
+                    pass  # ordered: the store decides whether it goes now or waits its turn
                 elif lease is not None and len(self.leased) < lease.room:
                     delivery = replace(
                         delivery,
@@ -146,6 +153,14 @@ def sendable(webhook: Webhook, now: datetime) -> bool:
     until its account has an organization secret, and Flowplayer sends nothing then; HookCast
     holds them instead, so nothing is lost silently."""
     return bool(format_of(webhook).signing_secrets(webhook, now))
+
+
+def _ordered(delivery: Delivery, event: Event) -> Delivery:
+    """The delivery to an ordered webhook: it carries its event's resource and sequence."""
+    key = resource_key(event)
+    if key is None:
+        return delivery  # about no resource: nothing to wait for
+    return replace(delivery, resource_key=key, sequence=event.sequence)
 
 
 def direct_delivery(event: Event, webhook_id: str, *, now: datetime, delivery_id: str) -> Delivery:

@@ -46,6 +46,16 @@ class DeliveryStatus(enum.StrEnum):
     # (PENDING) or discards (DISCARDED) it; pruned after the retention period if neither.
     HELD = "held"
     DISCARDED = "discarded"  # a held delivery a person chose not to send
+    # Ordered webhooks (Ordering.RESOURCE): queued behind an unfinished delivery about the
+    # same resource; never claimed. Made PENDING when the one before it finishes.
+    WAITING = "waiting"
+
+
+class Ordering(enum.StrEnum):
+    """Whether a webhook's deliveries about one resource go strictly in publish order."""
+
+    NONE = "none"
+    RESOURCE = "resource"
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +139,7 @@ class Webhook:
     conditions: JSONObject | None = None
     retry_policy: RetryPolicySpec = RetryPolicySpec("standard", ())
     timeout_seconds: int = 10
+    ordering: Ordering = Ordering.NONE
     previous_secret: str | None = field(default=None, repr=False)
     previous_secret_expires: datetime | None = None
     last_success: datetime | None = None
@@ -176,6 +187,10 @@ class Event:
     event_time: datetime
     data: JSONObject | None
     created: datetime
+    # Per (account, resource) publish number, 1, 2, 3... with no gaps (domain/ordering.py);
+    # assigned by the store when the event is first stored. None: not stored yet, or an
+    # event about no resource (webhook_test). Not part of what was published (equality).
+    sequence: int | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +212,10 @@ class Delivery:
     # their own.
     lease_token: str | None = None
     lease_worker: str | None = None
+    # Set on deliveries to an ordered webhook only: the event's resource (domain/ordering.py)
+    # and sequence, which say what the delivery waits behind.
+    resource_key: str | None = None
+    sequence: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

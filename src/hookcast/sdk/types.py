@@ -104,6 +104,8 @@ class Webhook:
     created: datetime
     last_modified: datetime
     secret: str | None = field(default=None, repr=False)  # only in create's answer
+    # "resource": each media's or channel's deliveries go in publish order; "none": at once.
+    ordering: str = "none"
     # Deliveries published while the webhook was disabled, waiting for deliver_held_deliveries
     # or discard_held_deliveries.
     held_deliveries: int = 0
@@ -186,6 +188,7 @@ class EventRecord:
     created: datetime
     data: Mapping[str, Any] | None
     deliveries: Mapping[str, int]
+    sequence: int | None = None  # its number among its media's or channel's events
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,6 +227,7 @@ class WebhookFields(TypedDict, total=False):
     timeout_seconds: NotRequired[int]
     format: NotRequired[str]  # chosen here, fixed after
     signing: NotRequired[str]
+    ordering: NotRequired[str]  # "none" (the default) or "resource"
 
 
 class WebhookChanges(TypedDict, total=False):
@@ -240,3 +244,4 @@ class WebhookChanges(TypedDict, total=False):
     timeout_seconds: int
     format: str  # fixed at create: only the current value is accepted
     signing: str  # fixed at create: only the current value is accepted
+    ordering: str

@@ -13,7 +13,7 @@ from hookcast.domain.conditions import parse_conditions
 from hookcast.domain.errors import LimitExceeded, NotFound, ValidationFailed
 from hookcast.domain.formats import DEFAULT_FORMAT, FORMATS, Format, format_of
 from hookcast.domain.ids import new_resource_id
-from hookcast.domain.models import Permission, RetryPolicySpec, Webhook
+from hookcast.domain.models import Ordering, Permission, RetryPolicySpec, Webhook
 from hookcast.domain.retry import MIN_CUSTOM_DELAY, parse_retry_policy, retry_policy_to_json
 from hookcast.ports import Clock, Page, PageRequest, Store, WebhookQuery
 from hookcast.services import validation as v
@@ -32,6 +32,7 @@ EDITABLE_FIELDS = frozenset(
         "conditions",
         "retry_policy",
         "timeout_seconds",
+        "ordering",
     }
 )
 # Chosen at create, fixed after: a PATCH may repeat them unchanged, never change them.
@@ -53,12 +54,14 @@ class WebhookSettings:
     conditions: Mapping[str, Any] | None
     retry_policy: RetryPolicySpec
     timeout_seconds: int
+    ordering: Ordering
 
 
 DEFAULTS: Mapping[str, Any] = {
     "description": "",
     "enabled": True,
     "conditions": None,
+    "ordering": Ordering.NONE.value,
 }
 
 
@@ -262,6 +265,7 @@ class WebhookService:
             timeout_seconds=v.integer(
                 raw["timeout_seconds"], field="timeout_seconds", low=1, high=30
             ),
+            ordering=_ordering(raw["ordering"]),
         )
 
     async def _site_ids(self, account_id: str, raw: object) -> tuple[str, ...]:
@@ -359,6 +363,17 @@ def _catalog_event(name: str, wire: Format) -> str:
     return catalog[0]
 
 
+def _ordering(raw: object) -> Ordering:
+    choices = [ordering.value for ordering in Ordering]
+    if raw not in choices:
+        raise ValidationFailed(
+            f'ordering must be "none" (send as soon as possible) or "resource" (each media\'s '
+            f"or channel's events in publish order), not {raw!r}",
+            field="ordering",
+        )
+    return Ordering(raw)
+
+
 def _conditions(raw: object) -> Mapping[str, Any] | None:
     if raw is None:
         return None
@@ -374,6 +389,7 @@ def _editable(webhook: Webhook) -> dict[str, Any]:
     values["events"] = list(format_of(webhook).to_own(webhook.events))
     values["site_ids"] = list(webhook.site_ids)
     values["retry_policy"] = retry_policy_to_json(webhook.retry_policy)
+    values["ordering"] = webhook.ordering.value
     return values
 
 

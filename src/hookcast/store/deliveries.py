@@ -31,6 +31,7 @@ from hookcast.domain.ids import new_resource_id
 from hookcast.domain.leases import MAX_LEASE_LOSSES, lost_attempt
 from hookcast.domain.models import Attempt, Delivery, DeliveryStatus
 from hookcast.ports import DeliveryQuery, DeliveryRecord, DeliveryResult, Page
+from hookcast.store.chains import admit_deliveries, advance_chains, start_chains
 from hookcast.store.connector import Transaction
 from hookcast.store.events import has_resource_id, load_events
 from hookcast.store.fair_claim import due_oldest, fair_due, others_due
@@ -61,6 +62,7 @@ __all__ = [
 _PENDING = DeliveryStatus.PENDING.value
 _PAUSED = DeliveryStatus.PAUSED.value
 _FAILED = DeliveryStatus.FAILED.value
+_WAITING = DeliveryStatus.WAITING.value
 
 
 async def insert_deliveries(
@@ -73,10 +75,12 @@ async def insert_deliveries(
     deleted since fan-out read them (the account's configuration version), so the check
     here is skipped; PostgreSQL still share-locks them against a concurrent delete."""
     if webhooks_exist and tx.database == "sqlite":
-        rows = [delivery_values(d) for d in batch]
+        kept = list(batch)
     else:
         live = await lock_webhooks(tx, {delivery.webhook_id for delivery in batch})
-        rows = [delivery_values(d) for d in batch if d.webhook_id in live]
+        kept = [d for d in batch if d.webhook_id in live]
+    # After the webhooks' locks: a chain row refers to its webhook.
+    rows = [delivery_values(d) for d in await admit_deliveries(tx, kept)]
     await tx.execute_many(_INSERT, rows)
     return len(rows)
 
@@ -134,6 +138,8 @@ async def claim_due(
             claimed.append(delivery)
     if lost:
         await _fail_lost(tx, lost, now)
+        # Failed for good: an ordered chain they head moves on (due now, claimed next time).
+        await advance_chains(tx, [delivery.id for delivery, _ in lost], now=now)
     claimed.sort(key=lambda delivery: (delivery.created, delivery.id))
     return token, claimed
 
@@ -194,8 +200,10 @@ _CLAIM_FAIR = Statement(lambda database: _claim(database, chosen=fair_due))  # e
 _CLAIM_OTHERS = Statement(lambda database: _claim(database, chosen=others_due))
 
 
-async def record_attempts(tx: Transaction, results: Sequence[DeliveryResult]) -> None:
-    """Applies results whose lease is still held; drops the others entirely.
+async def record_attempts(tx: Transaction, results: Sequence[DeliveryResult]) -> int:
+    """Applies results whose lease is still held; drops the others entirely. Ordered chains
+    headed by a delivery that finished here move on in the same transaction, their next
+    delivery due when this one completed: returns how many that made due.
 
     The check and the writes are one unit, and attempts are inserted for held leases only:
     a worker whose lease expired and was re-claimed must not log an attempt against someone
@@ -214,13 +222,22 @@ async def record_attempts(tx: Transaction, results: Sequence[DeliveryResult]) ->
             [r for r in held if r.status is not DeliveryStatus.PENDING],
         )
         await tx.execute_many(_INSERT_ATTEMPT, [attempt_values(r.attempt) for r in held])
-        return
+        return await _advance_finished(tx, held)
     attempt_rows = [{**attempt_values(r.attempt), "b_token": r.lease_token} for r in results]
     await tx.execute_many(_ATTEMPT_IF_HELD, attempt_rows)
     retries = [_result_values(r) for r in results if r.status is DeliveryStatus.PENDING]
     finals = [_result_values(r) for r in results if r.status is not DeliveryStatus.PENDING]
     await tx.execute_many(_RETRY, retries)
     await tx.execute_many(_COMPLETE, finals)
+    return await _advance_finished(tx, results)
+
+
+async def _advance_finished(tx: Transaction, results: Sequence[DeliveryResult]) -> int:
+    finals = [r for r in results if r.status is not DeliveryStatus.PENDING]
+    if not finals:
+        return 0
+    now = max(r.completed_at or r.attempt.started_at for r in finals)
+    return await advance_chains(tx, [r.delivery_id for r in finals], now=now)
 
 
 async def _held_leases(tx: Transaction, results: Sequence[DeliveryResult]) -> list[DeliveryResult]:
@@ -408,19 +425,39 @@ def _status_for_webhook() -> ColumnElement[str]:
     return case((enabled.is_(True), _PENDING), else_=_PAUSED)
 
 
-async def reschedule(tx: Transaction, *, account_id: str, delivery_id: str, now: datetime) -> bool:
-    # Clearing the lease makes an attempt still in flight stale: the manual retry wins.
+async def reschedule(tx: Transaction, *, account_id: str, delivery_id: str, now: datetime) -> int:
+    """A manual retry: the delivery is due at `now` (1), or it does not exist (0).
+
+    A finished or held delivery to an ordered webhook re-joins its resource's chain instead:
+    WAITING, sent after the chain's unfinished head, before later waiting ones. One still
+    waiting stays so (it goes in its turn)."""
     values = {"b_account_id": account_id, "b_id": delivery_id, "b_now": now}
-    return await tx.execute(_RESCHEDULE, values) > 0
+    row = await tx.fetch_one(_ORDERING_OF, values)
+    if row is None:
+        return 0
+    webhook_id, key, status = row
+    if key is None or status in (_PENDING, _PAUSED):
+        # Clearing the lease makes an attempt still in flight stale: the manual retry wins.
+        return await tx.execute(_RESCHEDULE, values)
+    if status != _WAITING:
+        await tx.execute(_REJOIN, values)
+        await start_chains(tx, {(webhook_id, key)})
+    return 1
 
 
+_THIS_DELIVERY = (
+    deliveries.c.account_id == bindparam("b_account_id"),
+    deliveries.c.id == bindparam("b_id"),
+)
+_ORDERING_OF = Statement(
+    lambda _: select(deliveries.c.webhook_id, deliveries.c.resource_key, deliveries.c.status).where(
+        *_THIS_DELIVERY
+    )
+)
 _RESCHEDULE = Statement(
     lambda _: (
         update(deliveries)
-        .where(
-            deliveries.c.account_id == bindparam("b_account_id"),
-            deliveries.c.id == bindparam("b_id"),
-        )
+        .where(*_THIS_DELIVERY)
         .values(
             status=_status_for_webhook(),
             next_attempt_at=bindparam("b_now", type_=Timestamp),
@@ -431,32 +468,68 @@ _RESCHEDULE = Statement(
         )
     )
 )
+_REJOIN = Statement(
+    lambda _: (
+        update(deliveries)
+        .where(*_THIS_DELIVERY)
+        .values(
+            status=_WAITING,
+            next_attempt_at=bindparam("b_now", type_=Timestamp),
+            completed_at=None,
+            lease_token=None,
+            lease_worker=None,
+            lease_losses=0,
+        )
+    )
+)
 
 
 async def recover_failed(
     tx: Transaction, *, account_id: str, webhook_id: str, since: datetime, now: datetime
 ) -> int:
-    return await tx.execute(
-        _RECOVER,
-        {"b_account_id": account_id, "b_webhook_id": webhook_id, "b_since": since, "b_now": now},
-    )
+    """Makes the webhook's failed deliveries created since `since` due at `now`; those of
+    an ordered webhook re-join their resources' chains, in sequence order. Returns how many."""
+    values = {
+        "b_account_id": account_id,
+        "b_webhook_id": webhook_id,
+        "b_since": since,
+        "b_now": now,
+    }
+    recovered = await tx.execute(_RECOVER, values)
+    rejoined = await tx.fetch_all(_RECOVER_ORDERED, values)
+    await start_chains(tx, {(webhook_id, key) for (key,) in rejoined})
+    return recovered + len(rejoined)
 
 
+_FAILED_SINCE = (
+    deliveries.c.account_id == bindparam("b_account_id"),
+    deliveries.c.webhook_id == bindparam("b_webhook_id"),
+    deliveries.c.status == _FAILED,
+    deliveries.c.created >= bindparam("b_since", type_=Timestamp),
+)
 _RECOVER = Statement(
     lambda _: (
         update(deliveries)
-        .where(
-            deliveries.c.account_id == bindparam("b_account_id"),
-            deliveries.c.webhook_id == bindparam("b_webhook_id"),
-            deliveries.c.status == _FAILED,
-            deliveries.c.created >= bindparam("b_since", type_=Timestamp),
-        )
+        .where(*_FAILED_SINCE, deliveries.c.resource_key.is_(None))
         .values(
             status=_status_for_webhook(),
             next_attempt_at=bindparam("b_now", type_=Timestamp),
             completed_at=None,
             lease_losses=0,
         )
+    )
+)
+_RECOVER_ORDERED = Statement(
+    lambda _: (
+        update(deliveries)
+        .where(*_FAILED_SINCE, deliveries.c.resource_key.is_not(None))
+        .values(
+            status=_WAITING,
+            next_attempt_at=bindparam("b_now", type_=Timestamp),
+            completed_at=None,
+            lease_losses=0,
+        )
+        .returning(deliveries.c.resource_key)
     )
 )
 

@@ -16,15 +16,21 @@ from hookcast.store.statement import Statement
 from hookcast.store.tables import deliveries, events
 from hookcast.store.types import dump_json
 
-__all__ = ["insert_new_events", "list_events", "load_events"]
+__all__ = ["first_of_each_key", "insert_new_events", "list_events", "load_events"]
 
 EventKey = tuple[str, str]  # (account_id, event id)
 
 
+def first_of_each_key(batch: Sequence[Event]) -> list[Event]:
+    """The first event of each (account_id, id), in input order."""
+    unique = list({(event.account_id, event.id): event for event in reversed(batch)}.values())
+    unique.reverse()
+    return unique
+
+
 async def insert_new_events(tx: Transaction, batch: Sequence[Event]) -> list[Event]:
     """Inserts the events whose (account_id, id) is new; returns those, in input order."""
-    unique = list({(event.account_id, event.id): event for event in reversed(batch)}.values())
-    unique.reverse()  # first occurrence of each key, in input order
+    unique = first_of_each_key(batch)
     if not unique:
         return []
     result = await tx.fetch_each(_INSERT_NEW, [event_values(event) for event in unique])

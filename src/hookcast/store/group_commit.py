@@ -17,7 +17,7 @@ from hookcast.domain.models import Delivery, Event
 from hookcast.ports import ConfigChanged, ConfigVersion, Fanout
 from hookcast.store import accounts as account_sql
 from hookcast.store import deliveries as delivery_sql
-from hookcast.store import events as event_sql
+from hookcast.store import sequences as sequence_sql
 from hookcast.store.connector import Transaction
 from hookcast.store.sql import notify
 
@@ -51,10 +51,11 @@ async def append_together(
     (workers should be woken)."""
     outdated = await _outdated(tx, publishes)
     live = [publish for publish in publishes if publish not in outdated]
-    stored = await event_sql.insert_new_events(tx, [e for p in live for e in p.events])
+    stored = await sequence_sql.insert_numbered(tx, [e for p in live for e in p.events])
     # Each newly stored event belongs to the first publish that carried it and is fanned out
-    # there only: a re-published event (same id) already has its deliveries.
-    new = {(event.account_id, event.id) for event in stored}
+    # there only: a re-published event (same id) already has its deliveries. Fan-out gets
+    # the stored events, numbered (deliveries to ordered webhooks carry the number).
+    new = {(event.account_id, event.id): event for event in stored}
     ids: list[list[str] | None] = []
     fanned_out: list[Delivery] = []
     for publish in publishes:
@@ -63,9 +64,9 @@ async def append_together(
             continue
         mine = []
         for event in publish.events:
-            if (event.account_id, event.id) in new:
-                new.discard((event.account_id, event.id))
-                mine.append(event)
+            numbered = new.pop((event.account_id, event.id), None)
+            if numbered is not None:
+                mine.append(numbered)
         ids.append([event.id for event in mine])
         if mine:
             fanned_out.extend(publish.fanout(mine))

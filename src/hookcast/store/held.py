@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, func, select, update
 
 from hookcast.domain.models import DeliveryStatus
+from hookcast.store.chains import start_chains
 from hookcast.store.connector import Transaction
 from hookcast.store.sql import in_list
 from hookcast.store.statement import Statement
@@ -33,9 +34,15 @@ async def count_held(tx: Transaction, webhook_ids: Collection[str]) -> dict[str,
 
 async def deliver_held(tx: Transaction, *, account_id: str, webhook_id: str) -> int:
     """Makes the webhook's held deliveries pending, each due at its own creation time, so
-    claims (oldest due first) take them in publish order. Only while the webhook is enabled:
-    if it was disabled meanwhile they stay held. Returns how many."""
-    return await tx.execute(_DELIVER, {"b_account_id": account_id, "b_webhook_id": webhook_id})
+    claims (oldest due first) take them in publish order. Those of an ordered webhook join
+    their resources' chains instead (WAITING, sequence order; a chain with no unfinished
+    delivery starts with its lowest). Only while the webhook is enabled: if
+    it was disabled meanwhile they stay held. Returns how many."""
+    values = {"b_account_id": account_id, "b_webhook_id": webhook_id}
+    released = await tx.execute(_DELIVER, values)
+    joined = await tx.fetch_all(_JOIN_CHAINS, values)
+    await start_chains(tx, {(webhook_id, key) for (key,) in joined})
+    return released + len(joined)
 
 
 async def discard_held(tx: Transaction, *, account_id: str, webhook_id: str, now: datetime) -> int:
@@ -62,8 +69,16 @@ _ENABLED = (
 _DELIVER = Statement(
     lambda _: (
         update(deliveries)
-        .where(*_THIS_WEBHOOKS_HELD, _ENABLED.is_(True))
+        .where(*_THIS_WEBHOOKS_HELD, _ENABLED.is_(True), deliveries.c.resource_key.is_(None))
         .values(status=DeliveryStatus.PENDING.value, next_attempt_at=deliveries.c.created)
+    )
+)
+_JOIN_CHAINS = Statement(
+    lambda _: (
+        update(deliveries)
+        .where(*_THIS_WEBHOOKS_HELD, _ENABLED.is_(True), deliveries.c.resource_key.is_not(None))
+        .values(status=DeliveryStatus.WAITING.value, next_attempt_at=deliveries.c.created)
+        .returning(deliveries.c.resource_key)
     )
 )
 _DISCARD = Statement(

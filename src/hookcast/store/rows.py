@@ -13,6 +13,7 @@ from hookcast.domain.models import (
     DeliveryStatus,
     Event,
     LastError,
+    Ordering,
     RetryPolicySpec,
     Role,
     Site,
@@ -105,6 +106,7 @@ def webhook_values(webhook: Webhook, box: SecretBox) -> Values:
             "delays": list(webhook.retry_policy.delays),
         },
         "timeout_seconds": webhook.timeout_seconds,
+        "ordering": webhook.ordering.value,
         "secret_encrypted": box.encrypt(webhook.secret),
         "previous_secret_encrypted": None if previous is None else box.encrypt(previous),
         "previous_secret_expires": webhook.previous_secret_expires,
@@ -143,6 +145,7 @@ def webhook_from_row(
         conditions=row["conditions"],
         retry_policy=RetryPolicySpec(policy["name"], tuple(policy["delays"])),
         timeout_seconds=row["timeout_seconds"],
+        ordering=Ordering(row["ordering"]),
         previous_secret=None if previous is None else box.decrypt(previous),
         previous_secret_expires=row["previous_secret_expires"],
         last_success=row["last_success"],
@@ -176,6 +179,7 @@ def event_values(event: Event) -> Values:
         "event_time": event.event_time,
         "data": event.data,
         "created": event.created,
+        "sequence": event.sequence,
     }
 
 
@@ -189,6 +193,7 @@ def event_from_row(row: Row) -> Event:
         event_time=row["event_time"],
         data=row["data"],
         created=row["created"],
+        sequence=row["sequence"],
     )
 
 
@@ -207,6 +212,8 @@ def delivery_values(delivery: Delivery) -> Values:
         "last_status_code": delivery.last_status_code,
         "created": delivery.created,
         "completed_at": delivery.completed_at,
+        "resource_key": delivery.resource_key,
+        "sequence": delivery.sequence,
     }
 
 
@@ -225,6 +232,8 @@ def delivery_from_row(row: Row) -> Delivery:
         created=row["created"],
         last_status_code=row["last_status_code"],
         completed_at=row["completed_at"],
+        resource_key=row["resource_key"],
+        sequence=row["sequence"],
     )
 
 

@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hookcast.domain.errors import Conflict
-from hookcast.domain.models import Account, ApiKey, Event, Site, Webhook
+from hookcast.domain.models import Account, ApiKey, Event, Ordering, Site, Webhook
 from hookcast.ports import (
     ClaimedDelivery,
     ConfigChanged,
@@ -35,6 +35,7 @@ from hookcast.ports import (
     WebhookQuery,
 )
 from hookcast.store import accounts as account_sql
+from hookcast.store import chains as chain_sql
 from hookcast.store import deliveries as delivery_sql
 from hookcast.store import events as event_sql
 from hookcast.store import held as held_sql
@@ -255,6 +256,9 @@ class SqlStore:
     async def update_webhook(self, webhook: Webhook, now: datetime) -> None:
         async with self._writing() as tx:
             await webhook_sql.update_webhook(tx, webhook=webhook, now=now, box=self._box)
+            if webhook.ordering is Ordering.NONE:
+                # Ordering turned off (or never on): nothing may stay waiting for a turn.
+                await chain_sql.end_chains(tx, webhook.id, now=now)
             if webhook.enabled:
                 await notify(tx)
             await account_sql.config_changed(tx, webhook.account_id)
@@ -344,13 +348,18 @@ class SqlStore:
         self, results: Sequence[DeliveryResult], health: Sequence[WebhookHealth]
     ) -> None:
         async with self._writing() as tx:
-            # Webhook rows, then delivery rows, then account rows: the order every writer
-            # locks them in (update_webhook, append_events), so PostgreSQL never sees a cycle.
+            # Webhook rows, then delivery rows, then chain rows, then account rows: the order
+            # every writer locks them in (update_webhook, append_events), so PostgreSQL never
+            # sees a cycle.
             await webhook_sql.apply_health(tx, health)
-            await delivery_sql.record_attempts(tx, results)
+            made_due = await delivery_sql.record_attempts(tx, results)
+            if made_due:
+                await notify(tx)
             await account_sql.config_changed_for_webhooks(
                 tx, [h.webhook_id for h in health if h.disable_reason]
             )
+        if made_due:
+            self._wakeup.notify()
 
     async def beat_worker(self, worker_id: str, now: datetime) -> None:
         async with self._writing() as tx:

@@ -27,8 +27,10 @@ __all__ = [
     "api_keys",
     "attempts",
     "deliveries",
+    "delivery_chains",
     "events",
     "metadata",
+    "resource_sequences",
     "sites",
     "webhook_events",
     "webhook_sites",
@@ -41,6 +43,7 @@ _EVENT_ID = 128
 _DELIVERY_ID = 32
 _STATUS = 16
 _WORKER_ID = 32
+_RESOURCE_KEY = 160  # "media:" or "channel:" and a resource id of up to 128 characters
 
 metadata = MetaData(
     naming_convention={
@@ -101,6 +104,7 @@ webhooks = Table(
     Column("conditions", JsonText, nullable=True),
     Column("retry_policy", JsonText, nullable=False),  # {"name": ..., "delays": [...]}
     Column("timeout_seconds", Integer, nullable=False),
+    Column("ordering", String(_STATUS), nullable=False, server_default="none"),
     Column("secret_encrypted", Text, nullable=False),
     Column("previous_secret_encrypted", Text, nullable=True),
     Column("previous_secret_expires", Timestamp, nullable=True),
@@ -171,7 +175,20 @@ events = Table(
     Column("event_time", Timestamp, nullable=False),
     Column("data", JsonText, nullable=True),
     Column("created", Timestamp, nullable=False),
+    # Per (account, resource) publish number (resource_sequences); NULL for events about no
+    # resource, and for events stored before sequences existed.
+    Column("sequence", BigInteger, nullable=True),
     Index(None, "account_id", "created"),
+)
+
+# The last sequence number given to each (account, resource): bumped once per resource per
+# publish transaction (store/sequences.py), whose row lock orders concurrent publishes.
+resource_sequences = Table(
+    "resource_sequences",
+    metadata,
+    Column("account_id", String(_ID), ForeignKey("accounts.id"), primary_key=True),
+    Column("resource_key", String(_RESOURCE_KEY), primary_key=True),
+    Column("last_seq", BigInteger, nullable=False),
 )
 
 deliveries = Table(
@@ -197,6 +214,10 @@ deliveries = Table(
     Column("last_status_code", Integer, nullable=True),
     Column("created", Timestamp, nullable=False),
     Column("completed_at", Timestamp, nullable=True),
+    # Ordered webhooks only (NULL otherwise): the event's resource and sequence, the order
+    # waiting deliveries are made due in (store/chains.py).
+    Column("resource_key", String(_RESOURCE_KEY), nullable=True),
+    Column("sequence", BigInteger, nullable=True),
     # One delivery per (webhook, event). Event first: the same index serves "deliveries of
     # these events" (per-event counts), saving a sixth index on the hottest table.
     UniqueConstraint("event_id", "webhook_id"),
@@ -232,12 +253,38 @@ deliveries = Table(
         sqlite_where=text("status = 'held'"),
         postgresql_where=text("status = 'held'"),
     ),
+    # An ordered webhook's waiting deliveries per resource, lowest sequence first: the next
+    # one to make due when a chain's head finishes.
+    Index(
+        "ix_deliveries_waiting",
+        "webhook_id",
+        "resource_key",
+        "sequence",
+        sqlite_where=text("status = 'waiting'"),
+        postgresql_where=text("status = 'waiting'"),
+    ),
     Index(
         "ix_deliveries_lease_worker",
         "lease_worker",
         sqlite_where=text("lease_worker IS NOT NULL"),
         postgresql_where=text("lease_worker IS NOT NULL"),
     ),
+)
+
+# One row per (ordered webhook, resource) with an unfinished delivery: `head_id` is the one
+# that may be sent (pending, or paused), the others wait. Publishes and completions lock the
+# row, so a publish adding to a chain and the completion ending it cannot miss each other.
+delivery_chains = Table(
+    "delivery_chains",
+    metadata,
+    Column(
+        "webhook_id",
+        String(_ID),
+        ForeignKey("webhooks.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("resource_key", String(_RESOURCE_KEY), primary_key=True),
+    Column("head_id", String(_DELIVERY_ID), nullable=True, unique=True),
 )
 
 # Delivering processes and their heartbeats (store/workers.py).

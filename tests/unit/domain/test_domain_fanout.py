@@ -11,7 +11,8 @@ import pytest
 
 from hookcast.domain.conditions import MAX_VISITS
 from hookcast.domain.fanout import MAX_PUBLISH_VISITS, FanoutPlan, Lease, Subscribers
-from hookcast.domain.models import DeliveryStatus, Event, Webhook
+from hookcast.domain.models import DeliveryStatus, Event, Ordering, Webhook
+from hookcast.domain.ordering import with_sequence
 from support import factories as make
 
 ACCOUNT = "acc"
@@ -178,3 +179,18 @@ def test_a_held_flowplayer_delivery_is_never_leased_to_the_publishing_worker() -
     (delivery,) = plan([event])
     assert delivery.status is DeliveryStatus.HELD
     assert plan.leased == []
+
+
+def test_an_ordered_webhooks_deliveries_carry_their_resource_and_are_never_leased() -> None:
+    """The store decides which of them goes (store/chains.py): the publishing process's
+    worker must not be handed one that should wait its turn."""
+    unordered, ordered = _hook(), _hook(ordering=Ordering.RESOURCE)
+    event = with_sequence(_event(resource_ids={"media_id": "MNYaMSQl"}), 4)
+    until = make.NOW + timedelta(seconds=30)
+
+    made = _plan([ordered, unordered], [event], Lease(token="tok", until=until, room=10))([event])
+
+    assert [(d.webhook_id, d.resource_key, d.sequence, d.lease_token) for d in made] == [
+        (ordered.id, "media:MNYaMSQl", 4, None),
+        (unordered.id, None, None, "tok"),
+    ]

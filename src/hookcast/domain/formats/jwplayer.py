@@ -3,8 +3,8 @@
 
 Key order follows JW Player's examples (receivers and their logs see the familiar shape):
 event, event_id, the primary resource id, webhook_id, site_id, event_time, the other resource
-ids (a thumbnail's media_id comes after event_time), then data. Serialising is left to the
-caller (orjson, outside the pure domain).
+ids (a thumbnail's media_id comes after event_time), the sequence number, then data.
+Serialising is left to the caller (orjson, outside the pure domain).
 """
 
 from __future__ import annotations
@@ -32,6 +32,10 @@ def body_fields(event: Event, webhook_id: str) -> dict[str, Any]:
     body["site_id"] = event.site_id
     body["event_time"] = format_time(event.event_time)
     body.update(ids[1:])
+    if event.sequence is not None:
+        # The event's number within its resource (domain/ordering.py): an extra key JSON
+        # receivers of JW Player's shape ignore, and one a receiver can spot gaps with.
+        body["sequence"] = event.sequence
     if event.data is not None:
         # a plain dict: serialisers such as orjson refuse other Mapping types
         body["data"] = dict(event.data)

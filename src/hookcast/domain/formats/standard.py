@@ -1,9 +1,9 @@
 """The `standard` format: the Standard Webhooks envelope and headers, nothing else.
 
 Body: `{"type": "media.available", "timestamp": "<ISO 8601>", "data": {<ids>, "site_id",
-<the publisher's data>}}`. Headers: `webhook-id` (the delivery id, stable across retries),
-`webhook-timestamp`, `webhook-signature` ("v1,<base64>", one per secret during a rotation's
-grace period), verifiable by the official `standardwebhooks` libraries.
+"sequence", <the publisher's data>}}`. Headers: `webhook-id` (the delivery id, stable across
+retries), `webhook-timestamp`, `webhook-signature` ("v1,<base64>", one per secret during a
+rotation's grace period), verifiable by the official `standardwebhooks` libraries.
 """
 
 from __future__ import annotations
@@ -39,6 +39,10 @@ def _render(event: Event, *, name: str, webhook_id: str, delivery_id: str) -> di
     primary = EVENT_TYPES[event.type].id_fields[:1]
     data = resource_fields(event, primary_as=primary[0] if primary else "id")
     data["site_id"] = event.site_id
+    if event.sequence is not None:
+        # The spec leaves `data` to the sender: the event's number within its resource
+        # (domain/ordering.py), as the X-Hookcast-Sequence header also carries.
+        data["sequence"] = event.sequence
     return {"type": name, "timestamp": format_time(event.event_time), "data": data}
 
 

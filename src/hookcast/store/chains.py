@@ -1,0 +1,282 @@
+"""Ordered delivery in SQL: delivery_chains rows and WAITING deliveries follow the rules of
+domain/ordering.py.
+
+A chain row exists for each (ordered webhook, resource) with an unfinished delivery; its
+`head_id` is the one delivery of them that is PENDING (or PAUSED), the rest are WAITING.
+Every decision about a chain takes its row lock first (the publish's upsert, the
+completion's SELECT ... FOR UPDATE), so on PostgreSQL a publish that adds to a chain and
+the completion that would end it are serialized: either the publish sees the chain and its
+deliveries wait (the completion, running after it, then sees them), or it sees none and its
+first delivery goes. Locks are taken in (webhook_id, resource_key) order: no deadlocks.
+SQLite has one writer, which serializes them already.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Sequence
+from dataclasses import replace
+from datetime import datetime
+
+from sqlalchemy import (
+    ColumnElement,
+    ScalarSelect,
+    Select,
+    String,
+    bindparam,
+    case,
+    delete,
+    literal,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.sql.dml import Insert
+
+from hookcast.domain.models import Delivery, DeliveryStatus
+from hookcast.domain.ordering import admit
+from hookcast.store.connector import Transaction
+from hookcast.store.sql import in_list
+from hookcast.store.statement import Statement
+from hookcast.store.tables import deliveries, delivery_chains, webhooks
+from hookcast.store.types import JsonText, Timestamp
+
+__all__ = ["ChainKey", "admit_deliveries", "advance_chains", "end_chains", "start_chains"]
+
+ChainKey = tuple[str, str]  # (webhook_id, resource_key)
+
+_WAITING = DeliveryStatus.WAITING.value
+_PENDING = DeliveryStatus.PENDING.value
+_PAUSED = DeliveryStatus.PAUSED.value
+_FINISHED = (DeliveryStatus.SUCCEEDED.value, DeliveryStatus.FAILED.value)
+
+
+async def admit_deliveries(tx: Transaction, batch: Sequence[Delivery]) -> list[Delivery]:
+    """`batch` as it must be stored: an ordered delivery (one with a resource key that
+    fan-out made PENDING) goes now only if it is the lowest-sequence one of its chain and
+    the chain had no unfinished delivery; the others are made WAITING."""
+    chains: defaultdict[ChainKey, list[Delivery]] = defaultdict(list)
+    for delivery in batch:
+        if delivery.resource_key is not None and delivery.status is DeliveryStatus.PENDING:
+            chains[(delivery.webhook_id, delivery.resource_key)].append(delivery)
+    if not chains:
+        return list(batch)
+    keys = sorted(chains)
+    candidates = [min(chains[key], key=_order).id for key in keys]
+    heads = await _join(tx, keys, candidates)
+    statuses: dict[str, DeliveryStatus] = {}
+    for key in keys:
+        members = chains[key]
+        busy = not any(member.id in heads for member in members)
+        for member, status in zip(members, _admit(members, busy=busy), strict=True):
+            statuses[member.id] = status
+    return [replace(d, status=statuses[d.id]) if d.id in statuses else d for d in batch]
+
+
+def _order(delivery: Delivery) -> tuple[int, str]:
+    return (delivery.sequence or 0, delivery.id)
+
+
+def _admit(members: list[Delivery], *, busy: bool) -> list[DeliveryStatus]:
+    return admit([member.sequence or 0 for member in members], chain_busy=busy)
+
+
+async def _join(tx: Transaction, keys: list[ChainKey], candidates: list[str]) -> set[str]:
+    """Creates each chain of `keys` with its candidate as head, or leaves an existing one as
+    it is, but locked (in key order): the heads, one statement for every chain."""
+    if tx.database == "postgresql":
+        values: dict[str, object] = {
+            "b_webhooks": [webhook_id for webhook_id, _ in keys],
+            "b_keys": [key for _, key in keys],
+            "b_heads": candidates,
+        }
+    else:
+        values = {"b_rows": [[w, r, h] for (w, r), h in zip(keys, candidates, strict=True)]}
+    return {head for (head,) in await tx.fetch_all(_JOIN, values)}
+
+
+_PG_JOIN = text("""
+    INSERT INTO delivery_chains (webhook_id, resource_key, head_id)
+    SELECT w, r, h FROM unnest(:b_webhooks, :b_keys, :b_heads) AS c(w, r, h) ORDER BY w, r
+    ON CONFLICT (webhook_id, resource_key) DO UPDATE SET head_id = delivery_chains.head_id
+    RETURNING head_id
+""").bindparams(
+    bindparam("b_webhooks", type_=ARRAY(String)),
+    bindparam("b_keys", type_=ARRAY(String)),
+    bindparam("b_heads", type_=ARRAY(String)),
+)
+# "WHERE true": SQLite's parser would otherwise read ON CONFLICT as part of the SELECT's join.
+_SQLITE_JOIN = text("""
+    INSERT INTO delivery_chains (webhook_id, resource_key, head_id)
+    SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(:b_rows) WHERE true
+    ORDER BY 1, 2
+    ON CONFLICT (webhook_id, resource_key) DO UPDATE SET head_id = delivery_chains.head_id
+    RETURNING head_id
+""").bindparams(bindparam("b_rows", type_=JsonText))
+_JOIN = Statement(  # once per publish transaction with ordered deliveries
+    lambda database: _PG_JOIN if database == "postgresql" else _SQLITE_JOIN
+)
+
+
+async def start_chains(tx: Transaction, keys: Collection[ChainKey]) -> int:
+    """For deliveries just made WAITING outside a publish (released held ones, manual
+    retries, recoveries), due when they were set to be: each chain of `keys` that has no
+    unfinished head gets its lowest-sequence waiting delivery as head. Returns how many
+    were made due."""
+    if not keys:
+        return 0
+    rows = [{"b_webhook_id": w, "b_key": r} for w, r in sorted(keys)]
+    heads = [head for (head,) in await tx.fetch_each(_START, rows) if head is not None]
+    made_due = await _promote(tx, heads, statement=_PROMOTE_AS_SET)
+    await tx.execute(_DELETE_HEADLESS)
+    return made_due
+
+
+def _next_waiting(
+    webhook_id: ColumnElement[str], resource_key: ColumnElement[str]
+) -> ScalarSelect[str]:
+    """The id of the chain's lowest-sequence waiting delivery (NULL if none)."""
+    return (
+        select(deliveries.c.id)
+        .where(
+            deliveries.c.webhook_id == webhook_id,
+            deliveries.c.resource_key == resource_key,
+            deliveries.c.status == _WAITING,
+        )
+        .order_by(deliveries.c.sequence, deliveries.c.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def _start(database: str) -> Insert:
+    insert = postgresql.insert if database == "postgresql" else sqlite.insert
+    webhook_id = bindparam("b_webhook_id", type_=String)
+    key = bindparam("b_key", type_=String)
+    statement = insert(delivery_chains).from_select(
+        ["webhook_id", "resource_key", "head_id"],
+        select(webhook_id, key, _next_waiting(webhook_id, key)),
+    )
+    return statement.on_conflict_do_update(
+        index_elements=["webhook_id", "resource_key"],
+        set_={"head_id": delivery_chains.c.head_id},
+    ).returning(delivery_chains.c.head_id)
+
+
+_START = Statement(_start)
+
+
+async def advance_chains(tx: Transaction, finished: Sequence[str], *, now: datetime) -> int:
+    """The deliveries `finished` are done (succeeded or failed for good): each that heads a
+    chain hands it to the chain's next waiting delivery, due at `now`, or ends it. A
+    delivery that is not a head, or is not finished after all (a stale result dropped for
+    its lost lease), changes nothing. Returns how many deliveries were made due."""
+    if not finished:
+        return 0
+    ids = list(finished)
+    if tx.database == "postgresql":
+        # Lock the chains first, in key order (a publish's upsert takes them in that order
+        # too); SQLite's single writer needs no lock, and _ADVANCE checks the heads itself.
+        ids = [head for (head,) in await tx.fetch_all(_LOCK_HEADED, {"ids": ids})]
+        if not ids:
+            return 0
+    heads = [head for (head,) in await tx.fetch_all(_ADVANCE, {"ids": ids})]
+    made_due = await _promote(
+        tx, [head for head in heads if head is not None], statement=_PROMOTE, now=now
+    )
+    if None in heads:  # chains that ended
+        await tx.execute(_DELETE_HEADLESS)
+    return made_due
+
+
+def _head_finished() -> ColumnElement[bool]:
+    """The chain's head succeeded or failed for good: a stale result (its lease lost and
+    re-claimed) left the delivery unfinished and must not move the chain."""
+    head = deliveries.alias("head")
+    head_status = select(head.c.status).where(head.c.id == delivery_chains.c.head_id)
+    return or_(*(head_status.scalar_subquery() == status for status in _FINISHED))
+
+
+def _lock_headed(database: str) -> Select[tuple[str]]:
+    return (
+        select(delivery_chains.c.head_id)
+        .where(in_list(database, column=delivery_chains.c.head_id), _head_finished())
+        .order_by(delivery_chains.c.webhook_id, delivery_chains.c.resource_key)
+        .with_for_update(of=delivery_chains)
+    )
+
+
+_LOCK_HEADED = Statement(_lock_headed)  # every batch of results, on PostgreSQL
+
+
+_ADVANCE = Statement(
+    lambda database: (
+        update(delivery_chains)
+        .where(in_list(database, column=delivery_chains.c.head_id), _head_finished())
+        .values(head_id=_next_waiting(delivery_chains.c.webhook_id, delivery_chains.c.resource_key))
+        .returning(delivery_chains.c.head_id)
+    )
+)
+_DELETE_HEADLESS = Statement(
+    lambda _: delete(delivery_chains).where(delivery_chains.c.head_id.is_(None))
+)
+
+
+async def _promote(
+    tx: Transaction, heads: list[str], *, statement: Statement, now: datetime | None = None
+) -> int:
+    """Makes the waiting `heads` sendable (PAUSED if their webhook is disabled)."""
+    if not heads:
+        return 0
+    return await tx.execute(statement, {"ids": heads, "b_now": now})
+
+
+def _sendable() -> ColumnElement[str]:
+    enabled = (
+        select(webhooks.c.enabled).where(webhooks.c.id == deliveries.c.webhook_id)
+    ).scalar_subquery()
+    return case((enabled.is_(True), literal(_PENDING)), else_=literal(_PAUSED))
+
+
+_PROMOTE = Statement(
+    lambda database: (
+        update(deliveries)
+        .where(in_list(database, column=deliveries.c.id), deliveries.c.status == _WAITING)
+        .values(status=_sendable(), next_attempt_at=bindparam("b_now", type_=Timestamp))
+    )
+)
+_PROMOTE_AS_SET = Statement(  # due when the delivery's next_attempt_at says
+    lambda database: (
+        update(deliveries)
+        .where(in_list(database, column=deliveries.c.id), deliveries.c.status == _WAITING)
+        .values(status=_sendable())
+    )
+)
+
+
+async def end_chains(tx: Transaction, webhook_id: str, *, now: datetime) -> int:
+    """The webhook no longer orders its deliveries: its waiting ones are made due at `now`
+    and its chains forgotten. Returns how many were made due."""
+    values = {"b_webhook_id": webhook_id, "b_now": now}
+    made_due = await tx.execute(_RELEASE_WAITING, values)
+    await tx.execute(_END, values)
+    return made_due
+
+
+_RELEASE_WAITING = Statement(
+    lambda _: (
+        update(deliveries)
+        .where(
+            deliveries.c.webhook_id == bindparam("b_webhook_id"), deliveries.c.status == _WAITING
+        )
+        .values(status=_sendable(), next_attempt_at=bindparam("b_now", type_=Timestamp))
+    )
+)
+_END = Statement(
+    lambda _: delete(delivery_chains).where(
+        delivery_chains.c.webhook_id == bindparam("b_webhook_id")
+    )
+)

@@ -55,7 +55,7 @@ async def test_a_standard_webhooks_receiver_verifies_with_the_official_library(
 
     verified = StandardWebhook(hook["secret"]).verify(item.body, item.headers)
     assert verified["type"] == "media.available"
-    assert verified["data"] == {"media_id": "MNYaMSQl", "site_id": hookcast.site_id}
+    assert verified["data"] == {"media_id": "MNYaMSQl", "site_id": hookcast.site_id, "sequence": 1}
 
 
 async def test_a_media_manager_receiver_checks_the_signature_header(hookcast: Deployment) -> None:

@@ -20,10 +20,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from hookcast.domain import jwks
 from hookcast.domain.catalog import EventType
 from hookcast.domain.formats import FORMATS, format_of
 from hookcast.domain.formats.examples import format_examples
 from hookcast.domain.formats.jwplayer import format_time
+from hookcast.domain.jwks import PublishedKey
 from hookcast.domain.models import ApiKey, Attempt, LastError, Site, Webhook, WebhookState
 from hookcast.domain.retry import retry_policy_to_json
 from hookcast.ports import DeliveryRecord, EventSummary, Page, PageRequest
@@ -257,6 +259,32 @@ class FlowplayerSecretOut(_Out):
         description="Signs every Flowplayer-format webhook's deliveries (X-FP-Webhook-"
         "Signature-Hmac-Sha-256); null: not set, and their deliveries are held"
     )
+
+
+class JwkOut(_Out):
+    """An Ed25519 public key as a JWK (RFC 8037), with the webhook it signs for."""
+
+    kty: Literal["OKP"]
+    crv: Literal["Ed25519"]
+    x: str = Field(description="The raw 32-byte public key, base64url without padding")
+    kid: str = Field(description="The key's RFC 7638 thumbprint")
+    use: Literal["sig"]
+    alg: Literal["EdDSA"]
+    webhook_id: str
+    expires_at: Time | None = Field(
+        description="null for the current key; for the previous key during a rotation's "
+        "grace period, when it stops signing"
+    )
+
+
+class JwkSetOut(_Out):
+    """The account's webhook public keys (JWKS, RFC 7517)."""
+
+    keys: list[JwkOut]
+
+    @classmethod
+    def from_domain(cls, keys: Sequence[PublishedKey]) -> JwkSetOut:
+        return cls.model_validate(jwks.document(keys))
 
 
 # --- sites ------------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """Webhooks' Ed25519 public keys as a JWK Set (RFC 7517, OKP keys per RFC 8037).
 
 Each key is `{"kty": "OKP", "crv": "Ed25519", "x", "kid", "use": "sig", "alg": "EdDSA"}`
-plus two HookCast members: `webhook_id`, the webhook it signs for, and, for a key still
-signing during a rotation's grace period, `expires_at` (ISO 8601), when it stops.
+plus two HookCast members: `webhook_id`, the webhook it signs for, and `expires_at`: null
+for a webhook's current key, the ISO 8601 time it stops signing for a previous key still in
+a rotation's grace period.
 
 `kid` is the key's RFC 7638 thumbprint: it names the key, not the webhook, so it never
 changes meaning when a rotation makes the current key the previous one, and a receiver can
@@ -20,6 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from hookcast.domain import ed25519
+from hookcast.domain.formats.jwplayer import format_time
 from hookcast.domain.models import Webhook
 
 __all__ = ["PublishedKey", "document", "thumbprint", "webhook_keys"]
@@ -57,8 +59,8 @@ def thumbprint(public_key: str) -> str:
     return _b64url(hashlib.sha256(canonical).digest())
 
 
-def _jwk(key: PublishedKey) -> dict[str, str]:
-    jwk = {
+def _jwk(key: PublishedKey) -> dict[str, str | None]:
+    return {
         "kty": "OKP",
         "crv": "Ed25519",
         "x": _x(key.public_key),
@@ -66,10 +68,8 @@ def _jwk(key: PublishedKey) -> dict[str, str]:
         "use": "sig",
         "alg": "EdDSA",
         "webhook_id": key.webhook_id,
+        "expires_at": None if key.expires_at is None else format_time(key.expires_at),
     }
-    if key.expires_at is not None:
-        jwk["expires_at"] = key.expires_at.isoformat()
-    return jwk
 
 
 def _x(public_key: str) -> str:

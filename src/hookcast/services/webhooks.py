@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from hookcast.domain import ed25519
 from hookcast.domain.catalog import ALL_EVENTS
 from hookcast.domain.conditions import parse_conditions
 from hookcast.domain.errors import LimitExceeded, NotFound, ValidationFailed
 from hookcast.domain.formats import DEFAULT_FORMAT, FORMATS, Format, format_of
 from hookcast.domain.ids import new_resource_id
+from hookcast.domain.jwks import PublishedKey, webhook_keys
 from hookcast.domain.models import Ordering, Permission, RetryPolicySpec, Webhook
 from hookcast.domain.retry import MIN_CUSTOM_DELAY, parse_retry_policy, retry_policy_to_json
 from hookcast.ports import Clock, Page, PageRequest, Store, WebhookQuery
@@ -217,13 +220,35 @@ class WebhookService:
         keeps = wire.signs_with_previous
         rotated = dataclasses.replace(
             current,
-            secret=wire.new_secret(),
+            secret=_new_secret_like(current),
             previous_secret=current.secret if keeps else None,
             previous_secret_expires=now + self._grace if keeps else None,
             last_modified=now,
         )
         await self._store.update_webhook(rotated, now)
         return rotated
+
+    async def public_keys(self, caller: Caller) -> Sequence[PublishedKey]:
+        """The Ed25519 public keys that sign the account's deliveries now, oldest webhook
+        first: each ed25519 webhook's key, and its previous key during a rotation's grace."""
+        caller.require(Permission.READ)
+        now = self._clock()
+        return [
+            key for hook in await self._all(caller.account_id) for key in webhook_keys(hook, now)
+        ]
+
+    async def _all(self, account_id: str) -> Sequence[Webhook]:
+        # Bounded: an account holds at most max_per_account webhooks.
+        hooks: builtins.list[Webhook] = []
+        page = 1
+        while True:
+            request = PageRequest(page=page, page_length=100)
+            query = WebhookQuery(account_id=account_id, page=request, descending=False)
+            found = await self._store.list_webhooks(query)
+            hooks.extend(found.items)
+            if not found.items or len(hooks) >= found.total:
+                return hooks
+            page += 1
 
     async def _validate(
         self,
@@ -275,6 +300,13 @@ class WebhookService:
         if unknown:
             raise ValidationFailed(f"unknown site id(s): {', '.join(unknown)}", field="site_ids")
         return tuple(site_ids)
+
+
+def _new_secret_like(webhook: Webhook) -> str:
+    """A new secret of the same kind: an Ed25519 signing key stays one."""
+    if ed25519.is_signing_key(webhook.secret):
+        return ed25519.new_signing_key()
+    return format_of(webhook).new_secret()
 
 
 def parse_sort(sort: str, fields: Sequence[str]) -> tuple[str, bool]:

@@ -31,6 +31,7 @@ def test_a_jwk_is_an_okp_ed25519_signing_key_a_receiver_can_load() -> None:
                 "use": "sig",
                 "alg": "EdDSA",
                 "webhook_id": "2yW4KmiG",
+                "expires_at": None,
             }
         ]
     }

@@ -46,6 +46,7 @@ from hookcast.domain.signing import (
 
 __all__ = [
     "DEFAULT_TOLERANCE",
+    "PUBLIC_KEY_PREFIX",
     "InvalidSignature",
     "MalformedSignature",
     "MissingSignature",

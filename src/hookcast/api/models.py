@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hookcast.domain import jwks
+from hookcast.domain import ed25519, jwks
 from hookcast.domain.catalog import EventType
 from hookcast.domain.formats import FORMATS, format_of
 from hookcast.domain.formats.examples import format_examples
@@ -154,7 +154,11 @@ class WebhookMetadataOut(_Out):
         "delivered (POST .../held/deliver/) or discarded (POST .../held/discard/)"
     )
     format: str = Field(description="The wire format: body, headers and event names")
-    signing: str = Field(description="The signature scheme")
+    signing: str = Field(description='The signature scheme: "hmac" or "ed25519"')
+    public_key: str | None = Field(
+        description="For ed25519 signing, the whpk_ public key receivers verify v1a "
+        "signatures with (not a secret); null for hmac"
+    )
     state: Literal["healthy", "failing", "disabled"] = Field(
         description="Read only. failing: every attempt since failing_since failed; "
         "disabled: nothing is sent (see disabled_reason)"
@@ -192,7 +196,12 @@ class WebhookMetadataOut(_Out):
             next_attempt_at=_time(hook.next_retry_at)
             if hook.state is WebhookState.FAILING
             else None,
+            public_key=_public_key(hook.secret),
         )
+
+
+def _public_key(secret: str) -> str | None:
+    return ed25519.public_key_of(secret) if ed25519.is_signing_key(secret) else None
 
 
 class WebhookOut(_Out):

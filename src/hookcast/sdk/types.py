@@ -112,10 +112,12 @@ class Webhook:
     # The wire format ("jwplayer", "apivideo", "flowplayer", "mediamanager", "standard"):
     # `events` are named in it.
     format: str = "jwplayer"
+    # "hmac", or "ed25519": Standard Webhooks v1a signatures, verified with `public_key`.
     signing: str = "hmac"
     state: str = "healthy"  # "healthy", "failing" (since failing_since) or "disabled"
     last_error: LastError | None = None  # kept after the webhook recovers
     next_attempt_at: datetime | None = None  # while failing: the next retry
+    public_key: str | None = None  # whpk_..., for ed25519 signing (not a secret)
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,5 +245,5 @@ class WebhookChanges(TypedDict, total=False):
     retry_policy: str | list[float]
     timeout_seconds: int
     format: str  # fixed at create: only the current value is accepted
-    signing: str  # fixed at create: only the current value is accepted
+    signing: str  # a change is a rotation to a secret of the other kind
     ordering: str

@@ -57,6 +57,13 @@ OrderingOption = Annotated[
         "as soon as possible (the default)."
     ),
 ]
+SigningOption = Annotated[
+    str | None,
+    typer.Option(
+        help='"hmac" (a shared secret) or "ed25519" (Standard Webhooks v1a, verified with '
+        "the public key shown as signing)."
+    ),
+]
 
 
 _out = console
@@ -120,6 +127,10 @@ def _show_webhook(hook: Webhook) -> None:
         ("retry policy", _policy(hook.retry_policy)),
         ("timeout", f"{hook.timeout_seconds}s"),
         ("ordering", hook.ordering),
+        (
+            "signing",
+            f"{hook.signing} (public key {hook.public_key})" if hook.public_key else hook.signing,
+        ),
         ("last success", _time(hook.last_success)),
         ("failing since", _time(hook.failing_since)),
         ("held deliveries", hook.held_deliveries),
@@ -182,6 +193,7 @@ def create_webhook(
         ),
     ] = None,
     ordering: OrderingOption = None,
+    signing: SigningOption = None,
     as_json: JsonOption = False,
     url: UrlOption = DEFAULT_URL,
     api_key: ApiKeyOption = None,
@@ -213,6 +225,8 @@ def create_webhook(
         fields["format"] = wire_format
     if ordering is not None:
         fields["ordering"] = ordering
+    if signing is not None:
+        fields["signing"] = signing
     with connected(url, api_key) as client:
         if not fields["site_ids"]:
             fields["site_ids"] = every_site(client)
@@ -223,7 +237,11 @@ def create_webhook(
         print_answer(client)
         return
     _show_webhook(hook)
-    typer.echo(f"secret: {hook.secret}  (shown once: keep it to verify deliveries)")
+    if hook.public_key:
+        typer.echo(f"secret: {hook.secret}  (shown once: HookCast signs with it)")
+        typer.echo(f"public key: {hook.public_key}  (receivers verify with it; not a secret)")
+    else:
+        typer.echo(f"secret: {hook.secret}  (shown once: keep it to verify deliveries)")
 
 
 @webhooks_app.command("get")
@@ -260,11 +278,15 @@ def update_webhook(
     retry_policy: RetryOption = None,
     timeout: Annotated[int | None, typer.Option(help="Seconds to wait (1-30).")] = None,
     ordering: OrderingOption = None,
+    signing: SigningOption = None,
     as_json: JsonOption = False,
     url: UrlOption = DEFAULT_URL,
     api_key: ApiKeyOption = None,
 ) -> None:
     """Change some settings of a webhook; the others keep their value.
+
+    A new --signing is a rotation: a secret of the other kind signs at once, the old one
+    beside it until the grace period ends.
 
     Example: hookcast webhooks update 2yW4KmiG --event media_available --event media_deleted
     """
@@ -279,6 +301,7 @@ def update_webhook(
         "retry_policy": _retry_policy(retry_policy) if retry_policy else None,
         "timeout_seconds": timeout,
         "ordering": ordering,
+        "signing": signing,
     }
     changes = cast(WebhookChanges, {k: v for k, v in given.items() if v is not None})
     with connected(url, api_key) as client:

@@ -1,4 +1,5 @@
-"""The signature test vectors of docs/test-vectors/v1.json, computed by HookCast's signing code.
+"""The signature test vectors of docs/test-vectors/v1.json, computed by HookCast's own code:
+each case's headers are what the format's `headers` (the worker's signing step) makes.
 
 Regenerate the file after a deliberate change (existing cases must not change within v1):
 
@@ -11,23 +12,51 @@ import base64
 import hashlib
 import json
 import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
 from hookcast.domain import ed25519
-from hookcast.domain.signing import sign_hex, sign_jwt, sign_standard
+from hookcast.domain.formats import FORMATS
 
 VERSION: Final = 1
 PATH: Final = Path(__file__).parents[2] / "docs" / "test-vectors" / f"v{VERSION}.json"
 TOLERANCE_SECONDS: Final = 300
 TIMESTAMP: Final = 1724717745  # 2024-08-27T00:15:45Z
 MSG_ID: Final = "dlv_Vq3dNwK8sYb2rT7mFhL0Xe"
-BODY: Final = (
-    '{"event":"media_available","event_id":"evt_8fJd2kQm9TzX4aWc7LpN3v","media_id":"MNYaMSQl",'
-    '"webhook_id":"2yW4KmiG","site_id":"9KboGBFu","event_time":"2024-08-27T00:15:45+00:00",'
-    '"data":{"tags":["sports"],"title":"Café"}}'
-)
-TAMPERED_BODY: Final = BODY.replace('"sports"', '"news"')
+WEBHOOK_ID: Final = "2yW4KmiG"
+STANDARD_HEADERS: Final = ("webhook-id", "webhook-timestamp", "webhook-signature")
+
+# One body per format, in its shape (the signatures cover the bytes, whatever they say).
+BODIES: Final = {
+    "jwplayer": (
+        '{"event":"media_available","event_id":"evt_8fJd2kQm9TzX4aWc7LpN3v",'
+        '"media_id":"MNYaMSQl","webhook_id":"2yW4KmiG","site_id":"9KboGBFu",'
+        '"event_time":"2024-08-27T00:15:45+00:00","data":{"tags":["sports"],"title":"Café"}}'
+    ),
+    "standard": (
+        '{"type":"media.available","timestamp":"2024-08-27T00:15:45+00:00","data":'
+        '{"media_id":"MNYaMSQl","tags":["sports"],"title":"Café","site_id":"9KboGBFu"}}'
+    ),
+    # api.video's own example (its webhook guide), with the secret below.
+    "apivideo": (
+        '{"type":"video.encoding.quality.completed","emittedAt":"2021-01-29T15:46:25.217Z",'
+        '"videoId":"vi0000000000000000000000","liveStreamId":"li0000000000000000000000",'
+        '"encoding":"hls","quality":"720p"}'
+    ),
+    "flowplayer": (
+        '{"event_type":"VIDEO_READY","event_id":"evt_8fJd2kQm9TzX4aWc7LpN3v",'
+        '"created_at":"2024-08-27T00:15:45+00:00","payload":{"id":"MNYaMSQl","tags":["sports"]}}'
+    ),
+    "mediamanager": (
+        '{"event":"media.published","event_id":"evt_8fJd2kQm9TzX4aWc7LpN3v",'
+        '"event_time":"2024-08-27T00:15:45+00:00","data":{"token":"MNYaMSQl"}}'
+    ),
+}
+# api.video's guide: this secret and its example body give this signature.
+APIVIDEO_GUIDE_SECRET: Final = "sig_sec_0000000000000000000000"
+APIVIDEO_GUIDE_SIGNATURE: Final = "27a77d3a7fc626854886b5dbfae4e32c8b0170c1ea1b714c91ba77f1e7774e8c"
 
 
 def _material(label: str) -> bytes:
@@ -35,8 +64,15 @@ def _material(label: str) -> bytes:
     return hashlib.sha256(f"hookcast test vectors v{VERSION}: {label}".encode()).digest()
 
 
-HMAC_SECRET: Final = "whsec_" + base64.b64encode(_material("hmac secret")).decode()
-OTHER_HMAC_SECRET: Final = "whsec_" + base64.b64encode(_material("other hmac secret")).decode()
+def _whsec(label: str) -> str:
+    return "whsec_" + base64.b64encode(_material(label)).decode()
+
+
+HMAC_SECRET: Final = _whsec("hmac secret")
+OTHER_HMAC_SECRET: Final = _whsec("other hmac secret")
+APIVIDEO_SECRET: Final = "sig_sec_" + _material("api.video").hex()[:22]
+OTHER_APIVIDEO_SECRET: Final = "sig_sec_" + _material("other api.video").hex()[:22]
+FLOWPLAYER_SECRET: Final = "fp-organization-" + _material("flowplayer").hex()[:24]
 SIGNING_KEY: Final = "whsk_" + base64.b64encode(_material("ed25519 seed")).decode()
 OTHER_SIGNING_KEY: Final = "whsk_" + base64.b64encode(_material("other ed25519 seed")).decode()
 PUBLIC_KEY: Final = ed25519.public_key_of(SIGNING_KEY)
@@ -63,220 +99,187 @@ SCHEMES: Final = {
         "base64-encoded after whpk_."
     ),
     "hex": (
-        "Lowercase hex HMAC-SHA256 of the body in the named header, the key is the secret "
-        "string as UTF-8. No timestamp."
+        "Lowercase hex HMAC-SHA256 of the body in the case's one header, the key is the "
+        "secret string as UTF-8 (whole, prefix included). No timestamp."
     ),
 }
 
 
-def _case(
-    name: str,
-    scheme: str,
-    *,
-    key: str,
-    headers: dict[str, str],
-    error: str | None = None,
-    body: str = BODY,
-    now: int = TIMESTAMP,
-) -> dict[str, Any]:
-    return {
-        "name": name,
-        "scheme": scheme,
-        "valid": error is None,
-        "error": error,
-        "key": key,
-        "now": now,
-        "headers": headers,
-        "body": body,
-    }
+@dataclass(frozen=True)
+class Wire:
+    """One signature scheme as one format sends it: which headers carry it, which key
+    signs it (`signer`) and which one a receiver checks it with (`key`)."""
+
+    format: str
+    scheme: str
+    headers: tuple[str, ...]
+    signer: str
+    key: str
+    other_signer: str
+
+    @property
+    def body(self) -> str:
+        return BODIES[self.format]
+
+    def signed(self, *signers: str, body: str | None = None) -> dict[str, str]:
+        """The scheme's headers as the format's signing code makes them for `signers`."""
+        made = FORMATS[self.format].headers(
+            (self.body if body is None else body).encode(),
+            msg_id=MSG_ID,
+            timestamp=TIMESTAMP,
+            webhook_id=WEBHOOK_ID,
+            secrets=signers or (self.signer,),
+        )
+        return {name: made[name] for name in self.headers}
+
+    def case(self, what: str, *, error: str | None = None, **fields: Any) -> dict[str, Any]:
+        label = f"hex {self.headers[0]}" if self.scheme == "hex" else self.scheme
+        return {
+            "name": f"{self.format} {label}: {what}",
+            "format": self.format,
+            "scheme": self.scheme,
+            "valid": error is None,
+            "error": error,
+            "key": fields.pop("key", self.key),
+            "now": fields.pop("now", TIMESTAMP),
+            "headers": fields.pop("headers", None) or self.signed(),
+            "body": fields.pop("body", self.body),
+        }
 
 
-def _standard(secrets: list[str]) -> dict[str, str]:
-    signature = sign_standard(
-        msg_id=MSG_ID, timestamp=TIMESTAMP, body=BODY.encode(), secrets=secrets
-    )
-    return {
-        "webhook-id": MSG_ID,
-        "webhook-timestamp": str(TIMESTAMP),
-        "webhook-signature": signature,
-    }
+def _hex(format: str, header: str, secret: str, other: str = OTHER_HMAC_SECRET) -> Wire:
+    return Wire(format, "hex", (header,), secret, secret, other)
 
 
-def _relabel(headers: dict[str, str], old: str, new: str) -> dict[str, str]:
-    return {**headers, "webhook-signature": headers["webhook-signature"].replace(old, new, 1)}
+JWT: Final = Wire(
+    "jwplayer", "jwt", ("Authorization",), HMAC_SECRET, HMAC_SECRET, OTHER_HMAC_SECRET
+)
+WIRES: Final = (
+    JWT,
+    Wire("jwplayer", "v1", STANDARD_HEADERS, HMAC_SECRET, HMAC_SECRET, OTHER_HMAC_SECRET),
+    _hex("jwplayer", "X-Hookcast-Signature", HMAC_SECRET),
+    Wire("jwplayer", "v1a", STANDARD_HEADERS, SIGNING_KEY, PUBLIC_KEY, OTHER_SIGNING_KEY),
+    Wire("standard", "v1", STANDARD_HEADERS, HMAC_SECRET, HMAC_SECRET, OTHER_HMAC_SECRET),
+    Wire("standard", "v1a", STANDARD_HEADERS, SIGNING_KEY, PUBLIC_KEY, OTHER_SIGNING_KEY),
+    _hex("apivideo", "X-Api-Video-Signature", APIVIDEO_SECRET, OTHER_APIVIDEO_SECRET),
+    _hex("flowplayer", "X-FP-Webhook-Signature-Hmac-Sha-256", FLOWPLAYER_SECRET),
+    _hex("mediamanager", "Signature", HMAC_SECRET),
+)
 
 
-def _unsigned_jwt() -> str:
+def _tampered(body: str) -> str:
+    # One character changed after signing: "a" becomes "A" in the last "a" of the body.
+    at = body.rindex("a")
+    return body[:at] + "A" + body[at + 1 :]
+
+
+def _common(wire: Wire) -> list[dict[str, Any]]:
+    """Every scheme's valid case, wrong key and changed body."""
+    return [
+        wire.case("valid"),
+        wire.case(
+            "signed with another key",
+            headers=wire.signed(wire.other_signer),
+            error="invalid_signature",
+        ),
+        wire.case(
+            "body changed after signing", body=_tampered(wire.body), error="invalid_signature"
+        ),
+    ]
+
+
+def _timestamped(wire: Wire) -> list[dict[str, Any]]:
+    """What only the Standard Webhooks schemes have: a signed id and timestamp, a list."""
+    valid = wire.signed()
+    other_label = {"v1": "v1a,", "v1a": "v1,"}[wire.scheme]
+    relabelled = valid["webhook-signature"].replace(wire.scheme + ",", other_label, 1)
+    late, early = TIMESTAMP + TOLERANCE_SECONDS + 1, TIMESTAMP - TOLERANCE_SECONDS - 1
+    return [
+        wire.case(
+            "rotation, the second signature matches",
+            headers=wire.signed(wire.other_signer, wire.signer),
+        ),
+        wire.case(
+            "webhook-id changed after signing",
+            headers={**valid, "webhook-id": MSG_ID + "x"},
+            error="invalid_signature",
+        ),
+        wire.case(
+            f"timestamp {TOLERANCE_SECONDS + 1} seconds old", now=late, error="stale_timestamp"
+        ),
+        wire.case(
+            f"timestamp {TOLERANCE_SECONDS + 1} seconds in the future",
+            now=early,
+            error="stale_timestamp",
+        ),
+        wire.case(
+            f'the signature labelled "{other_label}"',
+            headers={**valid, "webhook-signature": relabelled},
+            error="malformed_signature",
+        ),
+    ]
+
+
+def _special(wire: Wire) -> list[dict[str, Any]]:
+    """Cases of one scheme alone."""
+    if wire.scheme == "jwt":
+        return [
+            wire.case(
+                'unsigned token, header "alg": "none"',
+                headers={"Authorization": "Bearer " + _unsigned_jwt(wire.body)},
+                error="invalid_signature",
+            )
+        ]
+    if wire.scheme == "v1a":
+        return [
+            wire.case(
+                "signed with the 64-byte form of the same key (identical signature)",
+                headers=wire.signed(SIGNING_KEY_64),
+            ),
+            wire.case(
+                "moving from HMAC, a v1a and a v1 signature",
+                headers=wire.signed(SIGNING_KEY, HMAC_SECRET),
+            ),
+        ]
+    if wire.scheme == "hex":
+        (header,) = wire.headers
+        digest = bytes.fromhex(wire.signed()[header])
+        cases = [
+            wire.case(
+                "the base64 digest instead of hex",
+                headers={header: base64.b64encode(digest).decode()},
+                error="malformed_signature",
+            )
+        ]
+        if wire.format == "apivideo":
+            cases.append(
+                wire.case(
+                    "api.video's guide example",
+                    key=APIVIDEO_GUIDE_SECRET,
+                    headers=wire.signed(APIVIDEO_GUIDE_SECRET),
+                )
+            )
+        return cases
+    return []
+
+
+def _unsigned_jwt(body: str) -> str:
     def segment(data: bytes) -> str:
         return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
     header = segment(b'{"alg":"none","typ":"JWT"}')
-    return f"{header}.{segment(BODY.encode())}."
+    return f"{header}.{segment(body.encode())}."
 
 
-def jwt_cases() -> list[dict[str, Any]]:
-    def bearer(secret: str) -> dict[str, str]:
-        return {"Authorization": "Bearer " + sign_jwt(BODY.encode(), secret)}
-
-    return [
-        _case("jwt: valid", "jwt", key=HMAC_SECRET, headers=bearer(HMAC_SECRET)),
-        _case(
-            "jwt: signed with another secret",
-            "jwt",
-            key=HMAC_SECRET,
-            headers=bearer(OTHER_HMAC_SECRET),
-            error="invalid_signature",
-        ),
-        _case(
-            "jwt: body changed after signing",
-            "jwt",
-            key=HMAC_SECRET,
-            headers=bearer(HMAC_SECRET),
-            body=TAMPERED_BODY,
-            error="invalid_signature",
-        ),
-        _case(
-            'jwt: unsigned token, header "alg": "none"',
-            "jwt",
-            key=HMAC_SECRET,
-            headers={"Authorization": "Bearer " + _unsigned_jwt()},
-            error="invalid_signature",
-        ),
-    ]
-
-
-def v1_cases() -> list[dict[str, Any]]:
-    valid = _standard([HMAC_SECRET])
-    return [
-        _case("v1: valid", "v1", key=HMAC_SECRET, headers=valid),
-        _case(
-            "v1: rotation, the second signature matches",
-            "v1",
-            key=HMAC_SECRET,
-            headers=_standard([OTHER_HMAC_SECRET, HMAC_SECRET]),
-        ),
-        _case(
-            "v1: signed with another secret",
-            "v1",
-            key=HMAC_SECRET,
-            headers=_standard([OTHER_HMAC_SECRET]),
-            error="invalid_signature",
-        ),
-        *_standard_negatives("v1", key=HMAC_SECRET, valid=valid),
-        _case(
-            'v1: the signature labelled "v1a,"',
-            "v1",
-            key=HMAC_SECRET,
-            headers=_relabel(valid, "v1,", "v1a,"),
-            error="malformed_signature",
-        ),
-    ]
-
-
-def v1a_cases() -> list[dict[str, Any]]:
-    valid = _standard([SIGNING_KEY])
-    return [
-        _case("v1a: valid", "v1a", key=PUBLIC_KEY, headers=valid),
-        _case(
-            "v1a: signed with the 64-byte form of the same key (identical signature)",
-            "v1a",
-            key=PUBLIC_KEY,
-            headers=_standard([SIGNING_KEY_64]),
-        ),
-        _case(
-            "v1a: rotation, the second signature matches",
-            "v1a",
-            key=PUBLIC_KEY,
-            headers=_standard([OTHER_SIGNING_KEY, SIGNING_KEY]),
-        ),
-        _case(
-            "v1a: moving from HMAC, a v1 and a v1a signature",
-            "v1a",
-            key=PUBLIC_KEY,
-            headers=_standard([SIGNING_KEY, HMAC_SECRET]),
-        ),
-        _case(
-            "v1a: verified with another public key",
-            "v1a",
-            key=OTHER_PUBLIC_KEY,
-            headers=valid,
-            error="invalid_signature",
-        ),
-        *_standard_negatives("v1a", key=PUBLIC_KEY, valid=valid),
-        _case(
-            'v1a: the signature labelled "v1,"',
-            "v1a",
-            key=PUBLIC_KEY,
-            headers=_relabel(valid, "v1a,", "v1,"),
-            error="malformed_signature",
-        ),
-    ]
-
-
-def _standard_negatives(scheme: str, *, key: str, valid: dict[str, str]) -> list[dict[str, Any]]:
-    return [
-        _case(
-            f"{scheme}: body changed after signing",
-            scheme,
-            key=key,
-            headers=valid,
-            body=TAMPERED_BODY,
-            error="invalid_signature",
-        ),
-        _case(
-            f"{scheme}: webhook-id changed after signing",
-            scheme,
-            key=key,
-            headers={**valid, "webhook-id": MSG_ID + "x"},
-            error="invalid_signature",
-        ),
-        _case(
-            f"{scheme}: timestamp {TOLERANCE_SECONDS + 1} seconds old",
-            scheme,
-            key=key,
-            headers=valid,
-            now=TIMESTAMP + TOLERANCE_SECONDS + 1,
-            error="stale_timestamp",
-        ),
-        _case(
-            f"{scheme}: timestamp {TOLERANCE_SECONDS + 1} seconds in the future",
-            scheme,
-            key=key,
-            headers=valid,
-            now=TIMESTAMP - TOLERANCE_SECONDS - 1,
-            error="stale_timestamp",
-        ),
-    ]
-
-
-def hex_cases(header: str = "X-Hookcast-Signature", secret: str = HMAC_SECRET) -> list[Any]:
-    other = OTHER_HMAC_SECRET if secret == HMAC_SECRET else HMAC_SECRET
-    signature = sign_hex(BODY.encode(), secret)
-    return [
-        _case(f"hex {header}: valid", "hex", key=secret, headers={header: signature}),
-        _case(
-            f"hex {header}: signed with another secret",
-            "hex",
-            key=secret,
-            headers={header: sign_hex(BODY.encode(), other)},
-            error="invalid_signature",
-        ),
-        _case(
-            f"hex {header}: body changed after signing",
-            "hex",
-            key=secret,
-            headers={header: signature},
-            body=TAMPERED_BODY,
-            error="invalid_signature",
-        ),
-        _case(
-            f"hex {header}: the base64 digest instead of hex",
-            "hex",
-            key=secret,
-            headers={header: base64.b64encode(bytes.fromhex(signature)).decode()},
-            error="malformed_signature",
-        ),
-    ]
+def cases(wires: Sequence[Wire] = WIRES) -> list[dict[str, Any]]:
+    """Every case, scheme by scheme."""
+    made: list[dict[str, Any]] = []
+    for wire in wires:
+        made += _common(wire)
+        if wire.scheme in ("v1", "v1a"):
+            made += _timestamped(wire)
+        made += _special(wire)
+    return made
 
 
 def build() -> dict[str, Any]:
@@ -287,21 +290,24 @@ def build() -> dict[str, Any]:
             "HookCast signature test vectors: verify each case's body (the exact UTF-8 bytes "
             "of the string) and headers with its key at Unix time `now`, a "
             f"{TOLERANCE_SECONDS}-second timestamp tolerance; `valid` says whether a "
-            "verifier must accept it, `error` is HookCast's reason when not. The keys are "
-            "published test keys: never use them for real webhooks."
+            "verifier must accept it, `error` is HookCast's reason when not; `format` is the "
+            "delivery format that sends these headers. The keys are published test keys: "
+            "never use them for real webhooks."
         ),
         "tolerance_seconds": TOLERANCE_SECONDS,
         "schemes": SCHEMES,
         "keys": {
             "hmac_secret": HMAC_SECRET,
             "other_hmac_secret": OTHER_HMAC_SECRET,
+            "apivideo_secret": APIVIDEO_SECRET,
+            "flowplayer_organization_secret": FLOWPLAYER_SECRET,
             "ed25519_signing_key": SIGNING_KEY,
             "ed25519_signing_key_64_bytes": SIGNING_KEY_64,
             "ed25519_public_key": PUBLIC_KEY,
             "other_ed25519_signing_key": OTHER_SIGNING_KEY,
             "other_ed25519_public_key": OTHER_PUBLIC_KEY,
         },
-        "cases": [*jwt_cases(), *v1_cases(), *v1a_cases(), *hex_cases()],
+        "cases": cases(),
     }
 
 

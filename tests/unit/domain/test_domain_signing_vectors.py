@@ -7,6 +7,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,6 +16,7 @@ import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from hookcast.domain.formats import FORMATS, Format
 from hookcast.domain.signing import SignatureError, verify_hex, verify_jwt, verify_standard
 from support import signing_vectors
 
@@ -93,15 +95,48 @@ def test_an_independent_verifier_agrees_with_each_case(case: dict[str, Any]) -> 
     assert _independently_valid(case) is case["valid"]
 
 
-@pytest.mark.parametrize("scheme", sorted(VECTORS["schemes"]))
-def test_every_scheme_has_a_valid_case_a_wrong_key_and_a_tampered_body(scheme: str) -> None:
-    names = [case["name"] for case in CASES if case["scheme"] == scheme]
+def _schemes_sent(format: Format, signing: str) -> set[str]:
+    """The signature schemes in the headers `format` sends with a `signing` secret."""
+    headers = format.headers(
+        b"{}", msg_id="dlv_1", timestamp=1, webhook_id="w", secrets=[format.new_secret(signing)]
+    )
+    schemes = {"jwt"} if "Authorization" in headers else set()
+    schemes |= {item.split(",")[0] for item in headers.get("webhook-signature", "").split()}
+    hexes = [value for value in headers.values() if re.fullmatch("[0-9a-f]{64}", value)]
+    return schemes | ({"hex"} if hexes else set())
+
+
+SENT = sorted(
+    (name, scheme)
+    for name, format in FORMATS.items()
+    for signing in format.signings
+    for scheme in _schemes_sent(format, signing)
+)
+
+
+def test_every_scheme_every_format_sends_has_vectors_and_no_other() -> None:
+    assert {(case["format"], case["scheme"]) for case in CASES} == set(SENT)
+
+
+@pytest.mark.parametrize(("format", "scheme"), SENT)
+def test_each_has_a_valid_case_a_wrong_key_and_a_changed_body(format: str, scheme: str) -> None:
+    names = [case["name"] for case in CASES if (case["format"], case["scheme"]) == (format, scheme)]
     assert any(name.endswith(": valid") for name in names)
-    assert any("another" in name for name in names)
-    assert any("body changed" in name for name in names)
+    assert any(name.endswith(": signed with another key") for name in names)
+    assert any(name.endswith(": body changed after signing") for name in names)
 
 
 @pytest.mark.parametrize("scheme", ["v1", "v1a"])
 def test_the_timestamped_schemes_have_stale_cases(scheme: str) -> None:
     errors = [case["error"] for case in CASES if case["scheme"] == scheme]
-    assert errors.count("stale_timestamp") == 2
+    assert errors.count("stale_timestamp") == 4  # old and ahead, jwplayer and standard
+
+
+def test_the_api_video_guide_example_is_its_published_signature() -> None:
+    (case,) = [case for case in CASES if case["name"].endswith("api.video's guide example")]
+    assert case["key"] == "sig_sec_0000000000000000000000"
+    assert case["headers"] == {
+        "X-Api-Video-Signature": (
+            "27a77d3a7fc626854886b5dbfae4e32c8b0170c1ea1b714c91ba77f1e7774e8c"
+        )
+    }

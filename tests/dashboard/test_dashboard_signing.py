@@ -73,3 +73,22 @@ async def test_an_unknown_signing_is_an_error_beside_the_select(board: Board) ->
 
     assert response.status_code == 400
     assert 'href="#field-signing"' in response.text
+
+
+async def test_revealing_an_ed25519_secret_shows_the_public_key_to_verify_with(
+    board: Board,
+) -> None:
+    site_id = await board.site()
+    await board.sign_in(board.admin)
+    await board.post("/webhooks", _form(site_id, "ed25519"))
+    (webhook,) = (
+        await board.runtime.services.webhooks.list(admin_of(board), page=PageRequest())
+    ).items
+
+    revealed = await board.post(f"/webhooks/{webhook.id}/secret", {})
+
+    assert revealed.status_code == 200, revealed.text
+    assert webhook.secret in revealed.text
+    assert f'verify.any(body, headers, "{ed25519.public_key_of(webhook.secret)}")' in (
+        revealed.text
+    )

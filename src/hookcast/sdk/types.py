@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, NotRequired, Required, TypedDict, TypeVar
 
+from hookcast.domain import ed25519
 from hookcast.sdk._wire import REST, wire
 
 __all__ = [
@@ -133,6 +134,13 @@ class WebhookSecret:
     def secrets(self) -> tuple[str, ...]:
         """Every secret a receiver should accept now, current first."""
         return (self.secret,) + ((self.previous_secret,) if self.previous_secret else ())
+
+    @property
+    def public_keys(self) -> tuple[str, ...]:
+        """The `whpk_` public keys of the Ed25519 signing keys among `secrets`, current
+        first: what receivers of an ed25519 webhook verify with (none for an HMAC one)."""
+        signing_keys = (key for key in self.secrets if ed25519.is_signing_key(key))
+        return tuple(ed25519.public_key_of(key) for key in signing_keys)
 
 
 @dataclass(frozen=True, slots=True)

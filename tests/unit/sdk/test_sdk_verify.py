@@ -14,6 +14,7 @@ from hookcast import verify
 from hookcast.domain import ed25519
 from hookcast.domain.ids import new_webhook_secret
 from hookcast.domain.signing import delivery_headers
+from hookcast.sdk.types import WebhookSecret
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 BODY = json.dumps(
@@ -182,3 +183,13 @@ def test_a_public_key_never_falls_back_to_a_jwt() -> None:
     del hmac_headers["webhook-signature"]
     with pytest.raises(verify.MissingSignature, match="whpk_"):
         verify.any(BODY, hmac_headers, PUBLIC_KEY, now=NOW, allow_untimestamped=True)
+
+
+def test_a_revealed_secret_gives_the_public_keys_to_verify_with() -> None:
+    revealed = WebhookSecret(
+        webhook_id="2yW4KmiG", secret=SIGNING_KEY, previous_secret=OTHER_SIGNING_KEY
+    )
+    assert revealed.public_keys == (PUBLIC_KEY, ed25519.public_key_of(OTHER_SIGNING_KEY))
+    headers = signed(secrets=(OTHER_SIGNING_KEY,))
+    assert verify.any(BODY, headers, revealed.public_keys, now=NOW)["event_id"] == "evt_1"
+    assert WebhookSecret(webhook_id="2yW4KmiG", secret=SECRET).public_keys == ()

@@ -7,6 +7,7 @@ import re
 from board import WEBHOOK_URL, Board, admin_of
 
 from hookcast.domain import ed25519
+from hookcast.domain.models import Role
 from hookcast.ports import PageRequest
 
 
@@ -92,3 +93,23 @@ async def test_revealing_an_ed25519_secret_shows_the_public_key_to_verify_with(
     assert f'verify.any(body, headers, "{ed25519.public_key_of(webhook.secret)}")' in (
         revealed.text
     )
+
+
+async def test_an_editor_edits_an_ed25519_webhook_without_touching_its_key(board: Board) -> None:
+    site_id = await board.site()
+    await board.sign_in(board.admin)
+    await board.post("/webhooks", _form(site_id, "ed25519"))
+    (webhook,) = (
+        await board.runtime.services.webhooks.list(admin_of(board), page=PageRequest())
+    ).items
+    await board.sign_in(await board.key(Role.EDITOR))
+    form = (await board.client.get(f"/webhooks/{webhook.id}/edit")).text
+    assert '<select id="signing" name="signing" disabled' in form
+
+    edited = {**_form(site_id, "ed25519"), "name": "Renamed"}
+    del edited["signing"]  # a disabled select is not sent
+    saved = await board.post(f"/webhooks/{webhook.id}/edit", edited)
+
+    assert saved.headers["location"] == f"/webhooks/{webhook.id}?notice=updated"
+    changed = await board.runtime.services.webhooks.get(admin_of(board), webhook.id)
+    assert (changed.name, changed.secret) == ("Renamed", webhook.secret)

@@ -8,6 +8,7 @@ import pytest
 from harness import SITE_ID, Api, assert_error, webhook_metadata
 
 from hookcast.domain import ed25519
+from hookcast.domain.models import Role
 
 
 async def test_an_ed25519_webhook_shows_its_public_key_and_never_its_signing_key(
@@ -97,3 +98,19 @@ async def test_a_patch_repeating_the_signing_changes_no_secret(api: Api) -> None
     assert_error(
         await api.call("PATCH", path, json={"metadata": {"signing": "none"}}), 400, "invalid_body"
     )
+
+
+async def test_only_an_admin_changes_the_signing_since_it_rotates_the_secret(api: Api) -> None:
+    await api.site(SITE_ID)
+    created = await api.webhook([SITE_ID], signing="ed25519")
+    path = f"/v2/webhooks/{created['id']}/"
+    editor = await api.key(Role.EDITOR)
+
+    refused = await api.call("PATCH", path, key=editor, json={"metadata": {"signing": "hmac"}})
+    kept = await api.call(
+        "PATCH", path, key=editor, json={"metadata": {"signing": "ed25519", "name": "Renamed"}}
+    )
+
+    assert_error(refused, 403)
+    assert kept.status_code == 200, kept.text
+    assert kept.json()["metadata"]["public_key"] == created["metadata"]["public_key"]

@@ -62,8 +62,8 @@ class WebhookMetadataPatch(_Strict):
     format: str | None = Field(default=None, description="Fixed: only its current value")
     signing: str | None = Field(
         default=None,
-        description="A change is a rotation: a new secret of the other kind signs at once, "
-        "the old one beside it until the grace period ends",
+        description="A change is a rotation (admin): a new secret of the other kind signs at "
+        "once, the old one beside it in webhook-signature until the grace period ends",
     )
     ordering: Ordering | None = None
 

@@ -44,7 +44,7 @@ class WebhookForm:
     retry_delays: str = ""  # custom delays in seconds, comma-separated
     timeout_seconds: str = "10"
     ordering: str = "none"
-    signing: str = "hmac"
+    signing: str = ""  # empty: not on the form (only admins change it), left as it is
     enabled: bool = True
     format: str = DEFAULT_FORMAT
 
@@ -79,7 +79,7 @@ class WebhookForm:
             retry_delays=text("retry_delays"),
             timeout_seconds=text("timeout_seconds") or "10",
             ordering=text("ordering") or "none",
-            signing=text("signing") or "hmac",
+            signing=text("signing"),
             enabled=form.get("enabled") == "on",
             # Only a crafted form sends an unknown format: it gets the default's form back.
             format=text("format") if text("format") in FORMATS else DEFAULT_FORMAT,
@@ -127,8 +127,9 @@ class WebhookForm:
             "retry_policy": self._retry_policy(errors),
             "timeout_seconds": _integer(self.timeout_seconds, "timeout_seconds", errors),
             "ordering": self.ordering,
-            "signing": self.signing,
         }
+        if self.signing:
+            metadata["signing"] = self.signing
         return metadata, errors
 
     def _events(self) -> list[str]:

@@ -253,5 +253,5 @@ class WebhookChanges(TypedDict, total=False):
     retry_policy: str | list[float]
     timeout_seconds: int
     format: str  # fixed at create: only the current value is accepted
-    signing: str  # a change is a rotation to a secret of the other kind
+    signing: str  # a change is a rotation to a secret of the other kind (admin)
     ordering: str

@@ -198,6 +198,8 @@ class WebhookService:
         updated = dataclasses.replace(current, last_modified=self._clock(), **_fields(settings))
         updated = _apply_enabled_change(current, updated)
         if signing != current.signing:
+            # A new kind of secret is a rotation, which only an admin may make.
+            caller.require(Permission.ADMIN)
             updated = self._rotated(updated, signing=signing)
         await self._store.update_webhook(updated, self._clock())
         return updated

@@ -11,9 +11,10 @@
 - Hex HMAC (Flowplayer / api.video style): `X-Hookcast-Signature: <hex HMAC-SHA256 of body>`;
   key = the secret string.
 
-A webhook signing with Ed25519 sends the Standard Webhooks headers only: a JWT or hex HMAC
-keyed with its signing key could only be checked by someone holding that key, which is what
-an asymmetric signature exists to avoid.
+A webhook signing with Ed25519 sends the Standard Webhooks headers only (but for a previous
+HMAC secret's JWT and hex HMAC during a grace period): a JWT or hex HMAC keyed with its
+signing key could only be checked by someone holding that key, which is what an asymmetric
+signature exists to avoid.
 
 Standard library only (no PyJWT): signing is on the delivery hot path, and the format is small
 enough that an independent library is better used as the test oracle than as a dependency.
@@ -166,14 +167,18 @@ def delivery_headers(
 ) -> dict[str, str]:
     """Every header of a delivery request, signed with `secrets` (current secret first).
 
-    JWT and hex signatures use the current secret only, and only when it is an HMAC secret
-    (`whsec_`); Standard Webhooks carries one signature per secret so receivers holding
-    either secret (or public key) during a rotation succeed.
+    Standard Webhooks carries one signature per secret so receivers holding either secret
+    (or public key) during a rotation succeed. JWT and hex signatures use one secret: the
+    current one, or while it is an Ed25519 key the previous one if that is an HMAC secret
+    (moving from HMAC to Ed25519, in the grace period), and are left out with no HMAC secret.
     """
     if not secrets:
         raise ValueError("at least one secret is required to sign a delivery")
     signature = sign_standard(msg_id=msg_id, timestamp=timestamp, body=body, secrets=secrets)
+    hmac_secret: str | None = secrets[0]
     if ed25519.is_signing_key(secrets[0]):
+        hmac_secret = next((s for s in secrets if not ed25519.is_signing_key(s)), None)
+    if hmac_secret is None:
         return {
             "Content-Type": "application/json",
             "User-Agent": USER_AGENT,
@@ -181,7 +186,7 @@ def delivery_headers(
             "webhook-timestamp": str(timestamp),
             "webhook-signature": signature,
         }
-    key = secrets[0].encode()
+    key = hmac_secret.encode()
     return {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,

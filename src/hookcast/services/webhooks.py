@@ -226,7 +226,8 @@ class WebhookService:
         """`current` with a new secret for `signing` (None: its own), the old one kept
         signing beside it until the grace period ends where the format's headers can carry
         both: after a change from "hmac" to "ed25519", webhook-signature carries a v1a and a
-        v1 signature until then."""
+        v1 signature until then, and the old secret makes the JWT and hex HMAC
+        (domain/signing.delivery_headers)."""
         now = self._clock()
         wire = format_of(current)
         signing = signing or current.signing

@@ -254,6 +254,17 @@ def test_moving_from_hmac_to_ed25519_signs_with_both_kinds_in_the_grace_period()
     verify_standard(headers=headers, body=BODY, secrets=[SECRET], now=NOW)
     verify_standard(headers=headers, body=BODY, secrets=[PUBLIC_KEY], now=NOW)
     assert Webhook(SECRET).verify(BODY, _fresh_headers([SIGNING_KEY, SECRET])) == json.loads(BODY)
+    # the old HMAC secret keeps making the JWT and the hex signature until the grace ends
+    verify_jwt(headers["Authorization"], BODY, [SECRET])
+    verify_hex(headers["X-Hookcast-Signature"], BODY, [SECRET])
+
+
+def test_moving_from_ed25519_to_hmac_makes_the_jwt_and_hex_with_the_new_secret() -> None:
+    headers = _headers([SECRET, SIGNING_KEY])
+    assert [item[:3] for item in headers["webhook-signature"].split(" ")] == ["v1,", "v1a"]
+    verify_jwt(headers["Authorization"], BODY, [SECRET])
+    verify_hex(headers["X-Hookcast-Signature"], BODY, [SECRET])
+    verify_standard(headers=headers, body=BODY, secrets=[PUBLIC_KEY], now=NOW)
 
 
 @pytest.mark.parametrize(

@@ -113,3 +113,10 @@ async def test_an_editor_edits_an_ed25519_webhook_without_touching_its_key(board
     assert saved.headers["location"] == f"/webhooks/{webhook.id}?notice=updated"
     changed = await board.runtime.services.webhooks.get(admin_of(board), webhook.id)
     assert (changed.name, changed.secret) == ("Renamed", webhook.secret)
+
+
+async def test_a_format_without_ed25519_offers_no_signatures_select(board: Board) -> None:
+    await board.site()
+    await board.sign_in(board.admin)
+    assert 'id="signing"' in (await board.client.get("/webhooks/new?format=standard")).text
+    assert 'id="signing"' not in (await board.client.get("/webhooks/new?format=apivideo")).text

@@ -21,7 +21,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 
 
 def hookcast(live: LiveServer, *args: str) -> Result:
-    env = {"HOOKCAST_URL": live.url, "HOOKCAST_API_KEY": live.admin_key, "COLUMNS": "200"}
+    env = {"HOOKCAST_URL": live.url, "HOOKCAST_API_KEY": live.admin_key, "COLUMNS": "80"}
     return CliRunner().invoke(app, list(args), env=env)
 
 
@@ -55,14 +55,15 @@ def test_update_switches_the_signing_and_json_shows_the_public_key(live: LiveSer
             "--json",
         )
     )
-    assert (created["signing"], created["public_key"]) == ("hmac", None)
+    metadata = created["metadata"]  # the API's own shape
+    assert (metadata["signing"], metadata["public_key"]) == ("hmac", None)
 
     updated = ok_json(
         hookcast(live, "webhooks", "update", created["id"], "--signing", "ed25519", "--json")
     )
 
-    assert updated["signing"] == "ed25519"
-    assert updated["public_key"].startswith("whpk_")
+    assert updated["metadata"]["signing"] == "ed25519"
+    assert updated["metadata"]["public_key"].startswith("whpk_")
     refused = hookcast(live, "webhooks", "update", created["id"], "--signing", "rsa")
     assert refused.exit_code == 1
     assert "signing" in refused.stderr

@@ -127,10 +127,9 @@ def _show_webhook(hook: Webhook) -> None:
         ("retry policy", _policy(hook.retry_policy)),
         ("timeout", f"{hook.timeout_seconds}s"),
         ("ordering", hook.ordering),
-        (
-            "signing",
-            f"{hook.signing} (public key {hook.public_key})" if hook.public_key else hook.signing,
-        ),
+        ("signing", hook.signing),
+        # its own row, so the key fits 80 columns whole and copies in one piece
+        *((("public key", hook.public_key),) if hook.public_key else ()),
         ("last success", _time(hook.last_success)),
         ("failing since", _time(hook.failing_since)),
         ("held deliveries", hook.held_deliveries),
@@ -237,11 +236,16 @@ def create_webhook(
         print_answer(client)
         return
     _show_webhook(hook)
-    if hook.public_key:
-        typer.echo(f"secret: {hook.secret}  (shown once: HookCast signs with it)")
-        typer.echo(f"public key: {hook.public_key}  (receivers verify with it; not a secret)")
-    else:
+    _echo_secret(hook)
+
+
+def _echo_secret(hook: Webhook) -> None:
+    if not hook.public_key:
         typer.echo(f"secret: {hook.secret}  (shown once: keep it to verify deliveries)")
+        return
+    # An Ed25519 key signs at HookCast only: receivers need the public key.
+    typer.echo(f"secret: {hook.secret}  (shown once: HookCast signs with it)")
+    typer.echo(f"public key: {hook.public_key}  (receivers verify with it; not a secret)")
 
 
 @webhooks_app.command("get")

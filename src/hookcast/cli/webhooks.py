@@ -212,20 +212,18 @@ def create_webhook(
         "events": list(events or ["*"]),
         "site_ids": list(sites or []),
     }
-    if description is not None:
-        fields["description"] = description
+    given: dict[str, Any] = {
+        "description": description,
+        "timeout_seconds": timeout,
+        "format": wire_format,
+        "ordering": ordering,
+        "signing": signing,
+    }
+    fields.update(cast(WebhookFields, {k: v for k, v in given.items() if v is not None}))
     if conditions is not None:
         fields["conditions"] = parse_json_object(conditions, "--conditions")
     if retry_policy is not None:
         fields["retry_policy"] = _retry_policy(retry_policy)
-    if timeout is not None:
-        fields["timeout_seconds"] = timeout
-    if wire_format is not None:
-        fields["format"] = wire_format
-    if ordering is not None:
-        fields["ordering"] = ordering
-    if signing is not None:
-        fields["signing"] = signing
     with connected(url, api_key) as client:
         if not fields["site_ids"]:
             fields["site_ids"] = every_site(client)

@@ -22,6 +22,7 @@ EVENT = {"event": "media_available", "site_id": SITE_ID, "media_id": "MNYaMSQl"}
 ROUTES: list[tuple[str, str, Any, frozenset[Role]]] = [
     ("GET", "/v2/webhooks/", None, ALL),
     ("POST", "/v2/webhooks/", {"metadata": webhook_metadata([SITE_ID])}, WRITERS),
+    ("GET", "/v2/webhooks/jwks.json/", None, ALL),
     ("GET", "/v2/webhooks/{webhook_id}/", None, ALL),
     ("PATCH", "/v2/webhooks/{webhook_id}/", {"metadata": {"name": "Renamed"}}, WRITERS),
     ("DELETE", "/v2/webhooks/{webhook_id}/", None, WRITERS),

@@ -222,6 +222,7 @@ def test_a_valid_request_to_every_operation_answers_2xx_as_documented(live: Live
     )
     call("GET", "/v2/webhooks/{webhook_id}/secret/", ids=on_hook)
     call("POST", "/v2/webhooks/{webhook_id}/secret/rotate/", ids=on_hook)
+    call("GET", "/v2/webhooks/jwks.json/")
 
     events = [
         {"event": "media_available", "site_id": site, "media_id": "MNYaMSQl", "data": {"a": 1}},

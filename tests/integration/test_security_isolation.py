@@ -41,6 +41,8 @@ def _webhook_body() -> dict[str, Any]:
 TABLE: dict[tuple[str, str], Row] = {
     ("POST", "/v2/webhooks/"): Row(Role.EDITOR, False, _webhook_body()),
     ("GET", "/v2/webhooks/"): Row(Role.VIEWER, False),
+    # Not scoped: another account's JWK Set lists its keys, never this account's webhook.
+    ("GET", "/v2/webhooks/jwks.json/"): Row(Role.VIEWER, False),
     ("GET", "/v2/webhooks/{webhook_id}/"): Row(Role.VIEWER, True),
     ("PATCH", "/v2/webhooks/{webhook_id}/"): Row(Role.EDITOR, True, {"metadata": {"name": "x"}}),
     ("DELETE", "/v2/webhooks/{webhook_id}/"): Row(Role.EDITOR, True),
@@ -93,7 +95,10 @@ async def _api_routes(api: Api) -> set[tuple[str, str]]:
 async def _resources(api: Api) -> dict[str, str]:
     """One of each resource in the first account, by path parameter name."""
     site_id = await api.site()
-    hook = await api.webhook([site_id], webhook_url="https://receiver.example.com/h")
+    # Signing with Ed25519, so the account's JWK Set names it (and another account's must not).
+    hook = await api.webhook(
+        [site_id], webhook_url="https://receiver.example.com/h", signing="ed25519"
+    )
     key = await api.call("POST", "/v2/api_keys/", json={"metadata": {"role": "viewer"}})
     published = await api.call(
         "POST",

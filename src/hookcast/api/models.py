@@ -20,10 +20,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from hookcast.domain import ed25519, jwks
 from hookcast.domain.catalog import EventType
 from hookcast.domain.formats import FORMATS, format_of
 from hookcast.domain.formats.examples import format_examples
 from hookcast.domain.formats.jwplayer import format_time
+from hookcast.domain.jwks import PublishedKey
 from hookcast.domain.models import ApiKey, Attempt, LastError, Site, Webhook, WebhookState
 from hookcast.domain.retry import retry_policy_to_json
 from hookcast.ports import DeliveryRecord, EventSummary, Page, PageRequest
@@ -152,7 +154,11 @@ class WebhookMetadataOut(_Out):
         "delivered (POST .../held/deliver/) or discarded (POST .../held/discard/)"
     )
     format: str = Field(description="The wire format: body, headers and event names")
-    signing: str = Field(description="The signature scheme")
+    signing: str = Field(description='The signature scheme: "hmac" or "ed25519"')
+    public_key: str | None = Field(
+        description="For ed25519 signing, the whpk_ public key receivers verify v1a "
+        "signatures with (not a secret); null for hmac"
+    )
     state: Literal["healthy", "failing", "disabled"] = Field(
         description="Read only. failing: every attempt since failing_since failed; "
         "disabled: nothing is sent (see disabled_reason)"
@@ -190,7 +196,12 @@ class WebhookMetadataOut(_Out):
             next_attempt_at=_time(hook.next_retry_at)
             if hook.state is WebhookState.FAILING
             else None,
+            public_key=_public_key(hook.secret),
         )
+
+
+def _public_key(secret: str) -> str | None:
+    return ed25519.public_key_of(secret) if ed25519.is_signing_key(secret) else None
 
 
 class WebhookOut(_Out):
@@ -257,6 +268,32 @@ class FlowplayerSecretOut(_Out):
         description="Signs every Flowplayer-format webhook's deliveries (X-FP-Webhook-"
         "Signature-Hmac-Sha-256); null: not set, and their deliveries are held"
     )
+
+
+class JwkOut(_Out):
+    """An Ed25519 public key as a JWK (RFC 8037), with the webhook it signs for."""
+
+    kty: Literal["OKP"]
+    crv: Literal["Ed25519"]
+    x: str = Field(description="The raw 32-byte public key, base64url without padding")
+    kid: str = Field(description="The key's RFC 7638 thumbprint")
+    use: Literal["sig"]
+    alg: Literal["EdDSA"]
+    webhook_id: str
+    expires_at: Time | None = Field(
+        description="null for the current key; for the previous key during a rotation's "
+        "grace period, when it stops signing"
+    )
+
+
+class JwkSetOut(_Out):
+    """The account's webhook public keys (JWKS, RFC 7517)."""
+
+    keys: list[JwkOut]
+
+    @classmethod
+    def from_domain(cls, keys: Sequence[PublishedKey]) -> JwkSetOut:
+        return cls.model_validate(jwks.document(keys))
 
 
 # --- sites ------------------------------------------------------------------------------------

@@ -41,7 +41,11 @@ class WebhookMetadataCreate(_Strict):
         description="jwplayer, apivideo, flowplayer, mediamanager or standard: the body, "
         "headers and event names (chosen here, fixed after)",
     )
-    signing: str = Field(default="hmac", description="The signature scheme (fixed after)")
+    signing: str = Field(
+        default="hmac",
+        description='"hmac", or "ed25519" (jwplayer and standard formats): Standard Webhooks '
+        "v1a signatures, verified with metadata.public_key",
+    )
     ordering: Ordering = "none"
 
 
@@ -56,7 +60,11 @@ class WebhookMetadataPatch(_Strict):
     retry_policy: RetryPolicyIn | None = None
     timeout_seconds: int | None = None
     format: str | None = Field(default=None, description="Fixed: only its current value")
-    signing: str | None = Field(default=None, description="Fixed: only its current value")
+    signing: str | None = Field(
+        default=None,
+        description="A change is a rotation (admin): a new secret of the other kind signs at "
+        "once, the old one beside it in webhook-signature until the grace period ends",
+    )
     ordering: Ordering | None = None
 
 

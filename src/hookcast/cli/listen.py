@@ -25,6 +25,7 @@ from rich.text import Text
 
 from hookcast.cli.remote import fail
 from hookcast.sdk import verify
+from hookcast.sdk.verify import PUBLIC_KEY_PREFIX
 
 if TYPE_CHECKING:  # aiohttp is imported when a listener starts, not for every command
     from aiohttp import web
@@ -103,44 +104,52 @@ def check_signatures(
     """Each scheme of the request's format on its own, so the output shows which ones
     verified and why not."""
     lowered = {name.lower(): value for name, value in headers.items()}
+    # A whpk_ public key checks webhook-signature's v1a signatures only; the JWT and the hex
+    # signatures are HMACs, checked with the other secrets alone.
+    hmac = [secret for secret in secrets if not secret.startswith(PUBLIC_KEY_PREFIX)]
     schemes: dict[str, list[tuple[str, str, Callable[[], object]]]] = {
         "jwplayer": [
-            ("JWT", "authorization", lambda: verify.jwt(body, lowered["authorization"], secrets)),
+            ("JWT", "authorization", lambda: verify.jwt(body, lowered["authorization"], hmac)),
             ("Standard", "webhook-signature", lambda: verify.standard(body, lowered, secrets)),
             (
                 "hex",
                 verify.HEX_HEADER,
-                lambda: verify.hex(body, lowered[verify.HEX_HEADER], secrets),
+                lambda: verify.hex(body, lowered[verify.HEX_HEADER], hmac),
             ),
         ],
         "standard": [
             ("Standard", "webhook-signature", lambda: verify.standard(body, lowered, secrets)),
         ],
         "apivideo": [
-            ("api.video", verify.APIVIDEO_HEADER, lambda: verify.apivideo(body, lowered, secrets)),
+            ("api.video", verify.APIVIDEO_HEADER, lambda: verify.apivideo(body, lowered, hmac)),
         ],
         "flowplayer": [
             (
                 "Flowplayer",
                 verify.FLOWPLAYER_HEADER,
-                lambda: verify.flowplayer(body, lowered, secrets),
+                lambda: verify.flowplayer(body, lowered, hmac),
             ),
         ],
         "mediamanager": [
             (
                 "Media Manager",
                 verify.MEDIAMANAGER_HEADER,
-                lambda: verify.mediamanager(body, lowered, secrets),
+                lambda: verify.mediamanager(body, lowered, hmac),
             ),
         ],
     }
     chosen = schemes[detect_format(lowered)]
-    return [_check(scheme, header in lowered, run) for scheme, header, run in chosen]
+    return [
+        _check(scheme, header in lowered, run, checkable=bool(hmac) or scheme == "Standard")
+        for scheme, header, run in chosen
+    ]
 
 
-def _check(scheme: str, present: bool, run: Callable[[], object]) -> Check:
+def _check(scheme: str, present: bool, run: Callable[[], object], *, checkable: bool) -> Check:
     if not present:
         return Check(scheme, "absent", present=False)
+    if not checkable:
+        return Check(scheme, "not checked: a whpk_ public key verifies webhook-signature only")
     try:
         run()
     except verify.SignatureError as exc:
@@ -249,7 +258,10 @@ def listen(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     secret: Annotated[
         list[str] | None,
-        typer.Option(help="The webhook's secret (repeat it to accept several, e.g. mid-rotation)."),
+        typer.Option(
+            help="The webhook's secret, or its whpk_ public key when it signs with ed25519 "
+            "(repeat it to accept several, e.g. mid-rotation)."
+        ),
     ] = None,
     status: Annotated[int, typer.Option(help="The HTTP status to answer with.")] = 200,
     fail_rate: Annotated[

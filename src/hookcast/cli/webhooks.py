@@ -57,6 +57,13 @@ OrderingOption = Annotated[
         "as soon as possible (the default)."
     ),
 ]
+SigningOption = Annotated[
+    str | None,
+    typer.Option(
+        help='"hmac" (a shared secret) or "ed25519" (Standard Webhooks v1a, verified with '
+        "the public key shown as signing)."
+    ),
+]
 
 
 _out = console
@@ -120,6 +127,9 @@ def _show_webhook(hook: Webhook) -> None:
         ("retry policy", _policy(hook.retry_policy)),
         ("timeout", f"{hook.timeout_seconds}s"),
         ("ordering", hook.ordering),
+        ("signing", hook.signing),
+        # its own row, so the key fits 80 columns whole and copies in one piece
+        *((("public key", hook.public_key),) if hook.public_key else ()),
         ("last success", _time(hook.last_success)),
         ("failing since", _time(hook.failing_since)),
         ("held deliveries", hook.held_deliveries),
@@ -182,6 +192,7 @@ def create_webhook(
         ),
     ] = None,
     ordering: OrderingOption = None,
+    signing: SigningOption = None,
     as_json: JsonOption = False,
     url: UrlOption = DEFAULT_URL,
     api_key: ApiKeyOption = None,
@@ -201,18 +212,18 @@ def create_webhook(
         "events": list(events or ["*"]),
         "site_ids": list(sites or []),
     }
-    if description is not None:
-        fields["description"] = description
+    given: dict[str, Any] = {
+        "description": description,
+        "timeout_seconds": timeout,
+        "format": wire_format,
+        "ordering": ordering,
+        "signing": signing,
+    }
+    fields.update(cast(WebhookFields, {k: v for k, v in given.items() if v is not None}))
     if conditions is not None:
         fields["conditions"] = parse_json_object(conditions, "--conditions")
     if retry_policy is not None:
         fields["retry_policy"] = _retry_policy(retry_policy)
-    if timeout is not None:
-        fields["timeout_seconds"] = timeout
-    if wire_format is not None:
-        fields["format"] = wire_format
-    if ordering is not None:
-        fields["ordering"] = ordering
     with connected(url, api_key) as client:
         if not fields["site_ids"]:
             fields["site_ids"] = every_site(client)
@@ -223,7 +234,16 @@ def create_webhook(
         print_answer(client)
         return
     _show_webhook(hook)
-    typer.echo(f"secret: {hook.secret}  (shown once: keep it to verify deliveries)")
+    _echo_secret(hook)
+
+
+def _echo_secret(hook: Webhook) -> None:
+    if not hook.public_key:
+        typer.echo(f"secret: {hook.secret}  (shown once: keep it to verify deliveries)")
+        return
+    # An Ed25519 key signs at HookCast only: receivers need the public key.
+    typer.echo(f"secret: {hook.secret}  (shown once: HookCast signs with it)")
+    typer.echo(f"public key: {hook.public_key}  (receivers verify with it; not a secret)")
 
 
 @webhooks_app.command("get")
@@ -260,11 +280,15 @@ def update_webhook(
     retry_policy: RetryOption = None,
     timeout: Annotated[int | None, typer.Option(help="Seconds to wait (1-30).")] = None,
     ordering: OrderingOption = None,
+    signing: SigningOption = None,
     as_json: JsonOption = False,
     url: UrlOption = DEFAULT_URL,
     api_key: ApiKeyOption = None,
 ) -> None:
     """Change some settings of a webhook; the others keep their value.
+
+    A new --signing is a rotation: a secret of the other kind signs at once, the old one
+    beside it until the grace period ends.
 
     Example: hookcast webhooks update 2yW4KmiG --event media_available --event media_deleted
     """
@@ -279,6 +303,7 @@ def update_webhook(
         "retry_policy": _retry_policy(retry_policy) if retry_policy else None,
         "timeout_seconds": timeout,
         "ordering": ordering,
+        "signing": signing,
     }
     changes = cast(WebhookChanges, {k: v for k, v in given.items() if v is not None})
     with connected(url, api_key) as client:

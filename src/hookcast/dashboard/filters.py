@@ -9,6 +9,7 @@ from typing import Any
 
 from jinja2 import Environment
 
+from hookcast.domain import ed25519
 from hookcast.domain.catalog import ALL_EVENTS, EVENT_TYPES, EventType
 from hookcast.domain.formats import FORMATS, TEST_EVENT
 from hookcast.domain.formats.examples import FormatExample, format_examples
@@ -118,6 +119,11 @@ def format_title(name: str) -> str:
     return FORMATS[name].title
 
 
+def public_key(secret: str) -> str | None:
+    """The whpk_ public key of an Ed25519 signing secret (None for an HMAC secret)."""
+    return ed25519.public_key_of(secret) if ed25519.is_signing_key(secret) else None
+
+
 def install_filters(env: Environment) -> None:
     env.filters.update(
         when=when,
@@ -128,6 +134,7 @@ def install_filters(env: Environment) -> None:
         number=number,
         pretty_json=pretty_json,
         event_label=event_label,
+        public_key=public_key,
     )
     env.filters.update(own_events=own_events, format_title=format_title)
     env.globals.update(

@@ -44,6 +44,7 @@ class WebhookForm:
     retry_delays: str = ""  # custom delays in seconds, comma-separated
     timeout_seconds: str = "10"
     ordering: str = "none"
+    signing: str = ""  # empty: not on the form (only admins change it), left as it is
     enabled: bool = True
     format: str = DEFAULT_FORMAT
 
@@ -78,6 +79,7 @@ class WebhookForm:
             retry_delays=text("retry_delays"),
             timeout_seconds=text("timeout_seconds") or "10",
             ordering=text("ordering") or "none",
+            signing=text("signing"),
             enabled=form.get("enabled") == "on",
             # Only a crafted form sends an unknown format: it gets the default's form back.
             format=text("format") if text("format") in FORMATS else DEFAULT_FORMAT,
@@ -101,6 +103,7 @@ class WebhookForm:
             retry_delays="" if isinstance(retry, str) else ", ".join(_number(d) for d in retry),
             timeout_seconds=str(webhook.timeout_seconds),
             ordering=webhook.ordering.value,
+            signing=webhook.signing,
             enabled=webhook.enabled,
             format=webhook.format,
         )
@@ -125,6 +128,8 @@ class WebhookForm:
             "timeout_seconds": _integer(self.timeout_seconds, "timeout_seconds", errors),
             "ordering": self.ordering,
         }
+        if self.signing:
+            metadata["signing"] = self.signing
         return metadata, errors
 
     def _events(self) -> list[str]:

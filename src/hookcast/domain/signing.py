@@ -1,11 +1,20 @@
-"""The three signature schemes every delivery carries, to sign and to verify.
+"""The signature schemes deliveries carry, to sign and to verify.
 
 - JWT (JW Player's scheme): `Authorization: Bearer <HS256 JWT>` whose claims are exactly the
   JSON body; key = the whole secret string.
 - Standard Webhooks: `webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<base64>`;
   key = base64-decode of the secret after `whsec_`.
+- Standard Webhooks asymmetric: the same headers with `v1a,<base64 Ed25519 signature>`,
+  signed with a `whsk_` signing key and verified with its `whpk_` public key (ed25519.py).
+  Which of the two a key makes is told by its prefix, as the spec intends, so one header can
+  carry both while a webhook moves from one kind of secret to the other.
 - Hex HMAC (Flowplayer / api.video style): `X-Hookcast-Signature: <hex HMAC-SHA256 of body>`;
   key = the secret string.
+
+A webhook signing with Ed25519 sends the Standard Webhooks headers only (but for a previous
+HMAC secret's JWT and hex HMAC during a grace period): a JWT or hex HMAC keyed with its
+signing key could only be checked by someone holding that key, which is what an asymmetric
+signature exists to avoid.
 
 Standard library only (no PyJWT): signing is on the delivery hot path, and the format is small
 enough that an independent library is better used as the test oracle than as a dependency.
@@ -25,6 +34,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Final
 
+from hookcast.domain import ed25519
 from hookcast.domain.errors import HookcastError
 from hookcast.domain.ids import SECRET_PREFIX
 
@@ -130,8 +140,10 @@ def _standard_key(secret: str) -> bytes:
         ) from None
 
 
-def _standard_signature(key: bytes, content: bytes) -> str:
-    return "v1," + base64.b64encode(_hmac_sha256(key, content)).decode("ascii")
+def _standard_signature(secret: str, content: bytes) -> str:
+    if ed25519.is_signing_key(secret):
+        return "v1a," + base64.b64encode(ed25519.sign(secret, content)).decode("ascii")
+    return "v1," + base64.b64encode(_hmac_sha256(_standard_key(secret), content)).decode("ascii")
 
 
 def _standard_content(msg_id: str, timestamp: int | str, body: bytes) -> bytes:
@@ -139,9 +151,10 @@ def _standard_content(msg_id: str, timestamp: int | str, body: bytes) -> bytes:
 
 
 def sign_standard(*, msg_id: str, timestamp: int, body: bytes, secrets: Sequence[str]) -> str:
-    """The `webhook-signature` value: "v1,<base64>" per secret, space-separated."""
+    """The `webhook-signature` value, one signature per secret, space-separated:
+    "v1,<base64>" for a `whsec_` secret, "v1a,<base64>" for a `whsk_` signing key."""
     content = _standard_content(msg_id, timestamp, body)
-    return " ".join(_standard_signature(_standard_key(secret), content) for secret in secrets)
+    return " ".join(_standard_signature(secret, content) for secret in secrets)
 
 
 def sign_hex(body: bytes, secret: str) -> str:
@@ -154,21 +167,33 @@ def delivery_headers(
 ) -> dict[str, str]:
     """Every header of a delivery request, signed with `secrets` (current secret first).
 
-    JWT and hex signatures use the current secret only; Standard Webhooks carries one
-    signature per secret so receivers holding either secret during a rotation succeed.
+    Standard Webhooks carries one signature per secret so receivers holding either secret
+    (or public key) during a rotation succeed. JWT and hex signatures use one secret: the
+    current one, or while it is an Ed25519 key the previous one if that is an HMAC secret
+    (moving from HMAC to Ed25519, in the grace period), and are left out with no HMAC secret.
     """
     if not secrets:
         raise ValueError("at least one secret is required to sign a delivery")
-    key = secrets[0].encode()
+    signature = sign_standard(msg_id=msg_id, timestamp=timestamp, body=body, secrets=secrets)
+    hmac_secret: str | None = secrets[0]
+    if ed25519.is_signing_key(secrets[0]):
+        hmac_secret = next((s for s in secrets if not ed25519.is_signing_key(s)), None)
+    if hmac_secret is None:
+        return {
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            "webhook-id": msg_id,
+            "webhook-timestamp": str(timestamp),
+            "webhook-signature": signature,
+        }
+    key = hmac_secret.encode()
     return {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
         "Authorization": "Bearer " + _sign_jwt(body, key),
         "webhook-id": msg_id,
         "webhook-timestamp": str(timestamp),
-        "webhook-signature": sign_standard(
-            msg_id=msg_id, timestamp=timestamp, body=body, secrets=secrets
-        ),
+        "webhook-signature": signature,
         "X-Hookcast-Signature": _hmac_sha256(key, body).hex(),
     }
 
@@ -193,13 +218,22 @@ def _require_secrets(secrets: Sequence[str]) -> None:
         raise ValueError("pass a sequence of one or more secrets")
 
 
+def _require_hmac_secrets(secrets: Sequence[str]) -> None:
+    _require_secrets(secrets)
+    if any(ed25519.is_public_key(key) or ed25519.is_signing_key(key) for key in secrets):
+        raise ValueError(
+            "an Ed25519 key only verifies webhook-signature (v1a): the JWT and the hex "
+            "signature are HMACs, checked with a whsec_ secret"
+        )
+
+
 def verify_jwt(token_or_authorization_header: str, body: bytes, secrets: Sequence[str]) -> None:
     """Check a delivery's JWT (or its whole `Authorization: Bearer ...` value) against `body`.
 
     The token must be HS256, signed with one of `secrets`, and its claims must equal the
     body's JSON. Raises a `SignatureError` subclass otherwise.
     """
-    _require_secrets(secrets)
+    _require_hmac_secrets(secrets)
     token = _strip_bearer(token_or_authorization_header)
     header, payload, signature = _split_jwt(token)
     _check_jwt_header(header)
@@ -278,9 +312,10 @@ def verify_standard(
     """Check Standard Webhooks headers (names in any case) against `body`.
 
     The timestamp must be within `tolerance` of `now` (replay protection) and one of the
-    "v1," signatures in `webhook-signature` must match one of `secrets`.
+    signatures in `webhook-signature` must match one of `secrets`: a `whsec_` secret checks
+    the "v1," (HMAC) signatures, a `whpk_` public key the "v1a," (Ed25519) ones.
     """
-    _require_secrets(secrets)
+    hmac_secrets, public_keys = _standard_keys(secrets)
     by_name = {name.lower(): value for name, value in headers.items()}
     msg_id, timestamp, signatures = (
         _required_header(by_name, name)
@@ -288,15 +323,44 @@ def verify_standard(
     )
     _check_timestamp(timestamp, now, tolerance)
     content = _standard_content(msg_id, timestamp.strip(), body)
-    offered = _v1_signatures(signatures)
+    offered = _offered_signatures(signatures, v1=bool(hmac_secrets), v1a=bool(public_keys))
+    matched = _v1_matches(offered["v1"], hmac_secrets, content)
+    matched |= _v1a_matches(offered["v1a"], public_keys, content)
+    if not matched:
+        raise InvalidSignature("no webhook-signature matches any of the secrets")
+
+
+def _standard_keys(secrets: Sequence[str]) -> tuple[list[str], list[str]]:
+    """The `whsec_` secrets and the `whpk_` public keys among `secrets`."""
+    _require_secrets(secrets)
+    if any(ed25519.is_signing_key(key) for key in secrets):
+        raise ValueError(
+            "verify with the whpk_ public key: the whsk_ signing key stays with the sender"
+        )
+    public_keys = [key for key in secrets if ed25519.is_public_key(key)]
+    return [key for key in secrets if not ed25519.is_public_key(key)], public_keys
+
+
+def _v1_matches(offered: Sequence[bytes], secrets: Sequence[str], content: bytes) -> bool:
     expected = [
         base64.b64encode(_hmac_sha256(_standard_key(secret), content)) for secret in secrets
     ]
     matched = False
     for signature in offered:
         matched |= _any_digest_equal(signature, expected)
-    if not matched:
-        raise InvalidSignature("no webhook-signature matches any of the secrets")
+    return matched
+
+
+def _v1a_matches(offered: Sequence[bytes], public_keys: Sequence[str], content: bytes) -> bool:
+    # Public keys and signatures are not secret, so an early exit reveals nothing.
+    for encoded in offered:
+        try:
+            signature = base64.b64decode(encoded, validate=True)
+        except binascii.Error:
+            continue
+        if any(ed25519.verify(key, signature, content) for key in public_keys):
+            return True
+    return False
 
 
 def _required_header(headers: Mapping[str, str], name: str) -> str:
@@ -318,21 +382,26 @@ def _check_timestamp(value: str, now: datetime, tolerance: timedelta) -> None:
         )
 
 
-def _v1_signatures(value: str) -> list[bytes]:
-    # Other versions (e.g. "v1a," asymmetric signatures) are skipped, as the spec asks.
-    signatures = [
-        signature.encode()
-        for version, _, signature in (item.partition(",") for item in value.split())
-        if version == "v1" and signature
-    ]
-    if not signatures:
-        raise MalformedSignature('webhook-signature has no "v1,<base64>" signature')
-    return signatures
+def _offered_signatures(value: str, *, v1: bool, v1a: bool) -> dict[str, list[bytes]]:
+    """The "v1," and "v1a," signatures the keys at hand can check, by version.
+
+    Other versions are skipped, as the spec asks: a receiver holding only a whsec_ secret
+    ignores "v1a," signatures, one holding only a whpk_ public key ignores "v1,".
+    """
+    wanted = {"v1": v1, "v1a": v1a}
+    offered: dict[str, list[bytes]] = {"v1": [], "v1a": []}
+    for version, _, signature in (item.partition(",") for item in value.split()):
+        if wanted.get(version) and signature:
+            offered[version].append(signature.encode())
+    if not any(offered.values()):
+        expected = " or ".join(f'"{version},<base64>"' for version, on in wanted.items() if on)
+        raise MalformedSignature(f"webhook-signature has no {expected} signature")
+    return offered
 
 
 def verify_hex(signature: str, body: bytes, secrets: Sequence[str]) -> None:
     """Check a hex HMAC-SHA256 signature (e.g. `X-Hookcast-Signature`) against `body`."""
-    _require_secrets(secrets)
+    _require_hmac_secrets(secrets)
     signature = signature.strip().lower()
     if not signature:
         raise MissingSignature("the hex signature is empty")

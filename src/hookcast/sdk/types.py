@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, NotRequired, Required, TypedDict, TypeVar
 
+from hookcast.domain import ed25519
 from hookcast.sdk._wire import REST, wire
 
 __all__ = [
@@ -112,10 +113,12 @@ class Webhook:
     # The wire format ("jwplayer", "apivideo", "flowplayer", "mediamanager", "standard"):
     # `events` are named in it.
     format: str = "jwplayer"
+    # "hmac", or "ed25519": Standard Webhooks v1a signatures, verified with `public_key`.
     signing: str = "hmac"
     state: str = "healthy"  # "healthy", "failing" (since failing_since) or "disabled"
     last_error: LastError | None = None  # kept after the webhook recovers
     next_attempt_at: datetime | None = None  # while failing: the next retry
+    public_key: str | None = None  # whpk_..., for ed25519 signing (not a secret)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +134,13 @@ class WebhookSecret:
     def secrets(self) -> tuple[str, ...]:
         """Every secret a receiver should accept now, current first."""
         return (self.secret,) + ((self.previous_secret,) if self.previous_secret else ())
+
+    @property
+    def public_keys(self) -> tuple[str, ...]:
+        """The `whpk_` public keys of the Ed25519 signing keys among `secrets`, current
+        first: what receivers of an ed25519 webhook verify with (none for an HMAC one)."""
+        signing_keys = (key for key in self.secrets if ed25519.is_signing_key(key))
+        return tuple(ed25519.public_key_of(key) for key in signing_keys)
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,5 +253,5 @@ class WebhookChanges(TypedDict, total=False):
     retry_policy: str | list[float]
     timeout_seconds: int
     format: str  # fixed at create: only the current value is accepted
-    signing: str  # fixed at create: only the current value is accepted
+    signing: str  # a change is a rotation to a secret of the other kind (admin)
     ordering: str

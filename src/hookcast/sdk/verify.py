@@ -3,6 +3,7 @@
     from hookcast import verify
 
     payload = verify.any(body, headers, "whsec_...")   # raw body bytes, the request's headers
+    payload = verify.any(body, headers, "whpk_...")    # a webhook signing with Ed25519
 
 `any` requires the Standard Webhooks headers, whose timestamp refuses replays; the JWT and
 the hex HMACs alone are accepted only with `allow_untimestamped=True` (see its docstring).
@@ -14,13 +15,16 @@ Flowplayer organization secret).
 
 `body` is the raw request body (bytes, before any JSON parsing) and `headers` any mapping of
 the request's headers (Flask, Django, Starlette, aiohttp or a plain dict; names in any case).
-`secrets` is one secret or several (during a rotation, accept the old and the new one).
+`secrets` is one secret or several (during a rotation, accept the old and the new one). A
+`whpk_` public key (a webhook whose `signing` is `ed25519`) checks the Standard Webhooks
+`v1a,` signatures; a `whsec_` secret the `v1,` ones, the JWT and the hex HMAC.
 Each call returns the delivery's JSON object, or raises a `SignatureError` subclass saying
 what failed: `MissingSignature`, `MalformedSignature`, `InvalidSignature`, `StaleTimestamp`.
 
 The checks themselves are `hookcast.domain.signing`'s, the code HookCast signs with:
 constant-time comparisons, HS256 only for the JWT, and a timestamp window for Standard
-Webhooks. Standard library only, so a receiver importing this pays for nothing else.
+Webhooks. Standard library only, so a receiver importing this pays for nothing else, but
+for `cryptography` (a HookCast dependency), loaded when a `whpk_` key is first used.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from hookcast.domain import signing
+from hookcast.domain.ed25519 import PUBLIC_KEY_PREFIX
 from hookcast.domain.signing import (
     InvalidSignature,
     MalformedSignature,
@@ -41,6 +46,7 @@ from hookcast.domain.signing import (
 
 __all__ = [
     "DEFAULT_TOLERANCE",
+    "PUBLIC_KEY_PREFIX",
     "InvalidSignature",
     "MalformedSignature",
     "MissingSignature",
@@ -82,7 +88,8 @@ def standard(
     now: datetime | None = None,
 ) -> dict[str, Any]:
     """Standard Webhooks: `webhook-id`, `webhook-timestamp` (within `tolerance` of now,
-    against replays) and `webhook-signature`."""
+    against replays) and `webhook-signature`, whose space-separated signatures are tried
+    in turn: "v1," against `whsec_` secrets, "v1a," (Ed25519) against `whpk_` public keys."""
     raw = _bytes(body)
     signing.verify_standard(
         headers=_lowered(headers),
@@ -162,6 +169,11 @@ def any(
     lowered = _lowered(headers)
     if _STANDARD_HEADERS[-1] in lowered:
         return standard(body, lowered, secrets, tolerance=tolerance, now=now)
+    if not [key for key in _secrets(secrets) if not key.startswith(PUBLIC_KEY_PREFIX)]:
+        raise MissingSignature(
+            "no webhook-signature header: an Ed25519 public key (whpk_) verifies its v1a "
+            "signatures only"
+        )
     bearer = lowered.get("authorization", "").strip().lower().startswith("bearer ")
     hexes = [check for name, check in _UNTIMESTAMPED if name in lowered]
     if (bearer or hexes) and not allow_untimestamped:
@@ -190,7 +202,7 @@ def _bytes(body: bytes | str) -> bytes:
 def _secrets(secrets: Secrets) -> Sequence[str]:
     listed = [secrets] if isinstance(secrets, str) else list(secrets)
     if not listed or not all(isinstance(item, str) and item for item in listed):
-        raise ValueError("pass a webhook secret (whsec_...) or a list of them")
+        raise ValueError("pass a webhook secret (whsec_...), public key (whpk_...) or a list")
     return listed
 
 

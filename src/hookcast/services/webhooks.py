@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from hookcast.domain.conditions import parse_conditions
 from hookcast.domain.errors import LimitExceeded, NotFound, ValidationFailed
 from hookcast.domain.formats import DEFAULT_FORMAT, FORMATS, Format, format_of
 from hookcast.domain.ids import new_resource_id
+from hookcast.domain.jwks import PublishedKey, webhook_keys
 from hookcast.domain.models import Ordering, Permission, RetryPolicySpec, Webhook
 from hookcast.domain.retry import MIN_CUSTOM_DELAY, parse_retry_policy, retry_policy_to_json
 from hookcast.ports import Clock, Page, PageRequest, Store, WebhookQuery
@@ -36,8 +38,10 @@ EDITABLE_FIELDS = frozenset(
     }
 )
 # Chosen at create, fixed after: a PATCH may repeat them unchanged, never change them.
-FIXED_FIELDS = frozenset({"format", "signing"})
-SIGNING_SCHEMES = ("hmac",)
+FIXED_FIELDS = frozenset({"format"})
+# Changing `signing` in a PATCH is a rotation to a secret of the other kind (see update).
+SIGNING_FIELD = "signing"
+SIGNING_SCHEMES = ("hmac", "ed25519")
 FORMAT_DEFAULTED = frozenset({"retry_policy", "timeout_seconds"})
 
 
@@ -94,14 +98,14 @@ class WebhookService:
         number of webhooks already."""
         caller.require(Permission.WRITE)
         chosen = parse_format(format if format is not None else metadata.get("format"))
-        signing = _signing(metadata.get("signing", "hmac"))
+        signing = _signing(metadata.get(SIGNING_FIELD, "hmac"), chosen)
         await self._check_room(caller.account_id)
         settings = await self._validate(caller.account_id, _with_defaults(metadata, chosen), chosen)
         now = self._clock()
         webhook = Webhook(
             id=new_resource_id(),
             account_id=caller.account_id,
-            secret=chosen.new_secret(),
+            secret=chosen.new_secret(signing),
             created=now,
             last_modified=now,
             format=chosen.name,
@@ -165,14 +169,15 @@ class WebhookService:
         """Applies a partial change (JW's PATCH with partial metadata); events are named in
         the webhook's format."""
         caller.require(Permission.WRITE)
-        unknown = sorted(set(changes) - EDITABLE_FIELDS - FIXED_FIELDS)
+        unknown = sorted(set(changes) - EDITABLE_FIELDS - FIXED_FIELDS - {SIGNING_FIELD})
         if unknown:
             raise ValidationFailed(
                 f"unknown metadata field(s): {', '.join(unknown)}", field=unknown[0]
             )
         current = await self.get(caller, webhook_id)
         _check_fixed(current, changes)
-        changes = {k: v for k, v in changes.items() if k not in FIXED_FIELDS}
+        signing = _signing(changes.get(SIGNING_FIELD, current.signing), format_of(current))
+        changes = {k: v for k, v in changes.items() if k not in FIXED_FIELDS | {SIGNING_FIELD}}
         merged = {**_editable(current), **changes}
         if "webhook_url" not in changes:
             merged.pop("webhook_url")  # unchanged: do not re-resolve it
@@ -192,6 +197,10 @@ class WebhookService:
         )
         updated = dataclasses.replace(current, last_modified=self._clock(), **_fields(settings))
         updated = _apply_enabled_change(current, updated)
+        if signing != current.signing:
+            # A new kind of secret is a rotation, which only an admin may make.
+            caller.require(Permission.ADMIN)
+            updated = self._rotated(updated, signing=signing)
         await self._store.update_webhook(updated, self._clock())
         return updated
 
@@ -209,21 +218,52 @@ class WebhookService:
         signatures (Standard Webhooks' header), the old one keeps signing until the grace
         period ends, so receivers can switch without losing events."""
         caller.require(Permission.ADMIN)
-        current = await self.get(caller, webhook_id)
+        rotated = self._rotated(await self.get(caller, webhook_id), signing=None)
+        await self._store.update_webhook(rotated, rotated.last_modified)
+        return rotated
+
+    def _rotated(self, current: Webhook, *, signing: str | None) -> Webhook:
+        """`current` with a new secret for `signing` (None: its own), the old one kept
+        signing beside it until the grace period ends where the format's headers can carry
+        both: after a change from "hmac" to "ed25519", webhook-signature carries a v1a and a
+        v1 signature until then, and the old secret makes the JWT and hex HMAC
+        (domain/signing.delivery_headers)."""
         now = self._clock()
         wire = format_of(current)
+        signing = signing or current.signing
         # A format whose headers carry one signature cannot sign with the old secret too:
         # none is kept, so nothing claims it still signs.
         keeps = wire.signs_with_previous
-        rotated = dataclasses.replace(
+        return dataclasses.replace(
             current,
-            secret=wire.new_secret(),
+            secret=wire.new_secret(signing),
+            signing=signing,
             previous_secret=current.secret if keeps else None,
             previous_secret_expires=now + self._grace if keeps else None,
             last_modified=now,
         )
-        await self._store.update_webhook(rotated, now)
-        return rotated
+
+    async def public_keys(self, caller: Caller) -> Sequence[PublishedKey]:
+        """The Ed25519 public keys that sign the account's deliveries now, oldest webhook
+        first: each ed25519 webhook's key, and its previous key during a rotation's grace."""
+        caller.require(Permission.READ)
+        now = self._clock()
+        return [
+            key for hook in await self._all(caller.account_id) for key in webhook_keys(hook, now)
+        ]
+
+    async def _all(self, account_id: str) -> Sequence[Webhook]:
+        # Bounded: an account holds at most max_per_account webhooks.
+        hooks: builtins.list[Webhook] = []
+        page = 1
+        while True:
+            request = PageRequest(page=page, page_length=100)
+            query = WebhookQuery(account_id=account_id, page=request, descending=False)
+            found = await self._store.list_webhooks(query)
+            hooks.extend(found.items)
+            if not found.items or len(hooks) >= found.total:
+                return hooks
+            page += 1
 
     async def _validate(
         self,
@@ -307,13 +347,21 @@ def _with_defaults(metadata: Mapping[str, Any], wire: Format) -> dict[str, Any]:
     given = {
         name: value
         for name, value in metadata.items()
-        if name not in FIXED_FIELDS and not (value is None and name in FORMAT_DEFAULTED)
+        if name not in FIXED_FIELDS | {SIGNING_FIELD}
+        and not (value is None and name in FORMAT_DEFAULTED)
     }
     return {**defaults, **given}
 
 
-def _signing(raw: object) -> str:
-    return v.one_of(raw, list(SIGNING_SCHEMES), field="signing")
+def _signing(raw: object, wire: Format) -> str:
+    signing = v.one_of(raw, list(SIGNING_SCHEMES), field=SIGNING_FIELD)
+    if signing not in wire.signings:
+        raise ValidationFailed(
+            f"metadata.signing {signing!r} is not available in the {wire.name} format "
+            f"(only {', '.join(wire.signings)}): its receivers check an HMAC signature",
+            field=SIGNING_FIELD,
+        )
+    return signing
 
 
 def _check_fixed(current: Webhook, changes: Mapping[str, Any]) -> None:
@@ -322,7 +370,7 @@ def _check_fixed(current: Webhook, changes: Mapping[str, Any]) -> None:
             raise ValidationFailed(
                 f"metadata.{name} cannot be changed after a webhook is created (it is "
                 f"{getattr(current, name)!r}): the secret's shape and the receivers differ "
-                "between formats and schemes; create a new webhook instead",
+                "between formats; create a new webhook instead",
                 field=name,
             )
 

@@ -10,10 +10,12 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from hypothesis import given
 from hypothesis import strategies as st
 from standardwebhooks import Webhook
 
+from hookcast.domain import ed25519
 from hookcast.domain.ids import new_webhook_secret
 from hookcast.domain.signing import (
     InvalidSignature,
@@ -208,6 +210,115 @@ def test_tolerance_is_configurable() -> None:
         now=later,
         tolerance=timedelta(minutes=10),
     )
+
+
+# --- Standard Webhooks v1a (Ed25519): checked with cryptography, no library verifies it yet ----
+
+SIGNING_KEY = "whsk_" + base64.b64encode(b"k" * 32).decode()
+OLD_SIGNING_KEY = "whsk_" + base64.b64encode(b"p" * 32).decode()
+PUBLIC_KEY = ed25519.public_key_of(SIGNING_KEY)
+OLD_PUBLIC_KEY = ed25519.public_key_of(OLD_SIGNING_KEY)
+
+
+def test_a_v1a_signature_is_the_ed25519_signature_of_the_spec_content() -> None:
+    signature = sign_standard(msg_id="evt_1", timestamp=TIMESTAMP, body=BODY, secrets=[SIGNING_KEY])
+    version, _, encoded = signature.partition(",")
+    assert version == "v1a"
+    raw_public = base64.b64decode(PUBLIC_KEY.removeprefix("whpk_"))
+    content = f"evt_1.{TIMESTAMP}.".encode() + BODY
+    Ed25519PublicKey.from_public_bytes(raw_public).verify(base64.b64decode(encoded), content)
+
+
+def test_an_ed25519_webhook_sends_the_standard_headers_only() -> None:
+    headers = _headers([SIGNING_KEY])
+    assert set(headers) == {
+        "Content-Type",
+        "User-Agent",
+        "webhook-id",
+        "webhook-timestamp",
+        "webhook-signature",
+    }
+    verify_standard(headers=headers, body=BODY, secrets=[PUBLIC_KEY], now=NOW)
+
+
+def test_during_a_rotation_either_public_key_verifies() -> None:
+    headers = _headers([SIGNING_KEY, OLD_SIGNING_KEY])
+    assert [item[:4] for item in headers["webhook-signature"].split(" ")] == ["v1a,"] * 2
+    for key in (PUBLIC_KEY, OLD_PUBLIC_KEY):
+        verify_standard(headers=headers, body=BODY, secrets=[key], now=NOW)
+
+
+def test_moving_from_hmac_to_ed25519_signs_with_both_kinds_in_the_grace_period() -> None:
+    headers = _headers([SIGNING_KEY, SECRET])
+    assert [item[:3] for item in headers["webhook-signature"].split(" ")] == ["v1a", "v1,"]
+    verify_standard(headers=headers, body=BODY, secrets=[SECRET], now=NOW)
+    verify_standard(headers=headers, body=BODY, secrets=[PUBLIC_KEY], now=NOW)
+    assert Webhook(SECRET).verify(BODY, _fresh_headers([SIGNING_KEY, SECRET])) == json.loads(BODY)
+    # the old HMAC secret keeps making the JWT and the hex signature until the grace ends
+    verify_jwt(headers["Authorization"], BODY, [SECRET])
+    verify_hex(headers["X-Hookcast-Signature"], BODY, [SECRET])
+
+
+def test_moving_from_ed25519_to_hmac_makes_the_jwt_and_hex_with_the_new_secret() -> None:
+    headers = _headers([SECRET, SIGNING_KEY])
+    assert [item[:3] for item in headers["webhook-signature"].split(" ")] == ["v1,", "v1a"]
+    verify_jwt(headers["Authorization"], BODY, [SECRET])
+    verify_hex(headers["X-Hookcast-Signature"], BODY, [SECRET])
+    verify_standard(headers=headers, body=BODY, secrets=[PUBLIC_KEY], now=NOW)
+
+
+@pytest.mark.parametrize(
+    ("changes", "body", "keys", "error", "message"),
+    [
+        ({}, BODY + b" ", [PUBLIC_KEY], InvalidSignature, "no webhook-signature matches"),
+        ({}, BODY, [OLD_PUBLIC_KEY], InvalidSignature, "no webhook-signature matches"),
+        ({"webhook-id": "evt_2"}, BODY, [PUBLIC_KEY], InvalidSignature, "no webhook-signature"),
+        ({"webhook-signature": "v1a,!!"}, BODY, [PUBLIC_KEY], InvalidSignature, "no webhook"),
+        ({"webhook-signature": "v1,AAAA"}, BODY, [PUBLIC_KEY], MalformedSignature, '"v1a,'),
+        ({}, BODY, [SECRET], MalformedSignature, 'no "v1,<base64>" signature'),
+    ],
+)
+def test_verify_standard_refuses_v1a(
+    changes: dict[str, str],
+    body: bytes,
+    keys: list[str],
+    error: type[SignatureError],
+    message: str,
+) -> None:
+    headers = {**_headers([SIGNING_KEY]), **changes}
+    with pytest.raises(error, match=message):
+        verify_standard(headers=headers, body=body, secrets=keys, now=NOW)
+
+
+def test_a_v1_signature_labelled_v1a_does_not_verify() -> None:
+    v1 = sign_standard(msg_id="evt_1", timestamp=TIMESTAMP, body=BODY, secrets=[SECRET])
+    headers = {**_headers([SIGNING_KEY]), "webhook-signature": v1.replace("v1,", "v1a,")}
+    with pytest.raises(InvalidSignature):
+        verify_standard(headers=headers, body=BODY, secrets=[PUBLIC_KEY], now=NOW)
+
+
+def test_a_stale_v1a_timestamp_is_refused() -> None:
+    with pytest.raises(StaleTimestamp, match="360 seconds old"):
+        verify_standard(
+            headers=_headers([SIGNING_KEY]),
+            body=BODY,
+            secrets=[PUBLIC_KEY],
+            now=NOW + timedelta(minutes=6),
+        )
+
+
+def test_receivers_verify_with_the_public_key_not_the_signing_key() -> None:
+    with pytest.raises(ValueError, match="verify with the whpk_ public key") as caught:
+        verify_standard(headers=_headers([SIGNING_KEY]), body=BODY, secrets=[SIGNING_KEY], now=NOW)
+    assert SIGNING_KEY.removeprefix("whsk_") not in str(caught.value)
+
+
+@pytest.mark.parametrize("key", [PUBLIC_KEY, SIGNING_KEY])
+def test_an_ed25519_key_does_not_check_a_jwt_or_hex_signature(key: str) -> None:
+    with pytest.raises(ValueError, match="only verifies webhook-signature"):
+        verify_jwt(sign_jwt(BODY, SECRET), BODY, [key])
+    with pytest.raises(ValueError, match="only verifies webhook-signature"):
+        verify_hex(sign_hex(BODY, SECRET), BODY, [key])
 
 
 # --- hex HMAC ---------------------------------------------------------------------------------

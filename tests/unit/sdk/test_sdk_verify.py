@@ -11,8 +11,10 @@ from typing import Any
 import pytest
 
 from hookcast import verify
+from hookcast.domain import ed25519
 from hookcast.domain.ids import new_webhook_secret
 from hookcast.domain.signing import delivery_headers
+from hookcast.sdk.types import WebhookSecret
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 BODY = json.dumps(
@@ -133,3 +135,61 @@ def test_every_failure_is_a_signature_error_with_a_code() -> None:
 def test_no_secret_is_a_programming_error() -> None:
     with pytest.raises(ValueError, match="secret"):
         verify.any(BODY, signed(), [])
+
+
+# --- Ed25519 (v1a): the public key alone verifies ---------------------------------------------
+
+SIGNING_KEY, OTHER_SIGNING_KEY = ed25519.new_signing_key(), ed25519.new_signing_key()
+PUBLIC_KEY = ed25519.public_key_of(SIGNING_KEY)
+
+
+def test_a_public_key_verifies_an_ed25519_delivery() -> None:
+    headers = signed(secrets=(SIGNING_KEY,))
+    assert verify.standard(BODY, headers, PUBLIC_KEY, now=NOW)["event_id"] == "evt_1"
+    assert verify.any(BODY, headers, [PUBLIC_KEY], now=NOW)["media_id"] == "MNYaMSQl"
+
+
+def test_any_signature_in_the_list_may_match_the_public_key() -> None:
+    # a rotation from HMAC: the new v1a signature and the old v1 one, either verifies
+    headers = signed(secrets=(OTHER_SIGNING_KEY, SIGNING_KEY, SECRET))
+    assert len(headers["webhook-signature"].split(" ")) == 3
+    verify.standard(BODY, headers, PUBLIC_KEY, now=NOW)
+    verify.standard(BODY, headers, SECRET, now=NOW)
+
+
+@pytest.mark.parametrize(
+    ("body", "key", "now"),
+    [
+        (BODY + b" ", PUBLIC_KEY, NOW),
+        (BODY, ed25519.public_key_of(OTHER_SIGNING_KEY), NOW),
+    ],
+)
+def test_a_tampered_body_or_another_public_key_is_invalid(
+    body: bytes, key: str, now: datetime
+) -> None:
+    with pytest.raises(verify.InvalidSignature):
+        verify.standard(body, signed(secrets=(SIGNING_KEY,)), key, now=now)
+
+
+def test_the_v1a_timestamp_has_the_same_tolerance() -> None:
+    headers = signed(secrets=(SIGNING_KEY,))
+    with pytest.raises(verify.StaleTimestamp):
+        verify.any(BODY, headers, PUBLIC_KEY, now=NOW + timedelta(minutes=6))
+    verify.any(BODY, headers, PUBLIC_KEY, now=NOW + timedelta(minutes=6), tolerance=600)
+
+
+def test_a_public_key_never_falls_back_to_a_jwt() -> None:
+    hmac_headers = signed()
+    del hmac_headers["webhook-signature"]
+    with pytest.raises(verify.MissingSignature, match="whpk_"):
+        verify.any(BODY, hmac_headers, PUBLIC_KEY, now=NOW, allow_untimestamped=True)
+
+
+def test_a_revealed_secret_gives_the_public_keys_to_verify_with() -> None:
+    revealed = WebhookSecret(
+        webhook_id="2yW4KmiG", secret=SIGNING_KEY, previous_secret=OTHER_SIGNING_KEY
+    )
+    assert revealed.public_keys == (PUBLIC_KEY, ed25519.public_key_of(OTHER_SIGNING_KEY))
+    headers = signed(secrets=(OTHER_SIGNING_KEY,))
+    assert verify.any(BODY, headers, revealed.public_keys, now=NOW)["event_id"] == "evt_1"
+    assert WebhookSecret(webhook_id="2yW4KmiG", secret=SECRET).public_keys == ()

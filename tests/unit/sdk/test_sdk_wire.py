@@ -74,7 +74,8 @@ CALLS: dict[str, _core.Call[Any]] = {
     "list_event_types": _core.list_event_types(),
 }
 # API routes with a JSON answer that the SDK does not call.
-NOT_IN_SDK = {("GET", "/v2/event_types/{name}/")}
+# The JWK Set is for receivers' JOSE libraries; a Python receiver pins metadata.public_key.
+NOT_IN_SDK = {("GET", "/v2/event_types/{name}/"), ("GET", "/v2/webhooks/jwks.json/")}
 
 # JW Player's fixed keys ({}, null, the resource's name): the SDK's types do not repeat them.
 NOT_CARRIED = {"relationships", "schema", "type"}

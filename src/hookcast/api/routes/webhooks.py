@@ -14,6 +14,7 @@ from hookcast.api.models import (
     DeliveryList,
     HeldDelivered,
     HeldDiscarded,
+    JwkSetOut,
     Recovered,
     SecretOut,
     TestSent,
@@ -60,6 +61,16 @@ async def list_webhooks(
         caller, page=page, sort=sort, event=events, site_id=site_id, format=format
     )
     return WebhookList.from_domain(found, page)
+
+
+# Before "/{webhook_id}/", which would otherwise take "jwks.json" for a webhook id.
+@router.get(
+    "/jwks.json/",
+    summary="The public keys of the account's ed25519 webhooks, as a JWK Set",
+    responses=error_responses(*AUTHENTICATED),
+)
+async def webhook_jwks(services: ServicesDep, caller: CallerDep) -> JwkSetOut:
+    return JwkSetOut.from_domain(await services.webhooks.public_keys(caller))
 
 
 @router.get(

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from hookcast.domain import ed25519
 from hookcast.domain.catalog import ALL_EVENTS, EVENT_TYPES
 from hookcast.domain.models import Event, RetryPolicySpec, Webhook
 
@@ -78,6 +79,9 @@ class Format:
     # A header carries a signature per secret, so a rotated-out secret keeps signing
     # through the grace period (Standard Webhooks' webhook-signature); else it stops at once.
     signs_with_previous: bool = False
+    # The signature schemes a webhook of this format may choose (metadata.signing): "ed25519"
+    # only where the Standard Webhooks header is sent, which carries its v1a signatures.
+    signings: tuple[str, ...] = ("hmac",)
     _catalog: Mapping[str, tuple[str, ...]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -136,6 +140,8 @@ class Format:
             return (secret,) if secret else ()
         return webhook.secrets_at(now)
 
-    def new_secret(self) -> str:
-        """A new secret in this format's shape."""
-        return self.make_secret()
+    def new_secret(self, signing: str = "hmac") -> str:
+        """A new secret in this format's shape: a `whsk_` Ed25519 key for "ed25519"."""
+        if signing not in self.signings:
+            raise ValueError(f"the {self.name} format does not sign with {signing}")
+        return ed25519.new_signing_key() if signing == "ed25519" else self.make_secret()

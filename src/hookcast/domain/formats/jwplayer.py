@@ -92,4 +92,5 @@ FORMAT = Format(
         'hmac.compare_digest(hmac.new(secret.encode(), body, "sha256").hexdigest(),\n'
         '                    headers["X-Hookcast-Signature"])'
     ),
+    signings=("hmac", "ed25519"),
 )

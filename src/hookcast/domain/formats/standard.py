@@ -77,4 +77,5 @@ FORMAT = Format(
         "from standardwebhooks.webhooks import Webhook\n"
         "payload = Webhook(secret).verify(body, headers)  # raises if forged or stale"
     ),
+    signings=("hmac", "ed25519"),
 )

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import String, and_, bindparam, exists, select, update
+from sqlalchemy import String, and_, bindparam, exists, literal, or_, select, update
 from sqlalchemy.sql.dml import ReturningUpdate
 
 from hookcast.domain.freshness import newest_of_each
@@ -59,7 +59,7 @@ _SUPERSEDE_OLDER = Statement(  # once per (coalescing webhook, update key) per p
             deliveries.c.webhook_id == bindparam("b_webhook_id"),
             deliveries.c.coalesce_key == bindparam("b_key", type_=String),
             deliveries.c.sequence < bindparam("b_seq"),
-            deliveries.c.status.in_(_UNSENT),
+            or_(*(deliveries.c.status == literal(status) for status in _UNSENT)),
             deliveries.c.lease_token.is_(None),
         )
         .values(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, case, exists, literal, select, update
+from sqlalchemy import ColumnElement, case, exists, literal, or_, select, update
 
 from hookcast.domain.models import DeliveryStatus
 from hookcast.ports import ReplayQuery
@@ -71,13 +71,13 @@ def _matching(query: ReplayQuery, *, database: str) -> list[ColumnElement[bool]]
         deliveries.c.account_id == query.account_id,
         deliveries.c.webhook_id == query.webhook_id,
         deliveries.c.created >= query.since,
-        deliveries.c.status.in_(FINISHED),
+        or_(*(deliveries.c.status == status for status in FINISHED)),
     ]
     if query.until is not None:
         where.append(deliveries.c.created < query.until)
     about: list[ColumnElement[bool]] = []
     if query.event_types:
-        about.append(events.c.type.in_(query.event_types))
+        about.append(or_(*(events.c.type == name for name in query.event_types)))
     if query.resource_id is not None:
         about.append(has_resource_id(query.resource_id, database=database))
     if about:

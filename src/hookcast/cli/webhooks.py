@@ -18,6 +18,7 @@ from hookcast.cli.remote import (
     UrlOption,
     connected,
     every_site,
+    fail,
     parse_json_object,
     print_answer,
     to_json,
@@ -84,10 +85,7 @@ def _max_age(values: list[str]) -> dict[str, int] | None:
     for value in values:
         event, _, seconds = value.partition("=")
         if not event or not seconds.strip().isdigit():
-            raise typer.BadParameter(
-                f"{value!r}: expected EVENT=SECONDS, e.g. channel_active=600",
-                param_hint="--max-age",
-            )
+            fail(f"--max-age {value!r}: expected EVENT=SECONDS, e.g. channel_active=600")
         limits[event.strip()] = int(seconds)
     return limits
 

@@ -90,6 +90,20 @@ def _max_age(values: list[str]) -> dict[str, int] | None:
     return limits
 
 
+def _sending_choices(
+    ordering: str | None, coalesce: bool | None, max_age: list[str] | None
+) -> dict[str, Any]:
+    """The ordering, latest-wins and time-to-live options that were given, as metadata."""
+    chosen: dict[str, Any] = {}
+    if ordering is not None:
+        chosen["ordering"] = ordering
+    if coalesce is not None:
+        chosen["coalesce"] = coalesce
+    if max_age:
+        chosen["max_age_seconds"] = _max_age(max_age)  # None: "none", the limits removed
+    return chosen
+
+
 _out = console
 _time = when_exact
 
@@ -252,12 +266,7 @@ def create_webhook(
         fields["timeout_seconds"] = timeout
     if wire_format is not None:
         fields["format"] = wire_format
-    if ordering is not None:
-        fields["ordering"] = ordering
-    if coalesce is not None:
-        fields["coalesce"] = coalesce
-    if max_age:
-        fields["max_age_seconds"] = _max_age(max_age)
+    fields.update(cast(WebhookFields, _sending_choices(ordering, coalesce, max_age)))
     with connected(url, api_key) as client:
         if not fields["site_ids"]:
             fields["site_ids"] = every_site(client)
@@ -325,12 +334,12 @@ def update_webhook(
         "conditions": parse_json_object(conditions, "--conditions") if conditions else None,
         "retry_policy": _retry_policy(retry_policy) if retry_policy else None,
         "timeout_seconds": timeout,
-        "ordering": ordering,
-        "coalesce": coalesce,
     }
-    changes = cast(WebhookChanges, {k: v for k, v in given.items() if v is not None})
-    if max_age:
-        changes["max_age_seconds"] = _max_age(max_age)  # None: "none", the limits removed
+    changes = cast(
+        WebhookChanges,
+        {k: v for k, v in given.items() if v is not None}
+        | _sending_choices(ordering, coalesce, max_age),
+    )
     with connected(url, api_key) as client:
         hook = client.update_webhook(webhook_id, **changes)
     if as_json:

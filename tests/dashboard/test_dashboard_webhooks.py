@@ -288,3 +288,18 @@ async def test_a_replay_is_counted_first_and_sent_once_confirmed(board: Board) -
     wrong = await board.post(f"{path}/replay", {"since": "2000-01-01T00:00", "event": "nope"})
     assert wrong.status_code == 400
     assert "unknown event" in wrong.text
+
+
+async def test_the_log_shows_a_superseded_update_and_why(board: Board) -> None:
+    site_id = await board.site()
+    webhook = await board.webhook(site_id, coalesce=True, events=["media_updated"])
+    for n in range(2):
+        item = {"event": "media_updated", "site_id": site_id, "media_id": "MEDIA001"}
+        await board.runtime.services.events.publish(admin_of(board), {**item, "data": {"n": n}})
+    await board.sign_in(await board.key(Role.VIEWER))
+
+    page = (await board.client.get(f"/webhooks/{webhook.id}?status=superseded")).text
+
+    assert "status-superseded" in page
+    assert "a newer update about this media was published first (latest wins)" in page
+    assert sorted(await _statuses(board, webhook)) == ["pending", "superseded"]

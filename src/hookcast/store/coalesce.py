@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import String, and_, bindparam, exists, literal, or_, select, update
+from sqlalchemy import BigInteger, String, and_, bindparam, exists, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.dml import ReturningUpdate
 
 from hookcast.domain.freshness import newest_of_each
@@ -22,14 +23,12 @@ from hookcast.store.connector import Transaction
 from hookcast.store.sql import in_list
 from hookcast.store.statement import Statement
 from hookcast.store.tables import deliveries
-from hookcast.store.types import Timestamp
+from hookcast.store.types import JsonText, Timestamp, to_micros
 
 __all__ = ["supersede_older", "supersede_retried"]
 
 _SUPERSEDED = DeliveryStatus.SUPERSEDED.value
 _PENDING = DeliveryStatus.PENDING.value
-# Not sent yet, and no worker is sending them (a pending one may be leased: checked apart).
-_UNSENT = (DeliveryStatus.PENDING.value, DeliveryStatus.PAUSED.value, DeliveryStatus.WAITING.value)
 _SENDABLE = (DeliveryStatus.PENDING, DeliveryStatus.WAITING, DeliveryStatus.PAUSED)
 
 
@@ -37,7 +36,10 @@ async def supersede_older(
     tx: Transaction, batch: Sequence[Delivery], *, now: datetime
 ) -> list[str]:
     """After `batch` is inserted: the newest sendable delivery of each (webhook, coalesce
-    key) in it supersedes that group's older unsent, unleased ones. Returns their ids."""
+    key) in it supersedes that group's older unsent, unleased ones. Returns their ids.
+
+    One statement for every group of the publish (one per group took ~40% of a publish's
+    throughput with ten media updated per publish)."""
     newest = newest_of_each(
         ((d.webhook_id, d.coalesce_key), d.sequence)
         for d in batch
@@ -45,30 +47,46 @@ async def supersede_older(
     )
     if not newest:
         return []
-    rows = [
-        {"b_webhook_id": webhook_id, "b_key": key, "b_seq": sequence, "b_now": now}
-        for (webhook_id, key), sequence in sorted(newest.items())
-    ]
-    return [delivery_id for (delivery_id,) in await tx.fetch_each(_SUPERSEDE_OLDER, rows)]
+    groups = sorted(newest.items())
+    values: dict[str, object] = {"b_now": to_micros(now)}
+    if tx.database == "postgresql":
+        values |= {
+            "b_webhooks": [webhook_id for (webhook_id, _), _ in groups],
+            "b_keys": [key for (_, key), _ in groups],
+            "b_seqs": [sequence for _, sequence in groups],
+        }
+    else:
+        values["b_rows"] = [[webhook_id, key, sequence] for (webhook_id, key), sequence in groups]
+    return [delivery_id for (delivery_id,) in await tx.fetch_all(_SUPERSEDE_OLDER, values)]
 
 
-_SUPERSEDE_OLDER = Statement(  # once per (coalescing webhook, update key) per publish
-    lambda _: (
-        update(deliveries)
-        .where(
-            deliveries.c.webhook_id == bindparam("b_webhook_id"),
-            deliveries.c.coalesce_key == bindparam("b_key", type_=String),
-            deliveries.c.sequence < bindparam("b_seq"),
-            or_(*(deliveries.c.status == literal(status) for status in _UNSENT)),
-            deliveries.c.lease_token.is_(None),
-        )
-        .values(
-            status=_SUPERSEDED,
-            completed_at=bindparam("b_now", type_=Timestamp),
-            next_attempt_at=bindparam("b_now", type_=Timestamp),
-        )
-        .returning(deliveries.c.id)
-    )
+# Unsent (pending, paused, waiting) and not leased; `sequence < n.s`: older than the group's
+# newest. Timestamps are stored as microseconds (store/types.py).
+_WHERE_OLDER = """
+    deliveries.webhook_id = n.w AND deliveries.coalesce_key = n.k AND deliveries.sequence < n.s
+    AND deliveries.status IN ('pending', 'paused', 'waiting') AND deliveries.lease_token IS NULL
+"""
+_PG_SUPERSEDE_OLDER = text(f"""
+    UPDATE deliveries SET status = 'superseded', completed_at = :b_now, next_attempt_at = :b_now
+    FROM unnest(:b_webhooks, :b_keys, :b_seqs) AS n(w, k, s)
+    WHERE {_WHERE_OLDER}
+    RETURNING deliveries.id
+""").bindparams(  # noqa: S608 - constant text, values bound
+    bindparam("b_webhooks", type_=ARRAY(String)),
+    bindparam("b_keys", type_=ARRAY(String)),
+    bindparam("b_seqs", type_=ARRAY(BigInteger)),
+    bindparam("b_now", type_=BigInteger),
+)
+_SQLITE_SUPERSEDE_OLDER = text(f"""
+    UPDATE deliveries SET status = 'superseded', completed_at = :b_now, next_attempt_at = :b_now
+    FROM (SELECT value ->> 0 AS w, value ->> 1 AS k, value ->> 2 AS s FROM json_each(:b_rows)) AS n
+    WHERE {_WHERE_OLDER}
+    RETURNING deliveries.id
+""").bindparams(  # noqa: S608 - constant text, values bound
+    bindparam("b_rows", type_=JsonText), bindparam("b_now", type_=BigInteger)
+)
+_SUPERSEDE_OLDER = Statement(  # once per publish with coalescing deliveries
+    lambda database: _PG_SUPERSEDE_OLDER if database == "postgresql" else _SQLITE_SUPERSEDE_OLDER
 )
 
 

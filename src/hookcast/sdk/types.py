@@ -158,7 +158,8 @@ class Delivery:
     webhook_id: str
     event_id: str
     event: str
-    status: str  # "pending", "paused", "succeeded", "failed", "held" or "discarded"
+    status: str  # "pending", "paused", "waiting", "succeeded", "failed", "held", "discarded",
+    # "superseded" (latest wins) or "expired" (time-to-live)
     attempts: int
     next_attempt_at: datetime | None
     last_status_code: int | None

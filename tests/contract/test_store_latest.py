@@ -131,16 +131,17 @@ async def test_a_replay_counts_then_resends_finished_deliveries_in_range(store: 
     await _publish(store, setup, [_media(setup, "A", at=30)])  # pending: not replayed
     now = make.later(40)
 
+    filtered: dict[str, dict[str, Any]] = {
+        "all": {},
+        "until 10": {"until": make.later(10)},
+        "media A": {"resource_id": "A"},
+        "created": {"event_types": ("media_created",)},
+    }
     counts = {
         name: await store.replay_deliveries(
             _replay(setup, **filters), now=now, limit=100, dry_run=True
         )
-        for name, filters in {
-            "all": {},
-            "until 10": {"until": make.later(10)},
-            "media A": {"resource_id": "A"},
-            "created": {"event_types": ("media_created",)},
-        }.items()
+        for name, filters in filtered.items()
     }
     assert counts == {"all": 3, "until 10": 2, "media A": 2, "created": 1}
     # A dry run changed nothing: only the pending one is due.

@@ -145,7 +145,8 @@ def test_webhooks_latest_wins_maximum_ages_and_replay(live: LiveServer) -> None:
         )
     )
     hook_id = created["id"]
-    assert (created["coalesce"], created["max_age_seconds"]) == (True, {"media_deleted": 600})
+    metadata = created["metadata"]  # the API's own shape
+    assert (metadata["coalesce"], metadata["max_age_seconds"]) == (True, {"media_deleted": 600})
     shown = hookcast(live, "webhooks", "get", hook_id).stdout
     assert "latest wins" in shown
     assert "media_deleted 600s" in shown
@@ -154,7 +155,7 @@ def test_webhooks_latest_wins_maximum_ages_and_replay(live: LiveServer) -> None:
             live, "webhooks", "update", hook_id, "--no-coalesce", "--max-age", "none", "--json"
         )
     )
-    assert (cleared["coalesce"], cleared["max_age_seconds"]) == (False, {})
+    assert (cleared["metadata"]["coalesce"], cleared["metadata"]["max_age_seconds"]) == (False, {})
     assert_one_line_error(
         hookcast(live, "webhooks", "update", hook_id, "--max-age", "media_deleted=ten"),
         "EVENT=SECONDS",
@@ -174,7 +175,7 @@ def test_webhooks_latest_wins_maximum_ages_and_replay(live: LiveServer) -> None:
     done = hookcast(live, "webhooks", "replay", hook_id, *since, "--event", "media_deleted")
     assert "1 deliveries of webhook" in done.stderr
     listed = ok_json(hookcast(live, "webhooks", "deliveries", hook_id, "--json"))
-    assert [item["status"] for item in listed["items"]] == ["paused"]  # still disabled
+    assert [item["status"] for item in listed["deliveries"]] == ["paused"]  # still disabled
     assert_one_line_error(
         hookcast(live, "webhooks", "replay", hook_id, "--since", "never"), "since", "400"
     )

@@ -37,9 +37,12 @@ from hookcast.ports import (
 @dataclass(frozen=True, slots=True)
 class Concluded:
     result: DeliveryResult
-    health: HealthSignal | None  # None: nothing was sent, the endpoint's health is unchanged
-    kind: OutcomeKind | None  # None: nothing was sent
+    health: HealthSignal
+    kind: OutcomeKind
     report: AttemptReport  # what metrics and the attempt's log line see
+    # False: concluded without a request (expired), so `health` and `kind` say nothing
+    # about the endpoint and are not applied to it.
+    sent: bool = True
 
 
 def expire(claimed: ClaimedDelivery, now: datetime) -> Concluded | None:
@@ -84,7 +87,10 @@ def expire(claimed: ClaimedDelivery, now: datetime) -> Concluded | None:
         outcome=DeliveryStatus.EXPIRED,
         error=error,
     )
-    return Concluded(result=result, health=None, kind=None, report=report)
+    unsent = HealthSignal(webhook_id=claimed.webhook.id, at=now, succeeded=False)
+    return Concluded(
+        result=result, health=unsent, kind=OutcomeKind.FAILURE, report=report, sent=False
+    )
 
 
 def prepare(claimed: ClaimedDelivery, now: datetime) -> OutboundRequest:

@@ -224,8 +224,7 @@ class DeliveryWorker:
                 jitter_sample=self._jitter(),
                 disable_after=self._options.disable_after,
             )
-            if concluded.kind is not None:
-                slot.learn(concluded.kind, now=now, seconds=outcome.latency_ms / 1000)
+            slot.learn(concluded.kind, now=now, seconds=outcome.latency_ms / 1000)
         log_attempt(concluded.report)
         self._outcomes.add(concluded)
 

@@ -117,6 +117,9 @@ TABLE: dict[tuple[str, str], Row] = {
     ("POST", "/webhooks/{webhook_id}/recover"): Row(
         EDITOR, scoped=True, body={"since": "2024-01-01T00:00"}
     ),
+    ("POST", "/webhooks/{webhook_id}/replay"): Row(
+        EDITOR, scoped=True, body={"since": "2024-01-01T00:00", "confirm": "yes"}
+    ),
     ("POST", "/webhooks/{webhook_id}/held/deliver"): Row(EDITOR, scoped=True, ok=303),
     ("POST", "/webhooks/{webhook_id}/held/discard"): Row(EDITOR, scoped=True, ok=303),
     ("POST", "/deliveries/{delivery_id}/retry"): Row(EDITOR, scoped=True, ok=303),

@@ -238,3 +238,68 @@ async def test_ordering_is_chosen_in_the_form_and_shown_on_the_webhook_page(
     page = await board.client.get(f"/webhooks/{webhook.id}")
     assert "in publish order per media or channel" in page.text
     assert 'value="resource" checked' in (await board.client.get(path)).text
+
+
+async def test_latest_wins_and_maximum_ages_are_set_in_the_form_and_shown(board: Board) -> None:
+    webhook = await board.webhook(await board.site())
+    await board.sign_in(await board.key(Role.EDITOR))
+    path = f"/webhooks/{webhook.id}/edit"
+    site_id = webhook.site_ids[0]
+
+    typo = await board.post(path, _form(site_id, coalesce="on", max_age_seconds="channel_active"))
+    assert typo.status_code == 400
+    assert 'id="max_age_seconds-error"' in typo.text
+    assert "event=seconds" in typo.text
+    unknown = await board.post(path, _form(site_id, max_age_seconds="channel_on=600"))
+    assert unknown.status_code == 400
+    assert "unknown event &#39;channel_on&#39;" in unknown.text
+    good = await board.post(
+        path, _form(site_id, coalesce="on", max_age_seconds="channel_active=600")
+    )
+    assert good.headers["location"] == f"/webhooks/{webhook.id}?notice=updated"
+
+    page = (await board.client.get(f"/webhooks/{webhook.id}")).text
+    assert "only the newest unsent update per media or channel is sent" in page
+    assert ": 600 s" in page
+    form = (await board.client.get(path)).text
+    assert 'name="coalesce" value="on" checked' in form
+    assert 'value="channel_active=600"' in form
+
+
+async def test_a_replay_is_counted_first_and_sent_once_confirmed(board: Board) -> None:
+    webhook, path = await _held_for(board, 3)
+    await board.runtime.services.deliveries.discard_held(admin_of(board), webhook.id)
+    await board.runtime.services.webhooks.update(
+        admin_of(board), webhook_id=webhook.id, changes={"enabled": True}
+    )
+    await board.sign_in(await board.key(Role.EDITOR))
+    choices = {"since": "2000-01-01T00:00", "event": "media_available"}
+
+    counted = await board.post(f"{path}/replay", choices)
+
+    assert counted.status_code == 200
+    assert "3 deliveries would be sent again" in counted.text
+    assert "Replay 3" in counted.text
+    assert await _statuses(board, webhook) == ["discarded"] * 3
+    confirmed = await board.post(f"{path}/replay", {**choices, "confirm": "yes"})
+    assert "3 deliveries will be sent again" in confirmed.text
+    assert await _statuses(board, webhook) == ["pending"] * 3
+
+    wrong = await board.post(f"{path}/replay", {"since": "2000-01-01T00:00", "event": "nope"})
+    assert wrong.status_code == 400
+    assert "unknown event" in wrong.text
+
+
+async def test_the_log_shows_a_superseded_update_and_why(board: Board) -> None:
+    site_id = await board.site()
+    webhook = await board.webhook(site_id, coalesce=True, events=["media_updated"])
+    for n in range(2):
+        item = {"event": "media_updated", "site_id": site_id, "media_id": "MEDIA001"}
+        await board.runtime.services.events.publish(admin_of(board), {**item, "data": {"n": n}})
+    await board.sign_in(await board.key(Role.VIEWER))
+
+    page = (await board.client.get(f"/webhooks/{webhook.id}?status=superseded")).text
+
+    assert "status-superseded" in page
+    assert "a newer update about this media was published first (latest wins)" in page
+    assert sorted(await _statuses(board, webhook)) == ["pending", "superseded"]

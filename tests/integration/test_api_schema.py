@@ -239,6 +239,8 @@ def test_a_valid_request_to_every_operation_answers_2xx_as_documented(live: Live
     call("POST", "/v2/deliveries/{delivery_id}/retry/", ids=on_delivery)
     since = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
     call("POST", "/v2/webhooks/{webhook_id}/recover/", ids=on_hook, body={"since": since})
+    replay = {"since": since, "dry_run": True}
+    call("POST", "/v2/webhooks/{webhook_id}/replay/", ids=on_hook, body=replay)
     call("POST", "/v2/webhooks/{webhook_id}/held/deliver/", ids=on_hook)
     call("POST", "/v2/webhooks/{webhook_id}/held/discard/", ids=on_hook)
 

@@ -331,3 +331,33 @@ async def test_an_unknown_ordering_is_a_clear_400(api: Api) -> None:
         "PATCH", f"/v2/webhooks/{created['id']}/", json={"metadata": {"ordering": 1}}
     )
     assert wrong_type.status_code == 400, wrong_type.text
+
+
+async def test_latest_wins_and_maximum_ages_are_off_by_default_and_can_be_set(api: Api) -> None:
+    await api.site(SITE_ID)
+    created = await api.webhook([SITE_ID])
+    assert (created["metadata"]["coalesce"], created["metadata"]["max_age_seconds"]) == (False, {})
+    path = f"/v2/webhooks/{created['id']}/"
+
+    changes = {"coalesce": True, "max_age_seconds": {"channel_active": 600}}
+    changed = await api.call("PATCH", path, json={"metadata": changes})
+
+    assert changed.status_code == 200, changed.text
+    metadata = (await api.call("GET", path)).json()["metadata"]
+    assert (metadata["coalesce"], metadata["max_age_seconds"]) == (True, {"channel_active": 600})
+    cleared = await api.call("PATCH", path, json={"metadata": {"max_age_seconds": None}})
+    assert cleared.json()["metadata"]["max_age_seconds"] == {}
+
+
+async def test_a_wrong_maximum_age_or_coalesce_is_a_clear_400(api: Api) -> None:
+    await api.site(SITE_ID)
+    for wrong, says in (
+        ({"max_age_seconds": {"channel_on": 600}}, "unknown event 'channel_on'"),
+        ({"max_age_seconds": {"channel_active": 0}}, "between 1 and 604800 seconds"),
+        ({"max_age_seconds": {"channel_active": "10m"}}, "whole number of seconds"),
+        ({"max_age_seconds": [600]}, "max_age_seconds"),
+        ({"coalesce": "yes"}, "coalesce"),
+    ):
+        metadata = {**webhook_metadata([SITE_ID]), **wrong}
+        response = await api.call("POST", "/v2/webhooks/", json={"metadata": metadata})
+        assert says in assert_error(response, 400, "invalid_body"), wrong

@@ -136,6 +136,52 @@ def test_webhooks_held_while_disabled_are_shown_and_discarded(live: LiveServer) 
     assert hookcast(live, "webhooks", "delete", hook_id).exit_code == 0
 
 
+def test_webhooks_latest_wins_maximum_ages_and_replay(live: LiveServer) -> None:
+    created = ok_json(
+        hookcast(
+            live,
+            *("webhooks", "create", "--url", "https://example.com/replay", "--json"),
+            *("--event", "media_deleted", "--coalesce", "--max-age", "media_deleted=600"),
+        )
+    )
+    hook_id = created["id"]
+    metadata = created["metadata"]  # the API's own shape
+    assert (metadata["coalesce"], metadata["max_age_seconds"]) == (True, {"media_deleted": 600})
+    shown = hookcast(live, "webhooks", "get", hook_id).stdout
+    assert "latest wins" in shown
+    assert "media_deleted 600s" in shown
+    cleared = ok_json(
+        hookcast(
+            live, "webhooks", "update", hook_id, "--no-coalesce", "--max-age", "none", "--json"
+        )
+    )
+    assert (cleared["metadata"]["coalesce"], cleared["metadata"]["max_age_seconds"]) == (False, {})
+    assert_one_line_error(
+        hookcast(live, "webhooks", "update", hook_id, "--max-age", "media_deleted=ten"),
+        "EVENT=SECONDS",
+    )
+
+    # One held delivery, discarded: finished, so a replay may send it again.
+    assert hookcast(live, "webhooks", "update", hook_id, "--disable").exit_code == 0
+    assert hookcast(live, "trigger", "media_deleted", "--media-id", "Rply0Md1").exit_code == 0
+    assert hookcast(live, "webhooks", "discard-held", hook_id).exit_code == 0
+    since = ("--since", "2000-01-01T00:00:00Z")
+    dry = hookcast(live, "webhooks", "replay", hook_id, *since, "--dry-run")
+    assert dry.exit_code == 0, dry.stderr
+    assert "1 deliveries of webhook" in dry.stderr
+    assert "would be sent again" in dry.stderr
+    none = hookcast(live, "webhooks", "replay", hook_id, *since, "--resource", "Other0M1")
+    assert "0 deliveries" in none.stderr
+    done = hookcast(live, "webhooks", "replay", hook_id, *since, "--event", "media_deleted")
+    assert "1 deliveries of webhook" in done.stderr
+    listed = ok_json(hookcast(live, "webhooks", "deliveries", hook_id, "--json"))
+    assert [item["status"] for item in listed["deliveries"]] == ["paused"]  # still disabled
+    assert_one_line_error(
+        hookcast(live, "webhooks", "replay", hook_id, "--since", "never"), "since", "400"
+    )
+    assert hookcast(live, "webhooks", "delete", hook_id).exit_code == 0
+
+
 def test_trigger_publishes_catalog_examples_and_your_own_ids(live: LiveServer) -> None:
     result = hookcast(live, "trigger", "media_available")  # site: the first one
     assert result.exit_code == 0, result.stderr

@@ -51,6 +51,7 @@ TABLE: dict[tuple[str, str], Row] = {
     ("GET", "/v2/webhooks/{webhook_id}/deliveries/"): Row(Role.VIEWER, True),
     ("POST", "/v2/webhooks/{webhook_id}/test/"): Row(Role.EDITOR, True),
     ("POST", "/v2/webhooks/{webhook_id}/recover/"): Row(Role.EDITOR, True, {"since": NOW}),
+    ("POST", "/v2/webhooks/{webhook_id}/replay/"): Row(Role.EDITOR, True, {"since": NOW}),
     ("POST", "/v2/webhooks/{webhook_id}/held/deliver/"): Row(Role.EDITOR, True),
     ("POST", "/v2/webhooks/{webhook_id}/held/discard/"): Row(Role.EDITOR, True),
     ("POST", "/v2/sites/"): Row(Role.EDITOR, False, {"metadata": {"name": "s"}}),

@@ -45,7 +45,17 @@ RetryPolicyOut = Annotated[
     Field(description='"standard", "quick", or the custom list of retry delays in seconds'),
 ]
 Role = Literal["admin", "editor", "publisher", "viewer"]
-DeliveryStatus = Literal["pending", "paused", "succeeded", "failed", "held", "discarded", "waiting"]
+DeliveryStatus = Literal[
+    "pending",
+    "paused",
+    "succeeded",
+    "failed",
+    "held",
+    "discarded",
+    "waiting",
+    "superseded",
+    "expired",
+]
 
 
 def _time(value: datetime | None) -> str | None:
@@ -147,6 +157,14 @@ class WebhookMetadataOut(_Out):
         'order, each after the one before it succeeded or was given up; "none": as soon as '
         "possible"
     )
+    coalesce: bool = Field(
+        description="Latest wins: of several unsent *_updated events about one media or "
+        "channel, only the newest is sent; the others are logged superseded"
+    )
+    max_age_seconds: dict[str, int] = Field(
+        description="Time-to-live in seconds per event type (the format's names): an older "
+        "event is not sent and is logged expired"
+    )
     last_success: Time | None
     failing_since: Time | None
     held_deliveries: int = Field(
@@ -186,6 +204,8 @@ class WebhookMetadataOut(_Out):
             retry_policy=retry_policy_to_json(hook.retry_policy),
             timeout_seconds=hook.timeout_seconds,
             ordering=hook.ordering.value,
+            coalesce=hook.coalesce,
+            max_age_seconds=dict(hook.max_age_seconds),
             last_success=_time(hook.last_success),
             failing_since=_time(hook.failing_since),
             held_deliveries=hook.held_deliveries,
@@ -568,6 +588,14 @@ class TestSent(_Out):
 
 class Recovered(_Out):
     recovered: int = Field(description="How many failed deliveries were queued again")
+
+
+class Replayed(_Out):
+    replayed: int = Field(description="How many deliveries were queued to be sent again")
+
+
+class WouldReplay(_Out):
+    would_replay: int = Field(description="How many deliveries a replay would send again")
 
 
 class HeldDelivered(_Out):

@@ -47,6 +47,16 @@ class WebhookMetadataCreate(_Strict):
         "v1a signatures, verified with metadata.public_key",
     )
     ordering: Ordering = "none"
+    coalesce: bool = Field(
+        default=False,
+        description="Latest wins: of several unsent *_updated events about one media or "
+        "channel, only the newest is sent; the others are logged superseded",
+    )
+    max_age_seconds: dict[str, Any] | None = Field(
+        default=None,
+        description='Time-to-live per event type in seconds, e.g. {"channel_active": 600}: an '
+        "older event is not sent and is logged expired",
+    )
 
 
 class WebhookMetadataPatch(_Strict):
@@ -66,6 +76,8 @@ class WebhookMetadataPatch(_Strict):
         "once, the old one beside it in webhook-signature until the grace period ends",
     )
     ordering: Ordering | None = None
+    coalesce: bool | None = None
+    max_age_seconds: dict[str, Any] | None = Field(default=None, description="null: no limits")
 
 
 class WebhookCreate(_Strict):
@@ -106,7 +118,19 @@ class Recover(_Strict):
     since: str = Field(description="ISO 8601 time: failed deliveries created since then")
 
 
-NULLABLE_PATCH_FIELDS = frozenset({"conditions", "description"})
+class Replay(_Strict):
+    since: str = Field(description="ISO 8601 time: deliveries created since then")
+    until: str | None = Field(default=None, description="ISO 8601 time: and before then")
+    resource_id: str | None = Field(
+        default=None, description="Only events about this media or live channel"
+    )
+    event: str | None = Field(
+        default=None, description="Only this event type (in the webhook's format's names)"
+    )
+    dry_run: bool = Field(default=False, description="Count them, send nothing")
+
+
+NULLABLE_PATCH_FIELDS = frozenset({"conditions", "description", "max_age_seconds"})
 
 
 def patch_changes(patch: WebhookPatch) -> dict[str, Any]:

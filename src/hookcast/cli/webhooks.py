@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Annotated, Any, cast
 
 import typer
@@ -18,6 +18,7 @@ from hookcast.cli.remote import (
     UrlOption,
     connected,
     every_site,
+    fail,
     parse_json_object,
     print_answer,
     to_json,
@@ -64,6 +65,50 @@ SigningOption = Annotated[
         "the public key shown as signing)."
     ),
 ]
+
+CoalesceOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--coalesce/--no-coalesce",
+        help="Latest wins: of several unsent *_updated events about one media or channel, "
+        "send only the newest (the others are logged superseded).",
+    ),
+]
+MaxAgeOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--max-age",
+        help='Time-to-live, EVENT=SECONDS (repeatable), e.g. "channel_active=600": an older '
+        'event is not sent and is logged expired. "none" removes every limit.',
+    ),
+]
+
+
+def _max_age(values: list[str]) -> dict[str, int] | None:
+    """--max-age options as metadata.max_age_seconds (None: "none", no limits)."""
+    if values == ["none"]:
+        return None
+    limits: dict[str, int] = {}
+    for value in values:
+        event, _, seconds = value.partition("=")
+        if not event or not seconds.strip().isdigit():
+            fail(f"--max-age {value!r}: expected EVENT=SECONDS, e.g. channel_active=600")
+        limits[event.strip()] = int(seconds)
+    return limits
+
+
+def _sending_choices(
+    ordering: str | None, coalesce: bool | None, max_age: list[str] | None
+) -> dict[str, Any]:
+    """The ordering, latest-wins and time-to-live options that were given, as metadata."""
+    chosen: dict[str, Any] = {}
+    if ordering is not None:
+        chosen["ordering"] = ordering
+    if coalesce is not None:
+        chosen["coalesce"] = coalesce
+    if max_age:
+        chosen["max_age_seconds"] = _max_age(max_age)  # None: "none", the limits removed
+    return chosen
 
 
 _out = console
@@ -130,6 +175,8 @@ def _show_webhook(hook: Webhook) -> None:
         ("signing", hook.signing),
         # its own row, so the key fits 80 columns whole and copies in one piece
         *((("public key", hook.public_key),) if hook.public_key else ()),
+        ("latest wins", "yes" if hook.coalesce else "no"),
+        ("max age", _limits(hook.max_age_seconds)),
         ("last success", _time(hook.last_success)),
         ("failing since", _time(hook.failing_since)),
         ("held deliveries", hook.held_deliveries),
@@ -143,6 +190,12 @@ def _policy(policy: str | tuple[float, ...]) -> str:
     if isinstance(policy, str):
         return policy
     return ", ".join(f"{delay:g}s" for delay in policy)
+
+
+def _limits(limits: Mapping[str, int] | None) -> str:
+    if not limits:
+        return "-"
+    return ", ".join(f"{event} {seconds}s" for event, seconds in limits.items())
 
 
 @webhooks_app.command("list")
@@ -193,6 +246,8 @@ def create_webhook(
     ] = None,
     ordering: OrderingOption = None,
     signing: SigningOption = None,
+    coalesce: CoalesceOption = None,
+    max_age: MaxAgeOption = None,
     as_json: JsonOption = False,
     url: UrlOption = DEFAULT_URL,
     api_key: ApiKeyOption = None,
@@ -216,7 +271,6 @@ def create_webhook(
         "description": description,
         "timeout_seconds": timeout,
         "format": wire_format,
-        "ordering": ordering,
         "signing": signing,
     }
     fields.update(cast(WebhookFields, {k: v for k, v in given.items() if v is not None}))
@@ -224,6 +278,7 @@ def create_webhook(
         fields["conditions"] = parse_json_object(conditions, "--conditions")
     if retry_policy is not None:
         fields["retry_policy"] = _retry_policy(retry_policy)
+    fields.update(cast(WebhookFields, _sending_choices(ordering, coalesce, max_age)))
     with connected(url, api_key) as client:
         if not fields["site_ids"]:
             fields["site_ids"] = every_site(client)
@@ -281,6 +336,8 @@ def update_webhook(
     timeout: Annotated[int | None, typer.Option(help="Seconds to wait (1-30).")] = None,
     ordering: OrderingOption = None,
     signing: SigningOption = None,
+    coalesce: CoalesceOption = None,
+    max_age: MaxAgeOption = None,
     as_json: JsonOption = False,
     url: UrlOption = DEFAULT_URL,
     api_key: ApiKeyOption = None,
@@ -302,10 +359,13 @@ def update_webhook(
         "conditions": parse_json_object(conditions, "--conditions") if conditions else None,
         "retry_policy": _retry_policy(retry_policy) if retry_policy else None,
         "timeout_seconds": timeout,
-        "ordering": ordering,
         "signing": signing,
     }
-    changes = cast(WebhookChanges, {k: v for k, v in given.items() if v is not None})
+    changes = cast(
+        WebhookChanges,
+        {k: v for k, v in given.items() if v is not None}
+        | _sending_choices(ordering, coalesce, max_age),
+    )
     with connected(url, api_key) as client:
         hook = client.update_webhook(webhook_id, **changes)
     if as_json:
@@ -359,11 +419,50 @@ def discard_held(
     typer.echo(f"discarded {count} held deliveries of webhook {webhook_id}", err=True)
 
 
+@webhooks_app.command("replay")
+def replay_webhook(
+    webhook_id: IdArgument,
+    since: Annotated[str, typer.Option(help="ISO 8601: deliveries created since then.")],
+    until: Annotated[str | None, typer.Option(help="ISO 8601: and before then.")] = None,
+    resource: Annotated[
+        str | None, typer.Option(help="Only events about this media or channel id.")
+    ] = None,
+    event: Annotated[str | None, typer.Option(help="Only this event type.")] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only say how many would be sent.")
+    ] = False,
+    url: UrlOption = DEFAULT_URL,
+    api_key: ApiKeyOption = None,
+) -> None:
+    """Send again every finished delivery (any outcome) created in a time range, in publish
+    order; at most 10,000 at once.
+
+    Example: hookcast webhooks replay 2yW4KmiG --since 2024-08-27T00:00Z --resource MNYaMSQl
+    """
+    with connected(url, api_key) as client:
+        count = client.replay_webhook(
+            webhook_id,
+            since=since,
+            until=until,
+            resource_id=resource,
+            event=event,
+            dry_run=dry_run,
+        )
+    if dry_run:
+        typer.echo(f"{count} deliveries of webhook {webhook_id} would be sent again", err=True)
+    else:
+        typer.echo(f"{count} deliveries of webhook {webhook_id} are on their way again", err=True)
+
+
 @webhooks_app.command("deliveries")
 def list_deliveries(
     webhook_id: IdArgument,
     status: Annotated[
-        str | None, typer.Option(help="pending, paused, succeeded, failed, held or discarded.")
+        str | None,
+        typer.Option(
+            help="pending, paused, waiting, succeeded, failed, held, discarded, superseded "
+            "or expired."
+        ),
     ] = None,
     event: Annotated[str | None, typer.Option(help="Only this event type.")] = None,
     page: Annotated[int, typer.Option(help="Page number.")] = 1,

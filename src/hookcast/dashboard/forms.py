@@ -45,6 +45,8 @@ class WebhookForm:
     timeout_seconds: str = "10"
     ordering: str = "none"
     signing: str = ""  # empty: not on the form (only admins change it), left as it is
+    coalesce: bool = False
+    max_age_seconds: str = ""  # "channel_active=600, media_updated=3600"
     enabled: bool = True
     format: str = DEFAULT_FORMAT
 
@@ -80,6 +82,8 @@ class WebhookForm:
             timeout_seconds=text("timeout_seconds") or "10",
             ordering=text("ordering") or "none",
             signing=text("signing"),
+            coalesce=form.get("coalesce") == "on",
+            max_age_seconds=text("max_age_seconds"),
             enabled=form.get("enabled") == "on",
             # Only a crafted form sends an unknown format: it gets the default's form back.
             format=text("format") if text("format") in FORMATS else DEFAULT_FORMAT,
@@ -104,6 +108,10 @@ class WebhookForm:
             timeout_seconds=str(webhook.timeout_seconds),
             ordering=webhook.ordering.value,
             signing=webhook.signing,
+            coalesce=webhook.coalesce,
+            max_age_seconds=", ".join(
+                f"{event}={seconds}" for event, seconds in webhook.max_age_seconds.items()
+            ),
             enabled=webhook.enabled,
             format=webhook.format,
         )
@@ -127,6 +135,8 @@ class WebhookForm:
             "retry_policy": self._retry_policy(errors),
             "timeout_seconds": _integer(self.timeout_seconds, "timeout_seconds", errors),
             "ordering": self.ordering,
+            "coalesce": self.coalesce,
+            "max_age_seconds": self._max_age(errors),
         }
         if self.signing:
             metadata["signing"] = self.signing
@@ -137,6 +147,19 @@ class WebhookForm:
         if every in self.events or ALL_EVENTS in self.events:
             return [every]  # "All events" wins over single events also ticked
         return self.events
+
+    def _max_age(self, errors: FormErrors) -> dict[str, int] | None:
+        """ "event=seconds" pairs separated by commas; the service checks names and bounds."""
+        limits: dict[str, int] = {}
+        for part in filter(None, (p.strip() for p in self.max_age_seconds.split(","))):
+            event, _, seconds = part.partition("=")
+            if not event.strip() or not seconds.strip().isdigit():
+                errors["max_age_seconds"] = (
+                    f"Write each limit as event=seconds, e.g. channel_active=600 (not {part!r})."
+                )
+                return None
+            limits[event.strip()] = int(seconds)
+        return limits or None
 
     def _conditions(self, errors: FormErrors) -> Mapping[str, Any] | None:
         advanced: Any = None

@@ -16,6 +16,9 @@ from hookcast.ports import DeliveryCount
 __all__ = ["WINDOW_HOURS", "Health", "HourBar", "hourly", "summarize", "window_start"]
 
 WINDOW_HOURS = 24
+# Final without a send, by choice: discarded by a person, superseded by a newer update,
+# expired past the webhook's time-to-live. Neither a success nor a failure of the endpoint.
+_NOT_SENT = frozenset({DeliveryStatus.DISCARDED, DeliveryStatus.SUPERSEDED, DeliveryStatus.EXPIRED})
 _HOUR = timedelta(hours=1)
 
 
@@ -82,7 +85,7 @@ def hourly(
 
 def _add(health: Health, count: DeliveryCount) -> Health:
     n, status = count.count, count.status
-    if status is DeliveryStatus.DISCARDED:  # never sent, on purpose: not a delivery
+    if status in _NOT_SENT:  # never sent, on purpose: not a delivery
         return health
     # A succeeded delivery's last attempt succeeded and every earlier one failed; every
     # attempt of any other delivery failed.

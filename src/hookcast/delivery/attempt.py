@@ -1,4 +1,5 @@
-"""The two pure steps around a send: prepare the signed request, conclude from the outcome."""
+"""The pure steps around a send: prepare the signed request, conclude from the outcome; and
+`expire`, which concludes without a send when the event outlived its time-to-live."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import datetime, timedelta
 import orjson
 
 from hookcast.domain.formats import format_of
+from hookcast.domain.freshness import expired_by
 from hookcast.domain.health import HealthSignal
 from hookcast.domain.models import ERROR_EXCERPT, Attempt, DeliveryStatus, LastError
 from hookcast.domain.ordering import sequence_headers
@@ -38,6 +40,57 @@ class Concluded:
     health: HealthSignal
     kind: OutcomeKind
     report: AttemptReport  # what metrics and the attempt's log line see
+    # False: concluded without a request (expired), so `health` and `kind` say nothing
+    # about the endpoint and are not applied to it.
+    sent: bool = True
+
+
+def expire(claimed: ClaimedDelivery, now: datetime) -> Concluded | None:
+    """The delivery's end without a send if its event is older than the webhook's
+    time-to-live for its type (domain/freshness.py): EXPIRED, logged as an attempt with no
+    request that says why. None if it may be sent."""
+    limit = expired_by(claimed.webhook, claimed.event, now)
+    if limit is None:
+        return None
+    name = format_of(claimed.webhook).event_name(claimed.event.type)
+    age = int((now - claimed.event.event_time).total_seconds())
+    error = (
+        f"expired, not sent: the event was {age} s old, over this webhook's "
+        f"max_age_seconds for {name} ({limit} s)"
+    )
+    number = claimed.delivery.attempts + 1
+    attempt = Attempt(
+        delivery_id=claimed.delivery.id,
+        number=number,
+        started_at=now,
+        request_headers={},
+        status_code=None,
+        latency_ms=0.0,
+        response_body="",
+        error=error,
+    )
+    result = DeliveryResult(
+        delivery_id=claimed.delivery.id,
+        lease_token=claimed.lease_token,
+        attempt=attempt,
+        status=DeliveryStatus.EXPIRED,
+        next_attempt_at=None,
+        completed_at=now,
+    )
+    report = AttemptReport(
+        delivery_id=claimed.delivery.id,
+        event_id=claimed.event.id,
+        webhook_id=claimed.webhook.id,
+        attempt=number,
+        status_code=None,
+        latency_ms=0.0,
+        outcome=DeliveryStatus.EXPIRED,
+        error=error,
+    )
+    unsent = HealthSignal(webhook_id=claimed.webhook.id, at=now, succeeded=False)
+    return Concluded(
+        result=result, health=unsent, kind=OutcomeKind.FAILURE, report=report, sent=False
+    )
 
 
 def prepare(claimed: ClaimedDelivery, now: datetime) -> OutboundRequest:

@@ -113,7 +113,7 @@ class OutcomeRecorder:
 
     async def _record(self, results: list[Concluded], releases: list[LeaseKey]) -> None:
         if results:
-            health = summarize(item.health for item in results)
+            health = summarize(item.health for item in results if item.sent)
             await self._queue.record_results([item.result for item in results], health)
             self.delivered += len(results)
             self._report([item.report for item in results])

@@ -15,7 +15,7 @@ import secrets
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 
-from hookcast.delivery.attempt import conclude
+from hookcast.delivery.attempt import conclude, expire
 from hookcast.delivery.boundary import send_once
 from hookcast.delivery.gate import Slot
 from hookcast.delivery.liveness import Liveness
@@ -200,6 +200,12 @@ class DeliveryWorker:
             self._room_freed.set()
 
     async def _deliver(self, claimed: ClaimedDelivery, slot: Slot) -> None:
+        expired = expire(claimed, self._clock())
+        if expired is not None:  # its event outlived its time-to-live: not sent
+            slot.close()
+            log_attempt(expired.report)
+            self._outcomes.add(expired)
+            return
         with slot:
             started_at = self._clock()
             try:

@@ -11,6 +11,7 @@ from hookcast.domain.catalog import ALL_EVENTS
 from hookcast.domain.conditions import MAX_VISITS, Condition, Verdict, parse_conditions
 from hookcast.domain.formats import format_of
 from hookcast.domain.formats.jwplayer import body_fields
+from hookcast.domain.freshness import coalesce_key, newest_of_each
 from hookcast.domain.models import Delivery, DeliveryStatus, Event, Ordering, Webhook
 from hookcast.domain.ordering import resource_key
 
@@ -125,6 +126,7 @@ class FanoutPlan:
         lease = self._lease
         deliveries: list[Delivery] = []
         self.leased = []
+        newest = self._newest_updates(events)
         for event in events:
             for webhook in self._targets.get(event.id, ()):
                 delivery = direct_delivery(
@@ -132,8 +134,16 @@ class FanoutPlan:
                 )
                 if webhook.ordering is Ordering.RESOURCE:
                     delivery = _ordered(delivery, event)
+                key = coalesce_key(webhook, event)
+                if key is not None:
+                    delivery = replace(delivery, coalesce_key=key, sequence=event.sequence)
                 if not webhook.enabled or not sendable(webhook, self._now):
                     delivery = replace(delivery, status=DeliveryStatus.HELD)
+                elif key is not None and newest[(webhook.id, key)] != event.sequence:
+                    # A newer update about the same resource is in this publish: latest wins.
+                    delivery = replace(
+                        delivery, status=DeliveryStatus.SUPERSEDED, completed_at=self._now
+                    )
                 elif delivery.resource_key is not None:
                     pass  # ordered: the store decides whether it goes now or waits its turn
                 elif lease is not None and len(self.leased) < lease.room:
@@ -146,6 +156,15 @@ class FanoutPlan:
                     self.leased.append((delivery, event, webhook))
                 deliveries.append(delivery)
         return deliveries
+
+    def _newest_updates(self, events: Sequence[Event]) -> dict[tuple[str, str], int]:
+        keyed = (
+            ((webhook.id, key), event.sequence)
+            for event in events
+            for webhook in self._targets.get(event.id, ())
+            if (key := coalesce_key(webhook, event)) is not None and event.sequence is not None
+        )
+        return newest_of_each(keyed)
 
 
 def sendable(webhook: Webhook, now: datetime) -> bool:

@@ -49,6 +49,12 @@ class DeliveryStatus(enum.StrEnum):
     # Ordered webhooks (Ordering.RESOURCE): queued behind an unfinished delivery about the
     # same resource; never claimed. Made PENDING when the one before it finishes.
     WAITING = "waiting"
+    # Latest wins (Webhook.coalesce): a newer update about the same resource was published
+    # before this one was sent; final, never sent (domain/freshness.py).
+    SUPERSEDED = "superseded"
+    # Time-to-live (Webhook.max_age_seconds): the event was older than its type's limit when
+    # it would have been sent; final, never sent (domain/freshness.py).
+    EXPIRED = "expired"
 
 
 class Ordering(enum.StrEnum):
@@ -140,6 +146,11 @@ class Webhook:
     retry_policy: RetryPolicySpec = RetryPolicySpec("standard", ())
     timeout_seconds: int = 10
     ordering: Ordering = Ordering.NONE
+    # Latest wins: of several unsent `*_updated` deliveries about one resource, only the
+    # newest goes (domain/freshness.py).
+    coalesce: bool = False
+    # Time-to-live per event type, in the webhook's format's event names: seconds.
+    max_age_seconds: Mapping[str, int] = field(default_factory=dict)
     previous_secret: str | None = field(default=None, repr=False)
     previous_secret_expires: datetime | None = None
     last_success: datetime | None = None
@@ -216,6 +227,9 @@ class Delivery:
     # and sequence, which say what the delivery waits behind.
     resource_key: str | None = None
     sequence: int | None = None
+    # Set on `*_updated` deliveries to a coalescing webhook (domain/freshness.py), with
+    # `sequence`: a newer one of the same key supersedes this one while it is unsent.
+    coalesce_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,14 @@ from hookcast.domain.health import WebhookHealth  # the store applies it
 from hookcast.ports.clock import Clock
 from hookcast.ports.handoff import Handoff
 from hookcast.ports.observers import AttemptReport, DeliveryObserver, NoObserver, PublishObserver
-from hookcast.ports.queries import DeliveryQuery, EventQuery, Page, PageRequest, WebhookQuery
+from hookcast.ports.queries import (
+    DeliveryQuery,
+    EventQuery,
+    Page,
+    PageRequest,
+    ReplayQuery,
+    WebhookQuery,
+)
 from hookcast.ports.queue import ClaimedDelivery, DeliveryQueue, DeliveryResult
 from hookcast.ports.records import (
     DeliveryCount,
@@ -58,6 +65,7 @@ __all__ = [
     "PageRequest",
     "Pruned",
     "PublishObserver",
+    "ReplayQuery",
     "Resolver",
     "SendOutcome",
     "Sender",

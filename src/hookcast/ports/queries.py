@@ -47,6 +47,18 @@ class EventQuery:
 
 
 @dataclass(frozen=True, slots=True)
+class ReplayQuery:
+    """Which deliveries of one webhook a replay resends (docs/delivery.md, "Replay")."""
+
+    account_id: str
+    webhook_id: str
+    since: datetime  # created at or after
+    until: datetime | None = None  # and before
+    resource_id: str | None = None  # matches any of the event's resource ids
+    event_types: tuple[str, ...] = ()  # catalog event types; empty: any
+
+
+@dataclass(frozen=True, slots=True)
 class DeliveryQuery:
     account_id: str
     webhook_id: str

@@ -13,6 +13,7 @@ from hookcast.ports.queries import (
     EventQuery,
     Page,
     PageRequest,
+    ReplayQuery,
     WebhookQuery,
 )
 from hookcast.ports.queue import DeliveryQueue
@@ -175,6 +176,13 @@ class Store(DeliveryQueue, Protocol):
     ) -> int:
         """Makes every FAILED delivery of the webhook created at or after `since` due again
         at `now`; returns how many."""
+
+    async def replay_deliveries(
+        self, query: ReplayQuery, *, now: datetime, limit: int, dry_run: bool
+    ) -> int:
+        """How many finished deliveries match `query`; unless `dry_run` or more than `limit`
+        match, they are made due again at `now`, in publish order (an ordered webhook's
+        re-join their resources' chains)."""
 
     # operations
     async def delivery_stats(self, now: datetime) -> DeliveryStats:

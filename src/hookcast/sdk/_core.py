@@ -254,6 +254,35 @@ def recover_webhook(webhook_id: str, since: datetime | str) -> Call[int]:
     return Call("POST", path, lambda d: int(d["recovered"]), json=body)
 
 
+def replay_webhook(
+    webhook_id: str,
+    since: datetime | str,
+    *,
+    until: datetime | str | None = None,
+    resource_id: str | None = None,
+    event: str | None = None,
+    dry_run: bool = False,
+) -> Call[int]:
+    body: dict[str, Any] = {"since": _iso(since), "dry_run": dry_run}
+    if until is not None:
+        body["until"] = _iso(until)
+    if resource_id is not None:
+        body["resource_id"] = resource_id
+    if event is not None:
+        body["event"] = event
+    path = _webhook_path(webhook_id, "replay/")
+    return Call("POST", path, _replay_count, json=body)
+
+
+def _replay_count(answer: Mapping[str, Any]) -> int:
+    # {"replayed": n}, or {"would_replay": n} for a dry run
+    return int(answer["replayed"] if "replayed" in answer else answer["would_replay"])
+
+
+def _iso(moment: datetime | str) -> str:
+    return moment.isoformat() if isinstance(moment, datetime) else moment
+
+
 def deliver_held(webhook_id: str) -> Call[int]:
     path = _webhook_path(webhook_id, "held/deliver/")
     return Call("POST", path, lambda d: int(d["delivered"]))

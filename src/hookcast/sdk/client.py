@@ -194,6 +194,30 @@ class Client:
         """Resend every failed delivery created since `since`; returns how many."""
         return self._send(_core.recover_webhook(webhook_id, since))
 
+    def replay_webhook(
+        self,
+        webhook_id: str,
+        *,
+        since: datetime | str,
+        until: datetime | str | None = None,
+        resource_id: str | None = None,
+        event: str | None = None,
+        dry_run: bool = False,
+    ) -> int:
+        """Resend every finished delivery created in [since, until), perhaps only those about
+        one resource id or of one event type, in publish order; returns how many (with
+        `dry_run`, how many would go, sending none)."""
+        return self._send(
+            _core.replay_webhook(
+                webhook_id,
+                since,
+                until=until,
+                resource_id=resource_id,
+                event=event,
+                dry_run=dry_run,
+            )
+        )
+
     def deliver_held_deliveries(self, webhook_id: str) -> int:
         """Send the deliveries held while the webhook was disabled, in publish order (the
         webhook must be enabled first, else ConflictError); returns how many."""

@@ -107,6 +107,10 @@ class Webhook:
     secret: str | None = field(default=None, repr=False)  # only in create's answer
     # "resource": each media's or channel's deliveries go in publish order; "none": at once.
     ordering: str = "none"
+    # Latest wins: of several unsent *_updated events about one resource only the newest goes.
+    coalesce: bool = False
+    # Time-to-live in seconds per event type (the format's names): older events are not sent.
+    max_age_seconds: Mapping[str, int] | None = None
     # Deliveries published while the webhook was disabled, waiting for deliver_held_deliveries
     # or discard_held_deliveries.
     held_deliveries: int = 0
@@ -164,7 +168,8 @@ class Delivery:
     webhook_id: str
     event_id: str
     event: str
-    status: str  # "pending", "paused", "succeeded", "failed", "held" or "discarded"
+    status: str  # "pending", "paused", "waiting", "succeeded", "failed", "held", "discarded",
+    # "superseded" (latest wins) or "expired" (time-to-live)
     attempts: int
     next_attempt_at: datetime | None
     last_status_code: int | None
@@ -238,6 +243,8 @@ class WebhookFields(TypedDict, total=False):
     format: NotRequired[str]  # chosen here, fixed after
     signing: NotRequired[str]
     ordering: NotRequired[str]  # "none" (the default) or "resource"
+    coalesce: NotRequired[bool]  # latest wins for *_updated events (default false)
+    max_age_seconds: NotRequired[dict[str, int] | None]  # {"channel_active": 600}
 
 
 class WebhookChanges(TypedDict, total=False):
@@ -255,3 +262,5 @@ class WebhookChanges(TypedDict, total=False):
     format: str  # fixed at create: only the current value is accepted
     signing: str  # a change is a rotation to a secret of the other kind (admin)
     ordering: str
+    coalesce: bool
+    max_age_seconds: dict[str, int] | None  # None clears them

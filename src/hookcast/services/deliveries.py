@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from hookcast.domain.catalog import EVENT_TYPES
-from hookcast.domain.errors import Conflict, NotFound
+from hookcast.domain.errors import Conflict, NotFound, ValidationFailed
 from hookcast.domain.fanout import direct_delivery, sendable
+from hookcast.domain.formats import format_of
+from hookcast.domain.formats.base import Format
 from hookcast.domain.ids import new_delivery_id, new_event_id
 from hookcast.domain.models import DeliveryStatus, Event, Permission, Webhook
 from hookcast.ports import (
@@ -18,11 +20,16 @@ from hookcast.ports import (
     DeliveryRecord,
     Page,
     PageRequest,
+    ReplayQuery,
     Store,
 )
 from hookcast.services import validation as v
 from hookcast.services.auth import Caller
 from hookcast.services.webhooks import WebhookService
+
+# The most deliveries one replay resends: a bound on one transaction's work and on the
+# burst an endpoint gets; a larger replay is done in parts (narrower time ranges).
+MAX_REPLAY = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +122,48 @@ class DeliveryService:
             account_id=caller.account_id, webhook_id=webhook_id, since=start, now=self._clock()
         )
 
+    async def replay(
+        self,
+        caller: Caller,
+        *,
+        webhook_id: str,
+        since: object,
+        until: object = None,
+        resource_id: object = None,
+        event: object = None,
+        dry_run: bool = False,
+    ) -> int:
+        """Resends every finished delivery of the webhook created in [since, until), perhaps
+        only those about one resource id or of one event type (in the webhook's format's
+        names), in publish order; with `dry_run`, only counts them. Returns how many. More
+        than MAX_REPLAY at once is refused (ValidationFailed) with the count."""
+        caller.require(Permission.WRITE)
+        webhook = await self._webhooks.get(caller, webhook_id)
+        query = ReplayQuery(
+            account_id=caller.account_id,
+            webhook_id=webhook_id,
+            since=v.timestamp(since, field="since"),
+            until=None if until is None else v.timestamp(until, field="until"),
+            resource_id=(
+                None
+                if resource_id is None
+                else v.text(resource_id, field="resource_id", max_length=128)
+            ),
+            event_types=_replayed_events(event, format_of(webhook)),
+        )
+        if query.until is not None and query.until <= query.since:
+            raise ValidationFailed("until must be later than since", field="until")
+        matched = await self._store.replay_deliveries(
+            query, now=self._clock(), limit=MAX_REPLAY, dry_run=dry_run
+        )
+        if matched > MAX_REPLAY:
+            raise ValidationFailed(
+                f"{matched} deliveries match, more than the {MAX_REPLAY} one replay may "
+                "resend: narrow it with until, resource_id or event, and replay in parts",
+                field="since",
+            )
+        return matched
+
     async def deliver_held(self, caller: Caller, webhook_id: str) -> int:
         """Sends the deliveries held while the webhook was disabled, in publish order.
         Refused (Conflict) while it is still disabled: enabling is a separate, deliberate
@@ -166,3 +215,18 @@ def _require_sendable(webhook: Webhook, now: datetime) -> None:
             "account's Flowplayer organization secret, and none is set: set it first "
             "(PUT /v2/account/flowplayer_secret/ or the dashboard's Webhooks page)"
         )
+
+
+def _replayed_events(raw: object, wire: Format) -> tuple[str, ...]:
+    """The catalog events a replay's `event` (a name in the webhook's format) stands for."""
+    if raw is None:
+        return ()
+    name = v.text(raw, field="event", max_length=64)
+    catalog = wire.catalog_events(name)
+    if not catalog:
+        raise ValidationFailed(
+            f"unknown event {name!r} for the {wire.name} format. Valid events are: "
+            f"{', '.join(wire.event_names())}",
+            field="event",
+        )
+    return catalog

@@ -13,6 +13,7 @@ from hookcast.domain.catalog import ALL_EVENTS
 from hookcast.domain.conditions import parse_conditions
 from hookcast.domain.errors import LimitExceeded, NotFound, ValidationFailed
 from hookcast.domain.formats import DEFAULT_FORMAT, FORMATS, Format, format_of
+from hookcast.domain.freshness import parse_max_age
 from hookcast.domain.ids import new_resource_id
 from hookcast.domain.jwks import PublishedKey, webhook_keys
 from hookcast.domain.models import Ordering, Permission, RetryPolicySpec, Webhook
@@ -35,6 +36,8 @@ EDITABLE_FIELDS = frozenset(
         "retry_policy",
         "timeout_seconds",
         "ordering",
+        "coalesce",
+        "max_age_seconds",
     }
 )
 # Chosen at create, fixed after: a PATCH may repeat them unchanged, never change them.
@@ -59,6 +62,8 @@ class WebhookSettings:
     retry_policy: RetryPolicySpec
     timeout_seconds: int
     ordering: Ordering
+    coalesce: bool
+    max_age_seconds: Mapping[str, int]
 
 
 DEFAULTS: Mapping[str, Any] = {
@@ -66,6 +71,8 @@ DEFAULTS: Mapping[str, Any] = {
     "enabled": True,
     "conditions": None,
     "ordering": Ordering.NONE.value,
+    "coalesce": False,
+    "max_age_seconds": None,
 }
 
 
@@ -306,6 +313,8 @@ class WebhookService:
                 raw["timeout_seconds"], field="timeout_seconds", low=1, high=30
             ),
             ordering=_ordering(raw["ordering"]),
+            coalesce=v.boolean(raw["coalesce"], field="coalesce"),
+            max_age_seconds=parse_max_age(raw["max_age_seconds"], wire),
         )
 
     async def _site_ids(self, account_id: str, raw: object) -> tuple[str, ...]:
@@ -438,6 +447,7 @@ def _editable(webhook: Webhook) -> dict[str, Any]:
     values["site_ids"] = list(webhook.site_ids)
     values["retry_policy"] = retry_policy_to_json(webhook.retry_policy)
     values["ordering"] = webhook.ordering.value
+    values["max_age_seconds"] = dict(webhook.max_age_seconds)
     return values
 
 

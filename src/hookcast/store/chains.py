@@ -51,7 +51,13 @@ ChainKey = tuple[str, str]  # (webhook_id, resource_key)
 _WAITING = DeliveryStatus.WAITING.value
 _PENDING = DeliveryStatus.PENDING.value
 _PAUSED = DeliveryStatus.PAUSED.value
-_FINISHED = (DeliveryStatus.SUCCEEDED.value, DeliveryStatus.FAILED.value)
+# Final: sent, given up, or not worth sending any more (domain/freshness.py).
+_FINISHED = (
+    DeliveryStatus.SUCCEEDED.value,
+    DeliveryStatus.FAILED.value,
+    DeliveryStatus.SUPERSEDED.value,
+    DeliveryStatus.EXPIRED.value,
+)
 
 
 async def admit_deliveries(tx: Transaction, batch: Sequence[Delivery]) -> list[Delivery]:

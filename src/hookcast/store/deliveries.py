@@ -32,6 +32,7 @@ from hookcast.domain.leases import MAX_LEASE_LOSSES, lost_attempt
 from hookcast.domain.models import Attempt, Delivery, DeliveryStatus
 from hookcast.ports import DeliveryQuery, DeliveryRecord, DeliveryResult, Page
 from hookcast.store.chains import admit_deliveries, advance_chains, start_chains
+from hookcast.store.coalesce import supersede_older, supersede_retried
 from hookcast.store.connector import Transaction
 from hookcast.store.events import has_resource_id, load_events
 from hookcast.store.fair_claim import due_oldest, fair_due, others_due
@@ -80,9 +81,20 @@ async def insert_deliveries(
         live = await lock_webhooks(tx, {delivery.webhook_id for delivery in batch})
         kept = [d for d in batch if d.webhook_id in live]
     # After the webhooks' locks: a chain row refers to its webhook.
-    rows = [delivery_values(d) for d in await admit_deliveries(tx, kept)]
-    await tx.execute_many(_INSERT, rows)
-    return len(rows)
+    admitted = await admit_deliveries(tx, kept)
+    await tx.execute_many(_INSERT, [delivery_values(d) for d in admitted])
+    await _supersede_older(tx, admitted)
+    return len(admitted)
+
+
+async def _supersede_older(tx: Transaction, admitted: Sequence[Delivery]) -> None:
+    """Latest wins: newer updates supersede older unsent ones; an ordered chain whose head
+    was superseded moves on to its next delivery (perhaps one of `admitted`)."""
+    if not any(d.coalesce_key is not None for d in admitted):
+        return
+    now = max(d.created for d in admitted)
+    superseded = await supersede_older(tx, admitted, now=now)
+    await advance_chains(tx, superseded, now=now)
 
 
 _INSERT = Statement(
@@ -233,11 +245,15 @@ async def record_attempts(tx: Transaction, results: Sequence[DeliveryResult]) ->
 
 
 async def _advance_finished(tx: Transaction, results: Sequence[DeliveryResult]) -> int:
-    finals = [r for r in results if r.status is not DeliveryStatus.PENDING]
-    if not finals:
+    """Chains headed by a delivery that finished here move on: those whose result is final,
+    and retried ones superseded by a newer update instead (latest wins)."""
+    if not results:
         return 0
-    now = max(r.completed_at or r.attempt.started_at for r in finals)
-    return await advance_chains(tx, [r.delivery_id for r in finals], now=now)
+    now = max(r.completed_at or r.attempt.started_at for r in results)
+    retried = [r.delivery_id for r in results if r.status is DeliveryStatus.PENDING]
+    finals = [r.delivery_id for r in results if r.status is not DeliveryStatus.PENDING]
+    finals += await supersede_retried(tx, retried, now=now)
+    return await advance_chains(tx, finals, now=now)
 
 
 async def _held_leases(tx: Transaction, results: Sequence[DeliveryResult]) -> list[DeliveryResult]:

@@ -25,6 +25,8 @@ _DONE = tuple(
         DeliveryStatus.SUCCEEDED,
         DeliveryStatus.FAILED,
         DeliveryStatus.DISCARDED,
+        DeliveryStatus.SUPERSEDED,
+        DeliveryStatus.EXPIRED,
         DeliveryStatus.HELD,
     )
 )

@@ -107,6 +107,8 @@ def webhook_values(webhook: Webhook, box: SecretBox) -> Values:
         },
         "timeout_seconds": webhook.timeout_seconds,
         "ordering": webhook.ordering.value,
+        "coalesce_updates": webhook.coalesce,
+        "max_age_seconds": dict(webhook.max_age_seconds) or None,
         "secret_encrypted": box.encrypt(webhook.secret),
         "previous_secret_encrypted": None if previous is None else box.encrypt(previous),
         "previous_secret_expires": webhook.previous_secret_expires,
@@ -146,6 +148,8 @@ def webhook_from_row(
         retry_policy=RetryPolicySpec(policy["name"], tuple(policy["delays"])),
         timeout_seconds=row["timeout_seconds"],
         ordering=Ordering(row["ordering"]),
+        coalesce=bool(row["coalesce_updates"]),
+        max_age_seconds=row["max_age_seconds"] or {},
         previous_secret=None if previous is None else box.decrypt(previous),
         previous_secret_expires=row["previous_secret_expires"],
         last_success=row["last_success"],
@@ -214,6 +218,7 @@ def delivery_values(delivery: Delivery) -> Values:
         "completed_at": delivery.completed_at,
         "resource_key": delivery.resource_key,
         "sequence": delivery.sequence,
+        "coalesce_key": delivery.coalesce_key,
     }
 
 
@@ -234,6 +239,7 @@ def delivery_from_row(row: Row) -> Delivery:
         completed_at=row["completed_at"],
         resource_key=row["resource_key"],
         sequence=row["sequence"],
+        coalesce_key=row["coalesce_key"],
     )
 
 

@@ -31,6 +31,7 @@ from hookcast.ports import (
     Page,
     PageRequest,
     Pruned,
+    ReplayQuery,
     WebhookHealth,
     WebhookQuery,
 )
@@ -40,6 +41,7 @@ from hookcast.store import deliveries as delivery_sql
 from hookcast.store import events as event_sql
 from hookcast.store import held as held_sql
 from hookcast.store import operations as operations_sql
+from hookcast.store import replay as replay_sql
 from hookcast.store import sessions as session_sql
 from hookcast.store import sites as site_sql
 from hookcast.store import stats as stats_sql
@@ -408,6 +410,18 @@ class SqlStore:
                 tx, account_id=account_id, webhook_id=webhook_id, since=since, now=now
             )
         )
+
+    async def replay_deliveries(
+        self, query: ReplayQuery, *, now: datetime, limit: int, dry_run: bool
+    ) -> int:
+        async with self._writing() as tx:
+            matched = await replay_sql.replay(tx, query, now=now, limit=limit, dry_run=dry_run)
+            made_due = not dry_run and 0 < matched <= limit
+            if made_due:
+                await notify(tx)
+        if made_due:
+            self._wakeup.notify()
+        return matched
 
     async def count_deliveries_by_hour(
         self, *, account_id: str, webhook_ids: Sequence[str], since: datetime

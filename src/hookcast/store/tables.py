@@ -17,6 +17,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 
@@ -44,6 +45,7 @@ _DELIVERY_ID = 32
 _STATUS = 16
 _WORKER_ID = 32
 _RESOURCE_KEY = 160  # "media:" or "channel:" and a resource id of up to 128 characters
+_COALESCE_KEY = 200  # an event type, "|", and a resource key
 
 metadata = MetaData(
     naming_convention={
@@ -105,6 +107,8 @@ webhooks = Table(
     Column("retry_policy", JsonText, nullable=False),  # {"name": ..., "delays": [...]}
     Column("timeout_seconds", Integer, nullable=False),
     Column("ordering", String(_STATUS), nullable=False, server_default="none"),
+    Column("coalesce_updates", Boolean, nullable=False, server_default=false()),
+    Column("max_age_seconds", JsonText, nullable=True),  # {"channel_active": 600}; NULL: none
     Column("secret_encrypted", Text, nullable=False),
     Column("previous_secret_encrypted", Text, nullable=True),
     Column("previous_secret_expires", Timestamp, nullable=True),
@@ -215,9 +219,12 @@ deliveries = Table(
     Column("created", Timestamp, nullable=False),
     Column("completed_at", Timestamp, nullable=True),
     # Ordered webhooks only (NULL otherwise): the event's resource and sequence, the order
-    # waiting deliveries are made due in (store/chains.py).
+    # waiting deliveries are made due in (store/chains.py). The sequence is also set on
+    # coalescing deliveries: the newest of a coalesce key wins (domain/freshness.py).
     Column("resource_key", String(_RESOURCE_KEY), nullable=True),
     Column("sequence", BigInteger, nullable=True),
+    # Coalescing webhooks' `*_updated` deliveries only: event type and resource.
+    Column("coalesce_key", String(_COALESCE_KEY), nullable=True),
     # One delivery per (webhook, event). Event first: the same index serves "deliveries of
     # these events" (per-event counts), saving a sixth index on the hottest table.
     UniqueConstraint("event_id", "webhook_id"),
@@ -252,6 +259,15 @@ deliveries = Table(
         "created",
         sqlite_where=text("status = 'held'"),
         postgresql_where=text("status = 'held'"),
+    ),
+    # A coalescing webhook's deliveries of one update key: the older ones a new one supersedes.
+    Index(
+        "ix_deliveries_coalesce",
+        "webhook_id",
+        "coalesce_key",
+        "sequence",
+        sqlite_where=text("coalesce_key IS NOT NULL"),
+        postgresql_where=text("coalesce_key IS NOT NULL"),
     ),
     # An ordered webhook's waiting deliveries per resource, lowest sequence first: the next
     # one to make due when a chain's head finishes.

@@ -50,3 +50,20 @@ def test_bars_count_attempts_in_the_hour_their_delivery_was_created() -> None:
         (make.NOW, 2, 5),
         (make.NOW + timedelta(hours=1), 0, 0),
     ]
+
+
+def test_superseded_and_expired_deliveries_are_neither_successes_nor_failures() -> None:
+    counts = [
+        DeliveryCount("hook", make.NOW, status, n)
+        for status, n in (
+            (DeliveryStatus.SUCCEEDED, 1),
+            (DeliveryStatus.WAITING, 2),
+            (DeliveryStatus.SUPERSEDED, 4),
+            (DeliveryStatus.EXPIRED, 5),
+        )
+    ]
+
+    summary = health.summarize(counts)["hook"]
+
+    assert (summary.succeeded, summary.failed, summary.waiting, summary.total) == (1, 0, 2, 3)
+    assert summary.success_rate == 1.0

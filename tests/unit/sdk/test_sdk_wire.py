@@ -62,6 +62,7 @@ CALLS: dict[str, _core.Call[Any]] = {
     "rotate_flowplayer_secret": _core.rotate_flowplayer_secret(),
     "test_webhook": _core.test_webhook("w"),
     "recover_webhook": _core.recover_webhook("w", "2024-08-27T00:00:00+00:00"),
+    "replay_webhook": _core.replay_webhook("w", "2024-08-27T00:00:00+00:00"),
     "deliver_held": _core.deliver_held("w"),
     "discard_held": _core.discard_held("w"),
     "list_deliveries": _core.list_deliveries("w", page=1, page_length=10, status=None, event=None),
@@ -114,13 +115,15 @@ def _answer_schema(operation: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _answers(schema: dict[str, Any]) -> Iterator[tuple[str, Any, set[str]]]:
-    """Each variant of an answer, with the times in it."""
-    model: type[BaseModel] = getattr(models, schema["$ref"].rsplit("/", 1)[-1])
-    for variant in ("first", "last", "null"):
-        sampler = _Sampler(DOCUMENT["components"]["schemas"], variant)
-        answer = sampler.sample(schema)
-        model.model_validate(answer)  # a valid answer of that route
-        yield variant, answer, sampler.times
+    """Each variant of an answer, with the times in it; each model of a route that answers
+    one of several (replay: replayed, or would_replay for a dry run)."""
+    for one in schema.get("anyOf", [schema]):
+        model: type[BaseModel] = getattr(models, one["$ref"].rsplit("/", 1)[-1])
+        for variant in ("first", "last", "null"):
+            sampler = _Sampler(DOCUMENT["components"]["schemas"], variant)
+            answer = sampler.sample(one)
+            model.model_validate(answer)  # a valid answer of that route
+            yield variant, answer, sampler.times
 
 
 @dataclasses.dataclass
@@ -214,7 +217,7 @@ class _Reading:
             self.items(answer[items], value, where)
         elif dataclasses.is_dataclass(value):
             self.resource(answer, value, where)
-        else:  # recover_webhook, deliver_held, discard_held: the one number
+        else:  # recover_webhook, replay_webhook, deliver_held, discard_held: the one number
             (only,) = answer.values()
             assert value == only, where
 

@@ -16,14 +16,16 @@ from hookcast.api.models import (
     HeldDiscarded,
     JwkSetOut,
     Recovered,
+    Replayed,
     SecretOut,
     TestSent,
     WebhookCreated,
     WebhookList,
     WebhookOut,
+    WouldReplay,
     error_responses,
 )
-from hookcast.api.schemas import Recover, WebhookCreate, WebhookPatch, patch_changes
+from hookcast.api.schemas import Recover, Replay, WebhookCreate, WebhookPatch, patch_changes
 from hookcast.services import DeliveryFilter
 
 router = APIRouter(prefix="/v2/webhooks", tags=["webhooks"], route_class=OrjsonRoute)
@@ -177,6 +179,27 @@ async def recover(
 ) -> Recovered:
     count = await services.deliveries.recover(caller, webhook_id=webhook_id, since=body.since)
     return Recovered(recovered=count)
+
+
+@router.post(
+    "/{webhook_id}/replay/",
+    status_code=202,
+    summary="Resend every finished delivery of a time range (or count them: dry_run)",
+    responses=error_responses(*WITH_BODY, 403, 404, 409, *AUTHENTICATED),
+)
+async def replay(
+    webhook_id: str, body: Replay, services: ServicesDep, caller: CallerDep
+) -> Replayed | WouldReplay:
+    count = await services.deliveries.replay(
+        caller,
+        webhook_id=webhook_id,
+        since=body.since,
+        until=body.until,
+        resource_id=body.resource_id,
+        event=body.event,
+        dry_run=body.dry_run,
+    )
+    return WouldReplay(would_replay=count) if body.dry_run else Replayed(replayed=count)
 
 
 @router.post(

@@ -27,6 +27,7 @@ _HOUR = timedelta(hours=1)
 def add_routes(router: APIRouter, dash: Dashboard) -> None:
     _add_held_routes(router, dash)
     delivery_log.add_routes(router, dash)
+    _add_replay_route(router, dash)
 
     @router.get("/webhooks/{webhook_id}")
     async def show_webhook(request: Request, webhook_id: str) -> Response:
@@ -104,6 +105,49 @@ def add_routes(router: APIRouter, dash: Dashboard) -> None:
         # Back to the row whose Retry was pressed: the notice is shown there.
         back = f"/webhooks/{record.delivery.webhook_id}"
         return redirect(f"{back}?notice=retried&delivery={delivery_id}#d-{delivery_id}")
+
+
+def _add_replay_route(router: APIRouter, dash: Dashboard) -> None:
+    """Resend a time range's deliveries, counted first (a dry run), then confirmed."""
+
+    @router.post("/webhooks/{webhook_id}/replay")
+    async def replay(request: Request, webhook_id: str) -> Response:
+        # Two steps: without confirm=yes it only counts (a dry run), and the page shows the
+        # count with a button that sends the same choices again, confirmed.
+        visit = await dash.visit(request)
+        form = await dash.form(request, visit)
+        webhook = await dash.services.webhooks.get(visit.caller, webhook_id)
+        chosen = {
+            name: _text(form.get(name)) for name in ("since", "until", "resource_id", "event")
+        }
+        confirmed = form.get("confirm") == "yes"
+        try:
+            count = await dash.services.deliveries.replay(
+                visit.caller,
+                webhook_id=webhook_id,
+                since=chosen["since"] or None,
+                until=chosen["until"] or None,
+                resource_id=chosen["resource_id"] or None,
+                event=chosen["event"] or None,
+                dry_run=not confirmed,
+            )
+        except ValidationFailed as exc:
+            return await _detail(
+                request,
+                dash,
+                visit,
+                webhook,
+                replay_form=chosen,
+                replay_error=exc.description,
+                status=400,
+            )
+        if confirmed:
+            return await _detail(request, dash, visit, webhook, replayed=count)
+        return await _detail(request, dash, visit, webhook, replay_form=chosen, would_replay=count)
+
+
+def _text(value: object) -> str:
+    return value.strip() if isinstance(value, str) else ""
 
 
 def _add_held_routes(router: APIRouter, dash: Dashboard) -> None:

@@ -89,6 +89,11 @@ class Visit:
     def is_admin(self) -> bool:
         return self.caller.may(Permission.ADMIN)
 
+    @property
+    def can_manage_platform(self) -> bool:
+        """Properties and account settings: editors and admins, never a portal session."""
+        return self.caller.may(Permission.PLATFORM)
+
 
 @dataclass(frozen=True)
 class Dashboard:
@@ -144,7 +149,9 @@ class Dashboard:
             raise SignInRequired("revoked") from None
         if session.portal:
             # A portal session acts with the role the link granted, never the admin's own.
-            return Visit(Caller(session.account_id, session.role, key_id=None), session)
+            return Visit(
+                Caller(session.account_id, session.role, key_id=None, portal=True), session
+            )
         return Visit(key_caller, session)
 
     async def form(self, request: Request, visit: Visit) -> FormData:

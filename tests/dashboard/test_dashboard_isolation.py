@@ -39,8 +39,9 @@ from board import BASE_URL, WEBHOOK_URL, Board, csrf_of
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
+from hookcast import portal_links as portal
 from hookcast import tokens
-from hookcast.dashboard import create_dashboard, portal
+from hookcast.dashboard import create_dashboard
 from hookcast.dashboard import session as sessions
 from hookcast.domain.models import Role
 from hookcast.ports import PageRequest
@@ -97,6 +98,7 @@ TABLE: dict[tuple[str, str], Row] = {
     ("GET", "/static/{name}"): Row(None, outsider=200),
     ("GET", "/favicon.ico"): Row(None, outsider=200),
     ("GET", "/{path}"): Row(None, ok=404, outsider=404),  # no such page
+    ("GET", "/theme/{colour}.css"): Row(None, outsider=200),
     # Webhooks.
     ("GET", "/webhooks"): Row(VIEWER, outsider=200),
     ("GET", "/webhooks/new"): Row(EDITOR, outsider=200),
@@ -269,6 +271,7 @@ async def _world(board: Board) -> World:
         "token": _portal_link(board, admin_key_id, "viewer"),
         "name": "app.css",
         "path": "no/such/page",
+        "colour": "1a73e8",
         "viewer_secret": viewer_secret,
     }
     markers = {
@@ -362,7 +365,7 @@ def _assert_security_headers(response: httpx.Response, what: str) -> None:
     assert "'unsafe-inline'" not in csp, what
     assert headers.get("x-content-type-options") == "nosniff", what
     assert headers.get("x-frame-options") == "DENY", what
-    if "/static/" not in what and "/favicon.ico" not in what:  # public files may be cached
+    if "/static/" not in what and "/favicon.ico" not in what and "/theme/" not in what:
         assert headers.get("cache-control") == "no-store", what
 
 

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 from board import Board
 
+from hookcast import portal_links as portal
 from hookcast import tokens
-from hookcast.dashboard import portal
 from hookcast.domain.models import Role
 from hookcast.services import Caller
 

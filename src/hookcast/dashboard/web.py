@@ -24,7 +24,8 @@ from hookcast.dashboard import session as sessions
 from hookcast.dashboard.filters import install_filters
 from hookcast.domain.errors import Forbidden, HookcastError, NotFound, Unauthorized
 from hookcast.domain.models import Permission
-from hookcast.page_security import PAGE_HEADERS
+from hookcast.domain.portal import PortalSettings, logo_origin
+from hookcast.page_security import PAGE_HEADERS, page_headers
 from hookcast.ports import Clock
 from hookcast.services import Caller, Services
 
@@ -80,6 +81,7 @@ class Visit:
 
     caller: Caller
     session: sessions.Session
+    brand: PortalSettings | None = None  # a portal session's: the platform's look
 
     @property
     def can_write(self) -> bool:
@@ -149,9 +151,10 @@ class Dashboard:
             raise SignInRequired("revoked") from None
         if session.portal:
             # A portal session acts with the role the link granted, never the admin's own.
-            return Visit(
-                Caller(session.account_id, session.role, key_id=None, portal=True), session
-            )
+            caller = Caller(session.account_id, session.role, key_id=None, portal=True)
+            brand = await self.services.portal.settings(caller)
+            request.state.logo_origin = logo_origin(brand.logo)
+            return Visit(caller, session, brand)
         return Visit(key_caller, session)
 
     async def form(self, request: Request, visit: Visit) -> FormData:
@@ -205,7 +208,7 @@ def route_class(dashboard: Dashboard) -> type[APIRoute]:
                     response = await _translated(dashboard, original, request)
                 except HTTPException as exc:
                     response = await _as_the_app_answers(request, exc)
-                for name, value in PAGE_HEADERS.items():
+                for name, value in _headers(dashboard, request).items():
                     response.headers.setdefault(name, value)
                 # Pages can show secrets: never keep them in a shared or back-button cache.
                 response.headers.setdefault("Cache-Control", "no-store")
@@ -224,6 +227,16 @@ async def _as_the_app_answers(request: Request, exc: HTTPException) -> Response:
         raise exc
     response: Response = await answer(request, exc)
     return response
+
+
+def _headers(dashboard: Dashboard, request: Request) -> Mapping[str, str]:
+    """The operator dashboard's strict headers, or a portal session's: framed by the origins
+    its link allowed, showing the platform's logo."""
+    session = dashboard.session(request)
+    logo = getattr(request.state, "logo_origin", None)
+    if session is None or not session.portal:
+        return PAGE_HEADERS
+    return page_headers(frame_ancestors=session.frame_ancestors, img_origins=[logo] if logo else [])
 
 
 async def _translated(dashboard: Dashboard, original: Handler, request: Request) -> Response:

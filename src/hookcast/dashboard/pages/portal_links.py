@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from hookcast.dashboard import portal
+from hookcast import portal_links as portal
 from hookcast.dashboard.web import Dashboard, Visit
 from hookcast.domain.errors import ValidationFailed
 from hookcast.domain.models import Permission

@@ -69,6 +69,8 @@ def make_link(
 ) -> tuple[str, datetime]:
     """A portal token and its expiry; `ValidationFailed` names a bad role, duration or
     origin. `frame_ancestors` (origins) may frame the portal; None: the account's default."""
+    if not key:  # an app built without the dashboard's key must not sign forgeable links
+        raise ValueError("portal links need a signing key")
     if role not in [r.value for r in PORTAL_ROLES]:
         raise ValidationFailed("Choose the editor or the viewer role.", field="role")
     if not isinstance(duration, str) or duration not in DURATIONS:

@@ -155,6 +155,9 @@ TABLE: dict[tuple[str, str], Row] = {
     ),
     ("POST", "/keys/{key_id}/revoke"): Row(ADMIN, scoped=True, ok=303),
     ("GET", "/portal-links"): Row(ADMIN, outsider=200),
+    ("POST", "/portal-settings"): Row(
+        ADMIN, body={"name": "Acme Video"}, outsider=200, outsider_changes_b=True
+    ),
     ("POST", "/portal-links"): Row(ADMIN, body={"role": "editor", "duration": "1h"}, outsider=200),
 }
 

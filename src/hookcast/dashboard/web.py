@@ -232,11 +232,14 @@ async def _as_the_app_answers(request: Request, exc: HTTPException) -> Response:
 def _headers(dashboard: Dashboard, request: Request) -> Mapping[str, str]:
     """The operator dashboard's strict headers, or a portal session's: framed by the origins
     its link allowed, showing the platform's logo."""
-    session = dashboard.session(request)
+    frame: Sequence[str] | None = getattr(request.state, "frame_ancestors", None)
+    if frame is None:  # not the page opening a portal link: the session's, if a portal's
+        session = dashboard.session(request)
+        if session is None or not session.portal:
+            return PAGE_HEADERS
+        frame = session.frame_ancestors
     logo = getattr(request.state, "logo_origin", None)
-    if session is None or not session.portal:
-        return PAGE_HEADERS
-    return page_headers(frame_ancestors=session.frame_ancestors, img_origins=[logo] if logo else [])
+    return page_headers(frame_ancestors=frame, img_origins=[logo] if logo else [])
 
 
 async def _translated(dashboard: Dashboard, original: Handler, request: Request) -> Response:

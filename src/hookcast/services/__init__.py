@@ -90,5 +90,5 @@ def build_services(
             observer=publish_observer,
         ),
         deliveries=DeliveryService(store, clock=clock, webhooks=webhooks),
-        portal=PortalService(store),
+        portal=PortalService(store, clock=clock),
     )

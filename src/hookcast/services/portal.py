@@ -6,19 +6,26 @@ reads them, so a customer sees the platform's name, logo and colour, never HookC
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from hookcast.domain import portal as rules
 from hookcast.domain.errors import NotFound
 from hookcast.domain.models import Permission
 from hookcast.domain.portal import PortalSettings
-from hookcast.ports import Store
+from hookcast.ports import Clock, Store
 from hookcast.services.auth import Caller
 
 __all__ = ["PortalService"]
 
 
 class PortalService:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, clock: Clock) -> None:
         self._store = store
+        self._clock = clock
+
+    def now(self) -> datetime:
+        """The time links are made at (the services' clock)."""
+        return self._clock()
 
     async def settings(self, caller: Caller) -> PortalSettings:
         """The caller's account's portal settings (every role may read them: the portal

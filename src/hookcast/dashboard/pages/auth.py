@@ -21,7 +21,6 @@ from hookcast.dashboard.web import (
 )
 from hookcast.domain.errors import Unauthorized
 from hookcast.domain.models import Role
-from hookcast.page_security import page_headers
 from hookcast.services import Caller
 
 PUBLISHER_REFUSED = (
@@ -121,9 +120,8 @@ def _add_signout_and_portal(router: APIRouter, dash: Dashboard) -> None:
             portal=True,
             frame_ancestors=origins,
         )
-        response = _signed_in(request, dash, session, now, "/webhooks")
-        response.headers.update(page_headers(frame_ancestors=origins))
-        return response
+        request.state.frame_ancestors = origins  # this answer's headers (web._headers)
+        return _signed_in(request, dash, session, now, "/webhooks")
 
 
 def _portal_signed_out(request: Request, dash: Dashboard, visit: Visit) -> Response:

@@ -133,6 +133,9 @@ TABLE: dict[tuple[str, str], Row] = {
     # Events.
     ("GET", "/events"): Row(VIEWER, query={"site_id": "{site_id}"}, outsider=200),
     ("GET", "/event-types"): Row(VIEWER, outsider=200),
+    ("POST", "/event-types/{event_name}/send"): Row(
+        EDITOR, body={"webhook_id": "{webhook_id}"}, ok=303
+    ),
     # Properties. B naming A's property id is told it is taken (ids are global, as in the
     # API), and A's property is untouched.
     ("GET", "/properties"): Row(VIEWER, outsider=200),
@@ -275,12 +278,13 @@ async def _world(board: Board) -> World:
         "name": "app.css",
         "path": "no/such/page",
         "colour": "1a73e8",
+        "event_name": "media_available",
         "viewer_secret": viewer_secret,
     }
     markers = {
         name: value
         for name, value in ids.items()
-        if name not in {"token", "name", "path", "viewer_secret", "secret"}
+        if name not in {"token", "name", "path", "event_name", "viewer_secret", "secret"}
     } | {"account_id": board.account_id, "admin_key_id": admin_key_id}
     world = World(board, board.account_id, other.id, ids, ids["secret"], markers, b_admin)
 

@@ -45,6 +45,8 @@ NOTICES: Mapping[str, str] = {
     "deleted": "The webhook and its delivery log are deleted.",
     "test_sent": "A test event is on its way: its delivery is the first in the log, and "
     "updates here as it is sent.",
+    "example_sent": "The example is on its way: its delivery is the first in the log, and "
+    "updates here as it is sent.",
     "retried": "This delivery will be sent again now: it updates here as it is sent.",
     "site_created": "The property is created.",
     "site_renamed": "The property is renamed.",

@@ -8,8 +8,8 @@ from starlette.responses import Response
 
 from hookcast.dashboard.pages.common import all_sites, page_number, pages, query_text
 from hookcast.dashboard.web import Dashboard, redirect
-from hookcast.domain.errors import ValidationFailed
 from hookcast.domain.catalog import EVENT_TYPES
+from hookcast.domain.errors import ValidationFailed
 from hookcast.ports import PageRequest
 
 PAGE_LENGTH = 25

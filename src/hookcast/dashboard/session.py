@@ -5,8 +5,10 @@ per-session CSRF token and an expiry. It is HttpOnly (no script reads it) and Sa
 (other sites' forms do not send it); every POST must also carry the CSRF token in its body.
 
 A portal session that other origins may frame is the exception: a browser never sends a
-SameSite=Lax cookie to a page in a cross-site iframe, so its cookie is SameSite=None and
-Secure (browsers keep Secure cookies over HTTPS, and over http://localhost or 127.0.0.1).
+SameSite=Lax cookie to a page in a cross-site iframe, so its cookie is SameSite=None, Secure
+(browsers keep Secure cookies over HTTPS, and over http://localhost or 127.0.0.1) and
+Partitioned (CHIPS: stored under the framing site, so it works where third-party cookies are
+blocked, and no other site's frame of the portal shares it).
 Other sites' forms then do send it, and the CSRF token in every POST is what refuses them:
 it is random per session, lives in the signed cookie and the page, and no other origin can
 read either.
@@ -123,15 +125,35 @@ def set_cookie(
         samesite="none" if session.frame_ancestors else "lax",
         secure=secure or bool(session.frame_ancestors),
     )
+    if session.frame_ancestors:
+        _partitioned(response)
 
 
 def clear_cookie(response: Response, *, framed: bool = False) -> None:
     """Deletes the session cookie (`framed`: as a framed portal session's, which a browser
     accepts in a cross-site iframe)."""
     if framed:
-        response.delete_cookie(COOKIE, path="/", httponly=True, samesite="none", secure=True)
+        response.set_cookie(
+            COOKIE,
+            "",
+            max_age=0,
+            path="/",
+            httponly=True,
+            samesite="none",
+            secure=True,
+            partitioned=True,
+        )
     else:
         response.delete_cookie(COOKIE, path="/", httponly=True, samesite="lax")
+
+
+def _partitioned(response: Response) -> None:
+    """Marks the cookie just set Partitioned (CHIPS): kept per top-level site, so browsers
+    that block third-party cookies (Chromium's incognito profiles, Safari, Firefox) still
+    keep it in the platform's frame. By hand: Python's http.cookies knows the attribute only
+    from 3.14 on."""
+    name, value = response.raw_headers[-1]
+    response.raw_headers[-1] = (name, value + b"; Partitioned")
 
 
 def same_token(given: object, expected: str) -> bool:

@@ -215,7 +215,7 @@ def test_the_portal_reads_well_at_this_width(
 
 
 def _png_data_url() -> str:
-    """A 24×24 teal square: a logo small enough to upload as a data: URL."""
+    """A 24 by 24 teal square: a logo small enough to upload as a data: URL."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         return (

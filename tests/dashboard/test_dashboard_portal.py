@@ -37,7 +37,7 @@ async def test_a_portal_link_opens_a_scoped_view_without_a_key(board: Board) -> 
     page = await board.client.get("/webhooks")
     assert mine.name in page.text
     assert theirs.name not in page.text
-    assert "viewer · portal" in page.text
+    assert "this link gives read-only access" in page.text
     assert (await board.client.get(f"/webhooks/{theirs.id}")).status_code == 404
     assert (await board.post(f"/webhooks/{mine.id}/test")).status_code == 403
     assert (await board.client.get("/keys")).status_code == 403

@@ -156,6 +156,7 @@ class Dashboard:
             caller = Caller(session.account_id, session.role, key_id=None, portal=True)
             brand = await self.services.portal.settings(caller)
             request.state.logo_origin = logo_origin(brand.logo)
+            request.state.brand = brand  # error pages of the portal wear it too
             return Visit(caller, session, brand)
         return Visit(key_caller, session)
 
@@ -177,6 +178,7 @@ class Dashboard:
     ) -> HTMLResponse:
         code = request.query_params.get("notice", "")
         notice = NOTICES.get(code)
+        context.setdefault("brand", getattr(request.state, "brand", None))
         html = self.templates.get_template(template).render(
             request=request,
             visit=visit,

@@ -216,3 +216,29 @@ async def test_the_brand_an_admin_saves_is_what_the_portal_shows(board: Board) -
     )
     theme = await board.client.get("/theme/0f766e.css")
     assert "--accent: #0f766e" in theme.text
+
+
+async def test_a_customer_whose_session_ended_is_told_in_their_words(board: Board) -> None:
+    await board.sign_in(board.admin)
+    await board.post("/portal-settings", {"name": "Acme Video"})
+    board.client.cookies.clear()
+    await board.client.get(await _link(board))
+    cookie = board.client.cookies[sessions.COOKIE]
+    claims = tokens.verify(
+        board.signing_key, purpose="session", token=cookie, now=datetime.now(UTC)
+    )
+    expired = tokens.sign(
+        board.signing_key,
+        purpose="session",
+        claims={name: value for name, value in claims.items() if name != "x"},
+        expires=datetime.now(UTC) - timedelta(minutes=1),
+    )
+    board.client.cookies.set(sessions.COOKIE, expired)
+
+    page = await board.client.get("/webhooks")
+
+    assert page.status_code == 401
+    assert "Your session has ended" in page.text
+    assert "ask Acme Video for a new one" in page.text
+    assert "hookcast" not in page.text.lower().replace("/static/", "")
+    assert "API key" not in page.text

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -62,6 +62,9 @@ SIGNIN_REASONS: Mapping[str, str] = {
     "revoked": "The API key of your session was revoked: sign in again.",
     "signed_out": "You are signed out.",
 }
+
+
+_EPOCH = datetime.fromtimestamp(0, UTC)  # reading a cookie "then": its expiry aside
 
 
 class SignInRequired(Exception):
@@ -135,6 +138,14 @@ class Dashboard:
         return sessions.read_session(
             request, key=self.signing_key, now=self.now(), previous=self.previous_keys
         )
+
+    def ended_portal_session(self, request: Request) -> sessions.Session | None:
+        """The portal session of a genuine cookie (signed with one of the keys), expired or
+        not: a customer whose session ended is told so in words meant for them."""
+        session = sessions.read_session(
+            request, key=self.signing_key, now=_EPOCH, previous=self.previous_keys
+        )
+        return session if session is not None and session.portal else None
 
     def cookie_secure(self, request: Request) -> bool:
         """Whether cookies set in answer to `request` carry the Secure flag."""
@@ -250,6 +261,9 @@ async def _translated(dashboard: Dashboard, original: Handler, request: Request)
     try:
         return await original(request)
     except SignInRequired as exc:
+        ended = dashboard.ended_portal_session(request)
+        if ended is not None:
+            return await _portal_session_ended(dashboard, request, ended)
         response = redirect(_signin_url(request, exc.reason))
         sessions.clear_cookie(response)
         return response
@@ -277,6 +291,25 @@ async def _translated(dashboard: Dashboard, original: Handler, request: Request)
         return dashboard.error_page(
             request, status=400, title="That did not work", message=_sentence(exc.description)
         )
+
+
+async def _portal_session_ended(
+    dashboard: Dashboard, request: Request, ended: sessions.Session
+) -> Response:
+    """A customer whose portal session expired, was signed out or lost its link's key gets
+    words for them, in the platform's brand and its frame, never the operator's sign-in."""
+    customer = Caller(ended.account_id, ended.role, key_id=None, portal=True)
+    request.state.frame_ancestors = ended.frame_ancestors
+    response = dashboard.render(
+        request,
+        "portal_signed_out.html",
+        None,
+        status=401,
+        brand=await dashboard.services.portal.settings(customer),
+        ended=True,
+    )
+    sessions.clear_cookie(response, framed=bool(ended.frame_ancestors))
+    return response
 
 
 def _signin_url(request: Request, reason: str) -> str:

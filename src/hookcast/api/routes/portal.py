@@ -122,16 +122,17 @@ async def create_portal_link(
     if caller.key_id is None:  # never: API callers always hold a key
         raise RuntimeError("a portal link needs the key that makes it")
     key: bytes = request.app.state.portal_key
+    now = services.portal.now()
     token, expires = portal_links.make_link(
         key,
         account_id=caller.account_id,
         role=body.role,
         issuer_key_id=caller.key_id,
         duration=body.duration,
-        now=services.portal.now(),
+        now=now,
         frame_ancestors=body.frame_ancestors,
     )
-    link = portal_links.read_link(key, token, now=services.portal.now())
+    link = portal_links.read_link(key, token, now=now)  # the origins as validated
     return PortalLinkOut(
         url=str(request.base_url).rstrip("/") + f"/portal/{token}",
         expires=expires,

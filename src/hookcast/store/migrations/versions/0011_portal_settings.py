@@ -3,7 +3,7 @@ origins that may frame it by default, as one JSON document per account (NULL: Ho
 look, framed by nobody).
 
 Revision ID: 0011_portal_settings
-Revises: 0009_ordering
+Revises: 0010_latest_wins
 Create Date: 2026-12-05
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0011_portal_settings"
-down_revision: str | None = "0009_ordering"
+down_revision: str | None = "0010_latest_wins"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -55,7 +55,7 @@ def test_a_portal_link_shows_only_its_accounts_webhooks(
         portal_page = customer.new_page()
         portal_page.goto(link)
         expect(portal_page.get_by_role("heading", name="Webhooks")).to_be_visible()
-        expect(portal_page.get_by_text("viewer · portal")).to_be_visible()
+        expect(portal_page.get_by_text("this link gives read-only access")).to_be_visible()
         expect(portal_page.get_by_role("link", name="Customer hook")).to_be_visible()
         expect(portal_page.get_by_text("Rival secret hook")).to_have_count(0)
         expect(portal_page.get_by_role("link", name="API keys")).to_have_count(0)

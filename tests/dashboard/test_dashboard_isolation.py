@@ -39,8 +39,9 @@ from board import BASE_URL, WEBHOOK_URL, Board, csrf_of
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
+from hookcast import portal_links as portal
 from hookcast import tokens
-from hookcast.dashboard import create_dashboard, portal
+from hookcast.dashboard import create_dashboard
 from hookcast.dashboard import session as sessions
 from hookcast.domain.models import Role
 from hookcast.ports import PageRequest
@@ -63,6 +64,7 @@ class Row:
     outsider: int = 404  # B's admin's status when the path names none of A's resources
     outsider_body: Mapping[str, Any] | None = None  # what B posts instead, if not `body`
     outsider_changes_b: bool = False  # B's request may change B's own state (never A's)
+    platform: bool = False  # the platform's set-up: refused to every portal session
 
 
 def _webhook_form(**overrides: Any) -> dict[str, Any]:
@@ -96,6 +98,7 @@ TABLE: dict[tuple[str, str], Row] = {
     ("GET", "/static/{name}"): Row(None, outsider=200),
     ("GET", "/favicon.ico"): Row(None, outsider=200),
     ("GET", "/{path}"): Row(None, ok=404, outsider=404),  # no such page
+    ("GET", "/theme/{colour}.css"): Row(None, outsider=200),
     # Webhooks.
     ("GET", "/webhooks"): Row(VIEWER, outsider=200),
     ("GET", "/webhooks/new"): Row(EDITOR, outsider=200),
@@ -130,6 +133,9 @@ TABLE: dict[tuple[str, str], Row] = {
     # Events.
     ("GET", "/events"): Row(VIEWER, query={"site_id": "{site_id}"}, outsider=200),
     ("GET", "/event-types"): Row(VIEWER, outsider=200),
+    ("POST", "/event-types/{event_name}/send"): Row(
+        EDITOR, body={"webhook_id": "{webhook_id}"}, ok=303
+    ),
     # Properties. B naming A's property id is told it is taken (ids are global, as in the
     # API), and A's property is untouched.
     ("GET", "/properties"): Row(VIEWER, outsider=200),
@@ -139,11 +145,12 @@ TABLE: dict[tuple[str, str], Row] = {
         ok=303,
         outsider=400,
         outsider_body={"name": "Hijacked", "id": "{site_id}"},
+        platform=True,
     ),
     ("POST", "/properties/{site_id}/rename"): Row(
-        EDITOR, scoped=True, body={"name": "Hijacked"}, ok=303
+        EDITOR, scoped=True, body={"name": "Hijacked"}, ok=303, platform=True
     ),
-    ("POST", "/properties/{site_id}/delete"): Row(EDITOR, scoped=True, ok=303),
+    ("POST", "/properties/{site_id}/delete"): Row(EDITOR, scoped=True, ok=303, platform=True),
     # API keys and portal links: admins only. B's admin may make them, for B alone.
     ("GET", "/keys"): Row(ADMIN, outsider=200),
     ("POST", "/keys"): Row(
@@ -151,6 +158,9 @@ TABLE: dict[tuple[str, str], Row] = {
     ),
     ("POST", "/keys/{key_id}/revoke"): Row(ADMIN, scoped=True, ok=303),
     ("GET", "/portal-links"): Row(ADMIN, outsider=200),
+    ("POST", "/portal-settings"): Row(
+        ADMIN, body={"name": "Acme Video"}, outsider=200, outsider_changes_b=True
+    ),
     ("POST", "/portal-links"): Row(ADMIN, body={"role": "editor", "duration": "1h"}, outsider=200),
 }
 
@@ -267,12 +277,14 @@ async def _world(board: Board) -> World:
         "token": _portal_link(board, admin_key_id, "viewer"),
         "name": "app.css",
         "path": "no/such/page",
+        "colour": "1a73e8",
+        "event_name": "media_available",
         "viewer_secret": viewer_secret,
     }
     markers = {
         name: value
         for name, value in ids.items()
-        if name not in {"token", "name", "path", "viewer_secret", "secret"}
+        if name not in {"token", "name", "path", "event_name", "viewer_secret", "secret"}
     } | {"account_id": board.account_id, "admin_key_id": admin_key_id}
     world = World(board, board.account_id, other.id, ids, ids["secret"], markers, b_admin)
 
@@ -360,7 +372,7 @@ def _assert_security_headers(response: httpx.Response, what: str) -> None:
     assert "'unsafe-inline'" not in csp, what
     assert headers.get("x-content-type-options") == "nosniff", what
     assert headers.get("x-frame-options") == "DENY", what
-    if "/static/" not in what and "/favicon.ico" not in what:  # public files may be cached
+    if "/static/" not in what and "/favicon.ico" not in what and "/theme/" not in what:
         assert headers.get("cache-control") == "no-store", what
 
 
@@ -414,7 +426,14 @@ def _b_links(world: World, response: httpx.Response) -> list[str]:
 
 
 def _weaker(row: Row, persona: Persona) -> bool:
-    return row.role is not None and persona.role is not None and RANK[persona.role] < RANK[row.role]
+    if row.role is None or persona.role is None:
+        return False
+    # A portal editor manages webhooks, never the platform's properties.
+    return RANK[persona.role] < RANK[row.role] or (row.platform and _is_portal(persona))
+
+
+def _is_portal(persona: Persona) -> bool:
+    return persona.name.startswith("portal ")
 
 
 # --- the tests -----------------------------------------------------------------------------
@@ -536,10 +555,11 @@ async def test_weaker_roles_are_refused_and_portal_sessions_never_exceed_their_l
                 problems.append(f"{what} changed the state")
             before = after
     assert problems == []
-    # viewer and portal viewer on every editor+ row, and all four on every admin row
+    # viewer and portal viewer on every editor+ row, all four on every admin row, and the
+    # portal editor on every platform row
     assert refused == 2 * sum(r.role is EDITOR for r in TABLE.values()) + 4 * sum(
         r.role is ADMIN for r in TABLE.values()
-    )
+    ) + sum(r.platform for r in TABLE.values())
 
 
 async def test_a_post_without_the_sessions_csrf_token_changes_nothing(board: Board) -> None:
@@ -608,7 +628,11 @@ async def test_the_weakest_allowed_persona_succeeds_on_every_row(board: Board) -
         if row.role is None:
             personas = [world["signed out"]]
         else:
-            personas = [p for p in world.personas.values() if p.role is row.role]
+            personas = [
+                p
+                for p in world.personas.values()
+                if p.role is row.role and not (row.platform and _is_portal(p))
+            ]
         for persona in personas:
             # A change to one of A's resources runs on new ones: the next persona needs them.
             ids = await _fresh(world) if method == "POST" and row.scoped else world.ids

@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 from board import Board
 
+from hookcast import portal_links as portal
 from hookcast import tokens
-from hookcast.dashboard import portal
+from hookcast.dashboard import session as sessions
 from hookcast.domain.models import Role
 from hookcast.services import Caller
 
@@ -37,7 +38,7 @@ async def test_a_portal_link_opens_a_scoped_view_without_a_key(board: Board) -> 
     page = await board.client.get("/webhooks")
     assert mine.name in page.text
     assert theirs.name not in page.text
-    assert "viewer · portal" in page.text
+    assert "this link gives read-only access" in page.text
     assert (await board.client.get(f"/webhooks/{theirs.id}")).status_code == 404
     assert (await board.post(f"/webhooks/{mine.id}/test")).status_code == 403
     assert (await board.client.get("/keys")).status_code == 403
@@ -136,3 +137,108 @@ async def test_links_and_sessions_signed_before_the_passphrase_kdf_still_work(
     # The session it opened is signed with the new key.
     cookie = board.client.cookies["hookcast_session"]
     tokens.verify(board.signing_key, purpose="session", token=cookie, now=datetime.now(UTC))
+
+
+async def _framed_link(board: Board, origins: str) -> str:
+    await board.sign_in(board.admin)
+    page = await board.post(
+        "/portal-links", {"role": "editor", "duration": "1h", "frame_ancestors": origins}
+    )
+    found = re.search(
+        r'id="portal-link" class="secret">http://hookcast\.test(/portal/[^<]+)<', page.text
+    )
+    assert found, page.text
+    assert "may be framed by https://app.example.com" in page.text
+    board.client.cookies.clear()
+    return found.group(1)
+
+
+async def test_a_link_naming_origins_opens_pages_those_origins_may_frame(board: Board) -> None:
+    await board.webhook(await board.site())
+    link = await _framed_link(board, "https://app.example.com\n\nhttp://localhost:3000\n")
+
+    opened = await board.client.get(link)
+    cookie = opened.headers["set-cookie"]
+    assert "SameSite=none" in cookie or "samesite=none" in cookie.lower()
+    assert "Secure" in cookie
+    assert "Partitioned" in cookie
+    # httpx keeps Secure cookies for https only; a browser keeps them on loopback too.
+    board.client.cookies.set(sessions.COOKIE, cookie.split(";")[0].split("=", 1)[1])
+    page = await board.client.get("/webhooks")
+    csp = page.headers["content-security-policy"]
+    assert "frame-ancestors https://app.example.com http://localhost:3000" in csp
+    assert "x-frame-options" not in page.headers
+    # A customer who pokes at an operator page gets an error page, still frameable.
+    refused = await board.client.get("/keys")
+    assert refused.status_code == 403
+    assert "frame-ancestors https://app.example.com" in refused.headers["content-security-policy"]
+    # The operator's own pages are never framed.
+    board.client.cookies.clear()
+    await board.sign_in(board.admin)
+    operator = await board.client.get("/webhooks")
+    assert "frame-ancestors 'none'" in operator.headers["content-security-policy"]
+    assert operator.headers["x-frame-options"] == "DENY"
+
+
+async def test_a_bad_origin_is_refused_on_the_portal_links_page(board: Board) -> None:
+    await board.sign_in(board.admin)
+    page = await board.post(
+        "/portal-links",
+        {"role": "editor", "duration": "1h", "frame_ancestors": "http://evil.example"},
+    )
+    assert page.status_code == 400
+    assert "is not an origin" in page.text
+    assert 'id="portal-link"' not in page.text
+
+
+async def test_the_brand_an_admin_saves_is_what_the_portal_shows(board: Board) -> None:
+    await board.sign_in(board.admin)
+    bad = await board.post("/portal-settings", {"name": "Acme", "accent": "teal"})
+    assert bad.status_code == 400
+    assert "hex colour" in bad.text
+    saved = await board.post(
+        "/portal-settings",
+        {"name": "Acme Video", "accent": "#0F766E", "logo": "https://cdn.example.com/a.png"},
+    )
+    assert "The portal settings are saved." in saved.text
+    operator = await board.client.get("/webhooks")
+    assert "Acme Video" not in operator.text  # the operator keeps HookCast's look
+    board.client.cookies.clear()
+
+    await board.client.get(await _link(board))
+    portal_page = await board.client.get("/webhooks")
+    assert "<title>Webhooks · Acme Video</title>" in portal_page.text
+    assert 'href="/theme/0f766e.css"' in portal_page.text
+    assert "HookCast" not in portal_page.text
+    assert (
+        "img-src 'self' data: https://cdn.example.com;"
+        in portal_page.headers["content-security-policy"]
+    )
+    theme = await board.client.get("/theme/0f766e.css")
+    assert "--accent: #0f766e" in theme.text
+
+
+async def test_a_customer_whose_session_ended_is_told_in_their_words(board: Board) -> None:
+    await board.sign_in(board.admin)
+    await board.post("/portal-settings", {"name": "Acme Video"})
+    board.client.cookies.clear()
+    await board.client.get(await _link(board))
+    cookie = board.client.cookies[sessions.COOKIE]
+    claims = tokens.verify(
+        board.signing_key, purpose="session", token=cookie, now=datetime.now(UTC)
+    )
+    expired = tokens.sign(
+        board.signing_key,
+        purpose="session",
+        claims={name: value for name, value in claims.items() if name != "x"},
+        expires=datetime.now(UTC) - timedelta(minutes=1),
+    )
+    board.client.cookies.set(sessions.COOKIE, expired)
+
+    page = await board.client.get("/webhooks")
+
+    assert page.status_code == 401
+    assert "Your session has ended" in page.text
+    assert "ask Acme Video for a new one" in page.text
+    assert "hookcast" not in page.text.lower().replace("/static/", "")
+    assert "API key" not in page.text

@@ -80,6 +80,10 @@ TABLE: dict[tuple[str, str], Row] = {
         Role.EDITOR, False, {"secret": "their organization secret"}
     ),
     ("POST", "/v2/account/flowplayer_secret/rotate/"): Row(Role.EDITOR, False),
+    # The portal: another account's admin brands and links its own account only.
+    ("GET", "/v2/account/portal/"): Row(Role.VIEWER, False),
+    ("PUT", "/v2/account/portal/"): Row(Role.ADMIN, False, {"name": "Their brand"}),
+    ("POST", "/v2/portal_links/"): Row(Role.ADMIN, False, {"role": "viewer", "duration": "1h"}),
 }
 
 
@@ -178,3 +182,5 @@ async def test_other_accounts_reach_nothing_and_weaker_roles_are_refused(api: Ap
     assert webhook["metadata"]["name"] != "x"
     ours = await api.call("GET", "/v2/account/flowplayer_secret/")
     assert ours.json() == {"secret": None}  # the other account set only its own
+    brand = await api.call("GET", "/v2/account/portal/")
+    assert brand.json()["name"] is None  # the other account branded only its own portal

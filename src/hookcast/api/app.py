@@ -25,6 +25,7 @@ from hookcast.api.routes import (
     health,
     keys,
     metrics,
+    portal,
     sites,
     webhooks,
 )
@@ -54,6 +55,7 @@ def create_app(
     operations: Operations | None = None,
     apivideo_key: bytes | None = None,
     clock: Clock = _utc_now,
+    portal_key: bytes = b"",
 ) -> FastAPI:
     """HookCast's API, with api.video's mounted under /apivideo. `apivideo_key` signs the
     api.video API's tokens: derived from the server's secret key so that every server takes
@@ -73,13 +75,27 @@ def create_app(
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.services = services
+    # Signs portal links made through the API, as the dashboard signs its own (the same key).
+    app.state.portal_key = portal_key
     app.state.operations = operations = operations or Operations()
     app.state.rate_limiter = limiter = (
         RateLimiter(per_second=operations.rate_limit_per_second, burst=operations.rate_limit_burst)
         if operations.rate_limit_per_second > 0
         else None
     )
-    modules = (webhooks, sites, keys, account, catalog, events, deliveries, health, metrics, docs)
+    modules = (
+        webhooks,
+        sites,
+        keys,
+        account,
+        portal,
+        catalog,
+        events,
+        deliveries,
+        health,
+        metrics,
+        docs,
+    )
     for module in modules:
         app.include_router(module.router)
     apivideo = create_apivideo_app(

@@ -161,6 +161,7 @@ class Runtime:
             # Derived from the secret key every server shares: each takes the others' tokens.
             apivideo_key=derive_key(secret_key(self.settings), _APIVIDEO_TOKENS),
             clock=utc_now,
+            portal_key=dashboard_key(secret_key(self.settings)),
         )
         # After the API's routers, so /v2, /docs, /openapi.json and /healthz keep their routes.
         app.include_router(self.dashboard())

@@ -13,6 +13,7 @@ from starlette.routing import Match
 
 from hookcast.dashboard.pages import auth, events, keys, portal_links, sites, webhook_detail
 from hookcast.dashboard.pages import webhooks as webhook_pages
+from hookcast.dashboard.theme import accent_css
 from hookcast.dashboard.web import Dashboard, SignInRequired, Visit, route_class
 from hookcast.ports import Clock
 from hookcast.services import Services
@@ -50,8 +51,24 @@ def create_dashboard(
     for module in (auth, webhook_pages, webhook_detail, events, sites, keys, portal_links):
         module.add_routes(router, dash)
     _add_static(router)
+    _add_theme(router)
     _add_not_found(router, dash)  # last: only what no other route answers
     return router
+
+
+def _add_theme(router: APIRouter) -> None:
+    @router.get("/theme/{colour}.css")
+    async def theme(request: Request, colour: str) -> Response:
+        """The portal's accent colour as a style sheet from HookCast's own origin: the CSP
+        allows no inline style, and the colour is six hex digits or nothing."""
+        css = accent_css(colour)
+        if css is None:
+            return Response("not found", status_code=404, media_type="text/plain")
+        return Response(
+            css,
+            media_type="text/css; charset=utf-8",
+            headers={"Cache-Control": "public, max-age=86400"},
+        )
 
 
 def _add_not_found(router: APIRouter, dash: Dashboard) -> None:

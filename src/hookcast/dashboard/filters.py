@@ -115,6 +115,11 @@ def in_formats(event_type: EventType) -> list[tuple[str, FormatExample | None]]:
     return [(FORMATS[name].title, example) for name, example in shown.items()]
 
 
+def in_format(event_type: EventType, format_name: str) -> FormatExample | None:
+    """The event's name and example body in one format, or None if it has no name there."""
+    return format_examples(event_type, {format_name: FORMATS[format_name]})[format_name]
+
+
 def format_title(name: str) -> str:
     return FORMATS[name].title
 
@@ -141,6 +146,7 @@ def install_filters(env: Environment) -> None:
         event_groups=event_groups,
         format_event_groups=format_event_groups,
         in_formats=in_formats,
+        in_format=in_format,
         formats=FORMATS,
         test_event=TEST_EVENT,
     )

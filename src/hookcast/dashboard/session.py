@@ -3,6 +3,15 @@
 The cookie holds the account, role and API key id (never the key's secret), a random
 per-session CSRF token and an expiry. It is HttpOnly (no script reads it) and SameSite=Lax
 (other sites' forms do not send it); every POST must also carry the CSRF token in its body.
+
+A portal session that other origins may frame is the exception: a browser never sends a
+SameSite=Lax cookie to a page in a cross-site iframe, so its cookie is SameSite=None, Secure
+(browsers keep Secure cookies over HTTPS, and over http://localhost or 127.0.0.1) and
+Partitioned (CHIPS: stored under the framing site, so it works where third-party cookies are
+blocked, and no other site's frame of the portal shares it).
+Other sites' forms then do send it, and the CSRF token in every POST is what refuses them:
+it is random per session, lives in the signed cookie and the page, and no other origin can
+read either.
 Signing out records the session's id in the database (store/sessions.py): every server
 refuses a copy of the cookie from then on.
 """
@@ -47,6 +56,7 @@ class Session:
     csrf: str
     expires: datetime
     portal: bool = False
+    frame_ancestors: tuple[str, ...] = ()  # a portal session's framing origins
 
     @property
     def id(self) -> str:
@@ -56,9 +66,17 @@ class Session:
 
     @classmethod
     def start(
-        cls, *, account_id: str, role: Role, key_id: str, expires: datetime, portal: bool = False
+        cls,
+        *,
+        account_id: str,
+        role: Role,
+        key_id: str,
+        expires: datetime,
+        portal: bool = False,
+        frame_ancestors: tuple[str, ...] = (),
     ) -> Session:
-        return cls(account_id, role, key_id, secrets.token_urlsafe(32), expires, portal)
+        csrf = secrets.token_urlsafe(32)
+        return cls(account_id, role, key_id, csrf, expires, portal, frame_ancestors)
 
 
 def read_session(
@@ -78,6 +96,7 @@ def read_session(
             csrf=str(claims["c"]),
             expires=datetime.fromtimestamp(claims["x"], now.tzinfo),
             portal=bool(claims.get("p")),
+            frame_ancestors=tuple(str(origin) for origin in claims.get("f", ())),
         )
     except (tokens.InvalidToken, KeyError, ValueError):
         return None
@@ -86,13 +105,15 @@ def read_session(
 def set_cookie(
     response: Response, *, key: bytes, session: Session, now: datetime, secure: bool
 ) -> None:
-    claims = {
+    claims: dict[str, object] = {
         "a": session.account_id,
         "r": session.role.value,
         "k": session.key_id,
         "c": session.csrf,
         "p": int(session.portal),
     }
+    if session.frame_ancestors:
+        claims["f"] = list(session.frame_ancestors)
     value = tokens.sign(key, purpose=_PURPOSE, claims=claims, expires=session.expires)
     response.set_cookie(
         COOKIE,
@@ -100,13 +121,39 @@ def set_cookie(
         max_age=max(0, int((session.expires - now).total_seconds())),
         path="/",
         httponly=True,
-        samesite="lax",
-        secure=secure,
+        # Framed by another site: sent only if SameSite=None, which browsers require Secure.
+        samesite="none" if session.frame_ancestors else "lax",
+        secure=secure or bool(session.frame_ancestors),
     )
+    if session.frame_ancestors:
+        _partitioned(response)
 
 
-def clear_cookie(response: Response) -> None:
-    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="lax")
+def clear_cookie(response: Response, *, framed: bool = False) -> None:
+    """Deletes the session cookie (`framed`: as a framed portal session's, which a browser
+    accepts in a cross-site iframe)."""
+    if framed:
+        response.set_cookie(
+            COOKIE,
+            "",
+            max_age=0,
+            path="/",
+            httponly=True,
+            samesite="none",
+            secure=True,
+            partitioned=True,
+        )
+    else:
+        response.delete_cookie(COOKIE, path="/", httponly=True, samesite="lax")
+
+
+def _partitioned(response: Response) -> None:
+    """Marks the cookie just set Partitioned (CHIPS): kept per top-level site, so browsers
+    that block third-party cookies (Chromium's incognito profiles, Safari, Firefox) still
+    keep it in the platform's frame. By hand: Python's http.cookies knows the attribute only
+    from 3.14 on."""
+    name, value = response.raw_headers[-1]
+    response.raw_headers[-1] = (name, value + b"; Partitioned")
 
 
 def same_token(given: object, expected: str) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -24,7 +24,8 @@ from hookcast.dashboard import session as sessions
 from hookcast.dashboard.filters import install_filters
 from hookcast.domain.errors import Forbidden, HookcastError, NotFound, Unauthorized
 from hookcast.domain.models import Permission
-from hookcast.page_security import PAGE_HEADERS
+from hookcast.domain.portal import PortalSettings, logo_origin
+from hookcast.page_security import PAGE_HEADERS, page_headers
 from hookcast.ports import Clock
 from hookcast.services import Caller, Services
 
@@ -44,6 +45,8 @@ NOTICES: Mapping[str, str] = {
     "deleted": "The webhook and its delivery log are deleted.",
     "test_sent": "A test event is on its way: its delivery is the first in the log, and "
     "updates here as it is sent.",
+    "example_sent": "The example is on its way: its delivery is the first in the log, and "
+    "updates here as it is sent.",
     "retried": "This delivery will be sent again now: it updates here as it is sent.",
     "site_created": "The property is created.",
     "site_renamed": "The property is renamed.",
@@ -59,6 +62,9 @@ SIGNIN_REASONS: Mapping[str, str] = {
     "revoked": "The API key of your session was revoked: sign in again.",
     "signed_out": "You are signed out.",
 }
+
+
+_EPOCH = datetime.fromtimestamp(0, UTC)  # reading a cookie "then": its expiry aside
 
 
 class SignInRequired(Exception):
@@ -80,6 +86,7 @@ class Visit:
 
     caller: Caller
     session: sessions.Session
+    brand: PortalSettings | None = None  # a portal session's: the platform's look
 
     @property
     def can_write(self) -> bool:
@@ -88,6 +95,11 @@ class Visit:
     @property
     def is_admin(self) -> bool:
         return self.caller.may(Permission.ADMIN)
+
+    @property
+    def can_manage_platform(self) -> bool:
+        """Properties and account settings: editors and admins, never a portal session."""
+        return self.caller.may(Permission.PLATFORM)
 
 
 @dataclass(frozen=True)
@@ -127,6 +139,14 @@ class Dashboard:
             request, key=self.signing_key, now=self.now(), previous=self.previous_keys
         )
 
+    def ended_portal_session(self, request: Request) -> sessions.Session | None:
+        """The portal session of a genuine cookie (signed with one of the keys), expired or
+        not: a customer whose session ended is told so in words meant for them."""
+        session = sessions.read_session(
+            request, key=self.signing_key, now=_EPOCH, previous=self.previous_keys
+        )
+        return session if session is not None and session.portal else None
+
     def cookie_secure(self, request: Request) -> bool:
         """Whether cookies set in answer to `request` carry the Secure flag."""
         return self.secure_cookies or request.url.scheme == "https"
@@ -144,7 +164,11 @@ class Dashboard:
             raise SignInRequired("revoked") from None
         if session.portal:
             # A portal session acts with the role the link granted, never the admin's own.
-            return Visit(Caller(session.account_id, session.role, key_id=None), session)
+            caller = Caller(session.account_id, session.role, key_id=None, portal=True)
+            brand = await self.services.portal.settings(caller)
+            request.state.logo_origin = logo_origin(brand.logo)
+            request.state.brand = brand  # error pages of the portal wear it too
+            return Visit(caller, session, brand)
         return Visit(key_caller, session)
 
     async def form(self, request: Request, visit: Visit) -> FormData:
@@ -165,6 +189,7 @@ class Dashboard:
     ) -> HTMLResponse:
         code = request.query_params.get("notice", "")
         notice = NOTICES.get(code)
+        context.setdefault("brand", getattr(request.state, "brand", None))
         html = self.templates.get_template(template).render(
             request=request,
             visit=visit,
@@ -198,7 +223,7 @@ def route_class(dashboard: Dashboard) -> type[APIRoute]:
                     response = await _translated(dashboard, original, request)
                 except HTTPException as exc:
                     response = await _as_the_app_answers(request, exc)
-                for name, value in PAGE_HEADERS.items():
+                for name, value in _headers(dashboard, request).items():
                     response.headers.setdefault(name, value)
                 # Pages can show secrets: never keep them in a shared or back-button cache.
                 response.headers.setdefault("Cache-Control", "no-store")
@@ -219,10 +244,26 @@ async def _as_the_app_answers(request: Request, exc: HTTPException) -> Response:
     return response
 
 
+def _headers(dashboard: Dashboard, request: Request) -> Mapping[str, str]:
+    """The operator dashboard's strict headers, or a portal session's: framed by the origins
+    its link allowed, showing the platform's logo."""
+    frame: Sequence[str] | None = getattr(request.state, "frame_ancestors", None)
+    if frame is None:  # not the page opening a portal link: the session's, if a portal's
+        session = dashboard.session(request)
+        if session is None or not session.portal:
+            return PAGE_HEADERS
+        frame = session.frame_ancestors
+    logo = getattr(request.state, "logo_origin", None)
+    return page_headers(frame_ancestors=frame, img_origins=[logo] if logo else [])
+
+
 async def _translated(dashboard: Dashboard, original: Handler, request: Request) -> Response:
     try:
         return await original(request)
     except SignInRequired as exc:
+        ended = dashboard.ended_portal_session(request)
+        if ended is not None:
+            return await _portal_session_ended(dashboard, request, ended)
         response = redirect(_signin_url(request, exc.reason))
         sessions.clear_cookie(response)
         return response
@@ -250,6 +291,25 @@ async def _translated(dashboard: Dashboard, original: Handler, request: Request)
         return dashboard.error_page(
             request, status=400, title="That did not work", message=_sentence(exc.description)
         )
+
+
+async def _portal_session_ended(
+    dashboard: Dashboard, request: Request, ended: sessions.Session
+) -> Response:
+    """A customer whose portal session expired, was signed out or lost its link's key gets
+    words for them, in the platform's brand and its frame, never the operator's sign-in."""
+    customer = Caller(ended.account_id, ended.role, key_id=None, portal=True)
+    request.state.frame_ancestors = ended.frame_ancestors
+    response = dashboard.render(
+        request,
+        "portal_signed_out.html",
+        None,
+        status=401,
+        brand=await dashboard.services.portal.settings(customer),
+        ended=True,
+    )
+    sessions.clear_cookie(response, framed=bool(ended.frame_ancestors))
+    return response
 
 
 def _signin_url(request: Request, reason: str) -> str:

@@ -22,12 +22,17 @@ class Permission(enum.StrEnum):
     READ = "read"
     PUBLISH = "publish"
     WRITE = "write"
+    # The platform's own set-up: properties and the account's settings. Editors have it;
+    # a portal session never does (its customer manages webhooks, not the platform).
+    PLATFORM = "platform"
     ADMIN = "admin"
 
 
 _GRANTS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
-    Role.EDITOR: frozenset({Permission.READ, Permission.PUBLISH, Permission.WRITE}),
+    Role.EDITOR: frozenset(
+        {Permission.READ, Permission.PUBLISH, Permission.WRITE, Permission.PLATFORM}
+    ),
     Role.PUBLISHER: frozenset({Permission.READ, Permission.PUBLISH}),
     Role.VIEWER: frozenset({Permission.READ}),
 }

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Protocol
 
 from hookcast.domain.models import Account, ApiKey, Delivery, Event, Site, Webhook
+from hookcast.domain.portal import PortalSettings
 from hookcast.ports.queries import (
     DeliveryQuery,
     EventQuery,
@@ -63,6 +64,13 @@ class Store(DeliveryQueue, Protocol):
 
     async def get_flowplayer_secret(self, account_id: str) -> str | None:
         """The account's Flowplayer organization secret, decrypted, or None if unset."""
+
+    async def set_portal_settings(self, account_id: str, settings: PortalSettings) -> bool:
+        """Saves the account's portal settings (brand, default frame-ancestors); whether the
+        account exists."""
+
+    async def get_portal_settings(self, account_id: str) -> PortalSettings:
+        """The account's portal settings (HookCast's defaults if never set)."""
 
     async def create_api_key(self, key: ApiKey) -> None:
         """Raises `Conflict` if the id is taken. Moves the account's configuration version."""

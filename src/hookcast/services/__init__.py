@@ -13,6 +13,7 @@ from hookcast.services.accounts import AccountService, NewApiKey
 from hookcast.services.auth import AuthService, Caller
 from hookcast.services.deliveries import DeliveryFilter, DeliveryService, TestSent
 from hookcast.services.events import EventService
+from hookcast.services.portal import PortalService
 from hookcast.services.sites import SiteService
 from hookcast.services.urls import UrlGuard
 from hookcast.services.webhooks import WebhookService
@@ -26,6 +27,7 @@ __all__ = [
     "EventService",
     "NewApiKey",
     "Policy",
+    "PortalService",
     "Services",
     "SiteService",
     "TestSent",
@@ -55,6 +57,7 @@ class Services:
     webhooks: WebhookService
     events: EventService
     deliveries: DeliveryService
+    portal: PortalService
 
 
 def build_services(
@@ -87,4 +90,5 @@ def build_services(
             observer=publish_observer,
         ),
         deliveries=DeliveryService(store, clock=clock, webhooks=webhooks),
+        portal=PortalService(store, clock=clock),
     )

@@ -18,19 +18,30 @@ class Caller:
     account_id: str
     role: Role
     key_id: str | None = None
+    # A customer in the portal: scoped to webhooks and deliveries whatever its role, so it
+    # never creates, renames or deletes the platform's properties, keys or settings.
+    portal: bool = False
 
     def require(self, permission: Permission) -> None:
+        if self.portal and permission in _PLATFORM_ONLY:
+            raise Forbidden(f"a portal session may not {_VERBS[permission]}")
         if not role_allows(self.role, permission):
             raise Forbidden(f"the {self.role.value} role may not {_VERBS[permission]}")
 
     def may(self, permission: Permission) -> bool:
+        if self.portal and permission in _PLATFORM_ONLY:
+            return False
         return role_allows(self.role, permission)
+
+
+_PLATFORM_ONLY = frozenset({Permission.PLATFORM, Permission.ADMIN})
 
 
 _VERBS = {
     Permission.READ: "read this account",
     Permission.PUBLISH: "publish events",
     Permission.WRITE: "change webhooks, properties or deliveries",
+    Permission.PLATFORM: "create, rename or delete properties or change the account's settings",
     Permission.ADMIN: "manage API keys or reveal secrets",
 }
 

@@ -11,6 +11,7 @@ from hookcast.domain.errors import Conflict, NotFound, ValidationFailed
 from hookcast.domain.fanout import direct_delivery, sendable
 from hookcast.domain.formats import format_of
 from hookcast.domain.formats.base import Format
+from hookcast.domain.formats.examples import example_event
 from hookcast.domain.ids import new_delivery_id, new_event_id
 from hookcast.domain.models import DeliveryStatus, Event, Permission, Webhook
 from hookcast.ports import (
@@ -188,19 +189,34 @@ class DeliveryService:
 
     async def send_test(self, caller: Caller, webhook_id: str) -> TestSent:
         """A `webhook_test` event to this one webhook, even when it is disabled."""
+        return await self.send_example(caller, webhook_id, "webhook_test")
+
+    async def send_example(self, caller: Caller, webhook_id: str, event_name: str) -> TestSent:
+        """The catalog's example of `event_name` to this one webhook alone (whatever it
+        subscribes to, even when it is disabled), in its format: a customer sees what their
+        endpoint will receive. Nothing else receives it."""
         caller.require(Permission.WRITE)
+        event_type = EVENT_TYPES.get(event_name)
+        if event_type is None:
+            raise NotFound(f"event type {event_name!r} was not found")
         webhook = await self._webhooks.get(caller, webhook_id)
         now = self._clock()
         _require_sendable(webhook, now)
-        example = EVENT_TYPES["webhook_test"].example_data
+        # Every format carries the test event; another must have a name in the webhook's.
+        if event_name != "webhook_test" and format_of(webhook).event_name(event_name) is None:
+            raise Conflict(
+                f"the {format_of(webhook).title} format has no name for {event_name}, "
+                "so this webhook never receives it"
+            )
+        example = example_event(event_type)
         event = Event(
             id=new_event_id(),
             account_id=caller.account_id,
             site_id=webhook.site_ids[0] if webhook.site_ids else "",
-            type="webhook_test",
-            resource_ids={},
+            type=event_name,
+            resource_ids=dict(example.resource_ids),
             event_time=now,
-            data=dict(example or {}),
+            data=dict(example.data or {}),
             created=now,
         )
         delivery = direct_delivery(event, webhook.id, now=now, delivery_id=new_delivery_id())

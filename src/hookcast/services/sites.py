@@ -19,7 +19,7 @@ class SiteService:
 
     async def create(self, caller: Caller, *, name: object, site_id: object = None) -> Site:
         """A caller may choose the id, so a platform keeps the property ids it already has."""
-        caller.require(Permission.WRITE)
+        caller.require(Permission.PLATFORM)
         now = self._clock()
         site = Site(
             id=_site_id(site_id),
@@ -43,7 +43,7 @@ class SiteService:
         return await self._store.list_sites(caller.account_id, page)
 
     async def rename(self, caller: Caller, *, site_id: str, name: object) -> Site:
-        caller.require(Permission.WRITE)
+        caller.require(Permission.PLATFORM)
         site = await self.get(caller, site_id)
         renamed = dataclasses.replace(
             site, name=v.text(name, field="name", max_length=256), last_modified=self._clock()
@@ -53,7 +53,7 @@ class SiteService:
 
     async def delete(self, caller: Caller, site_id: str) -> None:
         """Deletes the property; webhooks stop receiving its events (their other sites stay)."""
-        caller.require(Permission.WRITE)
+        caller.require(Permission.PLATFORM)
         if not await self._store.delete_site(caller.account_id, site_id):
             raise NotFound(f"site {site_id!r} was not found")
 

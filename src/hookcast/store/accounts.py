@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
+import orjson
 from sqlalchemy import Text, bindparam, delete, func, insert, select, update
 
 from hookcast.domain.models import Account, ApiKey
+from hookcast.domain.portal import PortalSettings
 from hookcast.store.connector import Transaction
 from hookcast.store.crypto import SecretBox
 from hookcast.store.rows import account_from_row, api_key_from_row, api_key_values
@@ -25,9 +27,11 @@ __all__ = [
     "find_api_key",
     "get_account",
     "get_flowplayer_secret",
+    "get_portal_settings",
     "list_accounts",
     "list_api_keys",
     "set_flowplayer_secret",
+    "set_portal_settings",
 ]
 
 
@@ -56,6 +60,34 @@ async def set_flowplayer_secret(
 async def get_flowplayer_secret(tx: Transaction, *, account_id: str, box: SecretBox) -> str | None:
     row = await tx.fetch_one(_FLOWPLAYER, {"id": account_id})
     return None if row is None or row[0] is None else box.decrypt(row[0])
+
+
+async def set_portal_settings(
+    tx: Transaction, *, account_id: str, settings: PortalSettings
+) -> bool:
+    """Saves the account's portal settings; whether the account exists."""
+    document = orjson.dumps(
+        {
+            "name": settings.name,
+            "logo": settings.logo,
+            "accent": settings.accent,
+            "frame_ancestors": list(settings.frame_ancestors),
+        }
+    ).decode()
+    return await tx.execute(_SET_PORTAL, {"b_id": account_id, "b_doc": document}) > 0
+
+
+async def get_portal_settings(tx: Transaction, account_id: str) -> PortalSettings:
+    row = await tx.fetch_one(_PORTAL, {"id": account_id})
+    if row is None or row[0] is None:
+        return PortalSettings()
+    saved = orjson.loads(row[0])
+    return PortalSettings(
+        name=saved.get("name"),
+        logo=saved.get("logo"),
+        accent=saved.get("accent"),
+        frame_ancestors=tuple(saved.get("frame_ancestors") or ()),
+    )
 
 
 async def create_api_key(tx: Transaction, key: ApiKey) -> None:
@@ -93,6 +125,16 @@ _SET_FLOWPLAYER = Statement(
 )
 _FLOWPLAYER = Statement(
     lambda _: select(accounts.c.flowplayer_secret_encrypted).where(accounts.c.id == bindparam("id"))
+)
+_SET_PORTAL = Statement(
+    lambda _: (
+        update(accounts)
+        .where(accounts.c.id == bindparam("b_id"))
+        .values(portal_settings=bindparam("b_doc", type_=Text))
+    )
+)
+_PORTAL = Statement(
+    lambda _: select(accounts.c.portal_settings).where(accounts.c.id == bindparam("id"))
 )
 _INSERT_API_KEY = Statement(lambda _: insert(api_keys))
 _API_KEY_BY_HASH = Statement(

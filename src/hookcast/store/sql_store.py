@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hookcast.domain.errors import Conflict
 from hookcast.domain.models import Account, ApiKey, Event, Ordering, Site, Webhook
+from hookcast.domain.portal import PortalSettings
 from hookcast.ports import (
     ClaimedDelivery,
     ConfigChanged,
@@ -167,6 +168,16 @@ class SqlStore:
     async def get_flowplayer_secret(self, account_id: str) -> str | None:
         async with self._reading() as tx:
             return await account_sql.get_flowplayer_secret(tx, account_id=account_id, box=self._box)
+
+    async def set_portal_settings(self, account_id: str, settings: PortalSettings) -> bool:
+        async with self._writing() as tx:
+            return await account_sql.set_portal_settings(
+                tx, account_id=account_id, settings=settings
+            )
+
+    async def get_portal_settings(self, account_id: str) -> PortalSettings:
+        async with self._reading() as tx:
+            return await account_sql.get_portal_settings(tx, account_id)
 
     async def create_api_key(self, key: ApiKey) -> None:
         async with self._writing(f"api key {key.id} already exists") as tx:

@@ -67,6 +67,8 @@ accounts = Table(
     # The Flowplayer organization secret (Fernet, as webhook secrets): signs every
     # Flowplayer-format webhook of the account; none set means they are held, not sent.
     Column("flowplayer_secret_encrypted", Text, nullable=True),
+    # The customer portal's brand and default frame-ancestors (JSON; store/accounts.py).
+    Column("portal_settings", Text, nullable=True),
 )
 
 api_keys = Table(

@@ -75,8 +75,16 @@ CALLS: dict[str, _core.Call[Any]] = {
     "list_event_types": _core.list_event_types(),
 }
 # API routes with a JSON answer that the SDK does not call.
-# The JWK Set is for receivers' JOSE libraries; a Python receiver pins metadata.public_key.
-NOT_IN_SDK = {("GET", "/v2/event_types/{name}/"), ("GET", "/v2/webhooks/jwks.json/")}
+NOT_IN_SDK = {
+    ("GET", "/v2/event_types/{name}/"),
+    # The JWK Set is for receivers' JOSE libraries; a Python receiver pins metadata.public_key.
+    ("GET", "/v2/webhooks/jwks.json/"),
+    # The customer portal's links and brand: a platform's back end calls them (not yet in
+    # the SDK).
+    ("POST", "/v2/portal_links/"),
+    ("GET", "/v2/account/portal/"),
+    ("PUT", "/v2/account/portal/"),
+}
 
 # JW Player's fixed keys ({}, null, the resource's name): the SDK's types do not repeat them.
 NOT_CARRIED = {"relationships", "schema", "type"}

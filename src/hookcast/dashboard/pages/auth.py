@@ -9,11 +9,19 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from hookcast.dashboard import portal
+from hookcast import portal_links as portal
 from hookcast.dashboard import session as sessions
-from hookcast.dashboard.web import SIGNIN_REASONS, Dashboard, SignInRequired, redirect, safe_next
+from hookcast.dashboard.web import (
+    SIGNIN_REASONS,
+    Dashboard,
+    SignInRequired,
+    Visit,
+    redirect,
+    safe_next,
+)
 from hookcast.domain.errors import Unauthorized
 from hookcast.domain.models import Role
+from hookcast.services import Caller
 
 PUBLISHER_REFUSED = (
     "Publisher keys can only publish events, so they cannot open the dashboard. "
@@ -76,6 +84,8 @@ def _add_signout_and_portal(router: APIRouter, dash: Dashboard) -> None:
             await dash.services.auth.sign_out(
                 visit.caller, session.id, expires=session.expires, now=dash.now()
             )
+            if session.portal:
+                return _portal_signed_out(request, dash, visit)
         response = redirect("/?reason=signed_out")
         sessions.clear_cookie(response)
         return response
@@ -98,14 +108,34 @@ def _add_signout_and_portal(router: APIRouter, dash: Dashboard) -> None:
                     "The key that created this portal link no longer exists. Ask for a new link."
                 ),
             )
+        origins = link.frame_ancestors
+        if origins is None:  # the link names none: the account's default, read now
+            customer = Caller(link.account_id, link.role, portal=True)
+            origins = (await dash.services.portal.settings(customer)).frame_ancestors
         session = sessions.Session.start(
             account_id=link.account_id,
             role=link.role,
             key_id=link.issuer_key_id,
             expires=min(link.expires, now + sessions.SESSION_LENGTH),
             portal=True,
+            frame_ancestors=origins,
         )
+        request.state.frame_ancestors = origins  # this answer's headers (web._headers)
         return _signed_in(request, dash, session, now, "/webhooks")
+
+
+def _portal_signed_out(request: Request, dash: Dashboard, visit: Visit) -> Response:
+    """Words for the platform's customer, not an operator: no sign-in form, no CLI. Rendered
+    here, not redirected to, so a framed portal's page may still be framed."""
+    response = dash.render(
+        request,
+        "portal_signed_out.html",
+        None,
+        brand=visit.brand,
+        portal=True,
+    )
+    sessions.clear_cookie(response, framed=bool(visit.session.frame_ancestors))
+    return response
 
 
 def _signin_form(

@@ -7,11 +7,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from hookcast.dashboard.pages.common import all_sites, page_number, pages, query_text
-from hookcast.dashboard.web import Dashboard
+from hookcast.dashboard.web import Dashboard, redirect
 from hookcast.domain.catalog import EVENT_TYPES
+from hookcast.domain.errors import ValidationFailed
 from hookcast.ports import PageRequest
 
 PAGE_LENGTH = 25
+MAX_WEBHOOKS = 100  # an account's limit (Policy.max_webhooks_per_account's default)
 
 
 def add_routes(router: APIRouter, dash: Dashboard) -> None:
@@ -44,4 +46,20 @@ def add_routes(router: APIRouter, dash: Dashboard) -> None:
     @router.get("/event-types")
     async def event_types(request: Request) -> Response:
         visit = await dash.visit(request)
-        return dash.render(request, "event_types.html", visit)
+        hooks = (
+            await dash.services.webhooks.list(visit.caller, page=PageRequest(1, MAX_WEBHOOKS))
+        ).items
+        # Bodies in one webhook's format: the one chosen, else the first (or every format).
+        chosen = next((h for h in hooks if h.id == request.query_params.get("webhook")), None)
+        chosen = chosen or (hooks[0] if hooks else None)
+        return dash.render(request, "event_types.html", visit, webhooks=hooks, chosen=chosen)
+
+    @router.post("/event-types/{event_name}/send")
+    async def send_example(request: Request, event_name: str) -> Response:
+        visit = await dash.visit(request)
+        form = await dash.form(request, visit)
+        webhook_id = form.get("webhook_id")
+        if not isinstance(webhook_id, str) or not webhook_id:
+            raise ValidationFailed("choose a webhook to send the example to", field="webhook_id")
+        await dash.services.deliveries.send_example(visit.caller, webhook_id, event_name)
+        return redirect(f"/webhooks/{webhook_id}?notice=example_sent#log")

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from hookcast.dashboard import portal
+from hookcast import portal_links as portal
 from hookcast.dashboard.web import Dashboard, Visit
 from hookcast.domain.errors import ValidationFailed
 from hookcast.domain.models import Permission
@@ -17,13 +17,15 @@ def add_routes(router: APIRouter, dash: Dashboard) -> None:
     async def portal_form(request: Request) -> Response:
         visit = await dash.visit(request)
         visit.caller.require(Permission.ADMIN)
-        return _page(request, dash, visit)
+        return await _page(request, dash, visit)
 
     @router.post("/portal-links")
     async def create_link(request: Request) -> Response:
         visit = await dash.visit(request)
         form = await dash.form(request, visit)
         visit.caller.require(Permission.ADMIN)
+        await dash.services.portal.authorize_link(visit.caller)
+        origins = lines(form.get("frame_ancestors"))
         try:
             token, expires = portal.make_link(
                 dash.signing_key,
@@ -32,16 +34,48 @@ def add_routes(router: APIRouter, dash: Dashboard) -> None:
                 issuer_key_id=visit.session.key_id,
                 duration=form.get("duration"),
                 now=dash.now(),
+                frame_ancestors=origins or None,
             )
         except ValidationFailed as exc:
-            return _page(request, dash, visit, error=exc.description, status=400)
+            return await _page(request, dash, visit, error=exc.description, status=400)
         link = str(request.url_for("open_portal", token=token))
-        return _page(request, dash, visit, link=link, expires=expires, role=form.get("role"))
+        return await _page(
+            request,
+            dash,
+            visit,
+            link=link,
+            expires=expires,
+            role=form.get("role"),
+            framed=portal.read_link(dash.signing_key, token, now=dash.now()).frame_ancestors,
+        )
+
+    @router.post("/portal-settings")
+    async def save_settings(request: Request) -> Response:
+        visit = await dash.visit(request)
+        form = await dash.form(request, visit)
+        try:
+            await dash.services.portal.update(
+                visit.caller,
+                name=form.get("name"),
+                logo=form.get("logo"),
+                accent=form.get("accent"),
+                frame_ancestors=lines(form.get("frame_ancestors")),
+            )
+        except ValidationFailed as exc:
+            return await _page(request, dash, visit, settings_error=exc.description, status=400)
+        return await _page(request, dash, visit, settings_saved=True)
 
 
-def _page(
+def lines(value: object) -> list[str]:
+    """A textarea's non-blank lines."""
+    text = value if isinstance(value, str) else ""
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+async def _page(
     request: Request, dash: Dashboard, visit: Visit, *, status: int = 200, **context: object
 ) -> Response:
+    context.setdefault("settings", await dash.services.portal.settings(visit.caller))
     return dash.render(
         request,
         "portal_links.html",

@@ -1,5 +1,9 @@
 """Portal links: a signed, time-limited URL that opens the dashboard for one account with
-the editor or viewer role, so a platform can hand its customer a self-service page.
+the editor or viewer role, so a platform can hand its customer a self-service page. A link
+may name the origins allowed to frame the portal it opens (a platform embedding it).
+
+Made by the dashboard's Portal links page and by `POST /v2/portal_links/`, so it lives
+outside both entry points.
 
 The link carries the account, the role, the admin key that made it and the expiry, all under
 one HMAC; nothing is stored, so a link cannot be listed or revoked one by one. Revoking the
@@ -15,6 +19,7 @@ from datetime import datetime, timedelta
 from hookcast import tokens
 from hookcast.domain.errors import ValidationFailed
 from hookcast.domain.models import Role
+from hookcast.domain.portal import frame_ancestors as valid_frame_ancestors
 
 __all__ = [
     "DURATIONS",
@@ -43,6 +48,7 @@ class PortalLink:
     role: Role
     issuer_key_id: str
     expires: datetime
+    frame_ancestors: tuple[str, ...] | None = None  # None: the account's default
 
 
 class PortalLinkInvalid(Exception):
@@ -59,14 +65,20 @@ def make_link(
     issuer_key_id: str,
     duration: object,
     now: datetime,
+    frame_ancestors: object = None,
 ) -> tuple[str, datetime]:
-    """A portal token and its expiry; `ValidationFailed` names a bad role or duration."""
+    """A portal token and its expiry; `ValidationFailed` names a bad role, duration or
+    origin. `frame_ancestors` (origins) may frame the portal; None: the account's default."""
+    if not key:  # an app built without the dashboard's key must not sign forgeable links
+        raise ValueError("portal links need a signing key")
     if role not in [r.value for r in PORTAL_ROLES]:
         raise ValidationFailed("Choose the editor or the viewer role.", field="role")
     if not isinstance(duration, str) or duration not in DURATIONS:
         raise ValidationFailed("Choose how long the link works.", field="duration")
     expires = now + DURATIONS[duration]
-    claims = {"a": account_id, "r": role, "k": issuer_key_id}
+    claims: dict[str, object] = {"a": account_id, "r": role, "k": issuer_key_id}
+    if frame_ancestors is not None:
+        claims["f"] = list(valid_frame_ancestors(frame_ancestors))
     return tokens.sign(key, purpose=_PURPOSE, claims=claims, expires=expires), expires
 
 
@@ -82,6 +94,9 @@ def read_link(
             role=Role(claims["r"]),
             issuer_key_id=str(claims["k"]),
             expires=datetime.fromtimestamp(claims["x"], now.tzinfo),
+            frame_ancestors=(
+                None if claims.get("f") is None else tuple(str(o) for o in claims["f"])
+            ),
         )
     except tokens.InvalidToken as exc:
         if exc.expired:

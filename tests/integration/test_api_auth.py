@@ -33,6 +33,7 @@ ROUTES: list[tuple[str, str, Any, frozenset[Role]]] = [
     ("POST", "/v2/webhooks/{webhook_id}/recover/", {"since": "2024-01-01T00:00:00Z"}, WRITERS),
     ("POST", "/v2/webhooks/{webhook_id}/held/deliver/", None, WRITERS),
     ("POST", "/v2/webhooks/{webhook_id}/held/discard/", None, WRITERS),
+    ("POST", "/v2/webhooks/{webhook_id}/replay/", {"since": "2024-01-01T00:00:00Z"}, WRITERS),
     ("GET", "/v2/sites/", None, ALL),
     ("POST", "/v2/sites/", {"metadata": {"name": "New"}}, WRITERS),
     ("GET", "/v2/sites/{site_id}/", None, ALL),

@@ -118,7 +118,8 @@ def test_listen_verifies_and_prints_real_deliveries(live: LiveServer) -> None:
     assert "Standard \u2713" in shown
     assert "hex \u2713" in shown
     assert '"title": "Match highlights"' in shown  # the body, pretty-printed
-    delivery = logged(live, hook_id, lambda d: d.event_id == event_id)
+    # The listener prints before it answers, and the outcome is recorded after the answer.
+    delivery = logged(live, hook_id, lambda d: d.event_id == event_id and d.attempts >= 1)
     assert (delivery.status, delivery.last_status_code) == ("succeeded", 200)
     _delete(live, hook_id)
 

@@ -147,7 +147,7 @@ def test_a_portal_editor_manages_webhooks_but_not_the_platform(
     page.goto("/properties")
     expect(page.get_by_role("button", name="Create property")).to_have_count(0)
     csrf = page.locator("input[name=csrf]").first.input_value()
-    forged = [
+    forged: list[tuple[str, dict[str, str | float | bool]]] = [
         ("/properties", {"csrf": csrf, "name": "Sneaky"}),
         ("/properties/1A23bCD4/rename", {"csrf": csrf, "name": "Sneaky"}),
         ("/properties/1A23bCD4/delete", {"csrf": csrf}),

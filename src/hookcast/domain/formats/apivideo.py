@@ -8,14 +8,13 @@ the `sig_sec_` secret's UTF-8 bytes). One signature only: a rotation switches at
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from hookcast.domain.formats.base import TEST_EVENT, Format
+from hookcast.domain.formats.base import TEST_EVENT, Format, hex_signed
 from hookcast.domain.ids import random_chars
 from hookcast.domain.models import Event, RetryPolicySpec
-from hookcast.domain.signing import USER_AGENT, sign_hex
 
 __all__ = ["FORMAT", "SECRET_PREFIX", "emitted_at", "new_secret"]
 
@@ -77,17 +76,6 @@ def _render(event: Event, *, name: str, webhook_id: str, delivery_id: str) -> di
     return body
 
 
-def _sign(
-    body: bytes, *, msg_id: str, timestamp: int, webhook_id: str, secrets: Sequence[str]
-) -> dict[str, str]:
-    return {
-        "Content-Type": "application/json",
-        "User-Agent": USER_AGENT,
-        "X-Api-Video-WebhookID": webhook_id,
-        "X-Api-Video-Signature": sign_hex(body, secrets[0]),
-    }
-
-
 def new_secret() -> str:
     """`sig_sec_` + 22 letters and digits, the shape of api.video's signatureSecret."""
     return SECRET_PREFIX + random_chars(22)
@@ -98,7 +86,7 @@ FORMAT = Format(
     title="api.video",
     names=NAMES,
     render=_render,
-    sign=_sign,
+    sign=hex_signed("X-Api-Video-Signature", webhook_id_header="X-Api-Video-WebhookID"),
     signature_headers=frozenset({"x-api-video-signature"}),
     make_secret=new_secret,
     # A 1xx/2xx is delivered; anything else is retried 3 times, 3 s apart (4 tries in all).

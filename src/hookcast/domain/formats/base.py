@@ -14,8 +14,9 @@ from typing import Any, Protocol
 from hookcast.domain import ed25519
 from hookcast.domain.catalog import ALL_EVENTS, EVENT_TYPES
 from hookcast.domain.models import Event, RetryPolicySpec, Webhook
+from hookcast.domain.signing import USER_AGENT, sign_hex
 
-__all__ = ["Format", "Render", "Sign", "resource_fields"]
+__all__ = ["Format", "Render", "Sign", "hex_signed", "resource_fields"]
 
 TEST_EVENT = "webhook_test"  # the catalog's ping: every format names it, never subscribable
 
@@ -48,6 +49,23 @@ class Sign(Protocol):
     ) -> dict[str, str]:
         """Every header of the request carrying `body`, signed with `secrets` (current first)."""
         ...
+
+
+def hex_signed(header: str, *, webhook_id_header: str | None = None) -> Sign:
+    """The headers of a format that signs with one hex HMAC-SHA256 of the raw body in
+    `header`, keyed by the current secret: such a header has room for one signature, so a
+    rotation switches it at once. `webhook_id_header`, if given, carries the webhook's id."""
+
+    def sign(
+        body: bytes, *, msg_id: str, timestamp: int, webhook_id: str, secrets: Sequence[str]
+    ) -> dict[str, str]:
+        headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
+        if webhook_id_header is not None:
+            headers[webhook_id_header] = webhook_id
+        headers[header] = sign_hex(body, secrets[0])
+        return headers
+
+    return sign
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,15 +9,14 @@ is `{"event", "event_id", "event_time", "data": {"token", ...}}` with the resour
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, Final
 
-from hookcast.domain.formats.base import TEST_EVENT, Format, resource_fields
+from hookcast.domain.formats.base import TEST_EVENT, Format, hex_signed, resource_fields
 from hookcast.domain.formats.jwplayer import format_time
 from hookcast.domain.ids import new_webhook_secret
 from hookcast.domain.models import Event, RetryPolicySpec
 from hookcast.domain.retry import QUICK_DELAYS
-from hookcast.domain.signing import USER_AGENT, sign_hex
 
 __all__ = ["FORMAT", "SIGNATURE_HEADER"]
 
@@ -56,22 +55,12 @@ def _render(event: Event, *, name: str, webhook_id: str, delivery_id: str) -> di
     }
 
 
-def _sign(
-    body: bytes, *, msg_id: str, timestamp: int, webhook_id: str, secrets: Sequence[str]
-) -> dict[str, str]:
-    return {
-        "Content-Type": "application/json",
-        "User-Agent": USER_AGENT,
-        SIGNATURE_HEADER: sign_hex(body, secrets[0]),
-    }
-
-
 FORMAT = Format(
     name="mediamanager",
     title="Media Manager",
     names=NAMES,
     render=_render,
-    sign=_sign,
+    sign=hex_signed(SIGNATURE_HEADER),
     signature_headers=frozenset({SIGNATURE_HEADER.lower()}),
     make_secret=new_webhook_secret,
     # 2xx is success, 3 tries in all, no answer within 3 s is a failure (its documented

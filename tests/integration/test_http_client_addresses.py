@@ -4,13 +4,12 @@ hosts with several addresses, the first of which may be dead."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import socket
 import time
-from collections.abc import Callable, Coroutine, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 import pytest
+from chaos.dns import dead_address
 from raw_servers import NAME, OK, CountingResolver, answer, open_sender, post, raw_server
 
 from hookcast.delivery.eyeballs import interleave
@@ -59,27 +58,10 @@ async def test_one_names_slow_dns_neither_delays_nor_fails_another_names_deliver
 # --- several addresses ------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def black_hole(host: str, port: int) -> Iterator[None]:
-    """`host:port` drops connection attempts without refusing them, as a dead host or a
-    firewall does: a listening socket whose accept queue is full (nothing accepts), so the
-    kernel ignores further SYNs and the client keeps retrying until its timeout."""
-    with contextlib.ExitStack() as stack:
-        listener = stack.enter_context(socket.socket())
-        listener.bind((host, port))
-        listener.listen(0)
-        for _ in range(3):
-            filler = stack.enter_context(socket.socket())
-            filler.setblocking(False)
-            with contextlib.suppress(BlockingIOError):
-                filler.connect((host, port))
-        yield
-
-
 async def test_a_dead_first_address_falls_back_to_the_next_without_the_full_timeout() -> None:
     async with raw_server(answer(OK)) as server:
         resolver = CountingResolver({NAME: ["127.0.0.2", "127.0.0.1"]})
-        with black_hole("127.0.0.2", server.port):
+        with dead_address("127.0.0.2", server.port):
             async with open_sender(resolver=resolver) as sender:
                 started = time.monotonic()
                 outcome = await post(sender, f"http://{NAME}:{server.port}/", timeout=5.0)
@@ -107,7 +89,7 @@ async def test_every_address_dead_is_one_timeout() -> None:
     async with raw_server(answer(OK)) as server:
         port = server.port
     resolver = CountingResolver({NAME: ["127.0.0.2", "127.0.0.4"]})
-    with black_hole("127.0.0.2", port), black_hole("127.0.0.4", port):
+    with dead_address("127.0.0.2", port), dead_address("127.0.0.4", port):
         async with open_sender(resolver=resolver) as sender:
             outcome = await post(sender, f"http://{NAME}:{port}/", timeout=1.0)
 

@@ -1,25 +1,34 @@
-# HookCast: `make run` installs and starts the service on SQLite; `make test` installs and tests.
+# HookCast: `make run` installs the server and starts it on SQLite; `make test` installs
+# everything and tests.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+SERVER_STAMP := $(VENV)/.server-installed
+STAMP        := $(VENV)/.installed
 
-# Exact versions (with hashes) of everything `make setup` installs; `make lock` refreshes
-# them from pyproject.toml (README: "Dependencies").
+# Exact versions (with hashes) of what `make run` and `make setup` install; `make lock`
+# refreshes them from pyproject.toml (README: "Dependencies").
+SERVER_LOCK := requirements/server.txt
 LOCK        := requirements/dev.txt
 BENCH_LOCK  := requirements/bench.txt
 LOWEST_LOCK := requirements/lowest.txt
 
 .PHONY: setup run test test-lowest lint typecheck unit clean lock bench bench-smoke bench-deps \
-	browser postgres node chaos
+	browser postgres node jq chaos
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml $(LOCK)
+# The server alone (HookCast's own dependencies): what `make run` needs.
+$(SERVER_STAMP): pyproject.toml $(SERVER_LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r $(LOCK)
+	$(BIN)/pip install --quiet -r $(SERVER_LOCK)
 	$(BIN)/pip install --quiet --no-deps -e .
+	touch $(SERVER_STAMP)
+
+# Then the test and dev tools; server.txt's pins are dev.txt's, so nothing is reinstalled.
+$(STAMP): $(SERVER_STAMP) $(LOCK)
+	$(BIN)/pip install --quiet -r $(LOCK)
 	touch $(STAMP)
 
 # Keeps the versions already pinned where pyproject.toml still allows them; to move every
@@ -30,12 +39,14 @@ COMPILE = $(BIN)/uv pip compile pyproject.toml --quiet --universal --python-vers
 
 lock: setup
 	$(COMPILE) --extra dev -o $(LOCK)
+	$(COMPILE) -c $(LOCK) -o $(SERVER_LOCK)
 	$(COMPILE) --extra dev --extra bench -c $(LOCK) -o $(BENCH_LOCK)
 	$(COMPILE) --extra test --resolution lowest-direct -o $(LOWEST_LOCK)
 
-run: setup
+# SERVE_ARGS passes options, e.g. SERVE_ARGS="--port 8001".
+run: $(SERVER_STAMP)
 	$(BIN)/hookcast migrate
-	$(BIN)/hookcast serve
+	$(BIN)/hookcast serve $(SERVE_ARGS)
 
 lint: setup
 	$(BIN)/ruff check src tests chaos benchmarks
@@ -70,7 +81,11 @@ $(NODE_STAMP): tests/node/package.json tests/node/package-lock.json
 	@command -v npm >/dev/null 2>&1 || (apt-get update && apt-get install -y nodejs npm)
 	cd tests/node && npm ci --ignore-scripts --no-audit --no-fund
 
-test: setup browser postgres node lint typecheck
+# The README's walk-through (tests/integration/test_readme.py) captures ids with jq.
+jq:
+	@command -v jq >/dev/null 2>&1 || (apt-get update && apt-get install -y jq)
+
+test: setup browser postgres node jq lint typecheck
 	$(BIN)/pytest -q
 	$(MAKE) test-lowest
 

@@ -257,6 +257,12 @@ class Server:
     def stderr(self) -> str:
         return self.stderr_path.read_text()
 
+    def admin_key(self) -> str:
+        """The admin API key serve printed, on a line of its own, when it made the database."""
+        keys = [line.strip() for line in self.stdout().splitlines() if line.startswith("hck_")]
+        assert keys, f"serve printed no admin key:\n{self.stdout()}\n{self.stderr()}"
+        return keys[0]
+
     def stop(self, timeout: float = 10) -> int | None:
         """SIGTERM, then the exit code, or None if it did not exit within `timeout`."""
         if self.process.poll() is None:

@@ -57,7 +57,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     directory = tmp_path_factory.mktemp("apivideo")
     env = cli_env(f"sqlite:///{directory / 'hookcast.db'}", HOOKCAST_ALLOWED_NETWORKS="127.0.0.0/8")
     with serve(env, directory) as server:
-        admin = server.stdout().strip().splitlines()[-1].strip()
+        admin = server.admin_key()
         partial = Served(server.url, admin, "", "")
         site = partial.v2("POST", "/v2/sites/", json={"metadata": {"name": "Main"}})
         assert site.status_code == 201, site.text

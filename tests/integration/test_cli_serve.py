@@ -1,5 +1,6 @@
 """`hookcast serve` as a real process: JW Player's own curl example works against it byte for
-byte, the first start prints an admin key once, and SIGTERM stops it promptly."""
+byte, the first start prints an admin key once, every start says where the dashboard and the
+docs are and whether it delivers to this machine, and SIGTERM stops it promptly."""
 
 from __future__ import annotations
 
@@ -47,12 +48,6 @@ def retarget(command: list[str], base_url: str, secret: str) -> list[str]:
     return changed
 
 
-def admin_key(stdout: str) -> str:
-    lines = [line.strip() for line in stdout.splitlines() if line.strip()]
-    assert lines, "serve printed no admin key on a new database"
-    return lines[-1]
-
-
 def test_seed_curl_creates_the_webhook_and_restart_prints_no_key(tmp_path: Path) -> None:
     curl = shutil.which("curl")
     assert curl, "the curl binary is needed to replay the seed's example"
@@ -63,7 +58,7 @@ def test_seed_curl_creates_the_webhook_and_restart_prints_no_key(tmp_path: Path)
     env = cli_env(f"sqlite:///{tmp_path / 'hookcast.db'}")
 
     with serve(env, tmp_path) as server:
-        secret = admin_key(server.stdout())
+        secret = server.admin_key()
         site = httpx.post(
             f"{server.url}/v2/sites/",
             headers={"Authorization": secret},
@@ -135,3 +130,40 @@ def test_https_from_a_trusted_proxy_gets_hsts_and_others_do_not(tmp_path: Path) 
         with serve(env, tmp_path) as server:
             answer = httpx.get(f"{server.url}/healthz", headers=forwarded, trust_env=False)
         assert ("Strict-Transport-Security" in answer.headers) is believed, allowed
+
+
+def test_serve_says_where_it_is_and_whether_it_delivers_to_this_machine(tmp_path: Path) -> None:
+    database = f"sqlite:///{tmp_path / 'hookcast.db'}"
+    with serve(cli_env(database, HOOKCAST_ALLOWED_NETWORKS="127.0.0.0/8"), tmp_path) as server:
+        said = server.stdout().splitlines()
+        url = server.url
+        assert said[1].startswith("hck_"), said
+        assert said[2:] == [
+            f"HookCast is serving on {url}",
+            f"  dashboard: {url}/",
+            f"  API docs:  {url}/docs (also /redoc and /openapi.json)",
+            "  delivery to 127.0.0.0/8: allowed (HOOKCAST_ALLOWED_NETWORKS);",
+            "    to other loopback and private addresses: refused",
+        ]
+        for path in ("/", "/docs", "/redoc", "/openapi.json"):
+            page = httpx.get(url + path, follow_redirects=True, trust_env=False)
+            assert page.status_code == 200, (path, page.status_code)
+        first_log = server.stderr()
+
+    assert f"created {tmp_path / 'hookcast.db'} at schema revision 0" in first_log
+    assert "alembic" not in first_log.lower(), first_log
+
+    with serve(cli_env(database), tmp_path, "--no-worker") as again:
+        said = again.stdout().splitlines()
+        assert said == [
+            f"HookCast is serving on {again.url}",
+            f"  dashboard: {again.url}/",
+            f"  API docs:  {again.url}/docs (also /redoc and /openapi.json)",
+            "  delivery: not in this process (--no-worker; run `hookcast worker`)",
+            "  admin API key: printed when this database was created "
+            "(`hookcast keys create --role admin` makes another)",
+        ]
+        quiet_log = again.stderr()
+    # Nothing to migrate: no line about the schema at all.
+    assert "schema" not in quiet_log, quiet_log
+    assert "alembic" not in quiet_log.lower(), quiet_log

@@ -43,9 +43,7 @@ class LiveServer:
 def live_server(cwd: Path) -> Iterator[LiveServer]:
     env = cli_env(f"sqlite:///{cwd / 'hookcast.db'}", HOOKCAST_ALLOWED_NETWORKS="127.0.0.0/8")
     with serve(env, cwd) as server:
-        lines = [line.strip() for line in server.stdout().splitlines() if line.strip()]
-        assert lines, f"serve printed no admin key:\n{server.stderr()}"
-        live = LiveServer(server=server, admin_key=lines[-1], cwd=cwd)
+        live = LiveServer(server=server, admin_key=server.admin_key(), cwd=cwd)
         with live.client() as client:
             client.create_site("Main", site_id=SITE_ID)
         yield live

@@ -40,6 +40,7 @@ def pins(lock: str) -> dict[str, Version]:
 @pytest.mark.parametrize(
     ("lock", "extras"),
     [
+        ("server.txt", ()),
         ("dev.txt", ("test", "dev")),
         ("bench.txt", ("test", "dev", "bench")),
         ("lowest.txt", ("test",)),
@@ -55,6 +56,20 @@ def test_every_declared_dependency_is_pinned_within_its_range(
         if version is None or version not in requirement.specifier:
             outside[str(requirement)] = str(version)
     assert outside == {}, f"requirements/{lock} is stale: run `make lock`"
+
+
+def test_the_server_lock_is_the_dev_lock_without_the_tools() -> None:
+    # `make run` installs server.txt and `make setup` dev.txt on top of it into one venv:
+    # a version that differed would be reinstalled, and the server tested on another one.
+    server, dev = pins("server.txt"), pins("dev.txt")
+    assert {name: (version, dev.get(name)) for name, version in server.items()} == {
+        name: (version, version) for name, version in server.items()
+    }, "requirements/server.txt is stale: run `make lock`"
+    tools = {canonicalize_name(r.name) for r in requirements("test", "dev")} - {
+        canonicalize_name(r.name) for r in requirements()
+    }
+    assert tools, "the test and dev extras declare no tools"
+    assert sorted(tools & server.keys()) == [], "a test or dev tool is in the server's lock"
 
 
 def test_the_lowest_lock_pins_each_runtime_dependency_at_its_floor() -> None:

@@ -126,6 +126,8 @@ def serve(
 
     async def run() -> None:
         from hookcast.cli.runtime import Runtime, settle_heap
+        from hookcast.cli.serving import AnnouncingServer
+        from hookcast.cli.signposts import signposts
 
         runtime = await Runtime.open(settings)
         first_key = await runtime.services.accounts.bootstrap_admin_key()
@@ -144,8 +146,17 @@ def serve(
             proxy_headers=True,
             forwarded_allow_ips=settings.forwarded_allow_ips,
         )
+        server = AnnouncingServer(
+            config,
+            lambda url: signposts(
+                url=url,
+                allowed_networks=settings.allowed_networks,
+                with_worker=not no_worker,
+                key_printed=first_key is not None,
+            ),
+        )
         settle_heap()
-        await uvicorn.Server(config).serve()
+        await server.serve()
 
     run_loop(run())
 

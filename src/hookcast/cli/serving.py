@@ -1,0 +1,32 @@
+"""uvicorn's server for `hookcast serve`, saying where HookCast is once it is listening."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+
+import typer
+import uvicorn
+
+__all__ = ["AnnouncingServer"]
+
+
+class AnnouncingServer(uvicorn.Server):
+    """Prints `announce(url)`'s lines on stdout after the socket is bound, so every URL it
+    prints answers (and names the port actually bound, --port 0 included)."""
+
+    def __init__(self, config: uvicorn.Config, announce: Callable[[str], list[str]]) -> None:
+        super().__init__(config)
+        self._announce = announce
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        """uvicorn's start-up (lifespan, bind), then the announcement."""
+        await super().startup(sockets=sockets)
+        from hookcast.cli.signposts import server_url
+
+        bound = [sock for server in self.servers for sock in (server.sockets or ())]
+        if not bound:
+            return
+        port = int(bound[0].getsockname()[1])
+        # stdout, beside the admin key: for the person who started it, not a log record
+        typer.echo("\n".join(self._announce(server_url(self.config.host, port))))

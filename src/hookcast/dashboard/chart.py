@@ -15,7 +15,9 @@ from hookcast.dashboard.health import HourBar
 __all__ = ["hourly_chart_svg", "y_ticks"]
 
 _WIDTH, _HEIGHT = 720, 200
-_LEFT, _RIGHT, _TOP, _BOTTOM = 36, 8, 12, 28  # room for the axis labels
+# Room for the axis labels: the y-axis's on the right, beside the newest hours, which is
+# where a phone's scrolled chart opens (app.css, .chart-scroll).
+_LEFT, _RIGHT, _TOP, _BOTTOM = 8, 40, 12, 28
 _LABEL_EVERY = 6  # hours between x-axis labels
 _MAX_STEPS = 4  # y-axis steps above 0: five labels at most, readable at a phone's width
 
@@ -76,8 +78,8 @@ def _axes(ticks: Sequence[int]) -> list[str]:
                 f'x2="{_WIDTH - _RIGHT}" y2="{y:.1f}"/>'
             )
         out.append(
-            f'<text class="chart-label" x="{_LEFT - 6}" y="{y + 4:.1f}" '
-            f'text-anchor="end">{tick}</text>'
+            f'<text class="chart-label" x="{_WIDTH - _RIGHT + 6}" y="{y + 4:.1f}" '
+            f'text-anchor="start">{tick}</text>'
         )
     return out
 

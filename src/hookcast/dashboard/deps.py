@@ -40,7 +40,9 @@ DashDep = Annotated[Dashboard, Depends(get_dashboard)]
 
 async def get_visit(request: Request, dash: DashDep) -> Visit:
     """Who is signed in; SignInRequired (answered with the sign-in page) if nobody is."""
-    return await dash.visit(request)
+    visit = await dash.visit(request)
+    request.state.visit = visit  # an error page of this request keeps the menu
+    return visit
 
 
 VisitDep = Annotated[Visit, Depends(get_visit)]

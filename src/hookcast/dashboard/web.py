@@ -199,7 +199,12 @@ class Dashboard:
         return HTMLResponse(html, status_code=status)
 
     def error_page(self, request: Request, *, status: int, title: str, message: str) -> Response:
-        return self.render(request, "error.html", None, status=status, title=title, message=message)
+        """The error page, with the menu if the request's visit was established (a 403 or
+        404 for someone signed in leaves them a way on, in the portal as elsewhere)."""
+        visit: Visit | None = getattr(request.state, "visit", None)
+        return self.render(
+            request, "error.html", visit, status=status, title=title, message=message
+        )
 
 
 def redirect(url: str) -> RedirectResponse:

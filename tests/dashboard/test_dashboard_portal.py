@@ -73,6 +73,8 @@ async def test_expired_and_forged_links_get_a_clear_error_page(board: Board) -> 
     assert response.status_code == 400
     assert "This link is not valid" in response.text
     assert "hookcast_session" not in response.headers.get("set-cookie", "")
+    # No way into the operator's sign-in form from a customer's broken link.
+    assert "Back to webhooks" not in response.text
 
     elsewhere = tokens.sign(
         b"another server's key" * 2,

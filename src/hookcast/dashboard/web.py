@@ -198,12 +198,16 @@ class Dashboard:
         )
         return HTMLResponse(html, status_code=status)
 
-    def error_page(self, request: Request, *, status: int, title: str, message: str) -> Response:
+    def error_page(
+        self, request: Request, *, status: int, title: str, message: str, back: bool = True
+    ) -> Response:
         """The error page, with the menu if the request's visit was established (a 403 or
-        404 for someone signed in leaves them a way on, in the portal as elsewhere)."""
+        404 for someone signed in leaves them a way on, in the portal as elsewhere); `back`
+        False: no link to the webhooks (a customer's broken portal link leads to no page of
+        theirs, and the sign-in form is the operator's)."""
         visit: Visit | None = getattr(request.state, "visit", None)
         return self.render(
-            request, "error.html", visit, status=status, title=title, message=message
+            request, "error.html", visit, status=status, title=title, message=message, back=back
         )
 
 

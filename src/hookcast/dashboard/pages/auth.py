@@ -92,13 +92,16 @@ async def open_portal(request: Request, token: str, dash: DashDep) -> Response:
         # The admin key that made the link must still exist: revoking it ends the link.
         await dash.services.auth.resume(link.account_id, link.issuer_key_id)
     except portal.PortalLinkInvalid as exc:
-        return dash.error_page(request, status=exc.status, title=exc.title, message=exc.message)
+        return dash.error_page(
+            request, status=exc.status, title=exc.title, message=exc.message, back=False
+        )
     except Unauthorized:
         return dash.error_page(
             request,
             status=410,
             title="This link was revoked",
             message="The key that created this portal link no longer exists. Ask for a new link.",
+            back=False,
         )
     origins = link.frame_ancestors
     if origins is None:  # the link names none: the account's default, read now

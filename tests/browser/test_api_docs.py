@@ -39,7 +39,8 @@ def test_swagger_ui_renders_offline_and_tries_a_request(
 ) -> None:
     page, width = sized_page, width_of(sized_page)
     page.goto("/docs")
-    expect(page.get_by_role("heading", name="HookCast")).to_be_visible()
+    # Swagger UI renders the document in the browser: seconds on a busy machine.
+    expect(page.get_by_role("heading", name="HookCast")).to_be_visible(timeout=30_000)
     operation = page.locator(".opblock-summary-path", has_text="/v2/sites/").first
     expect(operation).to_be_visible()
 

@@ -218,6 +218,7 @@ def test_the_portal_reads_well_at_this_width(
             assert overflow <= 0, f"{name} at {width} px scrolls sideways by {overflow} px"
             page.screenshot(path=str(SCREENSHOTS / f"{name}-{width}.png"), full_page=True)
         page.get_by_role("button", name="Sign out").click()
+        expect(page.get_by_role("heading", name="You are signed out")).to_be_visible()
         page.screenshot(path=str(SCREENSHOTS / f"portal-signed-out-{width}.png"))
         page.goto(_link(server, "editor", None)[:-3] + "xyz")  # a link cut short
         expect(page.get_by_role("heading", name="This link is not valid")).to_be_visible()

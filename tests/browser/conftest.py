@@ -11,6 +11,7 @@ import pytest
 from live import (
     CHROMIUM,
     CHROMIUM_ARGS,
+    WIDTHS,
     Receiver,
     Server,
     start_receiver,
@@ -64,3 +65,15 @@ def context(browser: Browser, server: Server) -> Iterator[BrowserContext]:
 @pytest.fixture
 def page(context: BrowserContext) -> Page:
     return context.new_page()
+
+
+@pytest.fixture(params=WIDTHS, ids=lambda width: f"{width}px")
+def sized_page(browser: Browser, server: Server, request: pytest.FixtureRequest) -> Iterator[Page]:
+    """A page in a fresh context at each of the widths the dashboard is checked at: a test
+    taking it runs once per width (`sized_page.viewport_size["width"]` says which)."""
+    fresh = browser.new_context(
+        base_url=server.url, viewport={"width": request.param, "height": 900}
+    )
+    fresh.set_default_timeout(10_000)
+    yield fresh.new_page()
+    fresh.close()

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from playwright.sync_api import Page
 from typer.testing import CliRunner
 
 from hookcast.cli import app
@@ -39,6 +40,13 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "results" / "screenshots"
 WIDTHS = (375, 1440)
+
+
+def width_of(page: Page) -> int:
+    """The page's viewport width: which of WIDTHS a `sized_page` test runs at."""
+    size = page.viewport_size
+    assert size is not None
+    return int(size["width"])
 
 
 def free_port() -> int:

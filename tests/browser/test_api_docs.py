@@ -6,14 +6,14 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import pytest
-from live import SCREENSHOTS, Server
+from live import SCREENSHOTS, Server, width_of
 from playwright.sync_api import ConsoleMessage, Page, Request, Route, expect
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
 
 @pytest.fixture
-def blocked(page: Page) -> tuple[list[str], list[str]]:
+def blocked(sized_page: Page) -> tuple[list[str], list[str]]:
     """Refuses every request that leaves loopback; returns (refused requests, CSP reports)."""
     refused: list[str] = []
     reports: list[str] = []
@@ -29,16 +29,18 @@ def blocked(page: Page) -> tuple[list[str], list[str]]:
         if "Content Security Policy" in message.text:
             reports.append(message.text)
 
-    page.route("**/*", route)
-    page.on("console", console)
+    sized_page.route("**/*", route)
+    sized_page.on("console", console)
     return refused, reports
 
 
 def test_swagger_ui_renders_offline_and_tries_a_request(
-    page: Page, server: Server, blocked: tuple[list[str], list[str]]
+    sized_page: Page, server: Server, blocked: tuple[list[str], list[str]]
 ) -> None:
+    page, width = sized_page, width_of(sized_page)
     page.goto("/docs")
-    expect(page.get_by_role("heading", name="HookCast")).to_be_visible()
+    # Swagger UI renders the document in the browser: seconds on a busy machine.
+    expect(page.get_by_role("heading", name="HookCast")).to_be_visible(timeout=30_000)
     operation = page.locator(".opblock-summary-path", has_text="/v2/sites/").first
     expect(operation).to_be_visible()
 
@@ -54,18 +56,22 @@ def test_swagger_ui_renders_offline_and_tries_a_request(
     status = page.locator(".live-responses-table tbody .response-col_status").first
     expect(status).to_have_text("200")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "api-docs-1440.png"))
+    page.screenshot(path=str(SCREENSHOTS / f"api-docs-{width}.png"))
     assert blocked == ([], [])
 
 
 def test_redoc_renders_offline(
-    page: Page, server: Server, blocked: tuple[list[str], list[str]]
+    sized_page: Page, server: Server, blocked: tuple[list[str], list[str]]
 ) -> None:
+    page, width = sized_page, width_of(sized_page)
     page.goto("/redoc")
-    expect(page.get_by_role("heading", name="Create a webhook").first).to_be_visible()
+    # ReDoc lays out the whole document in the browser before showing any of it: seconds on
+    # a busy machine, so a longer wait than expect's 5 s for the first heading.
+    first = page.get_by_role("heading", name="Create a webhook").first
+    expect(first).to_be_visible(timeout=30_000)
     expect(page.get_by_role("heading", name="Publish one event or a batch").first).to_be_visible()
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "api-redoc-1440.png"))
+    page.screenshot(path=str(SCREENSHOTS / f"api-redoc-{width}.png"))
     refused, reports = blocked
     assert refused == []
     # ReDoc's credit logo is on a CDN: the policy blocks it and redoc.css hides it.

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-from live import SCREENSHOTS, WIDTHS, Receiver, Server
+from live import SCREENSHOTS, WIDTHS, Receiver, Server, width_of
 from playwright.sync_api import Browser, Page, expect
 from test_webhook_lifecycle import ensure_property, sign_in
 
@@ -39,7 +39,7 @@ class Platform:
                 body = (
                     "<!doctype html><title>Acme app</title><h1>Acme app</h1>"
                     f'<iframe title="webhooks" src="{html.escape(platform.iframe_src)}" '
-                    'width="1000" height="700"></iframe>'
+                    'width="100%" height="700"></iframe>'
                 ).encode()
                 self.send_response(200)
                 self.send_header("content-type", "text/html; charset=utf-8")
@@ -111,8 +111,9 @@ def _framed(page: Page, platform: Platform, link: str) -> None:
 
 
 def test_the_portal_opens_in_an_allowed_origins_frame_and_is_refused_by_another(
-    page: Page, server: Server, platform: Platform, branded: str
+    sized_page: Page, server: Server, platform: Platform, branded: str
 ) -> None:
+    page, width = sized_page, width_of(sized_page)
     link = _link(server, "editor", [platform.origin])
     _framed(page, platform, link)
     frame = page.frame_locator("iframe")
@@ -121,7 +122,9 @@ def test_the_portal_opens_in_an_allowed_origins_frame_and_is_refused_by_another(
     expect(frame.get_by_role("link", name="Acme customer endpoint")).to_be_visible()
     expect(frame.locator(".brand")).to_have_text(BRAND)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "portal-embedded-1440.png"), full_page=True)
+    overflow = frame.locator("html").evaluate("html => html.scrollWidth - html.clientWidth")
+    assert overflow <= 0, f"the framed portal at {width} px scrolls sideways by {overflow} px"
+    page.screenshot(path=str(SCREENSHOTS / f"portal-embedded-{width}.png"), full_page=True)
 
     elsewhere = _link(server, "editor", ["https://app.example.com"])
     platform.iframe_src = elsewhere
@@ -135,8 +138,9 @@ def test_the_portal_opens_in_an_allowed_origins_frame_and_is_refused_by_another(
 
 
 def test_a_portal_editor_manages_webhooks_but_not_the_platform(
-    page: Page, server: Server, receiver: Receiver, branded: str
+    sized_page: Page, server: Server, receiver: Receiver, branded: str
 ) -> None:
+    page = sized_page
     page.goto(_link(server, "editor", None))
     expect(page.get_by_role("heading", name="Webhooks")).to_be_visible()
     expect(page.locator(".brand")).to_have_text(BRAND)
@@ -146,7 +150,13 @@ def test_a_portal_editor_manages_webhooks_but_not_the_platform(
         expect(nav.get_by_role("link", name=hidden)).to_have_count(0)
     page.goto("/properties")
     expect(page.get_by_role("button", name="Create property")).to_have_count(0)
+    for action in ("Rename", "Delete"):
+        expect(page.get_by_role("button", name=action)).to_have_count(0)
     csrf = page.locator("input[name=csrf]").first.input_value()
+    page.goto("/keys")
+    expect(page.get_by_role("heading", name="Not allowed")).to_be_visible()
+    expect(page.get_by_role("button", name="Create key")).to_have_count(0)
+    expect(nav.get_by_role("link", name="Webhooks")).to_be_visible()  # a way back
     forged: list[tuple[str, dict[str, str | float | bool]]] = [
         ("/properties", {"csrf": csrf, "name": "Sneaky"}),
         ("/properties/1A23bCD4/rename", {"csrf": csrf, "name": "Sneaky"}),
@@ -195,8 +205,12 @@ def test_the_portal_reads_well_at_this_width(
         for name, path in (
             ("portal-webhooks", "/webhooks"),
             ("portal-webhook", f"/webhooks/{branded}"),
+            ("portal-events", "/events"),
             ("portal-event-types", "/event-types"),
             ("portal-webhook-create", "/webhooks/new"),
+            ("portal-webhook-edit", f"/webhooks/{branded}/edit"),
+            ("portal-not-found", "/no-such-page"),
+            ("portal-not-allowed", "/keys"),
         ):
             page.goto(path)
             expect(page.locator("h1").first).to_be_visible()
@@ -204,7 +218,11 @@ def test_the_portal_reads_well_at_this_width(
             assert overflow <= 0, f"{name} at {width} px scrolls sideways by {overflow} px"
             page.screenshot(path=str(SCREENSHOTS / f"{name}-{width}.png"), full_page=True)
         page.get_by_role("button", name="Sign out").click()
+        expect(page.get_by_role("heading", name="You are signed out")).to_be_visible()
         page.screenshot(path=str(SCREENSHOTS / f"portal-signed-out-{width}.png"))
+        page.goto(_link(server, "editor", None)[:-3] + "xyz")  # a link cut short
+        expect(page.get_by_role("heading", name="This link is not valid")).to_be_visible()
+        page.screenshot(path=str(SCREENSHOTS / f"portal-link-invalid-{width}.png"))
     finally:
         context.close()
 

@@ -121,8 +121,33 @@ def test_every_page_reads_well_at_this_width(
         page.get_by_role("button", name="Create", exact=True).click()
         expect(page.locator("#form-errors")).to_be_focused()
         _shoot(page, "webhook-create-errors", width)
+        _shoot_answers(page, busy_webhooks[0], width)
     finally:
         context.close()
+
+
+def _shoot_answers(page: Page, webhook_id: str, width: int) -> None:
+    """The pages a form or a button answers with: edit, delete, a secret shown once, a new
+    API key, a new portal link."""
+    for name, path in (
+        ("webhook-edit", f"/webhooks/{webhook_id}/edit"),
+        ("webhook-delete", f"/webhooks/{webhook_id}/delete"),
+    ):
+        page.goto(path)
+        _shoot(page, name, width)
+    page.goto(f"/webhooks/{webhook_id}")
+    page.get_by_role("button", name="Reveal secret").click()
+    expect(page.get_by_role("heading", name="Signing secret")).to_be_visible()
+    _shoot(page, "webhook-secret", width)
+    page.goto("/keys")
+    page.get_by_label("Name").fill(f"screenshots {width}")
+    page.get_by_role("button", name="Create key").click()
+    expect(page.locator("#new-key")).to_be_visible()
+    _shoot(page, "api-key-created", width)
+    page.goto("/portal-links")
+    page.get_by_role("button", name="Create link").click()
+    expect(page.locator("#portal-link")).to_be_visible()
+    _shoot(page, "portal-link-created", width)
 
 
 def test_keyboard_users_see_where_they_are(page: Page, server: Server) -> None:

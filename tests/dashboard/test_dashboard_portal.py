@@ -12,6 +12,8 @@ from board import Board
 from hookcast import portal_links as portal
 from hookcast import tokens
 from hookcast.dashboard import session as sessions
+from hookcast.domain.catalog import EVENT_TYPES
+from hookcast.domain.formats import FORMATS, TEST_EVENT
 from hookcast.domain.models import Role
 from hookcast.services import Caller
 
@@ -71,6 +73,8 @@ async def test_expired_and_forged_links_get_a_clear_error_page(board: Board) -> 
     assert response.status_code == 400
     assert "This link is not valid" in response.text
     assert "hookcast_session" not in response.headers.get("set-cookie", "")
+    # No way into the operator's sign-in form from a customer's broken link.
+    assert "Back to webhooks" not in response.text
 
     elsewhere = tokens.sign(
         b"another server's key" * 2,
@@ -242,3 +246,41 @@ async def test_a_customer_whose_session_ended_is_told_in_their_words(board: Boar
     assert "ask Acme Video for a new one" in page.text
     assert "hookcast" not in page.text.lower().replace("/static/", "")
     assert "API key" not in page.text
+
+
+def _renamed_event(format_name: str) -> tuple[str, str]:
+    """A catalog event the format delivers under a name of its own: (catalog, own)."""
+    wire = FORMATS[format_name]
+    return next(
+        (catalog, own)
+        for catalog, own in wire.names.items()
+        if catalog != own and catalog != TEST_EVENT
+    )
+
+
+async def test_the_portal_shows_each_webhooks_events_by_its_formats_names(board: Board) -> None:
+    site_id = await board.site()
+    admin = Caller(board.account_id, Role.ADMIN)
+    await board.runtime.services.accounts.set_flowplayer_secret(admin, None)  # else held
+    hooks = {}
+    for name in ("apivideo", "flowplayer", "mediamanager", "standard"):
+        catalog, own = _renamed_event(name)
+        hook = await board.webhook(site_id, name=f"{name} hook", format=name, events=[own])
+        await board.runtime.services.deliveries.send_example(admin, hook.id, catalog)
+        hooks[name] = (hook.id, catalog, own)
+    await board.client.get(await _link(board, role="editor"))
+
+    for name, (hook_id, catalog, own) in hooks.items():
+        log = (await board.client.get(f"/webhooks/{hook_id}")).text
+        assert f'<span class="log-event">{own}</span>' in log, name
+        assert f'<span class="log-event">{catalog}</span>' not in log, name
+        assert f'aria-label="Retry {own} of' in log, name
+        catalog_page = (await board.client.get("/event-types", params={"webhook": hook_id})).text
+        assert f"<h3><code>{own}</code></h3>" in catalog_page, name
+        assert f'aria-label="Send example of {own} to' in catalog_page, name
+        # Only what the format delivers, never a catalog (JW Player) name in its place.
+        undelivered = [e for e in EVENT_TYPES if FORMATS[name].event_name(e) is None]
+        for event in undelivered:
+            assert f"<h3><code>{event}</code></h3>" not in catalog_page, (name, event)
+        if undelivered:
+            assert f"{len(undelivered)} other event types have no name" in catalog_page

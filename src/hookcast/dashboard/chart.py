@@ -12,16 +12,20 @@ from html import escape
 
 from hookcast.dashboard.health import HourBar
 
-__all__ = ["hourly_chart_svg"]
+__all__ = ["hourly_chart_svg", "y_ticks"]
 
 _WIDTH, _HEIGHT = 720, 200
-_LEFT, _RIGHT, _TOP, _BOTTOM = 36, 8, 12, 28  # room for the axis labels
+# Room for the axis labels: the y-axis's on the right, beside the newest hours, which is
+# where a phone's scrolled chart opens (app.css, .chart-scroll).
+_LEFT, _RIGHT, _TOP, _BOTTOM = 8, 40, 12, 28
 _LABEL_EVERY = 6  # hours between x-axis labels
+_MAX_STEPS = 4  # y-axis steps above 0: five labels at most, readable at a phone's width
 
 
 def hourly_chart_svg(bars: Sequence[HourBar], *, chart_id: str = "chart") -> str:
     """An accessible SVG of stacked bars (succeeded below, failed above), one per hour."""
-    peak = _nice_max(max((bar.succeeded + bar.failed for bar in bars), default=0))
+    ticks = y_ticks(max((bar.succeeded + bar.failed for bar in bars), default=0))
+    peak = ticks[-1]
     succeeded = sum(bar.succeeded for bar in bars)
     failed = sum(bar.failed for bar in bars)
     summary = f"{succeeded} succeeded and {failed} failed attempts over the last {len(bars)} hours"
@@ -31,7 +35,7 @@ def hourly_chart_svg(bars: Sequence[HourBar], *, chart_id: str = "chart") -> str
         'preserveAspectRatio="xMidYMid meet" xmlns="http://www.w3.org/2000/svg">',
         f'<title id="{chart_id}-title">Attempts per hour</title>',
         f'<desc id="{chart_id}-desc">{escape(summary)}</desc>',
-        *_axes(peak),
+        *_axes(ticks),
         *_bars(bars, peak),
         *_hour_labels(bars),
         "</svg>",
@@ -39,30 +43,45 @@ def hourly_chart_svg(bars: Sequence[HourBar], *, chart_id: str = "chart") -> str
     return "".join(parts)
 
 
-def _nice_max(value: int) -> int:
-    """The y-axis top: at least 1, rounded up to 1, 2 or 5 times a power of ten."""
-    if value <= 1:
-        return 1
-    scale = 1
-    while True:
-        for step in (1, 2, 5):
-            if step * scale >= value:
-                return step * scale
-        scale *= 10
+def y_ticks(peak: int) -> list[int]:
+    """The y-axis's labelled values, 0 first: whole numbers (attempts come whole) a round
+    step apart (1, 2 or 5 times a power of ten), at most five, the last at or above `peak`."""
+    step = 1
+    while -(-peak // step) > _MAX_STEPS:
+        step = _next_round(step)
+    top = max(1, -(-peak // step)) * step
+    return list(range(0, top + 1, step))
+
+
+def _next_round(step: int) -> int:
+    """1 → 2 → 5 → 10 → 20 → 50 → ..."""
+    lead, power = step, 1
+    while lead >= 10:
+        lead, power = lead // 10, power * 10
+    return (2 if lead == 1 else 5 if lead == 2 else 10) * power
 
 
 def _plot_height() -> int:
     return _HEIGHT - _TOP - _BOTTOM
 
 
-def _axes(peak: int) -> list[str]:
-    base = _HEIGHT - _BOTTOM
-    return [
-        f'<line class="chart-axis" x1="{_LEFT}" y1="{base}" x2="{_WIDTH - _RIGHT}" y2="{base}"/>',
-        f'<line class="chart-grid" x1="{_LEFT}" y1="{_TOP}" x2="{_WIDTH - _RIGHT}" y2="{_TOP}"/>',
-        f'<text class="chart-label" x="{_LEFT - 6}" y="{_TOP + 4}" text-anchor="end">{peak}</text>',
-        f'<text class="chart-label" x="{_LEFT - 6}" y="{base}" text-anchor="end">0</text>',
+def _axes(ticks: Sequence[int]) -> list[str]:
+    base, top = _HEIGHT - _BOTTOM, ticks[-1]
+    out = [
+        f'<line class="chart-axis" x1="{_LEFT}" y1="{base}" x2="{_WIDTH - _RIGHT}" y2="{base}"/>'
     ]
+    for tick in ticks:
+        y = base - _plot_height() * tick / top
+        if tick:
+            out.append(
+                f'<line class="chart-grid" x1="{_LEFT}" y1="{y:.1f}" '
+                f'x2="{_WIDTH - _RIGHT}" y2="{y:.1f}"/>'
+            )
+        out.append(
+            f'<text class="chart-label" x="{_WIDTH - _RIGHT + 6}" y="{y + 4:.1f}" '
+            f'text-anchor="start">{tick}</text>'
+        )
+    return out
 
 
 def _bars(bars: Sequence[HourBar], peak: int) -> list[str]:

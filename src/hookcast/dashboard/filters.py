@@ -76,15 +76,26 @@ def event_label(name: str) -> str:
     return name.replace("_", " ").capitalize()
 
 
-def event_groups(*, subscribable_only: bool = True) -> list[tuple[str, list[Any]]]:
+def event_groups(
+    *, subscribable_only: bool = True, delivered_in: str | None = None
+) -> list[tuple[str, list[Any]]]:
     """The catalog grouped as the Create panel shows it: media, live channel, thumbnail,
-    track (and test, on the catalog page)."""
+    track (and test, on the catalog page); with `delivered_in`, only the events that format
+    has a name for (a group left empty is left out)."""
+    wire = FORMATS[delivered_in] if delivered_in else None
     groups: dict[str, list[Any]] = {}
     for event_type in EVENT_TYPES.values():
         if subscribable_only and event_type.group == "test":
             continue
+        if wire is not None and wire.event_name(event_type.name) is None:
+            continue
         groups.setdefault(event_type.group, []).append(event_type)
     return [(GROUP_TITLES[group], types) for group, types in groups.items()]
+
+
+def undelivered_count(format_name: str) -> int:
+    """How many catalog events the format has no name for (never sent in it)."""
+    return sum(FORMATS[format_name].event_name(name) is None for name in EVENT_TYPES)
 
 
 def format_event_groups(format_name: str) -> list[tuple[str, list[tuple[str, str]]]]:
@@ -107,6 +118,11 @@ def own_events(webhook: Webhook) -> list[str]:
     """The webhook's subscription in its format's names ("*" reads as All events)."""
     own = FORMATS[webhook.format].to_own(webhook.events)
     return [ALL_EVENTS if name == FORMATS[webhook.format].all_events else name for name in own]
+
+
+def own_name(catalog_event: str, webhook: Webhook) -> str:
+    """A catalog event as the webhook's format names it (its deliveries carry that name)."""
+    return FORMATS[webhook.format].event_name(catalog_event) or catalog_event
 
 
 def in_formats(event_type: EventType) -> list[tuple[str, FormatExample | None]]:
@@ -141,9 +157,10 @@ def install_filters(env: Environment) -> None:
         event_label=event_label,
         public_key=public_key,
     )
-    env.filters.update(own_events=own_events, format_title=format_title)
+    env.filters.update(own_events=own_events, own_name=own_name, format_title=format_title)
     env.globals.update(
         event_groups=event_groups,
+        undelivered_count=undelivered_count,
         format_event_groups=format_event_groups,
         in_formats=in_formats,
         in_format=in_format,

@@ -1,8 +1,9 @@
 """The dashboard's plumbing: state, the signed-in visit, rendering, headers, errors, CSRF.
 
-Every page handler receives the request, asks `Dashboard.visit` who is signed in, calls the
-services, and renders a template. Errors the services raise become pages here, in one place
-(`DashboardRoute`), so a handler never formats an error itself.
+Every page is a module-level endpoint (routes.py lists them) that takes the dashboard, the
+signed-in visit and, if it changes anything, the CSRF-checked form as dependencies (deps.py),
+calls the services, and renders a template. Errors the services or the dependencies raise
+become pages here, in one place (`DashboardRoute`), so an endpoint never formats an error.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from urllib.parse import urlencode
 
 from fastapi.routing import APIRoute
 from jinja2 import Environment, PackageLoader, select_autoescape
-from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -29,7 +29,7 @@ from hookcast.page_security import PAGE_HEADERS, page_headers
 from hookcast.ports import Clock
 from hookcast.services import Caller, Services
 
-__all__ = ["Dashboard", "SignInRequired", "Visit", "route_class"]
+__all__ = ["CsrfFailed", "Dashboard", "SignInRequired", "Visit", "route_class"]
 
 NOTICES: Mapping[str, str] = {
     "signed_out": "You are signed out.",
@@ -77,7 +77,12 @@ class SignInRequired(Exception):
 
 
 class CsrfFailed(Exception):
-    pass
+    """A form posted without its session's CSRF token: refused with the 403 page, or with
+    `answer` when the form has a page of its own to say so (the sign-in form)."""
+
+    def __init__(self, answer: Response | None = None) -> None:
+        super().__init__("CSRF token missing or wrong")
+        self.answer = answer
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,13 +176,6 @@ class Dashboard:
             return Visit(caller, session, brand)
         return Visit(key_caller, session)
 
-    async def form(self, request: Request, visit: Visit) -> FormData:
-        """The posted form, once its CSRF token matches the session's."""
-        form = await request.form()
-        if not sessions.same_token(form.get("csrf"), visit.session.csrf):
-            raise CsrfFailed
-        return form
-
     def render(
         self,
         request: Request,
@@ -200,8 +198,17 @@ class Dashboard:
         )
         return HTMLResponse(html, status_code=status)
 
-    def error_page(self, request: Request, *, status: int, title: str, message: str) -> Response:
-        return self.render(request, "error.html", None, status=status, title=title, message=message)
+    def error_page(
+        self, request: Request, *, status: int, title: str, message: str, back: bool = True
+    ) -> Response:
+        """The error page, with the menu if the request's visit was established (a 403 or
+        404 for someone signed in leaves them a way on, in the portal as elsewhere); `back`
+        False: no link to the webhooks (a customer's broken portal link leads to no page of
+        theirs, and the sign-in form is the operator's)."""
+        visit: Visit | None = getattr(request.state, "visit", None)
+        return self.render(
+            request, "error.html", visit, status=status, title=title, message=message, back=back
+        )
 
 
 def redirect(url: str) -> RedirectResponse:
@@ -212,13 +219,15 @@ Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
 
 def route_class(dashboard: Dashboard) -> type[APIRoute]:
-    """A route class that turns HookCast's errors into pages and adds security headers."""
+    """A route class that gives its endpoints' dependencies the dashboard (deps.py), turns
+    HookCast's errors into pages and adds security headers."""
 
     class DashboardRoute(APIRoute):
         def get_route_handler(self) -> Handler:
             original = super().get_route_handler()
 
             async def handler(request: Request) -> Response:
+                request.state.dashboard = dashboard
                 try:
                     response = await _translated(dashboard, original, request)
                 except HTTPException as exc:
@@ -267,7 +276,9 @@ async def _translated(dashboard: Dashboard, original: Handler, request: Request)
         response = redirect(_signin_url(request, exc.reason))
         sessions.clear_cookie(response)
         return response
-    except CsrfFailed:
+    except CsrfFailed as exc:
+        if exc.answer is not None:
+            return exc.answer
         return dashboard.error_page(
             request,
             status=403,

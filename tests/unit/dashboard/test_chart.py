@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from hookcast.dashboard.chart import _nice_max, hourly_chart_svg
+from hookcast.dashboard.chart import hourly_chart_svg, y_ticks
 from hookcast.dashboard.health import HourBar
 
 START = datetime(2026, 3, 1, 0, tzinfo=UTC)
@@ -65,7 +66,34 @@ def test_no_hours_at_all_is_still_a_valid_svg() -> None:
 
 
 @pytest.mark.parametrize(
-    ("peak", "top"), [(0, 1), (1, 1), (2, 2), (3, 5), (7, 10), (11, 20), (180, 200), (501, 1000)]
+    ("peak", "ticks"),
+    [
+        (0, [0, 1]),
+        (1, [0, 1]),
+        (2, [0, 1, 2]),
+        (3, [0, 1, 2, 3]),
+        (7, [0, 2, 4, 6, 8]),
+        (11, [0, 5, 10, 15]),
+        (180, [0, 50, 100, 150, 200]),
+        (501, [0, 200, 400, 600]),
+    ],
 )
-def test_the_y_axis_top_is_a_round_number(peak: int, top: int) -> None:
-    assert _nice_max(peak) == top
+def test_the_y_axis_is_labelled_at_round_steps(peak: int, ticks: list[int]) -> None:
+    assert y_ticks(peak) == ticks
+
+
+def test_every_y_axis_label_is_a_whole_number_and_the_top_holds_the_peak() -> None:
+    for peak in range(5_000):
+        ticks = y_ticks(peak)
+        steps = {b - a for a, b in itertools.pairwise(ticks)}
+        assert len(steps) == 1, peak
+        step = steps.pop()
+        assert str(step).rstrip("0") in {"1", "2", "5"}, peak
+        assert 2 <= len(ticks) <= 5, peak
+        assert ticks[-1] >= peak > ticks[-1] - step or peak == 0, peak
+
+
+def test_the_chart_labels_its_ticks_and_never_a_fraction() -> None:
+    svg = hourly_chart_svg(_bars((2, 1), (0, 0)))
+    labels = [t.text for t in ET.fromstring(svg).iter(f"{SVG}text") if ":" not in (t.text or "")]
+    assert labels == ["0", "1", "2", "3"]

@@ -1,1 +1,1 @@
-"""Dashboard pages, one module per resource; each adds its routes to the dashboard router."""
+"""Dashboard pages, one module per resource, of module-level endpoints (routes.py lists them)."""

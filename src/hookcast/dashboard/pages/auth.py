@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import Depends
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
 from hookcast import portal_links as portal
 from hookcast.dashboard import session as sessions
+from hookcast.dashboard.deps import DashDep, SignOutDep
 from hookcast.dashboard.web import (
     SIGNIN_REASONS,
+    CsrfFailed,
     Dashboard,
-    SignInRequired,
     Visit,
     redirect,
     safe_next,
@@ -30,98 +33,90 @@ PUBLISHER_REFUSED = (
 WRONG_KEY = "That API key is not valid. Check that you pasted all of it, or ask an admin for one."
 
 
-def add_routes(router: APIRouter, dash: Dashboard) -> None:
-    _add_signin(router, dash)
-    _add_signout_and_portal(router, dash)
+async def signin_page(request: Request, dash: DashDep) -> Response:
+    if dash.session(request) is not None:
+        return redirect("/webhooks")
+    reason = SIGNIN_REASONS.get(request.query_params.get("reason", ""))
+    return _signin_form(request, dash, info=reason)
 
 
-def _add_signin(router: APIRouter, dash: Dashboard) -> None:
-    @router.get("/")
-    async def signin_page(request: Request) -> Response:
-        if dash.session(request) is not None:
-            return redirect("/webhooks")
-        reason = SIGNIN_REASONS.get(request.query_params.get("reason", ""))
-        return _signin_form(request, dash, info=reason)
+async def signin_form(request: Request, dash: DashDep) -> FormData:
+    """The sign-in form, once its token matches this browser's sign-in cookie (no login
+    CSRF): there is no session yet, so a double-submit cookie stands in for it."""
+    form = await request.form()
+    expected = request.cookies.get(sessions.SIGNIN_COOKIE, "")
+    if not sessions.same_token(form.get("csrf"), expected):
+        error = "The sign-in form expired. Please try again."
+        raise CsrfFailed(_signin_form(request, dash, error=error, status=403))
+    return form
 
-    @router.post("/signin")
-    async def signin(request: Request) -> Response:
-        form = await request.form()
-        expected = request.cookies.get(sessions.SIGNIN_COOKIE, "")
-        if not sessions.same_token(form.get("csrf"), expected):
-            return _signin_form(
-                request, dash, error="The sign-in form expired. Please try again.", status=403
-            )
-        secret = form.get("api_key")
-        try:
-            caller = await dash.services.auth.authenticate(
-                secret if isinstance(secret, str) else None
-            )
-        except Unauthorized:
-            return _signin_form(request, dash, error=WRONG_KEY, status=401)
-        if caller.role is Role.PUBLISHER or caller.key_id is None:
-            return _signin_form(request, dash, error=PUBLISHER_REFUSED, status=403)
-        now = dash.now()
-        session = sessions.Session.start(
-            account_id=caller.account_id,
-            role=caller.role,
-            key_id=caller.key_id,
-            expires=now + sessions.SESSION_LENGTH,
+
+async def signin(
+    request: Request, dash: DashDep, form: Annotated[FormData, Depends(signin_form)]
+) -> Response:
+    secret = form.get("api_key")
+    try:
+        caller = await dash.services.auth.authenticate(secret if isinstance(secret, str) else None)
+    except Unauthorized:
+        return _signin_form(request, dash, error=WRONG_KEY, status=401)
+    if caller.role is Role.PUBLISHER or caller.key_id is None:
+        return _signin_form(request, dash, error=PUBLISHER_REFUSED, status=403)
+    now = dash.now()
+    session = sessions.Session.start(
+        account_id=caller.account_id,
+        role=caller.role,
+        key_id=caller.key_id,
+        expires=now + sessions.SESSION_LENGTH,
+    )
+    return _signed_in(request, dash, session, now, safe_next(form.get("next")))
+
+
+async def signout(request: Request, dash: DashDep, visit: SignOutDep) -> Response:
+    if visit is not None:
+        # Server-side too: a copy of the cookie must not outlive the sign-out.
+        session = visit.session
+        await dash.services.auth.sign_out(
+            visit.caller, session.id, expires=session.expires, now=dash.now()
         )
-        return _signed_in(request, dash, session, now, safe_next(form.get("next")))
+        if session.portal:
+            return _portal_signed_out(request, dash, visit)
+    response = redirect("/?reason=signed_out")
+    sessions.clear_cookie(response)
+    return response
 
 
-def _add_signout_and_portal(router: APIRouter, dash: Dashboard) -> None:
-    @router.post("/signout")
-    async def signout(request: Request) -> Response:
-        try:
-            visit = await dash.visit(request)
-            await dash.form(request, visit)
-        except SignInRequired:
-            pass  # already signed out: nothing to protect
-        else:
-            # Server-side too: a copy of the cookie must not outlive the sign-out.
-            session = visit.session
-            await dash.services.auth.sign_out(
-                visit.caller, session.id, expires=session.expires, now=dash.now()
-            )
-            if session.portal:
-                return _portal_signed_out(request, dash, visit)
-        response = redirect("/?reason=signed_out")
-        sessions.clear_cookie(response)
-        return response
-
-    @router.get("/portal/{token}")
-    async def open_portal(request: Request, token: str) -> Response:
-        now = dash.now()
-        try:
-            link = portal.read_link(dash.signing_key, token, now=now, previous=dash.previous_keys)
-            # The admin key that made the link must still exist: revoking it ends the link.
-            await dash.services.auth.resume(link.account_id, link.issuer_key_id)
-        except portal.PortalLinkInvalid as exc:
-            return dash.error_page(request, status=exc.status, title=exc.title, message=exc.message)
-        except Unauthorized:
-            return dash.error_page(
-                request,
-                status=410,
-                title="This link was revoked",
-                message=(
-                    "The key that created this portal link no longer exists. Ask for a new link."
-                ),
-            )
-        origins = link.frame_ancestors
-        if origins is None:  # the link names none: the account's default, read now
-            customer = Caller(link.account_id, link.role, portal=True)
-            origins = (await dash.services.portal.settings(customer)).frame_ancestors
-        session = sessions.Session.start(
-            account_id=link.account_id,
-            role=link.role,
-            key_id=link.issuer_key_id,
-            expires=min(link.expires, now + sessions.SESSION_LENGTH),
-            portal=True,
-            frame_ancestors=origins,
+async def open_portal(request: Request, token: str, dash: DashDep) -> Response:
+    now = dash.now()
+    try:
+        link = portal.read_link(dash.signing_key, token, now=now, previous=dash.previous_keys)
+        # The admin key that made the link must still exist: revoking it ends the link.
+        await dash.services.auth.resume(link.account_id, link.issuer_key_id)
+    except portal.PortalLinkInvalid as exc:
+        return dash.error_page(
+            request, status=exc.status, title=exc.title, message=exc.message, back=False
         )
-        request.state.frame_ancestors = origins  # this answer's headers (web._headers)
-        return _signed_in(request, dash, session, now, "/webhooks")
+    except Unauthorized:
+        return dash.error_page(
+            request,
+            status=410,
+            title="This link was revoked",
+            message="The key that created this portal link no longer exists. Ask for a new link.",
+            back=False,
+        )
+    origins = link.frame_ancestors
+    if origins is None:  # the link names none: the account's default, read now
+        customer = Caller(link.account_id, link.role, portal=True)
+        origins = (await dash.services.portal.settings(customer)).frame_ancestors
+    session = sessions.Session.start(
+        account_id=link.account_id,
+        role=link.role,
+        key_id=link.issuer_key_id,
+        expires=min(link.expires, now + sessions.SESSION_LENGTH),
+        portal=True,
+        frame_ancestors=origins,
+    )
+    request.state.frame_ancestors = origins  # this answer's headers (web._headers)
+    return _signed_in(request, dash, session, now, "/webhooks")
 
 
 def _portal_signed_out(request: Request, dash: Dashboard, visit: Visit) -> Response:

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlencode
 
-from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from hookcast.dashboard.deps import DashDep, VisitDep
 from hookcast.dashboard.pages.common import page_number, pages, query_text
 from hookcast.dashboard.web import Dashboard, Visit
 from hookcast.domain.errors import ValidationFailed
@@ -21,7 +21,7 @@ from hookcast.domain.models import DeliveryStatus, Event, Webhook
 from hookcast.ports import DeliveryRecord, PageRequest
 from hookcast.services import DeliveryFilter
 
-__all__ = ["LOG_LENGTH", "DeliveryLog", "LogSearch", "add_routes", "minute", "request_body"]
+__all__ = ["LOG_LENGTH", "DeliveryLog", "LogSearch", "log_state", "minute", "request_body"]
 
 LOG_LENGTH = 20
 MINUTE_FORMAT = "%Y-%m-%d %H:%M"  # the page's 24-hour UTC times, as inputs take them too
@@ -117,19 +117,16 @@ class DeliveryLog:
         return cls(search, list(found.items), number, pages(found.total, LOG_LENGTH), found.total)
 
 
-def add_routes(router: APIRouter, dash: Dashboard) -> None:
-    @router.get("/webhooks/{webhook_id}/log.json")
-    async def log_state(request: Request, webhook_id: str) -> Response:
-        """The page's deliveries as the page would list them now: their ids, statuses and
-        attempt counts; the page reloads its log when they differ from what it shows."""
-        visit = await dash.visit(request)
-        log = await DeliveryLog.read(dash, visit, request=request, webhook_id=webhook_id)
-        rows = [
-            {
-                "id": record.delivery.id,
-                "status": record.delivery.status.value,
-                "attempts": record.delivery.attempts,
-            }
-            for record in log.records
-        ]
-        return JSONResponse({"deliveries": rows, "total": log.total})
+async def log_state(request: Request, webhook_id: str, dash: DashDep, visit: VisitDep) -> Response:
+    """The page's deliveries as the page would list them now: their ids, statuses and
+    attempt counts; the page reloads its log when they differ from what it shows."""
+    log = await DeliveryLog.read(dash, visit, request=request, webhook_id=webhook_id)
+    rows = [
+        {
+            "id": record.delivery.id,
+            "status": record.delivery.status.value,
+            "attempts": record.delivery.attempts,
+        }
+        for record in log.records
+    ]
+    return JSONResponse({"deliveries": rows, "total": log.total})

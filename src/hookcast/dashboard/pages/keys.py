@@ -2,40 +2,35 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
+from hookcast.dashboard.deps import CsrfFormDep, DashDep, VisitDep
 from hookcast.dashboard.web import Dashboard, Visit, redirect
 from hookcast.domain.errors import ValidationFailed
 from hookcast.domain.models import Role
 from hookcast.services import NewApiKey
 
 
-def add_routes(router: APIRouter, dash: Dashboard) -> None:
-    @router.get("/keys")
-    async def list_keys(request: Request) -> Response:
-        visit = await dash.visit(request)
-        return await _page(request, dash, visit)
+async def list_keys(request: Request, dash: DashDep, visit: VisitDep) -> Response:
+    return await _page(request, dash, visit)
 
-    @router.post("/keys")
-    async def create_key(request: Request) -> Response:
-        visit = await dash.visit(request)
-        form = await dash.form(request, visit)
-        try:
-            created = await dash.services.accounts.create_key(
-                visit.caller, role=form.get("role"), name=form.get("name", "")
-            )
-        except ValidationFailed as exc:
-            return await _page(request, dash, visit, error=exc.description, status=400)
-        return await _page(request, dash, visit, created=created)
 
-    @router.post("/keys/{key_id}/revoke")
-    async def revoke_key(request: Request, key_id: str) -> Response:
-        visit = await dash.visit(request)
-        await dash.form(request, visit)
-        await dash.services.accounts.revoke_key(visit.caller, key_id)
-        return redirect("/keys?notice=key_revoked")
+async def create_key(
+    request: Request, dash: DashDep, visit: VisitDep, form: CsrfFormDep
+) -> Response:
+    try:
+        created = await dash.services.accounts.create_key(
+            visit.caller, role=form.get("role"), name=form.get("name", "")
+        )
+    except ValidationFailed as exc:
+        return await _page(request, dash, visit, error=exc.description, status=400)
+    return await _page(request, dash, visit, created=created)
+
+
+async def revoke_key(key_id: str, dash: DashDep, visit: VisitDep, _: CsrfFormDep) -> Response:
+    await dash.services.accounts.revoke_key(visit.caller, key_id)
+    return redirect("/keys?notice=key_revoked")
 
 
 async def _page(

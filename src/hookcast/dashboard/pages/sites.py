@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
+from hookcast.dashboard.deps import CsrfFormDep, DashDep, VisitDep
 from hookcast.dashboard.pages.common import page_number, pages
 from hookcast.dashboard.web import Dashboard, Visit, redirect
 from hookcast.domain.errors import Conflict, ValidationFailed
@@ -14,48 +14,41 @@ from hookcast.ports import PageRequest
 PAGE_LENGTH = 50
 
 
-def add_routes(router: APIRouter, dash: Dashboard) -> None:
-    @router.get("/properties")
-    async def list_sites(request: Request) -> Response:
-        visit = await dash.visit(request)
-        return await _page(request, dash, visit)
+async def list_sites(request: Request, dash: DashDep, visit: VisitDep) -> Response:
+    return await _page(request, dash, visit)
 
-    @router.post("/properties")
-    async def create_site(request: Request) -> Response:
-        visit = await dash.visit(request)
-        form = await dash.form(request, visit)
-        own_id = form.get("id")
-        try:
-            await dash.services.sites.create(
-                visit.caller, name=form.get("name", ""), site_id=own_id if own_id else None
-            )
-        except Conflict:
-            error = {"id": "That id is already taken. Choose another, or leave it empty."}
-        except ValidationFailed as exc:
-            error = {exc.field or "name": _field_message(exc)}
-        else:
-            return redirect("/properties?notice=site_created")
-        return await _page(request, dash, visit, errors=error, typed=dict(form), status=400)
 
-    @router.post("/properties/{site_id}/rename")
-    async def rename_site(request: Request, site_id: str) -> Response:
-        visit = await dash.visit(request)
-        form = await dash.form(request, visit)
-        try:
-            await dash.services.sites.rename(
-                visit.caller, site_id=site_id, name=form.get("name", "")
-            )
-        except ValidationFailed as exc:
-            errors = {f"rename-{site_id}": _field_message(exc)}
-            return await _page(request, dash, visit, errors=errors, status=400)
-        return redirect("/properties?notice=site_renamed")
+async def create_site(
+    request: Request, dash: DashDep, visit: VisitDep, form: CsrfFormDep
+) -> Response:
+    own_id = form.get("id")
+    try:
+        await dash.services.sites.create(
+            visit.caller, name=form.get("name", ""), site_id=own_id if own_id else None
+        )
+    except Conflict:
+        error = {"id": "That id is already taken. Choose another, or leave it empty."}
+    except ValidationFailed as exc:
+        error = {exc.field or "name": _field_message(exc)}
+    else:
+        return redirect("/properties?notice=site_created")
+    return await _page(request, dash, visit, errors=error, typed=dict(form), status=400)
 
-    @router.post("/properties/{site_id}/delete")
-    async def delete_site(request: Request, site_id: str) -> Response:
-        visit = await dash.visit(request)
-        await dash.form(request, visit)
-        await dash.services.sites.delete(visit.caller, site_id)
-        return redirect("/properties?notice=site_deleted")
+
+async def rename_site(
+    request: Request, site_id: str, dash: DashDep, visit: VisitDep, form: CsrfFormDep
+) -> Response:
+    try:
+        await dash.services.sites.rename(visit.caller, site_id=site_id, name=form.get("name", ""))
+    except ValidationFailed as exc:
+        errors = {f"rename-{site_id}": _field_message(exc)}
+        return await _page(request, dash, visit, errors=errors, status=400)
+    return redirect("/properties?notice=site_renamed")
+
+
+async def delete_site(site_id: str, dash: DashDep, visit: VisitDep, _: CsrfFormDep) -> Response:
+    await dash.services.sites.delete(visit.caller, site_id)
+    return redirect("/properties?notice=site_deleted")
 
 
 def _field_message(exc: ValidationFailed) -> str:

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from fastapi import APIRouter
 from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import Response
 
 from hookcast.dashboard import health
 from hookcast.dashboard.chart import hourly_chart_svg
-from hookcast.dashboard.pages import delivery_log
+from hookcast.dashboard.deps import CsrfFormDep, DashDep, VisitDep
 from hookcast.dashboard.pages.common import all_sites
 from hookcast.dashboard.pages.delivery_log import DeliveryLog, minute, request_body
 from hookcast.dashboard.web import Dashboard, Visit, redirect
@@ -24,148 +23,125 @@ from hookcast.ports import PageRequest
 _HOUR = timedelta(hours=1)
 
 
-def add_routes(router: APIRouter, dash: Dashboard) -> None:
-    _add_held_routes(router, dash)
-    delivery_log.add_routes(router, dash)
-    _add_replay_route(router, dash)
+async def show_webhook(
+    request: Request, webhook_id: str, dash: DashDep, visit: VisitDep
+) -> Response:
+    webhook = await dash.services.webhooks.get(visit.caller, webhook_id)
+    return await _detail(request, dash, visit, webhook)
 
-    @router.get("/webhooks/{webhook_id}")
-    async def show_webhook(request: Request, webhook_id: str) -> Response:
-        visit = await dash.visit(request)
-        webhook = await dash.services.webhooks.get(visit.caller, webhook_id)
-        return await _detail(request, dash, visit, webhook)
 
-    @router.post("/webhooks/{webhook_id}/enabled")
-    async def toggle(request: Request, webhook_id: str) -> Response:
-        visit = await dash.visit(request)
-        form = await dash.form(request, visit)
-        enabled = form.get("enabled") == "true"
-        await dash.services.webhooks.update(
-            visit.caller, webhook_id=webhook_id, changes={"enabled": enabled}
+async def toggle(
+    request: Request, webhook_id: str, dash: DashDep, visit: VisitDep, form: CsrfFormDep
+) -> Response:
+    enabled = form.get("enabled") == "true"
+    await dash.services.webhooks.update(
+        visit.caller, webhook_id=webhook_id, changes={"enabled": enabled}
+    )
+    notice = "enabled" if enabled else "disabled"
+    if enabled:
+        held = await _settle_held(dash, visit, webhook_id=webhook_id, action=form.get("held"))
+        notice = held or notice
+    from_list = request.query_params.get("from") == "list"
+    back = "/webhooks" if from_list else f"/webhooks/{webhook_id}"
+    return redirect(f"{back}?notice={notice}")
+
+
+async def reveal_secret(
+    request: Request, webhook_id: str, dash: DashDep, visit: VisitDep, _: CsrfFormDep
+) -> Response:
+    # A POST, not a link: the secret never lands in history, logs or a prefetch.
+    webhook = await dash.services.webhooks.reveal_secret(visit.caller, webhook_id)
+    return dash.render(request, "webhook_secret.html", visit, webhook=webhook, rotated=False)
+
+
+async def rotate_secret(
+    request: Request, webhook_id: str, dash: DashDep, visit: VisitDep, _: CsrfFormDep
+) -> Response:
+    webhook = await dash.services.webhooks.rotate_secret(visit.caller, webhook_id)
+    return dash.render(request, "webhook_secret.html", visit, webhook=webhook, rotated=True)
+
+
+async def send_test(webhook_id: str, dash: DashDep, visit: VisitDep, _: CsrfFormDep) -> Response:
+    sent = await dash.services.deliveries.send_test(visit.caller, webhook_id)
+    # The notice is shown in the log, beside the new delivery, where the page opens.
+    return redirect(f"/webhooks/{webhook_id}?notice=test_sent&delivery={sent.delivery_id}#log")
+
+
+async def recover(
+    request: Request, webhook_id: str, dash: DashDep, visit: VisitDep, form: CsrfFormDep
+) -> Response:
+    webhook = await dash.services.webhooks.get(visit.caller, webhook_id)
+    try:
+        count = await dash.services.deliveries.recover(
+            visit.caller, webhook_id=webhook_id, since=form.get("since")
         )
-        notice = "enabled" if enabled else "disabled"
-        if enabled:
-            notice = (
-                await _settle_held(dash, visit, webhook_id=webhook_id, action=form.get("held"))
-                or notice
-            )
-        back = (
-            "/webhooks" if request.query_params.get("from") == "list" else f"/webhooks/{webhook_id}"
+    except ValidationFailed:
+        return await _detail(
+            request,
+            dash,
+            visit,
+            webhook,
+            recover_error="Enter a date and time in UTC, e.g. 2026-12-05 08:55.",
+            status=400,
         )
-        return redirect(f"{back}?notice={notice}")
-
-    @router.post("/webhooks/{webhook_id}/secret")
-    async def reveal_secret(request: Request, webhook_id: str) -> Response:
-        # A POST, not a link: the secret never lands in history, logs or a prefetch.
-        visit = await dash.visit(request)
-        await dash.form(request, visit)
-        webhook = await dash.services.webhooks.reveal_secret(visit.caller, webhook_id)
-        return dash.render(request, "webhook_secret.html", visit, webhook=webhook, rotated=False)
-
-    @router.post("/webhooks/{webhook_id}/secret/rotate")
-    async def rotate_secret(request: Request, webhook_id: str) -> Response:
-        visit = await dash.visit(request)
-        await dash.form(request, visit)
-        webhook = await dash.services.webhooks.rotate_secret(visit.caller, webhook_id)
-        return dash.render(request, "webhook_secret.html", visit, webhook=webhook, rotated=True)
-
-    @router.post("/webhooks/{webhook_id}/test")
-    async def send_test(request: Request, webhook_id: str) -> Response:
-        visit = await dash.visit(request)
-        await dash.form(request, visit)
-        sent = await dash.services.deliveries.send_test(visit.caller, webhook_id)
-        # The notice is shown in the log, beside the new delivery, where the page opens.
-        return redirect(f"/webhooks/{webhook_id}?notice=test_sent&delivery={sent.delivery_id}#log")
-
-    @router.post("/webhooks/{webhook_id}/recover")
-    async def recover(request: Request, webhook_id: str) -> Response:
-        visit = await dash.visit(request)
-        form = await dash.form(request, visit)
-        webhook = await dash.services.webhooks.get(visit.caller, webhook_id)
-        try:
-            count = await dash.services.deliveries.recover(
-                visit.caller, webhook_id=webhook_id, since=form.get("since")
-            )
-        except ValidationFailed:
-            return await _detail(
-                request,
-                dash,
-                visit,
-                webhook,
-                recover_error="Enter a date and time in UTC, e.g. 2026-12-05 08:55.",
-                status=400,
-            )
-        return await _detail(request, dash, visit, webhook, recovered=count)
-
-    @router.post("/deliveries/{delivery_id}/retry")
-    async def retry(request: Request, delivery_id: str) -> Response:
-        visit = await dash.visit(request)
-        await dash.form(request, visit)
-        record = await dash.services.deliveries.retry(visit.caller, delivery_id)
-        # Back to the row whose Retry was pressed: the notice is shown there.
-        back = f"/webhooks/{record.delivery.webhook_id}"
-        return redirect(f"{back}?notice=retried&delivery={delivery_id}#d-{delivery_id}")
+    return await _detail(request, dash, visit, webhook, recovered=count)
 
 
-def _add_replay_route(router: APIRouter, dash: Dashboard) -> None:
-    """Resend a time range's deliveries, counted first (a dry run), then confirmed."""
+async def retry(delivery_id: str, dash: DashDep, visit: VisitDep, _: CsrfFormDep) -> Response:
+    record = await dash.services.deliveries.retry(visit.caller, delivery_id)
+    # Back to the row whose Retry was pressed: the notice is shown there.
+    back = f"/webhooks/{record.delivery.webhook_id}"
+    return redirect(f"{back}?notice=retried&delivery={delivery_id}#d-{delivery_id}")
 
-    @router.post("/webhooks/{webhook_id}/replay")
-    async def replay(request: Request, webhook_id: str) -> Response:
-        # Two steps: without confirm=yes it only counts (a dry run), and the page shows the
-        # count with a button that sends the same choices again, confirmed.
-        visit = await dash.visit(request)
-        form = await dash.form(request, visit)
-        webhook = await dash.services.webhooks.get(visit.caller, webhook_id)
-        chosen = {
-            name: _text(form.get(name)) for name in ("since", "until", "resource_id", "event")
-        }
-        confirmed = form.get("confirm") == "yes"
-        try:
-            count = await dash.services.deliveries.replay(
-                visit.caller,
-                webhook_id=webhook_id,
-                since=chosen["since"] or None,
-                until=chosen["until"] or None,
-                resource_id=chosen["resource_id"] or None,
-                event=chosen["event"] or None,
-                dry_run=not confirmed,
-            )
-        except ValidationFailed as exc:
-            return await _detail(
-                request,
-                dash,
-                visit,
-                webhook,
-                replay_form=chosen,
-                replay_error=exc.description,
-                status=400,
-            )
-        if confirmed:
-            return await _detail(request, dash, visit, webhook, replayed=count)
-        return await _detail(request, dash, visit, webhook, replay_form=chosen, would_replay=count)
+
+async def replay(
+    request: Request, webhook_id: str, dash: DashDep, visit: VisitDep, form: CsrfFormDep
+) -> Response:
+    """Resend a time range's deliveries in two steps: without confirm=yes it only counts (a
+    dry run), and the page shows the count with a button that sends the same choices again,
+    confirmed."""
+    webhook = await dash.services.webhooks.get(visit.caller, webhook_id)
+    chosen = {name: _text(form.get(name)) for name in ("since", "until", "resource_id", "event")}
+    confirmed = form.get("confirm") == "yes"
+    try:
+        count = await dash.services.deliveries.replay(
+            visit.caller,
+            webhook_id=webhook_id,
+            since=chosen["since"] or None,
+            until=chosen["until"] or None,
+            resource_id=chosen["resource_id"] or None,
+            event=chosen["event"] or None,
+            dry_run=not confirmed,
+        )
+    except ValidationFailed as exc:
+        return await _detail(
+            request,
+            dash,
+            visit,
+            webhook,
+            replay_form=chosen,
+            replay_error=exc.description,
+            status=400,
+        )
+    if confirmed:
+        return await _detail(request, dash, visit, webhook, replayed=count)
+    return await _detail(request, dash, visit, webhook, replay_form=chosen, would_replay=count)
 
 
 def _text(value: object) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
-def _add_held_routes(router: APIRouter, dash: Dashboard) -> None:
-    """Deliver or discard what was held while the webhook was disabled."""
+async def deliver_held(webhook_id: str, dash: DashDep, visit: VisitDep, _: CsrfFormDep) -> Response:
+    """Sends what was held while the webhook was disabled."""
+    await dash.services.deliveries.deliver_held(visit.caller, webhook_id)
+    return redirect(f"/webhooks/{webhook_id}?notice=held_delivered#log")
 
-    @router.post("/webhooks/{webhook_id}/held/deliver")
-    async def deliver_held(request: Request, webhook_id: str) -> Response:
-        visit = await dash.visit(request)
-        await dash.form(request, visit)
-        await dash.services.deliveries.deliver_held(visit.caller, webhook_id)
-        return redirect(f"/webhooks/{webhook_id}?notice=held_delivered#log")
 
-    @router.post("/webhooks/{webhook_id}/held/discard")
-    async def discard_held(request: Request, webhook_id: str) -> Response:
-        visit = await dash.visit(request)
-        await dash.form(request, visit)
-        await dash.services.deliveries.discard_held(visit.caller, webhook_id)
-        return redirect(f"/webhooks/{webhook_id}?notice=held_discarded#log")
+async def discard_held(webhook_id: str, dash: DashDep, visit: VisitDep, _: CsrfFormDep) -> Response:
+    """Drops what was held while the webhook was disabled: it is never sent."""
+    await dash.services.deliveries.discard_held(visit.caller, webhook_id)
+    return redirect(f"/webhooks/{webhook_id}?notice=held_discarded#log")
 
 
 async def _settle_held(

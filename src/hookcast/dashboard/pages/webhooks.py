@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
 from hookcast.dashboard import health
+from hookcast.dashboard.deps import CsrfFormDep, DashDep, VisitDep
 from hookcast.dashboard.forms import FormErrors, WebhookForm
 from hookcast.dashboard.pages.common import all_sites, page_number, pages, require_write
 from hookcast.dashboard.web import Dashboard, Visit, redirect
@@ -20,115 +20,101 @@ from hookcast.ports import PageRequest
 PAGE_LENGTH = 25
 
 
-def add_routes(router: APIRouter, dash: Dashboard) -> None:
-    _add_list_and_create(router, dash)
-    _add_edit_and_delete(router, dash)
-    _add_flowplayer_secret(router, dash)
+async def list_webhooks(request: Request, dash: DashDep, visit: VisitDep) -> Response:
+    number = page_number(request)
+    found = await dash.services.webhooks.list(visit.caller, page=PageRequest(number, PAGE_LENGTH))
+    ids = [webhook.id for webhook in found.items]
+    counts = await dash.services.deliveries.count_by_hour(
+        visit.caller, ids, since=health.window_start(dash.now())
+    )
+    return dash.render(
+        request,
+        "webhooks.html",
+        visit,
+        webhooks=found.items,
+        health=health.summarize(counts),
+        last=await _last_deliveries(dash, visit, found.items),
+        sites={site.id: site.name for site in await all_sites(dash, visit)},
+        page=number,
+        pages=pages(found.total, PAGE_LENGTH),
+        total=found.total,
+        flowplayer_secret_set=await dash.services.accounts.flowplayer_secret_is_set(visit.caller),
+        now=dash.now(),
+    )
 
 
-def _add_list_and_create(router: APIRouter, dash: Dashboard) -> None:
-    @router.get("/webhooks")
-    async def list_webhooks(request: Request) -> Response:
-        visit = await dash.visit(request)
-        number = page_number(request)
-        found = await dash.services.webhooks.list(
-            visit.caller, page=PageRequest(number, PAGE_LENGTH)
-        )
-        ids = [webhook.id for webhook in found.items]
-        counts = await dash.services.deliveries.count_by_hour(
-            visit.caller, ids, since=health.window_start(dash.now())
-        )
-        return dash.render(
-            request,
-            "webhooks.html",
-            visit,
-            webhooks=found.items,
-            health=health.summarize(counts),
-            last=await _last_deliveries(dash, visit, found.items),
-            sites={site.id: site.name for site in await all_sites(dash, visit)},
-            page=number,
-            pages=pages(found.total, PAGE_LENGTH),
-            total=found.total,
-            flowplayer_secret_set=await dash.services.accounts.flowplayer_secret_is_set(
-                visit.caller
-            ),
-            now=dash.now(),
-        )
-
-    @router.get("/webhooks/new")
-    async def new_webhook(request: Request) -> Response:
-        visit = await dash.visit(request)
-        require_write(visit)
-        form = WebhookForm.for_format(request.query_params.get("format"))
-        return await _form_page(request, dash, visit, form, {}, webhook=None)
-
-    @router.post("/webhooks")
-    async def create_webhook(request: Request) -> Response:
-        visit = await dash.visit(request)
-        form = WebhookForm.from_form(await dash.form(request, visit))
-        metadata, errors = form.to_metadata()
-        if not errors:
-            try:
-                created = await dash.services.webhooks.create(visit.caller, metadata)
-            except ValidationFailed as exc:
-                errors = {exc.field or "form": exc.description}
-            else:
-                return dash.render(request, "webhook_created.html", visit, webhook=created)
-        return await _form_page(request, dash, visit, form, errors, webhook=None, status=400)
+async def new_webhook(request: Request, dash: DashDep, visit: VisitDep) -> Response:
+    require_write(visit)
+    form = WebhookForm.for_format(request.query_params.get("format"))
+    return await _form_page(request, dash, visit, form, {}, webhook=None)
 
 
-def _add_edit_and_delete(router: APIRouter, dash: Dashboard) -> None:
-    @router.get("/webhooks/{webhook_id}/edit")
-    async def edit_webhook(request: Request, webhook_id: str) -> Response:
-        visit = await dash.visit(request)
-        require_write(visit)
-        webhook = await dash.services.webhooks.get(visit.caller, webhook_id)
-        form = WebhookForm.from_webhook(webhook)
-        return await _form_page(request, dash, visit, form, {}, webhook=webhook)
-
-    @router.post("/webhooks/{webhook_id}/edit")
-    async def update_webhook(request: Request, webhook_id: str) -> Response:
-        visit = await dash.visit(request)
-        form = WebhookForm.from_form(await dash.form(request, visit))
-        webhook = await dash.services.webhooks.get(visit.caller, webhook_id)
-        metadata, errors = form.to_metadata()
-        if not errors:
-            try:
-                await dash.services.webhooks.update(
-                    visit.caller, webhook_id=webhook_id, changes=_changes(webhook, metadata)
-                )
-            except ValidationFailed as exc:
-                errors = {exc.field or "form": exc.description}
-            else:
-                return redirect(f"/webhooks/{webhook_id}?notice=updated")
-        return await _form_page(request, dash, visit, form, errors, webhook=webhook, status=400)
-
-    @router.get("/webhooks/{webhook_id}/delete")
-    async def confirm_delete(request: Request, webhook_id: str) -> Response:
-        visit = await dash.visit(request)
-        require_write(visit)
-        webhook = await dash.services.webhooks.get(visit.caller, webhook_id)
-        return dash.render(request, "webhook_delete.html", visit, webhook=webhook)
-
-    @router.post("/webhooks/{webhook_id}/delete")
-    async def delete_webhook(request: Request, webhook_id: str) -> Response:
-        visit = await dash.visit(request)
-        await dash.form(request, visit)
-        await dash.services.webhooks.delete(visit.caller, webhook_id)
-        return redirect("/webhooks?notice=deleted")
+async def create_webhook(
+    request: Request, dash: DashDep, visit: VisitDep, posted: CsrfFormDep
+) -> Response:
+    form = WebhookForm.from_form(posted)
+    metadata, errors = form.to_metadata()
+    if not errors:
+        try:
+            created = await dash.services.webhooks.create(visit.caller, metadata)
+        except ValidationFailed as exc:
+            errors = {exc.field or "form": exc.description}
+        else:
+            return dash.render(request, "webhook_created.html", visit, webhook=created)
+    return await _form_page(request, dash, visit, form, errors, webhook=None, status=400)
 
 
-def _add_flowplayer_secret(router: APIRouter, dash: Dashboard) -> None:
-    @router.post("/account/flowplayer_secret")
-    async def set_flowplayer_secret(request: Request) -> Response:
-        # The account's one secret for its Flowplayer-format webhooks: typed, or generated
-        # when the field is left empty; shown once on the page that answers.
-        visit = await dash.visit(request)
-        form = await dash.form(request, visit)
-        typed = form.get("secret")
-        chosen = typed.strip() if isinstance(typed, str) and typed.strip() else None
-        secret = await dash.services.accounts.set_flowplayer_secret(visit.caller, chosen)
-        return dash.render(request, "flowplayer_secret.html", visit, secret=secret)
+async def edit_webhook(
+    request: Request, webhook_id: str, dash: DashDep, visit: VisitDep
+) -> Response:
+    require_write(visit)
+    webhook = await dash.services.webhooks.get(visit.caller, webhook_id)
+    form = WebhookForm.from_webhook(webhook)
+    return await _form_page(request, dash, visit, form, {}, webhook=webhook)
+
+
+async def update_webhook(
+    request: Request, webhook_id: str, dash: DashDep, visit: VisitDep, posted: CsrfFormDep
+) -> Response:
+    form = WebhookForm.from_form(posted)
+    webhook = await dash.services.webhooks.get(visit.caller, webhook_id)
+    metadata, errors = form.to_metadata()
+    if not errors:
+        try:
+            await dash.services.webhooks.update(
+                visit.caller, webhook_id=webhook_id, changes=_changes(webhook, metadata)
+            )
+        except ValidationFailed as exc:
+            errors = {exc.field or "form": exc.description}
+        else:
+            return redirect(f"/webhooks/{webhook_id}?notice=updated")
+    return await _form_page(request, dash, visit, form, errors, webhook=webhook, status=400)
+
+
+async def confirm_delete(
+    request: Request, webhook_id: str, dash: DashDep, visit: VisitDep
+) -> Response:
+    require_write(visit)
+    webhook = await dash.services.webhooks.get(visit.caller, webhook_id)
+    return dash.render(request, "webhook_delete.html", visit, webhook=webhook)
+
+
+async def delete_webhook(
+    webhook_id: str, dash: DashDep, visit: VisitDep, _: CsrfFormDep
+) -> Response:
+    await dash.services.webhooks.delete(visit.caller, webhook_id)
+    return redirect("/webhooks?notice=deleted")
+
+
+async def set_flowplayer_secret(
+    request: Request, dash: DashDep, visit: VisitDep, form: CsrfFormDep
+) -> Response:
+    """The account's one secret for its Flowplayer-format webhooks: typed, or generated when
+    the field is left empty; shown once on the page that answers."""
+    typed = form.get("secret")
+    chosen = typed.strip() if isinstance(typed, str) and typed.strip() else None
+    secret = await dash.services.accounts.set_flowplayer_secret(visit.caller, chosen)
+    return dash.render(request, "flowplayer_secret.html", visit, secret=secret)
 
 
 def _changes(webhook: Webhook, metadata: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,77 @@
+"""The dashboard's FastAPI dependencies: the dashboard itself, the signed-in visit, and the
+CSRF-checked form (the API's `ServicesDep`, `CallerDep` in api/deps.py, for pages).
+
+A page that changes something takes its form as `CsrfFormDep` (or, for signing in and out,
+one of the other checks routes.CSRF_CHECKS names): the token is checked before the endpoint runs, so
+no endpoint can forget it, and routes.py refuses to add an unsafe route without one.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends
+from starlette.datastructures import FormData
+from starlette.requests import Request
+
+from hookcast.dashboard import session as sessions
+from hookcast.dashboard.web import CsrfFailed, Dashboard, SignInRequired, Visit
+
+__all__ = [
+    "CsrfFormDep",
+    "DashDep",
+    "SignOutDep",
+    "VisitDep",
+    "checked_form",
+    "get_dashboard",
+    "get_visit",
+    "signout_visit",
+]
+
+
+def get_dashboard(request: Request) -> Dashboard:
+    """The dashboard the route belongs to (its route class puts it on the request)."""
+    dash: Dashboard = request.state.dashboard
+    return dash
+
+
+DashDep = Annotated[Dashboard, Depends(get_dashboard)]
+
+
+async def get_visit(request: Request, dash: DashDep) -> Visit:
+    """Who is signed in; SignInRequired (answered with the sign-in page) if nobody is."""
+    visit = await dash.visit(request)
+    request.state.visit = visit  # an error page of this request keeps the menu
+    return visit
+
+
+VisitDep = Annotated[Visit, Depends(get_visit)]
+
+
+async def checked_form(request: Request, visit: VisitDep) -> FormData:
+    """The posted form, once its CSRF token matches the session's (else the 403 page)."""
+    return await _matching(request, visit)
+
+
+CsrfFormDep = Annotated[FormData, Depends(checked_form)]
+
+
+async def signout_visit(request: Request, dash: DashDep) -> Visit | None:
+    """The session to end, its form's CSRF token checked; None if there is none left to end
+    (signing out twice is no error, and there is nothing to protect)."""
+    try:
+        visit = await dash.visit(request)
+    except SignInRequired:
+        return None
+    await _matching(request, visit)
+    return visit
+
+
+SignOutDep = Annotated[Visit | None, Depends(signout_visit)]
+
+
+async def _matching(request: Request, visit: Visit) -> FormData:
+    form = await request.form()
+    if not sessions.same_token(form.get("csrf"), visit.session.csrf):
+        raise CsrfFailed
+    return form

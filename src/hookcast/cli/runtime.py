@@ -115,6 +115,7 @@ class Runtime:
         retention = self.retention()
         pruning = asyncio.create_task(retention.run(stop)) if retention is not None else None
         self.services.events.handoff = worker
+        self.metrics.heartbeat = worker.heartbeat
         try:
             await worker.run(stop)
         finally:

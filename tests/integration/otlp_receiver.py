@@ -1,6 +1,7 @@
 """A real OTLP/HTTP trace receiver on 127.0.0.1 for the tracing tests: it takes what an
 OpenTelemetry exporter POSTs to /v1/traces, decodes the protobuf with the OpenTelemetry
-project's own message classes (opentelemetry-proto), and keeps every span."""
+project's own message classes (opentelemetry-proto, which HookCast's OTLP exporter depends
+on), and keeps every span."""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ BENCH_LOCK  := requirements/bench.txt
 LOWEST_LOCK := requirements/lowest.txt
 
 .PHONY: setup run test test-lowest lint typecheck unit clean lock bench bench-smoke bench-deps \
-	browser postgres node jq chaos
+	browser postgres prometheus node jq chaos
 
 setup: $(STAMP)
 
@@ -70,6 +70,11 @@ postgres:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
 		(apt-get update && apt-get install -y postgresql)
 
+# The alerting rules in deploy/prometheus are checked and unit-tested with Debian's promtool
+# (tests/integration/test_monitoring.py); install it when missing, so it never silently skips.
+prometheus:
+	@command -v promtool >/dev/null 2>&1 || (apt-get update && apt-get install -y prometheus)
+
 # The integration tests drive api.video's official Node.js client (tests/node, pinned by its
 # package-lock.json) with Debian's Node.js: install them when missing (root on CI). No
 # install scripts: the client ships built, and nothing else needs to run.
@@ -85,7 +90,7 @@ $(NODE_STAMP): tests/node/package.json tests/node/package-lock.json
 jq:
 	@command -v jq >/dev/null 2>&1 || (apt-get update && apt-get install -y jq)
 
-test: setup browser postgres node jq lint typecheck
+test: setup browser postgres prometheus node jq lint typecheck
 	$(BIN)/pytest -q
 	$(MAKE) test-lowest
 

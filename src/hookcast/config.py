@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     # X-Forwarded-Proto and X-Forwarded-For are believed (uvicorn's forwarded_allow_ips,
     # comma-separated addresses or "*"), and whether the session cookie is always Secure.
     forwarded_allow_ips: str = "127.0.0.1"
+    # OpenTelemetry traces over OTLP/HTTP (docs/operations.md, "Traces"): a collector's base
+    # URL, /v1/traces appended. Empty: the standard OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT
+    # decide (hookcast/tracing); none set: no tracing, and OpenTelemetry is never imported.
+    otel_exporter_otlp_endpoint: str = ""
     cookie_secure: bool = False
     log_format: Literal["text", "json"] = "text"
     log_level: str = "INFO"

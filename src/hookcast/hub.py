@@ -22,6 +22,8 @@ running in your process, where the SDK only speaks HTTP.
 
 from __future__ import annotations
 
+import asyncio
+import os
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from types import TracebackType
@@ -32,11 +34,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hookcast.bootstrap import open_settings_store, policy, utc_now
 from hookcast.config import Settings
 from hookcast.domain.models import Role
-from hookcast.ports import Clock
+from hookcast.ports import Clock, Tracer
 from hookcast.resolver import SystemResolver
 from hookcast.sdk.events import batch_body, event_body
 from hookcast.services import Caller, Policy, Services, build_services
 from hookcast.store import SqlStore
+from hookcast.tracing import open_tracer
 
 __all__ = ["Hub"]
 
@@ -51,8 +54,12 @@ class Hub:
         policy: Policy | None = None,
         clock: Clock = utc_now,
         owns_store: bool = False,
+        tracer: Tracer | None = None,
     ) -> None:
         self._store = store
+        # Publishes' fan-out spans, children of the caller's current span (docs/sdk.md);
+        # closed by `close` when `Hub.open` made it, as the store is.
+        self._tracer = tracer
         self._policy = policy or Policy()
         self._clock = clock
         self._owns_store = owns_store
@@ -69,11 +76,16 @@ class Hub:
             update={name: value for name, value in overrides.items() if value is not None}
         )
         store = await open_settings_store(settings)
-        return cls(store, policy=policy(settings), owns_store=True)
+        tracer = open_tracer(settings.otel_exporter_otlp_endpoint, os.environ)
+        return cls(store, policy=policy(settings), owns_store=True, tracer=tracer)
 
     def _wire(self, store: SqlStore) -> Services:
         return build_services(
-            store, clock=self._clock, resolver=SystemResolver(), policy=self._policy
+            store,
+            clock=self._clock,
+            resolver=SystemResolver(),
+            policy=self._policy,
+            tracer=self._tracer,
         )
 
     async def publish(
@@ -126,9 +138,13 @@ class Hub:
         return self._default_account_id
 
     async def close(self) -> None:
-        """Closes the store if `Hub.open` made it (a store passed in stays the caller's)."""
-        if self._owns_store:
-            await self._store.close()
+        """Closes the store and the tracer if `Hub.open` made them (a store or tracer passed
+        in stays the caller's); the tracer exports the spans still batched."""
+        if not self._owns_store:
+            return
+        await self._store.close()
+        if self._tracer is not None:
+            await asyncio.to_thread(self._tracer.close)  # blocks while it exports
 
     async def __aenter__(self) -> Hub:
         return self

@@ -16,7 +16,7 @@ from datetime import datetime
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from hookcast.domain.models import Event
+from hookcast.domain.models import DeliveryStatus, Event
 from hookcast.heartbeat import Heartbeat
 from hookcast.ports import AttemptReport, Pruned, Store
 
@@ -67,6 +67,15 @@ class Metrics:
             ["kind"],
             registry=self.registry,
         )
+        # Per webhook, so a failure ratio can be alerted on per endpoint: two series for each
+        # webhook this process sent to (docs/operations.md, "Cardinality").
+        self._per_webhook = Counter(
+            "hookcast_webhook_attempts",
+            "Delivery attempts sent, by webhook and by whether the endpoint took them "
+            "(succeeded) or not (failed: an error or a non-success answer, retried or not)",
+            ["webhook_id", "result"],
+            registry=self.registry,
+        )
         self._backlog_gauges()
         for outcome in OUTCOMES:
             for status_class in STATUS_CLASSES:
@@ -93,12 +102,27 @@ class Metrics:
             "1 if the last scrape could read the database, else 0",
             registry=self.registry,
         )
+        self._held = Gauge(
+            "hookcast_deliveries_held",
+            "Deliveries held for disabled webhooks until a person delivers or discards them",
+            registry=self.registry,
+        )
+        self._workers_alive = Gauge(
+            "hookcast_workers_alive",
+            "Delivering processes (serve with a worker, hookcast worker) whose heartbeat "
+            "reached the database in the last 30 s",
+            registry=self.registry,
+        )
         self._heartbeat_age = Gauge(
             "hookcast_worker_heartbeat_age_seconds",
             "Seconds since this process's delivery worker last went round its loop "
             "(-1: no worker in this process)",
             registry=self.registry,
         )
+        # Read when collected, so a worker's own exporter (`hookcast worker --metrics-port`),
+        # which never calls `render`, reports it too.
+        self._heartbeat_age.set_function(self._heartbeat_seconds)
+        self.heartbeat: Heartbeat | None = None  # this process's worker's, while it runs
 
     # observers
 
@@ -112,6 +136,14 @@ class Metrics:
         for report in reports:
             self._latency.observe(report.latency_ms / 1000)
         self._attempts.inc(len(reports))
+        # An expired delivery was never sent: it says nothing about the endpoint.
+        sent = collections.Counter(
+            (report.webhook_id, _result(report))
+            for report in reports
+            if report.outcome is not DeliveryStatus.EXPIRED
+        )
+        for (webhook_id, result), count in sent.items():
+            self._per_webhook.labels(webhook_id, result).inc(count)
 
     def on_published(self, events: Sequence[Event]) -> None:
         for event in events:
@@ -129,9 +161,13 @@ class Metrics:
     async def render(self, store: Store, *, now: datetime, heartbeat: Heartbeat | None) -> bytes:
         """The text exposition, with the backlog read from `store` now."""
         await self._refresh_backlog(store, now)
-        age = heartbeat.age() if heartbeat is not None else None
-        self._heartbeat_age.set(-1 if age is None else age)
+        if heartbeat is not None:
+            self.heartbeat = heartbeat
         return generate_latest(self.registry)
+
+    def _heartbeat_seconds(self) -> float:
+        age = self.heartbeat.age() if self.heartbeat is not None else None
+        return -1.0 if age is None else age
 
     async def _refresh_backlog(self, store: Store, now: datetime) -> None:
         try:
@@ -144,3 +180,9 @@ class Metrics:
         self._pending.set(stats.pending)
         self._oldest_due.set(stats.oldest_due_age_seconds)
         self._disabled.set(stats.disabled_webhooks)
+        self._held.set(stats.held)
+        self._workers_alive.set(stats.workers_alive)
+
+
+def _result(report: AttemptReport) -> str:
+    return "succeeded" if report.outcome is DeliveryStatus.SUCCEEDED else "failed"

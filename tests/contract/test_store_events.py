@@ -195,3 +195,24 @@ async def test_concurrent_appends_are_stored_once_each_even_when_one_fails(
     listed = await store.list_events(EventQuery(account_id=acme.id))
     assert {summary.event.id for summary in listed.items} == {good.id, again.id}
     assert (await store.list_deliveries(DeliveryQuery(acme.id, hook.id))).total == 2
+
+
+async def test_a_claimed_event_keeps_the_traceparent_it_was_published_with(
+    store: SqlStore,
+) -> None:
+    # Attempts, in any worker and however much later, continue the publisher's trace.
+    acme = await _account(store)
+    hook = make.webhook(acme.id)
+    await store.create_webhook(hook)
+    traced = make.event(
+        acme.id, traceparent="00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    )
+    untraced = make.event(acme.id)
+    await store.append_events(events=[traced, untraced], fanout=make.fanout_to(hook.id))
+
+    claimed = await store.claim_due_deliveries(now=make.later(1), limit=10, lease_seconds=30)
+
+    assert {c.event.id: c.event.traceparent for c in claimed} == {
+        traced.id: traced.traceparent,
+        untraced.id: None,
+    }

@@ -79,6 +79,25 @@ async def test_stats_count_pending_the_oldest_due_and_disabled_webhooks(store: S
     assert (await store.delivery_stats(make.NOW)).pending == 2
 
 
+async def test_stats_count_held_deliveries_and_live_workers(store: SqlStore) -> None:
+    acme, hook = await _account_with_webhook(store, enabled=False, disabled_reason="410 Gone")
+    held = [make.event(acme.id) for _ in range(2)]
+    await store.append_events(
+        events=held,
+        fanout=lambda events: [
+            make.delivery(event, hook.id, status=DeliveryStatus.HELD) for event in events
+        ],
+    )
+    await store.beat_worker("worker-silent", make.later(-31))
+    await store.beat_worker("worker-beating", make.later(-29))
+    await store.beat_worker("worker-now", make.NOW)
+
+    stats = await store.delivery_stats(make.NOW)
+
+    # Held deliveries are not pending: a person decides; only beats in the last 30 s count.
+    assert (stats.held, stats.pending, stats.workers_alive) == (2, 0, 2)
+
+
 async def test_prune_deletes_old_completed_deliveries_and_their_events(store: SqlStore) -> None:
     acme, hook = await _account_with_webhook(store)
     old_ok, old_failed, recent = await _publish(store, acme, hook, 40, 35, 1)

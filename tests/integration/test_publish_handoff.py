@@ -9,12 +9,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from delivery_harness import Deployment
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from hookcast.domain.models import Role
 from hookcast.ports import ClaimedDelivery, Lease
 from hookcast.resolver import SystemResolver
 from hookcast.services import Caller, Policy, Services, build_services
 from hookcast.store import SqlStore
+from hookcast.tracing.otel import OtelTracer
 from support.waiting import eventually
 
 SITE = "1A23bCD4"
@@ -111,6 +115,43 @@ async def test_a_republished_event_hands_over_nothing_new(store: SqlStore) -> No
     await services.events.publish(editor, {**EVENT, "event_id": "same-id"})
 
     assert len(handoff.taken) == 1
+
+
+async def test_handed_over_deliveries_carry_the_publishs_traceparent(store: SqlStore) -> None:
+    # In `serve` the worker's attempts continue the trace without reading the event back.
+    spans = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(spans))
+    services = build_services(
+        store,
+        clock=lambda: NOW,
+        resolver=SystemResolver(),
+        policy=Policy(),
+        tracer=OtelTracer(provider),
+    )
+    account = (await services.accounts.default_account()).id
+    editor = Caller(account_id=account, role=Role.EDITOR)
+    await services.sites.create(editor, name="Main", site_id=SITE)
+    await services.webhooks.create(
+        editor,
+        {
+            "name": "hook",
+            "webhook_url": "https://93.184.215.1/hooks",
+            "events": ["media_available"],
+            "site_ids": [SITE],
+        },
+    )
+    handoff = RecordingHandoff(room=10)
+    services.events.handoff = handoff
+
+    await services.events.publish(editor, EVENT)
+
+    (fanout,) = spans.get_finished_spans()
+    assert fanout.context is not None
+    context = fanout.context
+    flags = int(context.trace_flags)  # sampled, and "random" on recent SDKs (Trace Context 2)
+    expected = f"00-{context.trace_id:032x}-{context.span_id:016x}-{flags:02x}"
+    assert [c.event.traceparent for c in handoff.taken] == [expected]
 
 
 async def test_in_one_process_a_published_event_arrives_without_a_claim(

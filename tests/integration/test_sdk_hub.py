@@ -6,6 +6,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -17,6 +20,7 @@ from hookcast.ports import DeliveryQuery, EventQuery
 from hookcast.resolver import SystemResolver
 from hookcast.services import Caller, Policy, build_services
 from hookcast.store import SqlStore, to_async_url
+from hookcast.tracing.otel import OtelTracer
 
 SITE = "1A23bCD4"
 
@@ -158,3 +162,29 @@ async def test_a_rule_violation_leaves_the_platforms_transaction_usable(
         with pytest.raises(ValidationFailed):
             await hub.publish(event="nope", site_id=SITE, media_id="x", connection=conn)
     assert await _media(platform) == ["MNYaMSQl"]
+
+
+async def test_a_traced_publish_continues_the_callers_current_span(store: SqlStore) -> None:
+    _account, hook_id = await _account_site_webhook(store)
+    spans = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(spans))
+    host = provider.get_tracer("the platform")
+
+    with host.start_as_current_span("the platform's request"):
+        async with Hub(store, tracer=OtelTracer(provider)) as hub:
+            event_id = await hub.publish(event="media_available", site_id=SITE, media_id="M1")
+
+    fanout, request = spans.get_finished_spans()
+    assert fanout.parent is not None
+    assert request.context is not None
+    assert fanout.context is not None
+    assert fanout.parent.span_id == request.context.span_id
+    (claimed,) = await store.claim_due_deliveries(now=utc_now(), limit=10, lease_seconds=30)
+    assert (claimed.event.id, claimed.webhook.id) == (event_id, hook_id)
+    traceparent = claimed.event.traceparent
+    assert traceparent is not None
+    assert traceparent.split("-")[1:3] == [
+        f"{request.context.trace_id:032x}",
+        f"{fanout.context.span_id:016x}",
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import httpx
@@ -23,7 +24,7 @@ async def test_worker_serves_its_delivery_counters_on_metrics_port(
         processes(database_url, tmp_path) as procs,
     ):
         receiver = await hookcast.receiver()
-        await hookcast.hook_for(receiver)
+        hook = await hookcast.hook_for(receiver)
         ids = await hookcast.publish_media(3)
         worker = procs.worker("--metrics-port", str(port))
         await receiver.wait_for_events(set(ids), timeout=45)
@@ -42,3 +43,11 @@ async def test_worker_serves_its_delivery_counters_on_metrics_port(
             await eventually(counted, timeout=30, message=lambda: worker.log_tail())
             page = (await client.get(url)).text
         assert 'hookcast_deliveries_total{outcome="succeeded",status_class="2xx"} 3.0' in page
+        # Per webhook, for the failure-ratio alert; and the worker's own heartbeat, fresh
+        # (the stalled-worker alert reads it from this exporter too).
+        assert (
+            f'hookcast_webhook_attempts_total{{result="succeeded",webhook_id="{hook["id"]}"}} 3.0'
+            in page
+        )
+        (heartbeat,) = re.findall(r"^hookcast_worker_heartbeat_age_seconds (\S+)$", page, re.M)
+        assert 0 < float(heartbeat) < 30  # 0.0 would be a gauge nobody set

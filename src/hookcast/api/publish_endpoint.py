@@ -34,11 +34,27 @@ class PublishEndpoint:
         self._app = app
         self._services = services
         self._limiter = limiter
+        self._tracer = services.events.tracer  # None unless tracing is configured
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST":
             await self._app(scope, receive, send)
             return
+        tracer = self._tracer
+        if tracer is None:  # not tracing: nothing more than the untraced path
+            await self._answer(scope, receive, send)
+            return
+        # The publish request's span is current while the fan-out runs (its parent); the
+        # publisher's own traceparent header, if any, is its parent in turn.
+        trace = tracer.publish_request(_header(scope, b"traceparent"))
+        status = 500  # unless answered: an exception escaping to the server's error handler
+        try:
+            status = await self._answer(scope, receive, send)
+        finally:
+            trace.finish(status_code=status)
+
+    async def _answer(self, scope: Scope, receive: Receive, send: Send) -> int:
+        """Publishes the request's body and answers it; returns the status answered."""
         body = await _body(receive)
         headers: Mapping[str, str] = {}
         try:
@@ -58,10 +74,11 @@ class PublishEndpoint:
             }
         )
         await send({"type": "http.response.body", "body": content})
+        return status
 
     async def _publish(self, scope: Scope, body: bytes) -> bytes:
         events = self._services.events
-        caller = await events.publisher(_authorization(scope))
+        caller = await events.publisher(_header(scope, b"authorization"))
         if self._limiter is not None:
             self._limiter.check(caller.key_id or caller.account_id)
         try:
@@ -78,9 +95,10 @@ class _InvalidJson(HookcastError):
         super().__init__(INVALID_JSON[1])
 
 
-def _authorization(scope: Scope) -> str | None:
+def _header(scope: Scope, wanted: bytes) -> str | None:
+    """The first value of a (lower-case) header."""
     for name, value in scope["headers"]:
-        if name == b"authorization":
+        if name == wanted:
             return bytes(value).decode("latin-1")
     return None
 

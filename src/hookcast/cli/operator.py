@@ -62,7 +62,7 @@ def with_runtime(action: Callable[[Runtime], Awaitable[T]]) -> T:
         try:
             return await action(runtime)
         finally:
-            await runtime.store.close()
+            await runtime.close()
 
     try:
         return run_loop(run())

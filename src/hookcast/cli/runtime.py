@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -30,10 +31,11 @@ from hookcast.delivery.worker import DeliveryWorker, WorkerOptions
 from hookcast.domain.addresses import parse_networks
 from hookcast.heartbeat import Heartbeat
 from hookcast.metrics import Metrics
-from hookcast.ports import Store
+from hookcast.ports import Store, Tracer
 from hookcast.resolver import SystemResolver
 from hookcast.services import Services, build_services
 from hookcast.tokens import derive_key
+from hookcast.tracing import open_tracer
 
 _log = logging.getLogger("hookcast")
 
@@ -50,19 +52,31 @@ class Runtime:
     services: Services
     # This process's metrics: the worker and the event service report to it, /metrics shows it.
     metrics: Metrics = field(default_factory=Metrics)
+    # Spans of publishes and attempts, when tracing is configured (hookcast/tracing).
+    tracer: Tracer | None = None
 
     @classmethod
     async def open(cls, settings: Settings) -> Runtime:
         store = await open_settings_store(settings)
         metrics = Metrics()
+        tracer = open_tracer(settings.otel_exporter_otlp_endpoint, os.environ)
         services = build_services(
             store,
             clock=utc_now,
             resolver=SystemResolver(nameservers=settings.dns_nameservers()),
             policy=policy(settings),
             publish_observer=metrics,
+            tracer=tracer,
         )
-        return cls(settings=settings, store=store, services=services, metrics=metrics)
+        return cls(
+            settings=settings, store=store, services=services, metrics=metrics, tracer=tracer
+        )
+
+    async def close(self) -> None:
+        """Closes the store, then exports the spans still batched."""
+        await self.store.close()
+        if self.tracer is not None:
+            await asyncio.to_thread(self.tracer.close)  # blocks while it exports
 
     def worker(
         self, *, concurrency: int | None = None, heartbeat: Heartbeat | None = None
@@ -92,6 +106,7 @@ class Runtime:
             options=options,
             observer=self.metrics,
             heartbeat=heartbeat,
+            tracer=self.tracer,
         )
         return worker, sender
 
@@ -115,6 +130,7 @@ class Runtime:
         retention = self.retention()
         pruning = asyncio.create_task(retention.run(stop)) if retention is not None else None
         self.services.events.handoff = worker
+        self.metrics.heartbeat = worker.heartbeat
         try:
             await worker.run(stop)
         finally:
@@ -150,7 +166,7 @@ class Runtime:
                 stop.set()
                 if task is not None:
                     await task
-                await self.store.close()
+                await self.close()
 
         heartbeat = Heartbeat() if with_worker else None  # /readyz then watches the worker
         app = create_app(

@@ -93,9 +93,12 @@ def expire(claimed: ClaimedDelivery, now: datetime) -> Concluded | None:
     )
 
 
-def prepare(claimed: ClaimedDelivery, now: datetime) -> OutboundRequest:
+def prepare(
+    claimed: ClaimedDelivery, now: datetime, *, traceparent: str | None = None
+) -> OutboundRequest:
     """The exact request: the body is the same on every attempt; the timestamp and
-    signatures are fresh for each attempt.
+    signatures are fresh for each attempt. `traceparent`, when tracing, names the attempt's
+    span to the receiver (W3C Trace Context); no signature covers it.
 
     `webhook-id` is the delivery id: Standard Webhooks receivers dedupe on it, so it must be
     stable across retries of one delivery yet differ between two webhooks that receive the
@@ -118,6 +121,8 @@ def prepare(claimed: ClaimedDelivery, now: datetime) -> OutboundRequest:
         secrets=secrets,
     )
     headers.update(sequence_headers(claimed.event))
+    if traceparent is not None:
+        headers["traceparent"] = traceparent
     return OutboundRequest(
         url=webhook.webhook_url,
         body=body,

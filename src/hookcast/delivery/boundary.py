@@ -22,12 +22,17 @@ _REASON_LIMIT = 200  # characters of the exception's message kept in the attempt
 
 
 async def send_once(
-    sender: Sender, claimed: ClaimedDelivery, *, started_at: datetime
+    sender: Sender,
+    claimed: ClaimedDelivery,
+    *,
+    started_at: datetime,
+    traceparent: str | None = None,
 ) -> tuple[OutboundRequest, SendOutcome]:
-    """The request sent for `claimed` (signed at `started_at`) and what came of it: a
-    response, or an error describing why there is none. Raises only CancelledError."""
+    """The request sent for `claimed` (signed at `started_at`, with `traceparent` if
+    tracing) and what came of it: a response, or an error describing why there is none.
+    Raises only CancelledError."""
     try:
-        request = prepare(claimed, started_at)
+        request = prepare(claimed, started_at, traceparent=traceparent)
     except Exception as error:
         return _unsent(claimed), _failed(
             "the request could not be built", error, claimed=claimed, latency_ms=0.0

@@ -32,6 +32,7 @@ from hookcast.ports import (
     Lease,
     NoObserver,
     Sender,
+    Tracer,
 )
 
 __all__ = ["DeliveryWorker", "WorkerOptions"]
@@ -53,6 +54,7 @@ class DeliveryWorker:
         jitter: Callable[[], float] = random.random,
         observer: DeliveryObserver | None = None,
         heartbeat: Heartbeat | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
         options = options or WorkerOptions()
         self._queue = queue
@@ -60,6 +62,7 @@ class DeliveryWorker:
         self._clock = clock
         self._options = options
         self._jitter = jitter
+        self._tracer = tracer  # None: not tracing, and no cost for it
         self._scheduler = EndpointScheduler(options)
         self._outcomes = OutcomeRecorder(
             queue,
@@ -206,13 +209,21 @@ class DeliveryWorker:
             log_attempt(expired.report)
             self._outcomes.add(expired)
             return
+        trace = self._tracer.attempt(claimed) if self._tracer is not None else None
         with slot:
             started_at = self._clock()
             try:
-                request, outcome = await send_once(self._sender, claimed, started_at=started_at)
+                request, outcome = await send_once(
+                    self._sender,
+                    claimed,
+                    started_at=started_at,
+                    traceparent=trace.traceparent if trace is not None else None,
+                )
             except asyncio.CancelledError:
                 # Shutting down mid-send: give the lease back so it is sent again at once.
                 self._outcomes.hand_back([(claimed.delivery.id, claimed.lease_token)])
+                if trace is not None:
+                    trace.finish(None)
                 raise
             now = self._clock()
             concluded = conclude(
@@ -225,6 +236,8 @@ class DeliveryWorker:
                 disable_after=self._options.disable_after,
             )
             slot.learn(concluded.kind, now=now, seconds=outcome.latency_ms / 1000)
+        if trace is not None:
+            trace.finish(concluded.report)
         log_attempt(concluded.report)
         self._outcomes.add(concluded)
 

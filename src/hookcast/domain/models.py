@@ -207,6 +207,10 @@ class Event:
     # assigned by the store when the event is first stored. None: not stored yet, or an
     # event about no resource (webhook_test). Not part of what was published (equality).
     sequence: int | None = field(default=None, compare=False)
+    # The W3C traceparent of the publish's fan-out span, kept so that attempts, in any
+    # process and however much later, continue the publisher's trace (ports/tracing.py).
+    # None when the publishing process does not trace. Not part of what was published.
+    traceparent: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

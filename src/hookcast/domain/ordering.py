@@ -98,6 +98,7 @@ def with_sequence(event: Event, sequence: int) -> Event:
         event.data,
         event.created,
         sequence,
+        event.traceparent,
     )
 
 

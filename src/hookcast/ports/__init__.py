@@ -8,6 +8,7 @@ implement them. One contract test suite (tests/contract) runs every Store implem
 - `queries` / `records`: what list reads ask for and what the store's reads return.
 - `sending`: `Sender` and `Resolver`, the outbound side.
 - `handoff`, `observers`, `clock`: a publish's direct hand-over, metrics, the time.
+- `tracing`: `Tracer`, the spans of publishes and attempts (off unless configured).
 """
 
 from hookcast.domain.fanout import Lease  # a Handoff grants it
@@ -39,9 +40,11 @@ from hookcast.ports.sending import (
     SendOutcome,
 )
 from hookcast.ports.store import ConfigChanged, ConfigVersion, Fanout, Store
+from hookcast.ports.tracing import AttemptTrace, FanoutTrace, PublishTrace, Tracer
 
 __all__ = [
     "AttemptReport",
+    "AttemptTrace",
     "ClaimedDelivery",
     "Clock",
     "ConfigChanged",
@@ -56,6 +59,7 @@ __all__ = [
     "EventQuery",
     "EventSummary",
     "Fanout",
+    "FanoutTrace",
     "Handoff",
     "Lease",
     "LookupTimeout",
@@ -65,11 +69,13 @@ __all__ = [
     "PageRequest",
     "Pruned",
     "PublishObserver",
+    "PublishTrace",
     "ReplayQuery",
     "Resolver",
     "SendOutcome",
     "Sender",
     "Store",
+    "Tracer",
     "WebhookHealth",
     "WebhookQuery",
 ]

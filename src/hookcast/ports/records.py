@@ -44,6 +44,14 @@ class DeliveryStats:
     pending: int  # deliveries waiting for an attempt, leased ones included
     oldest_due_age_seconds: float  # how long the most overdue delivery has waited; 0 if none
     disabled_webhooks: int
+    held: int = 0  # deliveries held for a disabled webhook, waiting for a person to decide
+    # Delivering processes whose heartbeat reached the database within WORKER_ALIVE_SECONDS.
+    workers_alive: int = 0
+
+
+# A worker beats every half second (delivery/options.py); one silent this long is stuck or
+# gone. The same limit /readyz applies to a `serve` process's own worker (heartbeat.py).
+WORKER_ALIVE_SECONDS = 30.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ from datetime import timedelta
 from ipaddress import IPv4Network, IPv6Network
 
 from hookcast.domain.retry import MIN_CUSTOM_DELAY
-from hookcast.ports import Clock, PublishObserver, Resolver, Store
+from hookcast.ports import Clock, PublishObserver, Resolver, Store, Tracer
 from hookcast.services.accounts import AccountService, NewApiKey
 from hookcast.services.auth import AuthService, Caller
 from hookcast.services.deliveries import DeliveryFilter, DeliveryService, TestSent
@@ -67,6 +67,7 @@ def build_services(
     resolver: Resolver,
     policy: Policy,
     publish_observer: PublishObserver | None = None,
+    tracer: Tracer | None = None,
 ) -> Services:
     webhooks = WebhookService(
         store,
@@ -88,6 +89,7 @@ def build_services(
             max_batch=policy.max_batch_events,
             max_deliveries=policy.max_deliveries_per_publish,
             observer=publish_observer,
+            tracer=tracer,
         ),
         deliveries=DeliveryService(store, clock=clock, webhooks=webhooks),
         portal=PortalService(store, clock=clock),

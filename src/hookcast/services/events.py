@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -20,12 +21,14 @@ from hookcast.ports import (
     ConfigVersion,
     EventQuery,
     EventSummary,
+    FanoutTrace,
     Handoff,
     NoObserver,
     Page,
     PageRequest,
     PublishObserver,
     Store,
+    Tracer,
 )
 from hookcast.services import validation as v
 from hookcast.services.auth import Caller, hash_secret, parse_authorization
@@ -54,8 +57,12 @@ class EventService:
         max_batch: int,
         max_deliveries: int,
         observer: PublishObserver | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
         self._store = store
+        # None: not tracing (the default), and a publish pays nothing for it. The publish
+        # endpoint reads it too, for the request's own span.
+        self.tracer = tracer
         self._clock = clock
         self._max_batch = max_batch
         self._max_deliveries = max_deliveries
@@ -87,12 +94,30 @@ class EventService:
             parse_event(item, account_id=caller.account_id, now=now, field=prefix(index))
             for index, item in enumerate(items)
         ]
+        if self.tracer is None:
+            return await self._store_checked(caller, events, prefix, now)
+        with self.tracer.fanout() as trace:
+            # Kept with each event: its attempts, in whichever worker, continue this trace.
+            traced = [replace(event, traceparent=trace.traceparent) for event in events]
+            return await self._store_checked(caller, traced, prefix, now, trace=trace)
+
+    async def _store_checked(
+        self,
+        caller: Caller,
+        events: Sequence[Event],
+        prefix: Callable[[int], str],
+        now: datetime,
+        *,
+        trace: FanoutTrace | None = None,
+    ) -> list[str]:
         for _ in range(_CHECKED_ATTEMPTS):
             try:
-                return await self._store_events(caller, events, prefix, now, checked=True)
+                return await self._store_events(
+                    caller, events, prefix, now, checked=True, trace=trace
+                )
             except ConfigChanged:
                 continue
-        return await self._store_events(caller, events, prefix, now, checked=False)
+        return await self._store_events(caller, events, prefix, now, checked=False, trace=trace)
 
     async def _store_events(
         self,
@@ -102,6 +127,7 @@ class EventService:
         now: datetime,
         *,
         checked: bool,
+        trace: FanoutTrace | None = None,
     ) -> list[str]:
         config = await self._account(caller)
         await self._check_sites(config, events, prefix)
@@ -126,6 +152,8 @@ class EventService:
                 ]
             )
         self._observer.on_published([event for event in unique if event.id in stored])
+        if trace is not None:
+            trace.counted(events=len(stored), deliveries=plan.size)
         if plan.over_budget:
             _log_over_budget(plan, caller.account_id)
             self._observer.on_conditions_over_budget(len(plan.over_budget))

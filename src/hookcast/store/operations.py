@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Integer, Select, and_, bindparam, delete, exists, func, or_, select, tuple_
@@ -10,14 +10,16 @@ from sqlalchemy.sql.dml import Delete
 
 from hookcast.domain.models import DeliveryStatus
 from hookcast.ports import DeliveryStats, Pruned
+from hookcast.ports.records import WORKER_ALIVE_SECONDS
 from hookcast.store.connector import Transaction
 from hookcast.store.statement import Statement
-from hookcast.store.tables import deliveries, events, webhooks
+from hookcast.store.tables import deliveries, events, webhooks, workers
 from hookcast.store.types import Timestamp
 
 __all__ = ["delivery_stats", "prune_before"]
 
 _PENDING = DeliveryStatus.PENDING.value
+_HELD = DeliveryStatus.HELD.value
 # Pruned once old: finished deliveries, and held ones nobody delivered or discarded in time.
 _DONE = tuple(
     status.value
@@ -33,28 +35,40 @@ _DONE = tuple(
 
 
 async def delivery_stats(tx: Transaction, now: datetime) -> DeliveryStats:
-    row = await tx.fetch_one(_STATS, {"b_now": now})
-    pending, oldest_due, disabled = row or (0, None, 0)
+    alive_since = now - timedelta(seconds=WORKER_ALIVE_SECONDS)
+    row = await tx.fetch_one(_STATS, {"b_now": now, "b_alive_since": alive_since})
+    pending, oldest_due, disabled, held, alive = row or (0, None, 0, 0, 0)
     age = (now - oldest_due).total_seconds() if oldest_due is not None else 0.0
     return DeliveryStats(
         pending=int(pending or 0),
         oldest_due_age_seconds=max(0.0, age),
         disabled_webhooks=int(disabled or 0),
+        held=int(held or 0),
+        workers_alive=int(alive or 0),
     )
 
 
 def _stats(_database: str) -> Select[Any]:
-    # Both delivery aggregates read only the partial index on pending rows.
+    # The pending aggregates read only the partial index on pending rows, `held` the one on
+    # held rows; the workers table holds a row per delivering process.
     pending = select(func.count()).select_from(deliveries).where(deliveries.c.status == _PENDING)
     oldest_due = select(func.min(deliveries.c.next_attempt_at)).where(
         deliveries.c.status == _PENDING,
         deliveries.c.next_attempt_at <= bindparam("b_now", type_=Timestamp),
     )
     disabled = select(func.count()).select_from(webhooks).where(webhooks.c.enabled.is_(False))
+    held = select(func.count()).select_from(deliveries).where(deliveries.c.status == _HELD)
+    alive = (
+        select(func.count())
+        .select_from(workers)
+        .where(workers.c.last_seen >= bindparam("b_alive_since", type_=Timestamp))
+    )
     return select(
         pending.scalar_subquery().label("pending"),
         oldest_due.scalar_subquery().label("oldest_due"),
         disabled.scalar_subquery().label("disabled"),
+        held.scalar_subquery().label("held"),
+        alive.scalar_subquery().label("alive"),
     )
 
 

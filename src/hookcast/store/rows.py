@@ -184,6 +184,7 @@ def event_values(event: Event) -> Values:
         "data": event.data,
         "created": event.created,
         "sequence": event.sequence,
+        "traceparent": event.traceparent,
     }
 
 
@@ -198,6 +199,7 @@ def event_from_row(row: Row) -> Event:
         data=row["data"],
         created=row["created"],
         sequence=row["sequence"],
+        traceparent=row["traceparent"],
     )
 
 

@@ -46,6 +46,7 @@ _STATUS = 16
 _WORKER_ID = 32
 _RESOURCE_KEY = 160  # "media:" or "channel:" and a resource id of up to 128 characters
 _COALESCE_KEY = 200  # an event type, "|", and a resource key
+_TRACEPARENT = 55  # W3C version 00: "00-" 32 hex "-" 16 hex "-" 2 hex
 
 metadata = MetaData(
     naming_convention={
@@ -184,6 +185,9 @@ events = Table(
     # Per (account, resource) publish number (resource_sequences); NULL for events about no
     # resource, and for events stored before sequences existed.
     Column("sequence", BigInteger, nullable=True),
+    # The W3C traceparent of the publish's fan-out span (ports/tracing.py); NULL when the
+    # publishing process does not trace.
+    Column("traceparent", String(_TRACEPARENT), nullable=True),
     Index(None, "account_id", "created"),
 )
 

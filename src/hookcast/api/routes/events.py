@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Header, Query
 
 from hookcast.api.deps import CallerDep, PageDep, ServicesDep
 from hookcast.api.json_route import OrjsonRoute
@@ -23,6 +23,11 @@ PUBLISH_DOC = (
     "One event, or a batch of up to 1,000 under `events`. See GET /v2/event_types/ for the "
     "resource id fields each event type requires."
 )
+TRACEPARENT_DOC = (
+    "The publisher's W3C Trace Context. When HookCast traces (OpenTelemetry, "
+    "docs/operations.md), the publish continues this trace and every delivery of these "
+    "events carries a `traceparent` in it; otherwise it is ignored."
+)
 
 
 @router.post(
@@ -38,6 +43,8 @@ async def publish(
         PublishedEvent | PublishedBatch,
         Body(description=PUBLISH_DOC, openapi_examples=PUBLISH_EXAMPLES),
     ],
+    # Documented here; api/publish_endpoint.py reads it (this route never runs for it).
+    traceparent: Annotated[str | None, Header(description=TRACEPARENT_DOC)] = None,
 ) -> PublishResult:
     # Requests are answered by api/publish_endpoint.py before they reach this route, which
     # stays for the OpenAPI document (the models above are what it documents).

@@ -1,0 +1,54 @@
+"""Whether to trace, and the tracer when so (docs/operations.md, "Traces").
+
+Deciding reads only the environment: OpenTelemetry is imported (hookcast/tracing/otel.py)
+only once tracing is on, so a process that does not trace never loads it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from hookcast.ports import Tracer
+
+__all__ = ["open_tracer", "traces_endpoint"]
+
+_TRACES_PATH = "/v1/traces"
+
+
+def traces_endpoint(configured: str, environ: Mapping[str, str]) -> str | None:
+    """The OTLP/HTTP URL spans are exported to, or None: tracing is off.
+
+    `configured` is HOOKCAST_OTEL_EXPORTER_OTLP_ENDPOINT, a collector's base URL as
+    OTEL_EXPORTER_OTLP_ENDPOINT is (the traces path is appended); without it the standard
+    variables decide, as the OpenTelemetry specification says: the traces-only URL as it is,
+    else the base URL. OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none switch it off.
+    """
+    if _flag(environ, "OTEL_SDK_DISABLED") == "true":
+        return None
+    if _flag(environ, "OTEL_TRACES_EXPORTER") == "none":
+        return None
+    if configured.strip():
+        return _with_traces_path(configured)
+    exact = environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "").strip()
+    if exact:
+        return exact
+    base = environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip()
+    return _with_traces_path(base) if base else None
+
+
+def open_tracer(configured: str, environ: Mapping[str, str]) -> Tracer | None:
+    """The process's tracer, exporting over OTLP/HTTP, or None when tracing is off."""
+    endpoint = traces_endpoint(configured, environ)
+    if endpoint is None:
+        return None
+    from hookcast.tracing.otel import OtelTracer  # only now: see the module's docstring
+
+    return OtelTracer.exporting(endpoint)
+
+
+def _flag(environ: Mapping[str, str], name: str) -> str:
+    return environ.get(name, "").strip().lower()
+
+
+def _with_traces_path(base: str) -> str:
+    return base.strip().rstrip("/") + _TRACES_PATH

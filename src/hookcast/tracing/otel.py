@@ -1,0 +1,159 @@
+"""The `Tracer` port on OpenTelemetry's SDK, exporting spans over OTLP/HTTP (protobuf).
+
+Spans: the publish request (SERVER, continuing the publisher's `traceparent`), its fan-out
+(INTERNAL, whose context is kept with the events), and each delivery attempt (CLIENT, the
+fan-out's child, whose context is the `traceparent` header the receiver gets). The SDK reads
+the standard OTEL_* variables itself: OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES, the
+sampler (OTEL_TRACES_SAMPLER, by default: follow the parent, sample new traces), the batch
+processor's OTEL_BSP_* and the exporter's headers, timeout, compression and certificates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import Token
+
+from opentelemetry import context, trace
+from opentelemetry.context import Context
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+from hookcast.domain.formats import format_of
+from hookcast.domain.models import DeliveryStatus
+from hookcast.ports import AttemptReport, ClaimedDelivery
+
+__all__ = ["OtelTracer", "traceparent_of"]
+
+_PROPAGATOR = TraceContextTextMapPropagator()
+_PUBLISH_ROUTE = "/v2/events/"
+
+
+class OtelTracer:
+    """HookCast's spans on one TracerProvider of its own (never the global one, so that a
+    host application's tracing, or a test's, is left alone)."""
+
+    def __init__(self, provider: TracerProvider) -> None:
+        self._provider = provider
+        self._tracer = provider.get_tracer("hookcast")
+
+    @classmethod
+    def exporting(cls, endpoint: str) -> OtelTracer:
+        """A tracer batching its spans to the OTLP/HTTP `endpoint` (the full traces URL)."""
+        provider = TracerProvider(resource=_resource())
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
+        return cls(provider)
+
+    def publish_request(self, traceparent: str | None) -> _RequestTrace:
+        parent = _parent(traceparent)
+        span = self._tracer.start_span(
+            f"POST {_PUBLISH_ROUTE}",
+            context=parent,
+            kind=SpanKind.SERVER,
+            attributes={"http.request.method": "POST", "http.route": _PUBLISH_ROUTE},
+        )
+        # Current until finished, so the fan-out below is its child.
+        token = context.attach(trace.set_span_in_context(span, parent))
+        return _RequestTrace(span, token)
+
+    @contextmanager
+    def fanout(self) -> Iterator[_FanoutTrace]:
+        with self._tracer.start_as_current_span("hookcast.fanout") as span:
+            yield _FanoutTrace(span)
+
+    def attempt(self, claimed: ClaimedDelivery) -> _AttemptTrace:
+        event, webhook = claimed.event, claimed.webhook
+        name = format_of(webhook).event_name(event.type)
+        span = self._tracer.start_span(
+            f"deliver {name}",
+            context=_parent(event.traceparent),
+            kind=SpanKind.CLIENT,
+            # Ids only, as in the attempt's log line: never the URL, which may hold a token.
+            attributes={
+                "http.request.method": "POST",
+                "hookcast.webhook.id": webhook.id,
+                "hookcast.delivery.id": claimed.delivery.id,
+                "hookcast.event.id": event.id,
+                "hookcast.event.type": name,
+                "hookcast.attempt": claimed.delivery.attempts + 1,
+            },
+        )
+        return _AttemptTrace(span)
+
+    def close(self) -> None:
+        # Exports the spans still batched (bounded by the exporter's timeout).
+        self._provider.shutdown()
+
+
+class _RequestTrace:
+    def __init__(self, span: Span, token: Token[Context]) -> None:
+        self._span = span
+        self._token = token
+
+    def finish(self, *, status_code: int) -> None:
+        self._span.set_attribute("http.response.status_code", status_code)
+        if status_code >= 500:  # a 4xx is the publisher's mistake, not a failed request
+            self._span.set_status(Status(StatusCode.ERROR))
+        self._span.end()
+        context.detach(self._token)
+
+
+class _FanoutTrace:
+    def __init__(self, span: Span) -> None:
+        self._span = span
+
+    @property
+    def traceparent(self) -> str:
+        return traceparent_of(self._span)
+
+    def counted(self, *, events: int, deliveries: int) -> None:
+        self._span.set_attributes({"hookcast.events": events, "hookcast.deliveries": deliveries})
+
+
+class _AttemptTrace:
+    def __init__(self, span: Span) -> None:
+        self._span = span
+
+    @property
+    def traceparent(self) -> str:
+        return traceparent_of(self._span)
+
+    def finish(self, report: AttemptReport | None) -> None:
+        span = self._span
+        if report is None:
+            span.set_status(Status(StatusCode.ERROR, "abandoned: the worker stopped"))
+        else:
+            span.set_attributes(
+                {"hookcast.outcome": report.outcome_name, "hookcast.latency_ms": report.latency_ms}
+            )
+            if report.status_code is not None:
+                span.set_attribute("http.response.status_code", report.status_code)
+            if report.outcome is not DeliveryStatus.SUCCEEDED:
+                span.set_status(Status(StatusCode.ERROR, report.error or report.outcome_name))
+        span.end()
+
+
+def traceparent_of(span: Span) -> str:
+    """The W3C `traceparent` (version 00) naming `span`."""
+    found = span.get_span_context()
+    return f"00-{found.trace_id:032x}-{found.span_id:016x}-{int(found.trace_flags):02x}"
+
+
+def _parent(traceparent: str | None) -> Context:
+    """The context a `traceparent` names; an empty one (a new trace) when it is missing or
+    not a valid W3C traceparent. Never the ambient context: each span's parent is explicit."""
+    if traceparent is None:
+        return Context()
+    return _PROPAGATOR.extract({"traceparent": traceparent}, context=Context())
+
+
+def _resource() -> Resource:
+    detected = Resource.create()  # OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES
+    name = str(detected.attributes.get(SERVICE_NAME, ""))
+    if name and not name.startswith("unknown_service"):
+        return detected
+    return detected.merge(Resource({SERVICE_NAME: "hookcast"}))

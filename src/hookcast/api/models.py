@@ -26,7 +26,15 @@ from hookcast.domain.formats import FORMATS, format_of
 from hookcast.domain.formats.examples import format_examples
 from hookcast.domain.formats.jwplayer import format_time
 from hookcast.domain.jwks import PublishedKey
-from hookcast.domain.models import ApiKey, Attempt, LastError, Site, Webhook, WebhookState
+from hookcast.domain.models import (
+    ALL_SITES,
+    ApiKey,
+    Attempt,
+    LastError,
+    Site,
+    Webhook,
+    WebhookState,
+)
 from hookcast.domain.retry import retry_policy_to_json
 from hookcast.ports import DeliveryRecord, EventSummary, Page, PageRequest
 from hookcast.services import NewApiKey
@@ -146,7 +154,12 @@ class WebhookMetadataOut(_Out):
         description='Event names in the webhook\'s format, or ["*"] (Flowplayer: ["ALL"]) '
         "for every event"
     )
-    site_ids: list[str]
+    site_ids: list[str] = Field(
+        description='The properties (site ids) whose events it receives, or ["*"] alone for '
+        "every property of the account, including those created later. A webhook made with "
+        '["*"] shows ["*"] here (not the properties it covers today), so what is read back '
+        "can be sent back unchanged"
+    )
     enabled: bool
     disabled_reason: str | None
     conditions: dict[str, Any] | None
@@ -197,7 +210,7 @@ class WebhookMetadataOut(_Out):
             description=hook.description,
             webhook_url=hook.webhook_url,
             events=list(format_of(hook).to_own(hook.events)),
-            site_ids=list(hook.site_ids),
+            site_ids=[ALL_SITES] if hook.all_sites else list(hook.site_ids),
             enabled=hook.enabled,
             disabled_reason=hook.disabled_reason,
             conditions=hook.conditions,

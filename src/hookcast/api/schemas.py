@@ -29,7 +29,10 @@ class WebhookMetadataCreate(_Strict):
     description: str | None = None
     webhook_url: str
     events: list[str]
-    site_ids: list[str]
+    site_ids: list[str] = Field(
+        description='The properties (site ids) whose events it receives, or ["*"] alone for '
+        "every property of the account, including those created later"
+    )
     enabled: bool = True
     conditions: dict[str, Any] | None = None
     retry_policy: RetryPolicyIn | None = Field(
@@ -64,7 +67,10 @@ class WebhookMetadataPatch(_Strict):
     description: str | None = None
     webhook_url: str | None = None
     events: list[str] | None = None
-    site_ids: list[str] | None = None
+    site_ids: list[str] | None = Field(
+        default=None,
+        description='Property ids, or ["*"] alone for every property (those created later too)',
+    )
     enabled: bool | None = None
     conditions: dict[str, Any] | None = None
     retry_policy: RetryPolicyIn | None = None

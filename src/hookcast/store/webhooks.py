@@ -106,7 +106,8 @@ def _filters(query: WebhookQuery) -> list[ColumnElement[bool]]:
         filters.append(webhooks.c.id.in_(subscribed))
     if query.site_id is not None:
         on_site = select(webhook_sites.c.webhook_id).where(webhook_sites.c.site_id == query.site_id)
-        filters.append(webhooks.c.id.in_(on_site))
+        # A webhook on every property hears this one too.
+        filters.append(or_(webhooks.c.all_sites, webhooks.c.id.in_(on_site)))
     if query.format is not None:
         filters.append(webhooks.c.format == query.format)
     return filters

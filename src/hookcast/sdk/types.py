@@ -94,6 +94,7 @@ class Webhook:
     description: str | None
     webhook_url: str
     events: tuple[str, ...]
+    # Property ids, or ("*",): every property, including ones created later (`every_site`).
     site_ids: tuple[str, ...]
     enabled: bool
     disabled_reason: str | None
@@ -123,6 +124,12 @@ class Webhook:
     last_error: LastError | None = None  # kept after the webhook recovers
     next_attempt_at: datetime | None = None  # while failing: the next retry
     public_key: str | None = None  # whpk_..., for ed25519 signing (not a secret)
+
+    @property
+    def every_site(self) -> bool:
+        """Whether it hears every property of the account, including ones created later
+        (site_ids ["*"]), rather than the listed ones."""
+        return self.site_ids == ("*",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,7 +241,7 @@ class WebhookFields(TypedDict, total=False):
     name: Required[str]
     webhook_url: Required[str]
     events: Required[list[str]]
-    site_ids: Required[list[str]]
+    site_ids: Required[list[str]]  # ["*"]: every property, including ones created later
     description: NotRequired[str | None]
     enabled: NotRequired[bool]
     conditions: NotRequired[dict[str, Any] | None]
@@ -253,7 +260,7 @@ class WebhookChanges(TypedDict, total=False):
     name: str
     webhook_url: str
     events: list[str]
-    site_ids: list[str]
+    site_ids: list[str]  # ["*"]: every property, including ones created later
     description: str | None  # None clears it
     enabled: bool
     conditions: dict[str, Any] | None  # None clears them

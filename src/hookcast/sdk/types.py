@@ -26,6 +26,8 @@ __all__ = [
     "EventType",
     "LastError",
     "Page",
+    "PortalLink",
+    "PortalSettings",
     "PublishResult",
     "Site",
     "TestSent",
@@ -223,6 +225,27 @@ class PublishResult:
     def event_id(self) -> str:
         """The id of the first (for a single publish: the only) event."""
         return self.event_ids[0]
+
+
+@dataclass(frozen=True, slots=True)
+class PortalLink:
+    """A link that opens the customer portal without an API key, until `expires`."""
+
+    url: str = field(repr=False)  # a bearer credential: keep it secret
+    expires: datetime
+    role: str  # "editor" (webhooks and deliveries) or "viewer" (read only)
+    # The origins allowed to show it in an iframe; None: the account's default.
+    frame_ancestors: tuple[str, ...] | None
+
+
+@dataclass(frozen=True, slots=True)
+class PortalSettings:
+    """The portal's brand (None: HookCast's) and the origins that may frame it by default."""
+
+    name: str | None
+    logo: str | None  # an https or data: URL
+    accent_colour: str | None  # "#rrggbb"
+    frame_ancestors: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,8 +44,8 @@ async def get_caller(
 
 
 def get_page(
-    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
-    page_length: Annotated[int, Query(ge=1, le=MAX_PAGE_LENGTH)] = 10,
+    page: Annotated[int, Query(ge=1, le=1_000_000, description="The page, from 1")] = 1,
+    page_length: Annotated[int, Query(ge=1, le=MAX_PAGE_LENGTH, description="Items per page")] = 10,
 ) -> PageRequest:
     return PageRequest(page=page, page_length=page_length)
 

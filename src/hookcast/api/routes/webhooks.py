@@ -54,9 +54,15 @@ async def list_webhooks(
     services: ServicesDep,
     caller: CallerDep,
     page: PageDep,
-    sort: str = "created:dsc",
+    sort: Annotated[
+        str,
+        Query(description="<field>:<asc|dsc>, field one of created, last_modified, name"),
+    ] = "created:dsc",
     events: Annotated[str | None, Query(description="Only webhooks subscribed to it")] = None,
-    site_id: str | None = None,
+    site_id: Annotated[
+        str | None,
+        Query(description='Only webhooks hearing this property (those on ["*"] included)'),
+    ] = None,
     format: Annotated[str | None, Query(description="Only webhooks of this format")] = None,
 ) -> WebhookList:
     found = await services.webhooks.list(

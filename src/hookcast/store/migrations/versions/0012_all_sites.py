@@ -20,12 +20,14 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("webhooks") as batch:
-        batch.add_column(
-            sa.Column("all_sites", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
+    # A plain ADD COLUMN, not batch_alter_table: on SQLite a batch recreates the table, and
+    # dropping the old one (foreign keys on, as migrate() runs) cascades to webhook_sites,
+    # webhook_events and deliveries, emptying every webhook's subscriptions and log.
+    op.add_column(
+        "webhooks",
+        sa.Column("all_sites", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("webhooks") as batch:
-        batch.drop_column("all_sites")
+    op.drop_column("webhooks", "all_sites")  # SQLite 3.35+ drops a column in place

@@ -107,6 +107,14 @@ def _upgrade_to(connection: Connection, revision: str) -> None:
 # Revisions an existing database may be at, and the webhook columns added after each.
 _EARLIER = [
     pytest.param("0011_portal_settings", ("all_sites",), id="from-0011"),
+    pytest.param(
+        "0009_ordering", ("coalesce_updates", "max_age_seconds", "all_sites"), id="from-0009"
+    ),
+    pytest.param(
+        "0008_webhook_state",
+        ("ordering", "coalesce_updates", "max_age_seconds", "all_sites"),
+        id="from-0008",
+    ),
 ]
 
 

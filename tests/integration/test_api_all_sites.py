@@ -103,3 +103,17 @@ async def test_a_property_created_after_the_webhook_is_delivered_to(
     }
     # Fan-out made no delivery of the later property's event to the listed webhook.
     assert (await hookcast.deliveries(first_only["id"]))["total"] == 1
+
+
+async def test_a_test_event_to_a_webhook_on_every_property_names_a_property(
+    hookcast: Deployment,
+) -> None:
+    receiver = await hookcast.receiver()
+    hook = await hookcast.hook_for(receiver, site_ids=["*"])
+    hookcast.start_worker()
+
+    sent = await hookcast.api.post(f"/v2/webhooks/{hook['id']}/test/")
+    assert sent.status_code == 202, sent.text
+    await receiver.wait_for_events({sent.json()["event_id"]})
+    (ping,) = receiver.received
+    assert ping.payload["site_id"] == hookcast.site_id  # the account's (first) property

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic.config import JsonDict
 
 from hookcast.api import schema_facts as facts
 from hookcast.domain.catalog import EVENT_TYPES
@@ -156,11 +157,43 @@ class WebhookMetadataPatch(_Strict):
     )
 
 
+# JW Player's own example (its Management API docs), then HookCast's additions.
+_JW_WEBHOOK: JsonDict = {
+    "name": "Media Available Webhook",
+    "description": "Webhook to notify me when media is ready to be published",
+    "webhook_url": "https://my-endpoint.com",
+    "events": ["media_available"],
+    "site_ids": ["1A23bCD4"],
+}
+_EVERYWHERE: JsonDict = {
+    "name": "Everything, everywhere",
+    "webhook_url": "https://my-endpoint.com/hookcast",
+    "events": ["*"],
+    "site_ids": ["*"],
+    "format": "standard",
+    "retry_policy": "quick",
+}
+
+
 class WebhookCreate(_Strict):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"metadata": _JW_WEBHOOK}, {"metadata": _EVERYWHERE}]}
+    )
+
     metadata: WebhookMetadataCreate = Field(description="The webhook's settings")
 
 
 class WebhookPatch(_Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"metadata": {"site_ids": ["*"]}},
+                {"metadata": {"enabled": False}},
+                {"metadata": {"events": ["media_available", "media_deleted"]}},
+            ]
+        }
+    )
+
     metadata: WebhookMetadataPatch = Field(description="The settings to change")
 
 

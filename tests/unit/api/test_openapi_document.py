@@ -1,6 +1,7 @@
 """/openapi.json says enough to call the API without reading the code: every field of every
-request and response model is described, and the choices and ranges the services enforce
-are stated (enums, minimum/maximum) where a client generator or "Try it out" reads them."""
+request and response model and every parameter is described, and the choices and ranges the
+services enforce are stated (enums, minimum/maximum) where a client generator or "Try it out"
+reads them."""
 
 from __future__ import annotations
 
@@ -49,6 +50,17 @@ def test_every_field_of_every_model_is_described() -> None:
         if not str(part.get("description", "")).strip()
     ]
     assert offenders == [], f"fields without a description: {', '.join(offenders)}"
+
+
+def test_every_parameter_of_every_operation_is_described() -> None:
+    offenders = [
+        f"{method.upper()} {path} {parameter['name']}"
+        for path, operations in DOCUMENT["paths"].items()
+        for method, operation in operations.items()
+        for parameter in operation.get("parameters", [])
+        if not str(parameter.get("description", "")).strip()
+    ]
+    assert offenders == [], f"parameters without a description: {', '.join(offenders)}"
 
 
 def test_the_choices_the_services_check_are_stated_as_enums() -> None:

@@ -8,14 +8,30 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, insert, inspect, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from hookcast.store import migrate, open_store, to_async_url
-from hookcast.store.tables import metadata
+from hookcast.store.crypto import SecretBox
+from hookcast.store.rows import delivery_values, event_values, site_values, webhook_values
+from hookcast.store.tables import (
+    accounts,
+    deliveries,
+    events,
+    metadata,
+    sites,
+    webhook_events,
+    webhook_sites,
+    webhooks,
+)
+from support import factories as make
 from support.postgres import run_sql
+
+MIGRATIONS = Path(migrate.__code__.co_filename).parent / "migrations"
 
 _numbers = itertools.count(1)
 
@@ -81,3 +97,63 @@ async def test_migrations_match_the_table_definitions(database_url: str) -> None
     finally:
         await engine.dispose()
     assert differences == []
+
+
+def _upgrade_to(connection: Connection, revision: str) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    command.upgrade(config, revision)
+
+
+# Revisions an existing database may be at: upgrading from each must keep what it holds.
+_EARLIER = ["0011_portal_settings", "0009_ordering", "0008_webhook_state"]
+
+
+@pytest.mark.parametrize("revision", _EARLIER)
+async def test_upgrading_keeps_every_webhooks_subscriptions_and_deliveries(
+    empty_database_url: str, secret_key: bytes, revision: str
+) -> None:
+    acme = make.account()
+    site = make.site(acme.id)
+    hook = make.webhook(acme.id, site_ids=(site.id,), events=("media_available",))
+    published = make.event(acme.id, site.id)
+    delivery = make.delivery(published, hook.id)
+    subscribed = {"webhook_id": hook.id, "position": 0}
+    rows = [
+        (accounts, {"id": acme.id, "name": acme.name, "created": acme.created}),
+        (sites, site_values(site)),
+        (webhooks, webhook_values(hook, SecretBox(secret_key))),
+        (webhook_sites, {**subscribed, "site_id": site.id}),
+        (webhook_events, {**subscribed, "event": "media_available"}),
+        (events, event_values(published)),
+        (deliveries, delivery_values(delivery)),
+    ]
+    engine = create_async_engine(to_async_url(empty_database_url))
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(_upgrade_to, revision)
+            for table, values in rows:
+                columns = await conn.run_sync(_columns, table.name)
+                kept = {name: value for name, value in values.items() if name in columns}
+                await conn.execute(insert(table).values(**kept))
+    finally:
+        await engine.dispose()
+
+    migrate(empty_database_url)  # with foreign keys on, as every deployment runs it
+    store = await open_store(empty_database_url, secret_key=secret_key)
+    try:
+        found = await store.get_webhook(acme.id, hook.id)
+        sent = await store.get_delivery(acme.id, delivery.id)
+    finally:
+        await store.close()
+    assert found is not None
+    assert not found.all_sites  # a list made before "*" existed stays that list
+    assert found.site_ids == (site.id,)
+    assert found.events == ("media_available",)
+    assert sent is not None
+
+
+def _columns(connection: Connection, table: str) -> set[str]:
+    """The columns `table` has at the database's revision."""
+    return {column["name"] for column in inspect(connection).get_columns(table)}

@@ -303,3 +303,28 @@ async def test_the_log_shows_a_superseded_update_and_why(board: Board) -> None:
     assert "status-superseded" in page
     assert "a newer update about this media was published first (latest wins)" in page
     assert sorted(await _statuses(board, webhook)) == ["pending", "superseded"]
+
+
+async def test_all_properties_is_a_choice_of_the_form_and_shown_as_such(board: Board) -> None:
+    site_id = await board.site()
+    await board.sign_in(board.admin)
+    form = await board.client.get("/webhooks/new")
+    assert "All properties, including future ones" in form.text
+
+    created = await board.post("/webhooks", _form(site_id, site_ids=["*"]))
+    assert created.status_code == 200, created.text
+    (webhook,) = (
+        await board.runtime.services.webhooks.list(admin_of(board), page=PageRequest())
+    ).items
+    assert webhook.all_sites
+    assert webhook.site_ids == ()
+    assert "Properties: All properties" in (await board.client.get("/webhooks")).text
+    page = await board.client.get(f"/webhooks/{webhook.id}")
+    assert "All properties, including future ones" in page.text
+    edit = await board.client.get(f"/webhooks/{webhook.id}/edit")
+    assert re.search(r'value="\*" checked', edit.text)
+
+    narrowed = await board.post(f"/webhooks/{webhook.id}/edit", _form(site_id))
+    assert narrowed.status_code == 303, narrowed.text
+    changed = await board.runtime.services.webhooks.get(admin_of(board), webhook.id)
+    assert (changed.all_sites, changed.site_ids) == (False, (site_id,))

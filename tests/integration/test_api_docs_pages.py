@@ -54,3 +54,17 @@ def _on_site(body: dict[str, object], site_id: str) -> dict[str, object]:
         assert isinstance(events, list)
         return {"events": [{**event, "site_id": site_id} for event in events]}
     return {**body, "site_id": site_id}
+
+
+async def test_the_documented_webhook_examples_are_accepted(api: Api) -> None:
+    await api.site("1A23bCD4")  # the property JW Player's example names
+    schemas = (await api.client.get("/openapi.json")).json()["components"]["schemas"]
+    made = []
+    for example in schemas["WebhookCreate"]["examples"]:
+        answer = await api.call("POST", "/v2/webhooks/", json=example)
+        assert answer.status_code == 201, answer.text
+        assert answer.json()["metadata"]["site_ids"] == example["metadata"]["site_ids"]
+        made.append(answer.json()["id"])
+    for example in schemas["WebhookPatch"]["examples"]:  # events in jwplayer's names
+        changed = await api.call("PATCH", f"/v2/webhooks/{made[0]}/", json=example)
+        assert changed.status_code == 200, changed.text

@@ -286,7 +286,7 @@ async def test_only_api_video_webhooks_are_seen_here(apivideo: ApiVideo) -> None
 
     on_v2 = (await apivideo.api.call("GET", f"/v2/webhooks/{hook['webhookId']}/")).json()
     assert on_v2["metadata"]["format"] == "apivideo"
-    assert on_v2["metadata"]["site_ids"] == [SITE_ID]
+    assert on_v2["metadata"]["site_ids"] == ["*"]  # every property, those created later too
     assert on_v2["metadata"]["name"] == WEBHOOK_URL
 
 
@@ -305,11 +305,17 @@ async def test_an_unknown_event_is_a_problem_in_the_body_or_the_query(apivideo: 
     assert problem(listed, 400, "request-invalid-query-parameter")["name"] == "events"
 
 
-async def test_an_account_without_a_property_is_told_to_make_one(apivideo: ApiVideo) -> None:
+async def test_a_webhook_made_before_any_property_hears_the_first_one(
+    apivideo: ApiVideo,
+) -> None:
     editor = basic(await apivideo.api.key(Role.EDITOR))
     made = await apivideo.http.post(
         "/apivideo/webhooks",
         json={"events": ["video.source.recorded"], "url": WEBHOOK_URL},
         headers={"Authorization": editor},
     )
-    assert "property" in problem(made, 400, "invalid-attribute")["title"]
+    assert made.status_code == 201, made.text
+    first = await apivideo.api.site(SITE_ID)
+
+    listed = await apivideo.api.call("GET", "/v2/webhooks/", params={"site_id": first})
+    assert [hook["id"] for hook in listed.json()["webhooks"]] == [made.json()["webhookId"]]

@@ -154,17 +154,17 @@ def test_tables_fit_80_columns_with_whole_ids_and_zoned_times(live: LiveServer) 
     ok(hookcast(live, "webhooks", "delete", hook_id))
 
 
-def test_create_without_site_says_which_properties_and_trigger_counts_matches(
+def test_create_without_site_means_every_property_and_trigger_counts_matches(
     live: LiveServer,
 ) -> None:
     created = hookcast(
         live, "webhooks", "create", "--url", "https://example.com/count", "--event", "*"
     )
     ok(created)
-    assert "no --site given: subscribed to the 1 property that exists now (1A23bCD4)" in (
+    assert "no --site given: subscribed to every property, including ones created later" in (
         created.stderr
     )
-    assert "a property created later is not included" in created.stderr
+    assert "all properties, including future ones" in created.stdout
     hook_id = re.search(r"webhook (\w{8})", created.stdout).group(1)  # type: ignore[union-attr]
 
     published = ok(hookcast(live, "trigger", "media_created", "--media-id", "Cnt0Med1"))
@@ -174,13 +174,17 @@ def test_create_without_site_says_which_properties_and_trigger_counts_matches(
         (record,) = client.list_events(resource_id="Cnt0Med1").items
         assert int(matched.group(1)) == sum(record.deliveries.values()) >= 1
         client.create_site("Later", site_id="LaterS01")
-    elsewhere = ok(hookcast(live, "trigger", "media_created", "--site", "LaterS01"))
+    later = ok(hookcast(live, "trigger", "media_created", "--site", "LaterS01"))
+    assert re.search(r"^matched [1-9]\d* webhooks?$", later.stderr, re.MULTILINE), later.stderr
+    ok(hookcast(live, "webhooks", "delete", hook_id))
+    with live.client() as client:
+        client.create_site("Nobody's", site_id="Nobody01")
+    elsewhere = ok(hookcast(live, "trigger", "media_created", "--site", "Nobody01"))
     assert elsewhere.stderr.strip() == (
-        "matched no webhook: none wants media_created on property LaterS01 "
+        "matched no webhook: none wants media_created on property Nobody01 "
         "(see hookcast webhooks list)"
     )
     assert elsewhere.stdout.strip().startswith("evt_")
-    ok(hookcast(live, "webhooks", "delete", hook_id))
 
 
 def test_serve_says_it_created_the_schema_without_alembic_lines(live: LiveServer) -> None:

@@ -190,3 +190,38 @@ async def test_the_log_finds_deliveries_by_event_id_resource_id_and_time(
     assert future["total"] == 0
     assert bad.status_code == 400
     assert "until" in bad.text
+
+
+async def test_a_manual_retry_moves_the_webhooks_next_retry_to_the_one_it_scheduled(
+    hookcast: Deployment,
+) -> None:
+    receiver = await hookcast.receiver(answer(503, body="down"))
+    hook = await hookcast.hook_for(receiver, retry_policy=[60, 3600])
+    hookcast.start_worker()
+    await hookcast.publish_media(1)
+    await receiver.wait_for(1)
+
+    async def attempts(count: int) -> dict[str, object]:
+        found: dict[str, object] = {}
+
+        async def recorded() -> bool:
+            (delivery,) = (await hookcast.deliveries(hook["id"]))["deliveries"]
+            found.update(delivery)
+            shown = (await hookcast.webhook(hook["id"]))["metadata"]["next_attempt_at"]
+            return delivery["attempts"] == count and shown is not None
+
+        await eventually(recorded, message=lambda: f"{found.get('attempts')} attempts")
+        return found
+
+    first = await attempts(1)
+    retried = await hookcast.api.post(f"/v2/deliveries/{first['id']}/retry/")
+    assert retried.status_code == 202, retried.text
+    await receiver.wait_for(2)
+    second = await attempts(2)
+
+    # The first failure's retry (in about a minute) was the manual retry's: the webhook
+    # shows the retry the second failure scheduled (in about an hour), as its delivery does.
+    shown = (await hookcast.webhook(hook["id"]))["metadata"]["next_attempt_at"]
+    assert shown == second["next_attempt_at"]
+    ahead = datetime.fromisoformat(str(shown)) - datetime.now(UTC)
+    assert ahead > timedelta(minutes=30)

@@ -101,6 +101,35 @@ def test_api_keys_and_roles(live: LiveServer, hookcast: Client) -> None:
         revoked.list_sites()
 
 
+def test_webhooks_on_every_property_read_back_as_such(hookcast: Client) -> None:
+    hook = hookcast.create_webhook(
+        name="Everywhere", webhook_url="https://example.com/all", events=["*"], site_ids=["*"]
+    )
+    assert hook.every_site
+    assert hook.site_ids == ("*",)
+    narrowed = hookcast.update_webhook(hook.id, site_ids=[SITE_ID])
+    assert not narrowed.every_site
+    hookcast.delete_webhook(hook.id)
+
+
+async def test_the_portal_is_branded_and_linked_through_the_sdk(live: LiveServer) -> None:
+    async with AsyncClient(live.url, live.admin_key) as hookcast:
+        brand = await hookcast.set_portal_settings(
+            name="Acme Video", accent_colour="#0f766e", frame_ancestors=["https://app.example.com"]
+        )
+        assert (brand.name, brand.accent_colour) == ("Acme Video", "#0f766e")
+        assert brand.frame_ancestors == ("https://app.example.com",)
+        assert await hookcast.get_portal_settings() == brand
+        link = await hookcast.create_portal_link("viewer", duration="1h")
+    assert link.url.startswith(f"{live.url}/portal/")
+    assert link.role == "viewer"
+    assert link.frame_ancestors is None  # the account's default
+    assert timedelta(minutes=55) < link.expires - datetime.now(UTC) <= timedelta(hours=1)
+    with live.client() as sync:
+        assert sync.set_portal_settings() == sync.get_portal_settings()  # HookCast's own again
+        assert sync.get_portal_settings().name is None
+
+
 def test_rule_violations_raise_with_the_servers_code_and_description(hookcast: Client) -> None:
     with pytest.raises(ValidationError) as unknown:
         hookcast.publish("media_exploded", site_id=SITE_ID, media_id="MNYaMSQl")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Path, Query, Request
 from fastapi.security import APIKeyHeader
 
 from hookcast.api.ratelimit import RateLimiter
@@ -44,11 +44,18 @@ async def get_caller(
 
 
 def get_page(
-    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
-    page_length: Annotated[int, Query(ge=1, le=MAX_PAGE_LENGTH)] = 10,
+    page: Annotated[int, Query(ge=1, le=1_000_000, description="The page, from 1")] = 1,
+    page_length: Annotated[int, Query(ge=1, le=MAX_PAGE_LENGTH, description="Items per page")] = 10,
 ) -> PageRequest:
     return PageRequest(page=page, page_length=page_length)
 
+
+# Path parameters, described once for every route that takes them.
+WebhookId = Annotated[str, Path(description="The webhook's 8-character id")]
+SiteId = Annotated[str, Path(description="The property's 8-character id")]
+KeyId = Annotated[str, Path(description="The API key's id (not its secret)")]
+DeliveryId = Annotated[str, Path(description="The delivery's id (dlv_...)")]
+EventTypeName = Annotated[str, Path(description="A catalog event name, e.g. media_available")]
 
 ServicesDep = Annotated[Services, Depends(get_services)]
 CallerDep = Annotated[Caller, Depends(get_caller)]

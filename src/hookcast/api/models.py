@@ -20,13 +20,22 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from hookcast.api import schema_facts as facts
 from hookcast.domain import ed25519, jwks
-from hookcast.domain.catalog import EventType
+from hookcast.domain.catalog import EVENT_TYPES, EventType
 from hookcast.domain.formats import FORMATS, format_of
 from hookcast.domain.formats.examples import format_examples
 from hookcast.domain.formats.jwplayer import format_time
 from hookcast.domain.jwks import PublishedKey
-from hookcast.domain.models import ApiKey, Attempt, LastError, Site, Webhook, WebhookState
+from hookcast.domain.models import (
+    ALL_SITES,
+    ApiKey,
+    Attempt,
+    LastError,
+    Site,
+    Webhook,
+    WebhookState,
+)
 from hookcast.domain.retry import retry_policy_to_json
 from hookcast.ports import DeliveryRecord, EventSummary, Page, PageRequest
 from hookcast.services import NewApiKey
@@ -42,7 +51,10 @@ Time = Annotated[
 # A preset's name, or the custom delays in seconds. Ints stay ints (5, not 5.0).
 RetryPolicyOut = Annotated[
     str | list[int | float],
-    Field(description='"standard", "quick", or the custom list of retry delays in seconds'),
+    Field(
+        description='"standard", "quick", or the custom list of retry delays in seconds',
+        json_schema_extra=facts.retry_policy_out,
+    ),
 ]
 Role = Literal["admin", "editor", "publisher", "viewer"]
 DeliveryStatus = Literal[
@@ -56,6 +68,9 @@ DeliveryStatus = Literal[
     "superseded",
     "expired",
 ]
+
+
+EVENT_TYPE_NAMES = sorted(EVENT_TYPES)
 
 
 def _time(value: datetime | None) -> str | None:
@@ -72,21 +87,24 @@ class _Out(BaseModel):
 class _Page(_Out):
     """A list's position; each list adds its items under the resource's plural name."""
 
-    page: int
-    page_length: int
-    total: int
+    page: int = Field(description="This page's number, from 1")
+    page_length: int = Field(description="Items per page asked for (1-1000)")
+    total: int = Field(description="How many items all pages hold")
 
 
 # --- errors -----------------------------------------------------------------------------------
 
 
 class ErrorItem(_Out):
-    code: str = Field(examples=["not_found"])
-    description: str
+    code: str = Field(
+        description="What went wrong, for programs: invalid, not_found, limit_exceeded...",
+        examples=["not_found"],
+    )
+    description: str = Field(description="What went wrong and what to do, for people")
 
 
 class ErrorBody(_Out):
-    errors: list[ErrorItem] = Field(min_length=1)
+    errors: list[ErrorItem] = Field(min_length=1, description="One or more problems")
 
 
 _ERROR_DESCRIPTIONS = {
@@ -123,9 +141,12 @@ WITH_BODY = (400, 413, 415)
 class LastErrorOut(_Out):
     """A webhook's most recent failed attempt."""
 
-    at: Time
+    at: Time = Field(description="When the attempt started")
     status_code: int | None = Field(description="The response's status; null if none came")
-    error: str = Field(examples=["HTTP 401"])
+    error: str = Field(
+        description="What failed: the HTTP status, or why no response came",
+        examples=["HTTP 401", "connection refused"],
+    )
     body: str = Field(description="The response body's first 300 characters")
 
     @classmethod
@@ -139,19 +160,33 @@ class LastErrorOut(_Out):
 
 
 class WebhookMetadataOut(_Out):
-    name: str
-    description: str
-    webhook_url: str
+    name: str = Field(description="A name for people")
+    description: str = Field(description="What it is for (may be empty)")
+    webhook_url: str = Field(description="Where deliveries are POSTed")
     events: list[str] = Field(
         description='Event names in the webhook\'s format, or ["*"] (Flowplayer: ["ALL"]) '
-        "for every event"
+        "for every event",
+        json_schema_extra={"items": {"type": "string", "enum": list[Any](facts.EVENT_NAMES)}},
     )
-    site_ids: list[str]
-    enabled: bool
-    disabled_reason: str | None
-    conditions: dict[str, Any] | None
+    site_ids: list[str] = Field(
+        description='The properties (site ids) whose events it receives, or ["*"] alone for '
+        "every property of the account, including those created later. A webhook made with "
+        '["*"] shows ["*"] here (not the properties it covers today), so what is read back '
+        "can be sent back unchanged"
+    )
+    enabled: bool = Field(description="false: nothing is sent; new events are held for it")
+    disabled_reason: str | None = Field(
+        description='Why it is disabled ("disabled by a user", "410 Gone", "no successful '
+        'delivery for 5 days"); null while enabled'
+    )
+    conditions: dict[str, Any] | None = Field(
+        description="JSON conditions on the delivery body; null: every matching event goes"
+    )
     retry_policy: RetryPolicyOut
-    timeout_seconds: int
+    timeout_seconds: int = Field(
+        description="Seconds to wait for the receiver's answer",
+        json_schema_extra=facts.number_range(*facts.TIMEOUT_RANGE),
+    )
     ordering: Literal["none", "resource"] = Field(
         description='"resource": deliveries about one media or channel are sent in publish '
         'order, each after the one before it succeeded or was given up; "none": as soon as '
@@ -165,14 +200,22 @@ class WebhookMetadataOut(_Out):
         description="Time-to-live in seconds per event type (the format's names): an older "
         "event is not sent and is logged expired"
     )
-    last_success: Time | None
-    failing_since: Time | None
+    last_success: Time | None = Field(description="Read only. The last successful attempt")
+    failing_since: Time | None = Field(
+        description="Read only. The first failure since the last success; null while healthy"
+    )
     held_deliveries: int = Field(
         description="Deliveries published while the webhook was disabled, kept until "
         "delivered (POST .../held/deliver/) or discarded (POST .../held/discard/)"
     )
-    format: str = Field(description="The wire format: body, headers and event names")
-    signing: str = Field(description='The signature scheme: "hmac" or "ed25519"')
+    format: str = Field(
+        description="The wire format: body, headers and event names",
+        json_schema_extra=facts.enum(facts.FORMAT_NAMES),
+    )
+    signing: str = Field(
+        description='The signature scheme: "hmac" or "ed25519"',
+        json_schema_extra=facts.enum(facts.SIGNINGS),
+    )
     public_key: str | None = Field(
         description="For ed25519 signing, the whpk_ public key receivers verify v1a "
         "signatures with (not a secret); null for hmac"
@@ -197,7 +240,7 @@ class WebhookMetadataOut(_Out):
             description=hook.description,
             webhook_url=hook.webhook_url,
             events=list(format_of(hook).to_own(hook.events)),
-            site_ids=list(hook.site_ids),
+            site_ids=[ALL_SITES] if hook.all_sites else list(hook.site_ids),
             enabled=hook.enabled,
             disabled_reason=hook.disabled_reason,
             conditions=hook.conditions,
@@ -227,13 +270,13 @@ def _public_key(secret: str) -> str | None:
 class WebhookOut(_Out):
     """A webhook as GET shows it: never its secret."""
 
-    id: str
-    created: Time
-    last_modified: Time
-    metadata: WebhookMetadataOut
+    id: str = Field(description="The webhook's 8-character id")
+    created: Time = Field(description="When it was created")
+    last_modified: Time = Field(description="When its settings last changed")
+    metadata: WebhookMetadataOut = Field(description="Its settings and read-only state")
     relationships: dict[str, Any] = Field(description="Always empty (JW Player's shape)")
     schema_: None = Field(alias="schema", description="Always null (JW Player's shape)")
-    type: Literal["webhook"]
+    type: Literal["webhook"] = Field(description="The resource's kind")
 
     @classmethod
     def from_domain(cls, hook: Webhook) -> WebhookOut:
@@ -251,7 +294,10 @@ class WebhookOut(_Out):
 class WebhookCreated(WebhookOut):
     """The create response: the only one that carries the signing secret."""
 
-    secret: str
+    secret: str = Field(
+        description="Signs its deliveries (whsec_...; Ed25519: the signing key). Shown this "
+        "once; an admin may reveal it later"
+    )
 
     @classmethod
     def from_domain(cls, hook: Webhook) -> WebhookCreated:
@@ -259,7 +305,7 @@ class WebhookCreated(WebhookOut):
 
 
 class WebhookList(_Page):
-    webhooks: list[WebhookOut]
+    webhooks: list[WebhookOut] = Field(description="This page's webhooks")
 
     @classmethod
     def from_domain(cls, found: Page[Webhook], request: PageRequest) -> WebhookList:
@@ -268,10 +314,12 @@ class WebhookList(_Page):
 
 
 class SecretOut(_Out):
-    id: str
-    secret: str
+    id: str = Field(description="The webhook's id")
+    secret: str = Field(description="Signs its deliveries now")
     previous_secret: str | None = Field(description="Still signs until previous_secret_expires")
-    previous_secret_expires: Time | None
+    previous_secret_expires: Time | None = Field(
+        description="When the previous secret stops signing; null without one"
+    )
 
     @classmethod
     def from_domain(cls, hook: Webhook) -> SecretOut:
@@ -293,13 +341,13 @@ class FlowplayerSecretOut(_Out):
 class JwkOut(_Out):
     """An Ed25519 public key as a JWK (RFC 8037), with the webhook it signs for."""
 
-    kty: Literal["OKP"]
-    crv: Literal["Ed25519"]
+    kty: Literal["OKP"] = Field(description="Key type: an octet key pair")
+    crv: Literal["Ed25519"] = Field(description="The curve")
     x: str = Field(description="The raw 32-byte public key, base64url without padding")
     kid: str = Field(description="The key's RFC 7638 thumbprint")
-    use: Literal["sig"]
-    alg: Literal["EdDSA"]
-    webhook_id: str
+    use: Literal["sig"] = Field(description="The key verifies signatures")
+    alg: Literal["EdDSA"] = Field(description="The signature algorithm")
+    webhook_id: str = Field(description="The webhook whose deliveries it verifies")
     expires_at: Time | None = Field(
         description="null for the current key; for the previous key during a rotation's "
         "grace period, when it stops signing"
@@ -309,7 +357,7 @@ class JwkOut(_Out):
 class JwkSetOut(_Out):
     """The account's webhook public keys (JWKS, RFC 7517)."""
 
-    keys: list[JwkOut]
+    keys: list[JwkOut] = Field(description="One per signing key, oldest webhook first")
 
     @classmethod
     def from_domain(cls, keys: Sequence[PublishedKey]) -> JwkSetOut:
@@ -320,17 +368,17 @@ class JwkSetOut(_Out):
 
 
 class SiteMetadataOut(_Out):
-    name: str
+    name: str = Field(description="A name for people")
 
 
 class SiteOut(_Out):
-    id: str
-    created: Time
-    last_modified: Time
-    metadata: SiteMetadataOut
+    id: str = Field(description="The property's 8-character id")
+    created: Time = Field(description="When it was created")
+    last_modified: Time = Field(description="When it was last renamed")
+    metadata: SiteMetadataOut = Field(description="Its settings")
     relationships: dict[str, Any] = Field(description="Always empty (JW Player's shape)")
     schema_: None = Field(alias="schema", description="Always null (JW Player's shape)")
-    type: Literal["site"]
+    type: Literal["site"] = Field(description="The resource's kind")
 
     @classmethod
     def from_domain(cls, site: Site) -> SiteOut:
@@ -346,7 +394,7 @@ class SiteOut(_Out):
 
 
 class SiteList(_Page):
-    sites: list[SiteOut]
+    sites: list[SiteOut] = Field(description="This page's properties")
 
     @classmethod
     def from_domain(cls, found: Page[Site], request: PageRequest) -> SiteList:
@@ -358,17 +406,20 @@ class SiteList(_Page):
 
 
 class ApiKeyMetadataOut(_Out):
-    name: str
-    role: Role
+    name: str = Field(description="A name for people")
+    role: Role = Field(
+        description="admin: everything, keys and secrets; editor: webhooks and properties; "
+        "publisher: publish events; viewer: read"
+    )
 
 
 class ApiKeyOut(_Out):
     """An API key as listed: never its secret."""
 
-    id: str
-    created: Time
-    metadata: ApiKeyMetadataOut
-    type: Literal["api_key"]
+    id: str = Field(description="The key's id (not its secret)")
+    created: Time = Field(description="When it was created")
+    metadata: ApiKeyMetadataOut = Field(description="Its name and role")
+    type: Literal["api_key"] = Field(description="The resource's kind")
 
     @classmethod
     def from_domain(cls, key: ApiKey) -> ApiKeyOut:
@@ -383,7 +434,7 @@ class ApiKeyOut(_Out):
 class ApiKeyCreated(ApiKeyOut):
     """The create response: the only time the key's secret is shown."""
 
-    secret: str
+    secret: str = Field(description="The key itself, for the Authorization header; shown once")
 
     @classmethod
     def from_new(cls, created: NewApiKey) -> ApiKeyCreated:
@@ -391,8 +442,8 @@ class ApiKeyCreated(ApiKeyOut):
 
 
 class ApiKeyList(_Out):
-    api_keys: list[ApiKeyOut]
-    total: int
+    api_keys: list[ApiKeyOut] = Field(description="Every key of the account")
+    total: int = Field(description="How many there are")
 
     @classmethod
     def from_domain(cls, keys: Sequence[ApiKey]) -> ApiKeyList:
@@ -408,10 +459,15 @@ class EventTypeInFormatOut(_Out):
 
 
 class EventTypeOut(_Out):
-    name: str
-    group: str = Field(examples=["media"])
+    name: str = Field(
+        description="The catalog (jwplayer) name", json_schema_extra=facts.enum(EVENT_TYPE_NAMES)
+    )
+    group: str = Field(
+        description="What it is about: media, channel, thumbnail, track or webhook",
+        examples=["media"],
+    )
     id_fields: list[str] = Field(description="The resource ids its events require, primary first")
-    description: str
+    description: str = Field(description="When it is published")
     example: dict[str, Any] = Field(description="An example delivery body (jwplayer format)")
     formats: dict[str, EventTypeInFormatOut | None] = Field(
         description="Per format (metadata.format): the event's name and example body; null "
@@ -434,8 +490,8 @@ class EventTypeOut(_Out):
 
 
 class EventTypeList(_Out):
-    event_types: list[EventTypeOut]
-    total: int
+    event_types: list[EventTypeOut] = Field(description="Every event type, in catalog order")
+    total: int = Field(description="How many there are")
 
     @classmethod
     def from_domain(cls, items: Sequence[EventType]) -> EventTypeList:
@@ -464,20 +520,22 @@ class EventOut(_Out):
 
     model_config = ConfigDict(extra="allow")
 
-    event_id: str
-    event: str
-    site_id: str
+    event_id: str = Field(description="The publisher's id, or the one HookCast made")
+    event: str = Field(
+        description="The event type (catalog name)", json_schema_extra=facts.enum(EVENT_TYPE_NAMES)
+    )
+    site_id: str = Field(description="The property it belongs to")
     # In this order so each event type's ids keep their catalog order (primary first).
     thumbnail_id: str = _present_only("thumbnail_created, thumbnail_deleted")
     track_id: str = _present_only("track_created, track_deleted")
     media_id: str = _present_only("media_* events, thumbnail and track events")
     channel_id: str = _present_only("channel_* events")
-    event_time: Time
+    event_time: Time = Field(description="When it happened, as published")
     sequence: int = _present_only(
         "The event's number among its media's or channel's events (1, 2, 3...; events "
         "about no resource have none)"
     )
-    created: Time
+    created: Time = Field(description="When HookCast stored it")
     data: dict[str, Any] = _present_only("The published data, when there was any")
     deliveries: dict[str, int] = Field(description="Deliveries by status, e.g. {'succeeded': 2}")
 
@@ -501,7 +559,7 @@ class EventOut(_Out):
 
 
 class EventList(_Page):
-    events: list[EventOut]
+    events: list[EventOut] = Field(description="This page's events, newest first")
 
     @classmethod
     def from_domain(cls, found: Page[EventSummary], request: PageRequest) -> EventList:
@@ -513,13 +571,15 @@ class EventList(_Page):
 
 
 class AttemptOut(_Out):
-    number: int
-    started_at: Time
+    number: int = Field(description="1 for the first attempt, then 2, 3...")
+    started_at: Time = Field(description="When the request was sent")
     request_headers: dict[str, str] = Field(description="As sent, with signatures redacted")
-    status_code: int | None
-    latency_ms: float
+    status_code: int | None = Field(description="The response's status; null if none came")
+    latency_ms: float = Field(description="Milliseconds until the answer or the failure")
     response_body: str = Field(description="The first 4 KiB")
-    error: str | None
+    error: str | None = Field(
+        description='Why it failed ("HTTP 500", "timed out"...); null if it succeeded'
+    )
 
     @classmethod
     def from_domain(cls, attempt: Attempt) -> AttemptOut:
@@ -535,17 +595,23 @@ class AttemptOut(_Out):
 
 
 class DeliveryOut(_Out):
-    id: str
-    webhook_id: str
-    event_id: str
-    event: str
-    status: DeliveryStatus
-    attempts: int
+    id: str = Field(description="The delivery's id, also its webhook-id header")
+    webhook_id: str = Field(description="The webhook it goes to")
+    event_id: str = Field(description="The event it carries")
+    event: str = Field(
+        description="The event type (catalog name)", json_schema_extra=facts.enum(EVENT_TYPE_NAMES)
+    )
+    status: DeliveryStatus = Field(
+        description="pending (to be sent or retried), paused (webhook disabled), succeeded, "
+        "failed (given up), held (published while disabled), discarded (by a person), "
+        "waiting (its turn in an ordered webhook), superseded (latest wins), expired"
+    )
+    attempts: int = Field(description="Attempts made so far")
     next_attempt_at: Time | None = Field(description="Only while pending")
-    last_status_code: int | None
-    created: Time
-    completed_at: Time | None
-    attempt_log: list[AttemptOut]
+    last_status_code: int | None = Field(description="The last attempt's status; null if none")
+    created: Time = Field(description="When the event was fanned out to the webhook")
+    completed_at: Time | None = Field(description="When it reached its final status")
+    attempt_log: list[AttemptOut] = Field(description="Every attempt, oldest first")
 
     @classmethod
     def from_domain(cls, record: DeliveryRecord) -> DeliveryOut:
@@ -567,7 +633,7 @@ class DeliveryOut(_Out):
 
 
 class DeliveryList(_Page):
-    deliveries: list[DeliveryOut]
+    deliveries: list[DeliveryOut] = Field(description="This page's deliveries, newest first")
 
     @classmethod
     def from_domain(cls, found: Page[DeliveryRecord], request: PageRequest) -> DeliveryList:
@@ -578,8 +644,8 @@ class DeliveryList(_Page):
 class TestSent(_Out):
     __test__ = False  # not a pytest test class, despite the name
 
-    event_id: str
-    delivery_id: str
+    event_id: str = Field(description="The test event's id")
+    delivery_id: str = Field(description="Its delivery, to follow in the log")
 
     @classmethod
     def from_domain(cls, sent: SentTest) -> TestSent:
@@ -610,12 +676,12 @@ class HeldDiscarded(_Out):
 
 
 class HealthOut(_Out):
-    status: Literal["ok"]
+    status: Literal["ok"] = Field(description="The server answers (and, for /readyz, is ready)")
 
 
 class NotReady(_Out):
-    status: Literal["unavailable"]
-    reason: str
+    status: Literal["unavailable"] = Field(description="Not ready to serve")
+    reason: str = Field(description="Why, e.g. the database is unreachable")
 
 
 def _position(found: Page[Any], request: PageRequest) -> dict[str, int]:

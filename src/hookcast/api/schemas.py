@@ -9,7 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic.config import JsonDict
 
+from hookcast.api import schema_facts as facts
 from hookcast.domain.catalog import EVENT_TYPES
 from hookcast.domain.errors import ValidationFailed
 
@@ -24,90 +26,203 @@ RetryPolicyIn = str | list[float]
 Ordering = str
 
 
+_NAME = "A name for people, up to 256 characters"
+_DESCRIPTION = "What it is for, up to 2048 characters"
+_URL = (
+    "Where deliveries are POSTed: http or https, up to 2048 characters; private, loopback "
+    "and cloud-metadata addresses are refused unless the operator allowed their network"
+)
+_EVENTS = (
+    "Event names in the webhook's format (GET /v2/event_types/ names each event in every "
+    'format), or ["*"] alone (Flowplayer: ["ALL"]) for every event, including ones added later'
+)
+_SITES = (
+    'Property (site) ids whose events it receives, or ["*"] alone for every property of the '
+    "account, including those created later"
+)
+_ENABLED = "false: nothing is sent; events published meanwhile are held for it"
+_CONDITIONS = (
+    'JSON conditions on the delivery body, e.g. {"data.tags": {"$contains": "sports"}}; '
+    "an event that does not meet them is not delivered (docs/delivery.md)"
+)
+_RETRY = (
+    '"standard" (immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h), "quick" (3 attempts '
+    "3 s apart), or 1-10 custom delays in seconds between attempts, each from 1 s (unless "
+    "the operator lowered it) to 7 days"
+)
+_TIMEOUT = "Seconds to wait for the receiver's answer, 1-30"
+_FORMAT = (
+    "jwplayer, apivideo, flowplayer, mediamanager or standard: the body, headers and event "
+    "names (docs/formats.md)"
+)
+_SIGNING = (
+    '"hmac", or "ed25519" (jwplayer and standard formats): Standard Webhooks v1a signatures, '
+    "verified with metadata.public_key"
+)
+_ORDERING = (
+    '"resource": deliveries about one media or channel go in publish order; "none": as soon '
+    "as possible"
+)
+_COALESCE = (
+    "Latest wins: of several unsent *_updated events about one media or channel, only the "
+    "newest is sent; the others are logged superseded"
+)
+_MAX_AGE = (
+    'Time-to-live per event type in seconds (1 s to 7 days), e.g. {"channel_active": 600}: an '
+    "older event is not sent and is logged expired"
+)
+
+
 class WebhookMetadataCreate(_Strict):
-    name: str
-    description: str | None = None
-    webhook_url: str
-    events: list[str]
-    site_ids: list[str]
-    enabled: bool = True
-    conditions: dict[str, Any] | None = None
+    name: str = Field(description=_NAME)
+    description: str | None = Field(default=None, description=_DESCRIPTION)
+    webhook_url: str = Field(description=_URL)
+    events: list[str] = Field(description=_EVENTS, json_schema_extra=facts.event_list)
+    site_ids: list[str] = Field(description=_SITES, json_schema_extra=facts.site_list)
+    enabled: bool = Field(default=True, description=_ENABLED)
+    conditions: dict[str, Any] | None = Field(default=None, description=_CONDITIONS)
     retry_policy: RetryPolicyIn | None = Field(
-        default=None, description='Default: the format\'s (jwplayer: "standard")'
+        default=None,
+        description=f'{_RETRY}. Default: the format\'s (jwplayer: "standard")',
+        json_schema_extra=facts.retry_policy,
     )
-    timeout_seconds: int | None = Field(default=None, description="Default: the format's (10)")
+    timeout_seconds: int | None = Field(
+        default=None,
+        description=f"{_TIMEOUT}. Default: the format's (10)",
+        json_schema_extra=facts.number_range(*facts.TIMEOUT_RANGE),
+    )
     format: str = Field(
         default="jwplayer",
-        description="jwplayer, apivideo, flowplayer, mediamanager or standard: the body, "
-        "headers and event names (chosen here, fixed after)",
+        description=f"{_FORMAT}: chosen here, fixed after",
+        json_schema_extra=facts.enum(facts.FORMAT_NAMES),
     )
     signing: str = Field(
-        default="hmac",
-        description='"hmac", or "ed25519" (jwplayer and standard formats): Standard Webhooks '
-        "v1a signatures, verified with metadata.public_key",
+        default="hmac", description=_SIGNING, json_schema_extra=facts.enum(facts.SIGNINGS)
     )
-    ordering: Ordering = "none"
-    coalesce: bool = Field(
-        default=False,
-        description="Latest wins: of several unsent *_updated events about one media or "
-        "channel, only the newest is sent; the others are logged superseded",
+    ordering: Ordering = Field(
+        default="none", description=_ORDERING, json_schema_extra=facts.enum(facts.ORDERINGS)
     )
+    coalesce: bool = Field(default=False, description=_COALESCE)
     max_age_seconds: dict[str, Any] | None = Field(
-        default=None,
-        description='Time-to-live per event type in seconds, e.g. {"channel_active": 600}: an '
-        "older event is not sent and is logged expired",
+        default=None, description=_MAX_AGE, json_schema_extra=facts.max_age_map
     )
 
 
 class WebhookMetadataPatch(_Strict):
-    name: str | None = None
-    description: str | None = None
-    webhook_url: str | None = None
-    events: list[str] | None = None
-    site_ids: list[str] | None = None
-    enabled: bool | None = None
-    conditions: dict[str, Any] | None = None
-    retry_policy: RetryPolicyIn | None = None
-    timeout_seconds: int | None = None
-    format: str | None = Field(default=None, description="Fixed: only its current value")
+    """Only the fields given change; the others keep their value."""
+
+    name: str | None = Field(default=None, description=_NAME)
+    description: str | None = Field(default=None, description=f"{_DESCRIPTION}; null clears it")
+    webhook_url: str | None = Field(default=None, description=_URL)
+    events: list[str] | None = Field(
+        default=None, description=_EVENTS, json_schema_extra=facts.event_list
+    )
+    site_ids: list[str] | None = Field(
+        default=None, description=_SITES, json_schema_extra=facts.site_list
+    )
+    enabled: bool | None = Field(
+        default=None,
+        description=f"{_ENABLED}; true again keeps them held until delivered or discarded",
+    )
+    conditions: dict[str, Any] | None = Field(
+        default=None, description=f"{_CONDITIONS}; null removes them"
+    )
+    retry_policy: RetryPolicyIn | None = Field(
+        default=None, description=_RETRY, json_schema_extra=facts.retry_policy
+    )
+    timeout_seconds: int | None = Field(
+        default=None,
+        description=_TIMEOUT,
+        json_schema_extra=facts.number_range(*facts.TIMEOUT_RANGE),
+    )
+    format: str | None = Field(
+        default=None,
+        description="Fixed: only its current value",
+        json_schema_extra=facts.enum(facts.FORMAT_NAMES),
+    )
     signing: str | None = Field(
         default=None,
         description="A change is a rotation (admin): a new secret of the other kind signs at "
         "once, the old one beside it in webhook-signature until the grace period ends",
+        json_schema_extra=facts.enum(facts.SIGNINGS),
     )
-    ordering: Ordering | None = None
-    coalesce: bool | None = None
-    max_age_seconds: dict[str, Any] | None = Field(default=None, description="null: no limits")
+    ordering: Ordering | None = Field(
+        default=None, description=_ORDERING, json_schema_extra=facts.enum(facts.ORDERINGS)
+    )
+    coalesce: bool | None = Field(default=None, description=_COALESCE)
+    max_age_seconds: dict[str, Any] | None = Field(
+        default=None,
+        description=f"{_MAX_AGE}; null: no limits",
+        json_schema_extra=facts.max_age_map,
+    )
+
+
+# JW Player's own example (its Management API docs), then HookCast's additions.
+_JW_WEBHOOK: JsonDict = {
+    "name": "Media Available Webhook",
+    "description": "Webhook to notify me when media is ready to be published",
+    "webhook_url": "https://my-endpoint.com",
+    "events": ["media_available"],
+    "site_ids": ["1A23bCD4"],
+}
+_EVERYWHERE: JsonDict = {
+    "name": "Everything, everywhere",
+    "webhook_url": "https://my-endpoint.com/hookcast",
+    "events": ["*"],
+    "site_ids": ["*"],
+    "format": "standard",
+    "retry_policy": "quick",
+}
 
 
 class WebhookCreate(_Strict):
-    metadata: WebhookMetadataCreate
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"metadata": _JW_WEBHOOK}, {"metadata": _EVERYWHERE}]}
+    )
+
+    metadata: WebhookMetadataCreate = Field(description="The webhook's settings")
 
 
 class WebhookPatch(_Strict):
-    metadata: WebhookMetadataPatch
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"metadata": {"site_ids": ["*"]}},
+                {"metadata": {"enabled": False}},
+                {"metadata": {"events": ["media_available", "media_deleted"]}},
+            ]
+        }
+    )
+
+    metadata: WebhookMetadataPatch = Field(description="The settings to change")
 
 
 class SiteMetadata(_Strict):
-    name: str
+    name: str = Field(description="A name for people, up to 256 characters")
 
 
 class SiteCreate(_Strict):
-    id: str | None = Field(default=None, description="Optional 8-character id of your own")
-    metadata: SiteMetadata
+    id: str | None = Field(
+        default=None, description="Optional id of your own: exactly 8 letters or digits"
+    )
+    metadata: SiteMetadata = Field(description="The property's settings")
 
 
 class SitePatch(_Strict):
-    metadata: SiteMetadata
+    metadata: SiteMetadata = Field(description="The property's new settings")
 
 
 class ApiKeyMetadata(_Strict):
-    name: str = ""
-    role: str
+    name: str = Field(default="", description="A name for people, up to 256 characters")
+    role: str = Field(
+        description="admin: everything, keys and secrets; editor: webhooks and properties; "
+        "publisher: publish events; viewer: read",
+        json_schema_extra=facts.enum(facts.ROLES),
+    )
 
 
 class ApiKeyCreate(_Strict):
-    metadata: ApiKeyMetadata
+    metadata: ApiKeyMetadata = Field(description="The key's name and role")
 
 
 class FlowplayerSecretIn(_Strict):
@@ -175,7 +290,9 @@ class PublishedEvent(BaseModel):
 
 
 class PublishedBatch(BaseModel):
-    events: list[PublishedEvent] = Field(min_length=1, max_length=1000)
+    events: list[PublishedEvent] = Field(
+        min_length=1, max_length=1000, description="1 to 1000 events, published together"
+    )
 
 
 PUBLISH_EXAMPLES: dict[str, Any] = {

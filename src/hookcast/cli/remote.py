@@ -156,23 +156,7 @@ def first_site(client: Client) -> str:
     return sites.items[0].id
 
 
-def every_site(client: Client) -> list[str]:
-    """`webhooks create` without --site: the ids of every property that exists now."""
-    sites = client.list_sites(page_length=1000)
-    if not sites.items:
-        fail('no property yet: create one (hookcast sites create "Main") or pass --site')
-    if sites.has_more:
-        fail(f"the account has {sites.total} properties: name the ones you want with --site")
-    return [site.id for site in sites]
-
-
-def took_sites(site_ids: tuple[str, ...]) -> str:
-    """What `webhooks create` without --site says it subscribed to, so nobody assumes
-    'every property' includes the ones created later (HookCast stores the list)."""
-    one = len(site_ids) == 1
-    count = f"{len(site_ids)} propert{'y that exists' if one else 'ies that exist'}"
-    return (
-        f"no --site given: subscribed to the {count} now ({', '.join(site_ids)}); "
-        "a property created later is not included: add it with "
-        "hookcast webhooks update ID --site ... (the full list)"
-    )
+ALL_SITES_SAID = (
+    "no --site given: subscribed to every property, including ones created later "
+    "(--site ID, repeatable, for only some)"
+)

@@ -12,17 +12,16 @@ from rich.text import Text
 
 from hookcast.cli.help import PlainGroup
 from hookcast.cli.remote import (
+    ALL_SITES_SAID,
     DEFAULT_URL,
     ApiKeyOption,
     JsonOption,
     UrlOption,
     connected,
-    every_site,
     fail,
     parse_json_object,
     print_answer,
     to_json,
-    took_sites,
 )
 from hookcast.cli.tables import console, kv_table, shorten, table, when, when_exact
 from hookcast.sdk.types import Delivery, Webhook, WebhookChanges, WebhookFields
@@ -42,8 +41,12 @@ EventsOption = Annotated[
     typer.Option("--event", help="An event to subscribe to (repeatable; * for all)."),
 ]
 SitesOption = Annotated[
-    list[str] | None, typer.Option("--site", help="A property id (repeatable).")
+    list[str] | None,
+    typer.Option(
+        "--site", help="A property id (repeatable), or '*' for every property, later ones too."
+    ),
 ]
+ALL_SITES = "*"
 ConditionsOption = Annotated[
     str | None,
     typer.Option(help='Payload conditions as JSON, e.g. \'{"data.tags": {"$contains": "x"}}\'.'),
@@ -127,7 +130,7 @@ def _retry_policy(value: str) -> str | list[float]:
 def _webhook_table(hooks: Iterable[Webhook], title: str) -> Table:
     shown = table(title, ("id / name", "url / format", "events / sites", "state"))
     for hook in hooks:
-        sites = ", ".join(hook.site_ids) or "no property"
+        sites = _sites(hook)
         shown.add_row(
             f"{hook.id}\n{hook.name}",
             f"{hook.webhook_url}\n{hook.format}",
@@ -166,7 +169,7 @@ def _show_webhook(hook: Webhook) -> None:
         ("format", hook.format),
         ("url", hook.webhook_url),
         ("events", ", ".join(hook.events)),
-        ("sites", ", ".join(hook.site_ids)),
+        ("sites", _sites(hook)),
         ("state", escape(_state(hook).plain)),  # kv_table's values are markup
         ("conditions", to_json(hook.conditions) if hook.conditions else "-"),
         ("retry policy", _policy(hook.retry_policy)),
@@ -183,6 +186,12 @@ def _show_webhook(hook: Webhook) -> None:
         ("created", _time(hook.created)),
     )
     _out().print(kv_table(f"webhook {hook.id}", [(name, str(value)) for name, value in rows]))
+
+
+def _sites(hook: Webhook) -> str:
+    if hook.every_site:
+        return "all properties, including future ones"
+    return ", ".join(hook.site_ids) or "no property"
 
 
 def _policy(policy: str | tuple[float, ...]) -> str:
@@ -254,9 +263,8 @@ def create_webhook(
 ) -> None:
     """Create a webhook and print it with its secret (shown this once).
 
-    Without --event it gets every event ("*"). Without --site, every property that
-    exists now: one created later is not included (add it with webhooks update --site).
-    Events are named in the format's names.
+    Without --event it gets every event ("*"). Without --site (or with --site '*'), every
+    property, including ones created later. Events are named in the format's names.
 
     Example: hookcast webhooks create --url http://127.0.0.1:9000/ --format apivideo
     --event video.encoding.quality.completed --site 1A23bCD4
@@ -265,7 +273,7 @@ def create_webhook(
         "name": name or webhook_url,
         "webhook_url": webhook_url,
         "events": list(events or ["*"]),
-        "site_ids": list(sites or []),
+        "site_ids": list(sites or [ALL_SITES]),
     }
     given: dict[str, Any] = {
         "description": description,
@@ -280,11 +288,9 @@ def create_webhook(
         fields["retry_policy"] = _retry_policy(retry_policy)
     fields.update(cast(WebhookFields, _sending_choices(ordering, coalesce, max_age)))
     with connected(url, api_key) as client:
-        if not fields["site_ids"]:
-            fields["site_ids"] = every_site(client)
         hook = client.create_webhook(**fields)
     if not sites:
-        typer.echo(took_sites(hook.site_ids), err=True)
+        typer.echo(ALL_SITES_SAID, err=True)
     if as_json:
         print_answer(client)
         return

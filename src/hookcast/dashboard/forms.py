@@ -17,7 +17,7 @@ from starlette.datastructures import FormData
 
 from hookcast.domain.catalog import ALL_EVENTS
 from hookcast.domain.formats import DEFAULT_FORMAT, FORMATS
-from hookcast.domain.models import Webhook
+from hookcast.domain.models import ALL_SITES, Webhook
 from hookcast.domain.retry import retry_policy_to_json
 
 __all__ = ["FormErrors", "WebhookForm", "tag_condition"]
@@ -97,7 +97,7 @@ class WebhookForm:
             name=webhook.name,
             description=webhook.description,
             webhook_url=webhook.webhook_url,
-            site_ids=list(webhook.site_ids),
+            site_ids=[ALL_SITES] if webhook.all_sites else list(webhook.site_ids),
             events=list(FORMATS[webhook.format].to_own(webhook.events)),
             tag=tag or "",
             conditions=""
@@ -122,12 +122,12 @@ class WebhookForm:
         if not self.events:
             errors["events"] = "Choose at least one event, or All events."
         if not self.site_ids:
-            errors["site_ids"] = "Choose at least one property."
+            errors["site_ids"] = "Choose at least one property, or All properties."
         metadata: dict[str, Any] = {
             "name": self.name,
             "description": self.description,
             "webhook_url": self.webhook_url,
-            "site_ids": self.site_ids,
+            "site_ids": self._sites(),
             "events": self._events(),
             "format": self.format,
             "enabled": self.enabled,
@@ -147,6 +147,11 @@ class WebhookForm:
         if every in self.events or ALL_EVENTS in self.events:
             return [every]  # "All events" wins over single events also ticked
         return self.events
+
+    def _sites(self) -> list[str]:
+        if ALL_SITES in self.site_ids:
+            return [ALL_SITES]  # "All properties" wins over single properties also ticked
+        return self.site_ids
 
     def _max_age(self, errors: FormErrors) -> dict[str, int] | None:
         """ "event=seconds" pairs separated by commas; the service checks names and bounds."""

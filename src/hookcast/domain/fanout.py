@@ -42,7 +42,7 @@ class Subscribers:
     ) -> tuple[Verdict, int]:
         """Whether `webhook` wants `event` (its account, sites, events and condition), and
         the element visits its condition cost."""
-        if event.account_id != webhook.account_id or event.site_id not in webhook.site_ids:
+        if event.account_id != webhook.account_id or not hears_site(webhook, event.site_id):
             return Verdict.NO_MATCH, 0
         if ALL_EVENTS not in webhook.events and event.type not in webhook.events:
             return Verdict.NO_MATCH, 0
@@ -165,6 +165,11 @@ class FanoutPlan:
             if (key := coalesce_key(webhook, event)) is not None and event.sequence is not None
         )
         return newest_of_each(keyed)
+
+
+def hears_site(webhook: Webhook, site_id: str) -> bool:
+    """Whether `webhook` hears events of the property `site_id` (of its own account)."""
+    return webhook.all_sites or site_id in webhook.site_ids
 
 
 def sendable(webhook: Webhook, now: datetime) -> bool:

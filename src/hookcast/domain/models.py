@@ -6,7 +6,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 JSONObject = Mapping[str, Any]
 
@@ -131,6 +131,11 @@ class LastError:
     body: str  # the response body's first ERROR_EXCERPT characters
 
 
+# A webhook's site_ids in the API, alone: every property of the account, including those
+# created after the webhook (Webhook.all_sites).
+ALL_SITES: Final = "*"
+
+
 @dataclass(frozen=True, slots=True)
 class Webhook:
     id: str
@@ -141,6 +146,7 @@ class Webhook:
     # Catalog event names (whatever the format), or ("*",) for every event: fan-out matches
     # on them; the format translates them to and from its own names at the edges.
     events: tuple[str, ...]
+    # The properties it hears; empty when `all_sites`. A property's deletion removes it here.
     site_ids: tuple[str, ...]
     secret: str = field(repr=False)
     created: datetime
@@ -164,6 +170,9 @@ class Webhook:
     # fixed: the secret's shape and the receivers differ between formats.
     format: str = "jwplayer"
     signing: str = "hmac"  # the signature scheme: "hmac", or an asymmetric one
+    # Every property of the account, including those created after the webhook (the API's
+    # site_ids ["*"]); then `site_ids` is empty.
+    all_sites: bool = False
     # The account's Flowplayer organization secret, for a "flowplayer" webhook (which signs
     # with it, not its own secret): read with the webhook, never written with it.
     organization_secret: str | None = field(default=None, repr=False, compare=False)

@@ -23,6 +23,8 @@ from hookcast.sdk.types import (
     EventRecord,
     EventType,
     Page,
+    PortalLink,
+    PortalSettings,
     PublishResult,
     Site,
     TestSent,
@@ -233,6 +235,23 @@ def set_flowplayer_secret(secret: str) -> Call[str | None]:
 
 def rotate_flowplayer_secret() -> Call[str | None]:
     return Call("POST", "/v2/account/flowplayer_secret/rotate/", _secret)
+
+
+def create_portal_link(
+    role: str, duration: str, frame_ancestors: list[str] | None
+) -> Call[PortalLink]:
+    body: dict[str, Any] = {"role": role, "duration": duration}
+    if frame_ancestors is not None:
+        body["frame_ancestors"] = frame_ancestors
+    return Call("POST", "/v2/portal_links/", _one(PortalLink), json=body)
+
+
+def get_portal_settings() -> Call[PortalSettings]:
+    return Call("GET", "/v2/account/portal/", _one(PortalSettings))
+
+
+def set_portal_settings(settings: Mapping[str, Any]) -> Call[PortalSettings]:
+    return Call("PUT", "/v2/account/portal/", _one(PortalSettings), json=dict(settings))
 
 
 def test_webhook(webhook_id: str) -> Call[TestSent]:

@@ -26,6 +26,8 @@ from hookcast.sdk.types import (
     EventRecord,
     EventType,
     Page,
+    PortalLink,
+    PortalSettings,
     PublishResult,
     Site,
     TestSent,
@@ -179,6 +181,36 @@ class AsyncClient:
     async def rotate_flowplayer_secret(self) -> str | None:
         """Replaces the organization secret with a new random one, and returns it."""
         return await self._send(_core.rotate_flowplayer_secret())
+
+    async def create_portal_link(
+        self, role: str, *, duration: str = "24h", frame_ancestors: list[str] | None = None
+    ) -> PortalLink:
+        """A link to the customer portal (admin): `role` "editor" or "viewer", `duration`
+        one of "1h", "8h", "24h", "3d", "7d"; `frame_ancestors` the origins that may show it
+        in an iframe (None: the account's default)."""
+        return await self._send(_core.create_portal_link(role, duration, frame_ancestors))
+
+    async def get_portal_settings(self) -> PortalSettings:
+        """The portal's brand and the origins that may frame it by default."""
+        return await self._send(_core.get_portal_settings())
+
+    async def set_portal_settings(
+        self,
+        *,
+        name: str | None = None,
+        logo: str | None = None,
+        accent_colour: str | None = None,
+        frame_ancestors: list[str] | None = None,
+    ) -> PortalSettings:
+        """Replaces the portal's brand and default framing origins (admin); None: HookCast's
+        own name, no logo, HookCast's colour, framed by nobody."""
+        settings = {
+            "name": name,
+            "logo": logo,
+            "accent_colour": accent_colour,
+            "frame_ancestors": frame_ancestors or [],
+        }
+        return await self._send(_core.set_portal_settings(settings))
 
     async def test_webhook(self, webhook_id: str) -> TestSent:
         """Queue a `webhook_test` ping for this webhook."""

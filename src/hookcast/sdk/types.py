@@ -26,6 +26,8 @@ __all__ = [
     "EventType",
     "LastError",
     "Page",
+    "PortalLink",
+    "PortalSettings",
     "PublishResult",
     "Site",
     "TestSent",
@@ -94,6 +96,7 @@ class Webhook:
     description: str | None
     webhook_url: str
     events: tuple[str, ...]
+    # Property ids, or ("*",): every property, including ones created later (`every_site`).
     site_ids: tuple[str, ...]
     enabled: bool
     disabled_reason: str | None
@@ -123,6 +126,12 @@ class Webhook:
     last_error: LastError | None = None  # kept after the webhook recovers
     next_attempt_at: datetime | None = None  # while failing: the next retry
     public_key: str | None = None  # whpk_..., for ed25519 signing (not a secret)
+
+    @property
+    def every_site(self) -> bool:
+        """Whether it hears every property of the account, including ones created later
+        (site_ids ["*"]), rather than the listed ones."""
+        return self.site_ids == ("*",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +228,27 @@ class PublishResult:
 
 
 @dataclass(frozen=True, slots=True)
+class PortalLink:
+    """A link that opens the customer portal without an API key, until `expires`."""
+
+    url: str = field(repr=False)  # a bearer credential: keep it secret
+    expires: datetime
+    role: str  # "editor" (webhooks and deliveries) or "viewer" (read only)
+    # The origins allowed to show it in an iframe; None: the account's default.
+    frame_ancestors: tuple[str, ...] | None
+
+
+@dataclass(frozen=True, slots=True)
+class PortalSettings:
+    """The portal's brand (None: HookCast's) and the origins that may frame it by default."""
+
+    name: str | None
+    logo: str | None  # an https or data: URL
+    accent_colour: str | None  # "#rrggbb"
+    frame_ancestors: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class TestSent:
     """A `webhook_test` event queued for one webhook."""
 
@@ -234,7 +264,7 @@ class WebhookFields(TypedDict, total=False):
     name: Required[str]
     webhook_url: Required[str]
     events: Required[list[str]]
-    site_ids: Required[list[str]]
+    site_ids: Required[list[str]]  # ["*"]: every property, including ones created later
     description: NotRequired[str | None]
     enabled: NotRequired[bool]
     conditions: NotRequired[dict[str, Any] | None]
@@ -253,7 +283,7 @@ class WebhookChanges(TypedDict, total=False):
     name: str
     webhook_url: str
     events: list[str]
-    site_ids: list[str]
+    site_ids: list[str]  # ["*"]: every property, including ones created later
     description: str | None  # None clears it
     enabled: bool
     conditions: dict[str, Any] | None  # None clears them

@@ -212,7 +212,7 @@ class DeliveryService:
         event = Event(
             id=new_event_id(),
             account_id=caller.account_id,
-            site_id=webhook.site_ids[0] if webhook.site_ids else "",
+            site_id=await self._test_site(webhook),
             type=event_name,
             resource_ids=dict(example.resource_ids),
             event_time=now,
@@ -222,6 +222,14 @@ class DeliveryService:
         delivery = direct_delivery(event, webhook.id, now=now, delivery_id=new_delivery_id())
         await self._store.append_events(events=[event], fanout=lambda _events: [delivery])
         return TestSent(event_id=event.id, delivery_id=delivery.id)
+
+    async def _test_site(self, webhook: Webhook) -> str:
+        """The property a test event names: the webhook's first; for a webhook on every
+        property, the account's first; "" when there is none."""
+        if webhook.site_ids or not webhook.all_sites:
+            return webhook.site_ids[0] if webhook.site_ids else ""
+        first = await self._store.list_sites(webhook.account_id, PageRequest(page_length=1))
+        return first.items[0].id if first.items else ""
 
 
 def _require_sendable(webhook: Webhook, now: datetime) -> None:

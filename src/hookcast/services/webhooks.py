@@ -16,7 +16,7 @@ from hookcast.domain.formats import DEFAULT_FORMAT, FORMATS, Format, format_of
 from hookcast.domain.freshness import parse_max_age
 from hookcast.domain.ids import new_resource_id
 from hookcast.domain.jwks import PublishedKey, webhook_keys
-from hookcast.domain.models import Ordering, Permission, RetryPolicySpec, Webhook
+from hookcast.domain.models import ALL_SITES, Ordering, Permission, RetryPolicySpec, Webhook
 from hookcast.domain.retry import MIN_CUSTOM_DELAY, parse_retry_policy, retry_policy_to_json
 from hookcast.ports import Clock, Page, PageRequest, Store, WebhookQuery
 from hookcast.services import validation as v
@@ -57,6 +57,7 @@ class WebhookSettings:
     webhook_url: str
     events: tuple[str, ...]
     site_ids: tuple[str, ...]
+    all_sites: bool
     enabled: bool
     conditions: Mapping[str, Any] | None
     retry_policy: RetryPolicySpec
@@ -199,7 +200,7 @@ class WebhookService:
             merged,
             format_of(current),
             url=current.webhook_url,
-            site_ids=current.site_ids,
+            sites=(current.all_sites, current.site_ids),
             retry_policy=current.retry_policy,
         )
         updated = dataclasses.replace(current, last_modified=self._clock(), **_fields(settings))
@@ -279,7 +280,7 @@ class WebhookService:
         wire: Format,
         *,
         url: str | None = None,
-        site_ids: tuple[str, ...] | None = None,
+        sites: tuple[bool, tuple[str, ...]] | None = None,
         retry_policy: RetryPolicySpec | None = None,
     ) -> WebhookSettings:
         webhook_url = url
@@ -290,6 +291,8 @@ class WebhookService:
         if "name" not in raw or webhook_url is None:
             missing = "name" if "name" not in raw else "webhook_url"
             raise ValidationFailed(f"metadata.{missing} is required", field=missing)
+        if "site_ids" in raw or sites is None:
+            sites = await self._sites(account_id, raw.get("site_ids"))
         return WebhookSettings(
             name=v.text(raw["name"], field="name", max_length=256),
             description=v.text(
@@ -297,11 +300,8 @@ class WebhookService:
             ),
             webhook_url=webhook_url,
             events=_events(raw.get("events"), wire),
-            site_ids=(
-                await self._site_ids(account_id, raw.get("site_ids"))
-                if "site_ids" in raw or site_ids is None
-                else site_ids
-            ),
+            all_sites=sites[0],
+            site_ids=sites[1],
             enabled=v.boolean(raw["enabled"], field="enabled"),
             conditions=_conditions(raw["conditions"]),
             retry_policy=(
@@ -317,13 +317,22 @@ class WebhookService:
             max_age_seconds=parse_max_age(raw["max_age_seconds"], wire),
         )
 
-    async def _site_ids(self, account_id: str, raw: object) -> tuple[str, ...]:
+    async def _sites(self, account_id: str, raw: object) -> tuple[bool, tuple[str, ...]]:
+        """(all_sites, site_ids): ["*"] is every property, those created later too."""
         site_ids = v.string_list(raw, field="site_ids")
+        if ALL_SITES in site_ids:
+            if len(site_ids) > 1:
+                raise ValidationFailed(
+                    f'use "{ALL_SITES}" alone for every property (those created later too), '
+                    "or list property ids without it",
+                    field="site_ids",
+                )
+            return True, ()
         known = await self._store.existing_site_ids(account_id, site_ids)
         unknown = [site_id for site_id in site_ids if site_id not in known]
         if unknown:
             raise ValidationFailed(f"unknown site id(s): {', '.join(unknown)}", field="site_ids")
-        return tuple(site_ids)
+        return False, tuple(site_ids)
 
 
 def parse_sort(sort: str, fields: Sequence[str]) -> tuple[str, bool]:
@@ -444,7 +453,7 @@ def _fields(settings: WebhookSettings) -> dict[str, Any]:
 def _editable(webhook: Webhook) -> dict[str, Any]:
     values = {name: getattr(webhook, name) for name in EDITABLE_FIELDS}
     values["events"] = list(format_of(webhook).to_own(webhook.events))
-    values["site_ids"] = list(webhook.site_ids)
+    values["site_ids"] = [ALL_SITES] if webhook.all_sites else list(webhook.site_ids)
     values["retry_policy"] = retry_policy_to_json(webhook.retry_policy)
     values["ordering"] = webhook.ordering.value
     values["max_age_seconds"] = dict(webhook.max_age_seconds)

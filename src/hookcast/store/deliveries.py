@@ -46,7 +46,7 @@ from hookcast.store.sql import count, in_list, insert_ignoring, paginate
 from hookcast.store.statement import Query, Statement
 from hookcast.store.tables import attempts, deliveries, events, webhooks
 from hookcast.store.types import Timestamp, to_micros
-from hookcast.store.webhooks import lock_webhooks
+from hookcast.store.webhooks import lock_webhooks, retried_now
 
 __all__ = [
     "claim_due",
@@ -454,7 +454,9 @@ async def reschedule(tx: Transaction, *, account_id: str, delivery_id: str, now:
     webhook_id, key, status = row
     if key is None or status in (_PENDING, _PAUSED):
         # Clearing the lease makes an attempt still in flight stale: the manual retry wins.
-        return await tx.execute(_RESCHEDULE, values)
+        made_due = await tx.execute(_RESCHEDULE, values)
+        await retried_now(tx, webhook_id=webhook_id, now=now)
+        return made_due
     if status != _WAITING:
         await tx.execute(_REJOIN, values)
         await start_chains(tx, {(webhook_id, key)})

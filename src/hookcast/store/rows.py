@@ -118,6 +118,7 @@ def webhook_values(webhook: Webhook, box: SecretBox) -> Values:
         "last_modified": webhook.last_modified,
         "format": webhook.format,
         "signing": webhook.signing,
+        "all_sites": webhook.all_sites,
     }
 
 
@@ -156,6 +157,7 @@ def webhook_from_row(
         failing_since=row["failing_since"],
         format=row["format"],
         signing=row["signing"],
+        all_sites=bool(row["all_sites"]),
         organization_secret=organization_secret,
         last_error=_last_error(row),
         next_retry_at=row["next_retry_at"],

@@ -121,6 +121,8 @@ webhooks = Table(
     Column("last_modified", Timestamp, nullable=False),
     Column("format", String(_STATUS), nullable=False, server_default="jwplayer"),
     Column("signing", String(_STATUS), nullable=False, server_default="hmac"),
+    # Every property of the account, those created later too (webhook_sites then has none).
+    Column("all_sites", Boolean, nullable=False, server_default=false()),
     # The latest failed attempt and the next retry (domain.models.LastError): written only
     # with attempt outcomes (store/webhooks.py apply_health), so every page shows why a
     # webhook fails without reading its deliveries.

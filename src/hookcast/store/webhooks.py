@@ -46,6 +46,7 @@ __all__ = [
     "lock_webhooks",
     "pause_pending",
     "resume_paused",
+    "retried_now",
     "update_webhook",
 ]
 
@@ -106,7 +107,8 @@ def _filters(query: WebhookQuery) -> list[ColumnElement[bool]]:
         filters.append(webhooks.c.id.in_(subscribed))
     if query.site_id is not None:
         on_site = select(webhook_sites.c.webhook_id).where(webhook_sites.c.site_id == query.site_id)
-        filters.append(webhooks.c.id.in_(on_site))
+        # A webhook on every property hears this one too.
+        filters.append(or_(webhooks.c.all_sites, webhooks.c.id.in_(on_site)))
     if query.format is not None:
         filters.append(webhooks.c.format == query.format)
     return filters
@@ -146,6 +148,14 @@ async def pause_pending(tx: Transaction, webhook_ids: Collection[str]) -> None:
 
 async def resume_paused(tx: Transaction, *, webhook_id: str, now: datetime) -> int:
     return await tx.execute(_RESUME, {"b_id": webhook_id, "b_now": now})
+
+
+async def retried_now(tx: Transaction, *, webhook_id: str, now: datetime) -> None:
+    """A person made one of the webhook's deliveries due now: while it is failing, its next
+    retry is now. Else the retry that delivery had scheduled would stay shown, and stay
+    after the manual attempt fails (apply_health keeps a known earlier retry, taking it for
+    another delivery's), though nothing is due then."""
+    await tx.execute(_RETRIED_NOW, {"b_id": webhook_id, "b_now": now})
 
 
 async def delete_webhook(tx: Transaction, *, account_id: str, webhook_id: str) -> bool:
@@ -382,6 +392,13 @@ _FAILING = Statement(
             last_error_body=bindparam("b_body", type_=Text),
             next_retry_at=_next_retry(),
         )
+    )
+)
+_RETRIED_NOW = Statement(
+    lambda _: (
+        update(webhooks)
+        .where(_THIS_WEBHOOK, webhooks.c.failing_since.is_not(None))
+        .values(next_retry_at=bindparam("b_now", type_=Timestamp))
     )
 )
 _DISABLE = Statement(

@@ -57,3 +57,11 @@ def test_a_webhook_fills_the_form_back_in() -> None:
     other = WebhookForm.from_webhook(make.webhook("acct", conditions={"data.q": 1}))
     assert other.tag == ""
     assert '"data.q": 1' in other.conditions
+
+
+def test_all_properties_wins_over_single_ones_and_is_shown_again_when_editing() -> None:
+    metadata, errors = _form(events=["*"], site_ids=["s", "*"]).to_metadata()
+    assert errors == {}
+    assert metadata["site_ids"] == ["*"]
+    every = make.webhook("acct0001", all_sites=True)
+    assert WebhookForm.from_webhook(every).site_ids == ["*"]

@@ -1,16 +1,16 @@
 """The SDK reads every answer shape the API declares, field by field, name and type.
 
-The API's response models (api/models.py) are the one declaration of each JSON answer, and
-the OpenAPI document derives from them. The SDK keeps its own frozen dataclasses
-(sdk/types.py) so that it imports without FastAPI or pydantic; this test is what keeps the
-two one shape. For every request the SDK makes, it finds the operation that answers it in
-the OpenAPI document, builds an answer from that operation's schema with every field set
-(distinct values, each union's variants, then every nullable field null; each one valid for
-the response model), reads it with the SDK's parser for that request, and checks that each
-wire field reaches the SDK value under its name, with the same value and a type its
-annotation admits; then that no SDK field is left without a wire field. A field added to a
-model fails here until the SDK's types and parsers carry it, and so does one added to the
-SDK alone.
+The API's response models (api/models.py; the portal's in api/routes/portal.py) are the one
+declaration of each JSON answer, and the OpenAPI document derives from them. The SDK keeps
+its own frozen dataclasses (sdk/types.py) so that it imports without FastAPI or pydantic;
+this test is what keeps the two one shape. For every request the SDK makes, it finds the
+operation that answers it in the OpenAPI document, builds an answer from that operation's
+schema with every field set (distinct values, each union's variants, then every nullable
+field null; each one valid for the response model), reads it with the SDK's parser for that
+request, and checks that each wire field reaches the SDK value under its name, with the same
+value and a type its annotation admits; then that no SDK field is left without a wire field.
+A field added to a model fails here until the SDK's types and parsers carry it, and so does
+one added to the SDK alone.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from pydantic import BaseModel
 
 from hookcast.api import models
 from hookcast.api.app import create_app
+from hookcast.api.routes import portal
 from hookcast.api.schemas import WebhookMetadataCreate, WebhookMetadataPatch
 from hookcast.sdk import _core
 from hookcast.sdk.types import Page, WebhookChanges, WebhookFields, WebhookSecret
@@ -61,6 +62,9 @@ CALLS: dict[str, _core.Call[Any]] = {
     "set_flowplayer_secret": _core.set_flowplayer_secret("s" * 16),
     "rotate_flowplayer_secret": _core.rotate_flowplayer_secret(),
     "test_webhook": _core.test_webhook("w"),
+    "create_portal_link": _core.create_portal_link("editor", "24h", None),
+    "get_portal_settings": _core.get_portal_settings(),
+    "set_portal_settings": _core.set_portal_settings({"name": None}),
     "recover_webhook": _core.recover_webhook("w", "2024-08-27T00:00:00+00:00"),
     "replay_webhook": _core.replay_webhook("w", "2024-08-27T00:00:00+00:00"),
     "deliver_held": _core.deliver_held("w"),
@@ -79,11 +83,6 @@ NOT_IN_SDK = {
     ("GET", "/v2/event_types/{name}/"),
     # The JWK Set is for receivers' JOSE libraries; a Python receiver pins metadata.public_key.
     ("GET", "/v2/webhooks/jwks.json/"),
-    # The customer portal's links and brand: a platform's back end calls them (not yet in
-    # the SDK).
-    ("POST", "/v2/portal_links/"),
-    ("GET", "/v2/account/portal/"),
-    ("PUT", "/v2/account/portal/"),
 }
 
 # JW Player's fixed keys ({}, null, the resource's name): the SDK's types do not repeat them.
@@ -93,6 +92,13 @@ RENAMED: dict[type, dict[str, str]] = {WebhookSecret: {"id": "webhook_id"}}
 # An event's resource ids are flat on the wire (JW Player's shape), gathered in one mapping.
 GATHERED = {"EventRecord": "resource_ids"}
 
+# The response models by name, wherever a route declares them.
+MODELS = {
+    name: value
+    for module in (models, portal)
+    for name, value in vars(module).items()
+    if isinstance(value, type) and issubclass(value, BaseModel)
+}
 DOCUMENT = create_app(MagicMock(), max_body_bytes=1).openapi()
 OPERATIONS = {
     (method.upper(), path): operation
@@ -126,7 +132,7 @@ def _answers(schema: dict[str, Any]) -> Iterator[tuple[str, Any, set[str]]]:
     """Each variant of an answer, with the times in it; each model of a route that answers
     one of several (replay: replayed, or would_replay for a dry run)."""
     for one in schema.get("anyOf", [schema]):
-        model: type[BaseModel] = getattr(models, one["$ref"].rsplit("/", 1)[-1])
+        model: type[BaseModel] = MODELS[one["$ref"].rsplit("/", 1)[-1]]
         for variant in ("first", "last", "null"):
             sampler = _Sampler(DOCUMENT["components"]["schemas"], variant)
             answer = sampler.sample(one)

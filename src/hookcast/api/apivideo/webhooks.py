@@ -3,8 +3,9 @@
 A webhook made here is an ordinary HookCast webhook of format `apivideo`: it is listed by
 `/v2/webhooks/` and the dashboard, and its deliveries are in the delivery log. Its name is
 its URL (api.video's webhooks have none), `webhookId` is the HookCast id, and it hears every
-property (site) of the account. Only `apivideo`-format webhooks are seen here: the others
-belong to `/v2/webhooks/`, and are a 404 to this API.
+property (site) of the account, including those created after it (`site_ids: ["*"]`). Only
+`apivideo`-format webhooks are seen here: the others belong to `/v2/webhooks/`, and are a
+404 to this API.
 
 `signatureSecret` is in the answer to its creation, as on `/v2/webhooks/`; in later reads
 only for keys that may reveal secrets (admin): api.video has no roles, and HookCast's do
@@ -21,7 +22,7 @@ from hookcast.api.apivideo.schemas import Webhook
 from hookcast.domain import models
 from hookcast.domain.errors import NotFound, ValidationFailed
 from hookcast.domain.formats import FORMATS
-from hookcast.domain.models import Permission
+from hookcast.domain.models import ALL_SITES, Permission
 from hookcast.ports import PageRequest
 from hookcast.services import Caller, Services
 
@@ -29,7 +30,6 @@ __all__ = ["FORMAT", "create", "delete", "get", "list_page"]
 
 FORMAT = FORMATS["apivideo"]
 _NAME_LENGTH = 256  # the longest webhook name HookCast keeps
-_MAX_SITES = 1000  # the most site_ids a webhook takes
 
 
 async def create(services: Services, caller: Caller, *, events: Sequence[str], url: str) -> Webhook:
@@ -37,7 +37,8 @@ async def create(services: Services, caller: Caller, *, events: Sequence[str], u
         "name": url[:_NAME_LENGTH],
         "webhook_url": url,
         "events": list(events),
-        "site_ids": await _every_site(services, caller),
+        # api.video has no properties: its webhooks hear every one, those created later too.
+        "site_ids": [ALL_SITES],
     }
     made = await services.webhooks.create(caller, metadata, format=FORMAT.name)
     return _shown(made, with_secret=True)
@@ -76,20 +77,6 @@ async def _ours(services: Services, caller: Caller, webhook_id: str) -> models.W
     if hook.format != FORMAT.name:
         raise NotFound(f"webhook {webhook_id!r} was not found", field="webhookId")
     return hook
-
-
-async def _every_site(services: Services, caller: Caller) -> list[str]:
-    """api.video has no properties: its webhooks hear every property the account has when
-    the webhook is made (a property added later is added to it in the dashboard or with
-    PATCH /v2/webhooks/{id}/)."""
-    sites = await services.sites.list(caller, PageRequest(page=1, page_length=_MAX_SITES))
-    if not sites.items:
-        raise ValidationFailed(
-            "the account has no property yet: create one (POST /v2/sites/ or the dashboard) "
-            "before its webhooks, which hear every property of the account",
-            field="url",
-        )
-    return [site.id for site in sites.items]
 
 
 def _reveals(caller: Caller) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from hookcast.api.deps import CallerDep
+from hookcast.api.deps import CallerDep, EventTypeName
 from hookcast.api.models import AUTHENTICATED, EventTypeList, EventTypeOut, error_responses
 from hookcast.domain.catalog import EVENT_TYPES
 from hookcast.domain.errors import NotFound
@@ -26,7 +26,7 @@ async def list_event_types(_caller: CallerDep) -> EventTypeList:
     summary="One event type",
     responses=error_responses(404, *AUTHENTICATED),
 )
-async def get_event_type(name: str, _caller: CallerDep) -> EventTypeOut:
+async def get_event_type(name: EventTypeName, _caller: CallerDep) -> EventTypeOut:
     if name not in EVENT_TYPES:
         raise NotFound(f"event type {name!r} does not exist")
     return EventTypeOut.from_domain(EVENT_TYPES[name])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from hookcast.api.deps import CallerDep, ServicesDep
+from hookcast.api.deps import CallerDep, DeliveryId, ServicesDep
 from hookcast.api.json_route import OrjsonRoute
 from hookcast.api.models import AUTHENTICATED, WITH_BODY, DeliveryOut, error_responses
 
@@ -16,7 +16,9 @@ router = APIRouter(prefix="/v2/deliveries", tags=["deliveries"], route_class=Orj
     summary="A delivery with every attempt",
     responses=error_responses(400, 404, *AUTHENTICATED),
 )
-async def get_delivery(delivery_id: str, services: ServicesDep, caller: CallerDep) -> DeliveryOut:
+async def get_delivery(
+    delivery_id: DeliveryId, services: ServicesDep, caller: CallerDep
+) -> DeliveryOut:
     return DeliveryOut.from_domain(await services.deliveries.get(caller, delivery_id))
 
 
@@ -26,5 +28,7 @@ async def get_delivery(delivery_id: str, services: ServicesDep, caller: CallerDe
     summary="Send a delivery again now",
     responses=error_responses(*WITH_BODY, 403, 404, 409, *AUTHENTICATED),
 )
-async def retry_delivery(delivery_id: str, services: ServicesDep, caller: CallerDep) -> DeliveryOut:
+async def retry_delivery(
+    delivery_id: DeliveryId, services: ServicesDep, caller: CallerDep
+) -> DeliveryOut:
     return DeliveryOut.from_domain(await services.deliveries.retry(caller, delivery_id))

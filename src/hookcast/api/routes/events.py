@@ -64,7 +64,7 @@ async def list_events(
     caller: CallerDep,
     page: PageDep,
     event: Annotated[str | None, Query(description="Only this event type")] = None,
-    site_id: str | None = None,
+    site_id: Annotated[str | None, Query(description="Only this property's events")] = None,
     resource_id: Annotated[str | None, Query(description="media_id, channel_id...")] = None,
 ) -> EventList:
     found = await services.events.list(

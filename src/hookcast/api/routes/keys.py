@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from hookcast.api.deps import CallerDep, ServicesDep
+from hookcast.api.deps import CallerDep, KeyId, ServicesDep
 from hookcast.api.json_route import OrjsonRoute
 from hookcast.api.models import (
     AUTHENTICATED,
@@ -46,6 +46,6 @@ async def list_keys(services: ServicesDep, caller: CallerDep) -> ApiKeyList:
     summary="Revoke an API key",
     responses=error_responses(400, 403, 404, 409, *AUTHENTICATED),
 )
-async def revoke_key(key_id: str, services: ServicesDep, caller: CallerDep) -> Response:
+async def revoke_key(key_id: KeyId, services: ServicesDep, caller: CallerDep) -> Response:
     await services.accounts.revoke_key(caller, key_id)
     return Response(status_code=204)

@@ -56,7 +56,7 @@ class PortalLinkIn(BaseModel):
 class PortalLinkOut(BaseModel):
     url: str = Field(description="Opens the portal without an API key; keep it secret")
     expires: datetime = Field(description="When the link stops working")
-    role: str
+    role: Literal["editor", "viewer"] = Field(description="What the customer may do with it")
     frame_ancestors: list[str] | None = Field(
         description="The origins the link allows to frame it; null: the account's default"
     )
@@ -94,10 +94,12 @@ class PortalSettingsIn(BaseModel):
 
 
 class PortalSettingsOut(BaseModel):
-    name: str | None
-    logo: str | None
-    accent_colour: str | None
-    frame_ancestors: list[str]
+    name: str | None = Field(description="Shown instead of HookCast; null: HookCast")
+    logo: str | None = Field(description="The logo's https or data: URL; null: none")
+    accent_colour: str | None = Field(description="#rrggbb; null: HookCast's")
+    frame_ancestors: list[str] = Field(
+        description="The origins that may frame the portal for links that name none"
+    )
 
     @classmethod
     def of(cls, settings: PortalSettings) -> PortalSettingsOut:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from hookcast.api.deps import CallerDep, PageDep, ServicesDep
+from hookcast.api.deps import CallerDep, PageDep, ServicesDep, SiteId
 from hookcast.api.json_route import OrjsonRoute
 from hookcast.api.models import AUTHENTICATED, WITH_BODY, SiteList, SiteOut, error_responses
 from hookcast.api.schemas import SiteCreate, SitePatch
@@ -38,7 +38,7 @@ async def list_sites(services: ServicesDep, caller: CallerDep, page: PageDep) ->
     summary="Get a property",
     responses=error_responses(400, 404, *AUTHENTICATED),
 )
-async def get_site(site_id: str, services: ServicesDep, caller: CallerDep) -> SiteOut:
+async def get_site(site_id: SiteId, services: ServicesDep, caller: CallerDep) -> SiteOut:
     return SiteOut.from_domain(await services.sites.get(caller, site_id))
 
 
@@ -48,7 +48,7 @@ async def get_site(site_id: str, services: ServicesDep, caller: CallerDep) -> Si
     responses=error_responses(*WITH_BODY, 403, 404, 409, *AUTHENTICATED),
 )
 async def rename_site(
-    site_id: str, body: SitePatch, services: ServicesDep, caller: CallerDep
+    site_id: SiteId, body: SitePatch, services: ServicesDep, caller: CallerDep
 ) -> SiteOut:
     return SiteOut.from_domain(
         await services.sites.rename(caller, site_id=site_id, name=body.metadata.name)
@@ -61,6 +61,6 @@ async def rename_site(
     summary="Delete a property",
     responses=error_responses(400, 403, 404, 409, *AUTHENTICATED),
 )
-async def delete_site(site_id: str, services: ServicesDep, caller: CallerDep) -> Response:
+async def delete_site(site_id: SiteId, services: ServicesDep, caller: CallerDep) -> Response:
     await services.sites.delete(caller, site_id)
     return Response(status_code=204)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from hookcast.api.deps import CallerDep, PageDep, ServicesDep
+from hookcast.api.deps import CallerDep, PageDep, ServicesDep, WebhookId
 from hookcast.api.json_route import OrjsonRoute
 from hookcast.api.models import (
     AUTHENTICATED,
@@ -54,9 +54,15 @@ async def list_webhooks(
     services: ServicesDep,
     caller: CallerDep,
     page: PageDep,
-    sort: str = "created:dsc",
+    sort: Annotated[
+        str,
+        Query(description="<field>:<asc|dsc>, field one of created, last_modified, name"),
+    ] = "created:dsc",
     events: Annotated[str | None, Query(description="Only webhooks subscribed to it")] = None,
-    site_id: str | None = None,
+    site_id: Annotated[
+        str | None,
+        Query(description='Only webhooks hearing this property (those on ["*"] included)'),
+    ] = None,
     format: Annotated[str | None, Query(description="Only webhooks of this format")] = None,
 ) -> WebhookList:
     found = await services.webhooks.list(
@@ -80,7 +86,9 @@ async def webhook_jwks(services: ServicesDep, caller: CallerDep) -> JwkSetOut:
     summary="Get a webhook (never its secret)",
     responses=error_responses(400, 404, *AUTHENTICATED),
 )
-async def get_webhook(webhook_id: str, services: ServicesDep, caller: CallerDep) -> WebhookOut:
+async def get_webhook(
+    webhook_id: WebhookId, services: ServicesDep, caller: CallerDep
+) -> WebhookOut:
     return WebhookOut.from_domain(await services.webhooks.get(caller, webhook_id))
 
 
@@ -90,7 +98,7 @@ async def get_webhook(webhook_id: str, services: ServicesDep, caller: CallerDep)
     responses=error_responses(*WITH_BODY, 403, 404, 409, *AUTHENTICATED),
 )
 async def update_webhook(
-    webhook_id: str, body: WebhookPatch, services: ServicesDep, caller: CallerDep
+    webhook_id: WebhookId, body: WebhookPatch, services: ServicesDep, caller: CallerDep
 ) -> WebhookOut:
     hook = await services.webhooks.update(
         caller, webhook_id=webhook_id, changes=patch_changes(body)
@@ -104,7 +112,9 @@ async def update_webhook(
     summary="Delete a webhook and its log",
     responses=error_responses(400, 403, 404, 409, *AUTHENTICATED),
 )
-async def delete_webhook(webhook_id: str, services: ServicesDep, caller: CallerDep) -> Response:
+async def delete_webhook(
+    webhook_id: WebhookId, services: ServicesDep, caller: CallerDep
+) -> Response:
     await services.webhooks.delete(caller, webhook_id)
     return Response(status_code=204)
 
@@ -114,7 +124,9 @@ async def delete_webhook(webhook_id: str, services: ServicesDep, caller: CallerD
     summary="Reveal the signing secret (admin)",
     responses=error_responses(400, 403, 404, *AUTHENTICATED),
 )
-async def reveal_secret(webhook_id: str, services: ServicesDep, caller: CallerDep) -> SecretOut:
+async def reveal_secret(
+    webhook_id: WebhookId, services: ServicesDep, caller: CallerDep
+) -> SecretOut:
     return SecretOut.from_domain(await services.webhooks.reveal_secret(caller, webhook_id))
 
 
@@ -123,7 +135,9 @@ async def reveal_secret(webhook_id: str, services: ServicesDep, caller: CallerDe
     summary="Rotate the signing secret (admin)",
     responses=error_responses(*WITH_BODY, 403, 404, 409, *AUTHENTICATED),
 )
-async def rotate_secret(webhook_id: str, services: ServicesDep, caller: CallerDep) -> SecretOut:
+async def rotate_secret(
+    webhook_id: WebhookId, services: ServicesDep, caller: CallerDep
+) -> SecretOut:
     return SecretOut.from_domain(await services.webhooks.rotate_secret(caller, webhook_id))
 
 
@@ -133,7 +147,7 @@ async def rotate_secret(webhook_id: str, services: ServicesDep, caller: CallerDe
     responses=error_responses(400, 404, *AUTHENTICATED),
 )
 async def list_deliveries(
-    webhook_id: str,
+    webhook_id: WebhookId,
     services: ServicesDep,
     caller: CallerDep,
     page: PageDep,
@@ -164,7 +178,7 @@ async def list_deliveries(
     summary="Send a webhook_test event",
     responses=error_responses(*WITH_BODY, 403, 404, 409, *AUTHENTICATED),
 )
-async def send_test(webhook_id: str, services: ServicesDep, caller: CallerDep) -> TestSent:
+async def send_test(webhook_id: WebhookId, services: ServicesDep, caller: CallerDep) -> TestSent:
     return TestSent.from_domain(await services.deliveries.send_test(caller, webhook_id))
 
 
@@ -175,7 +189,7 @@ async def send_test(webhook_id: str, services: ServicesDep, caller: CallerDep) -
     responses=error_responses(*WITH_BODY, 403, 404, 409, *AUTHENTICATED),
 )
 async def recover(
-    webhook_id: str, body: Recover, services: ServicesDep, caller: CallerDep
+    webhook_id: WebhookId, body: Recover, services: ServicesDep, caller: CallerDep
 ) -> Recovered:
     count = await services.deliveries.recover(caller, webhook_id=webhook_id, since=body.since)
     return Recovered(recovered=count)
@@ -188,7 +202,7 @@ async def recover(
     responses=error_responses(*WITH_BODY, 403, 404, 409, *AUTHENTICATED),
 )
 async def replay(
-    webhook_id: str, body: Replay, services: ServicesDep, caller: CallerDep
+    webhook_id: WebhookId, body: Replay, services: ServicesDep, caller: CallerDep
 ) -> Replayed | WouldReplay:
     count = await services.deliveries.replay(
         caller,
@@ -208,7 +222,9 @@ async def replay(
     summary="Send the deliveries held while the webhook was disabled (409 while disabled)",
     responses=error_responses(*WITH_BODY, 403, 404, 409, *AUTHENTICATED),
 )
-async def deliver_held(webhook_id: str, services: ServicesDep, caller: CallerDep) -> HeldDelivered:
+async def deliver_held(
+    webhook_id: WebhookId, services: ServicesDep, caller: CallerDep
+) -> HeldDelivered:
     return HeldDelivered(delivered=await services.deliveries.deliver_held(caller, webhook_id))
 
 
@@ -217,5 +233,7 @@ async def deliver_held(webhook_id: str, services: ServicesDep, caller: CallerDep
     summary="Discard the deliveries held while the webhook was disabled",
     responses=error_responses(*WITH_BODY, 403, 404, 409, *AUTHENTICATED),
 )
-async def discard_held(webhook_id: str, services: ServicesDep, caller: CallerDep) -> HeldDiscarded:
+async def discard_held(
+    webhook_id: WebhookId, services: ServicesDep, caller: CallerDep
+) -> HeldDiscarded:
     return HeldDiscarded(discarded=await services.deliveries.discard_held(caller, webhook_id))

@@ -25,13 +25,15 @@ _KEYED = sa.text("coalesce_key IS NOT NULL")
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("webhooks") as batch:
-        batch.add_column(
-            sa.Column("coalesce_updates", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
-        batch.add_column(sa.Column("max_age_seconds", sa.Text(), nullable=True))
-    with op.batch_alter_table("deliveries") as batch:
-        batch.add_column(sa.Column("coalesce_key", sa.String(200), nullable=True))
+    # Plain ADD COLUMNs, not batch_alter_table: on SQLite a batch may recreate the table, and
+    # dropping the old webhooks table (foreign keys on, as migrate() runs) cascaded to every
+    # webhook's sites, events and deliveries.
+    op.add_column(
+        "webhooks",
+        sa.Column("coalesce_updates", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
+    op.add_column("webhooks", sa.Column("max_age_seconds", sa.Text(), nullable=True))
+    op.add_column("deliveries", sa.Column("coalesce_key", sa.String(200), nullable=True))
     op.create_index(
         "ix_deliveries_coalesce",
         "deliveries",

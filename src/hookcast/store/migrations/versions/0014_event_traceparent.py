@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0014_event_traceparent"
-down_revision: str | None = "0011_portal_settings"
+down_revision: str | None = "0012_all_sites"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from hookcast.domain.ids import new_resource_id
 from hookcast.store.crypto import SecretBox
 from hookcast.store.database import asyncpg_dsn, open_connector, to_async_url
-from hookcast.store.errors import translate_errors
+from hookcast.store.errors import IntegrityError, translate_errors
 from hookcast.store.files import create_private_sqlite_file
 from hookcast.store.sql_store import SqlStore
 from hookcast.store.sqlite_connector import BUSY_TIMEOUT
@@ -79,6 +79,7 @@ async def _migrate(database_url: str) -> Migration:
                     )
                 before = await conn.run_sync(_revision)
                 await conn.run_sync(_upgrade)
+                await _check_references(conn)
                 after = await conn.run_sync(_revision)
                 await _ensure_an_account(conn)
     finally:
@@ -105,7 +106,10 @@ def _migration_engine(database_url: str) -> AsyncEngine:
         for pragma in (
             "PRAGMA journal_mode=WAL",
             f"PRAGMA busy_timeout={int(BUSY_TIMEOUT * 1000)}",
-            "PRAGMA foreign_keys=ON",
+            # Off while migrating, as SQLite's docs advise for schema changes: a batch
+            # migration recreates a table (copy, drop, rename), and with foreign keys on the
+            # drop cascades to every row that refers to it. Checked after the upgrade.
+            "PRAGMA foreign_keys=OFF",
         ):
             dbapi_connection.cursor().execute(pragma)
 
@@ -131,6 +135,19 @@ def _upgrade(connection: Connection) -> None:
     config.set_main_option("script_location", str(_MIGRATIONS))
     config.attributes["connection"] = connection
     command.upgrade(config, "head")
+
+
+async def _check_references(conn: AsyncConnection) -> None:
+    """On SQLite (foreign keys off while migrating), fails the upgrade, rolling it back,
+    if it left a row referring to one that does not exist."""
+    if conn.dialect.name != "sqlite":
+        return
+    broken = (await conn.execute(text("PRAGMA foreign_key_check"))).first()
+    if broken is not None:
+        raise IntegrityError(
+            f"the migration left table {broken[0]} referring to a missing row of {broken[2]}; "
+            "nothing was changed"
+        )
 
 
 async def _ensure_an_account(conn: AsyncConnection) -> None:

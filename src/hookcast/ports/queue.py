@@ -9,7 +9,14 @@ from datetime import datetime
 from typing import Protocol
 
 from hookcast.domain.health import WebhookHealth
-from hookcast.domain.models import Attempt, Delivery, DeliveryStatus, Event, Webhook
+from hookcast.domain.models import (
+    Attempt,
+    Delivery,
+    DeliveryRateLimit,
+    DeliveryStatus,
+    Event,
+    Webhook,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +88,13 @@ class DeliveryQueue(Protocol):
 
     async def release_deliveries(self, leases: Sequence[tuple[str, str]], now: datetime) -> None:
         """Gives back (delivery_id, lease_token) leases unattempted, due at `now`."""
+
+    async def admit_request(
+        self, webhook_id: str, *, limit: DeliveryRateLimit, now: datetime
+    ) -> datetime | None:
+        """For a webhook with a rate limit: None if one request may go at `now` (then it
+        counts against the webhook's bucket, which every worker shares), else the earliest
+        time one may (nothing is counted)."""
 
     async def next_due_at(self) -> datetime | None:
         """When the earliest pending delivery is due (leased ones included), or None."""

@@ -22,11 +22,20 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hookcast.domain import ed25519, jwks
 from hookcast.domain.catalog import EventType
+from hookcast.domain.custom_headers import redacted
 from hookcast.domain.formats import FORMATS, format_of
 from hookcast.domain.formats.examples import format_examples
 from hookcast.domain.formats.jwplayer import format_time
 from hookcast.domain.jwks import PublishedKey
-from hookcast.domain.models import ApiKey, Attempt, LastError, Site, Webhook, WebhookState
+from hookcast.domain.models import (
+    ApiKey,
+    Attempt,
+    ClientCertificate,
+    LastError,
+    Site,
+    Webhook,
+    WebhookState,
+)
 from hookcast.domain.retry import retry_policy_to_json
 from hookcast.ports import DeliveryRecord, EventSummary, Page, PageRequest
 from hookcast.services import NewApiKey
@@ -138,6 +147,24 @@ class LastErrorOut(_Out):
         )
 
 
+class ClientCertificateOut(_Out):
+    """What a webhook's client certificate shows: never its key."""
+
+    subject: str = Field(examples=["CN=hookcast.example.com"])
+    issuer: str
+    not_after: Time = Field(description="It expires then: deliveries fail TLS after")
+    fingerprint_sha256: str = Field(description="Of the certificate (DER), hex")
+
+    @classmethod
+    def from_domain(cls, certificate: ClientCertificate) -> ClientCertificateOut:
+        return cls(
+            subject=certificate.subject,
+            issuer=certificate.issuer,
+            not_after=format_time(certificate.not_after),
+            fingerprint_sha256=certificate.fingerprint,
+        )
+
+
 class WebhookMetadataOut(_Out):
     name: str
     description: str
@@ -190,9 +217,29 @@ class WebhookMetadataOut(_Out):
         "it is being sent)"
     )
 
+    headers: dict[str, str] = Field(
+        description='Custom headers sent with every delivery: names, each value "[redacted]"'
+    )
+    rate_limit_per_second: float | None = Field(
+        description="At most this many requests per second on average, across every "
+        "worker; null: no limit"
+    )
+    rate_limit_burst: int | None = Field(description="Requests that may go at once")
+    client_certificate: ClientCertificateOut | None = Field(
+        description="Mutual TLS: the client certificate presented to https endpoints (its "
+        "key is never shown); null: none"
+    )
+
     @classmethod
     def from_domain(cls, hook: Webhook) -> WebhookMetadataOut:
+        limit, certificate = hook.rate_limit, hook.client_certificate
         return cls(
+            headers=redacted(hook.headers),
+            rate_limit_per_second=None if limit is None else limit.per_second,
+            rate_limit_burst=None if limit is None else limit.burst,
+            client_certificate=(
+                None if certificate is None else ClientCertificateOut.from_domain(certificate)
+            ),
             name=hook.name,
             description=hook.description,
             webhook_url=hook.webhook_url,

@@ -24,6 +24,11 @@ RetryPolicyIn = str | list[float]
 Ordering = str
 
 
+class ClientCertificateIn(_Strict):
+    certificate: str = Field(description="PEM: the client certificate, then any intermediates")
+    private_key: str = Field(description="PEM: its private key, unencrypted (RSA, EC, EdDSA)")
+
+
 class WebhookMetadataCreate(_Strict):
     name: str
     description: str | None = None
@@ -57,6 +62,33 @@ class WebhookMetadataCreate(_Strict):
         description='Time-to-live per event type in seconds, e.g. {"channel_active": 600}: an '
         "older event is not sent and is logged expired",
     )
+    headers: dict[str, str] | None = Field(
+        default=None,
+        description="Sent with every delivery, e.g. a gateway's key: at most 20, names not "
+        "ones HookCast sets (signatures, Host, framing, Content-Type, X-Hookcast-*), values "
+        'printable ASCII. Values are stored encrypted and shown as "[redacted]"; sending '
+        '"[redacted]" back keeps a stored value',
+    )
+    rate_limit_per_second: float | None = Field(
+        default=None,
+        ge=0.01,
+        le=1000,
+        description="At most this many requests per second to this webhook on average, "
+        "across every worker; held-back deliveries wait (no attempt counted). null: none",
+    )
+    rate_limit_burst: int | None = Field(
+        default=None,
+        ge=1,
+        le=1000,
+        description="Requests that may go at once before the rate applies; default: the "
+        "rate rounded up",
+    )
+    client_certificate: ClientCertificateIn | None = Field(
+        default=None,
+        description="Mutual TLS: a client certificate (PEM, the leaf first) and its "
+        "unencrypted private key, presented to https webhook URLs; stored encrypted, never "
+        "shown again (GET shows its subject, issuer, expiry and fingerprint). null: none",
+    )
 
 
 class WebhookMetadataPatch(_Strict):
@@ -78,6 +110,12 @@ class WebhookMetadataPatch(_Strict):
     ordering: Ordering | None = None
     coalesce: bool | None = None
     max_age_seconds: dict[str, Any] | None = Field(default=None, description="null: no limits")
+    headers: dict[str, str] | None = Field(
+        default=None, description='Replaces them all; "[redacted]" keeps a stored value'
+    )
+    rate_limit_per_second: float | None = Field(default=None, ge=0.01, le=1000)
+    rate_limit_burst: int | None = Field(default=None, ge=1, le=1000)
+    client_certificate: ClientCertificateIn | None = Field(default=None, description="null: none")
 
 
 class WebhookCreate(_Strict):
@@ -130,7 +168,17 @@ class Replay(_Strict):
     dry_run: bool = Field(default=False, description="Count them, send nothing")
 
 
-NULLABLE_PATCH_FIELDS = frozenset({"conditions", "description", "max_age_seconds"})
+NULLABLE_PATCH_FIELDS = frozenset(
+    {
+        "conditions",
+        "description",
+        "max_age_seconds",
+        "headers",
+        "rate_limit_per_second",
+        "rate_limit_burst",
+        "client_certificate",
+    }
+)
 
 
 def patch_changes(patch: WebhookPatch) -> dict[str, Any]:

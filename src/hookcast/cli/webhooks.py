@@ -25,6 +25,15 @@ from hookcast.cli.remote import (
     took_sites,
 )
 from hookcast.cli.tables import console, kv_table, shorten, table, when, when_exact
+from hookcast.cli.webhook_controls import (
+    BurstOption,
+    CertificateOption,
+    HeaderOption,
+    KeyOption,
+    RateOption,
+    control_choices,
+    control_rows,
+)
 from hookcast.sdk.types import Delivery, Webhook, WebhookChanges, WebhookFields
 
 webhooks_app = typer.Typer(
@@ -177,6 +186,7 @@ def _show_webhook(hook: Webhook) -> None:
         *((("public key", hook.public_key),) if hook.public_key else ()),
         ("latest wins", "yes" if hook.coalesce else "no"),
         ("max age", _limits(hook.max_age_seconds)),
+        *control_rows(hook),
         ("last success", _time(hook.last_success)),
         ("failing since", _time(hook.failing_since)),
         ("held deliveries", hook.held_deliveries),
@@ -248,6 +258,11 @@ def create_webhook(
     signing: SigningOption = None,
     coalesce: CoalesceOption = None,
     max_age: MaxAgeOption = None,
+    header: HeaderOption = None,
+    rate_limit: RateOption = None,
+    rate_burst: BurstOption = None,
+    client_cert: CertificateOption = None,
+    client_key: KeyOption = None,
     as_json: JsonOption = False,
     url: UrlOption = DEFAULT_URL,
     api_key: ApiKeyOption = None,
@@ -279,6 +294,10 @@ def create_webhook(
     if retry_policy is not None:
         fields["retry_policy"] = _retry_policy(retry_policy)
     fields.update(cast(WebhookFields, _sending_choices(ordering, coalesce, max_age)))
+    controls = control_choices(
+        headers=header, rate=rate_limit, burst=rate_burst, certificate=client_cert, key=client_key
+    )
+    fields.update(cast(WebhookFields, controls))
     with connected(url, api_key) as client:
         if not fields["site_ids"]:
             fields["site_ids"] = every_site(client)
@@ -338,6 +357,11 @@ def update_webhook(
     signing: SigningOption = None,
     coalesce: CoalesceOption = None,
     max_age: MaxAgeOption = None,
+    header: HeaderOption = None,
+    rate_limit: RateOption = None,
+    rate_burst: BurstOption = None,
+    client_cert: CertificateOption = None,
+    client_key: KeyOption = None,
     as_json: JsonOption = False,
     url: UrlOption = DEFAULT_URL,
     api_key: ApiKeyOption = None,
@@ -364,7 +388,14 @@ def update_webhook(
     changes = cast(
         WebhookChanges,
         {k: v for k, v in given.items() if v is not None}
-        | _sending_choices(ordering, coalesce, max_age),
+        | _sending_choices(ordering, coalesce, max_age)
+        | control_choices(
+            headers=header,
+            rate=rate_limit,
+            burst=rate_burst,
+            certificate=client_cert,
+            key=client_key,
+        ),
     )
     with connected(url, api_key) as client:
         hook = client.update_webhook(webhook_id, **changes)

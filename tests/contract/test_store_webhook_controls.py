@@ -84,12 +84,14 @@ async def test_the_bucket_admits_a_burst_then_the_rate(store: SqlStore) -> None:
     hook = await _webhook(store)
     limit = DeliveryRateLimit(per_second=2.0, burst=3)
 
-    first = [await store.admit_request(hook.id, limit=limit, now=T0) for _ in range(4)]
-    later = await store.admit_request(hook.id, limit=limit, now=T0 + timedelta(seconds=0.5))
+    first = [await store.admit_requests(hook.id, limit=limit, now=T0) for _ in range(4)]
+    later = await store.admit_requests(hook.id, limit=limit, now=T0 + timedelta(seconds=0.5))
+    batch = await store.admit_requests(hook.id, limit=limit, now=T0 + timedelta(seconds=2), count=5)
 
-    assert first[:3] == [None, None, None]
-    assert first[3] == T0 + timedelta(seconds=0.5)  # when the next one may go
-    assert later is None
+    assert [granted for granted, _ in first] == [1, 1, 1, 0]
+    assert first[3][1] == T0 + timedelta(seconds=0.5)  # when the next one may go
+    assert later[0] == 1
+    assert batch == (3, T0 + timedelta(seconds=2.5))  # refilled 3 in 1.5 s: 3 of 5 go
 
 
 async def test_concurrent_admissions_never_pass_the_burst(store: SqlStore) -> None:
@@ -99,15 +101,15 @@ async def test_concurrent_admissions_never_pass_the_burst(store: SqlStore) -> No
     limit = DeliveryRateLimit(per_second=0.01, burst=5)
 
     answers = await asyncio.gather(
-        *(store.admit_request(hook.id, limit=limit, now=T0) for _ in range(20))
+        *(store.admit_requests(hook.id, limit=limit, now=T0, count=2) for _ in range(10))
     )
 
-    assert sum(1 for answer in answers if answer is None) == 5
+    assert sum(granted for granted, _ in answers) == 5
 
 
 async def test_a_bucket_goes_with_its_webhook(store: SqlStore, database_url: str) -> None:
     hook = await _webhook(store)
-    await store.admit_request(hook.id, limit=DeliveryRateLimit(1.0, 1), now=T0)
+    await store.admit_requests(hook.id, limit=DeliveryRateLimit(1.0, 1), now=T0)
 
     assert await store.delete_webhook(hook.account_id, hook.id)
 

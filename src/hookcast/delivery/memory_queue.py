@@ -150,15 +150,14 @@ class MemoryDeliveryQueue:
         if leases:
             self._due.set()
 
-    async def admit_request(
-        self, webhook_id: str, *, limit: DeliveryRateLimit, now: datetime
-    ) -> datetime | None:
+    async def admit_requests(
+        self, webhook_id: str, *, limit: DeliveryRateLimit, now: datetime, count: int = 1
+    ) -> tuple[int, datetime]:
         """The store's shared bucket, held here: one process, one bucket per webhook."""
-        admission = admit(limit, tat=self._rates.get(webhook_id), now=now.timestamp())
+        admission = admit(limit, tat=self._rates.get(webhook_id), now=now.timestamp(), count=count)
         if admission.granted:
             self._rates[webhook_id] = admission.tat
-            return None
-        return datetime.fromtimestamp(admission.ready_at, UTC)
+        return admission.granted, datetime.fromtimestamp(admission.next_at, UTC)
 
     async def next_due_at(self) -> datetime | None:
         """The earliest due time of a pending delivery (a leased one's lease expiry)."""

@@ -3,15 +3,21 @@ sent, the queue's bucket for that webhook (shared by every worker: store/deliver
 must admit it. One it does not admit is not sent and not failed: its lease goes back, due
 when the bucket will let a request through, with no attempt counted.
 
+The deliveries of one webhook that ask in the same turn of the event loop (the scheduler
+starts many at once) are admitted together, in one transaction: the decision is the same as
+admitting them one by one at that instant, for a fraction of the writes.
+
 Webhooks without a rate limit never reach this module (the worker checks
 `webhook.rate_limit` first), so their hot path costs nothing more.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import datetime, timedelta
 
+from hookcast.domain.models import DeliveryRateLimit
 from hookcast.ports import ClaimedDelivery, Clock, DeliveryQueue
 
 __all__ = ["RateGate"]
@@ -22,13 +28,18 @@ _KEPT = 4096  # webhooks whose last deferral is remembered (bounded: tenants mak
 _MARGIN = timedelta(milliseconds=1)
 _AFTER_ERROR = timedelta(seconds=1)
 
+_Waiter = asyncio.Future[datetime | None]
+
 
 class RateGate:
-    """Asks the queue's shared bucket, and spreads what it holds back."""
+    """Asks the queue's shared bucket, in batches per webhook, and spreads what it holds
+    back."""
 
     def __init__(self, queue: DeliveryQueue, *, clock: Clock) -> None:
         self._queue = queue
         self._clock = clock
+        self._asking: dict[str, list[_Waiter]] = {}  # per webhook: the batch being formed
+        self._batches: set[asyncio.Task[None]] = set()  # referenced until done
         # The latest due time this worker gave a held-back delivery, per webhook: the next
         # one held back goes one interval later, so a batch held back together comes back
         # at the webhook's rate instead of all at once (and is refused again, but one).
@@ -38,22 +49,47 @@ class RateGate:
         """None if the delivery may be sent now (its webhook's bucket counted it); else when
         to try it again."""
         webhook = claimed.webhook
-        limit = webhook.rate_limit
-        if limit is None:
+        if webhook.rate_limit is None:
             return None
+        waiter: _Waiter = asyncio.get_running_loop().create_future()
+        batch = self._asking.get(webhook.id)
+        if batch is None:
+            batch = self._asking[webhook.id] = []
+            task = asyncio.create_task(self._admit(webhook.id, webhook.rate_limit))
+            self._batches.add(task)
+            task.add_done_callback(self._batches.discard)
+        batch.append(waiter)
+        return await waiter
+
+    async def close(self) -> None:
+        """Waits for the admissions under way (before the queue they use is closed)."""
+        await asyncio.gather(*self._batches, return_exceptions=True)
+
+    async def _admit(self, webhook_id: str, limit: DeliveryRateLimit) -> None:
+        # Runs after the current turn of the loop: every delivery of this webhook started
+        # in it has joined the batch by then.
+        await asyncio.sleep(0)
+        waiters = self._asking.pop(webhook_id)
         now = self._clock()
         try:
-            ready_at = await self._queue.admit_request(webhook.id, limit=limit, now=now)
+            granted, next_at = await self._queue.admit_requests(
+                webhook_id, limit=limit, now=now, count=len(waiters)
+            )
         except Exception:  # the database may be down for a while: wait, do not send
-            _log.exception("admitting a rate-limited delivery failed; trying again shortly")
-            ready_at = now + _AFTER_ERROR
-        if ready_at is None:
-            return None
-        return self._spread(webhook.id, ready_at + _MARGIN, interval=1.0 / limit.per_second)
+            _log.exception("admitting rate-limited deliveries failed; trying again shortly")
+            granted, next_at = 0, now + _AFTER_ERROR
+        interval = timedelta(seconds=1.0 / limit.per_second)
+        for number, waiter in enumerate(waiters):
+            if waiter.done():  # cancelled (shutting down): its grant, if any, goes unused
+                continue
+            if number < granted:
+                waiter.set_result(None)
+            else:
+                waiter.set_result(self._spread(webhook_id, next_at + _MARGIN, interval))
 
-    def _spread(self, webhook_id: str, ready_at: datetime, *, interval: float) -> datetime:
+    def _spread(self, webhook_id: str, ready_at: datetime, interval: timedelta) -> datetime:
         last = self._last_deferred.get(webhook_id)
-        due = ready_at if last is None or last < ready_at else last + timedelta(seconds=interval)
+        due = ready_at if last is None or last < ready_at else last + interval
         if len(self._last_deferred) >= _KEPT:
             self._forget_past()
         self._last_deferred[webhook_id] = due

@@ -115,6 +115,7 @@ class DeliveryWorker:
             self._taking = False
             self._outcomes.hand_back(self._scheduler.clear())
             await self._drain()
+            await self._rates.close()
             await self._outcomes.close()
             beating.cancel()
             await asyncio.gather(beating, return_exceptions=True)

@@ -4,8 +4,9 @@ most `burst` requests at once, `per_second` on average after that, across every 
 The rule is GCRA (the generic cell rate algorithm, a token bucket kept as one number): the
 state is the "theoretical arrival time" `tat`, the time at which the bucket would be full
 again. A request at `now` may go if `max(tat, now) + interval - now <= burst * interval`,
-and then `tat` moves to `max(tat, now) + interval`. One number means the store can admit a
-request with one conditional UPDATE that every worker shares (store/delivery_rate.py).
+and then `tat` moves to `max(tat, now) + interval`. One number per webhook is what every
+worker shares in the store (store/delivery_rate.py), and a worker asks for several
+requests in one decision.
 
 Pure: times are seconds since the epoch, passed in.
 """
@@ -38,23 +39,30 @@ BURST_FIELD: Final = "rate_limit_burst"
 
 @dataclass(frozen=True, slots=True)
 class Admission:
-    """What `admit` decided: `granted`, and the bucket's new `tat`; if not granted,
-    `ready_at` is the earliest time a request may go (the state does not move)."""
+    """What `admit` decided: how many of the requests asked about may go now (`granted`),
+    the bucket's new `tat`, and `next_at`, the earliest time the next request may go."""
 
-    granted: bool
+    granted: int
     tat: float
-    ready_at: float
+    next_at: float
 
 
-def admit(limit: RateLimit, *, tat: float | None, now: float) -> Admission:
-    """Whether one request may go at `now`, given the bucket's `tat` (None: never used)."""
+def admit(limit: RateLimit, *, tat: float | None, now: float, count: int = 1) -> Admission:
+    """How many of `count` requests may go at `now`, given the bucket's `tat` (None: never
+    used); the bucket moves by the ones granted only. Admitting several at once is the same
+    as admitting them one after another at `now`: one shared decision per batch."""
     interval = 1.0 / limit.per_second
     start = now if tat is None else max(tat, now)
-    new_tat = start + interval
-    ready_at = new_tat - limit.burst * interval
-    if ready_at <= now:
-        return Admission(granted=True, tat=new_tat, ready_at=now)
-    return Admission(granted=False, tat=start, ready_at=ready_at)
+    # Request j (1, 2, ...) may go if start + j * interval - burst * interval <= now; the
+    # epsilon keeps float rounding from refusing the one exactly on time.
+    room = math.floor((now - start) / interval + limit.burst + 1e-9)
+    granted = max(0, min(count, room))
+    new_tat = start + granted * interval
+    return Admission(
+        granted=granted,
+        tat=new_tat,
+        next_at=max(now, new_tat + interval - limit.burst * interval),
+    )
 
 
 def parse_rate_limit(per_second: object, burst: object) -> RateLimit | None:

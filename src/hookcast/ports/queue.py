@@ -89,12 +89,12 @@ class DeliveryQueue(Protocol):
     async def release_deliveries(self, leases: Sequence[tuple[str, str]], now: datetime) -> None:
         """Gives back (delivery_id, lease_token) leases unattempted, due at `now`."""
 
-    async def admit_request(
-        self, webhook_id: str, *, limit: DeliveryRateLimit, now: datetime
-    ) -> datetime | None:
-        """For a webhook with a rate limit: None if one request may go at `now` (then it
-        counts against the webhook's bucket, which every worker shares), else the earliest
-        time one may (nothing is counted)."""
+    async def admit_requests(
+        self, webhook_id: str, *, limit: DeliveryRateLimit, now: datetime, count: int = 1
+    ) -> tuple[int, datetime]:
+        """For a webhook with a rate limit: how many of `count` requests may go at `now`
+        (those count against the webhook's bucket, which every worker shares), and the
+        earliest time the next one may."""
 
     async def next_due_at(self) -> datetime | None:
         """When the earliest pending delivery is due (leased ones included), or None."""

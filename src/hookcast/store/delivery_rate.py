@@ -19,20 +19,20 @@ from hookcast.store.connector import Transaction
 from hookcast.store.statement import Statement
 from hookcast.store.tables import webhook_rates
 
-__all__ = ["admit_request"]
+__all__ = ["admit_requests"]
 
 
-async def admit_request(
-    tx: Transaction, *, webhook_id: str, limit: DeliveryRateLimit, now: float
+async def admit_requests(
+    tx: Transaction, *, webhook_id: str, limit: DeliveryRateLimit, now: float, count: int
 ) -> Admission:
-    """Whether one request of `webhook_id` may go at `now` (seconds since the epoch); if it
-    may, the bucket counts it. Must run in a write transaction."""
+    """How many of `count` requests of `webhook_id` may go at `now` (seconds since the
+    epoch); the bucket counts those. Must run in a write transaction."""
     tat = await _locked_tat(tx, webhook_id)
     if tat is None:
         # First use: a full bucket. ON CONFLICT: another worker's first use came first.
         await tx.execute(_CREATE, {"webhook_id": webhook_id, "tat": now})
         tat = await _locked_tat(tx, webhook_id)
-    admission = admit(limit, tat=tat, now=now)
+    admission = admit(limit, tat=tat, now=now, count=count)
     if admission.granted:
         await tx.execute(_MOVE, {"b_id": webhook_id, "b_tat": admission.tat})
     return admission

@@ -398,16 +398,14 @@ class SqlStore:
             await notify(tx)
         self._wakeup.notify()
 
-    async def admit_request(
-        self, webhook_id: str, *, limit: DeliveryRateLimit, now: datetime
-    ) -> datetime | None:
+    async def admit_requests(
+        self, webhook_id: str, *, limit: DeliveryRateLimit, now: datetime, count: int = 1
+    ) -> tuple[int, datetime]:
         async with self._writing() as tx:
-            admission = await rate_sql.admit_request(
-                tx, webhook_id=webhook_id, limit=limit, now=now.timestamp()
+            admission = await rate_sql.admit_requests(
+                tx, webhook_id=webhook_id, limit=limit, now=now.timestamp(), count=count
             )
-        if admission.granted:
-            return None
-        return datetime.fromtimestamp(admission.ready_at, UTC)
+        return admission.granted, datetime.fromtimestamp(admission.next_at, UTC)
 
     async def next_due_at(self) -> datetime | None:
         async with self._reading() as tx:

@@ -16,7 +16,7 @@ def _sent_at(limit: DeliveryRateLimit, times: list[float]) -> list[float]:
     for at in times:
         admission = admit(limit, tat=tat, now=at)
         if not admission.granted:
-            at = admission.ready_at
+            at = admission.next_at
             admission = admit(limit, tat=tat, now=at)
         assert admission.granted
         tat = admission.tat
@@ -50,9 +50,26 @@ def test_a_refusal_moves_nothing() -> None:
 
     refused = admit(limit, tat=first.tat, now=0.2)
 
-    assert not refused.granted
-    assert refused.ready_at == pytest.approx(1.0)
-    assert admit(limit, tat=first.tat, now=1.0).granted
+    assert refused.granted == 0
+    assert refused.tat == first.tat
+    assert refused.next_at == pytest.approx(1.0)
+    assert admit(limit, tat=first.tat, now=1.0).granted == 1
+
+
+def test_a_batch_is_decided_as_its_requests_one_by_one() -> None:
+    limit = DeliveryRateLimit(per_second=4.0, burst=5)
+    tat: float | None = None
+    for now, count in ((0.0, 8), (0.1, 3), (1.0, 10), (1.2, 1), (9.0, 2)):
+        together = admit(limit, tat=tat, now=now, count=count)
+        alone, one_tat = 0, now if tat is None else tat
+        for _ in range(count):
+            single = admit(limit, tat=one_tat, now=now)
+            alone += single.granted
+            one_tat = single.tat
+        assert together.granted == alone, now
+        assert together.tat == pytest.approx(one_tat), now
+        tat = together.tat
+    assert admit(limit, tat=None, now=0.0, count=8).next_at == pytest.approx(0.25)
 
 
 def test_the_fields_are_checked_and_the_burst_defaults_to_a_seconds_worth() -> None:

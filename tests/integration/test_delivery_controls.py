@@ -67,7 +67,13 @@ async def _rate_limited_run(
     try:
         receiver = await hookcast.receiver()
         hook = await hookcast.hook_for(receiver, **limit)
-        options = with_options(concurrency=16, prefetch=64, idle_wait_seconds=0.05)
+        # On SQLite the one delivering process keeps the buckets itself (sole_worker).
+        options = with_options(
+            concurrency=16,
+            prefetch=64,
+            idle_wait_seconds=0.05,
+            sole_worker=database_url.startswith("sqlite"),
+        )
         for runtime in [hookcast.runtime, *others]:
             hookcast.start_worker(options, runtime=runtime)
         await hookcast.publish_media(events)

@@ -7,6 +7,11 @@ The deliveries of one webhook that ask in the same turn of the event loop (the s
 starts many at once) are admitted together, in one transaction: the decision is the same as
 admitting them one by one at that instant, for a fraction of the writes.
 
+A sole worker (SQLite, where one process delivers: WorkerOptions.sole_worker) keeps the
+buckets in its own memory instead: nobody else sends, so nothing needs sharing, and a
+decision costs no transaction (which on SQLite waits for its one writer). A restart starts
+with full buckets: at most one extra burst.
+
 Webhooks without a rate limit never reach this module (the worker checks
 `webhook.rate_limit` first), so their hot path costs nothing more.
 """
@@ -15,8 +20,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
+from hookcast.domain.delivery_rate import admit
 from hookcast.domain.models import DeliveryRateLimit
 from hookcast.ports import ClaimedDelivery, Clock, DeliveryQueue
 
@@ -35,9 +41,11 @@ class RateGate:
     """Asks the queue's shared bucket, in batches per webhook, and spreads what it holds
     back."""
 
-    def __init__(self, queue: DeliveryQueue, *, clock: Clock) -> None:
+    def __init__(self, queue: DeliveryQueue, *, clock: Clock, shared: bool = True) -> None:
         self._queue = queue
         self._clock = clock
+        # None: the queue's buckets, shared by every worker; else this worker's own (tat).
+        self._own: dict[str, float] | None = None if shared else {}
         self._asking: dict[str, list[_Waiter]] = {}  # per webhook: the batch being formed
         self._batches: set[asyncio.Task[None]] = set()  # referenced until done
         # The latest due time this worker gave a held-back delivery, per webhook: the next
@@ -51,6 +59,8 @@ class RateGate:
         webhook = claimed.webhook
         if webhook.rate_limit is None:
             return None
+        if self._own is not None:
+            return self._admit_here(webhook.id, webhook.rate_limit)
         waiter: _Waiter = asyncio.get_running_loop().create_future()
         batch = self._asking.get(webhook.id)
         if batch is None:
@@ -86,6 +96,26 @@ class RateGate:
                 waiter.set_result(None)
             else:
                 waiter.set_result(self._spread(webhook_id, next_at + _MARGIN, interval))
+
+    def _admit_here(self, webhook_id: str, limit: DeliveryRateLimit) -> datetime | None:
+        assert self._own is not None
+        now = self._clock()
+        admission = admit(limit, tat=self._own.get(webhook_id), now=now.timestamp())
+        if admission.granted:
+            if len(self._own) >= _KEPT and webhook_id not in self._own:
+                self._forget_full(now.timestamp())
+            self._own[webhook_id] = admission.tat
+            return None
+        next_at = datetime.fromtimestamp(admission.next_at, UTC)
+        return self._spread(webhook_id, next_at + _MARGIN, timedelta(seconds=1 / limit.per_second))
+
+    def _forget_full(self, now: float) -> None:
+        """Drops the buckets that are full again (their tat is past): forgetting one
+        changes no decision, since a missing bucket is a full one."""
+        assert self._own is not None
+        for webhook_id, tat in list(self._own.items()):
+            if tat <= now:
+                del self._own[webhook_id]
 
     def _spread(self, webhook_id: str, ready_at: datetime, interval: timedelta) -> datetime:
         last = self._last_deferred.get(webhook_id)

@@ -76,7 +76,7 @@ class DeliveryWorker:
         # which process holds them.
         self.worker_id = f"{os.getpid()}-{secrets.token_hex(8)}"
         self._liveness = Liveness(queue, worker_id=self.worker_id, clock=clock, options=options)
-        self._rates = RateGate(queue, clock=clock)
+        self._rates = RateGate(queue, clock=clock, shared=not options.sole_worker)
         self._in_flight: dict[asyncio.Task[None], Start] = {}
         self._room_freed = asyncio.Event()  # the claim loop may claim again
         self._others_claimed_at = float("-inf")  # loop time of the last _claim_for_others

@@ -19,6 +19,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from benchmarks.config import HOOKCAST
 from benchmarks.hookcast_setup import Setup, settings_env
@@ -33,6 +34,14 @@ from benchmarks.procs import (
 )
 from benchmarks.receiving import Receiver, receipt_rate, window_rates
 
+# Per-webhook controls (docs/delivery.md): one gateway header, or the highest rate limit
+# (which a drain on this machine reaches, so the held-back deliveries' cost is in it too).
+CONTROLS: dict[str, dict[str, Any]] = {
+    "none": {},
+    "headers": {"headers": {"X-Api-Key": "bench-gateway-key-0123456789"}},
+    "rate": {"rate_limit_per_second": 1000, "rate_limit_burst": 1000},
+}
+
 
 def drain(args: argparse.Namespace, work: Path) -> dict[str, float]:
     children = Children(work)
@@ -46,6 +55,7 @@ def drain(args: argparse.Namespace, work: Path) -> dict[str, float]:
             phase="drain",
             ordering=args.ordering,
             media=args.media,
+            metadata=CONTROLS[args.controls],
         )
         receiver.reset(secret=prepared.secret, record=True, verify_every=16)
         env = settings_env(database_url)
@@ -100,6 +110,12 @@ def main() -> None:
     parser.add_argument("--ordering", choices=("none", "resource"), help="the webhooks' ordering")
     parser.add_argument(
         "--media", type=int, help="events about this many media (default: one each)"
+    )
+    parser.add_argument(
+        "--controls",
+        choices=sorted(CONTROLS),
+        default="none",
+        help="per-webhook controls on the webhooks: a custom header, or a rate limit",
     )
     parser.add_argument("--profile", type=Path, help="py-spy collapsed stacks of the deliverer")
     parser.add_argument("--profile-seconds", type=int, default=5)

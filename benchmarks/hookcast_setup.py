@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,12 +73,13 @@ class Setup:
         phase: str = "backlog",
         ordering: str | None = None,
         media: int | None = None,
+        metadata: Mapping[str, Any] | None = None,
     ) -> Prepared:
-        """Schema, key, site, `webhooks` on the receiver (with `ordering`, if given) and a
-        backlog of `backlog` deliveries, each event about its own media (or about one of
-        `media` media, in turn)."""
+        """Schema, key, site, `webhooks` on the receiver (with `ordering` and any other
+        `metadata`, if given) and a backlog of `backlog` deliveries, each event about its own
+        media (or about one of `media` media, in turn)."""
         migrate(self._settings.database_url)
-        extra = {} if ordering is None else {"ordering": ordering}
+        extra = dict(metadata or {}) | ({} if ordering is None else {"ordering": ordering})
         return asyncio.run(self._prepare(receiver_url, webhooks, backlog, phase, extra, media))
 
     async def _prepare(

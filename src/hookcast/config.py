@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     # The DNS servers deliveries and the webhook URL check ask (docs/operations.md), instead
     # of /etc/resolv.conf's: comma-separated "ip", "ip:port" or "[ipv6]:port".
     dns_servers: str = ""
+    # A PEM file of certificate authorities deliveries trust besides the system's (receivers
+    # with a private CA, often the ones that ask for a client certificate: docs/operations.md).
+    ca_bundle: str = ""
     # HTTPS ended at a proxy in front (docs/operations.md): the proxies whose
     # X-Forwarded-Proto and X-Forwarded-For are believed (uvicorn's forwarded_allow_ips,
     # comma-separated addresses or "*"), and whether the session cookie is always Secure.

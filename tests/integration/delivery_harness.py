@@ -136,8 +136,9 @@ class Deployment:
         *,
         clock: Callable[[], datetime] | None = None,
         runtime: Runtime | None = None,
+        ca_file: str | None = None,
     ) -> Worker:
-        sender = HttpSender(allowed=parse_networks(LOOPBACK))
+        sender = HttpSender(allowed=parse_networks(LOOPBACK), ca_file=ca_file)
         worker = DeliveryWorker(
             (runtime or self.runtime).store,
             sender,

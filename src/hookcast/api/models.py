@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from hookcast.api import schema_facts as facts
 from hookcast.domain import ed25519, jwks
 from hookcast.domain.catalog import EVENT_TYPES, EventType
+from hookcast.domain.custom_headers import redacted
 from hookcast.domain.formats import FORMATS, format_of
 from hookcast.domain.formats.examples import format_examples
 from hookcast.domain.formats.jwplayer import format_time
@@ -31,6 +32,7 @@ from hookcast.domain.models import (
     ALL_SITES,
     ApiKey,
     Attempt,
+    ClientCertificate,
     LastError,
     Site,
     Webhook,
@@ -159,6 +161,24 @@ class LastErrorOut(_Out):
         )
 
 
+class ClientCertificateOut(_Out):
+    """What a webhook's client certificate shows: never its key."""
+
+    subject: str = Field(examples=["CN=hookcast.example.com"])
+    issuer: str
+    not_after: Time = Field(description="It expires then: deliveries fail TLS after")
+    fingerprint_sha256: str = Field(description="Of the certificate (DER), hex")
+
+    @classmethod
+    def from_domain(cls, certificate: ClientCertificate) -> ClientCertificateOut:
+        return cls(
+            subject=certificate.subject,
+            issuer=certificate.issuer,
+            not_after=format_time(certificate.not_after),
+            fingerprint_sha256=certificate.fingerprint,
+        )
+
+
 class WebhookMetadataOut(_Out):
     name: str = Field(description="A name for people")
     description: str = Field(description="What it is for (may be empty)")
@@ -233,9 +253,29 @@ class WebhookMetadataOut(_Out):
         "it is being sent)"
     )
 
+    headers: dict[str, str] = Field(
+        description='Custom headers sent with every delivery: names, each value "[redacted]"'
+    )
+    rate_limit_per_second: float | None = Field(
+        description="At most this many requests per second on average, across every "
+        "worker; null: no limit"
+    )
+    rate_limit_burst: int | None = Field(description="Requests that may go at once")
+    client_certificate: ClientCertificateOut | None = Field(
+        description="Mutual TLS: the client certificate presented to https endpoints (its "
+        "key is never shown); null: none"
+    )
+
     @classmethod
     def from_domain(cls, hook: Webhook) -> WebhookMetadataOut:
+        limit, certificate = hook.rate_limit, hook.client_certificate
         return cls(
+            headers=redacted(hook.headers),
+            rate_limit_per_second=None if limit is None else limit.per_second,
+            rate_limit_burst=None if limit is None else limit.burst,
+            client_certificate=(
+                None if certificate is None else ClientCertificateOut.from_domain(certificate)
+            ),
             name=hook.name,
             description=hook.description,
             webhook_url=hook.webhook_url,

@@ -73,6 +73,11 @@ _MAX_AGE = (
 )
 
 
+class ClientCertificateIn(_Strict):
+    certificate: str = Field(description="PEM: the client certificate, then any intermediates")
+    private_key: str = Field(description="PEM: its private key, unencrypted (RSA, EC, EdDSA)")
+
+
 class WebhookMetadataCreate(_Strict):
     name: str = Field(description=_NAME)
     description: str | None = Field(default=None, description=_DESCRIPTION)
@@ -105,6 +110,33 @@ class WebhookMetadataCreate(_Strict):
     coalesce: bool = Field(default=False, description=_COALESCE)
     max_age_seconds: dict[str, Any] | None = Field(
         default=None, description=_MAX_AGE, json_schema_extra=facts.max_age_map
+    )
+    headers: dict[str, str] | None = Field(
+        default=None,
+        description="Sent with every delivery, e.g. a gateway's key: at most 20, names not "
+        "ones HookCast sets (signatures, Host, framing, Content-Type, X-Hookcast-*), values "
+        'printable ASCII. Values are stored encrypted and shown as "[redacted]"; sending '
+        '"[redacted]" back keeps a stored value',
+    )
+    rate_limit_per_second: float | None = Field(
+        default=None,
+        ge=0.01,
+        le=1000,
+        description="At most this many requests per second to this webhook on average, "
+        "across every worker; held-back deliveries wait (no attempt counted). null: none",
+    )
+    rate_limit_burst: int | None = Field(
+        default=None,
+        ge=1,
+        le=1000,
+        description="Requests that may go at once before the rate applies; default: the "
+        "rate rounded up",
+    )
+    client_certificate: ClientCertificateIn | None = Field(
+        default=None,
+        description="Mutual TLS: a client certificate (PEM, the leaf first) and its "
+        "unencrypted private key, presented to https webhook URLs; stored encrypted, never "
+        "shown again (GET shows its subject, issuer, expiry and fingerprint). null: none",
     )
 
 
@@ -155,6 +187,17 @@ class WebhookMetadataPatch(_Strict):
         description=f"{_MAX_AGE}; null: no limits",
         json_schema_extra=facts.max_age_map,
     )
+
+    headers: dict[str, str] | None = Field(
+        default=None, description='Replaces them all; "[redacted]" keeps a stored value'
+    )
+    rate_limit_per_second: float | None = Field(
+        default=None, ge=0.01, le=1000, description="As on create; null: no limit"
+    )
+    rate_limit_burst: int | None = Field(
+        default=None, ge=1, le=1000, description="As on create; default: the rate rounded up"
+    )
+    client_certificate: ClientCertificateIn | None = Field(default=None, description="null: none")
 
 
 # JW Player's own example (its Management API docs), then HookCast's additions.
@@ -245,7 +288,17 @@ class Replay(_Strict):
     dry_run: bool = Field(default=False, description="Count them, send nothing")
 
 
-NULLABLE_PATCH_FIELDS = frozenset({"conditions", "description", "max_age_seconds"})
+NULLABLE_PATCH_FIELDS = frozenset(
+    {
+        "conditions",
+        "description",
+        "max_age_seconds",
+        "headers",
+        "rate_limit_per_second",
+        "rate_limit_burst",
+        "client_certificate",
+    }
+)
 
 
 def patch_changes(patch: WebhookPatch) -> dict[str, Any]:

@@ -98,6 +98,7 @@ class Runtime:
             per_host_limit=self.settings.endpoint_concurrency,
             proxy=Proxy.from_url(proxy) if proxy else None,
             nameservers=self.settings.dns_nameservers(),
+            ca_file=self.settings.ca_bundle or None,
         )
         worker = DeliveryWorker(
             self.store,

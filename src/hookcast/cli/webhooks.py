@@ -24,6 +24,15 @@ from hookcast.cli.remote import (
     to_json,
 )
 from hookcast.cli.tables import console, kv_table, shorten, table, when, when_exact
+from hookcast.cli.webhook_controls import (
+    BurstOption,
+    CertificateOption,
+    HeaderOption,
+    KeyOption,
+    RateOption,
+    control_choices,
+    control_rows,
+)
 from hookcast.sdk.types import Delivery, Webhook, WebhookChanges, WebhookFields
 
 webhooks_app = typer.Typer(
@@ -180,6 +189,7 @@ def _show_webhook(hook: Webhook) -> None:
         *((("public key", hook.public_key),) if hook.public_key else ()),
         ("latest wins", "yes" if hook.coalesce else "no"),
         ("max age", _limits(hook.max_age_seconds)),
+        *control_rows(hook),
         ("last success", _time(hook.last_success)),
         ("failing since", _time(hook.failing_since)),
         ("held deliveries", hook.held_deliveries),
@@ -257,6 +267,11 @@ def create_webhook(
     signing: SigningOption = None,
     coalesce: CoalesceOption = None,
     max_age: MaxAgeOption = None,
+    header: HeaderOption = None,
+    rate_limit: RateOption = None,
+    rate_burst: BurstOption = None,
+    client_cert: CertificateOption = None,
+    client_key: KeyOption = None,
     as_json: JsonOption = False,
     url: UrlOption = DEFAULT_URL,
     api_key: ApiKeyOption = None,
@@ -287,6 +302,10 @@ def create_webhook(
     if retry_policy is not None:
         fields["retry_policy"] = _retry_policy(retry_policy)
     fields.update(cast(WebhookFields, _sending_choices(ordering, coalesce, max_age)))
+    controls = control_choices(
+        headers=header, rate=rate_limit, burst=rate_burst, certificate=client_cert, key=client_key
+    )
+    fields.update(cast(WebhookFields, controls))
     with connected(url, api_key) as client:
         hook = client.create_webhook(**fields)
     if not sites:
@@ -344,6 +363,11 @@ def update_webhook(
     signing: SigningOption = None,
     coalesce: CoalesceOption = None,
     max_age: MaxAgeOption = None,
+    header: HeaderOption = None,
+    rate_limit: RateOption = None,
+    rate_burst: BurstOption = None,
+    client_cert: CertificateOption = None,
+    client_key: KeyOption = None,
     as_json: JsonOption = False,
     url: UrlOption = DEFAULT_URL,
     api_key: ApiKeyOption = None,
@@ -370,7 +394,14 @@ def update_webhook(
     changes = cast(
         WebhookChanges,
         {k: v for k, v in given.items() if v is not None}
-        | _sending_choices(ordering, coalesce, max_age),
+        | _sending_choices(ordering, coalesce, max_age)
+        | control_choices(
+            headers=header,
+            rate=rate_limit,
+            burst=rate_burst,
+            certificate=client_cert,
+            key=client_key,
+        ),
     )
     with connected(url, api_key) as client:
         hook = client.update_webhook(webhook_id, **changes)

@@ -19,6 +19,7 @@ from hookcast.domain.catalog import ALL_EVENTS
 from hookcast.domain.formats import DEFAULT_FORMAT, FORMATS
 from hookcast.domain.models import ALL_SITES, Webhook
 from hookcast.domain.retry import retry_policy_to_json
+from hookcast.domain.signing import REDACTED
 
 __all__ = ["FormErrors", "WebhookForm", "tag_condition"]
 
@@ -49,6 +50,15 @@ class WebhookForm:
     max_age_seconds: str = ""  # "channel_active=600, media_updated=3600"
     enabled: bool = True
     format: str = DEFAULT_FORMAT
+    # Per-webhook controls. Headers: "Name: value" per line, a stored value as [redacted]
+    # (sent back as is, it keeps the value). The certificate and key are only ever typed in,
+    # never shown: empty keeps the one stored.
+    headers: str = ""
+    rate_limit_per_second: str = ""
+    rate_limit_burst: str = ""
+    client_certificate: str = ""
+    client_key: str = ""
+    remove_client_certificate: bool = False
 
     @classmethod
     def for_format(cls, name: object) -> WebhookForm:
@@ -87,12 +97,19 @@ class WebhookForm:
             enabled=form.get("enabled") == "on",
             # Only a crafted form sends an unknown format: it gets the default's form back.
             format=text("format") if text("format") in FORMATS else DEFAULT_FORMAT,
+            headers=text("headers"),
+            rate_limit_per_second=text("rate_limit_per_second"),
+            rate_limit_burst=text("rate_limit_burst"),
+            client_certificate=text("client_certificate"),
+            client_key=text("client_key"),
+            remove_client_certificate=form.get("remove_client_certificate") == "on",
         )
 
     @classmethod
     def from_webhook(cls, webhook: Webhook) -> WebhookForm:
         retry = retry_policy_to_json(webhook.retry_policy)
         tag = _tag_of(webhook.conditions)
+        limit = webhook.rate_limit
         return cls(
             name=webhook.name,
             description=webhook.description,
@@ -114,6 +131,9 @@ class WebhookForm:
             ),
             enabled=webhook.enabled,
             format=webhook.format,
+            headers="\n".join(f"{name}: {REDACTED}" for name in webhook.headers),
+            rate_limit_per_second=_number(limit.per_second) if limit else "",
+            rate_limit_burst=str(limit.burst) if limit else "",
         )
 
     def to_metadata(self) -> tuple[dict[str, Any], FormErrors]:
@@ -137,10 +157,38 @@ class WebhookForm:
             "ordering": self.ordering,
             "coalesce": self.coalesce,
             "max_age_seconds": self._max_age(errors),
+            "headers": self._headers(errors),
+            "rate_limit_per_second": _optional_number(self.rate_limit_per_second, errors),
+            "rate_limit_burst": _optional_integer(self.rate_limit_burst, errors),
         }
         if self.signing:
             metadata["signing"] = self.signing
+        metadata.update(self._client_certificate(errors))
         return metadata, errors
+
+    def _headers(self, errors: FormErrors) -> dict[str, str] | None:
+        """One "Name: value" per line; the service checks names and values."""
+        headers: dict[str, str] = {}
+        for line in filter(None, (line.strip() for line in self.headers.splitlines())):
+            name, colon, value = line.partition(":")
+            if not colon or not name.strip():
+                errors["headers"] = f"Write each header as Name: value (not {line!r})."
+                return None
+            headers[name.strip()] = value.strip()
+        return headers or None
+
+    def _client_certificate(self, errors: FormErrors) -> dict[str, Any]:
+        """The certificate change, if any: removed, replaced by the one pasted, or (nothing
+        pasted) kept as it is."""
+        if self.remove_client_certificate:
+            return {"client_certificate": None}
+        if not self.client_certificate and not self.client_key:
+            return {}
+        if not (self.client_certificate and self.client_key):
+            errors["client_certificate"] = "Paste both the certificate and its private key."
+            return {}
+        pem = {"certificate": self.client_certificate, "private_key": self.client_key}
+        return {"client_certificate": pem}
 
     def _events(self) -> list[str]:
         every = FORMATS[self.format].all_events
@@ -200,6 +248,26 @@ def _integer(raw: str, name: str, errors: FormErrors) -> int | None:
         return int(raw)
     except ValueError:
         errors[name] = "Enter a whole number of seconds."
+        return None
+
+
+def _optional_number(raw: str, errors: FormErrors) -> float | None:
+    if not raw:
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        errors["rate_limit_per_second"] = "Enter a number of requests per second, e.g. 5."
+        return None
+
+
+def _optional_integer(raw: str, errors: FormErrors) -> int | None:
+    if not raw:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        errors["rate_limit_burst"] = "Enter a whole number of requests."
         return None
 
 

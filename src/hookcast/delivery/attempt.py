@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 import orjson
 
-from hookcast.domain.formats import format_of
+from hookcast.domain.formats import Format, format_of
 from hookcast.domain.freshness import expired_by
 from hookcast.domain.health import HealthSignal
 from hookcast.domain.models import ERROR_EXCERPT, Attempt, DeliveryStatus, LastError
@@ -123,11 +123,14 @@ def prepare(
     headers.update(sequence_headers(claimed.event))
     if traceparent is not None:
         headers["traceparent"] = traceparent
+    if webhook.headers:  # the customer's own (domain/custom_headers.py: none collide)
+        headers.update(webhook.headers)
     return OutboundRequest(
         url=webhook.webhook_url,
         body=body,
         headers=headers,
         timeout_seconds=float(webhook.timeout_seconds),
+        client_certificate=webhook.client_certificate,
     )
 
 
@@ -157,7 +160,7 @@ def conclude(
         delivery_id=claimed.delivery.id,
         number=number,
         started_at=started_at,
-        request_headers=redact_headers(request.headers, also=wire.signature_headers),
+        request_headers=redact_headers(request.headers, also=_secret_headers(claimed, wire)),
         status_code=outcome.status_code,
         latency_ms=outcome.latency_ms,
         # The one place a response reaches what is stored: made storable here.
@@ -198,6 +201,15 @@ def conclude(
         error=attempt.error,
     )
     return Concluded(result=result, health=health, kind=kind, report=report)
+
+
+def _secret_headers(claimed: ClaimedDelivery, wire: Format) -> frozenset[str]:
+    """The lowercase names whose values the delivery log must not show: the format's
+    signatures and, if the webhook has any, its custom headers (their values are secrets)."""
+    custom = claimed.webhook.headers
+    if not custom:
+        return wire.signature_headers
+    return wire.signature_headers | {name.lower() for name in custom}
 
 
 def _last_error(attempt: Attempt, now: datetime) -> LastError:

@@ -70,6 +70,9 @@ class Origin:
     scheme: str  # "http" or "https"
     host: str  # as in the URL (IDNA-encoded name or an IP literal without brackets)
     port: int
+    # The TLS client identity (delivery/tls.client_key) for mutual TLS, "" for none: part
+    # of the key, so connections that presented a certificate serve only that identity.
+    client: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -343,10 +346,12 @@ class Pool:
         addresses: Addresses,
         request: bytes,
         deadline: float,
+        tls: ssl.SSLContext | None = None,
     ) -> Response:
         """POSTs `request` to `origin` on an idle connection, or on a new one to the first of
         `addresses()` that accepts. A reused connection that the server had already closed
-        (no byte of a response came back) is replaced by a new one, once."""
+        (no byte of a response came back) is replaced by a new one, once. `tls`: the
+        context for a new https connection instead of the pool's (mutual TLS)."""
         slots = self._slots.get(origin)
         if slots is None:
             slots = self._slots[origin] = _Slots(self._per_origin)
@@ -368,7 +373,7 @@ class Pool:
                 except ConnectionClosed as exc:
                     if exc.response_started:
                         raise
-            connection = await self._connect(origin, addresses, deadline)
+            connection = await self._connect(origin, addresses, deadline, tls)
             return await self._use(origin, connection, request, deadline)
         finally:
             slots.semaphore.release()
@@ -408,12 +413,13 @@ class Pool:
         origin: Origin,
         addresses: Addresses,
         deadline: float,
+        tls: ssl.SSLContext | None = None,
     ) -> _Connection:
         async with asyncio.timeout_at(deadline):  # a slow DNS answer counts against it too
             hosts = await addresses()
             if not hosts:
                 raise OSError(f"no address for {origin.host}")
-            tls = self._tls_context() if origin.scheme == "https" else None
+            tls = (tls or self._tls_context()) if origin.scheme == "https" else None
             attempts = [
                 functools.partial(self._open, origin, host, tls) for host in interleave(hosts)
             ]

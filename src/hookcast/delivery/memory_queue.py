@@ -15,11 +15,19 @@ import itertools
 from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
+from hookcast.domain.delivery_rate import admit
 from hookcast.domain.health import WebhookHealth
 from hookcast.domain.leases import MAX_LEASE_LOSSES, lost_attempt
-from hookcast.domain.models import Attempt, Delivery, DeliveryStatus, Event, Webhook
+from hookcast.domain.models import (
+    Attempt,
+    Delivery,
+    DeliveryRateLimit,
+    DeliveryStatus,
+    Event,
+    Webhook,
+)
 from hookcast.ports import ClaimedDelivery, DeliveryResult
 
 
@@ -44,6 +52,7 @@ class MemoryDeliveryQueue:
         self.health: list[WebhookHealth] = []  # every health update, in recording order
         self.claimed = 0  # deliveries handed out by claims, re-claims included
         self.workers: dict[str, datetime] = {}  # worker id: last beat
+        self._rates: dict[str, float] = {}  # rate-limited webhooks' buckets (their GCRA tat)
 
     def add(self, *, delivery: Delivery, event: Event, webhook: Webhook) -> None:
         """Queues a pending delivery of `event` to `webhook`, due at its `next_attempt_at`."""
@@ -140,6 +149,15 @@ class MemoryDeliveryQueue:
                 entry.delivery = replace(entry.delivery, next_attempt_at=now, lease_token=None)
         if leases:
             self._due.set()
+
+    async def admit_requests(
+        self, webhook_id: str, *, limit: DeliveryRateLimit, now: datetime, count: int = 1
+    ) -> tuple[int, datetime]:
+        """The store's shared bucket, held here: one process, one bucket per webhook."""
+        admission = admit(limit, tat=self._rates.get(webhook_id), now=now.timestamp(), count=count)
+        if admission.granted:
+            self._rates[webhook_id] = admission.tat
+        return admission.granted, datetime.fromtimestamp(admission.next_at, UTC)
 
     async def next_due_at(self) -> datetime | None:
         """The earliest due time of a pending delivery (a leased one's lease expiry)."""

@@ -8,7 +8,7 @@ import functools
 import ssl
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from ipaddress import IPv4Network, IPv6Network, ip_address
 from urllib.parse import quote, urlsplit
 
@@ -23,7 +23,9 @@ from hookcast.delivery.http1 import (
 )
 from hookcast.delivery.lookups import HostLookups, LookupTimedOut
 from hookcast.delivery.proxy import Proxy, ProxyError
+from hookcast.delivery.tls import TlsContexts, client_key
 from hookcast.domain.addresses import check_webhook_url, forbidden_reason, parse_ip_literal
+from hookcast.domain.models import ClientCertificate
 from hookcast.hostnames import InvalidHostname, ascii_host
 from hookcast.ports import OutboundRequest, Resolver, SendOutcome
 from hookcast.resolver import SystemResolver
@@ -89,8 +91,11 @@ class HttpSender:
     kept for DNS_TTL_SECONDS, its failures for DNS_FAILURE_TTL_SECONDS. Every address is
     checked against the SSRF guard right before a new connection is made, so a name that
     now points inside (DNS rebinding) is refused.
-    `ssl_context` replaces the system's trust store (tests use their own CA); `proxy`
-    sends every request through an HTTP CONNECT egress proxy (delivery.proxy).
+    `ssl_context` replaces the system's trust store (tests use their own CA); `ca_file`
+    adds certificate authorities to it (HOOKCAST_CA_BUNDLE), for receivers with a private
+    CA; `proxy` sends every request through an HTTP CONNECT egress proxy (delivery.proxy).
+    A request with a client certificate presents it to an https endpoint (mutual TLS), on
+    connections kept for that certificate alone.
     """
 
     def __init__(
@@ -102,6 +107,7 @@ class HttpSender:
         ssl_context: ssl.SSLContext | None = None,
         proxy: Proxy | None = None,
         nameservers: Sequence[str] | None = None,
+        ca_file: str | None = None,
     ) -> None:
         self._allowed = tuple(allowed)
         # A resolver made here is closed here; one passed in belongs to the caller.
@@ -114,10 +120,12 @@ class HttpSender:
             failure_ttl=DNS_FAILURE_TTL_SECONDS,
         )
         self._verdicts: dict[str, str | None] = {}
+        self._tls = TlsContexts(ca_file=ca_file, base=ssl_context)
         self._pool = Pool(
             per_origin=per_host_limit,
             body_limit=RESPONSE_BODY_LIMIT,
-            ssl_context=ssl_context,
+            # Made now only when there is an extra CA; else the pool makes the default lazily.
+            ssl_context=self._tls.default() if ca_file else ssl_context,
             proxy=proxy,
         )
 
@@ -140,18 +148,29 @@ class HttpSender:
             body=request.body,
         )
         error: str | None = None
+        tls = None
+        if request.client_certificate is not None and origin.scheme == "https":
+            origin, tls = self._with_client_certificate(origin, request.client_certificate)
         try:
             response = await self._pool.post(
                 origin,
                 addresses=functools.partial(self._addresses, target),
                 request=data,
                 deadline=deadline,
+                tls=tls,
             )
         except BodyTimeout as exc:
             response, error = exc.args[0], "timed out reading the response body"
         except (TimeoutError, OSError, ProtocolError) as exc:
             return _failed(started, _describe(exc, origin, request.timeout_seconds))
         return _outcome(response, started, error)
+
+    def _with_client_certificate(
+        self, origin: Origin, certificate: ClientCertificate
+    ) -> tuple[Origin, ssl.SSLContext]:
+        """The origin keyed by the client identity (its own connections) and its context."""
+        key = client_key(certificate)
+        return replace(origin, client=key), self._tls.for_client(key, certificate)
 
     def _refusal(self, address: str) -> str | None:
         """The SSRF guard's reason to refuse `address`, or None. Kept per address: the

@@ -22,6 +22,7 @@ from hookcast.delivery.liveness import Liveness
 from hookcast.delivery.logs import log_attempt
 from hookcast.delivery.options import WorkerOptions
 from hookcast.delivery.outcomes import OutcomeRecorder
+from hookcast.delivery.rate_gate import RateGate
 from hookcast.delivery.scheduler import EndpointScheduler, Start
 from hookcast.heartbeat import Heartbeat
 from hookcast.ports import (
@@ -75,6 +76,7 @@ class DeliveryWorker:
         # which process holds them.
         self.worker_id = f"{os.getpid()}-{secrets.token_hex(8)}"
         self._liveness = Liveness(queue, worker_id=self.worker_id, clock=clock, options=options)
+        self._rates = RateGate(queue, clock=clock, shared=not options.sole_worker)
         self._in_flight: dict[asyncio.Task[None], Start] = {}
         self._room_freed = asyncio.Event()  # the claim loop may claim again
         self._others_claimed_at = float("-inf")  # loop time of the last _claim_for_others
@@ -113,6 +115,7 @@ class DeliveryWorker:
             self._taking = False
             self._outcomes.hand_back(self._scheduler.clear())
             await self._drain()
+            await self._rates.close()
             await self._outcomes.close()
             beating.cancel()
             await asyncio.gather(beating, return_exceptions=True)
@@ -209,6 +212,8 @@ class DeliveryWorker:
             log_attempt(expired.report)
             self._outcomes.add(expired)
             return
+        if claimed.webhook.rate_limit is not None and await self._held_back(claimed, slot):
+            return
         trace = self._tracer.attempt(claimed) if self._tracer is not None else None
         with slot:
             started_at = self._clock()
@@ -240,6 +245,21 @@ class DeliveryWorker:
             trace.finish(concluded.report)
         log_attempt(concluded.report)
         self._outcomes.add(concluded)
+
+    async def _held_back(self, claimed: ClaimedDelivery, slot: Slot) -> bool:
+        """Whether the webhook's rate limit holds the delivery back: then it is not sent,
+        and its lease goes back due when the limit lets it through (no attempt counted)."""
+        until = await self._rates.hold_until(claimed)
+        if until is None:
+            return False
+        slot.close()
+        lease = (claimed.delivery.id, claimed.lease_token)
+        try:
+            await self._queue.release_deliveries([lease], until)
+        except Exception:  # the lease then goes back with the next flush, due sooner
+            _log.exception("handing back a rate-limited delivery failed")
+            self._outcomes.hand_back([lease])
+        return True
 
     async def _idle(self, stop: asyncio.Event) -> None:
         """Nothing was due: wait for a publish or release (the queue's wake-up), a retry

@@ -137,6 +137,27 @@ ALL_SITES: Final = "*"
 
 
 @dataclass(frozen=True, slots=True)
+class ClientCertificate:
+    """A TLS client certificate (mutual TLS) a webhook presents to its HTTPS endpoint: the
+    PEM chain (the certificate first) and its private key, with what people are shown."""
+
+    certificate_pem: str
+    private_key_pem: str = field(repr=False)
+    fingerprint: str  # SHA-256 of the certificate's DER, hex: names it (and its TLS context)
+    subject: str
+    issuer: str
+    not_after: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRateLimit:
+    """At most `burst` requests at once, `per_second` on average (domain/delivery_rate.py)."""
+
+    per_second: float
+    burst: int
+
+
+@dataclass(frozen=True, slots=True)
 class Webhook:
     id: str
     account_id: str
@@ -182,6 +203,12 @@ class Webhook:
     # Written only by recording attempts (never by saving the webhook), read for showing it.
     last_error: LastError | None = field(default=None, compare=False)
     next_retry_at: datetime | None = field(default=None, compare=False)  # while failing
+    # Per-webhook controls (docs/delivery.md): headers sent with every delivery (values are
+    # secrets: stored encrypted, shown redacted), a rate limit shared by every worker, and a
+    # client certificate for mutual TLS. Empty / None: none, and no cost on the hot path.
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    rate_limit: DeliveryRateLimit | None = None
+    client_certificate: ClientCertificate | None = None
 
     @property
     def state(self) -> WebhookState:

@@ -9,7 +9,14 @@ from datetime import datetime
 from typing import Protocol
 
 from hookcast.domain.health import WebhookHealth
-from hookcast.domain.models import Attempt, Delivery, DeliveryStatus, Event, Webhook
+from hookcast.domain.models import (
+    Attempt,
+    Delivery,
+    DeliveryRateLimit,
+    DeliveryStatus,
+    Event,
+    Webhook,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +88,13 @@ class DeliveryQueue(Protocol):
 
     async def release_deliveries(self, leases: Sequence[tuple[str, str]], now: datetime) -> None:
         """Gives back (delivery_id, lease_token) leases unattempted, due at `now`."""
+
+    async def admit_requests(
+        self, webhook_id: str, *, limit: DeliveryRateLimit, now: datetime, count: int = 1
+    ) -> tuple[int, datetime]:
+        """For a webhook with a rate limit: how many of `count` requests may go at `now`
+        (those count against the webhook's bucket, which every worker shares), and the
+        earliest time the next one may."""
 
     async def next_due_at(self) -> datetime | None:
         """When the earliest pending delivery is due (leased ones included), or None."""

@@ -7,6 +7,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from hookcast.domain.models import ClientCertificate
+
 
 @dataclass(frozen=True, slots=True)
 class OutboundRequest:
@@ -14,6 +16,8 @@ class OutboundRequest:
     body: bytes
     headers: Mapping[str, str]
     timeout_seconds: float
+    # Presented in the TLS handshake of an https URL (mutual TLS); None: no client cert.
+    client_certificate: ClientCertificate | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,8 @@ from hookcast.sdk._wire import REST, wire
 __all__ = [
     "ApiKey",
     "Attempt",
+    "ClientCertificate",
+    "ClientCertificateIn",
     "Delivery",
     "EventRecord",
     "EventType",
@@ -126,6 +128,29 @@ class Webhook:
     last_error: LastError | None = None  # kept after the webhook recovers
     next_attempt_at: datetime | None = None  # while failing: the next retry
     public_key: str | None = None  # whpk_..., for ed25519 signing (not a secret)
+    # Per-webhook controls: custom header names (each value "[redacted]"), the rate limit,
+    # and the mutual-TLS client certificate as shown (never its key).
+    headers: Mapping[str, str] | None = None
+    rate_limit_per_second: float | None = None
+    rate_limit_burst: int | None = None
+    client_certificate: ClientCertificate | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ClientCertificate:
+    """A webhook's mutual-TLS client certificate as the API shows it (never its key)."""
+
+    subject: str
+    issuer: str
+    not_after: datetime
+    fingerprint_sha256: str
+
+
+class ClientCertificateIn(TypedDict):
+    """A client certificate to set: PEM text of the chain (leaf first) and its key."""
+
+    certificate: str
+    private_key: str
 
     @property
     def every_site(self) -> bool:
@@ -275,6 +300,10 @@ class WebhookFields(TypedDict, total=False):
     ordering: NotRequired[str]  # "none" (the default) or "resource"
     coalesce: NotRequired[bool]  # latest wins for *_updated events (default false)
     max_age_seconds: NotRequired[dict[str, int] | None]  # {"channel_active": 600}
+    headers: NotRequired[dict[str, str] | None]  # sent with every delivery
+    rate_limit_per_second: NotRequired[float | None]  # 0.01-1000; None: no limit
+    rate_limit_burst: NotRequired[int | None]  # 1-1000; default: the rate rounded up
+    client_certificate: NotRequired[ClientCertificateIn | None]  # mutual TLS
 
 
 class WebhookChanges(TypedDict, total=False):
@@ -294,3 +323,7 @@ class WebhookChanges(TypedDict, total=False):
     ordering: str
     coalesce: bool
     max_age_seconds: dict[str, int] | None  # None clears them
+    headers: dict[str, str] | None  # replaces them all; "[redacted]" keeps a stored value
+    rate_limit_per_second: float | None  # None: no limit
+    rate_limit_burst: int | None
+    client_certificate: ClientCertificateIn | None  # None: no client certificate

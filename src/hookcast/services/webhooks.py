@@ -11,19 +11,37 @@ from typing import Any
 
 from hookcast.domain.catalog import ALL_EVENTS
 from hookcast.domain.conditions import parse_conditions
+from hookcast.domain.custom_headers import parse_custom_headers
+from hookcast.domain.delivery_rate import parse_rate_limit
 from hookcast.domain.errors import LimitExceeded, NotFound, ValidationFailed
 from hookcast.domain.formats import DEFAULT_FORMAT, FORMATS, Format, format_of
 from hookcast.domain.freshness import parse_max_age
 from hookcast.domain.ids import new_resource_id
 from hookcast.domain.jwks import PublishedKey, webhook_keys
-from hookcast.domain.models import ALL_SITES, Ordering, Permission, RetryPolicySpec, Webhook
+from hookcast.domain.models import (
+    ALL_SITES,
+    ClientCertificate,
+    DeliveryRateLimit,
+    Ordering,
+    Permission,
+    RetryPolicySpec,
+    Webhook,
+)
 from hookcast.domain.retry import MIN_CUSTOM_DELAY, parse_retry_policy, retry_policy_to_json
 from hookcast.ports import Clock, Page, PageRequest, Store, WebhookQuery
 from hookcast.services import validation as v
 from hookcast.services.auth import Caller
+from hookcast.services.client_certificates import parse_client_certificate
 from hookcast.services.urls import UrlGuard
 
 SORT_FIELDS = ("created", "last_modified", "name")
+# The per-webhook controls (docs/delivery.md, "Per-webhook controls").
+HEADERS, RATE, BURST, CERTIFICATE = (
+    "headers",
+    "rate_limit_per_second",
+    "rate_limit_burst",
+    "client_certificate",
+)
 EDITABLE_FIELDS = frozenset(
     {
         "name",
@@ -38,6 +56,10 @@ EDITABLE_FIELDS = frozenset(
         "ordering",
         "coalesce",
         "max_age_seconds",
+        HEADERS,
+        RATE,
+        BURST,
+        CERTIFICATE,
     }
 )
 # Chosen at create, fixed after: a PATCH may repeat them unchanged, never change them.
@@ -65,6 +87,9 @@ class WebhookSettings:
     ordering: Ordering
     coalesce: bool
     max_age_seconds: Mapping[str, int]
+    headers: Mapping[str, str]
+    rate_limit: DeliveryRateLimit | None
+    client_certificate: ClientCertificate | None
 
 
 DEFAULTS: Mapping[str, Any] = {
@@ -74,6 +99,10 @@ DEFAULTS: Mapping[str, Any] = {
     "ordering": Ordering.NONE.value,
     "coalesce": False,
     "max_age_seconds": None,
+    HEADERS: None,
+    RATE: None,
+    BURST: None,
+    CERTIFICATE: None,
 }
 
 
@@ -195,6 +224,7 @@ class WebhookService:
         if "retry_policy" not in changes:
             # unchanged: kept, even a schedule saved before today's limits (docs/delivery.md)
             merged.pop("retry_policy")
+        _merge_controls(merged, changes)
         settings = await self._validate(
             caller.account_id,
             merged,
@@ -202,6 +232,7 @@ class WebhookService:
             url=current.webhook_url,
             sites=(current.all_sites, current.site_ids),
             retry_policy=current.retry_policy,
+            current=current,
         )
         updated = dataclasses.replace(current, last_modified=self._clock(), **_fields(settings))
         updated = _apply_enabled_change(current, updated)
@@ -282,6 +313,7 @@ class WebhookService:
         url: str | None = None,
         sites: tuple[bool, tuple[str, ...]] | None = None,
         retry_policy: RetryPolicySpec | None = None,
+        current: Webhook | None = None,
     ) -> WebhookSettings:
         webhook_url = url
         if "webhook_url" in raw:
@@ -315,7 +347,33 @@ class WebhookService:
             ordering=_ordering(raw["ordering"]),
             coalesce=v.boolean(raw["coalesce"], field="coalesce"),
             max_age_seconds=parse_max_age(raw["max_age_seconds"], wire),
+            **self._controls(raw, webhook_url=webhook_url, current=current),
         )
+
+    def _controls(
+        self, raw: Mapping[str, Any], *, webhook_url: str, current: Webhook | None
+    ) -> dict[str, Any]:
+        """The per-webhook controls: each one given in `raw` checked, the others kept from
+        `current` (an update) as they are."""
+        kept_headers = {} if current is None else current.headers
+        certificate = None if current is None else current.client_certificate
+        if CERTIFICATE in raw:
+            certificate = parse_client_certificate(raw[CERTIFICATE], now=self._clock())
+        if certificate is not None and not webhook_url.startswith("https://"):
+            raise ValidationFailed(
+                "metadata.client_certificate is presented in TLS only: the webhook_url must "
+                "be https://",
+                field=CERTIFICATE,
+            )
+        return {
+            "headers": (
+                parse_custom_headers(raw[HEADERS], current=kept_headers)
+                if HEADERS in raw
+                else kept_headers
+            ),
+            "rate_limit": parse_rate_limit(raw[RATE], raw[BURST]),
+            "client_certificate": certificate,
+        }
 
     async def _sites(self, account_id: str, raw: object) -> tuple[bool, tuple[str, ...]]:
         """(all_sites, site_ids): ["*"] is every property, those created later too."""
@@ -451,13 +509,27 @@ def _fields(settings: WebhookSettings) -> dict[str, Any]:
 
 
 def _editable(webhook: Webhook) -> dict[str, Any]:
-    values = {name: getattr(webhook, name) for name in EDITABLE_FIELDS}
+    values = {name: getattr(webhook, name) for name in EDITABLE_FIELDS - {RATE, BURST}}
     values["events"] = list(format_of(webhook).to_own(webhook.events))
     values["site_ids"] = [ALL_SITES] if webhook.all_sites else list(webhook.site_ids)
     values["retry_policy"] = retry_policy_to_json(webhook.retry_policy)
     values["ordering"] = webhook.ordering.value
     values["max_age_seconds"] = dict(webhook.max_age_seconds)
+    limit = webhook.rate_limit
+    values[RATE] = None if limit is None else limit.per_second
+    values[BURST] = None if limit is None else limit.burst
     return values
+
+
+def _merge_controls(merged: dict[str, Any], changes: Mapping[str, Any]) -> None:
+    """A PATCH's per-webhook controls over the current ones (in `merged`): the headers and
+    the certificate are only checked when given; a new rate without a burst gets the
+    default burst, and no rate means no burst."""
+    for name in (HEADERS, CERTIFICATE):
+        if name not in changes:
+            merged.pop(name)
+    if RATE in changes and BURST not in changes:
+        merged[BURST] = None
 
 
 def _apply_enabled_change(current: Webhook, updated: Webhook) -> Webhook:

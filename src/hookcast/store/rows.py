@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
+
+import orjson
 
 from hookcast.domain.models import (
     Account,
     ApiKey,
     Attempt,
+    ClientCertificate,
     Delivery,
+    DeliveryRateLimit,
     DeliveryStatus,
     Event,
     LastError,
@@ -119,7 +124,57 @@ def webhook_values(webhook: Webhook, box: SecretBox) -> Values:
         "format": webhook.format,
         "signing": webhook.signing,
         "all_sites": webhook.all_sites,
+        **_control_values(webhook, box),
     }
+
+
+def _control_values(webhook: Webhook, box: SecretBox) -> Values:
+    """The per-webhook controls' columns; the header values and the client certificate are
+    secrets, encrypted as the signing secret is."""
+    limit, certificate = webhook.rate_limit, webhook.client_certificate
+    return {
+        "headers_encrypted": (
+            box.encrypt(orjson.dumps(dict(webhook.headers)).decode()) if webhook.headers else None
+        ),
+        "rate_limit_per_second": None if limit is None else limit.per_second,
+        "rate_limit_burst": None if limit is None else limit.burst,
+        "client_certificate_encrypted": (
+            None if certificate is None else box.encrypt(_certificate_json(certificate))
+        ),
+    }
+
+
+def _certificate_json(certificate: ClientCertificate) -> str:
+    fields = {
+        "certificate_pem": certificate.certificate_pem,
+        "private_key_pem": certificate.private_key_pem,
+        "fingerprint": certificate.fingerprint,
+        "subject": certificate.subject,
+        "issuer": certificate.issuer,
+        "not_after": certificate.not_after.isoformat(),
+    }
+    return orjson.dumps(fields).decode()
+
+
+def _headers(row: Row, box: SecretBox) -> dict[str, str]:
+    token = row["headers_encrypted"]
+    return {} if token is None else dict(orjson.loads(box.decrypt(token)))
+
+
+def _rate_limit(row: Row) -> DeliveryRateLimit | None:
+    per_second = row["rate_limit_per_second"]
+    if per_second is None:
+        return None
+    return DeliveryRateLimit(per_second=per_second, burst=row["rate_limit_burst"])
+
+
+def _client_certificate(row: Row, box: SecretBox) -> ClientCertificate | None:
+    token = row["client_certificate_encrypted"]
+    if token is None:
+        return None
+    fields = orjson.loads(box.decrypt(token))
+    fields["not_after"] = datetime.fromisoformat(fields["not_after"])
+    return ClientCertificate(**fields)
 
 
 def webhook_from_row(
@@ -161,6 +216,9 @@ def webhook_from_row(
         organization_secret=organization_secret,
         last_error=_last_error(row),
         next_retry_at=row["next_retry_at"],
+        headers=_headers(row, box),
+        rate_limit=_rate_limit(row),
+        client_certificate=_client_certificate(row, box),
     )
 
 

@@ -10,12 +10,20 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hookcast.domain.errors import Conflict
-from hookcast.domain.models import Account, ApiKey, Event, Ordering, Site, Webhook
+from hookcast.domain.models import (
+    Account,
+    ApiKey,
+    DeliveryRateLimit,
+    Event,
+    Ordering,
+    Site,
+    Webhook,
+)
 from hookcast.domain.portal import PortalSettings
 from hookcast.ports import (
     ClaimedDelivery,
@@ -39,6 +47,7 @@ from hookcast.ports import (
 from hookcast.store import accounts as account_sql
 from hookcast.store import chains as chain_sql
 from hookcast.store import deliveries as delivery_sql
+from hookcast.store import delivery_rate as rate_sql
 from hookcast.store import events as event_sql
 from hookcast.store import held as held_sql
 from hookcast.store import operations as operations_sql
@@ -388,6 +397,15 @@ class SqlStore:
             await delivery_sql.release_leases(tx, leases=leases, now=now)
             await notify(tx)
         self._wakeup.notify()
+
+    async def admit_requests(
+        self, webhook_id: str, *, limit: DeliveryRateLimit, now: datetime, count: int = 1
+    ) -> tuple[int, datetime]:
+        async with self._writing() as tx:
+            admission = await rate_sql.admit_requests(
+                tx, webhook_id=webhook_id, limit=limit, now=now.timestamp(), count=count
+            )
+        return admission.granted, datetime.fromtimestamp(admission.next_at, UTC)
 
     async def next_due_at(self) -> datetime | None:
         async with self._reading() as tx:

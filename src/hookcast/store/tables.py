@@ -7,6 +7,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Double,
     Float,
     ForeignKey,
     ForeignKeyConstraint,
@@ -34,6 +35,7 @@ __all__ = [
     "resource_sequences",
     "sites",
     "webhook_events",
+    "webhook_rates",
     "webhook_sites",
     "webhooks",
     "workers",
@@ -131,10 +133,31 @@ webhooks = Table(
     Column("last_error", Text, nullable=True),
     Column("last_error_body", Text, nullable=True),
     Column("next_retry_at", Timestamp, nullable=True),
+    # Per-webhook controls (migration 0015): the custom headers as one Fernet token of their
+    # JSON (values are secrets), the rate limit, and the mTLS client certificate and key as
+    # one Fernet token of their JSON. NULL: none.
+    Column("headers_encrypted", Text, nullable=True),
+    Column("rate_limit_per_second", Double, nullable=True),
+    Column("rate_limit_burst", Integer, nullable=True),
+    Column("client_certificate_encrypted", Text, nullable=True),
     # One index per sort order the webhook list offers, scoped to the account.
     Index(None, "account_id", "created"),
     Index(None, "account_id", "last_modified"),
     Index(None, "account_id", "name"),
+)
+
+# A rate-limited webhook's bucket (domain/delivery_rate.py): the GCRA "theoretical arrival
+# time" in seconds since the epoch, shared by every worker. Written only by admissions.
+webhook_rates = Table(
+    "webhook_rates",
+    metadata,
+    Column(
+        "webhook_id",
+        String(_ID),
+        ForeignKey("webhooks.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("tat", Double, nullable=False),
 )
 
 # Subscriptions live in their own tables so "webhooks for event X / site Y" is an indexed

@@ -164,8 +164,10 @@ class LastErrorOut(_Out):
 class ClientCertificateOut(_Out):
     """What a webhook's client certificate shows: never its key."""
 
-    subject: str = Field(examples=["CN=hookcast.example.com"])
-    issuer: str
+    subject: str = Field(
+        description="The certificate's subject (RFC 4514)", examples=["CN=hookcast.example.com"]
+    )
+    issuer: str = Field(description="Who issued it (RFC 4514)")
     not_after: Time = Field(description="It expires then: deliveries fail TLS after")
     fingerprint_sha256: str = Field(description="Of the certificate (DER), hex")
 

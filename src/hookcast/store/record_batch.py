@@ -1,0 +1,131 @@
+"""A worker's batch of delivery outcomes recorded on PostgreSQL in one statement.
+
+One round trip and one executor start for the whole batch: the results and their attempts
+travel as arrays (one per column), and one statement locks the rows whose lease the worker
+still holds, updates them (a retry keeps the status, a final result sets it) and inserts
+their attempts. Before, the same work took a locking SELECT, an UPDATE per kind of result
+and an INSERT executed once per attempt: the per-row INSERT was most of PostgreSQL's work
+per delivery (docs/benchmarks.md, "PostgreSQL's work per delivery").
+
+The rows are locked in id order, the order every recorder takes them in, so two recorders
+that hold overlapping rows (a lease lost and claimed again) wait for each other instead of
+deadlocking. A result whose lease is no longer held changes nothing and logs no attempt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import BigInteger, Float, Integer, String, bindparam, text
+from sqlalchemy.dialects.postgresql import ARRAY
+
+from hookcast.domain.models import DeliveryStatus
+from hookcast.ports import DeliveryResult
+from hookcast.store.connector import Transaction
+from hookcast.store.statement import Statement
+from hookcast.store.types import dump_json, to_micros
+
+__all__ = ["Recorded", "record_on_postgres"]
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """A result applied (its lease was held): whether its delivery is ordered (it may head a
+    chain) and whether it coalesces (a newer update may supersede its retry)."""
+
+    delivery_id: str
+    ordered: bool
+    coalesces: bool
+
+
+async def record_on_postgres(
+    tx: Transaction, results: Sequence[DeliveryResult]
+) -> dict[str, Recorded]:
+    """Applies the results whose lease is held, with their attempts: those, by delivery id."""
+    if not results:
+        return {}
+    rows = await tx.fetch_all(_RECORD, _arrays(results))
+    return {id_: Recorded(id_, ordered, coalesces) for id_, ordered, coalesces in rows}
+
+
+def _arrays(results: Sequence[DeliveryResult]) -> dict[str, list[Any]]:
+    """The statement's parameters: one list per column, a row per result."""
+    columns: dict[str, list[Any]] = {name: [] for name, _ in _ARRAYS}
+    for r in results:
+        attempt = r.attempt
+        final = r.status is not DeliveryStatus.PENDING
+        row = (
+            r.delivery_id,
+            r.lease_token,
+            r.status.value,
+            to_micros(r.next_attempt_at or attempt.started_at),
+            attempt.status_code,
+            to_micros(r.completed_at) if final and r.completed_at else None,
+            attempt.number,
+            to_micros(attempt.started_at),
+            dump_json(attempt.request_headers),
+            attempt.latency_ms,
+            attempt.response_body,
+            attempt.error,
+        )
+        for values, value in zip(columns.values(), row, strict=True):
+            values.append(value)
+    return columns
+
+
+_ARRAYS = (
+    ("b_id", String),
+    ("b_token", String),
+    ("b_status", String),
+    ("b_next", BigInteger),
+    ("b_code", Integer),
+    ("b_completed", BigInteger),
+    ("b_number", Integer),
+    ("b_started", BigInteger),
+    ("b_headers", String),
+    ("b_latency", Float),
+    ("b_body", String),
+    ("b_error", String),
+)
+
+# A retry (status 'pending': DeliveryStatus.PENDING) keeps the delivery's status: PENDING,
+# or PAUSED if its webhook was disabled while the attempt was in flight (a retry must not
+# resume it), and its completion time; a final result sets both and keeps the due time.
+_RECORD = Statement(
+    lambda _: text("""
+    WITH r AS (
+        SELECT * FROM unnest(
+            :b_id, :b_token, :b_status, :b_next, :b_code, :b_completed,
+            :b_number, :b_started, :b_headers, :b_latency, :b_body, :b_error
+        ) AS r(id, token, status, next_at, code, completed_at,
+               number, started_at, request_headers, latency_ms, response_body, error)
+    ), held AS (
+        SELECT d.id FROM deliveries AS d JOIN r ON d.id = r.id AND d.lease_token = r.token
+        ORDER BY d.id
+        FOR UPDATE OF d
+    ), recorded AS (
+        UPDATE deliveries AS d
+        SET status = CASE WHEN r.status = 'pending' THEN d.status ELSE r.status END,
+            attempts = d.attempts + 1,
+            next_attempt_at = CASE WHEN r.status = 'pending' THEN r.next_at
+                                   ELSE d.next_attempt_at END,
+            last_status_code = r.code,
+            completed_at = CASE WHEN r.status = 'pending' THEN d.completed_at
+                                ELSE r.completed_at END,
+            lease_token = NULL,
+            lease_worker = NULL
+        FROM r, held
+        WHERE d.id = held.id AND r.id = held.id AND d.lease_token = r.token
+        RETURNING d.id, d.resource_key IS NOT NULL, d.coalesce_key IS NOT NULL
+    ), attempted AS (
+        INSERT INTO attempts (delivery_id, number, started_at, request_headers, status_code,
+                              latency_ms, response_body, error)
+        SELECT r.id, r.number, r.started_at, r.request_headers, r.code, r.latency_ms,
+               r.response_body, r.error
+        FROM r JOIN recorded ON recorded.id = r.id
+    )
+    SELECT * FROM recorded
+""").bindparams(*(bindparam(name, type_=ARRAY(type_)) for name, type_ in _ARRAYS))
+)

@@ -73,7 +73,7 @@ async def _top_statements(url: str, limit: int) -> list[dict[str, Any]]:
     connection = await asyncpg.connect(url)
     try:
         rows = await connection.fetch(
-            "SELECT calls, round(total_exec_time::numeric, 1) AS ms, rows,"
+            "SELECT calls, round(total_exec_time)::int AS ms, rows,"
             " left(regexp_replace(query, '\\s+', ' ', 'g'), 90) AS query"
             " FROM pg_stat_statements"
             " WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
@@ -120,7 +120,7 @@ class PostgresMeter:
             "pg_cpu_us": round((end.cpu_seconds - start.cpu_seconds) / per * 1e6, 1),
             "wal_bytes": round((end.wal_bytes - start.wal_bytes) / per, 1),
             "transactions": round((end.transactions - start.transactions) / per, 3),
-            "statements": round((end.statements - start.statements) / per, 3),
+            "statements_each": round((end.statements - start.statements) / per, 3),
         }
 
     def top_statements(self, limit: int = 12) -> list[dict[str, Any]]:

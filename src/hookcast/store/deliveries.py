@@ -13,12 +13,14 @@ from sqlalchemy import (
     Select,
     String,
     and_,
+    any_,
     bindparam,
     case,
     exists,
     func,
     insert,
     select,
+    true,
     update,
 )
 from sqlalchemy.sql.dml import Insert, Update
@@ -196,10 +198,20 @@ _FAIL_LOST = Statement(
 
 
 def _claim(database: str, *, chosen: Callable[[str], Select[tuple[str]]]) -> Update:
-    """Leases the due deliveries `chosen` selects (store/fair_claim.py)."""
+    """Leases the due deliveries `chosen` selects (store/fair_claim.py).
+
+    PostgreSQL gets the ids as one array (`id = ANY(ARRAY(...))`): a primary-key probe per
+    chosen row whatever the statistics say. `id IN (...)` let the planner hash-join the
+    chosen ids against a sequential scan of every delivery, once per claim (measured: 20,000
+    rows read to lease 1,024, with and without ANALYZE)."""
+    ids = chosen(database)
+    if database == "postgresql":
+        picked = deliveries.c.id == any_(func.array(ids.scalar_subquery()))
+    else:
+        picked = deliveries.c.id.in_(ids)
     return (
         update(deliveries)
-        .where(deliveries.c.id.in_(chosen(database)))
+        .where(picked)
         .values(
             next_attempt_at=bindparam("b_until", type_=Timestamp),
             lease_token=bindparam("b_token", type_=String),
@@ -230,12 +242,15 @@ def _with_events(chosen: Callable[[str], Select[tuple[str]]]) -> Statement:
 
     def build(database: str) -> Select[Any]:
         claimed = _claim(database, chosen=chosen).cte("claimed")
-        loaded = [column.label(f"event_{column.key}") for column in events.c]
-        return select(claimed, *loaded).join_from(
-            claimed,
-            events,
-            and_(events.c.account_id == claimed.c.account_id, events.c.id == claimed.c.event_id),
+        # LATERAL with LIMIT 1: a primary-key probe per claimed row. A plain join was
+        # hash-joined against a sequential scan of every event, once per claim.
+        event = (
+            select(*(column.label(f"event_{column.key}") for column in events.c))
+            .where(events.c.account_id == claimed.c.account_id, events.c.id == claimed.c.event_id)
+            .limit(1)
+            .lateral("event")
         )
+        return select(claimed, event).select_from(claimed.join(event, true()))
 
     return Statement(build)
 

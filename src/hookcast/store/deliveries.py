@@ -34,7 +34,7 @@ from hookcast.store.coalesce import supersede_older, supersede_retried
 from hookcast.store.connector import Transaction
 from hookcast.store.events import EventKey, has_resource_id, load_events
 from hookcast.store.fair_claim import due_oldest, fair_due, others_due
-from hookcast.store.record_batch import record_on_postgres
+from hookcast.store.record_batch import record_on_postgres, release_on_postgres
 from hookcast.store.rows import (
     attempt_from_row,
     attempt_values,
@@ -45,7 +45,7 @@ from hookcast.store.rows import (
 from hookcast.store.sql import count, in_list, insert_ignoring, paginate
 from hookcast.store.statement import Query, Statement
 from hookcast.store.tables import attempts, deliveries, events, webhooks
-from hookcast.store.types import Timestamp
+from hookcast.store.types import Timestamp, to_micros
 from hookcast.store.webhooks import lock_webhooks
 
 __all__ = [
@@ -394,6 +394,10 @@ _ATTEMPT_IF_HELD = Statement(_attempt_if_held)
 async def release_leases(
     tx: Transaction, *, leases: Sequence[tuple[str, str]], now: datetime
 ) -> None:
+    """Hands back leases unattempted: due again at `now` (PostgreSQL: one statement)."""
+    if tx.database == "postgresql":
+        await release_on_postgres(tx, leases, due=to_micros(now))
+        return
     rows = [{"b_id": id_, "b_token": token, "b_now": now} for id_, token in leases]
     await tx.execute_many(_RELEASE, rows)
 

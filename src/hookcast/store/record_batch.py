@@ -27,7 +27,7 @@ from hookcast.store.connector import Transaction
 from hookcast.store.statement import Statement
 from hookcast.store.types import dump_json, to_micros
 
-__all__ = ["Recorded", "record_on_postgres"]
+__all__ = ["Recorded", "record_on_postgres", "release_on_postgres"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,4 +128,33 @@ _RECORD = Statement(
     )
     SELECT * FROM recorded
 """).bindparams(*(bindparam(name, type_=ARRAY(type_)) for name, type_ in _ARRAYS))
+)
+
+
+async def release_on_postgres(
+    tx: Transaction, leases: Sequence[tuple[str, str]], *, due: int
+) -> None:
+    """Hands back leased deliveries unattempted, due again at `due` (microseconds): one
+    statement for the batch, the rows locked in id order as the recorders lock them."""
+    if leases:
+        ids, tokens = zip(*leases, strict=True)
+        await tx.execute(_RELEASE, {"b_id": list(ids), "b_token": list(tokens), "b_due": due})
+
+
+_RELEASE = Statement(
+    lambda _: text("""
+    WITH held AS (
+        SELECT d.id FROM deliveries AS d
+        JOIN unnest(:b_id, :b_token) AS r(id, token) ON d.id = r.id AND d.lease_token = r.token
+        ORDER BY d.id
+        FOR UPDATE OF d
+    )
+    UPDATE deliveries AS d
+    SET next_attempt_at = :b_due, lease_token = NULL, lease_worker = NULL
+    FROM held WHERE d.id = held.id
+""").bindparams(
+        bindparam("b_id", type_=ARRAY(String)),
+        bindparam("b_token", type_=ARRAY(String)),
+        bindparam("b_due", type_=BigInteger),
+    )
 )

@@ -4,8 +4,17 @@ One round trip and one executor start for the whole batch: the results and their
 travel as arrays (one per column), and one statement locks the rows whose lease the worker
 still holds, updates them (a retry keeps the status, a final result sets it) and inserts
 their attempts. Before, the same work took a locking SELECT, an UPDATE per kind of result
-and an INSERT executed once per attempt: the per-row INSERT was most of PostgreSQL's work
-per delivery (docs/benchmarks.md, "PostgreSQL's work per delivery").
+and an INSERT executed once per attempt: a statement per delivery (docs/benchmarks.md,
+"PostgreSQL's work per delivery").
+
+Every row is reached by a primary-key probe whatever the statistics say: the results are
+walked in id order, each row locked through a LATERAL probe, and the UPDATE reaches the
+locked rows by their ctid (a TID scan). Joined by id instead, the planner hash-joined the
+batch against a sequential scan of every delivery, once per batch (with and without
+ANALYZE, 20,000 rows read to record 500). A row another transaction changed while this
+statement ran (a webhook paused at that moment) is not visible at its new ctid: its result
+is dropped and the delivery, still leased, is sent again when the lease expires (at least
+once, as after any lost lease).
 
 The rows are locked in id order, the order every recorder takes them in, so two recorders
 that hold overlapping rows (a lease lost and claimed again) wait for each other instead of
@@ -102,9 +111,12 @@ _RECORD = Statement(
         ) AS r(id, token, status, next_at, code, completed_at,
                number, started_at, request_headers, latency_ms, response_body, error)
     ), held AS (
-        SELECT d.id FROM deliveries AS d JOIN r ON d.id = r.id AND d.lease_token = r.token
-        ORDER BY d.id
-        FOR UPDATE OF d
+        SELECT r.*, d.tid FROM (SELECT * FROM r ORDER BY id) AS r
+        CROSS JOIN LATERAL (
+            SELECT ctid AS tid FROM deliveries
+            WHERE deliveries.id = r.id AND deliveries.lease_token = r.token
+            FOR UPDATE
+        ) AS d
     ), recorded AS (
         UPDATE deliveries AS d
         SET status = CASE WHEN r.status = 'pending' THEN d.status ELSE r.status END,
@@ -116,8 +128,8 @@ _RECORD = Statement(
                                 ELSE r.completed_at END,
             lease_token = NULL,
             lease_worker = NULL
-        FROM r, held
-        WHERE d.id = held.id AND r.id = held.id AND d.lease_token = r.token
+        FROM held AS r
+        WHERE d.ctid = ANY(ARRAY(SELECT tid FROM held)) AND d.ctid = r.tid
         RETURNING d.id, d.resource_key IS NOT NULL, d.coalesce_key IS NOT NULL
     ), attempted AS (
         INSERT INTO attempts (delivery_id, number, started_at, request_headers, status_code,
@@ -135,7 +147,7 @@ async def release_on_postgres(
     tx: Transaction, leases: Sequence[tuple[str, str]], *, due: int
 ) -> None:
     """Hands back leased deliveries unattempted, due again at `due` (microseconds): one
-    statement for the batch, the rows locked in id order as the recorders lock them."""
+    statement for the batch, its rows reached and locked as `_RECORD` reaches them."""
     if leases:
         ids, tokens = zip(*leases, strict=True)
         await tx.execute(_RELEASE, {"b_id": list(ids), "b_token": list(tokens), "b_due": due})
@@ -144,14 +156,17 @@ async def release_on_postgres(
 _RELEASE = Statement(
     lambda _: text("""
     WITH held AS (
-        SELECT d.id FROM deliveries AS d
-        JOIN unnest(:b_id, :b_token) AS r(id, token) ON d.id = r.id AND d.lease_token = r.token
-        ORDER BY d.id
-        FOR UPDATE OF d
+        SELECT d.tid
+        FROM (SELECT * FROM unnest(:b_id, :b_token) AS r(id, token) ORDER BY id) AS r
+        CROSS JOIN LATERAL (
+            SELECT ctid AS tid FROM deliveries
+            WHERE deliveries.id = r.id AND deliveries.lease_token = r.token
+            FOR UPDATE
+        ) AS d
     )
-    UPDATE deliveries AS d
+    UPDATE deliveries
     SET next_attempt_at = :b_due, lease_token = NULL, lease_worker = NULL
-    FROM held WHERE d.id = held.id
+    WHERE ctid = ANY(ARRAY(SELECT tid FROM held))
 """).bindparams(
         bindparam("b_id", type_=ARRAY(String)),
         bindparam("b_token", type_=ARRAY(String)),

@@ -40,10 +40,6 @@ def _drain(args: argparse.Namespace, server: Any, work: Path) -> dict[str, Any]:
     return drain(args, work, meter=PostgresMeter(url))
 
 
-def _claims(statements: list[dict[str, Any]]) -> int:
-    return sum(row["calls"] for row in statements if "SKIP LOCKED" in row["query"].upper())
-
-
 class _Deployment:
     """serve --no-worker and the workers on one database, delivering to the receiver."""
 
@@ -129,9 +125,9 @@ def _pace(args: argparse.Namespace, server: Any, work: Path) -> dict[str, Any]:
                 latency.update(measured)
                 return events
 
-            before = _claims(deployment.meter.top_statements(50))
+            before = deployment.meter.claims()
             measured = deployment.measure(str(rate), publish)
-            claims = _claims(deployment.meter.top_statements(50)) - before
+            claims = deployment.meter.claims() - before
             measured["claims_per_event"] = round(claims / max(measured["events"], 1), 3)
             results[str(rate)] = {**measured, **latency}
         if args.statements:

@@ -62,7 +62,8 @@ async def _counters(url: str) -> tuple[int, int, int, int]:
     try:
         await connection.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
         row = await connection.fetchrow(_SNAPSHOT)
-        return int(row[0]), int(row[1]), int(row[2]), int(row[3])
+        # The postmaster: the parent of this backend, read while the backend lives.
+        return int(row[0]), int(row[1]), int(row[2]), _ppid(int(row[3]))
     finally:
         await connection.close()
 
@@ -85,6 +86,22 @@ async def _top_statements(url: str, limit: int) -> list[dict[str, Any]]:
         await connection.close()
 
 
+async def _claims(url: str) -> int:
+    import asyncpg
+
+    connection = await asyncpg.connect(url)
+    try:
+        return int(
+            await connection.fetchval(
+                "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements"
+                " WHERE query LIKE '%SKIP LOCKED%'"
+                " AND dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            )
+        )
+    finally:
+        await connection.close()
+
+
 def _ppid(pid: int) -> int:
     return int(_stat_fields(pid)[1])
 
@@ -99,9 +116,9 @@ class PostgresMeter:
 
     def snapshot(self) -> Snapshot:
         cpu_before = None if self._postmaster is None else postgres_cpu_seconds(self._postmaster)
-        wal, _, _, backend = asyncio.run(_counters(self.url))
+        wal, _, _, postmaster = asyncio.run(_counters(self.url))
         if self._postmaster is None:
-            self._postmaster = _ppid(backend)
+            self._postmaster = postmaster
             cpu_before = postgres_cpu_seconds(self._postmaster)
         assert cpu_before is not None
         # The counters lag up to a second behind the backends (reported when idle).
@@ -122,6 +139,10 @@ class PostgresMeter:
             "transactions": round((end.transactions - start.transactions) / per, 3),
             "statements_each": round((end.statements - start.statements) / per, 3),
         }
+
+    def claims(self) -> int:
+        """Claims run so far (the statements that lock with SKIP LOCKED)."""
+        return asyncio.run(_claims(self.url))
 
     def top_statements(self, limit: int = 12) -> list[dict[str, Any]]:
         return asyncio.run(_top_statements(self.url, limit))

@@ -261,27 +261,30 @@ class DeliveryWorker:
             waiter.cancel()
 
     async def _idle_timeout(self) -> float:
+        options = self._options
         try:
-            next_due = await self._read_next_due()
+            next_due, fresh = await self._read_next_due()
         except Exception:
-            return self._options.idle_wait_seconds
+            return options.idle_wait_seconds
+        longest = options.idle_wait_seconds if fresh else options.due_reread_seconds
         if next_due is None:
-            return self._options.idle_wait_seconds
+            return longest
         until = (next_due - self._clock()).total_seconds()
-        return max(0.01, min(until, self._options.idle_wait_seconds))
+        return max(0.01, min(until, longest))
 
-    async def _read_next_due(self) -> datetime | None:
-        """The next due time, read again only after `due_reread_seconds`: at a few hundred
-        publishes a second the worker idles between each, and one read per publish was a
-        statement per delivery. A release's or retry's due time read late makes that
-        delivery later by as much at most (a retry recorded here is read at once)."""
+    async def _read_next_due(self) -> tuple[datetime | None, bool]:
+        """The next due time, and whether it was read just now: it is read again only after
+        `due_reread_seconds`, for at a few hundred publishes a second the worker idles
+        between each, and one read per publish was a statement per delivery. A wait on a
+        time not read just now lasts no longer than that (see `_idle_timeout`), so a
+        release's due time is learnt at most that late (a retry recorded here at once)."""
         now = asyncio.get_running_loop().time()
         known = self._next_due
         if known is not None and now - known[0] < self._options.due_reread_seconds:
-            return known[1]
+            return known[1], False
         value = await self._queue.next_due_at()
         self._next_due = (now, value)
-        return value
+        return value, True
 
     async def _wait_for_room(self, stop: asyncio.Event) -> None:
         """Until requests finish and leave room to claim (see _finished), or new deliveries

@@ -48,7 +48,7 @@ class WorkerOptions:
     # A worker whose claims after wake-ups come back empty (another worker took the work)
     # waits this long before its next one, doubling up to the maximum (pacing.py); and an
     # idle worker reads the next due time at most once per due_reread_seconds.
-    empty_claim_backoff_seconds: float = 0.005
+    empty_claim_backoff_seconds: float = 0.001
     max_empty_claim_backoff_seconds: float = 0.1
     due_reread_seconds: float = 0.05
     # Outcomes are recorded in one write per interval (or per flush_batch): each write costs

@@ -23,6 +23,7 @@ from typing import Any
 
 from benchmarks.config import HOOKCAST
 from benchmarks.hookcast_setup import Setup, settings_env
+from benchmarks.pg_meter import PostgresMeter, wait_recorded
 from benchmarks.procs import (
     HOST,
     Children,
@@ -43,8 +44,12 @@ CONTROLS: dict[str, dict[str, Any]] = {
 }
 
 
-def drain(args: argparse.Namespace, work: Path) -> dict[str, float]:
+def drain(
+    args: argparse.Namespace, work: Path, *, meter: PostgresMeter | None = None
+) -> dict[str, Any]:
+    """One drain; with `meter` (PostgreSQL), also the server's own work per delivery."""
     children = Children(work)
+    pg_cost: dict[str, Any] = {}
     try:
         receiver = Receiver(children)
         database_url = args.postgres or f"sqlite:///{work}/hookcast.db"
@@ -59,6 +64,8 @@ def drain(args: argparse.Namespace, work: Path) -> dict[str, float]:
         )
         receiver.reset(secret=prepared.secret, record=True, verify_every=16)
         env = settings_env(database_url)
+        if meter is not None:
+            meter.start()
         port = free_port()
         serve = [HOOKCAST, "serve", "--host", HOST, "--port", str(port)]
         if args.postgres:
@@ -85,6 +92,9 @@ def drain(args: argparse.Namespace, work: Path) -> dict[str, float]:
         # wall-clock rate swings with the neighbours, CPU per delivery much less.
         cpu = sum(cpu_seconds(child.pid) for child in deliverers) - cpu_at_start
         steal = steal_percent(machine_at_start, cpu_times())
+        if meter is not None:
+            wait_recorded(meter.url, args.deliveries, children=children)
+            pg_cost = meter.stop(args.deliveries)
         slices = window_rates(sorted(receiver.dump(work / "times.json").values()), 10)
         if args.profile:
             profiler.wait(timeout=args.profile_seconds + 30)
@@ -98,6 +108,7 @@ def drain(args: argparse.Namespace, work: Path) -> dict[str, float]:
         "steal_percent": steal,
         "seed_seconds": round(prepared.seed_seconds, 2),
         "slices_per_second": [round(rate) for rate in slices],
+        **pg_cost,
     }
 
 

@@ -32,6 +32,7 @@ async def pace_hookcast(args: argparse.Namespace) -> dict[str, Any]:
     headers = {"Authorization": args.key, "Content-Type": "application/json"}
     total = int(args.rate * args.seconds)
     records: list[str] = []
+    sent_at: list[str] = []  # when each accepted publish was sent: latency "from send"
     errors: list[str] = []
     loop = asyncio.get_running_loop()
     in_flight: set[asyncio.Task[None]] = set()
@@ -42,12 +43,14 @@ async def pace_hookcast(args: argparse.Namespace) -> dict[str, Any]:
 
         async def one(number: int) -> None:
             body = orjson.dumps(published_event(args.phase, number))
+            sent = time.time()
             try:
                 async with session.post(url, data=body, headers=headers) as response:
                     await response.read()
                     returned = time.time()
                     if response.status == 202:
                         records.append(f"{returned:.6f} {event_id(args.phase, number)}\n")
+                        sent_at.append(f"{sent:.6f} {event_id(args.phase, number)}\n")
                     else:
                         errors.append(f"HTTP {response.status}")
             except (aiohttp.ClientError, OSError) as exc:
@@ -71,6 +74,7 @@ async def pace_hookcast(args: argparse.Namespace) -> dict[str, Any]:
             await asyncio.wait(set(in_flight), timeout=120)
     # Written once, after the timed run: a blocking write cannot skew what was measured.
     Path(args.out).write_text("".join(records), encoding="ascii")  # noqa: ASYNC240
+    Path(args.sent_out).write_text("".join(sent_at), encoding="ascii")  # noqa: ASYNC240
     return {
         "published": len(records),
         "errors": len(errors),
@@ -182,6 +186,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--phase", default="load")
     parser.add_argument("--out", default="/dev/null")
+    parser.add_argument("--sent-out", default="/dev/null", help="send times (pace-hookcast)")
     args = parser.parse_args()
     import uvloop
 

@@ -53,15 +53,16 @@ def redis_server(children: Children, work: Path) -> Iterator[str | None]:
 
 
 @contextlib.contextmanager
-def postgres_server() -> Iterator[Any]:
-    """tests/support/postgres.py's throwaway server (None where PostgreSQL is missing)."""
+def postgres_server(settings: tuple[str, ...] = ()) -> Iterator[Any]:
+    """tests/support/postgres.py's throwaway server (None where PostgreSQL is missing);
+    `settings`: more server settings."""
     if str(TESTS) not in sys.path:
         sys.path.insert(0, str(TESTS))
     from support.postgres import (  # type: ignore[import-not-found,unused-ignore]
         postgres_server as server,
     )
 
-    with server() as running:
+    with server(settings) as running:
         yield running
 
 

@@ -154,6 +154,20 @@ async def test_health_success_clears_failing_since(store: SqlStore) -> None:
     assert (found.last_success, found.failing_since) == (make.later(30), None)
 
 
+async def test_health_last_success_is_kept_to_the_second(store: SqlStore) -> None:
+    acme, hook, _ = await _setup(store)
+    for at in (30, 30.4, 30.9):  # within a second of the last one written: not written
+        await store.record_results([], [WebhookHealth(hook.id, make.later(at), None)])
+    found = await store.get_webhook(acme.id, hook.id)
+    assert found is not None
+    assert found.last_success == make.later(30)
+
+    await store.record_results([], [WebhookHealth(hook.id, make.later(31.5), None)])
+    found = await store.get_webhook(acme.id, hook.id)
+    assert found is not None
+    assert found.last_success == make.later(31.5)
+
+
 def _failure(webhook_id: str, at: float, *, retry: float | None) -> WebhookHealth:
     error = LastError(make.later(at), 401, "HTTP 401", f"refused at {at}")
     retry_at = None if retry is None else make.later(retry)

@@ -95,8 +95,9 @@ class _RunAs:
 
 
 class PostgresServer:
-    def __init__(self, bin_dir: Path) -> None:
+    def __init__(self, bin_dir: Path, *, settings: tuple[str, ...] = ()) -> None:
         self._bin = bin_dir
+        self._settings = (*_SETTINGS, *settings)
         self._run_as = _RunAs.for_current_process()
         self._base = Path(tempfile.mkdtemp(prefix="hookcast-pg-"))
         self._data = self._base / "data"
@@ -116,7 +117,7 @@ class PostgresServer:
         self._run(*initdb, "--auth=trust", "-U", SUPERUSER, "-E", "UTF8", "--locale=C.UTF-8")
         command = [str(self._bin / "postgres"), "-D", str(self._data), "-k", str(self._sockets)]
         command += ["-h", "127.0.0.1", "-p", str(self.port)]
-        for setting in _SETTINGS:
+        for setting in self._settings:
             command += ["-c", setting]
         log = self._log.open("wb")
         self._process = subprocess.Popen(
@@ -189,13 +190,14 @@ def run_sql(url: str, *statements: str) -> None:
 
 
 @contextlib.contextmanager
-def postgres_server() -> Iterator[PostgresServer | None]:
-    """A running server, stopped on exit (even on failure); None if PostgreSQL is missing."""
+def postgres_server(settings: tuple[str, ...] = ()) -> Iterator[PostgresServer | None]:
+    """A running server, stopped on exit (even on failure); None if PostgreSQL is missing.
+    `settings`: more `name=value` server settings (benchmarks load pg_stat_statements)."""
     bin_dir = find_bin_dir()
     if bin_dir is None:
         yield None
         return
-    server = PostgresServer(bin_dir)
+    server = PostgresServer(bin_dir, settings=settings)
     try:
         server.start()
         yield server

@@ -45,6 +45,12 @@ class WorkerOptions:
     # that dies loses its leases when they expire and another worker sends them again.
     lease_seconds: float = 60.0
     idle_wait_seconds: float = 1.0
+    # A worker whose claims after wake-ups come back empty (another worker took the work)
+    # waits this long before its next one, doubling up to the maximum (pacing.py); and an
+    # idle worker reads the next due time at most once per due_reread_seconds.
+    empty_claim_backoff_seconds: float = 0.001
+    max_empty_claim_backoff_seconds: float = 0.1
+    due_reread_seconds: float = 0.05
     # Outcomes are recorded in one write per interval (or per flush_batch): each write costs
     # ~1.2 ms of the loop's time whatever its size, ~6% of a core at 50 writes/s. An outcome
     # recorded later is only re-sent if the process dies meanwhile (at-least-once).

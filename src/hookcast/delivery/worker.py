@@ -13,7 +13,7 @@ import os
 import random
 import secrets
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from hookcast.delivery.attempt import conclude, expire
 from hookcast.delivery.boundary import send_once
@@ -22,6 +22,7 @@ from hookcast.delivery.liveness import Liveness
 from hookcast.delivery.logs import log_attempt
 from hookcast.delivery.options import WorkerOptions
 from hookcast.delivery.outcomes import OutcomeRecorder
+from hookcast.delivery.pacing import ClaimPacing
 from hookcast.delivery.rate_gate import RateGate
 from hookcast.delivery.scheduler import EndpointScheduler, Start
 from hookcast.heartbeat import Heartbeat
@@ -81,6 +82,10 @@ class DeliveryWorker:
         self._room_freed = asyncio.Event()  # the claim loop may claim again
         self._others_claimed_at = float("-inf")  # loop time of the last _claim_for_others
         self._waiting_for_room = False
+        # Another worker took what woke this one: claim a little later next time (pacing.py).
+        base = 0.0 if options.sole_worker else options.empty_claim_backoff_seconds
+        self._pacing = ClaimPacing(base=base, ceiling=options.max_empty_claim_backoff_seconds)
+        self._next_due: tuple[float, datetime | None] | None = None  # (loop time read, value)
         self._taking = False  # run() is running: publishes may hand deliveries over
         # One token for every delivery handed over by a publish: a lease is a claim on rows
         # by this worker, and a delivery claimed again after its lease expired gets the
@@ -108,6 +113,7 @@ class DeliveryWorker:
                     self._schedule(await self._claim_for_others(stop))
                     continue
                 claimed = await self._claim(room)
+                self._pacing.claimed(len(claimed))
                 self._schedule(claimed)
                 if len(claimed) < room:  # nothing more is due now: no need to ask again
                     await self._idle(stop)
@@ -263,8 +269,19 @@ class DeliveryWorker:
 
     async def _idle(self, stop: asyncio.Event) -> None:
         """Nothing was due: wait for a publish or release (the queue's wake-up), a retry
-        recorded by this worker, the next due time, or `stop`."""
+        recorded by this worker, the next due time, or `stop`; then, if this worker's last
+        claims found nothing, a little longer (pacing.py)."""
+        await self._wait_for_work(stop)
+        delay = self._pacing.delay()
+        if delay and not stop.is_set():
+            # Pacing, not synchronisation: the wake-up stays set, the claim follows.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+
+    async def _wait_for_work(self, stop: asyncio.Event) -> None:
         retry_recorded = self._outcomes.retry_recorded
+        if retry_recorded.is_set():
+            self._next_due = None  # a retry may be due sooner than the time last read
         retry_recorded.clear()  # before the next due time is read: none is missed
         timeout = await self._idle_timeout()
         waiters = [
@@ -277,14 +294,30 @@ class DeliveryWorker:
             waiter.cancel()
 
     async def _idle_timeout(self) -> float:
+        options = self._options
         try:
-            next_due = await self._queue.next_due_at()
+            next_due, fresh = await self._read_next_due()
         except Exception:
-            return self._options.idle_wait_seconds
+            return options.idle_wait_seconds
+        longest = options.idle_wait_seconds if fresh else options.due_reread_seconds
         if next_due is None:
-            return self._options.idle_wait_seconds
+            return longest
         until = (next_due - self._clock()).total_seconds()
-        return max(0.01, min(until, self._options.idle_wait_seconds))
+        return max(0.01, min(until, longest))
+
+    async def _read_next_due(self) -> tuple[datetime | None, bool]:
+        """The next due time, and whether it was read just now: it is read again only after
+        `due_reread_seconds`, for at a few hundred publishes a second the worker idles
+        between each, and one read per publish was a statement per delivery. A wait on a
+        time not read just now lasts no longer than that (see `_idle_timeout`), so a
+        release's due time is learnt at most that late (a retry recorded here at once)."""
+        now = asyncio.get_running_loop().time()
+        known = self._next_due
+        if known is not None and now - known[0] < self._options.due_reread_seconds:
+            return known[1], False
+        value = await self._queue.next_due_at()
+        self._next_due = (now, value)
+        return value, True
 
     async def _wait_for_room(self, stop: asyncio.Event) -> None:
         """Until requests finish and leave room to claim (see _finished), or new deliveries

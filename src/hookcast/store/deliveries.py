@@ -4,43 +4,43 @@ from __future__ import annotations
 
 import secrets
 from collections import defaultdict
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
     ColumnElement,
-    Integer,
     Select,
     String,
     and_,
+    any_,
     bindparam,
     case,
     exists,
     func,
     insert,
     select,
-    text,
+    true,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.dml import Insert, Update
 
 from hookcast.domain.ids import new_resource_id
 from hookcast.domain.leases import MAX_LEASE_LOSSES, lost_attempt
-from hookcast.domain.models import Attempt, Delivery, DeliveryStatus
+from hookcast.domain.models import Attempt, Delivery, DeliveryStatus, Event
 from hookcast.ports import DeliveryQuery, DeliveryRecord, DeliveryResult, Page
 from hookcast.store.chains import admit_deliveries, advance_chains, start_chains
 from hookcast.store.coalesce import supersede_older, supersede_retried
 from hookcast.store.connector import Transaction
-from hookcast.store.events import has_resource_id, load_events
+from hookcast.store.events import EventKey, has_resource_id, load_events
 from hookcast.store.fair_claim import due_oldest, fair_due, others_due
+from hookcast.store.record_batch import record_on_postgres, release_on_postgres
 from hookcast.store.rows import (
     attempt_from_row,
     attempt_values,
     delivery_from_row,
     delivery_values,
+    event_from_row,
 )
 from hookcast.store.sql import count, in_list, insert_ignoring, paginate
 from hookcast.store.statement import Query, Statement
@@ -113,11 +113,12 @@ async def claim_due(
     worker_id: str | None,
     per_account: int = 0,
     holding: Collection[str] | None = None,
-) -> tuple[str, list[Delivery]]:
+) -> tuple[str, list[Delivery], dict[EventKey, Event] | None]:
     """Leases up to `limit` due pending deliveries to `worker_id`: (lease token, deliveries
-    oldest first). With `per_account`, up to that many of each account's due deliveries
-    first (store/fair_claim.py), then the oldest due; with `holding` too, only those shares
-    of the accounts not in it.
+    oldest first, and on PostgreSQL their events, loaded by the same statement). With
+    `per_account`, up to that many of each account's due deliveries first
+    (store/fair_claim.py), then the oldest due; with `holding` too, only those shares of
+    the accounts not in it.
 
     One statement: the lease is taken by moving next_attempt_at to the lease's expiry, so an
     unrecorded, unreleased delivery simply becomes due again. A delivery still leased (its
@@ -142,8 +143,14 @@ async def claim_due(
         }
     claimed: list[Delivery] = []
     lost: list[tuple[Delivery, int]] = []
+    loaded: dict[EventKey, Event] | None = None
+    if tx.database == "postgresql":
+        statement = _WITH_EVENTS[statement]
+        loaded = {}
     for row in await tx.fetch_mappings(statement, values):
         delivery = delivery_from_row(row)
+        if loaded is not None:
+            loaded[(delivery.account_id, delivery.event_id)] = _claimed_event(row)
         if row["lease_losses"] >= MAX_LEASE_LOSSES:
             lost.append((delivery, row["lease_losses"]))
         else:
@@ -153,7 +160,11 @@ async def claim_due(
         # Failed for good: an ordered chain they head moves on (due now, claimed next time).
         await advance_chains(tx, [delivery.id for delivery, _ in lost], now=now)
     claimed.sort(key=lambda delivery: (delivery.created, delivery.id))
-    return token, claimed
+    return token, claimed, loaded
+
+
+def _claimed_event(row: Mapping[str, Any]) -> Event:
+    return event_from_row({name: row[f"event_{name}"] for name in _EVENT_COLUMNS})
 
 
 async def _fail_lost(tx: Transaction, lost: list[tuple[Delivery, int]], now: datetime) -> None:
@@ -187,10 +198,20 @@ _FAIL_LOST = Statement(
 
 
 def _claim(database: str, *, chosen: Callable[[str], Select[tuple[str]]]) -> Update:
-    """Leases the due deliveries `chosen` selects (store/fair_claim.py)."""
+    """Leases the due deliveries `chosen` selects (store/fair_claim.py).
+
+    PostgreSQL gets the ids as one array (`id = ANY(ARRAY(...))`): a primary-key probe per
+    chosen row whatever the statistics say. `id IN (...)` let the planner hash-join the
+    chosen ids against a sequential scan of every delivery, once per claim (measured: 20,000
+    rows read to lease 1,024, with and without ANALYZE)."""
+    ids = chosen(database)
+    if database == "postgresql":
+        picked = deliveries.c.id == any_(func.array(ids.scalar_subquery()))
+    else:
+        picked = deliveries.c.id.in_(ids)
     return (
         update(deliveries)
-        .where(deliveries.c.id.in_(chosen(database)))
+        .where(picked)
         .values(
             next_attempt_at=bindparam("b_until", type_=Timestamp),
             lease_token=bindparam("b_token", type_=String),
@@ -211,6 +232,35 @@ _CLAIM = Statement(lambda database: _claim(database, chosen=_oldest))
 _CLAIM_FAIR = Statement(lambda database: _claim(database, chosen=fair_due))  # every claim
 _CLAIM_OTHERS = Statement(lambda database: _claim(database, chosen=others_due))
 
+_EVENT_COLUMNS = tuple(events.c.keys())
+
+
+def _with_events(chosen: Callable[[str], Select[tuple[str]]]) -> Statement:
+    """PostgreSQL: the claim and the load of its deliveries' events in one statement (the
+    claim's UPDATE ... RETURNING joined to events by primary key), one round trip fewer
+    per claim. Each event's columns come back prefixed `event_`."""
+
+    def build(database: str) -> Select[Any]:
+        claimed = _claim(database, chosen=chosen).cte("claimed")
+        # LATERAL with LIMIT 1: a primary-key probe per claimed row. A plain join was
+        # hash-joined against a sequential scan of every event, once per claim.
+        event = (
+            select(*(column.label(f"event_{column.key}") for column in events.c))
+            .where(events.c.account_id == claimed.c.account_id, events.c.id == claimed.c.event_id)
+            .limit(1)
+            .lateral("event")
+        )
+        return select(claimed, event).select_from(claimed.join(event, true()))
+
+    return Statement(build)
+
+
+_WITH_EVENTS = {
+    _CLAIM: _with_events(_oldest),
+    _CLAIM_FAIR: _with_events(fair_due),
+    _CLAIM_OTHERS: _with_events(others_due),
+}
+
 
 async def record_attempts(tx: Transaction, results: Sequence[DeliveryResult]) -> int:
     """Applies results whose lease is still held; drops the others entirely. Ordered chains
@@ -221,107 +271,46 @@ async def record_attempts(tx: Transaction, results: Sequence[DeliveryResult]) ->
     a worker whose lease expired and was re-claimed must not log an attempt against someone
     else's lease, nor move the delivery's state.
 
-    PostgreSQL: the held rows are selected FOR UPDATE, so no claim or release slips in, then
-    updated from arrays and their attempts inserted. SQLite: BEGIN IMMEDIATE already holds
-    the database's write lock, so each statement checks the lease itself, the attempt first
-    (before the update clears the lease).
+    PostgreSQL: one statement locks the held rows, updates them and inserts their attempts
+    (store/record_batch.py). SQLite: BEGIN IMMEDIATE already holds the database's write
+    lock, so each statement checks the lease itself, the attempt first (before the update
+    clears the lease).
     """
     if tx.database == "postgresql":
-        held = await _held_leases(tx, results)
-        await _update_from_arrays(
+        recorded = await record_on_postgres(tx, results)
+        held = [r for r in results if r.delivery_id in recorded]
+        # Only ordered deliveries head chains, only coalescing ones are superseded: a batch
+        # without either skips both steps' statements.
+        return await _advance_finished(
             tx,
-            [r for r in held if r.status is DeliveryStatus.PENDING],
-            [r for r in held if r.status is not DeliveryStatus.PENDING],
+            [r for r in held if recorded[r.delivery_id].ordered],
+            coalescing=[r for r in held if recorded[r.delivery_id].coalesces],
         )
-        await tx.execute_many(_INSERT_ATTEMPT, [attempt_values(r.attempt) for r in held])
-        return await _advance_finished(tx, held)
     attempt_rows = [{**attempt_values(r.attempt), "b_token": r.lease_token} for r in results]
     await tx.execute_many(_ATTEMPT_IF_HELD, attempt_rows)
     retries = [_result_values(r) for r in results if r.status is DeliveryStatus.PENDING]
     finals = [_result_values(r) for r in results if r.status is not DeliveryStatus.PENDING]
     await tx.execute_many(_RETRY, retries)
     await tx.execute_many(_COMPLETE, finals)
-    return await _advance_finished(tx, results)
+    return await _advance_finished(tx, results, coalescing=results)
 
 
-async def _advance_finished(tx: Transaction, results: Sequence[DeliveryResult]) -> int:
-    """Chains headed by a delivery that finished here move on: those whose result is final,
-    and retried ones superseded by a newer update instead (latest wins)."""
-    if not results:
+async def _advance_finished(
+    tx: Transaction,
+    results: Sequence[DeliveryResult],
+    *,
+    coalescing: Sequence[DeliveryResult],
+) -> int:
+    """Chains headed by a delivery that finished here move on: those whose result is final
+    (of `results`), and retried ones superseded by a newer update instead (of `coalescing`:
+    the results that may be superseded)."""
+    if not results and not coalescing:
         return 0
-    now = max(r.completed_at or r.attempt.started_at for r in results)
-    retried = [r.delivery_id for r in results if r.status is DeliveryStatus.PENDING]
+    now = max(r.completed_at or r.attempt.started_at for r in (*results, *coalescing))
+    retried = [r.delivery_id for r in coalescing if r.status is DeliveryStatus.PENDING]
     finals = [r.delivery_id for r in results if r.status is not DeliveryStatus.PENDING]
     finals += await supersede_retried(tx, retried, now=now)
     return await advance_chains(tx, finals, now=now)
-
-
-async def _held_leases(tx: Transaction, results: Sequence[DeliveryResult]) -> list[DeliveryResult]:
-    if not results:
-        return []
-    rows = await tx.fetch_all(_LEASES, {"ids": [r.delivery_id for r in results]})
-    tokens: dict[str, str | None] = dict(rows)
-    return [r for r in results if tokens.get(r.delivery_id) == r.lease_token]
-
-
-_LEASES = Statement(  # every batch of results
-    lambda database: (
-        select(deliveries.c.id, deliveries.c.lease_token)
-        .where(in_list(database, column=deliveries.c.id))
-        .order_by(deliveries.c.id)  # one lock order for every recorder: no deadlocks
-        .with_for_update()
-    )
-)
-
-
-async def _update_from_arrays(
-    tx: Transaction, retries: list[DeliveryResult], finals: list[DeliveryResult]
-) -> None:
-    """PostgreSQL: one UPDATE ... FROM unnest(arrays) per kind, instead of one statement per
-    row; several times fewer round trips and executor start-ups."""
-    for statement, batch in ((_PG_RETRY, retries), (_PG_COMPLETE, finals)):
-        if batch:
-            rows = [_result_values(r) for r in batch]
-            columns = {key: [row[key] for row in rows] for key in rows[0]}
-            columns["b_next"] = [to_micros(value) for value in columns["b_next"]]
-            columns["b_completed"] = [_micros_or_none(v) for v in columns["b_completed"]]
-            await tx.execute(statement, columns)
-
-
-def _micros_or_none(value: datetime | None) -> int | None:
-    return None if value is None else to_micros(value)
-
-
-_PG_ARRAY_TYPES = (
-    bindparam("b_id", type_=ARRAY(String)),
-    bindparam("b_token", type_=ARRAY(String)),
-    bindparam("b_status", type_=ARRAY(String)),
-    bindparam("b_next", type_=ARRAY(BigInteger)),
-    bindparam("b_code", type_=ARRAY(Integer)),
-    bindparam("b_completed", type_=ARRAY(BigInteger)),
-)
-_PG_RETRY = Statement(
-    lambda _: text("""
-    UPDATE deliveries
-    SET attempts = deliveries.attempts + 1, next_attempt_at = r.next_at,
-        last_status_code = r.code, lease_token = NULL,
-        lease_worker = NULL
-    FROM unnest(:b_id, :b_token, :b_status, :b_next, :b_code, :b_completed)
-        AS r(id, token, status, next_at, code, completed_at)
-    WHERE deliveries.id = r.id AND deliveries.lease_token = r.token
-""").bindparams(*_PG_ARRAY_TYPES)
-)
-_PG_COMPLETE = Statement(
-    lambda _: text("""
-    UPDATE deliveries
-    SET status = r.status, attempts = deliveries.attempts + 1, last_status_code = r.code,
-        completed_at = r.completed_at, lease_token = NULL,
-        lease_worker = NULL
-    FROM unnest(:b_id, :b_token, :b_status, :b_next, :b_code, :b_completed)
-        AS r(id, token, status, next_at, code, completed_at)
-    WHERE deliveries.id = r.id AND deliveries.lease_token = r.token
-""").bindparams(*_PG_ARRAY_TYPES)
-)
 
 
 def _result_values(result: DeliveryResult) -> dict[str, Any]:
@@ -405,6 +394,10 @@ _ATTEMPT_IF_HELD = Statement(_attempt_if_held)
 async def release_leases(
     tx: Transaction, *, leases: Sequence[tuple[str, str]], now: datetime
 ) -> None:
+    """Hands back leases unattempted: due again at `now` (PostgreSQL: one statement)."""
+    if tx.database == "postgresql":
+        await release_on_postgres(tx, leases, due=to_micros(now))
+        return
     rows = [{"b_id": id_, "b_token": token, "b_now": now} for id_, token in leases]
     await tx.execute_many(_RELEASE, rows)
 

@@ -29,6 +29,7 @@ from sqlalchemy import (
     Integer,
     Select,
     String,
+    and_,
     bindparam,
     literal,
     null,
@@ -107,7 +108,7 @@ def _shares(database: str, *, holding: bool = False) -> CTE:
     share = (
         select(mine.c.id)
         .where(
-            mine.c.account_id == walk.c.account_id,
+            _of_account(database, mine.c.account_id, walk.c.account_id),
             mine.c.status == _PENDING,
             mine.c.next_attempt_at <= bindparam("b_now", type_=Timestamp),
         )
@@ -127,6 +128,19 @@ def _shares(database: str, *, holding: bool = False) -> CTE:
     row = deliveries.alias("shared")
     taken = select(row.c.id).select_from(walk.join(row, row.c.id.in_(share.correlate(walk))))
     return taken.limit(_limit()).cte("shares")
+
+
+def _of_account(
+    database: str, column: ColumnElement[str], account: ColumnElement[str]
+) -> ColumnElement[bool]:
+    """`column` is `account`. On PostgreSQL written as a range of one value: the planner
+    then cannot take the ORDER BY's account_id as a constant, so only the account index
+    gives the share's order. With `=`, it chose the due index filtered by account, whatever
+    the statistics: one account's share read past every other account's due deliveries
+    (measured: 10,000 rows read for a share of 16, analyzed or not)."""
+    if database == "postgresql":
+        return and_(column >= account, column <= account)
+    return column == account
 
 
 def _walk() -> CTE:

@@ -333,7 +333,7 @@ class SqlStore:
         holding: Collection[str] | None = None,
     ) -> Sequence[ClaimedDelivery]:
         async with self._writing() as tx:
-            token, claimed = await delivery_sql.claim_due(
+            token, claimed, by_key = await delivery_sql.claim_due(
                 tx,
                 now=now,
                 limit=limit,
@@ -344,9 +344,11 @@ class SqlStore:
             )
             if not claimed:
                 return []
-            # Batched loads, one query each; deliveries of one event or webhook share the
-            # same Event / Webhook object.
-            by_key = await event_sql.load_events(tx, {(d.account_id, d.event_id) for d in claimed})
+            # Batched loads, one query each (PostgreSQL's claim loaded the events itself);
+            # deliveries of one webhook share the same Webhook object.
+            if by_key is None:
+                keys = {(d.account_id, d.event_id) for d in claimed}
+                by_key = await event_sql.load_events(tx, keys)
             by_id = await webhook_sql.load_webhooks(
                 tx, webhook_ids={d.webhook_id for d in claimed}, box=self._box
             )

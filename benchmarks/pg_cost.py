@@ -1,0 +1,173 @@
+"""python -m benchmarks.pg_cost drain|pace|embedded: what the scaled-out deployment (`serve
+--no-worker` plus workers on PostgreSQL) costs, measured on a throwaway PostgreSQL that
+loads pg_stat_statements.
+
+  drain     N pending deliveries drained by the workers: PostgreSQL's CPU µs, WAL bytes,
+            statements and transactions per delivery (benchmarks/pg_meter.py), with the
+            workers' own CPU per delivery and the rate.
+  pace      events published one per request at each --rates for --seconds each (and an idle
+            stretch first): CPU per event of HookCast's processes and PostgreSQL's together,
+            statements and transactions per event, the claims run, and publish-to-receipt
+            latency from the publisher's send and from its 202.
+
+Each round starts the server afresh; run the command several times (interleaved with a
+baseline's, e.g. PYTHONPATH=<other worktree>/src) for the spread. One JSON line per round.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.config import HOOKCAST, PYTHON, REPO
+from benchmarks.drain import drain
+from benchmarks.hookcast_setup import Setup, settings_env
+from benchmarks.pg_meter import METER_SETTINGS, PostgresMeter, wait_recorded
+from benchmarks.procs import HOST, Children, cpu_seconds, free_port, wait_for_port
+from benchmarks.receiving import Receiver
+from benchmarks.servers import create_database, postgres_server
+from benchmarks.stats import latencies_ms, read_times
+
+
+def _drain(args: argparse.Namespace, server: Any, work: Path) -> dict[str, Any]:
+    url = create_database(server, "drain")
+    args.postgres = url
+    return drain(args, work, meter=PostgresMeter(url))
+
+
+class _Deployment:
+    """serve --no-worker and the workers on one database, delivering to the receiver."""
+
+    def __init__(self, args: argparse.Namespace, server: Any, work: Path) -> None:
+        self.children = Children(work)
+        self.work = work
+        self.url = create_database(server, "pace")
+        self.receiver = Receiver(self.children)
+        prepared = Setup(self.url).prepare(self.receiver.url, webhooks=1, backlog=0, phase="p")
+        self.key, self.secret = prepared.api_key, prepared.secret
+        env = settings_env(self.url)
+        self.port = free_port()
+        serve = [HOOKCAST, "serve", "--host", HOST, "--port", str(self.port), "--no-worker"]
+        commands = [serve, *([HOOKCAST, "worker"] for _ in range(args.workers))]
+        self.processes = [
+            self.children.start(f"hookcast{n}", command, env=env, cwd=work)
+            for n, command in enumerate(commands)
+        ]
+        wait_for_port(self.port, timeout=60, name="hookcast serve")
+        self.meter = PostgresMeter(self.url)
+        self.recorded = 0
+
+    def hookcast_cpu(self) -> float:
+        return sum(cpu_seconds(child.pid) for child in self.processes)
+
+    def measure(self, label: str, work: Any) -> dict[str, Any]:
+        """Runs `work()` (returning how many events it published) between two snapshots."""
+        hookcast_before = self.hookcast_cpu()
+        self.meter.start()
+        events = work()
+        self.recorded += events
+        wait_recorded(self.url, self.recorded, children=self.children)
+        cost = self.meter.stop(max(events, 1))
+        hookcast = (self.hookcast_cpu() - hookcast_before) / max(events, 1) * 1e6
+        return {
+            "label": label,
+            "events": events,
+            "hookcast_cpu_us": round(hookcast, 1),
+            "total_cpu_us": round(hookcast + cost["pg_cpu_us"], 1),
+            **cost,
+        }
+
+    def pace(self, rate: int, seconds: float) -> tuple[int, dict[str, Any]]:
+        self.receiver.reset(secret=self.secret, record=True)
+        out, sent = self.work / f"{rate}.published", self.work / f"{rate}.sent"
+        command = [PYTHON, "-m", "benchmarks.loadgen", "pace-hookcast", "--api"]
+        command += [f"http://{HOST}:{self.port}", "--key", self.key, "--rate", str(rate)]
+        command += ["--seconds", str(seconds), "--phase", f"r{rate}", "--out", str(out)]
+        command += ["--sent-out", str(sent)]
+        import subprocess
+
+        completed = subprocess.run(command, capture_output=True, text=True, check=True, cwd=REPO)
+        report = json.loads(completed.stdout.strip().splitlines()[-1])
+        published = read_times(out)
+        self.receiver.wait_for(len(published), timeout=60, children=self.children)
+        arrived = self.receiver.dump(self.work / f"{rate}.arrived")
+        from_202 = latencies_ms(published, arrived)
+        from_send = latencies_ms(read_times(sent), arrived)
+        return len(published), {
+            "achieved_rate": round(report["achieved_rate"], 1),
+            "errors": report["errors"],
+            "p50_ms_from_send": round(from_send["p50"], 1),
+            "p99_ms_from_send": round(from_send["p99"], 1),
+            "p99_ms_from_202": round(from_202["p99"], 1),
+        }
+
+
+def _pace(args: argparse.Namespace, server: Any, work: Path) -> dict[str, Any]:
+    deployment = _Deployment(args, server, work)
+    try:
+        idle_seconds = 10.0
+        idle = deployment.measure("idle", lambda: _sleep(idle_seconds))
+        results: dict[str, Any] = {
+            "idle_cpu_percent": round(
+                (idle["hookcast_cpu_us"] + idle["pg_cpu_us"]) / 1e6 / idle_seconds * 100, 2
+            )
+        }
+        for rate in args.rates:
+            latency: dict[str, Any] = {}
+
+            def publish(rate: int = rate, latency: dict[str, Any] = latency) -> int:
+                events, measured = deployment.pace(rate, args.seconds)
+                latency.update(measured)
+                return events
+
+            before = deployment.meter.claims()
+            measured = deployment.measure(str(rate), publish)
+            claims = deployment.meter.claims() - before
+            measured["claims_per_event"] = round(claims / max(measured["events"], 1), 3)
+            results[str(rate)] = {**measured, **latency}
+        if args.statements:
+            results["statements"] = deployment.meter.top_statements()
+        return results
+    finally:
+        deployment.children.stop_all()
+
+
+def _sleep(seconds: float) -> int:
+    time.sleep(seconds)
+    return 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.pg_cost", description=__doc__)
+    parser.add_argument("mode", choices=("drain", "pace"))
+    parser.add_argument("--deliveries", type=int, default=20_000)
+    parser.add_argument("--webhooks", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--rates", type=lambda s: [int(r) for r in s.split(",")])
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--statements", action="store_true", help="add the top statements")
+    parser.add_argument("--label", default="")
+    args = parser.parse_args()
+    args.rates = args.rates or [50, 250, 2000]
+    # What benchmarks.drain's own options would be.
+    args.ordering = args.media = args.profile = None
+    args.profile_seconds, args.timeout = 5, 600.0
+    work = Path(tempfile.mkdtemp(prefix="hookcast-pgcost-"))
+    try:
+        with postgres_server(settings=METER_SETTINGS) as server:
+            run = _drain if args.mode == "drain" else _pace
+            result = run(args, server, work)
+            if args.mode == "drain" and args.statements:
+                result["statements"] = PostgresMeter(args.postgres).top_statements()
+        print(json.dumps({"label": args.label, "mode": args.mode, **result}), flush=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,169 @@
+"""What PostgreSQL itself does for a measured stretch of work: the CPU time of the server's
+processes (from /proc, the postmaster and every backend it forked, those that exited
+included), the WAL it wrote, and the statements and transactions it ran (pg_stat_statements
+and pg_stat_database). Divided by the deliveries or events of the stretch, these are the
+figures docs/benchmarks.md reports for the scaled-out deployment."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+# Settings the measuring server starts with: pg_stat_statements counts the statements.
+METER_SETTINGS = ("shared_preload_libraries=pg_stat_statements",)
+_STATS_FLUSH_SECONDS = 1.2  # backends report their counters at most once a second when idle
+
+_SNAPSHOT = """
+SELECT pg_current_wal_lsn() - '0/0'::pg_lsn,
+       (SELECT xact_commit + xact_rollback FROM pg_stat_database
+         WHERE datname = current_database()),
+       (SELECT coalesce(sum(calls), 0) FROM pg_stat_statements
+         WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())),
+       pg_backend_pid()
+"""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    cpu_seconds: float
+    wal_bytes: int
+    transactions: int
+    statements: int
+
+
+def _stat_fields(pid: int) -> list[str]:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat[stat.rindex(")") + 2 :].split()
+
+
+def postgres_cpu_seconds(postmaster: int) -> float:
+    """CPU time of the postmaster, its live children and (cutime, cstime) those reaped."""
+    fields = _stat_fields(postmaster)
+    ticks = sum(int(fields[index]) for index in (11, 12, 13, 14))
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            child = _stat_fields(int(entry.name))
+            if int(child[1]) == postmaster:  # ppid
+                ticks += int(child[11]) + int(child[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+async def _counters(url: str) -> tuple[int, int, int, int]:
+    import asyncpg  # type: ignore[import-untyped]
+
+    connection = await asyncpg.connect(url)
+    try:
+        await connection.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        row = await connection.fetchrow(_SNAPSHOT)
+        # The postmaster: the parent of this backend, read while the backend lives.
+        return int(row[0]), int(row[1]), int(row[2]), _ppid(int(row[3]))
+    finally:
+        await connection.close()
+
+
+async def _top_statements(url: str, limit: int) -> list[dict[str, Any]]:
+    import asyncpg
+
+    connection = await asyncpg.connect(url)
+    try:
+        rows = await connection.fetch(
+            "SELECT calls, round(total_exec_time)::int AS ms, rows,"
+            " left(regexp_replace(query, '\\s+', ' ', 'g'), 90) AS query"
+            " FROM pg_stat_statements"
+            " WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            " ORDER BY calls DESC LIMIT $1",
+            limit,
+        )
+        return [dict(row) for row in rows]
+    finally:
+        await connection.close()
+
+
+async def _claims(url: str) -> int:
+    import asyncpg
+
+    connection = await asyncpg.connect(url)
+    try:
+        return int(
+            await connection.fetchval(
+                "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements"
+                " WHERE query LIKE '%SKIP LOCKED%'"
+                " AND dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            )
+        )
+    finally:
+        await connection.close()
+
+
+def _ppid(pid: int) -> int:
+    return int(_stat_fields(pid)[1])
+
+
+class PostgresMeter:
+    """Snapshots of one database's server, before and after a stretch of work."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._postmaster: int | None = None
+        self._start: Snapshot | None = None
+
+    def snapshot(self) -> Snapshot:
+        cpu_before = None if self._postmaster is None else postgres_cpu_seconds(self._postmaster)
+        wal, _, _, postmaster = asyncio.run(_counters(self.url))
+        if self._postmaster is None:
+            self._postmaster = postmaster
+            cpu_before = postgres_cpu_seconds(self._postmaster)
+        assert cpu_before is not None
+        # The counters lag up to a second behind the backends (reported when idle).
+        time.sleep(_STATS_FLUSH_SECONDS)
+        _, transactions, statements, _ = asyncio.run(_counters(self.url))
+        return Snapshot(cpu_before, wal, transactions, statements)
+
+    def start(self) -> None:
+        self._start = self.snapshot()
+
+    def stop(self, per: int) -> dict[str, Any]:
+        """The stretch's figures per unit (`per` deliveries or events)."""
+        assert self._start is not None
+        end, start = self.snapshot(), self._start
+        return {
+            "pg_cpu_us": round((end.cpu_seconds - start.cpu_seconds) / per * 1e6, 1),
+            "wal_bytes": round((end.wal_bytes - start.wal_bytes) / per, 1),
+            "transactions": round((end.transactions - start.transactions) / per, 3),
+            "statements_each": round((end.statements - start.statements) / per, 3),
+        }
+
+    def claims(self) -> int:
+        """Claims run so far (the statements that lock with SKIP LOCKED)."""
+        return asyncio.run(_claims(self.url))
+
+    def top_statements(self, limit: int = 12) -> list[dict[str, Any]]:
+        return asyncio.run(_top_statements(self.url, limit))
+
+
+def wait_recorded(url: str, expected: int, *, children: Any, timeout: float = 60.0) -> None:
+    """Until `expected` attempts are recorded (the recorders flush a little behind the
+    receipts), bounded; `children` are checked to be alive meanwhile."""
+    deadline = time.monotonic() + timeout
+    while asyncio.run(_attempts(url)) < expected:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"fewer than {expected} attempts recorded after {timeout} s")
+        children.check_alive()
+        time.sleep(0.1)
+
+
+async def _attempts(url: str) -> int:
+    import asyncpg
+
+    connection = await asyncpg.connect(url)
+    try:
+        return int(await connection.fetchval("SELECT count(*) FROM attempts"))
+    finally:
+        await connection.close()

@@ -1,0 +1,175 @@
+"""A worker's batch of delivery outcomes recorded on PostgreSQL in one statement.
+
+One round trip and one executor start for the whole batch: the results and their attempts
+travel as arrays (one per column), and one statement locks the rows whose lease the worker
+still holds, updates them (a retry keeps the status, a final result sets it) and inserts
+their attempts. Before, the same work took a locking SELECT, an UPDATE per kind of result
+and an INSERT executed once per attempt: a statement per delivery (docs/benchmarks.md,
+"PostgreSQL's work per delivery").
+
+Every row is reached by a primary-key probe whatever the statistics say: the results are
+walked in id order, each row locked through a LATERAL probe, and the UPDATE reaches the
+locked rows by their ctid (a TID scan). Joined by id instead, the planner hash-joined the
+batch against a sequential scan of every delivery, once per batch (with and without
+ANALYZE, 20,000 rows read to record 500). A row another transaction changed while this
+statement ran (a webhook paused at that moment) is not visible at its new ctid: its result
+is dropped and the delivery, still leased, is sent again when the lease expires (at least
+once, as after any lost lease).
+
+The rows are locked in id order, the order every recorder takes them in, so two recorders
+that hold overlapping rows (a lease lost and claimed again) wait for each other instead of
+deadlocking. A result whose lease is no longer held changes nothing and logs no attempt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import BigInteger, Float, Integer, String, bindparam, text
+from sqlalchemy.dialects.postgresql import ARRAY
+
+from hookcast.domain.models import DeliveryStatus
+from hookcast.ports import DeliveryResult
+from hookcast.store.connector import Transaction
+from hookcast.store.statement import Statement
+from hookcast.store.types import dump_json, to_micros
+
+__all__ = ["Recorded", "record_on_postgres", "release_on_postgres"]
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """A result applied (its lease was held): whether its delivery is ordered (it may head a
+    chain) and whether it coalesces (a newer update may supersede its retry)."""
+
+    delivery_id: str
+    ordered: bool
+    coalesces: bool
+
+
+async def record_on_postgres(
+    tx: Transaction, results: Sequence[DeliveryResult]
+) -> dict[str, Recorded]:
+    """Applies the results whose lease is held, with their attempts: those, by delivery id."""
+    if not results:
+        return {}
+    rows = await tx.fetch_all(_RECORD, _arrays(results))
+    return {id_: Recorded(id_, ordered, coalesces) for id_, ordered, coalesces in rows}
+
+
+def _arrays(results: Sequence[DeliveryResult]) -> dict[str, list[Any]]:
+    """The statement's parameters: one list per column, a row per result."""
+    columns: dict[str, list[Any]] = {name: [] for name, _ in _ARRAYS}
+    for r in results:
+        attempt = r.attempt
+        final = r.status is not DeliveryStatus.PENDING
+        row = (
+            r.delivery_id,
+            r.lease_token,
+            r.status.value,
+            to_micros(r.next_attempt_at or attempt.started_at),
+            attempt.status_code,
+            to_micros(r.completed_at) if final and r.completed_at else None,
+            attempt.number,
+            to_micros(attempt.started_at),
+            dump_json(attempt.request_headers),
+            attempt.latency_ms,
+            attempt.response_body,
+            attempt.error,
+        )
+        for values, value in zip(columns.values(), row, strict=True):
+            values.append(value)
+    return columns
+
+
+_ARRAYS = (
+    ("b_id", String),
+    ("b_token", String),
+    ("b_status", String),
+    ("b_next", BigInteger),
+    ("b_code", Integer),
+    ("b_completed", BigInteger),
+    ("b_number", Integer),
+    ("b_started", BigInteger),
+    ("b_headers", String),
+    ("b_latency", Float),
+    ("b_body", String),
+    ("b_error", String),
+)
+
+# A retry (status 'pending': DeliveryStatus.PENDING) keeps the delivery's status: PENDING,
+# or PAUSED if its webhook was disabled while the attempt was in flight (a retry must not
+# resume it), and its completion time; a final result sets both and keeps the due time.
+_RECORD = Statement(
+    lambda _: text("""
+    WITH r AS (
+        SELECT * FROM unnest(
+            :b_id, :b_token, :b_status, :b_next, :b_code, :b_completed,
+            :b_number, :b_started, :b_headers, :b_latency, :b_body, :b_error
+        ) AS r(id, token, status, next_at, code, completed_at,
+               number, started_at, request_headers, latency_ms, response_body, error)
+    ), held AS (
+        SELECT r.*, d.tid FROM (SELECT * FROM r ORDER BY id) AS r
+        CROSS JOIN LATERAL (
+            SELECT ctid AS tid FROM deliveries
+            WHERE deliveries.id = r.id AND deliveries.lease_token = r.token
+            FOR UPDATE
+        ) AS d
+    ), recorded AS (
+        UPDATE deliveries AS d
+        SET status = CASE WHEN r.status = 'pending' THEN d.status ELSE r.status END,
+            attempts = d.attempts + 1,
+            next_attempt_at = CASE WHEN r.status = 'pending' THEN r.next_at
+                                   ELSE d.next_attempt_at END,
+            last_status_code = r.code,
+            completed_at = CASE WHEN r.status = 'pending' THEN d.completed_at
+                                ELSE r.completed_at END,
+            lease_token = NULL,
+            lease_worker = NULL
+        FROM held AS r
+        WHERE d.ctid = ANY(ARRAY(SELECT tid FROM held)) AND d.ctid = r.tid
+        RETURNING d.id, d.resource_key IS NOT NULL, d.coalesce_key IS NOT NULL
+    ), attempted AS (
+        INSERT INTO attempts (delivery_id, number, started_at, request_headers, status_code,
+                              latency_ms, response_body, error)
+        SELECT r.id, r.number, r.started_at, r.request_headers, r.code, r.latency_ms,
+               r.response_body, r.error
+        FROM r JOIN recorded ON recorded.id = r.id
+    )
+    SELECT * FROM recorded
+""").bindparams(*(bindparam(name, type_=ARRAY(type_)) for name, type_ in _ARRAYS))
+)
+
+
+async def release_on_postgres(
+    tx: Transaction, leases: Sequence[tuple[str, str]], *, due: int
+) -> None:
+    """Hands back leased deliveries unattempted, due again at `due` (microseconds): one
+    statement for the batch, its rows reached and locked as `_RECORD` reaches them."""
+    if leases:
+        ids, tokens = zip(*leases, strict=True)
+        await tx.execute(_RELEASE, {"b_id": list(ids), "b_token": list(tokens), "b_due": due})
+
+
+_RELEASE = Statement(
+    lambda _: text("""
+    WITH held AS (
+        SELECT d.tid
+        FROM (SELECT * FROM unnest(:b_id, :b_token) AS r(id, token) ORDER BY id) AS r
+        CROSS JOIN LATERAL (
+            SELECT ctid AS tid FROM deliveries
+            WHERE deliveries.id = r.id AND deliveries.lease_token = r.token
+            FOR UPDATE
+        ) AS d
+    )
+    UPDATE deliveries
+    SET next_attempt_at = :b_due, lease_token = NULL, lease_worker = NULL
+    WHERE ctid = ANY(ARRAY(SELECT tid FROM held))
+""").bindparams(
+        bindparam("b_id", type_=ARRAY(String)),
+        bindparam("b_token", type_=ARRAY(String)),
+        bindparam("b_due", type_=BigInteger),
+    )
+)

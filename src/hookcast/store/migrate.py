@@ -81,6 +81,8 @@ async def _migrate(database_url: str) -> Migration:
                 await conn.run_sync(_upgrade)
                 after = await conn.run_sync(_revision)
                 await _ensure_an_account(conn)
+                if conn.dialect.name == "postgresql":
+                    await _analyze_new_tables(conn)
     finally:
         await engine.dispose()
     return Migration(before=before, after=after or "")
@@ -139,3 +141,21 @@ async def _ensure_an_account(conn: AsyncConnection) -> None:
     await conn.execute(
         insert(accounts).values(id=new_resource_id(), name="Default", created=datetime.now(UTC))
     )
+
+
+# Tables PostgreSQL has never analyzed (a new database, or ones a migration just created).
+_NEVER_ANALYZED = text(
+    "SELECT format('%I', relname) FROM pg_stat_user_tables"
+    " WHERE last_analyze IS NULL AND last_autoanalyze IS NULL"
+)
+
+
+async def _analyze_new_tables(conn: AsyncConnection) -> None:
+    """Gives every never-analyzed table statistics. Without them the planner sizes a table
+    by guesswork, and a statement planned then keeps its plan for its connection's life:
+    an empty events table made the per-delivery foreign-key check read every event of the
+    account (issue 19). Analyzing an empty table also tells the planner it is empty, so
+    later plans size it by its real pages, and autovacuum re-analyzes it as it grows."""
+    tables = (await conn.execute(_NEVER_ANALYZED)).scalars().all()
+    if tables:
+        await conn.execute(text(f"ANALYZE {', '.join(tables)}"))

@@ -55,6 +55,7 @@ from hookcast.store.errors import translate_errors
 from hookcast.store.group_commit import GroupCommit, Publish, append_together
 from hookcast.store.quarantine import record_splitting
 from hookcast.store.sql import notify
+from hookcast.store.statistics import GrowthStatistics
 from hookcast.store.wakeup import Wakeup
 
 __all__ = ["SqlStore"]
@@ -85,6 +86,7 @@ class SqlStore:
         self._box = box
         self._wakeup = Wakeup(listen_dsn)
         self._appends = GroupCommit(self._writing, self._wakeup.notify)
+        self._statistics = GrowthStatistics(connector)
 
     def __repr__(self) -> str:
         return f"SqlStore({self._connector!r})"
@@ -305,7 +307,9 @@ class SqlStore:
     ) -> Sequence[str]:
         """Group commit (store/group_commit.py): calls made while a write is under way share
         the next transaction. A call whose data the database refuses fails alone."""
-        return await self._appends.append(Publish(events, fanout, expect))
+        stored = await self._appends.append(Publish(events, fanout, expect))
+        self._statistics.stored(len(stored))
+        return stored
 
     async def list_events(self, query: EventQuery) -> Page[EventSummary]:
         async with self._scanning() as tx:
@@ -465,6 +469,7 @@ class SqlStore:
     async def close(self) -> None:
         """Waits for accepted publishes, then closes the wake-ups and the connections."""
         await self._appends.drain()
+        await self._statistics.close()
         await self._wakeup.close()
         await self._connector.close()
 

@@ -26,7 +26,9 @@ from benchmarks.servers import postgres_server
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.publish_rounds", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.publish_rounds", description=__doc__
+    )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--single", type=int, default=10_000, help="single-event publishes")
     parser.add_argument("--batched", type=int, default=50_000, help="events in batches of 100")
@@ -72,9 +74,10 @@ def main(argv: list[str] | None = None) -> int:
         for number in range(args.rounds):
             measured: dict[str, Any] = {}
             for name in (EMBEDDED, SCALED) if number % 2 == 0 else (SCALED, EMBEDDED):
-                with run.steal(f"round {number} {name}"), started(
-                    run, name, backlog=0, phase=f"publish{number}"
-                ) as contestant:
+                with (
+                    run.steal(f"round {number} {name}"),
+                    started(run, name, backlog=0, phase=f"publish{number}") as contestant,
+                ):
                     assert isinstance(contestant, HookcastContestant)
                     measured[name] = publish(run, contestant)
             results["rounds"].append(measured)

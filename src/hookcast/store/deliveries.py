@@ -97,9 +97,13 @@ async def _supersede_older(tx: Transaction, admitted: Sequence[Delivery]) -> Non
     await advance_chains(tx, superseded, now=now)
 
 
+# On PostgreSQL the key holds the partition key too (migration 0016): a delivery is created
+# with its event, so it allows the same rows.
 _INSERT = Statement(
     lambda database: insert_ignoring(
-        database, table=deliveries, conflict_on=("event_id", "webhook_id")
+        database,
+        table=deliveries,
+        conflict_on=("event_id", "webhook_id") + (("created",) if database == "postgresql" else ()),
     )
 )
 

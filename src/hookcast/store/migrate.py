@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from hookcast.store.crypto import SecretBox
 from hookcast.store.database import asyncpg_dsn, open_connector, to_async_url
 from hookcast.store.errors import translate_errors
 from hookcast.store.files import create_private_sqlite_file
+from hookcast.store.partitions import AHEAD_DAYS, PARTITIONED, create_sql, partition_name
 from hookcast.store.sql_store import SqlStore
 from hookcast.store.sqlite_connector import BUSY_TIMEOUT
 from hookcast.store.tables import accounts
@@ -82,6 +83,7 @@ async def _migrate(database_url: str) -> Migration:
                 after = await conn.run_sync(_revision)
                 await _ensure_an_account(conn)
                 if conn.dialect.name == "postgresql":
+                    await _create_partitions_ahead(conn)
                     await _analyze_new_tables(conn)
     finally:
         await engine.dispose()
@@ -159,3 +161,17 @@ async def _analyze_new_tables(conn: AsyncConnection) -> None:
     tables = (await conn.execute(_NEVER_ANALYZED)).scalars().all()
     if tables:
         await conn.execute(text(f"ANALYZE {', '.join(tables)}"))
+
+
+async def _create_partitions_ahead(conn: AsyncConnection) -> None:
+    """The coming days' delivery and attempt partitions (retention passes add more)."""
+    tomorrow = datetime.now(UTC).date() + timedelta(days=1)
+    for table in PARTITIONED:
+        for offset in range(AHEAD_DAYS):
+            day = tomorrow + timedelta(days=offset)
+            exists = await conn.scalar(
+                text("SELECT to_regclass(:name)"), {"name": partition_name(table, day)}
+            )
+            if exists is None:
+                for statement in create_sql(table, day):
+                    await conn.execute(text(statement))

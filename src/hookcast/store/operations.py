@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Integer, Select, and_, bindparam, delete, exists, func, or_, select, tuple_
@@ -10,6 +10,7 @@ from sqlalchemy.sql.dml import Delete
 
 from hookcast.domain.models import DeliveryStatus
 from hookcast.ports import DeliveryStats, Pruned
+from hookcast.store import partitions
 from hookcast.store.connector import Transaction
 from hookcast.store.statement import Statement
 from hookcast.store.tables import deliveries, events, webhooks
@@ -63,10 +64,20 @@ _STATS = Statement(_stats)
 
 async def prune_before(tx: Transaction, before: datetime, *, limit: int) -> Pruned:
     """One retention batch (see `Store.prune_before`). Deliveries go first: events are
-    referenced by them, and an event is only deleted once it has no delivery left."""
+    referenced by them, and an event is only deleted once it has no delivery left.
+
+    On PostgreSQL the delivery log goes a day at a time (store/partitions.py): the cut-off
+    moves back to the start of its day, the days wholly before it are dropped, and only
+    rows of a day kept for an unfinished delivery (or in the default partition) are
+    deleted one by one. The coming days' partitions are created here too."""
+    dropped = 0
+    if tx.database == "postgresql":
+        await partitions.create_ahead(tx, now=datetime.now(UTC))
+        before = partitions.day_start(before)
+        dropped = await partitions.drop_finished_days(tx, before=before)
     values = {"b_before": before, "b_limit": limit}
     return Pruned(
-        deliveries=await tx.execute(_PRUNE_DELIVERIES, values),
+        deliveries=dropped + await tx.execute(_PRUNE_DELIVERIES, values),
         events=await tx.execute(_PRUNE_EVENTS, values),
     )
 

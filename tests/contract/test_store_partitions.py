@@ -1,21 +1,29 @@
 """PostgreSQL's day partitions of deliveries and attempts (store/partitions.py): retention
-drops a finished day whole, keeps a day an unfinished delivery is in, and a deleted
-delivery's attempts still go with it."""
+drops a finished day whole, keeps a day an unfinished delivery is in, a deleted delivery's
+attempts still go with it, and the migration keeps the rows it moves."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from hookcast.domain.models import Account, Event, Webhook
 from hookcast.ports import DeliveryQuery, PageRequest
-from hookcast.store import SqlStore, open_store
+from hookcast.store import SqlStore, migrate, migrations, open_store, to_async_url
 from hookcast.store.partitions import partition_name
+from hookcast.store.types import to_micros
 from support import factories as make
+from support.postgres import run_sql
 
 pytestmark = pytest.mark.postgres
 
@@ -140,3 +148,87 @@ async def test_rows_of_a_day_without_a_partition_land_in_the_default_one(
     pruned = await pg_store.prune_before(datetime(2021, 1, 1, tzinfo=UTC), limit=1000)
     assert (pruned.deliveries, pruned.events) == (1, 1)
     assert await _scalar(postgres_database, count) == 0
+
+
+async def _upgrade_to(url: str, revision: str) -> None:
+    engine = create_async_engine(to_async_url(url))
+
+    def upgrade(connection: Connection) -> None:
+        config = Config()
+        config.set_main_option("script_location", str(Path(migrations.__file__).parent))
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(upgrade)
+    finally:
+        await engine.dispose()
+
+
+async def _execute(url: str, *statements: str) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        for statement in statements:
+            await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+def _row_values(created: datetime, number: int) -> tuple[str, str]:
+    micros = to_micros(created)
+    delivery = (
+        f"('d{number}', 'acct0001', 'e{number}', 'hook0001', 'succeeded', 1, {micros}, "
+        f"{micros}, {micros})"
+    )
+    attempt = f"('d{number}', 1, {micros}, '{{}}', 200, 1.5, '')"
+    return delivery, attempt
+
+
+async def test_the_migration_keeps_the_delivery_log(postgres_url: Callable[[str], str]) -> None:
+    name = "hookcast_partition_upgrade"
+    run_sql(postgres_url("postgres"), f"CREATE DATABASE {name}")
+    url = postgres_url(name)
+    await _upgrade_to(url, "0011_portal_settings")
+    # Two days ago (its own day partition), and years ago (the default partition).
+    rows = [
+        _row_values(datetime(2020, 1, 1, tzinfo=UTC), 1),
+        _row_values(datetime.now(UTC) - timedelta(days=2), 2),
+    ]
+    await _execute(
+        url,
+        "INSERT INTO accounts (id, name, created) VALUES ('acct0001', 'a', 0)",
+        "INSERT INTO webhooks (id, account_id, name, description, webhook_url, enabled, "
+        "retry_policy, timeout_seconds, secret_encrypted, created, last_modified) VALUES "
+        "('hook0001', 'acct0001', 'h', '', 'https://example.com/', true, '{}', 5, 'x', 0, 0)",
+        "INSERT INTO events (account_id, id, site_id, type, resource_ids, event_time, created) "
+        "VALUES ('acct0001', 'e1', 's', 'media_created', '{}', 0, 0), "
+        "('acct0001', 'e2', 's', 'media_created', '{}', 0, 0)",
+        "INSERT INTO deliveries (id, account_id, event_id, webhook_id, status, attempts, "
+        "next_attempt_at, created, completed_at) VALUES " + ", ".join(d for d, _ in rows),
+        "INSERT INTO attempts (delivery_id, number, started_at, request_headers, status_code, "
+        "latency_ms, response_body) VALUES " + ", ".join(a for _, a in rows),
+    )
+
+    await asyncio.to_thread(migrate, url)
+
+    in_default = "SELECT string_agg(id, ',') FROM deliveries_default"
+    assert await _scalar_text(url, in_default) == "d1"
+    assert await _scalar(url, "SELECT count(*) FROM deliveries") == 2
+    assert await _scalar(url, "SELECT count(*) FROM attempts") == 2
+    # The attempt ids go on from where they were.
+    await _execute(
+        url,
+        "INSERT INTO attempts (delivery_id, number, started_at, request_headers, "
+        "latency_ms, response_body) VALUES ('d2', 2, 0, '{}', 1.0, '')",
+    )
+    assert await _scalar(url, "SELECT max(id) FROM attempts") == 3
+    run_sql(postgres_url("postgres"), f"DROP DATABASE {name} WITH (FORCE)")
+
+
+async def _scalar_text(url: str, sql: str) -> str:
+    conn = await asyncpg.connect(url)
+    try:
+        return str(await conn.fetchval(sql))
+    finally:
+        await conn.close()

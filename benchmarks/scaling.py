@@ -83,10 +83,16 @@ class Meter:
         sample["wall_s"] = time.monotonic()
         return sample
 
-    def measure(self, step: Callable[[], None], deliveries: int) -> dict[str, float]:
+    def measure(self, step: Callable[[], int], deliveries: int) -> dict[str, float]:
+        """Runs `step`, which returns how many of the `deliveries` were made before it was
+        ready to be measured (a starting worker's first claims); per delivery of the rest."""
         before = self._sample()
-        step()
+        deliveries -= step()
+        ended = time.monotonic()
+        # Backends report WAL and commit counts to the statistics within a second or so.
+        time.sleep(2.0)
         after = self._sample()
+        after["wall_s"] = ended
         totals = {key: after[key] - before[key] for key in before}
         out = {key: round(value, 3) for key, value in totals.items()}
         for key, value in totals.items():
@@ -110,6 +116,26 @@ def durable_postgres() -> Iterator[Any]:
         yield server
 
 
+def _published(command: list[str]) -> int:
+    run_json(command, timeout=900)
+    return 0
+
+
+async def _count_workers(url: str) -> int:
+    conn = await asyncpg.connect(url)
+    try:
+        return int(await conn.fetchval("SELECT count(*) FROM workers"))
+    finally:
+        await conn.close()
+
+
+def _wait_for_workers(url: str, workers: int) -> None:
+    """Until every worker has registered its heartbeat (bounded)."""
+    deadline = time.monotonic() + 120
+    while asyncio.run(_count_workers(url)) < workers and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
 def measure_workers(server: Any, children: Children, receiver: Receiver, **run: int) -> Any:
     """One database: `events` published, then drained by `workers` workers."""
     from support.postgres import run_sql  # type: ignore[import-not-found,unused-ignore]
@@ -131,14 +157,19 @@ def measure_workers(server: Any, children: Children, receiver: Receiver, **run: 
     publish = [PYTHON, "-m", "benchmarks.loadgen", "publish", "--api", f"http://{HOST}:{port}"]
     publish += ["--key", prepared.api_key, "--batch", "100", "--count", str(events)]
     publish += ["--concurrency", "16", "--phase", name]
-    out = {"publish": meter.measure(lambda: run_json(publish, timeout=900), events)}
+    out = {"publish": meter.measure(lambda: _published(publish), events)}
     leaders: list[int] = []
+    for number in range(workers):
+        leaders.append(children.start(f"{name}-w{number}", [HOOKCAST, "worker"], env=env).pid)
+    _wait_for_workers(url, workers)
+    # Measured from the moment every worker has started (its imports and connections are
+    # not what a delivery costs); what they delivered before then is subtracted.
     meter = Meter(url, server._process.pid, {"workers": leaders})
+    delivered_before = int(receiver.stats()["unique"])
 
-    def drain() -> None:
-        for number in range(workers):
-            leaders.append(children.start(f"{name}-w{number}", [HOOKCAST, "worker"], env=env).pid)
+    def drain() -> int:
         receiver.wait_for(events, timeout=900, children=children)
+        return delivered_before
 
     out["deliver"] = meter.measure(drain, events)
     for child in list(children._children):

@@ -126,7 +126,7 @@ async def drop_finished_days(tx: Transaction, *, before: datetime) -> int:
 
 # Names come from the catalog (day partitions), never from input.
 _STATUSES = ", ".join(f"'{status}'" for status in _UNFINISHED)
-_ANY_UNFINISHED = "SELECT 1 FROM {name} WHERE status IN (" + _STATUSES + ") LIMIT 1"
+_ANY_UNFINISHED = "SELECT 1 FROM {name} WHERE status IN (" + _STATUSES + ") LIMIT 1"  # noqa: S608
 _OWNER = text("SELECT 1 FROM deliveries WHERE created < :high LIMIT 1")
 
 

@@ -16,7 +16,7 @@ from hookcast.store.statement import Statement
 from hookcast.store.tables import deliveries, events, webhooks
 from hookcast.store.types import Timestamp
 
-__all__ = ["delivery_stats", "prune_before"]
+__all__ = ["delivery_stats", "drop_old_days", "prune_before"]
 
 _PENDING = DeliveryStatus.PENDING.value
 # Pruned once old: finished deliveries, and held ones nobody delivered or discarded in time.
@@ -62,22 +62,27 @@ def _stats(_database: str) -> Select[Any]:
 _STATS = Statement(_stats)
 
 
+async def drop_old_days(tx: Transaction, before: datetime) -> int:
+    """PostgreSQL's part of a retention batch, in a transaction of its own (creating and
+    dropping a partition locks its parent, which publishes wait for): the coming days'
+    partitions, then the finished days wholly before `before`'s day (store/partitions.py).
+    Returns the deliveries dropped."""
+    await partitions.create_ahead(tx, now=datetime.now(UTC))
+    return await partitions.drop_finished_days(tx, before=partitions.day_start(before))
+
+
 async def prune_before(tx: Transaction, before: datetime, *, limit: int) -> Pruned:
     """One retention batch (see `Store.prune_before`). Deliveries go first: events are
     referenced by them, and an event is only deleted once it has no delivery left.
 
-    On PostgreSQL the delivery log goes a day at a time (store/partitions.py): the cut-off
-    moves back to the start of its day, the days wholly before it are dropped, and only
-    rows of a day kept for an unfinished delivery (or in the default partition) are
-    deleted one by one. The coming days' partitions are created here too."""
-    dropped = 0
+    On PostgreSQL the delivery log goes a day at a time (`drop_old_days`): the cut-off
+    moves back to the start of its day, and only rows of a day kept for an unfinished
+    delivery (or in the default partition) are deleted here, one by one."""
     if tx.database == "postgresql":
-        await partitions.create_ahead(tx, now=datetime.now(UTC))
         before = partitions.day_start(before)
-        dropped = await partitions.drop_finished_days(tx, before=before)
     values = {"b_before": before, "b_limit": limit}
     return Pruned(
-        deliveries=dropped + await tx.execute(_PRUNE_DELIVERIES, values),
+        deliveries=await tx.execute(_PRUNE_DELIVERIES, values),
         events=await tx.execute(_PRUNE_EVENTS, values),
     )
 

@@ -111,17 +111,24 @@ async def drop_finished_days(tx: Transaction, *, before: datetime) -> int:
     for day, name in sorted((await _days(tx, "deliveries")).items()):
         if _bounds(day)[1] > to_micros(before):
             break
-        if await tx.fetch_one(text(_ANY_UNFINISHED.format(name=name))) is not None:
-            continue  # kept until its last delivery finishes; see prune_before
-        row = await tx.fetch_one(text(f"SELECT count(*) FROM {name}"))  # noqa: S608
-        await tx.execute(text(f"DROP TABLE {name}"))
-        dropped += int(row[0]) if row else 0
+        dropped += await _drop_if_finished(tx, name)
     for day, name in sorted((await _days(tx, "attempts")).items()):
         high = _bounds(day)[1]
         if high > to_micros(before) or await _owners_remain(tx, high):
             break
         await tx.execute(text(f"DROP TABLE {name}"))
     return dropped
+
+
+async def _drop_if_finished(tx: Transaction, name: str) -> int:
+    """Drops delivery partition `name` unless it holds an unfinished delivery (it is then
+    kept, its finished rows deleted one by one: see operations.prune_before); how many
+    deliveries it held."""
+    if await tx.fetch_one(text(_ANY_UNFINISHED.format(name=name))) is not None:
+        return 0
+    row = await tx.fetch_one(text(f"SELECT count(*) FROM {name}"))  # noqa: S608
+    await tx.execute(text(f"DROP TABLE {name}"))
+    return int(row[0]) if row else 0
 
 
 # Names come from the catalog (day partitions), never from input.

@@ -453,8 +453,13 @@ class SqlStore:
             return await operations_sql.delivery_stats(tx, now)
 
     async def prune_before(self, before: datetime, *, limit: int) -> Pruned:
+        dropped = 0
+        if self.dialect == "postgresql":
+            async with self._writing() as tx:
+                dropped = await operations_sql.drop_old_days(tx, before)
         async with self._writing() as tx:
-            return await operations_sql.prune_before(tx, before, limit=limit)
+            pruned = await operations_sql.prune_before(tx, before, limit=limit)
+        return Pruned(deliveries=dropped + pruned.deliveries, events=pruned.events)
 
     # wake-ups
 

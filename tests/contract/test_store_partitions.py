@@ -232,3 +232,16 @@ async def _scalar_text(url: str, sql: str) -> str:
         return str(await conn.fetchval(sql))
     finally:
         await conn.close()
+
+
+async def test_retention_creates_the_coming_days(
+    pg_store: SqlStore, postgres_database: str
+) -> None:
+    last = (datetime.now(UTC) + timedelta(days=7)).date()
+    for table in ("deliveries", "attempts"):
+        await _execute(postgres_database, f"DROP TABLE {partition_name(table, last)}")
+
+    await pg_store.prune_before(datetime(2020, 1, 1, tzinfo=UTC), limit=1000)
+
+    assert partition_name("deliveries", last) in await _tables(postgres_database, "deliveries_%")
+    assert partition_name("attempts", last) in await _tables(postgres_database, "attempts_%")

@@ -73,7 +73,7 @@ async def test_events_are_loaded_by_primary_key_as_the_table_grows(
     await pg_store.create_account(acme)
     hook = make.webhook(acme.id)
     await pg_store.create_webhook(hook)
-    for _ in range(12):  # past the store's first re-analysis, at 1,000 events
+    for _ in range(30):  # past the store's re-analyses at 1,000 and 2,000 events
         batch = [make.event(acme.id) for _ in range(100)]
         await pg_store.append_events(events=batch, fanout=make.fanout_to(hook.id))
     await pg_store.close()  # waits for the re-analysis under way

@@ -46,6 +46,7 @@ from hookcast.store.sql import count, in_list, insert_ignoring, paginate
 from hookcast.store.statement import Query, Statement
 from hookcast.store.tables import attempts, deliveries, events, webhooks
 from hookcast.store.types import Timestamp, to_micros
+from hookcast.store.unnest import unnest_insert, unnest_values
 from hookcast.store.webhooks import lock_webhooks, retried_now
 
 __all__ = [
@@ -82,7 +83,12 @@ async def insert_deliveries(
         kept = [d for d in batch if d.webhook_id in live]
     # After the webhooks' locks: a chain row refers to its webhook.
     admitted = await admit_deliveries(tx, kept)
-    await tx.execute_many(_INSERT, [delivery_values(d) for d in admitted])
+    rows = [delivery_values(d) for d in admitted]
+    if tx.database == "postgresql":
+        if rows:
+            await tx.execute(_PG_INSERT, unnest_values(deliveries, rows))
+    else:
+        await tx.execute_many(_INSERT, rows)
     await _supersede_older(tx, admitted)
     return len(admitted)
 
@@ -97,11 +103,14 @@ async def _supersede_older(tx: Transaction, admitted: Sequence[Delivery]) -> Non
     await advance_chains(tx, superseded, now=now)
 
 
-_INSERT = Statement(
+_INSERT = Statement(  # SQLite
     lambda database: insert_ignoring(
         database, table=deliveries, conflict_on=("event_id", "webhook_id")
     )
 )
+# All rows in one statement (store/unnest.py). Without a conflict target: the unique key
+# holds the partition key too (migration 0016), and a delivery is created with its event.
+_PG_INSERT = Statement(lambda _database: unnest_insert(deliveries, tail="ON CONFLICT DO NOTHING"))
 
 
 async def claim_due(

@@ -15,6 +15,7 @@ from hookcast.store.sql import count, in_list, insert_ignoring, paginate
 from hookcast.store.statement import Statement
 from hookcast.store.tables import deliveries, events
 from hookcast.store.types import dump_json
+from hookcast.store.unnest import unnest_insert, unnest_values
 
 __all__ = ["first_of_each_key", "insert_new_events", "list_events", "load_events"]
 
@@ -33,7 +34,11 @@ async def insert_new_events(tx: Transaction, batch: Sequence[Event]) -> list[Eve
     unique = first_of_each_key(batch)
     if not unique:
         return []
-    result = await tx.fetch_each(_INSERT_NEW, [event_values(event) for event in unique])
+    rows = [event_values(event) for event in unique]
+    if tx.database == "postgresql":
+        result = await tx.fetch_all(_PG_INSERT_NEW, unnest_values(events, rows))
+    else:
+        result = await tx.fetch_each(_INSERT_NEW, rows)
     inserted = {(account_id, event_id) for account_id, event_id in result}
     return [event for event in unique if (event.account_id, event.id) in inserted]
 
@@ -61,6 +66,11 @@ async def load_events(tx: Transaction, keys: Collection[EventKey]) -> dict[Event
 _INSERT_NEW = Statement(
     lambda database: insert_ignoring(
         database, table=events, conflict_on=("account_id", "id"), returning=("account_id", "id")
+    )
+)
+_PG_INSERT_NEW = Statement(  # all rows in one statement (store/unnest.py)
+    lambda _database: unnest_insert(
+        events, tail="ON CONFLICT (account_id, id) DO NOTHING RETURNING account_id, id"
     )
 )
 _IN_ACCOUNT = Statement(

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from hookcast.store.crypto import SecretBox
 from hookcast.store.database import asyncpg_dsn, open_connector, to_async_url
 from hookcast.store.errors import IntegrityError, translate_errors
 from hookcast.store.files import create_private_sqlite_file
+from hookcast.store.partitions import AHEAD_DAYS, PARTITIONED, create_sql, partition_name
 from hookcast.store.sql_store import SqlStore
 from hookcast.store.sqlite_connector import BUSY_TIMEOUT
 from hookcast.store.tables import accounts
@@ -82,6 +83,9 @@ async def _migrate(database_url: str) -> Migration:
                 await _check_references(conn)
                 after = await conn.run_sync(_revision)
                 await _ensure_an_account(conn)
+                if conn.dialect.name == "postgresql":
+                    await _create_partitions_ahead(conn)
+                    await _analyze_new_tables(conn)
     finally:
         await engine.dispose()
     return Migration(before=before, after=after or "")
@@ -156,3 +160,35 @@ async def _ensure_an_account(conn: AsyncConnection) -> None:
     await conn.execute(
         insert(accounts).values(id=new_resource_id(), name="Default", created=datetime.now(UTC))
     )
+
+
+# Tables PostgreSQL has never analyzed (a new database, or ones a migration just created).
+_NEVER_ANALYZED = text(
+    "SELECT format('%I', relname) FROM pg_stat_user_tables"
+    " WHERE last_analyze IS NULL AND last_autoanalyze IS NULL"
+)
+
+
+async def _analyze_new_tables(conn: AsyncConnection) -> None:
+    """Gives every never-analyzed table statistics. Without them the planner sizes a table
+    by guesswork, and a statement planned then keeps its plan for its connection's life:
+    an empty events table made the per-delivery foreign-key check read every event of the
+    account (issue 19). Analyzing an empty table also tells the planner it is empty, so
+    later plans size it by its real pages, and autovacuum re-analyzes it as it grows."""
+    tables = (await conn.execute(_NEVER_ANALYZED)).scalars().all()
+    if tables:
+        await conn.execute(text(f"ANALYZE {', '.join(tables)}"))
+
+
+async def _create_partitions_ahead(conn: AsyncConnection) -> None:
+    """The coming days' delivery and attempt partitions (retention passes add more)."""
+    tomorrow = datetime.now(UTC).date() + timedelta(days=1)
+    for table in PARTITIONED:
+        for offset in range(AHEAD_DAYS):
+            day = tomorrow + timedelta(days=offset)
+            exists = await conn.scalar(
+                text("SELECT to_regclass(:name)"), {"name": partition_name(table, day)}
+            )
+            if exists is None:
+                for statement in create_sql(table, day):
+                    await conn.execute(text(statement))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Integer, Select, and_, bindparam, delete, exists, func, or_, select, tuple_
@@ -11,12 +11,13 @@ from sqlalchemy.sql.dml import Delete
 from hookcast.domain.models import DeliveryStatus
 from hookcast.ports import DeliveryStats, Pruned
 from hookcast.ports.records import WORKER_ALIVE_SECONDS
+from hookcast.store import partitions
 from hookcast.store.connector import Transaction
 from hookcast.store.statement import Statement
 from hookcast.store.tables import deliveries, events, webhooks, workers
 from hookcast.store.types import Timestamp
 
-__all__ = ["delivery_stats", "prune_before"]
+__all__ = ["delivery_stats", "drop_old_days", "prune_before"]
 
 _PENDING = DeliveryStatus.PENDING.value
 _HELD = DeliveryStatus.HELD.value
@@ -75,9 +76,24 @@ def _stats(_database: str) -> Select[Any]:
 _STATS = Statement(_stats)
 
 
+async def drop_old_days(tx: Transaction, before: datetime) -> int:
+    """PostgreSQL's part of a retention batch, in a transaction of its own (creating and
+    dropping a partition locks its parent, which publishes wait for): the coming days'
+    partitions, then the finished days wholly before `before`'s day (store/partitions.py).
+    Returns the deliveries dropped."""
+    await partitions.create_ahead(tx, now=datetime.now(UTC))
+    return await partitions.drop_finished_days(tx, before=partitions.day_start(before))
+
+
 async def prune_before(tx: Transaction, before: datetime, *, limit: int) -> Pruned:
     """One retention batch (see `Store.prune_before`). Deliveries go first: events are
-    referenced by them, and an event is only deleted once it has no delivery left."""
+    referenced by them, and an event is only deleted once it has no delivery left.
+
+    On PostgreSQL the delivery log goes a day at a time (`drop_old_days`): the cut-off
+    moves back to the start of its day, and only rows of a day kept for an unfinished
+    delivery (or in the default partition) are deleted here, one by one."""
+    if tx.database == "postgresql":
+        before = partitions.day_start(before)
     values = {"b_before": before, "b_limit": limit}
     return Pruned(
         deliveries=await tx.execute(_PRUNE_DELIVERIES, values),

@@ -9,7 +9,9 @@ and an INSERT executed once per attempt: a statement per delivery (docs/benchmar
 
 Every row is reached by a primary-key probe whatever the statistics say: the results are
 walked in id order, each row locked through a LATERAL probe, and the UPDATE reaches the
-locked rows by their ctid (a TID scan). Joined by id instead, the planner hash-joined the
+locked rows by their ctid (a TID scan) and their id: a ctid is unique within one table only,
+and on PostgreSQL deliveries is partitioned by day (migration 0016), so rows of two days can
+share a ctid. Joined by id instead, the planner hash-joined the
 batch against a sequential scan of every delivery, once per batch (with and without
 ANALYZE, 20,000 rows read to record 500). A row another transaction changed while this
 statement ran (a webhook paused at that moment) is not visible at its new ctid: its result
@@ -129,7 +131,7 @@ _RECORD = Statement(
             lease_token = NULL,
             lease_worker = NULL
         FROM held AS r
-        WHERE d.ctid = ANY(ARRAY(SELECT tid FROM held)) AND d.ctid = r.tid
+        WHERE d.ctid = ANY(ARRAY(SELECT tid FROM held)) AND d.ctid = r.tid AND d.id = r.id
         RETURNING d.id, d.resource_key IS NOT NULL, d.coalesce_key IS NOT NULL
     ), attempted AS (
         INSERT INTO attempts (delivery_id, number, started_at, request_headers, status_code,
@@ -156,7 +158,7 @@ async def release_on_postgres(
 _RELEASE = Statement(
     lambda _: text("""
     WITH held AS (
-        SELECT d.tid
+        SELECT r.id, d.tid
         FROM (SELECT * FROM unnest(:b_id, :b_token) AS r(id, token) ORDER BY id) AS r
         CROSS JOIN LATERAL (
             SELECT ctid AS tid FROM deliveries
@@ -164,9 +166,10 @@ _RELEASE = Statement(
             FOR UPDATE
         ) AS d
     )
-    UPDATE deliveries
+    UPDATE deliveries AS d
     SET next_attempt_at = :b_due, lease_token = NULL, lease_worker = NULL
-    WHERE ctid = ANY(ARRAY(SELECT tid FROM held))
+    FROM held
+    WHERE d.ctid = ANY(ARRAY(SELECT tid FROM held)) AND d.ctid = held.tid AND d.id = held.id
 """).bindparams(
         bindparam("b_id", type_=ARRAY(String)),
         bindparam("b_token", type_=ARRAY(String)),

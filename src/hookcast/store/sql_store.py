@@ -64,6 +64,7 @@ from hookcast.store.errors import translate_errors
 from hookcast.store.group_commit import GroupCommit, Publish, append_together
 from hookcast.store.quarantine import record_splitting
 from hookcast.store.sql import notify
+from hookcast.store.statistics import GrowthStatistics
 from hookcast.store.wakeup import Wakeup
 
 __all__ = ["SqlStore"]
@@ -94,6 +95,7 @@ class SqlStore:
         self._box = box
         self._wakeup = Wakeup(listen_dsn)
         self._appends = GroupCommit(self._writing, self._wakeup.notify)
+        self._statistics = GrowthStatistics(connector)
 
     def __repr__(self) -> str:
         return f"SqlStore({self._connector!r})"
@@ -314,7 +316,9 @@ class SqlStore:
     ) -> Sequence[str]:
         """Group commit (store/group_commit.py): calls made while a write is under way share
         the next transaction. A call whose data the database refuses fails alone."""
-        return await self._appends.append(Publish(events, fanout, expect))
+        stored = await self._appends.append(Publish(events, fanout, expect))
+        self._statistics.stored(len(stored))
+        return stored
 
     async def list_events(self, query: EventQuery) -> Page[EventSummary]:
         async with self._scanning() as tx:
@@ -469,8 +473,13 @@ class SqlStore:
             return await operations_sql.delivery_stats(tx, now)
 
     async def prune_before(self, before: datetime, *, limit: int) -> Pruned:
+        dropped = 0
+        if self.dialect == "postgresql":
+            async with self._writing() as tx:
+                dropped = await operations_sql.drop_old_days(tx, before)
         async with self._writing() as tx:
-            return await operations_sql.prune_before(tx, before, limit=limit)
+            pruned = await operations_sql.prune_before(tx, before, limit=limit)
+        return Pruned(deliveries=dropped + pruned.deliveries, events=pruned.events)
 
     # wake-ups
 
@@ -485,6 +494,7 @@ class SqlStore:
     async def close(self) -> None:
         """Waits for accepted publishes, then closes the wake-ups and the connections."""
         await self._appends.drain()
+        await self._statistics.close()
         await self._wakeup.close()
         await self._connector.close()
 

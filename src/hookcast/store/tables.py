@@ -10,7 +10,6 @@ from sqlalchemy import (
     Double,
     Float,
     ForeignKey,
-    ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
@@ -259,11 +258,8 @@ deliveries = Table(
     # One delivery per (webhook, event). Event first: the same index serves "deliveries of
     # these events" (per-event counts), saving a sixth index on the hottest table.
     UniqueConstraint("event_id", "webhook_id"),
-    ForeignKeyConstraint(
-        ["account_id", "event_id"],
-        ["events.account_id", "events.id"],
-        name="fk_deliveries_event",
-    ),
+    # No foreign key to events: a delivery is inserted in its event's transaction and an
+    # event is pruned only once no delivery refers to it (migration 0016 says why).
     # Claims scan only pending rows in due order; the partial index stays as small as the
     # backlog instead of growing with the whole delivery history.
     Index(

@@ -1,0 +1,144 @@
+"""Time partitions of the delivery log on PostgreSQL (SQLite keeps plain tables).
+
+`deliveries` is partitioned by `created` and `attempts` by `started_at`, one partition per
+UTC day (`deliveries_20261205`), plus a default partition that takes any row no day holds
+(a day nobody created in time). Migration 0016 converts the tables; `migrate` and every
+retention pass create the coming days ahead. Retention drops a day once it is wholly past
+the cut-off and holds no unfinished delivery: no row is deleted one by one, so the cost is
+a catalog change, not a DELETE and its WAL for every row (docs/scaling.md has the numbers).
+
+A day's attempts belong to deliveries created that day or before, so an attempts day is
+dropped only once no delivery created before its end remains.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy import text
+
+from hookcast.domain.models import DeliveryStatus
+from hookcast.store.connector import Transaction
+from hookcast.store.types import to_micros
+
+__all__ = [
+    "AHEAD_DAYS",
+    "PARTITIONED",
+    "create_ahead",
+    "create_sql",
+    "day_start",
+    "drop_finished_days",
+    "partition_name",
+]
+
+_log = logging.getLogger(__name__)
+
+# Table -> the timestamp it is partitioned by.
+PARTITIONED = {"deliveries": "created", "attempts": "started_at"}
+AHEAD_DAYS = 7  # days created ahead: a week without a retention pass or a migrate is fine
+# Creating or dropping a partition locks its parent: wait briefly, else try next pass.
+_LOCK_TIMEOUT = text("SET LOCAL lock_timeout = '2s'")
+# As migration 0016 sets on the tables it partitions (autovacuum's default is 10%).
+ANALYZE_AFTER = "autovacuum_analyze_scale_factor = 0.02, autovacuum_analyze_threshold = 1000"
+_UNFINISHED = tuple(
+    status.value
+    for status in (DeliveryStatus.PENDING, DeliveryStatus.PAUSED, DeliveryStatus.WAITING)
+)
+
+
+def day_start(moment: datetime) -> datetime:
+    """The start (00:00 UTC) of `moment`'s day."""
+    return datetime.combine(moment.astimezone(UTC).date(), time(), tzinfo=UTC)
+
+
+def partition_name(table: str, day: date) -> str:
+    return f"{table}_{day:%Y%m%d}"
+
+
+def _bounds(day: date) -> tuple[int, int]:
+    start = datetime.combine(day, time(), tzinfo=UTC)
+    return to_micros(start), to_micros(start + timedelta(days=1))
+
+
+def create_sql(table: str, day: date) -> list[str]:
+    """The statements that add `day` to `table` (a plain table attached as a partition:
+    ATTACH locks the parent less than CREATE ... PARTITION OF would), analyzed while empty
+    so the planner sizes it by its pages, never by a guess (store/statistics.py says why)."""
+    name = partition_name(table, day)
+    low, high = _bounds(day)
+    return [
+        f"CREATE TABLE IF NOT EXISTS {name} (LIKE {table} INCLUDING DEFAULTS) "
+        f"WITH ({ANALYZE_AFTER})",
+        f"ALTER TABLE {table} ATTACH PARTITION {name} FOR VALUES FROM ({low}) TO ({high})",
+        f"ANALYZE {name}",
+    ]
+
+
+_DAYS = text("""
+    SELECT child.relname FROM pg_inherits
+    JOIN pg_class child ON child.oid = pg_inherits.inhrelid
+    JOIN pg_class parent ON parent.oid = pg_inherits.inhparent
+    WHERE parent.relname = :parent AND child.relname ~ '_[0-9]{8}$'
+""")
+
+
+async def _days(tx: Transaction, table: str) -> dict[date, str]:
+    """The day partitions `table` has, by day."""
+    rows = await tx.fetch_all(_DAYS, {"parent": table})
+    return {datetime.strptime(name[-8:], "%Y%m%d").date(): name for (name,) in rows}
+
+
+async def create_ahead(tx: Transaction, *, now: datetime, days: int = AHEAD_DAYS) -> int:
+    """Creates the partitions of the `days` days from tomorrow each table lacks; how many.
+    Days from tomorrow only: today's rows may already be in the default partition."""
+    created = 0
+    await tx.execute(_LOCK_TIMEOUT)
+    for table in PARTITIONED:
+        have = await _days(tx, table)
+        for offset in range(1, days + 1):
+            day = (now + timedelta(days=offset)).astimezone(UTC).date()
+            if day not in have:
+                for statement in create_sql(table, day):
+                    await tx.execute(text(statement))
+                created += 1
+    return created
+
+
+async def drop_finished_days(tx: Transaction, *, before: datetime) -> int:
+    """Drops the delivery days wholly before `before` that hold no unfinished delivery, and
+    the attempts days no remaining delivery can own. Returns the deliveries dropped."""
+    await tx.execute(_LOCK_TIMEOUT)
+    dropped = 0
+    for day, name in sorted((await _days(tx, "deliveries")).items()):
+        if _bounds(day)[1] > to_micros(before):
+            break
+        dropped += await _drop_if_finished(tx, name)
+    for day, name in sorted((await _days(tx, "attempts")).items()):
+        high = _bounds(day)[1]
+        if high > to_micros(before) or await _owners_remain(tx, high):
+            break
+        await tx.execute(text(f"DROP TABLE {name}"))
+    return dropped
+
+
+async def _drop_if_finished(tx: Transaction, name: str) -> int:
+    """Drops delivery partition `name` unless it holds an unfinished delivery (it is then
+    kept, its finished rows deleted one by one: see operations.prune_before); how many
+    deliveries it held."""
+    if await tx.fetch_one(text(_ANY_UNFINISHED.format(name=name))) is not None:
+        return 0
+    row = await tx.fetch_one(text(f"SELECT count(*) FROM {name}"))  # noqa: S608
+    await tx.execute(text(f"DROP TABLE {name}"))
+    return int(row[0]) if row else 0
+
+
+# Names come from the catalog (day partitions), never from input.
+_STATUSES = ", ".join(f"'{status}'" for status in _UNFINISHED)
+_ANY_UNFINISHED = "SELECT 1 FROM {name} WHERE status IN (" + _STATUSES + ") LIMIT 1"  # noqa: S608
+_OWNER = text("SELECT 1 FROM deliveries WHERE created < :high LIMIT 1")
+
+
+async def _owners_remain(tx: Transaction, high: int) -> bool:
+    """Whether a delivery created before `high` (µs) remains: its attempts may be there."""
+    return await tx.fetch_one(_OWNER, {"high": high}) is not None

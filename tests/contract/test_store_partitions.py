@@ -1,0 +1,276 @@
+"""PostgreSQL's day partitions of deliveries and attempts (store/partitions.py): retention
+drops a finished day whole, keeps a day an unfinished delivery is in, a deleted delivery's
+attempts still go with it, and the migration keeps the rows it moves."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg  # type: ignore[import-untyped]
+import pytest
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from hookcast.domain.models import Account, DeliveryStatus, Event, Webhook
+from hookcast.ports import DeliveryQuery, PageRequest
+from hookcast.store import SqlStore, migrate, migrations, open_store, to_async_url
+from hookcast.store.partitions import partition_name
+from hookcast.store.types import to_micros
+from support import factories as make
+from support.postgres import run_sql
+
+pytestmark = pytest.mark.postgres
+
+# Days the migration created ahead of today: the rows below are created in them.
+TOMORROW = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0) + timedelta(1)
+
+
+@pytest.fixture
+def postgres_database(
+    postgres_url: Callable[[str], str], _postgres_databases: Any
+) -> Iterator[str]:
+    """A freshly migrated PostgreSQL database (as `database_url`'s, on PostgreSQL alone)."""
+    name = _postgres_databases.take()
+    yield postgres_url(name)
+    _postgres_databases.drop(name)
+
+
+@pytest.fixture
+async def pg_store(postgres_database: str, secret_key: bytes) -> AsyncIterator[SqlStore]:
+    opened = await open_store(postgres_database, secret_key=secret_key)
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+async def _tables(url: str, pattern: str) -> set[str]:
+    conn = await asyncpg.connect(url)
+    try:
+        rows = await conn.fetch("SELECT relname FROM pg_class WHERE relname LIKE $1", pattern)
+        return {row[0] for row in rows}
+    finally:
+        await conn.close()
+
+
+async def _scalar(url: str, sql: str) -> int:
+    conn = await asyncpg.connect(url)
+    try:
+        return int(await conn.fetchval(sql))
+    finally:
+        await conn.close()
+
+
+async def _webhook(store: SqlStore) -> tuple[Account, Webhook]:
+    acme = make.account()
+    await store.create_account(acme)
+    hook = make.webhook(acme.id)
+    await store.create_webhook(hook)
+    return acme, hook
+
+
+async def _publish_and_send(store: SqlStore, acme: Account, hook: Webhook, day: datetime) -> Event:
+    """An event created on `day`, delivered once (its attempt that day)."""
+    (event,) = [make.event(acme.id, created=day)]
+    await store.append_events(events=[event], fanout=make.fanout_to(hook.id))
+    claimed = await store.claim_due_deliveries(now=day, limit=10, lease_seconds=30)
+    await store.record_results([make.succeeded(c, day) for c in claimed], [])
+    return event
+
+
+async def test_retention_drops_a_finished_day_whole(
+    pg_store: SqlStore, postgres_database: str
+) -> None:
+    acme, hook = await _webhook(pg_store)
+    await _publish_and_send(pg_store, acme, hook, TOMORROW)
+    await _publish_and_send(pg_store, acme, hook, TOMORROW + timedelta(days=1))
+    day = partition_name("deliveries", TOMORROW.date())
+
+    pruned = await pg_store.prune_before(TOMORROW + timedelta(days=1, hours=6), limit=1000)
+
+    assert (pruned.deliveries, pruned.events) == (1, 1)
+    assert day not in await _tables(postgres_database, "deliveries_%")
+    assert partition_name("attempts", TOMORROW.date()) not in await _tables(
+        postgres_database, "attempts_%"
+    )
+    assert await _scalar(postgres_database, "SELECT count(*) FROM attempts") == 1
+    left = await pg_store.list_deliveries(DeliveryQuery(acme.id, hook.id, page=PageRequest()))
+    assert [record.delivery.created.date() for record in left.items] == [
+        (TOMORROW + timedelta(days=1)).date()
+    ]
+
+
+async def test_a_day_with_an_unfinished_delivery_is_kept(
+    pg_store: SqlStore, postgres_database: str
+) -> None:
+    acme, hook = await _webhook(pg_store)
+    await _publish_and_send(pg_store, acme, hook, TOMORROW)
+    pending = make.event(acme.id, created=TOMORROW)
+    await pg_store.append_events(events=[pending], fanout=make.fanout_to(hook.id))
+
+    pruned = await pg_store.prune_before(TOMORROW + timedelta(days=2), limit=1000)
+
+    # The finished delivery goes one row at a time; the pending one and its day stay.
+    assert (pruned.deliveries, pruned.events) == (1, 1)
+    assert partition_name("deliveries", TOMORROW.date()) in await _tables(
+        postgres_database, "deliveries_%"
+    )
+    left = await pg_store.list_deliveries(DeliveryQuery(acme.id, hook.id, page=PageRequest()))
+    assert [record.delivery.event_id for record in left.items] == [pending.id]
+
+
+async def test_deleting_a_webhook_deletes_its_attempts(
+    pg_store: SqlStore, postgres_database: str
+) -> None:
+    acme, hook = await _webhook(pg_store)
+    await _publish_and_send(pg_store, acme, hook, TOMORROW)
+    assert await _scalar(postgres_database, "SELECT count(*) FROM attempts") == 1
+
+    assert await pg_store.delete_webhook(acme.id, hook.id)
+
+    assert await _scalar(postgres_database, "SELECT count(*) FROM deliveries") == 0
+    assert await _scalar(postgres_database, "SELECT count(*) FROM attempts") == 0
+
+
+async def test_rows_of_a_day_without_a_partition_land_in_the_default_one(
+    pg_store: SqlStore, postgres_database: str
+) -> None:
+    acme, hook = await _webhook(pg_store)
+    await _publish_and_send(pg_store, acme, hook, datetime(2020, 1, 1, tzinfo=UTC))
+    count = "SELECT count(*) FROM deliveries_default"
+    assert await _scalar(postgres_database, count) == 1
+    pruned = await pg_store.prune_before(datetime(2021, 1, 1, tzinfo=UTC), limit=1000)
+    assert (pruned.deliveries, pruned.events) == (1, 1)
+    assert await _scalar(postgres_database, count) == 0
+
+
+async def _upgrade_to(url: str, revision: str) -> None:
+    engine = create_async_engine(to_async_url(url))
+
+    def upgrade(connection: Connection) -> None:
+        config = Config()
+        config.set_main_option("script_location", str(Path(migrations.__file__).parent))
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(upgrade)
+    finally:
+        await engine.dispose()
+
+
+async def _execute(url: str, *statements: str) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        for statement in statements:
+            await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+def _row_values(created: datetime, number: int) -> tuple[str, str]:
+    micros = to_micros(created)
+    delivery = (
+        f"('d{number}', 'acct0001', 'e{number}', 'hook0001', 'succeeded', 1, {micros}, "
+        f"{micros}, {micros})"
+    )
+    attempt = f"('d{number}', 1, {micros}, '{{}}', 200, 1.5, '')"
+    return delivery, attempt
+
+
+async def test_the_migration_keeps_the_delivery_log(postgres_url: Callable[[str], str]) -> None:
+    name = "hookcast_partition_upgrade"
+    run_sql(postgres_url("postgres"), f"CREATE DATABASE {name}")
+    url = postgres_url(name)
+    await _upgrade_to(url, "0011_portal_settings")
+    # Two days ago (its own day partition), and years ago (the default partition).
+    rows = [
+        _row_values(datetime(2020, 1, 1, tzinfo=UTC), 1),
+        _row_values(datetime.now(UTC) - timedelta(days=2), 2),
+    ]
+    await _execute(
+        url,
+        "INSERT INTO accounts (id, name, created) VALUES ('acct0001', 'a', 0)",
+        "INSERT INTO webhooks (id, account_id, name, description, webhook_url, enabled, "
+        "retry_policy, timeout_seconds, secret_encrypted, created, last_modified) VALUES "
+        "('hook0001', 'acct0001', 'h', '', 'https://example.com/', true, '{}', 5, 'x', 0, 0)",
+        "INSERT INTO events (account_id, id, site_id, type, resource_ids, event_time, created) "
+        "VALUES ('acct0001', 'e1', 's', 'media_created', '{}', 0, 0), "
+        "('acct0001', 'e2', 's', 'media_created', '{}', 0, 0)",
+        "INSERT INTO deliveries (id, account_id, event_id, webhook_id, status, attempts, "
+        "next_attempt_at, created, completed_at) VALUES " + ", ".join(d for d, _ in rows),
+        "INSERT INTO attempts (delivery_id, number, started_at, request_headers, status_code, "
+        "latency_ms, response_body) VALUES " + ", ".join(a for _, a in rows),
+    )
+
+    await asyncio.to_thread(migrate, url)
+
+    in_default = "SELECT string_agg(id, ',') FROM deliveries_default"
+    assert await _scalar_text(url, in_default) == "d1"
+    assert await _scalar(url, "SELECT count(*) FROM deliveries") == 2
+    assert await _scalar(url, "SELECT count(*) FROM attempts") == 2
+    # The attempt ids go on from where they were.
+    await _execute(
+        url,
+        "INSERT INTO attempts (delivery_id, number, started_at, request_headers, "
+        "latency_ms, response_body) VALUES ('d2', 2, 0, '{}', 1.0, '')",
+    )
+    assert await _scalar(url, "SELECT max(id) FROM attempts") == 3
+    run_sql(postgres_url("postgres"), f"DROP DATABASE {name} WITH (FORCE)")
+
+
+async def _scalar_text(url: str, sql: str) -> str:
+    conn = await asyncpg.connect(url)
+    try:
+        return str(await conn.fetchval(sql))
+    finally:
+        await conn.close()
+
+
+async def test_retention_creates_the_coming_days(
+    pg_store: SqlStore, postgres_database: str
+) -> None:
+    last = (datetime.now(UTC) + timedelta(days=7)).date()
+    for table in ("deliveries", "attempts"):
+        await _execute(postgres_database, f"DROP TABLE {partition_name(table, last)}")
+
+    await pg_store.prune_before(datetime(2020, 1, 1, tzinfo=UTC), limit=1000)
+
+    assert partition_name("deliveries", last) in await _tables(postgres_database, "deliveries_%")
+    assert partition_name("attempts", last) in await _tables(postgres_database, "attempts_%")
+
+
+async def test_recording_and_releasing_touch_only_their_own_day(
+    pg_store: SqlStore, postgres_database: str
+) -> None:
+    # The first row of two day partitions: the same ctid, (0,1), in each.
+    acme, hook = await _webhook(pg_store)
+    days = [TOMORROW, TOMORROW + timedelta(days=1)]
+    for day in days:
+        event = make.event(acme.id, created=day)
+        await pg_store.append_events(events=[event], fanout=make.fanout_to(hook.id))
+    claimed = await pg_store.claim_due_deliveries(
+        now=days[1] + timedelta(hours=1), limit=10, lease_seconds=30
+    )
+    first, second = sorted(claimed, key=lambda c: c.delivery.created)
+
+    await pg_store.record_results([make.succeeded(second, days[1])], [])
+    await pg_store.release_deliveries([(first.delivery.id, first.lease_token)], days[1])
+
+    untouched = await pg_store.get_delivery(acme.id, first.delivery.id)
+    sent = await pg_store.get_delivery(acme.id, second.delivery.id)
+    assert untouched is not None
+    assert sent is not None
+    assert (untouched.delivery.status, len(untouched.attempts)) == (DeliveryStatus.PENDING, 0)
+    assert (sent.delivery.status, len(sent.attempts)) == (DeliveryStatus.SUCCEEDED, 1)
+    again = await pg_store.claim_due_deliveries(
+        now=days[1] + timedelta(hours=2), limit=10, lease_seconds=30
+    )
+    assert [c.delivery.id for c in again] == [first.delivery.id]  # released, not recorded

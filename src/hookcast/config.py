@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     min_retry_delay_seconds: float = Field(default=1.0, ge=0)
     secret_rotation_grace_hours: float = Field(default=24.0, ge=0)
     disable_after_days: float = Field(default=5.0, gt=0)
+    # How long before that the webhook_disable_warning event (and e-mail) goes out.
+    disable_warning_hours: float = Field(default=24.0, ge=0)
     worker_concurrency: int = Field(default=128, ge=1, le=4096)
     endpoint_concurrency: int = Field(default=32, ge=1, le=1024)
     # Fair share (docs/delivery.md): an endpoint whose requests take longer than this gets

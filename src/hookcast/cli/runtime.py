@@ -89,6 +89,7 @@ class Runtime:
             slow_endpoint_seconds=self.settings.slow_endpoint_seconds,
             lease_seconds=self.settings.lease_seconds,
             disable_after=timedelta(days=self.settings.disable_after_days),
+            disable_warning=timedelta(hours=self.settings.disable_warning_hours),
             # SQLite takes one delivering process: a worker starting on it is the only one.
             sole_worker=self.settings.is_sqlite(),
         )

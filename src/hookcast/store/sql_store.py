@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hookcast.domain.errors import Conflict
 from hookcast.domain.models import Account, ApiKey, Event, Ordering, Site, Webhook
+from hookcast.domain.operational import Standing, notices_for
 from hookcast.domain.portal import PortalSettings
 from hookcast.ports import (
     ClaimedDelivery,
@@ -41,6 +42,7 @@ from hookcast.store import chains as chain_sql
 from hookcast.store import deliveries as delivery_sql
 from hookcast.store import events as event_sql
 from hookcast.store import held as held_sql
+from hookcast.store import operational as operational_sql
 from hookcast.store import operations as operations_sql
 from hookcast.store import replay as replay_sql
 from hookcast.store import sessions as session_sql
@@ -363,9 +365,12 @@ class SqlStore:
         async with self._writing() as tx:
             # Webhook rows, then delivery rows, then chain rows, then account rows: the order
             # every writer locks them in (update_webhook, append_events), so PostgreSQL never
-            # sees a cycle.
+            # sees a cycle. The webhooks' standing is read under that first lock: what
+            # changed is told once (store/operational.py).
+            standing = await operational_sql.lock_standing(tx, [h.webhook_id for h in health])
             await webhook_sql.apply_health(tx, health)
             made_due = await delivery_sql.record_attempts(tx, results)
+            made_due += await self._announce(tx, standing, health)
             if made_due:
                 await notify(tx)
             await account_sql.config_changed_for_webhooks(
@@ -373,6 +378,21 @@ class SqlStore:
             )
         if made_due:
             self._wakeup.notify()
+
+    async def _announce(
+        self, tx: Transaction, standing: dict[str, Standing], health: Sequence[WebhookHealth]
+    ) -> int:
+        """Publishes the operational events the batch caused; returns the deliveries due."""
+        notices = [
+            notice
+            for change in health
+            if (before := standing.get(change.webhook_id)) is not None
+            for notice in notices_for(before, change)
+        ]
+        if not notices:
+            return 0
+        _, due = await operational_sql.publish_notices(tx, notices, box=self._box)
+        return due
 
     async def beat_worker(self, worker_id: str, now: datetime) -> None:
         async with self._writing() as tx:

@@ -1,0 +1,172 @@
+"""Operational events: recording outcomes that change a webhook's health publishes
+webhook_failing, webhook_disable_warning, webhook_disabled and webhook_recovered in the same
+transaction, once per change, to the account's webhooks that subscribe to them."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from hookcast.domain.models import Account, DeliveryStatus, LastError, Webhook
+from hookcast.ports import DeliveryQuery, EventQuery, PageRequest, WebhookHealth
+from hookcast.store import SqlStore, open_store
+from support import factories as make
+
+OPERATIONAL = (
+    "webhook_failing",
+    "webhook_disable_warning",
+    "webhook_disabled",
+    "webhook_recovered",
+)
+
+
+async def _setup(store: SqlStore) -> tuple[Account, Webhook, Webhook]:
+    """An account with a webhook that will fail (subscribed to its own operational events
+    too) and a watcher subscribed to them, each with one pending delivery of an event."""
+    acme = make.account()
+    await store.create_account(acme)
+    failing = make.webhook(acme.id, name="Indexer", events=("media_available", *OPERATIONAL))
+    watcher = make.webhook(acme.id, name="On call", events=OPERATIONAL)
+    await store.create_webhook(failing)
+    await store.create_webhook(watcher)
+    event = make.event(acme.id)
+    await store.append_events(events=[event], fanout=make.fanout_to(failing.id))
+    return acme, failing, watcher
+
+
+def _failure(webhook_id: str, at: float, **extra: Any) -> WebhookHealth:
+    error = LastError(make.later(at), 503, "HTTP 503", "upstream down")
+    return WebhookHealth(webhook_id, None, make.later(at), last_error=error, **extra)
+
+
+def _success(webhook_id: str, at: float) -> WebhookHealth:
+    return WebhookHealth(webhook_id, make.later(at), None)
+
+
+async def _told(store: SqlStore, account: Account, watcher: Webhook) -> list[dict[str, Any]]:
+    """What the watcher was sent: each delivery's event type and data, oldest first."""
+    page = await store.list_deliveries(
+        DeliveryQuery(account.id, watcher.id, page=PageRequest(page_length=100))
+    )
+    records = sorted(page.items, key=lambda record: record.event.created)
+    return [{"type": r.event.type, **(r.event.data or {})} for r in records]
+
+
+async def _types(store: SqlStore, account: Account, watcher: Webhook) -> list[str]:
+    return [told["type"] for told in await _told(store, account, watcher)]
+
+
+async def test_the_first_failure_of_a_period_is_told_once_with_what_on_call_needs(
+    store: SqlStore,
+) -> None:
+    acme, failing, watcher = await _setup(store)
+
+    await store.record_results([], [_failure(failing.id, 10)])
+    await store.record_results([], [_failure(failing.id, 20)])
+
+    (told,) = await _told(store, acme, watcher)
+    assert told == {
+        "type": "webhook_failing",
+        "webhook_id": failing.id,
+        "webhook_name": "Indexer",
+        "webhook_url": failing.webhook_url,
+        "failing_since": make.later(10).isoformat(),
+        "last_status_code": 503,
+        "last_error": "HTTP 503",
+        "last_response_body": "upstream down",
+        "deliveries_waiting": 1,
+    }
+
+
+async def test_a_webhook_is_not_told_about_itself(store: SqlStore) -> None:
+    acme, failing, _watcher = await _setup(store)
+
+    await store.record_results([], [_failure(failing.id, 10)])
+
+    # Subscribed to webhook_failing, it still has only the event it was failing on.
+    page = await store.list_deliveries(DeliveryQuery(acme.id, failing.id))
+    assert [record.event.type for record in page.items] == ["media_available"]
+
+
+async def test_recovery_ends_the_period_and_the_next_failure_starts_another(
+    store: SqlStore,
+) -> None:
+    acme, failing, watcher = await _setup(store)
+
+    await store.record_results([], [_failure(failing.id, 10)])
+    await store.record_results([], [_success(failing.id, 30)])
+    await store.record_results([], [_success(failing.id, 40)])  # healthy already: nothing
+    await store.record_results([], [_failure(failing.id, 50)])
+
+    told = await _told(store, acme, watcher)
+    assert [t["type"] for t in told] == ["webhook_failing", "webhook_recovered", "webhook_failing"]
+    recovered = told[1]
+    assert (recovered["failing_since"], recovered["recovered_at"]) == (
+        make.later(10).isoformat(),
+        make.later(30).isoformat(),
+    )
+    assert told[2]["failing_since"] == make.later(50).isoformat()
+
+
+async def test_the_warning_is_told_once_and_the_disable_with_its_reason(store: SqlStore) -> None:
+    acme, failing, watcher = await _setup(store)
+    disable_at = make.later(5 * 86400 + 10)
+
+    await store.record_results([], [_failure(failing.id, 10)])
+    await store.record_results([], [_failure(failing.id, 4 * 86400, disable_at=disable_at)])
+    await store.record_results([], [_failure(failing.id, 4.5 * 86400, disable_at=disable_at)])
+    gone = _failure(failing.id, 5 * 86400, disable_reason="no successful delivery for 5 days")
+    await store.record_results([], [gone])
+    await store.record_results([], [gone])  # disabled already: nothing more
+
+    told = await _told(store, acme, watcher)
+    assert [t["type"] for t in told] == [
+        "webhook_failing",
+        "webhook_disable_warning",
+        "webhook_disabled",
+    ]
+    assert told[1]["disable_at"] == disable_at.isoformat()
+    assert told[2]["reason"] == "no successful delivery for 5 days"
+    assert told[2]["deliveries_waiting"] == 1  # its delivery, paused
+
+
+async def test_operational_events_are_in_the_event_log_and_reach_only_subscribers(
+    store: SqlStore,
+) -> None:
+    acme, failing, watcher = await _setup(store)
+    everything = make.webhook(acme.id, events=("*",))
+    await store.create_webhook(everything)
+
+    await store.record_results([], [_failure(failing.id, 10)])
+
+    logged = await store.list_events(EventQuery(acme.id, type="webhook_failing"))
+    assert [
+        summary.event.data and summary.event.data["webhook_id"] for summary in logged.items
+    ] == [failing.id]
+    counts = logged.items[0].deliveries
+    assert (sum(counts.values()), counts[DeliveryStatus.PENDING]) == (1, 1)  # the watcher's
+    assert await _types(store, acme, watcher) == ["webhook_failing"]
+
+
+async def test_many_failures_recorded_at_once_tell_one_failing(
+    database_url: str, secret_key: bytes
+) -> None:
+    """Two workers (two stores, their own connections) record failures of one webhook at the
+    same moment: one webhook_failing, whoever commits first."""
+    stores = [await open_store(database_url, secret_key=secret_key) for _ in range(2)]
+    try:
+        acme, failing, watcher = await _setup(stores[0])
+        for round_ in range(5):
+            at = 100.0 * round_
+            await asyncio.gather(
+                *(
+                    store.record_results([], [_failure(failing.id, at + n)])
+                    for n, store in enumerate(stores * 4)
+                )
+            )
+            await stores[0].record_results([], [_success(failing.id, at + 50)])
+        told = await _types(stores[0], acme, watcher)
+        assert told == ["webhook_failing", "webhook_recovered"] * 5
+    finally:
+        for store in stores:
+            await store.close()

@@ -14,6 +14,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hookcast.delivery.proxy import Proxy
+from hookcast.delivery.smtp import SmtpServer
 
 DEFAULT_DATABASE_URL = "sqlite:///hookcast.db"
 
@@ -53,6 +54,9 @@ class Settings(BaseSettings):
     # An HTTP CONNECT proxy every delivery goes through (http://[user:password@]host:port),
     # e.g. smokescreen, so receivers can allow-list its addresses (docs/delivery.md).
     egress_proxy: str = Field(default="", repr=False)
+    # E-mail to accounts' contact addresses (delivery/smtp.py); empty: no e-mail is sent.
+    smtp_url: str = Field(default="", repr=False)
+    mail_from: str = "HookCast <hookcast@localhost>"
     # The DNS servers deliveries and the webhook URL check ask (docs/operations.md), instead
     # of /etc/resolv.conf's: comma-separated "ip", "ip:port" or "[ipv6]:port".
     dns_servers: str = ""
@@ -82,6 +86,13 @@ class Settings(BaseSettings):
                 "HOOKCAST_MAX_WEBHOOKS_PER_ACCOUNT, so that one event can always be published"
             )
         return self
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url(cls, value: str) -> str:
+        if value:
+            SmtpServer.from_url(value)  # raises ValueError naming what is wrong
+        return value
 
     @field_validator("egress_proxy")
     @classmethod

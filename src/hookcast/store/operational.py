@@ -25,6 +25,7 @@ from hookcast.domain.operational import (
     Standing,
     operational_event,
 )
+from hookcast.store import mail as mail_sql
 from hookcast.store import webhooks as webhook_sql
 from hookcast.store.connector import Transaction
 from hookcast.store.crypto import SecretBox
@@ -85,6 +86,8 @@ async def publish_notices(
         new = set(ids or ())
         stored.extend(event for event in events if event.id in new)
         due += made_due
+    # Only the events stored now: a repeated notice stores no event and queues no mail.
+    await mail_sql.queue_mails(tx, stored)
     return stored, due
 
 

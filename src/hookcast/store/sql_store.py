@@ -37,11 +37,13 @@ from hookcast.ports import (
     WebhookHealth,
     WebhookQuery,
 )
+from hookcast.ports.mail import OutboxMail
 from hookcast.store import accounts as account_sql
 from hookcast.store import chains as chain_sql
 from hookcast.store import deliveries as delivery_sql
 from hookcast.store import events as event_sql
 from hookcast.store import held as held_sql
+from hookcast.store import mail as mail_sql
 from hookcast.store import operational as operational_sql
 from hookcast.store import operations as operations_sql
 from hookcast.store import replay as replay_sql
@@ -180,6 +182,14 @@ class SqlStore:
     async def get_portal_settings(self, account_id: str) -> PortalSettings:
         async with self._reading() as tx:
             return await account_sql.get_portal_settings(tx, account_id)
+
+    async def set_contact_email(self, account_id: str, email: str | None) -> bool:
+        async with self._writing() as tx:
+            return await mail_sql.set_contact_email(tx, account_id=account_id, email=email)
+
+    async def get_contact_email(self, account_id: str) -> str | None:
+        async with self._reading() as tx:
+            return await mail_sql.get_contact_email(tx, account_id)
 
     async def create_api_key(self, key: ApiKey) -> None:
         async with self._writing(f"api key {key.id} already exists") as tx:
@@ -393,6 +403,26 @@ class SqlStore:
             return 0
         _, due = await operational_sql.publish_notices(tx, notices, box=self._box)
         return due
+
+    # the mail outbox (ports/mail.py)
+
+    async def claim_due_mails(
+        self, *, now: datetime, limit: int, lease_seconds: float
+    ) -> Sequence[OutboxMail]:
+        async with self._writing() as tx:
+            return await mail_sql.claim_due(tx, now=now, limit=limit, lease_seconds=lease_seconds)
+
+    async def mail_sent(self, *, mail_id: str, lease_token: str, now: datetime) -> None:
+        async with self._writing() as tx:
+            await mail_sql.mark_sent(tx, mail_id=mail_id, lease_token=lease_token, now=now)
+
+    async def mail_failed(
+        self, *, mail_id: str, lease_token: str, error: str, retry_at: datetime | None
+    ) -> None:
+        async with self._writing() as tx:
+            await mail_sql.mark_failed(
+                tx, mail_id=mail_id, lease_token=lease_token, error=error, retry_at=retry_at
+            )
 
     async def beat_worker(self, worker_id: str, now: datetime) -> None:
         async with self._writing() as tx:

@@ -170,3 +170,90 @@ async def test_many_failures_recorded_at_once_tell_one_failing(
     finally:
         for store in stores:
             await store.close()
+
+
+# --- e-mail ---------------------------------------------------------------------------------
+
+
+async def _fail_until_disabled(store: SqlStore, failing: Webhook) -> None:
+    disable_at = make.later(5 * 86400 + 10)
+    await store.record_results([], [_failure(failing.id, 10)])
+    await store.record_results([], [_failure(failing.id, 4 * 86400, disable_at=disable_at)])
+    gone = _failure(failing.id, 5 * 86400, disable_reason="410 Gone")
+    await store.record_results([], [gone])
+
+
+async def test_the_warning_and_the_disable_are_queued_as_mails_once(store: SqlStore) -> None:
+    acme, failing, _watcher = await _setup(store)
+    assert await store.set_contact_email(acme.id, "oncall@acme.example")
+    assert await store.get_contact_email(acme.id) == "oncall@acme.example"
+
+    await _fail_until_disabled(store, failing)
+    await _fail_until_disabled(store, failing)  # told already: nothing more
+
+    mails = await store.claim_due_mails(now=make.later(6 * 86400), limit=10, lease_seconds=60)
+    assert [(m.mail.recipient, m.mail.subject, m.attempts) for m in mails] == [
+        (
+            "oncall@acme.example",
+            f'[HookCast] Webhook "Indexer" will be disabled at {make.later(5 * 86400 + 10).isoformat()}',
+            1,
+        ),
+        ("oncall@acme.example", '[HookCast] Webhook "Indexer" was disabled', 1),
+    ]
+    assert "Reason: 410 Gone" in mails[1].mail.body
+    assert failing.webhook_url in mails[1].mail.body
+
+
+async def test_no_contact_address_no_mail(store: SqlStore) -> None:
+    _acme, failing, _watcher = await _setup(store)
+
+    await _fail_until_disabled(store, failing)
+
+    assert await store.claim_due_mails(now=make.later(9e6), limit=10, lease_seconds=60) == []
+
+
+async def test_a_sent_mail_is_never_claimed_again_and_a_failed_one_when_due(
+    store: SqlStore,
+) -> None:
+    acme, failing, _watcher = await _setup(store)
+    await store.set_contact_email(acme.id, "oncall@acme.example")
+    await _fail_until_disabled(store, failing)
+    now = make.later(6 * 86400)
+    warning, disabled = await store.claim_due_mails(now=now, limit=10, lease_seconds=60)
+    # Leased: no one else takes them meanwhile.
+    assert await store.claim_due_mails(now=now, limit=10, lease_seconds=60) == []
+
+    await store.mail_sent(mail_id=warning.id, lease_token=warning.lease_token, now=now)
+    retry = make.later(6 * 86400 + 30)
+    await store.mail_failed(
+        mail_id=disabled.id, lease_token=disabled.lease_token, error="refused", retry_at=retry
+    )
+
+    assert (
+        await store.claim_due_mails(now=make.later(6 * 86400 + 29), limit=10, lease_seconds=1) == []
+    )
+    (again,) = await store.claim_due_mails(now=retry, limit=10, lease_seconds=60)
+    assert (again.id, again.attempts) == (disabled.id, 2)
+    # A stale lease's outcome changes nothing.
+    await store.mail_sent(mail_id=warning.id, lease_token=disabled.lease_token, now=retry)
+    await store.mail_failed(
+        mail_id=again.id, lease_token=again.lease_token, error="x", retry_at=None
+    )
+    assert await store.claim_due_mails(now=make.later(9e6), limit=10, lease_seconds=60) == []
+
+
+async def test_two_mailers_never_take_the_same_mail(database_url: str, secret_key: bytes) -> None:
+    stores = [await open_store(database_url, secret_key=secret_key) for _ in range(2)]
+    try:
+        acme, failing, _watcher = await _setup(stores[0])
+        await stores[0].set_contact_email(acme.id, "oncall@acme.example")
+        await _fail_until_disabled(stores[0], failing)
+        now = make.later(6 * 86400)
+        claims = await asyncio.gather(
+            *(store.claim_due_mails(now=now, limit=1, lease_seconds=60) for store in stores * 2)
+        )
+        ids = [mail.id for claim in claims for mail in claim]
+        assert len(ids) == 2 == len(set(ids))
+    finally:
+        for store in stores:
+            await store.close()

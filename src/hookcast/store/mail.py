@@ -76,6 +76,9 @@ def _row(event: Event, mail: Mail) -> dict[str, object]:
         "created": event.created,
         "next_attempt_at": event.created,
         "attempts": 0,
+        "lease_token": None,
+        "sent_at": None,
+        "last_error": None,
     }
 
 

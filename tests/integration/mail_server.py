@@ -48,7 +48,7 @@ def _authenticate(
         USER.encode(),
         PASSWORD.encode(),
     )
-    return AuthResult(success=ok)
+    return AuthResult(success=ok, handled=False)  # handled=False: the server answers 535
 
 
 def self_signed(directory: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:

@@ -5,10 +5,11 @@ transaction, once per change, to the account's webhooks that subscribe to them."
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from typing import Any
 
 from hookcast.domain.models import Account, DeliveryStatus, LastError, Webhook
-from hookcast.ports import DeliveryQuery, EventQuery, PageRequest, WebhookHealth
+from hookcast.ports import DeliveryQuery, EventQuery, Fanout, PageRequest, WebhookHealth
 from hookcast.store import SqlStore, open_store
 from support import factories as make
 
@@ -48,7 +49,11 @@ async def _told(store: SqlStore, account: Account, watcher: Webhook) -> list[dic
     page = await store.list_deliveries(
         DeliveryQuery(account.id, watcher.id, page=PageRequest(page_length=100))
     )
-    records = sorted(page.items, key=lambda record: record.event.created)
+    # Events of one moment (a 410 starts the failing period and disables) in causal order.
+    order = [*OPERATIONAL, "webhook_held"]
+    records = sorted(
+        page.items, key=lambda record: (record.event.created, order.index(record.event.type))
+    )
     return [{"type": r.event.type, **(r.event.data or {})} for r in records]
 
 
@@ -195,7 +200,8 @@ async def test_the_warning_and_the_disable_are_queued_as_mails_once(store: SqlSt
     assert [(m.mail.recipient, m.mail.subject, m.attempts) for m in mails] == [
         (
             "oncall@acme.example",
-            f'[HookCast] Webhook "Indexer" will be disabled at {make.later(5 * 86400 + 10).isoformat()}',
+            '[HookCast] Webhook "Indexer" will be disabled at '
+            + make.later(5 * 86400 + 10).isoformat(),
             1,
         ),
         ("oncall@acme.example", '[HookCast] Webhook "Indexer" was disabled', 1),
@@ -257,3 +263,38 @@ async def test_two_mailers_never_take_the_same_mail(database_url: str, secret_ke
     finally:
         for store in stores:
             await store.close()
+
+
+def _held_for(webhook: Webhook) -> Fanout:
+    """The fan-out a publish makes for a disabled webhook: its delivery is held."""
+    return lambda events: [
+        make.delivery(event, webhook.id, status=DeliveryStatus.HELD) for event in events
+    ]
+
+
+async def test_events_held_for_a_disabled_webhook_are_told_once_per_run(store: SqlStore) -> None:
+    acme, failing, watcher = await _setup(store)
+    watcher = replace(watcher, events=(*OPERATIONAL, "webhook_held"))
+    await store.update_webhook(watcher, make.NOW)
+    gone = _failure(failing.id, 10, disable_reason="410 Gone")
+    await store.record_results([], [gone])
+
+    for n in range(3):  # three publishes held for it: one run
+        held = make.event(acme.id, created=make.later(20 + n))
+        await store.append_events(events=[held], fanout=_held_for(failing))
+
+    told = await _told(store, acme, watcher)
+    assert [t["type"] for t in told] == ["webhook_failing", "webhook_disabled", "webhook_held"]
+    assert (told[2]["reason"], told[2]["webhook_id"]) == ("410 Gone", failing.id)
+    assert told[2]["deliveries_waiting"] == 2  # the paused one and the first held
+
+    # Released, then held again: a new run, told again.
+    assert await store.discard_held(account_id=acme.id, webhook_id=failing.id, now=make.later(30))
+    again = make.event(acme.id, created=make.later(40))
+    await store.append_events(events=[again], fanout=_held_for(failing))
+    assert await _types(store, acme, watcher) == [
+        "webhook_failing",
+        "webhook_disabled",
+        "webhook_held",
+        "webhook_held",
+    ]

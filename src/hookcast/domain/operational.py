@@ -135,13 +135,22 @@ def _data(notice: Notice, webhook: Webhook, *, waiting: int) -> dict[str, Any]:
         **_error_fields(error),
         "deliveries_waiting": waiting,
     }
-    if notice.reason is not None:
-        data["reason"] = notice.reason
+    reason = notice.reason or (_held_reason(webhook) if notice.kind == HELD else None)
+    if reason is not None:
+        data["reason"] = reason
     if notice.disable_at is not None:
         data["disable_at"] = _time(notice.disable_at)
     if notice.kind == RECOVERED:
         data["recovered_at"] = _time(notice.at)
     return data
+
+
+def _held_reason(webhook: Webhook) -> str:
+    if not webhook.enabled:
+        return webhook.disabled_reason or "disabled by a user"
+    # Held while enabled: a Flowplayer-format webhook whose account has no organization
+    # secret to sign with (domain/fanout.py sendable).
+    return "the account has no Flowplayer organization secret"
 
 
 def _period_start(notice: Notice) -> datetime | None:

@@ -88,7 +88,7 @@ class SqlStore:
         self._connector = connector
         self._box = box
         self._wakeup = Wakeup(listen_dsn)
-        self._appends = GroupCommit(self._writing, self._wakeup.notify)
+        self._appends = GroupCommit(self._writing, self._wakeup.notify, box=box)
 
     def __repr__(self) -> str:
         return f"SqlStore({self._connector!r})"
@@ -561,7 +561,8 @@ class _TransactionView(SqlStore):
     ) -> Sequence[str]:
         """On the caller's transaction, not in a group: it commits when the caller does."""
         async with self._in_callers() as tx:
-            (ids,), due = await append_together(tx, [Publish(events, fanout, expect)])
+            publish = Publish(events, fanout, expect)
+            (ids,), due = await append_together(tx, [publish], box=self._box)
         if due:
             self._wakeup.notify()
         if ids is None:

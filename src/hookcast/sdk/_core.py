@@ -235,6 +235,19 @@ def rotate_flowplayer_secret() -> Call[str | None]:
     return Call("POST", "/v2/account/flowplayer_secret/rotate/", _secret)
 
 
+def _email(data: Any) -> str | None:
+    value = data["email"]
+    return None if value is None else str(value)
+
+
+def get_contact_email() -> Call[str | None]:
+    return Call("GET", "/v2/account/contact/", _email)
+
+
+def set_contact_email(email: str | None) -> Call[str | None]:
+    return Call("PUT", "/v2/account/contact/", _email, json={"email": email})
+
+
 def test_webhook(webhook_id: str) -> Call[TestSent]:
     return Call(
         "POST",

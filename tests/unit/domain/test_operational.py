@@ -4,10 +4,12 @@ and who receives an operational event."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 
 from hookcast.domain.conditions import Verdict
+from hookcast.domain.formats import FORMATS
 from hookcast.domain.health import WebhookHealth
 from hookcast.domain.mail import MAIL_RETRY_DELAYS, compose, retry_at, valid_address
 from hookcast.domain.operational import (
@@ -139,3 +141,26 @@ def test_a_mail_is_retried_on_a_schedule_then_given_up() -> None:
     assert retry_at(attempts=1, now=T0) == T0 + timedelta(seconds=MAIL_RETRY_DELAYS[0])
     assert retry_at(attempts=len(MAIL_RETRY_DELAYS), now=T0) is not None
     assert retry_at(attempts=len(MAIL_RETRY_DELAYS) + 1, now=T0) is None
+
+
+@pytest.mark.parametrize(
+    ("format_name", "name_key", "name", "webhook_key"),
+    [
+        ("jwplayer", "event", "webhook_failing", ("data", "webhook_id")),
+        ("standard", "type", "webhook.failing", ("data", "webhook_id")),
+        ("apivideo", "type", "webhook.failing", ("webhookId",)),
+        ("flowplayer", "event_type", "WEBHOOK_FAILING", ("payload", "webhook_id")),
+        ("mediamanager", "event", "webhook.failing", ("data", "webhook_id")),
+    ],
+)
+def test_every_format_delivers_operational_events_in_its_own_names(
+    format_name: str, name_key: str, name: str, webhook_key: tuple[str, ...]
+) -> None:
+    subject = make.webhook("acc")
+    event = operational_event(Notice(FAILING, subject.id, at=T1, period=T1), subject, waiting=0)
+    body = FORMATS[format_name].body(event, webhook_id="receiver", delivery_id="d1")
+    assert body[name_key] == name
+    found: Any = body
+    for key in webhook_key:
+        found = found[key]
+    assert found == subject.id

@@ -91,7 +91,8 @@ class _Controller(Controller):
         # (see auth_require_tls below); the tests turn warnings into errors.
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", "Requiring AUTH while not requiring TLS")
-            return super().factory()
+            server: SMTP = super().factory()  # type: ignore[no-untyped-call]
+        return server
 
 
 @contextmanager

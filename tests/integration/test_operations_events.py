@@ -39,6 +39,7 @@ async def test_a_failing_webhook_tells_on_call_once_and_mails_its_recovery(
     await hookcast.hook_for(oncall, events=["webhook_failing", "webhook_recovered"])
     contact = await hookcast.api.put("/v2/account/contact/", json={"email": ONCALL})
     assert contact.json() == {"email": ONCALL}
+    assert hookcast.runtime.mailer() is None  # no HOOKCAST_SMTP_URL: nothing sends mail
     hookcast.start_worker()
 
     await hookcast.publish_media(3)  # three deliveries failing together

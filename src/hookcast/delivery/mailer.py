@@ -19,8 +19,9 @@ _log = logging.getLogger("hookcast.mailer")
 
 @dataclass(frozen=True, slots=True)
 class MailerOptions:
-    batch: int = 20  # mails leased at once
-    # Longer than a batch of slow SMTP conversations: an expired lease sends a mail again.
+    # Mails leased at once. A batch must be sent within its lease, or another mailer takes
+    # and sends its mails again: 5 mails x the transport's 30 s timeout, against 300 s.
+    batch: int = 5
     lease_seconds: float = 300.0
     poll_seconds: float = 5.0  # how soon a queued mail goes (the outbox is polled)
 

@@ -10,11 +10,12 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from delivery_harness import Deployment
+from delivery_harness import Deployment, require_postgres, settings_for, with_options
 from mail_server import PASSWORD, USER, self_signed, smtp_server
 from receivers import answer, closed_port, first_then
 
 from hookcast.bootstrap import utc_now
+from hookcast.cli.runtime import Runtime
 from hookcast.delivery.mailer import Mailer
 from hookcast.delivery.smtp import SmtpServer, SmtpTransport
 from hookcast.domain.mail import MAIL_RETRY_DELAYS, Mail
@@ -66,6 +67,40 @@ async def test_a_failing_webhook_tells_on_call_once_and_mails_its_recovery(
     assert recipients == [ONCALL]
     assert message["Subject"] == '[HookCast] Webhook "hook" recovered'
     assert failing["metadata"]["webhook_url"] in message.get_payload()
+
+
+@pytest.mark.timeout(60)
+async def test_two_workers_failing_one_webhook_at_once_tell_one_failing(database_url: str) -> None:
+    """Two workers, each with its own connections (PostgreSQL: concurrent transactions),
+    record 40 failures of one webhook at the same time: on call hears once that it is
+    failing, and once that it recovered."""
+    require_postgres(database_url)
+    async with Deployment.open(database_url) as hookcast:
+        other = await Runtime.open(settings_for(database_url))
+        try:
+            broken = await hookcast.receiver(first_then(answer(500), answer(), times=40))
+            oncall = await hookcast.receiver()
+            failing = await hookcast.hook_for(broken, retry_policy=[0.3, 0.3])
+            await hookcast.hook_for(oncall, events=["webhook_failing", "webhook_recovered"])
+            options = with_options(concurrency=16, prefetch=16, flush_batch=4)
+            hookcast.start_worker(options)
+            hookcast.start_worker(options, runtime=other)
+
+            await hookcast.publish_media(40)
+
+            await hookcast.wait_for_status(failing["id"], "succeeded", 40)
+            told = await oncall.wait_for(2)
+            assert await oncall.stays_quiet(0.5, count=2)
+            assert sorted(item.payload["event"] for item in told) == [
+                "webhook_failing",
+                "webhook_recovered",
+            ]
+            assert all(worker.worker.delivered > 0 for worker in hookcast.workers)
+        finally:
+            for worker in hookcast.workers:  # before the store the second one uses closes
+                await worker.close()
+            hookcast.workers.clear()
+            await other.store.close()
 
 
 def _mailer(

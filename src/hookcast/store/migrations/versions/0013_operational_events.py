@@ -3,7 +3,7 @@ disabled (and when it is, and when it recovers), and the outbox those e-mails ar
 in the transaction that publishes their operational event, sent and retried from there.
 
 Revision ID: 0013_operational_events
-Revises: 0011_portal_settings
+Revises: 0014_event_traceparent
 Create Date: 2026-12-05
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0013_operational_events"
-down_revision: str | None = "0011_portal_settings"
+down_revision: str | None = "0014_event_traceparent"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

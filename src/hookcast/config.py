@@ -14,6 +14,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hookcast.delivery.proxy import Proxy
+from hookcast.delivery.smtp import SmtpServer
 
 DEFAULT_DATABASE_URL = "sqlite:///hookcast.db"
 
@@ -40,6 +41,8 @@ class Settings(BaseSettings):
     min_retry_delay_seconds: float = Field(default=1.0, ge=0)
     secret_rotation_grace_hours: float = Field(default=24.0, ge=0)
     disable_after_days: float = Field(default=5.0, gt=0)
+    # How long before that the webhook_disable_warning event (and e-mail) goes out.
+    disable_warning_hours: float = Field(default=24.0, ge=0)
     worker_concurrency: int = Field(default=128, ge=1, le=4096)
     endpoint_concurrency: int = Field(default=32, ge=1, le=1024)
     # Fair share (docs/delivery.md): an endpoint whose requests take longer than this gets
@@ -51,6 +54,9 @@ class Settings(BaseSettings):
     # An HTTP CONNECT proxy every delivery goes through (http://[user:password@]host:port),
     # e.g. smokescreen, so receivers can allow-list its addresses (docs/delivery.md).
     egress_proxy: str = Field(default="", repr=False)
+    # E-mail to accounts' contact addresses (delivery/smtp.py); empty: no e-mail is sent.
+    smtp_url: str = Field(default="", repr=False)
+    mail_from: str = "HookCast <hookcast@localhost>"
     # The DNS servers deliveries and the webhook URL check ask (docs/operations.md), instead
     # of /etc/resolv.conf's: comma-separated "ip", "ip:port" or "[ipv6]:port".
     dns_servers: str = ""
@@ -83,6 +89,13 @@ class Settings(BaseSettings):
                 "HOOKCAST_MAX_WEBHOOKS_PER_ACCOUNT, so that one event can always be published"
             )
         return self
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url(cls, value: str) -> str:
+        if value:
+            SmtpServer.from_url(value)  # raises ValueError naming what is wrong
+        return value
 
     @field_validator("egress_proxy")
     @classmethod

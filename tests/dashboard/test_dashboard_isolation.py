@@ -157,6 +157,13 @@ TABLE: dict[tuple[str, str], Row] = {
         ADMIN, body={"name": "sneaky", "role": "admin"}, outsider=200, outsider_changes_b=True
     ),
     ("POST", "/keys/{key_id}/revoke"): Row(ADMIN, scoped=True, ok=303),
+    ("POST", "/account/contact"): Row(
+        ADMIN,
+        body={"email": "oncall@acme.example"},
+        ok=303,
+        outsider=303,
+        outsider_changes_b=True,
+    ),
     ("GET", "/portal-links"): Row(ADMIN, outsider=200),
     ("POST", "/portal-settings"): Row(
         ADMIN, body={"name": "Acme Video"}, outsider=200, outsider_changes_b=True

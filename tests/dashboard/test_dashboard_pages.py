@@ -72,3 +72,21 @@ async def test_an_admin_creates_a_key_sees_it_once_and_revokes_it(board: Board) 
     assert revoked.headers["location"] == "/keys?notice=key_revoked"
     keys = await board.runtime.services.accounts.list_keys(Caller(board.account_id, Role.ADMIN))
     assert viewer.key_id not in {key.id for key in keys}
+
+
+async def test_an_admin_sets_and_clears_the_contact_address(board: Board) -> None:
+    await board.sign_in(board.admin)
+    assert "None is set: no e-mail is sent" in (await board.client.get("/keys")).text
+
+    saved = await board.post("/account/contact", {"email": "oncall@acme.example"})
+    assert saved.headers["location"] == "/keys?notice=contact_saved"
+    page = (await board.client.get("/keys?notice=contact_saved")).text
+    assert 'value="oncall@acme.example"' in page
+    assert "The contact address is saved." in page
+    refused = await board.post("/account/contact", {"email": "oncall, boss@acme.example"})
+    assert refused.status_code == 400
+    assert "one e-mail address" in refused.text
+
+    await board.post("/account/contact", {"email": ""})
+    admin = Caller(board.account_id, Role.ADMIN)
+    assert await board.runtime.services.accounts.contact_email(admin) is None

@@ -45,6 +45,8 @@ ROUTES: list[tuple[str, str, Any, frozenset[Role]]] = [
     ("GET", "/v2/account/flowplayer_secret/", None, ADMIN),
     ("PUT", "/v2/account/flowplayer_secret/", {"secret": "organization secret"}, WRITERS),
     ("POST", "/v2/account/flowplayer_secret/rotate/", None, WRITERS),
+    ("GET", "/v2/account/contact/", None, ALL),
+    ("PUT", "/v2/account/contact/", {"email": "oncall@example.com"}, ADMIN),
     ("GET", "/v2/account/portal/", None, ALL),
     ("PUT", "/v2/account/portal/", {"name": "Acme"}, ADMIN),
     ("POST", "/v2/portal_links/", {"role": "viewer", "duration": "1h"}, ADMIN),

@@ -255,6 +255,9 @@ def test_a_valid_request_to_every_operation_answers_2xx_as_documented(live: Live
     call("POST", "/v2/account/flowplayer_secret/rotate/")
     call("GET", "/v2/account/flowplayer_secret/")
 
+    call("PUT", "/v2/account/contact/", body={"email": "oncall@example.com"})
+    call("GET", "/v2/account/contact/")
+
     call("PUT", "/v2/account/portal/", body={"name": "Acme", "accent_colour": "#0f766e"})
     call("GET", "/v2/account/portal/")
     call("POST", "/v2/portal_links/", body={"role": "viewer", "duration": "1h"})

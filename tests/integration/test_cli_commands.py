@@ -18,8 +18,26 @@ from hookcast.cli import app
 from hookcast.config import Settings
 
 ID = re.compile(r"[A-Za-z0-9]{8}")
-HEAD_FILE = max((Path(hookcast.store.__file__).parent / "migrations" / "versions").glob("0*.py"))
-HEAD_REVISION = re.findall(r'^revision\b[^=]*= *"([^"]+)"', HEAD_FILE.read_text(), re.MULTILINE)[0]
+
+
+def _head_revision() -> str:
+    """The revision no other migration follows (numbers are taken in merge order, so the
+    head need not be the highest-numbered file)."""
+    versions = (Path(hookcast.store.__file__).parent / "migrations" / "versions").glob("0*.py")
+    texts = [path.read_text() for path in versions]
+    revisions: set[str] = {
+        re.findall(r'^revision\b[^=]*= *"([^"]+)"', text, re.MULTILINE)[0] for text in texts
+    }
+    followed = {
+        found[0]
+        for text in texts
+        if (found := re.findall(r'^down_revision\b[^=]*= *"([^"]+)"', text, re.MULTILINE))
+    }
+    (head,) = revisions - followed
+    return head
+
+
+HEAD_REVISION = _head_revision()
 HELP_COMMANDS = [
     [],
     ["serve"],

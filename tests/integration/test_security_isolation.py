@@ -80,6 +80,9 @@ TABLE: dict[tuple[str, str], Row] = {
         Role.EDITOR, False, {"secret": "their organization secret"}
     ),
     ("POST", "/v2/account/flowplayer_secret/rotate/"): Row(Role.EDITOR, False),
+    # The contact address: another account's admin sets its own account's only.
+    ("GET", "/v2/account/contact/"): Row(Role.VIEWER, False),
+    ("PUT", "/v2/account/contact/"): Row(Role.ADMIN, False, {"email": "them@example.com"}),
     # The portal: another account's admin brands and links its own account only.
     ("GET", "/v2/account/portal/"): Row(Role.VIEWER, False),
     ("PUT", "/v2/account/portal/"): Row(Role.ADMIN, False, {"name": "Their brand"}),
@@ -184,3 +187,5 @@ async def test_other_accounts_reach_nothing_and_weaker_roles_are_refused(api: Ap
     assert ours.json() == {"secret": None}  # the other account set only its own
     brand = await api.call("GET", "/v2/account/portal/")
     assert brand.json()["name"] is None  # the other account branded only its own portal
+    contact = await api.call("GET", "/v2/account/contact/")
+    assert contact.json() == {"email": None}  # the other account set only its own address

@@ -4,6 +4,7 @@ import pytest
 from pydantic import ValidationError
 
 from hookcast.config import Settings
+from hookcast.delivery.smtp import SmtpServer
 
 
 def test_the_fan_out_limits_default_to_100_webhooks_and_10000_deliveries(
@@ -55,3 +56,23 @@ def test_dns_servers_are_read_as_a_comma_separated_list(monkeypatch: pytest.Monk
 def test_a_dns_server_that_is_not_an_address_is_refused_at_start(value: str) -> None:
     with pytest.raises(ValidationError, match="HOOKCAST_DNS_SERVERS"):
         Settings(dns_servers=value)
+
+
+def test_an_smtp_url_is_checked_at_start_without_echoing_its_password() -> None:
+    assert Settings(smtp_url="smtps://u:p%40ss@mail.example:2465").smtp_url
+    with pytest.raises(ValidationError, match="smtp://") as refused:
+        Settings(smtp_url="ftp://user:hunter2@mail.example")
+    assert "hunter2" not in str(refused.value)
+    with pytest.raises(ValidationError, match="no host"):
+        Settings(smtp_url="smtp://")
+
+
+def test_smtp_urls_name_the_connection_and_the_default_port() -> None:
+    plain = SmtpServer.from_url("smtp://mail.example")
+    required = SmtpServer.from_url("smtp+starttls://u:p%40ss@mail.example")
+    tls = SmtpServer.from_url("smtps://mail.example:2465")
+    assert (plain.security, plain.port, plain.username) == ("opportunistic", 25, None)
+    assert (required.security, required.port) == ("starttls", 587)
+    assert (required.username, required.password) == ("u", "p@ss")
+    assert "p@ss" not in repr(required)
+    assert (tls.security, tls.port) == ("tls", 2465)

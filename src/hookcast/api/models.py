@@ -380,6 +380,13 @@ class FlowplayerSecretOut(_Out):
     )
 
 
+class ContactOut(_Out):
+    email: str | None = Field(
+        description="Where HookCast e-mails before a webhook is disabled, when it is and when it "
+        "recovers; null: no e-mail"
+    )
+
+
 class JwkOut(_Out):
     """An Ed25519 public key as a JWK (RFC 8037), with the webhook it signs for."""
 

@@ -272,6 +272,14 @@ class FlowplayerSecretIn(_Strict):
     secret: str = Field(description="At least 16 characters; it signs from the next attempt")
 
 
+class ContactIn(_Strict):
+    email: str | None = Field(
+        description="Where HookCast e-mails before a webhook is disabled, when it is and when it "
+        "recovers (with HOOKCAST_SMTP_URL set); null: no e-mail",
+        max_length=254,
+    )
+
+
 class Recover(_Strict):
     since: str = Field(description="ISO 8601 time: failed deliveries created since then")
 

@@ -24,9 +24,11 @@ from hookcast.bootstrap import (
 )
 from hookcast.config import Settings
 from hookcast.dashboard import create_dashboard, dashboard_key
+from hookcast.delivery.mailer import Mailer
 from hookcast.delivery.proxy import Proxy
 from hookcast.delivery.retention import Retention, RetentionOptions
 from hookcast.delivery.sender import HttpSender
+from hookcast.delivery.smtp import SmtpServer, SmtpTransport
 from hookcast.delivery.worker import DeliveryWorker, WorkerOptions
 from hookcast.domain.addresses import parse_networks
 from hookcast.heartbeat import Heartbeat
@@ -89,6 +91,7 @@ class Runtime:
             slow_endpoint_seconds=self.settings.slow_endpoint_seconds,
             lease_seconds=self.settings.lease_seconds,
             disable_after=timedelta(days=self.settings.disable_after_days),
+            disable_warning=timedelta(hours=self.settings.disable_warning_hours),
             # SQLite takes one delivering process: a worker starting on it is the only one.
             sole_worker=self.settings.is_sqlite(),
         )
@@ -130,6 +133,8 @@ class Runtime:
         worker, sender = self.worker(concurrency=concurrency, heartbeat=heartbeat)
         retention = self.retention()
         pruning = asyncio.create_task(retention.run(stop)) if retention is not None else None
+        mailer = self.mailer()
+        mailing = asyncio.create_task(mailer.run(stop)) if mailer is not None else None
         self.services.events.handoff = worker
         self.metrics.heartbeat = worker.heartbeat
         try:
@@ -137,9 +142,19 @@ class Runtime:
         finally:
             self.services.events.handoff = None
             await sender.close()
-            if pruning is not None:
-                stop.set()  # the worker may have ended on an error: stop pruning too
-                await pruning
+            stop.set()  # the worker may have ended on an error: stop pruning and mail too
+            for task in (pruning, mailing):
+                if task is not None:
+                    await task
+
+    def mailer(self) -> Mailer | None:
+        """The e-mail sender every delivering process runs (None: no SMTP server set)."""
+        if not self.settings.smtp_url:
+            return None
+        transport = SmtpTransport(
+            SmtpServer.from_url(self.settings.smtp_url), sender=self.settings.mail_from
+        )
+        return Mailer(self.store, transport, clock=utc_now)
 
     def operations(self, heartbeat: Heartbeat | None) -> Operations:
         return Operations(

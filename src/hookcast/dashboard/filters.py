@@ -24,6 +24,7 @@ GROUP_TITLES: Mapping[str, str] = {
     "track": "Track",
     "summary": "Summary",
     "livesource": "Live source",
+    "webhook": "HookCast's own, about your webhooks",
     "test": "Test",
 }
 

@@ -75,6 +75,7 @@ ROUTES: tuple[Page, ...] = (
     Page("GET", "/keys", keys.list_keys),
     Page("POST", "/keys", keys.create_key),
     Page("POST", "/keys/{key_id}/revoke", keys.revoke_key),
+    Page("POST", "/account/contact", keys.set_contact),
     Page("GET", "/portal-links", portal_links.portal_form),
     Page("POST", "/portal-links", portal_links.create_link),
     Page("POST", "/portal-settings", portal_links.save_settings),

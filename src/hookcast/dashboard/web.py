@@ -47,6 +47,7 @@ NOTICES: Mapping[str, str] = {
     "updates here as it is sent.",
     "example_sent": "The example is on its way: its delivery is the first in the log, and "
     "updates here as it is sent.",
+    "contact_saved": "The contact address is saved.",
     "retried": "This delivery will be sent again now: it updates here as it is sent.",
     "site_created": "The property is created.",
     "site_renamed": "The property is renamed.",

@@ -20,6 +20,7 @@ from hookcast.domain.retry import (
     RetryAt,
     classify,
     decide,
+    disable_warning,
     failing_too_long,
     parse_retry_after,
 )
@@ -143,6 +144,7 @@ def conclude(
     now: datetime,
     jitter_sample: float,
     disable_after: timedelta,
+    warn_before: timedelta = timedelta(hours=24),
 ) -> Concluded:
     """Records the attempt and decides what happens next, as data."""
     number = claimed.delivery.attempts + 1
@@ -168,9 +170,12 @@ def conclude(
         error=_storable_error(outcome, kind),
     )
     status, next_at, disable = _next_state(decision)
+    since = claimed.webhook.failing_since
+    disable_at = None
     if kind is not OutcomeKind.SUCCESS and disable is None:
-        disable = failing_too_long(
-            failing_since=claimed.webhook.failing_since, now=now, threshold=disable_after
+        disable = failing_too_long(failing_since=since, now=now, threshold=disable_after)
+        disable_at = disable_warning(
+            failing_since=since, now=now, threshold=disable_after, warn_before=warn_before
         )
     result = DeliveryResult(
         delivery_id=claimed.delivery.id,
@@ -189,6 +194,7 @@ def conclude(
         gone=kind is OutcomeKind.GONE,
         error=None if succeeded else _last_error(attempt, now),
         retry_at=next_at,
+        disable_at=disable_at,
     )
     report = AttemptReport(
         delivery_id=claimed.delivery.id,

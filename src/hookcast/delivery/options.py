@@ -58,6 +58,8 @@ class WorkerOptions:
     flush_batch: int = 500
     busy_endpoint_delay: timedelta = timedelta(milliseconds=200)
     disable_after: timedelta = timedelta(days=5)
+    # A failed attempt this long before the disable publishes webhook_disable_warning.
+    disable_warning: timedelta = timedelta(hours=24)
     shutdown_grace_seconds: float = 10.0
     # Every beat_seconds a worker records in the database that it is alive, and takes back
     # the leases of workers that have not beaten for stale_after_seconds: they are sent

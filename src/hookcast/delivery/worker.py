@@ -245,6 +245,7 @@ class DeliveryWorker:
                 now=now,
                 jitter_sample=self._jitter(),
                 disable_after=self._options.disable_after,
+                warn_before=self._options.disable_warning,
             )
             slot.learn(concluded.kind, now=now, seconds=outcome.latency_ms / 1000)
         if trace is not None:

@@ -23,7 +23,8 @@ HLS_QUALITIES = ("240p", "360p", "480p", "720p", "1080p", "1440p", "2160p")
 @dataclass(frozen=True, slots=True)
 class EventType:
     name: str
-    group: str  # "media", "channel", "thumbnail", "track", "summary", "livesource", "test"
+    # "media", "channel", "thumbnail", "track", "summary", "livesource", "test", "webhook"
+    group: str
     id_fields: tuple[str, ...]  # required resource ids, primary first
     description: str
     example_data: Mapping[str, Any] | None = field(default=None)
@@ -63,6 +64,24 @@ def _channel(name: str, description: str, data: Mapping[str, Any] | None = None)
 
 def _livesource(name: str, description: str) -> EventType:
     return EventType(name, "livesource", ("livesource_id",), description)
+
+
+_FAILING_WEBHOOK: Mapping[str, Any] = {
+    "webhook_id": "Wq3XbT7c",
+    "webhook_name": "Search indexer",
+    "webhook_url": "https://indexer.example.com/hooks/jw",
+    "failing_since": "2024-08-26T22:04:11+00:00",
+    "last_status_code": 503,
+    "last_error": "HTTP 503",
+    "last_response_body": "upstream unavailable",
+    "deliveries_waiting": 42,
+}
+
+
+def _operational(name: str, description: str, **extra: Any) -> EventType:
+    """An event HookCast publishes about one of the account's webhooks (domain/operational.py):
+    about no resource; the webhook it is about is in its data."""
+    return EventType(name, "webhook", (), description, {**_FAILING_WEBHOOK, **extra})
 
 
 _TYPES: tuple[EventType, ...] = (
@@ -148,6 +167,31 @@ _TYPES: tuple[EventType, ...] = (
     _livesource("livesource_updated", "A live source's settings have changed."),
     _livesource("livesource_deleted", "A live source has been deleted."),
     _livesource("livesource_connected", "A live source receives input."),
+    _operational(
+        "webhook_failing",
+        "One of the account's webhooks failed after succeeding (the first failure of a period).",
+    ),
+    _operational(
+        "webhook_disable_warning",
+        "One of the account's webhooks has failed for so long it is about to be disabled.",
+        disable_at="2024-08-31T22:04:11+00:00",
+    ),
+    _operational(
+        "webhook_disabled",
+        "One of the account's webhooks was disabled (410 Gone, or failing for too long).",
+        reason="no successful delivery for 5 days",
+    ),
+    _operational(
+        "webhook_recovered",
+        "One of the account's failing webhooks succeeded again (its last failure is kept).",
+        deliveries_waiting=0,
+        recovered_at="2024-08-27T00:15:45+00:00",
+    ),
+    _operational(
+        "webhook_held",
+        "Deliveries are being held for one of the account's webhooks: it is disabled.",
+        reason="no successful delivery for 5 days",
+    ),
     EventType(
         "webhook_test",
         "test",
@@ -158,9 +202,17 @@ _TYPES: tuple[EventType, ...] = (
 )
 
 EVENT_TYPES: Mapping[str, EventType] = {event.name: event for event in _TYPES}
-# Events a publisher may send; webhook_test is only ever made by HookCast itself.
-PUBLISHABLE_EVENTS: tuple[str, ...] = tuple(name for name in EVENT_TYPES if name != "webhook_test")
-SUBSCRIBABLE_EVENTS: tuple[str, ...] = PUBLISHABLE_EVENTS
+# HookCast's own events about an account's webhooks: subscribable, never published by anyone
+# else, and only to webhooks naming them (a subscription to every event, "*", leaves them out).
+OPERATIONAL_EVENTS: tuple[str, ...] = tuple(
+    event.name for event in _TYPES if event.group == "webhook"
+)
+# Events a publisher may send; webhook_test and the operational events are only ever made by
+# HookCast itself.
+PUBLISHABLE_EVENTS: tuple[str, ...] = tuple(
+    name for name in EVENT_TYPES if name != "webhook_test" and name not in OPERATIONAL_EVENTS
+)
+SUBSCRIBABLE_EVENTS: tuple[str, ...] = (*PUBLISHABLE_EVENTS, *OPERATIONAL_EVENTS)
 
 
 def get_event_type(name: str) -> EventType | None:

@@ -21,6 +21,9 @@ class HealthSignal:
     gone: bool = False  # the endpoint answered 410: disable even if another attempt succeeded
     error: LastError | None = None  # what a failed attempt got
     retry_at: datetime | None = None  # when a failed attempt's delivery is tried again
+    # When the webhook will be disabled for failing too long, set by a failed attempt made
+    # within the warning period before it (domain/retry.py disable_warning).
+    disable_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +36,7 @@ class WebhookHealth:
     disable_reason: str | None = None  # disables the webhook (410 Gone, failing for too long)
     last_error: LastError | None = None  # the latest failure's error (only without success)
     retry_at: datetime | None = None  # the earliest retry the failures scheduled (idem)
+    disable_at: datetime | None = None  # a failure's warning of the disable ahead (idem)
 
 
 def summarize(signals: Iterable[HealthSignal]) -> list[WebhookHealth]:
@@ -53,6 +57,7 @@ def _reduce(webhook_id: str, group: list[HealthSignal]) -> WebhookHealth:
     failing = [] if successes else [signal for signal in group if not signal.succeeded]
     errors = [signal.error for signal in failing if signal.error is not None]
     retries = [signal.retry_at for signal in failing if signal.retry_at is not None]
+    warnings = [signal.disable_at for signal in failing if signal.disable_at is not None]
     return WebhookHealth(
         webhook_id=webhook_id,
         succeeded_at=max(successes) if successes else None,
@@ -60,4 +65,5 @@ def _reduce(webhook_id: str, group: list[HealthSignal]) -> WebhookHealth:
         disable_reason=reason,
         last_error=max(errors, key=lambda error: error.at) if errors else None,
         retry_at=min(retries) if retries else None,
+        disable_at=min(warnings) if warnings else None,
     )

@@ -270,6 +270,19 @@ def failing_too_long(
     return f"no successful delivery for {_describe_duration(threshold)}"
 
 
+def disable_warning(
+    *, failing_since: datetime | None, now: datetime, threshold: timedelta, warn_before: timedelta
+) -> datetime | None:
+    """When a webhook failing since `failing_since` will be disabled, if `now` is within
+    `warn_before` of it (and it is not due already: then `failing_too_long` disables it)."""
+    if failing_since is None:
+        return None
+    disable_at = failing_since + threshold
+    if now < disable_at - warn_before or now >= disable_at:
+        return None
+    return disable_at
+
+
 def _describe_duration(duration: timedelta) -> str:
     seconds = int(duration.total_seconds())
     for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):

@@ -9,6 +9,7 @@ from typing import Protocol
 
 from hookcast.domain.models import Account, ApiKey, Delivery, Event, Site, Webhook
 from hookcast.domain.portal import PortalSettings
+from hookcast.ports.mail import MailOutbox
 from hookcast.ports.queries import (
     DeliveryQuery,
     EventQuery,
@@ -43,7 +44,7 @@ class ConfigChanged(Exception):
     changed since the publish read them (`ConfigVersion`). Read them again and retry."""
 
 
-class Store(DeliveryQueue, Protocol):
+class Store(DeliveryQueue, MailOutbox, Protocol):
     """Durable state. Every method is one transaction; none leaks driver exceptions.
 
     Reads scoped to an account take its id and find nothing of another account's."""
@@ -71,6 +72,13 @@ class Store(DeliveryQueue, Protocol):
 
     async def get_portal_settings(self, account_id: str) -> PortalSettings:
         """The account's portal settings (HookCast's defaults if never set)."""
+
+    async def set_contact_email(self, account_id: str, email: str | None) -> bool:
+        """Saves (None: clears) the address HookCast e-mails about the account's webhooks
+        (disable warning, disable, recovery); whether the account exists."""
+
+    async def get_contact_email(self, account_id: str) -> str | None:
+        """The account's contact address, or None if unset."""
 
     async def create_api_key(self, key: ApiKey) -> None:
         """Raises `Conflict` if the id is taken. Moves the account's configuration version."""

@@ -254,6 +254,19 @@ def set_portal_settings(settings: Mapping[str, Any]) -> Call[PortalSettings]:
     return Call("PUT", "/v2/account/portal/", _one(PortalSettings), json=dict(settings))
 
 
+def _email(data: Any) -> str | None:
+    value = data["email"]
+    return None if value is None else str(value)
+
+
+def get_contact_email() -> Call[str | None]:
+    return Call("GET", "/v2/account/contact/", _email)
+
+
+def set_contact_email(email: str | None) -> Call[str | None]:
+    return Call("PUT", "/v2/account/contact/", _email, json={"email": email})
+
+
 def test_webhook(webhook_id: str) -> Call[TestSent]:
     return Call(
         "POST",

@@ -212,6 +212,15 @@ class AsyncClient:
         }
         return await self._send(_core.set_portal_settings(settings))
 
+    async def get_contact_email(self) -> str | None:
+        """The address HookCast e-mails about the account's webhooks, or None if unset."""
+        return await self._send(_core.get_contact_email())
+
+    async def set_contact_email(self, email: str | None) -> str | None:
+        """Sets (None: clears) the address HookCast e-mails before a webhook is disabled,
+        when it is and when it recovers (admin)."""
+        return await self._send(_core.set_contact_email(email))
+
     async def test_webhook(self, webhook_id: str) -> TestSent:
         """Queue a `webhook_test` ping for this webhook."""
         return await self._send(_core.test_webhook(webhook_id))

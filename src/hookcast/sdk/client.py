@@ -218,6 +218,15 @@ class Client:
         }
         return self._send(_core.set_portal_settings(settings))
 
+    def get_contact_email(self) -> str | None:
+        """The address HookCast e-mails about the account's webhooks, or None if unset."""
+        return self._send(_core.get_contact_email())
+
+    def set_contact_email(self, email: str | None) -> str | None:
+        """Sets (None: clears) the address HookCast e-mails before a webhook is disabled,
+        when it is and when it recovers (admin)."""
+        return self._send(_core.set_contact_email(email))
+
     def test_webhook(self, webhook_id: str) -> TestSent:
         """Queue a `webhook_test` ping for this webhook."""
         return self._send(_core.test_webhook(webhook_id))

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from hookcast.domain.errors import NotFound, ValidationFailed
 from hookcast.domain.ids import new_api_key_secret, new_resource_id, random_chars
+from hookcast.domain.mail import valid_address
 from hookcast.domain.models import Account, ApiKey, Permission, Role
 from hookcast.ports import Clock, Store
 from hookcast.services import validation as v
@@ -93,6 +94,22 @@ class AccountService:
         caller.require(Permission.ADMIN)
         if not await self._store.delete_api_key(caller.account_id, key_id):
             raise NotFound(f"API key {key_id!r} was not found")
+
+    # The contact address: HookCast e-mails it a webhook's disable warning, disable and
+    # recovery (domain/mail.py), when an SMTP server is configured.
+
+    async def contact_email(self, caller: Caller) -> str | None:
+        caller.require(Permission.READ)
+        return await self._store.get_contact_email(caller.account_id)
+
+    async def set_contact_email(self, caller: Caller, email: object) -> str | None:
+        """Sets (None or "": clears) the account's contact address."""
+        caller.require(Permission.ADMIN)
+        chosen = None if email in (None, "") else v.text(email, field="email", max_length=254)
+        if chosen is not None and not valid_address(chosen):
+            raise ValidationFailed("email must be one e-mail address", field="email")
+        await self._store.set_contact_email(caller.account_id, chosen)
+        return chosen
 
     # The Flowplayer organization secret: one per account, signing every Flowplayer-format
     # webhook of it (Flowplayer's "Webhooks Secret Key"); none set, their deliveries are held.

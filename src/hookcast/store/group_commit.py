@@ -17,8 +17,10 @@ from hookcast.domain.models import Delivery, Event
 from hookcast.ports import ConfigChanged, ConfigVersion, Fanout
 from hookcast.store import accounts as account_sql
 from hookcast.store import deliveries as delivery_sql
+from hookcast.store import operational as operational_sql
 from hookcast.store import sequences as sequence_sql
 from hookcast.store.connector import Transaction
+from hookcast.store.crypto import SecretBox
 from hookcast.store.sql import notify
 
 __all__ = ["GroupCommit", "Publish", "append_together"]
@@ -43,12 +45,13 @@ class _Waiting:
 
 
 async def append_together(
-    tx: Transaction, publishes: Sequence[Publish]
+    tx: Transaction, publishes: Sequence[Publish], *, box: SecretBox
 ) -> tuple[list[list[str] | None], int]:
     """The statements of several publishes, run together (one INSERT of events, one of
     deliveries, whatever their number): the ids each publish stored, or None for one whose
     `expect` no longer holds (it stores nothing); and how many deliveries are due now
-    (workers should be woken)."""
+    (workers should be woken). Deliveries held for a disabled webhook publish its
+    webhook_held event, once per run of them (`box` reads the account's webhooks then)."""
     outdated = await _outdated(tx, publishes)
     live = [publish for publish in publishes if publish not in outdated]
     stored = await sequence_sql.insert_numbered(tx, [e for p in live for e in p.events])
@@ -76,6 +79,7 @@ async def append_together(
     # Workers are woken for deliveries due now, not for those born leased to a worker
     # (fanout.Lease), which that worker already has.
     due = sum(1 for delivery in fanned_out if delivery.lease_token is None)
+    due += await operational_sql.announce_held(tx, fanned_out, box=box)
     if due:
         await notify(tx)
     return ids, due
@@ -112,9 +116,12 @@ class GroupCommit:
         self,
         writing: Callable[[], AbstractAsyncContextManager[Transaction]],
         woken: Callable[[], None],
+        *,
+        box: SecretBox,
     ) -> None:
         self._writing = writing
         self._woken = woken
+        self._box = box
         self._queue: deque[_Waiting] = deque()
         self._writer: asyncio.Task[None] | None = None
 
@@ -144,7 +151,8 @@ class GroupCommit:
     async def _write_group(self, group: list[_Waiting]) -> None:
         try:
             async with self._writing() as tx:
-                stored, due = await append_together(tx, [item.publish for item in group])
+                publishes = [item.publish for item in group]
+                stored, due = await append_together(tx, publishes, box=self._box)
         except Unavailable as exc:  # the database, not the data: every publish fails alike
             _fail_all(group, exc)
             return

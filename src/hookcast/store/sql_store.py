@@ -24,6 +24,7 @@ from hookcast.domain.models import (
     Site,
     Webhook,
 )
+from hookcast.domain.operational import Standing, notices_for
 from hookcast.domain.portal import PortalSettings
 from hookcast.ports import (
     ClaimedDelivery,
@@ -44,12 +45,15 @@ from hookcast.ports import (
     WebhookHealth,
     WebhookQuery,
 )
+from hookcast.ports.mail import OutboxMail
 from hookcast.store import accounts as account_sql
 from hookcast.store import chains as chain_sql
 from hookcast.store import deliveries as delivery_sql
 from hookcast.store import delivery_rate as rate_sql
 from hookcast.store import events as event_sql
 from hookcast.store import held as held_sql
+from hookcast.store import mail as mail_sql
+from hookcast.store import operational as operational_sql
 from hookcast.store import operations as operations_sql
 from hookcast.store import replay as replay_sql
 from hookcast.store import sessions as session_sql
@@ -94,7 +98,7 @@ class SqlStore:
         self._connector = connector
         self._box = box
         self._wakeup = Wakeup(listen_dsn)
-        self._appends = GroupCommit(self._writing, self._wakeup.notify)
+        self._appends = GroupCommit(self._writing, self._wakeup.notify, box=box)
         self._statistics = GrowthStatistics(connector)
 
     def __repr__(self) -> str:
@@ -189,6 +193,14 @@ class SqlStore:
     async def get_portal_settings(self, account_id: str) -> PortalSettings:
         async with self._reading() as tx:
             return await account_sql.get_portal_settings(tx, account_id)
+
+    async def set_contact_email(self, account_id: str, email: str | None) -> bool:
+        async with self._writing() as tx:
+            return await mail_sql.set_contact_email(tx, account_id=account_id, email=email)
+
+    async def get_contact_email(self, account_id: str) -> str | None:
+        async with self._reading() as tx:
+            return await mail_sql.get_contact_email(tx, account_id)
 
     async def create_api_key(self, key: ApiKey) -> None:
         async with self._writing(f"api key {key.id} already exists") as tx:
@@ -378,9 +390,12 @@ class SqlStore:
         async with self._writing() as tx:
             # Webhook rows, then delivery rows, then chain rows, then account rows: the order
             # every writer locks them in (update_webhook, append_events), so PostgreSQL never
-            # sees a cycle.
+            # sees a cycle. The webhooks' standing is read under that first lock: what
+            # changed is told once (store/operational.py).
+            standing = await operational_sql.lock_standing(tx, [h.webhook_id for h in health])
             await webhook_sql.apply_health(tx, health)
             made_due = await delivery_sql.record_attempts(tx, results)
+            made_due += await self._announce(tx, standing, health)
             if made_due:
                 await notify(tx)
             await account_sql.config_changed_for_webhooks(
@@ -388,6 +403,41 @@ class SqlStore:
             )
         if made_due:
             self._wakeup.notify()
+
+    async def _announce(
+        self, tx: Transaction, standing: dict[str, Standing], health: Sequence[WebhookHealth]
+    ) -> int:
+        """Publishes the operational events the batch caused; returns the deliveries due."""
+        notices = [
+            notice
+            for change in health
+            if (before := standing.get(change.webhook_id)) is not None
+            for notice in notices_for(before, change)
+        ]
+        if not notices:
+            return 0
+        _, due = await operational_sql.publish_notices(tx, notices, box=self._box)
+        return due
+
+    # the mail outbox (ports/mail.py)
+
+    async def claim_due_mails(
+        self, *, now: datetime, limit: int, lease_seconds: float
+    ) -> Sequence[OutboxMail]:
+        async with self._writing() as tx:
+            return await mail_sql.claim_due(tx, now=now, limit=limit, lease_seconds=lease_seconds)
+
+    async def mail_sent(self, *, mail_id: str, lease_token: str, now: datetime) -> None:
+        async with self._writing() as tx:
+            await mail_sql.mark_sent(tx, mail_id=mail_id, lease_token=lease_token, now=now)
+
+    async def mail_failed(
+        self, *, mail_id: str, lease_token: str, error: str, retry_at: datetime | None
+    ) -> None:
+        async with self._writing() as tx:
+            await mail_sql.mark_failed(
+                tx, mail_id=mail_id, lease_token=lease_token, error=error, retry_at=retry_at
+            )
 
     async def beat_worker(self, worker_id: str, now: datetime) -> None:
         async with self._writing() as tx:
@@ -541,7 +591,8 @@ class _TransactionView(SqlStore):
     ) -> Sequence[str]:
         """On the caller's transaction, not in a group: it commits when the caller does."""
         async with self._in_callers() as tx:
-            (ids,), due = await append_together(tx, [Publish(events, fanout, expect)])
+            publish = Publish(events, fanout, expect)
+            (ids,), due = await append_together(tx, [publish], box=self._box)
         if due:
             self._wakeup.notify()
         if ids is None:

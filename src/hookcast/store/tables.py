@@ -30,6 +30,7 @@ __all__ = [
     "deliveries",
     "delivery_chains",
     "events",
+    "mail_outbox",
     "metadata",
     "resource_sequences",
     "sites",
@@ -71,6 +72,8 @@ accounts = Table(
     Column("flowplayer_secret_encrypted", Text, nullable=True),
     # The customer portal's brand and default frame-ancestors (JSON; store/accounts.py).
     Column("portal_settings", Text, nullable=True),
+    # Where HookCast e-mails a webhook's disable warning, disable and recovery (NULL: nowhere).
+    Column("contact_email", Text, nullable=True),
 )
 
 api_keys = Table(
@@ -361,4 +364,31 @@ attempts = Table(
     Column("latency_ms", Float, nullable=False),
     Column("response_body", Text, nullable=False),
     Column("error", Text, nullable=True),
+)
+
+# E-mails to accounts' contact addresses, written in the transaction that publishes their
+# operational event (store/mail.py) and sent from here by the mailer (delivery/mailer.py):
+# one per (account, event). `next_attempt_at` is NULL once sent or given up.
+mail_outbox = Table(
+    "mail_outbox",
+    metadata,
+    Column("id", String(_DELIVERY_ID), primary_key=True),
+    Column("account_id", String(_ID), ForeignKey("accounts.id"), nullable=False),
+    Column("event_id", String(_EVENT_ID), nullable=False),
+    Column("recipient", Text, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created", Timestamp, nullable=False),
+    Column("next_attempt_at", Timestamp, nullable=True),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("lease_token", String(64), nullable=True),
+    Column("sent_at", Timestamp, nullable=True),
+    Column("last_error", Text, nullable=True),
+    UniqueConstraint("account_id", "event_id"),
+    Index(
+        "ix_mail_outbox_due",
+        "next_attempt_at",
+        sqlite_where=text("next_attempt_at IS NOT NULL"),
+        postgresql_where=text("next_attempt_at IS NOT NULL"),
+    ),
 )

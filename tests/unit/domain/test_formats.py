@@ -13,7 +13,12 @@ import pytest
 from standardwebhooks.webhooks import Webhook as StandardWebhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from hookcast.domain.catalog import ALL_EVENTS, EVENT_TYPES, PUBLISHABLE_EVENTS
+from hookcast.domain.catalog import (
+    ALL_EVENTS,
+    EVENT_TYPES,
+    OPERATIONAL_EVENTS,
+    PUBLISHABLE_EVENTS,
+)
 from hookcast.domain.formats import FORMATS, TEST_EVENT, Format
 from hookcast.domain.formats.examples import format_examples
 from hookcast.domain.models import Event
@@ -236,8 +241,9 @@ def test_api_video_bodies_are_flat_with_only_its_fields(
     assert "webhook-signature" not in headers
 
 
-def test_api_video_names_exactly_its_six_events() -> None:
-    assert set(FORMATS["apivideo"].event_names()) == {
+def test_api_video_names_exactly_its_six_events_and_hookcasts_own() -> None:
+    operational = {f"webhook.{name.removeprefix('webhook_')}" for name in OPERATIONAL_EVENTS}
+    assert set(FORMATS["apivideo"].event_names()) == operational | {
         "video.encoding.quality.completed",
         "live-stream.broadcast.started",
         "live-stream.broadcast.ended",
@@ -275,7 +281,7 @@ def test_flowplayer_signs_with_the_organization_secret_or_not_at_all() -> None:
     assert wire.signing_secrets(with_secret, make.NOW) == ("org secret",)
 
 
-def test_flowplayer_names_every_event_its_docs_list() -> None:
+def test_flowplayer_names_every_event_its_docs_list_and_hookcasts_own() -> None:
     assert set(FORMATS["flowplayer"].event_names()) == {
         "VIDEO_READY",
         "VIDEO_UPDATED",
@@ -285,6 +291,7 @@ def test_flowplayer_names_every_event_its_docs_list() -> None:
             for what in ("CREATED", "UPDATED", "DELETED", "CONNECTED", "DISCONNECTED", "ERROR")
         ),
         *(f"LIVESOURCE_{what}" for what in ("CREATED", "UPDATED", "DELETED", "CONNECTED")),
+        *(name.upper() for name in OPERATIONAL_EVENTS),
     }
 
 
@@ -303,7 +310,7 @@ def test_media_manager_signature_is_the_hex_hmac_of_the_body() -> None:
     assert headers["Signature"] == hmac.new(SECRETS[0].encode(), body, hashlib.sha256).hexdigest()
 
 
-def test_media_manager_names_every_event_its_docs_list() -> None:
+def test_media_manager_names_every_event_its_docs_list_and_hookcasts_own() -> None:
     assert set(FORMATS["mediamanager"].event_names()) == {
         "media.created",
         "media.upload.completed",
@@ -319,6 +326,7 @@ def test_media_manager_names_every_event_its_docs_list() -> None:
         "livestream.disabled",
         "livestream.started",
         "livestream.idle",
+        *(name.replace("_", ".", 1) for name in OPERATIONAL_EVENTS),
     }
 
 

@@ -61,6 +61,8 @@ CALLS: dict[str, _core.Call[Any]] = {
     "get_flowplayer_secret": _core.get_flowplayer_secret(),
     "set_flowplayer_secret": _core.set_flowplayer_secret("s" * 16),
     "rotate_flowplayer_secret": _core.rotate_flowplayer_secret(),
+    "get_contact_email": _core.get_contact_email(),
+    "set_contact_email": _core.set_contact_email("oncall@example.com"),
     "test_webhook": _core.test_webhook("w"),
     "create_portal_link": _core.create_portal_link("editor", "24h", None),
     "get_portal_settings": _core.get_portal_settings(),

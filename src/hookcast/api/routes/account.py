@@ -7,8 +7,14 @@ from fastapi import APIRouter
 
 from hookcast.api.deps import CallerDep, ServicesDep
 from hookcast.api.json_route import OrjsonRoute
-from hookcast.api.models import AUTHENTICATED, WITH_BODY, FlowplayerSecretOut, error_responses
-from hookcast.api.schemas import FlowplayerSecretIn
+from hookcast.api.models import (
+    AUTHENTICATED,
+    WITH_BODY,
+    ContactOut,
+    FlowplayerSecretOut,
+    error_responses,
+)
+from hookcast.api.schemas import ContactIn, FlowplayerSecretIn
 
 router = APIRouter(prefix="/v2/account", tags=["account"], route_class=OrjsonRoute)
 
@@ -41,3 +47,23 @@ async def set_flowplayer_secret(
 )
 async def rotate_flowplayer_secret(services: ServicesDep, caller: CallerDep) -> FlowplayerSecretOut:
     return FlowplayerSecretOut(secret=await services.accounts.set_flowplayer_secret(caller))
+
+
+@router.get(
+    "/contact/",
+    summary="The address HookCast e-mails about the account's webhooks",
+    responses=error_responses(*AUTHENTICATED),
+)
+async def get_contact(services: ServicesDep, caller: CallerDep) -> ContactOut:
+    return ContactOut(email=await services.accounts.contact_email(caller))
+
+
+@router.put(
+    "/contact/",
+    summary="Set the address HookCast e-mails before a webhook is disabled (admin)",
+    description="HookCast e-mails it a webhook's disable warning, its disable and its recovery "
+    "when an SMTP server is configured (HOOKCAST_SMTP_URL). `null` or an empty string: none.",
+    responses=error_responses(*WITH_BODY, 403, *AUTHENTICATED),
+)
+async def set_contact(body: ContactIn, services: ServicesDep, caller: CallerDep) -> ContactOut:
+    return ContactOut(email=await services.accounts.set_contact_email(caller, body.email))

@@ -1,4 +1,5 @@
-"""API keys (admins only): create one with a role and see its secret once, or revoke one."""
+"""API keys (admins only): create one with a role and see its secret once, or revoke one;
+and the account's contact address, e-mailed before a webhook is disabled."""
 
 from __future__ import annotations
 
@@ -33,6 +34,16 @@ async def revoke_key(key_id: str, dash: DashDep, visit: VisitDep, _: CsrfFormDep
     return redirect("/keys?notice=key_revoked")
 
 
+async def set_contact(
+    request: Request, dash: DashDep, visit: VisitDep, form: CsrfFormDep
+) -> Response:
+    try:
+        await dash.services.accounts.set_contact_email(visit.caller, form.get("email", ""))
+    except ValidationFailed as exc:
+        return await _page(request, dash, visit, contact_error=exc.description, status=400)
+    return redirect("/keys?notice=contact_saved")
+
+
 async def _page(
     request: Request,
     dash: Dashboard,
@@ -40,9 +51,11 @@ async def _page(
     *,
     created: NewApiKey | None = None,
     error: str | None = None,
+    contact_error: str | None = None,
     status: int = 200,
 ) -> Response:
     keys = await dash.services.accounts.list_keys(visit.caller)
+    contact = await dash.services.accounts.contact_email(visit.caller)
     return dash.render(
         request,
         "keys.html",
@@ -52,4 +65,6 @@ async def _page(
         roles=[role.value for role in Role],
         created=created,
         error=error,
+        contact_email=contact,
+        contact_error=contact_error,
     )

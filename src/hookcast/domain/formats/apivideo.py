@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from hookcast.domain.catalog import OPERATIONAL_EVENTS
 from hookcast.domain.formats.base import TEST_EVENT, Format, hex_signed
 from hookcast.domain.ids import random_chars
 from hookcast.domain.models import Event, RetryPolicySpec
@@ -23,7 +24,7 @@ SECRET_PREFIX: Final = "sig_sec_"  # noqa: S105 - a prefix, not a secret
 # Each event's fields in api.video's order: (api.video field, where the value comes from),
 # "id:" a resource id of the event, "data:" a field of the publisher's data. A field whose
 # source is absent is left out.
-_FIELDS: Final[Mapping[str, tuple[tuple[str, str], ...]]] = {
+_PLATFORM_FIELDS: Final[Mapping[str, tuple[tuple[str, str], ...]]] = {
     "rendition_ready": (
         ("videoId", "id:media_id"),
         ("liveStreamId", "data:channel_id"),
@@ -45,6 +46,25 @@ _FIELDS: Final[Mapping[str, tuple[tuple[str, str], ...]]] = {
     "summary_generated": (("videoId", "id:media_id"), ("summaryId", "id:summary_id")),
     TEST_EVENT: (),
 }
+# HookCast's own events about the account's webhooks (api.video has none): their data, in
+# api.video's camelCase; the fields an event lacks (a recovery's last error) are left out.
+_OPERATIONAL_FIELDS: Final = (
+    ("webhookId", "data:webhook_id"),
+    ("webhookName", "data:webhook_name"),
+    ("webhookUrl", "data:webhook_url"),
+    ("failingSince", "data:failing_since"),
+    ("lastStatusCode", "data:last_status_code"),
+    ("lastError", "data:last_error"),
+    ("lastResponseBody", "data:last_response_body"),
+    ("deliveriesWaiting", "data:deliveries_waiting"),
+    ("reason", "data:reason"),
+    ("disableAt", "data:disable_at"),
+    ("recoveredAt", "data:recovered_at"),
+)
+_FIELDS: Final[Mapping[str, tuple[tuple[str, str], ...]]] = {
+    **_PLATFORM_FIELDS,
+    **{name: _OPERATIONAL_FIELDS for name in OPERATIONAL_EVENTS},
+}
 NAMES: Final[Mapping[str, str]] = {
     "rendition_ready": "video.encoding.quality.completed",
     "channel_active": "live-stream.broadcast.started",
@@ -53,6 +73,7 @@ NAMES: Final[Mapping[str, str]] = {
     "caption_generated": "video.caption.generated",
     "summary_generated": "video.summary.generated",
     TEST_EVENT: "webhook.test",  # HookCast's own ping: api.video sends none
+    **{name: name.replace("_", ".", 1) for name in OPERATIONAL_EVENTS},  # webhook.failing, ...
 }
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
+from hookcast.domain.catalog import OPERATIONAL_EVENTS
 from hookcast.domain.formats.base import TEST_EVENT, Format, hex_signed, resource_fields
 from hookcast.domain.formats.jwplayer import format_time
 from hookcast.domain.ids import new_webhook_secret
@@ -37,6 +38,9 @@ NAMES: Final[Mapping[str, str]] = {
     "livesource_deleted": "LIVESOURCE_DELETED",
     "livesource_connected": "LIVESOURCE_CONNECTED",
     TEST_EVENT: "WEBHOOK_TEST",  # HookCast's own ping: Flowplayer sends none
+    # HookCast's own events about the account's webhooks, in Flowplayer's style:
+    # WEBHOOK_FAILING, WEBHOOK_DISABLE_WARNING, ...
+    **{name: name.upper() for name in OPERATIONAL_EVENTS},
 }
 
 

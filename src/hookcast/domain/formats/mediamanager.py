@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
+from hookcast.domain.catalog import OPERATIONAL_EVENTS
 from hookcast.domain.formats.base import TEST_EVENT, Format, hex_signed, resource_fields
 from hookcast.domain.formats.jwplayer import format_time
 from hookcast.domain.ids import new_webhook_secret
@@ -43,6 +44,9 @@ NAMES: Final[Mapping[str, str]] = {
     "channel_active": "livestream.started",
     "channel_idle": "livestream.idle",
     TEST_EVENT: "webhook.test",  # HookCast's own ping
+    # HookCast's own events about the account's webhooks, dotted as its ping:
+    # webhook.failing, webhook.disable_warning, ...
+    **{name: name.replace("_", ".", 1) for name in OPERATIONAL_EVENTS},
 }
 
 

@@ -4,7 +4,7 @@ events.traceparent: the W3C traceparent of the publish's fan-out span, so that a
 later, by any worker, continue the publisher's trace. NULL for events published untraced.
 
 Revision ID: 0014_event_traceparent
-Revises: 0011_portal_settings
+Revises: 0013_operational_events
 Create Date: 2026-12-05
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0014_event_traceparent"
-down_revision: str | None = "0012_all_sites"
+down_revision: str | None = "0013_operational_events"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -21,7 +21,7 @@ day on PostgreSQL.
   table; `migrate` runs ANALYZE on never-analyzed tables (store/migrate.py).
 
 Revision ID: 0016_delivery_partitions
-Revises: 0011_portal_settings
+Revises: 0015_webhook_controls
 Create Date: 2026-12-05
 """
 

@@ -1,0 +1,86 @@
+"""The mailer: sends the e-mails the store queued with their operational events (the mail
+outbox), each under a lease, retrying the ones the mail server did not take."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+
+from hookcast.domain.mail import retry_at
+from hookcast.ports import Clock
+from hookcast.ports.mail import MailFailed, MailOutbox, MailTransport, OutboxMail
+
+__all__ = ["Mailer", "MailerOptions"]
+
+_log = logging.getLogger("hookcast.mailer")
+
+
+@dataclass(frozen=True, slots=True)
+class MailerOptions:
+    # Mails leased at once. A batch must be sent within its lease, or another mailer takes
+    # and sends its mails again: 5 mails x the transport's 30 s timeout, against 300 s.
+    batch: int = 5
+    lease_seconds: float = 300.0
+    poll_seconds: float = 5.0  # how soon a queued mail goes (the outbox is polled)
+
+
+class Mailer:
+    """Claims due mails from `outbox` and hands each to `transport`."""
+
+    def __init__(
+        self,
+        outbox: MailOutbox,
+        transport: MailTransport,
+        *,
+        clock: Clock,
+        options: MailerOptions = MailerOptions(),
+    ) -> None:
+        self._outbox = outbox
+        self._transport = transport
+        self._clock = clock
+        self._options = options
+
+    async def send_due(self) -> int:
+        """Sends the mails due now (one batch); returns how many the server took."""
+        options = self._options
+        leased = await self._outbox.claim_due_mails(
+            now=self._clock(), limit=options.batch, lease_seconds=options.lease_seconds
+        )
+        sent = 0
+        for mail in leased:
+            sent += await self._send(mail)
+        return sent
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Sends due mails until `stop` is set, polling the outbox in between."""
+        while not stop.is_set():
+            try:
+                await self.send_due()
+            except Exception:  # the database, most likely: try again at the next poll
+                _log.exception("sending queued e-mails failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self._options.poll_seconds)
+
+    async def _send(self, leased: OutboxMail) -> int:
+        try:
+            await self._transport.send(leased.mail, message_id=f"<{leased.id}@hookcast>")
+        except MailFailed as exc:
+            again = retry_at(attempts=leased.attempts, now=self._clock())
+            _log.warning(
+                "e-mail %s to %s failed (try %d, %s): %s",
+                leased.id,
+                leased.mail.recipient,
+                leased.attempts,
+                f"again at {again.isoformat()}" if again else "given up",
+                exc,
+            )
+            await self._outbox.mail_failed(
+                mail_id=leased.id, lease_token=leased.lease_token, error=str(exc), retry_at=again
+            )
+            return 0
+        await self._outbox.mail_sent(
+            mail_id=leased.id, lease_token=leased.lease_token, now=self._clock()
+        )
+        return 1

@@ -1,0 +1,300 @@
+"""Operational events: recording outcomes that change a webhook's health publishes
+webhook_failing, webhook_disable_warning, webhook_disabled and webhook_recovered in the same
+transaction, once per change, to the account's webhooks that subscribe to them."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from typing import Any
+
+from hookcast.domain.models import Account, DeliveryStatus, LastError, Webhook
+from hookcast.ports import DeliveryQuery, EventQuery, Fanout, PageRequest, WebhookHealth
+from hookcast.store import SqlStore, open_store
+from support import factories as make
+
+OPERATIONAL = (
+    "webhook_failing",
+    "webhook_disable_warning",
+    "webhook_disabled",
+    "webhook_recovered",
+)
+
+
+async def _setup(store: SqlStore) -> tuple[Account, Webhook, Webhook]:
+    """An account with a webhook that will fail (subscribed to its own operational events
+    too) and a watcher subscribed to them, each with one pending delivery of an event."""
+    acme = make.account()
+    await store.create_account(acme)
+    failing = make.webhook(acme.id, name="Indexer", events=("media_available", *OPERATIONAL))
+    watcher = make.webhook(acme.id, name="On call", events=OPERATIONAL)
+    await store.create_webhook(failing)
+    await store.create_webhook(watcher)
+    event = make.event(acme.id)
+    await store.append_events(events=[event], fanout=make.fanout_to(failing.id))
+    return acme, failing, watcher
+
+
+def _failure(webhook_id: str, at: float, **extra: Any) -> WebhookHealth:
+    error = LastError(make.later(at), 503, "HTTP 503", "upstream down")
+    return WebhookHealth(webhook_id, None, make.later(at), last_error=error, **extra)
+
+
+def _success(webhook_id: str, at: float) -> WebhookHealth:
+    return WebhookHealth(webhook_id, make.later(at), None)
+
+
+async def _told(store: SqlStore, account: Account, watcher: Webhook) -> list[dict[str, Any]]:
+    """What the watcher was sent: each delivery's event type and data, oldest first."""
+    page = await store.list_deliveries(
+        DeliveryQuery(account.id, watcher.id, page=PageRequest(page_length=100))
+    )
+    # Events of one moment (a 410 starts the failing period and disables) in causal order.
+    order = [*OPERATIONAL, "webhook_held"]
+    records = sorted(
+        page.items, key=lambda record: (record.event.created, order.index(record.event.type))
+    )
+    return [{"type": r.event.type, **(r.event.data or {})} for r in records]
+
+
+async def _types(store: SqlStore, account: Account, watcher: Webhook) -> list[str]:
+    return [told["type"] for told in await _told(store, account, watcher)]
+
+
+async def test_the_first_failure_of_a_period_is_told_once_with_what_on_call_needs(
+    store: SqlStore,
+) -> None:
+    acme, failing, watcher = await _setup(store)
+
+    await store.record_results([], [_failure(failing.id, 10)])
+    await store.record_results([], [_failure(failing.id, 20)])
+
+    (told,) = await _told(store, acme, watcher)
+    assert told == {
+        "type": "webhook_failing",
+        "webhook_id": failing.id,
+        "webhook_name": "Indexer",
+        "webhook_url": failing.webhook_url,
+        "failing_since": make.later(10).isoformat(),
+        "last_status_code": 503,
+        "last_error": "HTTP 503",
+        "last_response_body": "upstream down",
+        "deliveries_waiting": 1,
+    }
+
+
+async def test_a_webhook_is_not_told_about_itself(store: SqlStore) -> None:
+    acme, failing, _watcher = await _setup(store)
+
+    await store.record_results([], [_failure(failing.id, 10)])
+
+    # Subscribed to webhook_failing, it still has only the event it was failing on.
+    page = await store.list_deliveries(DeliveryQuery(acme.id, failing.id))
+    assert [record.event.type for record in page.items] == ["media_available"]
+
+
+async def test_recovery_ends_the_period_and_the_next_failure_starts_another(
+    store: SqlStore,
+) -> None:
+    acme, failing, watcher = await _setup(store)
+
+    await store.record_results([], [_failure(failing.id, 10)])
+    await store.record_results([], [_success(failing.id, 30)])
+    await store.record_results([], [_success(failing.id, 40)])  # healthy already: nothing
+    await store.record_results([], [_failure(failing.id, 50)])
+
+    told = await _told(store, acme, watcher)
+    assert [t["type"] for t in told] == ["webhook_failing", "webhook_recovered", "webhook_failing"]
+    recovered = told[1]
+    assert (recovered["failing_since"], recovered["recovered_at"]) == (
+        make.later(10).isoformat(),
+        make.later(30).isoformat(),
+    )
+    assert told[2]["failing_since"] == make.later(50).isoformat()
+
+
+async def test_the_warning_is_told_once_and_the_disable_with_its_reason(store: SqlStore) -> None:
+    acme, failing, watcher = await _setup(store)
+    disable_at = make.later(5 * 86400 + 10)
+
+    await store.record_results([], [_failure(failing.id, 10)])
+    await store.record_results([], [_failure(failing.id, 4 * 86400, disable_at=disable_at)])
+    await store.record_results([], [_failure(failing.id, 4.5 * 86400, disable_at=disable_at)])
+    gone = _failure(failing.id, 5 * 86400, disable_reason="no successful delivery for 5 days")
+    await store.record_results([], [gone])
+    await store.record_results([], [gone])  # disabled already: nothing more
+
+    told = await _told(store, acme, watcher)
+    assert [t["type"] for t in told] == [
+        "webhook_failing",
+        "webhook_disable_warning",
+        "webhook_disabled",
+    ]
+    assert told[1]["disable_at"] == disable_at.isoformat()
+    assert told[2]["reason"] == "no successful delivery for 5 days"
+    assert told[2]["deliveries_waiting"] == 1  # its delivery, paused
+
+
+async def test_operational_events_are_in_the_event_log_and_reach_only_subscribers(
+    store: SqlStore,
+) -> None:
+    acme, failing, watcher = await _setup(store)
+    everything = make.webhook(acme.id, events=("*",))
+    await store.create_webhook(everything)
+
+    await store.record_results([], [_failure(failing.id, 10)])
+
+    logged = await store.list_events(EventQuery(acme.id, type="webhook_failing"))
+    assert [
+        summary.event.data and summary.event.data["webhook_id"] for summary in logged.items
+    ] == [failing.id]
+    counts = logged.items[0].deliveries
+    assert (sum(counts.values()), counts[DeliveryStatus.PENDING]) == (1, 1)  # the watcher's
+    assert await _types(store, acme, watcher) == ["webhook_failing"]
+
+
+async def test_many_failures_recorded_at_once_tell_one_failing(
+    database_url: str, secret_key: bytes
+) -> None:
+    """Two workers (two stores, their own connections) record failures of one webhook at the
+    same moment: one webhook_failing, whoever commits first."""
+    stores = [await open_store(database_url, secret_key=secret_key) for _ in range(2)]
+    try:
+        acme, failing, watcher = await _setup(stores[0])
+        for round_ in range(5):
+            at = 100.0 * round_
+            await asyncio.gather(
+                *(
+                    store.record_results([], [_failure(failing.id, at + n)])
+                    for n, store in enumerate(stores * 4)
+                )
+            )
+            await stores[0].record_results([], [_success(failing.id, at + 50)])
+        told = await _types(stores[0], acme, watcher)
+        assert told == ["webhook_failing", "webhook_recovered"] * 5
+    finally:
+        for store in stores:
+            await store.close()
+
+
+# --- e-mail ---------------------------------------------------------------------------------
+
+
+async def _fail_until_disabled(store: SqlStore, failing: Webhook) -> None:
+    disable_at = make.later(5 * 86400 + 10)
+    await store.record_results([], [_failure(failing.id, 10)])
+    await store.record_results([], [_failure(failing.id, 4 * 86400, disable_at=disable_at)])
+    gone = _failure(failing.id, 5 * 86400, disable_reason="410 Gone")
+    await store.record_results([], [gone])
+
+
+async def test_the_warning_and_the_disable_are_queued_as_mails_once(store: SqlStore) -> None:
+    acme, failing, _watcher = await _setup(store)
+    assert await store.set_contact_email(acme.id, "oncall@acme.example")
+    assert await store.get_contact_email(acme.id) == "oncall@acme.example"
+
+    await _fail_until_disabled(store, failing)
+    await _fail_until_disabled(store, failing)  # told already: nothing more
+
+    mails = await store.claim_due_mails(now=make.later(6 * 86400), limit=10, lease_seconds=60)
+    assert [(m.mail.recipient, m.mail.subject, m.attempts) for m in mails] == [
+        (
+            "oncall@acme.example",
+            '[HookCast] Webhook "Indexer" will be disabled at '
+            + make.later(5 * 86400 + 10).isoformat(),
+            1,
+        ),
+        ("oncall@acme.example", '[HookCast] Webhook "Indexer" was disabled', 1),
+    ]
+    assert "Reason: 410 Gone" in mails[1].mail.body
+    assert failing.webhook_url in mails[1].mail.body
+
+
+async def test_no_contact_address_no_mail(store: SqlStore) -> None:
+    _acme, failing, _watcher = await _setup(store)
+
+    await _fail_until_disabled(store, failing)
+
+    assert await store.claim_due_mails(now=make.later(9e6), limit=10, lease_seconds=60) == []
+
+
+async def test_a_sent_mail_is_never_claimed_again_and_a_failed_one_when_due(
+    store: SqlStore,
+) -> None:
+    acme, failing, _watcher = await _setup(store)
+    await store.set_contact_email(acme.id, "oncall@acme.example")
+    await _fail_until_disabled(store, failing)
+    now = make.later(6 * 86400)
+    warning, disabled = await store.claim_due_mails(now=now, limit=10, lease_seconds=60)
+    # Leased: no one else takes them meanwhile.
+    assert await store.claim_due_mails(now=now, limit=10, lease_seconds=60) == []
+
+    await store.mail_sent(mail_id=warning.id, lease_token=warning.lease_token, now=now)
+    retry = make.later(6 * 86400 + 30)
+    await store.mail_failed(
+        mail_id=disabled.id, lease_token=disabled.lease_token, error="refused", retry_at=retry
+    )
+
+    assert (
+        await store.claim_due_mails(now=make.later(6 * 86400 + 29), limit=10, lease_seconds=1) == []
+    )
+    (again,) = await store.claim_due_mails(now=retry, limit=10, lease_seconds=60)
+    assert (again.id, again.attempts) == (disabled.id, 2)
+    # A stale lease's outcome changes nothing.
+    await store.mail_sent(mail_id=warning.id, lease_token=disabled.lease_token, now=retry)
+    await store.mail_failed(
+        mail_id=again.id, lease_token=again.lease_token, error="x", retry_at=None
+    )
+    assert await store.claim_due_mails(now=make.later(9e6), limit=10, lease_seconds=60) == []
+
+
+async def test_two_mailers_never_take_the_same_mail(database_url: str, secret_key: bytes) -> None:
+    stores = [await open_store(database_url, secret_key=secret_key) for _ in range(2)]
+    try:
+        acme, failing, _watcher = await _setup(stores[0])
+        await stores[0].set_contact_email(acme.id, "oncall@acme.example")
+        await _fail_until_disabled(stores[0], failing)
+        now = make.later(6 * 86400)
+        claims = await asyncio.gather(
+            *(store.claim_due_mails(now=now, limit=1, lease_seconds=60) for store in stores * 2)
+        )
+        ids = [mail.id for claim in claims for mail in claim]
+        assert len(ids) == 2 == len(set(ids))
+    finally:
+        for store in stores:
+            await store.close()
+
+
+def _held_for(webhook: Webhook) -> Fanout:
+    """The fan-out a publish makes for a disabled webhook: its delivery is held."""
+    return lambda events: [
+        make.delivery(event, webhook.id, status=DeliveryStatus.HELD) for event in events
+    ]
+
+
+async def test_events_held_for_a_disabled_webhook_are_told_once_per_run(store: SqlStore) -> None:
+    acme, failing, watcher = await _setup(store)
+    watcher = replace(watcher, events=(*OPERATIONAL, "webhook_held"))
+    await store.update_webhook(watcher, make.NOW)
+    gone = _failure(failing.id, 10, disable_reason="410 Gone")
+    await store.record_results([], [gone])
+
+    for n in range(3):  # three publishes held for it: one run
+        held = make.event(acme.id, created=make.later(20 + n))
+        await store.append_events(events=[held], fanout=_held_for(failing))
+
+    told = await _told(store, acme, watcher)
+    assert [t["type"] for t in told] == ["webhook_failing", "webhook_disabled", "webhook_held"]
+    assert (told[2]["reason"], told[2]["webhook_id"]) == ("410 Gone", failing.id)
+    assert told[2]["deliveries_waiting"] == 2  # the paused one and the first held
+
+    # Released, then held again: a new run, told again.
+    assert await store.discard_held(account_id=acme.id, webhook_id=failing.id, now=make.later(30))
+    again = make.event(acme.id, created=make.later(40))
+    await store.append_events(events=[again], fanout=_held_for(failing))
+    assert await _types(store, acme, watcher) == [
+        "webhook_failing",
+        "webhook_disabled",
+        "webhook_held",
+        "webhook_held",
+    ]

@@ -1,0 +1,186 @@
+"""Operational events and e-mail end to end: a real worker, real loopback receivers, a real
+SMTP server (aiosmtpd). A webhook failing tells the on-call webhook once, its recovery once,
+and the contact address is e-mailed the recovery through SMTP, once."""
+
+from __future__ import annotations
+
+import ssl
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from delivery_harness import Deployment, require_postgres, settings_for, with_options
+from mail_server import PASSWORD, USER, self_signed, smtp_server
+from receivers import answer, closed_port, first_then
+
+from hookcast.bootstrap import utc_now
+from hookcast.cli.runtime import Runtime
+from hookcast.delivery.mailer import Mailer
+from hookcast.delivery.smtp import SmtpServer, SmtpTransport
+from hookcast.domain.mail import MAIL_RETRY_DELAYS, Mail
+from hookcast.ports import Clock, WebhookHealth
+from hookcast.ports.mail import MailFailed, MailOutbox
+from hookcast.store import SqlStore
+from support import factories as make
+
+ONCALL = "oncall@acme.example"
+
+
+@pytest.mark.timeout(60)
+async def test_a_failing_webhook_tells_on_call_once_and_mails_its_recovery(
+    hookcast: Deployment,
+) -> None:
+    broken = await hookcast.receiver(first_then(answer(503, body="down"), answer(), times=3))
+    oncall = await hookcast.receiver()
+    # The failing webhook subscribes to webhook_failing too: it is not told about itself.
+    failing = await hookcast.hook_for(
+        broken, events=["media_available", "webhook_failing"], retry_policy=[0.2, 0.2, 0.2]
+    )
+    await hookcast.hook_for(oncall, events=["webhook_failing", "webhook_recovered"])
+    contact = await hookcast.api.put("/v2/account/contact/", json={"email": ONCALL})
+    assert contact.json() == {"email": ONCALL}
+    assert hookcast.runtime.mailer() is None  # no HOOKCAST_SMTP_URL: nothing sends mail
+    hookcast.start_worker()
+
+    await hookcast.publish_media(3)  # three deliveries failing together
+
+    told = await oncall.wait_for(2)
+    assert sorted(item.payload["event"] for item in told) == [
+        "webhook_failing",
+        "webhook_recovered",
+    ]
+    failing_body = next(item.payload for item in told if item.payload["event"] == "webhook_failing")
+    assert failing_body["data"]["webhook_id"] == failing["id"]
+    assert failing_body["data"]["last_status_code"] == 503
+    assert failing_body["data"]["last_response_body"] == "down"
+    oncall.assert_all_verified()
+    await hookcast.wait_for_status(failing["id"], "succeeded", 3)
+    assert {item.payload["event"] for item in broken.received} == {"media_available"}
+    assert await oncall.stays_quiet(0.5, count=2)
+
+    with smtp_server() as (inbox, port):
+        mailer = _mailer(hookcast.runtime.store, f"smtp://127.0.0.1:{port}")
+        assert await mailer.send_due() == 1  # the recovery (failing alone mails no one)
+        assert await mailer.send_due() == 0  # sent: never again
+    ((recipients, message),) = inbox.received
+    assert recipients == [ONCALL]
+    assert message["Subject"] == '[HookCast] Webhook "hook" recovered'
+    assert failing["metadata"]["webhook_url"] in message.get_payload()
+
+
+@pytest.mark.timeout(60)
+async def test_two_workers_failing_one_webhook_at_once_tell_one_failing(database_url: str) -> None:
+    """Two workers, each with its own connections (PostgreSQL: concurrent transactions),
+    record 40 failures of one webhook at the same time: on call hears once that it is
+    failing, and once that it recovered."""
+    require_postgres(database_url)
+    async with Deployment.open(database_url) as hookcast:
+        other = await Runtime.open(settings_for(database_url))
+        try:
+            broken = await hookcast.receiver(first_then(answer(500), answer(), times=40))
+            oncall = await hookcast.receiver()
+            failing = await hookcast.hook_for(broken, retry_policy=[0.3, 0.3])
+            await hookcast.hook_for(oncall, events=["webhook_failing", "webhook_recovered"])
+            options = with_options(concurrency=16, prefetch=16, flush_batch=4)
+            hookcast.start_worker(options)
+            hookcast.start_worker(options, runtime=other)
+
+            await hookcast.publish_media(40)
+
+            await hookcast.wait_for_status(failing["id"], "succeeded", 40)
+            told = await oncall.wait_for(2)
+            assert await oncall.stays_quiet(0.5, count=2)
+            assert sorted(item.payload["event"] for item in told) == [
+                "webhook_failing",
+                "webhook_recovered",
+            ]
+            assert all(worker.worker.delivered > 0 for worker in hookcast.workers)
+        finally:
+            for worker in hookcast.workers:  # before the store the second one uses closes
+                await worker.close()
+            hookcast.workers.clear()
+            await other.store.close()
+
+
+def _mailer(
+    outbox: MailOutbox, url: str, *, clock: Clock = utc_now, tls: ssl.SSLContext | None = None
+) -> Mailer:
+    transport = SmtpTransport(
+        SmtpServer.from_url(url), sender="HookCast <hookcast@example.com>", tls_context=tls
+    )
+    return Mailer(outbox, transport, clock=clock)
+
+
+# --- the SMTP transport, against each kind of server -----------------------------------------
+
+_MAIL = Mail(recipient=ONCALL, subject="[HookCast] test", body="Webhook: hook\n")
+
+
+@pytest.mark.parametrize("kind", ["plain", "starttls", "tls"])
+async def test_the_transport_sends_over_each_kind_of_connection_logging_in_over_tls(
+    kind: str, tmp_path: Path
+) -> None:
+    server_tls, client_tls = self_signed(tmp_path)
+    tls = None if kind == "plain" else server_tls
+    scheme = {"plain": "smtp", "starttls": "smtp+starttls", "tls": "smtps"}[kind]
+    login = kind != "plain"
+    credentials = f"{USER}:{quote(PASSWORD)}@" if login else ""
+    with smtp_server(tls=tls, starttls=kind == "starttls", login=login) as (inbox, port):
+        server = SmtpServer.from_url(f"{scheme}://{credentials}127.0.0.1:{port}")
+        transport = SmtpTransport(server, sender="hookcast@example.com", tls_context=client_tls)
+        await transport.send(_MAIL, message_id="<m1@hookcast>")
+    ((recipients, message),) = inbox.received
+    assert (recipients, message["Subject"], message["Message-ID"]) == (
+        [ONCALL],
+        "[HookCast] test",
+        "<m1@hookcast>",
+    )
+
+
+async def test_a_wrong_password_or_no_server_is_a_mail_failure(tmp_path: Path) -> None:
+    server_tls, client_tls = self_signed(tmp_path)
+    with smtp_server(tls=server_tls, login=True) as (inbox, port):
+        wrong = SmtpTransport(
+            SmtpServer.from_url(f"smtps://{USER}:wrong@127.0.0.1:{port}"),
+            sender="h@example.com",
+            tls_context=client_tls,
+        )
+        with pytest.raises(MailFailed):
+            await wrong.send(_MAIL, message_id="<m2@hookcast>")
+    nobody = SmtpTransport(
+        SmtpServer.from_url(f"smtp://127.0.0.1:{closed_port()}"), sender="h@example.com"
+    )
+    with pytest.raises(MailFailed):
+        await nobody.send(_MAIL, message_id="<m3@hookcast>")
+    assert inbox.received == []
+
+
+async def test_a_mail_the_server_did_not_take_goes_again_later_once(store: SqlStore) -> None:
+    acme = make.account()
+    await store.create_account(acme)
+    await store.set_contact_email(acme.id, ONCALL)
+    hook = make.webhook(acme.id)
+    await store.create_webhook(hook)
+    gone = WebhookHealth(hook.id, None, make.NOW, disable_reason="410 Gone")
+    await store.record_results([], [gone])
+    clock = _Clock(make.later(1))
+
+    down = _mailer(store, f"smtp://127.0.0.1:{closed_port()}", clock=clock)
+    assert await down.send_due() == 0
+    with smtp_server() as (inbox, port):
+        up = _mailer(store, f"smtp://127.0.0.1:{port}", clock=clock)
+        assert await up.send_due() == 0  # not due again yet
+        clock.now = make.later(1 + MAIL_RETRY_DELAYS[0])
+        assert await up.send_due() == 1
+        assert await up.send_due() == 0
+    ((_, message),) = inbox.received
+    assert message["Subject"] == '[HookCast] Webhook "Encoder hook" was disabled'
+
+
+class _Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now

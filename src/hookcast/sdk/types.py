@@ -135,6 +135,12 @@ class Webhook:
     rate_limit_burst: int | None = None
     client_certificate: ClientCertificate | None = None
 
+    @property
+    def every_site(self) -> bool:
+        """Whether it hears every property of the account, including ones created later
+        (site_ids ["*"]), rather than the listed ones."""
+        return self.site_ids == ("*",)
+
 
 @dataclass(frozen=True, slots=True)
 class ClientCertificate:
@@ -151,12 +157,6 @@ class ClientCertificateIn(TypedDict):
 
     certificate: str
     private_key: str
-
-    @property
-    def every_site(self) -> bool:
-        """Whether it hears every property of the account, including ones created later
-        (site_ids ["*"]), rather than the listed ones."""
-        return self.site_ids == ("*",)
 
 
 @dataclass(frozen=True, slots=True)

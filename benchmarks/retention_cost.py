@@ -17,14 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Connection
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from benchmarks.scaling import durable_postgres, postgres_cpu
-from hookcast.store import migrate, migrations, to_async_url
+from hookcast.store import migrate
 from hookcast.store.asyncpg_connector import AsyncpgConnector
+from hookcast.store.migrate import upgrade_to
 from hookcast.store.operations import _PRUNE_DELIVERIES, _PRUNE_EVENTS
 from hookcast.store.partitions import drop_finished_days
 from hookcast.store.types import to_micros
@@ -109,22 +106,6 @@ async def _drop(connector: AsyncpgConnector, before: datetime) -> int:
         return await drop_finished_days(tx, before=before)
 
 
-async def _upgrade_to(url: str, revision: str) -> None:
-    engine = create_async_engine(to_async_url(url))
-
-    def upgrade(connection: Connection) -> None:
-        config = Config()
-        config.set_main_option("script_location", str(Path(migrations.__file__).parent))
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
-
-    try:
-        async with engine.begin() as conn:
-            await conn.run_sync(upgrade)
-    finally:
-        await engine.dispose()
-
-
 async def measure(url: str, postmaster: int, *, deliveries: int, partitioned: bool) -> Any:
     day = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     day += timedelta(days=1)  # a day the migration created ahead
@@ -162,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
             if partitioned:
                 migrate(url)
             else:
-                asyncio.run(_upgrade_to(url, "0011_portal_settings"))
+                asyncio.run(upgrade_to(url, "0011_portal_settings"))
             results[label] = asyncio.run(
                 measure(
                     url, server._process.pid, deliveries=args.deliveries, partitioned=partitioned

@@ -189,3 +189,23 @@ async def store(database_url: str, secret_key: bytes) -> AsyncIterator[SqlStore]
         yield opened
     finally:
         await opened.close()
+
+
+@pytest.fixture
+def postgres_database(
+    postgres_url: Callable[[str], str], _postgres_databases: _FreshDatabases
+) -> Iterator[str]:
+    """A freshly migrated PostgreSQL database of its own, for tests of PostgreSQL alone
+    (partitions, plans); they carry `pytest.mark.postgres`."""
+    name = _postgres_databases.take()
+    yield postgres_url(name)
+    _postgres_databases.drop(name)
+
+
+@pytest.fixture
+async def pg_store(postgres_database: str, secret_key: bytes) -> AsyncIterator[SqlStore]:
+    opened = await open_store(postgres_database, secret_key=secret_key)
+    try:
+        yield opened
+    finally:
+        await opened.close()

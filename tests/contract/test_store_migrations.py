@@ -9,15 +9,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from alembic import command
 from alembic.autogenerate import compare_metadata
-from alembic.config import Config
 from alembic.migration import MigrationContext
 from sqlalchemy import Connection, UniqueConstraint, insert, inspect, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from hookcast.store import migrate, open_store, to_async_url
 from hookcast.store.crypto import SecretBox
+from hookcast.store.migrate import upgrade_schema
 from hookcast.store.rows import delivery_values, event_values, site_values, webhook_values
 from hookcast.store.tables import (
     accounts,
@@ -109,13 +108,6 @@ async def test_migrations_match_the_table_definitions(database_url: str) -> None
     assert {_described(difference) for difference in differences} == expected
 
 
-def _upgrade_to(connection: Connection, revision: str) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    config.attributes["connection"] = connection
-    command.upgrade(config, revision)
-
-
 # Revisions an existing database may be at: upgrading from each must keep what it holds.
 _EARLIER = ["0011_portal_settings", "0009_ordering", "0008_webhook_state"]
 
@@ -142,7 +134,7 @@ async def test_upgrading_keeps_every_webhooks_subscriptions_and_deliveries(
     engine = create_async_engine(to_async_url(empty_database_url))
     try:
         async with engine.begin() as conn:
-            await conn.run_sync(_upgrade_to, revision)
+            await conn.run_sync(upgrade_schema, revision)
             for table, values in rows:
                 columns = await conn.run_sync(_columns, table.name)
                 kept = {name: value for name, value in values.items() if name in columns}

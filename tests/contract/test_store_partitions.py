@@ -5,21 +5,16 @@ attempts still go with it, and the migration keeps the rows it moves."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Connection
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from hookcast.domain.models import Account, DeliveryStatus, Event, Webhook
 from hookcast.ports import DeliveryQuery, PageRequest
-from hookcast.store import SqlStore, migrate, migrations, open_store, to_async_url
+from hookcast.store import SqlStore, migrate
+from hookcast.store.migrate import upgrade_to
 from hookcast.store.partitions import partition_name
 from hookcast.store.types import to_micros
 from support import factories as make
@@ -29,25 +24,6 @@ pytestmark = pytest.mark.postgres
 
 # Days the migration created ahead of today: the rows below are created in them.
 TOMORROW = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0) + timedelta(1)
-
-
-@pytest.fixture
-def postgres_database(
-    postgres_url: Callable[[str], str], _postgres_databases: Any
-) -> Iterator[str]:
-    """A freshly migrated PostgreSQL database (as `database_url`'s, on PostgreSQL alone)."""
-    name = _postgres_databases.take()
-    yield postgres_url(name)
-    _postgres_databases.drop(name)
-
-
-@pytest.fixture
-async def pg_store(postgres_database: str, secret_key: bytes) -> AsyncIterator[SqlStore]:
-    opened = await open_store(postgres_database, secret_key=secret_key)
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 async def _tables(url: str, pattern: str) -> set[str]:
@@ -150,22 +126,6 @@ async def test_rows_of_a_day_without_a_partition_land_in_the_default_one(
     assert await _scalar(postgres_database, count) == 0
 
 
-async def _upgrade_to(url: str, revision: str) -> None:
-    engine = create_async_engine(to_async_url(url))
-
-    def upgrade(connection: Connection) -> None:
-        config = Config()
-        config.set_main_option("script_location", str(Path(migrations.__file__).parent))
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
-
-    try:
-        async with engine.begin() as conn:
-            await conn.run_sync(upgrade)
-    finally:
-        await engine.dispose()
-
-
 async def _execute(url: str, *statements: str) -> None:
     conn = await asyncpg.connect(url)
     try:
@@ -189,7 +149,7 @@ async def test_the_migration_keeps_the_delivery_log(postgres_url: Callable[[str]
     name = "hookcast_partition_upgrade"
     run_sql(postgres_url("postgres"), f"CREATE DATABASE {name}")
     url = postgres_url(name)
-    await _upgrade_to(url, "0011_portal_settings")
+    await upgrade_to(url, "0011_portal_settings")
     # Two days ago (its own day partition), and years ago (the default partition).
     rows = [
         _row_values(datetime(2020, 1, 1, tzinfo=UTC), 1),

@@ -4,36 +4,15 @@ the primary key, not an index on the account that reads all its events."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any
-
 import asyncpg  # type: ignore[import-untyped]
 import pytest
 
-from hookcast.store import SqlStore, open_store
+from hookcast.store import SqlStore
 from support import factories as make
 
 pytestmark = pytest.mark.postgres
 
 _LOAD_BY_KEY = "SELECT * FROM events WHERE account_id = $1 AND id = ANY($2::varchar[])"
-
-
-@pytest.fixture
-def postgres_database(
-    postgres_url: Callable[[str], str], _postgres_databases: Any
-) -> Iterator[str]:
-    name = _postgres_databases.take()
-    yield postgres_url(name)
-    _postgres_databases.drop(name)
-
-
-@pytest.fixture
-async def pg_store(postgres_database: str, secret_key: bytes) -> AsyncIterator[SqlStore]:
-    opened = await open_store(postgres_database, secret_key=secret_key)
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 async def _generic_plan(url: str, account_id: str, event_id: str) -> str:

@@ -79,7 +79,7 @@ async def _migrate(database_url: str) -> Migration:
                         text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK}
                     )
                 before = await conn.run_sync(_revision)
-                await conn.run_sync(_upgrade)
+                await conn.run_sync(upgrade_schema)
                 await _check_references(conn)
                 after = await conn.run_sync(_revision)
                 await _ensure_an_account(conn)
@@ -134,11 +134,24 @@ def _revision(connection: Connection) -> str | None:
     return None if revision is None else str(revision)
 
 
-def _upgrade(connection: Connection) -> None:
+def upgrade_schema(connection: Connection, revision: str = "head") -> None:
+    """Alembic's upgrade to `revision`, in `connection`'s transaction. `migrate` goes to the
+    head; tests and benchmarks of an upgrade stop at an earlier revision first."""
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
     config.attributes["connection"] = connection
-    command.upgrade(config, "head")
+    command.upgrade(config, revision)
+
+
+async def upgrade_to(database_url: str, revision: str) -> None:
+    """The schema at `revision` (earlier than the head), for tests and benchmarks of
+    upgrading a database that holds data; `migrate` then takes it the rest of the way."""
+    engine = _migration_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(upgrade_schema, revision)
+    finally:
+        await engine.dispose()
 
 
 async def _check_references(conn: AsyncConnection) -> None:

@@ -108,8 +108,8 @@ def _migration_engine(database_url: str) -> AsyncEngine:
         # hook below decides how each transaction starts.
         dbapi_connection.isolation_level = None
         for pragma in (
+            f"PRAGMA busy_timeout={int(BUSY_TIMEOUT * 1000)}",  # first: WAL's switch waits
             "PRAGMA journal_mode=WAL",
-            f"PRAGMA busy_timeout={int(BUSY_TIMEOUT * 1000)}",
             # Off while migrating, as SQLite's docs advise for schema changes: a batch
             # migration recreates a table (copy, drop, rename), and with foreign keys on the
             # drop cascades to every row that refers to it. Checked after the upgrade.

@@ -60,9 +60,11 @@ _LOCKED = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 def _pragmas(busy_timeout_ms: int) -> tuple[str, ...]:
     return (
+        # First: switching a new database to WAL takes an exclusive lock, and a connection
+        # opened at the same moment must wait for it rather than fail "database is locked".
+        f"PRAGMA busy_timeout={busy_timeout_ms}",
         "PRAGMA journal_mode=WAL",
         "PRAGMA synchronous=FULL",
-        f"PRAGMA busy_timeout={busy_timeout_ms}",
         "PRAGMA foreign_keys=ON",
     )
 

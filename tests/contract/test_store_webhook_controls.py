@@ -94,6 +94,19 @@ async def test_the_bucket_admits_a_burst_then_the_rate(store: SqlStore) -> None:
     assert batch == (3, T0 + timedelta(seconds=2.5))  # refilled 3 in 1.5 s: 3 of 5 go
 
 
+async def test_a_raised_limit_starts_with_a_full_bucket(store: SqlStore) -> None:
+    hook = await _webhook(store)
+    slow = DeliveryRateLimit(per_second=0.01, burst=1000)
+    emptied, _ = await store.admit_requests(hook.id, limit=slow, now=T0, count=1000)
+    fast = DeliveryRateLimit(per_second=1000.0, burst=1000)
+    await store.update_webhook(replace(hook, rate_limit=fast), T0)
+
+    granted, _ = await store.admit_requests(hook.id, limit=fast, now=T0, count=10)
+
+    assert emptied == 1000
+    assert granted == 10  # not held until the slow bucket would have refilled, a day later
+
+
 async def test_concurrent_admissions_never_pass_the_burst(store: SqlStore) -> None:
     # Each admission is its own transaction: on PostgreSQL they run on several connections
     # at once and the row lock serialises them; no read-modify-write is lost.

@@ -45,7 +45,9 @@ class RateGate:
         self._queue = queue
         self._clock = clock
         # None: the queue's buckets, shared by every worker; else this worker's own (tat).
-        self._own: dict[str, float] | None = None if shared else {}
+        # Keyed by the limit too: a bucket emptied under a slower limit is not the raised
+        # limit's (0.01/s with a burst of 1,000 leaves its tat a day ahead).
+        self._own: dict[tuple[str, DeliveryRateLimit], float] | None = None if shared else {}
         self._asking: dict[str, list[_Waiter]] = {}  # per webhook: the batch being formed
         self._batches: set[asyncio.Task[None]] = set()  # referenced until done
         # The latest due time this worker gave a held-back delivery, per webhook: the next
@@ -100,11 +102,12 @@ class RateGate:
     def _admit_here(self, webhook_id: str, limit: DeliveryRateLimit) -> datetime | None:
         assert self._own is not None
         now = self._clock()
-        admission = admit(limit, tat=self._own.get(webhook_id), now=now.timestamp())
+        key = (webhook_id, limit)
+        admission = admit(limit, tat=self._own.get(key), now=now.timestamp())
         if admission.granted:
-            if len(self._own) >= _KEPT and webhook_id not in self._own:
+            if len(self._own) >= _KEPT and key not in self._own:
                 self._forget_full(now.timestamp())
-            self._own[webhook_id] = admission.tat
+            self._own[key] = admission.tat
             return None
         next_at = datetime.fromtimestamp(admission.next_at, UTC)
         return self._spread(webhook_id, next_at + _MARGIN, timedelta(seconds=1 / limit.per_second))
@@ -113,9 +116,9 @@ class RateGate:
         """Drops the buckets that are full again (their tat is past): forgetting one
         changes no decision, since a missing bucket is a full one."""
         assert self._own is not None
-        for webhook_id, tat in list(self._own.items()):
+        for key, tat in list(self._own.items()):
             if tat <= now:
-                del self._own[webhook_id]
+                del self._own[key]
 
     def _spread(self, webhook_id: str, ready_at: datetime, interval: timedelta) -> datetime:
         last = self._last_deferred.get(webhook_id)

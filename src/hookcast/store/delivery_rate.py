@@ -9,7 +9,7 @@ processes and machines.
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
@@ -19,7 +19,7 @@ from hookcast.store.connector import Transaction
 from hookcast.store.statement import Statement
 from hookcast.store.tables import webhook_rates
 
-__all__ = ["admit_requests"]
+__all__ = ["admit_requests", "forget_bucket"]
 
 
 async def admit_requests(
@@ -38,6 +38,13 @@ async def admit_requests(
     return admission
 
 
+async def forget_bucket(tx: Transaction, webhook_id: str) -> None:
+    """Starts the webhook's bucket afresh (full): on every change to the webhook, so a `tat`
+    left by a slower limit (0.01/s with a burst of 1,000 puts it a day ahead) does not hold
+    back a limit just raised."""
+    await tx.execute(_FORGET, {"b_id": webhook_id})
+
+
 async def _locked_tat(tx: Transaction, webhook_id: str) -> float | None:
     row = await tx.fetch_one(_TAT, {"b_id": webhook_id})
     return None if row is None else float(row[0])
@@ -52,3 +59,4 @@ _THIS = webhook_rates.c.webhook_id == bindparam("b_id")
 _TAT = Statement(lambda _: select(webhook_rates.c.tat).where(_THIS).with_for_update())
 _CREATE = Statement(_create)
 _MOVE = Statement(lambda _: update(webhook_rates).where(_THIS).values(tat=bindparam("b_tat")))
+_FORGET = Statement(lambda _: delete(webhook_rates).where(_THIS))

@@ -292,6 +292,7 @@ class SqlStore:
     async def update_webhook(self, webhook: Webhook, now: datetime) -> None:
         async with self._writing() as tx:
             await webhook_sql.update_webhook(tx, webhook=webhook, now=now, box=self._box)
+            await rate_sql.forget_bucket(tx, webhook.id)
             if webhook.ordering is Ordering.NONE:
                 # Ordering turned off (or never on): nothing may stay waiting for a turn.
                 await chain_sql.end_chains(tx, webhook.id, now=now)

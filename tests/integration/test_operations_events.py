@@ -5,6 +5,7 @@ and the contact address is e-mailed the recovery through SMTP, once."""
 from __future__ import annotations
 
 import ssl
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
@@ -176,6 +177,33 @@ async def test_a_mail_the_server_did_not_take_goes_again_later_once(store: SqlSt
         assert await up.send_due() == 0
     ((_, message),) = inbox.received
     assert message["Subject"] == '[HookCast] Webhook "Encoder hook" was disabled'
+
+
+async def test_a_webhook_name_with_a_line_break_neither_breaks_its_mail_nor_others(
+    store: SqlStore,
+) -> None:
+    for name in ("Indexer\r\nBcc: someone@elsewhere.example", "Encoder"):
+        account = make.account()
+        await store.create_account(account)
+        await store.set_contact_email(account.id, ONCALL)
+        hook = replace(make.webhook(account.id), name=name)
+        await store.create_webhook(hook)
+        await store.record_results([], [WebhookHealth(hook.id, None, make.NOW, "410 Gone")])
+
+    with smtp_server() as (inbox, port):
+        sent = await _mailer(
+            store, f"smtp://127.0.0.1:{port}", clock=_Clock(make.later(1))
+        ).send_due()
+
+    assert sent == 2
+    # (a long Subject is folded onto continuation lines: read it as one line)
+    subjects = sorted(" ".join(str(message["Subject"]).split()) for _, message in inbox.received)
+    assert subjects == [
+        '[HookCast] Webhook "Encoder" was disabled',
+        '[HookCast] Webhook "Indexer Bcc: someone@elsewhere.example" was disabled',
+    ]
+    assert all(message["Bcc"] is None for _, message in inbox.received)
+    assert all(recipients == [ONCALL] for recipients, _ in inbox.received)
 
 
 class _Clock:

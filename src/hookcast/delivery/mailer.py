@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from hookcast.domain.mail import retry_at
 from hookcast.ports import Clock
-from hookcast.ports.mail import MailFailed, MailOutbox, MailTransport, OutboxMail
+from hookcast.ports.mail import MailOutbox, MailTransport, OutboxMail
 
 __all__ = ["Mailer", "MailerOptions"]
 
@@ -66,7 +66,8 @@ class Mailer:
     async def _send(self, leased: OutboxMail) -> int:
         try:
             await self._transport.send(leased.mail, message_id=f"<{leased.id}@hookcast>")
-        except MailFailed as exc:
+        except Exception as exc:  # MailFailed, or a mail the library refuses to build:
+            # either way this mail fails alone, retried then given up, and the batch goes on
             again = retry_at(attempts=leased.attempts, now=self._clock())
             _log.warning(
                 "e-mail %s to %s failed (try %d, %s): %s",

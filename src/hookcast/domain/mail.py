@@ -58,7 +58,13 @@ def compose(event_type: str, data: dict[str, Any], *, recipient: str) -> Mail:
     subject = subjects.get(event_type)
     if subject is None:
         raise ValueError(f"{event_type} is not sent by e-mail")
-    return Mail(recipient=recipient, subject=f"[HookCast] {subject}", body=_body(data))
+    return Mail(recipient=recipient, subject=_one_line(f"[HookCast] {subject}"), body=_body(data))
+
+
+def _one_line(text: str) -> str:
+    """`text` with every control character (CR, LF, tab...) a space: a webhook's name is
+    the user's, and a header with a line break in it is refused (or would be two)."""
+    return "".join(" " if ord(char) < 32 or ord(char) == 127 else char for char in text)
 
 
 def _body(data: dict[str, Any]) -> str:

@@ -15,6 +15,7 @@ stored value, so a client can round-trip what it read without knowing the secret
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from typing import Final
@@ -90,8 +91,21 @@ def reserved_reason(name: str) -> str | None:
     return None
 
 
+@functools.cache
 def _signature_headers() -> frozenset[str]:
-    return frozenset(name for wire in FORMATS.values() for name in wire.signature_headers)
+    """Every header some format sets on its requests (lowercase), as its own signing code
+    writes them (X-Api-Video-WebhookID too, which carries no signature), and the ones it
+    redacts as signatures."""
+    written = (
+        name.lower()
+        for wire in FORMATS.values()
+        for name in wire.sign(
+            b"{}", msg_id="m", timestamp=0, webhook_id="w", secrets=(wire.make_secret(),)
+        )
+    )
+    return frozenset(written).union(
+        name for wire in FORMATS.values() for name in wire.signature_headers
+    )
 
 
 def parse_custom_headers(

@@ -57,6 +57,18 @@ def test_every_formats_signature_header_is_reserved() -> None:
                 parse_custom_headers({name: "forged"})
 
 
+def test_no_header_a_format_sends_can_be_overridden_in_any_spelling() -> None:
+    from hookcast.domain.formats import FORMATS
+
+    for wire in FORMATS.values():
+        secret = wire.make_secret()
+        sent = wire.sign(b"{}", msg_id="m", timestamp=1, webhook_id="w", secrets=(secret,))
+        for name in sent:  # X-Api-Video-WebhookID among them, which signs nothing
+            for spelling in (name, name.upper(), name.lower()):
+                with pytest.raises(ValidationFailed):
+                    parse_custom_headers({spelling: "forged"})
+
+
 @pytest.mark.parametrize(
     "value",
     [

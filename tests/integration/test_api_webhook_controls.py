@@ -124,3 +124,34 @@ async def test_a_viewer_sees_the_names_and_an_editor_sets_them(api: Api) -> None
 
     assert shown.json()["metadata"]["headers"] == {"X-Api-Key": "[redacted]"}
     assert "k-123" not in shown.text
+
+
+async def test_a_url_moved_to_another_host_takes_the_stored_secrets_only_if_given_again(
+    api: Api, pki: Pki
+) -> None:
+    await api.site(SITE_ID)
+    hook = await api.webhook(
+        [SITE_ID],
+        headers={"X-Api-Key": "k-123"},
+        client_certificate=pki.client("edge").as_metadata(),
+    )
+    shown = hook["metadata"]["headers"]
+    elsewhere = "https://attacker.example.net/collect"
+
+    bare = await _patch(api, hook, webhook_url=elsewhere)
+    shown_back = await _patch(
+        api, hook, webhook_url=elsewhere, headers=shown, client_certificate=None
+    )
+    no_certificate = await _patch(api, hook, webhook_url=elsewhere, headers={"X-Api-Key": "new"})
+    same_host = await _patch(api, hook, webhook_url=hook["metadata"]["webhook_url"] + "/v2")
+
+    assert "headers again" in assert_error(bare, 400)
+    assert "headers again" in assert_error(shown_back, 400)
+    assert "client_certificate" in assert_error(no_certificate, 400)
+    assert same_host.status_code == 200, same_host.text  # a new path on the same host keeps them
+    assert same_host.json()["metadata"]["client_certificate"]["subject"] == "CN=edge"
+    moved = await _patch(
+        api, hook, webhook_url=elsewhere, headers={"X-Api-Key": "new"}, client_certificate=None
+    )
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["metadata"]["headers"] == {"X-Api-Key": "[redacted]"}

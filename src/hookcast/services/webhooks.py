@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from hookcast.domain.catalog import ALL_EVENTS
 from hookcast.domain.conditions import parse_conditions
@@ -28,6 +29,7 @@ from hookcast.domain.models import (
     Webhook,
 )
 from hookcast.domain.retry import MIN_CUSTOM_DELAY, parse_retry_policy, retry_policy_to_json
+from hookcast.domain.signing import REDACTED
 from hookcast.ports import Clock, Page, PageRequest, Store, WebhookQuery
 from hookcast.services import validation as v
 from hookcast.services.auth import Caller
@@ -355,8 +357,11 @@ class WebhookService:
     ) -> dict[str, Any]:
         """The per-webhook controls: each one given in `raw` checked, the others kept from
         `current` (an update) as they are."""
-        kept_headers = {} if current is None else current.headers
-        certificate = None if current is None else current.client_certificate
+        moved = current is not None and _origin(current.webhook_url) != _origin(webhook_url)
+        if current is not None and moved:
+            _require_secrets_again(raw, current)
+        kept_headers = {} if current is None or moved else current.headers
+        certificate = None if current is None or moved else current.client_certificate
         if CERTIFICATE in raw:
             certificate = parse_client_certificate(raw[CERTIFICATE], now=self._clock())
         if certificate is not None and not webhook_url.startswith("https://"):
@@ -506,6 +511,31 @@ def _conditions(raw: object) -> Mapping[str, Any] | None:
 
 def _fields(settings: WebhookSettings) -> dict[str, Any]:
     return {field.name: getattr(settings, field.name) for field in dataclasses.fields(settings)}
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.lower()
+
+
+def _require_secrets_again(raw: Mapping[str, Any], current: Webhook) -> None:
+    """A webhook_url moved to another origin (scheme, host or port): its stored header
+    values and client certificate are not sent there unless given again, so a key that
+    may edit URLs cannot carry the secrets it may not read to a server of its choosing."""
+    headers = raw.get(HEADERS) if HEADERS in raw else None
+    keeps_a_value = isinstance(headers, Mapping) and REDACTED in headers.values()
+    if current.headers and (HEADERS not in raw or keeps_a_value):
+        raise ValidationFailed(
+            "metadata.webhook_url moves to another host: give metadata.headers again with "
+            "their values (or null): stored values are not sent to a new host",
+            field=HEADERS,
+        )
+    if current.client_certificate is not None and CERTIFICATE not in raw:
+        raise ValidationFailed(
+            "metadata.webhook_url moves to another host: give metadata.client_certificate "
+            "again (or null): the stored one is not presented to a new host",
+            field=CERTIFICATE,
+        )
 
 
 def _editable(webhook: Webhook) -> dict[str, Any]:

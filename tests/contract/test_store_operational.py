@@ -8,6 +8,7 @@ import asyncio
 from dataclasses import replace
 from typing import Any
 
+from hookcast.domain.mail import MAILS_PER_HOUR
 from hookcast.domain.models import Account, DeliveryStatus, LastError, Webhook
 from hookcast.ports import DeliveryQuery, EventQuery, Fanout, PageRequest, WebhookHealth
 from hookcast.store import SqlStore, open_store
@@ -208,6 +209,26 @@ async def test_the_warning_and_the_disable_are_queued_as_mails_once(store: SqlSt
     ]
     assert "Reason: 410 Gone" in mails[1].mail.body
     assert failing.webhook_url in mails[1].mail.body
+
+
+async def test_an_account_is_mailed_at_most_a_dozen_times_an_hour(store: SqlStore) -> None:
+    noisy, quiet = make.account(), make.account()
+    hooks = [make.webhook(noisy.id, name=f"Hook {n}") for n in range(MAILS_PER_HOUR + 3)]
+    hooks.append(make.webhook(quiet.id, name="Quiet"))
+    for account in (noisy, quiet):
+        await store.create_account(account)
+        await store.set_contact_email(account.id, f"oncall@{account.id.lower()}.example")
+    for hook in hooks:
+        await store.create_webhook(hook)
+
+    # Every webhook of both accounts disabled in one batch.
+    gone = [_failure(hook.id, 10, disable_reason="410 Gone") for hook in hooks]
+    await store.record_results([], gone)
+    mails = await store.claim_due_mails(now=make.later(20), limit=100, lease_seconds=60)
+
+    to = [m.mail.recipient for m in mails]
+    assert to.count(f"oncall@{noisy.id.lower()}.example") == MAILS_PER_HOUR
+    assert to.count(f"oncall@{quiet.id.lower()}.example") == 1
 
 
 async def test_no_contact_address_no_mail(store: SqlStore) -> None:

@@ -9,8 +9,12 @@ from typing import Any, Final
 
 from hookcast.domain.operational import DISABLE_WARNING, DISABLED, RECOVERED
 
-__all__ = ["MAIL_RETRY_DELAYS", "Mail", "compose", "retry_at", "valid_address"]
+__all__ = ["MAILS_PER_HOUR", "MAIL_RETRY_DELAYS", "Mail", "compose", "retry_at", "valid_address"]
 
+# Mails an account is sent in any hour at most: a tenant that flips its endpoint between
+# failing and working cannot turn HookCast into a mail cannon, nor queue hours of mail ahead
+# of other accounts' warnings. The events themselves are all published and delivered.
+MAILS_PER_HOUR: Final = 12
 MAX_ADDRESS = 254  # RFC 5321's longest forward path, less its angle brackets
 # Waits after each failed try (seconds): a mail server down for a day still gets the mail,
 # as a warning is sent a day before the disable; after the last one the mail is given up.

@@ -12,10 +12,10 @@ import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import Integer, Text, bindparam, select, update
+from sqlalchemy import Integer, Text, bindparam, func, select, update
 
 from hookcast.domain.ids import new_delivery_id
-from hookcast.domain.mail import Mail, compose
+from hookcast.domain.mail import MAILS_PER_HOUR, Mail, compose
 from hookcast.domain.models import Event
 from hookcast.domain.operational import MAILED
 from hookcast.ports.mail import OutboxMail
@@ -53,16 +53,26 @@ async def queue_mails(tx: Transaction, events: Sequence[Event]) -> int:
         return 0
     rows = await tx.fetch_all(_CONTACTS, {"ids": sorted({e.account_id for e in mailed})})
     contacts = {account_id: email for account_id, email in rows if email}
-    values = [
-        _row(
-            event, compose(event.type, dict(event.data or {}), recipient=contacts[event.account_id])
-        )
-        for event in mailed
-        if event.account_id in contacts
-    ]
+    room = {
+        account_id: MAILS_PER_HOUR - await _recent(tx, account_id, since=mailed[0].created)
+        for account_id in contacts
+    }
+    values = []
+    for event in mailed:
+        if room.get(event.account_id, 0) <= 0:
+            continue  # no contact address, or this hour's mails were sent already
+        room[event.account_id] -= 1
+        recipient = contacts[event.account_id]
+        values.append(_row(event, compose(event.type, dict(event.data or {}), recipient=recipient)))
     if values:
         await tx.execute_many(_QUEUE, values)
     return len(values)
+
+
+async def _recent(tx: Transaction, account_id: str, *, since: datetime) -> int:
+    """How many mails the account was sent (or has queued) in the hour before `since`."""
+    row = await tx.fetch_one(_RECENT, {"b_account": account_id, "b_since": since - _HOUR})
+    return 0 if row is None else int(row[0])
 
 
 def _row(event: Event, mail: Mail) -> dict[str, object]:
@@ -189,6 +199,17 @@ _FAILED = Statement(
             next_attempt_at=bindparam("b_retry", type_=Timestamp),
             lease_token=None,
             last_error=bindparam("b_error", type_=Text),
+        )
+    )
+)
+_HOUR = timedelta(hours=1)
+_RECENT = Statement(
+    lambda _: (
+        select(func.count())
+        .select_from(mail_outbox)
+        .where(
+            mail_outbox.c.account_id == bindparam("b_account"),
+            mail_outbox.c.created > bindparam("b_since", type_=Timestamp),
         )
     )
 )

@@ -17,9 +17,16 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from hookcast.store import migrate, open_store, to_async_url
 from hookcast.store.crypto import SecretBox
 from hookcast.store.migrate import upgrade_schema
-from hookcast.store.rows import delivery_values, event_values, site_values, webhook_values
+from hookcast.store.rows import (
+    attempt_values,
+    delivery_values,
+    event_values,
+    site_values,
+    webhook_values,
+)
 from hookcast.store.tables import (
     accounts,
+    attempts,
     deliveries,
     events,
     metadata,
@@ -130,6 +137,7 @@ async def test_upgrading_keeps_every_webhooks_subscriptions_and_deliveries(
         (webhook_events, {**subscribed, "event": "media_available"}),
         (events, event_values(published)),
         (deliveries, delivery_values(delivery)),
+        (attempts, attempt_values(make.attempt(delivery.id, status_code=503))),
     ]
     engine = create_async_engine(to_async_url(empty_database_url))
     try:
@@ -154,6 +162,7 @@ async def test_upgrading_keeps_every_webhooks_subscriptions_and_deliveries(
     assert found.site_ids == (site.id,)
     assert found.events == ("media_available",)
     assert sent is not None
+    assert [attempt.status_code for attempt in sent.attempts] == [503]
 
 
 def _columns(connection: Connection, table: str) -> set[str]:

@@ -154,6 +154,9 @@ class _Sampler:
     def sample(self, schema: dict[str, Any]) -> Any:
         if "$ref" in schema:
             return self.sample(self.defs[schema["$ref"].rsplit("/", 1)[-1]])
+        if "allOf" in schema:  # older pydantic: a described model field is allOf: [$ref]
+            (only,) = schema["allOf"]
+            return self.sample(only)
         if "anyOf" in schema:
             options = [o for o in schema["anyOf"] if o.get("type") != "null"]
             if self.variant == "null" and len(options) < len(schema["anyOf"]):

@@ -357,11 +357,12 @@ class WebhookService:
     ) -> dict[str, Any]:
         """The per-webhook controls: each one given in `raw` checked, the others kept from
         `current` (an update) as they are."""
-        moved = current is not None and _origin(current.webhook_url) != _origin(webhook_url)
-        if current is not None and moved:
+        kept_headers: Mapping[str, str] = {}
+        certificate: ClientCertificate | None = None
+        if current is not None and _origin(current.webhook_url) == _origin(webhook_url):
+            kept_headers, certificate = current.headers, current.client_certificate
+        elif current is not None:  # moved to another host: nothing stored goes along
             _require_secrets_again(raw, current)
-        kept_headers = {} if current is None or moved else current.headers
-        certificate = None if current is None or moved else current.client_certificate
         if CERTIFICATE in raw:
             certificate = parse_client_certificate(raw[CERTIFICATE], now=self._clock())
         if certificate is not None and not webhook_url.startswith("https://"):
@@ -522,7 +523,7 @@ def _require_secrets_again(raw: Mapping[str, Any], current: Webhook) -> None:
     """A webhook_url moved to another origin (scheme, host or port): its stored header
     values and client certificate are not sent there unless given again, so a key that
     may edit URLs cannot carry the secrets it may not read to a server of its choosing."""
-    headers = raw.get(HEADERS) if HEADERS in raw else None
+    headers = raw.get(HEADERS)
     keeps_a_value = isinstance(headers, Mapping) and REDACTED in headers.values()
     if current.headers and (HEADERS not in raw or keeps_a_value):
         raise ValidationFailed(

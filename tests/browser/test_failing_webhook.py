@@ -9,7 +9,7 @@ import httpx
 import pytest
 from live import SCREENSHOTS, WIDTHS, Receiver, Server
 from playwright.sync_api import Browser, expect
-from test_webhook_lifecycle import ensure_property, sign_in
+from test_webhook_lifecycle import ensure_property_as, sign_in
 
 from support.waiting import wait_until
 
@@ -19,11 +19,7 @@ NAME = "CRM sync (wrong secret)"
 @pytest.fixture(scope="module")
 def refused(browser: Browser, server: Server, receiver: Receiver) -> str:
     """A webhook at a receiver answering 401, with two events retried a minute apart."""
-    context = browser.new_context(base_url=server.url)
-    page = context.new_page()
-    sign_in(page, server.admin)
-    ensure_property(page)
-    context.close()
+    ensure_property_as(browser, server.url, server.admin)
     created = server.api(
         "POST",
         "/v2/webhooks/",

@@ -19,7 +19,7 @@ import httpx
 import pytest
 from live import SCREENSHOTS, WIDTHS, Receiver, Server, width_of
 from playwright.sync_api import Browser, Page, expect
-from test_webhook_lifecycle import ensure_property, sign_in
+from test_webhook_lifecycle import ensure_property_as
 
 from support.waiting import wait_until
 
@@ -69,11 +69,7 @@ def platform() -> Iterator[Platform]:
 @pytest.fixture(scope="module")
 def branded(browser: Browser, server: Server, receiver: Receiver) -> str:
     """The account's brand set through the API, a property and the customer's webhook."""
-    context = browser.new_context(base_url=server.url)
-    page = context.new_page()
-    sign_in(page, server.admin)
-    ensure_property(page)
-    context.close()
+    ensure_property_as(browser, server.url, server.admin)
     server.api(
         "PUT",
         "/v2/account/portal/",

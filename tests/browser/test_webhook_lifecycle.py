@@ -9,7 +9,7 @@ import hmac
 import re
 
 from live import Receiver, Server
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from support.waiting import wait_until
 
@@ -29,6 +29,18 @@ def ensure_property(page: Page, site_id: str = "1A23bCD4", name: str = "Main sit
     page.get_by_label("Own id").fill(site_id)
     page.get_by_role("button", name="Create property").click()
     expect(page.get_by_role("status")).to_have_text("The property is created.")
+
+
+def ensure_property_as(browser: Browser, base_url: str, key: str) -> None:
+    """`ensure_property` in a context of its own, signed in with `key`, then closed: for
+    fixtures that set an account up before the tests open their own pages."""
+    context = browser.new_context(base_url=base_url)
+    try:
+        page = context.new_page()
+        sign_in(page, key)
+        ensure_property(page)
+    finally:
+        context.close()
 
 
 def test_signing_in_with_a_wrong_key_says_so(page: Page) -> None:

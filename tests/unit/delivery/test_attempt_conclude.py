@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from hookcast.delivery.attempt import conclude, prepare
+from hookcast.delivery.attempt import Concluded, conclude, prepare
 from hookcast.domain.models import ERROR_EXCERPT, DeliveryStatus
 from hookcast.ports import ClaimedDelivery, SendOutcome
 from support import factories as make
@@ -18,9 +18,10 @@ def _claimed() -> ClaimedDelivery:
     return ClaimedDelivery(make.delivery(event, hook.id), "lease", event, hook)
 
 
-def _conclude(outcome: SendOutcome) -> tuple[str, str | None, DeliveryStatus]:
+def _concluded(outcome: SendOutcome) -> Concluded:
+    """A fresh claimed delivery's attempt concluded with `outcome`, at NOW."""
     claimed = _claimed()
-    concluded = conclude(
+    return conclude(
         claimed,
         request=prepare(claimed, NOW),
         outcome=outcome,
@@ -29,6 +30,10 @@ def _conclude(outcome: SendOutcome) -> tuple[str, str | None, DeliveryStatus]:
         jitter_sample=0.5,
         disable_after=timedelta(days=5),
     )
+
+
+def _conclude(outcome: SendOutcome) -> tuple[str, str | None, DeliveryStatus]:
+    concluded = _concluded(outcome)
     attempt = concluded.result.attempt
     assert concluded.report.error == attempt.error  # what the log line says is what is stored
     return attempt.response_body, attempt.error, concluded.result.status
@@ -58,18 +63,9 @@ def test_a_plain_response_is_recorded_as_it_came() -> None:
 
 
 def test_a_failure_tells_the_webhook_its_error_and_next_retry() -> None:
-    claimed = _claimed()
     outcome = SendOutcome(status_code=401, latency_ms=1.0, response_body="x" * 1000)
 
-    concluded = conclude(
-        claimed,
-        request=prepare(claimed, NOW),
-        outcome=outcome,
-        started_at=NOW,
-        now=NOW,
-        jitter_sample=0.5,
-        disable_after=timedelta(days=5),
-    )
+    concluded = _concluded(outcome)
 
     error = concluded.health.error
     assert error is not None

@@ -6,7 +6,6 @@ on), and keeps every span."""
 from __future__ import annotations
 
 import gzip
-import socket
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +17,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as SpanMessage
 from opentelemetry.proto.trace.v1.trace_pb2 import Status
+from receivers import serve_on_loopback
 
 _PROTOBUF = "application/x-protobuf"
 
@@ -52,11 +52,7 @@ class OtlpReceiver:
         app = web.Application()
         app.router.add_post("/v1/traces", self._traces)
         self._runner = web.AppRunner(app, shutdown_timeout=0.5)
-        await self._runner.setup()
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        self.port = int(sock.getsockname()[1])
-        await web.SockSite(self._runner, sock).start()
+        self.port = await serve_on_loopback(self._runner)
         return self
 
     async def close(self) -> None:

@@ -130,6 +130,15 @@ def trickle(chunks: Sequence[bytes], *, pause: float) -> Behaviour:
 # --- the server -------------------------------------------------------------------------------
 
 
+async def serve_on_loopback(runner: web.AppRunner) -> int:
+    """Sets `runner` up and serves it on a free port of 127.0.0.1; returns the port."""
+    await runner.setup()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    await web.SockSite(runner, sock).start()
+    return int(sock.getsockname()[1])
+
+
 class Receiver:
     """A loopback HTTP endpoint; `url` is where a webhook should point."""
 
@@ -158,11 +167,7 @@ class Receiver:
         app.router.add_post("/hook", self._handle)
         # handler_cancellation: a sleeping handler stops when the sender hangs up (timeouts)
         self._runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=0.5)
-        await self._runner.setup()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        self.port = int(sock.getsockname()[1])
-        await web.SockSite(self._runner, sock).start()
+        self.port = await serve_on_loopback(self._runner)
         return self
 
     async def close(self) -> None:

@@ -62,6 +62,17 @@ class DeliveryStatus(enum.StrEnum):
     EXPIRED = "expired"
 
 
+# Final: sent, given up, discarded by a person, or not worth sending any more. Replay resends
+# these; retention prunes these (and held ones nobody acted on).
+FINISHED_STATUSES: Final = (
+    DeliveryStatus.SUCCEEDED,
+    DeliveryStatus.FAILED,
+    DeliveryStatus.DISCARDED,
+    DeliveryStatus.SUPERSEDED,
+    DeliveryStatus.EXPIRED,
+)
+
+
 class Ordering(enum.StrEnum):
     """Whether a webhook's deliveries about one resource go strictly in publish order."""
 

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Integer, Select, and_, bindparam, delete, exists, func, or_, select, tuple_
 from sqlalchemy.sql.dml import Delete
 
-from hookcast.domain.models import DeliveryStatus
+from hookcast.domain.models import FINISHED_STATUSES, DeliveryStatus
 from hookcast.ports import DeliveryStats, Pruned
 from hookcast.ports.records import WORKER_ALIVE_SECONDS
 from hookcast.store import partitions
@@ -22,17 +22,7 @@ __all__ = ["delivery_stats", "drop_old_days", "prune_before"]
 _PENDING = DeliveryStatus.PENDING.value
 _HELD = DeliveryStatus.HELD.value
 # Pruned once old: finished deliveries, and held ones nobody delivered or discarded in time.
-_DONE = tuple(
-    status.value
-    for status in (
-        DeliveryStatus.SUCCEEDED,
-        DeliveryStatus.FAILED,
-        DeliveryStatus.DISCARDED,
-        DeliveryStatus.SUPERSEDED,
-        DeliveryStatus.EXPIRED,
-        DeliveryStatus.HELD,
-    )
-)
+_DONE = tuple(status.value for status in (*FINISHED_STATUSES, DeliveryStatus.HELD))
 
 
 async def delivery_stats(tx: Transaction, now: datetime) -> DeliveryStats:

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from sqlalchemy import ColumnElement, case, exists, literal, or_, select, update
 
-from hookcast.domain.models import DeliveryStatus
+from hookcast.domain.models import FINISHED_STATUSES, DeliveryStatus
 from hookcast.ports import ReplayQuery
 from hookcast.store.chains import start_chains
 from hookcast.store.connector import Transaction
@@ -23,16 +23,7 @@ from hookcast.store.tables import deliveries, events, webhooks
 
 __all__ = ["FINISHED", "replay"]
 
-FINISHED = tuple(
-    status.value
-    for status in (
-        DeliveryStatus.SUCCEEDED,
-        DeliveryStatus.FAILED,
-        DeliveryStatus.DISCARDED,
-        DeliveryStatus.SUPERSEDED,
-        DeliveryStatus.EXPIRED,
-    )
-)
+FINISHED = tuple(status.value for status in FINISHED_STATUSES)
 
 
 async def replay(

@@ -14,9 +14,11 @@ and on PostgreSQL deliveries is partitioned by day (migration 0016), so rows of 
 share a ctid. Joined by id instead, the planner hash-joined the
 batch against a sequential scan of every delivery, once per batch (with and without
 ANALYZE, 20,000 rows read to record 500). A row another transaction changed while this
-statement ran (a webhook paused at that moment) is not visible at its new ctid: its result
-is dropped and the delivery, still leased, is sent again when the lease expires (at least
-once, as after any lost lease).
+statement ran (a webhook paused at that moment) is locked at its new version but that
+version is not in the statement's snapshot, so the UPDATE misses it. The statement runs once
+more for exactly those results: the rows are this transaction's now (locked), and a new
+statement's snapshot sees the committed version. Without that second run the attempt that
+was sent would vanish from the log, and a paused delivery would keep a lease nobody reclaims.
 
 The rows are locked in id order, the order every recorder takes them in, so two recorders
 that hold overlapping rows (a lease lost and claimed again) wait for each other instead of
@@ -58,6 +60,12 @@ async def record_on_postgres(
     if not results:
         return {}
     rows = await tx.fetch_all(_RECORD, _arrays(results))
+    if len(rows) < len(results):
+        # Changed by another transaction while locked (module docstring), or a lease lost:
+        # once more for those, which records the first kind and still ignores the second.
+        done = {row[0] for row in rows}
+        missed = [r for r in results if r.delivery_id not in done]
+        rows = [*rows, *await tx.fetch_all(_RECORD, _arrays(missed))]
     return {id_: Recorded(id_, ordered, coalesces) for id_, ordered, coalesces in rows}
 
 
@@ -152,7 +160,11 @@ async def release_on_postgres(
     statement for the batch, its rows reached and locked as `_RECORD` reaches them."""
     if leases:
         ids, tokens = zip(*leases, strict=True)
-        await tx.execute(_RELEASE, {"b_id": list(ids), "b_token": list(tokens), "b_due": due})
+        values = {"b_id": list(ids), "b_token": list(tokens), "b_due": due}
+        if await tx.execute(_RELEASE, values) < len(leases):
+            # As for `_RECORD`: a row changed under the lock is released by a second run;
+            # the rows already released no longer carry their token and are left alone.
+            await tx.execute(_RELEASE, values)
 
 
 _RELEASE = Statement(

@@ -36,7 +36,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.dml import Insert
 
-from hookcast.domain.models import Delivery, DeliveryStatus
+from hookcast.domain.models import FINISHED_STATUSES, Delivery, DeliveryStatus
 from hookcast.domain.ordering import admit
 from hookcast.store.connector import Transaction
 from hookcast.store.sql import in_list
@@ -51,13 +51,9 @@ ChainKey = tuple[str, str]  # (webhook_id, resource_key)
 _WAITING = DeliveryStatus.WAITING.value
 _PENDING = DeliveryStatus.PENDING.value
 _PAUSED = DeliveryStatus.PAUSED.value
-# Final: sent, given up, or not worth sending any more (domain/freshness.py).
-_FINISHED = (
-    DeliveryStatus.SUCCEEDED.value,
-    DeliveryStatus.FAILED.value,
-    DeliveryStatus.SUPERSEDED.value,
-    DeliveryStatus.EXPIRED.value,
-)
+# Final: sent, given up, or not worth sending any more (domain/freshness.py). A held
+# delivery joins no chain until it is delivered, so a head is never DISCARDED.
+_FINISHED = tuple(status.value for status in FINISHED_STATUSES)
 
 
 async def admit_deliveries(tx: Transaction, batch: Sequence[Delivery]) -> list[Delivery]:

@@ -8,7 +8,7 @@ import asyncio
 from dataclasses import replace
 from typing import Any
 
-from hookcast.domain.mail import MAILS_PER_HOUR
+from hookcast.domain.mail import MAIL_TRIES, MAILS_PER_HOUR
 from hookcast.domain.models import Account, DeliveryStatus, LastError, Webhook
 from hookcast.ports import DeliveryQuery, EventQuery, Fanout, PageRequest, WebhookHealth
 from hookcast.store import SqlStore, open_store
@@ -266,6 +266,26 @@ async def test_a_sent_mail_is_never_claimed_again_and_a_failed_one_when_due(
     await store.mail_failed(
         mail_id=again.id, lease_token=again.lease_token, error="x", retry_at=None
     )
+    assert await store.claim_due_mails(now=make.later(9e6), limit=10, lease_seconds=60) == []
+
+
+async def test_a_mail_whose_mailer_never_comes_back_is_given_up_after_its_tries(
+    store: SqlStore,
+) -> None:
+    # A mail that kills its mailer (or one killed mid-send every time) never reports back:
+    # each claim counts as a try, and once they are used up the mail is given up.
+    acme, failing, _watcher = await _setup(store)
+    await store.set_contact_email(acme.id, "oncall@acme.example")
+    await store.record_results([], [_failure(failing.id, 10, disable_reason="410 Gone")])
+    claims = []
+    moment = 100.0
+    for _ in range(MAIL_TRIES):  # each lease left to expire, as by a mailer that died
+        (leased,) = await store.claim_due_mails(now=make.later(moment), limit=10, lease_seconds=60)
+        claims.append(leased.attempts)
+        moment += 61
+
+    assert claims == list(range(1, MAIL_TRIES + 1))
+    assert await store.claim_due_mails(now=make.later(moment), limit=10, lease_seconds=60) == []
     assert await store.claim_due_mails(now=make.later(9e6), limit=10, lease_seconds=60) == []
 
 

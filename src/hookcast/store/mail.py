@@ -27,6 +27,7 @@ from hookcast.store.tables import accounts, mail_outbox
 from hookcast.store.types import Timestamp
 
 __all__ = [
+    "MAIL_LIMIT_PERIOD",
     "claim_due",
     "get_contact_email",
     "mark_failed",
@@ -72,7 +73,9 @@ async def queue_mails(tx: Transaction, events: Sequence[Event]) -> int:
 
 async def _recent(tx: Transaction, account_id: str, *, since: datetime) -> int:
     """How many mails the account was sent (or has queued) in the hour before `since`."""
-    row = await tx.fetch_one(_RECENT, {"b_account": account_id, "b_since": since - _HOUR})
+    row = await tx.fetch_one(
+        _RECENT, {"b_account": account_id, "b_since": since - MAIL_LIMIT_PERIOD}
+    )
     return 0 if row is None else int(row[0])
 
 
@@ -219,7 +222,8 @@ _FAILED = Statement(
         )
     )
 )
-_HOUR = timedelta(hours=1)
+# The window MAILS_PER_HOUR is counted over: retention keeps every mail of it.
+MAIL_LIMIT_PERIOD = timedelta(hours=1)
 _RECENT = Statement(
     lambda _: (
         select(func.count())

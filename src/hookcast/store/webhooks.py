@@ -255,7 +255,9 @@ _THIS_ACCOUNTS = (
 # What recording attempts writes (apply_health) is never saved with the webhook: a save
 # must not undo an outcome recorded since the webhook was read.
 _OUTCOMES = ("last_error_at", "last_error_status", "last_error", "last_error_body", "next_retry_at")
-_SAVED = [column.key for column in webhooks.c if column.key not in _OUTCOMES]
+# Nor the mark of a told run of held deliveries, which only store/operational.py moves.
+_NOT_SAVED = (*_OUTCOMES, "held_announced_at")
+_SAVED = [column.key for column in webhooks.c if column.key not in _NOT_SAVED]
 _INSERT = Statement(lambda _: insert(webhooks), columns=_SAVED)
 _WEBHOOK = Statement(lambda _: select(webhooks).where(*_THIS_ACCOUNTS))
 _OF_ACCOUNT = Statement(

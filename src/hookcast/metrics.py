@@ -63,7 +63,7 @@ class Metrics:
         )
         self._pruned = Counter(
             "hookcast_retention_pruned",
-            "Rows deleted by retention (deliveries with their attempts, events)",
+            "Rows deleted by retention (deliveries with their attempts, events, e-mails)",
             ["kind"],
             registry=self.registry,
         )
@@ -80,7 +80,7 @@ class Metrics:
         for outcome in OUTCOMES:
             for status_class in STATUS_CLASSES:
                 self._deliveries.labels(outcome, status_class)
-        for kind in ("deliveries", "events"):
+        for kind in ("deliveries", "events", "mails"):
             self._pruned.labels(kind)
 
     def _backlog_gauges(self) -> None:
@@ -155,6 +155,7 @@ class Metrics:
     def on_pruned(self, pruned: Pruned) -> None:
         self._pruned.labels("deliveries").inc(pruned.deliveries)
         self._pruned.labels("events").inc(pruned.events)
+        self._pruned.labels("mails").inc(pruned.mails)
 
     # exposition
 

@@ -14,6 +14,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Connection, UniqueConstraint, insert, inspect, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from hookcast.domain.models import DeliveryStatus
+from hookcast.ports import DeliveryQuery
 from hookcast.store import migrate, open_store, to_async_url
 from hookcast.store.crypto import SecretBox
 from hookcast.store.migrate import upgrade_schema
@@ -76,7 +78,7 @@ async def test_migrate_creates_the_schema_once(empty_database_url: str, secret_k
 
     assert (
         await _scalar(empty_database_url, "SELECT version_num FROM alembic_version")
-        == "0016_delivery_partitions"
+        == "0019_held_announced"
     )
     store = await open_store(empty_database_url, secret_key=secret_key)
     try:
@@ -163,6 +165,46 @@ async def test_upgrading_keeps_every_webhooks_subscriptions_and_deliveries(
     assert found.events == ("media_available",)
     assert sent is not None
     assert [attempt.status_code for attempt in sent.attempts] == [503]
+
+
+async def test_a_run_of_held_deliveries_told_before_upgrading_is_not_told_again(
+    empty_database_url: str, secret_key: bytes
+) -> None:
+    acme = make.account()
+    hook = make.webhook(acme.id, enabled=False, disabled_reason="410 Gone")
+    watcher = make.webhook(acme.id, events=("webhook_held",))
+    held = make.event(acme.id, created=make.later(-60))
+    rows = [
+        (accounts, {"id": acme.id, "name": acme.name, "created": acme.created}),
+        (webhooks, webhook_values(hook, SecretBox(secret_key))),
+        (webhooks, webhook_values(watcher, SecretBox(secret_key))),
+        (webhook_events, {"webhook_id": watcher.id, "position": 0, "event": "webhook_held"}),
+        (events, event_values(held)),
+        (deliveries, delivery_values(make.delivery(held, hook.id, status=DeliveryStatus.HELD))),
+    ]
+    engine = create_async_engine(to_async_url(empty_database_url))
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(upgrade_schema, "0016_delivery_partitions")
+            for table, values in rows:
+                await conn.execute(insert(table).values(**values))
+    finally:
+        await engine.dispose()
+
+    migrate(empty_database_url)
+    store = await open_store(empty_database_url, secret_key=secret_key)
+    try:
+        more = make.event(acme.id, resource_ids={"media_id": "MediaTwo"})
+        await store.append_events(
+            events=[more],
+            fanout=lambda new: [
+                make.delivery(event, hook.id, status=DeliveryStatus.HELD) for event in new
+            ],
+        )
+        told = await store.list_deliveries(DeliveryQuery(acme.id, watcher.id))
+    finally:
+        await store.close()
+    assert told.total == 0  # the run was told when its first delivery was held
 
 
 def _columns(connection: Connection, table: str) -> set[str]:

@@ -8,10 +8,14 @@ import asyncio
 from dataclasses import replace
 from typing import Any
 
-from hookcast.domain.mail import MAILS_PER_HOUR
-from hookcast.domain.models import Account, DeliveryStatus, LastError, Webhook
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from hookcast.domain.mail import MAIL_TRIES, MAILS_PER_HOUR
+from hookcast.domain.models import Account, DeliveryStatus, Event, LastError, Webhook
 from hookcast.ports import DeliveryQuery, EventQuery, Fanout, PageRequest, WebhookHealth
-from hookcast.store import SqlStore, open_store
+from hookcast.store import SqlStore, open_store, to_async_url
 from support import factories as make
 
 OPERATIONAL = (
@@ -269,6 +273,26 @@ async def test_a_sent_mail_is_never_claimed_again_and_a_failed_one_when_due(
     assert await store.claim_due_mails(now=make.later(9e6), limit=10, lease_seconds=60) == []
 
 
+async def test_a_mail_whose_mailer_never_comes_back_is_given_up_after_its_tries(
+    store: SqlStore,
+) -> None:
+    # A mail that kills its mailer (or one killed mid-send every time) never reports back:
+    # each claim counts as a try, and once they are used up the mail is given up.
+    acme, failing, _watcher = await _setup(store)
+    await store.set_contact_email(acme.id, "oncall@acme.example")
+    await store.record_results([], [_failure(failing.id, 10, disable_reason="410 Gone")])
+    claims = []
+    moment = 100.0
+    for _ in range(MAIL_TRIES):  # each lease left to expire, as by a mailer that died
+        (leased,) = await store.claim_due_mails(now=make.later(moment), limit=10, lease_seconds=60)
+        claims.append(leased.attempts)
+        moment += 61
+
+    assert claims == list(range(1, MAIL_TRIES + 1))
+    assert await store.claim_due_mails(now=make.later(moment), limit=10, lease_seconds=60) == []
+    assert await store.claim_due_mails(now=make.later(9e6), limit=10, lease_seconds=60) == []
+
+
 async def test_two_mailers_never_take_the_same_mail(database_url: str, secret_key: bytes) -> None:
     stores = [await open_store(database_url, secret_key=secret_key) for _ in range(2)]
     try:
@@ -319,3 +343,114 @@ async def test_events_held_for_a_disabled_webhook_are_told_once_per_run(store: S
         "webhook_held",
         "webhook_held",
     ]
+
+
+async def _held_run_begins(store: SqlStore) -> tuple[Account, Webhook, Webhook]:
+    """A webhook disabled (410) and a watcher of its webhook_held, nothing held yet."""
+    acme, failing, watcher = await _setup(store)
+    watcher = replace(watcher, events=(*OPERATIONAL, "webhook_held"))
+    await store.update_webhook(watcher, make.NOW)
+    await store.record_results([], [_failure(failing.id, 10, disable_reason="410 Gone")])
+    return acme, failing, watcher
+
+
+def _about(account: Account, media_id: str, at: float) -> Event:
+    # Each about a resource of its own: publishes about one resource take their sequence
+    # numbers one after the other, which would order the two publishes by itself.
+    return make.event(account.id, created=make.later(at), resource_ids={"media_id": media_id})
+
+
+async def test_a_run_is_told_once_whichever_of_its_first_publishes_commits_first(
+    store: SqlStore,
+) -> None:
+    # A publish stamped earlier may commit later (stamped, then waiting for the database):
+    # its held delivery is then the run's oldest, but the run was told already.
+    acme, failing, watcher = await _held_run_begins(store)
+
+    await store.append_events(events=[_about(acme, "MediaTwo", 22)], fanout=_held_for(failing))
+    await store.append_events(events=[_about(acme, "MediaOne", 21)], fanout=_held_for(failing))
+
+    assert await _types(store, acme, watcher) == [
+        "webhook_failing",
+        "webhook_disabled",
+        "webhook_held",
+    ]
+
+
+@pytest.mark.postgres
+async def test_two_publishes_beginning_a_run_at_once_tell_it_once(
+    pg_store: SqlStore, postgres_database: str
+) -> None:
+    acme, failing, watcher = await _held_run_begins(pg_store)
+    engine = create_async_engine(to_async_url(postgres_database))
+    try:
+        async with engine.connect() as first, engine.connect() as second:
+            # Both publishes hold a delivery before either commits: neither sees the other's.
+            one = await first.begin()
+            await pg_store.using(first).append_events(
+                events=[_about(acme, "MediaOne", 21)], fanout=_held_for(failing)
+            )
+            two = await second.begin()
+            racing = asyncio.create_task(
+                pg_store.using(second).append_events(
+                    events=[_about(acme, "MediaTwo", 22)], fanout=_held_for(failing)
+                )
+            )
+            await _until_waiting_for_a_lock_or_done(engine, racing)
+            await one.commit()
+            await racing
+            await two.commit()
+    finally:
+        await engine.dispose()
+
+    assert await _types(pg_store, acme, watcher) == [
+        "webhook_failing",
+        "webhook_disabled",
+        "webhook_held",
+    ]
+
+
+@pytest.mark.postgres
+async def test_a_run_begun_while_a_person_discards_the_last_one_is_told_at_the_next_hold(
+    pg_store: SqlStore, postgres_database: str
+) -> None:
+    acme, failing, watcher = await _held_run_begins(pg_store)
+    await pg_store.append_events(events=[_about(acme, "MediaOne", 21)], fanout=_held_for(failing))
+    engine = create_async_engine(to_async_url(postgres_database))
+    try:
+        # A publish holds a delivery while the run it joins is discarded: it saw the run
+        # under way (told), the discard did not see its delivery.
+        async with engine.connect() as publishing, publishing.begin():
+            await pg_store.using(publishing).append_events(
+                events=[_about(acme, "MediaTwo", 22)], fanout=_held_for(failing)
+            )
+            discarded = await pg_store.discard_held(
+                account_id=acme.id, webhook_id=failing.id, now=make.later(23)
+            )
+            assert discarded == 1
+    finally:
+        await engine.dispose()
+    # Its delivery is a new run, untold: the next publish held for the webhook tells it.
+    await pg_store.append_events(events=[_about(acme, "MediaThree", 24)], fanout=_held_for(failing))
+
+    assert await _types(pg_store, acme, watcher) == [
+        "webhook_failing",
+        "webhook_disabled",
+        "webhook_held",
+        "webhook_held",
+    ]
+
+
+async def _until_waiting_for_a_lock_or_done(engine: AsyncEngine, task: asyncio.Task[Any]) -> None:
+    """Returns once `task` is done or a session of the database waits for a lock (bounded)."""
+    waiting = text(
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    async with engine.connect() as watching:
+        for _ in range(2000):
+            done, _pending = await asyncio.wait({task}, timeout=0.005)
+            if done or (await watching.execute(waiting)).scalar_one():
+                return
+            await watching.rollback()  # a fresh snapshot of pg_stat_activity next time
+    raise AssertionError("the second publish neither finished nor waited for a lock")

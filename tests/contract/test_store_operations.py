@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from hookcast.domain.models import Account, DeliveryStatus, Event, Webhook
-from hookcast.ports import DeliveryQuery, EventQuery, PageRequest, Pruned
+from hookcast.domain.models import Account, DeliveryStatus, Event, LastError, Webhook
+from hookcast.ports import DeliveryQuery, EventQuery, PageRequest, Pruned, WebhookHealth
 from hookcast.store import SqlStore
 from support import factories as make
 
@@ -137,6 +137,44 @@ async def test_prune_deletes_old_events_that_no_webhook_matched(store: SqlStore)
     await store.append_events(events=unmatched, fanout=make.no_fanout)
     assert await store.prune_before(make.later(-30 * DAY), limit=1000) == Pruned(0, 3)
     assert await _event_ids(store, acme) == set()
+
+
+async def _disable_mailing(store: SqlStore, account: Account, *, age_days: float) -> None:
+    """A webhook of `account` disabled `age_days` ago: a mail is queued to its contact."""
+    hook = make.webhook(account.id)
+    await store.create_webhook(hook)
+    at = make.later(-age_days * DAY)
+    error = LastError(at, 410, "HTTP 410", "")
+    gone = WebhookHealth(hook.id, None, at, last_error=error, disable_reason="410 Gone")
+    await store.record_results([], [gone])
+
+
+async def test_prune_deletes_old_sent_and_given_up_mails(store: SqlStore) -> None:
+    acme = make.account()
+    await store.create_account(acme)
+    await store.set_contact_email(acme.id, "oncall@acme.example")
+    for age in (40, 40, 40, 1):
+        await _disable_mailing(store, acme, age_days=age)
+    now = make.later(-0.5 * DAY)
+    sent, given_up, unsent, recent = await store.claim_due_mails(
+        now=now, limit=10, lease_seconds=60
+    )
+    await store.mail_sent(mail_id=sent.id, lease_token=sent.lease_token, now=now)
+    await store.mail_sent(mail_id=recent.id, lease_token=recent.lease_token, now=now)
+    await store.mail_failed(
+        mail_id=given_up.id, lease_token=given_up.lease_token, error="refused", retry_at=None
+    )
+    await store.mail_failed(
+        mail_id=unsent.id, lease_token=unsent.lease_token, error="refused", retry_at=now
+    )
+
+    pruned = await store.prune_before(make.later(-30 * DAY), limit=1000)
+
+    assert pruned.mails == 2  # the old sent and given-up ones; the recent one is kept
+    assert await store.prune_before(make.later(-30 * DAY), limit=1000) == Pruned(0, 0)
+    # One still to be sent is never pruned, however old.
+    (again,) = await store.claim_due_mails(now=make.NOW, limit=10, lease_seconds=60)
+    assert again.id == unsent.id
 
 
 async def test_prune_works_in_batches_of_the_limit(store: SqlStore) -> None:

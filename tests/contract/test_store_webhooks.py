@@ -158,6 +158,31 @@ async def test_list_filters_by_event_and_site(store: SqlStore) -> None:
     assert await ids(event="channel_active", site_id=one.id) == set()
 
 
+async def test_an_event_filter_can_take_in_the_webhooks_on_every_event(store: SqlStore) -> None:
+    acme = await _account(store)
+    site = make.site(acme.id)
+    await store.create_site(site)
+    named = make.webhook(acme.id, events=("media_available",), site_ids=(site.id,))
+    every = make.webhook(acme.id, events=("*",), site_ids=(site.id,))
+    every_apivideo = make.webhook(acme.id, events=("*",), site_ids=(site.id,), format="apivideo")
+    for hook in (named, every, every_apivideo):
+        await store.create_webhook(hook)
+
+    async def ids(event: str, formats: tuple[str, ...]) -> set[str]:
+        query = WebhookQuery(account_id=acme.id, event=event, all_events_formats=formats)
+        listed = await store.list_webhooks(query)
+        assert listed.total == len(listed.items)
+        return {hook.id for hook in listed.items}
+
+    assert await ids("media_available", ("jwplayer",)) == {named.id, every.id}
+    assert await ids("media_available", ("jwplayer", "apivideo")) == {
+        named.id,
+        every.id,
+        every_apivideo.id,
+    }
+    assert await ids("media_available", ()) == {named.id}
+
+
 async def test_list_filters_on_format(store: SqlStore) -> None:
     acme = await _account(store)
     site = make.site(acme.id)

@@ -117,3 +117,21 @@ async def test_a_test_event_to_a_webhook_on_every_property_names_a_property(
     await receiver.wait_for_events({sent.json()["event_id"]})
     (ping,) = receiver.received
     assert ping.payload["site_id"] == hookcast.site_id  # the account's (first) property
+
+
+async def test_a_test_event_needs_a_property_to_name(api: Api) -> None:
+    # Every delivery names its property (JW Player's site_id), a test event too: with no
+    # property in the account there is none to name, and the test is refused, not sent
+    # with an empty site_id.
+    hook = await api.webhook(["*"])
+
+    refused = await api.call("POST", f"/v2/webhooks/{hook['id']}/test/")
+
+    assert "create a property first" in assert_error(refused, 409)
+    events = await api.call("GET", "/v2/events/")
+    assert events.json()["total"] == 0  # nothing was published
+    await api.site(SITE_ID)
+    sent = await api.call("POST", f"/v2/webhooks/{hook['id']}/test/")
+    assert sent.status_code == 202, sent.text
+    (event,) = (await api.call("GET", "/v2/events/")).json()["events"]
+    assert event["site_id"] == SITE_ID

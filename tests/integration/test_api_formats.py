@@ -32,6 +32,29 @@ async def test_an_apivideo_webhook_subscribes_and_shows_api_video_names(api: Api
     assert "apivideo" in assert_error(unknown, 400)
 
 
+async def test_filtering_on_an_event_lists_the_webhooks_that_would_receive_it(api: Api) -> None:
+    await api.site(SITE_ID)
+    named = await api.webhook([SITE_ID], events=["media_available"])
+    every = await api.webhook([SITE_ID], events=["*"])
+    # api.video has no name for media_available: its "*" does not bring it.
+    every_apivideo = await api.webhook([SITE_ID], format="apivideo", events=["*"])
+    on_call = await api.webhook([SITE_ID], events=["webhook_failing"])
+
+    async def ids(**params: str) -> set[str]:
+        response = await api.call("GET", "/v2/webhooks/", params=params)
+        assert response.status_code == 200, response.text
+        return {hook["id"] for hook in response.json()["webhooks"]}
+
+    assert await ids(events="media_available") == {named["id"], every["id"]}
+    assert await ids(events="rendition_ready") == {every["id"], every_apivideo["id"]}
+    # "*" leaves out HookCast's own events: only the webhooks naming them get them.
+    assert await ids(events="webhook_failing") == {on_call["id"]}
+    assert await ids(events="*") == {every["id"], every_apivideo["id"]}
+    assert await ids(events="video.encoding.quality.completed", format="apivideo") == {
+        every_apivideo["id"]
+    }
+
+
 async def test_a_webhook_without_a_format_is_jwplayer(api: Api) -> None:
     await api.site(SITE_ID)
     created = await api.webhook([SITE_ID])

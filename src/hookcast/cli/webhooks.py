@@ -221,8 +221,12 @@ def _limits(limits: Mapping[str, int] | None) -> str:
 def list_webhooks(
     page: Annotated[int, typer.Option(help="Page number.")] = 1,
     page_length: Annotated[int, typer.Option(help="Webhooks per page (at most 1000).")] = 50,
-    event: Annotated[str | None, typer.Option(help="Only those subscribed to it.")] = None,
-    site: Annotated[str | None, typer.Option(help="Only those for this property.")] = None,
+    event: Annotated[
+        str | None, typer.Option(help="Only those that get it (those on every event too).")
+    ] = None,
+    site: Annotated[
+        str | None, typer.Option(help="Only those for this property (those on every one too).")
+    ] = None,
     wire_format: Annotated[
         str | None, typer.Option("--format", help="Only those of this format, e.g. apivideo.")
     ] = None,

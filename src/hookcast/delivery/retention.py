@@ -1,5 +1,6 @@
 """Retention: deletes finished (and held) deliveries, their attempts and their events once they are
-older than the configured age, in the background of every delivering process.
+older than the configured age, and the e-mails sent or given up by then, in the background of
+every delivering process.
 
 Work is done in small batches (one short transaction each) with a pause between them, so
 delivery, which shares the database (and on SQLite its single writer), never waits long.
@@ -62,23 +63,40 @@ class Retention:
         """Deletes everything older than the cut-off, batch by batch. Returns the totals."""
         cutoff = self._clock() - self._options.max_age
         stop = stop or asyncio.Event()
-        deliveries = events = 0
+        total = Pruned(deliveries=0, events=0)
         while True:
             pruned = await self._store.prune_before(cutoff, limit=self._options.batch_size)
             self._on_pruned(pruned)
-            deliveries, events = deliveries + pruned.deliveries, events + pruned.events
-            full = max(pruned.deliveries, pruned.events) >= self._options.batch_size
+            total = _added(total, pruned)
+            full = max(pruned.deliveries, pruned.events, pruned.mails) >= self._options.batch_size
             if not full or await _wait(stop, self._options.pause_seconds):
                 break
-        if deliveries or events:
+        if total.total:
             _log.info(
-                "retention deleted %d deliveries and %d events older than %s",
-                deliveries,
-                events,
+                "retention deleted %d deliveries, %d events and %d e-mails older than %s",
+                total.deliveries,
+                total.events,
+                total.mails,
                 cutoff.isoformat(),
-                extra={"fields": {"pruned_deliveries": deliveries, "pruned_events": events}},
+                extra={"fields": _log_fields(total)},
             )
-        return Pruned(deliveries=deliveries, events=events)
+        return total
+
+
+def _added(total: Pruned, batch: Pruned) -> Pruned:
+    return Pruned(
+        deliveries=total.deliveries + batch.deliveries,
+        events=total.events + batch.events,
+        mails=total.mails + batch.mails,
+    )
+
+
+def _log_fields(total: Pruned) -> dict[str, int]:
+    return {
+        "pruned_deliveries": total.deliveries,
+        "pruned_events": total.events,
+        "pruned_mails": total.mails,
+    }
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> bool:

@@ -9,7 +9,15 @@ from typing import Any, Final
 
 from hookcast.domain.operational import DISABLE_WARNING, DISABLED, RECOVERED
 
-__all__ = ["MAILS_PER_HOUR", "MAIL_RETRY_DELAYS", "Mail", "compose", "retry_at", "valid_address"]
+__all__ = [
+    "MAILS_PER_HOUR",
+    "MAIL_RETRY_DELAYS",
+    "MAIL_TRIES",
+    "Mail",
+    "compose",
+    "retry_at",
+    "valid_address",
+]
 
 # Mails an account is sent in any hour at most: a tenant that flips its endpoint between
 # failing and working cannot turn HookCast into a mail cannon, nor queue hours of mail ahead
@@ -19,11 +27,14 @@ MAX_ADDRESS = 254  # RFC 5321's longest forward path, less its angle brackets
 # Waits after each failed try (seconds): a mail server down for a day still gets the mail,
 # as a warning is sent a day before the disable; after the last one the mail is given up.
 MAIL_RETRY_DELAYS: Final = (30, 120, 600, 1800, 3600, *(10800,) * 8)
+# Tries a mail gets in all. Each is counted when the mail is claimed, so one whose mailer
+# never reports back (killed while sending it, every time) is given up too.
+MAIL_TRIES: Final = len(MAIL_RETRY_DELAYS) + 1
 
 
 def retry_at(*, attempts: int, now: datetime) -> datetime | None:
     """When a mail that failed its `attempts`-th try goes again; None: it is given up."""
-    if attempts > len(MAIL_RETRY_DELAYS):
+    if attempts >= MAIL_TRIES:
         return None
     return now + timedelta(seconds=MAIL_RETRY_DELAYS[attempts - 1])
 

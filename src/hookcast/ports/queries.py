@@ -33,6 +33,9 @@ class WebhookQuery:
     sort: str = "created"  # "created", "last_modified" or "name"
     descending: bool = True
     event: str | None = None  # webhooks subscribed to this event (literally, "*" included)
+    # ... and, with `event`, those subscribed to every event ("*") in one of these formats
+    # (the ones that would receive it: domain.formats.formats_sending_to_all).
+    all_events_formats: tuple[str, ...] = ()
     site_id: str | None = None
     format: str | None = None  # webhooks of this wire format only
 

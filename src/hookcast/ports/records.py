@@ -60,7 +60,8 @@ class Pruned:
 
     deliveries: int  # completed deliveries, with their attempts
     events: int  # events left without any delivery
+    mails: int = 0  # e-mails sent or given up
 
     @property
     def total(self) -> int:
-        return self.deliveries + self.events
+        return self.deliveries + self.events + self.mails

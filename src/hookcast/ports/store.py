@@ -207,8 +207,10 @@ class Store(DeliveryQueue, MailOutbox, Protocol):
     async def prune_before(self, before: datetime, *, limit: int) -> Pruned:
         """Deletes, in one short transaction, up to `limit` succeeded, failed, discarded or
         held deliveries created before `before` (with their attempts), then up to `limit`
-        events created before it that no delivery refers to any more. Pending and paused
-        deliveries, and their events, are never deleted."""
+        events created before it that no delivery refers to any more, and up to `limit`
+        e-mails sent or given up that were queued over an hour before it (the hourly mail
+        limit counts the last hour's). Pending and paused deliveries, and their events, and
+        mails still to be sent, are never deleted."""
 
     async def close(self) -> None:
         """Finishes the writes already accepted, then frees connections."""

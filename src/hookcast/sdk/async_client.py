@@ -143,6 +143,9 @@ class AsyncClient:
         site_id: str | None = None,
         format: str | None = None,
     ) -> Page[Webhook]:
+        """One page of the webhooks. `events` (a catalog name): those that would receive it,
+        subscribed to every event ("*") included; `site_id`: those that hear that property,
+        those on every property included; `format`: those of one format."""
         return await self._send(
             _core.list_webhooks(
                 page=page,

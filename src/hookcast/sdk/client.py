@@ -149,6 +149,9 @@ class Client:
         site_id: str | None = None,
         format: str | None = None,
     ) -> Page[Webhook]:
+        """One page of the webhooks. `events` (a catalog name): those that would receive it,
+        subscribed to every event ("*") included; `site_id`: those that hear that property,
+        those on every property included; `format`: those of one format."""
         return self._send(
             _core.list_webhooks(
                 page=page,

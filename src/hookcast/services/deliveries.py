@@ -225,11 +225,21 @@ class DeliveryService:
 
     async def _test_site(self, webhook: Webhook) -> str:
         """The property a test event names: the webhook's first; for a webhook on every
-        property, the account's first; "" when there is none."""
-        if webhook.site_ids or not webhook.all_sites:
-            return webhook.site_ids[0] if webhook.site_ids else ""
-        first = await self._store.list_sites(webhook.account_id, PageRequest(page_length=1))
-        return first.items[0].id if first.items else ""
+        property, the account's first. Every delivery names its property (JW Player's
+        receivers read `site_id`), so with none the test is refused rather than sent
+        naming "" (which the event log would keep, too)."""
+        if webhook.site_ids:
+            return webhook.site_ids[0]
+        if webhook.all_sites:
+            first = await self._store.list_sites(webhook.account_id, PageRequest(page_length=1))
+            if first.items:
+                return first.items[0].id
+        raise Conflict(
+            f"webhook {webhook.id!r} has no property for a test event to name (it is on "
+            + ("every property and the account has none" if webhook.all_sites else "none")
+            + "): every delivery names its property (site_id); create a property first "
+            "(POST /v2/sites/, or the dashboard's Properties page)"
+        )
 
 
 def _require_sendable(webhook: Webhook, now: datetime) -> None:

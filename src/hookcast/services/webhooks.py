@@ -15,7 +15,13 @@ from hookcast.domain.conditions import parse_conditions
 from hookcast.domain.custom_headers import parse_custom_headers
 from hookcast.domain.delivery_rate import parse_rate_limit
 from hookcast.domain.errors import LimitExceeded, NotFound, ValidationFailed
-from hookcast.domain.formats import DEFAULT_FORMAT, FORMATS, Format, format_of
+from hookcast.domain.formats import (
+    DEFAULT_FORMAT,
+    FORMATS,
+    Format,
+    format_of,
+    formats_sending_to_all,
+)
 from hookcast.domain.freshness import parse_max_age
 from hookcast.domain.ids import new_resource_id
 from hookcast.domain.jwks import PublishedKey, webhook_keys
@@ -184,8 +190,10 @@ class WebhookService:
         site_id: str | None = None,
         format: str | None = None,
     ) -> Page[Webhook]:
-        """One page of the account's webhooks. With `format`, only that format's, and
-        `event` is one of its names (api.video's for "apivideo"); else a catalog name."""
+        """One page of the account's webhooks. With `event`, those that receive it: named
+        in their subscription, or subscribed to every event ("*") in a format that sends it.
+        With `format`, only that format's, and `event` is one of its names (api.video's for
+        "apivideo"); else a catalog name."""
         caller.require(Permission.READ)
         field, descending = parse_sort(sort, SORT_FIELDS)
         wire = None if format is None else parse_format(format)
@@ -197,6 +205,8 @@ class WebhookService:
             sort=field,
             descending=descending,
             event=event,
+            # A filter answers "which webhooks get it": those on every event too.
+            all_events_formats=() if event is None else formats_sending_to_all(event),
             site_id=site_id,
             format=None if wire is None else wire.name,
         )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, exists, func, select, update
 
 from hookcast.domain.models import DeliveryStatus
 from hookcast.store.chains import start_chains
@@ -42,13 +42,27 @@ async def deliver_held(tx: Transaction, *, account_id: str, webhook_id: str) -> 
     released = await tx.execute(_DELIVER, values)
     joined = await tx.fetch_all(_JOIN_CHAINS, values)
     await start_chains(tx, {(webhook_id, key) for (key,) in joined})
+    await _run_ended(tx, webhook_id)
     return released + len(joined)
 
 
 async def discard_held(tx: Transaction, *, account_id: str, webhook_id: str, now: datetime) -> int:
     """Marks the webhook's held deliveries discarded (final, completed at `now`)."""
     values = {"b_account_id": account_id, "b_webhook_id": webhook_id, "b_now": now}
-    return await tx.execute(_DISCARD, values)
+    discarded = await tx.execute(_DISCARD, values)
+    await _run_ended(tx, webhook_id)
+    return discarded
+
+
+async def _run_ended(tx: Transaction, webhook_id: str) -> None:
+    """Clears the mark of the webhook's told run of held deliveries (store/operational.py)
+    if none is left held. A publish that held one meanwhile, unseen here, read the mark
+    still set and told nothing: the next publish held for the webhook then tells the run.
+    Only the mark read here is cleared: one a publish set since (telling a run of its own
+    deliveries, unseen here too) stays."""
+    row = await tx.fetch_one(_MARK, {"b_id": webhook_id})
+    if row is not None and row[0] is not None:
+        await tx.execute(_CLEAR_MARK, {"b_id": webhook_id, "b_seen": row[0]})
 
 
 _COUNT = Statement(
@@ -79,6 +93,20 @@ _JOIN_CHAINS = Statement(
         .where(*_THIS_WEBHOOKS_HELD, _ENABLED.is_(True), deliveries.c.resource_key.is_not(None))
         .values(status=DeliveryStatus.WAITING.value, next_attempt_at=deliveries.c.created)
         .returning(deliveries.c.resource_key)
+    )
+)
+_MARK = Statement(
+    lambda _: select(webhooks.c.held_announced_at).where(webhooks.c.id == bindparam("b_id"))
+)
+_CLEAR_MARK = Statement(
+    lambda _: (
+        update(webhooks)
+        .where(
+            webhooks.c.id == bindparam("b_id"),
+            webhooks.c.held_announced_at == bindparam("b_seen", type_=Timestamp),
+            ~exists().where(deliveries.c.webhook_id == webhooks.c.id, deliveries.c.status == _HELD),
+        )
+        .values(held_announced_at=None)
     )
 )
 _DISCARD = Statement(

@@ -4,6 +4,7 @@ publishes their operational event and leased to one mailer at a time.
 One row per (account, event): a notice published twice queues one mail. A mail is leased
 before it is sent and marked sent after; a mailer dying between the two leaves the lease to
 expire and the mail to go again (at-least-once, as deliveries: the one way it is sent twice).
+Tries are counted at the lease, so that too ends once they are used up (MAIL_TRIES).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Integer, Text, bindparam, func, select, update
 
 from hookcast.domain.ids import new_delivery_id
-from hookcast.domain.mail import MAILS_PER_HOUR, Mail, compose
+from hookcast.domain.mail import MAIL_TRIES, MAILS_PER_HOUR, Mail, compose
 from hookcast.domain.models import Event
 from hookcast.domain.operational import MAILED
 from hookcast.ports.mail import OutboxMail
@@ -26,6 +27,7 @@ from hookcast.store.tables import accounts, mail_outbox
 from hookcast.store.types import Timestamp
 
 __all__ = [
+    "MAIL_LIMIT_PERIOD",
     "claim_due",
     "get_contact_email",
     "mark_failed",
@@ -71,7 +73,9 @@ async def queue_mails(tx: Transaction, events: Sequence[Event]) -> int:
 
 async def _recent(tx: Transaction, account_id: str, *, since: datetime) -> int:
     """How many mails the account was sent (or has queued) in the hour before `since`."""
-    row = await tx.fetch_one(_RECENT, {"b_account": account_id, "b_since": since - _HOUR})
+    row = await tx.fetch_one(
+        _RECENT, {"b_account": account_id, "b_since": since - MAIL_LIMIT_PERIOD}
+    )
     return 0 if row is None else int(row[0])
 
 
@@ -95,7 +99,10 @@ def _row(event: Event, mail: Mail) -> dict[str, object]:
 async def claim_due(
     tx: Transaction, *, now: datetime, limit: int, lease_seconds: float
 ) -> list[OutboxMail]:
-    """Leases up to `limit` due mails (rows other mailers have locked are skipped)."""
+    """Leases up to `limit` due mails (rows other mailers have locked are skipped). A due
+    mail whose tries are used up is given up instead: its last lease expired unreported (the
+    mailer died sending it), and a mail that kills its mailer must not be tried forever."""
+    await tx.execute(_GIVE_UP, {"b_now": now})
     rows = await tx.fetch_all(_DUE, {"b_now": now, "b_limit": limit})
     if not rows:
         return []
@@ -145,6 +152,22 @@ _QUEUE = Statement(
         database, table=mail_outbox, conflict_on=("account_id", "event_id")
     )
 )
+_DUE_NOW = (
+    mail_outbox.c.next_attempt_at.is_not(None),
+    mail_outbox.c.next_attempt_at <= bindparam("b_now", type_=Timestamp),
+)
+_GIVE_UP = Statement(
+    lambda _: (
+        update(mail_outbox)
+        .where(*_DUE_NOW, mail_outbox.c.attempts >= MAIL_TRIES)
+        .values(
+            next_attempt_at=None,
+            lease_token=None,
+            last_error=f"given up after {MAIL_TRIES} tries, the last one unreported "
+            "(the mailer stopped while sending it)",
+        )
+    )
+)
 _DUE = Statement(
     lambda _: (
         select(
@@ -154,10 +177,7 @@ _DUE = Statement(
             mail_outbox.c.body,
             mail_outbox.c.attempts,
         )
-        .where(
-            mail_outbox.c.next_attempt_at.is_not(None),
-            mail_outbox.c.next_attempt_at <= bindparam("b_now", type_=Timestamp),
-        )
+        .where(*_DUE_NOW, mail_outbox.c.attempts < MAIL_TRIES)
         .order_by(mail_outbox.c.next_attempt_at)
         .limit(bindparam("b_limit", type_=Integer))
         # Two mailers never take the same mail (SQLite has one writer anyway).
@@ -202,7 +222,8 @@ _FAILED = Statement(
         )
     )
 )
-_HOUR = timedelta(hours=1)
+# The window MAILS_PER_HOUR is counted over: retention keeps every mail of it.
+MAIL_LIMIT_PERIOD = timedelta(hours=1)
 _RECENT = Statement(
     lambda _: (
         select(func.count())

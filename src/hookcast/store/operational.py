@@ -13,8 +13,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Sequence
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import bindparam, func, or_, select
+from sqlalchemy import Integer, Select, bindparam, func, or_, select, update
 
 from hookcast.domain.fanout import FanoutPlan
 from hookcast.domain.ids import new_delivery_id
@@ -35,7 +37,7 @@ from hookcast.store.crypto import SecretBox
 from hookcast.store.sql import in_list, notify
 from hookcast.store.statement import Statement
 from hookcast.store.tables import deliveries, webhooks
-from hookcast.store.tables import events as event_rows
+from hookcast.store.types import Timestamp
 
 __all__ = ["announce_held", "lock_standing", "publish_notices"]
 
@@ -101,37 +103,42 @@ async def publish_notices(
 
 async def announce_held(tx: Transaction, deliveries: Sequence[Delivery], *, box: SecretBox) -> int:
     """Publishes webhook_held for each webhook `deliveries` (a publish's) were held for,
-    once per run of held deliveries: the run is named by its oldest, so the next publish
-    held for the same webhook finds its event stored and publishes nothing. Returns the
+    once per run of held deliveries (a run ends when none is left held). Returns the
     deliveries made due."""
-    newest: dict[str, Delivery] = {}
+    held: dict[str, list[Delivery]] = defaultdict(list)
     for delivery in deliveries:
         if delivery.status is DeliveryStatus.HELD:
-            newest[delivery.webhook_id] = delivery
-    if not newest:
+            held[delivery.webhook_id].append(delivery)
+    notices = []
+    # In id order: a run's first publish takes the webhook's row lock (_TELL), and every
+    # writer of webhook rows takes them in that order, so none deadlocks.
+    for webhook_id in sorted(held):
+        mine = held[webhook_id]
+        at = max(delivery.created for delivery in mine)
+        if await _tells_run(tx, webhook_id, mine=len(mine), at=at):
+            notices.append(Notice(HELD, webhook_id, at=at, period=at))
+    if not notices:
         return 0
-    oldest = await tx.fetch_all(_OLDEST_HELD, {"ids": sorted(newest)})
-    notices = [
-        Notice(HELD, webhook_id, at=newest[webhook_id].created, period=since)
-        for webhook_id, since in oldest
-    ]
-    told = await _stored_already(tx, [(newest[n.webhook_id].account_id, n) for n in notices])
-    fresh = [notice for notice in notices if notice.event_id not in told]
-    if not fresh:
-        return 0
-    _, due = await publish_notices(tx, fresh, box=box)
+    _, due = await publish_notices(tx, notices, box=box)
     return due
 
 
-async def _stored_already(tx: Transaction, notices: list[tuple[str, Notice]]) -> set[str]:
-    by_account: dict[str, list[str]] = defaultdict(list)
-    for account_id, notice in notices:
-        by_account[account_id].append(notice.event_id)
-    stored: set[str] = set()
-    for account_id, ids in by_account.items():
-        rows = await tx.fetch_all(_EVENTS_STORED, {"b_account_id": account_id, "ids": ids})
-        stored.update(event_id for (event_id,) in rows)
-    return stored
+async def _tells_run(tx: Transaction, webhook_id: str, *, mine: int, at: datetime) -> bool:
+    """Whether this transaction, holding `mine` deliveries for the webhook, tells the run
+    they are part of: a run is told by moving webhooks.held_announced_at from the value read
+    here. Of two transactions beginning a run at once (neither sees the other's held
+    deliveries), the second's move waits for the first's row lock, then finds the value
+    moved and tells nothing."""
+    row = await tx.fetch_one(_RUN, {"b_id": webhook_id, "b_enough": mine + 1})
+    if row is None:
+        return False  # deleted meanwhile: nobody to tell about
+    told_at, held = row
+    if told_at is not None and held > mine:
+        return False  # a run under way (others' held deliveries), told when it began
+    # A new run (none held but ours; a mark left from an earlier run is moved on), or one
+    # whose mark a person's delivering or discarding cleared while we were publishing.
+    values = {"b_id": webhook_id, "b_seen": told_at, "b_at": at}
+    return await tx.execute(_TELL, values) > 0
 
 
 async def _count_waiting(tx: Transaction, webhook_ids: list[str]) -> dict[str, int]:
@@ -152,20 +159,33 @@ _LOCK_STANDING = Statement(
         .with_for_update(key_share=True)
     )
 )
-_OLDEST_HELD = Statement(
-    lambda database: (
-        select(deliveries.c.webhook_id, func.min(deliveries.c.created))
+
+
+def _run(_database: str) -> Select[Any]:
+    """The webhook's mark, and how many deliveries it has held (counting no further than
+    `b_enough`: the ones this transaction holds and one more say whether others exist)."""
+    held = (
+        select(deliveries.c.id)
         .where(
-            in_list(database, column=deliveries.c.webhook_id),
+            deliveries.c.webhook_id == bindparam("b_id"),
             deliveries.c.status == DeliveryStatus.HELD.value,
         )
-        .group_by(deliveries.c.webhook_id)
+        .limit(bindparam("b_enough", type_=Integer))
+        .subquery()
     )
-)
-_EVENTS_STORED = Statement(
-    lambda database: select(event_rows.c.id).where(
-        event_rows.c.account_id == bindparam("b_account_id"),
-        in_list(database, column=event_rows.c.id),
+    counted = select(func.count()).select_from(held).scalar_subquery()
+    return select(webhooks.c.held_announced_at, counted).where(webhooks.c.id == bindparam("b_id"))
+
+
+_RUN = Statement(_run)
+_TELL = Statement(
+    lambda _: (
+        update(webhooks)
+        .where(
+            webhooks.c.id == bindparam("b_id"),
+            webhooks.c.held_announced_at.is_not_distinct_from(bindparam("b_seen", type_=Timestamp)),
+        )
+        .values(held_announced_at=bindparam("b_at", type_=Timestamp))
     )
 )
 _COUNT_WAITING = Statement(

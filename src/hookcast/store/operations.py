@@ -13,8 +13,9 @@ from hookcast.ports import DeliveryStats, Pruned
 from hookcast.ports.records import WORKER_ALIVE_SECONDS
 from hookcast.store import partitions
 from hookcast.store.connector import Transaction
+from hookcast.store.mail import MAIL_LIMIT_PERIOD
 from hookcast.store.statement import Statement
-from hookcast.store.tables import deliveries, events, webhooks, workers
+from hookcast.store.tables import deliveries, events, mail_outbox, webhooks, workers
 from hookcast.store.types import Timestamp
 
 __all__ = ["delivery_stats", "drop_old_days", "prune_before"]
@@ -88,6 +89,7 @@ async def prune_before(tx: Transaction, before: datetime, *, limit: int) -> Prun
     return Pruned(
         deliveries=await tx.execute(_PRUNE_DELIVERIES, values),
         events=await tx.execute(_PRUNE_EVENTS, values),
+        mails=await tx.execute(_PRUNE_MAILS, {**values, "b_before": before - MAIL_LIMIT_PERIOD}),
     )
 
 
@@ -130,5 +132,13 @@ def _prune_events(database: str) -> Delete:
     return delete(events).where(key.in_(batch), unreferenced_before)
 
 
+def _prune_mails(database: str) -> Delete:
+    # Sent or given up: next_attempt_at is NULL (store/mail.py).
+    done_before = and_(mail_outbox.c.next_attempt_at.is_(None), mail_outbox.c.created < _BEFORE)
+    batch = _batch(database, select(mail_outbox.c.id).where(done_before).limit(_LIMIT), "mails")
+    return delete(mail_outbox).where(mail_outbox.c.id.in_(batch), done_before)
+
+
 _PRUNE_DELIVERIES = Statement(_prune_deliveries)
 _PRUNE_EVENTS = Statement(_prune_events)
+_PRUNE_MAILS = Statement(_prune_mails)

@@ -530,7 +530,7 @@ class SqlStore:
                 dropped = await operations_sql.drop_old_days(tx, before)
         async with self._writing() as tx:
             pruned = await operations_sql.prune_before(tx, before, limit=limit)
-        return Pruned(deliveries=dropped + pruned.deliveries, events=pruned.events)
+        return replace(pruned, deliveries=dropped + pruned.deliveries)
 
     # wake-ups
 

@@ -142,6 +142,10 @@ webhooks = Table(
     Column("rate_limit_per_second", Double, nullable=True),
     Column("rate_limit_burst", Integer, nullable=True),
     Column("client_certificate_encrypted", Text, nullable=True),
+    # When the current run of held deliveries was told (webhook_held; migration 0019): moved
+    # only by store/operational.py announce_held, from the value it read, so a run is told
+    # once however many publishes begin it at once. Not part of the Webhook model.
+    Column("held_announced_at", Timestamp, nullable=True),
     # One index per sort order the webhook list offers, scoped to the account.
     Index(None, "account_id", "created"),
     Index(None, "account_id", "last_modified"),

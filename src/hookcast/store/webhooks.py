@@ -17,6 +17,7 @@ from sqlalchemy import (
     bindparam,
     case,
     delete,
+    false,
     func,
     insert,
     or_,
@@ -24,6 +25,7 @@ from sqlalchemy import (
     update,
 )
 
+from hookcast.domain.catalog import ALL_EVENTS
 from hookcast.domain.errors import NotFound, ValidationFailed
 from hookcast.domain.models import DeliveryStatus, Webhook
 from hookcast.ports import Page, WebhookHealth, WebhookQuery
@@ -101,10 +103,7 @@ def _sort_key(query: WebhookQuery, *, database: str) -> list[ColumnElement[Any]]
 def _filters(query: WebhookQuery) -> list[ColumnElement[bool]]:
     filters = [webhooks.c.account_id == query.account_id]
     if query.event is not None:
-        subscribed = select(webhook_events.c.webhook_id).where(
-            webhook_events.c.event == query.event
-        )
-        filters.append(webhooks.c.id.in_(subscribed))
+        filters.append(or_(_subscribed(query.event), _to_all(query.all_events_formats)))
     if query.site_id is not None:
         on_site = select(webhook_sites.c.webhook_id).where(webhook_sites.c.site_id == query.site_id)
         # A webhook on every property hears this one too.
@@ -112,6 +111,19 @@ def _filters(query: WebhookQuery) -> list[ColumnElement[bool]]:
     if query.format is not None:
         filters.append(webhooks.c.format == query.format)
     return filters
+
+
+def _subscribed(event: str) -> ColumnElement[bool]:
+    subscribers = select(webhook_events.c.webhook_id).where(webhook_events.c.event == event)
+    return webhooks.c.id.in_(subscribers)
+
+
+def _to_all(formats: tuple[str, ...]) -> ColumnElement[bool]:
+    """Webhooks on every event ("*") in one of `formats` (none: no webhook)."""
+    if not formats:
+        return false()
+    in_formats = or_(*(webhooks.c.format == name for name in formats))
+    return and_(in_formats, _subscribed(ALL_EVENTS))
 
 
 async def list_webhooks(tx: Transaction, *, query: WebhookQuery, box: SecretBox) -> Page[Webhook]:
@@ -243,7 +255,9 @@ _THIS_ACCOUNTS = (
 # What recording attempts writes (apply_health) is never saved with the webhook: a save
 # must not undo an outcome recorded since the webhook was read.
 _OUTCOMES = ("last_error_at", "last_error_status", "last_error", "last_error_body", "next_retry_at")
-_SAVED = [column.key for column in webhooks.c if column.key not in _OUTCOMES]
+# Nor the mark of a told run of held deliveries, which only store/operational.py moves.
+_NOT_SAVED = (*_OUTCOMES, "held_announced_at")
+_SAVED = [column.key for column in webhooks.c if column.key not in _NOT_SAVED]
 _INSERT = Statement(lambda _: insert(webhooks), columns=_SAVED)
 _WEBHOOK = Statement(lambda _: select(webhooks).where(*_THIS_ACCOUNTS))
 _OF_ACCOUNT = Statement(

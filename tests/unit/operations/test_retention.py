@@ -86,3 +86,25 @@ async def test_a_failing_pass_does_not_end_the_loop() -> None:
     pruner = Retention(store, clock=lambda: NOW, options=options)  # type: ignore[arg-type]
     await asyncio.wait_for(pruner.run(stop), timeout=2)
     assert store.calls == 2  # the first pass failed, the loop went on to a second
+
+
+class MailPruningStore:
+    """Holds `mails` old sent e-mails and nothing else."""
+
+    def __init__(self, mails: int) -> None:
+        self.left = mails
+
+    async def prune_before(self, before: datetime, *, limit: int) -> Pruned:
+        taken = min(self.left, limit)
+        self.left -= taken
+        return Pruned(deliveries=0, events=0, mails=taken)
+
+
+async def test_a_pass_goes_on_while_e_mails_fill_the_batches() -> None:
+    store = MailPruningStore(mails=1500)
+    pruner, seen = retention(store, batch_size=1000, pause_seconds=0)  # type: ignore[arg-type]
+
+    total = await pruner.prune_pass()
+
+    assert total == Pruned(deliveries=0, events=0, mails=1500)
+    assert [batch.mails for batch in seen] == [1000, 500]

@@ -58,7 +58,13 @@ async def list_webhooks(
         str,
         Query(description="<field>:<asc|dsc>, field one of created, last_modified, name"),
     ] = "created:dsc",
-    events: Annotated[str | None, Query(description="Only webhooks subscribed to it")] = None,
+    events: Annotated[
+        str | None,
+        Query(
+            description="Only webhooks that would receive this catalog event: those naming it "
+            'and those on ["*"] in a format that has a name for it ("*": only those on ["*"])'
+        ),
+    ] = None,
     site_id: Annotated[
         str | None,
         Query(description='Only webhooks hearing this property (those on ["*"] included)'),

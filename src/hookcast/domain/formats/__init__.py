@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
+from hookcast.domain.catalog import PUBLISHABLE_EVENTS
 from hookcast.domain.formats import apivideo, flowplayer, jwplayer, mediamanager, standard
 from hookcast.domain.formats.base import TEST_EVENT, Format, resource_fields
 from hookcast.domain.models import Webhook
@@ -21,6 +22,7 @@ __all__ = [
     "TEST_EVENT",
     "Format",
     "format_of",
+    "formats_sending_to_all",
     "resource_fields",
 ]
 
@@ -34,3 +36,12 @@ FORMATS: Final[Mapping[str, Format]] = {
 def format_of(webhook: Webhook) -> Format:
     """The webhook's format (a stored name no longer known fails loudly, not silently)."""
     return FORMATS[webhook.format]
+
+
+def formats_sending_to_all(catalog_event: str) -> tuple[str, ...]:
+    """The formats in which a subscription to every event ("*") receives `catalog_event`:
+    those naming it, if it is one a publisher sends (operational events and the test ping
+    go only to webhooks naming them, or asking for them)."""
+    if catalog_event not in PUBLISHABLE_EVENTS:
+        return ()
+    return tuple(name for name, wire in FORMATS.items() if wire.delivers(catalog_event))

@@ -1,7 +1,7 @@
 """nginx as the throughput receiver: 1 worker answering 204 to everything, logging each
 request's arrival time, path, delivery id and whether it was signed (arrivals.LOG_FORMAT).
 
-Its access log is buffered (flushed every second), so counting it while a contestant runs
+Its access log is buffered (flushed every 250 ms), so counting it while a contestant runs
 gives a lower bound only. A stretch's exact log is taken by moving the file aside and
 asking nginx to reopen its logs (SIGUSR1): every nginx process flushes its buffer into the
 moved file before closing it, and once none of them holds it open, it is complete."""
@@ -60,7 +60,7 @@ class Nginx:
         self._children.stop(self.child)
 
     def seen_so_far(self) -> int:
-        """Requests in the live log: a lower bound (the log is flushed once a second)."""
+        """Requests in the live log: a lower bound (the log is flushed every 250 ms)."""
         with contextlib.suppress(FileNotFoundError), self.access_log.open("rb") as log:
             log.seek(self._read)
             chunk = log.read()

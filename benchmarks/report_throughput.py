@@ -54,12 +54,17 @@ def _receiver_sentence(throughput: dict[str, Any]) -> str:
         else "the Python receiver (nginx is not installed)"
     )
     return (
-        f"Every contestant delivered to {where}, {len(throughput['rounds'])} rounds, the "
-        "contestants in turn within each round. Rates from the first arrival to the last; CPU "
-        "time of each process over that same span (`/proc/<pid>/stat`: the process, its "
-        "children and what it reaped), per delivery; ratios taken round by round from rounds "
-        f"in which both sides' counts matched. Medians (min{_DASH}max, rounds)."
+        f"Every contestant delivered to {where}, in {_rounds_count(throughput['rounds'])}, "
+        "the contestants in turn within each round (the order rotating from round to round). "
+        "Rates from the first arrival to the last; CPU time of each process over that same "
+        "span (`/proc/<pid>/stat`: the process, its children and what it reaped), per "
+        "delivery; ratios taken round by round from rounds in which both sides' counts "
+        f"matched. Medians (min{_DASH}max, rounds)."
     )
+
+
+def _rounds_count(rounds: list[Any]) -> str:
+    return f"{len(rounds)} round" + ("" if len(rounds) == 1 else "s")
 
 
 def _table(throughput: dict[str, Any]) -> list[str]:
@@ -160,7 +165,7 @@ def _postgres_target(throughput: dict[str, Any]) -> tuple[str, str, str]:
     entry = throughput.get("cpu_us_per_delivery", {}).get(SCALED, {}).get("postgres")
     if not entry or entry.get("median") is None:
         return target, "not measured by this run", "—"
-    return target, f"{spread(entry, 1)} µs", _met(entry["median"], entry["median"] <= 25)
+    return target, spread(entry, 1, unit=" µs"), _met(entry["median"], entry["median"] <= 25)
 
 
 def _embedded_target(throughput: dict[str, Any]) -> tuple[str, str, str]:

@@ -60,7 +60,7 @@ events {{ worker_connections 4096; }}
 http {{
     map $http_x_hookcast_signature $signed {{ "" 0; default 1; }}
     log_format arrivals '{LOG_FORMAT}';
-    access_log {prefix}/logs/access.log arrivals buffer=256k flush=1s;
+    access_log {prefix}/logs/access.log arrivals buffer=256k flush=250ms;
     client_body_temp_path {prefix}/body;
     proxy_temp_path {prefix}/proxy;
     fastcgi_temp_path {prefix}/fastcgi;

@@ -165,8 +165,7 @@ def postmaster_pid(database_url: str) -> int:
     """The pid of the PostgreSQL server holding `database_url` (the parent of a backend)."""
     server = database_url.rsplit("/", 1)[0]
     if server not in _POSTMASTERS:
-        backend = asyncio.run(_backend_pid(database_url))
-        _POSTMASTERS[server] = parse_stat(Path(f"/proc/{backend}/stat").read_text()).ppid
+        _POSTMASTERS[server] = asyncio.run(_postmaster_of_backend(database_url))
     return _POSTMASTERS[server]
 
 
@@ -180,11 +179,13 @@ async def _postgres_counts(database_url: str) -> tuple[int, int]:
         await conn.close()
 
 
-async def _backend_pid(database_url: str) -> int:
+async def _postmaster_of_backend(database_url: str) -> int:
     import asyncpg
 
     conn = await asyncpg.connect(database_url)
     try:
-        return int(await conn.fetchval("SELECT pg_backend_pid()"))
+        backend = int(await conn.fetchval("SELECT pg_backend_pid()"))
+        # Read while the backend lives: it exits as soon as the connection closes.
+        return parse_stat(Path(f"/proc/{backend}/stat").read_text()).ppid  # noqa: ASYNC240
     finally:
         await conn.close()

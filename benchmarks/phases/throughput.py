@@ -23,7 +23,6 @@ from benchmarks.receiving import window_rates
 from benchmarks.rounds import summarize
 from benchmarks.run import Run
 
-RECEIVERS = ("nginx", "receiver")  # the receiving processes' names in the CPU figures
 _STALL_SECONDS = 30.0  # no new arrival for this long: the stretch is over, short or not
 
 
@@ -91,6 +90,9 @@ def _stretch(
     outcome = _outcome(
         name, number=number, expected=expected, arrived=arrived[0], durable=durable, cpu=sampler
     )
+    # The contestant's processes in the order it names them, the receiver last.
+    order = [*contestant.processes(), *receiver]
+    outcome["cpu_us"] = {k: outcome["cpu_us"][k] for k in order if k in outcome["cpu_us"]}
     outcome["prepare_seconds"] = round(contestant.prepare_seconds, 1)
     if problem:
         outcome["problems"].append(problem)
@@ -151,8 +153,6 @@ def _outcome(
     if first is not None and last is not None:
         per_process = cpu.us_per_delivery(start=first, end=last, deliveries=arrived.distinct - 1)
         steal = steal_share(cpu.total, cpu.steal, start=first, end=last)
-    # The contestant's own processes first, the receiver last.
-    per_process = dict(sorted(per_process.items(), key=lambda item: item[0] in RECEIVERS))
     measured = [value for value in per_process.values() if value is not None]
     found = problems(expected=expected, arrived=arrived, durable=durable)
     rate = arrived.rate()

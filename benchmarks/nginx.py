@@ -12,6 +12,7 @@ import contextlib
 import os
 import shutil
 import signal
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +29,16 @@ def nginx_binary() -> str | None:
     if found:
         return found
     return "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
+
+
+def nginx_version() -> str:
+    """nginx's name and version, e.g. nginx/1.22.1."""
+    binary = nginx_binary()
+    if binary is None:
+        return ""
+    # nginx -v writes "nginx version: nginx/1.22.1" to stderr.
+    completed = subprocess.run([binary, "-v"], capture_output=True, text=True, check=False)
+    return completed.stderr.strip().rpartition(" ")[2]
 
 
 class Nginx:

@@ -48,8 +48,9 @@ def deliveries(phases: dict[str, Any]) -> list[str]:
 
 def _receiver_sentence(throughput: dict[str, Any]) -> str:
     receiver = throughput["receiver"]
+    version = throughput.get("receiver_version") or "nginx"
     where = (
-        "nginx (1 worker, `return 204`; deliveries counted from its access log)"
+        f"{version} (1 worker, `return 204`; deliveries counted from its access log)"
         if receiver == "nginx"
         else "the Python receiver (nginx is not installed)"
     )
@@ -91,18 +92,20 @@ def _rounds(rounds: list[dict[str, Any]]) -> list[str]:
     """Every stretch's counts; a failed one says why, and shows no rate."""
     lines = [
         "| round | contestant | expected | distinct at the receiver | duplicates | unsigned "
-        "| recorded by the contestant | deliveries/s | steal | counts |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| recorded by the contestant | deliveries/s | CPU µs per delivery | steal | counts |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for by_name in rounds:
         for o in by_name.values():
             status = "match" if o["ok"] else "**FAILED**: " + "; ".join(o["problems"])
             rate = _n(o["rate"]) if o["ok"] else "— (refused)"
             steal = "—" if o["steal_percent"] is None else f"{o['steal_percent']:g}%"
+            cpu = ", ".join(f"{k} {_n(v)}" for k, v in o["cpu_us"].items()) or "—"
+            cpu = cpu if o["ok"] else "— (refused)"
             lines.append(
                 f"| {o['round']} | {o['contestant']} | {o['expected']:,} | {o['distinct']:,} "
                 f"| {o['duplicates']:,} | {o['unsigned']:,} | {_n(o['durable'])} | {rate} "
-                f"| {steal} | {status} |"
+                f"| {cpu} | {steal} | {status} |"
             )
     return lines
 

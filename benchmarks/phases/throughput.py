@@ -17,7 +17,7 @@ from typing import Any
 
 from benchmarks.arrivals import Tally, problems
 from benchmarks.contestants import create
-from benchmarks.nginx import Nginx, nginx_binary
+from benchmarks.nginx import Nginx, nginx_binary, nginx_version
 from benchmarks.proc_cpu import CpuSampler, steal_share
 from benchmarks.receiving import window_rates
 from benchmarks.rounds import summarize
@@ -51,6 +51,7 @@ def throughput(run: Run, contestants: list[str]) -> dict[str, Any]:
             nginx.stop()
     return {
         "receiver": "nginx" if nginx else "python receiver",
+        "receiver_version": nginx_version() if nginx else None,
         "configuration": configuration,
         "rounds": rounds,
         **summarize(rounds),

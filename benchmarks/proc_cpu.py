@@ -106,7 +106,8 @@ def steal_share(
 @dataclass
 class CpuSampler:
     """Samples the CPU seconds of the families `families()` names (re-read at every sample, so
-    a process spawned meanwhile is watched from its next sample) every `interval` s."""
+    a process spawned meanwhile is watched from its next sample) every `interval` s; the
+    machine's total and stolen ticks beside them."""
 
     families: Callable[[], Mapping[str, int]]
     interval: float = 0.1
@@ -117,13 +118,17 @@ class CpuSampler:
     _thread: threading.Thread | None = None
 
     def sample(self) -> None:
-        """One sample of every family and of the machine's ticks."""
+        """One sample of every family and of the machine's ticks (none while `families()`
+        names none: reading every process's stat costs the sampling process some CPU)."""
+        families = self.families()
+        if not families:
+            return
         tick = os.sysconf("SC_CLK_TCK")
         before = time.time()
         stats = read_processes()
         all_ticks, stolen = machine_ticks()
         at = (before + time.time()) / 2
-        for name, root in self.families().items():
+        for name, root in families.items():
             ticks = family_ticks(stats, root)
             if ticks is not None:
                 self.series.setdefault(name, []).append((at, ticks / tick))

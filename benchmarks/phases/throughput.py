@@ -77,7 +77,9 @@ def _stretch(
     url = nginx.url if nginx else run.receiver.url
     contestant = create(run, name, backlog=expected, phase=f"t{number}", target=url)
     receiver = {"nginx": nginx.pid} if nginx else {"receiver": run.receiver.child.pid}
-    sampler = CpuSampler(lambda: {**contestant.processes(), **receiver})
+    # Sampled from the moment the contestant has a process (not while this process seeds
+    # its database: the sampling would slow that down).
+    sampler = CpuSampler(lambda: {**p, **receiver} if (p := contestant.processes()) else {})
     problem = None
     with _arrivals(run, nginx, f"{name}-t{number}") as arrived, sampler:
         try:

@@ -184,13 +184,15 @@ def _latency_target(latency: dict[str, Any]) -> tuple[str, str, str]:
     limits = {EMBEDDED: 20.0, SCALED: 30.0}
     figures, verdicts = [], []
     for name, limit in limits.items():
-        measured = latency.get(name, {}).get("2000")
-        if not measured or measured.get("saturated") or measured.get("p99") is None:
+        measured = latency.get(name, {}).get("2000") or {}
+        # The phase's p99 is taken from the 202's return; benchmarks/latency.py's keys name
+        # both clocks. The target's clock starts when the publisher sends: a figure taken
+        # only from the 202 does not decide it.
+        from_202 = measured.get("p99_ms_from_202", measured.get("p99"))
+        from_send = measured.get("p99_ms_from_send")
+        if measured.get("saturated") or from_202 is None:
             continue
-        # The target's clock starts when the publisher sends; a phase that measured only
-        # from the 202's return does not decide it.
-        from_send = measured.get("p99_from_send")
-        text = f"{name} p99 {_n(measured['p99'], 1)} ms from the 202"
+        text = f"{name} p99 {_n(from_202, 1)} ms from the 202"
         if from_send is not None:
             text += f", {_n(from_send, 1)} ms from the send"
             verdicts.append(from_send < limit)

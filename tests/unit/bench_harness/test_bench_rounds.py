@@ -109,3 +109,26 @@ def test_the_targets_show_the_runs_ratios_and_name_what_it_did_not_measure() -> 
     assert "not measured by `make bench`: `python -m benchmarks.pg_cost pace`" in rendered
     (publish,) = [line for line in rendered.splitlines() if line.startswith("| 1.")]
     assert "not measured by this run" in publish
+
+
+def _latency_row(latency: dict[str, Any]) -> str:
+    phases = {"latency_publish_fanout": {"latency": latency}}
+    return _row(targets({"phases": phases}), "| 4. p99")
+
+
+def test_a_latency_taken_from_the_202_alone_does_not_decide_the_send_clock_target() -> None:
+    row = _latency_row({EMBEDDED: {"2000": {"p99": 12.0}}, SCALED: {"2000": {"p99": 25.0}}})
+
+    assert "hookcast-embedded p99 12.0 ms from the 202" in row
+    assert row.endswith("| — |")
+
+
+def test_the_latency_target_is_judged_on_the_send_clock() -> None:
+    measured = {
+        EMBEDDED: {"2000": {"p99_ms_from_202": 9.0, "p99_ms_from_send": 18.0}},
+        SCALED: {"2000": {"p99_ms_from_202": 20.0, "p99_ms_from_send": 31.0}},
+    }
+    row = _latency_row(measured)
+
+    assert "hookcast-scaled p99 20.0 ms from the 202, 31.0 ms from the send" in row
+    assert row.endswith("| no |")  # scaled out's 31 ms is over its 30 ms

@@ -84,7 +84,8 @@ def _stretch(
     with _arrivals(run, nginx, f"{name}-t{number}") as arrived, sampler:
         try:
             contestant.start()
-            configuration.setdefault(name, contestant.configuration())
+            if name not in configuration:
+                configuration[name] = contestant.configuration()
             seen = nginx.seen_so_far if nginx else lambda: int(run.receiver.stats()["unique"])
             problem = _wait(run, seen, expected)
             durable = contestant.durable_count(expected)

@@ -46,6 +46,9 @@ def parse_config(argv: list[str]) -> tuple[Config, argparse.Namespace]:
     parser.add_argument("--no-report", action="store_true", help="skip docs/benchmarks.md")
     parser.add_argument("--keep-work", action="store_true", help="keep logs and databases")
     args = parser.parse_args(argv)
+    unknown = set(args.phases or ()) - set(PHASES)
+    if unknown:
+        parser.error(f"no such phase: {', '.join(sorted(unknown))} (phases: {', '.join(PHASES)})")
     config = Config.smoke_config() if args.smoke else Config()
     for name in (
         "runs",

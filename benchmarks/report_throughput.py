@@ -163,11 +163,19 @@ def _publish_target(publish: dict[str, Any]) -> tuple[str, str, str]:
     return target, figure, _met(ratio, ratio >= 1.0 and (single or 0) >= 3000)
 
 
+def _unmeasured(throughput: dict[str, Any], *names: str) -> str:
+    """Why a throughput figure is missing: not run, or no round's counts matched."""
+    ran = {name for by_name in throughput.get("rounds", []) for name in by_name}
+    if set(names) <= ran:
+        return "no figure: no round in which the counts matched"
+    return "not measured by this run"
+
+
 def _postgres_target(throughput: dict[str, Any]) -> tuple[str, str, str]:
     target = "2. PostgreSQL CPU per delivery ≤ 25 µs (scaled out)"
     entry = throughput.get("cpu_us_per_delivery", {}).get(SCALED, {}).get("postgres")
     if not entry or entry.get("median") is None:
-        return target, "not measured by this run", "—"
+        return target, _unmeasured(throughput, SCALED), "—"
     return target, spread(entry, 1, unit=" µs"), _met(entry["median"], entry["median"] <= 25)
 
 
@@ -175,7 +183,7 @@ def _embedded_target(throughput: dict[str, Any]) -> tuple[str, str, str]:
     target = f"3. embedded ≥ 1.0{_X} the raw aiohttp client's deliveries/s"
     entry = throughput.get("ratios", {}).get(ratio_name(EMBEDDED, RAW))
     if not entry or entry.get("median") is None:
-        return target, "not measured by this run", "—"
+        return target, _unmeasured(throughput, EMBEDDED, RAW), "—"
     return target, spread(entry, 2, unit=_X), _met(entry["median"], entry["median"] >= 1.0)
 
 

@@ -94,7 +94,7 @@ def test_a_ratio_with_no_matching_round_is_not_printed() -> None:
     rendered = "\n".join(targets({"phases": _phases(rounds)}))
     assert "3. embedded" in rendered
     (target,) = [line for line in rendered.splitlines() if "3. embedded" in line]
-    assert "not measured by this run" in target
+    assert "no figure: no round in which the counts matched" in target
 
 
 def test_the_targets_show_the_runs_ratios_and_name_what_it_did_not_measure() -> None:

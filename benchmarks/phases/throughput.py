@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from benchmarks.arrivals import Tally, problems
-from benchmarks.contestants import create
+from benchmarks.contestants import Contestant, create
 from benchmarks.nginx import Nginx, nginx_binary, nginx_version
 from benchmarks.proc_cpu import CpuSampler, steal_share
 from benchmarks.receiving import window_rates
@@ -80,17 +80,9 @@ def _stretch(
     # Sampled from the moment the contestant has a process (not while this process seeds
     # its database: the sampling would slow that down).
     sampler = CpuSampler(lambda: {**p, **receiver} if (p := contestant.processes()) else {})
-    problem = None
+    seen = nginx.seen_so_far if nginx else lambda: int(run.receiver.stats()["unique"])
     with _arrivals(run, nginx, f"{name}-t{number}") as arrived, sampler:
-        try:
-            contestant.start()
-            if name not in configuration:
-                configuration[name] = contestant.configuration()
-            seen = nginx.seen_so_far if nginx else lambda: int(run.receiver.stats()["unique"])
-            problem = _wait(run, seen, expected)
-            durable = contestant.durable_count(expected)
-        finally:
-            contestant.stop()
+        problem, durable = _drain(run, contestant, seen=seen, configuration=configuration)
     outcome = _outcome(
         name, number=number, expected=expected, arrived=arrived[0], durable=durable, cpu=sampler
     )
@@ -102,6 +94,26 @@ def _stretch(
         outcome["problems"].append(problem)
         outcome["ok"] = False
     return outcome
+
+
+def _drain(
+    run: Run,
+    contestant: Contestant,
+    *,
+    seen: Callable[[], int],
+    configuration: dict[str, str],
+) -> tuple[str | None, int | None]:
+    """Starts the contestant, waits for its deliveries, counts what it recorded, stops it:
+    why the wait stopped short (or None), and the deliveries it recorded."""
+    expected = run.config.deliveries_for(contestant.name)
+    try:
+        contestant.start()
+        if contestant.name not in configuration:
+            configuration[contestant.name] = contestant.configuration()
+        problem = _wait(run, seen, expected)
+        return problem, contestant.durable_count(expected)
+    finally:
+        contestant.stop()
 
 
 @contextlib.contextmanager

@@ -12,7 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.config import REPO, BenchFailure, Config
+from benchmarks.config import PHASES, REPO, BenchFailure, Config
 from benchmarks.report import write_report
 from benchmarks.suite import Suite
 
@@ -37,13 +37,22 @@ def parse_config(argv: list[str]) -> tuple[Config, argparse.Namespace]:
     parser.add_argument("--windows", type=int, help="slices per throughput run")
     parser.add_argument("--contestants", type=lambda s: s.split(","))
     parser.add_argument("--backlog-contestants", type=lambda s: s.split(","))
+    parser.add_argument(
+        "--phases",
+        type=lambda s: s.split(","),
+        help=f"the phases to run, of {','.join(PHASES)} (all by default)",
+    )
     parser.add_argument("--results", type=Path, default=REPO / "benchmarks" / "results")
     parser.add_argument("--no-report", action="store_true", help="skip docs/benchmarks.md")
     parser.add_argument("--keep-work", action="store_true", help="keep logs and databases")
     args = parser.parse_args(argv)
+    unknown = set(args.phases or ()) - set(PHASES)
+    if unknown:
+        parser.error(f"no such phase: {', '.join(sorted(unknown))} (phases: {', '.join(PHASES)})")
     config = Config.smoke_config() if args.smoke else Config()
     for name in (
         "runs",
+        "ceiling_runs",
         "deliveries",
         "celery_deliveries",
         "rates",
@@ -53,6 +62,7 @@ def parse_config(argv: list[str]) -> tuple[Config, argparse.Namespace]:
         "fanout",
         "contestants",
         "backlog_contestants",
+        "phases",
     ):
         value = getattr(args, name)
         if value is not None:

@@ -12,6 +12,8 @@ PYTHON = sys.executable
 HOOKCAST = str(Path(PYTHON).parent / "hookcast")
 TESTS = REPO / "tests"
 
+PHASES = ("ceilings", "throughput", "latency_publish_fanout", "backlog")
+
 EMBEDDED = "hookcast-embedded"
 SCALED = "hookcast-scaled"
 CELERY = "celery"
@@ -47,6 +49,7 @@ class Config:
     windows: int = 5  # each throughput run is reported as this many consecutive slices
     wrk_seconds: float = 5.0
     contestants: list[str] = field(default_factory=lambda: [RAW, CELERY, EMBEDDED, SCALED])
+    phases: list[str] = field(default_factory=lambda: list(PHASES))
 
     @classmethod
     def smoke_config(cls) -> Config:

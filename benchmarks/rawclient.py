@@ -48,13 +48,18 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--secret", default="")
     parser.add_argument("--phase", default="raw")
+    parser.add_argument(
+        "--linger", type=float, default=0.0, help="seconds to idle after the last delivery"
+    )
     args = parser.parse_args()
     import uvloop
 
     result = uvloop.run(
         deliver_all(args.url, args.count, args.concurrency, args.secret, args.phase)
     )
-    print(json.dumps(result))
+    print(json.dumps(result), flush=True)
+    # The harness reads this process's CPU time after the last delivery, then stops it.
+    time.sleep(args.linger)
 
 
 if __name__ == "__main__":

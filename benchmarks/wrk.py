@@ -4,10 +4,13 @@ that answers 204 and logs each request's arrival (so its count can be checked)."
 from __future__ import annotations
 
 import json
+import os
+import pwd
 import re
 import subprocess
 from pathlib import Path
 
+from benchmarks.arrivals import LOG_FORMAT
 from benchmarks.config import BenchFailure
 from benchmarks.payloads import delivery_body, signed_headers
 from benchmarks.procs import HOST
@@ -43,18 +46,21 @@ def _found(pattern: str, text: str) -> str:
     return match.group(1)
 
 
-def nginx_config(work: Path, port: int) -> Path:
-    prefix = work / "nginx"
+def nginx_config(work: Path, port: int, *, name: str = "nginx") -> Path:
+    """The configuration of an nginx (1 worker, 204 to everything) under work/<name>; its
+    access log has a line per request (arrivals.LOG_FORMAT)."""
+    prefix = work / name
     (prefix / "logs").mkdir(parents=True)
     conf = prefix / "nginx.conf"
     conf.write_text(
-        f"""worker_processes 1;
+        f"""{_user()}worker_processes 1;
 pid {prefix}/nginx.pid;
 error_log {prefix}/logs/error.log warn;
 events {{ worker_connections 4096; }}
 http {{
-    log_format arrivals '$msec $http_webhook_id';
-    access_log {prefix}/logs/access.log arrivals buffer=256k flush=1s;
+    map $http_x_hookcast_signature $signed {{ "" 0; default 1; }}
+    log_format arrivals '{LOG_FORMAT}';
+    access_log {prefix}/logs/access.log arrivals buffer=256k flush=250ms;
     client_body_temp_path {prefix}/body;
     proxy_temp_path {prefix}/proxy;
     fastcgi_temp_path {prefix}/fastcgi;
@@ -70,6 +76,14 @@ http {{
         encoding="ascii",
     )
     return conf
+
+
+def _user() -> str:
+    """Started by root, nginx runs its worker as `nobody`, which cannot reopen the logs in
+    the work directory (0700): the worker runs as the user that started it instead."""
+    if os.geteuid() != 0:
+        return ""
+    return f"user {pwd.getpwuid(os.geteuid()).pw_name};\n"
 
 
 def line_count(path: Path) -> int:

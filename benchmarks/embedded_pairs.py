@@ -182,7 +182,9 @@ def _row(rate: float, cpu: float, count: int, steal: float | None) -> dict[str, 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.embedded_pairs", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.embedded_pairs", description=__doc__
+    )
     parser.add_argument("--deliveries", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--baseline-src", help="the src directory of the code to compare with")

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -35,7 +36,7 @@ from hookcast.ports import (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: made per delivery, and a frozen __init__ costs ~3x
 class Concluded:
     result: DeliveryResult
     health: HealthSignal
@@ -215,7 +216,13 @@ def _secret_headers(claimed: ClaimedDelivery, wire: Format) -> frozenset[str]:
     custom = claimed.webhook.headers
     if not custom:
         return wire.signature_headers
-    return wire.signature_headers | {name.lower() for name in custom}
+    return _with_custom(wire.signature_headers, tuple(custom))
+
+
+@functools.lru_cache(maxsize=1024)
+def _with_custom(signatures: frozenset[str], custom: tuple[str, ...]) -> frozenset[str]:
+    # Kept per set of names: a new frozenset per delivery was hashed again on every lookup.
+    return signatures | {name.lower() for name in custom}
 
 
 def _last_error(attempt: Attempt, now: datetime) -> LastError:

@@ -20,7 +20,7 @@ import ssl
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import cast
 
 import httptools
@@ -73,9 +73,17 @@ class Origin:
     # The TLS client identity (delivery/tls.client_key) for mutual TLS, "" for none: part
     # of the key, so connections that presented a certificate serve only that identity.
     client: str = ""
+    # The pool looks an origin up several times per request: its hash is worked out once.
+    _hash: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_hash", hash((self.scheme, self.host, self.port, self.client)))
+
+    def __hash__(self) -> int:
+        return self._hash
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # one per request, read once: a frozen __init__ costs ~3x
 class Response:
     status: int
     retry_after: str | None

@@ -82,6 +82,7 @@ class DeliveryWorker:
         self._room_freed = asyncio.Event()  # the claim loop may claim again
         self._others_claimed_at = float("-inf")  # loop time of the last _claim_for_others
         self._waiting_for_room = False
+        self._start_queued = False  # a _start_ready is due at the loop's next turn
         # Another worker took what woke this one: claim a little later next time (pacing.py).
         base = 0.0 if options.sole_worker else options.empty_claim_backoff_seconds
         self._pacing = ClaimPacing(base=base, ceiling=options.max_empty_claim_backoff_seconds)
@@ -207,9 +208,17 @@ class DeliveryWorker:
             # _deliver never ran its `with` (cancelled before its first step, on shutdown):
             # the slot is back now, and the lease goes back as for any cancelled send.
             self._outcomes.hand_back([(claimed.delivery.id, claimed.lease_token)])
-        self._start_ready()
+        if not self._start_queued:
+            # Once per turn of the loop, not once per finished send: the responses read in
+            # one turn free their slots together, and one pass over the queues fills them.
+            self._start_queued = True
+            asyncio.get_running_loop().call_soon(self._start_queued_ready)
         if self._waiting_for_room and self._scheduler.room() > 0:
             self._room_freed.set()
+
+    def _start_queued_ready(self) -> None:
+        self._start_queued = False
+        self._start_ready()
 
     async def _deliver(self, claimed: ClaimedDelivery, slot: Slot) -> None:
         expired = expire(claimed, self._clock())

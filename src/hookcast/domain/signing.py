@@ -30,7 +30,7 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Final
 
@@ -98,33 +98,63 @@ class StaleTimestamp(SignatureError):
 # --- signing ----------------------------------------------------------------------------------
 
 
+# base64url without padding: binascii directly (base64's wrappers are Python functions).
+_URLSAFE: Final = bytes.maketrans(b"+/", b"-_")
+_JWT_PREFIX: Final = _JWT_HEADER + b"."
+_BLOCK: Final = 64  # SHA-256's block size, in bytes
+_IPAD: Final = bytes(byte ^ 0x36 for byte in range(256))
+_OPAD: Final = bytes(byte ^ 0x5C for byte in range(256))
+
+
 def _b64url(data: bytes) -> bytes:
-    return base64.urlsafe_b64encode(data).rstrip(b"=")
+    return binascii.b2a_base64(data, newline=False).translate(_URLSAFE).rstrip(b"=")
 
 
-def _hmac_sha256(key: bytes, message: bytes) -> bytes:
-    # Copying a keyed HMAC skips re-deriving the inner and outer pads for every delivery:
-    # about 3.0 us against 4.2 us for hmac.digest on a 250-byte body (delivery_headers went
-    # from ~14.5 to ~11.5 us here, on a noisy machine).
-    mac = _keyed_hmac(key).copy()
-    mac.update(message)
-    return mac.digest()
+def _b64(data: bytes) -> str:
+    return binascii.b2a_base64(data, newline=False).decode("ascii")
+
+
+class _Hmac:
+    """HMAC-SHA256 (RFC 2104) keyed once: the SHA-256 states after the key's inner and
+    outer pads are kept, so a message costs two copies, two updates and two digests, all
+    in C. A copy of an `hmac.new` object goes through Python methods for each of those
+    steps: 1.8-2.0 us against 3.6 us per signature on a 250-byte body here."""
+
+    __slots__ = ("_inner", "_outer")
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) > _BLOCK:
+            key = hashlib.sha256(key).digest()
+        key = key.ljust(_BLOCK, b"\0")
+        self._inner = hashlib.sha256(key.translate(_IPAD))
+        self._outer = hashlib.sha256(key.translate(_OPAD))
+
+    def digest(self, message: bytes) -> bytes:
+        """The HMAC of `message`; the kept states are copied, never updated."""
+        inner = self._inner.copy()
+        inner.update(message)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.digest()
 
 
 @functools.lru_cache(maxsize=4096)
-def _keyed_hmac(key: bytes) -> hmac.HMAC:
-    """A keyed HMAC-SHA256 that is only ever copied, never updated (so sharing it is safe)."""
-    return hmac.new(key, digestmod=hashlib.sha256)
+def _keyed(key: bytes) -> _Hmac:
+    return _Hmac(key)
+
+
+def _hmac_sha256(key: bytes, message: bytes) -> bytes:
+    return _keyed(key).digest(message)
 
 
 def sign_jwt(body: bytes, secret: str) -> str:
     """An HS256 JWT whose claims are exactly the JSON `body` bytes (JW Player's scheme)."""
-    return _sign_jwt(body, secret.encode())
+    return _jwt(body, _keyed(secret.encode()))
 
 
-def _sign_jwt(body: bytes, key: bytes) -> str:
-    signing_input = _JWT_HEADER + b"." + _b64url(body)
-    return (signing_input + b"." + _b64url(_hmac_sha256(key, signing_input))).decode("ascii")
+def _jwt(body: bytes, mac: _Hmac) -> str:
+    signing_input = _JWT_PREFIX + _b64url(body)
+    return (signing_input + b"." + _b64url(mac.digest(signing_input))).decode("ascii")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -140,10 +170,17 @@ def _standard_key(secret: str) -> bytes:
         ) from None
 
 
-def _standard_signature(secret: str, content: bytes) -> str:
+def _standard_signer(secret: str) -> Callable[[bytes], str]:
+    """Signs Standard Webhooks content with one secret: "v1,<base64 HMAC>" for a `whsec_`
+    secret, "v1a,<base64 Ed25519 signature>" for a `whsk_` signing key."""
     if ed25519.is_signing_key(secret):
-        return "v1a," + base64.b64encode(ed25519.sign(secret, content)).decode("ascii")
-    return "v1," + base64.b64encode(_hmac_sha256(_standard_key(secret), content)).decode("ascii")
+        return lambda content: "v1a," + _b64(ed25519.sign(secret, content))
+    mac = _keyed(_standard_key(secret))
+    return lambda content: "v1," + _b64(mac.digest(content))
+
+
+def _standard_signature(secret: str, content: bytes) -> str:
+    return _standard_signer(secret)(content)
 
 
 def _standard_content(msg_id: str, timestamp: int | str, body: bytes) -> bytes:
@@ -162,6 +199,53 @@ def sign_hex(body: bytes, secret: str) -> str:
     return _hmac_sha256(secret.encode(), body).hex()
 
 
+class _DeliverySigner:
+    """`delivery_headers` for one tuple of secrets, with what does not change per delivery
+    worked out once: each secret's keyed HMAC (or signing key), and which secret signs the
+    JWT and the hex HMAC."""
+
+    __slots__ = ("_mac", "_standard")
+
+    def __init__(self, secrets: tuple[str, ...]) -> None:
+        self._standard = tuple(_standard_signer(secret) for secret in secrets)
+        hmac_secret: str | None = secrets[0]
+        if ed25519.is_signing_key(secrets[0]):
+            hmac_secret = next((s for s in secrets if not ed25519.is_signing_key(s)), None)
+        self._mac = None if hmac_secret is None else _keyed(hmac_secret.encode())
+
+    def headers(self, body: bytes, msg_id: str, timestamp: int) -> dict[str, str]:
+        stamp = str(timestamp)
+        content = f"{msg_id}.{stamp}.".encode() + body
+        standard = self._standard
+        if len(standard) == 1:
+            signature = standard[0](content)
+        else:
+            signature = " ".join(sign(content) for sign in standard)
+        mac = self._mac
+        if mac is None:
+            return {
+                "Content-Type": "application/json",
+                "User-Agent": USER_AGENT,
+                "webhook-id": msg_id,
+                "webhook-timestamp": stamp,
+                "webhook-signature": signature,
+            }
+        return {
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            "Authorization": "Bearer " + _jwt(body, mac),
+            "webhook-id": msg_id,
+            "webhook-timestamp": stamp,
+            "webhook-signature": signature,
+            "X-Hookcast-Signature": mac.digest(body).hex(),
+        }
+
+
+@functools.lru_cache(maxsize=4096)
+def _delivery_signer(secrets: tuple[str, ...]) -> _DeliverySigner:
+    return _DeliverySigner(secrets)
+
+
 def delivery_headers(
     *, body: bytes, msg_id: str, timestamp: int, secrets: Sequence[str]
 ) -> dict[str, str]:
@@ -174,28 +258,7 @@ def delivery_headers(
     """
     if not secrets:
         raise ValueError("at least one secret is required to sign a delivery")
-    signature = sign_standard(msg_id=msg_id, timestamp=timestamp, body=body, secrets=secrets)
-    hmac_secret: str | None = secrets[0]
-    if ed25519.is_signing_key(secrets[0]):
-        hmac_secret = next((s for s in secrets if not ed25519.is_signing_key(s)), None)
-    if hmac_secret is None:
-        return {
-            "Content-Type": "application/json",
-            "User-Agent": USER_AGENT,
-            "webhook-id": msg_id,
-            "webhook-timestamp": str(timestamp),
-            "webhook-signature": signature,
-        }
-    key = hmac_secret.encode()
-    return {
-        "Content-Type": "application/json",
-        "User-Agent": USER_AGENT,
-        "Authorization": "Bearer " + _sign_jwt(body, key),
-        "webhook-id": msg_id,
-        "webhook-timestamp": str(timestamp),
-        "webhook-signature": signature,
-        "X-Hookcast-Signature": _hmac_sha256(key, body).hex(),
-    }
+    return _delivery_signer(tuple(secrets)).headers(body, msg_id, timestamp)
 
 
 def redact_headers(headers: Mapping[str, str], *, also: Collection[str] = ()) -> dict[str, str]:
@@ -204,10 +267,19 @@ def redact_headers(headers: Mapping[str, str], *, also: Collection[str] = ()) ->
 
     A JWT is a replayable credential for its body, so it is as secret as the key.
     """
-    return {
-        name: REDACTED if name.lower() in _REDACTED_HEADERS or name.lower() in also else value
-        for name, value in headers.items()
-    }
+    redacted = dict(headers)
+    for name in _hidden(tuple(headers), frozenset(also)):
+        redacted[name] = REDACTED
+    return redacted
+
+
+@functools.lru_cache(maxsize=1024)
+def _hidden(names: tuple[str, ...], also: frozenset[str]) -> tuple[str, ...]:
+    """Which of `names` `redact_headers` hides: every delivery of a webhook sends the same
+    names, so this is worked out once for them, not per header per delivery."""
+    return tuple(
+        name for name in names if name.lower() in _REDACTED_HEADERS or name.lower() in also
+    )
 
 
 # --- verifying --------------------------------------------------------------------------------

@@ -15,6 +15,8 @@ REPLACEMENT = "\ufffd"  # what Unicode itself puts in place of what cannot be sh
 def storable_text(value: str | bytes) -> str:
     """`value` as text any database stores: bytes are decoded as UTF-8; NUL, invalid UTF-8
     and lone surrogates are replaced with U+FFFD; everything else is kept exactly."""
+    if isinstance(value, str) and value.isascii() and "\x00" not in value:
+        return value  # the common case (an empty or ASCII body): nothing to replace
     if isinstance(value, bytes):
         text = value.decode("utf-8", "replace")
     else:

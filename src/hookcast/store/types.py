@@ -7,6 +7,7 @@ through orjson, so both databases hold byte-identical documents.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,7 +29,19 @@ def to_micros(value: datetime) -> int:
     return (value - _EPOCH) // _MICROSECOND
 
 
+# Up to 2**32 seconds past the epoch (the year 2106) a float of seconds is within 0.24 us of
+# the stored value, so fromtimestamp's rounding to the microsecond gives it back exactly, at
+# about 60% of the cost of adding a timedelta (read per timestamp of every claimed row).
+_FLOAT_EXACT_BELOW = 2**32 * 1_000_000
+
+
+@functools.lru_cache(maxsize=4096)
 def from_micros(value: int) -> datetime:
+    """The aware UTC datetime of a stored timestamp. Kept per value (datetimes are
+    immutable): the rows of one claim share their lease's expiry, and deliveries published
+    together their creation time."""
+    if 0 <= value < _FLOAT_EXACT_BELOW:
+        return datetime.fromtimestamp(value / 1_000_000, UTC)
     return _EPOCH + timedelta(microseconds=value)
 
 

@@ -324,6 +324,19 @@ def test_an_ed25519_key_does_not_check_a_jwt_or_hex_signature(key: str) -> None:
 # --- hex HMAC ---------------------------------------------------------------------------------
 
 
+@given(secret=st.text(max_size=150), body=st.binary(max_size=300))
+def test_every_hmac_signature_is_the_standard_librarys_for_any_key_length(
+    secret: str, body: bytes
+) -> None:
+    # Keys longer than SHA-256's 64-byte block are hashed first (RFC 2104): both sides.
+    key = secret.encode()
+    assert sign_hex(body, secret) == hmac.new(key, body, hashlib.sha256).hexdigest()
+    signed = hmac.new(key, sign_jwt(body, secret).rpartition(".")[0].encode(), "sha256")
+    assert sign_jwt(body, secret).rpartition(".")[2] == (
+        base64.urlsafe_b64encode(signed.digest()).rstrip(b"=").decode()
+    )
+
+
 def test_sign_hex_is_the_plain_hexdigest() -> None:
     expected = hmac.new(SECRET.encode(), BODY, hashlib.sha256).hexdigest()
     assert sign_hex(BODY, SECRET) == expected

@@ -258,9 +258,16 @@ async def test_410_disables_the_webhook_pauses_the_rest_and_enabling_resumes_the
     assert metadata["disabled_reason"] == "endpoint answered 410 Gone"
 
     async def settled() -> bool:
+        # Paused at once, in flight or not: settled once every request the receiver got is
+        # recorded (its outcome reaches the store in the worker's next batch).
         failed = await hookcast.deliveries(hook["id"], status="failed")
         paused = await hookcast.deliveries(hook["id"], status="paused")
-        return bool(failed["total"] >= 1 and failed["total"] + paused["total"] == 5)
+        recorded = {d["event_id"] for d in failed["deliveries"]}
+        return bool(
+            failed["total"] >= 1
+            and failed["total"] + paused["total"] == 5
+            and set(receiver.event_ids()) <= recorded
+        )
 
     await eventually(settled, message="the deliveries never settled as failed or paused")
     gone = (await hookcast.deliveries(hook["id"], status="failed"))["deliveries"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -67,6 +68,22 @@ class RoundRobin(Generic[T]):
     def skip(self) -> None:
         """The turn passes to the next key; the current one keeps its items."""
         self._turns.rotate(-1)
+
+    def take(self, key: str, wanted: Callable[[T], bool]) -> list[T]:
+        """Takes `key`'s items that are `wanted`, the others kept in their order."""
+        queue = self._queues.get(key)
+        if queue is None:
+            return []
+        taken = [item for item in queue if wanted(item)]
+        if taken:
+            kept = deque(item for item in queue if not wanted(item))
+            self._size -= len(taken)
+            if kept:
+                self._queues[key] = kept
+            else:
+                del self._queues[key]
+                self._turns.remove(key)
+        return taken
 
     def clear(self) -> list[T]:
         """Takes every item, key by key."""

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from hookcast.delivery.gate import EndpointGate, Slot
 from hookcast.delivery.options import WorkerOptions
 from hookcast.delivery.rotation import RoundRobin
+from hookcast.domain.models import Webhook
 from hookcast.domain.throttle import endpoint_key
 from hookcast.ports import ClaimedDelivery
 
@@ -165,6 +166,21 @@ class EndpointScheduler:
         self._queued.clear()
         self._size = 0
         return leases
+
+    def drop_webhook(self, webhook: Webhook) -> list[LeaseKey]:
+        """Takes the webhook's queued deliveries (it was just disabled): their leases, to
+        hand back unattempted, so nothing more is sent to it from here."""
+        endpoints = self._accounts.get(webhook.account_id)
+        if endpoints is None:
+            return []
+        key = endpoint_key(webhook.webhook_url)
+        taken = endpoints.take(key, lambda queued: queued[0].webhook.id == webhook.id)
+        for _ in taken:
+            self._dequeued(key)
+        if not endpoints:
+            self._turns.remove(webhook.account_id)
+            del self._accounts[webhook.account_id]
+        return [(claimed.delivery.id, claimed.lease_token) for claimed, _ in taken]
 
     def _start_one(
         self,

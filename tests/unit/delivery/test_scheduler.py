@@ -282,3 +282,23 @@ def test_clearing_hands_back_every_queued_delivery_but_not_those_in_flight() -> 
 
     assert scheduler.clear() == [(queued[1].delivery.id, "lease")]
     assert scheduler.held == 2
+
+
+def test_a_disabled_webhooks_queued_deliveries_go_back_and_the_rest_stay_queued() -> None:
+    scheduler = EndpointScheduler(replace(ROOMY, endpoint_concurrency=1))
+    gone = _hook("A")
+    # Another webhook at the same URL (another subscription of the account's endpoint).
+    neighbour = make.webhook("acct", webhook_url=gone.webhook_url)
+    event = make.event("acct")
+    same_url = ClaimedDelivery(make.delivery(event, neighbour.id), "lease", event, neighbour)
+    queued = [*claims("AA"), same_url, *claims("BA")]
+    scheduler.enqueue(queued, now=0.0)
+    assert started(scheduler.ready(now=0.0)) == "AB"  # one request at a time per endpoint
+
+    handed_back = scheduler.drop_webhook(gone)
+
+    assert handed_back == [(queued[1].delivery.id, "lease"), (queued[4].delivery.id, "lease")]
+    assert scheduler.held == 3  # the two in flight and the neighbour's
+    assert scheduler.drop_webhook(gone) == []
+    assert scheduler.drop_webhook(_hook("C")) == []  # holds nothing for it
+    assert scheduler.clear() == [(same_url.delivery.id, "lease")]

@@ -129,8 +129,11 @@ async def claim_due(
     (store/fair_claim.py), then the oldest due; with `holding` too, only those shares of
     the accounts not in it.
 
-    One statement: the lease is taken by moving next_attempt_at to the lease's expiry, so an
-    unrecorded, unreleased delivery simply becomes due again. A delivery still leased (its
+    One statement: the lease is its token, worker and expiry (`lease_until`), so an
+    unrecorded, unreleased delivery simply becomes due again when it expires. None of them
+    is indexed and `next_attempt_at` stays: on PostgreSQL the claim is a HOT update, its
+    rows' new versions on their own pages and no index entry added (migration 0017). A
+    delivery still leased (its
     lease expired) counts one more lease loss; one lost `MAX_LEASE_LOSSES` times is failed
     here, with an attempt saying why, instead of being handed to the next worker to lose.
     """
@@ -222,7 +225,7 @@ def _claim(database: str, *, chosen: Callable[[str], Select[tuple[str]]]) -> Upd
         update(deliveries)
         .where(picked)
         .values(
-            next_attempt_at=bindparam("b_until", type_=Timestamp),
+            lease_until=bindparam("b_until", type_=Timestamp),
             lease_token=bindparam("b_token", type_=String),
             lease_worker=bindparam("b_worker", type_=String),
             # Still leased: its lease expired unrecorded, one more lost.
@@ -429,10 +432,31 @@ async def next_due_at(tx: Transaction) -> datetime | None:
     return row[0] if row else None
 
 
-# MIN over the partial index on pending rows: one index probe.
-_NEXT_DUE = Statement(
-    lambda _: select(func.min(deliveries.c.next_attempt_at)).where(deliveries.c.status == _PENDING)
-)
+def _next_due(_database: str) -> Select[tuple[datetime]]:
+    """The earliest of the first unleased pending row's due time and the leased rows'
+    expiries. A leased row is due no earlier than it was (its expiry is later than the due
+    time it was claimed at), so only the leased rows before the first unleased one in the
+    due index can be earlier: the statement reads that stretch of the index, as long as
+    the leases the workers hold, and not the backlog behind it."""
+    first_free = (
+        select(deliveries.c.next_attempt_at)
+        .where(deliveries.c.status == _PENDING, deliveries.c.lease_token.is_(None))
+        .order_by(deliveries.c.next_attempt_at)
+        .limit(1)
+        .scalar_subquery()
+    )
+    due = case(
+        (deliveries.c.lease_token.is_(None), deliveries.c.next_attempt_at),
+        else_=deliveries.c.lease_until,
+    )
+    return select(func.min(due)).where(
+        deliveries.c.status == _PENDING,
+        deliveries.c.next_attempt_at <= func.coalesce(first_free, _NEVER),
+    )
+
+
+_NEVER = 2**62  # microseconds: later than any due time
+_NEXT_DUE = Statement(_next_due)
 
 
 def _status_for_webhook() -> ColumnElement[str]:

@@ -24,8 +24,11 @@ serialized, so nothing needs locking.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import (
     CTE,
+    FromClause,
     Integer,
     Select,
     String,
@@ -33,6 +36,7 @@ from sqlalchemy import (
     bindparam,
     literal,
     null,
+    or_,
     select,
     true,
     union_all,
@@ -44,13 +48,25 @@ from hookcast.store.sql import in_list
 from hookcast.store.tables import deliveries
 from hookcast.store.types import Timestamp
 
-__all__ = ["due_oldest", "fair_due", "others_due"]
+__all__ = ["due_oldest", "fair_due", "not_leased", "others_due"]
 
 _PENDING = DeliveryStatus.PENDING.value
 
 
 def _limit() -> ColumnElement[int]:
     return bindparam("b_limit", type_=Integer)
+
+
+def not_leased(table: FromClause, now: ColumnElement[datetime]) -> ColumnElement[bool]:
+    """No lease on the row of `table` (a deliveries alias) is held at `now`: none was taken,
+    or it expired. A claim leaves `next_attempt_at` as it was (migration 0017), so the due
+    indexes still hold leased rows at their due time: claims read past them, as many as
+    the workers hold, and skip them by this test of columns outside every index."""
+    return or_(table.c.lease_token.is_(None), table.c.lease_until <= now)
+
+
+def _now() -> ColumnElement[datetime]:
+    return bindparam("b_now", type_=Timestamp)
 
 
 def due_oldest(database: str) -> CTE:
@@ -63,7 +79,8 @@ def due_oldest(database: str) -> CTE:
         select(deliveries.c.id, deliveries.c.next_attempt_at)
         .where(
             deliveries.c.status == _PENDING,
-            deliveries.c.next_attempt_at <= bindparam("b_now", type_=Timestamp),
+            deliveries.c.next_attempt_at <= _now(),
+            not_leased(deliveries, _now()),
         )
         .order_by(deliveries.c.next_attempt_at)
         .limit(_limit())
@@ -110,7 +127,8 @@ def _shares(database: str, *, holding: bool = False) -> CTE:
         .where(
             _of_account(database, mine.c.account_id, walk.c.account_id),
             mine.c.status == _PENDING,
-            mine.c.next_attempt_at <= bindparam("b_now", type_=Timestamp),
+            mine.c.next_attempt_at <= _now(),
+            not_leased(mine, _now()),
         )
         # account_id first, though it is one value: the order is then the account index's
         # own. PostgreSQL still needs the table's statistics (autovacuum keeps them) to

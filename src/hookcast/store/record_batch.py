@@ -137,7 +137,8 @@ _RECORD = Statement(
             completed_at = CASE WHEN r.status = 'pending' THEN d.completed_at
                                 ELSE r.completed_at END,
             lease_token = NULL,
-            lease_worker = NULL
+            lease_worker = NULL,
+            lease_until = NULL
         FROM held AS r
         WHERE d.ctid = ANY(ARRAY(SELECT tid FROM held)) AND d.ctid = r.tid AND d.id = r.id
         RETURNING d.id, d.resource_key IS NOT NULL, d.coalesce_key IS NOT NULL
@@ -179,7 +180,7 @@ _RELEASE = Statement(
         ) AS d
     )
     UPDATE deliveries AS d
-    SET next_attempt_at = :b_due, lease_token = NULL, lease_worker = NULL
+    SET next_attempt_at = :b_due, lease_token = NULL, lease_worker = NULL, lease_until = NULL
     FROM held
     WHERE d.ctid = ANY(ARRAY(SELECT tid FROM held)) AND d.ctid = held.tid AND d.id = held.id
 """).bindparams(

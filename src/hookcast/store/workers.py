@@ -55,14 +55,17 @@ _TAKE_BACK = Statement(
     lambda _: (
         update(deliveries)
         .where(
-            deliveries.c.lease_worker.is_not(None),  # the partial index: leased rows only
-            deliveries.c.lease_worker.not_in(select(workers.c.id)),
+            # Through the pending rows: no index holds lease_worker, or every claim would
+            # add an entry to it (migration 0017).
             deliveries.c.status == DeliveryStatus.PENDING.value,
+            deliveries.c.lease_worker.is_not(None),
+            deliveries.c.lease_worker.not_in(select(workers.c.id)),
         )
         .values(
             next_attempt_at=bindparam("b_now", type_=Timestamp),
             lease_token=None,
             lease_worker=None,
+            lease_until=None,
             lease_losses=deliveries.c.lease_losses + 1,
         )
     )

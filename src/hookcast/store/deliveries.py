@@ -48,6 +48,7 @@ from hookcast.store.tables import attempts, deliveries, events, webhooks
 from hookcast.store.types import Timestamp, to_micros
 from hookcast.store.unnest import unnest_insert, unnest_values
 from hookcast.store.webhooks import lock_webhooks, retried_now
+from hookcast.store.workers import register_claimer
 
 __all__ = [
     "claim_due",
@@ -157,8 +158,10 @@ async def claim_due(
     lost: list[tuple[Delivery, int]] = []
     loaded: dict[EventKey, Event] | None = None
     if tx.database == "postgresql":
-        statement = _WITH_EVENTS[statement]
+        statement = _WITH_EVENTS[statement]  # registers the worker too
         loaded = {}
+    elif worker_id is not None:
+        await tx.execute(_REGISTER, values)
     for row in await tx.fetch_mappings(statement, values):
         delivery = delivery_from_row(row)
         if loaded is not None:
@@ -262,9 +265,14 @@ def _with_events(chosen: Callable[[str], Select[tuple[str]]]) -> Statement:
             .limit(1)
             .lateral("event")
         )
-        return select(claimed, event).select_from(claimed.join(event, true()))
+        # The worker is registered in the same statement (store/workers.py says why).
+        registered = register_claimer(database).cte("registered")
+        return select(claimed, event).select_from(claimed.join(event, true())).add_cte(registered)
 
     return Statement(build)
+
+
+_REGISTER = Statement(register_claimer)  # SQLite
 
 
 _WITH_EVENTS = {

@@ -25,6 +25,7 @@ serialized, so nothing needs locking.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     CTE,
@@ -35,6 +36,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     literal,
+    literal_column,
     null,
     or_,
     select,
@@ -42,6 +44,7 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import NamedFromClause
 
 from hookcast.domain.models import DeliveryStatus
 from hookcast.store.sql import in_list
@@ -69,14 +72,23 @@ def _now() -> ColumnElement[datetime]:
     return bindparam("b_now", type_=Timestamp)
 
 
+def _row_ids(database: str, table: NamedFromClause) -> list[ColumnElement[Any]]:
+    """The columns that name a chosen row: its id, and on PostgreSQL its ctid too (`tid`),
+    so the claim reaches the locked rows by a TID scan (store/deliveries.py _claim)."""
+    if database == "postgresql":
+        return [table.c.id, literal_column(f"{table.name}.ctid").label("tid")]
+    return [table.c.id]
+
+
 def due_oldest(database: str) -> CTE:
-    """The `b_limit` oldest due deliveries (id, next_attempt_at), locked on PostgreSQL.
+    """The `b_limit` oldest due deliveries (id, next_attempt_at; on PostgreSQL tid too),
+    locked on PostgreSQL.
 
     On PostgreSQL, SKIP LOCKED lets concurrent claimers take disjoint rows without waiting
     for each other, and MATERIALIZED makes the planner evaluate the locked selection exactly
     once."""
     due = (
-        select(deliveries.c.id, deliveries.c.next_attempt_at)
+        select(*_row_ids(database, deliveries), deliveries.c.next_attempt_at)
         .where(
             deliveries.c.status == _PENDING,
             deliveries.c.next_attempt_at <= _now(),
@@ -90,28 +102,42 @@ def due_oldest(database: str) -> CTE:
     return due.cte("due")
 
 
-def fair_due(database: str) -> Select[tuple[str]]:
-    """The ids to claim: each account's share of its due deliveries, then the oldest due,
-    `b_limit` in all."""
+def fair_due(database: str) -> Select[Any]:
+    """The ids to claim (on PostgreSQL with their tid): each account's share of its due
+    deliveries, then the oldest due, `b_limit` in all."""
     shares = _shares(database)
     oldest = due_oldest(database)
+    names = _names(database)
     # Every share is taken (there are at most `b_limit`), so only the oldest need their due
     # time: the fill is the oldest of those not already shares.
-    fill = select(oldest.c.id, oldest.c.next_attempt_at, literal(1).label("pass")).where(
-        oldest.c.id.not_in(select(shares.c.id))
-    )
+    fill = select(
+        *(oldest.c[n] for n in names), oldest.c.next_attempt_at, literal(1).label("pass")
+    ).where(oldest.c.id.not_in(select(shares.c.id)))
     both = union_all(
-        select(shares.c.id, null().label("next_attempt_at"), literal(0).label("pass")), fill
+        select(
+            *(shares.c[n] for n in names),
+            null().label("next_attempt_at"),
+            literal(0).label("pass"),
+        ),
+        fill,
     ).subquery("candidates")
-    return select(both.c.id).order_by(both.c["pass"], both.c.next_attempt_at).limit(_limit())
+    return (
+        select(*(both.c[n] for n in names))
+        .order_by(both.c["pass"], both.c.next_attempt_at)
+        .limit(_limit())
+    )
 
 
-def others_due(database: str) -> Select[tuple[str]]:
-    """The ids to claim for a worker that holds all it may claim: the shares of the accounts
-    not in `b_holding` (the accounts whose deliveries it holds), `b_limit` in all, and no
-    oldest to fill the batch."""
+def others_due(database: str) -> Select[Any]:
+    """The ids to claim (on PostgreSQL with their tid) for a worker that holds all it may
+    claim: the shares of the accounts not in `b_holding` (the accounts whose deliveries it
+    holds), `b_limit` in all, and no oldest to fill the batch."""
     shares = _shares(database, holding=True)
-    return select(shares.c.id)
+    return select(*(shares.c[n] for n in _names(database)))
+
+
+def _names(database: str) -> tuple[str, ...]:
+    return ("id", "tid") if database == "postgresql" else ("id",)
 
 
 def _shares(database: str, *, holding: bool = False) -> CTE:
@@ -123,7 +149,7 @@ def _shares(database: str, *, holding: bool = False) -> CTE:
         walk = select(walk.c.account_id).where(~held).cte("others")
     mine = deliveries.alias("mine")
     share = (
-        select(mine.c.id)
+        select(*_row_ids(database, mine))
         .where(
             _of_account(database, mine.c.account_id, walk.c.account_id),
             mine.c.status == _PENDING,
@@ -140,7 +166,7 @@ def _shares(database: str, *, holding: bool = False) -> CTE:
     )
     if database == "postgresql":
         lateral = share.with_for_update(skip_locked=True).lateral("share")
-        taken = select(lateral.c.id).select_from(walk.join(lateral, true()))
+        taken = select(lateral.c.id, lateral.c.tid).select_from(walk.join(lateral, true()))
         return taken.limit(_limit()).cte("shares").prefix_with("MATERIALIZED")
     # (Only the id of the joined row: its primary key index covers it.)
     row = deliveries.alias("shared")

@@ -34,7 +34,7 @@ from hookcast.store.chains import admit_deliveries, advance_chains, start_chains
 from hookcast.store.coalesce import supersede_older, supersede_retried
 from hookcast.store.connector import Transaction
 from hookcast.store.events import EventKey, has_resource_id, load_events
-from hookcast.store.fair_claim import due_oldest, fair_due, others_due
+from hookcast.store.fair_claim import created_by_now, due_oldest, fair_due, others_due
 from hookcast.store.record_batch import record_on_postgres, release_on_postgres
 from hookcast.store.rows import (
     attempt_from_row,
@@ -231,6 +231,7 @@ def _claim(database: str, *, chosen: Callable[[str], Select[Any]]) -> Update:
             tid == any_(func.array(select(rows.c.tid).scalar_subquery())),
             tid == rows.c.tid,
             deliveries.c.id == rows.c.id,
+            *created_by_now(database, deliveries),
         )
     else:
         picked = deliveries.c.id.in_(ids)

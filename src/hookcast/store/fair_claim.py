@@ -51,7 +51,7 @@ from hookcast.store.sql import in_list
 from hookcast.store.tables import deliveries
 from hookcast.store.types import Timestamp
 
-__all__ = ["due_oldest", "fair_due", "not_leased", "others_due"]
+__all__ = ["created_by_now", "due_oldest", "fair_due", "not_leased", "others_due"]
 
 _PENDING = DeliveryStatus.PENDING.value
 
@@ -70,6 +70,17 @@ def not_leased(table: FromClause, now: ColumnElement[datetime]) -> ColumnElement
 
 def _now() -> ColumnElement[datetime]:
     return bindparam("b_now", type_=Timestamp)
+
+
+def created_by_now(database: str, table: FromClause) -> list[ColumnElement[bool]]:
+    """On PostgreSQL, `created <= b_now`: a due delivery was created by now (it is due no
+    earlier than it was created), and with `b_now` a constant in each claim's plan, the
+    planner leaves out the day partitions made ahead for the coming week. Each partition
+    in a claim's plan costs its planning and execution: dropping those seven empty ones took
+    PostgreSQL's CPU per delivery from 55-86 to 48-52 µs (a drain of 10,000)."""
+    if database == "postgresql":
+        return [table.c.created <= _now()]
+    return []
 
 
 def _row_ids(database: str, table: NamedFromClause) -> list[ColumnElement[Any]]:
@@ -93,6 +104,7 @@ def due_oldest(database: str) -> CTE:
             deliveries.c.status == _PENDING,
             deliveries.c.next_attempt_at <= _now(),
             not_leased(deliveries, _now()),
+            *created_by_now(database, deliveries),
         )
         .order_by(deliveries.c.next_attempt_at)
         .limit(_limit())
@@ -143,7 +155,7 @@ def _names(database: str) -> tuple[str, ...]:
 def _shares(database: str, *, holding: bool = False) -> CTE:
     """Up to `b_per_account` due deliveries of each account met on the walk (but those in
     `b_holding`), `b_limit` in all: their ids."""
-    walk = _walk()
+    walk = _walk(database)
     if holding:
         held = in_list(database, column=walk.c.account_id, name="b_holding")
         walk = select(walk.c.account_id).where(~held).cte("others")
@@ -155,6 +167,7 @@ def _shares(database: str, *, holding: bool = False) -> CTE:
             mine.c.status == _PENDING,
             mine.c.next_attempt_at <= _now(),
             not_leased(mine, _now()),
+            *created_by_now(database, mine),
         )
         # account_id first, though it is one value: the order is then the account index's
         # own. PostgreSQL still needs the table's statistics (autovacuum keeps them) to
@@ -187,26 +200,32 @@ def _of_account(
     return column == account
 
 
-def _walk() -> CTE:
+def _walk(database: str) -> CTE:
     """The accounts with pending deliveries: from `b_from` upwards, then from the smallest
     up to `b_from`."""
     start = bindparam("b_from", type_=String)
-    upwards = _accounts("upwards", first=_first_account("upwards_first", at_least=start))
-    wrapped = _accounts("wrapped", first=_first_account("wrapped_first", at_least=None))
+    first = _first_account(database, "upwards_first", at_least=start)
+    upwards = _accounts(database, "upwards", first=first)
+    first = _first_account(database, "wrapped_first", at_least=None)
+    wrapped = _accounts(database, "wrapped", first=first)
     return union_all(
         select(upwards.c.account_id),
         select(wrapped.c.account_id).where(wrapped.c.account_id < start),
     ).cte("walk")
 
 
-def _accounts(name: str, *, first: ColumnElement[str]) -> CTE:
+def _accounts(database: str, name: str, *, first: ColumnElement[str]) -> CTE:
     """The accounts with pending deliveries in id order from `first`: a recursive query,
     each step one index probe for the next larger account id (NULL after the last)."""
     seed = select(first.label("account_id")).cte(name, recursive=True)
     following = deliveries.alias(f"{name}_next")
     step = (
         select(following.c.account_id)
-        .where(following.c.status == _PENDING, following.c.account_id > seed.c.account_id)
+        .where(
+            following.c.status == _PENDING,
+            following.c.account_id > seed.c.account_id,
+            *created_by_now(database, following),
+        )
         .order_by(following.c.account_id)
         .limit(1)
         .correlate(seed)
@@ -215,10 +234,12 @@ def _accounts(name: str, *, first: ColumnElement[str]) -> CTE:
     return seed.union_all(select(step).where(seed.c.account_id.is_not(None)))
 
 
-def _first_account(name: str, *, at_least: ColumnElement[str] | None) -> ColumnElement[str]:
+def _first_account(
+    database: str, name: str, *, at_least: ColumnElement[str] | None
+) -> ColumnElement[str]:
     """The smallest account id with pending deliveries (at least `at_least`)."""
     first = deliveries.alias(name)
-    where = [first.c.status == _PENDING]
+    where = [first.c.status == _PENDING, *created_by_now(database, first)]
     if at_least is not None:
         where.append(first.c.account_id >= at_least)
     return (

@@ -467,7 +467,7 @@ def _next_due(_database: str) -> Select[tuple[datetime]]:
     )
     due = case(
         (deliveries.c.lease_token.is_(None), deliveries.c.next_attempt_at),
-        else_=deliveries.c.lease_until,
+        else_=func.coalesce(deliveries.c.lease_until, deliveries.c.next_attempt_at),
     )
     return select(func.min(due)).where(
         deliveries.c.status == _PENDING,

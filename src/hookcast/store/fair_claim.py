@@ -64,8 +64,11 @@ def not_leased(table: FromClause, now: ColumnElement[datetime]) -> ColumnElement
     """No lease on the row of `table` (a deliveries alias) is held at `now`: none was taken,
     or it expired. A claim leaves `next_attempt_at` as it was (migration 0017), so the due
     indexes still hold leased rows at their due time: claims read past them, as many as
-    the workers hold, and skip them by this test of columns outside every index."""
-    return or_(table.c.lease_token.is_(None), table.c.lease_until <= now)
+    the workers hold, and skip them by this test of columns outside every index. A token
+    without an expiry (no writer leaves one) counts as expired rather than held forever."""
+    return or_(
+        table.c.lease_token.is_(None), table.c.lease_until.is_(None), table.c.lease_until <= now
+    )
 
 
 def _now() -> ColumnElement[datetime]:

@@ -156,6 +156,7 @@ def main() -> None:
     args.rates = args.rates or [50, 250, 2000]
     # What benchmarks.drain's own options would be.
     args.ordering = args.media = args.profile = None
+    args.controls = "none"
     args.profile_seconds, args.timeout = 5, 600.0
     work = Path(tempfile.mkdtemp(prefix="hookcast-pgcost-"))
     try:

@@ -78,7 +78,7 @@ async def test_migrate_creates_the_schema_once(empty_database_url: str, secret_k
 
     assert (
         await _scalar(empty_database_url, "SELECT version_num FROM alembic_version")
-        == "0019_held_announced"
+        == "0017_lease_columns"
     )
     store = await open_store(empty_database_url, secret_key=secret_key)
     try:
@@ -187,7 +187,9 @@ async def test_a_run_of_held_deliveries_told_before_upgrading_is_not_told_again(
         async with engine.begin() as conn:
             await conn.run_sync(upgrade_schema, "0016_delivery_partitions")
             for table, values in rows:
-                await conn.execute(insert(table).values(**values))
+                columns = await conn.run_sync(_columns, table.name)
+                kept = {name: value for name, value in values.items() if name in columns}
+                await conn.execute(insert(table).values(**kept))
     finally:
         await engine.dispose()
 
@@ -205,6 +207,44 @@ async def test_a_run_of_held_deliveries_told_before_upgrading_is_not_told_again(
     finally:
         await store.close()
     assert told.total == 0  # the run was told when its first delivery was held
+
+
+async def test_a_delivery_leased_before_upgrading_stays_leased_until_its_lease_expires(
+    empty_database_url: str, secret_key: bytes
+) -> None:
+    acme = make.account()
+    hook = make.webhook(acme.id)
+    published = make.event(acme.id)
+    expiry = make.later(60)
+    # Before migration 0017 a claim moved next_attempt_at to the lease's expiry.
+    leased = make.delivery(published, hook.id, next_attempt_at=expiry, lease_token="t0")
+    rows = [
+        (accounts, {"id": acme.id, "name": acme.name, "created": acme.created}),
+        (webhooks, webhook_values(hook, SecretBox(secret_key))),
+        (events, event_values(published)),
+        (deliveries, {**delivery_values(leased), "lease_worker": "gone"}),
+    ]
+    engine = create_async_engine(to_async_url(empty_database_url))
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(upgrade_schema, "0019_held_announced")
+            for table, values in rows:
+                columns = await conn.run_sync(_columns, table.name)
+                kept = {name: value for name, value in values.items() if name in columns}
+                await conn.execute(insert(table).values(**kept))
+    finally:
+        await engine.dispose()
+
+    migrate(empty_database_url)
+    store = await open_store(empty_database_url, secret_key=secret_key)
+    try:
+        assert await store.next_due_at() == expiry
+        early = await store.claim_due_deliveries(now=make.later(59), limit=5, lease_seconds=30)
+        late = await store.claim_due_deliveries(now=expiry, limit=5, lease_seconds=30)
+    finally:
+        await store.close()
+    assert early == []
+    assert [claimed.delivery.id for claimed in late] == [leased.id]
 
 
 def _columns(connection: Connection, table: str) -> set[str]:

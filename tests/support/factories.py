@@ -143,6 +143,7 @@ def succeeded(claimed: ClaimedDelivery, at: datetime = NOW) -> DeliveryResult:
         status=DeliveryStatus.SUCCEEDED,
         next_attempt_at=None,
         completed_at=at,
+        created=claimed.delivery.created,
     )
 
 
@@ -158,6 +159,7 @@ def retry_later(claimed: ClaimedDelivery, retry_at: datetime, at: datetime = NOW
         status=DeliveryStatus.PENDING,
         next_attempt_at=retry_at,
         completed_at=None,
+        created=claimed.delivery.created,
     )
 
 

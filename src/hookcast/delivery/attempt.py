@@ -78,6 +78,7 @@ def expire(claimed: ClaimedDelivery, now: datetime) -> Concluded | None:
         status=DeliveryStatus.EXPIRED,
         next_attempt_at=None,
         completed_at=now,
+        created=claimed.delivery.created,
     )
     report = AttemptReport(
         delivery_id=claimed.delivery.id,
@@ -185,6 +186,7 @@ def conclude(
         status=status,
         next_attempt_at=next_at,
         completed_at=now if status is not DeliveryStatus.PENDING else None,
+        created=claimed.delivery.created,
     )
     succeeded = kind is OutcomeKind.SUCCESS
     health = HealthSignal(

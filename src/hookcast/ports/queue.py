@@ -42,6 +42,9 @@ class DeliveryResult:
     status: DeliveryStatus
     next_attempt_at: datetime | None
     completed_at: datetime | None
+    # When the delivery was created (ClaimedDelivery.delivery.created): on PostgreSQL the
+    # day partition it is in, so recording it reads that day alone. None: any day.
+    created: datetime | None = None
 
 
 class DeliveryQueue(Protocol):

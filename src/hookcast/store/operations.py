@@ -13,6 +13,7 @@ from hookcast.ports import DeliveryStats, Pruned
 from hookcast.ports.records import WORKER_ALIVE_SECONDS
 from hookcast.store import partitions
 from hookcast.store.connector import Transaction
+from hookcast.store.fair_claim import not_leased
 from hookcast.store.mail import MAIL_LIMIT_PERIOD
 from hookcast.store.statement import Statement
 from hookcast.store.tables import deliveries, events, mail_outbox, webhooks, workers
@@ -44,9 +45,11 @@ def _stats(_database: str) -> Select[Any]:
     # The pending aggregates read only the partial index on pending rows, `held` the one on
     # held rows; the workers table holds a row per delivering process.
     pending = select(func.count()).select_from(deliveries).where(deliveries.c.status == _PENDING)
+    now = bindparam("b_now", type_=Timestamp)
     oldest_due = select(func.min(deliveries.c.next_attempt_at)).where(
         deliveries.c.status == _PENDING,
-        deliveries.c.next_attempt_at <= bindparam("b_now", type_=Timestamp),
+        deliveries.c.next_attempt_at <= now,
+        not_leased(deliveries, now),  # waiting, not in flight
     )
     disabled = select(func.count()).select_from(webhooks).where(webhooks.c.enabled.is_(False))
     held = select(func.count()).select_from(deliveries).where(deliveries.c.status == _HELD)

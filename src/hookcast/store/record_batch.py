@@ -36,7 +36,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from hookcast.domain.models import DeliveryStatus
 from hookcast.ports import DeliveryResult
-from hookcast.store.connector import Transaction
+from hookcast.store.connector import Row, Transaction
 from hookcast.store.statement import Statement
 from hookcast.store.types import dump_json, to_micros
 
@@ -59,14 +59,22 @@ async def record_on_postgres(
     """Applies the results whose lease is held, with their attempts: those, by delivery id."""
     if not results:
         return {}
-    rows = await tx.fetch_all(_RECORD, _arrays(results))
+    rows = await _record(tx, results)
     if len(rows) < len(results):
         # Changed by another transaction while locked (module docstring), or a lease lost:
         # once more for those, which records the first kind and still ignores the second.
         done = {row[0] for row in rows}
         missed = [r for r in results if r.delivery_id not in done]
-        rows = [*rows, *await tx.fetch_all(_RECORD, _arrays(missed))]
+        rows = [*rows, *await _record(tx, missed)]
     return {id_: Recorded(id_, ordered, coalesces) for id_, ordered, coalesces in rows}
+
+
+async def _record(tx: Transaction, results: Sequence[DeliveryResult]) -> list[Row]:
+    """One run of the recording statement. Each result's day, when all are known, has it
+    read and update only those day partitions."""
+    values = _arrays(results)
+    statement = _RECORD_ANY_DAY if None in values["b_created"] else _RECORD
+    return await tx.fetch_all(statement, values)
 
 
 def _arrays(results: Sequence[DeliveryResult]) -> dict[str, list[Any]]:
@@ -88,6 +96,7 @@ def _arrays(results: Sequence[DeliveryResult]) -> dict[str, list[Any]]:
             attempt.latency_ms,
             attempt.response_body,
             attempt.error,
+            to_micros(r.created) if r.created else None,
         )
         for values, value in zip(columns.values(), row, strict=True):
             values.append(value)
@@ -107,24 +116,41 @@ _ARRAYS = (
     ("b_latency", Float),
     ("b_body", String),
     ("b_error", String),
+    ("b_created", BigInteger),
 )
+
 
 # A retry (status 'pending': DeliveryStatus.PENDING) keeps the delivery's status: PENDING,
 # or PAUSED if its webhook was disabled while the attempt was in flight (a retry must not
 # resume it), and its completion time; a final result sets both and keeps the due time.
-_RECORD = Statement(
-    lambda _: text("""
+def _record_statement(*, pruned: bool) -> Statement:
+    """The recording statement; `pruned`: every result's `created` is known, and only their
+    days' partitions are read (`created = ANY(...)`, a constant in each execution's plan,
+    so the planner leaves the other days out of the plan: each day partition planned in
+    and probed per row cost about a tenth of the statement with nine of them)."""
+    day = "AND deliveries.created = r.created AND deliveries.created = ANY(:b_created)"
+    target = "AND d.created = ANY(:b_created)"
+    if not pruned:
+        day = target = ""
+    return Statement(
+        lambda _: text(_RECORD_SQL.format(day=day, target=target)).bindparams(
+            *(bindparam(name, type_=ARRAY(type_)) for name, type_ in _ARRAYS)
+        )
+    )
+
+
+_RECORD_SQL = """
     WITH r AS (
         SELECT * FROM unnest(
             :b_id, :b_token, :b_status, :b_next, :b_code, :b_completed,
-            :b_number, :b_started, :b_headers, :b_latency, :b_body, :b_error
+            :b_number, :b_started, :b_headers, :b_latency, :b_body, :b_error, :b_created
         ) AS r(id, token, status, next_at, code, completed_at,
-               number, started_at, request_headers, latency_ms, response_body, error)
+               number, started_at, request_headers, latency_ms, response_body, error, created)
     ), held AS (
         SELECT r.*, d.tid FROM (SELECT * FROM r ORDER BY id) AS r
         CROSS JOIN LATERAL (
             SELECT ctid AS tid FROM deliveries
-            WHERE deliveries.id = r.id AND deliveries.lease_token = r.token
+            WHERE deliveries.id = r.id AND deliveries.lease_token = r.token {day}
             FOR UPDATE
         ) AS d
     ), recorded AS (
@@ -137,9 +163,11 @@ _RECORD = Statement(
             completed_at = CASE WHEN r.status = 'pending' THEN d.completed_at
                                 ELSE r.completed_at END,
             lease_token = NULL,
-            lease_worker = NULL
+            lease_worker = NULL,
+            lease_until = NULL
         FROM held AS r
         WHERE d.ctid = ANY(ARRAY(SELECT tid FROM held)) AND d.ctid = r.tid AND d.id = r.id
+            {target}
         RETURNING d.id, d.resource_key IS NOT NULL, d.coalesce_key IS NOT NULL
     ), attempted AS (
         INSERT INTO attempts (delivery_id, number, started_at, request_headers, status_code,
@@ -149,8 +177,9 @@ _RECORD = Statement(
         FROM r JOIN recorded ON recorded.id = r.id
     )
     SELECT * FROM recorded
-""").bindparams(*(bindparam(name, type_=ARRAY(type_)) for name, type_ in _ARRAYS))
-)
+"""
+_RECORD = _record_statement(pruned=True)
+_RECORD_ANY_DAY = _record_statement(pruned=False)
 
 
 async def release_on_postgres(
@@ -179,7 +208,7 @@ _RELEASE = Statement(
         ) AS d
     )
     UPDATE deliveries AS d
-    SET next_attempt_at = :b_due, lease_token = NULL, lease_worker = NULL
+    SET next_attempt_at = :b_due, lease_token = NULL, lease_worker = NULL, lease_until = NULL
     FROM held
     WHERE d.ctid = ANY(ARRAY(SELECT tid FROM held)) AND d.ctid = held.tid AND d.id = held.id
 """).bindparams(

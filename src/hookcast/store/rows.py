@@ -274,6 +274,8 @@ def delivery_values(delivery: Delivery) -> Values:
         "next_attempt_at": delivery.next_attempt_at,
         "lease_token": delivery.lease_token,
         "lease_worker": delivery.lease_worker,
+        # A delivery created leased (fanout.Lease) is due when its lease expires.
+        "lease_until": delivery.next_attempt_at if delivery.lease_token is not None else None,
         "lease_losses": 0,  # a stored delivery has lost none: only claims and take-backs count
         "last_status_code": delivery.last_status_code,
         "created": delivery.created,
@@ -295,7 +297,11 @@ def delivery_from_row(row: Row) -> Delivery:
         webhook_id=row["webhook_id"],
         status=_STATUSES[row["status"]],
         attempts=row["attempts"],
-        next_attempt_at=row["next_attempt_at"],
+        # A leased delivery is next attempted when its lease expires (migration 0017 keeps
+        # the expiry apart from the due time it was claimed at).
+        next_attempt_at=row["next_attempt_at"]
+        if row["lease_token"] is None
+        else row["lease_until"] or row["next_attempt_at"],
         created=row["created"],
         last_status_code=row["last_status_code"],
         completed_at=row["completed_at"],

@@ -247,10 +247,16 @@ deliveries = Table(
     Column("status", String(_STATUS), nullable=False),
     Column("attempts", Integer, nullable=False),
     Column("next_attempt_at", Timestamp, nullable=False),
+    # A lease (store/deliveries.py claim_due): its token, its worker and its expiry, in
+    # columns no index holds, so that taking a lease on PostgreSQL is a HOT update (the row's
+    # new version on its own page, no index touched) and moves no index entry on SQLite.
+    # The delivery is leased while `lease_token` is set and `lease_until` has not passed;
+    # `next_attempt_at` keeps the due time it was claimed at (migration 0017).
     Column("lease_token", String(64), nullable=True),
     # The worker holding the lease (store/workers.py): its leases are taken back as soon as
     # it stops beating. Leases lost that way or by expiry are counted; see claim_due.
     Column("lease_worker", String(_WORKER_ID), nullable=True),
+    Column("lease_until", Timestamp, nullable=True),
     Column("lease_losses", Integer, nullable=False, server_default="0"),
     Column("last_status_code", Integer, nullable=True),
     Column("created", Timestamp, nullable=False),
@@ -312,12 +318,6 @@ deliveries = Table(
         "sequence",
         sqlite_where=text("status = 'waiting'"),
         postgresql_where=text("status = 'waiting'"),
-    ),
-    Index(
-        "ix_deliveries_lease_worker",
-        "lease_worker",
-        sqlite_where=text("lease_worker IS NOT NULL"),
-        postgresql_where=text("lease_worker IS NOT NULL"),
     ),
 )
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import String, bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
@@ -21,7 +21,7 @@ from hookcast.store.statement import Statement
 from hookcast.store.tables import deliveries, workers
 from hookcast.store.types import Timestamp
 
-__all__ = ["beat", "take_back"]
+__all__ = ["beat", "register_claimer", "take_back"]
 
 
 async def beat(tx: Transaction, *, worker_id: str, now: datetime) -> None:
@@ -42,27 +42,58 @@ _BEAT = Statement(_beat)
 
 async def take_back(tx: Transaction, *, now: datetime, stale_before: datetime) -> int:
     """Forgets workers last seen before `stale_before`; makes the pending deliveries leased
-    to unregistered workers due at `now`. Returns how many were taken back."""
-    await tx.execute(_FORGET, {"b_stale": stale_before})
+    to unregistered workers due at `now`. Returns how many were taken back.
+
+    No index holds `lease_worker` (migration 0017), so finding those deliveries reads every
+    pending row: done only when a worker was forgotten just now. A lease names a registered
+    worker whenever it is taken (`register_claimer`), so leases of unregistered workers
+    appear only when a worker is forgotten: every beat of every worker read the backlog
+    before (12 ms for 20,000 pending rows, four times a second with two workers)."""
+    if not await tx.fetch_all(_FORGET, {"b_stale": stale_before}):
+        return 0
     return await tx.execute(_TAKE_BACK, {"b_now": now})
 
 
 _FORGET = Statement(
-    lambda _: delete(workers).where(workers.c.last_seen < bindparam("b_stale", type_=Timestamp))
+    lambda _: (
+        delete(workers)
+        .where(workers.c.last_seen < bindparam("b_stale", type_=Timestamp))
+        .returning(workers.c.id)
+    )
 )
+
+
+def register_claimer(database: str) -> Insert:
+    """Registers `b_worker` as seen at `b_now` unless it is registered (or None): a worker
+    that claims before it ever beat, or after it was forgotten while alive, is known, so
+    its leases are taken back once it stops. Beside a registered worker it writes nothing."""
+    insert = postgresql.insert if database == "postgresql" else sqlite.insert
+    worker = bindparam("b_worker", type_=String)
+    now = bindparam("b_now", type_=Timestamp)
+    return (
+        insert(workers)
+        .from_select(
+            ["id", "started", "last_seen"], select(worker, now, now).where(worker.is_not(None))
+        )
+        .on_conflict_do_nothing(index_elements=[workers.c.id])
+    )
+
 
 _TAKE_BACK = Statement(
     lambda _: (
         update(deliveries)
         .where(
-            deliveries.c.lease_worker.is_not(None),  # the partial index: leased rows only
-            deliveries.c.lease_worker.not_in(select(workers.c.id)),
+            # Through the pending rows: no index holds lease_worker, or every claim would
+            # add an entry to it (migration 0017).
             deliveries.c.status == DeliveryStatus.PENDING.value,
+            deliveries.c.lease_worker.is_not(None),
+            deliveries.c.lease_worker.not_in(select(workers.c.id)),
         )
         .values(
             next_attempt_at=bindparam("b_now", type_=Timestamp),
             lease_token=None,
             lease_worker=None,
+            lease_until=None,
             lease_losses=deliveries.c.lease_losses + 1,
         )
     )

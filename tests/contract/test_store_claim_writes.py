@@ -1,4 +1,4 @@
-"""What claiming and recording write on PostgreSQL (migration 0017): a claim rewrites its rows
+"""What claiming and recording write on PostgreSQL (migration 0018): a claim rewrites its rows
 beside themselves without touching an index (a HOT update), and recording a batch reads only
 its deliveries' day partitions."""
 

@@ -78,7 +78,7 @@ async def test_migrate_creates_the_schema_once(empty_database_url: str, secret_k
 
     assert (
         await _scalar(empty_database_url, "SELECT version_num FROM alembic_version")
-        == "0017_lease_columns"
+        == "0018_lease_columns"
     )
     store = await open_store(empty_database_url, secret_key=secret_key)
     try:
@@ -216,7 +216,7 @@ async def test_a_delivery_leased_before_upgrading_stays_leased_until_its_lease_e
     hook = make.webhook(acme.id)
     published = make.event(acme.id)
     expiry = make.later(60)
-    # Before migration 0017 a claim moved next_attempt_at to the lease's expiry.
+    # Before migration 0018 a claim moved next_attempt_at to the lease's expiry.
     leased = make.delivery(published, hook.id, next_attempt_at=expiry, lease_token="t0")
     rows = [
         (accounts, {"id": acme.id, "name": acme.name, "created": acme.created}),
@@ -227,7 +227,7 @@ async def test_a_delivery_leased_before_upgrading_stays_leased_until_its_lease_e
     engine = create_async_engine(to_async_url(empty_database_url))
     try:
         async with engine.begin() as conn:
-            await conn.run_sync(upgrade_schema, "0019_held_announced")
+            await conn.run_sync(upgrade_schema, "0017_held_announced")
             for table, values in rows:
                 columns = await conn.run_sync(_columns, table.name)
                 kept = {name: value for name, value in values.items() if name in columns}

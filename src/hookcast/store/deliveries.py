@@ -134,7 +134,7 @@ async def claim_due(
     One statement: the lease is its token, worker and expiry (`lease_until`), so an
     unrecorded, unreleased delivery simply becomes due again when it expires. None of them
     is indexed and `next_attempt_at` stays: on PostgreSQL the claim is a HOT update, its
-    rows' new versions on their own pages and no index entry added (migration 0017). A
+    rows' new versions on their own pages and no index entry added (migration 0018). A
     delivery still leased (its
     lease expired) counts one more lease loss; one lost `MAX_LEASE_LOSSES` times is failed
     here, with an attempt saying why, instead of being handed to the next worker to lose.

@@ -62,7 +62,7 @@ def _limit() -> ColumnElement[int]:
 
 def not_leased(table: FromClause, now: ColumnElement[datetime]) -> ColumnElement[bool]:
     """No lease on the row of `table` (a deliveries alias) is held at `now`: none was taken,
-    or it expired. A claim leaves `next_attempt_at` as it was (migration 0017), so the due
+    or it expired. A claim leaves `next_attempt_at` as it was (migration 0018), so the due
     indexes still hold leased rows at their due time: claims read past them, as many as
     the workers hold, and skip them by this test of columns outside every index. A token
     without an expiry (no writer leaves one) counts as expired rather than held forever."""

@@ -42,7 +42,7 @@ _LOCK_TIMEOUT = text("SET LOCAL lock_timeout = '2s'")
 # As migration 0016 sets on the tables it partitions (autovacuum's default is 10%).
 ANALYZE_AFTER = "autovacuum_analyze_scale_factor = 0.02, autovacuum_analyze_threshold = 1000"
 # Each table's storage parameters: a delivery day fills its pages to 40%, leaving room for
-# the claimed versions of their rows beside them (a HOT update; migration 0017 says why).
+# the claimed versions of their rows beside them (a HOT update; migration 0018 says why).
 _STORAGE = {"deliveries": f"{ANALYZE_AFTER}, fillfactor = 40", "attempts": ANALYZE_AFTER}
 _UNFINISHED = tuple(
     status.value

@@ -297,7 +297,7 @@ def delivery_from_row(row: Row) -> Delivery:
         webhook_id=row["webhook_id"],
         status=_STATUSES[row["status"]],
         attempts=row["attempts"],
-        # A leased delivery is next attempted when its lease expires (migration 0017 keeps
+        # A leased delivery is next attempted when its lease expires (migration 0018 keeps
         # the expiry apart from the due time it was claimed at).
         next_attempt_at=row["next_attempt_at"]
         if row["lease_token"] is None

@@ -142,7 +142,7 @@ webhooks = Table(
     Column("rate_limit_per_second", Double, nullable=True),
     Column("rate_limit_burst", Integer, nullable=True),
     Column("client_certificate_encrypted", Text, nullable=True),
-    # When the current run of held deliveries was told (webhook_held; migration 0019): moved
+    # When the current run of held deliveries was told (webhook_held; migration 0017): moved
     # only by store/operational.py announce_held, from the value it read, so a run is told
     # once however many publishes begin it at once. Not part of the Webhook model.
     Column("held_announced_at", Timestamp, nullable=True),
@@ -251,7 +251,7 @@ deliveries = Table(
     # columns no index holds, so that taking a lease on PostgreSQL is a HOT update (the row's
     # new version on its own page, no index touched) and moves no index entry on SQLite.
     # The delivery is leased while `lease_token` is set and `lease_until` has not passed;
-    # `next_attempt_at` keeps the due time it was claimed at (migration 0017).
+    # `next_attempt_at` keeps the due time it was claimed at (migration 0018).
     Column("lease_token", String(64), nullable=True),
     # The worker holding the lease (store/workers.py): its leases are taken back as soon as
     # it stops beating. Leases lost that way or by expiry are counted; see claim_due.

@@ -44,7 +44,7 @@ async def take_back(tx: Transaction, *, now: datetime, stale_before: datetime) -
     """Forgets workers last seen before `stale_before`; makes the pending deliveries leased
     to unregistered workers due at `now`. Returns how many were taken back.
 
-    No index holds `lease_worker` (migration 0017), so finding those deliveries reads every
+    No index holds `lease_worker` (migration 0018), so finding those deliveries reads every
     pending row: done only when a worker was forgotten just now. A lease names a registered
     worker whenever it is taken (`register_claimer`), so leases of unregistered workers
     appear only when a worker is forgotten: every beat of every worker read the backlog
@@ -84,7 +84,7 @@ _TAKE_BACK = Statement(
         update(deliveries)
         .where(
             # Through the pending rows: no index holds lease_worker, or every claim would
-            # add an entry to it (migration 0017).
+            # add an entry to it (migration 0018).
             deliveries.c.status == DeliveryStatus.PENDING.value,
             deliveries.c.lease_worker.is_not(None),
             deliveries.c.lease_worker.not_in(select(workers.c.id)),

@@ -18,8 +18,8 @@ row, six of them, and left as many dead entries (issue 19, docs/benchmarks.md). 
   10,000 claimed rows; at 40% all, and 11% less WAL per delivery). New day partitions are
   created so too (store/partitions.py); existing pages keep their fill, new ones get it.
 
-Revision ID: 0017_lease_columns
-Revises: 0019_held_announced
+Revision ID: 0018_lease_columns
+Revises: 0017_held_announced
 Create Date: 2026-12-05
 """
 
@@ -30,8 +30,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0017_lease_columns"
-down_revision: str | None = "0019_held_announced"
+revision: str = "0018_lease_columns"
+down_revision: str | None = "0017_held_announced"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -5,7 +5,7 @@ other's update waits for the first's row lock and then finds the value moved
 (store/operational.py announce_held). Webhooks holding deliveries now are marked as told:
 the previous code told their run at its first held delivery.
 
-Revision ID: 0019_held_announced
+Revision ID: 0017_held_announced
 Revises: 0016_delivery_partitions
 Create Date: 2026-12-05
 """
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0019_held_announced"
+revision: str = "0017_held_announced"
 down_revision: str | None = "0016_delivery_partitions"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

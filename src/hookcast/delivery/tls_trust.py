@@ -53,15 +53,12 @@ class ClientTrust:
         return context
 
 
-def decide_client_trust(
-    *, ca_file: str | None, capath: str | None = None, default: bool = True
-) -> ClientTrust:
+def decide_client_trust(*, ca_file: str | None, capath: str | None = None) -> ClientTrust:
     """Builds the reference context (the slow way, once) and decides whether the hashed
-    directory `capath` (by default OpenSSL's, SSL_CERT_DIR honoured) covers its CA file.
-    `default=False` is for tests: no directory unless `capath` is given."""
+    directory `capath` (by default OpenSSL's, SSL_CERT_DIR honoured) covers its CA file."""
     reference = ssl.create_default_context()
     system = reference.get_ca_certs(binary_form=True)  # the CA file's, read eagerly
-    if capath is None and default:
+    if capath is None:
         capath = ssl.get_default_verify_paths().capath
     if capath is not None and not _covers(capath, system):
         capath = None

@@ -103,9 +103,10 @@ async def _worst_gap_ms(work: Callable[[], object]) -> tuple[float, float]:
     return max(gaps) * 1000, elapsed * 1000
 
 
-async def _stalls(
-    certs: Sequence[ClientCertificate],
-) -> tuple[tuple[float, float], tuple[float, float]]:
+async def _stalls(certs: Sequence[ClientCertificate]) -> list[tuple[float, float]]:
+    """(worst gap, time) for: main's way, the worker thread's, and no work (the machine's
+    own scheduling noise over a window as long as the worker's run)."""
+
     def on_the_loop() -> None:
         for certificate in certs:
             _main_build(certificate)

@@ -54,4 +54,6 @@ def test_a_cheap_context_verifies_servers_as_the_default_context_does(tmp_path: 
         reference.minimum_version,
         reference.maximum_version,
     )
+    assert made.hostname_checks_common_name == reference.hostname_checks_common_name
+    assert made.get_ciphers() == reference.get_ciphers()
     assert made.get_ca_certs() == []  # nothing parsed up front: looked up at handshake

@@ -134,6 +134,7 @@ def prepare(
         headers=headers,
         timeout_seconds=float(webhook.timeout_seconds),
         client_certificate=webhook.client_certificate,
+        account_id=webhook.account_id,
     )
 
 

@@ -150,7 +150,9 @@ class HttpSender:
         error: str | None = None
         tls = None
         if request.client_certificate is not None and origin.scheme == "https":
-            origin, tls = self._with_client_certificate(origin, request.client_certificate)
+            origin, tls = await self._with_client_certificate(
+                origin, request.client_certificate, account=request.account_id
+            )
         try:
             response = await self._pool.post(
                 origin,
@@ -165,12 +167,13 @@ class HttpSender:
             return _failed(started, _describe(exc, origin, request.timeout_seconds))
         return _outcome(response, started, error)
 
-    def _with_client_certificate(
-        self, origin: Origin, certificate: ClientCertificate
+    async def _with_client_certificate(
+        self, origin: Origin, certificate: ClientCertificate, *, account: str
     ) -> tuple[Origin, ssl.SSLContext]:
         """The origin keyed by the client identity (its own connections) and its context."""
         key = client_key(certificate)
-        return replace(origin, client=key), self._tls.for_client(key, certificate)
+        context = await self._tls.for_client(account=account, key=key, certificate=certificate)
+        return replace(origin, client=key), context
 
     def _refusal(self, address: str) -> str | None:
         """The SSRF guard's reason to refuse `address`, or None. Kept per address: the
@@ -200,6 +203,7 @@ class HttpSender:
 
     async def close(self) -> None:
         self._pool.close()
+        self._tls.close()
         if self._own_resolver is not None:
             await self._own_resolver.close()
 

@@ -18,6 +18,9 @@ class OutboundRequest:
     timeout_seconds: float
     # Presented in the TLS handshake of an https URL (mutual TLS); None: no client cert.
     client_certificate: ClientCertificate | None = None
+    # Whose webhook it is: per-account state kept for it (TLS contexts) is bounded per
+    # account, so one tenant cannot crowd out the others'.
+    account_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)

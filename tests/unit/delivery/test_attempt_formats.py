@@ -86,3 +86,10 @@ def _conclude(claimed: ClaimedDelivery, request: Any, outcome: SendOutcome) -> A
         jitter_sample=0.5,
         disable_after=timedelta(days=5),
     )
+
+
+def test_the_request_names_the_webhooks_account_whose_tls_contexts_it_may_use() -> None:
+    # The sender keeps mutual-TLS contexts per account: the request must say whose it is.
+    request = prepare(_claimed(), NOW)
+
+    assert request.account_id == "acc"

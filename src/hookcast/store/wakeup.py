@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
@@ -31,10 +32,13 @@ class Wakeup:
         self._listener: Any = None  # asyncpg.Connection once listening
         self._connect_lock = asyncio.Lock()
         self._was_listening = False
+        self.forward: Callable[[], None] | None = None  # see SqlStore.forward_wakeups
 
     def notify(self) -> None:
         """Wakes this process's waiters (after a commit that made deliveries due)."""
         self._event.set()
+        if self.forward is not None:
+            self.forward()
 
     async def wait(self, timeout: float) -> None:
         await self._ensure_listening()

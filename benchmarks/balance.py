@@ -73,7 +73,10 @@ def balance(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         "accepted_per_second": round(report["events_per_second"]),
         "delivered_while_publishing_per_second": round(during),
         "drain_after_per_second": round(after),
+        # None when nothing was left to deliver once publishing stopped (no drain to compare
+        # with): delivery kept up, which delivered_per_accepted then shows.
         "ratio": round(during / after, 2) if after else None,
+        "delivered_per_accepted": round(during / report["events_per_second"], 2),
         "seconds_delivering_after_publishing": round(times[-1] - stopped, 2),
         "serve_cpu_us_per_event": round(cpu / report["accepted"] * 1e6, 1),
         "load_average": round(load, 2),

@@ -47,8 +47,10 @@ class CrossThreadHandoff:
         self._loop = loop
 
     def lease(self) -> Lease | None:
-        """The worker's own answer: it only reads counters there, and a count one step
-        stale only moves the bound on what it holds by a publish's deliveries."""
+        """The worker's own answer, read from this thread: it only reads counters there.
+        Deliveries leased but not yet taken are not counted, so the worker may be handed
+        up to the publishes in flight more than `prefetch`; what overflows an endpoint's
+        queue goes back to the database as on any claim."""
         return self._worker.lease()
 
     def take(self, leased: Sequence[ClaimedDelivery]) -> None:

@@ -13,7 +13,8 @@ rate.
 
 Each run starts its deployment afresh; interleave runs with a baseline's (e.g.
 PYTHONPATH=<other worktree>/src) for rounds. One JSON line per run. `paced` is the one
-open-loop measurement, shared with benchmarks.pg_cost's `pace`.
+open-loop measurement, shared with benchmarks.pg_cost's `pace`; `both_clocks` is its join,
+shared with the full suite's latency phase (benchmarks/phases/latency.py).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from benchmarks.procs import (
 from benchmarks.receiving import Receiver
 from benchmarks.stats import latencies_ms, read_times
 
-__all__ = ["paced"]
+__all__ = ["both_clocks", "paced", "sent_times_path"]
 
 _WARM_UP = (100, 2.0)  # rate and seconds before the measured rates: imports, caches, JIT-free
 
@@ -64,7 +65,8 @@ def paced(
     accepted, and their latencies from send and from the 202 (ms), the achieved rate, the
     errors, the load average at the end and the steal meanwhile."""
     receiver.reset(secret=secret, record=True)
-    out, sent = work / f"{rate}.published", work / f"{rate}.sent"
+    out = work / f"{rate}.published"
+    sent = sent_times_path(out)
     command = [PYTHON, "-m", "benchmarks.loadgen", "pace-hookcast", "--api", api]
     command += ["--key", key, "--rate", str(rate), "--seconds", str(seconds)]
     command += ["--phase", f"r{rate}", "--out", str(out), "--sent-out", str(sent)]
@@ -76,18 +78,33 @@ def paced(
     published = read_times(out)
     receiver.wait_for(len(published), timeout=60 + len(published) / 100, children=children)
     arrived = receiver.dump(work / f"{rate}.arrived")
-    from_send = latencies_ms(read_times(sent), arrived)
-    from_202 = latencies_ms(published, arrived)
     measured: dict[str, Any] = {
         "offered_rate": rate,
         "achieved_rate": round(report["achieved_rate"], 1),
         "errors": report["errors"],
+        **both_clocks(published, read_times(sent), arrived),
+        "load_average": round(load, 2),
+        "steal_percent": steal,
     }
-    for clock, values in (("from_send", from_send), ("from_202", from_202)):
-        for name in ("p50", "p99", "max"):
-            measured[f"{name}_ms_{clock}"] = round(values[name], 1)
-    measured.update({"load_average": round(load, 2), "steal_percent": steal})
     return len(published), measured
+
+
+def sent_times_path(published_file: Path) -> Path:
+    """Where a pace writes its send times beside `published_file` (its 202 times)."""
+    return published_file.with_name(published_file.name + ".sent")
+
+
+def both_clocks(
+    published: dict[str, float], sent: dict[str, float], arrived: dict[str, float]
+) -> dict[str, float]:
+    """p50/p99/max publish-to-receipt (ms) from each publish's send and from its 202
+    (`p99_ms_from_send`, ...): the names the report's latency target reads."""
+    clocks: dict[str, float] = {}
+    for clock, start in (("from_send", sent), ("from_202", published)):
+        values = latencies_ms(start, arrived)
+        for name in ("p50", "p99", "max"):
+            clocks[f"{name}_ms_{clock}"] = round(values[name], 1)
+    return clocks
 
 
 @contextlib.contextmanager

@@ -37,8 +37,11 @@ class Wakeup:
     def notify(self) -> None:
         """Wakes this process's waiters (after a commit that made deliveries due)."""
         self._event.set()
-        if self.forward is not None:
-            self.forward()
+        # Read once: `serve`'s delivery thread sets it to None as it stops, and a second
+        # read could find None after the first found a callable (the publish's 500).
+        forward = self.forward
+        if forward is not None:
+            forward()
 
     async def wait(self, timeout: float) -> None:
         await self._ensure_listening()

@@ -5,6 +5,7 @@ their deliveries straight to the worker."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 
 import httpx
@@ -12,6 +13,7 @@ import pytest
 from delivery_harness import Deployment
 
 from hookcast.delivery.sender import HttpSender
+from hookcast.delivery.worker import DeliveryWorker
 from hookcast.ports import OutboundRequest, SendOutcome
 
 BOUND = 10.0  # seconds: how long the worker's thread is held at most
@@ -55,6 +57,31 @@ async def test_a_publish_is_answered_while_delivery_work_holds_the_worker(
             await receiver.wait_for_events({first, second})
     assert not held_too_long, "the publish was answered only after the worker let go"
     receiver.assert_all_verified()
+
+
+async def test_a_worker_that_crashes_is_logged_at_once_and_reported_to_serve(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def crash(_worker: DeliveryWorker, _stop: asyncio.Event) -> None:
+        raise RuntimeError("the worker broke")
+
+    monkeypatch.setattr(DeliveryWorker, "run", crash)
+    reported = asyncio.Event()
+    async with Deployment.open(database_url) as hookcast:
+        app = hookcast.runtime.app(with_worker=True, on_delivery_failure=reported.set)
+        async with app.router.lifespan_context(app):
+            # Reported while the server runs, on its loop: not only once it is shut down.
+            async with asyncio.timeout(BOUND):
+                await reported.wait()
+            died = [
+                record
+                for record in caplog.records
+                if record.levelno == logging.ERROR and "delivery thread died" in record.message
+            ]
+            assert len(died) == 1, caplog.text
+            assert died[0].exc_info is not None
+            assert str(died[0].exc_info[1]) == "the worker broke"
+        # ...and the lifespan's shutdown after it raises nothing: the failure was told once.
 
 
 async def _publish(client: httpx.AsyncClient, site_id: str, media_id: str) -> str:

@@ -14,12 +14,18 @@ connection; its writes take turns with the API's). Publishes still hand their de
 straight over (`CrossThreadHandoff`), and the API store's wake-ups are forwarded to the
 worker's. Shutdown is as before: the server's lifespan sets the stop, the worker drains its
 in-flight deliveries and closes its store, and only then does the API's store close.
+
+A thread that ends before it is stopped (its store would not open, the worker raised) is
+logged at once, traceback and all, and reported to `on_failure` on the API's loop: `serve`
+then stops and exits non-zero, so that a supervisor restarts it. Left running, it would
+accept publishes that nothing delivers; stopped, what it accepted waits in the database.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import threading
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -31,6 +37,8 @@ from hookcast.ports import ClaimedDelivery, Handoff, Lease
 from hookcast.store import SqlStore
 
 __all__ = ["CrossThreadHandoff", "DeliveryThread"]
+
+_log = logging.getLogger(__name__)
 
 # What the thread runs once its store is open: the worker until `stop` is set, publishes
 # handed over through the `Handoff` it is given.
@@ -62,40 +70,63 @@ class CrossThreadHandoff:
 
 class DeliveryThread:
     """Runs `run_worker` on a thread with its own event loop and a store on `settings`'
-    database; the API's `store` forwards its wake-ups to it while it runs."""
+    database; the API's `store` forwards its wake-ups to it while it runs. If the thread
+    ends other than by `stop()`, it logs why and calls `on_failure` on the API's loop."""
 
-    def __init__(self, settings: Settings, store: SqlStore, run_worker: RunWorker) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: SqlStore,
+        run_worker: RunWorker,
+        *,
+        on_failure: Callable[[], None] | None = None,
+    ) -> None:
         self._settings = settings
         self._api_store = store
         self._run_worker = run_worker
+        self._on_failure = on_failure
+        self._api_loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._started = threading.Event()
-        self._failure: BaseException | None = None
+        self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._main, name="hookcast-delivery", daemon=True)
 
     def start(self) -> None:
-        """Starts the thread; the worker takes publishes' deliveries once it runs."""
+        """Starts the thread (from the API's loop, where `on_failure` will run); the worker
+        takes publishes' deliveries once it runs."""
+        self._api_loop = asyncio.get_running_loop()
         self._thread.start()
 
     async def stop(self) -> None:
-        """Sets the worker's stop and waits (off this loop) until it has drained and closed;
-        raises what ended it if it failed."""
+        """Sets the worker's stop and waits (off this loop) until it has drained and closed.
+        A failure is not raised here: it was logged and reported when it happened."""
+        self._stopping.set()
         await asyncio.to_thread(self._started.wait)
         if self._loop is not None and self._stop is not None:
             with contextlib.suppress(RuntimeError):  # its loop already ended (a failure)
                 self._loop.call_soon_threadsafe(self._stop.set)
         await asyncio.to_thread(self._thread.join)
-        if self._failure is not None:
-            raise self._failure
 
     def _main(self) -> None:
         try:
             run_loop(self._deliver())
-        except BaseException as exc:  # handed to stop(), which the server's lifespan awaits
-            self._failure = exc
+        except BaseException as exc:  # whatever it was, nothing delivers any more
+            self._failed(exc)
+        else:
+            if not self._stopping.is_set():
+                self._failed(RuntimeError("the delivery worker returned before it was stopped"))
         finally:
             self._started.set()  # also when it failed before it started
+
+    def _failed(self, exc: BaseException) -> None:
+        _log.error(
+            "the delivery thread died: nothing is delivered until serve is restarted "
+            "(accepted events wait in the database)",
+            exc_info=exc,
+        )
+        if self._on_failure is not None and self._api_loop is not None:
+            _call_soon(self._api_loop, self._on_failure)
 
     async def _deliver(self) -> None:
         loop = asyncio.get_running_loop()

@@ -171,12 +171,21 @@ class Runtime:
             rate_limit_burst=self.settings.rate_limit_burst,
         )
 
-    def app(self, *, with_worker: bool) -> FastAPI:
+    def app(
+        self, *, with_worker: bool, on_delivery_failure: Callable[[], None] | None = None
+    ) -> FastAPI:
+        """The API and dashboard; `with_worker`, a delivery thread too, whose death (logged
+        by it) is reported to `on_delivery_failure` on the server's loop."""
+
         @asynccontextmanager
         async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
             # The worker lives inside the server's lifespan so SIGTERM drains it before the
             # process exits (uvicorn runs lifespan shutdown before it returns).
-            delivering = self.delivery_thread(heartbeat) if heartbeat is not None else None
+            delivering = (
+                self.delivery_thread(heartbeat, on_failure=on_delivery_failure)
+                if heartbeat is not None
+                else None
+            )
             if delivering is not None:
                 delivering.start()
             try:
@@ -201,9 +210,12 @@ class Runtime:
         app.include_router(self.dashboard())
         return app
 
-    def delivery_thread(self, heartbeat: Heartbeat) -> DeliveryThread:
+    def delivery_thread(
+        self, heartbeat: Heartbeat, *, on_failure: Callable[[], None] | None = None
+    ) -> DeliveryThread:
         """`serve`'s worker, on a thread and event loop of its own beside the API's
-        (cli/delivery_thread.py), on a store of its own, reporting to this process's metrics."""
+        (cli/delivery_thread.py), on a store of its own, reporting to this process's metrics;
+        `on_failure` runs on the API's loop if the thread dies."""
 
         async def run_worker(
             store: SqlStore,
@@ -213,7 +225,7 @@ class Runtime:
             on_own_store = replace(self, store=store)
             await on_own_store.run_worker(stop, heartbeat=heartbeat, handoff=handoff)
 
-        return DeliveryThread(self.settings, self.store, run_worker)
+        return DeliveryThread(self.settings, self.store, run_worker, on_failure=on_failure)
 
     def dashboard(self) -> APIRouter:
         key = dashboard_key(secret_key(self.settings))  # sessions and portal links sign with it

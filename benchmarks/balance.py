@@ -3,13 +3,15 @@ saturated? `hookcast serve` (SQLite, one process) takes closed-loop publishes (b
 --batch, --concurrency connections) of --events events; the receiver's arrival times give
 the deliveries per second while publishing went on and after it stopped (the process only
 delivering then: its drain rate), their ratio, and how long delivery went on after the last
-publish was accepted. Rounds are interleaved with a baseline by running the command again
+publish was accepted, with the load average and the machine's steal while publishing. Rounds
+are interleaved with a baseline by running the command again
 (e.g. PYTHONPATH=<other worktree>/src). One JSON line."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -19,7 +21,15 @@ from typing import Any
 
 from benchmarks.config import HOOKCAST, PYTHON, REPO
 from benchmarks.hookcast_setup import Setup, settings_env
-from benchmarks.procs import HOST, Children, cpu_seconds, free_port, wait_for_port
+from benchmarks.procs import (
+    HOST,
+    Children,
+    cpu_seconds,
+    cpu_times,
+    free_port,
+    steal_percent,
+    wait_for_port,
+)
 from benchmarks.receiving import Receiver
 
 
@@ -44,12 +54,15 @@ def balance(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         command += [f"http://{HOST}:{port}", "--key", prepared.api_key, "--count"]
         command += [str(args.events), "--batch", str(args.batch)]
         command += ["--concurrency", str(args.concurrency), "--phase", "b"]
+        machine_before = cpu_times()
         started = time.time()
         completed = subprocess.run(command, capture_output=True, text=True, check=True, cwd=REPO)
         stopped = time.time()
+        load = os.getloadavg()[0]
         report = json.loads(completed.stdout.strip().splitlines()[-1])
         receiver.wait_for(report["accepted"], timeout=300, children=children)
         cpu = cpu_seconds(server.pid) - cpu_before
+        steal = steal_percent(machine_before, cpu_times())
         times = sorted(receiver.dump(work / "arrived.json").values())
     finally:
         children.stop_all()
@@ -60,9 +73,14 @@ def balance(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         "accepted_per_second": round(report["events_per_second"]),
         "delivered_while_publishing_per_second": round(during),
         "drain_after_per_second": round(after),
+        # None when nothing was left to deliver once publishing stopped (no drain to compare
+        # with): delivery kept up, which delivered_per_accepted then shows.
         "ratio": round(during / after, 2) if after else None,
+        "delivered_per_accepted": round(during / report["events_per_second"], 2),
         "seconds_delivering_after_publishing": round(times[-1] - stopped, 2),
         "serve_cpu_us_per_event": round(cpu / report["accepted"] * 1e6, 1),
+        "load_average": round(load, 2),
+        "steal_percent": steal,
     }
 
 

@@ -1,4 +1,4 @@
-"""python -m benchmarks.pg_cost drain|pace|embedded: what the scaled-out deployment (`serve
+"""python -m benchmarks.pg_cost drain|pace: what the scaled-out deployment (`serve
 --no-worker` plus workers on PostgreSQL) costs, measured on a throwaway PostgreSQL that
 loads pg_stat_statements.
 
@@ -8,7 +8,8 @@ loads pg_stat_statements.
   pace      events published one per request at each --rates for --seconds each (and an idle
             stretch first): CPU per event of HookCast's processes and PostgreSQL's together,
             statements and transactions per event, the claims run, and publish-to-receipt
-            latency from the publisher's send and from its 202.
+            latency from the publisher's send and from its 202 (benchmarks.latency's
+            `paced`).
 
 Each round starts the server afresh; run the command several times (interleaved with a
 baseline's, e.g. PYTHONPATH=<other worktree>/src) for the spread. One JSON line per round.
@@ -24,14 +25,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.config import HOOKCAST, PYTHON, REPO
+from benchmarks.config import HOOKCAST
 from benchmarks.drain import drain
 from benchmarks.hookcast_setup import Setup, settings_env
+from benchmarks.latency import paced
 from benchmarks.pg_meter import METER_SETTINGS, PostgresMeter, wait_recorded
 from benchmarks.procs import HOST, Children, cpu_seconds, free_port, wait_for_port
 from benchmarks.receiving import Receiver
 from benchmarks.servers import create_database, postgres_server
-from benchmarks.stats import latencies_ms, read_times
 
 
 def _drain(args: argparse.Namespace, server: Any, work: Path) -> dict[str, Any]:
@@ -83,28 +84,16 @@ class _Deployment:
         }
 
     def pace(self, rate: int, seconds: float) -> tuple[int, dict[str, Any]]:
-        self.receiver.reset(secret=self.secret, record=True)
-        out, sent = self.work / f"{rate}.published", self.work / f"{rate}.sent"
-        command = [PYTHON, "-m", "benchmarks.loadgen", "pace-hookcast", "--api"]
-        command += [f"http://{HOST}:{self.port}", "--key", self.key, "--rate", str(rate)]
-        command += ["--seconds", str(seconds), "--phase", f"r{rate}", "--out", str(out)]
-        command += ["--sent-out", str(sent)]
-        import subprocess
-
-        completed = subprocess.run(command, capture_output=True, text=True, check=True, cwd=REPO)
-        report = json.loads(completed.stdout.strip().splitlines()[-1])
-        published = read_times(out)
-        self.receiver.wait_for(len(published), timeout=60, children=self.children)
-        arrived = self.receiver.dump(self.work / f"{rate}.arrived")
-        from_202 = latencies_ms(published, arrived)
-        from_send = latencies_ms(read_times(sent), arrived)
-        return len(published), {
-            "achieved_rate": round(report["achieved_rate"], 1),
-            "errors": report["errors"],
-            "p50_ms_from_send": round(from_send["p50"], 1),
-            "p99_ms_from_send": round(from_send["p99"], 1),
-            "p99_ms_from_202": round(from_202["p99"], 1),
-        }
+        return paced(
+            api=f"http://{HOST}:{self.port}",
+            key=self.key,
+            receiver=self.receiver,
+            secret=self.secret,
+            rate=rate,
+            seconds=seconds,
+            work=self.work,
+            children=self.children,
+        )
 
 
 def _pace(args: argparse.Namespace, server: Any, work: Path) -> dict[str, Any]:

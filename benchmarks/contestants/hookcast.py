@@ -15,6 +15,7 @@ from typing import Any
 from benchmarks.config import EMBEDDED, HOOKCAST, PYTHON, SCALED, BenchFailure
 from benchmarks.contestants.base import Contestant, run_json
 from benchmarks.hookcast_setup import Prepared, Setup, settings_env
+from benchmarks.latency import sent_times_path
 from benchmarks.proc_cpu import parse_stat
 from benchmarks.procs import HOST, Child, free_port, wait_for_port
 from benchmarks.run import Run
@@ -155,6 +156,8 @@ class HookcastContestant(Contestant):
             phase,
             "--out",
             str(out),
+            "--sent-out",
+            str(sent_times_path(out)),
         )
 
 

@@ -1,4 +1,5 @@
-"""Publish-call return to receipt, at the configured offered rates and then up a ladder of
+"""Publish-call return to receipt (for HookCast also from the send: benchmarks/latency.py's
+both_clocks), at the configured offered rates and then up a ladder of
 higher ones until p99 reaches 100 ms or the rate passes the contestant's capacity."""
 
 from __future__ import annotations
@@ -6,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from benchmarks.contestants import Contestant
+from benchmarks.latency import both_clocks, sent_times_path
 from benchmarks.run import Run
 from benchmarks.stats import latencies_ms, read_times
 
@@ -52,8 +54,12 @@ def _at_rate(run: Run, contestant: Contestant, rate: int) -> dict[str, Any]:
     run.receiver.wait_for(len(published), timeout=timeout, children=run.children)
     arrived = run.receiver.dump(run.work / f"{phase}.arrived")
     measured = latencies_ms(published, arrived)
+    # HookCast's load generator also notes when each publish was sent (the issue's clock).
+    sent_file = sent_times_path(published_file)
+    clocks = both_clocks(published, read_times(sent_file), arrived) if sent_file.exists() else {}
     return {
         **{k: round(v, 2) for k, v in measured.items()},
+        **clocks,
         "achieved_rate": round(result["achieved_rate"], 1),
         **refused,
     }

@@ -106,6 +106,12 @@ def _migrate_quietly(settings: Settings) -> None:
         logging.getLogger("hookcast").info("%s", report)
 
 
+_DELIVERY_DIED = (
+    "serve stopped: its delivery thread died (logged above); restart serve, the events it "
+    "accepted wait in the database"
+)
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -124,7 +130,7 @@ def serve(
     _configure_logging(settings)
     _migrate_quietly(settings)
 
-    async def run() -> None:
+    async def run() -> str | None:
         from hookcast.cli.runtime import Runtime, settle_heap
         from hookcast.cli.serving import AnnouncingServer
         from hookcast.cli.signposts import signposts
@@ -136,7 +142,11 @@ def serve(
             typer.echo(first_key.secret)
             sys.stdout.flush()
         config = uvicorn.Config(
-            runtime.app(with_worker=not no_worker),
+            runtime.app(
+                with_worker=not no_worker,
+                # A supervisor restarts a process that exits, not one that keeps answering.
+                on_delivery_failure=lambda: server.stop_failed(_DELIVERY_DIED),
+            ),
             host=host,
             port=port,
             log_level=settings.log_level.lower(),
@@ -157,8 +167,11 @@ def serve(
         )
         settle_heap()
         await server.serve()
+        return server.failure
 
-    run_loop(run())
+    failure = run_loop(run())
+    if failure is not None:
+        fail(failure)
 
 
 @app.command()

@@ -6,9 +6,9 @@ import asyncio
 import gc
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 from fastapi import APIRouter, FastAPI
@@ -22,6 +22,7 @@ from hookcast.bootstrap import (
     secret_key,
     utc_now,
 )
+from hookcast.cli.delivery_thread import DeliveryThread
 from hookcast.config import Settings
 from hookcast.dashboard import create_dashboard, dashboard_key
 from hookcast.delivery.mailer import Mailer
@@ -33,9 +34,10 @@ from hookcast.delivery.worker import DeliveryWorker, WorkerOptions
 from hookcast.domain.addresses import parse_networks
 from hookcast.heartbeat import Heartbeat
 from hookcast.metrics import Metrics
-from hookcast.ports import Store, Tracer
+from hookcast.ports import Handoff, Tracer
 from hookcast.resolver import SystemResolver
 from hookcast.services import Services, build_services
+from hookcast.store import SqlStore
 from hookcast.tokens import derive_key
 from hookcast.tracing import open_tracer
 
@@ -50,7 +52,7 @@ _APIVIDEO_TOKENS = "hookcast-apivideo-tokens"  # the label of the api.video toke
 @dataclass
 class Runtime:
     settings: Settings
-    store: Store
+    store: SqlStore
     services: Services
     # This process's metrics: the worker and the event service report to it, /metrics shows it.
     metrics: Metrics = field(default_factory=Metrics)
@@ -129,13 +131,17 @@ class Runtime:
         *,
         concurrency: int | None = None,
         heartbeat: Heartbeat | None = None,
+        handoff: Callable[[DeliveryWorker], Handoff] | None = None,
     ) -> None:
+        """Delivers (and prunes, and mails) until `stop` is set. This process's publishes
+        hand their deliveries to the worker through `handoff(worker)` (default: the worker
+        itself, on this loop)."""
         worker, sender = self.worker(concurrency=concurrency, heartbeat=heartbeat)
         retention = self.retention()
         pruning = asyncio.create_task(retention.run(stop)) if retention is not None else None
         mailer = self.mailer()
         mailing = asyncio.create_task(mailer.run(stop)) if mailer is not None else None
-        self.services.events.handoff = worker
+        self.services.events.handoff = worker if handoff is None else handoff(worker)
         self.metrics.heartbeat = worker.heartbeat
         try:
             await worker.run(stop)
@@ -165,23 +171,28 @@ class Runtime:
             rate_limit_burst=self.settings.rate_limit_burst,
         )
 
-    def app(self, *, with_worker: bool) -> FastAPI:
+    def app(
+        self, *, with_worker: bool, on_delivery_failure: Callable[[], None] | None = None
+    ) -> FastAPI:
+        """The API and dashboard; `with_worker`, a delivery thread too, whose death (logged
+        by it) is reported to `on_delivery_failure` on the server's loop."""
+
         @asynccontextmanager
         async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
             # The worker lives inside the server's lifespan so SIGTERM drains it before the
             # process exits (uvicorn runs lifespan shutdown before it returns).
-            stop = asyncio.Event()
-            task = (
-                asyncio.create_task(self.run_worker(stop, heartbeat=heartbeat))
+            delivering = (
+                self.delivery_thread(heartbeat, on_failure=on_delivery_failure)
                 if heartbeat is not None
                 else None
             )
+            if delivering is not None:
+                delivering.start()
             try:
                 yield
             finally:
-                stop.set()
-                if task is not None:
-                    await task
+                if delivering is not None:
+                    await delivering.stop()
                 await self.close()
 
         heartbeat = Heartbeat() if with_worker else None  # /readyz then watches the worker
@@ -198,6 +209,23 @@ class Runtime:
         # After the API's routers, so /v2, /docs, /openapi.json and /healthz keep their routes.
         app.include_router(self.dashboard())
         return app
+
+    def delivery_thread(
+        self, heartbeat: Heartbeat, *, on_failure: Callable[[], None] | None = None
+    ) -> DeliveryThread:
+        """`serve`'s worker, on a thread and event loop of its own beside the API's
+        (cli/delivery_thread.py), on a store of its own, reporting to this process's metrics;
+        `on_failure` runs on the API's loop if the thread dies."""
+
+        async def run_worker(
+            store: SqlStore,
+            stop: asyncio.Event,
+            handoff: Callable[[DeliveryWorker], Handoff],
+        ) -> None:
+            on_own_store = replace(self, store=store)
+            await on_own_store.run_worker(stop, heartbeat=heartbeat, handoff=handoff)
+
+        return DeliveryThread(self.settings, self.store, run_worker, on_failure=on_failure)
 
     def dashboard(self) -> APIRouter:
         key = dashboard_key(secret_key(self.settings))  # sessions and portal links sign with it

@@ -18,6 +18,12 @@ class AnnouncingServer(uvicorn.Server):
     def __init__(self, config: uvicorn.Config, announce: Callable[[str], list[str]]) -> None:
         super().__init__(config)
         self._announce = announce
+        self.failure: str | None = None  # why it stopped, when not asked to
+
+    def stop_failed(self, reason: str) -> None:
+        """Stops serving as SIGTERM would (from the server's loop); `failure` says why."""
+        self.failure = reason
+        self.should_exit = True
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         """uvicorn's start-up (lifespan, bind), then the announcement."""

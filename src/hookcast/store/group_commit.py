@@ -25,7 +25,7 @@ from hookcast.store.sql import notify
 
 __all__ = ["GroupCommit", "Publish", "append_together"]
 
-_GROUP_EVENTS = 5000  # events per group-commit transaction (a publish is never split)
+GROUP_EVENTS = 5000  # events per group-commit transaction (a publish is never split)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -118,10 +118,13 @@ class GroupCommit:
         woken: Callable[[], None],
         *,
         box: SecretBox,
+        group_events: int = GROUP_EVENTS,
     ) -> None:
+        """`group_events`: a group takes publishes until it holds that many events."""
         self._writing = writing
         self._woken = woken
         self._box = box
+        self._group_events = group_events
         self._queue: deque[_Waiting] = deque()
         self._writer: asyncio.Task[None] | None = None
 
@@ -143,7 +146,7 @@ class GroupCommit:
         while self._queue:
             group: list[_Waiting] = []
             size = 0
-            while self._queue and (not group or size < _GROUP_EVENTS):
+            while self._queue and (not group or size < self._group_events):
                 group.append(self._queue.popleft())
                 size += len(group[-1].publish.events)
             await self._write_group(group)

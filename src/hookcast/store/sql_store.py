@@ -65,7 +65,7 @@ from hookcast.store.caller_transaction import CallerTransaction
 from hookcast.store.connector import Connector, Transaction
 from hookcast.store.crypto import SecretBox
 from hookcast.store.errors import translate_errors
-from hookcast.store.group_commit import GroupCommit, Publish, append_together
+from hookcast.store.group_commit import GROUP_EVENTS, GroupCommit, Publish, append_together
 from hookcast.store.quarantine import record_splitting
 from hookcast.store.sql import notify
 from hookcast.store.statistics import GrowthStatistics
@@ -87,6 +87,16 @@ async def _with_held(tx: Transaction, found: Sequence[Webhook]) -> list[Webhook]
     return [replace(webhook, held_deliveries=held.get(webhook.id, 0)) for webhook in found]
 
 
+# SQLite's one writer takes turns (store/writer_gate.py): a group of 5,000 events held it
+# for a whole batch of publishes while `serve`'s worker waited to record what it had sent
+# (docs/benchmarks.md, "Latency as the publisher sees it"). PostgreSQL's writers do not queue.
+_SQLITE_GROUP_EVENTS = 200
+
+
+def _group_events(connector: Connector) -> int:
+    return _SQLITE_GROUP_EVENTS if connector.database == "sqlite" else GROUP_EVENTS
+
+
 class SqlStore:
     """Durable state on SQLite (embedded) or PostgreSQL (scale-out). See `hookcast.ports.Store`."""
 
@@ -98,7 +108,9 @@ class SqlStore:
         self._connector = connector
         self._box = box
         self._wakeup = Wakeup(listen_dsn)
-        self._appends = GroupCommit(self._writing, self._wakeup.notify, box=box)
+        self._appends = GroupCommit(
+            self._writing, self._wakeup.notify, box=box, group_events=_group_events(connector)
+        )
         self._statistics = GrowthStatistics(connector)
 
     def __repr__(self) -> str:
@@ -536,6 +548,17 @@ class SqlStore:
 
     async def wait_for_deliveries(self, timeout: float) -> None:
         await self._wakeup.wait(timeout)
+
+    def wake(self) -> None:
+        """Wakes the workers waiting on this store (`wait_for_deliveries`), as a commit that
+        made deliveries due does: a hint, they claim and find out."""
+        self._wakeup.notify()
+
+    def forward_wakeups(self, wake: Callable[[], None] | None) -> None:
+        """Also calls `wake` (None: no longer) on each of this store's in-process wake-ups,
+        on the thread that made them: `serve` passes its delivery thread's, whose worker
+        waits on a store of its own (cli/delivery_thread.py)."""
+        self._wakeup.forward = wake
 
     async def settle_wakeups(self) -> None:
         """Forgets the wake-ups already due, including (on PostgreSQL) the notifications of

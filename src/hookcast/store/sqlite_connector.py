@@ -45,6 +45,7 @@ from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from hookcast.store.connector import NO_VALUES, Row
 from hookcast.store.errors import note_statement, translate_errors
 from hookcast.store.statement import Query, compile_query
+from hookcast.store.writer_gate import writer_gate
 
 __all__ = ["SQLiteConnector"]
 
@@ -240,7 +241,8 @@ class SQLiteConnector:
         self._path = str(path)
         self._busy_timeout = busy_timeout
         self._writer: sqlite3.Connection | None = None
-        self._writer_free = asyncio.Lock()
+        # Shared by every connector on this file in the process (store/writer_gate.py).
+        self._writer_free = writer_gate(self._path)
         self._readers = _Connections(lambda: self._connect(busy_timeout_ms=0))
         # Scans run on helper threads, where SQLite's own busy handler may block.
         self._scanners = _Connections(lambda: self._connect(int(busy_timeout * 1000)))
@@ -325,9 +327,12 @@ class SQLiteConnector:
 
     async def close(self) -> None:
         """See `Connector.close`."""
-        async with self._writer_free:
+        await self._writer_free.acquire()
+        try:
             if self._writer is not None:
                 self._writer.close()
                 self._writer = None
+        finally:
+            self._writer_free.release()
         self._readers.close()
         self._scanners.close()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
@@ -31,10 +32,16 @@ class Wakeup:
         self._listener: Any = None  # asyncpg.Connection once listening
         self._connect_lock = asyncio.Lock()
         self._was_listening = False
+        self.forward: Callable[[], None] | None = None  # see SqlStore.forward_wakeups
 
     def notify(self) -> None:
         """Wakes this process's waiters (after a commit that made deliveries due)."""
         self._event.set()
+        # Read once: `serve`'s delivery thread sets it to None as it stops, and a second
+        # read could find None after the first found a callable (the publish's 500).
+        forward = self.forward
+        if forward is not None:
+            forward()
 
     async def wait(self, timeout: float) -> None:
         await self._ensure_listening()

@@ -1,0 +1,98 @@
+"""Publishing on PostgreSQL (store/append_postgres.py): concurrent publishes share one
+transaction, and one that meets an event stored meanwhile by another publisher still
+numbers the resource's events without a gap."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg  # type: ignore[import-untyped]
+import pytest
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from hookcast.domain.models import Account, Webhook
+from hookcast.ports import DeliveryQuery, EventQuery, PageRequest
+from hookcast.store import SqlStore, to_async_url
+from support import factories as make
+from support.waiting import eventually
+
+pytestmark = pytest.mark.postgres
+
+
+async def _account_with_webhook(store: SqlStore) -> tuple[Account, Webhook]:
+    acme = make.account()
+    await store.create_account(acme)
+    hook = make.webhook(acme.id)
+    await store.create_webhook(hook)
+    return acme, hook
+
+
+async def _next_transaction_id(url: str) -> int:
+    """The id the server gives the next transaction that writes: each one that wrote since
+    moved it by one."""
+    conn = await asyncpg.connect(url)
+    try:
+        return int(await conn.fetchval("SELECT pg_snapshot_xmax(pg_current_snapshot())::text"))
+    finally:
+        await conn.close()
+
+
+async def _waiting_on_a_lock(url: str) -> bool:
+    conn = await asyncpg.connect(url)
+    try:
+        waiting = await conn.fetchval(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return bool(waiting)
+    finally:
+        await conn.close()
+
+
+async def test_concurrent_single_publishes_share_one_transaction(
+    pg_store: SqlStore, postgres_database: str
+) -> None:
+    acme, hook = await _account_with_webhook(pg_store)
+    events = [
+        make.event(acme.id, resource_ids={"media_id": f"M{number:07d}"}) for number in range(20)
+    ]
+    before = await _next_transaction_id(postgres_database)
+
+    stored = await asyncio.gather(
+        *(pg_store.append_events(events=[e], fanout=make.fanout_to(hook.id)) for e in events)
+    )
+
+    assert stored == [[event.id] for event in events]
+    assert await _next_transaction_id(postgres_database) - before == 1
+    deliveries = await pg_store.list_deliveries(DeliveryQuery(acme.id, hook.id))
+    assert deliveries.total == 20
+
+
+async def test_an_event_another_publisher_stores_meanwhile_takes_no_second_number(
+    pg_store: SqlStore, postgres_database: str
+) -> None:
+    acme, hook = await _account_with_webhook(pg_store)
+    first, repeated, last = (make.event(acme.id) for _ in range(3))  # all about one media
+    await pg_store.append_events(events=[first], fanout=make.fanout_to(hook.id))
+    engine = create_async_engine(to_async_url(postgres_database))
+    try:
+        async with engine.connect() as conn:
+            transaction = await conn.begin()
+            # Another publisher stores `repeated` and holds the media's counter to its commit.
+            await pg_store.using(conn).append_events(
+                events=[repeated], fanout=make.fanout_to(hook.id)
+            )
+            ours = asyncio.ensure_future(
+                pg_store.append_events(events=[repeated, last], fanout=make.fanout_to(hook.id))
+            )
+            await eventually(lambda: _waiting_on_a_lock(postgres_database))
+            await transaction.commit()
+            assert await ours == [last.id]
+    finally:
+        await engine.dispose()
+
+    page = await pg_store.list_events(EventQuery(acme.id, PageRequest(page_length=10)))
+    numbers = {summary.event.id: summary.event.sequence for summary in page.items}
+    assert numbers == {first.id: 1, repeated.id: 2, last.id: 3}
+    deliveries = await pg_store.list_deliveries(DeliveryQuery(acme.id, hook.id))
+    assert deliveries.total == 3

@@ -1,6 +1,7 @@
 """Publishing on PostgreSQL (store/append_postgres.py): concurrent publishes share one
 transaction, and one that meets an event stored meanwhile by another publisher still
-numbers the resource's events without a gap."""
+numbers the resource's events without a gap, and a young database's plans look stored events
+up by their key."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ import asyncio
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
+from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from hookcast.domain.models import Account, Webhook
 from hookcast.ports import DeliveryQuery, EventQuery, PageRequest
 from hookcast.store import SqlStore, to_async_url
+from hookcast.store.append_postgres import NUMBERING
 from support import factories as make
 from support.waiting import eventually
 
@@ -96,3 +99,39 @@ async def test_an_event_another_publisher_stores_meanwhile_takes_no_second_numbe
     assert numbers == {first.id: 1, repeated.id: 2, last.id: 3}
     deliveries = await pg_store.list_deliveries(DeliveryQuery(acme.id, hook.id))
     assert deliveries.total == 3
+
+
+async def test_a_young_database_finds_stored_events_by_primary_key(
+    pg_store: SqlStore, postgres_database: str
+) -> None:
+    acme, hook = await _account_with_webhook(pg_store)
+    for _ in range(30):  # past the store's re-analyses at 1,000 and 2,000 events
+        batch = [make.event(acme.id) for _ in range(100)]
+        await pg_store.append_events(events=batch, fanout=make.fanout_to(hook.id))
+    await pg_store.close()  # waits for the re-analysis under way
+
+    plan = await _generic_numbering_plan(postgres_database, acme.id, batch[0].id)
+
+    assert "pk_events" in plan, plan
+    assert "ix_events_account_id_created" not in plan, plan
+    assert "Seq Scan on events" not in plan, plan
+
+
+async def _generic_numbering_plan(url: str, account_id: str, event_id: str) -> str:
+    """The plan a connection keeps for a publish's first statement once it stops
+    re-planning (store/append_postgres.py)."""
+    compiled = NUMBERING.compiled(PGDialect_asyncpg())  # type: ignore[no-untyped-call]
+    values = {
+        "v_accounts": [account_id],
+        "v_versions": [1],
+        "c_accounts": [account_id],
+        "c_ids": [event_id],
+        "c_keys": ["media:MNYaMSQl"],
+    }
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("SET plan_cache_mode = force_generic_plan")
+        rows = await conn.fetch(f"EXPLAIN {compiled.sql}", *compiled.parameters(values))
+        return "\n".join(row[0] for row in rows)
+    finally:
+        await conn.close()

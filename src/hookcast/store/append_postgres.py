@@ -4,7 +4,7 @@ store/append.py runs one statement per step (configuration versions, counters, e
 webhook locks, deliveries, the workers' wake-up), each a round trip that the group's
 transaction, and every publish waiting on it, sits through. Here:
 
-1. `_NUMBERS` checks the accounts' configuration versions, finds which events are stored
+1. `NUMBERING` checks the accounts' configuration versions, finds which events are stored
    already (a publisher's retry), and moves the resource counters by the others' counts,
    locking the counters in sorted key order until commit, as store/sequences.py does.
 2. The events are numbered and fanned out here; then `_STORE` inserts the events, share-
@@ -40,7 +40,7 @@ from hookcast.store.statement import Statement
 from hookcast.store.tables import deliveries, events
 from hookcast.store.unnest import unnest_parameters, unnest_source, unnest_values
 
-__all__ = ["Contended", "append_on_postgres"]
+__all__ = ["NUMBERING", "Contended", "append_on_postgres"]
 
 
 class Contended(Exception):
@@ -94,7 +94,7 @@ async def _number(
     fresh = False
     stored: set[int] = set()
     last: dict[tuple[str, str], int] = {}
-    for kind, account_id, key, number in await tx.fetch_all(_NUMBERS, values):
+    for kind, account_id, key, number in await tx.fetch_all(NUMBERING, values):
         if kind == "fresh":
             fresh = True
         elif kind == "stored":
@@ -161,7 +161,7 @@ UNION ALL SELECT 'counter', account_id, resource_key, last_seq FROM bumped
     bindparam("c_ids", type_=ARRAY(String)),
     bindparam("c_keys", type_=ARRAY(String)),
 )
-_NUMBERS = Statement(lambda _database: _PG_NUMBERS)  # once per publish group
+NUMBERING = Statement(lambda _database: _PG_NUMBERS)  # once per publish group
 
 _EVENT_COLUMNS = ", ".join(column.name for column in events.columns)
 _DELIVERY_COLUMNS = ", ".join(column.name for column in deliveries.columns)

@@ -2,6 +2,11 @@
 next transaction (one BEGIN, one fsync, one INSERT of events and one of deliveries for them
 all). A publish whose data the database refuses fails alone: the group is then retried
 publish by publish.
+
+SQLite has one writer, so one group is written at a time. On PostgreSQL two are: a group's
+transaction spends most of its time waiting on round trips, and publishes arriving
+meanwhile need not wait for it to end before theirs begins (rows are locked in the same
+order by every writer, as between API servers).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from hookcast.store.crypto import SecretBox
 __all__ = ["GroupCommit"]
 
 _GROUP_EVENTS = 5000  # events per group-commit transaction (a publish is never split)
+_POSTGRES_WRITERS = 2  # group transactions under way at once on PostgreSQL
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,24 +61,32 @@ class GroupCommit:
         self._woken = woken
         self._box = box
         self._postgres = database == "postgresql"
+        self._max_writers = _POSTGRES_WRITERS if self._postgres else 1
         self._queue: deque[_Waiting] = deque()
-        self._writer: asyncio.Task[None] | None = None
+        self._writers: set[asyncio.Task[None]] = set()
+        self._gathering = 0  # writers about to take the queue: a publish waits for them
 
     async def append(self, publish: Publish) -> Sequence[str]:
         """The ids of the events `publish` stored, once its group has committed."""
         result: asyncio.Future[Sequence[str]] = asyncio.get_running_loop().create_future()
         self._queue.append(_Waiting(publish, result))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write_queued())
+        # done(), not a done-callback: a writer that has returned takes nothing more from
+        # the queue, though its callbacks have yet to run.
+        self._writers = {writer for writer in self._writers if not writer.done()}
+        if not self._gathering and len(self._writers) < self._max_writers:
+            self._writers.add(asyncio.create_task(self._write_queued()))
         return await result
 
     async def drain(self) -> None:
         """Waits for the publishes already accepted (before the store closes)."""
-        if self._writer is not None:
-            await asyncio.gather(self._writer, return_exceptions=True)
+        await asyncio.gather(*self._writers, return_exceptions=True)
 
     async def _write_queued(self) -> None:
-        await asyncio.sleep(0)  # requests the loop has already read join this group
+        self._gathering += 1
+        try:
+            await asyncio.sleep(0)  # requests the loop has already read join this group
+        finally:
+            self._gathering -= 1
         while self._queue:
             group: list[_Waiting] = []
             size = 0

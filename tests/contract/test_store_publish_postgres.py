@@ -6,14 +6,17 @@ up by their key."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
 from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from hookcast.domain.models import Account, Webhook
-from hookcast.ports import DeliveryQuery, EventQuery, PageRequest
+from hookcast.domain.fanout import FanoutPlan, Subscribers
+from hookcast.domain.ids import new_delivery_id
+from hookcast.domain.models import Account, Event, Ordering, Webhook
+from hookcast.ports import DeliveryQuery, EventQuery, Fanout, PageRequest
 from hookcast.store import SqlStore, to_async_url
 from hookcast.store.append_postgres import NUMBERING
 from support import factories as make
@@ -76,22 +79,33 @@ async def test_concurrent_single_publishes_share_one_transaction(
     assert deliveries.total == 20
 
 
+def _fanout(hook: Webhook, events: Sequence[Event]) -> Fanout:
+    """The fan-out a publish of `events` makes to `hook` (ordered or not)."""
+    return FanoutPlan(Subscribers([hook]), events, now=make.NOW, new_id=new_delivery_id)
+
+
+@pytest.mark.parametrize("ordering", [Ordering.NONE, Ordering.RESOURCE])
 async def test_an_event_another_publisher_stores_meanwhile_takes_no_second_number(
-    pg_store: SqlStore, postgres_database: str
+    pg_store: SqlStore, postgres_database: str, ordering: Ordering
 ) -> None:
-    acme, hook = await _account_with_webhook(pg_store)
+    acme = make.account()
+    await pg_store.create_account(acme)
+    hook = make.webhook(acme.id, ordering=ordering, all_sites=True)
+    await pg_store.create_webhook(hook)
     first, repeated, last = (make.event(acme.id) for _ in range(3))  # all about one media
-    await pg_store.append_events(events=[first], fanout=make.fanout_to(hook.id))
+    await pg_store.append_events(events=[first], fanout=_fanout(hook, [first]))
     engine = create_async_engine(to_async_url(postgres_database))
     try:
         async with engine.connect() as conn:
             transaction = await conn.begin()
             # Another publisher stores `repeated` and holds the media's counter to its commit.
             await pg_store.using(conn).append_events(
-                events=[repeated], fanout=make.fanout_to(hook.id)
+                events=[repeated], fanout=_fanout(hook, [repeated])
             )
             ours = asyncio.ensure_future(
-                pg_store.append_events(events=[repeated, last], fanout=make.fanout_to(hook.id))
+                pg_store.append_events(
+                    events=[repeated, last], fanout=_fanout(hook, [repeated, last])
+                )
             )
             await eventually(lambda: _waiting_on_a_lock(postgres_database))
             await transaction.commit()

@@ -1,12 +1,14 @@
 """Publishing on PostgreSQL (store/append_postgres.py): concurrent publishes share one
 transaction, and one that meets an event stored meanwhile by another publisher still
-numbers the resource's events without a gap, and a young database's plans look stored events
-up by their key."""
+numbers the resource's events without a gap, two groups that carry the same events in
+opposite orders both succeed, and a young database's plans look stored events up by their
+key."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
+from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
@@ -14,7 +16,7 @@ from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from hookcast.domain.fanout import FanoutPlan, Subscribers
-from hookcast.domain.ids import new_delivery_id
+from hookcast.domain.ids import new_delivery_id, new_event_id
 from hookcast.domain.models import Account, Event, Ordering, Webhook
 from hookcast.ports import DeliveryQuery, EventQuery, Fanout, PageRequest
 from hookcast.store import SqlStore, to_async_url
@@ -50,16 +52,22 @@ async def _transactions_that_stored(url: str, account_id: str) -> int:
         await conn.close()
 
 
-async def _waiting_on_a_lock(url: str) -> bool:
+async def _waiting_on_locks(url: str) -> int:
+    """How many sessions of the database wait on a lock."""
     conn = await asyncpg.connect(url)
     try:
-        waiting = await conn.fetchval(
-            "SELECT count(*) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        return int(
+            await conn.fetchval(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
         )
-        return bool(waiting)
     finally:
         await conn.close()
+
+
+async def _waiting_on_a_lock(url: str) -> bool:
+    return await _waiting_on_locks(url) > 0
 
 
 async def test_concurrent_single_publishes_share_one_transaction(
@@ -118,6 +126,82 @@ async def test_an_event_another_publisher_stores_meanwhile_takes_no_second_numbe
     assert numbers == {first.id: 1, repeated.id: 2, last.id: 3}
     deliveries = await pg_store.list_deliveries(DeliveryQuery(acme.id, hook.id))
     assert deliveries.total == 3
+
+
+def _about_no_resource(account_id: str, **overrides: Any) -> Event:
+    """An event that takes no resource counter (so counters do not order its publishes)."""
+    return make.event(
+        account_id,
+        type="livesource_created",
+        resource_ids={"livesource_id": "Ls4Vb9Kd"},
+        **overrides,
+    )
+
+
+def _in_id_order(account_id: str, count: int) -> list[Event]:
+    """`count` events about no resource whose ids sort in list order in any collation."""
+    prefix = new_event_id()
+    return [_about_no_resource(account_id, id=f"{prefix}-{n:04d}") for n in range(count)]
+
+
+async def test_two_groups_with_the_same_events_in_opposite_orders_both_succeed(
+    pg_store: SqlStore, postgres_database: str
+) -> None:
+    acme, hook = await _account_with_webhook(pg_store)
+    other, other_hook = await _account_with_webhook(pg_store)
+    engine = create_async_engine(to_async_url(postgres_database))
+    stored: list[str] = []
+    published: list[str] = []
+    try:
+        for _ in range(3):  # rounds
+            # The batch in key order, the pair against it: were events inserted as published,
+            # the pair's group would hold the last while waiting for the first, which the
+            # batch's group holds while waiting for the last.
+            batch = _in_id_order(acme.id, 1000)
+            reversed_pair = [batch[-1], batch[0]]
+            middle = batch[500]
+            lone = _about_no_resource(other.id)
+            async with engine.connect() as conn:
+                transaction = await conn.begin()
+                # Another publisher holds an event in the middle of the batch to its commit,
+                # so the batch's group waits there, half inserted, while the pair's group
+                # begins: the two groups' transactions are under way at once.
+                stored += await pg_store.using(conn).append_events(
+                    events=[middle], fanout=make.fanout_to(hook.id)
+                )
+                whole = asyncio.ensure_future(
+                    pg_store.append_events(events=batch, fanout=make.fanout_to(hook.id))
+                )
+                await eventually(lambda: _waiting_on_a_lock(postgres_database))
+                pair = asyncio.ensure_future(
+                    pg_store.append_events(events=reversed_pair, fanout=make.fanout_to(hook.id))
+                )
+                alone = asyncio.ensure_future(
+                    pg_store.append_events(events=[lone], fanout=make.fanout_to(other_hook.id))
+                )
+                # The pair's group waits on an event the batch's group inserted.
+                await eventually(
+                    lambda: _at_least(2, _waiting_on_locks(postgres_database)),
+                    message="the pair's group never waited on the batch's",
+                )
+                await transaction.commit()
+                for publish in await asyncio.gather(whole, pair, alone):
+                    stored += publish
+            published += [event.id for event in batch] + [lone.id]
+    finally:
+        await engine.dispose()
+
+    assert sorted(stored) == sorted(published)  # each stored once, by one publish
+    page = await pg_store.list_events(EventQuery(acme.id, PageRequest(page_length=1)))
+    assert page.total == 3000
+    deliveries = await pg_store.list_deliveries(DeliveryQuery(acme.id, hook.id))
+    assert deliveries.total == 3000
+    theirs = await pg_store.list_deliveries(DeliveryQuery(other.id, other_hook.id))
+    assert theirs.total == 3
+
+
+async def _at_least(n: int, count: Awaitable[int]) -> bool:
+    return await count >= n
 
 
 async def test_a_young_database_finds_stored_events_by_primary_key(

@@ -165,13 +165,18 @@ NUMBERING = Statement(lambda _database: _PG_NUMBERS)  # once per publish group
 
 _EVENT_COLUMNS = ", ".join(column.name for column in events.columns)
 _DELIVERY_COLUMNS = ", ".join(column.name for column in deliveries.columns)
-# Names from the table definitions, never from input; the values are bound parameters. A
-# delivery is inserted only if its event was (`stored`) and its webhook still exists, share-
-# locked to commit against a concurrent delete (`live`, in id order as every writer takes
-# webhook rows); `woken` tells the workers of other processes on commit.
+# Names from the table definitions, never from input; the values are bound parameters. Rows
+# are inserted in key order, as store/events.py and store/deliveries.py insert them: two
+# groups holding some of the same events (in whatever order their publishers sent them)
+# then wait for each other at most one way, never in a cycle (a deadlock). A delivery is
+# inserted only if its event was (`stored`) and its webhook still exists, share-locked to
+# commit against a concurrent delete (`live`, in id order as every writer takes webhook
+# rows); `woken` tells the workers of other processes on commit.
 _PG_STORE = text(f"""
 WITH stored AS (
-    INSERT INTO events ({_EVENT_COLUMNS}) SELECT * FROM {unnest_source(events, prefix="e_")}
+    INSERT INTO events ({_EVENT_COLUMNS})
+    SELECT * FROM {unnest_source(events, prefix="e_")} AS e({_EVENT_COLUMNS})
+    ORDER BY e.account_id, e.id
     ON CONFLICT (account_id, id) DO NOTHING
     RETURNING account_id, id
 ), live AS (
@@ -181,6 +186,7 @@ WITH stored AS (
     SELECT * FROM {unnest_source(deliveries, prefix="d_")} AS d({_DELIVERY_COLUMNS})
     WHERE d.webhook_id IN (SELECT id FROM live)
         AND (d.account_id, d.event_id) IN (SELECT account_id, id FROM stored)
+    ORDER BY d.event_id, d.webhook_id
     ON CONFLICT DO NOTHING
     RETURNING 1
 ), woken AS (

@@ -51,11 +51,17 @@ def unnest_parameters(table: Table, *, prefix: str = "u_") -> list[BindParameter
     ]
 
 
-def unnest_insert(table: Table, *, tail: str) -> TextClause:
-    """INSERT of every column of `table` from one array per column; `tail` follows it
-    (ON CONFLICT ..., RETURNING ...)."""
+def unnest_insert(table: Table, *, tail: str, order_by: Sequence[str] = ()) -> TextClause:
+    """INSERT of every column of `table` from one array per column, the rows sorted by the
+    columns `order_by` names if any; `tail` follows it (ON CONFLICT ..., RETURNING ...)."""
     names = ", ".join(column.name for column in table.columns)
-    sql = f"INSERT INTO {table.name} ({names}) SELECT * FROM {unnest_source(table)} {tail}"  # noqa: S608
+    # Sorted, concurrent inserts of the same keys take their locks in one order: the second
+    # waits for the first instead of each waiting for the other (a deadlock).
+    sort = f" ORDER BY {', '.join(order_by)}" if order_by else ""
+    sql = (
+        f"INSERT INTO {table.name} ({names})"  # noqa: S608
+        f" SELECT * FROM {unnest_source(table)} AS u({names}){sort} {tail}"
+    )
     return text(sql).bindparams(*unnest_parameters(table))
 
 

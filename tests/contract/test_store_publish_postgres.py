@@ -19,7 +19,7 @@ from hookcast.domain.fanout import FanoutPlan, Subscribers
 from hookcast.domain.ids import new_delivery_id, new_event_id
 from hookcast.domain.models import Account, Event, Ordering, Webhook
 from hookcast.ports import DeliveryQuery, EventQuery, Fanout, PageRequest
-from hookcast.store import SqlStore, to_async_url
+from hookcast.store import SqlStore, open_store, to_async_url
 from hookcast.store.append_postgres import NUMBERING
 from support import factories as make
 from support.waiting import eventually
@@ -202,6 +202,55 @@ async def test_two_groups_with_the_same_events_in_opposite_orders_both_succeed(
 
 async def _at_least(n: int, count: Awaitable[int]) -> bool:
     return await count >= n
+
+
+async def test_a_group_rolled_back_to_end_a_deadlock_is_written_again(
+    postgres_database: str, secret_key: bytes
+) -> None:
+    # The store's sessions look for a deadlock after 3 s of waiting, the caller's below after
+    # a minute: the group's transaction is the one PostgreSQL rolls back.
+    await _set_deadlock_timeout(postgres_database, "3s")
+    store = await open_store(postgres_database, secret_key=secret_key)
+    engine = create_async_engine(to_async_url(postgres_database))
+    try:
+        acme, hook = await _account_with_webhook(store)
+        other, other_hook = await _account_with_webhook(store)
+        first, second = _in_id_order(acme.id, 2)
+        lone = _about_no_resource(other.id)
+        async with engine.connect() as conn:
+            transaction = await conn.begin()
+            await conn.exec_driver_sql("SET LOCAL deadlock_timeout = '60s'")
+            caller = store.using(conn)  # a caller's transaction, which locks in its own order
+            await caller.append_events(events=[second], fanout=make.fanout_to(hook.id))
+            # One group: the pair, and another account's event.
+            pair = asyncio.ensure_future(
+                store.append_events(events=[first, second], fanout=make.fanout_to(hook.id))
+            )
+            alone = asyncio.ensure_future(
+                store.append_events(events=[lone], fanout=make.fanout_to(other_hook.id))
+            )
+            await eventually(lambda: _waiting_on_a_lock(postgres_database))  # on `second`
+            # The caller now waits on the group's `first`: a deadlock.
+            await caller.append_events(events=[first], fanout=make.fanout_to(hook.id))
+            await transaction.commit()
+        assert await pair == []  # the caller stored both first
+        assert await alone == [lone.id]
+        mine = await store.list_deliveries(DeliveryQuery(acme.id, hook.id))
+        theirs = await store.list_deliveries(DeliveryQuery(other.id, other_hook.id))
+        assert (mine.total, theirs.total) == (2, 1)
+    finally:
+        await engine.dispose()
+        await store.close()
+
+
+async def _set_deadlock_timeout(url: str, timeout: str) -> None:
+    """The database's deadlock_timeout, for sessions opened from now on."""
+    conn = await asyncpg.connect(url)
+    try:
+        database = await conn.fetchval("SELECT current_database()")
+        await conn.execute(f"ALTER DATABASE \"{database}\" SET deadlock_timeout = '{timeout}'")
+    finally:
+        await conn.close()
 
 
 async def test_a_young_database_finds_stored_events_by_primary_key(

@@ -6,7 +6,10 @@ publish by publish.
 SQLite has one writer, so one group is written at a time. On PostgreSQL two are: a group's
 transaction spends most of its time waiting on round trips, and publishes arriving
 meanwhile need not wait for it to end before theirs begins (rows are locked in the same
-order by every writer, as between API servers).
+order by every writer, as between API servers). Should PostgreSQL still roll a group's
+transaction back to end a deadlock or a serialization failure with a concurrent one (a
+caller's own transaction, `SqlStore.using`, locks in its own order), the group is written
+again, a bounded number of times, rather than failing every publish in it.
 """
 
 from __future__ import annotations
@@ -23,11 +26,13 @@ from hookcast.store.append import Publish, append_together
 from hookcast.store.append_postgres import Contended, append_on_postgres
 from hookcast.store.connector import Transaction
 from hookcast.store.crypto import SecretBox
+from hookcast.store.errors import RolledBack
 
 __all__ = ["GroupCommit"]
 
 _GROUP_EVENTS = 5000  # events per group-commit transaction (a publish is never split)
 _POSTGRES_WRITERS = 2  # group transactions under way at once on PostgreSQL
+_REDOS = 2  # times a group PostgreSQL rolled back (`RolledBack`) is written again at most
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,13 +102,24 @@ class GroupCommit:
 
     async def _append(self, publishes: list[Publish]) -> tuple[list[list[str] | None], int]:
         """The group in one transaction: on PostgreSQL in two statements unless that cannot
-        finish (store/append_postgres.py), then the general way."""
+        finish (store/append_postgres.py) or the database rolled it back (`RolledBack`),
+        then the general way, again up to `_REDOS` times while rolled back."""
         if self._postgres:
             try:
                 async with self._writing() as tx:
                     return await append_on_postgres(tx, publishes, box=self._box)
-            except Contended:
+            except (Contended, RolledBack):
                 pass  # rolled back: written again below
+            for _ in range(_REDOS):
+                try:
+                    return await self._append_together(publishes)
+                except RolledBack:
+                    pass  # the concurrent transaction goes on now: this one may too
+        return await self._append_together(publishes)
+
+    async def _append_together(
+        self, publishes: list[Publish]
+    ) -> tuple[list[list[str] | None], int]:
         async with self._writing() as tx:
             return await append_together(tx, publishes, box=self._box)
 

@@ -1,13 +1,15 @@
 """Publishing on PostgreSQL (store/append_postgres.py): concurrent publishes share one
 transaction, and one that meets an event stored meanwhile by another publisher still
 numbers the resource's events without a gap, two groups that carry the same events in
-opposite orders both succeed, and a young database's plans look stored events up by their
-key."""
+opposite orders both succeed without a deadlock, a group PostgreSQL rolls back to end one
+(with a caller's transaction) is written again, and a young database's plans look stored
+events up by their key."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
@@ -22,7 +24,7 @@ from hookcast.ports import DeliveryQuery, EventQuery, Fanout, PageRequest
 from hookcast.store import SqlStore, open_store, to_async_url
 from hookcast.store.append_postgres import NUMBERING
 from support import factories as make
-from support.waiting import eventually
+from support.waiting import DEADLINE, eventually
 
 pytestmark = pytest.mark.postgres
 
@@ -145,59 +147,82 @@ def _in_id_order(account_id: str, count: int) -> list[Event]:
 
 
 async def test_two_groups_with_the_same_events_in_opposite_orders_both_succeed(
-    pg_store: SqlStore, postgres_database: str
+    postgres_database: str, secret_key: bytes
 ) -> None:
-    acme, hook = await _account_with_webhook(pg_store)
-    other, other_hook = await _account_with_webhook(pg_store)
-    engine = create_async_engine(to_async_url(postgres_database))
-    stored: list[str] = []
-    published: list[str] = []
-    try:
-        for _ in range(3):  # rounds
-            # The batch in key order, the pair against it: were events inserted as published,
-            # the pair's group would hold the last while waiting for the first, which the
-            # batch's group holds while waiting for the last.
-            batch = _in_id_order(acme.id, 1000)
-            reversed_pair = [batch[-1], batch[0]]
-            middle = batch[500]
-            lone = _about_no_resource(other.id)
-            async with engine.connect() as conn:
-                transaction = await conn.begin()
-                # Another publisher holds an event in the middle of the batch to its commit,
-                # so the batch's group waits there, half inserted, while the pair's group
-                # begins: the two groups' transactions are under way at once.
-                stored += await pg_store.using(conn).append_events(
-                    events=[middle], fanout=make.fanout_to(hook.id)
-                )
-                whole = asyncio.ensure_future(
-                    pg_store.append_events(events=batch, fanout=make.fanout_to(hook.id))
-                )
-                await eventually(lambda: _waiting_on_a_lock(postgres_database))
-                pair = asyncio.ensure_future(
-                    pg_store.append_events(events=reversed_pair, fanout=make.fanout_to(hook.id))
-                )
-                alone = asyncio.ensure_future(
-                    pg_store.append_events(events=[lone], fanout=make.fanout_to(other_hook.id))
-                )
-                # The pair's group waits on an event the batch's group inserted.
-                await eventually(
-                    lambda: _at_least(2, _waiting_on_locks(postgres_database)),
-                    message="the pair's group never waited on the batch's",
-                )
-                await transaction.commit()
-                for publish in await asyncio.gather(whole, pair, alone):
-                    stored += publish
-            published += [event.id for event in batch] + [lone.id]
-    finally:
-        await engine.dispose()
+    # PostgreSQL would look for a deadlock only after a minute: one between the groups shows
+    # as publishes that do not finish, not as one ended and hidden by the store's redo.
+    async with _store_with_deadlock_timeout(postgres_database, secret_key, "60s") as store:
+        acme, hook = await _account_with_webhook(store)
+        other, other_hook = await _account_with_webhook(store)
+        engine = create_async_engine(to_async_url(postgres_database))
+        stored: list[str] = []
+        published: list[str] = []
+        try:
+            for _ in range(3):  # rounds
+                # The batch in key order, the pair against it: were events inserted as
+                # published, the pair's group would hold the last while waiting for the
+                # first, which the batch's group holds while waiting for the last.
+                batch = _in_id_order(acme.id, 1000)
+                lone = _about_no_resource(other.id)
+                async with engine.connect() as conn:
+                    transaction = await conn.begin()
+                    # Another publisher holds an event in the middle of the batch to its
+                    # commit, so the batch's group waits there, half inserted, while the
+                    # pair's group begins: the two groups' transactions are under way at once.
+                    stored += await store.using(conn).append_events(
+                        events=[batch[500]], fanout=make.fanout_to(hook.id)
+                    )
+                    whole = asyncio.ensure_future(
+                        store.append_events(events=batch, fanout=make.fanout_to(hook.id))
+                    )
+                    await eventually(lambda: _waiting_on_a_lock(postgres_database))
+                    pair = asyncio.ensure_future(
+                        store.append_events(
+                            events=[batch[-1], batch[0]], fanout=make.fanout_to(hook.id)
+                        )
+                    )
+                    alone = asyncio.ensure_future(
+                        store.append_events(events=[lone], fanout=make.fanout_to(other_hook.id))
+                    )
+                    # The pair's group waits on an event the batch's group inserted.
+                    await eventually(
+                        lambda: _at_least(2, _waiting_on_locks(postgres_database)),
+                        message="the pair's group never waited on the batch's",
+                    )
+                    await transaction.commit()
+                    publishes = asyncio.gather(whole, pair, alone)
+                    for ids in await asyncio.wait_for(publishes, timeout=DEADLINE):
+                        stored += ids
+                published += [event.id for event in batch] + [lone.id]
+        finally:
+            await engine.dispose()
 
-    assert sorted(stored) == sorted(published)  # each stored once, by one publish
-    page = await pg_store.list_events(EventQuery(acme.id, PageRequest(page_length=1)))
-    assert page.total == 3000
-    deliveries = await pg_store.list_deliveries(DeliveryQuery(acme.id, hook.id))
-    assert deliveries.total == 3000
-    theirs = await pg_store.list_deliveries(DeliveryQuery(other.id, other_hook.id))
-    assert theirs.total == 3
+        assert sorted(stored) == sorted(published)  # each stored once, by one publish
+        page = await store.list_events(EventQuery(acme.id, PageRequest(page_length=1)))
+        assert page.total == 3000
+        deliveries = await store.list_deliveries(DeliveryQuery(acme.id, hook.id))
+        assert deliveries.total == 3000
+        theirs = await store.list_deliveries(DeliveryQuery(other.id, other_hook.id))
+        assert theirs.total == 3
+
+
+@asynccontextmanager
+async def _store_with_deadlock_timeout(
+    url: str, secret_key: bytes, timeout: str
+) -> AsyncIterator[SqlStore]:
+    """A store whose sessions wait `timeout` on a lock before PostgreSQL looks for a
+    deadlock (and ends it by rolling one of them back)."""
+    conn = await asyncpg.connect(url)
+    try:
+        database = await conn.fetchval("SELECT current_database()")
+        await conn.execute(f"ALTER DATABASE \"{database}\" SET deadlock_timeout = '{timeout}'")
+    finally:
+        await conn.close()
+    store = await open_store(url, secret_key=secret_key)  # its sessions begin after that
+    try:
+        yield store
+    finally:
+        await store.close()
 
 
 async def _at_least(n: int, count: Awaitable[int]) -> bool:
@@ -209,48 +234,37 @@ async def test_a_group_rolled_back_to_end_a_deadlock_is_written_again(
 ) -> None:
     # The store's sessions look for a deadlock after 3 s of waiting, the caller's below after
     # a minute: the group's transaction is the one PostgreSQL rolls back.
-    await _set_deadlock_timeout(postgres_database, "3s")
-    store = await open_store(postgres_database, secret_key=secret_key)
-    engine = create_async_engine(to_async_url(postgres_database))
-    try:
+    async with _store_with_deadlock_timeout(postgres_database, secret_key, "3s") as store:
         acme, hook = await _account_with_webhook(store)
         other, other_hook = await _account_with_webhook(store)
         first, second = _in_id_order(acme.id, 2)
         lone = _about_no_resource(other.id)
-        async with engine.connect() as conn:
-            transaction = await conn.begin()
-            await conn.exec_driver_sql("SET LOCAL deadlock_timeout = '60s'")
-            caller = store.using(conn)  # a caller's transaction, which locks in its own order
-            await caller.append_events(events=[second], fanout=make.fanout_to(hook.id))
-            # One group: the pair, and another account's event.
-            pair = asyncio.ensure_future(
-                store.append_events(events=[first, second], fanout=make.fanout_to(hook.id))
-            )
-            alone = asyncio.ensure_future(
-                store.append_events(events=[lone], fanout=make.fanout_to(other_hook.id))
-            )
-            await eventually(lambda: _waiting_on_a_lock(postgres_database))  # on `second`
-            # The caller now waits on the group's `first`: a deadlock.
-            await caller.append_events(events=[first], fanout=make.fanout_to(hook.id))
-            await transaction.commit()
+        engine = create_async_engine(to_async_url(postgres_database))
+        try:
+            async with engine.connect() as conn:
+                transaction = await conn.begin()
+                await conn.exec_driver_sql("SET LOCAL deadlock_timeout = '60s'")
+                caller = store.using(conn)  # a caller's transaction, locking in its own order
+                await caller.append_events(events=[second], fanout=make.fanout_to(hook.id))
+                # One group: the pair, and another account's event.
+                pair = asyncio.ensure_future(
+                    store.append_events(events=[first, second], fanout=make.fanout_to(hook.id))
+                )
+                alone = asyncio.ensure_future(
+                    store.append_events(events=[lone], fanout=make.fanout_to(other_hook.id))
+                )
+                await eventually(lambda: _waiting_on_a_lock(postgres_database))  # on `second`
+                # The caller now waits on the group's `first`: a deadlock.
+                await caller.append_events(events=[first], fanout=make.fanout_to(hook.id))
+                await transaction.commit()
+        finally:
+            await engine.dispose()
+
         assert await pair == []  # the caller stored both first
         assert await alone == [lone.id]
         mine = await store.list_deliveries(DeliveryQuery(acme.id, hook.id))
         theirs = await store.list_deliveries(DeliveryQuery(other.id, other_hook.id))
         assert (mine.total, theirs.total) == (2, 1)
-    finally:
-        await engine.dispose()
-        await store.close()
-
-
-async def _set_deadlock_timeout(url: str, timeout: str) -> None:
-    """The database's deadlock_timeout, for sessions opened from now on."""
-    conn = await asyncpg.connect(url)
-    try:
-        database = await conn.fetchval("SELECT current_database()")
-        await conn.execute(f"ALTER DATABASE \"{database}\" SET deadlock_timeout = '{timeout}'")
-    finally:
-        await conn.close()
 
 
 async def test_a_young_database_finds_stored_events_by_primary_key(

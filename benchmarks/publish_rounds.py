@@ -18,6 +18,7 @@ from typing import Any
 
 from benchmarks.config import EMBEDDED, REPO, SCALED, Config
 from benchmarks.contestants import HookcastContestant, started
+from benchmarks.pg_meter import METER_SETTINGS, PostgresMeter
 from benchmarks.phases.publish import publish
 from benchmarks.procs import Children, RssSampler
 from benchmarks.receiving import Receiver
@@ -47,6 +48,15 @@ def _summary(rounds: list[dict[str, Any]]) -> dict[str, Any]:
     for batch in ("1", "100"):
         pg, sqlite = out[f"{SCALED} {batch}"]["median"], out[f"{EMBEDDED} {batch}"]["median"]
         out[f"postgresql/embedded {batch}"] = round(pg / sqlite, 2)
+        out[f"postgresql/embedded {batch}, per round"] = [
+            round(
+                r[SCALED][batch]["events_per_second"] / r[EMBEDDED][batch]["events_per_second"], 2
+            )
+            for r in rounds
+        ]
+        out[f"PostgreSQL CPU µs per event {batch}, per round"] = [
+            r[SCALED][batch]["postgres"]["pg_cpu_us"] for r in rounds
+        ]
     return out
 
 
@@ -69,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
             results=results,
             receiver=Receiver(children),
             redis_url=None,
-            postgres=stack.enter_context(postgres_server()),
+            # pg_stat_statements: the statements and transactions per event in each round.
+            postgres=stack.enter_context(postgres_server(METER_SETTINGS)),
         )
         for number in range(args.rounds):
             measured: dict[str, Any] = {}
@@ -79,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
                     started(run, name, backlog=0, phase=f"publish{number}") as contestant,
                 ):
                     assert isinstance(contestant, HookcastContestant)
-                    measured[name] = publish(run, contestant)
+                    meter = PostgresMeter(contestant.database_url) if name == SCALED else None
+                    measured[name] = publish(run, contestant, meter=meter)
             results["rounds"].append(measured)
     results["summary"] = _summary(results["rounds"])
     print(json.dumps(results["summary"], indent=1))

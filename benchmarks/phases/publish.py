@@ -7,13 +7,23 @@ from typing import Any
 
 from benchmarks.config import BenchFailure
 from benchmarks.contestants import HookcastContestant
+from benchmarks.pg_meter import PostgresMeter
+from benchmarks.procs import cpu_seconds
 from benchmarks.run import Run
 
 
-def publish(run: Run, contestant: HookcastContestant) -> dict[str, Any]:
+def publish(
+    run: Run, contestant: HookcastContestant, *, meter: PostgresMeter | None = None
+) -> dict[str, Any]:
+    """Each batch size's rate, with the CPU µs per event of the contestant's processes
+    (`serve` first) and, with a `meter`, PostgreSQL's: publishing and delivering the events,
+    both done while the publishers run."""
     out = {}
     for batch, count in run.config.publish_events.items():
         run.receiver.reset(secret=contestant.secret, record=False)
+        cpu_before = [cpu_seconds(child.pid) for child in contestant.children]
+        if meter is not None:
+            meter.start()
         result = contestant.loadgen(
             "publish",
             "--batch",
@@ -29,9 +39,18 @@ def publish(run: Run, contestant: HookcastContestant) -> dict[str, Any]:
             raise BenchFailure(f"publish batch {batch}: {result}")
         # Every published event is delivered too: counted, so nothing was lost.
         run.receiver.wait_for(count, timeout=120 + count / 200, children=run.children)
-        out[str(batch)] = {k: round(v, 1) for k, v in result.items() if k != "first_errors"}
+        figures = {k: round(v, 1) for k, v in result.items() if k != "first_errors"}
+        figures["cpu_us_per_event"] = [
+            round((cpu_seconds(child.pid) - before) / count * 1e6, 1)
+            for child, before in zip(contestant.children, cpu_before, strict=True)
+        ]
+        if meter is not None:
+            figures["postgres"] = meter.stop(count)
+        out[str(batch)] = figures
         run.log(
             f"   {contestant.name} publish batch {batch}: "
-            f"{result['events_per_second']:.0f} events/s"
+            f"{result['events_per_second']:.0f} events/s, CPU µs per event "
+            f"{figures['cpu_us_per_event']}"
+            + (f", PostgreSQL {figures['postgres']}" if meter is not None else "")
         )
     return out

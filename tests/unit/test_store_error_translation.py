@@ -9,7 +9,7 @@ import asyncpg  # type: ignore[import-untyped]
 import pytest
 
 from hookcast.domain.errors import Conflict, HookcastError, Unavailable, ValidationFailed
-from hookcast.store.errors import translate_errors
+from hookcast.store.errors import RolledBack, translate_errors
 
 
 @pytest.mark.parametrize(
@@ -37,6 +37,24 @@ def test_a_driver_error_leaves_the_store_as_hookcasts(
 ) -> None:
     with pytest.raises(seen), translate_errors():
         raise raised
+
+
+@pytest.mark.parametrize(
+    ("raised", "redo"),
+    [
+        (asyncpg.DeadlockDetectedError("deadlock detected"), True),
+        (asyncpg.SerializationError("could not serialize access"), True),
+        (asyncpg.CannotConnectNowError("the database system is starting up"), False),
+        (sqlite3.OperationalError("database is locked"), False),
+    ],
+)
+def test_a_transaction_the_database_rolled_back_to_end_a_conflict_can_be_run_again(
+    raised: Exception, redo: bool
+) -> None:
+    # Both an outage to the API (503); the store runs a publish group again only on the first.
+    with pytest.raises(Unavailable) as seen, translate_errors():
+        raise raised
+    assert isinstance(seen.value, RolledBack) is redo
 
 
 def test_an_error_that_is_not_the_drivers_passes_through() -> None:

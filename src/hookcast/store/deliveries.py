@@ -110,9 +110,15 @@ _INSERT = Statement(  # SQLite
         database, table=deliveries, conflict_on=("event_id", "webhook_id")
     )
 )
-# All rows in one statement (store/unnest.py). Without a conflict target: the unique key
-# holds the partition key too (migration 0016), and a delivery is created with its event.
-_PG_INSERT = Statement(lambda _database: unnest_insert(deliveries, tail="ON CONFLICT DO NOTHING"))
+# All rows in one statement (store/unnest.py), in unique-key order as every publish inserts
+# deliveries (store/append_postgres.py too), so concurrent inserts never wait in a cycle.
+# Without a conflict target: the unique key holds the partition key too (migration 0016),
+# and a delivery is created with its event.
+_PG_INSERT = Statement(
+    lambda _database: unnest_insert(
+        deliveries, tail="ON CONFLICT DO NOTHING", order_by=("event_id", "webhook_id")
+    )
+)
 
 
 async def claim_due(

@@ -2,9 +2,11 @@
 
 `Conflict` for constraint violations, `ValidationFailed` for values the database refuses
 (SQLSTATE class 22, e.g. a NUL character on PostgreSQL), `Unavailable` for the rest: an
-outage is not the caller's fault, a bad value is. Only the drivers' own exceptions (sqlite3,
-asyncpg, and SQLAlchemy's for a caller's connection) are translated; anything else raised
-inside a transaction block passes through unchanged.
+outage is not the caller's fault, a bad value is. `RolledBack`, an `Unavailable`, says
+PostgreSQL ended the transaction to break a deadlock or a serialization failure with a
+concurrent one: run again, the same work may well succeed. Only the drivers' own
+exceptions (sqlite3, asyncpg, and SQLAlchemy's for a caller's connection) are translated;
+anything else raised inside a transaction block passes through unchanged.
 
 The translated error's cause says what the database refused in PEP 249's terms, whatever the
 driver (`IntegrityError`, `DataError`, `DatabaseError`), and chains the driver's own error,
@@ -27,6 +29,7 @@ __all__ = [
     "DataError",
     "DatabaseError",
     "IntegrityError",
+    "RolledBack",
     "StoreUnavailable",
     "note_statement",
     "translate_errors",
@@ -47,6 +50,13 @@ _DRIVER_ERRORS = (
     TimeoutError,
 )
 _BAD_VALUE = "the database refused a value (for example a NUL character or an out-of-range number)"
+_ROLLED_BACK = {"40P01", "40001"}  # deadlock_detected, serialization_failure
+
+
+class RolledBack(Unavailable):
+    """PostgreSQL rolled the transaction back to end a deadlock (SQLSTATE 40P01) or a
+    serialization failure (40001) with a concurrent transaction; the same statements run
+    again may succeed. To a caller that does not run them again, an outage like any other."""
 
 
 class DatabaseError(Exception):
@@ -99,6 +109,8 @@ def _translated(exc: BaseException) -> HookcastError:
         return Conflict("the resource already exists")
     if isinstance(exc, sa_exc.DataError) or _is_bad_value(cause):
         return ValidationFailed(_BAD_VALUE)
+    if _sqlstate(cause) in _ROLLED_BACK:
+        return RolledBack(f"the database is unavailable: {type(exc).__name__}")
     return Unavailable(f"the database is unavailable: {type(exc).__name__}")
 
 

@@ -68,9 +68,14 @@ _INSERT_NEW = Statement(
         database, table=events, conflict_on=("account_id", "id"), returning=("account_id", "id")
     )
 )
-_PG_INSERT_NEW = Statement(  # all rows in one statement (store/unnest.py)
+# All rows in one statement (store/unnest.py), in key order as every publish inserts events
+# (store/append_postgres.py too): two transactions inserting some of the same events, in
+# whatever order their publishers sent them, never wait for each other in a cycle.
+_PG_INSERT_NEW = Statement(
     lambda _database: unnest_insert(
-        events, tail="ON CONFLICT (account_id, id) DO NOTHING RETURNING account_id, id"
+        events,
+        tail="ON CONFLICT (account_id, id) DO NOTHING RETURNING account_id, id",
+        order_by=("account_id", "id"),
     )
 )
 _IN_ACCOUNT = Statement(

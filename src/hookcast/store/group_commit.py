@@ -2,6 +2,14 @@
 next transaction (one BEGIN, one fsync, one INSERT of events and one of deliveries for them
 all). A publish whose data the database refuses fails alone: the group is then retried
 publish by publish.
+
+SQLite has one writer, so one group is written at a time. On PostgreSQL two are: a group's
+transaction spends most of its time waiting on round trips, and publishes arriving
+meanwhile need not wait for it to end before theirs begins (rows are locked in the same
+order by every writer, as between API servers). Should PostgreSQL still roll a group's
+transaction back to end a deadlock or a serialization failure with a concurrent one (a
+caller's own transaction, `SqlStore.using`, locks in its own order), the group is written
+again, a bounded number of times, rather than failing every publish in it.
 """
 
 from __future__ import annotations
@@ -13,90 +21,24 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
 from hookcast.domain.errors import Unavailable
-from hookcast.domain.models import Delivery, Event
-from hookcast.ports import ConfigChanged, ConfigVersion, Fanout
-from hookcast.store import accounts as account_sql
-from hookcast.store import deliveries as delivery_sql
-from hookcast.store import operational as operational_sql
-from hookcast.store import sequences as sequence_sql
+from hookcast.ports import ConfigChanged
+from hookcast.store.append import Publish, append_together
+from hookcast.store.append_postgres import Contended, append_on_postgres
 from hookcast.store.connector import Transaction
 from hookcast.store.crypto import SecretBox
-from hookcast.store.sql import notify
+from hookcast.store.errors import RolledBack
 
-__all__ = ["GroupCommit", "Publish", "append_together"]
+__all__ = ["GroupCommit"]
 
 GROUP_EVENTS = 5000  # events per group-commit transaction (a publish is never split)
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class Publish:
-    """One append_events call: its events, their fan-out, and the configuration version
-    the fan-out read (None: not checked)."""
-
-    events: Sequence[Event]
-    fanout: Fanout
-    expect: ConfigVersion | None
+_POSTGRES_WRITERS = 2  # group transactions under way at once on PostgreSQL
+_REDOS = 2  # times a group PostgreSQL rolled back (`RolledBack`) is written again at most
 
 
 @dataclass(frozen=True, slots=True)
 class _Waiting:
     publish: Publish
     result: asyncio.Future[Sequence[str]]
-
-
-async def append_together(
-    tx: Transaction, publishes: Sequence[Publish], *, box: SecretBox
-) -> tuple[list[list[str] | None], int]:
-    """The statements of several publishes, run together (one INSERT of events, one of
-    deliveries, whatever their number): the ids each publish stored, or None for one whose
-    `expect` no longer holds (it stores nothing); and how many deliveries are due now
-    (workers should be woken). Deliveries held for a disabled webhook publish its
-    webhook_held event, once per run of them (`box` reads the account's webhooks then)."""
-    outdated = await _outdated(tx, publishes)
-    live = [publish for publish in publishes if publish not in outdated]
-    stored = await sequence_sql.insert_numbered(tx, [e for p in live for e in p.events])
-    # Each newly stored event belongs to the first publish that carried it and is fanned out
-    # there only: a re-published event (same id) already has its deliveries. Fan-out gets
-    # the stored events, numbered (deliveries to ordered webhooks carry the number).
-    new = {(event.account_id, event.id): event for event in stored}
-    ids: list[list[str] | None] = []
-    fanned_out: list[Delivery] = []
-    for publish in publishes:
-        if publish in outdated:
-            ids.append(None)
-            continue
-        mine = []
-        for event in publish.events:
-            numbered = new.pop((event.account_id, event.id), None)
-            if numbered is not None:
-                mine.append(numbered)
-        ids.append([event.id for event in mine])
-        if mine:
-            fanned_out.extend(publish.fanout(mine))
-    if fanned_out:
-        checked = all(publish.expect is not None for publish in live)
-        await delivery_sql.insert_deliveries(tx, fanned_out, webhooks_exist=checked)
-    # Workers are woken for deliveries due now, not for those born leased to a worker
-    # (fanout.Lease), which that worker already has.
-    due = sum(1 for delivery in fanned_out if delivery.lease_token is None)
-    due += await operational_sql.announce_held(tx, fanned_out, box=box)
-    if due:
-        await notify(tx)
-    return ids, due
-
-
-async def _outdated(tx: Transaction, publishes: Sequence[Publish]) -> list[Publish]:
-    """The publishes whose account's configuration moved since their fan-out read it."""
-    expected = [publish.expect for publish in publishes if publish.expect is not None]
-    if not expected:
-        return []
-    versions = await account_sql.config_versions(tx, {e.account_id for e in expected})
-    return [
-        publish
-        for publish in publishes
-        if publish.expect is not None
-        and versions.get(publish.expect.account_id) != publish.expect.version
-    ]
 
 
 def _fail_all(group: list[_Waiting], exc: BaseException) -> None:
@@ -108,8 +50,8 @@ def _fail_all(group: list[_Waiting], exc: BaseException) -> None:
 class GroupCommit:
     """Queues publishes and writes them in groups, one transaction per group.
 
-    `writing` opens a write transaction (translating driver errors); `woken` is called after
-    a commit that made deliveries due.
+    `writing` opens a write transaction (translating driver errors) on `database`; `woken`
+    is called after a commit that made deliveries due.
     """
 
     def __init__(
@@ -118,6 +60,7 @@ class GroupCommit:
         woken: Callable[[], None],
         *,
         box: SecretBox,
+        database: str,
         group_events: int = GROUP_EVENTS,
     ) -> None:
         """`group_events`: a group takes publishes until it holds that many events."""
@@ -125,24 +68,33 @@ class GroupCommit:
         self._woken = woken
         self._box = box
         self._group_events = group_events
+        self._postgres = database == "postgresql"
+        self._max_writers = _POSTGRES_WRITERS if self._postgres else 1
         self._queue: deque[_Waiting] = deque()
-        self._writer: asyncio.Task[None] | None = None
+        self._writers: set[asyncio.Task[None]] = set()
+        self._gathering = 0  # writers about to take the queue: a publish waits for them
 
     async def append(self, publish: Publish) -> Sequence[str]:
         """The ids of the events `publish` stored, once its group has committed."""
         result: asyncio.Future[Sequence[str]] = asyncio.get_running_loop().create_future()
         self._queue.append(_Waiting(publish, result))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write_queued())
+        # done(), not a done-callback: a writer that has returned takes nothing more from
+        # the queue, though its callbacks have yet to run.
+        self._writers = {writer for writer in self._writers if not writer.done()}
+        if not self._gathering and len(self._writers) < self._max_writers:
+            self._writers.add(asyncio.create_task(self._write_queued()))
         return await result
 
     async def drain(self) -> None:
         """Waits for the publishes already accepted (before the store closes)."""
-        if self._writer is not None:
-            await asyncio.gather(self._writer, return_exceptions=True)
+        await asyncio.gather(*self._writers, return_exceptions=True)
 
     async def _write_queued(self) -> None:
-        await asyncio.sleep(0)  # requests the loop has already read join this group
+        self._gathering += 1
+        try:
+            await asyncio.sleep(0)  # requests the loop has already read join this group
+        finally:
+            self._gathering -= 1
         while self._queue:
             group: list[_Waiting] = []
             size = 0
@@ -151,11 +103,32 @@ class GroupCommit:
                 size += len(group[-1].publish.events)
             await self._write_group(group)
 
+    async def _append(self, publishes: list[Publish]) -> tuple[list[list[str] | None], int]:
+        """The group in one transaction: on PostgreSQL in two statements unless that cannot
+        finish (store/append_postgres.py) or the database rolled it back (`RolledBack`),
+        then the general way, again up to `_REDOS` times while rolled back."""
+        if self._postgres:
+            try:
+                async with self._writing() as tx:
+                    return await append_on_postgres(tx, publishes, box=self._box)
+            except (Contended, RolledBack):
+                pass  # rolled back: written again below
+            for _ in range(_REDOS):
+                try:
+                    return await self._append_together(publishes)
+                except RolledBack:
+                    pass  # the concurrent transaction goes on now: this one may too
+        return await self._append_together(publishes)
+
+    async def _append_together(
+        self, publishes: list[Publish]
+    ) -> tuple[list[list[str] | None], int]:
+        async with self._writing() as tx:
+            return await append_together(tx, publishes, box=self._box)
+
     async def _write_group(self, group: list[_Waiting]) -> None:
         try:
-            async with self._writing() as tx:
-                publishes = [item.publish for item in group]
-                stored, due = await append_together(tx, publishes, box=self._box)
+            stored, due = await self._append([item.publish for item in group])
         except Unavailable as exc:  # the database, not the data: every publish fails alike
             _fail_all(group, exc)
             return

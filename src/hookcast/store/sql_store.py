@@ -61,11 +61,12 @@ from hookcast.store import sites as site_sql
 from hookcast.store import stats as stats_sql
 from hookcast.store import webhooks as webhook_sql
 from hookcast.store import workers as worker_sql
+from hookcast.store.append import Publish, append_together
 from hookcast.store.caller_transaction import CallerTransaction
 from hookcast.store.connector import Connector, Transaction
 from hookcast.store.crypto import SecretBox
 from hookcast.store.errors import translate_errors
-from hookcast.store.group_commit import GROUP_EVENTS, GroupCommit, Publish, append_together
+from hookcast.store.group_commit import GROUP_EVENTS, GroupCommit
 from hookcast.store.quarantine import record_splitting
 from hookcast.store.sql import notify
 from hookcast.store.statistics import GrowthStatistics
@@ -109,7 +110,11 @@ class SqlStore:
         self._box = box
         self._wakeup = Wakeup(listen_dsn)
         self._appends = GroupCommit(
-            self._writing, self._wakeup.notify, box=box, group_events=_group_events(connector)
+            self._writing,
+            self._wakeup.notify,
+            box=box,
+            database=connector.database,
+            group_events=_group_events(connector),
         )
         self._statistics = GrowthStatistics(connector)
 

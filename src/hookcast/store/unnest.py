@@ -17,10 +17,10 @@ from typing import Any
 from sqlalchemy import Table, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
-from sqlalchemy.sql.elements import TextClause
+from sqlalchemy.sql.elements import BindParameter, TextClause
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-__all__ = ["unnest_insert", "unnest_values"]
+__all__ = ["unnest_insert", "unnest_parameters", "unnest_source", "unnest_values"]
 
 _DIALECT = PGDialect_asyncpg()  # type: ignore[no-untyped-call]
 
@@ -30,31 +30,54 @@ def _plain(kind: TypeEngine[Any]) -> TypeEngine[Any]:
     return kind.impl_instance if isinstance(kind, TypeDecorator) else kind
 
 
-def unnest_insert(table: Table, *, tail: str) -> TextClause:
-    """INSERT of every column of `table` from one array per column; `tail` follows it
-    (ON CONFLICT ..., RETURNING ...)."""
-    names = [column.name for column in table.columns]
+def unnest_source(table: Table, *, prefix: str = "u_") -> str:
+    """`unnest(...)` of one array parameter per column of `table`, named `prefix` + the
+    column's name, in the table's column order."""
     # Cast, so a caller's driver (SqlStore.using) that sends untyped lists, or an array of
-    # NULLs alone, still gives each column its own type.
+    # NULLs alone, still gives each column its own type. Names from the table definition,
+    # never from input; the values are bound parameters.
     arrays = ", ".join(
-        f"CAST(:u_{name} AS {_plain(table.c[name].type).compile(dialect=_DIALECT)}[])"
-        for name in names
+        f"CAST(:{prefix}{column.name} AS {_plain(column.type).compile(dialect=_DIALECT)}[])"
+        for column in table.columns
     )
-    # Names from the table definition, never from input; the values are bound parameters.
-    sql = f"INSERT INTO {table.name} ({', '.join(names)}) SELECT * FROM unnest({arrays}) {tail}"  # noqa: S608
-    return text(sql).bindparams(
-        *(bindparam(f"u_{name}", type_=ARRAY(_plain(table.c[name].type))) for name in names)
-    )
+    return f"unnest({arrays})"
 
 
-def unnest_values(table: Table, rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
-    """The parameters of `unnest_insert(table)` for `rows` (each a value per column name),
-    converted as the column types convert them (datetimes to µs, documents to JSON text)."""
+def unnest_parameters(table: Table, *, prefix: str = "u_") -> list[BindParameter[Any]]:
+    """The typed parameters of `unnest_source(table, prefix=prefix)`."""
+    return [
+        bindparam(f"{prefix}{column.name}", type_=ARRAY(_plain(column.type)))
+        for column in table.columns
+    ]
+
+
+def unnest_insert(table: Table, *, tail: str, order_by: Sequence[str] = ()) -> TextClause:
+    """INSERT of every column of `table` from one array per column, the rows sorted by the
+    columns `order_by` names if any; `tail` follows it (ON CONFLICT ..., RETURNING ...)."""
+    names = ", ".join(column.name for column in table.columns)
+    # Sorted, concurrent inserts of the same keys take their locks in one order: the second
+    # waits for the first instead of each waiting for the other (a deadlock).
+    sort = f" ORDER BY {', '.join(order_by)}" if order_by else ""
+    sql = (
+        f"INSERT INTO {table.name} ({names})"  # noqa: S608
+        f" SELECT * FROM {unnest_source(table)} AS u({names}){sort} {tail}"
+    )
+    return text(sql).bindparams(*unnest_parameters(table))
+
+
+def unnest_values(
+    table: Table, rows: Sequence[Mapping[str, Any]], *, prefix: str = "u_"
+) -> dict[str, list[Any]]:
+    """The parameters of `unnest_source(table, prefix=prefix)` for `rows` (each a value per
+    column name), converted as the column types convert them (datetimes to µs, documents to
+    JSON text)."""
     values: dict[str, list[Any]] = {}
     for column in table.columns:
         kind, name = column.type, column.name
         if isinstance(kind, TypeDecorator):
-            values[f"u_{name}"] = [kind.process_bind_param(row[name], _DIALECT) for row in rows]
+            values[f"{prefix}{name}"] = [
+                kind.process_bind_param(row[name], _DIALECT) for row in rows
+            ]
         else:
-            values[f"u_{name}"] = [row[name] for row in rows]
+            values[f"{prefix}{name}"] = [row[name] for row in rows]
     return values

@@ -1,0 +1,303 @@
+"""Publishing on PostgreSQL (store/append_postgres.py): concurrent publishes share one
+transaction, and one that meets an event stored meanwhile by another publisher still
+numbers the resource's events without a gap, two groups that carry the same events in
+opposite orders both succeed without a deadlock, a group PostgreSQL rolls back to end one
+(with a caller's transaction) is written again, and a young database's plans look stored
+events up by their key."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg  # type: ignore[import-untyped]
+import pytest
+from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from hookcast.domain.fanout import FanoutPlan, Subscribers
+from hookcast.domain.ids import new_delivery_id, new_event_id
+from hookcast.domain.models import Account, Event, Ordering, Webhook
+from hookcast.ports import DeliveryQuery, EventQuery, Fanout, PageRequest
+from hookcast.store import SqlStore, open_store, to_async_url
+from hookcast.store.append_postgres import NUMBERING
+from support import factories as make
+from support.waiting import DEADLINE, eventually
+
+pytestmark = pytest.mark.postgres
+
+
+async def _account_with_webhook(store: SqlStore) -> tuple[Account, Webhook]:
+    acme = make.account()
+    await store.create_account(acme)
+    hook = make.webhook(acme.id)
+    await store.create_webhook(hook)
+    return acme, hook
+
+
+async def _transactions_that_stored(url: str, account_id: str) -> int:
+    """How many transactions inserted the account's events and deliveries (a row's xmin
+    is the transaction that inserted it)."""
+    conn = await asyncpg.connect(url)
+    try:
+        return int(
+            await conn.fetchval(
+                "SELECT count(DISTINCT xmin::text) FROM ("
+                " SELECT xmin FROM events WHERE account_id = $1"
+                " UNION ALL SELECT xmin FROM deliveries WHERE account_id = $1) AS stored",
+                account_id,
+            )
+        )
+    finally:
+        await conn.close()
+
+
+async def _waiting_on_locks(url: str) -> int:
+    """How many sessions of the database wait on a lock."""
+    conn = await asyncpg.connect(url)
+    try:
+        return int(
+            await conn.fetchval(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+        )
+    finally:
+        await conn.close()
+
+
+async def _waiting_on_a_lock(url: str) -> bool:
+    return await _waiting_on_locks(url) > 0
+
+
+async def test_concurrent_single_publishes_share_one_transaction(
+    pg_store: SqlStore, postgres_database: str
+) -> None:
+    acme, hook = await _account_with_webhook(pg_store)
+    events = [
+        make.event(acme.id, resource_ids={"media_id": f"M{number:07d}"}) for number in range(20)
+    ]
+    stored = await asyncio.gather(
+        *(pg_store.append_events(events=[e], fanout=make.fanout_to(hook.id)) for e in events)
+    )
+
+    assert stored == [[event.id] for event in events]
+    assert await _transactions_that_stored(postgres_database, acme.id) == 1
+    deliveries = await pg_store.list_deliveries(DeliveryQuery(acme.id, hook.id))
+    assert deliveries.total == 20
+
+
+def _fanout(hook: Webhook, events: Sequence[Event]) -> Fanout:
+    """The fan-out a publish of `events` makes to `hook` (ordered or not)."""
+    return FanoutPlan(Subscribers([hook]), events, now=make.NOW, new_id=new_delivery_id)
+
+
+@pytest.mark.parametrize("ordering", [Ordering.NONE, Ordering.RESOURCE])
+async def test_an_event_another_publisher_stores_meanwhile_takes_no_second_number(
+    pg_store: SqlStore, postgres_database: str, ordering: Ordering
+) -> None:
+    acme = make.account()
+    await pg_store.create_account(acme)
+    hook = make.webhook(acme.id, ordering=ordering, all_sites=True)
+    await pg_store.create_webhook(hook)
+    first, repeated, last = (make.event(acme.id) for _ in range(3))  # all about one media
+    await pg_store.append_events(events=[first], fanout=_fanout(hook, [first]))
+    engine = create_async_engine(to_async_url(postgres_database))
+    try:
+        async with engine.connect() as conn:
+            transaction = await conn.begin()
+            # Another publisher stores `repeated` and holds the media's counter to its commit.
+            await pg_store.using(conn).append_events(
+                events=[repeated], fanout=_fanout(hook, [repeated])
+            )
+            ours = asyncio.ensure_future(
+                pg_store.append_events(
+                    events=[repeated, last], fanout=_fanout(hook, [repeated, last])
+                )
+            )
+            await eventually(lambda: _waiting_on_a_lock(postgres_database))
+            await transaction.commit()
+            assert await ours == [last.id]
+    finally:
+        await engine.dispose()
+
+    page = await pg_store.list_events(EventQuery(acme.id, PageRequest(page_length=10)))
+    numbers = {summary.event.id: summary.event.sequence for summary in page.items}
+    assert numbers == {first.id: 1, repeated.id: 2, last.id: 3}
+    deliveries = await pg_store.list_deliveries(DeliveryQuery(acme.id, hook.id))
+    assert deliveries.total == 3
+
+
+def _about_no_resource(account_id: str, **overrides: Any) -> Event:
+    """An event that takes no resource counter (so counters do not order its publishes)."""
+    return make.event(
+        account_id,
+        type="livesource_created",
+        resource_ids={"livesource_id": "Ls4Vb9Kd"},
+        **overrides,
+    )
+
+
+def _in_id_order(account_id: str, count: int) -> list[Event]:
+    """`count` events about no resource whose ids sort in list order in any collation."""
+    prefix = new_event_id()
+    return [_about_no_resource(account_id, id=f"{prefix}-{n:04d}") for n in range(count)]
+
+
+async def test_two_groups_with_the_same_events_in_opposite_orders_both_succeed(
+    postgres_database: str, secret_key: bytes
+) -> None:
+    # PostgreSQL would look for a deadlock only after a minute: one between the groups shows
+    # as publishes that do not finish, not as one ended and hidden by the store's redo.
+    async with _store_with_deadlock_timeout(postgres_database, secret_key, "60s") as store:
+        acme, hook = await _account_with_webhook(store)
+        other, other_hook = await _account_with_webhook(store)
+        engine = create_async_engine(to_async_url(postgres_database))
+        stored: list[str] = []
+        published: list[str] = []
+        try:
+            for _ in range(3):  # rounds
+                # The batch in key order, the pair against it: were events inserted as
+                # published, the pair's group would hold the last while waiting for the
+                # first, which the batch's group holds while waiting for the last.
+                batch = _in_id_order(acme.id, 1000)
+                lone = _about_no_resource(other.id)
+                async with engine.connect() as conn:
+                    transaction = await conn.begin()
+                    # Another publisher holds an event in the middle of the batch to its
+                    # commit, so the batch's group waits there, half inserted, while the
+                    # pair's group begins: the two groups' transactions are under way at once.
+                    stored += await store.using(conn).append_events(
+                        events=[batch[500]], fanout=make.fanout_to(hook.id)
+                    )
+                    whole = asyncio.ensure_future(
+                        store.append_events(events=batch, fanout=make.fanout_to(hook.id))
+                    )
+                    await eventually(lambda: _waiting_on_a_lock(postgres_database))
+                    pair = asyncio.ensure_future(
+                        store.append_events(
+                            events=[batch[-1], batch[0]], fanout=make.fanout_to(hook.id)
+                        )
+                    )
+                    alone = asyncio.ensure_future(
+                        store.append_events(events=[lone], fanout=make.fanout_to(other_hook.id))
+                    )
+                    # The pair's group waits on an event the batch's group inserted.
+                    await eventually(
+                        lambda: _at_least(2, _waiting_on_locks(postgres_database)),
+                        message="the pair's group never waited on the batch's",
+                    )
+                    await transaction.commit()
+                    publishes = asyncio.gather(whole, pair, alone)
+                    for ids in await asyncio.wait_for(publishes, timeout=DEADLINE):
+                        stored += ids
+                published += [event.id for event in batch] + [lone.id]
+        finally:
+            await engine.dispose()
+
+        assert sorted(stored) == sorted(published)  # each stored once, by one publish
+        page = await store.list_events(EventQuery(acme.id, PageRequest(page_length=1)))
+        assert page.total == 3000
+        deliveries = await store.list_deliveries(DeliveryQuery(acme.id, hook.id))
+        assert deliveries.total == 3000
+        theirs = await store.list_deliveries(DeliveryQuery(other.id, other_hook.id))
+        assert theirs.total == 3
+
+
+@asynccontextmanager
+async def _store_with_deadlock_timeout(
+    url: str, secret_key: bytes, timeout: str
+) -> AsyncIterator[SqlStore]:
+    """A store whose sessions wait `timeout` on a lock before PostgreSQL looks for a
+    deadlock (and ends it by rolling one of them back)."""
+    conn = await asyncpg.connect(url)
+    try:
+        database = await conn.fetchval("SELECT current_database()")
+        await conn.execute(f"ALTER DATABASE \"{database}\" SET deadlock_timeout = '{timeout}'")
+    finally:
+        await conn.close()
+    store = await open_store(url, secret_key=secret_key)  # its sessions begin after that
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+async def _at_least(n: int, count: Awaitable[int]) -> bool:
+    return await count >= n
+
+
+async def test_a_group_rolled_back_to_end_a_deadlock_is_written_again(
+    postgres_database: str, secret_key: bytes
+) -> None:
+    # The store's sessions look for a deadlock after 3 s of waiting, the caller's below after
+    # a minute: the group's transaction is the one PostgreSQL rolls back.
+    async with _store_with_deadlock_timeout(postgres_database, secret_key, "3s") as store:
+        acme, hook = await _account_with_webhook(store)
+        other, other_hook = await _account_with_webhook(store)
+        first, second = _in_id_order(acme.id, 2)
+        lone = _about_no_resource(other.id)
+        engine = create_async_engine(to_async_url(postgres_database))
+        try:
+            async with engine.connect() as conn:
+                transaction = await conn.begin()
+                await conn.exec_driver_sql("SET LOCAL deadlock_timeout = '60s'")
+                caller = store.using(conn)  # a caller's transaction, locking in its own order
+                await caller.append_events(events=[second], fanout=make.fanout_to(hook.id))
+                # One group: the pair, and another account's event.
+                pair = asyncio.ensure_future(
+                    store.append_events(events=[first, second], fanout=make.fanout_to(hook.id))
+                )
+                alone = asyncio.ensure_future(
+                    store.append_events(events=[lone], fanout=make.fanout_to(other_hook.id))
+                )
+                await eventually(lambda: _waiting_on_a_lock(postgres_database))  # on `second`
+                # The caller now waits on the group's `first`: a deadlock.
+                await caller.append_events(events=[first], fanout=make.fanout_to(hook.id))
+                await transaction.commit()
+        finally:
+            await engine.dispose()
+
+        assert await pair == []  # the caller stored both first
+        assert await alone == [lone.id]
+        mine = await store.list_deliveries(DeliveryQuery(acme.id, hook.id))
+        theirs = await store.list_deliveries(DeliveryQuery(other.id, other_hook.id))
+        assert (mine.total, theirs.total) == (2, 1)
+
+
+async def test_a_young_database_finds_stored_events_by_primary_key(
+    pg_store: SqlStore, postgres_database: str
+) -> None:
+    acme, hook = await _account_with_webhook(pg_store)
+    for _ in range(30):  # past the store's re-analyses at 1,000 and 2,000 events
+        batch = [make.event(acme.id) for _ in range(100)]
+        await pg_store.append_events(events=batch, fanout=make.fanout_to(hook.id))
+    await pg_store.close()  # waits for the re-analysis under way
+
+    plan = await _generic_numbering_plan(postgres_database, acme.id, batch[0].id)
+
+    assert "pk_events" in plan, plan
+    assert "ix_events_account_id_created" not in plan, plan
+    assert "Seq Scan on events" not in plan, plan
+
+
+async def _generic_numbering_plan(url: str, account_id: str, event_id: str) -> str:
+    """The plan a connection keeps for a publish's first statement once it stops
+    re-planning (store/append_postgres.py)."""
+    compiled = NUMBERING.compiled(PGDialect_asyncpg())  # type: ignore[no-untyped-call]
+    values = {
+        "v_accounts": [account_id],
+        "v_versions": [1],
+        "c_accounts": [account_id],
+        "c_ids": [event_id],
+        "c_keys": ["media:MNYaMSQl"],
+    }
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("SET plan_cache_mode = force_generic_plan")
+        rows = await conn.fetch(f"EXPLAIN {compiled.sql}", *compiled.parameters(values))
+        return "\n".join(row[0] for row in rows)
+    finally:
+        await conn.close()

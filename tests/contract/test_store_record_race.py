@@ -11,8 +11,8 @@ from collections.abc import Awaitable
 import asyncpg  # type: ignore[import-untyped]
 import pytest
 
-from hookcast.domain.models import DeliveryStatus
-from hookcast.ports import DeliveryResult
+from hookcast.domain.models import Account, DeliveryStatus
+from hookcast.ports import ClaimedDelivery, DeliveryResult
 from hookcast.store import SqlStore
 from support import factories as make
 from support.waiting import eventually
@@ -38,6 +38,17 @@ async def _lease(url: str, delivery_id: str) -> str | None:
         return token
     finally:
         await conn.close()
+
+
+async def _one_claimed(store: SqlStore) -> tuple[Account, ClaimedDelivery]:
+    """An account with one webhook and one event: its delivery, claimed."""
+    acme = make.account()
+    await store.create_account(acme)
+    hook = make.webhook(acme.id)
+    await store.create_webhook(hook)
+    await store.append_events(events=[make.event(acme.id)], fanout=make.fanout_to(hook.id))
+    (claimed,) = await store.claim_due_deliveries(now=make.later(1), limit=1, lease_seconds=LEASE)
+    return acme, claimed
 
 
 async def _while_paused_by_another(url: str, delivery_id: str, record: Awaitable[None]) -> None:
@@ -75,14 +86,7 @@ async def _while_paused_by_another(url: str, delivery_id: str, record: Awaitable
 async def test_an_outcome_recorded_while_its_delivery_is_paused_is_kept(
     pg_store: SqlStore, postgres_database: str, outcome: object, status: DeliveryStatus
 ) -> None:
-    acme = make.account()
-    await pg_store.create_account(acme)
-    hook = make.webhook(acme.id)
-    await pg_store.create_webhook(hook)
-    await pg_store.append_events(events=[make.event(acme.id)], fanout=make.fanout_to(hook.id))
-    (claimed,) = await pg_store.claim_due_deliveries(
-        now=make.later(1), limit=1, lease_seconds=LEASE
-    )
+    acme, claimed = await _one_claimed(pg_store)
     result: DeliveryResult = outcome(claimed)  # type: ignore[operator]
 
     await _while_paused_by_another(
@@ -99,14 +103,7 @@ async def test_an_outcome_recorded_while_its_delivery_is_paused_is_kept(
 async def test_a_lease_released_while_its_delivery_is_paused_is_released(
     pg_store: SqlStore, postgres_database: str
 ) -> None:
-    acme = make.account()
-    await pg_store.create_account(acme)
-    hook = make.webhook(acme.id)
-    await pg_store.create_webhook(hook)
-    await pg_store.append_events(events=[make.event(acme.id)], fanout=make.fanout_to(hook.id))
-    (claimed,) = await pg_store.claim_due_deliveries(
-        now=make.later(1), limit=1, lease_seconds=LEASE
-    )
+    acme, claimed = await _one_claimed(pg_store)
 
     await _while_paused_by_another(
         postgres_database,

@@ -52,6 +52,7 @@ def drains(args: argparse.Namespace) -> dict[str, Any]:
                     timeout=600.0,
                     ordering=ordering,
                     media=args.media,
+                    controls="none",
                 )
                 runs[ordering].append(drain(options, work))
                 print(json.dumps({"ordering": ordering, **runs[ordering][-1]}), flush=True)

@@ -7,11 +7,12 @@ import itertools
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Connection, UniqueConstraint, insert, inspect, text
+from sqlalchemy import Connection, Table, UniqueConstraint, insert, inspect, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from hookcast.domain.models import DeliveryStatus
@@ -141,16 +142,7 @@ async def test_upgrading_keeps_every_webhooks_subscriptions_and_deliveries(
         (deliveries, delivery_values(delivery)),
         (attempts, attempt_values(make.attempt(delivery.id, status_code=503))),
     ]
-    engine = create_async_engine(to_async_url(empty_database_url))
-    try:
-        async with engine.begin() as conn:
-            await conn.run_sync(upgrade_schema, revision)
-            for table, values in rows:
-                columns = await conn.run_sync(_columns, table.name)
-                kept = {name: value for name, value in values.items() if name in columns}
-                await conn.execute(insert(table).values(**kept))
-    finally:
-        await engine.dispose()
+    await _rows_at_revision(empty_database_url, revision, rows)
 
     migrate(empty_database_url)  # with foreign keys on, as every deployment runs it
     store = await open_store(empty_database_url, secret_key=secret_key)
@@ -182,16 +174,7 @@ async def test_a_run_of_held_deliveries_told_before_upgrading_is_not_told_again(
         (events, event_values(held)),
         (deliveries, delivery_values(make.delivery(held, hook.id, status=DeliveryStatus.HELD))),
     ]
-    engine = create_async_engine(to_async_url(empty_database_url))
-    try:
-        async with engine.begin() as conn:
-            await conn.run_sync(upgrade_schema, "0016_delivery_partitions")
-            for table, values in rows:
-                columns = await conn.run_sync(_columns, table.name)
-                kept = {name: value for name, value in values.items() if name in columns}
-                await conn.execute(insert(table).values(**kept))
-    finally:
-        await engine.dispose()
+    await _rows_at_revision(empty_database_url, "0016_delivery_partitions", rows)
 
     migrate(empty_database_url)
     store = await open_store(empty_database_url, secret_key=secret_key)
@@ -224,16 +207,7 @@ async def test_a_delivery_leased_before_upgrading_stays_leased_until_its_lease_e
         (events, event_values(published)),
         (deliveries, {**delivery_values(leased), "lease_worker": "gone"}),
     ]
-    engine = create_async_engine(to_async_url(empty_database_url))
-    try:
-        async with engine.begin() as conn:
-            await conn.run_sync(upgrade_schema, "0017_held_announced")
-            for table, values in rows:
-                columns = await conn.run_sync(_columns, table.name)
-                kept = {name: value for name, value in values.items() if name in columns}
-                await conn.execute(insert(table).values(**kept))
-    finally:
-        await engine.dispose()
+    await _rows_at_revision(empty_database_url, "0017_held_announced", rows)
 
     migrate(empty_database_url)
     store = await open_store(empty_database_url, secret_key=secret_key)
@@ -245,6 +219,23 @@ async def test_a_delivery_leased_before_upgrading_stays_leased_until_its_lease_e
         await store.close()
     assert early == []
     assert [claimed.delivery.id for claimed in late] == [leased.id]
+
+
+async def _rows_at_revision(
+    url: str, revision: str, rows: list[tuple[Table, dict[str, Any]]]
+) -> None:
+    """Upgrades the empty database at `url` to `revision` and inserts `rows` there, each
+    with the columns its table has at that revision."""
+    engine = create_async_engine(to_async_url(url))
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(upgrade_schema, revision)
+            for table, values in rows:
+                columns = await conn.run_sync(_columns, table.name)
+                kept = {name: value for name, value in values.items() if name in columns}
+                await conn.execute(insert(table).values(**kept))
+    finally:
+        await engine.dispose()
 
 
 def _columns(connection: Connection, table: str) -> set[str]:

@@ -250,8 +250,20 @@ def get_portal_settings() -> Call[PortalSettings]:
     return Call("GET", "/v2/account/portal/", _one(PortalSettings))
 
 
-def set_portal_settings(settings: Mapping[str, Any]) -> Call[PortalSettings]:
-    return Call("PUT", "/v2/account/portal/", _one(PortalSettings), json=dict(settings))
+def set_portal_settings(
+    *,
+    name: str | None,
+    logo: str | None,
+    accent_colour: str | None,
+    frame_ancestors: list[str] | None,
+) -> Call[PortalSettings]:
+    body = {
+        "name": name,
+        "logo": logo,
+        "accent_colour": accent_colour,
+        "frame_ancestors": frame_ancestors or [],
+    }
+    return Call("PUT", "/v2/account/portal/", _one(PortalSettings), json=body)
 
 
 def _email(data: Any) -> str | None:

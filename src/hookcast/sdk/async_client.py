@@ -207,13 +207,10 @@ class AsyncClient:
     ) -> PortalSettings:
         """Replaces the portal's brand and default framing origins (admin); None: HookCast's
         own name, no logo, HookCast's colour, framed by nobody."""
-        settings = {
-            "name": name,
-            "logo": logo,
-            "accent_colour": accent_colour,
-            "frame_ancestors": frame_ancestors or [],
-        }
-        return await self._send(_core.set_portal_settings(settings))
+        call = _core.set_portal_settings(
+            name=name, logo=logo, accent_colour=accent_colour, frame_ancestors=frame_ancestors
+        )
+        return await self._send(call)
 
     async def get_contact_email(self) -> str | None:
         """The address HookCast e-mails about the account's webhooks, or None if unset."""

@@ -213,13 +213,10 @@ class Client:
     ) -> PortalSettings:
         """Replaces the portal's brand and default framing origins (admin); None: HookCast's
         own name, no logo, HookCast's colour, framed by nobody."""
-        settings = {
-            "name": name,
-            "logo": logo,
-            "accent_colour": accent_colour,
-            "frame_ancestors": frame_ancestors or [],
-        }
-        return self._send(_core.set_portal_settings(settings))
+        call = _core.set_portal_settings(
+            name=name, logo=logo, accent_colour=accent_colour, frame_ancestors=frame_ancestors
+        )
+        return self._send(call)
 
     def get_contact_email(self) -> str | None:
         """The address HookCast e-mails about the account's webhooks, or None if unset."""

@@ -66,7 +66,9 @@ CALLS: dict[str, _core.Call[Any]] = {
     "test_webhook": _core.test_webhook("w"),
     "create_portal_link": _core.create_portal_link("editor", "24h", None),
     "get_portal_settings": _core.get_portal_settings(),
-    "set_portal_settings": _core.set_portal_settings({"name": None}),
+    "set_portal_settings": _core.set_portal_settings(
+        name=None, logo=None, accent_colour=None, frame_ancestors=None
+    ),
     "recover_webhook": _core.recover_webhook("w", "2024-08-27T00:00:00+00:00"),
     "replay_webhook": _core.replay_webhook("w", "2024-08-27T00:00:00+00:00"),
     "deliver_held": _core.deliver_held("w"),

@@ -17,49 +17,33 @@ import asyncio
 import datetime
 import ssl
 import statistics
+import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
-
+from benchmarks.config import TESTS
 from hookcast.delivery.tls import TlsContexts, _load_client_certificate
 from hookcast.delivery.tls_trust import decide_client_trust
 from hookcast.domain.models import ClientCertificate
+from hookcast.services.client_certificates import parse_client_certificate
 
 
 def _certificates(count: int) -> list[ClientCertificate]:
+    """`count` client certificates of one test CA (the suite's, tests/support), as the API
+    stores them."""
+    sys.path.insert(0, str(TESTS))
+    from support.certificates import make_pki  # type: ignore[import-not-found,unused-ignore]
+
     now = datetime.datetime.now(datetime.UTC)
+    with tempfile.TemporaryDirectory(prefix="hookcast-mtls-") as directory:
+        pki = make_pki(Path(directory))
     made = []
     for n in range(count):
-        key = ec.generate_private_key(ec.SECP256R1())
-        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"client-{n}")])
-        certificate = (
-            x509.CertificateBuilder()
-            .subject_name(name)
-            .issuer_name(name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(days=1))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .sign(key, hashes.SHA256())
-        )
-        made.append(
-            ClientCertificate(
-                certificate_pem=certificate.public_bytes(serialization.Encoding.PEM).decode(),
-                private_key_pem=key.private_bytes(
-                    serialization.Encoding.PEM,
-                    serialization.PrivateFormat.PKCS8,
-                    serialization.NoEncryption(),
-                ).decode(),
-                fingerprint=str(n),
-                subject=f"CN=client-{n}",
-                issuer=f"CN=client-{n}",
-                not_after=now,
-            )
-        )
+        parsed = parse_client_certificate(pki.client(f"client-{n}").as_metadata(), now=now)
+        assert parsed is not None
+        made.append(parsed)
     return made
 
 

@@ -60,6 +60,12 @@ def _header(results: dict[str, Any]) -> list[str]:
         f"after {results['load_after']}, {results['seconds']:.0f} s in all. Medians "
         "(min–max, runs)."  # noqa: RUF001
     ]
+    took = results.get("phase_seconds", {})
+    if took:
+        lines += [
+            "",
+            "Seconds per phase: " + ", ".join(f"{k} {v:,.0f}" for k, v in took.items()) + ".",
+        ]
     stolen = {k: v for k, v in results.get("steal_percent", {}).items() if v is not None}
     if stolen:
         lines += [

@@ -77,7 +77,7 @@ def _round(plan: Plan, number: int, *, phase: str, log: Callable[[str], None]) -
         "steal_percent": steal_percent(machine, cpu_times()),
         "parts": measured,
         "failed": failed,
-        "ratios": {k: None if v is None else round(v, 3) for k, v in ratios.items()},
+        "ratios": {k: None if v is None else round(v, 5) for k, v in ratios.items()},
         "text": plan.describe(measured),
     }
     log(

@@ -121,8 +121,9 @@ def _cells(target: Target, phases: dict[str, Any]) -> tuple[str, str]:
     phase = phases.get(target.phase)
     if phase is None:
         return "not run (`--phases`)", "—"
-    if "skipped" in phase:
-        return f"skipped: {phase['skipped']}", "—"
+    skipped = phase.get("skipped") or phase.get("skipped_ratios", {}).get(target.key)
+    if skipped:
+        return f"skipped: {skipped}", "—"
     entry = phase["ratios"].get(target.key)
     failed = phase["failed_rounds"]
     note = f"; round {', '.join(map(str, failed))} FAILED (counts)" if failed else ""

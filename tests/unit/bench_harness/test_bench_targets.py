@@ -106,10 +106,21 @@ def test_a_target_whose_every_round_failed_or_that_was_skipped_has_no_verdict() 
     every = {(n, "raw") for n in range(3)}
     pairs, _ = _measured(every)
     skipped = {"skipped": "PostgreSQL binaries not found"}
-    lines = targets_table(_results({"target3_pairs": pairs, "target1_publish": skipped}))
+    # Without PostgreSQL the pace phase measures embedded alone.
+    pace = {
+        "rounds": [],
+        "failed_rounds": [],
+        "ratios": {"4 embedded": summary([0.5])},
+        "skipped_ratios": {"4 scaled": "PostgreSQL binaries not found"},
+    }
+    lines = targets_table(
+        _results({"target3_pairs": pairs, "target1_publish": skipped, "target4_5a_pace": pace})
+    )
 
     assert _row(lines, "3").endswith("| **every round FAILED (counts)**: no ratio | — |")
     assert _row(lines, "1 single").endswith("| skipped: PostgreSQL binaries not found | — |")
+    assert _row(lines, "4 scaled").endswith("| skipped: PostgreSQL binaries not found | — |")
+    assert _row(lines, "4 embedded").endswith("; 10.0 ms | met |")
 
 
 def test_the_rounds_table_shows_a_failed_round_with_why_and_no_ratio() -> None:

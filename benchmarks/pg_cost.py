@@ -41,10 +41,6 @@ def _drain(args: argparse.Namespace, server: Any, work: Path) -> dict[str, Any]:
     return drain(args, work, meter=PostgresMeter(url))
 
 
-def _pace(args: argparse.Namespace, server: Any, work: Path) -> dict[str, Any]:
-    return pace(args, create_database(server, "pace"), work)
-
-
 class _Deployment:
     """serve --no-worker and the workers on one database, delivering to the receiver."""
 
@@ -130,6 +126,10 @@ def pace(args: argparse.Namespace, url: str, work: Path) -> dict[str, Any]:
         return results
     finally:
         deployment.children.stop_all()
+
+
+def _pace(args: argparse.Namespace, server: Any, work: Path) -> dict[str, Any]:
+    return pace(args, create_database(server, "pace"), work)
 
 
 def _sleep(seconds: float) -> int:

@@ -12,7 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.config import PHASES, REPO, BenchFailure, Config
+from benchmarks.config import PHASES, REPO, TARGET_PHASES, BenchFailure, Config
 from benchmarks.report import write_report
 from benchmarks.suite import Suite
 
@@ -22,7 +22,13 @@ def _ints(text: str) -> list[int]:
 
 
 def parse_config(argv: list[str]) -> tuple[Config, argparse.Namespace]:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description=__doc__,
+        epilog="issue 19's target phases, each in --target-rounds interleaved rounds:\n"
+        + "\n".join(f"  {name:17} target {what}" for name, what in TARGET_PHASES.items()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--smoke", action="store_true", help="tiny counts, < 1 minute")
     parser.add_argument("--runs", type=int, help="throughput runs per contestant")
     parser.add_argument("--ceiling-runs", type=int, help="wrk and raw aiohttp runs")
@@ -36,6 +42,9 @@ def parse_config(argv: list[str]) -> tuple[Config, argparse.Namespace]:
     parser.add_argument("--publish-events", type=_ints, help="single,batch100,batch1000 counts")
     parser.add_argument("--windows", type=int, help="slices per throughput run")
     parser.add_argument("--contestants", type=lambda s: s.split(","))
+    parser.add_argument(
+        "--target-rounds", type=int, help="rounds of each issue 19 target phase (3 in full)"
+    )
     parser.add_argument("--backlog-contestants", type=lambda s: s.split(","))
     parser.add_argument(
         "--phases",
@@ -67,6 +76,8 @@ def parse_config(argv: list[str]) -> tuple[Config, argparse.Namespace]:
         value = getattr(args, name)
         if value is not None:
             setattr(config, name, value)
+    if args.target_rounds is not None:
+        config.targets.rounds = args.target_rounds
     if args.publish_events:
         config.publish_events = dict(zip((1, 100, 1000), args.publish_events, strict=False))
     return config, args

@@ -12,7 +12,20 @@ PYTHON = sys.executable
 HOOKCAST = str(Path(PYTHON).parent / "hookcast")
 TESTS = REPO / "tests"
 
-PHASES = ("ceilings", "throughput", "latency_publish_fanout", "backlog")
+# Issue 19's targets, each measured in interleaved rounds by the tool that measures it alone
+# (benchmarks/phases/targets.py): what each phase runs, for `--help`.
+TARGET_PHASES = {
+    "target1_publish": "1: PostgreSQL publishing against embedded (benchmarks.publish_rounds)",
+    "target2_pg_work": "2: PostgreSQL's work per delivery (benchmarks.pg_cost drain)",
+    "target3_pairs": "3: embedded drain against the raw aiohttp ceiling, into nginx "
+    "(benchmarks.embedded_pairs)",
+    "target4_5a_pace": "4 and 5a: p99 from send at the top rate, embedded (benchmarks.latency) "
+    "and scaled out, whose CPU per event at each rate it also gives (benchmarks.pg_cost pace)",
+    "target5b_balance": "5b: delivery while the embedded API is saturated (benchmarks.balance)",
+    "target6_ordering": "6: ordered drains against unordered (benchmarks.drain, as "
+    "benchmarks.ordering)",
+}
+PHASES = ("ceilings", "throughput", "latency_publish_fanout", "backlog", *TARGET_PHASES)
 
 EMBEDDED = "hookcast-embedded"
 SCALED = "hookcast-scaled"
@@ -22,6 +35,37 @@ RAW = "raw-aiohttp"
 
 class BenchFailure(RuntimeError):
     """A count did not match, or a server did not come up: the run is not valid."""
+
+
+@dataclass
+class TargetSizes:
+    """The counts of issue 19's target phases (TARGET_PHASES): each runs `rounds` rounds."""
+
+    rounds: int = 3
+    publish_events: dict[int, int] = field(default_factory=lambda: {1: 10_000, 100: 50_000})
+    drain_deliveries: int = 20_000
+    pair_deliveries: int = 20_000
+    # Target 5a's low rates, then the top rate (target 4's and 5a's reference), and how long
+    # each (and the idle stretch before them) lasts.
+    pace_rates: list[int] = field(default_factory=lambda: [50, 250, 2000])
+    pace_seconds: float = 10.0
+    balance_events: int = 60_000
+    balance_concurrency: int = 16
+    ordering_deliveries: int = 10_000
+
+    @classmethod
+    def smoke(cls) -> TargetSizes:
+        return cls(
+            rounds=1,
+            publish_events={1: 50, 100: 500},
+            drain_deliveries=500,
+            pair_deliveries=500,
+            pace_rates=[20, 40],
+            pace_seconds=1.0,
+            balance_events=1000,
+            balance_concurrency=4,
+            ordering_deliveries=300,
+        )
 
 
 @dataclass
@@ -50,6 +94,7 @@ class Config:
     wrk_seconds: float = 5.0
     contestants: list[str] = field(default_factory=lambda: [RAW, CELERY, EMBEDDED, SCALED])
     phases: list[str] = field(default_factory=lambda: list(PHASES))
+    targets: TargetSizes = field(default_factory=TargetSizes)
 
     @classmethod
     def smoke_config(cls) -> Config:
@@ -73,6 +118,7 @@ class Config:
             backlog_contestants=[EMBEDDED],
             celery_concurrency=2,
             wrk_seconds=1.0,
+            targets=TargetSizes.smoke(),
         )
 
     def deliveries_for(self, contestant: str) -> int:

@@ -44,10 +44,10 @@ def _drain(args: argparse.Namespace, server: Any, work: Path) -> dict[str, Any]:
 class _Deployment:
     """serve --no-worker and the workers on one database, delivering to the receiver."""
 
-    def __init__(self, args: argparse.Namespace, server: Any, work: Path) -> None:
+    def __init__(self, args: argparse.Namespace, url: str, work: Path) -> None:
         self.children = Children(work)
         self.work = work
-        self.url = create_database(server, "pace")
+        self.url = url
         self.receiver = Receiver(self.children)
         prepared = Setup(self.url).prepare(self.receiver.url, webhooks=1, backlog=0, phase="p")
         self.key, self.secret = prepared.api_key, prepared.secret
@@ -96,10 +96,12 @@ class _Deployment:
         )
 
 
-def _pace(args: argparse.Namespace, server: Any, work: Path) -> dict[str, Any]:
-    deployment = _Deployment(args, server, work)
+def pace(args: argparse.Namespace, url: str, work: Path) -> dict[str, Any]:
+    """The `pace` mode on the empty database `url`: an idle stretch of `args.idle_seconds`,
+    then each of `args.rates` for `args.seconds` (the figures described above)."""
+    deployment = _Deployment(args, url, work)
     try:
-        idle_seconds = 10.0
+        idle_seconds = args.idle_seconds
         idle = deployment.measure("idle", lambda: _sleep(idle_seconds))
         results: dict[str, Any] = {
             "idle_cpu_percent": round(
@@ -126,6 +128,10 @@ def _pace(args: argparse.Namespace, server: Any, work: Path) -> dict[str, Any]:
         deployment.children.stop_all()
 
 
+def _pace(args: argparse.Namespace, server: Any, work: Path) -> dict[str, Any]:
+    return pace(args, create_database(server, "pace"), work)
+
+
 def _sleep(seconds: float) -> int:
     time.sleep(seconds)
     return 0
@@ -139,6 +145,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--rates", type=lambda s: [int(r) for r in s.split(",")])
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--idle-seconds", type=float, default=10.0, help="pace: idle first")
     parser.add_argument("--statements", action="store_true", help="add the top statements")
     parser.add_argument("--label", default="")
     args = parser.parse_args()

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from benchmarks.config import BenchFailure
+
 # Settings the measuring server starts with: pg_stat_statements counts the statements.
 METER_SETTINGS = ("shared_preload_libraries=pg_stat_statements",)
 _STATS_FLUSH_SECONDS = 1.2  # backends report their counters at most once a second when idle
@@ -154,7 +156,7 @@ def wait_recorded(url: str, expected: int, *, children: Any, timeout: float = 60
     deadline = time.monotonic() + timeout
     while asyncio.run(_attempts(url)) < expected:
         if time.monotonic() > deadline:
-            raise RuntimeError(f"fewer than {expected} attempts recorded after {timeout} s")
+            raise BenchFailure(f"fewer than {expected} attempts recorded after {timeout} s")
         children.check_alive()
         time.sleep(0.1)
 

@@ -12,11 +12,12 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from benchmarks.periodic import Periodic
 
 Series = list[tuple[float, float]]  # (unix time, CPU seconds or machine ticks)
 
@@ -114,8 +115,7 @@ class CpuSampler:
     series: dict[str, Series] = field(default_factory=dict)
     total: Series = field(default_factory=list)
     steal: Series = field(default_factory=list)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
+    _periodic: Periodic | None = None
 
     def sample(self) -> None:
         """One sample of every family and of the machine's ticks (none while `families()`
@@ -137,19 +137,13 @@ class CpuSampler:
 
     def __enter__(self) -> CpuSampler:
         self.sample()
-
-        def loop() -> None:
-            while not self._stop.wait(self.interval):
-                self.sample()
-
-        self._thread = threading.Thread(target=loop, name="cpu-sampler", daemon=True)
-        self._thread.start()
+        self._periodic = Periodic(self.sample, interval=self.interval, name="cpu-sampler")
+        self._periodic.start()
         return self
 
     def __exit__(self, *_exc: object) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        if self._periodic is not None:
+            self._periodic.stop()
         self.sample()
 
     def us_per_delivery(

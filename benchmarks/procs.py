@@ -10,13 +10,14 @@ import os
 import signal
 import socket
 import subprocess
-import threading
 import time
 import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from benchmarks.periodic import Periodic
 
 HOST = "127.0.0.1"
 
@@ -196,8 +197,7 @@ class RssSampler:
     peaks_mib: dict[str, float] = field(default_factory=dict)
     series: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
     _groups: dict[str, int] = field(default_factory=dict)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
+    _periodic: Periodic | None = None
     _t0: float = field(default_factory=time.monotonic)
 
     def watch(self, name: str, pid: int) -> None:
@@ -219,15 +219,10 @@ class RssSampler:
             self.series.setdefault(name, []).append((round(now, 2), round(largest, 1)))
 
     def __enter__(self) -> RssSampler:
-        def loop() -> None:
-            while not self._stop.wait(self.interval):
-                self.sample()
-
-        self._thread = threading.Thread(target=loop, name="rss-sampler", daemon=True)
-        self._thread.start()
+        self._periodic = Periodic(self.sample, interval=self.interval, name="rss-sampler")
+        self._periodic.start()
         return self
 
     def __exit__(self, *_exc: object) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        if self._periodic is not None:
+            self._periodic.stop()

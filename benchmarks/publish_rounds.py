@@ -60,6 +60,22 @@ def _summary(rounds: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def publish_round(run: Run, number: int) -> dict[str, Any]:
+    """One round: the publish phase (`run.config.publish_events`) against a fresh embedded
+    and a fresh scaled-out deployment, which goes first alternating from round to round;
+    PostgreSQL's own work per event metered (its server must load pg_stat_statements)."""
+    measured: dict[str, Any] = {}
+    for name in (EMBEDDED, SCALED) if number % 2 == 0 else (SCALED, EMBEDDED):
+        with (
+            run.steal(f"round {number} {name}"),
+            started(run, name, backlog=0, phase=f"publish{number}") as contestant,
+        ):
+            assert isinstance(contestant, HookcastContestant)
+            meter = PostgresMeter(contestant.database_url) if name == SCALED else None
+            measured[name] = publish(run, contestant, meter=meter)
+    return measured
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parse(sys.argv[1:] if argv is None else argv)
     config = Config(publish_events={1: args.single, 100: args.batched})
@@ -83,16 +99,7 @@ def main(argv: list[str] | None = None) -> int:
             postgres=stack.enter_context(postgres_server(METER_SETTINGS)),
         )
         for number in range(args.rounds):
-            measured: dict[str, Any] = {}
-            for name in (EMBEDDED, SCALED) if number % 2 == 0 else (SCALED, EMBEDDED):
-                with (
-                    run.steal(f"round {number} {name}"),
-                    started(run, name, backlog=0, phase=f"publish{number}") as contestant,
-                ):
-                    assert isinstance(contestant, HookcastContestant)
-                    meter = PostgresMeter(contestant.database_url) if name == SCALED else None
-                    measured[name] = publish(run, contestant, meter=meter)
-            results["rounds"].append(measured)
+            results["rounds"].append(publish_round(run, number))
     results["summary"] = _summary(results["rounds"])
     print(json.dumps(results["summary"], indent=1))
     if args.out:

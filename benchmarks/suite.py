@@ -10,6 +10,8 @@ Phases, in order (contestants interleaved run by run, so machine load hits them 
   latency      offered rates, publish-call return to receipt; then a ladder up to p99 ≥ 100 ms
   fan-out      one event to 1,000 webhooks: publish return to the last receipt
   backlog      1,000,000 pending deliveries drained; RSS of every process sampled throughout
+  target*      issue 19's six targets, each in interleaved rounds by the tool that measures
+               it alone (benchmarks/phases/targets.py; config.TARGET_PHASES)
 Every count is checked at the receiver (and HookCast's attempts in its database, Celery's
 results in Redis): outside the throughput rounds, a mismatch fails the run. Each phase is
 a module of benchmarks/phases.
@@ -18,6 +20,7 @@ a module of benchmarks/phases.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.util
 import os
 import sys
@@ -28,9 +31,11 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.config import CELERY, SCALED, Config
+from benchmarks.pg_meter import METER_SETTINGS
 from benchmarks.phases.backlog import backlog
 from benchmarks.phases.ceilings import ceilings
 from benchmarks.phases.live import live
+from benchmarks.phases.targets import TARGET_RUNS
 from benchmarks.phases.throughput import throughput
 from benchmarks.procs import Children, RssSampler
 from benchmarks.receiving import Receiver
@@ -58,6 +63,7 @@ class Suite:
             # The share of the machine's time the hypervisor gave to other guests during each
             # phase and throughput run: on a shared VM it explains much of the spread.
             "steal_percent": {},
+            "phase_seconds": {},
         }
 
     def run(self) -> dict[str, Any]:
@@ -78,7 +84,8 @@ class Suite:
                     results=self.results,
                     receiver=receiver,
                     redis_url=stack.enter_context(redis_server(self.children, self.work)),
-                    postgres=stack.enter_context(postgres_server()),
+                    # pg_stat_statements: the statements per delivery of target 2.
+                    postgres=stack.enter_context(postgres_server(METER_SETTINGS)),
                 )
                 self._phases(run)
         finally:
@@ -97,6 +104,8 @@ class Suite:
         self._phase(run, "throughput", lambda: throughput(run, contestants))
         self._phase(run, "latency_publish_fanout", lambda: live(run, contestants))
         self._phase(run, "backlog", lambda: backlog(run, contestants))
+        for name, target in TARGET_RUNS.items():
+            self._phase(run, name, functools.partial(target, run))
 
     def _phase(self, run: Run, name: str, action: Callable[[], Any]) -> None:
         if name not in self.config.phases:
@@ -109,7 +118,9 @@ class Suite:
         del self.results["failed_phase"]
         if result is not None:
             self.results["phases"][name] = result
-        self.log(f"   {name} took {time.monotonic() - begun:.0f} s")
+        # Each phase's duration: what an estimate of a full run's length is made from.
+        self.results["phase_seconds"][name] = round(time.monotonic() - begun, 1)
+        self.log(f"   {name} took {self.results['phase_seconds'][name]:.0f} s")
 
 
 def _available(run: Run) -> list[str]:

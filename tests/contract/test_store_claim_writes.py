@@ -1,6 +1,8 @@
-"""What claiming and recording write on PostgreSQL (migration 0018): a claim rewrites its rows
-beside themselves without touching an index (a HOT update), and recording a batch reads only
-its deliveries' day partitions."""
+"""What claiming and recording write and read on PostgreSQL (migrations 0018, 0019): a claim
+rewrites its rows beside themselves without touching an index (a HOT update), recording a
+batch reads only its deliveries' day partitions, and a claim reads no past day before the
+oldest pending delivery's (store/horizon.py) yet finds every delivery that becomes pending
+in one."""
 
 from __future__ import annotations
 
@@ -13,8 +15,9 @@ import pytest
 
 from hookcast.domain.models import DeliveryStatus
 from hookcast.store import SqlStore
-from hookcast.store.partitions import partition_name
+from hookcast.store.partitions import PARTITIONED, create_sql, partition_name
 from support import factories as make
+from support.postgres import run_sql
 
 pytestmark = pytest.mark.postgres
 
@@ -99,3 +102,97 @@ async def test_results_that_do_not_say_their_day_are_recorded_too(
     assert record is not None
     assert record.delivery.status is DeliveryStatus.SUCCEEDED
     assert len(record.attempts) == 1
+
+
+# A past day, given its partitions as the days retention keeps have them.
+PAST = DAY - timedelta(days=4)
+
+
+async def _past_day_delivered(store: SqlStore, url: str) -> tuple[str, str, str]:
+    """The past day's partitions, a delivery of that day sent and finished, and the
+    horizon moved up past it (a worker's beat): (account, webhook, delivery) ids."""
+    run_sql(url, *(sql for table in PARTITIONED for sql in create_sql(table, PAST.date())))
+    acme = make.account()
+    await store.create_account(acme)
+    hook = make.webhook(acme.id)
+    await store.create_webhook(hook)
+    event = make.event(acme.id, created=PAST)
+    await store.append_events(events=[event], fanout=make.fanout_to(hook.id))
+    (old,) = await store.claim_due_deliveries(now=PAST, limit=10, lease_seconds=30)
+    await store.record_results([make.succeeded(old, PAST)], [])
+    await store.beat_worker("w1", DAY)
+    return acme.id, hook.id, old.delivery.id
+
+
+async def _claim_with_day_locked(store: SqlStore, url: str, *, now: datetime) -> list[str]:
+    """Claims at `now` while the past day's partition is locked: a claim that planned or
+    read that day would wait for the lock (and time out here)."""
+    conn = await asyncpg.connect(url)
+    try:
+        async with conn.transaction():
+            locked = partition_name("deliveries", PAST.date())
+            await conn.execute(f"LOCK TABLE {locked} IN ACCESS EXCLUSIVE MODE")
+            claimed = await asyncio.wait_for(
+                store.claim_due_deliveries(now=now, limit=10, lease_seconds=30), timeout=30
+            )
+    finally:
+        await conn.close()
+    return [c.delivery.id for c in claimed]
+
+
+async def test_a_claim_reads_no_past_day_without_a_pending_delivery(
+    pg_store: SqlStore, postgres_database: str
+) -> None:
+    account_id, webhook_id = (await _past_day_delivered(pg_store, postgres_database))[:2]
+    await pg_store.append_events(
+        events=[make.event(account_id, created=DAY)], fanout=make.fanout_to(webhook_id)
+    )
+
+    claimed = await _claim_with_day_locked(pg_store, postgres_database, now=DAY)
+
+    assert len(claimed) == 1
+
+
+async def test_a_past_days_delivery_retried_by_hand_is_claimed(
+    pg_store: SqlStore, postgres_database: str
+) -> None:
+    account_id, _, old_id = await _past_day_delivered(pg_store, postgres_database)
+
+    assert await pg_store.reschedule_delivery(account_id=account_id, delivery_id=old_id, now=DAY)
+    claimed = await pg_store.claim_due_deliveries(now=DAY, limit=10, lease_seconds=30)
+
+    assert [c.delivery.id for c in claimed] == [old_id]
+
+
+async def test_a_delivery_published_into_a_past_day_is_claimed(
+    pg_store: SqlStore, postgres_database: str
+) -> None:
+    account_id, webhook_id, _ = await _past_day_delivered(pg_store, postgres_database)
+    late = make.event(account_id, created=PAST + timedelta(hours=1))
+
+    await pg_store.append_events(events=[late], fanout=make.fanout_to(webhook_id))
+    claimed = await pg_store.claim_due_deliveries(now=DAY, limit=10, lease_seconds=30)
+
+    assert [c.delivery.event_id for c in claimed] == [late.id]
+
+
+async def test_the_horizon_stays_at_a_past_day_with_a_retry_pending(
+    pg_store: SqlStore, postgres_database: str
+) -> None:
+    run_sql(
+        postgres_database,
+        *(sql for table in PARTITIONED for sql in create_sql(table, PAST.date())),
+    )
+    acme = make.account()
+    await pg_store.create_account(acme)
+    hook = make.webhook(acme.id)
+    await pg_store.create_webhook(hook)
+    event = make.event(acme.id, created=PAST)
+    await pg_store.append_events(events=[event], fanout=make.fanout_to(hook.id))
+    (sent,) = await pg_store.claim_due_deliveries(now=PAST, limit=10, lease_seconds=30)
+    await pg_store.record_results([make.retry_later(sent, DAY, PAST)], [])
+
+    await pg_store.beat_worker("w1", DAY)
+    claimed = await pg_store.claim_due_deliveries(now=DAY, limit=10, lease_seconds=30)
+
+    assert [c.delivery.id for c in claimed] == [sent.delivery.id]

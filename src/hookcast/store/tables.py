@@ -29,6 +29,7 @@ __all__ = [
     "attempts",
     "deliveries",
     "delivery_chains",
+    "delivery_horizon",
     "events",
     "mail_outbox",
     "metadata",
@@ -335,6 +336,16 @@ delivery_chains = Table(
     ),
     Column("resource_key", String(_RESOURCE_KEY), primary_key=True),
     Column("head_id", String(_DELIVERY_ID), nullable=True, unique=True),
+)
+
+# PostgreSQL: one row, `pending_since`, the start of a day no pending delivery was created
+# before, so a claim plans only the day partitions from it on (store/horizon.py; migration
+# 0019's trigger moves it down). SQLite has no partitions and never reads it.
+delivery_horizon = Table(
+    "delivery_horizon",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),  # always 1
+    Column("pending_since", BigInteger, nullable=False),  # µs since the epoch, a day's start
 )
 
 # Delivering processes and their heartbeats (store/workers.py).

@@ -196,3 +196,34 @@ async def test_the_horizon_stays_at_a_past_day_with_a_retry_pending(
     claimed = await pg_store.claim_due_deliveries(now=DAY, limit=10, lease_seconds=30)
 
     assert [c.delivery.id for c in claimed] == [sent.delivery.id]
+
+
+async def test_an_attempts_headers_are_stored_compactly_and_read_back_exactly(
+    pg_store: SqlStore, postgres_database: str
+) -> None:
+    account_id, _webhook_id = await _publish(pg_store, 1)
+    (claimed,) = await pg_store.claim_due_deliveries(now=DAY, limit=10, lease_seconds=30)
+    sent = {
+        "Content-Type": "application/json",
+        "User-Agent": "HookCast/0.1 (+webhooks)",
+        "Authorization": "[redacted]",
+        "webhook-id": claimed.delivery.id,
+        "webhook-timestamp": str(int(DAY.timestamp())),
+        "webhook-signature": "[redacted]",
+        "X-Hookcast-Signature": "[redacted]",
+        "X-Api-Key": "[redacted]",
+    }
+    result = make.succeeded(claimed, DAY)
+    logged = replace(result.attempt, request_headers=sent)
+
+    await pg_store.record_results([replace(result, attempt=logged)], [])
+
+    record = await pg_store.get_delivery(account_id, claimed.delivery.id)
+    assert record is not None
+    assert list(record.attempts[0].request_headers.items()) == list(sent.items())
+    conn = await asyncpg.connect(postgres_database)
+    try:
+        stored = await conn.fetchval("SELECT octet_length(request_headers) FROM attempts")
+    finally:
+        await conn.close()
+    assert stored < 60  # 273 bytes as a JSON object

@@ -23,6 +23,7 @@ was sent would vanish from the log, and a paused delivery would keep a lease nob
 The rows are locked in id order, the order every recorder takes them in, so two recorders
 that hold overlapping rows (a lease lost and claimed again) wait for each other instead of
 deadlocking. A result whose lease is no longer held changes nothing and logs no attempt.
+An attempt's request headers are stored compactly (store/stored_headers.py).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from hookcast.domain.models import DeliveryStatus
 from hookcast.ports import DeliveryResult
 from hookcast.store.connector import Row, Transaction
 from hookcast.store.statement import Statement
+from hookcast.store.stored_headers import compact
 from hookcast.store.types import dump_json, to_micros
 
 __all__ = ["Recorded", "record_on_postgres", "release_on_postgres"]
@@ -92,7 +94,13 @@ def _arrays(results: Sequence[DeliveryResult]) -> dict[str, list[Any]]:
             to_micros(r.completed_at) if final and r.completed_at else None,
             attempt.number,
             to_micros(attempt.started_at),
-            dump_json(attempt.request_headers),
+            dump_json(
+                compact(
+                    attempt.request_headers,
+                    delivery_id=attempt.delivery_id,
+                    started_at=attempt.started_at,
+                )
+            ),
             attempt.latency_ms,
             attempt.response_body,
             attempt.error,

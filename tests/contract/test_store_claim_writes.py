@@ -227,3 +227,28 @@ async def test_an_attempts_headers_are_stored_compactly_and_read_back_exactly(
     finally:
         await conn.close()
     assert stored < 60  # 273 bytes as a JSON object
+
+
+async def test_recording_takes_no_row_lock_but_the_updates_own(
+    pg_store: SqlStore, postgres_database: str
+) -> None:
+    # A key-share lock (what a foreign key check takes) conflicts with a FOR UPDATE lock but
+    # not with the lock of an UPDATE that changes no key: recording does not wait for it
+    # only if it locks nothing more than its UPDATE does (one row lock per delivery).
+    account_id, _webhook_id = await _publish(pg_store, 2)
+    claimed = await pg_store.claim_due_deliveries(now=DAY, limit=10, lease_seconds=30)
+    conn = await asyncpg.connect(postgres_database)
+    try:
+        async with conn.transaction():
+            await conn.execute("SELECT 1 FROM deliveries FOR KEY SHARE")
+            await asyncio.wait_for(
+                pg_store.record_results([make.succeeded(c, DAY) for c in claimed], []),
+                timeout=30,
+            )
+    finally:
+        await conn.close()
+
+    for c in claimed:
+        record = await pg_store.get_delivery(account_id, c.delivery.id)
+        assert record is not None
+        assert record.delivery.status is DeliveryStatus.SUCCEEDED

@@ -36,8 +36,12 @@ def _logged(format_name: str, *, ordered: bool = True) -> Attempt:
     if format_name != "custom":
         settings["format"] = format_name
     hook = make.webhook("acc", **settings)
-    resource = {"type": "channel_active", "resource_ids": {"channel_id": "li3VbBGc"}}
-    event = make.event("acc", **resource, sequence=7 if ordered else None)
+    event = make.event(
+        "acc",
+        type="channel_active",
+        resource_ids={"channel_id": "li3VbBGc"},
+        sequence=7 if ordered else None,
+    )
     claimed = ClaimedDelivery(make.delivery(event, hook.id), "lease", event, hook)
     trace = "00-" + "a" * 32 + "-" + "b" * 16 + "-01" if ordered else None
     return conclude(
@@ -52,9 +56,12 @@ def _logged(format_name: str, *, ordered: bool = True) -> Attempt:
 
 
 def _round_trip(attempt: Attempt) -> tuple[dict[str, str], str]:
-    where = {"delivery_id": attempt.delivery_id, "started_at": attempt.started_at}
-    stored = dump_json(compact(attempt.request_headers, **where))
-    return expand(orjson.loads(stored), **where), stored
+    delivery_id, started_at = attempt.delivery_id, attempt.started_at
+    stored = dump_json(
+        compact(attempt.request_headers, delivery_id=delivery_id, started_at=started_at)
+    )
+    read = expand(orjson.loads(stored), delivery_id=delivery_id, started_at=started_at)
+    return read, stored
 
 
 @pytest.mark.parametrize("format_name", sorted(_FORMATS))

@@ -252,3 +252,26 @@ async def test_recording_takes_no_row_lock_but_the_updates_own(
         record = await pg_store.get_delivery(account_id, c.delivery.id)
         assert record is not None
         assert record.delivery.status is DeliveryStatus.SUCCEEDED
+
+
+async def test_an_attempt_enters_one_index_which_finds_a_deliverys_attempts(
+    pg_store: SqlStore, postgres_database: str
+) -> None:
+    account_id, _webhook_id = await _publish(pg_store, 1)
+    (claimed,) = await pg_store.claim_due_deliveries(now=DAY, limit=10, lease_seconds=30)
+    await pg_store.record_results([make.succeeded(claimed, DAY)], [])
+
+    conn = await asyncpg.connect(postgres_database)
+    try:
+        indexes = await conn.fetch(
+            "SELECT pg_get_indexdef(indexrelid) FROM pg_index "
+            "WHERE indrelid = CAST('attempts' AS regclass)"
+        )
+    finally:
+        await conn.close()
+    record = await pg_store.get_delivery(account_id, claimed.delivery.id)
+    assert [row[0].split(" USING btree ")[1] for row in indexes] == [
+        "(delivery_id, id, started_at)"
+    ]
+    assert record is not None
+    assert len(record.attempts) == 1

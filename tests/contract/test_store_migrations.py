@@ -244,9 +244,11 @@ def _columns(connection: Connection, table: str) -> set[str]:
 
 
 # PostgreSQL's partitioned deliveries and attempts (migration 0016): a unique key holds the
-# partition key, and attempts have no foreign key to deliveries (a trigger deletes them).
+# partition key, and attempts have no foreign key to deliveries (a trigger deletes them);
+# their primary key leads with delivery_id, in place of its own index (migration 0019).
 _PARTITIONED_KEYS = {
     ("add_fk", "fk_attempts_delivery_id_deliveries"),
+    ("add_index", "ix_attempts_delivery_id"),
     ("remove_constraint", "deliveries(event_id, webhook_id, created)"),
     ("add_constraint", "deliveries(event_id, webhook_id)"),
 }

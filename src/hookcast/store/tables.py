@@ -357,6 +357,9 @@ workers = Table(
     Column("last_seen", Timestamp, nullable=False),
 )
 
+# On PostgreSQL (day partitions, migrations 0016 and 0019) the primary key is
+# (delivery_id, id, started_at) and stands in for the delivery_id index: one index entry
+# per attempt, not two.
 attempts = Table(
     "attempts",
     metadata,

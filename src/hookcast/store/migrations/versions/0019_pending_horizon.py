@@ -10,6 +10,11 @@ plans only the day partitions from it on instead of every day retention keeps
   locks the row first, so the two never miss each other. A delivery created today leaves
   the trigger's condition false and its function uncalled.
 - SQLite has no partitions: the row is there (0) and never read.
+- On PostgreSQL an attempt enters one index instead of two: its primary key becomes
+  (delivery_id, id, started_at), which answers "the attempts of these deliveries" (the
+  delivery log, a deleted delivery's attempts) as ix_attempts_delivery_id did, and that
+  index goes. The key on (id, started_at) served no query, yet every recorded delivery
+  added an entry to it. SQLite keeps its rowid key and its index.
 
 Revision ID: 0019_pending_horizon
 Revises: 0018_lease_columns
@@ -71,10 +76,18 @@ def upgrade() -> None:
     op.execute(_FUNCTION)
     for trigger in _TRIGGERS:
         op.execute(trigger)
+    op.execute("ALTER TABLE attempts DROP CONSTRAINT pk_attempts")
+    op.execute(
+        "ALTER TABLE attempts ADD CONSTRAINT pk_attempts PRIMARY KEY (delivery_id, id, started_at)"
+    )
+    op.drop_index("ix_attempts_delivery_id", table_name="attempts")
 
 
 def downgrade() -> None:
     if op.get_context().dialect.name == "postgresql":
+        op.create_index("ix_attempts_delivery_id", "attempts", ["delivery_id"])
+        op.execute("ALTER TABLE attempts DROP CONSTRAINT pk_attempts")
+        op.execute("ALTER TABLE attempts ADD CONSTRAINT pk_attempts PRIMARY KEY (id, started_at)")
         op.execute("DROP TRIGGER tr_deliveries_horizon_update ON deliveries")
         op.execute("DROP TRIGGER tr_deliveries_horizon_insert ON deliveries")
         op.execute("DROP FUNCTION hookcast_lower_horizon()")

@@ -5,8 +5,9 @@ deliveries besides today's; a freshly seeded benchmark database has one. `seed_p
 makes the difference measurable: for each of the `days` days before today it creates that
 day's partitions (as the migration that partitioned the tables made them) and fills the day
 with one succeeded delivery, and its attempt, for every delivery pending now, then vacuums
-and analyzes them, as autovacuum would have long before: otherwise autovacuum works through
-the new days during the measured drain, and its CPU counts as the drain's.
+and analyzes them, as autovacuum would have long before, and checkpoints: otherwise
+autovacuum and the checkpointer work through the new days during the measured drain, and
+their CPU counts as the drain's.
 """
 
 from __future__ import annotations
@@ -48,4 +49,6 @@ def seed_past_days(url: str, days: int) -> None:
         statements.append(_DELIVERIES.format(n=n, shift=shift))
         statements.append(_ATTEMPTS.format(low=low, high=low + _DAY_MICROS))
     if statements:
-        run_sql(url, *statements, "VACUUM ANALYZE deliveries", "VACUUM ANALYZE attempts")
+        run_sql(
+            url, *statements, "VACUUM ANALYZE deliveries", "VACUUM ANALYZE attempts", "CHECKPOINT"
+        )

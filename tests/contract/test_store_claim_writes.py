@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
@@ -124,31 +125,40 @@ async def _past_day_delivered(store: SqlStore, url: str) -> tuple[str, str, str]
     return acme.id, hook.id, old.delivery.id
 
 
-async def _claim_with_day_locked(store: SqlStore, url: str, *, now: datetime) -> list[str]:
-    """Claims at `now` while the past day's partition is locked: a claim that planned or
-    read that day would wait for the lock (and time out here)."""
+async def _claim_with_day_locked(
+    store: SqlStore, url: str, *, now: datetime, fair: dict[str, Any]
+) -> list[str]:
+    """Claims at `now` (with `fair`: a fair claim's arguments) while the past day's
+    partition is locked: a claim that planned or read that day would wait for the lock
+    (and time out here)."""
     conn = await asyncpg.connect(url)
     try:
         async with conn.transaction():
             locked = partition_name("deliveries", PAST.date())
             await conn.execute(f"LOCK TABLE {locked} IN ACCESS EXCLUSIVE MODE")
             claimed = await asyncio.wait_for(
-                store.claim_due_deliveries(now=now, limit=10, lease_seconds=30), timeout=30
+                store.claim_due_deliveries(now=now, limit=10, lease_seconds=30, **fair),
+                timeout=30,
             )
     finally:
         await conn.close()
     return [c.delivery.id for c in claimed]
 
 
+@pytest.mark.parametrize(
+    "fair",
+    [{}, {"per_account": 4}, {"per_account": 4, "holding": ["AnotherA"]}],
+    ids=["oldest", "fair", "others"],
+)
 async def test_a_claim_reads_no_past_day_without_a_pending_delivery(
-    pg_store: SqlStore, postgres_database: str
+    pg_store: SqlStore, postgres_database: str, fair: dict[str, Any]
 ) -> None:
     account_id, webhook_id = (await _past_day_delivered(pg_store, postgres_database))[:2]
     await pg_store.append_events(
         events=[make.event(account_id, created=DAY)], fanout=make.fanout_to(webhook_id)
     )
 
-    claimed = await _claim_with_day_locked(pg_store, postgres_database, now=DAY)
+    claimed = await _claim_with_day_locked(pg_store, postgres_database, now=DAY, fair=fair)
 
     assert len(claimed) == 1
 

@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -45,9 +46,14 @@ CONTROLS: dict[str, dict[str, Any]] = {
 
 
 def drain(
-    args: argparse.Namespace, work: Path, *, meter: PostgresMeter | None = None
+    args: argparse.Namespace,
+    work: Path,
+    *,
+    meter: PostgresMeter | None = None,
+    seeded: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """One drain; with `meter` (PostgreSQL), also the server's own work per delivery."""
+    """One drain; with `meter` (PostgreSQL), also the server's own work per delivery;
+    `seeded(database_url)` runs once the backlog is seeded, before anything is measured."""
     children = Children(work)
     pg_cost: dict[str, Any] = {}
     try:
@@ -62,6 +68,8 @@ def drain(
             media=args.media,
             metadata=CONTROLS[args.controls],
         )
+        if seeded is not None:
+            seeded(database_url)
         receiver.reset(secret=prepared.secret, record=True, verify_every=16)
         env = settings_env(database_url)
         if meter is not None:

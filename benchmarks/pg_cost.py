@@ -4,7 +4,8 @@ loads pg_stat_statements.
 
   drain     N pending deliveries drained by the workers: PostgreSQL's CPU µs, WAL bytes,
             statements and transactions per delivery (benchmarks/pg_meter.py), with the
-            workers' own CPU per delivery and the rate.
+            workers' own CPU per delivery and the rate. `--past-days D`: D days of finished
+            deliveries beside them first (benchmarks/past_days.py), as retention keeps.
   pace      events published one per request at each --rates for --seconds each (and an idle
             stretch first): CPU per event of HookCast's processes and PostgreSQL's together,
             statements and transactions per event, the claims run, and publish-to-receipt
@@ -29,6 +30,7 @@ from benchmarks.config import HOOKCAST
 from benchmarks.drain import drain
 from benchmarks.hookcast_setup import Setup, settings_env
 from benchmarks.latency import paced
+from benchmarks.past_days import seed_past_days
 from benchmarks.pg_meter import METER_SETTINGS, PostgresMeter, wait_recorded
 from benchmarks.procs import HOST, Children, cpu_seconds, free_port, wait_for_port
 from benchmarks.receiving import Receiver
@@ -38,7 +40,9 @@ from benchmarks.servers import create_database, postgres_server
 def _drain(args: argparse.Namespace, server: Any, work: Path) -> dict[str, Any]:
     url = create_database(server, "drain")
     args.postgres = url
-    return drain(args, work, meter=PostgresMeter(url))
+    past = args.past_days
+    seeded = (lambda seeded_url: seed_past_days(seeded_url, past)) if past else None
+    return drain(args, work, meter=PostgresMeter(url), seeded=seeded)
 
 
 class _Deployment:
@@ -143,6 +147,12 @@ def main() -> None:
     parser.add_argument("--deliveries", type=int, default=20_000)
     parser.add_argument("--webhooks", type=int, default=1)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--past-days",
+        type=int,
+        default=0,
+        help="drain: first fill this many days before today with finished deliveries",
+    )
     parser.add_argument("--rates", type=lambda s: [int(r) for r in s.split(",")])
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--idle-seconds", type=float, default=10.0, help="pace: idle first")

@@ -79,7 +79,7 @@ async def test_migrate_creates_the_schema_once(empty_database_url: str, secret_k
 
     assert (
         await _scalar(empty_database_url, "SELECT version_num FROM alembic_version")
-        == "0018_lease_columns"
+        == "0019_pending_horizon"
     )
     store = await open_store(empty_database_url, secret_key=secret_key)
     try:
@@ -244,9 +244,11 @@ def _columns(connection: Connection, table: str) -> set[str]:
 
 
 # PostgreSQL's partitioned deliveries and attempts (migration 0016): a unique key holds the
-# partition key, and attempts have no foreign key to deliveries (a trigger deletes them).
+# partition key, and attempts have no foreign key to deliveries (a trigger deletes them);
+# their primary key leads with delivery_id, in place of its own index (migration 0019).
 _PARTITIONED_KEYS = {
     ("add_fk", "fk_attempts_delivery_id_deliveries"),
+    ("add_index", "ix_attempts_delivery_id"),
     ("remove_constraint", "deliveries(event_id, webhook_id, created)"),
     ("add_constraint", "deliveries(event_id, webhook_id)"),
 }

@@ -35,6 +35,7 @@ from hookcast.store.coalesce import supersede_older, supersede_retried
 from hookcast.store.connector import Transaction
 from hookcast.store.events import EventKey, has_resource_id, load_events
 from hookcast.store.fair_claim import created_by_now, due_oldest, fair_due, others_due
+from hookcast.store.horizon import pending_since
 from hookcast.store.record_batch import record_on_postgres, release_on_postgres
 from hookcast.store.rows import (
     attempt_from_row,
@@ -166,6 +167,7 @@ async def claim_due(
     loaded: dict[EventKey, Event] | None = None
     if tx.database == "postgresql":
         statement = _WITH_EVENTS[statement]  # registers the worker too
+        values["b_since"] = await pending_since(tx)  # the first day it plans
         loaded = {}
     elif worker_id is not None:
         await tx.execute(_REGISTER, values)

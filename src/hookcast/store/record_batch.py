@@ -1,28 +1,33 @@
 """A worker's batch of delivery outcomes recorded on PostgreSQL in one statement.
 
 One round trip and one executor start for the whole batch: the results and their attempts
-travel as arrays (one per column), and one statement locks the rows whose lease the worker
+travel as arrays (one per column), and one statement finds the rows whose lease the worker
 still holds, updates them (a retry keeps the status, a final result sets it) and inserts
 their attempts. Before, the same work took a locking SELECT, an UPDATE per kind of result
 and an INSERT executed once per attempt: a statement per delivery (docs/benchmarks.md,
 "PostgreSQL's work per delivery").
 
-Every row is reached by a primary-key probe whatever the statistics say: the results are
-walked in id order, each row locked through a LATERAL probe, and the UPDATE reaches the
-locked rows by their ctid (a TID scan) and their id: a ctid is unique within one table only,
-and on PostgreSQL deliveries is partitioned by day (migration 0016), so rows of two days can
-share a ctid. Joined by id instead, the planner hash-joined the
-batch against a sequential scan of every delivery, once per batch (with and without
-ANALYZE, 20,000 rows read to record 500). A row another transaction changed while this
-statement ran (a webhook paused at that moment) is locked at its new version but that
-version is not in the statement's snapshot, so the UPDATE misses it. The statement runs once
-more for exactly those results: the rows are this transaction's now (locked), and a new
-statement's snapshot sees the committed version. Without that second run the attempt that
-was sent would vanish from the log, and a paused delivery would keep a lease nobody reclaims.
+Every row is reached by a primary-key probe whatever the statistics say: each result's row
+is found through a LATERAL probe, and the UPDATE reaches those rows by their ctid (a TID
+scan) and their id: a ctid is unique within one table only, and on PostgreSQL deliveries is
+partitioned by day (migration 0016), so rows of two days can share a ctid. Joined by id
+instead, the planner hash-joined the batch against a sequential scan of every delivery, once
+per batch (with and without ANALYZE, 20,000 rows read to record 500).
 
-The rows are locked in id order, the order every recorder takes them in, so two recorders
-that hold overlapping rows (a lease lost and claimed again) wait for each other instead of
-deadlocking. A result whose lease is no longer held changes nothing and logs no attempt.
+The probe does not lock: the UPDATE's own row lock is the only one taken (a locking probe
+wrote a second row lock to the WAL for every delivery, docs/benchmarks.md). A row another
+transaction changed after the statement's snapshot (a webhook paused at that moment) has a
+new version at another ctid, so the UPDATE, once that transaction commits, finds its ctid
+no longer the row's and leaves it. The statement runs again for exactly those results, its
+probe locking them (in id order) this time: a new statement's snapshot sees the committed
+version, and a version newer still is locked for the run after. Without those runs the
+attempt that was sent would vanish from the log, and a paused delivery would keep a lease
+nobody reclaims. Two recorders wait on each other's rows only when a lease was lost and
+claimed again while the first still recorded it; a cycle needs two leases swapped between
+them within one statement, and PostgreSQL's deadlock detector ends it: the recording fails
+as an outage (`RolledBack`) and the worker records the batch again. A result whose lease is
+no longer held changes nothing and logs no attempt. An attempt's request headers are stored
+compactly (store/stored_headers.py).
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from hookcast.domain.models import DeliveryStatus
 from hookcast.ports import DeliveryResult
 from hookcast.store.connector import Row, Transaction
 from hookcast.store.statement import Statement
+from hookcast.store.stored_headers import compact
 from hookcast.store.types import dump_json, to_micros
 
 __all__ = ["Recorded", "record_on_postgres", "release_on_postgres"]
@@ -59,22 +65,32 @@ async def record_on_postgres(
     """Applies the results whose lease is held, with their attempts: those, by delivery id."""
     if not results:
         return {}
-    rows = await _record(tx, results)
-    if len(rows) < len(results):
-        # Changed by another transaction while locked (module docstring), or a lease lost:
-        # once more for those, which records the first kind and still ignores the second.
+    rows = await _record(tx, results, locking=False)
+    for _ in range(_LOCKING_RUNS):
+        if len(rows) == len(results):
+            break
+        # Changed by another transaction meanwhile (module docstring), or a lease lost:
+        # again for those, locking: that records the first kind and ignores the second.
         done = {row[0] for row in rows}
         missed = [r for r in results if r.delivery_id not in done]
-        rows = [*rows, *await _record(tx, missed)]
+        rows = [*rows, *await _record(tx, missed, locking=True)]
     return {id_: Recorded(id_, ordered, coalesces) for id_, ordered, coalesces in rows}
 
 
-async def _record(tx: Transaction, results: Sequence[DeliveryResult]) -> list[Row]:
+# A locking run locks the newest version of each row it finds, but when that version came
+# after the run's snapshot its UPDATE misses it still: the next run (the row locked, a
+# newer snapshot) records it for certain.
+_LOCKING_RUNS = 2
+
+
+async def _record(
+    tx: Transaction, results: Sequence[DeliveryResult], *, locking: bool
+) -> list[Row]:
     """One run of the recording statement. Each result's day, when all are known, has it
     read and update only those day partitions."""
     values = _arrays(results)
-    statement = _RECORD_ANY_DAY if None in values["b_created"] else _RECORD
-    return await tx.fetch_all(statement, values)
+    pruned = None not in values["b_created"]
+    return await tx.fetch_all(_RECORD[(pruned, locking)], values)
 
 
 def _arrays(results: Sequence[DeliveryResult]) -> dict[str, list[Any]]:
@@ -92,7 +108,13 @@ def _arrays(results: Sequence[DeliveryResult]) -> dict[str, list[Any]]:
             to_micros(r.completed_at) if final and r.completed_at else None,
             attempt.number,
             to_micros(attempt.started_at),
-            dump_json(attempt.request_headers),
+            dump_json(
+                compact(
+                    attempt.request_headers,
+                    delivery_id=attempt.delivery_id,
+                    started_at=attempt.started_at,
+                )
+            ),
             attempt.latency_ms,
             attempt.response_body,
             attempt.error,
@@ -123,17 +145,20 @@ _ARRAYS = (
 # A retry (status 'pending': DeliveryStatus.PENDING) keeps the delivery's status: PENDING,
 # or PAUSED if its webhook was disabled while the attempt was in flight (a retry must not
 # resume it), and its completion time; a final result sets both and keeps the due time.
-def _record_statement(*, pruned: bool) -> Statement:
+def _record_statement(*, pruned: bool, locking: bool) -> Statement:
     """The recording statement; `pruned`: every result's `created` is known, and only their
     days' partitions are read (`created = ANY(...)`, a constant in each execution's plan,
     so the planner leaves the other days out of the plan: each day partition planned in
-    and probed per row cost about a tenth of the statement with nine of them)."""
+    and probed per row cost about a tenth of the statement with nine of them); `locking`:
+    the probe locks each row, in id order (the runs after the first, module docstring)."""
     day = "AND deliveries.created = r.created AND deliveries.created = ANY(:b_created)"
     target = "AND d.created = ANY(:b_created)"
     if not pruned:
         day = target = ""
+    results, lock = ("(SELECT * FROM r ORDER BY id) AS r", "FOR UPDATE") if locking else ("r", "")
+    sql = _RECORD_SQL.format(day=day, target=target, results=results, lock=lock)
     return Statement(
-        lambda _: text(_RECORD_SQL.format(day=day, target=target)).bindparams(
+        lambda _: text(sql).bindparams(
             *(bindparam(name, type_=ARRAY(type_)) for name, type_ in _ARRAYS)
         )
     )
@@ -147,11 +172,11 @@ _RECORD_SQL = """
         ) AS r(id, token, status, next_at, code, completed_at,
                number, started_at, request_headers, latency_ms, response_body, error, created)
     ), held AS (
-        SELECT r.*, d.tid FROM (SELECT * FROM r ORDER BY id) AS r
+        SELECT r.*, d.tid FROM {results}
         CROSS JOIN LATERAL (
             SELECT ctid AS tid FROM deliveries
             WHERE deliveries.id = r.id AND deliveries.lease_token = r.token {day}
-            FOR UPDATE
+            {lock}
         ) AS d
     ), recorded AS (
         UPDATE deliveries AS d
@@ -167,7 +192,7 @@ _RECORD_SQL = """
             lease_until = NULL
         FROM held AS r
         WHERE d.ctid = ANY(ARRAY(SELECT tid FROM held)) AND d.ctid = r.tid AND d.id = r.id
-            {target}
+            AND d.lease_token = r.token {target}
         RETURNING d.id, d.resource_key IS NOT NULL, d.coalesce_key IS NOT NULL
     ), attempted AS (
         INSERT INTO attempts (delivery_id, number, started_at, request_headers, status_code,
@@ -178,15 +203,19 @@ _RECORD_SQL = """
     )
     SELECT * FROM recorded
 """
-_RECORD = _record_statement(pruned=True)
-_RECORD_ANY_DAY = _record_statement(pruned=False)
+_RECORD = {
+    (pruned, locking): _record_statement(pruned=pruned, locking=locking)
+    for pruned in (True, False)
+    for locking in (True, False)
+}
 
 
 async def release_on_postgres(
     tx: Transaction, leases: Sequence[tuple[str, str]], *, due: int
 ) -> None:
     """Hands back leased deliveries unattempted, due again at `due` (microseconds): one
-    statement for the batch, its rows reached and locked as `_RECORD` reaches them."""
+    statement for the batch, its rows reached and locked as a locking run of `_RECORD`
+    reaches them."""
     if leases:
         ids, tokens = zip(*leases, strict=True)
         values = {"b_id": list(ids), "b_token": list(tokens), "b_due": due}

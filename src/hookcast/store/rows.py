@@ -25,6 +25,7 @@ from hookcast.domain.models import (
     Webhook,
 )
 from hookcast.store.crypto import SecretBox
+from hookcast.store.stored_headers import expand
 
 __all__ = [
     "account_from_row",
@@ -329,7 +330,10 @@ def attempt_from_row(row: Row) -> Attempt:
         delivery_id=row["delivery_id"],
         number=row["number"],
         started_at=row["started_at"],
-        request_headers=row["request_headers"],
+        # Stored compactly by PostgreSQL's recording statement (store/stored_headers.py).
+        request_headers=expand(
+            row["request_headers"], delivery_id=row["delivery_id"], started_at=row["started_at"]
+        ),
         status_code=row["status_code"],
         latency_ms=row["latency_ms"],
         response_body=row["response_body"],

@@ -52,6 +52,7 @@ from hookcast.store import deliveries as delivery_sql
 from hookcast.store import delivery_rate as rate_sql
 from hookcast.store import events as event_sql
 from hookcast.store import held as held_sql
+from hookcast.store import horizon as horizon_sql
 from hookcast.store import mail as mail_sql
 from hookcast.store import operational as operational_sql
 from hookcast.store import operations as operations_sql
@@ -460,6 +461,9 @@ class SqlStore:
     async def beat_worker(self, worker_id: str, now: datetime) -> None:
         async with self._writing() as tx:
             await worker_sql.beat(tx, worker_id=worker_id, now=now)
+            if self.dialect == "postgresql":
+                # The days claims plan follow the backlog's oldest (store/horizon.py).
+                await horizon_sql.advance(tx)
 
     async def take_back_leases(self, *, now: datetime, stale_before: datetime) -> int:
         return await self._making_due(

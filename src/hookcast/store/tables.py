@@ -29,6 +29,7 @@ __all__ = [
     "attempts",
     "deliveries",
     "delivery_chains",
+    "delivery_horizon",
     "events",
     "mail_outbox",
     "metadata",
@@ -337,6 +338,16 @@ delivery_chains = Table(
     Column("head_id", String(_DELIVERY_ID), nullable=True, unique=True),
 )
 
+# PostgreSQL: one row, `pending_since`, the start of a day no pending delivery was created
+# before, so a claim plans only the day partitions from it on (store/horizon.py; migration
+# 0019's trigger moves it down). SQLite has no partitions and never reads it.
+delivery_horizon = Table(
+    "delivery_horizon",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),  # always 1
+    Column("pending_since", BigInteger, nullable=False),  # µs since the epoch, a day's start
+)
+
 # Delivering processes and their heartbeats (store/workers.py).
 workers = Table(
     "workers",
@@ -346,6 +357,9 @@ workers = Table(
     Column("last_seen", Timestamp, nullable=False),
 )
 
+# On PostgreSQL (day partitions, migrations 0016 and 0019) the primary key is
+# (delivery_id, id, started_at) and stands in for the delivery_id index: one index entry
+# per attempt, not two.
 attempts = Table(
     "attempts",
     metadata,

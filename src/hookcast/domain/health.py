@@ -6,9 +6,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from hookcast.domain.frozen import quick_init
 from hookcast.domain.models import LastError
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class HealthSignal:
     """One attempt's contribution: when it happened, whether it succeeded, and whether it
@@ -26,6 +28,7 @@ class HealthSignal:
     disable_at: datetime | None = None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class WebhookHealth:
     """A batch's net effect on one webhook's health (what the store applies)."""

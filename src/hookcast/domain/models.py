@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
+from hookcast.domain.frozen import quick_init
+
 JSONObject = Mapping[str, Any]
 
 
@@ -131,6 +133,7 @@ class WebhookState(enum.StrEnum):
 ERROR_EXCERPT = 300  # characters of a failed attempt's response kept with its webhook
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class LastError:
     """A webhook's most recent failed attempt, kept with the webhook so every list shows it
@@ -238,6 +241,7 @@ class Webhook:
         return (self.secret,)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Event:
     """Something that happened on the platform, as published (and stored) once."""
@@ -260,6 +264,7 @@ class Event:
     traceparent: str | None = field(default=None, compare=False)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Delivery:
     """One event on its way to one webhook."""
@@ -288,6 +293,7 @@ class Delivery:
     coalesce_key: str | None = None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Attempt:
     """One HTTP request and what came of it, recorded as data."""

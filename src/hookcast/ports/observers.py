@@ -6,9 +6,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from hookcast.domain.frozen import quick_init
 from hookcast.domain.models import DeliveryStatus, Event
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class AttemptReport:
     """One recorded attempt, as metrics and logs see it: ids and numbers, never a secret,

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from hookcast.domain.frozen import quick_init
 from hookcast.domain.health import WebhookHealth
 from hookcast.domain.models import (
     Attempt,
@@ -19,6 +20,7 @@ from hookcast.domain.models import (
 )
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class ClaimedDelivery:
     """A due delivery leased to one worker until `lease_token` is released or expires."""
@@ -29,6 +31,7 @@ class ClaimedDelivery:
     webhook: Webhook
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class DeliveryResult:
     """What a worker learned from one attempt, and what happens next.

@@ -7,9 +7,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from hookcast.domain.frozen import quick_init
 from hookcast.domain.models import ClientCertificate
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class OutboundRequest:
     url: str
@@ -23,6 +25,7 @@ class OutboundRequest:
     account_id: str = ""
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class SendOutcome:
     """What came back: a status (any HTTP status) or an error, never an exception."""

@@ -24,6 +24,7 @@ import contextlib
 import functools
 import json
 import os
+import resource
 import shutil
 import subprocess
 import tempfile
@@ -71,12 +72,16 @@ def paced(
     command += ["--key", key, "--rate", str(rate), "--seconds", str(seconds)]
     command += ["--phase", f"r{rate}", "--out", str(out), "--sent-out", str(sent)]
     machine_before = cpu_times()
+    receiver_before = cpu_seconds(receiver.child.pid)
+    loadgen_before = _children_cpu()
     completed = subprocess.run(command, capture_output=True, text=True, check=True, cwd=REPO)
+    loadgen_cpu = _children_cpu() - loadgen_before
     steal = steal_percent(machine_before, cpu_times())
     load = os.getloadavg()[0]
     report = json.loads(completed.stdout.strip().splitlines()[-1])
     published = read_times(out)
     receiver.wait_for(len(published), timeout=60 + len(published) / 100, children=children)
+    receiver_cpu = cpu_seconds(receiver.child.pid) - receiver_before
     arrived = receiver.dump(work / f"{rate}.arrived")
     measured: dict[str, Any] = {
         "offered_rate": rate,
@@ -85,8 +90,17 @@ def paced(
         **both_clocks(published, read_times(sent), arrived),
         "load_average": round(load, 2),
         "steal_percent": steal,
+        # The harness's own share of the two cores, beside HookCast's (run() adds it).
+        "loadgen_cpu_us_per_event": round(loadgen_cpu / max(len(published), 1) * 1e6, 1),
+        "receiver_cpu_us_per_event": round(receiver_cpu / max(len(published), 1) * 1e6, 1),
     }
     return len(published), measured
+
+
+def _children_cpu() -> float:
+    """User plus system CPU time of this process's finished children (the load generator)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def sent_times_path(published_file: Path) -> Path:

@@ -1,7 +1,8 @@
 """Load generators, run as their own processes so they never share a GIL with a contestant.
 
-  pace-hookcast   open loop: single-event POST /v2/events/ at a fixed offered rate; writes
-                  "<publish-call return time> <event id>" lines for the latency join
+  pace-hookcast   open loop: single-event POST /v2/events/ at a fixed offered rate, on raw
+                  keep-alive connections (benchmarks/pace_http.py); writes "<202 time>
+                  <event id>" and "<send time> <event id>" lines for the latency join
   pace-celery     the same offered rate through Celery's deliver.delay()
   publish         closed loop: POST /v2/events/ as fast as C connections allow, in batches
   enqueue-celery  queue N Celery tasks (the backlog the workers then drain)
@@ -26,52 +27,64 @@ _MAX_IN_FLIGHT = 1024  # an open loop, but not an unbounded one
 
 
 async def pace_hookcast(args: argparse.Namespace) -> dict[str, Any]:
-    import aiohttp
+    """Open loop: each publish is sent when it is due, on an idle keep-alive connection or a
+    new one (benchmarks/pace_http.py); "sent" is the moment it was handed over, within a
+    millisecond of its due time."""
+    from urllib.parse import urlsplit
 
-    url = args.api.rstrip("/") + "/v2/events/"
-    headers = {"Authorization": args.key, "Content-Type": "application/json"}
+    from benchmarks.pace_http import Publisher
+
+    api = urlsplit(args.api)
+    publisher = Publisher(
+        host=api.hostname or "127.0.0.1",
+        port=api.port or 80,
+        path=api.path.rstrip("/") + "/v2/events/",
+        headers={"Authorization": args.key, "Content-Type": "application/json"},
+    )
     total = int(args.rate * args.seconds)
     records: list[str] = []
     sent_at: list[str] = []  # when each accepted publish was sent: latency "from send"
     errors: list[str] = []
-    loop = asyncio.get_running_loop()
-    in_flight: set[asyncio.Task[None]] = set()
+    in_flight = 0
     capped = 0
-    async with aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=_MAX_IN_FLIGHT)
-    ) as session:
+    loop = asyncio.get_running_loop()
+    finished = loop.create_future()
 
-        async def one(number: int) -> None:
-            body = orjson.dumps(published_event(args.phase, number))
-            sent = time.time()
-            try:
-                async with session.post(url, data=body, headers=headers) as response:
-                    await response.read()
-                    returned = time.time()
-                    if response.status == 202:
-                        records.append(f"{returned:.6f} {event_id(args.phase, number)}\n")
-                        sent_at.append(f"{sent:.6f} {event_id(args.phase, number)}\n")
-                    else:
-                        errors.append(f"HTTP {response.status}")
-            except (aiohttp.ClientError, OSError) as exc:
-                errors.append(f"{type(exc).__name__}: {exc}")
+    launched = 0
 
-        start = loop.time() + 0.05
-        launched = 0
-        while launched < total:
-            due = min(total, int((loop.time() - start) * args.rate) + 1)
-            while launched < due:
-                if len(in_flight) >= _MAX_IN_FLIGHT:
-                    capped += 1
-                    break
-                task = asyncio.create_task(one(launched))
-                in_flight.add(task)
-                task.add_done_callback(in_flight.discard)
-                launched += 1
-            await asyncio.sleep(0.001)
-        offered_seconds = loop.time() - start
-        if in_flight:
-            await asyncio.wait(set(in_flight), timeout=120)
+    def publish(number: int) -> None:
+        nonlocal in_flight
+        body = orjson.dumps(published_event(args.phase, number))
+        sent = time.time()
+
+        def done(status: int, returned: float, error: str) -> None:
+            nonlocal in_flight
+            in_flight -= 1
+            if status == 202:
+                records.append(f"{returned:.6f} {event_id(args.phase, number)}\n")
+                sent_at.append(f"{sent:.6f} {event_id(args.phase, number)}\n")
+            else:
+                errors.append(error or f"HTTP {status}")
+            if in_flight == 0 and launched == total and not finished.done():
+                finished.set_result(None)
+
+        in_flight += 1
+        publisher.post(body, done)
+
+    start = loop.time() + 0.05
+    while launched < total:
+        due = min(total, int((loop.time() - start) * args.rate) + 1)
+        while launched < due:
+            if in_flight >= _MAX_IN_FLIGHT:
+                capped += 1
+                break
+            launched += 1
+            publish(launched - 1)
+        await asyncio.sleep(0.001)
+    offered_seconds = loop.time() - start
+    if in_flight:
+        await asyncio.wait_for(finished, timeout=120)
+    publisher.close()
     # Written once, after the timed run: a blocking write cannot skew what was measured.
     Path(args.out).write_text("".join(records), encoding="ascii")  # noqa: ASYNC240
     Path(args.sent_out).write_text("".join(sent_at), encoding="ascii")  # noqa: ASYNC240

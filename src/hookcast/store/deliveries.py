@@ -16,7 +16,6 @@ from sqlalchemy import (
     any_,
     bindparam,
     case,
-    exists,
     func,
     insert,
     literal,
@@ -25,7 +24,7 @@ from sqlalchemy import (
     true,
     update,
 )
-from sqlalchemy.sql.dml import Insert, Update
+from sqlalchemy.sql.dml import Update
 
 from hookcast.domain.ids import new_resource_id
 from hookcast.domain.leases import MAX_LEASE_LOSSES, lost_attempt
@@ -38,6 +37,7 @@ from hookcast.store.events import EventKey, has_resource_id, load_events
 from hookcast.store.fair_claim import created_by_now, due_oldest, fair_due, others_due
 from hookcast.store.horizon import pending_since
 from hookcast.store.record_batch import record_on_postgres, release_on_postgres
+from hookcast.store.record_sqlite import record_on_sqlite
 from hookcast.store.rows import (
     attempt_from_row,
     attempt_values,
@@ -374,8 +374,7 @@ async def record_attempts(tx: Transaction, results: Sequence[DeliveryResult]) ->
 
     PostgreSQL: one statement locks the held rows, updates them and inserts their attempts
     (store/record_batch.py). SQLite: BEGIN IMMEDIATE already holds the database's write
-    lock, so each statement checks the lease itself, the attempt first (before the update
-    clears the lease).
+    lock, so each statement checks the lease itself (store/record_sqlite.py).
     """
     if tx.database == "postgresql":
         recorded = await record_on_postgres(tx, results)
@@ -387,12 +386,7 @@ async def record_attempts(tx: Transaction, results: Sequence[DeliveryResult]) ->
             [r for r in held if recorded[r.delivery_id].ordered],
             coalescing=[r for r in held if recorded[r.delivery_id].coalesces],
         )
-    attempt_rows = [{**attempt_values(r.attempt), "b_token": r.lease_token} for r in results]
-    await tx.execute_many(_ATTEMPT_IF_HELD, attempt_rows)
-    retries = [_result_values(r) for r in results if r.status is DeliveryStatus.PENDING]
-    finals = [_result_values(r) for r in results if r.status is not DeliveryStatus.PENDING]
-    await tx.execute_many(_RETRY, retries)
-    await tx.execute_many(_COMPLETE, finals)
+    await record_on_sqlite(tx, results)
     if await tx.fetch_one(_ANY_CHAIN) is None:
         # No ordered chain at all (this write holds SQLite's one write lock, so none can
         # start meanwhile): no result here heads one. Looking each result up in the chains
@@ -422,53 +416,10 @@ async def _advance_finished(
     return await advance_chains(tx, finals, now=now)
 
 
-def _result_values(result: DeliveryResult) -> dict[str, Any]:
-    return {
-        "b_id": result.delivery_id,
-        "b_token": result.lease_token,
-        "b_status": result.status.value,
-        "b_next": result.next_attempt_at or result.attempt.started_at,
-        "b_code": result.attempt.status_code,
-        "b_completed": result.completed_at,
-    }
-
-
 _HELD = and_(
     deliveries.c.id == bindparam("b_id"),
     deliveries.c.lease_token == bindparam("b_token"),
 )
-
-# A retry leaves the status alone: it is PENDING, or PAUSED if the webhook was disabled while
-# the attempt was in flight, and a retry must not resume a paused delivery.
-_RETRY = Statement(
-    lambda _: (
-        update(deliveries)
-        .where(_HELD)
-        .values(
-            attempts=deliveries.c.attempts + 1,
-            next_attempt_at=bindparam("b_next", type_=Timestamp),
-            last_status_code=bindparam("b_code"),
-            lease_token=None,
-            lease_worker=None,
-        )
-    )
-)
-
-_COMPLETE = Statement(
-    lambda _: (
-        update(deliveries)
-        .where(_HELD)
-        .values(
-            status=bindparam("b_status", type_=String),
-            attempts=deliveries.c.attempts + 1,
-            last_status_code=bindparam("b_code"),
-            completed_at=bindparam("b_completed", type_=Timestamp),
-            lease_token=None,
-            lease_worker=None,
-        )
-    )
-)
-
 
 _ATTEMPT_COLUMNS = [
     "delivery_id",
@@ -481,23 +432,6 @@ _ATTEMPT_COLUMNS = [
     "error",
 ]
 _INSERT_ATTEMPT = Statement(lambda _: insert(attempts), columns=_ATTEMPT_COLUMNS)
-
-
-def _attempt_if_held(_database: str) -> Insert:
-    """INSERT INTO attempts (...) SELECT :delivery_id, ... WHERE EXISTS (the lease is held)"""
-    values = {name: bindparam(name, type_=attempts.c[name].type) for name in _ATTEMPT_COLUMNS}
-    return insert(attempts).from_select(
-        _ATTEMPT_COLUMNS,
-        select(*values.values()).where(
-            exists().where(
-                deliveries.c.id == values["delivery_id"],
-                deliveries.c.lease_token == bindparam("b_token", type_=String),
-            )
-        ),
-    )
-
-
-_ATTEMPT_IF_HELD = Statement(_attempt_if_held)
 
 
 async def release_leases(

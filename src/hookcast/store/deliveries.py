@@ -16,7 +16,6 @@ from sqlalchemy import (
     any_,
     bindparam,
     case,
-    exists,
     func,
     insert,
     literal,
@@ -25,7 +24,7 @@ from sqlalchemy import (
     true,
     update,
 )
-from sqlalchemy.sql.dml import Insert, Update
+from sqlalchemy.sql.dml import Update
 
 from hookcast.domain.ids import new_resource_id
 from hookcast.domain.leases import MAX_LEASE_LOSSES, lost_attempt
@@ -33,11 +32,12 @@ from hookcast.domain.models import Attempt, Delivery, DeliveryStatus, Event
 from hookcast.ports import DeliveryQuery, DeliveryRecord, DeliveryResult, Page
 from hookcast.store.chains import admit_deliveries, advance_chains, start_chains
 from hookcast.store.coalesce import supersede_older, supersede_retried
-from hookcast.store.connector import Transaction
+from hookcast.store.connector import Row, Transaction
 from hookcast.store.events import EventKey, has_resource_id, load_events
 from hookcast.store.fair_claim import created_by_now, due_oldest, fair_due, others_due
 from hookcast.store.horizon import pending_since
 from hookcast.store.record_batch import record_on_postgres, release_on_postgres
+from hookcast.store.record_sqlite import record_on_sqlite
 from hookcast.store.rows import (
     attempt_from_row,
     attempt_values,
@@ -48,7 +48,7 @@ from hookcast.store.rows import (
 from hookcast.store.sql import count, in_list, insert_ignoring, paginate
 from hookcast.store.statement import Query, Statement
 from hookcast.store.tables import attempts, deliveries, delivery_chains, events, webhooks
-from hookcast.store.types import Timestamp, to_micros
+from hookcast.store.types import Timestamp, from_micros, to_micros
 from hookcast.store.unnest import unnest_insert, unnest_values
 from hookcast.store.webhooks import lock_webhooks, retried_now
 from hookcast.store.workers import register_claimer
@@ -148,10 +148,11 @@ async def claim_due(
     here, with an attempt saying why, instead of being handed to the next worker to lose.
     """
     token = secrets.token_hex(16)
+    until = now + timedelta(seconds=lease_seconds)
     values = {
         "b_now": now,
         "b_limit": limit,
-        "b_until": now + timedelta(seconds=lease_seconds),
+        "b_until": until,
         "b_token": token,
         "b_worker": worker_id,
     }
@@ -167,25 +168,61 @@ async def claim_due(
     lost: list[tuple[Delivery, int]] = []
     loaded: dict[EventKey, Event] | None = None
     if tx.database == "postgresql":
-        statement = _WITH_EVENTS[statement]  # registers the worker too
         values["b_since"] = await pending_since(tx)  # the first day it plans
         loaded = {}
-    elif worker_id is not None:
-        await tx.execute(_REGISTER, values)
-    for row in await tx.fetch_mappings(statement, values):
-        delivery = delivery_from_row(row)
-        if loaded is not None:
-            loaded[(delivery.account_id, delivery.event_id)] = _claimed_event(row)
-        if row["lease_losses"] >= MAX_LEASE_LOSSES:
-            lost.append((delivery, row["lease_losses"]))
-        else:
-            claimed.append(delivery)
+        # The statement registers the worker too.
+        for mapped in await tx.fetch_mappings(_WITH_EVENTS[statement], values):
+            delivery = delivery_from_row(mapped)
+            loaded[(delivery.account_id, delivery.event_id)] = _claimed_event(mapped)
+            _sort_claimed(delivery, mapped["lease_losses"], claimed=claimed, lost=lost)
+    else:
+        if worker_id is not None:
+            await tx.execute(_REGISTER, values)
+        # Each row's due time is its lease's expiry, as stored (whole microseconds).
+        due = from_micros(to_micros(until))
+        for row in await tx.fetch_all(statement, values):
+            _sort_claimed(_claimed_delivery(row, due), row[-1], claimed=claimed, lost=lost)
     if lost:
         await _fail_lost(tx, lost, now)
         # Failed for good: an ordered chain they head moves on (due now, claimed next time).
         await advance_chains(tx, [delivery.id for delivery, _ in lost], now=now)
     claimed.sort(key=lambda delivery: (delivery.created, delivery.id))
     return token, claimed, loaded
+
+
+def _sort_claimed(
+    delivery: Delivery,
+    losses: int,
+    *,
+    claimed: list[Delivery],
+    lost: list[tuple[Delivery, int]],
+) -> None:
+    """Adds a claimed delivery to `claimed`, or to `lost` if its lease was lost too often."""
+    if losses >= MAX_LEASE_LOSSES:
+        lost.append((delivery, losses))
+    else:
+        claimed.append(delivery)
+
+
+def _claimed_delivery(row: Row, until: datetime) -> Delivery:
+    """A delivery from a row of SQLite's claim (`_SQLITE_CLAIMED`'s columns, loaded): still
+    pending (the claim chose pending rows, and changes no status), due when its lease
+    expires at `until`."""
+    return Delivery(
+        id=row[0],
+        account_id=row[1],
+        event_id=row[2],
+        webhook_id=row[3],
+        status=DeliveryStatus.PENDING,
+        attempts=row[4],
+        next_attempt_at=until,
+        created=row[5],
+        last_status_code=row[6],
+        completed_at=row[7],
+        resource_key=row[8],
+        sequence=row[9],
+        coalesce_key=row[10],
+    )
 
 
 def _claimed_event(row: Mapping[str, Any]) -> Event:
@@ -255,8 +292,31 @@ def _claim(database: str, *, chosen: Callable[[str], Select[Any]]) -> Update:
             lease_losses=deliveries.c.lease_losses
             + case((deliveries.c.lease_token.is_not(None), 1), else_=0),
         )
-        .returning(*deliveries.c)
+        .returning(*(deliveries.c if database == "postgresql" else _SQLITE_CLAIMED))
     )
+
+
+# What SQLite's claim returns: a claimed delivery's columns (`_claimed_delivery`), without
+# its status, lease and due time, which the claim itself knows, and its lease losses last.
+# All 17 columns loaded into a dict per row cost ~2 us more per claimed delivery, in process
+# (docs/benchmarks.md, target 3); PostgreSQL's claim, which loads the events too, is as was.
+_SQLITE_CLAIMED = tuple(
+    deliveries.c[name]
+    for name in (
+        "id",
+        "account_id",
+        "event_id",
+        "webhook_id",
+        "attempts",
+        "created",
+        "last_status_code",
+        "completed_at",
+        "resource_key",
+        "sequence",
+        "coalesce_key",
+        "lease_losses",
+    )
+)
 
 
 def _oldest(database: str) -> Select[Any]:
@@ -314,8 +374,7 @@ async def record_attempts(tx: Transaction, results: Sequence[DeliveryResult]) ->
 
     PostgreSQL: one statement locks the held rows, updates them and inserts their attempts
     (store/record_batch.py). SQLite: BEGIN IMMEDIATE already holds the database's write
-    lock, so each statement checks the lease itself, the attempt first (before the update
-    clears the lease).
+    lock, so each statement checks the lease itself (store/record_sqlite.py).
     """
     if tx.database == "postgresql":
         recorded = await record_on_postgres(tx, results)
@@ -327,12 +386,7 @@ async def record_attempts(tx: Transaction, results: Sequence[DeliveryResult]) ->
             [r for r in held if recorded[r.delivery_id].ordered],
             coalescing=[r for r in held if recorded[r.delivery_id].coalesces],
         )
-    attempt_rows = [{**attempt_values(r.attempt), "b_token": r.lease_token} for r in results]
-    await tx.execute_many(_ATTEMPT_IF_HELD, attempt_rows)
-    retries = [_result_values(r) for r in results if r.status is DeliveryStatus.PENDING]
-    finals = [_result_values(r) for r in results if r.status is not DeliveryStatus.PENDING]
-    await tx.execute_many(_RETRY, retries)
-    await tx.execute_many(_COMPLETE, finals)
+    await record_on_sqlite(tx, results)
     if await tx.fetch_one(_ANY_CHAIN) is None:
         # No ordered chain at all (this write holds SQLite's one write lock, so none can
         # start meanwhile): no result here heads one. Looking each result up in the chains
@@ -362,53 +416,10 @@ async def _advance_finished(
     return await advance_chains(tx, finals, now=now)
 
 
-def _result_values(result: DeliveryResult) -> dict[str, Any]:
-    return {
-        "b_id": result.delivery_id,
-        "b_token": result.lease_token,
-        "b_status": result.status.value,
-        "b_next": result.next_attempt_at or result.attempt.started_at,
-        "b_code": result.attempt.status_code,
-        "b_completed": result.completed_at,
-    }
-
-
 _HELD = and_(
     deliveries.c.id == bindparam("b_id"),
     deliveries.c.lease_token == bindparam("b_token"),
 )
-
-# A retry leaves the status alone: it is PENDING, or PAUSED if the webhook was disabled while
-# the attempt was in flight, and a retry must not resume a paused delivery.
-_RETRY = Statement(
-    lambda _: (
-        update(deliveries)
-        .where(_HELD)
-        .values(
-            attempts=deliveries.c.attempts + 1,
-            next_attempt_at=bindparam("b_next", type_=Timestamp),
-            last_status_code=bindparam("b_code"),
-            lease_token=None,
-            lease_worker=None,
-        )
-    )
-)
-
-_COMPLETE = Statement(
-    lambda _: (
-        update(deliveries)
-        .where(_HELD)
-        .values(
-            status=bindparam("b_status", type_=String),
-            attempts=deliveries.c.attempts + 1,
-            last_status_code=bindparam("b_code"),
-            completed_at=bindparam("b_completed", type_=Timestamp),
-            lease_token=None,
-            lease_worker=None,
-        )
-    )
-)
-
 
 _ATTEMPT_COLUMNS = [
     "delivery_id",
@@ -421,23 +432,6 @@ _ATTEMPT_COLUMNS = [
     "error",
 ]
 _INSERT_ATTEMPT = Statement(lambda _: insert(attempts), columns=_ATTEMPT_COLUMNS)
-
-
-def _attempt_if_held(_database: str) -> Insert:
-    """INSERT INTO attempts (...) SELECT :delivery_id, ... WHERE EXISTS (the lease is held)"""
-    values = {name: bindparam(name, type_=attempts.c[name].type) for name in _ATTEMPT_COLUMNS}
-    return insert(attempts).from_select(
-        _ATTEMPT_COLUMNS,
-        select(*values.values()).where(
-            exists().where(
-                deliveries.c.id == values["delivery_id"],
-                deliveries.c.lease_token == bindparam("b_token", type_=String),
-            )
-        ),
-    )
-
-
-_ATTEMPT_IF_HELD = Statement(_attempt_if_held)
 
 
 async def release_leases(

@@ -6,16 +6,20 @@ import asyncio
 import itertools
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
 from sqlalchemy import Connection, Table, UniqueConstraint, insert, inspect, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from hookcast.domain.models import DeliveryStatus
+from hookcast.domain.models import DeliveryStatus, Webhook
 from hookcast.ports import DeliveryQuery
 from hookcast.store import migrate, open_store, to_async_url
 from hookcast.store.crypto import SecretBox
@@ -27,6 +31,7 @@ from hookcast.store.rows import (
     site_values,
     webhook_values,
 )
+from hookcast.store.sql_store import SqlStore
 from hookcast.store.tables import (
     accounts,
     attempts,
@@ -219,6 +224,98 @@ async def test_a_delivery_leased_before_upgrading_stays_leased_until_its_lease_e
         await store.close()
     assert early == []
     assert [claimed.delivery.id for claimed in late] == [leased.id]
+
+
+async def test_downgrading_to_0018_gives_back_the_headers_that_were_sent(
+    empty_database_url: str, secret_key: bytes
+) -> None:
+    # PostgreSQL stores them compactly since 0019 (store/stored_headers.py), which code
+    # before it cannot read: a downgrade stores each as the object that was sent again.
+    acme = make.account()
+    hook = make.webhook(acme.id)
+    migrate(empty_database_url)
+    store = await open_store(empty_database_url, secret_key=secret_key)
+    try:
+        await store.create_account(acme)
+        await store.create_webhook(hook)
+        sent = await _send(store, hook, count=3)
+    finally:
+        await store.close()
+
+    await _downgrade(empty_database_url, "0018_lease_columns")
+    stored = await _stored_headers(empty_database_url)
+    assert stored == sent
+    # In the order they were sent, too.
+    assert {delivery_id: list(headers) for delivery_id, headers in stored.items()} == {
+        delivery_id: list(headers) for delivery_id, headers in sent.items()
+    }
+
+    migrate(empty_database_url)
+    store = await open_store(empty_database_url, secret_key=secret_key)
+    try:
+        sent |= await _send(store, hook, count=1)
+        read = {}
+        for delivery_id in sent:
+            delivery = await store.get_delivery(acme.id, delivery_id)
+            assert delivery is not None
+            read[delivery_id] = delivery.attempts[0].request_headers
+    finally:
+        await store.close()
+    assert read == sent
+
+
+async def _send(store: SqlStore, hook: Webhook, *, count: int) -> dict[str, dict[str, str]]:
+    """Publishes `count` events to the webhook and records an attempt of each delivery,
+    with headers of every kind the compact form has; returns them by delivery id."""
+    published = [make.event(hook.account_id) for _ in range(count)]
+    await store.append_events(events=published, fanout=make.fanout_to(hook.id))
+    claimed = await store.claim_due_deliveries(now=make.later(1), limit=count, lease_seconds=30)
+    sent: dict[str, dict[str, str]] = {}
+    results = []
+    for number, one in enumerate(claimed):
+        result = make.succeeded(one, make.later(1 + number))
+        headers = {
+            "Content-Type": "application/json",  # words of the list
+            "User-Agent": "HookCast/0.1 (+webhooks)",
+            "webhook-id": one.delivery.id,  # the attempt's delivery id
+            "webhook-timestamp": str(int(result.attempt.started_at.timestamp())),
+            "webhook-signature": "[redacted]",
+            "X-Custom": f"value {number}",  # neither: stored as itself
+        }
+        results.append(replace(result, attempt=replace(result.attempt, request_headers=headers)))
+        sent[one.delivery.id] = headers
+    await store.record_results(results, [])
+    assert len(sent) == count
+    return sent
+
+
+async def _downgrade(url: str, revision: str) -> None:
+    """Alembic's downgrade of the database at `url` to `revision`, in one transaction."""
+
+    def downgrade(connection: Connection) -> None:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
+
+    engine = create_async_engine(to_async_url(url))
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(downgrade)
+    finally:
+        await engine.dispose()
+
+
+async def _stored_headers(url: str) -> dict[str, dict[str, str]]:
+    """Every attempt's request headers by delivery id, as stored (JSON text), read as code
+    before 0019 reads them."""
+    engine = create_async_engine(to_async_url(url))
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(text("SELECT delivery_id, request_headers FROM attempts"))
+            return {delivery_id: orjson.loads(stored) for delivery_id, stored in rows}
+    finally:
+        await engine.dispose()
 
 
 async def _rows_at_revision(

@@ -358,3 +358,57 @@ def _described(difference: object) -> tuple[str, str]:
         columns = ", ".join(column.name for column in constraint.columns)
         return kind, f"{constraint.table.name}({columns})"
     return kind, str(getattr(constraint, "name", constraint))
+
+
+async def test_downgrading_to_0018_rewrites_attempts_past_one_batch(
+    empty_database_url: str, secret_key: bytes
+) -> None:
+    # Review (down0019): more attempts than one batch of the downgrade (2,000), several per
+    # delivery, and rows already stored as objects beside compact ones.
+    acme = make.account()
+    hook = make.webhook(acme.id)
+    migrate(empty_database_url)
+    store = await open_store(empty_database_url, secret_key=secret_key)
+    count = 1_500
+    sent: dict[tuple[str, int], dict[str, str]] = {}
+    try:
+        await store.create_account(acme)
+        await store.create_webhook(hook)
+        published = [make.event(acme.id) for _ in range(count)]
+        await store.append_events(events=published, fanout=make.fanout_to(hook.id))
+        for round_ in range(2):
+            at = make.later(100 * (round_ + 1))
+            claimed = await store.claim_due_deliveries(now=at, limit=count, lease_seconds=30)
+            assert len(claimed) == count
+            results = []
+            for number, one in enumerate(claimed):
+                headers = {
+                    "Content-Type": "application/json",
+                    "webhook-id": one.delivery.id,
+                    "webhook-timestamp": str(int(at.timestamp())),
+                    "X-Custom": f"value {number}",
+                }
+                result = make.retry_later(one, retry_at=make.later(150), at=at)
+                attempt = replace(result.attempt, request_headers=headers)
+                results.append(replace(result, attempt=attempt))
+                sent[(one.delivery.id, attempt.number)] = headers
+            await store.record_results(results, [])
+    finally:
+        await store.close()
+
+    compact = await _scalar(
+        empty_database_url, "SELECT count(*) FROM attempts WHERE request_headers LIKE '[%'"
+    )
+    assert compact == (2 * count if empty_database_url.startswith("postgresql") else 0)
+    await _downgrade(empty_database_url, "0018_lease_columns")
+    engine = create_async_engine(to_async_url(empty_database_url))
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                text("SELECT delivery_id, number, request_headers FROM attempts")
+            )
+            stored = {(d, n): orjson.loads(h) for d, n, h in rows}
+    finally:
+        await engine.dispose()
+    assert len(stored) == 2 * count
+    assert stored == sent

@@ -400,6 +400,22 @@ async def test_downgrading_to_0018_rewrites_attempts_past_one_batch(
         empty_database_url, "SELECT count(*) FROM attempts WHERE request_headers LIKE '[%'"
     )
     assert compact == (2 * count if empty_database_url.startswith("postgresql") else 0)
+    # Rows as code before 0019 stored them (objects), among the compact ones: kept as they are.
+    before = sorted(sent)[:5]
+    engine = create_async_engine(to_async_url(empty_database_url))
+    try:
+        async with engine.begin() as conn:
+            for delivery_id, number in before:
+                sent[(delivery_id, number)] = {"X-Old": "[kept]"}
+                await conn.execute(
+                    text(
+                        "UPDATE attempts SET request_headers = :stored "
+                        "WHERE delivery_id = :delivery_id AND number = :number"
+                    ),
+                    {"stored": '{"X-Old":"[kept]"}', "delivery_id": delivery_id, "number": number},
+                )
+    finally:
+        await engine.dispose()
     await _downgrade(empty_database_url, "0018_lease_columns")
     engine = create_async_engine(to_async_url(empty_database_url))
     try:

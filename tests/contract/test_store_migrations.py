@@ -363,7 +363,7 @@ def _described(difference: object) -> tuple[str, str]:
 async def test_downgrading_to_0018_rewrites_attempts_past_one_batch(
     empty_database_url: str, secret_key: bytes
 ) -> None:
-    # Review (down0019): more attempts than one batch of the downgrade (2,000), several per
+    # More attempts than one batch of the downgrade (2,000), several per
     # delivery, and rows already stored as objects beside compact ones.
     acme = make.account()
     hook = make.webhook(acme.id)

@@ -16,11 +16,16 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import types
 from typing import Any, TypeVar
 
 __all__ = ["quick_init"]
 
 _C = TypeVar("_C", bound=type)
+# The generated source's own names (closure values and the factory function) start with
+# this, so no field, which becomes a parameter of the same function, can shadow them; a
+# field named so is refused.
+_P = "_quick_"
 
 
 def quick_init(cls: _C) -> _C:
@@ -39,18 +44,18 @@ def quick_init(cls: _C) -> _C:
             keyword_only = True
         entry = name
         if param.default is not inspect.Parameter.empty:
-            closure[f"d{number}"] = param.default
-            entry = f"{name}=d{number}"
+            closure[f"{_P}d{number}"] = param.default
+            entry = f"{name}={_P}d{number}"
         signature.append(entry)
-        closure[f"s{number}"] = cls.__dict__[name].__set__
-        body.append(f"s{number}(self, {_value(cls, name, number, closure)})")
+        closure[f"{_P}s{number}"] = _slot(cls, name).__set__
+        body.append(f"{_P}s{number}(self, {_value(cls, name, number, closure)})")
     for number, field in enumerate(dataclasses.fields(cls), start=len(params)):
         if field.init:
             continue
         default = _init_false_default(field, number, closure)
         if default is not None:
-            closure[f"s{number}"] = cls.__dict__[field.name].__set__
-            body.append(f"s{number}(self, {default})")
+            closure[f"{_P}s{number}"] = _slot(cls, field.name).__set__
+            body.append(f"{_P}s{number}(self, {default})")
     if hasattr(cls, "__post_init__"):
         body.append("self.__post_init__()")
     cls.__init__ = _compile(cls, signature, body or ["pass"], closure)  # type: ignore[misc]
@@ -67,7 +72,22 @@ def _checked(cls: type) -> list[inspect.Parameter]:
     fields = {field.name for field in dataclasses.fields(cls) if field.init}
     if [param.name for param in found if param.name not in fields]:
         raise TypeError(f"{cls.__name__} has InitVar fields, which quick_init does not pass on")
+    clashing = [name for name in fields if name == "self" or name.startswith(_P)]
+    if clashing:
+        raise TypeError(f"{cls.__name__}'s fields {clashing} clash with quick_init's own names")
     return found
+
+
+def _slot(cls: type, name: str) -> Any:
+    """The slot descriptor of field `name`: the class's own, or a base class's for a field
+    it inherits (a slotted dataclass makes slots only for the fields its bases lack)."""
+    for klass in cls.__mro__:
+        if name in klass.__dict__:
+            found = klass.__dict__[name]
+            if isinstance(found, types.MemberDescriptorType):
+                return found
+            break
+    raise TypeError(f"{cls.__name__}.{name} is not stored in a slot")
 
 
 def _value(cls: type, name: str, number: int, closure: dict[str, Any]) -> str:
@@ -76,8 +96,8 @@ def _value(cls: type, name: str, number: int, closure: dict[str, Any]) -> str:
     field = cls.__dataclass_fields__[name]  # type: ignore[attr-defined]
     if field.default_factory is dataclasses.MISSING:
         return name
-    closure[f"f{number}"] = field.default_factory
-    return f"f{number}() if {name} is d{number} else {name}"
+    closure[f"{_P}f{number}"] = field.default_factory
+    return f"{_P}f{number}() if {name} is {_P}d{number} else {name}"
 
 
 def _init_false_default(
@@ -86,11 +106,11 @@ def _init_false_default(
     """A field left out of `__init__` is set to its default (or its factory's value) if it
     has one, as dataclasses do; None if it has neither (`__post_init__` sets it)."""
     if field.default is not dataclasses.MISSING:
-        closure[f"d{number}"] = field.default
-        return f"d{number}"
+        closure[f"{_P}d{number}"] = field.default
+        return f"{_P}d{number}"
     if field.default_factory is not dataclasses.MISSING:
-        closure[f"f{number}"] = field.default_factory
-        return f"f{number}()"
+        closure[f"{_P}f{number}"] = field.default_factory
+        return f"{_P}f{number}()"
     return None
 
 
@@ -99,15 +119,17 @@ def _compile(cls: type, signature: list[str], body: list[str], closure: dict[str
     enter the source, only names and positions)."""
     names = ", ".join(closure)
     source = (
-        f"def make({names}):\n"
+        f"def {_P}make({names}):\n"
         f"    def __init__(self, {', '.join(signature)}):\n"
         + "".join(f"        {line}\n" for line in body)
         + "    return __init__\n"
     )
     namespace: dict[str, Any] = {}
     exec(source, namespace)  # noqa: S102 (only names and positions, see _compile's docstring)
-    made = namespace["make"](**closure)
+    made = namespace[f"{_P}make"](**closure)
     made.__qualname__ = f"{cls.__qualname__}.__init__"
     made.__module__ = cls.__module__
-    made.__doc__ = cls.__dict__["__init__"].__doc__
+    generated = cls.__dict__["__init__"]
+    made.__doc__ = generated.__doc__
+    made.__annotations__ = dict(generated.__annotations__)  # the signature's types, as before
     return made

@@ -1,4 +1,4 @@
-"""Review (sqlitecost2): SQLite's narrow claim and its recording, which builds its rows as
+"""SQLite's narrow claim and its recording, which builds its rows as
 stored, against the general path: a claimed delivery is the row as `delivery_from_row`
 reads it, and the recorded rows are what the columns' own types store."""
 

@@ -7,6 +7,7 @@ in one."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,6 +16,7 @@ import asyncpg  # type: ignore[import-untyped]
 import pytest
 
 from hookcast.domain.models import DeliveryStatus
+from hookcast.ports import ClaimedDelivery
 from hookcast.store import SqlStore
 from hookcast.store.partitions import PARTITIONED, create_sql, partition_name
 from support import factories as make
@@ -73,22 +75,11 @@ async def test_recording_reads_only_its_deliveries_day(
     account_id, _webhook_id = await _publish(pg_store, 2)
     claimed = await pg_store.claim_due_deliveries(now=DAY, limit=10, lease_seconds=30)
     other_day = partition_name("deliveries", (DAY + timedelta(days=1)).date())
-    conn = await asyncpg.connect(postgres_database)
-    try:
-        async with conn.transaction():
-            # Anything that read the other day would wait for this lock.
-            await conn.execute(f"LOCK TABLE {other_day} IN ACCESS EXCLUSIVE MODE")
-            await asyncio.wait_for(
-                pg_store.record_results([make.succeeded(c, DAY) for c in claimed], []),
-                timeout=30,
-            )
-    finally:
-        await conn.close()
+    # Anything that read the other day would wait for this lock.
+    lock = f"LOCK TABLE {other_day} IN ACCESS EXCLUSIVE MODE"
+    await _record_while_locked(pg_store, postgres_database, lock, claimed)
 
-    for c in claimed:
-        record = await pg_store.get_delivery(account_id, c.delivery.id)
-        assert record is not None
-        assert record.delivery.status is DeliveryStatus.SUCCEEDED
+    await _assert_succeeded(pg_store, account_id, claimed)
 
 
 async def test_results_that_do_not_say_their_day_are_recorded_too(
@@ -247,19 +238,34 @@ async def test_recording_takes_no_row_lock_but_the_updates_own(
     # only if it locks nothing more than its UPDATE does (one row lock per delivery).
     account_id, _webhook_id = await _publish(pg_store, 2)
     claimed = await pg_store.claim_due_deliveries(now=DAY, limit=10, lease_seconds=30)
-    conn = await asyncpg.connect(postgres_database)
+    lock = "SELECT 1 FROM deliveries FOR KEY SHARE"
+    await _record_while_locked(pg_store, postgres_database, lock, claimed)
+
+    await _assert_succeeded(pg_store, account_id, claimed)
+
+
+async def _record_while_locked(
+    store: SqlStore, url: str, lock: str, claimed: Sequence[ClaimedDelivery]
+) -> None:
+    """Records `claimed` as delivered while another connection holds what `lock` takes:
+    within 30 s, or the recording waited for it."""
+    conn = await asyncpg.connect(url)
     try:
         async with conn.transaction():
-            await conn.execute("SELECT 1 FROM deliveries FOR KEY SHARE")
+            await conn.execute(lock)
             await asyncio.wait_for(
-                pg_store.record_results([make.succeeded(c, DAY) for c in claimed], []),
+                store.record_results([make.succeeded(c, DAY) for c in claimed], []),
                 timeout=30,
             )
     finally:
         await conn.close()
 
+
+async def _assert_succeeded(
+    store: SqlStore, account_id: str, claimed: Sequence[ClaimedDelivery]
+) -> None:
     for c in claimed:
-        record = await pg_store.get_delivery(account_id, c.delivery.id)
+        record = await store.get_delivery(account_id, c.delivery.id)
         assert record is not None
         assert record.delivery.status is DeliveryStatus.SUCCEEDED
 

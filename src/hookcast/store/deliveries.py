@@ -37,7 +37,7 @@ from hookcast.store.events import EventKey, has_resource_id, load_events
 from hookcast.store.fair_claim import created_by_now, due_oldest, fair_due, others_due
 from hookcast.store.horizon import pending_since
 from hookcast.store.record_batch import record_on_postgres, release_on_postgres
-from hookcast.store.record_sqlite import record_on_sqlite
+from hookcast.store.record_sqlite import record_on_sqlite, release_on_sqlite
 from hookcast.store.rows import (
     attempt_from_row,
     attempt_values,
@@ -416,11 +416,6 @@ async def _advance_finished(
     return await advance_chains(tx, finals, now=now)
 
 
-_HELD = and_(
-    deliveries.c.id == bindparam("b_id"),
-    deliveries.c.lease_token == bindparam("b_token"),
-)
-
 _ATTEMPT_COLUMNS = [
     "delivery_id",
     "number",
@@ -437,25 +432,10 @@ _INSERT_ATTEMPT = Statement(lambda _: insert(attempts), columns=_ATTEMPT_COLUMNS
 async def release_leases(
     tx: Transaction, *, leases: Sequence[tuple[str, str]], now: datetime
 ) -> None:
-    """Hands back leases unattempted: due again at `now` (PostgreSQL: one statement)."""
-    if tx.database == "postgresql":
-        await release_on_postgres(tx, leases, due=to_micros(now))
-        return
-    rows = [{"b_id": id_, "b_token": token, "b_now": now} for id_, token in leases]
-    await tx.execute_many(_RELEASE, rows)
-
-
-_RELEASE = Statement(
-    lambda _: (
-        update(deliveries)
-        .where(_HELD)
-        .values(
-            next_attempt_at=bindparam("b_now", type_=Timestamp),
-            lease_token=None,
-            lease_worker=None,
-        )
-    )
-)
+    """Hands back leases unattempted: due again at `now` (store/record_batch.py,
+    store/record_sqlite.py)."""
+    release = release_on_postgres if tx.database == "postgresql" else release_on_sqlite
+    await release(tx, leases, due=to_micros(now))
 
 
 async def next_due_at(tx: Transaction) -> datetime | None:

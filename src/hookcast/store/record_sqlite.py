@@ -1,5 +1,5 @@
 """A worker's batch of delivery outcomes recorded on SQLite: an attempt per held lease, then
-each delivery's new state.
+each delivery's new state; and leases handed back unattempted.
 
 BEGIN IMMEDIATE already holds the database's write lock, so each statement checks the lease
 itself, the attempt first (before the update clears the lease). A result whose lease is no
@@ -28,7 +28,7 @@ from hookcast.store.statement import Statement
 from hookcast.store.tables import attempts, deliveries
 from hookcast.store.types import dump_json, to_micros
 
-__all__ = ["record_on_sqlite"]
+__all__ = ["record_on_sqlite", "release_on_sqlite"]
 
 _PENDING = DeliveryStatus.PENDING
 
@@ -38,6 +38,14 @@ async def record_on_sqlite(tx: Transaction, results: Sequence[DeliveryResult]) -
     await tx.execute_many(_ATTEMPT_IF_HELD, [_attempt_row(r) for r in results])
     await tx.execute_many(_RETRY, [_retry_row(r) for r in results if r.status is _PENDING])
     await tx.execute_many(_COMPLETE, [_final_row(r) for r in results if r.status is not _PENDING])
+
+
+async def release_on_sqlite(
+    tx: Transaction, leases: Sequence[tuple[str, str]], *, due: int
+) -> None:
+    """Hands back leased deliveries unattempted, due again at `due` (microseconds)."""
+    rows = [{"b_id": id_, "b_token": token, "b_due": due} for id_, token in leases]
+    await tx.execute_many(_RELEASE, rows)
 
 
 def _attempt_row(result: DeliveryResult) -> dict[str, Any]:
@@ -127,6 +135,18 @@ _COMPLETE = Statement(
             attempts=_ONE_MORE,
             last_status_code=_CODE,
             completed_at=bindparam("b_completed", type_=BigInteger),
+            lease_token=null(),
+            lease_worker=null(),
+        )
+    )
+)
+
+_RELEASE = Statement(
+    lambda _: (
+        update(deliveries)
+        .where(_HELD)
+        .values(
+            next_attempt_at=bindparam("b_due", type_=BigInteger),
             lease_token=null(),
             lease_worker=null(),
         )

@@ -100,9 +100,8 @@ async def test_results_that_do_not_say_their_day_are_recorded_too(
 PAST = DAY - timedelta(days=4)
 
 
-async def _past_day_delivered(store: SqlStore, url: str) -> tuple[str, str, str]:
-    """The past day's partitions, a delivery of that day sent and finished, and the
-    horizon moved up past it (a worker's beat): (account, webhook, delivery) ids."""
+async def _past_day_claimed(store: SqlStore, url: str) -> ClaimedDelivery:
+    """The past day's partitions and a delivery of that day, claimed on that day."""
     run_sql(url, *(sql for table in PARTITIONED for sql in create_sql(table, PAST.date())))
     acme = make.account()
     await store.create_account(acme)
@@ -111,9 +110,16 @@ async def _past_day_delivered(store: SqlStore, url: str) -> tuple[str, str, str]
     event = make.event(acme.id, created=PAST)
     await store.append_events(events=[event], fanout=make.fanout_to(hook.id))
     (old,) = await store.claim_due_deliveries(now=PAST, limit=10, lease_seconds=30)
+    return old
+
+
+async def _past_day_delivered(store: SqlStore, url: str) -> tuple[str, str, str]:
+    """The past day's partitions, a delivery of that day sent and finished, and the
+    horizon moved up past it (a worker's beat): (account, webhook, delivery) ids."""
+    old = await _past_day_claimed(store, url)
     await store.record_results([make.succeeded(old, PAST)], [])
     await store.beat_worker("w1", DAY)
-    return acme.id, hook.id, old.delivery.id
+    return old.delivery.account_id, old.delivery.webhook_id, old.delivery.id
 
 
 async def _claim_with_day_locked(
@@ -180,17 +186,7 @@ async def test_a_delivery_published_into_a_past_day_is_claimed(
 async def test_the_horizon_stays_at_a_past_day_with_a_retry_pending(
     pg_store: SqlStore, postgres_database: str
 ) -> None:
-    run_sql(
-        postgres_database,
-        *(sql for table in PARTITIONED for sql in create_sql(table, PAST.date())),
-    )
-    acme = make.account()
-    await pg_store.create_account(acme)
-    hook = make.webhook(acme.id)
-    await pg_store.create_webhook(hook)
-    event = make.event(acme.id, created=PAST)
-    await pg_store.append_events(events=[event], fanout=make.fanout_to(hook.id))
-    (sent,) = await pg_store.claim_due_deliveries(now=PAST, limit=10, lease_seconds=30)
+    sent = await _past_day_claimed(pg_store, postgres_database)
     await pg_store.record_results([make.retry_later(sent, DAY, PAST)], [])
 
     await pg_store.beat_worker("w1", DAY)

@@ -124,15 +124,13 @@ def serve(
 
     Example: hookcast serve --host 0.0.0.0 --port 8000
     """
-    import uvicorn
-
     settings = Settings()
     _configure_logging(settings)
     _migrate_quietly(settings)
 
     async def run() -> str | None:
         from hookcast.cli.runtime import Runtime, settle_heap
-        from hookcast.cli.serving import AnnouncingServer
+        from hookcast.cli.serving import AnnouncingServer, server_config
         from hookcast.cli.signposts import signposts
 
         runtime = await Runtime.open(settings)
@@ -141,20 +139,15 @@ def serve(
             typer.echo("A new database: here is its admin API key (shown once, keep it safe):")
             typer.echo(first_key.secret)
             sys.stdout.flush()
-        config = uvicorn.Config(
+        config = server_config(
             runtime.app(
                 with_worker=not no_worker,
                 # A supervisor restarts a process that exits, not one that keeps answering.
                 on_delivery_failure=lambda: server.stop_failed(_DELIVERY_DIED),
             ),
+            settings,
             host=host,
             port=port,
-            log_level=settings.log_level.lower(),
-            log_config=None,  # uvicorn's lines go through our handler (text or JSON)
-            access_log=False,
-            server_header=False,
-            proxy_headers=True,
-            forwarded_allow_ips=settings.forwarded_allow_ips,
         )
         server = AnnouncingServer(
             config,

@@ -7,8 +7,26 @@ from collections.abc import Callable
 
 import typer
 import uvicorn
+from starlette.types import ASGIApp
 
-__all__ = ["AnnouncingServer"]
+from hookcast.config import Settings
+
+__all__ = ["AnnouncingServer", "server_config"]
+
+
+def server_config(app: ASGIApp, settings: Settings, *, host: str, port: int) -> uvicorn.Config:
+    """uvicorn's settings for `serve` (and for benchmarks.publish_asgi, which measures them)."""
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=settings.log_level.lower(),
+        log_config=None,  # uvicorn's lines go through our handler (text or JSON)
+        access_log=False,
+        server_header=False,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+    )
 
 
 class AnnouncingServer(uvicorn.Server):

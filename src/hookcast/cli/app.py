@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import socket
 import sys
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -119,6 +120,14 @@ def serve(
     no_worker: Annotated[
         bool, typer.Option("--no-worker", help="API only; deliver elsewhere.")
     ] = False,
+    reuse_port: Annotated[
+        bool,
+        typer.Option(
+            "--reuse-port",
+            help="Share the port with other `serve --reuse-port` processes (SO_REUSEPORT): "
+            "the kernel spreads connections among them.",
+        ),
+    ] = False,
 ) -> None:
     """Run the API, the dashboard and (unless --no-worker) a delivery worker in one process.
 
@@ -127,6 +136,7 @@ def serve(
     settings = Settings()
     _configure_logging(settings)
     _migrate_quietly(settings)
+    sockets = [_shared_socket(host, port)] if reuse_port else None
 
     async def run() -> str | None:
         from hookcast.cli.runtime import Runtime, settle_heap
@@ -159,12 +169,21 @@ def serve(
             ),
         )
         settle_heap()
-        await server.serve()
+        await server.serve(sockets=sockets)
         return server.failure
 
     failure = run_loop(run())
     if failure is not None:
         fail(failure)
+
+
+def _shared_socket(host: str, port: int) -> socket.socket:
+    from hookcast.cli.serving import shared_socket
+
+    try:
+        return shared_socket(host, port)
+    except OSError as exc:  # as uvicorn says it when it binds itself
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
 
 
 @app.command()

@@ -40,7 +40,6 @@ from benchmarks.pg_meter import METER_SETTINGS, PostgresMeter
 from benchmarks.servers import create_database, postgres_server
 from hookcast.cli.loop import run_loop
 from hookcast.cli.runtime import Runtime
-from hookcast.cli.serving import server_config
 from hookcast.config import Settings
 
 
@@ -111,6 +110,8 @@ def _service_publisher(runtime: Runtime, key: str) -> Callable[[bytes], Awaitabl
 
 async def _http(runtime: Runtime, key: str, args: argparse.Namespace) -> dict[str, Any]:
     """uvicorn as `serve` configures it, in this process; the load generator in another."""
+    from hookcast.cli.serving import server_config  # here: --layer asgi runs on older code
+
     config = server_config(
         runtime.app(with_worker=False), runtime.settings, host="127.0.0.1", port=args.port
     )
@@ -125,6 +126,7 @@ async def _http(runtime: Runtime, key: str, args: argparse.Namespace) -> dict[st
     loadgen = [sys.executable, "-m", "benchmarks.loadgen", "publish"]
     loadgen += ["--api", f"http://127.0.0.1:{args.port}", "--key", key]
     loadgen += ["--count", str(args.events), "--concurrency", str(args.concurrency)]
+    loadgen += ["--client", "raw"]
     profiler = cProfile.Profile(time.thread_time) if args.profile else None  # CPU, not wall
     cpu = _cpu_seconds()
     if profiler is not None:

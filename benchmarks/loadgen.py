@@ -4,7 +4,8 @@
                   keep-alive connections (benchmarks/pace_http.py); writes "<202 time>
                   <event id>" and "<send time> <event id>" lines for the latency join
   pace-celery     the same offered rate through Celery's deliver.delay()
-  publish         closed loop: POST /v2/events/ as fast as C connections allow, in batches
+  publish         closed loop: POST /v2/events/ as fast as C connections allow, in batches,
+                  through aiohttp or (--client raw) on the same raw keep-alive connections
   enqueue-celery  queue N Celery tasks (the backlog the workers then drain)
 
 Every mode prints one JSON line of results on stdout.
@@ -141,8 +142,67 @@ def enqueue_celery(args: argparse.Namespace) -> dict[str, Any]:
     return {"enqueued": args.count, "seconds": seconds, "rate": args.count / seconds}
 
 
-async def publish(args: argparse.Namespace) -> dict[str, Any]:
-    """Closed loop: `concurrency` connections each POST a batch (or one event) and wait."""
+async def _publish_raw(args: argparse.Namespace) -> dict[str, Any]:
+    """Closed loop: `concurrency` lanes each POST a batch (or one event) and wait for its
+    answer, on raw keep-alive connections (benchmarks/pace_http.py: aiohttp's client cost
+    ~280-330 µs of CPU per request, as much as the API server it measured on the same
+    cores); the load generator's own CPU per request is reported beside the rate."""
+    from urllib.parse import urlsplit
+
+    from benchmarks.pace_http import Publisher
+
+    api = urlsplit(args.api)
+    publisher = Publisher(
+        host=api.hostname or "127.0.0.1",
+        port=api.port or 80,
+        path=api.path.rstrip("/") + "/v2/events/",
+        headers={"Authorization": args.key, "Content-Type": "application/json"},
+    )
+    batches = [
+        list(range(first, min(first + args.batch, args.count)))
+        for first in range(0, args.count, args.batch)
+    ]
+    errors: list[str] = []
+    accepted = 0
+    loop = asyncio.get_running_loop()
+
+    async def post(body: bytes) -> tuple[int, str]:
+        answered: asyncio.Future[tuple[int, str]] = loop.create_future()
+        publisher.post(body, lambda status, _at, error: answered.set_result((status, error)))
+        return await answered
+
+    async def lane() -> None:
+        nonlocal accepted
+        while batches:
+            numbers = batches.pop()
+            events = [published_event(args.phase, n) for n in numbers]
+            status, error = await post(
+                orjson.dumps(events[0] if args.batch == 1 else {"events": events})
+            )
+            if status == 202:
+                accepted += len(numbers)
+            else:
+                errors.append(error or f"HTTP {status}")
+
+    started, cpu = time.perf_counter(), time.process_time()
+    await asyncio.gather(*(lane() for _ in range(args.concurrency)))
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    publisher.close()
+    requests = -(-accepted // args.batch)
+    return {
+        "accepted": accepted,
+        "errors": len(errors),
+        "first_errors": errors[:3],
+        "seconds": seconds,
+        "events_per_second": accepted / seconds,
+        "requests_per_second": requests / seconds,
+        "loadgen_cpu_us_per_request": round(cpu / max(requests, 1) * 1e6, 1),
+    }
+
+
+async def _publish_aiohttp(args: argparse.Namespace) -> dict[str, Any]:
+    """Closed loop through aiohttp's client: `concurrency` connections each POST a batch (or
+    one event) and wait."""
     import aiohttp
 
     url = args.api.rstrip("/") + "/v2/events/"
@@ -183,6 +243,12 @@ async def publish(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+async def publish(args: argparse.Namespace) -> dict[str, Any]:
+    """Closed loop, on raw connections (`--client raw`) or through aiohttp (the default, as
+    the phases measured so far: benchmarks.balance and benchmarks.scaling use it)."""
+    return await (_publish_raw(args) if args.client == "raw" else _publish_aiohttp(args))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument(
@@ -198,6 +264,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--phase", default="load")
+    parser.add_argument("--client", choices=["aiohttp", "raw"], default="aiohttp")
     parser.add_argument("--out", default="/dev/null")
     parser.add_argument("--sent-out", default="/dev/null", help="send times (pace-hookcast)")
     args = parser.parse_args()

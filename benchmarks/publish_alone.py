@@ -51,7 +51,7 @@ def _measure(
     result = contestant.loadgen(
         "publish",
         *("--batch", str(batch), "--count", str(count)),
-        *("--concurrency", str(concurrency), "--phase", f"alone{batch}"),
+        *("--concurrency", str(concurrency), "--phase", f"alone{batch}", "--client", "raw"),
     )
     postgres = meter.stop(count)
     if result["errors"] or result["accepted"] != count:

@@ -34,6 +34,10 @@ def publish(
             str(run.config.publish_concurrency),
             "--phase",
             f"p{batch}",
+            # Raw connections: aiohttp's client cost as much CPU per request as the API
+            # server it measured, on the same cores (benchmarks/loadgen.py).
+            "--client",
+            "raw",
         )
         if result["errors"] or result["accepted"] != count:
             raise BenchFailure(f"publish batch {batch}: {result}")

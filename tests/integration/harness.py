@@ -274,10 +274,12 @@ class Server:
 
 
 @contextlib.contextmanager
-def serve(env: Mapping[str, str], cwd: Path, *args: str) -> Iterator[Server]:
-    """`hookcast serve` on a free port, ready (/healthz answers) or failed within 15 s;
-    always terminated on the way out."""
-    port = free_port()
+def serve(
+    env: Mapping[str, str], cwd: Path, *args: str, port: int | None = None
+) -> Iterator[Server]:
+    """`hookcast serve` on `port` (by default a free one), ready (/healthz answers) or failed
+    within 15 s; always terminated on the way out."""
+    port = port or free_port()
     name = f"serve-{port}"
     stdout_path, stderr_path = cwd / f"{name}.out", cwd / f"{name}.err"
     with stdout_path.open("wb") as out, stderr_path.open("wb") as err:

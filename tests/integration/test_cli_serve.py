@@ -16,7 +16,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
-from harness import cli_env, serve
+from harness import READY_SECONDS, cli_env, hookcast_bin, serve
+
+from support.waiting import wait_until
 
 SEED = Path(__file__).resolve().parents[3] / "shared" / "seeds" / "000_9728d0272fd5a02e.txt"
 SEED_COMMAND = "curl -X POST https://api.jwplayer.com/v2/webhooks"
@@ -167,3 +169,37 @@ def test_serve_says_where_it_is_and_whether_it_delivers_to_this_machine(tmp_path
     # Nothing to migrate: no line about the schema at all.
     assert "schema" not in quiet_log, quiet_log
     assert "alembic" not in quiet_log.lower(), quiet_log
+
+
+def test_api_servers_started_with_reuse_port_share_one_port(tmp_path: Path) -> None:
+    env = cli_env(f"sqlite:///{tmp_path / 'hookcast.db'}")
+    with serve(env, tmp_path, "--no-worker", "--reuse-port") as first:
+        port = urlsplit(first.url).port
+        with serve(env, tmp_path, "--no-worker", "--reuse-port", port=port) as second:
+            # /healthz answered from either: the second says when it has bound the port.
+            wait_until(
+                lambda: "HookCast is serving on" in second.stdout(),
+                timeout=READY_SECONDS,
+                message="the second server never bound the shared port",
+            )
+            # The first stops (a rolling restart): the port keeps answering, from the second.
+            assert first.stop(timeout=10) in (0, -signal.SIGTERM)
+            answer = httpx.get(f"{second.url}/healthz", trust_env=False)
+            assert answer.status_code == 200
+            assert second.process.poll() is None
+
+
+def test_a_port_in_use_without_reuse_port_is_refused_in_one_line(tmp_path: Path) -> None:
+    env = cli_env(f"sqlite:///{tmp_path / 'hookcast.db'}")
+    with serve(env, tmp_path, "--no-worker") as taken:
+        port = str(urlsplit(taken.url).port)
+        done = subprocess.run(
+            [hookcast_bin(), "serve", "--no-worker", "--reuse-port", "--port", port],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 1
+    assert f"error: cannot listen on 127.0.0.1:{port}: " in done.stderr, done.stderr

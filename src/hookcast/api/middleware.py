@@ -3,6 +3,8 @@ trailing slash, the body size limit (413) and JSON-only bodies (415)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hookcast.api.errors import error_body
@@ -24,8 +26,7 @@ class RequestRules:
         if scope["method"] not in _BODY_METHODS:
             await self._app(scope, receive, send)
             return
-        headers = dict(scope["headers"])
-        declared = headers.get(b"content-length", b"0")
+        declared, content_type = _length_and_type(scope["headers"])
         if declared.isdigit() and int(declared) > self._max:
             await _reject(send, 413, "payload_too_large", self._too_large())
             return
@@ -33,7 +34,7 @@ class RequestRules:
         if body is None:
             await _reject(send, 413, "payload_too_large", self._too_large())
             return
-        if body and not _is_json(headers.get(b"content-type", b"")):
+        if body and not _is_json(content_type):
             await _reject(
                 send,
                 415,
@@ -45,6 +46,18 @@ class RequestRules:
 
     def _too_large(self) -> str:
         return f"the request body is larger than {self._max} bytes"
+
+
+def _length_and_type(headers: Iterable[tuple[bytes, bytes]]) -> tuple[bytes, bytes]:
+    """The request's Content-Length (b"0" if none) and Content-Type (b"" if none); of a
+    header sent twice, the last. One pass over the headers, on every request with a body."""
+    length, content_type = b"0", b""
+    for name, value in headers:
+        if name == b"content-length":
+            length = value
+        elif name == b"content-type":
+            content_type = value
+    return length, content_type
 
 
 def _with_trailing_slash(scope: Scope) -> Scope:

@@ -3,22 +3,30 @@ stricter ones of their own; these never replace a header a route set)."""
 
 from __future__ import annotations
 
-from starlette.datastructures import MutableHeaders
+from collections.abc import Iterable
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["SecurityHeaders"]
 
 _ALWAYS = (
-    ("X-Content-Type-Options", "nosniff"),  # a JSON body is never sniffed into HTML
-    ("Referrer-Policy", "no-referrer"),
+    (b"x-content-type-options", b"nosniff"),  # a JSON body is never sniffed into HTML
+    (b"referrer-policy", b"no-referrer"),
 )
 # API answers may carry secrets (a new webhook's, a revealed one): never cache or frame them.
-_API = (("Cache-Control", "no-store"), ("X-Frame-Options", "DENY"))
+_API = ((b"cache-control", b"no-store"), (b"x-frame-options", b"DENY"))
 # Over HTTPS (directly, or from a proxy in HOOKCAST_FORWARDED_ALLOW_IPS saying so): browsers
 # use only HTTPS for this host for a year, so the session cookie never crosses plain HTTP.
 # Not includeSubDomains: other hosts under the same domain are the operator's to decide.
 # Over plain HTTP browsers ignore the header, and a local set-up must keep working.
-_HTTPS = (("Strict-Transport-Security", "max-age=31536000"),)
+_HTTPS = ((b"strict-transport-security", b"max-age=31536000"),)
+# Encoded and combined once: these run on every response, publishes included.
+_EXTRA = {
+    (True, False): _ALWAYS + _API,
+    (True, True): _ALWAYS + _API + _HTTPS,
+    (False, False): _ALWAYS,
+    (False, True): _ALWAYS + _HTTPS,
+}
 
 
 class SecurityHeaders:
@@ -30,17 +38,21 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self._app(scope, receive, send)
             return
-        extra: tuple[tuple[str, str], ...] = (
-            _ALWAYS + _API if scope["path"].startswith(self._prefix) else _ALWAYS
-        )
-        if scope.get("scheme") == "https":
-            extra += _HTTPS
+        extra = _EXTRA[scope["path"].startswith(self._prefix), scope.get("scheme") == "https"]
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in extra:
-                    headers.setdefault(name, value)
+                message["headers"] = with_defaults(message.get("headers", ()), extra)
             await send(message)
 
         await self._app(scope, receive, send_with_headers)
+
+
+def with_defaults(
+    headers: Iterable[tuple[bytes, bytes]], defaults: Iterable[tuple[bytes, bytes]]
+) -> list[tuple[bytes, bytes]]:
+    """`headers`, then each of `defaults` (lower-case names) whose name none of them has."""
+    listed = list(headers)
+    present = {name.lower() for name, _ in listed}
+    listed.extend(header for header in defaults if header[0] not in present)
+    return listed

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import socket
 import sys
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -119,20 +120,27 @@ def serve(
     no_worker: Annotated[
         bool, typer.Option("--no-worker", help="API only; deliver elsewhere.")
     ] = False,
+    reuse_port: Annotated[
+        bool,
+        typer.Option(
+            "--reuse-port",
+            help="Share the port with other `serve --reuse-port` processes (SO_REUSEPORT): "
+            "the kernel spreads connections among them.",
+        ),
+    ] = False,
 ) -> None:
     """Run the API, the dashboard and (unless --no-worker) a delivery worker in one process.
 
     Example: hookcast serve --host 0.0.0.0 --port 8000
     """
-    import uvicorn
-
     settings = Settings()
     _configure_logging(settings)
     _migrate_quietly(settings)
+    sockets = [_shared_socket(host, port)] if reuse_port else None
 
     async def run() -> str | None:
         from hookcast.cli.runtime import Runtime, settle_heap
-        from hookcast.cli.serving import AnnouncingServer
+        from hookcast.cli.serving import AnnouncingServer, server_config
         from hookcast.cli.signposts import signposts
 
         runtime = await Runtime.open(settings)
@@ -141,20 +149,15 @@ def serve(
             typer.echo("A new database: here is its admin API key (shown once, keep it safe):")
             typer.echo(first_key.secret)
             sys.stdout.flush()
-        config = uvicorn.Config(
+        config = server_config(
             runtime.app(
                 with_worker=not no_worker,
                 # A supervisor restarts a process that exits, not one that keeps answering.
                 on_delivery_failure=lambda: server.stop_failed(_DELIVERY_DIED),
             ),
+            settings,
             host=host,
             port=port,
-            log_level=settings.log_level.lower(),
-            log_config=None,  # uvicorn's lines go through our handler (text or JSON)
-            access_log=False,
-            server_header=False,
-            proxy_headers=True,
-            forwarded_allow_ips=settings.forwarded_allow_ips,
         )
         server = AnnouncingServer(
             config,
@@ -166,12 +169,21 @@ def serve(
             ),
         )
         settle_heap()
-        await server.serve()
+        await server.serve(sockets=sockets)
         return server.failure
 
     failure = run_loop(run())
     if failure is not None:
         fail(failure)
+
+
+def _shared_socket(host: str, port: int) -> socket.socket:
+    from hookcast.cli.serving import shared_socket
+
+    try:
+        return shared_socket(host, port)
+    except OSError as exc:  # as uvicorn says it when it binds itself
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
 
 
 @app.command()

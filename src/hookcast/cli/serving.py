@@ -7,8 +7,44 @@ from collections.abc import Callable
 
 import typer
 import uvicorn
+from starlette.types import ASGIApp
 
-__all__ = ["AnnouncingServer"]
+from hookcast.config import Settings
+
+__all__ = ["AnnouncingServer", "server_config", "shared_socket"]
+
+
+def server_config(app: ASGIApp, settings: Settings, *, host: str, port: int) -> uvicorn.Config:
+    """uvicorn's settings for `serve` (and for benchmarks.publish_asgi, which measures them)."""
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=settings.log_level.lower(),
+        log_config=None,  # uvicorn's lines go through our handler (text or JSON)
+        access_log=False,
+        server_header=False,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+    )
+
+
+def shared_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to host:port that other processes may bind too (SO_REUSEPORT): several
+    `serve --no-worker --reuse-port` on one port use more than one core for the API without
+    a load balancer in front; the kernel gives each new connection to one of them."""
+    if not hasattr(socket, "SO_REUSEPORT"):  # pragma: no cover - Linux and the BSDs have it
+        raise OSError("this system cannot share a port (no SO_REUSEPORT)")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET  # as uvicorn binds
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 class AnnouncingServer(uvicorn.Server):

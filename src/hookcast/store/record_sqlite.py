@@ -4,43 +4,46 @@ unattempted.
 
 BEGIN IMMEDIATE already holds the database's write lock, so the update checks each lease
 itself: one `UPDATE ... FROM (VALUES ...)` per kind of outcome (retried, finished) and up
-to 128 results, RETURNING the deliveries whose lease was held, then one INSERT per attempt
-of those. A result whose lease is no longer held changes nothing and logs no attempt.
+to 128 results, RETURNING the deliveries whose lease was held, then their attempts in
+multi-row INSERTs. A result whose lease is no longer held changes nothing and logs no
+attempt.
 
 Why this shape (docs/benchmarks.md, target 3): an attempt inserted `WHERE EXISTS` (its lease
 held) and an UPDATE per result looked each delivery up by its text id three times (the
 check, the attempt's foreign key, the update) and ran two statements per result: SQLite's
-own work was 10.0-11.0 µs per result that way against 7.5-8.2 µs this way. The rows of
-VALUES are padded with rows of NULLs, which match no delivery, to a power of two, so the
-writer connection prepares at most eight statements of each kind; they are written here as
-SQLite runs them, for compiling hundreds of parameters through Core costs ~0.1 s apiece.
+own work was 9.8-11.0 µs per result that way against 7.5-8.2 µs with the UPDATE and an
+INSERT per attempt, 6.8-8.1 µs with the attempts in rows of VALUES too. The UPDATE's rows
+are padded with rows of NULLs, which match no delivery, to a power of two, and the attempts
+go in statements of a power of two rows each, so the writer connection prepares at most
+eight statements of each kind; they are written here as SQLite runs them, for compiling
+hundreds of parameters through Core costs ~0.1 s apiece, and take their parameters in
+order, for a name per parameter to make and look up cost ~1 µs more per result.
 
 Each row's parameters are made directly, as stored (timestamps in microseconds, the request
-headers as JSON text), and the statements' binds convert nothing and fix no value: built
-through the domain's column dicts, merged with the lease and converted per bind, they cost
-~3.4 µs per result against ~2.5.
+headers as JSON text): built through the domain's column dicts, merged with the lease and
+converted per bind, they cost ~3.4 µs per result against ~2.5 as dicts of stored values.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, String, and_, bindparam, insert, update
+from sqlalchemy import BigInteger, String, and_, bindparam, update
 from sqlalchemy.sql import null
-from sqlalchemy.sql.dml import Insert
 
 from hookcast.domain.models import DeliveryStatus
 from hookcast.ports import DeliveryResult
 from hookcast.store.connector import Transaction
 from hookcast.store.statement import IN_ORDER, Statement
-from hookcast.store.tables import attempts, deliveries
+from hookcast.store.tables import deliveries
 from hookcast.store.types import dump_json, to_micros
 
 __all__ = ["record_on_sqlite", "release_on_sqlite"]
 
 _PENDING = DeliveryStatus.PENDING
-_MOST_ROWS = 128  # results per UPDATE: 640 parameters at most, far below SQLite's 32,766
+_MOST_ROWS = 128  # rows per statement: 1,024 parameters at most, far below SQLite's 32,766
 
 Row = tuple[Any, ...]
 
@@ -56,8 +59,7 @@ async def record_on_sqlite(tx: Transaction, results: Sequence[DeliveryResult]) -
     held = await _RETRIED.apply(tx, [_retry_row(r) for r in results if r.status is _PENDING])
     held |= await _FINISHED.apply(tx, [_final_row(r) for r in results if r.status is not _PENDING])
     if held:
-        rows = [_attempt_row(r) for r in results if r.delivery_id in held]
-        await tx.execute_many(_ATTEMPT, rows)
+        await _insert_attempts(tx, [_attempt_row(r) for r in results if r.delivery_id in held])
 
 
 async def release_on_sqlite(
@@ -68,18 +70,49 @@ async def release_on_sqlite(
     await tx.execute_many(_RELEASE, rows)
 
 
-def _attempt_row(result: DeliveryResult) -> dict[str, Any]:
+async def _insert_attempts(tx: Transaction, rows: Sequence[Row]) -> None:
+    """Inserts `rows` (`_ATTEMPT_COLUMNS` each) in statements of a power of two rows each,
+    largest first: at most eight statements to prepare."""
+    start = 0
+    while start < len(rows):
+        size = min(_MOST_ROWS, 1 << ((len(rows) - start).bit_length() - 1))
+        values = [value for row in rows[start : start + size] for value in row]
+        await tx.execute(_attempts_of_size(size), {IN_ORDER: values})
+        start += size
+
+
+def _attempt_row(result: DeliveryResult) -> Row:
     attempt = result.attempt
-    return {
-        "b_id": attempt.delivery_id,
-        "b_number": attempt.number,
-        "b_started": to_micros(attempt.started_at),
-        "b_headers": dump_json(attempt.request_headers),
-        "b_code": attempt.status_code,
-        "b_latency": attempt.latency_ms,
-        "b_body": attempt.response_body,
-        "b_error": attempt.error,
-    }
+    return (
+        attempt.delivery_id,
+        attempt.number,
+        to_micros(attempt.started_at),
+        dump_json(attempt.request_headers),
+        attempt.status_code,
+        attempt.latency_ms,
+        attempt.response_body,
+        attempt.error,
+    )
+
+
+_ATTEMPT_COLUMNS = (
+    "delivery_id",
+    "number",
+    "started_at",
+    "request_headers",
+    "status_code",
+    "latency_ms",
+    "response_body",
+    "error",
+)
+
+
+@functools.cache
+def _attempts_of_size(size: int) -> Statement:
+    row = "(" + ", ".join("?" * len(_ATTEMPT_COLUMNS)) + ")"
+    columns, rows = ", ".join(_ATTEMPT_COLUMNS), ", ".join([row] * size)
+    sql = f"INSERT INTO attempts ({columns}) VALUES {rows}"  # noqa: S608 (as _Outcomes')
+    return Statement.written("sqlite", sql)
 
 
 def _retry_row(result: DeliveryResult) -> Row:
@@ -155,22 +188,6 @@ _FINISHED = _Outcomes(
     ),
 )
 
-
-def _attempt(_database: str) -> Insert:
-    return insert(attempts).values(
-        delivery_id=bindparam("b_id", type_=String),
-        number=bindparam("b_number", type_=Integer),
-        started_at=bindparam("b_started", type_=BigInteger),
-        request_headers=bindparam("b_headers", type_=String),
-        status_code=bindparam("b_code", type_=Integer),
-        # Untyped: Float's bind processor converts; the column's REAL affinity does too.
-        latency_ms=bindparam("b_latency"),
-        response_body=bindparam("b_body", type_=String),
-        error=bindparam("b_error", type_=String),
-    )
-
-
-_ATTEMPT = Statement(_attempt)
 
 _HELD = and_(
     deliveries.c.id == bindparam("b_id", type_=String),

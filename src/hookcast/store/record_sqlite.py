@@ -13,9 +13,11 @@ held) and an UPDATE per result looked each delivery up by its text id three time
 check, the attempt's foreign key, the update) and ran two statements per result: SQLite's
 own work was 9.8-11.0 µs per result that way against 7.5-8.2 µs with the UPDATE and an
 INSERT per attempt, 6.8-8.1 µs with the attempts in rows of VALUES too. The UPDATE's rows
-are padded with rows of NULLs, which match no delivery, to a power of two, and the attempts
-go in statements of a power of two rows each, so the writer connection prepares at most
-eight statements of each kind; they are written here as SQLite runs them, for compiling
+and the attempts' are padded with rows of NULLs, which match no delivery and insert nothing,
+to a power of two up to 8 rows and a multiple of 16 above (at most 15 rows of padding;
+decomposing a batch into statements of a power of two rows each instead cost what the
+multi-row statements saved, at batches of 100), so the writer connection prepares at most
+twelve statements of each kind; they are written here as SQLite runs them, for compiling
 hundreds of parameters through Core costs ~0.1 s apiece, and take their parameters in
 order, for a name per parameter to make and look up cost ~1 µs more per result.
 
@@ -26,8 +28,7 @@ converted per bind, they cost ~3.4 µs per result against ~2.5 as dicts of store
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import BigInteger, String, and_, bindparam, update
@@ -56,10 +57,15 @@ async def record_on_sqlite(tx: Transaction, results: Sequence[DeliveryResult]) -
         for result in results:
             await record_on_sqlite(tx, [result])
         return
-    held = await _RETRIED.apply(tx, [_retry_row(r) for r in results if r.status is _PENDING])
-    held |= await _FINISHED.apply(tx, [_final_row(r) for r in results if r.status is not _PENDING])
-    if held:
-        await _insert_attempts(tx, [_attempt_row(r) for r in results if r.delivery_id in held])
+    held: set[str] = set()
+    retried = [_retry_row(r) for r in results if r.status is _PENDING]
+    finished = [_final_row(r) for r in results if r.status is not _PENDING]
+    for outcomes, rows in ((_RETRIED, retried), (_FINISHED, finished)):
+        for statement, values in outcomes.chunks(rows):
+            held.update(id_ for (id_,) in await tx.fetch_all(statement, values))
+    attempted = [_attempt_row(r) for r in results if r.delivery_id in held]
+    for statement, values in _ATTEMPTS.chunks(attempted):
+        await tx.execute(statement, values)
 
 
 async def release_on_sqlite(
@@ -68,51 +74,6 @@ async def release_on_sqlite(
     """Hands back leased deliveries unattempted, due again at `due` (microseconds)."""
     rows = [{"b_id": id_, "b_token": token, "b_due": due} for id_, token in leases]
     await tx.execute_many(_RELEASE, rows)
-
-
-async def _insert_attempts(tx: Transaction, rows: Sequence[Row]) -> None:
-    """Inserts `rows` (`_ATTEMPT_COLUMNS` each) in statements of a power of two rows each,
-    largest first: at most eight statements to prepare."""
-    start = 0
-    while start < len(rows):
-        size = min(_MOST_ROWS, 1 << ((len(rows) - start).bit_length() - 1))
-        values = [value for row in rows[start : start + size] for value in row]
-        await tx.execute(_attempts_of_size(size), {IN_ORDER: values})
-        start += size
-
-
-def _attempt_row(result: DeliveryResult) -> Row:
-    attempt = result.attempt
-    return (
-        attempt.delivery_id,
-        attempt.number,
-        to_micros(attempt.started_at),
-        dump_json(attempt.request_headers),
-        attempt.status_code,
-        attempt.latency_ms,
-        attempt.response_body,
-        attempt.error,
-    )
-
-
-_ATTEMPT_COLUMNS = (
-    "delivery_id",
-    "number",
-    "started_at",
-    "request_headers",
-    "status_code",
-    "latency_ms",
-    "response_body",
-    "error",
-)
-
-
-@functools.cache
-def _attempts_of_size(size: int) -> Statement:
-    row = "(" + ", ".join("?" * len(_ATTEMPT_COLUMNS)) + ")"
-    columns, rows = ", ".join(_ATTEMPT_COLUMNS), ", ".join([row] * size)
-    sql = f"INSERT INTO attempts ({columns}) VALUES {rows}"  # noqa: S608 (as _Outcomes')
-    return Statement.written("sqlite", sql)
 
 
 def _retry_row(result: DeliveryResult) -> Row:
@@ -131,63 +92,109 @@ def _final_row(result: DeliveryResult) -> Row:
     )
 
 
-class _Outcomes:
-    """`UPDATE deliveries SET <assignments> ... FROM (VALUES <rows of fields>)` where each
-    row's lease (`id`, `token`) is held, RETURNING their ids: written once per size."""
+def _attempt_row(result: DeliveryResult) -> Row:
+    attempt = result.attempt
+    return (
+        attempt.delivery_id,
+        attempt.number,
+        to_micros(attempt.started_at),
+        dump_json(attempt.request_headers),
+        attempt.status_code,
+        attempt.latency_ms,
+        attempt.response_body,
+        attempt.error,
+    )
 
-    __slots__ = ("_assignments", "_fields", "_padding", "_sized")
 
-    def __init__(self, *, fields: tuple[str, ...], assignments: str) -> None:
-        self._fields = ("id", "token", *fields)
-        self._assignments = assignments
-        self._padding = [None] * len(self._fields)  # a row that matches no delivery
+def _padded(count: int) -> int:
+    """How many rows the statement for `count` rows (at most `_MOST_ROWS`) takes: a power
+    of two up to 8, a multiple of 16 above; so at most 15 rows of padding, twelve sizes."""
+    if count <= 8:
+        return 1 << (count - 1).bit_length()
+    return -(-count // 16) * 16
+
+
+class _Rows:
+    """A statement over rows of VALUES, `WITH <name> (<fields>) AS (VALUES ...) <rest>`,
+    written once per size; a padding row is all NULLs, and `rest` must let it change
+    nothing."""
+
+    __slots__ = ("_fields", "_name", "_padding", "_rest", "_sized")
+
+    def __init__(self, name: str, *, fields: tuple[str, ...], rest: str) -> None:
+        self._name = name
+        self._fields = fields
+        self._rest = rest
+        self._padding = [None] * len(fields)
         self._sized: dict[int, Statement] = {}
 
-    async def apply(self, tx: Transaction, rows: Sequence[Row]) -> set[str]:
-        """Applies `rows` (one tuple of `fields` each); returns the ids of the held ones."""
-        held: set[str] = set()
+    def chunks(self, rows: Sequence[Row]) -> Iterator[tuple[Statement, dict[str, Any]]]:
+        """The statements and values that apply `rows` (one tuple of `fields` each)."""
         for start in range(0, len(rows), _MOST_ROWS):
             chunk = rows[start : start + _MOST_ROWS]
-            size = 1 << (len(chunk) - 1).bit_length()  # the power of two at or above
+            size = _padded(len(chunk))
             values = [value for row in chunk for value in row]
             values.extend(self._padding * (size - len(chunk)))
-            found = await tx.fetch_all(self._of_size(size), {IN_ORDER: values})
-            held.update(id_ for (id_,) in found)
-        return held
+            yield self._of_size(size), {IN_ORDER: values}
 
     def _of_size(self, size: int) -> Statement:
         found = self._sized.get(size)
         if found is None:
-            found = self._sized[size] = self._written(size)
+            row = "(" + ", ".join("?" * len(self._fields)) + ")"
+            fields, rows = ", ".join(self._fields), ", ".join([row] * size)
+            # Only this module's constant names and placeholders: every value is bound.
+            sql = f"WITH {self._name} ({fields}) AS (VALUES {rows}) {self._rest}"
+            found = self._sized[size] = Statement.written("sqlite", sql)
         return found
 
-    def _written(self, size: int) -> Statement:
-        row = "(" + ", ".join("?" * len(self._fields)) + ")"
-        fields, rows = ", ".join(self._fields), ", ".join([row] * size)
-        # Only this module's constant names and placeholders: every value is bound.
-        sql = (
-            f"WITH outcome ({fields}) AS (VALUES {rows}) "  # noqa: S608
-            f"UPDATE deliveries SET {self._assignments}, attempts = deliveries.attempts + 1, "
+
+def _outcomes(*, fields: tuple[str, ...], assignments: str) -> _Rows:
+    """`UPDATE deliveries SET <assignments> ...` for the rows whose lease (`id`, `token`)
+    is held, RETURNING their ids (a padding row's NULL id matches none)."""
+    return _Rows(
+        "outcome",
+        fields=("id", "token", *fields),
+        rest=(
+            f"UPDATE deliveries SET {assignments}, "  # noqa: S608 (constant text: see _Rows)
+            "attempts = deliveries.attempts + 1, "
             "lease_token = NULL, lease_worker = NULL FROM outcome "
             "WHERE deliveries.id = outcome.id AND deliveries.lease_token = outcome.token "
             "RETURNING deliveries.id"
-        )
-        return Statement.written("sqlite", sql, keys=("id",))
+        ),
+    )
 
 
 # A retry leaves the status alone: it is PENDING, or PAUSED if the webhook was disabled while
 # the attempt was in flight, and a retry must not resume a paused delivery.
-_RETRIED = _Outcomes(
+_RETRIED = _outcomes(
     fields=("code", "due"),
     assignments="next_attempt_at = outcome.due, last_status_code = outcome.code",
 )
-_FINISHED = _Outcomes(
+_FINISHED = _outcomes(
     fields=("code", "status", "completed"),
     assignments=(
         "status = outcome.status, last_status_code = outcome.code, completed_at = outcome.completed"
     ),
 )
 
+_ATTEMPT_COLUMNS = (
+    "delivery_id",
+    "number",
+    "started_at",
+    "request_headers",
+    "status_code",
+    "latency_ms",
+    "response_body",
+    "error",
+)
+_ATTEMPTS = _Rows(
+    "attempt",
+    fields=_ATTEMPT_COLUMNS,
+    rest=(
+        f"INSERT INTO attempts ({', '.join(_ATTEMPT_COLUMNS)}) "  # noqa: S608 (as above)
+        f"SELECT {', '.join(_ATTEMPT_COLUMNS)} FROM attempt WHERE delivery_id IS NOT NULL"
+    ),
+)
 
 _HELD = and_(
     deliveries.c.id == bindparam("b_id", type_=String),

@@ -51,16 +51,15 @@ class Statement:
         self._compiled: dict[str, Compiled] = {}
 
     @classmethod
-    def written(cls, database: str, sql: str, *, keys: Sequence[str] = ()) -> Statement:
+    def written(cls, database: str, sql: str) -> Statement:
         """A statement written for one database as its driver runs it, with no Core
-        construct, returning the columns `keys` as stored: for SQL whose compiling through
-        Core costs more than running it many times (hundreds of parameters in rows of
-        VALUES: ~0.1 s for 256 rows). Its parameters are one sequence in the SQL's order,
-        given as `{IN_ORDER: values}`: no name per parameter to make and look up."""
+        construct (its rows, if it returns any, come as stored, read as tuples): for SQL
+        whose compiling through Core costs more than running it many times (hundreds of
+        parameters in rows of VALUES: ~0.1 s for 256 rows). Its parameters are one sequence
+        in the SQL's order, given as `{IN_ORDER: values}`: no name per parameter to make
+        and look up."""
         statement = cls(_written_for(database))
-        statement._compiled[database] = _Written(
-            sql=sql, binds=(), fixed={}, keys=tuple(keys), loads=()
-        )
+        statement._compiled[database] = _Written(sql=sql, binds=(), fixed={}, keys=(), loads=())
         return statement
 
     def construct(self, database: str) -> Executable:

@@ -121,6 +121,39 @@ async def test_results_complete_or_reschedule_and_keep_attempts(store: SqlStore)
     assert await store.next_due_at() is None
 
 
+async def test_a_large_batch_records_its_held_results_only(store: SqlStore) -> None:
+    # More results than one statement of SQLite's recording takes (128), mixed: finished,
+    # retried, and under leases taken back meanwhile (those record nothing).
+    acme, _, _ = await _setup(store, events=300)
+    claimed = await store.claim_due_deliveries(now=make.later(300), limit=300, lease_seconds=5)
+    stale = {c.delivery.id for c in claimed[::7]}
+    await store.release_deliveries(
+        [(id_, c.lease_token) for c in claimed if (id_ := c.delivery.id) in stale], make.later(300)
+    )
+    retry_at = make.later(900)
+    results = [
+        make.retry_later(c, retry_at) if n % 3 else make.succeeded(c, at=make.later(301))
+        for n, c in enumerate(claimed)
+    ]
+
+    await store.record_results(results, [])
+
+    for n, c in enumerate(claimed):
+        record = await store.get_delivery(acme.id, c.delivery.id)
+        assert record is not None
+        if c.delivery.id in stale:
+            assert (record.delivery.status, record.attempts) == (DeliveryStatus.PENDING, [])
+            assert record.delivery.next_attempt_at == make.later(300)
+        elif n % 3:
+            assert record.delivery.status is DeliveryStatus.PENDING
+            assert record.delivery.next_attempt_at == retry_at
+            assert record.attempts == [results[n].attempt]
+        else:
+            assert record.delivery.status is DeliveryStatus.SUCCEEDED
+            assert record.delivery.completed_at == make.later(301)
+            assert record.attempts == [results[n].attempt]
+
+
 async def test_release_gives_leases_back_unattempted(store: SqlStore) -> None:
     acme, _, _ = await _setup(store, events=2)
     one, two = await store.claim_due_deliveries(now=make.later(1), limit=2, lease_seconds=LEASE)

@@ -279,8 +279,8 @@ def _claim(database: str, *, chosen: Callable[[str], Select[Any]]) -> Update:
             deliveries.c.id == rows.c.id,
             *created_by_now(database, deliveries),
         )
-    else:
-        picked = deliveries.c.id.in_(ids)
+    else:  # by rowid (store/fair_claim.py _row_ids says why)
+        picked = literal_column("deliveries.rowid").in_(ids)
     return (
         update(deliveries)
         .where(picked)
@@ -321,7 +321,7 @@ _SQLITE_CLAIMED = tuple(
 
 def _oldest(database: str) -> Select[Any]:
     due = due_oldest(database)
-    return select(due.c.id, due.c.tid) if database == "postgresql" else select(due.c.id)
+    return select(due.c.id, due.c.tid) if database == "postgresql" else select(due.c.rid)
 
 
 _CLAIM = Statement(lambda database: _claim(database, chosen=_oldest))

@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement, bindparam, func, select
 
 from hookcast.domain.models import DeliveryStatus, Event
 from hookcast.ports import EventQuery, EventSummary, Page
-from hookcast.store.connector import Transaction
+from hookcast.store.connector import Row, Transaction
 from hookcast.store.rows import event_from_row, event_values
 from hookcast.store.sql import count, in_list, insert_ignoring, paginate
 from hookcast.store.statement import Statement
@@ -56,10 +56,43 @@ async def load_events(tx: Transaction, keys: Collection[EventKey]) -> dict[Event
     loaded: dict[EventKey, Event] = {}
     for account_id, event_ids in by_account.items():  # one query per account in the batch
         values = {"account_id": account_id, "ids": event_ids}
-        for row in await tx.fetch_mappings(_IN_ACCOUNT, values):
-            event = event_from_row(row)
+        for row in await tx.fetch_all(_IN_ACCOUNT, values):
+            event = _loaded_event(row)
             loaded[(event.account_id, event.id)] = event
     return loaded
+
+
+# Every claim on SQLite loads its deliveries' events here: as tuples, each made into its
+# Event directly (a dict per row first cost ~1.2 us more per claimed delivery).
+_LOADED = (
+    "account_id",
+    "id",
+    "site_id",
+    "type",
+    "resource_ids",
+    "event_time",
+    "data",
+    "created",
+    "sequence",
+    "traceparent",
+)
+
+
+def _loaded_event(row: Row) -> Event:
+    """An event from a row of `_LOADED`'s columns, loaded."""
+    account_id, id_, site_id, type_, resource_ids, event_time, data, created, sequence, trace = row
+    return Event(
+        id=id_,
+        account_id=account_id,
+        site_id=site_id,
+        type=type_,
+        resource_ids=resource_ids,
+        event_time=event_time,
+        data=data,
+        created=created,
+        sequence=sequence,
+        traceparent=trace,
+    )
 
 
 # Both run for every publish or claim.
@@ -79,7 +112,7 @@ _PG_INSERT_NEW = Statement(
     )
 )
 _IN_ACCOUNT = Statement(
-    lambda database: select(events).where(
+    lambda database: select(*(events.c[name] for name in _LOADED)).where(
         events.c.account_id == bindparam("account_id"), in_list(database, column=events.c.id)
     )
 )

@@ -18,7 +18,7 @@ pending deliveries (measured: 2 ms for 200 accounts and a backlog of 100,000).
 PostgreSQL takes each share in a LATERAL subquery with FOR UPDATE SKIP LOCKED, as the oldest
 are taken: concurrent claimers skip each other's rows instead of waiting or sharing them.
 Rows locked here but not chosen stay locked until the claim commits, a few milliseconds.
-SQLite has no LATERAL; a correlated `id IN (... LIMIT)` does the same, and its writers are
+SQLite has no LATERAL; a correlated `rowid IN (... LIMIT)` does the same, and its writers are
 serialized, so nothing needs locking.
 """
 
@@ -90,11 +90,16 @@ def created_by_now(database: str, table: FromClause) -> list[ColumnElement[bool]
 
 
 def _row_ids(database: str, table: NamedFromClause) -> list[ColumnElement[Any]]:
-    """The columns that name a chosen row: its id, and on PostgreSQL its ctid too (`tid`),
-    so the claim reaches the locked rows by a TID scan (store/deliveries.py _claim)."""
+    """The columns that name a chosen row: on PostgreSQL its id and its ctid (`tid`), so the
+    claim reaches the locked rows by a TID scan (store/deliveries.py _claim); on SQLite its
+    rowid (`rid`), so the claim reaches each row without a probe of the primary key's
+    index (the id is text, which a rowid table keeps in an index of its own): SQLite's
+    claim statement took 4.9-5.7 us per claimed delivery against 6.5-10.3 by id
+    (docs/benchmarks.md, target 3). A rowid names its row for as long as the statement
+    runs (only VACUUM renumbers rows, never beside a statement)."""
     if database == "postgresql":
         return [table.c.id, literal_column(f"{table.name}.ctid").label("tid")]
-    return [table.c.id]
+    return [literal_column(f"{table.name}.rowid").label("rid")]
 
 
 def due_oldest(database: str) -> CTE:
@@ -130,7 +135,7 @@ def fair_due(database: str) -> Select[Any]:
     # time: the fill is the oldest of those not already shares.
     fill = select(
         *(oldest.c[n] for n in names), oldest.c.next_attempt_at, literal(1).label("pass")
-    ).where(oldest.c.id.not_in(select(shares.c.id)))
+    ).where(oldest.c[names[0]].not_in(select(shares.c[names[0]])))
     both = union_all(
         select(
             *(shares.c[n] for n in names),
@@ -155,7 +160,7 @@ def others_due(database: str) -> Select[Any]:
 
 
 def _names(database: str) -> tuple[str, ...]:
-    return ("id", "tid") if database == "postgresql" else ("id",)
+    return ("id", "tid") if database == "postgresql" else ("rid",)
 
 
 def _shares(database: str, *, holding: bool = False) -> CTE:
@@ -187,9 +192,10 @@ def _shares(database: str, *, holding: bool = False) -> CTE:
         lateral = share.with_for_update(skip_locked=True).lateral("share")
         taken = select(lateral.c.id, lateral.c.tid).select_from(walk.join(lateral, true()))
         return taken.limit(_limit()).cte("shares").prefix_with("MATERIALIZED")
-    # (Only the id of the joined row: its primary key index covers it.)
-    row = deliveries.alias("shared")
-    taken = select(row.c.id).select_from(walk.join(row, row.c.id.in_(share.correlate(walk))))
+    # (Only the rowid of the joined row: the table's own key.)
+    shared = deliveries.alias("shared")
+    rid: ColumnElement[Any] = literal_column("shared.rowid")
+    taken = select(rid.label("rid")).select_from(walk.join(shared, rid.in_(share.correlate(walk))))
     return taken.limit(_limit()).cte("shares")
 
 

@@ -64,17 +64,10 @@ class Liveness:
     async def _beat(self, now: datetime, stale_before: datetime | None) -> None:
         """Beats; then takes back the leases of workers silent since `stale_before`, if any."""
         try:
-            await self._queue.beat_worker(self._worker_id, now)
+            taken = await self._queue.beat_worker(self._worker_id, now, stale_before=stale_before)
         except Exception:  # the database may be down for a while: the next beat retries
             _log.exception("recording the worker's heartbeat failed")
             return
         self._last_beat = now
-        if stale_before is None:
-            return
-        try:
-            taken = await self._queue.take_back_leases(now=now, stale_before=stale_before)
-        except Exception:
-            _log.exception("taking back the leases of stopped workers failed")
-            return
         if taken:
             _log.warning("took back %d deliveries leased to workers that stopped", taken)

@@ -48,8 +48,9 @@ class WorkerOptions:
     # A worker whose claims after wake-ups come back empty (another worker took the work)
     # waits this long before its next one, doubling up to the maximum (pacing.py): at a low
     # rate the one that lost claims ten times a second, and joins in once a claim finds
-    # several (0.5 s made it join too late when the other fell behind: p99 from the 202 at
-    # 1,000/s 0.4-0.7 s in two of three rounds against main's 0.07-0.5 s).
+    # several (with 0.5 s, p99 from the 202 at 1,000/s was 0.4-0.7 s in two of three
+    # rounds against main's 0.07-0.5 s: presumably it joined too late when the other fell
+    # behind).
     # An idle worker reads the next due time only after due_reread_seconds without a
     # wake-up, then again each time a wait ends with nothing due (worker.py's _idle); it
     # looks at least every idle_wait_seconds.

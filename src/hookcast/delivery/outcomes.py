@@ -68,6 +68,11 @@ class OutcomeRecorder:
         """Outcomes added and not yet written: buffered, or in the write under way."""
         return len(self._buffers.results) + self._writing
 
+    @property
+    def holding(self) -> bool:
+        """Whether outcomes or hand-backs wait to be written (their leases are held)."""
+        return bool(self.unrecorded or self._buffers.releases)
+
     def add(self, concluded: Concluded, *, chained: bool = False) -> None:
         """Buffers one attempt's outcome; a full batch is written at once. `chained`:
         recording it may make another delivery due (an ordered or coalescing webhook's),

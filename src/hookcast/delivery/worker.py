@@ -77,7 +77,13 @@ class DeliveryWorker:
         # Names this worker's leases in the store; the pid tells people (and the chaos runs)
         # which process holds them.
         self.worker_id = f"{os.getpid()}-{secrets.token_hex(8)}"
-        self._liveness = Liveness(queue, worker_id=self.worker_id, clock=clock, options=options)
+        self._liveness = Liveness(
+            queue,
+            worker_id=self.worker_id,
+            clock=clock,
+            options=options,
+            holding=self._holds_leases,
+        )
         self._rates = RateGate(queue, clock=clock, shared=not options.sole_worker)
         self._in_flight: dict[asyncio.Task[None], Start] = {}
         self._room_freed = asyncio.Event()  # the claim loop may claim again
@@ -182,9 +188,15 @@ class DeliveryWorker:
     def _schedule(self, claimed: Sequence[ClaimedDelivery]) -> None:
         """Queues deliveries for their endpoints (handing back what overflows), then starts
         what may go now."""
+        if claimed:
+            self._liveness.took_leases()
         now = asyncio.get_running_loop().time()
         self._outcomes.hand_back(self._scheduler.enqueue(claimed, now=now))
         self._start_ready()
+
+    def _holds_leases(self) -> bool:
+        """Whether leases are held: queued, in flight, or awaiting their write."""
+        return bool(self._scheduler.held or self._in_flight or self._outcomes.holding)
 
     def _start_ready(self) -> None:
         # What is in flight or answered but unrecorded is sent again if this process dies:

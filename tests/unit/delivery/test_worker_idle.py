@@ -1,7 +1,8 @@
 """An idle worker's cost and promptness: it claims when woken or when something is due,
 not on a timer; what falls due without a wake-up is still claimed at its time; a claim
-that fails is tried again; it beats on time whatever it holds; and what it records
-gathers longer only when recording it later changes nothing but the log."""
+that fails is tried again; it beats on time while it holds leases, half as often while
+it holds none; and what it records gathers longer only when recording it later changes
+nothing but the log."""
 
 from __future__ import annotations
 
@@ -102,24 +103,48 @@ class TimedBeats(MemoryDeliveryQueue):
         return await super().beat_worker(worker_id, now, stale_before=stale_before)
 
 
-async def test_a_worker_beats_every_beat_seconds_whatever_it_holds() -> None:
-    """Other workers must never think it dead while it holds leases: it beats within
-    `beat_seconds` of any moment (review of branch lowrate: an idle beat's doubled wait)."""
-    beat = 0.2
+async def _beats(queue: TimedBeats, count: int) -> None:
+    for _ in range(count):
+        queue.beaten.clear()
+        await asyncio.wait_for(queue.beaten.wait(), WAIT)
+
+
+async def test_a_worker_holding_nothing_beats_half_as_often_and_on_time_once_it_takes_leases() -> (
+    None
+):
+    """Idle, it loses nothing if thought dead; holding leases, other workers must never
+    think it dead: once it takes some it beats within `beat_seconds` of its last beat
+    (review of branch lowrate: an idle beat's doubled wait ran on, two beats without one)."""
+    beat = 0.25
     queue = TimedBeats()
+    holding = False
     options = WorkerOptions(beat_seconds=beat, stale_after_seconds=4 * beat)
-    liveness = Liveness(queue, worker_id="w1", clock=lambda: datetime.now(UTC), options=options)
+    liveness = Liveness(
+        queue,
+        worker_id="w1",
+        clock=lambda: datetime.now(UTC),
+        options=options,
+        holding=lambda: holding,
+    )
     await liveness.start()
     stop = asyncio.Event()
     running = asyncio.create_task(liveness.run(stop))
     try:
-        for _ in range(3):
-            queue.beaten.clear()
-            await asyncio.wait_for(queue.beaten.wait(), WAIT)
+        await _beats(queue, 2)
+        idle_gap = queue.beats[-1] - queue.beats[-2]
+        holding = True  # a claim right after an idle beat: leases held from now on
+        liveness.took_leases()
+        took = time.monotonic()
+        await _beats(queue, 3)
     finally:
         stop.set()
         await asyncio.wait_for(running, WAIT)
-    gaps = [later - earlier for earlier, later in zip(queue.beats, queue.beats[1:], strict=False)]
+    assert idle_gap >= 1.5 * beat, idle_gap
+    first_after = next(at for at in queue.beats if at > took)
+    assert first_after - took < 1.5 * beat, first_after - took
+    gaps = [
+        later - earlier for earlier, later in zip(queue.beats[-3:], queue.beats[-2:], strict=False)
+    ]
     assert max(gaps) < 1.5 * beat, gaps
 
 

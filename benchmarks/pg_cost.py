@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -31,7 +32,7 @@ from benchmarks.drain import drain
 from benchmarks.hookcast_setup import Setup, settings_env
 from benchmarks.latency import paced
 from benchmarks.past_days import seed_past_days
-from benchmarks.pg_meter import METER_SETTINGS, PostgresMeter, wait_recorded
+from benchmarks.pg_meter import METER_SETTINGS, PostgresMeter, wait_recorded, wait_registered
 from benchmarks.procs import HOST, Children, cpu_seconds, free_port, wait_for_port
 from benchmarks.receiving import Receiver
 from benchmarks.servers import create_database, postgres_server
@@ -64,11 +65,15 @@ class _Deployment:
             for n, command in enumerate(commands)
         ]
         wait_for_port(self.port, timeout=60, name="hookcast serve")
+        # The idle stretch must not measure the workers' start-up (seconds of imports on a
+        # loaded machine, counted as "idle" before): until both have registered.
+        wait_registered(self.url, args.workers, children=self.children)
         self.meter = PostgresMeter(self.url)
         self.recorded = 0
 
-    def hookcast_cpu(self) -> float:
-        return sum(cpu_seconds(child.pid) for child in self.processes)
+    def hookcast_cpu(self) -> list[float]:
+        """CPU seconds of each HookCast process: serve first, then the workers."""
+        return [cpu_seconds(child.pid) for child in self.processes]
 
     def measure(self, label: str, work: Any) -> dict[str, Any]:
         """Runs `work()` (returning how many events it published) between two snapshots."""
@@ -78,14 +83,45 @@ class _Deployment:
         self.recorded += events
         wait_recorded(self.url, self.recorded, children=self.children)
         cost = self.meter.stop(max(events, 1))
-        hookcast = (self.hookcast_cpu() - hookcast_before) / max(events, 1) * 1e6
+        per_process = [
+            (after - before) / max(events, 1) * 1e6
+            for before, after in zip(hookcast_before, self.hookcast_cpu(), strict=True)
+        ]
+        hookcast = sum(per_process)
         return {
             "label": label,
             "events": events,
             "hookcast_cpu_us": round(hookcast, 1),
+            # serve's, then each worker's: where a low rate's cost lies
+            "process_cpu_us": [round(value, 1) for value in per_process],
             "total_cpu_us": round(hookcast + cost["pg_cpu_us"], 1),
             **cost,
         }
+
+    def spy(self, folder: str, rate: int, seconds: float) -> list[subprocess.Popen[bytes]]:
+        """py-spy on every HookCast process for `seconds`: collapsed stacks in `folder`."""
+        return [
+            subprocess.Popen(
+                [
+                    "py-spy",
+                    "record",
+                    "--pid",
+                    str(child.pid),
+                    "--rate",
+                    "250",
+                    "--format",
+                    "raw",
+                    "--duration",
+                    str(int(seconds)),
+                    "--nonblocking",
+                    "-o",
+                    f"{folder}/{rate}-{n}.txt",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            for n, child in enumerate(self.processes)
+        ]
 
     def pace(self, rate: int, seconds: float) -> tuple[int, dict[str, Any]]:
         return paced(
@@ -110,26 +146,54 @@ def pace(args: argparse.Namespace, url: str, work: Path) -> dict[str, Any]:
         results: dict[str, Any] = {
             "idle_cpu_percent": round(
                 (idle["hookcast_cpu_us"] + idle["pg_cpu_us"]) / 1e6 / idle_seconds * 100, 2
-            )
+            ),
+            # serve's, each worker's and PostgreSQL's share of a core while idle
+            "idle_percent_each": [
+                round(us / 1e6 / idle_seconds * 100, 2)
+                for us in [*idle["process_cpu_us"], idle["pg_cpu_us"]]
+            ],
         }
         for rate in args.rates:
             latency: dict[str, Any] = {}
 
             def publish(rate: int = rate, latency: dict[str, Any] = latency) -> int:
+                spies = deployment.spy(args.spy, rate, args.seconds) if args.spy else []
                 events, measured = deployment.pace(rate, args.seconds)
+                for spy in spies:
+                    spy.wait(timeout=args.seconds + 30)
                 latency.update(measured)
                 return events
 
             before = deployment.meter.claims()
+            calls_before = deployment.meter.statement_calls()
             measured = deployment.measure(str(rate), publish)
             claims = deployment.meter.claims() - before
             measured["claims_per_event"] = round(claims / max(measured["events"], 1), 3)
+            if args.statements:
+                measured["statements_per_event"] = _statements_per_event(
+                    calls_before, deployment.meter.statement_calls(), measured["events"]
+                )
             results[str(rate)] = {**measured, **latency}
         if args.statements:
             results["statements"] = deployment.meter.top_statements()
         return results
     finally:
         deployment.children.stop_all()
+
+
+def _statements_per_event(
+    before: dict[str, tuple[int, float, str]], after: dict[str, tuple[int, float, str]], events: int
+) -> list[tuple[float, float, str]]:
+    """Each statement's calls and execution µs per event over a stretch, most called first."""
+    rows = []
+    for key, (calls, ms, query) in after.items():
+        calls_was, ms_was, _ = before.get(key, (0, 0.0, query))
+        if calls > calls_was:
+            per = max(events, 1)
+            rows.append(
+                (round((calls - calls_was) / per, 3), round((ms - ms_was) * 1e3 / per, 1), query)
+            )
+    return sorted(rows, reverse=True)[:14]
 
 
 def _pace(args: argparse.Namespace, server: Any, work: Path) -> dict[str, Any]:
@@ -158,6 +222,7 @@ def main() -> None:
     parser.add_argument("--idle-seconds", type=float, default=10.0, help="pace: idle first")
     parser.add_argument("--statements", action="store_true", help="add the top statements")
     parser.add_argument("--label", default="")
+    parser.add_argument("--spy", default="", help="pace: py-spy every process into this folder")
     args = parser.parse_args()
     args.rates = args.rates or [50, 250, 2000]
     # What benchmarks.drain's own options would be.

@@ -104,6 +104,22 @@ async def _claims(url: str) -> int:
         await connection.close()
 
 
+async def _statement_calls(url: str) -> dict[str, tuple[int, float, str]]:
+    import asyncpg
+
+    connection = await asyncpg.connect(url)
+    try:
+        rows = await connection.fetch(
+            "SELECT queryid::text AS id, calls, total_exec_time,"
+            " left(regexp_replace(query, '\\s+', ' ', 'g'), 70) AS query"
+            " FROM pg_stat_statements"
+            " WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        )
+        return {row["id"]: (row["calls"], row["total_exec_time"], row["query"]) for row in rows}
+    finally:
+        await connection.close()
+
+
 def _ppid(pid: int) -> int:
     return int(_stat_fields(pid)[1])
 
@@ -146,6 +162,10 @@ class PostgresMeter:
         """Claims run so far (the statements that lock with SKIP LOCKED)."""
         return asyncio.run(_claims(self.url))
 
+    def statement_calls(self) -> dict[str, tuple[int, float, str]]:
+        """Every statement's calls and execution time so far, by query id."""
+        return asyncio.run(_statement_calls(self.url))
+
     def top_statements(self, limit: int = 12) -> list[dict[str, Any]]:
         return asyncio.run(_top_statements(self.url, limit))
 
@@ -154,18 +174,28 @@ def wait_recorded(url: str, expected: int, *, children: Any, timeout: float = 60
     """Until `expected` attempts are recorded (the recorders flush a little behind the
     receipts), bounded; `children` are checked to be alive meanwhile."""
     deadline = time.monotonic() + timeout
-    while asyncio.run(_attempts(url)) < expected:
+    while asyncio.run(_count(url, "attempts")) < expected:
         if time.monotonic() > deadline:
             raise BenchFailure(f"fewer than {expected} attempts recorded after {timeout} s")
         children.check_alive()
         time.sleep(0.1)
 
 
-async def _attempts(url: str) -> int:
+def wait_registered(url: str, workers: int, *, children: Any, timeout: float = 60.0) -> None:
+    """Until `workers` workers have registered (a worker does once it has started), bounded."""
+    deadline = time.monotonic() + timeout
+    while asyncio.run(_count(url, "workers")) < workers:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"fewer than {workers} workers registered after {timeout} s")
+        children.check_alive()
+        time.sleep(0.1)
+
+
+async def _count(url: str, table: str) -> int:
     import asyncpg
 
     connection = await asyncpg.connect(url)
     try:
-        return int(await connection.fetchval("SELECT count(*) FROM attempts"))
+        return int(await connection.fetchval(f"SELECT count(*) FROM {table}"))
     finally:
         await connection.close()

@@ -260,6 +260,27 @@ async def test_the_leases_of_a_worker_that_stopped_beating_are_taken_back_due_no
     assert await queue.next_due_at() is None
 
 
+async def test_a_beat_takes_back_what_workers_silent_since_its_stale_time_held(
+    backend: tuple[DeliveryQueue, Seed],
+) -> None:
+    """A worker's beat and its look for dead workers are one call (and one transaction)."""
+    queue, seed = backend
+    await seed(1)
+    await queue.beat_worker("dead", make.later(1))
+    (lost,) = await queue.claim_due_deliveries(
+        now=make.later(1), limit=1, lease_seconds=LEASE, worker_id="dead"
+    )
+
+    assert await queue.beat_worker("alive", make.later(2), stale_before=make.later(0)) == 0
+    assert await queue.beat_worker("alive", make.later(5), stale_before=make.later(3)) == 1
+
+    assert await queue.next_due_at() == make.later(5)  # not at the lease's expiry, +31
+    (again,) = await queue.claim_due_deliveries(
+        now=make.later(5), limit=1, lease_seconds=LEASE, worker_id="alive"
+    )
+    assert again.delivery.id == lost.delivery.id
+
+
 async def test_a_lease_naming_no_worker_is_only_lost_when_it_expires(
     backend: tuple[DeliveryQueue, Seed],
 ) -> None:

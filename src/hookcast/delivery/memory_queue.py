@@ -121,9 +121,15 @@ class MemoryDeliveryQueue:
         if any(result.status is DeliveryStatus.PENDING for result in results):
             self._due.set()
 
-    async def beat_worker(self, worker_id: str, now: datetime) -> None:
-        """Registers the worker, or records that it is alive at `now`."""
+    async def beat_worker(
+        self, worker_id: str, now: datetime, *, stale_before: datetime | None = None
+    ) -> int:
+        """Registers the worker, or records that it is alive at `now`; with `stale_before`,
+        then takes back what the workers silent since held."""
         self.workers[worker_id] = now
+        if stale_before is None:
+            return 0
+        return await self.take_back_leases(now=now, stale_before=stale_before)
 
     async def take_back_leases(self, *, now: datetime, stale_before: datetime) -> int:
         """Forgets workers last seen before `stale_before`; makes pending deliveries leased
@@ -168,12 +174,14 @@ class MemoryDeliveryQueue:
         ]
         return min(pending, default=None)
 
-    async def wait_for_deliveries(self, timeout: float) -> None:
-        """Returns once deliveries were added, released or retried since the last wait, or
-        after `timeout`."""
+    async def wait_for_deliveries(self, timeout: float) -> bool:
+        """Returns True once deliveries were added, released or retried since the last
+        wait, False after `timeout`."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._due.wait(), timeout)
+        woken = self._due.is_set()
         self._due.clear()
+        return woken
 
     def _fail_lost(self, entry: _Entry, now: datetime) -> None:
         attempt = lost_attempt(entry.delivery, losses=entry.lease_losses, now=now)

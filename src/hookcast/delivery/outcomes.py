@@ -1,5 +1,12 @@
 """Recording what a worker did: attempt outcomes and handed-back leases are buffered and
-written in one transaction per interval (or per batch), by one flusher task."""
+written in one transaction per interval (or per batch), by one flusher task.
+
+How long they gather follows what recording them changes. Outcomes that may make another
+delivery due (a retry, an ordered or coalescing webhook's next, a hand-back) or change a
+webhook's standing (a failure) are written within `flush_interval_seconds`; successes
+alone may wait `quiet_flush_seconds`, for at a low rate a write per interval was a
+transaction per two or three deliveries, each costing more than the deliveries it
+recorded. While nothing is buffered the flusher sleeps without a timer."""
 
 from __future__ import annotations
 
@@ -48,7 +55,9 @@ class OutcomeRecorder:
         self._batch = max(1, min(options.flush_batch, options.concurrency))
         self._writing = 0  # outcomes in the write under way
         self._buffers = _Buffers()
-        self._flush_now = asyncio.Event()
+        self._flush_now = asyncio.Event()  # a full batch, or stopping: write at once
+        self._hurry = asyncio.Event()  # something buffered must be written promptly
+        self._buffered = asyncio.Event()  # something waits to be written
         self._stopping = False  # set once the worker is draining: the flusher's last turn
         self._flusher: asyncio.Task[None] | None = None
         self.retry_recorded = asyncio.Event()  # a retry was scheduled: it may be due soon
@@ -59,15 +68,31 @@ class OutcomeRecorder:
         """Outcomes added and not yet written: buffered, or in the write under way."""
         return len(self._buffers.results) + self._writing
 
-    def add(self, concluded: Concluded) -> None:
-        """Buffers one attempt's outcome; a full batch is written at once."""
+    @property
+    def holding(self) -> bool:
+        """Whether outcomes or hand-backs wait to be written (their leases are held)."""
+        return bool(self.unrecorded or self._buffers.releases)
+
+    def add(self, concluded: Concluded, *, chained: bool = False) -> None:
+        """Buffers one attempt's outcome; a full batch is written at once. `chained`:
+        recording it may make another delivery due (an ordered or coalescing webhook's),
+        so it is written within `flush_interval_seconds` (as anything but a success is)."""
         self._buffers.results.append(concluded)
+        self._buffered.set()
         if len(self._buffers.results) >= self._batch:
             self._flush_now.set()
+            self._hurry.set()
+        elif chained or concluded.result.status is not DeliveryStatus.SUCCEEDED:
+            self._hurry.set()
 
     def hand_back(self, leases: Iterable[LeaseKey]) -> None:
-        """Buffers leases to release unattempted, due again after `busy_endpoint_delay`."""
+        """Buffers leases to release unattempted, due again after `busy_endpoint_delay`
+        (written within `flush_interval_seconds`: another worker may send them)."""
+        before = len(self._buffers.releases)
         self._buffers.releases.extend(leases)
+        if len(self._buffers.releases) > before:
+            self._buffered.set()
+            self._hurry.set()
 
     def start(self) -> None:
         """Starts the flusher."""
@@ -79,20 +104,28 @@ class OutcomeRecorder:
         # write dropped the outcomes it carried, and those deliveries, already sent,
         # were sent again when their leases expired (found by chaos/ rolling restarts).
         self._stopping = True
-        self._flush_now.set()
+        for event in (self._flush_now, self._hurry, self._buffered):
+            event.set()
         if self._flusher is not None:
             await self._flusher
         await self._flush()
 
     async def _flush_loop(self) -> None:
+        options = self._options
         while not self._stopping:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._flush_now.wait(), self._options.flush_interval_seconds)
-            self._flush_now.clear()
+            await self._buffered.wait()  # nothing to write: no timer runs
+            await _wait(self._flush_now, options.flush_interval_seconds)
+            if not self._hurry.is_set():  # successes alone so far: they may gather longer
+                await _wait(
+                    self._hurry, options.quiet_flush_seconds - options.flush_interval_seconds
+                )
             await self._flush()
 
     async def _flush(self) -> None:
         results, releases = self._buffers.results, self._buffers.releases
+        # Cleared before the write: what is added meanwhile sets them again.
+        for event in (self._flush_now, self._hurry, self._buffered):
+            event.clear()
         if not results and not releases:
             return
         self._buffers = _Buffers()
@@ -106,6 +139,8 @@ class OutcomeRecorder:
             self._writing = 0  # they are buffered again: counted there
             self._buffers.results[:0] = results
             self._buffers.releases[:0] = releases
+            self._buffered.set()
+            self._hurry.set()  # tried again after the pause below
             await asyncio.sleep(0.5)
         finally:
             self._writing = 0
@@ -129,3 +164,10 @@ class OutcomeRecorder:
             self._observer.on_attempts(reports)
         except Exception:  # metrics must never stop delivery
             _log.exception("the delivery observer failed")
+
+
+async def _wait(event: asyncio.Event, seconds: float) -> None:
+    """Until `event` is set, at most `seconds`."""
+    if seconds > 0 and not event.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(event.wait(), seconds)

@@ -5,14 +5,20 @@ at once: one got the new deliveries, the others an empty claim (measured: 4,148 
 11,066 transactions for 2,500 events at 250 events/s with 2 workers). A worker whose claims
 keep coming back empty lost those races: it waits a little longer after each such claim
 before claiming on the next wake-up (doubling up to a ceiling), and claims at once again as
-soon as a claim brings something. At a low rate one worker then takes the publishes as they
-come and the others look now and then; once that worker cannot keep up, the others' claims
-find deliveries, and they all claim at once again.
+soon as a claim brings more than one delivery. At a low rate one worker then takes the
+publishes as they come and the others look now and then; once that worker cannot keep up,
+the others' claims find several deliveries, and they all claim at once again. A claim that
+brings a single one mostly won a race for a publish the other worker was about to take: it
+shortens the wait by two doublings only (measured at 50 events/s: resetting the wait on it
+made the worker that looks now and then race again for every publish a few times a second,
+1.14 claims per event where one is needed).
 
 Pure bookkeeping with no clock: the worker sleeps for `delay()` itself.
 """
 
 from __future__ import annotations
+
+import math
 
 __all__ = ["ClaimPacing"]
 
@@ -20,22 +26,30 @@ __all__ = ["ClaimPacing"]
 class ClaimPacing:
     """The delay before a worker's next claim after a wake-up, from its claims' results."""
 
-    __slots__ = ("_base", "_ceiling", "_empty")
+    __slots__ = ("_at_ceiling", "_base", "_ceiling", "_empty")
 
     def __init__(self, *, base: float, ceiling: float) -> None:
         """`base` seconds after the first empty claim, doubling to `ceiling`; a `base` of 0
         never delays (a sole worker races nobody)."""
         self._base = base
         self._ceiling = ceiling
-        self._empty = 0  # claims in a row that found nothing
+        self._empty = 0  # claims that found nothing, less two per single delivery found
+        # The count at which the delay reaches the ceiling: it is not counted past it.
+        doublings = math.ceil(math.log2(ceiling / base)) if 0 < base < ceiling else 0
+        self._at_ceiling = 1 + doublings
 
     def claimed(self, count: int) -> None:
         """Notes how many deliveries a claim brought."""
-        self._empty = 0 if count else self._empty + 1
+        if count > 1:
+            self._empty = 0
+        elif count == 1:
+            self._empty = max(0, self._empty - 2)
+        else:  # counted up to the ceiling only: a single one always brings it down
+            self._empty = min(self._empty + 1, self._at_ceiling)
 
     def delay(self) -> float:
         """Seconds to wait after a wake-up before claiming."""
         if self._empty == 0 or self._base <= 0:
             return 0.0
-        doubled: float = self._base * 2.0 ** min(self._empty - 1, 30)
+        doubled: float = self._base * 2.0 ** (self._empty - 1)
         return min(self._ceiling, doubled)

@@ -13,7 +13,7 @@ import os
 import random
 import secrets
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from hookcast.delivery.attempt import conclude, expire
 from hookcast.delivery.boundary import send_once
@@ -25,6 +25,7 @@ from hookcast.delivery.outcomes import OutcomeRecorder
 from hookcast.delivery.pacing import ClaimPacing
 from hookcast.delivery.rate_gate import RateGate
 from hookcast.delivery.scheduler import EndpointScheduler, Start
+from hookcast.domain.models import Ordering
 from hookcast.heartbeat import Heartbeat
 from hookcast.ports import (
     ClaimedDelivery,
@@ -76,7 +77,13 @@ class DeliveryWorker:
         # Names this worker's leases in the store; the pid tells people (and the chaos runs)
         # which process holds them.
         self.worker_id = f"{os.getpid()}-{secrets.token_hex(8)}"
-        self._liveness = Liveness(queue, worker_id=self.worker_id, clock=clock, options=options)
+        self._liveness = Liveness(
+            queue,
+            worker_id=self.worker_id,
+            clock=clock,
+            options=options,
+            holding=self._holds_leases,
+        )
         self._rates = RateGate(queue, clock=clock, shared=not options.sole_worker)
         self._in_flight: dict[asyncio.Task[None], Start] = {}
         self._room_freed = asyncio.Event()  # the claim loop may claim again
@@ -86,7 +93,6 @@ class DeliveryWorker:
         # Another worker took what woke this one: claim a little later next time (pacing.py).
         base = 0.0 if options.sole_worker else options.empty_claim_backoff_seconds
         self._pacing = ClaimPacing(base=base, ceiling=options.max_empty_claim_backoff_seconds)
-        self._next_due: tuple[float, datetime | None] | None = None  # (loop time read, value)
         self._taking = False  # run() is running: publishes may hand deliveries over
         # One token for every delivery handed over by a publish: a lease is a claim on rows
         # by this worker, and a delivery claimed again after its lease expired gets the
@@ -182,9 +188,15 @@ class DeliveryWorker:
     def _schedule(self, claimed: Sequence[ClaimedDelivery]) -> None:
         """Queues deliveries for their endpoints (handing back what overflows), then starts
         what may go now."""
+        if claimed:
+            self._liveness.took_leases()
         now = asyncio.get_running_loop().time()
         self._outcomes.hand_back(self._scheduler.enqueue(claimed, now=now))
         self._start_ready()
+
+    def _holds_leases(self) -> bool:
+        """Whether leases are held: queued, in flight, or awaiting their write."""
+        return bool(self._scheduler.held or self._in_flight or self._outcomes.holding)
 
     def _start_ready(self) -> None:
         # What is in flight or answered but unrecorded is sent again if this process dies:
@@ -260,7 +272,8 @@ class DeliveryWorker:
         if trace is not None:
             trace.finish(concluded.report)
         log_attempt(concluded.report)
-        self._outcomes.add(concluded)
+        hook = claimed.webhook
+        self._outcomes.add(concluded, chained=hook.coalesce or hook.ordering is not Ordering.NONE)
         if concluded.health.disable_reason is not None:
             # Disabled by this outcome (410 Gone, failing too long): what this worker holds
             # queued for the webhook goes back unsent, after the outcome that pauses it.
@@ -282,9 +295,8 @@ class DeliveryWorker:
         return True
 
     async def _idle(self, stop: asyncio.Event) -> None:
-        """Nothing was due: wait for a publish or release (the queue's wake-up), a retry
-        recorded by this worker, the next due time, or `stop`; then, if this worker's last
-        claims found nothing, a little longer (pacing.py)."""
+        """Nothing more was due: wait until something may be (`_wait_for_work`); then, if
+        this worker's last claims found nothing, a little longer (pacing.py)."""
         await self._wait_for_work(stop)
         delay = self._pacing.delay()
         if delay and not stop.is_set():
@@ -293,45 +305,50 @@ class DeliveryWorker:
                 await asyncio.wait_for(stop.wait(), delay)
 
     async def _wait_for_work(self, stop: asyncio.Event) -> None:
+        """Until a publish or release (the queue's wake-up), a retry recorded by this
+        worker, the next due time, or `stop`.
+
+        First for `due_reread_seconds` without reading the next due time: at tens of
+        publishes a second the next one wakes the worker before that, and its claim takes
+        whatever is due by then (a read on every idle turn was a transaction per two events
+        at 50 events/s). Then the due time is read, and read again whenever a wait ends with
+        nothing due by then: an idle worker claims when woken or when something is due (it
+        used to claim every `idle_wait_seconds` too), and a due time is always one read
+        after the wait began, so none read earlier can hold a claim back."""
         retry_recorded = self._outcomes.retry_recorded
-        if retry_recorded.is_set():
-            self._next_due = None  # a retry may be due sooner than the time last read
-        retry_recorded.clear()  # before the next due time is read: none is missed
-        timeout = await self._idle_timeout()
-        waiters = [
-            asyncio.ensure_future(self._queue.wait_for_deliveries(timeout)),
-            asyncio.ensure_future(stop.wait()),
-            asyncio.ensure_future(retry_recorded.wait()),
-        ]
-        _, pending = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        retry_recorded.clear()
+        if await self._woken(stop, retry_recorded, self._options.due_reread_seconds):
+            return
+        while not stop.is_set():
+            timeout, due = await self._idle_timeout()
+            if await self._woken(stop, retry_recorded, timeout) or due:
+                return
+
+    async def _woken(
+        self, stop: asyncio.Event, retry_recorded: asyncio.Event, timeout: float
+    ) -> bool:
+        """Waits up to `timeout` for a wake-up, a recorded retry or `stop`: whether one came."""
+        queue_wait = asyncio.ensure_future(self._queue.wait_for_deliveries(timeout))
+        waiters = [queue_wait, asyncio.ensure_future(stop.wait())]
+        waiters.append(asyncio.ensure_future(retry_recorded.wait()))
+        done, pending = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
         for waiter in pending:
             waiter.cancel()
+        woken = queue_wait in done and (queue_wait.exception() is not None or queue_wait.result())
+        return woken or stop.is_set() or retry_recorded.is_set()
 
-    async def _idle_timeout(self) -> float:
-        options = self._options
+    async def _idle_timeout(self) -> tuple[float, bool]:
+        """How long to wait from now, and whether something is due by then (else the wait
+        ending only means: read the due time again)."""
+        longest = self._options.idle_wait_seconds
         try:
-            next_due, fresh = await self._read_next_due()
-        except Exception:
-            return options.idle_wait_seconds
-        longest = options.idle_wait_seconds if fresh else options.due_reread_seconds
+            next_due = await self._queue.next_due_at()
+        except Exception:  # the database may be down: claim after the wait, as it logs
+            return longest, True
         if next_due is None:
-            return longest
+            return longest, False
         until = (next_due - self._clock()).total_seconds()
-        return max(0.01, min(until, longest))
-
-    async def _read_next_due(self) -> tuple[datetime | None, bool]:
-        """The next due time, and whether it was read just now: it is read again only after
-        `due_reread_seconds`, for at a few hundred publishes a second the worker idles
-        between each, and one read per publish was a statement per delivery. A wait on a
-        time not read just now lasts no longer than that (see `_idle_timeout`), so a
-        release's due time is learnt at most that late (a retry recorded here at once)."""
-        now = asyncio.get_running_loop().time()
-        known = self._next_due
-        if known is not None and now - known[0] < self._options.due_reread_seconds:
-            return known[1], False
-        value = await self._queue.next_due_at()
-        self._next_due = (now, value)
-        return value, True
+        return (max(0.01, until), True) if until <= longest else (longest, False)
 
     async def _wait_for_room(self, stop: asyncio.Event) -> None:
         """Until requests finish and leave room to claim (see _finished), or new deliveries

@@ -84,8 +84,12 @@ class DeliveryQueue(Protocol):
         """Writes attempts and new delivery states for results whose lease is still held,
         and applies the webhooks' health (failing since, disabled) in the same transaction."""
 
-    async def beat_worker(self, worker_id: str, now: datetime) -> None:
-        """Registers the worker, or records that it is alive at `now`."""
+    async def beat_worker(
+        self, worker_id: str, now: datetime, *, stale_before: datetime | None = None
+    ) -> int:
+        """Registers the worker, or records that it is alive at `now`; with `stale_before`,
+        then takes back the leases of the workers silent since (`take_back_leases`) in the
+        same transaction. Returns how many deliveries were taken back."""
 
     async def take_back_leases(self, *, now: datetime, stale_before: datetime) -> int:
         """Forgets the workers whose last beat is before `stale_before`, and makes every
@@ -105,5 +109,6 @@ class DeliveryQueue(Protocol):
     async def next_due_at(self) -> datetime | None:
         """When the earliest pending delivery is due (leased ones included), or None."""
 
-    async def wait_for_deliveries(self, timeout: float) -> None:
-        """Returns when new deliveries may be due (publish, retry) or after `timeout`."""
+    async def wait_for_deliveries(self, timeout: float) -> bool:
+        """Returns True when new deliveries may be due (publish, retry), False after
+        `timeout`."""

@@ -43,14 +43,17 @@ class Wakeup:
         if forward is not None:
             forward()
 
-    async def wait(self, timeout: float) -> None:
+    async def wait(self, timeout: float) -> bool:
+        """Until a wake-up (True) or `timeout` seconds (False)."""
         await self._ensure_listening()
         # The event is cleared only after a wait, so a wake-up that arrives between a
         # worker's empty claim and its next wait is not lost: the wait returns at once.
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout):
                 await self._event.wait()
+        woken = self._event.is_set()
         self._event.clear()
+        return woken
 
     async def settle(self) -> None:
         """Clears the wake-up once every notification committed before the call has arrived.

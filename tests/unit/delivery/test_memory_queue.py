@@ -22,7 +22,7 @@ def _one_delivery() -> tuple[MemoryDeliveryQueue, Delivery]:
     return queue, delivery
 
 
-async def _woken(queue: MemoryDeliveryQueue) -> asyncio.Future[None]:
+async def _woken(queue: MemoryDeliveryQueue) -> asyncio.Future[bool]:
     """A waiter started after earlier wake-ups were consumed."""
     await queue.wait_for_deliveries(0)  # consumes the wake-up `add` left
     return asyncio.ensure_future(queue.wait_for_deliveries(10 * WAIT))

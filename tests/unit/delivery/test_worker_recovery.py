@@ -44,11 +44,14 @@ class BeatCountingQueue(MemoryDeliveryQueue):
         self.beats = 0
         self._beaten = asyncio.Condition()
 
-    async def beat_worker(self, worker_id: str, now: datetime) -> None:
-        await super().beat_worker(worker_id, now)
+    async def beat_worker(
+        self, worker_id: str, now: datetime, *, stale_before: datetime | None = None
+    ) -> int:
+        taken = await super().beat_worker(worker_id, now, stale_before=stale_before)
         async with self._beaten:
             self.beats += 1
             self._beaten.notify_all()
+        return taken
 
     async def wait_for_beats(self, count: int) -> None:
         async with self._beaten:
@@ -164,11 +167,13 @@ class OutageQueue(BeatCountingQueue):
         self.down = False
         self.refused = asyncio.Event()
 
-    async def beat_worker(self, worker_id: str, now: datetime) -> None:
+    async def beat_worker(
+        self, worker_id: str, now: datetime, *, stale_before: datetime | None = None
+    ) -> int:
         if self.down:
             self.refused.set()
             raise ConnectionError("the database is down")
-        await super().beat_worker(worker_id, now)
+        return await super().beat_worker(worker_id, now, stale_before=stale_before)
 
 
 async def test_after_an_outage_a_worker_beats_again_before_it_takes_anything_back() -> None:

@@ -60,8 +60,9 @@ class WorkerOptions:
     # Outcomes are recorded in one write per interval (or per flush_batch): each write costs
     # ~1.2 ms of the loop's time whatever its size, ~6% of a core at 50 writes/s. An outcome
     # recorded later is only re-sent if the process dies meanwhile (at-least-once).
-    # Successes alone make nothing due and change no webhook's standing: they may wait
-    # quiet_flush_seconds (outcomes.py), so a low rate writes a few times a second.
+    # Successes that make nothing due and change no webhook's standing (not an ordered or
+    # coalescing webhook's, not a failing webhook's) may wait quiet_flush_seconds
+    # (outcomes.py), so a low rate writes a few times a second.
     flush_interval_seconds: float = 0.05
     quiet_flush_seconds: float = 0.25
     flush_batch: int = 500

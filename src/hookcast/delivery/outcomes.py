@@ -3,7 +3,7 @@ written in one transaction per interval (or per batch), by one flusher task.
 
 How long they gather follows what recording them changes. Outcomes that may make another
 delivery due (a retry, an ordered or coalescing webhook's next, a hand-back) or change a
-webhook's standing (a failure) are written within `flush_interval_seconds`; successes
+webhook's standing (a failure, a failing webhook's success) are written within `flush_interval_seconds`; successes
 alone may wait `quiet_flush_seconds`, for at a low rate a write per interval was a
 transaction per two or three deliveries, each costing more than the deliveries it
 recorded. While nothing is buffered the flusher sleeps without a timer."""
@@ -73,16 +73,17 @@ class OutcomeRecorder:
         """Whether outcomes or hand-backs wait to be written (their leases are held)."""
         return bool(self.unrecorded or self._buffers.releases)
 
-    def add(self, concluded: Concluded, *, chained: bool = False) -> None:
-        """Buffers one attempt's outcome; a full batch is written at once. `chained`:
-        recording it may make another delivery due (an ordered or coalescing webhook's),
-        so it is written within `flush_interval_seconds` (as anything but a success is)."""
+    def add(self, concluded: Concluded, *, prompt: bool = False) -> None:
+        """Buffers one attempt's outcome; a full batch is written at once. `prompt`:
+        recording it may make another delivery due (an ordered or coalescing webhook's) or
+        change its webhook's standing (a failing webhook's success), so it is written within
+        `flush_interval_seconds` (as anything but a success is)."""
         self._buffers.results.append(concluded)
         self._buffered.set()
         if len(self._buffers.results) >= self._batch:
             self._flush_now.set()
             self._hurry.set()
-        elif chained or concluded.result.status is not DeliveryStatus.SUCCEEDED:
+        elif prompt or concluded.result.status is not DeliveryStatus.SUCCEEDED:
             self._hurry.set()
 
     def hand_back(self, leases: Iterable[LeaseKey]) -> None:

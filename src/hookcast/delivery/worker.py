@@ -273,7 +273,13 @@ class DeliveryWorker:
             trace.finish(concluded.report)
         log_attempt(concluded.report)
         hook = claimed.webhook
-        self._outcomes.add(concluded, chained=hook.coalesce or hook.ordering is not Ordering.NONE)
+        # Written promptly when recording it may make another delivery due (an ordered or
+        # coalescing webhook's next) or a failing webhook's success recovers it (its
+        # standing on every page, webhook_recovered).
+        prompt = (
+            hook.coalesce or hook.ordering is not Ordering.NONE or hook.failing_since is not None
+        )
+        self._outcomes.add(concluded, prompt=prompt)
         if concluded.health.disable_reason is not None:
             # Disabled by this outcome (410 Gone, failing too long): what this worker holds
             # queued for the webhook goes back unsent, after the outcome that pauses it.

@@ -88,8 +88,11 @@ async def _record(
 ) -> list[Row]:
     """One run of the recording statement. Each result's day, when all are known, has it
     read and update only those day partitions."""
-    values = _arrays(results)
-    pruned = None not in values["b_created"]
+    values: dict[str, Any] = _arrays(results)
+    created = values["b_created"]
+    pruned = None not in created
+    if pruned:
+        values |= {"b_first": min(created), "b_last": max(created)}
     return await tx.fetch_all(_RECORD[(pruned, locking)], values)
 
 
@@ -147,19 +150,26 @@ _ARRAYS = (
 # resume it), and its completion time; a final result sets both and keeps the due time.
 def _record_statement(*, pruned: bool, locking: bool) -> Statement:
     """The recording statement; `pruned`: every result's `created` is known, and only their
-    days' partitions are read (`created = ANY(...)`, a constant in each execution's plan,
-    so the planner leaves the other days out of the plan: each day partition planned in
-    and probed per row cost about a tenth of the statement with nine of them); `locking`:
+    days' partitions are read (`created = ANY(...)`, a constant in a plan made for the
+    values, and a range of the first and last, pruned at execution in the generic plan: each
+    day partition planned in and probed per row cost about a tenth of the statement with
+    nine of them); `locking`:
     the probe locks each row, in id order (the runs after the first, module docstring)."""
     day = "AND deliveries.created = r.created AND deliveries.created = ANY(:b_created)"
-    target = "AND d.created = ANY(:b_created)"
+    # The UPDATE's own pruning: `= ANY(:b_created)` prunes only a plan made for the values
+    # (PostgreSQL does not prune by an array parameter), so once the statement's plan is the
+    # generic one every day partition was in it, each one's (empty) scan run for every row
+    # recorded. A range of two parameters is pruned at execution. Not in the probe above: a
+    # range there let the planner read every delivery created within it instead of probing.
+    target = "AND d.created BETWEEN :b_first AND :b_last AND d.created = ANY(:b_created)"
     if not pruned:
         day = target = ""
     results, lock = ("(SELECT * FROM r ORDER BY id) AS r", "FOR UPDATE") if locking else ("r", "")
     sql = _RECORD_SQL.format(day=day, target=target, results=results, lock=lock)
     return Statement(
         lambda _: text(sql).bindparams(
-            *(bindparam(name, type_=ARRAY(type_)) for name, type_ in _ARRAYS)
+            *(bindparam(name, type_=ARRAY(type_)) for name, type_ in _ARRAYS),
+            *(bindparam(name, type_=BigInteger) for name in ("b_first", "b_last") if pruned),
         )
     )
 

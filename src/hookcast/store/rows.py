@@ -37,6 +37,7 @@ __all__ = [
     "delivery_values",
     "event_from_row",
     "event_values",
+    "last_error_from_row",
     "site_from_row",
     "site_values",
     "webhook_from_row",
@@ -215,7 +216,7 @@ def webhook_from_row(
         signing=row["signing"],
         all_sites=bool(row["all_sites"]),
         organization_secret=organization_secret,
-        last_error=_last_error(row),
+        last_error=last_error_from_row(row),
         next_retry_at=row["next_retry_at"],
         headers=_headers(row, box),
         rate_limit=_rate_limit(row),
@@ -223,7 +224,8 @@ def webhook_from_row(
     )
 
 
-def _last_error(row: Row) -> LastError | None:
+def last_error_from_row(row: Row) -> LastError | None:
+    """The latest failed attempt a webhook row records (its `last_error_*` columns), if any."""
     if row["last_error_at"] is None:
         return None
     return LastError(

@@ -64,6 +64,7 @@ from hookcast.store import webhooks as webhook_sql
 from hookcast.store import workers as worker_sql
 from hookcast.store.append import Publish, append_together
 from hookcast.store.caller_transaction import CallerTransaction
+from hookcast.store.claimed_webhooks import ClaimedWebhooks
 from hookcast.store.connector import Connector, Transaction
 from hookcast.store.crypto import SecretBox
 from hookcast.store.errors import translate_errors
@@ -118,6 +119,7 @@ class SqlStore:
             group_events=_group_events(connector),
         )
         self._statistics = GrowthStatistics(connector)
+        self._claimed_webhooks = ClaimedWebhooks(box)
 
     def __repr__(self) -> str:
         return f"SqlStore({self._connector!r})"
@@ -379,14 +381,13 @@ class SqlStore:
             )
             if not claimed:
                 return []
-            # Batched loads, one query each (PostgreSQL's claim loaded the events itself);
+            # Batched loads, one query each (PostgreSQL's claim loaded the events itself, and
+            # reads its webhooks again only when their configuration changed);
             # deliveries of one webhook share the same Webhook object.
             if by_key is None:
                 keys = {(d.account_id, d.event_id) for d in claimed}
                 by_key = await event_sql.load_events(tx, keys)
-            by_id = await webhook_sql.load_webhooks(
-                tx, webhook_ids={d.webhook_id for d in claimed}, box=self._box
-            )
+            by_id = await self._claimed_webhooks.load(tx, {d.webhook_id for d in claimed})
         return [
             ClaimedDelivery(
                 delivery=d,
@@ -604,6 +605,8 @@ class _TransactionView(SqlStore):
         self._box = store._box
         self._wakeup = store._wakeup
         self._transaction = CallerTransaction(connection)
+        # Its own: what the caller's transaction reads may yet be rolled back.
+        self._claimed_webhooks = ClaimedWebhooks(store._box)
 
     @asynccontextmanager
     async def _in_callers(self) -> AsyncIterator[Transaction]:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Collection, Sequence
 
 import orjson
-from sqlalchemy import Text, bindparam, delete, func, insert, select, update
+from sqlalchemy import BigInteger, Text, bindparam, delete, func, insert, select, update
 
 from hookcast.domain.models import Account, ApiKey
 from hookcast.domain.portal import PortalSettings
@@ -158,16 +159,27 @@ _COUNT_API_KEYS = Statement(lambda _: select(func.count()).select_from(api_keys)
 # Configuration versions. A transaction that changes an account's keys, sites or webhooks
 # moves the account's version as its last statement: every writer then locks rows in the
 # same order (the changed rows, then the account), so PostgreSQL never sees a lock cycle.
+#
+# It moves forward by a random step, not by one: processes keep what they read under the
+# version (services/publish_cache.py, store/claimed_webhooks.py), and a restored backup
+# moves it back; counting up by one, the edits after the restore would meet a version a
+# process kept before it, and the process would go on with what it kept. A random step of
+# up to 2**31 makes that a 1 in 2**31 chance, and 2**32 changes still fit in the column.
+_MOST_STEP = 2**31
+
+
+def _step() -> int:
+    return 1 + secrets.randbelow(_MOST_STEP)
 
 
 async def config_changed(tx: Transaction, account_id: str) -> None:
-    await tx.execute(_BUMP, {"b_id": account_id})
+    await tx.execute(_BUMP, {"b_id": account_id, "b_step": _step()})
 
 
 async def config_changed_for_webhooks(tx: Transaction, webhook_ids: Collection[str]) -> None:
     """The accounts owning these webhooks changed (the worker disabled them)."""
     if webhook_ids:
-        await tx.execute(_BUMP_OWNERS, {"ids": sorted(webhook_ids)})
+        await tx.execute(_BUMP_OWNERS, {"ids": sorted(webhook_ids), "b_step": _step()})
 
 
 async def config_versions(tx: Transaction, account_ids: Collection[str]) -> dict[str, int]:
@@ -178,7 +190,9 @@ async def config_versions(tx: Transaction, account_ids: Collection[str]) -> dict
     return {account_id: version for account_id, version in rows}
 
 
-_NEXT_VERSION = {"config_version": accounts.c.config_version + 1}
+_NEXT_VERSION = {
+    "config_version": accounts.c.config_version + bindparam("b_step", type_=BigInteger)
+}
 _BUMP = Statement(
     lambda _: update(accounts).where(accounts.c.id == bindparam("b_id")).values(_NEXT_VERSION)
 )

@@ -203,3 +203,20 @@ def test_a_port_in_use_without_reuse_port_is_refused_in_one_line(tmp_path: Path)
         )
     assert done.returncode == 1
     assert f"error: cannot listen on 127.0.0.1:{port}: " in done.stderr, done.stderr
+
+
+def test_reuse_port_with_a_worker_on_sqlite_is_refused_before_anything_starts(
+    tmp_path: Path,
+) -> None:
+    database = tmp_path / "hookcast.db"
+    done = subprocess.run(
+        [hookcast_bin(), "serve", "--reuse-port", "--port", "0"],
+        env=cli_env(f"sqlite:///{database}"),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert "error: --reuse-port on SQLite needs --no-worker" in done.stderr, done.stderr
+    assert not database.exists()

@@ -125,7 +125,8 @@ def serve(
         typer.Option(
             "--reuse-port",
             help="Share the port with other `serve --reuse-port` processes (SO_REUSEPORT): "
-            "the kernel spreads connections among them.",
+            "the kernel spreads connections among them. On SQLite only with --no-worker "
+            "(one process delivers from a SQLite file).",
         ),
     ] = False,
 ) -> None:
@@ -134,6 +135,14 @@ def serve(
     Example: hookcast serve --host 0.0.0.0 --port 8000
     """
     settings = Settings()
+    if reuse_port and not no_worker and settings.is_sqlite():
+        # Each serve would deliver from the one file and take back the other's leases as it
+        # starts: deliveries in flight would be sent twice.
+        fail(
+            "--reuse-port on SQLite needs --no-worker: only one process may deliver from a "
+            "SQLite file (run the API servers with --no-worker --reuse-port and one serve "
+            "without them on another port, or use PostgreSQL)"
+        )
     _configure_logging(settings)
     _migrate_quietly(settings)
     sockets = [_shared_socket(host, port)] if reuse_port else None

@@ -18,30 +18,38 @@ import asyncio
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from benchmarks.payloads import delivery_body, event_id, published_event
 
+if TYPE_CHECKING:
+    from benchmarks.pace_http import Publisher
+
 _MAX_IN_FLIGHT = 1024  # an open loop, but not an unbounded one
+
+
+def _publisher(args: argparse.Namespace) -> Publisher:
+    """Raw keep-alive connections to the API's `POST /v2/events/` with `args.key`."""
+    from urllib.parse import urlsplit
+
+    from benchmarks.pace_http import Publisher
+
+    api = urlsplit(args.api)
+    return Publisher(
+        host=api.hostname or "127.0.0.1",
+        port=api.port or 80,
+        path=api.path.rstrip("/") + "/v2/events/",
+        headers={"Authorization": args.key, "Content-Type": "application/json"},
+    )
 
 
 async def pace_hookcast(args: argparse.Namespace) -> dict[str, Any]:
     """Open loop: each publish is sent when it is due, on an idle keep-alive connection or a
     new one (benchmarks/pace_http.py); "sent" is the moment it was handed over, within a
     millisecond of its due time."""
-    from urllib.parse import urlsplit
-
-    from benchmarks.pace_http import Publisher
-
-    api = urlsplit(args.api)
-    publisher = Publisher(
-        host=api.hostname or "127.0.0.1",
-        port=api.port or 80,
-        path=api.path.rstrip("/") + "/v2/events/",
-        headers={"Authorization": args.key, "Content-Type": "application/json"},
-    )
+    publisher = _publisher(args)
     total = int(args.rate * args.seconds)
     records: list[str] = []
     sent_at: list[str] = []  # when each accepted publish was sent: latency "from send"
@@ -147,17 +155,7 @@ async def _publish_raw(args: argparse.Namespace) -> dict[str, Any]:
     answer, on raw keep-alive connections (benchmarks/pace_http.py: aiohttp's client cost
     ~280-330 µs of CPU per request, as much as the API server it measured on the same
     cores); the load generator's own CPU per request is reported beside the rate."""
-    from urllib.parse import urlsplit
-
-    from benchmarks.pace_http import Publisher
-
-    api = urlsplit(args.api)
-    publisher = Publisher(
-        host=api.hostname or "127.0.0.1",
-        port=api.port or 80,
-        path=api.path.rstrip("/") + "/v2/events/",
-        headers={"Authorization": args.key, "Content-Type": "application/json"},
-    )
+    publisher = _publisher(args)
     batches = [
         list(range(first, min(first + args.batch, args.count)))
         for first in range(0, args.count, args.batch)

@@ -47,7 +47,14 @@ from hookcast.store.rows import (
 )
 from hookcast.store.sql import count, in_list, insert_ignoring, paginate
 from hookcast.store.statement import Query, Statement
-from hookcast.store.tables import attempts, deliveries, delivery_chains, events, webhooks
+from hookcast.store.tables import (
+    ATTEMPT_COLUMNS,
+    attempts,
+    deliveries,
+    delivery_chains,
+    events,
+    webhooks,
+)
 from hookcast.store.types import Timestamp, from_micros, to_micros
 from hookcast.store.unnest import unnest_insert, unnest_values
 from hookcast.store.webhooks import lock_webhooks, retried_now
@@ -416,17 +423,7 @@ async def _advance_finished(
     return await advance_chains(tx, finals, now=now)
 
 
-_ATTEMPT_COLUMNS = [
-    "delivery_id",
-    "number",
-    "started_at",
-    "request_headers",
-    "status_code",
-    "latency_ms",
-    "response_body",
-    "error",
-]
-_INSERT_ATTEMPT = Statement(lambda _: insert(attempts), columns=_ATTEMPT_COLUMNS)
+_INSERT_ATTEMPT = Statement(lambda _: insert(attempts), columns=list(ATTEMPT_COLUMNS))
 
 
 async def release_leases(

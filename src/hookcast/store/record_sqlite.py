@@ -38,7 +38,7 @@ from hookcast.domain.models import DeliveryStatus
 from hookcast.ports import DeliveryResult
 from hookcast.store.connector import Transaction
 from hookcast.store.statement import IN_ORDER, Statement
-from hookcast.store.tables import deliveries
+from hookcast.store.tables import ATTEMPT_COLUMNS, deliveries
 from hookcast.store.types import dump_json, to_micros
 
 __all__ = ["record_on_sqlite", "release_on_sqlite"]
@@ -177,22 +177,12 @@ _FINISHED = _outcomes(
     ),
 )
 
-_ATTEMPT_COLUMNS = (
-    "delivery_id",
-    "number",
-    "started_at",
-    "request_headers",
-    "status_code",
-    "latency_ms",
-    "response_body",
-    "error",
-)
 _ATTEMPTS = _Rows(
     "attempt",
-    fields=_ATTEMPT_COLUMNS,
+    fields=ATTEMPT_COLUMNS,
     rest=(
-        f"INSERT INTO attempts ({', '.join(_ATTEMPT_COLUMNS)}) "  # noqa: S608 (as above)
-        f"SELECT {', '.join(_ATTEMPT_COLUMNS)} FROM attempt WHERE delivery_id IS NOT NULL"
+        f"INSERT INTO attempts ({', '.join(ATTEMPT_COLUMNS)}) "  # noqa: S608 (as above)
+        f"SELECT {', '.join(ATTEMPT_COLUMNS)} FROM attempt WHERE delivery_id IS NOT NULL"
     ),
 )
 

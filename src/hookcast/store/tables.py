@@ -24,6 +24,7 @@ from sqlalchemy import (
 from hookcast.store.types import JsonText, Timestamp
 
 __all__ = [
+    "ATTEMPT_COLUMNS",
     "accounts",
     "api_keys",
     "attempts",
@@ -383,6 +384,9 @@ attempts = Table(
     Column("response_body", Text, nullable=False),
     Column("error", Text, nullable=True),
 )
+
+# What recording an attempt writes, in this order: every column but the generated id.
+ATTEMPT_COLUMNS = tuple(column.name for column in attempts.c if column.name != "id")
 
 # E-mails to accounts' contact addresses, written in the transaction that publishes their
 # operational event (store/mail.py) and sent from here by the mailer (delivery/mailer.py):

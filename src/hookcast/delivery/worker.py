@@ -142,7 +142,7 @@ class DeliveryWorker:
         """Queues committed deliveries created under a lease from `lease()`. If the worker
         stopped in between, their leases expire and a worker claims them then."""
         if self._taking:
-            self._schedule(leased)
+            self._schedule(leased, handed_over=True)
 
     async def _claim_for_others(self, stop: asyncio.Event) -> list[ClaimedDelivery]:
         """While the worker may still not claim: a few deliveries of each account it holds
@@ -179,11 +179,12 @@ class DeliveryWorker:
             await asyncio.sleep(1.0)
             return []
 
-    def _schedule(self, claimed: Sequence[ClaimedDelivery]) -> None:
+    def _schedule(self, claimed: Sequence[ClaimedDelivery], *, handed_over: bool = False) -> None:
         """Queues deliveries for their endpoints (handing back what overflows), then starts
         what may go now."""
         now = asyncio.get_running_loop().time()
-        self._outcomes.hand_back(self._scheduler.enqueue(claimed, now=now))
+        overflow = self._scheduler.enqueue(claimed, now=now, handed_over=handed_over)
+        self._outcomes.hand_back(overflow)
         self._start_ready()
 
     def _start_ready(self) -> None:

@@ -194,6 +194,7 @@ class DeliveryWorker:
         bound = 2 * self._options.concurrency - 1
         room = bound - len(self._in_flight) - self._outcomes.unrecorded
         if room <= 0:
+            self._outcomes.write_ahead()  # the bound frees sooner for it (outcomes.py)
             return
         starts, expired = self._scheduler.ready(now=asyncio.get_running_loop().time(), at_most=room)
         if expired:

@@ -57,8 +57,8 @@ class CrossThreadHandoff:
     def lease(self) -> Lease | None:
         """The worker's own answer, read from this thread: it only reads counters there.
         Deliveries leased but not yet taken are not counted, so the worker may be handed
-        up to the publishes in flight more than `prefetch`; what overflows an endpoint's
-        queue goes back to the database as on any claim."""
+        up to the publishes in flight more than `prefetch`; what overflows twice an
+        endpoint's queue bound goes back to the database as on any claim (scheduler.py)."""
         return self._worker.lease()
 
     def take(self, leased: Sequence[ClaimedDelivery]) -> None:

@@ -96,6 +96,7 @@ class Runtime:
             disable_warning=timedelta(hours=self.settings.disable_warning_hours),
             # SQLite takes one delivering process: a worker starting on it is the only one.
             sole_worker=self.settings.is_sqlite(),
+            write_ahead=self.settings.is_sqlite(),
         )
         proxy = self.settings.egress_proxy
         sender = HttpSender(

@@ -66,6 +66,10 @@ class WorkerOptions:
     flush_interval_seconds: float = 0.05
     quiet_flush_seconds: float = 0.25
     flush_batch: int = 500
+    # When nothing may start until outcomes are recorded, those buffered are written beside
+    # the write under way rather than after it (outcomes.py): on SQLite, where each write
+    # waits its turn behind the API's group commits (`serve`).
+    write_ahead: bool = False
     busy_endpoint_delay: timedelta = timedelta(milliseconds=200)
     disable_after: timedelta = timedelta(days=5)
     # A failed attempt this long before the disable publishes webhook_disable_warning.

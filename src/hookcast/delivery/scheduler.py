@@ -95,10 +95,15 @@ class EndpointScheduler:
         """The accounts with deliveries queued or in flight here."""
         return self._gate.accounts() | self._accounts.keys()
 
-    def enqueue(self, claimed: Sequence[ClaimedDelivery], *, now: float) -> list[LeaseKey]:
+    def enqueue(
+        self, claimed: Sequence[ClaimedDelivery], *, now: float, handed_over: bool = False
+    ) -> list[LeaseKey]:
         """Queues each delivery for its endpoint, to be sent before `now` plus the queue
         expiry; returns the leases to hand back (no attempt is counted) because their
-        endpoint's queue is full."""
+        endpoint's queue is full. Deliveries `handed_over` by publishes in this process may
+        fill it to twice its bound: the publishes under way took their leases before the
+        worker had queued those of the publishes before them, and each one handed back
+        would cost a write and a claim (measured: a fifth of them, publishing saturated)."""
         options = self._options
         latest_start = now + options.lease_seconds * options.queue_expiry
         bounds: dict[str, int] = {}
@@ -107,7 +112,7 @@ class EndpointScheduler:
             key = endpoint_key(item.webhook.webhook_url)
             bound = bounds.get(key)
             if bound is None:
-                bound = bounds[key] = self._queue_bound(key)
+                bound = bounds[key] = self._queue_bound(key) * (2 if handed_over else 1)
             queued = self._queued.get(key, 0)
             if queued >= bound:
                 self._saturated.add(key)

@@ -148,7 +148,7 @@ class DeliveryWorker:
         """Queues committed deliveries created under a lease from `lease()`. If the worker
         stopped in between, their leases expire and a worker claims them then."""
         if self._taking:
-            self._schedule(leased)
+            self._schedule(leased, handed_over=True)
 
     async def _claim_for_others(self, stop: asyncio.Event) -> list[ClaimedDelivery]:
         """While the worker may still not claim: a few deliveries of each account it holds
@@ -185,13 +185,14 @@ class DeliveryWorker:
             await asyncio.sleep(1.0)
             return []
 
-    def _schedule(self, claimed: Sequence[ClaimedDelivery]) -> None:
+    def _schedule(self, claimed: Sequence[ClaimedDelivery], *, handed_over: bool = False) -> None:
         """Queues deliveries for their endpoints (handing back what overflows), then starts
         what may go now."""
         if claimed:
             self._liveness.took_leases()
         now = asyncio.get_running_loop().time()
-        self._outcomes.hand_back(self._scheduler.enqueue(claimed, now=now))
+        overflow = self._scheduler.enqueue(claimed, now=now, handed_over=handed_over)
+        self._outcomes.hand_back(overflow)
         self._start_ready()
 
     def _holds_leases(self) -> bool:
@@ -205,6 +206,7 @@ class DeliveryWorker:
         bound = 2 * self._options.concurrency - 1
         room = bound - len(self._in_flight) - self._outcomes.unrecorded
         if room <= 0:
+            self._outcomes.write_ahead()  # the bound frees sooner for it (outcomes.py)
             return
         starts, expired = self._scheduler.ready(now=asyncio.get_running_loop().time(), at_most=room)
         if expired:

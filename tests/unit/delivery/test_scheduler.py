@@ -140,6 +140,29 @@ def test_a_full_endpoint_queue_hands_the_overflow_back(
 
 
 @pytest.mark.parametrize(
+    ("claimed", "handed_back", "queued"),
+    [
+        ("AAAAB", "", 5),  # A's queue holds 2 claimed, 4 handed over
+        ("AAAAAAB", "AA", 5),
+        ("AAAABBBBB", "B", 8),
+    ],
+)
+def test_deliveries_handed_over_by_publishes_may_fill_twice_an_endpoints_queue(
+    claimed: str, handed_back: str, queued: int
+) -> None:
+    # Publishes under way took their leases before the worker queued the deliveries of those
+    # before them: handing the extra back would cost a write and a claim each.
+    scheduler = EndpointScheduler(replace(ROOMY, endpoint_queue=2))
+    deliveries = claims(claimed)
+    letters = {c.delivery.id: _letter(c) for c in deliveries}
+
+    overflow = scheduler.enqueue(deliveries, now=0.0, handed_over=True)
+
+    assert "".join(letters[delivery_id] for delivery_id, _ in overflow) == handed_back
+    assert scheduler.held == queued
+
+
+@pytest.mark.parametrize(
     ("held", "room"),
     [
         (0, 16),

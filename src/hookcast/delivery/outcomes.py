@@ -3,10 +3,10 @@ written in one transaction per interval (or per batch), by one flusher task.
 
 How long they gather follows what recording them changes. Outcomes that may make another
 delivery due (a retry, an ordered or coalescing webhook's next, a hand-back) or change a
-webhook's standing (a failure, a failing webhook's success) are written within `flush_interval_seconds`; successes
-alone may wait `quiet_flush_seconds`, for at a low rate a write per interval was a
-transaction per two or three deliveries, each costing more than the deliveries it
-recorded. While nothing is buffered the flusher sleeps without a timer."""
+webhook's standing (a failure, a failing webhook's success) are written within
+`flush_interval_seconds`; successes alone may wait `quiet_flush_seconds`, for at a low rate
+a write per interval was a transaction per two or three deliveries, each costing more than
+the deliveries it recorded. While nothing is buffered the flusher sleeps without a timer."""
 
 from __future__ import annotations
 

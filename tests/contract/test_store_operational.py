@@ -454,3 +454,51 @@ async def _until_waiting_for_a_lock_or_done(engine: AsyncEngine, task: asyncio.T
                 return
             await watching.rollback()  # a fresh snapshot of pg_stat_activity next time
     raise AssertionError("the second publish neither finished nor waited for a lock")
+
+
+async def test_a_recovered_webhook_is_not_disabled_or_warned_for_the_streak_it_ended(
+    store: SqlStore,
+) -> None:
+    # A publish in serve hands deliveries over with the webhook its cache kept, "failing
+    # since" included: after a recovery it may still carry the old streak's start, and a
+    # single failure days later must not disable the webhook for that streak.
+    acme, failing, watcher = await _setup(store)
+    await store.record_results([], [_failure(failing.id, 10)])
+    await store.record_results([], [_success(failing.id, 30)])
+    old_streak = make.later(10)
+    warned = _failure(
+        failing.id, 4 * 86400, disable_at=make.later(5 * 86400 + 10), streak_since=old_streak
+    )
+    stale = _failure(
+        failing.id,
+        6 * 86400,
+        disable_reason="no successful delivery for 5 days",
+        streak_since=old_streak,
+    )
+
+    await store.record_results([], [warned])
+    await store.record_results([], [stale])
+
+    hook = await store.get_webhook(acme.id, failing.id)
+    assert hook is not None
+    assert (hook.enabled, hook.failing_since) == (True, make.later(4 * 86400))
+    types = await _types(store, acme, watcher)
+    assert types == ["webhook_failing", "webhook_recovered", "webhook_failing"]
+
+
+async def test_a_disable_reckoned_from_the_stored_streak_still_disables(store: SqlStore) -> None:
+    acme, failing, watcher = await _setup(store)
+    await store.record_results([], [_failure(failing.id, 10)])
+    gone = _failure(
+        failing.id,
+        5 * 86400,
+        disable_reason="no successful delivery for 5 days",
+        streak_since=make.later(10),
+    )
+
+    await store.record_results([], [gone])
+
+    hook = await store.get_webhook(acme.id, failing.id)
+    assert hook is not None
+    assert not hook.enabled
+    assert await _types(store, acme, watcher) == ["webhook_failing", "webhook_disabled"]

@@ -175,7 +175,8 @@ def conclude(
     status, next_at, disable = _next_state(decision)
     since = claimed.webhook.failing_since
     disable_at = None
-    if kind is not OutcomeKind.SUCCESS and disable is None:
+    reckoned = kind is not OutcomeKind.SUCCESS and disable is None
+    if reckoned:
         disable = failing_too_long(failing_since=since, now=now, threshold=disable_after)
         disable_at = disable_warning(
             failing_since=since, now=now, threshold=disable_after, warn_before=warn_before
@@ -199,6 +200,7 @@ def conclude(
         error=None if succeeded else _last_error(attempt, now),
         retry_at=next_at,
         disable_at=disable_at,
+        streak_since=since if reckoned and (disable or disable_at) else None,
     )
     report = AttemptReport(
         delivery_id=claimed.delivery.id,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from hookcast.domain.frozen import quick_init
@@ -26,6 +26,10 @@ class HealthSignal:
     # When the webhook will be disabled for failing too long, set by a failed attempt made
     # within the warning period before it (domain/retry.py disable_warning).
     disable_at: datetime | None = None
+    # The failing streak's start that a disable for failing too long, or its warning, was
+    # reckoned from: the webhook as the worker had it, which may be older than the stored
+    # one (a publish hands deliveries over with the webhook its cache kept).
+    streak_since: datetime | None = None
 
 
 @quick_init
@@ -40,6 +44,9 @@ class WebhookHealth:
     last_error: LastError | None = None  # the latest failure's error (only without success)
     retry_at: datetime | None = None  # the earliest retry the failures scheduled (idem)
     disable_at: datetime | None = None  # a failure's warning of the disable ahead (idem)
+    # The failing streak the disable for failing too long or its warning was reckoned from
+    # (HealthSignal.streak_since); None for a 410's disable.
+    streak_since: datetime | None = None
 
 
 def summarize(signals: Iterable[HealthSignal]) -> list[WebhookHealth]:
@@ -57,6 +64,7 @@ def _reduce(webhook_id: str, group: list[HealthSignal]) -> WebhookHealth:
     gone = [signal.disable_reason for signal in group if signal.gone and signal.disable_reason]
     stale = [signal.disable_reason for signal in group if signal.disable_reason]
     reason = gone[0] if gone else (stale[0] if stale and not successes else None)
+    streaks = [signal.streak_since for signal in group if signal.streak_since is not None]
     failing = [] if successes else [signal for signal in group if not signal.succeeded]
     errors = [signal.error for signal in failing if signal.error is not None]
     retries = [signal.retry_at for signal in failing if signal.retry_at is not None]
@@ -69,4 +77,15 @@ def _reduce(webhook_id: str, group: list[HealthSignal]) -> WebhookHealth:
         last_error=max(errors, key=lambda error: error.at) if errors else None,
         retry_at=min(retries) if retries else None,
         disable_at=min(warnings) if warnings else None,
+        streak_since=min(streaks) if streaks and not gone and not successes else None,
     )
+
+
+def on_standing(health: WebhookHealth, failing_since: datetime | None) -> WebhookHealth:
+    """`health` without a disable for failing too long, or its warning, reckoned from a
+    failing streak that has ended since (the stored `failing_since` is unset or later): a
+    webhook that recovered is not disabled, or warned of it, for its old streak."""
+    streak = health.streak_since
+    if streak is None or (failing_since is not None and failing_since <= streak):
+        return health
+    return replace(health, disable_reason=None, disable_at=None, streak_since=None)

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hookcast.domain.errors import Conflict
+from hookcast.domain.health import on_standing
 from hookcast.domain.models import (
     Account,
     ApiKey,
@@ -98,6 +99,12 @@ _SQLITE_GROUP_EVENTS = 200
 
 def _group_events(connector: Connector) -> int:
     return _SQLITE_GROUP_EVENTS if connector.database == "sqlite" else GROUP_EVENTS
+
+
+def _on_standing(health: WebhookHealth, standing: dict[str, Standing]) -> WebhookHealth:
+    """`health` as the webhook's stored standing allows (domain/health.py on_standing)."""
+    before = standing.get(health.webhook_id)
+    return health if before is None else on_standing(health, before.failing_since)
 
 
 class SqlStore:
@@ -413,6 +420,7 @@ class SqlStore:
             # sees a cycle. The webhooks' standing is read under that first lock: what
             # changed is told once (store/operational.py).
             standing = await operational_sql.lock_standing(tx, [h.webhook_id for h in health])
+            health = [_on_standing(h, standing) for h in health]
             await webhook_sql.apply_health(tx, health)
             made_due = await delivery_sql.record_attempts(tx, results)
             made_due += await self._announce(tx, standing, health)

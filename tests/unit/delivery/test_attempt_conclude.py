@@ -74,3 +74,24 @@ def test_a_failure_tells_the_webhook_its_error_and_next_retry() -> None:
     assert concluded.health.retry_at == concluded.result.next_attempt_at
     assert concluded.health.retry_at is not None
     assert concluded.health.retry_at > NOW
+
+
+def test_a_disable_for_failing_too_long_names_the_streak_it_was_reckoned_from() -> None:
+    since = NOW - timedelta(days=6)
+    hook = make.webhook("acc", failing_since=since)
+    event = make.event("acc")
+    claimed = ClaimedDelivery(make.delivery(event, hook.id), "lease", event, hook)
+    outcome = SendOutcome(status_code=503, latency_ms=1.0)
+
+    concluded = conclude(
+        claimed,
+        request=prepare(claimed, NOW),
+        outcome=outcome,
+        started_at=NOW,
+        now=NOW,
+        jitter_sample=0.5,
+        disable_after=timedelta(days=5),
+    )
+
+    assert concluded.health.disable_reason is not None
+    assert concluded.health.streak_since == since

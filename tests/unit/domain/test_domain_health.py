@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from hookcast.domain.health import HealthSignal, WebhookHealth, summarize
+from hookcast.domain.health import HealthSignal, WebhookHealth, on_standing, summarize
 from hookcast.domain.models import LastError
 
 T0 = datetime(2024, 8, 27, tzinfo=UTC)
@@ -62,3 +62,41 @@ def test_failures_report_their_latest_error_and_soonest_retry() -> None:
     # A success in the batch: the webhook is healthy, nothing failing to report.
     (recovered,) = summarize([*signals, ok(T1)])
     assert (recovered.last_error, recovered.retry_at) == (None, None)
+
+
+def _reckoned(at: datetime, since: datetime) -> HealthSignal:
+    return HealthSignal(
+        webhook_id="w", at=at, succeeded=False, disable_reason=STALE, streak_since=since
+    )
+
+
+def test_a_disable_keeps_the_streak_it_was_reckoned_from() -> None:
+    (health,) = summarize([_reckoned(T1, T0)])
+
+    assert (health.disable_reason, health.streak_since) == (STALE, T0)
+
+
+@pytest.mark.parametrize(
+    ("stored", "kept"),
+    [
+        (T0, True),  # the streak it was reckoned from: still failing since then
+        (T0 - timedelta(days=1), True),  # stored older still: the disable stands
+        (None, False),  # recovered since
+        (T1, False),  # recovered, and a new streak began later
+    ],
+)
+def test_a_disable_stands_only_on_the_streak_it_was_reckoned_from(
+    stored: datetime | None, kept: bool
+) -> None:
+    (health,) = summarize([_reckoned(T1, T0)])
+
+    applied = on_standing(health, stored)
+
+    assert (applied.disable_reason == STALE) is kept
+    assert applied.failed_at == T1  # the failure itself is recorded either way
+
+
+def test_a_410s_disable_stands_whatever_the_stored_streak() -> None:
+    (health,) = summarize([failed(T1, GONE, gone=True)])
+
+    assert on_standing(health, None).disable_reason == GONE

@@ -50,11 +50,6 @@ class EndpointScheduler:
         self._queued: dict[str, int] = {}  # deliveries queued per endpoint, all accounts
         self._size = 0
         self._saturated: set[str] = set()  # endpoints whose queues overflowed
-        # Endpoints publishes' handovers filled past their bound (enqueue): until their queue
-        # empties it may hold twice the bound, and room() counts their free space against
-        # that; against the bound, an endpoint holding 1.5 bounds' worth would keep every
-        # claim (other accounts' retries too) waiting until a bound's worth more was sent.
-        self._overfilled: set[str] = set()
 
     @property
     def held(self) -> int:
@@ -77,15 +72,13 @@ class EndpointScheduler:
             return 0
         room = self._options.prefetch - held
         self._saturated = {key for key in self._saturated if key in self._queued}
-        self._overfilled = {key for key in self._overfilled if key in self._queued}
         holding = [key for key in self._saturated if not self._gate.is_slow(key)]
         if not holding:
             return room
         free = half = 0
         for key in holding:
             bound = self._queue_bound(key)
-            holds = 2 * bound if key in self._overfilled else bound
-            free += holds - self._queued[key]
+            free += bound - self._queued[key]
             half += bound // 2
         return min(room, free) if free >= half else 0
 
@@ -114,22 +107,18 @@ class EndpointScheduler:
         options = self._options
         latest_start = now + options.lease_seconds * options.queue_expiry
         bounds: dict[str, int] = {}
-        single: dict[str, int] = {}
         overflow: list[LeaseKey] = []
         for item in claimed:
             key = endpoint_key(item.webhook.webhook_url)
             bound = bounds.get(key)
             if bound is None:
-                single[key] = self._queue_bound(key)
-                bound = bounds[key] = single[key] * (2 if handed_over else 1)
+                bound = bounds[key] = self._queue_bound(key) * (2 if handed_over else 1)
             queued = self._queued.get(key, 0)
             if queued >= bound:
                 self._saturated.add(key)
                 overflow.append((item.delivery.id, item.lease_token))
                 continue
             self._queued[key] = queued + 1
-            if queued >= single[key]:
-                self._overfilled.add(key)
             account = item.webhook.account_id
             endpoints = self._accounts.get(account)
             if endpoints is None:

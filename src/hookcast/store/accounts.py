@@ -163,8 +163,10 @@ _COUNT_API_KEYS = Statement(lambda _: select(func.count()).select_from(api_keys)
 # It moves forward by a random step, not by one: processes keep what they read under the
 # version (services/publish_cache.py, store/claimed_webhooks.py), and a restored backup
 # moves it back; counting up by one, the edits after the restore would meet a version a
-# process kept before it, and the process would go on with what it kept. A random step of
-# up to 2**31 makes that a 1 in 2**31 chance, and 2**32 changes still fit in the column.
+# process kept before it, and the process would go on with what it kept. With random
+# steps of 1 to 2**31 (2**30 on average) that is about a 1 in 2**30 chance for a version a
+# process kept, and the column holds about 2**33 changes of one account on average
+# (2**32 at the least).
 _MOST_STEP = 2**31
 
 

@@ -93,6 +93,7 @@ def _final_row(result: DeliveryResult) -> Row:
 
 
 def _attempt_row(result: DeliveryResult) -> Row:
+    """The attempt's values in ATTEMPT_COLUMNS' order."""
     attempt = result.attempt
     return (
         attempt.delivery_id,

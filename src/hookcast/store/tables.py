@@ -385,8 +385,19 @@ attempts = Table(
     Column("error", Text, nullable=True),
 )
 
-# What recording an attempt writes, in this order: every column but the generated id.
-ATTEMPT_COLUMNS = tuple(column.name for column in attempts.c if column.name != "id")
+# What recording an attempt writes, in this order (SQLite's recording binds its rows by
+# position in it): every column but the generated id, named here rather than taken from
+# the table, so that reordering the table's columns cannot misalign those rows.
+ATTEMPT_COLUMNS = (
+    "delivery_id",
+    "number",
+    "started_at",
+    "request_headers",
+    "status_code",
+    "latency_ms",
+    "response_body",
+    "error",
+)
 
 # E-mails to accounts' contact addresses, written in the transaction that publishes their
 # operational event (store/mail.py) and sent from here by the mailer (delivery/mailer.py):

@@ -222,8 +222,14 @@ def main() -> None:
     parser.add_argument("--idle-seconds", type=float, default=10.0, help="pace: idle first")
     parser.add_argument("--statements", action="store_true", help="add the top statements")
     parser.add_argument("--label", default="")
-    parser.add_argument("--spy", default="", help="pace: py-spy every process into this folder")
+    parser.add_argument(
+        "--spy",
+        default="",
+        help="pace: py-spy every process into this folder (py-spy installed separately)",
+    )
     args = parser.parse_args()
+    if args.spy and shutil.which("py-spy") is None:
+        parser.error("--spy needs py-spy on PATH (pip install py-spy); it is not a dependency")
     args.rates = args.rates or [50, 250, 2000]
     # What benchmarks.drain's own options would be.
     args.ordering = args.media = args.profile = None

@@ -208,6 +208,7 @@ def target4_5a_pace(run: Run) -> dict[str, Any]:
                 idle_seconds=sizes.pace_seconds,
                 workers=run.config.scaled_workers,
                 statements=False,
+                spy="",
             )
             work = part_work(run, "target4_5a_pace", number, "scaled")
             found.append(Part("scaled", lambda: pace(scaled, run.new_postgres_url(), work)))

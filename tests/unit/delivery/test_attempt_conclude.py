@@ -18,9 +18,10 @@ def _claimed() -> ClaimedDelivery:
     return ClaimedDelivery(make.delivery(event, hook.id), "lease", event, hook)
 
 
-def _concluded(outcome: SendOutcome) -> Concluded:
-    """A fresh claimed delivery's attempt concluded with `outcome`, at NOW."""
-    claimed = _claimed()
+def _concluded(outcome: SendOutcome, claimed: ClaimedDelivery | None = None) -> Concluded:
+    """`claimed`'s attempt (a fresh claimed delivery's by default) concluded with `outcome`,
+    at NOW."""
+    claimed = claimed or _claimed()
     return conclude(
         claimed,
         request=prepare(claimed, NOW),
@@ -81,17 +82,8 @@ def test_a_disable_for_failing_too_long_names_the_streak_it_was_reckoned_from() 
     hook = make.webhook("acc", failing_since=since)
     event = make.event("acc")
     claimed = ClaimedDelivery(make.delivery(event, hook.id), "lease", event, hook)
-    outcome = SendOutcome(status_code=503, latency_ms=1.0)
 
-    concluded = conclude(
-        claimed,
-        request=prepare(claimed, NOW),
-        outcome=outcome,
-        started_at=NOW,
-        now=NOW,
-        jitter_sample=0.5,
-        disable_after=timedelta(days=5),
-    )
+    concluded = _concluded(SendOutcome(status_code=503, latency_ms=1.0), claimed)
 
     assert concluded.health.disable_reason is not None
     assert concluded.health.streak_since == since

@@ -15,6 +15,7 @@ from tools_harness import SITE_ID, LiveServer, live_server
 from typer.testing import CliRunner, Result
 
 from hookcast.cli import app
+from support.waiting import wait_until
 
 DELIVERY_ID = re.compile(r"dlv_[A-Za-z0-9]{22}")
 
@@ -136,6 +137,14 @@ def test_tables_fit_80_columns_with_whole_ids_and_zoned_times(live: LiveServer) 
     )
     hook_id = created["id"]
     delivery_id = ok(hookcast(live, "webhooks", "test", hook_id)).stdout.strip()
+
+    def attempted() -> bool:
+        shown = ok_json(hookcast(live, "deliveries", "get", delivery_id, "--json"))
+        return bool(shown["attempts"])
+
+    # The failed attempt, and the webhook's failing state with it, are written within the
+    # worker's flush interval of the attempt: the screens show them once they are.
+    wait_until(attempted, timeout=10, message="the test delivery's attempt was never recorded")
     screens = {
         "list": ok(hookcast(live, "webhooks", "list")).stdout,
         "get": ok(hookcast(live, "webhooks", "get", hook_id)).stdout,

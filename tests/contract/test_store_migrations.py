@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Connection, Table, UniqueConstraint, insert, inspect, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from hookcast.domain.models import DeliveryStatus, Webhook
+from hookcast.domain.models import Account, DeliveryStatus, Webhook
 from hookcast.ports import DeliveryQuery
 from hookcast.store import migrate, open_store, to_async_url
 from hookcast.store.crypto import SecretBox
@@ -233,14 +234,8 @@ async def test_downgrading_to_0018_gives_back_the_headers_that_were_sent(
     # before it cannot read: a downgrade stores each as the object that was sent again.
     acme = make.account()
     hook = make.webhook(acme.id)
-    migrate(empty_database_url)
-    store = await open_store(empty_database_url, secret_key=secret_key)
-    try:
-        await store.create_account(acme)
-        await store.create_webhook(hook)
+    async with _migrated(empty_database_url, secret_key, acme, hook) as store:
         sent = await _send(store, hook, count=3)
-    finally:
-        await store.close()
 
     await _downgrade(empty_database_url, "0018_lease_columns")
     stored = await _stored_headers(empty_database_url)
@@ -262,6 +257,21 @@ async def test_downgrading_to_0018_gives_back_the_headers_that_were_sent(
     finally:
         await store.close()
     assert read == sent
+
+
+@asynccontextmanager
+async def _migrated(
+    url: str, secret_key: bytes, account: Account, hook: Webhook
+) -> AsyncIterator[SqlStore]:
+    """A store on `url` migrated to the head, holding `account` and its webhook `hook`."""
+    migrate(url)
+    store = await open_store(url, secret_key=secret_key)
+    try:
+        await store.create_account(account)
+        await store.create_webhook(hook)
+        yield store
+    finally:
+        await store.close()
 
 
 async def _send(store: SqlStore, hook: Webhook, *, count: int) -> dict[str, dict[str, str]]:
@@ -367,13 +377,9 @@ async def test_downgrading_to_0018_rewrites_attempts_past_one_batch(
     # delivery, and rows already stored as objects beside compact ones.
     acme = make.account()
     hook = make.webhook(acme.id)
-    migrate(empty_database_url)
-    store = await open_store(empty_database_url, secret_key=secret_key)
     count = 1_500
     sent: dict[tuple[str, int], dict[str, str]] = {}
-    try:
-        await store.create_account(acme)
-        await store.create_webhook(hook)
+    async with _migrated(empty_database_url, secret_key, acme, hook) as store:
         published = [make.event(acme.id) for _ in range(count)]
         await store.append_events(events=published, fanout=make.fanout_to(hook.id))
         for round_ in range(2):
@@ -393,8 +399,6 @@ async def test_downgrading_to_0018_rewrites_attempts_past_one_batch(
                 results.append(replace(result, attempt=attempt))
                 sent[(one.delivery.id, attempt.number)] = headers
             await store.record_results(results, [])
-    finally:
-        await store.close()
 
     compact = await _scalar(
         empty_database_url, "SELECT count(*) FROM attempts WHERE request_headers LIKE '[%'"

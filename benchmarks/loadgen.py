@@ -188,12 +188,7 @@ async def _publish_raw(args: argparse.Namespace) -> dict[str, Any]:
     publisher.close()
     requests = -(-accepted // args.batch)
     return {
-        "accepted": accepted,
-        "errors": len(errors),
-        "first_errors": errors[:3],
-        "seconds": seconds,
-        "events_per_second": accepted / seconds,
-        "requests_per_second": requests / seconds,
+        **_published(accepted, errors, seconds=seconds, batch=args.batch),
         "loadgen_cpu_us_per_request": round(cpu / max(requests, 1) * 1e6, 1),
     }
 
@@ -231,13 +226,18 @@ async def _publish_aiohttp(args: argparse.Namespace) -> dict[str, Any]:
         started = time.perf_counter()
         await asyncio.gather(*(lane() for _ in range(args.concurrency)))
         seconds = time.perf_counter() - started
+    return _published(accepted, errors, seconds=seconds, batch=args.batch)
+
+
+def _published(accepted: int, errors: list[str], *, seconds: float, batch: int) -> dict[str, Any]:
+    """What a closed-loop publish run reports, whichever client sent it."""
     return {
         "accepted": accepted,
         "errors": len(errors),
         "first_errors": errors[:3],
         "seconds": seconds,
         "events_per_second": accepted / seconds,
-        "requests_per_second": -(-accepted // args.batch) / seconds,
+        "requests_per_second": -(-accepted // batch) / seconds,
     }
 
 

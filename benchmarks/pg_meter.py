@@ -173,20 +173,21 @@ class PostgresMeter:
 def wait_recorded(url: str, expected: int, *, children: Any, timeout: float = 60.0) -> None:
     """Until `expected` attempts are recorded (the recorders flush a little behind the
     receipts), bounded; `children` are checked to be alive meanwhile."""
-    deadline = time.monotonic() + timeout
-    while asyncio.run(_count(url, "attempts")) < expected:
-        if time.monotonic() > deadline:
-            raise BenchFailure(f"fewer than {expected} attempts recorded after {timeout} s")
-        children.check_alive()
-        time.sleep(0.1)
+    _wait_rows(url, "attempts", expected, children=children, timeout=timeout)
 
 
 def wait_registered(url: str, workers: int, *, children: Any, timeout: float = 60.0) -> None:
     """Until `workers` workers have registered (a worker does once it has started), bounded."""
+    _wait_rows(url, "workers", workers, children=children, timeout=timeout)
+
+
+def _wait_rows(url: str, table: str, expected: int, *, children: Any, timeout: float) -> None:
+    """Until `table` holds `expected` rows, at most `timeout` seconds (BenchFailure then),
+    with `children` checked to be alive meanwhile."""
     deadline = time.monotonic() + timeout
-    while asyncio.run(_count(url, "workers")) < workers:
+    while asyncio.run(_count(url, table)) < expected:
         if time.monotonic() > deadline:
-            raise RuntimeError(f"fewer than {workers} workers registered after {timeout} s")
+            raise BenchFailure(f"fewer than {expected} {table} recorded after {timeout} s")
         children.check_alive()
         time.sleep(0.1)
 

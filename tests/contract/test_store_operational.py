@@ -533,13 +533,6 @@ def _failed_attempt(hook: Webhook, now_seconds: float) -> HealthSignal:
     ).health
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review6: a batch mixing an attempt that carried an ended streak's 'failing since' "
-    "(a handover's cached webhook) with one that carried the stored streak drops the stored "
-    "streak's own disable or warning too (summarize keeps the oldest streak, on_standing "
-    "drops every decision on it)",
-)
 @pytest.mark.parametrize(
     ("now_days", "disabled", "told"),
     [

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import time
 
-import pytest
 from delivery_harness import FAST, Deployment
 
 from hookcast.heartbeat import STALE_AFTER_SECONDS, Heartbeat
@@ -23,12 +22,6 @@ class _Monotonic:
         return time.monotonic() + self.offset
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review6: an idle worker waits in _wait_for_work's own loop (re-reading the next "
-    "due time every idle_wait_seconds) and never returns to run(), the only place its "
-    "heartbeat beats: an idle serve answers /readyz 503 after 30 s",
-)
 async def test_an_idle_worker_keeps_its_heartbeat_fresh(database_url: str) -> None:
     monotonic = _Monotonic()
     heartbeat = Heartbeat(monotonic)

@@ -6,18 +6,30 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from hookcast.delivery.attempt import conclude, prepare
+from hookcast.domain.health import HealthSignal, summarize
 from hookcast.domain.mail import MAIL_TRIES, MAILS_PER_HOUR
 from hookcast.domain.models import Account, DeliveryStatus, Event, LastError, Webhook
-from hookcast.ports import DeliveryQuery, EventQuery, Fanout, PageRequest, WebhookHealth
+from hookcast.ports import (
+    ClaimedDelivery,
+    DeliveryQuery,
+    EventQuery,
+    Fanout,
+    PageRequest,
+    SendOutcome,
+    WebhookHealth,
+)
 from hookcast.store import SqlStore, open_store, to_async_url
 from support import factories as make
 
+DAY = 86400  # seconds
 OPERATIONAL = (
     "webhook_failing",
     "webhook_disable_warning",
@@ -502,3 +514,55 @@ async def test_a_disable_reckoned_from_the_stored_streak_still_disables(store: S
     assert hook is not None
     assert not hook.enabled
     assert await _types(store, acme, watcher) == ["webhook_failing", "webhook_disabled"]
+
+
+def _failed_attempt(hook: Webhook, now_seconds: float) -> HealthSignal:
+    """The health signal of a 503 answered `now_seconds` on, as the worker concludes it for a
+    delivery that carried `hook` (its copy of the webhook: claimed, or handed over)."""
+    event = make.event(hook.account_id)
+    claimed = ClaimedDelivery(make.delivery(event, hook.id), "lease", event, hook)
+    now = make.later(now_seconds)
+    return conclude(
+        claimed,
+        request=prepare(claimed, now),
+        outcome=SendOutcome(status_code=503, latency_ms=1.0),
+        started_at=now,
+        now=now,
+        jitter_sample=0.5,
+        disable_after=timedelta(days=5),
+    ).health
+
+
+@pytest.mark.parametrize(
+    ("now_days", "disabled", "told"),
+    [
+        # The current streak is over 5 days long: disabled, whatever the older copy said.
+        (7, True, "webhook_disabled"),
+        # The current streak is within a day of the disable: warned, not disabled (the
+        # older copy's streak alone would disable it).
+        (4.5, False, "webhook_disable_warning"),
+    ],
+)
+async def test_the_current_streak_decides_beside_an_attempt_holding_an_ended_one(
+    store: SqlStore, now_days: float, disabled: bool, told: str
+) -> None:
+    # In serve a publish hands its deliveries over with the webhook its cache kept: after
+    # an outage that ended with no configuration change, and a second outage, that copy
+    # still says "failing since" the first one. A retry claimed beside it carries the
+    # stored streak, and both fail in one batch of outcomes.
+    acme, failing, watcher = await _setup(store)
+    await store.record_results([], [_failure(failing.id, 10)])
+    await store.record_results([], [_success(failing.id, 30)])
+    await store.record_results([], [_failure(failing.id, DAY)])
+    cached = replace(failing, failing_since=make.later(10))
+    claimed = replace(failing, failing_since=make.later(DAY))
+    now = DAY + now_days * DAY
+
+    batch = summarize([_failed_attempt(cached, now), _failed_attempt(claimed, now)])
+    await store.record_results([], batch)
+
+    hook = await store.get_webhook(acme.id, failing.id)
+    assert hook is not None
+    assert hook.enabled is not disabled
+    types = await _types(store, acme, watcher)
+    assert types == ["webhook_failing", "webhook_recovered", "webhook_failing", told]

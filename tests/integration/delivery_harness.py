@@ -30,6 +30,7 @@ from hookcast.config import Settings
 from hookcast.delivery.sender import HttpSender
 from hookcast.delivery.worker import DeliveryWorker, WorkerOptions
 from hookcast.domain.addresses import parse_networks
+from hookcast.heartbeat import Heartbeat
 from support.waiting import eventually
 
 SECRET_KEY = "integration-test-key"
@@ -137,6 +138,7 @@ class Deployment:
         clock: Callable[[], datetime] | None = None,
         runtime: Runtime | None = None,
         ca_file: str | None = None,
+        heartbeat: Heartbeat | None = None,
     ) -> Worker:
         sender = HttpSender(allowed=parse_networks(LOOPBACK), ca_file=ca_file)
         worker = DeliveryWorker(
@@ -144,6 +146,7 @@ class Deployment:
             sender,
             clock=clock or (lambda: datetime.now(UTC)),
             options=options,
+            heartbeat=heartbeat,
         )
         stop = asyncio.Event()
         running = Worker(worker, sender, stop, asyncio.create_task(worker.run(stop)))

@@ -328,6 +328,10 @@ class DeliveryWorker:
         if await self._woken(stop, retry_recorded, self._options.due_reread_seconds):
             return
         while not stop.is_set():
+            # Waiting is this loop's work while idle: it turns at least every
+            # idle_wait_seconds, and /readyz reads the heartbeat (a wait that never returned
+            # to run() left an idle worker reported stuck after 30 s).
+            self.heartbeat.beat()
             timeout, due = await self._idle_timeout()
             if await self._woken(stop, retry_recorded, timeout) or due:
                 return

@@ -62,13 +62,19 @@ def _reduce(webhook_id: str, group: list[HealthSignal]) -> WebhookHealth:
     successes = [signal.at for signal in group if signal.succeeded]
     failures = [signal.at for signal in group if not signal.succeeded]
     gone = [signal.disable_reason for signal in group if signal.gone and signal.disable_reason]
-    stale = [signal.disable_reason for signal in group if signal.disable_reason]
+    # Copies of one webhook in a batch may carry different failing streaks (a handover's
+    # cached copy, a claim's stored one). Streaks do not overlap: a later start means the
+    # earlier streak ended, so only what was reckoned from the latest may stand (on_standing
+    # checks that one against the stored streak).
+    streak = max((s.streak_since for s in group if s.streak_since is not None), default=None)
+    current = [s for s in group if s.streak_since is None or s.streak_since == streak]
+    stale = [signal.disable_reason for signal in current if signal.disable_reason]
     reason = gone[0] if gone else (stale[0] if stale and not successes else None)
-    streaks = [signal.streak_since for signal in group if signal.streak_since is not None]
     failing = [] if successes else [signal for signal in group if not signal.succeeded]
     errors = [signal.error for signal in failing if signal.error is not None]
     retries = [signal.retry_at for signal in failing if signal.retry_at is not None]
-    warnings = [signal.disable_at for signal in failing if signal.disable_at is not None]
+    # (A warning is always reckoned from a streak: `current` by that streak alone.)
+    warnings = [s.disable_at for s in failing if s.disable_at and s.streak_since == streak]
     return WebhookHealth(
         webhook_id=webhook_id,
         succeeded_at=max(successes) if successes else None,
@@ -77,7 +83,7 @@ def _reduce(webhook_id: str, group: list[HealthSignal]) -> WebhookHealth:
         last_error=max(errors, key=lambda error: error.at) if errors else None,
         retry_at=min(retries) if retries else None,
         disable_at=min(warnings) if warnings else None,
-        streak_since=min(streaks) if streaks and not gone and not successes else None,
+        streak_since=streak if not gone and not successes else None,
     )
 
 

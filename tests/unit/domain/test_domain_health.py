@@ -100,3 +100,18 @@ def test_a_410s_disable_stands_whatever_the_stored_streak() -> None:
     (health,) = summarize([failed(T1, GONE, gone=True)])
 
     assert on_standing(health, None).disable_reason == GONE
+
+
+def test_of_two_streaks_in_a_batch_only_the_later_ones_decisions_stand() -> None:
+    # A handover's cached copy says failing since T0 (that streak ended); a claim's copy
+    # says since T1, the stored streak, within a day of its disable.
+    later = T1 + timedelta(days=4)
+    warned = HealthSignal(
+        "w", later, succeeded=False, disable_at=T1 + timedelta(days=5), streak_since=T1
+    )
+
+    (health,) = summarize([_reckoned(later, T0), warned])
+    applied = on_standing(health, T1)
+
+    assert (health.streak_since, health.disable_reason) == (T1, None)
+    assert (applied.disable_reason, applied.disable_at) == (None, T1 + timedelta(days=5))

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from benchmarks.config import PHASES, TARGET_PHASES, BenchFailure, Config
 from benchmarks.phases.target_rounds import Part, Parts, Plan, target_rounds
-from benchmarks.phases.targets import TARGET_RUNS
+from benchmarks.phases.targets import TARGET_RUNS, pg_work_scaled, single_scaled
 from benchmarks.report_targets import TARGETS, target_rounds_table, targets_table
 from benchmarks.stats import summary
 
@@ -139,3 +139,14 @@ def test_every_target_phase_runs_and_is_listed_by_help() -> None:
     assert list(TARGET_RUNS) == list(TARGET_PHASES)
     assert set(TARGET_PHASES) <= set(PHASES)
     assert {t.phase for t in TARGETS} == set(TARGET_PHASES)
+
+
+def test_the_absolute_limits_scale_by_the_raw_client_measured_in_the_same_round() -> None:
+    # The machine: raw aiohttp at 13,650/s and 74 µs of CPU per delivery.
+    as_fast = {"rate": 13_650.0, "cpu_us": 74.0}
+    half_as_fast = {"rate": 6_825.0, "cpu_us": 148.0}
+
+    assert single_scaled(1_500.0, as_fast) == pytest.approx(0.5)
+    assert single_scaled(1_500.0, half_as_fast) == pytest.approx(1.0)
+    assert pg_work_scaled(50.0, as_fast) == pytest.approx(2.0)
+    assert pg_work_scaled(50.0, half_as_fast) == pytest.approx(1.0)

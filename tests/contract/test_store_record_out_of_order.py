@@ -1,0 +1,83 @@
+"""PostgreSQL: two workers recording one webhook's outcomes at once commit them out of the
+order their attempts were made in (the older failure's transaction waits on the row lock of
+the newer success's, then commits after it). The webhook's health follows the attempts, not
+the commits: it stays healthy, and no one is told it is failing."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg  # type: ignore[import-untyped]
+import pytest
+
+from hookcast.domain.models import DeliveryStatus, LastError
+from hookcast.ports import EventQuery, WebhookHealth
+from hookcast.store import SqlStore
+from support import factories as make
+from support.waiting import eventually
+
+pytestmark = pytest.mark.postgres
+
+
+async def _waiting_on_locks(conn: asyncpg.Connection, count: int) -> bool:
+    waiting = await conn.fetchval(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+    )
+    return bool(waiting == count)
+
+
+async def test_an_older_failure_committed_after_a_newer_success_leaves_the_webhook_healthy(
+    pg_store: SqlStore, postgres_database: str
+) -> None:
+    acme = make.account()
+    await pg_store.create_account(acme)
+    hook = make.webhook(acme.id)
+    watcher = make.webhook(acme.id, events=("webhook_failing", "webhook_recovered"))
+    await pg_store.create_webhook(hook)
+    await pg_store.create_webhook(watcher)
+    events = [make.event(acme.id) for _ in range(2)]
+    await pg_store.append_events(events=events, fanout=make.fanout_to(hook.id))
+    failed, succeeded = await pg_store.claim_due_deliveries(now=make.NOW, limit=2, lease_seconds=60)
+    error = LastError(make.later(1), 503, "HTTP 503", "busy")
+    # Worker A's attempt failed at 1 s; worker B's succeeded at 2 s.
+    failure = pg_store.record_results(
+        [make.retry_later(failed, make.later(300), at=make.later(1))],
+        [WebhookHealth(hook.id, None, make.later(1), last_error=error, retry_at=make.later(300))],
+    )
+    success = pg_store.record_results(
+        [make.succeeded(succeeded, at=make.later(2))], [WebhookHealth(hook.id, make.later(2), None)]
+    )
+
+    # Both wait on a third transaction's lock of the webhook's row, B first: B's commit then
+    # comes first, and A reads the webhook after it (PostgreSQL queues waiters in order).
+    locker = await asyncpg.connect(postgres_database)
+    watching = await asyncpg.connect(postgres_database)
+    try:
+        holding = locker.transaction()
+        await holding.start()
+        await locker.execute("SELECT id FROM webhooks WHERE id = $1 FOR UPDATE", hook.id)
+        b = asyncio.ensure_future(success)
+        await eventually(lambda: _waiting_on_locks(watching, 1), message="B never waited")
+        a = asyncio.ensure_future(failure)
+        await eventually(lambda: _waiting_on_locks(watching, 2), message="A never waited")
+        await holding.commit()
+        async with asyncio.timeout(10):
+            await asyncio.gather(a, b)
+    finally:
+        await locker.close()
+        await watching.close()
+
+    found = await pg_store.get_webhook(acme.id, hook.id)
+    assert found is not None
+    assert (found.last_success, found.failing_since, found.next_retry_at) == (
+        make.later(2),
+        None,
+        None,
+    )
+    assert found.last_error == error  # the latest failure there was, kept after recovery
+    told = await pg_store.list_events(EventQuery(acme.id, type="webhook_failing"))
+    assert told.items == []
+    record = await pg_store.get_delivery(acme.id, failed.delivery.id)
+    assert record is not None  # the failed attempt is in the log, its retry still ahead
+    assert (len(record.attempts), record.delivery.status) == (1, DeliveryStatus.PENDING)

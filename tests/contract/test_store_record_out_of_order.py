@@ -1,7 +1,7 @@
-"""PostgreSQL: two workers recording one webhook's outcomes at once commit them out of the
-order their attempts were made in (the older failure's transaction waits on the row lock of
-the newer success's, then commits after it). The webhook's health follows the attempts, not
-the commits: it stays healthy, and no one is told it is failing."""
+"""Outcomes recorded out of the order their attempts were made in (two PostgreSQL workers
+recording one webhook's outcomes at once; a write retried after the write begun beside it,
+tests/contract/test_store_outcomes_written_ahead.py): the webhook's health follows the
+attempts, not the commits."""
 
 from __future__ import annotations
 
@@ -10,13 +10,11 @@ import asyncio
 import asyncpg  # type: ignore[import-untyped]
 import pytest
 
-from hookcast.domain.models import DeliveryStatus, LastError
-from hookcast.ports import EventQuery, WebhookHealth
+from hookcast.domain.models import DeliveryStatus, LastError, Webhook
+from hookcast.ports import ClaimedDelivery, EventQuery, WebhookHealth
 from hookcast.store import SqlStore
 from support import factories as make
 from support.waiting import eventually
-
-pytestmark = pytest.mark.postgres
 
 
 async def _waiting_on_locks(conn: asyncpg.Connection, count: int) -> bool:
@@ -27,18 +25,32 @@ async def _waiting_on_locks(conn: asyncpg.Connection, count: int) -> bool:
     return bool(waiting == count)
 
 
+async def _hook_with_deliveries(
+    store: SqlStore, count: int
+) -> tuple[Webhook, list[ClaimedDelivery]]:
+    """A webhook with `count` deliveries claimed, beside a webhook of its account that is
+    told when it fails or recovers."""
+    acme = make.account()
+    await store.create_account(acme)
+    hook = make.webhook(acme.id)
+    watcher = make.webhook(acme.id, events=("webhook_failing", "webhook_recovered"))
+    await store.create_webhook(hook)
+    await store.create_webhook(watcher)
+    events = [make.event(acme.id) for _ in range(count)]
+    await store.append_events(events=events, fanout=make.fanout_to(hook.id))
+    claimed = await store.claim_due_deliveries(now=make.NOW, limit=count, lease_seconds=60)
+    return hook, list(claimed)
+
+
+async def _told(store: SqlStore, hook: Webhook, kind: str) -> int:
+    return len((await store.list_events(EventQuery(hook.account_id, type=kind))).items)
+
+
+@pytest.mark.postgres
 async def test_an_older_failure_committed_after_a_newer_success_leaves_the_webhook_healthy(
     pg_store: SqlStore, postgres_database: str
 ) -> None:
-    acme = make.account()
-    await pg_store.create_account(acme)
-    hook = make.webhook(acme.id)
-    watcher = make.webhook(acme.id, events=("webhook_failing", "webhook_recovered"))
-    await pg_store.create_webhook(hook)
-    await pg_store.create_webhook(watcher)
-    events = [make.event(acme.id) for _ in range(2)]
-    await pg_store.append_events(events=events, fanout=make.fanout_to(hook.id))
-    failed, succeeded = await pg_store.claim_due_deliveries(now=make.NOW, limit=2, lease_seconds=60)
+    hook, (failed, succeeded) = await _hook_with_deliveries(pg_store, 2)
     error = LastError(make.later(1), 503, "HTTP 503", "busy")
     # Worker A's attempt failed at 1 s; worker B's succeeded at 2 s.
     failure = pg_store.record_results(
@@ -68,7 +80,7 @@ async def test_an_older_failure_committed_after_a_newer_success_leaves_the_webho
         await locker.close()
         await watching.close()
 
-    found = await pg_store.get_webhook(acme.id, hook.id)
+    found = await pg_store.get_webhook(hook.account_id, hook.id)
     assert found is not None
     assert (found.last_success, found.failing_since, found.next_retry_at) == (
         make.later(2),
@@ -76,8 +88,34 @@ async def test_an_older_failure_committed_after_a_newer_success_leaves_the_webho
         None,
     )
     assert found.last_error == error  # the latest failure there was, kept after recovery
-    told = await pg_store.list_events(EventQuery(acme.id, type="webhook_failing"))
-    assert told.items == []
-    record = await pg_store.get_delivery(acme.id, failed.delivery.id)
+    assert await _told(pg_store, hook, "webhook_failing") == 0
+    record = await pg_store.get_delivery(hook.account_id, failed.delivery.id)
     assert record is not None  # the failed attempt is in the log, its retry still ahead
     assert (len(record.attempts), record.delivery.status) == (1, DeliveryStatus.PENDING)
+
+
+async def test_an_older_success_recorded_after_a_newer_failure_leaves_the_webhook_failing(
+    store: SqlStore,
+) -> None:
+    hook, (succeeded, failed) = await _hook_with_deliveries(store, 2)
+    error = LastError(make.later(2), 503, "HTTP 503", "busy")
+    # The failure at 2 s is recorded first; the success at 1 s, made before it, after.
+    await store.record_results(
+        [make.retry_later(failed, make.later(300), at=make.later(2))],
+        [WebhookHealth(hook.id, None, make.later(2), last_error=error, retry_at=make.later(300))],
+    )
+    await store.record_results(
+        [make.succeeded(succeeded, at=make.later(1))], [WebhookHealth(hook.id, make.later(1), None)]
+    )
+
+    found = await store.get_webhook(hook.account_id, hook.id)
+    assert found is not None
+    assert (found.last_success, found.failing_since, found.next_retry_at) == (
+        make.later(1),
+        make.later(2),
+        make.later(300),
+    )
+    assert (
+        await _told(store, hook, "webhook_failing"),
+        await _told(store, hook, "webhook_recovered"),
+    ) == (1, 0)

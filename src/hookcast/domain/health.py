@@ -51,6 +51,9 @@ class WebhookHealth:
     # The failing streak the disable for failing too long or its warning was reckoned from
     # (HealthSignal.streak_since); None for a 410's disable.
     streak_since: datetime | None = None
+    # A success older than the stored failing streak's start (on_standing, succeeded_at then
+    # None): it moves the webhook's last success alone, the streak goes on.
+    earlier_success: datetime | None = None
 
 
 def summarize(signals: Iterable[HealthSignal]) -> list[WebhookHealth]:
@@ -98,12 +101,14 @@ def on_standing(
     last_success: datetime | None = None,
     last_error_at: datetime | None = None,
 ) -> WebhookHealth:
-    """`health` as the webhook's stored state allows. Failures no later than its stored
-    `last_success` do not make it failing (see `_after_success`). And a disable for failing
-    too long, or its warning, reckoned from a failing streak that has ended since (the stored
-    `failing_since` is unset or later) is dropped: a webhook that recovered is not disabled,
-    or warned of it, for its old streak."""
-    health = _after_success(health, last_success, last_error_at)
+    """`health` as the webhook's stored state allows. Outcomes may be recorded out of the
+    order their attempts were made in: failures no later than its stored `last_success` do
+    not make it failing (`_after_success`), a success older than its stored `failing_since`
+    does not end that streak (`_before_streak`). And a disable for failing too long, or its
+    warning, reckoned from a failing streak that has ended since (the stored `failing_since`
+    is unset or later) is dropped: a webhook that recovered is not disabled, or warned of
+    it, for its old streak."""
+    health = _before_streak(_after_success(health, last_success, last_error_at), failing_since)
     streak = health.streak_since
     if streak is None or (failing_since is not None and failing_since <= streak):
         return health
@@ -144,3 +149,16 @@ def _after_success(
         disable_at=None,
         streak_since=None,
     )
+
+
+def _before_streak(health: WebhookHealth, failing_since: datetime | None) -> WebhookHealth:
+    """`health` without the recovery a success older than the stored failing streak's start
+    would make: written out of order (as in `_after_success`), it came before the streak's
+    first failure and ends nothing; it moves the last success alone. A 410's disable in its
+    batch stands as it was."""
+    succeeded_at = health.succeeded_at
+    if succeeded_at is None or failing_since is None or succeeded_at >= failing_since:
+        return health
+    if health.disable_reason is not None:
+        return health  # 410 Gone (summarize keeps no other disable beside a success)
+    return replace(health, succeeded_at=None, earlier_success=succeeded_at)

@@ -352,10 +352,15 @@ async def apply_health(tx: Transaction, health: Sequence[WebhookHealth]) -> None
         for h in ordered
         if h.succeeded_at is None and h.failed_at is None and h.last_error is not None
     ]
+    # Successes older than the stored failing streak (idem): the last success alone.
+    earlier = [
+        {"b_id": h.webhook_id, "b_at": h.earlier_success} for h in ordered if h.earlier_success
+    ]
     disabled = [
         {"b_id": h.webhook_id, "b_reason": h.disable_reason} for h in ordered if h.disable_reason
     ]
     await tx.execute_many(_SUCCEEDED, succeeded)
+    await tx.execute_many(_SUCCEEDED_EARLIER, earlier)
     await tx.execute_many(_FAILING, failed)
     await tx.execute_many(_ERRORED, errored)
     if disabled:
@@ -410,6 +415,20 @@ _SUCCEEDED = Statement(
         .values(
             last_success=bindparam("b_at", type_=Timestamp), failing_since=None, next_retry_at=None
         )
+    )
+)
+
+_SUCCEEDED_EARLIER = Statement(
+    lambda _: (
+        update(webhooks)
+        .where(
+            _THIS_WEBHOOK,
+            or_(
+                webhooks.c.last_success.is_(None),
+                webhooks.c.last_success < bindparam("b_at", type_=Timestamp),
+            ),
+        )
+        .values(last_success=bindparam("b_at", type_=Timestamp))
     )
 )
 

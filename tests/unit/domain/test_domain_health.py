@@ -170,3 +170,19 @@ def test_an_older_410_still_disables() -> None:
     (health,) = summarize([failed(T0, GONE, gone=True)])
 
     assert on_standing(health, None, last_success=T1) == health
+
+
+def test_a_success_older_than_the_stored_streak_moves_the_last_success_alone() -> None:
+    # Written after a failure made later: the webhook has failed since T1, and still does.
+    (health,) = summarize([ok(T0)])
+
+    applied = on_standing(health, T1, last_success=T0 - timedelta(days=1))
+
+    assert (applied.succeeded_at, applied.earlier_success) == (None, T0)
+
+
+@pytest.mark.parametrize("stored", [None, T0])
+def test_a_success_since_the_stored_streak_began_ends_it(stored: datetime | None) -> None:
+    (health,) = summarize([ok(T1)])
+
+    assert on_standing(health, stored) == health

@@ -39,14 +39,21 @@ class WebhookHealth:
 
     webhook_id: str
     succeeded_at: datetime | None  # the latest success in the batch, if any
-    failed_at: datetime | None  # the earliest failure in the batch, if any (only without success)
+    # The earliest failure in the batch, if any (only without success); None as well once
+    # on_standing found every failure older than the webhook's stored last success.
+    failed_at: datetime | None
     disable_reason: str | None = None  # disables the webhook (410 Gone, failing for too long)
-    last_error: LastError | None = None  # the latest failure's error (only without success)
+    # The latest failure's error (only without success); beside failed_at None, the error
+    # alone is news (older than the stored last success, newer than the stored error).
+    last_error: LastError | None = None
     retry_at: datetime | None = None  # the earliest retry the failures scheduled (idem)
     disable_at: datetime | None = None  # a failure's warning of the disable ahead (idem)
     # The failing streak the disable for failing too long or its warning was reckoned from
     # (HealthSignal.streak_since); None for a 410's disable.
     streak_since: datetime | None = None
+    # A success older than the stored failing streak's start (on_standing, succeeded_at then
+    # None): it moves the webhook's last success alone, the streak goes on.
+    earlier_success: datetime | None = None
 
 
 def summarize(signals: Iterable[HealthSignal]) -> list[WebhookHealth]:
@@ -87,11 +94,71 @@ def _reduce(webhook_id: str, group: list[HealthSignal]) -> WebhookHealth:
     )
 
 
-def on_standing(health: WebhookHealth, failing_since: datetime | None) -> WebhookHealth:
-    """`health` without a disable for failing too long, or its warning, reckoned from a
-    failing streak that has ended since (the stored `failing_since` is unset or later): a
-    webhook that recovered is not disabled, or warned of it, for its old streak."""
+def on_standing(
+    health: WebhookHealth,
+    failing_since: datetime | None,
+    *,
+    last_success: datetime | None = None,
+    last_error_at: datetime | None = None,
+) -> WebhookHealth:
+    """`health` as the webhook's stored state allows. Outcomes may be recorded out of the
+    order their attempts were made in: failures no later than its stored `last_success` do
+    not make it failing (`_after_success`), a success older than its stored `failing_since`
+    does not end that streak (`_before_streak`). And a disable for failing too long, or its
+    warning, reckoned from a failing streak that has ended since (the stored `failing_since`
+    is unset or later) is dropped: a webhook that recovered is not disabled, or warned of
+    it, for its old streak."""
+    health = _before_streak(_after_success(health, last_success, last_error_at), failing_since)
     streak = health.streak_since
     if streak is None or (failing_since is not None and failing_since <= streak):
         return health
     return replace(health, disable_reason=None, disable_at=None, streak_since=None)
+
+
+def _after_success(
+    health: WebhookHealth, last_success: datetime | None, last_error_at: datetime | None
+) -> WebhookHealth:
+    """`health` without what its failures older than a success already stored would say.
+
+    Outcomes can be written out of the order their attempts were made in: a write that
+    failed and is retried after the write begun beside it committed (`write_ahead`), or two
+    PostgreSQL workers recording one webhook's outcomes. A failure no later than the stored
+    last success came before it: it starts no failing streak, schedules no retry mark, no
+    disable for failing too long or warning (so no notice); its error is kept only if no
+    later one is stored. The attempt itself is recorded as it happened. A 410's disable
+    stands, as it does beside a success in one batch (summarize).
+    """
+    failed_at = health.failed_at
+    if last_success is None or failed_at is None or health.succeeded_at is not None:
+        return health
+    if health.disable_reason is not None and health.streak_since is None:
+        return health  # 410 Gone: the endpoint asked to stop
+    latest = health.last_error.at if health.last_error is not None else failed_at
+    if latest > last_success:
+        # Some failed after the success: a streak began after it. Of its start the batch
+        # tells only that it is no later than its latest failure.
+        return health if failed_at > last_success else replace(health, failed_at=latest)
+    error = health.last_error
+    newer = error is not None and (last_error_at is None or error.at > last_error_at)
+    return replace(
+        health,
+        failed_at=None,
+        disable_reason=None,
+        last_error=error if newer else None,
+        retry_at=None,
+        disable_at=None,
+        streak_since=None,
+    )
+
+
+def _before_streak(health: WebhookHealth, failing_since: datetime | None) -> WebhookHealth:
+    """`health` without the recovery a success older than the stored failing streak's start
+    would make: written out of order (as in `_after_success`), it came before the streak's
+    first failure and ends nothing; it moves the last success alone. A 410's disable in its
+    batch stands as it was."""
+    succeeded_at = health.succeeded_at
+    if succeeded_at is None or failing_since is None or succeeded_at >= failing_since:
+        return health
+    if health.disable_reason is not None:
+        return health  # 410 Gone (summarize keeps no other disable beside a success)
+    return replace(health, succeeded_at=None, earlier_success=succeeded_at)

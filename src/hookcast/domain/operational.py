@@ -52,6 +52,9 @@ class Standing:
     webhook_id: str
     enabled: bool
     failing_since: datetime | None
+    # What failures recorded after a newer success are set beside (domain/health.py).
+    last_success: datetime | None = None
+    last_error_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,8 +60,14 @@ async def lock_standing(tx: Transaction, webhook_ids: Collection[str]) -> dict[s
         return {}
     rows = await tx.fetch_all(_LOCK_STANDING, {"ids": sorted(webhook_ids)})
     return {
-        webhook_id: Standing(webhook_id, enabled=bool(enabled), failing_since=failing_since)
-        for webhook_id, enabled, failing_since in rows
+        webhook_id: Standing(
+            webhook_id,
+            enabled=bool(enabled),
+            failing_since=failing_since,
+            last_success=last_success,
+            last_error_at=last_error_at,
+        )
+        for webhook_id, enabled, failing_since, last_success, last_error_at in rows
     }
 
 
@@ -150,7 +156,13 @@ async def _count_waiting(tx: Transaction, webhook_ids: list[str]) -> dict[str, i
 
 _LOCK_STANDING = Statement(
     lambda database: (
-        select(webhooks.c.id, webhooks.c.enabled, webhooks.c.failing_since)
+        select(
+            webhooks.c.id,
+            webhooks.c.enabled,
+            webhooks.c.failing_since,
+            webhooks.c.last_success,
+            webhooks.c.last_error_at,
+        )
         .where(in_list(database, column=webhooks.c.id))
         .order_by(webhooks.c.id)
         # NO KEY UPDATE, the lock an UPDATE of these columns takes anyway: it leaves other

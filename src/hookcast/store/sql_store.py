@@ -104,7 +104,14 @@ def _group_events(connector: Connector) -> int:
 def _on_standing(health: WebhookHealth, standing: dict[str, Standing]) -> WebhookHealth:
     """`health` as the webhook's stored standing allows (domain/health.py on_standing)."""
     before = standing.get(health.webhook_id)
-    return health if before is None else on_standing(health, before.failing_since)
+    if before is None:
+        return health
+    return on_standing(
+        health,
+        before.failing_since,
+        last_success=before.last_success,
+        last_error_at=before.last_error_at,
+    )
 
 
 class SqlStore:

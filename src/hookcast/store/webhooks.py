@@ -345,11 +345,24 @@ async def apply_health(tx: Transaction, health: Sequence[WebhookHealth]) -> None
     failed = [
         _failure_values(h) for h in ordered if h.succeeded_at is None and h.failed_at is not None
     ]
+    # Failures older than the stored last success (domain/health.py on_standing): their
+    # error alone, when it is the latest one.
+    errored = [
+        _error_values(h)
+        for h in ordered
+        if h.succeeded_at is None and h.failed_at is None and h.last_error is not None
+    ]
+    # Successes older than the stored failing streak (idem): the last success alone.
+    earlier = [
+        {"b_id": h.webhook_id, "b_at": h.earlier_success} for h in ordered if h.earlier_success
+    ]
     disabled = [
         {"b_id": h.webhook_id, "b_reason": h.disable_reason} for h in ordered if h.disable_reason
     ]
     await tx.execute_many(_SUCCEEDED, succeeded)
+    await tx.execute_many(_SUCCEEDED_EARLIER, earlier)
     await tx.execute_many(_FAILING, failed)
+    await tx.execute_many(_ERRORED, errored)
     if disabled:
         await tx.execute_many(_DISABLE, disabled)
         await pause_pending(tx, [row["b_id"] for row in disabled])
@@ -365,6 +378,18 @@ def _failure_values(health: WebhookHealth) -> dict[str, Any]:
         "b_error": error.error if error else None,
         "b_body": error.body if error else None,
         "b_retry": health.retry_at,
+    }
+
+
+def _error_values(health: WebhookHealth) -> dict[str, Any]:
+    error = health.last_error
+    assert error is not None  # the caller's condition
+    return {
+        "b_id": health.webhook_id,
+        "b_error_at": error.at,
+        "b_status": error.status_code,
+        "b_error": error.error,
+        "b_body": error.body,
     }
 
 
@@ -390,6 +415,20 @@ _SUCCEEDED = Statement(
         .values(
             last_success=bindparam("b_at", type_=Timestamp), failing_since=None, next_retry_at=None
         )
+    )
+)
+
+_SUCCEEDED_EARLIER = Statement(
+    lambda _: (
+        update(webhooks)
+        .where(
+            _THIS_WEBHOOK,
+            or_(
+                webhooks.c.last_success.is_(None),
+                webhooks.c.last_success < bindparam("b_at", type_=Timestamp),
+            ),
+        )
+        .values(last_success=bindparam("b_at", type_=Timestamp))
     )
 )
 
@@ -423,6 +462,18 @@ _FAILING = Statement(
             last_error=bindparam("b_error", type_=Text),
             last_error_body=bindparam("b_body", type_=Text),
             next_retry_at=_next_retry(),
+        )
+    )
+)
+_ERRORED = Statement(
+    lambda _: (
+        update(webhooks)
+        .where(_THIS_WEBHOOK)
+        .values(
+            last_error_at=bindparam("b_error_at", type_=Timestamp),
+            last_error_status=bindparam("b_status", type_=Integer),
+            last_error=bindparam("b_error", type_=Text),
+            last_error_body=bindparam("b_body", type_=Text),
         )
     )
 )

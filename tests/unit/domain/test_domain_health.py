@@ -115,3 +115,74 @@ def test_of_two_streaks_in_a_batch_only_the_later_ones_decisions_stand() -> None
 
     assert (health.streak_since, health.disable_reason) == (T1, None)
     assert (applied.disable_reason, applied.disable_at) == (None, T1 + timedelta(days=5))
+
+
+def _failures(at: datetime, *, retry: datetime | None = None) -> WebhookHealth:
+    """A batch of failures at `at` alone, as reckoned from a failing streak since T0 with
+    a disable and its warning ahead."""
+    error = LastError(at, 503, "HTTP 503", "")
+    signal = HealthSignal(
+        "w", at, succeeded=False, error=error, retry_at=retry, disable_reason=STALE,
+        disable_at=at + timedelta(days=1), streak_since=T0,
+    )  # fmt: skip
+    (health,) = summarize([signal])
+    return health
+
+
+@pytest.mark.parametrize("stored_error", [None, T0])
+def test_failures_older_than_the_stored_last_success_leave_the_webhook_healthy(
+    stored_error: datetime | None,
+) -> None:
+    # Written after a success made later (a retried write-ahead write, another worker).
+    health = _failures(T1, retry=T1 + timedelta(minutes=5))
+
+    applied = on_standing(health, T0, last_success=T1, last_error_at=stored_error)
+
+    assert applied.failed_at is None  # no failing streak, so no webhook_failing
+    assert (applied.retry_at, applied.disable_reason, applied.disable_at) == (None, None, None)
+    assert applied.last_error == health.last_error  # still the latest error there was
+
+
+def test_an_older_failure_does_not_replace_a_later_stored_error() -> None:
+    applied = on_standing(_failures(T0), None, last_success=T1, last_error_at=T1)
+
+    assert (applied.failed_at, applied.last_error) == (None, None)
+
+
+def test_a_batch_failing_also_after_the_stored_success_starts_a_streak_after_it() -> None:
+    first = HealthSignal("w", T0, succeeded=False, error=LastError(T0, 503, "HTTP 503", ""))
+    later = T1 + timedelta(seconds=1)
+    second = HealthSignal("w", later, succeeded=False, error=LastError(later, 503, "HTTP 503", ""))
+    (health,) = summarize([first, second])
+
+    applied = on_standing(health, None, last_success=T1)
+
+    assert (applied.failed_at, applied.last_error) == (later, health.last_error)
+
+
+def test_failures_after_the_stored_last_success_are_applied_as_they_came() -> None:
+    health = _failures(T1)
+
+    assert on_standing(health, T0, last_success=T0) == health
+
+
+def test_an_older_410_still_disables() -> None:
+    (health,) = summarize([failed(T0, GONE, gone=True)])
+
+    assert on_standing(health, None, last_success=T1) == health
+
+
+def test_a_success_older_than_the_stored_streak_moves_the_last_success_alone() -> None:
+    # Written after a failure made later: the webhook has failed since T1, and still does.
+    (health,) = summarize([ok(T0)])
+
+    applied = on_standing(health, T1, last_success=T0 - timedelta(days=1))
+
+    assert (applied.succeeded_at, applied.earlier_success) == (None, T0)
+
+
+@pytest.mark.parametrize("stored", [None, T0])
+def test_a_success_since_the_stored_streak_began_ends_it(stored: datetime | None) -> None:
+    (health,) = summarize([ok(T1)])
+
+    assert on_standing(health, stored) == health

@@ -2,9 +2,8 @@
 transaction, and one that meets an event stored meanwhile by another publisher still
 numbers the resource's events without a gap, two groups that carry the same events in
 opposite orders both succeed without a deadlock, a group PostgreSQL rolls back to end one
-(with a caller's transaction) is written again, a publish does not wait for a transaction
-that updates its webhook (a worker recording an outcome), and a young database's plans look
-stored events up by their key."""
+(with a caller's transaction) is written again, and a young database's plans look stored
+events up by their key."""
 
 from __future__ import annotations
 
@@ -266,29 +265,6 @@ async def test_a_group_rolled_back_to_end_a_deadlock_is_written_again(
         mine = await store.list_deliveries(DeliveryQuery(acme.id, hook.id))
         theirs = await store.list_deliveries(DeliveryQuery(other.id, other_hook.id))
         assert (mine.total, theirs.total) == (2, 1)
-
-
-async def test_a_publish_does_not_wait_for_a_transaction_updating_its_webhook(
-    pg_store: SqlStore, postgres_database: str
-) -> None:
-    acme, hook = await _account_with_webhook(pg_store)
-    event = make.event(acme.id)
-    conn = await asyncpg.connect(postgres_database)
-    try:
-        async with conn.transaction():  # as a worker recording a failure holds the row
-            await conn.execute(
-                "UPDATE webhooks SET failing_since = $2 WHERE id = $1", hook.id, 1_000_000
-            )
-            stored = await asyncio.wait_for(
-                pg_store.append_events(events=[event], fanout=make.fanout_to(hook.id)),
-                DEADLINE,
-            )
-    finally:
-        await conn.close()
-
-    assert stored == [event.id]
-    deliveries = await pg_store.list_deliveries(DeliveryQuery(acme.id, hook.id))
-    assert deliveries.total == 1
 
 
 async def test_a_young_database_finds_stored_events_by_primary_key(

@@ -7,8 +7,8 @@ transaction, and every publish waiting on it, sits through. Here:
 1. `NUMBERING` checks the accounts' configuration versions, finds which events are stored
    already (a publisher's retry), and moves the resource counters by the others' counts,
    locking the counters in sorted key order until commit, as store/sequences.py does.
-2. The events are numbered and fanned out here; then `_STORE` inserts the events, locks
-   the webhooks against a delete, inserts the deliveries of the events it inserted to the webhooks
+2. The events are numbered and fanned out here; then `_STORE` inserts the events, share-
+   locks the webhooks, inserts the deliveries of the events it inserted to the webhooks
    that still exist, and notifies the workers if any is due.
 
 Deliveries that need more than an insert (to ordered webhooks: chains; coalescing ones:
@@ -169,13 +169,9 @@ _DELIVERY_COLUMNS = ", ".join(column.name for column in deliveries.columns)
 # are inserted in key order, as store/events.py and store/deliveries.py insert them: two
 # groups holding some of the same events (in whatever order their publishers sent them)
 # then wait for each other at most one way, never in a cycle (a deadlock). A delivery is
-# inserted only if its event was (`stored`) and its webhook still exists, locked to commit
-# against a concurrent delete (`live`, in id order as every writer takes webhook rows). KEY
-# SHARE, as store/webhooks.py's lock_webhooks and the foreign key take it, is enough for
-# that, and does not wait for a transaction updating the row's other columns: FOR SHARE
-# waited for every worker recording an outcome of the webhook (store/operational.py's FOR
-# NO KEY UPDATE): two thirds of the storing statement's time with single events at ~600/s
-# while delivering. `woken` tells the workers of other processes on commit.
+# inserted only if its event was (`stored`) and its webhook still exists, share-locked to
+# commit against a concurrent delete (`live`, in id order as every writer takes webhook
+# rows); `woken` tells the workers of other processes on commit.
 _PG_STORE = text(f"""
 WITH stored AS (
     INSERT INTO events ({_EVENT_COLUMNS})
@@ -184,7 +180,7 @@ WITH stored AS (
     ON CONFLICT (account_id, id) DO NOTHING
     RETURNING account_id, id
 ), live AS (
-    SELECT id FROM webhooks WHERE id = ANY(CAST(:w_ids AS VARCHAR[])) ORDER BY id FOR KEY SHARE
+    SELECT id FROM webhooks WHERE id = ANY(CAST(:w_ids AS VARCHAR[])) ORDER BY id FOR SHARE
 ), made AS (
     INSERT INTO deliveries ({_DELIVERY_COLUMNS})
     SELECT * FROM {unnest_source(deliveries, prefix="d_")} AS d({_DELIVERY_COLUMNS})

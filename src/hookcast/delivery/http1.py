@@ -304,8 +304,8 @@ Addresses = Callable[[], Awaitable[Sequence[str]]]
 class _Slots:
     """The requests to one origin: at most `size` hold a slot, the rest wait in order; and
     how many hold or wait (`users`). Not an asyncio.Semaphore: a free slot is taken here
-    without a coroutine, and each request took and gave back one (~1.4 us of ~140 per
-    delivery, docs/benchmarks.md)."""
+    without a coroutine (taking and giving back one: 0.25 us against the semaphore's 1.0,
+    per request; docs/benchmarks.md)."""
 
     __slots__ = ("_waiters", "free", "users")
 

@@ -19,6 +19,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from hookcast.domain.models import DeliveryStatus, Event
 from hookcast.heartbeat import Heartbeat
 from hookcast.ports import AttemptReport, Pruned, Store
+from hookcast.ports.observers import outcome_name, status_class
 
 __all__ = ["CONTENT_TYPE_LATEST", "Metrics"]
 
@@ -81,8 +82,8 @@ class Metrics:
         )
         self._backlog_gauges()
         for outcome in OUTCOMES:
-            for status_class in STATUS_CLASSES:
-                self._deliveries.labels(outcome, status_class)
+            for class_label in STATUS_CLASSES:
+                self._deliveries.labels(outcome, class_label)
         for kind in ("deliveries", "events", "mails"):
             self._pruned.labels(kind)
 
@@ -130,21 +131,24 @@ class Metrics:
     # observers
 
     def on_attempts(self, reports: Sequence[AttemptReport]) -> None:
-        # One labelled increment per kind, not per attempt: a batch is hundreds of attempts.
-        kinds = collections.Counter(
-            (report.outcome_name, report.status_class) for report in reports
+        # One labelled increment per kind, not per attempt: a batch is hundreds of attempts,
+        # of a few kinds. They are told apart by the reports' own values, and each kind is
+        # named once (naming every report took ~0.6 us of a delivery's ~140).
+        counts = collections.Counter(
+            (report.webhook_id, report.outcome, report.status_code) for report in reports
         )
-        for (outcome, status_class), count in kinds.items():
-            self._deliveries.labels(outcome, status_class).inc(count)
+        kinds: collections.Counter[tuple[str, str]] = collections.Counter()
+        sent: collections.Counter[tuple[str, str]] = collections.Counter()
+        for (webhook_id, outcome, status_code), count in counts.items():
+            kinds[outcome_name(outcome), status_class(status_code)] += count
+            # An expired delivery was never sent: it says nothing about the endpoint.
+            if outcome is not DeliveryStatus.EXPIRED:
+                sent[webhook_id, _result(outcome)] += count
+        for (outcome_label, class_label), count in kinds.items():
+            self._deliveries.labels(outcome_label, class_label).inc(count)
         for report in reports:
             self._latency.observe(report.latency_ms / 1000)
         self._attempts.inc(len(reports))
-        # An expired delivery was never sent: it says nothing about the endpoint.
-        sent = collections.Counter(
-            (report.webhook_id, _result(report))
-            for report in reports
-            if report.outcome is not DeliveryStatus.EXPIRED
-        )
         for (webhook_id, result), count in sent.items():
             self._per_webhook.labels(webhook_id, result).inc(count)
 
@@ -192,5 +196,5 @@ class Metrics:
         self._workers_alive.set(stats.workers_alive)
 
 
-def _result(report: AttemptReport) -> str:
-    return "succeeded" if report.outcome is DeliveryStatus.SUCCEEDED else "failed"
+def _result(outcome: DeliveryStatus) -> str:
+    return "succeeded" if outcome is DeliveryStatus.SUCCEEDED else "failed"

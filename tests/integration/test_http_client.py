@@ -675,6 +675,30 @@ async def test_at_most_per_host_limit_connections_to_one_origin() -> None:
     assert elapsed >= 0.55  # three rounds of two
 
 
+async def test_a_request_that_waits_past_its_timeout_for_a_connection_frees_its_turn() -> None:
+    held = asyncio.Event()  # the first request is answered once this is set
+
+    async def hold_first(peer: Peer) -> None:
+        while await peer.request() is not None:
+            await held.wait()
+            await peer.send(OK)
+
+    async with raw_server(hold_first) as server, open_sender(per_host_limit=1) as sender:
+        url = f"http://127.0.0.1:{server.port}/hook"
+        first = asyncio.create_task(post(sender, url))
+        await eventually(lambda: len(server.requests) == 1)
+        waited = await post(sender, url, timeout=0.2)  # the one connection is busy
+        held.set()
+        answered = await first
+        after = await post(sender, url)
+
+    assert waited.status_code is None
+    assert waited.error == "timed out after 0.2 s"
+    assert (answered.status_code, after.status_code) == (200, 200)
+    assert len(server.requests) == 2  # the one that timed out was never sent
+    assert server.connections == 1
+
+
 # --- on uvloop --------------------------------------------------------------------------------
 
 
@@ -699,6 +723,7 @@ UVLOOP_SCENARIOS = [
     test_a_server_that_closes_without_answering,
     test_a_body_that_stalls_keeps_the_status,
     test_at_most_per_host_limit_connections_to_one_origin,
+    test_a_request_that_waits_past_its_timeout_for_a_connection_frees_its_turn,
 ]
 
 

@@ -235,17 +235,19 @@ class DeliveryWorker:
         self._start_ready()
 
     async def _deliver(self, claimed: ClaimedDelivery, slot: Slot) -> None:
-        expired = expire(claimed, self._clock())
+        started_at = self._clock()
+        expired = expire(claimed, started_at)
         if expired is not None:  # its event outlived its time-to-live: not sent
             slot.close()
             log_attempt(expired.report)
             self._outcomes.add(expired)
             return
-        if claimed.webhook.rate_limit is not None and await self._held_back(claimed, slot):
-            return
+        if claimed.webhook.rate_limit is not None:
+            if await self._held_back(claimed, slot):
+                return
+            started_at = self._clock()  # the limit's check may have waited for the store
         trace = self._tracer.attempt(claimed) if self._tracer is not None else None
         with slot:
-            started_at = self._clock()
             try:
                 request, outcome = await send_once(
                     self._sender,

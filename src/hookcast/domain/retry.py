@@ -199,6 +199,9 @@ class Completed:
     """The endpoint took the delivery."""
 
 
+_COMPLETED = Completed()  # it has no fields: one for every success, not one per delivery
+
+
 @dataclass(frozen=True, slots=True)
 class RetryAt:
     """Try again at `at`."""
@@ -240,7 +243,7 @@ def decide(
     if not 0.0 <= jitter_sample <= 1.0:
         raise ValueError(f"jitter_sample must be in [0, 1], not {jitter_sample}")
     if outcome is OutcomeKind.SUCCESS:
-        return Completed()
+        return _COMPLETED
     if outcome is OutcomeKind.GONE:
         return GiveUp(_GONE, disable_webhook=_GONE)
     delays = _delays(spec)

@@ -28,13 +28,23 @@ class AttemptReport:
     @property
     def outcome_name(self) -> str:
         """What happened to the delivery: "succeeded", "retrying" or "failed"."""
-        return "retrying" if self.outcome is DeliveryStatus.PENDING else str(self.outcome)
+        return outcome_name(self.outcome)
 
     @property
     def status_class(self) -> str:
         """The response's class, "2xx" to "5xx", or "error" when none came back."""
-        code = self.status_code
-        return f"{code // 100}xx" if code is not None and 100 <= code <= 599 else "error"
+        return status_class(self.status_code)
+
+
+def outcome_name(outcome: DeliveryStatus) -> str:
+    """An attempt's `AttemptReport.outcome_name` from its outcome."""
+    return "retrying" if outcome is DeliveryStatus.PENDING else str(outcome)
+
+
+def status_class(status_code: int | None) -> str:
+    """An attempt's `AttemptReport.status_class` from its status."""
+    code = status_code
+    return f"{code // 100}xx" if code is not None and 100 <= code <= 599 else "error"
 
 
 class DeliveryObserver(Protocol):

@@ -45,10 +45,13 @@ def body_fields(event: Event, webhook_id: str) -> dict[str, Any]:
 def _ordered_ids(event: Event) -> list[tuple[str, str]]:
     # The catalog says which id is primary (thumbnail_id before media_id), whatever order
     # the publisher sent them in; ids the catalog does not know keep their order at the end.
+    resource_ids = event.resource_ids
+    if len(resource_ids) == 1:  # most events name one resource: nothing to order
+        return list(resource_ids.items())
     event_type = EVENT_TYPES.get(event.type)
     known = event_type.id_fields if event_type else ()
-    ids = [(name, event.resource_ids[name]) for name in known if name in event.resource_ids]
-    ids.extend(item for item in event.resource_ids.items() if item[0] not in known)
+    ids = [(name, resource_ids[name]) for name in known if name in resource_ids]
+    ids.extend(item for item in resource_ids.items() if item[0] not in known)
     return ids
 
 
@@ -57,6 +60,8 @@ def format_time(dt: datetime) -> str:
 
     Microseconds appear only when they are not zero.
     """
+    if dt.tzinfo is UTC:  # as stored and loaded: no conversion to make (once per delivery)
+        return dt.isoformat()
     if dt.tzinfo is None:
         # a naive time has no defined instant; guessing would shift events by hours
         raise ValueError("event times must be timezone-aware")

@@ -285,7 +285,7 @@ class DeliveryWorker:
         if concluded.health.disable_reason is not None:
             # Disabled by this outcome (410 Gone, failing too long): what this worker holds
             # queued for the webhook goes back unsent, after the outcome that pauses it.
-            self._outcomes.hand_back(self._scheduler.drop_webhook(claimed.webhook))
+            self._outcomes.hand_back(self._scheduler.drop_webhooks({claimed.webhook.id}))
 
     async def _held_back(self, claimed: ClaimedDelivery, slot: Slot) -> bool:
         """Whether the webhook's rate limit holds the delivery back: then it is not sent,

@@ -591,7 +591,7 @@ class SqlStore:
 
     async def current_webhooks(self, webhook_ids: Collection[str]) -> Mapping[str, Webhook]:
         async with self._reading() as tx:
-            return await self._claimed_webhooks.load(tx, webhook_ids)
+            return await self._claimed_webhooks.current(tx, webhook_ids)
 
     async def wait_for_deliveries(self, timeout: float) -> bool:
         return await self._wakeup.wait(timeout)

@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import replace
+from operator import attrgetter
 
 from hookcast.domain.models import Webhook
 from hookcast.ports import DeliveryQueue
@@ -33,18 +33,25 @@ _log = logging.getLogger("hookcast.worker")
 
 def is_outdated(claimed: Webhook, current: Webhook | None) -> bool:
     """Whether a delivery claimed with `claimed` may no longer be sent with it: the webhook
-    was deleted (`current` None), disabled, or changed in anything but what recording
-    attempts writes (its standing: last success, failing since, last error, next retry)."""
+    was deleted (`current` None), disabled, or changed in anything but its standing (what
+    recording attempts writes: last success, failing since, last error, next retry)."""
     if current is None or not current.enabled:
         return True
-    if current.organization_secret != claimed.organization_secret:  # not in its equality
-        return True
-    # Equality leaves out what only reading fills in (held count, last error, next retry);
-    # the standing recording writes is taken from the claimed copy.
-    standing = replace(
-        current, last_success=claimed.last_success, failing_since=claimed.failing_since
-    )
-    return standing != claimed
+    return _settings(current) != _settings(claimed)
+
+
+# Every field a request or its outcome is made from: the webhook's equality without the
+# standing, plus the account's Flowplayer secret (read with it, left out of its equality).
+# One tuple each, compared at once: a `replace` and a dataclass comparison per queued
+# webhook cost ~30 µs each, 3 ms a look at 100 webhooks.
+_settings = attrgetter(
+    *(
+        name
+        for name, spec in Webhook.__dataclass_fields__.items()
+        if spec.compare and name not in {"last_success", "failing_since"}
+    ),
+    "organization_secret",
+)
 
 
 class EditWatch:

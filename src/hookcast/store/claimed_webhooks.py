@@ -12,8 +12,9 @@ is that webhook with those columns as they are now; any other is loaded and kept
 pause or deletion is therefore seen by the next claim, as before.
 
 The version is read before a webhook is loaded: one changed in between is kept under the
-older version and loaded again next time, never the reverse. SQLite loads its webhooks as
-it did: its claims hold the one writer lock, and its statements are another engineer's.
+older version and loaded again next time, never the reverse. SQLite's claims load their
+webhooks as they did: they hold the one writer lock, and their statements are another
+engineer's. A worker's look for edits (`current`, delivery/edits.py) keeps them on both.
 """
 
 from __future__ import annotations

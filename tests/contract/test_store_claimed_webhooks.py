@@ -136,3 +136,21 @@ async def test_the_store_tells_of_an_edit_once_it_committed(store: SqlStore) -> 
     await store.delete_webhook(hook.account_id, hook.id)
 
     assert len(reads) == 2  # not told once it stopped watching
+
+
+async def test_a_publishs_copy_of_a_webhook_matches_the_stored_one(store: SqlStore) -> None:
+    """In `serve` a publish hands its deliveries over with the webhook it read for fan-out:
+    unedited, a look must not find it outdated (it would send them back every second)."""
+    acme = make.account()
+    await store.create_account(acme)
+    await store.set_flowplayer_secret(acme.id, "organization-secret")
+    plain = make.webhook(acme.id, headers={"X-Team": "video"})
+    flowplayer = make.webhook(acme.id, format="flowplayer")
+    for hook in (plain, flowplayer):
+        await store.create_webhook(hook)
+
+    published = await store.publish_webhooks(acme.id)
+    current = await store.current_webhooks({plain.id, flowplayer.id})
+
+    assert len(published) == 2
+    assert [hook.id for hook in published if is_outdated(hook, current[hook.id])] == []

@@ -82,6 +82,23 @@ async def test_queued_deliveries_go_to_the_url_saved_after_they_were_claimed(
         new.assert_all_verified()
 
 
+async def test_queued_deliveries_are_signed_with_the_secret_rotated_after_their_claim(
+    database_url: str,
+) -> None:
+    async with held_webhook(database_url) as held:
+        hookcast, hook, old = held.hookcast, held.hook, held.old
+
+        rotated = await hookcast.api.post(f"/v2/webhooks/{hook['id']}/secret/rotate/")
+        assert rotated.status_code == 200, rotated.text
+        old.secrets = [rotated.json()["secret"]]  # checks what arrives from now on
+        held.let_go.set()
+
+        await hookcast.wait_for_status(hook["id"], "succeeded", 1 + QUEUED)
+        queued = old.received[1:]
+        assert len(queued) == QUEUED
+        assert all(item.jwt_ok and item.hex_ok for item in queued)
+
+
 async def test_a_worker_of_another_process_moves_queued_deliveries_to_the_new_url(
     database_url: str,
 ) -> None:

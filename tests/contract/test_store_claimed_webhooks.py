@@ -4,8 +4,10 @@ what recording outcomes wrote must each show at the very next claim."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 
+from hookcast.delivery.edits import is_outdated
 from hookcast.domain.health import WebhookHealth
 from hookcast.domain.models import Webhook
 from hookcast.ports import ClaimedDelivery
@@ -91,3 +93,64 @@ async def test_what_recording_wrote_is_in_the_next_claims_webhook(store: SqlStor
     healthy, *_ = await _claim(store, limit=1)
     assert healthy.webhook.failing_since is None
     assert healthy.webhook.last_success == make.later(1)
+
+
+async def test_the_webhooks_now_match_a_claimed_copy_until_an_edit(store: SqlStore) -> None:
+    """What a worker compares its queued deliveries' webhooks with (delivery/edits.py): an
+    unchanged webhook, even with outcomes recorded since, must match, or every look would
+    send the queued deliveries back."""
+    hook = await _webhook(store)
+    await _publish(store, hook, count=2)
+    first, second = await _claim(store)
+    await store.record_results([make.succeeded(first)], [WebhookHealth(hook.id, make.NOW, None)])
+
+    unchanged = await store.current_webhooks({hook.id})
+    assert not is_outdated(second.webhook, unchanged[hook.id])
+
+    await store.update_webhook(replace(hook, webhook_url="https://moved.example/hook"), make.NOW)
+    moved = await store.current_webhooks({hook.id})
+    assert moved[hook.id].webhook_url == "https://moved.example/hook"
+    assert is_outdated(second.webhook, moved[hook.id])
+
+    await store.delete_webhook(hook.account_id, hook.id)
+    assert await store.current_webhooks({hook.id}) == {}
+
+
+async def test_the_store_tells_of_an_edit_once_it_committed(store: SqlStore) -> None:
+    """A worker in the API's process (`serve`) hands back its queued deliveries when told;
+    a read begun when told sees the edit (claimed again, they get it)."""
+    hook = await _webhook(store)
+
+    async def seen(webhook_id: str) -> str | None:
+        found = await store.current_webhooks({webhook_id})
+        return found[webhook_id].webhook_url if webhook_id in found else None
+
+    reads: list[asyncio.Task[str | None]] = []
+    stop = store.watch_edits(lambda webhook_id: reads.append(asyncio.create_task(seen(webhook_id))))
+    await store.update_webhook(replace(hook, webhook_url="https://moved.example/hook"), make.NOW)
+    assert [await read for read in reads] == ["https://moved.example/hook"]
+    await store.delete_webhook(hook.account_id, hook.id)
+    assert await reads[-1] is None
+    stop()
+    await store.create_webhook(hook)
+    await store.delete_webhook(hook.account_id, hook.id)
+
+    assert len(reads) == 2  # not told once it stopped watching
+
+
+async def test_a_publishs_copy_of_a_webhook_matches_the_stored_one(store: SqlStore) -> None:
+    """In `serve` a publish hands its deliveries over with the webhook it read for fan-out:
+    unedited, a look must not find it outdated (it would send them back every second)."""
+    acme = make.account()
+    await store.create_account(acme)
+    await store.set_flowplayer_secret(acme.id, "organization-secret")
+    plain = make.webhook(acme.id, headers={"X-Team": "video"})
+    flowplayer = make.webhook(acme.id, format="flowplayer")
+    for hook in (plain, flowplayer):
+        await store.create_webhook(hook)
+
+    published = await store.publish_webhooks(acme.id)
+    current = await store.current_webhooks({plain.id, flowplayer.id})
+
+    assert len(published) == 2
+    assert [hook.id for hook in published if is_outdated(hook, current[hook.id])] == []

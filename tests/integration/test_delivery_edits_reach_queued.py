@@ -1,29 +1,45 @@
 """An edit of a webhook reaches its deliveries that a worker has claimed and queued but not
 sent yet: after a new URL is saved, nothing more goes to the old one but what was already
-in flight."""
+in flight; after a pause or a deletion nothing more goes at all.
+
+The worker beside the API shares its store, which tells it of each edit before the API
+answers (`serve`); a worker on a store of its own (another process, `hookcast worker`)
+finds the edit by comparing its queued deliveries' webhooks with the stored ones
+(delivery/edits.py), within `edit_check_seconds`."""
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
 
-import pytest
 from aiohttp import web
-from delivery_harness import FAST, Deployment, require_sqlite
+from delivery_harness import FAST, Deployment, settings_for
+from receivers import Receiver
+
+from hookcast.cli.runtime import Runtime
+from support.waiting import eventually
 
 QUEUED = 4  # deliveries waiting in the worker behind the one in flight
+# One request at a time to the endpoint: the rest of a claim waits in its queue.
+ONE_AT_A_TIME = replace(FAST, endpoint_concurrency=1, new_endpoint_concurrency=1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review6: a worker sends the deliveries it already queued (claimed or handed "
-    "over, up to twice an endpoint's queue bound for ~30 s) with the webhook as it was when "
-    "claimed: after a PATCH of the URL they still go to the old one",
-)
-async def test_queued_deliveries_go_to_the_url_saved_after_they_were_claimed(
-    database_url: str,
-) -> None:
-    require_sqlite(database_url)
+@dataclass
+class Held:
+    """A webhook whose endpoint holds its first request until `let_go` is set, with the
+    rest of its deliveries queued in the worker behind it."""
+
+    hookcast: Deployment
+    hook: dict[str, str]
+    old: Receiver
+    let_go: asyncio.Event
+
+
+@asynccontextmanager
+async def held_webhook(database_url: str, *, own_store: bool = False) -> AsyncIterator[Held]:
+    """`own_store`: the worker has a store of its own, as a separate process would."""
     let_go = asyncio.Event()
 
     async def held(_number: int, _request: web.Request) -> web.StreamResponse:
@@ -31,20 +47,112 @@ async def test_queued_deliveries_go_to_the_url_saved_after_they_were_claimed(
         return web.Response(text="ok")
 
     async with Deployment.open(database_url) as hookcast:
-        old = await hookcast.receiver(held)
+        other = await Runtime.open(settings_for(database_url)) if own_store else None
+        try:
+            old = await hookcast.receiver(held)
+            hook = await hookcast.hook_for(old)
+            hookcast.start_worker(ONE_AT_A_TIME, runtime=other)
+            await hookcast.publish_media(1 + QUEUED)
+            await old.wait_for(1)
+            yield Held(hookcast, hook, old, let_go)
+        finally:
+            let_go.set()
+            if other is not None:  # its worker stops before the store it uses closes
+                for worker in hookcast.workers:
+                    await worker.close()
+                await other.store.close()
+
+
+async def test_queued_deliveries_go_to_the_url_saved_after_they_were_claimed(
+    database_url: str,
+) -> None:
+    async with held_webhook(database_url) as held:
+        hookcast, hook = held.hookcast, held.hook
         new = await hookcast.receiver()
-        hook = await hookcast.hook_for(old)
         new.secret = hook["secret"]
-        # One request at a time to the endpoint: the rest of a claim waits in its queue.
-        hookcast.start_worker(replace(FAST, endpoint_concurrency=1, new_endpoint_concurrency=1))
-        await hookcast.publish_media(1 + QUEUED)
-        await old.wait_for(1)
 
         moved = await hookcast.api.patch(
             f"/v2/webhooks/{hook['id']}/", json={"metadata": {"webhook_url": new.url}}
         )
         assert moved.status_code == 200, moved.text
-        let_go.set()
+        held.let_go.set()
 
         await hookcast.wait_for_status(hook["id"], "succeeded", 1 + QUEUED)
-        assert (len(old.received), len(new.received)) == (1, QUEUED)
+        assert (len(held.old.received), len(new.received)) == (1, QUEUED)
+        new.assert_all_verified()
+
+
+async def test_queued_deliveries_are_signed_with_the_secret_rotated_after_their_claim(
+    database_url: str,
+) -> None:
+    async with held_webhook(database_url) as held:
+        hookcast, hook, old = held.hookcast, held.hook, held.old
+
+        rotated = await hookcast.api.post(f"/v2/webhooks/{hook['id']}/secret/rotate/")
+        assert rotated.status_code == 200, rotated.text
+        old.secrets = [rotated.json()["secret"]]  # checks what arrives from now on
+        held.let_go.set()
+
+        await hookcast.wait_for_status(hook["id"], "succeeded", 1 + QUEUED)
+        queued = old.received[1:]
+        assert len(queued) == QUEUED
+        assert all(item.jwt_ok and item.hex_ok for item in queued)
+
+
+async def test_a_worker_of_another_process_moves_queued_deliveries_to_the_new_url(
+    database_url: str,
+) -> None:
+    async with held_webhook(database_url, own_store=True) as held:
+        hookcast, hook = held.hookcast, held.hook
+        new = await hookcast.receiver()
+        new.secret = hook["secret"]
+
+        moved = await hookcast.api.patch(
+            f"/v2/webhooks/{hook['id']}/", json={"metadata": {"webhook_url": new.url}}
+        )
+        assert moved.status_code == 200, moved.text
+        # The old endpoint still holds its request: the queued ones reach the new one only
+        # because the worker found the edit (within FAST.edit_check_seconds) and let them go.
+        await new.wait_for(QUEUED)
+        held.let_go.set()
+
+        await hookcast.wait_for_status(hook["id"], "succeeded", 1 + QUEUED)
+        assert (len(held.old.received), len(new.received)) == (1, QUEUED)
+
+
+async def test_queued_deliveries_of_a_paused_webhook_stay_paused(database_url: str) -> None:
+    async with held_webhook(database_url) as held:
+        hookcast, hook = held.hookcast, held.hook
+
+        paused = await hookcast.api.patch(
+            f"/v2/webhooks/{hook['id']}/", json={"metadata": {"enabled": False}}
+        )
+        assert paused.status_code == 200, paused.text
+        held.let_go.set()
+
+        # The request in flight may end; it is recorded once the worker has taken its
+        # answer, by when the queued ones would have gone to the endpoint too.
+        await hookcast.wait_for_status(hook["id"], "succeeded", 1)
+        assert len(held.old.received) == 1
+        paused_ones = await hookcast.wait_for_status(hook["id"], "paused", QUEUED)
+        assert len(paused_ones) == QUEUED
+        page = await hookcast.deliveries(hook["id"], status="succeeded")
+        assert page["total"] == 1
+
+
+async def test_queued_deliveries_of_a_deleted_webhook_are_not_sent(database_url: str) -> None:
+    async with held_webhook(database_url) as held:
+        hookcast, hook = held.hookcast, held.hook
+        worker = hookcast.workers[0].worker
+
+        deleted = await hookcast.api.delete(f"/v2/webhooks/{hook['id']}/")
+        assert deleted.status_code == 204, deleted.text
+        held.let_go.set()
+
+        # The answer to the request in flight is recorded (on nothing: its row went with
+        # the webhook) once the worker has taken it, by when the queued ones would have
+        # gone to the endpoint too.
+        await eventually(lambda: worker.delivered >= 1, message=lambda: "nothing recorded")
+        assert len(held.old.received) == 1
+        gone = await hookcast.api.get(f"/v2/webhooks/{hook['id']}/deliveries/")
+        assert gone.status_code == 404, gone.text

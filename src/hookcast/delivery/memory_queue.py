@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import itertools
 from collections import Counter
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
@@ -53,11 +53,31 @@ class MemoryDeliveryQueue:
         self.claimed = 0  # deliveries handed out by claims, re-claims included
         self.workers: dict[str, datetime] = {}  # worker id: last beat
         self._rates: dict[str, float] = {}  # rate-limited webhooks' buckets (their GCRA tat)
+        self._webhooks: dict[str, Webhook] = {}  # each webhook as it is now, by id
+        self._edit_listeners: list[Callable[[str], None]] = []
 
     def add(self, *, delivery: Delivery, event: Event, webhook: Webhook) -> None:
         """Queues a pending delivery of `event` to `webhook`, due at its `next_attempt_at`."""
         self._entries[delivery.id] = _Entry(delivery, event, webhook)
+        self._webhooks.setdefault(webhook.id, webhook)
         self._due.set()
+
+    def edit_webhook(self, webhook: Webhook) -> None:
+        """Saves a change to a webhook, as the API does: later claims hand its deliveries
+        out with it, a disabled one's pending deliveries are paused, and watchers are told."""
+        self._webhooks[webhook.id] = webhook
+        for entry in self._entries.values():
+            if entry.webhook.id == webhook.id:
+                entry.webhook = webhook
+                if not webhook.enabled and _is_pending(entry.delivery):
+                    entry.delivery = replace(entry.delivery, status=DeliveryStatus.PAUSED)
+        self._edited(webhook.id)
+
+    def delete_webhook(self, webhook_id: str) -> None:
+        """Deletes a webhook with its deliveries, as the API does; watchers are told."""
+        self._webhooks.pop(webhook_id, None)
+        self._entries = {k: e for k, e in self._entries.items() if e.webhook.id != webhook_id}
+        self._edited(webhook_id)
 
     def delivery(self, delivery_id: str) -> Delivery:
         """The delivery as the worker last left it."""
@@ -174,6 +194,15 @@ class MemoryDeliveryQueue:
         ]
         return min(pending, default=None)
 
+    async def current_webhooks(self, webhook_ids: Collection[str]) -> Mapping[str, Webhook]:
+        """The webhooks as last added or edited; deleted ones missing."""
+        return {i: self._webhooks[i] for i in webhook_ids if i in self._webhooks}
+
+    def watch_edits(self, listener: Callable[[str], None]) -> Callable[[], None]:
+        """`edit_webhook` and `delete_webhook` call `listener` with the webhook's id."""
+        self._edit_listeners.append(listener)
+        return lambda: self._edit_listeners.remove(listener)
+
     async def wait_for_deliveries(self, timeout: float) -> bool:
         """Returns True once deliveries were added, released or retried since the last
         wait, False after `timeout`."""
@@ -182,6 +211,10 @@ class MemoryDeliveryQueue:
         woken = self._due.is_set()
         self._due.clear()
         return woken
+
+    def _edited(self, webhook_id: str) -> None:
+        for listener in list(self._edit_listeners):
+            listener(webhook_id)
 
     def _fail_lost(self, entry: _Entry, now: datetime) -> None:
         attempt = lost_attempt(entry.delivery, losses=entry.lease_losses, now=now)

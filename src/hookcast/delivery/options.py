@@ -75,6 +75,11 @@ class WorkerOptions:
     # A failed attempt this long before the disable publishes webhook_disable_warning.
     disable_warning: timedelta = timedelta(hours=24)
     shutdown_grace_seconds: float = 10.0
+    # While deliveries wait in its queues, a worker compares their webhooks with the stored
+    # ones every edit_check_seconds (edits.py): an edit made through another process (an
+    # API server beside `hookcast worker`) reaches them within about that long. Edits made
+    # in its own process (`serve`) reach them before the API answers.
+    edit_check_seconds: float = 1.0
     # Every beat_seconds a worker records in the database that it is alive, and takes back
     # the leases of workers that have not beaten for stale_after_seconds: they are sent
     # again within seconds of a crash instead of at their lease's expiry. Keep

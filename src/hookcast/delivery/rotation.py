@@ -85,6 +85,15 @@ class RoundRobin(Generic[T]):
                 self._turns.remove(key)
         return taken
 
+    def items(self) -> list[T]:
+        """Every item queued, key by key (a copy: the queues stay as they are)."""
+        return [item for queue in self._queues.values() for item in queue]
+
+    def take_where(self, wanted: Callable[[T], bool]) -> list[tuple[str, T]]:
+        """Takes the items that are `wanted` whatever their key, with their keys."""
+        keys = [key for key, queue in self._queues.items() if any(map(wanted, queue))]
+        return [(key, item) for key in keys for item in self.take(key, wanted)]
+
     def clear(self) -> list[T]:
         """Takes every item, key by key."""
         items = [item for queue in self._queues.values() for item in queue]

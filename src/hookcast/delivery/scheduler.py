@@ -14,7 +14,7 @@ the loop's time), so tests/unit/delivery drives it with tables.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from hookcast.delivery.gate import EndpointGate, Slot
 from hookcast.delivery.options import WorkerOptions
@@ -172,20 +172,37 @@ class EndpointScheduler:
         self._size = 0
         return leases
 
-    def drop_webhook(self, webhook: Webhook) -> list[LeaseKey]:
-        """Takes the webhook's queued deliveries (it was just disabled): their leases, to
-        hand back unattempted, so nothing more is sent to it from here."""
-        endpoints = self._accounts.get(webhook.account_id)
-        if endpoints is None:
+    def drop_webhooks(self, webhook_ids: Collection[str]) -> list[LeaseKey]:
+        """Takes these webhooks' queued deliveries (disabled, edited or deleted since they
+        were claimed): their leases, to hand back unattempted, so nothing more is sent to
+        them from here with what they were when claimed."""
+        if not webhook_ids:
             return []
-        key = endpoint_key(webhook.webhook_url)
-        taken = endpoints.take(key, lambda queued: queued[0].webhook.id == webhook.id)
-        for _ in taken:
+        leases: list[LeaseKey] = []
+        for account in [a for a in self._turns if not self._drop(a, webhook_ids, leases)]:
+            self._turns.remove(account)
+            del self._accounts[account]
+        return leases
+
+    def queued_webhooks(self) -> list[Webhook]:
+        """The webhooks of the queued deliveries, as each was claimed: one object per
+        claim that loaded it (deliveries of one claim share it)."""
+        seen: dict[int, Webhook] = {}
+        for endpoints in self._accounts.values():
+            for claimed, _ in endpoints.items():
+                seen.setdefault(id(claimed.webhook), claimed.webhook)
+        return list(seen.values())
+
+    def _drop(self, account: str, webhook_ids: Collection[str], leases: list[LeaseKey]) -> bool:
+        """Moves the account's queued deliveries of `webhook_ids` into `leases`; whether
+        any of its deliveries stay queued."""
+        endpoints = self._accounts[account]
+        for key, (claimed, _) in endpoints.take_where(
+            lambda queued: queued[0].webhook.id in webhook_ids
+        ):
             self._dequeued(key)
-        if not endpoints:
-            self._turns.remove(webhook.account_id)
-            del self._accounts[webhook.account_id]
-        return [(claimed.delivery.id, claimed.lease_token) for claimed, _ in taken]
+            leases.append((claimed.delivery.id, claimed.lease_token))
+        return bool(endpoints)
 
     def _start_one(
         self,

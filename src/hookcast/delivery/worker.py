@@ -12,11 +12,12 @@ import logging
 import os
 import random
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import timedelta
 
 from hookcast.delivery.attempt import conclude, expire
 from hookcast.delivery.boundary import send_once
+from hookcast.delivery.edits import EditWatch
 from hookcast.delivery.gate import Slot
 from hookcast.delivery.liveness import Liveness
 from hookcast.delivery.logs import log_attempt
@@ -85,6 +86,12 @@ class DeliveryWorker:
             holding=self._holds_leases,
         )
         self._rates = RateGate(queue, clock=clock, shared=not options.sole_worker)
+        self._edits = EditWatch(
+            queue,
+            queued=self._scheduler.queued_webhooks,
+            drop=self._hand_back_webhooks,
+            period=options.edit_check_seconds,
+        )
         self._in_flight: dict[asyncio.Task[None], Start] = {}
         self._room_freed = asyncio.Event()  # the claim loop may claim again
         self._others_claimed_at = float("-inf")  # loop time of the last _claim_for_others
@@ -109,6 +116,8 @@ class DeliveryWorker:
         """Delivers until `stop` is set, then finishes or releases in-flight work."""
         await self._liveness.start()
         beating = asyncio.create_task(self._liveness.run(stop), name="hookcast-liveness")
+        watching = asyncio.create_task(self._edits.run(stop), name="hookcast-edits")
+        unwatch = self._queue.watch_edits(self._edits.edited)
         self._outcomes.start()
         self._taking = True
         try:
@@ -126,12 +135,14 @@ class DeliveryWorker:
                     await self._idle(stop)
         finally:
             self._taking = False
+            unwatch()
             self._outcomes.hand_back(self._scheduler.clear())
             await self._drain()
             await self._rates.close()
             await self._outcomes.close()
             beating.cancel()
-            await asyncio.gather(beating, return_exceptions=True)
+            watching.cancel()
+            await asyncio.gather(beating, watching, return_exceptions=True)
 
     # Handoff: deliveries from publishes in this process
 
@@ -287,7 +298,11 @@ class DeliveryWorker:
         if concluded.health.disable_reason is not None:
             # Disabled by this outcome (410 Gone, failing too long): what this worker holds
             # queued for the webhook goes back unsent, after the outcome that pauses it.
-            self._outcomes.hand_back(self._scheduler.drop_webhook(claimed.webhook))
+            self._hand_back_webhooks({claimed.webhook.id})
+
+    def _hand_back_webhooks(self, webhook_ids: Collection[str]) -> None:
+        """What this worker holds queued for these webhooks goes back unsent (edits.py)."""
+        self._outcomes.hand_back(self._scheduler.drop_webhooks(webhook_ids))
 
     async def _held_back(self, claimed: ClaimedDelivery, slot: Slot) -> bool:
         """Whether the webhook's rate limit holds the delivery back: then it is not sent,

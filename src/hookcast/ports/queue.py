@@ -3,7 +3,7 @@ the queue it claims them from."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -108,6 +108,16 @@ class DeliveryQueue(Protocol):
 
     async def next_due_at(self) -> datetime | None:
         """When the earliest pending delivery is due (leased ones included), or None."""
+
+    async def current_webhooks(self, webhook_ids: Collection[str]) -> Mapping[str, Webhook]:
+        """The webhooks with these ids as they are now, by id; a deleted one is missing. A
+        worker compares them with those its queued deliveries were claimed with."""
+
+    def watch_edits(self, listener: Callable[[str], None]) -> Callable[[], None]:
+        """Calls `listener(webhook_id)` once a change or deletion of a webhook made through
+        this object has committed, before the call that made it returns; returns the
+        function that stops it. Changes made through other objects (other processes) are
+        not told: `current_webhooks` finds them."""
 
     async def wait_for_deliveries(self, timeout: float) -> bool:
         """Returns True when new deliveries may be due (publish, retry), False after

@@ -12,8 +12,9 @@ is that webhook with those columns as they are now; any other is loaded and kept
 pause or deletion is therefore seen by the next claim, as before.
 
 The version is read before a webhook is loaded: one changed in between is kept under the
-older version and loaded again next time, never the reverse. SQLite loads its webhooks as
-it did: its claims hold the one writer lock, and its statements are another engineer's.
+older version and loaded again next time, never the reverse. SQLite's claims load their
+webhooks as they did: they hold the one writer lock, and their statements are another
+engineer's. A worker's look for edits (`current`, delivery/edits.py) keeps them on both.
 """
 
 from __future__ import annotations
@@ -51,6 +52,12 @@ class ClaimedWebhooks:
         """The webhooks with these ids, by id, as they are in `tx` (module docstring)."""
         if tx.database != "postgresql":
             return await load_webhooks(tx, webhook_ids=webhook_ids, box=self._box)
+        return await self.current(tx, webhook_ids)
+
+    async def current(self, tx: Transaction, webhook_ids: Collection[str]) -> dict[str, Webhook]:
+        """As `load`, kept under their versions on SQLite too: what a worker compares its
+        queued deliveries' webhooks with every second (delivery/edits.py), one statement
+        while nothing changed instead of loading and decrypting them all again."""
         found: dict[str, Webhook] = {}
         versions: dict[str, int] = {}
         for row in await tx.fetch_mappings(_STANDING, {"ids": sorted(webhook_ids)}):

@@ -7,7 +7,7 @@ rows through `_scanning` (see store/connector.py).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -134,6 +134,7 @@ class SqlStore:
         )
         self._statistics = GrowthStatistics(connector)
         self._claimed_webhooks = ClaimedWebhooks(box)
+        self._edit_listeners: list[Callable[[str], None]] = []  # watch_edits
 
     def __repr__(self) -> str:
         return f"SqlStore({self._connector!r})"
@@ -333,13 +334,28 @@ class SqlStore:
             if webhook.enabled:
                 await notify(tx)
             await account_sql.config_changed(tx, webhook.account_id)
+        self._edited(webhook.id)
         if webhook.enabled:
             self._wakeup.notify()
 
     async def delete_webhook(self, account_id: str, webhook_id: str) -> bool:
         async with self._writing() as tx:
-            deleted = webhook_sql.delete_webhook(tx, account_id=account_id, webhook_id=webhook_id)
-            return await _deleted(tx, account_id, deleted)
+            deletion = webhook_sql.delete_webhook(tx, account_id=account_id, webhook_id=webhook_id)
+            deleted = await _deleted(tx, account_id, deletion)
+        if deleted:
+            self._edited(webhook_id)
+        return deleted
+
+    def watch_edits(self, listener: Callable[[str], None]) -> Callable[[], None]:
+        """`update_webhook` and `delete_webhook` call `listener` once they committed."""
+        self._edit_listeners.append(listener)
+        return lambda: self._edit_listeners.remove(listener)
+
+    def _edited(self, webhook_id: str) -> None:
+        # After the commit and before the caller hears of it: a worker in this process
+        # drops what it queued with the old webhook before the API answers the edit.
+        for listener in list(self._edit_listeners):
+            listener(webhook_id)
 
     async def deliver_held(self, *, account_id: str, webhook_id: str) -> int:
         return await self._making_due(
@@ -580,6 +596,10 @@ class SqlStore:
 
     # wake-ups
 
+    async def current_webhooks(self, webhook_ids: Collection[str]) -> Mapping[str, Webhook]:
+        async with self._reading() as tx:
+            return await self._claimed_webhooks.current(tx, webhook_ids)
+
     async def wait_for_deliveries(self, timeout: float) -> bool:
         return await self._wakeup.wait(timeout)
 
@@ -622,6 +642,8 @@ class _TransactionView(SqlStore):
         self._transaction = CallerTransaction(connection)
         # Its own: what the caller's transaction reads may yet be rolled back.
         self._claimed_webhooks = ClaimedWebhooks(store._box)
+        # Its own, never told: its edits commit when the caller commits, after they return.
+        self._edit_listeners = []
 
     @asynccontextmanager
     async def _in_callers(self) -> AsyncIterator[Transaction]:

@@ -318,10 +318,44 @@ def test_a_disabled_webhooks_queued_deliveries_go_back_and_the_rest_stay_queued(
     scheduler.enqueue(queued, now=0.0)
     assert started(scheduler.ready(now=0.0)) == "AB"  # one request at a time per endpoint
 
-    handed_back = scheduler.drop_webhook(gone)
+    handed_back = scheduler.drop_webhooks({gone.id})
 
     assert handed_back == [(queued[1].delivery.id, "lease"), (queued[4].delivery.id, "lease")]
     assert scheduler.held == 3  # the two in flight and the neighbour's
-    assert scheduler.drop_webhook(gone) == []
-    assert scheduler.drop_webhook(_hook("C")) == []  # holds nothing for it
+    assert scheduler.drop_webhooks({gone.id}) == []
+    assert scheduler.drop_webhooks({_hook("C").id}) == []  # holds nothing for it
     assert scheduler.clear() == [(same_url.delivery.id, "lease")]
+
+
+def test_an_edited_webhooks_deliveries_go_back_under_every_url_it_was_claimed_with() -> None:
+    scheduler = EndpointScheduler(replace(ROOMY, endpoint_concurrency=1))
+    before = _hook("A")
+    # Claimed again after its URL moved: its later deliveries queue at another endpoint.
+    after = replace(before, webhook_url="https://moved.example/hook")
+    event = make.event("acct")
+    moved = ClaimedDelivery(make.delivery(event, after.id), "lease", event, after)
+    queued = [*claims("AA"), moved, *claims("B")]
+    scheduler.enqueue(queued, now=0.0)
+    assert scheduler.queued_webhooks() == [before, after, _hook("B")]
+
+    handed_back = scheduler.drop_webhooks({before.id})
+
+    ids = {delivery_id for delivery_id, _ in handed_back}
+    assert ids == {queued[0].delivery.id, queued[1].delivery.id, moved.delivery.id}
+    assert started(scheduler.ready(now=0.0)) == "B"
+    assert scheduler.queued_webhooks() == []
+    assert scheduler.held == 1  # B in flight; the account's queues are gone with A's
+
+
+def test_dropping_an_accounts_last_queued_deliveries_leaves_the_other_accounts_turns() -> None:
+    scheduler = EndpointScheduler(ROOMY)
+    other = make.webhook("other", webhook_url="https://other.example/hook")
+    event = make.event("other")
+    theirs = ClaimedDelivery(make.delivery(event, other.id), "lease", event, other)
+    scheduler.enqueue([*claims("A"), theirs], now=0.0)
+
+    assert len(scheduler.drop_webhooks({_hook("A").id})) == 1
+
+    starts, _ = scheduler.ready(now=0.0)
+    assert [claimed.webhook.id for claimed, _ in starts] == [other.id]
+    assert scheduler.holding() == {"other"}

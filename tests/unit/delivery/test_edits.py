@@ -1,0 +1,74 @@
+"""Which queued deliveries an edit of their webhook sends back: those claimed with a copy
+the webhook no longer matches in anything a request is made from, or whose webhook was
+disabled or deleted; never for what recording attempts changed (its standing)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import replace
+
+import pytest
+
+from hookcast.delivery.edits import EditWatch, is_outdated
+from hookcast.delivery.memory_queue import MemoryDeliveryQueue
+from hookcast.domain.models import Webhook
+from support import factories as make
+
+HOOK = make.webhook("acct", webhook_url="https://old.example/hook")
+LATER = make.later(60)
+
+
+@pytest.mark.parametrize(
+    ("current", "outdated"),
+    [
+        (HOOK, False),
+        (replace(HOOK, last_success=LATER, failing_since=None), False),
+        (replace(HOOK, failing_since=LATER, held_deliveries=3), False),
+        (replace(HOOK, webhook_url="https://new.example/hook"), True),
+        (replace(HOOK, secret="whsec_rotated", previous_secret=HOOK.secret), True),
+        (replace(HOOK, headers={"X-Team": "video"}), True),
+        (replace(HOOK, timeout_seconds=3), True),
+        (replace(HOOK, organization_secret="rotated"), True),
+        (replace(HOOK, enabled=False, disabled_reason="disabled by a user"), True),
+        (None, True),  # deleted
+    ],
+)
+def test_a_queued_copy_is_outdated_when_a_request_would_differ(
+    current: Webhook | None, outdated: bool
+) -> None:
+    assert is_outdated(HOOK, current) is outdated
+
+
+def _queued(queue: MemoryDeliveryQueue, *hooks: Webhook) -> list[Webhook]:
+    for hook in hooks:
+        event = make.event(hook.account_id)
+        queue.add(delivery=make.delivery(event, hook.id), event=event, webhook=hook)
+    return list(hooks)
+
+
+async def test_a_look_hands_back_the_webhooks_edited_or_deleted_since_their_claim() -> None:
+    queue = MemoryDeliveryQueue()
+    kept, moved, deleted = (make.webhook("acct") for _ in range(3))
+    claimed = _queued(queue, kept, moved, deleted)
+    dropped: list[Collection[str]] = []
+    watch = EditWatch(queue, queued=lambda: claimed, drop=dropped.append, period=1.0)
+    queue.edit_webhook(replace(moved, webhook_url="https://moved.example/hook"))
+    queue.delete_webhook(deleted.id)
+
+    await watch.look()
+
+    assert dropped == [{moved.id, deleted.id}]
+
+
+async def test_an_edit_the_queue_tells_of_is_handed_back_at_once() -> None:
+    queue = MemoryDeliveryQueue()
+    claimed = _queued(queue, HOOK)
+    dropped: list[Collection[str]] = []
+    watch = EditWatch(queue, queued=lambda: claimed, drop=dropped.append, period=1.0)
+    stop_watching = queue.watch_edits(watch.edited)
+
+    queue.edit_webhook(replace(HOOK, enabled=False))
+    stop_watching()
+    queue.delete_webhook(HOOK.id)
+
+    assert dropped == [{HOOK.id}]

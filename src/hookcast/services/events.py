@@ -207,10 +207,11 @@ class EventService:
     async def _check_sites(
         self, config: AccountConfig, events: Sequence[Event], prefix: Callable[[int], str]
     ) -> None:
-        wanted = list(dict.fromkeys(event.site_id for event in events))
-        known = await self._cache.existing_sites(config, wanted)
+        missing = await self._cache.missing_sites(config, {event.site_id for event in events})
+        if not missing:
+            return
         for index, event in enumerate(events):
-            if event.site_id not in known:
+            if event.site_id in missing:
                 raise ValidationFailed(
                     f"{prefix(index)}site_id: unknown site {event.site_id!r}", field="site_id"
                 )

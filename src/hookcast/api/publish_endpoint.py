@@ -43,7 +43,6 @@ class PublishEndpoint:
         self._services = services
         self._limiter = limiter
         self._max_body_bytes = max_body_bytes
-        self._tracer = services.events.tracer  # None unless tracing is configured
 
     @staticmethod
     def handles(scope: Scope) -> bool:
@@ -51,7 +50,7 @@ class PublishEndpoint:
         return scope["type"] == "http" and scope["method"] == "POST" and scope["path"] in _PATHS
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        tracer = self._tracer
+        tracer = self._services.events.tracer  # None unless tracing is configured
         if tracer is None:  # not tracing: nothing more than the untraced path
             await self._answer(scope, receive, send)
             return

@@ -59,6 +59,7 @@ async def test_a_body_that_is_not_json_is_400_invalid_json(api: Api, body: bytes
         ({"events": []}, "at least one event"),
         ({"events": [EVENT, {**EVENT, "media_id": 7}]}, "events[1].media_id"),
         ({**EVENT, "site_id": "Nowhere1"}, "unknown site"),
+        ({"events": [EVENT, {**EVENT, "site_id": "Nowhere1"}]}, "events[1].site_id: unknown"),
     ],
 )
 async def test_json_that_is_not_a_publish_is_400_naming_the_problem(

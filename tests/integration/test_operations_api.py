@@ -154,6 +154,8 @@ async def test_a_rate_of_zero_disables_the_limit(api: Api) -> None:
         ("GET", "/v2/webhooks/", None),
         ("GET", "/v2/webhooks/nope1234/", None),
         ("POST", "/v2/sites/", b"x" * (2 << 20)),  # 413 from the request rules
+        ("POST", "/v2/events", b"x" * (2 << 20)),  # the publish endpoint's own 413
+        ("POST", "/v2/events/", b"{}"),  # its 401, before FastAPI's middleware
         ("GET", "/healthz", None),
     ],
 )
@@ -173,6 +175,28 @@ async def test_api_responses_carry_security_headers(
     if path.startswith("/v2"):
         assert response.headers["Cache-Control"] == "no-store"
         assert response.headers["X-Frame-Options"] == "DENY"
+
+
+async def test_a_publish_failing_unexpectedly_is_a_logged_500_in_the_error_format(
+    api: Api, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    sqlite_only(api.runtime.settings.database_url)
+
+    async def broken(*_args: object) -> list[str]:
+        raise RuntimeError("the disk caught fire")
+
+    monkeypatch.setattr(api.runtime.services.events, "publish", broken)
+    app = create_app(api.runtime.services, max_body_bytes=1 << 20)
+    # raise_app_exceptions=False: a server logs the re-raised exception and keeps serving.
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+        response = await client.post(
+            "/v2/events/", json={"event": "media_created"}, headers={"Authorization": api.admin}
+        )
+    assert_error(response, 500, "internal_error")
+    assert "disk caught fire" not in response.text  # the traceback is the operator's
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert any("disk caught fire" in (r.exc_text or "") for r in caplog.records)
 
 
 # --- a real server ---------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI
+from starlette.types import Receive, Scope, Send
 
 from hookcast.api import errors
 from hookcast.api.apivideo import PREFIX, create_apivideo_app, random_key
@@ -47,6 +48,21 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+class HookcastAPI(FastAPI):
+    """FastAPI, with publish requests (POST /v2/events/) handed to `publish_endpoint` before
+    FastAPI's middleware stack: the one route called for every event skips the layers only
+    the other routes need (api/publish_endpoint.py applies the rules they share)."""
+
+    publish_endpoint: PublishEndpoint | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        endpoint = self.publish_endpoint
+        if endpoint is not None and endpoint.handles(scope):
+            await endpoint(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(
     services: Services,
     *,
@@ -56,11 +72,11 @@ def create_app(
     apivideo_key: bytes | None = None,
     clock: Clock = _utc_now,
     portal_key: bytes = b"",
-) -> FastAPI:
+) -> HookcastAPI:
     """HookCast's API, with api.video's mounted under /apivideo. `apivideo_key` signs the
     api.video API's tokens: derived from the server's secret key so that every server takes
     every other's; without it, a random key of this process alone."""
-    app = FastAPI(
+    app = HookcastAPI(
         title="HookCast",
         version="0.1.0",
         description=DESCRIPTION,
@@ -108,8 +124,9 @@ def create_app(
     app.mount(PREFIX, apivideo)
     errors.install(app)
     _document_errors_as_raised(app)
-    # Middleware added first runs innermost: publishing sees the path RequestRules normalized.
-    app.add_middleware(PublishEndpoint, services=services, limiter=limiter)
+    app.publish_endpoint = PublishEndpoint(
+        services=services, limiter=limiter, max_body_bytes=max_body_bytes
+    )
     app.add_middleware(RequestRules, max_body_bytes=max_body_bytes)
     # Added last, so outermost: the 413 and 415 answers of RequestRules get the headers too.
     app.add_middleware(SecurityHeaders)

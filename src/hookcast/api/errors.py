@@ -105,12 +105,15 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(*answer(exc))
 
 
-async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
-    # Never a traceback to the client; the log has it for the operator.
+def unexpected(exc: BaseException) -> tuple[int, str, str]:
+    """(status, code, description) for an error no route expected, logged with its traceback
+    for the operator; the client never sees the traceback."""
     _log.exception("unexpected error", exc_info=exc)
-    return error_response(
-        500, code="internal_error", description="an unexpected error occurred; it was logged"
-    )
+    return 500, "internal_error", "an unexpected error occurred; it was logged"
+
+
+async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    return error_response(*unexpected(exc))
 
 
 def install(app: FastAPI) -> None:

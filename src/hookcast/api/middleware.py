@@ -3,7 +3,7 @@ trailing slash, the body size limit (413) and JSON-only bodies (415)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -26,26 +26,43 @@ class RequestRules:
         if scope["method"] not in _BODY_METHODS:
             await self._app(scope, receive, send)
             return
-        declared, content_type = _length_and_type(scope["headers"])
-        if declared.isdigit() and int(declared) > self._max:
-            await _reject(send, 413, "payload_too_large", self._too_large())
-            return
-        body = await read_body(receive, self._max)
-        if body is None:
-            await _reject(send, 413, "payload_too_large", self._too_large())
-            return
-        if body and not _is_json(content_type):
-            await _reject(
-                send,
-                415,
-                "unsupported_media_type",
-                "send the body as JSON with 'Content-Type: application/json'",
-            )
-            return
-        await self._app(scope, replay(body), send)
+        body = await checked_body(scope, receive, send, max_bytes=self._max)
+        if body is not None:
+            await self._app(scope, replay(body), send)
 
-    def _too_large(self) -> str:
-        return f"the request body is larger than {self._max} bytes"
+
+async def checked_body(
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    *,
+    max_bytes: int,
+    headers: Sequence[tuple[bytes, bytes]] = (),
+) -> bytes | None:
+    """The request's body if it is at most `max_bytes` long and JSON (or empty); else None,
+    the request answered already (413 or 415, with `headers` added)."""
+    declared, content_type = _length_and_type(scope["headers"])
+    if declared.isdigit() and int(declared) > max_bytes:
+        await _reject(send, 413, "payload_too_large", _too_large(max_bytes), headers)
+        return None
+    body = await read_body(receive, max_bytes)
+    if body is None:
+        await _reject(send, 413, "payload_too_large", _too_large(max_bytes), headers)
+        return None
+    if body and not _is_json(content_type):
+        await _reject(
+            send,
+            415,
+            "unsupported_media_type",
+            "send the body as JSON with 'Content-Type: application/json'",
+            headers,
+        )
+        return None
+    return body
+
+
+def _too_large(max_bytes: int) -> str:
+    return f"the request body is larger than {max_bytes} bytes"
 
 
 def _length_and_type(headers: Iterable[tuple[bytes, bytes]]) -> tuple[bytes, bytes]:
@@ -106,7 +123,13 @@ def replay(body: bytes) -> Receive:
     return receive
 
 
-async def _reject(send: Send, status: int, code: str, description: str) -> None:
+async def _reject(
+    send: Send,
+    status: int,
+    code: str,
+    description: str,
+    headers: Sequence[tuple[bytes, bytes]],
+) -> None:
     body = error_body(code, description)
     await send(
         {
@@ -115,6 +138,7 @@ async def _reject(send: Send, status: int, code: str, description: str) -> None:
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
+                *headers,
             ],
         }
     )

@@ -1,46 +1,56 @@
-"""POST /v2/events/, answered before FastAPI's routing.
+"""POST /v2/events/, answered before FastAPI's middleware stack and routing.
 
-Publishing is the one route called for every event a platform emits, often hundreds of
+Publishing is the one route called for every event a platform emits, often thousands of
 times a second. Through FastAPI it cost about 0.3 ms of routing, dependency solving and body
-and response validation per call on top of the publish itself; this handler does only what
-the route needs: read the body, authenticate, rate-limit, publish, answer. create_app
-installs it inside the request rules (trailing slash, 413, 415) and security headers, which
-apply as to any route. The FastAPI route in routes/events.py stays for the OpenAPI
+and response validation per call on top of the publish itself; and even as a middleware
+inside FastAPI it went through six more ASGI layers per request (FastAPI's and Starlette's
+entry points, their server-error, telemetry and body-limit middlewares, the security
+headers' and request rules' wrappers of `send` and `receive`). `HookcastAPI` (app.py) hands
+the request to this handler first, which does only what the route needs, with the same rules
+every other route has: the request rules (413, 415: middleware.checked_body), the security
+headers (security_headers.py), HookCast's error format, and a logged 500 for an unexpected
+error (errors.unexpected), then the exception re-raised to the server as Starlette's
+server-error middleware does. The FastAPI route in routes/events.py stays for the OpenAPI
 document, which FastAPI generates from routes; both call `EventService` and answer errors
 through errors.answer, so what they accept and how they fail is the service's to decide.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import orjson
 from starlette.exceptions import HTTPException
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
-from hookcast.api.errors import INVALID_JSON, answer, error_body, response_headers
+from hookcast.api.errors import INVALID_JSON, answer, error_body, response_headers, unexpected
+from hookcast.api.middleware import checked_body
 from hookcast.api.ratelimit import RateLimiter
+from hookcast.api.security_headers import security_headers
 from hookcast.domain.errors import HookcastError
 from hookcast.services import Services
 
 __all__ = ["PublishEndpoint"]
 
-PATH = "/v2/events/"  # RequestRules adds the trailing slash before this handler sees the path
+_PATHS = frozenset({"/v2/events", "/v2/events/"})  # with and without the trailing slash
 _JSON = (b"content-type", b"application/json")
 
 
 class PublishEndpoint:
-    def __init__(self, app: ASGIApp, *, services: Services, limiter: RateLimiter | None) -> None:
-        self._app = app
+    def __init__(
+        self, *, services: Services, limiter: RateLimiter | None, max_body_bytes: int
+    ) -> None:
         self._services = services
         self._limiter = limiter
-        self._tracer = services.events.tracer  # None unless tracing is configured
+        self._max_body_bytes = max_body_bytes
+
+    @staticmethod
+    def handles(scope: Scope) -> bool:
+        """Whether this is a publish request (any other goes through FastAPI)."""
+        return scope["type"] == "http" and scope["method"] == "POST" and scope["path"] in _PATHS
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST":
-            await self._app(scope, receive, send)
-            return
-        tracer = self._tracer
+        tracer = self._services.events.tracer  # None unless tracing is configured
         if tracer is None:  # not tracing: nothing more than the untraced path
             await self._answer(scope, receive, send)
             return
@@ -55,26 +65,37 @@ class PublishEndpoint:
 
     async def _answer(self, scope: Scope, receive: Receive, send: Send) -> int:
         """Publishes the request's body and answers it; returns the status answered."""
-        body = await _body(receive)
-        headers: Mapping[str, str] = {}
+        secured = security_headers(scope)
+        answered = 0  # the status once the response has started
+
+        async def answering(message: Message) -> None:
+            nonlocal answered
+            if message["type"] == "http.response.start":
+                answered = message["status"]
+            await send(message)
+
         try:
-            status, content = 202, await self._publish(scope, body)
+            body = await checked_body(
+                scope, receive, answering, max_bytes=self._max_body_bytes, headers=secured
+            )
+            if body is not None:
+                await self._respond(scope, body, answering, secured)
+            return answered
+        except Exception as exc:
+            if not answered:  # as Starlette's ServerErrorMiddleware: a 500, then re-raised
+                status, code, description = unexpected(exc)
+                await _send(send, status, error_body(code, description), secured)
+            raise
+
+    async def _respond(
+        self, scope: Scope, body: bytes, send: Send, secured: Sequence[tuple[bytes, bytes]]
+    ) -> None:
+        try:
+            await _send(send, 202, await self._publish(scope, body), secured)
         except (HookcastError, HTTPException) as exc:
             status, code, description, own = answer(exc)
-            headers, content = response_headers(status, own), error_body(code, description)
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    _JSON,
-                    (b"content-length", str(len(content)).encode()),
-                    *_encoded(headers),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": content})
-        return status
+            headers = [*_encoded(response_headers(status, own)), *secured]
+            await _send(send, status, error_body(code, description), headers)
 
     async def _publish(self, scope: Scope, body: bytes) -> bytes:
         events = self._services.events
@@ -103,13 +124,17 @@ def _header(scope: Scope, wanted: bytes) -> str | None:
     return None
 
 
-async def _body(receive: Receive) -> bytes:
-    chunks = []
-    while True:
-        message = await receive()
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            return b"".join(chunks)
+async def _send(
+    send: Send, status: int, content: bytes, headers: Sequence[tuple[bytes, bytes]]
+) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [_JSON, (b"content-length", str(len(content)).encode()), *headers],
+        }
+    )
+    await send({"type": "http.response.body", "body": content})
 
 
 def _encoded(headers: Mapping[str, str]) -> list[tuple[bytes, bytes]]:

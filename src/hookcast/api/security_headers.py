@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["SecurityHeaders"]
+__all__ = ["SecurityHeaders", "security_headers"]
 
 _ALWAYS = (
     (b"x-content-type-options", b"nosniff"),  # a JSON body is never sniffed into HTML
@@ -38,7 +38,7 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self._app(scope, receive, send)
             return
-        extra = _EXTRA[scope["path"].startswith(self._prefix), scope.get("scheme") == "https"]
+        extra = security_headers(scope, api_prefix=self._prefix)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -46,6 +46,11 @@ class SecurityHeaders:
             await send(message)
 
         await self._app(scope, receive, send_with_headers)
+
+
+def security_headers(scope: Scope, *, api_prefix: str = "/v2") -> tuple[tuple[bytes, bytes], ...]:
+    """The headers every response to this request carries unless it sets them itself."""
+    return _EXTRA[scope["path"].startswith(api_prefix), scope.get("scheme") == "https"]
 
 
 def with_defaults(

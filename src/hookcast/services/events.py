@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 from hookcast.domain.catalog import EVENT_TYPES, PUBLISHABLE_EVENTS
 from hookcast.domain.conditions import MAX_VISITS
@@ -37,6 +37,10 @@ from hookcast.services.publish_cache import AccountConfig, PublishCache
 _log = logging.getLogger("hookcast.publish")
 
 _ENVELOPE_FIELDS = frozenset({"event", "site_id", "event_id", "event_time", "data"})
+# Each publishable event's fields, for the one subset test of a valid event.
+_FIELDS = {
+    name: _ENVELOPE_FIELDS | frozenset(EVENT_TYPES[name].id_fields) for name in PUBLISHABLE_EVENTS
+}
 _MAX_ID_LENGTH = 128
 # An event's `data` past these is refused at publish: it could be stored but not delivered
 # (the wire body nests it one level further, and JSON parsers such as Ruby's stop at 100).
@@ -207,10 +211,11 @@ class EventService:
     async def _check_sites(
         self, config: AccountConfig, events: Sequence[Event], prefix: Callable[[int], str]
     ) -> None:
-        wanted = list(dict.fromkeys(event.site_id for event in events))
-        known = await self._cache.existing_sites(config, wanted)
+        missing = await self._cache.missing_sites(config, {event.site_id for event in events})
+        if not missing:
+            return
         for index, event in enumerate(events):
-            if event.site_id not in known:
+            if event.site_id in missing:
                 raise ValidationFailed(
                     f"{prefix(index)}site_id: unknown site {event.site_id!r}", field="site_id"
                 )
@@ -229,7 +234,7 @@ def _log_over_budget(plan: FanoutPlan, account_id: str) -> None:
 
 
 def _items(raw: object, max_batch: int) -> tuple[list[object], Callable[[int], str]]:
-    if not isinstance(raw, Mapping):
+    if not _is_object(raw):
         raise ValidationFailed(
             'the body must be a JSON object: one event, or {"events": [...]} for a batch'
         )
@@ -247,7 +252,7 @@ def _items(raw: object, max_batch: int) -> tuple[list[object], Callable[[int], s
 
 def parse_event(raw: object, *, account_id: str, now: datetime, field: str = "") -> Event:
     """One published event, checked against the catalog; errors name the field."""
-    if not isinstance(raw, Mapping):
+    if not _is_object(raw):
         raise ValidationFailed(f"{field or 'event'} must be a JSON object", field="event")
     name = raw.get("event")
     if name not in PUBLISHABLE_EVENTS:
@@ -257,7 +262,8 @@ def parse_event(raw: object, *, account_id: str, now: datetime, field: str = "")
             field="event",
         )
     event_type = EVENT_TYPES[name]
-    _reject_unknown_fields(raw, event_type.id_fields, field)
+    if not raw.keys() <= _FIELDS[name]:
+        _reject_unknown_fields(raw, event_type.id_fields, field)
     return Event(
         id=_event_id(raw.get("event_id"), field),
         account_id=account_id,
@@ -275,6 +281,12 @@ def parse_event(raw: object, *, account_id: str, now: datetime, field: str = "")
         data=_data(raw.get("data"), field),
         created=now,
     )
+
+
+def _is_object(raw: object) -> TypeGuard[Mapping[str, Any]]:
+    """A JSON object: a dict from JSON (checked first: the Mapping ABC's check of anything
+    else, a list say, is slow), or any mapping from an in-process caller."""
+    return type(raw) is dict or isinstance(raw, Mapping)
 
 
 def _reject_unknown_fields(raw: Mapping[str, Any], id_fields: Sequence[str], field: str) -> None:
@@ -308,7 +320,7 @@ def _resource_id(raw: object, field: str, event: str) -> str:
 def _data(raw: object, field: str) -> Mapping[str, Any] | None:
     if raw is None:
         return None
-    if not isinstance(raw, Mapping):
+    if not _is_object(raw):
         raise ValidationFailed(f"{field}data must be a JSON object", field="data")
     return v.json_object(
         raw, field=f"{field}data", max_depth=MAX_DATA_DEPTH, max_bytes=MAX_DATA_BYTES

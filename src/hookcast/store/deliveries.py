@@ -36,6 +36,7 @@ from hookcast.store.connector import Row, Transaction
 from hookcast.store.events import EventKey, has_resource_id, load_events
 from hookcast.store.fair_claim import created_by_now, due_oldest, fair_due, others_due
 from hookcast.store.horizon import pending_since
+from hookcast.store.pending_rows import PendingRows
 from hookcast.store.record_batch import record_on_postgres, release_on_postgres
 from hookcast.store.record_sqlite import record_on_sqlite, release_on_sqlite
 from hookcast.store.rows import (
@@ -56,7 +57,7 @@ from hookcast.store.tables import (
     webhooks,
 )
 from hookcast.store.types import Timestamp, from_micros, to_micros
-from hookcast.store.unnest import unnest_insert, unnest_values
+from hookcast.store.unnest import unnest_insert, unnest_values, written_columns
 from hookcast.store.webhooks import lock_webhooks, retried_now
 from hookcast.store.workers import register_claimer
 
@@ -114,10 +115,11 @@ async def _supersede_older(tx: Transaction, admitted: Sequence[Delivery]) -> Non
     await advance_chains(tx, superseded, now=now)
 
 
-_INSERT = Statement(  # SQLite
+_INSERT = Statement(  # SQLite; every column but the generated `parked`
     lambda database: insert_ignoring(
         database, table=deliveries, conflict_on=("event_id", "webhook_id")
-    )
+    ),
+    columns=[column.name for column in written_columns(deliveries)],
 )
 # All rows in one statement (store/unnest.py), in unique-key order as every publish inserts
 # deliveries (store/append_postgres.py too), so concurrent inserts never wait in a cycle.
@@ -440,26 +442,31 @@ async def next_due_at(tx: Transaction) -> datetime | None:
     return row[0] if row else None
 
 
-def _next_due(_database: str) -> Select[tuple[datetime]]:
+def _next_due(database: str) -> Select[tuple[datetime]]:
     """The earliest of the first unleased pending row's due time and the leased rows'
     expiries. A leased row is due no earlier than it was (its expiry is later than the due
     time it was claimed at), so only the leased rows before the first unleased one in the
     due index can be earlier: the statement reads that stretch of the index, as long as
     the leases the workers hold, and not the backlog behind it."""
+    free = PendingRows(database, "free")
     first_free = (
-        select(deliveries.c.next_attempt_at)
-        .where(deliveries.c.status == _PENDING, deliveries.c.lease_token.is_(None))
-        .order_by(deliveries.c.next_attempt_at)
+        select(free.due)
+        .select_from(free.source)
+        .where(*free.pending, free.delivery.c.lease_token.is_(None))
+        .order_by(free.due)
         .limit(1)
         .scalar_subquery()
     )
+    rows = PendingRows(database, "listed")
+    leases = rows.delivery.c
     due = case(
-        (deliveries.c.lease_token.is_(None), deliveries.c.next_attempt_at),
-        else_=func.coalesce(deliveries.c.lease_until, deliveries.c.next_attempt_at),
+        (leases.lease_token.is_(None), rows.due),
+        else_=func.coalesce(leases.lease_until, rows.due),
     )
-    return select(func.min(due)).where(
-        deliveries.c.status == _PENDING,
-        deliveries.c.next_attempt_at <= func.coalesce(first_free, _NEVER),
+    return (
+        select(func.min(due))
+        .select_from(rows.source)
+        .where(*rows.pending, rows.due <= func.coalesce(first_free, _NEVER))
     )
 
 

@@ -48,8 +48,9 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import NamedFromClause
 
 from hookcast.domain.models import DeliveryStatus
+from hookcast.store.pending_rows import PendingRows
 from hookcast.store.sql import in_list
-from hookcast.store.tables import deliveries
+from hookcast.store.tables import deliveries, pending_deliveries
 from hookcast.store.types import Timestamp
 
 __all__ = ["created_by_now", "due_oldest", "fair_due", "not_leased", "others_due"]
@@ -109,19 +110,20 @@ def due_oldest(database: str) -> CTE:
     On PostgreSQL, SKIP LOCKED lets concurrent claimers take disjoint rows without waiting
     for each other, and MATERIALIZED makes the planner evaluate the locked selection exactly
     once."""
+    rows = _pending(database, "due_delivery")
     due = (
-        select(*_row_ids(database, deliveries), deliveries.c.next_attempt_at)
-        .where(
-            deliveries.c.status == _PENDING,
-            deliveries.c.next_attempt_at <= _now(),
-            not_leased(deliveries, _now()),
-            *created_by_now(database, deliveries),
-        )
-        .order_by(deliveries.c.next_attempt_at)
+        select(*_row_ids(database, rows.delivery), rows.due.label("next_attempt_at"))
+        .select_from(rows.source)
+        .where(*rows.pending, rows.due <= _now(), not_leased(rows.delivery, _now()))
+        .order_by(rows.due)
         .limit(_limit())
     )
     if database == "postgresql":
-        return due.with_for_update(skip_locked=True).cte("due").prefix_with("MATERIALIZED")
+        return (
+            due.with_for_update(skip_locked=True, of=rows.delivery)
+            .cte("due")
+            .prefix_with("MATERIALIZED")
+        )
     return due.cte("due")
 
 
@@ -159,6 +161,13 @@ def others_due(database: str) -> Select[Any]:
     return select(*(shares.c[n] for n in _names(database)))
 
 
+def _pending(database: str, name: str) -> PendingRows:
+    """The pending deliveries created by now (and on PostgreSQL since the horizon)."""
+    rows = PendingRows(database, name)
+    rows.pending.extend(created_by_now(database, rows.delivery))
+    return rows
+
+
 def _names(database: str) -> tuple[str, ...]:
     return ("id", "tid") if database == "postgresql" else ("rid",)
 
@@ -170,26 +179,26 @@ def _shares(database: str, *, holding: bool = False) -> CTE:
     if holding:
         held = in_list(database, column=walk.c.account_id, name="b_holding")
         walk = select(walk.c.account_id).where(~held).cte("others")
-    mine = deliveries.alias("mine")
+    mine = _pending(database, "mine")
     share = (
-        select(*_row_ids(database, mine))
+        select(*_row_ids(database, mine.delivery))
+        .select_from(mine.source)
         .where(
-            _of_account(database, mine.c.account_id, walk.c.account_id),
-            mine.c.status == _PENDING,
-            mine.c.next_attempt_at <= _now(),
-            not_leased(mine, _now()),
-            *created_by_now(database, mine),
+            _of_account(database, mine.account, walk.c.account_id),
+            *mine.pending,
+            mine.due <= _now(),
+            not_leased(mine.delivery, _now()),
         )
         # account_id first, though it is one value: the order is then the account index's
         # own. PostgreSQL still needs the table's statistics (autovacuum keeps them) to
         # choose that index: unanalyzed, it once probed the due index and filtered it by
         # account, 19,000 rows per account (220 ms a claim). A row comparison that only the
         # account index could answer made SQLite scan each account's pending rows instead.
-        .order_by(mine.c.account_id, mine.c.next_attempt_at)
+        .order_by(mine.account, mine.due)
         .limit(bindparam("b_per_account", type_=Integer))
     )
     if database == "postgresql":
-        lateral = share.with_for_update(skip_locked=True).lateral("share")
+        lateral = share.with_for_update(skip_locked=True, of=mine.delivery).lateral("share")
         taken = select(lateral.c.id, lateral.c.tid).select_from(walk.join(lateral, true()))
         return taken.limit(_limit()).cte("shares").prefix_with("MATERIALIZED")
     # (Only the rowid of the joined row: the table's own key.)
@@ -230,15 +239,11 @@ def _accounts(database: str, name: str, *, first: ColumnElement[str]) -> CTE:
     """The accounts with pending deliveries in id order from `first`: a recursive query,
     each step one index probe for the next larger account id (NULL after the last)."""
     seed = select(first.label("account_id")).cte(name, recursive=True)
-    following = deliveries.alias(f"{name}_next")
+    following, pending = _accounts_pending(database, f"{name}_next")
     step = (
-        select(following.c.account_id)
-        .where(
-            following.c.status == _PENDING,
-            following.c.account_id > seed.c.account_id,
-            *created_by_now(database, following),
-        )
-        .order_by(following.c.account_id)
+        select(following)
+        .where(*pending, following > seed.c.account_id)
+        .order_by(following)
         .limit(1)
         .correlate(seed)
         .scalar_subquery()
@@ -250,14 +255,17 @@ def _first_account(
     database: str, name: str, *, at_least: ColumnElement[str] | None
 ) -> ColumnElement[str]:
     """The smallest account id with pending deliveries (at least `at_least`)."""
-    first = deliveries.alias(name)
-    where = [first.c.status == _PENDING, *created_by_now(database, first)]
+    first, where = _accounts_pending(database, name)
     if at_least is not None:
-        where.append(first.c.account_id >= at_least)
-    return (
-        select(first.c.account_id)
-        .where(*where)
-        .order_by(first.c.account_id)
-        .limit(1)
-        .scalar_subquery()
-    )
+        where.append(first >= at_least)
+    return select(first).where(*where).order_by(first).limit(1).scalar_subquery()
+
+
+def _accounts_pending(database: str, name: str) -> tuple[ColumnElement[str], list[Any]]:
+    """The account id of a pending delivery, and the tests that make a row one: on
+    PostgreSQL any row of pending_deliveries (its account index alone answers the walk),
+    on SQLite a delivery whose status is pending."""
+    if database == "postgresql":
+        return pending_deliveries.alias(name).c.account_id, []
+    rows = deliveries.alias(name)
+    return rows.c.account_id, [rows.c.status == _PENDING]

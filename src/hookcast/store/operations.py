@@ -15,13 +15,13 @@ from hookcast.store import partitions
 from hookcast.store.connector import Transaction
 from hookcast.store.fair_claim import not_leased
 from hookcast.store.mail import MAIL_LIMIT_PERIOD
+from hookcast.store.pending_rows import PendingRows, count_pending
 from hookcast.store.statement import Statement
 from hookcast.store.tables import deliveries, events, mail_outbox, webhooks, workers
 from hookcast.store.types import Timestamp
 
 __all__ = ["delivery_stats", "drop_old_days", "prune_before"]
 
-_PENDING = DeliveryStatus.PENDING.value
 _HELD = DeliveryStatus.HELD.value
 # Pruned once old: finished deliveries, and held ones nobody delivered or discarded in time.
 _DONE = tuple(status.value for status in (*FINISHED_STATUSES, DeliveryStatus.HELD))
@@ -41,18 +41,23 @@ async def delivery_stats(tx: Transaction, now: datetime) -> DeliveryStats:
     )
 
 
-def _stats(_database: str) -> Select[Any]:
-    # The pending aggregates read only the partial index on pending rows, `held` the one on
-    # held rows; the workers table holds a row per delivering process.
-    pending = select(func.count()).select_from(deliveries).where(deliveries.c.status == _PENDING)
+def _stats(database: str) -> Select[Any]:
+    # The pending aggregates read only the pending rows' due indexes (store/pending_rows.py),
+    # `held` the index on held rows; the workers table holds a row per delivering process.
+    pending = count_pending(database)
     now = bindparam("b_now", type_=Timestamp)
-    oldest_due = select(func.min(deliveries.c.next_attempt_at)).where(
-        deliveries.c.status == _PENDING,
-        deliveries.c.next_attempt_at <= now,
-        not_leased(deliveries, now),  # waiting, not in flight
+    rows = PendingRows(database, "due")
+    oldest_due = (
+        select(func.min(rows.due))
+        .select_from(rows.source)
+        .where(
+            *rows.pending,
+            rows.due <= now,
+            not_leased(rows.delivery, now),  # waiting, not in flight
+        )
     )
     disabled = select(func.count()).select_from(webhooks).where(webhooks.c.enabled.is_(False))
-    held = select(func.count()).select_from(deliveries).where(deliveries.c.status == _HELD)
+    held = select(func.count()).select_from(deliveries).where(deliveries.c.parked == _HELD)
     alive = (
         select(func.count())
         .select_from(workers)

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    CTE,
     ColumnElement,
     Select,
     String,
@@ -34,9 +35,14 @@ from hookcast.store.chains import admit_deliveries, advance_chains, start_chains
 from hookcast.store.coalesce import supersede_older, supersede_retried
 from hookcast.store.connector import Row, Transaction
 from hookcast.store.events import EventKey, has_resource_id, load_events
-from hookcast.store.fair_claim import created_by_now, due_oldest, fair_due, others_due
+from hookcast.store.fair_claim import (
+    created_by_now,
+    due_oldest,
+    fair_due,
+    not_leased,
+    others_due,
+)
 from hookcast.store.horizon import pending_since
-from hookcast.store.pending_rows import PendingRows
 from hookcast.store.record_batch import record_on_postgres, release_on_postgres
 from hookcast.store.record_sqlite import record_on_sqlite, release_on_sqlite
 from hookcast.store.rows import (
@@ -54,6 +60,7 @@ from hookcast.store.tables import (
     deliveries,
     delivery_chains,
     events,
+    pending_deliveries,
     webhooks,
 )
 from hookcast.store.types import Timestamp, from_micros, to_micros
@@ -271,16 +278,18 @@ _FAIL_LOST = Statement(
 def _claim(database: str, *, chosen: Callable[[str], Select[Any]]) -> Update:
     """Leases the due deliveries `chosen` selects (store/fair_claim.py).
 
-    PostgreSQL reaches the chosen rows, which the choice locked, by their ctid: a TID scan
-    (`ctid = ANY(ARRAY(...))`) joined to the choice by ctid and id (a ctid is unique within
-    one day partition only). `id IN (...)` let the planner hash-join the chosen ids against
-    a sequential scan of every delivery (20,000 rows read to lease 1,024, with and without
-    ANALYZE); `id = ANY(ARRAY(...))` probes the primary key of every day partition for each
-    chosen row (with six days of finished deliveries beside today's, the TID scan took
-    PostgreSQL's CPU per delivery from 64-68 to 55 µs; with one day, no difference)."""
+    PostgreSQL: the choice locked rows of pending_deliveries; each one's delivery is probed
+    by its key (a LATERAL per row: its day partition's primary key) and locked, SKIP LOCKED
+    too, so a claim never waits for a delivery a recording or a release holds (those lock
+    the delivery, then its pending row: waiting here, in the other order, could deadlock).
+    The locked rows are then reached by their ctid: a TID scan (`ctid = ANY(ARRAY(...))`)
+    joined to them by ctid and id (a ctid is unique within one day partition only).
+    `id IN (...)` let the planner hash-join the chosen ids against a sequential scan of
+    every delivery (20,000 rows read to lease 1,024); `id = ANY(ARRAY(...))` probes the
+    primary key of every day partition for each chosen row."""
     ids = chosen(database)
     if database == "postgresql":
-        rows = ids.cte("chosen")
+        rows = _locked(ids.cte("chosen"))
         tid: ColumnElement[Any] = literal_column("deliveries.ctid")
         picked = and_(
             tid == any_(func.array(select(rows.c.tid).scalar_subquery())),
@@ -302,6 +311,37 @@ def _claim(database: str, *, chosen: Callable[[str], Select[Any]]) -> Update:
             + case((deliveries.c.lease_token.is_not(None), 1), else_=0),
         )
         .returning(*(deliveries.c if database == "postgresql" else _SQLITE_CLAIMED))
+    )
+
+
+def _locked(chosen: CTE) -> CTE:
+    """PostgreSQL: the deliveries of the `chosen` pending rows (id, created), locked, still
+    pending and not leased: their id and ctid (`tid`)."""
+    found = deliveries.alias("found")
+    probe = (
+        select(found.c.id, literal_column("found.ctid").label("tid"))
+        .where(
+            found.c.id == chosen.c.id,
+            found.c.created == chosen.c.created,
+            found.c.status == _PENDING,
+            not_leased(found, bindparam("b_now", type_=Timestamp)),
+            *created_by_now("postgresql", found),
+        )
+        .with_for_update(skip_locked=True)
+        .lateral("found")
+    )
+    return select(probe.c.id, probe.c.tid).select_from(chosen.join(probe, true())).cte("locked")
+
+
+def _moved(claimed: CTE) -> Update:
+    """PostgreSQL: the claimed deliveries' pending rows due when their lease expires, so that
+    no claim reads them meanwhile (store/fair_claim.py); a release, a retry, a lease taken
+    back or a completion moves or deletes them again (migration 0020's triggers)."""
+    listed = pending_deliveries
+    return (
+        update(listed)
+        .where(listed.c.id == claimed.c.id, listed.c.created == claimed.c.created)
+        .values(next_attempt_at=bindparam("b_until", type_=Timestamp))
     )
 
 
@@ -330,7 +370,7 @@ _SQLITE_CLAIMED = tuple(
 
 def _oldest(database: str) -> Select[Any]:
     due = due_oldest(database)
-    return select(due.c.id, due.c.tid) if database == "postgresql" else select(due.c.rid)
+    return select(due.c.id, due.c.created) if database == "postgresql" else select(due.c.rid)
 
 
 _CLAIM = Statement(lambda database: _claim(database, chosen=_oldest))
@@ -357,7 +397,13 @@ def _with_events(chosen: Callable[[str], Select[Any]]) -> Statement:
         )
         # The worker is registered in the same statement (store/workers.py says why).
         registered = register_claimer(database).cte("registered")
-        return select(claimed, event).select_from(claimed.join(event, true())).add_cte(registered)
+        moved = _moved(claimed).cte("moved")
+        return (
+            select(claimed, event)
+            .select_from(claimed.join(event, true()))
+            .add_cte(registered)
+            .add_cte(moved)
+        )
 
     return Statement(build)
 
@@ -447,26 +493,25 @@ def _next_due(database: str) -> Select[tuple[datetime]]:
     expiries. A leased row is due no earlier than it was (its expiry is later than the due
     time it was claimed at), so only the leased rows before the first unleased one in the
     due index can be earlier: the statement reads that stretch of the index, as long as
-    the leases the workers hold, and not the backlog behind it."""
-    free = PendingRows(database, "free")
+    the leases the workers hold, and not the backlog behind it. On PostgreSQL a leased
+    delivery's row in pending_deliveries is due at its lease's expiry already: the first
+    of that table's due index."""
+    if database == "postgresql":
+        return select(func.min(pending_deliveries.c.next_attempt_at))
     first_free = (
-        select(free.due)
-        .select_from(free.source)
-        .where(*free.pending, free.delivery.c.lease_token.is_(None))
-        .order_by(free.due)
+        select(deliveries.c.next_attempt_at)
+        .where(deliveries.c.status == _PENDING, deliveries.c.lease_token.is_(None))
+        .order_by(deliveries.c.next_attempt_at)
         .limit(1)
         .scalar_subquery()
     )
-    rows = PendingRows(database, "listed")
-    leases = rows.delivery.c
     due = case(
-        (leases.lease_token.is_(None), rows.due),
-        else_=func.coalesce(leases.lease_until, rows.due),
+        (deliveries.c.lease_token.is_(None), deliveries.c.next_attempt_at),
+        else_=func.coalesce(deliveries.c.lease_until, deliveries.c.next_attempt_at),
     )
-    return (
-        select(func.min(due))
-        .select_from(rows.source)
-        .where(*rows.pending, rows.due <= func.coalesce(first_free, _NEVER))
+    return select(func.min(due)).where(
+        deliveries.c.status == _PENDING,
+        deliveries.c.next_attempt_at <= func.coalesce(first_free, _NEVER),
     )
 
 

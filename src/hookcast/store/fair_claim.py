@@ -20,6 +20,14 @@ are taken: concurrent claimers skip each other's rows instead of waiting or shar
 Rows locked here but not chosen stay locked until the claim commits, a few milliseconds.
 SQLite has no LATERAL; a correlated `rowid IN (... LIMIT)` does the same, and its writers are
 serialized, so nothing needs locking.
+
+Where the pending deliveries are read: on SQLite, deliveries' own rows whose status is
+pending, through its partial due indexes, skipping the leased ones (`not_leased`). On
+PostgreSQL, the rows of pending_deliveries (migration 0020), one per pending delivery, with
+the due indexes: a claim moves a row's due time there to its lease's expiry (store/
+deliveries.py), so a leased delivery is not due there until its lease expires and a claim
+reads no leased row. The choice locks those rows (SKIP LOCKED) and names each by
+(created, id); the claim then locks and leases the deliveries' rows.
 """
 
 from __future__ import annotations
@@ -45,10 +53,9 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.sql.elements import ColumnElement
-from sqlalchemy.sql.selectable import NamedFromClause
+from sqlalchemy.sql.selectable import NamedFromClause, TableClause
 
 from hookcast.domain.models import DeliveryStatus
-from hookcast.store.pending_rows import PendingRows
 from hookcast.store.sql import in_list
 from hookcast.store.tables import deliveries, pending_deliveries
 from hookcast.store.types import Timestamp
@@ -91,44 +98,57 @@ def created_by_now(database: str, table: FromClause) -> list[ColumnElement[bool]
 
 
 def _row_ids(database: str, table: NamedFromClause) -> list[ColumnElement[Any]]:
-    """The columns that name a chosen row: on PostgreSQL its id and its ctid (`tid`), so the
-    claim reaches the locked rows by a TID scan (store/deliveries.py _claim); on SQLite its
+    """The columns that name a chosen row: on PostgreSQL its id and `created`, the key of
+    pending_deliveries, by which the claim probes each delivery's day partition; on SQLite its
     rowid (`rid`), so the claim reaches each row without a probe of the primary key's
     index (the id is text, which a rowid table keeps in an index of its own): SQLite's
     claim statement took 4.9-5.7 us per claimed delivery against 6.5-10.3 by id
     (docs/benchmarks.md, target 3). A rowid names its row for as long as the statement
     runs (only VACUUM renumbers rows, never beside a statement)."""
     if database == "postgresql":
-        return [table.c.id, literal_column(f"{table.name}.ctid").label("tid")]
+        return [table.c.id, table.c.created]
     return [literal_column(f"{table.name}.rowid").label("rid")]
 
 
 def due_oldest(database: str) -> CTE:
-    """The `b_limit` oldest due deliveries (id, next_attempt_at; on PostgreSQL tid too),
-    locked on PostgreSQL.
+    """The `b_limit` oldest due deliveries (their row ids and next_attempt_at), locked on
+    PostgreSQL.
 
     On PostgreSQL, SKIP LOCKED lets concurrent claimers take disjoint rows without waiting
     for each other, and MATERIALIZED makes the planner evaluate the locked selection exactly
     once."""
-    rows = _pending(database, "due_delivery")
+    listed = _listed(database, "due_listed")
     due = (
-        select(*_row_ids(database, rows.delivery), rows.due.label("next_attempt_at"))
-        .select_from(rows.source)
-        .where(*rows.pending, rows.due <= _now(), not_leased(rows.delivery, _now()))
-        .order_by(rows.due)
+        select(*_row_ids(database, listed), listed.c.next_attempt_at)
+        .where(*_due(database, listed))
+        .order_by(listed.c.next_attempt_at)
         .limit(_limit())
     )
     if database == "postgresql":
-        return (
-            due.with_for_update(skip_locked=True, of=rows.delivery)
-            .cte("due")
-            .prefix_with("MATERIALIZED")
-        )
+        return due.with_for_update(skip_locked=True).cte("due").prefix_with("MATERIALIZED")
     return due.cte("due")
 
 
+def _listed(database: str, name: str) -> NamedFromClause:
+    """Where pending deliveries are listed, as `name` (module docstring)."""
+    table: TableClause = pending_deliveries if database == "postgresql" else deliveries
+    return table.alias(name)
+
+
+def _pending(database: str, listed: NamedFromClause) -> list[ColumnElement[bool]]:
+    """`listed`'s row is a pending delivery: every row of pending_deliveries is one."""
+    return [] if database == "postgresql" else [listed.c.status == _PENDING]
+
+
+def _due(database: str, listed: NamedFromClause) -> list[ColumnElement[bool]]:
+    """`listed`'s row is a pending delivery due at `b_now` and not leased then (on
+    PostgreSQL a leased row is due at its lease's expiry)."""
+    due = [*_pending(database, listed), listed.c.next_attempt_at <= _now()]
+    return due if database == "postgresql" else [*due, not_leased(listed, _now())]
+
+
 def fair_due(database: str) -> Select[Any]:
-    """The ids to claim (on PostgreSQL with their tid): each account's share of its due
+    """The rows to claim (on PostgreSQL their id and created): each account's share of its due
     deliveries, then the oldest due, `b_limit` in all."""
     shares = _shares(database)
     oldest = due_oldest(database)
@@ -154,22 +174,15 @@ def fair_due(database: str) -> Select[Any]:
 
 
 def others_due(database: str) -> Select[Any]:
-    """The ids to claim (on PostgreSQL with their tid) for a worker that holds all it may
+    """The rows to claim (on PostgreSQL their id and created) for a worker that holds all it may
     claim: the shares of the accounts not in `b_holding` (the accounts whose deliveries it
     holds), `b_limit` in all, and no oldest to fill the batch."""
     shares = _shares(database, holding=True)
     return select(*(shares.c[n] for n in _names(database)))
 
 
-def _pending(database: str, name: str) -> PendingRows:
-    """The pending deliveries created by now (and on PostgreSQL since the horizon)."""
-    rows = PendingRows(database, name)
-    rows.pending.extend(created_by_now(database, rows.delivery))
-    return rows
-
-
 def _names(database: str) -> tuple[str, ...]:
-    return ("id", "tid") if database == "postgresql" else ("rid",)
+    return ("id", "created") if database == "postgresql" else ("rid",)
 
 
 def _shares(database: str, *, holding: bool = False) -> CTE:
@@ -179,27 +192,24 @@ def _shares(database: str, *, holding: bool = False) -> CTE:
     if holding:
         held = in_list(database, column=walk.c.account_id, name="b_holding")
         walk = select(walk.c.account_id).where(~held).cte("others")
-    mine = _pending(database, "mine")
+    mine = _listed(database, "mine")
     share = (
-        select(*_row_ids(database, mine.delivery))
-        .select_from(mine.source)
+        select(*_row_ids(database, mine))
         .where(
-            _of_account(database, mine.account, walk.c.account_id),
-            *mine.pending,
-            mine.due <= _now(),
-            not_leased(mine.delivery, _now()),
+            _of_account(database, mine.c.account_id, walk.c.account_id),
+            *_due(database, mine),
         )
         # account_id first, though it is one value: the order is then the account index's
         # own. PostgreSQL still needs the table's statistics (autovacuum keeps them) to
         # choose that index: unanalyzed, it once probed the due index and filtered it by
         # account, 19,000 rows per account (220 ms a claim). A row comparison that only the
         # account index could answer made SQLite scan each account's pending rows instead.
-        .order_by(mine.account, mine.due)
+        .order_by(mine.c.account_id, mine.c.next_attempt_at)
         .limit(bindparam("b_per_account", type_=Integer))
     )
     if database == "postgresql":
-        lateral = share.with_for_update(skip_locked=True, of=mine.delivery).lateral("share")
-        taken = select(lateral.c.id, lateral.c.tid).select_from(walk.join(lateral, true()))
+        lateral = share.with_for_update(skip_locked=True).lateral("share")
+        taken = select(lateral.c.id, lateral.c.created).select_from(walk.join(lateral, true()))
         return taken.limit(_limit()).cte("shares").prefix_with("MATERIALIZED")
     # (Only the rowid of the joined row: the table's own key.)
     shared = deliveries.alias("shared")
@@ -239,11 +249,11 @@ def _accounts(database: str, name: str, *, first: ColumnElement[str]) -> CTE:
     """The accounts with pending deliveries in id order from `first`: a recursive query,
     each step one index probe for the next larger account id (NULL after the last)."""
     seed = select(first.label("account_id")).cte(name, recursive=True)
-    following, pending = _accounts_pending(database, f"{name}_next")
+    following = _listed(database, f"{name}_next")
     step = (
-        select(following)
-        .where(*pending, following > seed.c.account_id)
-        .order_by(following)
+        select(following.c.account_id)
+        .where(*_pending(database, following), following.c.account_id > seed.c.account_id)
+        .order_by(following.c.account_id)
         .limit(1)
         .correlate(seed)
         .scalar_subquery()
@@ -255,17 +265,14 @@ def _first_account(
     database: str, name: str, *, at_least: ColumnElement[str] | None
 ) -> ColumnElement[str]:
     """The smallest account id with pending deliveries (at least `at_least`)."""
-    first, where = _accounts_pending(database, name)
+    first = _listed(database, name)
+    where = _pending(database, first)
     if at_least is not None:
-        where.append(first >= at_least)
-    return select(first).where(*where).order_by(first).limit(1).scalar_subquery()
-
-
-def _accounts_pending(database: str, name: str) -> tuple[ColumnElement[str], list[Any]]:
-    """The account id of a pending delivery, and the tests that make a row one: on
-    PostgreSQL any row of pending_deliveries (its account index alone answers the walk),
-    on SQLite a delivery whose status is pending."""
-    if database == "postgresql":
-        return pending_deliveries.alias(name).c.account_id, []
-    rows = deliveries.alias(name)
-    return rows.c.account_id, [rows.c.status == _PENDING]
+        where.append(first.c.account_id >= at_least)
+    return (
+        select(first.c.account_id)
+        .where(*where)
+        .order_by(first.c.account_id)
+        .limit(1)
+        .scalar_subquery()
+    )

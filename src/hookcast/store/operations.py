@@ -15,13 +15,20 @@ from hookcast.store import partitions
 from hookcast.store.connector import Transaction
 from hookcast.store.fair_claim import not_leased
 from hookcast.store.mail import MAIL_LIMIT_PERIOD
-from hookcast.store.pending_rows import PendingRows, count_pending
 from hookcast.store.statement import Statement
-from hookcast.store.tables import deliveries, events, mail_outbox, webhooks, workers
+from hookcast.store.tables import (
+    deliveries,
+    events,
+    mail_outbox,
+    pending_deliveries,
+    webhooks,
+    workers,
+)
 from hookcast.store.types import Timestamp
 
 __all__ = ["delivery_stats", "drop_old_days", "prune_before"]
 
+_PENDING = DeliveryStatus.PENDING.value
 _HELD = DeliveryStatus.HELD.value
 # Pruned once old: finished deliveries, and held ones nobody delivered or discarded in time.
 _DONE = tuple(status.value for status in (*FINISHED_STATUSES, DeliveryStatus.HELD))
@@ -42,20 +49,23 @@ async def delivery_stats(tx: Transaction, now: datetime) -> DeliveryStats:
 
 
 def _stats(database: str) -> Select[Any]:
-    # The pending aggregates read only the pending rows' due indexes (store/pending_rows.py),
-    # `held` the index on held rows; the workers table holds a row per delivering process.
-    pending = count_pending(database)
+    # The pending aggregates read only the pending rows' due indexes (on PostgreSQL in
+    # pending_deliveries, where a leased delivery is due at its lease's expiry), `held` the
+    # index on held rows; the workers table holds a row per delivering process.
     now = bindparam("b_now", type_=Timestamp)
-    rows = PendingRows(database, "due")
-    oldest_due = (
-        select(func.min(rows.due))
-        .select_from(rows.source)
-        .where(
-            *rows.pending,
-            rows.due <= now,
-            not_leased(rows.delivery, now),  # waiting, not in flight
+    if database == "postgresql":
+        listed = pending_deliveries
+        pending = select(func.count()).select_from(listed)
+        oldest_due = select(func.min(listed.c.next_attempt_at)).where(
+            listed.c.next_attempt_at <= now
         )
-    )
+    else:
+        pending = select(func.count()).where(deliveries.c.status == _PENDING)
+        oldest_due = select(func.min(deliveries.c.next_attempt_at)).where(
+            deliveries.c.status == _PENDING,
+            deliveries.c.next_attempt_at <= now,
+            not_leased(deliveries, now),  # waiting, not in flight
+        )
     disabled = select(func.count()).select_from(webhooks).where(webhooks.c.enabled.is_(False))
     held = select(func.count()).select_from(deliveries).where(deliveries.c.parked == _HELD)
     alive = (

@@ -11,13 +11,15 @@ index...). Now no index of deliveries holds `status`:
   rows by it, so a change between other statuses leaves every indexed value as it was.
   SQLite gets the same column and indexes: its queries are the same.
 - PostgreSQL: pending_deliveries (created, id, account_id, next_attempt_at) holds one row per
-  pending delivery, filled here from today's pending rows, with the due and account's-due
+  pending delivery, filled here from the pending rows, with the due and account's-due
   indexes that leave deliveries. Triggers on deliveries keep it in step in the statement
   that changes a delivery, whoever writes it (publish, retries, releases, leases taken
   back, resumes, chains, coalescing, replay, held releases, webhook deletion): a row
   inserted pending adds one, a row leaving pending deletes it, a pending row's new due time
-  moves it. A claim (only lease columns) fires none. Retention drops only days with no
-  unfinished delivery (store/partitions.py), so no row here outlives its day's partition.
+  moves it there. A claim leaves deliveries' due time as it was (migration 0018) and moves
+  the row's due time here to its lease's expiry itself, so claims read no leased row (a
+  row leased at upgrade is filled in due at its lease's expiry). Retention drops only days
+  with no unfinished delivery (store/partitions.py), so no row here outlives its day.
 - SQLite keeps its due indexes on deliveries and has no such table.
 
 Revision ID: 0020_pending_deliveries
@@ -46,13 +48,18 @@ _DUE_INDEXES = {
     "ix_deliveries_due": ["next_attempt_at"],
     "ix_deliveries_account_due": ["account_id", "next_attempt_at"],
 }
+_CHURN = (
+    "autovacuum_vacuum_scale_factor = 0.02, autovacuum_vacuum_threshold = 1000, "
+    "autovacuum_analyze_scale_factor = 0.02, autovacuum_analyze_threshold = 1000"
+)
 _FUNCTIONS = {
     "hookcast_pending_insert": """
         INSERT INTO pending_deliveries (id, created, account_id, next_attempt_at)
         VALUES (NEW.id, NEW.created, NEW.account_id, NEW.next_attempt_at);""",
     "hookcast_pending_delete": """
         DELETE FROM pending_deliveries WHERE id = OLD.id AND created = OLD.created;""",
-    # Called when the status or the due time of a row pending before or after changed.
+    # Called when a statement set the status or the due time of a row pending before or
+    # after it.
     "hookcast_pending_update": """
         IF NEW.status <> 'pending' THEN
             DELETE FROM pending_deliveries WHERE id = OLD.id AND created = OLD.created;
@@ -70,11 +77,12 @@ _TRIGGERS = {  # name: (event and condition, function)
         "hookcast_pending_insert",
     ),
     # `UPDATE OF`: a statement that sets neither column (a claim, which sets only the
-    # lease's) fires nothing; one that sets them to the values they had fires no function.
+    # lease's, and moves the row's due time in pending_deliveries itself) fires nothing.
+    # One that sets the due time fires it even to the value it had: the row in
+    # pending_deliveries may hold a lease's expiry instead (store/deliveries.py).
     "tr_deliveries_pending_update": (
         "AFTER UPDATE OF status, next_attempt_at ON deliveries FOR EACH ROW "
-        "WHEN ((OLD.status = 'pending' OR NEW.status = 'pending') "
-        "AND (OLD.status <> NEW.status OR OLD.next_attempt_at <> NEW.next_attempt_at))",
+        "WHEN (OLD.status = 'pending' OR NEW.status = 'pending')",
         "hookcast_pending_update",
     ),
     "tr_deliveries_pending_delete": (
@@ -122,7 +130,8 @@ def _create_pending() -> None:
     # lock on deliveries that its ALTER TABLE took: no delivery changes meanwhile.
     op.execute(
         "INSERT INTO pending_deliveries (id, created, account_id, next_attempt_at) "
-        "SELECT id, created, account_id, next_attempt_at FROM deliveries "
+        "SELECT id, created, account_id, CASE WHEN lease_token IS NULL THEN next_attempt_at "
+        "ELSE coalesce(lease_until, next_attempt_at) END FROM deliveries "
         "WHERE status = 'pending'"
     )
     op.create_index("ix_pending_deliveries_due", "pending_deliveries", ["next_attempt_at"])
@@ -140,6 +149,8 @@ def _create_pending() -> None:
         op.execute(f"CREATE TRIGGER {name} {when} EXECUTE FUNCTION {function}()")
     for name in _DUE_INDEXES:
         op.drop_index(name, table_name="deliveries")
+    # Rows come and go with every delivery: vacuumed and analyzed as deliveries' days are.
+    op.execute(f"ALTER TABLE pending_deliveries SET ({_CHURN})")
     op.execute("ANALYZE pending_deliveries")
 
 

@@ -334,14 +334,15 @@ def _locked(chosen: CTE) -> CTE:
 
 
 def _moved(claimed: CTE) -> Update:
-    """PostgreSQL: the claimed deliveries' pending rows due when their lease expires, so that
-    no claim reads them meanwhile (store/fair_claim.py); a release, a retry, a lease taken
-    back or a completion moves or deletes them again (migration 0020's triggers)."""
+    """PostgreSQL: the claimed deliveries' pending rows leased until the lease's expiry, a
+    column in no index (a HOT update), so that claims skip them (store/fair_claim.py); a
+    release, a retry, a lease taken back or a completion ends that again (migration 0020's
+    triggers)."""
     listed = pending_deliveries
     return (
         update(listed)
         .where(listed.c.id == claimed.c.id, listed.c.created == claimed.c.created)
-        .values(next_attempt_at=bindparam("b_until", type_=Timestamp))
+        .values(lease_until=bindparam("b_until", type_=Timestamp))
     )
 
 
@@ -493,25 +494,24 @@ def _next_due(database: str) -> Select[tuple[datetime]]:
     expiries. A leased row is due no earlier than it was (its expiry is later than the due
     time it was claimed at), so only the leased rows before the first unleased one in the
     due index can be earlier: the statement reads that stretch of the index, as long as
-    the leases the workers hold, and not the backlog behind it. On PostgreSQL a leased
-    delivery's row in pending_deliveries is due at its lease's expiry already: the first
-    of that table's due index."""
-    if database == "postgresql":
-        return select(func.min(pending_deliveries.c.next_attempt_at))
+    the leases the workers hold, and not the backlog behind it. On PostgreSQL the rows
+    of pending_deliveries, which keep the lease's expiry alone."""
+    listed: Any = pending_deliveries if database == "postgresql" else deliveries
+    pending = [] if database == "postgresql" else [deliveries.c.status == _PENDING]
+    free = listed.c.lease_until if database == "postgresql" else listed.c.lease_token
     first_free = (
-        select(deliveries.c.next_attempt_at)
-        .where(deliveries.c.status == _PENDING, deliveries.c.lease_token.is_(None))
-        .order_by(deliveries.c.next_attempt_at)
+        select(listed.c.next_attempt_at)
+        .where(*pending, free.is_(None))
+        .order_by(listed.c.next_attempt_at)
         .limit(1)
         .scalar_subquery()
     )
     due = case(
-        (deliveries.c.lease_token.is_(None), deliveries.c.next_attempt_at),
-        else_=func.coalesce(deliveries.c.lease_until, deliveries.c.next_attempt_at),
+        (free.is_(None), listed.c.next_attempt_at),
+        else_=func.coalesce(listed.c.lease_until, listed.c.next_attempt_at),
     )
     return select(func.min(due)).where(
-        deliveries.c.status == _PENDING,
-        deliveries.c.next_attempt_at <= func.coalesce(first_free, _NEVER),
+        *pending, listed.c.next_attempt_at <= func.coalesce(first_free, _NEVER)
     )
 
 

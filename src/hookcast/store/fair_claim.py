@@ -24,10 +24,10 @@ serialized, so nothing needs locking.
 Where the pending deliveries are read: on SQLite, deliveries' own rows whose status is
 pending, through its partial due indexes, skipping the leased ones (`not_leased`). On
 PostgreSQL, the rows of pending_deliveries (migration 0020), one per pending delivery, with
-the due indexes: a claim moves a row's due time there to its lease's expiry (store/
-deliveries.py), so a leased delivery is not due there until its lease expires and a claim
-reads no leased row. The choice locks those rows (SKIP LOCKED) and names each by
-(created, id); the claim then locks and leases the deliveries' rows.
+the due indexes and the lease's expiry beside them (a claim sets it: store/deliveries.py),
+so that the claim reads past leased rows in that narrow table. The choice locks those rows
+(SKIP LOCKED) and names each by (id, created); the claim then locks and leases the
+deliveries' rows.
 """
 
 from __future__ import annotations
@@ -70,14 +70,16 @@ def _limit() -> ColumnElement[int]:
 
 
 def not_leased(table: FromClause, now: ColumnElement[datetime]) -> ColumnElement[bool]:
-    """No lease on the row of `table` (a deliveries alias) is held at `now`: none was taken,
-    or it expired. A claim leaves `next_attempt_at` as it was (migration 0018), so the due
-    indexes still hold leased rows at their due time: claims read past them, as many as
-    the workers hold, and skip them by this test of columns outside every index. A token
-    without an expiry (no writer leaves one) counts as expired rather than held forever."""
-    return or_(
-        table.c.lease_token.is_(None), table.c.lease_until.is_(None), table.c.lease_until <= now
-    )
+    """No lease on the row of `table` (a deliveries or pending_deliveries alias) is held at
+    `now`: none was taken, or it expired. A claim leaves `next_attempt_at` as it was
+    (migration 0018), so the due indexes still hold leased rows at their due time: claims
+    read past them, as many as the workers hold, and skip them by this test of columns
+    outside every index. A token without an expiry (no writer leaves one) counts as expired
+    rather than held forever; pending_deliveries keeps the expiry alone."""
+    unleased = [table.c.lease_until.is_(None), table.c.lease_until <= now]
+    if "lease_token" in table.c:
+        unleased.append(table.c.lease_token.is_(None))
+    return or_(*unleased)
 
 
 def _now() -> ColumnElement[datetime]:
@@ -141,10 +143,9 @@ def _pending(database: str, listed: NamedFromClause) -> list[ColumnElement[bool]
 
 
 def _due(database: str, listed: NamedFromClause) -> list[ColumnElement[bool]]:
-    """`listed`'s row is a pending delivery due at `b_now` and not leased then (on
-    PostgreSQL a leased row is due at its lease's expiry)."""
+    """`listed`'s row is a pending delivery due at `b_now` and not leased then."""
     due = [*_pending(database, listed), listed.c.next_attempt_at <= _now()]
-    return due if database == "postgresql" else [*due, not_leased(listed, _now())]
+    return [*due, not_leased(listed, _now())]
 
 
 def fair_due(database: str) -> Select[Any]:

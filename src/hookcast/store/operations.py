@@ -50,14 +50,14 @@ async def delivery_stats(tx: Transaction, now: datetime) -> DeliveryStats:
 
 def _stats(database: str) -> Select[Any]:
     # The pending aggregates read only the pending rows' due indexes (on PostgreSQL in
-    # pending_deliveries, where a leased delivery is due at its lease's expiry), `held` the
-    # index on held rows; the workers table holds a row per delivering process.
+    # pending_deliveries), `held` the index on held rows; the workers table holds a row per
+    # delivering process.
     now = bindparam("b_now", type_=Timestamp)
     if database == "postgresql":
         listed = pending_deliveries
         pending = select(func.count()).select_from(listed)
         oldest_due = select(func.min(listed.c.next_attempt_at)).where(
-            listed.c.next_attempt_at <= now
+            listed.c.next_attempt_at <= now, not_leased(listed, now)
         )
     else:
         pending = select(func.count()).where(deliveries.c.status == _PENDING)

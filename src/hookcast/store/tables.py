@@ -343,9 +343,10 @@ deliveries = Table(
 # PostgreSQL: one row per pending delivery (leased or not), kept in step with deliveries by
 # migration 0020's triggers: every writer that makes a delivery pending, due at another
 # time or no longer pending moves it in the same statement. Claims walk its due indexes
-# (store/fair_claim.py) and lease the delivery's own row; a completion deletes this row,
-# and the delivery's row, whose indexed columns it leaves as they are, is updated in place
-# (HOT). SQLite keeps the due indexes on deliveries and has no such table.
+# (store/fair_claim.py), lease the delivery's own row and set this one's lease_until (the
+# triggers copy the delivery's when another writer sets its due time); a completion
+# deletes this row, and the delivery's row, whose indexed columns it leaves as they are, is
+# updated in place (HOT). SQLite keeps the due indexes on deliveries and has no such table.
 pending_deliveries = Table(
     "pending_deliveries",
     metadata,
@@ -354,6 +355,9 @@ pending_deliveries = Table(
     Column("id", String(_DELIVERY_ID), primary_key=True),
     Column("account_id", String(_ID), nullable=False),
     Column("next_attempt_at", Timestamp, nullable=False),
+    # The delivery's lease's expiry while it is leased (its lease_until), NULL otherwise: in
+    # no index, so that a claim setting it is a HOT update of this row too.
+    Column("lease_until", Timestamp, nullable=True),
     Index("ix_pending_deliveries_due", "next_attempt_at"),
     # A fair claim walks the accounts with pending rows and takes each one's oldest due.
     Index("ix_pending_deliveries_account_due", "account_id", "next_attempt_at"),

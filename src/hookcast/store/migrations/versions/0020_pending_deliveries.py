@@ -16,10 +16,11 @@ index...). Now no index of deliveries holds `status`:
   that changes a delivery, whoever writes it (publish, retries, releases, leases taken
   back, resumes, chains, coalescing, replay, held releases, webhook deletion): a row
   inserted pending adds one, a row leaving pending deletes it, a pending row's new due time
-  moves it there. A claim leaves deliveries' due time as it was (migration 0018) and moves
-  the row's due time here to its lease's expiry itself, so claims read no leased row (a
-  row leased at upgrade is filled in due at its lease's expiry). Retention drops only days
-  with no unfinished delivery (store/partitions.py), so no row here outlives its day.
+  moves it there, with the lease's expiry while leased (lease_until, in no index). A claim
+  sets that expiry here itself (a HOT update of this narrow row, which its fillfactor
+  leaves room for), and leaves deliveries' due time as it was (migration 0018). Retention
+  drops only days with no unfinished delivery (store/partitions.py), so no row here
+  outlives its day.
 - SQLite keeps its due indexes on deliveries and has no such table.
 
 Revision ID: 0020_pending_deliveries
@@ -49,13 +50,16 @@ _DUE_INDEXES = {
     "ix_deliveries_account_due": ["account_id", "next_attempt_at"],
 }
 _CHURN = (
-    "autovacuum_vacuum_scale_factor = 0.02, autovacuum_vacuum_threshold = 1000, "
+    "fillfactor = 50, autovacuum_vacuum_scale_factor = 0.02, autovacuum_vacuum_threshold = 1000, "
     "autovacuum_analyze_scale_factor = 0.02, autovacuum_analyze_threshold = 1000"
 )
+# A row of pending_deliveries from a delivery's row NEW: its lease's expiry while it is
+# leased (store/fair_claim.py not_leased: a token without an expiry counts as expired).
 _FUNCTIONS = {
     "hookcast_pending_insert": """
-        INSERT INTO pending_deliveries (id, created, account_id, next_attempt_at)
-        VALUES (NEW.id, NEW.created, NEW.account_id, NEW.next_attempt_at);""",
+        INSERT INTO pending_deliveries (id, created, account_id, next_attempt_at, lease_until)
+        VALUES (NEW.id, NEW.created, NEW.account_id, NEW.next_attempt_at,
+                CASE WHEN NEW.lease_token IS NOT NULL THEN NEW.lease_until END);""",
     "hookcast_pending_delete": """
         DELETE FROM pending_deliveries WHERE id = OLD.id AND created = OLD.created;""",
     # Called when a statement set the status or the due time of a row pending before or
@@ -64,10 +68,14 @@ _FUNCTIONS = {
         IF NEW.status <> 'pending' THEN
             DELETE FROM pending_deliveries WHERE id = OLD.id AND created = OLD.created;
         ELSIF OLD.status <> 'pending' THEN
-            INSERT INTO pending_deliveries (id, created, account_id, next_attempt_at)
-            VALUES (NEW.id, NEW.created, NEW.account_id, NEW.next_attempt_at);
+            INSERT INTO pending_deliveries (id, created, account_id, next_attempt_at,
+                                            lease_until)
+            VALUES (NEW.id, NEW.created, NEW.account_id, NEW.next_attempt_at,
+                    CASE WHEN NEW.lease_token IS NOT NULL THEN NEW.lease_until END);
         ELSE
-            UPDATE pending_deliveries SET next_attempt_at = NEW.next_attempt_at
+            UPDATE pending_deliveries
+            SET next_attempt_at = NEW.next_attempt_at,
+                lease_until = CASE WHEN NEW.lease_token IS NOT NULL THEN NEW.lease_until END
             WHERE id = NEW.id AND created = NEW.created;
         END IF;""",
 }
@@ -77,9 +85,9 @@ _TRIGGERS = {  # name: (event and condition, function)
         "hookcast_pending_insert",
     ),
     # `UPDATE OF`: a statement that sets neither column (a claim, which sets only the
-    # lease's, and moves the row's due time in pending_deliveries itself) fires nothing.
-    # One that sets the due time fires it even to the value it had: the row in
-    # pending_deliveries may hold a lease's expiry instead (store/deliveries.py).
+    # lease's, and sets the lease's expiry in pending_deliveries itself) fires nothing.
+    # Every writer that ends a lease sets the due time or the status: one that sets the
+    # due time fires it even to the value it had, and copies the lease's end.
     "tr_deliveries_pending_update": (
         "AFTER UPDATE OF status, next_attempt_at ON deliveries FOR EACH ROW "
         "WHEN (OLD.status = 'pending' OR NEW.status = 'pending')",
@@ -124,15 +132,16 @@ def _create_pending() -> None:
         sa.Column("id", sa.String(32), nullable=False),
         sa.Column("account_id", sa.String(8), nullable=False),
         sa.Column("next_attempt_at", sa.BigInteger(), nullable=False),
+        sa.Column("lease_until", sa.BigInteger(), nullable=True),
         sa.PrimaryKeyConstraint("created", "id", name=op.f("pk_pending_deliveries")),
     )
     # Filled before the triggers exist and in the migration's transaction, which holds the
     # lock on deliveries that its ALTER TABLE took: no delivery changes meanwhile.
     op.execute(
-        "INSERT INTO pending_deliveries (id, created, account_id, next_attempt_at) "
-        "SELECT id, created, account_id, CASE WHEN lease_token IS NULL THEN next_attempt_at "
-        "ELSE coalesce(lease_until, next_attempt_at) END FROM deliveries "
-        "WHERE status = 'pending'"
+        "INSERT INTO pending_deliveries (id, created, account_id, next_attempt_at, lease_until) "
+        "SELECT id, created, account_id, next_attempt_at, "
+        "CASE WHEN lease_token IS NOT NULL THEN lease_until END "
+        "FROM deliveries WHERE status = 'pending'"
     )
     op.create_index("ix_pending_deliveries_due", "pending_deliveries", ["next_attempt_at"])
     op.create_index(

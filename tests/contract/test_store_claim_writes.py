@@ -287,3 +287,51 @@ async def test_an_attempt_enters_one_index_which_finds_a_deliverys_attempts(
     ]
     assert record is not None
     assert len(record.attempts) == 1
+
+
+async def test_a_completion_is_a_hot_update_too(pg_store: SqlStore, postgres_database: str) -> None:
+    # No index of deliveries names its status (migration 0020): the completed version joins
+    # the published and the claimed ones on their page, and no index entry is added.
+    await _publish(pg_store, 10)
+    day = partition_name("deliveries", DAY.date())
+    claimed = await pg_store.claim_due_deliveries(now=DAY, limit=10, lease_seconds=30)
+    assert await _versions(postgres_database, "pending_deliveries") == (20, 10)
+
+    await pg_store.record_results([make.succeeded(one, DAY) for one in claimed], [])
+
+    assert await _versions(postgres_database, day) == (30, 20)
+
+
+async def test_pending_deliveries_list_every_pending_delivery_and_its_lease(
+    pg_store: SqlStore, postgres_database: str
+) -> None:
+    # The triggers keep pending_deliveries in step with what each writer did to deliveries.
+    await _publish(pg_store, 5)
+    claimed = await pg_store.claim_due_deliveries(now=DAY, limit=4, lease_seconds=30)
+    sent, retried, released, kept = claimed
+    await pg_store.record_results(
+        [make.succeeded(sent, DAY), make.retry_later(retried, DAY + timedelta(minutes=5), DAY)],
+        [],
+    )
+    await pg_store.release_deliveries([(released.delivery.id, released.lease_token)], DAY)
+
+    listed = await _rows(postgres_database, _LISTED)
+    assert listed == await _rows(postgres_database, _PENDING)
+    assert len(listed) == 4  # all but the one sent
+    leased = {row[0] for row in listed if row[2] is not None}
+    assert leased == {kept.delivery.id}
+
+
+_LISTED = "SELECT id, next_attempt_at, lease_until FROM pending_deliveries ORDER BY id"
+_PENDING = (
+    "SELECT id, next_attempt_at, CASE WHEN lease_token IS NOT NULL THEN lease_until END "
+    "FROM deliveries WHERE status = 'pending' ORDER BY id"
+)
+
+
+async def _rows(url: str, sql: str) -> list[tuple[Any, ...]]:
+    conn = await asyncpg.connect(url)
+    try:
+        return [tuple(row) for row in await conn.fetch(sql)]
+    finally:
+        await conn.close()

@@ -8,7 +8,6 @@ import re
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -86,7 +85,7 @@ async def test_migrate_creates_the_schema_once(empty_database_url: str, secret_k
 
     assert (
         await _scalar(empty_database_url, "SELECT version_num FROM alembic_version")
-        == "0020_pending_deliveries"
+        == "0019_pending_horizon"
     )
     store = await open_store(empty_database_url, secret_key=secret_key)
     try:
@@ -121,8 +120,7 @@ async def test_migrations_match_the_table_definitions(database_url: str) -> None
             differences = await conn.run_sync(_schema_differences)
     finally:
         await engine.dispose()
-    postgresql = database_url.startswith("postgresql")
-    expected = _PARTITIONED_KEYS | _PENDING_ON_POSTGRESQL if postgresql else _PENDING_ON_SQLITE
+    expected = _PARTITIONED_KEYS if database_url.startswith("postgresql") else set()
     assert {_described(difference) for difference in differences} == expected
 
 
@@ -261,48 +259,6 @@ async def test_downgrading_to_0018_gives_back_the_headers_that_were_sent(
     assert read == sent
 
 
-async def test_pending_deliveries_stay_claimable_through_0020_down_and_up(
-    empty_database_url: str, secret_key: bytes
-) -> None:
-    # PostgreSQL lists pending deliveries in a table of their own since 0020, filled from the
-    # deliveries already pending; a downgrade gives their due indexes back to deliveries.
-    acme = make.account()
-    hook = make.webhook(acme.id)
-    due, later, held = (make.event(acme.id) for _ in range(3))
-    rows = [
-        (accounts, {"id": acme.id, "name": acme.name, "created": acme.created}),
-        (webhooks, webhook_values(hook, SecretBox(secret_key))),
-        *((events, event_values(event)) for event in (due, later, held)),
-        (deliveries, delivery_values(make.delivery(due, hook.id))),
-        (
-            deliveries,
-            delivery_values(make.delivery(later, hook.id, next_attempt_at=make.later(3600))),
-        ),
-        (deliveries, delivery_values(make.delivery(held, hook.id, status=DeliveryStatus.HELD))),
-    ]
-    await _rows_at_revision(empty_database_url, "0019_pending_horizon", rows)
-
-    migrate(empty_database_url)
-    first = await _claimed_events(empty_database_url, secret_key, at=make.later(1))
-    await _downgrade(empty_database_url, "0019_pending_horizon")
-    migrate(empty_database_url)
-    # The lease taken above expired: both pending deliveries are due, the held one is not.
-    second = await _claimed_events(empty_database_url, secret_key, at=make.later(3601))
-
-    assert first == [due.id]
-    assert sorted(second) == sorted([due.id, later.id])
-
-
-async def _claimed_events(url: str, secret_key: bytes, *, at: datetime) -> list[str]:
-    """The events of the deliveries a claim at `at` takes from the store at `url`."""
-    store = await open_store(url, secret_key=secret_key)
-    try:
-        claimed = await store.claim_due_deliveries(now=at, limit=5, lease_seconds=30)
-    finally:
-        await store.close()
-    return [one.delivery.event_id for one in claimed]
-
-
 @asynccontextmanager
 async def _migrated(
     url: str, secret_key: bytes, account: Account, hook: Webhook
@@ -402,19 +358,6 @@ _PARTITIONED_KEYS = {
     ("add_index", "ix_attempts_delivery_id"),
     ("remove_constraint", "deliveries(event_id, webhook_id, created)"),
     ("add_constraint", "deliveries(event_id, webhook_id)"),
-}
-
-
-# The pending deliveries' due indexes (migration 0020): on SQLite on deliveries, on
-# PostgreSQL on a table of their own, which SQLite has not.
-_PENDING_ON_POSTGRESQL = {
-    ("add_index", "ix_deliveries_due"),
-    ("add_index", "ix_deliveries_account_due"),
-}
-_PENDING_ON_SQLITE = {
-    ("add_table", "pending_deliveries"),
-    ("add_index", "ix_pending_deliveries_due"),
-    ("add_index", "ix_pending_deliveries_account_due"),
 }
 
 

@@ -12,7 +12,7 @@ from cryptography.fernet import Fernet
 from delivery_harness import SECRET_KEY, Deployment
 from ops_support import json_logs, observed_worker
 from receivers import Receiver, closed_port
-from sqlalchemy import inspect, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from hookcast.config import fernet_key_from_passphrase
@@ -41,12 +41,9 @@ async def _raw_database(database_url: str) -> dict[str, list[dict[str, object]]]
     engine = create_async_engine(to_async_url(database_url))
     try:
         async with engine.connect() as conn:
-            # Every table this database has (pending_deliveries is PostgreSQL's alone).
-            present = await conn.run_sync(lambda sync: set(inspect(sync).get_table_names()))
             return {
                 table.name: [dict(row) for row in (await conn.execute(select(table))).mappings()]
                 for table in metadata.sorted_tables
-                if table.name in present
             }
     finally:
         await engine.dispose()

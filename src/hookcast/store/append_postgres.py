@@ -38,12 +38,7 @@ from hookcast.store.rows import delivery_values, event_values
 from hookcast.store.sql import NOTIFY_CHANNEL
 from hookcast.store.statement import Statement
 from hookcast.store.tables import deliveries, events
-from hookcast.store.unnest import (
-    unnest_parameters,
-    unnest_source,
-    unnest_values,
-    written_columns,
-)
+from hookcast.store.unnest import unnest_parameters, unnest_source, unnest_values
 
 __all__ = ["NUMBERING", "Contended", "append_on_postgres"]
 
@@ -169,7 +164,7 @@ UNION ALL SELECT 'counter', account_id, resource_key, last_seq FROM bumped
 NUMBERING = Statement(lambda _database: _PG_NUMBERS)  # once per publish group
 
 _EVENT_COLUMNS = ", ".join(column.name for column in events.columns)
-_DELIVERY_COLUMNS = ", ".join(column.name for column in written_columns(deliveries))
+_DELIVERY_COLUMNS = ", ".join(column.name for column in deliveries.columns)
 # Names from the table definitions, never from input; the values are bound parameters. Rows
 # are inserted in key order, as store/events.py and store/deliveries.py insert them: two
 # groups holding some of the same events (in whatever order their publishers sent them)

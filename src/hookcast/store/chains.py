@@ -146,7 +146,7 @@ def _next_waiting(
         .where(
             deliveries.c.webhook_id == webhook_id,
             deliveries.c.resource_key == resource_key,
-            deliveries.c.parked == _WAITING,
+            deliveries.c.status == _WAITING,
         )
         .order_by(deliveries.c.sequence, deliveries.c.id)
         .limit(1)
@@ -246,14 +246,14 @@ def _sendable() -> ColumnElement[str]:
 _PROMOTE = Statement(
     lambda database: (
         update(deliveries)
-        .where(in_list(database, column=deliveries.c.id), deliveries.c.parked == _WAITING)
+        .where(in_list(database, column=deliveries.c.id), deliveries.c.status == _WAITING)
         .values(status=_sendable(), next_attempt_at=bindparam("b_now", type_=Timestamp))
     )
 )
 _PROMOTE_AS_SET = Statement(  # due when the delivery's next_attempt_at says
     lambda database: (
         update(deliveries)
-        .where(in_list(database, column=deliveries.c.id), deliveries.c.parked == _WAITING)
+        .where(in_list(database, column=deliveries.c.id), deliveries.c.status == _WAITING)
         .values(status=_sendable())
     )
 )
@@ -272,7 +272,7 @@ _RELEASE_WAITING = Statement(
     lambda _: (
         update(deliveries)
         .where(
-            deliveries.c.webhook_id == bindparam("b_webhook_id"), deliveries.c.parked == _WAITING
+            deliveries.c.webhook_id == bindparam("b_webhook_id"), deliveries.c.status == _WAITING
         )
         .values(status=_sendable(), next_attempt_at=bindparam("b_now", type_=Timestamp))
     )

@@ -20,14 +20,6 @@ are taken: concurrent claimers skip each other's rows instead of waiting or shar
 Rows locked here but not chosen stay locked until the claim commits, a few milliseconds.
 SQLite has no LATERAL; a correlated `rowid IN (... LIMIT)` does the same, and its writers are
 serialized, so nothing needs locking.
-
-Where the pending deliveries are read: on SQLite, deliveries' own rows whose status is
-pending, through its partial due indexes, skipping the leased ones (`not_leased`). On
-PostgreSQL, the rows of pending_deliveries (migration 0020), one per pending delivery, with
-the due indexes and the lease's expiry beside them (a claim sets it: store/deliveries.py),
-so that the claim reads past leased rows in that narrow table. The choice locks those rows
-(SKIP LOCKED) and names each by (id, created); the claim then locks and leases the
-deliveries' rows.
 """
 
 from __future__ import annotations
@@ -53,11 +45,11 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.sql.elements import ColumnElement
-from sqlalchemy.sql.selectable import NamedFromClause, TableClause
+from sqlalchemy.sql.selectable import NamedFromClause
 
 from hookcast.domain.models import DeliveryStatus
 from hookcast.store.sql import in_list
-from hookcast.store.tables import deliveries, pending_deliveries
+from hookcast.store.tables import deliveries
 from hookcast.store.types import Timestamp
 
 __all__ = ["created_by_now", "due_oldest", "fair_due", "not_leased", "others_due"]
@@ -70,16 +62,14 @@ def _limit() -> ColumnElement[int]:
 
 
 def not_leased(table: FromClause, now: ColumnElement[datetime]) -> ColumnElement[bool]:
-    """No lease on the row of `table` (a deliveries or pending_deliveries alias) is held at
-    `now`: none was taken, or it expired. A claim leaves `next_attempt_at` as it was
-    (migration 0018), so the due indexes still hold leased rows at their due time: claims
-    read past them, as many as the workers hold, and skip them by this test of columns
-    outside every index. A token without an expiry (no writer leaves one) counts as expired
-    rather than held forever; pending_deliveries keeps the expiry alone."""
-    unleased = [table.c.lease_until.is_(None), table.c.lease_until <= now]
-    if "lease_token" in table.c:
-        unleased.append(table.c.lease_token.is_(None))
-    return or_(*unleased)
+    """No lease on the row of `table` (a deliveries alias) is held at `now`: none was taken,
+    or it expired. A claim leaves `next_attempt_at` as it was (migration 0018), so the due
+    indexes still hold leased rows at their due time: claims read past them, as many as
+    the workers hold, and skip them by this test of columns outside every index. A token
+    without an expiry (no writer leaves one) counts as expired rather than held forever."""
+    return or_(
+        table.c.lease_token.is_(None), table.c.lease_until.is_(None), table.c.lease_until <= now
+    )
 
 
 def _now() -> ColumnElement[datetime]:
@@ -100,30 +90,34 @@ def created_by_now(database: str, table: FromClause) -> list[ColumnElement[bool]
 
 
 def _row_ids(database: str, table: NamedFromClause) -> list[ColumnElement[Any]]:
-    """The columns that name a chosen row: on PostgreSQL its id and `created`, the key of
-    pending_deliveries, by which the claim probes each delivery's day partition; on SQLite its
+    """The columns that name a chosen row: on PostgreSQL its id and its ctid (`tid`), so the
+    claim reaches the locked rows by a TID scan (store/deliveries.py _claim); on SQLite its
     rowid (`rid`), so the claim reaches each row without a probe of the primary key's
     index (the id is text, which a rowid table keeps in an index of its own): SQLite's
     claim statement took 4.9-5.7 us per claimed delivery against 6.5-10.3 by id
     (docs/benchmarks.md, target 3). A rowid names its row for as long as the statement
     runs (only VACUUM renumbers rows, never beside a statement)."""
     if database == "postgresql":
-        return [table.c.id, table.c.created]
+        return [table.c.id, literal_column(f"{table.name}.ctid").label("tid")]
     return [literal_column(f"{table.name}.rowid").label("rid")]
 
 
 def due_oldest(database: str) -> CTE:
-    """The `b_limit` oldest due deliveries (their row ids and next_attempt_at), locked on
-    PostgreSQL.
+    """The `b_limit` oldest due deliveries (id, next_attempt_at; on PostgreSQL tid too),
+    locked on PostgreSQL.
 
     On PostgreSQL, SKIP LOCKED lets concurrent claimers take disjoint rows without waiting
     for each other, and MATERIALIZED makes the planner evaluate the locked selection exactly
     once."""
-    listed = _listed(database, "due_listed")
     due = (
-        select(*_row_ids(database, listed), listed.c.next_attempt_at)
-        .where(*_due(database, listed))
-        .order_by(listed.c.next_attempt_at)
+        select(*_row_ids(database, deliveries), deliveries.c.next_attempt_at)
+        .where(
+            deliveries.c.status == _PENDING,
+            deliveries.c.next_attempt_at <= _now(),
+            not_leased(deliveries, _now()),
+            *created_by_now(database, deliveries),
+        )
+        .order_by(deliveries.c.next_attempt_at)
         .limit(_limit())
     )
     if database == "postgresql":
@@ -131,25 +125,8 @@ def due_oldest(database: str) -> CTE:
     return due.cte("due")
 
 
-def _listed(database: str, name: str) -> NamedFromClause:
-    """Where pending deliveries are listed, as `name` (module docstring)."""
-    table: TableClause = pending_deliveries if database == "postgresql" else deliveries
-    return table.alias(name)
-
-
-def _pending(database: str, listed: NamedFromClause) -> list[ColumnElement[bool]]:
-    """`listed`'s row is a pending delivery: every row of pending_deliveries is one."""
-    return [] if database == "postgresql" else [listed.c.status == _PENDING]
-
-
-def _due(database: str, listed: NamedFromClause) -> list[ColumnElement[bool]]:
-    """`listed`'s row is a pending delivery due at `b_now` and not leased then."""
-    due = [*_pending(database, listed), listed.c.next_attempt_at <= _now()]
-    return [*due, not_leased(listed, _now())]
-
-
 def fair_due(database: str) -> Select[Any]:
-    """The rows to claim (on PostgreSQL their id and created): each account's share of its due
+    """The ids to claim (on PostgreSQL with their tid): each account's share of its due
     deliveries, then the oldest due, `b_limit` in all."""
     shares = _shares(database)
     oldest = due_oldest(database)
@@ -175,7 +152,7 @@ def fair_due(database: str) -> Select[Any]:
 
 
 def others_due(database: str) -> Select[Any]:
-    """The rows to claim (on PostgreSQL their id and created) for a worker that holds all it may
+    """The ids to claim (on PostgreSQL with their tid) for a worker that holds all it may
     claim: the shares of the accounts not in `b_holding` (the accounts whose deliveries it
     holds), `b_limit` in all, and no oldest to fill the batch."""
     shares = _shares(database, holding=True)
@@ -183,7 +160,7 @@ def others_due(database: str) -> Select[Any]:
 
 
 def _names(database: str) -> tuple[str, ...]:
-    return ("id", "created") if database == "postgresql" else ("rid",)
+    return ("id", "tid") if database == "postgresql" else ("rid",)
 
 
 def _shares(database: str, *, holding: bool = False) -> CTE:
@@ -193,12 +170,15 @@ def _shares(database: str, *, holding: bool = False) -> CTE:
     if holding:
         held = in_list(database, column=walk.c.account_id, name="b_holding")
         walk = select(walk.c.account_id).where(~held).cte("others")
-    mine = _listed(database, "mine")
+    mine = deliveries.alias("mine")
     share = (
         select(*_row_ids(database, mine))
         .where(
             _of_account(database, mine.c.account_id, walk.c.account_id),
-            *_due(database, mine),
+            mine.c.status == _PENDING,
+            mine.c.next_attempt_at <= _now(),
+            not_leased(mine, _now()),
+            *created_by_now(database, mine),
         )
         # account_id first, though it is one value: the order is then the account index's
         # own. PostgreSQL still needs the table's statistics (autovacuum keeps them) to
@@ -210,7 +190,7 @@ def _shares(database: str, *, holding: bool = False) -> CTE:
     )
     if database == "postgresql":
         lateral = share.with_for_update(skip_locked=True).lateral("share")
-        taken = select(lateral.c.id, lateral.c.created).select_from(walk.join(lateral, true()))
+        taken = select(lateral.c.id, lateral.c.tid).select_from(walk.join(lateral, true()))
         return taken.limit(_limit()).cte("shares").prefix_with("MATERIALIZED")
     # (Only the rowid of the joined row: the table's own key.)
     shared = deliveries.alias("shared")
@@ -250,10 +230,14 @@ def _accounts(database: str, name: str, *, first: ColumnElement[str]) -> CTE:
     """The accounts with pending deliveries in id order from `first`: a recursive query,
     each step one index probe for the next larger account id (NULL after the last)."""
     seed = select(first.label("account_id")).cte(name, recursive=True)
-    following = _listed(database, f"{name}_next")
+    following = deliveries.alias(f"{name}_next")
     step = (
         select(following.c.account_id)
-        .where(*_pending(database, following), following.c.account_id > seed.c.account_id)
+        .where(
+            following.c.status == _PENDING,
+            following.c.account_id > seed.c.account_id,
+            *created_by_now(database, following),
+        )
         .order_by(following.c.account_id)
         .limit(1)
         .correlate(seed)
@@ -266,8 +250,8 @@ def _first_account(
     database: str, name: str, *, at_least: ColumnElement[str] | None
 ) -> ColumnElement[str]:
     """The smallest account id with pending deliveries (at least `at_least`)."""
-    first = _listed(database, name)
-    where = _pending(database, first)
+    first = deliveries.alias(name)
+    where = [first.c.status == _PENDING, *created_by_now(database, first)]
     if at_least is not None:
         where.append(first.c.account_id >= at_least)
     return (

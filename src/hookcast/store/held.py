@@ -68,14 +68,14 @@ async def _run_ended(tx: Transaction, webhook_id: str) -> None:
 _COUNT = Statement(
     lambda database: (
         select(deliveries.c.webhook_id, func.count())
-        .where(in_list(database, column=deliveries.c.webhook_id), deliveries.c.parked == _HELD)
+        .where(in_list(database, column=deliveries.c.webhook_id), deliveries.c.status == _HELD)
         .group_by(deliveries.c.webhook_id)
     )
 )
 _THIS_WEBHOOKS_HELD = (
     deliveries.c.account_id == bindparam("b_account_id"),
     deliveries.c.webhook_id == bindparam("b_webhook_id"),
-    deliveries.c.parked == _HELD,
+    deliveries.c.status == _HELD,
 )
 _ENABLED = (
     select(webhooks.c.enabled).where(webhooks.c.id == deliveries.c.webhook_id).scalar_subquery()
@@ -104,7 +104,7 @@ _CLEAR_MARK = Statement(
         .where(
             webhooks.c.id == bindparam("b_id"),
             webhooks.c.held_announced_at == bindparam("b_seen", type_=Timestamp),
-            ~exists().where(deliveries.c.webhook_id == webhooks.c.id, deliveries.c.parked == _HELD),
+            ~exists().where(deliveries.c.webhook_id == webhooks.c.id, deliveries.c.status == _HELD),
         )
         .values(held_announced_at=None)
     )

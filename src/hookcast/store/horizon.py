@@ -29,9 +29,10 @@ from typing import Any
 from sqlalchemy import BigInteger, bindparam, literal_column, select, update
 from sqlalchemy.sql.elements import ColumnClause
 
+from hookcast.domain.models import DeliveryStatus
 from hookcast.store.connector import Transaction
 from hookcast.store.statement import Statement
-from hookcast.store.tables import delivery_horizon, pending_deliveries
+from hookcast.store.tables import deliveries, delivery_horizon
 
 __all__ = ["DAY_MICROS", "advance", "pending_since"]
 
@@ -79,13 +80,14 @@ def _day(start: int) -> dict[str, Any]:
 _SINCE = Statement(lambda _: select(delivery_horizon.c.pending_since))
 _READ = Statement(lambda _: select(delivery_horizon.c.pending_since, _LIMIT))
 _LOCK = Statement(lambda _: select(delivery_horizon.c.pending_since, _LIMIT).with_for_update())
-# Constants in each plan: only that day's range of pending_deliveries' key is read.
+# Constants in each plan: only that day's partition is read, through the due index.
 _ANY_PENDING = Statement(
     lambda _: (
         select(literal_column("1"))
         .where(
-            pending_deliveries.c.created >= bindparam("b_low", type_=BigInteger),
-            pending_deliveries.c.created < bindparam("b_high", type_=BigInteger),
+            deliveries.c.status == DeliveryStatus.PENDING.value,
+            deliveries.c.created >= bindparam("b_low", type_=BigInteger),
+            deliveries.c.created < bindparam("b_high", type_=BigInteger),
         )
         .limit(1)
     )

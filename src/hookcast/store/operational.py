@@ -168,7 +168,7 @@ def _run(_database: str) -> Select[Any]:
         select(deliveries.c.id)
         .where(
             deliveries.c.webhook_id == bindparam("b_id"),
-            deliveries.c.parked == DeliveryStatus.HELD.value,
+            deliveries.c.status == DeliveryStatus.HELD.value,
         )
         .limit(bindparam("b_enough", type_=Integer))
         .subquery()

@@ -16,14 +16,7 @@ from hookcast.store.connector import Transaction
 from hookcast.store.fair_claim import not_leased
 from hookcast.store.mail import MAIL_LIMIT_PERIOD
 from hookcast.store.statement import Statement
-from hookcast.store.tables import (
-    deliveries,
-    events,
-    mail_outbox,
-    pending_deliveries,
-    webhooks,
-    workers,
-)
+from hookcast.store.tables import deliveries, events, mail_outbox, webhooks, workers
 from hookcast.store.types import Timestamp
 
 __all__ = ["delivery_stats", "drop_old_days", "prune_before"]
@@ -48,26 +41,18 @@ async def delivery_stats(tx: Transaction, now: datetime) -> DeliveryStats:
     )
 
 
-def _stats(database: str) -> Select[Any]:
-    # The pending aggregates read only the pending rows' due indexes (on PostgreSQL in
-    # pending_deliveries), `held` the index on held rows; the workers table holds a row per
-    # delivering process.
+def _stats(_database: str) -> Select[Any]:
+    # The pending aggregates read only the partial index on pending rows, `held` the one on
+    # held rows; the workers table holds a row per delivering process.
+    pending = select(func.count()).select_from(deliveries).where(deliveries.c.status == _PENDING)
     now = bindparam("b_now", type_=Timestamp)
-    if database == "postgresql":
-        listed = pending_deliveries
-        pending = select(func.count()).select_from(listed)
-        oldest_due = select(func.min(listed.c.next_attempt_at)).where(
-            listed.c.next_attempt_at <= now, not_leased(listed, now)
-        )
-    else:
-        pending = select(func.count()).where(deliveries.c.status == _PENDING)
-        oldest_due = select(func.min(deliveries.c.next_attempt_at)).where(
-            deliveries.c.status == _PENDING,
-            deliveries.c.next_attempt_at <= now,
-            not_leased(deliveries, now),  # waiting, not in flight
-        )
+    oldest_due = select(func.min(deliveries.c.next_attempt_at)).where(
+        deliveries.c.status == _PENDING,
+        deliveries.c.next_attempt_at <= now,
+        not_leased(deliveries, now),  # waiting, not in flight
+    )
     disabled = select(func.count()).select_from(webhooks).where(webhooks.c.enabled.is_(False))
-    held = select(func.count()).select_from(deliveries).where(deliveries.c.parked == _HELD)
+    held = select(func.count()).select_from(deliveries).where(deliveries.c.status == _HELD)
     alive = (
         select(func.count())
         .select_from(workers)

@@ -67,12 +67,11 @@ def _bounds(day: date) -> tuple[int, int]:
 def create_sql(table: str, day: date) -> list[str]:
     """The statements that add `day` to `table` (a plain table attached as a partition:
     ATTACH locks the parent less than CREATE ... PARTITION OF would), analyzed while empty
-    so the planner sizes it by its pages, never by a guess (store/statistics.py says why).
-    Generated columns are copied as such (deliveries.parked): ATTACH refuses a plain one."""
+    so the planner sizes it by its pages, never by a guess (store/statistics.py says why)."""
     name = partition_name(table, day)
     low, high = _bounds(day)
     return [
-        f"CREATE TABLE IF NOT EXISTS {name} (LIKE {table} INCLUDING DEFAULTS INCLUDING GENERATED) "
+        f"CREATE TABLE IF NOT EXISTS {name} (LIKE {table} INCLUDING DEFAULTS) "
         f"WITH ({_STORAGE[table]})",
         f"ALTER TABLE {table} ATTACH PARTITION {name} FOR VALUES FROM ({low}) TO ({high})",
         f"ANALYZE {name}",

@@ -25,7 +25,7 @@ __all__ = ["GrowthStatistics"]
 _log = logging.getLogger(__name__)
 _FIRST = 1_000
 _LAST = 1_024_000  # 1,000 doubled ten times
-_ANALYZE = text("ANALYZE events, deliveries, pending_deliveries")
+_ANALYZE = text("ANALYZE events, deliveries")
 
 
 class GrowthStatistics:

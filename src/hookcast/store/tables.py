@@ -7,7 +7,6 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
-    Computed,
     Double,
     Float,
     ForeignKey,
@@ -35,7 +34,6 @@ __all__ = [
     "events",
     "mail_outbox",
     "metadata",
-    "pending_deliveries",
     "resource_sequences",
     "sites",
     "webhook_events",
@@ -53,9 +51,6 @@ _WORKER_ID = 32
 _RESOURCE_KEY = 160  # "media:" or "channel:" and a resource id of up to 128 characters
 _COALESCE_KEY = 200  # an event type, "|", and a resource key
 _TRACEPARENT = 55  # W3C version 00: "00-" 32 hex "-" 16 hex "-" 2 hex
-# The statuses deliveries.parked keeps (DeliveryStatus.HELD, DeliveryStatus.WAITING).
-_PARKED_STATUSES = ("held", "waiting")
-_PARKED_SQL = "(" + ", ".join(f"'{status}'" for status in _PARKED_STATUSES) + ")"
 
 metadata = MetaData(
     naming_convention={
@@ -275,25 +270,13 @@ deliveries = Table(
     Column("sequence", BigInteger, nullable=True),
     # Coalescing webhooks' `*_updated` deliveries only: event type and resource.
     Column("coalesce_key", String(_COALESCE_KEY), nullable=True),
-    # The status of a held or waiting delivery, NULL for any other (generated: stored on
-    # PostgreSQL, computed on read on SQLite). The held and waiting indexes hold rows by it
-    # rather than by `status`, so that a change between other statuses (pending to
-    # succeeded, the completion) changes no indexed value: on PostgreSQL it is then a HOT
-    # update (migration 0020). Queries for held or waiting rows test it, not `status`.
-    Column(
-        "parked",
-        String(_STATUS),
-        Computed(f"CASE WHEN status IN {_PARKED_SQL} THEN status END"),
-    ),
     # One delivery per (webhook, event). Event first: the same index serves "deliveries of
     # these events" (per-event counts), saving a sixth index on the hottest table.
     UniqueConstraint("event_id", "webhook_id"),
     # No foreign key to events: a delivery is inserted in its event's transaction and an
     # event is pruned only once no delivery refers to it (migration 0016 says why).
-    # SQLite: claims scan only pending rows in due order; the partial index stays as small
-    # as the backlog instead of growing with the whole delivery history. PostgreSQL keeps
-    # these two indexes on pending_deliveries instead (migration 0020), so that a delivery's
-    # status moves no index entry of this table.
+    # Claims scan only pending rows in due order; the partial index stays as small as the
+    # backlog instead of growing with the whole delivery history.
     Index(
         "ix_deliveries_due",
         "next_attempt_at",
@@ -316,8 +299,8 @@ deliveries = Table(
         "ix_deliveries_held",
         "webhook_id",
         "created",
-        sqlite_where=text("parked = 'held'"),
-        postgresql_where=text("parked = 'held'"),
+        sqlite_where=text("status = 'held'"),
+        postgresql_where=text("status = 'held'"),
     ),
     # A coalescing webhook's deliveries of one update key: the older ones a new one supersedes.
     Index(
@@ -335,32 +318,9 @@ deliveries = Table(
         "webhook_id",
         "resource_key",
         "sequence",
-        sqlite_where=text("parked = 'waiting'"),
-        postgresql_where=text("parked = 'waiting'"),
+        sqlite_where=text("status = 'waiting'"),
+        postgresql_where=text("status = 'waiting'"),
     ),
-)
-
-# PostgreSQL: one row per pending delivery (leased or not), kept in step with deliveries by
-# migration 0020's triggers: every writer that makes a delivery pending, due at another
-# time or no longer pending moves it in the same statement. Claims walk its due indexes
-# (store/fair_claim.py), lease the delivery's own row and set this one's lease_until (the
-# triggers copy the delivery's when another writer sets its due time); a completion
-# deletes this row, and the delivery's row, whose indexed columns it leaves as they are, is
-# updated in place (HOT). SQLite keeps the due indexes on deliveries and has no such table.
-pending_deliveries = Table(
-    "pending_deliveries",
-    metadata,
-    # Day first: the rows of a day are a range of the key (store/horizon.py looks for one).
-    Column("created", Timestamp, primary_key=True),
-    Column("id", String(_DELIVERY_ID), primary_key=True),
-    Column("account_id", String(_ID), nullable=False),
-    Column("next_attempt_at", Timestamp, nullable=False),
-    # The delivery's lease's expiry while it is leased (its lease_until), NULL otherwise: in
-    # no index, so that a claim setting it is a HOT update of this row too.
-    Column("lease_until", Timestamp, nullable=True),
-    Index("ix_pending_deliveries_due", "next_attempt_at"),
-    # A fair claim walks the accounts with pending rows and takes each one's oldest due.
-    Index("ix_pending_deliveries_account_due", "account_id", "next_attempt_at"),
 )
 
 # One row per (ordered webhook, resource) with an unfinished delivery: `head_id` is the one

@@ -14,27 +14,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Column, Table, bindparam, text
+from sqlalchemy import Table, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.sql.elements import BindParameter, TextClause
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-__all__ = [
-    "unnest_insert",
-    "unnest_parameters",
-    "unnest_source",
-    "unnest_values",
-    "written_columns",
-]
+__all__ = ["unnest_insert", "unnest_parameters", "unnest_source", "unnest_values"]
 
 _DIALECT = PGDialect_asyncpg()  # type: ignore[no-untyped-call]
-
-
-def written_columns(table: Table) -> list[Column[Any]]:
-    """The columns of `table` an INSERT writes: all but the generated ones (deliveries'
-    `parked`), which the database computes."""
-    return [column for column in table.columns if column.computed is None]
 
 
 def _plain(kind: TypeEngine[Any]) -> TypeEngine[Any]:
@@ -50,7 +38,7 @@ def unnest_source(table: Table, *, prefix: str = "u_") -> str:
     # never from input; the values are bound parameters.
     arrays = ", ".join(
         f"CAST(:{prefix}{column.name} AS {_plain(column.type).compile(dialect=_DIALECT)}[])"
-        for column in written_columns(table)
+        for column in table.columns
     )
     return f"unnest({arrays})"
 
@@ -59,14 +47,14 @@ def unnest_parameters(table: Table, *, prefix: str = "u_") -> list[BindParameter
     """The typed parameters of `unnest_source(table, prefix=prefix)`."""
     return [
         bindparam(f"{prefix}{column.name}", type_=ARRAY(_plain(column.type)))
-        for column in written_columns(table)
+        for column in table.columns
     ]
 
 
 def unnest_insert(table: Table, *, tail: str, order_by: Sequence[str] = ()) -> TextClause:
     """INSERT of every column of `table` from one array per column, the rows sorted by the
     columns `order_by` names if any; `tail` follows it (ON CONFLICT ..., RETURNING ...)."""
-    names = ", ".join(column.name for column in written_columns(table))
+    names = ", ".join(column.name for column in table.columns)
     # Sorted, concurrent inserts of the same keys take their locks in one order: the second
     # waits for the first instead of each waiting for the other (a deadlock).
     sort = f" ORDER BY {', '.join(order_by)}" if order_by else ""
@@ -84,7 +72,7 @@ def unnest_values(
     column name), converted as the column types convert them (datetimes to µs, documents to
     JSON text)."""
     values: dict[str, list[Any]] = {}
-    for column in written_columns(table):
+    for column in table.columns:
         kind, name = column.type, column.name
         if isinstance(kind, TypeDecorator):
             values[f"{prefix}{name}"] = [

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String, bindparam, delete, select, tuple_, update
+from sqlalchemy import String, bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.sql.dml import Insert, Update
+from sqlalchemy.sql.dml import Insert
 
 from hookcast.domain.models import DeliveryStatus
 from hookcast.store.connector import Transaction
 from hookcast.store.statement import Statement
-from hookcast.store.tables import deliveries, pending_deliveries, workers
+from hookcast.store.tables import deliveries, workers
 from hookcast.store.types import Timestamp
 
 __all__ = ["beat", "register_claimer", "take_back"]
@@ -79,17 +79,13 @@ def register_claimer(database: str) -> Insert:
     )
 
 
-def _take_back(database: str) -> Update:
-    """Leases of workers that no longer beat given back: through the pending rows (no index
-    holds lease_worker, or every claim would add an entry to it: migration 0018)."""
-    pending = [deliveries.c.status == DeliveryStatus.PENDING.value]
-    if database == "postgresql":  # their due indexes are on pending_deliveries' rows
-        listed = select(pending_deliveries.c.id, pending_deliveries.c.created)
-        pending.append(tuple_(deliveries.c.id, deliveries.c.created).in_(listed))
-    return (
+_TAKE_BACK = Statement(
+    lambda _: (
         update(deliveries)
         .where(
-            *pending,
+            # Through the pending rows: no index holds lease_worker, or every claim would
+            # add an entry to it (migration 0018).
+            deliveries.c.status == DeliveryStatus.PENDING.value,
             deliveries.c.lease_worker.is_not(None),
             deliveries.c.lease_worker.not_in(select(workers.c.id)),
         )
@@ -101,6 +97,4 @@ def _take_back(database: str) -> Update:
             lease_losses=deliveries.c.lease_losses + 1,
         )
     )
-
-
-_TAKE_BACK = Statement(_take_back)
+)

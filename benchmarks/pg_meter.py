@@ -1,8 +1,9 @@
 """What PostgreSQL itself does for a measured stretch of work: the CPU time of the server's
 processes (from /proc, the postmaster and every backend it forked, those that exited
-included), the WAL it wrote, and the statements and transactions it ran (pg_stat_statements
-and pg_stat_database). Divided by the deliveries or events of the stretch, these are the
-figures docs/benchmarks.md reports for the scaled-out deployment."""
+included), the WAL it wrote, the statements and transactions it ran (pg_stat_statements
+and pg_stat_database), and the row updates of deliveries' partitions with how many of them
+were HOT (pg_stat_user_tables). Divided by the deliveries or events of the stretch, these
+are the figures docs/benchmarks.md reports for the scaled-out deployment."""
 
 from __future__ import annotations
 

@@ -3,8 +3,9 @@
 loads pg_stat_statements.
 
   drain     N pending deliveries drained by the workers: PostgreSQL's CPU µs, WAL bytes,
-            statements and transactions per delivery (benchmarks/pg_meter.py), with the
-            workers' own CPU per delivery and the rate. `--past-days D`: D days of finished
+            statements, transactions, and updates of deliveries' rows (all and HOT) per
+            delivery (benchmarks/pg_meter.py), with the workers' own CPU per delivery and
+            the rate. `--past-days D`: D days of finished
             deliveries beside them first (benchmarks/past_days.py), as retention keeps.
   pace      events published one per request at each --rates for --seconds each (and an idle
             stretch first): CPU per event of HookCast's processes and PostgreSQL's together,

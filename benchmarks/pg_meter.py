@@ -1,8 +1,9 @@
 """What PostgreSQL itself does for a measured stretch of work: the CPU time of the server's
 processes (from /proc, the postmaster and every backend it forked, those that exited
-included), the WAL it wrote, and the statements and transactions it ran (pg_stat_statements
-and pg_stat_database). Divided by the deliveries or events of the stretch, these are the
-figures docs/benchmarks.md reports for the scaled-out deployment."""
+included), the WAL it wrote, the statements and transactions it ran (pg_stat_statements
+and pg_stat_database), and the row updates of deliveries' partitions with how many of them
+were HOT (pg_stat_user_tables). Divided by the deliveries or events of the stretch, these
+are the figures docs/benchmarks.md reports for the scaled-out deployment."""
 
 from __future__ import annotations
 
@@ -26,7 +27,11 @@ SELECT pg_current_wal_lsn() - '0/0'::pg_lsn,
          WHERE datname = current_database()),
        (SELECT coalesce(sum(calls), 0) FROM pg_stat_statements
          WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())),
-       pg_backend_pid()
+       pg_backend_pid(),
+       (SELECT coalesce(sum(n_tup_upd), 0) FROM pg_stat_user_tables
+         WHERE relname LIKE 'deliveries%'),
+       (SELECT coalesce(sum(n_tup_hot_upd), 0) FROM pg_stat_user_tables
+         WHERE relname LIKE 'deliveries%')
 """
 
 
@@ -36,6 +41,9 @@ class Snapshot:
     wal_bytes: int
     transactions: int
     statements: int
+    # Row updates of deliveries' partitions, and how many of them were HOT (no index entry).
+    updates: int
+    hot_updates: int
 
 
 def _stat_fields(pid: int) -> list[str]:
@@ -57,7 +65,7 @@ def postgres_cpu_seconds(postmaster: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-async def _counters(url: str) -> tuple[int, int, int, int]:
+async def _counters(url: str) -> tuple[int, ...]:
     import asyncpg  # type: ignore[import-untyped]
 
     connection = await asyncpg.connect(url)
@@ -65,7 +73,7 @@ async def _counters(url: str) -> tuple[int, int, int, int]:
         await connection.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
         row = await connection.fetchrow(_SNAPSHOT)
         # The postmaster: the parent of this backend, read while the backend lives.
-        return int(row[0]), int(row[1]), int(row[2]), _ppid(int(row[3]))
+        return int(row[0]), int(row[1]), int(row[2]), _ppid(int(row[3])), int(row[4]), int(row[5])
     finally:
         await connection.close()
 
@@ -134,15 +142,15 @@ class PostgresMeter:
 
     def snapshot(self) -> Snapshot:
         cpu_before = None if self._postmaster is None else postgres_cpu_seconds(self._postmaster)
-        wal, _, _, postmaster = asyncio.run(_counters(self.url))
+        wal, _, _, postmaster, _, _ = asyncio.run(_counters(self.url))
         if self._postmaster is None:
             self._postmaster = postmaster
             cpu_before = postgres_cpu_seconds(self._postmaster)
         assert cpu_before is not None
         # The counters lag up to a second behind the backends (reported when idle).
         time.sleep(_STATS_FLUSH_SECONDS)
-        _, transactions, statements, _ = asyncio.run(_counters(self.url))
-        return Snapshot(cpu_before, wal, transactions, statements)
+        _, transactions, statements, _, updates, hot = asyncio.run(_counters(self.url))
+        return Snapshot(cpu_before, wal, transactions, statements, updates, hot)
 
     def start(self) -> None:
         self._start = self.snapshot()
@@ -156,6 +164,8 @@ class PostgresMeter:
             "wal_bytes": round((end.wal_bytes - start.wal_bytes) / per, 1),
             "transactions": round((end.transactions - start.transactions) / per, 3),
             "statements_each": round((end.statements - start.statements) / per, 3),
+            "delivery_updates_each": round((end.updates - start.updates) / per, 3),
+            "hot_updates_each": round((end.hot_updates - start.hot_updates) / per, 3),
         }
 
     def claims(self) -> int:

@@ -196,10 +196,6 @@ class DeliveryWorker:
         if not await self._worth_claiming():
             self._pacing.claimed(0)
             return []
-        # The wake-ups already here came from commits this claim sees (a NOTIFY arrives
-        # after its commit): forget them, or each would wake the worker for an empty claim
-        # and count as a race lost (pacing.py).
-        await self._queue.wait_for_deliveries(0.0)
         claimed = await self._claim(room)
         if claimed is not None:
             self._pacing.claimed(len(claimed))

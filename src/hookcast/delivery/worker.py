@@ -97,9 +97,13 @@ class DeliveryWorker:
         self._others_claimed_at = float("-inf")  # loop time of the last _claim_for_others
         self._waiting_for_room = False
         self._start_queued = False  # a _start_ready is due at the loop's next turn
-        # Another worker took what woke this one: claim a little later next time (pacing.py).
-        base = 0.0 if options.sole_worker else options.empty_claim_backoff_seconds
-        self._pacing = ClaimPacing(base=base, ceiling=options.max_empty_claim_backoff_seconds)
+        # Another worker took what woke this one: claim a little later next time, and only
+        # once deliveries wait for longer than the others take (pacing.py).
+        self._pacing = ClaimPacing(
+            base=0.0 if options.sole_worker else options.empty_claim_backoff_seconds,
+            ceiling=options.max_empty_claim_backoff_seconds,
+            help_after=options.help_after_seconds,
+        )
         self._taking = False  # run() is running: publishes may hand deliveries over
         # One token for every delivery handed over by a publish: a lease is a claim on rows
         # by this worker, and a delivery claimed again after its lease expired gets the
@@ -128,8 +132,7 @@ class DeliveryWorker:
                     await self._wait_for_room(stop)
                     self._schedule(await self._claim_for_others(stop))
                     continue
-                claimed = await self._claim(room)
-                self._pacing.claimed(len(claimed))
+                claimed = await self._paced_claim(room)
                 self._schedule(claimed)
                 if len(claimed) < room:  # nothing more is due now: no need to ask again
                     await self._idle(stop)
@@ -175,11 +178,13 @@ class DeliveryWorker:
             return []
         self._others_claimed_at = loop.time()
         per_account = max(1, self._options.claim_per_account // 8)
-        return await self._claim(spare, per_account=per_account, holding=self._scheduler.holding())
+        holding = self._scheduler.holding()
+        return await self._claim(spare, per_account=per_account, holding=holding) or []
 
     async def _claim(
         self, room: int, *, per_account: int | None = None, holding: set[str] | None = None
-    ) -> list[ClaimedDelivery]:
+    ) -> list[ClaimedDelivery] | None:
+        """The deliveries claimed; None if the claim failed (logged, after a pause)."""
         try:
             return list(
                 await self._queue.claim_due_deliveries(
@@ -194,7 +199,32 @@ class DeliveryWorker:
         except Exception:  # the database may be down for a while: log, back off, go on
             _log.exception("claiming deliveries failed; retrying shortly")
             await asyncio.sleep(1.0)
+            return None
+
+    async def _paced_claim(self, room: int) -> list[ClaimedDelivery]:
+        """A claim, unless this worker is losing and nothing has waited long enough; what
+        it brought is noted for the pacing (a claim that failed is not: no race was lost)."""
+        if not await self._worth_claiming():
+            self._pacing.claimed(0)
             return []
+        claimed = await self._claim(room)
+        if claimed is not None:
+            self._pacing.claimed(len(claimed))
+        return claimed or []
+
+    async def _worth_claiming(self) -> bool:
+        """Whether to claim now: always, unless this worker's claims lately came back empty
+        (another worker takes the work); then only once the oldest due delivery has waited
+        `help_after_seconds` (the others are not keeping up, or not claiming at all). That
+        read costs PostgreSQL a fifth of an empty claim (pacing.py)."""
+        if not self._pacing.losing:
+            return True
+        try:
+            next_due = await self._queue.next_due_at()
+        except Exception:  # the database may be down: the claim finds out and logs it
+            return True
+        seen_at = asyncio.get_running_loop().time()
+        return self._pacing.worth_claiming(next_due, now=self._clock(), seen_at=seen_at)
 
     def _schedule(self, claimed: Sequence[ClaimedDelivery], *, handed_over: bool = False) -> None:
         """Queues deliveries for their endpoints (handing back what overflows), then starts

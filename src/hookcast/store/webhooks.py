@@ -448,6 +448,16 @@ def _next_retry() -> ColumnElement[Any]:
     return case((keep, known), else_=new)
 
 
+def _last_error() -> dict[str, ColumnElement[Any]]:
+    """The columns of the latest error, as a failure's statements write them."""
+    return {
+        "last_error_at": bindparam("b_error_at", type_=Timestamp),
+        "last_error_status": bindparam("b_status", type_=Integer),
+        "last_error": bindparam("b_error", type_=Text),
+        "last_error_body": bindparam("b_body", type_=Text),
+    }
+
+
 # COALESCE keeps the start of an ongoing failure streak: "failing since" the first failure.
 _FAILING = Statement(
     lambda _: (
@@ -457,26 +467,13 @@ _FAILING = Statement(
             failing_since=func.coalesce(
                 webhooks.c.failing_since, bindparam("b_at", type_=Timestamp)
             ),
-            last_error_at=bindparam("b_error_at", type_=Timestamp),
-            last_error_status=bindparam("b_status", type_=Integer),
-            last_error=bindparam("b_error", type_=Text),
-            last_error_body=bindparam("b_body", type_=Text),
             next_retry_at=_next_retry(),
+            **_last_error(),
         )
     )
 )
-_ERRORED = Statement(
-    lambda _: (
-        update(webhooks)
-        .where(_THIS_WEBHOOK)
-        .values(
-            last_error_at=bindparam("b_error_at", type_=Timestamp),
-            last_error_status=bindparam("b_status", type_=Integer),
-            last_error=bindparam("b_error", type_=Text),
-            last_error_body=bindparam("b_body", type_=Text),
-        )
-    )
-)
+# A failure older than the stored last success writes its error alone (apply_health).
+_ERRORED = Statement(lambda _: update(webhooks).where(_THIS_WEBHOOK).values(**_last_error()))
 _RETRIED_NOW = Statement(
     lambda _: (
         update(webhooks)

@@ -7,14 +7,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections.abc import Callable
 
 import httpx
 import pytest
 from delivery_harness import Deployment
 
+from hookcast.cli.delivery_thread import DeliveryThread
 from hookcast.delivery.sender import HttpSender
 from hookcast.delivery.worker import DeliveryWorker
-from hookcast.ports import OutboundRequest, SendOutcome
+from hookcast.ports import Handoff, OutboundRequest, SendOutcome
+from hookcast.store import SqlStore
 
 BOUND = 10.0  # seconds: how long the worker's thread is held at most
 
@@ -90,3 +93,49 @@ async def _publish(client: httpx.AsyncClient, site_id: str, media_id: str) -> st
     assert response.status_code == 202, response.text
     event_id: str = response.json()["event_ids"][0]
     return event_id
+
+
+async def test_an_edit_saved_through_the_api_is_told_to_the_delivery_threads_store(
+    database_url: str,
+) -> None:
+    """The worker on the delivery thread waits on a store of its own: the API store's edits
+    reach that store's listeners (the worker's, delivery/edits.py) on the worker's thread,
+    not only its once-a-second look at what it holds queued."""
+    told: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+    listening = asyncio.Event()
+    api_loop = asyncio.get_running_loop()
+
+    async def run_worker(
+        store: SqlStore, stop: asyncio.Event, _handoff: Callable[[DeliveryWorker], Handoff]
+    ) -> None:
+        def edited(webhook_id: str) -> None:
+            here = threading.current_thread().name
+            api_loop.call_soon_threadsafe(told.put_nowait, (webhook_id, here))
+
+        unwatch = store.watch_edits(edited)
+        api_loop.call_soon_threadsafe(listening.set)
+        try:
+            await stop.wait()
+        finally:
+            unwatch()
+
+    async with Deployment.open(database_url) as hookcast:
+        receiver = await hookcast.receiver()
+        hook = await hookcast.hook_for(receiver)
+        thread = DeliveryThread(hookcast.runtime.settings, hookcast.runtime.store, run_worker)
+        thread.start()
+        try:
+            async with asyncio.timeout(BOUND):
+                await listening.wait()
+            moved = await hookcast.api.patch(
+                f"/v2/webhooks/{hook['id']}/", json={"metadata": {"name": "renamed"}}
+            )
+            assert moved.status_code == 200, moved.text
+            async with asyncio.timeout(BOUND):
+                assert await told.get() == (hook["id"], "hookcast-delivery")
+            deleted = await hookcast.api.delete(f"/v2/webhooks/{hook['id']}/")
+            assert deleted.status_code == 204, deleted.text
+            async with asyncio.timeout(BOUND):
+                assert await told.get() == (hook["id"], "hookcast-delivery")
+        finally:
+            await thread.stop()

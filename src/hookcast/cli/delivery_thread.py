@@ -12,7 +12,8 @@ GIL, so each side's waits on them are the other's time to run.
 The worker reaches the database only through its own store (SQLite's WAL takes a second
 connection; its writes take turns with the API's). Publishes still hand their deliveries
 straight over (`CrossThreadHandoff`), and the API store's wake-ups are forwarded to the
-worker's. Shutdown is as before: the server's lifespan sets the stop, the worker drains its
+worker's, and so are its edits of webhooks (a worker drops what it queued with the old
+webhook). Shutdown is as before: the server's lifespan sets the stop, the worker drains its
 in-flight deliveries and closes its store, and only then does the API's store close.
 
 A thread that ends before it is stopped (its store would not open, the worker raised) is
@@ -134,10 +135,15 @@ class DeliveryThread:
         self._loop = loop
         store = await open_settings_store(self._settings)
         self._api_store.forward_wakeups(lambda: _call_soon(loop, store.wake))
+        # The API's edits, told to the worker's store on its own loop (delivery/edits.py).
+        unwatch = self._api_store.watch_edits(
+            lambda webhook_id: _call_soon(loop, lambda: store.edited(webhook_id))
+        )
         self._started.set()
         try:
             await self._run_worker(store, stop, lambda worker: CrossThreadHandoff(worker, loop))
         finally:
+            unwatch()
             self._api_store.forward_wakeups(None)
             await store.close()
 

@@ -8,8 +8,9 @@ enabled webhook's are due again at once and claimed with the webhook as it is no
 disabled one's stay paused, a deleted one's are gone with it). What is in flight stays.
 
 Two ways to learn of an edit:
-- told (`edited`): the store calls it once an edit made through it committed, before the
-  API answers (`serve`, where the API and the worker share one store);
+- told (`edited`): the worker's store calls it once an edit made through it committed,
+  or one made through `serve`'s API store, which forwards its edits to the delivery
+  thread's store (cli/delivery_thread.py), reaching the worker on its next turn;
 - looked for (`run`): every `edit_check_seconds` while deliveries wait, their webhooks are
   read again (one statement on PostgreSQL while nothing changed: store/claimed_webhooks.py)
   and compared; this finds edits made by other processes within about that period.

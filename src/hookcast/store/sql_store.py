@@ -334,7 +334,7 @@ class SqlStore:
             if webhook.enabled:
                 await notify(tx)
             await account_sql.config_changed(tx, webhook.account_id)
-        self._edited(webhook.id)
+        self.edited(webhook.id)
         if webhook.enabled:
             self._wakeup.notify()
 
@@ -343,7 +343,7 @@ class SqlStore:
             deletion = webhook_sql.delete_webhook(tx, account_id=account_id, webhook_id=webhook_id)
             deleted = await _deleted(tx, account_id, deletion)
         if deleted:
-            self._edited(webhook_id)
+            self.edited(webhook_id)
         return deleted
 
     def watch_edits(self, listener: Callable[[str], None]) -> Callable[[], None]:
@@ -351,9 +351,10 @@ class SqlStore:
         self._edit_listeners.append(listener)
         return lambda: self._edit_listeners.remove(listener)
 
-    def _edited(self, webhook_id: str) -> None:
-        # After the commit and before the caller hears of it: a worker in this process
-        # drops what it queued with the old webhook before the API answers the edit.
+    def edited(self, webhook_id: str) -> None:
+        """Tells the listeners that the webhook's edit or deletion committed: this store's own
+        (after the commit, before the caller hears of it), or another store's of this
+        process (`serve` forwards its API store's to the delivery thread's store)."""
         for listener in list(self._edit_listeners):
             listener(webhook_id)
 

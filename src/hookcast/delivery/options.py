@@ -83,7 +83,7 @@ class WorkerOptions:
     # While deliveries wait in its queues, a worker compares their webhooks with the stored
     # ones every edit_check_seconds (edits.py): an edit made through another process (an
     # API server beside `hookcast worker`) reaches them within about that long. Edits made
-    # in its own process (`serve`) reach them before the API answers.
+    # in its own process (`serve`) reach them as soon as they commit (its API store tells them).
     edit_check_seconds: float = 1.0
     # Every beat_seconds a worker records in the database that it is alive, and takes back
     # the leases of workers that have not beaten for stale_after_seconds: they are sent

@@ -192,7 +192,8 @@ def sendable(webhook: Webhook, now: datetime) -> bool:
 
 
 def direct_delivery(event: Event, webhook_id: str, *, now: datetime, delivery_id: str) -> Delivery:
-    """A delivery due immediately (fan-out, and test events sent to one webhook)."""
+    """A delivery due immediately: a test event sent to one webhook (fan-out makes its
+    deliveries with every field at once: FanoutPlan._delivery)."""
     return Delivery(
         id=delivery_id,
         account_id=event.account_id,

@@ -116,8 +116,9 @@ class DeliveryQueue(Protocol):
     def watch_edits(self, listener: Callable[[str], None]) -> Callable[[], None]:
         """Calls `listener(webhook_id)` once a change or deletion of a webhook made through
         this object has committed, before the call that made it returns; returns the
-        function that stops it. Changes made through other objects (other processes) are
-        not told: `current_webhooks` finds them."""
+        function that stops it. Changes made through other objects are not told (`serve`
+        forwards its API store's to its delivery thread's: cli/delivery_thread.py); other
+        processes' are found by `current_webhooks`."""
 
     async def wait_for_deliveries(self, timeout: float) -> bool:
         """Returns True when new deliveries may be due (publish, retry), False after

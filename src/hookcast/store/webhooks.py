@@ -369,27 +369,18 @@ async def apply_health(tx: Transaction, health: Sequence[WebhookHealth]) -> None
 
 
 def _failure_values(health: WebhookHealth) -> dict[str, Any]:
+    return {**_error_values(health), "b_at": health.failed_at, "b_retry": health.retry_at}
+
+
+def _error_values(health: WebhookHealth) -> dict[str, Any]:
+    """`_last_error()`'s parameters: the latest error (a failure without one: its time)."""
     error = health.last_error
     return {
         "b_id": health.webhook_id,
-        "b_at": health.failed_at,
         "b_error_at": error.at if error else health.failed_at,
         "b_status": error.status_code if error else None,
         "b_error": error.error if error else None,
         "b_body": error.body if error else None,
-        "b_retry": health.retry_at,
-    }
-
-
-def _error_values(health: WebhookHealth) -> dict[str, Any]:
-    error = health.last_error
-    assert error is not None  # the caller's condition
-    return {
-        "b_id": health.webhook_id,
-        "b_error_at": error.at,
-        "b_status": error.status_code,
-        "b_error": error.error,
-        "b_body": error.body,
     }
 
 

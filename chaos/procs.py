@@ -173,14 +173,15 @@ class Processes:
 
 
 def hookcast_env(database_url: str, overrides: Mapping[str, str]) -> dict[str, str]:
-    """The environment every HookCast process of a run gets: loopback allowed, short leases
-    (a dead worker's deliveries come back in seconds), no rate limit, no pruning."""
+    """The environment every HookCast process of a run gets: loopback allowed, the shortest
+    leases allowed (a stalled worker's deliveries come back within 40 s; a dead worker's
+    within seconds, by its heartbeat), no rate limit, no pruning."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("HOOKCAST_")}
     env.update(
         HOOKCAST_DATABASE_URL=database_url,
         HOOKCAST_SECRET_KEY="chaos-secret-key",
         HOOKCAST_ALLOWED_NETWORKS="127.0.0.0/8",
-        HOOKCAST_LEASE_SECONDS="3",
+        HOOKCAST_LEASE_SECONDS="40",
         HOOKCAST_RATE_LIMIT_PER_SECOND="0",
         HOOKCAST_RETENTION_DAYS="0",
         HOOKCAST_WORKER_CONCURRENCY="32",

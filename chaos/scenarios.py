@@ -220,7 +220,7 @@ async def _kill_and_restart(ctx: Context, process: HookcastProcess) -> None:
 # What the recovery scenarios assert in CI: every event accepted before a kill -9 is delivered
 # within this many seconds of the restart (embedded) or of the kill (a survivor takes over).
 RECOVERY_TARGET_S = 5.0
-# The production lease, not the chaos runs' 3 s: recovery must not wait for it.
+# The production lease, not the chaos runs' 40 s: recovery must not wait for it.
 _PRODUCTION_LEASE = {"HOOKCAST_LEASE_SECONDS": "60"}
 
 
@@ -552,10 +552,11 @@ async def _neighbours(ctx: Context, database: str) -> tuple[Deployment, Deployme
     answers A's dead-first name and never answers its black-hole names."""
     answers = {neighbour.DEAD_FIRST: neighbour.DEAD_FIRST_ADDRESSES}
     dns = await ctx.stack.enter_async_context(dns_server(answers))
-    # The production lease and concurrency. The chaos runs' 3 s lease is shorter than A's
-    # timeouts: A's requests would lose their leases mid-flight and be sent again. Their
-    # concurrency of 32 lets only 63 requests be in flight or unrecorded at once: a
-    # recording that lags 0.5 s behind A's and B's ~130 outcomes/s stops every start.
+    # The production lease and concurrency. (The chaos runs' lease was once 3 s, shorter
+    # than A's timeouts: A's requests lost their leases mid-flight and were sent again; no
+    # lease that short is allowed now.) Their concurrency of 32 lets only 63 requests be
+    # in flight or unrecorded at once: a recording that lags 0.5 s behind A's and B's
+    # ~130 outcomes/s stops every start.
     b = await ctx.deployment(database=database, HOOKCAST_DNS_SERVERS=dns, **_PRODUCTION_WORKER)
     url, secret = b.procs.env["HOOKCAST_DATABASE_URL"], b.procs.env["HOOKCAST_SECRET_KEY"]
     account_a, key_a, site_a = await another_account(url, secret, "noisy A")

@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from hookcast.delivery.options import MIN_LEASE_SECONDS
 from hookcast.delivery.proxy import Proxy
 from hookcast.delivery.smtp import SmtpServer
 
@@ -49,8 +50,8 @@ class Settings(BaseSettings):
     # fewer of a worker's slots, in proportion, so that it cannot hold the worker.
     slow_endpoint_seconds: float = Field(default=1.0, gt=0)
     # How long a worker holds a claimed delivery before another worker may send it again
-    # (at-least-once after a crash). Must outlive the longest timeout (30 s) plus recording.
-    lease_seconds: float = Field(default=60.0, ge=1)
+    # (at-least-once after a crash). Outlives the longest timeout (30 s) plus recording.
+    lease_seconds: float = Field(default=60.0, ge=MIN_LEASE_SECONDS)
     # An HTTP CONNECT proxy every delivery goes through (http://[user:password@]host:port),
     # e.g. smokescreen, so receivers can allow-list its addresses (docs/delivery.md).
     egress_proxy: str = Field(default="", repr=False)

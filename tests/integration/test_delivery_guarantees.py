@@ -2,8 +2,9 @@
 sends between workers, a 202 that survives a crash, and a clean SIGTERM.
 
 The crash tests run the real `hookcast serve` / `hookcast worker` commands as subprocesses
-and kill them with SIGKILL, so no shutdown code runs. Leases are 2 s there
-(HOOKCAST_LEASE_SECONDS) so a dead worker's deliveries come back in seconds, not a minute.
+and kill them with SIGKILL, so no shutdown code runs. Leases are the shortest allowed, 40 s:
+a dead worker's deliveries come back within seconds all the same, when a live worker sees its
+heartbeat stop (or at once, when `serve` restarts on SQLite), not when its leases expire.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from hookcast.cli.runtime import Runtime
 from support.waiting import eventually
 
 CONCURRENCY = 4
-SUBPROCESS_ENV = {"HOOKCAST_LEASE_SECONDS": "2", "HOOKCAST_WORKER_CONCURRENCY": str(CONCURRENCY)}
+SUBPROCESS_ENV = {"HOOKCAST_LEASE_SECONDS": "40", "HOOKCAST_WORKER_CONCURRENCY": str(CONCURRENCY)}
 
 
 def media_events(count: int, site_id: str) -> list[dict[str, Any]]:
@@ -242,14 +243,16 @@ async def test_two_workers_never_send_the_same_due_delivery_twice(database_url: 
 async def test_a_delivery_queued_too_long_for_its_lease_is_handed_back_not_sent_twice(
     database_url: str,
 ) -> None:
-    """A slow endpoint with one request at a time, a 2 s lease and 0.8 s answers: the third
-    and fourth claimed deliveries would start after half their lease. They go back to the
-    database and are claimed afresh, instead of being sent on a lease that expires midway
-    (after which the worker would claim and send them a second time)."""
+    """A slow endpoint with one request at a time, 0.8 s answers, a 2 s timeout and a 4 s
+    lease with 0.5 s kept to record the outcome: a delivery may start up to 1.5 s into its
+    lease, so the third and fourth claimed would start too late. They go back to the
+    database and are claimed afresh, instead of being sent on a lease that could expire
+    before their outcome is written (after which a claim would send them a second time)."""
     async with Deployment.open(database_url) as hookcast:
         receiver = await hookcast.receiver(answer(200, delay=0.8))
-        hook = await hookcast.hook_for(receiver)
-        hookcast.start_worker(with_options(endpoint_concurrency=1, lease_seconds=2.0))
+        hook = await hookcast.hook_for(receiver, timeout_seconds=2)
+        options = with_options(endpoint_concurrency=1, lease_seconds=4.0, record_margin_seconds=0.5)
+        hookcast.start_worker(options)
         ids = await hookcast.publish_media(4)
 
         await receiver.wait_for_events(set(ids), timeout=20)

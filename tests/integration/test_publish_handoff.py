@@ -31,14 +31,16 @@ class RecordingHandoff:
     def __init__(self, room: int) -> None:
         self.room = room
         self.taken: list[ClaimedDelivery] = []
+        self.until: list[datetime] = []
 
     def lease(self) -> Lease | None:
         return (
             Lease(token="handoff-token", until=NOW + LEASE, room=self.room) if self.room else None
         )
 
-    def take(self, leased: Sequence[ClaimedDelivery]) -> None:
+    def take(self, leased: Sequence[ClaimedDelivery], until: datetime) -> None:
         self.taken.extend(leased)
+        self.until.append(until)
 
 
 async def _services_with_webhooks(
@@ -74,6 +76,7 @@ async def test_a_publish_hands_its_committed_deliveries_to_the_worker(store: Sql
     assert sorted(c.webhook.id for c in handoff.taken) == sorted(hooks)
     assert {c.event.id for c in handoff.taken} == {event_id}
     assert {c.lease_token for c in handoff.taken} == {"handoff-token"}
+    assert handoff.until == [NOW + LEASE]  # the worker starts nothing that could outlast it
     # Leased in the database as well: no other worker claims them while the lease holds...
     assert await store.claim_due_deliveries(now=NOW, limit=10, lease_seconds=30) == []
     # ...and once it has expired (the process died before sending), any worker does.

@@ -35,6 +35,13 @@ def test_one_event_to_every_webhook_must_fit_in_a_publish() -> None:
         Settings(max_webhooks_per_account=200, max_deliveries_per_publish=199)
 
 
+def test_a_lease_too_short_for_the_longest_timeout_is_refused_at_start() -> None:
+    # 30 s to answer and 5 s to record: with a shorter lease such a delivery never starts.
+    with pytest.raises(ValidationError, match="lease_seconds"):
+        Settings(lease_seconds=39)
+    assert Settings(lease_seconds=40).lease_seconds == 40
+
+
 def test_dns_servers_default_to_the_systems_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("HOOKCAST_DNS_SERVERS", raising=False)
 

@@ -29,6 +29,7 @@ import contextlib
 import logging
 import threading
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 
 from hookcast.bootstrap import open_settings_store
 from hookcast.cli.loop import run_loop
@@ -62,11 +63,11 @@ class CrossThreadHandoff:
         endpoint's queue bound goes back to the database as on any claim (scheduler.py)."""
         return self._worker.lease()
 
-    def take(self, leased: Sequence[ClaimedDelivery]) -> None:
+    def take(self, leased: Sequence[ClaimedDelivery], until: datetime) -> None:
         """Queues them on the worker's loop. If that loop has closed (the worker stopped in
         between), their leases expire and a worker claims them then, as on one loop."""
         with contextlib.suppress(RuntimeError):
-            self._loop.call_soon_threadsafe(self._worker.take, leased)
+            self._loop.call_soon_threadsafe(self._worker.take, leased, until)
 
 
 class DeliveryThread:

@@ -5,6 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+# The shortest lease a deployment may configure (config.py): the longest timeout a webhook
+# may have (30 s, services/webhooks.py), record_margin_seconds, and 5 s to start in. With a
+# shorter one a delivery to a webhook with the longest timeout could never start: every
+# claim would hand it back.
+MIN_LEASE_SECONDS = 40.0
+
 
 @dataclass(frozen=True, slots=True)
 class WorkerOptions:
@@ -36,13 +42,18 @@ class WorkerOptions:
     # each endpoint's queue holds what it gets through in that time at its measured latency
     # (at least endpoint_queue). What a claim brings beyond that goes back for
     # busy_endpoint_delay, so other workers and endpoints go first. A delivery still queued
-    # after lease_seconds * queue_expiry is handed back the same way instead of sent: its
-    # lease must outlast the request.
+    # after lease_seconds * queue_expiry is handed back the same way instead of sent, and
+    # so is one whose request could not end (its webhook's timeout) record_margin_seconds
+    # before its lease expires: the outcome must be written while the lease holds, or
+    # another claim could send the delivery a second time (outcomes.py writes successes
+    # within quiet_flush_seconds; the margin leaves room for a slow write).
     endpoint_queue: int = 64
     queue_horizon: float = 0.25
     queue_expiry: float = 0.5
-    # A lease outlives the longest timeout (30 s) with room to record the outcome; a worker
-    # that dies loses its leases when they expire and another worker sends them again.
+    record_margin_seconds: float = 5.0
+    # A lease outlives the longest timeout (30 s) and the margin with room to start: a
+    # worker that dies loses its leases when they expire and another worker sends them
+    # again. config.py holds it to at least MIN_LEASE_SECONDS.
     lease_seconds: float = 60.0
     idle_wait_seconds: float = 1.0
     # A worker whose claims after wake-ups come back empty (another worker took the work)

@@ -96,16 +96,28 @@ class EndpointScheduler:
         return self._gate.accounts() | self._accounts.keys()
 
     def enqueue(
-        self, claimed: Sequence[ClaimedDelivery], *, now: float, handed_over: bool = False
+        self,
+        claimed: Sequence[ClaimedDelivery],
+        *,
+        now: float,
+        lease_ends: float | None = None,
+        handed_over: bool = False,
     ) -> list[LeaseKey]:
-        """Queues each delivery for its endpoint, to be sent before `now` plus the queue
-        expiry; returns the leases to hand back (no attempt is counted) because their
-        endpoint's queue is full. Deliveries `handed_over` by publishes in this process may
-        fill it to twice its bound: the publishes under way took their leases before the
-        worker had queued those of the publishes before them, and each one handed back
-        would cost a write and a claim (measured: a fifth of them, publishing saturated)."""
+        """Queues each delivery for its endpoint, to be sent by its latest start: within
+        `queue_expiry` of a lease after `now`, and early enough that its webhook's timeout
+        and then the recording of its outcome (`record_margin_seconds`) end before its
+        lease does, at loop time `lease_ends` (by default a whole lease after `now`): sent
+        later, it could be claimed and sent again meanwhile. Returns the leases to hand back
+        (no attempt is counted) because their endpoint's queue is full. Deliveries
+        `handed_over` by publishes in this process may fill it to twice its bound: the
+        publishes under way took their leases before the worker had queued those of the
+        publishes before them, and each one handed back would cost a write and a claim
+        (measured: a fifth of them, publishing saturated)."""
         options = self._options
-        latest_start = now + options.lease_seconds * options.queue_expiry
+        if lease_ends is None:
+            lease_ends = now + options.lease_seconds
+        queued_until = now + options.lease_seconds * options.queue_expiry
+        recorded_by = lease_ends - options.record_margin_seconds
         bounds: dict[str, int] = {}
         overflow: list[LeaseKey] = []
         for item in claimed:
@@ -124,7 +136,8 @@ class EndpointScheduler:
             if endpoints is None:
                 endpoints = self._accounts[account] = RoundRobin()
                 self._turns.append(account)
-            endpoints.push(key, (item, latest_start))
+            timeout = item.webhook.timeout_seconds
+            endpoints.push(key, (item, min(queued_until, recorded_by - timeout)))
         self._size += len(claimed) - len(overflow)
         return overflow
 

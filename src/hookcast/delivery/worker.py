@@ -13,7 +13,7 @@ import os
 import random
 import secrets
 from collections.abc import Callable, Collection, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from hookcast.delivery.attempt import conclude, expire
 from hookcast.delivery.boundary import send_once
@@ -95,6 +95,9 @@ class DeliveryWorker:
         self._in_flight: dict[asyncio.Task[None], Start] = {}
         self._room_freed = asyncio.Event()  # the claim loop may claim again
         self._others_claimed_at = float("-inf")  # loop time of the last _claim_for_others
+        # Loop time at which the latest claim was asked for: its leases expire a lease later,
+        # whenever its answer comes (scheduler.py starts nothing that could outlast them).
+        self._claim_asked_at = 0.0
         self._waiting_for_room = False
         self._start_queued = False  # a _start_ready is due at the loop's next turn
         # Another worker took what woke this one: claim a little later next time, and only
@@ -130,10 +133,10 @@ class DeliveryWorker:
                 room = self._scheduler.room()
                 if room <= 0:
                     await self._wait_for_room(stop)
-                    self._schedule(await self._claim_for_others(stop))
+                    self._schedule_claimed(await self._claim_for_others(stop))
                     continue
                 claimed = await self._paced_claim(room)
-                self._schedule(claimed)
+                self._schedule_claimed(claimed)
                 if len(claimed) < room:  # nothing more is due now: no need to ask again
                     await self._idle(stop)
         finally:
@@ -158,11 +161,14 @@ class DeliveryWorker:
         until = self._clock() + timedelta(seconds=self._options.lease_seconds)
         return Lease(token=self._handoff_token, until=until, room=room, worker=self.worker_id)
 
-    def take(self, leased: Sequence[ClaimedDelivery]) -> None:
-        """Queues committed deliveries created under a lease from `lease()`. If the worker
-        stopped in between, their leases expire and a worker claims them then."""
+    def take(self, leased: Sequence[ClaimedDelivery], until: datetime) -> None:
+        """Queues committed deliveries created under a lease from `lease()`, which expires
+        at `until`. If the worker stopped in between, their leases expire and a worker
+        claims them then."""
         if self._taking:
-            self._schedule(leased, handed_over=True)
+            left = (until - self._clock()).total_seconds()
+            lease_ends = asyncio.get_running_loop().time() + left
+            self._schedule(leased, lease_ends=lease_ends, handed_over=True)
 
     async def _claim_for_others(self, stop: asyncio.Event) -> list[ClaimedDelivery]:
         """While the worker may still not claim: a few deliveries of each account it holds
@@ -185,6 +191,7 @@ class DeliveryWorker:
         self, room: int, *, per_account: int | None = None, holding: set[str] | None = None
     ) -> list[ClaimedDelivery] | None:
         """The deliveries claimed; None if the claim failed (logged, after a pause)."""
+        self._claim_asked_at = asyncio.get_running_loop().time()
         try:
             return list(
                 await self._queue.claim_due_deliveries(
@@ -226,13 +233,22 @@ class DeliveryWorker:
         seen_at = asyncio.get_running_loop().time()
         return self._pacing.worth_claiming(next_due, now=self._clock(), seen_at=seen_at)
 
-    def _schedule(self, claimed: Sequence[ClaimedDelivery], *, handed_over: bool = False) -> None:
-        """Queues deliveries for their endpoints (handing back what overflows), then starts
-        what may go now."""
+    def _schedule_claimed(self, claimed: Sequence[ClaimedDelivery]) -> None:
+        """Schedules what the latest claim brought, under leases taken when it was asked."""
+        lease_ends = self._claim_asked_at + self._options.lease_seconds
+        self._schedule(claimed, lease_ends=lease_ends)
+
+    def _schedule(
+        self, claimed: Sequence[ClaimedDelivery], *, lease_ends: float, handed_over: bool = False
+    ) -> None:
+        """Queues deliveries leased until loop time `lease_ends` for their endpoints
+        (handing back what overflows), then starts what may go now."""
         if claimed:
             self._liveness.took_leases()
         now = asyncio.get_running_loop().time()
-        overflow = self._scheduler.enqueue(claimed, now=now, handed_over=handed_over)
+        overflow = self._scheduler.enqueue(
+            claimed, now=now, lease_ends=lease_ends, handed_over=handed_over
+        )
         self._outcomes.hand_back(overflow)
         self._start_ready()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Protocol
 
 from hookcast.domain.fanout import Lease
@@ -16,5 +17,5 @@ class Handoff(Protocol):
     def lease(self) -> Lease | None:
         """A lease for the deliveries of one publish, or None (not running, or no room)."""
 
-    def take(self, leased: Sequence[ClaimedDelivery]) -> None:
-        """The committed deliveries created under a lease from `lease()`."""
+    def take(self, leased: Sequence[ClaimedDelivery], until: datetime) -> None:
+        """The committed deliveries created under a lease from `lease()`, until `until`."""

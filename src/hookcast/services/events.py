@@ -153,7 +153,8 @@ class EventService:
                 [
                     ClaimedDelivery(d, lease.token, event, webhook)
                     for d, event, webhook in plan.leased
-                ]
+                ],
+                lease.until,
             )
         self._observer.on_published([event for event in unique if event.id in stored])
         if trace is not None:

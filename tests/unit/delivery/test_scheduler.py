@@ -250,8 +250,10 @@ def test_the_accounts_held_are_those_queued_or_in_flight() -> None:
 def test_only_an_overflowed_endpoint_not_measured_slow_holds_claims_back(
     seconds: float, room: int
 ) -> None:
-    # A 1 s lease: A's queue holds the floor, 4, however fast it is measured.
-    options = replace(ROOMY, prefetch=64, endpoint_queue=4, endpoint_concurrency=1, lease_seconds=1)
+    # A horizon of 0.25 s: A's queue holds the floor, 4, however fast it is measured.
+    options = replace(
+        ROOMY, prefetch=64, endpoint_queue=4, endpoint_concurrency=1, queue_horizon=0.25 / 60
+    )
     scheduler = EndpointScheduler(options)
     scheduler.enqueue(claims("A"), now=0.0)
     ((_, slot),), _ = scheduler.ready(now=0.0)
@@ -282,6 +284,32 @@ def test_a_delivery_queued_too_long_goes_back_instead_of_out(
 
     assert (started(ready), len(ready[1])) == (started_now, expired)
     assert scheduler.held == len(started_now)
+
+
+@pytest.mark.parametrize(
+    ("timeout", "lease_ends", "waited", "started_now"),
+    [
+        (30, None, 24.9, "A"),  # a lease from now, to 160: 30 s to answer, 5 s to record
+        (30, None, 25.1, ""),
+        (10, 140.0, 24.9, "A"),  # a lease asked for 20 s before its claim came back
+        (10, 140.0, 25.1, ""),
+    ],
+)
+def test_a_delivery_starts_only_if_its_request_and_its_recording_end_within_its_lease(
+    timeout: int, lease_ends: float | None, waited: float, started_now: str
+) -> None:
+    """Started later, the request could still run when the lease expires, or end before
+    its outcome is written: another claim would then send the delivery a second time."""
+    options = replace(ROOMY, lease_seconds=60.0, queue_expiry=0.5, record_margin_seconds=5.0)
+    scheduler = EndpointScheduler(options)
+    event = make.event("acct")
+    hook = make.webhook("acct", webhook_url="https://a.example/hook", timeout_seconds=timeout)
+    claimed = ClaimedDelivery(make.delivery(event, hook.id), "lease", event, hook)
+    scheduler.enqueue([claimed], now=100.0, lease_ends=lease_ends)
+
+    ready = scheduler.ready(now=100.0 + waited)
+
+    assert (started(ready), len(ready[1])) == (started_now, 1 - len(started_now))
 
 
 def test_a_delivery_waiting_behind_a_busy_endpoint_expires_while_it_waits() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from hookcast.domain.errors import Conflict, NotFound
 from hookcast.domain.models import Role
 from hookcast.ports import PageRequest
-from hookcast.store import SqlStore
+from hookcast.store import SqlStore, open_store
 from support import factories as make
 
 
@@ -115,3 +116,26 @@ async def test_deleting_a_site_removes_it_from_webhooks(store: SqlStore) -> None
     found = await store.get_webhook(acme.id, hook.id)
     assert found is not None
     assert found.site_ids == (kept.id,)
+
+
+async def test_processes_starting_together_on_a_new_database_make_one_first_key(
+    store: SqlStore, database_url: str, secret_key: bytes
+) -> None:
+    """`serve --reuse-port` processes started at once each try to make the first admin key:
+    one does, and only its key exists (the others print none)."""
+    acme = make.account()
+    await store.create_account(acme)
+    others = [await open_store(database_url, secret_key=secret_key) for _ in range(7)]
+    try:
+        keys = [make.api_key(acme.id, role=Role.ADMIN) for _ in range(8)]
+        stores = [store, *others]
+        made = await asyncio.gather(
+            *(each.create_first_api_key(key) for each, key in zip(stores, keys, strict=True))
+        )
+    finally:
+        for other in others:
+            await other.close()
+
+    assert made.count(True) == 1
+    assert await store.list_api_keys(acme.id) == [keys[made.index(True)]]
+    assert not await store.create_first_api_key(make.api_key(acme.id, role=Role.ADMIN))

@@ -95,6 +95,10 @@ class Store(DeliveryQueue, MailOutbox, Protocol):
     async def count_api_keys(self) -> int:
         """How many keys exist across all accounts (none means the service is not set up)."""
 
+    async def create_first_api_key(self, key: ApiKey) -> bool:
+        """Creates `key` if no key exists in any account, atomically (processes starting
+        together on a new database make one between them); whether it did."""
+
     async def sign_out_session(
         self, account_id: str, session_id: str, *, expires: datetime, now: datetime
     ) -> None:

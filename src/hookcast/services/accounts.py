@@ -58,6 +58,20 @@ class AccountService:
         """Operator action (CLI and first start): creates a key without a caller."""
         if await self._store.get_account(account_id) is None:
             raise NotFound(f"account {account_id!r} was not found")
+        new = self._new_key(account_id, role=role, name=name)
+        await self._store.create_api_key(new.key)
+        return new
+
+    async def bootstrap_admin_key(self) -> NewApiKey | None:
+        """On an empty database, the first admin key (printed once by `serve`); None if any
+        key exists, including one that a process starting beside this one just made."""
+        if await self._store.count_api_keys() > 0:
+            return None
+        account = await self.default_account()
+        new = self._new_key(account.id, role=Role.ADMIN, name="first admin key")
+        return new if await self._store.create_first_api_key(new.key) else None
+
+    def _new_key(self, account_id: str, *, role: Role, name: str) -> NewApiKey:
         secret = new_api_key_secret()
         key = ApiKey(
             id=new_resource_id(),
@@ -67,15 +81,7 @@ class AccountService:
             secret_hash=hash_secret(secret),
             created=self._clock(),
         )
-        await self._store.create_api_key(key)
         return NewApiKey(key=key, secret=secret)
-
-    async def bootstrap_admin_key(self) -> NewApiKey | None:
-        """On an empty database, the first admin key (printed once by `serve`)."""
-        if await self._store.count_api_keys() > 0:
-            return None
-        account = await self.default_account()
-        return await self.issue_key(account.id, role=Role.ADMIN, name="first admin key")
 
     async def create_key(self, caller: Caller, *, role: object, name: object = "") -> NewApiKey:
         caller.require(Permission.ADMIN)

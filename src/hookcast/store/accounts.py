@@ -6,7 +6,7 @@ import secrets
 from collections.abc import Collection, Sequence
 
 import orjson
-from sqlalchemy import BigInteger, Text, bindparam, delete, func, insert, select, update
+from sqlalchemy import BigInteger, Text, bindparam, delete, func, insert, select, text, update
 
 from hookcast.domain.models import Account, ApiKey
 from hookcast.domain.portal import PortalSettings
@@ -24,6 +24,7 @@ __all__ = [
     "count_api_keys",
     "create_account",
     "create_api_key",
+    "create_first_api_key",
     "delete_api_key",
     "find_api_key",
     "get_account",
@@ -114,6 +115,19 @@ async def count_api_keys(tx: Transaction) -> int:
     return int(row[0]) if row else 0
 
 
+async def create_first_api_key(tx: Transaction, key: ApiKey, *, postgres: bool) -> bool:
+    """Creates `key` unless a key exists already; whether it did. On PostgreSQL the table is
+    locked against other writers first: `serve --reuse-port` processes started together on
+    a new database would otherwise each see none and each print an admin key of its own.
+    (A SQLite write transaction already excludes every other writer.)"""
+    if postgres:
+        await tx.execute(_LOCK_API_KEYS)
+    if await count_api_keys(tx) > 0:
+        return False
+    await create_api_key(tx, key)
+    return True
+
+
 _INSERT_ACCOUNT = Statement(lambda _: insert(accounts), columns=["id", "name", "created"])
 _ACCOUNT = Statement(lambda _: select(accounts).where(accounts.c.id == bindparam("id")))
 _ACCOUNTS = Statement(lambda _: select(accounts).order_by(accounts.c.created, accounts.c.id))
@@ -154,6 +168,8 @@ _DELETE_API_KEY = Statement(
     )
 )
 _COUNT_API_KEYS = Statement(lambda _: select(func.count()).select_from(api_keys))
+# Blocks other inserts (and other such locks) until the transaction ends; reads go on.
+_LOCK_API_KEYS = text("LOCK TABLE api_keys IN SHARE ROW EXCLUSIVE MODE")
 
 
 # Configuration versions. A transaction that changes an account's keys, sites or webhooks

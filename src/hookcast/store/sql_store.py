@@ -260,6 +260,14 @@ class SqlStore:
         async with self._reading() as tx:
             return await account_sql.count_api_keys(tx)
 
+    async def create_first_api_key(self, key: ApiKey) -> bool:
+        async with self._writing(f"api key {key.id} already exists") as tx:
+            postgres = self.dialect == "postgresql"
+            if not await account_sql.create_first_api_key(tx, key, postgres=postgres):
+                return False
+            await account_sql.config_changed(tx, key.account_id)
+            return True
+
     async def sign_out_session(
         self, account_id: str, session_id: str, *, expires: datetime, now: datetime
     ) -> None:

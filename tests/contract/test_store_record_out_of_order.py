@@ -119,3 +119,27 @@ async def test_an_older_success_recorded_after_a_newer_failure_leaves_the_webhoo
         await _told(store, hook, "webhook_failing"),
         await _told(store, hook, "webhook_recovered"),
     ) == (1, 0)
+
+
+async def test_an_older_failure_recorded_after_a_newer_one_keeps_the_newer_error(
+    store: SqlStore,
+) -> None:
+    hook, (older, newer) = await _hook_with_deliveries(store, 2)
+    first = LastError(make.later(1), 500, "HTTP 500", "broken")
+    latest = LastError(make.later(2), 503, "HTTP 503", "busy")
+    # The failure at 2 s is recorded first; the one at 1 s, made before it, after.
+    await store.record_results(
+        [make.retry_later(newer, make.later(300), at=make.later(2))],
+        [WebhookHealth(hook.id, None, make.later(2), last_error=latest, retry_at=make.later(300))],
+    )
+    await store.record_results(
+        [make.retry_later(older, make.later(200), at=make.later(1))],
+        [WebhookHealth(hook.id, None, make.later(1), last_error=first, retry_at=make.later(200))],
+    )
+
+    found = await store.get_webhook(hook.account_id, hook.id)
+    assert found is not None
+    assert found.last_error == latest  # what the endpoint says now, not what it said before
+    # failing since the first failure, the next retry the soonest of both
+    assert (found.failing_since, found.next_retry_at) == (make.later(1), make.later(200))
+    assert await _told(store, hook, "webhook_failing") == 1

@@ -18,7 +18,6 @@ from sqlalchemy import (
     case,
     delete,
     false,
-    func,
     insert,
     or_,
     select,
@@ -440,27 +439,33 @@ def _next_retry() -> ColumnElement[Any]:
 
 
 def _last_error() -> dict[str, ColumnElement[Any]]:
-    """The columns of the latest error, as a failure's statements write them."""
-    return {
-        "last_error_at": bindparam("b_error_at", type_=Timestamp),
+    """The columns of the latest error, as a failure's statements write them: unless the
+    stored one is later (two workers' batches of one webhook's failures, committed in the
+    other order than their attempts were made in)."""
+    at = bindparam("b_error_at", type_=Timestamp)
+    stored_at = webhooks.c.last_error_at
+    later = or_(stored_at.is_(None), stored_at <= at)
+    new = {
+        "last_error_at": at,
         "last_error_status": bindparam("b_status", type_=Integer),
         "last_error": bindparam("b_error", type_=Text),
         "last_error_body": bindparam("b_body", type_=Text),
     }
+    return {name: case((later, value), else_=webhooks.c[name]) for name, value in new.items()}
 
 
-# COALESCE keeps the start of an ongoing failure streak: "failing since" the first failure.
+def _streak_start() -> ColumnElement[Any]:
+    """ "Failing since" the streak's first failure: the stored start if there is an earlier
+    one, else this failure's time (a batch committed after a later one's comes earlier)."""
+    stored, at = webhooks.c.failing_since, bindparam("b_at", type_=Timestamp)
+    return case((or_(stored.is_(None), stored > at), at), else_=stored)
+
+
 _FAILING = Statement(
     lambda _: (
         update(webhooks)
         .where(_THIS_WEBHOOK)
-        .values(
-            failing_since=func.coalesce(
-                webhooks.c.failing_since, bindparam("b_at", type_=Timestamp)
-            ),
-            next_retry_at=_next_retry(),
-            **_last_error(),
-        )
+        .values(failing_since=_streak_start(), next_retry_at=_next_retry(), **_last_error())
     )
 )
 # A failure older than the stored last success writes its error alone (apply_health).

@@ -19,6 +19,7 @@ from hookcast.domain.ids import new_resource_id
 from hookcast.store.crypto import SecretBox
 from hookcast.store.database import asyncpg_dsn, open_connector, to_async_url
 from hookcast.store.errors import IntegrityError, translate_errors
+from hookcast.store.file_wakeup import FileWakeup
 from hookcast.store.files import create_private_sqlite_file
 from hookcast.store.partitions import AHEAD_DAYS, PARTITIONED, create_sql, partition_name
 from hookcast.store.sql_store import SqlStore
@@ -62,9 +63,11 @@ async def open_store(
     secrets encrypted under one of `previous_keys` are still read."""
     connector = open_connector(database_url)
     url = to_async_url(database_url)
-    listen_dsn = asyncpg_dsn(url) if connector.database == "postgresql" else None
     box = SecretBox(secret_key, previous=previous_keys)
-    return SqlStore(connector, box, listen_dsn=listen_dsn)
+    if connector.database == "postgresql":
+        return SqlStore(connector, box, listen_dsn=asyncpg_dsn(url))
+    assert url.database is not None  # open_connector refuses SQLite without a file
+    return SqlStore(connector, box, file_wakeup=FileWakeup(Path(url.database)))
 
 
 async def _migrate(database_url: str) -> Migration:

@@ -69,6 +69,7 @@ from hookcast.store.claimed_webhooks import ClaimedWebhooks
 from hookcast.store.connector import Connector, Transaction
 from hookcast.store.crypto import SecretBox
 from hookcast.store.errors import translate_errors
+from hookcast.store.file_wakeup import FileWakeup
 from hookcast.store.group_commit import GROUP_EVENTS, GroupCommit
 from hookcast.store.quarantine import record_splitting
 from hookcast.store.sql import notify
@@ -118,13 +119,18 @@ class SqlStore:
     """Durable state on SQLite (embedded) or PostgreSQL (scale-out). See `hookcast.ports.Store`."""
 
     def __init__(
-        self, connector: Connector, box: SecretBox, *, listen_dsn: str | None = None
+        self,
+        connector: Connector,
+        box: SecretBox,
+        *,
+        listen_dsn: str | None = None,
+        file_wakeup: FileWakeup | None = None,
     ) -> None:
         """A store on `connector`; `listen_dsn`: the PostgreSQL server to LISTEN on for
-        other processes' wake-ups (None on SQLite)."""
+        other processes' wake-ups (None on SQLite); `file_wakeup`: theirs on a SQLite file."""
         self._connector = connector
         self._box = box
-        self._wakeup = Wakeup(listen_dsn)
+        self._wakeup = Wakeup(listen_dsn, file=file_wakeup)
         self._appends = GroupCommit(
             self._writing,
             self._wakeup.notify,

@@ -3,8 +3,11 @@
 In-process, an asyncio.Event set after each commit that makes deliveries due. On PostgreSQL,
 other processes (API servers, other workers) publish too, so the store also LISTENs on
 NOTIFY_CHANNEL through one dedicated asyncpg connection, opened on the first wait and
-re-opened on the next wait if it drops. A wake-up is a hint, never a promise: callers claim
-after waking and fall back to their timeout, so a lost notification costs latency only.
+re-opened on the next wait if it drops. On a SQLite file, a store that waits listens for the
+other processes' wake-ups (file_wakeup.py) from its first wait, and a store that never
+waited, nor forwards its wake-ups to a waiting store in its process, sends them. A wake-up
+is a hint, never a promise: callers claim after waking and fall back to their timeout, so a
+lost notification costs latency only.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 
+from hookcast.store.file_wakeup import FileWakeup
 from hookcast.store.sql import NOTIFY_CHANNEL
 
 __all__ = ["Wakeup"]
@@ -26,12 +30,16 @@ _CONNECT_TIMEOUT = 5.0
 
 
 class Wakeup:
-    def __init__(self, listen_dsn: str | None) -> None:
+    def __init__(self, listen_dsn: str | None, *, file: FileWakeup | None = None) -> None:
+        """`listen_dsn`: the PostgreSQL server to LISTEN on; `file`: the wake-ups of the
+        processes on the same SQLite file."""
         self._event = asyncio.Event()
         self._listen_dsn = listen_dsn
         self._listener: Any = None  # asyncpg.Connection once listening
         self._connect_lock = asyncio.Lock()
         self._was_listening = False
+        self._file = file
+        self._waited = False  # this store's process delivers: it tells no other one
         self.forward: Callable[[], None] | None = None  # see SqlStore.forward_wakeups
 
     def notify(self) -> None:
@@ -42,9 +50,15 @@ class Wakeup:
         forward = self.forward
         if forward is not None:
             forward()
+        elif self._file is not None and not self._waited:
+            self._file.tell()
 
     async def wait(self, timeout: float) -> bool:
         """Until a wake-up (True) or `timeout` seconds (False)."""
+        if not self._waited:
+            self._waited = True
+            if self._file is not None:
+                self._file.listen(self._event.set)
         await self._ensure_listening()
         # The event is cleared only after a wait, so a wake-up that arrives between a
         # worker's empty claim and its next wait is not lost: the wait returns at once.
@@ -67,6 +81,8 @@ class Wakeup:
         self._event.clear()
 
     async def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
         listener, self._listener = self._listener, None
         if listener is not None:
             await listener.close()

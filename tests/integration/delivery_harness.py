@@ -31,6 +31,7 @@ from hookcast.delivery.sender import HttpSender
 from hookcast.delivery.worker import DeliveryWorker, WorkerOptions
 from hookcast.domain.addresses import parse_networks
 from hookcast.heartbeat import Heartbeat
+from hookcast.ports import DeliveryQueue
 from support.waiting import eventually
 
 SECRET_KEY = "integration-test-key"
@@ -139,10 +140,12 @@ class Deployment:
         runtime: Runtime | None = None,
         ca_file: str | None = None,
         heartbeat: Heartbeat | None = None,
+        queue: DeliveryQueue | None = None,
     ) -> Worker:
+        """A worker on `queue`, else on the store of `runtime` (this deployment's by default)."""
         sender = HttpSender(allowed=parse_networks(LOOPBACK), ca_file=ca_file)
         worker = DeliveryWorker(
-            (runtime or self.runtime).store,
+            queue or (runtime or self.runtime).store,
             sender,
             clock=clock or (lambda: datetime.now(UTC)),
             options=options,

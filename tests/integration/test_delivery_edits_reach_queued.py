@@ -13,12 +13,15 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
+from typing import Any, cast
 
 from aiohttp import web
 from delivery_harness import FAST, Deployment, settings_for
-from receivers import Receiver
+from receivers import DEADLINE, Receiver
 
 from hookcast.cli.runtime import Runtime
+from hookcast.ports import DeliveryQueue
+from hookcast.store import SqlStore
 from support.waiting import eventually
 
 QUEUED = 4  # deliveries waiting in the worker behind the one in flight
@@ -156,3 +159,52 @@ async def test_queued_deliveries_of_a_deleted_webhook_are_not_sent(database_url:
         assert len(held.old.received) == 1
         gone = await hookcast.api.get(f"/v2/webhooks/{hook['id']}/deliveries/")
         assert gone.status_code == 404, gone.text
+
+
+class ClaimHeldAfterRead:
+    """A store whose first claim that brings deliveries is held once the database has
+    answered it: what it brings was read before whatever commits meanwhile (as with a claim
+    under way while an edit is saved)."""
+
+    def __init__(self, store: SqlStore) -> None:
+        self._store = store
+        self.read = asyncio.Event()  # the held claim has its deliveries
+        self.let_go = asyncio.Event()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    async def claim_due_deliveries(self, *args: Any, **kwargs: Any) -> Any:
+        claimed = await self._store.claim_due_deliveries(*args, **kwargs)
+        if claimed and not self.read.is_set():
+            self.read.set()
+            await self.let_go.wait()
+        return claimed
+
+
+async def test_an_edit_saved_while_a_claim_is_under_way_reaches_what_it_brings(
+    database_url: str,
+) -> None:
+    async with Deployment.open(database_url) as hookcast:
+        old = await hookcast.receiver()
+        hook = await hookcast.hook_for(old)
+        new = await hookcast.receiver()
+        new.secret = hook["secret"]
+        held = ClaimHeldAfterRead(hookcast.runtime.store)
+        hookcast.start_worker(queue=cast(DeliveryQueue, held))
+        try:
+            await hookcast.publish_media(1)
+            # Claimed with the webhook as it is now, not yet in the worker's queues.
+            await asyncio.wait_for(held.read.wait(), DEADLINE)
+            moved = await hookcast.api.patch(
+                f"/v2/webhooks/{hook['id']}/", json={"metadata": {"webhook_url": new.url}}
+            )
+            assert moved.status_code == 200, moved.text
+        finally:
+            held.let_go.set()
+
+        await hookcast.wait_for_status(hook["id"], "succeeded", 1)
+        # The API answered before the claim handed its copy of the webhook on: the delivery
+        # goes where the saved webhook says, as a queued one does.
+        assert (len(old.received), len(new.received)) == (0, 1)
+        new.assert_all_verified()

@@ -10,7 +10,9 @@ disabled one's stay paused, a deleted one's are gone with it). What is in flight
 Two ways to learn of an edit:
 - told (`edited`): the worker's store calls it once an edit made through it committed,
   or one made through `serve`'s API store, which forwards its edits to the delivery
-  thread's store (cli/delivery_thread.py), reaching the worker on its next turn;
+  thread's store (cli/delivery_thread.py), reaching the worker on its next turn; a claim
+  under way then (`noting`) may bring copies read before the edit, which are not queued
+  yet: the worker hands those back as it receives them;
 - looked for (`run`): every `edit_check_seconds` while deliveries wait, their webhooks are
   read again (one statement on PostgreSQL while nothing changed: store/claimed_webhooks.py)
   and compared; this finds edits made by other processes within about that period.
@@ -21,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from operator import attrgetter
 
 from hookcast.domain.models import Webhook
@@ -72,10 +74,25 @@ class EditWatch:
         self._queued = queued
         self._drop = drop
         self._period = period
+        self._noting: list[set[str]] = []  # one per block under way in `noting`
 
     def edited(self, webhook_id: str) -> None:
         """The store committed an edit or deletion of the webhook: no need to compare."""
+        for noted in self._noting:
+            noted.add(webhook_id)
         self._drop({webhook_id})
+
+    @contextlib.contextmanager
+    def noting(self) -> Iterator[set[str]]:
+        """The ids of the webhooks told edited while the block runs. A claim awaited in it
+        may bring copies read before such an edit committed; `edited` finds nothing of them
+        to drop (they are not queued yet), so the claimer hands them back itself."""
+        noted: set[str] = set()
+        self._noting.append(noted)
+        try:
+            yield noted
+        finally:
+            self._noting.remove(noted)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Looks for edits every period until `stop`."""

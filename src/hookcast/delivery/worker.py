@@ -193,8 +193,8 @@ class DeliveryWorker:
         """The deliveries claimed; None if the claim failed (logged, after a pause)."""
         self._claim_asked_at = asyncio.get_running_loop().time()
         try:
-            return list(
-                await self._queue.claim_due_deliveries(
+            with self._edits.noting() as edited:
+                claimed = await self._queue.claim_due_deliveries(
                     now=self._clock(),
                     limit=room,
                     lease_seconds=self._options.lease_seconds,
@@ -202,11 +202,24 @@ class DeliveryWorker:
                     per_account=per_account or self._options.claim_per_account,
                     holding=holding,
                 )
-            )
         except Exception:  # the database may be down for a while: log, back off, go on
             _log.exception("claiming deliveries failed; retrying shortly")
             await asyncio.sleep(1.0)
             return None
+        return self._unedited(claimed, edited)
+
+    def _unedited(
+        self, claimed: Sequence[ClaimedDelivery], edited: Collection[str]
+    ) -> list[ClaimedDelivery]:
+        """`claimed` without the deliveries of webhooks whose edit committed while the claim
+        was under way: it may have read them before the edit, and the API has answered.
+        Those go back unsent, as queued ones do (edits.py), and are claimed again."""
+        if not edited:
+            return list(claimed)
+        self._outcomes.hand_back(
+            (item.delivery.id, item.lease_token) for item in claimed if item.webhook.id in edited
+        )
+        return [item for item in claimed if item.webhook.id not in edited]
 
     async def _paced_claim(self, room: int) -> list[ClaimedDelivery]:
         """A claim, unless this worker is losing and nothing has waited long enough; what

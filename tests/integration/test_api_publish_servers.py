@@ -3,19 +3,15 @@ obeys, although each server keeps what publishing needs to know between publishe
 
 from __future__ import annotations
 
-import asyncio
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-import asyncpg  # type: ignore[import-untyped]
 import httpx
-import pytest
 from harness import SITE_ID, Api, assert_error, in_process_client
 
 from hookcast.config import Settings
 from hookcast.domain.models import DeliveryStatus
 from hookcast.ports import DeliveryQuery, EventQuery
-from support.waiting import eventually
 
 _PUBLISHER = {"metadata": {"name": "encoder", "role": "publisher"}}
 EVENT = {"event": "media_available", "site_id": SITE_ID, "media_id": "Media001"}
@@ -103,46 +99,3 @@ async def test_a_site_deleted_on_one_server_refuses_events_on_the_other(
         assert (await api.call("DELETE", f"/v2/sites/{SITE_ID}/")).status_code == 204
         refused = await _publish(other, api.admin, media_id="Media002")
         assert "unknown site" in assert_error(refused, 400)
-
-
-async def _waiting_for_events_lock(connection: asyncpg.Connection) -> bool:
-    waiting = await connection.fetchval(
-        "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'events'::regclass"
-    )
-    return bool(waiting)
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="PostgreSQL's check of a publish's configuration version is a plain read early in "
-    "its transaction (READ COMMITTED): a change committed between it and the inserts is "
-    "not seen, and the publish commits its fan-out of the configuration before the change",
-)
-async def test_a_publish_under_way_when_its_webhook_is_paused_holds_its_delivery(
-    api: Api, database_url: str
-) -> None:
-    if not database_url.startswith("postgres"):
-        pytest.skip("SQLite's write transaction excludes every other writer")
-    await api.site(SITE_ID)
-    hook = await api.webhook([SITE_ID])
-    assert (await _publish(api.client, api.admin)).status_code == 202  # its config is kept
-    blocker = await asyncpg.connect(database_url)
-    try:
-        # Inserting events waits (reads do not): the next publish has checked its
-        # configuration version and waits to insert its event.
-        holding = blocker.transaction()
-        await holding.start()
-        await blocker.execute("LOCK TABLE events IN SHARE MODE")
-        publishing = asyncio.create_task(_publish(api.client, api.admin, media_id="Media002"))
-        await eventually(lambda: _waiting_for_events_lock(blocker), message=lambda: "no wait")
-        paused = {"metadata": {"enabled": False}}
-        answered = await api.call("PATCH", f"/v2/webhooks/{hook['id']}/", json=paused)
-        assert answered.is_success, answered.text
-        await holding.rollback()
-        assert (await publishing).status_code == 202
-    finally:
-        await blocker.close()
-
-    # The publish committed after the pause: its delivery is held, as the next one's is.
-    assert await _deliveries(api, hook["id"], DeliveryStatus.HELD) == 1
-    assert await _deliveries(api, hook["id"], DeliveryStatus.PENDING) == 0

@@ -15,6 +15,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from typing import Any, cast
 
+import asyncpg  # type: ignore[import-untyped]
+import pytest
 from aiohttp import web
 from delivery_harness import FAST, Deployment, settings_for
 from receivers import DEADLINE, Receiver
@@ -208,3 +210,46 @@ async def test_an_edit_saved_while_a_claim_is_under_way_reaches_what_it_brings(
         # goes where the saved webhook says, as a queued one does.
         assert (len(old.received), len(new.received)) == (0, 1)
         new.assert_all_verified()
+
+
+async def _waiting_for_events_lock(connection: asyncpg.Connection) -> bool:
+    waiting = await connection.fetchval(
+        "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'events'::regclass"
+    )
+    return bool(waiting)
+
+
+async def test_a_publish_under_way_when_its_webhook_is_paused_sends_it_nothing(
+    database_url: str,
+) -> None:
+    """On PostgreSQL a publish checks its configuration (READ COMMITTED) before it inserts:
+    a pause committed in between leaves its delivery pending, as if made just before the
+    pause. The worker that claims it finds the webhook disabled and hands it back, paused
+    with the others (it resumes when the webhook is enabled): nothing is sent meanwhile."""
+    if not database_url.startswith("postgres"):
+        pytest.skip("SQLite's write transaction excludes every other writer")
+    async with Deployment.open(database_url) as hookcast:
+        receiver = await hookcast.receiver()
+        hook = await hookcast.hook_for(receiver)
+        hookcast.start_worker()
+        (first,) = await hookcast.publish_media(1)  # the API keeps the configuration
+        await receiver.wait_for_events({first})
+        blocker = await asyncpg.connect(database_url)
+        try:
+            # Inserting events waits (reads do not): the next publish has checked its
+            # configuration version and waits to insert its event.
+            holding = blocker.transaction()
+            await holding.start()
+            await blocker.execute("LOCK TABLE events IN SHARE MODE")
+            publishing = asyncio.create_task(hookcast.publish_media(2))
+            await eventually(lambda: _waiting_for_events_lock(blocker), message="no wait")
+            paused = {"metadata": {"enabled": False}}
+            answered = await hookcast.api.patch(f"/v2/webhooks/{hook['id']}/", json=paused)
+            assert answered.status_code == 200, answered.text
+            await holding.rollback()
+            await publishing
+        finally:
+            await blocker.close()
+
+        await hookcast.wait_for_status(hook["id"], "paused", 2)
+        assert receiver.event_ids() == [first]

@@ -11,8 +11,9 @@ Two ways to learn of an edit:
 - told (`edited`): the worker's store calls it once an edit made through it committed,
   or one made through `serve`'s API store, which forwards its edits to the delivery
   thread's store (cli/delivery_thread.py), reaching the worker on its next turn; a claim
-  under way then (`noting`) may bring copies read before the edit, which are not queued
-  yet: the worker hands those back as it receives them;
+  under way then, or a publish's hand-over in `serve`, may bring copies read before the
+  edit, which are not queued yet: the worker hands those back as it receives them
+  (`edited_since`);
 - looked for (`run`): every `edit_check_seconds` while deliveries wait, their webhooks are
   read again (one statement on PostgreSQL while nothing changed: store/claimed_webhooks.py)
   and compared; this finds edits made by other processes within about that period.
@@ -23,7 +24,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Collection, Mapping
 from operator import attrgetter
 
 from hookcast.domain.models import Webhook
@@ -74,25 +76,32 @@ class EditWatch:
         self._queued = queued
         self._drop = drop
         self._period = period
-        self._noting: list[set[str]] = []  # one per block under way in `noting`
+        # Webhook id: loop time of its latest edit told, oldest first, kept _TOLD_FOR.
+        self._told: OrderedDict[str, float] = OrderedDict()
 
     def edited(self, webhook_id: str) -> None:
         """The store committed an edit or deletion of the webhook: no need to compare."""
-        for noted in self._noting:
-            noted.add(webhook_id)
+        told = self._told
+        now = asyncio.get_running_loop().time()
+        told[webhook_id] = now
+        told.move_to_end(webhook_id)
+        while next(iter(told.values())) < now - _TOLD_FOR:
+            told.popitem(last=False)
         self._drop({webhook_id})
 
-    @contextlib.contextmanager
-    def noting(self) -> Iterator[set[str]]:
-        """The ids of the webhooks told edited while the block runs. A claim awaited in it
-        may bring copies read before such an edit committed; `edited` finds nothing of them
-        to drop (they are not queued yet), so the claimer hands them back itself."""
-        noted: set[str] = set()
-        self._noting.append(noted)
-        try:
-            yield noted
-        finally:
-            self._noting.remove(noted)
+    def edited_since(self, at: float) -> set[str]:
+        """The webhooks told edited at or after loop time `at` (from the latest back, so a
+        tenant's stream of edits costs a claim only those made while it was under way).
+        Deliveries brought by a claim asked for then, or handed over by a publish leased
+        then, may carry copies read before such an edit committed; `edited` found nothing
+        of them to drop (they were not queued yet), so the worker hands them back as it
+        receives them."""
+        edited: set[str] = set()
+        for webhook_id, told_at in reversed(self._told.items()):
+            if told_at < at:
+                break
+            edited.add(webhook_id)
+        return edited
 
     async def run(self, stop: asyncio.Event) -> None:
         """Looks for edits every period until `stop`."""
@@ -114,6 +123,11 @@ class EditWatch:
             _log.exception("reading the queued deliveries' webhooks failed")
             return
         self._drop(_outdated(claimed, current))
+
+
+# How long an edit told is kept for edited_since: longer than a claim or a publish takes,
+# and than the shortest lease (what it brought is claimed afresh after that anyway).
+_TOLD_FOR = 120.0
 
 
 def _outdated(claimed: list[Webhook], current: Mapping[str, Webhook]) -> set[str]:

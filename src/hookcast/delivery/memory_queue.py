@@ -176,6 +176,17 @@ class MemoryDeliveryQueue:
         if leases:
             self._due.set()
 
+    async def park_deliveries(self, leases: Sequence[tuple[str, str]]) -> None:
+        """Gives back held leases unattempted: paused while their webhook is disabled."""
+        for delivery_id, token in leases:
+            entry = self._held(delivery_id, token)
+            if entry is not None:
+                current = self._webhooks.get(entry.webhook.id, entry.webhook)
+                status = DeliveryStatus.PENDING if current.enabled else DeliveryStatus.PAUSED
+                entry.delivery = replace(entry.delivery, status=status, lease_token=None)
+        if leases:
+            self._due.set()
+
     async def admit_requests(
         self, webhook_id: str, *, limit: DeliveryRateLimit, now: datetime, count: int = 1
     ) -> tuple[int, datetime]:

@@ -25,7 +25,7 @@ from hookcast.delivery.options import WorkerOptions
 from hookcast.delivery.outcomes import OutcomeRecorder
 from hookcast.delivery.pacing import ClaimPacing
 from hookcast.delivery.rate_gate import RateGate
-from hookcast.delivery.scheduler import EndpointScheduler, Start
+from hookcast.delivery.scheduler import EndpointScheduler, LeaseKey, Start
 from hookcast.domain.models import Ordering
 from hookcast.heartbeat import Heartbeat
 from hookcast.ports import (
@@ -98,6 +98,7 @@ class DeliveryWorker:
         # Loop time at which the latest claim was asked for: its leases expire a lease later,
         # whenever its answer comes (scheduler.py starts nothing that could outlast them).
         self._claim_asked_at = 0.0
+        self._parking: set[asyncio.Task[None]] = set()  # _park writes under way
         self._waiting_for_room = False
         self._start_queued = False  # a _start_ready is due at the loop's next turn
         # Another worker took what woke this one: claim a little later next time, and only
@@ -144,6 +145,7 @@ class DeliveryWorker:
             unwatch()
             self._outcomes.hand_back(self._scheduler.clear())
             await self._drain()
+            await asyncio.gather(*self._parking, return_exceptions=True)
             await self._rates.close()
             await self._outcomes.close()
             beating.cancel()
@@ -193,33 +195,19 @@ class DeliveryWorker:
         """The deliveries claimed; None if the claim failed (logged, after a pause)."""
         self._claim_asked_at = asyncio.get_running_loop().time()
         try:
-            with self._edits.noting() as edited:
-                claimed = await self._queue.claim_due_deliveries(
-                    now=self._clock(),
-                    limit=room,
-                    lease_seconds=self._options.lease_seconds,
-                    worker_id=self.worker_id,
-                    per_account=per_account or self._options.claim_per_account,
-                    holding=holding,
-                )
+            claimed = await self._queue.claim_due_deliveries(
+                now=self._clock(),
+                limit=room,
+                lease_seconds=self._options.lease_seconds,
+                worker_id=self.worker_id,
+                per_account=per_account or self._options.claim_per_account,
+                holding=holding,
+            )
         except Exception:  # the database may be down for a while: log, back off, go on
             _log.exception("claiming deliveries failed; retrying shortly")
             await asyncio.sleep(1.0)
             return None
-        return self._unedited(claimed, edited)
-
-    def _unedited(
-        self, claimed: Sequence[ClaimedDelivery], edited: Collection[str]
-    ) -> list[ClaimedDelivery]:
-        """`claimed` without the deliveries of webhooks whose edit committed while the claim
-        was under way: it may have read them before the edit, and the API has answered.
-        Those go back unsent, as queued ones do (edits.py), and are claimed again."""
-        if not edited:
-            return list(claimed)
-        self._outcomes.hand_back(
-            (item.delivery.id, item.lease_token) for item in claimed if item.webhook.id in edited
-        )
-        return [item for item in claimed if item.webhook.id not in edited]
+        return list(claimed)
 
     async def _paced_claim(self, room: int) -> list[ClaimedDelivery]:
         """A claim, unless this worker is losing and nothing has waited long enough; what
@@ -258,12 +246,53 @@ class DeliveryWorker:
         (handing back what overflows), then starts what may go now."""
         if claimed:
             self._liveness.took_leases()
+            claimed = self._sendable(claimed, since=lease_ends - self._options.lease_seconds)
         now = asyncio.get_running_loop().time()
         overflow = self._scheduler.enqueue(
             claimed, now=now, lease_ends=lease_ends, handed_over=handed_over
         )
         self._outcomes.hand_back(overflow)
         self._start_ready()
+
+    def _sendable(
+        self, claimed: Sequence[ClaimedDelivery], *, since: float
+    ) -> Sequence[ClaimedDelivery]:
+        """`claimed` without what may not be sent as it came, which goes back unsent:
+        - the deliveries of webhooks told edited since loop time `since`, when the claim was
+          asked for or the publish took its lease: their copies may predate the edit, which
+          the API has answered (edits.py); claimed again, they carry the saved webhook;
+        - those of a disabled webhook: a publish that checked its configuration before the
+          pause committed may still have made them pending (PostgreSQL); they are parked,
+          paused with the webhook's others (`_park`)."""
+        edited = self._edits.edited_since(since)
+        if not edited and all(item.webhook.enabled for item in claimed):
+            return claimed
+        keep: list[ClaimedDelivery] = []
+        back: list[LeaseKey] = []
+        parked: list[LeaseKey] = []
+        for item in claimed:
+            if not item.webhook.enabled:
+                parked.append((item.delivery.id, item.lease_token))
+            elif item.webhook.id in edited:
+                back.append((item.delivery.id, item.lease_token))
+            else:
+                keep.append(item)
+        self._outcomes.hand_back(back)
+        if parked:
+            parking = asyncio.create_task(self._park(parked), name="hookcast-park")
+            self._parking.add(parking)
+            parking.add_done_callback(self._parking.discard)
+        return keep
+
+    async def _park(self, leases: list[LeaseKey]) -> None:
+        """Parks deliveries claimed with their webhook disabled (rare: a race with a pause);
+        if that write fails they go back as any lease does, and are parked when claimed
+        again."""
+        try:
+            await self._queue.park_deliveries(leases)
+        except Exception:
+            _log.exception("parking the deliveries of a disabled webhook failed")
+            self._outcomes.hand_back(leases)
 
     def _holds_leases(self) -> bool:
         """Whether leases are held: queued, in flight, or awaiting their write."""

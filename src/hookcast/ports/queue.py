@@ -99,6 +99,10 @@ class DeliveryQueue(Protocol):
     async def release_deliveries(self, leases: Sequence[tuple[str, str]], now: datetime) -> None:
         """Gives back (delivery_id, lease_token) leases unattempted, due at `now`."""
 
+    async def park_deliveries(self, leases: Sequence[tuple[str, str]]) -> None:
+        """Gives back, unattempted, leases claimed with their webhook disabled: paused while
+        it still is (the webhook's enabling resumes them), else due as they were."""
+
     async def admit_requests(
         self, webhook_id: str, *, limit: DeliveryRateLimit, now: datetime, count: int = 1
     ) -> tuple[int, datetime]:

@@ -435,6 +435,27 @@ async def release_leases(
     await release(tx, leases, due=to_micros(now))
 
 
+async def park(tx: Transaction, leases: Sequence[tuple[str, str]]) -> None:
+    """Hands back leases claimed with their webhook disabled (a publish that checked its
+    configuration before the webhook's pause committed made them pending): paused while
+    the webhook is still disabled, else pending, due as they were. Rare: one statement per
+    lease, each row found by its id."""
+    for delivery_id, token in leases:
+        await tx.execute(_PARK, {"b_id": delivery_id, "b_token": token})
+
+
+_PARK = Statement(
+    lambda _: (
+        update(deliveries)
+        .where(
+            deliveries.c.id == bindparam("b_id"),
+            deliveries.c.lease_token == bindparam("b_token"),
+        )
+        .values(status=_status_for_webhook(), lease_token=None, lease_worker=None, lease_until=None)
+    )
+)
+
+
 async def next_due_at(tx: Transaction) -> datetime | None:
     row = await tx.fetch_one(_NEXT_DUE)
     return row[0] if row else None

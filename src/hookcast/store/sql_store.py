@@ -532,6 +532,12 @@ class SqlStore:
             await notify(tx)
         self._wakeup.notify()
 
+    async def park_deliveries(self, leases: Sequence[tuple[str, str]]) -> None:
+        async with self._writing() as tx:
+            await delivery_sql.park(tx, leases)
+            await notify(tx)
+        self._wakeup.notify()
+
     async def admit_requests(
         self, webhook_id: str, *, limit: DeliveryRateLimit, now: datetime, count: int = 1
     ) -> tuple[int, datetime]:

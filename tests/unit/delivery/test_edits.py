@@ -4,6 +4,7 @@ disabled or deleted; never for what recording attempts changed (its standing).""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Collection
 from dataclasses import replace
 
@@ -72,3 +73,15 @@ async def test_an_edit_the_queue_tells_of_is_handed_back_at_once() -> None:
     queue.delete_webhook(HOOK.id)
 
     assert dropped == [{HOOK.id}]
+
+
+async def test_the_edits_told_since_a_claim_was_asked_for_are_named_latest_first() -> None:
+    watch = EditWatch(MemoryDeliveryQueue(), queued=list, drop=lambda _: None, period=1.0)
+    loop = asyncio.get_running_loop()
+    watch.edited("before")
+    asked = loop.time()
+    watch.edited("during")
+    watch.edited("before")  # edited again: named again
+
+    assert watch.edited_since(asked) == {"during", "before"}
+    assert watch.edited_since(loop.time() + 1.0) == set()

@@ -243,15 +243,15 @@ async def test_two_workers_never_send_the_same_due_delivery_twice(database_url: 
 async def test_a_delivery_queued_too_long_for_its_lease_is_handed_back_not_sent_twice(
     database_url: str,
 ) -> None:
-    """A slow endpoint with one request at a time, 0.8 s answers, a 2 s timeout and a 4 s
-    lease with 0.5 s kept to record the outcome: a delivery may start up to 1.5 s into its
+    """A slow endpoint with one request at a time, 0.8 s answers, a 3 s timeout and a 4.8 s
+    lease with 0.5 s kept to record the outcome: a delivery may start up to 1.3 s into its
     lease, so the third and fourth claimed would start too late. They go back to the
     database and are claimed afresh, instead of being sent on a lease that could expire
     before their outcome is written (after which a claim would send them a second time)."""
     async with Deployment.open(database_url) as hookcast:
         receiver = await hookcast.receiver(answer(200, delay=0.8))
-        hook = await hookcast.hook_for(receiver, timeout_seconds=2)
-        options = with_options(endpoint_concurrency=1, lease_seconds=4.0, record_margin_seconds=0.5)
+        hook = await hookcast.hook_for(receiver, timeout_seconds=3)
+        options = with_options(endpoint_concurrency=1, lease_seconds=4.8, record_margin_seconds=0.5)
         hookcast.start_worker(options)
         ids = await hookcast.publish_media(4)
 

@@ -57,5 +57,5 @@ async def test_publishes_queued_while_the_writer_waits_for_its_turn_join_its_gro
     )
 
     assert await appended == [first.events[0].id]
-    assert results[:2] == [[second.events[0].id], [third.events[0].id]]
+    assert list(results[:2]) == [[second.events[0].id], [third.events[0].id]]
     assert groups == [[first, second, third]]

@@ -9,12 +9,9 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 
-from hookcast.store.sqlite_connector import SQLiteConnector
 from hookcast.store.writer_gate import WriterGate, writer_gate
 
 BOUND = 10.0  # seconds any wait in these tests may take before the test fails
@@ -94,36 +91,3 @@ async def test_a_cancelled_wait_gives_its_turn_to_the_next() -> None:
     assert gate.locked()
     gate.release()
     assert not gate.locked()
-
-
-async def test_a_commit_hands_the_turn_on_from_its_thread_while_the_loop_is_busy(
-    tmp_path: Path,
-) -> None:
-    # `serve`'s API loop may be busy for milliseconds after its commit has returned
-    # (requests, the GIL): the delivery thread's writer must not wait for it to resume.
-    path = tmp_path / "turns.db"
-    connector = SQLiteConnector(path)
-    gate = writer_gate(str(path))
-    other_had_it = threading.Event()
-    handed_on: list[bool] = []
-
-    async def other_writer() -> None:
-        await gate.acquire()
-        other_had_it.set()
-        gate.release()
-
-    def busy() -> None:  # the loop, busy until the other writer has had a turn (or BOUND)
-        handed_on.append(other_had_it.wait(BOUND))
-
-    try:
-        with other_loop() as loop:
-            async with connector.writing() as tx:
-                await tx.execute(text("CREATE TABLE t (x INTEGER)"))
-                other = asyncio.run_coroutine_threadsafe(other_writer(), loop)
-                running = asyncio.get_running_loop()
-                # Busy from the loop's turn after the one that hands the COMMIT to its thread.
-                running.call_soon(running.call_soon, busy)
-            await asyncio.wait_for(asyncio.wrap_future(other), BOUND)
-    finally:
-        await connector.close()
-    assert handed_on == [True]

@@ -20,8 +20,7 @@ Three waits must not block the loop:
   at p99 on this machine) and now and then copies the WAL back into the database (an
   automatic checkpoint, longer still). On the loop's thread that wait stopped every request
   and delivery (~15% of the loop's time at 700 publishes/s, and the worst stalls); it runs
-  on a helper thread, which the connection has to itself until the commit returns; that
-  thread then hands the writer's turn on (`SQLiteConnector._commit`).
+  on a helper thread, which the connection has to itself until the commit returns.
 - Another process (a CLI command, a second worker) may hold the write lock. Statements run
   without SQLite's busy handler; one refused as locked (in practice BEGIN IMMEDIATE: once it
   succeeds this connection holds the write lock, and WAL readers are not blocked) is retried
@@ -273,7 +272,6 @@ class SQLiteConnector:
         """See `Connector.writing`: BEGIN IMMEDIATE on the one writer connection."""
         with translate_errors():
             await self._take_writer()
-            handed_on: list[bool] = []  # by the commit's thread, with the turn (`_commit`)
             try:
                 if self._writer is None:
                     # The busy handler is off: `wait_for_lock` waits for other processes.
@@ -283,24 +281,12 @@ class SQLiteConnector:
                 await transaction.begin("BEGIN IMMEDIATE")
                 try:
                     yield transaction
-                    await _on_thread(self._commit, writer, handed_on)
+                    await _on_thread(writer.execute, "COMMIT")
                 finally:
-                    if not handed_on and writer.in_transaction:  # the block or COMMIT raised
+                    if writer.in_transaction:  # the block or the commit raised
                         writer.execute("ROLLBACK")
             finally:
-                if not handed_on:
-                    self._writer_free.release()
-
-    def _commit(self, writer: sqlite3.Connection, handed_on: list[bool]) -> None:
-        """COMMIT, then the next writer's turn, both on the commit's thread. Handed on from
-        the loop instead, the turn waited for the loop to resume this transaction, busy as
-        it may be with requests and the GIL with the other thread (at 2,000 publishes/s
-        embedded: 0.1 ms at the median, 19 ms at p99), while the other store's writer could
-        not begin. From here on the transaction leaves `writer` alone: the next one may
-        begin on it at once."""
-        writer.execute("COMMIT")
-        handed_on.append(True)
-        self._writer_free.release()
+                self._writer_free.release()
 
     async def _take_writer(self) -> None:
         """Waits for the writer connection: in-process writers queue here instead of

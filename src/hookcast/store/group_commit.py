@@ -3,14 +3,6 @@ next transaction (one BEGIN, one fsync, one INSERT of events and one of deliveri
 all). A publish whose data the database refuses fails alone: the group is then retried
 publish by publish.
 
-A group is taken from the queue once its transaction has begun, not before it waits for
-the writer: on SQLite the turn may be with `serve`'s delivery thread (store/writer_gate.py)
-or the connection still with the last commit, and every publish queued meanwhile then joins
-the group instead of waiting for one more commit after it. Taken first, a group was
-often one publish (at 2,000 single events/s embedded, 211 of 590 groups) while the
-publishes that came in behind it waited for the next (docs/benchmarks.md, "The group
-commit's fixed cost on SQLite").
-
 SQLite has one writer, so one group is written at a time. On PostgreSQL two are: a group's
 transaction spends most of its time waiting on round trips, and publishes arriving
 meanwhile need not wait for it to end before theirs begins (rows are locked in the same
@@ -104,51 +96,21 @@ class GroupCommit:
         finally:
             self._gathering -= 1
         while self._queue:
-            await self._write_next()
+            group: list[_Waiting] = []
+            size = 0
+            while self._queue and (not group or size < self._group_events):
+                group.append(self._queue.popleft())
+                size += len(group[-1].publish.events)
+            await self._write_group(group)
 
-    def _take(self) -> list[_Waiting]:
-        """The publishes queued, first come first, up to `_group_events` events (a publish
-        is never split, so at least one)."""
-        group: list[_Waiting] = []
-        size = 0
-        while self._queue and (not group or size < self._group_events):
-            group.append(self._queue.popleft())
-            size += len(group[-1].publish.events)
-        return group
-
-    async def _write_next(self) -> None:
-        """The next group, taken from the queue inside its transaction (the first one
-        that begins, when PostgreSQL's is written again)."""
-        group: list[_Waiting] = []
-
-        def publishes() -> list[Publish]:
-            if not group:
-                group.extend(self._take())
-            return [item.publish for item in group]
-
-        try:
-            stored, due = await self._append(publishes)
-        except Exception as exc:
-            # Taken already, or not if it failed before its transaction began (the
-            # writer's queue timed out, the database stayed locked): it fails alike.
-            await self._failed(group or self._take(), exc)
-            return
-        self._answer(group, stored, due)
-
-    async def _append(
-        self, publishes: Callable[[], list[Publish]]
-    ) -> tuple[list[list[str] | None], int]:
-        """The group (`publishes()`, called once each transaction has begun) in one
-        transaction: on PostgreSQL in two statements unless that cannot finish
-        (store/append_postgres.py) or the database rolled it back (`RolledBack`), then the
-        general way, again up to `_REDOS` times while rolled back."""
+    async def _append(self, publishes: list[Publish]) -> tuple[list[list[str] | None], int]:
+        """The group in one transaction: on PostgreSQL in two statements unless that cannot
+        finish (store/append_postgres.py) or the database rolled it back (`RolledBack`),
+        then the general way, again up to `_REDOS` times while rolled back."""
         if self._postgres:
             try:
                 async with self._writing() as tx:
-                    taken = publishes()
-                    if not taken:  # the other writer took them while this one began
-                        return [], 0
-                    return await append_on_postgres(tx, taken, box=self._box)
+                    return await append_on_postgres(tx, publishes, box=self._box)
             except (Contended, RolledBack):
                 pass  # rolled back: written again below
             for _ in range(_REDOS):
@@ -159,31 +121,24 @@ class GroupCommit:
         return await self._append_together(publishes)
 
     async def _append_together(
-        self, publishes: Callable[[], list[Publish]]
+        self, publishes: list[Publish]
     ) -> tuple[list[list[str] | None], int]:
         async with self._writing() as tx:
-            return await append_together(tx, publishes(), box=self._box)
+            return await append_together(tx, publishes, box=self._box)
 
     async def _write_group(self, group: list[_Waiting]) -> None:
         try:
-            stored, due = await self._append(lambda: [item.publish for item in group])
-        except Exception as exc:
-            await self._failed(group, exc)
-            return
-        self._answer(group, stored, due)
-
-    async def _failed(self, group: list[_Waiting], exc: Exception) -> None:
-        """A group whose transaction raised `exc`: if the database (`Unavailable`), every
-        publish fails alike; otherwise one publish's data may be at fault, and the group is
-        written again publish by publish."""
-        if isinstance(exc, Unavailable) or len(group) == 1:
+            stored, due = await self._append([item.publish for item in group])
+        except Unavailable as exc:  # the database, not the data: every publish fails alike
             _fail_all(group, exc)
             return
-        for item in group:
-            await self._write_group([item])
-
-    def _answer(self, group: list[_Waiting], stored: list[list[str] | None], due: int) -> None:
-        """Each publish of a committed group gets its ids (or `ConfigChanged`)."""
+        except Exception as exc:
+            if len(group) == 1:
+                _fail_all(group, exc)
+                return
+            for item in group:
+                await self._write_group([item])
+            return
         if due:
             self._woken()
         for item, ids in zip(group, stored, strict=True):

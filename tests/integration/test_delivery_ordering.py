@@ -82,4 +82,4 @@ async def test_kill_9_of_the_worker_keeps_each_media_in_order(
             ),
         )
 
-        check(endpoint, CRASH_MEDIA)
+        check(endpoint, CRASH_MEDIA, crashed=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -13,6 +14,7 @@ from hookcast.delivery.memory_queue import MemoryDeliveryQueue
 from hookcast.ports import ClaimedDelivery, DeliveryQueue
 from hookcast.store import SqlStore, open_store
 from support import factories as make
+from support.postgres import run_sql
 
 LEASE = 30.0
 NOW = make.later(100_000)  # everything seeded is due
@@ -22,16 +24,24 @@ NOW = make.later(100_000)  # everything seeded is due
 AddAccount = Callable[..., Awaitable[str]]
 
 
-@pytest.fixture(params=["memory", "store"])
+@pytest.fixture(params=["memory", "store", "generic plans"])
 async def backend(
     request: pytest.FixtureRequest, database_url: str, secret_key: bytes
 ) -> AsyncIterator[tuple[DeliveryQueue, AddAccount]]:
-    """Each test runs on the memory queue once (beside SQLite) and on each database's store."""
+    """Each test runs on the memory queue once (beside SQLite), on each database's store, and
+    on PostgreSQL once more with every statement in its generic plan, the plan a connection
+    keeps for a claim after five (store/fair_claim.py: a claim's choices must not depend on
+    a custom plan's constants)."""
     if request.param == "memory":
         if database_url.startswith("postgresql"):
             pytest.skip("the memory queue runs once, beside SQLite")
         yield _memory()
         return
+    if request.param == "generic plans":
+        if not database_url.startswith("postgresql"):
+            pytest.skip("PostgreSQL's plans")
+        name = urlsplit(database_url).path.lstrip("/")
+        run_sql(database_url, f"ALTER DATABASE {name} SET plan_cache_mode = force_generic_plan")
     store = await open_store(database_url, secret_key=secret_key)
     try:
         yield store, _adder(store)

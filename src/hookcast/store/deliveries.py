@@ -9,7 +9,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
+    Integer,
     Select,
     String,
     and_,
@@ -34,7 +36,14 @@ from hookcast.store.chains import admit_deliveries, advance_chains, start_chains
 from hookcast.store.coalesce import supersede_older, supersede_retried
 from hookcast.store.connector import Row, Transaction
 from hookcast.store.events import EventKey, has_resource_id, load_events
-from hookcast.store.fair_claim import created_by_now, due_oldest, fair_due, others_due
+from hookcast.store.fair_claim import (
+    PENDING,
+    ClaimDays,
+    due_oldest,
+    fair_due,
+    of_days,
+    others_due,
+)
 from hookcast.store.horizon import pending_since
 from hookcast.store.record_batch import record_on_postgres, release_on_postgres
 from hookcast.store.record_sqlite import record_on_sqlite, release_on_sqlite
@@ -59,6 +68,10 @@ from hookcast.store.types import Timestamp, from_micros, to_micros
 from hookcast.store.unnest import unnest_insert, unnest_values
 from hookcast.store.webhooks import lock_webhooks, retried_now
 from hookcast.store.workers import register_claimer
+
+# Selects the rows a claim leases (store/fair_claim.py), for a database and, on PostgreSQL,
+# the days it reads.
+_Chooser = Callable[[str, ClaimDays | None], Select[Any]]
 
 __all__ = [
     "claim_due",
@@ -163,9 +176,9 @@ async def claim_due(
         "b_token": token,
         "b_worker": worker_id,
     }
-    statement = _CLAIM
+    kind = "oldest"
     if holding is not None or per_account > 0:
-        statement = _CLAIM_FAIR if holding is None else _CLAIM_OTHERS
+        kind = "fair" if holding is None else "others"
         values |= {
             "b_per_account": per_account,
             "b_from": new_resource_id(),
@@ -175,10 +188,10 @@ async def claim_due(
     lost: list[tuple[Delivery, int]] = []
     loaded: dict[EventKey, Event] | None = None
     if tx.database == "postgresql":
-        values["b_since"] = await pending_since(tx)  # the first day it plans
+        days = ClaimDays.of(since=await pending_since(tx), now=now)
         loaded = {}
         # The statement registers the worker too.
-        for mapped in await tx.fetch_mappings(_WITH_EVENTS[statement], values):
+        for mapped in await tx.fetch_mappings(_pg_claim(kind, days), values):
             delivery = delivery_from_row(mapped)
             loaded[(delivery.account_id, delivery.event_id)] = _claimed_event(mapped)
             _sort_claimed(delivery, mapped["lease_losses"], claimed=claimed, lost=lost)
@@ -187,7 +200,7 @@ async def claim_due(
             await tx.execute(_REGISTER, values)
         # Each row's due time is its lease's expiry, as stored (whole microseconds).
         due = from_micros(to_micros(until))
-        for row in await tx.fetch_all(statement, values):
+        for row in await tx.fetch_all(_SQLITE_CLAIMS[kind], values):
             _sort_claimed(_claimed_delivery(row, due), row[-1], claimed=claimed, lost=lost)
     if lost:
         await _fail_lost(tx, lost, now)
@@ -266,7 +279,7 @@ _FAIL_LOST = Statement(
 )
 
 
-def _claim(database: str, *, chosen: Callable[[str], Select[Any]]) -> Update:
+def _claim(database: str, days: ClaimDays | None, *, chosen: _Chooser) -> Update:
     """Leases the due deliveries `chosen` selects (store/fair_claim.py).
 
     PostgreSQL reaches the chosen rows, which the choice locked, by their ctid: a TID scan
@@ -276,7 +289,7 @@ def _claim(database: str, *, chosen: Callable[[str], Select[Any]]) -> Update:
     ANALYZE); `id = ANY(ARRAY(...))` probes the primary key of every day partition for each
     chosen row (with six days of finished deliveries beside today's, the TID scan took
     PostgreSQL's CPU per delivery from 64-68 to 55 µs; with one day, no difference)."""
-    ids = chosen(database)
+    ids = chosen(database, days)
     if database == "postgresql":
         rows = ids.cte("chosen")
         tid: ColumnElement[Any] = literal_column("deliveries.ctid")
@@ -284,7 +297,7 @@ def _claim(database: str, *, chosen: Callable[[str], Select[Any]]) -> Update:
             tid == any_(func.array(select(rows.c.tid).scalar_subquery())),
             tid == rows.c.tid,
             deliveries.c.id == rows.c.id,
-            *created_by_now(database, deliveries),
+            *of_days(deliveries, days),
         )
     else:  # by rowid (store/fair_claim.py _row_ids says why)
         picked = literal_column("deliveries.rowid").in_(ids)
@@ -326,25 +339,32 @@ _SQLITE_CLAIMED = tuple(
 )
 
 
-def _oldest(database: str) -> Select[Any]:
-    due = due_oldest(database)
+def _oldest(database: str, days: ClaimDays | None) -> Select[Any]:
+    due = due_oldest(database, days)
     return select(due.c.id, due.c.tid) if database == "postgresql" else select(due.c.rid)
 
 
-_CLAIM = Statement(lambda database: _claim(database, chosen=_oldest))
-_CLAIM_FAIR = Statement(lambda database: _claim(database, chosen=fair_due))  # every claim
-_CLAIM_OTHERS = Statement(lambda database: _claim(database, chosen=others_due))
+# The choice of rows a claim leases, by kind: the oldest due, the fair claim (every worker's
+# claim), and the fair claim of the accounts a worker holds none of.
+_CHOOSERS: dict[str, _Chooser] = {"oldest": _oldest, "fair": fair_due, "others": others_due}
+
+
+def _sqlite_claim(chosen: _Chooser) -> Statement:
+    return Statement(lambda database: _claim(database, None, chosen=chosen))
+
+
+_SQLITE_CLAIMS = {kind: _sqlite_claim(chosen) for kind, chosen in _CHOOSERS.items()}
 
 _EVENT_COLUMNS = tuple(events.c.keys())
 
 
-def _with_events(chosen: Callable[[str], Select[Any]]) -> Statement:
+def _with_events(chosen: _Chooser, days: ClaimDays) -> Statement:
     """PostgreSQL: the claim and the load of its deliveries' events in one statement (the
     claim's UPDATE ... RETURNING joined to events by primary key), one round trip fewer
     per claim. Each event's columns come back prefixed `event_`."""
 
     def build(database: str) -> Select[Any]:
-        claimed = _claim(database, chosen=chosen).cte("claimed")
+        claimed = _claim(database, days, chosen=chosen).cte("claimed")
         # LATERAL with LIMIT 1: a primary-key probe per claimed row. A plain join was
         # hash-joined against a sequential scan of every event, once per claim.
         event = (
@@ -363,11 +383,21 @@ def _with_events(chosen: Callable[[str], Select[Any]]) -> Statement:
 _REGISTER = Statement(register_claimer)  # SQLite
 
 
-_WITH_EVENTS = {
-    _CLAIM: _with_events(_oldest),
-    _CLAIM_FAIR: _with_events(fair_due),
-    _CLAIM_OTHERS: _with_events(others_due),
-}
+# PostgreSQL's claims by kind and days (`ClaimDays` is written into each one's SQL): a
+# handful at a time (a new pair of days comes when the horizon moves or the day changes),
+# the oldest dropped beyond that; each is compiled on its first claim.
+_PG_CLAIMS: dict[tuple[str, ClaimDays], Statement] = {}
+_PG_CLAIMS_KEPT = 12
+
+
+def _pg_claim(kind: str, days: ClaimDays) -> Statement:
+    """PostgreSQL's claim of `kind` (`_CHOOSERS`) over `days`, with its events."""
+    found = _PG_CLAIMS.get((kind, days))
+    if found is None:
+        if len(_PG_CLAIMS) >= _PG_CLAIMS_KEPT:
+            del _PG_CLAIMS[next(iter(_PG_CLAIMS))]
+        found = _PG_CLAIMS[(kind, days)] = _with_events(_CHOOSERS[kind], days)
+    return found
 
 
 async def record_attempts(tx: Transaction, results: Sequence[DeliveryResult]) -> int:
@@ -466,12 +496,18 @@ def _next_due(_database: str) -> Select[tuple[datetime]]:
     expiries. A leased row is due no earlier than it was (its expiry is later than the due
     time it was claimed at), so only the leased rows before the first unleased one in the
     due index can be earlier: the statement reads that stretch of the index, as long as
-    the leases the workers hold, and not the backlog behind it."""
+    the leases the workers hold, and not the backlog behind it.
+
+    Its constants are written into the SQL, none bound: PostgreSQL then keeps one plan for
+    it, which reads the due index (a partial index on the pending rows). With the status
+    bound, a generic plan could not use that index, so every call was planned afresh,
+    ~0.9 ms against ~0.1 ms of executing (a losing worker reads this about once per
+    publish group: 81-112 times per 3,000 single events, docs/benchmarks.md)."""
     first_free = (
         select(deliveries.c.next_attempt_at)
-        .where(deliveries.c.status == _PENDING, deliveries.c.lease_token.is_(None))
+        .where(deliveries.c.status == PENDING, deliveries.c.lease_token.is_(None))
         .order_by(deliveries.c.next_attempt_at)
-        .limit(1)
+        .limit(literal_column("1", Integer))
         .scalar_subquery()
     )
     due = case(
@@ -479,12 +515,12 @@ def _next_due(_database: str) -> Select[tuple[datetime]]:
         else_=func.coalesce(deliveries.c.lease_until, deliveries.c.next_attempt_at),
     )
     return select(func.min(due)).where(
-        deliveries.c.status == _PENDING,
+        deliveries.c.status == PENDING,
         deliveries.c.next_attempt_at <= func.coalesce(first_free, _NEVER),
     )
 
 
-_NEVER = 2**62  # microseconds: later than any due time
+_NEVER = literal_column(str(2**62), BigInteger)  # microseconds: later than any due time
 _NEXT_DUE = Statement(_next_due)
 
 

@@ -20,10 +20,19 @@ are taken: concurrent claimers skip each other's rows instead of waiting or shar
 Rows locked here but not chosen stay locked until the claim commits, a few milliseconds.
 SQLite has no LATERAL; a correlated `rowid IN (... LIMIT)` does the same, and its writers are
 serialized, so nothing needs locking.
+
+On PostgreSQL a claim is one statement of seven scans of deliveries, and planning it cost more
+than running it: 0.6-0.7 ms against 0.25-0.3 ms for a claim of 7 deliveries (the oldest-first
+claim alone 0.3 against 0.2; docs/benchmarks.md, "A claim planned once"). So everything its
+plan depends on is written into the SQL, not bound: the status the partial indexes are made
+for, the walk's LIMIT 1 and the days it reads (`ClaimDays`). A generic plan is then as right
+as a custom one, and PostgreSQL keeps one per connection after five custom plans (with
+`status` bound, a generic plan could use none of the partial indexes and ran 0.1-1.4 s).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -48,13 +57,48 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import NamedFromClause
 
 from hookcast.domain.models import DeliveryStatus
+from hookcast.store.horizon import DAY_MICROS
 from hookcast.store.sql import in_list
 from hookcast.store.tables import deliveries
-from hookcast.store.types import Timestamp
+from hookcast.store.types import Timestamp, to_micros
 
-__all__ = ["created_by_now", "due_oldest", "fair_due", "not_leased", "others_due"]
+__all__ = [
+    "PENDING",
+    "ClaimDays",
+    "due_oldest",
+    "fair_due",
+    "not_leased",
+    "of_days",
+    "others_due",
+]
 
-_PENDING = DeliveryStatus.PENDING.value
+# Written into the SQL (the module docstring says why): `status = PENDING` is the partial
+# indexes' own predicate, which a bound status cannot be proved to imply.
+PENDING: ColumnElement[str] = literal_column(f"'{DeliveryStatus.PENDING.value}'", String)
+_ONE: ColumnElement[int] = literal_column("1", Integer)
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimDays:
+    """The days a PostgreSQL claim reads: deliveries created from `since` (the pending
+    horizon, store/horizon.py) up to `until`, the end of the claim's own day (µs since the
+    epoch). Written into the claim's SQL as constants, so the planner leaves out, once for
+    every plan of the statement, the past days with no pending delivery and the days made
+    ahead for the coming week: each day partition in a claim's plan costs its planning and
+    executing (dropping the seven days ahead took PostgreSQL's CPU per delivery from 55-86
+    to 48-52 µs, a drain of 10,000). A due delivery was created by now (it is due no
+    earlier than it was created), so none is after `until`. Each pair of constants is a
+    statement of its own, prepared and planned apart: a new one when the horizon moves
+    or the day changes."""
+
+    since: int
+    until: int
+
+    @classmethod
+    def of(cls, *, since: int, now: datetime) -> ClaimDays:
+        """The days from the horizon `since` to the end of `now`'s day (UTC)."""
+        moment = to_micros(now)
+        return cls(since=since, until=moment - moment % DAY_MICROS + DAY_MICROS)
 
 
 def _limit() -> ColumnElement[int]:
@@ -76,17 +120,14 @@ def _now() -> ColumnElement[datetime]:
     return bindparam("b_now", type_=Timestamp)
 
 
-def created_by_now(database: str, table: FromClause) -> list[ColumnElement[bool]]:
-    """On PostgreSQL, `b_since <= created <= b_now`: a due delivery was created by now (it
-    is due no earlier than it was created) and not before the horizon (store/horizon.py),
-    and with both constants in each claim's plan the planner leaves out the day partitions
-    made ahead for the coming week and the past days with no pending delivery. Each
-    partition in a claim's plan costs its planning and execution: dropping the seven days
-    ahead took PostgreSQL's CPU per delivery from 55-86 to 48-52 µs (a drain of 10,000)."""
-    if database == "postgresql":
-        since = bindparam("b_since", type_=BigInteger)
-        return [table.c.created <= _now(), table.c.created >= since]
-    return []
+def of_days(table: FromClause, days: ClaimDays | None) -> list[ColumnElement[bool]]:
+    """`since <= created < until` with both written as constants (`ClaimDays`); nothing
+    without `days` (SQLite, whose tables are not partitioned)."""
+    if days is None:
+        return []
+    since = literal_column(str(int(days.since)), BigInteger)
+    until = literal_column(str(int(days.until)), BigInteger)
+    return [table.c.created >= since, table.c.created < until]
 
 
 def _row_ids(database: str, table: NamedFromClause) -> list[ColumnElement[Any]]:
@@ -102,7 +143,7 @@ def _row_ids(database: str, table: NamedFromClause) -> list[ColumnElement[Any]]:
     return [literal_column(f"{table.name}.rowid").label("rid")]
 
 
-def due_oldest(database: str) -> CTE:
+def due_oldest(database: str, days: ClaimDays | None) -> CTE:
     """The `b_limit` oldest due deliveries (id, next_attempt_at; on PostgreSQL tid too),
     locked on PostgreSQL.
 
@@ -112,10 +153,10 @@ def due_oldest(database: str) -> CTE:
     due = (
         select(*_row_ids(database, deliveries), deliveries.c.next_attempt_at)
         .where(
-            deliveries.c.status == _PENDING,
+            deliveries.c.status == PENDING,
             deliveries.c.next_attempt_at <= _now(),
             not_leased(deliveries, _now()),
-            *created_by_now(database, deliveries),
+            *of_days(deliveries, days),
         )
         .order_by(deliveries.c.next_attempt_at)
         .limit(_limit())
@@ -125,11 +166,11 @@ def due_oldest(database: str) -> CTE:
     return due.cte("due")
 
 
-def fair_due(database: str) -> Select[Any]:
+def fair_due(database: str, days: ClaimDays | None) -> Select[Any]:
     """The ids to claim (on PostgreSQL with their tid): each account's share of its due
     deliveries, then the oldest due, `b_limit` in all."""
-    shares = _shares(database)
-    oldest = due_oldest(database)
+    shares = _shares(database, days)
+    oldest = due_oldest(database, days)
     names = _names(database)
     # Every share is taken (there are at most `b_limit`), so only the oldest need their due
     # time: the fill is the oldest of those not already shares.
@@ -151,11 +192,11 @@ def fair_due(database: str) -> Select[Any]:
     )
 
 
-def others_due(database: str) -> Select[Any]:
+def others_due(database: str, days: ClaimDays | None) -> Select[Any]:
     """The ids to claim (on PostgreSQL with their tid) for a worker that holds all it may
     claim: the shares of the accounts not in `b_holding` (the accounts whose deliveries it
     holds), `b_limit` in all, and no oldest to fill the batch."""
-    shares = _shares(database, holding=True)
+    shares = _shares(database, days, holding=True)
     return select(*(shares.c[n] for n in _names(database)))
 
 
@@ -163,10 +204,10 @@ def _names(database: str) -> tuple[str, ...]:
     return ("id", "tid") if database == "postgresql" else ("rid",)
 
 
-def _shares(database: str, *, holding: bool = False) -> CTE:
+def _shares(database: str, days: ClaimDays | None, *, holding: bool = False) -> CTE:
     """Up to `b_per_account` due deliveries of each account met on the walk (but those in
     `b_holding`), `b_limit` in all: their ids."""
-    walk = _walk(database)
+    walk = _walk(days)
     if holding:
         held = in_list(database, column=walk.c.account_id, name="b_holding")
         walk = select(walk.c.account_id).where(~held).cte("others")
@@ -175,10 +216,10 @@ def _shares(database: str, *, holding: bool = False) -> CTE:
         select(*_row_ids(database, mine))
         .where(
             _of_account(database, mine.c.account_id, walk.c.account_id),
-            mine.c.status == _PENDING,
+            mine.c.status == PENDING,
             mine.c.next_attempt_at <= _now(),
             not_leased(mine, _now()),
-            *created_by_now(database, mine),
+            *of_days(mine, days),
         )
         # account_id first, though it is one value: the order is then the account index's
         # own. PostgreSQL still needs the table's statistics (autovacuum keeps them) to
@@ -212,21 +253,21 @@ def _of_account(
     return column == account
 
 
-def _walk(database: str) -> CTE:
+def _walk(days: ClaimDays | None) -> CTE:
     """The accounts with pending deliveries: from `b_from` upwards, then from the smallest
     up to `b_from`."""
     start = bindparam("b_from", type_=String)
-    first = _first_account(database, "upwards_first", at_least=start)
-    upwards = _accounts(database, "upwards", first=first)
-    first = _first_account(database, "wrapped_first", at_least=None)
-    wrapped = _accounts(database, "wrapped", first=first)
+    first = _first_account("upwards_first", days, at_least=start)
+    upwards = _accounts("upwards", days, first=first)
+    first = _first_account("wrapped_first", days, at_least=None)
+    wrapped = _accounts("wrapped", days, first=first)
     return union_all(
         select(upwards.c.account_id),
         select(wrapped.c.account_id).where(wrapped.c.account_id < start),
     ).cte("walk")
 
 
-def _accounts(database: str, name: str, *, first: ColumnElement[str]) -> CTE:
+def _accounts(name: str, days: ClaimDays | None, *, first: ColumnElement[str]) -> CTE:
     """The accounts with pending deliveries in id order from `first`: a recursive query,
     each step one index probe for the next larger account id (NULL after the last)."""
     seed = select(first.label("account_id")).cte(name, recursive=True)
@@ -234,12 +275,12 @@ def _accounts(database: str, name: str, *, first: ColumnElement[str]) -> CTE:
     step = (
         select(following.c.account_id)
         .where(
-            following.c.status == _PENDING,
+            following.c.status == PENDING,
             following.c.account_id > seed.c.account_id,
-            *created_by_now(database, following),
+            *of_days(following, days),
         )
         .order_by(following.c.account_id)
-        .limit(1)
+        .limit(_ONE)
         .correlate(seed)
         .scalar_subquery()
     )
@@ -247,17 +288,17 @@ def _accounts(database: str, name: str, *, first: ColumnElement[str]) -> CTE:
 
 
 def _first_account(
-    database: str, name: str, *, at_least: ColumnElement[str] | None
+    name: str, days: ClaimDays | None, *, at_least: ColumnElement[str] | None
 ) -> ColumnElement[str]:
     """The smallest account id with pending deliveries (at least `at_least`)."""
     first = deliveries.alias(name)
-    where = [first.c.status == _PENDING, *created_by_now(database, first)]
+    where = [first.c.status == PENDING, *of_days(first, days)]
     if at_least is not None:
         where.append(first.c.account_id >= at_least)
     return (
         select(first.c.account_id)
         .where(*where)
         .order_by(first.c.account_id)
-        .limit(1)
+        .limit(_ONE)
         .scalar_subquery()
     )

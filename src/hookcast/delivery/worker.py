@@ -268,40 +268,10 @@ class DeliveryWorker:
         starts, expired = self._scheduler.ready(now=asyncio.get_running_loop().time(), at_most=room)
         if expired:
             self._outcomes.hand_back(expired)
-        for start in starts:
-            task = asyncio.create_task(self._lane(start))
-            self._in_flight[task] = start
+        for claimed, slot in starts:
+            task = asyncio.create_task(self._deliver(claimed, slot))
+            self._in_flight[task] = (claimed, slot)
             task.add_done_callback(self._finished)
-
-    async def _lane(self, start: Start) -> None:
-        """Sends `start`, then the next delivery ready to go, in this same task, for as long
-        as one is ready when a send ends. A task per delivery (made, first stepped, its done
-        callback run) cost ~3 µs of the loop's time per delivery beside this one await; a
-        lane's task ends when nothing is ready, and `_start_ready` makes new ones."""
-        lane = asyncio.current_task()
-        assert lane is not None
-        while True:
-            await self._deliver(*start)
-            self._sent()
-            following = self._next_start(lane)
-            if following is None:
-                return
-            start = following
-
-    def _next_start(self, lane: asyncio.Task[None]) -> Start | None:
-        """The next delivery for `lane`, whose send just ended: as `_start_ready` would
-        start, counting the lane as no longer in flight; None ends the lane."""
-        bound = 2 * self._options.concurrency - 1
-        if bound - (len(self._in_flight) - 1) - self._outcomes.unrecorded <= 0:
-            self._outcomes.write_ahead()
-            return None
-        starts, expired = self._scheduler.ready(now=asyncio.get_running_loop().time(), at_most=1)
-        if expired:
-            self._outcomes.hand_back(expired)
-        if not starts:
-            return None
-        self._in_flight[lane] = starts[0]
-        return starts[0]
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         claimed, slot = self._in_flight.pop(task)
@@ -310,14 +280,10 @@ class DeliveryWorker:
             # the slot is back now, and the lease goes back as for any cancelled send.
             self._outcomes.hand_back([(claimed.delivery.id, claimed.lease_token)])
         if not self._start_queued:
-            # Once per turn of the loop, not once per ended lane: the responses read in
+            # Once per turn of the loop, not once per finished send: the responses read in
             # one turn free their slots together, and one pass over the queues fills them.
             self._start_queued = True
             asyncio.get_running_loop().call_soon(self._start_queued_ready)
-        self._sent()
-
-    def _sent(self) -> None:
-        """A send ended (or its lane did): a claim may have room now."""
         if self._waiting_for_room and self._scheduler.room() > 0:
             self._room_freed.set()
 

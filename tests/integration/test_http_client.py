@@ -374,6 +374,41 @@ async def test_no_response_head_in_time_is_a_timeout() -> None:
     assert 200 <= outcome.latency_ms < 1000
 
 
+async def test_each_request_times_out_at_its_own_deadline() -> None:
+    # The pool keeps one timer, at the earliest deadline: a shorter timeout sent after a
+    # longer one must still end on time, and one sent after an answered request (whose
+    # deadline the timer was set for) must still end at all.
+    async def silent(peer: Peer) -> None:
+        await peer.request()
+        await asyncio.sleep(5)  # the silence under test: no response head
+
+    async with (
+        raw_server(silent) as quiet,
+        raw_server(answer(OK)) as answering,
+        open_sender() as sender,
+    ):
+        started = time.monotonic()
+        long_wait = asyncio.create_task(
+            post(sender, f"http://127.0.0.1:{quiet.port}/hook", timeout=1.5)
+        )
+        await eventually(lambda: len(quiet.requests) == 1)  # its deadline is the timer's
+        short = await post(sender, f"http://127.0.0.1:{quiet.port}/hook", timeout=0.3)
+        short_elapsed = time.monotonic() - started
+        long = await long_wait
+        long_elapsed = time.monotonic() - started
+        answered = await post(sender, f"http://127.0.0.1:{answering.port}/hook", timeout=0.2)
+        after_answered = time.monotonic()
+        last = await post(sender, f"http://127.0.0.1:{quiet.port}/hook", timeout=0.5)
+        last_elapsed = time.monotonic() - after_answered
+
+    assert (short.error, long.error) == ("timed out after 0.3 s", "timed out after 1.5 s")
+    assert 0.25 < short_elapsed < 1.2
+    assert 1.45 < long_elapsed < 3.0
+    assert answered.status_code == 200
+    assert last.error == "timed out after 0.5 s"
+    assert 0.45 < last_elapsed < 1.5
+
+
 async def test_a_refused_connection_names_the_address() -> None:
     port = closed_port()
     async with open_sender() as sender:
@@ -722,6 +757,7 @@ UVLOOP_SCENARIOS = [
     test_a_keep_alive_body_cut_short_is_reported_incomplete,
     test_a_server_that_closes_without_answering,
     test_a_body_that_stalls_keeps_the_status,
+    test_each_request_times_out_at_its_own_deadline,
     test_at_most_per_host_limit_connections_to_one_origin,
     test_a_request_that_waits_past_its_timeout_for_a_connection_frees_its_turn,
 ]

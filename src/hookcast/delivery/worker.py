@@ -261,9 +261,11 @@ class DeliveryWorker:
         - the deliveries of webhooks told edited since loop time `since`, when the claim was
           asked for or the publish took its lease: their copies may predate the edit, which
           the API has answered (edits.py); claimed again, they carry the saved webhook;
-        - those of a disabled webhook: a publish that checked its configuration before the
-          pause committed may still have made them pending (PostgreSQL); they are parked,
-          paused with the webhook's others (`_park`)."""
+        - those made before their webhook was disabled (no later than its last change): a
+          publish that checked its configuration before the pause committed may still have
+          made them pending (PostgreSQL); they are parked, paused with the webhook's others
+          (`_park`). One made while it was disabled is a test or example a person asked
+          for, "even when it is disabled" (services/deliveries.py): it goes."""
         edited = self._edits.edited_since(since)
         if not edited and all(item.webhook.enabled for item in claimed):
             return claimed
@@ -271,7 +273,8 @@ class DeliveryWorker:
         back: list[LeaseKey] = []
         parked: list[LeaseKey] = []
         for item in claimed:
-            if not item.webhook.enabled:
+            hook = item.webhook
+            if not hook.enabled and item.delivery.created <= hook.last_modified:
                 parked.append((item.delivery.id, item.lease_token))
             elif item.webhook.id in edited:
                 back.append((item.delivery.id, item.lease_token))

@@ -30,15 +30,16 @@ async def _waiting_on_a_lock(conn: asyncpg.Connection) -> bool:
 async def test_a_delivery_whose_rate_check_ends_past_its_latest_start_is_not_sent_twice(
     database_url: str,
 ) -> None:
-    """A 4.8 s lease, a 3 s timeout and 0.5 s kept to record: the delivery may start up to
-    1.3 s into its lease. Its rate check waits 2.5 s for the store and its receiver answers
-    in 2.5 s: sent then, the outcome would come 5 s into the lease, after it expired (and
-    the worker's next claim sent the delivery again)."""
+    """An 8 s lease, a 6 s timeout and 0.5 s kept to record: the delivery may start up to
+    1.5 s into its lease. Its rate check waits 5.5 s for the store and its receiver answers
+    in 3 s (3 s of slack before the timeout, for a loaded machine): sent then, the outcome
+    would come 8.5 s into the lease, after it expired (and the worker's next claim sent the
+    delivery again)."""
     require_postgres(database_url)
     async with Deployment.open(database_url) as hookcast:
-        receiver = await hookcast.receiver(answer(200, delay=2.5))
+        receiver = await hookcast.receiver(answer(200, delay=3.0))
         hook = await hookcast.hook_for(
-            receiver, timeout_seconds=3, rate_limit_per_second=100, rate_limit_burst=10
+            receiver, timeout_seconds=6, rate_limit_per_second=100, rate_limit_burst=10
         )
         holder = await asyncpg.connect(database_url)
         watcher = await asyncpg.connect(database_url)
@@ -51,15 +52,15 @@ async def test_a_delivery_whose_rate_check_ends_past_its_latest_start_is_not_sen
             await holder.execute(
                 "SELECT 1 FROM webhook_rates WHERE webhook_id = $1 FOR UPDATE", hook["id"]
             )
-            options = with_options(lease_seconds=4.8, record_margin_seconds=0.5)
+            options = with_options(lease_seconds=8.0, record_margin_seconds=0.5)
             hookcast.start_worker(options)
             (event_id,) = await hookcast.publish_media(1)
             await eventually(
                 lambda: _waiting_on_a_lock(watcher),
                 message="the rate check never waited for the store",
             )
-            # The store is slow for 2.5 s: the scenario's length, not a synchronisation.
-            await asyncio.sleep(2.5)
+            # The store is slow for 5.5 s: the scenario's length, not a synchronisation.
+            await asyncio.sleep(5.5)
             await holding.commit()
         finally:
             await holder.close()

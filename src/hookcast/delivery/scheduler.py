@@ -27,8 +27,9 @@ LeaseKey = tuple[str, str]  # (delivery_id, lease_token): what a release hands b
 _Queued = tuple[ClaimedDelivery, float]  # and the loop time after which it is not sent
 
 
-Start = tuple[ClaimedDelivery, Slot]
-"""A delivery to send now, holding its place in its endpoint's limit."""
+Start = tuple[ClaimedDelivery, Slot, float]
+"""A delivery to send now, holding its place in its endpoint's limit, and its latest start
+(loop time): what delays its request further (its rate limit's check) must not pass it."""
 Ready = tuple[list[Start], list[LeaseKey]]
 """What `EndpointScheduler.ready` decided: the deliveries to send now, and the leases of
 those that waited too long, to hand back unattempted. Plain tuples: built for every send."""
@@ -239,7 +240,7 @@ class EndpointScheduler:
             elif (slot := gate.try_slot(key, account)) is not None:
                 endpoints.pop()
                 self._dequeued(key)
-                starts.append((claimed, slot))
+                starts.append((claimed, slot, latest_start))
                 return True
             else:
                 endpoints.skip()

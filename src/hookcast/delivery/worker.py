@@ -313,13 +313,13 @@ class DeliveryWorker:
         starts, expired = self._scheduler.ready(now=asyncio.get_running_loop().time(), at_most=room)
         if expired:
             self._outcomes.hand_back(expired)
-        for claimed, slot in starts:
-            task = asyncio.create_task(self._deliver(claimed, slot))
-            self._in_flight[task] = (claimed, slot)
+        for start in starts:
+            task = asyncio.create_task(self._deliver(*start))
+            self._in_flight[task] = start
             task.add_done_callback(self._finished)
 
     def _finished(self, task: asyncio.Task[None]) -> None:
-        claimed, slot = self._in_flight.pop(task)
+        claimed, slot, _ = self._in_flight.pop(task)
         if slot.close():
             # _deliver never ran its `with` (cancelled before its first step, on shutdown):
             # the slot is back now, and the lease goes back as for any cancelled send.
@@ -336,7 +336,9 @@ class DeliveryWorker:
         self._start_queued = False
         self._start_ready()
 
-    async def _deliver(self, claimed: ClaimedDelivery, slot: Slot) -> None:
+    async def _deliver(self, claimed: ClaimedDelivery, slot: Slot, latest_start: float) -> None:
+        """Sends `claimed` (unless its event expired or its rate limit holds it back) and
+        buffers its outcome; not after loop time `latest_start` (scheduler.py)."""
         started_at = self._clock()
         expired = expire(claimed, started_at)
         if expired is not None:  # its event outlived its time-to-live: not sent
@@ -346,6 +348,13 @@ class DeliveryWorker:
             return
         if claimed.webhook.rate_limit is not None:
             if await self._held_back(claimed, slot):
+                return
+            if asyncio.get_running_loop().time() > latest_start:
+                # The limit's check waited for the store past the delivery's latest start:
+                # sent now, its lease could expire before its outcome is written, and a
+                # claim send it again. It goes back unsent (its place in the bucket unused).
+                slot.close()
+                self._outcomes.hand_back([(claimed.delivery.id, claimed.lease_token)])
                 return
             started_at = self._clock()  # the limit's check may have waited for the store
         trace = self._tracer.attempt(claimed) if self._tracer is not None else None

@@ -469,9 +469,32 @@ async def park(tx: Transaction, leases: Sequence[tuple[str, str]]) -> None:
     """Hands back leases claimed with their webhook disabled (a publish that checked its
     configuration before the webhook's pause committed made them pending): paused while
     the webhook is still disabled, else pending, due as they were. Rare: one statement per
-    lease, each row found by its id."""
+    lease, each row found by its id.
+
+    On PostgreSQL their webhooks are share-locked first: a resume under way (it updates the
+    webhook, then makes pending the deliveries paused then, which this one was not) would
+    otherwise be unseen by the park's snapshot, and the delivery left paused under an
+    enabled webhook, never sent (tests/contract/test_store_park_race.py). Once the lock is
+    held, the park's UPDATE reads the committed webhook."""
+    ids = [delivery_id for delivery_id, _ in leases]
+    if tx.database == "postgresql" and ids:
+        await tx.fetch_all(_LOCK_PARKED_WEBHOOKS, {"ids": ids})
     for delivery_id, token in leases:
         await tx.execute(_PARK, {"b_id": delivery_id, "b_token": token})
+
+
+_LOCK_PARKED_WEBHOOKS = Statement(
+    lambda database: (
+        select(webhooks.c.id)
+        .where(
+            webhooks.c.id.in_(
+                select(deliveries.c.webhook_id).where(in_list(database, column=deliveries.c.id))
+            )
+        )
+        .order_by(webhooks.c.id)
+        .with_for_update(read=True)
+    )
+)
 
 
 _PARK = Statement(

@@ -42,12 +42,12 @@ def claims(endpoints: str, times: int = 1) -> list[ClaimedDelivery]:
 
 def names(ready: Ready) -> list[str]:
     starts, _expired = ready
-    return [_name(claimed) for claimed, _slot in starts]
+    return [_name(claimed) for claimed, _slot, _latest in starts]
 
 
 def slots(ready: Ready) -> list[Slot]:
     starts, _expired = ready
-    return [slot for _claimed, slot in starts]
+    return [slot for _claimed, slot, _latest in starts]
 
 
 def _name(claimed: ClaimedDelivery) -> str:

@@ -48,7 +48,7 @@ def claims(endpoints: str) -> list[ClaimedDelivery]:
 
 def started(ready: Ready) -> str:
     starts, _expired = ready
-    return "".join(_letter(claimed) for claimed, _slot in starts)
+    return "".join(_letter(claimed) for claimed, _slot, _latest in starts)
 
 
 def _letter(claimed: ClaimedDelivery) -> str:
@@ -97,7 +97,7 @@ def test_a_slot_given_back_lets_the_next_delivery_to_that_endpoint_go() -> None:
     first = scheduler.ready(now=0.0)
     assert started(first) == "AB"
     starts, _expired = first
-    _a, slot_of_a = starts[0]
+    _a, slot_of_a, _latest = starts[0]
 
     with slot_of_a:  # the request to A ends, however it ends
         pass
@@ -109,7 +109,7 @@ def test_a_slot_given_back_lets_the_next_delivery_to_that_endpoint_go() -> None:
 def test_a_slot_is_given_back_once() -> None:
     scheduler = EndpointScheduler(replace(ROOMY, endpoint_concurrency=1))
     scheduler.enqueue(claims("AAA"), now=0.0)
-    ((_, slot),), _ = scheduler.ready(now=0.0)
+    ((_, slot, _),), _ = scheduler.ready(now=0.0)
 
     with slot:
         pass
@@ -184,7 +184,7 @@ def test_an_overflowing_endpoint_holds_claims_back_until_half_its_queue_is_free(
     scheduler.enqueue(claims("AAAAAA"), now=0.0)  # 4 queued, 2 handed back
     assert scheduler.room() == 0
 
-    ((_, slot),), _ = scheduler.ready(now=0.0)  # 3 left queued: less than half free
+    ((_, slot, _),), _ = scheduler.ready(now=0.0)  # 3 left queued: less than half free
     assert scheduler.room() == 0
     with slot:
         pass
@@ -229,7 +229,7 @@ def test_the_accounts_held_are_those_queued_or_in_flight() -> None:
     event = make.event("other")
     queued.append(ClaimedDelivery(make.delivery(event, other.id), "lease", event, other))
     scheduler.enqueue(queued, now=0.0)
-    ((_, slot), (_, other_slot)), _ = scheduler.ready(now=0.0)  # "acct" keeps one queued
+    ((_, slot, _), (_, other_slot, _)), _ = scheduler.ready(now=0.0)  # "acct" keeps one queued
 
     with other_slot:
         assert scheduler.holding() == {"acct", "other"}
@@ -256,7 +256,7 @@ def test_only_an_overflowed_endpoint_not_measured_slow_holds_claims_back(
     )
     scheduler = EndpointScheduler(options)
     scheduler.enqueue(claims("A"), now=0.0)
-    ((_, slot),), _ = scheduler.ready(now=0.0)
+    ((_, slot, _),), _ = scheduler.ready(now=0.0)
     with slot:
         slot.learn(OutcomeKind.SUCCESS, now=make.NOW, seconds=seconds)
 
@@ -385,5 +385,5 @@ def test_dropping_an_accounts_last_queued_deliveries_leaves_the_other_accounts_t
     assert len(scheduler.drop_webhooks({_hook("A").id})) == 1
 
     starts, _ = scheduler.ready(now=0.0)
-    assert [claimed.webhook.id for claimed, _ in starts] == [other.id]
+    assert [claimed.webhook.id for claimed, _, _ in starts] == [other.id]
     assert scheduler.holding() == {"other"}

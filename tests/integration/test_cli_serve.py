@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
+import pytest
 from harness import READY_SECONDS, cli_env, hookcast_bin, serve
 
 from support.waiting import wait_until
@@ -220,3 +221,27 @@ def test_reuse_port_with_a_worker_on_sqlite_is_refused_before_anything_starts(
     assert done.returncode == 1
     assert "error: --reuse-port on SQLite needs --no-worker" in done.stderr, done.stderr
     assert not database.exists()
+
+
+@pytest.mark.parametrize("command", [["serve"], ["worker"], ["migrate"]])
+def test_an_invalid_setting_is_named_in_one_line_not_a_traceback(
+    tmp_path: Path, command: list[str]
+) -> None:
+    env = {
+        **cli_env(f"sqlite:///{tmp_path / 'hookcast.db'}"),
+        "HOOKCAST_LEASE_SECONDS": "10",
+        "HOOKCAST_DNS_SERVERS": "dns.example",
+    }
+    done = subprocess.run(
+        [hookcast_bin(), *command],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        "error: HOOKCAST_LEASE_SECONDS: Input should be greater than or equal to 40",
+        "error: HOOKCAST_DNS_SERVERS: 'dns.example' is not an IP address with an optional port",
+    ], done.stderr

@@ -21,6 +21,7 @@ from types import ModuleType
 
 import pytest
 from cryptography.fernet import Fernet
+from xdist.scheduler import LoadGroupScheduling  # type: ignore[import-untyped]  # no type hints
 
 from hookcast.store import SqlStore, migrate, open_store
 from support.background import Queue
@@ -31,24 +32,72 @@ _numbers = itertools.count(1)
 _BACKGROUND = pytest.StashKey[Queue]()
 
 
-@pytest.hookimpl(trylast=True)  # after -k, -m and --deselect have chosen the items
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Starts the programs of the selected modules that define `background_job(items)`
-    and moves those modules' tests to the end, by when their programs are done."""
-    if config.option.collectonly:
-        return
+# The modules that define `background_job`, by test id path: pytest-xdist's controller
+# schedules from test ids alone (it imports no test module), and these must go to one
+# worker together, with their one queue of programs (checked on collection below).
+_BACKGROUND_MODULES = frozenset(
+    {"tests/bench/test_bench_smoke.py", "tests/chaos/test_chaos_short.py"}
+)
+
+
+def _background_modules(items: list[pytest.Item]) -> dict[ModuleType, list[pytest.Item]]:
     waiting: dict[ModuleType, list[pytest.Item]] = {}
     for item in items:
         module = getattr(item, "module", None)
         if module is not None and hasattr(module, "background_job"):
             waiting.setdefault(module, []).append(item)
+    return waiting
+
+
+@pytest.hookimpl(trylast=True)  # after -k, -m and --deselect have chosen the items
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Queues the programs of the selected modules that define `background_job(items)`.
+
+    In one process they start now and those modules' tests move to the end, by when their
+    programs are done. Under pytest-xdist every worker collects every test, but only the
+    worker given those modules' tests (_OneWorkerForBackground) runs them: the queue starts
+    there, when the first of them asks for it, and they move to the front so that happens as
+    the run begins (that worker then waits on the programs while the others run the rest)."""
+    if config.option.collectonly:
+        return
+    waiting = _background_modules(items)
     if not waiting:
         return
+    unlisted = {group[0].nodeid.split("::")[0] for group in waiting.values()} - _BACKGROUND_MODULES
+    if unlisted:
+        raise pytest.UsageError(
+            f"add {sorted(unlisted)} to tests/conftest.py's _BACKGROUND_MODULES"
+        )
     moved = {item for group in waiting.values() for item in group}
-    items[:] = [item for item in items if item not in moved] + [i for i in items if i in moved]
+    rest = [item for item in items if item not in moved]
+    ours = [item for item in items if item in moved]
+    worker = hasattr(config, "workerinput")  # a pytest-xdist worker
+    items[:] = ours + rest if worker else rest + ours
     queue = Queue([module.background_job(group) for module, group in waiting.items()])
     config.stash[_BACKGROUND] = queue
-    queue.start()
+    if not worker:
+        queue.start()
+
+
+class _OneWorkerForBackground(LoadGroupScheduling):  # type: ignore[misc]  # an untyped base
+    """pytest-xdist's `load` distribution (each test to whichever worker is free; also
+    `loadgroup`'s xdist_group marks), except that the tests of _BACKGROUND_MODULES form one
+    unit of work, which the scheduler hands out first (it orders units largest first)."""
+
+    def _split_scope(self, nodeid: str) -> str:
+        if nodeid.split("::")[0] in _BACKGROUND_MODULES:
+            return "background-programs"
+        scope: str = super()._split_scope(nodeid)
+        return scope
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(
+    config: pytest.Config, log: object
+) -> _OneWorkerForBackground | None:
+    if config.getvalue("dist") not in ("load", "loadgroup"):
+        return None  # loadfile, loadscope, worksteal: as asked
+    return _OneWorkerForBackground(config, log)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -60,7 +109,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 @pytest.fixture(scope="session")
 def background(request: pytest.FixtureRequest) -> Queue:
     """The programs started beside the suite; `result(name)` waits for one."""
-    return request.config.stash[_BACKGROUND]
+    queue = request.config.stash[_BACKGROUND]
+    queue.start()  # under pytest-xdist, on the worker running the background group
+    return queue
 
 
 @pytest.fixture(scope="session")

@@ -100,6 +100,35 @@ def pytest_xdist_make_scheduler(
     return _OneWorkerForBackground(config, log)
 
 
+_COLLECTED = pytest.StashKey[int]()
+_FINISHED = pytest.StashKey[set[str]]()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node: object, ids: list[str]) -> None:
+    config: pytest.Config = node.config  # type: ignore[attr-defined]  # a WorkerController
+    config.stash[_COLLECTED] = len(ids)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "teardown" and hasattr(report, "node"):  # on the xdist controller
+        report.node.config.stash.setdefault(_FINISHED, set()).add(report.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Under pytest-xdist, fails the run if a collected test was never reported: one run of
+    `-n 3` ended reporting 37 fewer tests than it collected, and exited as if all ran."""
+    collected = session.config.stash.get(_COLLECTED, None)
+    if collected is None:
+        return
+    finished = len(session.config.stash.get(_FINISHED, set()))
+    if finished < collected and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        terminal = session.config.pluginmanager.get_plugin("terminalreporter")
+        if terminal is not None:
+            terminal.write_sep("=", f"{collected - finished} collected tests never ran", red=True)
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     queue = config.stash.get(_BACKGROUND, None)
     if queue is not None:

@@ -80,9 +80,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 class _OneWorkerForBackground(LoadGroupScheduling):  # type: ignore[misc]  # an untyped base
-    """pytest-xdist's `load` distribution (each test to whichever worker is free; also
-    `loadgroup`'s xdist_group marks), except that the tests of _BACKGROUND_MODULES form one
-    unit of work, which the scheduler hands out first (it orders units largest first)."""
+    """Like pytest-xdist's `load` distribution (each test a unit of work for whichever worker
+    is free; also `loadgroup`'s xdist_group marks), except that the tests of
+    _BACKGROUND_MODULES form one unit, which the scheduler hands out first (it orders units
+    largest first). Unlike `load` it keys work by test id, so tests sharing an id are sent
+    once (test_api_schema.py's 38; pytest_sessionfinish below fails such a run)."""
 
     def _split_scope(self, nodeid: str) -> str:
         if nodeid.split("::")[0] in _BACKGROUND_MODULES:

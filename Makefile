@@ -94,9 +94,8 @@ jq:
 # PostgreSQL server, Chromium and temporary directories (tests/conftest.py gives the
 # background programs' tests to one of them). Not the default: on the shared 2-core machine
 # three workers took 965 s against one process's 692 s, with more CPU in all (3 collections,
-# servers and browsers), one lease test failed, and 37 of test_api_schema.py's 38 tests
-# (one shared id) are not run, which conftest turns into a failure (docs/benchmarks.md,
-# "How long `make test` takes").
+# servers and browsers) and one lease test failed (docs/benchmarks.md, "How long
+# `make test` takes").
 TEST_WORKERS ?= 0
 
 test: setup browser postgres prometheus node jq lint typecheck

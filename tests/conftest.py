@@ -21,7 +21,7 @@ from types import ModuleType
 
 import pytest
 from cryptography.fernet import Fernet
-from xdist.scheduler import LoadGroupScheduling  # type: ignore[import-untyped]  # no type hints
+from xdist.scheduler import LoadScheduling  # type: ignore[import-untyped]  # no type hints
 
 from hookcast.store import SqlStore, migrate, open_store
 from support.background import Queue
@@ -79,26 +79,38 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         queue.start()
 
 
-class _OneWorkerForBackground(LoadGroupScheduling):  # type: ignore[misc]  # an untyped base
-    """Like pytest-xdist's `load` distribution (each test a unit of work for whichever worker
-    is free; also `loadgroup`'s xdist_group marks), except that the tests of
-    _BACKGROUND_MODULES form one unit, which the scheduler hands out first (it orders units
-    largest first). Unlike `load` it keys work by test id, so tests sharing an id are sent
-    once (test_api_schema.py's 38; pytest_sessionfinish below fails such a run)."""
+class _OneWorkerForBackground(LoadScheduling):  # type: ignore[misc]  # an untyped base
+    """pytest-xdist's `load` distribution (tests by index, in chunks, to whichever worker is
+    free), except that the first chunk sent holds every test of _BACKGROUND_MODULES: the
+    workers order those first (pytest_collection_modifyitems), so they lead the pending
+    list, and whichever worker asks first gets them all."""
 
-    def _split_scope(self, nodeid: str) -> str:
-        if nodeid.split("::")[0] in _BACKGROUND_MODULES:
-            return "background-programs"
-        scope: str = super()._split_scope(nodeid)
-        return scope
+    _background = 0  # how many tests of _BACKGROUND_MODULES lead the collection
+
+    def schedule(self) -> None:
+        if self.collection is None and self.node2collection:
+            ids: list[str] = next(iter(self.node2collection.values()))
+            ours = [i for i, nodeid in enumerate(ids) if _is_background(nodeid)]
+            assert ours == list(range(len(ours))), "background tests must lead the collection"
+            self._background = len(ours)
+        super().schedule()
+
+    def _send_tests(self, node: object, num: int) -> None:
+        if self._background and self.pending and self.pending[0] == 0:
+            num = max(num, self._background)
+        super()._send_tests(node, num)
+
+
+def _is_background(nodeid: str) -> bool:
+    return nodeid.split("::")[0] in _BACKGROUND_MODULES
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(
     config: pytest.Config, log: object
 ) -> _OneWorkerForBackground | None:
-    if config.getvalue("dist") not in ("load", "loadgroup"):
-        return None  # loadfile, loadscope, worksteal: as asked
+    if config.getvalue("dist") != "load":
+        return None  # loadgroup, loadfile, loadscope, worksteal: as asked
     return _OneWorkerForBackground(config, log)
 
 
@@ -120,9 +132,9 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """Under pytest-xdist, fails the run if a collected test was never reported: runs of
-    `-n 2` and `-n 3` reported 37 fewer tests than they collected and passed. The 38 tests
-    of test_api_schema.py share one id, and _OneWorkerForBackground's base keys its work
-    by test id, so it sends one of them."""
+    `-n 2` and `-n 3` reported 37 fewer tests than they collected and passed (the 38 tests
+    of test_api_schema.py share one id, and a scheduler built on LoadGroupScheduling, which
+    keys its work by test id, sent one of them)."""
     collected = session.config.stash.get(_COLLECTED, None)
     if collected is None:
         return

@@ -92,10 +92,10 @@ jq:
 
 # TEST_WORKERS > 0 runs the suite on that many pytest-xdist processes, each with its own
 # PostgreSQL server, Chromium and temporary directories (tests/conftest.py gives the
-# background programs' tests to one of them). Not the default: on the shared 2-core machine
-# three workers took 965 s against one process's 692 s, with more CPU in all (3 collections,
-# servers and browsers) and one lease test failed (docs/benchmarks.md, "How long
-# `make test` takes").
+# background programs' tests to one of them). Not the default yet: on the shared 2-core
+# machine three workers took 965 s and 429 s in two runs against one process's 692 s (not
+# interleaved), with more CPU in all (a collection, servers and browsers per worker), and
+# one lease test failed once (docs/benchmarks.md, "How long `make test` takes").
 TEST_WORKERS ?= 0
 
 test: setup browser postgres prometheus node jq lint typecheck

@@ -90,8 +90,16 @@ $(NODE_STAMP): tests/node/package.json tests/node/package-lock.json
 jq:
 	@command -v jq >/dev/null 2>&1 || (apt-get update && apt-get install -y jq)
 
+# TEST_WORKERS > 0 runs the suite on that many pytest-xdist processes, each with its own
+# PostgreSQL server, Chromium and temporary directories (tests/conftest.py gives the
+# background programs' tests to one of them). Not the default yet: on the shared 2-core
+# machine three workers took 965 s and 429 s in two runs against one process's 692 s (not
+# interleaved), with more CPU in all (a collection, servers and browsers per worker), and
+# one lease test failed once (docs/benchmarks.md, "How long `make test` takes").
+TEST_WORKERS ?= 0
+
 test: setup browser postgres prometheus node jq lint typecheck
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS)
 	$(MAKE) test-lowest
 
 # The lowest versions pyproject.toml allows (requirements/lowest.txt), in a second venv: the
@@ -110,7 +118,7 @@ $(LOWEST_STAMP): pyproject.toml $(LOWEST_LOCK) $(STAMP)
 # typer before 0.26 imports names Click 8.5 deprecated (a warning, not a failure: the suite
 # turns warnings into errors); the floor stays, that one warning is let through here.
 test-lowest: $(LOWEST_STAMP) postgres
-	$(LOWEST)/bin/pytest -q -p no:cacheprovider \
+	$(LOWEST)/bin/pytest -q -n $(TEST_WORKERS) -p no:cacheprovider \
 		-W "ignore:'click.utils.:DeprecationWarning" tests/unit tests/contract
 
 clean:

@@ -21,6 +21,7 @@ from types import ModuleType
 
 import pytest
 from cryptography.fernet import Fernet
+from xdist.scheduler import LoadScheduling  # type: ignore[import-untyped]  # no type hints
 
 from hookcast.store import SqlStore, migrate, open_store
 from support.background import Queue
@@ -31,24 +32,118 @@ _numbers = itertools.count(1)
 _BACKGROUND = pytest.StashKey[Queue]()
 
 
-@pytest.hookimpl(trylast=True)  # after -k, -m and --deselect have chosen the items
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Starts the programs of the selected modules that define `background_job(items)`
-    and moves those modules' tests to the end, by when their programs are done."""
-    if config.option.collectonly:
-        return
+# The modules that define `background_job`, by test id path: pytest-xdist's controller
+# schedules from test ids alone (it imports no test module), and these must go to one
+# worker together, with their one queue of programs (checked on collection below).
+_BACKGROUND_MODULES = frozenset(
+    {"tests/bench/test_bench_smoke.py", "tests/chaos/test_chaos_short.py"}
+)
+
+
+def _background_modules(items: list[pytest.Item]) -> dict[ModuleType, list[pytest.Item]]:
     waiting: dict[ModuleType, list[pytest.Item]] = {}
     for item in items:
         module = getattr(item, "module", None)
         if module is not None and hasattr(module, "background_job"):
             waiting.setdefault(module, []).append(item)
+    return waiting
+
+
+@pytest.hookimpl(trylast=True)  # after -k, -m and --deselect have chosen the items
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Queues the programs of the selected modules that define `background_job(items)`.
+
+    In one process they start now and those modules' tests move to the end, by when their
+    programs are done. Under pytest-xdist every worker collects every test, but only the
+    worker given those modules' tests (_OneWorkerForBackground) runs them: the queue starts
+    there, when the first of them asks for it, and they move to the front so that happens as
+    the run begins (that worker then waits on the programs while the others run the rest)."""
+    if config.option.collectonly:
+        return
+    waiting = _background_modules(items)
     if not waiting:
         return
+    unlisted = {group[0].nodeid.split("::")[0] for group in waiting.values()} - _BACKGROUND_MODULES
+    if unlisted:
+        raise pytest.UsageError(
+            f"add {sorted(unlisted)} to tests/conftest.py's _BACKGROUND_MODULES"
+        )
     moved = {item for group in waiting.values() for item in group}
-    items[:] = [item for item in items if item not in moved] + [i for i in items if i in moved]
+    rest = [item for item in items if item not in moved]
+    ours = [item for item in items if item in moved]
+    worker = hasattr(config, "workerinput")  # a pytest-xdist worker
+    items[:] = ours + rest if worker else rest + ours
     queue = Queue([module.background_job(group) for module, group in waiting.items()])
     config.stash[_BACKGROUND] = queue
-    queue.start()
+    if not worker:
+        queue.start()
+
+
+class _OneWorkerForBackground(LoadScheduling):  # type: ignore[misc]  # an untyped base
+    """pytest-xdist's `load` distribution (tests by index, in chunks, to whichever worker is
+    free), except that the first chunk sent holds every test of _BACKGROUND_MODULES: the
+    workers order those first (pytest_collection_modifyitems), so they lead the pending
+    list, and whichever worker asks first gets them all."""
+
+    _background = 0  # how many tests of _BACKGROUND_MODULES lead the collection
+
+    def schedule(self) -> None:
+        if self.collection is None and self.node2collection:
+            ids: list[str] = next(iter(self.node2collection.values()))
+            ours = [i for i, nodeid in enumerate(ids) if _is_background(nodeid)]
+            assert ours == list(range(len(ours))), "background tests must lead the collection"
+            self._background = len(ours)
+        super().schedule()
+
+    def _send_tests(self, node: object, num: int) -> None:
+        if self._background and self.pending and self.pending[0] == 0:
+            num = max(num, self._background)
+        super()._send_tests(node, num)
+
+
+def _is_background(nodeid: str) -> bool:
+    return nodeid.split("::")[0] in _BACKGROUND_MODULES
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(
+    config: pytest.Config, log: object
+) -> _OneWorkerForBackground | None:
+    if config.getvalue("dist") != "load":
+        return None  # loadgroup, loadfile, loadscope, worksteal: as asked
+    return _OneWorkerForBackground(config, log)
+
+
+_COLLECTED = pytest.StashKey[int]()
+_FINISHED = pytest.StashKey[list[str]]()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node: object, ids: list[str]) -> None:
+    config: pytest.Config = node.config  # type: ignore[attr-defined]  # a WorkerController
+    config.stash[_COLLECTED] = len(ids)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "teardown" and hasattr(report, "node"):  # on the xdist controller
+        # A list, not a set: schemathesis' tests share one id per API operation.
+        report.node.config.stash.setdefault(_FINISHED, []).append(report.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Under pytest-xdist, fails the run if a collected test was never reported: runs of
+    `-n 2` and `-n 3` reported 37 fewer tests than they collected and passed (the 38 tests
+    of test_api_schema.py share one id, and a scheduler built on LoadGroupScheduling, which
+    keys its work by test id, sent one of them)."""
+    collected = session.config.stash.get(_COLLECTED, None)
+    if collected is None:
+        return
+    finished = len(session.config.stash.get(_FINISHED, []))
+    if finished < collected and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        terminal = session.config.pluginmanager.get_plugin("terminalreporter")
+        if terminal is not None:
+            terminal.write_sep("=", f"{collected - finished} collected tests never ran", red=True)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -60,7 +155,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 @pytest.fixture(scope="session")
 def background(request: pytest.FixtureRequest) -> Queue:
     """The programs started beside the suite; `result(name)` waits for one."""
-    return request.config.stash[_BACKGROUND]
+    queue = request.config.stash[_BACKGROUND]
+    queue.start()  # under pytest-xdist, on the worker running the background group
+    return queue
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,11 @@ start their own servers and databases, and their tests only read what they repor
 inline, they held the suite for about 2.5 minutes while using less than one core. A module
 names such a program with `background_job(items)`; as soon as the session is collected,
 the programs of every selected module start, one after another, on a thread beside the
-suite, and those modules' tests run last and wait for their program's report.
+suite, and those modules' tests run last and wait for their program's report. Under
+pytest-xdist (`make test TEST_WORKERS=3`) one worker is given all those modules' tests first
+and starts the programs when the first of them runs, that is as the run begins, then waits
+on them while the other workers run the rest (tests/conftest.py); such a module must be
+named in conftest's _BACKGROUND_MODULES.
 
 Each program is bounded (stopped with its process group after `timeout` seconds) and one
 still running when the session ends is stopped.
@@ -72,10 +76,16 @@ class Queue:
         self._futures: dict[str, Future[Finished]] = {job.name: Future() for job in jobs}
         self._running: subprocess.Popen[bytes] | None = None
         self._stopping = False
+        self._started = False
         self._lock = threading.Lock()  # stop() and the start of a job exclude each other
         self._thread = threading.Thread(target=self._run_all, name="background-jobs", daemon=True)
 
     def start(self) -> None:
+        """Starts the jobs; once only, later calls do nothing."""
+        with self._lock:
+            if self._started:
+                return
+            self._started = True
         self._thread.start()
 
     def result(self, name: str) -> Finished:

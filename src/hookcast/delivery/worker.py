@@ -276,7 +276,7 @@ class DeliveryWorker:
             hook = item.webhook
             if not hook.enabled and item.delivery.created <= hook.last_modified:
                 parked.append((item.delivery.id, item.lease_token))
-            elif item.webhook.id in edited:
+            elif hook.id in edited:
                 back.append((item.delivery.id, item.lease_token))
             else:
                 keep.append(item)

@@ -16,6 +16,7 @@ from benchmarks.config import EMBEDDED, SCALED
 from benchmarks.drain import drain
 from benchmarks.embedded_pairs import embedded_run, raw_run
 from benchmarks.latency import run as latency_run
+from benchmarks.lowrate_floor import durable_peer
 from benchmarks.nginx import Nginx, nginx_binary
 from benchmarks.pg_cost import pace
 from benchmarks.pg_meter import PostgresMeter
@@ -277,6 +278,15 @@ def target4_5a_pace(run: Run) -> dict[str, Any]:
             )
             work = part_work(run, "target4_5a_pace", number, "scaled")
             found.append(Part("scaled", lambda: pace(scaled, run.new_postgres_url(), work)))
+            # 5a's peer: the least durable publish server, at the same rates.
+            found.append(
+                Part(
+                    "peer",
+                    lambda: durable_peer(
+                        run.children, run.new_postgres_url(), sizes.pace_rates, sizes.pace_seconds
+                    ),
+                )
+            )
         return found
 
     def p99(parts: Parts, name: str) -> float | None:
@@ -292,11 +302,15 @@ def target4_5a_pace(run: Run) -> dict[str, Any]:
             low = max(scaled[str(rate)]["total_cpu_us"] for rate in sizes.pace_rates[:-1])
             found["4 scaled"] = p99(parts, "scaled")
             found["5a"] = low / scaled[str(top)]["total_cpu_us"]
+        if "peer" in parts:
+            peer = parts["peer"]
+            low = max(peer[str(rate)]["cpu_us_per_request"] for rate in sizes.pace_rates[:-1])
+            found["5a peer"] = low / peer[str(top)]["cpu_us_per_request"]
         return found
 
     measured = _rounds(run, "target4_5a_pace", Plan(parts, ratios, _describe_pace))
     if run.postgres is None:  # the report says why these have no figure
-        measured["skipped_ratios"] = dict.fromkeys(("4 scaled", "5a"), no_postgres)
+        measured["skipped_ratios"] = dict.fromkeys(("4 scaled", "5a", "5a peer"), no_postgres)
     return measured
 
 
@@ -304,6 +318,16 @@ def _describe_pace(parts: Parts) -> str:
     """Each rate's reached rate, p99 on both clocks and (scaled out) CPU per event."""
     lines = []
     for name, by_rate in parts.items():
+        if name == "peer":
+            lines.append(
+                "peer (benchmarks/mini_publish.py with PostgreSQL): "
+                + ", ".join(
+                    f"{rate}/s (reached {m['achieved']:,.0f}/s): CPU "
+                    f"{m['cpu_us_per_request']:,.0f} µs per request"
+                    for rate, m in by_rate.items()
+                )
+            )
+            continue
         rates = ", ".join(
             f"{rate}/s (reached {m['achieved_rate']:,.0f}/s): p99 from send "
             f"{m['p99_ms_from_send']} ms, from the 202 {m['p99_ms_from_202']} ms"

@@ -242,7 +242,48 @@ gone AS (DELETE FROM leases WHERE id = -$2::bigint)
 }
 for _statements in (_SEED, _CLAIM, _RECORD):
     _statements["shaped_lean"] = _statements["shaped"]
-DESIGNS = ("minimal", "attempts", "narrow", "held", "moved", "shaped", "shaped_lean", "shaped_hot")
+
+
+def _bigint_keys(statement: str) -> str:
+    """`shaped`'s statement with bigint ids for deliveries, events, webhooks and accounts."""
+    for text, number in (
+        (
+            "id varchar(40) NOT NULL, account_id varchar(32)",
+            "id bigint NOT NULL, account_id bigint",
+        ),
+        (
+            "event_id varchar(64) NOT NULL, webhook_id varchar(32)",
+            "event_id bigint NOT NULL, webhook_id bigint",
+        ),
+        ("delivery_id varchar(40)", "delivery_id bigint"),
+        ("events (id varchar(64)", "events (id bigint"),
+        ("'backlog-' || lpad(g::text, 7, '0'), repeat", "g, repeat"),
+        (
+            "'dlv_' || md5(g::text)::varchar(22), 'BaFiyadE',"
+            " 'backlog-' || lpad(g::text, 7, '0'), '40tiEU8C'",
+            "g, 1, g, 1",
+        ),
+        ("$1::text[]", "$1::bigint[]"),
+    ):
+        statement = statement.replace(text, number)
+    return statement
+
+
+# HookCast's rows and indexes with numbers for ids: how much of `shaped` its text keys are.
+_SCHEMAS["shaped_bigint"] = tuple(_bigint_keys(statement) for statement in _SCHEMAS["shaped"])
+for _statements in (_SEED, _CLAIM, _RECORD):
+    _statements["shaped_bigint"] = _bigint_keys(_statements["shaped"])
+DESIGNS = (
+    "minimal",
+    "attempts",
+    "narrow",
+    "held",
+    "moved",
+    "shaped",
+    "shaped_lean",
+    "shaped_hot",
+    "shaped_bigint",
+)
 
 
 @dataclass
@@ -256,7 +297,7 @@ class Claim:
     transaction: Any = None
 
 
-_TEXT_KEYS = ("shaped", "shaped_lean", "shaped_hot")  # HookCast's ids: text
+_SHAPED = ("shaped", "shaped_lean", "shaped_hot", "shaped_bigint")  # HookCast's rows
 
 
 class Design:
@@ -264,13 +305,15 @@ class Design:
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.text_keys = name in _TEXT_KEYS
+        # HookCast's rows: leased by a token and an expiry in microseconds, their own events
+        self.shaped = name in _SHAPED
+        self.text_keys = self.shaped and name != "shaped_bigint"
         self.claim_sql = _CLAIM["minimal" if name == "attempts" else name]
         self.record_sql = _RECORD[name]
 
     async def create(self, connection: Any, deliveries: int, *, events: bool) -> None:
         """Its tables, `deliveries` of them pending and due, and their events."""
-        own_events = self.text_keys  # keyed as HookCast's, in its schema
+        own_events = self.shaped  # keyed as HookCast's, in its schema
         for statement in (*_SCHEMAS[self.name], *(_EVENTS if events and not own_events else ())):
             await connection.execute(statement, *([deliveries] if "$1" in statement else []))
         if self.name in ("minimal", "attempts"):
@@ -282,7 +325,7 @@ class Design:
             await connection.execute(_SEED.get(self.name, _SEED["pending"]), deliveries)
 
     async def claim(self, connection: Any, owner: int, limit: int) -> Claim:
-        if self.text_keys:  # leased by a token and an expiry in microseconds, as HookCast
+        if self.shaped:  # leased by a token and an expiry in microseconds, as HookCast
             now = int(time.time() * 1e6)
             token = f"token-{owner}"
             until = now + LEASE_SECONDS * 1_000_000
@@ -310,7 +353,7 @@ class Design:
     async def record(self, connection: Any, claim: Claim, ids: list[Any], *, last: bool) -> None:
         """`ids` (of `claim`) recorded as sent; `last`: the claim's last batch."""
         size = len(ids)
-        if self.text_keys:
+        if self.shaped:
             micros = int(time.time() * 1e6)
             columns: tuple[Any, ...] = ([micros] * size, [1.0] * size, [HEADERS] * size)
             await connection.execute(self.record_sql, ids, claim.lease, *columns, micros)
@@ -334,7 +377,7 @@ class Design:
         """Deliveries still pending after a drain, and attempts logged (0 where none are)."""
         if self.name in ("minimal", "attempts"):
             count = "SELECT count(*) FROM deliveries WHERE status = 0"
-        elif self.text_keys:
+        elif self.shaped:
             count = "SELECT count(*) FROM deliveries WHERE status = 'pending'"
         else:
             count = "SELECT count(*) FROM pending"

@@ -38,6 +38,7 @@ end included: how HookCast's drain is measured).
   shaped_hot  shaped with completions that touch no index: the due indexes and the lease
               on a narrow table of the pending deliveries (the completion deletes its row),
               held and waiting indexed by a column a completion leaves as it is
+  shaped_bigint shaped with bigint ids for deliveries, events, webhooks and accounts
 
 `--claimers 1` also splits the server's CPU between the claims and the recordings.
 `--hookcast`: each round also measures HookCast itself, `python -m benchmarks.pg_cost drain

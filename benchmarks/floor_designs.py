@@ -283,6 +283,7 @@ DESIGNS = (
     "shaped_lean",
     "shaped_hot",
     "shaped_bigint",
+    "shaped_days",
 )
 
 
@@ -295,9 +296,35 @@ class Claim:
     lease: Any
     # `held`: the claim's transaction, open until its deliveries are recorded.
     transaction: Any = None
+    # HookCast's rows: the first and last day they were created (microseconds)
+    created: tuple[int, int] = (0, 0)
 
 
-_SHAPED = ("shaped", "shaped_lean", "shaped_hot", "shaped_bigint")  # HookCast's rows
+# HookCast's rows partitioned by day as HookCast's are (today, the week ahead and a default
+# partition; migration 0016), with statements that let the planner prune by day: what the
+# partitions cost. The partitions themselves are made by `Design.create` (their bounds are
+# today's).
+_SCHEMAS["shaped_days"] = tuple(
+    statement.replace("WITH (fillfactor = 40)", "PARTITION BY RANGE (created)")
+    for statement in _SCHEMAS["shaped"]
+)
+_SEED["shaped_days"] = _SEED["shaped"]
+_CLAIM["shaped_days"] = """
+UPDATE deliveries SET lease_token = $1, lease_worker = $1, lease_until = $4
+WHERE created <= $3 AND id = ANY(ARRAY(
+    SELECT id FROM deliveries
+    WHERE status = 'pending' AND next_attempt_at <= $3 AND created <= $3
+        AND (lease_until IS NULL OR lease_until < $3)
+    ORDER BY next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED))
+RETURNING id, event_id, webhook_id, attempts, created
+"""
+_RECORD["shaped_days"] = _RECORD["shaped"].replace(
+    "WHERE d.id = ANY($1::text[]) AND",
+    "WHERE d.id = ANY($1::text[]) AND d.created BETWEEN $7 AND $8 AND",
+)
+_DAY_MICROS = 86_400_000_000
+
+_SHAPED = ("shaped", "shaped_lean", "shaped_hot", "shaped_bigint", "shaped_days")  # HookCast's rows
 
 
 class Design:
@@ -316,6 +343,18 @@ class Design:
         own_events = self.shaped  # keyed as HookCast's, in its schema
         for statement in (*_SCHEMAS[self.name], *(_EVENTS if events and not own_events else ())):
             await connection.execute(statement, *([deliveries] if "$1" in statement else []))
+        if self.name == "shaped_days":
+            today = int(time.time() * 1e6) // _DAY_MICROS * _DAY_MICROS
+            for day in range(8):
+                start = today + day * _DAY_MICROS
+                await connection.execute(
+                    f"CREATE TABLE deliveries_{day} PARTITION OF deliveries FOR VALUES FROM"
+                    f" ({start}) TO ({start + _DAY_MICROS}) WITH (fillfactor = 40)"
+                )
+            await connection.execute(
+                "CREATE TABLE deliveries_default PARTITION OF deliveries DEFAULT"
+                " WITH (fillfactor = 40)"
+            )
         if self.name in ("minimal", "attempts"):
             await connection.execute(_SEED["minimal"], deliveries)
         elif self.name == "shaped_hot":  # its deliveries as shaped's, then their pending rows
@@ -330,7 +369,9 @@ class Design:
             token = f"token-{owner}"
             until = now + LEASE_SECONDS * 1_000_000
             rows = await connection.fetch(self.claim_sql, token, limit, now, until)
-            return Claim([r["id"] for r in rows], [r["event_id"] for r in rows], token)
+            created = [r["created"] for r in rows] or [0]
+            ids, events = [r["id"] for r in rows], [r["event_id"] for r in rows]
+            return Claim(ids, events, token, created=(min(created), max(created)))
         if self.name == "held":
             transaction = connection.transaction()
             await transaction.start()
@@ -356,7 +397,8 @@ class Design:
         if self.shaped:
             micros = int(time.time() * 1e6)
             columns: tuple[Any, ...] = ([micros] * size, [1.0] * size, [HEADERS] * size)
-            await connection.execute(self.record_sql, ids, claim.lease, *columns, micros)
+            days = claim.created if self.name == "shaped_days" else ()
+            await connection.execute(self.record_sql, ids, claim.lease, *columns, micros, *days)
             return
         columns = ([datetime.now(UTC)] * size, [1.0] * size, [HEADERS] * size)
         if self.name == "minimal":  # no attempt row

@@ -39,6 +39,8 @@ end included: how HookCast's drain is measured).
               on a narrow table of the pending deliveries (the completion deletes its row),
               held and waiting indexed by a column a completion leaves as it is
   shaped_bigint shaped with bigint ids for deliveries, events, webhooks and accounts
+  shaped_days shaped partitioned by day as HookCast's deliveries are (today, the week ahead,
+              a default partition), its statements naming the days they need
 
 `--claimers 1` also splits the server's CPU between the claims and the recordings.
 `--hookcast`: each round also measures HookCast itself, `python -m benchmarks.pg_cost drain

@@ -357,7 +357,7 @@ async def apply_health(tx: Transaction, health: Sequence[WebhookHealth], *, now:
     earlier = [
         {"b_id": h.webhook_id, "b_at": h.earlier_success} for h in ordered if h.earlier_success
     ]
-    disabled = [
+    disabled: list[dict[str, Any]] = [
         {"b_id": h.webhook_id, "b_reason": h.disable_reason, "b_now": now}
         for h in ordered
         if h.disable_reason

@@ -27,7 +27,7 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["Refused", "SocketFile"]
+__all__ = ["Refused", "SocketFile", "Taken"]
 
 _SUN_PATH_MAX = 107  # sun_path is 108 bytes, the last one its terminating NUL
 

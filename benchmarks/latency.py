@@ -10,6 +10,10 @@ rate.
   embedded  `hookcast serve` on SQLite: API and worker in one process
   scaled    `hookcast serve --no-worker` and --workers `hookcast worker`s on a throwaway
             PostgreSQL
+  beside    SQLite: events published to a `hookcast serve --no-worker` beside the delivering
+            `hookcast serve` on the same file, which its wake-ups reach over the socket file
+            (store/file_wakeup.py); --squat puts a plain file at the socket's name first, so
+            the worker polls instead (the fallback, and the figure without wake-ups)
 
 Each run starts its deployment afresh; interleave runs with a baseline's (e.g.
 PYTHONPATH=<other worktree>/src) for rounds. One JSON line per run. `paced` is the one
@@ -126,7 +130,7 @@ def _deployment(args: argparse.Namespace, work: Path) -> Iterator[tuple[Children
     """The children (receiver first) and the database URL of the deployment asked for."""
     children = Children(work)
     try:
-        if args.mode == "embedded":
+        if args.mode in ("embedded", "beside"):
             yield children, f"sqlite:///{work}/hookcast.db"
             return
         from benchmarks.servers import create_database, postgres_server
@@ -147,11 +151,19 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         if args.mode == "scaled":
             serve.append("--no-worker")
             commands += [[HOOKCAST, "worker"] for _ in range(args.workers)]
+        if args.mode == "beside":
+            if args.squat:
+                (work / "hookcast.db-wakeup").touch()
+            delivering = free_port()
+            commands.append([HOOKCAST, "serve", "--host", HOST, "--port", str(delivering)])
+            serve.append("--no-worker")
         started = [
             children.start(f"hookcast{number}", command, env=settings_env(url), cwd=work)
             for number, command in enumerate(commands)
         ]
         wait_for_port(port, timeout=60, name="hookcast serve")
+        if args.mode == "beside":
+            wait_for_port(delivering, timeout=60, name="the delivering hookcast serve")
         measure = functools.partial(
             paced,
             api=f"http://{HOST}:{port}",
@@ -185,11 +197,12 @@ def _profile(args: argparse.Namespace, pid: int) -> subprocess.Popen[bytes]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.latency", description=__doc__)
-    parser.add_argument("mode", choices=("embedded", "scaled"))
+    parser.add_argument("mode", choices=("embedded", "scaled", "beside"))
     parser.add_argument("--rates", type=lambda s: [int(r) for r in s.split(",")])
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--label", default="")
+    parser.add_argument("--squat", action="store_true", help="beside: the worker polls")
     parser.add_argument("--profile", type=Path, help="py-spy collapsed stacks of serve")
     args = parser.parse_args()
     args.rates = args.rates or [1000, 2000]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select, update
@@ -196,3 +197,50 @@ async def _restore(url: str, hook: Webhook, backup: tuple[int, str]) -> None:
             )
     finally:
         await engine.dispose()
+
+
+async def test_a_delivery_made_just_before_the_worker_disabled_its_webhook_is_claimed_as_such(
+    store: SqlStore, worker_store: SqlStore
+) -> None:
+    """The worker's disable moves the webhook's `last_modified` as a pause through the API
+    does: a delivery a publish made before it (on PostgreSQL one that checked its
+    configuration before the disable committed) is claimed as made no later than that, so
+    the worker parks it (delivery/worker.py `_sendable`); one made after it, a test a person
+    sent to the disabled webhook, is not."""
+    hook = await _webhook(store)
+    await _publish(store, hook)
+    (gone,) = list(await worker_store.claim_due_deliveries(now=make.NOW, limit=1, lease_seconds=30))
+    racing = make.event(hook.account_id, created=datetime.now(UTC))
+    disabled = WebhookHealth(hook.id, None, make.NOW, disable_reason="410 Gone")
+    await worker_store.record_results([make.gave_up(gone)], [disabled])
+    after = make.event(hook.account_id, created=datetime.now(UTC) + timedelta(milliseconds=1))
+    for event in (racing, after):  # as a publish that checked before the disable would
+        await store.append_events(events=[event], fanout=make.fanout_to(hook.id))
+
+    claimed = await worker_store.claim_due_deliveries(now=after.created, limit=10, lease_seconds=30)
+
+    by_event = {c.delivery.event_id: c for c in claimed}
+    assert set(by_event) == {racing.id, after.id}
+    webhook = by_event[racing.id].webhook
+    assert not webhook.enabled
+    assert by_event[racing.id].delivery.created <= webhook.last_modified
+    assert by_event[after.id].delivery.created > webhook.last_modified
+
+
+async def test_the_worker_leaves_a_paused_webhooks_last_modified_alone(
+    store: SqlStore, worker_store: SqlStore
+) -> None:
+    """An attempt in flight when a person paused the webhook may still disable it (410
+    Gone): the pause's time stays its `last_modified`, so a test sent since still goes."""
+    hook = await _webhook(store)
+    await _publish(store, hook)
+    (gone,) = list(await worker_store.claim_due_deliveries(now=make.NOW, limit=1, lease_seconds=30))
+    paused = replace(hook, enabled=False, last_modified=make.later(1))
+    await store.update_webhook(paused, paused.last_modified)
+    disabled = WebhookHealth(hook.id, None, make.NOW, disable_reason="410 Gone")
+    await worker_store.record_results([make.gave_up(gone)], [disabled])
+
+    stored = await store.get_webhook(hook.account_id, hook.id)
+
+    assert stored is not None
+    assert stored.last_modified == paused.last_modified

@@ -253,3 +253,56 @@ async def test_a_publish_under_way_when_its_webhook_is_paused_sends_it_nothing(
 
         await hookcast.wait_for_status(hook["id"], "paused", 2)
         assert receiver.event_ids() == [first]
+
+
+async def _waiting_for_a_row_lock(connection: asyncpg.Connection) -> bool:
+    waiting = await connection.fetchval(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    return bool(waiting)
+
+
+async def test_a_publish_under_way_when_the_worker_disables_its_webhook_sends_it_nothing(
+    database_url: str,
+) -> None:
+    """As above, with the webhook disabled by the worker (its endpoint answered 410 Gone)
+    instead of through the API: the disable moves the webhook's `last_modified` as a pause
+    does, so the delivery the publish made is parked, not sent."""
+    if not database_url.startswith("postgres"):
+        pytest.skip("SQLite's write transaction excludes every other writer")
+    let_go = asyncio.Event()
+
+    async def gone_when_let_go(_number: int, _request: web.Request) -> web.StreamResponse:
+        await let_go.wait()
+        return web.Response(status=410, text="gone")
+
+    async with Deployment.open(database_url) as hookcast:
+        receiver = await hookcast.receiver(gone_when_let_go)
+        hook = await hookcast.hook_for(receiver)
+        hookcast.start_worker()
+        await hookcast.publish_media(1)  # the API keeps the configuration
+        await receiver.wait_for(1)  # held until let go, then disables the webhook
+        blocker = await asyncpg.connect(database_url)
+        try:
+            # The next publish of the same media moves its counter (the statement that
+            # checks its configuration version) and waits for the row: it has checked.
+            holding = blocker.transaction()
+            await holding.start()
+            await blocker.execute("SELECT * FROM resource_sequences FOR UPDATE")
+            publishing = asyncio.create_task(hookcast.publish_media(1))
+            await eventually(lambda: _waiting_for_a_row_lock(blocker), message="no wait")
+            let_go.set()
+
+            async def disabled() -> bool:
+                return not (await hookcast.webhook(hook["id"]))["metadata"]["enabled"]
+
+            await eventually(disabled, message="the worker did not disable the webhook")
+            await holding.rollback()
+            await publishing
+        finally:
+            let_go.set()
+            await blocker.close()
+
+        await hookcast.wait_for_status(hook["id"], "paused", 1)
+        assert len(receiver.received) == 1

@@ -459,7 +459,9 @@ class SqlStore:
             # changed is told once (store/operational.py).
             standing = await operational_sql.lock_standing(tx, [h.webhook_id for h in health])
             health = [_on_standing(h, standing) for h in health]
-            await webhook_sql.apply_health(tx, health)
+            # Read in the transaction, after the webhooks' lock: a disable's time (its
+            # `last_modified`) is as late as it can be before it commits.
+            await webhook_sql.apply_health(tx, health, now=datetime.now(UTC))
             made_due = await delivery_sql.record_attempts(tx, results)
             made_due += await self._announce(tx, standing, health)
             if made_due:

@@ -330,8 +330,10 @@ _ORGANIZATION_SECRETS = Statement(
 _SITES_OF = Statement(_subscriptions(webhook_sites, "site_id"))
 
 
-async def apply_health(tx: Transaction, health: Sequence[WebhookHealth]) -> None:
-    """Moves each webhook's success/failure marks; disabling also pauses its backlog.
+async def apply_health(tx: Transaction, health: Sequence[WebhookHealth], *, now: datetime) -> None:
+    """Moves each webhook's success/failure marks; disabling also pauses its backlog and,
+    as a pause through the API does, moves the webhook's `last_modified` to `now` (see
+    `_DISABLE`).
 
     Rows are updated in id order so concurrent recorders lock webhooks in one order.
     """
@@ -355,8 +357,10 @@ async def apply_health(tx: Transaction, health: Sequence[WebhookHealth]) -> None
     earlier = [
         {"b_id": h.webhook_id, "b_at": h.earlier_success} for h in ordered if h.earlier_success
     ]
-    disabled = [
-        {"b_id": h.webhook_id, "b_reason": h.disable_reason} for h in ordered if h.disable_reason
+    disabled: list[dict[str, Any]] = [
+        {"b_id": h.webhook_id, "b_reason": h.disable_reason, "b_now": now}
+        for h in ordered
+        if h.disable_reason
     ]
     await tx.execute_many(_SUCCEEDED, succeeded)
     await tx.execute_many(_SUCCEEDED_EARLIER, earlier)
@@ -477,10 +481,28 @@ _RETRIED_NOW = Statement(
         .values(next_retry_at=bindparam("b_now", type_=Timestamp))
     )
 )
+
+
+def _disabled_at() -> ColumnElement[Any]:
+    """The `last_modified` a disable by the worker leaves: its time, as a pause through the
+    API moves it. The worker parks rather than sends a delivery claimed under a disabled
+    webhook only if it was made no later than that (delivery/worker.py `_sendable`); on
+    PostgreSQL a publish that checked its configuration before the disable committed may
+    still make one pending, and with the mark left at the last edit it was sent.
+    Unmoved for a webhook disabled already (an attempt in flight when a person paused it):
+    a test sent to it since then still goes; never moved back (another process's clock)."""
+    at, stored = bindparam("b_now", type_=Timestamp), webhooks.c.last_modified
+    return case((and_(webhooks.c.enabled.is_(True), stored < at), at), else_=stored)
+
+
 _DISABLE = Statement(
     lambda _: (
         update(webhooks)
         .where(_THIS_WEBHOOK)
-        .values(enabled=False, disabled_reason=bindparam("b_reason", type_=Text))
+        .values(
+            enabled=False,
+            disabled_reason=bindparam("b_reason", type_=Text),
+            last_modified=_disabled_at(),
+        )
     )
 )

@@ -1,0 +1,144 @@
+"""A Unix datagram socket bound at a file beside a database file, as permissive as it.
+
+The file's permissions are what keeps other users out: Linux lets a process send to a Unix
+socket bound at a path only if it may write that file, and reach it only if it may search
+the directories above it. So the socket is made in the database's directory with the
+database file's read/write bits (and its owner's): whoever may write the database may send,
+nobody else. Only a socket file this process's user made is listened on, and only one made
+by that user or the database file's owner is sent to: a file someone else made at that
+name first, say in a world-writable directory, is left alone.
+
+Binding handles what a file brings that the abstract namespace did not: a socket left by a
+process killed without closing it (stale: nobody answers a connect) is replaced; one that
+answers belongs to a live process and is not taken from it; the stale check, the unlink
+and the bind happen under an exclusive flock of the directory, so two processes starting
+at once do not each unlink the other's new socket. A path longer than sun_path's 107 bytes
+is reached through /proc/self/fd and an open descriptor of the directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import socket
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+__all__ = ["Refused", "SocketFile", "Taken"]
+
+_SUN_PATH_MAX = 107  # sun_path is 108 bytes, the last one its terminating NUL
+
+
+class Refused(Exception):
+    """The socket cannot be bound here (why is the message); another process listening
+    is `Taken`."""
+
+
+class Taken(Refused):
+    """Another process listens on the socket file."""
+
+
+class SocketFile:
+    """The socket file `suffix`-named beside the database file at `database`."""
+
+    def __init__(self, database: Path, suffix: str) -> None:
+        database = database.resolve()
+        self._database = database
+        self.path = database.with_name(database.name + suffix)
+        self._directory: int | None = None  # the directory's descriptor, when one is needed
+        self._bound: tuple[int, int] | None = None  # (device, inode) of the file we made
+        self._owners: set[int] | None = None  # whose socket files are sent to
+
+    def address(self) -> str:
+        """The name to bind or send to: the path, or the same file through /proc/self/fd
+        when the path is longer than sun_path holds. Raises Refused if even that is."""
+        full = str(self.path)
+        if len(os.fsencode(full)) <= _SUN_PATH_MAX:
+            return full
+        short = f"/proc/self/fd/{self._directory_fd()}/{self.path.name}"
+        if len(os.fsencode(short)) > _SUN_PATH_MAX:
+            raise Refused(f"its name is too long for a Unix socket: {self.path.name}")
+        return short
+
+    def trusted(self) -> bool:
+        """Whether the socket file there now is one to send to: a socket made by this
+        process's user or the database file's owner (not a file someone else made first)."""
+        try:
+            if self._owners is None:
+                self._owners = {os.geteuid(), os.stat(self._database).st_uid}
+            found = os.lstat(self.address())
+        except (OSError, Refused):
+            return False
+        return stat.S_ISSOCK(found.st_mode) and found.st_uid in self._owners
+
+    def bind(self, listener: socket.socket) -> None:
+        """Binds `listener` at the file, replacing a stale socket this user made. Raises
+        Taken if a live process listens there, Refused if the file cannot be had."""
+        try:
+            with self._locked():
+                address = self.address()
+                try:
+                    listener.bind(address)
+                except OSError as exc:
+                    if exc.errno != errno.EADDRINUSE:
+                        raise
+                    _check_stale(address)
+                    os.unlink(address)
+                    listener.bind(address)
+                os.chmod(address, _mode_for(self._database))
+                made = os.lstat(address)
+                self._bound = (made.st_dev, made.st_ino)
+        except OSError as exc:
+            raise Refused(f"cannot make the socket {self.path}: {exc}") from exc
+
+    def unbind(self) -> None:
+        """Removes the socket file this process made, unless another has replaced it."""
+        bound, self._bound = self._bound, None
+        if bound is not None:
+            with contextlib.suppress(OSError, Refused), self._locked():
+                address = self.address()
+                found = os.lstat(address)
+                if (found.st_dev, found.st_ino) == bound:
+                    os.unlink(address)
+        directory, self._directory = self._directory, None
+        if directory is not None:
+            os.close(directory)
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        directory = self._directory_fd()
+        fcntl.flock(directory, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(directory, fcntl.LOCK_UN)
+
+    def _directory_fd(self) -> int:
+        if self._directory is None:
+            self._directory = os.open(self.path.parent, os.O_RDONLY | os.O_DIRECTORY)
+        return self._directory
+
+
+def _check_stale(address: str) -> None:
+    """Returns if the file at `address` is a socket this user made that nobody listens
+    on (left by a process killed without closing it); else raises Refused or Taken."""
+    found = os.lstat(address)
+    if not stat.S_ISSOCK(found.st_mode) or found.st_uid != os.geteuid():
+        raise Refused(f"{address} is there already, and is not a socket this user made")
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    try:
+        probe.connect(address)
+    except ConnectionRefusedError:
+        return  # stale
+    finally:
+        probe.close()
+    raise Taken(f"another process listens on {address}")
+
+
+def _mode_for(database: Path) -> int:
+    """The database file's read/write bits, with the owner's always: whoever may write
+    the database may wake its worker, and nobody else."""
+    return (os.stat(database).st_mode & 0o666) | 0o600

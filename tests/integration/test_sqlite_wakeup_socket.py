@@ -1,0 +1,325 @@
+"""The socket file that wakes the process delivering from a SQLite file (store/file_wakeup.py,
+store/socket_file.py): only who may write the database may use it; a stale one is reused, a
+live one is not taken, and a process that cannot make it says so once and polls.
+
+Where the tests are root, another user is `nobody`, run through setpriv; elsewhere the tests
+that need one skip."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hookcast.store.file_wakeup import FileWakeup
+
+WAIT = 5.0
+
+_can_switch_user = os.geteuid() == 0 and shutil.which("setpriv") is not None
+needs_another_user = pytest.mark.skipif(
+    not _can_switch_user, reason="runs a process as nobody: needs root and setpriv"
+)
+
+
+_NOBODY = ("setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups")
+
+
+def _start(script: str, *args: str, as_nobody: bool = False) -> subprocess.Popen[str]:
+    """`script` run by this Python (as the user nobody), talking on stdin/stdout."""
+    command = [sys.executable, "-c", textwrap.dedent(script), *args]
+    return subprocess.Popen(
+        [*_NOBODY, *command] if as_nobody else command,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _run(script: str, *args: str, as_nobody: bool = False) -> str:
+    """What `script` printed, run to its end."""
+    answer, _ = _start(script, *args, as_nobody=as_nobody).communicate(timeout=WAIT * 6)
+    return answer
+
+
+def _chmod(path: Path, mode: int) -> None:
+    path.chmod(mode)
+
+
+_SEND = """
+    import socket, sys
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    try:
+        sock.sendto(b"", sys.argv[1])
+        print("sent")
+    except OSError as exc:
+        print(type(exc).__name__)
+"""
+
+
+@pytest.fixture
+def shared_dir() -> Iterator[Path]:
+    """A directory in /tmp that nobody can reach (tmp_path's parents are private)."""
+    made = Path(tempfile.mkdtemp(prefix="hookcast-wakeup-"))
+    made.chmod(0o755)
+    try:
+        yield made
+    finally:
+        shutil.rmtree(made)
+
+
+def _database(directory: Path, mode: int = 0o644) -> Path:
+    database = directory / "hookcast.db"
+    database.touch()
+    database.chmod(mode)
+    return database
+
+
+class _Woken:
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+
+    def __call__(self) -> None:
+        self.event.set()
+
+    async def wait(self) -> None:
+        await asyncio.wait_for(self.event.wait(), WAIT)
+
+
+@pytest.mark.parametrize("mode", [0o600, 0o640, 0o660, 0o644])
+async def test_the_socket_file_has_the_database_files_read_write_bits(
+    tmp_path: Path, mode: int
+) -> None:
+    database = _database(tmp_path, mode)
+    listener, sender, woken = FileWakeup(database), FileWakeup(database), _Woken()
+    try:
+        assert listener.listen(woken)
+        made = os.lstat(listener.path)
+        assert stat.S_ISSOCK(made.st_mode)
+        assert stat.S_IMODE(made.st_mode) == mode
+        assert made.st_uid == os.geteuid()
+        sender.tell()
+        await woken.wait()
+    finally:
+        sender.close()
+        listener.close()
+    assert not listener.path.exists()  # removed as the listener closes
+
+
+@needs_another_user
+async def test_a_user_who_may_not_write_the_database_cannot_send(shared_dir: Path) -> None:
+    database = _database(shared_dir, 0o644)  # nobody may read it, not write it
+    listener = FileWakeup(database)
+    try:
+        assert listener.listen(_Woken())
+        assert _run(_SEND, str(listener.path), as_nobody=True).strip() == "PermissionError"
+        _chmod(database, 0o666)  # the control: once nobody may write it, nobody may send
+        listener.close()
+        listener = FileWakeup(database)
+        woken = _Woken()
+        assert listener.listen(woken)
+        assert _run(_SEND, str(listener.path), as_nobody=True).strip() == "sent"
+        await woken.wait()
+    finally:
+        listener.close()
+
+
+_BIND = """
+    import socket, sys
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    try:
+        sock.bind(sys.argv[1])
+        print("bound")
+    except OSError as exc:
+        print(type(exc).__name__)
+"""
+
+
+@needs_another_user
+async def test_a_user_who_may_not_write_the_directory_cannot_bind_first(
+    shared_dir: Path,
+) -> None:
+    """The abstract name this replaced was anyone's to bind first (the worker then polled)."""
+    database = _database(shared_dir, 0o644)
+    listener, sender, woken = FileWakeup(database), FileWakeup(database), _Woken()
+    assert _run(_BIND, str(listener.path), as_nobody=True).strip() == "PermissionError"
+    try:
+        assert listener.listen(woken)
+        sender.tell()
+        await woken.wait()
+    finally:
+        sender.close()
+        listener.close()
+
+
+@needs_another_user
+async def test_a_socket_file_another_user_made_first_is_neither_taken_nor_sent_to(
+    shared_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    _chmod(shared_dir, 0o1777)  # as /tmp: anyone may make a file there
+    database = _database(shared_dir, 0o644)
+    squatter = _start(
+        """
+        import socket, sys
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.bind(sys.argv[1])
+        print("bound", flush=True)
+        sys.stdin.readline()  # until the test has tried to wake it
+        sock.setblocking(False)
+        try:
+            sock.recv(1)
+            print("received")
+        except BlockingIOError:
+            print("nothing")
+        """,
+        str(FileWakeup(database).path),
+        as_nobody=True,
+    )
+    try:
+        assert squatter.stdout is not None
+        assert squatter.stdin is not None
+        assert squatter.stdout.readline().strip() == "bound"
+        listener, sender = FileWakeup(database), FileWakeup(database)
+        with caplog.at_level(logging.WARNING, logger="hookcast.store.file_wakeup"):
+            assert not listener.listen(_Woken())
+        assert [r.levelno for r in caplog.records] == [logging.WARNING]
+        assert "not a socket this user made" in caplog.records[0].getMessage()
+        sender.tell()  # root could send to it: the owner check is what stops it
+        squatter.stdin.write("tried\n")
+        squatter.stdin.flush()
+        assert squatter.stdout.readline().strip() == "nothing"
+        listener.close()
+        sender.close()
+        assert os.lstat(listener.path).st_uid != os.geteuid()  # left where it was
+    finally:
+        squatter.kill()
+        squatter.communicate()
+
+
+async def test_a_socket_file_left_by_a_killed_process_is_reused(tmp_path: Path) -> None:
+    database = _database(tmp_path)
+    killed = _start(
+        """
+        import asyncio, sys
+        from pathlib import Path
+        from hookcast.store.file_wakeup import FileWakeup
+
+        async def main():
+            assert FileWakeup(Path(sys.argv[1])).listen(lambda: None)
+            print("listening", flush=True)
+            await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+
+        asyncio.run(main())
+        """,
+        str(database),
+    )
+    try:
+        assert killed.stdout is not None
+        assert killed.stdout.readline().strip() == "listening"
+        listener = FileWakeup(database)
+        assert not listener.listen(_Woken())  # alive: not taken from it
+    finally:
+        killed.send_signal(signal.SIGKILL)
+        killed.communicate()
+    assert stat.S_ISSOCK(os.lstat(listener.path).st_mode)  # left behind
+
+    woken, sender = _Woken(), FileWakeup(database)
+    try:
+        assert listener.listen(woken)
+        sender.tell()
+        await woken.wait()
+    finally:
+        sender.close()
+        listener.close()
+
+
+async def test_a_second_listener_in_one_process_leaves_the_first_its_socket(
+    tmp_path: Path,
+) -> None:
+    database = _database(tmp_path)
+    first, second, sender, woken = (
+        FileWakeup(database),
+        FileWakeup(database),
+        FileWakeup(database),
+        _Woken(),
+    )
+    try:
+        assert first.listen(woken)
+        assert not second.listen(_Woken())
+        second.close()  # removes nothing it did not make
+        sender.tell()
+        await woken.wait()
+    finally:
+        sender.close()
+        first.close()
+
+
+async def test_a_path_longer_than_sun_path_still_wakes(tmp_path: Path) -> None:
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    deep.mkdir(parents=True)
+    database = _database(deep)
+    listener, sender, woken = FileWakeup(database), FileWakeup(database), _Woken()
+    assert len(os.fsencode(str(listener.path))) > 108
+    try:
+        assert listener.listen(woken)
+        assert stat.S_ISSOCK(os.lstat(listener.path).st_mode)
+        sender.tell()
+        await woken.wait()
+    finally:
+        sender.close()
+        listener.close()
+    assert not listener.path.exists()
+
+
+_READ_ONLY_WAITS = """
+    import asyncio, logging, sys
+    from pathlib import Path
+    from hookcast.store.file_wakeup import FileWakeup
+    from hookcast.store.wakeup import Wakeup
+
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logging.getLogger("hookcast").addHandler(handler)
+    logging.getLogger("hookcast").setLevel(logging.INFO)
+
+    async def main():
+        wakeup = Wakeup(None, file=FileWakeup(Path(sys.argv[1])))
+        for _ in range(3):
+            await wakeup.wait(0)
+        await wakeup.close()
+
+    asyncio.run(main())
+    for record in records:
+        print(record.levelname, record.getMessage())
+"""
+
+
+async def test_a_read_only_directory_makes_the_worker_poll_and_say_so_once(
+    shared_dir: Path,
+) -> None:
+    database = _database(shared_dir)
+    root = os.geteuid() == 0  # root writes anywhere: the worker runs as another user
+    if root and not _can_switch_user:
+        pytest.skip("root without setpriv cannot be denied a directory")
+    _chmod(shared_dir, 0o555)
+    try:
+        logged = _run(_READ_ONLY_WAITS, str(database), as_nobody=root)
+    finally:
+        _chmod(shared_dir, 0o755)
+
+    lines = logged.splitlines()
+    assert len(lines) == 1, logged
+    assert lines[0].startswith("WARNING no wake-ups from other processes"), logged
+    assert "Permission denied" in lines[0]
+    assert not FileWakeup(database).path.exists()

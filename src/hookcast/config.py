@@ -8,6 +8,7 @@ import hashlib
 import ipaddress
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from pydantic import Field, field_validator, model_validator
@@ -18,6 +19,10 @@ from hookcast.delivery.proxy import Proxy
 from hookcast.delivery.smtp import SmtpServer
 
 DEFAULT_DATABASE_URL = "sqlite:///hookcast.db"
+# The schemes store/database.py's to_async_url takes (checked here without loading the store).
+_DATABASE_SCHEMES = frozenset(
+    {"sqlite", "sqlite+aiosqlite", "postgresql", "postgres", "postgresql+asyncpg"}
+)
 
 
 class Settings(BaseSettings):
@@ -90,6 +95,25 @@ class Settings(BaseSettings):
                 "HOOKCAST_MAX_WEBHOOKS_PER_ACCOUNT, so that one event can always be published"
             )
         return self
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        # Refused at start-up in one line naming it, not as a traceback of 130 to 650 lines
+        # from the first migration or connection; no message repeats the URL (its password).
+        scheme, separator, rest = value.partition("://")
+        if not separator or scheme.lower() not in _DATABASE_SCHEMES:
+            raise ValueError(
+                "must be sqlite:///path/to/hookcast.db or "
+                "postgresql://user:password@host:port/database"
+            )
+        if scheme.lower().startswith("sqlite") and rest.split("?", 1)[0] in ("", "/", "/:memory:"):
+            raise ValueError("in-memory SQLite is not supported: give a file path")
+        try:
+            urlsplit(value).port  # noqa: B018 (parsing is the check; `migrate` reads it too)
+        except ValueError:
+            raise ValueError("its port must be a number from 0 to 65535") from None
+        return value
 
     @field_validator("smtp_url")
     @classmethod

@@ -280,3 +280,42 @@ def test_an_invalid_database_url_is_named_in_one_line_without_its_password(
     assert done.returncode == 2, done.stderr
     assert done.stderr.splitlines() == [f"error: HOOKCAST_DATABASE_URL: {said}"], done.stderr
     assert "s3cret" not in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "said"),
+    [
+        (
+            "HOOKCAST_ALLOWED_NETWORKS",
+            "10.0.0.0/33",
+            "'10.0.0.0/33' is not a network in CIDR notation (e.g. 127.0.0.0/8 or fd00::/8)",
+        ),
+        (
+            "HOOKCAST_LOG_LEVEL",
+            "LOUD",
+            "'LOUD' is not a level: DEBUG, INFO, WARNING, ERROR or CRITICAL",
+        ),
+        (
+            "HOOKCAST_OTEL_EXPORTER_OTLP_ENDPOINT",
+            "collector:4318",
+            "must be the collector's http:// or https:// base URL",
+        ),
+    ],
+)
+def test_a_setting_checked_late_is_named_in_one_line_at_start(
+    tmp_path: Path, name: str, value: str, said: str
+) -> None:
+    # Each started serve before: then a traceback (networks, level) or an error logged at
+    # every export of spans (the collector).
+    env = {**cli_env(f"sqlite:///{tmp_path / 'hookcast.db'}"), name: value}
+    done = subprocess.run(
+        [hookcast_bin(), "serve", "--port", "1"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines() == [f"error: {name}: {said}"], done.stderr
+    assert not (tmp_path / "hookcast.db").exists()

@@ -9,6 +9,7 @@ event service reports publishes to; the backlog gauges are read from the store w
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 from collections.abc import Sequence
 from datetime import datetime
@@ -32,7 +33,11 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
 
 class Metrics:
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+    def __init__(
+        self, registry: CollectorRegistry | None = None, *, webhooks_per_account: int = 100
+    ) -> None:
+        """`webhooks_per_account`: how many webhooks of one account keep their per-webhook
+        series (HOOKCAST_MAX_WEBHOOKS_PER_ACCOUNT, so an account's live webhooks all do)."""
         self.registry = registry or CollectorRegistry(auto_describe=True)
         self._deliveries = Counter(
             "hookcast_deliveries",
@@ -72,7 +77,12 @@ class Metrics:
             registry=self.registry,
         )
         # Per webhook, so a failure ratio can be alerted on per endpoint: two series for each
-        # webhook this process sent to (docs/operations.md, "Cardinality").
+        # webhook this process sent to, of each account's `webhooks_per_account` most recently
+        # sent to (docs/operations.md, "Cardinality"). Kept for every webhook ever sent to, a
+        # tenant creating, test-sending and deleting webhooks in a loop (~33 a second per API
+        # key at the default rate limit) grew them without end, and every scrape renders them
+        # all on the event loop: 100,000 webhooks held 77 MB and took 1.4-1.7 s a scrape
+        # (17.5 MB of text; docs/operations.md).
         self._per_webhook = Counter(
             "hookcast_webhook_attempts",
             "Delivery attempts sent, by webhook and by whether the endpoint took them "
@@ -80,6 +90,9 @@ class Metrics:
             ["webhook_id", "result"],
             registry=self.registry,
         )
+        self._webhooks_per_account = webhooks_per_account
+        # Account id: its webhooks with series, least recently sent to first.
+        self._webhooks_kept: dict[str, collections.OrderedDict[str, None]] = {}
         self._backlog_gauges()
         for outcome in OUTCOMES:
             for class_label in STATUS_CLASSES:
@@ -135,22 +148,39 @@ class Metrics:
         # of a few kinds. They are told apart by the reports' own values, and each kind is
         # named once (naming every report took ~0.6 us of a delivery's ~140).
         counts = collections.Counter(
-            (report.webhook_id, report.outcome, report.status_code) for report in reports
+            (report.account_id, report.webhook_id, report.outcome, report.status_code)
+            for report in reports
         )
         kinds: collections.Counter[tuple[str, str]] = collections.Counter()
-        sent: collections.Counter[tuple[str, str]] = collections.Counter()
-        for (webhook_id, outcome, status_code), count in counts.items():
+        sent: collections.Counter[tuple[str, str, str]] = collections.Counter()
+        for (account_id, webhook_id, outcome, status_code), count in counts.items():
             kinds[outcome_name(outcome), status_class(status_code)] += count
             # An expired delivery was never sent: it says nothing about the endpoint.
             if outcome is not DeliveryStatus.EXPIRED:
-                sent[webhook_id, _result(outcome)] += count
+                sent[account_id, webhook_id, _result(outcome)] += count
         for (outcome_label, class_label), count in kinds.items():
             self._deliveries.labels(outcome_label, class_label).inc(count)
         for report in reports:
             self._latency.observe(report.latency_ms / 1000)
         self._attempts.inc(len(reports))
-        for (webhook_id, result), count in sent.items():
+        for (account_id, webhook_id, result), count in sent.items():
+            self._keep_series(account_id, webhook_id)
             self._per_webhook.labels(webhook_id, result).inc(count)
+
+    def _keep_series(self, account_id: str, webhook_id: str) -> None:
+        """Notes that the webhook was sent to; past its account's bound, the series of that
+        account's least recently sent-to webhook go (a deleted one's, as a rule: the bound
+        is the most webhooks an account may have). Another account's are never touched."""
+        kept = self._webhooks_kept.setdefault(account_id, collections.OrderedDict())
+        if webhook_id in kept:
+            kept.move_to_end(webhook_id)
+            return
+        kept[webhook_id] = None
+        if len(kept) > self._webhooks_per_account:
+            dropped, _ = kept.popitem(last=False)
+            for result in _RESULTS:
+                with contextlib.suppress(KeyError):  # a webhook with one result has one series
+                    self._per_webhook.remove(dropped, result)
 
     def on_published(self, events: Sequence[Event]) -> None:
         by_type = self._published_by_type
@@ -194,6 +224,9 @@ class Metrics:
         self._disabled.set(stats.disabled_webhooks)
         self._held.set(stats.held)
         self._workers_alive.set(stats.workers_alive)
+
+
+_RESULTS = ("succeeded", "failed")
 
 
 def _result(outcome: DeliveryStatus) -> str:

@@ -245,3 +245,77 @@ def test_an_invalid_setting_is_named_in_one_line_not_a_traceback(
         "error: HOOKCAST_LEASE_SECONDS: Input should be greater than or equal to 40",
         "error: HOOKCAST_DNS_SERVERS: 'dns.example' is not an IP address with an optional port",
     ], done.stderr
+
+
+@pytest.mark.parametrize("command", [["serve"], ["worker"], ["migrate"]])
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        (
+            "mysql://hook:pw-s3cret@db/hookcast",
+            "must be sqlite:///path/to/hookcast.db or "
+            "postgresql://user:password@host:port/database",
+        ),
+        (
+            "postgresql://hook:pw-s3cret@db:99999/hookcast",
+            "its port must be a number from 0 to 65535",
+        ),
+        ("sqlite:///:memory:", "in-memory SQLite is not supported: give a file path"),
+    ],
+)
+def test_an_invalid_database_url_is_named_in_one_line_without_its_password(
+    tmp_path: Path, command: list[str], url: str, said: str
+) -> None:
+    # Each was a traceback of 130 to 650 lines (exit status 1), or for `worker` on
+    # PostgreSQL a connection retried for ever.
+    env = {**cli_env(url), "HOOKCAST_SECRET_KEY": "a shared secret"}
+    done = subprocess.run(
+        [hookcast_bin(), *command],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines() == [f"error: HOOKCAST_DATABASE_URL: {said}"], done.stderr
+    assert "s3cret" not in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "said"),
+    [
+        (
+            "HOOKCAST_ALLOWED_NETWORKS",
+            "10.0.0.0/33",
+            "'10.0.0.0/33' is not a network in CIDR notation (e.g. 127.0.0.0/8 or fd00::/8)",
+        ),
+        (
+            "HOOKCAST_LOG_LEVEL",
+            "LOUD",
+            "'LOUD' is not a level: DEBUG, INFO, WARNING, ERROR or CRITICAL",
+        ),
+        (
+            "HOOKCAST_OTEL_EXPORTER_OTLP_ENDPOINT",
+            "collector:4318",
+            "must be the collector's http:// or https:// base URL",
+        ),
+    ],
+)
+def test_a_setting_checked_late_is_named_in_one_line_at_start(
+    tmp_path: Path, name: str, value: str, said: str
+) -> None:
+    # Each started serve before: then a traceback (networks, level) or an error logged at
+    # every export of spans (the collector).
+    env = {**cli_env(f"sqlite:///{tmp_path / 'hookcast.db'}"), name: value}
+    done = subprocess.run(
+        [hookcast_bin(), "serve", "--port", "1"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines() == [f"error: {name}: {said}"], done.stderr
+    assert not (tmp_path / "hookcast.db").exists()

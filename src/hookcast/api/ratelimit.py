@@ -28,8 +28,10 @@ class RateLimiter:
         self._rate = per_second
         self._burst = float(max(burst, 1))
         self._monotonic = monotonic
-        # Keyed by API key id: only authenticated keys get a bucket, so the map is bounded
-        # by the number of keys (unauthenticated requests cannot grow it).
+        # Keyed by API key id (and by "portal:<account id>" for the dashboard's portal
+        # sessions, dashboard/deps.py): only authenticated callers get a bucket, so the map
+        # is bounded by the number of keys and accounts (unauthenticated requests cannot
+        # grow it).
         self._buckets: dict[str, TokenBucket] = {}
 
     def check(self, key: str) -> None:

@@ -62,7 +62,7 @@ class Runtime:
     @classmethod
     async def open(cls, settings: Settings) -> Runtime:
         store = await open_settings_store(settings)
-        metrics = Metrics()
+        metrics = Metrics(webhooks_per_account=settings.max_webhooks_per_account)
         tracer = open_tracer(settings.otel_exporter_otlp_endpoint, os.environ)
         services = build_services(
             store,

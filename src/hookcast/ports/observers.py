@@ -19,6 +19,7 @@ class AttemptReport:
     delivery_id: str
     event_id: str
     webhook_id: str
+    account_id: str  # the webhook's: /metrics bounds its per-webhook series per account
     attempt: int  # 1 for the first attempt
     status_code: int | None  # None when no response came back (see `error`)
     latency_ms: float

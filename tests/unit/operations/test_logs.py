@@ -29,6 +29,7 @@ def _report(**changes: object) -> AttemptReport:
         "delivery_id": "dlv_1",
         "event_id": "evt_1",
         "webhook_id": "Hook1234",
+        "account_id": "Acct1234",
         "attempt": 2,
         "status_code": 503,
         "latency_ms": 12.34,

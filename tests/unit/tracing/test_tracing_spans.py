@@ -46,6 +46,7 @@ def _report(claimed: ClaimedDelivery, status: int | None, outcome: DeliveryStatu
         delivery_id=claimed.delivery.id,
         event_id=claimed.event.id,
         webhook_id=claimed.webhook.id,
+        account_id=claimed.webhook.account_id,
         attempt=claimed.delivery.attempts + 1,
         status_code=status,
         latency_ms=12.5,

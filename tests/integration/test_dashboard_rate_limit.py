@@ -1,0 +1,68 @@
+"""The dashboard's and the portal's pages count against the API's rate limit, as the API's
+own requests do: a portal user cannot load `serve` faster than a key may, and exhausting the
+portal's bucket leaves the platform's admin key (which made the link) its own."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+from harness import cli_env, serve, webhook_metadata
+from receivers import closed_port
+
+BURST = 6  # HOOKCAST_RATE_LIMIT_BURST; the rate is 0.01 a second: no refill during the test
+
+
+def _api(client: httpx.Client, method: str, path: str, key: str, **body: object) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {key}"}
+    return client.request(method, path, json=body or None, headers=headers)
+
+
+def _csrf(page: httpx.Response) -> str:
+    assert page.status_code == 200, page.text
+    return page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+
+
+@pytest.mark.timeout(90)
+def test_a_portal_session_is_held_to_the_rate_limit_apart_from_the_admin_key(
+    tmp_path: Path,
+) -> None:
+    env = cli_env(
+        f"sqlite+aiosqlite:///{tmp_path / 'hookcast.db'}",
+        HOOKCAST_ALLOWED_NETWORKS="127.0.0.0/8",
+        HOOKCAST_RATE_LIMIT_PER_SECOND="0.01",
+        HOOKCAST_RATE_LIMIT_BURST=str(BURST),
+    )
+    with (
+        serve(env, tmp_path) as server,
+        httpx.Client(base_url=server.url, timeout=10) as api,
+        httpx.Client(base_url=server.url, timeout=10) as browser,
+    ):
+        admin = server.admin_key()
+        site = _api(api, "POST", "/v2/sites/", admin, metadata={"name": "Main"})
+        assert site.status_code == 201, site.text
+        url = f"http://127.0.0.1:{closed_port()}/hook"
+        metadata = webhook_metadata([site.json()["id"]], webhook_url=url)
+        hook = _api(api, "POST", "/v2/webhooks/", admin, metadata=metadata)
+        assert hook.status_code == 201, hook.text
+        link = _api(api, "POST", "/v2/portal_links/", admin, role="editor", duration="1h")
+        assert link.status_code == 201, link.text  # the admin key has used 3 of its 6
+
+        opened = browser.get(httpx.URL(link.json()["url"]).raw_path.decode(), follow_redirects=True)
+        csrf = _csrf(browser.get(f"/webhooks/{hook.json()['id']}"))
+        statuses = [
+            browser.post(f"/webhooks/{hook.json()['id']}/test", data={"csrf": csrf}).status_code
+            for _ in range(BURST)
+        ]
+
+        # The two pages shown (the portal's first, the webhook's) and the tests sent share one
+        # bucket of 6: the last two tests are refused, and say when to come back.
+        assert opened.status_code == 200, opened.text
+        assert statuses == [303, 303, 303, 303, 429, 429], statuses
+        refused = browser.post(f"/webhooks/{hook.json()['id']}/test", data={"csrf": csrf})
+        assert refused.status_code == 429
+        assert int(refused.headers["Retry-After"]) >= 1
+        # The admin key's own bucket is untouched by its portal's customer.
+        listed = _api(api, "GET", "/v2/webhooks/", admin)
+        assert listed.status_code == 200, listed.text

@@ -469,12 +469,17 @@ class Pool:
             connection = self._take_idle(origin)
             if connection is not None:
                 try:
-                    return await self._use(origin, connection, request, deadline)
+                    response = await connection.exchange(request, deadline, self._timeouts)
                 except ConnectionClosed as exc:
                     if exc.response_started:
                         raise
+                else:
+                    self._used(origin, connection)
+                    return response
             connection = await self._connect(origin, addresses, deadline, tls)
-            return await self._use(origin, connection, request, deadline)
+            response = await connection.exchange(request, deadline, self._timeouts)
+            self._used(origin, connection)
+            return response
         finally:
             slots.give_back()
             self._leave(origin, slots)
@@ -485,17 +490,17 @@ class Pool:
         if not slots.users:  # nobody holds or waits: forget the origin
             del self._slots[origin]
 
-    async def _use(
-        self, origin: Origin, connection: _Connection, request: bytes, deadline: float
-    ) -> Response:
-        response = await connection.exchange(request, deadline, self._timeouts)
+    def _used(self, origin: Origin, connection: _Connection) -> None:
+        """After an exchange: the connection kept idle for the next request, or closed.
+        (Called after `exchange` rather than wrapping it in a coroutine of its own: each
+        coroutine between the worker and the socket is a frame made and resumed per
+        request.)"""
         if connection.reusable and not connection.closed and self._idle_count < self._max_idle:
             connection.idle_since = time.monotonic()
             self._idle.setdefault(origin, deque()).append(connection)
             self._idle_count += 1
         else:
             connection.close()
-        return response
 
     def _take_idle(self, origin: Origin) -> _Connection | None:
         idle = self._idle.get(origin)

@@ -310,13 +310,17 @@ class DeliveryWorker:
         if room <= 0:
             self._outcomes.write_ahead()  # the bound frees sooner for it (outcomes.py)
             return
-        starts, expired = self._scheduler.ready(now=asyncio.get_running_loop().time(), at_most=room)
+        loop = asyncio.get_running_loop()
+        starts, expired = self._scheduler.ready(now=loop.time(), at_most=room)
         if expired:
             self._outcomes.hand_back(expired)
+        # The loop's own create_task: asyncio.create_task is a Python function around it
+        # that also names the task (two calls per delivery; nothing reads a task's name).
+        in_flight, deliver, finished = self._in_flight, self._deliver, self._finished
         for start in starts:
-            task = asyncio.create_task(self._deliver(*start))
-            self._in_flight[task] = start
-            task.add_done_callback(self._finished)
+            task = loop.create_task(deliver(*start))
+            in_flight[task] = start
+            task.add_done_callback(finished)
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         claimed, slot, _ = self._in_flight.pop(task)

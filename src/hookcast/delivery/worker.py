@@ -344,13 +344,15 @@ class DeliveryWorker:
         """Sends `claimed` (unless its event expired or its rate limit holds it back) and
         buffers its outcome; not after loop time `latest_start` (scheduler.py)."""
         started_at = self._clock()
-        expired = expire(claimed, started_at)
+        hook = claimed.webhook
+        # (expire() is asked only where the webhook sets a time-to-live: a call less.)
+        expired = expire(claimed, started_at) if hook.max_age_seconds else None
         if expired is not None:  # its event outlived its time-to-live: not sent
             slot.close()
             log_attempt(expired.report)
             self._outcomes.add(expired)
             return
-        if claimed.webhook.rate_limit is not None:
+        if hook.rate_limit is not None:
             if await self._held_back(claimed, slot):
                 return
             if asyncio.get_running_loop().time() > latest_start:
@@ -362,7 +364,8 @@ class DeliveryWorker:
                 return
             started_at = self._clock()  # the limit's check may have waited for the store
         trace = self._tracer.attempt(claimed) if self._tracer is not None else None
-        with slot:
+        # The slot goes back however this ends (try/finally: `with` adds two calls).
+        try:
             try:
                 request, outcome = await send_once(
                     self._sender,
@@ -388,10 +391,11 @@ class DeliveryWorker:
                 warn_before=self._options.disable_warning,
             )
             slot.learn(concluded.kind, now=now, seconds=outcome.latency_ms / 1000)
+        finally:
+            slot.close()
         if trace is not None:
             trace.finish(concluded.report)
         log_attempt(concluded.report)
-        hook = claimed.webhook
         # Written promptly when recording it may make another delivery due (an ordered or
         # coalescing webhook's next) or a failing webhook's success recovers it (its
         # standing on every page, webhook_recovered).
@@ -402,7 +406,7 @@ class DeliveryWorker:
         if concluded.health.disable_reason is not None:
             # Disabled by this outcome (410 Gone, failing too long): what this worker holds
             # queued for the webhook goes back unsent, after the outcome that pauses it.
-            self._hand_back_webhooks({claimed.webhook.id})
+            self._hand_back_webhooks({hook.id})
 
     def _hand_back_webhooks(self, webhook_ids: Collection[str]) -> None:
         """What this worker holds queued for these webhooks goes back unsent (edits.py)."""

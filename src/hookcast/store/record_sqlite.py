@@ -29,6 +29,7 @@ converted per bind, they cost ~3.4 µs per result against ~2.5 as dicts of store
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
 from operator import itemgetter
 from typing import Any
 
@@ -41,6 +42,9 @@ from hookcast.store.connector import Transaction
 from hookcast.store.statement import IN_ORDER, Statement
 from hookcast.store.tables import ATTEMPT_COLUMNS, deliveries
 from hookcast.store.types import dump_json, to_micros
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 __all__ = ["record_on_sqlite", "release_on_sqlite"]
 
@@ -68,7 +72,8 @@ async def record_on_sqlite(tx: Transaction, results: Sequence[DeliveryResult]) -
         attempt = result.attempt
         delivery_id = result.delivery_id
         code = attempt.status_code
-        started = to_micros(attempt.started_at)
+        # to_micros written out (a naive datetime cannot be subtracted from _EPOCH either).
+        started = (attempt.started_at - _EPOCH) // _MICROSECOND
         if result.status is _PENDING:
             due = result.next_attempt_at
             retried.append(
@@ -82,7 +87,7 @@ async def record_on_sqlite(tx: Transaction, results: Sequence[DeliveryResult]) -
                     result.lease_token,
                     code,
                     str(result.status),  # its value: a StrEnum's str is its value
-                    None if completed is None else to_micros(completed),
+                    None if completed is None else (completed - _EPOCH) // _MICROSECOND,
                 )
             )
         # The attempt's values in ATTEMPT_COLUMNS' order.

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import json
 import os
 import shutil
@@ -39,12 +40,38 @@ from benchmarks.nginx import Nginx
 from benchmarks.procs import Children, cpu_times, steal_percent
 
 
+class _Counting:
+    """What runs on the loop thread between the two marks: call counting
+    (`sys.setprofile`), cProfile (`profile`: its stats are written there), or neither."""
+
+    def __init__(self, *, count: bool, profile: str | None) -> None:
+        self.calls = {"call": 0, "c_call": 0}
+        self._count = count and not profile
+        self._profile = profile
+        self._profiler = cProfile.Profile() if profile else None
+
+    def _counter(self, frame: Any, event: str, arg: Any) -> None:
+        if event in self.calls:
+            self.calls[event] += 1
+
+    def start(self) -> None:
+        if self._count:
+            sys.setprofile(self._counter)
+        if self._profiler is not None:
+            self._profiler.enable()
+
+    def stop(self) -> None:
+        if self._count:
+            sys.setprofile(None)
+        if self._profiler is not None:
+            self._profiler.disable()
+            self._profiler.dump_stats(str(self._profile))
+
+
 def _measure(
     database: str, total: int, warmup: int, count: bool, profile: str | None
 ) -> dict[str, Any]:
-    """One drain of `total` deliveries in this process (the child's side); with `profile`,
-    cProfile's stats of the loop thread past the warm-up are written there."""
-    import cProfile
+    """One drain of `total` deliveries in this process (the child's side)."""
     from hookcast.cli.loop import run_loop
     from hookcast.cli.runtime import Runtime, settle_heap
     from hookcast.config import Settings
@@ -55,12 +82,7 @@ def _measure(
         allowed_networks="127.0.0.0/8",
         log_level="WARNING",
     )
-    calls = {"call": 0, "c_call": 0}
-    profiler = cProfile.Profile() if profile else None
-
-    def counter(frame: Any, event: str, arg: Any) -> None:
-        if event in calls:
-            calls[event] += 1
+    counting = _Counting(count=count, profile=profile)
 
     async def main() -> dict[str, Any]:
         runtime = await Runtime.open(settings)
@@ -70,20 +92,13 @@ def _measure(
         running = asyncio.create_task(worker.run(stop))
         marks: list[tuple[int, float, float, int, int]] = []
         deadline = time.monotonic() + 300
-        for target in (warmup, total):
+        for target, then in ((warmup, counting.start), (total, counting.stop)):
             while worker.delivered < target:
                 if running.done() or time.monotonic() > deadline:
                     raise RuntimeError(f"{worker.delivered} of {total} recorded")
-                await asyncio.sleep(0.002)
-            if count and profiler is None and target == warmup:
-                sys.setprofile(counter)
-            elif count and profiler is None:
-                sys.setprofile(None)
-            if profiler is not None and target == warmup:
-                profiler.enable()
-            elif profiler is not None:
-                profiler.disable()
-                profiler.dump_stats(str(profile))
+                await asyncio.sleep(0.002)  # polling, bounded by the deadline
+            then()
+            calls = counting.calls
             marks.append(
                 (
                     worker.delivered,
@@ -99,12 +114,13 @@ def _measure(
         await runtime.close()
         (d0, t0, p0, c0, cc0), (d1, t1, p1, c1, cc1) = marks
         done = d1 - d0
+        counted = count and not profile
         return {
             "deliveries": done,
             "thread_us": round((t1 - t0) / done * 1e6, 2),
             "process_us": round((p1 - p0) / done * 1e6, 2),
-            "calls": round((c1 - c0) / done, 1) if count else None,
-            "c_calls": round((cc1 - cc0) / done, 1) if count else None,
+            "calls": round((c1 - c0) / done, 1) if counted else None,
+            "c_calls": round((cc1 - cc0) / done, 1) if counted else None,
         }
 
     return run_loop(main())
@@ -168,8 +184,8 @@ def main() -> None:
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        found = _measure(args.child, args.deliveries, args.warmup, args.count, args.profile)
-        print(json.dumps(found))
+        measured = _measure(args.child, args.deliveries, args.warmup, args.count, args.profile)
+        print(json.dumps(measured))
         return
     work = Path(tempfile.mkdtemp(prefix="hookcast-inprocess-"))
     children = Children(work)
@@ -193,13 +209,14 @@ def main() -> None:
                         profile=args.profile if count else None,
                     )
                     result["side"] = name
+                    result["counted"] = count  # its time includes the counting: not compared
                     print(json.dumps(result), flush=True)
                     found[name].append(result)
     finally:
         children.stop_all()
         shutil.rmtree(work, ignore_errors=True)
     for name, results in found.items():
-        timed = [row for row in results if row["calls"] is None]
+        timed = [row for row in results if not row["counted"]]
         counted = [row["calls"] for row in results if row["calls"] is not None]
         summary = {
             "side": name,

@@ -12,11 +12,12 @@ import logging
 import os
 import random
 import secrets
+import time
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
 
 from hookcast.delivery.attempt import conclude, expire
-from hookcast.delivery.boundary import send_once
+from hookcast.delivery.boundary import build, send_failed
 from hookcast.delivery.edits import EditWatch
 from hookcast.delivery.gate import Slot
 from hookcast.delivery.liveness import Liveness
@@ -353,26 +354,24 @@ class DeliveryWorker:
             self._outcomes.add(expired)
             return
         if hook.rate_limit is not None:
-            if await self._held_back(claimed, slot):
-                return
-            if asyncio.get_running_loop().time() > latest_start:
-                # The limit's check waited for the store past the delivery's latest start:
-                # sent now, its lease could expire before its outcome is written, and a
-                # claim send it again. It goes back unsent (its place in the bucket unused).
-                slot.close()
-                self._outcomes.hand_back([(claimed.delivery.id, claimed.lease_token)])
+            if not await self._let_through(claimed, slot, latest_start):
                 return
             started_at = self._clock()  # the limit's check may have waited for the store
         trace = self._tracer.attempt(claimed) if self._tracer is not None else None
         # The slot goes back however this ends (try/finally: `with` adds two calls).
         try:
+            request, outcome = build(
+                claimed,
+                started_at=started_at,
+                traceparent=trace.traceparent if trace is not None else None,
+            )
             try:
-                request, outcome = await send_once(
-                    self._sender,
-                    claimed,
-                    started_at=started_at,
-                    traceparent=trace.traceparent if trace is not None else None,
-                )
+                if outcome is None:
+                    began = time.perf_counter()
+                    try:
+                        outcome = await self._sender.send(request)
+                    except Exception as error:  # the send boundary (boundary.py)
+                        outcome = send_failed(claimed, error, began=began)
             except asyncio.CancelledError:
                 # Shutting down mid-send: give the lease back so it is sent again at once.
                 self._outcomes.hand_back([(claimed.delivery.id, claimed.lease_token)])
@@ -411,6 +410,19 @@ class DeliveryWorker:
     def _hand_back_webhooks(self, webhook_ids: Collection[str]) -> None:
         """What this worker holds queued for these webhooks goes back unsent (edits.py)."""
         self._outcomes.hand_back(self._scheduler.drop_webhooks(webhook_ids))
+
+    async def _let_through(self, claimed: ClaimedDelivery, slot: Slot, latest_start: float) -> bool:
+        """Whether a rate-limited delivery goes now: not if its limit holds it back
+        (`_held_back`), nor if the limit's check waited for the store past its latest start
+        (loop time): sent then, its lease could expire before its outcome is written, and a
+        claim send it again. It goes back unsent then (its place in the bucket unused)."""
+        if await self._held_back(claimed, slot):
+            return False
+        if asyncio.get_running_loop().time() > latest_start:
+            slot.close()
+            self._outcomes.hand_back([(claimed.delivery.id, claimed.lease_token)])
+            return False
+        return True
 
     async def _held_back(self, claimed: ClaimedDelivery, slot: Slot) -> bool:
         """Whether the webhook's rate limit holds the delivery back: then it is not sent,

@@ -68,6 +68,16 @@ class _Counting:
             self._profiler.dump_stats(str(self._profile))
 
 
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _thread_user_seconds() -> float:
+    """This thread's user-mode CPU time (the interpreter's own work; system time is the
+    kernel's: the sockets, SQLite's file I/O), from /proc in clock ticks."""
+    fields = Path("/proc/thread-self/stat").read_text().rpartition(")")[2].split()
+    return int(fields[11]) / _TICK  # utime: the 14th field, the 12th after the name
+
+
 def _measure(
     database: str, total: int, warmup: int, count: bool, profile: str | None
 ) -> dict[str, Any]:
@@ -90,7 +100,7 @@ def _measure(
         settle_heap()
         stop = asyncio.Event()
         running = asyncio.create_task(worker.run(stop))
-        marks: list[tuple[int, float, float, int, int]] = []
+        marks: list[tuple[int, float, float, float, int, int]] = []
         deadline = time.monotonic() + 300
         for target, then in ((warmup, counting.start), (total, counting.stop)):
             while worker.delivered < target:
@@ -103,6 +113,7 @@ def _measure(
                 (
                     worker.delivered,
                     time.thread_time(),
+                    _thread_user_seconds(),
                     time.process_time(),
                     calls["call"],
                     calls["c_call"],
@@ -112,12 +123,13 @@ def _measure(
         await running
         await sender.close()
         await runtime.close()
-        (d0, t0, p0, c0, cc0), (d1, t1, p1, c1, cc1) = marks
+        (d0, t0, u0, p0, c0, cc0), (d1, t1, u1, p1, c1, cc1) = marks
         done = d1 - d0
         counted = count and not profile
         return {
             "deliveries": done,
             "thread_us": round((t1 - t0) / done * 1e6, 2),
+            "thread_user_us": round((u1 - u0) / done * 1e6, 2),
             "process_us": round((p1 - p0) / done * 1e6, 2),
             "calls": round((c1 - c0) / done, 1) if counted else None,
             "c_calls": round((cc1 - cc0) / done, 1) if counted else None,
@@ -222,6 +234,8 @@ def main() -> None:
             "side": name,
             "thread_us_min": min(row["thread_us"] for row in timed),
             "thread_us_median": statistics.median(row["thread_us"] for row in timed),
+            "thread_user_us_min": min(row["thread_user_us"] for row in timed),
+            "thread_user_us_median": statistics.median(row["thread_user_us"] for row in timed),
             "process_us_min": min(row["process_us"] for row in timed),
             "calls": min(counted) if counted else None,
         }

@@ -6,6 +6,8 @@ and the in-process `Hub`, so both derive the secret key and the policy the same 
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,8 +20,9 @@ from hookcast.store import SqlStore, load_or_create_key, open_store
 __all__ = ["open_settings_store", "policy", "previous_secret_keys", "secret_key", "utc_now"]
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
+# The clock of every service and worker: now, aware, in UTC. A partial (made in C) rather
+# than a function of ours around the same call: the worker reads it twice per delivery.
+utc_now: Callable[[], datetime] = functools.partial(datetime.now, UTC)
 
 
 def secret_key(settings: Settings) -> bytes:

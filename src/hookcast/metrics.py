@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import logging
+import operator
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -30,6 +31,10 @@ OUTCOMES = ("succeeded", "retrying", "failed")
 STATUS_CLASSES = ("2xx", "3xx", "4xx", "5xx", "error")
 # Receivers answer in milliseconds on a LAN and up to the 30 s timeout at worst.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+
+# What on_attempts counts a report by: its account, webhook, outcome and status.
+_KIND_OF_REPORT = operator.attrgetter("account_id", "webhook_id", "outcome", "status_code")
 
 
 class Metrics:
@@ -147,10 +152,7 @@ class Metrics:
         # One labelled increment per kind, not per attempt: a batch is hundreds of attempts,
         # of a few kinds. They are told apart by the reports' own values, and each kind is
         # named once (naming every report took ~0.6 us of a delivery's ~140).
-        counts = collections.Counter(
-            (report.account_id, report.webhook_id, report.outcome, report.status_code)
-            for report in reports
-        )
+        counts = collections.Counter(map(_KIND_OF_REPORT, reports))  # in C: no call each
         kinds: collections.Counter[tuple[str, str]] = collections.Counter()
         sent: collections.Counter[tuple[str, str, str]] = collections.Counter()
         for (account_id, webhook_id, outcome, status_code), count in counts.items():

@@ -12,7 +12,7 @@ import orjson
 from hookcast.domain.formats import Format, format_of
 from hookcast.domain.freshness import expired_by
 from hookcast.domain.health import HealthSignal
-from hookcast.domain.models import ERROR_EXCERPT, Attempt, DeliveryStatus, LastError
+from hookcast.domain.models import ERROR_EXCERPT, Attempt, DeliveryStatus, LastError, Webhook
 from hookcast.domain.ordering import sequence_headers
 from hookcast.domain.retry import (
     Completed,
@@ -150,40 +150,56 @@ def conclude(
     disable_after: timedelta,
     warn_before: timedelta = timedelta(hours=24),
 ) -> Concluded:
-    """Records the attempt and decides what happens next, as data."""
+    """Records the attempt and decides what happens next, as data.
+
+    A success (nearly every attempt) takes the short way: it completes the delivery, needs
+    no retry decision, no Retry-After and no disable reckoning, and has no error unless the
+    client noted one beside its status; each step skipped is a call per delivery."""
     number = claimed.delivery.attempts + 1
-    wire = format_of(claimed.webhook)
-    kind = classify(outcome.status_code, outcome.error, success_from=wire.success_from)
-    decision = decide(
-        claimed.webhook.retry_policy,
-        attempts_made=number,
-        outcome=kind,
-        retry_after=parse_retry_after(outcome.retry_after, now),
-        now=now,
-        jitter_sample=jitter_sample,
-    )
+    webhook = claimed.webhook
+    wire = format_of(webhook)
+    status_code = outcome.status_code
+    error = outcome.error
+    since = webhook.failing_since
+    disable_at = None
+    if status_code is not None and wire.success_from <= status_code < 300:
+        kind = OutcomeKind.SUCCESS
+        status, next_at, disable, reckoned = DeliveryStatus.SUCCEEDED, None, None, False
+    else:
+        kind = classify(status_code, error, success_from=wire.success_from)
+        decision = decide(
+            webhook.retry_policy,
+            attempts_made=number,
+            outcome=kind,
+            retry_after=parse_retry_after(outcome.retry_after, now),
+            now=now,
+            jitter_sample=jitter_sample,
+        )
+        status, next_at, disable = _next_state(decision)
+        if error is None:
+            error = _error(status_code, kind)
+        reckoned = disable is None
+        if reckoned:
+            disable = failing_too_long(failing_since=since, now=now, threshold=disable_after)
+            disable_at = disable_warning(
+                failing_since=since, now=now, threshold=disable_after, warn_before=warn_before
+            )
+    if error is not None:
+        error = storable_text(error)
+    delivery_id = claimed.delivery.id
     attempt = Attempt(
-        delivery_id=claimed.delivery.id,
+        delivery_id=delivery_id,
         number=number,
         started_at=started_at,
-        request_headers=redact_headers(request.headers, also=_secret_headers(claimed, wire)),
-        status_code=outcome.status_code,
+        request_headers=redact_headers(request.headers, also=_secret_headers(webhook, wire)),
+        status_code=status_code,
         latency_ms=outcome.latency_ms,
         # The one place a response reaches what is stored: made storable here.
         response_body=storable_text(outcome.response_body),
-        error=_storable_error(outcome, kind),
+        error=error,
     )
-    status, next_at, disable = _next_state(decision)
-    since = claimed.webhook.failing_since
-    disable_at = None
-    reckoned = kind is not OutcomeKind.SUCCESS and disable is None
-    if reckoned:
-        disable = failing_too_long(failing_since=since, now=now, threshold=disable_after)
-        disable_at = disable_warning(
-            failing_since=since, now=now, threshold=disable_after, warn_before=warn_before
-        )
     result = DeliveryResult(
-        delivery_id=claimed.delivery.id,
+        delivery_id=delivery_id,
         lease_token=claimed.lease_token,
         attempt=attempt,
         status=status,
@@ -191,36 +207,38 @@ def conclude(
         completed_at=now if status is not DeliveryStatus.PENDING else None,
         created=claimed.delivery.created,
     )
-    succeeded = kind is OutcomeKind.SUCCESS
-    health = HealthSignal(
-        webhook_id=claimed.webhook.id,
-        at=now,
-        succeeded=succeeded,
-        disable_reason=disable,
-        gone=kind is OutcomeKind.GONE,
-        error=None if succeeded else _last_error(attempt, now),
-        retry_at=next_at,
-        disable_at=disable_at,
-        streak_since=since if reckoned and (disable or disable_at) else None,
-    )
+    if kind is OutcomeKind.SUCCESS:
+        health = HealthSignal(webhook_id=webhook.id, at=now, succeeded=True)
+    else:
+        health = HealthSignal(
+            webhook_id=webhook.id,
+            at=now,
+            succeeded=False,
+            disable_reason=disable,
+            gone=kind is OutcomeKind.GONE,
+            error=_last_error(attempt, now),
+            retry_at=next_at,
+            disable_at=disable_at,
+            streak_since=since if reckoned and (disable or disable_at) else None,
+        )
     report = AttemptReport(
-        delivery_id=claimed.delivery.id,
+        delivery_id=delivery_id,
         event_id=claimed.event.id,
-        webhook_id=claimed.webhook.id,
-        account_id=claimed.webhook.account_id,
+        webhook_id=webhook.id,
+        account_id=webhook.account_id,
         attempt=number,
-        status_code=outcome.status_code,
+        status_code=status_code,
         latency_ms=outcome.latency_ms,
         outcome=status,
-        error=attempt.error,
+        error=error,
     )
     return Concluded(result=result, health=health, kind=kind, report=report)
 
 
-def _secret_headers(claimed: ClaimedDelivery, wire: Format) -> frozenset[str]:
+def _secret_headers(webhook: Webhook, wire: Format) -> frozenset[str]:
     """The lowercase names whose values the delivery log must not show: the format's
     signatures and, if the webhook has any, its custom headers (their values are secrets)."""
-    custom = claimed.webhook.headers
+    custom = webhook.headers
     if not custom:
         return wire.signature_headers
     return _with_custom(wire.signature_headers, tuple(custom))
@@ -251,16 +269,10 @@ def _next_state(
     return DeliveryStatus.FAILED, None, decision.disable_webhook
 
 
-def _storable_error(outcome: SendOutcome, kind: OutcomeKind) -> str | None:
-    error = _error(outcome, kind)
-    return None if error is None else storable_text(error)
-
-
-def _error(outcome: SendOutcome, kind: OutcomeKind) -> str | None:
-    if outcome.error is not None:
-        return outcome.error
+def _error(status_code: int | None, kind: OutcomeKind) -> str | None:
+    """The error of an attempt that was not a success and whose send noted none."""
     if kind is OutcomeKind.REDIRECT:
-        return f"redirect ({outcome.status_code}) not followed"
+        return f"redirect ({status_code}) not followed"
     if kind is OutcomeKind.SUCCESS:
         return None
-    return f"HTTP {outcome.status_code}"
+    return f"HTTP {status_code}"

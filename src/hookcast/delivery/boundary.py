@@ -1,11 +1,17 @@
 """The send boundary: building, signing and sending one request, with every exception on the
-way turned into an outcome, here and nowhere else (as httpx maps transport errors once).
+way turned into an outcome (as httpx maps transport errors once): `build` for the request,
+and the worker's one `try` around `Sender.send`, whose exception `send_failed` makes an
+outcome of.
 
 A delivery whose request cannot be built (data orjson refuses to serialise) or whose send
 fails unexpectedly (a URL the client cannot encode, a bug) is then an attempt recorded as a
 failure with its reason, retried as its policy says; not a lease lost and re-claimed every
 `lease_seconds` for ever. Cancellation (a worker shutting down) still propagates: it is a
 BaseException, not an outcome.
+
+Why the send's `try` is the worker's and not a coroutine here: each coroutine between the
+worker and the socket is a frame made, and resumed on every wake-up, per delivery
+(docs/benchmarks.md, seventh pass on target 3).
 """
 
 from __future__ import annotations
@@ -15,36 +21,30 @@ import time
 from datetime import datetime
 
 from hookcast.delivery.attempt import prepare
-from hookcast.ports import ClaimedDelivery, OutboundRequest, Sender, SendOutcome
+from hookcast.ports import ClaimedDelivery, OutboundRequest, SendOutcome
 
 _log = logging.getLogger("hookcast.worker")
 _REASON_LIMIT = 200  # characters of the exception's message kept in the attempt's error
 
 
-async def send_once(
-    sender: Sender,
-    claimed: ClaimedDelivery,
-    *,
-    started_at: datetime,
-    traceparent: str | None = None,
-) -> tuple[OutboundRequest, SendOutcome]:
-    """The request sent for `claimed` (signed at `started_at`, with `traceparent` if
-    tracing) and what came of it: a response, or an error describing why there is none.
-    Raises only CancelledError."""
+def build(
+    claimed: ClaimedDelivery, *, started_at: datetime, traceparent: str | None = None
+) -> tuple[OutboundRequest, SendOutcome | None]:
+    """The request for `claimed` (signed at `started_at`, with `traceparent` if tracing),
+    and None; or, if it could not be built, a stand-in with no body or headers and the
+    outcome that says why (nothing is sent then)."""
     try:
-        request = prepare(claimed, started_at, traceparent=traceparent)
+        return prepare(claimed, started_at, traceparent=traceparent), None
     except Exception as error:
         return _unsent(claimed), _failed(
             "the request could not be built", error, claimed=claimed, latency_ms=0.0
         )
-    began = time.perf_counter()
-    try:
-        return request, await sender.send(request)
-    except Exception as error:
-        latency_ms = (time.perf_counter() - began) * 1000
-        return request, _failed(
-            "the request could not be sent", error, claimed=claimed, latency_ms=latency_ms
-        )
+
+
+def send_failed(claimed: ClaimedDelivery, error: Exception, *, began: float) -> SendOutcome:
+    """The outcome of a send that raised `error` (`began`: `time.perf_counter()` before it)."""
+    latency_ms = (time.perf_counter() - began) * 1000
+    return _failed("the request could not be sent", error, claimed=claimed, latency_ms=latency_ms)
 
 
 def _failed(

@@ -20,8 +20,8 @@ import ssl
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import cast
+from dataclasses import dataclass
+from typing import NamedTuple, cast
 
 import httptools
 
@@ -66,22 +66,17 @@ class BodyTimeout(Exception):
     """The head arrived, the rest of the body did not in time (see Response)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Origin:
+class Origin(NamedTuple):
+    """Where a request goes. A tuple: the pool looks an origin up three times per request,
+    and a tuple hashes and compares in C (a dataclass with its hash kept still called its
+    Python `__hash__` each time)."""
+
     scheme: str  # "http" or "https"
     host: str  # as in the URL (IDNA-encoded name or an IP literal without brackets)
     port: int
     # The TLS client identity (delivery/tls.client_key) for mutual TLS, "" for none: part
     # of the key, so connections that presented a certificate serve only that identity.
     client: str = ""
-    # The pool looks an origin up several times per request: its hash is worked out once.
-    _hash: int = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_hash", hash((self.scheme, self.host, self.port, self.client)))
-
-    def __hash__(self) -> int:
-        return self._hash
 
 
 @dataclass(slots=True)  # one per request, read once: a frozen __init__ costs ~3x
@@ -284,8 +279,8 @@ class _Connection(asyncio.Protocol):
         self.close()
 
     def _settle(self, future: asyncio.Future[None] | None) -> None:
-        if _waiting(future):
-            assert future is not None
+        # _waiting written out: three settles per response.
+        if future is not None and not future.done():
             future.set_result(None)
 
     def close(self) -> None:
@@ -469,33 +464,42 @@ class Pool:
             connection = self._take_idle(origin)
             if connection is not None:
                 try:
-                    return await self._use(origin, connection, request, deadline)
+                    response = await connection.exchange(request, deadline, self._timeouts)
                 except ConnectionClosed as exc:
                     if exc.response_started:
                         raise
+                else:
+                    self._used(origin, connection)
+                    return response
             connection = await self._connect(origin, addresses, deadline, tls)
-            return await self._use(origin, connection, request, deadline)
+            response = await connection.exchange(request, deadline, self._timeouts)
+            self._used(origin, connection)
+            return response
         finally:
             slots.give_back()
-            self._leave(origin, slots)
-            self._sweep()
+            # _leave, and _sweep's clock check, written out: once per request.
+            slots.users -= 1
+            if not slots.users:  # nobody holds or waits: forget the origin
+                del self._slots[origin]
+            if time.monotonic() - self._swept >= 1.0:
+                self._sweep()
 
     def _leave(self, origin: Origin, slots: _Slots) -> None:
         slots.users -= 1
         if not slots.users:  # nobody holds or waits: forget the origin
             del self._slots[origin]
 
-    async def _use(
-        self, origin: Origin, connection: _Connection, request: bytes, deadline: float
-    ) -> Response:
-        response = await connection.exchange(request, deadline, self._timeouts)
+    def _used(self, origin: Origin, connection: _Connection) -> None:
+        """After an exchange: the connection kept idle for the next request, or closed.
+        (Called after `exchange` rather than wrapping it in a coroutine of its own: each
+        coroutine between the worker and the socket is a frame made and resumed per
+        request.)"""
         if connection.reusable and not connection.closed and self._idle_count < self._max_idle:
             connection.idle_since = time.monotonic()
             self._idle.setdefault(origin, deque()).append(connection)
             self._idle_count += 1
         else:
             connection.close()
-        return response
 
     def _take_idle(self, origin: Origin) -> _Connection | None:
         idle = self._idle.get(origin)

@@ -172,11 +172,13 @@ class OutcomeRecorder:
 
     async def _record(self, results: list[Concluded], releases: list[LeaseKey]) -> None:
         if results:
-            health = summarize(item.health for item in results if item.sent)
-            await self._queue.record_results([item.result for item in results], health)
+            # Lists, not generators: a generator is resumed (a call) per item.
+            health = summarize([item.health for item in results if item.sent])
+            recorded = [item.result for item in results]
+            await self._queue.record_results(recorded, health)
             self.delivered += len(results)
             self._report([item.report for item in results])
-            if any(item.result.status is DeliveryStatus.PENDING for item in results):
+            if DeliveryStatus.PENDING in [result.status for result in recorded]:
                 self.retry_recorded.set()
         if releases:
             await self._queue.release_deliveries(

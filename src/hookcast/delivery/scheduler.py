@@ -239,7 +239,13 @@ class EndpointScheduler:
                 expired.append((claimed.delivery.id, claimed.lease_token))
             elif (slot := gate.try_slot(key, account)) is not None:
                 endpoints.pop()
-                self._dequeued(key)
+                # _dequeued written out: once per delivery sent.
+                self._size -= 1
+                left = self._queued[key] - 1
+                if left:
+                    self._queued[key] = left
+                else:
+                    del self._queued[key]
                 starts.append((claimed, slot, latest_start))
                 return True
             else:

@@ -8,7 +8,7 @@ import functools
 import ssl
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from ipaddress import IPv4Network, IPv6Network, ip_address
 from urllib.parse import quote, urlsplit
 
@@ -173,7 +173,7 @@ class HttpSender:
         """The origin keyed by the client identity (its own connections) and its context."""
         key = client_key(certificate)
         context = await self._tls.for_client(account=account, key=key, certificate=certificate)
-        return replace(origin, client=key), context
+        return origin._replace(client=key), context
 
     def _refusal(self, address: str) -> str | None:
         """The SSRF guard's reason to refuse `address`, or None. Kept per address: the

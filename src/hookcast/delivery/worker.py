@@ -12,11 +12,12 @@ import logging
 import os
 import random
 import secrets
+import time
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
 
 from hookcast.delivery.attempt import conclude, expire
-from hookcast.delivery.boundary import send_once
+from hookcast.delivery.boundary import build, send_failed
 from hookcast.delivery.edits import EditWatch
 from hookcast.delivery.gate import Slot
 from hookcast.delivery.liveness import Liveness
@@ -310,13 +311,17 @@ class DeliveryWorker:
         if room <= 0:
             self._outcomes.write_ahead()  # the bound frees sooner for it (outcomes.py)
             return
-        starts, expired = self._scheduler.ready(now=asyncio.get_running_loop().time(), at_most=room)
+        loop = asyncio.get_running_loop()
+        starts, expired = self._scheduler.ready(now=loop.time(), at_most=room)
         if expired:
             self._outcomes.hand_back(expired)
+        # The loop's own create_task: asyncio.create_task is a Python function around it
+        # that also names the task (two calls per delivery; nothing reads a task's name).
+        in_flight, deliver, finished = self._in_flight, self._deliver, self._finished
         for start in starts:
-            task = asyncio.create_task(self._deliver(*start))
-            self._in_flight[task] = start
-            task.add_done_callback(self._finished)
+            task = loop.create_task(deliver(*start))
+            in_flight[task] = start
+            task.add_done_callback(finished)
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         claimed, slot, _ = self._in_flight.pop(task)
@@ -340,32 +345,33 @@ class DeliveryWorker:
         """Sends `claimed` (unless its event expired or its rate limit holds it back) and
         buffers its outcome; not after loop time `latest_start` (scheduler.py)."""
         started_at = self._clock()
-        expired = expire(claimed, started_at)
+        hook = claimed.webhook
+        # (expire() is asked only where the webhook sets a time-to-live: a call less.)
+        expired = expire(claimed, started_at) if hook.max_age_seconds else None
         if expired is not None:  # its event outlived its time-to-live: not sent
             slot.close()
             log_attempt(expired.report)
             self._outcomes.add(expired)
             return
-        if claimed.webhook.rate_limit is not None:
-            if await self._held_back(claimed, slot):
-                return
-            if asyncio.get_running_loop().time() > latest_start:
-                # The limit's check waited for the store past the delivery's latest start:
-                # sent now, its lease could expire before its outcome is written, and a
-                # claim send it again. It goes back unsent (its place in the bucket unused).
-                slot.close()
-                self._outcomes.hand_back([(claimed.delivery.id, claimed.lease_token)])
+        if hook.rate_limit is not None:
+            if not await self._let_through(claimed, slot, latest_start):
                 return
             started_at = self._clock()  # the limit's check may have waited for the store
         trace = self._tracer.attempt(claimed) if self._tracer is not None else None
-        with slot:
+        # The slot goes back however this ends (try/finally: `with` adds two calls).
+        try:
+            request, outcome = build(
+                claimed,
+                started_at=started_at,
+                traceparent=trace.traceparent if trace is not None else None,
+            )
             try:
-                request, outcome = await send_once(
-                    self._sender,
-                    claimed,
-                    started_at=started_at,
-                    traceparent=trace.traceparent if trace is not None else None,
-                )
+                if outcome is None:
+                    began = time.perf_counter()
+                    try:
+                        outcome = await self._sender.send(request)
+                    except Exception as error:  # the send boundary (boundary.py)
+                        outcome = send_failed(claimed, error, began=began)
             except asyncio.CancelledError:
                 # Shutting down mid-send: give the lease back so it is sent again at once.
                 self._outcomes.hand_back([(claimed.delivery.id, claimed.lease_token)])
@@ -384,10 +390,11 @@ class DeliveryWorker:
                 warn_before=self._options.disable_warning,
             )
             slot.learn(concluded.kind, now=now, seconds=outcome.latency_ms / 1000)
+        finally:
+            slot.close()
         if trace is not None:
             trace.finish(concluded.report)
         log_attempt(concluded.report)
-        hook = claimed.webhook
         # Written promptly when recording it may make another delivery due (an ordered or
         # coalescing webhook's next) or a failing webhook's success recovers it (its
         # standing on every page, webhook_recovered).
@@ -398,11 +405,24 @@ class DeliveryWorker:
         if concluded.health.disable_reason is not None:
             # Disabled by this outcome (410 Gone, failing too long): what this worker holds
             # queued for the webhook goes back unsent, after the outcome that pauses it.
-            self._hand_back_webhooks({claimed.webhook.id})
+            self._hand_back_webhooks({hook.id})
 
     def _hand_back_webhooks(self, webhook_ids: Collection[str]) -> None:
         """What this worker holds queued for these webhooks goes back unsent (edits.py)."""
         self._outcomes.hand_back(self._scheduler.drop_webhooks(webhook_ids))
+
+    async def _let_through(self, claimed: ClaimedDelivery, slot: Slot, latest_start: float) -> bool:
+        """Whether a rate-limited delivery goes now: not if its limit holds it back
+        (`_held_back`), nor if the limit's check waited for the store past its latest start
+        (loop time): sent then, its lease could expire before its outcome is written, and a
+        claim send it again. It goes back unsent then (its place in the bucket unused)."""
+        if await self._held_back(claimed, slot):
+            return False
+        if asyncio.get_running_loop().time() > latest_start:
+            slot.close()
+            self._outcomes.hand_back([(claimed.delivery.id, claimed.lease_token)])
+            return False
+        return True
 
     async def _held_back(self, claimed: ClaimedDelivery, slot: Slot) -> bool:
         """Whether the webhook's rate limit holds the delivery back: then it is not sent,

@@ -53,8 +53,10 @@ def resource_key(event: Event) -> str | None:
 def sequence_headers(event: Event) -> dict[str, str]:
     """The headers that tell a receiver which resource a delivery is about and its number
     there (none for an event about no resource)."""
+    if event.sequence is None:  # unnumbered: no need to find its resource
+        return {}
     key = resource_key(event)
-    if key is None or event.sequence is None:
+    if key is None:
         return {}
     return {RESOURCE_HEADER: key, SEQUENCE_HEADER: str(event.sequence)}
 

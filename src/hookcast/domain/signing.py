@@ -45,6 +45,7 @@ __all__ = [
     "SignatureError",
     "StaleTimestamp",
     "delivery_headers",
+    "delivery_signer",
     "redact_headers",
     "sign_hex",
     "sign_jwt",
@@ -106,10 +107,6 @@ _IPAD: Final = bytes(byte ^ 0x36 for byte in range(256))
 _OPAD: Final = bytes(byte ^ 0x5C for byte in range(256))
 
 
-def _b64url(data: bytes) -> bytes:
-    return binascii.b2a_base64(data, newline=False).translate(_URLSAFE).rstrip(b"=")
-
-
 def _b64(data: bytes) -> str:
     return binascii.b2a_base64(data, newline=False).decode("ascii")
 
@@ -153,8 +150,11 @@ def sign_jwt(body: bytes, secret: str) -> str:
 
 
 def _jwt(body: bytes, mac: _Hmac) -> str:
-    signing_input = _JWT_PREFIX + _b64url(body)
-    return (signing_input + b"." + _b64url(mac.digest(signing_input))).decode("ascii")
+    # base64url without padding, twice: written out, for this runs once per delivery.
+    b2a, urlsafe = binascii.b2a_base64, _URLSAFE
+    signing_input = _JWT_PREFIX + b2a(body, newline=False).translate(urlsafe).rstrip(b"=")
+    signature = b2a(mac.digest(signing_input), newline=False).translate(urlsafe).rstrip(b"=")
+    return (signing_input + b"." + signature).decode("ascii")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -176,7 +176,8 @@ def _standard_signer(secret: str) -> Callable[[bytes], str]:
     if ed25519.is_signing_key(secret):
         return lambda content: "v1a," + _b64(ed25519.sign(secret, content))
     mac = _keyed(_standard_key(secret))
-    return lambda content: "v1," + _b64(mac.digest(content))
+    b2a = binascii.b2a_base64  # _b64, written out: once per delivery
+    return lambda content: "v1," + b2a(mac.digest(content), newline=False).decode("ascii")
 
 
 def _standard_signature(secret: str, content: bytes) -> str:
@@ -244,6 +245,14 @@ class _DeliverySigner:
 @functools.lru_cache(maxsize=4096)
 def _delivery_signer(secrets: tuple[str, ...]) -> _DeliverySigner:
     return _DeliverySigner(secrets)
+
+
+def delivery_signer(secrets: Sequence[str]) -> _DeliverySigner:
+    """What `delivery_headers` signs with for `secrets` (one or more): its
+    `headers(body, msg_id, timestamp)` are `delivery_headers`' (kept per tuple of secrets)."""
+    if not secrets:
+        raise ValueError("at least one secret is required to sign a delivery")
+    return _delivery_signer(tuple(secrets))
 
 
 def delivery_headers(

@@ -323,3 +323,89 @@ async def test_a_read_only_directory_makes_the_worker_poll_and_say_so_once(
     assert lines[0].startswith("WARNING no wake-ups from other processes"), logged
     assert "Permission denied" in lines[0]
     assert not FileWakeup(database).path.exists()
+
+
+# Review 10: the stale check, unlink and bind run under an flock of the directory, and any
+# user who may read the directory may open it and hold that lock. Waited for, the lock hung
+# the worker's event loop at its first wait (the API with it, under `serve`) and at close.
+_LOCK_DIRECTORY = """
+    import fcntl, os, sys
+    directory = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY)
+    fcntl.flock(directory, fcntl.LOCK_EX)
+    print("locked", flush=True)
+    sys.stdin.readline()  # held until the test ends
+"""
+
+_LISTENS_THEN_CLOSES = """
+    import asyncio, sys
+    from pathlib import Path
+    from hookcast.store.file_wakeup import FileWakeup
+
+    async def main():
+        wakeup = FileWakeup(Path(sys.argv[1]))
+        print("listening" if wakeup.listen(lambda: None) else "polling", flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+        wakeup.close()
+        print("closed", flush=True)
+
+    asyncio.run(main())
+"""
+
+
+def _lock(directory: Path) -> subprocess.Popen[str]:
+    """Another user (where the tests can switch to one) holding the directory's flock."""
+    locker = _start(_LOCK_DIRECTORY, str(directory), as_nobody=_can_switch_user)
+    assert locker.stdout is not None
+    assert locker.stdout.readline().strip() == "locked"
+    return locker
+
+
+def _finish(process: subprocess.Popen[str], line: str = "\n") -> str:
+    """What `process` prints once sent `line`, within WAIT seconds (TimeoutExpired if it hangs)."""
+    try:
+        answer, _ = process.communicate(line, timeout=WAIT)
+    finally:
+        process.kill()
+        process.communicate()
+    return answer
+
+
+async def test_a_user_holding_the_directorys_lock_cannot_hang_the_worker_at_start(
+    shared_dir: Path,
+) -> None:
+    database = _database(shared_dir)
+    locker = _lock(shared_dir)
+    try:
+        worker = _start(_LISTENS_THEN_CLOSES, str(database))
+        assert _finish(worker).split() == ["polling", "closed"]
+    finally:
+        _finish(locker)
+    assert not FileWakeup(database).path.exists()
+
+
+async def test_a_user_holding_the_directorys_lock_cannot_hang_the_worker_at_close(
+    shared_dir: Path,
+) -> None:
+    database = _database(shared_dir)
+    worker = _start(_LISTENS_THEN_CLOSES, str(database))
+    try:
+        assert worker.stdout is not None
+        assert worker.stdout.readline().strip() == "listening"
+        locker = _lock(shared_dir)
+        try:
+            assert _finish(worker).split() == ["closed"]
+        finally:
+            _finish(locker)
+    finally:
+        worker.kill()
+        worker.communicate()
+    # Left behind (it could not be removed safely without the lock): a stale socket, which
+    # the next start replaces (test_a_socket_file_left_by_a_killed_process_is_reused).
+    woken, listener, sender = _Woken(), FileWakeup(database), FileWakeup(database)
+    try:
+        assert listener.listen(woken)
+        sender.tell()
+        await woken.wait()
+    finally:
+        sender.close()
+        listener.close()

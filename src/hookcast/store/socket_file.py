@@ -12,8 +12,13 @@ Binding handles what a file brings that the abstract namespace did not: a socket
 process killed without closing it (stale: nobody answers a connect) is replaced; one that
 answers belongs to a live process and is not taken from it; the stale check, the unlink
 and the bind happen under an exclusive flock of the directory, so two processes starting
-at once do not each unlink the other's new socket. A path longer than sun_path's 107 bytes
-is reached through /proc/self/fd and an open descriptor of the directory.
+at once do not each unlink the other's new socket. That lock is only ever tried for a
+moment, never waited for: anyone who may read the directory may open it and hold its lock
+(review 10: waited for, a user holding it hung the worker's event loop at its first wait
+and at close). Not had within `_LOCK_SECONDS`, binding is Refused (the process polls) and
+unbinding leaves the file (stale then: the next start replaces it). A path longer than
+sun_path's 107 bytes is reached through /proc/self/fd and an open descriptor of the
+directory.
 """
 
 from __future__ import annotations
@@ -24,12 +29,18 @@ import fcntl
 import os
 import socket
 import stat
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 __all__ = ["Refused", "SocketFile", "Taken"]
 
 _SUN_PATH_MAX = 107  # sun_path is 108 bytes, the last one its terminating NUL
+# How long the directory's lock is tried for. Another HookCast process holds it for a bind
+# (a few system calls, well under a millisecond); a process that holds it longer is not
+# one, and the event loop (this runs on it) must not wait on it.
+_LOCK_SECONDS = 0.1
+_LOCK_RETRY_SECONDS = 0.002
 
 
 class Refused(Exception):
@@ -109,8 +120,17 @@ class SocketFile:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
+        """The directory's exclusive lock, tried for `_LOCK_SECONDS`; Refused if not had."""
         directory = self._directory_fd()
-        fcntl.flock(directory, fcntl.LOCK_EX)
+        give_up = time.monotonic() + _LOCK_SECONDS
+        while True:
+            try:
+                fcntl.flock(directory, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= give_up:
+                    raise Refused(f"another process holds the lock on {self.path.parent}") from None
+                time.sleep(_LOCK_RETRY_SECONDS)
         try:
             yield
         finally:

@@ -8,8 +8,10 @@ that need one skip."""
 from __future__ import annotations
 
 import asyncio
+import grp
 import logging
 import os
+import pwd
 import shutil
 import signal
 import stat
@@ -409,3 +411,65 @@ async def test_a_user_holding_the_directorys_lock_cannot_hang_the_worker_at_clos
     finally:
         sender.close()
         listener.close()
+
+
+def _send_as(path: Path, *, group: str) -> str:
+    """What sending to the socket file at `path` as the user nobody in `group` only gives."""
+    command = [sys.executable, "-c", textwrap.dedent(_SEND), str(path)]
+    done = subprocess.run(
+        ["setpriv", "--reuid=nobody", f"--regid={group}", "--clear-groups", *command],
+        capture_output=True,
+        text=True,
+        timeout=WAIT * 6,
+    )
+    return done.stdout.strip()
+
+
+@needs_another_user
+async def test_the_socket_file_has_the_database_files_group(shared_dir: Path) -> None:
+    # Review 10: made with this process's group and the database's group bits, the socket
+    # let this process's group send (who may not write the database) and not the
+    # database's group (who may).
+    database = _database(shared_dir, 0o660)
+    os.chown(database, 0, grp.getgrnam("nogroup").gr_gid)
+    listener, woken = FileWakeup(database), _Woken()
+    try:
+        assert listener.listen(woken)
+        # May not write the database (neither its owner nor in its group): may not send.
+        assert _send_as(listener.path, group="root") == "PermissionError"
+        # In the database's group, which may write it: may send.
+        assert _send_as(listener.path, group="nogroup") == "sent"
+        await woken.wait()
+        assert os.lstat(listener.path).st_gid == os.stat(database).st_gid
+    finally:
+        listener.close()
+
+
+_SAYS_ITS_SOCKET_FILE = """
+    import asyncio, os, stat, sys
+    from pathlib import Path
+    from hookcast.store.file_wakeup import FileWakeup
+
+    async def main():
+        wakeup = FileWakeup(Path(sys.argv[1]))
+        assert wakeup.listen(lambda: None)
+        found = os.lstat(wakeup.path)
+        print(oct(stat.S_IMODE(found.st_mode)), found.st_gid)
+        wakeup.close()
+
+    asyncio.run(main())
+"""
+
+
+@needs_another_user
+async def test_a_database_group_the_worker_is_not_in_gives_no_group_the_socket(
+    shared_dir: Path,
+) -> None:
+    own = shared_dir / "nobodys"
+    own.mkdir()
+    nobody = pwd.getpwnam("nobody")
+    os.chown(own, nobody.pw_uid, nobody.pw_gid)
+    database = _database(own, 0o660)
+    os.chown(database, nobody.pw_uid, 0)  # the group root, which nobody is not in
+    said = _run(_SAYS_ITS_SOCKET_FILE, str(database), as_nobody=True).split()
+    assert said == ["0o600", str(nobody.pw_gid)]  # its own group, which may not send

@@ -3,8 +3,8 @@
 The file's permissions are what keeps other users out: Linux lets a process send to a Unix
 socket bound at a path only if it may write that file, and reach it only if it may search
 the directories above it. So the socket is made in the database's directory with the
-database file's read/write bits (and its owner's): whoever may write the database may send,
-nobody else. Only a socket file this process's user made is listened on, and only one made
+database file's group and read/write bits (and its owner's): whoever may write the database
+may send, nobody else. Only a socket file this process's user made is listened on, and only one made
 by that user or the database file's owner is sent to: a file someone else made at that
 name first, say in a world-writable directory, is left alone.
 
@@ -99,7 +99,7 @@ class SocketFile:
                     _check_stale(address)
                     os.unlink(address)
                     listener.bind(address)
-                os.chmod(address, _mode_for(self._database))
+                _share_like(address, self._database)
                 made = os.lstat(address)
                 self._bound = (made.st_dev, made.st_ino)
         except OSError as exc:
@@ -158,7 +158,16 @@ def _check_stale(address: str) -> None:
     raise Taken(f"another process listens on {address}")
 
 
-def _mode_for(database: Path) -> int:
-    """The database file's read/write bits, with the owner's always: whoever may write
-    the database may wake its worker, and nobody else."""
-    return (os.stat(database).st_mode & 0o666) | 0o600
+def _share_like(address: str, database: Path) -> None:
+    """Gives the socket file at `address` the database file's group and read/write bits,
+    with the owner's always: whoever may write the database may wake its worker, and
+    nobody else. Where this user may not give it that group (not one of its groups), no
+    group may send. (Review 10: the bits alone, on a file of this process's group, let
+    that group send and not the database's.)"""
+    found = os.stat(database)
+    mode = (found.st_mode & 0o666) | 0o600
+    try:
+        os.chown(address, -1, found.st_gid)
+    except PermissionError:
+        mode &= ~0o070
+    os.chmod(address, mode)

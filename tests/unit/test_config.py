@@ -116,3 +116,14 @@ def test_a_database_url_with_a_bad_port_is_refused_without_its_password(url: str
         Settings(database_url=url)
     assert "its port must be a number from 0 to 65535" in str(refused.value)
     assert "pw" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["POSTGRESQL://hook:pw@db/hookcast", "Sqlite:///hookcast.db", "postgresql+ASYNCPG://db/h"],
+)
+def test_a_scheme_the_store_does_not_take_in_capitals_is_refused_at_start(url: str) -> None:
+    # Review 10: the check took any case, the store only lower case (a traceback at start).
+    with pytest.raises(ValidationError) as refused:
+        Settings(database_url=url)
+    assert "must be sqlite:///path/to/hookcast.db or postgresql://" in str(refused.value)

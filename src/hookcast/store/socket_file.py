@@ -4,9 +4,9 @@ The file's permissions are what keeps other users out: Linux lets a process send
 socket bound at a path only if it may write that file, and reach it only if it may search
 the directories above it. So the socket is made in the database's directory with the
 database file's group and read/write bits (and its owner's): whoever may write the database
-may send, nobody else. Only a socket file this process's user made is listened on, and only one made
-by that user or the database file's owner is sent to: a file someone else made at that
-name first, say in a world-writable directory, is left alone.
+may send, nobody else. Only a socket file this process's user made is listened on, and
+only one made by that user or the database file's owner is sent to: a file someone else
+made at that name first, say in a world-writable directory, is left alone.
 
 Binding handles what a file brings that the abstract namespace did not: a socket left by a
 process killed without closing it (stale: nobody answers a connect) is replaced; one that

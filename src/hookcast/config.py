@@ -28,6 +28,20 @@ _DATABASE_SCHEMES = frozenset(
 )
 
 
+def _port_in_range(database_url: str) -> bool:
+    """Whether the store (store/database.py, through SQLAlchemy) reads a port from 0 to
+    65535 in `database_url`, or none."""
+    # Imported here: see the caller.
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        port = make_url(database_url).port
+    except (ArgumentError, ValueError):
+        return False
+    return port is None or 0 <= port <= 65535
+
+
 class Settings(BaseSettings):
     """Everything configurable, from `HOOKCAST_*` environment variables."""
 
@@ -105,17 +119,23 @@ class Settings(BaseSettings):
         # Refused at start-up in one line naming it, not as a traceback of 130 to 650 lines
         # from the first migration or connection; no message repeats the URL (its password).
         scheme, separator, rest = value.partition("://")
-        if not separator or scheme.lower() not in _DATABASE_SCHEMES:
+        # As written: the store takes these in lower case only ("POSTGRESQL://" was a
+        # traceback at start).
+        if not separator or scheme not in _DATABASE_SCHEMES:
             raise ValueError(
                 "must be sqlite:///path/to/hookcast.db or "
                 "postgresql://user:password@host:port/database"
             )
-        if scheme.lower().startswith("sqlite") and rest.split("?", 1)[0] in ("", "/", "/:memory:"):
+        if scheme.startswith("sqlite") and rest.split("?", 1)[0] in ("", "/", "/:memory:"):
             raise ValueError("in-memory SQLite is not supported: give a file path")
         try:
             urlsplit(value).port  # noqa: B018 (parsing is the check; `migrate` reads it too)
         except ValueError:
-            raise ValueError("its port must be a number from 0 to 65535") from None
+            # urlsplit ends the host at a "/", "?" or "#" even in the password, which the
+            # store's parser (SQLAlchemy's) reads up to its "@": "b64/pass=" is a password,
+            # not a port. Asked only then (importing it takes ~0.5 s).
+            if not _port_in_range(value):
+                raise ValueError("its port must be a number from 0 to 65535") from None
         return value
 
     # Each checked at start, so a wrong one is one line naming it (cli/__init__.py), not a

@@ -63,6 +63,12 @@ def test_a_portal_session_is_held_to_the_rate_limit_apart_from_the_admin_key(
         refused = browser.post(f"/webhooks/{hook.json()['id']}/test", data={"csrf": csrf})
         assert refused.status_code == 429
         assert int(refused.headers["Retry-After"]) >= 1
+        # A page in the portal's frame, as its other errors are (review 10: it was the API's
+        # JSON, shown raw to the customer).
+        assert refused.headers["content-type"].startswith("text/html"), refused.text
+        assert "<h1>Too many requests</h1>" in refused.text
+        assert "try again in" in refused.text
+        assert "frame-ancestors" in refused.headers["content-security-policy"]
         # The admin key's own bucket is untouched by its portal's customer.
         listed = _api(api, "GET", "/v2/webhooks/", admin)
         assert listed.status_code == 200, listed.text

@@ -8,8 +8,10 @@ that need one skip."""
 from __future__ import annotations
 
 import asyncio
+import grp
 import logging
 import os
+import pwd
 import shutil
 import signal
 import stat
@@ -323,3 +325,151 @@ async def test_a_read_only_directory_makes_the_worker_poll_and_say_so_once(
     assert lines[0].startswith("WARNING no wake-ups from other processes"), logged
     assert "Permission denied" in lines[0]
     assert not FileWakeup(database).path.exists()
+
+
+# Review 10: the stale check, unlink and bind run under an flock of the directory, and any
+# user who may read the directory may open it and hold that lock. Waited for, the lock hung
+# the worker's event loop at its first wait (the API with it, under `serve`) and at close.
+_LOCK_DIRECTORY = """
+    import fcntl, os, sys
+    directory = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY)
+    fcntl.flock(directory, fcntl.LOCK_EX)
+    print("locked", flush=True)
+    sys.stdin.readline()  # held until the test ends
+"""
+
+_LISTENS_THEN_CLOSES = """
+    import asyncio, sys
+    from pathlib import Path
+    from hookcast.store.file_wakeup import FileWakeup
+
+    async def main():
+        wakeup = FileWakeup(Path(sys.argv[1]))
+        print("listening" if wakeup.listen(lambda: None) else "polling", flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+        wakeup.close()
+        print("closed", flush=True)
+
+    asyncio.run(main())
+"""
+
+
+def _lock(directory: Path) -> subprocess.Popen[str]:
+    """Another user (where the tests can switch to one) holding the directory's flock."""
+    locker = _start(_LOCK_DIRECTORY, str(directory), as_nobody=_can_switch_user)
+    assert locker.stdout is not None
+    assert locker.stdout.readline().strip() == "locked"
+    return locker
+
+
+def _finish(process: subprocess.Popen[str], line: str = "\n") -> str:
+    """What `process` prints once sent `line`, within WAIT seconds (TimeoutExpired if it hangs)."""
+    try:
+        answer, _ = process.communicate(line, timeout=WAIT)
+    finally:
+        process.kill()
+        process.communicate()
+    return answer
+
+
+async def test_a_user_holding_the_directorys_lock_cannot_hang_the_worker_at_start(
+    shared_dir: Path,
+) -> None:
+    database = _database(shared_dir)
+    locker = _lock(shared_dir)
+    try:
+        worker = _start(_LISTENS_THEN_CLOSES, str(database))
+        assert _finish(worker).split() == ["polling", "closed"]
+    finally:
+        _finish(locker)
+    assert not FileWakeup(database).path.exists()
+
+
+async def test_a_user_holding_the_directorys_lock_cannot_hang_the_worker_at_close(
+    shared_dir: Path,
+) -> None:
+    database = _database(shared_dir)
+    worker = _start(_LISTENS_THEN_CLOSES, str(database))
+    try:
+        assert worker.stdout is not None
+        assert worker.stdout.readline().strip() == "listening"
+        locker = _lock(shared_dir)
+        try:
+            assert _finish(worker).split() == ["closed"]
+        finally:
+            _finish(locker)
+    finally:
+        worker.kill()
+        worker.communicate()
+    # Left behind (it could not be removed safely without the lock): a stale socket, which
+    # the next start replaces (test_a_socket_file_left_by_a_killed_process_is_reused).
+    woken, listener, sender = _Woken(), FileWakeup(database), FileWakeup(database)
+    try:
+        assert listener.listen(woken)
+        sender.tell()
+        await woken.wait()
+    finally:
+        sender.close()
+        listener.close()
+
+
+def _send_as(path: Path, *, group: str) -> str:
+    """What sending to the socket file at `path` as the user nobody in `group` only gives."""
+    command = [sys.executable, "-c", textwrap.dedent(_SEND), str(path)]
+    done = subprocess.run(
+        ["setpriv", "--reuid=nobody", f"--regid={group}", "--clear-groups", *command],
+        capture_output=True,
+        text=True,
+        timeout=WAIT * 6,
+    )
+    return done.stdout.strip()
+
+
+@needs_another_user
+async def test_the_socket_file_has_the_database_files_group(shared_dir: Path) -> None:
+    # Review 10: made with this process's group and the database's group bits, the socket
+    # let this process's group send (who may not write the database) and not the
+    # database's group (who may).
+    database = _database(shared_dir, 0o660)
+    os.chown(database, 0, grp.getgrnam("nogroup").gr_gid)
+    listener, woken = FileWakeup(database), _Woken()
+    try:
+        assert listener.listen(woken)
+        # May not write the database (neither its owner nor in its group): may not send.
+        assert _send_as(listener.path, group="root") == "PermissionError"
+        # In the database's group, which may write it: may send.
+        assert _send_as(listener.path, group="nogroup") == "sent"
+        await woken.wait()
+        assert os.lstat(listener.path).st_gid == os.stat(database).st_gid
+    finally:
+        listener.close()
+
+
+_SAYS_ITS_SOCKET_FILE = """
+    import asyncio, os, stat, sys
+    from pathlib import Path
+    from hookcast.store.file_wakeup import FileWakeup
+
+    async def main():
+        wakeup = FileWakeup(Path(sys.argv[1]))
+        assert wakeup.listen(lambda: None)
+        found = os.lstat(wakeup.path)
+        print(oct(stat.S_IMODE(found.st_mode)), found.st_gid)
+        wakeup.close()
+
+    asyncio.run(main())
+"""
+
+
+@needs_another_user
+async def test_a_database_group_the_worker_is_not_in_gives_no_group_the_socket(
+    shared_dir: Path,
+) -> None:
+    own = shared_dir / "nobodys"
+    own.mkdir()
+    nobody = pwd.getpwnam("nobody")
+    os.chown(own, nobody.pw_uid, nobody.pw_gid)
+    database = _database(own, 0o660)
+    os.chown(database, nobody.pw_uid, 0)  # the group root, which nobody is not in
+    said = _run(_SAYS_ITS_SOCKET_FILE, str(database), as_nobody=True).split()
+    assert said == ["0o600", str(nobody.pw_gid)]  # its own group, which may not send

@@ -83,3 +83,47 @@ def test_smtp_urls_name_the_connection_and_the_default_port() -> None:
     assert (required.username, required.password) == ("u", "p@ss")
     assert "p@ss" not in repr(required)
     assert (tls.security, tls.port) == ("tls", 2465)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://hook:b64/pass+word=@db:5432/hookcast",
+        "postgresql+asyncpg://hook:what?ever@db/hookcast",
+        "postgres://hook:no#fragment@[::1]:5433/hookcast",
+        "postgresql://hook:p%2Fss@db:5432/hookcast",
+        "postgresql://hook@/hookcast?host=/run/postgresql",
+        "sqlite:///relative/hookcast.db",
+        "sqlite:////var/lib/a dir/hookcast ü.db",
+    ],
+)
+def test_database_urls_that_the_store_reads_are_taken(url: str) -> None:
+    # Review 10: a password with a raw "/", "?" or "#" was refused as a bad port.
+    assert Settings(database_url=url).database_url == url
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://hook:pw@db:99999/hookcast",
+        "postgresql://hook:pw/x@db:99999/hookcast",
+        "postgresql://hook:pw@db:port/hookcast",
+        "postgresql://hook:pw/x@db:port/hookcast",
+    ],
+)
+def test_a_database_url_with_a_bad_port_is_refused_without_its_password(url: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        Settings(database_url=url)
+    assert "its port must be a number from 0 to 65535" in str(refused.value)
+    assert "pw" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["POSTGRESQL://hook:pw@db/hookcast", "Sqlite:///hookcast.db", "postgresql+ASYNCPG://db/h"],
+)
+def test_a_scheme_the_store_does_not_take_in_capitals_is_refused_at_start(url: str) -> None:
+    # Review 10: the check took any case, the store only lower case (a traceback at start).
+    with pytest.raises(ValidationError) as refused:
+        Settings(database_url=url)
+    assert "must be sqlite:///path/to/hookcast.db or postgresql://" in str(refused.value)

@@ -6,7 +6,6 @@ for instead of leaving an empty database behind."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 from hookcast.config import Settings
 
@@ -24,10 +23,15 @@ def describe(settings: Settings) -> str:
         return str(path.resolve())
     if settings.is_sqlite():
         return "an in-memory SQLite database"
-    parts = urlsplit(settings.database_url)
-    host = parts.hostname or "localhost"
-    port = f":{parts.port}" if parts.port else ""
-    return f"PostgreSQL database {parts.path.lstrip('/') or '(default)'} on {host}{port}"
+    # Read as the store reads it (loaded by then: PostgreSQL is named once a command has
+    # opened or migrated it): urlsplit took a password's "/", "?" or "#" for the host's
+    # end, so "user:b64/pass=@db" was a host "user" and a port that is no number.
+    from hookcast.store.database import to_async_url
+
+    url = to_async_url(settings.database_url)
+    host = url.host or "localhost"
+    port = f":{url.port}" if url.port else ""
+    return f"PostgreSQL database {url.database or '(default)'} on {host}{port}"
 
 
 def missing_database(settings: Settings) -> str | None:

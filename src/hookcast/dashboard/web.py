@@ -232,7 +232,10 @@ def route_class(dashboard: Dashboard) -> type[APIRoute]:
                 try:
                     response = await _translated(dashboard, original, request)
                 except HTTPException as exc:
-                    response = await _as_the_app_answers(request, exc)
+                    if exc.status_code == 429:  # the rate limit (deps.py): for a person
+                        response = _too_many_requests(dashboard, request, exc)
+                    else:
+                        response = await _as_the_app_answers(request, exc)
                 for name, value in _headers(dashboard, request).items():
                     response.headers.setdefault(name, value)
                 # Pages can show secrets: never keep them in a shared or back-button cache.
@@ -242,6 +245,22 @@ def route_class(dashboard: Dashboard) -> type[APIRoute]:
             return handler
 
     return DashboardRoute
+
+
+def _too_many_requests(dashboard: Dashboard, request: Request, exc: HTTPException) -> Response:
+    """The rate limit's 429 as a page with its Retry-After, in the portal's brand and frame
+    as its other errors (the API's JSON, which it was until review 10, showed raw there)."""
+    headers = exc.headers or {}
+    wait = headers.get("Retry-After", "1")
+    response = dashboard.error_page(
+        request,
+        status=429,
+        title="Too many requests",
+        message=f"This session made more requests than the server allows; try again in "
+        f"{wait} second{'' if wait == '1' else 's'}.",
+    )
+    response.headers.update(headers)
+    return response
 
 
 async def _as_the_app_answers(request: Request, exc: HTTPException) -> Response:

@@ -3,17 +3,22 @@
 The file's permissions are what keeps other users out: Linux lets a process send to a Unix
 socket bound at a path only if it may write that file, and reach it only if it may search
 the directories above it. So the socket is made in the database's directory with the
-database file's read/write bits (and its owner's): whoever may write the database may send,
-nobody else. Only a socket file this process's user made is listened on, and only one made
-by that user or the database file's owner is sent to: a file someone else made at that
-name first, say in a world-writable directory, is left alone.
+database file's group and read/write bits (and its owner's): whoever may write the database
+may send, nobody else. Only a socket file this process's user made is listened on, and
+only one made by that user or the database file's owner is sent to: a file someone else
+made at that name first, say in a world-writable directory, is left alone.
 
 Binding handles what a file brings that the abstract namespace did not: a socket left by a
 process killed without closing it (stale: nobody answers a connect) is replaced; one that
 answers belongs to a live process and is not taken from it; the stale check, the unlink
 and the bind happen under an exclusive flock of the directory, so two processes starting
-at once do not each unlink the other's new socket. A path longer than sun_path's 107 bytes
-is reached through /proc/self/fd and an open descriptor of the directory.
+at once do not each unlink the other's new socket. That lock is only ever tried for a
+moment, never waited for: anyone who may read the directory may open it and hold its lock
+(review 10: waited for, a user holding it hung the worker's event loop at its first wait
+and at close). Not had within `_LOCK_SECONDS`, binding is Refused (the process polls) and
+unbinding leaves the file (stale then: the next start replaces it). A path longer than
+sun_path's 107 bytes is reached through /proc/self/fd and an open descriptor of the
+directory.
 """
 
 from __future__ import annotations
@@ -24,12 +29,19 @@ import fcntl
 import os
 import socket
 import stat
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 __all__ = ["Refused", "SocketFile", "Taken"]
 
 _SUN_PATH_MAX = 107  # sun_path is 108 bytes, the last one its terminating NUL
+# How long the directory's lock is tried for. Another HookCast process holds it for a bind
+# (measured: p50 0.028 ms, longest 0.20 ms of 200 at load 4.7; docs/benchmarks.md); a
+# process that holds it longer is not one, and the event loop (this runs on it) must not
+# wait on it.
+_LOCK_SECONDS = 0.1
+_LOCK_RETRY_SECONDS = 0.002
 
 
 class Refused(Exception):
@@ -88,7 +100,7 @@ class SocketFile:
                     _check_stale(address)
                     os.unlink(address)
                     listener.bind(address)
-                os.chmod(address, _mode_for(self._database))
+                _share_like(address, self._database)
                 made = os.lstat(address)
                 self._bound = (made.st_dev, made.st_ino)
         except OSError as exc:
@@ -109,8 +121,17 @@ class SocketFile:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
+        """The directory's exclusive lock, tried for `_LOCK_SECONDS`; Refused if not had."""
         directory = self._directory_fd()
-        fcntl.flock(directory, fcntl.LOCK_EX)
+        give_up = time.monotonic() + _LOCK_SECONDS
+        while True:
+            try:
+                fcntl.flock(directory, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= give_up:
+                    raise Refused(f"another process holds the lock on {self.path.parent}") from None
+                time.sleep(_LOCK_RETRY_SECONDS)
         try:
             yield
         finally:
@@ -138,7 +159,16 @@ def _check_stale(address: str) -> None:
     raise Taken(f"another process listens on {address}")
 
 
-def _mode_for(database: Path) -> int:
-    """The database file's read/write bits, with the owner's always: whoever may write
-    the database may wake its worker, and nobody else."""
-    return (os.stat(database).st_mode & 0o666) | 0o600
+def _share_like(address: str, database: Path) -> None:
+    """Gives the socket file at `address` the database file's group and read/write bits,
+    with the owner's always: whoever may write the database may wake its worker, and
+    nobody else. Where this user may not give it that group (not one of its groups), no
+    group may send. (Review 10: the bits alone, on a file of this process's group, let
+    that group send and not the database's.)"""
+    found = os.stat(database)
+    mode = (found.st_mode & 0o666) | 0o600
+    try:
+        os.chown(address, -1, found.st_gid)
+    except PermissionError:
+        mode &= ~0o070
+    os.chmod(address, mode)

@@ -35,3 +35,9 @@ def test_a_sqlite_file_that_is_not_there_is_named_in_full(tmp_path: Path) -> Non
     assert str(tmp_path / "hookcast.db") in (missing_database(settings) or "")
     (tmp_path / "hookcast.db").touch()
     assert missing_database(settings) is None
+
+
+def test_a_password_with_a_slash_is_not_read_as_the_host() -> None:
+    # Review 10: urlsplit read "hook" as the host and "b64" as a port (ValueError).
+    settings = Settings(database_url="postgresql://hook:b64/pass?w#rd=@db.internal:5433/hookcast")
+    assert describe(settings) == "PostgreSQL database hookcast on db.internal:5433"

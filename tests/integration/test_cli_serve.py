@@ -10,6 +10,7 @@ import re
 import shlex
 import shutil
 import signal
+import socket
 import subprocess
 from datetime import datetime
 from pathlib import Path
@@ -17,7 +18,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from harness import READY_SECONDS, cli_env, hookcast_bin, serve
+from harness import READY_SECONDS, cli_env, hookcast_bin, run_cli, serve
 
 from support.waiting import wait_until
 
@@ -245,3 +246,35 @@ def test_an_invalid_setting_is_named_in_one_line_not_a_traceback(
         "error: HOOKCAST_LEASE_SECONDS: Input should be greater than or equal to 40",
         "error: HOOKCAST_DNS_SERVERS: 'dns.example' is not an IP address with an optional port",
     ], done.stderr
+
+
+def test_serve_says_in_one_line_that_postgresql_cannot_be_reached(tmp_path: Path) -> None:
+    # A port bound but not listening: the connection is refused, as with PostgreSQL down.
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+        done = run_cli(
+            ["serve", "--port", "0"],
+            cli_env(f"postgresql://hookcast@127.0.0.1:{port}/hookcast"),
+            tmp_path,
+            timeout=60,
+        )
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        "error: the database is unavailable: ConnectionRefusedError (database: PostgreSQL "
+        f"database hookcast on 127.0.0.1:{port}; check HOOKCAST_DATABASE_URL, and `hookcast "
+        "migrate` creates or upgrades the schema)"
+    ], done.stderr
+
+
+@pytest.mark.postgres
+def test_serve_on_postgresql_without_a_secret_key_says_so_in_one_line(
+    tmp_path: Path, postgres_database: str
+) -> None:
+    done = run_cli(["serve", "--port", "0"], cli_env(postgres_database), tmp_path, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[-1] == (
+        "error: HOOKCAST_SECRET_KEY is required with PostgreSQL: every server and worker "
+        "must share it to read webhook secrets"
+    ), done.stderr
+    assert "Traceback" not in done.stderr

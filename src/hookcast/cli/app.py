@@ -16,7 +16,7 @@ from hookcast.cli import listen, operator, simulate, sites_keys, trigger, webhoo
 from hookcast.cli.database import describe, migration_report
 from hookcast.cli.help import PlainGroup
 from hookcast.cli.loop import run_loop
-from hookcast.cli.operator import with_runtime
+from hookcast.cli.operator import database_failed, with_runtime
 from hookcast.cli.remote import fail
 from hookcast.config import Settings
 from hookcast.domain.errors import HookcastError
@@ -144,7 +144,10 @@ def serve(
             "without them on another port, or use PostgreSQL)"
         )
     _configure_logging(settings)
-    _migrate_quietly(settings)
+    try:
+        _migrate_quietly(settings)
+    except HookcastError as exc:  # e.g. PostgreSQL unreachable: one line, as migrate says it
+        database_failed(exc, settings)
     sockets = [_shared_socket(host, port)] if reuse_port else None
 
     async def run() -> str | None:
@@ -181,7 +184,10 @@ def serve(
         await server.serve(sockets=sockets)
         return server.failure
 
-    failure = run_loop(run())
+    try:
+        failure = run_loop(run())
+    except HookcastError as exc:  # opening the runtime: no HOOKCAST_SECRET_KEY, no database
+        database_failed(exc, settings)
     if failure is not None:
         fail(failure)
 

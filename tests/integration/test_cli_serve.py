@@ -278,3 +278,36 @@ def test_serve_on_postgresql_without_a_secret_key_says_so_in_one_line(
         "must share it to read webhook secrets"
     ), done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_worker_says_where_it_delivers_from_and_that_it_stopped_without_alembics_lines(
+    tmp_path: Path,
+) -> None:
+    database = tmp_path / "hookcast.db"
+    assert run_cli(["migrate"], cli_env(f"sqlite:///{database}"), tmp_path).returncode == 0
+    log = tmp_path / "worker.log"
+    with log.open("wb") as output:
+        worker = subprocess.Popen(
+            [hookcast_bin(), "worker", "--concurrency", "7"],
+            env=cli_env(f"sqlite:///{database}"),
+            cwd=tmp_path,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_until(
+            lambda: "SIGTERM or Ctrl+C stops it" in log.read_text(),
+            timeout=READY_SECONDS,
+            message=lambda: f"the worker never said it was running:\n{log.read_text()}",
+        )
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=30) == 0
+    finally:
+        worker.kill()
+        worker.wait()
+    said = [line.split(" ", 2)[2] for line in log.read_text().splitlines()]  # no time
+    assert said == [
+        f"INFO hookcast.worker: delivering from {database} (concurrency 7); SIGTERM or "
+        "Ctrl+C stops it",
+        "INFO hookcast.worker: stopped",
+    ]

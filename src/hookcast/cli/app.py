@@ -70,6 +70,9 @@ def _root(
 def _configure_logging(settings: Settings) -> None:
     """Once, for the long-running commands: HOOKCAST_LOG_FORMAT (text or json), LOG_LEVEL."""
     configure_logging(level=settings.log_level, fmt=settings.log_format)
+    # Before Alembic is imported (serve migrates; the worker's store imports it too): it logs
+    # its plugins as it loads, seven INFO lines ("setup plugin ...") on every start.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 @app.command()
@@ -95,8 +98,6 @@ def migrate() -> None:
 def _migrate_quietly(settings: Settings) -> None:
     """serve's migration: one log line when it created or upgraded the schema, instead of
     Alembic's INFO lines ("setup plugin ...", "Context impl SQLiteImpl.") on every start."""
-    # Before the import: Alembic logs its plugins as it loads.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
     from hookcast.store import migrate as migrate_database
 
     path = settings.sqlite_path()
@@ -214,7 +215,8 @@ def worker(
     Example: HOOKCAST_DATABASE_URL=postgresql://... hookcast worker --concurrency 256
     --metrics-port 9100
     """
-    _configure_logging(Settings())
+    settings = Settings()
+    _configure_logging(settings)
 
     async def run(runtime: Runtime) -> None:
         stop = asyncio.Event()
@@ -225,11 +227,20 @@ def worker(
 
         exporter = _serve_metrics(runtime, metrics_host, metrics_port)
         settle_heap()
+        # Otherwise a worker says nothing until its first delivery: is it running, and where?
+        # Logged, not printed: with HOOKCAST_LOG_FORMAT=json every line stays JSON.
+        log = logging.getLogger("hookcast.worker")
+        log.info(
+            "delivering from %s (concurrency %d); SIGTERM or Ctrl+C stops it",
+            describe(settings),
+            concurrency or settings.worker_concurrency,
+        )
         try:
             await runtime.run_worker(stop, concurrency=concurrency)
         finally:
             if exporter is not None:
                 exporter.shutdown()
+        log.info("stopped")
 
     with_runtime(run)
 

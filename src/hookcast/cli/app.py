@@ -117,7 +117,7 @@ _DELIVERY_DIED = (
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    port: Annotated[int, typer.Option(help="Port to listen on.", min=0, max=65535)] = 8000,
     no_worker: Annotated[
         bool, typer.Option("--no-worker", help="API only; deliver elsewhere.")
     ] = False,
@@ -206,7 +206,8 @@ def _shared_socket(host: str, port: int) -> socket.socket:
 def worker(
     concurrency: Annotated[int | None, typer.Option(help="Requests in flight at once.")] = None,
     metrics_port: Annotated[
-        int | None, typer.Option(help="Serve this worker's Prometheus metrics on this port.")
+        int | None,
+        typer.Option(help="Serve this worker's Prometheus metrics on this port.", min=0, max=65535),
     ] = None,
     metrics_host: Annotated[str, typer.Option(help="Address for --metrics-port.")] = "127.0.0.1",
 ) -> None:

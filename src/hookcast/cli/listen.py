@@ -254,7 +254,7 @@ async def _serve(app: web.Application, host: str, port: int, console: Console) -
 
 
 def listen(
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 9000,
+    port: Annotated[int, typer.Option(help="Port to listen on.", min=0, max=65535)] = 9000,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     secret: Annotated[
         list[str] | None,

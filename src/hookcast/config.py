@@ -91,6 +91,19 @@ class Settings(BaseSettings):
             )
         return self
 
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        # A bare path ("hookcast.db") would fail deep in SQLAlchemy, as a traceback. The
+        # value is not echoed: a PostgreSQL URL holds a password.
+        scheme = value.partition("://")[0].partition("+")[0] if "://" in value else ""
+        if scheme not in ("sqlite", "postgresql", "postgres"):
+            raise ValueError(
+                "HOOKCAST_DATABASE_URL must be sqlite:///path/to/hookcast.db or "
+                "postgresql://user:password@host/database"
+            )
+        return value
+
     @field_validator("smtp_url")
     @classmethod
     def _smtp_url(cls, value: str) -> str:

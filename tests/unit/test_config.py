@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from hookcast.cli import settings_errors
 from hookcast.config import Settings
 from hookcast.delivery.smtp import SmtpServer
 
@@ -83,3 +84,20 @@ def test_smtp_urls_name_the_connection_and_the_default_port() -> None:
     assert (required.username, required.password) == ("u", "p@ss")
     assert "p@ss" not in repr(required)
     assert (tls.security, tls.port) == ("tls", 2465)
+
+
+@pytest.mark.parametrize("value", ["hookcast.db", "/var/lib/hookcast.db", "mysql://u:pw@h/db"])
+def test_a_database_url_without_a_known_scheme_is_refused_without_echoing_it(value: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        Settings(database_url=value)
+    assert settings_errors(refused.value) == [
+        "HOOKCAST_DATABASE_URL must be sqlite:///path/to/hookcast.db or "
+        "postgresql://user:password@host/database"
+    ]
+
+
+@pytest.mark.parametrize(
+    "value", ["sqlite:///hookcast.db", "postgresql://u@h/db", "postgres://u@h/db"]
+)
+def test_sqlite_and_postgresql_urls_are_taken(value: str) -> None:
+    assert Settings(database_url=value).database_url == value

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import shlex
 import shutil
 import signal
 import socket
 import subprocess
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -20,6 +22,7 @@ import httpx
 import pytest
 from harness import READY_SECONDS, cli_env, hookcast_bin, run_cli, serve
 
+from support.postgres import run_sql
 from support.waiting import wait_until
 
 SEED = Path(__file__).resolve().parents[3] / "shared" / "seeds" / "000_9728d0272fd5a02e.txt"
@@ -311,3 +314,21 @@ def test_worker_says_where_it_delivers_from_and_that_it_stopped_without_alembics
         "Ctrl+C stops it",
         "INFO hookcast.worker: stopped",
     ]
+
+
+@pytest.mark.postgres
+def test_worker_on_a_postgresql_database_never_migrated_says_so_and_stops(
+    tmp_path: Path, postgres_url: Callable[[str], str]
+) -> None:
+    name = f"never_migrated_{os.getpid()}"
+    run_sql(postgres_url("postgres"), f"CREATE DATABASE {name}")
+    try:
+        done = run_cli(["worker"], cli_env(postgres_url(name)), tmp_path, timeout=60)
+    finally:
+        run_sql(postgres_url("postgres"), f"DROP DATABASE {name} WITH (FORCE)")
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[-1].startswith(
+        f"error: no HookCast schema in PostgreSQL database {name} on 127.0.0.1:"
+    ), done.stderr
+    assert done.stderr.endswith(": run `hookcast migrate` on it first\n")
+    assert "Traceback" not in done.stderr

@@ -218,6 +218,7 @@ def worker(
     """
     settings = Settings()
     _configure_logging(settings)
+    _refuse_a_database_without_schema(settings)
 
     async def run(runtime: Runtime) -> None:
         stop = asyncio.Event()
@@ -244,6 +245,23 @@ def worker(
         log.info("stopped")
 
     with_runtime(run)
+
+
+def _refuse_a_database_without_schema(settings: Settings) -> None:
+    """A worker on a PostgreSQL database nobody migrated would log a traceback for every
+    claim and heartbeat, each second, for ever: say so once instead. A database that cannot
+    be reached is left to the worker, which waits for it as it does when it goes away later;
+    a SQLite file that does not exist is refused by with_runtime."""
+    if settings.is_sqlite():
+        return
+    from hookcast.store.migrate import schema_revision
+
+    try:
+        revision = schema_revision(settings.database_url)
+    except HookcastError:
+        return
+    if revision is None:
+        fail(f"no HookCast schema in {describe(settings)}: run `hookcast migrate` on it first")
 
 
 def _serve_metrics(runtime: Runtime, host: str, port: int | None) -> Any:

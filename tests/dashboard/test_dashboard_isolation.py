@@ -87,6 +87,7 @@ def _webhook_form(**overrides: Any) -> dict[str, Any]:
 TABLE: dict[tuple[str, str], Row] = {
     # Public: no session needed. The sign-in form has its own double-submit token.
     ("GET", "/"): Row(None, outsider=303),
+    ("GET", "/signin"): Row(None, ok=303, outsider=303),  # to the form at /
     ("POST", "/signin"): Row(
         None,
         body={"api_key": "{viewer_secret}", "next": "/webhooks", "csrf": SIGNIN_TOKEN},

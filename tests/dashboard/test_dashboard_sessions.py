@@ -53,6 +53,13 @@ async def test_a_publisher_key_is_refused_with_a_clear_message(board: Board) -> 
     assert "hookcast_session" not in response.headers.get("set-cookie", "")
 
 
+async def test_the_sign_in_address_reloaded_leads_to_the_form(board: Board) -> None:
+    # After a refused key the address bar shows /signin, where the form posted.
+    response = await board.client.get("/signin")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/"
+
+
 async def test_sign_in_needs_the_forms_own_token(board: Board) -> None:
     response = await board.client.post("/signin", data={"api_key": board.admin, "csrf": "x"})
     assert response.status_code == 403

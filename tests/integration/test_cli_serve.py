@@ -6,19 +6,23 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import shlex
 import shutil
 import signal
+import socket
 import subprocess
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from harness import READY_SECONDS, cli_env, hookcast_bin, serve
+from harness import READY_SECONDS, cli_env, hookcast_bin, run_cli, serve
 
+from support.postgres import run_sql
 from support.waiting import wait_until
 
 SEED = Path(__file__).resolve().parents[3] / "shared" / "seeds" / "000_9728d0272fd5a02e.txt"
@@ -319,3 +323,86 @@ def test_a_setting_checked_late_is_named_in_one_line_at_start(
     assert done.returncode == 2, done.stderr
     assert done.stderr.splitlines() == [f"error: {name}: {said}"], done.stderr
     assert not (tmp_path / "hookcast.db").exists()
+
+
+def test_serve_says_in_one_line_that_postgresql_cannot_be_reached(tmp_path: Path) -> None:
+    # A port bound but not listening: the connection is refused, as with PostgreSQL down.
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+        done = run_cli(
+            ["serve", "--port", "0"],
+            cli_env(f"postgresql://hookcast@127.0.0.1:{port}/hookcast"),
+            tmp_path,
+            timeout=60,
+        )
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        "error: the database is unavailable: ConnectionRefusedError (database: PostgreSQL "
+        f"database hookcast on 127.0.0.1:{port}; check HOOKCAST_DATABASE_URL, and `hookcast "
+        "migrate` creates or upgrades the schema)"
+    ], done.stderr
+
+
+@pytest.mark.postgres
+def test_serve_on_postgresql_without_a_secret_key_says_so_in_one_line(
+    tmp_path: Path, postgres_database: str
+) -> None:
+    done = run_cli(["serve", "--port", "0"], cli_env(postgres_database), tmp_path, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[-1] == (
+        "error: HOOKCAST_SECRET_KEY is required with PostgreSQL: every server and worker "
+        "must share it to read webhook secrets"
+    ), done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_worker_says_where_it_delivers_from_and_that_it_stopped_without_alembics_lines(
+    tmp_path: Path,
+) -> None:
+    database = tmp_path / "hookcast.db"
+    assert run_cli(["migrate"], cli_env(f"sqlite:///{database}"), tmp_path).returncode == 0
+    log = tmp_path / "worker.log"
+    with log.open("wb") as output:
+        worker = subprocess.Popen(
+            [hookcast_bin(), "worker", "--concurrency", "7"],
+            env=cli_env(f"sqlite:///{database}"),
+            cwd=tmp_path,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_until(
+            lambda: "SIGTERM or Ctrl+C stops it" in log.read_text(),
+            timeout=READY_SECONDS,
+            message=lambda: f"the worker never said it was running:\n{log.read_text()}",
+        )
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=30) == 0
+    finally:
+        worker.kill()
+        worker.wait()
+    said = [line.split(" ", 2)[2] for line in log.read_text().splitlines()]  # no time
+    assert said == [
+        f"INFO hookcast.worker: delivering from {database} (concurrency 7); SIGTERM or "
+        "Ctrl+C stops it",
+        "INFO hookcast.worker: stopped",
+    ]
+
+
+@pytest.mark.postgres
+def test_worker_on_a_postgresql_database_never_migrated_says_so_and_stops(
+    tmp_path: Path, postgres_url: Callable[[str], str]
+) -> None:
+    name = f"never_migrated_{os.getpid()}"
+    run_sql(postgres_url("postgres"), f"CREATE DATABASE {name}")
+    try:
+        done = run_cli(["worker"], cli_env(postgres_url(name)), tmp_path, timeout=60)
+    finally:
+        run_sql(postgres_url("postgres"), f"DROP DATABASE {name} WITH (FORCE)")
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[-1].startswith(
+        f"error: no HookCast schema in PostgreSQL database {name} on 127.0.0.1:"
+    ), done.stderr
+    assert done.stderr.endswith(": run `hookcast migrate` on it first\n")
+    assert "Traceback" not in done.stderr

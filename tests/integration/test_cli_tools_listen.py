@@ -5,12 +5,14 @@ and answers with the failures it was asked to rehearse."""
 from __future__ import annotations
 
 import contextlib
+import re
 import socket
 import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 from harness import free_port, hookcast_bin
 from tools_harness import SITE_ID, LiveServer, live_server
@@ -194,6 +196,15 @@ def test_a_busy_port_is_a_one_line_error() -> None:
     assert result.stderr.strip() == (
         f"error: cannot listen on 127.0.0.1:{port}: address already in use"
     )
+
+
+def test_port_0_says_the_port_it_took(live: LiveServer) -> None:
+    with listening(live, 0, "--status", "204") as listener:
+        said = re.search(r"Listening on (http://127\.0\.0\.1:(\d+)/) ", listener.output())
+        assert said is not None, listener.output()
+        assert int(said.group(2)) > 0
+        answer = httpx.post(said.group(1), content=b"{}", trust_env=False)
+    assert answer.status_code == 204
 
 
 def _delete(live: LiveServer, hook_id: str) -> None:

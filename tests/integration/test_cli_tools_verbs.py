@@ -70,6 +70,18 @@ def test_send_a_test_then_show_and_retry_its_delivery(
     )
 
 
+def test_an_empty_delivery_log_is_one_line_saying_what_was_asked(
+    live: LiveServer, webhook: dict[str, Any]
+) -> None:
+    hook_id = webhook["id"]
+    none = ok(hookcast(live, "webhooks", "deliveries", hook_id, "--status", "succeeded"))
+    assert none.stdout == ""
+    assert none.stderr == f"no deliveries of {hook_id} with status succeeded\n"
+    ok(hookcast(live, "webhooks", "test", hook_id))
+    past = ok(hookcast(live, "webhooks", "deliveries", hook_id, "--page", "2"))
+    assert past.stderr == f"no deliveries of {hook_id} on page 2: there are 1\n"
+
+
 def test_recover_resends_failed_deliveries_since_a_time(
     live: LiveServer, webhook: dict[str, Any]
 ) -> None:

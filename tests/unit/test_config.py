@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from hookcast.cli import settings_errors
 from hookcast.config import Settings
 from hookcast.delivery.smtp import SmtpServer
 
@@ -127,3 +128,20 @@ def test_a_scheme_the_store_does_not_take_in_capitals_is_refused_at_start(url: s
     with pytest.raises(ValidationError) as refused:
         Settings(database_url=url)
     assert "must be sqlite:///path/to/hookcast.db or postgresql://" in str(refused.value)
+
+
+@pytest.mark.parametrize("value", ["hookcast.db", "/var/lib/hookcast.db", "mysql://u:pw@h/db"])
+def test_a_database_url_without_a_known_scheme_is_refused_without_echoing_it(value: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        Settings(database_url=value)
+    assert settings_errors(refused.value) == [
+        "HOOKCAST_DATABASE_URL: must be sqlite:///path/to/hookcast.db or "
+        "postgresql://user:password@host:port/database"
+    ]
+
+
+@pytest.mark.parametrize(
+    "value", ["sqlite:///hookcast.db", "postgresql://u@h/db", "postgres://u@h/db"]
+)
+def test_sqlite_and_postgresql_urls_are_taken(value: str) -> None:
+    assert Settings(database_url=value).database_url == value

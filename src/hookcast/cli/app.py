@@ -16,7 +16,7 @@ from hookcast.cli import listen, operator, simulate, sites_keys, trigger, webhoo
 from hookcast.cli.database import describe, migration_report
 from hookcast.cli.help import PlainGroup
 from hookcast.cli.loop import run_loop
-from hookcast.cli.operator import with_runtime
+from hookcast.cli.operator import database_failed, with_runtime
 from hookcast.cli.remote import fail
 from hookcast.config import Settings
 from hookcast.domain.errors import HookcastError
@@ -70,6 +70,9 @@ def _root(
 def _configure_logging(settings: Settings) -> None:
     """Once, for the long-running commands: HOOKCAST_LOG_FORMAT (text or json), LOG_LEVEL."""
     configure_logging(level=settings.log_level, fmt=settings.log_format)
+    # Before Alembic is imported (serve migrates; the worker's store imports it too): it logs
+    # its plugins as it loads, seven INFO lines ("setup plugin ...") on every start.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 @app.command()
@@ -95,8 +98,6 @@ def migrate() -> None:
 def _migrate_quietly(settings: Settings) -> None:
     """serve's migration: one log line when it created or upgraded the schema, instead of
     Alembic's INFO lines ("setup plugin ...", "Context impl SQLiteImpl.") on every start."""
-    # Before the import: Alembic logs its plugins as it loads.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
     from hookcast.store import migrate as migrate_database
 
     path = settings.sqlite_path()
@@ -116,7 +117,7 @@ _DELIVERY_DIED = (
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    port: Annotated[int, typer.Option(help="Port to listen on.", min=0, max=65535)] = 8000,
     no_worker: Annotated[
         bool, typer.Option("--no-worker", help="API only; deliver elsewhere.")
     ] = False,
@@ -144,7 +145,10 @@ def serve(
             "without them on another port, or use PostgreSQL)"
         )
     _configure_logging(settings)
-    _migrate_quietly(settings)
+    try:
+        _migrate_quietly(settings)
+    except HookcastError as exc:  # e.g. PostgreSQL unreachable: one line, as migrate says it
+        database_failed(exc, settings)
     sockets = [_shared_socket(host, port)] if reuse_port else None
 
     async def run() -> str | None:
@@ -181,7 +185,10 @@ def serve(
         await server.serve(sockets=sockets)
         return server.failure
 
-    failure = run_loop(run())
+    try:
+        failure = run_loop(run())
+    except HookcastError as exc:  # opening the runtime: no HOOKCAST_SECRET_KEY, no database
+        database_failed(exc, settings)
     if failure is not None:
         fail(failure)
 
@@ -199,7 +206,8 @@ def _shared_socket(host: str, port: int) -> socket.socket:
 def worker(
     concurrency: Annotated[int | None, typer.Option(help="Requests in flight at once.")] = None,
     metrics_port: Annotated[
-        int | None, typer.Option(help="Serve this worker's Prometheus metrics on this port.")
+        int | None,
+        typer.Option(help="Serve this worker's Prometheus metrics on this port.", min=0, max=65535),
     ] = None,
     metrics_host: Annotated[str, typer.Option(help="Address for --metrics-port.")] = "127.0.0.1",
 ) -> None:
@@ -208,7 +216,9 @@ def worker(
     Example: HOOKCAST_DATABASE_URL=postgresql://... hookcast worker --concurrency 256
     --metrics-port 9100
     """
-    _configure_logging(Settings())
+    settings = Settings()
+    _configure_logging(settings)
+    _refuse_a_database_without_schema(settings)
 
     async def run(runtime: Runtime) -> None:
         stop = asyncio.Event()
@@ -219,13 +229,39 @@ def worker(
 
         exporter = _serve_metrics(runtime, metrics_host, metrics_port)
         settle_heap()
+        # Otherwise a worker says nothing until its first delivery: is it running, and where?
+        # Logged, not printed: with HOOKCAST_LOG_FORMAT=json every line stays JSON.
+        log = logging.getLogger("hookcast.worker")
+        log.info(
+            "delivering from %s (concurrency %d); SIGTERM or Ctrl+C stops it",
+            describe(settings),
+            concurrency or settings.worker_concurrency,
+        )
         try:
             await runtime.run_worker(stop, concurrency=concurrency)
         finally:
             if exporter is not None:
                 exporter.shutdown()
+        log.info("stopped")
 
     with_runtime(run)
+
+
+def _refuse_a_database_without_schema(settings: Settings) -> None:
+    """A worker on a PostgreSQL database nobody migrated would log a traceback for every
+    claim and heartbeat, each second, for ever: say so once instead. A database that cannot
+    be reached is left to the worker, which waits for it as it does when it goes away later;
+    a SQLite file that does not exist is refused by with_runtime."""
+    if settings.is_sqlite():
+        return
+    from hookcast.store.migrate import schema_revision
+
+    try:
+        revision = schema_revision(settings.database_url)
+    except HookcastError:
+        return
+    if revision is None:
+        fail(f"no HookCast schema in {describe(settings)}: run `hookcast migrate` on it first")
 
 
 def _serve_metrics(runtime: Runtime, host: str, port: int | None) -> Any:

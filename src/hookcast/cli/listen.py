@@ -247,14 +247,16 @@ async def _serve(app: web.Application, host: str, port: int, console: Console) -
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port).start()
-        console.print(f"Listening on http://{host}:{port}/ (Ctrl+C to stop)", style="bold")
+        # The port bound, not the one asked for: --port 0 takes a free one, and said ":0".
+        bound = runner.addresses[0][1] if runner.addresses else port
+        console.print(f"Listening on http://{host}:{bound}/ (Ctrl+C to stop)", style="bold")
         await asyncio.Event().wait()  # until interrupted
     finally:
         await runner.cleanup()
 
 
 def listen(
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 9000,
+    port: Annotated[int, typer.Option(help="Port to listen on.", min=0, max=65535)] = 9000,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     secret: Annotated[
         list[str] | None,

@@ -6,7 +6,7 @@ added to them in app.py."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
 import typer
 
@@ -66,13 +66,18 @@ def with_runtime(action: Callable[[Runtime], Awaitable[T]]) -> T:
 
     try:
         return run_loop(run())
-    except Unavailable as exc:
+    except HookcastError as exc:
+        database_failed(exc, settings)
+
+
+def database_failed(exc: HookcastError, settings: Settings) -> NoReturn:
+    """A command that could not open or use its database: one line, no traceback."""
+    if isinstance(exc, Unavailable):
         fail(
             f"{exc.description} (database: {describe(settings)}; check HOOKCAST_DATABASE_URL, "
             "and `hookcast migrate` creates or upgrades the schema)"
         )
-    except HookcastError as exc:
-        fail(exc.description)
+    fail(exc.description)
 
 
 @accounts_app.command("create")

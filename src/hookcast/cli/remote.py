@@ -62,6 +62,13 @@ def connected(url: str, api_key: str | None) -> Iterator[RecordingClient]:
     line here, for every remote command: see `explain`."""
     if not api_key:
         fail("no API key: set HOOKCAST_API_KEY or pass --api-key")
+    if urlsplit(url).scheme.lower() not in ("http", "https"):
+        # "localhost:8000" would otherwise be refused as the protocol 'localhost://', with
+        # the hint that serve may be down.
+        fail(
+            f"HOOKCAST_URL (or --server) {url!r} must start with http:// or https://, "
+            f"e.g. {DEFAULT_URL}"
+        )
     import httpx  # here, not at import: --help stays fast
 
     from hookcast.cli.recording import RecordingClient

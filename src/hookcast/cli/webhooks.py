@@ -523,8 +523,22 @@ def list_deliveries(
     if as_json:
         print_answer(client)
         return
+    if not found.items:  # one line, not the columns of an empty table
+        typer.echo(_no_deliveries(webhook_id, status, event, page, found.total), err=True)
+        return
     title = f"deliveries of {webhook_id} (page {found.page}, {len(found)} of {found.total})"
     _out().print(_delivery_table(found.items, title))
+
+
+def _no_deliveries(
+    webhook_id: str, status: str | None, event: str | None, page: int, total: int
+) -> str:
+    wanted = "".join(
+        (f" with status {status}" if status else "", f" of event {event}" if event else "")
+    )
+    if total:
+        return f"no deliveries of {webhook_id}{wanted} on page {page}: there are {total}"
+    return f"no deliveries of {webhook_id}{wanted}"
 
 
 def _delivery_table(deliveries: Iterable[Delivery], title: str) -> Table:

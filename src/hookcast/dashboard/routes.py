@@ -39,6 +39,7 @@ class Page(NamedTuple):
 ROUTES: tuple[Page, ...] = (
     # Signing in and out, and opening a portal link.
     Page("GET", "/", auth.signin_page),
+    Page("GET", "/signin", auth.to_signin_page),
     Page("POST", "/signin", auth.signin),
     Page("POST", "/signout", auth.signout),
     Page("GET", "/portal/{token}", auth.open_portal),

@@ -26,7 +26,7 @@ from hookcast.store.sql_store import SqlStore
 from hookcast.store.sqlite_connector import BUSY_TIMEOUT
 from hookcast.store.tables import accounts
 
-__all__ = ["Migration", "migrate", "open_store"]
+__all__ = ["Migration", "migrate", "open_store", "schema_revision"]
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 # Any constant: serializes concurrent `migrate` runs (several processes starting at once).
@@ -54,6 +54,23 @@ def migrate(database_url: str) -> Migration:
     """
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hookcast-migrate") as pool:
         return pool.submit(asyncio.run, _migrate(database_url)).result()
+
+
+def schema_revision(database_url: str) -> str | None:
+    """The schema's revision, None when the database has no HookCast schema (never
+    migrated). Synchronous, like `migrate`; raises Unavailable when it cannot connect."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hookcast-migrate") as pool:
+        return pool.submit(asyncio.run, _read_revision(database_url)).result()
+
+
+async def _read_revision(database_url: str) -> str | None:
+    engine = _migration_engine(database_url)
+    try:
+        with translate_errors():
+            async with engine.connect() as conn:
+                return await conn.run_sync(_revision)
+    finally:
+        await engine.dispose()
 
 
 async def open_store(

@@ -6,7 +6,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from typer.testing import CliRunner
 
+from hookcast.cli import app
 from hookcast.cli.remote import explain
 from hookcast.cli.webhook_actions import since_time
 from hookcast.sdk.errors import (
@@ -87,3 +89,16 @@ NOW = datetime(2026, 12, 5, 10, 30, tzinfo=UTC)
 )
 def test_since_takes_a_time_or_how_long_ago(given: str, sent: str) -> None:
     assert since_time(given, now=NOW) == sent
+
+
+@pytest.mark.parametrize("server", ["localhost:8000", "127.0.0.1:8000", "notaurl"])
+@pytest.mark.parametrize("command", [["webhooks", "list"], ["trigger", "media_available"]])
+def test_a_server_url_without_its_scheme_is_named_before_any_request(
+    server: str, command: list[str]
+) -> None:
+    done = CliRunner().invoke(app, [*command, "--server", server, "--api-key", "hck_x"])
+    assert done.exit_code == 1
+    assert done.output.splitlines() == [
+        f"error: HOOKCAST_URL (or --server) {server!r} must start with http:// or https://, "
+        "e.g. http://127.0.0.1:8000"
+    ]

@@ -40,6 +40,12 @@ async def signin_page(request: Request, dash: DashDep) -> Response:
     return _signin_form(request, dash, info=reason)
 
 
+async def to_signin_page() -> Response:
+    """GET /signin: the address bar after a refused sign-in (the form posts there). Reloaded
+    or typed, it answered "There is no page at /signin"; the form is at /."""
+    return redirect("/")
+
+
 async def signin_form(request: Request, dash: DashDep) -> FormData:
     """The sign-in form, once its token matches this browser's sign-in cookie (no login
     CSRF): there is no session yet, so a double-submit cookie stands in for it."""

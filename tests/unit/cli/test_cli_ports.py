@@ -1,0 +1,25 @@
+"""A port out of range is a usage error naming the option, not a traceback from bind()."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from hookcast.cli import app
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["listen", "--port", "99999"], "--port"),
+        (["serve", "--port", "-1"], "--port"),
+        (["worker", "--metrics-port", "70000"], "--metrics-port"),
+    ],
+)
+def test_a_port_out_of_range_is_refused_before_anything_starts(
+    args: list[str], option: str
+) -> None:
+    done = CliRunner().invoke(app, args, env={"HOOKCAST_DATABASE_URL": "sqlite:///unused.db"})
+    assert done.exit_code == 2, done.output
+    assert f"Error: Invalid value for '{option}': Input should be" in done.output
+    assert done.exception is None or isinstance(done.exception, SystemExit)

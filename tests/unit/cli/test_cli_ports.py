@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from typer.testing import CliRunner
 
@@ -17,9 +19,11 @@ from hookcast.cli import app
     ],
 )
 def test_a_port_out_of_range_is_refused_before_anything_starts(
-    args: list[str], option: str
+    args: list[str], option: str, tmp_path: Path
 ) -> None:
-    done = CliRunner().invoke(app, args, env={"HOOKCAST_DATABASE_URL": "sqlite:///unused.db"})
+    database = tmp_path / "unused.db"
+    done = CliRunner().invoke(app, args, env={"HOOKCAST_DATABASE_URL": f"sqlite:///{database}"})
     assert done.exit_code == 2, done.output
     assert f"Error: Invalid value for '{option}': Input should be" in done.output
     assert done.exception is None or isinstance(done.exception, SystemExit)
+    assert not database.exists()  # nothing started: no database was opened

@@ -273,14 +273,7 @@ def test_an_invalid_database_url_is_named_in_one_line_without_its_password(
     # Each was a traceback of 130 to 650 lines (exit status 1), or for `worker` on
     # PostgreSQL a connection retried for ever.
     env = {**cli_env(url), "HOOKCAST_SECRET_KEY": "a shared secret"}
-    done = subprocess.run(
-        [hookcast_bin(), *command],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_cli(command, env, tmp_path, timeout=60)
     assert done.returncode == 2, done.stderr
     assert done.stderr.splitlines() == [f"error: HOOKCAST_DATABASE_URL: {said}"], done.stderr
     assert "s3cret" not in done.stdout + done.stderr
@@ -312,14 +305,7 @@ def test_a_setting_checked_late_is_named_in_one_line_at_start(
     # Each started serve before: then a traceback (networks, level) or an error logged at
     # every export of spans (the collector).
     env = {**cli_env(f"sqlite:///{tmp_path / 'hookcast.db'}"), name: value}
-    done = subprocess.run(
-        [hookcast_bin(), "serve", "--port", "1"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_cli(["serve", "--port", "1"], env, tmp_path, timeout=60)
     assert done.returncode == 2, done.stderr
     assert done.stderr.splitlines() == [f"error: {name}: {said}"], done.stderr
     assert not (tmp_path / "hookcast.db").exists()

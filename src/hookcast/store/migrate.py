@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -23,7 +24,6 @@ from hookcast.store.file_wakeup import FileWakeup
 from hookcast.store.files import create_private_sqlite_file
 from hookcast.store.partitions import AHEAD_DAYS, PARTITIONED, create_sql, partition_name
 from hookcast.store.sql_store import SqlStore
-from hookcast.store.sqlite_connector import BUSY_TIMEOUT
 from hookcast.store.tables import accounts
 
 __all__ = ["Migration", "migrate", "open_store", "schema_revision"]
@@ -31,6 +31,13 @@ __all__ = ["Migration", "migrate", "open_store", "schema_revision"]
 _MIGRATIONS = Path(__file__).parent / "migrations"
 # Any constant: serializes concurrent `migrate` runs (several processes starting at once).
 _MIGRATION_LOCK = 0x686F6F6B63617374
+# On SQLite, how long a migration waits for another's write lock (seconds). Far longer than
+# the store's 5 s: another process migrating a new database holds it for every revision, a
+# few seconds on a loaded machine, and the one waiting has nothing else to do.
+_MIGRATION_BUSY_TIMEOUT = 120.0
+# Alembic's `context` and `op` are module-wide proxies: two upgrades in one process at once
+# (threads: `migrate` runs its own loop in one) would each run on the other's connection.
+_ALEMBIC = threading.Lock()
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +135,7 @@ def _migration_engine(database_url: str) -> AsyncEngine:
         # hook below decides how each transaction starts.
         dbapi_connection.isolation_level = None
         for pragma in (
-            f"PRAGMA busy_timeout={int(BUSY_TIMEOUT * 1000)}",  # first: WAL's switch waits
+            f"PRAGMA busy_timeout={int(_MIGRATION_BUSY_TIMEOUT * 1000)}",  # first: WAL's waits
             "PRAGMA journal_mode=WAL",
             # Off while migrating, as SQLite's docs advise for schema changes: a batch
             # migration recreates a table (copy, drop, rename), and with foreign keys on the
@@ -160,7 +167,8 @@ def upgrade_schema(connection: Connection, revision: str = "head") -> None:
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
     config.attributes["connection"] = connection
-    command.upgrade(config, revision)
+    with _ALEMBIC:
+        command.upgrade(config, revision)
 
 
 async def upgrade_to(database_url: str, revision: str) -> None:

@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 from board import Board, admin_of
 
-from hookcast.domain.models import LastError
+from hookcast.domain.models import LastError, WebhookState
 from hookcast.ports import WebhookHealth
+from support.factories import retry_later, succeeded
 
 HTML = {"Accept": "text/html,application/xhtml+xml"}
 
@@ -110,3 +111,40 @@ async def test_a_retry_notice_shows_even_when_its_row_is_not_on_the_page(board: 
 
     assert page.text.count('class="notice"') == 1
     assert "will be sent again" in page.text
+
+
+async def test_a_failing_webhook_whose_newest_delivery_succeeded_says_older_ones_still_fail(
+    board: Board,
+) -> None:
+    # The list showed "Failing since ... HTTP 401" beside "Last delivery: succeeded HTTP
+    # 200": the newest delivery had succeeded, then retries of an older one failed.
+    site_id = await board.site()
+    webhook = await board.webhook(site_id)
+    for media_id in ("Older001", "Newer001"):
+        item = {"event": "media_available", "site_id": site_id, "media_id": media_id}
+        await board.runtime.services.events.publish(admin_of(board), item)
+    store = board.runtime.store
+    now = datetime.now(UTC).replace(microsecond=0)
+    claimed = await store.claim_due_deliveries(
+        now=now + timedelta(seconds=1), limit=10, lease_seconds=60
+    )
+    older, newer = sorted(claimed, key=lambda c: (c.delivery.created, c.delivery.id))
+    failed_at = now + timedelta(seconds=5)
+    error = LastError(failed_at, 401, "HTTP 401", "refused: bad signature")
+    retry_at = now + timedelta(minutes=10)
+    await store.record_results([succeeded(newer, now)], [WebhookHealth(webhook.id, now, None)])
+    await store.record_results(
+        [retry_later(older, retry_at, failed_at)],
+        [WebhookHealth(webhook.id, None, failed_at, last_error=error, retry_at=retry_at)],
+    )
+    await board.sign_in(board.admin)
+
+    listed = (await board.client.get("/webhooks")).text
+    stored = await board.runtime.services.webhooks.get(admin_of(board), webhook.id)
+
+    assert stored.state is WebhookState.FAILING  # what the API's state says too
+    assert "Failing" in listed
+    assert "Newest delivery" in listed
+    assert "Last delivery" not in listed
+    assert '<span class="badge status-succeeded">succeeded</span>' in listed
+    assert "but retries of older deliveries still fail" in listed

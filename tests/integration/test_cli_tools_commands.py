@@ -252,6 +252,12 @@ def test_simulate_bounds_are_one_line_errors(live: LiveServer) -> None:
     )
 
 
+def test_simulate_on_an_unknown_site_is_one_line_without_a_progress_bar(live: LiveServer) -> None:
+    result = hookcast(live, "simulate", "--site", "nosite")
+    assert_one_line_error(result, "nosite")
+    assert "publishing" not in result.stderr
+
+
 def test_as_a_real_process_errors_have_no_traceback(live: LiveServer) -> None:
     env = live.env(api_key="hck_wrong")
     done = run_cli(["webhooks", "list"], env, live.cwd)

@@ -41,8 +41,9 @@ from raw_servers import (
 )
 from receivers import closed_port
 
+from hookcast.delivery import http1
 from hookcast.domain.addresses import parse_networks
-from support.waiting import eventually
+from support.waiting import DEADLINE, eventually
 
 ONLY_IPV6_LOOPBACK = parse_networks("::1/128")  # 127.0.0.1 is refused by this guard
 
@@ -356,6 +357,38 @@ async def test_a_body_that_stalls_keeps_the_status() -> None:
     assert (outcome.status_code, outcome.response_body) == (200, "a" * 10)
     assert outcome.error == "timed out reading the response body"
     assert 0.25 < elapsed < 1.0
+
+
+async def test_a_send_cancelled_while_its_body_is_read_closes_the_connection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A cancelled send (the worker shutting down) mid-body used to leave the connection
+    # open: neither closed nor back in the pool, held until the server gave up on it.
+    head_read = asyncio.Event()
+    headers_complete = http1._Connection.on_headers_complete
+
+    def on_headers_complete(connection: http1._Connection) -> None:
+        headers_complete(connection)
+        head_read.set()
+
+    monkeypatch.setattr(http1._Connection, "on_headers_complete", on_headers_complete)
+    closed = asyncio.Event()
+
+    async def stalls(peer: Peer) -> None:
+        await peer.request()
+        await peer.send(response("200 OK", b"a" * 100)[:-90])  # the rest never comes
+        await peer.wait_for_eof()
+        closed.set()
+
+    async with raw_server(stalls) as server, open_sender() as sender:
+        send = asyncio.create_task(post(sender, f"http://127.0.0.1:{server.port}/hook"))
+        await asyncio.wait_for(head_read.wait(), DEADLINE)
+        send.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await send
+        await asyncio.wait_for(closed.wait(), DEADLINE)  # the client closed its side
+
+    assert server.connections == 1
 
 
 async def test_no_response_head_in_time_is_a_timeout() -> None:

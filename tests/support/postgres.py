@@ -115,6 +115,10 @@ class PostgresServer:
             self._run_as.chown(directory)
         initdb = [str(self._bin / "initdb"), "-D", str(self._data), "--no-sync"]
         self._run(*initdb, "--auth=trust", "-U", SUPERUSER, "-E", "UTF8", "--locale=C.UTF-8")
+        self.resume()
+
+    def resume(self) -> None:
+        """Starts the server again after `pause` (same data, same port)."""
         command = [str(self._bin / "postgres"), "-D", str(self._data), "-k", str(self._sockets)]
         command += ["-h", "127.0.0.1", "-p", str(self.port)]
         for setting in self._settings:
@@ -130,7 +134,15 @@ class PostgresServer:
         log.close()
         self._wait_until_ready()
 
+    def pause(self) -> None:
+        """Stops the server, keeping its data for `resume`: a database that goes away."""
+        self._halt()
+
     def stop(self) -> None:
+        self._halt()
+        shutil.rmtree(self._base, ignore_errors=True)
+
+    def _halt(self) -> None:
         process, self._process = self._process, None
         if process is not None and process.poll() is None:
             process.send_signal(signal.SIGINT)  # "fast" shutdown: abort sessions, no wait
@@ -139,7 +151,6 @@ class PostgresServer:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-        shutil.rmtree(self._base, ignore_errors=True)
 
     def _run(self, *args: str) -> None:
         result = subprocess.run(

@@ -22,6 +22,7 @@ from hookcast.bootstrap import (
     secret_key,
     utc_now,
 )
+from hookcast.cli.database import describe
 from hookcast.cli.delivery_thread import DeliveryThread
 from hookcast.config import Settings
 from hookcast.dashboard import create_dashboard, dashboard_key
@@ -114,6 +115,7 @@ class Runtime:
             observer=self.metrics,
             heartbeat=heartbeat,
             tracer=self.tracer,
+            database=describe(self.settings),
         )
         return worker, sender
 

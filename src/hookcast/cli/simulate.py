@@ -52,7 +52,9 @@ def simulate(
     _check_bounds(uploads, channels, rate)
     chosen_seed = seed if seed is not None else random.SystemRandom().randrange(2**31)
     with connected(url, api_key) as client:
-        site_id = site or first_site(client)
+        # Checked before the progress bar is drawn: an unknown --site is one line, not a
+        # "publishing 0/15" bar followed by the error of the first batch.
+        site_id = client.get_site(site).id if site else first_site(client)
         events = simulation(seed=chosen_seed, site_id=site_id, uploads=uploads, channels=channels)
         started = time.monotonic()
         _publish_paced(client, events, rate)

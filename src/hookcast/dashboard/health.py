@@ -10,10 +10,18 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from hookcast.domain.models import DeliveryStatus
+from hookcast.domain.models import Delivery, DeliveryStatus, WebhookState
 from hookcast.ports import DeliveryCount
 
-__all__ = ["WINDOW_HOURS", "Health", "HourBar", "hourly", "summarize", "window_start"]
+__all__ = [
+    "WINDOW_HOURS",
+    "Health",
+    "HourBar",
+    "hourly",
+    "newest_beside_state",
+    "summarize",
+    "window_start",
+]
 
 WINDOW_HOURS = 24
 # Final without a send, by choice: discarded by a person, superseded by a newer update,
@@ -100,3 +108,25 @@ def _add(health: Health, count: DeliveryCount) -> Health:
 
 
 _DONE = frozenset({DeliveryStatus.SUCCEEDED, DeliveryStatus.FAILED})
+
+
+def newest_beside_state(state: WebhookState, newest: Delivery | None) -> str | None:
+    """What reconciles a webhook's newest delivery with its state, when they seem to
+    disagree; None when they do not.
+
+    The state follows attempts as they were made (domain/health.py: failing means every
+    attempt since `failing_since` failed), the newest delivery is the newest published. A
+    failing webhook's newest delivery can have succeeded (before retries of older ones
+    began to fail), and a healthy one's can have failed (before another one succeeded):
+    side by side, "Failing since ..." and "Succeeded HTTP 200" read as a contradiction.
+    """
+    if newest is None:
+        return None
+    if state is WebhookState.FAILING and newest.status is DeliveryStatus.SUCCEEDED:
+        return "but retries of older deliveries still fail"
+    tried_and_failed = newest.status is DeliveryStatus.FAILED or (
+        newest.status is DeliveryStatus.PENDING and newest.attempts > 0
+    )
+    if state is WebhookState.HEALTHY and tried_and_failed:
+        return "but other deliveries have succeeded since"
+    return None

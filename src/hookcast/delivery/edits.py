@@ -28,6 +28,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Collection, Mapping
 from operator import attrgetter
 
+from hookcast.delivery.outage import Outage
 from hookcast.domain.models import Webhook
 from hookcast.ports import DeliveryQueue
 
@@ -69,6 +70,7 @@ class EditWatch:
         queued: Callable[[], list[Webhook]],
         drop: Callable[[Collection[str]], None],
         period: float,
+        outage: Outage | None = None,
     ) -> None:
         """`queued()`: the webhooks the queued deliveries were claimed with; `drop(ids)`:
         hands back those webhooks' queued deliveries; `period`: seconds between looks."""
@@ -76,6 +78,7 @@ class EditWatch:
         self._queued = queued
         self._drop = drop
         self._period = period
+        self._outage = outage or Outage(_log)  # where failed reads are said
         # Webhook id: loop time of its latest edit told, oldest first, kept _TOLD_FOR.
         self._told: OrderedDict[str, float] = OrderedDict()
 
@@ -119,9 +122,10 @@ class EditWatch:
             return
         try:
             current = await self._queue.current_webhooks({hook.id for hook in claimed})
-        except Exception:  # the database may be down: the next period looks again
-            _log.exception("reading the queued deliveries' webhooks failed")
+        except Exception as error:  # the database may be down: the next period looks again
+            self._outage.failed("reading the queued deliveries' webhooks", error)
             return
+        self._outage.worked()
         self._drop(_outdated(claimed, current))
 
 

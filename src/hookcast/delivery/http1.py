@@ -240,6 +240,11 @@ class _Connection(asyncio.Protocol):
                     raise BodyTimeout(self._response()) from None
                 except ConnectionClosed:
                     pass  # the head and part of the body arrived: report what there is
+                except BaseException:
+                    # Cancelled mid-body (a shutdown): the rest of the body would arrive on a
+                    # connection nobody reads, neither reused nor closed.
+                    self.close()
+                    raise
         finally:
             timeouts.discard(self)
             self._exchanging = False

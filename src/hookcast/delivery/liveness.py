@@ -20,6 +20,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from hookcast.delivery.options import WorkerOptions
+from hookcast.delivery.outage import Outage
 from hookcast.ports import Clock, DeliveryQueue
 
 __all__ = ["Liveness"]
@@ -39,8 +40,11 @@ class Liveness:
         clock: Clock,
         options: WorkerOptions,
         holding: Callable[[], bool] = lambda: True,
+        outage: Outage | None = None,
     ) -> None:
-        """`holding()`: whether the worker holds leases now (it then beats on time)."""
+        """`holding()`: whether the worker holds leases now (it then beats on time);
+        `outage`: where failed beats are said (the worker's, shared with its claims)."""
+        self._outage = outage or Outage(_log)
         self._queue = queue
         self._worker_id = worker_id
         self._clock = clock
@@ -92,9 +96,10 @@ class Liveness:
         self._beaten_at = asyncio.get_running_loop().time()
         try:
             taken = await self._queue.beat_worker(self._worker_id, now, stale_before=stale_before)
-        except Exception:  # the database may be down for a while: the next beat retries
-            _log.exception("recording the worker's heartbeat failed")
+        except Exception as error:  # the database may be down for a while: the next beat retries
+            self._outage.failed("recording the worker's heartbeat", error)
             return
+        self._outage.worked()
         self._last_beat = now
         if taken:
             _log.warning("took back %d deliveries leased to workers that stopped", taken)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from hookcast.delivery.attempt import Concluded
 from hookcast.delivery.options import WorkerOptions
+from hookcast.delivery.outage import Outage
 from hookcast.delivery.scheduler import LeaseKey
 from hookcast.domain.health import summarize
 from hookcast.domain.models import DeliveryStatus
@@ -44,7 +45,9 @@ class OutcomeRecorder:
         options: WorkerOptions,
         observer: DeliveryObserver,
         on_recorded: Callable[[], None] = lambda: None,
+        outage: Outage | None = None,
     ) -> None:
+        self._outage = outage or Outage(_log)  # where failed writes are said
         self._queue = queue
         self._clock = clock
         self._options = options
@@ -155,10 +158,11 @@ class OutcomeRecorder:
         self._writing += writing
         try:
             await self._record(results, releases)
-        except Exception:
+        except Exception as error:
             # Keep them for the next flush; if this process dies first, the leases expire
-            # and the deliveries are sent again (at-least-once).
-            _log.exception("recording %d outcomes failed; will retry", len(results))
+            # and the deliveries are sent again (at-least-once). Tried every 0.5 s: said
+            # once an outage, not each time.
+            self._outage.failed(f"recording {len(results)} outcomes", error)
             self._writing -= writing  # they are buffered again: counted there
             writing = 0
             self._buffers.results[:0] = results
@@ -166,6 +170,8 @@ class OutcomeRecorder:
             self._buffered.set()
             self._hurry.set()  # tried again after the pause below
             await asyncio.sleep(0.5)
+        else:
+            self._outage.worked()
         finally:
             self._writing -= writing
         self._on_recorded()

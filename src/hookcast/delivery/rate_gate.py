@@ -22,6 +22,7 @@ import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 
+from hookcast.delivery.outage import Outage
 from hookcast.domain.delivery_rate import admit
 from hookcast.domain.models import DeliveryRateLimit
 from hookcast.ports import ClaimedDelivery, Clock, DeliveryQueue
@@ -41,8 +42,16 @@ class RateGate:
     """Asks the queue's shared bucket, in batches per webhook, and spreads what it holds
     back."""
 
-    def __init__(self, queue: DeliveryQueue, *, clock: Clock, shared: bool = True) -> None:
+    def __init__(
+        self,
+        queue: DeliveryQueue,
+        *,
+        clock: Clock,
+        shared: bool = True,
+        outage: Outage | None = None,
+    ) -> None:
         self._queue = queue
+        self._outage = outage or Outage(_log)  # where failed admissions are said
         self._clock = clock
         # None: the queue's buckets, shared by every worker; else this worker's own (tat).
         # Keyed by the limit too: a bucket emptied under a slower limit is not the raised
@@ -87,9 +96,11 @@ class RateGate:
             granted, next_at = await self._queue.admit_requests(
                 webhook_id, limit=limit, now=now, count=len(waiters)
             )
-        except Exception:  # the database may be down for a while: wait, do not send
-            _log.exception("admitting rate-limited deliveries failed; trying again shortly")
+        except Exception as error:  # the database may be down for a while: wait, do not send
+            self._outage.failed("admitting rate-limited deliveries", error)
             granted, next_at = 0, now + _AFTER_ERROR
+        else:
+            self._outage.worked()
         interval = timedelta(seconds=1.0 / limit.per_second)
         for number, waiter in enumerate(waiters):
             if waiter.done():  # cancelled (shutting down): its grant, if any, goes unused

@@ -23,6 +23,7 @@ from hookcast.delivery.gate import Slot
 from hookcast.delivery.liveness import Liveness
 from hookcast.delivery.logs import log_attempt
 from hookcast.delivery.options import WorkerOptions
+from hookcast.delivery.outage import Outage
 from hookcast.delivery.outcomes import OutcomeRecorder
 from hookcast.delivery.pacing import ClaimPacing
 from hookcast.delivery.rate_gate import RateGate
@@ -60,8 +61,11 @@ class DeliveryWorker:
         observer: DeliveryObserver | None = None,
         heartbeat: Heartbeat | None = None,
         tracer: Tracer | None = None,
+        database: str = "the database",
     ) -> None:
+        """`database`: how the logs name the store when it becomes unavailable."""
         options = options or WorkerOptions()
+        self.outage = Outage(_log, database=database)  # claims and heartbeats failing
         self._queue = queue
         self._sender = sender
         self._clock = clock
@@ -75,6 +79,7 @@ class DeliveryWorker:
             options=options,
             observer=observer or NoObserver(),
             on_recorded=self._start_ready,
+            outage=self.outage,
         )
         # Names this worker's leases in the store; the pid tells people (and the chaos runs)
         # which process holds them.
@@ -85,13 +90,17 @@ class DeliveryWorker:
             clock=clock,
             options=options,
             holding=self._holds_leases,
+            outage=self.outage,
         )
-        self._rates = RateGate(queue, clock=clock, shared=not options.sole_worker)
+        self._rates = RateGate(
+            queue, clock=clock, shared=not options.sole_worker, outage=self.outage
+        )
         self._edits = EditWatch(
             queue,
             queued=self._scheduler.queued_webhooks,
             drop=self._hand_back_webhooks,
             period=options.edit_check_seconds,
+            outage=self.outage,
         )
         self._in_flight: dict[asyncio.Task[None], Start] = {}
         self._room_freed = asyncio.Event()  # the claim loop may claim again
@@ -204,10 +213,11 @@ class DeliveryWorker:
                 per_account=per_account or self._options.claim_per_account,
                 holding=holding,
             )
-        except Exception:  # the database may be down for a while: log, back off, go on
-            _log.exception("claiming deliveries failed; retrying shortly")
+        except Exception as error:  # the database may be down for a while: back off, go on
+            self.outage.failed("claiming deliveries", error)
             await asyncio.sleep(1.0)
             return None
+        self.outage.worked()
         return list(claimed)
 
     async def _paced_claim(self, room: int) -> list[ClaimedDelivery]:

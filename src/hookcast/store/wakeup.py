@@ -38,6 +38,7 @@ class Wakeup:
         self._listener: Any = None  # asyncpg.Connection once listening
         self._connect_lock = asyncio.Lock()
         self._was_listening = False
+        self._listen_failed = False  # the last try to LISTEN failed (and was said)
         self._file = file
         self._waited = False  # this store's process delivers: it tells no other one
         self.forward: Callable[[], None] | None = None  # see SqlStore.forward_wakeups
@@ -96,8 +97,13 @@ class Wakeup:
             try:
                 listener = await self._listen()
             except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
-                _log.warning("cannot LISTEN for deliveries (will poll): %s", exc)
+                # Said once until listening again: each wait retries, every ~2 s while the
+                # database is down, and the worker says the outage itself (delivery/outage.py).
+                level = logging.DEBUG if self._listen_failed else logging.WARNING
+                _log.log(level, "cannot LISTEN for deliveries (will poll): %s", exc)
+                self._listen_failed = True
                 return
+            self._listen_failed = False
             listener.add_termination_listener(self._on_terminated)
             self._listener = listener
             if self._was_listening:

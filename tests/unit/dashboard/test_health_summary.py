@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from hookcast.dashboard import health
-from hookcast.domain.models import DeliveryStatus
+from hookcast.domain.models import DeliveryStatus, WebhookState
 from hookcast.ports import DeliveryCount
 from support import factories as make
 
@@ -67,3 +69,30 @@ def test_superseded_and_expired_deliveries_are_neither_successes_nor_failures() 
 
     assert (summary.succeeded, summary.failed, summary.waiting, summary.total) == (1, 0, 2, 3)
     assert summary.success_rate == 1.0
+
+
+@pytest.mark.parametrize(
+    ("state", "status", "attempts", "said"),
+    [
+        (WebhookState.FAILING, DeliveryStatus.SUCCEEDED, 1, "retries of older deliveries"),
+        (WebhookState.HEALTHY, DeliveryStatus.FAILED, 5, "other deliveries have succeeded"),
+        (WebhookState.HEALTHY, DeliveryStatus.PENDING, 1, "other deliveries have succeeded"),
+        (WebhookState.HEALTHY, DeliveryStatus.PENDING, 0, None),  # not tried yet
+        (WebhookState.HEALTHY, DeliveryStatus.SUCCEEDED, 1, None),
+        (WebhookState.FAILING, DeliveryStatus.PENDING, 2, None),
+        (WebhookState.DISABLED, DeliveryStatus.SUCCEEDED, 1, None),
+    ],
+)
+def test_the_newest_delivery_is_reconciled_with_the_state_only_where_they_seem_to_disagree(
+    state: WebhookState, status: DeliveryStatus, attempts: int, said: str | None
+) -> None:
+    newest = make.delivery(make.event("account"), "hook", status=status, attempts=attempts)
+
+    note = health.newest_beside_state(state, newest)
+
+    if said is None:
+        assert note is None
+    else:
+        assert note is not None
+        assert said in note
+    assert health.newest_beside_state(state, None) is None

@@ -34,6 +34,7 @@ async def list_webhooks(request: Request, dash: DashDep, visit: VisitDep) -> Res
         webhooks=found.items,
         health=health.summarize(counts),
         last=await _last_deliveries(dash, visit, found.items),
+        newest_beside_state=health.newest_beside_state,
         sites={site.id: site.name for site in await all_sites(dash, visit)},
         page=number,
         pages=pages(found.total, PAGE_LENGTH),

@@ -1,0 +1,81 @@
+"""`hookcast worker` (and `serve`'s delivery thread) while its PostgreSQL goes away and comes
+back, as a real process: one line when the database becomes unavailable, one when it is
+back, no traceback in between.
+It logged a claim traceback and a heartbeat traceback every second (~1,190 lines in 12 s)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from harness import cli_env, free_port, hookcast_bin, run_cli
+
+from support.postgres import PostgresServer, postgres_server, run_sql
+from support.waiting import wait_until
+
+OUTAGE_SECONDS = 6.0  # the outage under test: ~12 claims and ~3 heartbeats fail in it
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[PostgresServer]:
+    """A server of the test's own, since the test stops it."""
+    with postgres_server() as server:
+        if server is None:
+            missing = "PostgreSQL binaries (initdb, postgres) are not installed"
+            if os.environ.get("CI"):
+                pytest.fail(missing)
+            pytest.skip(missing)
+        yield server
+
+
+# What each command logs once it is up, and the lines of its start and stop besides.
+STARTED = {"worker": "delivering from", "serve": "HookCast is serving on"}
+HOOKCAST_LINE = re.compile(r"^\S+ \S+ [A-Z]+ hookcast\.")
+
+
+@pytest.mark.parametrize("command", ["worker", "serve"])
+def test_a_worker_says_once_that_the_database_went_away_and_once_that_it_is_back(
+    own_postgres: PostgresServer, tmp_path: Path, command: str
+) -> None:
+    run_sql(own_postgres.url(), "CREATE DATABASE outage")
+    env = cli_env(own_postgres.url("outage"), HOOKCAST_SECRET_KEY="a shared secret")
+    assert run_cli(["migrate"], env, tmp_path).returncode == 0
+    log = tmp_path / f"{command}.log"
+    args = [command] if command == "worker" else [command, "--port", str(free_port())]
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [hookcast_bin(), *args], env=env, cwd=tmp_path, stdout=out, stderr=out, text=True
+        )
+    try:
+        wait_until(lambda: STARTED[command] in log.read_text(), message=log.read_text)
+        own_postgres.pause()
+        wait_until(lambda: "is unavailable" in log.read_text(), message=log.read_text)
+        time.sleep(OUTAGE_SECONDS)  # the outage itself, not a wait for something to happen
+        own_postgres.resume()
+        wait_until(lambda: "is back after" in log.read_text(), message=log.read_text)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    lines = log.read_text().splitlines()
+    assert "Traceback" not in log.read_text()
+    said = [
+        line
+        for line in lines
+        if HOOKCAST_LINE.match(line) and not re.search(r": (delivering from|stopped$)", line)
+    ]
+    where = f"PostgreSQL database outage on 127.0.0.1:{own_postgres.port}"
+    down = [line for line in said if f"ERROR hookcast.worker: {where} is unavailable (" in line]
+    back = [line for line in said if f"hookcast.worker: {where} is back after " in line]
+    # Beside them at most one line saying wake-ups are polled for meanwhile (it may come
+    # first: the LISTEN connection can see the shutdown before a claim does).
+    polled = [line for line in said if "cannot LISTEN for deliveries (will poll)" in line]
+    assert len(down) == 1, lines
+    assert down[0].endswith("; retrying until it is back"), lines
+    assert back == said[-1:], lines
+    assert len(polled) <= 1, lines
+    assert len(said) == 2 + len(polled), lines

@@ -1,0 +1,87 @@
+"""delivery/outage.py: a database outage in three kinds of line (unavailable, still, back)."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from hookcast.delivery.outage import Outage
+
+DATABASE = "PostgreSQL database hookcast on db:5432"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def said(caplog: pytest.LogCaptureFixture) -> list[tuple[str, str]]:
+    return [(r.levelname, r.getMessage()) for r in caplog.records if r.levelno > logging.DEBUG]
+
+
+def test_one_line_down_a_reminder_a_minute_one_line_back(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, "test.outage")
+    clock = Clock()
+    outage = Outage(logging.getLogger("test.outage"), database=DATABASE, clock=clock)
+    outage.worked()  # nothing to say while the database answers
+    for _ in range(150):  # 150 s of failing claims and heartbeats, twice a second
+        outage.failed("claiming deliveries", ConnectionRefusedError("refused"))
+        clock.now += 0.5
+        outage.failed("recording the worker's heartbeat", ConnectionRefusedError("refused"))
+        clock.now += 0.5
+    outage.worked()
+    outage.worked()
+
+    assert said(caplog) == [
+        (
+            "ERROR",
+            f"{DATABASE} is unavailable (claiming deliveries: refused); retrying until it is back",
+        ),
+        (
+            "ERROR",
+            f"{DATABASE} still unavailable after 1 min 0 s (claiming deliveries: "
+            "refused); retrying",
+        ),
+        (
+            "ERROR",
+            f"{DATABASE} still unavailable after 2 min 0 s (claiming deliveries: "
+            "refused); retrying",
+        ),
+        ("WARNING", f"{DATABASE} is back after 2 min 30 s"),
+    ]
+    tracebacks = [r for r in caplog.records if r.levelno == logging.DEBUG]
+    assert len(tracebacks) == 300
+    assert all(r.exc_info for r in tracebacks)
+
+
+def test_a_second_outage_is_said_again(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, "test.outage")
+    clock = Clock()
+    outage = Outage(logging.getLogger("test.outage"), clock=clock)
+    for _ in range(2):
+        outage.failed("claiming deliveries", OSError())
+        clock.now += 3
+        outage.worked()
+
+    assert [message for _, message in said(caplog)] == [
+        "the database is unavailable (claiming deliveries: OSError); retrying until it is back",
+        "the database is back after 3 s",
+    ] * 2
+
+
+def test_an_error_that_is_no_outage_is_logged_in_full_each_time(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, "test.outage")
+    outage = Outage(logging.getLogger("test.outage"), clock=Clock())
+    for _ in range(2):
+        outage.failed("claiming deliveries", KeyError("webhook_id"))
+
+    assert [(r.getMessage(), r.exc_info is not None) for r in caplog.records] == [
+        ("claiming deliveries failed", True)
+    ] * 2
+    assert not outage.down

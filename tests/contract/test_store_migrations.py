@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import re
+import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -95,8 +96,35 @@ async def test_migrate_creates_the_schema_once(empty_database_url: str, secret_k
         await store.close()
 
 
+_MIGRATE = "import sys; from hookcast.store import migrate; migrate(sys.argv[1])"
+
+
 async def test_concurrent_migrations_agree(empty_database_url: str) -> None:
-    await asyncio.gather(*(asyncio.to_thread(migrate, empty_database_url) for _ in range(3)))
+    # Processes, as several servers starting at once on a new database are: each waits for
+    # the one migrating (PostgreSQL's advisory lock, SQLite's write lock), none fails, and
+    # the schema and its one account are made once. A process that hung would be killed by
+    # its timeout, never leave the suite waiting at exit as a stuck thread would.
+    processes = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            _MIGRATE,
+            empty_database_url,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        for _ in range(3)
+    ]
+    try:
+        outputs = await asyncio.wait_for(
+            asyncio.gather(*(process.communicate() for process in processes)), timeout=100
+        )
+    finally:
+        for process in processes:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+    assert [process.returncode for process in processes] == [0, 0, 0], outputs
     assert await _scalar(empty_database_url, "SELECT count(*) FROM accounts") == 1
 
 

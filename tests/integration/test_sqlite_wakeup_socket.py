@@ -98,6 +98,18 @@ class _Woken:
         await asyncio.wait_for(self.event.wait(), WAIT)
 
 
+async def _wakes(listener: FileWakeup, database: Path) -> None:
+    """`listener` listens and a sender on `database` wakes it; both are closed after."""
+    woken, sender = _Woken(), FileWakeup(database)
+    try:
+        assert listener.listen(woken)
+        sender.tell()
+        await woken.wait()
+    finally:
+        sender.close()
+        listener.close()
+
+
 @pytest.mark.parametrize("mode", [0o600, 0o640, 0o660, 0o644])
 async def test_the_socket_file_has_the_database_files_read_write_bits(
     tmp_path: Path, mode: int
@@ -153,15 +165,9 @@ async def test_a_user_who_may_not_write_the_directory_cannot_bind_first(
 ) -> None:
     """The abstract name this replaced was anyone's to bind first (the worker then polled)."""
     database = _database(shared_dir, 0o644)
-    listener, sender, woken = FileWakeup(database), FileWakeup(database), _Woken()
+    listener = FileWakeup(database)
     assert _run(_BIND, str(listener.path), as_nobody=True).strip() == "PermissionError"
-    try:
-        assert listener.listen(woken)
-        sender.tell()
-        await woken.wait()
-    finally:
-        sender.close()
-        listener.close()
+    await _wakes(listener, database)
 
 
 @needs_another_user
@@ -234,15 +240,7 @@ async def test_a_socket_file_left_by_a_killed_process_is_reused(tmp_path: Path) 
         killed.send_signal(signal.SIGKILL)
         killed.communicate()
     assert stat.S_ISSOCK(os.lstat(listener.path).st_mode)  # left behind
-
-    woken, sender = _Woken(), FileWakeup(database)
-    try:
-        assert listener.listen(woken)
-        sender.tell()
-        await woken.wait()
-    finally:
-        sender.close()
-        listener.close()
+    await _wakes(listener, database)
 
 
 async def test_a_second_listener_in_one_process_leaves_the_first_its_socket(
@@ -403,14 +401,7 @@ async def test_a_user_holding_the_directorys_lock_cannot_hang_the_worker_at_clos
         worker.communicate()
     # Left behind (it could not be removed safely without the lock): a stale socket, which
     # the next start replaces (test_a_socket_file_left_by_a_killed_process_is_reused).
-    woken, listener, sender = _Woken(), FileWakeup(database), FileWakeup(database)
-    try:
-        assert listener.listen(woken)
-        sender.tell()
-        await woken.wait()
-    finally:
-        sender.close()
-        listener.close()
+    await _wakes(FileWakeup(database), database)
 
 
 def _send_as(path: Path, *, group: str) -> str:

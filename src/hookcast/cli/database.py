@@ -17,12 +17,11 @@ __all__ = ["describe", "migration_report", "missing_database"]
 
 def describe(settings: Settings) -> str:
     """The database as a person names it: the SQLite file's full path, or PostgreSQL's
-    host and database (never the password)."""
+    host and database (never the password). Settings refuse an in-memory SQLite URL, so a
+    SQLite database always has its file."""
     path = settings.sqlite_path()
     if path is not None:
         return str(path.resolve())
-    if settings.is_sqlite():
-        return "an in-memory SQLite database"
     # Read as the store reads it (loaded by then: PostgreSQL is named once a command has
     # opened or migrated it): urlsplit took a password's "/", "?" or "#" for the host's
     # end, so "user:b64/pass=@db" was a host "user" and a port that is no number.

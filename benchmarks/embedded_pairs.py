@@ -9,6 +9,10 @@ every attempt recorded). With `--baseline-src DIR` (the `src` of another checkou
 `git worktree` of main), each round also drains with that code, so a change shows as a ratio
 measured under the same load.
 
+With `--peer`, each round also drains with the durable peer (benchmarks/durable_floor.py:
+HookCast's JW body and three signatures, SQLite durability, the least machinery around them),
+what the machine allows a durable deliverer.
+
 Per contestant and round: deliveries/s from nginx's first to last arrival, the duplicate
 requests nginx saw (at-least-once delivery may send one twice), the CPU µs per delivery of
 the delivering process (raw: its delivery loop alone; serve: from listening until every
@@ -47,6 +51,8 @@ from benchmarks.procs import (
 )
 
 RAW_SECRET = "whsec_raw-client-secret"
+# The durable peer signs as HookCast does: Standard Webhooks wants base64 after `whsec_`.
+PEER_SECRET = "whsec_ZHVyYWJsZS1wZWVyLXNpZ25pbmctc2VjcmV0LTMyYg=="
 
 
 def raw_run(nginx: Nginx, count: int, number: int) -> dict[str, Any]:
@@ -72,6 +78,42 @@ def raw_run(nginx: Nginx, count: int, number: int) -> dict[str, Any]:
         raise BenchFailure(f"raw client: {result['failures']} failures")
     return _row(
         "raw", arrived[0], expected=count, durable=None, cpu=result["cpu_seconds"], steal=steal
+    )
+
+
+def peer_run(nginx: Nginx, count: int, number: int) -> dict[str, Any]:
+    """The durable peer (benchmarks/durable_floor.py: HookCast's wire, the least machinery)
+    drains `count` deliveries: its figures as a contestant's, its CPU from its first claim to
+    its last commit."""
+    with nginx.stretch(f"peer{number}") as arrived:
+        machine = cpu_times()
+        out = subprocess.run(
+            [
+                PYTHON,
+                "-m",
+                "benchmarks.durable_floor",
+                *("--url", f"{nginx.url}/hook", "--count", str(count), "--concurrency", "64"),
+                *("--secret", PEER_SECRET, "--phase", f"p{number}", "--wire", "hookcast"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=True,
+            cwd=REPO,
+        )
+        steal = steal_percent(machine, cpu_times())
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    if result["failures"]:
+        raise BenchFailure(f"durable peer: {result['failures']} failures")
+    if result["attempts"] != result["recorded"]:
+        raise BenchFailure(f"durable peer: {result['attempts']} attempts for {result['recorded']}")
+    return _row(
+        "peer",
+        arrived[0],
+        expected=count,
+        durable=result["recorded"],
+        cpu=result["cpu_seconds"],
+        steal=steal,
     )
 
 
@@ -170,6 +212,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--baseline-src", help="the src directory of the code to compare with")
     parser.add_argument("--profile", type=Path, help="py-spy raw stacks of serve, per round")
+    parser.add_argument(
+        "--peer", action="store_true", help="also drain with the durable peer each round"
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="hookcast-pairs-"))
     children = Children(work)
@@ -178,6 +223,9 @@ def main() -> None:
         nginx = Nginx(children, work)
         for number in range(args.rounds):
             row: dict[str, Any] = {"raw": raw_run(nginx, args.deliveries, number)}
+            if args.peer:
+                row["peer"] = peer_run(nginx, args.deliveries, number)
+                row["raw/peer cpu"] = round(row["raw"]["cpu_us"] / row["peer"]["cpu_us"], 2)
             contestants = {"embedded": None}
             if args.baseline_src:
                 contestants["baseline"] = args.baseline_src

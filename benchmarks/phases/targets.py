@@ -14,7 +14,7 @@ from typing import Any
 from benchmarks.balance import balance
 from benchmarks.config import EMBEDDED, SCALED
 from benchmarks.drain import drain
-from benchmarks.embedded_pairs import embedded_run, raw_run
+from benchmarks.embedded_pairs import embedded_run, peer_run, raw_run
 from benchmarks.latency import run as latency_run
 from benchmarks.lowrate_floor import durable_peer
 from benchmarks.nginx import Nginx, nginx_binary
@@ -203,7 +203,8 @@ def target2_pg_work(run: Run) -> dict[str, Any]:
 
 
 def target3_pairs(run: Run) -> dict[str, Any]:
-    """The embedded drain against the raw aiohttp ceiling, both into one nginx."""
+    """The embedded drain against the raw aiohttp ceiling, both into one nginx, and the
+    durable peer's (benchmarks/durable_floor.py) beside them."""
     if nginx_binary() is None:
         return skipped(run, "target3_pairs", "nginx is not installed")
     count = run.config.targets.pair_deliveries
@@ -225,6 +226,7 @@ def target3_pairs(run: Run) -> dict[str, Any]:
                     profile=None,
                 ),
             ),
+            Part("peer", lambda: peer_run(nginx, count, number)),
         ]
 
     def describe(parts: Parts) -> str:
@@ -237,6 +239,7 @@ def target3_pairs(run: Run) -> dict[str, Any]:
         ratios=lambda p: {
             "3": p["embedded"]["rate"] / p["raw"]["rate"],
             "3 CPU": p["raw"]["cpu_us"] / p["embedded"]["cpu_us"],
+            "3 peer CPU": p["raw"]["cpu_us"] / p["peer"]["cpu_us"] if "peer" in p else None,
         },
         describe=describe,
     )

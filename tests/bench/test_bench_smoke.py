@@ -83,7 +83,8 @@ def _assert_targets_measured(phases: dict[str, Any]) -> None:
         assert phase["failed_rounds"] == [], phase["rounds"]
         (only_round,) = phase["rounds"]
         ratios |= only_round["ratios"]
-    for key in ("1 batches", "2", "3", "3 CPU", "5a", "5a peer", "6"):
+    for key in ("1 batches", "2", "3", "3 CPU", "3 peer CPU", "5a", "5a peer", "6"):
         assert key not in ratios or (ratios[key] or 0) > 0, ratios
-    # 5a's peer is paced in the same rounds as the scaled-out deployment it stands beside.
+    # Each peer is measured in the same rounds as the HookCast deployment it stands beside.
     assert ("5a" in ratios) == ("5a peer" in ratios), ratios
+    assert ("3 CPU" in ratios) == (ratios.get("3 peer CPU") is not None), ratios

@@ -56,28 +56,12 @@ PEER_SECRET = "whsec_ZHVyYWJsZS1wZWVyLXNpZ25pbmctc2VjcmV0LTMyYg=="
 
 
 def raw_run(nginx: Nginx, count: int, number: int) -> dict[str, Any]:
-    with nginx.stretch(f"raw{number}") as arrived:
-        machine = cpu_times()
-        out = subprocess.run(
-            [
-                PYTHON,
-                "-m",
-                "benchmarks.rawclient",
-                *("--url", f"{nginx.url}/hook", "--count", str(count), "--concurrency", "64"),
-                *("--secret", RAW_SECRET, "--phase", f"r{number}"),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=True,
-            cwd=REPO,
-        )
-        steal = steal_percent(machine, cpu_times())
-    result = json.loads(out.stdout.strip().splitlines()[-1])
-    if result["failures"]:
-        raise BenchFailure(f"raw client: {result['failures']} failures")
+    """The raw aiohttp client drains `count` deliveries (its delivery loop's CPU)."""
+    result, arrived, steal = _client_run(
+        nginx, f"raw{number}", "benchmarks.rawclient", "--secret", RAW_SECRET, count=count
+    )
     return _row(
-        "raw", arrived[0], expected=count, durable=None, cpu=result["cpu_seconds"], steal=steal
+        "raw", arrived, expected=count, durable=None, cpu=result["cpu_seconds"], steal=steal
     )
 
 
@@ -85,15 +69,35 @@ def peer_run(nginx: Nginx, count: int, number: int) -> dict[str, Any]:
     """The durable peer (benchmarks/durable_floor.py: HookCast's wire, the least machinery)
     drains `count` deliveries: its figures as a contestant's, its CPU from its first claim to
     its last commit."""
-    with nginx.stretch(f"peer{number}") as arrived:
+    result, arrived, steal = _client_run(
+        nginx,
+        f"peer{number}",
+        "benchmarks.durable_floor",
+        *("--secret", PEER_SECRET, "--wire", "hookcast"),
+        count=count,
+    )
+    if result["attempts"] != result["recorded"]:
+        raise BenchFailure(f"durable peer: {result['attempts']} attempts for {result['recorded']}")
+    durable = result["recorded"]
+    return _row(
+        "peer", arrived, expected=count, durable=durable, cpu=result["cpu_seconds"], steal=steal
+    )
+
+
+def _client_run(
+    nginx: Nginx, label: str, module: str, *options: str, count: int
+) -> tuple[dict[str, Any], Tally, float | None]:
+    """Runs a client module (64 in flight) into nginx for one stretch: its JSON line, the
+    stretch's tally and the machine's steal meanwhile; a failed request fails the run."""
+    with nginx.stretch(label) as arrived:
         machine = cpu_times()
         out = subprocess.run(
             [
                 PYTHON,
                 "-m",
-                "benchmarks.durable_floor",
+                module,
                 *("--url", f"{nginx.url}/hook", "--count", str(count), "--concurrency", "64"),
-                *("--secret", PEER_SECRET, "--phase", f"p{number}", "--wire", "hookcast"),
+                *("--phase", label, *options),
             ],
             capture_output=True,
             text=True,
@@ -102,19 +106,10 @@ def peer_run(nginx: Nginx, count: int, number: int) -> dict[str, Any]:
             cwd=REPO,
         )
         steal = steal_percent(machine, cpu_times())
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     if result["failures"]:
-        raise BenchFailure(f"durable peer: {result['failures']} failures")
-    if result["attempts"] != result["recorded"]:
-        raise BenchFailure(f"durable peer: {result['attempts']} attempts for {result['recorded']}")
-    return _row(
-        "peer",
-        arrived[0],
-        expected=count,
-        durable=result["recorded"],
-        cpu=result["cpu_seconds"],
-        steal=steal,
-    )
+        raise BenchFailure(f"{module}: {result['failures']} failures")
+    return result, arrived[0], steal
 
 
 def embedded_run(

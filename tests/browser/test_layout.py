@@ -5,12 +5,16 @@ missing field at once, events name their property, and an empty page keeps its s
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from live import WIDTHS, Receiver, Server
 from playwright.sync_api import Browser, Locator, Page, expect
 from test_webhook_lifecycle import ensure_property_as, sign_in
+
+from hookcast.dashboard.chart import hourly_chart_svg
+from hookcast.dashboard.health import HourBar
 
 # Typed by users, and each one long unbroken word: a pasted token, a runbook's URL.
 LONG_NAME = "Archive-ingest-" + "regional-broadcaster-" * 8
@@ -168,5 +172,34 @@ def test_an_empty_account_keeps_its_spacing(browser: Browser, server: Server, wi
         below = _box(page.locator("#flowplayer-secret"))
         gap = below["y"] - (_box(empty)["y"] + _box(empty)["height"])
         assert gap >= 12, f"the empty state touches the card below it ({gap:.0f} px apart)"
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_charts_labels_are_readable_and_whole(
+    browser: Browser, server: Server, width: int
+) -> None:
+    # A busy hour: the y-axis goes to five digits.
+    start = datetime(2026, 12, 6, tzinfo=UTC)
+    bars = [HourBar(start + timedelta(hours=i), 0, 0) for i in range(23)]
+    bars.append(HourBar(start + timedelta(hours=23), 3_000, 12_345))
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    try:
+        page = context.new_page()
+        chart_html = f'<div class="chart-scroll">{hourly_chart_svg(bars)}</div>'
+        page.set_content(
+            f'<link rel="stylesheet" href="{server.url}/static/app.css">'
+            f'<main class="container">{chart_html}</main>'
+        )
+        chart = page.locator("svg.chart")
+        expect(chart.locator("text", has_text="20000")).to_have_count(1)
+        drawn = _box(chart)
+        scale = drawn["width"] / 720  # the viewBox's width
+        for label in chart.locator("text.chart-label").all():
+            size = float(label.evaluate("el => parseFloat(getComputedStyle(el).fontSize)"))
+            assert size * scale >= 11.5, f"{label.text_content()} is {size * scale:.1f} px"
+            box = _box(label)
+            assert _right(box) <= _right(drawn) + 0.5, f"{label.text_content()} is cut off"
     finally:
         context.close()

@@ -68,7 +68,8 @@ class Received:
 @dataclass
 class Receiver:
     """A loopback HTTP endpoint: 200 "ok" on /ok..., 500 on /fail..., 401 on /refuse... (a
-    receiver whose secret is wrong), every request kept."""
+    receiver whose secret is wrong), 410 on /gone... (one that asks to stop), every request
+    kept."""
 
     server: ThreadingHTTPServer
     requests: list[Received] = field(default_factory=list)
@@ -92,6 +93,8 @@ def start_receiver() -> Receiver:
                 status, answer = 500, b'{"error": "not today"}'
             elif self.path.startswith("/refuse"):
                 status, answer = 401, b"refused: bad signature"
+            elif self.path.startswith("/gone"):
+                status, answer = 410, b"this endpoint was retired"
             self.send_response(status)
             self.send_header("content-length", str(len(answer)))
             self.end_headers()

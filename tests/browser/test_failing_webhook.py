@@ -8,7 +8,7 @@ from __future__ import annotations
 import httpx
 import pytest
 from live import SCREENSHOTS, WIDTHS, Receiver, Server
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, Page, expect
 from test_webhook_lifecycle import ensure_property_as, sign_in
 
 from support.waiting import wait_until
@@ -100,3 +100,47 @@ def test_a_refused_webhook_shows_as_failing_with_its_last_error(
         assert overflow <= 0, f"the log at {width} px scrolls sideways by {overflow} px"
     finally:
         context.close()
+
+
+@pytest.fixture(scope="module")
+def gone(browser: Browser, server: Server, receiver: Receiver) -> str:
+    """A webhook whose receiver answered 410 Gone, so the worker disabled it."""
+    ensure_property_as(browser, server.url, server.admin)
+    created = server.api(
+        "POST",
+        "/v2/webhooks/",
+        server.admin,
+        {
+            "metadata": {
+                "name": "Retired partner feed",
+                "webhook_url": receiver.url("/gone/partner"),
+                "events": ["media_available"],
+                "site_ids": ["1A23bCD4"],
+            }
+        },
+    )
+    webhook_id = str(created["id"])
+    event = {"event": "media_available", "site_id": "1A23bCD4", "media_id": "Gone0001"}
+    server.api("POST", "/v2/events/", server.admin, {"events": [event]})
+    wait_until(
+        lambda: _state(server, webhook_id) == "disabled",
+        timeout=15,
+        message="a 410 never disabled the webhook",
+    )
+    return webhook_id
+
+
+def test_a_webhook_disabled_by_410_says_why_and_what_enabling_it_does(
+    sized_page: Page, server: Server, gone: str
+) -> None:
+    sign_in(sized_page, server.admin)
+    sized_page.goto(f"/webhooks/{gone}")
+    state = sized_page.locator("#state")
+    expect(state).to_be_in_viewport()
+    expect(state.locator(".badge")).to_have_text("Disabled")  # in words, not grey alone
+    expect(state).to_contain_text("endpoint answered 410 Gone")
+    expect(state.locator("pre")).to_have_text("this endpoint was retired")
+    # The first question after a 410: are the events lost if the endpoint comes back?
+    expect(state.locator("#while-disabled")).to_contain_text(
+        "Deliveries that were waiting for an attempt are paused and go out when you enable it"
+    )

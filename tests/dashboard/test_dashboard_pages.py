@@ -90,3 +90,28 @@ async def test_an_admin_sets_and_clears_the_contact_address(board: Board) -> Non
     await board.post("/account/contact", {"email": ""})
     admin = Caller(board.account_id, Role.ADMIN)
     assert await board.runtime.services.accounts.contact_email(admin) is None
+
+
+async def test_a_page_past_the_last_says_so_not_that_nothing_exists(board: Board) -> None:
+    # A stale link, or the last page emptied by deletes: it said "No webhooks yet" (and "No
+    # events yet", "No deliveries yet") beside an account that had them.
+    site_id = await board.site()
+    webhook = await board.webhook(site_id)
+    publisher = Caller(board.account_id, Role.PUBLISHER)
+    await board.runtime.services.events.publish(
+        publisher, {"event": "media_available", "site_id": site_id, "media_id": "MNYaMSQl"}
+    )
+    await board.sign_in(board.admin)
+    for path, empty, last in (
+        ("/webhooks?page=2", "No webhooks yet", "/webhooks?page=1"),
+        ("/events?type=media_available&page=3", "No events", "/events?type=media_available&page=1"),
+        (
+            f"/webhooks/{webhook.id}?page=2",
+            "No deliveries yet",
+            f"/webhooks/{webhook.id}?page=1#log",
+        ),
+    ):
+        page = (await board.client.get(path)).text
+        assert empty not in page, path
+        assert "There is no page " in page, path
+        assert f'href="{last.replace("&", "&amp;")}">Go to page 1</a>' in page, path

@@ -349,6 +349,17 @@ async def test_latest_wins_and_maximum_ages_are_off_by_default_and_can_be_set(ap
     assert cleared.json()["metadata"]["max_age_seconds"] == {}
 
 
+async def test_a_mistyped_event_is_refused_with_what_it_probably_meant(api: Api) -> None:
+    await api.site(SITE_ID)
+    metadata = {**webhook_metadata([SITE_ID]), "events": ["media_availble", "nothing_like"]}
+    response = await api.call("POST", "/v2/webhooks/", json={"metadata": metadata})
+    says = assert_error(response, 400, "invalid_body")
+    assert says.startswith(
+        "unknown event(s) for the jwplayer format: media_availble (did you mean "
+        "media_available?), nothing_like. Valid events are: media_created, "
+    ), says
+
+
 async def test_a_wrong_maximum_age_or_coalesce_is_a_clear_400(api: Api) -> None:
     await api.site(SITE_ID)
     for wrong, says in (

@@ -210,6 +210,27 @@ def test_a_port_in_use_without_reuse_port_is_refused_in_one_line(tmp_path: Path)
     assert f"error: cannot listen on 127.0.0.1:{port}: " in done.stderr, done.stderr
 
 
+def test_a_second_serve_on_a_taken_port_says_so_and_what_to_do(tmp_path: Path) -> None:
+    # A second `make run`: uvicorn logged its bind error among INFO lines and exited 3.
+    env = cli_env(f"sqlite:///{tmp_path / 'hookcast.db'}")
+    with serve(env, tmp_path, "--no-worker") as taken:
+        port = str(urlsplit(taken.url).port)
+        done = subprocess.run(
+            [hookcast_bin(), "serve", "--no-worker", "--port", port],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 1
+    assert done.stderr.rstrip().endswith(
+        f"error: cannot listen on 127.0.0.1:{port}: address already in use (stop what is on "
+        "it, or choose another with --port)"
+    ), done.stderr
+    assert "HookCast is serving" not in done.stdout
+
+
 def test_reuse_port_with_a_worker_on_sqlite_is_refused_before_anything_starts(
     tmp_path: Path,
 ) -> None:

@@ -228,7 +228,7 @@ def test_simulate_publishes_the_seeded_lifecycles(live: LiveServer) -> None:
     )
     assert result.exit_code == 0, result.stderr
     expected = simulation(seed=5, site_id=SITE_ID, uploads=3, channels=1)
-    assert f"published {len(expected)} events" in result.stderr
+    assert f"published {len(expected)} events (3 uploads, 1 channel, seed 5)" in result.stderr
     with live.client() as client:
         assert client.list_events().total == before + len(expected)
         renditions = client.list_events(event="rendition_ready", page_length=100).total

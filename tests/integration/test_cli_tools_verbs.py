@@ -175,6 +175,17 @@ def test_tables_fit_80_columns_with_whole_ids_and_zoned_times(live: LiveServer) 
     ok(hookcast(live, "webhooks", "delete", hook_id))
 
 
+def test_create_without_event_says_it_means_every_event(live: LiveServer) -> None:
+    created = ok(hookcast(live, "webhooks", "create", "--url", "https://example.com/all", "--json"))
+    answer = json.loads(created.stdout)
+    ok(hookcast(live, "webhooks", "delete", answer["id"]))  # the other tests count matches
+    assert answer["metadata"]["events"] == ["*"]
+    assert (
+        "no --event given: subscribed to every event, including ones added later "
+        "(--event NAME, repeatable, for only some)"
+    ) in created.stderr
+
+
 def test_create_without_site_means_every_property_and_trigger_counts_matches(
     live: LiveServer,
 ) -> None:
@@ -185,6 +196,7 @@ def test_create_without_site_means_every_property_and_trigger_counts_matches(
     assert "no --site given: subscribed to every property, including ones created later" in (
         created.stderr
     )
+    assert "no --event given" not in created.stderr  # --event "*" was given
     assert "all properties, including future ones" in created.stdout
     hook_id = re.search(r"webhook (\w{8})", created.stdout).group(1)  # type: ignore[union-attr]
 

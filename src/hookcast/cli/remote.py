@@ -167,3 +167,9 @@ ALL_SITES_SAID = (
     "no --site given: subscribed to every property, including ones created later "
     "(--site ID, repeatable, for only some)"
 )
+# Said as the properties' default is: `create --url X` alone subscribed to every event in
+# silence, beside a line about the properties.
+ALL_EVENTS_SAID = (
+    "no --event given: subscribed to every event, including ones added later "
+    "(--event NAME, repeatable, for only some)"
+)

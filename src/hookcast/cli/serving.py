@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import socket
 from collections.abc import Callable
 
@@ -47,6 +49,21 @@ def shared_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+def bind_refusal(host: str, port: int) -> str:
+    """Why host:port cannot be bound, in words ("address already in use", plus what to do):
+    uvicorn keeps its own OSError to itself, so this binds once more to learn it."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET  # as uvicorn binds
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            return "address already in use (stop what is on it, or choose another with --port)"
+        return os.strerror(exc.errno).lower() if exc.errno else str(exc)
+    return "it was taken while serve was starting"
+
+
 class AnnouncingServer(uvicorn.Server):
     """Prints `announce(url)`'s lines on stdout after the socket is bound, so every URL it
     prints answers (and names the port actually bound, --port 0 included)."""
@@ -63,7 +80,15 @@ class AnnouncingServer(uvicorn.Server):
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         """uvicorn's start-up (lifespan, bind), then the announcement."""
-        await super().startup(sockets=sockets)
+        try:
+            await super().startup(sockets=sockets)
+        except SystemExit:
+            # uvicorn logs its bind's OSError among the INFO lines, shuts the lifespan down and
+            # exits 3: a port already taken (a second `make run`) ended with no line of
+            # HookCast's own. Say it as `serve --reuse-port` and `listen` do; serve exits 1.
+            host, port = self.config.host, self.config.port
+            self.stop_failed(f"cannot listen on {host}:{port}: {bind_refusal(host, port)}")
+            return
         from hookcast.cli.signposts import server_url
 
         bound = [sock for server in self.servers for sock in (server.sockets or ())]

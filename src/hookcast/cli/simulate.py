@@ -60,10 +60,15 @@ def simulate(
         _publish_paced(client, events, rate)
     elapsed = time.monotonic() - started
     typer.echo(
-        f"published {len(events)} events ({uploads} uploads, {channels} channels, "
-        f"seed {chosen_seed}) in {elapsed:.1f}s",
+        f"published {_count(len(events), 'event')} ({_count(uploads, 'upload')}, "
+        f"{_count(channels, 'channel')}, seed {chosen_seed}) in {elapsed:.1f}s",
         err=True,
     )
+
+
+def _count(n: int, noun: str) -> str:
+    """'1 channel', '3 uploads' (the README's `simulate --channels 1` said '1 channels')."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _check_bounds(uploads: int, channels: int, rate: float) -> None:

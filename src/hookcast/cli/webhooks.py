@@ -12,6 +12,7 @@ from rich.text import Text
 
 from hookcast.cli.help import PlainGroup
 from hookcast.cli.remote import (
+    ALL_EVENTS_SAID,
     ALL_SITES_SAID,
     DEFAULT_URL,
     ApiKeyOption,
@@ -312,6 +313,8 @@ def create_webhook(
     fields.update(cast(WebhookFields, controls))
     with connected(url, api_key) as client:
         hook = client.create_webhook(**fields)
+    if not events:
+        typer.echo(ALL_EVENTS_SAID, err=True)
     if not sites:
         typer.echo(ALL_SITES_SAID, err=True)
     if as_json:

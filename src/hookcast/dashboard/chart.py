@@ -16,8 +16,10 @@ __all__ = ["hourly_chart_svg", "y_ticks"]
 
 _WIDTH, _HEIGHT = 720, 200
 # Room for the axis labels: the y-axis's on the right, beside the newest hours, which is
-# where a phone's scrolled chart opens (app.css, .chart-scroll).
-_LEFT, _RIGHT, _TOP, _BOTTOM = 8, 40, 12, 28
+# where a phone's scrolled chart opens (app.css, .chart-scroll). 60 holds five digits
+# ("20000", 51 units wide in Chromium's sans-serif) at a phone's 16-unit labels (app.css);
+# 40 cut them short at a phone's width even at 13 (wider screens letterbox the drawing).
+_LEFT, _RIGHT, _TOP, _BOTTOM = 8, 60, 12, 28
 _LABEL_EVERY = 6  # hours between x-axis labels
 _MAX_STEPS = 4  # y-axis steps above 0: five labels at most, readable at a phone's width
 

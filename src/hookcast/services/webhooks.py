@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import dataclasses
+import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -478,14 +479,22 @@ def _events(raw: object, wire: Format) -> tuple[str, ...]:
         return (ALL_EVENTS,)
     unknown = [event for event in events if not wire.catalog_events(event)]
     if unknown:
+        named = ", ".join(_with_guess(event, wire.event_names()) for event in unknown)
         raise ValidationFailed(
-            f"unknown event(s) for the {wire.name} format: {', '.join(unknown)}. Valid "
+            f"unknown event(s) for the {wire.name} format: {named}. Valid "
             f'events are: {", ".join(wire.event_names())}, or "{wire.all_events}" for '
             "every event",
             field="events",
         )
     catalog = (name for event in events for name in wire.catalog_events(event))
     return tuple(dict.fromkeys(catalog))
+
+
+def _with_guess(name: str, known: Sequence[str]) -> str:
+    """A typo's likely meaning beside it, as `hookcast trigger` gives it: the list of valid
+    names that follows runs to 37 in the jwplayer format."""
+    close = difflib.get_close_matches(name, known, n=1)
+    return f"{name} (did you mean {close[0]}?)" if close else name
 
 
 def _catalog_event(name: str, wire: Format) -> str:

@@ -9,6 +9,8 @@ from support import factories as make
 
 
 def _form(**fields: str | list[str]) -> WebhookForm:
+    """A form with a name and a URL typed in, and `fields`."""
+    fields = {"name": "CMS", "webhook_url": "https://cms.example.com/hook", **fields}
     items: list[tuple[str, str | UploadFile]] = []
     for name, value in fields.items():
         items += [(name, v) for v in value] if isinstance(value, list) else [(name, value)]
@@ -48,6 +50,11 @@ def test_what_a_form_alone_can_tell_is_reported_per_field() -> None:
         conditions="{", retry_policy="custom", retry_delays="soon", timeout_seconds="ten"
     ).to_metadata()
     assert set(errors) == {"events", "site_ids", "conditions", "retry_policy", "timeout_seconds"}
+
+
+def test_an_empty_form_names_every_missing_field_in_the_order_shown() -> None:
+    _, errors = _form(name=" ", webhook_url="").to_metadata()
+    assert list(errors) == ["name", "webhook_url", "site_ids", "events"]
 
 
 def test_a_webhook_fills_the_form_back_in() -> None:

@@ -26,6 +26,7 @@ async def list_events(request: Request, dash: DashDep, visit: VisitDep) -> Respo
     found = await dash.services.events.list(
         visit.caller, page=PageRequest(number, PAGE_LENGTH), **filters
     )
+    sites = await all_sites(dash, visit)
     return dash.render(
         request,
         "events.html",
@@ -33,7 +34,8 @@ async def list_events(request: Request, dash: DashDep, visit: VisitDep) -> Respo
         events=found.items,
         filters=filters,
         filtered=any(filters.values()),
-        sites=await all_sites(dash, visit),
+        sites=sites,
+        site_names={site.id: site.name for site in sites},
         event_names=list(EVENT_TYPES),
         page=number,
         pages=pages(found.total, PAGE_LENGTH),

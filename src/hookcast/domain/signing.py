@@ -452,7 +452,9 @@ def _required_header(headers: Mapping[str, str], name: str) -> str:
 
 
 def _check_timestamp(value: str, now: datetime, tolerance: timedelta) -> None:
-    if not value.isdigit() or len(value) > 12:
+    # ASCII digits: str.isdigit() is also true of "²", which int() refuses with a ValueError
+    # where a receiver expects a verification error (attack 10).
+    if not (value.isascii() and value.isdigit()) or len(value) > 12:
         raise MalformedSignature("webhook-timestamp is not a Unix time in seconds")
     skew = int(value) - now.timestamp()
     if abs(skew) > tolerance.total_seconds():

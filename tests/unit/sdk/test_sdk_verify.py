@@ -125,6 +125,16 @@ def test_missing_and_malformed_signatures_say_so() -> None:
         verify.jwt(BODY, "eyJhbGciOiJub25lIn0.e30.", SECRET)
 
 
+@pytest.mark.parametrize("timestamp", ["\u00b2", "\u0661\u0667\u0667", "17 2"])
+def test_a_timestamp_of_other_digits_is_malformed_not_a_value_error(timestamp: str) -> None:
+    # A forged request's "²" (Latin-1 0xB2, as a framework decodes a header) is a digit to
+    # str.isdigit() and not to int(): a ValueError, a 500 where a receiver catches
+    # SignatureError (attack 10).
+    headers = {**signed(), "webhook-timestamp": timestamp}
+    with pytest.raises(verify.MalformedSignature, match="webhook-timestamp"):
+        verify.standard(BODY, headers, SECRET, now=NOW)
+
+
 def test_every_failure_is_a_signature_error_with_a_code() -> None:
     with pytest.raises(verify.SignatureError) as raised:
         verify.hex(BODY, "0" * 64, SECRET)

@@ -143,13 +143,20 @@ async def test_a_url_moved_to_another_host_takes_the_stored_secrets_only_if_give
         api, hook, webhook_url=elsewhere, headers=shown, client_certificate=None
     )
     no_certificate = await _patch(api, hook, webhook_url=elsewhere, headers={"X-Api-Key": "new"})
-    same_host = await _patch(api, hook, webhook_url=hook["metadata"]["webhook_url"] + "/v2")
+    # One host serves many owners' endpoints by path or query (hooks.zapier.com, Azure Logic
+    # Apps, Discord): a new path there was given the stored secrets (attack 10).
+    stored = hook["metadata"]["webhook_url"]
+    other_path = await _patch(api, hook, webhook_url=stored + "/v2", headers=shown)
+    other_query = await _patch(api, hook, webhook_url=stored + "?to=me", headers=shown)
+    same_url = await _patch(api, hook, webhook_url=stored.replace("receiver.", "Receiver."))
 
     assert "headers again" in assert_error(bare, 400)
     assert "headers again" in assert_error(shown_back, 400)
     assert "client_certificate" in assert_error(no_certificate, 400)
-    assert same_host.status_code == 200, same_host.text  # a new path on the same host keeps them
-    assert same_host.json()["metadata"]["client_certificate"]["subject"] == "CN=edge"
+    assert "headers again" in assert_error(other_path, 400)
+    assert "headers again" in assert_error(other_query, 400)
+    assert same_url.status_code == 200, same_url.text  # the same URL keeps them
+    assert same_url.json()["metadata"]["client_certificate"]["subject"] == "CN=edge"
     moved = await _patch(
         api, hook, webhook_url=elsewhere, headers={"X-Api-Key": "new"}, client_certificate=None
     )

@@ -352,7 +352,9 @@ def _b64url_decode(segment: str, what: str) -> bytes:
 def _json_segment(segment: str, what: str) -> object:
     try:
         return json.loads(_b64url_decode(segment, what))
-    except (UnicodeDecodeError, ValueError):
+    # RecursionError: a forged header nested thousands deep, read before the signature is
+    # checked, escaped as no SignatureError (attack 10).
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise MalformedSignature(f"the {what} is not JSON") from None
 
 
@@ -368,7 +370,7 @@ def _check_jwt_claims(segment: str, body: bytes) -> None:
     claims = _json_segment(segment, "JWT payload")
     try:
         expected = json.loads(body)
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise InvalidSignature("the body is not JSON, so it cannot match the JWT") from None
     if claims != expected:
         raise InvalidSignature("the JWT is valid but its claims do not match the body")

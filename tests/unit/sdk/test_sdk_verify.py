@@ -3,6 +3,7 @@ rotation, tampering, staleness, and which scheme `verify.any` trusts."""
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -133,6 +134,18 @@ def test_a_timestamp_of_other_digits_is_malformed_not_a_value_error(timestamp: s
     headers = {**signed(), "webhook-timestamp": timestamp}
     with pytest.raises(verify.MalformedSignature, match="webhook-timestamp"):
         verify.standard(BODY, headers, SECRET, now=NOW)
+
+
+def test_a_forged_jwt_nested_past_the_parser_is_malformed_not_a_recursion_error() -> None:
+    # Its header is read before the signature is checked: json.loads raised RecursionError,
+    # no SignatureError, so a receiver answered a forged request with a 500 (attack 10).
+    deep = base64.urlsafe_b64encode(b"[" * 100_000).rstrip(b"=").decode()
+    with pytest.raises(verify.MalformedSignature, match="JWT header"):
+        verify.jwt(BODY, f"Bearer {deep}.e30.c2ln", SECRET)
+    # A captured token's body swapped for one nested as deep: a mismatch, said so.
+    token = signed()["Authorization"]
+    with pytest.raises(verify.InvalidSignature, match="not JSON"):
+        verify.jwt(b"[" * 100_000, token, SECRET)
 
 
 def test_every_failure_is_a_signature_error_with_a_code() -> None:

@@ -9,7 +9,7 @@ import pytest
 from harness import SITE_ID, Api, assert_error, webhook_metadata
 
 from hookcast.domain.models import Role
-from support.certificates import Pki, make_pki
+from support.certificates import ClientPem, Pki, make_pki
 
 
 @pytest.fixture(scope="module")
@@ -112,6 +112,31 @@ async def test_certificate_checks_name_the_problem(api: Api, pki: Pki) -> None:
         client_certificate=mine.as_metadata(),
     )
     assert "https://" in assert_error(plain, 400)
+
+
+MAX_RSA_BITS = 4096  # services/client_certificates.py
+
+
+@pytest.fixture(scope="module")
+def rsa_clients(pki: Pki) -> tuple[ClientPem, ClientPem]:
+    """Client certificates with RSA keys of MAX_RSA_BITS and just over (made once: seconds)."""
+    return pki.client(rsa_bits=MAX_RSA_BITS), pki.client(rsa_bits=MAX_RSA_BITS + 8)
+
+
+async def test_an_rsa_key_over_4096_bits_is_refused(
+    api: Api, rsa_clients: tuple[ClientPem, ClientPem]
+) -> None:
+    """Its signature is made in every new connection's handshake on the worker's event loop
+    (173 ms at 15,360 bits): a larger key stalled every account's deliveries (attack 10)."""
+    await api.site(SITE_ID)
+    hook = await api.webhook([SITE_ID])
+    largest, over = rsa_clients
+
+    refused = await _patch(api, hook, client_certificate=over.as_metadata())
+    taken = await _patch(api, hook, client_certificate=largest.as_metadata())
+
+    assert f"at most {MAX_RSA_BITS} bits" in assert_error(refused, 400)
+    assert taken.status_code == 200, taken.text
 
 
 async def test_a_viewer_sees_the_names_and_an_editor_sets_them(api: Api) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from harness import SITE_ID, Api, assert_error, webhook_metadata
 
+from hookcast.domain.models import Role
 from hookcast.ports import EventQuery
 from hookcast.services.events import MAX_DATA_BYTES, MAX_DATA_DEPTH
 
@@ -102,3 +103,28 @@ async def test_a_lone_surrogate_anywhere_in_a_body_is_400(api: Api) -> None:
     assert_error(await _raw(api, "POST", "/v2/events/", event), 400)
     assert (await api.call("GET", "/v2/webhooks/")).json()["total"] == 1
     assert (await api.call("GET", f"/v2/sites/{SITE_ID}/")).json()["metadata"]["name"] == "Main"
+
+
+@pytest.mark.parametrize("segment", ["²", "1" * 5000])
+async def test_a_condition_path_segment_that_is_no_list_index_never_fails_a_publish(
+    api: Api, segment: str
+) -> None:
+    """str.isdigit() is true of "²" and of 5,000 digits, which int() refuses: an editor's
+    condition with such a segment made every publish with a list there a 500, the account's
+    whole batch lost (attack 10). Such a segment is a key, which a list has not."""
+    await api.site(SITE_ID)
+    editor = await api.key(Role.EDITOR)
+    odd = await api.webhook([SITE_ID], key=editor, conditions={f"data.tags.{segment}": "live"})
+    first = await api.webhook([SITE_ID], key=editor, conditions={"data.tags.0": "live"})
+    batch = {"events": [{**EVENT, "data": {"tags": ["live"]}}, {**EVENT, "media_id": "Media002"}]}
+    published = await api.call("POST", "/v2/events/", json=batch)
+    assert published.status_code == 202, published.text
+
+    async def delivered(hook: dict[str, Any]) -> int:
+        log = await api.call("GET", f"/v2/webhooks/{hook['id']}/deliveries/")
+        assert log.status_code == 200, log.text
+        return int(log.json()["total"])
+
+    assert await delivered(odd) == 0
+    assert await delivered(first) == 1
+    assert await _stored(api) == 2

@@ -9,7 +9,7 @@ import pytest
 from harness import SITE_ID, Api, assert_error, webhook_metadata
 
 from hookcast.domain.models import Role
-from support.certificates import Pki, make_pki
+from support.certificates import ClientPem, Pki, make_pki
 
 
 @pytest.fixture(scope="module")
@@ -114,6 +114,31 @@ async def test_certificate_checks_name_the_problem(api: Api, pki: Pki) -> None:
     assert "https://" in assert_error(plain, 400)
 
 
+MAX_RSA_BITS = 4096  # services/client_certificates.py
+
+
+@pytest.fixture(scope="module")
+def rsa_clients(pki: Pki) -> tuple[ClientPem, ClientPem]:
+    """Client certificates with RSA keys of MAX_RSA_BITS and just over (made once: seconds)."""
+    return pki.client(rsa_bits=MAX_RSA_BITS), pki.client(rsa_bits=MAX_RSA_BITS + 8)
+
+
+async def test_an_rsa_key_over_4096_bits_is_refused(
+    api: Api, rsa_clients: tuple[ClientPem, ClientPem]
+) -> None:
+    """Its signature is made in every new connection's handshake on the worker's event loop
+    (173 ms at 15,360 bits): a larger key stalled every account's deliveries (attack 10)."""
+    await api.site(SITE_ID)
+    hook = await api.webhook([SITE_ID])
+    largest, over = rsa_clients
+
+    refused = await _patch(api, hook, client_certificate=over.as_metadata())
+    taken = await _patch(api, hook, client_certificate=largest.as_metadata())
+
+    assert f"at most {MAX_RSA_BITS} bits" in assert_error(refused, 400)
+    assert taken.status_code == 200, taken.text
+
+
 async def test_a_viewer_sees_the_names_and_an_editor_sets_them(api: Api) -> None:
     await api.site(SITE_ID)
     editor = await api.key(Role.EDITOR)
@@ -143,13 +168,20 @@ async def test_a_url_moved_to_another_host_takes_the_stored_secrets_only_if_give
         api, hook, webhook_url=elsewhere, headers=shown, client_certificate=None
     )
     no_certificate = await _patch(api, hook, webhook_url=elsewhere, headers={"X-Api-Key": "new"})
-    same_host = await _patch(api, hook, webhook_url=hook["metadata"]["webhook_url"] + "/v2")
+    # One host serves many owners' endpoints by path or query (hooks.zapier.com, Azure Logic
+    # Apps, Discord): a new path there was given the stored secrets (attack 10).
+    stored = hook["metadata"]["webhook_url"]
+    other_path = await _patch(api, hook, webhook_url=stored + "/v2", headers=shown)
+    other_query = await _patch(api, hook, webhook_url=stored + "?to=me", headers=shown)
+    same_url = await _patch(api, hook, webhook_url=stored.replace("receiver.", "Receiver."))
 
     assert "headers again" in assert_error(bare, 400)
     assert "headers again" in assert_error(shown_back, 400)
     assert "client_certificate" in assert_error(no_certificate, 400)
-    assert same_host.status_code == 200, same_host.text  # a new path on the same host keeps them
-    assert same_host.json()["metadata"]["client_certificate"]["subject"] == "CN=edge"
+    assert "headers again" in assert_error(other_path, 400)
+    assert "headers again" in assert_error(other_query, 400)
+    assert same_url.status_code == 200, same_url.text  # the same URL keeps them
+    assert same_url.json()["metadata"]["client_certificate"]["subject"] == "CN=edge"
     moved = await _patch(
         api, hook, webhook_url=elsewhere, headers={"X-Api-Key": "new"}, client_certificate=None
     )

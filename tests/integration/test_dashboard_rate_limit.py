@@ -4,6 +4,7 @@ portal's bucket leaves the platform's admin key (which made the link) its own.""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import httpx
@@ -72,3 +73,33 @@ def test_a_portal_session_is_held_to_the_rate_limit_apart_from_the_admin_key(
         # The admin key's own bucket is untouched by its portal's customer.
         listed = _api(api, "GET", "/v2/webhooks/", admin)
         assert listed.status_code == 200, listed.text
+
+
+@pytest.mark.timeout(90)
+def test_signing_out_counts_against_the_key_as_the_row_it_writes(tmp_path: Path) -> None:
+    """Signing out writes a row (the session refused until it expires): uncounted, a key past
+    its limit signed in and out in a loop and wrote one each time (attack 10: 575 in 10 s)."""
+    database = tmp_path / "hookcast.db"
+    env = cli_env(
+        f"sqlite+aiosqlite:///{database}",
+        HOOKCAST_RATE_LIMIT_PER_SECOND="0.01",
+        HOOKCAST_RATE_LIMIT_BURST=str(BURST),
+    )
+    with (
+        serve(env, tmp_path) as server,
+        httpx.Client(base_url=server.url, timeout=10) as api,
+        httpx.Client(base_url=server.url, timeout=10) as browser,
+    ):
+        admin = server.admin_key()
+        form = {"api_key": admin, "csrf": _csrf(browser.get("/")), "next": "/webhooks"}
+        assert browser.post("/signin", data=form).status_code == 303
+        csrf = _csrf(browser.get("/webhooks"))
+        spent = [_api(api, "GET", "/v2/webhooks/", admin).status_code for _ in range(BURST)]
+        assert spent[-1] == 429, spent  # the page took one of the 6
+
+        refused = browser.post("/signout", data={"csrf": csrf})
+
+        assert refused.status_code == 429, refused.text
+        assert int(refused.headers["Retry-After"]) >= 1
+        with sqlite3.connect(database) as db:
+            assert db.execute("SELECT count(*) FROM revoked_sessions").fetchone() == (0,)

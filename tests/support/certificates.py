@@ -12,12 +12,13 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 __all__ = ["ClientPem", "Pki", "make_pki"]
 
 _DAY = datetime.timedelta(days=1)
+_Key = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 
 
 @dataclass(frozen=True)
@@ -49,9 +50,16 @@ class Pki:
             context.load_verify_locations(cadata=self.ca_pem)
         return context
 
-    def client(self, name: str = "hookcast-client", *, expired: bool = False) -> ClientPem:
-        """A client certificate signed by this CA (one that expired yesterday if asked)."""
-        key = ec.generate_private_key(ec.SECP256R1())
+    def client(
+        self, name: str = "hookcast-client", *, expired: bool = False, rsa_bits: int = 0
+    ) -> ClientPem:
+        """A client certificate signed by this CA (one that expired yesterday if asked), with
+        an EC key, or an RSA key of `rsa_bits` (seconds to make at 4,096 bits)."""
+        key: _Key = (
+            rsa.generate_private_key(65537, rsa_bits)
+            if rsa_bits
+            else ec.generate_private_key(ec.SECP256R1())
+        )
         now = datetime.datetime.now(datetime.UTC)
         window = (now - 3 * _DAY, now - _DAY) if expired else (now - _DAY, now + _DAY)
         usage = x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH])
@@ -102,7 +110,7 @@ def _self_signed(key: ec.EllipticCurvePrivateKey, now: datetime.datetime) -> x50
 
 def _issue(
     subject: x509.Name,
-    key: ec.EllipticCurvePrivateKey,
+    key: _Key,
     ca: x509.Certificate,
     ca_key: ec.EllipticCurvePrivateKey,
     *,
@@ -135,7 +143,7 @@ def _pem(certificate: x509.Certificate) -> str:
     return certificate.public_bytes(serialization.Encoding.PEM).decode("ascii")
 
 
-def _key_pem(key: ec.EllipticCurvePrivateKey) -> str:
+def _key_pem(key: _Key) -> str:
     return key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,

@@ -102,7 +102,10 @@ class Runtime:
         proxy = self.settings.egress_proxy
         sender = HttpSender(
             allowed=parse_networks(self.settings.allowed_networks),
-            per_host_limit=self.settings.endpoint_concurrency,
+            # Each account is held to endpoint_concurrency per endpoint by the worker's gate;
+            # several accounts' requests to one shared host must not wait on each other's
+            # connections, so the pool's own bound is the worker's.
+            per_host_limit=self.settings.worker_concurrency,
             proxy=Proxy.from_url(proxy) if proxy else None,
             nameservers=self.settings.dns_nameservers(),
             ca_file=self.settings.ca_bundle or None,

@@ -104,7 +104,8 @@ def _max_age(values: list[str]) -> dict[str, int] | None:
     limits: dict[str, int] = {}
     for value in values:
         event, _, seconds = value.partition("=")
-        if not event or not seconds.strip().isdigit():
+        digits = seconds.strip()  # ASCII: str.isdigit() is also true of "²", which int() refuses
+        if not event or not (digits.isascii() and digits.isdigit() and len(digits) <= 18):
             fail(f"--max-age {value!r}: expected EVENT=SECONDS, e.g. channel_active=600")
         limits[event.strip()] = int(seconds)
     return limits

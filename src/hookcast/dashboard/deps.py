@@ -72,12 +72,17 @@ CsrfFormDep = Annotated[FormData, Depends(checked_form)]
 
 
 async def signout_visit(request: Request, dash: DashDep) -> Visit | None:
-    """The session to end, its form's CSRF token checked; None if there is none left to end
-    (signing out twice is no error, and there is nothing to protect)."""
+    """The session to end, its form's CSRF token checked and the request counted against
+    the rate limit; None if there is none left to end (signing out twice is no error, and
+    there is nothing to protect)."""
     try:
         visit = await dash.visit(request)
     except SignInRequired:
         return None
+    # Counted as any signed-in page: signing out writes a row (the session refused until it
+    # expires). Uncounted, signing in and out in a loop wrote them past the limit (attack 10:
+    # 575 rows in 10 s, one client, through a key of 1 request a second whose pages got 429).
+    _count(request, visit)
     await _matching(request, visit)
     return visit
 

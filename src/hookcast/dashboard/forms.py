@@ -214,7 +214,7 @@ class WebhookForm:
         limits: dict[str, int] = {}
         for part in filter(None, (p.strip() for p in self.max_age_seconds.split(","))):
             event, _, seconds = part.partition("=")
-            if not event.strip() or not seconds.strip().isdigit():
+            if not event.strip() or not _whole_number(seconds.strip()):
                 errors["max_age_seconds"] = (
                     f"Write each limit as event=seconds, e.g. channel_active=600 (not {part!r})."
                 )
@@ -249,6 +249,12 @@ class WebhookForm:
             )
             return []
         return [int(d) if d.is_integer() else d for d in delays]
+
+
+def _whole_number(raw: str) -> bool:
+    """Digits int() takes: ASCII (str.isdigit() is also true of "²", which int() refuses: a
+    500, attack 10), and well short of its 4,300-digit limit (the service checks bounds)."""
+    return raw.isascii() and raw.isdigit() and len(raw) <= 18
 
 
 def _integer(raw: str, name: str, errors: FormErrors) -> int | None:

@@ -15,6 +15,12 @@ from types import TracebackType
 from hookcast.domain.retry import OutcomeKind
 from hookcast.domain.throttle import EndpointThrottle, latency_limit, queue_bound
 
+# Endpoints whose limit and latency are kept. Past it, the oldest of those with nothing in
+# flight are forgotten (one comes back as a new endpoint: 4 at once until its first answer).
+# Unbounded, a tenant pointing webhooks at new host names grew them for the worker's life
+# (one per account and host it was sent to; review finding 16, attack 10).
+KEPT_ENDPOINTS = 10_000
+
 
 class EndpointGate:
     """Requests in flight: per endpoint, per account, to slow endpoints, and in all."""
@@ -34,6 +40,10 @@ class EndpointGate:
         self._unhurried: dict[str, int] = {}  # of which to slow or new endpoints, per account
         self.in_flight = 0  # requests in flight to every endpoint together
         self.slow_in_flight = 0  # of which to endpoints measured slow, all accounts
+
+    def kept(self) -> int:
+        """How many endpoints' limits and latencies are kept."""
+        return len(self._throttles)
 
     def account_in_flight(self, account: str) -> int:
         """Requests in flight for `account`'s deliveries."""
@@ -118,8 +128,18 @@ class EndpointGate:
     def _throttle(self, key: str) -> EndpointThrottle:
         throttle = self._throttles.get(key)
         if throttle is None:
+            if len(self._throttles) >= KEPT_ENDPOINTS:
+                self._forget_idle()
             throttle = self._throttles[key] = EndpointThrottle(self._max)
         return throttle
+
+    def _forget_idle(self) -> None:
+        """Forgets the oldest endpoints with nothing in flight, down to half the bound: one
+        scan per KEPT_ENDPOINTS / 2 new endpoints. A slot keeps its own throttle."""
+        excess = len(self._throttles) - KEPT_ENDPOINTS // 2
+        idle = [key for key in self._throttles if key not in self._in_flight]
+        for key in idle[:excess]:
+            del self._throttles[key]
 
 
 class Slot:

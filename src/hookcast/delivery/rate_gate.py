@@ -19,6 +19,7 @@ Webhooks without a rate limit never reach this module (the worker checks
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from datetime import UTC, datetime, timedelta
 
@@ -30,7 +31,8 @@ from hookcast.ports import ClaimedDelivery, Clock, DeliveryQueue
 __all__ = ["RateGate"]
 
 _log = logging.getLogger("hookcast.worker")
-_KEPT = 4096  # webhooks whose last deferral is remembered (bounded: tenants make webhooks)
+# Webhooks whose own bucket and last deferral are kept (bounded: tenants make webhooks).
+_KEPT = 4096
 # Past the bucket's own time, so that float rounding cannot refuse the request again.
 _MARGIN = timedelta(milliseconds=1)
 _AFTER_ERROR = timedelta(seconds=1)
@@ -53,10 +55,11 @@ class RateGate:
         self._queue = queue
         self._outage = outage or Outage(_log)  # where failed admissions are said
         self._clock = clock
-        # None: the queue's buckets, shared by every worker; else this worker's own (tat).
-        # Keyed by the limit too: a bucket emptied under a slower limit is not the raised
-        # limit's (0.01/s with a burst of 1,000 leaves its tat a day ahead).
-        self._own: dict[tuple[str, DeliveryRateLimit], float] | None = None if shared else {}
+        # None: the queue's buckets, shared by every worker; else this worker's own: per
+        # webhook, the limit its tat was counted under and the tat. A bucket emptied under
+        # a slower limit is not the raised limit's (0.01/s with a burst of 1,000 leaves its
+        # tat a day ahead): another limit starts a full bucket, in the webhook's one entry.
+        self._own: dict[str, tuple[DeliveryRateLimit, float]] | None = None if shared else {}
         self._asking: dict[str, list[_Waiter]] = {}  # per webhook: the batch being formed
         self._batches: set[asyncio.Task[None]] = set()  # referenced until done
         # The latest due time this worker gave a held-back delivery, per webhook: the next
@@ -81,6 +84,10 @@ class RateGate:
             task.add_done_callback(self._batches.discard)
         batch.append(waiter)
         return await waiter
+
+    def kept(self) -> int:
+        """How many webhooks' buckets this worker keeps itself (0: the queue keeps them)."""
+        return len(self._own or ())
 
     async def close(self) -> None:
         """Waits for the admissions under way (before the queue they use is closed)."""
@@ -113,23 +120,36 @@ class RateGate:
     def _admit_here(self, webhook_id: str, limit: DeliveryRateLimit) -> datetime | None:
         assert self._own is not None
         now = self._clock()
-        key = (webhook_id, limit)
-        admission = admit(limit, tat=self._own.get(key), now=now.timestamp())
+        kept = self._own.pop(webhook_id, None)  # put back last: the least recent go first
+        tat = kept[1] if kept is not None and kept[0] == limit else None
+        admission = admit(limit, tat=tat, now=now.timestamp())
         if admission.granted:
-            if len(self._own) >= _KEPT and key not in self._own:
+            if len(self._own) >= _KEPT:
                 self._forget_full(now.timestamp())
-            self._own[key] = admission.tat
+            self._own[webhook_id] = (limit, admission.tat)
             return None
+        if kept is not None:
+            self._own[webhook_id] = kept
         next_at = datetime.fromtimestamp(admission.next_at, UTC)
         return self._spread(webhook_id, next_at + _MARGIN, timedelta(seconds=1 / limit.per_second))
 
     def _forget_full(self, now: float) -> None:
         """Drops the buckets that are full again (their tat is past): forgetting one
-        changes no decision, since a missing bucket is a full one."""
+        changes no decision, since a missing bucket is a full one. If that frees less than
+        half, the least recently admitted go too, down to half: each of those may send one
+        burst more, as after a restart. Unbounded, buckets still filling were kept for
+        ever, and every admission of a new webhook (or of a new limit, which was a key of
+        its own) scanned them all on the event loop: an editor changing a webhook's limit
+        in a loop grew them without end and the worker's loop spent ever more time on the
+        scan (attack 10)."""
         assert self._own is not None
-        for key, tat in list(self._own.items()):
+        for webhook_id, (_, tat) in list(self._own.items()):
             if tat <= now:
-                del self._own[key]
+                del self._own[webhook_id]
+        excess = len(self._own) - _KEPT // 2
+        if excess > 0:
+            for webhook_id in list(itertools.islice(self._own, excess)):
+                del self._own[webhook_id]
 
     def _spread(self, webhook_id: str, ready_at: datetime, interval: timedelta) -> datetime:
         last = self._last_deferred.get(webhook_id)

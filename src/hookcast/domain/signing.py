@@ -352,7 +352,9 @@ def _b64url_decode(segment: str, what: str) -> bytes:
 def _json_segment(segment: str, what: str) -> object:
     try:
         return json.loads(_b64url_decode(segment, what))
-    except (UnicodeDecodeError, ValueError):
+    # RecursionError: a forged header nested thousands deep, read before the signature is
+    # checked, escaped as no SignatureError (attack 10).
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise MalformedSignature(f"the {what} is not JSON") from None
 
 
@@ -368,7 +370,7 @@ def _check_jwt_claims(segment: str, body: bytes) -> None:
     claims = _json_segment(segment, "JWT payload")
     try:
         expected = json.loads(body)
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise InvalidSignature("the body is not JSON, so it cannot match the JWT") from None
     if claims != expected:
         raise InvalidSignature("the JWT is valid but its claims do not match the body")
@@ -452,7 +454,9 @@ def _required_header(headers: Mapping[str, str], name: str) -> str:
 
 
 def _check_timestamp(value: str, now: datetime, tolerance: timedelta) -> None:
-    if not value.isdigit() or len(value) > 12:
+    # ASCII digits: str.isdigit() is also true of "²", which int() refuses with a ValueError
+    # where a receiver expects a verification error (attack 10).
+    if not (value.isascii() and value.isdigit()) or len(value) > 12:
         raise MalformedSignature("webhook-timestamp is not a Unix time in seconds")
     skew = int(value) - now.timestamp()
     if abs(skew) > tolerance.total_seconds():

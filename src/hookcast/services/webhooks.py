@@ -370,9 +370,9 @@ class WebhookService:
         `current` (an update) as they are."""
         kept_headers: Mapping[str, str] = {}
         certificate: ClientCertificate | None = None
-        if current is not None and _origin(current.webhook_url) == _origin(webhook_url):
+        if current is not None and _target(current.webhook_url) == _target(webhook_url):
             kept_headers, certificate = current.headers, current.client_certificate
-        elif current is not None:  # moved to another host: nothing stored goes along
+        elif current is not None:  # moved elsewhere: nothing stored goes along
             _require_secrets_again(raw, current)
         if CERTIFICATE in raw:
             certificate = parse_client_certificate(raw[CERTIFICATE], now=self._clock())
@@ -533,27 +533,32 @@ def _fields(settings: WebhookSettings) -> dict[str, Any]:
     return {field.name: getattr(settings, field.name) for field in dataclasses.fields(settings)}
 
 
-def _origin(url: str) -> tuple[str, str]:
+def _target(url: str) -> tuple[str, str, str, str]:
+    """Where a URL's requests go: its origin (case aside) and its path and query. Not the
+    origin alone: one host serves many owners' endpoints by path (hooks.zapier.com/hooks/
+    catch/<user>/..., Azure Logic Apps, Discord, webhook.site), so a new path on the same
+    host can be anyone's (attack 10)."""
     parts = urlsplit(url)
-    return parts.scheme.lower(), parts.netloc.lower()
+    return parts.scheme.lower(), parts.netloc.lower(), parts.path, parts.query
 
 
 def _require_secrets_again(raw: Mapping[str, Any], current: Webhook) -> None:
-    """A webhook_url moved to another origin (scheme, host or port): its stored header
-    values and client certificate are not sent there unless given again, so a key that
-    may edit URLs cannot carry the secrets it may not read to a server of its choosing."""
+    """A webhook_url moved elsewhere (another scheme, host, port, path or query): its stored
+    header values and client certificate are not sent there unless given again, so a key
+    that may edit URLs cannot carry the secrets it may not read to an endpoint of its
+    choosing, on another host or on a shared one."""
     headers = raw.get(HEADERS)
     keeps_a_value = isinstance(headers, Mapping) and REDACTED in headers.values()
     if current.headers and (HEADERS not in raw or keeps_a_value):
         raise ValidationFailed(
-            "metadata.webhook_url moves to another host: give metadata.headers again with "
-            "their values (or null): stored values are not sent to a new host",
+            "metadata.webhook_url moves to another URL: give metadata.headers again with "
+            "their values (or null): stored values are not sent to a new URL",
             field=HEADERS,
         )
     if current.client_certificate is not None and CERTIFICATE not in raw:
         raise ValidationFailed(
-            "metadata.webhook_url moves to another host: give metadata.client_certificate "
-            "again (or null): the stored one is not presented to a new host",
+            "metadata.webhook_url moves to another URL: give metadata.client_certificate "
+            "again (or null): the stored one is not presented to a new URL",
             field=CERTIFICATE,
         )
 

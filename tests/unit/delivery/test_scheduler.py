@@ -9,6 +9,7 @@ from dataclasses import replace
 
 import pytest
 
+from hookcast.delivery.gate import KEPT_ENDPOINTS, EndpointGate
 from hookcast.delivery.options import WorkerOptions
 from hookcast.delivery.scheduler import EndpointScheduler, Ready
 from hookcast.domain.models import Webhook
@@ -387,3 +388,18 @@ def test_dropping_an_accounts_last_queued_deliveries_leaves_the_other_accounts_t
     starts, _ = scheduler.ready(now=0.0)
     assert [claimed.webhook.id for claimed, _, _ in starts] == [other.id]
     assert scheduler.holding() == {"other"}
+
+
+def test_the_gate_keeps_a_bounded_number_of_endpoints_and_those_in_flight() -> None:
+    """Kept for every endpoint ever sent to, a tenant pointing webhooks at new host names
+    grew them for the worker's life (review finding 16; attack 10)."""
+    gate = EndpointGate(32, slow_seconds=1.0, slow_slots=64, start=4)
+    busy = gate.try_slot("acc https://busy.example:443", "acc")
+    assert busy is not None
+    for number in range(3 * KEPT_ENDPOINTS):
+        slot = gate.try_slot(f"acc https://h{number}.example:443", "acc")
+        assert slot is not None
+        slot.close()
+    assert gate.kept() <= KEPT_ENDPOINTS
+    assert busy.close()  # its endpoint's count is still there to give back to
+    assert gate.in_flight == 0

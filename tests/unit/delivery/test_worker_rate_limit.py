@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
 
 from hookcast.delivery.memory_queue import MemoryDeliveryQueue
-from hookcast.delivery.rate_gate import RateGate
+from hookcast.delivery.rate_gate import _KEPT, RateGate
 from hookcast.delivery.worker import DeliveryWorker, WorkerOptions
 from hookcast.domain.models import DeliveryRateLimit, DeliveryStatus, Webhook
 from hookcast.ports import ClaimedDelivery
@@ -95,3 +96,26 @@ async def test_the_refused_wait_and_no_attempt_is_counted_for_waiting() -> None:
     assert len(waiting) == 2
     assert all(d.attempts == 0 for d in waiting)
     assert sorted(d.next_attempt_at for d in waiting)[1] - NOW >= timedelta(seconds=2)
+
+
+async def test_a_sole_workers_buckets_stay_bounded_however_many_limits_and_webhooks() -> None:
+    """Keyed by (webhook, limit) and kept while still filling, an editor changing a limit
+    in a loop grew them without end, and each new one scanned them all on the event loop:
+    10,000 changes cost the loop 43 s, the next 10,000 99 s (attack 10)."""
+    gate = RateGate(MemoryDeliveryQueue(), clock=lambda: NOW, shared=False)
+    hook = make.webhook("acc", rate_limit=DeliveryRateLimit(per_second=0.001, burst=1))
+    event = make.event("acc")
+    delivery = make.delivery(event, hook.id)
+
+    async def ask(webhook: Webhook) -> datetime | None:
+        return await gate.hold_until(ClaimedDelivery(delivery, "lease", event, webhook))
+
+    for number in range(2 * _KEPT):  # one webhook, a new limit each time: one bucket
+        slower = DeliveryRateLimit(per_second=0.001 + number * 1e-9, burst=1)
+        assert await ask(replace(hook, rate_limit=slower)) is None  # a new limit: full
+    assert gate.kept() == 1
+    for number in range(2 * _KEPT):  # as many webhooks, each bucket emptied for 1,000 s
+        assert await ask(replace(hook, id=f"H{number:07d}")) is None
+    assert gate.kept() <= _KEPT
+    last = replace(hook, id=f"H{2 * _KEPT - 1:07d}")
+    assert await ask(last) is not None  # the newest are kept: still refused

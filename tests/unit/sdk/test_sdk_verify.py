@@ -3,6 +3,7 @@ rotation, tampering, staleness, and which scheme `verify.any` trusts."""
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -123,6 +124,28 @@ def test_missing_and_malformed_signatures_say_so() -> None:
     with pytest.raises(verify.InvalidSignature, match="HS256"):
         # alg "none" is refused before anything else is looked at
         verify.jwt(BODY, "eyJhbGciOiJub25lIn0.e30.", SECRET)
+
+
+@pytest.mark.parametrize("timestamp", ["\u00b2", "\u0661\u0667\u0667", "17 2"])
+def test_a_timestamp_of_other_digits_is_malformed_not_a_value_error(timestamp: str) -> None:
+    # A forged request's "²" (Latin-1 0xB2, as a framework decodes a header) is a digit to
+    # str.isdigit() and not to int(): a ValueError, a 500 where a receiver catches
+    # SignatureError (attack 10).
+    headers = {**signed(), "webhook-timestamp": timestamp}
+    with pytest.raises(verify.MalformedSignature, match="webhook-timestamp"):
+        verify.standard(BODY, headers, SECRET, now=NOW)
+
+
+def test_a_forged_jwt_nested_past_the_parser_is_malformed_not_a_recursion_error() -> None:
+    # Its header is read before the signature is checked: json.loads raised RecursionError,
+    # no SignatureError, so a receiver answered a forged request with a 500 (attack 10).
+    deep = base64.urlsafe_b64encode(b"[" * 100_000).rstrip(b"=").decode()
+    with pytest.raises(verify.MalformedSignature, match="JWT header"):
+        verify.jwt(BODY, f"Bearer {deep}.e30.c2ln", SECRET)
+    # A captured token's body swapped for one nested as deep: a mismatch, said so.
+    token = signed()["Authorization"]
+    with pytest.raises(verify.InvalidSignature, match="not JSON"):
+        verify.jwt(b"[" * 100_000, token, SECRET)
 
 
 def test_every_failure_is_a_signature_error_with_a_code() -> None:

@@ -112,6 +112,14 @@ async def test_certificate_checks_name_the_problem(api: Api, pki: Pki) -> None:
         client_certificate=mine.as_metadata(),
     )
     assert "https://" in assert_error(plain, 400)
+    # The scheme in capitals is https all the same: taken, as the sender reads it.
+    shouted = await _patch(
+        api,
+        hook,
+        webhook_url="HTTPS://receiver.example.com/hooks",
+        client_certificate=mine.as_metadata(),
+    )
+    assert shouted.status_code == 200, shouted.text
 
 
 MAX_RSA_BITS = 4096  # services/client_certificates.py

@@ -376,7 +376,8 @@ class WebhookService:
             _require_secrets_again(raw, current)
         if CERTIFICATE in raw:
             certificate = parse_client_certificate(raw[CERTIFICATE], now=self._clock())
-        if certificate is not None and not webhook_url.startswith("https://"):
+        # The scheme as the sender reads it: "HTTPS://" is https too.
+        if certificate is not None and urlsplit(webhook_url).scheme.lower() != "https":
             raise ValidationFailed(
                 "metadata.client_certificate is presented in TLS only: the webhook_url must "
                 "be https://",

@@ -1,12 +1,15 @@
 """`hookcast worker` (and `serve`'s delivery thread) while its PostgreSQL goes away and comes
 back, as a real process: one line when the database becomes unavailable, one when it is
 back, no traceback in between.
-It logged a claim traceback and a heartbeat traceback every second (~1,190 lines in 12 s)."""
+It logged a claim traceback and a heartbeat traceback every second (~1,190 lines in 12 s).
+A statement the database refuses is no outage: its traceback at ERROR, once."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
+import sqlite3
 import subprocess
 import time
 from collections.abc import Iterator
@@ -79,3 +82,57 @@ def test_a_worker_says_once_that_the_database_went_away_and_once_that_it_is_back
     assert back == said[-1:], lines
     assert len(polled) <= 1, lines
     assert len(said) == 2 + len(polled), lines
+
+
+def _lose_a_column(database_url: str) -> None:
+    """What a bad migration may leave: the heartbeat's statement (every second while idle)
+    names a column that is gone."""
+    rename = "ALTER TABLE workers RENAME COLUMN last_seen TO last_seen_lost"
+    if database_url.startswith("sqlite:///"):
+        with sqlite3.connect(database_url.removeprefix("sqlite:///")) as connection:
+            connection.execute(rename)
+        connection.close()
+    else:
+        run_sql(database_url, rename)
+
+
+BEAT_FAILED = "hookcast.worker: recording the worker's heartbeat failed"
+A_LINE = re.compile(r"^\S+ \S+ (?P<level>[A-Z]+) (?P<said>hookcast\..*)$")
+
+
+def test_a_statement_the_database_refuses_is_logged_in_full_once_not_as_an_outage(
+    database_url: str, tmp_path: Path
+) -> None:
+    # It was said as "<database> is unavailable", its traceback at DEBUG only.
+    _lose_a_column(database_url)
+    env = cli_env(database_url, HOOKCAST_SECRET_KEY="a shared secret", HOOKCAST_LOG_LEVEL="DEBUG")
+    log = tmp_path / "worker.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [hookcast_bin(), "worker"], env=env, cwd=tmp_path, stdout=out, stderr=out, text=True
+        )
+    try:  # the first failed beat said, then two more, a second apart
+        wait_until(
+            lambda: log.read_text().count(f"DEBUG {BEAT_FAILED} again") >= 2,
+            timeout=45,  # two beats a second apart; once 15 s passed without one at load 9
+            message=log.read_text,
+        )
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    text = log.read_text()
+    lines = text.splitlines()
+    said = [(m["level"], m["said"]) for m in map(A_LINE.match, lines) if m]
+    errors = [(level, line) for level, line in said if level in ("ERROR", "WARNING")]
+    assert (
+        "ERROR",
+        f"{BEAT_FAILED} (not an outage: said once, repeats at DEBUG)",
+    ) in errors, text
+    # Each said once (the claim's statement, which registers the worker, may fail too).
+    assert len(errors) == len(set(errors)), text
+    assert all("failed (not an outage" in line for _, line in errors), text
+    first = next(i for i, line in enumerate(lines) if f"ERROR {BEAT_FAILED}" in line)
+    traceback = list(itertools.takewhile(lambda line: not A_LINE.match(line), lines[first + 1 :]))
+    assert traceback[0] == "Traceback (most recent call last):", text
+    assert "last_seen" in "\n".join(traceback), text  # what the database refused, named
+    assert not [line for _, line in said if " is unavailable (" in line], text

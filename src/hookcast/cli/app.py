@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from hookcast.cli import listen, operator, simulate, sites_keys, trigger, webhook_actions, webhooks
-from hookcast.cli.database import describe, migration_report
+from hookcast.cli.database import describe, migration_report, no_answer
 from hookcast.cli.help import PlainGroup
 from hookcast.cli.loop import run_loop
 from hookcast.cli.operator import database_failed, with_runtime
@@ -89,9 +89,11 @@ def migrate() -> None:
     path = settings.sqlite_path()
     created = path is not None and not path.exists()
     try:
-        migration = migrate_database(settings.database_url)
+        migration = migrate_database(
+            settings.database_url, connect_timeout=settings.database_connect_timeout_seconds
+        )
     except HookcastError as exc:
-        fail(f"{exc.description} (database: {describe(settings)})")
+        fail(no_answer(exc, settings) or f"{exc.description} (database: {describe(settings)})")
     typer.echo(migration_report(migration, where=describe(settings), created=created), err=True)
 
 
@@ -102,7 +104,9 @@ def _migrate_quietly(settings: Settings) -> None:
 
     path = settings.sqlite_path()
     created = path is not None and not path.exists()
-    migration = migrate_database(settings.database_url)
+    migration = migrate_database(
+        settings.database_url, connect_timeout=settings.database_connect_timeout_seconds
+    )
     if migration.changed:
         report = migration_report(migration, where=describe(settings), created=created)
         logging.getLogger("hookcast").info("%s", report)
@@ -257,7 +261,9 @@ def _refuse_a_database_without_schema(settings: Settings) -> None:
     from hookcast.store.migrate import schema_revision
 
     try:
-        revision = schema_revision(settings.database_url)
+        revision = schema_revision(
+            settings.database_url, connect_timeout=settings.database_connect_timeout_seconds
+        )
     except HookcastError:
         return
     if revision is None:

@@ -128,6 +128,8 @@ def _translated(exc: BaseException) -> HookcastError:
         return ValidationFailed(_BAD_VALUE)
     if _sqlstate(cause) in _ROLLED_BACK:
         return RolledBack(f"the database is unavailable: {type(exc).__name__}")
+    if isinstance(exc, TimeoutError):  # connecting, on PostgreSQL (store/database.py)
+        return Unreachable("the database is unavailable: it did not answer in time")
     if _is_unreachable(exc) or _is_unreachable(cause):
         return Unreachable(f"the database is unavailable: {type(exc).__name__}")
     return Unavailable(f"the database is unavailable: {type(exc).__name__}")

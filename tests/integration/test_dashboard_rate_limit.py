@@ -72,3 +72,50 @@ def test_a_portal_session_is_held_to_the_rate_limit_apart_from_the_admin_key(
         # The admin key's own bucket is untouched by its portal's customer.
         listed = _api(api, "GET", "/v2/webhooks/", admin)
         assert listed.status_code == 200, listed.text
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("portal", [False, True], ids=["operator", "portal"])
+def test_a_session_past_the_rate_limit_can_still_sign_out(tmp_path: Path, portal: bool) -> None:
+    # A person told "too many requests" must be able to leave: sign-out is not counted.
+    env = cli_env(
+        f"sqlite+aiosqlite:///{tmp_path / 'hookcast.db'}",
+        HOOKCAST_RATE_LIMIT_PER_SECOND="0.01",
+        HOOKCAST_RATE_LIMIT_BURST=str(BURST),
+    )
+    with (
+        serve(env, tmp_path) as server,
+        httpx.Client(base_url=server.url, timeout=10) as api,
+        httpx.Client(base_url=server.url, timeout=10) as browser,
+    ):
+        admin = server.admin_key()
+        if portal:
+            link = _api(api, "POST", "/v2/portal_links/", admin, role="editor", duration="1h")
+            assert link.status_code == 201, link.text
+            page = browser.get(
+                httpx.URL(link.json()["url"]).raw_path.decode(), follow_redirects=True
+            )
+        else:
+            form = browser.get("/")
+            page = browser.post(
+                "/signin",
+                data={"api_key": admin, "csrf": _csrf(form), "next": "/webhooks"},
+                follow_redirects=True,
+            )
+        assert page.status_code == 200, page.text
+        pages = [browser.get("/webhooks") for _ in range(BURST)]
+        refused = pages[-1]
+        assert refused.status_code == 429, [r.status_code for r in pages]
+        # The Too many requests page keeps the menu and its sign-out form.
+        csrf = refused.text.split('action="/signout"', 1)[1].split('name="csrf" value="', 1)[1]
+        csrf = csrf.split('"', 1)[0]
+
+        kept = dict(browser.cookies)
+        signed_out = browser.post("/signout", data={"csrf": csrf})
+
+        # The operator's sign-in page, or the portal's "signed out" page.
+        assert signed_out.status_code == (200 if portal else 303), signed_out.text
+        assert not browser.cookies  # the session's cookie cleared
+        # And ended on the server: the session's cookie, kept, no longer opens a page.
+        browser.cookies.update(kept)
+        assert browser.get("/webhooks").status_code == (401 if portal else 303)

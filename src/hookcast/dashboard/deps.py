@@ -73,7 +73,9 @@ CsrfFormDep = Annotated[FormData, Depends(checked_form)]
 
 async def signout_visit(request: Request, dash: DashDep) -> Visit | None:
     """The session to end, its form's CSRF token checked; None if there is none left to end
-    (signing out twice is no error, and there is nothing to protect)."""
+    (signing out twice is no error, and there is nothing to protect). Not counted against
+    the rate limit (`_count`): a person shown "Too many requests" must still be able to
+    leave, from that page's own sign-out form."""
     try:
         visit = await dash.visit(request)
     except SignInRequired:

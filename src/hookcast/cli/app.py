@@ -137,6 +137,9 @@ def serve(
 ) -> None:
     """Run the API, the dashboard and (unless --no-worker) a delivery worker in one process.
 
+    The database is HOOKCAST_DATABASE_URL (default: hookcast.db in this directory), created
+    or upgraded first as `hookcast migrate` does.
+
     Example: hookcast serve --host 0.0.0.0 --port 8000
     """
     settings = Settings()
@@ -208,7 +211,15 @@ def _shared_socket(host: str, port: int) -> socket.socket:
 
 @app.command()
 def worker(
-    concurrency: Annotated[int | None, typer.Option(help="Requests in flight at once.")] = None,
+    concurrency: Annotated[
+        int | None,
+        typer.Option(
+            help="Requests in flight at once (default: HOOKCAST_WORKER_CONCURRENCY, 128).",
+            # HOOKCAST_WORKER_CONCURRENCY's bounds: 0 was taken as the default, 99999 as given.
+            min=1,
+            max=4096,
+        ),
+    ] = None,
     metrics_port: Annotated[
         int | None,
         typer.Option(help="Serve this worker's Prometheus metrics on this port.", min=0, max=65535),

@@ -84,7 +84,9 @@ def database_failed(exc: HookcastError, settings: Settings) -> NoReturn:
 
 
 @accounts_app.command("create")
-def accounts_create(name: str) -> None:
+def accounts_create(
+    name: Annotated[str, typer.Argument(help="The account's name, for people.")],
+) -> None:
     """Create an account and print its id alone.
 
     Example: hookcast accounts create "Acme Broadcasting"
@@ -135,8 +137,11 @@ def keys_create(
 
 @sites_app.command("create")
 def sites_create(
-    name: str,
-    site_id: Annotated[str | None, typer.Option("--id", help="Your own 8-character id.")] = None,
+    name: Annotated[str, typer.Argument(help="The property's name, for people.")],
+    site_id: Annotated[
+        str | None,
+        typer.Option("--id", help="Your own id: 8 letters or digits (default: a new one)."),
+    ] = None,
     account: Annotated[str | None, typer.Option(help="Account id (default: the first).")] = None,
 ) -> None:
     """Create a property and print its id alone.

@@ -261,7 +261,12 @@ def create_webhook(
     description: Annotated[str | None, typer.Option(help="What it is for.")] = None,
     conditions: ConditionsOption = None,
     retry_policy: RetryOption = None,
-    timeout: Annotated[int | None, typer.Option(help="Seconds to wait (1-30).")] = None,
+    timeout: Annotated[
+        int | None,
+        typer.Option(
+            help="Seconds to wait for the receiver's answer (1-30; default 10, mediamanager 3)."
+        ),
+    ] = None,
     wire_format: Annotated[
         str | None,
         typer.Option(
@@ -367,7 +372,9 @@ def update_webhook(
     ] = None,
     conditions: ConditionsOption = None,
     retry_policy: RetryOption = None,
-    timeout: Annotated[int | None, typer.Option(help="Seconds to wait (1-30).")] = None,
+    timeout: Annotated[
+        int | None, typer.Option(help="Seconds to wait for the receiver's answer (1-30).")
+    ] = None,
     ordering: OrderingOption = None,
     signing: SigningOption = None,
     coalesce: CoalesceOption = None,

@@ -60,4 +60,5 @@ async def open_settings_store(settings: Settings) -> SqlStore:
         settings.database_url,
         secret_key=secret_key(settings),
         previous_keys=previous_secret_keys(settings),
+        connect_timeout=settings.database_connect_timeout_seconds,
     )

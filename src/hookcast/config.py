@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     # How long a worker holds a claimed delivery before another worker may send it again
     # (at-least-once after a crash). Outlives the longest timeout (30 s) plus recording.
     lease_seconds: float = Field(default=60.0, ge=MIN_LEASE_SECONDS)
+    # How long a connection to PostgreSQL may take to be answered (asyncpg waited 60 s by
+    # default: a server that accepts and never answers held every command that long).
+    database_connect_timeout_seconds: float = Field(default=10.0, gt=0)
     # An HTTP CONNECT proxy every delivery goes through (http://[user:password@]host:port),
     # e.g. smokescreen, so receivers can allow-list its addresses (docs/delivery.md).
     egress_proxy: str = Field(default="", repr=False)

@@ -12,7 +12,7 @@ from typing import Any
 from hookcast.delivery.attempt import Concluded, conclude, prepare
 from hookcast.delivery.options import WorkerOptions
 from hookcast.delivery.outcomes import OutcomeRecorder
-from hookcast.domain.errors import Unavailable
+from hookcast.domain.errors import Unreachable
 from hookcast.ports import (
     ClaimedDelivery,
     DeliveryResult,
@@ -47,7 +47,7 @@ class _FirstWriteFailsAfterTheSecond:
             self.first_begun.set()
             async with asyncio.timeout(_BOUNDED):
                 await self._second_written.wait()
-            raise Unavailable("database is locked")
+            raise Unreachable("database is locked")
         await self._store.record_results(results, health)
         self._second_written.set()
 

@@ -71,7 +71,7 @@ async def test_wrong_choices_are_clear_400s_and_viewers_may_not_replay(api: Api)
     for body, says in (
         ({"event": "media_gone"}, "unknown event 'media_gone' for the jwplayer format"),
         ({"until": "1999-01-01T00:00:00Z"}, "until must be later than since"),
-        ({"since": "yesterday"}, "since must be an ISO 8601 time"),
+        ({"since": "yesterday"}, "since must be an ISO 8601 date or time such as 2024-08-27, "),
     ):
         response = await api.call("POST", f"{path}replay/", json={"since": SINCE, **body})
         assert says in assert_error(response, 400, "invalid_body"), body

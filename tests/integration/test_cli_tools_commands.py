@@ -171,14 +171,26 @@ def test_webhooks_latest_wins_maximum_ages_and_replay(live: LiveServer) -> None:
     assert dry.exit_code == 0, dry.stderr
     assert "1 deliveries of webhook" in dry.stderr
     assert "would be sent again" in dry.stderr
+    # How long ago, as `recover --since` reads it: created in the last day.
+    ago = hookcast(live, "webhooks", "replay", hook_id, "--since", "1d", "--dry-run")
+    assert "1 deliveries" in ago.stderr, ago.stderr
     none = hookcast(live, "webhooks", "replay", hook_id, *since, "--resource", "Other0M1")
     assert "0 deliveries" in none.stderr
     done = hookcast(live, "webhooks", "replay", hook_id, *since, "--event", "media_deleted")
     assert "1 deliveries of webhook" in done.stderr
     listed = ok_json(hookcast(live, "webhooks", "deliveries", hook_id, "--json"))
     assert [item["status"] for item in listed["deliveries"]] == ["paused"]  # still disabled
+    # It named only ISO 8601 (the server's answer), though a date alone is read too.
+    for bad in ("never", "2 weeks"):
+        assert_one_line_error(
+            hookcast(live, "webhooks", "replay", hook_id, "--since", bad),
+            f"--since {bad!r} is not a time: give an ISO 8601 date or time such as 2024-08-27, "
+            "2024-08-27T00:15:45Z or 2024-08-27T02:15:45+02:00 (UTC when it names no offset), "
+            "or how long ago: 30m, 2h or 1d",
+        )
     assert_one_line_error(
-        hookcast(live, "webhooks", "replay", hook_id, "--since", "never"), "since", "400"
+        hookcast(live, "webhooks", "replay", hook_id, *since, "--until", "soon"),
+        "--until 'soon' is not a time",
     )
     assert hookcast(live, "webhooks", "delete", hook_id).exit_code == 0
 

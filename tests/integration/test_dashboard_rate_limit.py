@@ -57,10 +57,11 @@ def test_a_portal_session_is_held_to_the_rate_limit_apart_from_the_admin_key(
             for _ in range(BURST)
         ]
 
-        # The two pages shown (the portal's first, the webhook's) and the tests sent share one
-        # bucket of 6: the last two tests are refused, and say when to come back.
+        # The link opened, the two pages shown (the portal's first, the webhook's) and the
+        # tests sent share one bucket of 6: the last three tests are refused, and say when
+        # to come back.
         assert opened.status_code == 200, opened.text
-        assert statuses == [303, 303, 303, 303, 429, 429], statuses
+        assert statuses == [303, 303, 303, 429, 429, 429], statuses
         refused = browser.post(f"/webhooks/{hook.json()['id']}/test", data={"csrf": csrf})
         assert refused.status_code == 429
         assert int(refused.headers["Retry-After"]) >= 1
@@ -76,12 +77,11 @@ def test_a_portal_session_is_held_to_the_rate_limit_apart_from_the_admin_key(
 
 
 @pytest.mark.timeout(90)
-def test_signing_out_counts_against_the_key_as_the_row_it_writes(tmp_path: Path) -> None:
-    """Signing out writes a row (the session refused until it expires): uncounted, a key past
-    its limit signed in and out in a loop and wrote one each time (attack 10: 575 in 10 s)."""
-    database = tmp_path / "hookcast.db"
+@pytest.mark.parametrize("portal", [False, True], ids=["operator", "portal"])
+def test_a_session_past_the_rate_limit_can_still_sign_out(tmp_path: Path, portal: bool) -> None:
+    # A person told "too many requests" must be able to leave: sign-out is not counted.
     env = cli_env(
-        f"sqlite+aiosqlite:///{database}",
+        f"sqlite+aiosqlite:///{tmp_path / 'hookcast.db'}",
         HOOKCAST_RATE_LIMIT_PER_SECOND="0.01",
         HOOKCAST_RATE_LIMIT_BURST=str(BURST),
     )
@@ -91,15 +91,67 @@ def test_signing_out_counts_against_the_key_as_the_row_it_writes(tmp_path: Path)
         httpx.Client(base_url=server.url, timeout=10) as browser,
     ):
         admin = server.admin_key()
-        form = {"api_key": admin, "csrf": _csrf(browser.get("/")), "next": "/webhooks"}
-        assert browser.post("/signin", data=form).status_code == 303
-        csrf = _csrf(browser.get("/webhooks"))
-        spent = [_api(api, "GET", "/v2/webhooks/", admin).status_code for _ in range(BURST)]
-        assert spent[-1] == 429, spent  # the page took one of the 6
+        if portal:
+            link = _api(api, "POST", "/v2/portal_links/", admin, role="editor", duration="1h")
+            assert link.status_code == 201, link.text
+            page = browser.get(
+                httpx.URL(link.json()["url"]).raw_path.decode(), follow_redirects=True
+            )
+        else:
+            form = browser.get("/")
+            page = browser.post(
+                "/signin",
+                data={"api_key": admin, "csrf": _csrf(form), "next": "/webhooks"},
+                follow_redirects=True,
+            )
+        assert page.status_code == 200, page.text
+        pages = [browser.get("/webhooks") for _ in range(BURST)]
+        refused = pages[-1]
+        assert refused.status_code == 429, [r.status_code for r in pages]
+        # The Too many requests page keeps the menu and its sign-out form.
+        csrf = refused.text.split('action="/signout"', 1)[1].split('name="csrf" value="', 1)[1]
+        csrf = csrf.split('"', 1)[0]
 
-        refused = browser.post("/signout", data={"csrf": csrf})
+        kept = dict(browser.cookies)
+        signed_out = browser.post("/signout", data={"csrf": csrf})
 
-        assert refused.status_code == 429, refused.text
-        assert int(refused.headers["Retry-After"]) >= 1
+        # The operator's sign-in page, or the portal's "signed out" page.
+        assert signed_out.status_code == (200 if portal else 303), signed_out.text
+        assert not browser.cookies  # the session's cookie cleared
+        # And ended on the server: the session's cookie, kept, no longer opens a page.
+        browser.cookies.update(kept)
+        assert browser.get("/webhooks").status_code == (401 if portal else 303)
+
+
+@pytest.mark.timeout(90)
+def test_a_sign_in_and_out_loop_writes_no_more_rows_than_the_limit_allows(tmp_path: Path) -> None:
+    """Each sign-out writes a row (the session refused until it expires) and is never
+    refused, so the sign-ins are what is counted: uncounted, one client signing in and out
+    in a loop wrote 575 rows in 10 s through a key of 1 request a second (attack 10)."""
+    database = tmp_path / "hookcast.db"
+    env = cli_env(
+        f"sqlite+aiosqlite:///{database}",
+        HOOKCAST_RATE_LIMIT_PER_SECOND="0.01",
+        HOOKCAST_RATE_LIMIT_BURST=str(BURST),
+    )
+    with (
+        serve(env, tmp_path) as server,
+        httpx.Client(base_url=server.url, timeout=10) as browser,
+    ):
+        admin = server.admin_key()
+        answers = []
+        for _ in range(3 * BURST):
+            form = {"api_key": admin, "csrf": _csrf(browser.get("/")), "next": "/webhooks"}
+            signed_in = browser.post("/signin", data=form)
+            answers.append(signed_in.status_code)
+            if signed_in.status_code == 303:
+                # A page past the limit is a 429 that keeps its sign-out form: leave from it.
+                page = browser.get("/webhooks")
+                csrf = page.text.split('action="/signout"', 1)[1]
+                csrf = csrf.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+                assert browser.post("/signout", data={"csrf": csrf}).status_code == 303
+        assert answers.count(303) <= BURST, answers
+        assert answers[-1] == 429, answers
         with sqlite3.connect(database) as db:
-            assert db.execute("SELECT count(*) FROM revoked_sessions").fetchone() == (0,)
+            (rows,) = db.execute("SELECT count(*) FROM revoked_sessions").fetchone()
+        assert 0 < rows <= BURST, rows

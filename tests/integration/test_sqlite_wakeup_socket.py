@@ -14,6 +14,7 @@ import os
 import pwd
 import shutil
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -464,3 +465,50 @@ async def test_a_database_group_the_worker_is_not_in_gives_no_group_the_socket(
     os.chown(database, nobody.pw_uid, 0)  # the group root, which nobody is not in
     said = _run(_SAYS_ITS_SOCKET_FILE, str(database), as_nobody=True).split()
     assert said == ["0o600", str(nobody.pw_gid)]  # its own group, which may not send
+
+
+# Each file-system step the bind takes (Python's audit events, raised before the step)
+# looks at the socket's final name: what it shows is what another user could reach there
+# after the step before. The umask is 0: bind() alone makes the socket 0777.
+_WATCHES_THE_FINAL_NAME = """
+    import asyncio, os, stat, sys
+    from pathlib import Path
+    from hookcast.store.file_wakeup import FileWakeup
+
+    database = Path(sys.argv[1])
+    final = str(FileWakeup(database).path)
+    seen = set()
+
+    def look(event, _args):
+        if event.startswith(("os.", "socket.")):
+            try:
+                seen.add(stat.S_IMODE(os.lstat(final).st_mode))
+            except FileNotFoundError:
+                pass
+
+    async def main():
+        os.umask(0)
+        wakeup = FileWakeup(database)
+        sys.addaudithook(look)
+        listening = wakeup.listen(lambda: None)
+        look("os.", None)
+        wakeup.close()
+        print(listening, *sorted(oct(mode) for mode in seen))
+
+    asyncio.run(main())
+"""
+
+
+@pytest.mark.parametrize("stale", [False, True])
+def test_the_socket_file_is_never_wider_than_the_database_at_its_name(
+    tmp_path: Path, stale: bool
+) -> None:
+    # Bound at its name and chmod'ed after, the socket was 0777 (0755 under umask 022)
+    # there in between: any local user could connect and send.
+    database = _database(tmp_path, 0o600)
+    if stale:  # the socket a killed process left, replaced
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as left:
+            left.bind(str(FileWakeup(database).path))
+        os.chmod(FileWakeup(database).path, 0o600)
+    said = _run(_WATCHES_THE_FINAL_NAME, str(database)).split()
+    assert said == ["True", "0o600"]

@@ -8,7 +8,13 @@ import sqlite3
 import asyncpg  # type: ignore[import-untyped]
 import pytest
 
-from hookcast.domain.errors import Conflict, HookcastError, Unavailable, ValidationFailed
+from hookcast.domain.errors import (
+    Conflict,
+    HookcastError,
+    Unavailable,
+    Unreachable,
+    ValidationFailed,
+)
 from hookcast.store.errors import RolledBack, translate_errors
 
 
@@ -60,3 +66,42 @@ def test_a_transaction_the_database_rolled_back_to_end_a_conflict_can_be_run_aga
 def test_an_error_that_is_not_the_drivers_passes_through() -> None:
     with pytest.raises(KeyError), translate_errors():
         raise KeyError("a bug of ours stays a bug")
+
+
+def _sqlite(message: str, code: int) -> sqlite3.Error:
+    """A sqlite3 error as SQLite raises it: its result code set (a constructed one has none)."""
+    error = sqlite3.OperationalError(message)
+    error.sqlite_errorcode = code
+    return error
+
+
+@pytest.mark.parametrize(
+    ("raised", "outage"),
+    [
+        # Not reached, or not serving at all: an outage, said in one line (delivery/outage.py).
+        (ConnectionRefusedError("refused"), True),
+        (TimeoutError(), True),
+        (asyncpg.CannotConnectNowError("the database system is starting up"), True),
+        (asyncpg.AdminShutdownError("terminating connection"), True),
+        (asyncpg.TooManyConnectionsError("too many clients"), True),
+        (asyncpg.ConnectionDoesNotExistError("connection was closed"), True),
+        (asyncpg.InterfaceError("connection is closed"), True),
+        (_sqlite("database is locked", 5), True),
+        (_sqlite("disk I/O error", 10 | (1 << 8)), True),  # an extended code: SQLITE_IOERR_READ
+        (_sqlite("unable to open database file", 14), True),
+        # Refused statements: a bug, said in full.
+        (asyncpg.UndefinedColumnError('column "lease_losses" does not exist'), False),
+        (asyncpg.PostgresSyntaxError("syntax error at or near"), False),
+        (
+            asyncpg.InterfaceError("the server expects 2 arguments for this query, 1 was passed"),
+            False,
+        ),
+        (_sqlite("no such column: lease_losses", 1), False),
+    ],
+)
+def test_only_a_database_not_reached_or_not_serving_is_unreachable(
+    raised: Exception, outage: bool
+) -> None:
+    with pytest.raises(Unavailable) as seen, translate_errors():
+        raise raised
+    assert isinstance(seen.value, Unreachable) is outage

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from hookcast.cli import listen, operator, simulate, sites_keys, trigger, webhook_actions, webhooks
-from hookcast.cli.database import describe, migration_report
+from hookcast.cli.database import describe, migration_report, no_answer
 from hookcast.cli.help import PlainGroup
 from hookcast.cli.loop import run_loop
 from hookcast.cli.operator import database_failed, with_runtime
@@ -89,9 +89,11 @@ def migrate() -> None:
     path = settings.sqlite_path()
     created = path is not None and not path.exists()
     try:
-        migration = migrate_database(settings.database_url)
+        migration = migrate_database(
+            settings.database_url, connect_timeout=settings.database_connect_timeout_seconds
+        )
     except HookcastError as exc:
-        fail(f"{exc.description} (database: {describe(settings)})")
+        fail(no_answer(exc, settings) or f"{exc.description} (database: {describe(settings)})")
     typer.echo(migration_report(migration, where=describe(settings), created=created), err=True)
 
 
@@ -102,7 +104,9 @@ def _migrate_quietly(settings: Settings) -> None:
 
     path = settings.sqlite_path()
     created = path is not None and not path.exists()
-    migration = migrate_database(settings.database_url)
+    migration = migrate_database(
+        settings.database_url, connect_timeout=settings.database_connect_timeout_seconds
+    )
     if migration.changed:
         report = migration_report(migration, where=describe(settings), created=created)
         logging.getLogger("hookcast").info("%s", report)
@@ -132,6 +136,9 @@ def serve(
     ] = False,
 ) -> None:
     """Run the API, the dashboard and (unless --no-worker) a delivery worker in one process.
+
+    The database is HOOKCAST_DATABASE_URL (default: hookcast.db in this directory), created
+    or upgraded first as `hookcast migrate` does.
 
     Example: hookcast serve --host 0.0.0.0 --port 8000
     """
@@ -204,7 +211,15 @@ def _shared_socket(host: str, port: int) -> socket.socket:
 
 @app.command()
 def worker(
-    concurrency: Annotated[int | None, typer.Option(help="Requests in flight at once.")] = None,
+    concurrency: Annotated[
+        int | None,
+        typer.Option(
+            help="Requests in flight at once (default: HOOKCAST_WORKER_CONCURRENCY, 128).",
+            # HOOKCAST_WORKER_CONCURRENCY's bounds: 0 was taken as the default, 99999 as given.
+            min=1,
+            max=4096,
+        ),
+    ] = None,
     metrics_port: Annotated[
         int | None,
         typer.Option(help="Serve this worker's Prometheus metrics on this port.", min=0, max=65535),
@@ -257,7 +272,9 @@ def _refuse_a_database_without_schema(settings: Settings) -> None:
     from hookcast.store.migrate import schema_revision
 
     try:
-        revision = schema_revision(settings.database_url)
+        revision = schema_revision(
+            settings.database_url, connect_timeout=settings.database_connect_timeout_seconds
+        )
     except HookcastError:
         return
     if revision is None:

@@ -12,7 +12,7 @@ from hookcast.config import Settings
 if TYPE_CHECKING:  # the store (SQLAlchemy, Alembic) loads when a command opens it
     from hookcast.store.migrate import Migration
 
-__all__ = ["describe", "migration_report", "missing_database"]
+__all__ = ["describe", "migration_report", "missing_database", "no_answer"]
 
 
 def describe(settings: Settings) -> str:
@@ -31,6 +31,18 @@ def describe(settings: Settings) -> str:
     host = url.host or "localhost"
     port = f":{url.port}" if url.port else ""
     return f"PostgreSQL database {url.database or '(default)'} on {host}{port}"
+
+
+def no_answer(error: BaseException, settings: Settings) -> str | None:
+    """The line for a database that did not answer a connection in time (the store's
+    Unreachable, caused by the timeout), or None for any other error."""
+    if not isinstance(error.__cause__, TimeoutError):
+        return None
+    return (
+        f"{describe(settings)} did not answer within "
+        f"{settings.database_connect_timeout_seconds:g} s "
+        "(HOOKCAST_DATABASE_CONNECT_TIMEOUT_SECONDS)"
+    )
 
 
 def missing_database(settings: Settings) -> str | None:

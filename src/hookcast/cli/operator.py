@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
 import typer
 
-from hookcast.cli.database import describe, missing_database
+from hookcast.cli.database import describe, missing_database, no_answer
 from hookcast.cli.help import PlainGroup
 from hookcast.cli.loop import run_loop
 from hookcast.cli.remote import fail
@@ -72,6 +72,9 @@ def with_runtime(action: Callable[[Runtime], Awaitable[T]]) -> T:
 
 def database_failed(exc: HookcastError, settings: Settings) -> NoReturn:
     """A command that could not open or use its database: one line, no traceback."""
+    silent = no_answer(exc, settings)
+    if silent is not None:
+        fail(silent)
     if isinstance(exc, Unavailable):
         fail(
             f"{exc.description} (database: {describe(settings)}; check HOOKCAST_DATABASE_URL, "
@@ -81,7 +84,9 @@ def database_failed(exc: HookcastError, settings: Settings) -> NoReturn:
 
 
 @accounts_app.command("create")
-def accounts_create(name: str) -> None:
+def accounts_create(
+    name: Annotated[str, typer.Argument(help="The account's name, for people.")],
+) -> None:
     """Create an account and print its id alone.
 
     Example: hookcast accounts create "Acme Broadcasting"
@@ -132,8 +137,11 @@ def keys_create(
 
 @sites_app.command("create")
 def sites_create(
-    name: str,
-    site_id: Annotated[str | None, typer.Option("--id", help="Your own 8-character id.")] = None,
+    name: Annotated[str, typer.Argument(help="The property's name, for people.")],
+    site_id: Annotated[
+        str | None,
+        typer.Option("--id", help="Your own id: 8 letters or digits (default: a new one)."),
+    ] = None,
     account: Annotated[str | None, typer.Option(help="Account id (default: the first).")] = None,
 ) -> None:
     """Create a property and print its id alone.

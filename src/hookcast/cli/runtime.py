@@ -27,6 +27,7 @@ from hookcast.cli.delivery_thread import DeliveryThread
 from hookcast.config import Settings
 from hookcast.dashboard import create_dashboard, dashboard_key
 from hookcast.delivery.mailer import Mailer
+from hookcast.delivery.outage import Outage
 from hookcast.delivery.proxy import Proxy
 from hookcast.delivery.retention import Retention, RetentionOptions
 from hookcast.delivery.sender import HttpSender
@@ -122,13 +123,18 @@ class Runtime:
         )
         return worker, sender
 
-    def retention(self) -> Retention | None:
-        """The background pruning every delivering process runs (None: keep forever)."""
+    def retention(self, outage: Outage | None = None) -> Retention | None:
+        """The background pruning every delivering process runs (None: keep forever);
+        `outage`: the worker's, where its failures are said."""
         if self.settings.retention_days <= 0:
             return None
         options = RetentionOptions(max_age=timedelta(days=self.settings.retention_days))
         return Retention(
-            self.store, clock=utc_now, options=options, on_pruned=self.metrics.on_pruned
+            self.store,
+            clock=utc_now,
+            options=options,
+            on_pruned=self.metrics.on_pruned,
+            outage=outage,
         )
 
     async def run_worker(
@@ -143,9 +149,10 @@ class Runtime:
         hand their deliveries to the worker through `handoff(worker)` (default: the worker
         itself, on this loop)."""
         worker, sender = self.worker(concurrency=concurrency, heartbeat=heartbeat)
-        retention = self.retention()
+        # One outage line for the process, whichever of them finds the database gone.
+        retention = self.retention(worker.outage)
         pruning = asyncio.create_task(retention.run(stop)) if retention is not None else None
-        mailer = self.mailer()
+        mailer = self.mailer(worker.outage)
         mailing = asyncio.create_task(mailer.run(stop)) if mailer is not None else None
         self.services.events.handoff = worker if handoff is None else handoff(worker)
         self.metrics.heartbeat = worker.heartbeat
@@ -159,14 +166,15 @@ class Runtime:
                 if task is not None:
                     await task
 
-    def mailer(self) -> Mailer | None:
-        """The e-mail sender every delivering process runs (None: no SMTP server set)."""
+    def mailer(self, outage: Outage | None = None) -> Mailer | None:
+        """The e-mail sender every delivering process runs (None: no SMTP server set);
+        `outage`: the worker's, where its failures are said."""
         if not self.settings.smtp_url:
             return None
         transport = SmtpTransport(
             SmtpServer.from_url(self.settings.smtp_url), sender=self.settings.mail_from
         )
-        return Mailer(self.store, transport, clock=utc_now)
+        return Mailer(self.store, transport, clock=utc_now, outage=outage)
 
     def operations(self, heartbeat: Heartbeat | None) -> Operations:
         return Operations(

@@ -38,12 +38,21 @@ def trigger(
     site: Annotated[
         str | None, typer.Option("--site", help="Property id (default: your first one).")
     ] = None,
-    media_id: Annotated[str | None, typer.Option("--media-id", help="media_id.")] = None,
-    channel_id: Annotated[str | None, typer.Option("--channel-id", help="channel_id.")] = None,
-    thumbnail_id: Annotated[
-        str | None, typer.Option("--thumbnail-id", help="thumbnail_id.")
+    media_id: Annotated[
+        str | None, typer.Option("--media-id", help="The media id (default: the example's).")
     ] = None,
-    track_id: Annotated[str | None, typer.Option("--track-id", help="track_id.")] = None,
+    channel_id: Annotated[
+        str | None,
+        typer.Option("--channel-id", help="The live channel id (default: the example's)."),
+    ] = None,
+    thumbnail_id: Annotated[
+        str | None,
+        typer.Option("--thumbnail-id", help="The thumbnail id (default: the example's)."),
+    ] = None,
+    track_id: Annotated[
+        str | None,
+        typer.Option("--track-id", help="The caption track id (default: the example's)."),
+    ] = None,
     ids: Annotated[
         list[str] | None,
         typer.Option("--id", help="Any id field as field=value (repeatable)."),

@@ -17,12 +17,16 @@ from hookcast.cli.remote import (
     JsonOption,
     UrlOption,
     connected,
+    fail,
     print_answer,
 )
 from hookcast.cli.tables import console, kv_table, shorten, when_exact
+from hookcast.domain.errors import ValidationFailed
 from hookcast.sdk.types import Delivery, WebhookSecret
+from hookcast.services.validation import TIME_FORMS, timestamp
 
 __all__ = [
+    "TIME_HELP",
     "deliveries_app",
     "get_delivery",
     "recover_webhook",
@@ -51,6 +55,11 @@ WebhookId = Annotated[str, typer.Argument(help="The webhook id.", metavar="WEBHO
 DeliveryId = Annotated[str, typer.Argument(help="The delivery id.", metavar="DELIVERY_ID")]
 _AGO = re.compile(r"^\s*(\d+)\s*([mhd])\s*$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+AGO = "30m, 2h or 1d"
+# `--since` and `--until`'s help: what since_time reads.
+TIME_HELP = (
+    "A time (2026-12-05, 2026-12-05T08:00:00Z; UTC if no offset) or how long ago (30m, 2h, 1d)"
+)
 
 
 def send_test(
@@ -79,7 +88,7 @@ def recover_webhook(
     since: Annotated[
         str,
         typer.Option(
-            help="A UTC time (2026-12-05T08:00:00Z) or how long ago (30m, 2h, 1d).",
+            help=f"{TIME_HELP}: failed deliveries created since then.",
             metavar="TIME",
         ),
     ],
@@ -100,11 +109,16 @@ def recover_webhook(
     typer.echo(f"resending {count} failed deliveries of {webhook_id} since {start}", err=True)
 
 
-def since_time(text: str, *, now: datetime) -> str:
-    """`--since`: "2h" becomes the ISO 8601 time two hours before `now`; anything else goes
-    to the server as given (its answer says what a time must look like)."""
+def since_time(text: str, *, now: datetime, option: str = "--since") -> str:
+    """`--since` (or `option`): "2h" becomes the ISO 8601 time two hours before `now`; a
+    time the server reads goes to it as given; anything else is refused here, naming
+    both forms (the server's answer could name only its own)."""
     match = _AGO.match(text)
     if match is None:
+        try:
+            timestamp(text, field=option)
+        except ValidationFailed:
+            fail(f"{option} {text!r} is not a time: give {TIME_FORMS}, or how long ago: {AGO}")
         return text.strip()
     ago = timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
     return (now - ago).astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Annotated, Any, cast
 
 import typer
@@ -25,6 +26,7 @@ from hookcast.cli.remote import (
     to_json,
 )
 from hookcast.cli.tables import console, kv_table, shorten, table, when, when_exact
+from hookcast.cli.webhook_actions import TIME_HELP, since_time
 from hookcast.cli.webhook_controls import (
     BurstOption,
     CertificateOption,
@@ -260,7 +262,12 @@ def create_webhook(
     description: Annotated[str | None, typer.Option(help="What it is for.")] = None,
     conditions: ConditionsOption = None,
     retry_policy: RetryOption = None,
-    timeout: Annotated[int | None, typer.Option(help="Seconds to wait (1-30).")] = None,
+    timeout: Annotated[
+        int | None,
+        typer.Option(
+            help="Seconds to wait for the receiver's answer (1-30; default 10, mediamanager 3)."
+        ),
+    ] = None,
     wire_format: Annotated[
         str | None,
         typer.Option(
@@ -366,7 +373,9 @@ def update_webhook(
     ] = None,
     conditions: ConditionsOption = None,
     retry_policy: RetryOption = None,
-    timeout: Annotated[int | None, typer.Option(help="Seconds to wait (1-30).")] = None,
+    timeout: Annotated[
+        int | None, typer.Option(help="Seconds to wait for the receiver's answer (1-30).")
+    ] = None,
     ordering: OrderingOption = None,
     signing: SigningOption = None,
     coalesce: CoalesceOption = None,
@@ -467,8 +476,12 @@ def discard_held(
 @webhooks_app.command("replay")
 def replay_webhook(
     webhook_id: IdArgument,
-    since: Annotated[str, typer.Option(help="ISO 8601: deliveries created since then.")],
-    until: Annotated[str | None, typer.Option(help="ISO 8601: and before then.")] = None,
+    since: Annotated[
+        str, typer.Option(help=f"{TIME_HELP}: deliveries created since then.", metavar="TIME")
+    ],
+    until: Annotated[
+        str | None, typer.Option(help=f"{TIME_HELP}: and before then.", metavar="TIME")
+    ] = None,
     resource: Annotated[
         str | None, typer.Option(help="Only events about this media or channel id.")
     ] = None,
@@ -484,11 +497,14 @@ def replay_webhook(
 
     Example: hookcast webhooks replay 2yW4KmiG --since 2024-08-27T00:00Z --resource MNYaMSQl
     """
+    now = datetime.now(UTC)
+    start = since_time(since, now=now)
+    end = None if until is None else since_time(until, now=now, option="--until")
     with connected(url, api_key) as client:
         count = client.replay_webhook(
             webhook_id,
-            since=since,
-            until=until,
+            since=start,
+            until=end,
             resource_id=resource,
             event=event,
             dry_run=dry_run,

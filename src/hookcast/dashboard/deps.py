@@ -23,6 +23,7 @@ __all__ = [
     "SignOutDep",
     "VisitDep",
     "checked_form",
+    "count_session_start",
     "get_dashboard",
     "get_visit",
     "signout_visit",
@@ -53,11 +54,20 @@ def _count(request: Request, visit: Visit) -> None:
     signed in with; a portal session's against a bucket of its account's portal sessions,
     not the admin key that made the link (its customer must not exhaust the platform's
     key). Uncounted, a portal user sent 1,000 test events in 6.9 s, all accepted."""
-    limiter = getattr(request.app.state, "rate_limiter", None)
-    if limiter is None:
-        return
     session = visit.session
-    limiter.check(f"portal:{session.account_id}" if session.portal else session.key_id)
+    portal_of = session.account_id if session.portal else None
+    count_session_start(request, key_id=session.key_id, portal_of=portal_of)
+
+
+def count_session_start(request: Request, *, key_id: str, portal_of: str | None) -> None:
+    """Counts a session about to start (a sign-in, a portal link opened) as `_count` counts
+    its pages: each session's sign-out writes a row (the session refused until it expires),
+    and sign-out itself is never refused, so counting the starts bounds those rows by the
+    limit (attack 10: uncounted, a client signing in and out in a loop wrote 575 in 10 s
+    through a key of 1 request a second)."""
+    limiter = getattr(request.app.state, "rate_limiter", None)
+    if limiter is not None:
+        limiter.check(key_id if portal_of is None else f"portal:{portal_of}")
 
 
 VisitDep = Annotated[Visit, Depends(get_visit)]
@@ -72,17 +82,14 @@ CsrfFormDep = Annotated[FormData, Depends(checked_form)]
 
 
 async def signout_visit(request: Request, dash: DashDep) -> Visit | None:
-    """The session to end, its form's CSRF token checked and the request counted against
-    the rate limit; None if there is none left to end (signing out twice is no error, and
-    there is nothing to protect)."""
+    """The session to end, its form's CSRF token checked; None if there is none left to end
+    (signing out twice is no error, and there is nothing to protect). Not counted against
+    the rate limit (`_count`): a person shown "Too many requests" must still be able to
+    leave, from that page's own sign-out form."""
     try:
         visit = await dash.visit(request)
     except SignInRequired:
         return None
-    # Counted as any signed-in page: signing out writes a row (the session refused until it
-    # expires). Uncounted, signing in and out in a loop wrote them past the limit (attack 10:
-    # 575 rows in 10 s, one client, through a key of 1 request a second whose pages got 429).
-    _count(request, visit)
     await _matching(request, visit)
     return visit
 

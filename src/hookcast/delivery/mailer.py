@@ -8,6 +8,7 @@ import contextlib
 import logging
 from dataclasses import dataclass
 
+from hookcast.delivery.outage import Outage
 from hookcast.domain.mail import retry_at
 from hookcast.ports import Clock
 from hookcast.ports.mail import MailOutbox, MailTransport, OutboxMail
@@ -36,7 +37,11 @@ class Mailer:
         *,
         clock: Clock,
         options: MailerOptions = MailerOptions(),
+        outage: Outage | None = None,
     ) -> None:
+        """`outage`: where a failed poll of the outbox is said (the worker's, shared with
+        its claims: a database outage is one line for the whole process)."""
+        self._outage = outage or Outage(_log)
         self._outbox = outbox
         self._transport = transport
         self._clock = clock
@@ -58,8 +63,10 @@ class Mailer:
         while not stop.is_set():
             try:
                 await self.send_due()
-            except Exception:  # the database, most likely: try again at the next poll
-                _log.exception("sending queued e-mails failed")
+            except Exception as error:  # the database, most likely: try again at the next poll
+                self._outage.failed("sending queued e-mails", error)
+            else:
+                self._outage.worked()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self._options.poll_seconds)
 

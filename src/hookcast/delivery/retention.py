@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
+from hookcast.delivery.outage import Outage
 from hookcast.ports import Clock, Pruned, Store
 
 __all__ = ["Retention", "RetentionOptions"]
@@ -41,7 +42,11 @@ class Retention:
         clock: Clock,
         options: RetentionOptions,
         on_pruned: Callable[[Pruned], None] = lambda _pruned: None,
+        outage: Outage | None = None,
     ) -> None:
+        """`outage`: where a failed pass is said (the worker's, shared with its claims: a
+        database outage is one line for the whole process)."""
+        self._outage = outage or Outage(_log)
         self._store = store
         self._clock = clock
         self._options = options
@@ -54,8 +59,10 @@ class Retention:
         while not stop.is_set():
             try:
                 await self.prune_pass(stop)
-            except Exception:  # the database may be down: try again next pass
-                _log.exception("retention pass failed; trying again later")
+            except Exception as error:  # the database may be down: try again next pass
+                self._outage.failed("pruning old deliveries", error)
+            else:
+                self._outage.worked()
             if await _wait(stop, self._options.interval_seconds):
                 return
 

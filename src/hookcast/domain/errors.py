@@ -52,6 +52,14 @@ class Unavailable(HookcastError):
     code = "unavailable"
 
 
+class Unreachable(Unavailable):
+    """The database cannot be reached or cannot serve at all: the connection refused, lost
+    or timed out, the server shutting down or out of connections, its disk failing, a SQLite
+    file locked or unopenable. An outage, said in one line while it lasts
+    (delivery/outage.py); any other Unavailable from the store is a statement the database
+    refused (a broken query, a column a bad migration lost): a bug, said in full."""
+
+
 class UnsafeUrl(ValidationFailed):
     """A webhook URL that points at an address HookCast refuses to call (SSRF guard)."""
 

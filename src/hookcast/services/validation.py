@@ -53,20 +53,25 @@ def boolean(value: object, *, field: str) -> bool:
     return value
 
 
+# What `timestamp` accepts (datetime.fromisoformat, with "Z" for UTC), said in its errors:
+# a date alone was accepted and its midnight meant, but the error named only a full time.
+TIME_FORMS = (
+    "an ISO 8601 date or time such as 2024-08-27, 2024-08-27T00:15:45Z or "
+    "2024-08-27T02:15:45+02:00 (UTC when it names no offset)"
+)
+
+
 def timestamp(value: object, *, field: str) -> datetime:
-    """An ISO 8601 time; one without an offset is taken as UTC."""
+    """An ISO 8601 date or time (`TIME_FORMS`); one without an offset is taken as UTC."""
     if isinstance(value, datetime):
         parsed = value
     elif isinstance(value, str):
         try:
             parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
         except ValueError:
-            raise ValidationFailed(
-                f"{field} must be an ISO 8601 time such as 2024-08-27T00:15:45+00:00",
-                field=field,
-            ) from None
+            raise ValidationFailed(f"{field} must be {TIME_FORMS}", field=field) from None
     else:
-        raise ValidationFailed(f"{field} must be an ISO 8601 time string", field=field)
+        raise ValidationFailed(f"{field} must be a string: {TIME_FORMS}", field=field)
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     try:

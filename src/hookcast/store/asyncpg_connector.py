@@ -119,8 +119,9 @@ class AsyncpgConnector:
 
     database = "postgresql"
 
-    def __init__(self, dsn: str) -> None:
+    def __init__(self, dsn: str, *, connect_timeout: float = 60.0) -> None:
         self._dsn = dsn
+        self._connect_timeout = connect_timeout  # seconds, for each new connection
         self._pool: Any = None  # asyncpg.Pool once created
         self._creating = asyncio.Lock()
 
@@ -133,7 +134,11 @@ class AsyncpgConnector:
             async with self._creating:
                 if self._pool is None:
                     self._pool = await asyncpg.create_pool(
-                        self._dsn, min_size=0, max_size=_POOL_SIZE, reset=_reset
+                        self._dsn,
+                        min_size=0,
+                        max_size=_POOL_SIZE,
+                        reset=_reset,
+                        timeout=self._connect_timeout,
                     )
         return self._pool
 

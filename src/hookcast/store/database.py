@@ -14,7 +14,12 @@ from hookcast.store.connector import Connector
 from hookcast.store.files import create_private_sqlite_file
 from hookcast.store.sqlite_connector import SQLiteConnector
 
-__all__ = ["asyncpg_dsn", "open_connector", "to_async_url"]
+__all__ = ["CONNECT_TIMEOUT_SECONDS", "asyncpg_dsn", "open_connector", "to_async_url"]
+
+# How long connecting to PostgreSQL may take, unless told (HOOKCAST_DATABASE_CONNECT_TIMEOUT_
+# SECONDS): asyncpg's own 60 s held `migrate`, `serve` and a worker's first claim that long
+# against a server that accepts the connection and never answers.
+CONNECT_TIMEOUT_SECONDS = 10.0
 
 
 def to_async_url(database_url: str) -> URL:
@@ -40,11 +45,14 @@ def asyncpg_dsn(url: URL) -> str:
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def open_connector(database_url: str) -> Connector:
-    """The connector for `database_url`; it connects on first use."""
+def open_connector(
+    database_url: str, *, connect_timeout: float = CONNECT_TIMEOUT_SECONDS
+) -> Connector:
+    """The connector for `database_url`; it connects on first use, giving up on a
+    PostgreSQL server that has not answered within `connect_timeout` seconds."""
     url = to_async_url(database_url)
     create_private_sqlite_file(url)
     if url.get_backend_name() == "postgresql":
-        return AsyncpgConnector(asyncpg_dsn(url))
+        return AsyncpgConnector(asyncpg_dsn(url), connect_timeout=connect_timeout)
     assert url.database is not None  # to_async_url refuses SQLite URLs without a path
     return SQLiteConnector(url.database)

@@ -2,11 +2,14 @@
 
 `Conflict` for constraint violations, `ValidationFailed` for values the database refuses
 (SQLSTATE class 22, e.g. a NUL character on PostgreSQL), `Unavailable` for the rest: an
-outage is not the caller's fault, a bad value is. `RolledBack`, an `Unavailable`, says
-PostgreSQL ended the transaction to break a deadlock or a serialization failure with a
-concurrent one: run again, the same work may well succeed. Only the drivers' own
-exceptions (sqlite3, asyncpg, and SQLAlchemy's for a caller's connection) are translated;
-anything else raised inside a transaction block passes through unchanged.
+outage is not the caller's fault, a bad value is. Of those, `Unreachable` is the database
+not reached or not serving at all (the connection, the server, the disk: `_is_unreachable`),
+which the worker says as an outage; a plain `Unavailable` is a statement refused otherwise
+(a syntax error, a missing column), a bug the worker logs in full. `RolledBack`, an
+`Unavailable`, says PostgreSQL ended the transaction to break a deadlock or a serialization
+failure with a concurrent one: run again, the same work may well succeed. Only the drivers'
+own exceptions (sqlite3, asyncpg, and SQLAlchemy's for a caller's connection) are
+translated; anything else raised inside a transaction block passes through unchanged.
 
 The translated error's cause says what the database refused in PEP 249's terms, whatever the
 driver (`IntegrityError`, `DataError`, `DatabaseError`), and chains the driver's own error,
@@ -23,7 +26,13 @@ from contextlib import contextmanager
 import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import exc as sa_exc
 
-from hookcast.domain.errors import Conflict, HookcastError, Unavailable, ValidationFailed
+from hookcast.domain.errors import (
+    Conflict,
+    HookcastError,
+    Unavailable,
+    Unreachable,
+    ValidationFailed,
+)
 
 __all__ = [
     "DataError",
@@ -51,6 +60,14 @@ _DRIVER_ERRORS = (
 )
 _BAD_VALUE = "the database refused a value (for example a NUL character or an out-of-range number)"
 _ROLLED_BACK = {"40P01", "40001"}  # deadlock_detected, serialization_failure
+# SQLSTATE classes of a server that cannot serve at all: 08 connection exception, 53
+# insufficient resources (too many connections, disk full), 57 operator intervention
+# (shutting down, starting up, query canceled), 58 system error (I/O).
+_UNREACHABLE_CLASSES = ("08", "53", "57", "58")
+# SQLite's primary result codes for the same: busy, locked, out of memory, I/O error, disk
+# full, cannot open, lock protocol error. SQLITE_ERROR (1: a syntax error, a missing table or
+# column) and the rest are statements refused.
+_UNREACHABLE_SQLITE = frozenset({5, 6, 7, 10, 13, 14, 15})
 
 
 class RolledBack(Unavailable):
@@ -111,7 +128,33 @@ def _translated(exc: BaseException) -> HookcastError:
         return ValidationFailed(_BAD_VALUE)
     if _sqlstate(cause) in _ROLLED_BACK:
         return RolledBack(f"the database is unavailable: {type(exc).__name__}")
+    if isinstance(exc, TimeoutError):  # connecting, on PostgreSQL (store/database.py)
+        return Unreachable("the database is unavailable: it did not answer in time")
+    if _is_unreachable(exc) or _is_unreachable(cause):
+        return Unreachable(f"the database is unavailable: {type(exc).__name__}")
     return Unavailable(f"the database is unavailable: {type(exc).__name__}")
+
+
+def _is_unreachable(exc: BaseException | None) -> bool:
+    """Whether a driver's error says the database was not reached or could not serve at
+    all, rather than refusing the statement."""
+    if isinstance(
+        exc,
+        OSError
+        | TimeoutError
+        | asyncpg.PostgresConnectionError
+        | asyncpg.InternalClientError
+        | sa_exc.DisconnectionError
+        | sa_exc.TimeoutError,
+    ):
+        return True
+    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, asyncpg.InterfaceError):  # "connection is closed", "pool is closing"
+        return "clos" in str(exc)
+    if isinstance(exc, sqlite3.Error):
+        return (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in _UNREACHABLE_SQLITE
+    return _sqlstate(exc)[:2] in _UNREACHABLE_CLASSES
 
 
 def _is_constraint(exc: BaseException | None) -> bool:

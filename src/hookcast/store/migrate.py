@@ -18,7 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from hookcast.domain.ids import new_resource_id
 from hookcast.store.crypto import SecretBox
-from hookcast.store.database import asyncpg_dsn, open_connector, to_async_url
+from hookcast.store.database import (
+    CONNECT_TIMEOUT_SECONDS,
+    asyncpg_dsn,
+    open_connector,
+    to_async_url,
+)
 from hookcast.store.errors import IntegrityError, translate_errors
 from hookcast.store.file_wakeup import FileWakeup
 from hookcast.store.files import create_private_sqlite_file
@@ -52,7 +57,7 @@ class Migration:
         return self.before != self.after
 
 
-def migrate(database_url: str) -> Migration:
+def migrate(database_url: str, *, connect_timeout: float = CONNECT_TIMEOUT_SECONDS) -> Migration:
     """Brings the schema to the latest version (a no-op when it is current), and gives a new
     database its "Default" account. Returns the revisions before and after.
 
@@ -60,18 +65,20 @@ def migrate(database_url: str) -> Migration:
     so it works before a loop starts and from code that already runs one.
     """
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hookcast-migrate") as pool:
-        return pool.submit(asyncio.run, _migrate(database_url)).result()
+        return pool.submit(asyncio.run, _migrate(database_url, connect_timeout)).result()
 
 
-def schema_revision(database_url: str) -> str | None:
+def schema_revision(
+    database_url: str, *, connect_timeout: float = CONNECT_TIMEOUT_SECONDS
+) -> str | None:
     """The schema's revision, None when the database has no HookCast schema (never
     migrated). Synchronous, like `migrate`; raises Unavailable when it cannot connect."""
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hookcast-migrate") as pool:
-        return pool.submit(asyncio.run, _read_revision(database_url)).result()
+        return pool.submit(asyncio.run, _read_revision(database_url, connect_timeout)).result()
 
 
-async def _read_revision(database_url: str) -> str | None:
-    engine = _migration_engine(database_url)
+async def _read_revision(database_url: str, connect_timeout: float) -> str | None:
+    engine = _migration_engine(database_url, connect_timeout)
     try:
         with translate_errors():
             async with engine.connect() as conn:
@@ -81,11 +88,16 @@ async def _read_revision(database_url: str) -> str | None:
 
 
 async def open_store(
-    database_url: str, *, secret_key: bytes, previous_keys: Sequence[bytes] = ()
+    database_url: str,
+    *,
+    secret_key: bytes,
+    previous_keys: Sequence[bytes] = (),
+    connect_timeout: float = CONNECT_TIMEOUT_SECONDS,
 ) -> SqlStore:
     """A store on a migrated database. `secret_key` encrypts webhook secrets at rest;
-    secrets encrypted under one of `previous_keys` are still read."""
-    connector = open_connector(database_url)
+    secrets encrypted under one of `previous_keys` are still read; a PostgreSQL server
+    that has not answered a new connection within `connect_timeout` seconds is Unreachable."""
+    connector = open_connector(database_url, connect_timeout=connect_timeout)
     url = to_async_url(database_url)
     box = SecretBox(secret_key, previous=previous_keys)
     if connector.database == "postgresql":
@@ -94,8 +106,8 @@ async def open_store(
     return SqlStore(connector, box, file_wakeup=FileWakeup(Path(url.database)))
 
 
-async def _migrate(database_url: str) -> Migration:
-    engine = _migration_engine(database_url)
+async def _migrate(database_url: str, connect_timeout: float) -> Migration:
+    engine = _migration_engine(database_url, connect_timeout)
     try:
         with translate_errors():
             # One transaction (DDL is transactional on both databases): a failed upgrade
@@ -118,7 +130,7 @@ async def _migrate(database_url: str) -> Migration:
     return Migration(before=before, after=after or "")
 
 
-def _migration_engine(database_url: str) -> AsyncEngine:
+def _migration_engine(database_url: str, connect_timeout: float) -> AsyncEngine:
     """An SQLAlchemy engine for Alembic. On SQLite, with the store's pragmas (WAL) and a
     BEGIN IMMEDIATE that waits for another process's write lock: concurrent migrations
     then take turns instead of deadlocking (see store/sqlite_connector.py)."""
@@ -126,9 +138,11 @@ def _migration_engine(database_url: str) -> AsyncEngine:
     create_private_sqlite_file(url)
     # An error names its statement but not its parameters: they hold event data, response
     # bodies and names, and errors end up in logs (a traceback carries the error's text).
+    if url.get_backend_name() == "postgresql":
+        return create_async_engine(
+            url, hide_parameters=True, connect_args={"timeout": connect_timeout}
+        )
     engine = create_async_engine(url, hide_parameters=True)
-    if engine.dialect.name != "sqlite":
-        return engine
 
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take BEGIN away from the driver (SQLAlchemy's documented recipe) so the "begin"
@@ -174,7 +188,7 @@ def upgrade_schema(connection: Connection, revision: str = "head") -> None:
 async def upgrade_to(database_url: str, revision: str) -> None:
     """The schema at `revision` (earlier than the head), for tests and benchmarks of
     upgrading a database that holds data; `migrate` then takes it the rest of the way."""
-    engine = _migration_engine(database_url)
+    engine = _migration_engine(database_url, CONNECT_TIMEOUT_SECONDS)
     try:
         async with engine.begin() as conn:
             await conn.run_sync(upgrade_schema, revision)

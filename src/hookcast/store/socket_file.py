@@ -19,16 +19,25 @@ and at close). Not had within `_LOCK_SECONDS`, binding is Refused (the process p
 unbinding leaves the file (stale then: the next start replaces it). A path longer than
 sun_path's 107 bytes is reached through /proc/self/fd and an open descriptor of the
 directory.
+
+The socket never exists at its name with wider permissions than those: bind() makes the file
+with the process's umask (0755 under the usual 022), so it is bound inside a fresh private
+(0700) directory beside the database, given its group and bits there, and only then
+hard-linked at its name (link, not rename: link never replaces a file someone made there
+meanwhile). Bound at its name and chmod'ed after, it let any local user connect and send in
+between. A restrictive umask around bind() was the other way, and is not taken: the umask is
+the process's, so the API's and SQLite's threads creating files meanwhile (the -wal and -shm
+files, the key file) would get it too.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
 import fcntl
 import os
 import socket
 import stat
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,11 +46,12 @@ __all__ = ["Refused", "SocketFile", "Taken"]
 
 _SUN_PATH_MAX = 107  # sun_path is 108 bytes, the last one its terminating NUL
 # How long the directory's lock is tried for. Another HookCast process holds it for a bind
-# (measured: p50 0.028 ms, longest 0.20 ms of 200 at load 4.7; docs/benchmarks.md); a
-# process that holds it longer is not one, and the event loop (this runs on it) must not
-# wait on it.
+# (measured: p50 0.028 ms, longest 0.20 ms of 200 at load 4.7; bound in a private directory
+# since, p50 0.09-0.15 ms, longest 1.3 ms at load 11.9: docs/benchmarks.md); a process that
+# holds it longer is not one, and the event loop (this runs on it) must not wait on it.
 _LOCK_SECONDS = 0.1
 _LOCK_RETRY_SECONDS = 0.002
+_MADE_AS = "socket"  # its name in the private directory it is bound in
 
 
 class Refused(Exception):
@@ -67,13 +77,9 @@ class SocketFile:
     def address(self) -> str:
         """The name to bind or send to: the path, or the same file through /proc/self/fd
         when the path is longer than sun_path holds. Raises Refused if even that is."""
-        full = str(self.path)
-        if len(os.fsencode(full)) <= _SUN_PATH_MAX:
-            return full
-        short = f"/proc/self/fd/{self._directory_fd()}/{self.path.name}"
-        if len(os.fsencode(short)) > _SUN_PATH_MAX:
-            raise Refused(f"its name is too long for a Unix socket: {self.path.name}")
-        return short
+        if len(os.fsencode(str(self.path))) <= _SUN_PATH_MAX:
+            return str(self.path)
+        return _reachable(self.path, self._directory_fd())
 
     def trusted(self) -> bool:
         """Whether the socket file there now is one to send to: a socket made by this
@@ -91,20 +97,25 @@ class SocketFile:
         Taken if a live process listens there, Refused if the file cannot be had."""
         try:
             with self._locked():
-                address = self.address()
-                try:
-                    listener.bind(address)
-                except OSError as exc:
-                    if exc.errno != errno.EADDRINUSE:
-                        raise
-                    _check_stale(address)
-                    os.unlink(address)
-                    listener.bind(address)
-                _share_like(address, self._database)
-                made = os.lstat(address)
+                with _private_directory(self.path) as (private, private_fd):
+                    made_at = _reachable(private / _MADE_AS, private_fd)
+                    listener.bind(made_at)
+                    _share_like(made_at, self._database)
+                    self._link(private_fd)
+                made = os.lstat(self.address())
                 self._bound = (made.st_dev, made.st_ino)
         except OSError as exc:
             raise Refused(f"cannot make the socket {self.path}: {exc}") from exc
+
+    def _link(self, private_fd: int) -> None:
+        """Gives the socket made in the private directory its name, replacing a stale one."""
+        directory, name = self._directory_fd(), self.path.name
+        try:
+            os.link(_MADE_AS, name, src_dir_fd=private_fd, dst_dir_fd=directory)
+        except FileExistsError:
+            _check_stale(self.address())
+            os.unlink(name, dir_fd=directory)
+            os.link(_MADE_AS, name, src_dir_fd=private_fd, dst_dir_fd=directory)
 
     def unbind(self) -> None:
         """Removes the socket file this process made, unless another has replaced it."""
@@ -141,6 +152,33 @@ class SocketFile:
         if self._directory is None:
             self._directory = os.open(self.path.parent, os.O_RDONLY | os.O_DIRECTORY)
         return self._directory
+
+
+def _reachable(path: Path, directory: int) -> str:
+    """The name to bind or send to for `path` in the directory open as `directory`: the
+    path, or the same file through /proc/self/fd when the path is longer than sun_path."""
+    if len(os.fsencode(str(path))) <= _SUN_PATH_MAX:
+        return str(path)
+    short = f"/proc/self/fd/{directory}/{path.name}"
+    if len(os.fsencode(short)) > _SUN_PATH_MAX:
+        raise Refused(f"its name is too long for a Unix socket: {path.name}")
+    return short
+
+
+@contextlib.contextmanager
+def _private_directory(beside: Path) -> Iterator[tuple[Path, int]]:
+    """A new directory only this user may enter (0700), beside `beside`, and its open
+    descriptor; removed with what is left in it. Only its maker may reach a socket in it.
+    (Left behind only by a process killed within the bind, empty but for that socket.)"""
+    made = Path(tempfile.mkdtemp(prefix=f".{beside.name}.", dir=beside.parent))
+    descriptor = os.open(made, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        yield made, descriptor
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(_MADE_AS, dir_fd=descriptor)
+        os.close(descriptor)
+        os.rmdir(made)
 
 
 def _check_stale(address: str) -> None:

@@ -85,3 +85,32 @@ def test_the_cli_starts_without_the_server_stack() -> None:
         check=True,
     )
     assert done.stdout.strip() == "[]"
+
+
+def test_every_argument_and_option_says_what_it_is() -> None:
+    # `sites create` and `accounts create` showed "NAME  [required]" and nothing else.
+    bare = [
+        f"{' '.join(path)} {param.name}"
+        for path in COMMANDS
+        for command in [_command(path)]
+        for param in getattr(command, "params", [])
+        if param.name != "help" and not getattr(param, "help", None)
+    ]
+    assert not bare, bare
+
+
+def _command(path: list[str]) -> Any:
+    command: Any = typer.main.get_command(app)
+    for name in path:
+        command = command.commands[name]
+    return command
+
+
+@pytest.mark.parametrize(
+    ("given", "says"), [("0", "greater than or equal to 1"), ("4097", "less than or equal to 4096")]
+)
+def test_a_worker_concurrency_out_of_bounds_is_refused_not_replaced(given: str, says: str) -> None:
+    # 0 ran the worker at the default 128, saying only "(concurrency 128)".
+    result = CliRunner().invoke(app, ["worker", "--concurrency", given], prog_name="hookcast")
+    assert result.exit_code == 2
+    assert f"Invalid value for '--concurrency': Input should be {says}" in result.output

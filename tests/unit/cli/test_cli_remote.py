@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from hookcast.cli import app
@@ -84,11 +85,22 @@ NOW = datetime(2026, 12, 5, 10, 30, tzinfo=UTC)
         ("30m", "2026-12-05T10:00:00Z"),
         ("1d", "2026-12-04T10:30:00Z"),
         (" 2026-12-05T08:00:00Z ", "2026-12-05T08:00:00Z"),  # a time goes as given
-        ("yesterday", "yesterday"),  # the server's answer says what a time must be
+        ("2026-12-05", "2026-12-05"),  # a date too (its midnight, the server reads)
     ],
 )
 def test_since_takes_a_time_or_how_long_ago(given: str, sent: str) -> None:
     assert since_time(given, now=NOW) == sent
+
+
+@pytest.mark.parametrize("given", ["yesterday", "2 weeks", "2026-13-05"])
+def test_since_refuses_what_neither_form_reads_naming_both(
+    given: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(typer.Exit):
+        since_time(given, now=NOW)
+    said = capsys.readouterr().err
+    assert said.startswith(f"error: --since {given!r} is not a time: give an ISO 8601 date")
+    assert said.endswith("or how long ago: 30m, 2h or 1d\n")
 
 
 @pytest.mark.parametrize("server", ["localhost:8000", "127.0.0.1:8000", "notaurl"])

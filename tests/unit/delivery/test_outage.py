@@ -7,6 +7,7 @@ import logging
 import pytest
 
 from hookcast.delivery.outage import Outage
+from hookcast.domain.errors import Unavailable, Unreachable
 
 DATABASE = "PostgreSQL database hookcast on db:5432"
 
@@ -73,15 +74,39 @@ def test_a_second_outage_is_said_again(caplog: pytest.LogCaptureFixture) -> None
     ] * 2
 
 
-def test_an_error_that_is_no_outage_is_logged_in_full_each_time(
+def test_an_error_that_is_no_outage_is_logged_in_full_once(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG, "test.outage")
+    outage = Outage(logging.getLogger("test.outage"), clock=Clock())
+    for rows in range(1, 4):  # the same error three times, only a number differing
+        outage.failed("claiming deliveries", KeyError(f"webhook_id of {rows} rows"))
+    outage.failed("claiming deliveries", KeyError("account_id"))  # another: said too
+    outage.failed("recording the worker's heartbeat", KeyError("account_id"))  # elsewhere
+
+    assert [(r.levelname, r.getMessage(), r.exc_info is not None) for r in caplog.records] == [
+        ("ERROR", "claiming deliveries failed (not an outage: said once, repeats at DEBUG)", True),
+        ("DEBUG", "claiming deliveries failed again", True),
+        ("DEBUG", "claiming deliveries failed again", True),
+        ("ERROR", "claiming deliveries failed (not an outage: said once, repeats at DEBUG)", True),
+        (
+            "ERROR",
+            "recording the worker's heartbeat failed (not an outage: said once, repeats at DEBUG)",
+            True,
+        ),
+    ]
+    assert not outage.down
+
+
+def test_a_statement_the_database_refused_is_no_outage(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, "test.outage")
     outage = Outage(logging.getLogger("test.outage"), clock=Clock())
-    for _ in range(2):
-        outage.failed("claiming deliveries", KeyError("webhook_id"))
+    outage.failed("claiming deliveries", Unavailable("the database is unavailable: Error"))
+    outage.failed("claiming deliveries", Unreachable("the database is unavailable: OSError"))
 
-    assert [(r.getMessage(), r.exc_info is not None) for r in caplog.records] == [
-        ("claiming deliveries failed", True)
-    ] * 2
-    assert not outage.down
+    assert [r.getMessage() for r in caplog.records] == [
+        "claiming deliveries failed (not an outage: said once, repeats at DEBUG)",
+        "the database is unavailable (claiming deliveries: the database is unavailable: "
+        "OSError); retrying until it is back",
+    ]
+    assert outage.down

@@ -13,7 +13,7 @@ from starlette.responses import Response
 
 from hookcast import portal_links as portal
 from hookcast.dashboard import session as sessions
-from hookcast.dashboard.deps import DashDep, SignOutDep
+from hookcast.dashboard.deps import DashDep, SignOutDep, count_session_start
 from hookcast.dashboard.web import (
     SIGNIN_REASONS,
     CsrfFailed,
@@ -67,6 +67,7 @@ async def signin(
         return _signin_form(request, dash, error=WRONG_KEY, status=401)
     if caller.role is Role.PUBLISHER or caller.key_id is None:
         return _signin_form(request, dash, error=PUBLISHER_REFUSED, status=403)
+    count_session_start(request, key_id=caller.key_id, portal_of=None)
     now = dash.now()
     session = sessions.Session.start(
         account_id=caller.account_id,
@@ -109,6 +110,7 @@ async def open_portal(request: Request, token: str, dash: DashDep) -> Response:
             message="The key that created this portal link no longer exists. Ask for a new link.",
             back=False,
         )
+    count_session_start(request, key_id=link.issuer_key_id, portal_of=link.account_id)
     origins = link.frame_ancestors
     if origins is None:  # the link names none: the account's default, read now
         customer = Caller(link.account_id, link.role, portal=True)

@@ -7,20 +7,24 @@ their attempts. Before, the same work took a locking SELECT, an UPDATE per kind 
 and an INSERT executed once per attempt: a statement per delivery (docs/benchmarks.md,
 "PostgreSQL's work per delivery").
 
-Every row is reached by a primary-key probe whatever the statistics say: each result's row
-is found through a LATERAL probe, and the UPDATE reaches those rows by their ctid (a TID
-scan) and their id: a ctid is unique within one table only, and on PostgreSQL deliveries is
-partitioned by day (migration 0016), so rows of two days can share a ctid. Joined by id
-instead, the planner hash-joined the batch against a sequential scan of every delivery, once
-per batch (with and without ANALYZE, 20,000 rows read to record 500).
+Every row is reached by its ctid whatever the statistics say: the UPDATE reaches the rows by
+their ctid (a TID scan) and their id (a ctid is unique within one table only, and on
+PostgreSQL deliveries is partitioned by day, migration 0016, so rows of two days can share a
+ctid) and checks the lease's token on the version it finds there. A result carries the ctid
+its claim left the row at (`DeliveryResult.row`); one without (a publish's hand-over) has
+its row found by a primary-key probe. Joined by id instead, the planner hash-joined the
+batch against a sequential scan of every delivery, once per batch (with and without
+ANALYZE, 20,000 rows read to record 500); the probe for every result cost ~4.5 µs of the
+recording's ~30 per delivery (docs/benchmarks.md, "The recording without its probe").
 
-The probe does not lock: the UPDATE's own row lock is the only one taken (a locking probe
+Nothing is locked before the UPDATE: its own row lock is the only one taken (a locking probe
 wrote a second row lock to the WAL for every delivery, docs/benchmarks.md). A row another
-transaction changed after the statement's snapshot (a webhook paused at that moment) has a
-new version at another ctid, so the UPDATE, once that transaction commits, finds its ctid
-no longer the row's and leaves it. The statement runs again for exactly those results, its
-probe locking them (in id order) this time: a new statement's snapshot sees the committed
-version, and a version newer still is locked for the run after. Without those runs the
+transaction changed since its claim, or after the statement's snapshot (a webhook paused at
+that moment), has a new version at another ctid, so the UPDATE, at once or once that
+transaction commits, finds its ctid no longer the row's and leaves it. The statement runs
+again for exactly those results, each row found by its key and locked (in id order) this
+time: a new statement's snapshot sees the committed version, and a version newer still is
+locked for the run after. Without those runs the
 attempt that was sent would vanish from the log, and a paused delivery would keep a lease
 nobody reclaims. Two recorders wait on each other's rows only when a lease was lost and
 claimed again while the first still recorded it; a cycle needs two leases swapped between
@@ -122,6 +126,7 @@ def _arrays(results: Sequence[DeliveryResult]) -> dict[str, list[Any]]:
             attempt.response_body,
             attempt.error,
             to_micros(r.created) if r.created else None,
+            r.row,
         )
         for values, value in zip(columns.values(), row, strict=True):
             values.append(value)
@@ -142,6 +147,7 @@ _ARRAYS = (
     ("b_body", String),
     ("b_error", String),
     ("b_created", BigInteger),
+    ("b_row", String),
 )
 
 
@@ -164,8 +170,8 @@ def _record_statement(*, pruned: bool, locking: bool) -> Statement:
     target = "AND d.created BETWEEN :b_first AND :b_last AND d.created = ANY(:b_created)"
     if not pruned:
         day = target = ""
-    results, lock = ("(SELECT * FROM r ORDER BY id) AS r", "FOR UPDATE") if locking else ("r", "")
-    sql = _RECORD_SQL.format(day=day, target=target, results=results, lock=lock)
+    held = (_LOCKING_HELD if locking else _HELD).format(day=day)
+    sql = _RECORD_SQL.format(held=held, target=target)
     return Statement(
         lambda _: text(sql).bindparams(
             *(bindparam(name, type_=ARRAY(type_)) for name, type_ in _ARRAYS),
@@ -178,16 +184,12 @@ _RECORD_SQL = """
     WITH r AS (
         SELECT * FROM unnest(
             :b_id, :b_token, :b_status, :b_next, :b_code, :b_completed,
-            :b_number, :b_started, :b_headers, :b_latency, :b_body, :b_error, :b_created
+            :b_number, :b_started, :b_headers, :b_latency, :b_body, :b_error, :b_created,
+            :b_row
         ) AS r(id, token, status, next_at, code, completed_at,
-               number, started_at, request_headers, latency_ms, response_body, error, created)
-    ), held AS (
-        SELECT r.*, d.tid FROM {results}
-        CROSS JOIN LATERAL (
-            SELECT ctid AS tid FROM deliveries
-            WHERE deliveries.id = r.id AND deliveries.lease_token = r.token {day}
-            {lock}
-        ) AS d
+               number, started_at, request_headers, latency_ms, response_body, error, created,
+               row_tid)
+    ), held AS ({held}
     ), recorded AS (
         UPDATE deliveries AS d
         SET status = CASE WHEN r.status = 'pending' THEN d.status ELSE r.status END,
@@ -203,16 +205,38 @@ _RECORD_SQL = """
         FROM held AS r
         WHERE d.ctid = ANY(ARRAY(SELECT tid FROM held)) AND d.ctid = r.tid AND d.id = r.id
             AND d.lease_token = r.token {target}
-        RETURNING d.id, d.resource_key IS NOT NULL, d.coalesce_key IS NOT NULL
+        RETURNING d.id, d.resource_key IS NOT NULL AS ordered,
+                  d.coalesce_key IS NOT NULL AS coalesces, r.number, r.started_at,
+                  r.request_headers, r.code, r.latency_ms, r.response_body, r.error
     ), attempted AS (
         INSERT INTO attempts (delivery_id, number, started_at, request_headers, status_code,
                               latency_ms, response_body, error)
-        SELECT r.id, r.number, r.started_at, r.request_headers, r.code, r.latency_ms,
-               r.response_body, r.error
-        FROM r JOIN recorded ON recorded.id = r.id
+        SELECT id, number, started_at, request_headers, code, latency_ms, response_body, error
+        FROM recorded
     )
-    SELECT * FROM recorded
+    SELECT id, ordered, coalesces FROM recorded
 """
+# The first run's held rows: where the claim left them (`b_row`, a ctid), else found by a
+# primary-key probe. Finding each row by its key cost ~4.5 µs per delivery of a recording's
+# ~30 (docs/benchmarks.md, "The floor"); a row that moved since its claim (another
+# transaction updated it) is not at its ctid any more, and the UPDATE, which checks the id
+# and the token of the version it finds there, leaves it to the locking runs. (COALESCE
+# evaluates the probe only for a result without a ctid.)
+_HELD = """
+        SELECT r.*, coalesce(r.row_tid::tid, (
+            SELECT ctid FROM deliveries
+            WHERE deliveries.id = r.id AND deliveries.lease_token = r.token {day}
+            LIMIT 1
+        )) AS tid
+        FROM r"""
+# The locking runs' held rows: each found by its key and locked, in id order.
+_LOCKING_HELD = """
+        SELECT r.*, d.tid FROM (SELECT * FROM r ORDER BY id) AS r
+        CROSS JOIN LATERAL (
+            SELECT ctid AS tid FROM deliveries
+            WHERE deliveries.id = r.id AND deliveries.lease_token = r.token {day}
+            FOR UPDATE
+        ) AS d"""
 _RECORD = {
     (pruned, locking): _record_statement(pruned=pruned, locking=locking)
     for pruned in (True, False)

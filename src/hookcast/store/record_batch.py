@@ -15,7 +15,8 @@ its claim left the row at (`DeliveryResult.row`); one without (a publish's hand-
 its row found by a primary-key probe. Joined by id instead, the planner hash-joined the
 batch against a sequential scan of every delivery, once per batch (with and without
 ANALYZE, 20,000 rows read to record 500); the probe for every result cost ~4.5 µs of the
-recording's ~30 per delivery (docs/benchmarks.md, "The recording without its probe").
+recording's ~30 per delivery (docs/benchmarks.md, "PostgreSQL's work per delivery in the
+drain").
 
 Nothing is locked before the UPDATE: its own row lock is the only one taken (a locking probe
 wrote a second row lock to the WAL for every delivery, docs/benchmarks.md). A row another
@@ -24,9 +25,8 @@ that moment), has a new version at another ctid, so the UPDATE, at once or once 
 transaction commits, finds its ctid no longer the row's and leaves it. The statement runs
 again for exactly those results, each row found by its key and locked (in id order) this
 time: a new statement's snapshot sees the committed version, and a version newer still is
-locked for the run after. Without those runs the
-attempt that was sent would vanish from the log, and a paused delivery would keep a lease
-nobody reclaims. Two recorders wait on each other's rows only when a lease was lost and
+locked for the run after. Without those runs the attempt that was sent would vanish from
+the log, and a paused delivery would keep a lease nobody reclaims. Two recorders wait on each other's rows only when a lease was lost and
 claimed again while the first still recorded it; a cycle needs two leases swapped between
 them within one statement, and PostgreSQL's deadlock detector ends it: the recording fails
 as an outage (`RolledBack`) and the worker records the batch again. A result whose lease is

@@ -26,12 +26,13 @@ transaction commits, finds its ctid no longer the row's and leaves it. The state
 again for exactly those results, each row found by its key and locked (in id order) this
 time: a new statement's snapshot sees the committed version, and a version newer still is
 locked for the run after. Without those runs the attempt that was sent would vanish from
-the log, and a paused delivery would keep a lease nobody reclaims. Two recorders wait on each other's rows only when a lease was lost and
-claimed again while the first still recorded it; a cycle needs two leases swapped between
-them within one statement, and PostgreSQL's deadlock detector ends it: the recording fails
-as an outage (`RolledBack`) and the worker records the batch again. A result whose lease is
-no longer held changes nothing and logs no attempt. An attempt's request headers are stored
-compactly (store/stored_headers.py).
+the log, and a paused delivery would keep a lease nobody reclaims. Two recorders wait on
+each other's rows only when a lease was lost and claimed again while the first still
+recorded it; a cycle needs two leases swapped between them within one statement, and
+PostgreSQL's deadlock detector ends it: the recording fails as an outage (`RolledBack`) and
+the worker records the batch again. A result whose lease is no longer held changes nothing
+and logs no attempt. An attempt's request headers are stored compactly
+(store/stored_headers.py).
 """
 
 from __future__ import annotations

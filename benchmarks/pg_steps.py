@@ -99,6 +99,7 @@ def _sent(claimed: Sequence[ClaimedDelivery]) -> tuple[list[DeliveryResult], lis
             next_attempt_at=None,
             completed_at=now,
             created=c.delivery.created,
+            row=c.row,
         )
         for c in claimed
     ]

@@ -144,6 +144,7 @@ def succeeded(claimed: ClaimedDelivery, at: datetime = NOW) -> DeliveryResult:
         next_attempt_at=None,
         completed_at=at,
         created=claimed.delivery.created,
+        row=claimed.row,
     )
 
 
@@ -160,6 +161,7 @@ def retry_later(claimed: ClaimedDelivery, retry_at: datetime, at: datetime = NOW
         next_attempt_at=retry_at,
         completed_at=None,
         created=claimed.delivery.created,
+        row=claimed.row,
     )
 
 

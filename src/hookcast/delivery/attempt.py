@@ -79,6 +79,7 @@ def expire(claimed: ClaimedDelivery, now: datetime) -> Concluded | None:
         next_attempt_at=None,
         completed_at=now,
         created=claimed.delivery.created,
+        row=claimed.row,
     )
     report = AttemptReport(
         delivery_id=claimed.delivery.id,
@@ -206,6 +207,7 @@ def conclude(
         next_attempt_at=next_at,
         completed_at=now if status is not DeliveryStatus.PENDING else None,
         created=claimed.delivery.created,
+        row=claimed.row,
     )
     if kind is OutcomeKind.SUCCESS:
         health = HealthSignal(webhook_id=webhook.id, at=now, succeeded=True)

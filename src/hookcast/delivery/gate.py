@@ -80,6 +80,10 @@ class EndpointGate:
         self.in_flight += 1
         return Slot(self, key, account, unhurried=unhurried, slow=slow)
 
+    def measured(self) -> bool:
+        """Whether any endpoint's latency is known (one request to it has ended)."""
+        return any(throttle.latency is not None for throttle in self._throttles.values())
+
     def is_slow(self, key: str) -> bool:
         """Whether `key`'s requests are measured to take longer than the slow threshold."""
         throttle = self._throttles.get(key)

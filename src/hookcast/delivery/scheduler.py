@@ -63,6 +63,7 @@ class EndpointScheduler:
         self._queued: dict[str, int] = {}  # deliveries queued per endpoint, all accounts
         self._size = 0
         self._saturated: set[str] = set()  # endpoints whose queues overflowed
+        self._measured = False  # some endpoint's latency is known (room() caches it)
 
     @property
     def held(self) -> int:
@@ -84,6 +85,13 @@ class EndpointScheduler:
         if held > self._options.prefetch // 2:
             return 0
         room = self._options.prefetch - held
+        if not self._measured:
+            # No request has ended yet: every endpoint's queue is `endpoint_queue` long
+            # (throttle.py queue_bound), so a claim of `prefetch` handed back all the rest,
+            # each a write and a claim again (a drain's first claims: 1,920 of 20,000).
+            self._measured = self._gate.measured()
+            if not self._measured:
+                return max(0, min(room, self._options.endpoint_queue - held))
         self._saturated = {key for key in self._saturated if key in self._queued}
         holding = [key for key in self._saturated if not self._gate.is_slow(key)]
         if not holding:

@@ -29,6 +29,10 @@ class ClaimedDelivery:
     lease_token: str
     event: Event
     webhook: Webhook
+    # Where the claim left the delivery's row, as the store names it (PostgreSQL: the
+    # leased version's ctid), handed back with its result (`DeliveryResult.row`). None: not
+    # known (SQLite, a publish's hand-over).
+    row: str | None = None
 
 
 @quick_init
@@ -48,6 +52,10 @@ class DeliveryResult:
     # When the delivery was created (ClaimedDelivery.delivery.created): on PostgreSQL the
     # day partition it is in, so recording it reads that day alone. None: any day.
     created: datetime | None = None
+    # ClaimedDelivery.row: on PostgreSQL the recording reaches the row there (a TID scan)
+    # instead of probing the primary key for it; if the row moved meanwhile, it is looked
+    # up by its id. None: looked up.
+    row: str | None = None
 
 
 class DeliveryQueue(Protocol):

@@ -153,9 +153,11 @@ async def claim_due(
     worker_id: str | None,
     per_account: int = 0,
     holding: Collection[str] | None = None,
-) -> tuple[str, list[Delivery], dict[EventKey, Event] | None]:
+) -> tuple[str, list[Delivery], dict[EventKey, Event] | None, dict[str, str]]:
     """Leases up to `limit` due pending deliveries to `worker_id`: (lease token, deliveries
-    oldest first, and on PostgreSQL their events, loaded by the same statement). With
+    oldest first, on PostgreSQL their events, loaded by the same statement, and where each
+    leased row is, its ctid by delivery id, for the recording to reach it by; SQLite: none).
+    With
     `per_account`, up to that many of each account's due deliveries first
     (store/fair_claim.py), then the oldest due; with `holding` too, only those shares of
     the accounts not in it.
@@ -188,6 +190,7 @@ async def claim_due(
     claimed: list[Delivery] = []
     lost: list[tuple[Delivery, int]] = []
     loaded: dict[EventKey, Event] | None = None
+    rows: dict[str, str] = {}
     if tx.database == "postgresql":
         days = ClaimDays.of(since=await pending_since(tx), now=now)
         loaded = {}
@@ -195,6 +198,7 @@ async def claim_due(
         for mapped in await tx.fetch_mappings(_pg_claim(kind, days), values):
             delivery = delivery_from_row(mapped)
             loaded[(delivery.account_id, delivery.event_id)] = _claimed_event(mapped)
+            rows[delivery.id] = mapped["leased_row"]
             _sort_claimed(delivery, mapped["lease_losses"], claimed=claimed, lost=lost)
     else:
         if worker_id is not None:
@@ -213,7 +217,7 @@ async def claim_due(
         # Failed for good: an ordered chain they head moves on (due now, claimed next time).
         await advance_chains(tx, [delivery.id for delivery, _ in lost], now=now)
     claimed.sort(key=_CLAIM_ORDER)
-    return token, claimed, loaded
+    return token, claimed, loaded, rows
 
 
 _CLAIM_ORDER = attrgetter("created", "id")  # oldest first; in C, not a lambda per row
@@ -321,8 +325,13 @@ def _claim(database: str, days: ClaimDays | None, *, chosen: _Chooser) -> Update
             lease_losses=deliveries.c.lease_losses
             + case((deliveries.c.lease_token.is_not(None), 1), else_=0),
         )
-        .returning(*(deliveries.c if database == "postgresql" else _SQLITE_CLAIMED))
+        .returning(*(_PG_CLAIMED if database == "postgresql" else _SQLITE_CLAIMED))
     )
+
+
+# What PostgreSQL's claim returns: every column, and the leased version's ctid (RETURNING
+# names the new version), which the recording reaches the row by (store/record_batch.py).
+_PG_CLAIMED = (*deliveries.c, literal_column("deliveries.ctid::text").label("leased_row"))
 
 
 # What SQLite's claim returns: a claimed delivery's columns (`_claimed_delivery`), without

@@ -7,27 +7,32 @@ their attempts. Before, the same work took a locking SELECT, an UPDATE per kind 
 and an INSERT executed once per attempt: a statement per delivery (docs/benchmarks.md,
 "PostgreSQL's work per delivery").
 
-Every row is reached by a primary-key probe whatever the statistics say: each result's row
-is found through a LATERAL probe, and the UPDATE reaches those rows by their ctid (a TID
-scan) and their id: a ctid is unique within one table only, and on PostgreSQL deliveries is
-partitioned by day (migration 0016), so rows of two days can share a ctid. Joined by id
-instead, the planner hash-joined the batch against a sequential scan of every delivery, once
-per batch (with and without ANALYZE, 20,000 rows read to record 500).
+Every row is reached by its ctid whatever the statistics say: the UPDATE reaches the rows by
+their ctid (a TID scan) and their id (a ctid is unique within one table only, and on
+PostgreSQL deliveries is partitioned by day, migration 0016, so rows of two days can share a
+ctid) and checks the lease's token on the version it finds there. A result carries the ctid
+its claim left the row at (`DeliveryResult.row`); one without (a publish's hand-over) has
+its row found by a primary-key probe. Joined by id instead, the planner hash-joined the
+batch against a sequential scan of every delivery, once per batch (with and without
+ANALYZE, 20,000 rows read to record 500); the probe for every result cost ~4.5 µs of the
+recording's ~30 per delivery (docs/benchmarks.md, "PostgreSQL's work per delivery in the
+drain").
 
-The probe does not lock: the UPDATE's own row lock is the only one taken (a locking probe
+Nothing is locked before the UPDATE: its own row lock is the only one taken (a locking probe
 wrote a second row lock to the WAL for every delivery, docs/benchmarks.md). A row another
-transaction changed after the statement's snapshot (a webhook paused at that moment) has a
-new version at another ctid, so the UPDATE, once that transaction commits, finds its ctid
-no longer the row's and leaves it. The statement runs again for exactly those results, its
-probe locking them (in id order) this time: a new statement's snapshot sees the committed
-version, and a version newer still is locked for the run after. Without those runs the
-attempt that was sent would vanish from the log, and a paused delivery would keep a lease
-nobody reclaims. Two recorders wait on each other's rows only when a lease was lost and
-claimed again while the first still recorded it; a cycle needs two leases swapped between
-them within one statement, and PostgreSQL's deadlock detector ends it: the recording fails
-as an outage (`RolledBack`) and the worker records the batch again. A result whose lease is
-no longer held changes nothing and logs no attempt. An attempt's request headers are stored
-compactly (store/stored_headers.py).
+transaction changed since its claim, or after the statement's snapshot (a webhook paused at
+that moment), has a new version at another ctid, so the UPDATE, at once or once that
+transaction commits, finds its ctid no longer the row's and leaves it. The statement runs
+again for exactly those results, each row found by its key and locked (in id order) this
+time: a new statement's snapshot sees the committed version, and a version newer still is
+locked for the run after. Without those runs the attempt that was sent would vanish from
+the log, and a paused delivery would keep a lease nobody reclaims. Two recorders wait on
+each other's rows only when a lease was lost and claimed again while the first still
+recorded it; a cycle needs two leases swapped between them within one statement, and
+PostgreSQL's deadlock detector ends it: the recording fails as an outage (`RolledBack`) and
+the worker records the batch again. A result whose lease is no longer held changes nothing
+and logs no attempt. An attempt's request headers are stored compactly
+(store/stored_headers.py).
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from hookcast.domain.models import DeliveryStatus
 from hookcast.ports import DeliveryResult
 from hookcast.store.connector import Row, Transaction
+from hookcast.store.horizon import DAY_MICROS
 from hookcast.store.statement import Statement
 from hookcast.store.stored_headers import compact
 from hookcast.store.types import dump_json, to_micros
@@ -90,10 +96,11 @@ async def _record(
     read and update only those day partitions."""
     values: dict[str, Any] = _arrays(results)
     created = values["b_created"]
-    pruned = None not in created
-    if pruned:
-        values |= {"b_first": min(created), "b_last": max(created)}
-    return await tx.fetch_all(_RECORD[(pruned, locking)], values)
+    days = None
+    if None not in created:
+        first, last = min(created), max(created)
+        days = (first - first % DAY_MICROS, last - last % DAY_MICROS + DAY_MICROS)
+    return await tx.fetch_all(_recording(days, locking=locking), values)
 
 
 def _arrays(results: Sequence[DeliveryResult]) -> dict[str, list[Any]]:
@@ -122,6 +129,7 @@ def _arrays(results: Sequence[DeliveryResult]) -> dict[str, list[Any]]:
             attempt.response_body,
             attempt.error,
             to_micros(r.created) if r.created else None,
+            r.row,
         )
         for values, value in zip(columns.values(), row, strict=True):
             values.append(value)
@@ -142,52 +150,67 @@ _ARRAYS = (
     ("b_body", String),
     ("b_error", String),
     ("b_created", BigInteger),
+    ("b_row", String),
 )
 
 
 # A retry (status 'pending': DeliveryStatus.PENDING) keeps the delivery's status: PENDING,
 # or PAUSED if its webhook was disabled while the attempt was in flight (a retry must not
 # resume it), and its completion time; a final result sets both and keeps the due time.
-def _record_statement(*, pruned: bool, locking: bool) -> Statement:
-    """The recording statement; `pruned`: every result's `created` is known, and only their
-    days' partitions are read (`created = ANY(...)`, a constant in a plan made for the
-    values, and a range of the first and last, pruned at execution in the generic plan: each
-    day partition planned in and probed per row cost about a tenth of the statement with
-    nine of them); `locking`:
-    the probe locks each row, in id order (the runs after the first, module docstring)."""
-    day = "AND deliveries.created = r.created AND deliveries.created = ANY(:b_created)"
-    # The UPDATE's own pruning: `= ANY(:b_created)` prunes only a plan made for the values
-    # (PostgreSQL does not prune by an array parameter), so once the statement's plan is the
-    # generic one every day partition was in it, each one's (empty) scan run for every row
-    # recorded. A range of two parameters is pruned at execution. Not in the probe above: a
-    # range there let the planner read every delivery created within it instead of probing.
-    target = "AND d.created BETWEEN :b_first AND :b_last AND d.created = ANY(:b_created)"
-    if not pruned:
-        day = target = ""
-    results, lock = ("(SELECT * FROM r ORDER BY id) AS r", "FOR UPDATE") if locking else ("r", "")
-    sql = _RECORD_SQL.format(day=day, target=target, results=results, lock=lock)
+def _record_statement(days: tuple[int, int] | None, *, locking: bool) -> Statement:
+    """The recording statement for results created within `days`, from the start of the
+    first result's day to the end of the last one's (µs since the epoch; None: some
+    result's day is not known, every day is read); `locking`: each row is found by its key
+    and locked, in id order (the runs after the first, module docstring).
+
+    The days are written into the SQL as constants, as a claim's are (store/fair_claim.py
+    `ClaimDays`), so the planner leaves every other day partition out of the plan it keeps:
+    with the two ends bound instead, the generic plan held every partition (today's, the
+    week made ahead, the default one), pruned only at execution, and each execution still
+    locked and opened all of them (in process, recordings of 128: 33.7-36.9 µs per delivery
+    with the eight other partitions, 30.3-34.5 without, docs/benchmarks.md)."""
+    day = target = ""
+    if days is not None:
+        since, until = (int(end) for end in days)  # integers: safe to write into SQL
+        day = (
+            "AND deliveries.created = r.created"
+            f" AND deliveries.created >= {since} AND deliveries.created < {until}"
+        )
+        target = f"AND d.created >= {since} AND d.created < {until}"
+    held = (_LOCKING_HELD if locking else _HELD).format(day=day)
+    sql = _RECORD_SQL.format(held=held, target=target)
     return Statement(
         lambda _: text(sql).bindparams(
-            *(bindparam(name, type_=ARRAY(type_)) for name, type_ in _ARRAYS),
-            *(bindparam(name, type_=BigInteger) for name in ("b_first", "b_last") if pruned),
+            *(bindparam(name, type_=ARRAY(type_)) for name, type_ in _ARRAYS)
         )
     )
+
+
+# Each pair of days is a statement of its own, prepared and planned apart: a handful at a
+# time (a batch's results are usually of one or two days), the oldest dropped beyond that.
+_RECORDINGS: dict[tuple[tuple[int, int] | None, bool], Statement] = {}
+_RECORDINGS_KEPT = 12
+
+
+def _recording(days: tuple[int, int] | None, *, locking: bool) -> Statement:
+    found = _RECORDINGS.get((days, locking))
+    if found is None:
+        if len(_RECORDINGS) >= _RECORDINGS_KEPT:
+            del _RECORDINGS[next(iter(_RECORDINGS))]
+        found = _RECORDINGS[(days, locking)] = _record_statement(days, locking=locking)
+    return found
 
 
 _RECORD_SQL = """
     WITH r AS (
         SELECT * FROM unnest(
             :b_id, :b_token, :b_status, :b_next, :b_code, :b_completed,
-            :b_number, :b_started, :b_headers, :b_latency, :b_body, :b_error, :b_created
+            :b_number, :b_started, :b_headers, :b_latency, :b_body, :b_error, :b_created,
+            :b_row
         ) AS r(id, token, status, next_at, code, completed_at,
-               number, started_at, request_headers, latency_ms, response_body, error, created)
-    ), held AS (
-        SELECT r.*, d.tid FROM {results}
-        CROSS JOIN LATERAL (
-            SELECT ctid AS tid FROM deliveries
-            WHERE deliveries.id = r.id AND deliveries.lease_token = r.token {day}
-            {lock}
-        ) AS d
+               number, started_at, request_headers, latency_ms, response_body, error, created,
+               row_tid)
+    ), held AS ({held}
     ), recorded AS (
         UPDATE deliveries AS d
         SET status = CASE WHEN r.status = 'pending' THEN d.status ELSE r.status END,
@@ -203,34 +226,51 @@ _RECORD_SQL = """
         FROM held AS r
         WHERE d.ctid = ANY(ARRAY(SELECT tid FROM held)) AND d.ctid = r.tid AND d.id = r.id
             AND d.lease_token = r.token {target}
-        RETURNING d.id, d.resource_key IS NOT NULL, d.coalesce_key IS NOT NULL
+        RETURNING d.id, d.resource_key IS NOT NULL AS ordered,
+                  d.coalesce_key IS NOT NULL AS coalesces, r.number, r.started_at,
+                  r.request_headers, r.code, r.latency_ms, r.response_body, r.error
     ), attempted AS (
         INSERT INTO attempts (delivery_id, number, started_at, request_headers, status_code,
                               latency_ms, response_body, error)
-        SELECT r.id, r.number, r.started_at, r.request_headers, r.code, r.latency_ms,
-               r.response_body, r.error
-        FROM r JOIN recorded ON recorded.id = r.id
+        SELECT id, number, started_at, request_headers, code, latency_ms, response_body, error
+        FROM recorded
     )
-    SELECT * FROM recorded
+    SELECT id, ordered, coalesces FROM recorded
 """
-_RECORD = {
-    (pruned, locking): _record_statement(pruned=pruned, locking=locking)
-    for pruned in (True, False)
-    for locking in (True, False)
-}
+# The first run's held rows: where the claim left them (`b_row`, a ctid), else found by a
+# primary-key probe. Finding each row by its key cost ~4.5 µs per delivery of a recording's
+# ~30 (docs/benchmarks.md, "The floor"); a row that moved since its claim (another
+# transaction updated it) is not at its ctid any more, and the UPDATE, which checks the id
+# and the token of the version it finds there, leaves it to the locking runs. (COALESCE
+# evaluates the probe only for a result without a ctid.)
+_HELD = """
+        SELECT r.*, coalesce(r.row_tid::tid, (
+            SELECT ctid FROM deliveries
+            WHERE deliveries.id = r.id AND deliveries.lease_token = r.token {day}
+            LIMIT 1
+        )) AS tid
+        FROM r"""
+# The locking runs' held rows: each found by its key and locked, in id order.
+_LOCKING_HELD = """
+        SELECT r.*, d.tid FROM (SELECT * FROM r ORDER BY id) AS r
+        CROSS JOIN LATERAL (
+            SELECT ctid AS tid FROM deliveries
+            WHERE deliveries.id = r.id AND deliveries.lease_token = r.token {day}
+            FOR UPDATE
+        ) AS d"""
 
 
 async def release_on_postgres(
     tx: Transaction, leases: Sequence[tuple[str, str]], *, due: int
 ) -> None:
     """Hands back leased deliveries unattempted, due again at `due` (microseconds): one
-    statement for the batch, its rows reached and locked as a locking run of `_RECORD`
+    statement for the batch, its rows reached and locked as a locking run of the recording
     reaches them."""
     if leases:
         ids, tokens = zip(*leases, strict=True)
         values = {"b_id": list(ids), "b_token": list(tokens), "b_due": due}
         if await tx.execute(_RELEASE, values) < len(leases):
-            # As for `_RECORD`: a row changed under the lock is released by a second run;
+            # As for the recording: a row changed under the lock is released by a second run;
             # the rows already released no longer carry their token and are left alone.
             await tx.execute(_RELEASE, values)
 

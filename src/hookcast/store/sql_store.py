@@ -415,7 +415,7 @@ class SqlStore:
         holding: Collection[str] | None = None,
     ) -> Sequence[ClaimedDelivery]:
         async with self._writing() as tx:
-            token, claimed, by_key = await delivery_sql.claim_due(
+            token, claimed, by_key, rows = await delivery_sql.claim_due(
                 tx,
                 now=now,
                 limit=limit,
@@ -439,6 +439,7 @@ class SqlStore:
                 lease_token=token,
                 event=by_key[(d.account_id, d.event_id)],
                 webhook=by_id[d.webhook_id],
+                row=rows.get(d.id),
             )
             for d in claimed
         ]

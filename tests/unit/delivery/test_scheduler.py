@@ -178,10 +178,43 @@ def test_claims_fill_prefetch_once_half_of_it_is_free(held: int, room: int) -> N
     assert scheduler.room() == room
 
 
+def _measured(scheduler: EndpointScheduler, endpoint: str = "Z") -> None:
+    """One request to `endpoint` sent and answered: an endpoint's latency is known."""
+    scheduler.enqueue(claims(endpoint), now=0.0)
+    ((_, slot, _),), _ = scheduler.ready(now=0.0)
+    with slot:
+        slot.learn(OutcomeKind.SUCCESS, now=make.NOW, seconds=0.01)
+
+
+def test_until_an_endpoint_is_measured_claims_fill_only_one_endpoint_queue() -> None:
+    # Before any answer every endpoint's queue is endpoint_queue long: a claim of prefetch
+    # would hand all but that back, each a write and a claim again.
+    options = replace(ROOMY, prefetch=1024, endpoint_queue=64)
+    scheduler = EndpointScheduler(options)
+    assert scheduler.room() == 64
+
+    scheduler.enqueue(claims("A" * 60), now=0.0)
+    assert scheduler.room() == 4
+
+    scheduler.enqueue(claims("AAAA"), now=0.0)
+    assert scheduler.room() == 0
+
+
+def test_once_an_endpoint_is_measured_claims_fill_prefetch_again() -> None:
+    options = replace(ROOMY, prefetch=1024, endpoint_queue=64)
+    scheduler = EndpointScheduler(options)
+    _measured(scheduler, "B")
+
+    scheduler.enqueue(claims("A" * 64), now=0.0)
+
+    assert scheduler.room() == 1024 - 64
+
+
 def test_an_overflowing_endpoint_holds_claims_back_until_half_its_queue_is_free() -> None:
     # A's queue holds 4; a claim that overflowed it would mostly bring A's rows again.
     options = replace(ROOMY, prefetch=64, endpoint_queue=4, endpoint_concurrency=1)
     scheduler = EndpointScheduler(options)
+    _measured(scheduler)  # another endpoint: A's queue stays at the floor
     scheduler.enqueue(claims("AAAAAA"), now=0.0)  # 4 queued, 2 handed back
     assert scheduler.room() == 0
 
@@ -197,6 +230,7 @@ def test_an_overflowing_endpoint_holds_claims_back_until_half_its_queue_is_free(
 def test_an_overflowed_endpoint_stops_holding_claims_back_once_its_queue_is_empty() -> None:
     options = replace(ROOMY, prefetch=64, endpoint_queue=1, endpoint_concurrency=1)
     scheduler = EndpointScheduler(options)
+    _measured(scheduler)
     scheduler.enqueue(claims("AA"), now=0.0)
     assert scheduler.room() == 0
 

@@ -175,7 +175,7 @@ _DELIVERY_COLUMNS = ", ".join(column.name for column in deliveries.columns)
 # deliveries' foreign key check takes anyway and store/append.py's `lock_webhooks` too: FOR
 # SHARE conflicts with the NO KEY UPDATE a worker's recording holds on its webhooks for its
 # whole transaction, so publishes to a busy webhook queued behind recordings and recordings
-# behind publishes (sampled at 500-2,000 events/s: 380-620 of ~6,000 samples of PostgreSQL's
+# behind publishes (sampled at 500-2,000 events/s: 298-622 of ~6,000 samples of PostgreSQL's
 # active backends were this statement waiting, none with KEY SHARE; docs/benchmarks.md). A
 # pause committing meanwhile no longer waits for the publish; what it then leaves pending
 # the worker parks when it claims it (delivery/worker.py `_sendable`), as for a publish that

@@ -428,27 +428,34 @@ class SqlStore:
         # the reads around it (the horizon before, the webhooks after) see what they would
         # inside one under READ COMMITTED. BEGIN and COMMIT were two of a claim's five round
         # trips, each on the way from a publish's commit to its delivery's send.
-        async with self._committing() as tx:
-            token, claimed, by_key, lost = await delivery_sql.claim_due(
-                tx,
-                now=now,
-                limit=limit,
-                lease_seconds=lease_seconds,
-                worker_id=worker_id,
-                per_account=per_account,
-                holding=holding,
-            )
-            # Batched loads, one query each (PostgreSQL's claim loaded the events itself, and
-            # reads its webhooks again only when their configuration changed);
-            # deliveries of one webhook share the same Webhook object.
-            if claimed and by_key is None:
-                keys = {(d.account_id, d.event_id) for d in claimed}
-                by_key = await event_sql.load_events(tx, keys)
-            by_id = (
-                await self._claimed_webhooks.load(tx, {d.webhook_id for d in claimed})
-                if claimed
-                else {}
-            )
+        leased: list[Delivery] = []
+        try:
+            async with self._committing() as tx:
+                token, claimed, by_key, lost = await delivery_sql.claim_due(
+                    tx,
+                    now=now,
+                    limit=limit,
+                    lease_seconds=lease_seconds,
+                    worker_id=worker_id,
+                    per_account=per_account,
+                    holding=holding,
+                )
+                leased = claimed + [delivery for delivery, _ in lost]
+                # Batched loads, one query each (PostgreSQL's claim loaded the events itself,
+                # and reads its webhooks again only when their configuration changed);
+                # deliveries of one webhook share the same Webhook object.
+                if claimed and by_key is None:
+                    keys = {(d.account_id, d.event_id) for d in claimed}
+                    by_key = await event_sql.load_events(tx, keys)
+                by_id = (
+                    await self._claimed_webhooks.load(tx, {d.webhook_id for d in claimed})
+                    if claimed
+                    else {}
+                )
+        except Exception:
+            if leased and self.dialect == "postgresql":  # committed: not rolled back
+                await self._give_back(leased, token, now)
+            raise
         if lost:  # rare; after the block, which holds SQLite's one writer
             await self._fail_lost(lost, now)
         if not claimed or by_key is None:
@@ -462,6 +469,15 @@ class SqlStore:
             )
             for d in claimed
         ]
+
+    async def _give_back(self, leased: Sequence[Delivery], token: str, now: datetime) -> None:
+        """Releases the leases of a claim whose reads after it failed, so that they are due
+        at once rather than when the lease expires; if that fails too (the database is
+        down), the lease's expiry hands them back."""
+        try:
+            await self.release_deliveries([(d.id, token) for d in leased], now)
+        except Exception:
+            _log.warning("handing back a claim whose webhooks could not be read failed")
 
     async def _fail_lost(self, lost: Sequence[tuple[Delivery, int]], now: datetime) -> None:
         """Fails the claimed deliveries whose leases were lost too often, in a transaction of

@@ -7,10 +7,13 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
+
 from hookcast.domain.leases import MAX_LEASE_LOSSES
 from hookcast.domain.models import Account, DeliveryStatus, Event, LastError, Webhook
 from hookcast.ports import DeliveryQuery, PageRequest, WebhookHealth
 from hookcast.store import SqlStore, open_store
+from hookcast.store.claimed_webhooks import ClaimedWebhooks
 from support import factories as make
 
 LEASE = 30.0
@@ -46,6 +49,25 @@ async def test_claim_leases_due_deliveries_oldest_first(store: SqlStore) -> None
     # Leased rows are not due again until the lease expires.
     again = await store.claim_due_deliveries(now=make.later(2), limit=10, lease_seconds=LEASE)
     assert [c.event for c in again] == events[2:]
+
+
+async def test_a_claim_whose_webhooks_cannot_be_read_leaves_its_deliveries_due(
+    store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # On PostgreSQL the claim commits before its webhooks are read (no transaction around
+    # it): its leases are handed back rather than left to expire.
+    _acme, _hook, events = await _setup(store)
+
+    async def unreadable(*_args: object) -> dict[str, Webhook]:
+        raise RuntimeError("the webhooks could not be read")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(ClaimedWebhooks, "load", unreadable)
+        with pytest.raises(RuntimeError):
+            await store.claim_due_deliveries(now=make.later(1), limit=10, lease_seconds=LEASE)
+
+    claimed = await store.claim_due_deliveries(now=make.later(1), limit=10, lease_seconds=LEASE)
+    assert [c.event for c in claimed] == events
 
 
 async def test_claim_respects_the_limit(store: SqlStore) -> None:

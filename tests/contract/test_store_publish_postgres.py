@@ -2,8 +2,9 @@
 transaction, and one that meets an event stored meanwhile by another publisher still
 numbers the resource's events without a gap, two groups that carry the same events in
 opposite orders both succeed without a deadlock, a group PostgreSQL rolls back to end one
-(with a caller's transaction) is written again, and a young database's plans look stored
-events up by their key."""
+(with a caller's transaction) is written again, a publish does not wait for a worker's
+recording that holds its webhook, and a young database's plans look stored events up by
+their key."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ from hookcast.domain.models import Account, Event, Ordering, Webhook
 from hookcast.ports import DeliveryQuery, EventQuery, Fanout, PageRequest
 from hookcast.store import SqlStore, open_store, to_async_url
 from hookcast.store.append_postgres import NUMBERING
+from hookcast.store.caller_transaction import CallerTransaction
+from hookcast.store.operational import lock_standing
 from support import factories as make
 from support.waiting import DEADLINE, eventually
 
@@ -265,6 +268,29 @@ async def test_a_group_rolled_back_to_end_a_deadlock_is_written_again(
         mine = await store.list_deliveries(DeliveryQuery(acme.id, hook.id))
         theirs = await store.list_deliveries(DeliveryQuery(other.id, other_hook.id))
         assert (mine.total, theirs.total) == (2, 1)
+
+
+async def test_a_publish_does_not_wait_for_a_recording_that_holds_its_webhook(
+    pg_store: SqlStore, postgres_database: str
+) -> None:
+    acme, hook = await _account_with_webhook(pg_store)
+    event = make.event(acme.id, resource_ids={"media_id": "M0000001"})
+    engine = create_async_engine(to_async_url(postgres_database))
+    try:
+        async with engine.connect() as conn:
+            recording = await conn.begin()
+            # The lock a worker's recording takes on its webhooks until it commits.
+            await lock_standing(CallerTransaction(conn), [hook.id])
+            stored = await asyncio.wait_for(
+                pg_store.append_events(events=[event], fanout=make.fanout_to(hook.id)), DEADLINE
+            )
+            await recording.rollback()
+    finally:
+        await engine.dispose()
+
+    assert stored == [event.id]
+    deliveries = await pg_store.list_deliveries(DeliveryQuery(acme.id, hook.id))
+    assert deliveries.total == 1
 
 
 async def test_a_young_database_finds_stored_events_by_primary_key(

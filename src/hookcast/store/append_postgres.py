@@ -7,7 +7,7 @@ transaction, and every publish waiting on it, sits through. Here:
 1. `NUMBERING` checks the accounts' configuration versions, finds which events are stored
    already (a publisher's retry), and moves the resource counters by the others' counts,
    locking the counters in sorted key order until commit, as store/sequences.py does.
-2. The events are numbered and fanned out here; then `_STORE` inserts the events, share-
+2. The events are numbered and fanned out here; then `_STORE` inserts the events, key-share-
    locks the webhooks, inserts the deliveries of the events it inserted to the webhooks
    that still exist, and notifies the workers if any is due.
 
@@ -169,9 +169,17 @@ _DELIVERY_COLUMNS = ", ".join(column.name for column in deliveries.columns)
 # are inserted in key order, as store/events.py and store/deliveries.py insert them: two
 # groups holding some of the same events (in whatever order their publishers sent them)
 # then wait for each other at most one way, never in a cycle (a deadlock). A delivery is
-# inserted only if its event was (`stored`) and its webhook still exists, share-locked to
-# commit against a concurrent delete (`live`, in id order as every writer takes webhook
-# rows); `woken` tells the workers of other processes on commit.
+# inserted only if its event was (`stored`) and its webhook still exists, locked to commit
+# against a concurrent delete (`live`, in id order as every writer takes webhook rows);
+# `woken` tells the workers of other processes on commit. FOR KEY SHARE, the lock the
+# deliveries' foreign key check takes anyway and store/append.py's `lock_webhooks` too: FOR
+# SHARE conflicts with the NO KEY UPDATE a worker's recording holds on its webhooks for its
+# whole transaction, so publishes to a busy webhook queued behind recordings and recordings
+# behind publishes (sampled at 500-2,000 events/s: 298-622 of ~6,000 samples of PostgreSQL's
+# active backends were this statement waiting, none with KEY SHARE; docs/benchmarks.md). A
+# pause committing meanwhile no longer waits for the publish; what it then leaves pending
+# the worker parks when it claims it (delivery/worker.py `_sendable`), as for a publish that
+# read its configuration before the pause.
 _PG_STORE = text(f"""
 WITH stored AS (
     INSERT INTO events ({_EVENT_COLUMNS})
@@ -180,7 +188,7 @@ WITH stored AS (
     ON CONFLICT (account_id, id) DO NOTHING
     RETURNING account_id, id
 ), live AS (
-    SELECT id FROM webhooks WHERE id = ANY(CAST(:w_ids AS VARCHAR[])) ORDER BY id FOR SHARE
+    SELECT id FROM webhooks WHERE id = ANY(CAST(:w_ids AS VARCHAR[])) ORDER BY id FOR KEY SHARE
 ), made AS (
     INSERT INTO deliveries ({_DELIVERY_COLUMNS})
     SELECT * FROM {unnest_source(deliveries, prefix="d_")} AS d({_DELIVERY_COLUMNS})

@@ -153,11 +153,20 @@ class AsyncpgConnector:
         """See `Connector.writing` (READ COMMITTED; row locks order the writers)."""
         return self._transaction(None)
 
-    @asynccontextmanager
-    async def reading(self) -> AsyncIterator[_Transaction]:
+    def reading(self) -> AbstractAsyncContextManager[_Transaction]:
         """See `Connector.reading`. Without BEGIN and COMMIT, two round trips fewer: under
         READ COMMITTED each statement of a transaction sees its own snapshot anyway, so a
         read block sees exactly what it would inside one."""
+        return self._statements()
+
+    def committing(self) -> AbstractAsyncContextManager[_Transaction]:
+        """See `Connector.committing`: each statement its own transaction, two round trips
+        fewer than `writing`, as for reads."""
+        return self._statements()
+
+    @asynccontextmanager
+    async def _statements(self) -> AsyncIterator[_Transaction]:
+        """A pooled connection outside any transaction: each statement commits as it ends."""
         with translate_errors():
             pool = await self._connected()
             async with pool.acquire() as connection:

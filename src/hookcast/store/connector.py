@@ -76,6 +76,11 @@ class Connector(Protocol):
         """A short read-only transaction (a few rows by key)."""
         ...
 
+    def committing(self) -> AbstractAsyncContextManager[Transaction]:
+        """Writes that need no transaction around them: on PostgreSQL each statement commits
+        as it runs (no BEGIN and COMMIT), on SQLite a write transaction as `writing`."""
+        ...
+
     def scanning(self) -> AbstractAsyncContextManager[Transaction]:
         """A read that may cover many rows (a page and its total, statistics) or runs
         several statements that must see one snapshot (a delivery and its attempts)."""

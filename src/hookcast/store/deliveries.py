@@ -76,6 +76,7 @@ _Chooser = Callable[[str, ClaimDays | None], Select[Any]]
 
 __all__ = [
     "claim_due",
+    "fail_lost",
     "get_delivery",
     "insert_deliveries",
     "list_deliveries",
@@ -153,11 +154,13 @@ async def claim_due(
     worker_id: str | None,
     per_account: int = 0,
     holding: Collection[str] | None = None,
-) -> tuple[str, list[Delivery], dict[EventKey, Event] | None, dict[str, str]]:
+) -> tuple[
+    str, list[Delivery], dict[EventKey, Event] | None, list[tuple[Delivery, int]], dict[str, str]
+]:
     """Leases up to `limit` due pending deliveries to `worker_id`: (lease token, deliveries
-    oldest first, on PostgreSQL their events, loaded by the same statement, and where each
-    leased row is, its ctid by delivery id, for the recording to reach it by; SQLite: none).
-    With
+    oldest first, on PostgreSQL their events, loaded by the same statement, those lost too
+    often, with their losses, for `fail_lost`, and where each leased row is, its ctid by
+    delivery id, for the recording to reach it by; SQLite: none). With
     `per_account`, up to that many of each account's due deliveries first
     (store/fair_claim.py), then the oldest due; with `holding` too, only those shares of
     the accounts not in it.
@@ -167,8 +170,8 @@ async def claim_due(
     is indexed and `next_attempt_at` stays: on PostgreSQL the claim is a HOT update, its
     rows' new versions on their own pages and no index entry added (migration 0018). A
     delivery still leased (its
-    lease expired) counts one more lease loss; one lost `MAX_LEASE_LOSSES` times is failed
-    here, with an attempt saying why, instead of being handed to the next worker to lose.
+    lease expired) counts one more lease loss; one lost `MAX_LEASE_LOSSES` times is not
+    handed to the next worker to lose but failed (`fail_lost`), with an attempt saying why.
     """
     token = secrets.token_hex(16)
     until = now + timedelta(seconds=lease_seconds)
@@ -212,12 +215,26 @@ async def claim_due(
                 lost.append((delivery, row[-1]))
             else:
                 claimed.append(delivery)
-    if lost:
-        await _fail_lost(tx, lost, now)
-        # Failed for good: an ordered chain they head moves on (due now, claimed next time).
-        await advance_chains(tx, [delivery.id for delivery, _ in lost], now=now)
     claimed.sort(key=_CLAIM_ORDER)
-    return token, claimed, loaded, rows
+    return token, claimed, loaded, lost, rows
+
+
+async def fail_lost(tx: Transaction, lost: Sequence[tuple[Delivery, int]], now: datetime) -> None:
+    """Fails deliveries whose leases were lost too often (their sending kills or stalls the
+    worker, or no worker lives long enough to record it), recording why as an attempt, in
+    the transaction `tx` (they are leased to its caller by the claim that found them)."""
+    await tx.execute_many(
+        _FAIL_LOST, [{"b_id": d.id, "b_now": now, "b_status": _FAILED} for d, _ in lost]
+    )
+    await tx.execute_many(
+        _INSERT_ATTEMPT,
+        [
+            attempt_values(lost_attempt(delivery, losses=losses, now=now))
+            for delivery, losses in lost
+        ],
+    )
+    # Failed for good: an ordered chain they head moves on (due now, claimed next time).
+    await advance_chains(tx, [delivery.id for delivery, _ in lost], now=now)
 
 
 _CLAIM_ORDER = attrgetter("created", "id")  # oldest first; in C, not a lambda per row
@@ -260,21 +277,6 @@ def _claimed_delivery(row: Row, until: datetime) -> Delivery:
 
 def _claimed_event(row: Mapping[str, Any]) -> Event:
     return event_from_row({name: row[f"event_{name}"] for name in _EVENT_COLUMNS})
-
-
-async def _fail_lost(tx: Transaction, lost: list[tuple[Delivery, int]], now: datetime) -> None:
-    """Fails deliveries whose leases were lost too often (their sending kills or stalls the
-    worker, or no worker lives long enough to record it), recording why as an attempt."""
-    await tx.execute_many(
-        _FAIL_LOST, [{"b_id": d.id, "b_now": now, "b_status": _FAILED} for d, _ in lost]
-    )
-    await tx.execute_many(
-        _INSERT_ATTEMPT,
-        [
-            attempt_values(lost_attempt(delivery, losses=losses, now=now))
-            for delivery, losses in lost
-        ],
-    )
 
 
 _FAIL_LOST = Statement(

@@ -2,11 +2,13 @@
 
 Each method is one transaction. Writes go through `_writing` (on SQLite: BEGIN IMMEDIATE on
 the single writer connection), short reads through `_reading` and reads that may cover many
-rows through `_scanning` (see store/connector.py).
+rows through `_scanning` (see store/connector.py); a claim, one UPDATE between two reads,
+through `_committing` (on PostgreSQL without a transaction around it).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import replace
@@ -19,6 +21,7 @@ from hookcast.domain.health import on_standing
 from hookcast.domain.models import (
     Account,
     ApiKey,
+    Delivery,
     DeliveryRateLimit,
     Event,
     Ordering,
@@ -77,6 +80,8 @@ from hookcast.store.statistics import GrowthStatistics
 from hookcast.store.wakeup import Wakeup
 
 __all__ = ["SqlStore"]
+
+_log = logging.getLogger(__name__)
 
 
 async def _deleted(tx: Transaction, account_id: str, deletion: Awaitable[bool]) -> bool:
@@ -167,6 +172,11 @@ class SqlStore:
 
     def _reading(self) -> AbstractAsyncContextManager[Transaction]:
         return self._connector.reading()
+
+    def _committing(self) -> AbstractAsyncContextManager[Transaction]:
+        """Writes each committed as it runs (PostgreSQL: no BEGIN and COMMIT, two round
+        trips fewer); a write transaction on SQLite."""
+        return self._connector.committing()
 
     def _scanning(self) -> AbstractAsyncContextManager[Transaction]:
         """A read that may touch many rows (a page and its total, statistics), or that runs
@@ -414,25 +424,42 @@ class SqlStore:
         per_account: int = 0,
         holding: Collection[str] | None = None,
     ) -> Sequence[ClaimedDelivery]:
-        async with self._writing() as tx:
-            token, claimed, by_key, rows = await delivery_sql.claim_due(
-                tx,
-                now=now,
-                limit=limit,
-                lease_seconds=lease_seconds,
-                worker_id=worker_id,
-                per_account=per_account,
-                holding=holding,
-            )
-            if not claimed:
-                return []
-            # Batched loads, one query each (PostgreSQL's claim loaded the events itself, and
-            # reads its webhooks again only when their configuration changed);
-            # deliveries of one webhook share the same Webhook object.
-            if by_key is None:
-                keys = {(d.account_id, d.event_id) for d in claimed}
-                by_key = await event_sql.load_events(tx, keys)
-            by_id = await self._claimed_webhooks.load(tx, {d.webhook_id for d in claimed})
+        # No transaction around the claim on PostgreSQL: its one UPDATE is atomic alone, and
+        # the reads around it (the horizon before, the webhooks after) see what they would
+        # inside one under READ COMMITTED. BEGIN and COMMIT were two of a claim's five round
+        # trips, each on the way from a publish's commit to its delivery's send.
+        leased: list[Delivery] = []
+        try:
+            async with self._committing() as tx:
+                token, claimed, by_key, lost, rows = await delivery_sql.claim_due(
+                    tx,
+                    now=now,
+                    limit=limit,
+                    lease_seconds=lease_seconds,
+                    worker_id=worker_id,
+                    per_account=per_account,
+                    holding=holding,
+                )
+                leased = claimed + [delivery for delivery, _ in lost]
+                # Batched loads, one query each (PostgreSQL's claim loaded the events itself,
+                # and reads its webhooks again only when their configuration changed);
+                # deliveries of one webhook share the same Webhook object.
+                if claimed and by_key is None:
+                    keys = {(d.account_id, d.event_id) for d in claimed}
+                    by_key = await event_sql.load_events(tx, keys)
+                by_id = (
+                    await self._claimed_webhooks.load(tx, {d.webhook_id for d in claimed})
+                    if claimed
+                    else {}
+                )
+        except Exception:
+            if leased and self.dialect == "postgresql":  # committed: not rolled back
+                await self._give_back(leased, token, now)
+            raise
+        if lost:  # rare; after the block, which holds SQLite's one writer
+            await self._fail_lost(lost, now)
+        if not claimed or by_key is None:
+            return []
         return [
             ClaimedDelivery(
                 delivery=d,
@@ -443,6 +470,26 @@ class SqlStore:
             )
             for d in claimed
         ]
+
+    async def _give_back(self, leased: Sequence[Delivery], token: str, now: datetime) -> None:
+        """Releases the leases of a claim whose reads after it failed, so that they are due
+        at once rather than when the lease expires; if that fails too (the database is
+        down), the lease's expiry hands them back."""
+        try:
+            await self.release_deliveries([(d.id, token) for d in leased], now)
+        except Exception:
+            _log.warning("handing back a claim whose webhooks could not be read failed")
+
+    async def _fail_lost(self, lost: Sequence[tuple[Delivery, int]], now: datetime) -> None:
+        """Fails the claimed deliveries whose leases were lost too often, in a transaction of
+        their own (a failure, its attempt and a chain moving on go together). Should it
+        fail, they stay leased to this worker and are found again once the lease expires
+        (lost once more), while the claim's others are sent."""
+        try:
+            async with self._writing() as tx:
+                await delivery_sql.fail_lost(tx, lost, now)
+        except Exception:
+            _log.exception("failing deliveries whose leases were lost too often failed")
 
     async def record_results(
         self, results: Sequence[DeliveryResult], health: Sequence[WebhookHealth]
@@ -678,6 +725,7 @@ class _TransactionView(SqlStore):
         return self._in_callers()
 
     _scanning = _reading
+    _committing = _reading
 
     @asynccontextmanager
     async def _writing(self, conflict: str | None = None) -> AsyncIterator[Transaction]:

@@ -36,7 +36,7 @@ import asyncio
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -287,6 +287,11 @@ class SQLiteConnector:
                         writer.execute("ROLLBACK")
             finally:
                 self._writer_free.release()
+
+    def committing(self) -> AbstractAsyncContextManager[_Inline]:
+        """See `Connector.committing`: a write transaction (SQLite's writes take the one
+        writer lock whether or not a transaction surrounds them)."""
+        return self.writing()
 
     async def _take_writer(self) -> None:
         """Waits for the writer connection: in-process writers queue here instead of

@@ -36,6 +36,7 @@ from hookcast.ports import DeliveryQuery, DeliveryRecord, DeliveryResult, Page
 from hookcast.store.chains import admit_deliveries, advance_chains, start_chains
 from hookcast.store.coalesce import supersede_older, supersede_retried
 from hookcast.store.connector import Row, Transaction
+from hookcast.store.errors import RolledBack
 from hookcast.store.events import EventKey, has_resource_id, load_events
 from hookcast.store.fair_claim import (
     PENDING,
@@ -107,6 +108,12 @@ async def insert_deliveries(
     else:
         live = await lock_webhooks(tx, {delivery.webhook_id for delivery in batch})
         kept = [d for d in batch if d.webhook_id in live]
+        if webhooks_exist and not all(live.values()) and _paused_meanwhile(kept, live):
+            # Their configuration was checked before a pause committed (it held the webhook
+            # FOR UPDATE, store/webhooks.py `update_webhook`, and the lock above waited for
+            # it): made pending, the worker would send them to the paused webhook. Run again,
+            # the check refuses those publishes (store/append.py, group_commit.py).
+            raise RolledBack("a webhook was paused after its publish's configuration check")
     # After the webhooks' locks: a chain row refers to its webhook.
     admitted = await admit_deliveries(tx, kept)
     rows = [delivery_values(d) for d in admitted]
@@ -117,6 +124,16 @@ async def insert_deliveries(
         await tx.execute_many(_INSERT, rows)
     await _supersede_older(tx, admitted)
     return len(admitted)
+
+
+def _paused_meanwhile(batch: Sequence[Delivery], enabled: Mapping[str, bool]) -> bool:
+    """Whether a delivery of `batch` was made pending (or waiting its turn in a chain) to a
+    webhook now disabled: fan-out holds a disabled webhook's deliveries."""
+    return any(
+        not enabled[d.webhook_id]
+        and d.status in (DeliveryStatus.PENDING, DeliveryStatus.WAITING)
+        for d in batch
+    )
 
 
 async def _supersede_older(tx: Transaction, admitted: Sequence[Delivery]) -> None:

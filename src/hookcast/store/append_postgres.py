@@ -9,17 +9,16 @@ transaction, and every publish waiting on it, sits through. Here:
    locking the counters in sorted key order until commit, as store/sequences.py does.
 2. The events are numbered and fanned out here; then `_STORE` inserts the events, key-share-
    locks the webhooks, inserts the deliveries of the events it inserted to the webhooks
-   that still exist, and notifies the workers if any is due; it returns the webhooks it
-   found disabled.
+   that still exist, and notifies the workers if any is due; the deliveries it made
+   pending to a webhook paused since the publish's check are then paused.
 
 Deliveries that need more than an insert (to ordered webhooks: chains; coalescing ones:
 latest wins; held ones: webhook_held) go through store/append.py's statements after step 1.
 
 `Contended` is raised, rolling the transaction back, when this cannot finish as
-store/append.py would: a publish's configuration moved (it must be refused alone; also when
-a webhook it made pending deliveries to was paused after the check), or an event counted as
-new in step 1 was stored by a concurrent transaction before step 2 (the same event id
-published twice at once: its number would leave a gap). The group commit
+store/append.py would: a publish's configuration moved (it must be refused alone), or an
+event counted as new in step 1 was stored by a concurrent transaction before step 2 (the
+same event id published twice at once: its number would leave a gap). The group commit
 then writes the group through store/append.py, which handles both.
 """
 
@@ -34,6 +33,7 @@ from hookcast.domain.models import Delivery, DeliveryStatus, Event
 from hookcast.domain.ordering import number_events, resource_key
 from hookcast.store.append import Publish, fan_out, store_deliveries
 from hookcast.store.connector import Transaction
+from hookcast.store.deliveries import pause_made
 from hookcast.store.crypto import SecretBox
 from hookcast.store.events import first_of_each_key, insert_new_events
 from hookcast.store.rows import delivery_values, event_values
@@ -64,8 +64,10 @@ async def append_on_postgres(
     if all(_only_inserted(delivery) for delivery in fanned_out):
         due = sum(1 for delivery in fanned_out if delivery.lease_token is None)
         inserted, paused = await _store(tx, numbered, fanned_out, wake=due > 0)
-        if inserted < len(numbered) or _paused_meanwhile(publishes, fanned_out, paused):
+        if inserted < len(numbered):
             raise Contended()
+        if paused:
+            await pause_made(tx, _paused_meanwhile(publishes, fanned_out, paused))
         return ids, due
     if len(await insert_new_events(tx, numbered)) < len(numbered):
         raise Contended()
@@ -84,26 +86,24 @@ def _only_inserted(delivery: Delivery) -> bool:
 
 def _paused_meanwhile(
     publishes: Sequence[Publish], fanned_out: Sequence[Delivery], paused: Collection[str]
-) -> bool:
-    """Whether a checked publish made a pending delivery to one of the `paused` webhooks: it
-    read them enabled (fan-out holds a disabled webhook's deliveries), and a pause committed
-    after its configuration's check, which the group's redo through store/append.py then
-    refuses. A publish without `expect` (a person's test or example) goes to a disabled
-    webhook on purpose."""
-    if not paused:
-        return False
+) -> list[str]:
+    """The deliveries a checked publish made pending to one of the `paused` webhooks: it read
+    them enabled (fan-out holds a disabled webhook's deliveries), and a pause committed
+    after its configuration's check. A publish without `expect` (a person's test or
+    example) goes to a disabled webhook on purpose."""
     checked = {
         (event.account_id, event.id)
         for publish in publishes
         if publish.expect is not None
         for event in publish.events
     }
-    return any(
-        delivery.webhook_id in paused
+    return [
+        delivery.id
+        for delivery in fanned_out
+        if delivery.webhook_id in paused
         and delivery.status is DeliveryStatus.PENDING
         and (delivery.account_id, delivery.event_id) in checked
-        for delivery in fanned_out
-    )
+    ]
 
 
 async def _number(
@@ -208,12 +208,12 @@ _DELIVERY_COLUMNS = ", ".join(column.name for column in deliveries.columns)
 # pause conflicts with it all the same: it locks its webhook FOR UPDATE before its UPDATE
 # (store/webhooks.py `update_webhook`), so it waits for a publish that locked the webhook
 # first and then pauses that publish's deliveries too, and a publish locking it after waits
-# for the pause and finds the webhook disabled (`live.enabled`: the row as locked, its
-# latest version), which the group's redo refuses (`_paused_meanwhile`). Before, under FOR
-# SHARE as under KEY SHARE, a publish that checked its configuration before a pause
-# committed could store its deliveries pending, and the worker sent those made later than
-# the pause's clock read (delivery/worker.py `_sendable` parks only those made no later than
-# the webhook's `last_modified`).
+# for the pause, finds the webhook disabled (`live.enabled`: the row as locked, its latest
+# version) and pauses what it made pending (`_paused_meanwhile`), as if made just before
+# the pause either way. Before, under FOR SHARE as under KEY SHARE, a publish that checked
+# its configuration before a pause committed could store its deliveries pending, and the
+# worker sent those made later than the pause's clock read (delivery/worker.py `_sendable`
+# parks only those made no later than the webhook's `last_modified`).
 _PG_STORE = text(f"""
 WITH stored AS (
     INSERT INTO events ({_EVENT_COLUMNS})

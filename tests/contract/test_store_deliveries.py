@@ -91,9 +91,7 @@ async def test_a_webhook_deleted_while_its_delivery_is_claimed_costs_the_claim_n
 
     with monkeypatch.context() as patched:
         patched.setattr(ClaimedWebhooks, "load", deleted_first)
-        claimed = await store.claim_due_deliveries(
-            now=make.later(1), limit=10, lease_seconds=LEASE
-        )
+        claimed = await store.claim_due_deliveries(now=make.later(1), limit=10, lease_seconds=LEASE)
     assert await deleting[0]
 
     assert [c.event for c in claimed if c.webhook.id == kept.id] == others

@@ -23,7 +23,14 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from hookcast.domain.fanout import FanoutPlan, Subscribers
 from hookcast.domain.ids import new_delivery_id, new_event_id
 from hookcast.domain.models import Account, DeliveryStatus, Event, Ordering, Webhook
-from hookcast.ports import ConfigChanged, ConfigVersion, DeliveryQuery, EventQuery, Fanout, PageRequest
+from hookcast.ports import (
+    ConfigChanged,
+    ConfigVersion,
+    DeliveryQuery,
+    EventQuery,
+    Fanout,
+    PageRequest,
+)
 from hookcast.store import SqlStore, open_store, to_async_url
 from hookcast.store.append_postgres import NUMBERING
 from hookcast.store.caller_transaction import CallerTransaction
@@ -350,9 +357,7 @@ async def test_a_pause_during_a_publish_pauses_its_deliveries(
     try:
         async with engine.connect() as conn:
             publishing = await conn.begin()
-            await pg_store.using(conn).append_events(
-                events=[event], fanout=make.fanout_to(hook.id)
-            )
+            await pg_store.using(conn).append_events(events=[event], fanout=make.fanout_to(hook.id))
             paused = replace(hook, enabled=False, last_modified=make.NOW)
             pausing = asyncio.ensure_future(pg_store.update_webhook(paused, make.NOW))
 
@@ -371,7 +376,8 @@ async def test_a_pause_during_a_publish_pauses_its_deliveries(
 async def _none_the_worker_would_send(store: SqlStore, account_id: str, webhook_id: str) -> None:
     """No delivery of the (disabled) webhook is pending and made after its last change."""
     webhook = await store.get_webhook(account_id, webhook_id)
-    assert webhook is not None and not webhook.enabled
+    assert webhook is not None
+    assert not webhook.enabled
     page = await store.list_deliveries(DeliveryQuery(account_id, webhook_id))
     sent = [
         record.delivery.status

@@ -33,8 +33,8 @@ from hookcast.domain.models import Delivery, DeliveryStatus, Event
 from hookcast.domain.ordering import number_events, resource_key
 from hookcast.store.append import Publish, fan_out, store_deliveries
 from hookcast.store.connector import Transaction
-from hookcast.store.deliveries import pause_made
 from hookcast.store.crypto import SecretBox
+from hookcast.store.deliveries import pause_made
 from hookcast.store.events import first_of_each_key, insert_new_events
 from hookcast.store.rows import delivery_values, event_values
 from hookcast.store.sql import NOTIFY_CHANNEL

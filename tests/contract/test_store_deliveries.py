@@ -70,6 +70,34 @@ async def test_a_claim_whose_webhooks_cannot_be_read_leaves_its_deliveries_due(
     assert [c.event for c in claimed] == events
 
 
+async def test_a_webhook_deleted_while_its_delivery_is_claimed_costs_the_claim_nothing(
+    store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # On PostgreSQL the claim commits before its webhooks are read (no transaction around
+    # it), so a deletion no longer waits for the claimed rows: it may commit in between,
+    # taking the webhook and its delivery (ON DELETE CASCADE). The claim still returns the
+    # other webhooks' deliveries (another account's here), not an error that left them
+    # leased a lease long, each counting one lease loss.
+    _acme, gone, _events = await _setup(store)
+    _other, kept, others = await _setup(store)
+    read = ClaimedWebhooks.load
+    deleting: list[asyncio.Future[bool]] = []
+
+    async def deleted_first(self: ClaimedWebhooks, tx: Any, ids: Any) -> dict[str, Webhook]:
+        deleting.append(asyncio.ensure_future(store.delete_webhook(gone.account_id, gone.id)))
+        if store.dialect == "postgresql":  # SQLite's waits for the claim's write to end
+            await deleting[0]
+        return await read(self, tx, ids)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(ClaimedWebhooks, "load", deleted_first)
+        claimed = await store.claim_due_deliveries(now=make.later(1), limit=10, lease_seconds=LEASE)
+    assert await deleting[0]
+
+    assert [c.event for c in claimed if c.webhook.id == kept.id] == others
+    assert {c.webhook.id for c in claimed} <= {gone.id, kept.id}
+
+
 async def test_claim_respects_the_limit(store: SqlStore) -> None:
     await _setup(store, events=5)
     first = await store.claim_due_deliveries(now=make.later(9), limit=2, lease_seconds=LEASE)

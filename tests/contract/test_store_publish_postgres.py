@@ -9,8 +9,10 @@ their key."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
@@ -20,8 +22,15 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from hookcast.domain.fanout import FanoutPlan, Subscribers
 from hookcast.domain.ids import new_delivery_id, new_event_id
-from hookcast.domain.models import Account, Event, Ordering, Webhook
-from hookcast.ports import DeliveryQuery, EventQuery, Fanout, PageRequest
+from hookcast.domain.models import Account, DeliveryStatus, Event, Ordering, Webhook
+from hookcast.ports import (
+    ConfigChanged,
+    ConfigVersion,
+    DeliveryQuery,
+    EventQuery,
+    Fanout,
+    PageRequest,
+)
 from hookcast.store import SqlStore, open_store, to_async_url
 from hookcast.store.append_postgres import NUMBERING
 from hookcast.store.caller_transaction import CallerTransaction
@@ -291,6 +300,92 @@ async def test_a_publish_does_not_wait_for_a_recording_that_holds_its_webhook(
     assert stored == [event.id]
     deliveries = await pg_store.list_deliveries(DeliveryQuery(acme.id, hook.id))
     assert deliveries.total == 1
+
+
+@pytest.mark.parametrize("ordering", [Ordering.NONE, Ordering.RESOURCE])
+async def test_a_publish_during_a_pause_leaves_no_delivery_the_worker_would_send(
+    pg_store: SqlStore, postgres_database: str, ordering: Ordering
+) -> None:
+    # A person pauses the webhook (their clock read at make.NOW, before the publisher's)
+    # while an event is published to it (its delivery made at make.later(1)), its
+    # configuration checked before the pause commits. The worker parks a pending delivery
+    # claimed under a disabled webhook only if it was made no later than the webhook's last
+    # change (delivery/worker.py `_sendable`): this one would be sent, and retried, to the
+    # paused webhook. The pause locked the webhook first here; under FOR SHARE as under
+    # FOR KEY SHARE the publish then stored its delivery pending once the pause committed
+    # (ordered: through store/append.py, unordered: store/append_postgres.py).
+    acme = make.account()
+    await pg_store.create_account(acme)
+    hook = make.webhook(acme.id, ordering=ordering, all_sites=True)
+    await pg_store.create_webhook(hook)
+    event = make.event(acme.id, created=make.later(1))
+    made_later = FanoutPlan(Subscribers([hook]), [event], now=make.later(1), new_id=new_delivery_id)
+    checked = ConfigVersion(acme.id, await pg_store.config_version(acme.id))
+    engine = create_async_engine(to_async_url(postgres_database))
+    try:
+        async with engine.connect() as conn:
+            pausing = await conn.begin()
+            paused = replace(hook, enabled=False, last_modified=make.NOW)
+            await pg_store.using(conn).update_webhook(paused, make.NOW)
+            publishing = asyncio.ensure_future(
+                pg_store.append_events(events=[event], fanout=made_later, expect=checked)
+            )
+
+            async def stored_or_waits() -> bool:
+                return publishing.done() or await _waiting_on_a_lock(postgres_database)
+
+            await eventually(stored_or_waits, message="the publish neither ran nor waited")
+            await pausing.commit()
+            with contextlib.suppress(ConfigChanged):  # refused: the caller fans out again
+                await publishing
+    finally:
+        await engine.dispose()
+
+    await _none_the_worker_would_send(pg_store, acme.id, hook.id)
+
+
+async def test_a_pause_during_a_publish_pauses_its_deliveries(
+    pg_store: SqlStore, postgres_database: str
+) -> None:
+    # The other order: the publish locked the webhook first (in a caller's transaction
+    # here), and the pause, its clock read before the publisher's, commits before it. Under
+    # FOR KEY SHARE the pause no longer waited for the publish, so its UPDATE of the
+    # webhook's pending deliveries missed the publish's, and they stayed pending.
+    acme, hook = await _account_with_webhook(pg_store)
+    event = make.event(acme.id, created=make.later(1))
+    engine = create_async_engine(to_async_url(postgres_database))
+    try:
+        async with engine.connect() as conn:
+            publishing = await conn.begin()
+            await pg_store.using(conn).append_events(events=[event], fanout=make.fanout_to(hook.id))
+            paused = replace(hook, enabled=False, last_modified=make.NOW)
+            pausing = asyncio.ensure_future(pg_store.update_webhook(paused, make.NOW))
+
+            async def paused_or_waits() -> bool:
+                return pausing.done() or await _waiting_on_a_lock(postgres_database)
+
+            await eventually(paused_or_waits, message="the pause neither ran nor waited")
+            await publishing.commit()
+            await pausing
+    finally:
+        await engine.dispose()
+
+    await _none_the_worker_would_send(pg_store, acme.id, hook.id)
+
+
+async def _none_the_worker_would_send(store: SqlStore, account_id: str, webhook_id: str) -> None:
+    """No delivery of the (disabled) webhook is pending and made after its last change."""
+    webhook = await store.get_webhook(account_id, webhook_id)
+    assert webhook is not None
+    assert not webhook.enabled
+    page = await store.list_deliveries(DeliveryQuery(account_id, webhook_id))
+    sent = [
+        record.delivery.status
+        for record in page.items
+        if record.delivery.status is DeliveryStatus.PENDING
+        and record.delivery.created > webhook.last_modified
+    ]
+    assert not sent, "a pending delivery made after the pause's last_modified"
 
 
 async def test_a_young_database_finds_stored_events_by_primary_key(

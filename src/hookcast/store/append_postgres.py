@@ -9,7 +9,8 @@ transaction, and every publish waiting on it, sits through. Here:
    locking the counters in sorted key order until commit, as store/sequences.py does.
 2. The events are numbered and fanned out here; then `_STORE` inserts the events, key-share-
    locks the webhooks, inserts the deliveries of the events it inserted to the webhooks
-   that still exist, and notifies the workers if any is due.
+   that still exist, and notifies the workers if any is due; the deliveries it made
+   pending to a webhook paused since the publish's check are then paused.
 
 Deliveries that need more than an insert (to ordered webhooks: chains; coalescing ones:
 latest wins; held ones: webhook_held) go through store/append.py's statements after step 1.
@@ -23,7 +24,7 @@ then writes the group through store/append.py, which handles both.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from sqlalchemy import BigInteger, Boolean, String, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -33,6 +34,7 @@ from hookcast.domain.ordering import number_events, resource_key
 from hookcast.store.append import Publish, fan_out, store_deliveries
 from hookcast.store.connector import Transaction
 from hookcast.store.crypto import SecretBox
+from hookcast.store.deliveries import pause_made
 from hookcast.store.events import first_of_each_key, insert_new_events
 from hookcast.store.rows import delivery_values, event_values
 from hookcast.store.sql import NOTIFY_CHANNEL
@@ -61,8 +63,11 @@ async def append_on_postgres(
         return ids, 0
     if all(_only_inserted(delivery) for delivery in fanned_out):
         due = sum(1 for delivery in fanned_out if delivery.lease_token is None)
-        if await _store(tx, numbered, fanned_out, wake=due > 0) < len(numbered):
+        inserted, paused = await _store(tx, numbered, fanned_out, wake=due > 0)
+        if inserted < len(numbered):
             raise Contended()
+        if paused:
+            await pause_made(tx, _paused_meanwhile(publishes, fanned_out, paused))
         return ids, due
     if len(await insert_new_events(tx, numbered)) < len(numbered):
         raise Contended()
@@ -77,6 +82,28 @@ def _only_inserted(delivery: Delivery) -> bool:
         and delivery.coalesce_key is None
         and delivery.status is not DeliveryStatus.HELD
     )
+
+
+def _paused_meanwhile(
+    publishes: Sequence[Publish], fanned_out: Sequence[Delivery], paused: Collection[str]
+) -> list[str]:
+    """The deliveries a checked publish made pending to one of the `paused` webhooks: it read
+    them enabled (fan-out holds a disabled webhook's deliveries), and a pause committed
+    after its configuration's check. A publish without `expect` (a person's test or
+    example) goes to a disabled webhook on purpose."""
+    checked = {
+        (event.account_id, event.id)
+        for publish in publishes
+        if publish.expect is not None
+        for event in publish.events
+    }
+    return [
+        delivery.id
+        for delivery in fanned_out
+        if delivery.webhook_id in paused
+        and delivery.status is DeliveryStatus.PENDING
+        and (delivery.account_id, delivery.event_id) in checked
+    ]
 
 
 async def _number(
@@ -108,8 +135,9 @@ async def _number(
 
 async def _store(
     tx: Transaction, numbered: Sequence[Event], fanned_out: Sequence[Delivery], *, wake: bool
-) -> int:
-    """Step 2: inserts the events and their deliveries; returns how many events it inserted."""
+) -> tuple[int, list[str]]:
+    """Step 2: inserts the events and their deliveries; returns how many events it inserted
+    and the deliveries' webhooks that are disabled, as their locks found them."""
     values: dict[str, object] = {
         **unnest_values(events, [event_values(event) for event in numbered], prefix="e_"),
         **unnest_values(deliveries, [delivery_values(d) for d in fanned_out], prefix="d_"),
@@ -119,7 +147,7 @@ async def _store(
     }
     row = await tx.fetch_one(_STORE, values)
     assert row is not None  # an aggregate always answers one row
-    return int(row[0])
+    return int(row[0]), row[3] or []
 
 
 # Rows of (kind, account, resource key, number): ("fresh", ...) if no expected version has
@@ -177,9 +205,15 @@ _DELIVERY_COLUMNS = ", ".join(column.name for column in deliveries.columns)
 # whole transaction, so publishes to a busy webhook queued behind recordings and recordings
 # behind publishes (sampled at 500-2,000 events/s: 298-622 of ~6,000 samples of PostgreSQL's
 # active backends were this statement waiting, none with KEY SHARE; docs/benchmarks.md). A
-# pause committing meanwhile no longer waits for the publish; what it then leaves pending
-# the worker parks when it claims it (delivery/worker.py `_sendable`), as for a publish that
-# read its configuration before the pause.
+# pause conflicts with it all the same: it locks its webhook FOR UPDATE before its UPDATE
+# (store/webhooks.py `update_webhook`), so it waits for a publish that locked the webhook
+# first and then pauses that publish's deliveries too, and a publish locking it after waits
+# for the pause, finds the webhook disabled (`live.enabled`: the row as locked, its latest
+# version) and pauses what it made pending (`_paused_meanwhile`), as if made just before
+# the pause either way. Before, under FOR SHARE as under KEY SHARE, a publish that checked
+# its configuration before a pause committed could store its deliveries pending, and the
+# worker sent those made later than the pause's clock read (delivery/worker.py `_sendable`
+# parks only those made no later than the webhook's `last_modified`).
 _PG_STORE = text(f"""
 WITH stored AS (
     INSERT INTO events ({_EVENT_COLUMNS})
@@ -188,7 +222,8 @@ WITH stored AS (
     ON CONFLICT (account_id, id) DO NOTHING
     RETURNING account_id, id
 ), live AS (
-    SELECT id FROM webhooks WHERE id = ANY(CAST(:w_ids AS VARCHAR[])) ORDER BY id FOR KEY SHARE
+    SELECT id, enabled FROM webhooks WHERE id = ANY(CAST(:w_ids AS VARCHAR[])) ORDER BY id
+    FOR KEY SHARE
 ), made AS (
     INSERT INTO deliveries ({_DELIVERY_COLUMNS})
     SELECT * FROM {unnest_source(deliveries, prefix="d_")} AS d({_DELIVERY_COLUMNS})
@@ -200,7 +235,8 @@ WITH stored AS (
 ), woken AS (
     SELECT pg_notify(CAST(:w_channel AS TEXT), '') WHERE CAST(:w_wake AS BOOLEAN)
 )
-SELECT (SELECT count(*) FROM stored), (SELECT count(*) FROM made), (SELECT count(*) FROM woken)
+SELECT (SELECT count(*) FROM stored), (SELECT count(*) FROM made), (SELECT count(*) FROM woken),
+    (SELECT array_agg(id) FROM live WHERE NOT enabled)
 """).bindparams(  # noqa: S608
     *unnest_parameters(events, prefix="e_"),
     *unnest_parameters(deliveries, prefix="d_"),

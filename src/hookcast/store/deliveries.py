@@ -81,6 +81,7 @@ __all__ = [
     "insert_deliveries",
     "list_deliveries",
     "next_due_at",
+    "pause_made",
     "record_attempts",
     "recover_failed",
     "release_leases",
@@ -88,6 +89,7 @@ __all__ = [
 ]
 
 _PENDING = DeliveryStatus.PENDING.value
+_MADE_PENDING = DeliveryStatus.PENDING
 _PAUSED = DeliveryStatus.PAUSED.value
 _FAILED = DeliveryStatus.FAILED.value
 _WAITING = DeliveryStatus.WAITING.value
@@ -102,11 +104,17 @@ async def insert_deliveries(
     `webhooks_exist`: the caller checked, holding SQLite's write lock, that no webhook was
     deleted since fan-out read them (the account's configuration version), so the check
     here is skipped; PostgreSQL still share-locks them against a concurrent delete."""
+    paused: list[str] = []
     if webhooks_exist and tx.database == "sqlite":
         kept = list(batch)
     else:
         live = await lock_webhooks(tx, {delivery.webhook_id for delivery in batch})
         kept = [d for d in batch if d.webhook_id in live]
+        if webhooks_exist and not all(live.values()):
+            # Their configuration was checked before a pause committed (it held the webhook
+            # FOR UPDATE, store/webhooks.py `update_webhook`, and the lock above waited for
+            # it): left pending, the worker would send them to the paused webhook.
+            paused = [d.id for d in kept if not live[d.webhook_id] and d.status is _MADE_PENDING]
     # After the webhooks' locks: a chain row refers to its webhook.
     admitted = await admit_deliveries(tx, kept)
     rows = [delivery_values(d) for d in admitted]
@@ -116,7 +124,16 @@ async def insert_deliveries(
     else:
         await tx.execute_many(_INSERT, rows)
     await _supersede_older(tx, admitted)
+    await pause_made(tx, paused)
     return len(admitted)
+
+
+async def pause_made(tx: Transaction, delivery_ids: Sequence[str]) -> None:
+    """Pauses these deliveries, just made, if pending (not waiting their turn in a chain), as
+    a pause does its webhook's pending ones (store/webhooks.py `pause_pending`): a publish
+    made them to a webhook paused after it checked the configuration."""
+    if delivery_ids:
+        await tx.execute(_PAUSE_MADE, {"ids": list(delivery_ids)})
 
 
 async def _supersede_older(tx: Transaction, admitted: Sequence[Delivery]) -> None:
@@ -129,6 +146,13 @@ async def _supersede_older(tx: Transaction, admitted: Sequence[Delivery]) -> Non
     await advance_chains(tx, superseded, now=now)
 
 
+_PAUSE_MADE = Statement(
+    lambda database: (
+        update(deliveries)
+        .where(in_list(database, column=deliveries.c.id), deliveries.c.status == _PENDING)
+        .values(status=_PAUSED)
+    )
+)
 _INSERT = Statement(  # SQLite
     lambda database: insert_ignoring(
         database, table=deliveries, conflict_on=("event_id", "webhook_id")

@@ -447,11 +447,8 @@ class SqlStore:
                 if claimed and by_key is None:
                     keys = {(d.account_id, d.event_id) for d in claimed}
                     by_key = await event_sql.load_events(tx, keys)
-                by_id = (
-                    await self._claimed_webhooks.load(tx, {d.webhook_id for d in claimed})
-                    if claimed
-                    else {}
-                )
+                hooks = {d.webhook_id for d in claimed}
+                by_id = await self._claimed_webhooks.load(tx, hooks) if claimed else {}
         except Exception:
             if leased and self.dialect == "postgresql":  # committed: not rolled back
                 await self._give_back(leased, token, now)
@@ -460,6 +457,13 @@ class SqlStore:
             await self._fail_lost(lost, now)
         if not claimed or by_key is None:
             return []
+        if len(by_id) < len(hooks):
+            # Deleted since the claim committed (PostgreSQL: no transaction holds the claimed
+            # rows against the deletion's cascade), their deliveries with them: nothing to
+            # send or hand back. Failing the claim instead left its other deliveries, any
+            # account's, leased a lease long, each counting a lease loss towards being
+            # failed unsent (MAX_LEASE_LOSSES).
+            claimed = [d for d in claimed if d.webhook_id in by_id]
         return [
             ClaimedDelivery(
                 delivery=d,

@@ -137,6 +137,14 @@ async def update_webhook(
     tx: Transaction, *, webhook: Webhook, now: datetime, box: SecretBox
 ) -> None:
     values = {f"b_{name}": value for name, value in webhook_values(webhook, box).items()}
+    if not webhook.enabled:
+        # FOR UPDATE, the one row lock a publish's FOR KEY SHARE waits for, and taken before
+        # the UPDATE (a KEY SHARE lock is granted on a row an UPDATE of other columns holds,
+        # and the publish reads it as it was): a publish that locked the webhook first (its
+        # configuration read before this pause commits) commits before the pause goes on,
+        # which then pauses its deliveries too; one locking it after waits for the pause,
+        # reads the webhook disabled and stores them paused (store/append_postgres.py).
+        await tx.execute(_LOCK_FOR_PAUSE, {"ids": [webhook.id]})
     if await tx.execute(_UPDATE, values) == 0:
         raise NotFound(f"webhook {webhook.id} not found")
     await tx.execute(_DELETE_EVENTS, {"b_id": webhook.id})
@@ -174,13 +182,14 @@ async def delete_webhook(tx: Transaction, *, account_id: str, webhook_id: str) -
     return await tx.execute(_DELETE, {"account_id": account_id, "id": webhook_id}) > 0
 
 
-async def lock_webhooks(tx: Transaction, webhook_ids: Collection[str]) -> set[str]:
+async def lock_webhooks(tx: Transaction, webhook_ids: Collection[str]) -> dict[str, bool]:
     """The ids that still exist, share-locked until commit so they cannot be deleted before
-    deliveries referencing them are inserted (SQLite's BEGIN IMMEDIATE already excludes it)."""
+    deliveries referencing them are inserted (SQLite's BEGIN IMMEDIATE already excludes it),
+    each with whether it is enabled as locked (a pause that held it committed first)."""
     if not webhook_ids:
-        return set()
+        return {}
     rows = await tx.fetch_all(_LOCK_BY_IDS, {"ids": list(webhook_ids)})
-    return {webhook_id for (webhook_id,) in rows}
+    return {webhook_id: bool(enabled) for webhook_id, enabled in rows}
 
 
 async def _insert_subscriptions(tx: Transaction, webhook: Webhook) -> None:
@@ -271,10 +280,18 @@ _BY_IDS = Statement(
 )
 _LOCK_BY_IDS = Statement(
     lambda database: (
-        select(webhooks.c.id)
+        select(webhooks.c.id, webhooks.c.enabled)
         .where(in_list(database, column=webhooks.c.id))
         .order_by(webhooks.c.id)
         .with_for_update(read=True, key_share=True)
+    )
+)
+_LOCK_FOR_PAUSE = Statement(
+    lambda database: (
+        select(webhooks.c.id)
+        .where(in_list(database, column=webhooks.c.id))
+        .order_by(webhooks.c.id)
+        .with_for_update()
     )
 )
 _MUTABLE = [key for key in _SAVED if key not in ("id", "account_id", "created")]

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from live import SCREENSHOTS, WIDTHS, Receiver, Server
 from playwright.sync_api import Browser, Page, expect
-from test_webhook_lifecycle import ensure_property_as, sign_in
+from test_webhook_lifecycle import sign_in, webhook_on_property
 
 from support.waiting import wait_until
 
@@ -19,22 +19,13 @@ NAME = "CRM sync (wrong secret)"
 @pytest.fixture(scope="module")
 def refused(browser: Browser, server: Server, receiver: Receiver) -> str:
     """A webhook at a receiver answering 401, with two events retried a minute apart."""
-    ensure_property_as(browser, server.url, server.admin)
-    created = server.api(
-        "POST",
-        "/v2/webhooks/",
-        server.admin,
-        {
-            "metadata": {
-                "name": NAME,
-                "webhook_url": receiver.url("/refuse/crm"),
-                "events": ["media_available"],
-                "site_ids": ["1A23bCD4"],
-                "retry_policy": [60, 600],
-            }
-        },
+    webhook_id = webhook_on_property(
+        browser,
+        server,
+        name=NAME,
+        webhook_url=receiver.url("/refuse/crm"),
+        retry_policy=[60, 600],
     )
-    webhook_id = str(created["id"])
     events = [
         {"event": "media_available", "site_id": "1A23bCD4", "media_id": media_id}
         for media_id in ("Crm00001", "Crm00002")
@@ -105,21 +96,9 @@ def test_a_refused_webhook_shows_as_failing_with_its_last_error(
 @pytest.fixture(scope="module")
 def gone(browser: Browser, server: Server, receiver: Receiver) -> str:
     """A webhook whose receiver answered 410 Gone, so the worker disabled it."""
-    ensure_property_as(browser, server.url, server.admin)
-    created = server.api(
-        "POST",
-        "/v2/webhooks/",
-        server.admin,
-        {
-            "metadata": {
-                "name": "Retired partner feed",
-                "webhook_url": receiver.url("/gone/partner"),
-                "events": ["media_available"],
-                "site_ids": ["1A23bCD4"],
-            }
-        },
+    webhook_id = webhook_on_property(
+        browser, server, name="Retired partner feed", webhook_url=receiver.url("/gone/partner")
     )
-    webhook_id = str(created["id"])
     event = {"event": "media_available", "site_id": "1A23bCD4", "media_id": "Gone0001"}
     server.api("POST", "/v2/events/", server.admin, {"events": [event]})
     wait_until(

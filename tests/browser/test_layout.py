@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from live import WIDTHS, Receiver, Server
 from playwright.sync_api import Browser, Locator, Page, expect
-from test_webhook_lifecycle import ensure_property_as, sign_in
+from test_webhook_lifecycle import ensure_property_as, sign_in, webhook_on_property
 
 from hookcast.dashboard.chart import hourly_chart_svg
 from hookcast.dashboard.health import HourBar
@@ -24,22 +24,13 @@ DESCRIPTION = "Runbook: https://wiki.example.com/" + "runbooks-" * 40
 
 @pytest.fixture(scope="module")
 def long_webhook(browser: Browser, server: Server, receiver: Receiver) -> str:
-    ensure_property_as(browser, server.url, server.admin)
-    created = server.api(
-        "POST",
-        "/v2/webhooks/",
-        server.admin,
-        {
-            "metadata": {
-                "name": LONG_NAME,
-                "description": DESCRIPTION,
-                "webhook_url": receiver.url(LONG_PATH),
-                "events": ["media_available"],
-                "site_ids": ["1A23bCD4"],
-            }
-        },
+    return webhook_on_property(
+        browser,
+        server,
+        name=LONG_NAME,
+        description=DESCRIPTION,
+        webhook_url=receiver.url(LONG_PATH),
     )
-    return str(created["id"])
 
 
 def _box(locator: Locator) -> dict[str, Any]:

@@ -43,6 +43,15 @@ def ensure_property_as(browser: Browser, base_url: str, key: str) -> None:
         context.close()
 
 
+def webhook_on_property(browser: Browser, server: Server, **metadata: object) -> str:
+    """A webhook made through the API for `media_available` on the property
+    `ensure_property_as` makes, with `metadata` (its name and webhook_url at least): its id."""
+    ensure_property_as(browser, server.url, server.admin)
+    body = {"events": ["media_available"], "site_ids": ["1A23bCD4"], **metadata}
+    created = server.api("POST", "/v2/webhooks/", server.admin, {"metadata": body})
+    return str(created["id"])
+
+
 def test_signing_in_with_a_wrong_key_says_so(page: Page) -> None:
     page.goto("/webhooks")
     expect(page).to_have_url(re.compile(r"/\?next="))

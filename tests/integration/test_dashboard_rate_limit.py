@@ -4,12 +4,14 @@ portal's bucket leaves the platform's admin key (which made the link) its own.""
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from harness import cli_env, serve, webhook_metadata
+from harness import Server, cli_env, serve, webhook_metadata
 from receivers import closed_port
 
 BURST = 6  # HOOKCAST_RATE_LIMIT_BURST; the rate is 0.01 a second: no refill during the test
@@ -18,6 +20,26 @@ BURST = 6  # HOOKCAST_RATE_LIMIT_BURST; the rate is 0.01 a second: no refill dur
 def _api(client: httpx.Client, method: str, path: str, key: str, **body: object) -> httpx.Response:
     headers = {"Authorization": f"Bearer {key}"}
     return client.request(method, path, json=body or None, headers=headers)
+
+
+@contextlib.contextmanager
+def _limited(
+    tmp_path: Path, **settings: str
+) -> Iterator[tuple[Server, httpx.Client, httpx.Client]]:
+    """`serve` on SQLite with the rate limit of BURST requests and no refill (and `settings`),
+    with a client for the API and one for the browser's pages."""
+    env = cli_env(
+        f"sqlite+aiosqlite:///{tmp_path / 'hookcast.db'}",
+        HOOKCAST_RATE_LIMIT_PER_SECOND="0.01",
+        HOOKCAST_RATE_LIMIT_BURST=str(BURST),
+        **settings,
+    )
+    with (
+        serve(env, tmp_path) as server,
+        httpx.Client(base_url=server.url, timeout=10) as api,
+        httpx.Client(base_url=server.url, timeout=10) as browser,
+    ):
+        yield server, api, browser
 
 
 def _csrf(page: httpx.Response) -> str:
@@ -29,17 +51,7 @@ def _csrf(page: httpx.Response) -> str:
 def test_a_portal_session_is_held_to_the_rate_limit_apart_from_the_admin_key(
     tmp_path: Path,
 ) -> None:
-    env = cli_env(
-        f"sqlite+aiosqlite:///{tmp_path / 'hookcast.db'}",
-        HOOKCAST_ALLOWED_NETWORKS="127.0.0.0/8",
-        HOOKCAST_RATE_LIMIT_PER_SECOND="0.01",
-        HOOKCAST_RATE_LIMIT_BURST=str(BURST),
-    )
-    with (
-        serve(env, tmp_path) as server,
-        httpx.Client(base_url=server.url, timeout=10) as api,
-        httpx.Client(base_url=server.url, timeout=10) as browser,
-    ):
+    with _limited(tmp_path, HOOKCAST_ALLOWED_NETWORKS="127.0.0.0/8") as (server, api, browser):
         admin = server.admin_key()
         site = _api(api, "POST", "/v2/sites/", admin, metadata={"name": "Main"})
         assert site.status_code == 201, site.text
@@ -80,16 +92,7 @@ def test_a_portal_session_is_held_to_the_rate_limit_apart_from_the_admin_key(
 @pytest.mark.parametrize("portal", [False, True], ids=["operator", "portal"])
 def test_a_session_past_the_rate_limit_can_still_sign_out(tmp_path: Path, portal: bool) -> None:
     # A person told "too many requests" must be able to leave: sign-out is not counted.
-    env = cli_env(
-        f"sqlite+aiosqlite:///{tmp_path / 'hookcast.db'}",
-        HOOKCAST_RATE_LIMIT_PER_SECOND="0.01",
-        HOOKCAST_RATE_LIMIT_BURST=str(BURST),
-    )
-    with (
-        serve(env, tmp_path) as server,
-        httpx.Client(base_url=server.url, timeout=10) as api,
-        httpx.Client(base_url=server.url, timeout=10) as browser,
-    ):
+    with _limited(tmp_path) as (server, api, browser):
         admin = server.admin_key()
         if portal:
             link = _api(api, "POST", "/v2/portal_links/", admin, role="editor", duration="1h")
@@ -128,16 +131,7 @@ def test_a_sign_in_and_out_loop_writes_no_more_rows_than_the_limit_allows(tmp_pa
     """Each sign-out writes a row (the session refused until it expires) and is never
     refused, so the sign-ins are what is counted: uncounted, one client signing in and out
     in a loop wrote 575 rows in 10 s through a key of 1 request a second (attack 10)."""
-    database = tmp_path / "hookcast.db"
-    env = cli_env(
-        f"sqlite+aiosqlite:///{database}",
-        HOOKCAST_RATE_LIMIT_PER_SECOND="0.01",
-        HOOKCAST_RATE_LIMIT_BURST=str(BURST),
-    )
-    with (
-        serve(env, tmp_path) as server,
-        httpx.Client(base_url=server.url, timeout=10) as browser,
-    ):
+    with _limited(tmp_path) as (server, _, browser):
         admin = server.admin_key()
         answers = []
         for _ in range(3 * BURST):
@@ -152,6 +146,6 @@ def test_a_sign_in_and_out_loop_writes_no_more_rows_than_the_limit_allows(tmp_pa
                 assert browser.post("/signout", data={"csrf": csrf}).status_code == 303
         assert answers.count(303) <= BURST, answers
         assert answers[-1] == 429, answers
-        with sqlite3.connect(database) as db:
+        with sqlite3.connect(tmp_path / "hookcast.db") as db:
             (rows,) = db.execute("SELECT count(*) FROM revoked_sessions").fetchone()
         assert 0 < rows <= BURST, rows

@@ -13,6 +13,7 @@ from hookcast.domain.leases import MAX_LEASE_LOSSES
 from hookcast.domain.models import Account, DeliveryStatus, Event, LastError, Webhook
 from hookcast.ports import DeliveryQuery, PageRequest, WebhookHealth
 from hookcast.store import SqlStore, open_store
+from hookcast.store import deliveries as delivery_sql
 from hookcast.store.claimed_webhooks import ClaimedWebhooks
 from support import factories as make
 
@@ -507,3 +508,25 @@ async def _lose_from(store: SqlStore, now: datetime) -> datetime:
 
 def _query(account_id: str, webhook_id: str) -> DeliveryQuery:
     return DeliveryQuery(account_id=account_id, webhook_id=webhook_id, page=PageRequest())
+
+
+async def test_failing_lost_deliveries_passes_over_one_whose_webhook_was_deleted(
+    store: SqlStore,
+) -> None:
+    # A claim on PostgreSQL commits before the deliveries it found lost too often are failed
+    # (store/sql_store.py), so a webhook's deletion may take one of them first (cascade): its
+    # attempt would refer to no delivery, and the batch's others stayed leased a lease long.
+    _acme, gone, _ = await _setup(store)
+    other, kept, _ = await _setup(store)
+    (doomed,) = [r.delivery for r in (await store.list_deliveries(_query(_acme.id, gone.id))).items]
+    (lost,) = [r.delivery for r in (await store.list_deliveries(_query(other.id, kept.id))).items]
+    assert await store.delete_webhook(gone.account_id, gone.id)
+
+    async with store._writing() as tx:
+        await delivery_sql.fail_lost(
+            tx, [(doomed, MAX_LEASE_LOSSES), (lost, MAX_LEASE_LOSSES)], make.NOW
+        )
+
+    (record,) = (await store.list_deliveries(_query(other.id, kept.id))).items
+    assert record.delivery.status is DeliveryStatus.FAILED
+    assert len(record.attempts) == 1

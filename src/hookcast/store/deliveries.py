@@ -246,7 +246,17 @@ async def claim_due(
 async def fail_lost(tx: Transaction, lost: Sequence[tuple[Delivery, int]], now: datetime) -> None:
     """Fails deliveries whose leases were lost too often (their sending kills or stalls the
     worker, or no worker lives long enough to record it), recording why as an attempt, in
-    the transaction `tx` (they are leased to its caller by the claim that found them)."""
+    the transaction `tx` (they are leased to its caller by the claim that found them).
+
+    Those whose webhook was deleted since the claim (it commits first, and the deletion
+    takes its deliveries with it) are passed over: their attempts would refer to no
+    delivery, and the foreign key failed the whole batch. The others are locked first, so
+    no deletion takes them before their attempts are in."""
+    rows = await tx.fetch_all(_LOCK_EXISTING, {"ids": [d.id for d, _ in lost]})
+    existing = {delivery_id for (delivery_id,) in rows}
+    lost = [(d, losses) for d, losses in lost if d.id in existing]
+    if not lost:
+        return
     await tx.execute_many(
         _FAIL_LOST, [{"b_id": d.id, "b_now": now, "b_status": _FAILED} for d, _ in lost]
     )
@@ -303,6 +313,14 @@ def _claimed_event(row: Mapping[str, Any]) -> Event:
     return event_from_row({name: row[f"event_{name}"] for name in _EVENT_COLUMNS})
 
 
+_LOCK_EXISTING = Statement(
+    lambda database: (
+        select(deliveries.c.id)
+        .where(in_list(database, column=deliveries.c.id))
+        .order_by(deliveries.c.id)
+        .with_for_update()
+    )
+)
 _FAIL_LOST = Statement(
     lambda _: (
         update(deliveries)

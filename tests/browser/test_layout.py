@@ -5,6 +5,8 @@ missing field at once, events name their property, and an empty page keeps its s
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -33,6 +35,18 @@ def long_webhook(browser: Browser, server: Server, receiver: Receiver) -> str:
     )
 
 
+@contextlib.contextmanager
+def _signed_in(browser: Browser, server: Server, width: int, key: str) -> Iterator[Page]:
+    """A page `width` px wide, signed in with `key`, in a context of its own."""
+    context = browser.new_context(base_url=server.url, viewport={"width": width, "height": 900})
+    try:
+        page = context.new_page()
+        sign_in(page, key)
+        yield page
+    finally:
+        context.close()
+
+
 def _box(locator: Locator) -> dict[str, Any]:
     box = locator.bounding_box()
     assert box is not None, f"{locator} is not shown"
@@ -51,10 +65,7 @@ def _sideways_scroll(page: Page) -> int:
 def test_a_long_url_and_name_stay_inside_their_card_and_page(
     browser: Browser, server: Server, long_webhook: str, width: int
 ) -> None:
-    context = browser.new_context(base_url=server.url, viewport={"width": width, "height": 900})
-    try:
-        page = context.new_page()
-        sign_in(page, server.admin)
+    with _signed_in(browser, server, width, server.admin) as page:
         row = page.locator(".webhook-row", has=page.get_by_role("link", name=LONG_NAME))
         url = row.locator(".url")
         card = _box(row)
@@ -75,18 +86,13 @@ def test_a_long_url_and_name_stay_inside_their_card_and_page(
         expect(where).to_contain_text(LONG_PATH)
         expect(where).to_be_in_viewport()
         assert _right(_box(where)) <= width
-    finally:
-        context.close()
 
 
 @pytest.mark.parametrize("width", WIDTHS)
 def test_the_health_figures_line_up(
     browser: Browser, server: Server, long_webhook: str, width: int
 ) -> None:
-    context = browser.new_context(base_url=server.url, viewport={"width": width, "height": 900})
-    try:
-        page = context.new_page()
-        sign_in(page, server.admin)
+    with _signed_in(browser, server, width, server.admin) as page:
         row = page.locator(".webhook-row", has=page.get_by_role("link", name=LONG_NAME))
         labels = row.locator(".health dt")
         values = row.locator(".health dd")
@@ -96,8 +102,6 @@ def test_the_health_figures_line_up(
         tops = {round(_box(values.nth(i))["y"]) for i in range(3)}
         assert len(tops) == 1, f"the figures' values start at different heights: {tops}"
         assert len({round(_box(labels.nth(i))["y"]) for i in range(3)}) == 1
-    finally:
-        context.close()
 
 
 def test_a_delivery_row_shows_that_it_opens(page: Page, server: Server, long_webhook: str) -> None:
@@ -154,17 +158,12 @@ def test_events_name_their_property(page: Page, browser: Browser, server: Server
 def test_an_empty_account_keeps_its_spacing(browser: Browser, server: Server, width: int) -> None:
     account = server.cli("accounts", "create", f"Empty at {width}")
     key = server.cli("keys", "create", "--role", "admin", "--account", account)
-    context = browser.new_context(base_url=server.url, viewport={"width": width, "height": 900})
-    try:
-        page = context.new_page()
-        sign_in(page, key)
+    with _signed_in(browser, server, width, key) as page:
         empty = page.locator(".empty")
         expect(empty).to_contain_text("No webhooks yet")
         below = _box(page.locator("#flowplayer-secret"))
         gap = below["y"] - (_box(empty)["y"] + _box(empty)["height"])
         assert gap >= 12, f"the empty state touches the card below it ({gap:.0f} px apart)"
-    finally:
-        context.close()
 
 
 @pytest.mark.parametrize("width", WIDTHS)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
@@ -18,7 +17,7 @@ from hookcast.cli.remote import (
     first_site,
     parse_json_object,
 )
-from hookcast.domain.catalog import EVENT_TYPES, PUBLISHABLE_EVENTS, EventType
+from hookcast.domain.catalog import EVENT_TYPES, PUBLISHABLE_EVENTS, EventType, closest_name
 from hookcast.domain.formats import FORMATS, Format
 from hookcast.domain.models import Event
 
@@ -140,8 +139,8 @@ def _shown_in(wire: Format, event: Event) -> str:
 
 def _event_type(name: str) -> EventType:
     if name not in PUBLISHABLE_EVENTS:
-        close = difflib.get_close_matches(name, PUBLISHABLE_EVENTS, n=1)
-        guess = f"did you mean {close[0]}? " if close else ""
+        close = closest_name(name, PUBLISHABLE_EVENTS)
+        guess = f"did you mean {close}? " if close else ""
         fail(
             f"{name!r} is not a known event; {guess}valid events are: "
             f"{', '.join(PUBLISHABLE_EVENTS)}"

@@ -6,7 +6,8 @@ mapped onto the same vocabulary so one receiver handles every platform.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import difflib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -217,3 +218,10 @@ SUBSCRIBABLE_EVENTS: tuple[str, ...] = (*PUBLISHABLE_EVENTS, *OPERATIONAL_EVENTS
 
 def get_event_type(name: str) -> EventType | None:
     return EVENT_TYPES.get(name)
+
+
+def closest_name(name: str, known: Sequence[str]) -> str | None:
+    """The one of `known` a mistyped `name` most likely meant, if any is close: what the
+    API's and the CLI's "did you mean" say."""
+    close = difflib.get_close_matches(name, known, n=1)
+    return close[0] if close else None

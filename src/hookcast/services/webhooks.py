@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import builtins
 import dataclasses
-import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from hookcast.domain.catalog import ALL_EVENTS
+from hookcast.domain.catalog import ALL_EVENTS, closest_name
 from hookcast.domain.conditions import parse_conditions
 from hookcast.domain.custom_headers import parse_custom_headers
 from hookcast.domain.delivery_rate import parse_rate_limit
@@ -494,8 +493,8 @@ def _events(raw: object, wire: Format) -> tuple[str, ...]:
 def _with_guess(name: str, known: Sequence[str]) -> str:
     """A typo's likely meaning beside it, as `hookcast trigger` gives it: the list of valid
     names that follows runs to 37 in the jwplayer format."""
-    close = difflib.get_close_matches(name, known, n=1)
-    return f"{name} (did you mean {close[0]}?)" if close else name
+    close = closest_name(name, known)
+    return f"{name} (did you mean {close}?)" if close else name
 
 
 def _catalog_event(name: str, wire: Format) -> str:

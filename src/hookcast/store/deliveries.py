@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
 from collections import defaultdict
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -447,19 +448,11 @@ _REGISTER = Statement(register_claimer)  # SQLite
 
 # PostgreSQL's claims by kind and days (`ClaimDays` is written into each one's SQL): a
 # handful at a time (a new pair of days comes when the horizon moves or the day changes),
-# the oldest dropped beyond that; each is compiled on its first claim.
-_PG_CLAIMS: dict[tuple[str, ClaimDays], Statement] = {}
-_PG_CLAIMS_KEPT = 12
-
-
+# the least recently used dropped beyond that; each is compiled on its first claim.
+@functools.lru_cache(maxsize=12)
 def _pg_claim(kind: str, days: ClaimDays) -> Statement:
     """PostgreSQL's claim of `kind` (`_CHOOSERS`) over `days`, with its events."""
-    found = _PG_CLAIMS.get((kind, days))
-    if found is None:
-        if len(_PG_CLAIMS) >= _PG_CLAIMS_KEPT:
-            del _PG_CLAIMS[next(iter(_PG_CLAIMS))]
-        found = _PG_CLAIMS[(kind, days)] = _with_events(_CHOOSERS[kind], days)
-    return found
+    return _with_events(_CHOOSERS[kind], days)
 
 
 async def record_attempts(tx: Transaction, results: Sequence[DeliveryResult]) -> int:

@@ -37,6 +37,7 @@ and logs no attempt. An attempt's request headers are stored compactly
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -100,7 +101,7 @@ async def _record(
     if None not in created:
         first, last = min(created), max(created)
         days = (first - first % DAY_MICROS, last - last % DAY_MICROS + DAY_MICROS)
-    return await tx.fetch_all(_recording(days, locking=locking), values)
+    return await tx.fetch_all(_record_statement(days, locking=locking), values)
 
 
 def _arrays(results: Sequence[DeliveryResult]) -> dict[str, list[Any]]:
@@ -157,6 +158,10 @@ _ARRAYS = (
 # A retry (status 'pending': DeliveryStatus.PENDING) keeps the delivery's status: PENDING,
 # or PAUSED if its webhook was disabled while the attempt was in flight (a retry must not
 # resume it), and its completion time; a final result sets both and keeps the due time.
+# Each pair of days is a statement of its own, prepared and planned apart: a handful at a
+# time (a batch's results are usually of one or two days), the least recently used dropped
+# beyond that, as the claims' (store/deliveries.py `_pg_claim`).
+@functools.lru_cache(maxsize=12)
 def _record_statement(days: tuple[int, int] | None, *, locking: bool) -> Statement:
     """The recording statement for results created within `days`, from the start of the
     first result's day to the end of the last one's (µs since the epoch; None: some
@@ -184,21 +189,6 @@ def _record_statement(days: tuple[int, int] | None, *, locking: bool) -> Stateme
             *(bindparam(name, type_=ARRAY(type_)) for name, type_ in _ARRAYS)
         )
     )
-
-
-# Each pair of days is a statement of its own, prepared and planned apart: a handful at a
-# time (a batch's results are usually of one or two days), the oldest dropped beyond that.
-_RECORDINGS: dict[tuple[tuple[int, int] | None, bool], Statement] = {}
-_RECORDINGS_KEPT = 12
-
-
-def _recording(days: tuple[int, int] | None, *, locking: bool) -> Statement:
-    found = _RECORDINGS.get((days, locking))
-    if found is None:
-        if len(_RECORDINGS) >= _RECORDINGS_KEPT:
-            del _RECORDINGS[next(iter(_RECORDINGS))]
-        found = _RECORDINGS[(days, locking)] = _record_statement(days, locking=locking)
-    return found
 
 
 _RECORD_SQL = """

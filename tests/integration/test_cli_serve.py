@@ -194,35 +194,16 @@ def test_api_servers_started_with_reuse_port_share_one_port(tmp_path: Path) -> N
             assert second.process.poll() is None
 
 
-def test_a_port_in_use_without_reuse_port_is_refused_in_one_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize("flags", [[], ["--reuse-port"]], ids=["plain", "reuse-port"])
+def test_a_second_serve_on_a_taken_port_says_so_and_what_to_do(
+    tmp_path: Path, flags: list[str]
+) -> None:
+    # A second `make run`: uvicorn logged its bind error among INFO lines and exited 3. With
+    # --reuse-port, the port held by a server started without it is refused the same way.
     env = cli_env(f"sqlite:///{tmp_path / 'hookcast.db'}")
     with serve(env, tmp_path, "--no-worker") as taken:
         port = str(urlsplit(taken.url).port)
-        done = subprocess.run(
-            [hookcast_bin(), "serve", "--no-worker", "--reuse-port", "--port", port],
-            env=env,
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-    assert done.returncode == 1
-    assert f"error: cannot listen on 127.0.0.1:{port}: " in done.stderr, done.stderr
-
-
-def test_a_second_serve_on_a_taken_port_says_so_and_what_to_do(tmp_path: Path) -> None:
-    # A second `make run`: uvicorn logged its bind error among INFO lines and exited 3.
-    env = cli_env(f"sqlite:///{tmp_path / 'hookcast.db'}")
-    with serve(env, tmp_path, "--no-worker") as taken:
-        port = str(urlsplit(taken.url).port)
-        done = subprocess.run(
-            [hookcast_bin(), "serve", "--no-worker", "--port", port],
-            env=env,
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        done = run_cli(["serve", "--no-worker", *flags, "--port", port], env, tmp_path, 60)
     assert done.returncode == 1
     assert done.stderr.rstrip().endswith(
         f"error: cannot listen on 127.0.0.1:{port}: address already in use (stop what is on "

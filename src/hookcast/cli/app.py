@@ -201,12 +201,12 @@ def serve(
 
 
 def _shared_socket(host: str, port: int) -> socket.socket:
-    from hookcast.cli.serving import shared_socket
+    from hookcast.cli.serving import bind_words, shared_socket
 
     try:
         return shared_socket(host, port)
-    except OSError as exc:  # as uvicorn says it when it binds itself
-        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+    except OSError as exc:  # as serve says it when uvicorn binds
+        fail(f"cannot listen on {host}:{port}: {bind_words(exc)}")
 
 
 @app.command()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import random
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -23,7 +22,7 @@ from rich.json import JSON
 from rich.panel import Panel
 from rich.text import Text
 
-from hookcast.cli.remote import fail
+from hookcast.cli.remote import fail, os_error_words
 from hookcast.sdk import verify
 from hookcast.sdk.verify import PUBLIC_KEY_PREFIX
 
@@ -291,8 +290,7 @@ def listen(
     try:
         asyncio.run(_serve(app, host, port, console))
     except OSError as exc:
-        reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
-        fail(f"cannot listen on {host}:{port}: {reason}")
+        fail(f"cannot listen on {host}:{port}: {os_error_words(exc)}")
     except KeyboardInterrupt:
         console.print("stopped")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -53,6 +54,12 @@ def fail(message: str) -> NoReturn:
     """One line on stderr, exit status 1."""
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code=1)
+
+
+def os_error_words(exc: OSError) -> str:
+    """An OSError as a one-line error says it: its errno's words in lower case ("address
+    already in use"), else its own text."""
+    return os.strerror(exc.errno).lower() if exc.errno else str(exc)
 
 
 @contextmanager

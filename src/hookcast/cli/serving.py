@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import os
 import socket
 from collections.abc import Callable
 
@@ -11,6 +10,7 @@ import typer
 import uvicorn
 from starlette.types import ASGIApp
 
+from hookcast.cli.remote import os_error_words
 from hookcast.config import Settings
 
 __all__ = ["AnnouncingServer", "server_config", "shared_socket"]
@@ -58,10 +58,15 @@ def bind_refusal(host: str, port: int) -> str:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind((host, port))
     except OSError as exc:
-        if exc.errno == errno.EADDRINUSE:
-            return "address already in use (stop what is on it, or choose another with --port)"
-        return os.strerror(exc.errno).lower() if exc.errno else str(exc)
+        return bind_words(exc)
     return "it was taken while serve was starting"
+
+
+def bind_words(exc: OSError) -> str:
+    """A bind's OSError as serve says it, with what to do when the port is taken."""
+    if exc.errno == errno.EADDRINUSE:
+        return "address already in use (stop what is on it, or choose another with --port)"
+    return os_error_words(exc)
 
 
 class AnnouncingServer(uvicorn.Server):

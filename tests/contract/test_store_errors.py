@@ -4,7 +4,6 @@ their driver's errors once): a bad value is the caller's fault, an outage is not
 from __future__ import annotations
 
 import socket
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,7 @@ from cryptography.fernet import Fernet
 from hookcast.domain.errors import Unavailable, Unreachable, ValidationFailed
 from hookcast.store import SqlStore, open_store
 from support import factories as make
-from support.postgres import run_sql
+from support.sql import execute_sql
 
 
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
@@ -55,13 +54,7 @@ async def test_a_statement_naming_a_column_that_is_gone_is_no_outage(
     database_url: str, secret_key: bytes
 ) -> None:
     # What a bad migration may leave. It was an outage to the worker, its traceback hidden.
-    rename = "ALTER TABLE accounts RENAME COLUMN name TO name_lost"
-    if database_url.startswith("sqlite:///"):
-        with sqlite3.connect(database_url.removeprefix("sqlite:///")) as connection:
-            connection.execute(rename)
-        connection.close()
-    else:
-        run_sql(database_url, rename)
+    execute_sql(database_url, "ALTER TABLE accounts RENAME COLUMN name TO name_lost")
     store = await open_store(database_url, secret_key=secret_key)
     try:
         with pytest.raises(Unavailable) as raised:  # still a 503 to the API

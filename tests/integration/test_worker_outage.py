@@ -12,7 +12,6 @@ import logging
 import os
 import re
 import socket
-import sqlite3
 import subprocess
 import time
 from collections import Counter
@@ -31,6 +30,7 @@ from hookcast.ports import Pruned
 from hookcast.ports.mail import OutboxMail
 from hookcast.store import SqlStore, open_store
 from support.postgres import PostgresServer, postgres_server, run_sql
+from support.sql import execute_sql
 from support.waiting import wait_until
 
 OUTAGE_SECONDS = 6.0  # the outage under test: ~12 claims and ~3 heartbeats fail in it
@@ -99,13 +99,7 @@ def test_a_worker_says_once_that_the_database_went_away_and_once_that_it_is_back
 def _lose_a_column(database_url: str) -> None:
     """What a bad migration may leave: the heartbeat's statement (every second while idle)
     names a column that is gone."""
-    rename = "ALTER TABLE workers RENAME COLUMN last_seen TO last_seen_lost"
-    if database_url.startswith("sqlite:///"):
-        with sqlite3.connect(database_url.removeprefix("sqlite:///")) as connection:
-            connection.execute(rename)
-        connection.close()
-    else:
-        run_sql(database_url, rename)
+    execute_sql(database_url, "ALTER TABLE workers RENAME COLUMN last_seen TO last_seen_lost")
 
 
 BEAT_FAILED = "hookcast.worker: recording the worker's heartbeat failed"

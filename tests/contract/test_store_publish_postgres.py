@@ -41,10 +41,10 @@ from support.waiting import DEADLINE, eventually
 pytestmark = pytest.mark.postgres
 
 
-async def _account_with_webhook(store: SqlStore) -> tuple[Account, Webhook]:
+async def _account_with_webhook(store: SqlStore, **webhook: Any) -> tuple[Account, Webhook]:
     acme = make.account()
     await store.create_account(acme)
-    hook = make.webhook(acme.id)
+    hook = make.webhook(acme.id, **webhook)
     await store.create_webhook(hook)
     return acme, hook
 
@@ -110,10 +110,7 @@ def _fanout(hook: Webhook, events: Sequence[Event]) -> Fanout:
 async def test_an_event_another_publisher_stores_meanwhile_takes_no_second_number(
     pg_store: SqlStore, postgres_database: str, ordering: Ordering
 ) -> None:
-    acme = make.account()
-    await pg_store.create_account(acme)
-    hook = make.webhook(acme.id, ordering=ordering, all_sites=True)
-    await pg_store.create_webhook(hook)
+    acme, hook = await _account_with_webhook(pg_store, ordering=ordering, all_sites=True)
     first, repeated, last = (make.event(acme.id) for _ in range(3))  # all about one media
     await pg_store.append_events(events=[first], fanout=_fanout(hook, [first]))
     engine = create_async_engine(to_async_url(postgres_database))
@@ -314,10 +311,7 @@ async def test_a_publish_during_a_pause_leaves_no_delivery_the_worker_would_send
     # paused webhook. The pause locked the webhook first here; under FOR SHARE as under
     # FOR KEY SHARE the publish then stored its delivery pending once the pause committed
     # (ordered: through store/append.py, unordered: store/append_postgres.py).
-    acme = make.account()
-    await pg_store.create_account(acme)
-    hook = make.webhook(acme.id, ordering=ordering, all_sites=True)
-    await pg_store.create_webhook(hook)
+    acme, hook = await _account_with_webhook(pg_store, ordering=ordering, all_sites=True)
     event = make.event(acme.id, created=make.later(1))
     made_later = FanoutPlan(Subscribers([hook]), [event], now=make.later(1), new_id=new_delivery_id)
     checked = ConfigVersion(acme.id, await pg_store.config_version(acme.id))

@@ -41,6 +41,15 @@ async def _hook(
     receiver.secret = response.json()["secret"]
 
 
+async def _publish(hookcast: Deployment, count: int, *, headers: dict[str, str], site: str) -> None:
+    """`count` events about as many media, in one batch, by the account of `headers`."""
+    events = [
+        {"event": "media_available", "site_id": site, "media_id": f"M{n:07d}"} for n in range(count)
+    ]
+    published = await hookcast.api.post("/v2/events/", json={"events": events}, headers=headers)
+    assert published.status_code == 202, published.text
+
+
 def _p99(latencies: list[float]) -> float:
     ordered = sorted(latencies)
     return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
@@ -60,12 +69,7 @@ async def test_a_slow_accounts_backlog_does_not_delay_another_accounts_deliverie
         hookcast.start_worker(with_options(shutdown_grace_seconds=0.5))
 
         # Account A: 40 events to each of its five slow endpoints (200 deliveries).
-        events = [
-            {"event": "media_available", "site_id": their_site, "media_id": f"M{n:07d}"}
-            for n in range(40)
-        ]
-        published = await hookcast.api.post("/v2/events/", json={"events": events}, headers=headers)
-        assert published.status_code == 202, published.text
+        await _publish(hookcast, 40, headers=headers, site=their_site)
         for receiver in slow:
             await receiver.wait_for(1)  # A's requests are in flight, and stay for seconds
         first_wave = sum(len(receiver.received) for receiver in slow)
@@ -122,12 +126,7 @@ async def test_another_accounts_slow_path_on_a_shared_host_does_not_slow_this_ac
         await hookcast.hook_for(shared)  # account B's, on the same host and port
         hookcast.start_worker(with_options(shutdown_grace_seconds=0.5))
 
-        events = [
-            {"event": "media_available", "site_id": their_site, "media_id": f"M{n:07d}"}
-            for n in range(40)
-        ]
-        published = await hookcast.api.post("/v2/events/", json={"events": events}, headers=headers)
-        assert published.status_code == 202, published.text
+        await _publish(hookcast, 40, headers=headers, site=their_site)
         # A's first requests answered, so the worker has measured its path slow: B now.
         await eventually(
             lambda: behaviour.slow_answered > 0,

@@ -54,37 +54,51 @@ def _makers() -> dict[str, tuple[str, Callable[[], object]]]:
     """Each carrier (kept: made whatever the port), and each row that would replace one."""
     delivery = _claimed_delivery(_DELIVERY_ROW, _NOW)
     event = _loaded_event(_EVENT_ROW)
-    attempt = Attempt(
-        delivery_id="d1",
-        number=1,
-        started_at=_NOW,
-        request_headers=_HEADERS,
-        status_code=204,
-        latency_ms=1.0,
-        response_body="",
-        error=None,
-    )
-    result = DeliveryResult(
-        delivery_id="d1",
-        lease_token="t",
-        attempt=attempt,
-        status=DeliveryStatus.SUCCEEDED,
-        next_attempt_at=None,
-        completed_at=_NOW,
-        created=_NOW,
-    )
-    health = HealthSignal(webhook_id="wh1", at=_NOW, succeeded=True)
-    report = AttemptReport(
-        delivery_id="d1",
-        event_id="ev1",
-        webhook_id="wh1",
-        account_id="acc",
-        attempt=1,
-        status_code=204,
-        latency_ms=1.0,
-        outcome=DeliveryStatus.SUCCEEDED,
-        error=None,
-    )
+
+    # Each maker is the keyword call the delivery path makes; one of each is kept for the
+    # carriers that hold it.
+    def make_attempt() -> Attempt:
+        return Attempt(
+            delivery_id="d1",
+            number=1,
+            started_at=_NOW,
+            request_headers=_HEADERS,
+            status_code=204,
+            latency_ms=1.0,
+            response_body="",
+            error=None,
+        )
+
+    attempt = make_attempt()
+
+    def make_result() -> DeliveryResult:
+        return DeliveryResult(
+            delivery_id="d1",
+            lease_token="t",
+            attempt=attempt,
+            status=DeliveryStatus.SUCCEEDED,
+            next_attempt_at=None,
+            completed_at=_NOW,
+            created=_NOW,
+        )
+
+    def make_health() -> HealthSignal:
+        return HealthSignal(webhook_id="wh1", at=_NOW, succeeded=True)
+
+    def make_report() -> AttemptReport:
+        return AttemptReport(
+            delivery_id="d1",
+            event_id="ev1",
+            webhook_id="wh1",
+            account_id="acc",
+            attempt=1,
+            status_code=204,
+            latency_ms=1.0,
+            outcome=DeliveryStatus.SUCCEEDED,
+            error=None,
+        )
+
+    result, health, report = make_result(), make_health(), make_report()
     webhook = cast(Webhook, object())  # stored, never read: its fields cost nothing here
     row = _DELIVERY_ROW
     e = _EVENT_ROW
@@ -97,55 +111,16 @@ def _makers() -> dict[str, tuple[str, Callable[[], object]]]:
                 delivery=delivery, lease_token="t", event=event, webhook=webhook
             ),
         ),
-        "Attempt (conclude)": (
-            "removed",
-            lambda: Attempt(
-                delivery_id="d1",
-                number=1,
-                started_at=_NOW,
-                request_headers=_HEADERS,
-                status_code=204,
-                latency_ms=1.0,
-                response_body="",
-                error=None,
-            ),
-        ),
-        "DeliveryResult (conclude)": (
-            "removed",
-            lambda: DeliveryResult(
-                delivery_id="d1",
-                lease_token="t",
-                attempt=attempt,
-                status=DeliveryStatus.SUCCEEDED,
-                next_attempt_at=None,
-                completed_at=_NOW,
-                created=_NOW,
-            ),
-        ),
+        "Attempt (conclude)": ("removed", make_attempt),
+        "DeliveryResult (conclude)": ("removed", make_result),
         "Concluded (conclude)": (
             "removed",
             lambda: Concluded(
                 result=result, health=health, kind=OutcomeKind.SUCCESS, report=report
             ),
         ),
-        "HealthSignal (conclude)": (
-            "kept",
-            lambda: HealthSignal(webhook_id="wh1", at=_NOW, succeeded=True),
-        ),
-        "AttemptReport (conclude)": (
-            "kept",
-            lambda: AttemptReport(
-                delivery_id="d1",
-                event_id="ev1",
-                webhook_id="wh1",
-                account_id="acc",
-                attempt=1,
-                status_code=204,
-                latency_ms=1.0,
-                outcome=DeliveryStatus.SUCCEEDED,
-                error=None,
-            ),
-        ),
+        "HealthSignal (conclude)": ("kept", make_health),
+        "AttemptReport (conclude)": ("kept", make_report),
         # What a row port makes instead: one flat tuple per claimed delivery (its row, its
         # event's, the lease and the webhook) and one per result (the outcome and attempt).
         "claim row (tuple of 24)": (

@@ -57,7 +57,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import NamedFromClause
 
 from hookcast.domain.models import DeliveryStatus
-from hookcast.store.horizon import DAY_MICROS
+from hookcast.store.horizon import DAY_MICROS, day_start
 from hookcast.store.sql import in_list
 from hookcast.store.tables import deliveries
 from hookcast.store.types import Timestamp, to_micros
@@ -98,7 +98,7 @@ class ClaimDays:
     def of(cls, *, since: int, now: datetime) -> ClaimDays:
         """The days from the horizon `since` to the end of `now`'s day (UTC)."""
         moment = to_micros(now)
-        return cls(since=since, until=moment - moment % DAY_MICROS + DAY_MICROS)
+        return cls(since=since, until=day_start(moment) + DAY_MICROS)
 
 
 def _limit() -> ColumnElement[int]:

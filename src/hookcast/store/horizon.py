@@ -34,7 +34,7 @@ from hookcast.store.connector import Transaction
 from hookcast.store.statement import Statement
 from hookcast.store.tables import deliveries, delivery_horizon
 
-__all__ = ["DAY_MICROS", "advance", "pending_since"]
+__all__ = ["DAY_MICROS", "advance", "day_start", "pending_since"]
 
 DAY_MICROS = 86_400_000_000
 _MOST_DAYS = 400  # days one pass steps over: bounded, the next beat goes on from there
@@ -42,6 +42,12 @@ _MOST_DAYS = 400  # days one pass steps over: bounded, the next beat goes on fro
 _LIMIT: ColumnClause[int] = literal_column(
     "CAST(floor(extract(epoch FROM now() - interval '1 hour') / 86400) AS bigint) * 86400000000"
 )
+
+
+def day_start(micros: int) -> int:
+    """The start of the UTC day a moment falls in (both µs since the epoch): the bound of the
+    day partition that holds a row created then."""
+    return micros - micros % DAY_MICROS
 
 
 async def pending_since(tx: Transaction) -> int:
@@ -57,7 +63,7 @@ async def advance(tx: Transaction) -> None:
     if row is None or row[0] >= row[1]:
         return
     since, limit = await _locked(tx)
-    day = since - since % DAY_MICROS
+    day = day_start(since)
     for _ in range(_MOST_DAYS):
         if day >= limit or await tx.fetch_one(_ANY_PENDING, _day(day)) is not None:
             break

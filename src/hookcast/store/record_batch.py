@@ -48,7 +48,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from hookcast.domain.models import DeliveryStatus
 from hookcast.ports import DeliveryResult
 from hookcast.store.connector import Row, Transaction
-from hookcast.store.horizon import DAY_MICROS
+from hookcast.store.horizon import DAY_MICROS, day_start
 from hookcast.store.statement import Statement
 from hookcast.store.stored_headers import compact
 from hookcast.store.types import dump_json, to_micros
@@ -99,8 +99,7 @@ async def _record(
     created = values["b_created"]
     days = None
     if None not in created:
-        first, last = min(created), max(created)
-        days = (first - first % DAY_MICROS, last - last % DAY_MICROS + DAY_MICROS)
+        days = (day_start(min(created)), day_start(max(created)) + DAY_MICROS)
     return await tx.fetch_all(_record_statement(days, locking=locking), values)
 
 

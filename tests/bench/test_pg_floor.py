@@ -8,10 +8,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
-from benchmarks.floor_designs import DESIGNS, Design
+from benchmarks.floor_designs import DESIGNS, Claim, Design
 from benchmarks.pg_floor import _claimer, _Steps
 
 from support.postgres import run_sql
@@ -29,9 +30,33 @@ def empty_database(postgres_url: Callable[[str], str]) -> Iterator[str]:
     run_sql(postgres_url("postgres"), "DROP DATABASE floor_test WITH (FORCE)")
 
 
+class _Overlapping(Design):
+    """A design whose claimers each hold their first claim, unrecorded, until every
+    claimer's first claim has come back: the claims overlap on every machine, however the
+    event loop and the server happen to schedule them."""
+
+    def __init__(self, name: str, claimers: int) -> None:
+        super().__init__(name)
+        self._first: dict[int, Claim] = {}
+        self._claimers = claimers
+        self._all_claimed = asyncio.Event()
+
+    async def claim(self, connection: Any, owner: int, limit: int) -> Claim:
+        claim = await super().claim(connection, owner, limit)
+        self._first.setdefault(owner, claim)
+        if len(self._first) == self._claimers:
+            self._all_claimed.set()
+        return claim
+
+    async def record(self, connection: Any, claim: Claim, ids: list[Any], *, last: bool) -> None:
+        if any(claim is first for first in self._first.values()):
+            await asyncio.wait_for(self._all_claimed.wait(), timeout=30)
+        await super().record(connection, claim, ids, last=last)
+
+
 @pytest.mark.parametrize("name", DESIGNS)
 async def test_two_claimers_record_every_delivery_once(empty_database: str, name: str) -> None:
-    design = Design(name)
+    design = _Overlapping(name, claimers=2)
     args = argparse.Namespace(claim=100, record=32, events=True)
     setup = await asyncpg.connect(empty_database)
     connections = []

@@ -1,7 +1,8 @@
 """What a designer's third look found, measured in a real browser at a phone's and a desktop's
 width: times in tables on one line, a top bar of two rows on a phone, disclosure triangles
 beside what they open, a delivery's id whole in its request headers, one Create on an empty
-account."""
+account, a Flowplayer webhook that sends nothing not called healthy, wrapped choices beside
+their boxes, code samples line for line, and buttons that keep their distance."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import Any
 import pytest
 from live import WIDTHS, Receiver, Server
 from playwright.sync_api import Browser, Locator, Page, expect
-from test_webhook_lifecycle import sign_in, webhook_on_property
+from test_webhook_lifecycle import ensure_property, ensure_property_as, sign_in, webhook_on_property
 
 PHONES = (375, 390)
 
@@ -159,3 +160,96 @@ def test_an_empty_account_offers_one_create(browser: Browser, server: Server, wi
         creates = page.locator("main").get_by_role("link", name=re.compile(r"^Create"))
         expect(creates).to_have_count(1)
         expect(creates).to_have_text("Create a webhook")
+
+
+def test_a_flowplayer_webhook_that_sends_nothing_is_not_called_healthy(
+    page: Page, server: Server, receiver: Receiver
+) -> None:
+    key = _fresh_account(server, "Flowplayer without a secret")
+    metadata = {
+        "name": "Player analytics",
+        "webhook_url": receiver.url("/ok/flowplayer"),
+        "events": ["*"],
+        "site_ids": ["*"],
+        "format": "flowplayer",
+    }
+    webhook_id = server.api("POST", "/v2/webhooks/", key, {"metadata": metadata})["id"]
+    sign_in(page, key)
+    state = page.locator(".webhook-row .state")
+    expect(state).to_contain_text("Held")
+    expect(state).to_contain_text("Flowplayer organization secret")
+    expect(state).not_to_contain_text("Healthy")
+    page.goto(f"/webhooks/{webhook_id}")
+    expect(page.locator("#state")).to_contain_text("Held")
+    expect(page.locator("#state")).not_to_contain_text("Healthy")
+    # Once the secret is set, it sends, and says so.
+    page.goto("/webhooks")
+    page.get_by_role("button", name="Generate a new one").click()
+    page.goto("/webhooks")
+    expect(page.locator(".webhook-row .state")).to_contain_text("Healthy")
+
+
+@pytest.mark.parametrize("width", PHONES)
+def test_a_wrapped_choice_keeps_its_text_beside_its_box(
+    browser: Browser, server: Server, width: int
+) -> None:
+    with _signed_in(browser, server, width, server.admin) as page:
+        page.goto("/webhooks/new")
+        label = page.locator("label.choice", has_text="In publish order per media or channel")
+        radio = label.locator("input")
+        assert _box(label)["height"] > 2 * _line_height(label), "the test needs a wrapped label"
+        # Every line of the text starts right of the radio, and the radio sits on the first.
+        note = label.locator(".muted")
+        assert _box(note)["x"] >= _box(radio)["x"] + _box(radio)["width"]
+        assert _box(radio)["y"] < _box(label)["y"] + _line_height(label)
+
+
+def _create_through_the_form(page: Page, receiver: Receiver, name: str) -> None:
+    ensure_property(page)
+    page.goto("/webhooks/new")
+    page.get_by_label("Name", exact=True).fill(name)
+    page.get_by_label("URL", exact=True).fill(receiver.url("/ok/created"))
+    page.get_by_role("checkbox", name=re.compile("Main site")).check()
+    page.get_by_role("checkbox", name="Media available").check()
+    page.get_by_role("button", name="Create", exact=True).click()
+    expect(page.get_by_role("heading", name="Webhook created")).to_be_visible()
+
+
+@pytest.mark.parametrize("width", PHONES)
+def test_the_created_page_reads_well_on_a_phone(
+    browser: Browser, server: Server, receiver: Receiver, width: int
+) -> None:
+    with _signed_in(browser, server, width, server.admin) as page:
+        _create_through_the_form(page, receiver, f"Created at {width}")
+        # The receiver's check, line for line: wrapped anywhere, `hmac.new(secre` ended a line.
+        sample = page.locator("pre.code", has_text="hmac")
+        text = sample.inner_text().rstrip("\n")
+        padding = sample.evaluate(
+            "el => parseFloat(getComputedStyle(el).paddingTop)"
+            " + parseFloat(getComputedStyle(el).paddingBottom)"
+        )
+        content = float(sample.evaluate("el => el.scrollHeight")) - padding
+        shown_lines = round(content / _line_height(sample))
+        assert shown_lines <= text.count("\n") + 1, "the code sample's lines are wrapped"
+        # Two buttons that wrap keep a gap between them rather than touching.
+        first = _box(page.get_by_role("link", name="Go to the webhook"))
+        second = _box(page.get_by_role("link", name="Back to webhooks"))
+        if second["y"] > first["y"]:
+            assert second["y"] - (first["y"] + first["height"]) >= 6, "the buttons touch"
+        else:
+            assert second["x"] - (first["x"] + first["width"]) >= 6, "the buttons touch"
+
+
+@pytest.mark.parametrize("width", PHONES)
+def test_a_stacked_form_keeps_its_button_by_its_fields(
+    browser: Browser, server: Server, width: int
+) -> None:
+    ensure_property_as(browser, server.url, server.admin)
+    with _signed_in(browser, server, width, server.admin) as page:
+        page.goto("/keys")
+        hint = _box(page.locator("#role-hint"))
+        button = _box(page.get_by_role("button", name="Create key"))
+        gap = button["y"] - (hint["y"] + hint["height"])
+        # One column on a phone: the button follows its last field at the form's own spacing
+        # (the margin that lines it up beside fields left 2 rem more here).
+        assert 0 <= gap <= 20, f"{gap:.0f} px between the role's hint and Create key"

@@ -271,11 +271,53 @@ def test_simulate_on_an_unknown_site_is_one_line_without_a_progress_bar(live: Li
     assert "publishing" not in result.stderr
 
 
+def test_an_empty_list_is_one_line_saying_what_to_do(live: LiveServer) -> None:
+    created = ok_json(
+        hookcast(live, "webhooks", "create", "--url", "https://example.com/a", "--json")
+    )
+    # Before: the columns of an empty table, titled "webhooks (page 99, 0 of 1)".
+    past = hookcast(live, "webhooks", "list", "--page", "99")
+    assert past.exit_code == 0, past.stderr
+    assert past.stdout == ""
+    assert past.stderr.startswith("no webhooks on page 99: there are ")
+    unmatched = hookcast(live, "webhooks", "list", "--format", "mediamanager")
+    assert unmatched.stderr.strip() == (
+        "no webhooks match --event, --site or --format: list them all without"
+    )
+    sites = hookcast(live, "sites", "list", "--page", "99")
+    assert sites.stdout == ""
+    assert sites.stderr.startswith("no properties on page 99: there are ")
+    # A page before the first is refused by the CLI, not answered in the API's pydantic words.
+    first = hookcast(live, "webhooks", "list", "--page", "0")
+    assert first.exit_code == 2
+    assert "query.page" not in first.output
+    assert hookcast(live, "webhooks", "delete", created["id"]).exit_code == 0
+
+
+def test_an_id_where_the_command_goes_names_the_command(live: LiveServer) -> None:
+    # Before: "No such command 'whk_nope'." and nothing about what to type instead.
+    for group, example in (
+        (("webhooks", "secret"), "webhooks secret reveal whk_nope"),
+        (("webhooks",), "webhooks get whk_nope"),
+        (("deliveries",), "deliveries get whk_nope"),
+    ):
+        done = hookcast(live, *group, "whk_nope")
+        assert done.exit_code == 2
+        # e.g. hookcast webhooks get whk_nope (Typer's runner names the program "root")
+        assert done.output.rstrip().endswith(f"the command comes first, e.g. root {example}")
+    # A mistyped command keeps click's suggestion.
+    assert "Did you mean 'list'?" in hookcast(live, "webhooks", "lsit").output
+
+
 def test_as_a_real_process_errors_have_no_traceback(live: LiveServer) -> None:
     env = live.env(api_key="hck_wrong")
     done = run_cli(["webhooks", "list"], env, live.cwd)
     assert done.returncode == 1
-    assert done.stderr.strip() == "error: invalid API key (HTTP 401, unauthorized)"
+    assert done.stderr.strip() == (
+        "error: invalid API key (HTTP 401, unauthorized): check HOOKCAST_API_KEY (or "
+        "--api-key); `hookcast serve` prints the first admin key on a new database, and "
+        "`hookcast keys create` makes more"
+    )
     env.pop("HOOKCAST_API_KEY")
     done = run_cli(["trigger", "media_created"], env, live.cwd)
     assert done.returncode == 1

@@ -14,6 +14,8 @@ from typing import Any
 
 from typer.core import TyperCommand, TyperGroup
 
+from hookcast.domain.catalog import closest_name
+
 __all__ = ["PlainCommand", "PlainGroup"]
 
 Formatter = Any  # click's HelpFormatter (vendored by newer Typers)
@@ -58,6 +60,22 @@ class PlainGroup(TyperGroup):
             if type(command) is TyperCommand:
                 # The same object with _format_help: PlainCommand adds no state.
                 command.__class__ = PlainCommand
+
+    def resolve_command(self, ctx: Context, args: list[str]) -> Any:
+        """An id where the command goes (`webhooks secret 2yW4KmiG`) is answered with the
+        command it lacks; click said only "No such command '2yW4KmiG'". A mistyped command
+        keeps click's "Did you mean"."""
+        name = args[0] if args else ""
+        names = list(self.list_commands(ctx))
+        unknown = bool(name) and not name.startswith("-") and name not in names
+        if unknown and closest_name(name, names) is None:
+            example = next((n for n in names if any(_arguments(self.commands[n], ctx))), None)
+            if example is not None:
+                ctx.fail(
+                    f"No such command {name!r}: the command comes first, e.g. "
+                    f"{ctx.command_path} {example} {name}"
+                )
+        return super().resolve_command(ctx, args)
 
 
 def _arguments(command: Any, ctx: Context) -> Iterator[Any]:

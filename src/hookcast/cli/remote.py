@@ -103,12 +103,18 @@ def explain(exc: Exception, url: str) -> str:
     line = f"{_one_line(exc.description)} (HTTP {exc.status}, {exc.code})"
     if exc.status == 404 and urlsplit(server).path:
         line += f"; HOOKCAST_URL is the server's root, e.g. {DEFAULT_URL}, without a path"
+    if exc.status == 401:  # it said what is wrong, not where the key comes from
+        line += f": {_KEY_HINT}"
     return line
 
 
 _NOT_HOOKCAST_HINT = (
     "is HOOKCAST_URL (or --server) a HookCast server? `hookcast serve` listens on "
     f"{DEFAULT_URL} unless told otherwise"
+)
+_KEY_HINT = (
+    "check HOOKCAST_API_KEY (or --api-key); `hookcast serve` prints the first admin key on "
+    "a new database, and `hookcast keys create` makes more"
 )
 _PROXY_HINT = "a proxy answered: is HookCast up behind it, and is HOOKCAST_URL right?"
 _DOWN_HINT = "is `hookcast serve` running? set HOOKCAST_URL"

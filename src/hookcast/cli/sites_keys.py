@@ -21,7 +21,7 @@ __all__ = ["list_keys", "list_sites", "revoke_key"]
 
 
 def list_sites(
-    page: Annotated[int, typer.Option(help="Page number.", metavar="N")] = 1,
+    page: Annotated[int, typer.Option(help="Page number.", metavar="N", min=1)] = 1,
     page_length: Annotated[
         int, typer.Option(help="Properties per page (at most 1000).", metavar="N")
     ] = 100,
@@ -38,6 +38,9 @@ def list_sites(
     if as_json:
         print_answer(client)
         return
+    if not found.items:  # one line, not the columns of an empty table
+        typer.echo(_no_sites(page, found.total), err=True)
+        return
     shown = table(
         f"properties (page {found.page}, {len(found)} of {found.total})",
         ["id", "name", "created"],
@@ -45,6 +48,12 @@ def list_sites(
     for site in found:
         shown.add_row(site.id, site.name, when(site.created))
     console().print(shown)
+
+
+def _no_sites(page: int, total: int) -> str:
+    if total:
+        return f"no properties on page {page}: there are {total}"
+    return 'no properties yet: create one with hookcast sites create "Main site"'
 
 
 def list_keys(

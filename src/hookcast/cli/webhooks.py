@@ -223,7 +223,7 @@ def _limits(limits: Mapping[str, int] | None) -> str:
 
 @webhooks_app.command("list")
 def list_webhooks(
-    page: Annotated[int, typer.Option(help="Page number.")] = 1,
+    page: Annotated[int, typer.Option(help="Page number.", min=1)] = 1,
     page_length: Annotated[int, typer.Option(help="Webhooks per page (at most 1000).")] = 50,
     event: Annotated[
         str | None, typer.Option(help="Only those that get it (those on every event too).")
@@ -249,8 +249,20 @@ def list_webhooks(
     if as_json:
         print_answer(client)
         return
+    if not found.items:  # one line, not the columns of an empty table
+        filtered = any(given is not None for given in (event, site, wire_format))
+        typer.echo(_no_webhooks(page, found.total, filtered=filtered), err=True)
+        return
     shown = f"webhooks (page {found.page}, {len(found)} of {found.total})"
     _out().print(_webhook_table(found.items, shown))
+
+
+def _no_webhooks(page: int, total: int, *, filtered: bool) -> str:
+    if total:
+        return f"no webhooks on page {page}: there are {total}"
+    if filtered:
+        return "no webhooks match --event, --site or --format: list them all without"
+    return "no webhooks yet: create one with hookcast webhooks create --url URL"
 
 
 @webhooks_app.command("create")
@@ -526,7 +538,7 @@ def list_deliveries(
         ),
     ] = None,
     event: Annotated[str | None, typer.Option(help="Only this event type.")] = None,
-    page: Annotated[int, typer.Option(help="Page number.")] = 1,
+    page: Annotated[int, typer.Option(help="Page number.", min=1)] = 1,
     page_length: Annotated[int, typer.Option(help="Deliveries per page (at most 1000).")] = 20,
     as_json: JsonOption = False,
     url: UrlOption = DEFAULT_URL,

@@ -131,6 +131,16 @@
     }
   }
 
+  // On a phone the main nav is one row that scrolls sideways: start it at the current page's
+  // link, so the last ones ("Portal links") are not off screen when they are where you are.
+  function showCurrentNav() {
+    var current = document.querySelector(".mainnav [aria-current=page]");
+    var nav = current && current.closest(".mainnav");
+    if (!nav || nav.scrollWidth <= nav.clientWidth) { return; }
+    var end = current.offsetLeft + current.offsetWidth;
+    if (end > nav.scrollLeft + nav.clientWidth) { nav.scrollLeft = end - nav.clientWidth; }
+  }
+
   document.addEventListener("click", function (event) {
     var button = event.target.closest("[data-copy]");
     if (button) { copyText(button); }
@@ -141,6 +151,7 @@
   });
   document.addEventListener("DOMContentLoaded", function () {
     syncAllEvents();
+    showCurrentNav();
     var errors = document.getElementById("form-errors");
     if (errors) { errors.focus(); }
     showNotice();

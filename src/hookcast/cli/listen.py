@@ -159,14 +159,17 @@ def _check(scheme: str, present: bool, run: Callable[[], object], *, checkable: 
 def render(
     body: bytes, headers: Mapping[str, str], checks: Sequence[Check] | None, status: int
 ) -> Panel:
-    """One delivery, readably: event and ids in the title, its format, signatures, then
-    the body."""
+    """One delivery, readably: the event in the title, then its ids, format and
+    signatures, then the body. The ids are a line of their own, not the title: a panel's
+    title is cut to the terminal's width (at 80 columns a JW delivery's webhook_id was),
+    a line wraps between ids."""
     payload = _json_object(body)
     title = Text(_event_name(payload), style="bold")
-    for name, value in _ids(payload):
-        title.append(f"  {name}={value}", style="cyan")
+    ids = Text("  ".join(f"{name}={value}" for name, value in _ids(payload)), style="cyan")
     label = Text(f"format: {FORMAT_TITLES[detect_format(headers)]}", style="dim")
     lines = [label, _signature_line(checks), Text(f"answered {status}", style="dim")]
+    if ids:
+        lines.insert(0, ids)
     shown = JSON.from_data(payload) if payload else Text(body.decode("utf-8", "replace"))
     return Panel(Group(*lines, shown), title=title, title_align="left")
 

@@ -54,3 +54,14 @@ def test_every_format_is_labelled_and_its_signatures_verified(
     assert f"format: {label}" in shown
     assert event in shown
     assert "li3VbBGc" in shown
+
+
+def test_a_deliverys_ids_are_shown_whole_in_an_80_column_terminal() -> None:
+    body, headers = _delivery("jwplayer")
+    console = Console(record=True, width=80)
+    console.print(render(body, headers, check_signatures(body, headers, [SECRET]), 200))
+    head = console.export_text().split('"event"')[0]  # above the body, which repeats them
+
+    assert "webhook_id=2yW4KmiG" in head
+    assert "channel_id=li3VbBGc" in head
+    assert f"event_id={orjson.loads(body)['event_id']}" in head

@@ -15,10 +15,13 @@ from types import TracebackType
 from hookcast.domain.retry import OutcomeKind
 from hookcast.domain.throttle import EndpointThrottle, latency_limit, queue_bound
 
-# Endpoints whose limit and latency are kept. Past it, the oldest of those with nothing in
-# flight are forgotten (one comes back as a new endpoint: 4 at once until its first answer).
-# Unbounded, a tenant pointing webhooks at new host names grew them for the worker's life
-# (one per account and host it was sent to; review finding 16, attack 10).
+# Endpoints whose limit and latency are kept. Past it, those idle longest (nothing in flight
+# since the longest time) are forgotten (one comes back as a new endpoint: 4 at once until
+# its first answer). Unbounded, a tenant pointing webhooks at new host names grew them for
+# the worker's life (one per account and host it was sent to; review finding 16, attack 10).
+# Forgotten in the order they were first met instead, such a tenant made the gate forget
+# the endpoints it had known longest, another tenant's busy or throttled one first
+# (review12).
 KEPT_ENDPOINTS = 10_000
 
 
@@ -125,6 +128,9 @@ class EndpointGate:
         self._in_flight[key] -= 1
         if self._in_flight[key] == 0:
             del self._in_flight[key]
+            # Last in the order `_forget_idle` forgets in (a dict keeps insertion order):
+            # the endpoints first in it are those idle longest.
+            self._throttles[key] = self._throttles.pop(key)
         self._accounts[account] -= 1
         if self._accounts[account] == 0:
             del self._accounts[account]
@@ -138,8 +144,8 @@ class EndpointGate:
         return throttle
 
     def _forget_idle(self) -> None:
-        """Forgets the oldest endpoints with nothing in flight, down to half the bound: one
-        scan per KEPT_ENDPOINTS / 2 new endpoints. A slot keeps its own throttle."""
+        """Forgets the endpoints idle longest (nothing in flight), down to half the bound:
+        one scan per KEPT_ENDPOINTS / 2 new endpoints. A slot keeps its own throttle."""
         excess = len(self._throttles) - KEPT_ENDPOINTS // 2
         idle = [key for key in self._throttles if key not in self._in_flight]
         for key in idle[:excess]:

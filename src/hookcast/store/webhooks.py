@@ -203,7 +203,12 @@ async def _insert_subscriptions(tx: Transaction, webhook: Webhook) -> None:
     await tx.execute_many(
         _INSERT_SITE,
         [
-            {"webhook_id": webhook.id, "position": i, "site_id": site_id}
+            {
+                "webhook_id": webhook.id,
+                "position": i,
+                "account_id": webhook.account_id,
+                "site_id": site_id,
+            }
             for i, site_id in enumerate(webhook.site_ids)
         ],
     )

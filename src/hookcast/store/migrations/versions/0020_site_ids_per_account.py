@@ -32,6 +32,12 @@ def upgrade() -> None:
         "UPDATE webhook_sites SET account_id = ("
         "SELECT webhooks.account_id FROM webhooks WHERE webhooks.id = webhook_sites.webhook_id)"
     )
+    # A subscription to another account's site (none the API lets a webhook make: it checks
+    # the ids within the account) never heard it: it would fail the new reference.
+    op.execute(
+        "DELETE FROM webhook_sites WHERE NOT EXISTS (SELECT 1 FROM sites"
+        " WHERE sites.account_id = webhook_sites.account_id AND sites.id = webhook_sites.site_id)"
+    )
     # On SQLite a batch recreates each table; migrate() runs with foreign keys off, so
     # dropping the old ones cascades nowhere (and checks the references after).
     with op.batch_alter_table("webhook_sites") as batch:

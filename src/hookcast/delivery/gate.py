@@ -9,6 +9,8 @@ back exactly once when its `with` block ends, however it ends.
 
 from __future__ import annotations
 
+import itertools
+from collections import Counter
 from datetime import datetime
 from types import TracebackType
 
@@ -23,6 +25,11 @@ from hookcast.domain.throttle import EndpointThrottle, latency_limit, queue_boun
 # the endpoints it had known longest, another tenant's busy or throttled one first
 # (review12).
 KEPT_ENDPOINTS = 10_000
+# An account's endpoints beyond this many are forgotten first, its idle longest first: an
+# account sending to ever new hosts forgets its own before it can make the gate forget any
+# other account's, however long that one is idle (a failing endpoint between retries hours
+# apart). Endpoint keys are "<account> <endpoint>" (delivery/scheduler.py `_endpoint`).
+ACCOUNT_SHARE = KEPT_ENDPOINTS // 10
 
 
 class EndpointGate:
@@ -144,12 +151,30 @@ class EndpointGate:
         return throttle
 
     def _forget_idle(self) -> None:
-        """Forgets the endpoints idle longest (nothing in flight), down to half the bound:
-        one scan per KEPT_ENDPOINTS / 2 new endpoints. A slot keeps its own throttle."""
+        """Forgets endpoints with nothing in flight, down to half the bound: first those of
+        accounts holding more than ACCOUNT_SHARE, then any, idle longest first each time.
+        One scan per KEPT_ENDPOINTS / 2 new endpoints. A slot keeps its own throttle."""
         excess = len(self._throttles) - KEPT_ENDPOINTS // 2
         idle = [key for key in self._throttles if key not in self._in_flight]
-        for key in idle[:excess]:
+        held = Counter(_account_of(key) for key in self._throttles)
+        forgotten: list[str] = []
+        for key in idle:
+            if len(forgotten) >= excess:
+                break
+            account = _account_of(key)
+            if held[account] > ACCOUNT_SHARE:
+                held[account] -= 1
+                forgotten.append(key)
+        if len(forgotten) < excess:
+            chosen = set(forgotten)
+            rest = (key for key in idle if key not in chosen)
+            forgotten += itertools.islice(rest, excess - len(forgotten))
+        for key in forgotten:
             del self._throttles[key]
+
+
+def _account_of(key: str) -> str:
+    return key.split(" ", 1)[0]
 
 
 class Slot:

@@ -156,25 +156,23 @@ class EndpointGate:
         One scan per KEPT_ENDPOINTS / 2 new endpoints. A slot keeps its own throttle."""
         excess = len(self._throttles) - KEPT_ENDPOINTS // 2
         idle = [key for key in self._throttles if key not in self._in_flight]
-        held = Counter(_account_of(key) for key in self._throttles)
+        held = Counter(key.partition(" ")[0] for key in self._throttles)
+        over = {account: n - ACCOUNT_SHARE for account, n in held.items() if n > ACCOUNT_SHARE}
         forgotten: list[str] = []
-        for key in idle:
-            if len(forgotten) >= excess:
-                break
-            account = _account_of(key)
-            if held[account] > ACCOUNT_SHARE:
-                held[account] -= 1
-                forgotten.append(key)
+        if over:
+            for key in idle:
+                account = key.partition(" ")[0]
+                if over.get(account, 0) > 0:
+                    over[account] -= 1
+                    forgotten.append(key)
+                    if len(forgotten) >= excess:
+                        break
         if len(forgotten) < excess:
             chosen = set(forgotten)
             rest = (key for key in idle if key not in chosen)
             forgotten += itertools.islice(rest, excess - len(forgotten))
         for key in forgotten:
             del self._throttles[key]
-
-
-def _account_of(key: str) -> str:
-    return key.split(" ", 1)[0]
 
 
 class Slot:

@@ -395,10 +395,11 @@ async def apply_health(tx: Transaction, health: Sequence[WebhookHealth], *, now:
         # read the webhook enabled and stored pending deliveries the pause below missed,
         # made later than the disable's clock read: the worker sent them. FOR UPDATE (in
         # id order) waits for such a publish, whose deliveries the pause then finds, and
-        # makes a later one wait for the commit and read the webhook disabled. (Two workers
-        # each disabling a webhook of one account while telling the account's webhooks,
-        # held, of it can now wait on each other; PostgreSQL ends that deadlock after
-        # deadlock_timeout, RolledBack, and the worker records the batch again.)
+        # makes a later one wait for the commit and read the webhook disabled. (By the
+        # locks' rules, not seen in a test: two workers each disabling a webhook of one
+        # account and telling the other's, held, of it may wait on each other; PostgreSQL
+        # ends that deadlock after deadlock_timeout, RolledBack, and the worker records the
+        # batch again.)
         await tx.execute(_LOCK_FOR_PAUSE, {"ids": [row["b_id"] for row in disabled]})
         await tx.execute_many(_DISABLE, disabled)
         await pause_pending(tx, [row["b_id"] for row in disabled])

@@ -500,4 +500,3 @@ async def test_a_disable_by_the_worker_during_a_publish_pauses_its_deliveries(
         await engine.dispose()
 
     await _none_the_worker_would_send(pg_store, acme.id, hook.id)
-

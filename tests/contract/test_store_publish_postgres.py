@@ -13,6 +13,7 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
@@ -30,6 +31,7 @@ from hookcast.ports import (
     EventQuery,
     Fanout,
     PageRequest,
+    WebhookHealth,
 )
 from hookcast.store import SqlStore, open_store, to_async_url
 from hookcast.store.append_postgres import NUMBERING
@@ -416,3 +418,85 @@ async def _generic_numbering_plan(url: str, account_id: str, event_id: str) -> s
         return "\n".join(row[0] for row in rows)
     finally:
         await conn.close()
+
+
+def _disabled_by_a_worker(webhook_id: str) -> WebhookHealth:
+    """What a worker's recording applies when a failure disables the webhook (410 Gone)."""
+    return WebhookHealth(
+        webhook_id, succeeded_at=None, failed_at=datetime.now(UTC), disable_reason="410 Gone"
+    )
+
+
+def _made_at(hook: Webhook, event: Event, now: datetime) -> Fanout:
+    return FanoutPlan(Subscribers([hook]), [event], now=now, new_id=new_delivery_id)
+
+
+@pytest.mark.parametrize("ordering", [Ordering.NONE, Ordering.RESOURCE])
+async def test_a_publish_during_a_disable_by_the_worker_leaves_no_delivery_it_would_send(
+    pg_store: SqlStore, postgres_database: str, ordering: Ordering
+) -> None:
+    # As a pause through the API (the test above), but the worker disables the webhook
+    # while recording a failure, and its recording holds the webhook under FOR NO KEY
+    # UPDATE, which a publish's FOR KEY SHARE does not wait for: the publish, its
+    # configuration checked before the disable commits and its delivery made after the
+    # disable's clock read, read the webhook enabled, stored the delivery pending after the
+    # disable had paused the others, and the worker sent it.
+    acme, hook = await _account_with_webhook(pg_store, ordering=ordering, all_sites=True)
+    checked = ConfigVersion(acme.id, await pg_store.config_version(acme.id))
+    engine = create_async_engine(to_async_url(postgres_database))
+    try:
+        async with engine.connect() as conn:
+            recording = await conn.begin()
+            await pg_store.using(conn).record_results([], [_disabled_by_a_worker(hook.id)])
+            made = datetime.now(UTC)
+            event = make.event(acme.id, created=made)
+            publishing = asyncio.ensure_future(
+                pg_store.append_events(
+                    events=[event], fanout=_made_at(hook, event, made), expect=checked
+                )
+            )
+
+            async def stored_or_waits() -> bool:
+                return publishing.done() or await _waiting_on_a_lock(postgres_database)
+
+            await eventually(stored_or_waits, message="the publish neither ran nor waited")
+            await recording.commit()
+            with contextlib.suppress(ConfigChanged):  # refused: the caller fans out again
+                await publishing
+    finally:
+        await engine.dispose()
+
+    await _none_the_worker_would_send(pg_store, acme.id, hook.id)
+
+
+async def test_a_disable_by_the_worker_during_a_publish_pauses_its_deliveries(
+    pg_store: SqlStore, postgres_database: str
+) -> None:
+    # The other order: the publish locked the webhook first (in a caller's transaction), on
+    # a host whose clock is a second ahead of the worker's, and the worker's disable
+    # commits before it: its pause of the webhook's pending deliveries missed the
+    # publish's, and they stayed pending, made later than the disable.
+    acme, hook = await _account_with_webhook(pg_store, all_sites=True)
+    made = datetime.now(UTC) + timedelta(seconds=1)
+    event = make.event(acme.id, created=made)
+    engine = create_async_engine(to_async_url(postgres_database))
+    try:
+        async with engine.connect() as conn:
+            publishing = await conn.begin()
+            await pg_store.using(conn).append_events(
+                events=[event], fanout=_made_at(hook, event, made)
+            )
+            disabling = asyncio.ensure_future(
+                pg_store.record_results([], [_disabled_by_a_worker(hook.id)])
+            )
+
+            async def disabled_or_waits() -> bool:
+                return disabling.done() or await _waiting_on_a_lock(postgres_database)
+
+            await eventually(disabled_or_waits, message="the disable neither ran nor waited")
+            await publishing.commit()
+            await disabling
+    finally:
+        await engine.dispose()
+
+    await _none_the_worker_would_send(pg_store, acme.id, hook.id)

@@ -244,6 +244,25 @@ async def test_a_socket_file_left_by_a_killed_process_is_reused(tmp_path: Path) 
     await _wakes(listener, database)
 
 
+async def test_a_private_directory_left_by_a_process_killed_within_the_bind_is_harmless(
+    tmp_path: Path,
+) -> None:
+    # What a process killed between making its private bind directory and removing it
+    # leaves (store/socket_file.py): a 0700 directory beside the database holding its stale
+    # socket. The next start makes a directory of its own (a new random name) and binds;
+    # the leftover stays, reachable by its user only (docs/operations.md).
+    database = _database(tmp_path)
+    path = FileWakeup(database).path
+    left = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=tmp_path))
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as stale:
+        stale.bind(str(left / "socket"))
+
+    await _wakes(FileWakeup(database), database)
+
+    assert stat.S_IMODE(os.stat(left).st_mode) == 0o700
+    assert os.listdir(left) == ["socket"]
+
+
 async def test_a_second_listener_in_one_process_leaves_the_first_its_socket(
     tmp_path: Path,
 ) -> None:

@@ -9,17 +9,27 @@ back exactly once when its `with` block ends, however it ends.
 
 from __future__ import annotations
 
+import itertools
+from collections import Counter
 from datetime import datetime
 from types import TracebackType
 
 from hookcast.domain.retry import OutcomeKind
 from hookcast.domain.throttle import EndpointThrottle, latency_limit, queue_bound
 
-# Endpoints whose limit and latency are kept. Past it, the oldest of those with nothing in
-# flight are forgotten (one comes back as a new endpoint: 4 at once until its first answer).
-# Unbounded, a tenant pointing webhooks at new host names grew them for the worker's life
-# (one per account and host it was sent to; review finding 16, attack 10).
+# Endpoints whose limit and latency are kept. Past it, those idle longest (nothing in flight
+# since the longest time) are forgotten (one comes back as a new endpoint: 4 at once until
+# its first answer). Unbounded, a tenant pointing webhooks at new host names grew them for
+# the worker's life (one per account and host it was sent to; review finding 16, attack 10).
+# Forgotten in the order they were first met instead, such a tenant made the gate forget
+# the endpoints it had known longest, another tenant's busy or throttled one first
+# (review12).
 KEPT_ENDPOINTS = 10_000
+# An account's endpoints beyond this many are forgotten first, its idle longest first: an
+# account sending to ever new hosts forgets its own before it can make the gate forget any
+# other account's, however long that one is idle (a failing endpoint between retries hours
+# apart). Endpoint keys are "<account> <endpoint>" (delivery/scheduler.py `_endpoint`).
+ACCOUNT_SHARE = KEPT_ENDPOINTS // 10
 
 
 class EndpointGate:
@@ -125,6 +135,9 @@ class EndpointGate:
         self._in_flight[key] -= 1
         if self._in_flight[key] == 0:
             del self._in_flight[key]
+            # Last in the order `_forget_idle` forgets in (a dict keeps insertion order):
+            # the endpoints first in it are those idle longest.
+            self._throttles[key] = self._throttles.pop(key)
         self._accounts[account] -= 1
         if self._accounts[account] == 0:
             del self._accounts[account]
@@ -138,11 +151,27 @@ class EndpointGate:
         return throttle
 
     def _forget_idle(self) -> None:
-        """Forgets the oldest endpoints with nothing in flight, down to half the bound: one
-        scan per KEPT_ENDPOINTS / 2 new endpoints. A slot keeps its own throttle."""
+        """Forgets endpoints with nothing in flight, down to half the bound: first those of
+        accounts holding more than ACCOUNT_SHARE, then any, idle longest first each time.
+        One scan per KEPT_ENDPOINTS / 2 new endpoints. A slot keeps its own throttle."""
         excess = len(self._throttles) - KEPT_ENDPOINTS // 2
         idle = [key for key in self._throttles if key not in self._in_flight]
-        for key in idle[:excess]:
+        held = Counter(key.partition(" ")[0] for key in self._throttles)
+        over = {account: n - ACCOUNT_SHARE for account, n in held.items() if n > ACCOUNT_SHARE}
+        forgotten: list[str] = []
+        if over:
+            for key in idle:
+                account = key.partition(" ")[0]
+                if over.get(account, 0) > 0:
+                    over[account] -= 1
+                    forgotten.append(key)
+                    if len(forgotten) >= excess:
+                        break
+        if len(forgotten) < excess:
+            chosen = set(forgotten)
+            rest = (key for key in idle if key not in chosen)
+            forgotten += itertools.islice(rest, excess - len(forgotten))
+        for key in forgotten:
             del self._throttles[key]
 
 

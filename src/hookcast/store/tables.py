@@ -10,9 +10,11 @@ from sqlalchemy import (
     Double,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -93,12 +95,16 @@ api_keys = Table(
 sites = Table(
     "sites",
     metadata,
-    # Globally unique: a client may choose it, and events name their site by id alone.
-    Column("id", String(_ID), primary_key=True),
+    Column("id", String(_ID), nullable=False),
     Column("account_id", String(_ID), ForeignKey("accounts.id"), nullable=False),
     Column("name", Text, nullable=False),
     Column("created", Timestamp, nullable=False),
     Column("last_modified", Timestamp, nullable=False),
+    # Unique within its account: a client may choose the id (its own platform's property
+    # id), and events name their site by id within the account that publishes them.
+    # Unique across accounts until migration 0020, one account could take an id another
+    # would use, which then got a 409 telling it someone had (review12).
+    PrimaryKeyConstraint("account_id", "id"),
     Index(None, "account_id", "created"),
 )
 
@@ -194,11 +200,10 @@ webhook_sites = Table(
         primary_key=True,
     ),
     Column("position", Integer, primary_key=True),
-    Column(
-        "site_id",
-        String(_ID),
-        ForeignKey("sites.id", ondelete="CASCADE"),
-        nullable=False,
+    Column("account_id", String(_ID), nullable=False),  # the webhook's: its sites are its own
+    Column("site_id", String(_ID), nullable=False),
+    ForeignKeyConstraint(
+        ["account_id", "site_id"], ["sites.account_id", "sites.id"], ondelete="CASCADE"
     ),
     Index(None, "site_id", "webhook_id"),
 )

@@ -203,7 +203,12 @@ async def _insert_subscriptions(tx: Transaction, webhook: Webhook) -> None:
     await tx.execute_many(
         _INSERT_SITE,
         [
-            {"webhook_id": webhook.id, "position": i, "site_id": site_id}
+            {
+                "webhook_id": webhook.id,
+                "position": i,
+                "account_id": webhook.account_id,
+                "site_id": site_id,
+            }
             for i, site_id in enumerate(webhook.site_ids)
         ],
     )
@@ -384,6 +389,18 @@ async def apply_health(tx: Transaction, health: Sequence[WebhookHealth], *, now:
     await tx.execute_many(_FAILING, failed)
     await tx.execute_many(_ERRORED, errored)
     if disabled:
+        # As a pause through the API (`update_webhook`): the recorder's FOR NO KEY UPDATE
+        # (store/operational.py `lock_standing`) does not make a publish's FOR KEY SHARE
+        # wait, so a publish that checked its configuration before this disable commits
+        # read the webhook enabled and stored pending deliveries the pause below missed,
+        # made later than the disable's clock read: the worker sent them. FOR UPDATE (in
+        # id order) waits for such a publish, whose deliveries the pause then finds, and
+        # makes a later one wait for the commit and read the webhook disabled. (By the
+        # locks' rules, not seen in a test: two workers each disabling a webhook of one
+        # account and telling the other's, held, of it may wait on each other; PostgreSQL
+        # ends that deadlock after deadlock_timeout, RolledBack, and the worker records the
+        # batch again.)
+        await tx.execute(_LOCK_FOR_PAUSE, {"ids": [row["b_id"] for row in disabled]})
         await tx.execute_many(_DISABLE, disabled)
         await pause_pending(tx, [row["b_id"] for row in disabled])
 

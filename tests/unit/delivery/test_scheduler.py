@@ -424,6 +424,46 @@ def test_dropping_an_accounts_last_queued_deliveries_leaves_the_other_accounts_t
     assert scheduler.holding() == {"other"}
 
 
+def _send_once(gate: EndpointGate, key: str, *, seconds: float) -> None:
+    account = key.split(" ", 1)[0]
+    slot = gate.try_slot(key, account)
+    assert slot is not None
+    with slot:
+        slot.learn(OutcomeKind.SUCCESS, now=make.NOW, seconds=seconds)
+
+
+def test_the_gate_forgets_the_endpoints_idle_longest_not_the_first_ones_it_met() -> None:
+    """Forgetting in the order endpoints were first met, a tenant pointing webhooks at new
+    host names made the gate forget another tenant's endpoint it had known longest, however
+    busy: its measured latency (here: slow) and lowered limit went, and it was sent to as a
+    new endpoint again (review12)."""
+    gate = EndpointGate(32, slow_seconds=1.0, slow_slots=64, start=4)
+    theirs = "victim https://slow.example:443"
+    _send_once(gate, theirs, seconds=5.0)
+    for number in range(KEPT_ENDPOINTS - 1):
+        _send_once(gate, f"attacker https://h{number}.example:443", seconds=0.01)
+    _send_once(gate, theirs, seconds=5.0)  # still in use
+    for number in range(KEPT_ENDPOINTS - 1, KEPT_ENDPOINTS - 1 + KEPT_ENDPOINTS // 2):
+        _send_once(gate, f"attacker https://h{number}.example:443", seconds=0.01)
+
+    assert gate.kept() <= KEPT_ENDPOINTS
+    assert gate.is_slow(theirs)
+
+
+def test_an_account_sending_to_ever_new_hosts_forgets_its_own_endpoints_first() -> None:
+    """However long another account's endpoint is idle (a failing one between retries), an
+    account cycling through new hosts makes the gate forget its own endpoints, not that
+    one (review12)."""
+    gate = EndpointGate(32, slow_seconds=1.0, slow_slots=64, start=4)
+    theirs = "victim https://slow.example:443"
+    _send_once(gate, theirs, seconds=5.0)
+    for number in range(3 * KEPT_ENDPOINTS):
+        _send_once(gate, f"attacker https://h{number}.example:443", seconds=0.01)
+
+    assert gate.kept() <= KEPT_ENDPOINTS
+    assert gate.is_slow(theirs)
+
+
 def test_the_gate_keeps_a_bounded_number_of_endpoints_and_those_in_flight() -> None:
     """Kept for every endpoint ever sent to, a tenant pointing webhooks at new host names
     grew them for the worker's life (review finding 16; attack 10)."""

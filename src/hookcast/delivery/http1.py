@@ -178,15 +178,17 @@ class _Connection(asyncio.Protocol):
 
     def on_header(self, name: bytes, value: bytes) -> None:
         # httptools hands over whole names and values, however the bytes arrived.
-        self._head_bytes += len(name) + len(value) + 4
+        size = len(name)
+        self._head_bytes += size + len(value) + 4
         if self._head_bytes > HEADER_LIMIT:
             self._fail(_head_too_large())
             raise _StopParsing  # ends feed_data; the response has already failed
-        name = name.lower()
-        if name == b"retry-after":
-            if self._retry_after is None:  # the first, as a repeated header is ambiguous
+        # Names of another length (most: Date, Server, Connection...) are not lowered.
+        if size == 11:
+            if self._retry_after is None and name.lower() == b"retry-after":
+                # The first, as a repeated header is ambiguous.
                 self._retry_after = value.decode("latin-1")
-        elif name in (b"content-length", b"transfer-encoding"):
+        elif size in (14, 17) and name.lower() in (b"content-length", b"transfer-encoding"):
             self._close_delimited = False
 
     def on_message_begin(self) -> None:
@@ -432,13 +434,10 @@ class Pool:
         if slots.free > 0 and not slots.waiters:  # free, and nobody waits for one before us
             slots.free -= 1
         else:
-            try:
-                await slots.wait(deadline)
-            except BaseException:
-                self._leave(origin, slots)
-                raise
+            await self._wait_for_slot(origin, slots, deadline)
         try:
             connection = self._take_idle(origin)
+            response = None
             if connection is not None:
                 try:
                     response = await connection.exchange(request, deadline)
@@ -448,23 +447,46 @@ class Pool:
                 except BaseException:
                     connection.close()  # cancelled: nobody would read the rest
                     raise
-                else:
-                    self._used(origin, connection)
-                    return response
-            connection = await self._connect(origin, addresses, deadline, tls)
-            try:
-                response = await connection.exchange(request, deadline)
-            except BaseException:
-                connection.close()
-                raise
-            self._used(origin, connection)
-            return response
-        finally:
+            if response is None:  # none idle, or the idle one was closed by the server
+                connection = await self._connect(origin, addresses, deadline, tls)
+                try:
+                    response = await connection.exchange(request, deadline)
+                except BaseException:
+                    connection.close()
+                    raise
+        except BaseException:
             self._release(origin, slots)
+            raise
+        self._release(origin, slots, connection)
+        return response
 
-    def _release(self, origin: Origin, slots: _Slots) -> None:
-        """A request's slot given back (to the first waiting, if any), the origin forgotten
-        when nobody holds or waits, and idle connections swept at most once a second."""
+    async def _wait_for_slot(self, origin: Origin, slots: _Slots, deadline: float) -> None:
+        try:
+            await slots.wait(deadline)
+        except BaseException:
+            self._leave(origin, slots)
+            raise
+
+    def _release(
+        self, origin: Origin, slots: _Slots, connection: _Connection | None = None
+    ) -> None:
+        """A request's slot given back (to the first waiting, if any), its connection, if
+        its exchange ended with a response, kept idle for the next request or closed; the
+        origin forgotten when nobody holds or waits, and idle connections swept at most
+        once a second. (One call after `exchange` rather than a coroutine wrapping it: each
+        coroutine between the worker and the socket is a frame made and resumed per
+        request.)"""
+        if connection is not None:
+            # _used written out: once per request.
+            if connection.reusable and not connection.closed and self._idle_count < self._max_idle:
+                connection.idle_since = time.monotonic()
+                idle = self._idle.get(origin)
+                if idle is None:  # not setdefault: its new deque would be made every time
+                    idle = self._idle[origin] = deque()
+                idle.append(connection)
+                self._idle_count += 1
+            else:
+                connection.close()
         # _Slots.give_back, _leave, and _sweep's clock check, written out: once per request.
         if slots.waiters:
             slots.give_back()
@@ -480,21 +502,6 @@ class Pool:
         slots.users -= 1
         if not slots.users:  # nobody holds or waits: forget the origin
             del self._slots[origin]
-
-    def _used(self, origin: Origin, connection: _Connection) -> None:
-        """After an exchange: the connection kept idle for the next request, or closed.
-        (Called after `exchange` rather than wrapping it in a coroutine of its own: each
-        coroutine between the worker and the socket is a frame made and resumed per
-        request.)"""
-        if connection.reusable and not connection.closed and self._idle_count < self._max_idle:
-            connection.idle_since = time.monotonic()
-            idle = self._idle.get(origin)
-            if idle is None:  # not setdefault: its new deque would be made every time
-                idle = self._idle[origin] = deque()
-            idle.append(connection)
-            self._idle_count += 1
-        else:
-            connection.close()
 
     def _take_idle(self, origin: Origin) -> _Connection | None:
         idle = self._idle.get(origin)

@@ -98,23 +98,33 @@ def encode_request(
 
 
 class _Connection(asyncio.Protocol):
-    """One keep-alive connection: parses what arrives and wakes the request waiting on it."""
+    """One keep-alive connection: parses what arrives and settles the exchange under way.
 
-    def __init__(self, body_limit: int) -> None:
+    An exchange is one future (`exchange`), settled here once, by whichever ends it first:
+    the whole response (its Response), the body limit reached (the Response so far, the
+    connection closed), a failure, the connection lost, or the pool's timer at the deadline
+    (TimeoutError before the head, BodyTimeout after it; the connection closed). The one
+    future and no coroutine of its own: a head and a body future awaited in an `exchange`
+    coroutine, with a call each to reset, time, settle and read the response, were 9 of the
+    ~25 Python calls per request HttpSender.send made beyond a minimal exchange
+    (docs/benchmarks.md, "Tenth pass")."""
+
+    def __init__(self, body_limit: int, timeouts: Timeouts) -> None:
         self._body_limit = body_limit
+        self._loop = asyncio.get_running_loop()  # made by a protocol factory, in its loop
+        self._timeouts = timeouts
+        self._deadlines = timeouts.deadlines  # this connection's, while an exchange is under way
         self._transport: asyncio.Transport | None = None
         self._parser = httptools.HttpResponseParser(self)
-        self._head: asyncio.Future[None] | None = None  # set once the status and headers are in
-        self._done: asyncio.Future[None] | None = None  # set once the body is complete
+        self._waiter: asyncio.Future[Response] | None = None  # the exchange under way
         self._started = False  # any byte of this response has arrived
         self._status = 0
         self._head_bytes = 0  # bytes of the header lines parsed so far
         self._raw_head_bytes = 0  # bytes received while the head was incomplete
         self._close_delimited = True  # no Content-Length or Transfer-Encoding seen
         self._retry_after: str | None = None
-        self._body = bytearray()
+        self._body = b""
         self._complete = False
-        self._exchanging = False  # a request was sent and its response is being read
         self.reusable = False
         self.closed = False
         self.idle_since = time.monotonic()
@@ -126,7 +136,8 @@ class _Connection(asyncio.Protocol):
         self._transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
-        if self._complete or not self._exchanging:
+        waiter = self._waiter
+        if waiter is None or waiter.done():
             # Bytes no request asked for (after a whole response, or while idle): whatever
             # they start would be read as the answer to the next request, so the connection
             # is done with.
@@ -154,11 +165,12 @@ class _Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self.reusable = False
-        if self._status and not self._complete and _waiting(self._done):
-            # A body with neither Content-Length nor chunking ends where the connection does;
-            # any other body is cut short (complete stays False).
+        if self._status >= 200 and _waiting(self._waiter):
+            # The head is in: a body with neither Content-Length nor chunking ends where the
+            # connection does; any other body is cut short (complete stays False).
             self._complete = exc is None and self._close_delimited
-            self._settle(self._done)
+            self._settle()
+            return
         cause = f": {exc}" if exc is not None else ""
         self._fail(ConnectionClosed(f"connection closed{cause}", response_started=self._started))
 
@@ -166,15 +178,17 @@ class _Connection(asyncio.Protocol):
 
     def on_header(self, name: bytes, value: bytes) -> None:
         # httptools hands over whole names and values, however the bytes arrived.
-        self._head_bytes += len(name) + len(value) + 4
+        size = len(name)
+        self._head_bytes += size + len(value) + 4
         if self._head_bytes > HEADER_LIMIT:
             self._fail(_head_too_large())
             raise _StopParsing  # ends feed_data; the response has already failed
-        name = name.lower()
-        if name == b"retry-after":
-            if self._retry_after is None:  # the first, as a repeated header is ambiguous
+        # Names of another length (most: Date, Server, Connection...) are not lowered.
+        if size == 11:
+            if self._retry_after is None and name.lower() == b"retry-after":
+                # The first, as a repeated header is ambiguous.
                 self._retry_after = value.decode("latin-1")
-        elif name in (b"content-length", b"transfer-encoding"):
+        elif size in (14, 17) and name.lower() in (b"content-length", b"transfer-encoding"):
             self._close_delimited = False
 
     def on_message_begin(self) -> None:
@@ -188,8 +202,6 @@ class _Connection(asyncio.Protocol):
             self._fail(ProtocolError(f"status {status} is not in 100-599"))
             raise _StopParsing
         self._status = status
-        if not 100 <= self._status < 200:
-            self._settle(self._head)
 
     def on_body(self, body: bytes) -> None:
         room = self._body_limit + 1 - len(self._body)
@@ -197,105 +209,82 @@ class _Connection(asyncio.Protocol):
             self._body += body[:room]
         if len(self._body) > self._body_limit:
             # Enough to log: stop here and drop the connection rather than read it all.
-            self.reusable = False
-            self._settle(self._head)
-            self._settle(self._done)
+            self._settle()
             self.close()
 
     def on_message_complete(self) -> None:
-        if 100 <= self._status < 200:  # an interim response (103 Early Hints): the real one follows
-            self._reset()
-            self._started = True
+        if self._status < 200:  # an interim response (103 Early Hints): the real one follows
+            self._status = self._head_bytes = self._raw_head_bytes = 0
+            self._retry_after = None
+            self._close_delimited = True
             return
         self._complete = True
         self.reusable = self._parser.should_keep_alive() and len(self._body) <= self._body_limit
-        self._settle(self._head)
-        self._settle(self._done)
+        # _settle written out: once per request.
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            self._deadlines.pop(self, None)
+            waiter.set_result(Response(self._status, self._retry_after, self._body, True))
 
     # the request side
 
-    async def exchange(self, request: bytes, deadline: float, timeouts: Timeouts) -> Response:
-        """Sends the request and waits for the response head until `deadline` (loop time;
-        TimeoutError past it), then for the rest of the body (BodyTimeout past it).
-        `timeouts` (the pool's) fails whichever wait is pending at the deadline."""
-        loop = asyncio.get_running_loop()
-        self._reset()
-        self._head = loop.create_future()
-        self._done = loop.create_future()
-        assert self._transport is not None
-        self._exchanging = True
-        self._transport.write(request)
-        timeouts.add(self, deadline)
-        try:
-            try:
-                await self._head
-            except BaseException:
-                self.close()
-                raise
-            if not self._done.done():
-                try:
-                    await self._done
-                except TimeoutError:
-                    self.close()
-                    raise BodyTimeout(self._response()) from None
-                except ConnectionClosed:
-                    pass  # the head and part of the body arrived: report what there is
-                except BaseException:
-                    # Cancelled mid-body (a shutdown): the rest of the body would arrive on a
-                    # connection nobody reads, neither reused nor closed.
-                    self.close()
-                    raise
-        finally:
-            timeouts.discard(self)
-            self._exchanging = False
-        return self._response()
-
-    def time_out(self) -> None:
-        """The deadline passed: the pending wait fails with TimeoutError."""
-        waiting = self._head if _waiting(self._head) else self._done
-        if _waiting(waiting):
-            assert waiting is not None
-            waiting.set_exception(TimeoutError())
-
-    def _response(self) -> Response:
-        return Response(
-            status=self._status,
-            retry_after=self._retry_after,
-            body=bytes(self._body),
-            complete=self._complete,
-        )
-
-    def _reset(self) -> None:
-        self._started = False
-        self._status = 0
-        self._head_bytes = self._raw_head_bytes = 0
+    def exchange(self, request: bytes, deadline: float) -> asyncio.Future[Response]:
+        """Sends the request; the future is the whole response (body cut at the limit), or
+        ends in TimeoutError when no head arrived by `deadline` (loop time), BodyTimeout
+        when the rest of the body did not, ConnectionClosed or ProtocolError. Whoever
+        abandons the future (a cancelled wait) closes the connection (`close`)."""
+        self._started = self._complete = self.reusable = False
+        self._status = self._head_bytes = self._raw_head_bytes = 0
         self._close_delimited = True
         self._retry_after = None
-        self._body = bytearray()
-        self._complete = False
-        self.reusable = False
+        self._body = b""
+        waiter = self._waiter = self._loop.create_future()
+        assert self._transport is not None
+        self._transport.write(request)
+        # Timeouts.add written out: once per request.
+        self._deadlines[self] = deadline
+        timeouts = self._timeouts
+        if deadline < timeouts.at or self._loop is not timeouts.loop:
+            timeouts.arm(self._loop, deadline)
+        return waiter
 
-    def _fail(self, exc: Exception) -> None:
-        for future in (self._head, self._done):
-            if _waiting(future):
-                assert future is not None
-                future.set_exception(exc)
-                future.exception()  # retrieved: a body waiter nobody awaits must not warn
+    def time_out(self) -> None:
+        """The deadline passed (the pool's timer): the exchange fails, the connection closes."""
+        if _waiting(self._waiter):
+            assert self._waiter is not None
+            if self._status >= 200:
+                self._waiter.set_exception(BodyTimeout(self._response(complete=False)))
+            else:
+                self._waiter.set_exception(TimeoutError())
         self.close()
 
-    def _settle(self, future: asyncio.Future[None] | None) -> None:
-        # _waiting written out: three settles per response.
-        if future is not None and not future.done():
-            future.set_result(None)
+    def _response(self, *, complete: bool) -> Response:
+        return Response(self._status, self._retry_after, self._body, complete)
+
+    def _settle(self) -> None:
+        """The exchange ends with the response as it stands."""
+        self._deadlines.pop(self, None)
+        if _waiting(self._waiter):
+            assert self._waiter is not None
+            self._waiter.set_result(self._response(complete=self._complete))
+
+    def _fail(self, exc: Exception) -> None:
+        self._deadlines.pop(self, None)
+        if _waiting(self._waiter):
+            assert self._waiter is not None
+            self._waiter.set_exception(exc)
+        self.close()
 
     def close(self) -> None:
-        """Closes the transport (once); the connection is then never reused."""
+        """Closes the transport (once); the connection is then never reused. Its deadline,
+        if an exchange was under way, goes with it."""
         self.reusable = False
+        self._deadlines.pop(self, None)
         if self._transport is not None and not self._transport.is_closing():
             self._transport.close()
 
 
-def _waiting(future: asyncio.Future[None] | None) -> bool:
+def _waiting(future: asyncio.Future[Response] | None) -> bool:
     return future is not None and not future.done()
 
 
@@ -307,98 +296,81 @@ class Timeouts:
 
     A timer per request (`loop.call_at`, cancelled when the response came: nearly always)
     cost ~1.3 µs of the loop per request (timed alone on uvloop, 20,000 pending), most of
-    it uvloop making and closing a libuv timer. Here an exchange is a dict entry; the one
-    timer fires at the deadline it was set for, fails the exchanges past theirs, and is set
-    again for the earliest left (once per timeout, not per request, while requests come
-    back in time)."""
+    it uvloop making and closing a libuv timer. Here an exchange is a dict entry (`deadlines`,
+    set and removed by its connection); the one timer fires at the deadline it was set for,
+    fails the exchanges past theirs, and is set again for the earliest left (once per
+    timeout, not per request, while requests come back in time)."""
 
-    __slots__ = ("_at", "_deadlines", "_loop", "_timer")
+    __slots__ = ("_timer", "at", "deadlines", "loop")
 
     def __init__(self) -> None:
-        self._deadlines: dict[_Connection, float] = {}
+        self.deadlines: dict[_Connection, float] = {}
         self._timer: asyncio.TimerHandle | None = None
-        self._at = float("inf")  # when the timer fires
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self.at = float("inf")  # when the timer fires
+        self.loop: asyncio.AbstractEventLoop | None = None
 
-    def add(self, connection: _Connection, deadline: float) -> None:
-        """Fails `connection`'s exchange at `deadline` (loop time) unless discarded first."""
-        self._deadlines[connection] = deadline
-        loop = asyncio.get_running_loop()
-        if deadline < self._at or loop is not self._loop:
-            self._arm(loop, deadline)
-
-    def discard(self, connection: _Connection) -> None:
-        """The exchange ended (the timer, if set for it, finds it gone and moves on)."""
-        self._deadlines.pop(connection, None)
+    def arm(self, loop: asyncio.AbstractEventLoop, at: float) -> None:
+        """The timer, on `loop`, fires at `at` (loop time) instead of when it was set for."""
+        if self._timer is not None:
+            self._timer.cancel()
+        self.loop = loop
+        self.at = at
+        self._timer = loop.call_at(at, self._fire)
 
     def close(self) -> None:
         """Stops the timer (the pool is closing: its exchanges end with their connections)."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        self._at = float("inf")
-
-    def _arm(self, loop: asyncio.AbstractEventLoop, at: float) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-        self._loop = loop
-        self._at = at
-        self._timer = loop.call_at(at, self._fire)
+        self.at = float("inf")
 
     def _fire(self) -> None:
         self._timer = None
-        self._at = float("inf")
-        assert self._loop is not None
+        self.at = float("inf")
+        assert self.loop is not None
         # A loop's timer may fire up to its clock's resolution early (uvloop's is a
         # millisecond, as a request's own call_at did): within it, a deadline has passed.
-        now = self._loop.time() + _TIMER_RESOLUTION
-        overdue = [c for c, deadline in self._deadlines.items() if deadline <= now]
+        now = self.loop.time() + _TIMER_RESOLUTION
+        overdue = [c for c, deadline in self.deadlines.items() if deadline <= now]
         for connection in overdue:
-            del self._deadlines[connection]
+            del self.deadlines[connection]
             connection.time_out()
-        if self._deadlines:
-            self._arm(self._loop, min(self._deadlines.values()))
+        if self.deadlines:
+            self.arm(self.loop, min(self.deadlines.values()))
 
 
 class _Slots:
     """The requests to one origin: at most `size` hold a slot, the rest wait in order; and
-    how many hold or wait (`users`). Not an asyncio.Semaphore: a free slot is taken here
-    without a coroutine (taking and giving back one: 0.25 us against the semaphore's 1.0,
-    per request; docs/benchmarks.md)."""
+    how many hold or wait (`users`). Not an asyncio.Semaphore: a free slot is taken by
+    `Pool.post` without a coroutine (taking and giving back one: 0.25 us against the
+    semaphore's 1.0, per request; docs/benchmarks.md)."""
 
-    __slots__ = ("_waiters", "free", "users")
+    __slots__ = ("free", "users", "waiters")
 
     def __init__(self, size: int) -> None:
         self.free = size
         self.users = 0
-        self._waiters: deque[asyncio.Future[None]] = deque()
-
-    def take(self) -> bool:
-        """Takes a free slot if one is free and nobody waits for one."""
-        if self.free > 0 and not self._waiters:
-            self.free -= 1
-            return True
-        return False
+        self.waiters: deque[asyncio.Future[None]] = deque()
 
     async def wait(self, deadline: float) -> None:
         """Until a slot is handed over (first come, first served), or TimeoutError past
         `deadline` (loop time)."""
         waiter = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
+        self.waiters.append(waiter)
         try:
             async with asyncio.timeout_at(deadline):
                 await waiter
         except BaseException:
             if waiter.done() and not waiter.cancelled():
                 self.give_back()  # handed a slot just as this wait ended: pass it on
-            elif waiter in self._waiters:
-                self._waiters.remove(waiter)
+            elif waiter in self.waiters:
+                self.waiters.remove(waiter)
             raise
 
     def give_back(self) -> None:
         """Hands the slot to the first request still waiting, or frees it."""
-        while self._waiters:
-            waiter = self._waiters.popleft()
+        while self.waiters:
+            waiter = self.waiters.popleft()
             if not waiter.done():
                 waiter.set_result(None)
                 return
@@ -459,52 +431,77 @@ class Pool:
         if slots is None:
             slots = self._slots[origin] = _Slots(self._per_origin)
         slots.users += 1
-        if not slots.take():
-            try:
-                await slots.wait(deadline)
-            except BaseException:
-                self._leave(origin, slots)
-                raise
+        if slots.free > 0 and not slots.waiters:  # free, and nobody waits for one before us
+            slots.free -= 1
+        else:
+            await self._wait_for_slot(origin, slots, deadline)
         try:
             connection = self._take_idle(origin)
+            response = None
             if connection is not None:
                 try:
-                    response = await connection.exchange(request, deadline, self._timeouts)
+                    response = await connection.exchange(request, deadline)
                 except ConnectionClosed as exc:
                     if exc.response_started:
                         raise
-                else:
-                    self._used(origin, connection)
-                    return response
-            connection = await self._connect(origin, addresses, deadline, tls)
-            response = await connection.exchange(request, deadline, self._timeouts)
-            self._used(origin, connection)
-            return response
-        finally:
+                except BaseException:
+                    connection.close()  # cancelled: nobody would read the rest
+                    raise
+            if response is None:  # none idle, or the idle one was closed by the server
+                connection = await self._connect(origin, addresses, deadline, tls)
+                try:
+                    response = await connection.exchange(request, deadline)
+                except BaseException:
+                    connection.close()
+                    raise
+        except BaseException:
+            self._release(origin, slots)
+            raise
+        self._release(origin, slots, connection)
+        return response
+
+    async def _wait_for_slot(self, origin: Origin, slots: _Slots, deadline: float) -> None:
+        try:
+            await slots.wait(deadline)
+        except BaseException:
+            self._leave(origin, slots)
+            raise
+
+    def _release(
+        self, origin: Origin, slots: _Slots, connection: _Connection | None = None
+    ) -> None:
+        """A request's slot given back (to the first waiting, if any), its connection, if
+        its exchange ended with a response, kept idle for the next request or closed; the
+        origin forgotten when nobody holds or waits, and idle connections swept at most
+        once a second. (One call after `exchange` rather than a coroutine wrapping it: each
+        coroutine between the worker and the socket is a frame made and resumed per
+        request.)"""
+        if connection is not None:
+            # _used written out: once per request.
+            if connection.reusable and not connection.closed and self._idle_count < self._max_idle:
+                connection.idle_since = time.monotonic()
+                idle = self._idle.get(origin)
+                if idle is None:  # not setdefault: its new deque would be made every time
+                    idle = self._idle[origin] = deque()
+                idle.append(connection)
+                self._idle_count += 1
+            else:
+                connection.close()
+        # _Slots.give_back, _leave, and _sweep's clock check, written out: once per request.
+        if slots.waiters:
             slots.give_back()
-            # _leave, and _sweep's clock check, written out: once per request.
-            slots.users -= 1
-            if not slots.users:  # nobody holds or waits: forget the origin
-                del self._slots[origin]
-            if time.monotonic() - self._swept >= 1.0:
-                self._sweep()
+        else:
+            slots.free += 1
+        slots.users -= 1
+        if not slots.users:
+            del self._slots[origin]
+        if time.monotonic() - self._swept >= 1.0:
+            self._sweep()
 
     def _leave(self, origin: Origin, slots: _Slots) -> None:
         slots.users -= 1
         if not slots.users:  # nobody holds or waits: forget the origin
             del self._slots[origin]
-
-    def _used(self, origin: Origin, connection: _Connection) -> None:
-        """After an exchange: the connection kept idle for the next request, or closed.
-        (Called after `exchange` rather than wrapping it in a coroutine of its own: each
-        coroutine between the worker and the socket is a frame made and resumed per
-        request.)"""
-        if connection.reusable and not connection.closed and self._idle_count < self._max_idle:
-            connection.idle_since = time.monotonic()
-            self._idle.setdefault(origin, deque()).append(connection)
-            self._idle_count += 1
-        else:
-            connection.close()
 
     def _take_idle(self, origin: Origin) -> _Connection | None:
         idle = self._idle.get(origin)
@@ -541,7 +538,7 @@ class Pool:
         if self._proxy is not None:
             return await self._open_tunnelled(origin, host, tls)
         _, connection = await loop.create_connection(
-            lambda: _Connection(self._body_limit),
+            lambda: _Connection(self._body_limit, self._timeouts),
             host,
             origin.port,
             ssl=tls,
@@ -555,7 +552,7 @@ class Pool:
         """A connection through the egress proxy to `host` (a checked address)."""
         assert self._proxy is not None
         transport = await open_tunnel(self._proxy, address=host, port=origin.port)
-        connection = _Connection(self._body_limit)
+        connection = _Connection(self._body_limit, self._timeouts)
         try:
             if tls is None:
                 transport.set_protocol(connection)

@@ -42,6 +42,7 @@ _TARGET_SAFE = "/?=&;:@!$'()*+,-._~%"
 
 
 _VERDICTS_KEPT = 4096
+_UNKNOWN = "?"  # no verdict kept for an address yet (a verdict is None or a reason)
 
 
 class BlockedAddress(OSError):
@@ -135,10 +136,15 @@ class HttpSender:
         except InvalidHostname as exc:  # stored before hosts were checked at creation
             return SendOutcome(None, 0.0, error=f"invalid webhook_url: {exc}")
         origin = target.origin
-        # An IP literal is checked here: there is no lookup whose answer to check.
-        refused = None if target.literal is None else self._refusal(target.literal)
-        if refused is not None:
-            return SendOutcome(None, 0.0, error=f"refused by the SSRF guard: {refused}")
+        literal = target.literal
+        if literal is not None:
+            # An IP literal is checked here: there is no lookup whose answer to check. Its
+            # verdict read where it is kept (_refusal only for a new address).
+            refused = self._verdicts.get(literal, _UNKNOWN)
+            if refused is _UNKNOWN:
+                refused = self._refusal(literal)
+            if refused is not None:
+                return SendOutcome(None, 0.0, error=f"refused by the SSRF guard: {refused}")
         started = time.perf_counter()
         deadline = asyncio.get_running_loop().time() + request.timeout_seconds
         data = encode_request(
@@ -147,7 +153,6 @@ class HttpSender:
             headers=request.headers,
             body=request.body,
         )
-        error: str | None = None
         tls = None
         if request.client_certificate is not None and origin.scheme == "https":
             origin, tls = await self._with_client_certificate(
@@ -162,10 +167,19 @@ class HttpSender:
                 tls=tls,
             )
         except BodyTimeout as exc:
-            response, error = exc.args[0], "timed out reading the response body"
+            return _outcome(exc.args[0], started, "timed out reading the response body")
         except (TimeoutError, OSError, ProtocolError) as exc:
             return _failed(started, _describe(exc, origin, request.timeout_seconds))
-        return _outcome(response, started, error)
+        if not response.complete:
+            return _outcome(response, started, None)
+        # _outcome written out for a whole response (its body within the limit): nearly
+        # every request.
+        return SendOutcome(
+            status_code=response.status,
+            latency_ms=(time.perf_counter() - started) * 1000,
+            response_body=response.body.decode("utf-8", "replace"),
+            retry_after=response.retry_after,
+        )
 
     async def _with_client_certificate(
         self, origin: Origin, certificate: ClientCertificate, *, account: str

@@ -78,7 +78,8 @@ class WorkerOptions:
     # recorded later is only re-sent if the process dies meanwhile (at-least-once): what is
     # in flight or unrecorded is kept under twice the larger of `concurrency` and a write's
     # worth (`unrecorded_bound`), the most a kill -9 sends again. A write's worth is
-    # flush_batch, at most twice `concurrency` (256 by default). On PostgreSQL each write also
+    # flush_batch, at most twice `concurrency` (256 by default; `concurrency` on SQLite,
+    # cli/runtime.py). On PostgreSQL each write also
     # costs the database ~0.6 ms whatever its size (its transaction, the recording
     # statement's start): writes of 256 instead of 128 took a drain's PostgreSQL CPU per
     # delivery to 0.91-0.94x and its statements per delivery from 0.051 to 0.031, for up

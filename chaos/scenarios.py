@@ -555,8 +555,9 @@ async def _neighbours(ctx: Context, database: str) -> tuple[Deployment, Deployme
     # The production lease and concurrency. (The chaos runs' lease was once 3 s, shorter
     # than A's timeouts: A's requests lost their leases mid-flight and were sent again; no
     # lease that short is allowed now.) Their concurrency of 32 lets only 63 requests be
-    # in flight or unrecorded at once: a recording that lags 0.5 s behind A's and B's
-    # ~130 outcomes/s stops every start.
+    # in flight or unrecorded at once on SQLite, 127 on PostgreSQL (outcomes written 64 at
+    # a time there, delivery/options.py `unrecorded_bound`): a recording that lags 0.5-1 s
+    # behind A's and B's ~130 outcomes/s stops every start.
     b = await ctx.deployment(database=database, HOOKCAST_DNS_SERVERS=dns, **_PRODUCTION_WORKER)
     url, secret = b.procs.env["HOOKCAST_DATABASE_URL"], b.procs.env["HOOKCAST_SECRET_KEY"]
     account_a, key_a, site_a = await another_account(url, secret, "noisy A")

@@ -252,6 +252,28 @@ async def test_health_last_success_is_kept_to_the_second(store: SqlStore) -> Non
     assert found.last_success == make.later(31.5)
 
 
+async def test_a_success_within_a_second_of_the_last_still_ends_a_failure_after_it(
+    store: SqlStore,
+) -> None:
+    # The recording leaves out a success its standing says changes nothing (a fresh last
+    # success, nothing failing, no retry announced): a failure in between changes that.
+    acme, hook, _ = await _setup(store)
+    await store.record_results([], [WebhookHealth(hook.id, make.later(30), None)])
+    await store.record_results([], [_failure(hook.id, 30.2, retry=100)])
+    found = await store.get_webhook(acme.id, hook.id)
+    assert found is not None
+    assert (found.failing_since, found.next_retry_at) == (make.later(30.2), make.later(100))
+
+    await store.record_results([], [WebhookHealth(hook.id, make.later(30.5), None)])
+    found = await store.get_webhook(acme.id, hook.id)
+    assert found is not None
+    assert (found.last_success, found.failing_since, found.next_retry_at) == (
+        make.later(30.5),
+        None,
+        None,
+    )
+
+
 def _failure(webhook_id: str, at: float, *, retry: float | None) -> WebhookHealth:
     error = LastError(make.later(at), 401, "HTTP 401", f"refused at {at}")
     retry_at = None if retry is None else make.later(retry)

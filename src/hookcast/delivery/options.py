@@ -75,7 +75,16 @@ class WorkerOptions:
     due_reread_seconds: float = 0.05
     # Outcomes are recorded in one write per interval (or per flush_batch): each write costs
     # ~1.2 ms of the loop's time whatever its size, ~6% of a core at 50 writes/s. An outcome
-    # recorded later is only re-sent if the process dies meanwhile (at-least-once).
+    # recorded later is only re-sent if the process dies meanwhile (at-least-once): what is
+    # in flight or unrecorded is kept under twice the larger of `concurrency` and a write's
+    # worth (`unrecorded_bound`), the most a kill -9 sends again. A write's worth is
+    # flush_batch, at most twice `concurrency` (256 by default; `concurrency` on SQLite,
+    # cli/runtime.py). On PostgreSQL each write also
+    # costs the database ~0.6 ms whatever its size (its transaction, the recording
+    # statement's start): writes of 256 instead of 128 took a drain's PostgreSQL CPU per
+    # delivery to 0.91-0.94x and its statements per delivery from 0.051 to 0.031, for up
+    # to 511 deliveries sent again after a kill instead of 255 (docs/benchmarks.md, "The
+    # recording statement, priced").
     # Successes that make nothing due and change no webhook's standing (not an ordered or
     # coalescing webhook's, not a failing webhook's) may wait quiet_flush_seconds
     # (outcomes.py), so a low rate writes a few times a second.
@@ -106,3 +115,16 @@ class WorkerOptions:
     # The only delivering process (SQLite): a starting worker takes back every other
     # worker's leases at once, for no other worker is alive.
     sole_worker: bool = False
+
+
+def recording_batch(options: WorkerOptions) -> int:
+    """A write's worth of outcomes: `flush_batch`, at most twice `concurrency`."""
+    return max(1, min(options.flush_batch, 2 * options.concurrency))
+
+
+def unrecorded_bound(options: WorkerOptions) -> int:
+    """How many deliveries a worker lets be in flight or answered but unrecorded at once: the
+    most a kill -9 sends again. Fewer than twice the larger of `concurrency` (every request
+    in flight, and as many answered) and the recording batch (one write under way while the
+    next fills): 511 by default (255 while writes were of `concurrency`)."""
+    return 2 * max(options.concurrency, recording_batch(options)) - 1

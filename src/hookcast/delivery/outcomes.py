@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from hookcast.delivery.attempt import Concluded
-from hookcast.delivery.options import WorkerOptions
+from hookcast.delivery.options import WorkerOptions, recording_batch
 from hookcast.delivery.outage import Outage
 from hookcast.delivery.scheduler import LeaseKey
 from hookcast.domain.health import summarize
@@ -53,9 +53,9 @@ class OutcomeRecorder:
         self._options = options
         self._observer = observer
         self._on_recorded = on_recorded
-        # A write's worth: a full batch, or `concurrency`, half what the worker lets be in
-        # flight or unrecorded at once, so one batch is written while the next fills.
-        self._batch = max(1, min(options.flush_batch, options.concurrency))
+        # A write's worth: at most half what the worker lets be in flight or unrecorded at once
+        # (options.py `unrecorded_bound`), so one batch is written while the next fills.
+        self._batch = recording_batch(options)
         self._writing = 0  # outcomes in the writes under way
         self._ahead: asyncio.Task[None] | None = None  # the write started by write_ahead
         self._buffers = _Buffers()

@@ -22,7 +22,7 @@ from hookcast.delivery.edits import EditWatch
 from hookcast.delivery.gate import Slot
 from hookcast.delivery.liveness import Liveness
 from hookcast.delivery.logs import log_attempt
-from hookcast.delivery.options import WorkerOptions
+from hookcast.delivery.options import WorkerOptions, unrecorded_bound
 from hookcast.delivery.outage import Outage
 from hookcast.delivery.outcomes import OutcomeRecorder
 from hookcast.delivery.pacing import ClaimPacing
@@ -315,9 +315,9 @@ class DeliveryWorker:
 
     def _start_ready(self) -> None:
         # What is in flight or answered but unrecorded is sent again if this process dies:
-        # keep the two together under twice `concurrency`. Nothing starts while they are at
-        # that bound; the recorder calls back once a write lands.
-        bound = 2 * self._options.concurrency - 1
+        # keep the two together under their bound. Nothing starts while they are at it; the
+        # recorder calls back once a write lands.
+        bound = unrecorded_bound(self._options)
         room = bound - len(self._in_flight) - self._outcomes.unrecorded
         if room <= 0:
             self._outcomes.write_ahead()  # the bound frees sooner for it (outcomes.py)

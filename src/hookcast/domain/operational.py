@@ -55,6 +55,8 @@ class Standing:
     # What failures recorded after a newer success are set beside (domain/health.py).
     last_success: datetime | None = None
     last_error_at: datetime | None = None
+    # A failure's retry still announced: a success clears it (store/webhooks.py).
+    next_retry_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -66,8 +66,9 @@ async def lock_standing(tx: Transaction, webhook_ids: Collection[str]) -> dict[s
             failing_since=failing_since,
             last_success=last_success,
             last_error_at=last_error_at,
+            next_retry_at=next_retry_at,
         )
-        for webhook_id, enabled, failing_since, last_success, last_error_at in rows
+        for webhook_id, enabled, failing_since, last_success, last_error_at, next_retry_at in rows
     }
 
 
@@ -162,6 +163,7 @@ _LOCK_STANDING = Statement(
             webhooks.c.failing_since,
             webhooks.c.last_success,
             webhooks.c.last_error_at,
+            webhooks.c.next_retry_at,
         )
         .where(in_list(database, column=webhooks.c.id))
         .order_by(webhooks.c.id)

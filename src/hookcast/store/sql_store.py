@@ -513,7 +513,7 @@ class SqlStore:
             health = [_on_standing(h, standing) for h in health]
             # Read in the transaction, after the webhooks' lock: a disable's time (its
             # `last_modified`) is as late as it can be before it commits.
-            await webhook_sql.apply_health(tx, health, now=datetime.now(UTC))
+            await webhook_sql.apply_health(tx, health, now=datetime.now(UTC), standing=standing)
             made_due = await delivery_sql.record_attempts(tx, results)
             made_due += await self._announce(tx, standing, health)
             if made_due:

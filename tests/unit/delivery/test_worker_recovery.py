@@ -1,12 +1,15 @@
 """Crash recovery: a worker takes back the leases of workers that stopped beating (a sole
 worker, all others' when it starts), and keeps what it has sent but not recorded bounded, so
-that a kill -9 re-sends at most about twice its concurrency."""
+that a kill -9 re-sends fewer than twice the larger of its concurrency and its recording
+batch (delivery/options.py `unrecorded_bound`)."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+
+import pytest
 
 from hookcast.delivery.memory_queue import MemoryDeliveryQueue
 from hookcast.delivery.worker import DeliveryWorker, WorkerOptions
@@ -87,12 +90,21 @@ async def _settle(sender: RecordingSender) -> None:
             return
 
 
-async def test_the_worker_stops_sending_while_sent_but_unrecorded_reach_twice_concurrency() -> None:
-    concurrency = 4
+@pytest.mark.parametrize(
+    ("concurrency", "flush_batch"),
+    # The bound: fewer than twice the larger of concurrency and the recording batch (the
+    # flush batch, at most twice concurrency).
+    [(4, 4), (4, 8), (4, 500)],
+)
+async def test_the_worker_stops_sending_while_sent_but_unrecorded_reach_their_bound(
+    concurrency: int, flush_batch: int
+) -> None:
     queue = SlowRecordingQueue()
     _fill(queue, 50)
     sender = RecordingSender()
-    options = WorkerOptions(concurrency=concurrency, endpoint_concurrency=concurrency)
+    options = WorkerOptions(
+        concurrency=concurrency, endpoint_concurrency=concurrency, flush_batch=flush_batch
+    )
     worker = DeliveryWorker(queue, sender, clock=lambda: NOW, options=options)
     stop = asyncio.Event()
     running = asyncio.create_task(worker.run(stop))
@@ -101,7 +113,8 @@ async def test_the_worker_stops_sending_while_sent_but_unrecorded_reach_twice_co
         await _settle(sender)
 
         # Sent, none recorded: a kill now re-sends all of these, and no more.
-        assert concurrency <= len(sender.requests) < 2 * concurrency
+        most = max(concurrency, min(flush_batch, 2 * concurrency))
+        assert most <= len(sender.requests) < 2 * most
         queue.open.set()
         await sender.wait_for(50)
     finally:

@@ -36,18 +36,17 @@ async def _claimed(store: SqlStore, events: int) -> tuple[Account, list[ClaimedD
 async def _row_of(database_url: str, delivery_id: str) -> StoredRow:
     """Where the delivery's row is now: its ctid (PostgreSQL) or its rowid (SQLite)."""
     if database_url.startswith("sqlite"):
-        with sqlite3.connect(database_url.removeprefix("sqlite:///")) as conn:
-            (rowid,) = conn.execute(
-                "SELECT rowid FROM deliveries WHERE id = ?", (delivery_id,)
-            ).fetchone()
-        found: StoredRow = rowid
-        return found
+        with sqlite3.connect(database_url.removeprefix("sqlite:///")) as lite:
+            query = "SELECT rowid FROM deliveries WHERE id = ?"
+            rowid: int = lite.execute(query, (delivery_id,)).fetchone()[0]
+        return rowid
     conn = await asyncpg.connect(database_url)
     try:
-        found = await conn.fetchval("SELECT ctid::text FROM deliveries WHERE id = $1", delivery_id)
-        return found
+        query = "SELECT ctid::text FROM deliveries WHERE id = $1"
+        ctid: str = await conn.fetchval(query, delivery_id)
     finally:
         await conn.close()
+    return ctid
 
 
 async def _execute(database_url: str, sql: str, *args: object) -> None:
@@ -148,9 +147,7 @@ async def test_a_rowid_reused_by_a_newer_delivery_is_left_alone(
     hook = make.webhook(acme.id)
     await store.create_webhook(hook)
     await store.append_events(events=[make.event(acme.id)], fanout=make.fanout_to(hook.id))
-    (newer,) = await store.claim_due_deliveries(
-        now=make.later(2), limit=1, lease_seconds=LEASE
-    )
+    (newer,) = await store.claim_due_deliveries(now=make.later(2), limit=1, lease_seconds=LEASE)
     assert newer.row == gone.row
 
     await store.record_results([make.succeeded(gone, make.later(3))], [])

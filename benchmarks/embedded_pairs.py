@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import shutil
 import sqlite3
 import statistics
@@ -124,7 +125,7 @@ def embedded_run(
 ) -> dict[str, Any]:
     database = work / f"{name}.db"
     database_url = f"sqlite:///{database}"
-    Setup(database_url).prepare(nginx.url, backlog=count, phase=name)
+    _seed(database_url, nginx.url, count=count, name=name, src=src)
     env = settings_env(database_url)
     if src:
         env["PYTHONPATH"] = src
@@ -152,6 +153,27 @@ def embedded_run(
         finally:
             children.stop(serve)
     return _row(name, arrived[0], expected=count, durable=succeeded, cpu=cpu, steal=steal)
+
+
+def _seed(database_url: str, receiver_url: str, *, count: int, name: str, src: str | None) -> None:
+    """The backlog, published by the contestant's own code (`src`, else this checkout's):
+    what it drains is what its publishes write, its delivery ids among them (their order
+    decides how many pages of the attempts' index a recording writes, docs/benchmarks.md,
+    "Tenth pass")."""
+    if src is None:
+        Setup(database_url).prepare(receiver_url, backlog=count, phase=name)
+        return
+    code = (
+        "import sys; from benchmarks.hookcast_setup import Setup; "
+        "Setup(sys.argv[1]).prepare(sys.argv[2], backlog=int(sys.argv[3]), phase=sys.argv[4])"
+    )
+    subprocess.run(
+        [PYTHON, "-c", code, database_url, receiver_url, str(count), name],
+        check=True,
+        timeout=300,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": f"{src}:{REPO}"},
+    )
 
 
 def _wait_recorded(database: Path, count: int, *, children: Children) -> int:

@@ -7,7 +7,9 @@ uvloop, 64 in flight, a hex HMAC per request, nothing stored), then `hookcast se
 SQLite with N pending deliveries (JW format: JWT, Standard Webhooks and hex HMAC signatures,
 every attempt recorded). With `--baseline-src DIR` (the `src` of another checkout, e.g. a
 `git worktree` of main), each round also drains with that code, so a change shows as a ratio
-measured under the same load.
+measured under the same load. Each `serve` drains a backlog its own code published (the
+baseline's seeded by a child on its `src`): what a drain writes depends on it (the delivery
+ids' order, docs/benchmarks.md "Tenth pass").
 
 With `--peer`, each round also drains with the durable peer (benchmarks/durable_floor.py:
 HookCast's JW body and three signatures, SQLite durability, the least machinery around them),

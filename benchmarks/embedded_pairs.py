@@ -7,7 +7,9 @@ uvloop, 64 in flight, a hex HMAC per request, nothing stored), then `hookcast se
 SQLite with N pending deliveries (JW format: JWT, Standard Webhooks and hex HMAC signatures,
 every attempt recorded). With `--baseline-src DIR` (the `src` of another checkout, e.g. a
 `git worktree` of main), each round also drains with that code, so a change shows as a ratio
-measured under the same load.
+measured under the same load. Each `serve` drains a backlog its own code published (the
+baseline's seeded by a child on its `src`): what a drain writes depends on it (the delivery
+ids' order, docs/benchmarks.md "Tenth pass: the SQLite recording by rowid").
 
 With `--peer`, each round also drains with the durable peer (benchmarks/durable_floor.py:
 HookCast's JW body and three signatures, SQLite durability, the least machinery around them),
@@ -27,6 +29,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import shutil
 import sqlite3
 import statistics
@@ -124,7 +127,7 @@ def embedded_run(
 ) -> dict[str, Any]:
     database = work / f"{name}.db"
     database_url = f"sqlite:///{database}"
-    Setup(database_url).prepare(nginx.url, backlog=count, phase=name)
+    _seed(database_url, nginx.url, count=count, name=name, src=src)
     env = settings_env(database_url)
     if src:
         env["PYTHONPATH"] = src
@@ -152,6 +155,27 @@ def embedded_run(
         finally:
             children.stop(serve)
     return _row(name, arrived[0], expected=count, durable=succeeded, cpu=cpu, steal=steal)
+
+
+def _seed(database_url: str, receiver_url: str, *, count: int, name: str, src: str | None) -> None:
+    """The backlog, published by the contestant's own code (`src`, else this checkout's):
+    what it drains is what its publishes write, its delivery ids among them (their order
+    decides how many pages of the attempts' index a recording writes, docs/benchmarks.md,
+    "Tenth pass: the SQLite recording by rowid")."""
+    if src is None:
+        Setup(database_url).prepare(receiver_url, backlog=count, phase=name)
+        return
+    code = (
+        "import sys; from benchmarks.hookcast_setup import Setup; "
+        "Setup(sys.argv[1]).prepare(sys.argv[2], backlog=int(sys.argv[3]), phase=sys.argv[4])"
+    )
+    subprocess.run(
+        [PYTHON, "-c", code, database_url, receiver_url, str(count), name],
+        check=True,
+        timeout=300,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": f"{src}:{REPO}"},
+    )
 
 
 def _wait_recorded(database: Path, count: int, *, children: Children) -> int:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import base64
+import functools
 import re
 import secrets
 import string
+import time
 
 _ALPHABET = string.ascii_letters + string.digits
 # fullmatch, not match: `$` also matches before a trailing newline ("1A23bCD4\n").
@@ -50,8 +52,34 @@ def is_event_id(value: str) -> bool:
     return bool(_EVENT_ID.fullmatch(value))
 
 
+# The same 62 characters in ASCII's order, which is how SQLite (its BINARY collation) and
+# PostgreSQL under the C collation sort text: numbers written in them sort as they compare.
+_ORDERED = string.digits + string.ascii_uppercase + string.ascii_lowercase
+_TIME_CHARS = 8  # milliseconds since the epoch: 62**8 of them reach past the year 8000
+
+
 def new_delivery_id() -> str:
-    return "dlv_" + random_chars(22)
+    """`dlv_` and 22 letters and digits: the time it was made (milliseconds, 8 characters
+    that sort as the times do), then 14 random ones (83 bits).
+
+    Why the time first: a delivery's id is the key of the attempts' index on SQLite and of
+    every delivery's primary key, and deliveries are recorded in about the order they were
+    made. With random ids, each of a recording's 128 attempts went to a page of its own in
+    the attempts' index (0.77 pages written to the WAL per result, 0.28 with ids in time
+    order); in time order they share a few. SQLite alone, per recorded result: the
+    attempts' INSERT 1.7 µs against 4.0-4.3, the COMMIT 1.9-2.9 against 4.9-5.9
+    (docs/benchmarks.md, "Tenth pass: the SQLite recording by rowid")."""
+    return "dlv_" + _time_chars(time.time_ns() // 1_000_000) + random_chars(22 - _TIME_CHARS)
+
+
+@functools.lru_cache(maxsize=1)  # the deliveries of one publish share their millisecond
+def _time_chars(millis: int) -> str:
+    """`millis` in base 62, `_TIME_CHARS` characters of `_ORDERED`, most significant first."""
+    chars = []
+    for _ in range(_TIME_CHARS):
+        millis, digit = divmod(millis, 62)
+        chars.append(_ORDERED[digit])
+    return "".join(reversed(chars))
 
 
 def new_webhook_secret() -> str:

@@ -24,7 +24,7 @@ from hookcast.ports.queries import (
     ReplayQuery,
     WebhookQuery,
 )
-from hookcast.ports.queue import ClaimedDelivery, DeliveryQueue, DeliveryResult
+from hookcast.ports.queue import ClaimedDelivery, DeliveryQueue, DeliveryResult, StoredRow
 from hookcast.ports.records import (
     DeliveryCount,
     DeliveryRecord,
@@ -75,6 +75,7 @@ __all__ = [
     "SendOutcome",
     "Sender",
     "Store",
+    "StoredRow",
     "Tracer",
     "WebhookHealth",
     "WebhookQuery",

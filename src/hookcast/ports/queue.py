@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, TypeAlias
 
 from hookcast.domain.frozen import quick_init
 from hookcast.domain.health import WebhookHealth
@@ -19,6 +19,12 @@ from hookcast.domain.models import (
     Webhook,
 )
 
+# Where a claim left a delivery's row, as its store names it: on PostgreSQL the leased
+# version's ctid (text), on SQLite its rowid. A claim hands it to the worker
+# (`ClaimedDelivery.row`), the worker back with the result (`DeliveryResult.row`), and the
+# recording reaches the row there instead of looking it up by its id.
+StoredRow: TypeAlias = str | int
+
 
 @quick_init
 @dataclass(frozen=True, slots=True)
@@ -29,10 +35,9 @@ class ClaimedDelivery:
     lease_token: str
     event: Event
     webhook: Webhook
-    # Where the claim left the delivery's row, as the store names it (PostgreSQL: the
-    # leased version's ctid), handed back with its result (`DeliveryResult.row`). None: not
-    # known (SQLite, a publish's hand-over).
-    row: str | None = None
+    # Where the claim left the delivery's row (`StoredRow`), handed back with its result
+    # (`DeliveryResult.row`). None: not known (a publish's hand-over, the memory queue).
+    row: StoredRow | None = None
 
 
 @quick_init
@@ -52,10 +57,11 @@ class DeliveryResult:
     # When the delivery was created (ClaimedDelivery.delivery.created): on PostgreSQL the
     # day partition it is in, so recording it reads that day alone. None: any day.
     created: datetime | None = None
-    # ClaimedDelivery.row: on PostgreSQL the recording reaches the row there (a TID scan)
-    # instead of probing the primary key for it; if the row moved meanwhile, it is looked
-    # up by its id. None: looked up.
-    row: str | None = None
+    # ClaimedDelivery.row: the recording reaches the row there (PostgreSQL: a TID scan;
+    # SQLite: by rowid) instead of probing the primary key's index for it, and checks that
+    # the row found is this delivery's with its lease held; if the row moved or names
+    # another delivery meanwhile, it is looked up by its id. None: looked up.
+    row: StoredRow | None = None
 
 
 class DeliveryQueue(Protocol):

@@ -33,7 +33,7 @@ from sqlalchemy.sql.dml import Update
 from hookcast.domain.ids import new_resource_id
 from hookcast.domain.leases import MAX_LEASE_LOSSES, lost_attempt
 from hookcast.domain.models import Attempt, Delivery, DeliveryStatus, Event
-from hookcast.ports import DeliveryQuery, DeliveryRecord, DeliveryResult, Page
+from hookcast.ports import DeliveryQuery, DeliveryRecord, DeliveryResult, Page, StoredRow
 from hookcast.store.chains import admit_deliveries, advance_chains, start_chains
 from hookcast.store.coalesce import supersede_older, supersede_retried
 from hookcast.store.connector import Row, Transaction
@@ -180,12 +180,16 @@ async def claim_due(
     per_account: int = 0,
     holding: Collection[str] | None = None,
 ) -> tuple[
-    str, list[Delivery], dict[EventKey, Event] | None, list[tuple[Delivery, int]], dict[str, str]
+    str,
+    list[Delivery],
+    dict[EventKey, Event] | None,
+    list[tuple[Delivery, int]],
+    dict[str, StoredRow],
 ]:
     """Leases up to `limit` due pending deliveries to `worker_id`: (lease token, deliveries
     oldest first, on PostgreSQL their events, loaded by the same statement, those lost too
-    often, with their losses, for `fail_lost`, and where each leased row is, its ctid by
-    delivery id, for the recording to reach it by; SQLite: none). With
+    often, with their losses, for `fail_lost`, and where each leased row is by delivery id,
+    for the recording to reach it by: its ctid on PostgreSQL, its rowid on SQLite). With
     `per_account`, up to that many of each account's due deliveries first
     (store/fair_claim.py), then the oldest due; with `holding` too, only those shares of
     the accounts not in it.
@@ -218,7 +222,7 @@ async def claim_due(
     claimed: list[Delivery] = []
     lost: list[tuple[Delivery, int]] = []
     loaded: dict[EventKey, Event] | None = None
-    rows: dict[str, str] = {}
+    rows: dict[str, StoredRow] = {}
     if tx.database == "postgresql":
         days = ClaimDays.of(since=await pending_since(tx), now=now)
         loaded = {}
@@ -235,6 +239,7 @@ async def claim_due(
         due = from_micros(to_micros(until))
         for row in await tx.fetch_all(_SQLITE_CLAIMS[kind], values):
             delivery = _claimed_delivery(row, due)
+            rows[row[0]] = row[11]  # its rowid
             # _sort_claimed, written out: a call per claimed row less.
             if row[-1] >= MAX_LEASE_LOSSES:
                 lost.append((delivery, row[-1]))
@@ -380,25 +385,29 @@ _PG_CLAIMED = (*deliveries.c, literal_column("deliveries.ctid::text").label("lea
 
 
 # What SQLite's claim returns: a claimed delivery's columns (`_claimed_delivery`), without
-# its status, lease and due time, which the claim itself knows, and its lease losses last.
+# its status, lease and due time, which the claim itself knows, then its rowid (which the
+# recording reaches the row by, store/record_sqlite.py) and its lease losses last.
 # All 17 columns loaded into a dict per row cost ~2 us more per claimed delivery, in process
 # (docs/benchmarks.md, target 3); PostgreSQL's claim, which loads the events too, is as was.
-_SQLITE_CLAIMED = tuple(
-    deliveries.c[name]
-    for name in (
-        "id",
-        "account_id",
-        "event_id",
-        "webhook_id",
-        "attempts",
-        "created",
-        "last_status_code",
-        "completed_at",
-        "resource_key",
-        "sequence",
-        "coalesce_key",
-        "lease_losses",
-    )
+_SQLITE_CLAIMED = (
+    *(
+        deliveries.c[name]
+        for name in (
+            "id",
+            "account_id",
+            "event_id",
+            "webhook_id",
+            "attempts",
+            "created",
+            "last_status_code",
+            "completed_at",
+            "resource_key",
+            "sequence",
+            "coalesce_key",
+        )
+    ),
+    literal_column("deliveries.rowid"),
+    deliveries.c.lease_losses,
 )
 
 

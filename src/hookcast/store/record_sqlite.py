@@ -8,6 +8,15 @@ to 128 results, RETURNING the deliveries whose lease was held, then their attemp
 multi-row INSERTs. A result whose lease is no longer held changes nothing and logs no
 attempt.
 
+A result whose claim named its row (`DeliveryResult.row`, the rowid SQLite's claim returns)
+is reached at that rowid, a search of the table's own key, instead of through the id's
+index (the id is text, which a rowid table keeps in an index of its own): the UPDATE cost
+SQLite 2.7-3.3 µs per result that way against 3.6-3.8 by id (docs/benchmarks.md, "Tenth
+pass: the SQLite recording by rowid"). The row found there must still carry the result's id
+and lease token; one that does not (its lease lost, or the rowid now another row's: a
+deletion's rowid reused, a VACUUM's renumbering) is looked up by its id as a publish's
+hand-over, which has no rowid, always is.
+
 Why this shape (docs/benchmarks.md, target 3): an attempt inserted `WHERE EXISTS` (its lease
 held) and an UPDATE per result looked each delivery up by its text id three times (the
 check, the attempt's foreign key, the update) and ran two statements per result: SQLite's
@@ -28,7 +37,7 @@ converted per bind, they cost ~3.4 µs per result against ~2.5 as dicts of store
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from operator import itemgetter
 from typing import Any
@@ -63,33 +72,38 @@ async def record_on_sqlite(tx: Transaction, results: Sequence[DeliveryResult]) -
         for result in results:
             await record_on_sqlite(tx, [result])
         return
+    # The outcomes' rows by kind (retried, finished): found by id, and at a rowid (the
+    # same row with the claim's rowid first).
     retried: list[Row] = []
     finished: list[Row] = []
+    retried_at: list[Row] = []
+    finished_at: list[Row] = []
     attempts: dict[str, Row] = {}
     # One pass over the results makes every row of the batch (a function per row and per
     # kind of row was three calls per result, with the comprehensions' own).
     for result in results:
         attempt = result.attempt
         delivery_id = result.delivery_id
+        token = result.lease_token
         code = attempt.status_code
         # to_micros written out (a naive datetime cannot be subtracted from _EPOCH either).
         started = (attempt.started_at - _EPOCH) // _MICROSECOND
+        rowid = result.row
         if result.status is _PENDING:
-            due = result.next_attempt_at
-            retried.append(
-                (delivery_id, result.lease_token, code, started if due is None else to_micros(due))
-            )
+            next_at = result.next_attempt_at
+            due = started if next_at is None else to_micros(next_at)
+            if rowid.__class__ is int:  # SQLite's claim named it (PostgreSQL's is text)
+                retried_at.append((rowid, delivery_id, token, code, due))
+            else:
+                retried.append((delivery_id, token, code, due))
         else:
-            completed = result.completed_at
-            finished.append(
-                (
-                    delivery_id,
-                    result.lease_token,
-                    code,
-                    str(result.status),  # its value: a StrEnum's str is its value
-                    None if completed is None else (completed - _EPOCH) // _MICROSECOND,
-                )
-            )
+            done_at = result.completed_at
+            status = str(result.status)  # its value: a StrEnum's str is its value
+            completed = None if done_at is None else (done_at - _EPOCH) // _MICROSECOND
+            if rowid.__class__ is int:
+                finished_at.append((rowid, delivery_id, token, code, status, completed))
+            else:
+                finished.append((delivery_id, token, code, status, completed))
         # The attempt's values in ATTEMPT_COLUMNS' order.
         attempts[delivery_id] = (
             attempt.delivery_id,
@@ -101,13 +115,43 @@ async def record_on_sqlite(tx: Transaction, results: Sequence[DeliveryResult]) -
             attempt.response_body,
             attempt.error,
         )
-    held: set[str] = set()
-    for outcomes, rows in ((_RETRIED, retried), (_FINISHED, finished)):
-        for statement, values in outcomes.chunks(rows):
-            held.update(map(_FIRST, await tx.fetch_all(statement, values)))
+    held = await _held(
+        tx,
+        (
+            (_RETRIED, retried, _RETRIED_AT, retried_at),
+            (_FINISHED, finished, _FINISHED_AT, finished_at),
+        ),
+    )
     attempted = [row for id_, row in attempts.items() if id_ in held]
     for statement, values in _ATTEMPTS.chunks(attempted):
         await tx.execute(statement, values)
+
+
+async def _held(
+    tx: Transaction, kinds: Iterable[tuple[_Rows, list[Row], _Rows, list[Row]]]
+) -> set[str]:
+    """Applies each kind of outcome (by id, its rows; at a rowid, its rows) and returns the
+    ids of the deliveries changed: those whose lease was held."""
+    held: set[str] = set()
+    for by_id, rows, at_rowid, rows_at in kinds:
+        if rows_at and await _apply(tx, at_rowid, rows_at, held) < len(rows_at):
+            # Not at its rowid with its lease held: its lease was lost, or the rowid names
+            # another row now (the delivery deleted and its rowid reused, or renumbered by
+            # a VACUUM): looked up by its id, as a hand-over is.
+            rows = [*rows, *(row[1:] for row in rows_at if row[1] not in held)]
+        await _apply(tx, by_id, rows, held)
+    return held
+
+
+async def _apply(tx: Transaction, outcomes: _Rows, rows: Sequence[Row], held: set[str]) -> int:
+    """Runs `outcomes` over `rows`, adding the ids of the deliveries it changed (those
+    whose lease was held) to `held`; returns how many it changed."""
+    changed = 0
+    for statement, values in outcomes.chunks(rows):
+        found = await tx.fetch_all(statement, values)
+        held.update(map(_FIRST, found))
+        changed += len(found)
+    return changed
 
 
 async def release_on_sqlite(
@@ -160,17 +204,26 @@ class _Rows:
         return found
 
 
-def _outcomes(*, fields: tuple[str, ...], assignments: str) -> _Rows:
+def _outcomes(*, fields: tuple[str, ...], assignments: str, at_rowid: bool) -> _Rows:
     """`UPDATE deliveries SET <assignments> ...` for the rows whose lease (`id`, `token`)
-    is held, RETURNING their ids (a padding row's NULL id matches none)."""
+    is held, RETURNING their ids (a padding row's NULL id matches none). `at_rowid`: each
+    row is reached by the rowid its claim returned (`rid`, first), and is changed only if
+    it is still that delivery's with its lease held."""
+    found = "deliveries.id = outcome.id"
+    if at_rowid:
+        # The rowid reaches the row (its table's own key); the id, compared on the row
+        # found, makes sure it is still the delivery's. Both in the WHERE: SQLite searches
+        # by rowid (EXPLAIN QUERY PLAN: "USING INTEGER PRIMARY KEY"), not by the id's index.
+        found = f"deliveries.rowid = outcome.rid AND {found}"
+    key = ("rid", "id", "token") if at_rowid else ("id", "token")
     return _Rows(
         "outcome",
-        fields=("id", "token", *fields),
+        fields=(*key, *fields),
         rest=(
             f"UPDATE deliveries SET {assignments}, "  # noqa: S608 (constant text: see _Rows)
             "attempts = deliveries.attempts + 1, "
             "lease_token = NULL, lease_worker = NULL FROM outcome "
-            "WHERE deliveries.id = outcome.id AND deliveries.lease_token = outcome.token "
+            f"WHERE {found} AND deliveries.lease_token = outcome.token "
             "RETURNING deliveries.id"
         ),
     )
@@ -178,15 +231,17 @@ def _outcomes(*, fields: tuple[str, ...], assignments: str) -> _Rows:
 
 # A retry leaves the status alone: it is PENDING, or PAUSED if the webhook was disabled while
 # the attempt was in flight, and a retry must not resume a paused delivery.
-_RETRIED = _outcomes(
-    fields=("code", "due"),
-    assignments="next_attempt_at = outcome.due, last_status_code = outcome.code",
+_RETRIED_SET = "next_attempt_at = outcome.due, last_status_code = outcome.code"
+_FINISHED_SET = (
+    "status = outcome.status, last_status_code = outcome.code, completed_at = outcome.completed"
 )
+_RETRIED = _outcomes(fields=("code", "due"), assignments=_RETRIED_SET, at_rowid=False)
+_RETRIED_AT = _outcomes(fields=("code", "due"), assignments=_RETRIED_SET, at_rowid=True)
 _FINISHED = _outcomes(
-    fields=("code", "status", "completed"),
-    assignments=(
-        "status = outcome.status, last_status_code = outcome.code, completed_at = outcome.completed"
-    ),
+    fields=("code", "status", "completed"), assignments=_FINISHED_SET, at_rowid=False
+)
+_FINISHED_AT = _outcomes(
+    fields=("code", "status", "completed"), assignments=_FINISHED_SET, at_rowid=True
 )
 
 _ATTEMPTS = _Rows(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import re
 import string
+from unittest import mock
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -32,6 +33,30 @@ def test_generated_ids_pass_their_checks_and_do_not_repeat() -> None:
     assert all(is_resource_id(value) for value in resource_ids)
     assert all(is_event_id(value) for value in event_ids)
     assert all(is_event_id(new_delivery_id()) for _ in range(100))
+
+
+def test_delivery_ids_are_dlv_and_22_letters_and_digits_and_do_not_repeat() -> None:
+    made = {new_delivery_id() for _ in range(500)}
+    assert len(made) == 500
+    assert all(re.fullmatch(r"dlv_[A-Za-z0-9]{22}", value) for value in made)
+
+
+_MOST_MILLIS = 62**8 - 1
+
+
+@given(
+    st.integers(min_value=0, max_value=_MOST_MILLIS - 1),
+    st.integers(min_value=1, max_value=_MOST_MILLIS),
+)
+def test_a_delivery_id_made_later_sorts_after_one_made_earlier(first: int, gap: int) -> None:
+    # Sorted as SQLite's BINARY collation sorts text (code points): the attempts' index on
+    # delivery ids then fills in the order deliveries are recorded (domain/ids.py says why).
+    later = min(first + gap, _MOST_MILLIS)
+    with mock.patch("hookcast.domain.ids.time.time_ns", return_value=first * 1_000_000):
+        earlier_id = new_delivery_id()
+    with mock.patch("hookcast.domain.ids.time.time_ns", return_value=later * 1_000_000 + 999):
+        later_id = new_delivery_id()
+    assert earlier_id < later_id
 
 
 def test_webhook_secrets_are_whsec_and_32_random_bytes() -> None:

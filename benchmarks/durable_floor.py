@@ -168,7 +168,7 @@ class _Store:
         db.execute("COMMIT")
 
 
-class _Connection(asyncio.Protocol):
+class MinimalConnection(asyncio.Protocol):
     """One keep-alive HTTP/1.1 connection: a request written whole, its response's status
     read by httptools' parser."""
 
@@ -204,9 +204,9 @@ async def _raw_senders(url: str, count: int) -> tuple[list[Send], Callable[[], A
     host, port, path = parts.hostname or "127.0.0.1", parts.port or 80, parts.path or "/"
     start = f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\n".encode()
     loop = asyncio.get_running_loop()
-    made = [await loop.create_connection(_Connection, host, port) for _ in range(count)]
+    made = [await loop.create_connection(MinimalConnection, host, port) for _ in range(count)]
 
-    def sender(connection: _Connection) -> Send:
+    def sender(connection: MinimalConnection) -> Send:
         def send(headers: dict[str, str], body: bytes) -> Awaitable[int]:
             head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
             length = b"Content-Length: %d\r\n\r\n" % len(body)

@@ -37,45 +37,14 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import httptools
-
 from benchmarks.config import PYTHON, REPO, BenchFailure
+from benchmarks.durable_floor import MinimalConnection
 from benchmarks.nginx import Nginx
 from benchmarks.payloads import delivery_body, event_id
 from benchmarks.procs import Children, cpu_times, steal_percent
 
 _SECRET = "whsec_ZXhjaGFuZ2UtYmVuY2gtc2lnbmluZy1zZWNyZXQtMzJi"  # base64, as Standard Webhooks wants
 _TIMEOUT_SECONDS = 30.0
-
-
-class _Floor(asyncio.Protocol):
-    """One keep-alive connection with the least an exchange needs: the request written, one
-    future resolved with the status once httptools has the whole response."""
-
-    def __init__(self) -> None:
-        self._parser = httptools.HttpResponseParser(self)
-        self._transport: asyncio.Transport | None = None
-        self._waiter: asyncio.Future[int] | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._transport = transport  # type: ignore[assignment]  # uvloop's is no subclass
-
-    def data_received(self, data: bytes) -> None:
-        self._parser.feed_data(data)
-
-    def on_message_complete(self) -> None:  # httptools' callback
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(self._parser.get_status_code())
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_exception(exc or ConnectionResetError("closed by nginx"))
-
-    def exchange(self, request: bytes) -> asyncio.Future[int]:
-        self._waiter = asyncio.get_running_loop().create_future()
-        assert self._transport is not None
-        self._transport.write(request)
-        return self._waiter
 
 
 Lane = Callable[[int], Awaitable[int]]  # sends `count` requests: how many were not a 204
@@ -102,7 +71,9 @@ async def _sides(
     sender = HttpSender(allowed=parse_networks("127.0.0.0/8"), per_host_limit=128)
     host, port = url.removeprefix("http://").split(":")
     loop = asyncio.get_running_loop()
-    made = [await loop.create_connection(_Floor, host, int(port)) for _ in range(inflight)]
+    made = [
+        await loop.create_connection(MinimalConnection, host, int(port)) for _ in range(inflight)
+    ]
     host_header = f"{host}:{port}"
 
     async def sender_lane(count: int) -> int:
@@ -112,7 +83,7 @@ async def _sides(
             failed += outcome.status_code != 204
         return failed
 
-    def floor_lane(connection: _Floor) -> Lane:
+    def floor_lane(connection: MinimalConnection) -> Lane:
         async def lane(count: int) -> int:
             failed = 0
             for _ in range(count):

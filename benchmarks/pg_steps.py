@@ -25,11 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.hookcast_setup import SECRET_KEY, Setup
+from benchmarks.recorded import succeeded
 from benchmarks.servers import create_database, postgres_server
 from hookcast.bootstrap import open_settings_store
 from hookcast.config import Settings
 from hookcast.domain.health import WebhookHealth
-from hookcast.domain.models import Attempt, DeliveryStatus
 from hookcast.ports import ClaimedDelivery, DeliveryResult
 from hookcast.store import SqlStore
 
@@ -81,28 +81,7 @@ class _Meter:
 def _sent(claimed: Sequence[ClaimedDelivery]) -> tuple[list[DeliveryResult], list[WebhookHealth]]:
     """Each claimed delivery recorded as sent now, and its webhooks' health with it."""
     now = datetime.now(UTC)
-    results = [
-        DeliveryResult(
-            delivery_id=c.delivery.id,
-            lease_token=c.lease_token,
-            attempt=Attempt(
-                delivery_id=c.delivery.id,
-                number=c.delivery.attempts + 1,
-                started_at=now,
-                request_headers=_HEADERS,
-                status_code=204,
-                latency_ms=1.0,
-                response_body="",
-                error=None,
-            ),
-            status=DeliveryStatus.SUCCEEDED,
-            next_attempt_at=None,
-            completed_at=now,
-            created=c.delivery.created,
-            row=c.row,
-        )
-        for c in claimed
-    ]
+    results = succeeded(claimed, at=now, headers=_HEADERS)
     health = [
         WebhookHealth(webhook_id, now, None) for webhook_id in {c.webhook.id for c in claimed}
     ]

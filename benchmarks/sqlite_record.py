@@ -47,10 +47,9 @@ _HEADERS = {  # about what a JW-format attempt stores, its secrets redacted
 async def _drain(database: Path) -> dict[str, Any]:
     """The child's side: claims and records every pending delivery of `database`."""
     from benchmarks.hookcast_setup import SECRET_KEY
+    from benchmarks.recorded import succeeded
     from hookcast.cli.runtime import secret_key
     from hookcast.config import Settings
-    from hookcast.domain.models import Attempt, DeliveryStatus
-    from hookcast.ports import DeliveryResult
     from hookcast.store import open_store
 
     url = f"sqlite:///{database}"
@@ -72,28 +71,7 @@ async def _drain(database: Path) -> dict[str, Any]:
                 break
             for first in range(0, len(claimed), _RECORD):
                 batch = claimed[first : first + _RECORD]
-                results = [
-                    DeliveryResult(
-                        delivery_id=c.delivery.id,
-                        lease_token=c.lease_token,
-                        attempt=Attempt(
-                            delivery_id=c.delivery.id,
-                            number=c.delivery.attempts + 1,
-                            started_at=now,
-                            request_headers=_HEADERS,
-                            status_code=204,
-                            latency_ms=3.1,
-                            response_body="",
-                            error=None,
-                        ),
-                        status=DeliveryStatus.SUCCEEDED,
-                        next_attempt_at=None,
-                        completed_at=now,
-                        created=c.delivery.created,
-                        row=c.row,
-                    )
-                    for c in batch
-                ]
+                results = succeeded(batch, at=now, headers=_HEADERS)
                 thread, process = time.thread_time(), time.process_time()
                 await store.record_results(results, [])
                 took = time.thread_time() - thread

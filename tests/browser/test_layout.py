@@ -36,7 +36,7 @@ def long_webhook(browser: Browser, server: Server, receiver: Receiver) -> str:
 
 
 @contextlib.contextmanager
-def _signed_in(browser: Browser, server: Server, width: int, key: str) -> Iterator[Page]:
+def signed_in(browser: Browser, server: Server, width: int, key: str) -> Iterator[Page]:
     """A page `width` px wide, signed in with `key`, in a context of its own."""
     context = browser.new_context(base_url=server.url, viewport={"width": width, "height": 900})
     try:
@@ -47,7 +47,7 @@ def _signed_in(browser: Browser, server: Server, width: int, key: str) -> Iterat
         context.close()
 
 
-def _box(locator: Locator) -> dict[str, Any]:
+def box_of(locator: Locator) -> dict[str, Any]:
     box = locator.bounding_box()
     assert box is not None, f"{locator} is not shown"
     return dict(box)
@@ -65,14 +65,14 @@ def _sideways_scroll(page: Page) -> int:
 def test_a_long_url_and_name_stay_inside_their_card_and_page(
     browser: Browser, server: Server, long_webhook: str, width: int
 ) -> None:
-    with _signed_in(browser, server, width, server.admin) as page:
+    with signed_in(browser, server, width, server.admin) as page:
         row = page.locator(".webhook-row", has=page.get_by_role("link", name=LONG_NAME))
         url = row.locator(".url")
-        card = _box(row)
-        assert _right(_box(url)) <= _right(card)
+        card = box_of(row)
+        assert _right(box_of(url)) <= _right(card)
         # Two lines at most on the list, the whole URL in its title; the page shows it whole.
         line = float(url.evaluate("el => parseFloat(getComputedStyle(el).lineHeight)"))
-        assert _box(url)["height"] <= 2 * line + 1, "the URL takes more than two lines"
+        assert box_of(url)["height"] <= 2 * line + 1, "the URL takes more than two lines"
         assert (url.get_attribute("title") or "").endswith(LONG_PATH)
         assert _sideways_scroll(page) <= 0
 
@@ -80,28 +80,28 @@ def test_a_long_url_and_name_stay_inside_their_card_and_page(
         expect(page.locator("h1")).to_have_text(LONG_NAME)
         assert _sideways_scroll(page) <= 0, f"the webhook's page scrolls sideways at {width} px"
         for shown in (page.locator("h1"), page.locator(".description"), page.locator(".crumbs")):
-            assert _right(_box(shown)) <= width, f"{shown} runs off the screen at {width} px"
+            assert _right(box_of(shown)) <= width, f"{shown} runs off the screen at {width} px"
         # Where it sends is the first thing under its name, on screen without scrolling.
         where = page.locator(".page-url")
         expect(where).to_contain_text(LONG_PATH)
         expect(where).to_be_in_viewport()
-        assert _right(_box(where)) <= width
+        assert _right(box_of(where)) <= width
 
 
 @pytest.mark.parametrize("width", WIDTHS)
 def test_the_health_figures_line_up(
     browser: Browser, server: Server, long_webhook: str, width: int
 ) -> None:
-    with _signed_in(browser, server, width, server.admin) as page:
+    with signed_in(browser, server, width, server.admin) as page:
         row = page.locator(".webhook-row", has=page.get_by_role("link", name=LONG_NAME))
         labels = row.locator(".health dt")
         values = row.locator(".health dd")
         expect(values).to_have_count(3)
         # At a phone's width "Deliveries (24 h)" wraps onto two lines: its value still sits
         # on the same line as its neighbours' values.
-        tops = {round(_box(values.nth(i))["y"]) for i in range(3)}
+        tops = {round(box_of(values.nth(i))["y"]) for i in range(3)}
         assert len(tops) == 1, f"the figures' values start at different heights: {tops}"
-        assert len({round(_box(labels.nth(i))["y"]) for i in range(3)}) == 1
+        assert len({round(box_of(labels.nth(i))["y"]) for i in range(3)}) == 1
 
 
 def test_a_delivery_row_shows_that_it_opens(page: Page, server: Server, long_webhook: str) -> None:
@@ -158,11 +158,11 @@ def test_events_name_their_property(page: Page, browser: Browser, server: Server
 def test_an_empty_account_keeps_its_spacing(browser: Browser, server: Server, width: int) -> None:
     account = server.cli("accounts", "create", f"Empty at {width}")
     key = server.cli("keys", "create", "--role", "admin", "--account", account)
-    with _signed_in(browser, server, width, key) as page:
+    with signed_in(browser, server, width, key) as page:
         empty = page.locator(".empty")
         expect(empty).to_contain_text("No webhooks yet")
-        below = _box(page.locator("#flowplayer-secret"))
-        gap = below["y"] - (_box(empty)["y"] + _box(empty)["height"])
+        below = box_of(page.locator("#flowplayer-secret"))
+        gap = below["y"] - (box_of(empty)["y"] + box_of(empty)["height"])
         assert gap >= 12, f"the empty state touches the card below it ({gap:.0f} px apart)"
 
 
@@ -184,12 +184,12 @@ def test_the_charts_labels_are_readable_and_whole(
         )
         chart = page.locator("svg.chart")
         expect(chart.locator("text", has_text="20000")).to_have_count(1)
-        drawn = _box(chart)
+        drawn = box_of(chart)
         scale = drawn["width"] / 720  # the viewBox's width
         for label in chart.locator("text.chart-label").all():
             size = float(label.evaluate("el => parseFloat(getComputedStyle(el).fontSize)"))
             assert size * scale >= 11.5, f"{label.text_content()} is {size * scale:.1f} px"
-            box = _box(label)
+            box = box_of(label)
             assert _right(box) <= _right(drawn) + 0.5, f"{label.text_content()} is cut off"
     finally:
         context.close()

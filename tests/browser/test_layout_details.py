@@ -6,35 +6,17 @@ their boxes, code samples line for line, and buttons that keep their distance.""
 
 from __future__ import annotations
 
-import contextlib
 import re
-from collections.abc import Iterator
 from itertools import pairwise
 from typing import Any
 
 import pytest
 from live import WIDTHS, Receiver, Server
 from playwright.sync_api import Browser, Locator, Page, expect
+from test_layout import box_of, signed_in
 from test_webhook_lifecycle import ensure_property, ensure_property_as, sign_in, webhook_on_property
 
 PHONES = (375, 390)
-
-
-@contextlib.contextmanager
-def _signed_in(browser: Browser, server: Server, width: int, key: str) -> Iterator[Page]:
-    context = browser.new_context(base_url=server.url, viewport={"width": width, "height": 900})
-    try:
-        page = context.new_page()
-        sign_in(page, key)
-        yield page
-    finally:
-        context.close()
-
-
-def _box(locator: Locator) -> dict[str, Any]:
-    box = locator.bounding_box()
-    assert box is not None, f"{locator} is not shown"
-    return dict(box)
 
 
 def _line_height(locator: Locator) -> float:
@@ -64,7 +46,7 @@ def test_times_in_tables_stay_on_one_line(
     webhook_on_property(browser, server, name="Times", webhook_url=receiver.url("/ok/times"))
     event = {"event": "media_created", "site_id": "1A23bCD4", "media_id": "Times001"}
     server.api("POST", "/v2/events/", server.admin, {"events": [event]})
-    with _signed_in(browser, server, width, server.admin) as page:
+    with signed_in(browser, server, width, server.admin) as page:
         for path in ("/events", "/keys"):
             page.goto(path)
             times = page.locator("td time")
@@ -72,7 +54,7 @@ def test_times_in_tables_stay_on_one_line(
             # The column's heading says UTC once; each row is the date and the time, unbroken.
             expect(page.locator("th", has_text="(UTC)")).to_have_count(1)
             for shown in times.all()[:5]:
-                height = _box(shown)["height"]
+                height = box_of(shown)["height"]
                 assert height <= _line_height(shown) + 1, f"{shown.inner_text()} wraps on {path}"
                 assert "UTC" not in shown.inner_text()
             assert _sideways_scroll(page) <= 0, f"{path} scrolls sideways at {width} px"
@@ -82,18 +64,18 @@ def test_times_in_tables_stay_on_one_line(
 def test_the_top_bar_takes_two_rows_on_a_phone(
     browser: Browser, server: Server, width: int
 ) -> None:
-    with _signed_in(browser, server, width, server.admin) as page:
+    with signed_in(browser, server, width, server.admin) as page:
         page.goto("/portal-links")  # the last of six links, the one a wrapped row hid least
         bar = page.locator(".topbar-inner")
         parts = [page.locator(".brand"), page.locator(".who")]
         links = page.locator(".mainnav a")
         expect(links).to_have_count(6)
-        boxes = [_box(part) for part in parts] + [_box(link) for link in links.all()]
+        boxes = [box_of(part) for part in parts] + [box_of(link) for link in links.all()]
         assert _rows(boxes) == 2, f"the top bar takes {_rows(boxes)} rows at {width} px"
-        assert _box(bar)["height"] <= 100
+        assert box_of(bar)["height"] <= 100
         # The links' row scrolls on its own, and opens at the current page's link.
         assert _sideways_scroll(page) <= 0
-        current = _box(page.locator(".mainnav a[aria-current=page]"))
+        current = box_of(page.locator(".mainnav a[aria-current=page]"))
         assert current["x"] >= 0
         assert current["x"] + current["width"] <= width + 0.5
 
@@ -101,7 +83,7 @@ def test_the_top_bar_takes_two_rows_on_a_phone(
 def test_the_top_bar_is_one_row_on_a_desktop(page: Page, server: Server) -> None:
     sign_in(page, server.admin)
     parts = [page.locator(".brand"), page.locator(".who"), page.locator(".mainnav")]
-    assert _rows([_box(part) for part in parts]) == 1
+    assert _rows([box_of(part) for part in parts]) == 1
 
 
 @pytest.mark.parametrize("width", WIDTHS)
@@ -109,16 +91,16 @@ def test_a_disclosure_triangle_sits_beside_its_summary(
     browser: Browser, server: Server, width: int
 ) -> None:
     key = _fresh_account(server, f"Triangles at {width}")
-    with _signed_in(browser, server, width, key) as page:
+    with signed_in(browser, server, width, key) as page:
         summary = page.locator("#flowplayer-secret > summary")
         heading = summary.locator("h2")
         # The triangle is left of the heading, on its first line: the heading starts at the
         # summary's top (at 390 px the triangle had a line of its own above it).
-        assert abs(_box(heading)["y"] - _box(summary)["y"]) <= 4
-        assert _box(heading)["x"] - _box(summary)["x"] >= 12
+        assert abs(box_of(heading)["y"] - box_of(summary)["y"]) <= 4
+        assert box_of(heading)["x"] - box_of(summary)["x"] >= 12
         # ... and wrapped, the note under the heading stays right of the triangle too.
         note = summary.locator(".muted")
-        assert _box(note)["x"] >= _box(heading)["x"] - 0.5
+        assert box_of(note)["x"] >= box_of(heading)["x"] - 0.5
         closed = "el => getComputedStyle(el, '::before').content"
         assert summary.evaluate(closed) == '"\u25b8"'
         summary.click()
@@ -137,7 +119,7 @@ def test_request_headers_show_the_delivery_id_whole(
     webhook_id = webhook_on_property(
         browser, server, name="Headers", webhook_url=receiver.url("/ok/headers")
     )
-    with _signed_in(browser, server, width, server.admin) as page:
+    with signed_in(browser, server, width, server.admin) as page:
         page.goto(f"/webhooks/{webhook_id}")
         page.get_by_role("button", name="Send test event").click()
         attempt = page.locator(".log-row details[open] .attempt").first
@@ -147,16 +129,16 @@ def test_request_headers_show_the_delivery_id_whole(
         value = line.locator(".header-value")
         expect(value).to_have_text(re.compile(r"^dlv_\w+$"))
         # Whole and in view: on one line, inside the box, which does not scroll sideways.
-        assert _box(value)["height"] <= _line_height(value) + 1, "the delivery's id is split"
-        box = _box(headers)
-        assert _box(value)["x"] + _box(value)["width"] <= box["x"] + box["width"]
+        assert box_of(value)["height"] <= _line_height(value) + 1, "the delivery's id is split"
+        box = box_of(headers)
+        assert box_of(value)["x"] + box_of(value)["width"] <= box["x"] + box["width"]
         assert headers.evaluate("el => el.scrollWidth <= el.clientWidth")
 
 
 @pytest.mark.parametrize("width", WIDTHS)
 def test_an_empty_account_offers_one_create(browser: Browser, server: Server, width: int) -> None:
     key = _fresh_account(server, f"One create at {width}")
-    with _signed_in(browser, server, width, key) as page:
+    with signed_in(browser, server, width, key) as page:
         creates = page.locator("main").get_by_role("link", name=re.compile(r"^Create"))
         expect(creates).to_have_count(1)
         expect(creates).to_have_text("Create a webhook")
@@ -193,15 +175,15 @@ def test_a_flowplayer_webhook_that_sends_nothing_is_not_called_healthy(
 def test_a_wrapped_choice_keeps_its_text_beside_its_box(
     browser: Browser, server: Server, width: int
 ) -> None:
-    with _signed_in(browser, server, width, server.admin) as page:
+    with signed_in(browser, server, width, server.admin) as page:
         page.goto("/webhooks/new")
         label = page.locator("label.choice", has_text="In publish order per media or channel")
         radio = label.locator("input")
-        assert _box(label)["height"] > 2 * _line_height(label), "the test needs a wrapped label"
+        assert box_of(label)["height"] > 2 * _line_height(label), "the test needs a wrapped label"
         # Every line of the text starts right of the radio, and the radio sits on the first.
         note = label.locator(".muted")
-        assert _box(note)["x"] >= _box(radio)["x"] + _box(radio)["width"]
-        assert _box(radio)["y"] < _box(label)["y"] + _line_height(label)
+        assert box_of(note)["x"] >= box_of(radio)["x"] + box_of(radio)["width"]
+        assert box_of(radio)["y"] < box_of(label)["y"] + _line_height(label)
 
 
 def _create_through_the_form(page: Page, receiver: Receiver, name: str) -> None:
@@ -219,7 +201,7 @@ def _create_through_the_form(page: Page, receiver: Receiver, name: str) -> None:
 def test_the_created_page_reads_well_on_a_phone(
     browser: Browser, server: Server, receiver: Receiver, width: int
 ) -> None:
-    with _signed_in(browser, server, width, server.admin) as page:
+    with signed_in(browser, server, width, server.admin) as page:
         _create_through_the_form(page, receiver, f"Created at {width}")
         # The receiver's check, line for line: wrapped anywhere, `hmac.new(secre` ended a line.
         sample = page.locator("pre.code", has_text="hmac")
@@ -232,8 +214,8 @@ def test_the_created_page_reads_well_on_a_phone(
         shown_lines = round(content / _line_height(sample))
         assert shown_lines <= text.count("\n") + 1, "the code sample's lines are wrapped"
         # Two buttons that wrap keep a gap between them rather than touching.
-        first = _box(page.get_by_role("link", name="Go to the webhook"))
-        second = _box(page.get_by_role("link", name="Back to webhooks"))
+        first = box_of(page.get_by_role("link", name="Go to the webhook"))
+        second = box_of(page.get_by_role("link", name="Back to webhooks"))
         if second["y"] > first["y"]:
             assert second["y"] - (first["y"] + first["height"]) >= 6, "the buttons touch"
         else:
@@ -245,10 +227,10 @@ def test_a_stacked_form_keeps_its_button_by_its_fields(
     browser: Browser, server: Server, width: int
 ) -> None:
     ensure_property_as(browser, server.url, server.admin)
-    with _signed_in(browser, server, width, server.admin) as page:
+    with signed_in(browser, server, width, server.admin) as page:
         page.goto("/keys")
-        hint = _box(page.locator("#role-hint"))
-        button = _box(page.get_by_role("button", name="Create key"))
+        hint = box_of(page.locator("#role-hint"))
+        button = box_of(page.get_by_role("button", name="Create key"))
         gap = button["y"] - (hint["y"] + hint["height"])
         # One column on a phone: the button follows its last field at the form's own spacing
         # (the margin that lines it up beside fields left 2 rem more here).

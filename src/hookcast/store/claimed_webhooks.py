@@ -19,10 +19,11 @@ engineer's. A worker's look for edits (`current`, delivery/edits.py) keeps them 
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import replace
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 
 from hookcast.domain.models import Webhook
 from hookcast.store.connector import Transaction
@@ -33,7 +34,7 @@ from hookcast.store.statement import Statement
 from hookcast.store.tables import accounts, webhooks
 from hookcast.store.webhooks import load_webhooks
 
-__all__ = ["ClaimedWebhooks"]
+__all__ = ["STANDING_COLUMNS", "ClaimedWebhooks"]
 
 # Webhooks kept at most; past it all are forgotten and loaded again as claims need them.
 _KEPT = 10_000
@@ -58,9 +59,15 @@ class ClaimedWebhooks:
         """As `load`, kept under their versions on SQLite too: what a worker compares its
         queued deliveries' webhooks with every second (delivery/edits.py), one statement
         while nothing changed instead of loading and decrypting them all again."""
+        rows = await tx.fetch_mappings(_STANDING, {"ids": sorted(webhook_ids)})
+        return await self.standing(tx, rows)
+
+    async def standing(self, tx: Transaction, rows: Iterable[Row]) -> dict[str, Webhook]:
+        """As `current`, from rows of `STANDING_COLUMNS` read already (PostgreSQL's claim
+        returns them with its rows: store/deliveries.py)."""
         found: dict[str, Webhook] = {}
         versions: dict[str, int] = {}
-        for row in await tx.fetch_mappings(_STANDING, {"ids": sorted(webhook_ids)}):
+        for row in rows:
             kept = self._kept.get(row["id"])
             if kept is not None and kept[0] == row["config_version"]:
                 found[row["id"]] = _with_outcomes(kept[1], row)
@@ -87,19 +94,23 @@ def _with_outcomes(webhook: Webhook, row: Row) -> Webhook:
     )
 
 
+# What `standing` reads of a webhook: its account's version and what recording outcomes
+# writes without moving it (joined to `accounts` on the webhook's account).
+STANDING_COLUMNS: tuple[ColumnElement[Any], ...] = (
+    webhooks.c.id,
+    accounts.c.config_version,
+    webhooks.c.last_success,
+    webhooks.c.failing_since,
+    webhooks.c.last_error_at,
+    webhooks.c.last_error_status,
+    webhooks.c.last_error,
+    webhooks.c.last_error_body,
+    webhooks.c.next_retry_at,
+)
+
 _STANDING = Statement(
     lambda database: (
-        select(
-            webhooks.c.id,
-            accounts.c.config_version,
-            webhooks.c.last_success,
-            webhooks.c.failing_since,
-            webhooks.c.last_error_at,
-            webhooks.c.last_error_status,
-            webhooks.c.last_error,
-            webhooks.c.last_error_body,
-            webhooks.c.next_retry_at,
-        )
+        select(*STANDING_COLUMNS)
         .join_from(webhooks, accounts, accounts.c.id == webhooks.c.account_id)
         .where(in_list(database, column=webhooks.c.id))
     )

@@ -14,6 +14,7 @@ from hookcast.domain.models import Account, DeliveryStatus, Event, LastError, We
 from hookcast.ports import DeliveryQuery, PageRequest, WebhookHealth
 from hookcast.store import SqlStore, claimed_webhooks, open_store
 from hookcast.store import deliveries as delivery_sql
+from hookcast.store import webhooks as webhook_sql
 from support import factories as make
 
 LEASE = 30.0
@@ -82,7 +83,7 @@ async def test_a_webhook_deleted_while_its_delivery_is_claimed_costs_the_claim_n
     # leased a lease long, each counting one lease loss.
     _acme, gone, _events = await _setup(store)
     _other, kept, others = await _setup(store)
-    read = claimed_webhooks.load_webhooks
+    read = webhook_sql.load_webhooks  # what claimed_webhooks loads with
     deleting: list[asyncio.Future[bool]] = []
 
     async def deleted_first(tx: Any, **named: Any) -> dict[str, Webhook]:

@@ -171,6 +171,30 @@ async def test_a_past_days_delivery_retried_by_hand_is_claimed(
     assert [c.delivery.id for c in claimed] == [old_id]
 
 
+@pytest.mark.parametrize("beside", [0, 1], ids=["alone", "beside_todays"])
+async def test_a_past_days_delivery_retried_after_a_claim_kept_the_horizon_is_claimed(
+    pg_store: SqlStore, postgres_database: str, beside: int
+) -> None:
+    # The store keeps the horizon its last claim found (store/horizon.py KnownHorizon): here
+    # today's, when the retry moves it down to the past day. The next claim plans from the
+    # kept day, is told by its own rows (beside today's) or by a read after it brought
+    # nothing (alone) that the horizon moved, and claims from the past day too.
+    account_id, webhook_id, old_id = await _past_day_delivered(pg_store, postgres_database)
+    await pg_store.append_events(
+        events=[make.event(account_id, created=DAY)], fanout=make.fanout_to(webhook_id)
+    )
+    (today,) = await pg_store.claim_due_deliveries(now=DAY, limit=10, lease_seconds=30)
+    fresh = [make.event(account_id, created=DAY) for _ in range(beside)]
+    await pg_store.append_events(events=fresh, fanout=make.fanout_to(webhook_id))
+
+    assert await pg_store.reschedule_delivery(account_id=account_id, delivery_id=old_id, now=DAY)
+    claimed = await pg_store.claim_due_deliveries(now=DAY, limit=10, lease_seconds=30)
+
+    assert today.delivery.id != old_id
+    assert old_id in {c.delivery.id for c in claimed}
+    assert len(claimed) == 1 + beside
+
+
 async def test_a_delivery_published_into_a_past_day_is_claimed(
     pg_store: SqlStore, postgres_database: str
 ) -> None:

@@ -12,9 +12,9 @@ import pytest
 from hookcast.domain.leases import MAX_LEASE_LOSSES
 from hookcast.domain.models import Account, DeliveryStatus, Event, LastError, Webhook
 from hookcast.ports import DeliveryQuery, PageRequest, WebhookHealth
-from hookcast.store import SqlStore, open_store
+from hookcast.store import SqlStore, claimed_webhooks, open_store
 from hookcast.store import deliveries as delivery_sql
-from hookcast.store.claimed_webhooks import ClaimedWebhooks
+from hookcast.store import webhooks as webhook_sql
 from support import factories as make
 
 LEASE = 30.0
@@ -59,11 +59,13 @@ async def test_a_claim_whose_webhooks_cannot_be_read_leaves_its_deliveries_due(
     # it): its leases are handed back rather than left to expire.
     _acme, _hook, events = await _setup(store)
 
-    async def unreadable(*_args: object) -> dict[str, Webhook]:
+    async def unreadable(*_args: object, **_kwargs: object) -> dict[str, Webhook]:
         raise RuntimeError("the webhooks could not be read")
 
     with monkeypatch.context() as patched:
-        patched.setattr(ClaimedWebhooks, "load", unreadable)
+        # Where a claim's webhooks are loaded, after the claim (PostgreSQL's claim reads
+        # only their standing: store/claimed_webhooks.py).
+        patched.setattr(claimed_webhooks, "load_webhooks", unreadable)
         with pytest.raises(RuntimeError):
             await store.claim_due_deliveries(now=make.later(1), limit=10, lease_seconds=LEASE)
 
@@ -81,17 +83,17 @@ async def test_a_webhook_deleted_while_its_delivery_is_claimed_costs_the_claim_n
     # leased a lease long, each counting one lease loss.
     _acme, gone, _events = await _setup(store)
     _other, kept, others = await _setup(store)
-    read = ClaimedWebhooks.load
+    read = webhook_sql.load_webhooks  # what claimed_webhooks loads with
     deleting: list[asyncio.Future[bool]] = []
 
-    async def deleted_first(self: ClaimedWebhooks, tx: Any, ids: Any) -> dict[str, Webhook]:
+    async def deleted_first(tx: Any, **named: Any) -> dict[str, Webhook]:
         deleting.append(asyncio.ensure_future(store.delete_webhook(gone.account_id, gone.id)))
         if store.dialect == "postgresql":  # SQLite's waits for the claim's write to end
             await deleting[0]
-        return await read(self, tx, ids)
+        return await read(tx, **named)
 
     with monkeypatch.context() as patched:
-        patched.setattr(ClaimedWebhooks, "load", deleted_first)
+        patched.setattr(claimed_webhooks, "load_webhooks", deleted_first)
         claimed = await store.claim_due_deliveries(now=make.later(1), limit=10, lease_seconds=LEASE)
     assert await deleting[0]
 

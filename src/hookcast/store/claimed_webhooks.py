@@ -5,11 +5,13 @@ Loading a claim's webhooks took three statements per claim (the rows, their even
 sites) and decrypted every secret again, whatever changed since the last claim: usually
 nothing. Every change to a webhook, its subscriptions, its account's sites or the account's
 Flowplayer secret moves the account's configuration version in the same transaction
-(store/accounts.py), the worker's disabling too. So a claim reads, in one statement, each
-claimed webhook's account version with what recording outcomes writes without moving it (the
-last success, failing since, last error, next retry): a webhook kept under the version read
-is that webhook with those columns as they are now; any other is loaded and kept. An edit,
-pause or deletion is therefore seen by the next claim, as before.
+(store/accounts.py), the worker's disabling too. So a claim reads each claimed webhook's
+account version with what recording outcomes writes without moving it (the last success,
+failing since, last error, next retry; `STANDING_COLUMNS`), in the claim statement itself
+(store/deliveries.py: it was a statement after each claim, a round trip per event at 50
+events/s): a webhook kept under the version read is that webhook with those columns as
+they are now; any other is loaded and kept. An edit, pause or deletion is therefore seen by
+the next claim, as before.
 
 The version is read before a webhook is loaded: one changed in between is kept under the
 older version and loaded again next time, never the reverse. SQLite's claims load their
@@ -19,10 +21,11 @@ engineer's. A worker's look for edits (`current`, delivery/edits.py) keeps them 
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import replace
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 
 from hookcast.domain.models import Webhook
 from hookcast.store.connector import Transaction
@@ -33,7 +36,7 @@ from hookcast.store.statement import Statement
 from hookcast.store.tables import accounts, webhooks
 from hookcast.store.webhooks import load_webhooks
 
-__all__ = ["ClaimedWebhooks"]
+__all__ = ["STANDING_COLUMNS", "ClaimedWebhooks"]
 
 # Webhooks kept at most; past it all are forgotten and loaded again as claims need them.
 _KEPT = 10_000
@@ -58,9 +61,15 @@ class ClaimedWebhooks:
         """As `load`, kept under their versions on SQLite too: what a worker compares its
         queued deliveries' webhooks with every second (delivery/edits.py), one statement
         while nothing changed instead of loading and decrypting them all again."""
+        rows = await tx.fetch_mappings(_STANDING, {"ids": sorted(webhook_ids)})
+        return await self.standing(tx, rows)
+
+    async def standing(self, tx: Transaction, rows: Iterable[Row]) -> dict[str, Webhook]:
+        """As `current`, from rows of `STANDING_COLUMNS` read already (PostgreSQL's claim
+        returns them with its rows: store/deliveries.py)."""
         found: dict[str, Webhook] = {}
         versions: dict[str, int] = {}
-        for row in await tx.fetch_mappings(_STANDING, {"ids": sorted(webhook_ids)}):
+        for row in rows:
             kept = self._kept.get(row["id"])
             if kept is not None and kept[0] == row["config_version"]:
                 found[row["id"]] = _with_outcomes(kept[1], row)
@@ -87,19 +96,23 @@ def _with_outcomes(webhook: Webhook, row: Row) -> Webhook:
     )
 
 
+# What `standing` reads of a webhook: its account's version and what recording outcomes
+# writes without moving it (joined to `accounts` on the webhook's account).
+STANDING_COLUMNS: tuple[ColumnElement[Any], ...] = (
+    webhooks.c.id,
+    accounts.c.config_version,
+    webhooks.c.last_success,
+    webhooks.c.failing_since,
+    webhooks.c.last_error_at,
+    webhooks.c.last_error_status,
+    webhooks.c.last_error,
+    webhooks.c.last_error_body,
+    webhooks.c.next_retry_at,
+)
+
 _STANDING = Statement(
     lambda database: (
-        select(
-            webhooks.c.id,
-            accounts.c.config_version,
-            webhooks.c.last_success,
-            webhooks.c.failing_since,
-            webhooks.c.last_error_at,
-            webhooks.c.last_error_status,
-            webhooks.c.last_error,
-            webhooks.c.last_error_body,
-            webhooks.c.next_retry_at,
-        )
+        select(*STANDING_COLUMNS)
         .join_from(webhooks, accounts, accounts.c.id == webhooks.c.account_id)
         .where(in_list(database, column=webhooks.c.id))
     )

@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from operator import attrgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     BigInteger,
@@ -35,6 +35,7 @@ from hookcast.domain.leases import MAX_LEASE_LOSSES, lost_attempt
 from hookcast.domain.models import Attempt, Delivery, DeliveryStatus, Event
 from hookcast.ports import DeliveryQuery, DeliveryRecord, DeliveryResult, Page, StoredRow
 from hookcast.store.chains import admit_deliveries, advance_chains, start_chains
+from hookcast.store.claimed_webhooks import STANDING_COLUMNS
 from hookcast.store.coalesce import supersede_older, supersede_retried
 from hookcast.store.connector import Row, Transaction
 from hookcast.store.events import EventKey, has_resource_id, load_events
@@ -46,7 +47,7 @@ from hookcast.store.fair_claim import (
     of_days,
     others_due,
 )
-from hookcast.store.horizon import pending_since
+from hookcast.store.horizon import KnownHorizon, pending_since
 from hookcast.store.record_batch import record_on_postgres, release_on_postgres
 from hookcast.store.record_sqlite import record_on_sqlite, release_on_sqlite
 from hookcast.store.rows import (
@@ -60,9 +61,11 @@ from hookcast.store.sql import count, in_list, insert_ignoring, paginate
 from hookcast.store.statement import Query, Statement
 from hookcast.store.tables import (
     ATTEMPT_COLUMNS,
+    accounts,
     attempts,
     deliveries,
     delivery_chains,
+    delivery_horizon,
     events,
     webhooks,
 )
@@ -170,6 +173,22 @@ _PG_INSERT = Statement(
 )
 
 
+class Claimed(NamedTuple):
+    """What `claim_due` leased, and what it read with it."""
+
+    token: str  # the lease's
+    deliveries: list[Delivery]  # oldest first
+    events: dict[EventKey, Event] | None  # PostgreSQL: loaded by the claim
+    lost: list[tuple[Delivery, int]]  # leases lost too often, with their losses: `fail_lost`
+    rows: dict[str, StoredRow]  # each leased row's ctid (PostgreSQL) or rowid, by delivery id
+    # PostgreSQL: the claimed webhooks' standing by id, as the claim read it
+    # (store/claimed_webhooks.py `standing`), a deleted webhook's missing.
+    standing: dict[str, dict[str, Any]] | None
+
+
+_STANDING_NAMES = tuple(str(column.key) for column in STANDING_COLUMNS)
+
+
 async def claim_due(
     tx: Transaction,
     *,
@@ -179,20 +198,17 @@ async def claim_due(
     worker_id: str | None,
     per_account: int = 0,
     holding: Collection[str] | None = None,
-) -> tuple[
-    str,
-    list[Delivery],
-    dict[EventKey, Event] | None,
-    list[tuple[Delivery, int]],
-    dict[str, StoredRow],
-]:
-    """Leases up to `limit` due pending deliveries to `worker_id`: (lease token, deliveries
-    oldest first, on PostgreSQL their events, loaded by the same statement, those lost too
-    often, with their losses, for `fail_lost`, and where each leased row is by delivery id,
-    for the recording to reach it by: its ctid on PostgreSQL, its rowid on SQLite). With
+    horizon: KnownHorizon | None = None,
+) -> Claimed:
+    """Leases up to `limit` due pending deliveries to `worker_id` (`Claimed`: the lease
+    token, deliveries oldest first, on PostgreSQL their events and webhooks' standing, read
+    by the same statement, those lost too often, with their losses, for `fail_lost`, and
+    where each leased row is by delivery id, for the recording to reach it by: its ctid on
+    PostgreSQL, its rowid on SQLite). With
     `per_account`, up to that many of each account's due deliveries first
     (store/fair_claim.py), then the oldest due; with `holding` too, only those shares of
-    the accounts not in it.
+    the accounts not in it. `horizon`: the pending horizon as the process's last claim
+    found it (PostgreSQL; read first without it).
 
     One statement: the lease is its token, worker and expiry (`lease_until`), so an
     unrecorded, unreleased delivery simply becomes due again when it expires. None of them
@@ -222,16 +238,19 @@ async def claim_due(
     claimed: list[Delivery] = []
     lost: list[tuple[Delivery, int]] = []
     loaded: dict[EventKey, Event] | None = None
+    standing: dict[str, dict[str, Any]] | None = None
     rows: dict[str, StoredRow] = {}
     if tx.database == "postgresql":
-        days = ClaimDays.of(since=await pending_since(tx), now=now)
-        loaded = {}
+        loaded, standing = {}, {}
         # The statement registers the worker too.
-        for mapped in await tx.fetch_mappings(_pg_claim(kind, days), values):
+        for mapped in await _pg_claimed(tx, kind, values, now=now, horizon=horizon):
             delivery = delivery_from_row(mapped)
             loaded[(delivery.account_id, delivery.event_id)] = _claimed_event(mapped)
             rows[delivery.id] = mapped["leased_row"]
             _sort_claimed(delivery, mapped["lease_losses"], claimed=claimed, lost=lost)
+            hook = mapped["hook_id"]  # None: the webhook was deleted
+            if hook is not None and hook not in standing:
+                standing[hook] = {name: mapped[f"hook_{name}"] for name in _STANDING_NAMES}
     else:
         if worker_id is not None:
             await tx.execute(_REGISTER, values)
@@ -246,7 +265,40 @@ async def claim_due(
             else:
                 claimed.append(delivery)
     claimed.sort(key=_CLAIM_ORDER)
-    return token, claimed, loaded, lost, rows
+    return Claimed(token, claimed, loaded, lost, rows, standing)
+
+
+async def _pg_claimed(
+    tx: Transaction,
+    kind: str,
+    values: dict[str, Any],
+    *,
+    now: datetime,
+    horizon: KnownHorizon | None,
+) -> list[dict[str, Any]]:
+    """PostgreSQL's claim of `kind` over the days from the pending horizon: its rows.
+
+    The horizon is the one the last claim found (`KnownHorizon`) or, without one, read
+    first. The claim returns its own snapshot's horizon with its rows (a claim that brings
+    none reads it after, if it went by a kept one), and a horizon that moved down from the
+    one planned for means a delivery was made pending on an earlier day: the rest of the
+    limit is claimed again from that day at once. So a claim leaves out no delivery that a
+    read before it would have found, and at a low rate a claim is two round trips instead
+    of three (the horizon's read was one per event at 50 events/s, docs/benchmarks.md)."""
+    kept = horizon.since if horizon is not None else None
+    since = kept if kept is not None else await pending_since(tx)
+    rows = await tx.fetch_mappings(_pg_claim(kind, ClaimDays.of(since=since, now=now)), values)
+    if rows:
+        found = rows[0]["claim_horizon"] or 0
+    else:
+        found = since if kept is None else await pending_since(tx)
+    left = values["b_limit"] - len(rows)
+    if found < since and left > 0:
+        more = {**values, "b_limit": left}
+        rows += await tx.fetch_mappings(_pg_claim(kind, ClaimDays.of(since=found, now=now)), more)
+    if horizon is not None:
+        horizon.since = found
+    return rows
 
 
 async def fail_lost(tx: Transaction, lost: Sequence[tuple[Delivery, int]], now: datetime) -> None:
@@ -447,7 +499,20 @@ def _with_events(chosen: _Chooser, days: ClaimDays) -> Statement:
         )
         # The worker is registered in the same statement (store/workers.py says why).
         registered = register_claimer(database).cte("registered")
-        return select(claimed, event).select_from(claimed.join(event, true())).add_cte(registered)
+        # The horizon as this statement's snapshot has it (`_pg_claimed`): read once.
+        found = select(delivery_horizon.c.pending_since).scalar_subquery().label("claim_horizon")
+        # The claimed webhooks' standing (store/claimed_webhooks.py), once per webhook: the
+        # read that followed every claim, a round trip each (one per event at 50 events/s).
+        standing = (
+            select(*(column.label(f"hook_{column.key}") for column in STANDING_COLUMNS))
+            .join_from(webhooks, accounts, accounts.c.id == webhooks.c.account_id)
+            .where(webhooks.c.id.in_(select(claimed.c.webhook_id)))
+            .cte("standing")
+        )
+        joined = claimed.join(event, true()).outerjoin(
+            standing, standing.c.hook_id == claimed.c.webhook_id
+        )
+        return select(claimed, event, found, *standing.c).select_from(joined).add_cte(registered)
 
     return Statement(build)
 

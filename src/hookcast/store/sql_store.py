@@ -145,6 +145,7 @@ class SqlStore:
         )
         self._statistics = GrowthStatistics(connector)
         self._claimed_webhooks = ClaimedWebhooks(box)
+        self._horizon = horizon_sql.KnownHorizon()  # as the last claim found it (store/horizon.py)
         self._edit_listeners: list[Callable[[str], None]] = []  # watch_edits
 
     def __repr__(self) -> str:
@@ -425,13 +426,15 @@ class SqlStore:
         holding: Collection[str] | None = None,
     ) -> Sequence[ClaimedDelivery]:
         # No transaction around the claim on PostgreSQL: its one UPDATE is atomic alone, and
-        # the reads around it (the horizon before, the webhooks after) see what they would
-        # inside one under READ COMMITTED. BEGIN and COMMIT were two of a claim's five round
-        # trips, each on the way from a publish's commit to its delivery's send.
+        # the reads around it (the horizon before it, when no claim has kept it; a changed
+        # webhook's load after it) see what they would inside one under READ COMMITTED.
+        # BEGIN and COMMIT were two of a claim's five round trips, each on the way from a
+        # publish's commit to its delivery's send; the horizon's read and the webhooks'
+        # standing were two of the three left (store/horizon.py, store/deliveries.py).
         leased: list[Delivery] = []
         try:
             async with self._committing() as tx:
-                token, claimed, by_key, lost, rows = await delivery_sql.claim_due(
+                token, claimed, by_key, lost, rows, standing = await delivery_sql.claim_due(
                     tx,
                     now=now,
                     limit=limit,
@@ -439,16 +442,21 @@ class SqlStore:
                     worker_id=worker_id,
                     per_account=per_account,
                     holding=holding,
+                    horizon=self._horizon,
                 )
                 leased = claimed + [delivery for delivery, _ in lost]
-                # Batched loads, one query each (PostgreSQL's claim loaded the events itself,
-                # and reads its webhooks again only when their configuration changed);
-                # deliveries of one webhook share the same Webhook object.
+                # Batched loads, one query each (PostgreSQL's claim loaded the events itself
+                # and read its webhooks' standing: they are loaded again only when their
+                # configuration changed); deliveries of one webhook share one Webhook object.
                 if claimed and by_key is None:
                     keys = {(d.account_id, d.event_id) for d in claimed}
                     by_key = await event_sql.load_events(tx, keys)
                 hooks = {d.webhook_id for d in claimed}
-                by_id = await self._claimed_webhooks.load(tx, hooks) if claimed else {}
+                by_id: dict[str, Webhook] = {}
+                if claimed and standing is not None:  # PostgreSQL's claim read them
+                    by_id = await self._claimed_webhooks.standing(tx, standing.values())
+                elif claimed:
+                    by_id = await self._claimed_webhooks.load(tx, hooks)
         except Exception:
             if leased and self.dialect == "postgresql":  # committed: not rolled back
                 await self._give_back(leased, token, now)
@@ -573,7 +581,11 @@ class SqlStore:
                 return 0
             return await worker_sql.take_back(tx, now=now, stale_before=stale_before)
 
-        return await self._making_due(beat)
+        taken = await self._making_due(beat)
+        # The horizon may have moved up: the next claim reads it rather than plan the days
+        # it left (a read a beat, against one a claim before KnownHorizon).
+        self._horizon.since = None
+        return taken
 
     async def take_back_leases(self, *, now: datetime, stale_before: datetime) -> int:
         return await self._making_due(
@@ -717,6 +729,7 @@ class _TransactionView(SqlStore):
         self._transaction = CallerTransaction(connection)
         # Its own: what the caller's transaction reads may yet be rolled back.
         self._claimed_webhooks = ClaimedWebhooks(store._box)
+        self._horizon = horizon_sql.KnownHorizon()
         # Its own, never told: its edits commit when the caller commits, after they return.
         self._edit_listeners = []
 

@@ -454,7 +454,10 @@ class SqlStore:
                 hooks = {d.webhook_id for d in claimed}
                 by_id: dict[str, Webhook] = {}
                 if claimed and standing is not None:  # PostgreSQL's claim read them
-                    by_id = await self._claimed_webhooks.standing(tx, standing.values())
+                    # Only the claimed deliveries' (not a lost one's alone), so that by_id
+                    # holds none but those `len(by_id) < len(hooks)` below counts.
+                    mine = [standing[hook] for hook in hooks if hook in standing]
+                    by_id = await self._claimed_webhooks.standing(tx, mine)
                 elif claimed:
                     by_id = await self._claimed_webhooks.load(tx, hooks)
         except Exception:

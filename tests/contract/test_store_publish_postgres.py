@@ -19,7 +19,7 @@ from typing import Any
 import asyncpg  # type: ignore[import-untyped]
 import pytest
 from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncTransaction, create_async_engine
 
 from hookcast.domain.fanout import FanoutPlan, Subscribers
 from hookcast.domain.ids import new_delivery_id, new_event_id
@@ -84,6 +84,22 @@ async def _waiting_on_locks(url: str) -> int:
 
 async def _waiting_on_a_lock(url: str) -> bool:
     return await _waiting_on_locks(url) > 0
+
+
+async def _published_after(
+    holder: AsyncTransaction, publishing: asyncio.Future[Any], url: str
+) -> None:
+    """Lets `publishing` run into the lock `holder` took (or finish first), then commits
+    `holder` and waits for the publish; one refused with ConfigChanged is a caller's to
+    fan out again."""
+
+    async def stored_or_waits() -> bool:
+        return publishing.done() or await _waiting_on_a_lock(url)
+
+    await eventually(stored_or_waits, message="the publish neither ran nor waited")
+    await holder.commit()
+    with contextlib.suppress(ConfigChanged):
+        await publishing
 
 
 async def test_concurrent_single_publishes_share_one_transaction(
@@ -327,13 +343,7 @@ async def test_a_publish_during_a_pause_leaves_no_delivery_the_worker_would_send
                 pg_store.append_events(events=[event], fanout=made_later, expect=checked)
             )
 
-            async def stored_or_waits() -> bool:
-                return publishing.done() or await _waiting_on_a_lock(postgres_database)
-
-            await eventually(stored_or_waits, message="the publish neither ran nor waited")
-            await pausing.commit()
-            with contextlib.suppress(ConfigChanged):  # refused: the caller fans out again
-                await publishing
+            await _published_after(pausing, publishing, postgres_database)
     finally:
         await engine.dispose()
 
@@ -456,13 +466,7 @@ async def test_a_publish_during_a_disable_by_the_worker_leaves_no_delivery_it_wo
                 )
             )
 
-            async def stored_or_waits() -> bool:
-                return publishing.done() or await _waiting_on_a_lock(postgres_database)
-
-            await eventually(stored_or_waits, message="the publish neither ran nor waited")
-            await recording.commit()
-            with contextlib.suppress(ConfigChanged):  # refused: the caller fans out again
-                await publishing
+            await _published_after(recording, publishing, postgres_database)
     finally:
         await engine.dispose()
 

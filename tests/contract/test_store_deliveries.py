@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -11,7 +12,7 @@ import pytest
 
 from hookcast.domain.leases import MAX_LEASE_LOSSES
 from hookcast.domain.models import Account, DeliveryStatus, Event, LastError, Webhook
-from hookcast.ports import DeliveryQuery, PageRequest, WebhookHealth
+from hookcast.ports import ClaimedDelivery, DeliveryQuery, PageRequest, WebhookHealth
 from hookcast.store import SqlStore, claimed_webhooks, open_store
 from hookcast.store import deliveries as delivery_sql
 from hookcast.store import webhooks as webhook_sql
@@ -73,6 +74,29 @@ async def test_a_claim_whose_webhooks_cannot_be_read_leaves_its_deliveries_due(
     assert [c.event for c in claimed] == events
 
 
+async def _claim_deleting(
+    store: SqlStore, monkeypatch: pytest.MonkeyPatch, gone: Webhook, *, now: datetime
+) -> Sequence[ClaimedDelivery]:
+    """A claim during which `gone` is deleted, as its webhooks are first loaded: committed
+    before they are read on PostgreSQL (no transaction holds the claimed rows), waiting for
+    the claim's write on SQLite. Its deliveries; the deletion must have gone through."""
+    read = webhook_sql.load_webhooks  # what claimed_webhooks loads with
+    deleting: list[asyncio.Future[bool]] = []
+
+    async def deleted_first(tx: Any, **named: Any) -> dict[str, Webhook]:
+        if not deleting:
+            deleting.append(asyncio.ensure_future(store.delete_webhook(gone.account_id, gone.id)))
+            if store.dialect == "postgresql":  # SQLite's waits for the claim's write to end
+                await deleting[0]
+        return await read(tx, **named)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(claimed_webhooks, "load_webhooks", deleted_first)
+        claimed = await store.claim_due_deliveries(now=now, limit=10, lease_seconds=LEASE)
+    assert await deleting[0]
+    return claimed
+
+
 async def test_a_webhook_deleted_while_its_delivery_is_claimed_costs_the_claim_nothing(
     store: SqlStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -83,19 +107,7 @@ async def test_a_webhook_deleted_while_its_delivery_is_claimed_costs_the_claim_n
     # leased a lease long, each counting one lease loss.
     _acme, gone, _events = await _setup(store)
     _other, kept, others = await _setup(store)
-    read = webhook_sql.load_webhooks  # what claimed_webhooks loads with
-    deleting: list[asyncio.Future[bool]] = []
-
-    async def deleted_first(tx: Any, **named: Any) -> dict[str, Webhook]:
-        deleting.append(asyncio.ensure_future(store.delete_webhook(gone.account_id, gone.id)))
-        if store.dialect == "postgresql":  # SQLite's waits for the claim's write to end
-            await deleting[0]
-        return await read(tx, **named)
-
-    with monkeypatch.context() as patched:
-        patched.setattr(claimed_webhooks, "load_webhooks", deleted_first)
-        claimed = await store.claim_due_deliveries(now=make.later(1), limit=10, lease_seconds=LEASE)
-    assert await deleting[0]
+    claimed = await _claim_deleting(store, monkeypatch, gone, now=make.later(1))
 
     assert [c.event for c in claimed if c.webhook.id == kept.id] == others
     assert {c.webhook.id for c in claimed} <= {gone.id, kept.id}
@@ -112,22 +124,7 @@ async def test_a_webhook_deleted_while_claimed_beside_a_lost_delivery_costs_the_
     _lost_account, _lost_hook, _ = await _setup(store)
     now = await _lose(store, MAX_LEASE_LOSSES)
     _acme, gone, _events = await _setup(store)
-    read = webhook_sql.load_webhooks
-    deleting: list[asyncio.Future[bool]] = []
-
-    async def deleted_first(tx: Any, **named: Any) -> dict[str, Webhook]:
-        if not deleting:
-            deleting.append(asyncio.ensure_future(store.delete_webhook(gone.account_id, gone.id)))
-            if store.dialect == "postgresql":  # SQLite's waits for the claim's write to end
-                await deleting[0]
-        return await read(tx, **named)
-
-    with monkeypatch.context() as patched:
-        patched.setattr(claimed_webhooks, "load_webhooks", deleted_first)
-        claimed = await store.claim_due_deliveries(
-            now=now + timedelta(hours=1), limit=10, lease_seconds=LEASE
-        )
-    assert await deleting[0]
+    claimed = await _claim_deleting(store, monkeypatch, gone, now=now + timedelta(hours=1))
 
     assert {c.webhook.id for c in claimed} <= {gone.id}
 

@@ -454,8 +454,8 @@ class SqlStore:
                 hooks = {d.webhook_id for d in claimed}
                 by_id: dict[str, Webhook] = {}
                 if claimed and standing is not None:  # PostgreSQL's claim read them
-                    # Only the claimed deliveries' (not a lost one's alone), so that by_id
-                    # holds none but those `len(by_id) < len(hooks)` below counts.
+                    # Only the claimed deliveries' webhooks: one whose only delivery here
+                    # was lost too often (`fail_lost`'s) is not loaded for nothing.
                     mine = [standing[hook] for hook in hooks if hook in standing]
                     by_id = await self._claimed_webhooks.standing(tx, mine)
                 elif claimed:
@@ -468,7 +468,7 @@ class SqlStore:
             await self._fail_lost(lost, now)
         if not claimed or by_key is None:
             return []
-        if len(by_id) < len(hooks):
+        if not by_id.keys() >= hooks:
             # Deleted since the claim committed (PostgreSQL: no transaction holds the claimed
             # rows against the deletion's cascade), their deliveries with them: nothing to
             # send or hand back. Failing the claim instead left its other deliveries, any

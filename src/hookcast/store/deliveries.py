@@ -57,7 +57,7 @@ from hookcast.store.rows import (
     delivery_values,
     event_from_row,
 )
-from hookcast.store.sql import count, in_list, insert_ignoring, paginate
+from hookcast.store.sql import count, in_list, insert_ignoring, lock_in_order, paginate
 from hookcast.store.statement import Query, Statement
 from hookcast.store.tables import (
     ATTEMPT_COLUMNS,
@@ -371,14 +371,7 @@ def _claimed_event(row: Mapping[str, Any]) -> Event:
     return event_from_row({name: row[f"event_{name}"] for name in _EVENT_COLUMNS})
 
 
-_LOCK_EXISTING = Statement(
-    lambda database: (
-        select(deliveries.c.id)
-        .where(in_list(database, column=deliveries.c.id))
-        .order_by(deliveries.c.id)
-        .with_for_update()
-    )
-)
+_LOCK_EXISTING = lock_in_order(deliveries.c.id)
 _FAIL_LOST = Statement(
     lambda _: (
         update(deliveries)

@@ -29,6 +29,7 @@ __all__ = [
     "count",
     "in_list",
     "insert_ignoring",
+    "lock_in_order",
     "notify",
     "paginate",
 ]
@@ -44,6 +45,21 @@ def in_list(database: str, *, column: ColumnElement[Any], name: str = "ids") -> 
         return column == any_(bindparam(name, type_=ARRAY(String)))
     values = func.json_each(bindparam(name, type_=JsonText)).table_valued("value")
     return column.in_(select(values.c.value))
+
+
+def lock_in_order(column: ColumnElement[Any]) -> Statement:
+    """A statement locking (FOR UPDATE) the rows whose `column` is one of the list bound as
+    `ids`, in that column's order, so that two transactions locking overlapping sets wait
+    for each other rather than deadlock. It selects `column` of the rows that exist: a
+    caller may read them to pass over the ids deleted meanwhile."""
+    return Statement(
+        lambda database: (
+            select(column)
+            .where(in_list(database, column=column))
+            .order_by(column)
+            .with_for_update()
+        )
+    )
 
 
 def insert_ignoring(

@@ -32,7 +32,7 @@ from hookcast.ports import Page, WebhookHealth, WebhookQuery
 from hookcast.store.connector import Row, Transaction
 from hookcast.store.crypto import SecretBox
 from hookcast.store.rows import webhook_from_row, webhook_values
-from hookcast.store.sql import count, in_list, paginate
+from hookcast.store.sql import count, in_list, lock_in_order, paginate
 from hookcast.store.statement import Query, Statement
 from hookcast.store.tables import accounts, deliveries, webhook_events, webhook_sites, webhooks
 from hookcast.store.types import Timestamp
@@ -292,14 +292,7 @@ _LOCK_BY_IDS = Statement(
         .with_for_update(read=True, key_share=True)
     )
 )
-_LOCK_FOR_PAUSE = Statement(
-    lambda database: (
-        select(webhooks.c.id)
-        .where(in_list(database, column=webhooks.c.id))
-        .order_by(webhooks.c.id)
-        .with_for_update()
-    )
-)
+_LOCK_FOR_PAUSE = lock_in_order(webhooks.c.id)
 _MUTABLE = [key for key in _SAVED if key not in ("id", "account_id", "created")]
 _UPDATE = Statement(
     lambda _: (

@@ -360,6 +360,14 @@ async def test_a_mistyped_event_is_refused_with_what_it_probably_meant(api: Api)
         '/v2/event_types/ and on the dashboard\'s Event types page, and "*" subscribes to '
         "every event"
     ), says
+    # Another format's name is answered with this format's.
+    other = {**metadata, "format": "flowplayer", "events": ["media_available"]}
+    response = await api.call("POST", "/v2/webhooks/", json={"metadata": other})
+    says = assert_error(response, 400, "invalid_body")
+    assert says.startswith(
+        "unknown event(s) for the flowplayer format: media_available (jwplayer's name; "
+        "flowplayer's is VIDEO_READY); the format's "
+    ), says
 
 
 async def test_a_wrong_maximum_age_or_coalesce_is_a_clear_400(api: Api) -> None:

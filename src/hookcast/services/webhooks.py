@@ -483,7 +483,7 @@ def _events(raw: object, wire: Format) -> tuple[str, ...]:
     unknown = [event for event in events if not wire.catalog_events(event)]
     if unknown:
         known = wire.event_names()
-        named = ", ".join(event + guess_for(event, known) for event in unknown)
+        named = ", ".join(event + _guess(event, wire) for event in unknown)
         raise ValidationFailed(
             f"unknown event(s) for the {wire.name} format: {named}; "
             f'{where_listed(known, _FORMATS)}, and "{wire.all_events}" subscribes to every '
@@ -492,6 +492,19 @@ def _events(raw: object, wire: Format) -> tuple[str, ...]:
         )
     catalog = (name for event in events for name in wire.catalog_events(event))
     return tuple(dict.fromkeys(catalog))
+
+
+def _guess(name: str, wire: Format) -> str:
+    """What an unknown `name` most likely meant in `wire`: its name in `wire` if it is
+    another format's name (a JW Player name in an api.video webhook had no close match), else
+    the closest of `wire`'s names, if any."""
+    for other in FORMATS.values():
+        meant = other.catalog_events(name) if other is not wire else ()
+        if meant:
+            own = wire.to_own(meant)
+            theirs = f"{wire.name}'s is {', '.join(own)}" if own else f"not sent in {wire.name}"
+            return f" ({other.name}'s name; {theirs})"
+    return guess_for(name, wire.event_names())
 
 
 def _catalog_event(name: str, wire: Format) -> str:
@@ -503,7 +516,7 @@ def _catalog_event(name: str, wire: Format) -> str:
     if not catalog:
         known = wire.event_names()
         raise ValidationFailed(
-            f"unknown event for the {wire.name} format: {name}{guess_for(name, known)}; "
+            f"unknown event for the {wire.name} format: {name}{_guess(name, wire)}; "
             f"{where_listed(known, _FORMATS)}",
             field="events",
         )

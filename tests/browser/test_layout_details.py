@@ -235,3 +235,85 @@ def test_a_stacked_form_keeps_its_button_by_its_fields(
         # One column on a phone: the button follows its last field at the form's own spacing
         # (the margin that lines it up beside fields left 2 rem more here).
         assert 0 <= gap <= 20, f"{gap:.0f} px between the role's hint and Create key"
+
+
+@pytest.mark.parametrize("width", PHONES)
+def test_event_ids_are_never_split_inside_on_a_phone(
+    browser: Browser, server: Server, receiver: Receiver, width: int
+) -> None:
+    webhook_on_property(browser, server, name="Ids", webhook_url=receiver.url("/ok/ids"))
+    event = {"event": "media_created", "site_id": "1A23bCD4", "media_id": "Ids00001"}
+    server.api("POST", "/v2/events/", server.admin, {"events": [event]})
+    with signed_in(browser, server, width, server.admin) as page:
+        page.goto("/events")
+        ids = page.locator("td[data-label=Event] code.row-id")
+        expect(ids.first).to_be_visible()
+        row = box_of(page.locator("table.events tbody tr").first)
+        for shown in ids.all()[:10]:
+            text = shown.inner_text()
+            box = box_of(shown)
+            # Inside its row, not scrolled, and on one line, or (HookCast's own events' ids,
+            # `hc_webhook_failing_<webhook>_<time>`) broken only after an underscore.
+            assert box["x"] >= row["x"]
+            assert box["x"] + box["width"] <= row["x"] + row["width"]
+            assert shown.evaluate("el => el.scrollWidth <= el.clientWidth")
+            lines = _lines_of(shown)
+            assert "".join(lines) == text.replace("\n", ""), lines
+            if text.startswith("evt_"):
+                assert len(lines) == 1, f"{text} takes {len(lines)} lines at {width} px"
+            assert all(line.endswith("_") for line in lines[:-1]), f"{lines} split inside"
+        assert _sideways_scroll(page) <= 0
+
+
+def _lines_of(locator: Locator) -> list[str]:
+    """The text of `locator` as the browser laid it out, one string per line box."""
+    return list(
+        locator.evaluate(
+            """el => {
+              const lines = [];
+              const text = [...el.childNodes].filter(n => n.nodeType === 3);
+              let top = null;
+              for (const node of text) {
+                for (let i = 0; i < node.length; i++) {
+                  const range = document.createRange();
+                  range.setStart(node, i);
+                  range.setEnd(node, i + 1);
+                  const y = Math.round(range.getBoundingClientRect().top);
+                  if (top === null || y > top + 2) { lines.push(""); top = y; }
+                  lines[lines.length - 1] += node.data[i];
+                }
+              }
+              return lines;
+            }"""
+        )
+    )
+
+
+@pytest.mark.parametrize("width", PHONES)
+def test_the_phones_link_row_fades_where_more_links_are(
+    browser: Browser, server: Server, width: int
+) -> None:
+    with signed_in(browser, server, width, server.admin) as page:
+        nav = page.locator(".mainnav")
+        mask = "el => getComputedStyle(el).maskImage"
+        assert nav.evaluate("el => el.scrollWidth > el.clientWidth"), "the row fits: no cue needed"
+        # At the start: faded at the right edge only, where the cut-off links are.
+        expect(nav).to_have_class(re.compile(r"\bmore-after\b"))
+        expect(nav).not_to_have_class(re.compile(r"\bmore-before\b"))
+        assert "linear-gradient" in nav.evaluate(mask)
+        # Scrolled to the end: faded at the left only; the last link whole and unfaded.
+        nav.evaluate("el => { el.scrollLeft = el.scrollWidth; }")
+        expect(nav).to_have_class(re.compile(r"\bmore-before\b"))
+        expect(nav).not_to_have_class(re.compile(r"\bmore-after\b"))
+        last = box_of(page.locator(".mainnav a").last)
+        fade = float(
+            nav.evaluate("el => parseFloat(getComputedStyle(el).getPropertyValue('--fade')) * 16")
+        )
+        assert last["x"] + last["width"] <= width - 0.5
+        assert box_of(nav)["x"] + fade <= last["x"], "the last link sits in the fade"
+
+
+def test_the_desktops_link_row_has_no_fade(page: Page, server: Server) -> None:
+    sign_in(page, server.admin)
+    nav = page.locator(".mainnav")
+    assert nav.evaluate("el => getComputedStyle(el).maskImage") == "none"

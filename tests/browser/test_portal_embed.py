@@ -19,6 +19,7 @@ import httpx
 import pytest
 from live import SCREENSHOTS, WIDTHS, Receiver, Server, width_of
 from playwright.sync_api import Browser, Page, expect
+from test_dark_mode import AA, LOW_CONTRAST
 from test_webhook_lifecycle import ensure_property_as
 
 from support.waiting import wait_until
@@ -131,6 +132,37 @@ def test_the_portal_opens_in_an_allowed_origins_frame_and_is_refused_by_another(
     # The operator dashboard is never framed, even by the allowed origin.
     dashboard = httpx.get(server.url + "/", timeout=5)
     assert "frame-ancestors 'none'" in dashboard.headers["content-security-policy"]
+
+
+@pytest.mark.parametrize(("system", "theme"), [("dark", "light"), ("light", "dark")])
+def test_the_framed_portal_takes_the_scheme_its_link_names(
+    browser: Browser, server: Server, platform: Platform, branded: str, system: str, theme: str
+) -> None:
+    """The platform's page knows its own scheme, the portal framed in it cannot: the link's
+    `?theme=` says it, whatever the reader's system prefers (docs/dashboard.md)."""
+    context = browser.new_context(
+        viewport={"width": 390, "height": 900},
+        color_scheme="dark" if system == "dark" else "light",
+    )
+    try:
+        page = context.new_page()
+        _framed(page, platform, _link(server, "viewer", [platform.origin]) + f"?theme={theme}")
+        frame = page.frame_locator("iframe")
+        expect(frame.get_by_role("heading", name="Webhooks")).to_be_visible()
+        expect(frame.locator("html")).to_have_attribute("data-theme", theme)
+        background = frame.locator("html").evaluate(
+            "el => getComputedStyle(el).backgroundColor.match(/\\d+/g).slice(0, 3).map(Number)"
+        )
+        assert (sum(background) / 3 < 64) == (theme == "dark"), background
+        # Every text reads, the brand's accent (#0f766e, 2.9:1 on the dark surface as it is)
+        # included: lightened in the dark scheme.
+        (framed,) = [found for found in page.frames if found.url.startswith(server.url)]
+        assert not framed.evaluate(LOW_CONTRAST, AA)
+        link = frame.get_by_role("link", name="Acme customer endpoint")
+        accent = link.evaluate("el => getComputedStyle(el).color") == "rgb(15, 118, 110)"
+        assert accent == (theme == "light")
+    finally:
+        context.close()
 
 
 def test_a_portal_editor_manages_webhooks_but_not_the_platform(

@@ -75,6 +75,7 @@ async def test_a_name_of_another_format_is_an_error_beside_the_events(board: Boa
     assert response.status_code == 400
     assert 'id="events-error"' in response.text
     assert "unknown event(s) for the apivideo format: media_available" in response.text
+    assert "(jwplayer&#39;s name; not sent in apivideo)" in response.text
 
 
 async def test_the_event_types_page_names_every_event_in_every_format(board: Board) -> None:

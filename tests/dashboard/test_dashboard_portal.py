@@ -219,7 +219,22 @@ async def test_the_brand_an_admin_saves_is_what_the_portal_shows(board: Board) -
         in portal_page.headers["content-security-policy"]
     )
     theme = await board.client.get("/theme/0f766e.css")
-    assert "--accent: #0f766e" in theme.text
+    assert "--accent: light-dark(#0f766e, " in theme.text
+
+
+async def test_a_portal_links_theme_lasts_its_session_and_takes_nothing_else(
+    board: Board,
+) -> None:
+    link = await _link(board)
+    for asked, shown in (("dark", ' data-theme="dark"'), ("light", ' data-theme="light"')):
+        board.client.cookies.clear()
+        await board.client.get(f"{link}?theme={asked}")
+        page = (await board.client.get("/events")).text  # a later page of the session
+        assert f'<html lang="en"{shown}>' in page, asked
+    for other in ("", "?theme=auto", '?theme="><script>'):
+        board.client.cookies.clear()
+        await board.client.get(link + other)
+        assert '<html lang="en">' in (await board.client.get("/events")).text, other
 
 
 async def test_a_customer_whose_session_ended_is_told_in_their_words(board: Board) -> None:

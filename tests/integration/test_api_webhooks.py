@@ -354,9 +354,19 @@ async def test_a_mistyped_event_is_refused_with_what_it_probably_meant(api: Api)
     metadata = {**webhook_metadata([SITE_ID]), "events": ["media_availble", "nothing_like"]}
     response = await api.call("POST", "/v2/webhooks/", json={"metadata": metadata})
     says = assert_error(response, 400, "invalid_body")
-    assert says.startswith(
+    assert says == (
         "unknown event(s) for the jwplayer format: media_availble (did you mean "
-        "media_available?), nothing_like. Valid events are: media_created, "
+        "media_available?), nothing_like; the format's 37 events are listed by GET "
+        '/v2/event_types/ and on the dashboard\'s Event types page, and "*" subscribes to '
+        "every event"
+    ), says
+    # Another format's name is answered with this format's.
+    other = {**metadata, "format": "flowplayer", "events": ["media_available"]}
+    response = await api.call("POST", "/v2/webhooks/", json={"metadata": other})
+    says = assert_error(response, 400, "invalid_body")
+    assert says.startswith(
+        "unknown event(s) for the flowplayer format: media_available (jwplayer's name; "
+        "flowplayer's is VIDEO_READY); the format's "
     ), says
 
 

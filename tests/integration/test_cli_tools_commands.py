@@ -217,7 +217,9 @@ def test_trigger_publishes_catalog_examples_and_your_own_ids(live: LiveServer) -
 
 
 def test_trigger_errors_are_one_line(live: LiveServer) -> None:
-    assert_one_line_error(hookcast(live, "trigger", "media_exploded"), "valid events are")
+    assert_one_line_error(
+        hookcast(live, "trigger", "media_exploded"), "listed by GET /v2/event_types/"
+    )
     assert_one_line_error(
         hookcast(live, "trigger", "media_avaliable"), "did you mean media_available?"
     )

@@ -134,7 +134,9 @@ def test_rule_violations_raise_with_the_servers_code_and_description(hookcast: C
     with pytest.raises(ValidationError) as unknown:
         hookcast.publish("media_exploded", site_id=SITE_ID, media_id="MNYaMSQl")
     assert unknown.value.status == 400
-    assert "media_available" in unknown.value.description  # lists the valid events
+    # The closest name, and where every name is (not all 32 on one line).
+    assert "did you mean media_reuploaded?" in unknown.value.description
+    assert "GET /v2/event_types/" in unknown.value.description
     with pytest.raises(ValidationError) as unsafe:
         hookcast.create_webhook(
             name="x", webhook_url="http://10.0.0.1/", events=["*"], site_ids=[SITE_ID]

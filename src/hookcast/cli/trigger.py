@@ -17,7 +17,13 @@ from hookcast.cli.remote import (
     first_site,
     parse_json_object,
 )
-from hookcast.domain.catalog import EVENT_TYPES, PUBLISHABLE_EVENTS, EventType, closest_name
+from hookcast.domain.catalog import (
+    EVENT_TYPES,
+    PUBLISHABLE_EVENTS,
+    EventType,
+    guess_for,
+    where_listed,
+)
 from hookcast.domain.formats import FORMATS, Format
 from hookcast.domain.models import Event
 
@@ -139,11 +145,9 @@ def _shown_in(wire: Format, event: Event) -> str:
 
 def _event_type(name: str) -> EventType:
     if name not in PUBLISHABLE_EVENTS:
-        close = closest_name(name, PUBLISHABLE_EVENTS)
-        guess = f"did you mean {close}? " if close else ""
         fail(
-            f"{name!r} is not a known event; {guess}valid events are: "
-            f"{', '.join(PUBLISHABLE_EVENTS)}"
+            f"{name!r} is not a known event{guess_for(name, PUBLISHABLE_EVENTS)}; "
+            f"{where_listed(PUBLISHABLE_EVENTS, 'the', 'events a publisher may send')}"
         )
     return EVENT_TYPES[name]
 

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from jinja2 import Environment
+from markupsafe import Markup, escape
 
 from hookcast.domain import ed25519
 from hookcast.domain.catalog import ALL_EVENTS, EVENT_TYPES, EventType
@@ -152,6 +153,13 @@ def public_key(secret: str) -> str | None:
     return ed25519.public_key_of(secret) if ed25519.is_signing_key(secret) else None
 
 
+def id_breaks(value: str) -> Markup:
+    """An id, escaped, that may wrap only after its underscores: anywhere, a phone's Events
+    table split `evt_8SzW9lLi491p9b1JgSX2c4` before its last character, and HookCast's own
+    event ids (`hc_webhook_failing_<webhook>_<time>`, 46 characters) fit no phone's line."""
+    return Markup("_<wbr>").join(escape(part) for part in value.split("_"))
+
+
 def install_filters(env: Environment) -> None:
     env.filters.update(
         when=when,
@@ -164,6 +172,7 @@ def install_filters(env: Environment) -> None:
         pretty_json=pretty_json,
         event_label=event_label,
         public_key=public_key,
+        id_breaks=id_breaks,
     )
     env.filters.update(own_events=own_events, own_name=own_name, format_title=format_title)
     env.globals.update(

@@ -57,6 +57,9 @@ class Session:
     expires: datetime
     portal: bool = False
     frame_ancestors: tuple[str, ...] = ()  # a portal session's framing origins
+    # A portal session's colour scheme as its link's `?theme=` fixed it ("light" or "dark"),
+    # else "" (the reader's system decides).
+    theme: str = ""
 
     @property
     def id(self) -> str:
@@ -74,9 +77,10 @@ class Session:
         expires: datetime,
         portal: bool = False,
         frame_ancestors: tuple[str, ...] = (),
+        theme: str = "",
     ) -> Session:
         csrf = secrets.token_urlsafe(32)
-        return cls(account_id, role, key_id, csrf, expires, portal, frame_ancestors)
+        return cls(account_id, role, key_id, csrf, expires, portal, frame_ancestors, theme)
 
 
 def read_session(
@@ -97,6 +101,7 @@ def read_session(
             expires=datetime.fromtimestamp(claims["x"], now.tzinfo),
             portal=bool(claims.get("p")),
             frame_ancestors=tuple(str(origin) for origin in claims.get("f", ())),
+            theme=str(claims.get("t", "")),
         )
     except (tokens.InvalidToken, KeyError, ValueError):
         return None
@@ -114,6 +119,8 @@ def set_cookie(
     }
     if session.frame_ancestors:
         claims["f"] = list(session.frame_ancestors)
+    if session.theme:
+        claims["t"] = session.theme
     value = tokens.sign(key, purpose=_PURPOSE, claims=claims, expires=session.expires)
     response.set_cookie(
         COOKIE,

@@ -225,3 +225,20 @@ def closest_name(name: str, known: Sequence[str]) -> str | None:
     API's and the CLI's "did you mean" say."""
     close = difflib.get_close_matches(name, known, n=1)
     return close[0] if close else None
+
+
+def guess_for(name: str, known: Sequence[str]) -> str:
+    """ " (did you mean ...?)" with the one of `known` a mistyped `name` most likely meant, to
+    follow the name in an error; "" when none is close."""
+    close = closest_name(name, known)
+    return f" (did you mean {close}?)" if close else ""
+
+
+def where_listed(known: Sequence[str], whose: str, which: str = "events") -> str:
+    """Where the `known` event names are, in place of the names themselves: listed whole,
+    jwplayer's 37 made a line of about 600 characters in the API's error, under a dashboard
+    field and after the CLI's `error:`, where the guess beside the typo is what helps."""
+    return (
+        f"{whose} {len(known)} {which} are listed by GET /v2/event_types/ and on the "
+        "dashboard's Event types page"
+    )

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
+from hookcast.domain.catalog import guess_for, where_listed
 from hookcast.domain.errors import ValidationFailed
 from hookcast.domain.formats import format_of
 from hookcast.domain.formats.base import Format
@@ -98,8 +99,8 @@ def parse_max_age(raw: object, wire: Format) -> dict[str, int]:
     for name, seconds in raw.items():
         if name not in known:
             raise ValidationFailed(
-                f"{field}: unknown event {name!r} for the {wire.name} format. Valid events "
-                f"are: {', '.join(known)}",
+                f"{field}: unknown event {name!r} for the {wire.name} format"
+                f"{guess_for(name, known)}; {where_listed(known, 'its')}",
                 field=field,
             )
         if isinstance(seconds, bool) or not isinstance(seconds, int):

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from hookcast.domain.catalog import EVENT_TYPES
+from hookcast.domain.catalog import EVENT_TYPES, guess_for, where_listed
 from hookcast.domain.errors import Conflict, NotFound, ValidationFailed
 from hookcast.domain.fanout import direct_delivery, sendable
 from hookcast.domain.formats import format_of
@@ -258,9 +258,10 @@ def _replayed_events(raw: object, wire: Format) -> tuple[str, ...]:
     name = v.text(raw, field="event", max_length=64)
     catalog = wire.catalog_events(name)
     if not catalog:
+        known = wire.event_names()
         raise ValidationFailed(
-            f"unknown event {name!r} for the {wire.name} format. Valid events are: "
-            f"{', '.join(wire.event_names())}",
+            f"unknown event {name!r} for the {wire.name} format{guess_for(name, known)}; "
+            f"{where_listed(known, 'its')}",
             field="event",
         )
     return catalog

@@ -8,7 +8,12 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, TypeGuard
 
-from hookcast.domain.catalog import EVENT_TYPES, PUBLISHABLE_EVENTS
+from hookcast.domain.catalog import (
+    EVENT_TYPES,
+    PUBLISHABLE_EVENTS,
+    guess_for,
+    where_listed,
+)
 from hookcast.domain.conditions import MAX_VISITS
 from hookcast.domain.errors import LimitExceeded, Unauthorized, ValidationFailed
 from hookcast.domain.fanout import MAX_PUBLISH_VISITS, FanoutPlan
@@ -257,9 +262,10 @@ def parse_event(raw: object, *, account_id: str, now: datetime, field: str = "")
         raise ValidationFailed(f"{field or 'event'} must be a JSON object", field="event")
     name = raw.get("event")
     if name not in PUBLISHABLE_EVENTS:
+        guess = guess_for(name, PUBLISHABLE_EVENTS) if isinstance(name, str) else ""
         raise ValidationFailed(
-            f"{field}event: {name!r} is not a known event; valid events are: "
-            f"{', '.join(PUBLISHABLE_EVENTS)}",
+            f"{field}event: {name!r} is not a known event{guess}; "
+            f"{where_listed(PUBLISHABLE_EVENTS, 'the', 'events a publisher may send')}",
             field="event",
         )
     event_type = EVENT_TYPES[name]

@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from hookcast.domain.catalog import ALL_EVENTS, closest_name
+from hookcast.domain.catalog import ALL_EVENTS, guess_for, where_listed
 from hookcast.domain.conditions import parse_conditions
 from hookcast.domain.custom_headers import parse_custom_headers
 from hookcast.domain.delivery_rate import parse_rate_limit
@@ -468,6 +468,9 @@ def _check_fixed(current: Webhook, changes: Mapping[str, Any]) -> None:
             )
 
 
+_FORMATS = "the format's"  # whose events where_listed counts
+
+
 def _events(raw: object, wire: Format) -> tuple[str, ...]:
     """The subscription, named in `wire`'s names, as the catalog events it stands for."""
     events = v.string_list(raw, field="events")
@@ -479,22 +482,29 @@ def _events(raw: object, wire: Format) -> tuple[str, ...]:
         return (ALL_EVENTS,)
     unknown = [event for event in events if not wire.catalog_events(event)]
     if unknown:
-        named = ", ".join(_with_guess(event, wire.event_names()) for event in unknown)
+        known = wire.event_names()
+        named = ", ".join(event + _guess(event, wire) for event in unknown)
         raise ValidationFailed(
-            f"unknown event(s) for the {wire.name} format: {named}. Valid "
-            f'events are: {", ".join(wire.event_names())}, or "{wire.all_events}" for '
-            "every event",
+            f"unknown event(s) for the {wire.name} format: {named}; "
+            f'{where_listed(known, _FORMATS)}, and "{wire.all_events}" subscribes to every '
+            "event",
             field="events",
         )
     catalog = (name for event in events for name in wire.catalog_events(event))
     return tuple(dict.fromkeys(catalog))
 
 
-def _with_guess(name: str, known: Sequence[str]) -> str:
-    """A typo's likely meaning beside it, as `hookcast trigger` gives it: the list of valid
-    names that follows runs to 37 in the jwplayer format."""
-    close = closest_name(name, known)
-    return f"{name} (did you mean {close}?)" if close else name
+def _guess(name: str, wire: Format) -> str:
+    """What an unknown `name` most likely meant in `wire`: its name in `wire` if it is
+    another format's name (a JW Player name in an api.video webhook had no close match), else
+    the closest of `wire`'s names, if any."""
+    for other in FORMATS.values():
+        meant = other.catalog_events(name) if other is not wire else ()
+        if meant:
+            own = wire.to_own(meant)
+            theirs = f"{wire.name}'s is {', '.join(own)}" if own else f"not sent in {wire.name}"
+            return f" ({other.name}'s name; {theirs})"
+    return guess_for(name, wire.event_names())
 
 
 def _catalog_event(name: str, wire: Format) -> str:
@@ -504,9 +514,10 @@ def _catalog_event(name: str, wire: Format) -> str:
     its first one finds exactly the webhooks subscribed to the name."""
     catalog = wire.catalog_events(name)
     if not catalog:
+        known = wire.event_names()
         raise ValidationFailed(
-            f"unknown event for the {wire.name} format: {name}. Valid events are: "
-            f"{', '.join(wire.event_names())}",
+            f"unknown event for the {wire.name} format: {name}{_guess(name, wire)}; "
+            f"{where_listed(known, _FORMATS)}",
             field="events",
         )
     return catalog[0]

@@ -18,6 +18,8 @@ from hookcast.domain.catalog import (
     EVENT_TYPES,
     OPERATIONAL_EVENTS,
     PUBLISHABLE_EVENTS,
+    guess_for,
+    where_listed,
 )
 from hookcast.domain.formats import FORMATS, TEST_EVENT, Format
 from hookcast.domain.formats.examples import format_examples
@@ -410,3 +412,16 @@ def test_the_api_video_example_of_a_rendition_is_its_documented_shape() -> None:
         "quality": "720p",
     }
     assert format_examples(EVENT_TYPES["media_created"], FORMATS)["apivideo"] is None
+
+
+def test_an_unknown_event_is_answered_with_a_guess_and_where_every_name_is() -> None:
+    known = FORMATS["jwplayer"].event_names()
+    assert guess_for("media_availble", known) == " (did you mean media_available?)"
+    assert guess_for("nothing_like", known) == ""
+    # Where the names are, not the names: all 37 made one line of about 600 characters.
+    where = where_listed(known, "its")
+    assert where == (
+        f"its {len(known)} events are listed by GET /v2/event_types/ and on the dashboard's "
+        "Event types page"
+    )
+    assert not any(name in where for name in known)

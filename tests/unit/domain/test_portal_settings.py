@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import base64
+import re
 
 import pytest
 
-from hookcast.dashboard.theme import accent_css
+from hookcast.dashboard.theme import accent_css, portal_theme
 from hookcast.domain.errors import ValidationFailed
 from hookcast.domain.portal import (
     MAX_FRAME_ANCESTORS,
@@ -84,7 +85,35 @@ def test_logos_are_https_or_small_raster_data() -> None:
 
 def test_the_accent_sheet_only_takes_six_hex_digits_and_keeps_text_readable() -> None:
     assert accent_css("0f766e") is not None
-    assert "--on-accent: #ffffff" in (accent_css("0f766e") or "")
-    assert "--on-accent: #1c2430" in (accent_css("ffd400") or "")  # dark text on yellow
+    assert "--on-accent: light-dark(#ffffff, " in (accent_css("0f766e") or "")
+    # dark text on yellow
+    assert "--on-accent: light-dark(#1c2430, #0b1220)" in (accent_css("ffd400") or "")
     for bad in ("0F766E", "0f766", "0f766e}", "red"):
         assert accent_css(bad) is None
+
+
+@pytest.mark.parametrize("colour", ["0f766e", "000000", "2451c7", "ffd400", "7a1a12"])
+def test_the_accent_in_the_dark_scheme_reads_on_the_dark_surface(colour: str) -> None:
+    css = accent_css(colour) or ""
+    light, dark = re.search(r"--accent: light-dark\((#\w{6}), (#\w{6})\)", css).groups()  # type: ignore[union-attr]
+    assert light == f"#{colour}"
+    assert _contrast(dark, "#181e27") >= 4.5, dark  # app.css's dark --surface
+
+
+def test_a_portal_link_fixes_light_or_dark_and_nothing_else() -> None:
+    assert (portal_theme("light"), portal_theme("dark")) == ("light", "dark")
+    for other in (None, "", "auto", "DARK", "dark;x"):
+        assert portal_theme(other) == ""
+
+
+def _contrast(first: str, second: str) -> float:
+    def luminance(colour: str) -> float:
+        def channel(value: int) -> float:
+            c = value / 255
+            return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+        r, g, b = (channel(int(colour[i : i + 2], 16)) for i in (1, 3, 5))
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+    high, low = sorted((luminance(first), luminance(second)), reverse=True)
+    return (high + 0.05) / (low + 0.05)

@@ -14,6 +14,7 @@ from starlette.responses import Response
 from hookcast import portal_links as portal
 from hookcast.dashboard import session as sessions
 from hookcast.dashboard.deps import DashDep, SignOutDep, count_session_start
+from hookcast.dashboard.theme import portal_theme
 from hookcast.dashboard.web import (
     SIGNIN_REASONS,
     CsrfFailed,
@@ -122,6 +123,7 @@ async def open_portal(request: Request, token: str, dash: DashDep) -> Response:
         expires=min(link.expires, now + sessions.SESSION_LENGTH),
         portal=True,
         frame_ancestors=origins,
+        theme=portal_theme(request.query_params.get("theme")),
     )
     request.state.frame_ancestors = origins  # this answer's headers (web._headers)
     return _signed_in(request, dash, session, now, "/webhooks")

@@ -141,6 +141,21 @@
     if (end > nav.scrollLeft + nav.clientWidth) { nav.scrollLeft = end - nav.clientWidth; }
   }
 
+  // ... and fades at an edge beyond which more links are (markNavEdges), so that it reads
+  // as a row that scrolls.
+  function markNavEdges() {
+    var nav = document.querySelector(".mainnav");
+    if (!nav) { return; }
+    var mark = function () {
+      var hidden = nav.scrollWidth - nav.clientWidth;
+      nav.classList.toggle("more-before", hidden > 1 && nav.scrollLeft > 1);
+      nav.classList.toggle("more-after", hidden > 1 && nav.scrollLeft < hidden - 1);
+    };
+    mark();
+    nav.addEventListener("scroll", mark, { passive: true });
+    window.addEventListener("resize", mark);
+  }
+
   document.addEventListener("click", function (event) {
     var button = event.target.closest("[data-copy]");
     if (button) { copyText(button); }
@@ -152,6 +167,7 @@
   document.addEventListener("DOMContentLoaded", function () {
     syncAllEvents();
     showCurrentNav();
+    markNavEdges();
     var errors = document.getElementById("form-errors");
     if (errors) { errors.focus(); }
     showNotice();

@@ -35,6 +35,7 @@ from hookcast.ports.records import (
 from hookcast.ports.sending import (
     LookupTimeout,
     OutboundRequest,
+    QuickSender,
     Resolver,
     Sender,
     SendOutcome,
@@ -70,6 +71,7 @@ __all__ = [
     "Pruned",
     "PublishObserver",
     "PublishTrace",
+    "QuickSender",
     "ReplayQuery",
     "Resolver",
     "SendOutcome",

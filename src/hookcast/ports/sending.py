@@ -3,9 +3,10 @@ SSRF guard makes."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from hookcast.domain.frozen import quick_init
 from hookcast.domain.models import ClientCertificate
@@ -47,6 +48,20 @@ class Sender(Protocol):
 
     async def close(self) -> None:
         """Closes pooled connections; no send is made afterwards."""
+
+
+@runtime_checkable
+class QuickSender(Sender, Protocol):
+    """A sender that can also start a request without a coroutine of the caller's."""
+
+    def start(
+        self,
+        request: OutboundRequest,
+        sent: Callable[[asyncio.Future[Any], SendOutcome | None], None],
+    ) -> asyncio.Future[Any] | None:
+        """Starts `request` now if it can, and returns a future to cancel it by; else
+        None (`send` it then). `sent(that future, outcome)` is called when it ends: the
+        outcome None if it was cancelled, or is to be sent again (`send`)."""
 
 
 class LookupTimeout(Exception):

@@ -185,30 +185,3 @@ class CountingResolver:
     async def resolve(self, host: str) -> list[str]:
         self.asked.append(host)
         return self.answers.get(host, [])
-
-
-def request_to(url: str, *, timeout: float = 3.0) -> OutboundRequest:
-    return OutboundRequest(
-        url=url, body=BODY, headers={"Content-Type": "application/json"}, timeout_seconds=timeout
-    )
-
-
-@dataclass
-class Started:
-    """A request `HttpSender.start` began: its exchange (to cancel) and its outcome to come
-    (None: cancelled, or to be sent again)."""
-
-    exchange: asyncio.Future[Any]
-    outcome: asyncio.Future[SendOutcome | None]
-
-
-def start(sender: HttpSender, url: str, *, timeout: float = 3.0) -> Started | None:
-    """`sender.start` of a request to `url`, as the worker calls it; None if not started."""
-    told: asyncio.Future[SendOutcome | None] = asyncio.get_running_loop().create_future()
-
-    def sent(exchange: asyncio.Future[Any], outcome: SendOutcome | None) -> None:
-        assert not told.done(), "told twice"
-        told.set_result(outcome)
-
-    exchange = sender.start(request_to(url, timeout=timeout), sent)
-    return None if exchange is None else Started(exchange, told)

@@ -211,39 +211,6 @@ async def test_a_stopping_worker_hands_back_what_it_cannot_finish(database_url: 
         receiver.assert_all_verified()
 
 
-async def test_a_stopping_worker_hands_back_what_it_sent_on_kept_connections(
-    database_url: str,
-) -> None:
-    """The same, for requests started on kept-alive connections: those the worker starts
-    without a task of their own (DeliveryWorker._begin, HttpSender.start), cancelled as
-    the exchanges they are."""
-    require_sqlite(database_url)
-    async with Deployment.open(database_url) as hookcast:
-        held = first_then(answer(200, delay=5), answer(200), times=2 * CONCURRENCY)
-        receiver = await hookcast.receiver(first_then(answer(200), held, times=CONCURRENCY))
-        await hookcast.hook_for(receiver)
-        # A stopped worker's leases are not taken over as a stale worker's meanwhile: only
-        # their release can have them sent again in time.
-        options = with_options(lease_seconds=60, shutdown_grace_seconds=0.2, stale_after_seconds=30)
-        first = hookcast.start_worker(options)
-        warm = await hookcast.publish_media(CONCURRENCY)  # their connections stay open
-        await eventually(lambda: first.worker.delivered == CONCURRENCY)
-        ids = await hookcast.publish_media(CONCURRENCY)
-        await eventually(lambda: receiver.in_flight == CONCURRENCY)
-
-        stopping = time.monotonic()
-        await first.close()
-        assert time.monotonic() - stopping < 2
-        hookcast.start_worker(options)
-
-        await eventually(
-            lambda: Counter(receiver.event_ids()) == Counter(warm + ids * 2),
-            timeout=5,
-            message="released deliveries were not sent again at once",
-        )
-        receiver.assert_all_verified()
-
-
 @pytest.mark.timeout(60)
 async def test_two_workers_never_send_the_same_due_delivery_twice(database_url: str) -> None:
     """Two workers, each with its own connections to one database (PostgreSQL: SKIP

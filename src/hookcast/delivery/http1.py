@@ -460,55 +460,6 @@ class Pool:
         self._release(origin, slots, connection)
         return response
 
-    def start(
-        self,
-        origin: Origin,
-        *,
-        request: bytes,
-        deadline: float,
-        answered: Callable[[asyncio.Future[Response]], None],
-    ) -> asyncio.Future[Response] | None:
-        """`post` without a coroutine, when it can start at once on an idle connection with
-        a free slot (nearly every request of a busy worker); None when it cannot (no idle
-        connection, the slots taken): `post` then. The exchange's future is returned for
-        whoever must cancel it; `answered(future)` is called when it ends, after the slot and
-        the connection are given back (cancelled: the connection closed), except when a
-        reused connection turns out closed by the server with no byte of a response: then
-        nothing was sent, and `answered` gets a future failed with `Retry`, whose caller
-        sends again through `post` (a new connection), as `post` would have."""
-        slots = self._slots.get(origin)
-        if slots is not None and (slots.free <= 0 or slots.waiters):
-            return None
-        connection = self._take_idle(origin)
-        if connection is None:
-            return None
-        if slots is None:
-            slots = self._slots[origin] = _Slots(self._per_origin)
-        slots.users += 1
-        slots.free -= 1
-        exchange = connection.exchange(request, deadline)
-        exchange.add_done_callback(
-            functools.partial(self._exchanged, origin, slots, connection, answered)
-        )
-        return exchange
-
-    def _exchanged(
-        self,
-        origin: Origin,
-        slots: _Slots,
-        connection: _Connection,
-        answered: Callable[[asyncio.Future[Response]], None],
-        exchange: asyncio.Future[Response],
-    ) -> None:
-        if exchange.cancelled():
-            connection.close()  # nobody would read the rest
-            self._release(origin, slots)
-        elif exchange.exception() is None:
-            self._release(origin, slots, connection)
-        else:
-            self._release(origin, slots)
-        answered(exchange)
-
     async def _wait_for_slot(self, origin: Origin, slots: _Slots, deadline: float) -> None:
         try:
             await slots.wait(deadline)

@@ -7,7 +7,7 @@ import asyncio
 import functools
 import ssl
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Network, IPv6Network, ip_address
 from urllib.parse import quote, urlsplit
@@ -181,45 +181,6 @@ class HttpSender:
             retry_after=response.retry_after,
         )
 
-    def start(
-        self,
-        request: OutboundRequest,
-        sent: Callable[[asyncio.Future[Response], SendOutcome | None], None],
-    ) -> asyncio.Future[Response] | None:
-        """`send` without a coroutine, when it can start at once (the pool's `start`: an
-        idle connection with a free slot; no client certificate; an IP literal's verdict
-        kept, and allowing it). `sent(exchange, outcome)` is called when it ends; the
-        outcome is None if the exchange was cancelled, or must be sent again (a kept
-        connection the server had closed before any byte of a response: `send` it). The
-        exchange's future is returned, to cancel it by. None: not started, `send` it.
-
-        Why: the two coroutines of `send` and `Pool.post` and the worker's task awaiting
-        them (docs/benchmarks.md, "Eleventh pass")."""
-        if request.client_certificate is not None:
-            return None
-        try:
-            target = _parse_target(request.url)
-        except InvalidHostname:
-            return None
-        literal = target.literal
-        if literal is not None and self._verdicts.get(literal, _UNKNOWN) is not None:
-            return None  # a new address, or refused: `send` says so
-        started = time.perf_counter()
-        timeout = request.timeout_seconds
-        data = encode_request(
-            host_header=target.host_header,
-            target=target.request_target,
-            headers=request.headers,
-            body=request.body,
-        )
-        origin = target.origin
-        return self._pool.start(
-            origin,
-            request=data,
-            deadline=asyncio.get_running_loop().time() + timeout,
-            answered=functools.partial(_answered, started, origin, timeout, sent),
-        )
-
     async def _with_client_certificate(
         self, origin: Origin, certificate: ClientCertificate, *, account: str
     ) -> tuple[Origin, ssl.SSLContext]:
@@ -259,42 +220,6 @@ class HttpSender:
         self._tls.close()
         if self._own_resolver is not None:
             await self._own_resolver.close()
-
-
-def _answered(
-    started: float,
-    origin: Origin,
-    timeout: float,
-    sent: Callable[[asyncio.Future[Response], SendOutcome | None], None],
-    exchange: asyncio.Future[Response],
-) -> None:
-    """Tells `sent` what an exchange `HttpSender.start` began ended with, as `send` would
-    tell it; None if it was cancelled or is to be sent again."""
-    if exchange.cancelled():
-        sent(exchange, None)
-        return
-    error = exchange.exception()
-    if error is None:
-        response = exchange.result()
-        if not response.complete:
-            sent(exchange, _outcome(response, started, None))
-            return
-        outcome = SendOutcome(
-            status_code=response.status,
-            latency_ms=(time.perf_counter() - started) * 1000,
-            response_body=response.body.decode("utf-8", "replace"),
-            retry_after=response.retry_after,
-        )
-    elif isinstance(error, ConnectionClosed) and not error.response_started:
-        sent(exchange, None)  # the server had closed the kept connection: nothing was sent
-        return
-    elif isinstance(error, BodyTimeout):
-        outcome = _outcome(error.args[0], started, "timed out reading the response body")
-    elif isinstance(error, (TimeoutError, OSError, ProtocolError)):
-        outcome = _failed(started, _describe(error, origin, timeout))
-    else:
-        raise error
-    sent(exchange, outcome)
 
 
 def _outcome(response: Response, started: float, error: str | None) -> SendOutcome:

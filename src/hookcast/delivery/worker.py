@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import os
 import random
@@ -16,9 +15,8 @@ import secrets
 import time
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
-from hookcast.delivery.attempt import Concluded, conclude, expire
+from hookcast.delivery.attempt import conclude, expire
 from hookcast.delivery.boundary import build, send_failed
 from hookcast.delivery.edits import EditWatch
 from hookcast.delivery.gate import Slot
@@ -39,10 +37,7 @@ from hookcast.ports import (
     DeliveryQueue,
     Lease,
     NoObserver,
-    OutboundRequest,
-    QuickSender,
     Sender,
-    SendOutcome,
     Tracer,
 )
 
@@ -73,8 +68,6 @@ class DeliveryWorker:
         self.outage = Outage(_log, database=database)  # claims and heartbeats failing
         self._queue = queue
         self._sender = sender
-        # Sends started without a task where the sender can (`_begin`).
-        self._quick = sender if isinstance(sender, QuickSender) else None
         self._clock = clock
         self._options = options
         self._jitter = jitter
@@ -109,7 +102,7 @@ class DeliveryWorker:
             period=options.edit_check_seconds,
             outage=self.outage,
         )
-        self._in_flight: dict[asyncio.Future[Any], Start] = {}
+        self._in_flight: dict[asyncio.Task[None], Start] = {}
         self._room_freed = asyncio.Event()  # the claim loop may claim again
         self._others_claimed_at = float("-inf")  # loop time of the last _claim_for_others
         # Loop time at which the latest claim was asked for: its leases expire a lease later,
@@ -336,88 +329,10 @@ class DeliveryWorker:
         # The loop's own create_task: asyncio.create_task is a Python function around it
         # that also names the task (two calls per delivery; nothing reads a task's name).
         in_flight, deliver, finished = self._in_flight, self._deliver, self._finished
-        quick = self._quick
         for start in starts:
-            if quick is not None and self._begin(start, quick):
-                continue
             task = loop.create_task(deliver(*start))
             in_flight[task] = start
             task.add_done_callback(finished)
-
-    def _begin(self, start: Start, quick: QuickSender) -> bool:
-        """Starts `start`'s request without a task of its own when nothing before the send
-        may wait (no time-to-live, rate limit or trace): on a kept connection at once
-        (`quick.start`), its outcome coming to `_sent`; else in a task (`_send_built`).
-        False: not begun, `_deliver` it."""
-        claimed = start[0]
-        hook = claimed.webhook
-        if hook.max_age_seconds or hook.rate_limit is not None or self._tracer is not None:
-            return False
-        started_at = self._clock()
-        request, outcome = build(claimed, started_at=started_at)
-        if outcome is not None:
-            return False  # could not be built: `_deliver` records why
-        sending = quick.start(request, functools.partial(self._sent, request, started_at))
-        if sending is None:  # no kept connection free (a new one is opened), or a refusal
-            sending = self._send_built(start, request, started_at)
-        self._in_flight[sending] = start
-        return True
-
-    def _sent(
-        self,
-        request: OutboundRequest,
-        started_at: datetime,
-        handle: asyncio.Future[Any],
-        outcome: SendOutcome | None,
-    ) -> None:
-        """What a request `_begin` started ended with, concluded as `_deliver` concludes,
-        and then what `_finished` does after a task. None: cancelled (shutting down: the
-        lease goes back), or to be sent again (`_send_built`, a task)."""
-        start = self._in_flight.pop(handle)
-        claimed, slot, _ = start
-        if outcome is None and not handle.cancelled():
-            self._in_flight[self._send_built(start, request, started_at)] = start
-            return
-        try:
-            if outcome is None:
-                slot.close()
-                self._outcomes.hand_back([(claimed.delivery.id, claimed.lease_token)])
-            else:
-                try:
-                    concluded = self._concluded(claimed, slot, request, outcome, started_at)
-                finally:
-                    slot.close()
-                self._keep(claimed, concluded)
-        finally:
-            self._freed()  # whatever raised (a bug), the slot's freed room is used
-
-    def _send_built(
-        self, start: Start, request: OutboundRequest, started_at: datetime
-    ) -> asyncio.Task[None]:
-        """A task that sends `start`'s built `request` through `Sender.send` and concludes
-        it, as `_deliver` does past the build; `_finished` when it ends."""
-        task = asyncio.get_running_loop().create_task(
-            self._send_and_conclude(start[0], start[1], request, started_at)
-        )
-        task.add_done_callback(self._finished)
-        return task
-
-    async def _send_and_conclude(
-        self, claimed: ClaimedDelivery, slot: Slot, request: OutboundRequest, started_at: datetime
-    ) -> None:
-        try:
-            began = time.perf_counter()
-            try:
-                outcome = await self._sender.send(request)
-            except asyncio.CancelledError:
-                self._outcomes.hand_back([(claimed.delivery.id, claimed.lease_token)])
-                raise
-            except Exception as error:  # the send boundary (boundary.py)
-                outcome = send_failed(claimed, error, began=began)
-            concluded = self._concluded(claimed, slot, request, outcome, started_at)
-        finally:
-            slot.close()
-        self._keep(claimed, concluded)
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         claimed, slot, _ = self._in_flight.pop(task)
@@ -425,10 +340,6 @@ class DeliveryWorker:
             # _deliver never ran its `with` (cancelled before its first step, on shutdown):
             # the slot is back now, and the lease goes back as for any cancelled send.
             self._outcomes.hand_back([(claimed.delivery.id, claimed.lease_token)])
-        self._freed()
-
-    def _freed(self) -> None:
-        """A send ended: its slot is free."""
         if not self._start_queued:
             # Once per turn of the loop, not once per finished send: the responses read in
             # one turn free their slots together, and one pass over the queues fills them.
@@ -478,39 +389,22 @@ class DeliveryWorker:
                 if trace is not None:
                     trace.finish(None)
                 raise
-            concluded = self._concluded(claimed, slot, request, outcome, started_at)
+            now = self._clock()
+            concluded = conclude(
+                claimed,
+                request=request,
+                outcome=outcome,
+                started_at=started_at,
+                now=now,
+                jitter_sample=self._jitter(),
+                disable_after=self._options.disable_after,
+                warn_before=self._options.disable_warning,
+            )
+            slot.learn(concluded.kind, now=now, seconds=outcome.latency_ms / 1000)
         finally:
             slot.close()
         if trace is not None:
             trace.finish(concluded.report)
-        self._keep(claimed, concluded)
-
-    def _concluded(
-        self,
-        claimed: ClaimedDelivery,
-        slot: Slot,
-        request: OutboundRequest,
-        outcome: SendOutcome,
-        started_at: datetime,
-    ) -> Concluded:
-        """Concludes a send, and teaches its endpoint's slot what it took."""
-        now = self._clock()
-        concluded = conclude(
-            claimed,
-            request=request,
-            outcome=outcome,
-            started_at=started_at,
-            now=now,
-            jitter_sample=self._jitter(),
-            disable_after=self._options.disable_after,
-            warn_before=self._options.disable_warning,
-        )
-        slot.learn(concluded.kind, now=now, seconds=outcome.latency_ms / 1000)
-        return concluded
-
-    def _keep(self, claimed: ClaimedDelivery, concluded: Concluded) -> None:
-        """Logs a concluded send and buffers its outcome, its slot already given back."""
-        hook = claimed.webhook
         log_attempt(concluded.report)
         # Written promptly when recording it may make another delivery due (an ordered or
         # coalescing webhook's next) or a failing webhook's success recovers it (its
@@ -637,14 +531,12 @@ class DeliveryWorker:
 
     async def _drain(self) -> None:
         """On shutdown: give in-flight sends a grace period, then cancel the rest; their
-        leases are released so another worker sends them at once. (A send started without
-        a task may be sent again by a task meanwhile, `_sent`: whatever is in flight when
-        the grace ends is cancelled.)"""
-        loop = asyncio.get_running_loop()
-        grace_ends = loop.time() + self._options.shutdown_grace_seconds
-        while self._in_flight and (left := grace_ends - loop.time()) > 0:
-            await asyncio.wait(set(self._in_flight), timeout=left)
-        still_running = list(self._in_flight)
-        for sending in still_running:
-            sending.cancel()
+        leases are released so another worker sends them at once."""
+        if not self._in_flight:
+            return
+        _, still_running = await asyncio.wait(
+            set(self._in_flight), timeout=self._options.shutdown_grace_seconds
+        )
+        for task in still_running:
+            task.cancel()
         await asyncio.gather(*still_running, return_exceptions=True)

@@ -35,7 +35,6 @@ from hookcast.ports.records import (
 from hookcast.ports.sending import (
     LookupTimeout,
     OutboundRequest,
-    QuickSender,
     Resolver,
     Sender,
     SendOutcome,
@@ -71,7 +70,6 @@ __all__ = [
     "Pruned",
     "PublishObserver",
     "PublishTrace",
-    "QuickSender",
     "ReplayQuery",
     "Resolver",
     "SendOutcome",

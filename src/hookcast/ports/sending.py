@@ -3,10 +3,9 @@ SSRF guard makes."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol
 
 from hookcast.domain.frozen import quick_init
 from hookcast.domain.models import ClientCertificate
@@ -48,20 +47,6 @@ class Sender(Protocol):
 
     async def close(self) -> None:
         """Closes pooled connections; no send is made afterwards."""
-
-
-@runtime_checkable
-class QuickSender(Sender, Protocol):
-    """A sender that can also start a request without a coroutine of the caller's."""
-
-    def start(
-        self,
-        request: OutboundRequest,
-        sent: Callable[[asyncio.Future[Any], SendOutcome | None], None],
-    ) -> asyncio.Future[Any] | None:
-        """Starts `request` now if it can, and returns a future to cancel it by; else
-        None (`send` it then). `sent(that future, outcome)` is called when it ends: the
-        outcome None if it was cancelled, or is to be sent again (`send`)."""
 
 
 class LookupTimeout(Exception):

@@ -48,7 +48,7 @@ class _Counting:
         self.calls = {"call": 0, "c_call": 0}
         self._count = count and not profile
         self._profile = profile
-        self._profiler = cProfile.Profile() if profile else None
+        self._profiler = cProfile.Profile(time.thread_time) if profile else None
 
     def _counter(self, frame: Any, event: str, arg: Any) -> None:
         if event in self.calls:

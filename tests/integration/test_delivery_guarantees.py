@@ -34,6 +34,10 @@ from hookcast.delivery.options import WorkerOptions, unrecorded_bound
 from support.waiting import eventually
 
 CONCURRENCY = 4
+# A stopped worker's leases are not taken back as a dead worker's within a test's wait
+# (stale_after_seconds' default is 2 s): only their release can have them sent again in
+# time, so a test of the release fails without it.
+_NO_TAKEOVER = {"stale_after_seconds": 30.0}
 SUBPROCESS_ENV = {"HOOKCAST_LEASE_SECONDS": "40", "HOOKCAST_WORKER_CONCURRENCY": str(CONCURRENCY)}
 
 
@@ -193,7 +197,7 @@ async def test_a_stopping_worker_hands_back_what_it_cannot_finish(database_url: 
             first_then(answer(200, delay=5), answer(200), times=CONCURRENCY)
         )
         await hookcast.hook_for(receiver)
-        options = with_options(lease_seconds=60, shutdown_grace_seconds=0.2)
+        options = with_options(lease_seconds=60, shutdown_grace_seconds=0.2, **_NO_TAKEOVER)
         first = hookcast.start_worker(options)
         ids = await hookcast.publish_media(CONCURRENCY)
         await eventually(lambda: receiver.in_flight == CONCURRENCY)
@@ -205,6 +209,36 @@ async def test_a_stopping_worker_hands_back_what_it_cannot_finish(database_url: 
 
         await eventually(
             lambda: Counter(receiver.event_ids()) == Counter(ids * 2),
+            timeout=5,
+            message="released deliveries were not sent again at once",
+        )
+        receiver.assert_all_verified()
+
+
+async def test_a_stopping_worker_hands_back_what_it_sent_on_kept_connections(
+    database_url: str,
+) -> None:
+    """The same for requests sent on kept-alive connections (the connections of earlier
+    deliveries): each cancelled send closes its connection and releases its lease."""
+    require_sqlite(database_url)
+    async with Deployment.open(database_url) as hookcast:
+        held = first_then(answer(200, delay=5), answer(200), times=2 * CONCURRENCY)
+        receiver = await hookcast.receiver(first_then(answer(200), held, times=CONCURRENCY))
+        await hookcast.hook_for(receiver)
+        options = with_options(lease_seconds=60, shutdown_grace_seconds=0.2, **_NO_TAKEOVER)
+        first = hookcast.start_worker(options)
+        warm = await hookcast.publish_media(CONCURRENCY)  # their connections stay open
+        await eventually(lambda: first.worker.delivered == CONCURRENCY)
+        ids = await hookcast.publish_media(CONCURRENCY)
+        await eventually(lambda: receiver.in_flight == CONCURRENCY)
+
+        stopping = time.monotonic()
+        await first.close()
+        assert time.monotonic() - stopping < 2
+        hookcast.start_worker(options)
+
+        await eventually(
+            lambda: Counter(receiver.event_ids()) == Counter(warm + ids * 2),
             timeout=5,
             message="released deliveries were not sent again at once",
         )

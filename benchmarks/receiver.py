@@ -3,7 +3,8 @@ with httptools' C parser, in a process of its own.
 
 It answers every POST with 204, notes the arrival time (time.time()) and the body's
 `event_id` (every contestant sends the same JSON shape), and checks the hex HMAC-SHA256
-`X-Hookcast-Signature` of every `verify_every`-th body.
+`X-Hookcast-Signature` of every `verify_every`-th body (against the reset's `secrets`, any
+of them: each webhook of a drain has its own, or its one `secret`).
 Control paths (GET /_stats, POST /_reset, POST /_dump) let the harness read the counts and
 the arrival log. Its own ceiling is measured with wrk beside nginx's (see suite.py).
 

@@ -70,7 +70,7 @@ def drain(
         )
         if seeded is not None:
             seeded(database_url)
-        receiver.reset(secret=prepared.secret, record=True, verify_every=16)
+        receiver.reset(secrets=prepared.secrets, record=True, verify_every=16)
         env = settings_env(database_url)
         if meter is not None:
             meter.start()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from benchmarks.payloads import EVENT_TYPE, SITE_ID, published_event
@@ -46,8 +46,9 @@ def settings_env(database_url: str) -> dict[str, str]:
 class Prepared:
     api_key: str
     webhook_ids: list[str]
-    secret: str  # every webhook's secret is checked with the first one's; see add_webhooks
+    secret: str  # the first webhook's (add_webhooks' are checked with it too)
     seed_seconds: float = 0.0
+    secrets: list[str] = field(default_factory=list)  # every webhook's, in order
 
 
 class Setup:
@@ -130,6 +131,7 @@ class Setup:
                 webhook_ids=[webhook.id for webhook in created],
                 secret=created[0].secret if created else "",
                 seed_seconds=time.perf_counter() - started,
+                secrets=[webhook.secret for webhook in created],
             )
         finally:
             await services.store.close()

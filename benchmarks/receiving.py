@@ -5,6 +5,7 @@ rates computed from what it saw."""
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +23,24 @@ class Receiver:
         )
         wait_for_port(self.port, timeout=20, process=self.child.process, name="receiver")
 
-    def reset(self, *, secret: str = "", record: bool = True, verify_every: int = 16) -> None:
+    def reset(
+        self,
+        *,
+        secret: str = "",
+        record: bool = True,
+        verify_every: int = 16,
+        secrets: Sequence[str] = (),
+    ) -> None:
+        """Counts afresh; a body verifies with `secret`, or with any of `secrets` if given
+        (several webhooks, each with its own)."""
         http_json(
             f"{self.url}/_reset",
-            {"secret": secret, "record": record, "verify_every": verify_every},
+            {
+                "secret": secret,
+                "secrets": list(secrets),
+                "record": record,
+                "verify_every": verify_every,
+            },
         )
 
     def stats(self) -> dict[str, Any]:

@@ -95,6 +95,33 @@ async def test_what_recording_wrote_is_in_the_next_claims_webhook(store: SqlStor
     assert healthy.webhook.last_success == make.later(1)
 
 
+async def test_one_claim_of_several_webhooks_carries_each_ones_own_standing(
+    store: SqlStore,
+) -> None:
+    """PostgreSQL's claim reads the claimed webhooks' standing once per claim, not per row
+    (store/deliveries.py): each delivery must still get its own webhook's, of two accounts."""
+    failing, healthy = await _webhook(store), await _webhook(store)
+    third = make.webhook(failing.account_id, name="third")
+    await store.create_webhook(third)
+    for hook in (failing, healthy, third):
+        await _publish(store, hook, count=3)
+    failure = WebhookHealth(failing.id, None, make.NOW, retry_at=make.later(60))
+    success = WebhookHealth(healthy.id, make.later(1), None)
+    await store.record_results([], [failure, success])
+
+    claimed = await _claim(store, limit=9)
+
+    assert len(claimed) == 9
+    by_webhook = {c.webhook.id: c.webhook for c in claimed}
+    assert {c.webhook.id for c in claimed if c.webhook.failing_since == make.NOW} == {failing.id}
+    assert by_webhook[failing.id].next_retry_at == make.later(60)
+    assert by_webhook[healthy.id].last_success == make.later(1)
+    assert by_webhook[healthy.id].failing_since is None
+    assert by_webhook[third.id].name == "third"
+    assert by_webhook[third.id].failing_since is None
+    assert all(c.webhook.id == c.delivery.webhook_id for c in claimed)
+
+
 async def test_the_webhooks_now_match_a_claimed_copy_until_an_edit(store: SqlStore) -> None:
     """What a worker compares its queued deliveries' webhooks with (delivery/edits.py): an
     unchanged webhook, even with outcomes recorded since, must match, or every look would

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AbstractContextManager, asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -703,6 +703,9 @@ class SqlStore:
 
     async def wait_for_deliveries(self, timeout: float) -> bool:
         return await self._wakeup.wait(timeout)
+
+    def holding_wakeups(self) -> AbstractContextManager[None]:
+        return self._wakeup.holding()
 
     def wake(self) -> None:
         """Wakes the workers waiting on this store (`wait_for_deliveries`), as a commit that

@@ -34,7 +34,7 @@ from benchmarks.hookcast_setup import Setup, settings_env
 from benchmarks.latency import paced
 from benchmarks.past_days import seed_past_days
 from benchmarks.pg_meter import METER_SETTINGS, PostgresMeter, wait_recorded, wait_registered
-from benchmarks.procs import HOST, Children, cpu_seconds, free_port, wait_for_port
+from benchmarks.procs import HOST, Children, free_port, run_seconds, wait_for_port, wakeups
 from benchmarks.receiving import Receiver
 from benchmarks.servers import create_database, postgres_server
 
@@ -73,11 +73,17 @@ class _Deployment:
         self.recorded = 0
 
     def hookcast_cpu(self) -> list[float]:
-        """CPU seconds of each HookCast process: serve first, then the workers."""
-        return [cpu_seconds(child.pid) for child in self.processes]
+        """CPU seconds of each HookCast process: serve first, then the workers (the
+        scheduler's count, `procs.run_seconds`; PostgreSQL's stays in ticks, pg_meter.py)."""
+        return [run_seconds(child.pid) for child in self.processes]
+
+    def hookcast_wakeups(self) -> list[int]:
+        """Wake-ups so far of each HookCast process (`procs.wakeups`), in hookcast_cpu's order."""
+        return [wakeups(child.pid) for child in self.processes]
 
     def measure(self, label: str, work: Any) -> dict[str, Any]:
         """Runs `work()` (returning how many events it published) between two snapshots."""
+        woken_before = self.hookcast_wakeups()
         hookcast_before = self.hookcast_cpu()
         self.meter.start()
         events = work()
@@ -88,6 +94,10 @@ class _Deployment:
             (after - before) / max(events, 1) * 1e6
             for before, after in zip(hookcast_before, self.hookcast_cpu(), strict=True)
         ]
+        woken = [
+            after - before
+            for before, after in zip(woken_before, self.hookcast_wakeups(), strict=True)
+        ]
         hookcast = sum(per_process)
         return {
             "label": label,
@@ -95,6 +105,8 @@ class _Deployment:
             "hookcast_cpu_us": round(hookcast, 1),
             # serve's, then each worker's: where a low rate's cost lies
             "process_cpu_us": [round(value, 1) for value in per_process],
+            # and their wake-ups (voluntary context switches), per event (idle: in all)
+            "process_wakeups": [round(count / max(events, 1), 2) for count in woken],
             "total_cpu_us": round(hookcast + cost["pg_cpu_us"], 1),
             **cost,
         }

@@ -7,6 +7,7 @@ import asyncio
 import signal
 
 import pytest
+import uvicorn
 from starlette.applications import Starlette
 
 from hookcast.cli import serving
@@ -14,7 +15,7 @@ from hookcast.cli.serving import AnnouncingServer
 
 
 def _server() -> AnnouncingServer:
-    config = serving.uvicorn.Config(Starlette(), log_config=None)
+    config = uvicorn.Config(Starlette(), log_config=None)
     return AnnouncingServer(config, lambda _url: [])
 
 

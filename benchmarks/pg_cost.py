@@ -8,7 +8,8 @@ loads pg_stat_statements.
             the rate. `--past-days D`: D days of finished
             deliveries beside them first (benchmarks/past_days.py), as retention keeps.
   pace      events published one per request at each --rates for --seconds each (and an idle
-            stretch first): CPU per event of HookCast's processes and PostgreSQL's together,
+            stretch first): CPU per event of HookCast's processes and PostgreSQL's together
+            (the scheduler's count, in ns), each HookCast process's wake-ups,
             statements and transactions per event, the claims run, and publish-to-receipt
             latency from the publisher's send and from its 202 (benchmarks.latency's
             `paced`).
@@ -164,6 +165,10 @@ def pace(args: argparse.Namespace, url: str, work: Path) -> dict[str, Any]:
             "idle_percent_each": [
                 round(us / 1e6 / idle_seconds * 100, 2)
                 for us in [*idle["process_cpu_us"], idle["pg_cpu_us"]]
+            ],
+            # serve's and each worker's wake-ups a second while idle
+            "idle_wakeups_per_second": [
+                round(count / idle_seconds, 1) for count in idle["process_wakeups"]
             ],
         }
         for rate in args.rates:

@@ -8,7 +8,8 @@ loads pg_stat_statements.
             the rate. `--past-days D`: D days of finished
             deliveries beside them first (benchmarks/past_days.py), as retention keeps.
   pace      events published one per request at each --rates for --seconds each (and an idle
-            stretch first): CPU per event of HookCast's processes and PostgreSQL's together,
+            stretch first): CPU per event of HookCast's processes and PostgreSQL's together
+            (the scheduler's count, in ns), each HookCast process's wake-ups,
             statements and transactions per event, the claims run, and publish-to-receipt
             latency from the publisher's send and from its 202 (benchmarks.latency's
             `paced`).
@@ -34,7 +35,7 @@ from benchmarks.hookcast_setup import Setup, settings_env
 from benchmarks.latency import paced
 from benchmarks.past_days import seed_past_days
 from benchmarks.pg_meter import METER_SETTINGS, PostgresMeter, wait_recorded, wait_registered
-from benchmarks.procs import HOST, Children, cpu_seconds, free_port, wait_for_port
+from benchmarks.procs import HOST, Children, free_port, run_seconds, wait_for_port, wakeups
 from benchmarks.receiving import Receiver
 from benchmarks.servers import create_database, postgres_server
 
@@ -73,11 +74,17 @@ class _Deployment:
         self.recorded = 0
 
     def hookcast_cpu(self) -> list[float]:
-        """CPU seconds of each HookCast process: serve first, then the workers."""
-        return [cpu_seconds(child.pid) for child in self.processes]
+        """CPU seconds of each HookCast process: serve first, then the workers (the
+        scheduler's count, `procs.run_seconds`; PostgreSQL's stays in ticks, pg_meter.py)."""
+        return [run_seconds(child.pid) for child in self.processes]
+
+    def hookcast_wakeups(self) -> list[int]:
+        """Wake-ups so far of each HookCast process (`procs.wakeups`), in hookcast_cpu's order."""
+        return [wakeups(child.pid) for child in self.processes]
 
     def measure(self, label: str, work: Any) -> dict[str, Any]:
         """Runs `work()` (returning how many events it published) between two snapshots."""
+        woken_before = self.hookcast_wakeups()
         hookcast_before = self.hookcast_cpu()
         self.meter.start()
         events = work()
@@ -88,6 +95,10 @@ class _Deployment:
             (after - before) / max(events, 1) * 1e6
             for before, after in zip(hookcast_before, self.hookcast_cpu(), strict=True)
         ]
+        woken = [
+            after - before
+            for before, after in zip(woken_before, self.hookcast_wakeups(), strict=True)
+        ]
         hookcast = sum(per_process)
         return {
             "label": label,
@@ -95,6 +106,8 @@ class _Deployment:
             "hookcast_cpu_us": round(hookcast, 1),
             # serve's, then each worker's: where a low rate's cost lies
             "process_cpu_us": [round(value, 1) for value in per_process],
+            # and their wake-ups (voluntary context switches), per event (idle: in all)
+            "process_wakeups": [round(count / max(events, 1), 2) for count in woken],
             "total_cpu_us": round(hookcast + cost["pg_cpu_us"], 1),
             **cost,
         }
@@ -152,6 +165,10 @@ def pace(args: argparse.Namespace, url: str, work: Path) -> dict[str, Any]:
             "idle_percent_each": [
                 round(us / 1e6 / idle_seconds * 100, 2)
                 for us in [*idle["process_cpu_us"], idle["pg_cpu_us"]]
+            ],
+            # serve's and each worker's wake-ups a second while idle
+            "idle_wakeups_per_second": [
+                round(count / idle_seconds, 1) for count in idle["process_wakeups"]
             ],
         }
         for rate in args.rates:

@@ -156,6 +156,33 @@ def cpu_seconds(leader: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def run_seconds(leader: int) -> float:
+    """CPU time so far of every live thread of `leader`'s process group, from the scheduler's
+    own count (/proc/<pid>/task/<tid>/schedstat, in ns): `cpu_seconds` counts 10 ms ticks,
+    too coarse for an idle process (0.1% of a core is one tick in 10 s)."""
+    nanoseconds = 0
+    for pid in group_pids(leader):
+        with contextlib.suppress(OSError):
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                with contextlib.suppress(OSError, ValueError, IndexError):
+                    nanoseconds += int((task / "schedstat").read_text().split()[0])
+    return nanoseconds / 1e9
+
+
+def wakeups(leader: int) -> int:
+    """Voluntary context switches so far of every thread of `leader`'s process group: each
+    is a sleep the thread was woken from (an epoll wait that returned, a lock taken)."""
+    count = 0
+    for pid in group_pids(leader):
+        with contextlib.suppress(OSError):
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                with contextlib.suppress(OSError, ValueError):
+                    for line in (task / "status").read_text().splitlines():
+                        if line.startswith("voluntary_ctxt_switches:"):
+                            count += int(line.split()[1])
+    return count
+
+
 def cpu_times() -> list[int]:
     """The machine's CPU time counters (/proc/stat's first line: user, nice, system, idle,
     iowait, irq, softirq, steal, ...), to compare before and after a measurement."""

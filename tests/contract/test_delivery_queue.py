@@ -263,7 +263,8 @@ async def test_the_leases_of_a_worker_that_stopped_beating_are_taken_back_due_no
 async def test_a_beat_takes_back_what_workers_silent_since_its_stale_time_held(
     backend: tuple[DeliveryQueue, Seed],
 ) -> None:
-    """A worker's beat and its look for dead workers are one call (and one transaction)."""
+    """A worker's beat and its look for dead workers are one call (on PostgreSQL one
+    statement, and a transaction for the taking back only when someone is stale)."""
     queue, seed = backend
     await seed(1)
     await queue.beat_worker("dead", make.later(1))
@@ -279,6 +280,26 @@ async def test_a_beat_takes_back_what_workers_silent_since_its_stale_time_held(
         now=make.later(5), limit=1, lease_seconds=LEASE, worker_id="alive"
     )
     assert again.delivery.id == lost.delivery.id
+
+
+async def test_a_beat_that_comes_late_does_not_find_its_own_worker_dead(
+    backend: tuple[DeliveryQueue, Seed],
+) -> None:
+    """The beat's look for dead workers reads the rows as they were before it (on PostgreSQL
+    one statement): a worker whose own last beat is older than the stale time is not one of
+    the dead, and keeps its leases."""
+    queue, seed = backend
+    await seed(1)
+    await queue.beat_worker("late", make.later(1))
+    (held,) = await queue.claim_due_deliveries(
+        now=make.later(1), limit=1, lease_seconds=LEASE, worker_id="late"
+    )
+
+    assert await queue.beat_worker("late", make.later(5), stale_before=make.later(3)) == 0
+
+    assert await queue.next_due_at() == make.later(1 + LEASE)  # still leased to "late"
+    await queue.record_results([make.succeeded(held, at=make.later(6))], [])
+    assert await queue.next_due_at() is None
 
 
 async def test_a_lease_naming_no_worker_is_only_lost_when_it_expires(

@@ -162,3 +162,46 @@ async def test_the_link_after_a_head_failed_for_lost_leases_is_sent(
 
     await receiver.wait_for_events({second}, timeout=10)
     assert receiver.event_ids() == [second]
+
+
+@pytest.mark.timeout(120)
+async def test_the_worker_that_lost_the_races_sends_promptly_once_the_other_stops(
+    database_url: str, tmp_path: Path
+) -> None:
+    """A worker that keeps losing the races sleeps through other processes' wake-ups during
+    its pacing delay (at most `max_empty_claim_backoff_seconds`, 0.1 s) and then reads the
+    oldest due time: once the winner stops, a publish waits about that delay and
+    `help_after_seconds` (10 ms) before the loser claims it, not its next idle look (1 s).
+    Which of the two loses is the race's: each is stopped in turn after a stream of
+    publishes that leaves one of them losing, so one of the turns stops the winner."""
+    require_postgres(database_url)
+    async with (
+        Deployment.open(database_url) as hookcast,
+        processes(database_url, tmp_path, **SUBPROCESS_ENV) as procs,
+    ):
+        receiver = await hookcast.receiver(answer(200))
+        await hookcast.hook_for(receiver)
+        workers = [procs.worker(), procs.worker()]
+        await _until_both_alive(hookcast)
+        slowest: list[float] = []
+        for turn, stopped in enumerate(workers):
+            for n in range(30):  # one at a time: the same worker wins nearly every race
+                (event,) = await hookcast.publish(
+                    {"event": "media_available", "media_id": f"W{turn}-{n}"}
+                )
+                await receiver.wait_for_events({event})
+            stopped.process.send_signal(signal.SIGSTOP)
+            try:
+                took = 0.0
+                for n in range(3):
+                    started = time.monotonic()
+                    (event,) = await hookcast.publish(
+                        {"event": "media_available", "media_id": f"S{turn}-{n}"}
+                    )
+                    await receiver.wait_for_events({event})
+                    took = max(took, time.monotonic() - started)
+                slowest.append(took)
+            finally:
+                stopped.process.send_signal(signal.SIGCONT)
+        # The delay, the help threshold and a few round trips: well under the idle look.
+        assert max(slowest) < 0.8, f"slowest publish with one worker stopped: {slowest}"

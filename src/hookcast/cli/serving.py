@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import errno
 import socket
 from collections.abc import Callable
@@ -69,14 +71,53 @@ def bind_words(exc: OSError) -> str:
     return os_error_words(exc)
 
 
+# uvicorn's own loop ticks every 0.1 s to see whether it should stop and, every tenth tick,
+# to renew the Date header: an idle `serve` woke 10 times a second (two epoll waits each,
+# strace). Its tick here is a second, the Date header's own precision, and a stop wakes it.
+_TICK_SECONDS = 1.0
+
+
 class AnnouncingServer(uvicorn.Server):
     """Prints `announce(url)`'s lines on stdout after the socket is bound, so every URL it
-    prints answers (and names the port actually bound, --port 0 included)."""
+    prints answers (and names the port actually bound, --port 0 included). Its main loop
+    ticks once a second, and at once when told to stop (`should_exit`)."""
 
     def __init__(self, config: uvicorn.Config, announce: Callable[[str], list[str]]) -> None:
+        self._stopping: asyncio.Event | None = None  # set with should_exit, in main_loop
+        self._ticking: asyncio.AbstractEventLoop | None = None
+        self._should_exit = False
         super().__init__(config)
         self._announce = announce
         self.failure: str | None = None  # why it stopped, when not asked to
+
+    @property
+    def should_exit(self) -> bool:
+        return self._should_exit
+
+    @should_exit.setter
+    def should_exit(self, value: bool) -> None:
+        """Set by uvicorn's signal handler (SIGTERM, SIGINT) or by `stop_failed`: the main
+        loop wakes for it rather than at its next tick. Through the loop's thread-safe call,
+        which a signal handler may make."""
+        self._should_exit = value
+        loop, stopping = self._ticking, self._stopping
+        if value and loop is not None and stopping is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has closed: nothing to wake
+                loop.call_soon_threadsafe(stopping.set)
+
+    async def main_loop(self) -> None:
+        """uvicorn's, ticking every `_TICK_SECONDS` instead of every 0.1 s (each tick
+        renews the Date header, as uvicorn's every tenth did) and woken by a stop."""
+        self._stopping = asyncio.Event()
+        self._ticking = asyncio.get_running_loop()
+        counter = 0
+        should_exit = await self.on_tick(counter)
+        while not should_exit:
+            counter = (counter + 10) % 864000  # a multiple of 10: on_tick renews the Date
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(_TICK_SECONDS):
+                    await self._stopping.wait()
+            should_exit = await self.on_tick(counter)
 
     def stop_failed(self, reason: str) -> None:
         """Stops serving as SIGTERM would (from the server's loop); `failure` says why."""

@@ -14,6 +14,7 @@ import contextlib
 import itertools
 from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
@@ -222,6 +223,10 @@ class MemoryDeliveryQueue:
         woken = self._due.is_set()
         self._due.clear()
         return woken
+
+    def holding_wakeups(self) -> AbstractContextManager[None]:
+        """Nothing to hold: wake-ups come from this process only."""
+        return contextlib.nullcontext()
 
     def _edited(self, webhook_id: str) -> None:
         for listener in list(self._edit_listeners):

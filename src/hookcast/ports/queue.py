@@ -4,6 +4,7 @@ the queue it claims them from."""
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, TypeAlias
@@ -141,3 +142,9 @@ class DeliveryQueue(Protocol):
     async def wait_for_deliveries(self, timeout: float) -> bool:
         """Returns True when new deliveries may be due (publish, retry), False after
         `timeout`."""
+
+    def holding_wakeups(self) -> AbstractContextManager[None]:
+        """While the block runs, wake-ups from other processes wait unread (PostgreSQL's
+        NOTIFYs stay in the LISTEN connection's socket) and reach the next wait together:
+        for a worker that will not claim before the block ends anyway (its pacing delay),
+        each publish's wake-up was a wake-up of its process for nothing."""

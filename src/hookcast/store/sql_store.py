@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AbstractContextManager, asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -573,21 +573,32 @@ class SqlStore:
     async def beat_worker(
         self, worker_id: str, now: datetime, *, stale_before: datetime | None = None
     ) -> int:
-        # One transaction: every worker beats twice a second, and each beat was two (an
-        # idle deployment's most frequent transactions).
-        async def beat(tx: Transaction) -> int:
-            await worker_sql.beat(tx, worker_id=worker_id, now=now)
-            if self.dialect == "postgresql":
-                # The days claims plan follow the backlog's oldest (store/horizon.py).
-                await horizon_sql.advance(tx)
-            if stale_before is None:
-                return 0
-            return await worker_sql.take_back(tx, now=now, stale_before=stale_before)
+        if self.dialect != "postgresql":
+            # One transaction (SQLite's one writer): the beat and taking back.
+            async def beat(tx: Transaction) -> int:
+                await worker_sql.beat(tx, worker_id=worker_id, now=now)
+                if stale_before is None:
+                    return 0
+                return await worker_sql.take_back(tx, now=now, stale_before=stale_before)
 
-        taken = await self._making_due(beat)
-        # The horizon may have moved up: the next claim reads it rather than plan the days
-        # it left (a read a beat, against one a claim before KnownHorizon).
-        self._horizon.since = None
+            return await self._making_due(beat)
+        async with self._committing() as tx:
+            look = await worker_sql.beat_and_look(
+                tx, worker_id=worker_id, now=now, stale_before=stale_before
+            )
+        taken = 0
+        if look.stale and stale_before is not None:
+            taken = await self.take_back_leases(now=now, stale_before=stale_before)
+        if look.horizon_behind:
+            # The days claims plan follow the backlog's oldest (store/horizon.py).
+            async with self._writing() as tx:
+                await horizon_sql.advance(tx)
+            # It may have moved up: the next claim reads it rather than plan the days it left.
+            self._horizon.since = None
+        else:
+            # The beat read it: the next claim plans from it without a read of its own (a
+            # horizon that moved down since is caught by the claim, as for a claim's own).
+            self._horizon.since = look.pending_since
         return taken
 
     async def take_back_leases(self, *, now: datetime, stale_before: datetime) -> int:
@@ -692,6 +703,9 @@ class SqlStore:
 
     async def wait_for_deliveries(self, timeout: float) -> bool:
         return await self._wakeup.wait(timeout)
+
+    def holding_wakeups(self) -> AbstractContextManager[None]:
+        return self._wakeup.holding()
 
     def wake(self) -> None:
         """Wakes the workers waiting on this store (`wait_for_deliveries`), as a commit that

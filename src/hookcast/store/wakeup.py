@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
@@ -69,6 +69,27 @@ class Wakeup:
         woken = self._event.is_set()
         self._event.clear()
         return woken
+
+    @contextlib.contextmanager
+    def holding(self) -> Iterator[None]:
+        """Notifications are not read while the block runs: they wait in the LISTEN
+        connection's socket, and the first read after it takes them all, setting the
+        wake-up once (this process's own wake-ups still set it at once). A worker pacing its
+        claims sleeps through a tenth of a second of publishes so; each NOTIFY read had woken
+        its process for nothing (docs/benchmarks.md, "Wake-ups at low rates and idle").
+        The transport is asyncpg's own (no public way to pause a connection's reading):
+        without one this holds nothing back."""
+        listener = self._listener
+        transport = getattr(listener, "_transport", None) if self._is_listening() else None
+        if transport is None:
+            yield
+            return
+        transport.pause_reading()
+        try:
+            yield
+        finally:
+            if not transport.is_closing():
+                transport.resume_reading()
 
     async def settle(self) -> None:
         """Clears the wake-up once every notification committed before the call has arrived.

@@ -9,6 +9,7 @@ seconds instead of at their lease's expiry.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import String, bindparam, delete, select, update
@@ -17,11 +18,11 @@ from sqlalchemy.sql.dml import Insert
 
 from hookcast.domain.models import DeliveryStatus
 from hookcast.store.connector import Transaction
-from hookcast.store.statement import Statement
+from hookcast.store.statement import IN_ORDER, Statement
 from hookcast.store.tables import deliveries, workers
-from hookcast.store.types import Timestamp
+from hookcast.store.types import Timestamp, to_micros
 
-__all__ = ["beat", "register_claimer", "take_back"]
+__all__ = ["BeatLook", "beat", "beat_and_look", "register_claimer", "take_back"]
 
 
 async def beat(tx: Transaction, *, worker_id: str, now: datetime) -> None:
@@ -38,6 +39,58 @@ def _beat(database: str) -> Insert:
 
 
 _BEAT = Statement(_beat)
+
+
+@dataclass(frozen=True, slots=True)
+class BeatLook:
+    """What a beat on PostgreSQL saw beside it (`beat_and_look`): whether another worker
+    has been silent since `stale_before`, and the pending horizon (store/horizon.py) with the
+    day it may move up to (None without its row)."""
+
+    stale: bool
+    pending_since: int | None
+    horizon_limit: int
+
+    @property
+    def horizon_behind(self) -> bool:
+        """Whether the horizon may move up (horizon.advance has work to look at)."""
+        return self.pending_since is not None and self.pending_since < self.horizon_limit
+
+
+async def beat_and_look(
+    tx: Transaction, *, worker_id: str, now: datetime, stale_before: datetime | None
+) -> BeatLook:
+    """PostgreSQL: the beat, whether any other worker is stale and the horizon, in one
+    autocommitted statement (one round trip). The beat was a transaction of five (BEGIN,
+    the beat, the horizon's read, forgetting the dead, COMMIT): an idle worker's five of
+    its six round trips a second. Taking back and moving the horizon, rare, follow in
+    transactions of their own only when this says they have work (store/sql_store.py).
+    The other worker's row is read in the statement's snapshot, before the beat: this
+    worker's own row is left out, so a beat that comes late never finds itself stale."""
+    stale = None if stale_before is None else to_micros(stale_before)
+    row = await tx.fetch_one(_BEAT_AND_LOOK, {IN_ORDER: (worker_id, to_micros(now), stale)})
+    assert row is not None  # one row whatever the tables hold
+    return BeatLook(
+        stale=bool(row[0]),
+        pending_since=None if row[1] is None else int(row[1]),
+        horizon_limit=int(row[2]),
+    )
+
+
+# A data-modifying CTE runs to its end whether or not the query reads it. The horizon's
+# limit is horizon.py's (the start of the day an hour ago, by the database's clock).
+_BEAT_AND_LOOK = Statement.written(
+    "postgresql",
+    """WITH beat AS (
+    INSERT INTO workers (id, started, last_seen) VALUES ($1, $2, $2)
+    ON CONFLICT (id) DO UPDATE SET last_seen = excluded.last_seen
+)
+SELECT
+    EXISTS (SELECT FROM workers WHERE last_seen < $3::bigint AND id <> $1),
+    delivery_horizon.pending_since,
+    CAST(floor(extract(epoch FROM now() - interval '1 hour') / 86400) AS bigint) * 86400000000
+FROM (SELECT) AS one LEFT JOIN delivery_horizon ON true""",
+)
 
 
 async def take_back(tx: Transaction, *, now: datetime, stale_before: datetime) -> int:

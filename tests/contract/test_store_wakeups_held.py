@@ -1,0 +1,32 @@
+"""A worker pacing its claims holds other processes' wake-ups unread (store/wakeup.py
+`holding`): PostgreSQL's NOTIFYs wait in the LISTEN connection and wake its next wait."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from hookcast.store import SqlStore, open_store
+from support import factories as make
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+@pytest.mark.postgres
+async def test_a_notify_held_during_the_block_wakes_the_first_wait_after_it(
+    database_url: str, secret_key: bytes, store: SqlStore
+) -> None:
+    acme = make.account()
+    await store.create_account(acme)
+    hook = make.webhook(acme.id)
+    await store.create_webhook(hook)
+    worker_side = await open_store(database_url, secret_key=secret_key)  # another process
+    try:
+        await worker_side.wait_for_deliveries(0)  # starts its LISTEN
+        with worker_side.holding_wakeups():
+            await store.append_events(events=[make.event(acme.id)], fanout=make.fanout_to(hook.id))
+            # A window to watch: a NOTIFY read while held would wake this wait in it.
+            assert not await worker_side.wait_for_deliveries(0.5), "read while held"
+        assert await asyncio.wait_for(worker_side.wait_for_deliveries(5), 6)
+    finally:
+        await worker_side.close()

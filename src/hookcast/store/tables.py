@@ -113,7 +113,7 @@ webhooks = Table(
     metadata,
     Column("id", byte_ordered(_ID), primary_key=True),
     Column("account_id", byte_ordered(_ID), ForeignKey("accounts.id"), nullable=False),
-    # Listed in byte order on both databases (store/webhooks.py), which its index serves.
+    # Listed in byte order on both databases (store/webhooks.py): its index is kept so too.
     Column("name", byte_ordered(), nullable=False),
     Column("description", Text, nullable=False),
     Column("webhook_url", Text, nullable=False),

@@ -6,9 +6,10 @@ a text key (an index search, an insertion, a merge or sort) copies both strings 
 strcoll, and sorts get no abbreviated keys. HookCast's ids and keys are ASCII made to sort
 by their bytes (domain/ids.py: delivery ids in time order), and SQLite (BINARY) already
 compares them so. Measured on this machine (docs/benchmarks.md, "Text keys in byte order"):
-on an en_US.UTF-8 database PostgreSQL spent 48-50 µs of CPU per delivery in a drain of
-50,000, against 38-40 on a "C" database; under C.UTF-8 (the tests' and benchmarks'
-servers) glibc's strcoll is a plain byte comparison and the difference is within the noise.
+on an en_US.UTF-8 database PostgreSQL spent 48-53 µs of CPU per delivery in a drain of
+50,000, against 38-43 on a C.UTF-8 one; with this revision 0.82 times that on en_US.UTF-8
+(0.806-0.834, 3 pairs), the C.UTF-8 figure. Under C.UTF-8 (the tests' and benchmarks'
+servers) glibc's strcoll is a byte comparison and the change is within the noise (0.99 times).
 
 Which columns: every id and every reference to one (accounts, API keys, sites, webhooks,
 events, deliveries and their attempts, chains, workers, mail, signed-out sessions), so that
@@ -16,9 +17,10 @@ a key, its index and whatever joins or refers to it compare alike; the API keys'
 hash (an index probed by every request); the event types webhooks subscribe to (their
 index is read by every publish); the resource and coalesce keys (ordered and coalescing
 deliveries' indexes, the sequences' key); and webhooks' names, which the webhook list
-already sorts in byte order (store/webhooks.py) and whose (account_id, name) index can now
-serve that order. Not: names and texts shown to people, status and enumeration words (in
-no index key; equality on text never calls strcoll), lease tokens, JSON.
+already sorts in byte order (store/webhooks.py), so that their (account_id, name) index is
+kept in that order rather than the locale's. Not: other names and texts shown to people,
+status and enumeration words (in no index key; equality of text under a deterministic
+collation is a memcmp, never strcoll), lease tokens, JSON.
 
 What it costs to run: only the collation changes, so no table is rewritten, but every index
 holding one of these columns is rebuilt (with its table locked ACCESS EXCLUSIVE meanwhile),

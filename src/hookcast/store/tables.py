@@ -1,5 +1,7 @@
 """The schema, as SQLAlchemy Core tables. Alembic migrations (migrations/versions) create it;
-a contract test checks the two never drift apart."""
+a contract test checks the two never drift apart. Ids, references to them and the other keys
+are `byte_ordered`: compared as bytes on both databases ("C" on PostgreSQL, migration 0021;
+tests/contract/test_store_keys_in_byte_order.py checks the two agree on it)."""
 
 from __future__ import annotations
 

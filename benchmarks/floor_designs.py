@@ -9,6 +9,7 @@ attempts' columns as arrays.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -273,6 +274,14 @@ def _bigint_keys(statement: str) -> str:
 _SCHEMAS["shaped_bigint"] = tuple(_bigint_keys(statement) for statement in _SCHEMAS["shaped"])
 for _statements in (_SEED, _CLAIM, _RECORD):
     _statements["shaped_bigint"] = _bigint_keys(_statements["shaped"])
+# HookCast's rows with their text keys compared as bytes (COLLATE "C", migration 0021)
+# instead of through the database's locale (strcoll for any but "C"/"POSIX", C.UTF-8 too).
+_SCHEMAS["shaped_c"] = tuple(
+    re.sub(r"varchar\((\d+)\)", r'varchar(\1) COLLATE "C"', statement)
+    for statement in _SCHEMAS["shaped"]
+)
+for _statements in (_SEED, _CLAIM, _RECORD):
+    _statements["shaped_c"] = _statements["shaped"]
 DESIGNS = (
     "minimal",
     "attempts",
@@ -284,6 +293,7 @@ DESIGNS = (
     "shaped_hot",
     "shaped_bigint",
     "shaped_days",
+    "shaped_c",
 )
 
 
@@ -324,7 +334,14 @@ _RECORD["shaped_days"] = _RECORD["shaped"].replace(
 )
 _DAY_MICROS = 86_400_000_000
 
-_SHAPED = ("shaped", "shaped_lean", "shaped_hot", "shaped_bigint", "shaped_days")  # HookCast's rows
+_SHAPED = (
+    "shaped",
+    "shaped_lean",
+    "shaped_hot",
+    "shaped_bigint",
+    "shaped_days",
+    "shaped_c",
+)  # HookCast's rows
 
 
 class Design:

@@ -41,7 +41,7 @@ from benchmarks.servers import create_database, postgres_server
 
 
 def _drain(args: argparse.Namespace, server: Any, work: Path) -> dict[str, Any]:
-    url = create_database(server, "drain")
+    url = create_database(server, "drain", args.locale)
     args.postgres = url
     past = args.past_days
     seeded = (lambda seeded_url: seed_past_days(seeded_url, past)) if past else None
@@ -215,7 +215,7 @@ def _statements_per_event(
 
 
 def _pace(args: argparse.Namespace, server: Any, work: Path) -> dict[str, Any]:
-    return pace(args, create_database(server, "pace"), work)
+    return pace(args, create_database(server, "pace", args.locale), work)
 
 
 def _sleep(seconds: float) -> int:
@@ -240,6 +240,11 @@ def main() -> None:
     parser.add_argument("--idle-seconds", type=float, default=10.0, help="pace: idle first")
     parser.add_argument("--statements", action="store_true", help="add the top statements")
     parser.add_argument("--label", default="")
+    parser.add_argument(
+        "--locale",
+        default="",
+        help="the database's locale (e.g. C, en_US.UTF-8); default the server's C.UTF-8",
+    )
     parser.add_argument(
         "--spy",
         default="",

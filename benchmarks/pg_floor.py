@@ -41,6 +41,8 @@ end included: how HookCast's drain is measured).
   shaped_bigint shaped with bigint ids for deliveries, events, webhooks and accounts
   shaped_days shaped partitioned by day as HookCast's deliveries are (today, the week ahead,
               a default partition), its statements naming the days they need
+  shaped_c    shaped with its text keys in byte order (COLLATE "C"), whatever the database's
+              locale
 
 `--claimers 1` also splits the server's CPU between the claims and the recordings.
 `--hookcast`: each round also measures HookCast itself, `python -m benchmarks.pg_cost drain
@@ -211,7 +213,7 @@ async def _drain(url: str, design: Design, args: argparse.Namespace) -> dict[str
 def _measure_design(
     server: Any, name: str, round_: int, args: argparse.Namespace
 ) -> dict[str, Any]:
-    url = create_database(server, f"floor_{name}_{round_}")
+    url = create_database(server, f"floor_{name}_{round_}", args.locale)
     design = Design(name)
     asyncio.run(_setup(url, design, args.deliveries, args.events))
     # pg_meter's figures too (HookCast's are those): /proc/<pid>/stat's clock ticks of
@@ -318,6 +320,11 @@ def main() -> None:
         "--hookcast",
         action="store_true",
         help="each round also HookCast's drain (pg_cost) and its steps in process (pg_steps)",
+    )
+    parser.add_argument(
+        "--locale",
+        default="",
+        help="each database's locale (e.g. C, en_US.UTF-8); default the server's C.UTF-8",
     )
     args = parser.parse_args()
     print(json.dumps({"events": args.events, "deliveries": args.deliveries}), flush=True)

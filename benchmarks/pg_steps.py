@@ -143,9 +143,10 @@ def main() -> None:
     parser.add_argument("--record", type=int, default=128)
     parser.add_argument("--before-recording", default=None, metavar="SQL")
     parser.add_argument("--label", default="")
+    parser.add_argument("--locale", default="", help="the database's locale (pg_cost's)")
     args = parser.parse_args()
     with postgres_server(settings=_SETTINGS) as server:
-        url = create_database(server, "steps")
+        url = create_database(server, "steps", args.locale)
         Setup(url).prepare("http://127.0.0.1:9/steps", webhooks=1, backlog=args.deliveries)
         result = asyncio.run(_run(args, url))
     load = round(os.getloadavg()[0], 2)

@@ -38,6 +38,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--single", type=int, default=10_000, help="single-event publishes")
     parser.add_argument("--batched", type=int, default=30_000, help="events in batches of 100")
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--locale", default="", help="the database's locale (pg_cost's)")
     return parser.parse_args(argv)
 
 
@@ -88,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
             receiver=Receiver(children),
             redis_url=None,
             postgres=stack.enter_context(postgres_server(METER_SETTINGS)),
+            locale=args.locale,
         )
         for number in range(args.rounds):
             with (

@@ -28,6 +28,7 @@ class Run:
     redis_url: str | None
     postgres: Any  # tests/support/postgres.py's PostgresServer, or None without PostgreSQL
     databases: int = 0
+    locale: str = ""  # the databases' locale (servers.create_database); "" the server's
 
     def skip(self, name: str, reason: str) -> None:
         """Records why a contestant or tool is not measured on this machine."""
@@ -44,4 +45,4 @@ class Run:
     def new_postgres_url(self) -> str:
         """A fresh database on the run's PostgreSQL server."""
         self.databases += 1
-        return create_database(self.postgres, f"bench_{self.databases}")
+        return create_database(self.postgres, f"bench_{self.databases}", self.locale)

@@ -66,10 +66,13 @@ def postgres_server(settings: tuple[str, ...] = ()) -> Iterator[Any]:
         yield running
 
 
-def create_database(server: Any, name: str) -> str:
-    """A new, empty database on the throwaway server; its URL."""
+def create_database(server: Any, name: str, locale: str = "") -> str:
+    """A new, empty database on the throwaway server; its URL. `locale`: its collation and
+    character classes (e.g. "C", or "en_US.UTF-8" where the system has it) instead of the
+    server's C.UTF-8."""
     from support.postgres import run_sql  # type: ignore[import-not-found,unused-ignore]
 
-    run_sql(server.url(), f"CREATE DATABASE {name}")
+    options = f" TEMPLATE template0 LOCALE '{locale}'" if locale else ""
+    run_sql(server.url(), f"CREATE DATABASE {name}{options}")
     url: str = server.url(name)
     return url

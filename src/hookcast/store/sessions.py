@@ -10,21 +10,21 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, String, Table, bindparam, delete, select
+from sqlalchemy import Column, Table, bindparam, delete, select
 
 from hookcast.store.connector import Transaction
 from hookcast.store.sql import insert_ignoring
 from hookcast.store.statement import Statement
 from hookcast.store.tables import metadata
-from hookcast.store.types import Timestamp
+from hookcast.store.types import Timestamp, byte_ordered
 
 __all__ = ["is_signed_out", "revoked_sessions", "sign_out"]
 
 revoked_sessions = Table(
     "revoked_sessions",
     metadata,
-    Column("id", String(64), primary_key=True),  # a digest of the session's random token
-    Column("account_id", String(8), nullable=False),  # whose session it was
+    Column("id", byte_ordered(64), primary_key=True),  # a digest of the session's random token
+    Column("account_id", byte_ordered(8), nullable=False),  # whose session it was
     Column("expires", Timestamp, nullable=False, index=True),
 )
 

@@ -1,5 +1,7 @@
 """The schema, as SQLAlchemy Core tables. Alembic migrations (migrations/versions) create it;
-a contract test checks the two never drift apart."""
+a contract test checks the two never drift apart. Ids, references to them and the other keys
+are `byte_ordered`: compared as bytes on both databases ("C" on PostgreSQL, migration 0021;
+tests/contract/test_store_keys_in_byte_order.py checks the two agree on it)."""
 
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from sqlalchemy import (
     text,
 )
 
-from hookcast.store.types import JsonText, Timestamp
+from hookcast.store.types import JsonText, Timestamp, byte_ordered
 
 __all__ = [
     "ATTEMPT_COLUMNS",
@@ -66,7 +68,7 @@ metadata = MetaData(
 accounts = Table(
     "accounts",
     metadata,
-    Column("id", String(_ID), primary_key=True),
+    Column("id", byte_ordered(_ID), primary_key=True),
     Column("name", Text, nullable=False),
     Column("created", Timestamp, nullable=False),
     # Moved by every change to the account's keys, sites or webhooks (store/accounts.py).
@@ -83,11 +85,11 @@ accounts = Table(
 api_keys = Table(
     "api_keys",
     metadata,
-    Column("id", String(_ID), primary_key=True),
-    Column("account_id", String(_ID), ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("id", byte_ordered(_ID), primary_key=True),
+    Column("account_id", byte_ordered(_ID), ForeignKey("accounts.id"), nullable=False, index=True),
     Column("name", Text, nullable=False),
     Column("role", String(_STATUS), nullable=False),
-    Column("secret_hash", String(128), nullable=False, unique=True),
+    Column("secret_hash", byte_ordered(128), nullable=False, unique=True),
     Column("created", Timestamp, nullable=False),
     Column("last_used", Timestamp, nullable=True),
 )
@@ -95,8 +97,8 @@ api_keys = Table(
 sites = Table(
     "sites",
     metadata,
-    Column("id", String(_ID), nullable=False),
-    Column("account_id", String(_ID), ForeignKey("accounts.id"), nullable=False),
+    Column("id", byte_ordered(_ID), nullable=False),
+    Column("account_id", byte_ordered(_ID), ForeignKey("accounts.id"), nullable=False),
     Column("name", Text, nullable=False),
     Column("created", Timestamp, nullable=False),
     Column("last_modified", Timestamp, nullable=False),
@@ -111,9 +113,10 @@ sites = Table(
 webhooks = Table(
     "webhooks",
     metadata,
-    Column("id", String(_ID), primary_key=True),
-    Column("account_id", String(_ID), ForeignKey("accounts.id"), nullable=False),
-    Column("name", Text, nullable=False),
+    Column("id", byte_ordered(_ID), primary_key=True),
+    Column("account_id", byte_ordered(_ID), ForeignKey("accounts.id"), nullable=False),
+    # Listed in byte order on both databases (store/webhooks.py): its index is kept so too.
+    Column("name", byte_ordered(), nullable=False),
     Column("description", Text, nullable=False),
     Column("webhook_url", Text, nullable=False),
     Column("enabled", Boolean, nullable=False),
@@ -167,7 +170,7 @@ webhook_rates = Table(
     metadata,
     Column(
         "webhook_id",
-        String(_ID),
+        byte_ordered(_ID),
         ForeignKey("webhooks.id", ondelete="CASCADE"),
         primary_key=True,
     ),
@@ -181,12 +184,12 @@ webhook_events = Table(
     metadata,
     Column(
         "webhook_id",
-        String(_ID),
+        byte_ordered(_ID),
         ForeignKey("webhooks.id", ondelete="CASCADE"),
         primary_key=True,
     ),
     Column("position", Integer, primary_key=True),
-    Column("event", String(64), nullable=False),
+    Column("event", byte_ordered(64), nullable=False),
     Index(None, "event", "webhook_id"),
 )
 
@@ -195,13 +198,13 @@ webhook_sites = Table(
     metadata,
     Column(
         "webhook_id",
-        String(_ID),
+        byte_ordered(_ID),
         ForeignKey("webhooks.id", ondelete="CASCADE"),
         primary_key=True,
     ),
     Column("position", Integer, primary_key=True),
-    Column("account_id", String(_ID), nullable=False),  # the webhook's: its sites are its own
-    Column("site_id", String(_ID), nullable=False),
+    Column("account_id", byte_ordered(_ID), nullable=False),  # the webhook's: its sites are its own
+    Column("site_id", byte_ordered(_ID), nullable=False),
     ForeignKeyConstraint(
         ["account_id", "site_id"], ["sites.account_id", "sites.id"], ondelete="CASCADE"
     ),
@@ -211,10 +214,10 @@ webhook_sites = Table(
 events = Table(
     "events",
     metadata,
-    Column("account_id", String(_ID), ForeignKey("accounts.id"), primary_key=True),
-    Column("id", String(_EVENT_ID), primary_key=True),
+    Column("account_id", byte_ordered(_ID), ForeignKey("accounts.id"), primary_key=True),
+    Column("id", byte_ordered(_EVENT_ID), primary_key=True),
     # Not a foreign key: events are an immutable log and outlive a deleted site.
-    Column("site_id", String(_ID), nullable=False),
+    Column("site_id", byte_ordered(_ID), nullable=False),
     Column("type", String(64), nullable=False),
     Column("resource_ids", JsonText, nullable=False),
     Column("event_time", Timestamp, nullable=False),
@@ -234,20 +237,20 @@ events = Table(
 resource_sequences = Table(
     "resource_sequences",
     metadata,
-    Column("account_id", String(_ID), ForeignKey("accounts.id"), primary_key=True),
-    Column("resource_key", String(_RESOURCE_KEY), primary_key=True),
+    Column("account_id", byte_ordered(_ID), ForeignKey("accounts.id"), primary_key=True),
+    Column("resource_key", byte_ordered(_RESOURCE_KEY), primary_key=True),
     Column("last_seq", BigInteger, nullable=False),
 )
 
 deliveries = Table(
     "deliveries",
     metadata,
-    Column("id", String(_DELIVERY_ID), primary_key=True),
-    Column("account_id", String(_ID), nullable=False),
-    Column("event_id", String(_EVENT_ID), nullable=False),
+    Column("id", byte_ordered(_DELIVERY_ID), primary_key=True),
+    Column("account_id", byte_ordered(_ID), nullable=False),
+    Column("event_id", byte_ordered(_EVENT_ID), nullable=False),
     Column(
         "webhook_id",
-        String(_ID),
+        byte_ordered(_ID),
         ForeignKey("webhooks.id", ondelete="CASCADE"),
         nullable=False,
     ),
@@ -262,7 +265,7 @@ deliveries = Table(
     Column("lease_token", String(64), nullable=True),
     # The worker holding the lease (store/workers.py): its leases are taken back as soon as
     # it stops beating. Leases lost that way or by expiry are counted; see claim_due.
-    Column("lease_worker", String(_WORKER_ID), nullable=True),
+    Column("lease_worker", byte_ordered(_WORKER_ID), nullable=True),
     Column("lease_until", Timestamp, nullable=True),
     Column("lease_losses", Integer, nullable=False, server_default="0"),
     Column("last_status_code", Integer, nullable=True),
@@ -271,10 +274,10 @@ deliveries = Table(
     # Ordered webhooks only (NULL otherwise): the event's resource and sequence, the order
     # waiting deliveries are made due in (store/chains.py). The sequence is also set on
     # coalescing deliveries: the newest of a coalesce key wins (domain/freshness.py).
-    Column("resource_key", String(_RESOURCE_KEY), nullable=True),
+    Column("resource_key", byte_ordered(_RESOURCE_KEY), nullable=True),
     Column("sequence", BigInteger, nullable=True),
     # Coalescing webhooks' `*_updated` deliveries only: event type and resource.
-    Column("coalesce_key", String(_COALESCE_KEY), nullable=True),
+    Column("coalesce_key", byte_ordered(_COALESCE_KEY), nullable=True),
     # One delivery per (webhook, event). Event first: the same index serves "deliveries of
     # these events" (per-event counts), saving a sixth index on the hottest table.
     UniqueConstraint("event_id", "webhook_id"),
@@ -336,12 +339,12 @@ delivery_chains = Table(
     metadata,
     Column(
         "webhook_id",
-        String(_ID),
+        byte_ordered(_ID),
         ForeignKey("webhooks.id", ondelete="CASCADE"),
         primary_key=True,
     ),
-    Column("resource_key", String(_RESOURCE_KEY), primary_key=True),
-    Column("head_id", String(_DELIVERY_ID), nullable=True, unique=True),
+    Column("resource_key", byte_ordered(_RESOURCE_KEY), primary_key=True),
+    Column("head_id", byte_ordered(_DELIVERY_ID), nullable=True, unique=True),
 )
 
 # PostgreSQL: one row, `pending_since`, the start of a day no pending delivery was created
@@ -358,7 +361,7 @@ delivery_horizon = Table(
 workers = Table(
     "workers",
     metadata,
-    Column("id", String(_WORKER_ID), primary_key=True),
+    Column("id", byte_ordered(_WORKER_ID), primary_key=True),
     Column("started", Timestamp, nullable=False),
     Column("last_seen", Timestamp, nullable=False),
 )
@@ -376,7 +379,7 @@ attempts = Table(
     ),
     Column(
         "delivery_id",
-        String(_DELIVERY_ID),
+        byte_ordered(_DELIVERY_ID),
         ForeignKey("deliveries.id", ondelete="CASCADE"),
         nullable=False,
         index=True,
@@ -410,9 +413,9 @@ ATTEMPT_COLUMNS = (
 mail_outbox = Table(
     "mail_outbox",
     metadata,
-    Column("id", String(_DELIVERY_ID), primary_key=True),
-    Column("account_id", String(_ID), ForeignKey("accounts.id"), nullable=False),
-    Column("event_id", String(_EVENT_ID), nullable=False),
+    Column("id", byte_ordered(_DELIVERY_ID), primary_key=True),
+    Column("account_id", byte_ordered(_ID), ForeignKey("accounts.id"), nullable=False),
+    Column("event_id", byte_ordered(_EVENT_ID), nullable=False),
     Column("recipient", Text, nullable=False),
     Column("subject", Text, nullable=False),
     Column("body", Text, nullable=False),

@@ -2,7 +2,8 @@
 
 Timestamps are stored as whole microseconds since the Unix epoch (BigInteger): exact, cheap to
 compare and index, and free of each driver's own idea of time zones. JSON is stored as Text
-through orjson, so both databases hold byte-identical documents.
+through orjson, so both databases hold byte-identical documents. Ids and keys compare as
+bytes on both (`byte_ordered`).
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import BigInteger, Dialect, Text
+from sqlalchemy import BigInteger, Dialect, String, Text
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["JsonText", "Timestamp", "from_micros", "to_micros"]
+__all__ = ["JsonText", "Timestamp", "byte_ordered", "from_micros", "to_micros"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -59,6 +60,21 @@ class Timestamp(TypeDecorator[datetime]):
 
     def process_result_value(self, value: int | None, dialect: Dialect) -> datetime | None:
         return None if value is None else from_micros(value)
+
+
+def byte_ordered(length: int | None = None) -> String:
+    """String(length) (Text without one) compared and sorted as bytes on both databases.
+
+    SQLite's BINARY collation is byte order already; PostgreSQL (15) compares text as bytes
+    only under the "C" and "POSIX" collations, and under any other (the database's
+    en_US.UTF-8, even C.UTF-8) sends every B-tree comparison through strcoll. HookCast's
+    ids and keys are ASCII made to sort by their bytes (domain/ids.py), so their columns
+    take "C" on PostgreSQL (migration 0021): on an en_US.UTF-8 database PostgreSQL's CPU per
+    delivery in a drain is 0.82 times what it was (0.806-0.834, 3 pairs), on C.UTF-8 unchanged
+    (docs/benchmarks.md, "Text keys in byte order")."""
+    plain = String(length) if length is not None else Text()
+    in_bytes = String(length, collation="C") if length is not None else Text(collation="C")
+    return plain.with_variant(in_bytes, "postgresql")
 
 
 def _to_plain(value: Any) -> Any:

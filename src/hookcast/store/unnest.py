@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Table, bindparam, text
+from sqlalchemy import String, Table, Text, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.sql.elements import BindParameter, TextClause
@@ -26,8 +26,15 @@ _DIALECT = PGDialect_asyncpg()  # type: ignore[no-untyped-call]
 
 
 def _plain(kind: TypeEngine[Any]) -> TypeEngine[Any]:
-    """The database type behind a HookCast type (Timestamp is a BIGINT, JsonText a TEXT)."""
-    return kind.impl_instance if isinstance(kind, TypeDecorator) else kind
+    """The database type behind a HookCast type (Timestamp is a BIGINT, JsonText a TEXT), a
+    string without its collation: the column has it (ids are "C", types.byte_ordered), and
+    an array's cast cannot name one."""
+    kind = kind.impl_instance if isinstance(kind, TypeDecorator) else kind
+    if isinstance(kind, Text):
+        return Text()
+    if isinstance(kind, String):
+        return String(kind.length)
+    return kind
 
 
 def unnest_source(table: Table, *, prefix: str = "u_") -> str:

@@ -47,7 +47,7 @@ from hookcast.store.statement import Statement
 from hookcast.store.tables import deliveries, events
 from hookcast.store.unnest import unnest_parameters, unnest_source, unnest_values
 
-__all__ = ["PUBLISH", "AtOnce", "append_at_once", "plan_at_once"]
+__all__ = ["PUBLISH", "AtOnce", "append_at_once", "plan_at_once", "publish_values"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +80,16 @@ async def append_at_once(tx: Transaction, group: AtOnce) -> tuple[list[list[str]
     when the statement was refused (nothing was written), and the driver's unique
     violation (`Conflict` once translated) when a concurrent publish stored one of the
     events first (the statement failed whole)."""
+    row = await tx.fetch_one(PUBLISH, publish_values(group))
+    assert row is not None  # a SELECT of aggregates always answers one row
+    done, due, _ = row
+    if not done:
+        raise Contended()
+    return group.ids, int(due)
+
+
+def publish_values(group: AtOnce) -> dict[str, object]:
+    """The parameters `PUBLISH` runs with for `group`."""
     checked = {
         (event.account_id, event.id)
         for publish in group.publishes
@@ -87,7 +97,7 @@ async def append_at_once(tx: Transaction, group: AtOnce) -> tuple[list[list[str]
         for event in publish.events
     }
     expected = [publish.expect for publish in group.publishes if publish.expect is not None]
-    values: dict[str, object] = {
+    return {
         "v_accounts": [expect.account_id for expect in expected],
         "v_versions": [expect.version for expect in expected],
         **unnest_values(events, [event_values(e) for e in group.candidates], prefix="e_"),
@@ -103,12 +113,6 @@ async def append_at_once(tx: Transaction, group: AtOnce) -> tuple[list[list[str]
         ],
         "w_channel": NOTIFY_CHANNEL,
     }
-    row = await tx.fetch_one(PUBLISH, values)
-    assert row is not None  # a SELECT of aggregates always answers one row
-    done, due, _ = row
-    if not done:
-        raise Contended()
-    return group.ids, int(due)
 
 
 _EVENT_NAMES = [column.name for column in events.columns]
@@ -123,6 +127,7 @@ _NUMBERED = ", ".join(
     else f"o.{name}"
     for name in _EVENT_NAMES
 )
+_CANDIDATES = unnest_source(events, prefix="e_", more=["CAST(:e_keys AS VARCHAR[])"])
 _PENDING = DeliveryStatus.PENDING.value
 _PAUSED = DeliveryStatus.PAUSED.value
 _MADE = ", ".join(
@@ -136,17 +141,22 @@ _MADE = ", ".join(
 # values are bound parameters. Rows are written in the orders every publish writes them
 # (counters by key, events by key, webhooks by id, deliveries by key: store/append.py and
 # store/append_postgres.py), so concurrent writers wait for each other one way, never in a
-# cycle. `offered` reads the statement's snapshot: an event stored since fails the INSERT
-# into events (no ON CONFLICT; see the module's docstring). The webhooks are locked FOR KEY
+# cycle. `refused` reads the statement's snapshot: an event stored since fails the INSERT
+# into events (no ON CONFLICT; see the module's docstring), so every offered event is
+# inserted or nothing is. The deliveries' count of `stored` runs that INSERT to its end
+# before the first delivery is inserted: unordered, a CTE runs as far as its reader reads,
+# and deliveries inserted ahead of their events, locking in another order than every other
+# writer, deadlocked with a group of two statements (tried: test_two_groups_with_the_same_
+# events_in_opposite_orders_both_succeed hung). No join by key with `stored` or between
+# two unnests: estimated from parameters whose size a plan cannot know, either may be a
+# nested loop, quadratic in a group of thousands of events (hence the resource keys as one
+# more column of the events' unnest). The webhooks are locked FOR KEY
 # SHARE as store/append_postgres.py's `_STORE` locks them and for the same reasons (a pause
 # waits for it or it for the pause; a worker's recording does not). `due` counts what the
 # workers may claim now: pending and not paused here.
 _PG_PUBLISH = text(f"""
 WITH candidates AS (
-    SELECT e.*, k.resource_key FROM
-        {unnest_source(events, prefix="e_")} WITH ORDINALITY AS e({_EVENT_COLUMNS}, n)
-        JOIN unnest(CAST(:e_keys AS VARCHAR[])) WITH ORDINALITY AS k(resource_key, n)
-            ON k.n = e.n
+    SELECT * FROM {_CANDIDATES} WITH ORDINALITY AS e({_EVENT_COLUMNS}, resource_key, n)
 ), refused AS (
     SELECT 1 FROM unnest(CAST(:v_accounts AS VARCHAR[]), CAST(:v_versions AS BIGINT[]))
         AS expected(account_id, version)
@@ -170,7 +180,7 @@ WITH candidates AS (
         LEFT JOIN bumped AS b ON b.account_id = o.account_id AND b.resource_key = o.resource_key
     WINDOW resource AS (PARTITION BY o.account_id, o.resource_key)
     ORDER BY o.account_id, o.id
-    RETURNING account_id, id
+    RETURNING 1
 ), live AS (
     SELECT id, enabled FROM webhooks
     WHERE id = ANY(CAST(:w_ids AS VARCHAR[])) AND NOT EXISTS (SELECT FROM refused)
@@ -180,7 +190,7 @@ WITH candidates AS (
     INSERT INTO deliveries ({_DELIVERY_COLUMNS})
     SELECT {_MADE} FROM {unnest_source(deliveries, prefix="d_")} AS d({_DELIVERY_COLUMNS})
         JOIN live ON live.id = d.webhook_id
-    WHERE (d.account_id, d.event_id) IN (SELECT account_id, id FROM stored)
+    WHERE (SELECT count(*) FROM stored) > 0
     ORDER BY d.event_id, d.webhook_id
     ON CONFLICT DO NOTHING
     RETURNING status, lease_token

@@ -128,17 +128,19 @@ class GroupCommit:
     async def _append_on_postgres(
         self, publishes: list[Publish]
     ) -> tuple[list[list[str] | None], int]:
-        """One autocommitted statement when every delivery is only an INSERT and no other
-        group is being written, else two in a transaction; `Contended` when neither can
-        finish as store/append.py would.
+        """One autocommitted statement when every delivery is only an INSERT and the group
+        is one publish written while no other group is, else two in a transaction;
+        `Contended` when neither can finish as store/append.py would.
 
-        While another group is being written, publishes are arriving faster than a group is
-        written, and the longer write of two statements in a transaction gathers more of
-        them into the next group: at 2,000 single events/s the one statement for every
-        group made 40-60% more transactions per event and cost 10-28% more CPU per event
-        (docs/benchmarks.md, "A publish in one statement"). Alone, a group waits on its
-        round trips only, and one is three fewer."""
-        alone = self._in_flight == 0
+        A group of several publishes, or one written beside another, says publishes arrive
+        faster than a group is written, and the longer write of two statements in a
+        transaction gathers more of them into the next group: at 2,000 single events/s the
+        one statement for every group made 40-60% more transactions per event and cost
+        10-28% more CPU per event, and 16 publishers of single events reached 0.69-0.89x
+        the rate with it for every group written alone (docs/benchmarks.md, "A publish in
+        one statement"). One publish alone waits on its round trips only, and one statement
+        is three fewer."""
+        alone = self._in_flight == 0 and len(publishes) == 1
         self._in_flight += 1
         try:
             group = plan_at_once(publishes) if alone else None

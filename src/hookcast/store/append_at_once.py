@@ -5,7 +5,8 @@ numbering statement, its storing statement, COMMIT). At 50 publishes a second ea
 trip wakes the PostgreSQL backend and then the publisher (~130 µs of `send` alone per round
 trip here, docs/benchmarks.md "A claim in one round trip"), so the group's round trips cost
 more than its statements. When every delivery the group makes is an INSERT and nothing
-else, `PUBLISH` does all of it in one statement, which PostgreSQL commits as it ends:
+else, `PUBLISH` does all of it in one statement, which PostgreSQL commits as it ends
+(store/group_commit.py uses it for a group of one publish written alone: see there why):
 
 - it is refused, every write below reading `refused` and so writing nothing, when a
   publish's configuration version moved (it must be refused alone) or one of the events is

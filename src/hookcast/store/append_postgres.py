@@ -1,4 +1,5 @@
-"""A group of publishes on PostgreSQL in two statements instead of about eight.
+"""A group of publishes on PostgreSQL in two statements instead of about eight (one publish
+written alone may be one statement instead: store/append_at_once.py).
 
 store/append.py runs one statement per step (configuration versions, counters, events,
 webhook locks, deliveries, the workers' wake-up), each a round trip that the group's

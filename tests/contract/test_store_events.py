@@ -34,15 +34,23 @@ async def test_append_is_idempotent_and_fans_out_only_new_events(store: SqlStore
     hook = make.webhook(acme.id)
     await store.create_webhook(hook)
     first, second = make.event(acme.id), make.event(acme.id)
-    fanout = RecordingFanout(hook.id)
+    fanouts = [RecordingFanout(hook.id) for _ in range(3)]
 
-    assert await store.append_events(events=[first], fanout=fanout) == [first.id]
+    assert await store.append_events(events=[first], fanout=fanouts[0]) == [first.id]
     # Re-publishing `first` (a retrying publisher) stores and fans out `second` only.
-    assert await store.append_events(events=[first, second, second], fanout=fanout) == [second.id]
-    assert await store.append_events(events=[first], fanout=fanout) == []
+    assert await store.append_events(events=[first, second, second], fanout=fanouts[1]) == [
+        second.id
+    ]
+    assert await store.append_events(events=[first], fanout=fanouts[2]) == []
 
-    assert fanout.calls == [[first.id], [second.id]]
-    assert (await store.list_deliveries(DeliveryQuery(acme.id, hook.id))).total == 2
+    # A store may fan a publish out before it knows which events are new (PostgreSQL's
+    # one-statement publish, store/append_at_once.py, is refused then): the last fan-out of
+    # a publish that stored events had those events only, and only its deliveries are kept.
+    assert [fanout.calls[-1] for fanout in fanouts[:2]] == [[first.id], [second.id]]
+    page = await store.list_deliveries(DeliveryQuery(acme.id, hook.id))
+    assert sorted(record.delivery.event_id for record in page.items) == sorted(
+        [first.id, second.id]
+    )
 
 
 async def test_event_ids_are_per_account(store: SqlStore) -> None:

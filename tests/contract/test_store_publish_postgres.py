@@ -34,9 +34,12 @@ from hookcast.ports import (
     WebhookHealth,
 )
 from hookcast.store import SqlStore, open_store, to_async_url
+from hookcast.store.append import Publish
+from hookcast.store.append_at_once import PUBLISH, plan_at_once, publish_values
 from hookcast.store.append_postgres import NUMBERING
 from hookcast.store.caller_transaction import CallerTransaction
 from hookcast.store.operational import lock_standing
+from hookcast.store.statement import Statement
 from support import factories as make
 from support.waiting import DEADLINE, eventually
 
@@ -394,8 +397,9 @@ async def _none_the_worker_would_send(store: SqlStore, account_id: str, webhook_
     assert not sent, "a pending delivery made after the pause's last_modified"
 
 
+@pytest.mark.parametrize("statement", ["numbering", "at once"])
 async def test_a_young_database_finds_stored_events_by_primary_key(
-    pg_store: SqlStore, postgres_database: str
+    pg_store: SqlStore, postgres_database: str, statement: str
 ) -> None:
     acme, hook = await _account_with_webhook(pg_store)
     for _ in range(30):  # past the store's re-analyses at 1,000 and 2,000 events
@@ -403,24 +407,33 @@ async def test_a_young_database_finds_stored_events_by_primary_key(
         await pg_store.append_events(events=batch, fanout=make.fanout_to(hook.id))
     await pg_store.close()  # waits for the re-analysis under way
 
-    plan = await _generic_numbering_plan(postgres_database, acme.id, batch[0].id)
+    if statement == "numbering":
+        plan = await _generic_plan(postgres_database, NUMBERING, _numbering_values(batch[0]))
+    else:
+        one = make.event(acme.id)
+        group = plan_at_once([Publish([one], make.fanout_to(hook.id), None)])
+        assert group is not None
+        plan = await _generic_plan(postgres_database, PUBLISH, publish_values(group))
 
     assert "pk_events" in plan, plan
     assert "ix_events_account_id_created" not in plan, plan
     assert "Seq Scan on events" not in plan, plan
 
 
-async def _generic_numbering_plan(url: str, account_id: str, event_id: str) -> str:
-    """The plan a connection keeps for a publish's first statement once it stops
-    re-planning (store/append_postgres.py)."""
-    compiled = NUMBERING.compiled(PGDialect_asyncpg())  # type: ignore[no-untyped-call]
-    values = {
-        "v_accounts": [account_id],
+def _numbering_values(event: Event) -> dict[str, Any]:
+    return {
+        "v_accounts": [event.account_id],
         "v_versions": [1],
-        "c_accounts": [account_id],
-        "c_ids": [event_id],
+        "c_accounts": [event.account_id],
+        "c_ids": [event.id],
         "c_keys": ["media:MNYaMSQl"],
     }
+
+
+async def _generic_plan(url: str, statement: Statement, values: dict[str, Any]) -> str:
+    """The plan a connection keeps for a publish's statement once it stops re-planning
+    (store/append_postgres.py, store/append_at_once.py), explained without running it."""
+    compiled = statement.compiled(PGDialect_asyncpg())  # type: ignore[no-untyped-call]
     conn = await asyncpg.connect(url)
     try:
         await conn.execute("SET plan_cache_mode = force_generic_plan")

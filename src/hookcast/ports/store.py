@@ -165,6 +165,8 @@ class Store(DeliveryQueue, MailOutbox, Protocol):
     ) -> Sequence[str]:
         """Stores the events whose (account_id, id) is new and, in the same transaction, the
         deliveries `fanout` returns for them. Returns the ids of the newly stored events.
+        `fanout` may be called more than once, and with events found stored afterwards;
+        when any event is stored, its last call was with exactly the events stored.
 
         With `expect`, the transaction first checks the account's configuration version and
         raises `ConfigChanged`, storing nothing, if it moved: `fanout` was built from what

@@ -153,11 +153,15 @@ class EventService:
             raise
         if handoff is not None and lease is not None and plan.leased:
             # A webhook deleted meanwhile got no row (insert_deliveries): its request may
-            # still go out, once, as from a claim made just before the delete.
+            # still go out, once, as from a claim made just before the delete. Only the
+            # events this publish stored: the store may fan out events it then finds stored
+            # already (a retry: PostgreSQL's one-statement attempt, store/append_at_once.py,
+            # is made before it knows), and fan out no more after that.
             handoff.take(
                 [
                     ClaimedDelivery(d, lease.token, event, webhook)
                     for d, event, webhook in plan.leased
+                    if event.id in stored
                 ],
                 lease.until,
             )

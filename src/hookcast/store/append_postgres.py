@@ -1,4 +1,5 @@
-"""A group of publishes on PostgreSQL in two statements instead of about eight.
+"""A group of publishes on PostgreSQL in two statements instead of about eight (one publish
+written alone may be one statement instead: store/append_at_once.py).
 
 store/append.py runs one statement per step (configuration versions, counters, events,
 webhook locks, deliveries, the workers' wake-up), each a round trip that the group's
@@ -42,7 +43,7 @@ from hookcast.store.statement import Statement
 from hookcast.store.tables import deliveries, events
 from hookcast.store.unnest import unnest_parameters, unnest_source, unnest_values
 
-__all__ = ["NUMBERING", "Contended", "append_on_postgres"]
+__all__ = ["NUMBERING", "Contended", "append_on_postgres", "only_inserted"]
 
 
 class Contended(Exception):
@@ -61,7 +62,7 @@ async def append_on_postgres(
     ids, fanned_out = fan_out(publishes, {(e.account_id, e.id): e for e in numbered})
     if not numbered:  # every event was stored already
         return ids, 0
-    if all(_only_inserted(delivery) for delivery in fanned_out):
+    if all(only_inserted(delivery) for delivery in fanned_out):
         due = sum(1 for delivery in fanned_out if delivery.lease_token is None)
         inserted, paused = await _store(tx, numbered, fanned_out, wake=due > 0)
         if inserted < len(numbered):
@@ -74,7 +75,7 @@ async def append_on_postgres(
     return ids, await store_deliveries(tx, fanned_out, checked=True, box=box)
 
 
-def _only_inserted(delivery: Delivery) -> bool:
+def only_inserted(delivery: Delivery) -> bool:
     """Whether storing the delivery is an INSERT and nothing else (not ordered, coalescing
     or held)."""
     return (

@@ -138,6 +138,7 @@ class SqlStore:
         self._wakeup = Wakeup(listen_dsn, file=file_wakeup)
         self._appends = GroupCommit(
             self._writing,
+            self._committing,
             self._wakeup.notify,
             box=box,
             database=connector.database,

@@ -37,15 +37,19 @@ def _plain(kind: TypeEngine[Any]) -> TypeEngine[Any]:
     return kind
 
 
-def unnest_source(table: Table, *, prefix: str = "u_") -> str:
+def unnest_source(table: Table, *, prefix: str = "u_", more: Sequence[str] = ()) -> str:
     """`unnest(...)` of one array parameter per column of `table`, named `prefix` + the
-    column's name, in the table's column order."""
+    column's name, in the table's column order; then the arrays `more` names (SQL of the
+    statement's own, each an array of as many values), as further columns of each row."""
     # Cast, so a caller's driver (SqlStore.using) that sends untyped lists, or an array of
     # NULLs alone, still gives each column its own type. Names from the table definition,
     # never from input; the values are bound parameters.
     arrays = ", ".join(
-        f"CAST(:{prefix}{column.name} AS {_plain(column.type).compile(dialect=_DIALECT)}[])"
-        for column in table.columns
+        [
+            f"CAST(:{prefix}{column.name} AS {_plain(column.type).compile(dialect=_DIALECT)}[])"
+            for column in table.columns
+        ]
+        + list(more)
     )
     return f"unnest({arrays})"
 

@@ -85,6 +85,26 @@ async def test_sequences_count_each_resource_without_gaps(store: SqlStore) -> No
     assert numbers == [("A", 1), ("A", 2), ("A", 3), ("B", 1), ("B", 2)]
 
 
+async def test_a_retry_in_the_same_group_keeps_the_first_publish_order(store: SqlStore) -> None:
+    setup = await _setup(store)
+    first, second = _media(setup, "A"), _media(setup, "A")
+    subscribers = Subscribers(await store.publish_webhooks(setup.account.id))
+
+    def plan(events: list[Event]) -> FanoutPlan:
+        return FanoutPlan(subscribers, events, now=make.NOW, new_id=new_delivery_id)
+
+    # Published in the same turn of the loop, the two share a group (store/group_commit.py):
+    # the retry of `first` behind them must not move it after `second`, published after it.
+    await asyncio.gather(
+        store.append_events(events=[first, second], fanout=plan([first, second])),
+        store.append_events(events=[first], fanout=plan([first])),
+    )
+
+    page = await store.list_events(EventQuery(setup.account.id, PageRequest(page_length=10)))
+    numbers = {summary.event.id: summary.event.sequence for summary in page.items}
+    assert numbers == {first.id: 1, second.id: 2}
+
+
 async def test_an_ordered_webhook_sends_one_delivery_per_resource_at_a_time(
     store: SqlStore,
 ) -> None:

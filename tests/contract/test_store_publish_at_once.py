@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from hookcast.domain.fanout import FanoutPlan, Subscribers
 from hookcast.domain.ids import new_delivery_id
 from hookcast.domain.models import Account, DeliveryStatus, Event, Ordering, Webhook
+from hookcast.domain.ordering import number_events
 from hookcast.ports import ConfigChanged, ConfigVersion, DeliveryQuery, EventQuery, Fanout
 from hookcast.store import SqlStore, group_commit, to_async_url
 from hookcast.store.sql import NOTIFY_CHANNEL
@@ -123,6 +124,36 @@ async def test_a_group_of_plain_deliveries_is_one_statement_numbered_in_sql(
         unnumbered.id: None,
     }
     assert await _statuses(pg_store, acme.id, hook.id) == [DeliveryStatus.PENDING] * 5
+
+
+async def test_the_statement_numbers_in_publish_order_as_number_events_does(
+    pg_store: SqlStore, paths: _Paths
+) -> None:
+    acme, hook = await _account_with_webhook(
+        pg_store, events=("media_available", "livesource_created")
+    )
+    media = {"media_id": "M0000001"}
+    # Ids against publish order (the events are inserted in id order), another resource and
+    # an event about none between them, and one repeated.
+    late, early = make.event(acme.id, id="zz", resource_ids=media), make.event(acme.id, id="AA")
+    channel = make.event(acme.id, type="livesource_created", resource_ids={"channel_id": "C1"})
+    nothing = make.event(acme.id, type="livesource_created", resource_ids={})
+    last = make.event(acme.id, id="mm", resource_ids=media)
+    batch = [late, nothing, replace(early, resource_ids=media), late, channel, last]
+    unique = [late, nothing, batch[2], channel, last]
+
+    await pg_store.append_events(events=batch, fanout=_fanout(hook, batch))
+
+    assert paths.taken == ["at once"]
+    numbered = number_events(unique, {(acme.id, "media:M0000001"): 3, (acme.id, "channel:C1"): 1})
+    assert await _numbers(pg_store, acme.id) == {e.id: e.sequence for e in numbered}
+    assert await _numbers(pg_store, acme.id) == {
+        "zz": 1,
+        nothing.id: None,
+        "AA": 2,
+        channel.id: 1,
+        "mm": 3,
+    }
 
 
 async def test_a_configuration_moved_before_the_statement_refuses_the_publish(

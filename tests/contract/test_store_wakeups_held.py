@@ -30,3 +30,25 @@ async def test_a_notify_held_during_the_block_wakes_the_first_wait_after_it(
         assert await asyncio.wait_for(worker_side.wait_for_deliveries(5), 6)
     finally:
         await worker_side.close()
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+@pytest.mark.postgres
+async def test_a_block_ended_by_an_error_reads_notifications_again(
+    database_url: str, secret_key: bytes, store: SqlStore
+) -> None:
+    acme = make.account()
+    await store.create_account(acme)
+    hook = make.webhook(acme.id)
+    await store.create_webhook(hook)
+    worker_side = await open_store(database_url, secret_key=secret_key)  # another process
+    try:
+        await worker_side.wait_for_deliveries(0)  # starts its LISTEN
+        # As a worker cancelled in its pacing delay: the LISTEN connection must not stay
+        # paused, or no other process's publish would wake this one again.
+        with pytest.raises(asyncio.CancelledError), worker_side.holding_wakeups():
+            raise asyncio.CancelledError
+        await store.append_events(events=[make.event(acme.id)], fanout=make.fanout_to(hook.id))
+        assert await asyncio.wait_for(worker_side.wait_for_deliveries(5), 6)
+    finally:
+        await worker_side.close()

@@ -23,10 +23,14 @@ EventKey = tuple[str, str]  # (account_id, event id)
 
 
 def first_of_each_key(batch: Sequence[Event]) -> list[Event]:
-    """The first event of each (account_id, id), in input order."""
-    unique = list({(event.account_id, event.id): event for event in reversed(batch)}.values())
-    unique.reverse()
-    return unique
+    """The first event of each (account_id, id), in the order of those first ones: the order
+    events are numbered in (domain/ordering.py). Built from the reversed batch, a dict kept
+    each event's first value but placed it where it came last, so an event repeated by a
+    later publish of the same group was numbered after events published behind it."""
+    first: dict[EventKey, Event] = {}
+    for event in batch:
+        first.setdefault((event.account_id, event.id), event)
+    return list(first.values())
 
 
 async def insert_new_events(tx: Transaction, batch: Sequence[Event]) -> list[Event]:

@@ -234,10 +234,19 @@ def guess_for(name: str, known: Sequence[str]) -> str:
     return f" (did you mean {close}?)" if close else ""
 
 
+# Up to this many names are listed in an error itself (api.video's 11 make ~350
+# characters); more are pointed to (jwplayer's 37 made ~600).
+LISTED_IN_ERRORS = 12
+
+
 def where_listed(known: Sequence[str], whose: str, which: str = "events") -> str:
-    """Where the `known` event names are, in place of the names themselves: listed whole,
+    """The `known` event names when they are few, else where they are: listed whole,
     jwplayer's 37 made a line of about 600 characters in the API's error, under a dashboard
-    field and after the CLI's `error:`, where the guess beside the typo is what helps."""
+    field and after the CLI's `error:`, where the guess beside the typo is what helps. A
+    format of a dozen names or fewer names them all: the reader sees the right vocabulary
+    without another request."""
+    if len(known) <= LISTED_IN_ERRORS:
+        return f"{whose} {len(known)} {which} are {', '.join(known)}"
     return (
         f"{whose} {len(known)} {which} are listed by GET /v2/event_types/ and on the "
         "dashboard's Event types page"

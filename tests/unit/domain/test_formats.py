@@ -16,6 +16,7 @@ from standardwebhooks.webhooks import WebhookVerificationError
 from hookcast.domain.catalog import (
     ALL_EVENTS,
     EVENT_TYPES,
+    LISTED_IN_ERRORS,
     OPERATIONAL_EVENTS,
     PUBLISHABLE_EVENTS,
     guess_for,
@@ -425,3 +426,10 @@ def test_an_unknown_event_is_answered_with_a_guess_and_where_every_name_is() -> 
         "Event types page"
     )
     assert not any(name in where for name in known)
+
+
+def test_a_format_of_a_dozen_names_or_fewer_is_named_whole_in_an_error() -> None:
+    known = FORMATS["apivideo"].event_names()
+    assert len(known) <= LISTED_IN_ERRORS
+    # One reading the error learns the format's own vocabulary without another request.
+    assert where_listed(known, "its") == f"its {len(known)} events are {', '.join(known)}"

@@ -201,6 +201,34 @@ def steal_percent(before: list[int], after: list[int]) -> float | None:
     return round(100 * spent[7] / total, 1) if total else None
 
 
+def measured_child(
+    python: str, repo: Path, module: str, args: Sequence[str], *, src: str | None
+) -> dict[str, Any]:
+    """`python -m module *args` run to its end with `src` (else `repo`'s own code) first on
+    its path: the JSON object its last line of output prints, with the machine's load
+    before it and the steal during it. The in-process benchmarks' children (a drain, the
+    pure steps) answer this way; a child that fails raises RuntimeError with its stderr."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = f"{src}:{repo}" if src else str(repo)
+    machine = cpu_times()
+    load = Path("/proc/loadavg").read_text().split()[0]
+    out = subprocess.run(
+        [python, "-m", module, *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        cwd=repo,
+        env=env,
+    )
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr[-3000:])
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    result["load"] = load
+    result["steal"] = steal_percent(machine, cpu_times())
+    return result
+
+
 def group_pids(leader: int) -> list[int]:
     """The leader and every process in its group (Celery's forked pool, say)."""
     pids = []

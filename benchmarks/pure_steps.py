@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -29,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.config import PYTHON, REPO, TESTS
-from benchmarks.procs import cpu_times, steal_percent
+from benchmarks.procs import measured_child
 
 STEPS = ("prepare", "signatures", "conclude_204", "conclude_500", "scheduler")
 
@@ -133,26 +131,8 @@ def _measure(calls: int, runs: int) -> dict[str, Any]:
 
 def _run(src: str | None, calls: int, runs: int) -> dict[str, Any]:
     """One child: every step timed on `src` (else this checkout's code)."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = f"{src}:{REPO}" if src else str(REPO)
-    machine = cpu_times()
-    load = Path("/proc/loadavg").read_text().split()[0]
-    command = ["-m", "benchmarks.pure_steps", "--child", "--calls", str(calls), "--runs", str(runs)]
-    out = subprocess.run(
-        [PYTHON, *command],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-        cwd=REPO,
-        env=env,
-    )
-    if out.returncode != 0:
-        raise RuntimeError(out.stderr[-3000:])
-    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
-    result["load"] = load
-    result["steal"] = steal_percent(machine, cpu_times())
-    return result
+    args = ["--child", "--calls", str(calls), "--runs", str(runs)]
+    return measured_child(PYTHON, REPO, "benchmarks.pure_steps", args, src=src)
 
 
 def main() -> None:

@@ -27,7 +27,6 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,7 +36,7 @@ from typing import Any
 from benchmarks.config import PYTHON, REPO
 from benchmarks.hookcast_setup import SECRET_KEY, Setup
 from benchmarks.nginx import Nginx
-from benchmarks.procs import Children, cpu_times, steal_percent
+from benchmarks.procs import Children, measured_child
 
 
 class _Counting:
@@ -153,34 +152,14 @@ def _run(
     for suffix in ("", "-wal", "-shm"):
         Path(f"{database}{suffix}").unlink(missing_ok=True)
     shutil.copyfile(template, database)
-    env = dict(os.environ)
-    env["PYTHONPATH"] = f"{src}:{REPO}" if src else str(REPO)
-    machine = cpu_times()
-    load = Path("/proc/loadavg").read_text().split()[0]
-    out = subprocess.run(
-        [
-            PYTHON,
-            "-m",
-            "benchmarks.worker_inprocess",
-            "--child",
-            str(database),
-            *("--deliveries", str(total), "--warmup", str(warmup)),
-            *(["--count"] if count else []),
-            *(["--profile", profile] if profile else []),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-        cwd=REPO,
-        env=env,
-    )
-    if out.returncode != 0:
-        raise RuntimeError(out.stderr[-3000:])
-    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
-    result["load"] = load
-    result["steal"] = steal_percent(machine, cpu_times())
-    return result
+    args = [
+        "--child",
+        str(database),
+        *("--deliveries", str(total), "--warmup", str(warmup)),
+        *(["--count"] if count else []),
+        *(["--profile", profile] if profile else []),
+    ]
+    return measured_child(PYTHON, REPO, "benchmarks.worker_inprocess", args, src=src)
 
 
 def main() -> None:

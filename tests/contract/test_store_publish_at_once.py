@@ -9,7 +9,7 @@ workers are notified exactly when a delivery is due."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -20,12 +20,18 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from hookcast.domain.fanout import FanoutPlan, Subscribers
 from hookcast.domain.ids import new_delivery_id
-from hookcast.domain.models import Account, DeliveryStatus, Event, Ordering, Webhook
+from hookcast.domain.models import Account, DeliveryStatus, Ordering, Webhook
 from hookcast.domain.ordering import number_events
-from hookcast.ports import ConfigChanged, ConfigVersion, DeliveryQuery, EventQuery, Fanout
+from hookcast.ports import ConfigChanged, ConfigVersion, DeliveryQuery, EventQuery
 from hookcast.store import SqlStore, group_commit, to_async_url
 from hookcast.store.sql import NOTIFY_CHANNEL
 from support import factories as make
+from support.publishing import (
+    account_with_webhook,
+    fanout_for,
+    published_behind,
+    waiting_on_a_lock,
+)
 from support.waiting import eventually
 
 pytestmark = pytest.mark.postgres
@@ -60,15 +66,7 @@ def paths(monkeypatch: pytest.MonkeyPatch) -> _Paths:
 
 
 async def _account_with_webhook(store: SqlStore, **webhook: Any) -> tuple[Account, Webhook]:
-    acme = make.account()
-    await store.create_account(acme)
-    hook = make.webhook(acme.id, all_sites=True, **webhook)
-    await store.create_webhook(hook)
-    return acme, hook
-
-
-def _fanout(hook: Webhook, events: Sequence[Event]) -> Fanout:
-    return FanoutPlan(Subscribers([hook]), events, now=make.NOW, new_id=new_delivery_id)
+    return await account_with_webhook(store, all_sites=True, **webhook)
 
 
 async def _checked(store: SqlStore, account_id: str) -> ConfigVersion:
@@ -85,19 +83,6 @@ async def _statuses(store: SqlStore, account_id: str, webhook_id: str) -> list[D
     return [record.delivery.status for record in page.items]
 
 
-async def _waiting_on_a_lock(url: str) -> bool:
-    conn = await asyncpg.connect(url)
-    try:
-        return bool(
-            await conn.fetchval(
-                "SELECT count(*) > 0 FROM pg_stat_activity "
-                "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            )
-        )
-    finally:
-        await conn.close()
-
-
 async def test_a_group_of_plain_deliveries_is_one_statement_numbered_in_sql(
     pg_store: SqlStore, paths: _Paths
 ) -> None:
@@ -107,11 +92,11 @@ async def test_a_group_of_plain_deliveries_is_one_statement_numbered_in_sql(
     media = [make.event(acme.id, resource_ids={"media_id": "M0000001"}) for _ in range(3)]
     other = make.event(acme.id, resource_ids={"media_id": "M0000002"})
     unnumbered = make.event(acme.id, type="livesource_created", resource_ids={})
-    await pg_store.append_events(events=media[:1], fanout=_fanout(hook, media[:1]))
+    await pg_store.append_events(events=media[:1], fanout=fanout_for(hook, media[:1]))
     batch = [*media[1:], other, unnumbered]
 
     stored = await pg_store.append_events(
-        events=batch, fanout=_fanout(hook, batch), expect=await _checked(pg_store, acme.id)
+        events=batch, fanout=fanout_for(hook, batch), expect=await _checked(pg_store, acme.id)
     )
 
     assert stored == [event.id for event in batch]
@@ -142,7 +127,7 @@ async def test_the_statement_numbers_in_publish_order_as_number_events_does(
     batch = [late, nothing, replace(early, resource_ids=media), late, channel, last]
     unique = [late, nothing, batch[2], channel, last]
 
-    await pg_store.append_events(events=batch, fanout=_fanout(hook, batch))
+    await pg_store.append_events(events=batch, fanout=fanout_for(hook, batch))
 
     assert paths.taken == ["at once"]
     numbered = number_events(unique, {(acme.id, "media:M0000001"): 3, (acme.id, "channel:C1"): 1})
@@ -166,13 +151,13 @@ async def test_a_configuration_moved_before_the_statement_refuses_the_publish(
 
     # The statement is refused, writing nothing, and store/append.py refuses the publish.
     with pytest.raises(ConfigChanged):
-        await pg_store.append_events(events=[late], fanout=_fanout(hook, [late]), expect=checked)
+        await pg_store.append_events(events=[late], fanout=fanout_for(hook, [late]), expect=checked)
 
     assert paths.taken == ["at once", "together"]
     assert await _numbers(pg_store, acme.id) == {}
     # The refused statement moved no counter: the media's next event is its first.
     again = make.event(acme.id)
-    await pg_store.append_events(events=[again], fanout=_fanout(hook, [again]))
+    await pg_store.append_events(events=[again], fanout=fanout_for(hook, [again]))
     assert await _numbers(pg_store, acme.id) == {again.id: 1}
 
 
@@ -189,8 +174,8 @@ async def test_a_group_of_several_publishes_takes_two_statements(
     # statement each would gather them (store/group_commit.py); the moved one is refused
     # alone, as before.
     refused, stored = await asyncio.gather(
-        pg_store.append_events(events=[late], fanout=_fanout(hook, [late]), expect=checked),
-        pg_store.append_events(events=[fine], fanout=_fanout(other_hook, [fine])),
+        pg_store.append_events(events=[late], fanout=fanout_for(hook, [late]), expect=checked),
+        pg_store.append_events(events=[fine], fanout=fanout_for(other_hook, [fine])),
         return_exceptions=True,
     )
 
@@ -206,10 +191,10 @@ async def test_a_retry_is_refused_whole_and_written_the_general_way(
 ) -> None:
     acme, hook = await _account_with_webhook(pg_store)
     first, second = make.event(acme.id), make.event(acme.id)
-    await pg_store.append_events(events=[first], fanout=_fanout(hook, [first]))
+    await pg_store.append_events(events=[first], fanout=fanout_for(hook, [first]))
 
     stored = await pg_store.append_events(
-        events=[first, second], fanout=_fanout(hook, [first, second])
+        events=[first, second], fanout=fanout_for(hook, [first, second])
     )
 
     assert stored == [second.id]
@@ -223,25 +208,12 @@ async def test_the_same_event_published_twice_at_once_is_stored_once_without_a_g
 ) -> None:
     acme, hook = await _account_with_webhook(pg_store)
     repeated, last = make.event(acme.id), make.event(acme.id)  # about one media
-    engine = create_async_engine(to_async_url(postgres_database))
-    try:
-        async with engine.connect() as conn:
-            transaction = await conn.begin()
-            # Another publisher stores `repeated` and holds the media's counter: our
-            # statement's snapshot does not see the event, then its INSERT meets it.
-            await pg_store.using(conn).append_events(
-                events=[repeated], fanout=_fanout(hook, [repeated])
-            )
-            ours = asyncio.ensure_future(
-                pg_store.append_events(
-                    events=[repeated, last], fanout=_fanout(hook, [repeated, last])
-                )
-            )
-            await eventually(lambda: _waiting_on_a_lock(postgres_database))
-            await transaction.commit()
-            assert await ours == [last.id]
-    finally:
-        await engine.dispose()
+    # Another publisher stores `repeated` and holds the media's counter: our statement's
+    # snapshot does not see the event, then its INSERT meets it.
+    stored = await published_behind(
+        pg_store, postgres_database, hook, theirs=repeated, ours=[repeated, last]
+    )
+    assert stored == [last.id]
 
     assert paths.taken == ["at once", "together"]
     assert await _numbers(pg_store, acme.id) == {repeated.id: 1, last.id: 2}
@@ -261,11 +233,11 @@ async def test_a_webhook_deleted_during_the_statement_gets_no_delivery(
             assert await pg_store.using(conn).delete_webhook(acme.id, hook.id)
             publishing = asyncio.ensure_future(
                 pg_store.append_events(
-                    events=[event], fanout=_fanout(hook, [event]), expect=checked
+                    events=[event], fanout=fanout_for(hook, [event]), expect=checked
                 )
             )
             # Its check passes (the delete is not committed); its lock waits for the delete.
-            await eventually(lambda: _waiting_on_a_lock(postgres_database))
+            await eventually(lambda: waiting_on_a_lock(postgres_database))
             await deleting.commit()
             assert await publishing == [event.id]
     finally:
@@ -292,7 +264,7 @@ async def test_a_webhook_paused_during_the_statement_gets_its_delivery_paused(
             publishing = asyncio.ensure_future(
                 pg_store.append_events(events=[event], fanout=made_later, expect=checked)
             )
-            await eventually(lambda: _waiting_on_a_lock(postgres_database))
+            await eventually(lambda: waiting_on_a_lock(postgres_database))
             await pausing.commit()
             assert await publishing == [event.id]
             assert await notified() == []  # paused: not due
@@ -325,7 +297,7 @@ async def test_deliveries_that_need_more_than_an_insert_take_two_statements(
     acme, hook = await _account_with_webhook(pg_store, events=("media_updated",), **webhook)
     first, second = (make.event(acme.id, type="media_updated") for _ in range(2))
 
-    await pg_store.append_events(events=[first, second], fanout=_fanout(hook, [first, second]))
+    await pg_store.append_events(events=[first, second], fanout=fanout_for(hook, [first, second]))
 
     assert paths.taken == ["two statements"]
     numbers = await _numbers(pg_store, acme.id)  # with a webhook_held event when held
@@ -379,7 +351,7 @@ async def test_the_workers_are_notified_exactly_when_a_delivery_is_due(
     await pg_store.create_webhook(gone)
     async with _notifications(postgres_database) as notified:
         due = make.event(acme.id)
-        await pg_store.append_events(events=[due], fanout=_fanout(hook, [due]))
+        await pg_store.append_events(events=[due], fanout=fanout_for(hook, [due]))
         assert await notified() == [""]
 
         nowhere = make.event(acme.id)
@@ -388,7 +360,7 @@ async def test_the_workers_are_notified_exactly_when_a_delivery_is_due(
 
         # Fanned out to a webhook deleted since: no delivery made, none due.
         orphan = make.event(acme.id)
-        stale = _fanout(gone, [orphan])
+        stale = fanout_for(gone, [orphan])
         await pg_store.delete_webhook(acme.id, gone.id)
         await pg_store.append_events(events=[orphan], fanout=stale)
         assert await notified() == []

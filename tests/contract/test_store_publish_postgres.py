@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Sequence
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncTransaction, create_async_engine
 
 from hookcast.domain.fanout import FanoutPlan, Subscribers
 from hookcast.domain.ids import new_delivery_id, new_event_id
-from hookcast.domain.models import Account, DeliveryStatus, Event, Ordering, Webhook
+from hookcast.domain.models import DeliveryStatus, Event, Ordering, Webhook
 from hookcast.ports import (
     ConfigChanged,
     ConfigVersion,
@@ -41,17 +41,16 @@ from hookcast.store.caller_transaction import CallerTransaction
 from hookcast.store.operational import lock_standing
 from hookcast.store.statement import Statement
 from support import factories as make
+from support.publishing import (
+    account_with_webhook,
+    fanout_for,
+    published_behind,
+    waiting_on_a_lock,
+    waiting_on_locks,
+)
 from support.waiting import DEADLINE, eventually
 
 pytestmark = pytest.mark.postgres
-
-
-async def _account_with_webhook(store: SqlStore, **webhook: Any) -> tuple[Account, Webhook]:
-    acme = make.account()
-    await store.create_account(acme)
-    hook = make.webhook(acme.id, **webhook)
-    await store.create_webhook(hook)
-    return acme, hook
 
 
 async def _transactions_that_stored(url: str, account_id: str) -> int:
@@ -71,24 +70,6 @@ async def _transactions_that_stored(url: str, account_id: str) -> int:
         await conn.close()
 
 
-async def _waiting_on_locks(url: str) -> int:
-    """How many sessions of the database wait on a lock."""
-    conn = await asyncpg.connect(url)
-    try:
-        return int(
-            await conn.fetchval(
-                "SELECT count(*) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            )
-        )
-    finally:
-        await conn.close()
-
-
-async def _waiting_on_a_lock(url: str) -> bool:
-    return await _waiting_on_locks(url) > 0
-
-
 async def _published_after(
     holder: AsyncTransaction, publishing: asyncio.Future[Any], url: str
 ) -> None:
@@ -97,7 +78,7 @@ async def _published_after(
     fan out again."""
 
     async def stored_or_waits() -> bool:
-        return publishing.done() or await _waiting_on_a_lock(url)
+        return publishing.done() or await waiting_on_a_lock(url)
 
     await eventually(stored_or_waits, message="the publish neither ran nor waited")
     await holder.commit()
@@ -108,7 +89,7 @@ async def _published_after(
 async def test_concurrent_single_publishes_share_one_transaction(
     pg_store: SqlStore, postgres_database: str
 ) -> None:
-    acme, hook = await _account_with_webhook(pg_store)
+    acme, hook = await account_with_webhook(pg_store)
     events = [
         make.event(acme.id, resource_ids={"media_id": f"M{number:07d}"}) for number in range(20)
     ]
@@ -122,36 +103,18 @@ async def test_concurrent_single_publishes_share_one_transaction(
     assert deliveries.total == 20
 
 
-def _fanout(hook: Webhook, events: Sequence[Event]) -> Fanout:
-    """The fan-out a publish of `events` makes to `hook` (ordered or not)."""
-    return FanoutPlan(Subscribers([hook]), events, now=make.NOW, new_id=new_delivery_id)
-
-
 @pytest.mark.parametrize("ordering", [Ordering.NONE, Ordering.RESOURCE])
 async def test_an_event_another_publisher_stores_meanwhile_takes_no_second_number(
     pg_store: SqlStore, postgres_database: str, ordering: Ordering
 ) -> None:
-    acme, hook = await _account_with_webhook(pg_store, ordering=ordering, all_sites=True)
+    acme, hook = await account_with_webhook(pg_store, ordering=ordering, all_sites=True)
     first, repeated, last = (make.event(acme.id) for _ in range(3))  # all about one media
-    await pg_store.append_events(events=[first], fanout=_fanout(hook, [first]))
-    engine = create_async_engine(to_async_url(postgres_database))
-    try:
-        async with engine.connect() as conn:
-            transaction = await conn.begin()
-            # Another publisher stores `repeated` and holds the media's counter to its commit.
-            await pg_store.using(conn).append_events(
-                events=[repeated], fanout=_fanout(hook, [repeated])
-            )
-            ours = asyncio.ensure_future(
-                pg_store.append_events(
-                    events=[repeated, last], fanout=_fanout(hook, [repeated, last])
-                )
-            )
-            await eventually(lambda: _waiting_on_a_lock(postgres_database))
-            await transaction.commit()
-            assert await ours == [last.id]
-    finally:
-        await engine.dispose()
+    await pg_store.append_events(events=[first], fanout=fanout_for(hook, [first]))
+    # Another publisher stores `repeated` and holds the media's counter to its commit.
+    stored = await published_behind(
+        pg_store, postgres_database, hook, theirs=repeated, ours=[repeated, last]
+    )
+    assert stored == [last.id]
 
     page = await pg_store.list_events(EventQuery(acme.id, PageRequest(page_length=10)))
     numbers = {summary.event.id: summary.event.sequence for summary in page.items}
@@ -182,8 +145,8 @@ async def test_two_groups_with_the_same_events_in_opposite_orders_both_succeed(
     # PostgreSQL would look for a deadlock only after a minute: one between the groups shows
     # as publishes that do not finish, not as one ended and hidden by the store's redo.
     async with _store_with_deadlock_timeout(postgres_database, secret_key, "60s") as store:
-        acme, hook = await _account_with_webhook(store)
-        other, other_hook = await _account_with_webhook(store)
+        acme, hook = await account_with_webhook(store)
+        other, other_hook = await account_with_webhook(store)
         engine = create_async_engine(to_async_url(postgres_database))
         stored: list[str] = []
         published: list[str] = []
@@ -205,7 +168,7 @@ async def test_two_groups_with_the_same_events_in_opposite_orders_both_succeed(
                     whole = asyncio.ensure_future(
                         store.append_events(events=batch, fanout=make.fanout_to(hook.id))
                     )
-                    await eventually(lambda: _waiting_on_a_lock(postgres_database))
+                    await eventually(lambda: waiting_on_a_lock(postgres_database))
                     pair = asyncio.ensure_future(
                         store.append_events(
                             events=[batch[-1], batch[0]], fanout=make.fanout_to(hook.id)
@@ -216,7 +179,7 @@ async def test_two_groups_with_the_same_events_in_opposite_orders_both_succeed(
                     )
                     # The pair's group waits on an event the batch's group inserted.
                     await eventually(
-                        lambda: _at_least(2, _waiting_on_locks(postgres_database)),
+                        lambda: _at_least(2, waiting_on_locks(postgres_database)),
                         message="the pair's group never waited on the batch's",
                     )
                     await transaction.commit()
@@ -265,8 +228,8 @@ async def test_a_group_rolled_back_to_end_a_deadlock_is_written_again(
     # The store's sessions look for a deadlock after 3 s of waiting, the caller's below after
     # a minute: the group's transaction is the one PostgreSQL rolls back.
     async with _store_with_deadlock_timeout(postgres_database, secret_key, "3s") as store:
-        acme, hook = await _account_with_webhook(store)
-        other, other_hook = await _account_with_webhook(store)
+        acme, hook = await account_with_webhook(store)
+        other, other_hook = await account_with_webhook(store)
         first, second = _in_id_order(acme.id, 2)
         lone = _about_no_resource(other.id)
         engine = create_async_engine(to_async_url(postgres_database))
@@ -283,7 +246,7 @@ async def test_a_group_rolled_back_to_end_a_deadlock_is_written_again(
                 alone = asyncio.ensure_future(
                     store.append_events(events=[lone], fanout=make.fanout_to(other_hook.id))
                 )
-                await eventually(lambda: _waiting_on_a_lock(postgres_database))  # on `second`
+                await eventually(lambda: waiting_on_a_lock(postgres_database))  # on `second`
                 # The caller now waits on the group's `first`: a deadlock.
                 await caller.append_events(events=[first], fanout=make.fanout_to(hook.id))
                 await transaction.commit()
@@ -300,7 +263,7 @@ async def test_a_group_rolled_back_to_end_a_deadlock_is_written_again(
 async def test_a_publish_does_not_wait_for_a_recording_that_holds_its_webhook(
     pg_store: SqlStore, postgres_database: str
 ) -> None:
-    acme, hook = await _account_with_webhook(pg_store)
+    acme, hook = await account_with_webhook(pg_store)
     event = make.event(acme.id, resource_ids={"media_id": "M0000001"})
     engine = create_async_engine(to_async_url(postgres_database))
     try:
@@ -332,7 +295,7 @@ async def test_a_publish_during_a_pause_leaves_no_delivery_the_worker_would_send
     # paused webhook. The pause locked the webhook first here; under FOR SHARE as under
     # FOR KEY SHARE the publish then stored its delivery pending once the pause committed
     # (ordered: through store/append.py, unordered: store/append_postgres.py).
-    acme, hook = await _account_with_webhook(pg_store, ordering=ordering, all_sites=True)
+    acme, hook = await account_with_webhook(pg_store, ordering=ordering, all_sites=True)
     event = make.event(acme.id, created=make.later(1))
     made_later = FanoutPlan(Subscribers([hook]), [event], now=make.later(1), new_id=new_delivery_id)
     checked = ConfigVersion(acme.id, await pg_store.config_version(acme.id))
@@ -360,7 +323,7 @@ async def test_a_pause_during_a_publish_pauses_its_deliveries(
     # here), and the pause, its clock read before the publisher's, commits before it. Under
     # FOR KEY SHARE the pause no longer waited for the publish, so its UPDATE of the
     # webhook's pending deliveries missed the publish's, and they stayed pending.
-    acme, hook = await _account_with_webhook(pg_store)
+    acme, hook = await account_with_webhook(pg_store)
     event = make.event(acme.id, created=make.later(1))
     engine = create_async_engine(to_async_url(postgres_database))
     try:
@@ -371,7 +334,7 @@ async def test_a_pause_during_a_publish_pauses_its_deliveries(
             pausing = asyncio.ensure_future(pg_store.update_webhook(paused, make.NOW))
 
             async def paused_or_waits() -> bool:
-                return pausing.done() or await _waiting_on_a_lock(postgres_database)
+                return pausing.done() or await waiting_on_a_lock(postgres_database)
 
             await eventually(paused_or_waits, message="the pause neither ran nor waited")
             await publishing.commit()
@@ -401,7 +364,7 @@ async def _none_the_worker_would_send(store: SqlStore, account_id: str, webhook_
 async def test_a_young_database_finds_stored_events_by_primary_key(
     pg_store: SqlStore, postgres_database: str, statement: str
 ) -> None:
-    acme, hook = await _account_with_webhook(pg_store)
+    acme, hook = await account_with_webhook(pg_store)
     for _ in range(30):  # past the store's re-analyses at 1,000 and 2,000 events
         batch = [make.event(acme.id) for _ in range(100)]
         await pg_store.append_events(events=batch, fanout=make.fanout_to(hook.id))
@@ -464,7 +427,7 @@ async def test_a_publish_during_a_disable_by_the_worker_leaves_no_delivery_it_wo
     # configuration checked before the disable commits and its delivery made after the
     # disable's clock read, read the webhook enabled, stored the delivery pending after the
     # disable had paused the others, and the worker sent it.
-    acme, hook = await _account_with_webhook(pg_store, ordering=ordering, all_sites=True)
+    acme, hook = await account_with_webhook(pg_store, ordering=ordering, all_sites=True)
     checked = ConfigVersion(acme.id, await pg_store.config_version(acme.id))
     engine = create_async_engine(to_async_url(postgres_database))
     try:
@@ -493,7 +456,7 @@ async def test_a_disable_by_the_worker_during_a_publish_pauses_its_deliveries(
     # a host whose clock is a second ahead of the worker's, and the worker's disable
     # commits before it: its pause of the webhook's pending deliveries missed the
     # publish's, and they stayed pending, made later than the disable.
-    acme, hook = await _account_with_webhook(pg_store, all_sites=True)
+    acme, hook = await account_with_webhook(pg_store, all_sites=True)
     made = datetime.now(UTC) + timedelta(seconds=1)
     event = make.event(acme.id, created=made)
     engine = create_async_engine(to_async_url(postgres_database))
@@ -508,7 +471,7 @@ async def test_a_disable_by_the_worker_during_a_publish_pauses_its_deliveries(
             )
 
             async def disabled_or_waits() -> bool:
-                return disabling.done() or await _waiting_on_a_lock(postgres_database)
+                return disabling.done() or await waiting_on_a_lock(postgres_database)
 
             await eventually(disabled_or_waits, message="the disable neither ran nor waited")
             await publishing.commit()

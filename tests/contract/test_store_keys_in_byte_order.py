@@ -6,13 +6,10 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Connection, String, Table, insert, text
+from sqlalchemy import String, Table, insert, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from hookcast.domain.models import Account, DeliveryStatus, Webhook
@@ -24,11 +21,11 @@ from hookcast.store.partitions import create_sql
 from hookcast.store.rows import attempt_values, delivery_values, event_values, webhook_values
 from hookcast.store.tables import accounts, attempts, deliveries, events, metadata, webhooks
 from support import factories as make
+from support.migrations import downgrade_to
 from support.postgres import run_sql
 
 pytestmark = pytest.mark.postgres
 
-MIGRATIONS = Path(migrate.__code__.co_filename).parent / "migrations"
 _BEFORE = "0020_site_ids_per_account"
 _numbers = itertools.count(1)
 
@@ -155,21 +152,6 @@ async def _insert_at(url: str, revision: str, rows: list[tuple[Table, dict[str, 
         await engine.dispose()
 
 
-async def _downgrade(url: str, revision: str) -> None:
-    def downgrade(connection: Connection) -> None:
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS))
-        config.attributes["connection"] = connection
-        command.downgrade(config, revision)
-
-    engine = create_async_engine(to_async_url(url))
-    try:
-        async with engine.begin() as conn:
-            await conn.run_sync(downgrade)
-    finally:
-        await engine.dispose()
-
-
 _COUNTS = (
     "SELECT status, lease_token IS NOT NULL, count(*) FROM deliveries GROUP BY 1, 2"
     " UNION ALL SELECT 'attempts', NULL, count(*) FROM attempts"
@@ -217,7 +199,7 @@ async def test_upgrading_a_database_with_deliveries_keeps_every_row_and_index(
     assert held.total == 30
     assert (await _fetch(url, "SELECT count(*) FROM attempts"))[0][0] == 60
 
-    await _downgrade(url, _BEFORE)
+    await downgrade_to(url, _BEFORE)
     assert await _in_bytes(url) == {}
     assert (await _fetch(url, _CHECK_INDEXES))[0][0] > 20
     assert (await _fetch(url, "SELECT count(*) FROM deliveries WHERE status = 'succeeded'"))[0][

@@ -14,9 +14,7 @@ from typing import Any
 
 import orjson
 import pytest
-from alembic import command
 from alembic.autogenerate import compare_metadata
-from alembic.config import Config
 from alembic.migration import MigrationContext
 from sqlalchemy import Connection, Table, UniqueConstraint, insert, inspect, text
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -46,9 +44,8 @@ from hookcast.store.tables import (
     webhooks,
 )
 from support import factories as make
+from support.migrations import downgrade_to
 from support.postgres import run_sql
-
-MIGRATIONS = Path(migrate.__code__.co_filename).parent / "migrations"
 
 _numbers = itertools.count(1)
 
@@ -265,7 +262,7 @@ async def test_downgrading_to_0018_gives_back_the_headers_that_were_sent(
     async with _migrated(empty_database_url, secret_key, acme, hook) as store:
         sent = await _send(store, hook, count=3)
 
-    await _downgrade(empty_database_url, "0018_lease_columns")
+    await downgrade_to(empty_database_url, "0018_lease_columns")
     stored = await _stored_headers(empty_database_url)
     assert stored == sent
     # In the order they were sent, too.
@@ -325,23 +322,6 @@ async def _send(store: SqlStore, hook: Webhook, *, count: int) -> dict[str, dict
     await store.record_results(results, [])
     assert len(sent) == count
     return sent
-
-
-async def _downgrade(url: str, revision: str) -> None:
-    """Alembic's downgrade of the database at `url` to `revision`, in one transaction."""
-
-    def downgrade(connection: Connection) -> None:
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS))
-        config.attributes["connection"] = connection
-        command.downgrade(config, revision)
-
-    engine = create_async_engine(to_async_url(url))
-    try:
-        async with engine.begin() as conn:
-            await conn.run_sync(downgrade)
-    finally:
-        await engine.dispose()
 
 
 async def _stored_headers(url: str) -> dict[str, dict[str, str]]:
@@ -448,7 +428,7 @@ async def test_downgrading_to_0018_rewrites_attempts_past_one_batch(
                 )
     finally:
         await engine.dispose()
-    await _downgrade(empty_database_url, "0018_lease_columns")
+    await downgrade_to(empty_database_url, "0018_lease_columns")
     engine = create_async_engine(to_async_url(empty_database_url))
     try:
         async with engine.connect() as conn:

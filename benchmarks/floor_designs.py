@@ -334,14 +334,7 @@ _RECORD["shaped_days"] = _RECORD["shaped"].replace(
 )
 _DAY_MICROS = 86_400_000_000
 
-_SHAPED = (
-    "shaped",
-    "shaped_lean",
-    "shaped_hot",
-    "shaped_bigint",
-    "shaped_days",
-    "shaped_c",
-)  # HookCast's rows
+_SHAPED = tuple(design for design in DESIGNS if design.startswith("shaped"))  # HookCast's rows
 
 
 class Design:

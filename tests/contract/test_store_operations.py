@@ -8,17 +8,10 @@ from hookcast.domain.models import Account, DeliveryStatus, Event, LastError, We
 from hookcast.ports import DeliveryQuery, EventQuery, PageRequest, Pruned, WebhookHealth
 from hookcast.store import SqlStore
 from support import factories as make
+from support.publishing import account_with_webhook
 
 DAY = 86_400.0
 LEASE = 30.0
-
-
-async def _account_with_webhook(store: SqlStore, **webhook: object) -> tuple[Account, Webhook]:
-    acme = make.account()
-    await store.create_account(acme)
-    hook = make.webhook(acme.id, **webhook)
-    await store.create_webhook(hook)
-    return acme, hook
 
 
 async def _publish(
@@ -56,8 +49,8 @@ async def test_stats_of_an_empty_database(store: SqlStore) -> None:
 
 
 async def test_stats_count_pending_the_oldest_due_and_disabled_webhooks(store: SqlStore) -> None:
-    acme, hook = await _account_with_webhook(store)
-    await _account_with_webhook(store, enabled=False, disabled_reason="410 Gone")
+    acme, hook = await account_with_webhook(store)
+    await account_with_webhook(store, enabled=False, disabled_reason="410 Gone")
     # Due 90 s and 30 s ago, and one due in the future.
     await store.append_events(
         events=[
@@ -80,7 +73,7 @@ async def test_stats_count_pending_the_oldest_due_and_disabled_webhooks(store: S
 
 
 async def test_stats_count_held_deliveries_and_live_workers(store: SqlStore) -> None:
-    acme, hook = await _account_with_webhook(store, enabled=False, disabled_reason="410 Gone")
+    acme, hook = await account_with_webhook(store, enabled=False, disabled_reason="410 Gone")
     held = [make.event(acme.id) for _ in range(2)]
     await store.append_events(
         events=held,
@@ -99,7 +92,7 @@ async def test_stats_count_held_deliveries_and_live_workers(store: SqlStore) -> 
 
 
 async def test_prune_deletes_old_completed_deliveries_and_their_events(store: SqlStore) -> None:
-    acme, hook = await _account_with_webhook(store)
+    acme, hook = await account_with_webhook(store)
     old_ok, old_failed, recent = await _publish(store, acme, hook, 40, 35, 1)
     await _finish(store, at=-(35 + 0.5) * DAY)  # old_ok succeeds
     await _finish(store, at=0, succeed=False)  # old_failed and recent give up
@@ -115,8 +108,8 @@ async def test_prune_deletes_old_completed_deliveries_and_their_events(store: Sq
 
 
 async def test_prune_never_deletes_pending_or_paused_deliveries(store: SqlStore) -> None:
-    acme, hook = await _account_with_webhook(store)
-    _, paused_hook = await _account_with_webhook(store)
+    acme, hook = await account_with_webhook(store)
+    _, paused_hook = await account_with_webhook(store)
     old_pending = await _publish(store, acme, hook, 60)
     await store.append_events(
         events=[make.event(acme.id, created=make.later(-60 * DAY))],
@@ -132,7 +125,7 @@ async def test_prune_never_deletes_pending_or_paused_deliveries(store: SqlStore)
 
 
 async def test_prune_deletes_old_events_that_no_webhook_matched(store: SqlStore) -> None:
-    acme, _hook = await _account_with_webhook(store)
+    acme, _hook = await account_with_webhook(store)
     unmatched = [make.event(acme.id, created=make.later(-40 * DAY)) for _ in range(3)]
     await store.append_events(events=unmatched, fanout=make.no_fanout)
     assert await store.prune_before(make.later(-30 * DAY), limit=1000) == Pruned(0, 3)
@@ -178,7 +171,7 @@ async def test_prune_deletes_old_sent_and_given_up_mails(store: SqlStore) -> Non
 
 
 async def test_prune_works_in_batches_of_the_limit(store: SqlStore) -> None:
-    acme, hook = await _account_with_webhook(store)
+    acme, hook = await account_with_webhook(store)
     await _publish(store, acme, hook, *([40] * 5))
     await _finish(store, at=0)
 

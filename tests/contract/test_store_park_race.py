@@ -13,16 +13,10 @@ import pytest
 from hookcast.domain.models import DeliveryStatus
 from hookcast.store import SqlStore
 from support import factories as make
+from support.publishing import waiting_on_a_lock
 from support.waiting import eventually
 
 pytestmark = pytest.mark.postgres
-
-
-async def _waiting_on_a_lock(conn: asyncpg.Connection) -> bool:
-    waiting = await conn.fetchval(
-        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-    )
-    return bool(waiting)
 
 
 async def test_a_park_while_its_webhook_is_resumed_leaves_the_delivery_pending(
@@ -35,7 +29,6 @@ async def test_a_park_while_its_webhook_is_resumed_leaves_the_delivery_pending(
     await pg_store.append_events(events=[make.event(acme.id)], fanout=make.fanout_to(hook.id))
     (claimed,) = await pg_store.claim_due_deliveries(now=make.later(1), limit=1, lease_seconds=30)
     resumer = await asyncpg.connect(postgres_database)
-    watcher = await asyncpg.connect(postgres_database)
     try:
         # The publish/pause race the park is for: the webhook disabled, its delivery pending
         # (and claimed).
@@ -53,14 +46,13 @@ async def test_a_park_while_its_webhook_is_resumed_leaves_the_delivery_pending(
         parked = asyncio.ensure_future(parking)
 
         async def ran_or_waits() -> bool:
-            return parked.done() or await _waiting_on_a_lock(watcher)
+            return parked.done() or await waiting_on_a_lock(postgres_database)
 
         await eventually(ran_or_waits, message="the park neither ran nor waited")
         await resuming.commit()
         await parked
     finally:
         await resumer.close()
-        await watcher.close()
 
     record = await pg_store.get_delivery(acme.id, claimed.delivery.id)
     assert record is not None

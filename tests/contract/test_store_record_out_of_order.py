@@ -14,15 +14,12 @@ from hookcast.domain.models import DeliveryStatus, LastError, Webhook
 from hookcast.ports import ClaimedDelivery, EventQuery, WebhookHealth
 from hookcast.store import SqlStore
 from support import factories as make
+from support.publishing import waiting_on_locks
 from support.waiting import eventually
 
 
-async def _waiting_on_locks(conn: asyncpg.Connection, count: int) -> bool:
-    waiting = await conn.fetchval(
-        "SELECT count(*) FROM pg_stat_activity"
-        " WHERE wait_event_type = 'Lock' AND datname = current_database()"
-    )
-    return bool(waiting == count)
+async def _waiting_on_locks(url: str, count: int) -> bool:
+    return await waiting_on_locks(url) == count
 
 
 async def _hook_with_deliveries(
@@ -64,21 +61,19 @@ async def test_an_older_failure_committed_after_a_newer_success_leaves_the_webho
     # Both wait on a third transaction's lock of the webhook's row, B first: B's commit then
     # comes first, and A reads the webhook after it (PostgreSQL queues waiters in order).
     locker = await asyncpg.connect(postgres_database)
-    watching = await asyncpg.connect(postgres_database)
     try:
         holding = locker.transaction()
         await holding.start()
         await locker.execute("SELECT id FROM webhooks WHERE id = $1 FOR UPDATE", hook.id)
         b = asyncio.ensure_future(success)
-        await eventually(lambda: _waiting_on_locks(watching, 1), message="B never waited")
+        await eventually(lambda: _waiting_on_locks(postgres_database, 1), message="B never waited")
         a = asyncio.ensure_future(failure)
-        await eventually(lambda: _waiting_on_locks(watching, 2), message="A never waited")
+        await eventually(lambda: _waiting_on_locks(postgres_database, 2), message="A never waited")
         await holding.commit()
         async with asyncio.timeout(10):
             await asyncio.gather(a, b)
     finally:
         await locker.close()
-        await watching.close()
 
     found = await pg_store.get_webhook(hook.account_id, hook.id)
     assert found is not None

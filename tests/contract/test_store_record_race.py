@@ -15,18 +15,12 @@ from hookcast.domain.models import Account, DeliveryStatus
 from hookcast.ports import ClaimedDelivery, DeliveryResult
 from hookcast.store import SqlStore
 from support import factories as make
+from support.publishing import account_with_webhook, waiting_on_a_lock
 from support.waiting import eventually
 
 pytestmark = pytest.mark.postgres
 
 LEASE = 30.0
-
-
-async def _waiting_on_a_lock(conn: asyncpg.Connection) -> bool:
-    waiting = await conn.fetchval(
-        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-    )
-    return bool(waiting)
 
 
 async def _lease(url: str, delivery_id: str) -> str | None:
@@ -42,10 +36,7 @@ async def _lease(url: str, delivery_id: str) -> str | None:
 
 async def _one_claimed(store: SqlStore) -> tuple[Account, ClaimedDelivery]:
     """An account with one webhook and one event: its delivery, claimed."""
-    acme = make.account()
-    await store.create_account(acme)
-    hook = make.webhook(acme.id)
-    await store.create_webhook(hook)
+    acme, hook = await account_with_webhook(store)
     await store.append_events(events=[make.event(acme.id)], fanout=make.fanout_to(hook.id))
     (claimed,) = await store.claim_due_deliveries(now=make.later(1), limit=1, lease_seconds=LEASE)
     return acme, claimed
@@ -55,21 +46,19 @@ async def _while_paused_by_another(url: str, delivery_id: str, record: Awaitable
     """Runs `record` while another transaction pauses the delivery and commits only once
     `record` waits for that transaction's row lock: the race, forced, not slept on."""
     pauser = await asyncpg.connect(url)
-    watcher = await asyncpg.connect(url)
     try:
         pausing = pauser.transaction()
         await pausing.start()
         await pauser.execute("UPDATE deliveries SET status = 'paused' WHERE id = $1", delivery_id)
         recording = asyncio.ensure_future(record)
         await eventually(
-            lambda: _waiting_on_a_lock(watcher),
+            lambda: waiting_on_a_lock(url),
             message="the recording never waited for the pausing transaction",
         )
         await pausing.commit()
         await recording
     finally:
         await pauser.close()
-        await watcher.close()
 
 
 @pytest.mark.parametrize(

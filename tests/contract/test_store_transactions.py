@@ -13,6 +13,7 @@ from hookcast.domain.models import Account, Webhook
 from hookcast.ports import DeliveryQuery, EventQuery
 from hookcast.store import SqlStore, open_store, to_async_url
 from support import factories as make
+from support.publishing import account_with_webhook
 
 
 @pytest.fixture
@@ -25,14 +26,6 @@ async def platform_engine(database_url: str) -> AsyncIterator[AsyncEngine]:
         await engine.dispose()
 
 
-async def _account_with_webhook(store: SqlStore) -> tuple[Account, Webhook]:
-    acme = make.account()
-    await store.create_account(acme)
-    hook = make.webhook(acme.id)
-    await store.create_webhook(hook)
-    return acme, hook
-
-
 async def _stored(store: SqlStore, acme: Account, hook: Webhook) -> tuple[int, int]:
     events = await store.list_events(EventQuery(account_id=acme.id))
     deliveries = await store.list_deliveries(DeliveryQuery(acme.id, hook.id))
@@ -42,7 +35,7 @@ async def _stored(store: SqlStore, acme: Account, hook: Webhook) -> tuple[int, i
 async def test_events_commit_with_the_callers_transaction(
     store: SqlStore, platform_engine: AsyncEngine
 ) -> None:
-    acme, hook = await _account_with_webhook(store)
+    acme, hook = await account_with_webhook(store)
     event = make.event(acme.id)
     async with platform_engine.connect() as conn, conn.begin():
         stored = await store.using(conn).append_events(
@@ -56,7 +49,7 @@ async def test_events_commit_with_the_callers_transaction(
 async def test_events_roll_back_with_the_callers_transaction(
     store: SqlStore, platform_engine: AsyncEngine
 ) -> None:
-    acme, hook = await _account_with_webhook(store)
+    acme, hook = await account_with_webhook(store)
     async with platform_engine.connect() as conn:
         transaction = await conn.begin()
         await store.using(conn).append_events(
@@ -94,7 +87,7 @@ async def test_the_view_reads_the_callers_uncommitted_rows(
 async def test_workers_elsewhere_are_notified_on_commit_only(
     database_url: str, secret_key: bytes, store: SqlStore, platform_engine: AsyncEngine
 ) -> None:
-    acme, hook = await _account_with_webhook(store)
+    acme, hook = await account_with_webhook(store)
     worker_side = await open_store(database_url, secret_key=secret_key)  # another process
     try:
         await worker_side.wait_for_deliveries(0)  # starts its LISTEN

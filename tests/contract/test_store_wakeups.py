@@ -9,19 +9,11 @@ from functools import partial
 
 import pytest
 
-from hookcast.domain.models import Account, Webhook
 from hookcast.store import SqlStore, open_store
 from support import factories as make
+from support.publishing import account_with_webhook
 
 WAIT = 5.0  # a wake-up must come well before this timeout
-
-
-async def _account_with_webhook(store: SqlStore) -> tuple[Account, Webhook]:
-    acme = make.account()
-    await store.create_account(acme)
-    hook = make.webhook(acme.id)
-    await store.create_webhook(hook)
-    return acme, hook
 
 
 async def _woken_by(waiter: SqlStore, action: Callable[[], Awaitable[object]]) -> float:
@@ -48,14 +40,14 @@ async def test_wait_times_out_when_nothing_happens(store: SqlStore) -> None:
 
 
 async def test_append_wakes_a_waiter(store: SqlStore) -> None:
-    acme, hook = await _account_with_webhook(store)
+    acme, hook = await account_with_webhook(store)
     event = make.event(acme.id)
     publish = lambda: store.append_events(events=[event], fanout=make.fanout_to(hook.id))  # noqa: E731
     assert await _woken_by(store, publish) < WAIT
 
 
 async def test_a_wake_up_before_the_wait_is_not_lost(store: SqlStore) -> None:
-    acme, hook = await _account_with_webhook(store)
+    acme, hook = await account_with_webhook(store)
     await store.append_events(events=[make.event(acme.id)], fanout=make.fanout_to(hook.id))
     started = time.monotonic()
     await store.wait_for_deliveries(WAIT)
@@ -63,7 +55,7 @@ async def test_a_wake_up_before_the_wait_is_not_lost(store: SqlStore) -> None:
 
 
 async def test_manual_retry_and_release_wake_a_waiter(store: SqlStore) -> None:
-    acme, hook = await _account_with_webhook(store)
+    acme, hook = await account_with_webhook(store)
     await store.append_events(events=[make.event(acme.id)], fanout=make.fanout_to(hook.id))
     (claimed,) = await store.claim_due_deliveries(now=make.NOW, limit=1, lease_seconds=30)
 
@@ -80,7 +72,7 @@ async def test_publish_in_another_process_wakes_a_waiter(
 ) -> None:
     # A second store stands in for another process: on PostgreSQL an API server or worker,
     # on SQLite `serve --no-worker` beside the delivering `serve`.
-    acme, hook = await _account_with_webhook(store)
+    acme, hook = await account_with_webhook(store)
     publisher = await open_store(database_url, secret_key=secret_key)
     try:
         event = make.event(acme.id)
@@ -97,7 +89,7 @@ async def test_a_second_waiter_on_one_sqlite_file_falls_back_to_its_timeout(
     is not woken by others' publishes, but its waits still end, and the first is woken."""
     if not database_url.startswith("sqlite"):
         pytest.skip("PostgreSQL wakes every listening process")
-    acme, hook = await _account_with_webhook(store)
+    acme, hook = await account_with_webhook(store)
     await store.wait_for_deliveries(0)  # the first waiter listens
     second = await open_store(database_url, secret_key=secret_key)
     publisher = await open_store(database_url, secret_key=secret_key)

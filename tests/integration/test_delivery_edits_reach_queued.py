@@ -24,6 +24,7 @@ from receivers import DEADLINE, Receiver
 from hookcast.cli.runtime import Runtime
 from hookcast.ports import DeliveryQueue
 from hookcast.store import SqlStore
+from support.publishing import waiting_on_a_lock
 from support.waiting import eventually
 
 QUEUED = 4  # deliveries waiting in the worker behind the one in flight
@@ -264,14 +265,6 @@ async def test_a_publish_under_way_when_its_webhook_is_paused_sends_it_nothing(
         assert receiver.event_ids() == [first]
 
 
-async def _waiting_for_a_row_lock(connection: asyncpg.Connection) -> bool:
-    waiting = await connection.fetchval(
-        "SELECT count(*) FROM pg_stat_activity"
-        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-    )
-    return bool(waiting)
-
-
 async def test_a_publish_under_way_when_the_worker_disables_its_webhook_sends_it_nothing(
     database_url: str,
 ) -> None:
@@ -300,7 +293,7 @@ async def test_a_publish_under_way_when_the_worker_disables_its_webhook_sends_it
             await holding.start()
             await blocker.execute("SELECT * FROM resource_sequences FOR UPDATE")
             publishing = asyncio.create_task(hookcast.publish_media(1))
-            await eventually(lambda: _waiting_for_a_row_lock(blocker), message="no wait")
+            await eventually(lambda: waiting_on_a_lock(database_url), message="no wait")
             let_go.set()
 
             async def disabled() -> bool:

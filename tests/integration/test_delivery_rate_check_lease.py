@@ -16,14 +16,8 @@ import pytest
 from delivery_harness import Deployment, require_postgres, with_options
 from receivers import answer
 
+from support.publishing import waiting_on_a_lock
 from support.waiting import eventually
-
-
-async def _waiting_on_a_lock(conn: asyncpg.Connection) -> bool:
-    waiting = await conn.fetchval(
-        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-    )
-    return bool(waiting)
 
 
 @pytest.mark.timeout(60)
@@ -42,7 +36,6 @@ async def test_a_delivery_whose_rate_check_ends_past_its_latest_start_is_not_sen
             receiver, timeout_seconds=6, rate_limit_per_second=100, rate_limit_burst=10
         )
         holder = await asyncpg.connect(database_url)
-        watcher = await asyncpg.connect(database_url)
         try:
             await holder.execute(
                 "INSERT INTO webhook_rates (webhook_id, tat) VALUES ($1, 0)", hook["id"]
@@ -56,7 +49,7 @@ async def test_a_delivery_whose_rate_check_ends_past_its_latest_start_is_not_sen
             hookcast.start_worker(options)
             (event_id,) = await hookcast.publish_media(1)
             await eventually(
-                lambda: _waiting_on_a_lock(watcher),
+                lambda: waiting_on_a_lock(database_url),
                 message="the rate check never waited for the store",
             )
             # The store is slow for 5.5 s: the scenario's length, not a synchronisation.
@@ -64,7 +57,6 @@ async def test_a_delivery_whose_rate_check_ends_past_its_latest_start_is_not_sen
             await holding.commit()
         finally:
             await holder.close()
-            await watcher.close()
 
         await receiver.wait_for_events({event_id}, timeout=20)
         await hookcast.wait_for_status(hook["id"], "succeeded", 1)

@@ -1,6 +1,8 @@
-"""What the PostgreSQL publishing tests share: an account with one webhook, the fan-out a
-publish of some events makes to it, whether a session waits on a lock, and a publish that
-meets an event another publisher has stored but not committed."""
+"""What the store's tests share: an account with one webhook (either database), the fan-out
+a publish of some events makes to it, and on PostgreSQL whether sessions of the test's
+database wait on a lock (asked on a connection of its own each time, so a snapshot of
+pg_stat_activity taken inside a transaction is never read again) and a publish that meets
+an event another publisher has stored but not committed."""
 
 from __future__ import annotations
 

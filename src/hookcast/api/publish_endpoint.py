@@ -18,6 +18,7 @@ through errors.answer, so what they accept and how they fail is the service's to
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import ClassVar
 
 import orjson
 from starlette.exceptions import HTTPException
@@ -110,7 +111,7 @@ class PublishEndpoint:
 
 
 class _InvalidJson(HookcastError):
-    code = INVALID_JSON[0]
+    code: ClassVar[str] = INVALID_JSON[0]
 
     def __init__(self) -> None:
         super().__init__(INVALID_JSON[1])

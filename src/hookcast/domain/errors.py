@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 
 class HookcastError(Exception):
     """Base class. `code` is stable and machine-readable; the message is for people."""
 
-    code = "error"
+    code: ClassVar[str] = "error"
 
     def __init__(self, description: str, *, field: str | None = None) -> None:
         super().__init__(description)
@@ -17,30 +19,30 @@ class HookcastError(Exception):
 class ValidationFailed(HookcastError):
     """The input is malformed or violates a rule; nothing was changed."""
 
-    code = "invalid_body"
+    code: ClassVar[str] = "invalid_body"
 
 
 class LimitExceeded(ValidationFailed):
     """The request would pass a configured limit (webhooks per account, deliveries per
     publish); nothing was changed. A 400 whose code tells it from malformed input."""
 
-    code = "limit_exceeded"
+    code: ClassVar[str] = "limit_exceeded"
 
 
 class NotFound(HookcastError):
-    code = "not_found"
+    code: ClassVar[str] = "not_found"
 
 
 class Conflict(HookcastError):
-    code = "conflict"
+    code: ClassVar[str] = "conflict"
 
 
 class Unauthorized(HookcastError):
-    code = "unauthorized"
+    code: ClassVar[str] = "unauthorized"
 
 
 class Forbidden(HookcastError):
-    code = "forbidden"
+    code: ClassVar[str] = "forbidden"
 
 
 class Unavailable(HookcastError):
@@ -49,7 +51,7 @@ class Unavailable(HookcastError):
     The API answers 503 with Retry-After: the caller should try again, not fix its input.
     """
 
-    code = "unavailable"
+    code: ClassVar[str] = "unavailable"
 
 
 class Unreachable(Unavailable):
@@ -63,4 +65,4 @@ class Unreachable(Unavailable):
 class UnsafeUrl(ValidationFailed):
     """A webhook URL that points at an address HookCast refuses to call (SSRF guard)."""
 
-    code = "unsafe_url"
+    code: ClassVar[str] = "unsafe_url"

@@ -32,7 +32,7 @@ import json
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Final
+from typing import ClassVar, Final
 
 from hookcast.domain import ed25519
 from hookcast.domain.errors import HookcastError
@@ -69,31 +69,31 @@ DEFAULT_TOLERANCE: Final = timedelta(minutes=5)
 class SignatureError(HookcastError):
     """A delivery's signature did not verify. Messages never contain a secret."""
 
-    code = "invalid_signature"
+    code: ClassVar[str] = "invalid_signature"
 
 
 class MissingSignature(SignatureError):
     """A signature header or token is absent or empty."""
 
-    code = "missing_signature"
+    code: ClassVar[str] = "missing_signature"
 
 
 class MalformedSignature(SignatureError):
     """A signature is present but not in its scheme's format."""
 
-    code = "malformed_signature"
+    code: ClassVar[str] = "malformed_signature"
 
 
 class InvalidSignature(SignatureError):
     """A well-formed signature that no secret produced (or a JWT for another body)."""
 
-    code = "invalid_signature"
+    code: ClassVar[str] = "invalid_signature"
 
 
 class StaleTimestamp(SignatureError):
     """The signed timestamp is outside the tolerated window (a replay, or a bad clock)."""
 
-    code = "stale_timestamp"
+    code: ClassVar[str] = "stale_timestamp"
 
 
 # --- signing ----------------------------------------------------------------------------------

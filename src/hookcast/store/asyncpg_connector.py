@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any
+from typing import Any, ClassVar
 
 import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
@@ -35,7 +35,7 @@ class _Transaction:
 
     __slots__ = ("_connection",)
 
-    database = "postgresql"
+    database: ClassVar[str] = "postgresql"
 
     def __init__(self, connection: Any) -> None:
         self._connection = connection  # asyncpg.Connection
@@ -117,7 +117,7 @@ class AsyncpgConnector:
     """`Connector` on PostgreSQL. The pool is created on first use, so opening a store on
     an unreachable server succeeds and its first statement raises `Unavailable`."""
 
-    database = "postgresql"
+    database: ClassVar[str] = "postgresql"
 
     def __init__(self, dsn: str, *, connect_timeout: float = 60.0) -> None:
         self._dsn = dsn

@@ -38,7 +38,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 
@@ -81,7 +81,7 @@ class _Inline:
 
     __slots__ = ("_busy_timeout", "_connection")
 
-    database = "sqlite"
+    database: ClassVar[str] = "sqlite"
 
     def __init__(self, connection: sqlite3.Connection, busy_timeout: float) -> None:
         self._connection = connection
@@ -235,7 +235,7 @@ class SQLiteConnector:
     transaction runs). `busy_timeout` (seconds): how long a write waits for another
     process's write lock."""
 
-    database = "sqlite"
+    database: ClassVar[str] = "sqlite"
 
     def __init__(self, path: str | Path, *, busy_timeout: float = BUSY_TIMEOUT) -> None:
         self._path = str(path)

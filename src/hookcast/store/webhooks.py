@@ -11,6 +11,7 @@ from sqlalchemy import (
     ColumnElement,
     Integer,
     Select,
+    String,
     Table,
     Text,
     and_,
@@ -21,8 +22,10 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    text,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from hookcast.domain.catalog import ALL_EVENTS
 from hookcast.domain.errors import NotFound, ValidationFailed
@@ -396,14 +399,12 @@ async def apply_health(
         # (store/operational.py `lock_standing`) does not make a publish's FOR KEY SHARE
         # wait, so a publish that checked its configuration before this disable commits
         # read the webhook enabled and stored pending deliveries the pause below missed,
-        # made later than the disable's clock read: the worker sent them. FOR UPDATE (in
-        # id order) waits for such a publish, whose deliveries the pause then finds, and
-        # makes a later one wait for the commit and read the webhook disabled. (By the
-        # locks' rules, not seen in a test: two workers each disabling a webhook of one
-        # account and telling the other's, held, of it may wait on each other; PostgreSQL
-        # ends that deadlock after deadlock_timeout, RolledBack, and the worker records the
-        # batch again.)
-        await tx.execute(_LOCK_FOR_PAUSE, {"ids": [row["b_id"] for row in disabled]})
+        # made later than the disable's clock read: the worker sent them. FOR UPDATE waits
+        # for such a publish, whose deliveries the pause then finds, and makes a later one
+        # wait for the commit and read the webhook disabled (`_LOCK_DISABLING`, which also
+        # takes the locks the webhook_disabled event's fan-out will need, in one order).
+        if tx.database == "postgresql":  # SQLite's one writer excludes all of them
+            await tx.execute(_LOCK_DISABLING, {"ids": [row["b_id"] for row in disabled]})
         await tx.execute_many(_DISABLE, disabled)
         await pause_pending(tx, [row["b_id"] for row in disabled])
 
@@ -556,4 +557,33 @@ _DISABLE = Statement(
             last_modified=_disabled_at(),
         )
     )
+)
+
+# The disabled webhooks FOR UPDATE and every other webhook of their accounts FOR KEY SHARE,
+# each row once, in one pass in id order: the locks a disable's recording takes on webhook
+# rows beyond the FOR NO KEY UPDATE of its batch's own (store/operational.py
+# `lock_standing`, taken before, which neither of these waits for but a FOR UPDATE). The
+# webhook_disabled event is fanned out to the account's other webhooks later in the
+# transaction, and its deliveries' inserts share-lock them (store/deliveries.py
+# `insert_deliveries`), which a FOR UPDATE refuses: two workers each disabling a webhook of
+# one account, each webhook subscribed to the other's event, held one FOR UPDATE each and
+# then waited for the other's (tests/contract/test_store_disables_lock_order.py, forced;
+# PostgreSQL rolled one back after deadlock_timeout and its worker recorded the batch
+# again). Taken here first, in one order and never made stronger, the second waits for the
+# first's commit. A webhook created after this pass is told without this lock: disabling
+# it takes failing deliveries, not the milliseconds this transaction lasts.
+_LOCK_DISABLING = Statement(
+    lambda _: text("""
+    SELECT r.id FROM (
+        SELECT id, id = ANY(:ids) AS disabling FROM webhooks
+        WHERE account_id IN (SELECT account_id FROM webhooks WHERE id = ANY(:ids))
+        ORDER BY id
+    ) AS r
+    LEFT JOIN LATERAL (
+        SELECT 1 FROM webhooks WHERE webhooks.id = r.id AND r.disabling FOR UPDATE
+    ) AS paused ON true
+    LEFT JOIN LATERAL (
+        SELECT 1 FROM webhooks WHERE webhooks.id = r.id AND NOT r.disabling FOR KEY SHARE
+    ) AS told ON true
+""").bindparams(bindparam("ids", type_=ARRAY(String)))
 )

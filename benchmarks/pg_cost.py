@@ -12,7 +12,9 @@ loads pg_stat_statements.
             (the scheduler's count, in ns), each HookCast process's wake-ups,
             statements and transactions per event, the claims run, and publish-to-receipt
             latency from the publisher's send and from its 202 (benchmarks.latency's
-            `paced`).
+            `paced`). `--serve-worker`: `serve` runs its own worker (the default
+            deployment, no `--no-worker`), which publishes hand over to
+            (services/events.py), beside `--workers` more (0 for `serve` alone).
 
 Each round starts the server afresh; run the command several times (interleaved with a
 baseline's, e.g. PYTHONPATH=<other worktree>/src) for the spread. One JSON line per round.
@@ -49,7 +51,8 @@ def _drain(args: argparse.Namespace, server: Any, work: Path) -> dict[str, Any]:
 
 
 class _Deployment:
-    """serve --no-worker and the workers on one database, delivering to the receiver."""
+    """serve --no-worker (or with its worker: `--serve-worker`) and the workers on one
+    database, delivering to the receiver."""
 
     def __init__(self, args: argparse.Namespace, url: str, work: Path) -> None:
         self.children = Children(work)
@@ -60,7 +63,8 @@ class _Deployment:
         self.key, self.secret = prepared.api_key, prepared.secret
         env = settings_env(self.url)
         self.port = free_port()
-        serve = [HOOKCAST, "serve", "--host", HOST, "--port", str(self.port), "--no-worker"]
+        serve = [HOOKCAST, "serve", "--host", HOST, "--port", str(self.port)]
+        serve += [] if args.serve_worker else ["--no-worker"]
         commands = [serve, *([HOOKCAST, "worker"] for _ in range(args.workers))]
         self.processes = [
             self.children.start(f"hookcast{n}", command, env=env, cwd=work)
@@ -69,7 +73,7 @@ class _Deployment:
         wait_for_port(self.port, timeout=60, name="hookcast serve")
         # The idle stretch must not measure the workers' start-up (seconds of imports on a
         # loaded machine, counted as "idle" before): until both have registered.
-        wait_registered(self.url, args.workers, children=self.children)
+        wait_registered(self.url, args.workers + args.serve_worker, children=self.children)
         self.meter = PostgresMeter(self.url)
         self.recorded = 0
 
@@ -229,6 +233,11 @@ def main() -> None:
     parser.add_argument("--deliveries", type=int, default=20_000)
     parser.add_argument("--webhooks", type=int, default=1)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--serve-worker",
+        action="store_true",
+        help="pace: serve runs its own worker (publishes hand over to it), beside --workers",
+    )
     parser.add_argument(
         "--past-days",
         type=int,

@@ -276,6 +276,7 @@ def target4_5a_pace(run: Run) -> dict[str, Any]:
                 seconds=sizes.pace_seconds,
                 idle_seconds=sizes.pace_seconds,
                 workers=run.config.scaled_workers,
+                serve_worker=False,  # scaled out: serve --no-worker, as 5a is measured
                 statements=False,
                 spy="",
             )

@@ -1,13 +1,18 @@
 """The publish-to-worker handoff of `hookcast serve`: deliveries created already leased to the
 worker in the publishing process, handed over once committed, and still durable rows that
-any worker claims once the lease expires."""
+any worker claims once the lease expires. On PostgreSQL a publish whose deliveries are all
+plain inserts, leased or not, is one statement (store/append_at_once.py): its worker is
+handed the deliveries stored, their events numbered as SQL numbered them."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import itertools
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
+import pytest
 from delivery_harness import Deployment
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -17,8 +22,9 @@ from hookcast.domain.models import Role
 from hookcast.ports import ClaimedDelivery, Lease
 from hookcast.resolver import SystemResolver
 from hookcast.services import Caller, Policy, Services, build_services
-from hookcast.store import SqlStore
+from hookcast.store import SqlStore, migrate
 from hookcast.tracing.otel import OtelTracer
+from support.postgres import PostgresServer, postgres_server, run_sql
 from support.waiting import eventually
 
 SITE = "1A23bCD4"
@@ -184,3 +190,119 @@ async def test_in_one_process_a_published_event_arrives_without_a_claim(
     (delivery,) = await hookcast.wait_for_status(hook["id"], "succeeded", 1)
     assert delivery["attempts"] == 1
     assert sum(claimed) == 0  # sent from the handoff, not claimed from the database
+
+
+# --- on PostgreSQL, counted by PostgreSQL itself (pg_stat_statements) -------------------------
+
+_COUNTED_TEMPLATE = "counted_template"
+_PUBLISH = "WITH candidates AS"  # store/append_at_once.py's statement
+_NUMBERING = "WITH moved AS"  # store/append_postgres.py's first of two
+_databases = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def _counting_server(postgres_url: Callable[[str], str]) -> Iterator[PostgresServer]:
+    """A server of its own that loads pg_stat_statements (`postgres_url`: skipped, or failed
+    on CI, where PostgreSQL is missing), with a migrated template."""
+    del postgres_url
+    with postgres_server(("shared_preload_libraries=pg_stat_statements",)) as server:
+        assert server is not None
+        run_sql(server.url(), f"CREATE DATABASE {_COUNTED_TEMPLATE}")
+        migrate(server.url(_COUNTED_TEMPLATE))
+        yield server
+
+
+@pytest.fixture
+def counted_url(_counting_server: PostgresServer) -> str:
+    name = f"counted_{next(_databases)}"
+    run_sql(_counting_server.url(), f"CREATE DATABASE {name} TEMPLATE {_COUNTED_TEMPLATE}")
+    run_sql(_counting_server.url(name), "CREATE EXTENSION pg_stat_statements")
+    return _counting_server.url(name)
+
+
+async def _reset_statements(url: str) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("SELECT pg_stat_statements_reset()")
+    finally:
+        await conn.close()
+
+
+async def _calls(url: str, opening: str) -> int:
+    """How many times this database ran a statement containing `opening` since the reset."""
+    conn = await asyncpg.connect(url)
+    try:
+        return int(
+            await conn.fetchval(
+                "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements "
+                "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+                "AND strpos(query, $1) > 0",
+                opening,
+            )
+        )
+    finally:
+        await conn.close()
+
+
+async def _third_event_of_a_media(
+    url: str, **webhook: Any
+) -> tuple[list[dict[str, Any]], list[Any], dict[str, int], int]:
+    """Publishes two events of a media, then, counted, a third, in one process whose worker
+    takes hand-overs: the webhook's deliveries, the requests that reached it, the statements
+    of the third publish by kind, and how many deliveries the worker claimed."""
+    async with Deployment.open(url) as hookcast:
+        receiver = await hookcast.receiver()
+        hook = await hookcast.hook_for(receiver, **webhook)
+        store = hookcast.runtime.store
+        claimed: list[int] = []
+        claim = store.claim_due_deliveries
+
+        async def counting_claim(**kwargs: Any) -> Sequence[ClaimedDelivery]:
+            found = await claim(**kwargs)
+            claimed.append(len(found))
+            return found
+
+        store.claim_due_deliveries = counting_claim  # type: ignore[method-assign]
+        running = hookcast.start_worker()
+        hookcast.runtime.services.events.handoff = running.worker  # as Runtime.run_worker does
+        await eventually(lambda: running.worker.lease() is not None)
+        media = {"event": "media_available", "media_id": "MNYaMSQl"}
+        await receiver.wait_for_events(set(await hookcast.publish(media, media)))
+        await _reset_statements(url)
+
+        await receiver.wait_for_events(set(await hookcast.publish(media)))
+
+        counted = {name: await _calls(url, name) for name in (_PUBLISH, _NUMBERING)}
+        delivered = await hookcast.wait_for_status(hook["id"], "succeeded", 3)
+        receiver.assert_all_verified()
+        return delivered, list(receiver.received), counted, sum(claimed)
+
+
+@pytest.mark.postgres
+async def test_on_postgresql_a_leased_publish_is_one_statement_sent_once_numbered_as_stored(
+    counted_url: str,
+) -> None:
+    delivered, received, counted, claimed = await _third_event_of_a_media(counted_url)
+
+    # One statement (no numbering statement, no BEGIN and COMMIT around two)...
+    assert counted == {_PUBLISH: 1, _NUMBERING: 0}
+    # ...handed to the worker (nothing claimed), each stored delivery sent once...
+    assert claimed == 0
+    assert sorted(r.headers["webhook-id"] for r in received) == sorted(d["id"] for d in delivered)
+    assert [d["attempts"] for d in delivered] == [1, 1, 1]
+    # ...with the number SQL gave the event: the media's third, not fan-out's first guess (1).
+    assert sorted(r.payload["sequence"] for r in received) == [1, 2, 3]
+    assert received[-1].payload["sequence"] == 3
+
+
+@pytest.mark.postgres
+async def test_on_postgresql_an_ordered_publish_keeps_two_statements_and_its_numbers(
+    counted_url: str,
+) -> None:
+    delivered, received, counted, _claimed = await _third_event_of_a_media(
+        counted_url, ordering="resource"
+    )
+
+    assert counted == {_PUBLISH: 0, _NUMBERING: 1}  # ordered: never leased, never at once
+    assert sorted(r.headers["webhook-id"] for r in received) == sorted(d["id"] for d in delivered)
+    assert [r.payload["sequence"] for r in received] == [1, 2, 3]

@@ -80,6 +80,13 @@ class FanoutPlan:
     With a lease, the first `lease.room` sendable ones are created leased, and the last call's
     leased deliveries are kept in `leased` with their event and webhook, for the publisher
     to hand to its worker once they are committed.
+
+    Called again with the same events, numbered otherwise or not, it returns the same
+    deliveries, ids included (with the new numbers where a delivery carries its event's;
+    ports/store.py `Fanout`): PostgreSQL's one-statement publish
+    stores the deliveries of a first call made before its SQL numbers the events, then
+    calls again with the events as stored, so that `leased` carries their numbers to the
+    worker (store/append_at_once.py).
     """
 
     def __init__(
@@ -95,6 +102,7 @@ class FanoutPlan:
         self._now = now
         self._new_id = new_id
         self._lease = lease
+        self._ids: dict[tuple[str, str], str] = {}  # (event id, webhook id): delivery id
         self.leased: list[tuple[Delivery, Event, Webhook]] = []
         # (event id, webhook id) pairs whose condition ran out of budget: not delivered.
         self.over_budget: list[tuple[str, str]] = []
@@ -152,8 +160,11 @@ class FanoutPlan:
         elif ordered is None and lease is not None and len(self.leased) < lease.room:
             # (An ordered one is not leased: the store decides whether it goes now.)
             due, token, worker = lease.until, lease.token, lease.worker
+        delivery_id = self._ids.get((event.id, webhook.id))
+        if delivery_id is None:
+            delivery_id = self._ids[event.id, webhook.id] = self._new_id()
         return Delivery(
-            id=self._new_id(),
+            id=delivery_id,
             account_id=event.account_id,
             event_id=event.id,
             webhook_id=webhook.id,

@@ -28,7 +28,10 @@ from hookcast.ports.records import (
 )
 
 Fanout = Callable[[Sequence[Event]], Sequence[Delivery]]
-"""Given the events a publish newly stored, the deliveries to create for them (pure)."""
+"""Given the events a publish newly stored, the deliveries to create for them (pure). Given
+the same events again, numbered otherwise or not, the same deliveries, ids included (with
+the new numbers where a delivery carries its event's): a store may store a first call's
+deliveries and call again once it knows the events' numbers (`Store.append_events`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +169,11 @@ class Store(DeliveryQueue, MailOutbox, Protocol):
         """Stores the events whose (account_id, id) is new and, in the same transaction, the
         deliveries `fanout` returns for them. Returns the ids of the newly stored events.
         `fanout` may be called more than once, and with events found stored afterwards;
-        when any event is stored, its last call was with exactly the events stored.
+        when any event is stored, its last call was with exactly the events stored, numbered
+        as stored, and returned the deliveries stored, as made (one to a webhook deleted
+        meanwhile has no row, one to a webhook paused meanwhile is stored paused). A call
+        before it may have had them numbered otherwise (PostgreSQL's one-statement publish
+        numbers them in SQL, store/append_at_once.py).
 
         With `expect`, the transaction first checks the account's configuration version and
         raises `ConfigChanged`, storing nothing, if it moved: `fanout` was built from what

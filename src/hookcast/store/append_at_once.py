@@ -22,10 +22,14 @@ The events are inserted without ON CONFLICT: one stored by a concurrent publish 
 statement's snapshot (the same event id published twice at once) fails the statement with
 a unique violation, so no counter moves in vain (a gap) and nothing is written. Refused or
 failed, the group is then written through store/append.py (`Contended`), which handles
-both. Numbers are never read back: only deliveries to ordered or coalescing webhooks carry
-them, and those (with held deliveries, which announce themselves, and deliveries leased to
-the publisher's worker, which it hands over with their events) take store/append_postgres.py's
-path: `plan_at_once` returns None.
+both. Deliveries to ordered or coalescing webhooks carry their events' numbers, and held
+ones announce themselves: those groups take store/append_postgres.py's path (`plan_at_once`
+returns None). Deliveries leased to the publisher's worker (domain/fanout.py `Lease`) are
+inserted as any other, with their lease; the worker is handed them with their events,
+which must carry the numbers SQL gave them (the body's `sequence`), so the statement
+returns those and the fan-out is called once more with the events as stored
+(`append_at_once`): the same deliveries, ids included (ports/store.py `Fanout`), their
+events numbered as stored.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from sqlalchemy import BigInteger, String, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from hookcast.domain.models import Delivery, DeliveryStatus, Event
-from hookcast.domain.ordering import number_events, resource_key, sequence_counts
+from hookcast.domain.ordering import number_events, resource_key, sequence_counts, with_sequence
 from hookcast.store.append import Publish, fan_out
 from hookcast.store.append_postgres import Contended, only_inserted
 from hookcast.store.connector import Transaction
@@ -53,11 +57,13 @@ __all__ = ["PUBLISH", "AtOnce", "append_at_once", "plan_at_once", "publish_value
 
 @dataclass(frozen=True, slots=True)
 class AtOnce:
-    """A group ready for `PUBLISH`: its events (the first of each key), the ids each
-    publish stores if all are new, and their deliveries."""
+    """A group ready for `PUBLISH`: its events (the first of each key), as fan-out saw them
+    (numbered from 1 in each resource), the ids each publish stores if all are new, and
+    their deliveries."""
 
     publishes: Sequence[Publish]
     candidates: Sequence[Event]
+    provisional: Sequence[Event]
     ids: list[list[str] | None]
     fanned_out: Sequence[Delivery]
 
@@ -70,9 +76,9 @@ def plan_at_once(publishes: Sequence[Publish]) -> AtOnce | None:
     candidates = first_of_each_key([event for publish in publishes for event in publish.events])
     provisional = number_events(candidates, sequence_counts(candidates))
     ids, fanned_out = fan_out(publishes, {(e.account_id, e.id): e for e in provisional})
-    if not all(only_inserted(d) and d.lease_token is None for d in fanned_out):
+    if not all(only_inserted(delivery) for delivery in fanned_out):
         return None
-    return AtOnce(publishes, candidates, ids, fanned_out)
+    return AtOnce(publishes, candidates, provisional, ids, fanned_out)
 
 
 async def append_at_once(tx: Transaction, group: AtOnce) -> tuple[list[list[str] | None], int]:
@@ -83,10 +89,30 @@ async def append_at_once(tx: Transaction, group: AtOnce) -> tuple[list[list[str]
     events first (the statement failed whole)."""
     row = await tx.fetch_one(PUBLISH, publish_values(group))
     assert row is not None  # a SELECT of aggregates always answers one row
-    done, due, _ = row
+    done, due, _, accounts, event_ids, numbers = row
     if not done:
         raise Contended()
+    rows = zip(accounts or (), event_ids or (), numbers or (), strict=True)
+    _fan_out_as_stored(group, {(account, event): number for account, event, number in rows})
     return group.ids, int(due)
+
+
+def _fan_out_as_stored(group: AtOnce, numbers: dict[tuple[str, str], int]) -> None:
+    """Calls the fan-out once more with the events numbered as `PUBLISH` numbered them, when
+    a number differs from the one fan-out saw (ports/store.py: the last call has the events
+    as stored). Its deliveries are those stored (`Fanout`: ids included; none carries a
+    number here); a delivery leased to the publisher's worker is handed over with its
+    event as this call gets it (services/events.py), and its body says the number. The
+    call costs ~13 µs for one event to one webhook (docs/benchmarks.md, "A leased publish
+    in one statement too"), and is made only when a resource had events before."""
+    if all(numbers.get((e.account_id, e.id)) == e.sequence for e in group.provisional):
+        return
+    as_stored = {}
+    for event in group.provisional:
+        number = numbers.get((event.account_id, event.id))
+        key = (event.account_id, event.id)
+        as_stored[key] = event if number is None else with_sequence(event, number)
+    fan_out(group.publishes, as_stored)
 
 
 def publish_values(group: AtOnce) -> dict[str, object]:
@@ -154,7 +180,9 @@ _MADE = ", ".join(
 # more column of the events' unnest). The webhooks are locked FOR KEY
 # SHARE as store/append_postgres.py's `_STORE` locks them and for the same reasons (a pause
 # waits for it or it for the pause; a worker's recording does not). `due` counts what the
-# workers may claim now: pending and not paused here.
+# workers may claim now: pending and not paused here (not leased to the publisher's
+# worker). `numbered` returns the numbers the events were stored with, for the events a
+# leased delivery is handed over with (`_fan_out_as_stored`).
 _PG_PUBLISH = text(f"""
 WITH candidates AS (
     SELECT * FROM {_CANDIDATES} WITH ORDINALITY AS e({_EVENT_COLUMNS}, resource_key, n)
@@ -181,7 +209,11 @@ WITH candidates AS (
         LEFT JOIN bumped AS b ON b.account_id = o.account_id AND b.resource_key = o.resource_key
     WINDOW resource AS (PARTITION BY o.account_id, o.resource_key)
     ORDER BY o.account_id, o.id
-    RETURNING 1
+    RETURNING account_id, id, sequence
+), numbered AS (
+    SELECT array_agg(account_id) AS accounts, array_agg(id) AS ids,
+        array_agg(sequence) AS numbers
+    FROM stored WHERE sequence IS NOT NULL
 ), live AS (
     SELECT id, enabled FROM webhooks
     WHERE id = ANY(CAST(:w_ids AS VARCHAR[])) AND NOT EXISTS (SELECT FROM refused)
@@ -200,7 +232,9 @@ WITH candidates AS (
 ), woken AS (
     SELECT pg_notify(CAST(:w_channel AS TEXT), '') FROM due WHERE n > 0
 )
-SELECT NOT EXISTS (SELECT FROM refused), (SELECT n FROM due), (SELECT count(*) FROM woken)
+SELECT NOT EXISTS (SELECT FROM refused), (SELECT n FROM due), (SELECT count(*) FROM woken),
+    numbered.accounts, numbered.ids, numbered.numbers
+FROM numbered
 """).bindparams(  # noqa: S608
     bindparam("v_accounts", type_=ARRAY(String)),
     bindparam("v_versions", type_=ARRAY(BigInteger)),

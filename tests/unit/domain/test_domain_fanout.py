@@ -113,6 +113,26 @@ def test_a_lease_covers_the_first_deliveries_only() -> None:
     assert [d.next_attempt_at for d in made] == [until, until, until, make.NOW]
 
 
+def test_called_again_renumbered_it_makes_the_same_deliveries_leased_with_the_new_numbers() -> None:
+    """PostgreSQL's one-statement publish stores a first call's deliveries, then calls again
+    with the numbers SQL gave the events (store/append_at_once.py): the worker is handed
+    the stored deliveries, their events numbered as stored."""
+    hooks = [_hook(), _hook()]
+    media = {"media_id": "MNYaMSQl"}
+    events = [_event(resource_ids=media), _event(resource_ids=media)]
+    plan = _plan(hooks, events, Lease(token="tok", until=make.NOW + timedelta(seconds=30), room=3))
+    first = plan([with_sequence(events[0], 1), with_sequence(events[1], 2)])
+
+    again = plan([with_sequence(events[0], 7), with_sequence(events[1], 8)])
+
+    assert again == first  # ids, leases and statuses included
+    assert [(d.id, e.sequence) for d, e, _hook in plan.leased] == [
+        (first[0].id, 7),
+        (first[1].id, 7),
+        (first[2].id, 8),
+    ]
+
+
 def test_a_disabled_webhook_gets_held_deliveries_never_leased() -> None:
     on, off = _hook(), _hook(enabled=False)
     events = [_event(), _event()]

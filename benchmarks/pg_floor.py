@@ -99,15 +99,16 @@ async def _setup(url: str, design: Design, deliveries: int, events: bool) -> int
 
 
 def _await_reaped(pid: int) -> None:
-    """Until the setup's backend has exited and been reaped, its whole life (the seed, the
-    VACUUM) can fall between two readings: counted by pg_meter's first and missing from its
-    last (at load 11-12, drains of 50,000 read 11-18 µs per delivery below schedstat's
-    figure before this wait, ~1 above it after), or reaped into `_server_cpu`'s children."""
+    """Until a closed connection's backend has been reaped, its life is in no reading of
+    the server's CPU (neither live nor in the postmaster's reaped children): a drain's
+    claimer exiting as pg_meter read its last was missing from it (at load 11-16, about one
+    drain in five read 10-21 µs per delivery below `_server_cpu`, one claimer's share),
+    and the setup's (the seed, the VACUUM) could be reaped into the drain's figure."""
     for _ in range(1_000):
         if not os.path.exists(f"/proc/{pid}"):
             return
         time.sleep(0.01)
-    raise SystemExit(f"the setup's backend {pid} was not reaped within 10 s")
+    raise SystemExit(f"backend {pid} was not reaped within 10 s")
 
 
 async def _left(url: str, design: Design) -> tuple[int, int]:
@@ -197,6 +198,11 @@ async def _drain(url: str, design: Design, args: argparse.Namespace) -> dict[str
             connection = await asyncpg.connect(url)
             recorder = await asyncpg.connect(url) if design.name == "held" else connection
             connections.append((connection, recorder))
+        backends = [
+            await connection.fetchval("SELECT pg_backend_pid()")
+            for pair in connections
+            for connection in dict.fromkeys(pair)
+        ]
         wal, calls, backend = await meter.fetchrow(_COUNTERS)
         postmaster = _parent(backend)
         steps = _Steps(postmaster if args.claimers == 1 else None)
@@ -220,6 +226,7 @@ async def _drain(url: str, design: Design, args: argparse.Namespace) -> dict[str
     recorded = sum(counts)
     per = max(recorded, 1)
     return {
+        "backends": [*backends, backend],
         "recorded": recorded,
         "seconds": seconds,
         "pg_cpu_us": round((cpu_after - cpu) / per * 1e6, 1),
@@ -246,6 +253,8 @@ def _measure_design(
     times = cpu_times()
     meter.start()
     drained = asyncio.run(_drain(url, design, args))
+    for pid in drained.pop("backends"):
+        _await_reaped(pid)
     cost = meter.stop(args.deliveries)
     steal = steal_percent(times, cpu_times())
     left, attempts = asyncio.run(_left(url, design))

@@ -368,7 +368,7 @@ _NARROW = (
 _PENDING_SEED: dict[str, str] = {}
 for _name in _NARROW:
     _carried = "probe" not in _name
-    _keys = _bigint_keys if _name.endswith("bigint") else str
+    _keys = _bigint_keys if _name.endswith("bigint") else str  # str: the statement as it is
     _SCHEMAS[_name] = tuple(
         _in_byte_order(_keys(statement))
         for statement in (*_SCHEMAS["shaped"], *_pending_table(carried=_carried))

@@ -91,7 +91,12 @@ WHERE status = 'succeeded'
 _COLUMNS = "d.id, d.status, d.attempts, d.last_status_code, d.created, d.completed_at"
 _OF_WEBHOOK = "d.account_id = $1 AND d.webhook_id = $2"
 _NEWEST = "ORDER BY d.created DESC, d.id DESC LIMIT 50"
-_QUEUED = "EXISTS (SELECT 1 FROM pending p WHERE p.delivery_id = d.id) AS queued"
+# A page's rows each probe the pending table's delivery_id index. In the select list,
+# EXISTS had the planner hash the whole pending table once per page instead (a seq scan of
+# its 1,000 rows: 377 µs per page's statement against 82, load 13): a scalar subquery with
+# LIMIT 1 keeps the probes. In a page's WHERE it is the other way round: NOT EXISTS is an
+# anti join probing row by row (0.11 ms by EXPLAIN ANALYZE), the scalar subquery 10-14 ms.
+_QUEUED = "coalesce((SELECT true FROM pending p WHERE p.delivery_id = d.id LIMIT 1), false)"
 _NOT_QUEUED = "NOT EXISTS (SELECT 1 FROM pending p WHERE p.delivery_id = d.id)"
 _TOTAL = f"SELECT count(*) FROM deliveries d WHERE {_OF_WEBHOOK}"
 _ATTEMPTS_OF = (
@@ -112,7 +117,8 @@ _PAGES = {
         f" AND d.status = 'succeeded' {_NEWEST}",
     },
     "derived": {
-        "page": f"SELECT {_COLUMNS}, {_QUEUED} FROM deliveries d WHERE {_OF_WEBHOOK} {_NEWEST}",
+        "page": f"SELECT {_COLUMNS}, {_QUEUED} AS queued FROM deliveries d"
+        f" WHERE {_OF_WEBHOOK} {_NEWEST}",
         "succeeded": f"SELECT {_COLUMNS}, false AS queued FROM deliveries d WHERE {_OF_WEBHOOK}"
         f" AND d.status = 'pending' AND {_NOT_QUEUED} {_NEWEST}",
     },

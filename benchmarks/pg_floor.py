@@ -53,7 +53,8 @@ end included: how HookCast's drain is measured).
   shaped_narrow_bigint, shaped_narrow_probe_bigint  the two with bigint ids for deliveries,
               events, webhooks and accounts
 
-`--claimers 1` also splits the server's CPU between the claims and the recordings.
+`--claimers 1` also splits the claimer's backend's CPU between the claims and the
+recordings (the rest of the server is the whole figure less the two).
 `--hookcast`: each round also measures HookCast itself, `python -m benchmarks.pg_cost drain
 --deliveries N` (its own server, two workers) and `python -m benchmarks.pg_steps
 --deliveries N` (its store in process, one claimer, claim and recording apart). Rounds
@@ -101,8 +102,8 @@ async def _setup(url: str, design: Design, deliveries: int, events: bool) -> int
 def _await_reaped(pid: int) -> None:
     """Until a closed connection's backend has been reaped, its life is in no reading of
     the server's CPU (neither live nor in the postmaster's reaped children): a drain's
-    claimer exiting as pg_meter read its last was missing from it (at load 11-16, about one
-    drain in five read 10-21 µs per delivery below `_server_cpu`, one claimer's share),
+    claimer exiting as pg_meter read its last was missing from it (at load 11-16, 5 drains
+    of 24 read 9-18 µs per delivery below `_server_cpu`, one claimer's share),
     and the setup's (the seed, the VACUUM) could be reaped into the drain's figure."""
     for _ in range(1_000):
         if not os.path.exists(f"/proc/{pid}"):

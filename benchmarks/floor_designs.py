@@ -257,6 +257,10 @@ def _bigint_keys(statement: str) -> str:
             "event_id bigint NOT NULL, webhook_id bigint",
         ),
         ("delivery_id varchar(40)", "delivery_id bigint"),
+        (
+            "account_id varchar(32) NOT NULL, next_attempt_at",
+            "account_id bigint NOT NULL, next_attempt_at",
+        ),
         ("events (id varchar(64)", "events (id bigint"),
         ("'backlog-' || lpad(g::text, 7, '0'), repeat", "g, repeat"),
         (
@@ -274,14 +278,106 @@ def _bigint_keys(statement: str) -> str:
 _SCHEMAS["shaped_bigint"] = tuple(_bigint_keys(statement) for statement in _SCHEMAS["shaped"])
 for _statements in (_SEED, _CLAIM, _RECORD):
     _statements["shaped_bigint"] = _bigint_keys(_statements["shaped"])
+
+
 # HookCast's rows with their text keys compared as bytes (COLLATE "C", migration 0021)
 # instead of through the database's locale (strcoll for any but "C"/"POSIX", C.UTF-8 too).
-_SCHEMAS["shaped_c"] = tuple(
-    re.sub(r"varchar\((\d+)\)", r'varchar(\1) COLLATE "C"', statement)
-    for statement in _SCHEMAS["shaped"]
-)
+def _in_byte_order(statement: str) -> str:
+    return re.sub(r"varchar\((\d+)\)", r'varchar(\1) COLLATE "C"', statement)
+
+
+_SCHEMAS["shaped_c"] = tuple(_in_byte_order(statement) for statement in _SCHEMAS["shaped"])
 for _statements in (_SEED, _CLAIM, _RECORD):
     _statements["shaped_c"] = _statements["shaped"]
+
+
+# The redesign the floor's conclusion priced by estimate, on HookCast's rows as they are
+# (`shaped_c`: its text keys in byte order, migration 0021): each delivery's full row
+# written once at publish and not updated when it succeeds, and a narrow table of the
+# pending deliveries (a bigint identity key, the account, the due time, the lease) that the
+# claim chooses from and leases and a success deletes, its attempt appended in the same
+# statement. A succeeded delivery's status, attempt count and completion time are then the
+# absence of its pending row and its last attempt (retries, failures and holds would still
+# update the row). The deliveries' two due indexes go: the queue no longer reads them.
+# `shaped_narrow`'s pending rows carry what a claim returns (the delivery's key, event,
+# webhook and attempt count); `shaped_narrow_probe`'s carry the delivery's key alone, and
+# the claim probes the delivery row for the rest. `_bigint` variants: bigint ids for the
+# delivery, its event, webhook and account (as `shaped_bigint` against `shaped`).
+def _pending_table(*, carried: bool) -> tuple[str, ...]:
+    ids = "event_id varchar(64) NOT NULL, webhook_id varchar(32) NOT NULL, attempts int NOT NULL,"
+    return (
+        f"""CREATE TABLE pending (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        delivery_id varchar(40) NOT NULL, created bigint NOT NULL, {ids if carried else ""}
+        account_id varchar(32) NOT NULL, next_attempt_at bigint NOT NULL,
+        lease_token varchar(64), lease_worker varchar(64), lease_until bigint)
+        WITH (fillfactor = 50)""",
+        "CREATE INDEX ON pending (next_attempt_at)",
+        "CREATE INDEX ON pending (account_id, next_attempt_at)",
+        # a delivery's pending row found by the delivery: its status read, a retry's move
+        "CREATE INDEX ON pending (delivery_id)",
+    )
+
+
+def _pending_seed(*, carried: bool) -> str:
+    columns = "delivery_id, created, account_id, next_attempt_at"
+    if carried:
+        columns += ", event_id, webhook_id, attempts"
+    return (
+        f"INSERT INTO pending ({columns}) SELECT {columns.replace('delivery_id', 'id')}"
+        " FROM deliveries ORDER BY next_attempt_at"
+    )
+
+
+_LEASE_PENDING = """
+UPDATE pending SET lease_token = $1, lease_worker = $1, lease_until = $4
+WHERE id = ANY(ARRAY(
+    SELECT id FROM pending
+    WHERE next_attempt_at <= $3 AND (lease_until IS NULL OR lease_until < $3)
+    ORDER BY next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED))
+"""
+_NARROW_CLAIM = {
+    True: f"{_LEASE_PENDING}RETURNING id, delivery_id, event_id, webhook_id, attempts, created",
+    # the leased rows' deliveries probed by their key (id, created), neither locked nor updated
+    False: f"""
+WITH leased AS ({_LEASE_PENDING}RETURNING id, delivery_id, created)
+SELECT l.id, l.delivery_id, l.created, d.event_id, d.webhook_id, d.attempts
+FROM leased l JOIN deliveries d ON d.id = l.delivery_id AND d.created = l.created
+""",
+}
+# A success: the pending rows deleted while the lease is the claimer's, their attempts
+# appended (HookCast's attempt row, keyed by the delivery's id); the delivery row untouched.
+_NARROW_RECORD = """
+WITH gone AS (
+    DELETE FROM pending WHERE id = ANY($1::bigint[]) AND lease_token = $2
+    RETURNING id, delivery_id)
+INSERT INTO attempts (delivery_id, number, started_at, request_headers, status_code,
+                      latency_ms, response_body, error)
+SELECT gone.delivery_id, 1, r.started, r.headers, 204, r.latency, '', NULL
+FROM unnest($1::bigint[], $3::bigint[], $4::float8[], $5::text[])
+    AS r(id, started, latency, headers)
+JOIN gone USING (id)
+"""
+
+_NARROW = (
+    "shaped_narrow",
+    "shaped_narrow_probe",
+    "shaped_narrow_bigint",
+    "shaped_narrow_probe_bigint",
+)
+_PENDING_SEED: dict[str, str] = {}
+for _name in _NARROW:
+    _carried = "probe" not in _name
+    _keys = _bigint_keys if _name.endswith("bigint") else str  # str: the statement as it is
+    _SCHEMAS[_name] = tuple(
+        _in_byte_order(_keys(statement))
+        for statement in (*_SCHEMAS["shaped"], *_pending_table(carried=_carried))
+        if "WHERE status = 'pending'" not in statement
+    )
+    _SEED[_name] = _keys(_SEED["shaped"])
+    _PENDING_SEED[_name] = _pending_seed(carried=_carried)
+    _CLAIM[_name] = _NARROW_CLAIM[_carried]
+    _RECORD[_name] = _NARROW_RECORD
 DESIGNS = (
     "minimal",
     "attempts",
@@ -294,7 +390,13 @@ DESIGNS = (
     "shaped_bigint",
     "shaped_days",
     "shaped_c",
+    *_NARROW,
 )
+
+
+def tables(name: str) -> tuple[str, ...]:
+    """A design's tables and indexes (its events inserted by `$1`, a count)."""
+    return _SCHEMAS[name]
 
 
 @dataclass
@@ -344,7 +446,9 @@ class Design:
         self.name = name
         # HookCast's rows: leased by a token and an expiry in microseconds, their own events
         self.shaped = name in _SHAPED
-        self.text_keys = self.shaped and name != "shaped_bigint"
+        self.text_keys = self.shaped and not name.endswith("bigint")
+        # the narrow pending table's designs: their claims return pending rows
+        self.narrow = name in _NARROW
         self.claim_sql = _CLAIM["minimal" if name == "attempts" else name]
         self.record_sql = _RECORD[name]
 
@@ -370,6 +474,9 @@ class Design:
         elif self.name == "shaped_hot":  # its deliveries as shaped's, then their pending rows
             await connection.execute(_SEED["shaped"], deliveries)
             await connection.execute(_SEED["shaped_hot"])
+        elif self.narrow:  # its deliveries as publish writes them, then their pending rows
+            await connection.execute(_SEED[self.name], deliveries)
+            await connection.execute(_PENDING_SEED[self.name])
         else:
             await connection.execute(_SEED.get(self.name, _SEED["pending"]), deliveries)
 
@@ -408,7 +515,8 @@ class Design:
             micros = int(time.time() * 1e6)
             columns: tuple[Any, ...] = ([micros] * size, [1.0] * size, [HEADERS] * size)
             days = claim.created if self.name == "shaped_days" else ()
-            await connection.execute(self.record_sql, ids, claim.lease, *columns, micros, *days)
+            completed = () if self.narrow else (micros,)  # a narrow success writes no time
+            await connection.execute(self.record_sql, ids, claim.lease, *columns, *completed, *days)
             return
         columns = ([datetime.now(UTC)] * size, [1.0] * size, [HEADERS] * size)
         if self.name == "minimal":  # no attempt row
@@ -429,7 +537,7 @@ class Design:
         """Deliveries still pending after a drain, and attempts logged (0 where none are)."""
         if self.name in ("minimal", "attempts"):
             count = "SELECT count(*) FROM deliveries WHERE status = 0"
-        elif self.shaped:
+        elif self.shaped and not self.narrow:
             count = "SELECT count(*) FROM deliveries WHERE status = 'pending'"
         else:
             count = "SELECT count(*) FROM pending"

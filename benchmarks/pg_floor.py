@@ -43,8 +43,18 @@ end included: how HookCast's drain is measured).
               a default partition), its statements naming the days they need
   shaped_c    shaped with its text keys in byte order (COLLATE "C"), whatever the database's
               locale
+  shaped_narrow  HookCast's rows as they are (shaped_c), written once at publish and not
+              updated when a delivery succeeds: a narrow table of the pending deliveries
+              (bigint identity key, account, due, lease, and the delivery's key, event,
+              webhook and attempt count) is claimed and leased, and a success deletes its
+              row and appends the attempt in one statement
+  shaped_narrow_probe  shaped_narrow whose pending rows carry only the delivery's key: the
+              claim probes the delivery row (not locked, not updated) for the rest
+  shaped_narrow_bigint, shaped_narrow_probe_bigint  the two with bigint ids for deliveries,
+              events, webhooks and accounts
 
-`--claimers 1` also splits the server's CPU between the claims and the recordings.
+`--claimers 1` also splits the claimer's backend's CPU between the claims and the
+recordings (the rest of the server is the whole figure less the two).
 `--hookcast`: each round also measures HookCast itself, `python -m benchmarks.pg_cost drain
 --deliveries N` (its own server, two workers) and `python -m benchmarks.pg_steps
 --deliveries N` (its store in process, one claimer, claim and recording apart). Rounds
@@ -67,16 +77,18 @@ from typing import Any
 
 from benchmarks.config import REPO
 from benchmarks.floor_designs import DESIGNS, Design
-from benchmarks.pg_meter import METER_SETTINGS, PostgresMeter, _stat_fields
+from benchmarks.pg_meter import METER_SETTINGS, PostgresMeter, _run_seconds, _stat_fields
 from benchmarks.pg_steps import _parent, server_cpu_seconds
 from benchmarks.procs import cpu_times, steal_percent
 from benchmarks.servers import create_database, postgres_server
 
 
-async def _setup(url: str, design: Design, deliveries: int, events: bool) -> None:
+async def _setup(url: str, design: Design, deliveries: int, events: bool) -> int:
+    """The design's tables, seeded, vacuumed and checkpointed; the backend that did it."""
     import asyncpg  # type: ignore[import-untyped]
 
     connection = await asyncpg.connect(url)
+    backend = await connection.fetchval("SELECT pg_backend_pid()")
     try:
         await design.create(connection, deliveries, events=events)
         await connection.execute("VACUUM ANALYZE")
@@ -84,6 +96,20 @@ async def _setup(url: str, design: Design, deliveries: int, events: bool) -> Non
         await connection.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
     finally:
         await connection.close()
+    return int(backend)
+
+
+def _await_reaped(pid: int) -> None:
+    """Until a closed connection's backend has been reaped, its life is in no reading of
+    the server's CPU (neither live nor in the postmaster's reaped children): a drain's
+    claimer exiting as pg_meter read its last was missing from it (at load 11-16, 5 drains
+    of 24 read 9-18 µs per delivery below `_server_cpu`, one claimer's share),
+    and the setup's (the seed, the VACUUM) could be reaped into the drain's figure."""
+    for _ in range(1_000):
+        if not os.path.exists(f"/proc/{pid}"):
+            return
+        time.sleep(0.01)
+    raise SystemExit(f"backend {pid} was not reaped within 10 s")
 
 
 async def _left(url: str, design: Design) -> tuple[int, int]:
@@ -105,22 +131,28 @@ def _server_cpu(postmaster: int) -> float:
 
 
 class _Steps:
-    """With a single claimer, the server's CPU split between the claims (with their event
-    reads and, in `held`, the closing delete) and the recordings: whatever the server does
-    between two readings is that claimer's step."""
+    """With a single claimer, its backends' CPU split between the claims (with their event
+    reads and, in `held`, the closing delete) and the recordings, from their schedstat.
+    Scanning /proc for the whole server at every step slowed one claimer's drains to
+    1,000-1,500 deliveries a second at load 15 (two claimers: 7,000-25,000), so that
+    autovacuum ran inside them and landed in whichever step it straddled. The server's
+    other processes are `pg_cpu_us` less the two."""
 
-    def __init__(self, postmaster: int | None) -> None:
-        self._postmaster = postmaster
+    def __init__(self, backends: list[int]) -> None:
+        self._backends = backends
         self.cpu = {"claim": 0.0, "record": 0.0}
         self._last = 0.0
 
+    def _now(self) -> float:
+        return sum(_run_seconds(pid) for pid in self._backends)
+
     def begin(self) -> None:
-        if self._postmaster is not None:
-            self._last = server_cpu_seconds(self._postmaster)
+        if self._backends:
+            self._last = self._now()
 
     def end(self, step: str) -> None:
-        if self._postmaster is not None:
-            now = server_cpu_seconds(self._postmaster)
+        if self._backends:
+            now = self._now()
             self.cpu[step] += now - self._last
             self._last = now
 
@@ -173,9 +205,14 @@ async def _drain(url: str, design: Design, args: argparse.Namespace) -> dict[str
             connection = await asyncpg.connect(url)
             recorder = await asyncpg.connect(url) if design.name == "held" else connection
             connections.append((connection, recorder))
+        backends = [
+            await connection.fetchval("SELECT pg_backend_pid()")
+            for pair in connections
+            for connection in dict.fromkeys(pair)
+        ]
         wal, calls, backend = await meter.fetchrow(_COUNTERS)
         postmaster = _parent(backend)
-        steps = _Steps(postmaster if args.claimers == 1 else None)
+        steps = _Steps(backends if args.claimers == 1 else [])
         cpu = _server_cpu(postmaster)
         started = time.monotonic()
         counts = await asyncio.gather(
@@ -196,6 +233,7 @@ async def _drain(url: str, design: Design, args: argparse.Namespace) -> dict[str
     recorded = sum(counts)
     per = max(recorded, 1)
     return {
+        "backends": [*backends, backend],
         "recorded": recorded,
         "seconds": seconds,
         "pg_cpu_us": round((cpu_after - cpu) / per * 1e6, 1),
@@ -215,13 +253,15 @@ def _measure_design(
 ) -> dict[str, Any]:
     url = create_database(server, f"floor_{name}_{round_}", args.locale)
     design = Design(name)
-    asyncio.run(_setup(url, design, args.deliveries, args.events))
+    _await_reaped(asyncio.run(_setup(url, design, args.deliveries, args.events)))
     # pg_meter's figures too (HookCast's are those): /proc/<pid>/stat's clock ticks of
     # the whole server, the connections' start and end and autovacuum included.
     meter = PostgresMeter(url)
     times = cpu_times()
     meter.start()
     drained = asyncio.run(_drain(url, design, args))
+    for pid in drained.pop("backends"):
+        _await_reaped(pid)
     cost = meter.stop(args.deliveries)
     steal = steal_percent(times, cpu_times())
     left, attempts = asyncio.run(_left(url, design))

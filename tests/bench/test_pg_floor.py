@@ -68,7 +68,7 @@ async def test_two_claimers_record_every_delivery_once(empty_database: str, name
             connections.append((connection, recorder))
         counts = await asyncio.gather(
             *(
-                _claimer(connection, recorder, design, owner, args, _Steps(None))
+                _claimer(connection, recorder, design, owner, args, _Steps([]))
                 for owner, (connection, recorder) in enumerate(connections, start=1)
             )
         )

@@ -10,6 +10,13 @@ delivering process) takes back every other worker's leases when it starts: none 
 can be alive. A worker whose own beats have not reached the database lately (an outage)
 beats once before it takes anything back: otherwise the first worker back would find
 every other one dead.
+
+Each beat also reads the next due time (`DeliveryQueue.beat_and_read_due`: on PostgreSQL
+in the beat's own statement), which the idle worker sleeps on (`read_after`) instead of
+reading it in a round trip of its own: idle, one round trip a second instead of two. When
+the idle loop needs a due time read after a moment and no beat was sent since, it beats
+early, and the next beat is counted from that one: beats come as often as before or more,
+never less.
 """
 
 from __future__ import annotations
@@ -17,15 +24,26 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from hookcast.delivery.options import WorkerOptions
 from hookcast.delivery.outage import Outage
 from hookcast.ports import Clock, DeliveryQueue
 
-__all__ = ["Liveness"]
+__all__ = ["DueRead", "Liveness"]
 
 _log = logging.getLogger("hookcast.worker")
+
+
+@dataclass(frozen=True, slots=True)
+class DueRead:
+    """The next due time a beat read (None: nothing pending), and the loop time the beat
+    was sent; `failed`: the beat failed, so the due time is unknown."""
+
+    sent_at: float
+    next_due: datetime | None
+    failed: bool = False
 
 
 class Liveness:
@@ -53,6 +71,8 @@ class Liveness:
         self._took = asyncio.Event()  # leases taken since the wait began (`took_leases`)
         self._beaten_at = float("-inf")  # loop time of the last beat tried
         self._last_beat: datetime | None = None  # the last beat the database took
+        self._latest: DueRead | None = None  # what the last beat that ended read
+        self._one_at_a_time = asyncio.Lock()  # the beat loop's beats and early ones
 
     def took_leases(self) -> None:
         """The worker took leases: its next beat comes within `beat_seconds` of the last."""
@@ -67,20 +87,39 @@ class Liveness:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Beats until `stop` is set: every `beat_seconds` while holding leases, twice as
-        long apart while holding none."""
+        long apart while holding none, counted from the last beat sent (an early one too)."""
         while not stop.is_set():
-            await self._pause(stop)
-            if not stop.is_set():
-                now = self._clock()
-                await self._beat(now, self._stale_before(now) if self._beating(now) else None)
+            last = self._beaten_at
+            await self._pause(stop, last)
+            async with self._one_at_a_time:
+                # An early beat (`read_after`) since the pause began moved the next one on.
+                if not stop.is_set() and self._beaten_at == last:
+                    await self._beat_now()
 
-    async def _pause(self, stop: asyncio.Event) -> None:
+    async def read_after(self, moment: float) -> DueRead:
+        """The next due time as a beat sent after loop time `moment` read it: the last
+        beat's if it was, else a beat's sent now (which counts as the beat loop's)."""
+        async with self._one_at_a_time:
+            latest = self._latest
+            if latest is not None and latest.sent_at > moment:
+                return latest
+            return await self._beat_now()
+
+    async def _pause(self, stop: asyncio.Event, last: float) -> None:
+        """Until the beat after the one sent at loop time `last` is due (run() skips it if
+        an early beat was sent meanwhile, and waits from that one)."""
         beat = self._options.beat_seconds
         loop = asyncio.get_running_loop()
         self._took.clear()  # before `holding()` is asked: leases taken after it set it again
         if not self._holding():
-            await _first_of(stop, self._took, seconds=2 * beat)
-        await _first_of(stop, seconds=self._beaten_at + beat - loop.time())
+            await _first_of(stop, self._took, seconds=last + 2 * beat - loop.time())
+        await _first_of(stop, seconds=last + beat - loop.time())
+
+    async def _beat_now(self) -> DueRead:
+        """A beat now (inside `_one_at_a_time`), taking back from the workers found dead
+        unless this worker's own beats have not reached the database lately."""
+        now = self._clock()
+        return await self._beat(now, self._stale_before(now) if self._beating(now) else None)
 
     def _stale_before(self, now: datetime) -> datetime:
         return now - timedelta(seconds=self._options.stale_after_seconds)
@@ -91,18 +130,24 @@ class Liveness:
         beaten again, giving the others the time to beat too."""
         return self._last_beat is not None and self._last_beat >= self._stale_before(now)
 
-    async def _beat(self, now: datetime, stale_before: datetime | None) -> None:
-        """Beats; then takes back the leases of workers silent since `stale_before`, if any."""
-        self._beaten_at = asyncio.get_running_loop().time()
+    async def _beat(self, now: datetime, stale_before: datetime | None) -> DueRead:
+        """Beats; then takes back the leases of workers silent since `stale_before`, if any.
+        Returns the next due time the beat read."""
+        sent_at = self._beaten_at = asyncio.get_running_loop().time()
         try:
-            taken = await self._queue.beat_worker(self._worker_id, now, stale_before=stale_before)
+            beat = await self._queue.beat_and_read_due(
+                self._worker_id, now, stale_before=stale_before
+            )
         except Exception as error:  # the database may be down for a while: the next beat retries
             self._outage.failed("recording the worker's heartbeat", error)
-            return
+            self._latest = DueRead(sent_at=sent_at, next_due=None, failed=True)
+            return self._latest
         self._outage.worked()
         self._last_beat = now
-        if taken:
-            _log.warning("took back %d deliveries leased to workers that stopped", taken)
+        if beat.taken:
+            _log.warning("took back %d deliveries leased to workers that stopped", beat.taken)
+        self._latest = DueRead(sent_at=sent_at, next_due=beat.next_due)
+        return self._latest
 
 
 async def _first_of(*events: asyncio.Event, seconds: float) -> None:

@@ -257,6 +257,7 @@ class DeliveryWorker:
         (handing back what overflows), then starts what may go now."""
         if claimed:
             self._liveness.took_leases()
+            self._edits.filled()
             claimed = self._sendable(claimed, since=lease_ends - self._options.lease_seconds)
         now = asyncio.get_running_loop().time()
         overflow = self._scheduler.enqueue(

@@ -483,16 +483,20 @@ class DeliveryWorker:
         began = asyncio.get_running_loop().time()
         if await self._woken(stop, retry_recorded, self._options.due_reread_seconds):
             return
-        while not stop.is_set():
-            # Waiting is this loop's work while idle: it turns at least every
-            # idle_wait_seconds, and /readyz reads the heartbeat (a wait that never returned
-            # to run() left an idle worker reported stuck after 30 s).
-            self.heartbeat.beat()
-            read = await self._liveness.read_after(began)
-            timeout, due = self._idle_timeout(read)
-            if await self._woken(stop, retry_recorded, timeout) or due:
-                return
-            began = read.sent_at  # the next look is a later beat's
+        self._liveness.looking = True  # its beats read the next due time meanwhile
+        try:
+            while not stop.is_set():
+                # Waiting is this loop's work while idle: it turns at least every
+                # idle_wait_seconds, and /readyz reads the heartbeat (a wait that never
+                # returned to run() left an idle worker reported stuck after 30 s).
+                self.heartbeat.beat()
+                read = await self._liveness.read_after(began)
+                timeout, due = self._idle_timeout(read)
+                if await self._woken(stop, retry_recorded, timeout) or due:
+                    return
+                began = read.sent_at  # the next look is a later beat's
+        finally:
+            self._liveness.looking = False
 
     async def _woken(
         self, stop: asyncio.Event, retry_recorded: asyncio.Event, timeout: float

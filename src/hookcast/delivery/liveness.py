@@ -42,7 +42,7 @@ _log = logging.getLogger("hookcast.worker")
 @dataclass(frozen=True, slots=True)
 class DueRead:
     """The next due time a beat read (None: nothing pending), and the loop time the beat
-    was sent; `failed`: the beat failed, so the due time is unknown."""
+    was sent; `failed`: the due time is unknown (the beat failed, or did not read it)."""
 
     sent_at: float
     next_due: datetime | None

@@ -16,7 +16,10 @@ Two ways to learn of an edit:
   (`edited_since`);
 - looked for (`run`): every `edit_check_seconds` while deliveries wait, their webhooks are
   read again (one statement on PostgreSQL while nothing changed: store/claimed_webhooks.py)
-  and compared; this finds edits made by other processes within about that period.
+  and compared; this finds edits made by other processes within about that period. While
+  none wait, it sleeps with no timer until some are queued (`filled`): an idle worker's
+  loop woke every second for it to find nothing (docs/benchmarks.md, "The idle look in
+  the beat").
 """
 
 from __future__ import annotations
@@ -81,6 +84,11 @@ class EditWatch:
         self._outage = outage or Outage(_log)  # where failed reads are said
         # Webhook id: loop time of its latest edit told, oldest first, kept _TOLD_FOR.
         self._told: OrderedDict[str, float] = OrderedDict()
+        self._filled = asyncio.Event()  # deliveries were queued (`filled`)
+
+    def filled(self) -> None:
+        """Deliveries were queued: if none were, `run` looks at them a period from now."""
+        self._filled.set()
 
     def edited(self, webhook_id: str) -> None:
         """The store committed an edit or deletion of the webhook: no need to compare."""
@@ -112,21 +120,26 @@ class EditWatch:
             # Pacing, not synchronisation: the period bounds how stale a queued copy gets.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self._period)
-            if not stop.is_set():
-                await self.look()
+            if not stop.is_set() and not await self.look():
+                # Nothing was queued, and nothing can have been since: `look` found that
+                # without yielding to the loop. Until some are, no timer.
+                self._filled.clear()
+                await _first_of(stop, self._filled)
 
-    async def look(self) -> None:
-        """Compares the queued deliveries' webhooks with the stored ones once."""
+    async def look(self) -> bool:
+        """Compares the queued deliveries' webhooks with the stored ones once; whether any
+        deliveries were queued."""
         claimed = self._queued()
         if not claimed:
-            return
+            return False
         try:
             current = await self._queue.current_webhooks({hook.id for hook in claimed})
         except Exception as error:  # the database may be down: the next period looks again
             self._outage.failed("reading the queued deliveries' webhooks", error)
-            return
+            return True
         self._outage.worked()
         self._drop(_outdated(claimed, current))
+        return True
 
 
 # How long an edit told is kept for edited_since: longer than a claim or a publish takes,
@@ -136,3 +149,13 @@ _TOLD_FOR = 120.0
 
 def _outdated(claimed: list[Webhook], current: Mapping[str, Webhook]) -> set[str]:
     return {hook.id for hook in claimed if is_outdated(hook, current.get(hook.id))}
+
+
+async def _first_of(*events: asyncio.Event) -> None:
+    """Until one of `events` is set (no timeout)."""
+    waiters = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()

@@ -29,7 +29,7 @@ from hookcast.domain.models import (
     Event,
     Webhook,
 )
-from hookcast.ports import ClaimedDelivery, DeliveryResult
+from hookcast.ports import Beat, ClaimedDelivery, DeliveryResult
 
 
 @dataclass
@@ -151,6 +151,13 @@ class MemoryDeliveryQueue:
         if stale_before is None:
             return 0
         return await self.take_back_leases(now=now, stale_before=stale_before)
+
+    async def beat_and_read_due(
+        self, worker_id: str, now: datetime, *, stale_before: datetime | None = None
+    ) -> Beat:
+        """`beat_worker`, then `next_due_at`."""
+        taken = await self.beat_worker(worker_id, now, stale_before=stale_before)
+        return Beat(taken=taken, next_due=await self.next_due_at())
 
     async def take_back_leases(self, *, now: datetime, stale_before: datetime) -> int:
         """Forgets workers last seen before `stale_before`; makes pending deliveries leased

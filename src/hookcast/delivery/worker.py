@@ -20,7 +20,7 @@ from hookcast.delivery.attempt import conclude, expire
 from hookcast.delivery.boundary import build, send_failed
 from hookcast.delivery.edits import EditWatch
 from hookcast.delivery.gate import Slot
-from hookcast.delivery.liveness import Liveness
+from hookcast.delivery.liveness import DueRead, Liveness
 from hookcast.delivery.logs import log_attempt
 from hookcast.delivery.options import WorkerOptions, unrecorded_bound
 from hookcast.delivery.outage import Outage
@@ -257,6 +257,7 @@ class DeliveryWorker:
         (handing back what overflows), then starts what may go now."""
         if claimed:
             self._liveness.took_leases()
+            self._edits.filled()
             claimed = self._sendable(claimed, since=lease_ends - self._options.lease_seconds)
         now = asyncio.get_running_loop().time()
         overflow = self._scheduler.enqueue(
@@ -471,22 +472,32 @@ class DeliveryWorker:
         First for `due_reread_seconds` without reading the next due time: at tens of
         publishes a second the next one wakes the worker before that, and its claim takes
         whatever is due by then (a read on every idle turn was a transaction per two events
-        at 50 events/s). Then the due time is read, and read again whenever a wait ends with
-        nothing due by then: an idle worker claims when woken or when something is due (it
-        used to claim every `idle_wait_seconds` too), and a due time is always one read
-        after the wait began, so none read earlier can hold a claim back."""
+        at 50 events/s). Then it sleeps on the due time its beats read (liveness.py
+        `read_after`), and on a later beat's whenever a wait ends with nothing due by
+        then: an idle worker claims when woken or when something is due (it used to claim
+        every `idle_wait_seconds` too), and a due time is always one read after the wait
+        began, so none read earlier can hold a claim back. The beat carries the read: idle,
+        one round trip a second instead of a beat and a read (docs/benchmarks.md, "The idle
+        look in the beat")."""
         retry_recorded = self._outcomes.retry_recorded
         retry_recorded.clear()
+        began = asyncio.get_running_loop().time()
         if await self._woken(stop, retry_recorded, self._options.due_reread_seconds):
             return
-        while not stop.is_set():
-            # Waiting is this loop's work while idle: it turns at least every
-            # idle_wait_seconds, and /readyz reads the heartbeat (a wait that never returned
-            # to run() left an idle worker reported stuck after 30 s).
-            self.heartbeat.beat()
-            timeout, due = await self._idle_timeout()
-            if await self._woken(stop, retry_recorded, timeout) or due:
-                return
+        self._liveness.looking = True  # its beats read the next due time meanwhile
+        try:
+            while not stop.is_set():
+                # Waiting is this loop's work while idle: it turns at least every
+                # idle_wait_seconds, and /readyz reads the heartbeat (a wait that never
+                # returned to run() left an idle worker reported stuck after 30 s).
+                self.heartbeat.beat()
+                read = await self._liveness.read_after(began)
+                timeout, due = self._idle_timeout(read)
+                if await self._woken(stop, retry_recorded, timeout) or due:
+                    return
+                began = read.sent_at  # the next look is a later beat's
+        finally:
+            self._liveness.looking = False
 
     async def _woken(
         self, stop: asyncio.Event, retry_recorded: asyncio.Event, timeout: float
@@ -501,17 +512,15 @@ class DeliveryWorker:
         woken = queue_wait in done and (queue_wait.exception() is not None or queue_wait.result())
         return woken or stop.is_set() or retry_recorded.is_set()
 
-    async def _idle_timeout(self) -> tuple[float, bool]:
-        """How long to wait from now, and whether something is due by then (else the wait
-        ending only means: read the due time again)."""
+    def _idle_timeout(self, read: DueRead) -> tuple[float, bool]:
+        """How long to wait from now on the due time `read`, and whether something is due
+        by then (else the wait ending only means: look at a later beat's read)."""
         longest = self._options.idle_wait_seconds
-        try:
-            next_due = await self._queue.next_due_at()
-        except Exception:  # the database may be down: claim after the wait, as it logs
+        if read.failed:  # the database may be down: claim after the wait, as it logs
             return longest, True
-        if next_due is None:
+        if read.next_due is None:
             return longest, False
-        until = (next_due - self._clock()).total_seconds()
+        until = (read.next_due - self._clock()).total_seconds()
         return (max(0.01, until), True) if until <= longest else (longest, False)
 
     async def _wait_for_room(self, stop: asyncio.Event) -> None:

@@ -24,7 +24,7 @@ from hookcast.ports.queries import (
     ReplayQuery,
     WebhookQuery,
 )
-from hookcast.ports.queue import ClaimedDelivery, DeliveryQueue, DeliveryResult, StoredRow
+from hookcast.ports.queue import Beat, ClaimedDelivery, DeliveryQueue, DeliveryResult, StoredRow
 from hookcast.ports.records import (
     DeliveryCount,
     DeliveryRecord,
@@ -45,6 +45,7 @@ from hookcast.ports.tracing import AttemptTrace, FanoutTrace, PublishTrace, Trac
 __all__ = [
     "AttemptReport",
     "AttemptTrace",
+    "Beat",
     "ClaimedDelivery",
     "Clock",
     "ConfigChanged",

@@ -65,6 +65,15 @@ class DeliveryResult:
     row: StoredRow | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Beat:
+    """What `beat_and_read_due` did and saw: the deliveries it took back from workers found
+    dead, and the next due time as `next_due_at` gives it after the beat and the take-back."""
+
+    taken: int
+    next_due: datetime | None
+
+
 class DeliveryQueue(Protocol):
     """The due deliveries, as a worker sees them: claim a batch under a lease, record what
     each attempt taught, hand back what was not sent, and wait for more to become due.
@@ -105,6 +114,13 @@ class DeliveryQueue(Protocol):
         """Registers the worker, or records that it is alive at `now`; with `stale_before`,
         then takes back the leases of the workers silent since (`take_back_leases`) in the
         same transaction. Returns how many deliveries were taken back."""
+
+    async def beat_and_read_due(
+        self, worker_id: str, now: datetime, *, stale_before: datetime | None = None
+    ) -> Beat:
+        """`beat_worker`, and `next_due_at` read after the beat was sent: an idle worker's
+        look at the next due time rides on its beat (PostgreSQL: in the beat's own
+        statement, one round trip a second instead of two)."""
 
     async def take_back_leases(self, *, now: datetime, stale_before: datetime) -> int:
         """Forgets the workers whose last beat is before `stale_before`, and makes every

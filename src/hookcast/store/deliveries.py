@@ -11,9 +11,7 @@ from operator import attrgetter
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
-    BigInteger,
     ColumnElement,
-    Integer,
     Select,
     String,
     and_,
@@ -38,9 +36,9 @@ from hookcast.store.chains import admit_deliveries, advance_chains, start_chains
 from hookcast.store.claimed_webhooks import STANDING_COLUMNS
 from hookcast.store.coalesce import supersede_older, supersede_retried
 from hookcast.store.connector import Row, Transaction
+from hookcast.store.due import next_due_at
 from hookcast.store.events import EventKey, has_resource_id, load_events
 from hookcast.store.fair_claim import (
-    PENDING,
     ClaimDays,
     due_oldest,
     fair_due,
@@ -636,44 +634,6 @@ _PARK = Statement(
         .values(status=_status_for_webhook(), lease_token=None, lease_worker=None, lease_until=None)
     )
 )
-
-
-async def next_due_at(tx: Transaction) -> datetime | None:
-    row = await tx.fetch_one(_NEXT_DUE)
-    return row[0] if row else None
-
-
-def _next_due(_database: str) -> Select[tuple[datetime]]:
-    """The earliest of the first unleased pending row's due time and the leased rows'
-    expiries. A leased row is due no earlier than it was (its expiry is later than the due
-    time it was claimed at), so only the leased rows before the first unleased one in the
-    due index can be earlier: the statement reads that stretch of the index, as long as
-    the leases the workers hold, and not the backlog behind it.
-
-    Its constants are written into the SQL, none bound: PostgreSQL then keeps one plan for
-    it, which reads the due index (a partial index on the pending rows). With the status
-    bound, a generic plan could not use that index, so every call was planned afresh,
-    ~0.9 ms against ~0.1 ms of executing (a losing worker reads this about once per
-    publish group: 81-112 times per 3,000 single events, docs/benchmarks.md)."""
-    first_free = (
-        select(deliveries.c.next_attempt_at)
-        .where(deliveries.c.status == PENDING, deliveries.c.lease_token.is_(None))
-        .order_by(deliveries.c.next_attempt_at)
-        .limit(literal_column("1", Integer))
-        .scalar_subquery()
-    )
-    due = case(
-        (deliveries.c.lease_token.is_(None), deliveries.c.next_attempt_at),
-        else_=func.coalesce(deliveries.c.lease_until, deliveries.c.next_attempt_at),
-    )
-    return select(func.min(due)).where(
-        deliveries.c.status == PENDING,
-        deliveries.c.next_attempt_at <= func.coalesce(first_free, _NEVER),
-    )
-
-
-_NEVER = literal_column(str(2**62), BigInteger)  # microseconds: later than any due time
-_NEXT_DUE = Statement(_next_due)
 
 
 def _status_for_webhook() -> ColumnElement[str]:

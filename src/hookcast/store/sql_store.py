@@ -31,6 +31,7 @@ from hookcast.domain.models import (
 from hookcast.domain.operational import Standing, notices_for
 from hookcast.domain.portal import PortalSettings
 from hookcast.ports import (
+    Beat,
     ClaimedDelivery,
     ConfigChanged,
     ConfigVersion,
@@ -583,9 +584,23 @@ class SqlStore:
                 return await worker_sql.take_back(tx, now=now, stale_before=stale_before)
 
             return await self._making_due(beat)
+        beaten = await self._beat_on_postgres(worker_id, now, stale_before, read_due=False)
+        return beaten.taken
+
+    async def beat_and_read_due(
+        self, worker_id: str, now: datetime, *, stale_before: datetime | None = None
+    ) -> Beat:
+        if self.dialect != "postgresql":  # a read in the process: no round trip to save
+            taken = await self.beat_worker(worker_id, now, stale_before=stale_before)
+            return Beat(taken=taken, next_due=await self.next_due_at())
+        return await self._beat_on_postgres(worker_id, now, stale_before, read_due=True)
+
+    async def _beat_on_postgres(
+        self, worker_id: str, now: datetime, stale_before: datetime | None, *, read_due: bool
+    ) -> Beat:
         async with self._committing() as tx:
             look = await worker_sql.beat_and_look(
-                tx, worker_id=worker_id, now=now, stale_before=stale_before
+                tx, worker_id=worker_id, now=now, stale_before=stale_before, read_due=read_due
             )
         taken = 0
         if look.stale and stale_before is not None:
@@ -600,7 +615,10 @@ class SqlStore:
             # The beat read it: the next claim plans from it without a read of its own (a
             # horizon that moved down since is caught by the claim, as for a claim's own).
             self._horizon.since = look.pending_since
-        return taken
+        next_due = look.next_due
+        if taken and (next_due is None or next_due > now):
+            next_due = now  # what was taken back is due now; the beat's read came before
+        return Beat(taken=taken, next_due=next_due)
 
     async def take_back_leases(self, *, now: datetime, stale_before: datetime) -> int:
         return await self._making_due(

@@ -9,18 +9,21 @@ seconds instead of at their lease's expiry.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import String, bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.sql.dml import Insert
 
 from hookcast.domain.models import DeliveryStatus
 from hookcast.store.connector import Transaction
+from hookcast.store.due import NEXT_DUE
 from hookcast.store.statement import IN_ORDER, Statement
 from hookcast.store.tables import deliveries, workers
-from hookcast.store.types import Timestamp, to_micros
+from hookcast.store.types import Timestamp, from_micros, to_micros
 
 __all__ = ["BeatLook", "beat", "beat_and_look", "register_claimer", "take_back"]
 
@@ -44,12 +47,14 @@ _BEAT = Statement(_beat)
 @dataclass(frozen=True, slots=True)
 class BeatLook:
     """What a beat on PostgreSQL saw beside it (`beat_and_look`): whether another worker
-    has been silent since `stale_before`, and the pending horizon (store/horizon.py) with the
-    day it may move up to (None without its row)."""
+    has been silent since `stale_before`, the pending horizon (store/horizon.py) with the
+    day it may move up to (None without its row), and the next due time when asked for
+    (store/due.py; None: nothing pending, or not asked)."""
 
     stale: bool
     pending_since: int | None
     horizon_limit: int
+    next_due: datetime | None = None
 
     @property
     def horizon_behind(self) -> bool:
@@ -58,7 +63,12 @@ class BeatLook:
 
 
 async def beat_and_look(
-    tx: Transaction, *, worker_id: str, now: datetime, stale_before: datetime | None
+    tx: Transaction,
+    *,
+    worker_id: str,
+    now: datetime,
+    stale_before: datetime | None,
+    read_due: bool = False,
 ) -> BeatLook:
     """PostgreSQL: the beat, whether any other worker is stale and the horizon, in one
     autocommitted statement (one round trip). The beat was a transaction of five (BEGIN,
@@ -66,31 +76,44 @@ async def beat_and_look(
     its six round trips a second. Taking back and moving the horizon, rare, follow in
     transactions of their own only when this says they have work (store/sql_store.py).
     The other worker's row is read in the statement's snapshot, before the beat: this
-    worker's own row is left out, so a beat that comes late never finds itself stale."""
+    worker's own row is left out, so a beat that comes late never finds itself stale.
+
+    With `read_due`, the statement also reads the next due time (store/due.py's read,
+    as a scalar subquery of the same snapshot): an idle worker's look, which was a round
+    trip of its own every second beside the beat's."""
     stale = None if stale_before is None else to_micros(stale_before)
-    row = await tx.fetch_one(_BEAT_AND_LOOK, {IN_ORDER: (worker_id, to_micros(now), stale)})
+    statement = _beat_look_and_due() if read_due else _BEAT_AND_LOOK
+    row = await tx.fetch_one(statement, {IN_ORDER: (worker_id, to_micros(now), stale)})
     assert row is not None  # one row whatever the tables hold
     return BeatLook(
         stale=bool(row[0]),
         pending_since=None if row[1] is None else int(row[1]),
         horizon_limit=int(row[2]),
+        next_due=from_micros(row[3]) if read_due and row[3] is not None else None,
     )
 
 
 # A data-modifying CTE runs to its end whether or not the query reads it. The horizon's
 # limit is horizon.py's (the start of the day an hour ago, by the database's clock).
-_BEAT_AND_LOOK = Statement.written(
-    "postgresql",
-    """WITH beat AS (
+_BEAT_AND_LOOK_SQL = """WITH beat AS (
     INSERT INTO workers (id, started, last_seen) VALUES ($1, $2, $2)
     ON CONFLICT (id) DO UPDATE SET last_seen = excluded.last_seen
 )
 SELECT
     EXISTS (SELECT FROM workers WHERE last_seen < $3::bigint AND id <> $1),
     delivery_horizon.pending_since,
-    CAST(floor(extract(epoch FROM now() - interval '1 hour') / 86400) AS bigint) * 86400000000
-FROM (SELECT) AS one LEFT JOIN delivery_horizon ON true""",
-)
+    CAST(floor(extract(epoch FROM now() - interval '1 hour') / 86400) AS bigint) * 86400000000{}
+FROM (SELECT) AS one LEFT JOIN delivery_horizon ON true"""
+_BEAT_AND_LOOK = Statement.written("postgresql", _BEAT_AND_LOOK_SQL.format(""))
+
+
+@functools.cache
+def _beat_look_and_due() -> Statement:
+    """`_BEAT_AND_LOOK` with store/due.py's read as a fourth column: its SQL as compiled
+    for the read itself (constants only, no parameters), so the two cannot drift apart.
+    Compiled on first use, as every statement is."""
+    due = NEXT_DUE.compiled(PGDialect_asyncpg()).sql  # type: ignore[no-untyped-call]
+    return Statement.written("postgresql", _BEAT_AND_LOOK_SQL.format(f",\n    ({due})"))
 
 
 async def take_back(tx: Transaction, *, now: datetime, stale_before: datetime) -> int:

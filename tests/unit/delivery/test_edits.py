@@ -14,6 +14,7 @@ from hookcast.delivery.edits import EditWatch, is_outdated
 from hookcast.delivery.memory_queue import MemoryDeliveryQueue
 from hookcast.domain.models import Webhook
 from support import factories as make
+from support.waiting import eventually
 
 HOOK = make.webhook("acct", webhook_url="https://old.example/hook")
 LATER = make.later(60)
@@ -85,3 +86,30 @@ async def test_the_edits_told_since_a_claim_was_asked_for_are_named_latest_first
 
     assert watch.edited_since(asked) == {"during", "before"}
     assert watch.edited_since(loop.time() + 1.0) == set()
+
+
+async def test_with_nothing_queued_the_watch_waits_without_a_timer_until_some_is() -> None:
+    """An idle worker's watch woke every period to find nothing queued (a wake-up a
+    second): after a look that finds nothing it waits for `filled`, then looks a period
+    later."""
+    claimed: list[Webhook] = []
+    looks = 0
+
+    def queued() -> list[Webhook]:
+        nonlocal looks
+        looks += 1
+        return claimed
+
+    queue = MemoryDeliveryQueue()
+    watch = EditWatch(queue, queued=queued, drop=lambda _: None, period=0.01)
+    stop = asyncio.Event()
+    running = asyncio.create_task(watch.run(stop))
+    try:
+        await asyncio.sleep(0.3)  # thirty periods (a window, not a synchronisation)
+        assert looks == 1
+        claimed.extend(_queued(queue, HOOK))
+        watch.filled()
+        await eventually(lambda: looks >= 3)  # it looks again, and every period after
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, 5)

@@ -32,12 +32,14 @@ PICKUP_BOUND = 2.0
 
 
 async def _until_both_alive(hookcast: Deployment) -> None:
+    # Two `hookcast worker` processes start and beat within a few seconds on a quiet machine;
+    # at load 10-19 their imports alone took ~11 s, past `eventually`'s 15 s default.
     stats = hookcast.runtime.store.delivery_stats
 
     async def both_alive() -> bool:
         return bool((await stats(utc_now())).workers_alive == 2)
 
-    await eventually(both_alive)
+    await eventually(both_alive, timeout=45.0)
 
 
 @pytest.mark.timeout(90)

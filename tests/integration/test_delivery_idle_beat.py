@@ -77,6 +77,13 @@ class _Counts:
         return counts
 
 
+def _crossed_the_horizons_hour(start: time.struct_time, end: time.struct_time) -> bool:
+    """Whether 01:00 UTC fell between two moments: the delivery horizon's limit moves up
+    then (store/horizon.py), and the beat after it advances the horizon, statements of
+    liveness the count would otherwise take for idle reads."""
+    return (start.tm_yday, start.tm_hour) != (end.tm_yday, end.tm_hour) and end.tm_hour == 1
+
+
 @pytest.mark.timeout(120)
 async def test_an_idle_worker_sends_nothing_between_its_beats(
     database_url: str, counted_database: str, tmp_path: Path
@@ -89,7 +96,11 @@ async def test_an_idle_worker_sends_nothing_between_its_beats(
     async with processes(counted_database, tmp_path, **SUBPROCESS_ENV) as procs:
         worker = procs.worker()
         beats, others = await counts.beats_reach(3)  # started, and idle since its first claim
+        started = time.gmtime()
         beats_after, others_after = await counts.beats_reach(beats + 5)
+        if _crossed_the_horizons_hour(started, time.gmtime()):  # a beat advanced it: again
+            beats, others = beats_after, others_after
+            beats_after, others_after = await counts.beats_reach(beats + 5)
     assert others_after == others, (
         f"{others_after - others} statements beside {beats_after - beats} beats:\n"
         f"{worker.log_tail()}"

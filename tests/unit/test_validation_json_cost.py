@@ -12,6 +12,8 @@ from types import FrameType, MappingProxyType
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hookcast.domain.errors import ValidationFailed
 from hookcast.services import validation as v
@@ -79,7 +81,35 @@ def test_the_depth_limit_is_exact(count: int, leaf: Any) -> None:
 
 
 def test_tuples_and_other_mappings_count_as_arrays_and_objects() -> None:
-    data = MappingProxyType({"a": ({"b": ([],)},)})  # 5 levels: from in-process callers
+    data: Any = MappingProxyType({"a": ({"b": ([],)},)})  # 5 levels, from in-process callers
     assert _checked(data, max_depth=5) is data
     with pytest.raises(ValidationFailed, match="nested deeper than 4 levels"):
         _checked(data, max_depth=4)
+
+
+def _depth(value: Any) -> int:
+    """The levels of arrays and objects in `value`, the plain recursive way."""
+    if isinstance(value, dict):
+        return 1 + max(map(_depth, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(_depth, value), default=0)
+    return 0
+
+
+# Strings full of what the text's reading must not mistake for structure.
+_TRICKY = st.text(alphabet='[]{}"\\\\/,:n\\n\\x00\\u2028é', max_size=8)
+_DOCUMENTS = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1) | _TRICKY,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_TRICKY, inner, max_size=4),
+    max_leaves=30,
+)
+
+
+@given(data=st.dictionaries(_TRICKY, _DOCUMENTS, max_size=4), limit=st.integers(1, 8))
+@settings(max_examples=400, deadline=None)
+def test_the_depth_read_from_the_text_is_the_documents_depth(data: Any, limit: int) -> None:
+    if _depth(data) > limit:
+        with pytest.raises(ValidationFailed, match="nested deeper"):
+            _checked(data, max_depth=limit)
+    else:
+        assert _checked(data, max_depth=limit) is data

@@ -227,6 +227,21 @@ def test_trigger_errors_are_one_line(live: LiveServer) -> None:
         hookcast(live, "trigger", "media_created", "--data", "[1]"), "JSON object"
     )
     assert_one_line_error(hookcast(live, "trigger", "media_created", "--id", "oops"), "field=")
+    # Python's json reads these as floats the API refuses and JSON cannot write: a traceback
+    # of 60 lines (ValueError: Out of range float values are not JSON compliant; attack 15).
+    for number in ("1e999", "-1e999", "NaN", "Infinity", "-Infinity"):
+        assert_one_line_error(
+            hookcast(live, "trigger", "media_created", "--data", f'{{"x": {number}}}'),
+            "--data is not valid JSON",
+        )
+    assert_one_line_error(
+        hookcast(
+            live,
+            *("webhooks", "create", "--url", "https://example.com/h"),
+            *("--event", "media_created", "--conditions", '{"data.x": {"$gt": 1e999}}'),
+        ),
+        "--conditions is not valid JSON",
+    )
     assert_one_line_error(
         hookcast(live, "trigger", "media_created", "--site", "Nowhere1"), "unknown site", "400"
     )

@@ -70,6 +70,10 @@ def connected(url: str, api_key: str | None) -> Iterator[RecordingClient]:
     line here, for every remote command: see `explain`."""
     if not api_key:
         fail("no API key: set HOOKCAST_API_KEY or pass --api-key")
+    if not (api_key.isascii() and api_key.isprintable()):
+        # A header carries nothing else: httpx failed with a traceback (UnicodeEncodeError),
+        # or a line break read as the server being down.
+        fail("HOOKCAST_API_KEY (or --api-key) must be printable ASCII, as keys (hck_...) are")
     if urlsplit(url).scheme.lower() not in ("http", "https"):
         # "localhost:8000" would otherwise be refused as the protocol 'localhost://', with
         # the hint that serve may be down.

@@ -227,6 +227,21 @@ def test_trigger_errors_are_one_line(live: LiveServer) -> None:
         hookcast(live, "trigger", "media_created", "--data", "[1]"), "JSON object"
     )
     assert_one_line_error(hookcast(live, "trigger", "media_created", "--id", "oops"), "field=")
+    # Python's json reads these as floats the API refuses and JSON cannot write: a traceback
+    # of 60 lines (ValueError: Out of range float values are not JSON compliant; attack 15).
+    for number in ("1e999", "-1e999", "NaN", "Infinity", "-Infinity"):
+        assert_one_line_error(
+            hookcast(live, "trigger", "media_created", "--data", f'{{"x": {number}}}'),
+            "--data is not valid JSON",
+        )
+    assert_one_line_error(
+        hookcast(
+            live,
+            *("webhooks", "create", "--url", "https://example.com/h"),
+            *("--event", "media_created", "--conditions", '{"data.x": {"$gt": 1e999}}'),
+        ),
+        "--conditions is not valid JSON",
+    )
     assert_one_line_error(
         hookcast(live, "trigger", "media_created", "--site", "Nowhere1"), "unknown site", "400"
     )
@@ -392,3 +407,13 @@ def test_webhooks_create_takes_a_format_and_list_shows_it(live: LiveServer) -> N
     only = ok_json(hookcast(live, "webhooks", "list", "--format", "apivideo", "--json"))
     assert [hook["id"] for hook in only["webhooks"]] == [created["id"]]
     assert hookcast(live, "webhooks", "delete", created["id"]).exit_code == 0
+
+
+@pytest.mark.parametrize("key", ["hck_é", "hck_\udcff", "hck_a\nb"])
+def test_an_api_key_no_header_can_carry_is_one_line(live: LiveServer, key: str) -> None:
+    """A key with a byte an HTTP header cannot carry (a mistyped or mis-encoded environment
+    variable) was a traceback (UnicodeEncodeError), or blamed on the server being down
+    (a line break; attack 15)."""
+    assert_one_line_error(
+        hookcast(live, "webhooks", "list", api_key=key), "HOOKCAST_API_KEY", "printable ASCII"
+    )

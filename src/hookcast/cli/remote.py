@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -69,6 +70,10 @@ def connected(url: str, api_key: str | None) -> Iterator[RecordingClient]:
     line here, for every remote command: see `explain`."""
     if not api_key:
         fail("no API key: set HOOKCAST_API_KEY or pass --api-key")
+    if not (api_key.isascii() and api_key.isprintable()):
+        # A header carries nothing else: httpx failed with a traceback (UnicodeEncodeError),
+        # or a line break read as the server being down.
+        fail("HOOKCAST_API_KEY (or --api-key) must be printable ASCII, as keys (hck_...) are")
     if urlsplit(url).scheme.lower() not in ("http", "https"):
         # "localhost:8000" would otherwise be refused as the protocol 'localhost://', with
         # the hint that serve may be down.
@@ -160,12 +165,25 @@ def _plain(value: Any) -> Any:
 
 def parse_json_object(text: str, option: str) -> dict[str, Any]:
     try:
-        value = json.loads(text)
+        # NaN, Infinity and numbers past a float's range are Python's, not JSON's: read as
+        # floats, they failed later as a traceback when the request was written.
+        value = json.loads(text, parse_constant=_not_json, parse_float=_finite)
     except ValueError as exc:
         fail(f"{option} is not valid JSON: {exc}")
     if not isinstance(value, dict):
         fail(f'{option} must be a JSON object, e.g. \'{{"tags": ["sports"]}}\'')
     return value
+
+
+def _not_json(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite(digits: str) -> float:
+    number = float(digits)
+    if not math.isfinite(number):
+        raise ValueError(f"{digits} is out of a number's range")
+    return number
 
 
 def first_site(client: Client) -> str:

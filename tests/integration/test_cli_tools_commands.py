@@ -218,7 +218,8 @@ def test_trigger_publishes_catalog_examples_and_your_own_ids(live: LiveServer) -
 
 def test_trigger_errors_are_one_line(live: LiveServer) -> None:
     assert_one_line_error(
-        hookcast(live, "trigger", "media_exploded"), "listed by GET /v2/event_types/"
+        hookcast(live, "trigger", "media_exploded"),
+        "listed by GET /v2/event_types/ and at /event-types on the dashboard",
     )
     assert_one_line_error(
         hookcast(live, "trigger", "media_avaliable"), "did you mean media_available?"

@@ -344,3 +344,20 @@ def test_the_catalog_in_every_format_has_triangles_not_bullets(
             " return r.getBoundingClientRect().left; }"
         )
         assert abs(text_x - muted_x) <= 2, (text_x, muted_x)
+
+
+@pytest.mark.parametrize("width", PHONES)
+def test_a_stacked_rows_labels_stay_inside_their_cells(
+    browser: Browser, server: Server, width: int
+) -> None:
+    """On a phone a table row is one labelled block: a label of two lines ("Created (UTC)" on
+    API keys) makes its cell taller instead of running under the next cell (Revoke)."""
+    with signed_in(browser, server, width, _fresh_account(server, f"Labels at {width}")) as page:
+        page.goto("/keys")
+        cells = page.locator("table.stacking td[data-label]")
+        expect(cells.first).to_be_visible()
+        overflowing = cells.evaluate_all(
+            "cells => cells.filter(td => parseFloat(getComputedStyle(td, '::before').height)"
+            " > td.getBoundingClientRect().height).map(td => td.dataset.label)"
+        )
+        assert overflowing == []

@@ -3,13 +3,25 @@ under the pages' Content-Security-Policy, and "Try it out" answers with an API k
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 import pytest
 from live import SCREENSHOTS, Server, width_of
-from playwright.sync_api import ConsoleMessage, Page, Request, Route, expect
+from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Route, expect
+from test_dark_mode import AA, LOW_CONTRAST
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
+# The colour the page is painted with: the body's, else the root element's, else the canvas
+# (white unless the page declares a dark color-scheme).
+BEHIND_THE_PAGE = """() => {
+  for (const element of [document.body, document.documentElement]) {
+    const colour = getComputedStyle(element).backgroundColor;
+    if (colour !== "rgba(0, 0, 0, 0)") return colour;
+  }
+  return getComputedStyle(document.documentElement).colorScheme.includes("dark")
+    ? "rgb(0, 0, 0)" : "rgb(255, 255, 255)";
+}"""
 
 
 @pytest.fixture
@@ -77,3 +89,31 @@ def test_redoc_renders_offline(
     # ReDoc's credit logo is on a CDN: the policy blocks it and redoc.css hides it.
     assert all("https://cdn.redoc.ly/redoc/logo-mini.svg" in report for report in reports)
     assert page.locator('img[src^="https://cdn.redoc.ly/"]').first.is_hidden()
+
+
+@pytest.mark.parametrize("path", ["/docs", "/redoc"])
+def test_the_docs_follow_a_dark_system_and_keep_their_text_readable(
+    browser: Browser, server: Server, path: str
+) -> None:
+    """In a dark system the API's pages are dark like the dashboard (Swagger UI's own dark
+    styles; ReDoc's theme object and redoc.css), with every text at WCAG AA on what is behind
+    it, code samples included (an operation opened)."""
+    context = browser.new_context(
+        base_url=server.url, viewport={"width": 1280, "height": 900}, color_scheme="dark"
+    )
+    try:
+        page = context.new_page()
+        page.goto(path)
+        if path == "/docs":
+            expect(page.get_by_role("heading", name="HookCast").first).to_be_visible(timeout=30_000)
+            page.locator(".opblock-summary").first.click()
+            expect(page.locator(".highlight-code").first).to_be_visible()
+        else:
+            first = page.get_by_role("heading", name="Create a webhook").first
+            expect(first).to_be_visible(timeout=30_000)
+        colour = page.evaluate(BEHIND_THE_PAGE)
+        rgb = [int(part) for part in re.findall(r"\d+", colour)[:3]]
+        assert sum(rgb) / 3 < 64, f"{path} is light in a dark system: {colour}"
+        assert page.evaluate(LOW_CONTRAST, AA) == []
+    finally:
+        context.close()

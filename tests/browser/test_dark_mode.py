@@ -210,9 +210,31 @@ def test_a_portal_link_may_fix_the_scheme(
 ) -> None:
     with _in_scheme(browser, server, system, 390) as page:
         page.goto(_portal_link(server) + theme)
-        expect(page.get_by_role("heading", name="Webhooks")).to_be_visible()
+        expect(page.get_by_role("heading", name="Webhooks", exact=True)).to_be_visible()
         assert _is_dark(_background(page)) == dark
         page.get_by_role("navigation", name="Main").get_by_role("link", name="Events").click()
-        expect(page.get_by_role("heading", name="Events")).to_be_visible()
+        expect(page.get_by_role("heading", name="Events", exact=True)).to_be_visible()
         assert _is_dark(_background(page)) == dark, "the scheme did not last the session"
+        assert not _low_contrast(page)
+
+
+@pytest.mark.parametrize(("system", "theme"), [("light", "dark"), ("dark", "light")])
+def test_a_portal_links_scheme_holds_once_signed_out_and_on_a_broken_link(
+    browser: Browser, server: Server, system: Scheme, theme: Scheme
+) -> None:
+    """The pages a customer sees without a session (signed out; a link expired or broken,
+    both one page) keep the scheme the link fixed: they followed the system, a white box in
+    a dark app's frame."""
+    link = _portal_link(server) + f"?theme={theme}"
+    with _in_scheme(browser, server, system, 390) as page:
+        page.goto(link)
+        expect(page.get_by_role("heading", name="Webhooks", exact=True)).to_be_visible()
+        page.get_by_role("button", name="Sign out").click()
+        expect(page.get_by_role("heading", name="You are signed out")).to_be_visible()
+        assert _is_dark(_background(page)) == (theme == "dark")
+        assert not _low_contrast(page)
+        broken = link.replace("/portal/", "/portal/x", 1)
+        page.goto(broken)
+        expect(page.get_by_role("heading", name="This link is not valid")).to_be_visible()
+        assert _is_dark(_background(page)) == (theme == "dark")
         assert not _low_contrast(page)

@@ -317,3 +317,47 @@ def test_the_desktops_link_row_has_no_fade(page: Page, server: Server) -> None:
     sign_in(page, server.admin)
     nav = page.locator(".mainnav")
     assert nav.evaluate("el => getComputedStyle(el).maskImage") == "none"
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_catalog_in_every_format_has_triangles_not_bullets(
+    browser: Browser, server: Server, width: int
+) -> None:
+    """With no webhook yet, Event types lists each event in every format: a line that opens
+    shows its triangle alone (it had a bullet before it too), and a format without the event
+    starts its text where the openable lines' text starts."""
+    key = _fresh_account(server, f"Catalog at {width}")
+    with signed_in(browser, server, width, key) as page:
+        page.goto("/event-types")
+        formats = page.locator("ul.formats").first
+        assert formats.evaluate("el => getComputedStyle(el).listStyleType") == "none"
+        opens = formats.locator("summary").first
+        muted = formats.locator(".muted").first
+        expect(muted).to_contain_text("not delivered in this format")
+        # The summary's text starts after its triangle (::before, 1em wide).
+        text_x = opens.evaluate(
+            "el => el.getBoundingClientRect().left"
+            " + parseFloat(getComputedStyle(el, '::before').width)"
+        )
+        muted_x = muted.evaluate(
+            "el => { const r = document.createRange(); r.selectNodeContents(el);"
+            " return r.getBoundingClientRect().left; }"
+        )
+        assert abs(text_x - muted_x) <= 2, (text_x, muted_x)
+
+
+@pytest.mark.parametrize("width", PHONES)
+def test_a_stacked_rows_labels_stay_inside_their_cells(
+    browser: Browser, server: Server, width: int
+) -> None:
+    """On a phone a table row is one labelled block: a label of two lines ("Created (UTC)" on
+    API keys) makes its cell taller instead of running under the next cell (Revoke)."""
+    with signed_in(browser, server, width, _fresh_account(server, f"Labels at {width}")) as page:
+        page.goto("/keys")
+        cells = page.locator("table.stacking td[data-label]")
+        expect(cells.first).to_be_visible()
+        overflowing = cells.evaluate_all(
+            "cells => cells.filter(td => parseFloat(getComputedStyle(td, '::before').height)"
+            " > td.getBoundingClientRect().height).map(td => td.dataset.label)"
+        )
+        assert overflowing == []

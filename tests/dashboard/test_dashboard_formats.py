@@ -78,6 +78,28 @@ async def test_a_name_of_another_format_is_an_error_beside_the_events(board: Boa
     assert "(jwplayer&#39;s name; not sent in apivideo)" in response.text
 
 
+async def test_a_mistyped_event_links_to_the_page_listing_every_name(board: Board) -> None:
+    site_id = await board.site()
+    await board.sign_in(board.admin)
+
+    response = await board.post(
+        "/webhooks", _form(site_id, format="jwplayer", events=["media_availble"])
+    )
+
+    assert response.status_code == 400
+    error = re.search(r'<p class="field-error" id="events-error">(.*?)</p>', response.text)
+    assert error is not None
+    # The API's and the CLI's words, with the page they name made a link that leads there.
+    assert "(did you mean media_available?)" in error[1]
+    assert (
+        'listed by GET /v2/event_types/ and at <a href="/event-types">/event-types</a> on the '
+        "dashboard"
+    ) in error[1]
+    listed = await board.client.get("/event-types")
+    assert listed.status_code == 200
+    assert "media_available" in listed.text
+
+
 async def test_the_event_types_page_names_every_event_in_every_format(board: Board) -> None:
     await board.sign_in(board.admin)
     page = (await board.client.get("/event-types")).text

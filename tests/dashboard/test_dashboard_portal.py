@@ -237,6 +237,49 @@ async def test_a_portal_links_theme_lasts_its_session_and_takes_nothing_else(
         assert '<html lang="en">' in (await board.client.get("/events")).text, other
 
 
+async def test_a_portal_links_theme_holds_on_the_pages_without_its_session(
+    board: Board,
+) -> None:
+    """Signed out, the session ended, the link expired or broken: each page keeps the scheme
+    the link asked for, where it followed the reader's system while the session did not."""
+    dark = ' data-theme="dark"'
+    link = await _link(board)
+    await board.client.get(f"{link}?theme=dark")
+    cookie = board.client.cookies[sessions.COOKIE]
+    signed_out = await board.post("/signout", {})
+    assert "You are signed out" in signed_out.text
+    assert f'<html lang="en"{dark}>' in signed_out.text
+
+    claims = tokens.verify(
+        board.signing_key, purpose="session", token=cookie, now=datetime.now(UTC)
+    )
+    ended = tokens.sign(
+        board.signing_key,
+        purpose="session",
+        claims={name: value for name, value in claims.items() if name != "x"},
+        expires=datetime.now(UTC) - timedelta(minutes=1),
+    )
+    board.client.cookies.set(sessions.COOKIE, ended)
+    page = await board.client.get("/webhooks")
+    assert "Your session has ended" in page.text
+    assert f'<html lang="en"{dark}>' in page.text
+
+    board.client.cookies.clear()
+    expired, _ = portal.make_link(
+        board.signing_key,
+        account_id=board.account_id,
+        role="viewer",
+        issuer_key_id="whatever",
+        duration="1h",
+        now=datetime.now(UTC) - timedelta(hours=2),
+    )
+    for broken, title in ((expired, "This link has expired"), ("x.y", "This link is not valid")):
+        for asked, shown in (("dark", dark), ("light", ' data-theme="light"'), ("sepia", "")):
+            page = await board.client.get(f"/portal/{broken}?theme={asked}")
+            assert title in page.text
+            assert f'<html lang="en"{shown}>' in page.text, (title, asked)
+
+
 async def test_a_customer_whose_session_ended_is_told_in_their_words(board: Board) -> None:
     await board.sign_in(board.admin)
     await board.post("/portal-settings", {"name": "Acme Video"})

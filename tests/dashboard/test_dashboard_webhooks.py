@@ -206,6 +206,20 @@ async def test_enabling_offers_to_deliver_what_was_held(board: Board) -> None:
     assert "while this webhook was disabled" not in after
 
 
+async def test_the_held_count_is_said_once_beside_the_buttons_that_name_it(board: Board) -> None:
+    _, path = await _held_for(board, 2)
+    badge = 'class="badge status-held" title="Published while the webhook was disabled'
+    await board.sign_in(await board.key(Role.EDITOR))
+    for shown in ((await board.client.get("/webhooks")).text, (await board.client.get(path)).text):
+        assert "Enable and deliver 2 held" in shown
+        assert badge not in shown  # a third "2 held", alone under the buttons
+    board.client.cookies.clear()
+    await board.sign_in(await board.key(Role.VIEWER))  # no buttons: the count says it
+    for shown in ((await board.client.get("/webhooks")).text, (await board.client.get(path)).text):
+        assert "Enable and deliver" not in shown
+        assert badge in shown
+
+
 async def test_enabling_can_discard_what_was_held_or_leave_it_for_later(board: Board) -> None:
     webhook, path = await _held_for(board, 1)
     await board.sign_in(board.admin)

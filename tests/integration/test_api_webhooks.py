@@ -357,8 +357,8 @@ async def test_a_mistyped_event_is_refused_with_what_it_probably_meant(api: Api)
     assert says == (
         "unknown event(s) for the jwplayer format: media_availble (did you mean "
         "media_available?), nothing_like; the format's 37 events are listed by GET "
-        '/v2/event_types/ and on the dashboard\'s Event types page, and "*" subscribes to '
-        "every event"
+        '/v2/event_types/ and at /event-types on the dashboard, and "*" subscribes to every '
+        "event"
     ), says
     # Another format's name is answered with this format's.
     other = {**metadata, "format": "flowplayer", "events": ["media_available"]}

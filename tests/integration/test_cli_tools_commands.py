@@ -93,6 +93,31 @@ def test_webhooks_create_list_get_update_deliveries_delete(live: LiveServer) -> 
     )
 
 
+def test_a_new_users_mistakes_say_what_to_do_next(live: LiveServer) -> None:
+    """An unknown id names the command that lists the ids; a URL typed as in a browser's
+    address bar is answered with the https:// one it most likely meant."""
+    assert_one_line_error(
+        hookcast(live, "webhooks", "get", "nope1234"),
+        "webhook 'nope1234' was not found (HTTP 404, not_found): `hookcast webhooks list` "
+        "shows your webhooks' ids",
+    )
+    assert_one_line_error(
+        hookcast(live, "deliveries", "get", "nope1234"),
+        "`hookcast webhooks deliveries WEBHOOK_ID` lists a webhook's deliveries",
+    )
+    assert_one_line_error(
+        hookcast(
+            live, "webhooks", "create", "--url", "https://example.com/h", "--site", "Nope1234"
+        ),
+        "unknown site id(s): Nope1234 (HTTP 400, invalid_body): `hookcast sites list` shows "
+        "your properties' ids",
+    )
+    assert_one_line_error(
+        hookcast(live, "webhooks", "create", "--url", "example.com/hooks"),
+        "(got 'example.com/hooks'; did you mean https://example.com/hooks?)",
+    )
+
+
 def test_webhooks_deliveries_shows_what_was_delivered(live: LiveServer) -> None:
     created = ok_json(
         hookcast(
@@ -218,7 +243,8 @@ def test_trigger_publishes_catalog_examples_and_your_own_ids(live: LiveServer) -
 
 def test_trigger_errors_are_one_line(live: LiveServer) -> None:
     assert_one_line_error(
-        hookcast(live, "trigger", "media_exploded"), "listed by GET /v2/event_types/"
+        hookcast(live, "trigger", "media_exploded"),
+        "listed by GET /v2/event_types/ and at /event-types on the dashboard",
     )
     assert_one_line_error(
         hookcast(live, "trigger", "media_avaliable"), "did you mean media_available?"

@@ -110,7 +110,18 @@ def explain(exc: Exception, url: str) -> str:
         line += f"; HOOKCAST_URL is the server's root, e.g. {DEFAULT_URL}, without a path"
     if exc.status == 401:  # it said what is wrong, not where the key comes from
         line += f": {_KEY_HINT}"
+    for start, hint in _WHERE_IDS_ARE:  # it said which id is unknown, not where the ids are
+        if exc.description.startswith(start):
+            line += f": {hint}"
     return line
+
+
+# An unknown id's error, by how the API's words start, and the command that lists the ids.
+_WHERE_IDS_ARE = (
+    ("webhook '", "`hookcast webhooks list` shows your webhooks' ids"),
+    ("delivery '", "`hookcast webhooks deliveries WEBHOOK_ID` lists a webhook's deliveries"),
+    ("unknown site id", "`hookcast sites list` shows your properties' ids"),
+)
 
 
 _NOT_HOOKCAST_HINT = (

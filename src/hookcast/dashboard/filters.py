@@ -11,7 +11,7 @@ from jinja2 import Environment
 from markupsafe import Markup, escape
 
 from hookcast.domain import ed25519
-from hookcast.domain.catalog import ALL_EVENTS, EVENT_TYPES, EventType
+from hookcast.domain.catalog import ALL_EVENTS, EVENT_TYPES, EVENT_TYPES_PAGE, EventType
 from hookcast.domain.formats import FORMATS, TEST_EVENT
 from hookcast.domain.formats.examples import FormatExample, format_examples
 from hookcast.domain.models import Webhook
@@ -160,6 +160,14 @@ def id_breaks(value: str) -> Markup:
     return Markup("_<wbr>").join(escape(part) for part in value.split("_"))
 
 
+def linked_pages(message: str) -> Markup:
+    """A service's message, escaped, with the dashboard page it names (an unknown event's
+    error names EVENT_TYPES_PAGE, the same words as in the API's and the CLI's) made a link:
+    under a form field the reader can follow the pointer, not retype it."""
+    link = Markup('<a href="{0}">{0}</a>').format(EVENT_TYPES_PAGE)
+    return link.join(escape(part) for part in message.split(EVENT_TYPES_PAGE))
+
+
 def install_filters(env: Environment) -> None:
     env.filters.update(
         when=when,
@@ -173,6 +181,7 @@ def install_filters(env: Environment) -> None:
         event_label=event_label,
         public_key=public_key,
         id_breaks=id_breaks,
+        linked_pages=linked_pages,
     )
     env.filters.update(own_events=own_events, own_name=own_name, format_title=format_title)
     env.globals.update(

@@ -26,6 +26,7 @@ from hookcast.dashboard.pages import (
     webhook_detail,
     webhooks,
 )
+from hookcast.domain.catalog import EVENT_TYPES_PAGE
 
 __all__ = ["CSRF_CHECKS", "ROUTES", "Page", "csrf_checked", "unchecked_routes"]
 
@@ -66,8 +67,9 @@ ROUTES: tuple[Page, ...] = (
     Page("POST", "/deliveries/{delivery_id}/retry", webhook_detail.retry),
     # Events and the event catalog.
     Page("GET", "/events", events.list_events),
-    Page("GET", "/event-types", events.event_types),
-    Page("POST", "/event-types/{event_name}/send", events.send_example),
+    # Errors about unknown event names point to this page by its path (catalog.py).
+    Page("GET", EVENT_TYPES_PAGE, events.event_types),
+    Page("POST", EVENT_TYPES_PAGE + "/{event_name}/send", events.send_example),
     # Properties, API keys, portal links.
     Page("GET", "/properties", sites.list_sites),
     Page("POST", "/properties", sites.create_site),

@@ -200,15 +200,30 @@ class Dashboard:
         return HTMLResponse(html, status_code=status)
 
     def error_page(
-        self, request: Request, *, status: int, title: str, message: str, back: bool = True
+        self,
+        request: Request,
+        *,
+        status: int,
+        title: str,
+        message: str,
+        back: bool = True,
+        theme: str = "",
     ) -> Response:
         """The error page, with the menu if the request's visit was established (a 403 or
         404 for someone signed in leaves them a way on, in the portal as elsewhere); `back`
         False: no link to the webhooks (a customer's broken portal link leads to no page of
-        theirs, and the sign-in form is the operator's)."""
+        theirs, and the sign-in form is the operator's); `theme` the scheme a portal link
+        named, for a page shown without its session."""
         visit: Visit | None = getattr(request.state, "visit", None)
         return self.render(
-            request, "error.html", visit, status=status, title=title, message=message, back=back
+            request,
+            "error.html",
+            visit,
+            status=status,
+            title=title,
+            message=message,
+            back=back,
+            theme=theme,
         )
 
 
@@ -338,6 +353,7 @@ async def _portal_session_ended(
         status=401,
         brand=await dashboard.services.portal.settings(customer),
         ended=True,
+        theme=ended.theme,
     )
     sessions.clear_cookie(response, framed=bool(ended.frame_ancestors))
     return response

@@ -57,7 +57,7 @@ def check_webhook_url(url: str) -> ParsedUrl:
     parts = _split(url)
     scheme = parts.scheme.lower()
     if scheme not in _DEFAULT_PORTS:
-        raise _invalid("webhook_url must start with http:// or https://")
+        raise _invalid(f"webhook_url must start with http:// or https://{_guess_scheme(url)}")
     if "@" in parts.netloc:
         raise _invalid(
             "webhook_url must not contain a user name or password: credentials in URLs end up "
@@ -67,6 +67,20 @@ def check_webhook_url(url: str) -> ParsedUrl:
     if not host:
         raise _invalid("webhook_url needs a host name, e.g. https://example.com/webhooks")
     return ParsedUrl(scheme, host, _port(parts, scheme))
+
+
+def _guess_scheme(url: str) -> str:
+    """What a URL without http(s):// most likely meant, to follow the error: `example.com/hook`
+    (typed as on a browser's address bar) is "did you mean https://example.com/hook?"; one with
+    another scheme is only quoted back. Short URLs only: the error stays one line."""
+    if len(url) > _QUOTED_URL_LENGTH:
+        return ""
+    if "://" in url or not url or url.startswith("/"):
+        return f" (got {url!r})"
+    return f" (got {url!r}; did you mean https://{url}?)"
+
+
+_QUOTED_URL_LENGTH = 100
 
 
 def _invalid(description: str) -> ValidationFailed:

@@ -234,6 +234,10 @@ def guess_for(name: str, known: Sequence[str]) -> str:
     return f" (did you mean {close}?)" if close else ""
 
 
+# Where the dashboard lists every event (its route is this constant, so the two cannot part):
+# the API's error, the CLI's and a dashboard field all point here, and the dashboard links it.
+EVENT_TYPES_PAGE = "/event-types"
+
 # Up to this many names are listed in an error itself (api.video's 11 make ~350
 # characters); more are pointed to (jwplayer's 37 made ~600).
 LISTED_IN_ERRORS = 12
@@ -248,6 +252,6 @@ def where_listed(known: Sequence[str], whose: str, which: str = "events") -> str
     if len(known) <= LISTED_IN_ERRORS:
         return f"{whose} {len(known)} {which} are {', '.join(known)}"
     return (
-        f"{whose} {len(known)} {which} are listed by GET /v2/event_types/ and on the "
-        "dashboard's Event types page"
+        f"{whose} {len(known)} {which} are listed by GET /v2/event_types/ and at "
+        f"{EVENT_TYPES_PAGE} on the dashboard"
     )

@@ -39,7 +39,8 @@ def test_check_webhook_url_accepts(url: str, expected: ParsedUrl) -> None:
     [
         ("ftp://example.com/", "must start with http:// or https://"),
         ("javascript:alert(1)", "must start with http:// or https://"),
-        ("example.com/hooks", "must start with http:// or https://"),
+        ("example.com/hooks", "(got 'example.com/hooks'; did you mean https://example.com/hooks?)"),
+        ("ftp://example.com/", "must start with http:// or https:// (got 'ftp://example.com/')"),
         ("", "must start with http:// or https://"),
         ("http://", "needs a host name"),
         ("http:///path", "needs a host name"),

@@ -422,8 +422,8 @@ def test_an_unknown_event_is_answered_with_a_guess_and_where_every_name_is() -> 
     # Where the names are, not the names: all 37 made one line of about 600 characters.
     where = where_listed(known, "its")
     assert where == (
-        f"its {len(known)} events are listed by GET /v2/event_types/ and on the dashboard's "
-        "Event types page"
+        f"its {len(known)} events are listed by GET /v2/event_types/ and at /event-types on "
+        "the dashboard"
     )
     assert not any(name in where for name in known)
 

@@ -3,8 +3,10 @@
 FastAPI's own pages load Swagger UI, ReDoc and fonts from CDNs, so they are blank on a
 network without internet and leak every visit to third parties. Here the scripts come from
 the `fastapi-offline` package (installed from PyPI; nothing copied into this repository),
-the start-up script is a file of HookCast's own, and the pages carry the dashboard's
-Content-Security-Policy: no inline script, nothing from another origin.
+the start-up scripts are files of HookCast's own, and the pages carry the dashboard's
+Content-Security-Policy: no inline script, nothing from another origin. Both follow the
+reader's colour scheme as the dashboard does: Swagger UI with its own dark styles
+(swagger-init.js), ReDoc with a theme object (redoc-init.js) and redoc.css for the rest.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ _ASSETS: Mapping[str, tuple[str, str]] = {
     "redoc.standalone.js": ("fastapi_offline", "text/javascript"),
     "favicon.png": ("fastapi_offline", "image/png"),
     "swagger-init.js": ("hookcast.api", "text/javascript"),
+    "redoc-init.js": ("hookcast.api", "text/javascript"),
     "redoc.css": ("hookcast.api", "text/css"),
 }
 
@@ -72,8 +75,9 @@ async def redoc(request: Request) -> HTMLResponse:
         title="HookCast API reference",
         root=root,
         body=(
-            f'<redoc spec-url="{root}/openapi.json" hide-download-button="false"></redoc>'
+            f'<div id="redoc" data-openapi="{root}/openapi.json"></div>'
             f'<script src="{root}{ASSETS}/redoc.standalone.js"></script>'
+            f'<script src="{root}{ASSETS}/redoc-init.js"></script>'
         ),
         styles=f'<link rel="stylesheet" href="{root}{ASSETS}/redoc.css">',
         headers=_REDOC_HEADERS,

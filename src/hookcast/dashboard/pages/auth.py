@@ -95,13 +95,21 @@ async def signout(request: Request, dash: DashDep, visit: SignOutDep) -> Respons
 
 async def open_portal(request: Request, token: str, dash: DashDep) -> Response:
     now = dash.now()
+    # An expired or broken link's page keeps the scheme the link asks for, as its session
+    # would have: a dark app framing it showed a white box in its place.
+    theme = portal_theme(request.query_params.get("theme"))
     try:
         link = portal.read_link(dash.signing_key, token, now=now, previous=dash.previous_keys)
         # The admin key that made the link must still exist: revoking it ends the link.
         await dash.services.auth.resume(link.account_id, link.issuer_key_id)
     except portal.PortalLinkInvalid as exc:
         return dash.error_page(
-            request, status=exc.status, title=exc.title, message=exc.message, back=False
+            request,
+            status=exc.status,
+            title=exc.title,
+            message=exc.message,
+            back=False,
+            theme=theme,
         )
     except Unauthorized:
         return dash.error_page(
@@ -110,6 +118,7 @@ async def open_portal(request: Request, token: str, dash: DashDep) -> Response:
             title="This link was revoked",
             message="The key that created this portal link no longer exists. Ask for a new link.",
             back=False,
+            theme=theme,
         )
     count_session_start(request, key_id=link.issuer_key_id, portal_of=link.account_id)
     origins = link.frame_ancestors
@@ -123,7 +132,7 @@ async def open_portal(request: Request, token: str, dash: DashDep) -> Response:
         expires=min(link.expires, now + sessions.SESSION_LENGTH),
         portal=True,
         frame_ancestors=origins,
-        theme=portal_theme(request.query_params.get("theme")),
+        theme=theme,
     )
     request.state.frame_ancestors = origins  # this answer's headers (web._headers)
     return _signed_in(request, dash, session, now, "/webhooks")
@@ -138,6 +147,7 @@ def _portal_signed_out(request: Request, dash: Dashboard, visit: Visit) -> Respo
         None,
         brand=visit.brand,
         portal=True,
+        theme=visit.session.theme,
     )
     sessions.clear_cookie(response, framed=bool(visit.session.frame_ancestors))
     return response

@@ -65,8 +65,10 @@ _TRACEPARENT = 55  # W3C version 00: "00-" 32 hex "-" 16 hex "-" 2 hex
 # document or a body that no statement compares with a planned operator. ANALYZE (autovacuum's,
 # and store/statistics.py's as the tables grow) otherwise sorts a sample of up to 30,000 of
 # them in the database's collation: on an en_US.UTF-8 database strcoll made ANALYZE of
-# 25,000 events 4.8 times as dear as on C.UTF-8 (249 against 52 ms, 230 of it
-# `data` and `resource_ids`; docs/benchmarks.md, "Statistics only where a plan reads them").
+# 25,000 events 4.8 times as dear as on C.UTF-8 (249 against 52 ms, 230 of it `data` and
+# `resource_ids`), and without them PostgreSQL's CPU per event published in batches there is
+# 0.845 times what it was (0.796-0.863, 6 pairs; docs/benchmarks.md, "Statistics only where
+# a plan reads them").
 UNANALYZED = {"statistics": 0}
 
 

@@ -20,6 +20,7 @@ from sqlalchemy import text
 
 from hookcast.domain.models import DeliveryStatus
 from hookcast.store.connector import Transaction
+from hookcast.store.tables import metadata, unanalyzed
 from hookcast.store.types import to_micros
 
 __all__ = [
@@ -44,6 +45,9 @@ ANALYZE_AFTER = "autovacuum_analyze_scale_factor = 0.02, autovacuum_analyze_thre
 # Each table's storage parameters: a delivery day fills its pages to 40%, leaving room for
 # the claimed versions of their rows beside them (a HOT update; migration 0018 says why).
 _STORAGE = {"deliveries": f"{ANALYZE_AFTER}, fillfactor = 40", "attempts": ANALYZE_AFTER}
+# Each table's columns without planner statistics (tables.py UNANALYZED, migration 0022): a
+# partition does not take its parent's statistics targets, so each day's are set here.
+_UNANALYZED = {table: unanalyzed(metadata.tables[table]) for table in PARTITIONED}
 _UNFINISHED = tuple(
     status.value
     for status in (DeliveryStatus.PENDING, DeliveryStatus.PAUSED, DeliveryStatus.WAITING)
@@ -70,9 +74,15 @@ def create_sql(table: str, day: date) -> list[str]:
     so the planner sizes it by its pages, never by a guess (store/statistics.py says why)."""
     name = partition_name(table, day)
     low, high = _bounds(day)
-    return [
+    statements = [
         f"CREATE TABLE IF NOT EXISTS {name} (LIKE {table} INCLUDING DEFAULTS) "
-        f"WITH ({_STORAGE[table]})",
+        f"WITH ({_STORAGE[table]})"
+    ]
+    if _UNANALYZED[table]:
+        changes = (f"ALTER COLUMN {column} SET STATISTICS 0" for column in _UNANALYZED[table])
+        statements.append(f"ALTER TABLE {name} {', '.join(changes)}")
+    return [
+        *statements,
         f"ALTER TABLE {table} ATTACH PARTITION {name} FOR VALUES FROM ({low}) TO ({high})",
         f"ANALYZE {name}",
     ]

@@ -9,6 +9,11 @@ store analyzes the publish tables itself each time the events it has stored doub
 1,000 to about 1,000,000. The new statistics replace every cached plan that read them, so
 a plan made for a small table (a sequential scan of 1,000 events is as cheap as ten index
 probes) serves a table at most twice as large before it is made again.
+
+ANALYZE sorts a sample of each column in its collation; the events' JSON documents, which
+no plan reads, are left out (tables.py UNANALYZED, migration 0022): on an en_US.UTF-8
+database their strcoll sorts had made these ANALYZEs cost PostgreSQL ~10 µs per event
+published in batches (docs/benchmarks.md, "Statistics only where a plan reads them").
 """
 
 from __future__ import annotations

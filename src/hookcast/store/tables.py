@@ -1,7 +1,9 @@
 """The schema, as SQLAlchemy Core tables. Alembic migrations (migrations/versions) create it;
 a contract test checks the two never drift apart. Ids, references to them and the other keys
 are `byte_ordered`: compared as bytes on both databases ("C" on PostgreSQL, migration 0021;
-tests/contract/test_store_keys_in_byte_order.py checks the two agree on it)."""
+tests/contract/test_store_keys_in_byte_order.py checks the two agree on it). Documents no
+statement filters, joins or sorts on keep no planner statistics on PostgreSQL (`UNANALYZED`,
+migration 0022; tests/contract/test_store_statistics_targets.py checks that too)."""
 
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ from hookcast.store.types import JsonText, Timestamp, byte_ordered
 
 __all__ = [
     "ATTEMPT_COLUMNS",
+    "UNANALYZED",
     "accounts",
     "api_keys",
     "attempts",
@@ -40,6 +43,7 @@ __all__ = [
     "metadata",
     "resource_sequences",
     "sites",
+    "unanalyzed",
     "webhook_events",
     "webhook_rates",
     "webhook_sites",
@@ -55,6 +59,23 @@ _WORKER_ID = 32
 _RESOURCE_KEY = 160  # "media:" or "channel:" and a resource id of up to 128 characters
 _COALESCE_KEY = 200  # an event type, "|", and a resource key
 _TRACEPARENT = 55  # W3C version 00: "00-" 32 hex "-" 16 hex "-" 2 hex
+
+# A column's info marking it as one PostgreSQL gathers no statistics on (SET STATISTICS 0,
+# migration 0022; store/partitions.py sets it on each day partition it makes): a JSON
+# document or a body that no statement compares with a planned operator. ANALYZE (autovacuum's,
+# and store/statistics.py's as the tables grow) otherwise sorts a sample of up to 30,000 of
+# them in the database's collation: on an en_US.UTF-8 database strcoll made ANALYZE of
+# 25,000 events 4.8 times as dear as on C.UTF-8 (249 against 52 ms, 230 of it `data` and
+# `resource_ids`), and without them PostgreSQL's CPU per event published in batches there is
+# 0.845 times what it was (0.796-0.863, 6 pairs; docs/benchmarks.md, "Statistics only where
+# a plan reads them").
+UNANALYZED = {"statistics": 0}
+
+
+def unanalyzed(table: Table) -> list[str]:
+    """The names of `table`'s columns marked UNANALYZED."""
+    return [column.name for column in table.columns if column.info.get("statistics") == 0]
+
 
 metadata = MetaData(
     naming_convention={
@@ -219,9 +240,11 @@ events = Table(
     # Not a foreign key: events are an immutable log and outlive a deleted site.
     Column("site_id", byte_ordered(_ID), nullable=False),
     Column("type", String(64), nullable=False),
-    Column("resource_ids", JsonText, nullable=False),
+    # Filtered by strpos() (store/events.py has_resource_id), a function whose selectivity
+    # the planner estimates without the column's statistics.
+    Column("resource_ids", JsonText, nullable=False, info=UNANALYZED),
     Column("event_time", Timestamp, nullable=False),
-    Column("data", JsonText, nullable=True),
+    Column("data", JsonText, nullable=True, info=UNANALYZED),
     Column("created", Timestamp, nullable=False),
     # Per (account, resource) publish number (resource_sequences); NULL for events about no
     # resource, and for events stored before sequences existed.
@@ -386,11 +409,11 @@ attempts = Table(
     ),
     Column("number", Integer, nullable=False),
     Column("started_at", Timestamp, nullable=False),
-    Column("request_headers", JsonText, nullable=False),
+    Column("request_headers", JsonText, nullable=False, info=UNANALYZED),
     Column("status_code", Integer, nullable=True),
     Column("latency_ms", Float, nullable=False),
-    Column("response_body", Text, nullable=False),
-    Column("error", Text, nullable=True),
+    Column("response_body", Text, nullable=False, info=UNANALYZED),
+    Column("error", Text, nullable=True, info=UNANALYZED),
 )
 
 # What recording an attempt writes, in this order (SQLite's recording binds its rows by

@@ -1,0 +1,150 @@
+"""Migration 0022 on PostgreSQL: the documents tables.py marks UNANALYZED (events' data and
+resource ids, attempts' headers, bodies and errors) get no planner statistics, on every
+partition, those made later included; and a downgrade gives them back."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import insert, text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from hookcast.store import migrate, to_async_url
+from hookcast.store.migrate import upgrade_schema
+from hookcast.store.partitions import create_sql
+from hookcast.store.rows import event_values
+from hookcast.store.tables import accounts, events, metadata, unanalyzed
+from support import factories as make
+from support.migrations import downgrade_to
+from support.postgres import run_sql
+
+pytestmark = pytest.mark.postgres
+
+_BEFORE = "0021_keys_in_byte_order"
+_numbers = itertools.count(1)
+
+# Every column of the public tables and their partitions whose statistics target is 0, with
+# the table it belongs to or is a partition of.
+_UNANALYZED = """
+SELECT coalesce(parent.relname, c.relname), c.relname, a.attname
+FROM pg_attribute a
+JOIN pg_class c ON c.oid = a.attrelid
+LEFT JOIN pg_inherits i ON i.inhrelid = c.oid
+LEFT JOIN pg_class parent ON parent.oid = i.inhparent
+WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p')
+    AND a.attnum > 0 AND NOT a.attisdropped AND a.attstattarget = 0
+"""
+_PARTITIONS = """
+SELECT parent.relname, count(*) FROM pg_inherits
+JOIN pg_class parent ON parent.oid = pg_inherits.inhparent GROUP BY 1
+"""
+
+
+@pytest.fixture
+def empty_postgres_url(postgres_url: Callable[[str], str]) -> Iterator[str]:
+    name = f"hookcast_statistics_{next(_numbers)}"
+    run_sql(postgres_url("postgres"), f"CREATE DATABASE {name}")
+    yield postgres_url(name)
+    run_sql(postgres_url("postgres"), f"DROP DATABASE {name} WITH (FORCE)")
+
+
+def _declared() -> dict[str, set[str]]:
+    """The columns tables.py marks UNANALYZED, by table."""
+    return {
+        table.name: set(unanalyzed(table))
+        for table in metadata.tables.values()
+        if unanalyzed(table)
+    }
+
+
+async def _fetch(url: str, sql: str) -> list[Any]:
+    engine = create_async_engine(to_async_url(url))
+    try:
+        async with engine.begin() as conn:
+            result = await conn.execute(text(sql))
+            return list(result) if result.returns_rows else []
+    finally:
+        await engine.dispose()
+
+
+async def _unanalyzed(url: str) -> dict[str, set[str]]:
+    """The columns without statistics by table, each partition's counted with its parent's;
+    asserts that every partition has exactly its parent's."""
+    by_relation: dict[tuple[str, str], set[str]] = {}
+    for table, relation, column in await _fetch(url, _UNANALYZED):
+        by_relation.setdefault((table, relation), set()).add(column)
+    partitions = dict(await _fetch(url, _PARTITIONS))
+    found: dict[str, set[str]] = {}
+    for (table, relation), columns in by_relation.items():
+        assert columns == by_relation.get((table, table)), relation
+        found[table] = columns
+    for table in found:
+        held = sum(1 for (parent, relation) in by_relation if parent == table != relation)
+        assert held == partitions.get(table, 0), table
+    return found
+
+
+async def test_a_fresh_schema_gathers_no_statistics_on_the_declared_documents(
+    postgres_database: str,
+) -> None:
+    declared = _declared()
+    assert declared == {
+        "events": {"data", "resource_ids"},
+        "attempts": {"request_headers", "response_body", "error"},
+    }
+    assert await _unanalyzed(postgres_database) == declared
+
+
+async def _store_events_at(url: str, revision: str, count: int) -> None:
+    acme = make.account()
+    engine = create_async_engine(to_async_url(url))
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(upgrade_schema, revision)
+            await conn.execute(
+                insert(accounts).values(id=acme.id, name=acme.name, created=acme.created)
+            )
+            for number in range(count):
+                published = make.event(acme.id, data={"title": f"Clip {number}"})
+                await conn.execute(insert(events).values(**event_values(published)))
+    finally:
+        await engine.dispose()
+
+
+async def _analyzed_columns(url: str) -> set[str]:
+    """The events' columns ANALYZE gives statistics (pg_stats) after their old ones are
+    forgotten."""
+    await _fetch(url, "DELETE FROM pg_statistic WHERE starelid = 'events'::regclass")
+    await _fetch(url, "ANALYZE events")
+    rows = await _fetch(url, "SELECT attname FROM pg_stats WHERE tablename = 'events'")
+    return {column for (column,) in rows}
+
+
+async def test_upgrading_leaves_documents_unanalyzed_and_downgrading_analyzes_them(
+    empty_postgres_url: str,
+) -> None:
+    url = empty_postgres_url
+    await _store_events_at(url, _BEFORE, 50)
+    assert await _unanalyzed(url) == {}
+    assert {"data", "resource_ids", "type"} <= await _analyzed_columns(url)
+
+    migrate(url)
+    assert await _unanalyzed(url) == _declared()
+    analyzed = await _analyzed_columns(url)
+    assert "type" in analyzed  # filtered by the event list: its statistics stay
+    assert not analyzed & {"data", "resource_ids"}
+    # A day partition made after it (as `migrate` and retention make them) gathers none
+    # either: a partition does not take its parent's targets.
+    day = datetime.now(UTC).date() + timedelta(days=40)
+    for table in ("deliveries", "attempts"):
+        for statement in create_sql(table, day):
+            await _fetch(url, statement)
+    assert await _unanalyzed(url) == _declared()
+
+    await downgrade_to(url, _BEFORE)
+    assert await _unanalyzed(url) == {}
+    assert {"data", "resource_ids"} <= await _analyzed_columns(url)

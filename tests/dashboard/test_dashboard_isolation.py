@@ -41,7 +41,7 @@ from fastapi.routing import APIRoute
 
 from hookcast import portal_links as portal
 from hookcast import tokens
-from hookcast.dashboard import create_dashboard
+from hookcast.dashboard import dashboard_router, install_dashboard
 from hookcast.dashboard import session as sessions
 from hookcast.domain.models import Role
 from hookcast.ports import PageRequest
@@ -451,7 +451,7 @@ def _is_portal(persona: Persona) -> bool:
 
 
 def _dashboard_routes(board: Board) -> set[tuple[str, str]]:
-    router = board.runtime.dashboard()  # the router the app includes at /
+    router = dashboard_router()  # the router every app includes at /
     routes: set[tuple[str, str]] = set()
     for route in router.routes:
         assert isinstance(route, APIRoute), f"not a page route: {route!r}"
@@ -671,10 +671,8 @@ async def test_the_weakest_allowed_persona_succeeds_on_every_row(board: Board) -
 async def test_a_session_ends_after_12_hours_on_the_injected_clock(board: Board) -> None:
     now = [datetime.now(UTC)]
     app = FastAPI()
-    app.include_router(
-        create_dashboard(
-            board.runtime.services, signing_key=board.signing_key, clock=lambda: now[0]
-        )
+    install_dashboard(
+        app, board.runtime.services, signing_key=board.signing_key, clock=lambda: now[0]
     )
     site = await board.site()
     admin = Caller(board.account_id, ADMIN)

@@ -34,6 +34,18 @@ SHOWN_SECONDS = 30  # for a delivery to reach the listener and be printed
 # The shell's own variables (and the runner's `status`), which are not the walkthrough's.
 _SHELL_VARIABLES = {"_", "SHLVL", "PWD", "OLDPWD", "BASH_EXECUTION_STRING", "status"}
 _MAKE_RUN = re.compile(r"^(?P<assignments>(?:\w+=\S+\s+)*)make run\s*(?:#.*)?$")
+# A terminal's Ctrl+C stops `hookcast listen`, but a suite started with SIGINT ignored (a
+# background job of a non-interactive shell) passes that on to every child, and neither
+# bash nor Python can then take it back: each Ctrl+C below waited out STEP_SECONDS and a
+# SIGKILL (measured: still running 15 s after SIGINT; 1.4 s to exit with it at its
+# default). The listener gets SIGINT at its default, as in the terminal it stands for.
+_AS_IN_A_TERMINAL = [
+    sys.executable,
+    "-I",
+    "-c",
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "os.execvp('bash', ['bash', '-c', sys.argv[1]])",
+]
 
 
 class Walkthrough:
@@ -126,7 +138,7 @@ class Walkthrough:
         self._listened = 0
         with (self.cwd / "listen.out").open("wb") as out:
             self.listener = subprocess.Popen(
-                ["bash", "-c", f"exec {command}"],
+                [*_AS_IN_A_TERMINAL, f"exec {command}"],
                 env=self.env,
                 cwd=self.cwd,
                 stdout=out,

@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 
 from hookcast.api import create_app
 from hookcast.api.operations import Operations
@@ -25,7 +25,7 @@ from hookcast.bootstrap import (
 from hookcast.cli.database import describe
 from hookcast.cli.delivery_thread import DeliveryThread
 from hookcast.config import Settings
-from hookcast.dashboard import create_dashboard, dashboard_key
+from hookcast.dashboard import dashboard_key, install_dashboard
 from hookcast.delivery.mailer import Mailer
 from hookcast.delivery.outage import Outage
 from hookcast.delivery.proxy import Proxy
@@ -228,7 +228,15 @@ class Runtime:
             portal_key=dashboard_key(secret_key(self.settings)),
         )
         # After the API's routers, so /v2, /docs, /openapi.json and /healthz keep their routes.
-        app.include_router(self.dashboard())
+        key = dashboard_key(secret_key(self.settings))  # sessions and portal links sign with it
+        install_dashboard(
+            app,
+            self.services,
+            signing_key=key,
+            clock=utc_now,
+            secure_cookies=self.settings.cookie_secure,
+            previous_keys=[dashboard_key(old) for old in previous_secret_keys(self.settings)],
+        )
         return app
 
     def delivery_thread(
@@ -247,16 +255,6 @@ class Runtime:
             await on_own_store.run_worker(stop, heartbeat=heartbeat, handoff=handoff)
 
         return DeliveryThread(self.settings, self.store, run_worker, on_failure=on_failure)
-
-    def dashboard(self) -> APIRouter:
-        key = dashboard_key(secret_key(self.settings))  # sessions and portal links sign with it
-        return create_dashboard(
-            self.services,
-            signing_key=key,
-            clock=utc_now,
-            secure_cookies=self.settings.cookie_secure,
-            previous_keys=[dashboard_key(old) for old in previous_secret_keys(self.settings)],
-        )
 
 
 def settle_heap() -> None:

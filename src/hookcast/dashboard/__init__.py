@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hookcast.dashboard.app import create_dashboard
+from hookcast.dashboard.app import dashboard_router, install_dashboard
 from hookcast.tokens import dashboard_key
 
-__all__ = ["create_dashboard", "dashboard_key"]
+__all__ = ["dashboard_key", "dashboard_router", "install_dashboard"]

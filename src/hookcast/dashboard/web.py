@@ -29,7 +29,7 @@ from hookcast.page_security import PAGE_HEADERS, page_headers
 from hookcast.ports import Clock
 from hookcast.services import Caller, Services
 
-__all__ = ["CsrfFailed", "Dashboard", "SignInRequired", "Visit", "route_class"]
+__all__ = ["CsrfFailed", "Dashboard", "DashboardRoute", "SignInRequired", "Visit"]
 
 NOTICES: Mapping[str, str] = {
     "signed_out": "You are signed out.",
@@ -234,32 +234,32 @@ def redirect(url: str) -> RedirectResponse:
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
 
-def route_class(dashboard: Dashboard) -> type[APIRoute]:
-    """A route class that gives its endpoints' dependencies the dashboard (deps.py), turns
-    HookCast's errors into pages and adds security headers."""
+class DashboardRoute(APIRoute):
+    """A page's route: gives its endpoint's dependencies the application's dashboard
+    (`app.state.dashboard`, deps.py), turns HookCast's errors into pages and adds security
+    headers. The dashboard comes from the application, not from the route, so that one set
+    of routes, analysed once per process, serves every application built on it (app.py)."""
 
-    class DashboardRoute(APIRoute):
-        def get_route_handler(self) -> Handler:
-            original = super().get_route_handler()
+    def get_route_handler(self) -> Handler:
+        original = super().get_route_handler()
 
-            async def handler(request: Request) -> Response:
-                request.state.dashboard = dashboard
-                try:
-                    response = await _translated(dashboard, original, request)
-                except HTTPException as exc:
-                    if exc.status_code == 429:  # the rate limit (deps.py): for a person
-                        response = _too_many_requests(dashboard, request, exc)
-                    else:
-                        response = await _as_the_app_answers(request, exc)
-                for name, value in _headers(dashboard, request).items():
-                    response.headers.setdefault(name, value)
-                # Pages can show secrets: never keep them in a shared or back-button cache.
-                response.headers.setdefault("Cache-Control", "no-store")
-                return response
+        async def handler(request: Request) -> Response:
+            dashboard: Dashboard = request.app.state.dashboard
+            request.state.dashboard = dashboard
+            try:
+                response = await _translated(dashboard, original, request)
+            except HTTPException as exc:
+                if exc.status_code == 429:  # the rate limit (deps.py): for a person
+                    response = _too_many_requests(dashboard, request, exc)
+                else:
+                    response = await _as_the_app_answers(request, exc)
+            for name, value in _headers(dashboard, request).items():
+                response.headers.setdefault(name, value)
+            # Pages can show secrets: never keep them in a shared or back-button cache.
+            response.headers.setdefault("Cache-Control", "no-store")
+            return response
 
-            return handler
-
-    return DashboardRoute
+        return handler
 
 
 def _too_many_requests(dashboard: Dashboard, request: Request, exc: HTTPException) -> Response:

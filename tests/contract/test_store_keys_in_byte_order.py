@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import String, Table, insert, text
+from sqlalchemy import String, Table, insert
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from hookcast.domain.models import Account, DeliveryStatus, Webhook
@@ -21,7 +21,7 @@ from hookcast.store.partitions import create_sql
 from hookcast.store.rows import attempt_values, delivery_values, event_values, webhook_values
 from hookcast.store.tables import accounts, attempts, deliveries, events, metadata, webhooks
 from support import factories as make
-from support.migrations import downgrade_to
+from support.migrations import downgrade_to, fetch_rows
 from support.postgres import run_sql
 
 pytestmark = pytest.mark.postgres
@@ -69,19 +69,9 @@ def _declared_in_bytes() -> dict[str, set[str]]:
     return declared
 
 
-async def _fetch(url: str, sql: str) -> list[Any]:
-    engine = create_async_engine(to_async_url(url))
-    try:
-        async with engine.begin() as conn:
-            result = await conn.execute(text(sql))
-            return list(result) if result.returns_rows else []
-    finally:
-        await engine.dispose()
-
-
 async def _in_bytes(url: str) -> dict[str, set[str]]:
     """The "C" columns by table; asserts each partition has its parent's collations."""
-    rows = await _fetch(url, _COLLATIONS)
+    rows = await fetch_rows(url, _COLLATIONS)
     by_relation: dict[tuple[str, str], dict[str, str]] = {}
     for table, relation, column, collation in rows:
         by_relation.setdefault((table, relation), {})[column] = collation
@@ -167,20 +157,20 @@ async def test_upgrading_a_database_with_deliveries_keeps_every_row_and_index(
     hook = make.webhook(acme.id)
     stopped = make.webhook(acme.id, enabled=False, disabled_reason="410 Gone")
     await _insert_at(url, _BEFORE, _rows(acme, hook, stopped, SecretBox(secret_key)))
-    await _fetch(url, "CREATE EXTENSION IF NOT EXISTS amcheck")
-    counts = sorted(await _fetch(url, _COUNTS), key=str)
+    await fetch_rows(url, "CREATE EXTENSION IF NOT EXISTS amcheck")
+    counts = sorted(await fetch_rows(url, _COUNTS), key=str)
     assert await _in_bytes(url) == {}
 
     migrate(url)
     assert await _in_bytes(url) == _declared_in_bytes()
-    assert (await _fetch(url, _CHECK_INDEXES))[0][0] > 20
-    assert sorted(await _fetch(url, _COUNTS), key=str) == counts
+    assert (await fetch_rows(url, _CHECK_INDEXES))[0][0] > 20
+    assert sorted(await fetch_rows(url, _COUNTS), key=str) == counts
     # A day partition made after it (as `migrate` and retention make them) takes the
     # parent's collations: ATTACH would refuse one that differs.
     day = datetime.now(UTC).date() + timedelta(days=40)
     for table in ("deliveries", "attempts"):
         for statement in create_sql(table, day):
-            await _fetch(url, statement)
+            await fetch_rows(url, statement)
     assert await _in_bytes(url) == _declared_in_bytes()
 
     store = await open_store(url, secret_key=secret_key)
@@ -197,11 +187,11 @@ async def test_upgrading_a_database_with_deliveries_keeps_every_row_and_index(
         await store.close()
     assert len(claimed) == 30
     assert held.total == 30
-    assert (await _fetch(url, "SELECT count(*) FROM attempts"))[0][0] == 60
+    assert (await fetch_rows(url, "SELECT count(*) FROM attempts"))[0][0] == 60
 
     await downgrade_to(url, _BEFORE)
     assert await _in_bytes(url) == {}
-    assert (await _fetch(url, _CHECK_INDEXES))[0][0] > 20
-    assert (await _fetch(url, "SELECT count(*) FROM deliveries WHERE status = 'succeeded'"))[0][
+    assert (await fetch_rows(url, _CHECK_INDEXES))[0][0] > 20
+    assert (await fetch_rows(url, "SELECT count(*) FROM deliveries WHERE status = 'succeeded'"))[0][
         0
     ] == 60

@@ -7,10 +7,9 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
-from sqlalchemy import insert, text
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from hookcast.store import migrate, to_async_url
@@ -19,7 +18,7 @@ from hookcast.store.partitions import create_sql
 from hookcast.store.rows import event_values
 from hookcast.store.tables import accounts, events, metadata, unanalyzed
 from support import factories as make
-from support.migrations import downgrade_to
+from support.migrations import downgrade_to, fetch_rows
 from support.postgres import run_sql
 
 pytestmark = pytest.mark.postgres
@@ -61,23 +60,13 @@ def _declared() -> dict[str, set[str]]:
     }
 
 
-async def _fetch(url: str, sql: str) -> list[Any]:
-    engine = create_async_engine(to_async_url(url))
-    try:
-        async with engine.begin() as conn:
-            result = await conn.execute(text(sql))
-            return list(result) if result.returns_rows else []
-    finally:
-        await engine.dispose()
-
-
 async def _unanalyzed(url: str) -> dict[str, set[str]]:
     """The columns without statistics by table, each partition's counted with its parent's;
     asserts that every partition has exactly its parent's."""
     by_relation: dict[tuple[str, str], set[str]] = {}
-    for table, relation, column in await _fetch(url, _UNANALYZED):
+    for table, relation, column in await fetch_rows(url, _UNANALYZED):
         by_relation.setdefault((table, relation), set()).add(column)
-    partitions = dict(await _fetch(url, _PARTITIONS))
+    partitions = dict(await fetch_rows(url, _PARTITIONS))
     found: dict[str, set[str]] = {}
     for (table, relation), columns in by_relation.items():
         assert columns == by_relation.get((table, table)), relation
@@ -118,9 +107,9 @@ async def _store_events_at(url: str, revision: str, count: int) -> None:
 async def _analyzed_columns(url: str) -> set[str]:
     """The events' columns ANALYZE gives statistics (pg_stats) after their old ones are
     forgotten."""
-    await _fetch(url, "DELETE FROM pg_statistic WHERE starelid = 'events'::regclass")
-    await _fetch(url, "ANALYZE events")
-    rows = await _fetch(url, "SELECT attname FROM pg_stats WHERE tablename = 'events'")
+    await fetch_rows(url, "DELETE FROM pg_statistic WHERE starelid = 'events'::regclass")
+    await fetch_rows(url, "ANALYZE events")
+    rows = await fetch_rows(url, "SELECT attname FROM pg_stats WHERE tablename = 'events'")
     return {column for (column,) in rows}
 
 
@@ -142,7 +131,7 @@ async def test_upgrading_leaves_documents_unanalyzed_and_downgrading_analyzes_th
     day = datetime.now(UTC).date() + timedelta(days=40)
     for table in ("deliveries", "attempts"):
         for statement in create_sql(table, day):
-            await _fetch(url, statement)
+            await fetch_rows(url, statement)
     assert await _unanalyzed(url) == _declared()
 
     await downgrade_to(url, _BEFORE)

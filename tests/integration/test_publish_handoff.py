@@ -163,11 +163,9 @@ async def test_handed_over_deliveries_carry_the_publishs_traceparent(store: SqlS
     assert [c.event.traceparent for c in handoff.taken] == [expected]
 
 
-async def test_in_one_process_a_published_event_arrives_without_a_claim(
-    hookcast: Deployment,
-) -> None:
-    receiver = await hookcast.receiver()
-    hook = await hookcast.hook_for(receiver)
+async def _worker_taking_handovers(hookcast: Deployment) -> list[int]:
+    """Starts a worker that publishes hand their deliveries to, as `serve` runs one; the
+    list it returns grows by each of its claims' sizes."""
     store = hookcast.runtime.store
     claimed: list[int] = []
     claim = store.claim_due_deliveries
@@ -182,6 +180,15 @@ async def test_in_one_process_a_published_event_arrives_without_a_claim(
     hookcast.runtime.services.events.handoff = running.worker  # as Runtime.run_worker does
     # A worker takes deliveries once its loop runs (serve starts it before serving).
     await eventually(lambda: running.worker.lease() is not None)
+    return claimed
+
+
+async def test_in_one_process_a_published_event_arrives_without_a_claim(
+    hookcast: Deployment,
+) -> None:
+    receiver = await hookcast.receiver()
+    hook = await hookcast.hook_for(receiver)
+    claimed = await _worker_taking_handovers(hookcast)
 
     ids = await hookcast.publish({"event": "media_available", "media_id": "MNYaMSQl"})
     await receiver.wait_for_events(set(ids))
@@ -253,19 +260,7 @@ async def _third_event_of_a_media(
     async with Deployment.open(url) as hookcast:
         receiver = await hookcast.receiver()
         hook = await hookcast.hook_for(receiver, **webhook)
-        store = hookcast.runtime.store
-        claimed: list[int] = []
-        claim = store.claim_due_deliveries
-
-        async def counting_claim(**kwargs: Any) -> Sequence[ClaimedDelivery]:
-            found = await claim(**kwargs)
-            claimed.append(len(found))
-            return found
-
-        store.claim_due_deliveries = counting_claim  # type: ignore[method-assign]
-        running = hookcast.start_worker()
-        hookcast.runtime.services.events.handoff = running.worker  # as Runtime.run_worker does
-        await eventually(lambda: running.worker.lease() is not None)
+        claimed = await _worker_taking_handovers(hookcast)
         media = {"event": "media_available", "media_id": "MNYaMSQl"}
         await receiver.wait_for_events(set(await hookcast.publish(media, media)))
         await _reset_statements(url)

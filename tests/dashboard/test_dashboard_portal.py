@@ -250,16 +250,7 @@ async def test_a_portal_links_theme_holds_on_the_pages_without_its_session(
     assert "You are signed out" in signed_out.text
     assert f'<html lang="en"{dark}>' in signed_out.text
 
-    claims = tokens.verify(
-        board.signing_key, purpose="session", token=cookie, now=datetime.now(UTC)
-    )
-    ended = tokens.sign(
-        board.signing_key,
-        purpose="session",
-        claims={name: value for name, value in claims.items() if name != "x"},
-        expires=datetime.now(UTC) - timedelta(minutes=1),
-    )
-    board.client.cookies.set(sessions.COOKIE, ended)
+    board.client.cookies.set(sessions.COOKIE, _ended(board, cookie))
     page = await board.client.get("/webhooks")
     assert "Your session has ended" in page.text
     assert f'<html lang="en"{dark}>' in page.text
@@ -280,22 +271,26 @@ async def test_a_portal_links_theme_holds_on_the_pages_without_its_session(
             assert f'<html lang="en"{shown}>' in page.text, (title, asked)
 
 
+def _ended(board: Board, cookie: str) -> str:
+    """The session cookie `cookie` signed again as it would be had it ended a minute ago."""
+    claims = tokens.verify(
+        board.signing_key, purpose="session", token=cookie, now=datetime.now(UTC)
+    )
+    return tokens.sign(
+        board.signing_key,
+        purpose="session",
+        claims={name: value for name, value in claims.items() if name != "x"},
+        expires=datetime.now(UTC) - timedelta(minutes=1),
+    )
+
+
 async def test_a_customer_whose_session_ended_is_told_in_their_words(board: Board) -> None:
     await board.sign_in(board.admin)
     await board.post("/portal-settings", {"name": "Acme Video"})
     board.client.cookies.clear()
     await board.client.get(await _link(board))
     cookie = board.client.cookies[sessions.COOKIE]
-    claims = tokens.verify(
-        board.signing_key, purpose="session", token=cookie, now=datetime.now(UTC)
-    )
-    expired = tokens.sign(
-        board.signing_key,
-        purpose="session",
-        claims={name: value for name, value in claims.items() if name != "x"},
-        expires=datetime.now(UTC) - timedelta(minutes=1),
-    )
-    board.client.cookies.set(sessions.COOKIE, expired)
+    board.client.cookies.set(sessions.COOKIE, _ended(board, cookie))
 
     page = await board.client.get("/webhooks")
 

@@ -50,6 +50,8 @@ def policy(settings: Settings) -> Policy:
         max_batch_events=settings.max_batch_events,
         max_webhooks_per_account=settings.max_webhooks_per_account,
         max_deliveries_per_publish=settings.max_deliveries_per_publish,
+        max_containers_per_publish=settings.max_containers_per_publish,
+        max_containers_per_event=settings.max_containers_per_event,
         min_retry_delay=settings.min_retry_delay_seconds,
     )
 

@@ -59,6 +59,11 @@ class Settings(BaseSettings):
     # bound the deliveries one event (webhooks per account) and one publish can create.
     max_webhooks_per_account: int = Field(default=100, ge=1)
     max_deliveries_per_publish: int = Field(default=10_000, ge=1)
+    # The arrays and objects a publish request's body and one event's `data` may hold,
+    # counted in the JSON text before it is parsed (docs/operations.md, "Limits"): a
+    # Python list or dict is made of each, and held with each queued delivery of the event.
+    max_containers_per_publish: int = Field(default=100_000, ge=1)
+    max_containers_per_event: int = Field(default=10_000, ge=1)
     # The shortest wait a custom retry_policy may ask for (docs/delivery.md); lower it only
     # to test receivers locally.
     min_retry_delay_seconds: float = Field(default=1.0, ge=0)
@@ -113,6 +118,13 @@ class Settings(BaseSettings):
             raise ValueError(
                 "HOOKCAST_MAX_DELIVERIES_PER_PUBLISH must be at least "
                 "HOOKCAST_MAX_WEBHOOKS_PER_ACCOUNT, so that one event can always be published"
+            )
+        # An event's envelope is one object more than its `data`.
+        if self.max_containers_per_publish <= self.max_containers_per_event:
+            raise ValueError(
+                "HOOKCAST_MAX_CONTAINERS_PER_PUBLISH must be more than "
+                "HOOKCAST_MAX_CONTAINERS_PER_EVENT, so that any event one may publish fits in "
+                "a request"
             )
         return self
 

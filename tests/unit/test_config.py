@@ -36,6 +36,30 @@ def test_one_event_to_every_webhook_must_fit_in_a_publish() -> None:
         Settings(max_webhooks_per_account=200, max_deliveries_per_publish=199)
 
 
+def test_the_container_limits_default_to_100000_a_publish_and_10000_an_event(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("HOOKCAST_MAX_CONTAINERS_PER_PUBLISH", raising=False)
+    monkeypatch.delenv("HOOKCAST_MAX_CONTAINERS_PER_EVENT", raising=False)
+    assert (Settings().max_containers_per_publish, Settings().max_containers_per_event) == (
+        100_000,
+        10_000,
+    )
+    monkeypatch.setenv("HOOKCAST_MAX_CONTAINERS_PER_PUBLISH", "500")
+    monkeypatch.setenv("HOOKCAST_MAX_CONTAINERS_PER_EVENT", "40")
+    assert (Settings().max_containers_per_publish, Settings().max_containers_per_event) == (
+        500,
+        40,
+    )
+
+
+def test_an_event_at_its_container_limit_must_fit_in_a_publish() -> None:
+    # Its envelope is one object more than its data.
+    Settings(max_containers_per_publish=41, max_containers_per_event=40)
+    with pytest.raises(ValidationError, match="any event one may publish fits"):
+        Settings(max_containers_per_publish=40, max_containers_per_event=40)
+
+
 def test_a_lease_too_short_for_the_longest_timeout_is_refused_at_start() -> None:
     # 30 s to answer and 5 s to record: with a shorter lease such a delivery never starts.
     with pytest.raises(ValidationError, match="lease_seconds"):

@@ -39,7 +39,9 @@ def _python_calls(check: Callable[[], object]) -> int:
 
 
 def _checked(data: Any, max_depth: int = 64) -> object:
-    return v.json_object(data, field="data", max_depth=max_depth, max_bytes=_BYTES)
+    return v.json_object(
+        data, field="data", max_depth=max_depth, max_bytes=_BYTES, max_containers=_BYTES
+    )
 
 
 @pytest.mark.parametrize(

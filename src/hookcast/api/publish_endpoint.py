@@ -103,6 +103,7 @@ class PublishEndpoint:
         caller = await events.publisher(_header(scope, b"authorization"))
         if self._limiter is not None:
             self._limiter.check(caller.key_id or caller.account_id)
+        events.check_body(body)  # before parsing: what the parse would make is bounded
         try:
             raw = orjson.loads(body)
         except orjson.JSONDecodeError:

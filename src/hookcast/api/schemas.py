@@ -346,7 +346,10 @@ class PublishedEvent(BaseModel):
     )
     data: dict[str, Any] | None = Field(
         default=None,
-        description="Details delivered under `data` (up to 256 KiB, 64 levels deep)",
+        description=(
+            "Details delivered under `data` (up to 256 KiB, 64 levels deep and, by default, "
+            "10,000 arrays and objects)"
+        ),
     )
 
 

@@ -12,7 +12,7 @@ from hookcast.ports import Clock, PublishObserver, Resolver, Store, Tracer
 from hookcast.services.accounts import AccountService, NewApiKey
 from hookcast.services.auth import AuthService, Caller
 from hookcast.services.deliveries import DeliveryFilter, DeliveryService, TestSent
-from hookcast.services.events import EventService
+from hookcast.services.events import MAX_EVENT_CONTAINERS, MAX_PUBLISH_CONTAINERS, EventService
 from hookcast.services.portal import PortalService
 from hookcast.services.sites import SiteService
 from hookcast.services.urls import UrlGuard
@@ -45,6 +45,8 @@ class Policy:
     max_batch_events: int = 1000
     max_webhooks_per_account: int = 100
     max_deliveries_per_publish: int = 10_000
+    max_containers_per_publish: int = MAX_PUBLISH_CONTAINERS
+    max_containers_per_event: int = MAX_EVENT_CONTAINERS
     min_retry_delay: float = MIN_CUSTOM_DELAY  # of a custom retry_policy, in seconds
 
 
@@ -88,6 +90,8 @@ def build_services(
             clock=clock,
             max_batch=policy.max_batch_events,
             max_deliveries=policy.max_deliveries_per_publish,
+            max_containers_per_publish=policy.max_containers_per_publish,
+            max_containers_per_event=policy.max_containers_per_event,
             observer=publish_observer,
             tracer=tracer,
         ),

@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from hookcast.domain.errors import ValidationFailed
+from hookcast.domain.errors import LimitExceeded, ValidationFailed
 
 
 def text(value: object, *, field: str, max_length: int, required: bool = True) -> str:
@@ -88,22 +88,53 @@ def one_of(value: object, choices: Sequence[str], *, field: str) -> str:
 
 
 def json_object(
-    value: Mapping[str, Any], *, field: str, max_depth: int, max_bytes: int
+    value: Mapping[str, Any],
+    *,
+    field: str,
+    max_depth: int,
+    max_bytes: int,
+    max_containers: int,
 ) -> Mapping[str, Any]:
-    """`value` if it is at most `max_depth` levels deep (itself the first) and at most
-    `max_bytes` long as JSON: a document past either limit could be stored but not
-    delivered (the serializers and many receivers' parsers stop at a depth)."""
+    """`value` if it is at most `max_depth` levels deep (itself the first), at most
+    `max_bytes` long as JSON and made of at most `max_containers` arrays and objects
+    (itself one): a document past the first two could be stored but not delivered (the
+    serializers and many receivers' parsers stop at a depth), and the third bounds what a
+    worker holds for each queued delivery of it (a Python list or dict of its own per array
+    or object: 255 KB of `[]` is 85,000 of them, about 5 MB)."""
     try:
         text = orjson.dumps(value, default=_plain)
     except TypeError as error:  # from in-process callers: a value JSON has no form for
         if str(error) == _ORJSON_TOO_DEEP:  # past orjson's 254 levels, so past max_depth
             raise _too_deep(field, max_depth) from None
         raise ValidationFailed(f"{field} must hold only JSON values", field=field) from None
-    if _deeper_than(text, max_depth):
-        raise _too_deep(field, max_depth)
+    # Brackets inside strings count here too: an upper bound, exact for the usual event.
+    brackets = text.count(b"[") + text.count(b"{")
+    if brackets > min(max_depth, max_containers):
+        outside = _outside_strings(text)
+        found = outside.count(b"[") + outside.count(b"{")
+        if found > max_containers:
+            raise LimitExceeded(
+                f"{field} holds {found} arrays and objects; at most {max_containers} are "
+                "allowed in one event",
+                field=field,
+            )
+        if found > max_depth and _deeper_than(outside, max_depth):
+            raise _too_deep(field, max_depth)
     if len(text) > max_bytes:
         raise ValidationFailed(f"{field} is over {max_bytes} bytes as JSON", field=field)
     return value
+
+
+def containers_past(text: bytes, limit: int) -> int:
+    """How many arrays and objects the JSON document `text` holds if that is more than
+    `limit`, else 0: its `[` and `{` outside strings, counted with bytes methods (in C)
+    before the document is parsed. Exact for valid JSON; for text that is not, a number
+    (its parser then refuses it, or this count already has)."""
+    if text.count(b"[") + text.count(b"{") <= limit:  # the usual body: decided at once
+        return 0
+    outside = _outside_strings(text)
+    found = outside.count(b"[") + outside.count(b"{")
+    return found if found > limit else 0
 
 
 _ORJSON_TOO_DEEP = "Recursion limit reached"
@@ -121,15 +152,20 @@ _BRACKETS = bytes.maketrans(b"{}", b"[]")
 _NOT_BRACKETS = bytes(set(range(256)) - set(b'"[]{}'))
 
 
-def _deeper_than(text: bytes, limit: int) -> bool:
-    """Whether the JSON document `text` (as orjson writes it) nests arrays and objects more
-    than `limit` levels deep."""
-    if text.count(b"[") + text.count(b"{") <= limit:  # the usual event: too few to be
-        return False
-    # Outside strings only: an escaped backslash or quote is a pair (JSON's escapes start
-    # with a backslash), so once those are gone every quote left opens or closes a string.
+def _outside_strings(text: bytes) -> bytes:
+    """The brackets (`[]{}`) of the JSON document `text` that are outside its strings, in
+    order, nothing else."""
+    # An escaped backslash or quote is a pair (JSON's escapes start with a backslash, and
+    # `replace` takes a run of backslashes pair by pair from its left), so once those are
+    # gone every quote left opens or closes a string. Whitespace and every other byte go
+    # with `translate`: what JSON allows between tokens does not matter.
     unescaped = text.replace(b"\\\\", b"").replace(b'\\"', b"")
-    outside = b"".join(unescaped.translate(None, _NOT_BRACKETS).split(b'"')[::2])
+    return b"".join(unescaped.translate(None, _NOT_BRACKETS).split(b'"')[::2])
+
+
+def _deeper_than(outside: bytes, limit: int) -> bool:
+    """Whether the brackets `outside` (`_outside_strings` of a JSON document) nest arrays
+    and objects more than `limit` levels deep."""
     # Each pass drops the innermost arrays and objects ("[]" once both are "[...]"): one
     # level, however many there are. A pass that leaves more than half is narrow and deep
     # (thousands of chains 60 levels deep would take 60 passes over them all): the rest's

@@ -20,7 +20,8 @@ from hookcast.api.schemas import PUBLISH_EXAMPLES, PublishedBatch, PublishedEven
 router = APIRouter(prefix="/v2/events", tags=["events"], route_class=OrjsonRoute)
 
 PUBLISH_DOC = (
-    "One event, or a batch of up to 1,000 under `events`. See GET /v2/event_types/ for the "
+    "One event, or a batch of up to 1,000 under `events`, holding at most 100,000 arrays and "
+    "objects (by default; more is `400 limit_exceeded`). See GET /v2/event_types/ for the "
     "resource id fields each event type requires."
 )
 TRACEPARENT_DOC = (

@@ -177,6 +177,19 @@ def postgres_url(_postgres: PostgresServer | None) -> Callable[[str], str]:
     return _postgres.url
 
 
+_empty_databases = itertools.count(1)
+
+
+@pytest.fixture
+def empty_postgres_url(postgres_url: Callable[[str], str]) -> Iterator[str]:
+    """A database on the session's PostgreSQL server with nothing in it (not migrated: for
+    tests of migrations and of the schema they leave), dropped after the test."""
+    name = f"hookcast_empty_{next(_empty_databases)}"
+    run_sql(postgres_url("postgres"), f"CREATE DATABASE {name}")
+    yield postgres_url(name)
+    run_sql(postgres_url("postgres"), f"DROP DATABASE {name} WITH (FORCE)")
+
+
 @pytest.fixture(scope="session")
 def _postgres_template(postgres_url: Callable[[str], str]) -> str:
     """A migrated database that every test's database is copied from (much faster than

@@ -3,8 +3,6 @@ that holds deliveries of every kind, keeping every row and every index valid bot
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,12 +20,10 @@ from hookcast.store.rows import attempt_values, delivery_values, event_values, w
 from hookcast.store.tables import accounts, attempts, deliveries, events, metadata, webhooks
 from support import factories as make
 from support.migrations import downgrade_to, fetch_rows
-from support.postgres import run_sql
 
 pytestmark = pytest.mark.postgres
 
 _BEFORE = "0020_site_ids_per_account"
-_numbers = itertools.count(1)
 
 # Every text column of the public tables and their partitions, with its collation
 # ("default" where the column names none) and the table it belongs to or is a partition of.
@@ -48,14 +44,6 @@ SELECT count(bt_index_check(c.oid, true))
 FROM pg_class c JOIN pg_am am ON am.oid = c.relam
 WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'i' AND am.amname = 'btree'
 """
-
-
-@pytest.fixture
-def empty_postgres_url(postgres_url: Callable[[str], str]) -> Iterator[str]:
-    name = f"hookcast_bytes_{next(_numbers)}"
-    run_sql(postgres_url("postgres"), f"CREATE DATABASE {name}")
-    yield postgres_url(name)
-    run_sql(postgres_url("postgres"), f"DROP DATABASE {name} WITH (FORCE)")
 
 
 def _declared_in_bytes() -> dict[str, set[str]]:

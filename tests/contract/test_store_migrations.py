@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 import re
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -45,9 +44,6 @@ from hookcast.store.tables import (
 )
 from support import factories as make
 from support.migrations import downgrade_to
-from support.postgres import run_sql
-
-_numbers = itertools.count(1)
 
 
 @pytest.fixture(
@@ -60,11 +56,7 @@ def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'empty.db'}"
         return
-    postgres_url: Callable[[str], str] = request.getfixturevalue("postgres_url")
-    name = f"hookcast_empty_{next(_numbers)}"
-    run_sql(postgres_url("postgres"), f"CREATE DATABASE {name}")
-    yield postgres_url(name)
-    run_sql(postgres_url("postgres"), f"DROP DATABASE {name} WITH (FORCE)")
+    yield request.getfixturevalue("empty_postgres_url")
 
 
 async def _scalar(database_url: str, sql: str) -> object:

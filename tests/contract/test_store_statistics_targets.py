@@ -4,8 +4,6 @@ partition, those made later included; and a downgrade gives them back."""
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -19,12 +17,10 @@ from hookcast.store.rows import event_values
 from hookcast.store.tables import accounts, events, metadata, unanalyzed
 from support import factories as make
 from support.migrations import downgrade_to, fetch_rows
-from support.postgres import run_sql
 
 pytestmark = pytest.mark.postgres
 
 _BEFORE = "0021_keys_in_byte_order"
-_numbers = itertools.count(1)
 
 # Every column of the public tables and their partitions whose statistics target is 0, with
 # the table it belongs to or is a partition of.
@@ -41,14 +37,6 @@ _PARTITIONS = """
 SELECT parent.relname, count(*) FROM pg_inherits
 JOIN pg_class parent ON parent.oid = pg_inherits.inhparent GROUP BY 1
 """
-
-
-@pytest.fixture
-def empty_postgres_url(postgres_url: Callable[[str], str]) -> Iterator[str]:
-    name = f"hookcast_statistics_{next(_numbers)}"
-    run_sql(postgres_url("postgres"), f"CREATE DATABASE {name}")
-    yield postgres_url(name)
-    run_sql(postgres_url("postgres"), f"DROP DATABASE {name} WITH (FORCE)")
 
 
 def _declared() -> dict[str, set[str]]:

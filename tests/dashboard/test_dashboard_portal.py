@@ -53,17 +53,21 @@ async def test_an_editor_portal_link_may_change_webhooks(board: Board) -> None:
     assert response.status_code == 303
 
 
-async def test_expired_and_forged_links_get_a_clear_error_page(board: Board) -> None:
-    past = datetime.now(UTC) - timedelta(hours=2)
-    expired, _ = portal.make_link(
+def _expired_link(board: Board) -> str:
+    """A viewer's portal link of the board's account, an hour past its expiry."""
+    link, _ = portal.make_link(
         board.signing_key,
         account_id=board.account_id,
         role="viewer",
         issuer_key_id="whatever",
         duration="1h",
-        now=past,
+        now=datetime.now(UTC) - timedelta(hours=2),
     )
-    response = await board.client.get(f"/portal/{expired}")
+    return link
+
+
+async def test_expired_and_forged_links_get_a_clear_error_page(board: Board) -> None:
+    response = await board.client.get(f"/portal/{_expired_link(board)}")
     assert response.status_code == 410
     assert "This link has expired" in response.text
 
@@ -256,14 +260,7 @@ async def test_a_portal_links_theme_holds_on_the_pages_without_its_session(
     assert f'<html lang="en"{dark}>' in page.text
 
     board.client.cookies.clear()
-    expired, _ = portal.make_link(
-        board.signing_key,
-        account_id=board.account_id,
-        role="viewer",
-        issuer_key_id="whatever",
-        duration="1h",
-        now=datetime.now(UTC) - timedelta(hours=2),
-    )
+    expired = _expired_link(board)
     for broken, title in ((expired, "This link has expired"), ("x.y", "This link is not valid")):
         for asked, shown in (("dark", dark), ("light", ' data-theme="light"'), ("sepia", "")):
             page = await board.client.get(f"/portal/{broken}?theme={asked}")

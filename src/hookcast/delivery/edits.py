@@ -32,6 +32,7 @@ from collections.abc import Callable, Collection, Mapping
 from operator import attrgetter
 
 from hookcast.delivery.outage import Outage
+from hookcast.delivery.waiting import first_of
 from hookcast.domain.models import Webhook
 from hookcast.ports import DeliveryQueue
 
@@ -124,7 +125,7 @@ class EditWatch:
                 # Nothing was queued, and nothing can have been since: `look` found that
                 # without yielding to the loop. Until some are, no timer.
                 self._filled.clear()
-                await _first_of(stop, self._filled)
+                await first_of(stop, self._filled)
 
     async def look(self) -> bool:
         """Compares the queued deliveries' webhooks with the stored ones once; whether any
@@ -149,13 +150,3 @@ _TOLD_FOR = 120.0
 
 def _outdated(claimed: list[Webhook], current: Mapping[str, Webhook]) -> set[str]:
     return {hook.id for hook in claimed if is_outdated(hook, current.get(hook.id))}
-
-
-async def _first_of(*events: asyncio.Event) -> None:
-    """Until one of `events` is set (no timeout)."""
-    waiters = [asyncio.ensure_future(event.wait()) for event in events]
-    try:
-        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()

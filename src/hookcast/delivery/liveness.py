@@ -32,6 +32,7 @@ from datetime import datetime, timedelta
 
 from hookcast.delivery.options import WorkerOptions
 from hookcast.delivery.outage import Outage
+from hookcast.delivery.waiting import first_of
 from hookcast.ports import Clock, DeliveryQueue
 
 __all__ = ["DueRead", "Liveness"]
@@ -117,8 +118,8 @@ class Liveness:
         loop = asyncio.get_running_loop()
         self._took.clear()  # before `holding()` is asked: leases taken after it set it again
         if not self._holding():
-            await _first_of(stop, self._took, seconds=last + 2 * beat - loop.time())
-        await _first_of(stop, seconds=last + beat - loop.time())
+            await first_of(stop, self._took, seconds=last + 2 * beat - loop.time())
+        await first_of(stop, seconds=last + beat - loop.time())
 
     async def _beat_now(self, *, read_due: bool) -> DueRead:
         """A beat now (inside `_one_at_a_time`), taking back from the workers found dead
@@ -166,15 +167,3 @@ class Liveness:
         if read_due:
             self._latest = read
         return read
-
-
-async def _first_of(*events: asyncio.Event, seconds: float) -> None:
-    """Until one of `events` is set, at most `seconds` (none if not above 0)."""
-    if seconds <= 0 or any(event.is_set() for event in events):
-        return
-    waiters = [asyncio.ensure_future(event.wait()) for event in events]
-    try:
-        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()

@@ -8,7 +8,8 @@ publishes `--publishes` requests of 19 events, each with one 254 KB string in `d
 (`--shape arrays`: 85,000 empty arrays instead, which the limits refuse), ~4.8 MB a
 request. Meanwhile account A reads `GET /v2/webhooks/` and anyone `/healthz` every 50 ms.
 Printed as one JSON line: each publish's time and status, `serve`'s RSS before, at its peak
-(sampled every 0.1 s) and `--settle` seconds after the last publish, the worst and median
+(sampled every 0.1 s) and `--settle` seconds after the receivers read the last delivery
+(`--receivers close`: after the last publish), the worst and median
 latency of A's requests, how many deliveries the receivers got, and the machine's load and
 steal. Bounded: every wait has a deadline, the children are stopped in `finally`.
 
@@ -100,6 +101,12 @@ def _rss_mib(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) // 1024
     return 0
+
+
+def _seen(counter: Path) -> int:
+    """Requests the receivers have read (as of their last note, at most 0.5 s old)."""
+    text = counter.read_text() if counter.exists() else ""
+    return int(text) if text.strip() else 0
 
 
 def _event_data(shape: str) -> dict[str, Any]:
@@ -223,12 +230,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             times.append(round(time.perf_counter() - began, 3))
             statuses.append(answer.status_code)
         after_publishes = _rss_mib(serve.pid)
+        published = time.monotonic()
+        expected = statuses.count(202) * EVENTS_PER_PUBLISH * RECEIVERS
+        if args.receivers == "answer":  # until the receivers have read every delivery
+            deadline = published + args.deliver_within
+            while _seen(seen_file) < expected and time.monotonic() < deadline:
+                stop.wait(0.2)
+        delivered_s = round(time.monotonic() - published, 1)
         stop.wait(args.settle)
         stop.set()
         for thread in (sampler, health, listing):
             thread.join(timeout=70)
         settled = _rss_mib(serve.pid)
-        delivered = int(seen_file.read_text()) if seen_file.exists() else 0
+        delivered = _seen(seen_file)
         return {
             "src": src,
             "shape": args.shape,
@@ -242,6 +256,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "rss_settled": settled,
             "settle_s": args.settle,
             "delivered": delivered,
+            "expected": expected,
+            "delivered_after_s": delivered_s,
             "healthz_worst_s": round(max(health.latencies), 3),
             "healthz_p50_s": round(statistics.median(health.latencies), 4),
             "a_list_worst_s": round(max(listing.latencies), 3),
@@ -258,7 +274,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--shape", choices=("string", "arrays"), default="string")
     parser.add_argument("--publishes", type=int, default=4)
-    parser.add_argument("--settle", type=float, default=20.0)
+    parser.add_argument("--settle", type=float, default=20.0, help="s after the last delivery")
+    parser.add_argument(
+        "--deliver-within", type=float, default=120.0, help="s to wait for every delivery"
+    )
     parser.add_argument("--src", default="", help="HookCast's src to run (default: this one)")
     parser.add_argument(
         "--env", action="append", default=[], help="NAME=value for serve (repeatable)"

@@ -70,20 +70,24 @@ async def _answer_late(
         writer.close()
 
 
-async def _receive(
-    first_port: int, count: int, delay: float, *, lifetime: float, head_limit: int
-) -> None:
+async def _receive(count: int, delay: float, *, lifetime: float, head_limit: int) -> None:
+    """`count` receivers on free ports of 127.0.0.1, named in BIG_PAYLOADS_PORTS; how many
+    requests they have read, in BIG_PAYLOADS_SEEN every 0.5 s."""
     seen = [0]
     servers = [
         await asyncio.start_server(
             lambda r, w: _answer_late(r, w, delay, seen),
             "127.0.0.1",
-            first_port + i,
+            0,
             backlog=1024,
             limit=head_limit,
         )
-        for i in range(count)
+        for _ in range(count)
     ]
+    ports = [server.sockets[0].getsockname()[1] for server in servers]
+    written = Path(os.environ["BIG_PAYLOADS_PORTS"] + ".tmp")
+    written.write_text(json.dumps(ports))  # noqa: ASYNC240 (once, before serving)
+    written.rename(os.environ["BIG_PAYLOADS_PORTS"])  # noqa: ASYNC240 (whole, or not yet)
     counter = Path(os.environ["BIG_PAYLOADS_SEEN"])
     deadline = time.monotonic() + lifetime
     while time.monotonic() < deadline:  # bounded: the harness stops it sooner
@@ -101,6 +105,16 @@ def _rss_mib(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) // 1024
     return 0
+
+
+def _receivers(ports: Path, *, timeout: float) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while not ports.exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the receivers did not start within {timeout:.0f} s")
+        time.sleep(0.05)
+    found: list[int] = json.loads(ports.read_text())
+    return found
 
 
 def _seen(counter: Path) -> int:
@@ -161,24 +175,29 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     key_a = cli("keys", "create", "--role", "admin", "--account", account_a).split()[-1]
     key_b = cli("keys", "create", "--role", "admin").split()[-1]
     children = Children(work)
-    port, first_receiver = free_port(), 29_400 + os.getpid() % 300 * RECEIVERS
+    port = free_port()
     try:
-        seen_file = work / "seen"
+        seen_file, ports_file = work / "seen", work / "ports"
         children.start(
             "receivers",
             [
                 sys.executable,
-                *("-m", "benchmarks.big_payloads", "--receive", str(first_receiver)),
+                *("-m", "benchmarks.big_payloads", "--receive"),
                 *("--receivers", args.receivers),
             ],
-            env={"PYTHONPATH": str(REPO), "BIG_PAYLOADS_SEEN": str(seen_file)},
+            env={
+                "PYTHONPATH": str(REPO),
+                "BIG_PAYLOADS_SEEN": str(seen_file),
+                "BIG_PAYLOADS_PORTS": str(ports_file),
+            },
             cwd=REPO,
         )
+        worker = ["--no-worker"] if args.no_worker else []
         serve = children.start(
-            "serve", [sys.executable, "-c", SERVE, "serve", "--port", str(port)], env=env
+            "serve", [sys.executable, "-c", SERVE, "serve", "--port", str(port), *worker], env=env
         )
         wait_for_port(port, timeout=60, process=serve.process, name="serve")
-        wait_for_port(first_receiver + RECEIVERS - 1, timeout=30, name="receivers")
+        ports = _receivers(ports_file, timeout=30)
         base = f"http://127.0.0.1:{port}"
         b = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key_b}"}, timeout=60)
         a = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key_a}"}, timeout=60)
@@ -190,7 +209,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 json={
                     "metadata": {
                         "name": f"slow {i}",
-                        "webhook_url": f"http://127.0.0.1:{first_receiver + i}/hook",
+                        "webhook_url": f"http://127.0.0.1:{ports[i]}/hook",
                         "events": ["media_available"],
                         "site_ids": ["*"],
                         "timeout_seconds": 30,
@@ -232,7 +251,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         after_publishes = _rss_mib(serve.pid)
         published = time.monotonic()
         expected = statuses.count(202) * EVENTS_PER_PUBLISH * RECEIVERS
-        if args.receivers == "answer":  # until the receivers have read every delivery
+        if args.receivers == "answer" and not args.no_worker:  # until every delivery is read
             deadline = published + args.deliver_within
             while _seen(seen_file) < expected and time.monotonic() < deadline:
                 stop.wait(0.2)
@@ -246,7 +265,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         return {
             "src": src,
             "shape": args.shape,
-            "receivers": args.receivers,
+            "receivers": "none (--no-worker)" if args.no_worker else args.receivers,
             "body_bytes": len(body),
             "statuses": statuses,
             "publish_s": times,
@@ -289,11 +308,14 @@ def main() -> None:
         help="answer: read each request, answer 200 after 2 s; close: asyncio's default "
         "64 KB limit on a line, so the JWT's header ends every connection unanswered",
     )
-    parser.add_argument("--receive", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--no-worker", action="store_true", help="serve --no-worker: the publishes alone"
+    )
+    parser.add_argument("--receive", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.receive:
         limit = 2**20 if args.receivers == "answer" else 2**16
-        asyncio.run(_receive(args.receive, RECEIVERS, 2.0, lifetime=600.0, head_limit=limit))
+        asyncio.run(_receive(RECEIVERS, 2.0, lifetime=600.0, head_limit=limit))
         return
     print(json.dumps(run(args)), flush=True)
 

@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -145,6 +146,32 @@ class _Pinger(threading.Thread):
             self._halt.wait(0.05)
 
 
+def _webhooks(client: httpx.Client, ports: list[int]) -> None:
+    """One webhook of the client's account (JW Player's format) at each receiver."""
+    for number, port in enumerate(ports):
+        metadata = {
+            "name": f"slow {number}",
+            "webhook_url": f"http://127.0.0.1:{port}/hook",
+            "events": ["media_available"],
+            "site_ids": ["*"],
+            "timeout_seconds": 30,
+        }
+        client.post("/v2/webhooks/", json={"metadata": metadata}).raise_for_status()
+
+
+def _publish(client: httpx.Client, body: bytes, count: int) -> tuple[list[float], list[int]]:
+    """`body` published `count` times, one after another: each one's seconds and status."""
+    times, statuses = [], []
+    for _ in range(count):
+        began = time.perf_counter()
+        answer = client.post(
+            "/v2/events/", content=body, headers={"Content-Type": "application/json"}
+        )
+        times.append(round(time.perf_counter() - began, 3))
+        statuses.append(answer.status_code)
+    return times, statuses
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="big-payloads-"))
     src = args.src or str(REPO / "src")
@@ -203,20 +230,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         a = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key_a}"}, timeout=60)
         site = b.post("/v2/sites/", json={"metadata": {"name": "b"}}).json()["id"]
         a.post("/v2/sites/", json={"metadata": {"name": "a"}})
-        for i in range(RECEIVERS):
-            created = b.post(
-                "/v2/webhooks/",
-                json={
-                    "metadata": {
-                        "name": f"slow {i}",
-                        "webhook_url": f"http://127.0.0.1:{ports[i]}/hook",
-                        "events": ["media_available"],
-                        "site_ids": ["*"],
-                        "timeout_seconds": 30,
-                    }
-                },
-            )
-            created.raise_for_status()
+        _webhooks(b, ports)
         event = {
             "event": "media_available",
             "site_id": site,
@@ -240,14 +254,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         listing = _Pinger(a, "/v2/webhooks/", stop)
         for thread in (sampler, health, listing):
             thread.start()
-        times, statuses = [], []
-        for _ in range(args.publishes):
-            began = time.perf_counter()
-            answer = b.post(
-                "/v2/events/", content=body, headers={"Content-Type": "application/json"}
-            )
-            times.append(round(time.perf_counter() - began, 3))
-            statuses.append(answer.status_code)
+        times, statuses = _publish(b, body, args.publishes)
         after_publishes = _rss_mib(serve.pid)
         published = time.monotonic()
         expected = statuses.count(202) * EVENTS_PER_PUBLISH * RECEIVERS
@@ -287,6 +294,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         }
     finally:
         children.stop_all()
+        if not args.keep:  # its database holds the events: ~20-40 MB a run
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def main() -> None:
@@ -310,6 +319,9 @@ def main() -> None:
     )
     parser.add_argument(
         "--no-worker", action="store_true", help="serve --no-worker: the publishes alone"
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the run's directory (database, logs)"
     )
     parser.add_argument("--receive", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()

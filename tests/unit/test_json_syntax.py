@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hookcast.services.json_syntax import surely_not_json
@@ -42,7 +42,7 @@ def _spaced(text: bytes, spaces: list[bytes]) -> bytes:
 
 
 @given(document=_DOCUMENTS, spaces=st.lists(st.sampled_from([b"", b" ", b"\n\t", b"\r "])))
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_json_is_never_said_not_to_be(document: Any, spaces: list[bytes]) -> None:
     text = _spaced(orjson.dumps(document), spaces or [b""])
     assert _parses(text)
@@ -58,7 +58,7 @@ def test_json_is_never_said_not_to_be(document: Any, spaces: list[bytes]) -> Non
     byte=st.sampled_from(list(b'[]{},:"\\0123456789-+.eEtrufalsn \x00x\xff')),
     edit=st.sampled_from(["insert", "replace", "delete"]),
 )
-@settings(max_examples=2000, deadline=None)
+@settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_what_is_said_not_to_be_json_the_parser_refuses(
     document: Any, at: int, byte: int, edit: str
 ) -> None:

@@ -6,7 +6,8 @@ and then fans the webhook_disabled event out to the other one, whose delivery's 
 share-locks that webhook's row (FOR KEY SHARE, store/deliveries.py `insert_deliveries`),
 which a FOR UPDATE refuses. Taken in that order, the two waited on each other and
 PostgreSQL's deadlock detector rolled one back (review12; this test failed so, in both id
-orders); now each takes both kinds of lock in one pass in id order (`_LOCK_DISABLING`).
+orders); now each takes both kinds of lock in one pass in id order (store/operational.py
+`lock_standing`, store/webhook_locks.py).
 The interleaving is forced, not slept on: a third session holds the events table, where a
 recording goes after its disable and before its fan-out, until both recordings wait."""
 

@@ -170,7 +170,7 @@ async def test_a_recording_disabling_one_webhook_and_a_publish_holding_another_b
         await recorder.close()
 
     assert not cycle, "the recording and the publish waited on each other"
-    assert outcomes == [[event.id], None]
+    assert list(outcomes) == [[event.id], None]
 
 
 def pg_store_database(url: str) -> str:

@@ -352,6 +352,20 @@ def test_an_id_where_the_command_goes_names_the_command(live: LiveServer) -> Non
     assert "Did you mean 'list'?" in hookcast(live, "webhooks", "lsit").output
 
 
+def test_an_id_holding_dots_or_slashes_is_that_id_not_another_route(live: LiveServer) -> None:
+    # Before: `webhooks get .` was GET /v2/webhooks/ (the client resolved the dot segment)
+    # and `webhooks get <id>/secret` was GET /v2/webhooks/<id>/secret/ (the server decodes
+    # %2F before routing): both answered 200 with another route's JSON.
+    hook_id = ok_json(
+        hookcast(live, "webhooks", "create", "--url", "https://example.com/ids", "--json")
+    )["id"]
+    for odd in (".", "..", f"{hook_id}/secret", f"{hook_id}/..", f"../webhooks/{hook_id}"):
+        for command in (("webhooks", "get"), ("webhooks", "deliveries"), ("deliveries", "get")):
+            assert_one_line_error(hookcast(live, *command, odd, "--json"), "was not found")
+    assert_one_line_error(hookcast(live, "webhooks", "delete", "."), "was not found")
+    assert ok_json(hookcast(live, "webhooks", "get", hook_id, "--json"))["id"] == hook_id
+
+
 def test_as_a_real_process_errors_have_no_traceback(live: LiveServer) -> None:
     env = live.env(api_key="hck_wrong")
     done = run_cli(["webhooks", "list"], env, live.cwd)

@@ -114,6 +114,16 @@ class EventService:
                 field="events",
             )
 
+    def check_values(self, raw: object) -> None:
+        """`check_body` for a publish handed over as Python values (hookcast.Hub), counted in
+        the JSON text it would be over HTTP: otherwise a batch of 1,000 events could hold a
+        thousand times the count of one event's data, 10 million arrays and objects by
+        default where a request may hold 100,000. A value JSON has no form for is left to
+        the event's own checks to name."""
+        text = v.json_text(raw)
+        if text is not None:
+            self.check_body(text)
+
     async def publish(self, caller: Caller, raw: object) -> list[str]:
         """Validates one event or a batch (`{"events": [...]}`), stores it with its
         deliveries in one transaction, and returns the event ids once committed.

@@ -85,12 +85,15 @@ async def store_deliveries(
     """Inserts a publish's deliveries (`checked`: every publish's configuration version was
     checked in this transaction), announces those held, tells the workers; returns how
     many are due now."""
+    telling = await operational_sql.may_tell(tx, fanned_out)
     if fanned_out:
-        await delivery_sql.insert_deliveries(tx, fanned_out, webhooks_exist=checked)
+        await delivery_sql.insert_deliveries(
+            tx, fanned_out, webhooks_exist=checked, updating=telling or ()
+        )
     # Workers are woken for deliveries due now, not for those born leased to a worker
     # (fanout.Lease), which that worker already has.
     due = sum(1 for delivery in fanned_out if delivery.lease_token is None)
-    due += await operational_sql.announce_held(tx, fanned_out, box=box)
+    due += await operational_sql.announce_held(tx, fanned_out, telling=telling, box=box)
     if due:
         await notify(tx)
     return due

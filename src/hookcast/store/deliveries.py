@@ -98,19 +98,28 @@ _WAITING = DeliveryStatus.WAITING.value
 
 
 async def insert_deliveries(
-    tx: Transaction, batch: Sequence[Delivery], *, webhooks_exist: bool = False
+    tx: Transaction,
+    batch: Sequence[Delivery],
+    *,
+    webhooks_exist: bool = False,
+    updating: Collection[str] = (),
 ) -> int:
     """Inserts deliveries, skipping (webhook, event) pairs that exist and webhooks deleted
     since fan-out read them. Returns how many rows were offered to the database.
 
     `webhooks_exist`: the caller checked, holding SQLite's write lock, that no webhook was
     deleted since fan-out read them (the account's configuration version), so the check
-    here is skipped; PostgreSQL still share-locks them against a concurrent delete."""
+    here is skipped; PostgreSQL still share-locks them against a concurrent delete.
+    `updating`: webhooks whose rows the transaction updates later (store/operational.py
+    `announce_held`), locked for that here, on PostgreSQL (store/webhooks.py
+    `lock_webhooks`)."""
     paused: list[str] = []
     if webhooks_exist and tx.database == "sqlite":
         kept = list(batch)
     else:
-        live = await lock_webhooks(tx, {delivery.webhook_id for delivery in batch})
+        live = await lock_webhooks(
+            tx, {delivery.webhook_id for delivery in batch}, updating=updating
+        )
         kept = [d for d in batch if d.webhook_id in live]
         if webhooks_exist and not all(live.values()):
             # Their configuration was checked before a pause committed (it held the webhook

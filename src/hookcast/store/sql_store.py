@@ -522,7 +522,11 @@ class SqlStore:
             # every writer locks them in (update_webhook, append_events), so PostgreSQL never
             # sees a cycle. The webhooks' standing is read under that first lock: what
             # changed is told once (store/operational.py).
-            standing = await operational_sql.lock_standing(tx, [h.webhook_id for h in health])
+            standing = await operational_sql.lock_standing(
+                tx,
+                [h.webhook_id for h in health],
+                disabling=[h.webhook_id for h in health if h.disable_reason],
+            )
             health = [_on_standing(h, standing) for h in health]
             # Read in the transaction, after the webhooks' lock: a disable's time (its
             # `last_modified`) is as late as it can be before it commits.

@@ -19,6 +19,7 @@ from hookcast.domain.errors import ValidationFailed
 from hookcast.domain.models import RetryPolicySpec
 
 __all__ = [
+    "GONE_STATUS",
     "MAX_CUSTOM_DELAY",
     "MAX_CUSTOM_DELAYS",
     "MAX_RETRY_AFTER",
@@ -30,6 +31,7 @@ __all__ = [
     "GiveUp",
     "OutcomeKind",
     "RetryAt",
+    "attempts_allowed",
     "classify",
     "decide",
     "failing_too_long",
@@ -126,6 +128,11 @@ def retry_policy_to_json(spec: RetryPolicySpec) -> str | list[float]:
     return [int(delay) if delay.is_integer() else delay for delay in spec.delays]
 
 
+def attempts_allowed(spec: RetryPolicySpec) -> int:
+    """How many attempts the policy makes before it gives up: the first and one per delay."""
+    return len(_delays(spec)) + 1
+
+
 def _delays(spec: RetryPolicySpec) -> tuple[float, ...]:
     # Presets are resolved by name so a spec built without its delays (the Webhook model's
     # default is RetryPolicySpec("standard", ())) still follows the preset.
@@ -144,6 +151,7 @@ class OutcomeKind(enum.StrEnum):
 
 
 _THROTTLING_STATUSES: Final = frozenset({429, 502, 503, 504})
+GONE_STATUS: Final = 410  # a receiver asking to be sent nothing more
 
 
 def classify(status_code: int | None, error: str | None, *, success_from: int = 200) -> OutcomeKind:
@@ -157,7 +165,7 @@ def classify(status_code: int | None, error: str | None, *, success_from: int = 
         return OutcomeKind.FAILURE
     if success_from <= status_code < 300:
         return OutcomeKind.SUCCESS
-    if status_code == 410:
+    if status_code == GONE_STATUS:
         return OutcomeKind.GONE
     if status_code in _THROTTLING_STATUSES:
         return OutcomeKind.THROTTLED

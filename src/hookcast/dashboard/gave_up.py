@@ -16,6 +16,8 @@ from hookcast.domain.retry import GONE_STATUS, attempts_allowed
 
 __all__ = ["GaveUp", "gave_up"]
 
+_GONE = "the webhook was disabled"
+
 
 @dataclass(frozen=True, slots=True)
 class GaveUp:
@@ -34,11 +36,7 @@ def gave_up(
     last = attempts[-1] if attempts else None
     at = delivery.completed_at or (last.started_at if last else None)
     if last is not None and last.status_code == GONE_STATUS:
-        return GaveUp(
-            at,
-            "The endpoint answered 410 Gone, which asks for nothing more: the webhook was "
-            "disabled",
-        )
+        return GaveUp(at, f"The endpoint answered 410 Gone, which asks for nothing more: {_GONE}")
     if last is not None and last.status_code is None and (last.error or "").startswith(LOST_BY):
         return GaveUp(at, f"Its sending was {last.error}")
     allowed = attempts_allowed(policy)

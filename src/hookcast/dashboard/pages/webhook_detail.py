@@ -13,8 +13,8 @@ from starlette.responses import Response
 from hookcast.dashboard import health
 from hookcast.dashboard.chart import hourly_chart_svg
 from hookcast.dashboard.deps import CsrfFormDep, DashDep, VisitDep
-from hookcast.dashboard.pages.common import all_sites
 from hookcast.dashboard.gave_up import gave_up
+from hookcast.dashboard.pages.common import all_sites
 from hookcast.dashboard.pages.delivery_log import DeliveryLog, minute, request_body
 from hookcast.dashboard.web import Dashboard, Visit, redirect
 from hookcast.domain.errors import ValidationFailed

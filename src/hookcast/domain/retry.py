@@ -16,6 +16,7 @@ from email.utils import parsedate_to_datetime
 from typing import Final
 
 from hookcast.domain.errors import ValidationFailed
+from hookcast.domain.leases import LOST_BY
 from hookcast.domain.models import RetryPolicySpec
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "parse_retry_after",
     "parse_retry_policy",
     "retry_policy_to_json",
+    "why_given_up",
 ]
 
 # Waits before attempts 2..8: the first attempt is immediate, then 5 s, 5 min, 30 min, 2 h,
@@ -261,6 +263,24 @@ def decide(
     if retry_after is not None and math.isfinite(retry_after):
         wait = max(wait, min(retry_after, MAX_RETRY_AFTER))
     return RetryAt(now + timedelta(seconds=wait))
+
+
+def why_given_up(
+    *, last_status: int | None, last_error: str | None, attempts_made: int, spec: RetryPolicySpec
+) -> str:
+    """Why a failed delivery was given up, in words, read back from its last attempt and its
+    webhook's policy (a failed delivery stores no reason of its own)."""
+    if last_status == GONE_STATUS:
+        return (
+            "The endpoint answered 410 Gone, which asks for nothing more: the webhook was disabled"
+        )
+    if last_status is None and last_error is not None and last_error.startswith(LOST_BY):
+        return f"Its sending was {last_error}"
+    tried = f"{attempts_made} attempt{'' if attempts_made == 1 else 's'}"
+    if attempts_made >= attempts_allowed(spec):
+        return f"Retries used up: {tried}, all that the {spec.name} retry policy makes"
+    # The policy was changed since, to one that makes more attempts than it then made.
+    return f"Retries used up: {tried}, all that its retry policy made then"
 
 
 def _with_jitter(spec: RetryPolicySpec, delay: float, sample: float) -> float:

@@ -118,6 +118,38 @@ def test_a_new_users_mistakes_say_what_to_do_next(live: LiveServer) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("given", "said"),
+    [
+        (("--url", "ftp://example.com/"), "error: --url must start with http:// or https://"),
+        (("--url", "http://10.1.2.3/"), "error: --url 'http://10.1.2.3/' is refused"),
+        (("--timeout", "99"), "error: --timeout must be between 1 and 30"),
+        (("--retry-policy", "0"), "error: --retry-policy's delay 1 must be a number of seconds"),
+        (("--max-age", "media_available=0"), "error: --max-age media_available must be"),
+        (("--rate-limit", "0"), "error: --rate-limit: "),
+    ],
+)
+@pytest.mark.parametrize("command", ["create", "update"])
+def test_webhook_errors_name_the_option_that_was_typed(
+    live: LiveServer, command: str, given: tuple[str, ...], said: str
+) -> None:
+    """The API's errors start with its field's name (`webhook_url must ...`): the CLI says
+    the option its user typed instead, as README and --help name it."""
+    if command == "create":
+        args = ["webhooks", "create", *given]
+        if given[0] != "--url":
+            args += ["--url", "https://example.com/options"]
+    else:
+        hook = ok_json(
+            hookcast(live, "webhooks", "create", "--url", "https://example.com/o", "--json")
+        )
+        args = ["webhooks", "update", hook["id"], *given]
+    result = hookcast(live, *args)
+    assert_one_line_error(result, said)
+    field = {"--url": "webhook_url", "--timeout": "timeout_seconds", "--rate-limit": "rate_limit"}
+    assert field.get(given[0], given[0].lstrip("-").replace("-", "_")) not in result.stderr
+
+
 def test_webhooks_deliveries_shows_what_was_delivered(live: LiveServer) -> None:
     created = ok_json(
         hookcast(

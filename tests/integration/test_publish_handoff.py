@@ -6,8 +6,10 @@ handed the deliveries stored, their events numbered as SQL numbered them."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,14 +19,17 @@ from delivery_harness import Deployment
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from hookcast.domain.models import Role
-from hookcast.ports import ClaimedDelivery, Lease
+from hookcast.ports import ClaimedDelivery, Lease, WebhookHealth
 from hookcast.resolver import SystemResolver
 from hookcast.services import Caller, Policy, Services, build_services
-from hookcast.store import SqlStore, migrate
+from hookcast.store import SqlStore, group_commit, migrate, to_async_url
+from hookcast.store.append_postgres import Contended
 from hookcast.tracing.otel import OtelTracer
 from support.postgres import PostgresServer, postgres_server, run_sql
+from support.publishing import waiting_on_a_lock
 from support.waiting import eventually
 
 SITE = "1A23bCD4"
@@ -301,3 +306,75 @@ async def test_on_postgresql_an_ordered_publish_keeps_two_statements_and_its_num
     assert counted == {_PUBLISH: 0, _NUMBERING: 1}  # ordered: never leased, never at once
     assert sorted(r.headers["webhook-id"] for r in received) == sorted(d["id"] for d in delivered)
     assert [r.payload["sequence"] for r in received] == [1, 2, 3]
+
+
+# --- a webhook paused, disabled or deleted by another process while a publish waits --------
+
+
+def _disabled_by_a_worker(webhook_id: str) -> WebhookHealth:
+    """What another process's worker records when a failure disables the webhook."""
+    return WebhookHealth(webhook_id, succeeded_at=None, failed_at=NOW, disable_reason="410 Gone")
+
+
+async def _change(store: SqlStore, account_id: str, webhook_id: str, change: str) -> None:
+    """`change` made to the webhook through `store` (another process's connection)."""
+    if change == "paused":
+        hook = await store.get_webhook(account_id, webhook_id)
+        assert hook is not None
+        await store.update_webhook(replace(hook, enabled=False, last_modified=NOW), NOW)
+    elif change == "disabled":
+        await store.record_results([], [_disabled_by_a_worker(webhook_id)])
+    else:
+        assert await store.delete_webhook(account_id, webhook_id)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("change", ["paused", "disabled", "deleted"])
+@pytest.mark.parametrize("path", ["at once", "two statements", "together"])
+async def test_a_webhook_changed_by_another_process_during_a_publish_is_handed_nothing(
+    pg_store: SqlStore,
+    postgres_database: str,
+    monkeypatch: pytest.MonkeyPatch,
+    change: str,
+    path: str,
+) -> None:
+    # Another process (an API server, the CLI, a worker) pauses, disables or deletes the
+    # webhook and holds its row until it commits; the publish, its configuration checked
+    # before that (the change is not committed), waits on the row's lock. Its delivery is
+    # then stored paused or not at all, and `serve`'s worker, told of no edit in its own
+    # process, sent the copy it was handed once anyway: the hand-over took every delivery
+    # fan-out leased, not those stored pending and leased (attack16).
+    if path == "two statements":
+        monkeypatch.setattr(group_commit, "plan_at_once", lambda _publishes: None)
+    elif path == "together":
+
+        async def contended(_self: Any, _publishes: Any) -> Any:
+            raise Contended()
+
+        monkeypatch.setattr(group_commit.GroupCommit, "_append_on_postgres", contended)
+    services, editor, (hook_id,) = await _services_with_webhooks(pg_store, 1)
+    handoff = RecordingHandoff(room=10)
+    services.events.handoff = handoff
+    await services.events.publish(editor, EVENT)  # the configuration, read and cached
+    handoff.taken.clear()
+    engine = create_async_engine(to_async_url(postgres_database))
+    try:
+        async with engine.connect() as conn:
+            changing = await conn.begin()
+            await _change(pg_store.using(conn), editor.account_id, hook_id, change)
+            publishing = asyncio.ensure_future(
+                services.events.publish(editor, {**EVENT, "media_id": "Other001"})
+            )
+            await eventually(
+                lambda: publishing.done() or waiting_on_a_lock(postgres_database),
+                message="the publish neither ran nor waited",
+            )
+            assert not publishing.done()  # it waits on the webhook's row
+            await changing.commit()
+            await publishing
+    finally:
+        await engine.dispose()
+
+    assert handoff.taken == []
+    claimed = await pg_store.claim_due_deliveries(now=NOW + LEASE, limit=10, lease_seconds=30)
+    assert claimed == []  # paused, or gone with its webhook: no worker sends it either

@@ -36,9 +36,7 @@ async def test_a_publish_hands_over_its_leased_deliveries_to_enabled_webhooks_on
         await store.update_webhook(replace(hooks[0], enabled=False), make.NOW)
     handover: set[str] = set()
 
-    assert await store.append_events(events=[event], fanout=plan, handover=handover) == [
-        event.id
-    ]
+    assert await store.append_events(events=[event], fanout=plan, handover=handover) == [event.id]
 
     leased = {delivery.webhook_id: delivery.id for delivery, _, _ in plan.leased}
     assert set(leased) == {hook.id for hook in hooks}  # fan-out read both enabled

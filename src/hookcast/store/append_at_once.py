@@ -29,7 +29,10 @@ inserted as any other, with their lease; the worker is handed them with their ev
 which must carry the numbers SQL gave them (the body's `sequence`), so the statement
 returns those and the fan-out is called once more with the events as stored
 (`append_at_once`): the same deliveries, ids included (ports/store.py `Fanout`), their
-events numbered as stored.
+events numbered as stored. Which of them the worker may be handed the statement returns
+too (`handed`: stored pending, leased, their webhook enabled as locked), not the fan-out:
+one it made pending to a webhook paused, disabled or deleted by another process while the
+statement waited on its lock was stored paused or not at all, and sent once all the same.
 """
 
 from __future__ import annotations

@@ -11,7 +11,9 @@ transaction, and every publish waiting on it, sits through. Here:
 2. The events are numbered and fanned out here; then `_STORE` inserts the events, key-share-
    locks the webhooks, inserts the deliveries of the events it inserted to the webhooks
    that still exist, and notifies the workers if any is due; the deliveries it made
-   pending to a webhook paused since the publish's check are then paused.
+   pending to a webhook paused since the publish's check are then paused. It returns the
+   leased ones it stored to a webhook enabled as locked: the only ones the publisher's
+   worker may be handed (store/append.py `Written`).
 
 Deliveries that need more than an insert (to ordered webhooks: chains; coalescing ones:
 latest wins; held ones: webhook_held) go through store/append.py's statements after step 1.

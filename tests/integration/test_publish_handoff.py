@@ -21,6 +21,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from hookcast.bootstrap import open_settings_store
 from hookcast.domain.models import Role
 from hookcast.ports import ClaimedDelivery, Lease, WebhookHealth
 from hookcast.resolver import SystemResolver
@@ -378,3 +379,60 @@ async def test_a_webhook_changed_by_another_process_during_a_publish_is_handed_n
     assert handoff.taken == []
     claimed = await pg_store.claim_due_deliveries(now=NOW + LEASE, limit=10, lease_seconds=30)
     assert claimed == []  # paused, or gone with its webhook: no worker sends it either
+
+
+@pytest.mark.postgres
+async def test_a_webhook_paused_by_another_process_during_a_publish_receives_nothing(
+    postgres_database: str,
+) -> None:
+    # The same race end to end: `serve`'s worker (handed its publishes' deliveries) and two
+    # loopback receivers, one behind a webhook another API server pauses while the publish
+    # waits on its row. The other receiver's delivery, handed over in the same batch, says
+    # when the worker has started what it was given.
+    async with Deployment.open(postgres_database) as hookcast:
+        paused_receiver, other_receiver = await hookcast.receiver(), await hookcast.receiver()
+        paused_hook = await hookcast.hook_for(paused_receiver)
+        other_hook = await hookcast.hook_for(other_receiver)
+        await _worker_taking_handovers(hookcast)
+        media = {"event": "media_available", "media_id": "MNYaMSQl"}
+        await other_receiver.wait_for_events(set(await hookcast.publish(media)))
+        await paused_receiver.wait_for(1)  # the configuration, read and cached; both sent
+        other_server = await open_settings_store(hookcast.runtime.settings)
+        engine = create_async_engine(to_async_url(postgres_database))
+        try:
+            async with engine.connect() as conn:
+                pausing = await conn.begin()
+                await _change(
+                    other_server.using(conn),
+                    await _account_of(other_server, paused_hook["id"]),
+                    paused_hook["id"],
+                    "paused",
+                )
+                publishing = asyncio.ensure_future(
+                    hookcast.publish({**media, "media_id": "Other001"})
+                )
+                await eventually(
+                    lambda: publishing.done() or waiting_on_a_lock(postgres_database),
+                    message="the publish neither ran nor waited",
+                )
+                assert not publishing.done()
+                await pausing.commit()
+                (event_id,) = await publishing
+        finally:
+            await engine.dispose()
+            await other_server.close()
+
+        await other_receiver.wait_for_events({event_id})
+        await hookcast.wait_for_status(other_hook["id"], "succeeded", 2)
+        (paused,) = await hookcast.wait_for_status(paused_hook["id"], "paused", 1)
+
+    assert paused["attempts"] == 0
+    assert event_id not in paused_receiver.event_ids()
+    assert len(paused_receiver.received) == 1  # the first publish's, before the pause
+
+
+async def _account_of(store: SqlStore, webhook_id: str) -> str:
+    """The account of the deployment's one account's webhook."""
+    (account,) = await store.list_accounts()
+    assert await store.get_webhook(account.id, webhook_id) is not None
+    return account.id

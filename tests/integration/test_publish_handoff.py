@@ -353,11 +353,13 @@ async def test_a_webhook_changed_by_another_process_during_a_publish_is_handed_n
             raise Contended()
 
         monkeypatch.setattr(group_commit.GroupCommit, "_append_on_postgres", contended)
+    taken = _spy_on_paths(monkeypatch)
     services, editor, (hook_id,) = await _services_with_webhooks(pg_store, 1)
     handoff = RecordingHandoff(room=10)
     services.events.handoff = handoff
     await services.events.publish(editor, EVENT)  # the configuration, read and cached
     handoff.taken.clear()
+    taken.clear()
     engine = create_async_engine(to_async_url(postgres_database))
     try:
         async with engine.connect() as conn:
@@ -376,9 +378,28 @@ async def test_a_webhook_changed_by_another_process_during_a_publish_is_handed_n
     finally:
         await engine.dispose()
 
+    assert taken == [path]
     assert handoff.taken == []
     claimed = await pg_store.claim_due_deliveries(now=NOW + LEASE, limit=10, lease_seconds=30)
     assert claimed == []  # paused, or gone with its webhook: no worker sends it either
+
+
+def _spy_on_paths(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The ways store/group_commit.py writes its groups, as they are taken."""
+    taken: list[str] = []
+    for attribute, name in [
+        ("append_at_once", "at once"),
+        ("append_on_postgres", "two statements"),
+        ("append_together", "together"),
+    ]:
+        write = getattr(group_commit, attribute)
+
+        async def spied(*args: Any, _write: Any = write, _name: str = name, **kwargs: Any) -> Any:
+            taken.append(_name)
+            return await _write(*args, **kwargs)
+
+        monkeypatch.setattr(group_commit, attribute, spied)
+    return taken
 
 
 @pytest.mark.postgres

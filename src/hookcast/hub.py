@@ -130,6 +130,7 @@ class Hub:
             self._services if connection is None else self._wire(self._store.using(connection))
         )
         caller = Caller(account_id=account_id or await self._default_account(), role=Role.PUBLISHER)
+        services.events.check_values(body)  # the API counts these in the request's body
         return await services.events.publish(caller, body)
 
     async def _default_account(self) -> str:

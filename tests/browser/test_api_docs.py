@@ -4,6 +4,7 @@ under the pages' Content-Security-Policy, and "Try it out" answers with an API k
 from __future__ import annotations
 
 import re
+from typing import Literal
 from urllib.parse import urlsplit
 
 import pytest
@@ -13,14 +14,16 @@ from test_dark_mode import AA, LOW_CONTRAST
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 # The colour the page is painted with: the body's, else the root element's, else the canvas
-# (white unless the page declares a dark color-scheme).
+# (white unless the page declares a dark color-scheme, alone or with light in a dark system).
 BEHIND_THE_PAGE = """() => {
   for (const element of [document.body, document.documentElement]) {
     const colour = getComputedStyle(element).backgroundColor;
     if (colour !== "rgba(0, 0, 0, 0)") return colour;
   }
-  return getComputedStyle(document.documentElement).colorScheme.includes("dark")
-    ? "rgb(0, 0, 0)" : "rgb(255, 255, 255)";
+  const schemes = getComputedStyle(document.documentElement).colorScheme;
+  const system = matchMedia("(prefers-color-scheme: dark)").matches;
+  const dark = schemes.includes("dark") && (system || !schemes.includes("light"));
+  return dark ? "rgb(0, 0, 0)" : "rgb(255, 255, 255)";
 }"""
 
 
@@ -91,15 +94,16 @@ def test_redoc_renders_offline(
     assert page.locator('img[src^="https://cdn.redoc.ly/"]').first.is_hidden()
 
 
+@pytest.mark.parametrize("scheme", ["light", "dark"])
 @pytest.mark.parametrize("path", ["/docs", "/redoc"])
-def test_the_docs_follow_a_dark_system_and_keep_their_text_readable(
-    browser: Browser, server: Server, path: str
+def test_the_docs_follow_the_system_scheme_and_keep_their_text_readable(
+    browser: Browser, server: Server, path: str, scheme: Literal["light", "dark"]
 ) -> None:
     """In a dark system the API's pages are dark like the dashboard (Swagger UI's own dark
-    styles; ReDoc's theme object and redoc.css), with every text at WCAG AA on what is behind
-    it, code samples included (an operation opened)."""
+    styles; ReDoc's theme object and redoc.css), in a light one light; in both every text is
+    at WCAG AA on what is behind it, code samples included (an operation opened)."""
     context = browser.new_context(
-        base_url=server.url, viewport={"width": 1280, "height": 900}, color_scheme="dark"
+        base_url=server.url, viewport={"width": 1280, "height": 900}, color_scheme=scheme
     )
     try:
         page = context.new_page()
@@ -113,7 +117,43 @@ def test_the_docs_follow_a_dark_system_and_keep_their_text_readable(
             expect(first).to_be_visible(timeout=30_000)
         colour = page.evaluate(BEHIND_THE_PAGE)
         rgb = [int(part) for part in re.findall(r"\d+", colour)[:3]]
-        assert sum(rgb) / 3 < 64, f"{path} is light in a dark system: {colour}"
+        dark = sum(rgb) / 3 < 64
+        assert dark == (scheme == "dark"), f"{path} in a {scheme} system: {colour}"
         assert page.evaluate(LOW_CONTRAST, AA) == []
+    finally:
+        context.close()
+
+
+def test_redoc_follows_a_change_of_scheme_while_open(browser: Browser, server: Server) -> None:
+    """ReDoc draws its theme once, at its render: /redoc renders again when the system's
+    scheme changes, without reloading the page, at AA in the new scheme, and where the
+    reader was (ReDoc's #hash)."""
+    context = browser.new_context(
+        base_url=server.url, viewport={"width": 1280, "height": 900}, color_scheme="light"
+    )
+    try:
+        page = context.new_page()
+        page.goto("/redoc")
+        expect(page.locator("#redoc[data-scheme=light]")).to_be_attached(timeout=30_000)
+        page.evaluate("() => { window.stillThisPage = true; }")
+        sidebar = page.locator(".menu-content").first
+        light_sidebar = sidebar.evaluate("el => getComputedStyle(el).backgroundColor")
+        reading = page.get_by_role("heading", name="Publish one event or a batch").first
+        reading.scroll_into_view_if_needed()
+        expect(page).to_have_url(re.compile("#"))  # ReDoc keeps the section being read
+        where = urlsplit(page.url).fragment
+
+        page.emulate_media(color_scheme="dark")
+        expect(page.locator("#redoc[data-scheme=dark]")).to_be_attached(timeout=30_000)
+        assert page.evaluate("() => window.stillThisPage") is True  # no reload
+        assert sidebar.evaluate("el => getComputedStyle(el).backgroundColor") != light_sidebar
+        assert page.evaluate(LOW_CONTRAST, AA) == []
+        assert urlsplit(page.url).fragment == where
+        section = page.locator(f'[id="{where}"]').first
+        expect(section).to_be_in_viewport()
+
+        page.emulate_media(color_scheme="light")
+        expect(page.locator("#redoc[data-scheme=light]")).to_be_attached(timeout=30_000)
+        assert sidebar.evaluate("el => getComputedStyle(el).backgroundColor") == light_sidebar
     finally:
         context.close()

@@ -5,6 +5,8 @@ media id."""
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 from live import SCREENSHOTS, WIDTHS, Receiver, Server
@@ -123,3 +125,53 @@ def test_a_webhook_disabled_by_410_says_why_and_what_enabling_it_does(
     expect(state.locator("#while-disabled")).to_contain_text(
         "Deliveries that were waiting for an attempt are paused and go out when you enable it"
     )
+
+
+@pytest.fixture(scope="module")
+def given_up(browser: Browser, server: Server, receiver: Receiver) -> str:
+    """A webhook answered 500 whose custom policy (one retry, a second later) gave up."""
+    webhook_id = webhook_on_property(
+        browser,
+        server,
+        name="Given up",
+        webhook_url=receiver.url("/fail/given-up"),
+        retry_policy=[1],
+    )
+    event = {"event": "media_available", "site_id": "1A23bCD4", "media_id": "GaveUp01"}
+    server.api("POST", "/v2/events/", server.admin, {"events": [event]})
+
+    def failed() -> bool:
+        found = server.api("GET", f"/v2/webhooks/{webhook_id}/deliveries/", server.admin)
+        return any(d["status"] == "failed" for d in found["deliveries"])
+
+    wait_until(failed, timeout=20, message="the retry policy never gave up")
+    return webhook_id
+
+
+@pytest.mark.parametrize(
+    ("which", "why"),
+    [
+        ("given_up", "Retries used up: 2 attempts, all that the custom retry policy makes"),
+        ("gone", "The endpoint answered 410 Gone, which asks for nothing more"),
+    ],
+)
+def test_a_delivery_given_up_says_when_and_why_after_its_attempts(
+    sized_page: Page, server: Server, which: str, why: str, request: pytest.FixtureRequest
+) -> None:
+    webhook_id = request.getfixturevalue(which)
+    sign_in(sized_page, server.admin)
+    sized_page.goto(f"/webhooks/{webhook_id}?status=failed#log")
+    entry = sized_page.locator(".log-row").first
+    entry.locator("summary").click()
+    stopped = entry.locator(".gave-up")
+    expect(stopped).to_be_visible()
+    expect(stopped.locator("h3")).to_contain_text("Gave up ·")
+    expect(stopped.locator("time")).to_have_attribute("datetime", re.compile(r"^\d{4}-"))
+    expect(stopped).to_contain_text(why)
+    expect(stopped).to_contain_text("No more attempts are made: Retry sends it again.")
+    # after the last attempt, not before it
+    last = entry.locator(".attempt:not(.gave-up)").last
+    above, below = last.bounding_box(), stopped.bounding_box()
+    assert above is not None
+    assert below is not None
+    assert below["y"] >= above["y"] + above["height"]

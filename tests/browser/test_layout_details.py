@@ -361,3 +361,32 @@ def test_a_stacked_rows_labels_stay_inside_their_cells(
             " > td.getBoundingClientRect().height).map(td => td.dataset.label)"
         )
         assert overflowing == []
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_the_webhook_form_uses_a_wide_screen(browser: Browser, server: Server, width: int) -> None:
+    """At 1280 px the form takes the page's width with its events beside the other fields
+    (one 820 px column left half the screen empty, the events a long scroll below); on a
+    phone one column in reading order. Event groups are as tall as their events."""
+    with signed_in(browser, server, width, server.admin) as page:
+        ensure_property(page)
+        page.goto("/webhooks/new")
+        url = box_of(page.get_by_label("URL", exact=True))
+        events = box_of(page.locator("#field-events"))
+        properties = box_of(page.locator("#field-site_ids"))
+        content = box_of(page.locator("main, .container").first)
+        form = box_of(page.locator("section.card").first)
+        if width >= 1280:
+            assert form["width"] >= 0.95 * content["width"] - 40, (form, content)
+            assert events["x"] >= url["x"] + url["width"], "events are not beside the fields"
+            assert events["y"] <= url["y"], "events start below the URL"
+        else:
+            assert events["y"] >= properties["y"] + properties["height"]
+            assert abs(events["x"] - url["x"]) <= 2
+        for group in page.locator(".event-group").all():
+            choices = group.locator("label.choice").all()
+            last = box_of(choices[-1])
+            bottom = box_of(group)["y"] + box_of(group)["height"]
+            # the group's padding and border below its last event, not another group's height
+            assert bottom - (last["y"] + last["height"]) <= 24, group.inner_text()[:30]
+        assert _sideways_scroll(page) <= 0

@@ -6,7 +6,8 @@ and then fans the webhook_disabled event out to the other one, whose delivery's 
 share-locks that webhook's row (FOR KEY SHARE, store/deliveries.py `insert_deliveries`),
 which a FOR UPDATE refuses. Taken in that order, the two waited on each other and
 PostgreSQL's deadlock detector rolled one back (review12; this test failed so, in both id
-orders); now each takes both kinds of lock in one pass in id order (`_LOCK_DISABLING`).
+orders); now each takes both kinds of lock in one pass in id order (store/operational.py
+`lock_standing`, store/webhook_locks.py).
 The interleaving is forced, not slept on: a third session holds the events table, where a
 recording goes after its disable and before its fan-out, until both recordings wait."""
 
@@ -18,6 +19,8 @@ import functools
 import asyncpg  # type: ignore[import-untyped]
 import pytest
 
+from hookcast.domain.fanout import FanoutPlan, Subscribers
+from hookcast.domain.ids import new_delivery_id
 from hookcast.domain.models import LastError
 from hookcast.ports import DeliveryQuery, PageRequest, WebhookHealth
 from hookcast.store import SqlStore, open_store
@@ -86,3 +89,107 @@ async def test_two_recordings_disabling_webhooks_of_one_account_both_commit(
 
 async def _waiting(url: str, sessions: int) -> bool:
     return await waiting_on_locks(url) == sessions
+
+
+def _failing(webhook_id: str) -> WebhookHealth:
+    """A batch's health that marks the webhook failing, no more (its endpoint answered 503)."""
+    at = make.later(10)
+    return WebhookHealth(webhook_id, None, at, last_error=LastError(at, 503, "HTTP 503", ""))
+
+
+@pytest.mark.parametrize("paused_first", [True, False], ids=["paused-id-first", "paused-id-last"])
+async def test_a_recording_disabling_one_webhook_and_a_publish_holding_another_both_commit(
+    pg_store: SqlStore, postgres_database: str, secret_key: bytes, paused_first: bool
+) -> None:
+    # A paused webhook's in-flight attempt is recorded in the batch that disables another
+    # webhook of the account, while a publish to both stores its deliveries: held for the
+    # paused one, whose run of held deliveries it announces (an UPDATE of the webhook's row,
+    # store/operational.py `_tells_run`), pending for the other. The recording holds the
+    # paused webhook FOR NO KEY UPDATE (its standing) and wants the other FOR UPDATE; the
+    # publish holds that one FOR KEY SHARE and wants the paused one's row for its UPDATE.
+    acme = make.account()
+    await pg_store.create_account(acme)
+    site = make.site(acme.id)
+    await pg_store.create_site(site)
+    first, last = sorted(make.webhook(acme.id).id for _ in range(2))
+    paused_id, failing_id = (first, last) if paused_first else (last, first)
+    paused = make.webhook(
+        acme.id, id=paused_id, site_ids=(site.id,), enabled=False, disabled_reason="paused"
+    )
+    failing = make.webhook(acme.id, id=failing_id, site_ids=(site.id,))
+    for hook in (paused, failing):
+        await pg_store.create_webhook(hook)
+    event = make.event(acme.id, site.id)
+    plan = FanoutPlan(
+        Subscribers(await pg_store.publish_webhooks(acme.id)),
+        [event],
+        now=event.created,
+        new_id=new_delivery_id,
+    )
+    # PostgreSQL looks for a deadlock only after a minute: a cycle stays to be seen, not
+    # ended at once with the publish's group written again as if nothing happened.
+    gate = await asyncpg.connect(postgres_database)
+    await gate.execute(
+        f"ALTER DATABASE \"{pg_store_database(postgres_database)}\" SET deadlock_timeout = '60s'"
+    )
+    publisher = await open_store(postgres_database, secret_key=secret_key)
+    recorder = await open_store(postgres_database, secret_key=secret_key)
+    cycle: list[int] = []
+    try:
+        holding = gate.transaction()
+        await holding.start()
+        # The publish waits here once it has share-locked both webhooks, before it inserts
+        # its deliveries (and announces the held ones).
+        await gate.execute("LOCK TABLE deliveries IN SHARE MODE")
+        publish = asyncio.ensure_future(publisher.append_events(events=[event], fanout=plan))
+        await eventually(functools.partial(_waiting, postgres_database, 1))
+        recording = asyncio.ensure_future(
+            recorder.record_results([], [_failing(paused.id), _gone(failing.id)])
+        )
+        await eventually(
+            functools.partial(_waiting, postgres_database, 2),
+            message="the recording never waited on the publish",
+        )
+        await holding.commit()
+        both = asyncio.gather(publish, recording, return_exceptions=True)
+
+        async def ended() -> bool:
+            cycle[:] = [] if both.done() else await _cycle(postgres_database)
+            return both.done() or bool(cycle)
+
+        await eventually(ended, message="neither finished nor deadlocked")
+        if cycle:  # ended for the teardown: one of the two is rolled back
+            await gate.execute("SELECT pg_terminate_backend($1)", cycle[0])
+        outcomes = await both
+    finally:
+        await gate.execute(
+            f'ALTER DATABASE "{pg_store_database(postgres_database)}" RESET deadlock_timeout'
+        )
+        await gate.close()
+        await publisher.close()
+        await recorder.close()
+
+    assert not cycle, "the recording and the publish waited on each other"
+    assert list(outcomes) == [[event.id], None]
+
+
+def pg_store_database(url: str) -> str:
+    return url.rsplit("/", 1)[-1].split("?", 1)[0]
+
+
+async def _cycle(url: str) -> list[int]:
+    """Two sessions of the database that each wait on a lock the other holds, or none."""
+    conn = await asyncpg.connect(url)
+    try:
+        rows = await conn.fetch(
+            "SELECT pid, pg_blocking_pids(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+    finally:
+        await conn.close()
+    blockers = {pid: set(blocking) for pid, blocking in rows}
+    for pid, found in blockers.items():
+        for other in found:
+            if pid in blockers.get(other, ()):
+                return [pid, other]
+    return []

@@ -28,6 +28,7 @@ from hookcast.ports import (
 )
 from hookcast.store import SqlStore, open_store, to_async_url
 from support import factories as make
+from support.waiting import DEADLINE
 
 DAY = 86400  # seconds
 OPERATIONAL = (
@@ -449,6 +450,39 @@ async def test_a_run_begun_while_a_person_discards_the_last_one_is_told_at_the_n
         "webhook_failing",
         "webhook_disabled",
         "webhook_held",
+        "webhook_held",
+    ]
+
+
+@pytest.mark.postgres
+async def test_publishes_joining_a_run_under_way_do_not_wait_for_each_other(
+    pg_store: SqlStore, postgres_database: str
+) -> None:
+    # A publish that may tell a run locks the webhook's row for that (store/operational.py
+    # `may_tell`); one joining a run told already only share-locks it, so publishes held
+    # for a paused webhook go on side by side, as before that lock.
+    acme, failing, watcher = await _held_run_begins(pg_store)
+    await pg_store.append_events(events=[_about(acme, "MediaOne", 21)], fanout=_held_for(failing))
+    engine = create_async_engine(to_async_url(postgres_database))
+    try:
+        async with engine.connect() as publishing, publishing.begin():
+            await pg_store.using(publishing).append_events(
+                events=[_about(acme, "MediaTwo", 22)], fanout=_held_for(failing)
+            )
+            # Another publish, with the first's transaction still open: it commits.
+            stored = await asyncio.wait_for(
+                pg_store.append_events(
+                    events=[_about(acme, "MediaThree", 23)], fanout=_held_for(failing)
+                ),
+                timeout=DEADLINE,
+            )
+            assert len(stored) == 1
+    finally:
+        await engine.dispose()
+
+    assert await _types(pg_store, acme, watcher) == [
+        "webhook_failing",
+        "webhook_disabled",
         "webhook_held",
     ]
 

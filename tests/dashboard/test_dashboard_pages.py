@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from board import Board
+from board import Board, admin_of
 
 from hookcast.domain.models import Role
 from hookcast.services import Caller
@@ -26,12 +26,43 @@ async def test_events_are_listed_with_where_they_went_and_can_be_filtered(board:
     everything = await board.client.get("/events")
     assert "media_available" in everything.text
     assert "1 pending" in everything.text  # the webhook's delivery, not yet sent
-    assert "no webhook matched" in everything.text  # channel_active went nowhere
+    # channel_active went nowhere, and the page says why
+    assert "not sent: your webhook subscribes to other events" in everything.text
+    assert "no webhook matched" not in everything.text
     only_media = await board.client.get("/events", params={"resource_id": "MNYaMSQl"})
     assert "media_available" in only_media.text
     assert "channel_active</span>" not in only_media.text
     nothing = await board.client.get("/events", params={"type": "track_created"})
     assert "No events match these filters" in nothing.text
+
+
+async def test_events_that_went_nowhere_or_wait_say_why(board: Board) -> None:
+    """No webhooks yet; a disabled (paused) webhook's held deliveries, with what "held"
+    means under the table; webhooks that hear other events or properties, counted."""
+    site_id = await board.site()
+    publisher = Caller(board.account_id, Role.PUBLISHER)
+    events = board.runtime.services.events
+    media = {"event": "media_available", "site_id": site_id, "media_id": "MNYaMSQl"}
+    await events.publish(publisher, media)
+    await board.sign_in(await board.key(Role.VIEWER))
+    assert "not sent: no webhooks yet" in (await board.client.get("/events")).text
+
+    paused = await board.webhook(site_id)
+    await board.runtime.services.webhooks.update(
+        admin_of(board), webhook_id=paused.id, changes={"enabled": False}
+    )
+    await board.webhook(site_id, events=["media_deleted"])
+    await events.publish(publisher, media | {"media_id": "Held0001"})
+    await events.publish(publisher, {**media, "event": "track_created", "track_id": "Trk00001"})
+    page = (await board.client.get("/events")).text
+    assert "1 held</span>" in page
+    assert "published while its webhook was disabled; kept, not sent" in page
+    assert "not sent: none of your 2 webhooks took it (2 subscribe to other events)" in page
+    # the first event, published before either existed: one would take it now
+    assert (
+        "none of your 2 webhooks took it (1 subscribes to other events, 1 was created or "
+        "changed since, and would take it now)"
+    ) in page
 
 
 async def test_the_event_types_page_shows_the_catalog_with_examples(board: Board) -> None:

@@ -96,3 +96,60 @@ async def test_an_event_past_its_limit_of_arrays_and_objects_is_refused_whole(
 
     assert accepted.status_code == 202, accepted.text
     assert await _stored(api, hook["id"]) == (1, 1)
+
+
+# Bodies past the limit that are not JSON, each as a client's mistake makes it: the end cut
+# off, a trailing or a missing comma, a quote too many, a key that is not a string, a value
+# JSON has no word for, a byte outside UTF-8.
+_BROKEN = [
+    lambda body: body[:-1],
+    lambda body: body[:-2] + b",]}",
+    lambda body: body.replace(b"},{", b"}{", 1),
+    lambda body: body.replace(b'"media_id"', b'"media_id""', 1),
+    lambda body: body.replace(b'"title"', b"title", 1),
+    lambda body: body.replace(b'"M1"', b"NaN", 1),
+    lambda body: body.replace(b'"M1"', b'"M\xff"', 1),
+    lambda body: body.replace(b"[[]", b"[[]:", 1),
+]
+
+
+@pytest.mark.parametrize("broken", range(len(_BROKEN)))
+async def test_a_body_past_the_limit_that_is_not_json_is_answered_as_not_json(
+    api: Api, broken: int
+) -> None:
+    # Before: 400 limit_exceeded, which says the body is JSON and only too large, when
+    # the client's error was its JSON (under the limit the same body is invalid_json).
+    hook = await api.webhook([SITE_ID])
+    body = orjson.dumps({"events": [_event(n, 5) for n in range(7)]})  # 58 of 50
+    assert "limit_exceeded" in (await _publish(api, body)).text
+
+    refused = await _publish(api, _BROKEN[broken](body))
+
+    assert_error(refused, 400, "invalid_json")
+    assert await _stored(api, hook["id"]) == (0, 0)
+
+
+async def test_a_json_body_past_the_limit_stays_limit_exceeded_whatever_its_strings_hold(
+    api: Api,
+) -> None:
+    # Brackets, quotes, escapes and other scripts in strings, numbers of every form, and
+    # whitespace JSON allows between tokens: the body is JSON, so its count is what is said.
+    event = _event(0, 50)
+    event["data"].update(
+        {
+            "quoted": 'a "[q]" \\ \\\\" {}',
+            "escaped": "\u00e9\u4e2d\U0001f600\n\t\x7f/",
+            "numbers": [0, -0.0, 1.5e300, -12, 3e-7, True, False, None],
+            "": {"nested": [{}, [], {"k": []}]},
+        }
+    )
+    body = orjson.dumps({"events": [event]}, option=orjson.OPT_INDENT_2)
+    escaped = {"é": b"\\u00e9", "\U0001f600": b"\\ud83d\\ude00", "/": b"\\/"}
+    for char, escape in escaped.items():
+        body = body.replace(char.encode(), escape)
+    for escape in escaped.values():
+        assert escape in body
+
+    refused = await _publish(api, body)
+
+    assert "this publish holds" in assert_error(refused, 400, "limit_exceeded")

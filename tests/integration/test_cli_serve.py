@@ -201,6 +201,7 @@ def test_a_second_serve_on_a_taken_port_says_so_and_what_to_do(
     # A second `make run`: uvicorn logged its bind error among INFO lines and exited 3. With
     # --reuse-port, the port held by a server started without it is refused the same way.
     env = cli_env(f"sqlite:///{tmp_path / 'hookcast.db'}")
+    env.pop("MAKELEVEL", None)  # as a person runs it, not under `make test` (see serving.py)
     with serve(env, tmp_path, "--no-worker") as taken:
         port = str(urlsplit(taken.url).port)
         done = run_cli(["serve", "--no-worker", *flags, "--port", port], env, tmp_path, 60)

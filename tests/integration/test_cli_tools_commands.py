@@ -118,6 +118,38 @@ def test_a_new_users_mistakes_say_what_to_do_next(live: LiveServer) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("given", "said"),
+    [
+        (("--url", "ftp://example.com/"), "error: --url must start with http:// or https://"),
+        (("--url", "http://10.1.2.3/"), "error: --url 'http://10.1.2.3/' is refused"),
+        (("--timeout", "99"), "error: --timeout must be between 1 and 30"),
+        (("--retry-policy", "0"), "error: --retry-policy's delay 1 must be a number of seconds"),
+        (("--max-age", "media_available=0"), "error: --max-age media_available must be"),
+        (("--rate-limit", "0"), "error: --rate-limit: "),
+    ],
+)
+@pytest.mark.parametrize("command", ["create", "update"])
+def test_webhook_errors_name_the_option_that_was_typed(
+    live: LiveServer, command: str, given: tuple[str, ...], said: str
+) -> None:
+    """The API's errors start with its field's name (`webhook_url must ...`): the CLI says
+    the option its user typed instead, as README and --help name it."""
+    if command == "create":
+        args = ["webhooks", "create", *given]
+        if given[0] != "--url":
+            args += ["--url", "https://example.com/options"]
+    else:
+        hook = ok_json(
+            hookcast(live, "webhooks", "create", "--url", "https://example.com/o", "--json")
+        )
+        args = ["webhooks", "update", hook["id"], *given]
+    result = hookcast(live, *args)
+    assert_one_line_error(result, said)
+    field = {"--url": "webhook_url", "--timeout": "timeout_seconds", "--rate-limit": "rate_limit"}
+    assert field.get(given[0], given[0].lstrip("-").replace("-", "_")) not in result.stderr
+
+
 def test_webhooks_deliveries_shows_what_was_delivered(live: LiveServer) -> None:
     created = ok_json(
         hookcast(
@@ -350,6 +382,20 @@ def test_an_id_where_the_command_goes_names_the_command(live: LiveServer) -> Non
         assert done.output.rstrip().endswith(f"the command comes first, e.g. root {example}")
     # A mistyped command keeps click's suggestion.
     assert "Did you mean 'list'?" in hookcast(live, "webhooks", "lsit").output
+
+
+def test_an_id_holding_dots_or_slashes_is_that_id_not_another_route(live: LiveServer) -> None:
+    # Before: `webhooks get .` was GET /v2/webhooks/ (the client resolved the dot segment)
+    # and `webhooks get <id>/secret` was GET /v2/webhooks/<id>/secret/ (the server decodes
+    # %2F before routing): both answered 200 with another route's JSON.
+    hook_id = ok_json(
+        hookcast(live, "webhooks", "create", "--url", "https://example.com/ids", "--json")
+    )["id"]
+    for odd in (".", "..", f"{hook_id}/secret", f"{hook_id}/..", f"../webhooks/{hook_id}"):
+        for command in (("webhooks", "get"), ("webhooks", "deliveries"), ("deliveries", "get")):
+            assert_one_line_error(hookcast(live, *command, odd, "--json"), "was not found")
+    assert_one_line_error(hookcast(live, "webhooks", "delete", "."), "was not found")
+    assert ok_json(hookcast(live, "webhooks", "get", hook_id, "--json"))["id"] == hook_id
 
 
 def test_as_a_real_process_errors_have_no_traceback(live: LiveServer) -> None:

@@ -193,8 +193,10 @@ def test_a_busy_port_is_a_one_line_error() -> None:
         port = taken.getsockname()[1]
         result = CliRunner().invoke(app, ["listen", "--port", str(port)])
     assert result.exit_code == 1
+    # most often a listener from before, still running: what to do about it
     assert result.stderr.strip() == (
-        f"error: cannot listen on 127.0.0.1:{port}: address already in use"
+        f"error: cannot listen on 127.0.0.1:{port}: address already in use (stop what is on "
+        "it, or listen on another --port and point the webhook there)"
     )
 
 

@@ -224,3 +224,29 @@ def test_serve_says_it_created_the_schema_without_alembic_lines(live: LiveServer
     log = live.server.stderr()
     assert f"created {live.cwd / 'hookcast.db'} at schema revision 0" in log
     assert "alembic" not in log
+
+
+def test_a_given_up_delivery_says_when_and_why(live: LiveServer) -> None:
+    """As the dashboard's log: after the last attempt, when the retry policy gave up and
+    why (here a refused connection, retried once a second later)."""
+    url = f"http://127.0.0.1:{closed_port()}/refused"
+    created = ok_json(
+        hookcast(live, "webhooks", "create", "--url", url, "--retry-policy", "1", "--json")
+    )
+    delivery_id = ok(hookcast(live, "webhooks", "test", created["id"])).stdout.strip()
+
+    def failed() -> bool:
+        shown = ok_json(hookcast(live, "deliveries", "get", delivery_id, "--json"))
+        return bool(shown["status"] == "failed")
+
+    wait_until(failed, timeout=20, message="the retry policy never gave up")
+    shown = ok(hookcast(live, "deliveries", "get", delivery_id)).stdout
+    ok(hookcast(live, "webhooks", "delete", created["id"]))  # the other tests count matches
+    lines = shown.splitlines()
+    where = next(i for i, line in enumerate(lines) if line.strip().startswith("gave up"))
+    # after the last attempt (rows wrap at 80 columns)
+    assert any(line.strip().startswith("attempt 2 ") for line in lines[:where])
+    assert not any(line.strip().startswith("attempt") for line in lines[where:])
+    said = " ".join(" ".join(lines[where:]).split())
+    assert re.search(r"gave up \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC · Retries used up: ", said)
+    assert "2 attempts, all that the custom retry policy makes" in said

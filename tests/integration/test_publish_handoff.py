@@ -6,8 +6,10 @@ handed the deliveries stored, their events numbered as SQL numbered them."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,14 +19,18 @@ from delivery_harness import Deployment
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from sqlalchemy.ext.asyncio import create_async_engine
 
+from hookcast.bootstrap import open_settings_store
 from hookcast.domain.models import Role
-from hookcast.ports import ClaimedDelivery, Lease
+from hookcast.ports import ClaimedDelivery, Lease, WebhookHealth
 from hookcast.resolver import SystemResolver
 from hookcast.services import Caller, Policy, Services, build_services
-from hookcast.store import SqlStore, migrate
+from hookcast.store import SqlStore, group_commit, migrate, to_async_url
+from hookcast.store.append_postgres import Contended
 from hookcast.tracing.otel import OtelTracer
 from support.postgres import PostgresServer, postgres_server, run_sql
+from support.publishing import waiting_on_a_lock
 from support.waiting import eventually
 
 SITE = "1A23bCD4"
@@ -301,3 +307,153 @@ async def test_on_postgresql_an_ordered_publish_keeps_two_statements_and_its_num
     assert counted == {_PUBLISH: 0, _NUMBERING: 1}  # ordered: never leased, never at once
     assert sorted(r.headers["webhook-id"] for r in received) == sorted(d["id"] for d in delivered)
     assert [r.payload["sequence"] for r in received] == [1, 2, 3]
+
+
+# --- a webhook paused, disabled or deleted by another process while a publish waits --------
+
+
+def _disabled_by_a_worker(webhook_id: str) -> WebhookHealth:
+    """What another process's worker records when a failure disables the webhook."""
+    return WebhookHealth(webhook_id, succeeded_at=None, failed_at=NOW, disable_reason="410 Gone")
+
+
+async def _change(store: SqlStore, account_id: str, webhook_id: str, change: str) -> None:
+    """`change` made to the webhook through `store` (another process's connection)."""
+    if change == "paused":
+        hook = await store.get_webhook(account_id, webhook_id)
+        assert hook is not None
+        await store.update_webhook(replace(hook, enabled=False, last_modified=NOW), NOW)
+    elif change == "disabled":
+        await store.record_results([], [_disabled_by_a_worker(webhook_id)])
+    else:
+        assert await store.delete_webhook(account_id, webhook_id)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("change", ["paused", "disabled", "deleted"])
+@pytest.mark.parametrize("path", ["at once", "two statements", "together"])
+async def test_a_webhook_changed_by_another_process_during_a_publish_is_handed_nothing(
+    pg_store: SqlStore,
+    postgres_database: str,
+    monkeypatch: pytest.MonkeyPatch,
+    change: str,
+    path: str,
+) -> None:
+    # Another process (an API server, the CLI, a worker) pauses, disables or deletes the
+    # webhook and holds its row until it commits; the publish, its configuration checked
+    # before that (the change is not committed), waits on the row's lock. Its delivery is
+    # then stored paused or not at all, and `serve`'s worker, told of no edit in its own
+    # process, sent the copy it was handed once anyway: the hand-over took every delivery
+    # fan-out leased, not those stored pending and leased (attack16).
+    if path == "two statements":
+        monkeypatch.setattr(group_commit, "plan_at_once", lambda _publishes: None)
+    elif path == "together":
+
+        async def contended(_self: Any, _publishes: Any) -> Any:
+            raise Contended()
+
+        monkeypatch.setattr(group_commit.GroupCommit, "_append_on_postgres", contended)
+    taken = _spy_on_paths(monkeypatch)
+    services, editor, (hook_id,) = await _services_with_webhooks(pg_store, 1)
+    handoff = RecordingHandoff(room=10)
+    services.events.handoff = handoff
+    await services.events.publish(editor, EVENT)  # the configuration, read and cached
+    handoff.taken.clear()
+    taken.clear()
+    engine = create_async_engine(to_async_url(postgres_database))
+    try:
+        async with engine.connect() as conn:
+            changing = await conn.begin()
+            await _change(pg_store.using(conn), editor.account_id, hook_id, change)
+            publishing = asyncio.ensure_future(
+                services.events.publish(editor, {**EVENT, "media_id": "Other001"})
+            )
+            await eventually(
+                lambda: publishing.done() or waiting_on_a_lock(postgres_database),
+                message="the publish neither ran nor waited",
+            )
+            assert not publishing.done()  # it waits on the webhook's row
+            await changing.commit()
+            await publishing
+    finally:
+        await engine.dispose()
+
+    assert taken == [path]
+    assert handoff.taken == []
+    claimed = await pg_store.claim_due_deliveries(now=NOW + LEASE, limit=10, lease_seconds=30)
+    assert claimed == []  # paused, or gone with its webhook: no worker sends it either
+
+
+def _spy_on_paths(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The ways store/group_commit.py writes its groups, as they are taken."""
+    taken: list[str] = []
+    for attribute, name in [
+        ("append_at_once", "at once"),
+        ("append_on_postgres", "two statements"),
+        ("append_together", "together"),
+    ]:
+        write = getattr(group_commit, attribute)
+
+        async def spied(*args: Any, _write: Any = write, _name: str = name, **kwargs: Any) -> Any:
+            taken.append(_name)
+            return await _write(*args, **kwargs)
+
+        monkeypatch.setattr(group_commit, attribute, spied)
+    return taken
+
+
+@pytest.mark.postgres
+async def test_a_webhook_paused_by_another_process_during_a_publish_receives_nothing(
+    postgres_database: str,
+) -> None:
+    # The same race end to end: `serve`'s worker (handed its publishes' deliveries) and two
+    # loopback receivers, one behind a webhook another API server pauses while the publish
+    # waits on its row. The other receiver's delivery, handed over in the same batch, says
+    # when the worker has started what it was given.
+    async with Deployment.open(postgres_database) as hookcast:
+        paused_receiver, other_receiver = await hookcast.receiver(), await hookcast.receiver()
+        paused_hook = await hookcast.hook_for(paused_receiver)
+        other_hook = await hookcast.hook_for(other_receiver)
+        await _worker_taking_handovers(hookcast)
+        media = {"event": "media_available", "media_id": "MNYaMSQl"}
+        await other_receiver.wait_for_events(set(await hookcast.publish(media)))
+        await paused_receiver.wait_for(1)  # the configuration, read and cached; both sent
+        other_server = await open_settings_store(hookcast.runtime.settings)
+        engine = create_async_engine(to_async_url(postgres_database))
+        try:
+            async with engine.connect() as conn:
+                pausing = await conn.begin()
+                await _change(
+                    other_server.using(conn),
+                    await _account_of(other_server, paused_hook["id"]),
+                    paused_hook["id"],
+                    "paused",
+                )
+                publishing = asyncio.ensure_future(
+                    hookcast.publish({**media, "media_id": "Other001"})
+                )
+                await eventually(
+                    lambda: publishing.done() or waiting_on_a_lock(postgres_database),
+                    message="the publish neither ran nor waited",
+                )
+                assert not publishing.done()
+                await pausing.commit()
+                (event_id,) = await publishing
+        finally:
+            await engine.dispose()
+            await other_server.close()
+
+        await other_receiver.wait_for_events({event_id})
+        await hookcast.wait_for_status(other_hook["id"], "succeeded", 2)
+        (paused,) = await hookcast.wait_for_status(paused_hook["id"], "paused", 1)
+
+    assert paused["attempts"] == 0
+    assert event_id not in paused_receiver.event_ids()
+    assert len(paused_receiver.received) == 1  # the first publish's, before the pause
+
+
+async def _account_of(store: SqlStore, webhook_id: str) -> str:
+    """The account of the deployment's one account's webhook."""
+    (account,) = await store.list_accounts()
+    assert await store.get_webhook(account.id, webhook_id) is not None
+    return account.id

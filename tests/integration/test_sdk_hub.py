@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from hookcast import Hub
 from hookcast.bootstrap import utc_now
-from hookcast.domain.errors import ValidationFailed
+from hookcast.domain.errors import LimitExceeded, ValidationFailed
 from hookcast.domain.models import Role
 from hookcast.ports import DeliveryQuery, EventQuery
 from hookcast.resolver import SystemResolver
@@ -80,6 +80,28 @@ async def test_the_api_rules_apply(hub: Hub, store: SqlStore) -> None:
         await hub.publish(event="media_available", site_id="Nowhere1", media_id="MNYaMSQl")
     with pytest.raises(ValidationFailed, match="media_id is required"):
         await hub.publish(event="media_available", site_id=SITE)
+
+
+async def test_a_publish_past_its_count_of_arrays_and_objects_is_refused_whole(
+    store: SqlStore,
+) -> None:
+    # Before: the count per publish was read only in an HTTP body (services/events.py
+    # `check_body`), so a Hub batch of 1,000 events could hold 1,000 times the per-event
+    # count, 10 million arrays and objects by default, where the API refuses 100,000.
+    account, webhook_id = await _account_site_webhook(store)
+    policy = Policy(max_containers_per_publish=50, max_containers_per_event=20)
+    # {"events": [...]} is 2, each event 1, its data 1, "x" and its arrays 6: 2 + 6 x 8 = 50.
+    batch = [
+        {"event": "media_available", "site_id": SITE, "media_id": f"M{n}", "data": {"x": [[]] * 5}}
+        for n in range(7)
+    ]
+    async with Hub(store, policy=policy) as hub:
+        with pytest.raises(LimitExceeded, match="this publish holds 58 arrays and objects"):
+            await hub.publish_many(batch, account_id=account)
+        assert await _counts(store, account, webhook_id) == (0, 0)
+
+        assert len(await hub.publish_many(batch[:6], account_id=account)) == 6
+        assert await _counts(store, account, webhook_id) == (6, 6)
 
 
 async def test_open_from_a_url(database_url: str, store: SqlStore, secret_key: bytes) -> None:

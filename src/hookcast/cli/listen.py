@@ -9,6 +9,7 @@ modes (errors, timeouts, flaky endpoints) can be rehearsed against a real HookCa
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import random
 import re
@@ -293,7 +294,10 @@ def listen(
     try:
         asyncio.run(_serve(app, host, port, console))
     except OSError as exc:
-        fail(f"cannot listen on {host}:{port}: {os_error_words(exc)}")
+        said = os_error_words(exc)
+        if exc.errno == errno.EADDRINUSE:  # most often a listener from before, still running
+            said += " (stop what is on it, or listen on another --port and point the webhook there)"
+        fail(f"cannot listen on {host}:{port}: {said}")
     except KeyboardInterrupt:
         console.print("stopped")
 

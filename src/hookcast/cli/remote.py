@@ -11,7 +11,8 @@ import dataclasses
 import json
 import math
 import os
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from http import HTTPStatus
@@ -64,10 +65,13 @@ def os_error_words(exc: OSError) -> str:
 
 
 @contextmanager
-def connected(url: str, api_key: str | None) -> Iterator[RecordingClient]:
+def connected(
+    url: str, api_key: str | None, options: Mapping[str, str] | None = None
+) -> Iterator[RecordingClient]:
     """A Client for the command's duration. Every error talking to the server (refused,
     TLS, something other than HookCast at `url`, HookCast's own error answers) becomes one
-    line here, for every remote command: see `explain`."""
+    line here, for every remote command: see `explain`. `options` maps the API's field
+    names to the command's options, which the error then says instead."""
     if not api_key:
         fail("no API key: set HOOKCAST_API_KEY or pass --api-key")
     if not (api_key.isascii() and api_key.isprintable()):
@@ -89,10 +93,10 @@ def connected(url: str, api_key: str | None) -> Iterator[RecordingClient]:
         with RecordingClient(base_url=url, api_key=api_key) as client:
             yield client
     except (HookcastAPIError, HookcastConnectionError, httpx.InvalidURL) as exc:
-        fail(explain(exc, url))
+        fail(explain(exc, url, options))
 
 
-def explain(exc: Exception, url: str) -> str:
+def explain(exc: Exception, url: str, options: Mapping[str, str] | None = None) -> str:
     """The one line a remote command prints for `exc`, with what to check next."""
     server = url.rstrip("/")
     if isinstance(exc, UnexpectedResponseError):
@@ -105,7 +109,8 @@ def explain(exc: Exception, url: str) -> str:
     if exc.code == NOT_HOOKCAST:
         hint = _PROXY_HINT if exc.status in _GATEWAY_STATUSES else _NOT_HOOKCAST_HINT
         return f"{server} answered HTTP {_status(exc.status)}, not HookCast's JSON: {hint}"
-    line = f"{_one_line(exc.description)} (HTTP {exc.status}, {exc.code})"
+    said = in_options(exc.description, options) if options else exc.description
+    line = f"{_one_line(said)} (HTTP {exc.status}, {exc.code})"
     if exc.status == 404 and urlsplit(server).path:
         line += f"; HOOKCAST_URL is the server's root, e.g. {DEFAULT_URL}, without a path"
     if exc.status == 401:  # it said what is wrong, not where the key comes from
@@ -139,6 +144,26 @@ _TLS_HINT = (
     "so check the scheme and port of HOOKCAST_URL"
 )
 _GATEWAY_STATUSES = frozenset({502, 503, 504})
+
+
+# An API error about one field starts with its name, as the API's body spells it
+# ("webhook_url must start with http://", "max_age_seconds.media_available must be",
+# "retry_policy[0] must be", "metadata.rate_limit_burst: Input should be").
+_FIELD_FIRST = re.compile(r"^(?:metadata\.)?([a-z_]+)(?:\[(\d+)\]|\.(?=\w))?")
+
+
+def in_options(description: str, options: Mapping[str, str]) -> str:
+    """An API error as a command's user reads it: the field it starts with named by the
+    option they typed (`--url`, not `webhook_url`); other errors unchanged."""
+    found = _FIELD_FIRST.match(description)
+    if found is None or found.group(1) not in options:
+        return description
+    option, index = options[found.group(1)], found.group(2)
+    if index is not None:  # the only listed field: retry delays, counted from 1 for people
+        option += f"'s delay {int(index) + 1}"
+    elif found.group(0).endswith("."):
+        option += " "
+    return option + description[found.end() :]
 
 
 def _status(code: int) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import os
 import socket
 from collections.abc import Callable
 
@@ -65,9 +66,12 @@ def bind_refusal(host: str, port: int) -> str:
 
 
 def bind_words(exc: OSError) -> str:
-    """A bind's OSError as serve says it, with what to do when the port is taken."""
+    """A bind's OSError as serve says it, with what to do when the port is taken: under
+    `make run` (make sets MAKELEVEL for what it runs), README's way to pass --port, since
+    `make run --port 8001` is an option of make's."""
     if exc.errno == errno.EADDRINUSE:
-        return "address already in use (stop what is on it, or choose another with --port)"
+        other = 'make run SERVE_ARGS="--port 8001"' if os.environ.get("MAKELEVEL") else "--port"
+        return f"address already in use (stop what is on it, or choose another with {other})"
     return os_error_words(exc)
 
 

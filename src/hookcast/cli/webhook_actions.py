@@ -22,6 +22,8 @@ from hookcast.cli.remote import (
 )
 from hookcast.cli.tables import console, kv_table, shorten, when_exact
 from hookcast.domain.errors import ValidationFailed
+from hookcast.domain.models import DeliveryStatus
+from hookcast.domain.retry import parse_retry_policy, why_given_up
 from hookcast.sdk.types import Delivery, WebhookSecret
 from hookcast.services.validation import TIME_FORMS, timestamp
 
@@ -198,16 +200,34 @@ def get_delivery(
     url: UrlOption = DEFAULT_URL,
     api_key: ApiKeyOption = None,
 ) -> None:
-    """Show one delivery and each of its attempts, with the response it got.
+    """Show one delivery and each of its attempts, with the response it got; once the retry
+    policy gave up, when and why.
 
     Example: hookcast deliveries get dlv_B24HJEd8N6pPmDOlFSOdMZ
     """
     with connected(url, api_key) as client:
         delivery = client.get_delivery(delivery_id)
-    if as_json:
-        print_answer(client)
-        return
-    console().print(kv_table(f"delivery {delivery.id}", _delivery_rows(delivery)))
+        if as_json:
+            print_answer(client)
+            return
+        rows = _delivery_rows(delivery)
+        if delivery.status == DeliveryStatus.FAILED:  # why it stopped takes its policy
+            policy = client.get_webhook(delivery.webhook_id).retry_policy
+            rows.append(("gave up", _gave_up(delivery, policy)))
+    console().print(kv_table(f"delivery {delivery.id}", rows))
+
+
+def _gave_up(delivery: Delivery, policy: str | tuple[float, ...]) -> str:
+    """When the retry policy gave up, and why: the words of the dashboard's "Gave up" line."""
+    last = delivery.attempt_log[-1] if delivery.attempt_log else None
+    why = why_given_up(
+        last_status=last.status_code if last else None,
+        last_error=last.error if last else None,
+        attempts_made=delivery.attempts,
+        # as stored: an operator may allow shorter delays than the default minimum
+        spec=parse_retry_policy(policy if isinstance(policy, str) else list(policy), min_delay=0),
+    )
+    return f"{when_exact(delivery.completed_at)} · {why}"
 
 
 def _delivery_rows(delivery: Delivery) -> list[tuple[str, str]]:

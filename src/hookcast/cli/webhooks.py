@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Annotated, Any, cast
+from typing import Annotated, Any, Final, cast
 
 import typer
 from rich.markup import escape
@@ -48,6 +48,28 @@ webhooks_app = typer.Typer(
 )
 
 IdArgument = Annotated[str, typer.Argument(help="The webhook id.", metavar="WEBHOOK_ID")]
+# The API's field names, in its errors, as `create` and `update` name them: the user typed
+# --url, and "webhook_url must start with http://" named something they never wrote.
+OPTIONS: Final = {
+    "webhook_url": "--url",
+    "name": "--name",
+    "description": "--description",
+    "events": "--event",
+    "site_ids": "--site",
+    "conditions": "--conditions",
+    "retry_policy": "--retry-policy",
+    "timeout_seconds": "--timeout",
+    "format": "--format",
+    "ordering": "--ordering",
+    "signing": "--signing",
+    "coalesce": "--coalesce",
+    "max_age_seconds": "--max-age",
+    "headers": "--header",
+    "rate_limit_per_second": "--rate-limit",
+    "rate_limit_burst": "--rate-burst",
+    "client_certificate": "--client-cert",
+}
+
 EventsOption = Annotated[
     list[str] | None,
     typer.Option("--event", help="An event to subscribe to (repeatable; * for all)."),
@@ -331,7 +353,7 @@ def create_webhook(
         headers=header, rate=rate_limit, burst=rate_burst, certificate=client_cert, key=client_key
     )
     fields.update(cast(WebhookFields, controls))
-    with connected(url, api_key) as client:
+    with connected(url, api_key, OPTIONS) as client:
         hook = client.create_webhook(**fields)
     if not events:
         typer.echo(ALL_EVENTS_SAID, err=True)
@@ -432,7 +454,7 @@ def update_webhook(
             key=client_key,
         ),
     )
-    with connected(url, api_key) as client:
+    with connected(url, api_key, OPTIONS) as client:
         hook = client.update_webhook(webhook_id, **changes)
     if as_json:
         print_answer(client)

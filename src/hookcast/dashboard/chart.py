@@ -12,7 +12,7 @@ from html import escape
 
 from hookcast.dashboard.health import HourBar
 
-__all__ = ["hourly_chart_svg", "y_ticks"]
+__all__ = ["hourly_chart_svg", "tick_label", "y_ticks"]
 
 _WIDTH, _HEIGHT = 720, 200
 # Room for the axis labels: the y-axis's on the right, beside the newest hours, which is
@@ -20,7 +20,11 @@ _WIDTH, _HEIGHT = 720, 200
 # ("20000", 51 units wide in Chromium's sans-serif) at a phone's 16-unit labels (app.css);
 # 40 cut them short at a phone's width even at 13 (wider screens letterbox the drawing).
 _LEFT, _RIGHT, _TOP, _BOTTOM = 8, 60, 12, 28
-_LABEL_EVERY = 6  # hours between x-axis labels
+# Hours between x-axis labels, on the clock: 00:00, 06:00, 12:00, 18:00, so a day's 24 bars
+# carry four labels the same distance apart, wherever the window starts. Every sixth bar
+# from the window's first plus the last, as before, labelled odd hours (13:00, 19:00, 01:00)
+# and put the last label five bars after its neighbour, touching it at a phone's width.
+_LABEL_EVERY = 6
 _MAX_STEPS = 4  # y-axis steps above 0: five labels at most, readable at a phone's width
 
 
@@ -81,9 +85,18 @@ def _axes(ticks: Sequence[int]) -> list[str]:
             )
         out.append(
             f'<text class="chart-label" x="{_WIDTH - _RIGHT + 6}" y="{y + 4:.1f}" '
-            f'text-anchor="start">{tick}</text>'
+            f'text-anchor="start">{tick_label(tick, ticks[1])}</text>'
         )
     return out
+
+
+def tick_label(value: int, step: int) -> str:
+    """A y-axis label: thousands as "k" and millions as "M" once the step is that large, so
+    every label of one axis reads alike ("5k 10k 15k", not "5000 10000 15000")."""
+    for size, unit in ((1_000_000, "M"), (1_000, "k")):
+        if step >= size and value:
+            return f"{value / size:g}{unit}"
+    return str(value)
 
 
 def _bars(bars: Sequence[HourBar], peak: int) -> list[str]:
@@ -124,5 +137,5 @@ def _hour_labels(bars: Sequence[HourBar]) -> list[str]:
         f'<text class="chart-label" x="{_LEFT + index * slot + slot / 2:.1f}" '
         f'y="{_HEIGHT - 8}" text-anchor="middle">{bar.start:%H}:00</text>'
         for index, bar in enumerate(bars)
-        if index % _LABEL_EVERY == 0 or index == len(bars) - 1
+        if bar.start.hour % _LABEL_EVERY == 0
     ]

@@ -275,11 +275,11 @@ class DeliveryWorker:
           the API has answered (edits.py); claimed again, they carry the saved webhook;
         - those made before their webhook was disabled (no later than its last change):
           a second line behind the webhook's lock, which orders a pause or a worker's
-          disable with the publishes on PostgreSQL (store/webhooks.py, `_LOCK_FOR_PAUSE`
-          and `_LOCK_DISABLING`, store/append_postgres.py); they are parked, paused with
-          the webhook's others (`_park`). One made while it was disabled is a test or
-          example a person asked for, "even when it is disabled" (services/deliveries.py):
-          it goes."""
+          disable with the publishes on PostgreSQL (store/webhooks.py `_LOCK_FOR_PAUSE`,
+          store/operational.py `lock_standing`, store/append_postgres.py); they are
+          parked, paused with the webhook's others (`_park`). One made while it was
+          disabled is a test or example a person asked for, "even when it is disabled"
+          (services/deliveries.py): it goes."""
         edited = self._edits.edited_since(since)
         if not edited and all(item.webhook.enabled for item in claimed):
             return claimed

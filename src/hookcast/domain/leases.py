@@ -9,9 +9,10 @@ from datetime import datetime
 
 from hookcast.domain.models import Attempt, Delivery
 
-__all__ = ["MAX_LEASE_LOSSES", "lost_attempt"]
+__all__ = ["LOST_BY", "MAX_LEASE_LOSSES", "lost_attempt"]
 
 MAX_LEASE_LOSSES = 5
+LOST_BY = "lost by "  # how the attempt's error begins: the dashboard tells it apart by this
 
 
 def lost_attempt(delivery: Delivery, *, losses: int, now: datetime) -> Attempt:
@@ -25,7 +26,7 @@ def lost_attempt(delivery: Delivery, *, losses: int, now: datetime) -> Attempt:
         latency_ms=0.0,
         response_body="",
         error=(
-            f"lost by {losses} workers; each died or stalled before recording an attempt, "
+            f"{LOST_BY}{losses} workers; each died or stalled before recording an attempt, "
             "so it is failed rather than sent again"
         ),
     )

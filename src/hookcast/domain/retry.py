@@ -16,9 +16,11 @@ from email.utils import parsedate_to_datetime
 from typing import Final
 
 from hookcast.domain.errors import ValidationFailed
+from hookcast.domain.leases import LOST_BY
 from hookcast.domain.models import RetryPolicySpec
 
 __all__ = [
+    "GONE_STATUS",
     "MAX_CUSTOM_DELAY",
     "MAX_CUSTOM_DELAYS",
     "MAX_RETRY_AFTER",
@@ -30,12 +32,14 @@ __all__ = [
     "GiveUp",
     "OutcomeKind",
     "RetryAt",
+    "attempts_allowed",
     "classify",
     "decide",
     "failing_too_long",
     "parse_retry_after",
     "parse_retry_policy",
     "retry_policy_to_json",
+    "why_given_up",
 ]
 
 # Waits before attempts 2..8: the first attempt is immediate, then 5 s, 5 min, 30 min, 2 h,
@@ -126,6 +130,11 @@ def retry_policy_to_json(spec: RetryPolicySpec) -> str | list[float]:
     return [int(delay) if delay.is_integer() else delay for delay in spec.delays]
 
 
+def attempts_allowed(spec: RetryPolicySpec) -> int:
+    """How many attempts the policy makes before it gives up: the first and one per delay."""
+    return len(_delays(spec)) + 1
+
+
 def _delays(spec: RetryPolicySpec) -> tuple[float, ...]:
     # Presets are resolved by name so a spec built without its delays (the Webhook model's
     # default is RetryPolicySpec("standard", ())) still follows the preset.
@@ -144,6 +153,7 @@ class OutcomeKind(enum.StrEnum):
 
 
 _THROTTLING_STATUSES: Final = frozenset({429, 502, 503, 504})
+GONE_STATUS: Final = 410  # a receiver asking to be sent nothing more
 
 
 def classify(status_code: int | None, error: str | None, *, success_from: int = 200) -> OutcomeKind:
@@ -157,7 +167,7 @@ def classify(status_code: int | None, error: str | None, *, success_from: int = 
         return OutcomeKind.FAILURE
     if success_from <= status_code < 300:
         return OutcomeKind.SUCCESS
-    if status_code == 410:
+    if status_code == GONE_STATUS:
         return OutcomeKind.GONE
     if status_code in _THROTTLING_STATUSES:
         return OutcomeKind.THROTTLED
@@ -253,6 +263,24 @@ def decide(
     if retry_after is not None and math.isfinite(retry_after):
         wait = max(wait, min(retry_after, MAX_RETRY_AFTER))
     return RetryAt(now + timedelta(seconds=wait))
+
+
+def why_given_up(
+    *, last_status: int | None, last_error: str | None, attempts_made: int, spec: RetryPolicySpec
+) -> str:
+    """Why a failed delivery was given up, in words, read back from its last attempt and its
+    webhook's policy (a failed delivery stores no reason of its own)."""
+    if last_status == GONE_STATUS:
+        return (
+            "The endpoint answered 410 Gone, which asks for nothing more: the webhook was disabled"
+        )
+    if last_status is None and last_error is not None and last_error.startswith(LOST_BY):
+        return f"Its sending was {last_error}"
+    tried = f"{attempts_made} attempt{'' if attempts_made == 1 else 's'}"
+    if attempts_made >= attempts_allowed(spec):
+        return f"Retries used up: {tried}, all that the {spec.name} retry policy makes"
+    # The policy was changed since, to one that makes more attempts than it then made.
+    return f"Retries used up: {tried}, all that its retry policy made then"
 
 
 def _with_jitter(spec: RetryPolicySpec, delay: float, sample: float) -> float:

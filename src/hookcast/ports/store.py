@@ -164,7 +164,12 @@ class Store(DeliveryQueue, MailOutbox, Protocol):
 
     # events
     async def append_events(
-        self, *, events: Sequence[Event], fanout: Fanout, expect: ConfigVersion | None = None
+        self,
+        *,
+        events: Sequence[Event],
+        fanout: Fanout,
+        expect: ConfigVersion | None = None,
+        handover: set[str] | None = None,
     ) -> Sequence[str]:
         """Stores the events whose (account_id, id) is new and, in the same transaction, the
         deliveries `fanout` returns for them. Returns the ids of the newly stored events.
@@ -177,7 +182,15 @@ class Store(DeliveryQueue, MailOutbox, Protocol):
 
         With `expect`, the transaction first checks the account's configuration version and
         raises `ConfigChanged`, storing nothing, if it moved: `fanout` was built from what
-        the publish read at that version."""
+        the publish read at that version.
+
+        With `handover`, the store adds to it, before returning, the ids of the deliveries
+        it stored pending under a lease (domain/fanout.py `Lease`) to a webhook enabled as
+        it stored them: the only ones a worker in the publishing process may be handed. One
+        the last call returned leased but that was stored paused, or not at all (its
+        webhook paused, disabled or deleted meanwhile, perhaps by another process), is not
+        among them. The set may hold other deliveries written in the same transaction (a
+        group of publishes): look up the fan-out's own."""
 
     async def list_events(self, query: EventQuery) -> Page[EventSummary]:
         """One page of the account's events, newest first, each with its delivery counts."""

@@ -91,9 +91,13 @@ def finish(call: Call[T], *, status: int, body: bytes) -> T:
 
 
 def _segment(value: str) -> str:
-    # Ids go into the path: quoting keeps "../" or "?" in a caller's string from changing
-    # which resource is addressed.
-    return quote(value, safe="")
+    # Ids go into the path: quoting keeps "/", "?" or "#" in a caller's string from
+    # changing which resource is addressed. Two more than `quote` does: a "." (httpx
+    # resolves "." and ".." segments: `webhooks get .` was GET /v2/webhooks/, the list),
+    # and "/" twice, as %252F (the server decodes %2F before routing: `webhooks get
+    # <id>/secret` was GET /v2/webhooks/<id>/secret/). Either way the route is the one
+    # asked for and the id one it does not know: HookCast's ids hold neither.
+    return quote(value, safe="").replace(".", "%2E").replace("%2F", "%252F")
 
 
 def _params(**values: str | int | None) -> dict[str, str | int]:

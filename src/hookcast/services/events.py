@@ -114,6 +114,16 @@ class EventService:
                 field="events",
             )
 
+    def check_values(self, raw: object) -> None:
+        """`check_body` for a publish handed over as Python values (hookcast.Hub), counted in
+        the JSON text it would be over HTTP: otherwise a batch of 1,000 events could hold a
+        thousand times the count of one event's data, 10 million arrays and objects by
+        default where a request may hold 100,000. A value JSON has no form for is left to
+        the event's own checks to name."""
+        text = v.json_text(raw)
+        if text is not None:
+            self.check_body(text)
+
     async def publish(self, caller: Caller, raw: object) -> list[str]:
         """Validates one event or a batch (`{"events": [...]}`), stores it with its
         deliveries in one transaction, and returns the event ids once committed.
@@ -177,22 +187,28 @@ class EventService:
         plan = FanoutPlan(config.subscribers, unique, now=now, new_id=new_delivery_id, lease=lease)
         self._check_size(plan, len(unique))
         expect = ConfigVersion(config.account_id, config.version) if checked else None
+        # Which of the leased deliveries the store stored pending to a webhook enabled as it
+        # stored them: not one that a pause, disable or delete made by another process while
+        # the publish waited on the webhook's lock stored paused or not at all (this
+        # process's worker is told of no such edit, and sent its copy once: attack16), nor
+        # one of an event found stored already (the store may fan out events it then finds
+        # stored: PostgreSQL's one-statement attempt, store/append_at_once.py).
+        handover: set[str] | None = set() if lease is not None else None
         try:
-            stored = set(await self._store.append_events(events=unique, fanout=plan, expect=expect))
+            stored = set(
+                await self._store.append_events(
+                    events=unique, fanout=plan, expect=expect, handover=handover
+                )
+            )
         except ConfigChanged:
             self._cache.forget(config)
             raise
-        if handoff is not None and lease is not None and plan.leased:
-            # A webhook deleted meanwhile got no row (insert_deliveries): its request may
-            # still go out, once, as from a claim made just before the delete. Only the
-            # events this publish stored: the store may fan out events it then finds stored
-            # already (a retry: PostgreSQL's one-statement attempt, store/append_at_once.py,
-            # is made before it knows), and fan out no more after that.
+        if handoff is not None and lease is not None and handover:
             handoff.take(
                 [
                     ClaimedDelivery(d, lease.token, event, webhook)
                     for d, event, webhook in plan.leased
-                    if event.id in stored
+                    if d.id in handover
                 ],
                 lease.until,
             )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from ipaddress import IPv4Network, IPv6Network, ip_address
+from typing import NoReturn
 
 from hookcast.domain.addresses import check_webhook_url, forbidden_reason, parse_ip_literal
 from hookcast.domain.errors import UnsafeUrl, ValidationFailed
@@ -38,18 +39,33 @@ class UrlGuard:
             addresses = await self._resolver.resolve(host)
         except LookupTimeout:
             return url
-        for address in addresses:
-            self._refuse_if_forbidden(address, url)
+        reasons = {address: self._reason(address) for address in addresses}
+        refused = [reason for reason in reasons.values() if reason is not None]
+        if refused:
+            # The user typed a name, not the address: say where it led. `localhost` is the
+            # common case: ::1 and 127.0.0.1, where the README's 127.0.0.0/8 allows one.
+            said = f"{refused[0]} ({host} resolves to it"
+            allowed = [address for address, reason in reasons.items() if reason is None]
+            if allowed:
+                said += f"; its address {allowed[0]} is allowed: use that in the URL"
+            self._refuse(said + ")", url)
         return url
 
+    def _reason(self, address: str) -> str | None:
+        return forbidden_reason(ip_address(address.split("%", 1)[0]), self._allowed)
+
     def _refuse_if_forbidden(self, address: str, url: str) -> None:
-        reason = forbidden_reason(ip_address(address.split("%", 1)[0]), self._allowed)
+        reason = self._reason(address)
         if reason is not None:
-            raise UnsafeUrl(
-                f"webhook_url {url!r} is refused: {reason}. HookCast only calls public "
-                "addresses unless HOOKCAST_ALLOWED_NETWORKS allows a network.",
-                field="webhook_url",
-            )
+            self._refuse(reason, url)
+
+    @staticmethod
+    def _refuse(reason: str, url: str) -> NoReturn:
+        raise UnsafeUrl(
+            f"webhook_url {url!r} is refused: {reason}. HookCast only calls public "
+            "addresses unless HOOKCAST_ALLOWED_NETWORKS allows a network.",
+            field="webhook_url",
+        )
 
 
 def _wire_host(host: str) -> str:

@@ -184,6 +184,15 @@ def _deeper_than(outside: bytes, limit: int) -> bool:
 _STEP = [1 if byte == ord("[") else -1 for byte in range(256)]  # only "[" and "]" remain
 
 
+def json_text(value: object) -> bytes | None:
+    """`value` as JSON text (a mapping of any kind as an object), or None when JSON has no
+    form for some of it or it is nested past the serializer's 254 levels."""
+    try:
+        return orjson.dumps(value, default=_plain)
+    except TypeError:
+        return None
+
+
 def _plain(value: object) -> object:
     if isinstance(value, Mapping):  # orjson serializes dict natively, other mappings not
         return dict(value)

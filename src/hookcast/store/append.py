@@ -20,26 +20,41 @@ from hookcast.store.crypto import SecretBox
 from hookcast.store.events import EventKey
 from hookcast.store.sql import notify
 
-__all__ = ["Publish", "append_together", "fan_out", "store_deliveries"]
+__all__ = ["Publish", "Written", "append_together", "fan_out", "store_deliveries"]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Publish:
-    """One append_events call: its events, their fan-out, and the configuration version
-    the fan-out read (None: not checked)."""
+    """One append_events call: its events, their fan-out, the configuration version the
+    fan-out read (None: not checked), and where to say which deliveries its worker may be
+    handed (None: it has none)."""
 
     events: Sequence[Event]
     fanout: Fanout
     expect: ConfigVersion | None
+    handover: set[str] | None = None  # ports/store.py `Store.append_events`
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """What a group's transaction wrote: the ids each publish stored (None: its `expect`
+    no longer held, it stored nothing), how many deliveries are due now (workers should
+    be woken), and `handed`, the ids of the deliveries stored pending under a lease
+    (fanout.py `Lease`) to a webhook enabled as the transaction locked it: the only ones
+    a publisher's worker may be handed. One fan-out leased to a webhook paused, disabled
+    or deleted by another process while the publish waited on its lock is stored paused,
+    or not at all, and its worker, told of no edit in its own process, sent its copy."""
+
+    stored: list[list[str] | None]
+    due: int
+    handed: set[str]
 
 
 async def append_together(
     tx: Transaction, publishes: Sequence[Publish], *, box: SecretBox
-) -> tuple[list[list[str] | None], int]:
+) -> Written:
     """The statements of several publishes, run together (one INSERT of events, one of
-    deliveries, whatever their number): the ids each publish stored, or None for one whose
-    `expect` no longer holds (it stores nothing); and how many deliveries are due now
-    (workers should be woken). Deliveries held for a disabled webhook publish its
+    deliveries, whatever their number). Deliveries held for a disabled webhook publish its
     webhook_held event, once per run of them (`box` reads the account's webhooks then)."""
     outdated = await _outdated(tx, publishes)
     live = [publish for publish in publishes if publish not in outdated]
@@ -47,7 +62,8 @@ async def append_together(
     new = {(event.account_id, event.id): event for event in stored}
     ids, fanned_out = fan_out(publishes, new, outdated=outdated)
     checked = all(publish.expect is not None for publish in live)
-    return ids, await store_deliveries(tx, fanned_out, checked=checked, box=box)
+    due, handed = await store_deliveries(tx, fanned_out, checked=checked, box=box)
+    return Written(ids, due, handed)
 
 
 def fan_out(
@@ -81,19 +97,23 @@ def fan_out(
 
 async def store_deliveries(
     tx: Transaction, fanned_out: Sequence[Delivery], *, checked: bool, box: SecretBox
-) -> int:
+) -> tuple[int, set[str]]:
     """Inserts a publish's deliveries (`checked`: every publish's configuration version was
     checked in this transaction), announces those held, tells the workers; returns how
-    many are due now."""
+    many are due now, and the leased ones a worker may be handed (`Written.handed`)."""
+    telling = await operational_sql.may_tell(tx, fanned_out)
+    handed: set[str] = set()
     if fanned_out:
-        await delivery_sql.insert_deliveries(tx, fanned_out, webhooks_exist=checked)
+        handed = await delivery_sql.insert_deliveries(
+            tx, fanned_out, webhooks_exist=checked, updating=telling or ()
+        )
     # Workers are woken for deliveries due now, not for those born leased to a worker
     # (fanout.Lease), which that worker already has.
     due = sum(1 for delivery in fanned_out if delivery.lease_token is None)
-    due += await operational_sql.announce_held(tx, fanned_out, box=box)
+    due += await operational_sql.announce_held(tx, fanned_out, telling=telling, box=box)
     if due:
         await notify(tx)
-    return due
+    return due, handed
 
 
 async def _outdated(tx: Transaction, publishes: Sequence[Publish]) -> list[Publish]:

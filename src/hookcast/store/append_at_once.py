@@ -29,7 +29,10 @@ inserted as any other, with their lease; the worker is handed them with their ev
 which must carry the numbers SQL gave them (the body's `sequence`), so the statement
 returns those and the fan-out is called once more with the events as stored
 (`append_at_once`): the same deliveries, ids included (ports/store.py `Fanout`), their
-events numbered as stored.
+events numbered as stored. Which of them the worker may be handed the statement returns
+too (`handed`: stored pending, leased, their webhook enabled as locked), not the fan-out:
+one it made pending to a webhook paused, disabled or deleted by another process while the
+statement waited on its lock was stored paused or not at all, and sent once all the same.
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from hookcast.domain.models import Delivery, DeliveryStatus, Event
 from hookcast.domain.ordering import number_events, resource_key, sequence_counts, with_sequence
-from hookcast.store.append import Publish, fan_out
+from hookcast.store.append import Publish, Written, fan_out
 from hookcast.store.append_postgres import Contended, only_inserted
 from hookcast.store.connector import Transaction
 from hookcast.store.events import first_of_each_key
@@ -81,20 +84,20 @@ def plan_at_once(publishes: Sequence[Publish]) -> AtOnce | None:
     return AtOnce(publishes, candidates, provisional, ids, fanned_out)
 
 
-async def append_at_once(tx: Transaction, group: AtOnce) -> tuple[list[list[str] | None], int]:
-    """What `append_together` does, in `PUBLISH` on a connection outside a transaction:
-    the ids each publish stored, and how many deliveries are due now. Raises `Contended`
+async def append_at_once(tx: Transaction, group: AtOnce) -> Written:
+    """What `append_together` does, in `PUBLISH` on a connection outside a transaction.
+    Raises `Contended`
     when the statement was refused (nothing was written), and the driver's unique
     violation (`Conflict` once translated) when a concurrent publish stored one of the
     events first (the statement failed whole)."""
     row = await tx.fetch_one(PUBLISH, publish_values(group))
     assert row is not None  # a SELECT of aggregates always answers one row
-    done, due, _, accounts, event_ids, numbers = row
+    done, due, _, handed, accounts, event_ids, numbers = row
     if not done:
         raise Contended()
     rows = zip(accounts or (), event_ids or (), numbers or (), strict=True)
     _fan_out_as_stored(group, {(account, event): number for account, event, number in rows})
-    return group.ids, int(due)
+    return Written(group.ids, int(due), set(handed or ()))
 
 
 def _fan_out_as_stored(group: AtOnce, numbers: dict[tuple[str, str], int]) -> None:
@@ -182,7 +185,10 @@ _MADE = ", ".join(
 # waits for it or it for the pause; a worker's recording does not). `due` counts what the
 # workers may claim now: pending and not paused here (not leased to the publisher's
 # worker). `numbered` returns the numbers the events were stored with, for the events a
-# leased delivery is handed over with (`_fan_out_as_stored`).
+# leased delivery is handed over with (`_fan_out_as_stored`); `handed` which leased
+# deliveries were stored pending to a webhook enabled as locked, the only ones the worker
+# may be handed (store/append.py `Written`): one paused here, or to a webhook deleted, is
+# not (`live.enabled` and the join read the row a pause or delete committed meanwhile).
 _PG_PUBLISH = text(f"""
 WITH candidates AS (
     SELECT * FROM {_CANDIDATES} WITH ORDINALITY AS e({_EVENT_COLUMNS}, resource_key, n)
@@ -226,14 +232,17 @@ WITH candidates AS (
     WHERE (SELECT count(*) FROM stored) > 0
     ORDER BY d.event_id, d.webhook_id
     ON CONFLICT DO NOTHING
-    RETURNING status, lease_token
+    RETURNING id, webhook_id, status, lease_token
 ), due AS (
     SELECT count(*) AS n FROM made WHERE status = '{_PENDING}' AND lease_token IS NULL
+), handed AS (
+    SELECT array_agg(made.id) AS ids FROM made JOIN live ON live.id = made.webhook_id
+    WHERE live.enabled AND made.status = '{_PENDING}' AND made.lease_token IS NOT NULL
 ), woken AS (
     SELECT pg_notify(CAST(:w_channel AS TEXT), '') FROM due WHERE n > 0
 )
 SELECT NOT EXISTS (SELECT FROM refused), (SELECT n FROM due), (SELECT count(*) FROM woken),
-    numbered.accounts, numbered.ids, numbered.numbers
+    (SELECT ids FROM handed), numbered.accounts, numbered.ids, numbered.numbers
 FROM numbered
 """).bindparams(  # noqa: S608
     bindparam("v_accounts", type_=ARRAY(String)),

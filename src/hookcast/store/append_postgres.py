@@ -11,7 +11,9 @@ transaction, and every publish waiting on it, sits through. Here:
 2. The events are numbered and fanned out here; then `_STORE` inserts the events, key-share-
    locks the webhooks, inserts the deliveries of the events it inserted to the webhooks
    that still exist, and notifies the workers if any is due; the deliveries it made
-   pending to a webhook paused since the publish's check are then paused.
+   pending to a webhook paused since the publish's check are then paused. It returns the
+   leased ones it stored to a webhook enabled as locked: the only ones the publisher's
+   worker may be handed (store/append.py `Written`).
 
 Deliveries that need more than an insert (to ordered webhooks: chains; coalescing ones:
 latest wins; held ones: webhook_held) go through store/append.py's statements after step 1.
@@ -32,7 +34,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from hookcast.domain.models import Delivery, DeliveryStatus, Event
 from hookcast.domain.ordering import number_events, resource_key
-from hookcast.store.append import Publish, fan_out, store_deliveries
+from hookcast.store.append import Publish, Written, fan_out, store_deliveries
 from hookcast.store.connector import Transaction
 from hookcast.store.crypto import SecretBox
 from hookcast.store.deliveries import pause_made
@@ -52,7 +54,7 @@ class Contended(Exception):
 
 async def append_on_postgres(
     tx: Transaction, publishes: Sequence[Publish], *, box: SecretBox
-) -> tuple[list[list[str] | None], int]:
+) -> Written:
     """What `append_together` does, in two statements when the deliveries need only an
     insert; raises `Contended` (roll back, then use `append_together`) when a publish's
     configuration moved or a concurrent publish stored one of these events first."""
@@ -61,18 +63,18 @@ async def append_on_postgres(
     numbered = number_events(new, last)
     ids, fanned_out = fan_out(publishes, {(e.account_id, e.id): e for e in numbered})
     if not numbered:  # every event was stored already
-        return ids, 0
+        return Written(ids, 0, set())
     if all(only_inserted(delivery) for delivery in fanned_out):
         due = sum(1 for delivery in fanned_out if delivery.lease_token is None)
-        inserted, paused = await _store(tx, numbered, fanned_out, wake=due > 0)
+        inserted, paused, handed = await _store(tx, numbered, fanned_out, wake=due > 0)
         if inserted < len(numbered):
             raise Contended()
         if paused:
             await pause_made(tx, _paused_meanwhile(publishes, fanned_out, paused))
-        return ids, due
+        return Written(ids, due, handed)
     if len(await insert_new_events(tx, numbered)) < len(numbered):
         raise Contended()
-    return ids, await store_deliveries(tx, fanned_out, checked=True, box=box)
+    return Written(ids, *await store_deliveries(tx, fanned_out, checked=True, box=box))
 
 
 def only_inserted(delivery: Delivery) -> bool:
@@ -136,9 +138,11 @@ async def _number(
 
 async def _store(
     tx: Transaction, numbered: Sequence[Event], fanned_out: Sequence[Delivery], *, wake: bool
-) -> tuple[int, list[str]]:
-    """Step 2: inserts the events and their deliveries; returns how many events it inserted
-    and the deliveries' webhooks that are disabled, as their locks found them."""
+) -> tuple[int, list[str], set[str]]:
+    """Step 2: inserts the events and their deliveries; returns how many events it inserted,
+    the deliveries' webhooks that are disabled, as their locks found them, and the leased
+    deliveries it inserted to the others (`Written.handed`: those of the disabled ones are
+    paused next, or were made on purpose by a publish not checked)."""
     values: dict[str, object] = {
         **unnest_values(events, [event_values(event) for event in numbered], prefix="e_"),
         **unnest_values(deliveries, [delivery_values(d) for d in fanned_out], prefix="d_"),
@@ -148,7 +152,7 @@ async def _store(
     }
     row = await tx.fetch_one(_STORE, values)
     assert row is not None  # an aggregate always answers one row
-    return int(row[0]), row[3] or []
+    return int(row[0]), row[3] or [], set(row[4] or ())
 
 
 # Rows of (kind, account, resource key, number): ("fresh", ...) if no expected version has
@@ -194,6 +198,7 @@ NUMBERING = Statement(lambda _database: _PG_NUMBERS)  # once per publish group
 
 _EVENT_COLUMNS = ", ".join(column.name for column in events.columns)
 _DELIVERY_COLUMNS = ", ".join(column.name for column in deliveries.columns)
+_PENDING = DeliveryStatus.PENDING.value
 # Names from the table definitions, never from input; the values are bound parameters. Rows
 # are inserted in key order, as store/events.py and store/deliveries.py insert them: two
 # groups holding some of the same events (in whatever order their publishers sent them)
@@ -232,12 +237,14 @@ WITH stored AS (
         AND (d.account_id, d.event_id) IN (SELECT account_id, id FROM stored)
     ORDER BY d.event_id, d.webhook_id
     ON CONFLICT DO NOTHING
-    RETURNING 1
+    RETURNING id, webhook_id, status, lease_token
 ), woken AS (
     SELECT pg_notify(CAST(:w_channel AS TEXT), '') WHERE CAST(:w_wake AS BOOLEAN)
 )
 SELECT (SELECT count(*) FROM stored), (SELECT count(*) FROM made), (SELECT count(*) FROM woken),
-    (SELECT array_agg(id) FROM live WHERE NOT enabled)
+    (SELECT array_agg(id) FROM live WHERE NOT enabled),
+    (SELECT array_agg(made.id) FROM made JOIN live ON live.id = made.webhook_id
+     WHERE live.enabled AND made.status = '{_PENDING}' AND made.lease_token IS NOT NULL)
 """).bindparams(  # noqa: S608
     *unnest_parameters(events, prefix="e_"),
     *unnest_parameters(deliveries, prefix="d_"),

@@ -98,20 +98,35 @@ _WAITING = DeliveryStatus.WAITING.value
 
 
 async def insert_deliveries(
-    tx: Transaction, batch: Sequence[Delivery], *, webhooks_exist: bool = False
-) -> int:
+    tx: Transaction,
+    batch: Sequence[Delivery],
+    *,
+    webhooks_exist: bool = False,
+    updating: Collection[str] = (),
+) -> set[str]:
     """Inserts deliveries, skipping (webhook, event) pairs that exist and webhooks deleted
-    since fan-out read them. Returns how many rows were offered to the database.
+    since fan-out read them. Returns the ids of those inserted pending under a lease
+    (fanout.py `Lease`) to a webhook enabled as locked: the ones a publisher's worker may
+    be handed (one paused here, or to a webhook deleted, must not be: its worker, told of
+    no edit when another process made it, sent it once). A leased delivery's event is new
+    in this transaction, so no row of its pair exists to skip it.
 
     `webhooks_exist`: the caller checked, holding SQLite's write lock, that no webhook was
     deleted since fan-out read them (the account's configuration version), so the check
-    here is skipped; PostgreSQL still share-locks them against a concurrent delete."""
+    here is skipped; PostgreSQL still share-locks them against a concurrent delete.
+    `updating`: webhooks whose rows the transaction updates later (store/operational.py
+    `announce_held`), locked for that here, on PostgreSQL (store/webhooks.py
+    `lock_webhooks`)."""
     paused: list[str] = []
+    enabled: dict[str, bool] = {}  # as locked; none read: every one is (SQLite, checked)
     if webhooks_exist and tx.database == "sqlite":
         kept = list(batch)
     else:
-        live = await lock_webhooks(tx, {delivery.webhook_id for delivery in batch})
+        live = await lock_webhooks(
+            tx, {delivery.webhook_id for delivery in batch}, updating=updating
+        )
         kept = [d for d in batch if d.webhook_id in live]
+        enabled = live
         if webhooks_exist and not all(live.values()):
             # Their configuration was checked before a pause committed (it held the webhook
             # FOR UPDATE, store/webhooks.py `update_webhook`, and the lock above waited for
@@ -127,7 +142,13 @@ async def insert_deliveries(
         await tx.execute_many(_INSERT, rows)
     await _supersede_older(tx, admitted)
     await pause_made(tx, paused)
-    return len(admitted)
+    return {
+        d.id
+        for d in admitted
+        if d.lease_token is not None
+        and d.status is _MADE_PENDING
+        and enabled.get(d.webhook_id, True)
+    }
 
 
 async def pause_made(tx: Transaction, delivery_ids: Sequence[str]) -> None:

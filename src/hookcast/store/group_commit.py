@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from hookcast.domain.errors import Conflict, Unavailable
 from hookcast.ports import ConfigChanged
-from hookcast.store.append import Publish, append_together
+from hookcast.store.append import Publish, Written, append_together
 from hookcast.store.append_at_once import append_at_once, plan_at_once
 from hookcast.store.append_postgres import Contended, append_on_postgres
 from hookcast.store.connector import Transaction
@@ -108,7 +108,7 @@ class GroupCommit:
                 size += len(group[-1].publish.events)
             await self._write_group(group)
 
-    async def _append(self, publishes: list[Publish]) -> tuple[list[list[str] | None], int]:
+    async def _append(self, publishes: list[Publish]) -> Written:
         """The group in one transaction: on PostgreSQL in one statement or two unless that
         cannot finish (store/append_at_once.py, store/append_postgres.py) or the database
         rolled it back (`RolledBack`), then the general way, again up to `_REDOS` times
@@ -125,9 +125,7 @@ class GroupCommit:
                     pass  # the concurrent transaction goes on now: this one may too
         return await self._append_together(publishes)
 
-    async def _append_on_postgres(
-        self, publishes: list[Publish]
-    ) -> tuple[list[list[str] | None], int]:
+    async def _append_on_postgres(self, publishes: list[Publish]) -> Written:
         """One autocommitted statement when every delivery is only an INSERT and the group
         is one publish written while no other group is, else two in a transaction;
         `Contended` when neither can finish as store/append.py would.
@@ -157,15 +155,13 @@ class GroupCommit:
         finally:
             self._in_flight -= 1
 
-    async def _append_together(
-        self, publishes: list[Publish]
-    ) -> tuple[list[list[str] | None], int]:
+    async def _append_together(self, publishes: list[Publish]) -> Written:
         async with self._writing() as tx:
             return await append_together(tx, publishes, box=self._box)
 
     async def _write_group(self, group: list[_Waiting]) -> None:
         try:
-            stored, due = await self._append([item.publish for item in group])
+            written = await self._append([item.publish for item in group])
         except Unavailable as exc:  # the database, not the data: every publish fails alike
             _fail_all(group, exc)
             return
@@ -176,12 +172,15 @@ class GroupCommit:
             for item in group:
                 await self._write_group([item])
             return
-        if due:
+        if written.due:
             self._woken()
-        for item, ids in zip(group, stored, strict=True):
+        for item, ids in zip(group, written.stored, strict=True):
             if item.result.done():  # its caller may have gone (a closed connection)
                 continue
             if ids is None:
                 item.result.set_exception(ConfigChanged())
             else:
+                if item.publish.handover is not None:
+                    # The group's: delivery ids are unique, its caller looks its own up.
+                    item.publish.handover.update(written.handed)
                 item.result.set_result(ids)

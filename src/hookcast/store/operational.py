@@ -16,7 +16,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, Select, bindparam, func, or_, select, update
+from sqlalchemy import Integer, Select, bindparam, exists, func, or_, select, update
 
 from hookcast.domain.fanout import FanoutPlan
 from hookcast.domain.ids import new_delivery_id
@@ -38,6 +38,7 @@ from hookcast.store.sql import in_list, notify
 from hookcast.store.statement import Statement
 from hookcast.store.tables import deliveries, webhooks
 from hookcast.store.types import Timestamp
+from hookcast.store.webhook_locks import KEY_SHARE, lock_in_one_pass
 
 __all__ = ["announce_held", "lock_standing", "publish_notices"]
 
@@ -53,12 +54,29 @@ _WAITING = tuple(
 )
 
 
-async def lock_standing(tx: Transaction, webhook_ids: Collection[str]) -> dict[str, Standing]:
+async def lock_standing(
+    tx: Transaction, webhook_ids: Collection[str], *, disabling: Collection[str] = ()
+) -> dict[str, Standing]:
     """The webhooks' health before a batch is applied, their rows locked until commit in id
-    order (the order every writer of webhook rows takes)."""
+    order (the order every writer of webhook rows takes). On PostgreSQL the same pass takes
+    what disabling `disabling` (some of `webhook_ids`) needs later in the transaction: each
+    of them FOR UPDATE (store/webhooks.py `apply_health`), and FOR KEY SHARE the other
+    webhooks of its account, to which the webhook_disabled event is fanned out; taken
+    later, each was a lock on a row this pass had passed, and two transactions could wait
+    on each other (store/webhook_locks.py)."""
     if not webhook_ids:
         return {}
-    rows = await tx.fetch_all(_LOCK_STANDING, {"ids": sorted(webhook_ids)})
+    if disabling and tx.database == "postgresql":  # rare: the usual batch disables none
+        locked = await lock_in_one_pass(
+            tx,
+            _STANDING_COLUMNS,
+            update=disabling,
+            no_key_update=webhook_ids,
+            key_share_accounts_of=disabling,
+        )
+        rows = [row[1:] for row in locked if row[0] != KEY_SHARE]  # the batch's own
+    else:
+        rows = list(await tx.fetch_all(_LOCK_STANDING, {"ids": sorted(webhook_ids)}))
     return {
         webhook_id: Standing(
             webhook_id,
@@ -108,13 +126,37 @@ async def publish_notices(
     return stored, due
 
 
-async def announce_held(tx: Transaction, deliveries: Sequence[Delivery], *, box: SecretBox) -> int:
+async def may_tell(tx: Transaction, deliveries: Sequence[Delivery]) -> set[str] | None:
+    """On PostgreSQL, before a publish locks its webhooks: those `deliveries` are held for
+    whose run of held deliveries it may tell (`announce_held`), no run being under way as
+    its snapshot reads them (no mark, or none held). It locks those FOR NO KEY UPDATE in
+    its one pass (store/webhooks.py `lock_webhooks`) for the update that tells the run: that
+    update, taken later on a row the pass had share-locked, waited on a recording that
+    waited on the publish's share lock of another webhook (store/webhook_locks.py). Not all
+    of them: the row lock would make every publish held for a paused webhook wait for the
+    one before (while a run is under way they only share-lock it). A run read under way is
+    not told by this publish even if a person ends it before its deliveries are stored, as
+    one ended unseen: the next publish held for the webhook tells the new run
+    (`_tells_run`). None on SQLite, whose one writer needs no lock: any may tell."""
+    held = {delivery.webhook_id for delivery in deliveries if delivery.status is _HELD}
+    if not held or tx.database != "postgresql":
+        return None
+    return {webhook_id for (webhook_id,) in await tx.fetch_all(_UNTOLD, {"ids": sorted(held)})}
+
+
+async def announce_held(
+    tx: Transaction,
+    deliveries: Sequence[Delivery],
+    *,
+    telling: Collection[str] | None = None,
+    box: SecretBox,
+) -> int:
     """Publishes webhook_held for each webhook `deliveries` (a publish's) were held for,
-    once per run of held deliveries (a run ends when none is left held). Returns the
-    deliveries made due."""
+    once per run of held deliveries (a run ends when none is left held), of those in
+    `telling` (None: any; `may_tell`). Returns the deliveries made due."""
     held: dict[str, list[Delivery]] = defaultdict(list)
     for delivery in deliveries:
-        if delivery.status is DeliveryStatus.HELD:
+        if delivery.status is _HELD and (telling is None or delivery.webhook_id in telling):
             held[delivery.webhook_id].append(delivery)
     notices = []
     # In id order: a run's first publish takes the webhook's row lock (_TELL), and every
@@ -155,16 +197,16 @@ async def _count_waiting(tx: Transaction, webhook_ids: list[str]) -> dict[str, i
     return {webhook_id: int(n) for webhook_id, n in rows}
 
 
+_STANDING_COLUMNS = (
+    "enabled",
+    "failing_since",
+    "last_success",
+    "last_error_at",
+    "next_retry_at",
+)
 _LOCK_STANDING = Statement(
     lambda database: (
-        select(
-            webhooks.c.id,
-            webhooks.c.enabled,
-            webhooks.c.failing_since,
-            webhooks.c.last_success,
-            webhooks.c.last_error_at,
-            webhooks.c.next_retry_at,
-        )
+        select(webhooks.c.id, *(webhooks.c[name] for name in _STANDING_COLUMNS))
         .where(in_list(database, column=webhooks.c.id))
         .order_by(webhooks.c.id)
         # NO KEY UPDATE, the lock an UPDATE of these columns takes anyway: it leaves other
@@ -192,6 +234,19 @@ def _run(_database: str) -> Select[Any]:
 
 
 _RUN = Statement(_run)
+_HELD = DeliveryStatus.HELD
+_UNTOLD = Statement(
+    lambda database: select(webhooks.c.id).where(
+        in_list(database, column=webhooks.c.id),
+        or_(
+            webhooks.c.held_announced_at.is_(None),
+            ~exists().where(
+                deliveries.c.webhook_id == webhooks.c.id,
+                deliveries.c.status == DeliveryStatus.HELD.value,
+            ),
+        ),
+    )
+)
 _TELL = Statement(
     lambda _: (
         update(webhooks)

@@ -403,11 +403,16 @@ class SqlStore:
     # events
 
     async def append_events(
-        self, *, events: Sequence[Event], fanout: Fanout, expect: ConfigVersion | None = None
+        self,
+        *,
+        events: Sequence[Event],
+        fanout: Fanout,
+        expect: ConfigVersion | None = None,
+        handover: set[str] | None = None,
     ) -> Sequence[str]:
         """Group commit (store/group_commit.py): calls made while a write is under way share
         the next transaction. A call whose data the database refuses fails alone."""
-        stored = await self._appends.append(Publish(events, fanout, expect))
+        stored = await self._appends.append(Publish(events, fanout, expect, handover))
         self._statistics.stored(len(stored))
         return stored
 
@@ -522,7 +527,11 @@ class SqlStore:
             # every writer locks them in (update_webhook, append_events), so PostgreSQL never
             # sees a cycle. The webhooks' standing is read under that first lock: what
             # changed is told once (store/operational.py).
-            standing = await operational_sql.lock_standing(tx, [h.webhook_id for h in health])
+            standing = await operational_sql.lock_standing(
+                tx,
+                [h.webhook_id for h in health],
+                disabling=[h.webhook_id for h in health if h.disable_reason],
+            )
             health = [_on_standing(h, standing) for h in health]
             # Read in the transaction, after the webhooks' lock: a disable's time (its
             # `last_modified`) is as late as it can be before it commits.
@@ -794,16 +803,24 @@ class _TransactionView(SqlStore):
             raise Conflict(conflict) from exc.__cause__
 
     async def append_events(
-        self, *, events: Sequence[Event], fanout: Fanout, expect: ConfigVersion | None = None
+        self,
+        *,
+        events: Sequence[Event],
+        fanout: Fanout,
+        expect: ConfigVersion | None = None,
+        handover: set[str] | None = None,
     ) -> Sequence[str]:
-        """On the caller's transaction, not in a group: it commits when the caller does."""
+        """On the caller's transaction, not in a group: it commits when the caller does
+        (`handover` then says what may be handed over once it has)."""
         async with self._in_callers() as tx:
-            publish = Publish(events, fanout, expect)
-            (ids,), due = await append_together(tx, [publish], box=self._box)
-        if due:
+            written = await append_together(tx, [Publish(events, fanout, expect)], box=self._box)
+        if written.due:
             self._wakeup.notify()
+        (ids,) = written.stored
         if ids is None:
             raise ConfigChanged()
+        if handover is not None:
+            handover.update(written.handed)
         return ids
 
     async def close(self) -> None:

@@ -11,7 +11,6 @@ from sqlalchemy import (
     ColumnElement,
     Integer,
     Select,
-    String,
     Table,
     Text,
     and_,
@@ -22,10 +21,8 @@ from sqlalchemy import (
     insert,
     or_,
     select,
-    text,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 
 from hookcast.domain.catalog import ALL_EVENTS
 from hookcast.domain.errors import NotFound, ValidationFailed
@@ -39,6 +36,7 @@ from hookcast.store.sql import count, in_list, lock_in_order, paginate
 from hookcast.store.statement import Query, Statement
 from hookcast.store.tables import accounts, deliveries, webhook_events, webhook_sites, webhooks
 from hookcast.store.types import Timestamp
+from hookcast.store.webhook_locks import lock_in_one_pass
 
 __all__ = [
     "account_webhooks",
@@ -186,12 +184,23 @@ async def delete_webhook(tx: Transaction, *, account_id: str, webhook_id: str) -
     return await tx.execute(_DELETE, {"account_id": account_id, "id": webhook_id}) > 0
 
 
-async def lock_webhooks(tx: Transaction, webhook_ids: Collection[str]) -> dict[str, bool]:
+async def lock_webhooks(
+    tx: Transaction, webhook_ids: Collection[str], *, updating: Collection[str] = ()
+) -> dict[str, bool]:
     """The ids that still exist, share-locked until commit so they cannot be deleted before
     deliveries referencing them are inserted (SQLite's BEGIN IMMEDIATE already excludes it),
-    each with whether it is enabled as locked (a pause that held it committed first)."""
+    each with whether it is enabled as locked (a pause that held it committed first).
+    `updating`, some of them, are locked FOR NO KEY UPDATE instead, in the same pass: the
+    transaction updates their rows later (store/operational.py `announce_held`), and a
+    lock taken then, on a row the pass had passed, could wait on a recording that waits on
+    this transaction's share lock of another (store/webhook_locks.py)."""
     if not webhook_ids:
         return {}
+    if updating and tx.database == "postgresql":
+        locked = await lock_in_one_pass(
+            tx, ("enabled",), no_key_update=updating, key_share=webhook_ids
+        )
+        return {webhook_id: bool(enabled) for _, webhook_id, enabled in locked}
     rows = await tx.fetch_all(_LOCK_BY_IDS, {"ids": list(webhook_ids)})
     return {webhook_id: bool(enabled) for webhook_id, enabled in rows}
 
@@ -395,16 +404,15 @@ async def apply_health(
     await tx.execute_many(_FAILING, failed)
     await tx.execute_many(_ERRORED, errored)
     if disabled:
-        # As a pause through the API (`update_webhook`): the recorder's FOR NO KEY UPDATE
-        # (store/operational.py `lock_standing`) does not make a publish's FOR KEY SHARE
-        # wait, so a publish that checked its configuration before this disable commits
-        # read the webhook enabled and stored pending deliveries the pause below missed,
-        # made later than the disable's clock read: the worker sent them. FOR UPDATE waits
-        # for such a publish, whose deliveries the pause then finds, and makes a later one
-        # wait for the commit and read the webhook disabled (`_LOCK_DISABLING`, which also
-        # takes the locks the webhook_disabled event's fan-out will need, in one order).
-        if tx.database == "postgresql":  # SQLite's one writer excludes all of them
-            await tx.execute(_LOCK_DISABLING, {"ids": [row["b_id"] for row in disabled]})
+        # As a pause through the API (`update_webhook`), the disabled webhooks are held FOR
+        # UPDATE, taken with the batch's locks (store/operational.py `lock_standing`, with
+        # FOR KEY SHARE on their accounts' other webhooks, which the webhook_disabled
+        # event's fan-out needs): FOR NO KEY UPDATE alone does not make a publish's FOR KEY
+        # SHARE wait, so a publish that checked its configuration before this disable
+        # commits read the webhook enabled and stored pending deliveries the pause below
+        # missed, made later than the disable's clock read: the worker sent them. FOR
+        # UPDATE waits for such a publish, whose deliveries the pause then finds, and makes
+        # a later one wait for the commit and read the webhook disabled.
         await tx.execute_many(_DISABLE, disabled)
         await pause_pending(tx, [row["b_id"] for row in disabled])
 
@@ -557,33 +565,4 @@ _DISABLE = Statement(
             last_modified=_disabled_at(),
         )
     )
-)
-
-# The disabled webhooks FOR UPDATE and every other webhook of their accounts FOR KEY SHARE,
-# each row once, in one pass in id order: the locks a disable's recording takes on webhook
-# rows beyond the FOR NO KEY UPDATE of its batch's own (store/operational.py
-# `lock_standing`, taken before, which neither of these waits for but a FOR UPDATE). The
-# webhook_disabled event is fanned out to the account's other webhooks later in the
-# transaction, and its deliveries' inserts share-lock them (store/deliveries.py
-# `insert_deliveries`), which a FOR UPDATE refuses: two workers each disabling a webhook of
-# one account, each webhook subscribed to the other's event, held one FOR UPDATE each and
-# then waited for the other's (tests/contract/test_store_disables_lock_order.py, forced;
-# PostgreSQL rolled one back after deadlock_timeout and its worker recorded the batch
-# again). Taken here first, in one order and never made stronger, the second waits for the
-# first's commit. A webhook created after this pass is told without this lock: disabling
-# it takes failing deliveries, not the milliseconds this transaction lasts.
-_LOCK_DISABLING = Statement(
-    lambda _: text("""
-    SELECT r.id FROM (
-        SELECT id, id = ANY(:ids) AS disabling FROM webhooks
-        WHERE account_id IN (SELECT account_id FROM webhooks WHERE id = ANY(:ids))
-        ORDER BY id
-    ) AS r
-    LEFT JOIN LATERAL (
-        SELECT 1 FROM webhooks WHERE webhooks.id = r.id AND r.disabling FOR UPDATE
-    ) AS paused ON true
-    LEFT JOIN LATERAL (
-        SELECT 1 FROM webhooks WHERE webhooks.id = r.id AND NOT r.disabling FOR KEY SHARE
-    ) AS told ON true
-""").bindparams(bindparam("ids", type_=ARRAY(String)))
 )

@@ -10,8 +10,9 @@ import typer
 from typer.testing import CliRunner
 
 from hookcast.cli import app
-from hookcast.cli.remote import explain
+from hookcast.cli.remote import explain, in_options
 from hookcast.cli.webhook_actions import since_time
+from hookcast.cli.webhooks import OPTIONS
 from hookcast.sdk.errors import (
     HookcastConnectionError,
     NotFoundError,
@@ -114,3 +115,20 @@ def test_a_server_url_without_its_scheme_is_named_before_any_request(
         f"error: HOOKCAST_URL (or --server) {server!r} must start with http:// or https://, "
         "e.g. http://127.0.0.1:8000"
     ]
+
+
+@pytest.mark.parametrize(
+    ("description", "said"),
+    [
+        ("webhook_url must not be empty", "--url must not be empty"),
+        ("metadata.rate_limit_burst: Input should be", "--rate-burst: Input should be"),
+        ("retry_policy[2] must be a number", "--retry-policy's delay 3 must be a number"),
+        ("max_age_seconds.media_available must be", "--max-age media_available must be"),
+        # not a field the command has an option for, or not where a field's name is
+        ("unknown site id(s): zz", "unknown site id(s): zz"),
+        ("the webhook_url is fine", "the webhook_url is fine"),
+        ("webhook_urls are many", "webhook_urls are many"),
+    ],
+)
+def test_api_field_names_become_the_options_typed(description: str, said: str) -> None:
+    assert in_options(description, OPTIONS) == said

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from hookcast.dashboard.chart import hourly_chart_svg, y_ticks
+from hookcast.dashboard.chart import hourly_chart_svg, tick_label, y_ticks
 from hookcast.dashboard.health import HourBar
 
 START = datetime(2026, 3, 1, 0, tzinfo=UTC)
@@ -51,7 +51,22 @@ def test_it_is_well_formed_accessible_and_free_of_inline_style_or_script() -> No
     assert "<script" not in svg
     labels = [t.text for t in root.iter(f"{SVG}text")]
     assert "00:00" in labels
-    assert "23:00" in labels
+    assert "18:00" in labels
+
+
+@pytest.mark.parametrize("first_hour", range(24))
+def test_hour_labels_are_on_the_clock_and_evenly_spaced(first_hour: int) -> None:
+    """Whatever hour the 24-hour window starts at: 00:00, 06:00, 12:00 and 18:00, each
+    under its own bar, the same distance apart (the window's first bar and every sixth
+    after it, plus the last, gave odd hours and a short last gap)."""
+    start = START + timedelta(hours=first_hour)
+    bars = [HourBar(start + timedelta(hours=i), 1, 0) for i in range(24)]
+    root = ET.fromstring(hourly_chart_svg(bars))
+    hours = [t for t in root.iter(f"{SVG}text") if ":" in (t.text or "")]
+    assert sorted(t.text or "" for t in hours) == ["00:00", "06:00", "12:00", "18:00"]
+    xs = sorted(float(t.get("x", "0")) for t in hours)
+    gaps = [b - a for a, b in itertools.pairwise(xs)]
+    assert max(gaps) - min(gaps) <= 0.2, gaps  # the SVG's coordinates have one decimal
 
 
 def test_an_empty_day_draws_axes_and_no_bars() -> None:
@@ -97,3 +112,18 @@ def test_the_chart_labels_its_ticks_and_never_a_fraction() -> None:
     svg = hourly_chart_svg(_bars((2, 1), (0, 0)))
     labels = [t.text for t in ET.fromstring(svg).iter(f"{SVG}text") if ":" not in (t.text or "")]
     assert labels == ["0", "1", "2", "3"]
+
+
+@pytest.mark.parametrize(
+    ("peak", "labels"),
+    [
+        (3, ["0", "1", "2", "3"]),
+        (900, ["0", "500", "1000"]),
+        (3_500, ["0", "1k", "2k", "3k", "4k"]),
+        (15_000, ["0", "5k", "10k", "15k"]),
+        (2_400_000, ["0", "1M", "2M", "3M"]),
+    ],
+)
+def test_large_y_labels_read_as_thousands_alike(peak: int, labels: list[str]) -> None:
+    ticks = y_ticks(peak)
+    assert [tick_label(tick, ticks[1]) for tick in ticks] == labels

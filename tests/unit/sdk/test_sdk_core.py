@@ -129,7 +129,7 @@ def test_ids_cannot_escape_their_path_segment() -> None:
     recorder = Recorder(200, WEBHOOK)
     with client(recorder) as hookcast:
         hookcast.get_webhook("../api_keys")
-    assert recorder.last.url.raw_path == b"/v2/webhooks/..%2Fapi_keys/"
+    assert recorder.last.url.raw_path == b"/v2/webhooks/%2E%2E%252Fapi_keys/"
 
 
 def test_publish_builds_the_flat_event_body() -> None:

@@ -5,8 +5,10 @@ network without internet and leak every visit to third parties. Here the scripts
 the `fastapi-offline` package (installed from PyPI; nothing copied into this repository),
 the start-up scripts are files of HookCast's own, and the pages carry the dashboard's
 Content-Security-Policy: no inline script, nothing from another origin. Both follow the
-reader's colour scheme as the dashboard does: Swagger UI with its own dark styles
-(swagger-init.js), ReDoc with a theme object (redoc-init.js) and redoc.css for the rest.
+reader's colour scheme as the dashboard does, live: Swagger UI with its own dark styles
+(swagger-init.js), ReDoc with a theme object (redoc-init.js) and redoc.css for the rest; in
+the light scheme swagger.css and redoc.css darken what the tools' own colours left under
+WCAG AA.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ _ASSETS: Mapping[str, tuple[str, str]] = {
     "swagger-init.js": ("hookcast.api", "text/javascript"),
     "redoc-init.js": ("hookcast.api", "text/javascript"),
     "redoc.css": ("hookcast.api", "text/css"),
+    "swagger.css": ("hookcast.api", "text/css"),
 }
 
 # Swagger UI sets element styles from script (CSSOM, which style-src 'self' allows), so /docs
@@ -63,7 +66,10 @@ async def swagger_ui(request: Request) -> HTMLResponse:
             f'<script src="{root}{ASSETS}/swagger-ui-bundle.js"></script>'
             f'<script src="{root}{ASSETS}/swagger-init.js"></script>'
         ),
-        styles=f'<link rel="stylesheet" href="{root}{ASSETS}/swagger-ui.css">',
+        styles=(
+            f'<link rel="stylesheet" href="{root}{ASSETS}/swagger-ui.css">'
+            f'<link rel="stylesheet" href="{root}{ASSETS}/swagger.css">'
+        ),
         headers=_SWAGGER_HEADERS,
     )
 

@@ -1,8 +1,22 @@
-// Starts ReDoc on /redoc, in the reader's colour scheme. A file, not an inline script, so the
+// Starts ReDoc on /redoc in the reader's colour scheme, and starts it again when the scheme
+// changes, as the dashboard and /docs follow it live. A file, not an inline script, so the
 // page's Content-Security-Policy can forbid inline scripts.
 (function () {
   "use strict";
   var root = document.getElementById("redoc");
+  // ReDoc's own light scheme, but for what is under 4.5:1 in it (measured in Chromium, 418
+  // texts): red inline code on its pink box (3.5:1) and the red "error" response tabs on
+  // the dark right panel (3.5:1). redoc.css darkens its section labels.
+  var light = {
+    colors: {
+      responses: {
+        error: { tabTextColor: "#ff8a80" },
+      },
+    },
+    typography: {
+      code: { color: "#b3261e" },
+    },
+  };
   // ReDoc has no dark scheme of its own, only a theme object: these are the dashboard's dark
   // colours (app.css), each checked at 4.5:1 or more on what is behind it.
   var dark = {
@@ -36,6 +50,30 @@
       links: { color: "#8ab4f8", visited: "#b9a3f5", hover: "#b3cdfb" },
     },
   };
-  var scheme = window.matchMedia("(prefers-color-scheme: dark)").matches ? dark : {};
-  Redoc.init(root.getAttribute("data-openapi"), { theme: scheme }, root);
+  // ReDoc turns its theme into styles once, when it renders: a new scheme is a new render.
+  // The document is fetched once and handed over as an object, so a switch does not fetch it
+  // again; ReDoc keeps the section being read in the URL's #hash and opens there again.
+  var system = window.matchMedia("(prefers-color-scheme: dark)");
+  var spec = null;
+  var render = function () {
+    var theme = system.matches ? dark : light;
+    var where = spec === null ? root.getAttribute("data-openapi") : spec;
+    Redoc.init(where, { theme: theme }, root, function () {
+      root.setAttribute("data-scheme", system.matches ? "dark" : "light");
+    });
+  };
+  fetch(root.getAttribute("data-openapi"))
+    .then(function (answer) {
+      return answer.json();
+    })
+    .then(function (document) {
+      spec = document;
+    })
+    .catch(function () {
+      // ReDoc fetches it itself below and shows its own error if that fails too.
+    })
+    .finally(function () {
+      render();
+      system.addEventListener("change", render);
+    });
 })();

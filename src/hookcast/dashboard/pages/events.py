@@ -7,9 +7,11 @@ from starlette.responses import Response
 
 from hookcast.dashboard.deps import CsrfFormDep, DashDep, VisitDep
 from hookcast.dashboard.pages.common import all_sites, page_number, pages, query_text
-from hookcast.dashboard.web import redirect
+from hookcast.dashboard.unmatched import Unmatched
+from hookcast.dashboard.web import Dashboard, Visit, redirect
 from hookcast.domain.catalog import EVENT_TYPES
 from hookcast.domain.errors import ValidationFailed
+from hookcast.domain.models import Webhook
 from hookcast.ports import PageRequest
 
 PAGE_LENGTH = 25
@@ -27,11 +29,16 @@ async def list_events(request: Request, dash: DashDep, visit: VisitDep) -> Respo
         visit.caller, page=PageRequest(number, PAGE_LENGTH), **filters
     )
     sites = await all_sites(dash, visit)
+    unmatched = None
+    if any(not any(summary.deliveries.values()) for summary in found.items):
+        unmatched = Unmatched(await _webhooks(dash, visit))
     return dash.render(
         request,
         "events.html",
         visit,
         events=found.items,
+        unmatched=unmatched,
+        shown={status.value for s in found.items for status, n in s.deliveries.items() if n},
         filters=filters,
         filtered=any(filters.values()),
         sites=sites,
@@ -43,10 +50,14 @@ async def list_events(request: Request, dash: DashDep, visit: VisitDep) -> Respo
     )
 
 
+async def _webhooks(dash: Dashboard, visit: Visit) -> list[Webhook]:
+    """The account's webhooks: every one, up to the account's limit."""
+    found = await dash.services.webhooks.list(visit.caller, page=PageRequest(1, MAX_WEBHOOKS))
+    return list(found.items)
+
+
 async def event_types(request: Request, dash: DashDep, visit: VisitDep) -> Response:
-    hooks = (
-        await dash.services.webhooks.list(visit.caller, page=PageRequest(1, MAX_WEBHOOKS))
-    ).items
+    hooks = await _webhooks(dash, visit)
     # Bodies in one webhook's format: the one chosen, else the first (or every format).
     chosen = next((h for h in hooks if h.id == request.query_params.get("webhook")), None)
     chosen = chosen or (hooks[0] if hooks else None)

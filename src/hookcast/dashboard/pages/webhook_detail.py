@@ -13,6 +13,7 @@ from starlette.responses import Response
 from hookcast.dashboard import health
 from hookcast.dashboard.chart import hourly_chart_svg
 from hookcast.dashboard.deps import CsrfFormDep, DashDep, VisitDep
+from hookcast.dashboard.gave_up import gave_up
 from hookcast.dashboard.pages.common import all_sites
 from hookcast.dashboard.pages.delivery_log import DeliveryLog, minute, request_body
 from hookcast.dashboard.web import Dashboard, Visit, redirect
@@ -188,6 +189,7 @@ async def _detail(
         failed_total=await _failed_total(dash, visit, webhook.id),
         since_default=minute(now - health.WINDOW_HOURS * _HOUR),
         request_body=request_body,
+        gave_up=gave_up,
         now=now,
         **extra,
     )

@@ -1,0 +1,95 @@
+"""Why an event on the Events page has no deliveries, in words: "no webhook matched" was
+said alike of an account without webhooks, of webhooks subscribed to other events or
+properties, of conditions that left the event out, and of HookCast's own events, which a
+subscription to every event does not include.
+
+An event stores no record of the webhooks it was matched against: the reasons are those of
+the account's webhooks as they are now, and a webhook that would take the event now (created
+or changed since) is said to be one.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import Counter
+from collections.abc import Sequence
+
+from hookcast.domain.catalog import ALL_EVENTS, OPERATIONAL_EVENTS
+from hookcast.domain.conditions import Verdict
+from hookcast.domain.fanout import Subscribers, hears_site
+from hookcast.domain.formats import format_of
+from hookcast.domain.models import Event, Webhook
+from hookcast.domain.operational import OperationalSubscribers
+
+__all__ = ["Miss", "Unmatched"]
+
+
+class Miss(enum.Enum):
+    """Why one webhook did not take an event: (said of one, said of several)."""
+
+    ABOUT = ("is the one it is about",) * 2  # one webhook at most
+    NOT_NAMED = (
+        "takes All events, which leaves HookCast's own out",
+        "take All events, which leaves HookCast's own out",
+    )
+    EVENT = ("subscribes to other events", "subscribe to other events")
+    SITE = ("hears other properties", "hear other properties")
+    CONDITIONS = ("has conditions it does not meet", "have conditions it does not meet")
+    NOW = (
+        "was created or changed since, and would take it now",
+        "were created or changed since, and would take it now",
+    )
+
+
+class Unmatched:
+    """The account's webhooks, asked why an event went to none of them."""
+
+    def __init__(self, webhooks: Sequence[Webhook]) -> None:
+        self.webhooks = list(webhooks)
+        self._publishable = Subscribers(self.webhooks)
+        self._own = OperationalSubscribers(self.webhooks)
+
+    def why(self, event: Event) -> str:
+        """One line for the Deliveries column of an event with no deliveries."""
+        own = event.type in OPERATIONAL_EVENTS
+        if not self.webhooks:
+            return "not sent: no webhooks yet"
+        misses = Counter(self._miss(webhook, event, own=own) for webhook in self.webhooks)
+        if len(self.webhooks) == 1:
+            (miss,) = misses
+            reasons = f"your webhook {miss.value[0]}"
+        else:
+            reasons = ", ".join(
+                f"{count} {miss.value[0] if count == 1 else miss.value[1]}"
+                for miss, count in sorted(misses.items(), key=_most_first)
+            )
+        if own:  # who gets it is the surprise, more than which webhook did not
+            return f"not sent: HookCast's own event, only for webhooks that name it ({reasons})"
+        if len(self.webhooks) == 1:
+            return f"not sent: {reasons}"
+        return f"not sent: none of your {len(self.webhooks)} webhooks took it ({reasons})"
+
+    def _miss(self, webhook: Webhook, event: Event, *, own: bool) -> Miss:
+        subscribers = self._own if own else self._publishable
+        if subscribers.match(webhook, event)[0] is Verdict.MATCH:
+            return Miss.NOW
+        if own:
+            if (event.data or {}).get("webhook_id") == webhook.id:
+                return Miss.ABOUT
+            if event.type not in webhook.events:
+                return Miss.NOT_NAMED if ALL_EVENTS in webhook.events else Miss.EVENT
+        elif not hears_site(webhook, event.site_id):
+            return Miss.SITE
+        if not _subscribed(webhook, event):
+            return Miss.EVENT
+        return Miss.CONDITIONS
+
+
+def _subscribed(webhook: Webhook, event: Event) -> bool:
+    named = ALL_EVENTS in webhook.events or event.type in webhook.events
+    return named and format_of(webhook).delivers(event.type)
+
+
+def _most_first(item: tuple[Miss, int]) -> tuple[int, int]:
+    """The most common reason first, then in Miss's order, so the line reads the same."""
+    return -item[1], list(Miss).index(item[0])

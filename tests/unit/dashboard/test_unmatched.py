@@ -1,0 +1,70 @@
+"""What the Events page says of an event with no deliveries: why none of the account's
+webhooks took it, rather than "no webhook matched" for every reason alike."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hookcast.dashboard.unmatched import Unmatched
+from hookcast.domain.models import Event, Webhook
+from support import factories
+
+ACCOUNT = "acc_1"
+SITE = "SiteSite"
+
+
+def _hook(**overrides: Any) -> Webhook:
+    return factories.webhook(ACCOUNT, **({"site_ids": (SITE,)} | overrides))
+
+
+def _event(**overrides: Any) -> Event:
+    return factories.event(ACCOUNT, SITE, **overrides)
+
+
+def test_an_account_without_webhooks_is_told_so() -> None:
+    assert Unmatched([]).why(_event()) == "not sent: no webhooks yet"
+
+
+def test_one_webhook_says_what_it_listens_to_instead() -> None:
+    assert Unmatched([_hook(events=("media_deleted",))]).why(_event()) == (
+        "not sent: your webhook subscribes to other events"
+    )
+    assert Unmatched([_hook(site_ids=("OtherSit",))]).why(_event()) == (
+        "not sent: your webhook hears other properties"
+    )
+    tagged = _hook(conditions={"data.tags": {"$contains": "news"}})
+    assert Unmatched([tagged]).why(_event(data={"tags": ["sports"]})) == (
+        "not sent: your webhook has conditions it does not meet"
+    )
+
+
+def test_several_webhooks_are_counted_by_reason_most_first() -> None:
+    hooks = [
+        _hook(events=("media_deleted",)),
+        _hook(site_ids=("OtherSit",)),
+        _hook(events=("media_created",)),
+    ]
+    assert Unmatched(hooks).why(_event()) == (
+        "not sent: none of your 3 webhooks took it "
+        "(2 subscribe to other events, 1 hears other properties)"
+    )
+
+
+def test_a_webhook_that_would_take_it_now_was_created_or_changed_since() -> None:
+    # The event matched none when published; this one (a paused one too) would now.
+    assert Unmatched([_hook(enabled=False)]).why(_event()) == (
+        "not sent: your webhook was created or changed since, and would take it now"
+    )
+
+
+def test_hookcast_own_events_say_every_event_leaves_them_out() -> None:
+    """A webhook_failing about webhook A: "*" does not include HookCast's own events, and A
+    itself is never told of its own failure."""
+    about = _hook(events=("*",))
+    hooks = [about, _hook(events=("*",)), _hook(events=("media_available",))]
+    failing = _event(type="webhook_failing", data={"webhook_id": about.id}, resource_ids={})
+    assert Unmatched(hooks).why(failing) == (
+        "not sent: HookCast's own event, only for webhooks that name it "
+        "(1 is the one it is about, 1 takes All events, which leaves HookCast's own out, "
+        "1 subscribes to other events)"
+    )

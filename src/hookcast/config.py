@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     disable_warning_hours: float = Field(default=24.0, ge=0)
     worker_concurrency: int = Field(default=128, ge=1, le=4096)
     endpoint_concurrency: int = Field(default=32, ge=1, le=1024)
+    # The bodies of large deliveries (over 16 KB) a worker has under way at once, in bytes
+    # (docs/operations.md, "Limits"): past it, they wait their turn instead of starting.
+    worker_bytes_in_flight: int = Field(default=32 * 1024 * 1024, ge=1024 * 1024)
     # Fair share (docs/delivery.md): an endpoint whose requests take longer than this gets
     # fewer of a worker's slots, in proportion, so that it cannot hold the worker.
     slow_endpoint_seconds: float = Field(default=1.0, gt=0)

@@ -30,6 +30,7 @@ from hookcast.config import Settings
 from hookcast.delivery.sender import HttpSender
 from hookcast.delivery.worker import DeliveryWorker, WorkerOptions
 from hookcast.domain.addresses import parse_networks
+from hookcast.domain.models import Role
 from hookcast.heartbeat import Heartbeat
 from hookcast.ports import DeliveryQueue
 from support.waiting import eventually
@@ -176,6 +177,18 @@ class Deployment:
         created = await self.create_webhook(receiver.url, **metadata)
         receiver.secret = created["secret"]
         return created
+
+    async def other_account(self, name: str) -> tuple[dict[str, str], str]:
+        """A second account: its API key's headers and a site of its own."""
+        accounts = self.runtime.services.accounts
+        account = await accounts.create_account(name)
+        issued = await accounts.issue_key(account.id, role=Role.ADMIN)
+        headers = {"Authorization": f"Bearer {issued.secret}"}
+        site = await self.api.post(
+            "/v2/sites/", json={"metadata": {"name": "Theirs"}}, headers=headers
+        )
+        assert site.status_code == 201, site.text
+        return headers, str(site.json()["id"])
 
     async def publish(self, *events: dict[str, Any]) -> list[str]:
         items = [{"site_id": self.site_id, **event} for event in events]

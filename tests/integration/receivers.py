@@ -166,7 +166,11 @@ class Receiver:
         app = web.Application()
         app.router.add_post("/hook", self._handle)
         # handler_cancellation: a sleeping handler stops when the sender hangs up (timeouts)
-        self._runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=0.5)
+        # max_field_size: JW Player's JWT carries the body again (133 KB for 100 KB of data);
+        # aiohttp refuses a header over 8 KB by default.
+        self._runner = web.AppRunner(
+            app, handler_cancellation=True, shutdown_timeout=0.5, max_field_size=1 << 20
+        )
         self.port = await serve_on_loopback(self._runner)
         return self
 

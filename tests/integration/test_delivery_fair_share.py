@@ -10,24 +10,10 @@ from aiohttp import web
 from delivery_harness import Deployment, require_sqlite, with_options
 from receivers import DEADLINE, Receiver, answer
 
-from hookcast.domain.models import Role
 from support.waiting import eventually
 
 SLOW_SECONDS = 3.0  # each of account A's endpoints takes this long to answer
 P99_BOUND = 1.0  # seconds from B's publish to its receipt
-
-
-async def _other_account(hookcast: Deployment) -> tuple[dict[str, str], str]:
-    """A second account: its API key's headers and a site of its own."""
-    accounts = hookcast.runtime.services.accounts
-    account = await accounts.create_account("Noisy neighbour")
-    issued = await accounts.issue_key(account.id, role=Role.ADMIN)
-    headers = {"Authorization": f"Bearer {issued.secret}"}
-    site = await hookcast.api.post(
-        "/v2/sites/", json={"metadata": {"name": "Theirs"}}, headers=headers
-    )
-    assert site.status_code == 201, site.text
-    return headers, str(site.json()["id"])
 
 
 async def _hook(
@@ -60,7 +46,7 @@ async def test_a_slow_accounts_backlog_does_not_delay_another_accounts_deliverie
 ) -> None:
     require_sqlite(database_url)
     async with Deployment.open(database_url) as hookcast:
-        headers, their_site = await _other_account(hookcast)
+        headers, their_site = await hookcast.other_account("Noisy neighbour")
         slow = [await hookcast.receiver(answer(delay=SLOW_SECONDS)) for _ in range(5)]
         for receiver in slow:
             await _hook(hookcast, receiver, headers=headers, site=their_site)
@@ -116,7 +102,7 @@ async def test_another_accounts_slow_path_on_a_shared_host_does_not_slow_this_ac
     (attack 10: 60 of B's took 21 s instead of 0.5 beside a 25 s path)."""
     require_sqlite(database_url)
     async with Deployment.open(database_url) as hookcast:
-        headers, their_site = await _other_account(hookcast)
+        headers, their_site = await hookcast.other_account("Noisy neighbour")
         behaviour = _SlowWhenAsked()
         shared = await hookcast.receiver(behaviour)
         body: dict[str, Any] = {"name": "hook", "webhook_url": shared.url + "?slow"}

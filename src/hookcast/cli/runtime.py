@@ -92,6 +92,7 @@ class Runtime:
             concurrency=in_flight,
             prefetch=max(1024, 4 * in_flight),
             endpoint_concurrency=self.settings.endpoint_concurrency,
+            bytes_in_flight=self.settings.worker_bytes_in_flight,
             slow_endpoint_seconds=self.settings.slow_endpoint_seconds,
             lease_seconds=self.settings.lease_seconds,
             disable_after=timedelta(days=self.settings.disable_after_days),

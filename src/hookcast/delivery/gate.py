@@ -50,6 +50,10 @@ class EndpointGate:
         self._unhurried: dict[str, int] = {}  # of which to slow or new endpoints, per account
         self.in_flight = 0  # requests in flight to every endpoint together
         self.slow_in_flight = 0  # of which to endpoints measured slow, all accounts
+        # The bodies of the large requests in flight (scheduler.py's byte budget), in all
+        # and per account; small ones are not counted (`try_slot`'s `size` 0).
+        self.bytes_in_flight = 0
+        self._account_bytes: dict[str, int] = {}
 
     def kept(self) -> int:
         """How many endpoints' limits and latencies are kept."""
@@ -59,14 +63,20 @@ class EndpointGate:
         """Requests in flight for `account`'s deliveries."""
         return self._accounts.get(account, 0)
 
+    def account_bytes(self, account: str) -> int:
+        """The bytes of `account`'s large bodies in flight."""
+        return self._account_bytes.get(account, 0)
+
     def accounts(self) -> set[str]:
         """The accounts with requests in flight."""
         return set(self._accounts)
 
-    def try_slot(self, key: str, account: str) -> Slot | None:
+    def try_slot(self, key: str, account: str, size: int = 0) -> Slot | None:
         """A place for one request to the endpoint `key` for `account` now, or None if the
         endpoint is at its limit, or it is slow (or not measured yet) and such requests
-        fill their share: `slow_slots` per account, and of measured-slow ones in all."""
+        fill their share: `slow_slots` per account, and of measured-slow ones in all.
+        `size`: its body's bytes, counted in `bytes_in_flight` while it holds the place
+        (0: a small body, not counted)."""
         throttle = self._throttle(key)
         in_flight = self._in_flight.get(key, 0)
         if in_flight >= throttle.limit:
@@ -88,7 +98,10 @@ class EndpointGate:
         self._in_flight[key] = in_flight + 1
         self._accounts[account] = self._accounts.get(account, 0) + 1
         self.in_flight += 1
-        return Slot(self, key, account, unhurried=unhurried, slow=slow)
+        if size:
+            self.bytes_in_flight += size
+            self._account_bytes[account] = self._account_bytes.get(account, 0) + size
+        return Slot(self, key, account, unhurried=unhurried, slow=slow, size=size)
 
     def measured(self) -> bool:
         """Whether any endpoint's latency is known (one request to it has ended)."""
@@ -122,8 +135,15 @@ class EndpointGate:
             start=self._start,
         )
 
-    def _leave(self, key: str, account: str, *, unhurried: bool, slow: bool) -> None:
+    def _leave(self, key: str, account: str, *, unhurried: bool, slow: bool, size: int) -> None:
         self.in_flight -= 1
+        if size:
+            self.bytes_in_flight -= size
+            left = self._account_bytes[account] - size
+            if left:
+                self._account_bytes[account] = left
+            else:
+                del self._account_bytes[account]
         if unhurried:
             if slow:
                 self.slow_in_flight -= 1
@@ -180,16 +200,33 @@ class Slot:
     ends, returning or raising; `close()` does the same for a block that never ran (a task
     cancelled before its first step). Either way, only once."""
 
-    __slots__ = ("_account", "_gate", "_key", "_open", "_slow", "_throttle", "_unhurried")
+    __slots__ = (
+        "_account",
+        "_gate",
+        "_key",
+        "_open",
+        "_size",
+        "_slow",
+        "_throttle",
+        "_unhurried",
+    )
 
     def __init__(
-        self, gate: EndpointGate, key: str, account: str, *, unhurried: bool, slow: bool
+        self,
+        gate: EndpointGate,
+        key: str,
+        account: str,
+        *,
+        unhurried: bool,
+        slow: bool,
+        size: int = 0,
     ) -> None:
         self._gate = gate
         self._key = key
         self._account = account
         self._unhurried = unhurried  # counted in its account's slow-or-new requests
         self._slow = slow  # counted in the worker's measured-slow requests
+        self._size = size  # counted in the bytes in flight (a large body)
         self._throttle = gate._throttles[key]
         self._open = True
 
@@ -208,7 +245,9 @@ class Slot:
         if not self._open:
             return False
         self._open = False
-        self._gate._leave(self._key, self._account, unhurried=self._unhurried, slow=self._slow)
+        self._gate._leave(
+            self._key, self._account, unhurried=self._unhurried, slow=self._slow, size=self._size
+        )
         return True
 
     def __enter__(self) -> Slot:

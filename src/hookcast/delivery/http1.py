@@ -34,7 +34,9 @@ __all__ = [
     "Origin",
     "Pool",
     "ProtocolError",
+    "Request",
     "Response",
+    "encode_head",
     "encode_request",
 ]
 
@@ -92,9 +94,26 @@ def encode_request(
 ) -> bytes:
     """The request's bytes. Names and values come from HookCast itself (signatures, a
     validated URL): no CR or LF can reach them."""
+    return (
+        encode_head(host_header=host_header, target=target, headers=headers, length=len(body))
+        + body
+    )
+
+
+def encode_head(*, host_header: str, target: str, headers: Mapping[str, str], length: int) -> bytes:
+    """The request line and headers of a POST whose body is `length` bytes, up to the blank
+    line: written before the body, in one `writelines` (`Request`)."""
     lines = "".join([f"{name}: {value}\r\n" for name, value in headers.items()])
-    head = f"POST {target} HTTP/1.1\r\nHost: {host_header}\r\nContent-Length: {len(body)}\r\n"
-    return (head + lines + "\r\n").encode("latin-1") + body
+    head = f"POST {target} HTTP/1.1\r\nHost: {host_header}\r\nContent-Length: {length}\r\n"
+    return (head + lines + "\r\n").encode("latin-1")
+
+
+Request = bytes | Callable[[], Sequence[bytes]]
+"""What `Pool.post` writes: the request's bytes, or what makes them when a connection is
+ready for it (the head, then the body; written by one `writelines`, never joined). A large
+request is made that late: the bytes of one waiting for a slot, a connection or the body
+budget would otherwise be held all that while (a 254 KB body in JW Player's format was
+565 KB of request beside the body and its 339 KB JWT, per delivery under way)."""
 
 
 class _Connection(asyncio.Protocol):
@@ -228,7 +247,7 @@ class _Connection(asyncio.Protocol):
 
     # the request side
 
-    def exchange(self, request: bytes, deadline: float) -> asyncio.Future[Response]:
+    def exchange(self, request: Request, deadline: float) -> asyncio.Future[Response]:
         """Sends the request; the future is the whole response (body cut at the limit), or
         ends in TimeoutError when no head arrived by `deadline` (loop time), BodyTimeout
         when the rest of the body did not, ConnectionClosed or ProtocolError. Whoever
@@ -240,7 +259,12 @@ class _Connection(asyncio.Protocol):
         self._body = b""
         waiter = self._waiter = self._loop.create_future()
         assert self._transport is not None
-        self._transport.write(request)
+        if isinstance(request, bytes):
+            self._transport.write(request)
+        else:
+            # Made now and let go once written: the transport keeps only what the socket
+            # has not taken yet.
+            self._transport.writelines(request())
         # Timeouts.add written out: once per request.
         self._deadlines[self] = deadline
         timeouts = self._timeouts
@@ -256,6 +280,7 @@ class _Connection(asyncio.Protocol):
                 self._waiter.set_exception(BodyTimeout(self._response(complete=False)))
             else:
                 self._waiter.set_exception(TimeoutError())
+            self._waiter = None  # see _fail
         self.close()
 
     def _response(self, *, complete: bool) -> Response:
@@ -273,6 +298,13 @@ class _Connection(asyncio.Protocol):
         if _waiting(self._waiter):
             assert self._waiter is not None
             self._waiter.set_exception(exc)
+            # Not kept: raised in `Pool.post`, the exception's traceback holds that frame,
+            # which holds this connection: kept here, the cycle held the request and its
+            # sender's frame (the body, the JWT, the request's bytes) until the cyclic
+            # collector ran. Receivers that closed every connection left 329 such requests
+            # of 565 KB alive at once where at most 128 can be in flight (tracemalloc,
+            # `serve`): RSS 1.2-1.6 GB, 183-201 MB without the cycle (docs/benchmarks.md).
+            self._waiter = None
         self.close()
 
     def close(self) -> None:
@@ -419,7 +451,7 @@ class Pool:
         origin: Origin,
         *,
         addresses: Addresses,
-        request: bytes,
+        request: Request,
         deadline: float,
         tls: ssl.SSLContext | None = None,
     ) -> Response:

@@ -35,6 +35,11 @@ class WorkerOptions:
     # (at least 1); one not measured yet gets new_endpoint_concurrency until its first
     # answer. An account's requests to slow or new endpoints, and everyone's to slow ones,
     # take at most slow_share of `concurrency`: the rest turns over quickly.
+    # The bodies of large deliveries under way at once, in bytes (scheduler.py): a large
+    # one waits, its account's turn kept, while they would pass it; while several accounts
+    # wait, each may have its share of it under way, as of `concurrency`. One always goes,
+    # however large; bodies up to 16 KB are neither counted nor held back.
+    bytes_in_flight: int = 32 * 1024 * 1024
     slow_endpoint_seconds: float = 1.0
     slow_share: float = 0.5
     new_endpoint_concurrency: int = 4

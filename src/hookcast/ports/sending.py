@@ -3,7 +3,7 @@ SSRF guard makes."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -23,6 +23,11 @@ class OutboundRequest:
     # Whose webhook it is: per-account state kept for it (TLS contexts) is bounded per
     # account, so one tenant cannot crowd out the others'.
     account_id: str = ""
+    # For a large body (delivery/attempt.py): the signed headers, made when the request is
+    # written rather than held while it waits (JW Player's JWT carries the body again,
+    # base64: 339 KB for 254 KB). Each call also fills `headers`, empty until then, with
+    # what the attempt's log keeps: the signatures redacted. None: `headers` is the lot.
+    sign: Callable[[], Mapping[str, str]] | None = None
 
 
 @quick_init

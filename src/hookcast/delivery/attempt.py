@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -256,7 +257,12 @@ def conclude(
         error = storable_text(error)
     delivery_id = claimed.delivery.id
     if request.sign is not None and not request.headers:
-        request.sign()  # never written (no connection): logged as it would have been sent
+        # Never written (no connection): logged as it would have been sent. Signing may
+        # fail (a secret that cannot sign): written, the send failed on it (boundary.py);
+        # raised here, past the send's boundary, the outcome was never recorded and the
+        # delivery waited for its lease to expire, each attempt again.
+        with contextlib.suppress(Exception):
+            request.sign()
     attempt = Attempt(
         delivery_id=delivery_id,
         number=number,

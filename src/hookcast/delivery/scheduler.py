@@ -10,8 +10,10 @@ endpoints cannot hold the worker while another account's deliveries wait.
 Bytes under way: a delivery whose body is large (over 16 KB: an event's `data` may take
 256 KB) starts only while the large bodies in flight stay within `bytes_in_flight`, or alone;
 while several accounts wait, each may have at most its share of those bytes in flight, as of
-requests. What waits holds its claimed event, not a body: the body, its signatures and the
-request's bytes are made once it starts (attempt.py, sender.py).
+requests. An account's first large body that does not fit reserves its size from the
+account's other large ones, so smaller ones cannot pass it each time one ends. What waits
+holds its claimed event, not a body: the body, its signatures and the request's bytes are
+made once it starts (attempt.py, sender.py).
 
 Pure bookkeeping on the event loop's thread: no I/O and no clock of its own (callers pass
 the loop's time), so tests/unit/delivery drives it with tables.
@@ -96,6 +98,14 @@ class EndpointScheduler:
         self._size = 0
         self._saturated: set[str] = set()  # endpoints whose queues overflowed
         self._measured = False  # some endpoint's latency is known (room() caches it)
+        # Per account, the first of its large bodies that did not fit the byte budget, and
+        # its size: the account's other large ones start only within what it leaves, until
+        # it starts or leaves the queue. Without it, each body that ended let a smaller one
+        # to another of its endpoints start in its place, and the larger waited until its
+        # latest start passed, again after each claim (review16,
+        # tests/unit/delivery/test_scheduler_bytes.py). Other accounts' are held to their
+        # shares instead: one over its share reserving for all would hold back the others.
+        self._reserved: dict[str, tuple[ClaimedDelivery, int]] = {}
 
     @property
     def held(self) -> int:
@@ -231,6 +241,7 @@ class EndpointScheduler:
             else:  # one fewer waits: the others' shares grow, so each may try again
                 turns.popleft()
                 del self._accounts[account]
+                self._reserved.pop(account, None)
                 blocked = 0
         return starts, expired
 
@@ -245,6 +256,7 @@ class EndpointScheduler:
         self._turns.clear()
         self._queued.clear()
         self._size = 0
+        self._reserved.clear()
         return leases
 
     def drop_webhooks(self, webhook_ids: Collection[str]) -> list[LeaseKey]:
@@ -253,6 +265,7 @@ class EndpointScheduler:
         them from here with what they were when claimed."""
         if not webhook_ids:
             return []
+        self._reserved.clear()  # perhaps among them; the next pass reserves again if not
         leases: list[LeaseKey] = []
         for account in [a for a in self._turns if not self._drop(a, webhook_ids, leases)]:
             self._turns.remove(account)
@@ -298,7 +311,9 @@ class EndpointScheduler:
                 endpoints.pop()
                 self._dequeued(key)
                 expired.append((claimed.delivery.id, claimed.lease_token))
-            elif size and not self._fits(size):
+                if size and account in self._reserved and self._reserved[account][0] is claimed:
+                    del self._reserved[account]
+            elif size and not self._fits(account, claimed, size):
                 endpoints.skip()  # its endpoint's next waits behind it: the others may go
                 blocked += 1
             elif (slot := gate.try_slot(key, account, size)) is not None:
@@ -311,17 +326,29 @@ class EndpointScheduler:
                 else:
                     del self._queued[key]
                 starts.append((claimed, slot, latest_start))
+                if size and account in self._reserved and self._reserved[account][0] is claimed:
+                    del self._reserved[account]
                 return True
             else:
                 endpoints.skip()
                 blocked += 1
         return False
 
-    def _fits(self, size: int) -> bool:
-        """Whether a large body of `size` bytes may start now: within the byte budget, or
-        alone (one always goes, however large)."""
+    def _fits(self, account: str, claimed: ClaimedDelivery, size: int) -> bool:
+        """Whether `claimed`, a large body of `size` bytes, may start now: within the byte
+        budget, less what its account's first that did not fit reserves, or alone (one
+        always goes, however large). The account's first that does not fit reserves."""
         in_flight = self._gate.bytes_in_flight
-        return not in_flight or in_flight + size <= self._options.bytes_in_flight
+        if not in_flight:
+            return True
+        budget = self._options.bytes_in_flight
+        reserved = self._reserved.get(account)
+        if reserved is None or reserved[0] is claimed:
+            if in_flight + size <= budget:
+                return True
+            self._reserved[account] = (claimed, size)
+            return False
+        return in_flight + size <= budget - reserved[1]
 
     def _dequeued(self, key: str) -> None:
         self._size -= 1

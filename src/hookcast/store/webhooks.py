@@ -193,14 +193,26 @@ async def lock_webhooks(
     `updating`, some of them, are locked FOR NO KEY UPDATE instead, in the same pass: the
     transaction updates their rows later (store/operational.py `announce_held`), and a
     lock taken then, on a row the pass had passed, could wait on a recording that waits on
-    this transaction's share lock of another (store/webhook_locks.py)."""
+    this transaction's share lock of another (store/webhook_locks.py). The same pass
+    share-locks their accounts' other webhooks too: telling a run publishes webhook_held,
+    fanned out to them, whose inserts share-lock them; taken then, after the pass, a
+    recording disabling one of them (FOR UPDATE, in its own pass) and waiting for an
+    `updating` row closed a cycle (tests/contract/test_store_disables_lock_order.py)."""
     if not webhook_ids:
         return {}
     if updating and tx.database == "postgresql":
         locked = await lock_in_one_pass(
-            tx, ("enabled",), no_key_update=updating, key_share=webhook_ids
+            tx,
+            ("enabled",),
+            no_key_update=updating,
+            key_share=webhook_ids,
+            key_share_accounts_of=updating,
         )
-        return {webhook_id: bool(enabled) for _, webhook_id, enabled in locked}
+        return {
+            webhook_id: bool(enabled)
+            for _, webhook_id, enabled in locked
+            if webhook_id in webhook_ids
+        }
     rows = await tx.fetch_all(_LOCK_BY_IDS, {"ids": list(webhook_ids)})
     return {webhook_id: bool(enabled) for webhook_id, enabled in rows}
 

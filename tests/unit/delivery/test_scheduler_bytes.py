@@ -105,3 +105,50 @@ def test_an_account_alone_may_use_the_whole_budget_and_the_next_gets_what_frees(
 
     # The noisy account is over its half of the budget: the quiet one takes what freed.
     assert [claimed.webhook.account_id for claimed, _slot, _latest in starts] == ["quiet"]
+
+
+def test_a_larger_body_is_not_passed_for_ever_by_smaller_large_ones() -> None:
+    # review16: the budget full of large bodies to one endpoint, a larger one to another
+    # endpoint needs more than one of them frees; each time one ends, the next of the
+    # smaller ones fits and starts instead, and the larger one waits until its latest
+    # start has passed (handed back, claimed again, the same again). Now the first that
+    # does not fit reserves its size from the account's other large bodies.
+    scheduler = EndpointScheduler(ROOMY)
+    scheduler.enqueue(_claims("acct", _hook("acct", "a"), 50, large=True), now=0.0)
+    running = [slot for _claimed, slot, _latest in scheduler.ready(now=0.0)[0]]
+    assert len(running) == 3
+    event = make.event("acct", data={"x": "a" * (2 * LARGE)})
+    hook = _hook("acct", "b")
+    larger = ClaimedDelivery(make.delivery(event, hook.id), "lease", event, hook)
+    scheduler.enqueue([larger], now=0.0)
+
+    started: list[str] = []
+    for _ in range(20):  # requests ending one at a time
+        running.pop(0).close()
+        starts, _ = scheduler.ready(now=0.0)
+        started += [claimed.webhook.webhook_url for claimed, _slot, _latest in starts]
+        running += [slot for _claimed, slot, _latest in starts]
+
+    assert "https://b.example/hook" in started
+
+
+def test_a_reservation_ends_with_its_delivery_leaving_the_queue() -> None:
+    # The reserving body expires in its queue: the others have the whole budget again.
+    scheduler = EndpointScheduler(ROOMY)
+    scheduler.enqueue(_claims("acct", _hook("acct", "a"), 50, large=True), now=0.0)
+    running = [slot for _claimed, slot, _latest in scheduler.ready(now=0.0)[0]]
+    event = make.event("acct", data={"x": "a" * (2 * LARGE)})
+    hook = replace(_hook("acct", "b"), timeout_seconds=1)
+    larger = ClaimedDelivery(make.delivery(event, hook.id), "lease", event, hook)
+    scheduler.enqueue([larger], now=0.0, lease_ends=10.0)  # its latest start: 10 s less
+    running.pop(0).close()
+    running += [slot for _claimed, slot, _latest in scheduler.ready(now=0.0)[0]]
+    running.pop(0).close()
+    assert scheduler.ready(now=0.0)[0] == []  # what ended is kept for the larger one
+
+    starts, expired = scheduler.ready(now=20.0)  # past its latest start, not theirs
+
+    assert expired[-1] == (larger.delivery.id, "lease")
+    assert [claimed.webhook.webhook_url for claimed, _slot, _latest in starts] == [
+        "https://a.example/hook"
+    ]

@@ -152,3 +152,33 @@ async def test_a_send_cancelled_by_shutdown_gives_its_lease_back_unattempted() -
     after = queue.delivery(delivery.id)
     assert (after.attempts, after.lease_token) == (0, None)
     assert after.next_attempt_at == NOW + quick_exit.busy_endpoint_delay
+
+
+@pytest.mark.parametrize(
+    "data", [None, {"note": "a" * 20_000}], ids=["signed-at-once", "signed-when-written"]
+)
+async def test_a_delivery_whose_signing_fails_is_a_recorded_failure(
+    data: dict[str, Any] | None,
+) -> None:
+    # A secret that cannot sign (not base64 after whsec_): a large body is signed when its
+    # request is written (attempt.py `_SIGNED_WHEN_WRITTEN`), and one never written (refused
+    # here by the SSRF guard) is signed for its log in `conclude`, out of the send's boundary.
+    url = "https://127.0.0.1/hook"
+    broken_hook = make.webhook("acct", webhook_url=url, format="standard", secret="whsec_!!!")
+    queue, (broken,) = _queue_for(broken_hook, data)
+    hook = make.webhook("acct", webhook_url=url)
+    event = make.event(hook.account_id, created=make.later(1))
+    second = make.delivery(event, hook.id)
+    queue.add(delivery=second, event=event, webhook=hook)
+
+    # One request at a time to the endpoint: the second going out shows the slot is back.
+    sender = RecordingSender(HttpSender(allowed=[]).send)  # refuses 127.0.0.1: never written
+    await _deliver(queue, sender, requests=1 if data is None else 2)
+
+    (attempt,) = [a for a in queue.attempts if a.delivery_id == broken.id]
+    assert attempt.status_code is None
+    assert attempt.error
+    after = queue.delivery(broken.id)
+    assert (after.attempts, after.status, after.lease_token) == (1, DeliveryStatus.PENDING, None)
+    assert queue.delivery(second.id).attempts == 1
+    assert queue.claimed == 2  # nothing was leased again

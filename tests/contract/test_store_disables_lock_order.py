@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from collections.abc import Awaitable, Callable
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
@@ -126,51 +127,18 @@ async def test_a_recording_disabling_one_webhook_and_a_publish_holding_another_b
         now=event.created,
         new_id=new_delivery_id,
     )
-    # PostgreSQL looks for a deadlock only after a minute: a cycle stays to be seen, not
-    # ended at once with the publish's group written again as if nothing happened.
-    gate = await asyncpg.connect(postgres_database)
-    await gate.execute(
-        f"ALTER DATABASE \"{pg_store_database(postgres_database)}\" SET deadlock_timeout = '60s'"
+    # The publish waits at the gate once it has share-locked both webhooks, before it
+    # inserts its deliveries (and announces the held ones).
+    cycle, outcomes = await _race(
+        postgres_database,
+        secret_key,
+        gate_table="deliveries",
+        first=lambda store: store.append_events(events=[event], fanout=plan),
+        second=lambda store: store.record_results([], [_failing(paused.id), _gone(failing.id)]),
     )
-    publisher = await open_store(postgres_database, secret_key=secret_key)
-    recorder = await open_store(postgres_database, secret_key=secret_key)
-    cycle: list[int] = []
-    try:
-        holding = gate.transaction()
-        await holding.start()
-        # The publish waits here once it has share-locked both webhooks, before it inserts
-        # its deliveries (and announces the held ones).
-        await gate.execute("LOCK TABLE deliveries IN SHARE MODE")
-        publish = asyncio.ensure_future(publisher.append_events(events=[event], fanout=plan))
-        await eventually(functools.partial(_waiting, postgres_database, 1))
-        recording = asyncio.ensure_future(
-            recorder.record_results([], [_failing(paused.id), _gone(failing.id)])
-        )
-        await eventually(
-            functools.partial(_waiting, postgres_database, 2),
-            message="the recording never waited on the publish",
-        )
-        await holding.commit()
-        both = asyncio.gather(publish, recording, return_exceptions=True)
-
-        async def ended() -> bool:
-            cycle[:] = [] if both.done() else await _cycle(postgres_database)
-            return both.done() or bool(cycle)
-
-        await eventually(ended, message="neither finished nor deadlocked")
-        if cycle:  # ended for the teardown: one of the two is rolled back
-            await gate.execute("SELECT pg_terminate_backend($1)", cycle[0])
-        outcomes = await both
-    finally:
-        await gate.execute(
-            f'ALTER DATABASE "{pg_store_database(postgres_database)}" RESET deadlock_timeout'
-        )
-        await gate.close()
-        await publisher.close()
-        await recorder.close()
 
     assert not cycle, "the recording and the publish waited on each other"
-    assert list(outcomes) == [[event.id], None]
+    assert outcomes == [[event.id], None]
 
 
 def pg_store_database(url: str) -> str:
@@ -193,6 +161,55 @@ async def _cycle(url: str) -> list[int]:
             if pid in blockers.get(other, ()):
                 return [pid, other]
     return []
+
+
+async def _race(
+    url: str,
+    secret_key: bytes,
+    *,
+    gate_table: str,
+    first: Callable[[SqlStore], Awaitable[object]],
+    second: Callable[[SqlStore], Awaitable[object]],
+) -> tuple[list[int], list[object]]:
+    """Runs `first` and `second` on two stores of the database, `first` held at the gate (a
+    third session's SHARE lock on `gate_table`) until `second` waits too, then both let go:
+    the sessions of a lock cycle if they waited on each other (ended so that the test can
+    end), and the two outcomes (an exception as itself). PostgreSQL looks for a deadlock only
+    after a minute here: a cycle stays to be seen, not ended at once with one side written
+    again as if nothing happened."""
+    database = pg_store_database(url)
+    gate = await asyncpg.connect(url)
+    await gate.execute(f"ALTER DATABASE \"{database}\" SET deadlock_timeout = '60s'")
+    one = await open_store(url, secret_key=secret_key)
+    two = await open_store(url, secret_key=secret_key)
+    cycle: list[int] = []
+    try:
+        holding = gate.transaction()
+        await holding.start()
+        await gate.execute(f"LOCK TABLE {gate_table} IN SHARE MODE")
+        started = asyncio.ensure_future(first(one))
+        await eventually(functools.partial(_waiting, url, 1), message="the first never waited")
+        then = asyncio.ensure_future(second(two))
+        await eventually(
+            functools.partial(_waiting, url, 2), message="the second never waited on the first"
+        )
+        await holding.commit()
+        both = asyncio.gather(started, then, return_exceptions=True)
+
+        async def ended() -> bool:
+            cycle[:] = [] if both.done() else await _cycle(url)
+            return both.done() or bool(cycle)
+
+        await eventually(ended, message="neither finished nor deadlocked")
+        if cycle:  # ended for the teardown: one of the two is rolled back
+            await gate.execute("SELECT pg_terminate_backend($1)", cycle[0])
+        outcomes = list(await both)
+    finally:
+        await gate.execute(f'ALTER DATABASE "{database}" RESET deadlock_timeout')
+        await gate.close()
+        await one.close()
+        await two.close()
+    return cycle, outcomes
 
 
 async def test_a_recording_disabling_a_held_events_subscriber_and_a_publish_telling_it_commit(
@@ -222,49 +239,18 @@ async def test_a_recording_disabling_a_held_events_subscriber_and_a_publish_tell
         now=event.created,
         new_id=new_delivery_id,
     )
-    gate = await asyncpg.connect(postgres_database)
-    await gate.execute(
-        f"ALTER DATABASE \"{pg_store_database(postgres_database)}\" SET deadlock_timeout = '60s'"
+    # The publish waits at the gate once its pass has locked the paused webhook, before it
+    # inserts its held delivery and tells the run.
+    cycle, outcomes = await _race(
+        postgres_database,
+        secret_key,
+        gate_table="deliveries",
+        first=lambda store: store.append_events(events=[event], fanout=plan),
+        second=lambda store: store.record_results([], [_failing(paused.id), _gone(listening.id)]),
     )
-    publisher = await open_store(postgres_database, secret_key=secret_key)
-    recorder = await open_store(postgres_database, secret_key=secret_key)
-    cycle: list[int] = []
-    try:
-        holding = gate.transaction()
-        await holding.start()
-        # The publish waits here once its pass has locked the paused webhook, before it
-        # inserts its held delivery and tells the run.
-        await gate.execute("LOCK TABLE deliveries IN SHARE MODE")
-        publish = asyncio.ensure_future(publisher.append_events(events=[event], fanout=plan))
-        await eventually(functools.partial(_waiting, postgres_database, 1))
-        recording = asyncio.ensure_future(
-            recorder.record_results([], [_failing(paused.id), _gone(listening.id)])
-        )
-        await eventually(
-            functools.partial(_waiting, postgres_database, 2),
-            message="the recording never waited on the publish",
-        )
-        await holding.commit()
-        both = asyncio.gather(publish, recording, return_exceptions=True)
-
-        async def ended() -> bool:
-            cycle[:] = [] if both.done() else await _cycle(postgres_database)
-            return both.done() or bool(cycle)
-
-        await eventually(ended, message="neither finished nor deadlocked")
-        if cycle:  # ended for the teardown: one of the two is rolled back
-            await gate.execute("SELECT pg_terminate_backend($1)", cycle[0])
-        outcomes = await both
-    finally:
-        await gate.execute(
-            f'ALTER DATABASE "{pg_store_database(postgres_database)}" RESET deadlock_timeout'
-        )
-        await gate.close()
-        await publisher.close()
-        await recorder.close()
 
     assert not cycle, "the recording and the publish waited on each other"
-    assert list(outcomes) == [[event.id], None]
+    assert outcomes == [[event.id], None]
 
 
 @pytest.mark.xfail(
@@ -289,46 +275,15 @@ async def test_a_recording_telling_a_failure_and_one_disabling_the_subscriber_bo
     failing = make.webhook(acme.id, id=failing_id)
     for hook in (listening, failing):
         await pg_store.create_webhook(hook)
-    gate = await asyncpg.connect(postgres_database)
-    await gate.execute(
-        f"ALTER DATABASE \"{pg_store_database(postgres_database)}\" SET deadlock_timeout = '60s'"
+    # The first recording waits at the gate, holding the failing webhook, before it stores
+    # the webhook_failing event and fans it out.
+    cycle, outcomes = await _race(
+        postgres_database,
+        secret_key,
+        gate_table="events",
+        first=lambda store: store.record_results([], [_failing(failing.id)]),
+        second=lambda store: store.record_results([], [_gone(listening.id), _failing(failing.id)]),
     )
-    first = await open_store(postgres_database, secret_key=secret_key)
-    second = await open_store(postgres_database, secret_key=secret_key)
-    cycle: list[int] = []
-    try:
-        holding = gate.transaction()
-        await holding.start()
-        # The first recording waits here, holding the failing webhook, before it stores the
-        # webhook_failing event and fans it out.
-        await gate.execute("LOCK TABLE events IN SHARE MODE")
-        telling = asyncio.ensure_future(first.record_results([], [_failing(failing.id)]))
-        await eventually(functools.partial(_waiting, postgres_database, 1))
-        disabling = asyncio.ensure_future(
-            second.record_results([], [_gone(listening.id), _failing(failing.id)])
-        )
-        await eventually(
-            functools.partial(_waiting, postgres_database, 2),
-            message="the disabling recording never waited on the other",
-        )
-        await holding.commit()
-        both = asyncio.gather(telling, disabling, return_exceptions=True)
-
-        async def ended() -> bool:
-            cycle[:] = [] if both.done() else await _cycle(postgres_database)
-            return both.done() or bool(cycle)
-
-        await eventually(ended, message="neither finished nor deadlocked")
-        if cycle:  # ended for the teardown: one of the two is rolled back
-            await gate.execute("SELECT pg_terminate_backend($1)", cycle[0])
-        outcomes = await both
-    finally:
-        await gate.execute(
-            f'ALTER DATABASE "{pg_store_database(postgres_database)}" RESET deadlock_timeout'
-        )
-        await gate.close()
-        await first.close()
-        await second.close()
 
     assert not cycle, "the two recordings waited on each other"
-    assert list(outcomes) == [None, None]
+    assert outcomes == [None, None]

@@ -98,7 +98,9 @@ jq:
 # `make test-lowest` runs beside it at a lower CPU priority (nice: the suite's timing tests
 # come first), its output kept in LOWEST_LOG and shown after the suite's; either failing
 # fails `make test`. One process, then test-lowest, took 15.1-18 minutes on CI's 2-core
-# machine, using ~2/3 of one core (docs/benchmarks.md, "How long `make test` takes").
+# machine, using ~2/3 of one core. Fresh-clone runs on the shared 2-core VM, two interleaved
+# pairs: this 25:23 and 14:18 against main's 28:28 and 17:02 (0.89×, 0.84×, each at the
+# higher load; docs/benchmarks.md, "How long `make test` takes", Round 3).
 TEST_WORKERS ?= 2
 LOWEST_LOG   := $(LOWEST)/last-run.log
 # A job started with `&` ignores SIGINT (make's shell has no job control), and so would the

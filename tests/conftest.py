@@ -53,11 +53,10 @@ def _background_modules(items: list[pytest.Item]) -> dict[ModuleType, list[pytes
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Queues the programs of the selected modules that define `background_job(items)`.
 
-    In one process they start now and those modules' tests move to the end, by when their
-    programs are done. Under pytest-xdist every worker collects every test, but only the
-    worker given those modules' tests (_OneWorkerForBackground) runs them: the queue starts
-    there, when the first of them asks for it, and they move to the front so that happens as
-    the run begins (that worker then waits on the programs while the others run the rest)."""
+    They start now and those modules' tests move to the end, by when their programs are
+    done. Under pytest-xdist every worker collects every test (in the same order), but only
+    _BACKGROUND_WORKER starts the programs, and the scheduler (_BackgroundLastOnOneWorker)
+    gives it those modules' tests after every other test has been sent out."""
     if config.option.collectonly:
         return
     waiting = _background_modules(items)
@@ -69,36 +68,60 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             f"add {sorted(unlisted)} to tests/conftest.py's _BACKGROUND_MODULES"
         )
     moved = {item for group in waiting.values() for item in group}
-    rest = [item for item in items if item not in moved]
-    ours = [item for item in items if item in moved]
-    worker = hasattr(config, "workerinput")  # a pytest-xdist worker
-    items[:] = ours + rest if worker else rest + ours
+    items[:] = [item for item in items if item not in moved] + [
+        item for item in items if item in moved
+    ]
     queue = Queue([module.background_job(group) for module, group in waiting.items()])
     config.stash[_BACKGROUND] = queue
-    if not worker:
+    workerinput = getattr(config, "workerinput", None)  # on a pytest-xdist worker
+    if workerinput is None or workerinput["workerid"] == _BACKGROUND_WORKER:
         queue.start()
 
 
-class _OneWorkerForBackground(LoadScheduling):  # type: ignore[misc]  # an untyped base
-    """pytest-xdist's `load` distribution (tests by index, in chunks, to whichever worker is
-    free), except that the first chunk sent holds every test of _BACKGROUND_MODULES: the
-    workers order those first (pytest_collection_modifyitems), so they lead the pending
-    list, and whichever worker asks first gets them all."""
+# The pytest-xdist worker that runs the background programs and their modules' tests.
+_BACKGROUND_WORKER = "gw0"
 
-    _background = 0  # how many tests of _BACKGROUND_MODULES lead the collection
+
+class _BackgroundLastOnOneWorker(LoadScheduling):  # type: ignore[misc]  # an untyped base
+    """pytest-xdist's `load` distribution (tests by index, in chunks, to whichever worker is
+    free), except that the tests of _BACKGROUND_MODULES, which the workers order last
+    (pytest_collection_modifyitems), go to _BACKGROUND_WORKER only, where their programs
+    started at collection, and a worker that may not take them is shut down once only they
+    are left. An earlier scheduler sent them first to whichever worker asked first: that
+    worker then waited on the programs for 5-7 minutes (142 + 167 s under `-n 2`, 226 + 212
+    s under `-n 3`, docs/benchmarks.md), running nothing else."""
+
+    _first_background: int | None = None  # index of the first test of _BACKGROUND_MODULES
 
     def schedule(self) -> None:
         if self.collection is None and self.node2collection:
             ids: list[str] = next(iter(self.node2collection.values()))
             ours = [i for i, nodeid in enumerate(ids) if _is_background(nodeid)]
-            assert ours == list(range(len(ours))), "background tests must lead the collection"
-            self._background = len(ours)
+            last = list(range(len(ids) - len(ours), len(ids)))
+            assert ours == last, "background tests must end the collection"
+            self._first_background = last[0] if last else None
         super().schedule()
 
+    def check_schedule(self, node: object, duration: float = 0) -> None:
+        if self.pending and not self._may_send(node, 1) and not node.shutting_down:  # type: ignore[attr-defined]
+            node.shutdown()  # type: ignore[attr-defined]  # only the background tests are left
+            return
+        super().check_schedule(node, duration)
+
     def _send_tests(self, node: object, num: int) -> None:
-        if self._background and self.pending and self.pending[0] == 0:
-            num = max(num, self._background)
-        super()._send_tests(node, num)
+        super()._send_tests(node, self._may_send(node, num))
+
+    def _may_send(self, node: object, num: int) -> int:
+        """How many of the next `num` pending tests `node` may be sent."""
+        first = self._first_background
+        if first is None or self._takes_background(node):
+            return num
+        return next((k for k, index in enumerate(self.pending[:num]) if index >= first), num)
+
+    def _takes_background(self, node: object) -> bool:
+        ids = {each.gateway.id for each in self.nodes}
+        # If that worker crashed, pytest-xdist starts another under a new name: any may.
+        return node.gateway.id == _BACKGROUND_WORKER or _BACKGROUND_WORKER not in ids  # type: ignore[attr-defined]
 
 
 def _is_background(nodeid: str) -> bool:
@@ -108,10 +131,10 @@ def _is_background(nodeid: str) -> bool:
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(
     config: pytest.Config, log: object
-) -> _OneWorkerForBackground | None:
+) -> _BackgroundLastOnOneWorker | None:
     if config.getvalue("dist") != "load":
         return None  # loadgroup, loadfile, loadscope, worksteal: as asked
-    return _OneWorkerForBackground(config, log)
+    return _BackgroundLastOnOneWorker(config, log)
 
 
 _COLLECTED = pytest.StashKey[int]()
@@ -156,7 +179,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 def background(request: pytest.FixtureRequest) -> Queue:
     """The programs started beside the suite; `result(name)` waits for one."""
     queue = request.config.stash[_BACKGROUND]
-    queue.start()  # under pytest-xdist, on the worker running the background group
+    # Started at collection already, except on a pytest-xdist worker that was not to run
+    # them (another --dist than `load`, or the replacement of a crashed _BACKGROUND_WORKER).
+    queue.start()
     return queue
 
 

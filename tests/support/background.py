@@ -6,10 +6,10 @@ inline, they held the suite for about 2.5 minutes while using less than one core
 names such a program with `background_job(items)`; as soon as the session is collected,
 the programs of every selected module start, one after another, on a thread beside the
 suite, and those modules' tests run last and wait for their program's report. Under
-pytest-xdist (`make test TEST_WORKERS=3`) one worker is given all those modules' tests first
-and starts the programs when the first of them runs, that is as the run begins, then waits
-on them while the other workers run the rest (tests/conftest.py); such a module must be
-named in conftest's _BACKGROUND_MODULES.
+pytest-xdist (`make test` runs two workers) the first worker starts the programs at
+collection and is given those modules' tests after every other test has been sent out, the
+others never (tests/conftest.py); such a module must be named in conftest's
+_BACKGROUND_MODULES.
 
 Each program is bounded (stopped with its process group after `timeout` seconds) and one
 still running when the session ends is stopped.

@@ -198,8 +198,11 @@ async def test_retention_creates_the_coming_days(
     pg_store: SqlStore, postgres_database: str
 ) -> None:
     last = (datetime.now(UTC) + timedelta(days=7)).date()
+    # IF EXISTS: a database made from the session's template, migrated before midnight UTC
+    # and used after it, has no partition for the new "today + 7 days" yet (suitetime3's
+    # run at 00:0x failed on the DROP), which retention must create all the same.
     for table in ("deliveries", "attempts"):
-        await _execute(postgres_database, f"DROP TABLE {partition_name(table, last)}")
+        await _execute(postgres_database, f"DROP TABLE IF EXISTS {partition_name(table, last)}")
 
     await pg_store.prune_before(datetime(2020, 1, 1, tzinfo=UTC), limit=1000)
 

@@ -29,6 +29,7 @@ from hookcast.domain.retry import (
 from hookcast.domain.signing import redact_headers
 from hookcast.domain.storable import storable_text
 from hookcast.ports import (
+    LARGE_BODY,
     AttemptReport,
     ClaimedDelivery,
     DeliveryResult,
@@ -122,27 +123,22 @@ def prepare(
     if not secrets:
         # Fan-out holds these; reaching here means the secret was cleared since.
         raise ValueError(f"the {wire.title} format's signing secret is not set")
-    if len(body) > _SIGNED_WHEN_WRITTEN:
-        logged: dict[str, str] = {}
+    sign = None
+    if len(body) > LARGE_BODY:  # signed when written: see _signed_when_written
+        headers: dict[str, str] = {}
         sign = functools.partial(
-            _signed_when_written, logged, claimed, wire, body, secrets, now, traceparent
+            _signed_when_written, headers, claimed, wire, body, secrets, now, traceparent
         )
-        return OutboundRequest(
-            url=webhook.webhook_url,
-            body=body,
-            headers=logged,
-            timeout_seconds=float(webhook.timeout_seconds),
-            client_certificate=webhook.client_certificate,
-            account_id=webhook.account_id,
-            sign=sign,
-        )
+    else:
+        headers = _headers(claimed, wire, body, secrets, now, traceparent)
     return OutboundRequest(
         url=webhook.webhook_url,
         body=body,
-        headers=_headers(claimed, wire, body, secrets, now, traceparent),
+        headers=headers,
         timeout_seconds=float(webhook.timeout_seconds),
         client_certificate=webhook.client_certificate,
         account_id=webhook.account_id,
+        sign=sign,
     )
 
 
@@ -170,14 +166,6 @@ def _headers(
     return headers
 
 
-# A body above this is signed when its request is written (OutboundRequest.sign), and the
-# signatures let go with the request's bytes: JW Player's JWT carries the body again in
-# base64 (339 KB for a 254 KB body), held beside it for as long as the delivery was under
-# way, 2 s and more at a slow receiver. Below it the headers are a few hundred bytes, and
-# made at once (a call fewer).
-_SIGNED_WHEN_WRITTEN = 16 * 1024
-
-
 def _signed_when_written(
     logged: dict[str, str],
     claimed: ClaimedDelivery,
@@ -187,8 +175,12 @@ def _signed_when_written(
     now: datetime,
     traceparent: str | None,
 ) -> dict[str, str]:
-    """The headers of a large body's request, the same on every call (`now` is the
-    attempt's); `logged` filled, once, with what the attempt's log keeps of them."""
+    """The headers of a large body's request (over LARGE_BODY), the same on every call
+    (`now` is the attempt's); `logged` filled, once, with what the attempt's log keeps of
+    them. Made when the request is written and let go with its bytes: JW Player's JWT
+    carries the body again in base64 (339 KB for a 254 KB body), held beside it for as long
+    as the delivery was under way, 2 s and more at a slow receiver. A small body's headers
+    are a few hundred bytes, made at once (a call fewer)."""
     headers = _headers(claimed, wire, body, secrets, now, traceparent)
     if not logged:
         logged.update(redact_headers(headers, also=_secret_headers(claimed.webhook, wire)))
@@ -199,13 +191,13 @@ def _signed_when_written(
 # character) and hands that whole allocation back: a 254 KB body held 2 MB of the heap for
 # as long as its delivery was in flight (tracemalloc; 183 in flight held 362 MB). The heap
 # then reused those mostly untouched megabytes for other objects, and a `serve` sending
-# 380 such deliveries grew to 0.8-1.2 GB. A copy of the exact size costs ~20 µs per 254 KB.
-_EXACT_ABOVE = 16 * 1024
+# 380 such deliveries grew to 0.8-1.2 GB. A copy of the exact size costs ~20 µs per 254 KB,
+# made for a large body (over LARGE_BODY) only.
 
 
 def _exact(body: bytes) -> bytes:
     """`body` in an allocation of its own size, when it is large enough to matter."""
-    return bytes(memoryview(body)) if len(body) > _EXACT_ABOVE else body
+    return bytes(memoryview(body)) if len(body) > LARGE_BODY else body
 
 
 def conclude(

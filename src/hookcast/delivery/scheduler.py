@@ -32,7 +32,7 @@ from hookcast.delivery.options import WorkerOptions
 from hookcast.delivery.rotation import RoundRobin
 from hookcast.domain.models import Event, Webhook
 from hookcast.domain.throttle import endpoint_key
-from hookcast.ports import ClaimedDelivery
+from hookcast.ports import LARGE_BODY, ClaimedDelivery
 
 LeaseKey = tuple[str, str]  # (delivery_id, lease_token): what a release hands back
 # And the loop time after which it is not sent, and its body's bytes as the budget counts
@@ -49,11 +49,10 @@ those that waited too long, to hand back unattempted. Plain tuples: built for ev
 
 
 # A delivery's body is its event's `data` and an envelope of a few hundred bytes (the
-# format's fields, ids, times). Bodies up to SMALL_BODY are not counted in the byte budget
-# nor held back by it: the usual event's is well under 1 KB, and at the default concurrency
-# such bodies take at most 2 MB.
+# format's fields, ids, times). Bodies up to LARGE_BODY are not counted in the byte budget:
+# the usual event's is well under 1 KB, and at the default concurrency such bodies take at
+# most 2 MB.
 ENVELOPE_BYTES = 1024
-SMALL_BODY = 16 * 1024
 
 
 def counted_size(event: Event) -> int:
@@ -67,7 +66,7 @@ def counted_size(event: Event) -> int:
         size = len(orjson.dumps(event.data)) + ENVELOPE_BYTES
     except orjson.JSONEncodeError:  # not sendable either: the send's boundary says why
         return 0
-    return size if size > SMALL_BODY else 0
+    return size if size > LARGE_BODY else 0
 
 
 @functools.lru_cache(maxsize=4096)
@@ -311,8 +310,8 @@ class EndpointScheduler:
                 endpoints.pop()
                 self._dequeued(key)
                 expired.append((claimed.delivery.id, claimed.lease_token))
-                if size and account in self._reserved and self._reserved[account][0] is claimed:
-                    del self._reserved[account]
+                if size:
+                    self._unreserve(account, claimed)
             elif size and not self._fits(account, claimed, size):
                 endpoints.skip()  # its endpoint's next waits behind it: the others may go
                 blocked += 1
@@ -326,13 +325,19 @@ class EndpointScheduler:
                 else:
                     del self._queued[key]
                 starts.append((claimed, slot, latest_start))
-                if size and account in self._reserved and self._reserved[account][0] is claimed:
-                    del self._reserved[account]
+                if size:
+                    self._unreserve(account, claimed)
                 return True
             else:
                 endpoints.skip()
                 blocked += 1
         return False
+
+    def _unreserve(self, account: str, claimed: ClaimedDelivery) -> None:
+        """Ends the account's reservation if `claimed` holds it (it starts or expires)."""
+        reserved = self._reserved.get(account)
+        if reserved is not None and reserved[0] is claimed:
+            del self._reserved[account]
 
     def _fits(self, account: str, claimed: ClaimedDelivery, size: int) -> bool:
         """Whether `claimed`, a large body of `size` bytes, may start now: within the byte

@@ -29,10 +29,10 @@ from hookcast.delivery.tls import TlsContexts, client_key
 from hookcast.domain.addresses import check_webhook_url, forbidden_reason, parse_ip_literal
 from hookcast.domain.models import ClientCertificate
 from hookcast.hostnames import InvalidHostname, ascii_host
-from hookcast.ports import OutboundRequest, Resolver, SendOutcome
+from hookcast.ports import LARGE_BODY, OutboundRequest, Resolver, SendOutcome
 from hookcast.resolver import SystemResolver
 
-__all__ = ["LARGE_BODY", "RESPONSE_BODY_LIMIT", "BlockedAddress", "HttpSender", "KeptHosts"]
+__all__ = ["RESPONSE_BODY_LIMIT", "BlockedAddress", "HttpSender", "KeptHosts"]
 
 Network = IPv4Network | IPv6Network
 RESPONSE_BODY_LIMIT = 4096
@@ -43,10 +43,6 @@ DNS_FAILURE_TTL_SECONDS = 5.0  # a name that failed is not asked again sooner
 _TARGET_SAFE = "/?=&;:@!$'()*+,-._~%"
 
 
-# A request with a body above this is made when its connection is ready, not before it
-# waits for one (http1.Request); below it, its bytes cost less than the call that would
-# make them later.
-LARGE_BODY = 16 * 1024
 _VERDICTS_KEPT = 4096
 _UNKNOWN = "?"  # no verdict kept for an address yet (a verdict is None or a reason)
 
@@ -154,6 +150,9 @@ class HttpSender:
         started = time.perf_counter()
         deadline = asyncio.get_running_loop().time() + request.timeout_seconds
         data: Request
+        # A large body's request is made when its connection is ready, not before it waits
+        # for one (http1.Request); a small one's bytes cost less than the call that would
+        # make them later.
         if request.sign is None and len(request.body) <= LARGE_BODY:
             data = encode_request(
                 host_header=target.host_header,

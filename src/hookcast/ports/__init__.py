@@ -33,6 +33,7 @@ from hookcast.ports.records import (
     Pruned,
 )
 from hookcast.ports.sending import (
+    LARGE_BODY,
     LookupTimeout,
     OutboundRequest,
     Resolver,
@@ -43,6 +44,7 @@ from hookcast.ports.store import ConfigChanged, ConfigVersion, Fanout, Store
 from hookcast.ports.tracing import AttemptTrace, FanoutTrace, PublishTrace, Tracer
 
 __all__ = [
+    "LARGE_BODY",
     "AttemptReport",
     "AttemptTrace",
     "Beat",

@@ -10,6 +10,13 @@ from typing import Protocol
 from hookcast.domain.frozen import quick_init
 from hookcast.domain.models import ClientCertificate
 
+# A body above this is a large one, whatever holds it: signed when its request is written
+# (OutboundRequest.sign, delivery/attempt.py), its request made only when a connection is
+# ready (delivery/sender.py), counted in the worker's byte budget (delivery/scheduler.py) and
+# copied out of orjson's oversized allocation. The usual event's is well under 1 KB; an
+# event's `data` may take 256 KB.
+LARGE_BODY = 16 * 1024
+
 
 @quick_init
 @dataclass(frozen=True, slots=True)

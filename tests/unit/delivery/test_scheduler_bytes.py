@@ -9,12 +9,11 @@ from dataclasses import replace
 from hookcast.delivery.options import WorkerOptions
 from hookcast.delivery.scheduler import (
     ENVELOPE_BYTES,
-    SMALL_BODY,
     EndpointScheduler,
     counted_size,
 )
 from hookcast.domain.models import Webhook
-from hookcast.ports import ClaimedDelivery
+from hookcast.ports import LARGE_BODY, ClaimedDelivery
 from support import factories as make
 
 LARGE = 100_000  # bytes of a large event's string
@@ -42,7 +41,7 @@ def _hook(account: str, host: str) -> Webhook:
 
 def test_what_the_budget_counts_is_about_the_body_and_nothing_for_a_small_one() -> None:
     assert counted_size(make.event("acct", data={"x": "a" * LARGE})) == COUNTED
-    assert counted_size(make.event("acct", data={"x": "a" * (SMALL_BODY // 2)})) == 0
+    assert counted_size(make.event("acct", data={"x": "a" * (LARGE_BODY // 2)})) == 0
     assert counted_size(make.event("acct", data=None)) == 0
 
 

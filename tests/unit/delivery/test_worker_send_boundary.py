@@ -161,7 +161,7 @@ async def test_a_delivery_whose_signing_fails_is_a_recorded_failure(
     data: dict[str, Any] | None,
 ) -> None:
     # A secret that cannot sign (not base64 after whsec_): a large body is signed when its
-    # request is written (attempt.py `_SIGNED_WHEN_WRITTEN`), and one never written (refused
+    # request is written (ports/sending.py `LARGE_BODY`), and one never written (refused
     # here by the SSRF guard) is signed for its log in `conclude`, out of the send's boundary.
     url = "https://127.0.0.1/hook"
     broken_hook = make.webhook("acct", webhook_url=url, format="standard", secret="whsec_!!!")

@@ -16,8 +16,7 @@ from collections.abc import Sequence
 
 from hookcast.domain.catalog import ALL_EVENTS, OPERATIONAL_EVENTS
 from hookcast.domain.conditions import Verdict
-from hookcast.domain.fanout import Subscribers, hears_site
-from hookcast.domain.formats import format_of
+from hookcast.domain.fanout import Subscribers, hears_site, subscribes
 from hookcast.domain.models import Event, Webhook
 from hookcast.domain.operational import OperationalSubscribers
 
@@ -80,14 +79,9 @@ class Unmatched:
                 return Miss.NOT_NAMED if ALL_EVENTS in webhook.events else Miss.EVENT
         elif not hears_site(webhook, event.site_id):
             return Miss.SITE
-        if not _subscribed(webhook, event):
+        if not subscribes(webhook, event.type):
             return Miss.EVENT
         return Miss.CONDITIONS
-
-
-def _subscribed(webhook: Webhook, event: Event) -> bool:
-    named = ALL_EVENTS in webhook.events or event.type in webhook.events
-    return named and format_of(webhook).delivers(event.type)
 
 
 def _most_first(item: tuple[Miss, int]) -> tuple[int, int]:

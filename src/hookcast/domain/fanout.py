@@ -44,10 +44,8 @@ class Subscribers:
         the element visits its condition cost."""
         if event.account_id != webhook.account_id or not hears_site(webhook, event.site_id):
             return Verdict.NO_MATCH, 0
-        if ALL_EVENTS not in webhook.events and event.type not in webhook.events:
+        if not subscribes(webhook, event.type):
             return Verdict.NO_MATCH, 0
-        if not format_of(webhook).delivers(event.type):
-            return Verdict.NO_MATCH, 0  # "*" in a format with no name for this event
         condition = self._conditions.get(webhook.id)
         if condition is None:
             return Verdict.MATCH, 0
@@ -188,6 +186,13 @@ class FanoutPlan:
             if (key := coalesce_key(webhook, event)) is not None and event.sequence is not None
         )
         return newest_of_each(keyed)
+
+
+def subscribes(webhook: Webhook, event_type: str) -> bool:
+    """Whether `webhook` subscribes to events of `event_type`: named, or all events ("*")
+    where its format has a name for this one (a format without one sends it to none)."""
+    named = ALL_EVENTS in webhook.events or event_type in webhook.events
+    return named and format_of(webhook).delivers(event_type)
 
 
 def hears_site(webhook: Webhook, site_id: str) -> bool:

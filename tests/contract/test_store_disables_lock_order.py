@@ -273,12 +273,15 @@ def _warned(webhook_id: str) -> WebhookHealth:
 
 
 # Each notice a recording tells about a webhook whose row its pass holds: the health that
-# tells it, after the one (if any) that puts the webhook in the state it changes.
+# tells it, after the one (if any) that puts the webhook in the state it changes. (A
+# disable's pass share-locked its account's webhooks already: webhook_disabled never
+# closed the cycle, tested beside the others.)
 _TELLING: dict[str, tuple[Callable[[str], WebhookHealth] | None, Callable[[str], WebhookHealth]]]
 _TELLING = {
     "webhook_failing": (None, _failing),
     "webhook_recovered": (_failing, _recovering),
     "webhook_disable_warning": (_failing, _warned),
+    "webhook_disabled": (None, _gone),
 }
 
 
@@ -287,13 +290,14 @@ async def test_a_recording_telling_a_failure_and_one_disabling_the_subscriber_bo
     pg_store: SqlStore, postgres_database: str, secret_key: bytes, notice: str
 ) -> None:
     # Two workers' batches share a failing webhook. The first's tells the account it is
-    # failing (webhook_failing; or that it recovered, or is about to be disabled), fanned
-    # out to a webhook subscribed to such events, whose delivery's insert share-locks it;
-    # the second's disables that subscriber, lower in id order: FOR UPDATE, then it waits
-    # for the failing webhook's row, which the first holds FOR NO KEY UPDATE (its
-    # standing). Taken after the first's pass, the share lock closed a cycle (review16);
-    # now the first, seeing it tells something its pass did not cover, begins again with
-    # the account's webhooks in its pass (store/operational.py `lock_standing`).
+    # failing (webhook_failing; or that it recovered, is about to be disabled, or is
+    # disabled), fanned out to a webhook subscribed to such events, whose delivery's
+    # insert share-locks it; the second's disables that subscriber, lower in id order: FOR
+    # UPDATE, then it waits for the failing webhook's row, which the first holds FOR NO
+    # KEY UPDATE (its standing). Taken after the first's pass, the share lock closed a
+    # cycle (review16); now the first, seeing it tells something its pass did not cover,
+    # begins again with the account's webhooks in its pass (store/operational.py
+    # `lock_standing`).
     before, telling = _TELLING[notice]
     acme = make.account()
     await pg_store.create_account(acme)

@@ -543,7 +543,9 @@ class SqlStore:
     ) -> None:
         """One transaction, begun again when its lock pass did not cover the notices it tells
         (store/operational.py `lock_standing`): each time covers one webhook of the batch
-        more, so at most once per webhook (in practice once: a state change is rare)."""
+        more, so at most once per webhook (in practice once: a state change is rare). In a
+        caller's transaction (`using`) nothing is rolled back: the pass runs again and takes
+        the accounts' webhooks after the first pass's locks, as before."""
         telling: frozenset[str] = frozenset()
         while uncovered := await self._record_telling(results, health, telling=telling):
             telling |= uncovered

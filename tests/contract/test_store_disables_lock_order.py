@@ -16,14 +16,21 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
 
 from hookcast.domain.fanout import FanoutPlan, Subscribers
 from hookcast.domain.ids import new_delivery_id
-from hookcast.domain.models import LastError
-from hookcast.ports import DeliveryQuery, PageRequest, WebhookHealth
+from hookcast.domain.models import DeliveryStatus, LastError, Webhook
+from hookcast.ports import (
+    ClaimedDelivery,
+    DeliveryQuery,
+    DeliveryResult,
+    PageRequest,
+    WebhookHealth,
+)
 from hookcast.store import SqlStore, open_store
 from support import factories as make
 from support.publishing import waiting_on_locks
@@ -253,37 +260,129 @@ async def test_a_recording_disabling_a_held_events_subscriber_and_a_publish_tell
     assert outcomes == [[event.id], None]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review16, not fixed: a recording's notices (webhook_failing, _recovered, "
-    "_disable_warning) fan out to webhooks its pass never locked; see the test's comment",
-)
+def _recovering(webhook_id: str) -> WebhookHealth:
+    """A batch's health that ends the webhook's failing period (a success after it began)."""
+    return WebhookHealth(webhook_id, make.later(20), None)
+
+
+def _warned(webhook_id: str) -> WebhookHealth:
+    """A batch's health of a webhook failing already that warns of its disable ahead."""
+    at = make.later(20)
+    error = LastError(at, 503, "HTTP 503", "")
+    return WebhookHealth(webhook_id, None, at, last_error=error, disable_at=make.later(3600))
+
+
+# Each notice a recording tells about a webhook whose row its pass holds: the health that
+# tells it, after the one (if any) that puts the webhook in the state it changes. (A
+# disable's pass share-locked its account's webhooks already: webhook_disabled never
+# closed the cycle, tested beside the others.)
+_TELLING: dict[str, tuple[Callable[[str], WebhookHealth] | None, Callable[[str], WebhookHealth]]]
+_TELLING = {
+    "webhook_failing": (None, _failing),
+    "webhook_recovered": (_failing, _recovering),
+    "webhook_disable_warning": (_failing, _warned),
+    "webhook_disabled": (None, _gone),
+}
+
+
+@pytest.mark.parametrize("notice", list(_TELLING))
 async def test_a_recording_telling_a_failure_and_one_disabling_the_subscriber_both_commit(
-    pg_store: SqlStore, postgres_database: str, secret_key: bytes
+    pg_store: SqlStore, postgres_database: str, secret_key: bytes, notice: str
 ) -> None:
     # Two workers' batches share a failing webhook. The first's tells the account it is
-    # failing (webhook_failing), fanned out to a webhook subscribed to such events, whose
-    # delivery's insert share-locks it after the first's pass; the second's disables that
-    # subscriber, lower in id order: FOR UPDATE, then it waits for the failing webhook's
-    # row, which the first holds FOR NO KEY UPDATE (its standing). Not fixed: which
-    # notices a batch tells is known only once its pass has read the standing, and
-    # share-locking every batch's accounts' webhooks would put that on every recording.
+    # failing (webhook_failing; or that it recovered, is about to be disabled, or is
+    # disabled), fanned out to a webhook subscribed to such events, whose delivery's
+    # insert share-locks it; the second's disables that subscriber, lower in id order: FOR
+    # UPDATE, then it waits for the failing webhook's row, which the first holds FOR NO
+    # KEY UPDATE (its standing). Taken after the first's pass, the share lock closed a
+    # cycle (review16); now the first, seeing it tells something its pass did not cover,
+    # begins again with the account's webhooks in its pass (store/operational.py
+    # `lock_standing`).
+    before, telling = _TELLING[notice]
     acme = make.account()
     await pg_store.create_account(acme)
     listening_id, failing_id = sorted(make.webhook(acme.id).id for _ in range(2))
-    listening = make.webhook(acme.id, id=listening_id, events=("webhook_failing",))
+    listening = make.webhook(acme.id, id=listening_id, events=(notice,))
     failing = make.webhook(acme.id, id=failing_id)
     for hook in (listening, failing):
         await pg_store.create_webhook(hook)
+    if before is not None:
+        await pg_store.record_results([], [before(failing.id)])
     # The first recording waits at the gate, holding the failing webhook, before it stores
-    # the webhook_failing event and fans it out.
+    # the notice's event and fans it out.
     cycle, outcomes = await _race(
         postgres_database,
         secret_key,
         gate_table="events",
-        first=lambda store: store.record_results([], [_failing(failing.id)]),
+        first=lambda store: store.record_results([], [telling(failing.id)]),
         second=lambda store: store.record_results([], [_gone(listening.id), _failing(failing.id)]),
     )
 
     assert not cycle, "the two recordings waited on each other"
     assert outcomes == [None, None]
+    assert await _told(pg_store, acme.id, listening.id) == [(notice, failing.id)]
+
+
+async def _told(store: SqlStore, account_id: str, webhook_id: str) -> list[tuple[str, str]]:
+    """The events delivered (or to be) to the webhook: (type, about whom: an operational
+    event's webhook, else "")."""
+    page = await store.list_deliveries(
+        DeliveryQuery(account_id, webhook_id, page=PageRequest(page_length=10))
+    )
+    return sorted((r.event.type, (r.event.data or {}).get("webhook_id", "")) for r in page.items)
+
+
+def _expired(claimed: ClaimedDelivery) -> DeliveryResult:
+    """The claimed delivery ended unsent (its event too old): no health of its webhook's."""
+    return replace(make.gave_up(claimed, make.later(10)), status=DeliveryStatus.EXPIRED)
+
+
+async def _pause(store: SqlStore, webhook: Webhook) -> None:
+    await store.update_webhook(
+        replace(webhook, enabled=False, disabled_reason="paused"), make.later(11)
+    )
+
+
+async def _delete(store: SqlStore, webhook: Webhook) -> bool:
+    return await store.delete_webhook(webhook.account_id, webhook.id)
+
+
+@pytest.mark.parametrize("edit", [_pause, _delete], ids=["pause", "delete"])
+async def test_a_recording_telling_a_failure_and_an_edit_of_the_subscriber_both_commit(
+    pg_store: SqlStore,
+    postgres_database: str,
+    secret_key: bytes,
+    edit: Callable[[SqlStore, Webhook], Awaitable[object]],
+) -> None:
+    # A batch tells the account one webhook is failing and concludes, unsent (expired), a
+    # delivery of the webhook subscribed to that event: no health of the subscriber's, so
+    # the pass never held its row. A person pauses or deletes the subscriber meanwhile: FOR
+    # UPDATE on its row, then its pending deliveries (paused, or deleted with it), among
+    # them the one the recording holds. The recording then fanned the notice out to it,
+    # share-locking the row the edit held: each waited on the other.
+    acme = make.account()
+    await pg_store.create_account(acme)
+    listening = make.webhook(acme.id, events=("media_available", "webhook_failing"))
+    failing = make.webhook(acme.id)
+    for hook in (listening, failing):
+        await pg_store.create_webhook(hook)
+    await pg_store.append_events(events=[make.event(acme.id)], fanout=make.fanout_to(listening.id))
+    (claimed,) = await pg_store.claim_due_deliveries(now=make.later(1), limit=1, lease_seconds=30)
+    # The recording waits at the gate, holding the subscriber's delivery (and the failing
+    # webhook), before it stores the webhook_failing event and fans it out.
+    cycle, outcomes = await _race(
+        postgres_database,
+        secret_key,
+        gate_table="events",
+        first=lambda store: store.record_results([_expired(claimed)], [_failing(failing.id)]),
+        second=lambda store: edit(store, listening),
+    )
+
+    assert not cycle, "the recording and the edit waited on each other"
+    assert outcomes[0] is None
+    assert outcomes[1] in (None, True)  # paused, or deleted
+    if edit is _pause:
+        assert await _told(pg_store, acme.id, listening.id) == [
+            ("media_available", ""),
+            ("webhook_failing", failing.id),
+        ]

@@ -12,7 +12,8 @@ already is not stored, nor fanned out, again.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -40,7 +41,7 @@ from hookcast.store.tables import deliveries, webhooks
 from hookcast.store.types import Timestamp
 from hookcast.store.webhook_locks import KEY_SHARE, lock_in_one_pass
 
-__all__ = ["announce_held", "lock_standing", "publish_notices"]
+__all__ = ["LockedStanding", "announce_held", "lock_standing", "may_tell", "publish_notices"]
 
 # Not yet delivered, and still to be: what "deliveries waiting" counts.
 _WAITING = tuple(
@@ -54,29 +55,77 @@ _WAITING = tuple(
 )
 
 
+@dataclass(frozen=True, slots=True)
+class LockedStanding:
+    """What a recording's lock pass read and locked (`lock_standing`)."""
+
+    # The batch's webhooks as read under their lock, by id (deleted ones left out).
+    standing: dict[str, Standing]
+    # The webhooks whose accounts' other webhooks the pass share-locked, so that a notice
+    # about one of them may be fanned out; None: about any (SQLite's one writer).
+    telling: frozenset[str] | None = None
+    # Those other webhooks, as the pass found them.
+    others: frozenset[str] = frozenset()
+
+    def uncovered(self, notices: Sequence[Notice]) -> frozenset[str]:
+        """The webhooks `notices` are about whose accounts the pass did not share-lock: a
+        recording telling them begins again with them in its pass (`lock_standing`)."""
+        if self.telling is None or not notices:
+            return frozenset()
+        return frozenset(notice.webhook_id for notice in notices) - self.telling
+
+    def reaches(self, webhook_id: str) -> bool:
+        """Whether the pass locked the webhook: a notice is fanned out to no other."""
+        return self.telling is None or webhook_id in self.standing or webhook_id in self.others
+
+
 async def lock_standing(
-    tx: Transaction, webhook_ids: Collection[str], *, disabling: Collection[str] = ()
-) -> dict[str, Standing]:
+    tx: Transaction,
+    webhook_ids: Collection[str],
+    *,
+    disabling: Collection[str] = (),
+    telling: Collection[str] = (),
+) -> LockedStanding:
     """The webhooks' health before a batch is applied, their rows locked until commit in id
     order (the order every writer of webhook rows takes). On PostgreSQL the same pass takes
-    what disabling `disabling` (some of `webhook_ids`) needs later in the transaction: each
-    of them FOR UPDATE (store/webhooks.py `apply_health`), and FOR KEY SHARE the other
-    webhooks of its account, to which the webhook_disabled event is fanned out; taken
-    later, each was a lock on a row this pass had passed, and two transactions could wait
-    on each other (store/webhook_locks.py)."""
+    what the rest of the transaction will lock on webhook rows, each row in the strongest
+    mode it will need (store/webhook_locks.py): disabling `disabling` (some of
+    `webhook_ids`) locks each of them FOR UPDATE (store/webhooks.py `apply_health`), and
+    its webhook_disabled notice, as every notice about `telling` (others of them), is
+    fanned out to the other webhooks of its account, which the inserts of their deliveries
+    share-lock: the pass locks those FOR KEY SHARE. Taken later, each was a lock on a row
+    this pass had passed, and two transactions could wait on each other
+    (tests/contract/test_store_disables_lock_order.py).
+
+    Which notices a batch tells is known only once this pass has read the standing; taking
+    the accounts' webhooks for any batch that may tell one would put a lock on every row of
+    them in nearly every recording (any failure may begin a failing period, any success end
+    one). So the caller passes `telling` empty, and a batch whose notices the pass did not
+    cover (`LockedStanding.uncovered`, as rare as a webhook's change of state) is recorded
+    again from the start, `telling` naming them: rolled back, the first pass's locks are
+    let go before the second waits in id order."""
     if not webhook_ids:
-        return {}
-    if disabling and tx.database == "postgresql":  # rare: the usual batch disables none
-        locked = await lock_in_one_pass(
-            tx,
-            _STANDING_COLUMNS,
-            update=disabling,
-            no_key_update=webhook_ids,
-            key_share_accounts_of=disabling,
-        )
-        rows = [row[1:] for row in locked if row[0] != KEY_SHARE]  # the batch's own
-    else:
-        rows = list(await tx.fetch_all(_LOCK_STANDING, {"ids": sorted(webhook_ids)}))
+        return LockedStanding({})
+    if tx.database != "postgresql":
+        rows = await tx.fetch_all(_LOCK_STANDING, {"ids": sorted(webhook_ids)})
+        return LockedStanding(_standing(rows))
+    if not disabling and not telling:  # the usual batch: one plain locking statement
+        rows = await tx.fetch_all(_LOCK_STANDING, {"ids": sorted(webhook_ids)})
+        return LockedStanding(_standing(rows), telling=frozenset())
+    accounts_of = frozenset((*disabling, *telling))
+    locked = await lock_in_one_pass(
+        tx,
+        _STANDING_COLUMNS,
+        update=disabling,
+        no_key_update=webhook_ids,
+        key_share_accounts_of=accounts_of,
+    )
+    own = [row[1:] for row in locked if row[0] != KEY_SHARE]  # the batch's webhooks
+    others = frozenset(row[1] for row in locked if row[0] == KEY_SHARE)
+    return LockedStanding(_standing(own), telling=accounts_of, others=others)
+
+
+def _standing(rows: Sequence[Sequence[Any]]) -> dict[str, Standing]:
     return {
         webhook_id: Standing(
             webhook_id,
@@ -91,9 +140,15 @@ async def lock_standing(
 
 
 async def publish_notices(
-    tx: Transaction, notices: Sequence[Notice], *, box: SecretBox
+    tx: Transaction,
+    notices: Sequence[Notice],
+    *,
+    box: SecretBox,
+    reaches: Callable[[str], bool] | None = None,
 ) -> tuple[list[Event], int]:
-    """Publishes the notices' events, fanned out to their accounts' subscribers: returns the
+    """Publishes the notices' events, fanned out to their accounts' subscribers (of those,
+    the webhooks `reaches` names: the ones a recording's pass locked, `LockedStanding`;
+    a webhook made since is not told what happened before it): returns the
     events newly stored (a repeated notice stores nothing) and how many deliveries are due."""
     about = await webhook_sql.load_webhooks(
         tx, webhook_ids={notice.webhook_id for notice in notices}, box=box
@@ -108,9 +163,10 @@ async def publish_notices(
     stored: list[Event] = []
     fanned_out: list[Delivery] = []
     for account_id, events in by_account.items():
-        subscribers = OperationalSubscribers(
-            await webhook_sql.account_webhooks(tx, account_id=account_id, box=box)
-        )
+        hooks = await webhook_sql.account_webhooks(tx, account_id=account_id, box=box)
+        if reaches is not None:
+            hooks = [webhook for webhook in hooks if reaches(webhook.id)]
+        subscribers = OperationalSubscribers(hooks)
         plan = FanoutPlan(subscribers, events, now=events[0].created, new_id=new_delivery_id)
         # Only the events stored now are fanned out and mailed: a notice repeated (the same
         # id) stores nothing, and sends nothing again.

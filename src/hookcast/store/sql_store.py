@@ -28,7 +28,7 @@ from hookcast.domain.models import (
     Site,
     Webhook,
 )
-from hookcast.domain.operational import Standing, notices_for
+from hookcast.domain.operational import Notice, Standing, notices_for
 from hookcast.domain.portal import PortalSettings
 from hookcast.ports import (
     Beat,
@@ -119,6 +119,25 @@ def _on_standing(health: WebhookHealth, standing: dict[str, Standing]) -> Webhoo
         last_success=before.last_success,
         last_error_at=before.last_error_at,
     )
+
+
+def _notices(standing: Mapping[str, Standing], health: Sequence[WebhookHealth]) -> list[Notice]:
+    """The operational events the batch causes (domain/operational.py)."""
+    return [
+        notice
+        for change in health
+        if (before := standing.get(change.webhook_id)) is not None
+        for notice in notices_for(before, change)
+    ]
+
+
+class _Uncovered(Exception):
+    """A recording's notices about these webhooks, which its lock pass did not cover: it
+    rolls back and begins again (SqlStore._record_batch)."""
+
+    def __init__(self, webhook_ids: frozenset[str]) -> None:
+        super().__init__(sorted(webhook_ids))
+        self.webhook_ids = webhook_ids
 
 
 class SqlStore:
@@ -522,44 +541,61 @@ class SqlStore:
     async def _record_batch(
         self, results: Sequence[DeliveryResult], health: Sequence[WebhookHealth]
     ) -> None:
-        async with self._writing() as tx:
-            # Webhook rows, then delivery rows, then chain rows, then account rows: the order
-            # every writer locks them in (update_webhook, append_events), so PostgreSQL never
-            # sees a cycle. The webhooks' standing is read under that first lock: what
-            # changed is told once (store/operational.py).
-            standing = await operational_sql.lock_standing(
-                tx,
-                [h.webhook_id for h in health],
-                disabling=[h.webhook_id for h in health if h.disable_reason],
-            )
-            health = [_on_standing(h, standing) for h in health]
-            # Read in the transaction, after the webhooks' lock: a disable's time (its
-            # `last_modified`) is as late as it can be before it commits.
-            await webhook_sql.apply_health(tx, health, now=datetime.now(UTC), standing=standing)
-            made_due = await delivery_sql.record_attempts(tx, results)
-            made_due += await self._announce(tx, standing, health)
-            if made_due:
-                await notify(tx)
-            await account_sql.config_changed_for_webhooks(
-                tx, [h.webhook_id for h in health if h.disable_reason]
-            )
+        """One transaction, begun again when its lock pass did not cover the notices it tells
+        (store/operational.py `lock_standing`): each time covers one webhook of the batch
+        more, so at most once per webhook (in practice once: a state change is rare). In a
+        caller's transaction (`using`) nothing is rolled back: the pass runs again and takes
+        the accounts' webhooks after the first pass's locks, as before."""
+        telling: frozenset[str] = frozenset()
+        while uncovered := await self._record_telling(results, health, telling=telling):
+            telling |= uncovered
+
+    async def _record_telling(
+        self,
+        results: Sequence[DeliveryResult],
+        health: Sequence[WebhookHealth],
+        *,
+        telling: frozenset[str],
+    ) -> frozenset[str]:
+        """Records the batch, its pass covering notices about `telling`; or, rolled back
+        before anything is written, returns the webhooks whose notices it did not cover."""
+        made_due = 0
+        try:
+            async with self._writing() as tx:
+                # Webhook rows, then delivery rows, then chain rows, then account rows: the
+                # order every writer locks them in (update_webhook, append_events), so
+                # PostgreSQL never sees a cycle. The webhooks' standing is read under that
+                # first lock: what changed is told once (store/operational.py).
+                locked = await operational_sql.lock_standing(
+                    tx,
+                    [h.webhook_id for h in health],
+                    disabling=[h.webhook_id for h in health if h.disable_reason],
+                    telling=telling,
+                )
+                health = [_on_standing(h, locked.standing) for h in health]
+                notices = _notices(locked.standing, health)
+                if uncovered := locked.uncovered(notices):
+                    raise _Uncovered(uncovered)  # nothing written yet: rolled back
+                # Read in the transaction, after the webhooks' lock: a disable's time (its
+                # `last_modified`) is as late as it can be before it commits.
+                now = datetime.now(UTC)
+                await webhook_sql.apply_health(tx, health, now=now, standing=locked.standing)
+                made_due += await delivery_sql.record_attempts(tx, results)
+                if notices:
+                    _, due = await operational_sql.publish_notices(
+                        tx, notices, box=self._box, reaches=locked.reaches
+                    )
+                    made_due += due
+                if made_due:
+                    await notify(tx)
+                await account_sql.config_changed_for_webhooks(
+                    tx, [h.webhook_id for h in health if h.disable_reason]
+                )
+        except _Uncovered as again:
+            return again.webhook_ids
         if made_due:
             self._wakeup.notify()
-
-    async def _announce(
-        self, tx: Transaction, standing: dict[str, Standing], health: Sequence[WebhookHealth]
-    ) -> int:
-        """Publishes the operational events the batch caused; returns the deliveries due."""
-        notices = [
-            notice
-            for change in health
-            if (before := standing.get(change.webhook_id)) is not None
-            for notice in notices_for(before, change)
-        ]
-        if not notices:
-            return 0
-        _, due = await operational_sql.publish_notices(tx, notices, box=self._box)
-        return due
+        return frozenset()
 
     # the mail outbox (ports/mail.py)
 

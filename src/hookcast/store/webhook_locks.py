@@ -9,7 +9,11 @@ tests/contract/test_store_disables_lock_order.py: a recording that disables a we
 its batch's webhooks FOR NO KEY UPDATE (their standing) and then took the disabled one FOR
 UPDATE, while a publish announcing held deliveries share-locked its webhooks and then
 updated the held one's row (store/operational.py `_tells_run`); each waited on a row the
-other held, and PostgreSQL rolled one back after `deadlock_timeout`.
+other held, and PostgreSQL rolled one back after `deadlock_timeout`. A third was a lock the
+pass could not know of: a recording's notices (webhook_failing ...) are fanned out to
+webhooks its pass had not taken, and which it tells is known only once the pass has read
+the standing; such a recording now begins again, their accounts in its pass
+(store/operational.py `lock_standing`).
 """
 
 from __future__ import annotations
@@ -63,8 +67,8 @@ def _statement(columns: tuple[str, ...]) -> Statement:
     reads a primary key and the account index can each answer (one WHERE with an OR across
     them is a plan's to read by a scan of the table); each lock waits and reads the row's
     latest version. Columns are the caller's constants, never input. Used only where
-    a transaction needs more than one mode (rare: a disable, held deliveries announced):
-    the usual pass is one plain locking SELECT."""
+    a transaction needs more than one mode (rare: a disable, a notice told, held
+    deliveries announced): the usual pass is one plain locking SELECT."""
     listed = ", ".join(("id", *columns))
     laterals = "\n".join(
         f"LEFT JOIN LATERAL (SELECT {listed} FROM webhooks AS w "  # noqa: S608 - constants

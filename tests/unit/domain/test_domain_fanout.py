@@ -175,6 +175,19 @@ def test_a_condition_over_its_own_budget_leaves_the_publish_budget_alone() -> No
     assert plan.size == 1 + 2  # the plain webhook gets both, the searching one the second
 
 
+def test_searching_long_strings_over_and_over_exhausts_the_publish_budget() -> None:
+    # attack17: 33 substring searches per webhook of each event's 254 KB string were 99
+    # visits an evaluation, however long the string; 100 such webhooks held one publish of
+    # 19 such events on the event loop for 21.7 s. Ten of them held it 2-5 s, within budget.
+    searches = {"$or": [{"data.s": {"$contains": f"x{n:02}"}} for n in range(33)]}
+    hooks = [_hook(conditions=searches) for _ in range(10)]
+    events = [_event(data={"s": "a" * 254_000}) for _ in range(19)]
+
+    plan = _plan(hooks, events)
+
+    assert plan.exhausted  # refused as limit_exceeded before anything is written
+
+
 def test_every_event_of_a_format_goes_only_where_the_format_names_it() -> None:
     hook = _hook(events=("*",), format="apivideo")
     named = _event(type="channel_active", resource_ids={"channel_id": "YijbmYHJ"})

@@ -36,13 +36,20 @@ class Subscribers:
             for webhook in self.webhooks
             if webhook.conditions
         }
+        # Each webhook's properties as a set: `hears_site` compared an event's site with
+        # each of up to 1,000, outside the conditions' budget, and 1,000 events of another
+        # property to 100 webhooks of 1,000 held one publish's fan-out on the API's loop
+        # for 4.0 s (attack17).
+        self._sites: dict[str, frozenset[str]] = {
+            webhook.id: frozenset(webhook.site_ids) for webhook in self.webhooks
+        }
 
     def match(
         self, webhook: Webhook, event: Event, *, max_visits: int = MAX_VISITS
     ) -> tuple[Verdict, int]:
         """Whether `webhook` wants `event` (its account, sites, events and condition), and
         the element visits its condition cost."""
-        if event.account_id != webhook.account_id or not hears_site(webhook, event.site_id):
+        if event.account_id != webhook.account_id or not self._hears(webhook, event.site_id):
             return Verdict.NO_MATCH, 0
         if not subscribes(webhook, event.type):
             return Verdict.NO_MATCH, 0
@@ -50,6 +57,13 @@ class Subscribers:
         if condition is None:
             return Verdict.MATCH, 0
         return condition.measure(body_fields(event, webhook.id), max_visits=max_visits)
+
+    def _hears(self, webhook: Webhook, site_id: str) -> bool:
+        """`hears_site`, the webhook's properties looked up in their set."""
+        if webhook.all_sites:
+            return True
+        sites = self._sites.get(webhook.id)
+        return site_id in sites if sites is not None else hears_site(webhook, site_id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -89,6 +89,8 @@ def test_a_logo_whose_port_is_no_port_is_refused_when_saved(port: str) -> None:
     # reads the logo's origin, and its port raised ValueError there).
     with pytest.raises(ValidationFailed):
         logo(f"https://cdn.example.com:{port}/a.png")
+    # One saved before that: its pages are served, with no origin for it in img-src.
+    assert logo_origin(f"https://cdn.example.com:{port}/a.png") is None
 
 
 def test_the_accent_sheet_only_takes_six_hex_digits_and_keeps_text_readable() -> None:

@@ -178,10 +178,13 @@ def _data_image(text: str) -> str:
 
 
 def logo_origin(url: str | None) -> str | None:
-    """The origin a logo loads from (for the page's img-src), None for a data: logo."""
+    """The origin a logo loads from (for the page's img-src), None for a data: logo, or for
+    one saved before `logo` read its port (every portal page answered 500)."""
     if url is None or url.startswith("data:"):
         return None
     parts = urlsplit(url)
+    if not _has_port_or_none(parts):
+        return None
     host = parts.hostname or ""
     shown = f"[{host}]" if ":" in host else host
     return f"https://{shown}" + (f":{parts.port}" if parts.port is not None else "")

@@ -50,7 +50,7 @@ class Unmatched:
         # The visits the conditions may make for all the reasons of one page together, as
         # for one publish: each reason evaluated every webhook's condition up to MAX_VISITS,
         # and a page of 25 events, each published to 100 webhooks whose conditions ran out
-        # of budget, took 24 s of the server's loop (attack17). Once they are spent, a
+        # of budget, took 28-29 s of the server's loop (attack17). Once they are spent, a
         # condition is not evaluated: it does not meet, as one over budget at its publish.
         self._visits_left = MAX_PUBLISH_VISITS
 

@@ -79,8 +79,8 @@ def test_a_page_of_reasons_evaluates_conditions_within_one_publishs_budget(
 ) -> None:
     # attack17: each reason evaluated every webhook's condition with a budget of its own, up
     # to MAX_VISITS: a page of 25 events, each published (202) to 100 webhooks whose
-    # conditions ran out of budget, took 24 s of the server's loop to explain (25 million
-    # visits, 25 publishes' worth; load 13). What is not evaluated any more has conditions
+    # conditions ran out of budget, took 28-29 s of the server's loop to explain (25 million
+    # visits, 25 publishes' worth; load 14-15). What is not evaluated any more has conditions
     # it does not meet, as a condition over budget at its publish did.
     spent: list[int] = []
     measure = Condition.measure

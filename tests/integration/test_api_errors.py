@@ -430,3 +430,18 @@ def test_random_bodies_never_give_a_5xx(database_url: str) -> None:
             check()
         finally:
             runner.run(api_context.__aexit__(None, None, None))
+
+
+async def test_conditions_longer_than_16_kib_of_json_are_400_and_store_nothing(api: Api) -> None:
+    # attack17: only their parts were counted (100), not their length: 20 webhooks of one
+    # 4.5 MB string each were 201s, and then every read of them carried 90 MB (a list of
+    # them took 1.4-3.2 s and grew the process by ~200 MB); a claim of their deliveries, a
+    # dashboard page and the publish cache load each webhook's conditions whole.
+    await api.site(SITE_ID)
+
+    response = await create(api, conditions={"data.title": "x" * (16 * 1024)})
+
+    assert "conditions" in assert_error(response, 400, "invalid_body")
+    await assert_no_webhooks(api)
+    longest = {"data.title": "x" * (16 * 1024 - len('{"data.title":""}'))}
+    assert (await create(api, conditions=longest)).status_code == 201

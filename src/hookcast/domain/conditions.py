@@ -30,10 +30,24 @@ from typing import Any, Final
 from hookcast.domain.condition_ops import OPERATORS, Budget, Members, OverBudget, Test
 from hookcast.domain.errors import ValidationFailed
 
-__all__ = ["MAX_DEPTH", "MAX_NODES", "MAX_VISITS", "Condition", "Verdict", "parse_conditions"]
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_NODES",
+    "MAX_TEXT",
+    "MAX_VISITS",
+    "Condition",
+    "Verdict",
+    "parse_conditions",
+]
 
 MAX_NODES: Final = 100
 MAX_DEPTH: Final = 8
+# A condition's JSON text, compact, in bytes, when a webhook is saved (services/webhooks.py):
+# parts were counted and not their length, and 20 webhooks of one 4.5 MB string each were
+# saved; every read of them carried 90 MB (a list of them took 1.4-3.2 s and grew the
+# process by ~200 MB), and claims, dashboard pages and the publish cache load a webhook's
+# conditions whole (attack17). 100 parts of ~160 characters each fit.
+MAX_TEXT: Final = 16 * 1024
 # Elements one evaluation may visit (docs/delivery.md, "Conditions"). Realistic conditions
 # on realistic events visit tens; one pass over a list of 10,000 elements still fits. At
 # 0.03 us (an $in of strings) to ~0.3 us (comparing objects) a visit, measured, one

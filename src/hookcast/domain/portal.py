@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from hookcast.domain.errors import ValidationFailed
 
@@ -138,6 +138,7 @@ def logo(raw: object) -> str | None:
     host = parts.hostname or ""
     if (
         parts.scheme != "https"
+        or not _has_port_or_none(parts)  # logo_origin reads it for every portal page
         or not (_HOST.fullmatch(host) or _is_ip(host))
         or parts.username is not None
         or len(text) > MAX_LOGO_URL
@@ -148,6 +149,14 @@ def logo(raw: object) -> str | None:
             "logo must be an https URL or a data: image (PNG, JPEG, GIF or WebP)", field="logo"
         )
     return text
+
+
+def _has_port_or_none(parts: SplitResult) -> bool:
+    try:
+        parts.port  # noqa: B018 - read for its ValueError: not a number, or out of range
+    except ValueError:
+        return False
+    return True
 
 
 def _data_image(text: str) -> str:
@@ -169,10 +178,13 @@ def _data_image(text: str) -> str:
 
 
 def logo_origin(url: str | None) -> str | None:
-    """The origin a logo loads from (for the page's img-src), None for a data: logo."""
+    """The origin a logo loads from (for the page's img-src), None for a data: logo, or for
+    one saved before `logo` read its port (every portal page answered 500)."""
     if url is None or url.startswith("data:"):
         return None
     parts = urlsplit(url)
+    if not _has_port_or_none(parts):
+        return None
     host = parts.hostname or ""
     shown = f"[{host}]" if ":" in host else host
     return f"https://{shown}" + (f":{parts.port}" if parts.port is not None else "")

@@ -10,7 +10,10 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+import orjson
+
 from hookcast.domain.catalog import ALL_EVENTS, guess_for, where_listed
+from hookcast.domain.conditions import MAX_TEXT as MAX_CONDITIONS_TEXT
 from hookcast.domain.conditions import parse_conditions
 from hookcast.domain.custom_headers import parse_custom_headers
 from hookcast.domain.delivery_rate import parse_rate_limit
@@ -537,7 +540,15 @@ def _ordering(raw: object) -> Ordering:
 def _conditions(raw: object) -> Mapping[str, Any] | None:
     if raw is None:
         return None
-    return parse_conditions(raw).raw
+    parsed = parse_conditions(raw).raw
+    # Checked here, not in parse_conditions: fan-out compiles the conditions stored before.
+    if len(orjson.dumps(parsed)) > MAX_CONDITIONS_TEXT:
+        raise ValidationFailed(
+            f"conditions may take at most {MAX_CONDITIONS_TEXT // 1024} KiB of JSON: test "
+            "shorter values, or a field the publisher sets for what you need",
+            field="conditions",
+        )
+    return parsed
 
 
 def _fields(settings: WebhookSettings) -> dict[str, Any]:

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from hookcast.dashboard.unmatched import Unmatched
+from hookcast.domain.conditions import MAX_VISITS, Condition
+from hookcast.domain.fanout import MAX_PUBLISH_VISITS
 from hookcast.domain.models import Event, Webhook
 from support import factories
 
@@ -68,3 +72,32 @@ def test_hookcast_own_events_say_every_event_leaves_them_out() -> None:
         "(1 is the one it is about, 1 takes All events, which leaves HookCast's own out, "
         "1 subscribes to other events)"
     )
+
+
+def test_a_page_of_reasons_evaluates_conditions_within_one_publishs_budget(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # attack17: each reason evaluated every webhook's condition with a budget of its own, up
+    # to MAX_VISITS: a page of 25 events, each published (202) to 100 webhooks whose
+    # conditions ran out of budget, took 28-29 s of the server's loop to explain (25 million
+    # visits, 25 publishes' worth; load 14-15). What is not evaluated any more has conditions
+    # it does not meet, as a condition over budget at its publish did.
+    spent: list[int] = []
+    measure = Condition.measure
+
+    def counted(self: Condition, body: Any, *, max_visits: int = MAX_VISITS) -> Any:
+        verdict, visits = measure(self, body, max_visits=max_visits)
+        spent.append(visits)
+        return verdict, visits
+
+    monkeypatch.setattr(Condition, "measure", counted)
+    hooks = [_hook(conditions={"data.x": {"$in": [1]}}) for _ in range(100)]
+    events = [_event(data={"x": [0] * MAX_VISITS}) for _ in range(5)]
+    unmatched = Unmatched(hooks)
+
+    lines = {unmatched.why(event) for event in events}
+
+    assert sum(spent) <= MAX_PUBLISH_VISITS
+    assert lines == {
+        "not sent: none of your 100 webhooks took it (100 have conditions it does not meet)"
+    }

@@ -56,6 +56,20 @@ def test_deep_comparisons_pay_for_every_value_they_visit() -> None:
     assert condition.evaluate(body, max_visits=2 + 499) is Verdict.OVER_BUDGET
 
 
+def test_a_substring_search_pays_for_the_length_of_the_string_it_searches() -> None:
+    # attack17: a `$contains` on a string was one visit however long the string: 100
+    # webhooks whose conditions searched an event's 254 KB string 33 times each held one
+    # publish's fan-out (on the API's event loop) for 21.7 s at load 4.8, having used 188,100
+    # of its 1,000,000 visits. Searching costs 2-3.6 ns a character (CPython's fastsearch,
+    # measured at load 5), a visit at most ~0.3 us: at least one visit per 256 characters.
+    condition = parse_conditions({"data.s": {"$contains": "sports"}})
+
+    _, short = condition.measure({"data": {"s": "a" * 100}})
+    _, long = condition.measure({"data": {"s": "a" * 254_000}})
+
+    assert long - short >= 254_000 // 256
+
+
 def test_the_budget_is_per_evaluation() -> None:
     condition = parse_conditions({"data.x": {"$in": [7]}})
     body = {"data": {"x": [7]}}

@@ -175,6 +175,46 @@ def test_a_condition_over_its_own_budget_leaves_the_publish_budget_alone() -> No
     assert plan.size == 1 + 2  # the plain webhook gets both, the searching one the second
 
 
+def test_searching_long_strings_over_and_over_exhausts_the_publish_budget() -> None:
+    # attack17: 33 substring searches per webhook of each event's 254 KB string were 99
+    # visits an evaluation, however long the string; 100 such webhooks held one publish of
+    # 19 such events on the event loop for 21.7 s. Ten of them held it 2-5 s, within budget.
+    searches = {"$or": [{"data.s": {"$contains": f"x{n:02}"}} for n in range(33)]}
+    hooks = [_hook(conditions=searches) for _ in range(10)]
+    events = [_event(data={"s": "a" * 254_000}) for _ in range(19)]
+
+    plan = _plan(hooks, events)
+
+    assert plan.exhausted  # refused as limit_exceeded before anything is written
+
+
+class _CountedSite(str):
+    """A site id that counts the comparisons made with it."""
+
+    compared = 0
+
+    def __eq__(self, other: object) -> bool:
+        _CountedSite.compared += 1
+        return str.__eq__(self, other)
+
+    __hash__ = str.__hash__
+
+
+def test_an_events_site_is_looked_up_in_a_webhooks_sites_not_compared_with_each() -> None:
+    # attack17: an event's site was compared with each of a webhook's site_ids (up to 1,000),
+    # outside the conditions' budget: 1,000 events of another site to 100 webhooks of 1,000
+    # sites each held one publish's fan-out on the API's loop for 4.0 s (load 19).
+    sites = tuple(f"Site{n:04}" for n in range(1_000))
+    hooks = [_hook(site_ids=sites) for _ in range(3)]
+    events = [make.event(ACCOUNT, _CountedSite("Elsewhere")) for _ in range(2)]
+    _CountedSite.compared = 0
+
+    plan = _plan(hooks, events)
+
+    assert plan.size == 0
+    assert _CountedSite.compared <= len(hooks) * len(events)
+
+
 def test_every_event_of_a_format_goes_only_where_the_format_names_it() -> None:
     hook = _hook(events=("*",), format="apivideo")
     named = _event(type="channel_active", resource_ids={"channel_id": "YijbmYHJ"})

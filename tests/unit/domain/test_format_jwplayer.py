@@ -152,3 +152,18 @@ def test_format_time(moment: datetime, expected: str) -> None:
 def test_format_time_refuses_naive_datetimes() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         format_time(datetime(2024, 8, 27))
+
+
+def test_the_body_holds_the_events_data_itself_not_a_copy() -> None:
+    # attack17: fan-out builds this body for every webhook with a condition, for every event
+    # of a publish: a copy of data with 24,000 keys each time held one publish of 19 such
+    # events to 100 webhooks with a condition of one visit on the API's loop for 2.6 s
+    # (load 13), at 3,800 of its 1,000,000 visits. Nothing changes a body's data.
+    data = {f"k{n}": 0 for n in range(1_000)}
+    event = _event(
+        "media_available", {"media_id": "MNYaMSQl"}, event_time=datetime(2024, 1, 1, tzinfo=UTC)
+    )
+
+    body = body_fields(_event_with(event, data), WEBHOOK_ID)
+
+    assert body["data"] is data

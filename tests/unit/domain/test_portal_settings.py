@@ -83,6 +83,16 @@ def test_logos_are_https_or_small_raster_data() -> None:
             logo(bad)
 
 
+@pytest.mark.parametrize("port", ["abc", "99999", "-1"])
+def test_a_logo_whose_port_is_no_port_is_refused_when_saved(port: str) -> None:
+    # attack17: saved, every portal page of the account answered 500 (the page's img-src
+    # reads the logo's origin, and its port raised ValueError there).
+    with pytest.raises(ValidationFailed):
+        logo(f"https://cdn.example.com:{port}/a.png")
+    # One saved before that: its pages are served, with no origin for it in img-src.
+    assert logo_origin(f"https://cdn.example.com:{port}/a.png") is None
+
+
 def test_the_accent_sheet_only_takes_six_hex_digits_and_keeps_text_readable() -> None:
     assert accent_css("0f766e") is not None
     assert "--on-accent: light-dark(#ffffff, " in (accent_css("0f766e") or "")

@@ -43,9 +43,13 @@ def body_fields(event: Event, webhook_id: str) -> dict[str, Any]:
         # The event's number within its resource (domain/ordering.py): an extra key JSON
         # receivers of JW Player's shape ignore, and one a receiver can spot gaps with.
         body["sequence"] = event.sequence
-    if event.data is not None:
-        # a plain dict: serialisers such as orjson refuse other Mapping types
-        body["data"] = dict(event.data)
+    data = event.data
+    if data is not None:
+        # A plain dict (orjson refuses other Mapping types), the event's own when it is one:
+        # fan-out makes this body for every webhook with a condition and every event, and a
+        # copy each time of data with 24,000 keys held one publish of 19 such events to 100
+        # webhooks on the API's loop for 2.6 s (attack17). Nothing changes a body's data.
+        body["data"] = data if type(data) is dict else dict(data)
     return body
 
 

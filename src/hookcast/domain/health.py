@@ -113,11 +113,11 @@ def on_standing(
 ) -> WebhookHealth:
     """`health` as the webhook's stored state allows. Outcomes may be recorded out of the
     order their attempts were made in: failures no later than its stored `last_success`, or
-    sent before it, do not make it failing (`_after_success`), a success older than its stored `failing_since`
-    does not end that streak (`_before_streak`). And a disable for failing too long, or its
-    warning, reckoned from a failing streak that has ended since (the stored `failing_since`
-    is unset or later) is dropped: a webhook that recovered is not disabled, or warned of
-    it, for its old streak."""
+    sent before it, do not make it failing (`_after_success`), a success older than its
+    stored `failing_since` does not end that streak (`_before_streak`). And a disable for
+    failing too long, or its warning, reckoned from a failing streak that has ended since
+    (the stored `failing_since` is unset or later) is dropped: a webhook that recovered is
+    not disabled, or warned of it, for its old streak."""
     health = _before_streak(_after_success(health, last_success, last_error_at), failing_since)
     streak = health.streak_since
     if streak is None or (failing_since is not None and failing_since <= streak):

@@ -8,9 +8,9 @@ from typing import cast
 
 from prometheus_client import generate_latest
 
+from hookcast.domain.errors import Unreachable
 from hookcast.metrics import Metrics
 from hookcast.ports import DeliveryStats, Store
-from hookcast.store.errors import Unreachable
 
 NOW = datetime(2026, 12, 7, tzinfo=UTC)
 BACKLOG = (

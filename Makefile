@@ -170,7 +170,7 @@ bench-smoke: setup
 
 # Chaos (docs/reliability.md): kill -9, PostgreSQL restarts, SQLite locks, a full disk,
 # hostile receivers and rolling restarts under load, each repeated; fails if any accepted
-# event is lost. ~25 min; CHAOS_ARGS passes options, e.g. CHAOS_ARGS="--repeat 5 --seed 3".
+# event is lost. ~40 min (41 at load 10-22 on 2026-12-07); CHAOS_ARGS passes options, e.g. CHAOS_ARGS="--repeat 5 --seed 3".
 # `make test` runs the short version (tests/chaos/test_chaos_short.py).
 # It also runs ordered delivery's kill -9 scenario at full size (issue 17: 200 media x 6).
 chaos: setup

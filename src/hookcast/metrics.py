@@ -12,15 +12,16 @@ import collections
 import contextlib
 import logging
 import operator
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from hookcast.domain.models import DeliveryStatus, Event
 from hookcast.heartbeat import Heartbeat
-from hookcast.ports import AttemptReport, Pruned, Store
+from hookcast.ports import AttemptReport, DeliveryStats, Pruned, Store
 from hookcast.ports.observers import outcome_name, status_class
 
 __all__ = ["CONTENT_TYPE_LATEST", "Metrics"]
@@ -106,35 +107,11 @@ class Metrics:
             self._pruned.labels(kind)
 
     def _backlog_gauges(self) -> None:
-        self._pending = Gauge(
-            "hookcast_deliveries_pending",
-            "Deliveries waiting for an attempt (due or scheduled), read from the database",
-            registry=self.registry,
-        )
-        self._oldest_due = Gauge(
-            "hookcast_oldest_due_delivery_age_seconds",
-            "How long the most overdue pending delivery has been due (0: none is due)",
-            registry=self.registry,
-        )
-        self._disabled = Gauge(
-            "hookcast_webhooks_disabled", "Disabled webhooks", registry=self.registry
-        )
-        self._database_up = Gauge(
-            "hookcast_database_up",
-            "1 if the last scrape could read the database, else 0",
-            registry=self.registry,
-        )
-        self._held = Gauge(
-            "hookcast_deliveries_held",
-            "Deliveries held for disabled webhooks until a person delivers or discards them",
-            registry=self.registry,
-        )
-        self._workers_alive = Gauge(
-            "hookcast_workers_alive",
-            "Delivering processes (serve with a worker, hookcast worker) whose heartbeat "
-            "reached the database in the last 30 s",
-            registry=self.registry,
-        )
+        # Read from the database at each scrape of an API server (`render`): absent from a
+        # worker's own exporter, which never reads them, and only `hookcast_database_up 0`
+        # while the database cannot be read (docs/operations.md, "Metrics").
+        self._backlog = _Backlog()
+        self.registry.register(self._backlog)
         self._heartbeat_age = Gauge(
             "hookcast_worker_heartbeat_age_seconds",
             "Seconds since this process's delivery worker last went round its loop "
@@ -218,14 +195,74 @@ class Metrics:
             stats = await store.delivery_stats(now)
         except Exception as exc:  # a scrape must still answer: say the database is down
             _log.warning("metrics could not read the database: %s", type(exc).__name__)
-            self._database_up.set(0)
+            self._backlog.saw(None)
             return
-        self._database_up.set(1)
-        self._pending.set(stats.pending)
-        self._oldest_due.set(stats.oldest_due_age_seconds)
-        self._disabled.set(stats.disabled_webhooks)
-        self._held.set(stats.held)
-        self._workers_alive.set(stats.workers_alive)
+        self._backlog.saw(stats)
+
+
+class _Backlog:
+    """The gauges read from the database, as the last scrape read them.
+
+    Before any read (a worker's `--metrics-port` exporter never reads: its registry is
+    served as it is) none is exported: such an exporter used to say
+    `hookcast_database_up 0` and `hookcast_workers_alive 0` for ever, so the "Database down"
+    rule paged for every worker scraped as the docs ask. While the database cannot be read,
+    only `hookcast_database_up 0`: the others used to keep the last values read (no backlog,
+    every worker alive) through an outage, looking current."""
+
+    def __init__(self) -> None:
+        self._scraped = False
+        self._read: DeliveryStats | None = None
+
+    def saw(self, stats: DeliveryStats | None) -> None:
+        """What a scrape read; None: it could not read the database."""
+        self._scraped = True
+        self._read = stats
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(self._families(DeliveryStats(0, 0.0, 0)))
+
+    def collect(self) -> Iterator[Metric]:
+        if not self._scraped:
+            return iter(())
+        if self._read is None:
+            return iter([_gauge("hookcast_database_up", _DATABASE_UP, 0)])
+        return iter(self._families(self._read))
+
+    @staticmethod
+    def _families(stats: DeliveryStats) -> list[Metric]:
+        return [
+            _gauge("hookcast_database_up", _DATABASE_UP, 1),
+            _gauge(
+                "hookcast_deliveries_pending",
+                "Deliveries waiting for an attempt (due or scheduled), read from the database",
+                stats.pending,
+            ),
+            _gauge(
+                "hookcast_oldest_due_delivery_age_seconds",
+                "How long the most overdue pending delivery has been due (0: none is due)",
+                stats.oldest_due_age_seconds,
+            ),
+            _gauge("hookcast_webhooks_disabled", "Disabled webhooks", stats.disabled_webhooks),
+            _gauge(
+                "hookcast_deliveries_held",
+                "Deliveries held for disabled webhooks until a person delivers or discards them",
+                stats.held,
+            ),
+            _gauge(
+                "hookcast_workers_alive",
+                "Delivering processes (serve with a worker, hookcast worker) whose heartbeat "
+                "reached the database in the last 30 s",
+                stats.workers_alive,
+            ),
+        ]
+
+
+_DATABASE_UP = "1 if the last scrape could read the database, else 0"
+
+
+def _gauge(name: str, documentation: str, value: float) -> Metric:
+    return GaugeMetricFamily(name, documentation, value=value)
 
 
 _RESULTS = ("succeeded", "failed")

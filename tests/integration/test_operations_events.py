@@ -4,6 +4,7 @@ and the contact address is e-mailed the recovery through SMTP, once."""
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from dataclasses import replace
 from datetime import datetime
@@ -11,6 +12,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from aiohttp import web
 from delivery_harness import Deployment, require_postgres, settings_for, with_options
 from mail_server import PASSWORD, USER, self_signed, smtp_server
 from receivers import answer, closed_port, first_then
@@ -68,6 +70,44 @@ async def test_a_failing_webhook_tells_on_call_once_and_mails_its_recovery(
     assert recipients == [ONCALL]
     assert message["Subject"] == '[HookCast] Webhook "hook" recovered'
     assert failing["metadata"]["webhook_url"] in message.get_payload()
+
+
+@pytest.mark.timeout(60)
+async def test_a_request_made_while_the_endpoint_hung_that_times_out_after_it_answers_tells_nothing(
+    hookcast: Deployment,
+) -> None:
+    """Found on a scaled-out deployment (chaos2): a receiver that hung, then answered again.
+    The requests made while it hung time out after its first success; each such failure
+    started a failing period that the next success ended: three in one second, each told
+    on call (webhook_failing, webhook_recovered) and mailed ("recovered"), using up the
+    account's 12 mails an hour. The endpoint has answered since that request went out: its
+    failure says nothing of it."""
+
+    async def hang_first(number: int, _request: web.Request) -> web.StreamResponse:
+        if number == 0:
+            await asyncio.sleep(3)  # past the webhook's 1 s timeout: the request fails
+        return web.Response(text="ok")
+
+    receiver = await hookcast.receiver(hang_first)
+    oncall = await hookcast.receiver()
+    hook = await hookcast.hook_for(
+        receiver, events=["media_available"], retry_policy=[1], timeout_seconds=1
+    )
+    await hookcast.hook_for(oncall, events=["webhook_failing", "webhook_recovered"])
+    hookcast.start_worker()
+
+    await hookcast.publish_media(1)
+    await receiver.wait_for(1)  # the first request hangs
+    await hookcast.publish({"event": "media_available", "media_id": "ANSWERED"})
+    # The second is answered at once; the first times out after that success is recorded,
+    # and its retry a second later is answered.
+    await hookcast.wait_for_status(hook["id"], "succeeded", 2)
+
+    assert len(receiver.received) == 3
+    assert await oncall.stays_quiet(0.5, count=0), [item.payload for item in oncall.received]
+    state = await hookcast.api.get(f"/v2/webhooks/{hook['id']}/")
+    assert state.json()["metadata"]["state"] == "healthy"
+    assert state.json()["metadata"]["last_error"]["error"] == "timed out after 1 s"
 
 
 @pytest.mark.timeout(60)

@@ -51,3 +51,9 @@ async def test_worker_serves_its_delivery_counters_on_metrics_port(
         )
         (heartbeat,) = re.findall(r"^hookcast_worker_heartbeat_age_seconds (\S+)$", page, re.M)
         assert 0 < float(heartbeat) < 30  # 0.0 would be a gauge nobody set
+        # The database's figures are the API servers' to report: this exporter never reads
+        # them, and its `hookcast_database_up 0` made the "Database down" rule page for every
+        # worker scraped (chaos2, a real Prometheus on a scaled-out deployment).
+        assert not re.findall(
+            r"^hookcast_(database_up|workers_alive|deliveries_pending)", page, re.M
+        )

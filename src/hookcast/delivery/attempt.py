@@ -289,6 +289,7 @@ def conclude(
             retry_at=next_at,
             disable_at=disable_at,
             streak_since=since if reckoned and (disable or disable_at) else None,
+            sent_at=started_at,
         )
     report = AttemptReport(
         delivery_id=delivery_id,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from hookcast.domain.frozen import quick_init
@@ -30,6 +30,11 @@ class HealthSignal:
     # reckoned from: the webhook as the worker had it, which may be older than the stored
     # one (a publish hands deliveries over with the webhook its cache kept).
     streak_since: datetime | None = None
+    # When a failed attempt's request went out (`at` is when it ended): a request sent
+    # before the endpoint's last success that failed after it (a timeout of a request made
+    # while the endpoint hung, ending once it answers again) says nothing of the endpoint
+    # since that success (`_after_success`). None: not sent (an expired delivery), `at`.
+    sent_at: datetime | None = None
 
 
 @quick_init
@@ -54,6 +59,9 @@ class WebhookHealth:
     # A success older than the stored failing streak's start (on_standing, succeeded_at then
     # None): it moves the webhook's last success alone, the streak goes on.
     earlier_success: datetime | None = None
+    # When the latest-sent of the batch's failures went out (only without success): read by
+    # on_standing alone, so not compared.
+    last_sent: datetime | None = field(default=None, compare=False)
 
 
 def summarize(signals: Iterable[HealthSignal]) -> list[WebhookHealth]:
@@ -82,6 +90,7 @@ def _reduce(webhook_id: str, group: list[HealthSignal]) -> WebhookHealth:
     retries = [signal.retry_at for signal in failing if signal.retry_at is not None]
     # (A warning is always reckoned from a streak: `current` by that streak alone.)
     warnings = [s.disable_at for s in failing if s.disable_at and s.streak_since == streak]
+    sent = [signal.sent_at or signal.at for signal in failing]
     return WebhookHealth(
         webhook_id=webhook_id,
         succeeded_at=max(successes) if successes else None,
@@ -91,6 +100,7 @@ def _reduce(webhook_id: str, group: list[HealthSignal]) -> WebhookHealth:
         retry_at=min(retries) if retries else None,
         disable_at=min(warnings) if warnings else None,
         streak_since=streak if not gone and not successes else None,
+        last_sent=max(sent) if sent else None,
     )
 
 
@@ -102,12 +112,12 @@ def on_standing(
     last_error_at: datetime | None = None,
 ) -> WebhookHealth:
     """`health` as the webhook's stored state allows. Outcomes may be recorded out of the
-    order their attempts were made in: failures no later than its stored `last_success` do
-    not make it failing (`_after_success`), a success older than its stored `failing_since`
-    does not end that streak (`_before_streak`). And a disable for failing too long, or its
-    warning, reckoned from a failing streak that has ended since (the stored `failing_since`
-    is unset or later) is dropped: a webhook that recovered is not disabled, or warned of
-    it, for its old streak."""
+    order their attempts were made in: failures no later than its stored `last_success`, or
+    sent before it, do not make it failing (`_after_success`), a success older than its
+    stored `failing_since` does not end that streak (`_before_streak`). And a disable for
+    failing too long, or its warning, reckoned from a failing streak that has ended since
+    (the stored `failing_since` is unset or later) is dropped: a webhook that recovered is
+    not disabled, or warned of it, for its old streak."""
     health = _before_streak(_after_success(health, last_success, last_error_at), failing_since)
     streak = health.streak_since
     if streak is None or (failing_since is not None and failing_since <= streak):
@@ -123,7 +133,8 @@ def _after_success(
     Outcomes can be written out of the order their attempts were made in: a write that
     failed and is retried after the write begun beside it committed (`write_ahead`), or two
     PostgreSQL workers recording one webhook's outcomes. A failure no later than the stored
-    last success came before it: it starts no failing streak, schedules no retry mark, no
+    last success came before it, and so did one whose request went out before it (a timeout
+    ends well after its request went out): it starts no failing streak, schedules no retry mark, no
     disable for failing too long or warning (so no notice); its error is kept only if no
     later one is stored. The attempt itself is recorded as it happened. A 410's disable
     stands, as it does beside a success in one batch (summarize).
@@ -134,7 +145,13 @@ def _after_success(
     if health.disable_reason is not None and health.streak_since is None:
         return health  # 410 Gone: the endpoint asked to stop
     latest = health.last_error.at if health.last_error is not None else failed_at
-    if latest > last_success:
+    # A failure whose request went out before that success (a request made while the
+    # endpoint hung, timing out once it answers again) came before it, however late it
+    # ended: two workers' requests held by a hung receiver made three failing periods, each
+    # with its webhook_failing, webhook_recovered and recovery e-mail, in the second after
+    # it answered again (docs/reliability.md, "Bugs the chaos runs found").
+    sent = health.last_sent if health.last_sent is not None else latest
+    if latest > last_success and sent > last_success:
         # Some failed after the success: a streak began after it. Of its start the batch
         # tells only that it is no later than its latest failure.
         return health if failed_at > last_success else replace(health, failed_at=latest)

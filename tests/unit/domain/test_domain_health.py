@@ -186,3 +186,28 @@ def test_a_success_since_the_stored_streak_began_ends_it(stored: datetime | None
     (health,) = summarize([ok(T1)])
 
     assert on_standing(health, stored) == health
+
+
+def _timed_out(sent: datetime, ended: datetime) -> HealthSignal:
+    error = LastError(ended, None, "timed out after 5 s", "")
+    return HealthSignal("w", ended, succeeded=False, error=error, sent_at=sent)
+
+
+def test_a_failure_sent_before_the_stored_success_starts_no_streak_however_late_it_ended() -> None:
+    # A request made while the endpoint hung times out after the endpoint answered again
+    # (chaos2: three failing periods, each told and mailed, in the second after a heal).
+    (health,) = summarize([_timed_out(T0, T1 + timedelta(seconds=4))])
+
+    applied = on_standing(health, None, last_success=T1)
+
+    assert (applied.failed_at, applied.retry_at) == (None, None)
+    assert applied.last_error == health.last_error  # still the latest error there was
+
+
+def test_a_failure_sent_after_the_stored_success_starts_a_streak() -> None:
+    later = T1 + timedelta(seconds=1)
+    (health,) = summarize([_timed_out(T0, T1 + timedelta(seconds=4)), _timed_out(later, later)])
+
+    applied = on_standing(health, None, last_success=T1)
+
+    assert (applied.failed_at, applied.last_sent) == (later, later)

@@ -13,13 +13,21 @@ forced at a gate (support/lock_race.py), not slept on."""
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from hookcast.domain.fanout import FanoutPlan, Subscribers
 from hookcast.domain.ids import new_delivery_id
 from hookcast.domain.models import DeliveryStatus, LastError, Ordering, Webhook
-from hookcast.ports import ClaimedDelivery, DeliveryQuery, PageRequest, WebhookHealth
+from hookcast.ports import (
+    ClaimedDelivery,
+    DeliveryQuery,
+    PageRequest,
+    Pruned,
+    ReplayQuery,
+    WebhookHealth,
+)
 from hookcast.store import SqlStore
 from support import factories as make
 from support.lock_race import race
@@ -161,3 +169,54 @@ async def test_a_release_of_held_deliveries_and_a_delete_of_their_webhook_both_c
     assert not cycle, "the release and the delete waited on each other"
     assert outcomes == [1, True]
     assert await pg_store.get_webhook(hook.account_id, hook.id) is None
+
+
+# A day the migration made ahead of today: the delivery below is created in it.
+_TOMORROW = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0) + timedelta(1)
+
+
+async def test_a_replay_and_retention_dropping_its_day_lose_no_delivery(
+    pg_store: SqlStore, postgres_database: str, secret_key: bytes
+) -> None:
+    # Retention drops a day's partition once it holds no unfinished delivery; a replay of
+    # that day makes its finished deliveries unfinished again. Retention checked the day,
+    # then waited for the replay (DROP TABLE's lock) and dropped it once the replay
+    # committed: the replayed delivery gone, and its media's chain left headed by it, so
+    # every later delivery about the media waited behind it for ever.
+    acme = make.account()
+    await pg_store.create_account(acme)
+    site = make.site(acme.id)
+    await pg_store.create_site(site)
+    hook = make.webhook(acme.id, site_ids=(site.id,), **_ORDERED)
+    await pg_store.create_webhook(hook)
+    event = make.event(
+        acme.id, site.id, type="media_updated", resource_ids={"media_id": "A"}, created=_TOMORROW
+    )
+    subscribers = Subscribers(await pg_store.publish_webhooks(acme.id))
+    plan = FanoutPlan(subscribers, [event], now=event.created, new_id=new_delivery_id)
+    await pg_store.append_events(events=[event], fanout=plan)
+    (claimed,) = await pg_store.claim_due_deliveries(now=_TOMORROW, limit=1, lease_seconds=30)
+    await pg_store.record_results([make.succeeded(claimed, _TOMORROW)], [])
+    replayed = ReplayQuery(acme.id, hook.id, since=_TOMORROW - timedelta(hours=1))
+    # The coming days' partitions made and the days before the delivery's dropped now (a
+    # pass that deletes nothing): the raced pass attaches none and drops no other day, each
+    # of which would wait on the replay before the check of the delivery's day.
+    await pg_store.prune_before(_TOMORROW, limit=10)
+    # The replay waits at the gate once it has made the delivery waiting again, before it
+    # starts the media's chain; retention checks the day, then waits on the replay.
+    cycle, outcomes = await race(
+        postgres_database,
+        secret_key,
+        gate_table="delivery_chains",
+        first=lambda store: store.replay_deliveries(
+            replayed, now=_TOMORROW + timedelta(hours=30), limit=10, dry_run=False
+        ),
+        second=lambda store: store.prune_before(_TOMORROW + timedelta(days=1), limit=10),
+    )
+
+    assert not cycle, "the replay and retention waited on each other"
+    assert outcomes[0] == 1
+    assert outcomes[1] == Pruned(deliveries=0, events=0)  # the day kept, nothing deleted
+    record = await pg_store.get_delivery(acme.id, claimed.delivery.id)
+    assert record is not None, "the replayed delivery was dropped with its day"
+    assert record.delivery.status is DeliveryStatus.PENDING

@@ -220,3 +220,37 @@ async def test_a_replay_and_retention_dropping_its_day_lose_no_delivery(
     record = await pg_store.get_delivery(acme.id, claimed.delivery.id)
     assert record is not None, "the replayed delivery was dropped with its day"
     assert record.delivery.status is DeliveryStatus.PENDING
+
+
+async def test_a_replay_of_an_ordered_webhook_and_its_delete_both_commit(
+    pg_store: SqlStore, postgres_database: str, secret_key: bytes
+) -> None:
+    # The replay makes a finished delivery wait again and then starts its media's chain,
+    # whose insert share-locks the webhook's row (its foreign key); the delete holds that
+    # row FOR UPDATE and cascades to the webhook's deliveries, the replayed one among them.
+    acme = make.account()
+    await pg_store.create_account(acme)
+    site = make.site(acme.id)
+    await pg_store.create_site(site)
+    hook = make.webhook(acme.id, site_ids=(site.id,), **_ORDERED)
+    await pg_store.create_webhook(hook)
+    event = make.event(acme.id, site.id, type="media_updated", resource_ids={"media_id": "A"})
+    subscribers = Subscribers(await pg_store.publish_webhooks(acme.id))
+    plan = FanoutPlan(subscribers, [event], now=event.created, new_id=new_delivery_id)
+    await pg_store.append_events(events=[event], fanout=plan)
+    (claimed,) = await pg_store.claim_due_deliveries(now=make.later(1), limit=1, lease_seconds=30)
+    await pg_store.record_results([make.succeeded(claimed, make.later(2))], [])
+    replayed = ReplayQuery(acme.id, hook.id, since=make.later(-60))
+    cycle, outcomes = await race(
+        postgres_database,
+        secret_key,
+        gate_table="delivery_chains",
+        first=lambda store: store.replay_deliveries(
+            replayed, now=make.later(30), limit=10, dry_run=False
+        ),
+        second=lambda store: store.delete_webhook(acme.id, hook.id),
+    )
+
+    assert not cycle, "the replay and the delete waited on each other"
+    assert outcomes == [1, True]
+    assert await pg_store.get_webhook(acme.id, hook.id) is None

@@ -686,6 +686,8 @@ async def reschedule(tx: Transaction, *, account_id: str, delivery_id: str, now:
         # Clearing the lease makes an attempt still in flight stale: the manual retry wins.
         return await tx.execute(_RESCHEDULE, values)
     if status != _WAITING:
+        # The webhook's row first: the chain's start share-locks it (replay.py says why).
+        await lock_webhooks(tx, {webhook_id})
         await tx.execute(_REJOIN, values)
         await start_chains(tx, {(webhook_id, key)})
     return 1
@@ -741,6 +743,7 @@ async def recover_failed(
         "b_since": since,
         "b_now": now,
     }
+    await lock_webhooks(tx, {webhook_id})  # before its deliveries and chains (replay.py)
     recovered = await tx.execute(_RECOVER, values)
     rejoined = await tx.fetch_all(_RECOVER_ORDERED, values)
     await start_chains(tx, {(webhook_id, key) for (key,) in rejoined})

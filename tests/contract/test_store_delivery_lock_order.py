@@ -254,3 +254,48 @@ async def test_a_replay_of_an_ordered_webhook_and_its_delete_both_commit(
     assert not cycle, "the replay and the delete waited on each other"
     assert outcomes == [1, True]
     assert await pg_store.get_webhook(acme.id, hook.id) is None
+
+
+async def test_ordering_turned_off_and_a_recording_of_a_chains_head_both_commit(
+    pg_store: SqlStore, postgres_database: str, secret_key: bytes
+) -> None:
+    # Ordering turned off makes the webhook's waiting deliveries due, then deletes its
+    # chains; a recording concluding a chain's head unsent (expired: no health of the
+    # webhook's, so its pass holds no webhook row) locks the chain, then hands it to the
+    # next waiting delivery, which the edit held.
+    acme = make.account()
+    await pg_store.create_account(acme)
+    site = make.site(acme.id)
+    await pg_store.create_site(site)
+    hook = make.webhook(acme.id, site_ids=(site.id,), **_ORDERED)
+    await pg_store.create_webhook(hook)
+    events = [
+        make.event(
+            acme.id,
+            site.id,
+            type="media_updated",
+            resource_ids={"media_id": "A"},
+            created=make.later(at),
+        )
+        for at in (0, 1)
+    ]
+    subscribers = Subscribers(await pg_store.publish_webhooks(acme.id))
+    plan = FanoutPlan(subscribers, events, now=events[0].created, new_id=new_delivery_id)
+    await pg_store.append_events(events=events, fanout=plan)
+    (claimed,) = await pg_store.claim_due_deliveries(now=make.later(2), limit=5, lease_seconds=30)
+    expired = replace(make.gave_up(claimed, make.later(10)), status=DeliveryStatus.EXPIRED)
+    unordered = replace(hook, ordering=Ordering.NONE, last_modified=make.later(5))
+    cycle, outcomes = await race(
+        postgres_database,
+        secret_key,
+        gate_table="delivery_chains",
+        first=lambda store: store.update_webhook(unordered, make.later(5)),
+        second=lambda store: store.record_results([expired], []),
+    )
+
+    assert not cycle, "the edit and the recording waited on each other"
+    assert outcomes == [None, None]
+    assert await _statuses(pg_store, hook) == {
+        1: DeliveryStatus.EXPIRED,
+        2: DeliveryStatus.PENDING,
+    }

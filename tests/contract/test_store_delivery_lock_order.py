@@ -1,14 +1,17 @@
-"""PostgreSQL: a person's write to a webhook's deliveries (a manual retry, a release of held
-deliveries) racing a worker's recording or the webhook's deletion.
+"""PostgreSQL: writers of a webhook's deliveries and chains racing each other: a manual
+retry, a release of held deliveries, a replay, ordering turned off, retention dropping a
+day, against a worker's recording or the webhook's deletion.
 
-Every writer that locks a webhook's row and rows of its deliveries or chains takes the
-webhook first (docs/delivery.md, "Lock order"): the recording (its lock pass), a delete (its
-cascade follows the row's lock), a publish. A manual retry and a release of held deliveries
-took theirs after: the retry updated the delivery, then the failing webhook's next retry
-(store/webhooks.py `retried_now`); the release updated the held deliveries and their chains,
-then cleared the webhook's mark of a told run (store/held.py `_run_ended`). Each waited on a
-row the other held, and PostgreSQL rolled one back after `deadlock_timeout`. The races are
-forced at a gate (support/lock_race.py), not slept on."""
+Every writer takes the webhook's row before its deliveries and chains, and a chain's row
+before the delivery it hands on to (docs/delivery.md, "Lock order (PostgreSQL)"). These
+took them the other way: the retry updated the delivery, then the failing webhook's next
+retry (store/webhooks.py `retried_now`); the release updated the held deliveries and their
+chains, then cleared the webhook's mark of a told run (store/held.py); the replay started
+a chain, whose insert share-locks the webhook, after the deliveries; turning ordering off
+made the waiting deliveries due before deleting their chains. Each waited on a row the
+other held, and PostgreSQL rolled one back after `deadlock_timeout`. Retention closed no
+cycle but dropped a day a replay had made a delivery of unfinished after its check. The
+races are forced at a gate (support/lock_race.py), not slept on."""
 
 from __future__ import annotations
 

@@ -678,9 +678,9 @@ async def reschedule(tx: Transaction, *, account_id: str, delivery_id: str, now:
     webhook_id, key, status = row
     if key is None or status in (_PENDING, _PAUSED):
         # The webhook's row first (a failing one's next retry moves to now), then the
-        # delivery's: the order of every writer of both (docs/delivery.md, "Lock order").
-        # After the delivery, the webhook's lock waited on a recording of the attempt in
-        # flight, which held the webhook (its standing) and wanted the delivery
+        # delivery's: the order of every writer of both (docs/delivery.md, "Lock order
+        # (PostgreSQL)"). After the delivery, the webhook's lock waited on a recording of
+        # the attempt in flight, which held the webhook (its standing) and wanted the delivery
         # (tests/contract/test_store_delivery_lock_order.py).
         await retried_now(tx, webhook_id=webhook_id, now=now)
         # Clearing the lease makes an attempt still in flight stale: the manual retry wins.

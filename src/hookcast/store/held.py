@@ -59,10 +59,10 @@ async def discard_held(tx: Transaction, *, account_id: str, webhook_id: str, now
 async def _lock_mark(tx: Transaction, webhook_id: str) -> datetime | None:
     """The webhook's mark of a told run of held deliveries, its row locked (PostgreSQL: FOR
     NO KEY UPDATE, what clearing the mark takes) before any of its deliveries or chains:
-    the order of every writer of those rows (docs/delivery.md, "Lock order"). Taken after
-    them, the clearing's lock waited on a recording holding the webhook (its standing) and
-    wanting the chain the release held, or on a delete holding the webhook and cascading
-    to the deliveries the release held; each waited on the other
+    the order of every writer of those rows (docs/delivery.md, "Lock order (PostgreSQL)").
+    Taken after them, the clearing's lock waited on a recording holding the webhook (its
+    standing) and wanting the chain the release held, or on a delete holding the webhook
+    and cascading to the deliveries the release held; each waited on the other
     (tests/contract/test_store_delivery_lock_order.py). Held first, it also orders the
     release with a pause (FOR UPDATE): the release reads the webhook's state as committed."""
     row = await tx.fetch_one(_MARK, {"b_id": webhook_id})

@@ -33,7 +33,7 @@ from hookcast.ports import (
 )
 from hookcast.store import SqlStore, open_store
 from support import factories as make
-from support.publishing import waiting_on_locks
+from support.lock_race import race, waiting
 from support.waiting import eventually
 
 pytestmark = pytest.mark.postgres
@@ -74,7 +74,7 @@ async def test_two_recordings_disabling_webhooks_of_one_account_both_commit(
         for store, hook in ((pg_store, hooks[0]), (other_worker, hooks[1])):
             recordings.append(asyncio.ensure_future(store.record_results([], [_gone(hook.id)])))
             await eventually(
-                functools.partial(_waiting, postgres_database, len(recordings)),
+                functools.partial(waiting, postgres_database, len(recordings)),
                 message=f"recording {len(recordings)} never waited",
             )
         await holding.commit()
@@ -93,10 +93,6 @@ async def test_two_recordings_disabling_webhooks_of_one_account_both_commit(
         )
         about = [(r.event.type, (r.event.data or {})["webhook_id"]) for r in page.items]
         assert about == [("webhook_disabled", hook.id)]
-
-
-async def _waiting(url: str, sessions: int) -> bool:
-    return await waiting_on_locks(url) == sessions
 
 
 def _failing(webhook_id: str) -> WebhookHealth:
@@ -136,7 +132,7 @@ async def test_a_recording_disabling_one_webhook_and_a_publish_holding_another_b
     )
     # The publish waits at the gate once it has share-locked both webhooks, before it
     # inserts its deliveries (and announces the held ones).
-    cycle, outcomes = await _race(
+    cycle, outcomes = await race(
         postgres_database,
         secret_key,
         gate_table="deliveries",
@@ -146,77 +142,6 @@ async def test_a_recording_disabling_one_webhook_and_a_publish_holding_another_b
 
     assert not cycle, "the recording and the publish waited on each other"
     assert outcomes == [[event.id], None]
-
-
-def pg_store_database(url: str) -> str:
-    return url.rsplit("/", 1)[-1].split("?", 1)[0]
-
-
-async def _cycle(url: str) -> list[int]:
-    """Two sessions of the database that each wait on a lock the other holds, or none."""
-    conn = await asyncpg.connect(url)
-    try:
-        rows = await conn.fetch(
-            "SELECT pid, pg_blocking_pids(pid) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-    finally:
-        await conn.close()
-    blockers = {pid: set(blocking) for pid, blocking in rows}
-    for pid, found in blockers.items():
-        for other in found:
-            if pid in blockers.get(other, ()):
-                return [pid, other]
-    return []
-
-
-async def _race(
-    url: str,
-    secret_key: bytes,
-    *,
-    gate_table: str,
-    first: Callable[[SqlStore], Awaitable[object]],
-    second: Callable[[SqlStore], Awaitable[object]],
-) -> tuple[list[int], list[object]]:
-    """Runs `first` and `second` on two stores of the database, `first` held at the gate (a
-    third session's SHARE lock on `gate_table`) until `second` waits too, then both let go:
-    the sessions of a lock cycle if they waited on each other (ended so that the test can
-    end), and the two outcomes (an exception as itself). PostgreSQL looks for a deadlock only
-    after a minute here: a cycle stays to be seen, not ended at once with one side written
-    again as if nothing happened."""
-    database = pg_store_database(url)
-    gate = await asyncpg.connect(url)
-    await gate.execute(f"ALTER DATABASE \"{database}\" SET deadlock_timeout = '60s'")
-    one = await open_store(url, secret_key=secret_key)
-    two = await open_store(url, secret_key=secret_key)
-    cycle: list[int] = []
-    try:
-        holding = gate.transaction()
-        await holding.start()
-        await gate.execute(f"LOCK TABLE {gate_table} IN SHARE MODE")
-        started = asyncio.ensure_future(first(one))
-        await eventually(functools.partial(_waiting, url, 1), message="the first never waited")
-        then = asyncio.ensure_future(second(two))
-        await eventually(
-            functools.partial(_waiting, url, 2), message="the second never waited on the first"
-        )
-        await holding.commit()
-        both = asyncio.gather(started, then, return_exceptions=True)
-
-        async def ended() -> bool:
-            cycle[:] = [] if both.done() else await _cycle(url)
-            return both.done() or bool(cycle)
-
-        await eventually(ended, message="neither finished nor deadlocked")
-        if cycle:  # ended for the teardown: one of the two is rolled back
-            await gate.execute("SELECT pg_terminate_backend($1)", cycle[0])
-        outcomes = list(await both)
-    finally:
-        await gate.execute(f'ALTER DATABASE "{database}" RESET deadlock_timeout')
-        await gate.close()
-        await one.close()
-        await two.close()
-    return cycle, outcomes
 
 
 async def test_a_recording_disabling_a_held_events_subscriber_and_a_publish_telling_it_commit(
@@ -248,7 +173,7 @@ async def test_a_recording_disabling_a_held_events_subscriber_and_a_publish_tell
     )
     # The publish waits at the gate once its pass has locked the paused webhook, before it
     # inserts its held delivery and tells the run.
-    cycle, outcomes = await _race(
+    cycle, outcomes = await race(
         postgres_database,
         secret_key,
         gate_table="deliveries",
@@ -310,7 +235,7 @@ async def test_a_recording_telling_a_failure_and_one_disabling_the_subscriber_bo
         await pg_store.record_results([], [before(failing.id)])
     # The first recording waits at the gate, holding the failing webhook, before it stores
     # the notice's event and fans it out.
-    cycle, outcomes = await _race(
+    cycle, outcomes = await race(
         postgres_database,
         secret_key,
         gate_table="events",
@@ -370,7 +295,7 @@ async def test_a_recording_telling_a_failure_and_an_edit_of_the_subscriber_both_
     (claimed,) = await pg_store.claim_due_deliveries(now=make.later(1), limit=1, lease_seconds=30)
     # The recording waits at the gate, holding the subscriber's delivery (and the failing
     # webhook), before it stores the webhook_failing event and fans it out.
-    cycle, outcomes = await _race(
+    cycle, outcomes = await race(
         postgres_database,
         secret_key,
         gate_table="events",

@@ -263,9 +263,25 @@ async def end_chains(tx: Transaction, webhook_id: str, *, now: datetime) -> int:
     """The webhook no longer orders its deliveries: its waiting ones are made due at `now`
     and its chains forgotten. Returns how many were made due."""
     values = {"b_webhook_id": webhook_id, "b_now": now}
+    if tx.database == "postgresql":
+        # The chains before their waiting deliveries, as a completion takes them (the chain,
+        # then the delivery it hands on to): taken after, a recording concluding a head
+        # held its chain and waited for the next delivery, which this held while it waited
+        # for the chain (tests/contract/test_store_delivery_lock_order.py).
+        await tx.fetch_all(_LOCK_CHAINS, values)
     made_due = await tx.execute(_RELEASE_WAITING, values)
     await tx.execute(_END, values)
     return made_due
+
+
+_LOCK_CHAINS = Statement(
+    lambda _: (
+        select(delivery_chains.c.resource_key)
+        .where(delivery_chains.c.webhook_id == bindparam("b_webhook_id"))
+        .order_by(delivery_chains.c.resource_key)
+        .with_for_update()
+    )
+)
 
 
 _RELEASE_WAITING = Statement(

@@ -677,11 +677,17 @@ async def reschedule(tx: Transaction, *, account_id: str, delivery_id: str, now:
         return 0
     webhook_id, key, status = row
     if key is None or status in (_PENDING, _PAUSED):
-        # Clearing the lease makes an attempt still in flight stale: the manual retry wins.
-        made_due = await tx.execute(_RESCHEDULE, values)
+        # The webhook's row first (a failing one's next retry moves to now), then the
+        # delivery's: the order of every writer of both (docs/delivery.md, "Lock order
+        # (PostgreSQL)"). After the delivery, the webhook's lock waited on a recording of
+        # the attempt in flight, which held the webhook (its standing) and wanted the delivery
+        # (tests/contract/test_store_delivery_lock_order.py).
         await retried_now(tx, webhook_id=webhook_id, now=now)
-        return made_due
+        # Clearing the lease makes an attempt still in flight stale: the manual retry wins.
+        return await tx.execute(_RESCHEDULE, values)
     if status != _WAITING:
+        # The webhook's row first: the chain's start share-locks it (replay.py says why).
+        await lock_webhooks(tx, {webhook_id})
         await tx.execute(_REJOIN, values)
         await start_chains(tx, {(webhook_id, key)})
     return 1
@@ -737,6 +743,7 @@ async def recover_failed(
         "b_since": since,
         "b_now": now,
     }
+    await lock_webhooks(tx, {webhook_id})  # before its deliveries and chains (replay.py)
     recovered = await tx.execute(_RECOVER, values)
     rejoined = await tx.fetch_all(_RECOVER_ORDERED, values)
     await start_chains(tx, {(webhook_id, key) for (key,) in rejoined})

@@ -38,31 +38,45 @@ async def deliver_held(tx: Transaction, *, account_id: str, webhook_id: str) -> 
     their resources' chains instead (WAITING, sequence order; a chain with no unfinished
     delivery starts with its lowest). Only while the webhook is enabled: if
     it was disabled meanwhile they stay held. Returns how many."""
+    mark = await _lock_mark(tx, webhook_id)
     values = {"b_account_id": account_id, "b_webhook_id": webhook_id}
     released = await tx.execute(_DELIVER, values)
     joined = await tx.fetch_all(_JOIN_CHAINS, values)
     await start_chains(tx, {(webhook_id, key) for (key,) in joined})
-    await _run_ended(tx, webhook_id)
+    await _run_ended(tx, webhook_id, mark)
     return released + len(joined)
 
 
 async def discard_held(tx: Transaction, *, account_id: str, webhook_id: str, now: datetime) -> int:
     """Marks the webhook's held deliveries discarded (final, completed at `now`)."""
+    mark = await _lock_mark(tx, webhook_id)
     values = {"b_account_id": account_id, "b_webhook_id": webhook_id, "b_now": now}
     discarded = await tx.execute(_DISCARD, values)
-    await _run_ended(tx, webhook_id)
+    await _run_ended(tx, webhook_id, mark)
     return discarded
 
 
-async def _run_ended(tx: Transaction, webhook_id: str) -> None:
-    """Clears the mark of the webhook's told run of held deliveries (store/operational.py)
-    if none is left held. A publish that held one meanwhile, unseen here, read the mark
-    still set and told nothing: the next publish held for the webhook then tells the run.
-    Only the mark read here is cleared: one a publish set since (telling a run of its own
-    deliveries, unseen here too) stays."""
+async def _lock_mark(tx: Transaction, webhook_id: str) -> datetime | None:
+    """The webhook's mark of a told run of held deliveries, its row locked (PostgreSQL: FOR
+    NO KEY UPDATE, what clearing the mark takes) before any of its deliveries or chains:
+    the order of every writer of those rows (docs/delivery.md, "Lock order (PostgreSQL)").
+    Taken after them, the clearing's lock waited on a recording holding the webhook (its
+    standing) and wanting the chain the release held, or on a delete holding the webhook
+    and cascading to the deliveries the release held; each waited on the other
+    (tests/contract/test_store_delivery_lock_order.py). Held first, it also orders the
+    release with a pause (FOR UPDATE): the release reads the webhook's state as committed."""
     row = await tx.fetch_one(_MARK, {"b_id": webhook_id})
-    if row is not None and row[0] is not None:
-        await tx.execute(_CLEAR_MARK, {"b_id": webhook_id, "b_seen": row[0]})
+    return None if row is None else row[0]
+
+
+async def _run_ended(tx: Transaction, webhook_id: str, mark: datetime | None) -> None:
+    """Clears the mark of the webhook's told run of held deliveries (store/operational.py),
+    as `_lock_mark` read it, if none is left held. A publish that held one meanwhile,
+    unseen here, read the mark still set and told nothing: the next publish held for the
+    webhook then tells the run. (A publish telling a run locks the webhook's row first, so
+    it sets no mark while this transaction holds the row; SQLite's one writer excludes it.)"""
+    if mark is not None:
+        await tx.execute(_CLEAR_MARK, {"b_id": webhook_id, "b_seen": mark})
 
 
 _COUNT = Statement(
@@ -96,7 +110,11 @@ _JOIN_CHAINS = Statement(
     )
 )
 _MARK = Statement(
-    lambda _: select(webhooks.c.held_announced_at).where(webhooks.c.id == bindparam("b_id"))
+    lambda _: (
+        select(webhooks.c.held_announced_at)
+        .where(webhooks.c.id == bindparam("b_id"))
+        .with_for_update(key_share=True)  # FOR NO KEY UPDATE; nothing on SQLite
+    )
 )
 _CLEAR_MARK = Statement(
     lambda _: (

@@ -20,6 +20,7 @@ from hookcast.store.connector import Transaction
 from hookcast.store.events import has_resource_id
 from hookcast.store.sql import count
 from hookcast.store.tables import deliveries, events, webhooks
+from hookcast.store.webhooks import lock_webhooks
 
 __all__ = ["FINISHED", "replay"]
 
@@ -35,6 +36,11 @@ async def replay(
     matched = await count(tx, deliveries, *where)
     if dry_run or not matched or matched > limit:
         return matched
+    # The webhook's row before its deliveries and chains, as a delete locks them (its
+    # cascade follows the row's lock): a chain started below share-locks the row (its
+    # foreign key), and taken then, it waited on a delete that waited on the deliveries
+    # made due here (tests/contract/test_store_delivery_lock_order.py).
+    await lock_webhooks(tx, {query.webhook_id})
     again = {
         "next_attempt_at": now,
         "completed_at": None,

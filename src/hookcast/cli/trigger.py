@@ -30,6 +30,18 @@ from hookcast.domain.models import Event
 if TYPE_CHECKING:
     from hookcast.sdk.client import Client
 
+# The publish body's fields, in the API's errors, as this command's options name them
+# ("site_id: unknown site 'x'" named a field the user never typed).
+_OPTIONS = {
+    "site_id": "--site",
+    "media_id": "--media-id",
+    "channel_id": "--channel-id",
+    "thumbnail_id": "--thumbnail-id",
+    "track_id": "--track-id",
+    "data": "--data",
+    "event_id": "--event-id",
+}
+
 _LOOKBACK = 20  # the newest events of this kind, site and resource: the one just published
 
 
@@ -93,7 +105,7 @@ def trigger(
     given |= {"thumbnail_id": thumbnail_id, "track_id": track_id}
     chosen = {name: value for name, value in given.items() if value} | _pairs(ids or [])
     body_data = parse_json_object(data, "--data") if data is not None else kind.example_data
-    with connected(url, api_key) as client:
+    with connected(url, api_key, _OPTIONS) as client:
         site_id = site or first_site(client)
         result = client.publish(
             kind.name,

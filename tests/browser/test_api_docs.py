@@ -12,6 +12,8 @@ from live import SCREENSHOTS, Server, width_of
 from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Route, expect
 from test_dark_mode import AA, LOW_CONTRAST
 
+from support.waiting import wait_until
+
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 # The colour the page is painted with: the body's, else the root element's, else the canvas
 # (white unless the page declares a dark color-scheme, alone or with light in a dark system).
@@ -157,3 +159,38 @@ def test_redoc_follows_a_change_of_scheme_while_open(browser: Browser, server: S
         assert sidebar.evaluate("el => getComputedStyle(el).backgroundColor") == light_sidebar
     finally:
         context.close()
+
+
+def test_redoc_leaves_nothing_running_behind_a_change_of_scheme(
+    browser: Browser, server: Server
+) -> None:
+    """Each switch renders ReDoc anew; the ReDoc before it must go with everything it
+    started. ReDoc's own init and destroy never unmount it, so every switch used to leave
+    one more search worker running (and the store's window listeners): 1, 3, 5, 7 workers
+    after three round trips."""
+    context = browser.new_context(
+        base_url=server.url, viewport={"width": 1280, "height": 900}, color_scheme="light"
+    )
+    try:
+        page = context.new_page()
+        page.goto("/redoc")
+        expect(page.locator("#redoc[data-scheme=light]")).to_be_attached(timeout=30_000)
+        wait_for_workers(page, 1)
+        for _ in range(3):
+            for scheme in ("dark", "light"):
+                page.emulate_media(color_scheme=scheme)
+                drawn = page.locator(f"#redoc[data-scheme={scheme}]")
+                expect(drawn).to_be_attached(timeout=30_000)
+                wait_for_workers(page, 1)
+        expect(page.locator("#redoc .menu-content")).to_have_count(1)
+    finally:
+        context.close()
+
+
+def wait_for_workers(page: Page, count: int) -> None:
+    """Until the page has `count` workers (a terminated one is gone a moment later); the
+    round trip to the page lets Playwright hear of workers that started or closed."""
+    wait_until(
+        lambda: page.evaluate("0") == 0 and len(page.workers) == count,
+        message=lambda: f"{len(page.workers)} workers, not {count}",
+    )

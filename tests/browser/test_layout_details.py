@@ -390,3 +390,24 @@ def test_the_webhook_form_uses_a_wide_screen(browser: Browser, server: Server, w
             # the group's padding and border below its last event, not another group's height
             assert bottom - (last["y"] + last["height"]) <= 24, group.inner_text()[:30]
         assert _sideways_scroll(page) <= 0
+
+
+@pytest.mark.parametrize("width", [1100, 1200, 1280, 1440])
+def test_the_format_choices_keep_their_names_on_one_line(
+    browser: Browser, server: Server, width: int
+) -> None:
+    """From 1,100 px the Create form's formats sit in one row; each name on one line, as
+    tall as the others ("Standard Webhooks" broke in two from 1,100 to 1,300 px)."""
+    with signed_in(browser, server, width, server.admin) as page:
+        page.goto("/webhooks/new")
+        choices = page.get_by_role("navigation", name="Format").locator("a")
+        expect(choices).to_have_count(5)
+        boxes = [box_of(choice) for choice in choices.all()]
+        assert _rows(boxes) == 1, boxes
+        for choice in choices.all():
+            text = choice.evaluate(
+                "el => { const range = document.createRange(); range.selectNodeContents(el);"
+                " return range.getClientRects().length; }"
+            )
+            assert text == 1, f"{choice.inner_text()!r} takes {text} lines at {width} px"
+        assert len({round(box["height"]) for box in boxes}) == 1, boxes

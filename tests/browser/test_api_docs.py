@@ -194,3 +194,53 @@ def wait_for_workers(page: Page, count: int) -> None:
         lambda: page.evaluate("0") == 0 and len(page.workers) == count,
         message=lambda: f"{len(page.workers)} workers, not {count}",
     )
+
+
+# Each inline code box against the words of the other lines of its paragraph: a box
+# reaching into one covers its words.
+_CODE_OVER_OTHER_LINES = """() => {
+  const found = [];
+  const codes = document.querySelectorAll(
+    ".swagger-ui .markdown code, .swagger-ui .renderedMarkdown code");
+  for (const code of codes) {
+    const words = [];
+    const walker = document.createTreeWalker(code.parentElement, NodeFilter.SHOW_TEXT);
+    for (let text = walker.nextNode(); text; text = walker.nextNode()) {
+      if (code.contains(text) || !text.textContent.trim()) continue;
+      const range = document.createRange();
+      range.selectNodeContents(text);
+      words.push(...range.getClientRects());
+    }
+    for (const box of code.getClientRects()) {
+      const middle = (box.top + box.bottom) / 2;
+      for (const word of words) {
+        const otherLine = Math.abs((word.top + word.bottom) / 2 - middle) > word.height / 2;
+        const across = Math.min(box.right, word.right) - Math.max(box.left, word.left);
+        const down = Math.min(box.bottom, word.bottom) - Math.max(box.top, word.top);
+        if (otherLine && across > 0 && down > 0.5) {
+          found.push(`${code.textContent.slice(0, 30)} covers ${down.toFixed(1)} px of a line`);
+        }
+      }
+    }
+  }
+  return found;
+}"""
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_swagger_ui_inline_code_stays_on_its_line_on_a_phone(
+    browser: Browser, server: Server, scheme: Literal["light", "dark"]
+) -> None:
+    """The API's description at 390 px: its inline code boxes (26 px on 16 px lines) hid
+    the words of the lines above and below where they wrapped."""
+    context = browser.new_context(
+        base_url=server.url, viewport={"width": 390, "height": 900}, color_scheme=scheme
+    )
+    try:
+        page = context.new_page()
+        page.goto("/docs")
+        expect(page.get_by_role("heading", name="HookCast").first).to_be_visible(timeout=30_000)
+        expect(page.locator(".swagger-ui .info code").first).to_be_visible()
+        assert page.evaluate(_CODE_OVER_OTHER_LINES) == []
+    finally:
+        context.close()

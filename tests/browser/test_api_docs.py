@@ -12,6 +12,8 @@ from live import SCREENSHOTS, Server, width_of
 from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Route, expect
 from test_dark_mode import AA, LOW_CONTRAST
 
+from support.waiting import wait_until
+
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 # The colour the page is painted with: the body's, else the root element's, else the canvas
 # (white unless the page declares a dark color-scheme, alone or with light in a dark system).
@@ -155,5 +157,90 @@ def test_redoc_follows_a_change_of_scheme_while_open(browser: Browser, server: S
         page.emulate_media(color_scheme="light")
         expect(page.locator("#redoc[data-scheme=light]")).to_be_attached(timeout=30_000)
         assert sidebar.evaluate("el => getComputedStyle(el).backgroundColor") == light_sidebar
+    finally:
+        context.close()
+
+
+def test_redoc_leaves_nothing_running_behind_a_change_of_scheme(
+    browser: Browser, server: Server
+) -> None:
+    """Each switch renders ReDoc anew; the ReDoc before it must go with everything it
+    started. ReDoc's own init and destroy never unmount it, so every switch used to leave
+    one more search worker running (and the store's window listeners): 1, 3, 5, 7 workers
+    after three round trips."""
+    context = browser.new_context(
+        base_url=server.url, viewport={"width": 1280, "height": 900}, color_scheme="light"
+    )
+    try:
+        page = context.new_page()
+        page.goto("/redoc")
+        expect(page.locator("#redoc[data-scheme=light]")).to_be_attached(timeout=30_000)
+        wait_for_workers(page, 1)
+        for _ in range(3):
+            for scheme in ("dark", "light"):
+                page.emulate_media(color_scheme=scheme)
+                drawn = page.locator(f"#redoc[data-scheme={scheme}]")
+                expect(drawn).to_be_attached(timeout=30_000)
+                wait_for_workers(page, 1)
+        expect(page.locator("#redoc .menu-content")).to_have_count(1)
+    finally:
+        context.close()
+
+
+def wait_for_workers(page: Page, count: int) -> None:
+    """Until the page has `count` workers (a terminated one is gone a moment later); the
+    round trip to the page lets Playwright hear of workers that started or closed."""
+    wait_until(
+        lambda: page.evaluate("0") == 0 and len(page.workers) == count,
+        message=lambda: f"{len(page.workers)} workers, not {count}",
+    )
+
+
+# Each inline code box against the words of the other lines of its paragraph: a box
+# reaching into one covers its words.
+_CODE_OVER_OTHER_LINES = """() => {
+  const found = [];
+  const codes = document.querySelectorAll(
+    ".swagger-ui .markdown code, .swagger-ui .renderedMarkdown code");
+  for (const code of codes) {
+    const words = [];
+    const walker = document.createTreeWalker(code.parentElement, NodeFilter.SHOW_TEXT);
+    for (let text = walker.nextNode(); text; text = walker.nextNode()) {
+      if (code.contains(text) || !text.textContent.trim()) continue;
+      const range = document.createRange();
+      range.selectNodeContents(text);
+      words.push(...range.getClientRects());
+    }
+    for (const box of code.getClientRects()) {
+      const middle = (box.top + box.bottom) / 2;
+      for (const word of words) {
+        const otherLine = Math.abs((word.top + word.bottom) / 2 - middle) > word.height / 2;
+        const across = Math.min(box.right, word.right) - Math.max(box.left, word.left);
+        const down = Math.min(box.bottom, word.bottom) - Math.max(box.top, word.top);
+        if (otherLine && across > 0 && down > 0.5) {
+          found.push(`${code.textContent.slice(0, 30)} covers ${down.toFixed(1)} px of a line`);
+        }
+      }
+    }
+  }
+  return found;
+}"""
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_swagger_ui_inline_code_stays_on_its_line_on_a_phone(
+    browser: Browser, server: Server, scheme: Literal["light", "dark"]
+) -> None:
+    """The API's description at 390 px: its inline code boxes (26 px on 16 px lines) hid
+    the words of the lines above and below where they wrapped."""
+    context = browser.new_context(
+        base_url=server.url, viewport={"width": 390, "height": 900}, color_scheme=scheme
+    )
+    try:
+        page = context.new_page()
+        page.goto("/docs")
+        expect(page.get_by_role("heading", name="HookCast").first).to_be_visible(timeout=30_000)
+        expect(page.locator(".swagger-ui .info code").first).to_be_visible()
+        assert page.evaluate(_CODE_OVER_OTHER_LINES) == []
     finally:
         context.close()

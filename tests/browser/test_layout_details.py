@@ -390,3 +390,86 @@ def test_the_webhook_form_uses_a_wide_screen(browser: Browser, server: Server, w
             # the group's padding and border below its last event, not another group's height
             assert bottom - (last["y"] + last["height"]) <= 24, group.inner_text()[:30]
         assert _sideways_scroll(page) <= 0
+
+
+@pytest.mark.parametrize("width", [1100, 1200, 1280, 1440])
+def test_the_format_choices_keep_their_names_on_one_line(
+    browser: Browser, server: Server, width: int
+) -> None:
+    """From 1,100 px the Create form's formats sit in one row; each name on one line, as
+    tall as the others ("Standard Webhooks" broke in two from 1,100 to 1,300 px)."""
+    with signed_in(browser, server, width, server.admin) as page:
+        page.goto("/webhooks/new")
+        choices = page.get_by_role("navigation", name="Format").locator("a")
+        expect(choices).to_have_count(5)
+        boxes = [box_of(choice) for choice in choices.all()]
+        assert _rows(boxes) == 1, boxes
+        for choice in choices.all():
+            text = choice.evaluate(
+                "el => { const range = document.createRange(); range.selectNodeContents(el);"
+                " return range.getClientRects().length; }"
+            )
+            assert text == 1, f"{choice.inner_text()!r} takes {text} lines at {width} px"
+        assert len({round(box["height"]) for box in boxes}) == 1, boxes
+
+
+# The empty band under the lowest thing drawn in a box (a line of text, a control: a button,
+# a field, a badge, a switch) less the box's own padding and border: 0 when only the padding
+# is below the last line. Not element boxes: a column's holds its children's margins.
+_SPACE_BELOW = """card => {
+  const style = getComputedStyle(card);
+  const inside = parseFloat(style.paddingBottom) + parseFloat(style.borderBottomWidth);
+  const bottoms = [...card.querySelectorAll("button, input, select, textarea, .badge")]
+    .map(el => el.getBoundingClientRect())
+    .filter(box => box.width > 0 && box.height > 0)
+    .map(box => box.bottom);
+  const texts = document.createTreeWalker(card, NodeFilter.SHOW_TEXT);
+  const range = document.createRange();
+  for (let text = texts.nextNode(); text; text = texts.nextNode()) {
+    if (!text.textContent.trim()) continue;
+    range.selectNodeContents(text);
+    for (const box of range.getClientRects()) bottoms.push(box.bottom);
+  }
+  return card.getBoundingClientRect().bottom - Math.max(...bottoms) - inside;
+}"""
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+@pytest.mark.parametrize(
+    ("path", "row"), [("/webhooks", "webhook-row"), ("/properties", "site-row")]
+)
+def test_a_list_card_ends_at_its_last_line(
+    browser: Browser, server: Server, width: int, path: str, row: str
+) -> None:
+    """Webhooks' and properties' cards had 14 px of empty card under every row (the last
+    line's paragraph margin inside the card's padding; on a phone, a switch's descender
+    space): only the padding below the last line now."""
+    webhook_on_property(browser, server, name="Card ends", webhook_url="https://example.com/e")
+    with signed_in(browser, server, width, server.admin) as page:
+        page.goto(path)
+        cards = page.locator(f"li.{row}")
+        expect(cards.first).to_be_visible()
+        for card in cards.all():
+            extra = card.evaluate(_SPACE_BELOW)
+            # a line's half-leading (3 px) below its glyphs, not a margin's 14
+            assert extra <= 5, f"{extra:.0f} px of empty card under {card.inner_text()[:30]!r}"
+
+
+@pytest.mark.parametrize("width", PHONES)
+def test_the_log_search_leaves_no_half_row_empty_on_a_phone(
+    browser: Browser, server: Server, width: int
+) -> None:
+    """Every row of the delivery log's search fields fills the form's width (the media id
+    sat alone at half width beside nothing, between two rows of two and full-width times)."""
+    hook = webhook_on_property(browser, server, name="Search", webhook_url="https://e.com/s")
+    with signed_in(browser, server, width, server.admin) as page:
+        page.goto(f"/webhooks/{hook}")
+        form = page.locator("form.log-search").first
+        whole = box_of(form)
+        fields = [box_of(field) for field in form.locator(".field:has(input, select)").all()]
+        rows: dict[int, list[dict[str, Any]]] = {}
+        for box in fields:
+            rows.setdefault(round(box["y"] / 12), []).append(box)
+        for row in rows.values():
+            right = max(box["x"] + box["width"] for box in row)
+            assert right >= whole["x"] + whole["width"] - 2, (row, whole)

@@ -45,7 +45,9 @@ async def test_events_that_went_nowhere_or_wait_say_why(board: Board) -> None:
     media = {"event": "media_available", "site_id": site_id, "media_id": "MNYaMSQl"}
     await events.publish(publisher, media)
     await board.sign_in(await board.key(Role.VIEWER))
-    assert "not sent: no webhooks yet" in (await board.client.get("/events")).text
+    none_yet = (await board.client.get("/events")).text
+    assert "not sent: no webhooks yet" in none_yet
+    assert "judged against your webhooks" not in none_yet  # nothing was judged
 
     paused = await board.webhook(site_id)
     await board.runtime.services.webhooks.update(
@@ -58,11 +60,10 @@ async def test_events_that_went_nowhere_or_wait_say_why(board: Board) -> None:
     assert "1 held</span>" in page
     assert "published while its webhook was disabled; kept, not sent" in page
     assert "not sent: none of your 2 webhooks took it (2 subscribe to other events)" in page
-    # the first event, published before either existed: one would take it now
-    assert (
-        "none of your 2 webhooks took it (1 subscribes to other events, 1 was created or "
-        "changed since, and would take it now)"
-    ) in page
+    # the first event, published before either existed: not a reason from their settings
+    assert "none of your 2 webhooks took it (2 were created after it)" in page
+    # and the page says what the reasons are judged against
+    assert "judged against your webhooks as they are now" in page
 
 
 async def test_the_event_types_page_shows_the_catalog_with_examples(board: Board) -> None:

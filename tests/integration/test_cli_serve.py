@@ -166,7 +166,8 @@ def test_serve_says_where_it_is_and_whether_it_delivers_to_this_machine(tmp_path
             f"HookCast is serving on {again.url}",
             f"  dashboard: {again.url}/",
             f"  API docs:  {again.url}/docs (also /redoc and /openapi.json)",
-            "  delivery: not in this process (--no-worker; run `hookcast worker`)",
+            "  delivery: not in this process (--no-worker; run `hookcast worker`, with the",
+            "    HOOKCAST_ALLOWED_NETWORKS its receivers need: it checks every address again)",
             "  admin API key: printed when this database was created "
             "(`hookcast keys create --role admin` makes another)",
         ]
@@ -373,8 +374,9 @@ def test_worker_says_where_it_delivers_from_and_that_it_stopped_without_alembics
         worker.wait()
     said = [line.split(" ", 2)[2] for line in log.read_text().splitlines()]  # no time
     assert said == [
-        f"INFO hookcast.worker: delivering from {database} (concurrency 7); SIGTERM or "
-        "Ctrl+C stops it",
+        f"INFO hookcast.worker: delivering from {database} (concurrency 7); delivery to "
+        "loopback and private addresses refused (HOOKCAST_ALLOWED_NETWORKS is empty); SIGTERM "
+        "or Ctrl+C stops it",
         "INFO hookcast.worker: stopped",
     ]
 

@@ -118,6 +118,58 @@ def test_a_new_users_mistakes_say_what_to_do_next(live: LiveServer) -> None:
     )
 
 
+def test_other_commands_errors_name_their_options_and_what_to_do(live: LiveServer) -> None:
+    """Not only create and update: the list filters, trigger's ids, replay's range, an
+    unknown property or key id, and a role too weak each say what the user typed and where
+    to go next, never the API's field names (`query.page_length`, `site_id`)."""
+    hook = ok_json(hookcast(live, "webhooks", "create", "--url", "https://e.com/o", "--json"))
+    assert_one_line_error(
+        hookcast(live, "webhooks", "list", "--page-length", "5000"),
+        "error: --page-length: Input should be less than or equal to 1000",
+    )
+    assert_one_line_error(
+        hookcast(live, "webhooks", "deliveries", hook["id"], "--status", "bogus"),
+        "error: --status must be one of: pending",
+    )
+    assert_one_line_error(
+        hookcast(live, "trigger", "media_available", "--site", "Nope1234"),
+        "error: --site: unknown site 'Nope1234'",
+        "`hookcast sites list` shows your properties' ids",
+    )
+    assert_one_line_error(
+        hookcast(live, "simulate", "--site", "Nope1234", "--uploads", "1"),
+        "`hookcast sites list` shows your properties' ids",
+    )
+    assert_one_line_error(
+        hookcast(live, "keys", "revoke", "nope1234"), "`hookcast keys list` shows your keys' ids"
+    )
+    assert_one_line_error(
+        hookcast(live, "webhooks", "replay", hook["id"], "--since", "2h", "--until", "5h"),
+        "error: --until (",
+        ") must be later than --since (",
+    )
+    with live.client() as client:
+        viewer = client.create_api_key(role="viewer").secret
+    assert viewer is not None
+    assert_one_line_error(
+        hookcast(live, "webhooks", "delete", hook["id"], api_key=viewer),
+        "(HTTP 403, forbidden): use a key whose role allows it",
+        "`hookcast keys create --role editor` (or admin) makes one",
+    )
+    said = hookcast(live, "webhooks", "list", "--page-length", "5000").stderr
+    assert "query." not in said
+    assert "page_length" not in said
+
+
+def test_update_with_nothing_to_change_is_a_usage_mistake(live: LiveServer) -> None:
+    """It used to print the webhook back with exit status 0, as if a change were saved."""
+    hook = ok_json(hookcast(live, "webhooks", "create", "--url", "https://e.com/n", "--json"))
+    result = hookcast(live, "webhooks", "update", hook["id"])
+    assert result.exit_code == 2
+    assert "Error: nothing to change: give at least one setting" in result.stderr
+    assert result.stdout == ""
+
+
 @pytest.mark.parametrize(
     ("given", "said"),
     [

@@ -220,6 +220,31 @@ def test_create_without_site_means_every_property_and_trigger_counts_matches(
     assert elsewhere.stdout.strip().startswith("evt_")
 
 
+def test_trigger_says_which_matches_are_held_by_a_disabled_webhook(live: LiveServer) -> None:
+    """ "matched 2 webhooks" of which one sends nothing until someone acts read as two
+    deliveries on their way."""
+    with live.client() as client:
+        client.create_site("Held", site_id="HeldSit1")
+        made = [
+            client.create_webhook(
+                name=name,
+                webhook_url=f"https://example.com/{name}",
+                events=["media_deleted"],
+                site_ids=["HeldSit1"],
+            )
+            for name in ("on", "off")
+        ]
+        client.update_webhook(made[1].id, enabled=False)
+    published = ok(hookcast(live, "trigger", "media_deleted", "--site", "HeldSit1"))
+    assert published.stderr.strip() == (
+        "matched 2 webhooks (1 held, not sent: its webhook is disabled; hookcast webhooks "
+        "deliver-held WEBHOOK_ID sends once enabled)"
+    )
+    with live.client() as client:
+        for webhook in made:
+            client.delete_webhook(webhook.id)
+
+
 def test_serve_says_it_created_the_schema_without_alembic_lines(live: LiveServer) -> None:
     log = live.server.stderr()
     assert f"created {live.cwd / 'hookcast.db'} at schema revision 0" in log

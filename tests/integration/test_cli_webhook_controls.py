@@ -79,3 +79,30 @@ def test_a_malformed_header_option_is_one_line_of_error(live: LiveServer) -> Non
     )
     assert refused.exit_code == 1
     assert "Host cannot be set" in refused.stderr
+
+
+def test_an_unreadable_certificate_file_names_its_option(live: LiveServer, tmp_path: Path) -> None:
+    """Which of the two files, and why, in the user's words: it said "cannot read the
+    client certificate or key: [Errno 2] No such file or directory: '...'"."""
+    key = tmp_path / "client.key"
+    key.write_text("-----BEGIN PRIVATE KEY-----\n")
+    missing = tmp_path / "missing.pem"
+    result = hookcast(
+        live,
+        *("webhooks", "create", "--url", "https://example.com/x"),
+        *("--client-cert", str(missing), "--client-key", str(key)),
+    )
+    assert result.exit_code == 1
+    assert (
+        result.stderr.strip() == f"error: --client-cert {str(missing)!r}: no such file or directory"
+    )
+    binary = tmp_path / "client.der"
+    binary.write_bytes(b"\x30\x82\xff\xfe")
+    result = hookcast(
+        live,
+        *("webhooks", "create", "--url", "https://example.com/x"),
+        *("--client-cert", str(binary), "--client-key", str(key)),
+    )
+    assert result.stderr.strip() == (
+        f"error: --client-cert {str(binary)!r} is not a PEM file (text beginning -----BEGIN)"
+    )

@@ -56,6 +56,10 @@ async def test_a_name_that_resolves_to_loopback_at_send_time_is_refused(
     for error in errors:
         assert "refused by the SSRF guard" in error
         assert "loopback" in error
+        # the setting that decides it, and whose: the worker's, not the API server's
+        assert error.endswith(
+            "which the delivering process's HOOKCAST_ALLOWED_NETWORKS does not allow"
+        )
     assert [attempt["status_code"] for attempt in delivery["attempt_log"]] == [None, None]
     logged = [line for line in lines if line.get("delivery_id") == delivery["id"]]
     assert [line["outcome"] for line in logged] == ["retrying", "failed"]

@@ -241,6 +241,7 @@ def worker(
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         from hookcast.cli.runtime import settle_heap
+        from hookcast.cli.signposts import delivery_policy
 
         exporter = _serve_metrics(runtime, metrics_host, metrics_port)
         settle_heap()
@@ -248,9 +249,10 @@ def worker(
         # Logged, not printed: with HOOKCAST_LOG_FORMAT=json every line stays JSON.
         log = logging.getLogger("hookcast.worker")
         log.info(
-            "delivering from %s (concurrency %d); SIGTERM or Ctrl+C stops it",
+            "delivering from %s (concurrency %d); %s; SIGTERM or Ctrl+C stops it",
             describe(settings),
             concurrency or settings.worker_concurrency,
+            delivery_policy(settings.allowed_networks),
         )
         try:
             await runtime.run_worker(stop, concurrency=concurrency)

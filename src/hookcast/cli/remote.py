@@ -115,6 +115,8 @@ def explain(exc: Exception, url: str, options: Mapping[str, str] | None = None) 
         line += f"; HOOKCAST_URL is the server's root, e.g. {DEFAULT_URL}, without a path"
     if exc.status == 401:  # it said what is wrong, not where the key comes from
         line += f": {_KEY_HINT}"
+    if exc.status == 403:  # it said what the role may not do, not how to get a stronger one
+        line += f": {_ROLE_HINT}"
     for start, hint in _WHERE_IDS_ARE:  # it said which id is unknown, not where the ids are
         if exc.description.startswith(start):
             line += f": {hint}"
@@ -126,6 +128,9 @@ _WHERE_IDS_ARE = (
     ("webhook '", "`hookcast webhooks list` shows your webhooks' ids"),
     ("delivery '", "`hookcast webhooks deliveries WEBHOOK_ID` lists a webhook's deliveries"),
     ("unknown site id", "`hookcast sites list` shows your properties' ids"),
+    ("site_id: unknown site", "`hookcast sites list` shows your properties' ids"),
+    ("site '", "`hookcast sites list` shows your properties' ids"),
+    ("API key '", "`hookcast keys list` shows your keys' ids"),
 )
 
 
@@ -136,6 +141,10 @@ _NOT_HOOKCAST_HINT = (
 _KEY_HINT = (
     "check HOOKCAST_API_KEY (or --api-key); `hookcast serve` prints the first admin key on "
     "a new database, and `hookcast keys create` makes more"
+)
+_ROLE_HINT = (
+    'use a key whose role allows it (README, "The API at a glance", names each route\'s); '
+    "`hookcast keys create --role editor` (or admin) makes one"
 )
 _PROXY_HINT = "a proxy answered: is HookCast up behind it, and is HOOKCAST_URL right?"
 _DOWN_HINT = "is `hookcast serve` running? set HOOKCAST_URL"
@@ -148,8 +157,9 @@ _GATEWAY_STATUSES = frozenset({502, 503, 504})
 
 # An API error about one field starts with its name, as the API's body spells it
 # ("webhook_url must start with http://", "max_age_seconds.media_available must be",
-# "retry_policy[0] must be", "metadata.rate_limit_burst: Input should be").
-_FIELD_FIRST = re.compile(r"^(?:metadata\.)?([a-z_]+)(?:\[(\d+)\]|\.(?=\w))?")
+# "retry_policy[0] must be", "metadata.rate_limit_burst: Input should be",
+# "query.page_length: Input should be").
+_FIELD_FIRST = re.compile(r"^(?:metadata\.|query\.)?([a-z_]+)(?:\[(\d+)\]|\.(?=\w))?")
 
 
 def in_options(description: str, options: Mapping[str, str]) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 
-__all__ = ["server_url", "signposts"]
+__all__ = ["delivery_policy", "server_url", "signposts"]
 
 # Listening on every address: the URL a person on this machine can open.
 _EVERY_ADDRESS = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}  # noqa: S104
@@ -42,7 +42,10 @@ def signposts(
 
 def _delivery(allowed_networks: str, *, with_worker: bool) -> list[str]:
     if not with_worker:
-        return ["  delivery: not in this process (--no-worker; run `hookcast worker`)"]
+        return [
+            "  delivery: not in this process (--no-worker; run `hookcast worker`, with the",
+            "    HOOKCAST_ALLOWED_NETWORKS its receivers need: it checks every address again)",
+        ]
     networks = [part.strip() for part in allowed_networks.split(",") if part.strip()]
     if networks:
         return [
@@ -53,3 +56,15 @@ def _delivery(allowed_networks: str, *, with_worker: bool) -> list[str]:
         "  delivery to loopback and private addresses: refused (HOOKCAST_ALLOWED_NETWORKS is",
         "    empty; HOOKCAST_ALLOWED_NETWORKS=127.0.0.0/8 allows receivers on this machine)",
     ]
+
+
+def delivery_policy(allowed_networks: str) -> str:
+    """What a worker may deliver to, for its start line: it checks every address itself, so
+    an API server allowing 127.0.0.0/8 says nothing of a worker started without it."""
+    networks = [part.strip() for part in allowed_networks.split(",") if part.strip()]
+    if networks:
+        return (
+            f"delivery to {', '.join(networks)} allowed (HOOKCAST_ALLOWED_NETWORKS), to other "
+            "loopback and private addresses refused"
+        )
+    return "delivery to loopback and private addresses refused (HOOKCAST_ALLOWED_NETWORKS is empty)"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -29,6 +30,18 @@ from hookcast.domain.models import Event
 
 if TYPE_CHECKING:
     from hookcast.sdk.client import Client
+
+# The publish body's fields, in the API's errors, as this command's options name them
+# ("site_id: unknown site 'x'" named a field the user never typed).
+_OPTIONS = {
+    "site_id": "--site",
+    "media_id": "--media-id",
+    "channel_id": "--channel-id",
+    "thumbnail_id": "--thumbnail-id",
+    "track_id": "--track-id",
+    "data": "--data",
+    "event_id": "--event-id",
+}
 
 _LOOKBACK = 20  # the newest events of this kind, site and resource: the one just published
 
@@ -93,7 +106,7 @@ def trigger(
     given |= {"thumbnail_id": thumbnail_id, "track_id": track_id}
     chosen = {name: value for name, value in given.items() if value} | _pairs(ids or [])
     body_data = parse_json_object(data, "--data") if data is not None else kind.example_data
-    with connected(url, api_key) as client:
+    with connected(url, api_key, _OPTIONS) as client:
         site_id = site or first_site(client)
         result = client.publish(
             kind.name,
@@ -171,8 +184,8 @@ def _resource_ids(kind: EventType, chosen: dict[str, str]) -> dict[str, Any]:
 
 def _webhooks_matched(
     client: Client, event_id: str, kind: EventType, site_id: str, chosen: dict[str, str]
-) -> int | None:
-    """How many deliveries (one per matching webhook) the event made, as the event log
+) -> Mapping[str, int] | None:
+    """The deliveries (one per matching webhook) the event made, by status, as the event log
     counts them; None if the log does not show it among the newest of its kind."""
     ids = _resource_ids(kind, chosen).values()
     first_id = next((value for value in ids if isinstance(value, str)), None)
@@ -181,14 +194,16 @@ def _webhooks_matched(
     )
     for record in found:
         if record.event_id == event_id:
-            return sum(record.deliveries.values())
+            return record.deliveries
     return None
 
 
-def _say_matched(matched: int | None, event: str, site_id: str) -> None:
+def _say_matched(deliveries: Mapping[str, int] | None, event: str, site_id: str) -> None:
     """On stderr, so stdout stays the event id alone for scripts."""
-    if matched is None:
+    if deliveries is None:
         return
+    matched = sum(deliveries.values())
+    held = deliveries.get("held", 0)
     if matched == 0:
         line = (
             f"matched no webhook: none wants {event} on property {site_id} "
@@ -196,4 +211,9 @@ def _say_matched(matched: int | None, event: str, site_id: str) -> None:
         )
     else:
         line = f"matched {matched} webhook{'s' if matched != 1 else ''}"
+    if held:  # "matched 4" of which one sends nothing until someone acts: say which
+        line += (
+            f" ({held} held, not sent: {'its webhook is' if held == 1 else 'their webhooks are'}"
+            " disabled; hookcast webhooks deliver-held WEBHOOK_ID sends once enabled)"
+        )
     typer.echo(line, err=True)

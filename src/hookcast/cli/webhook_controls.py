@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from hookcast.cli.remote import fail
+from hookcast.cli.remote import fail, os_error_words
 from hookcast.cli.tables import when_exact
 from hookcast.sdk.types import Webhook
 
@@ -104,10 +104,21 @@ def _certificate(certificate: str | None, key: Path | None) -> dict[str, str] | 
         return None
     if certificate is None or key is None:
         fail("--client-cert and --client-key go together (--client-cert none removes it)")
+    return {
+        "certificate": _pem_file(Path(certificate), "--client-cert"),
+        "private_key": _pem_file(key, "--client-key"),
+    }
+
+
+def _pem_file(path: Path, option: str) -> str:
+    """A PEM file's text, or one line naming the option and why not ("cannot read the
+    client certificate or key: [Errno 2] ..." said neither which nor what to give)."""
     try:
-        return {"certificate": Path(certificate).read_text(), "private_key": key.read_text()}
-    except (OSError, UnicodeDecodeError) as exc:
-        fail(f"cannot read the client certificate or key: {exc}")
+        return path.read_text()
+    except OSError as exc:
+        fail(f"{option} {str(path)!r}: {os_error_words(exc)}")
+    except UnicodeDecodeError:
+        fail(f"{option} {str(path)!r} is not a PEM file (text beginning -----BEGIN)")
 
 
 def control_rows(hook: Webhook) -> list[tuple[str, str]]:

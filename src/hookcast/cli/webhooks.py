@@ -37,6 +37,7 @@ from hookcast.cli.webhook_controls import (
     control_rows,
 )
 from hookcast.sdk.types import Delivery, Webhook, WebhookChanges, WebhookFields
+from hookcast.services.validation import timestamp
 
 webhooks_app = typer.Typer(
     cls=PlainGroup,
@@ -68,6 +69,24 @@ OPTIONS: Final = {
     "rate_limit_per_second": "--rate-limit",
     "rate_limit_burst": "--rate-burst",
     "client_certificate": "--client-cert",
+}
+
+# The list commands' query parameters, as their options name them ("query.page_length:
+# Input should be less than or equal to 1000" named nothing the user typed).
+LIST_OPTIONS: Final = {
+    "page": "--page",
+    "page_length": "--page-length",
+    "events": "--event",
+    "event": "--event",
+    "site_id": "--site",
+    "format": "--format",
+    "status": "--status",
+}
+REPLAY_OPTIONS: Final = {
+    "since": "--since",
+    "until": "--until",
+    "resource_id": "--resource",
+    "event": "--event",
 }
 
 EventsOption = Annotated[
@@ -264,7 +283,7 @@ def list_webhooks(
 
     Example: hookcast webhooks list --event media_available --json
     """
-    with connected(url, api_key) as client:
+    with connected(url, api_key, LIST_OPTIONS) as client:
         found = client.list_webhooks(
             page=page, page_length=page_length, events=event, site_id=site, format=wire_format
         )
@@ -396,6 +415,7 @@ def get_webhook(
 
 @webhooks_app.command("update")
 def update_webhook(
+    ctx: typer.Context,
     webhook_id: IdArgument,
     webhook_url: Annotated[str | None, typer.Option("--url", help="A new URL.")] = None,
     events: EventsOption = None,
@@ -454,6 +474,11 @@ def update_webhook(
             key=client_key,
         ),
     )
+    if not changes:  # it printed the webhook unchanged, as if something had been saved
+        ctx.fail(
+            "nothing to change: give at least one setting, e.g. --url URL or --disable "
+            "(hookcast webhooks update --help lists them)"
+        )
     with connected(url, api_key, OPTIONS) as client:
         hook = client.update_webhook(webhook_id, **changes)
     if as_json:
@@ -534,7 +559,10 @@ def replay_webhook(
     now = datetime.now(UTC)
     start = since_time(since, now=now)
     end = None if until is None else since_time(until, now=now, option="--until")
-    with connected(url, api_key) as client:
+    if end is not None and timestamp(end, field="--until") <= timestamp(start, field="--since"):
+        # the API's "until must be later than since" named neither option nor either time
+        fail(f"--until ({end}) must be later than --since ({start})")
+    with connected(url, api_key, REPLAY_OPTIONS) as client:
         count = client.replay_webhook(
             webhook_id,
             since=start,
@@ -570,7 +598,7 @@ def list_deliveries(
 
     Example: hookcast webhooks deliveries 2yW4KmiG --status failed
     """
-    with connected(url, api_key) as client:
+    with connected(url, api_key, LIST_OPTIONS) as client:
         found = client.list_deliveries(
             webhook_id, page=page, page_length=page_length, status=status, event=event
         )

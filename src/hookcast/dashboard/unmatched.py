@@ -3,9 +3,12 @@ said alike of an account without webhooks, of webhooks subscribed to other event
 properties, of conditions that left the event out, and of HookCast's own events, which a
 subscription to every event does not include.
 
-An event stores no record of the webhooks it was matched against: the reasons are those of
-the account's webhooks as they are now, and a webhook that would take the event now (created
-or changed since) is said to be one.
+An event stores no record of the webhooks it was matched against, and a webhook keeps no
+copy of its settings as they were then: the reasons are judged against the account's
+webhooks as they are now, and the page says so. What the webhooks' own times tell is used:
+one created after the event could not have taken it, and one changed since is said to be
+(its reason now may not be its reason then), rather than given a reason its old settings
+may not have had.
 """
 
 from __future__ import annotations
@@ -34,10 +37,15 @@ class Miss(enum.Enum):
     EVENT = ("subscribes to other events", "subscribe to other events")
     SITE = ("hears other properties", "hear other properties")
     CONDITIONS = ("has conditions it does not meet", "have conditions it does not meet")
+    LATER = ("was created after it", "were created after it")
     NOW = (
-        "was created or changed since, and would take it now",
-        "were created or changed since, and would take it now",
+        "was changed since, and would take it now",
+        "were changed since, and would take it now",
     )
+    CHANGED = ("was changed since", "were changed since")
+    # unchanged since the event, yet it would take it: not expected (it would have taken it
+    # then), and said as it is rather than explained
+    TAKES_NOW = ("would take it now", "would take it now")
 
 
 class Unmatched:
@@ -75,12 +83,17 @@ class Unmatched:
         return f"not sent: none of your {len(self.webhooks)} webhooks took it ({reasons})"
 
     def _miss(self, webhook: Webhook, event: Event, *, own: bool) -> Miss:
+        if webhook.created > event.created:
+            return Miss.LATER
+        changed = webhook.last_modified > event.created
         subscribers = self._own if own else self._publishable
         allowed = min(MAX_VISITS, self._visits_left)
         verdict, visits = subscribers.match(webhook, event, max_visits=allowed)
         self._visits_left -= visits
         if verdict is Verdict.MATCH:
-            return Miss.NOW
+            return Miss.NOW if changed else Miss.TAKES_NOW
+        if changed:  # its settings now are not those it was matched with
+            return Miss.CHANGED
         if own:
             if (event.data or {}).get("webhook_id") == webhook.id:
                 return Miss.ABOUT

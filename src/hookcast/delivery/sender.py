@@ -146,7 +146,7 @@ class HttpSender:
             if refused is _UNKNOWN:
                 refused = self._refusal(literal)
             if refused is not None:
-                return SendOutcome(None, 0.0, error=f"refused by the SSRF guard: {refused}")
+                return SendOutcome(None, 0.0, error=guard_refused(refused))
         started = time.perf_counter()
         deadline = asyncio.get_running_loop().time() + request.timeout_seconds
         data: Request
@@ -259,6 +259,16 @@ def _outcome(response: Response, started: float, error: str | None) -> SendOutco
     )
 
 
+def guard_refused(reason: str) -> str:
+    """An attempt refused by the SSRF guard, and the setting that decides it: the API
+    process allowing a network at create time said nothing of the worker, which checks
+    again with its own (a worker started without it refused every local receiver)."""
+    return (
+        f"refused by the SSRF guard: {reason}, which the delivering process's "
+        "HOOKCAST_ALLOWED_NETWORKS does not allow"
+    )
+
+
 def _describe(exc: Exception, origin: Origin, timeout: float) -> str:
     """The attempt's error text for a request that got no response."""
     where = f"{origin.host}:{origin.port}"
@@ -269,7 +279,7 @@ def _describe(exc: Exception, origin: Origin, timeout: float) -> str:
     if isinstance(exc, LookupTimedOut):
         return str(exc)  # not "does not resolve": the name may well resolve next time
     if isinstance(exc, BlockedAddress):
-        return f"refused by the SSRF guard: {exc}"
+        return guard_refused(str(exc))
     if isinstance(exc, ConnectionClosed):
         return "the server closed the connection without a response"
     if isinstance(exc, ProtocolError):

@@ -124,6 +124,7 @@ def test_a_server_url_without_its_scheme_is_named_before_any_request(
         ("metadata.rate_limit_burst: Input should be", "--rate-burst: Input should be"),
         ("retry_policy[2] must be a number", "--retry-policy's delay 3 must be a number"),
         ("max_age_seconds.media_available must be", "--max-age media_available must be"),
+        ("query.timeout_seconds: Input should be", "--timeout: Input should be"),
         # not a field the command has an option for, or not where a field's name is
         ("unknown site id(s): zz", "unknown site id(s): zz"),
         ("the webhook_url is fine", "the webhook_url is fine"),

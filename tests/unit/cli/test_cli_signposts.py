@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from hookcast.cli.signposts import server_url, signposts
+from hookcast.cli.signposts import delivery_policy, server_url, signposts
 
 
 @pytest.mark.parametrize(
@@ -43,3 +43,37 @@ def test_allowed_networks_are_listed_as_given() -> None:
         key_printed=True,
     )
     assert lines[3] == "  delivery to 127.0.0.0/8, 10.0.0.0/8: allowed (HOOKCAST_ALLOWED_NETWORKS);"
+
+
+def test_an_api_server_without_a_worker_says_the_worker_needs_the_setting_too() -> None:
+    """A receiver on this machine allowed to `serve --no-worker` was still refused by a
+    worker started without HOOKCAST_ALLOWED_NETWORKS: it checks every address again."""
+    lines = signposts(
+        url="http://127.0.0.1:8000",
+        allowed_networks="127.0.0.0/8",
+        with_worker=False,
+        key_printed=True,
+    )
+    assert lines[3:] == [
+        "  delivery: not in this process (--no-worker; run `hookcast worker`, with the",
+        "    HOOKCAST_ALLOWED_NETWORKS its receivers need: it checks every address again)",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("allowed", "said"),
+    [
+        (
+            "",
+            "delivery to loopback and private addresses refused (HOOKCAST_ALLOWED_NETWORKS is "
+            "empty)",
+        ),
+        (
+            "127.0.0.0/8, 10.0.0.0/8",
+            "delivery to 127.0.0.0/8, 10.0.0.0/8 allowed (HOOKCAST_ALLOWED_NETWORKS), to other "
+            "loopback and private addresses refused",
+        ),
+    ],
+)
+def test_a_worker_says_where_it_may_deliver(allowed: str, said: str) -> None:
+    assert delivery_policy(allowed) == said

@@ -3,6 +3,7 @@ webhooks took it, rather than "no webhook matched" for every reason alike."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -54,10 +55,36 @@ def test_several_webhooks_are_counted_by_reason_most_first() -> None:
     )
 
 
-def test_a_webhook_that_would_take_it_now_was_created_or_changed_since() -> None:
-    # The event matched none when published; this one (a paused one too) would now.
-    assert Unmatched([_hook(enabled=False)]).why(_event()) == (
-        "not sent: your webhook was created or changed since, and would take it now"
+def test_a_webhook_changed_since_that_would_take_it_now_says_so() -> None:
+    # The event matched none when published; this one (a paused one too) was changed since
+    # and would take it now.
+    changed = _hook(enabled=False, last_modified=factories.NOW + timedelta(minutes=5))
+    assert Unmatched([changed]).why(_event()) == (
+        "not sent: your webhook was changed since, and would take it now"
+    )
+    assert Unmatched([_hook()]).why(_event()) == "not sent: your webhook would take it now"
+
+
+def test_a_webhook_created_after_the_event_could_not_have_taken_it() -> None:
+    """Not "subscribes to other events" of a webhook that did not exist: its settings now
+    say nothing of the event (it used to be "was created or changed since" only when it
+    would take it now, and a reason from today's settings otherwise)."""
+    later = factories.NOW + timedelta(hours=1)
+    hooks = [
+        _hook(created=later, last_modified=later),
+        _hook(events=("media_deleted",), created=later, last_modified=later),
+    ]
+    assert Unmatched(hooks).why(_event()) == (
+        "not sent: none of your 2 webhooks took it (2 were created after it)"
+    )
+
+
+def test_a_webhook_changed_since_is_not_given_todays_reason() -> None:
+    """Its settings when the event was published are not kept: the reason its settings now
+    would give may not be why it did not take the event then."""
+    changed = _hook(events=("media_deleted",), last_modified=factories.NOW + timedelta(days=1))
+    assert Unmatched([changed, _hook(site_ids=("OtherSit",))]).why(_event()) == (
+        "not sent: none of your 2 webhooks took it (1 hears other properties, 1 was changed since)"
     )
 
 

@@ -53,12 +53,34 @@
   // ReDoc turns its theme into styles once, when it renders: a new scheme is a new render.
   // The document is fetched once and handed over as an object, so a switch does not fetch it
   // again; ReDoc keeps the section being read in the URL's #hash and opens there again.
+  //
+  // ReDoc (2.5.3) cannot take back what it rendered: Redoc.init makes a new React root on
+  // every call, and Redoc.destroy makes yet another root and unmounts that one. Rendered
+  // again in place, each switch left the previous ReDoc alive, its store's window scroll
+  // listener, history subscription and search worker included (Chromium: one more worker
+  // per switch, tests/browser/test_api_docs.py). So each render goes into an element of its
+  // own; the store it mounted (AppStore, one of ReDoc's exports, says so in onDidMount) is
+  // disposed of before the next, which removes all three, and the old element leaves the
+  // page, so nothing holds its tree.
   var system = window.matchMedia("(prefers-color-scheme: dark)");
   var spec = null;
+  var mounted = null;
+  var onDidMount = Redoc.AppStore.prototype.onDidMount;
+  Redoc.AppStore.prototype.onDidMount = function () {
+    mounted = this;
+    return onDidMount.apply(this, arguments);
+  };
   var render = function () {
     var theme = system.matches ? dark : light;
     var where = spec === null ? root.getAttribute("data-openapi") : spec;
-    Redoc.init(where, { theme: theme }, root, function () {
+    if (mounted !== null) {
+      mounted.dispose();
+      mounted = null;
+    }
+    var pane = document.createElement("div");
+    root.removeAttribute("data-scheme"); // set again once this scheme is drawn
+    root.replaceChildren(pane);
+    Redoc.init(where, { theme: theme }, pane, function () {
       root.setAttribute("data-scheme", system.matches ? "dark" : "light");
     });
   };

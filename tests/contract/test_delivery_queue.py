@@ -272,8 +272,8 @@ async def test_a_beat_takes_back_what_workers_silent_since_its_stale_time_held(
         now=make.later(1), limit=1, lease_seconds=LEASE, worker_id="dead"
     )
 
-    assert await queue.beat_worker("alive", make.later(2), stale_before=make.later(0)) == 0
-    assert await queue.beat_worker("alive", make.later(5), stale_before=make.later(3)) == 1
+    assert (await queue.beat_worker("alive", make.later(2), stale_before=make.later(0))).taken == 0
+    assert (await queue.beat_worker("alive", make.later(5), stale_before=make.later(3))).taken == 1
 
     assert await queue.next_due_at() == make.later(5)  # not at the lease's expiry, +31
     (again,) = await queue.claim_due_deliveries(
@@ -295,7 +295,7 @@ async def test_a_beat_that_comes_late_does_not_find_its_own_worker_dead(
         now=make.later(1), limit=1, lease_seconds=LEASE, worker_id="late"
     )
 
-    assert await queue.beat_worker("late", make.later(5), stale_before=make.later(3)) == 0
+    assert (await queue.beat_worker("late", make.later(5), stale_before=make.later(3))).taken == 0
 
     assert await queue.next_due_at() == make.later(1 + LEASE)  # still leased to "late"
     await queue.record_results([make.succeeded(held, at=make.later(6))], [])

@@ -14,7 +14,7 @@ import pytest
 from hookcast.delivery.memory_queue import MemoryDeliveryQueue
 from hookcast.delivery.worker import DeliveryWorker, WorkerOptions
 from hookcast.domain.health import WebhookHealth
-from hookcast.ports import DeliveryResult
+from hookcast.ports import Beat, DeliveryResult
 from support import factories as make
 from support.senders import RecordingSender
 
@@ -49,12 +49,12 @@ class BeatCountingQueue(MemoryDeliveryQueue):
 
     async def beat_worker(
         self, worker_id: str, now: datetime, *, stale_before: datetime | None = None
-    ) -> int:
-        taken = await super().beat_worker(worker_id, now, stale_before=stale_before)
+    ) -> Beat:
+        beat = await super().beat_worker(worker_id, now, stale_before=stale_before)
         async with self._beaten:
             self.beats += 1
             self._beaten.notify_all()
-        return taken
+        return beat
 
     async def wait_for_beats(self, count: int) -> None:
         async with self._beaten:
@@ -182,7 +182,7 @@ class OutageQueue(BeatCountingQueue):
 
     async def beat_worker(
         self, worker_id: str, now: datetime, *, stale_before: datetime | None = None
-    ) -> int:
+    ) -> Beat:
         if self.down:
             self.refused.set()
             raise ConnectionError("the database is down")

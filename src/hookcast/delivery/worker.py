@@ -89,7 +89,7 @@ class DeliveryWorker:
             worker_id=self.worker_id,
             clock=clock,
             options=options,
-            holding=self._holds_leases,
+            holding=self.holds_leases,
             outage=self.outage,
             on_beat=self._beat_answered,
         )
@@ -313,7 +313,7 @@ class DeliveryWorker:
             _log.exception("parking the deliveries of a disabled webhook failed")
             self._outcomes.hand_back(leases)
 
-    def _holds_leases(self) -> bool:
+    def holds_leases(self) -> bool:
         """Whether leases are held: queued, in flight, or awaiting their write."""
         return bool(self._scheduler.held or self._in_flight or self._outcomes.holding)
 

@@ -622,14 +622,16 @@ class SqlStore:
     ) -> Beat:
         if self.dialect != "postgresql":
             # One transaction (SQLite's one writer): the beat and taking back.
-            async def beat(tx: Transaction) -> Beat:
-                registered = await worker_sql.beat(tx, worker_id=worker_id, now=now)
-                if stale_before is None:
-                    return Beat(taken=0, registered=registered)
-                taken = await worker_sql.take_back(tx, now=now, stale_before=stale_before)
-                return Beat(taken=taken, registered=registered)
+            registered: list[datetime] = []
 
-            return await self._making_due(beat)
+            async def beat(tx: Transaction) -> int:
+                registered.append(await worker_sql.beat(tx, worker_id=worker_id, now=now))
+                if stale_before is None:
+                    return 0
+                return await worker_sql.take_back(tx, now=now, stale_before=stale_before)
+
+            taken = await self._making_due(beat)
+            return Beat(taken=taken, registered=registered[-1])
         return await self._beat_on_postgres(worker_id, now, stale_before, read_due=False)
 
     async def beat_and_read_due(

@@ -303,7 +303,9 @@ async def stall_worker(ctx: Context) -> None:
             stalled[0].signal(signal.SIGCONT)
         ctx.ledger.fault(f"SIGSTOP {stalled[0].name}", began, time.monotonic())
 
-    await under_load(ctx, deployed, faults, events=1500, batch=50, pause=0.05)
+    # A backlog published at ~1,000 events/s (400 in the short profile).
+    events = min(1500, ctx.profile.events)
+    await under_load(ctx, deployed, faults, events=events, batch=50, pause=0.05)
     require_running(ctx, api, *workers)
     others = [w for w in workers if w not in stalled]
     ctx.details["taken_back"] = sum(_logged(w, r"took back (\d+) deliveries") for w in others)

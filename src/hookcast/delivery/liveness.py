@@ -195,8 +195,9 @@ class Liveness:
             self.sure_until = sent_at + self._options.stale_after_seconds
         if forgotten:
             _log.warning(
-                "this worker beat no more for %.0f s or longer (its loop stalled) and was "
-                "found dead: the deliveries it holds queued are another worker's now",
+                "this worker's beats did not reach the database for %.0f s or more (its loop "
+                "stalled, or the database was out of its reach) and it was found dead: the "
+                "deliveries it holds queued are another worker's now",
                 self._options.stale_after_seconds,
             )
         self._on_beat(forgotten)

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -270,6 +271,50 @@ async def crash_recovery_workers(ctx: Context) -> None:
     await under_load(ctx, deployed, faults)
     require_running(ctx, api, *(w for w in workers if w not in killed))
     _report_recovery(ctx)
+
+
+STALL_SECONDS = 3.0  # past the workers' 2 s patience (stale_after_seconds), within a lease
+
+
+async def stall_worker(ctx: Context) -> None:
+    """PostgreSQL, an API server and two workers (256 requests at once each) draining a
+    backlog: SIGSTOP the worker holding the most leases for 3 s (a loop held or starved
+    that long: the other finds it dead after 2 s and takes its leases back), then SIGCONT.
+    Reports the deliveries taken back, those the stalled worker dropped from its queue
+    instead of sending (delivery/liveness.py) and the duplicates, which should be no more
+    than it had in flight, as after a kill -9."""
+    deployed = await ctx.deployment(database="postgres", **_PRODUCTION_LEASE)
+    url = deployed.procs.env["HOOKCAST_DATABASE_URL"]
+    api = deployed.procs.serve("api", "--no-worker")
+    workers = [deployed.procs.worker(f"worker-{n}", "--concurrency", "256") for n in (1, 2)]
+    deployed.apis.append(api)
+    await start_all(api, *workers)
+    await deployed.standard_hooks(delay=0.5)  # requests in flight and more queued
+    stalled: list[HookcastProcess] = []
+
+    async def faults() -> None:
+        await _until_delivering(ctx)
+        stalled.append(await _holding_leases(url, workers))
+        began = time.monotonic()
+        stalled[0].signal(signal.SIGSTOP)
+        try:
+            await asyncio.sleep(STALL_SECONDS)  # the fault's length, not a wait for anything
+        finally:
+            stalled[0].signal(signal.SIGCONT)
+        ctx.ledger.fault(f"SIGSTOP {stalled[0].name}", began, time.monotonic())
+
+    # A backlog published at ~1,000 events/s (400 in the short profile).
+    events = min(1500, ctx.profile.events)
+    await under_load(ctx, deployed, faults, events=events, batch=50, pause=0.05)
+    require_running(ctx, api, *workers)
+    others = [w for w in workers if w not in stalled]
+    ctx.details["taken_back"] = sum(_logged(w, r"took back (\d+) deliveries") for w in others)
+    ctx.details["dropped_queued"] = sum(_logged(w, r"dropped (\d+) queued") for w in stalled)
+
+
+def _logged(process: HookcastProcess, pattern: str) -> int:
+    """The sum of the numbers `pattern` captured in the process's logs."""
+    return sum(int(n) for n in re.findall(pattern, process.logs()))
 
 
 async def _holding_leases(url: str, workers: list[HookcastProcess]) -> HookcastProcess:
@@ -682,6 +727,7 @@ SCENARIOS = (
     Scenario("kill9-worker", kill9_worker, needs_postgres=True),
     Scenario("crash-recovery-serve", crash_recovery_serve),
     Scenario("crash-recovery-workers", crash_recovery_workers, needs_postgres=True),
+    Scenario("stall-worker", stall_worker, needs_postgres=True),
     Scenario("postgres-restart", postgres_restart, needs_postgres=True),
     Scenario("sqlite-lock", sqlite_lock),
     Scenario("disk-full", disk_full),

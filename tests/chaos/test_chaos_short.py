@@ -1,15 +1,16 @@
 """`make test`'s slice of `make chaos`: every chaos scenario once, with small counts.
 
-Each run publishes known events while its fault strikes (kill -9, PostgreSQL stopped,
-SQLite locked, a full disk, hostile receivers, rolling SIGTERMs, a noisy neighbour account)
-and fails if any accepted event did not reach every webhook it matches, or if publishing
-ever answered a 500, a traceback, or a 503 without the API's error format and Retry-After.
-docs/reliability.md says what each one proves.
+Each run publishes known events while its fault strikes (kill -9, a SIGSTOP, PostgreSQL
+stopped, SQLite locked, a full disk, hostile receivers, rolling SIGTERMs, a noisy neighbour
+account) and fails if any accepted event did not reach every webhook it matches, or if
+publishing ever answered a 500, a traceback, or a 503 without the API's error format and
+Retry-After. docs/reliability.md says what each one proves.
 
 The runs are `python -m chaos --short` (its own PostgreSQL, its own processes), which takes
-about 1.5 minutes on well under one core, most of it waiting for faults to end and servers
-to restart: it runs beside the rest of the suite, started as soon as the session is
-collected (tests/support/background.py), and these tests, run last, read its report.
+about 1.5 minutes (and `stall-worker`'s 25 s alone) on well under one core, most of it waiting
+for faults to end and servers to restart: it runs beside the rest of the suite, started as
+soon as the session is collected (tests/support/background.py), and these tests, run last,
+read its report.
 """
 
 from __future__ import annotations

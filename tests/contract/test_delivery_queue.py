@@ -272,8 +272,8 @@ async def test_a_beat_takes_back_what_workers_silent_since_its_stale_time_held(
         now=make.later(1), limit=1, lease_seconds=LEASE, worker_id="dead"
     )
 
-    assert await queue.beat_worker("alive", make.later(2), stale_before=make.later(0)) == 0
-    assert await queue.beat_worker("alive", make.later(5), stale_before=make.later(3)) == 1
+    assert (await queue.beat_worker("alive", make.later(2), stale_before=make.later(0))).taken == 0
+    assert (await queue.beat_worker("alive", make.later(5), stale_before=make.later(3))).taken == 1
 
     assert await queue.next_due_at() == make.later(5)  # not at the lease's expiry, +31
     (again,) = await queue.claim_due_deliveries(
@@ -295,11 +295,38 @@ async def test_a_beat_that_comes_late_does_not_find_its_own_worker_dead(
         now=make.later(1), limit=1, lease_seconds=LEASE, worker_id="late"
     )
 
-    assert await queue.beat_worker("late", make.later(5), stale_before=make.later(3)) == 0
+    assert (await queue.beat_worker("late", make.later(5), stale_before=make.later(3))).taken == 0
 
     assert await queue.next_due_at() == make.later(1 + LEASE)  # still leased to "late"
     await queue.record_results([make.succeeded(held, at=make.later(6))], [])
     assert await queue.next_due_at() is None
+
+
+async def test_a_beat_tells_a_worker_it_was_found_dead_since_its_last(
+    backend: tuple[DeliveryQueue, Seed],
+) -> None:
+    """A beat returns when the worker's registration began: the same while it beats in
+    time, a later one once it was found dead and registered again, by its beat or by a
+    claim before it (its queued deliveries' leases were taken back: liveness.py)."""
+    queue, seed = backend
+    await seed(1)
+    first = (await queue.beat_worker("stalled", make.later(1))).registered
+    assert first == make.later(1)
+    assert (await queue.beat_and_read_due("stalled", make.later(2))).registered == first
+    await queue.claim_due_deliveries(
+        now=make.later(2), limit=1, lease_seconds=LEASE, worker_id="stalled"
+    )
+
+    taken = await queue.beat_worker("other", make.later(5), stale_before=make.later(3))
+    assert taken.taken == 1
+    # Registered again by a claim before its next beat (on the databases; the memory
+    # queue registers on beats only).
+    await queue.claim_due_deliveries(
+        now=make.later(6), limit=1, lease_seconds=LEASE, worker_id="stalled"
+    )
+    again = await queue.beat_and_read_due("stalled", make.later(7))
+    assert again.registered > first
+    assert (await queue.beat_worker("stalled", make.later(8))).registered == again.registered
 
 
 async def test_a_lease_naming_no_worker_is_only_lost_when_it_expires(

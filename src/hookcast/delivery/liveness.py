@@ -20,6 +20,15 @@ from that one: beats come as often as before or more, never less. A busy worker'
 read nothing more: with thousands of leases held the read walks their stretch of the due
 index (a beat 0.26 ms of PostgreSQL's time on main, 0.6-1.1 ms with the read in every
 beat, docs/benchmarks.md "The idle look in the beat").
+
+A worker whose loop stalls (held, starved of a CPU, SIGSTOPped) for `stale_after_seconds`
+beats no more and looks dead to the others, which take its leases back and send those
+deliveries; it cannot tell from within. So it starts deliveries only until `sure_until`:
+the loop time at which a beat the database took stops vouching for it (sent at t, it keeps
+the worker alive there until t + `stale_after_seconds`). Past it, the worker holds its
+queued deliveries until the next beat answers (`on_beat`), which also says whether it was
+found dead meanwhile: its registration (`Beat.registered`) began anew. Then its queued
+deliveries are someone else's. A sole worker (SQLite) has no one to find it dead.
 """
 
 from __future__ import annotations
@@ -63,9 +72,12 @@ class Liveness:
         options: WorkerOptions,
         holding: Callable[[], bool] = lambda: True,
         outage: Outage | None = None,
+        on_beat: Callable[[bool], None] = lambda forgotten: None,
     ) -> None:
         """`holding()`: whether the worker holds leases now (it then beats on time);
-        `outage`: where failed beats are said (the worker's, shared with its claims)."""
+        `outage`: where failed beats are said (the worker's, shared with its claims);
+        `on_beat(forgotten)`: after each beat the database took, whether this worker had
+        been found dead since the one before (its leases were taken back)."""
         self._outage = outage or Outage(_log)
         self._queue = queue
         self._worker_id = worker_id
@@ -76,6 +88,10 @@ class Liveness:
         self._beaten_at = float("-inf")  # loop time of the last beat tried
         self._last_beat: datetime | None = None  # the last beat the database took
         self._latest: DueRead | None = None  # what the last beat that read it read
+        self._on_beat = on_beat
+        self._registered: datetime | None = None  # when the store's registration began
+        # Loop time until which no other worker can have found this one dead (see above).
+        self.sure_until = float("inf") if options.sole_worker else float("-inf")
         self._one_at_a_time = asyncio.Lock()  # the beat loop's beats and early ones
         self.looking = False  # the worker waits for work: its beats read the next due time
 
@@ -150,9 +166,9 @@ class Liveness:
                 beat = await self._queue.beat_and_read_due(
                     self._worker_id, now, stale_before=stale_before
                 )
-                taken, next_due = beat.taken, beat.next_due
+                next_due = beat.next_due
             else:
-                taken = await self._queue.beat_worker(
+                beat = await self._queue.beat_worker(
                     self._worker_id, now, stale_before=stale_before
                 )
         except Exception as error:  # the database may be down for a while: the next beat retries
@@ -161,9 +177,27 @@ class Liveness:
         else:
             self._outage.worked()
             self._last_beat = now
-            if taken:
-                _log.warning("took back %d deliveries leased to workers that stopped", taken)
+            if beat.taken:
+                _log.warning("took back %d deliveries leased to workers that stopped", beat.taken)
             read = DueRead(sent_at=sent_at, next_due=next_due, failed=not read_due)
+            self._answered(beat.registered, sent_at)
         if read_due:
             self._latest = read
         return read
+
+    def _answered(self, registered: datetime, sent_at: float) -> None:
+        """A beat sent at loop time `sent_at` was taken: it vouches for this worker until
+        `stale_after_seconds` later; a registration begun since the last one's means the
+        worker was found dead in between (`on_beat`)."""
+        forgotten = self._registered is not None and registered != self._registered
+        self._registered = registered
+        if not self._options.sole_worker:
+            self.sure_until = sent_at + self._options.stale_after_seconds
+        if forgotten:
+            _log.warning(
+                "this worker's beats did not reach the database for %.0f s or more (its loop "
+                "stalled, or the database was out of its reach) and it was found dead: the "
+                "deliveries it holds queued are another worker's now",
+                self._options.stale_after_seconds,
+            )
+        self._on_beat(forgotten)

@@ -53,6 +53,7 @@ class MemoryDeliveryQueue:
         self.health: list[WebhookHealth] = []  # every health update, in recording order
         self.claimed = 0  # deliveries handed out by claims, re-claims included
         self.workers: dict[str, datetime] = {}  # worker id: last beat
+        self.registered: dict[str, datetime] = {}  # worker id: its registration's first beat
         self._rates: dict[str, float] = {}  # rate-limited webhooks' buckets (their GCRA tat)
         self._webhooks: dict[str, Webhook] = {}  # each webhook as it is now, by id
         self._edit_listeners: list[Callable[[str], None]] = []
@@ -144,20 +145,24 @@ class MemoryDeliveryQueue:
 
     async def beat_worker(
         self, worker_id: str, now: datetime, *, stale_before: datetime | None = None
-    ) -> int:
+    ) -> Beat:
         """Registers the worker, or records that it is alive at `now`; with `stale_before`,
         then takes back what the workers silent since held."""
+        if worker_id not in self.workers:
+            self.registered[worker_id] = now
         self.workers[worker_id] = now
+        registered = self.registered[worker_id]
         if stale_before is None:
-            return 0
-        return await self.take_back_leases(now=now, stale_before=stale_before)
+            return Beat(taken=0, registered=registered)
+        taken = await self.take_back_leases(now=now, stale_before=stale_before)
+        return Beat(taken=taken, registered=registered)
 
     async def beat_and_read_due(
         self, worker_id: str, now: datetime, *, stale_before: datetime | None = None
     ) -> Beat:
         """`beat_worker`, then `next_due_at`."""
-        taken = await self.beat_worker(worker_id, now, stale_before=stale_before)
-        return Beat(taken=taken, next_due=await self.next_due_at())
+        beat = await self.beat_worker(worker_id, now, stale_before=stale_before)
+        return replace(beat, next_due=await self.next_due_at())
 
     async def take_back_leases(self, *, now: datetime, stale_before: datetime) -> int:
         """Forgets workers last seen before `stale_before`; makes pending deliveries leased

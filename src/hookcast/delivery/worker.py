@@ -89,9 +89,11 @@ class DeliveryWorker:
             worker_id=self.worker_id,
             clock=clock,
             options=options,
-            holding=self._holds_leases,
+            holding=self.holds_leases,
             outage=self.outage,
+            on_beat=self._beat_answered,
         )
+        self._held_for_beat = False  # _start_ready held starts until the next beat answers
         self._rates = RateGate(
             queue, clock=clock, shared=not options.sole_worker, outage=self.outage
         )
@@ -311,7 +313,7 @@ class DeliveryWorker:
             _log.exception("parking the deliveries of a disabled webhook failed")
             self._outcomes.hand_back(leases)
 
-    def _holds_leases(self) -> bool:
+    def holds_leases(self) -> bool:
         """Whether leases are held: queued, in flight, or awaiting their write."""
         return bool(self._scheduler.held or self._in_flight or self._outcomes.holding)
 
@@ -325,7 +327,14 @@ class DeliveryWorker:
             self._outcomes.write_ahead()  # the bound frees sooner for it (outcomes.py)
             return
         loop = asyncio.get_running_loop()
-        starts, expired = self._scheduler.ready(now=loop.time(), at_most=room)
+        now = loop.time()
+        if now >= self._liveness.sure_until:
+            # This worker may have been found dead (its loop stalled past the others'
+            # patience) and its leases taken back: nothing starts until a beat tells
+            # (`_beat_answered`). One comparison per call (a batch of starts).
+            self._held_for_beat = True
+            return
+        starts, expired = self._scheduler.ready(now=now, at_most=room)
         if expired:
             self._outcomes.hand_back(expired)
         # The loop's own create_task: asyncio.create_task is a Python function around it
@@ -335,6 +344,22 @@ class DeliveryWorker:
             task = loop.create_task(deliver(*start))
             in_flight[task] = start
             task.add_done_callback(finished)
+
+    def _beat_answered(self, forgotten: bool) -> None:
+        """A beat was taken. If this worker had been found dead since the one before, its
+        queued deliveries' leases were taken back and are sent by others: they go back
+        unsent (a lease taken back no longer releases anything; one taken since, by a claim
+        or a publish that registered the worker again, is released and claimed again).
+        Requests already started finish as they are: their outcomes are refused if their
+        leases were taken back (the lease token). Then what was held may start."""
+        if forgotten:
+            dropped = self._scheduler.clear()
+            if dropped:
+                _log.warning("dropped %d queued deliveries, not sent", len(dropped))
+            self._outcomes.hand_back(dropped)
+        if self._held_for_beat:
+            self._held_for_beat = False
+            self._start_ready()
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         claimed, slot, _ = self._in_flight.pop(task)

@@ -67,11 +67,15 @@ class DeliveryResult:
 
 @dataclass(frozen=True, slots=True)
 class Beat:
-    """What `beat_and_read_due` did and saw: the deliveries it took back from workers found
-    dead, and the next due time as `next_due_at` gives it after the beat and the take-back."""
+    """What a beat did and saw: the deliveries it took back from workers found dead, when
+    the beating worker's registration began (later than the worker last saw: it was found
+    dead meanwhile and its leases were taken back; the beat, or a claim, registered it
+    again), and, from `beat_and_read_due`, the next due time as `next_due_at` gives it
+    after the beat and the take-back (None from `beat_worker`)."""
 
     taken: int
-    next_due: datetime | None
+    registered: datetime
+    next_due: datetime | None = None
 
 
 class DeliveryQueue(Protocol):
@@ -110,10 +114,11 @@ class DeliveryQueue(Protocol):
 
     async def beat_worker(
         self, worker_id: str, now: datetime, *, stale_before: datetime | None = None
-    ) -> int:
+    ) -> Beat:
         """Registers the worker, or records that it is alive at `now`; with `stale_before`,
         then takes back the leases of the workers silent since (`take_back_leases`) in the
-        same transaction. Returns how many deliveries were taken back."""
+        same transaction. Returns how many deliveries were taken back, and when this
+        worker's registration began."""
 
     async def beat_and_read_due(
         self, worker_id: str, now: datetime, *, stale_before: datetime | None = None

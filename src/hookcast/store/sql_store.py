@@ -619,25 +619,27 @@ class SqlStore:
 
     async def beat_worker(
         self, worker_id: str, now: datetime, *, stale_before: datetime | None = None
-    ) -> int:
+    ) -> Beat:
         if self.dialect != "postgresql":
             # One transaction (SQLite's one writer): the beat and taking back.
+            registered: list[datetime] = []
+
             async def beat(tx: Transaction) -> int:
-                await worker_sql.beat(tx, worker_id=worker_id, now=now)
+                registered.append(await worker_sql.beat(tx, worker_id=worker_id, now=now))
                 if stale_before is None:
                     return 0
                 return await worker_sql.take_back(tx, now=now, stale_before=stale_before)
 
-            return await self._making_due(beat)
-        beaten = await self._beat_on_postgres(worker_id, now, stale_before, read_due=False)
-        return beaten.taken
+            taken = await self._making_due(beat)
+            return Beat(taken=taken, registered=registered[-1])
+        return await self._beat_on_postgres(worker_id, now, stale_before, read_due=False)
 
     async def beat_and_read_due(
         self, worker_id: str, now: datetime, *, stale_before: datetime | None = None
     ) -> Beat:
         if self.dialect != "postgresql":  # a read in the process: no round trip to save
-            taken = await self.beat_worker(worker_id, now, stale_before=stale_before)
-            return Beat(taken=taken, next_due=await self.next_due_at())
+            beat = await self.beat_worker(worker_id, now, stale_before=stale_before)
+            return replace(beat, next_due=await self.next_due_at())
         return await self._beat_on_postgres(worker_id, now, stale_before, read_due=True)
 
     async def _beat_on_postgres(
@@ -663,7 +665,7 @@ class SqlStore:
         next_due = look.next_due
         if taken and (next_due is None or next_due > now):
             next_due = now  # what was taken back is due now; the beat's read came before
-        return Beat(taken=taken, next_due=next_due)
+        return Beat(taken=taken, registered=look.started, next_due=next_due)
 
     async def take_back_leases(self, *, now: datetime, stale_before: datetime) -> int:
         return await self._making_due(

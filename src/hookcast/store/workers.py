@@ -28,9 +28,14 @@ from hookcast.store.types import Timestamp, from_micros, to_micros
 __all__ = ["BeatLook", "beat", "beat_and_look", "register_claimer", "take_back"]
 
 
-async def beat(tx: Transaction, *, worker_id: str, now: datetime) -> None:
-    """Registers the worker, or moves its last beat to `now`."""
-    await tx.execute(_BEAT, {"id": worker_id, "started": now, "last_seen": now})
+async def beat(tx: Transaction, *, worker_id: str, now: datetime) -> datetime:
+    """Registers the worker, or moves its last beat to `now`. Returns when its registration
+    began (`workers.started`): later than the worker last saw, it was forgotten meanwhile
+    (`take_back`) and registered again, by this beat or by a claim (`register_claimer`)."""
+    row = await tx.fetch_one(_BEAT, {"id": worker_id, "started": now, "last_seen": now})
+    assert row is not None  # an upsert returns its row
+    started: datetime = row[0]
+    return started
 
 
 def _beat(database: str) -> Insert:
@@ -38,7 +43,7 @@ def _beat(database: str) -> Insert:
     statement = insert(workers)
     return statement.on_conflict_do_update(
         index_elements=[workers.c.id], set_={"last_seen": statement.excluded.last_seen}
-    )
+    ).returning(workers.c.started)
 
 
 _BEAT = Statement(_beat)
@@ -48,12 +53,14 @@ _BEAT = Statement(_beat)
 class BeatLook:
     """What a beat on PostgreSQL saw beside it (`beat_and_look`): whether another worker
     has been silent since `stale_before`, the pending horizon (store/horizon.py) with the
-    day it may move up to (None without its row), and the next due time when asked for
-    (store/due.py; None: nothing pending, or not asked)."""
+    day it may move up to (None without its row), when the beating worker's registration
+    began (`beat`'s), and the next due time when asked for (store/due.py; None: nothing
+    pending, or not asked)."""
 
     stale: bool
     pending_since: int | None
     horizon_limit: int
+    started: datetime
     next_due: datetime | None = None
 
     @property
@@ -77,6 +84,8 @@ async def beat_and_look(
     transactions of their own only when this says they have work (store/sql_store.py).
     The other worker's row is read in the statement's snapshot, before the beat: this
     worker's own row is left out, so a beat that comes late never finds itself stale.
+    The beat's own row comes back through RETURNING: when its registration began, which
+    tells a worker whether it was forgotten since its last beat (`beat`).
 
     With `read_due`, the statement also reads the next due time (store/due.py's read,
     as a scalar subquery of the same snapshot): an idle worker's look, which was a round
@@ -89,7 +98,8 @@ async def beat_and_look(
         stale=bool(row[0]),
         pending_since=None if row[1] is None else int(row[1]),
         horizon_limit=int(row[2]),
-        next_due=from_micros(row[3]) if read_due and row[3] is not None else None,
+        started=from_micros(row[3]),
+        next_due=from_micros(row[4]) if read_due and row[4] is not None else None,
     )
 
 
@@ -98,18 +108,20 @@ async def beat_and_look(
 _BEAT_AND_LOOK_SQL = """WITH beat AS (
     INSERT INTO workers (id, started, last_seen) VALUES ($1, $2, $2)
     ON CONFLICT (id) DO UPDATE SET last_seen = excluded.last_seen
+    RETURNING started
 )
 SELECT
     EXISTS (SELECT FROM workers WHERE last_seen < $3::bigint AND id <> $1),
     delivery_horizon.pending_since,
-    CAST(floor(extract(epoch FROM now() - interval '1 hour') / 86400) AS bigint) * 86400000000{}
+    CAST(floor(extract(epoch FROM now() - interval '1 hour') / 86400) AS bigint) * 86400000000,
+    (SELECT started FROM beat){}
 FROM (SELECT) AS one LEFT JOIN delivery_horizon ON true"""
 _BEAT_AND_LOOK = Statement.written("postgresql", _BEAT_AND_LOOK_SQL.format(""))
 
 
 @functools.cache
 def _beat_look_and_due() -> Statement:
-    """`_BEAT_AND_LOOK` with store/due.py's read as a fourth column: its SQL as compiled
+    """`_BEAT_AND_LOOK` with store/due.py's read as a fifth column: its SQL as compiled
     for the read itself (constants only, no parameters), so the two cannot drift apart.
     Compiled on first use, as every statement is."""
     due = NEXT_DUE.compiled(PGDialect_asyncpg()).sql  # type: ignore[no-untyped-call]

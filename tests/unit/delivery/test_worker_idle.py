@@ -17,7 +17,7 @@ from hookcast.delivery.memory_queue import MemoryDeliveryQueue
 from hookcast.delivery.outcomes import OutcomeRecorder
 from hookcast.delivery.worker import DeliveryWorker, WorkerOptions
 from hookcast.domain.health import WebhookHealth
-from hookcast.ports import ClaimedDelivery, DeliveryResult, NoObserver, SendOutcome
+from hookcast.ports import Beat, ClaimedDelivery, DeliveryResult, NoObserver, SendOutcome
 from support import factories as make
 from support.senders import RecordingSender
 
@@ -97,7 +97,7 @@ class TimedBeats(MemoryDeliveryQueue):
 
     async def beat_worker(
         self, worker_id: str, now: datetime, *, stale_before: datetime | None = None
-    ) -> int:
+    ) -> Beat:
         self.beats.append(time.monotonic())
         self.beaten.set()
         return await super().beat_worker(worker_id, now, stale_before=stale_before)

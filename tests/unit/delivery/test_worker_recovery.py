@@ -14,9 +14,10 @@ import pytest
 from hookcast.delivery.memory_queue import MemoryDeliveryQueue
 from hookcast.delivery.worker import DeliveryWorker, WorkerOptions
 from hookcast.domain.health import WebhookHealth
-from hookcast.ports import DeliveryResult
+from hookcast.ports import Beat, DeliveryResult
 from support import factories as make
 from support.senders import RecordingSender
+from support.waiting import eventually
 
 NOW = make.later(10)
 WAIT = 10.0  # seconds a test waits for what it expects, far above what it takes
@@ -49,12 +50,12 @@ class BeatCountingQueue(MemoryDeliveryQueue):
 
     async def beat_worker(
         self, worker_id: str, now: datetime, *, stale_before: datetime | None = None
-    ) -> int:
-        taken = await super().beat_worker(worker_id, now, stale_before=stale_before)
+    ) -> Beat:
+        beat = await super().beat_worker(worker_id, now, stale_before=stale_before)
         async with self._beaten:
             self.beats += 1
             self._beaten.notify_all()
-        return taken
+        return beat
 
     async def wait_for_beats(self, count: int) -> None:
         async with self._beaten:
@@ -182,7 +183,7 @@ class OutageQueue(BeatCountingQueue):
 
     async def beat_worker(
         self, worker_id: str, now: datetime, *, stale_before: datetime | None = None
-    ) -> int:
+    ) -> Beat:
         if self.down:
             self.refused.set()
             raise ConnectionError("the database is down")
@@ -210,6 +211,41 @@ async def test_after_an_outage_a_worker_beats_again_before_it_takes_anything_bac
         assert await queue.next_due_at() == NOW + timedelta(seconds=60)
 
         await sender.wait_for(3)  # "other" did not beat again: taken back at a later beat
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, WAIT)
+
+
+@pytest.mark.parametrize("sole_worker", [False, True])
+async def test_a_worker_whose_beats_do_not_get_through_starts_nothing_until_one_does(
+    sole_worker: bool,
+) -> None:
+    """Without a beat taken within `stale_after_seconds`, others may have found the worker
+    dead and taken its leases: it sends none of what it claims until a beat gets through
+    (liveness.py `sure_until`). A sole worker has no one to find it dead, and sends."""
+    queue = OutageQueue()
+    queue.down = True  # from its first beat on
+    _fill(queue, 3)
+    sender = RecordingSender()
+    options = WorkerOptions(idle_wait_seconds=0.05, beat_seconds=0.01, sole_worker=sole_worker)
+    worker = DeliveryWorker(queue, sender, clock=lambda: NOW, options=options)
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop))
+    try:
+        await asyncio.wait_for(queue.refused.wait(), WAIT)
+        if sole_worker:
+            await sender.wait_for(3)
+            return
+
+        async def claimed() -> bool:  # the next due time is the leases' expiry
+            return await queue.next_due_at() != NOW
+
+        await eventually(claimed, timeout=WAIT)
+        await _settle(sender)
+        assert sender.requests == []
+
+        queue.down = False
+        await sender.wait_for(3)
     finally:
         stop.set()
         await asyncio.wait_for(running, WAIT)

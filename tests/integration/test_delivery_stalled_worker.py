@@ -1,0 +1,177 @@
+"""A worker whose loop stalls past the others' patience is found dead and its leases are
+taken back and sent by another worker. When it resumes it must not send the deliveries it
+held queued as well: only what it had in flight may arrive twice, as after a crash.
+
+The stalled worker runs in a thread of its own, on its own event loop and store, so the
+test can hold that loop (a callback that blocks until released: what a SIGSTOP, a long GC
+pause or a starved CPU do to it) while the other worker, the receiver and the test run on.
+PostgreSQL only: on SQLite one process delivers (`sole_worker`), and no one finds it dead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import TypeVar
+
+import pytest
+from aiohttp import web
+from delivery_harness import LOOPBACK, Deployment, require_postgres, settings_for, with_options
+from receivers import Behaviour, answer
+
+from hookcast.bootstrap import open_settings_store
+from hookcast.delivery.sender import HttpSender
+from hookcast.delivery.worker import DeliveryWorker, WorkerOptions
+from hookcast.domain.addresses import parse_networks
+from support.waiting import eventually, wait_until
+
+T = TypeVar("T")
+
+EVENTS = 40
+IN_FLIGHT = 4  # a new endpoint's requests at once (new_endpoint_concurrency)
+# Beats and patience shorter than production's (0.5 s, 2 s) to keep the test short.
+OPTIONS = with_options(
+    new_endpoint_concurrency=IN_FLIGHT, beat_seconds=0.2, stale_after_seconds=1.0
+)
+
+
+def hold_first(count: int, released: asyncio.Event) -> Behaviour:
+    """The first `count` requests wait for `released`; the rest are answered at once."""
+    ok = answer(200)
+
+    async def behave(number: int, request: web.Request) -> web.StreamResponse:
+        if number < count:
+            await released.wait()
+        return await ok(number, request)
+
+    return behave
+
+
+class ThreadedWorker:
+    """A delivery worker on an event loop and store of its own, in a thread; `stall()` holds
+    its loop until `resume()`."""
+
+    def __init__(self, database_url: str, options: WorkerOptions) -> None:
+        self._url = database_url
+        self._options = options
+        self._loop = asyncio.new_event_loop()
+        self._stop = asyncio.Event()
+        self._gate = threading.Event()
+        self.stalled = threading.Event()
+        self.worker: DeliveryWorker | None = None
+        self._thread = threading.Thread(target=self._main, name="stalled-worker", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stall(self) -> None:
+        """Holds the worker's loop (its beats, sends and claims) until `resume()`."""
+        self._gate.clear()
+        self._loop.call_soon_threadsafe(self._hold)
+
+    def resume(self) -> None:
+        self._gate.set()
+
+    async def ask(self, question: Callable[[DeliveryWorker], T]) -> T:
+        """`question(worker)` answered on the worker's own loop."""
+
+        async def answer() -> T:
+            assert self.worker is not None
+            return question(self.worker)
+
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(answer(), self._loop))
+
+    def close(self) -> None:
+        self._gate.set()
+        if self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._stop.set)
+            self._thread.join(timeout=15)
+
+    def _hold(self) -> None:
+        self.stalled.set()
+        self._gate.wait(timeout=30)  # bounded: a failing test still ends
+        self.stalled.clear()
+
+    def _main(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_until_complete(self._run())
+        finally:
+            self._loop.close()
+
+    async def _run(self) -> None:
+        store = await open_settings_store(settings_for(self._url))
+        sender = HttpSender(allowed=parse_networks(LOOPBACK))
+        try:
+            self.worker = DeliveryWorker(
+                store, sender, clock=lambda: datetime.now(UTC), options=self._options
+            )
+            await self.worker.run(self._stop)
+        finally:
+            await sender.close()
+            await store.close()
+
+
+async def _until(condition: Callable[[], Awaitable[bool]], message: str) -> None:
+    await eventually(condition, timeout=30, message=message)
+
+
+@pytest.mark.timeout(120)
+async def test_a_worker_found_dead_while_stalled_does_not_send_what_it_held_queued(
+    database_url: str,
+) -> None:
+    require_postgres(database_url)
+    released = asyncio.Event()
+    stalled = ThreadedWorker(database_url, OPTIONS)
+    async with Deployment.open(database_url) as hookcast:
+        try:
+            receiver = await hookcast.receiver(hold_first(IN_FLIGHT, released))
+            hook = await hookcast.hook_for(receiver)
+            stalled.start()
+            await eventually(lambda: stalled.worker is not None)
+            events = await hookcast.publish_media(EVENTS)
+
+            # The first worker claims them all: IN_FLIGHT requests wait at the receiver,
+            # the rest wait in its queue for their endpoint.
+            async def all_held() -> bool:
+                return await stalled.ask(lambda w: w.holds_leases()) and (
+                    receiver.in_flight == IN_FLIGHT
+                )
+
+            await _until(all_held, "the first worker never held every delivery")
+            store = hookcast.runtime.store
+
+            async def all_leased() -> bool:  # the next due time is a lease's expiry
+                due = await store.next_due_at()
+                return due is not None and due > datetime.now(UTC) + timedelta(seconds=10)
+
+            await _until(all_leased, "the deliveries were not all leased")
+
+            # The second worker finds nothing to claim until the first is found dead.
+            hookcast.start_worker(OPTIONS)
+            stalled.stall()
+            await asyncio.to_thread(wait_until, stalled.stalled.is_set)
+            await receiver.wait_for_events(set(events), timeout=30)  # all taken back, sent
+            stalled.resume()
+            released.set()  # its requests in flight end: their slots free
+
+            async def holds_nothing() -> bool:
+                return not await stalled.ask(lambda w: w.holds_leases())
+
+            await _until(holds_nothing, "the stalled worker still holds leases")
+            done = await hookcast.wait_for_status(hook["id"], "succeeded", EVENTS, timeout=30)
+        finally:
+            released.set()
+            await asyncio.to_thread(stalled.close)
+
+        # Only what was in flight when it stalled arrived twice (the second worker sent
+        # it again, as after a crash): nothing of what it held queued.
+        assert receiver.duplicates() <= IN_FLIGHT, (
+            f"{receiver.duplicates()} duplicates of {EVENTS} events"
+        )
+        assert sorted(set(receiver.event_ids())) == sorted(events)
+        # The stalled worker's outcomes for leases taken back were refused (lease token):
+        # each delivery holds the one attempt of the worker that took it back.
+        assert [len(d["attempt_log"]) for d in done] == [1] * EVENTS

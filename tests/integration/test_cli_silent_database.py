@@ -41,8 +41,12 @@ class _Silent:
             self._held.append(connection)
 
     def close(self) -> None:
+        # shutdown wakes the thread blocked in accept() (EINVAL); close alone does not on
+        # Linux, and each teardown waited out the join's 5 s (15 s of the suite's wall time).
+        self._listener.shutdown(socket.SHUT_RDWR)
         self._listener.close()
         self._accepting.join(timeout=5)
+        assert not self._accepting.is_alive(), "the listener's thread is still in accept()"
         for connection in self._held:
             connection.close()
 

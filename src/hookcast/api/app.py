@@ -33,6 +33,7 @@ from hookcast.api.routes import (
 from hookcast.api.security_headers import SecurityHeaders
 from hookcast.ports import Clock
 from hookcast.services import Services
+from hookcast.shared_routes import include_once
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
@@ -112,8 +113,8 @@ def create_app(
         metrics,
         docs,
     )
-    for module in modules:
-        app.include_router(module.router)
+    # Not include_router: it would analyse the routes again per application (shared_routes).
+    include_once(app, *(module.router for module in modules), default_response_class=OrjsonResponse)
     apivideo = create_apivideo_app(
         services,
         token_key=apivideo_key or random_key(),

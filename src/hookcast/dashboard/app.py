@@ -7,11 +7,13 @@ import functools
 from collections.abc import Sequence
 
 from fastapi import APIRouter, FastAPI
+from starlette.responses import HTMLResponse
 
 from hookcast.dashboard.routes import ROUTES, unchecked_routes
 from hookcast.dashboard.web import Dashboard, DashboardRoute
 from hookcast.ports import Clock
 from hookcast.services import Services
+from hookcast.shared_routes import include_once
 
 __all__ = ["dashboard_router", "install_dashboard"]
 
@@ -50,4 +52,6 @@ def install_dashboard(
         secure_cookies=secure_cookies,
         previous_keys=previous_keys,
     )
-    app.include_router(dashboard_router())
+    # Not include_router: it would analyse the routes again per application (shared_routes).
+    # Every page returns a Response of its own: the default class answers none of them.
+    include_once(app, dashboard_router(), default_response_class=HTMLResponse)

@@ -20,6 +20,7 @@ from hookcast.api.ratelimit import RateLimiter
 from hookcast.api.responses import OrjsonResponse
 from hookcast.ports import Clock
 from hookcast.services import Services
+from hookcast.shared_routes import include_once
 
 __all__ = ["PREFIX", "create_apivideo_app", "random_key"]
 
@@ -52,7 +53,8 @@ def create_apivideo_app(
         authenticator=Authenticator(services, key=token_key, clock=clock),
         limiter=limiter,
     )
-    app.include_router(router)
+    # Not include_router: it would analyse the routes again per application (shared_routes).
+    include_once(app, router, default_response_class=OrjsonResponse)
     problems.install(app)
     app.add_middleware(BodyLimit, max_body_bytes=max_body_bytes)
     return app

@@ -6,9 +6,11 @@ from fastapi import APIRouter, FastAPI
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-# By the routers' ids (an APIRouter is not hashable); the routers are module-level or
-# cached, alive as long as the process, so an id is never reused for another router.
-_included: dict[tuple[tuple[int, ...], type[Response]], tuple[BaseRoute, ...]] = {}
+# By the routers' ids (an APIRouter is not hashable), each entry keeping its routers alive
+# beside their routes, so that an id is never reused for another router.
+_included: dict[
+    tuple[tuple[int, ...], type[Response]], tuple[tuple[APIRouter, ...], tuple[BaseRoute, ...]]
+] = {}
 
 
 def include_once(app: FastAPI, *routers: APIRouter, default_response_class: type[Response]) -> None:
@@ -25,10 +27,9 @@ def include_once(app: FastAPI, *routers: APIRouter, default_response_class: type
     module's, the same routes then serve every application. FastAPI's
     `app.dependency_overrides` does not reach them (HookCast overrides none)."""
     key = (tuple(id(router) for router in routers), default_response_class)
-    routes = _included.get(key)
-    if routes is None:
+    if key not in _included:
         holder = APIRouter(default_response_class=default_response_class)
         for router in routers:
             holder.include_router(router)
-        routes = _included[key] = tuple(holder.routes)
-    app.router.routes.extend(routes)
+        _included[key] = (routers, tuple(holder.routes))
+    app.router.routes.extend(_included[key][1])

@@ -174,6 +174,31 @@ async def test_a_release_of_held_deliveries_and_a_delete_of_their_webhook_both_c
     assert await pg_store.get_webhook(hook.account_id, hook.id) is None
 
 
+async def _a_media_event_delivered(
+    store: SqlStore, *, at: datetime
+) -> tuple[Webhook, ClaimedDelivery]:
+    """An ordered webhook's delivery of one media's event made at `at`, claimed and
+    succeeded: a finished delivery a replay makes wait again."""
+    acme = make.account()
+    await store.create_account(acme)
+    site = make.site(acme.id)
+    await store.create_site(site)
+    hook = make.webhook(acme.id, site_ids=(site.id,), **_ORDERED)
+    await store.create_webhook(hook)
+    event = make.event(
+        acme.id, site.id, type="media_updated", resource_ids={"media_id": "A"}, created=at
+    )
+    plan = FanoutPlan(
+        Subscribers(await store.publish_webhooks(acme.id)), [event], now=at, new_id=new_delivery_id
+    )
+    await store.append_events(events=[event], fanout=plan)
+    (claimed,) = await store.claim_due_deliveries(
+        now=at + timedelta(seconds=1), limit=1, lease_seconds=30
+    )
+    await store.record_results([make.succeeded(claimed, at + timedelta(seconds=2))], [])
+    return hook, claimed
+
+
 # A day the migration made ahead of today: the delivery below is created in it.
 _TOMORROW = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0) + timedelta(1)
 
@@ -186,21 +211,9 @@ async def test_a_replay_and_retention_dropping_its_day_lose_no_delivery(
     # then waited for the replay (DROP TABLE's lock) and dropped it once the replay
     # committed: the replayed delivery gone, and its media's chain left headed by it, so
     # every later delivery about the media waited behind it for ever.
-    acme = make.account()
-    await pg_store.create_account(acme)
-    site = make.site(acme.id)
-    await pg_store.create_site(site)
-    hook = make.webhook(acme.id, site_ids=(site.id,), **_ORDERED)
-    await pg_store.create_webhook(hook)
-    event = make.event(
-        acme.id, site.id, type="media_updated", resource_ids={"media_id": "A"}, created=_TOMORROW
-    )
-    subscribers = Subscribers(await pg_store.publish_webhooks(acme.id))
-    plan = FanoutPlan(subscribers, [event], now=event.created, new_id=new_delivery_id)
-    await pg_store.append_events(events=[event], fanout=plan)
-    (claimed,) = await pg_store.claim_due_deliveries(now=_TOMORROW, limit=1, lease_seconds=30)
-    await pg_store.record_results([make.succeeded(claimed, _TOMORROW)], [])
-    replayed = ReplayQuery(acme.id, hook.id, since=_TOMORROW - timedelta(hours=1))
+    hook, claimed = await _a_media_event_delivered(pg_store, at=_TOMORROW)
+    acme_id = hook.account_id
+    replayed = ReplayQuery(acme_id, hook.id, since=_TOMORROW - timedelta(hours=1))
     # The coming days' partitions made and the days before the delivery's dropped now (a
     # pass that deletes nothing): the raced pass attaches none and drops no other day, each
     # of which would wait on the replay before the check of the delivery's day.
@@ -220,7 +233,7 @@ async def test_a_replay_and_retention_dropping_its_day_lose_no_delivery(
     assert not cycle, "the replay and retention waited on each other"
     assert outcomes[0] == 1
     assert outcomes[1] == Pruned(deliveries=0, events=0)  # the day kept, nothing deleted
-    record = await pg_store.get_delivery(acme.id, claimed.delivery.id)
+    record = await pg_store.get_delivery(acme_id, claimed.delivery.id)
     assert record is not None, "the replayed delivery was dropped with its day"
     assert record.delivery.status is DeliveryStatus.PENDING
 
@@ -231,19 +244,9 @@ async def test_a_replay_of_an_ordered_webhook_and_its_delete_both_commit(
     # The replay makes a finished delivery wait again and then starts its media's chain,
     # whose insert share-locks the webhook's row (its foreign key); the delete holds that
     # row FOR UPDATE and cascades to the webhook's deliveries, the replayed one among them.
-    acme = make.account()
-    await pg_store.create_account(acme)
-    site = make.site(acme.id)
-    await pg_store.create_site(site)
-    hook = make.webhook(acme.id, site_ids=(site.id,), **_ORDERED)
-    await pg_store.create_webhook(hook)
-    event = make.event(acme.id, site.id, type="media_updated", resource_ids={"media_id": "A"})
-    subscribers = Subscribers(await pg_store.publish_webhooks(acme.id))
-    plan = FanoutPlan(subscribers, [event], now=event.created, new_id=new_delivery_id)
-    await pg_store.append_events(events=[event], fanout=plan)
-    (claimed,) = await pg_store.claim_due_deliveries(now=make.later(1), limit=1, lease_seconds=30)
-    await pg_store.record_results([make.succeeded(claimed, make.later(2))], [])
-    replayed = ReplayQuery(acme.id, hook.id, since=make.later(-60))
+    hook, _ = await _a_media_event_delivered(pg_store, at=make.NOW)
+    acme_id = hook.account_id
+    replayed = ReplayQuery(acme_id, hook.id, since=make.later(-60))
     cycle, outcomes = await race(
         postgres_database,
         secret_key,
@@ -251,12 +254,12 @@ async def test_a_replay_of_an_ordered_webhook_and_its_delete_both_commit(
         first=lambda store: store.replay_deliveries(
             replayed, now=make.later(30), limit=10, dry_run=False
         ),
-        second=lambda store: store.delete_webhook(acme.id, hook.id),
+        second=lambda store: store.delete_webhook(acme_id, hook.id),
     )
 
     assert not cycle, "the replay and the delete waited on each other"
     assert outcomes == [1, True]
-    assert await pg_store.get_webhook(acme.id, hook.id) is None
+    assert await pg_store.get_webhook(acme_id, hook.id) is None
 
 
 async def test_ordering_turned_off_and_a_recording_of_a_chains_head_both_commit(

@@ -23,6 +23,9 @@ from hookcast.cli import app
 HTML = b"<!DOCTYPE html><html><head><title>Index</title></head>\n<body>\nhello\n</body></html>"
 # Values for what a command requires; anything else required is an id.
 REQUIRED = {"--url": "http://127.0.0.1:9/hook", "--since": "2h", "event": "media_available"}
+# What a command needs beyond its required parameters to reach the server at all: an update
+# with nothing to change is a usage mistake, refused before any request.
+NEEDS = {("webhooks", "update"): ["--name", "Renamed"]}
 
 
 def remote_commands() -> list[list[str]]:
@@ -43,7 +46,7 @@ def remote_commands() -> list[list[str]]:
             key = param.opts[0] if param.param_type_name == "option" else param.name or ""
             value = REQUIRED.get(key, "Abc12345")
             args += [key, value] if param.param_type_name == "option" else [value]
-        found.append(args)
+        found.append(args + NEEDS.get(tuple(path), []))
 
     walk(typer.main.get_command(app), [])
     return found

@@ -144,7 +144,7 @@ def given_up(browser: Browser, server: Server, receiver: Receiver) -> str:
         found = server.api("GET", f"/v2/webhooks/{webhook_id}/deliveries/", server.admin)
         return any(d["status"] == "failed" for d in found["deliveries"])
 
-    wait_until(failed, timeout=20, message="the retry policy never gave up")
+    wait_until(failed, timeout=60, message="the retry policy never gave up")
     return webhook_id
 
 

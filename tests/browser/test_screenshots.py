@@ -48,7 +48,7 @@ def busy_webhooks(browser: Browser, server: Server, receiver: Receiver) -> tuple
     server.api("POST", "/v2/events/", server.admin, {"events": events})
     wait_until(
         lambda: _failed_deliveries(server) >= 6,
-        timeout=20,
+        timeout=60,  # two attempts each, a second apart: ~5 s quiet, 20+ under make test's load
         message="the failing webhook never gave up",
     )
     return ok, failing, held

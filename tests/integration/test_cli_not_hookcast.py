@@ -25,7 +25,7 @@ HTML = b"<!DOCTYPE html><html><head><title>Index</title></head>\n<body>\nhello\n
 REQUIRED = {"--url": "http://127.0.0.1:9/hook", "--since": "2h", "event": "media_available"}
 # What a command needs beyond its required parameters to reach the server at all: an update
 # with nothing to change is a usage mistake, refused before any request.
-NEEDS = {("webhooks", "update"): ["--name", "Renamed"]}
+NEEDS: dict[tuple[str, ...], list[str]] = {("webhooks", "update"): ["--name", "Renamed"]}
 
 
 def remote_commands() -> list[list[str]]:

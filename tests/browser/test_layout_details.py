@@ -439,12 +439,12 @@ _SPACE_BELOW = """card => {
     ("path", "row"), [("/webhooks", "webhook-row"), ("/properties", "site-row")]
 )
 def test_a_list_card_ends_at_its_last_line(
-    browser: Browser, server: Server, width: int, path: str, row: str
+    browser: Browser, server: Server, receiver: Receiver, width: int, path: str, row: str
 ) -> None:
     """Webhooks' and properties' cards had 14 px of empty card under every row (the last
     line's paragraph margin inside the card's padding; on a phone, a switch's descender
     space): only the padding below the last line now."""
-    webhook_on_property(browser, server, name="Card ends", webhook_url="https://example.com/e")
+    webhook_on_property(browser, server, name="Card ends", webhook_url=receiver.url("/ok/card"))
     with signed_in(browser, server, width, server.admin) as page:
         page.goto(path)
         cards = page.locator(f"li.{row}")
@@ -457,11 +457,11 @@ def test_a_list_card_ends_at_its_last_line(
 
 @pytest.mark.parametrize("width", PHONES)
 def test_the_log_search_leaves_no_half_row_empty_on_a_phone(
-    browser: Browser, server: Server, width: int
+    browser: Browser, server: Server, receiver: Receiver, width: int
 ) -> None:
     """Every row of the delivery log's search fields fills the form's width (the media id
     sat alone at half width beside nothing, between two rows of two and full-width times)."""
-    hook = webhook_on_property(browser, server, name="Search", webhook_url="https://e.com/s")
+    hook = webhook_on_property(browser, server, name="Search", webhook_url=receiver.url("/ok/search"))
     with signed_in(browser, server, width, server.admin) as page:
         page.goto(f"/webhooks/{hook}")
         form = page.locator("form.log-search").first

@@ -461,7 +461,9 @@ def test_the_log_search_leaves_no_half_row_empty_on_a_phone(
 ) -> None:
     """Every row of the delivery log's search fields fills the form's width (the media id
     sat alone at half width beside nothing, between two rows of two and full-width times)."""
-    hook = webhook_on_property(browser, server, name="Search", webhook_url=receiver.url("/ok/search"))
+    hook = webhook_on_property(
+        browser, server, name="Search", webhook_url=receiver.url("/ok/search")
+    )
     with signed_in(browser, server, width, server.admin) as page:
         page.goto(f"/webhooks/{hook}")
         form = page.locator("form.log-search").first

@@ -22,7 +22,7 @@ import pytest
 
 from hookcast.domain.fanout import FanoutPlan, Subscribers
 from hookcast.domain.ids import new_delivery_id
-from hookcast.domain.models import DeliveryStatus, LastError, Ordering, Webhook
+from hookcast.domain.models import DeliveryStatus, Ordering, Webhook
 from hookcast.ports import (
     ClaimedDelivery,
     DeliveryQuery,
@@ -38,13 +38,6 @@ from support.lock_race import race
 pytestmark = pytest.mark.postgres
 
 
-def _failing(webhook_id: str, at: float) -> WebhookHealth:
-    """A batch's health that marks the webhook failing (its endpoint answered 503)."""
-    moment = make.later(at)
-    error = LastError(moment, 503, "HTTP 503", "")
-    return WebhookHealth(webhook_id, None, moment, last_error=error)
-
-
 async def test_a_manual_retry_of_a_delivery_in_flight_and_its_recording_both_commit(
     pg_store: SqlStore, postgres_database: str, secret_key: bytes
 ) -> None:
@@ -56,7 +49,7 @@ async def test_a_manual_retry_of_a_delivery_in_flight_and_its_recording_both_com
     await pg_store.create_account(acme)
     hook = make.webhook(acme.id)
     await pg_store.create_webhook(hook)
-    await pg_store.record_results([], [_failing(hook.id, at=5)])
+    await pg_store.record_results([], [make.failing(hook.id, at=5)])
     await pg_store.append_events(events=[make.event(acme.id)], fanout=make.fanout_to(hook.id))
     (claimed,) = await pg_store.claim_due_deliveries(now=make.later(1), limit=1, lease_seconds=30)
     attempt = make.retry_later(claimed, make.later(600), at=make.later(20))
@@ -69,7 +62,7 @@ async def test_a_manual_retry_of_a_delivery_in_flight_and_its_recording_both_com
         first=lambda store: store.reschedule_delivery(
             account_id=acme.id, delivery_id=claimed.delivery.id, now=make.later(30)
         ),
-        second=lambda store: store.record_results([attempt], [_failing(hook.id, at=20)]),
+        second=lambda store: store.record_results([attempt], [make.failing(hook.id, at=20)]),
     )
 
     assert not cycle, "the manual retry and the recording waited on each other"

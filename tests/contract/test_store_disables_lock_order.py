@@ -95,12 +95,6 @@ async def test_two_recordings_disabling_webhooks_of_one_account_both_commit(
         assert about == [("webhook_disabled", hook.id)]
 
 
-def _failing(webhook_id: str) -> WebhookHealth:
-    """A batch's health that marks the webhook failing, no more (its endpoint answered 503)."""
-    at = make.later(10)
-    return WebhookHealth(webhook_id, None, at, last_error=LastError(at, 503, "HTTP 503", ""))
-
-
 @pytest.mark.parametrize("paused_first", [True, False], ids=["paused-id-first", "paused-id-last"])
 async def test_a_recording_disabling_one_webhook_and_a_publish_holding_another_both_commit(
     pg_store: SqlStore, postgres_database: str, secret_key: bytes, paused_first: bool
@@ -137,7 +131,7 @@ async def test_a_recording_disabling_one_webhook_and_a_publish_holding_another_b
         secret_key,
         gate_table="deliveries",
         first=lambda store: store.append_events(events=[event], fanout=plan),
-        second=lambda store: store.record_results([], [_failing(paused.id), _gone(failing.id)]),
+        second=lambda store: store.record_results([], [make.failing(paused.id), _gone(failing.id)]),
     )
 
     assert not cycle, "the recording and the publish waited on each other"
@@ -178,7 +172,9 @@ async def test_a_recording_disabling_a_held_events_subscriber_and_a_publish_tell
         secret_key,
         gate_table="deliveries",
         first=lambda store: store.append_events(events=[event], fanout=plan),
-        second=lambda store: store.record_results([], [_failing(paused.id), _gone(listening.id)]),
+        second=lambda store: store.record_results(
+            [], [make.failing(paused.id), _gone(listening.id)]
+        ),
     )
 
     assert not cycle, "the recording and the publish waited on each other"
@@ -203,9 +199,9 @@ def _warned(webhook_id: str) -> WebhookHealth:
 # closed the cycle, tested beside the others.)
 _TELLING: dict[str, tuple[Callable[[str], WebhookHealth] | None, Callable[[str], WebhookHealth]]]
 _TELLING = {
-    "webhook_failing": (None, _failing),
-    "webhook_recovered": (_failing, _recovering),
-    "webhook_disable_warning": (_failing, _warned),
+    "webhook_failing": (None, make.failing),
+    "webhook_recovered": (make.failing, _recovering),
+    "webhook_disable_warning": (make.failing, _warned),
     "webhook_disabled": (None, _gone),
 }
 
@@ -240,7 +236,9 @@ async def test_a_recording_telling_a_failure_and_one_disabling_the_subscriber_bo
         secret_key,
         gate_table="events",
         first=lambda store: store.record_results([], [telling(failing.id)]),
-        second=lambda store: store.record_results([], [_gone(listening.id), _failing(failing.id)]),
+        second=lambda store: store.record_results(
+            [], [_gone(listening.id), make.failing(failing.id)]
+        ),
     )
 
     assert not cycle, "the two recordings waited on each other"
@@ -299,7 +297,7 @@ async def test_a_recording_telling_a_failure_and_an_edit_of_the_subscriber_both_
         postgres_database,
         secret_key,
         gate_table="events",
-        first=lambda store: store.record_results([_expired(claimed)], [_failing(failing.id)]),
+        first=lambda store: store.record_results([_expired(claimed)], [make.failing(failing.id)]),
         second=lambda store: edit(store, listening),
     )
 

@@ -21,17 +21,27 @@ from hookcast.domain.models import (
     Delivery,
     DeliveryStatus,
     Event,
+    LastError,
     Role,
     Site,
     Webhook,
 )
-from hookcast.ports import ClaimedDelivery, DeliveryResult, Fanout
+from hookcast.ports import ClaimedDelivery, DeliveryResult, Fanout, WebhookHealth
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
 def later(seconds: float, start: datetime = NOW) -> datetime:
     return start + timedelta(seconds=seconds)
+
+
+def failing(webhook_id: str, at: float = 10) -> WebhookHealth:
+    """A batch's health that marks the webhook failing, no more: its endpoint answered 503
+    `at` seconds after NOW."""
+    moment = later(at)
+    return WebhookHealth(
+        webhook_id, None, moment, last_error=LastError(moment, 503, "HTTP 503", "")
+    )
 
 
 def account(**overrides: Any) -> Account:

@@ -114,14 +114,15 @@ def test_listen_verifies_and_prints_real_deliveries(live: LiveServer) -> None:
     with listening(live, port, "--secret", secret) as listener:
         event_id = trigger(live, "media_available", "--media-id", "Listen01")
         output = listener.wait_for(event_id)
+        # The listener prints before it answers, and the outcome is recorded after the
+        # answer: it keeps listening until the log has it (stopped sooner, it never answers).
+        delivery = logged(live, hook_id, lambda d: d.event_id == event_id and d.attempts >= 1)
     shown = output[output.index("media_available") :]
     assert "media_id=Listen01" in shown
     assert "JWT \u2713" in shown
     assert "Standard \u2713" in shown
     assert "hex \u2713" in shown
     assert '"title": "Match highlights"' in shown  # the body, pretty-printed
-    # The listener prints before it answers, and the outcome is recorded after the answer.
-    delivery = logged(live, hook_id, lambda d: d.event_id == event_id and d.attempts >= 1)
     assert (delivery.status, delivery.last_status_code) == ("succeeded", 200)
     _delete(live, hook_id)
 
@@ -132,9 +133,9 @@ def test_a_wrong_secret_shows_and_is_refused_with_401(live: LiveServer) -> None:
     with listening(live, port, "--secret", new_webhook_secret()) as listener:
         event_id = trigger(live, "channel_active", "--channel-id", "Chan0Wrg")
         output = listener.wait_for("answered 401")
+        delivery = logged(live, hook_id, lambda d: d.event_id == event_id and d.attempts >= 1)
     assert "JWT \u2717" in output
     assert "does not match" in output  # what failed, in the verifier's words
-    delivery = logged(live, hook_id, lambda d: d.event_id == event_id and d.attempts >= 1)
     assert delivery.last_status_code == 401
     # `webhooks list` says it is failing, and why, without opening the log.
     env = {"HOOKCAST_URL": live.url, "HOOKCAST_API_KEY": live.admin_key, "COLUMNS": "200"}

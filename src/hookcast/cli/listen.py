@@ -24,6 +24,7 @@ from rich.panel import Panel
 from rich.text import Text
 
 from hookcast.cli.remote import fail, os_error_words
+from hookcast.cli.tables import CONTROLS, printable
 from hookcast.sdk import verify
 from hookcast.sdk.verify import PUBLIC_KEY_PREFIX
 
@@ -34,10 +35,6 @@ MAX_DELAY_SECONDS = 60.0
 MAX_BODY_BYTES = 5 * 1024 * 1024
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, None: 1.0}
-# C0 and C1 controls but newline and tab: what a delivery's strings may not send to the
-# terminal raw. Rich strips only BEL, BS, VT, FF and CR, so ESC ]52 (the clipboard), ESC ]0
-# (the window's title) and ESC [2J reached it from an event name, an id or a body.
-_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,13 +166,15 @@ def render(
     title is cut to the terminal's width (at 80 columns a JW delivery's webhook_id was),
     a line wraps between ids."""
     payload = _json_object(body)
-    title = Text(_shown(_event_name(payload)), style="bold")
-    ids = Text(_shown("  ".join(f"{name}={value}" for name, value in _ids(payload))), style="cyan")
+    title = Text(printable(_event_name(payload)), style="bold")
+    ids = Text(
+        printable("  ".join(f"{name}={value}" for name, value in _ids(payload))), style="cyan"
+    )
     label = Text(f"format: {FORMAT_TITLES[detect_format(headers)]}", style="dim")
     lines = [label, _signature_line(checks), Text(f"answered {status}", style="dim")]
     if ids:
         lines.insert(0, ids)
-    shown = _json_shown(payload) if payload else Text(_shown(body.decode("utf-8", "replace")))
+    shown = _json_shown(payload) if payload else Text(printable(body.decode("utf-8", "replace")))
     return Panel(Group(*lines, shown), title=title, title_align="left")
 
 
@@ -185,16 +184,10 @@ def _json_shown(payload: Mapping[str, object]) -> Text:
     and rich's JSON parses a text it is given and dumps it again. Only strings hold them,
     where an escape is JSON too."""
     dumped = json.dumps(payload, indent=2, ensure_ascii=False)
-    text = JSONHighlighter()(_CONTROLS.sub(lambda match: f"\\u{ord(match.group()):04x}", dumped))
+    text = JSONHighlighter()(CONTROLS.sub(lambda match: f"\\u{ord(match.group()):04x}", dumped))
     text.no_wrap = True
     text.overflow = None
     return text
-
-
-def _shown(text: str) -> str:
-    """`text` with each control character written as its escape (ESC as \\x1b): the
-    sender's strings are shown to the user, never obeyed by the terminal."""
-    return _CONTROLS.sub(lambda match: ascii(match.group())[1:-1], text)
 
 
 def _event_name(payload: Mapping[str, object]) -> str:
@@ -226,7 +219,7 @@ def _signature_line(checks: Sequence[Check] | None) -> Text:
         if check.ok:
             line.append(f"{check.scheme} \u2713  ", style="green")
         elif check.present:
-            line.append(f"{check.scheme} \u2717 ({_shown(check.error or '')})  ", style="red")
+            line.append(f"{check.scheme} \u2717 ({printable(check.error or '')})  ", style="red")
         else:
             line.append(f"{check.scheme} - (absent)  ", style="dim")
     return line

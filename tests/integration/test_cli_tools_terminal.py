@@ -49,3 +49,17 @@ def test_a_webhooks_strings_are_printed_as_text(live: LiveServer) -> None:
         assert not _CONTROL.findall(printed), printed
         assert MARKUP in printed  # as typed, not taken for styles
         assert "]52;c;" in printed  # shown, not dropped
+
+
+def test_json_output_escapes_what_json_leaves_raw(live: LiveServer) -> None:
+    # json.dumps escapes C0 controls, but not DEL nor C1 (\x9b is CSI to many terminals)
+    created = _hookcast(
+        live,
+        *("webhooks", "create", "--url", "https://example.com/hooks", "--json"),
+        *("--name", f"n{ESCAPES}\x7f", "--event", "media_available", "--site", SITE_ID),
+    )
+    hook_id = json.loads(created)["id"]
+
+    for printed in (created, _hookcast(live, "webhooks", "get", hook_id, "--json")):
+        assert not _CONTROL.findall(printed), printed
+        assert json.loads(printed)["metadata"]["name"] == f"n{ESCAPES}\x7f"

@@ -24,7 +24,7 @@ from rich.panel import Panel
 from rich.text import Text
 
 from hookcast.cli.remote import fail, os_error_words
-from hookcast.cli.tables import CONTROLS, printable
+from hookcast.cli.tables import printable, printable_json
 from hookcast.sdk import verify
 from hookcast.sdk.verify import PUBLIC_KEY_PREFIX
 
@@ -179,12 +179,9 @@ def render(
 
 
 def _json_shown(payload: Mapping[str, object]) -> Text:
-    """The payload as rich's JSON shows it, but every control character a \\u escape:
-    json.dumps escapes C0 ones itself, not DEL nor C1 (\\x9b is CSI to many terminals),
-    and rich's JSON parses a text it is given and dumps it again. Only strings hold them,
-    where an escape is JSON too."""
-    dumped = json.dumps(payload, indent=2, ensure_ascii=False)
-    text = JSONHighlighter()(CONTROLS.sub(lambda match: f"\\u{ord(match.group()):04x}", dumped))
+    """The payload as rich's JSON shows it, its control characters escapes
+    (tables.printable_json): rich's JSON parses a text it is given and dumps it again."""
+    text = JSONHighlighter()(printable_json(payload))
     text.no_wrap = True
     text.overflow = None
     return text

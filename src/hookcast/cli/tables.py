@@ -9,9 +9,11 @@ would write the reader's clipboard."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from rich import box
 from rich.console import Console, RenderableType
@@ -19,7 +21,17 @@ from rich.style import StyleType
 from rich.table import Table
 from rich.text import Text
 
-__all__ = ["CONTROLS", "console", "kv_table", "printable", "shorten", "table", "when", "when_exact"]
+__all__ = [
+    "CONTROLS",
+    "console",
+    "kv_table",
+    "printable",
+    "printable_json",
+    "shorten",
+    "table",
+    "when",
+    "when_exact",
+]
 
 # C0 and C1 controls but newline and tab. Rich strips only BEL, BS, VT, FF and CR.
 CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -34,6 +46,14 @@ def printable(text: str) -> str:
     """`text` with each control character written as its escape (ESC as \\x1b): shown to
     the reader, never obeyed by the terminal."""
     return CONTROLS.sub(lambda match: ascii(match.group())[1:-1], text)
+
+
+def printable_json(value: Any) -> str:
+    """`value` as indented JSON whose control characters are all \\u escapes: json.dumps
+    escapes C0 ones itself, but not DEL nor C1 (\\x9b is CSI to many terminals). Only
+    strings can hold them, where an escape is JSON too: the text reads back the same."""
+    dumped = json.dumps(value, indent=2, ensure_ascii=False)
+    return CONTROLS.sub(lambda match: f"\\u{ord(match.group()):04x}", dumped)
 
 
 class _TextTable(Table):

@@ -8,6 +8,7 @@ from board import Board, admin_of
 
 from hookcast.domain.models import Role
 from hookcast.services import Caller
+from hookcast.services.accounts import MAX_API_KEYS_PER_ACCOUNT
 
 
 async def test_events_are_listed_with_where_they_went_and_can_be_filtered(board: Board) -> None:
@@ -104,6 +105,20 @@ async def test_an_admin_creates_a_key_sees_it_once_and_revokes_it(board: Board) 
     assert revoked.headers["location"] == "/keys?notice=key_revoked"
     keys = await board.runtime.services.accounts.list_keys(Caller(board.account_id, Role.ADMIN))
     assert viewer.key_id not in {key.id for key in keys}
+
+
+async def test_an_account_at_its_key_bound_is_told_on_the_keys_page(board: Board) -> None:
+    caller = Caller(board.account_id, Role.ADMIN)
+    held = len(await board.runtime.services.accounts.list_keys(caller))
+    for _ in range(MAX_API_KEYS_PER_ACCOUNT - held):
+        await board.runtime.services.accounts.issue_key(board.account_id, role=Role.VIEWER)
+    await board.sign_in(board.admin)
+
+    refused = await board.post("/keys", {"name": "one more", "role": "viewer"})
+
+    assert refused.status_code == 400
+    assert f"at most {MAX_API_KEYS_PER_ACCOUNT} API keys" in refused.text
+    assert len(await board.runtime.services.accounts.list_keys(caller)) == MAX_API_KEYS_PER_ACCOUNT
 
 
 async def test_an_admin_sets_and_clears_the_contact_address(board: Board) -> None:

@@ -10,6 +10,7 @@ from harness import SITE_ID, Api, assert_error, webhook_metadata
 
 from hookcast.domain.models import Role
 from hookcast.services import Caller
+from hookcast.services.accounts import MAX_API_KEYS_PER_ACCOUNT
 
 ALL = frozenset(Role)
 WRITERS = frozenset({Role.ADMIN, Role.EDITOR})
@@ -214,6 +215,25 @@ async def test_api_keys_create_list_revoke(api: Api) -> None:
     assert_error(await api.call("POST", "/v2/events/", key=secret, json=EVENT), 401)
     assert_error(await api.call("DELETE", f"/v2/api_keys/{key['id']}/"), 404)
     assert (await api.call("GET", "/v2/api_keys/")).json()["total"] == 1
+
+
+async def test_an_account_mints_a_bounded_number_of_keys(api: Api) -> None:
+    # Each key has its own rate-limit bucket, and a dashboard request reads every key of
+    # its account: unbounded, one admin could mint keys for as many buckets as it liked.
+    room = MAX_API_KEYS_PER_ACCOUNT - 1  # the admin key the account has
+    for _ in range(room - 1):
+        await api.runtime.services.accounts.issue_key(api.account_id, role=Role.PUBLISHER)
+    create = {"metadata": {"role": "publisher"}}
+    last = await api.call("POST", "/v2/api_keys/", json=create)
+    assert last.status_code == 201, last.text
+
+    refused = await api.call("POST", "/v2/api_keys/", json=create)
+
+    assert "at most" in assert_error(refused, 400, "limit_exceeded")
+    assert (await api.call("GET", "/v2/api_keys/")).json()["total"] == MAX_API_KEYS_PER_ACCOUNT
+    revoked = await api.call("DELETE", f"/v2/api_keys/{last.json()['id']}/")
+    assert revoked.status_code == 204
+    assert (await api.call("POST", "/v2/api_keys/", json=create)).status_code == 201
 
 
 async def test_api_key_with_unknown_role_is_refused(api: Api) -> None:

@@ -246,6 +246,33 @@ async def test_a_webhook_name_with_a_line_break_neither_breaks_its_mail_nor_othe
     assert all(recipients == [ONCALL] for recipients, _ in inbox.received)
 
 
+async def test_a_webhook_name_with_a_unicode_line_break_is_mailed_too(store: SqlStore) -> None:
+    # Python's email headers refuse what str.splitlines breaks at, not CR and LF alone: the
+    # mail about such a name was never sent (ValueError, retried, then given up).
+    names = ("Indexer\u2028Bcc: a@elsewhere.example", "Packager\x85X", "Encoder\u2029Y")
+    for name in names:
+        account = make.account()
+        await store.create_account(account)
+        await store.set_contact_email(account.id, ONCALL)
+        hook = replace(make.webhook(account.id), name=name)
+        await store.create_webhook(hook)
+        await store.record_results([], [WebhookHealth(hook.id, None, make.NOW, "410 Gone")])
+
+    with smtp_server() as (inbox, port):
+        sent = await _mailer(
+            store, f"smtp://127.0.0.1:{port}", clock=_Clock(make.later(1))
+        ).send_due()
+
+    assert sent == len(names)
+    subjects = sorted(" ".join(str(message["Subject"]).split()) for _, message in inbox.received)
+    assert subjects == [
+        '[HookCast] Webhook "Encoder Y" was disabled',
+        '[HookCast] Webhook "Indexer Bcc: a@elsewhere.example" was disabled',
+        '[HookCast] Webhook "Packager X" was disabled',
+    ]
+    assert all(message["Bcc"] is None for _, message in inbox.received)
+
+
 class _Clock:
     def __init__(self, now: datetime) -> None:
         self.now = now

@@ -19,11 +19,12 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console, Group
-from rich.json import JSON
+from rich.highlighter import JSONHighlighter
 from rich.panel import Panel
 from rich.text import Text
 
 from hookcast.cli.remote import fail, os_error_words
+from hookcast.cli.tables import printable, printable_json
 from hookcast.sdk import verify
 from hookcast.sdk.verify import PUBLIC_KEY_PREFIX
 
@@ -165,14 +166,25 @@ def render(
     title is cut to the terminal's width (at 80 columns a JW delivery's webhook_id was),
     a line wraps between ids."""
     payload = _json_object(body)
-    title = Text(_event_name(payload), style="bold")
-    ids = Text("  ".join(f"{name}={value}" for name, value in _ids(payload)), style="cyan")
+    title = Text(printable(_event_name(payload)), style="bold")
+    ids = Text(
+        printable("  ".join(f"{name}={value}" for name, value in _ids(payload))), style="cyan"
+    )
     label = Text(f"format: {FORMAT_TITLES[detect_format(headers)]}", style="dim")
     lines = [label, _signature_line(checks), Text(f"answered {status}", style="dim")]
     if ids:
         lines.insert(0, ids)
-    shown = JSON.from_data(payload) if payload else Text(body.decode("utf-8", "replace"))
+    shown = _json_shown(payload) if payload else Text(printable(body.decode("utf-8", "replace")))
     return Panel(Group(*lines, shown), title=title, title_align="left")
+
+
+def _json_shown(payload: Mapping[str, object]) -> Text:
+    """The payload as rich's JSON shows it, its control characters escapes
+    (tables.printable_json): rich's JSON parses a text it is given and dumps it again."""
+    text = JSONHighlighter()(printable_json(payload))
+    text.no_wrap = True
+    text.overflow = None
+    return text
 
 
 def _event_name(payload: Mapping[str, object]) -> str:
@@ -204,7 +216,7 @@ def _signature_line(checks: Sequence[Check] | None) -> Text:
         if check.ok:
             line.append(f"{check.scheme} \u2713  ", style="green")
         elif check.present:
-            line.append(f"{check.scheme} \u2717 ({check.error})  ", style="red")
+            line.append(f"{check.scheme} \u2717 ({printable(check.error or '')})  ", style="red")
         else:
             line.append(f"{check.scheme} - (absent)  ", style="dim")
     return line

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 import typer
 
+from hookcast.cli.tables import printable_json
 from hookcast.sdk.errors import (
     NOT_HOOKCAST,
     HookcastAPIError,
@@ -189,12 +190,12 @@ def _one_line(text: str) -> str:
 
 def print_answer(client: RecordingClient) -> None:
     """`--json`: the API's last answer as the API shaped it, indented."""
-    typer.echo(json.dumps(client.last_answer(), indent=2, ensure_ascii=False))
+    typer.echo(printable_json(client.last_answer()))
 
 
 def to_json(value: Any) -> str:
     """SDK values (dataclasses, pages, lists) as indented JSON, times in ISO 8601."""
-    return json.dumps(_plain(value), indent=2, ensure_ascii=False)
+    return printable_json(_plain(value))
 
 
 def _plain(value: Any) -> Any:

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Final, cast
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -224,7 +223,7 @@ def _show_webhook(hook: Webhook) -> None:
         ("url", hook.webhook_url),
         ("events", ", ".join(hook.events)),
         ("sites", _sites(hook)),
-        ("state", escape(_state(hook).plain)),  # kv_table's values are markup
+        ("state", _state(hook).plain),
         ("conditions", to_json(hook.conditions) if hook.conditions else "-"),
         ("retry policy", _policy(hook.retry_policy)),
         ("timeout", f"{hook.timeout_seconds}s"),

@@ -77,9 +77,15 @@ def compose(event_type: str, data: dict[str, Any], *, recipient: str) -> Mail:
 
 
 def _one_line(text: str) -> str:
-    """`text` with every control character (CR, LF, tab...) a space: a webhook's name is
-    the user's, and a header with a line break in it is refused (or would be two)."""
-    return "".join(" " if ord(char) < 32 or ord(char) == 127 else char for char in text)
+    """`text` with every control character (CR, LF, tab...) and every other line break of
+    Unicode's (U+0085, U+2028, U+2029) a space: a webhook's name is the user's, and a header
+    with a line break in it is refused (Python's email refuses any `str.splitlines` breaks
+    at: the mail then failed on every try) or would be two."""
+    return "".join(" " if _breaks(char) else char for char in text)
+
+
+def _breaks(char: str) -> bool:
+    return ord(char) < 32 or 127 <= ord(char) <= 159 or char in "\u2028\u2029"
 
 
 def _body(data: dict[str, Any]) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from hookcast.domain.errors import NotFound, ValidationFailed
+from hookcast.domain.errors import LimitExceeded, NotFound, ValidationFailed
 from hookcast.domain.ids import new_api_key_secret, new_resource_id, random_chars
 from hookcast.domain.mail import valid_address
 from hookcast.domain.models import Account, ApiKey, Permission, Role
@@ -14,6 +14,12 @@ from hookcast.services import validation as v
 from hookcast.services.auth import Caller, hash_secret
 
 MIN_ORGANIZATION_SECRET = 16
+# Keys an account's admins may hold (the API and the dashboard; the operator's `keys create`
+# is not bound). Each key is a rate-limit bucket of its own (api/ratelimit.py), so the keys
+# an admin minted multiplied the account's rate, and each dashboard request reads every key
+# of its account (auth.resume). Counted before the insert: creates racing at the bound may
+# both pass, a bound on cost, not an exact quota.
+MAX_API_KEYS_PER_ACCOUNT = 100
 
 
 def new_organization_secret() -> str:
@@ -86,6 +92,12 @@ class AccountService:
     async def create_key(self, caller: Caller, *, role: object, name: object = "") -> NewApiKey:
         caller.require(Permission.ADMIN)
         chosen = Role(v.one_of(role, [r.value for r in Role], field="role"))
+        held = len(await self._store.list_api_keys(caller.account_id))
+        if held >= MAX_API_KEYS_PER_ACCOUNT:
+            raise LimitExceeded(
+                f"an account may hold at most {MAX_API_KEYS_PER_ACCOUNT} API keys and this one "
+                f"holds {held}: revoke one you no longer use"
+            )
         return await self.issue_key(
             caller.account_id,
             role=chosen,

@@ -30,7 +30,8 @@ async def test_a_claim_decodes_each_events_data_once_for_all_its_deliveries(
     nested: dict[str, Any] = {"bottom": True}
     for _ in range(10):
         nested = {"d": nested}
-    data = {"tags": [f"t{n}" for n in range(100)], "deep": nested, "text": "\u00e9\u2028x\U0001f600"}
+    text = "\u00e9\u2028x\U0001f600"  # two-, three- and four-byte UTF-8
+    data = {"tags": [f"t{n}" for n in range(100)], "deep": nested, "text": text}
     published = [make.event(acme.id, data=data), make.event(acme.id, data={"n": 1})]
     published.append(make.event(acme.id))  # no data at all
     await store.append_events(events=published, fanout=make.fanout_to(*(h.id for h in hooks)))

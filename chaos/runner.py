@@ -116,6 +116,8 @@ _NEIGHBOUR_NOTES = (
     "loadavg",
     "loop_cpu_s_per_s",
     "loop_wait_s_per_s",
+    "process_cpu_s_per_s",
+    "process_wait_s_per_s",
 )
 
 

@@ -10,10 +10,12 @@ from datetime import datetime, timedelta
 from operator import attrgetter
 from typing import Any, NamedTuple
 
+import orjson
 from sqlalchemy import (
     ColumnElement,
     Select,
     String,
+    Text,
     and_,
     any_,
     bindparam,
@@ -24,6 +26,7 @@ from sqlalchemy import (
     literal_column,
     select,
     true,
+    type_coerce,
     update,
 )
 from sqlalchemy.sql.dml import Update
@@ -264,7 +267,9 @@ async def claim_due(
         # The statement registers the worker too.
         for mapped in await _pg_claimed(tx, kind, values, now=now, horizon=horizon):
             delivery = delivery_from_row(mapped)
-            loaded[(delivery.account_id, delivery.event_id)] = _claimed_event(mapped)
+            key = (delivery.account_id, delivery.event_id)
+            if key not in loaded:  # its other deliveries' rows carry it again: decoded once
+                loaded[key] = _claimed_event(mapped)
             rows[delivery.id] = mapped["leased_row"]
             _sort_claimed(delivery, mapped["lease_losses"], claimed=claimed, lost=lost)
             hook = mapped["hook_id"]  # None: the webhook was deleted
@@ -387,7 +392,11 @@ def _claimed_delivery(row: Row, until: datetime) -> Delivery:
 
 
 def _claimed_event(row: Mapping[str, Any]) -> Event:
-    return event_from_row({name: row[f"event_{name}"] for name in _EVENT_COLUMNS})
+    """The event a claimed row carries, its `data` decoded here (`_with_events`)."""
+    columns = {name: row[f"event_{name}"] for name in _EVENT_COLUMNS}
+    data = columns["data"]
+    columns["data"] = None if data is None else orjson.loads(data)
+    return event_from_row(columns)
 
 
 _LOCK_EXISTING = lock_in_order(deliveries.c.id)
@@ -503,8 +512,14 @@ def _with_events(chosen: _Chooser, days: ClaimDays) -> Statement:
         claimed = _claim(database, days, chosen=chosen).cte("claimed")
         # LATERAL with LIMIT 1: a primary-key probe per claimed row. A plain join was
         # hash-joined against a sequential scan of every event, once per claim.
+        # `data` comes back as its text, decoded once per event in the claim
+        # (`_claimed_event`), not once per row: each of an event's deliveries carries it,
+        # and a 254 KB poison event fanned out to ten webhooks took ~1-3 ms to decode on
+        # every one of them; claims in the noisy-neighbour run held 2.4-3.4 of A's rows per
+        # event, and the workers' loops stalled 1-10 s after large ones
+        # (docs/reliability.md, "Noisy neighbour").
         event = (
-            select(*(column.label(f"event_{column.key}") for column in events.c))
+            select(*(_event_column(column) for column in events.c))
             .where(events.c.account_id == claimed.c.account_id, events.c.id == claimed.c.event_id)
             .limit(1)
             .lateral("event")
@@ -534,6 +549,12 @@ def _with_events(chosen: _Chooser, days: ClaimDays) -> Statement:
         return select(claimed, event, found, *standing.c).select_from(joined).add_cte(registered)
 
     return Statement(build)
+
+
+def _event_column(column: ColumnElement[Any]) -> ColumnElement[Any]:
+    """An event's column as a claim returns it: `data` as stored text (no loader)."""
+    selected = type_coerce(column, Text) if column.key == "data" else column
+    return selected.label(f"event_{column.key}")
 
 
 _REGISTER = Statement(register_claimer)  # SQLite

@@ -119,10 +119,12 @@ class FanoutPlan:
         self.over_budget: list[tuple[str, str]] = []
         self.visits_left = max_visits
         self.exhausted = False
+        self.unplanned: list[str] = []  # exhausted: the events from the one it ran out on
         self._targets: dict[str, list[Webhook]] = {}
-        for event in events:
+        for number, event in enumerate(events):
             self._targets[event.id] = self._match(subscribers, event)
             if self.exhausted:
+                self.unplanned = [later.id for later in events[number:]]
                 break
         self.size = sum(len(targets) for targets in self._targets.values())
 

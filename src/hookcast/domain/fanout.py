@@ -48,6 +48,10 @@ class Subscribers:
             if len(webhook.site_ids) > _SCANNED_SITES
         }
 
+    def hears_site(self, webhook: Webhook, site_id: str) -> bool:
+        """`hears_site`, looking a webhook's many properties up in their set."""
+        return webhook.all_sites or site_id in self._sites.get(webhook.id, webhook.site_ids)
+
     def match(
         self, webhook: Webhook, event: Event, *, max_visits: int = MAX_VISITS
     ) -> tuple[Verdict, int]:

@@ -27,6 +27,7 @@ from hookcast.ports import (
     WebhookHealth,
 )
 from hookcast.store import SqlStore, open_store, to_async_url
+from hookcast.store import operational as operational_sql
 from support import factories as make
 from support.waiting import DEADLINE
 
@@ -255,6 +256,33 @@ async def test_a_notice_past_its_budget_is_said_in_the_log(
     (line,) = said
     assert notice.event.id in line
     assert acme.id in line
+
+
+@pytest.mark.postgres
+async def test_a_recording_foreseen_to_tell_a_notice_locks_once(
+    pg_store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Its lock pass covered only the notices it was told to: the first recording of a
+    # failure (healthy when claimed) told webhook_failing, rolled back and was recorded
+    # again. It is foreseen from the standing the claim read, and the next one (failing by
+    # the first recording) foresees nothing and takes the usual narrow pass.
+    passes: list[frozenset[str]] = []
+    lock_standing = operational_sql.lock_standing
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        passes.append(frozenset(kwargs.get("telling", ())))
+        return await lock_standing(*args, **kwargs)
+
+    monkeypatch.setattr(operational_sql, "lock_standing", counted)
+    acme, failing, watcher = await _setup(pg_store)
+    (claimed,) = await pg_store.claim_due_deliveries(now=make.later(1), limit=1, lease_seconds=30)
+
+    retry = make.retry_later(claimed, make.later(60), at=make.later(10))
+    await pg_store.record_results([retry], [_failure(failing.id, 10)])
+    await pg_store.record_results([], [_failure(failing.id, 20)])
+
+    assert passes == [frozenset({failing.id}), frozenset()]
+    assert await _types(pg_store, acme, watcher) == ["webhook_failing"]
 
 
 # --- e-mail ---------------------------------------------------------------------------------

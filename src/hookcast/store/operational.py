@@ -104,10 +104,11 @@ async def lock_standing(
     Which notices a batch tells is known only once this pass has read the standing; taking
     the accounts' webhooks for any batch that may tell one would put a lock on every row of
     them in nearly every recording (any failure may begin a failing period, any success end
-    one). So the caller passes `telling` empty, and a batch whose notices the pass did not
-    cover (`LockedStanding.uncovered`, as rare as a webhook's change of state) is recorded
-    again from the start, `telling` naming them: rolled back, the first pass's locks are
-    let go before the second waits in id order."""
+    one). So the caller passes in `telling` the webhooks it foresees a notice about
+    (store/foreseen.py; none usually), and a batch whose notices the pass did not cover
+    (`LockedStanding.uncovered`, as rare as a webhook's unforeseen change of state) is
+    recorded again from the start, `telling` naming them: rolled back, the first pass's
+    locks are let go before the second waits in id order."""
     if not webhook_ids:
         return LockedStanding({})
     if tx.database != "postgresql":

@@ -56,11 +56,14 @@ def policy(settings: Settings) -> Policy:
     )
 
 
-async def open_settings_store(settings: Settings) -> SqlStore:
-    """The store on `settings.database_url`, with its secret key."""
+async def open_settings_store(settings: Settings, *, secrets: bool = True) -> SqlStore:
+    """The store on `settings.database_url`, with its secret key. Without `secrets` (a
+    command that reads and writes no webhook secret) PostgreSQL needs no
+    HOOKCAST_SECRET_KEY: the store is opened without one if it is not set."""
+    keyless = not secrets and not settings.secret_key and settings.sqlite_path() is None
     return await open_store(
         settings.database_url,
-        secret_key=secret_key(settings),
+        secret_key=None if keyless else secret_key(settings),
         previous_keys=previous_secret_keys(settings),
         connect_timeout=settings.database_connect_timeout_seconds,
     )

@@ -260,6 +260,33 @@ async def test_the_leases_of_a_worker_that_stopped_beating_are_taken_back_due_no
     assert await queue.next_due_at() is None
 
 
+async def test_still_leased_names_the_leases_that_hold(
+    backend: tuple[DeliveryQueue, Seed],
+) -> None:
+    """What a worker found dead asks of its queued deliveries (worker.py `_confirm_leases`):
+    a lease taken back, claimed again after it expired, or recorded no longer holds."""
+    queue, seed = backend
+    await seed(4)
+    await queue.beat_worker("stalled", make.later(5))
+    (taken,) = await queue.claim_due_deliveries(
+        now=make.later(5), limit=1, lease_seconds=LEASE, worker_id="stalled"
+    )
+    assert await queue.take_back_leases(now=make.later(6), stale_before=make.later(6)) == 1
+    (expired,) = await queue.claim_due_deliveries(now=make.later(6), limit=1, lease_seconds=LEASE)
+    (recorded,) = await queue.claim_due_deliveries(now=make.later(6), limit=1, lease_seconds=LEASE)
+    (held,) = await queue.claim_due_deliveries(now=make.later(6), limit=1, lease_seconds=10 * LEASE)
+    await queue.record_results([make.succeeded(recorded, at=make.later(7))], [])
+    again = await queue.claim_due_deliveries(
+        now=make.later(6 + LEASE), limit=5, lease_seconds=LEASE
+    )
+    assert {c.delivery.id for c in again} == {taken.delivery.id, expired.delivery.id}
+    leases = [(c.delivery.id, c.lease_token) for c in (taken, expired, recorded, held)]
+
+    assert set(await queue.still_leased(leases)) == {held.delivery.id}
+    assert set(await queue.still_leased([(held.delivery.id, "not-the-token")])) == set()
+    assert set(await queue.still_leased([])) == set()
+
+
 async def test_a_beat_takes_back_what_workers_silent_since_its_stale_time_held(
     backend: tuple[DeliveryQueue, Seed],
 ) -> None:

@@ -1,6 +1,6 @@
 """PostgreSQL: writers of a webhook's deliveries and chains racing each other: a manual
 retry, a release of held deliveries, a replay, ordering turned off, retention dropping a
-day, against a worker's recording or the webhook's deletion.
+day, against a worker's recording, the webhook's deletion or another retention pass.
 
 Every writer takes the webhook's row before its deliveries and chains, and a chain's row
 before the delivery it hands on to (docs/delivery.md, "Lock order (PostgreSQL)"). These
@@ -298,3 +298,38 @@ async def test_ordering_turned_off_and_a_recording_of_a_chains_head_both_commit(
         1: DeliveryStatus.EXPIRED,
         2: DeliveryStatus.PENDING,
     }
+
+
+async def test_two_retention_passes_dropping_one_day_both_commit(
+    pg_store: SqlStore, postgres_database: str, secret_key: bytes
+) -> None:
+    # Two workers' retention passes at once, both finding the same finished day. Each
+    # checked the day (its partition, ACCESS SHARE) and then wanted `deliveries`' lock
+    # (ACCESS EXCLUSIVE, which reaches every partition): each waited on the other's check.
+    acme = make.account()
+    await pg_store.create_account(acme)
+    hook = make.webhook(acme.id)
+    await pg_store.create_webhook(hook)
+    await pg_store.append_events(
+        events=[make.event(acme.id, created=_TOMORROW)], fanout=make.fanout_to(hook.id)
+    )
+    (claimed,) = await pg_store.claim_due_deliveries(now=_TOMORROW, limit=1, lease_seconds=30)
+    await pg_store.record_results([make.succeeded(claimed, _TOMORROW)], [])
+    # The coming days made and the days before the delivery's dropped now: the raced passes
+    # have only the delivery's day to drop.
+    await pg_store.prune_before(_TOMORROW, limit=10)
+
+    async def a_pass(store: SqlStore) -> Pruned:
+        return await store.prune_before(_TOMORROW + timedelta(days=1), limit=10)
+
+    # The first waits at the gate for `deliveries`' lock, its check of the day done; the
+    # second checks the day too, or (one pass dropping days at a time) prunes rows, and
+    # waits on the gate or on the first.
+    cycle, outcomes = await race(
+        postgres_database, secret_key, gate_table="deliveries", first=a_pass, second=a_pass
+    )
+
+    assert not cycle, "the two retention passes waited on each other"
+    assert all(isinstance(outcome, Pruned) for outcome in outcomes), outcomes
+    assert sum(outcome.deliveries for outcome in outcomes if isinstance(outcome, Pruned)) == 1
+    assert await pg_store.get_delivery(acme.id, claimed.delivery.id) is None

@@ -27,6 +27,7 @@ from hookcast.ports import (
     WebhookHealth,
 )
 from hookcast.store import SqlStore, open_store, to_async_url
+from hookcast.store import operational as operational_sql
 from support import factories as make
 from support.waiting import DEADLINE
 
@@ -193,6 +194,95 @@ async def test_many_failures_recorded_at_once_tell_one_failing(
     finally:
         for store in stores:
             await store.close()
+
+
+# A condition of a notice's body that visits three elements (two path segments, one
+# comparison): with the budget of a publish lowered to three, a notice's evaluation for one
+# watcher uses all of it.
+_COSTLY = {"data.last_status_code": 503}
+# One that visits 160 elements of a notice whose response excerpt is 300 characters long
+# (31 substring searches of it that find nothing, then the one that matches), within the
+# limits a condition is saved under (100 parts, 16 KiB).
+_COSTLIER = {
+    "$or": [
+        *({"data.last_response_body": {"$contains": f"absent {n}"}} for n in range(31)),
+        {"data.last_status_code": 503},
+    ]
+}
+
+
+async def test_each_notice_of_a_recording_has_a_publish_budget_of_its_own(
+    store: SqlStore,
+) -> None:
+    # The recording's notices shared one publish's budget (1,000,000 visits): 80 of an
+    # account's 100 webhooks failing at once, each told to the 99 others through that
+    # condition, cost 80 x 99 x 160 = 1.27 million visits, and the plan stopped at the 64th
+    # notice: the 16 after it reached no webhook of the account.
+    acme = make.account()
+    await store.create_account(acme)
+    hooks = [
+        make.webhook(acme.id, name=f"Indexer {n}", events=OPERATIONAL, conditions=_COSTLIER)
+        for n in range(100)
+    ]
+    for hook in hooks:
+        await store.create_webhook(hook)
+    error = LastError(make.later(10), 503, "HTTP 503", "x" * 300)
+    failures = [WebhookHealth(h.id, None, make.later(10), last_error=error) for h in hooks[:80]]
+
+    await store.record_results([], failures)
+
+    page = PageRequest(page_length=100)
+    told = await store.list_events(EventQuery(acme.id, type="webhook_failing", page=page))
+    assert len(told.items) == 80
+    assert [sum(summary.deliveries.values()) for summary in told.items] == [99] * 80
+
+
+async def test_a_notice_past_its_budget_is_said_in_the_log(
+    store: SqlStore, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Past 100 webhooks with costly conditions one notice can run out of its own budget:
+    # the webhooks past that point are not told, and the log says which notice it was.
+    monkeypatch.setattr("hookcast.store.operational.MAX_PUBLISH_VISITS", 3)
+    acme, failing, _watcher = await _setup(store)
+    for n in range(2):
+        watcher = make.webhook(acme.id, name=f"On call {n}", events=OPERATIONAL, conditions=_COSTLY)
+        await store.create_webhook(watcher)
+
+    with caplog.at_level("WARNING", logger="hookcast.publish"):
+        await store.record_results([], [_failure(failing.id, 10)])
+
+    (notice,) = (await store.list_events(EventQuery(acme.id, type="webhook_failing"))).items
+    said = [r.getMessage() for r in caplog.records if r.name == "hookcast.publish"]
+    (line,) = said
+    assert notice.event.id in line
+    assert acme.id in line
+
+
+@pytest.mark.postgres
+async def test_a_recording_foreseen_to_tell_a_notice_locks_once(
+    pg_store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Its lock pass covered only the notices it was told to: the first recording of a
+    # failure (healthy when claimed) told webhook_failing, rolled back and was recorded
+    # again. It is foreseen from the standing the claim read, and the next one (failing by
+    # the first recording) foresees nothing and takes the usual narrow pass.
+    passes: list[frozenset[str]] = []
+    lock_standing = operational_sql.lock_standing
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        passes.append(frozenset(kwargs.get("telling", ())))
+        return await lock_standing(*args, **kwargs)
+
+    monkeypatch.setattr(operational_sql, "lock_standing", counted)
+    acme, failing, watcher = await _setup(pg_store)
+    (claimed,) = await pg_store.claim_due_deliveries(now=make.later(1), limit=1, lease_seconds=30)
+
+    retry = make.retry_later(claimed, make.later(60), at=make.later(10))
+    await pg_store.record_results([retry], [_failure(failing.id, 10)])
+    await pg_store.record_results([], [_failure(failing.id, 20)])
+
+    assert passes == [frozenset({failing.id}), frozenset()]
+    assert await _types(pg_store, acme, watcher) == ["webhook_failing"]
 
 
 # --- e-mail ---------------------------------------------------------------------------------

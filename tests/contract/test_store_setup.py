@@ -58,6 +58,26 @@ def test_a_malformed_key_is_refused() -> None:
         SecretBox(b"too short")
 
 
+@pytest.mark.postgres
+async def test_a_store_opened_without_a_key_refuses_secrets_and_names_the_key(
+    postgres_database: str,
+) -> None:
+    # The operator's commands (`sites create`) open one on PostgreSQL without
+    # HOOKCAST_SECRET_KEY: what touches no secret works, a secret is refused in words.
+    settings = Settings(database_url=postgres_database)
+    store = await open_settings_store(settings, secrets=False)
+    try:
+        acme = make.account()
+        await store.create_account(acme)
+        await store.create_site(make.site(acme.id))
+        with pytest.raises(HookcastError, match="needs HOOKCAST_SECRET_KEY"):
+            await store.create_webhook(make.webhook(acme.id))
+    finally:
+        await store.close()
+    with pytest.raises(HookcastError, match="HOOKCAST_SECRET_KEY is required"):
+        await open_settings_store(settings)
+
+
 async def test_an_unreachable_database_raises_a_hookcast_error() -> None:
     # Port 1 on loopback refuses connections (SQLite's case: test_store_errors.py).
     store = await open_store(

@@ -180,6 +180,29 @@ def test_migrate_and_sites_on_postgresql(database_url: str, tmp_path: Path) -> N
     assert only_line(site.stdout) == SITE_ID
 
 
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_operator_commands_on_postgresql_need_no_secret_key(
+    database_url: str, tmp_path: Path
+) -> None:
+    # They read and write no webhook secret, yet asked for HOOKCAST_SECRET_KEY (newuser2):
+    # a new installation makes its account, first key and properties before any server
+    # is configured. A command that does read them still asks.
+    env = cli_env(database_url)
+    assert run_cli(["migrate"], env, tmp_path).returncode == 0
+    site = run_cli(["sites", "create", "Main", "--id", SITE_ID], env, tmp_path)
+    assert site.returncode == 0, site.stderr
+    assert only_line(site.stdout) == SITE_ID
+    acme = run_cli(["accounts", "create", "Acme"], env, tmp_path)
+    assert acme.returncode == 0, acme.stderr
+    listed = run_cli(["accounts", "list"], env, tmp_path)
+    assert only_line(acme.stdout) in listed.stdout, listed.stderr
+    key = run_cli(["keys", "create", "--role", "admin"], env, tmp_path)
+    assert key.returncode == 0, key.stderr
+    worker = run_cli(["worker"], env, tmp_path)
+    assert worker.returncode == 1
+    assert "HOOKCAST_SECRET_KEY is required with PostgreSQL" in worker.stderr, worker.stderr
+
+
 @pytest.mark.parametrize(
     "args",
     [

@@ -47,9 +47,12 @@ sites_app = typer.Typer(
 )
 
 
-def with_runtime(action: Callable[[Runtime], Awaitable[T]]) -> T:
+def with_runtime(action: Callable[[Runtime], Awaitable[T]], *, secrets: bool = True) -> T:
     """Runs one operator action against the configured database, errors as one line. The
-    database must exist: only `migrate` and `serve` create one."""
+    database must exist: only `migrate` and `serve` create one. An action that reads and
+    writes no webhook secret passes `secrets=False`: on PostgreSQL it then runs without
+    HOOKCAST_SECRET_KEY (a new installation makes its account, first key and properties
+    before any server is configured; asking for the key there only puzzled)."""
     settings = Settings()
     missing = missing_database(settings)
     if missing is not None:
@@ -58,7 +61,7 @@ def with_runtime(action: Callable[[Runtime], Awaitable[T]]) -> T:
     async def run() -> T:
         from hookcast.cli.runtime import Runtime
 
-        runtime = await Runtime.open(settings)
+        runtime = await Runtime.open(settings, secrets=secrets)
         try:
             return await action(runtime)
         finally:
@@ -95,7 +98,7 @@ def accounts_create(
     async def run(runtime: Runtime) -> str:
         return (await runtime.services.accounts.create_account(name)).id
 
-    typer.echo(with_runtime(run))
+    typer.echo(with_runtime(run, secrets=False))
 
 
 @accounts_app.command("list")
@@ -108,7 +111,7 @@ def accounts_list() -> None:
     async def run(runtime: Runtime) -> list[str]:
         return [f"{a.id}  {a.name}" for a in await runtime.services.accounts.list_accounts()]
 
-    for line in with_runtime(run):
+    for line in with_runtime(run, secrets=False):
         typer.echo(line)
 
 
@@ -132,7 +135,7 @@ def keys_create(
         created = await runtime.services.accounts.issue_key(account_id, role=Role(role), name=name)
         return created.secret
 
-    typer.echo(with_runtime(run))
+    typer.echo(with_runtime(run, secrets=False))
 
 
 @sites_app.command("create")
@@ -154,4 +157,4 @@ def sites_create(
         operator = Caller(account_id=account_id, role=Role.ADMIN)
         return (await runtime.services.sites.create(operator, name=name, site_id=site_id)).id
 
-    typer.echo(with_runtime(run))
+    typer.echo(with_runtime(run, secrets=False))

@@ -62,8 +62,10 @@ class Runtime:
     tracer: Tracer | None = None
 
     @classmethod
-    async def open(cls, settings: Settings) -> Runtime:
-        store = await open_settings_store(settings)
+    async def open(cls, settings: Settings, *, secrets: bool = True) -> Runtime:
+        """The store and services on `settings`; without `secrets`, for a command that
+        reads and writes no webhook secret (bootstrap.open_settings_store)."""
+        store = await open_settings_store(settings, secrets=secrets)
         metrics = Metrics(webhooks_per_account=settings.max_webhooks_per_account)
         tracer = open_tracer(settings.otel_exporter_otlp_endpoint, os.environ)
         services = build_services(

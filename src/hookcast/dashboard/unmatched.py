@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 from hookcast.domain.catalog import ALL_EVENTS, OPERATIONAL_EVENTS
 from hookcast.domain.conditions import MAX_VISITS, Verdict
-from hookcast.domain.fanout import MAX_PUBLISH_VISITS, Subscribers, hears_site, subscribes
+from hookcast.domain.fanout import MAX_PUBLISH_VISITS, Subscribers, subscribes
 from hookcast.domain.models import Event, Webhook
 from hookcast.domain.operational import OperationalSubscribers
 
@@ -53,8 +53,10 @@ class Unmatched:
 
     def __init__(self, webhooks: Sequence[Webhook]) -> None:
         self.webhooks = list(webhooks)
+        # Each keeps a set of a webhook's many properties, ~7 ms for 100 webhooks of 1,000
+        # each: HookCast's own are made when an event of theirs is first asked about.
         self._publishable = Subscribers(self.webhooks)
-        self._own = OperationalSubscribers(self.webhooks)
+        self._own: OperationalSubscribers | None = None
         # The visits the conditions may make for all the reasons of one page together, as
         # for one publish: each reason evaluated every webhook's condition up to MAX_VISITS,
         # and a page of 25 events, each published to 100 webhooks whose conditions ran out
@@ -86,7 +88,9 @@ class Unmatched:
         if webhook.created > event.created:
             return Miss.LATER
         changed = webhook.last_modified > event.created
-        subscribers = self._own if own else self._publishable
+        subscribers = self._publishable
+        if own:
+            subscribers = self._own = self._own or OperationalSubscribers(self.webhooks)
         allowed = min(MAX_VISITS, self._visits_left)
         verdict, visits = subscribers.match(webhook, event, max_visits=allowed)
         self._visits_left -= visits
@@ -99,7 +103,9 @@ class Unmatched:
                 return Miss.ABOUT
             if event.type not in webhook.events:
                 return Miss.NOT_NAMED if ALL_EVENTS in webhook.events else Miss.EVENT
-        elif not hears_site(webhook, event.site_id):
+        elif not self._publishable.hears_site(webhook, event.site_id):
+            # In the set where the webhook has many properties: a scan of a tuple of 1,000
+            # for each of 100 webhooks, and of 25 events, was 26 ms of the 40 a page took.
             return Miss.SITE
         if not subscribes(webhook, event.type):
             return Miss.EVENT

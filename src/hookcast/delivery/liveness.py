@@ -27,8 +27,9 @@ deliveries; it cannot tell from within. So it starts deliveries only until `sure
 the loop time at which a beat the database took stops vouching for it (sent at t, it keeps
 the worker alive there until t + `stale_after_seconds`). Past it, the worker holds its
 queued deliveries until the next beat answers (`on_beat`), which also says whether it was
-found dead meanwhile: its registration (`Beat.registered`) began anew. Then its queued
-deliveries are someone else's. A sole worker (SQLite) has no one to find it dead.
+found dead meanwhile: its registration (`Beat.registered`) began anew. Then the queued
+deliveries whose leases were taken back are someone else's (worker.py `_confirm_leases`).
+A sole worker (SQLite) has no one to find it dead.
 """
 
 from __future__ import annotations

@@ -180,6 +180,10 @@ class MemoryDeliveryQueue:
             self._due.set()
         return taken
 
+    async def still_leased(self, leases: Sequence[tuple[str, str]]) -> Collection[str]:
+        """The ids of those leases that still hold."""
+        return {delivery_id for delivery_id, token in leases if self._held(delivery_id, token)}
+
     async def release_deliveries(self, leases: Sequence[tuple[str, str]], now: datetime) -> None:
         """Gives back held leases unattempted, due at `now`."""
         for delivery_id, token in leases:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import functools
 from collections import deque
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 import orjson
 
@@ -264,9 +264,26 @@ class EndpointScheduler:
         them from here with what they were when claimed."""
         if not webhook_ids:
             return []
+        return self._drop_where(lambda queued: queued[0].webhook.id in webhook_ids)
+
+    def queued_leases(self) -> list[LeaseKey]:
+        """The leases of every queued delivery."""
+        return [
+            (claimed.delivery.id, claimed.lease_token)
+            for endpoints in self._accounts.values()
+            for claimed, _, _ in endpoints.items()
+        ]
+
+    def keep_only(self, delivery_ids: Collection[str]) -> list[LeaseKey]:
+        """Takes the queued deliveries not in `delivery_ids` (their leases were taken back,
+        or may have been): their leases, to hand back unattempted."""
+        return self._drop_where(lambda queued: queued[0].delivery.id not in delivery_ids)
+
+    def _drop_where(self, dropped: Callable[[_Queued], bool]) -> list[LeaseKey]:
+        """Takes the queued deliveries `dropped` is true of: their leases."""
         self._reserved.clear()  # perhaps among them; the next pass reserves again if not
         leases: list[LeaseKey] = []
-        for account in [a for a in self._turns if not self._drop(a, webhook_ids, leases)]:
+        for account in [a for a in self._turns if not self._drop(a, dropped, leases)]:
             self._turns.remove(account)
             del self._accounts[account]
         return leases
@@ -280,13 +297,13 @@ class EndpointScheduler:
                 seen.setdefault(id(claimed.webhook), claimed.webhook)
         return list(seen.values())
 
-    def _drop(self, account: str, webhook_ids: Collection[str], leases: list[LeaseKey]) -> bool:
-        """Moves the account's queued deliveries of `webhook_ids` into `leases`; whether
+    def _drop(
+        self, account: str, dropped: Callable[[_Queued], bool], leases: list[LeaseKey]
+    ) -> bool:
+        """Moves the account's queued deliveries `dropped` is true of into `leases`; whether
         any of its deliveries stay queued."""
         endpoints = self._accounts[account]
-        for key, (claimed, _, _) in endpoints.take_where(
-            lambda queued: queued[0].webhook.id in webhook_ids
-        ):
+        for key, (claimed, _, _) in endpoints.take_where(dropped):
             self._dequeued(key)
             leases.append((claimed.delivery.id, claimed.lease_token))
         return bool(endpoints)

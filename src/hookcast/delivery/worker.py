@@ -94,6 +94,10 @@ class DeliveryWorker:
             on_beat=self._beat_answered,
         )
         self._held_for_beat = False  # _start_ready held starts until the next beat answers
+        # Found dead: which queued leases still hold is being asked (`_confirm_leases`);
+        # nothing starts meanwhile. `_confirm_again`: found dead again during the ask.
+        self._confirming: asyncio.Task[None] | None = None
+        self._confirm_again = False
         self._rates = RateGate(
             queue, clock=clock, shared=not options.sole_worker, outage=self.outage
         )
@@ -155,6 +159,8 @@ class DeliveryWorker:
         finally:
             self._taking = False
             unwatch()
+            if self._confirming is not None:
+                self._confirming.cancel()
             self._outcomes.hand_back(self._scheduler.clear())
             await self._drain()
             await asyncio.gather(*self._parking, return_exceptions=True)
@@ -326,6 +332,8 @@ class DeliveryWorker:
         if room <= 0:
             self._outcomes.write_ahead()  # the bound frees sooner for it (outcomes.py)
             return
+        if self._confirming is not None:
+            return  # it starts what stays queued once the store has answered
         loop = asyncio.get_running_loop()
         now = loop.time()
         if now >= self._liveness.sure_until:
@@ -346,20 +354,47 @@ class DeliveryWorker:
             task.add_done_callback(finished)
 
     def _beat_answered(self, forgotten: bool) -> None:
-        """A beat was taken. If this worker had been found dead since the one before, its
-        queued deliveries' leases were taken back and are sent by others: they go back
-        unsent (a lease taken back no longer releases anything; one taken since, by a claim
-        or a publish that registered the worker again, is released and claimed again).
+        """A beat was taken. If this worker had been found dead since the one before, the
+        leases it held then were taken back and are sent by others: which of its queued
+        deliveries that was is asked first (`_confirm_leases`), nothing starting meanwhile.
         Requests already started finish as they are: their outcomes are refused if their
-        leases were taken back (the lease token). Then what was held may start."""
+        leases were taken back (the lease token). Otherwise what was held may start."""
         if forgotten:
-            dropped = self._scheduler.clear()
-            if dropped:
-                _log.warning("dropped %d queued deliveries, not sent", len(dropped))
-            self._outcomes.hand_back(dropped)
+            if self._confirming is None:
+                confirming = self._confirm_leases()
+                self._confirming = asyncio.create_task(confirming, name="hookcast-confirm")
+            else:
+                self._confirm_again = True  # the ask under way may predate this take-back
         if self._held_for_beat:
             self._held_for_beat = False
             self._start_ready()
+
+    async def _confirm_leases(self) -> None:
+        """Drops the queued deliveries whose leases no longer hold: those taken back, and
+        only those. Dropping the whole queue also dropped what claims and publishes leased
+        after the worker was registered again (a claim registers it: store/workers.py),
+        released and claimed again for nothing. One read by primary key, once per time the
+        worker is found dead; if it fails, the whole queue goes back (a lease kept that was
+        taken back would be sent twice; one given back is only claimed again)."""
+        try:
+            while True:
+                self._confirm_again = False
+                leases = self._scheduler.queued_leases()
+                try:
+                    held = await self._queue.still_leased(leases) if leases else ()
+                except Exception as error:  # the database may be down: hand back them all
+                    self.outage.failed("checking the leases of queued deliveries", error)
+                    held = ()
+                # What was queued during the read was not asked about: it goes back too.
+                dropped = self._scheduler.keep_only(held)
+                if dropped:
+                    _log.warning("dropped %d queued deliveries, not sent", len(dropped))
+                self._outcomes.hand_back(dropped)
+                if not self._confirm_again:
+                    break
+        finally:
+            self._confirming = None
+        self._start_ready()
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         claimed, slot, _ = self._in_flight.pop(task)

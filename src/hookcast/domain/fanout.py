@@ -48,6 +48,10 @@ class Subscribers:
             if len(webhook.site_ids) > _SCANNED_SITES
         }
 
+    def hears_site(self, webhook: Webhook, site_id: str) -> bool:
+        """`hears_site`, looking a webhook's many properties up in their set."""
+        return webhook.all_sites or site_id in self._sites.get(webhook.id, webhook.site_ids)
+
     def match(
         self, webhook: Webhook, event: Event, *, max_visits: int = MAX_VISITS
     ) -> tuple[Verdict, int]:
@@ -119,10 +123,12 @@ class FanoutPlan:
         self.over_budget: list[tuple[str, str]] = []
         self.visits_left = max_visits
         self.exhausted = False
+        self.unplanned: list[str] = []  # exhausted: the events from the one it ran out on
         self._targets: dict[str, list[Webhook]] = {}
-        for event in events:
+        for number, event in enumerate(events):
             self._targets[event.id] = self._match(subscribers, event)
             if self.exhausted:
+                self.unplanned = [later.id for later in events[number:]]
                 break
         self.size = sum(len(targets) for targets in self._targets.values())
 

@@ -34,6 +34,7 @@ __all__ = [
     "Standing",
     "notices_for",
     "operational_event",
+    "standing_after",
 ]
 
 FAILING: Final = "webhook_failing"
@@ -97,6 +98,19 @@ def notices_for(standing: Standing, health: WebhookHealth) -> list[Notice]:
         if at is not None:
             notices.append(Notice(DISABLED, health.webhook_id, at, at, health.disable_reason))
     return notices
+
+
+def standing_after(standing: Standing, health: WebhookHealth) -> Standing:
+    """What the webhook's standing becomes once `health` is applied, as far as its notices
+    go (enabled, failing since): a success ends a failing period, a failure begins one if
+    none is under way, a disable disables."""
+    since = standing.failing_since
+    if health.succeeded_at is not None:
+        since = None
+    elif health.failed_at is not None:
+        since = since or health.failed_at
+    enabled = standing.enabled and health.disable_reason is None
+    return Standing(health.webhook_id, enabled=enabled, failing_since=since)
 
 
 def _failure_notices(since: datetime | None, health: WebhookHealth) -> list[Notice]:

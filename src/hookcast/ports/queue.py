@@ -132,6 +132,10 @@ class DeliveryQueue(Protocol):
         pending delivery leased to a worker not registered due at `now` (a lost lease).
         Returns how many deliveries were taken back."""
 
+    async def still_leased(self, leases: Sequence[tuple[str, str]]) -> Collection[str]:
+        """The ids of those (delivery_id, lease_token) leases that still hold: the delivery
+        pending under that token, not taken back, expired and claimed again, or recorded."""
+
     async def release_deliveries(self, leases: Sequence[tuple[str, str]], now: datetime) -> None:
         """Gives back (delivery_id, lease_token) leases unattempted, due at `now`."""
 

@@ -10,7 +10,9 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-__all__ = ["SecretBox", "SecretKeyError", "load_or_create_key"]
+from hookcast.domain.errors import ValidationFailed
+
+__all__ = ["KeylessBox", "SecretBox", "SecretKeyError", "load_or_create_key"]
 
 _CACHE_SIZE = 4096
 
@@ -57,6 +59,28 @@ class SecretBox:
         self._plaintexts[token] = secret
         if len(self._plaintexts) > _CACHE_SIZE:
             self._plaintexts.popitem(last=False)
+
+
+class KeylessBox(SecretBox):
+    """The box of a store opened without a secret key, for an operator's command that reads
+    and writes no webhook secret (`hookcast sites create`, `keys create`, `accounts create`
+    and `list`): asked for one, it refuses, naming the key, rather than write a secret no
+    server could read."""
+
+    def __init__(self) -> None:
+        super().__init__(Fernet.generate_key())  # never used: both methods refuse
+
+    def encrypt(self, secret: str) -> str:
+        raise ValidationFailed(_KEYLESS)
+
+    def decrypt(self, token: str) -> str:
+        raise ValidationFailed(_KEYLESS)
+
+
+_KEYLESS = (
+    "this command needs HOOKCAST_SECRET_KEY: webhook secrets are encrypted under it, and "
+    "every server and worker must share it"
+)
 
 
 def _fernet_key(key: bytes) -> bytes:

@@ -634,6 +634,23 @@ async def release_leases(
     await release(tx, leases, due=to_micros(now))
 
 
+async def still_leased(tx: Transaction, leases: Sequence[tuple[str, str]]) -> set[str]:
+    """The ids of those (delivery_id, lease_token) leases that still hold: the delivery is
+    pending under that token (a take-back clears it, a claim after its expiry replaces it,
+    a recording ends it). One statement by primary key, whatever the number."""
+    tokens = dict(leases)
+    rows = await tx.fetch_all(_LEASE_TOKENS, {"ids": list(tokens)})
+    return {delivery_id for delivery_id, token in rows if token == tokens[delivery_id]}
+
+
+_LEASE_TOKENS = Statement(
+    lambda database: select(deliveries.c.id, deliveries.c.lease_token).where(
+        in_list(database, column=deliveries.c.id),
+        deliveries.c.status == DeliveryStatus.PENDING.value,
+    )
+)
+
+
 async def park(tx: Transaction, leases: Sequence[tuple[str, str]]) -> None:
     """Hands back leases claimed with their webhook disabled (a publish that checked its
     configuration before the webhook's pause committed made them pending): paused while

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, event, func, insert, inspect, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from hookcast.domain.ids import new_resource_id
-from hookcast.store.crypto import SecretBox
+from hookcast.store.crypto import KeylessBox, SecretBox
 from hookcast.store.database import (
     CONNECT_TIMEOUT_SECONDS,
     asyncpg_dsn,
@@ -90,16 +90,17 @@ async def _read_revision(database_url: str, connect_timeout: float) -> str | Non
 async def open_store(
     database_url: str,
     *,
-    secret_key: bytes,
+    secret_key: bytes | None,
     previous_keys: Sequence[bytes] = (),
     connect_timeout: float = CONNECT_TIMEOUT_SECONDS,
 ) -> SqlStore:
-    """A store on a migrated database. `secret_key` encrypts webhook secrets at rest;
-    secrets encrypted under one of `previous_keys` are still read; a PostgreSQL server
-    that has not answered a new connection within `connect_timeout` seconds is Unreachable."""
+    """A store on a migrated database. `secret_key` encrypts webhook secrets at rest (None:
+    the store reads and writes none, `KeylessBox`); secrets encrypted under one of
+    `previous_keys` are still read; a PostgreSQL server that has not answered a new
+    connection within `connect_timeout` seconds is Unreachable."""
     connector = open_connector(database_url, connect_timeout=connect_timeout)
     url = to_async_url(database_url)
-    box = SecretBox(secret_key, previous=previous_keys)
+    box = KeylessBox() if secret_key is None else SecretBox(secret_key, previous=previous_keys)
     if connector.database == "postgresql":
         return SqlStore(connector, box, listen_dsn=asyncpg_dsn(url))
     assert url.database is not None  # open_connector refuses SQLite without a file

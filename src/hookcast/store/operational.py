@@ -11,6 +11,7 @@ already is not stored, nor fanned out, again.
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
@@ -19,7 +20,8 @@ from typing import Any
 
 from sqlalchemy import Integer, Select, bindparam, exists, func, or_, select, update
 
-from hookcast.domain.fanout import FanoutPlan
+from hookcast.domain.conditions import MAX_VISITS
+from hookcast.domain.fanout import MAX_PUBLISH_VISITS, FanoutPlan
 from hookcast.domain.ids import new_delivery_id
 from hookcast.domain.models import Delivery, DeliveryStatus, Event
 from hookcast.domain.operational import (
@@ -42,6 +44,8 @@ from hookcast.store.types import Timestamp
 from hookcast.store.webhook_locks import KEY_SHARE, lock_in_one_pass
 
 __all__ = ["LockedStanding", "announce_held", "lock_standing", "may_tell", "publish_notices"]
+
+_log = logging.getLogger("hookcast.publish")  # beside the publishes' conditions over budget
 
 # Not yet delivered, and still to be: what "deliveries waiting" counts.
 _WAITING = tuple(
@@ -100,10 +104,11 @@ async def lock_standing(
     Which notices a batch tells is known only once this pass has read the standing; taking
     the accounts' webhooks for any batch that may tell one would put a lock on every row of
     them in nearly every recording (any failure may begin a failing period, any success end
-    one). So the caller passes `telling` empty, and a batch whose notices the pass did not
-    cover (`LockedStanding.uncovered`, as rare as a webhook's change of state) is recorded
-    again from the start, `telling` naming them: rolled back, the first pass's locks are
-    let go before the second waits in id order."""
+    one). So the caller passes in `telling` the webhooks it foresees a notice about
+    (store/foreseen.py; none usually), and a batch whose notices the pass did not cover
+    (`LockedStanding.uncovered`, as rare as a webhook's unforeseen change of state) is
+    recorded again from the start, `telling` naming them: rolled back, the first pass's
+    locks are let go before the second waits in id order."""
     if not webhook_ids:
         return LockedStanding({})
     if tx.database != "postgresql":
@@ -167,12 +172,21 @@ async def publish_notices(
         if reaches is not None:
             hooks = [webhook for webhook in hooks if reaches(webhook.id)]
         subscribers = OperationalSubscribers(hooks)
-        plan = FanoutPlan(subscribers, events, now=events[0].created, new_id=new_delivery_id)
+        # Each notice has a publish's budget of its own: one budget for the recording's
+        # notices stopped the plan where it ran out, and the notices after it reached no
+        # webhook of the account (attack17). A publisher can split its batch; a recording
+        # cannot, and a notice is one event: its evaluations, each bounded (MAX_VISITS),
+        # fit one budget whenever the account has at most 100 webhooks (the default cap).
+        budget = len(events) * MAX_PUBLISH_VISITS
+        plan = FanoutPlan(
+            subscribers, events, now=events[0].created, new_id=new_delivery_id, max_visits=budget
+        )
         # Only the events stored now are fanned out and mailed: a notice repeated (the same
         # id) stores nothing, and sends nothing again.
         new = await sequence_sql.insert_numbered(tx, events)
         stored.extend(new)
         fanned_out.extend(plan(new))
+        _log_untold(plan, account_id)
     if fanned_out:
         await delivery_sql.insert_deliveries(tx, fanned_out)
     await mail_sql.queue_mails(tx, stored)
@@ -180,6 +194,31 @@ async def publish_notices(
     if due:
         await notify(tx)
     return stored, due
+
+
+def _log_untold(plan: FanoutPlan, account_id: str) -> None:
+    """Says which notices reached fewer webhooks than wanted them: a condition over its own
+    budget says no (docs/delivery.md, "Conditions"), and the plan's budget, past 100
+    webhooks with costly conditions, can run out (the notices after it go to no webhook;
+    they are stored and mailed all the same)."""
+    for event_id, webhook_id in plan.over_budget:
+        _log.warning(
+            "notice %s not delivered to webhook %s (account %s): its condition visited more "
+            "than %d elements of the notice",
+            event_id,
+            webhook_id,
+            account_id,
+            MAX_VISITS,
+        )
+    if plan.exhausted:
+        _log.warning(
+            "notices %s (account %s) not delivered to some or all of the webhooks that may "
+            "want them: the conditions of the account's webhooks visited more than %d "
+            "elements for each",
+            ", ".join(plan.unplanned),
+            account_id,
+            MAX_PUBLISH_VISITS,
+        )
 
 
 async def may_tell(tx: Transaction, deliveries: Sequence[Delivery]) -> set[str] | None:

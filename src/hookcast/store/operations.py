@@ -74,7 +74,9 @@ async def drop_old_days(tx: Transaction, before: datetime) -> int:
     """PostgreSQL's part of a retention batch, in a transaction of its own (creating and
     dropping a partition locks its parent, which publishes wait for): the coming days'
     partitions, then the finished days wholly before `before`'s day (store/partitions.py).
-    Returns the deliveries dropped."""
+    Returns the deliveries dropped: none when another pass is at it (`take_the_days`)."""
+    if not await partitions.take_the_days(tx):
+        return 0
     await partitions.create_ahead(tx, now=datetime.now(UTC))
     return await partitions.drop_finished_days(tx, before=partitions.day_start(before))
 

@@ -31,6 +31,7 @@ __all__ = [
     "day_start",
     "drop_finished_days",
     "partition_name",
+    "take_the_days",
 ]
 
 _log = logging.getLogger(__name__)
@@ -52,6 +53,21 @@ _UNFINISHED = tuple(
     status.value
     for status in (DeliveryStatus.PENDING, DeliveryStatus.PAUSED, DeliveryStatus.WAITING)
 )
+
+
+# The advisory lock (b"hookdays" as an integer) of the pass creating and dropping days.
+_DAYS_LOCK = text("SELECT pg_try_advisory_xact_lock(7525356009395681651)")
+
+
+async def take_the_days(tx: Transaction) -> bool:
+    """Whether this transaction may create and drop days: no other pass is (the lock is held
+    until it ends). Two passes dropping one day deadlocked: each checked the day (its
+    partition, ACCESS SHARE) and then waited for `deliveries`' ACCESS EXCLUSIVE, which
+    reaches the partition the other had checked; PostgreSQL rolled one back after 1 s
+    (tests/contract/test_store_delivery_lock_order.py). A pass finding the lock taken
+    leaves the days to the one holding it instead of waiting for it: that one does them."""
+    row = await tx.fetch_one(_DAYS_LOCK)
+    return bool(row and row[0])
 
 
 def day_start(moment: datetime) -> datetime:

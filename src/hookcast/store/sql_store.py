@@ -74,6 +74,7 @@ from hookcast.store.connector import Connector, Transaction
 from hookcast.store.crypto import SecretBox
 from hookcast.store.errors import translate_errors
 from hookcast.store.file_wakeup import FileWakeup
+from hookcast.store.foreseen import ForeseenNotices
 from hookcast.store.group_commit import GROUP_EVENTS, GroupCommit
 from hookcast.store.quarantine import record_splitting
 from hookcast.store.sql import notify
@@ -166,6 +167,7 @@ class SqlStore:
         )
         self._statistics = GrowthStatistics(connector)
         self._claimed_webhooks = ClaimedWebhooks(box)
+        self._foreseen = ForeseenNotices()  # the notices a recording tells (PostgreSQL)
         self._horizon = horizon_sql.KnownHorizon()  # as the last claim found it (store/horizon.py)
         self._edit_listeners: list[Callable[[str], None]] = []  # watch_edits
 
@@ -484,6 +486,7 @@ class SqlStore:
                     # was lost too often (`fail_lost`'s) is not loaded for nothing.
                     mine = [standing[hook] for hook in hooks if hook in standing]
                     by_id = await self._claimed_webhooks.standing(tx, mine)
+                    self._foreseen.claimed(by_id.values())
                 elif claimed:
                     by_id = await self._claimed_webhooks.load(tx, hooks)
         except Exception:
@@ -545,8 +548,12 @@ class SqlStore:
         (store/operational.py `lock_standing`): each time covers one webhook of the batch
         more, so at most once per webhook (in practice once: a state change is rare). In a
         caller's transaction (`using`) nothing is rolled back: the pass runs again and takes
-        the accounts' webhooks after the first pass's locks, as before."""
-        telling: frozenset[str] = frozenset()
+        the accounts' webhooks after the first pass's locks, as before. On PostgreSQL the
+        first pass covers the notices foreseen from the standing last known
+        (store/foreseen.py); SQLite's one writer takes no such locks."""
+        telling = frozenset[str]()
+        if self.dialect == "postgresql":
+            telling = self._foreseen.telling(health)
         while uncovered := await self._record_telling(results, health, telling=telling):
             telling |= uncovered
 
@@ -593,6 +600,7 @@ class SqlStore:
                 )
         except _Uncovered as again:
             return again.webhook_ids
+        self._foreseen.recorded(locked.standing, health)
         if made_due:
             self._wakeup.notify()
         return frozenset()
@@ -671,6 +679,12 @@ class SqlStore:
         return await self._making_due(
             lambda tx: worker_sql.take_back(tx, now=now, stale_before=stale_before)
         )
+
+    async def still_leased(self, leases: Sequence[tuple[str, str]]) -> Collection[str]:
+        if not leases:
+            return set()
+        async with self._reading() as tx:
+            return await delivery_sql.still_leased(tx, leases)
 
     async def release_deliveries(self, leases: Sequence[tuple[str, str]], now: datetime) -> None:
         async with self._writing() as tx:

@@ -6,7 +6,7 @@ batch (delivery/options.py `unrecorded_bound`)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 
 import pytest
@@ -14,7 +14,8 @@ import pytest
 from hookcast.delivery.memory_queue import MemoryDeliveryQueue
 from hookcast.delivery.worker import DeliveryWorker, WorkerOptions
 from hookcast.domain.health import WebhookHealth
-from hookcast.ports import Beat, DeliveryResult
+from hookcast.domain.models import DeliveryStatus
+from hookcast.ports import Beat, ClaimedDelivery, DeliveryResult
 from support import factories as make
 from support.senders import RecordingSender
 from support.waiting import eventually
@@ -62,12 +63,17 @@ class BeatCountingQueue(MemoryDeliveryQueue):
             await asyncio.wait_for(self._beaten.wait_for(lambda: self.beats >= count), WAIT)
 
 
-def _fill(queue: MemoryDeliveryQueue, count: int) -> None:
+def _fill(queue: MemoryDeliveryQueue, count: int) -> list[str]:
+    """`count` deliveries to a new webhook, due now: their ids."""
     account = make.account()
     hook = make.webhook(account.id)
+    ids = []
     for number in range(count):
         event = make.event(account.id, created=make.later(number / 1000))
-        queue.add(delivery=make.delivery(event, hook.id), event=event, webhook=hook)
+        delivery = make.delivery(event, hook.id)
+        queue.add(delivery=delivery, event=event, webhook=hook)
+        ids.append(delivery.id)
+    return ids
 
 
 class Clock:
@@ -249,3 +255,83 @@ async def test_a_worker_whose_beats_do_not_get_through_starts_nothing_until_one_
     finally:
         stop.set()
         await asyncio.wait_for(running, WAIT)
+
+
+class RegisteringQueue(OutageQueue):
+    """Its claims register their worker, as the databases' do (store/workers.py
+    `register_claimer`); the ids of the deliveries handed back are kept."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.released: list[str] = []
+
+    async def claim_due_deliveries(
+        self,
+        *,
+        now: datetime,
+        limit: int,
+        lease_seconds: float,
+        worker_id: str | None = None,
+        per_account: int = 0,
+        holding: Collection[str] | None = None,
+    ) -> Sequence[ClaimedDelivery]:
+        if worker_id is not None and worker_id not in self.workers:
+            self.workers[worker_id] = self.registered[worker_id] = now
+        return await super().claim_due_deliveries(
+            now=now,
+            limit=limit,
+            lease_seconds=lease_seconds,
+            worker_id=worker_id,
+            per_account=per_account,
+            holding=holding,
+        )
+
+    async def release_deliveries(self, leases: Sequence[tuple[str, str]], now: datetime) -> None:
+        self.released += [delivery_id for delivery_id, _ in leases]
+        await super().release_deliveries(leases, now)
+
+
+async def test_a_worker_found_dead_drops_only_what_was_leased_before_it_was_again() -> None:
+    """Found dead while its beats did not get through, the worker's leases were taken back;
+    a claim then registered it again and leased it more. Its next beat tells it it was
+    found dead: it drops what was taken back, and sends what it leased since, without
+    handing those back to be claimed again (liveness.py, worker.py `_confirm_leases`)."""
+    queue = RegisteringQueue()
+    sender = RecordingSender()
+    clock = Clock(NOW)
+    options = WorkerOptions(idle_wait_seconds=0.05, beat_seconds=0.01, stale_after_seconds=0.05)
+    worker = DeliveryWorker(queue, sender, clock=clock, options=options)
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop))
+    try:
+        await queue.wait_for_beats(2)  # registered
+        queue.down = True
+        await asyncio.wait_for(queue.refused.wait(), WAIT)
+        loop = asyncio.get_running_loop()
+        await eventually(lambda: worker._liveness.sure_until < loop.time(), timeout=WAIT)
+        before = _fill(queue, 3)  # claimed, held: no beat vouches for the worker
+        await eventually(lambda: queue.claimed == 3, timeout=WAIT)
+        clock.now = NOW + timedelta(seconds=10)
+        # Another worker finds it dead and takes its leases back, then claims them.
+        assert await queue.take_back_leases(now=clock.now, stale_before=NOW + timedelta(1)) == 3
+        assert len(await queue.claim_due_deliveries(now=clock.now, limit=3, lease_seconds=60)) == 3
+        since = _fill(queue, 3)  # claimed by the worker, which that claim registers again
+        await eventually(lambda: queue.claimed == 9, timeout=WAIT)
+        await _settle(sender)
+        assert sender.requests == []
+
+        queue.down = False
+
+        def sent_or_handed_back() -> bool:
+            return len(sender.requests) >= 3 or bool(set(queue.released) & set(since))
+
+        await eventually(sent_or_handed_back, timeout=WAIT)
+        await _settle(sender)
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, WAIT)
+    assert not set(queue.released) & set(since), "leases held were handed back"
+    assert len(sender.requests) == 3
+    assert [queue.delivery(i).status for i in since] == [DeliveryStatus.SUCCEEDED] * 3
+    assert [queue.delivery(i).attempts for i in before] == [0] * 3  # the other's to send
+    assert queue.claimed == 9  # none claimed twice

@@ -22,6 +22,7 @@ from hookcast.domain.operational import (
     Standing,
     notices_for,
     operational_event,
+    standing_after,
 )
 from hookcast.domain.retry import disable_warning
 from support import factories as make
@@ -39,6 +40,23 @@ def _failed(
 
 
 SUCCEEDED = WebhookHealth("hook1234", T1, None)
+
+
+@pytest.mark.parametrize(
+    ("standing", "health", "after"),
+    [
+        (HEALTHY, _failed(), Standing("hook1234", enabled=True, failing_since=T1)),
+        (FAILING_NOW, _failed(), FAILING_NOW),  # the period goes on from its start
+        (FAILING_NOW, SUCCEEDED, HEALTHY),
+        (HEALTHY, _failed(disable_reason="410 Gone"), Standing("hook1234", False, T1)),
+        (FAILING_NOW, WebhookHealth("hook1234", None, None), FAILING_NOW),  # nothing new
+    ],
+)
+def test_the_standing_a_change_of_health_leaves(
+    standing: Standing, health: WebhookHealth, after: Standing
+) -> None:
+    # What store/foreseen.py foresees the next recording's notices from.
+    assert standing_after(standing, health) == after
 
 
 @pytest.mark.parametrize(

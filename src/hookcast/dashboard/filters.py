@@ -165,7 +165,7 @@ def name_breaks(value: str) -> Markup:
     """An event's name, escaped, that may wrap only after its `_` and `.`: on a phone the
     Event types page's name column is ~160 px, and `conversions_complete` broke as
     "conversions_complet" / "e", api.video's `video.encoding.quality.completed` likewise."""
-    return Markup(re.sub(r"([_.])", r"\1<wbr>", str(escape(value))))
+    return Markup("<wbr>").join(escape(part) for part in re.split(r"(?<=[_.])", value))
 
 
 def linked_pages(message: str) -> Markup:

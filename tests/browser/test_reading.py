@@ -1,5 +1,5 @@
-"""Two pages as a reader meets them: Event types, 45 events in groups that open, and API
-keys, whose list stands under a heading of its own."""
+"""Pages as a reader meets them: Event types, 45 events in groups that open; API keys, whose
+list stands under a heading of its own; Events, whose short columns keep to one line."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import pytest
 from live import WIDTHS, Receiver, Server
 from playwright.sync_api import Browser, expect
 from test_layout import box_of, signed_in
+
+from support.waiting import wait_until
 
 # The page's height, in screens of 900 px: every event as a card made it 9.5 at 1440 px
 # (8,546 px at 1280); grouped, 2.0 at 1280 and 3.3 at 390 with Media, the one open group.
@@ -102,3 +104,59 @@ def test_the_api_keys_list_is_under_its_own_heading(browser: Browser, server: Se
         contact = page.get_by_role("heading", name="Contact address")
         create = page.get_by_role("heading", name="Create a key")
         assert box_of(create)["y"] < box_of(table)["y"] < box_of(contact)["y"]
+
+
+def test_the_events_tables_short_columns_keep_to_one_line(
+    browser: Browser, server: Server, receiver: Receiver
+) -> None:
+    """Beside events not sent (their Deliveries cell a sentence saying why) and HookCast's own
+    events (ids of 46 characters), the table's own widths gave those columns the room: at
+    1280 px "Main site" and "media_id F6CF9dw4" took two lines each, every row a line
+    taller."""
+    account = server.cli("accounts", "create", "Events columns")
+    key = server.cli("keys", "create", "--role", "admin", "--account", account)
+    site = server.cli("sites", "create", "Main site", "--account", account)
+    body = {
+        "name": "Failing, on media_created only",
+        "webhook_url": receiver.url("/fail/columns"),
+        "events": ["media_created"],
+        "site_ids": ["*"],
+        "retry_policy": [1],
+    }
+    server.api("POST", "/v2/webhooks/", key, {"metadata": body})
+    events = [
+        {"event": name, "site_id": site, "media_id": "F6CF9dw4"}
+        for name in ("media_available", "media_created")
+    ]
+    server.api("POST", "/v2/events/", key, {"events": events})
+    wait_until(
+        lambda: "webhook_failing" in _event_names(server, key),
+        timeout=60,  # the first attempt fails at once; under make test's load, seconds
+        message="the failing webhook never published webhook_failing",
+    )
+    with signed_in(browser, server, 1280, key) as page:
+        page.goto("/events")
+        expect(page.get_by_text("not sent", exact=False).first).to_be_visible()
+        for label in ("Property", "Resource"):
+            cells = page.locator(f'table.events td[data-label="{label}"]:not(:has-text("—"))')
+            expect(cells).to_have_count(2)
+            # The text before the cell's line break (the name; the id's name and value), as
+            # tall as one of the cell's lines.
+            lines = cells.evaluate_all(
+                """cells => cells.map(td => {
+                    const range = document.createRange();
+                    range.setStartBefore(td.firstChild);
+                    const br = td.querySelector('br');
+                    if (br) range.setEndBefore(br); else range.setEndAfter(td.lastChild);
+                    const line = parseFloat(getComputedStyle(td).lineHeight);
+                    return Math.round(range.getBoundingClientRect().height / line);
+                })"""
+            )
+            assert lines == [1, 1], f"{label}: {lines} lines"
+        wrap = page.locator(".table-wrap")
+        assert wrap.evaluate("el => el.scrollWidth - el.clientWidth") <= 0
+
+
+def _event_names(server: Server, key: str) -> list[str]:
+    listed = server.api("GET", "/v2/events/", key)
+    return [str(event["event"]) for event in listed["events"]]

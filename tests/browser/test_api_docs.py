@@ -87,6 +87,11 @@ def test_redoc_renders_offline(
     first = page.get_by_role("heading", name="Create a webhook").first
     expect(first).to_be_visible(timeout=30_000)
     expect(page.get_by_role("heading", name="Publish one event or a batch").first).to_be_visible()
+    # Its menu names the groups as headings read ("api keys" before); on a phone the menu
+    # is folded away, so attached, not visible.
+    expect(page.get_by_text("API keys", exact=True).first).to_be_attached()
+    expect(page.get_by_text("Event types", exact=True).first).to_be_attached()
+    expect(page.get_by_text("api keys", exact=True)).to_have_count(0)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"api-redoc-{width}.png"))
     refused, reports = blocked

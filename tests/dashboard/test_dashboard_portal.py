@@ -326,11 +326,19 @@ async def test_the_portal_shows_each_webhooks_events_by_its_formats_names(board:
         assert f'<span class="log-event">{catalog}</span>' not in log, name
         assert f'aria-label="Retry {own} of' in log, name
         catalog_page = (await board.client.get("/event-types", params={"webhook": hook_id})).text
-        assert f"<h3><code>{own}</code></h3>" in catalog_page, name
+        headed = _headed_events(catalog_page)
+        assert own in headed, name
         assert f'aria-label="Send example of {own} to' in catalog_page, name
         # Only what the format delivers, never a catalog (JW Player) name in its place.
         undelivered = [e for e in EVENT_TYPES if FORMATS[name].event_name(e) is None]
         for event in undelivered:
-            assert f"<h3><code>{event}</code></h3>" not in catalog_page, (name, event)
+            assert event not in headed, (name, event)
         if undelivered:
             assert f"{len(undelivered)} other event types have no name" in catalog_page
+
+
+def _headed_events(page: str) -> set[str]:
+    """The event names the Event types page heads its rows with (their <wbr> hints out)."""
+    return {
+        name.replace("<wbr>", "") for name in re.findall(r"<h3><code[^>]*>(.*?)</code></h3>", page)
+    }

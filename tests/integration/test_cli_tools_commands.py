@@ -463,7 +463,11 @@ def test_as_a_real_process_errors_have_no_traceback(live: LiveServer) -> None:
     done = run_cli(["trigger", "media_created"], env, live.cwd)
     assert done.returncode == 1
     assert "Traceback" not in done.stderr
-    assert done.stderr.strip() == "error: no API key: set HOOKCAST_API_KEY or pass --api-key"
+    assert done.stderr.strip() == (
+        "error: no API key: set HOOKCAST_API_KEY or pass --api-key; `hookcast serve` prints "
+        "the first admin key on a new database, and `hookcast keys create --role admin` makes "
+        "more"
+    )
 
 
 @pytest.mark.parametrize(

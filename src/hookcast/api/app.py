@@ -45,6 +45,26 @@ Errors are `{"errors": [{"code": "...", "description": "..."}]}` with a 4xx stat
 api.video's management API is under `/apivideo` (its own document: `/apivideo/openapi.json`)."""
 
 
+# The groups /docs and /redoc list, in this order, each with what it is for: each route names
+# its group (`tags=`). Named by the routers alone they read in lower case ("api keys") with an
+# empty section under each heading in ReDoc.
+TAGS = (
+    (
+        "Webhooks",
+        "Endpoints that receive events: create, list, change, test, their delivery "
+        "log, secrets, held events and replays.",
+    ),
+    ("Events", "Publish events (one or a batch; `202` once stored) and find them again."),
+    ("Deliveries", "One delivery's attempts, and sending it again."),
+    ("Event types", "The catalog: every event's name, description and example body."),
+    ("Sites", "Properties (JW Player's sites): a webhook subscribes to some or all of them."),
+    ("API keys", "The account's keys and their roles (admin key)."),
+    ("Account", "The account's settings: its contact address, its Flowplayer secret."),
+    ("Portal", "Signed links to the customer portal, and how it looks."),
+    ("Operations", "Health checks and metrics, for load balancers and Prometheus."),
+)
+
+
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -81,6 +101,7 @@ def create_app(
         title="HookCast",
         version="0.1.0",
         description=DESCRIPTION,
+        openapi_tags=[{"name": name, "description": text} for name, text in TAGS],
         lifespan=lifespan,
         default_response_class=OrjsonResponse,
         redirect_slashes=False,

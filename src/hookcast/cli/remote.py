@@ -74,7 +74,12 @@ def connected(
     line here, for every remote command: see `explain`. `options` maps the API's field
     names to the command's options, which the error then says instead."""
     if not api_key:
-        fail("no API key: set HOOKCAST_API_KEY or pass --api-key")
+        # Where a key comes from, as the wrong key's line says: a new user reaches this first.
+        fail(
+            "no API key: set HOOKCAST_API_KEY or pass --api-key; `hookcast serve` prints the "
+            "first admin key on a new database, and `hookcast keys create --role admin` makes "
+            "more"
+        )
     if not (api_key.isascii() and api_key.isprintable()):
         # A header carries nothing else: httpx failed with a traceback (UnicodeEncodeError),
         # or a line break read as the server being down.
@@ -148,7 +153,7 @@ _ROLE_HINT = (
     "`hookcast keys create --role editor` (or admin) makes one"
 )
 _PROXY_HINT = "a proxy answered: is HookCast up behind it, and is HOOKCAST_URL right?"
-_DOWN_HINT = "is `hookcast serve` running? set HOOKCAST_URL"
+_DOWN_HINT = "is `hookcast serve` running there? if it is elsewhere, set HOOKCAST_URL (or --server)"
 _TLS_HINT = (
     "TLS failed: `hookcast serve` speaks plain http:// unless a TLS proxy is in front, "
     "so check the scheme and port of HOOKCAST_URL"

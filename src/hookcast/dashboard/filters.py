@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -160,6 +161,13 @@ def id_breaks(value: str) -> Markup:
     return Markup("_<wbr>").join(escape(part) for part in value.split("_"))
 
 
+def name_breaks(value: str) -> Markup:
+    """An event's name, escaped, that may wrap only after its `_` and `.`: on a phone the
+    Event types page's name column is ~160 px, and `conversions_complete` broke as
+    "conversions_complet" / "e", api.video's `video.encoding.quality.completed` likewise."""
+    return Markup("<wbr>").join(escape(part) for part in re.split(r"(?<=[_.])", value))
+
+
 def linked_pages(message: str) -> Markup:
     """A service's message, escaped, with the dashboard page it names (an unknown event's
     error names EVENT_TYPES_PAGE, the same words as in the API's and the CLI's) made a link:
@@ -181,6 +189,7 @@ def install_filters(env: Environment) -> None:
         event_label=event_label,
         public_key=public_key,
         id_breaks=id_breaks,
+        name_breaks=name_breaks,
         linked_pages=linked_pages,
     )
     env.filters.update(own_events=own_events, own_name=own_name, format_title=format_title)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -88,6 +89,13 @@ def finish(call: Call[T], *, status: int, body: bytes) -> T:
         return call.parse(data)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise UnexpectedResponseError(status, body) from exc
+
+
+def unreachable(base_url: str, exc: Exception) -> str:
+    """Why a request never got an answer, in words: httpx says "[Errno 111] Connection
+    refused", whose number tells a reader nothing."""
+    words = re.sub(r"^\[Errno -?\d+\] ", "", str(exc)) or type(exc).__name__
+    return f"cannot reach HookCast at {base_url}: {words}"
 
 
 def _segment(value: str) -> str:

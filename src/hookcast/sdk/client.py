@@ -98,9 +98,7 @@ class Client:
                 call.method, call.path, params=call.params, json=call.json
             )
         except httpx.TransportError as exc:  # connection refused, timeout, broken pipe...
-            raise HookcastConnectionError(
-                f"cannot reach HookCast at {self.base_url}: {exc or type(exc).__name__}"
-            ) from exc
+            raise HookcastConnectionError(_core.unreachable(self.base_url, exc)) from exc
         return _core.finish(call, status=response.status_code, body=response.content)
 
     # sites

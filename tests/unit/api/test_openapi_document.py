@@ -103,3 +103,26 @@ def test_site_ids_say_that_a_star_is_every_property_and_reads_back_as_one() -> N
     shown = _field("WebhookMetadataOut", "site_ids")["description"]
     assert "including those created later" in shown
     assert 'shows ["*"]' in shown
+
+
+def test_every_operation_is_in_a_described_group_named_as_a_heading() -> None:
+    """/docs and /redoc list operations under their tags: each one is declared with what it
+    is for (ReDoc left an empty section under a bare name) and reads as a heading, "API keys"
+    and "Event types", not "api keys"."""
+    declared = {tag["name"]: tag.get("description", "") for tag in DOCUMENT["tags"]}
+    used = {
+        tag
+        for operations in DOCUMENT["paths"].values()
+        for operation in operations.values()
+        for tag in operation.get("tags", [])
+    }
+    assert used == set(declared)
+    assert all(description.strip() for description in declared.values())
+    assert [name for name in declared if not name[0].isupper()] == []
+    untagged = [
+        f"{method.upper()} {path}"
+        for path, operations in DOCUMENT["paths"].items()
+        for method, operation in operations.items()
+        if not operation.get("tags")
+    ]
+    assert untagged == []

@@ -48,10 +48,10 @@ URL = "http://127.0.0.1:9000"
             "unless told otherwise",
         ),
         (
-            HookcastConnectionError(f"cannot reach HookCast at {URL}: [Errno 111] refused"),
+            HookcastConnectionError(f"cannot reach HookCast at {URL}: Connection refused"),
             URL,
-            f"cannot reach HookCast at {URL}: [Errno 111] refused (is `hookcast serve` "
-            "running? set HOOKCAST_URL)",
+            f"cannot reach HookCast at {URL}: Connection refused (is `hookcast serve` "
+            "running there? if it is elsewhere, set HOOKCAST_URL (or --server))",
         ),
         (
             NotFoundError(404, "not_found", "Not Found"),

@@ -61,12 +61,12 @@ StateDep = Annotated[ApiVideoState, Depends(_state)]
 CallerDep = Annotated[Caller, Depends(_caller)]
 
 
-@router.post("/auth/api-key", summary="Get a bearer token for an API key", tags=["auth"])
+@router.post("/auth/api-key", summary="Get a bearer token for an API key", tags=["Authentication"])
 async def authenticate(body: AuthenticatePayload, state: StateDep) -> AccessToken:
     return _access_token(await state.authenticator.with_api_key(body.apiKey))
 
 
-@router.post("/auth/refresh", summary="Get new tokens for a refresh token", tags=["auth"])
+@router.post("/auth/refresh", summary="Get new tokens for a refresh token", tags=["Authentication"])
 async def refresh(body: RefreshTokenPayload, state: StateDep) -> AccessToken:
     return _access_token(await state.authenticator.with_refresh_token(body.refreshToken))
 
@@ -83,7 +83,7 @@ def _access_token(issued: IssuedTokens) -> AccessToken:
     "/webhooks",
     status_code=201,
     summary="Create a webhook",
-    tags=["webhooks"],
+    tags=["Webhooks"],
     response_model_exclude_none=True,
 )
 async def create_webhook(
@@ -95,7 +95,7 @@ async def create_webhook(
 @router.get(
     "/webhooks",
     summary="List webhooks, oldest first",
-    tags=["webhooks"],
+    tags=["Webhooks"],
     response_model_exclude_none=True,
 )
 async def list_webhooks(
@@ -122,7 +122,7 @@ async def list_webhooks(
 @router.get(
     "/webhooks/{webhookId}",
     summary="Get a webhook",
-    tags=["webhooks"],
+    tags=["Webhooks"],
     response_model_exclude_none=True,
 )
 async def get_webhook(
@@ -134,7 +134,7 @@ async def get_webhook(
 
 
 @router.delete(
-    "/webhooks/{webhookId}", status_code=204, summary="Delete a webhook", tags=["webhooks"]
+    "/webhooks/{webhookId}", status_code=204, summary="Delete a webhook", tags=["Webhooks"]
 )
 async def delete_webhook(
     webhookId: str,  # noqa: N803

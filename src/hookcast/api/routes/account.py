@@ -16,7 +16,7 @@ from hookcast.api.models import (
 )
 from hookcast.api.schemas import ContactIn, FlowplayerSecretIn
 
-router = APIRouter(prefix="/v2/account", tags=["account"], route_class=OrjsonRoute)
+router = APIRouter(prefix="/v2/account", tags=["Account"], route_class=OrjsonRoute)
 
 
 @router.get(

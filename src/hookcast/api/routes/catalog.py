@@ -9,7 +9,7 @@ from hookcast.api.models import AUTHENTICATED, EventTypeList, EventTypeOut, erro
 from hookcast.domain.catalog import EVENT_TYPES
 from hookcast.domain.errors import NotFound
 
-router = APIRouter(prefix="/v2/event_types", tags=["event types"])
+router = APIRouter(prefix="/v2/event_types", tags=["Event types"])
 
 
 @router.get(

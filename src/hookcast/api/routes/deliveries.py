@@ -8,7 +8,7 @@ from hookcast.api.deps import CallerDep, DeliveryId, ServicesDep
 from hookcast.api.json_route import OrjsonRoute
 from hookcast.api.models import AUTHENTICATED, WITH_BODY, DeliveryOut, error_responses
 
-router = APIRouter(prefix="/v2/deliveries", tags=["deliveries"], route_class=OrjsonRoute)
+router = APIRouter(prefix="/v2/deliveries", tags=["Deliveries"], route_class=OrjsonRoute)
 
 
 @router.get(

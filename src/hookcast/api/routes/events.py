@@ -17,7 +17,7 @@ from hookcast.api.models import (
 )
 from hookcast.api.schemas import PUBLISH_EXAMPLES, PublishedBatch, PublishedEvent
 
-router = APIRouter(prefix="/v2/events", tags=["events"], route_class=OrjsonRoute)
+router = APIRouter(prefix="/v2/events", tags=["Events"], route_class=OrjsonRoute)
 
 PUBLISH_DOC = (
     "One event, or a batch of up to 1,000 under `events`, holding at most 100,000 arrays and "

@@ -10,7 +10,7 @@ from hookcast.api.models import HealthOut, NotReady
 from hookcast.api.operations import Operations
 from hookcast.services import Services
 
-router = APIRouter(tags=["operations"])
+router = APIRouter(tags=["Operations"])
 
 
 @router.get("/healthz", summary="The process answers")

@@ -15,7 +15,7 @@ from hookcast.api.models import (
 )
 from hookcast.api.schemas import ApiKeyCreate
 
-router = APIRouter(prefix="/v2/api_keys", tags=["api keys"], route_class=OrjsonRoute)
+router = APIRouter(prefix="/v2/api_keys", tags=["API keys"], route_class=OrjsonRoute)
 
 
 @router.post(

@@ -13,7 +13,7 @@ from hookcast.api.errors import error_response
 from hookcast.api.operations import Operations
 from hookcast.metrics import CONTENT_TYPE_LATEST
 
-router = APIRouter(tags=["operations"])
+router = APIRouter(tags=["Operations"])
 
 
 @router.get("/metrics", include_in_schema=False)

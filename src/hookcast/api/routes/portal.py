@@ -19,7 +19,7 @@ from hookcast.api.json_route import OrjsonRoute
 from hookcast.api.models import AUTHENTICATED, WITH_BODY, error_responses
 from hookcast.domain.portal import MAX_FRAME_ANCESTORS, PortalSettings
 
-router = APIRouter(prefix="/v2", tags=["portal"], route_class=OrjsonRoute)
+router = APIRouter(prefix="/v2", tags=["Portal"], route_class=OrjsonRoute)
 
 _ORIGINS = (
     "Origins (https://host[:port], or http for localhost and loopback addresses) that may "

@@ -9,7 +9,7 @@ from hookcast.api.json_route import OrjsonRoute
 from hookcast.api.models import AUTHENTICATED, WITH_BODY, SiteList, SiteOut, error_responses
 from hookcast.api.schemas import SiteCreate, SitePatch
 
-router = APIRouter(prefix="/v2/sites", tags=["sites"], route_class=OrjsonRoute)
+router = APIRouter(prefix="/v2/sites", tags=["Sites"], route_class=OrjsonRoute)
 
 
 @router.post(

@@ -28,7 +28,7 @@ from hookcast.api.models import (
 from hookcast.api.schemas import Recover, Replay, WebhookCreate, WebhookPatch, patch_changes
 from hookcast.services import DeliveryFilter
 
-router = APIRouter(prefix="/v2/webhooks", tags=["webhooks"], route_class=OrjsonRoute)
+router = APIRouter(prefix="/v2/webhooks", tags=["Webhooks"], route_class=OrjsonRoute)
 
 
 @router.post(

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from live import (
     CHROMIUM,
+    CHROMIUM_ARGS,
     WIDTHS,
     Receiver,
     Server,
-    start_chromium,
     start_receiver,
     start_server,
     stop_server,
@@ -36,30 +36,21 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     stop_server(started)
 
 
-@pytest.fixture(scope="session")
-def chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """One Chromium per session (per pytest-xdist worker), launched by Playwright's driver as
-    a server: its WebSocket endpoint. Launching one per module cost ~2-3 s each time, and a
-    module's tests split between the two workers start one on each."""
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    # Module scope, not session: while Playwright's sync API is active its event loop counts
+    # as running in this thread, and pytest-asyncio could not run the async tests after it.
     if not Path(CHROMIUM).exists():
         missing = f"{CHROMIUM} is missing: `make test` installs Debian's chromium package"
         if os.environ.get("CI"):  # on CI a skip would pass the dashboard untested
             pytest.fail(missing)
         pytest.skip(missing)
-    with start_chromium(tmp_path_factory.mktemp("chromium")) as endpoint:
-        yield endpoint
-
-
-@pytest.fixture(scope="module")
-def browser(chromium: str) -> Iterator[Browser]:
-    # Module scope, not session: while Playwright's sync API is active its event loop counts
-    # as running in this thread, and pytest-asyncio could not run the async tests after it.
-    # So each module starts Playwright's driver and connects to the session's Chromium; the
-    # contexts it made close when it disconnects.
     with sync_playwright() as playwright:
-        connected = playwright.chromium.connect(chromium)
-        yield connected
-        connected.close()
+        # launch() always starts Chromium on a fresh temporary profile (user-data dir) of its
+        # own and deletes it on close; Playwright refuses a --user-data-dir argument here.
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
 
 
 @pytest.fixture

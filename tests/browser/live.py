@@ -13,9 +13,8 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -39,35 +38,8 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-_CHROMIUM_SERVER = Path(__file__).resolve().parent / "chromium_server.py"
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "results" / "screenshots"
 WIDTHS = (375, 1440)
-
-
-@contextmanager
-def start_chromium(workdir: Path) -> Iterator[str]:
-    """Chromium launched with CHROMIUM_ARGS by Playwright's driver, as a server for
-    `chromium.connect()`: yields its WebSocket endpoint, stops it on leaving
-    (chromium_server.py). The server's command line is launch()'s: the same switches, and a
-    fresh temporary profile (user-data dir) of its own, deleted on close."""
-    config = workdir / "launch.json"
-    config.write_text(json.dumps({"executablePath": CHROMIUM, "args": CHROMIUM_ARGS}))
-    server = subprocess.Popen(
-        [sys.executable, str(_CHROMIUM_SERVER), str(config)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert server.stdin is not None
-    assert server.stdout is not None
-    try:
-        endpoint = server.stdout.readline().strip()
-        assert endpoint.startswith("ws://"), f"Playwright's launch-server printed {endpoint!r}"
-        yield endpoint
-    finally:
-        server.stdin.close()  # the server stops Chromium and its driver, then exits
-        server.wait(timeout=30)
-        server.stdout.close()
 
 
 def width_of(page: Page) -> int:

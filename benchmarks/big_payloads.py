@@ -181,6 +181,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "HOOKCAST_SECRET_KEY": "big-payloads-secret",
         "HOOKCAST_ALLOWED_NETWORKS": "127.0.0.0/8",
         "HOOKCAST_RATE_LIMIT_PER_SECOND": "0",
+        "HOOKCAST_ACCOUNT_RATE_LIMIT_PER_SECOND": "0",
         "HOOKCAST_LOG_LEVEL": "WARNING",
         **dict(item.split("=", 1) for item in args.env),
     }

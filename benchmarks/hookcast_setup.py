@@ -33,8 +33,10 @@ def settings_env(database_url: str) -> dict[str, str]:
         "HOOKCAST_SECRET_KEY": SECRET_KEY,
         "HOOKCAST_ALLOWED_NETWORKS": "127.0.0.0/8",
         "HOOKCAST_LOG_LEVEL": "WARNING",
-        # The API's per-key rate limit (100/s by default) would refuse the offered rates.
+        # The API's rate limits (100/s per key, 500/s per account by default) would refuse
+        # the offered rates.
         "HOOKCAST_RATE_LIMIT_PER_SECOND": "0",
+        "HOOKCAST_ACCOUNT_RATE_LIMIT_PER_SECOND": "0",
         # The fan-out phase measures one event to 1,000 webhooks; the seeding publishes
         # batches of 1,000 events to every webhook (README, "Configuration").
         "HOOKCAST_MAX_WEBHOOKS_PER_ACCOUNT": str(BENCH_MAX_WEBHOOKS),

@@ -183,6 +183,7 @@ def hookcast_env(database_url: str, overrides: Mapping[str, str]) -> dict[str, s
         HOOKCAST_ALLOWED_NETWORKS="127.0.0.0/8",
         HOOKCAST_LEASE_SECONDS="40",
         HOOKCAST_RATE_LIMIT_PER_SECOND="0",
+        HOOKCAST_ACCOUNT_RATE_LIMIT_PER_SECOND="0",
         HOOKCAST_RETENTION_DAYS="0",
         HOOKCAST_WORKER_CONCURRENCY="32",
         HOOKCAST_LOG_LEVEL="WARNING",

@@ -112,6 +112,10 @@ class Settings(BaseSettings):
     retention_days: float = Field(default=30.0, ge=0)  # 0 keeps everything forever
     rate_limit_per_second: float = Field(default=100.0, ge=0)  # per API key; 0 disables
     rate_limit_burst: int = Field(default=200, ge=1)
+    # Per account, over all its keys and sessions (api/ratelimit.py); 0 disables. Five keys'
+    # worth: one key never meets it, an account spreading its requests over many does.
+    account_rate_limit_per_second: float = Field(default=500.0, ge=0)
+    account_rate_limit_burst: int = Field(default=1000, ge=1)
     metrics_token: str | None = Field(default=None, repr=False)  # unset: /metrics is open
 
     @model_validator(mode="after")

@@ -106,6 +106,30 @@ async def test_publishing_counts_against_the_keys_rate_limit(api: Api) -> None:
     assert await _stored(api) == 2
 
 
+async def test_publishing_through_many_keys_counts_against_the_accounts_rate_limit(
+    api: Api,
+) -> None:
+    # Two publisher keys of one account, each well within its own bucket, share the
+    # account's bucket of 3; the refused publish stores nothing.
+    keys = [await api.key(Role.PUBLISHER, account_id=api.account_id) for _ in range(2)]
+    limits = Operations(
+        rate_limit_per_second=0.5,
+        rate_limit_burst=10,
+        account_rate_limit_per_second=0.5,
+        account_rate_limit_burst=3,
+    )
+    app = create_app(api.runtime.services, max_body_bytes=4096, operations=limits)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as c:
+        answers = [
+            await c.post("/v2/events/", json=EVENT, headers={"Authorization": key})
+            for key in keys * 2
+        ]
+    assert [a.status_code for a in answers] == [202, 202, 202, 429]
+    assert "for this account" in assert_error(answers[-1], 429, "rate_limited")
+    assert 1 <= int(answers[-1].headers["Retry-After"]) <= 2
+    assert await _stored(api) == 3
+
+
 async def test_the_openapi_document_still_describes_publishing(api: Api) -> None:
     document = (await api.call("GET", "/openapi.json")).json()
     operation = document["paths"]["/v2/events/"]["post"]

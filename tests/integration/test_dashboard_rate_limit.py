@@ -149,3 +149,38 @@ def test_a_sign_in_and_out_loop_writes_no_more_rows_than_the_limit_allows(tmp_pa
         with sqlite3.connect(tmp_path / "hookcast.db") as db:
             (rows,) = db.execute("SELECT count(*) FROM revoked_sessions").fetchone()
         assert 0 < rows <= BURST, rows
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("portal", [False, True], ids=["operator", "portal"])
+def test_sessions_count_against_their_accounts_rate_limit(tmp_path: Path, portal: bool) -> None:
+    # The account's bucket (4, no refill) is far smaller than the key's or the portal's
+    # (BURST): a session's pages spend it, and then the account's admin key is refused too.
+    account_burst = 4
+    with _limited(
+        tmp_path,
+        HOOKCAST_ACCOUNT_RATE_LIMIT_PER_SECOND="0.01",
+        HOOKCAST_ACCOUNT_RATE_LIMIT_BURST=str(account_burst),
+    ) as (server, api, browser):
+        admin = server.admin_key()
+        if portal:  # the link made (1 of the account's 4), then opened (2)
+            link = _api(api, "POST", "/v2/portal_links/", admin, role="editor", duration="1h")
+            assert link.status_code == 201, link.text
+            start = browser.get(httpx.URL(link.json()["url"]).raw_path.decode())
+        else:  # signed in (1 of 4); the sign-in form itself is not counted
+            form = {"api_key": admin, "csrf": _csrf(browser.get("/")), "next": "/webhooks"}
+            start = browser.post("/signin", data=form)
+        assert start.status_code == 303, start.text
+        pages = [browser.get("/webhooks").status_code for _ in range(account_burst)]
+        refused_page = browser.get("/webhooks")
+        refused_key = _api(api, "GET", "/v2/webhooks/", admin)
+
+    used = 2 if portal else 1
+    assert pages == [200] * (account_burst - used) + [429] * used, pages
+    assert refused_page.status_code == 429
+    assert "or its account did" in refused_page.text
+    # The admin key has spent at most 2 of its own BURST: its account's bucket refused it.
+    assert refused_key.status_code == 429, refused_key.text
+    (error,) = refused_key.json()["errors"]
+    assert error["description"].startswith("too many requests for this account"), error
+    assert int(refused_key.headers["Retry-After"]) >= 1

@@ -67,6 +67,7 @@ def test_a_tenant_churning_webhooks_keeps_at_most_its_limit_of_series(tmp_path: 
         HOOKCAST_ALLOWED_NETWORKS="127.0.0.0/8",
         HOOKCAST_MAX_WEBHOOKS_PER_ACCOUNT=str(LIMIT),
         HOOKCAST_RATE_LIMIT_PER_SECOND="0",
+        HOOKCAST_ACCOUNT_RATE_LIMIT_PER_SECOND="0",
     )
     with serve(env, tmp_path) as server, httpx.Client(base_url=server.url, timeout=10) as client:
         victim_key = server.admin_key()

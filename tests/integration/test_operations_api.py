@@ -135,6 +135,34 @@ async def test_a_key_over_its_rate_is_refused_with_429_and_retry_after(api: Api)
     assert_error(unauthenticated, 401)
 
 
+async def test_many_keys_of_one_account_are_refused_at_the_accounts_limit(api: Api) -> None:
+    # Each key has a bucket of its own (burst 3, far from spent); the account's (burst 5) is
+    # shared by all of them, and another account's key is served beside them.
+    sqlite_only(api.runtime.settings.database_url)
+    keys = [await api.key(Role.VIEWER, account_id=api.account_id) for _ in range(3)]
+    other = await api.runtime.services.accounts.create_account("Other")
+    theirs = await api.key(Role.VIEWER, account_id=other.id)
+    limits = {
+        "rate_limit_per_second": 0.5,
+        "rate_limit_burst": 3,
+        "account_rate_limit_per_second": 0.5,
+        "account_rate_limit_burst": 5,
+    }
+    async with client_for(api.runtime.services, **limits) as client:
+
+        async def get(key: str) -> httpx.Response:
+            return await client.get("/v2/sites/", headers={"Authorization": key})
+
+        ours = [await get(key) for key in keys * 2]
+        their_answer = await get(theirs)
+
+    assert [r.status_code for r in ours] == [200, 200, 200, 200, 200, 429]
+    error = assert_error(ours[-1], 429, "rate_limited")
+    assert "too many requests for this account: at most 0.5 per second (bursts of 5)" in error
+    assert 1 <= int(ours[-1].headers["Retry-After"]) <= 2
+    assert their_answer.status_code == 200
+
+
 async def test_a_rate_of_zero_disables_the_limit(api: Api) -> None:
     sqlite_only(api.runtime.settings.database_url)
     async with client_for(api.runtime.services, rate_limit_per_second=0) as client:

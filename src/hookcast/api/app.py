@@ -117,8 +117,13 @@ def create_app(
     app.state.portal_key = portal_key
     app.state.operations = operations = operations or Operations()
     app.state.rate_limiter = limiter = (
-        RateLimiter(per_second=operations.rate_limit_per_second, burst=operations.rate_limit_burst)
-        if operations.rate_limit_per_second > 0
+        RateLimiter(
+            per_second=operations.rate_limit_per_second,
+            burst=operations.rate_limit_burst,
+            account_per_second=operations.account_rate_limit_per_second,
+            account_burst=operations.account_rate_limit_burst,
+        )
+        if operations.rate_limit_per_second > 0 or operations.account_rate_limit_per_second > 0
         else None
     )
     modules = (

@@ -22,3 +22,5 @@ class Operations:
     metrics_token: str | None = field(default=None, repr=False)
     rate_limit_per_second: float = 0.0  # per API key; 0 disables rate limiting
     rate_limit_burst: int = 0
+    account_rate_limit_per_second: float = 0.0  # per account, all its keys; 0 disables
+    account_rate_limit_burst: int = 0

@@ -1,7 +1,11 @@
-"""Per-API-key rate limiting: a token bucket per key, in this process's memory.
+"""Rate limiting, in this process's memory: a token bucket per API key (or per account's
+portal sessions) and one per account, each request taking a token from both.
 
-Several API servers each keep their own buckets, so a key's real limit is the per-server
-limit times the number of servers (documented in docs/operations.md).
+The key's bucket bounds one client; the account's bounds one tenant however many keys and
+sessions it spreads its requests over (an account's admins may hold 100 keys, so without it
+one tenant could make 100 times a key's rate and take a server's CPU from the others).
+Several API servers each keep their own buckets, so the real limits are the per-server ones
+times the number of servers (documented in docs/operations.md).
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from collections.abc import Callable
 
 from starlette.exceptions import HTTPException
 
-from hookcast.domain.ratelimit import TokenBucket
+from hookcast.domain.ratelimit import TokenBucket, take_all
 
 __all__ = ["RateLimiter"]
 
@@ -23,27 +27,54 @@ class RateLimiter:
         *,
         per_second: float,
         burst: int,
+        account_per_second: float = 0.0,
+        account_burst: int = 1,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
+        # A rate of 0 disables that limit (the key's or the account's), not the other.
         self._rate = per_second
         self._burst = float(max(burst, 1))
+        self._account_rate = account_per_second
+        self._account_burst = float(max(account_burst, 1))
         self._monotonic = monotonic
         # Keyed by API key id (and by "portal:<account id>" for the dashboard's portal
-        # sessions, dashboard/deps.py): only authenticated callers get a bucket, so the map
-        # is bounded by the number of keys and accounts (unauthenticated requests cannot
-        # grow it).
+        # sessions, dashboard/deps.py), and by account id: only authenticated callers get a
+        # bucket, so the maps are bounded by the number of keys and accounts
+        # (unauthenticated requests cannot grow them).
         self._buckets: dict[str, TokenBucket] = {}
+        self._accounts: dict[str, TokenBucket] = {}
 
-    def check(self, key: str) -> None:
-        """Raises a 429 with Retry-After when `key` is over its limit."""
-        bucket = self._buckets.get(key)
-        if bucket is None:
-            bucket = self._buckets[key] = TokenBucket(rate=self._rate, burst=self._burst)
-        wait = bucket.take(self._monotonic())
-        if wait > 0:
-            raise HTTPException(
-                429,
-                detail=f"too many requests for this API key: at most {self._rate:g} per "
-                f"second (bursts of {self._burst:g}); retry after the Retry-After delay",
-                headers={"Retry-After": str(max(1, math.ceil(wait)))},
+    def check(self, key: str, *, account: str) -> None:
+        """Takes a token from `key`'s bucket and from `account`'s, or from neither: raises
+        a 429 with Retry-After, naming the limit, when either is over it."""
+        buckets: list[TokenBucket] = []
+        shared: TokenBucket | None = None
+        if self._rate > 0:
+            bucket = self._buckets.get(key)
+            if bucket is None:
+                bucket = self._buckets[key] = TokenBucket(rate=self._rate, burst=self._burst)
+            buckets.append(bucket)
+        if self._account_rate > 0:
+            shared = self._accounts.get(account)
+            if shared is None:
+                shared = self._accounts[account] = TokenBucket(
+                    rate=self._account_rate, burst=self._account_burst
+                )
+            buckets.append(shared)
+        refusal = take_all(buckets, self._monotonic())
+        if refusal is None:
+            return
+        if buckets[refusal.index] is not shared:
+            detail = (
+                f"too many requests for this API key: at most {self._rate:g} per "
+                f"second (bursts of {self._burst:g}); retry after the Retry-After delay"
             )
+        else:
+            detail = (
+                f"too many requests for this account: at most {self._account_rate:g} per "
+                f"second (bursts of {self._account_burst:g}) across all its API keys and "
+                "sessions; retry after the Retry-After delay"
+            )
+        raise HTTPException(
+            429, detail=detail, headers={"Retry-After": str(max(1, math.ceil(refusal.wait)))}
+        )

@@ -193,6 +193,8 @@ class Runtime:
             metrics_token=self.settings.metrics_token,
             rate_limit_per_second=self.settings.rate_limit_per_second,
             rate_limit_burst=self.settings.rate_limit_burst,
+            account_rate_limit_per_second=self.settings.account_rate_limit_per_second,
+            account_rate_limit_burst=self.settings.account_rate_limit_burst,
         )
 
     def app(

@@ -49,17 +49,19 @@ async def get_visit(request: Request, dash: DashDep) -> Visit:
 
 
 def _count(request: Request, visit: Visit) -> None:
-    """Counts a signed-in page against the API's per-key rate limit (api/ratelimit.py, on
-    the app's state: the dashboard does not import the API): an operator's against the key
+    """Counts a signed-in page against the API's rate limits (api/ratelimit.py, on the
+    app's state: the dashboard does not import the API): an operator's against the key
     signed in with; a portal session's against a bucket of its account's portal sessions,
     not the admin key that made the link (its customer must not exhaust the platform's
-    key). Uncounted, a portal user sent 1,000 test events in 6.9 s, all accepted."""
+    key); either against its account's bucket too, as the account's API requests are.
+    Uncounted, a portal user sent 1,000 test events in 6.9 s, all accepted."""
     session = visit.session
-    portal_of = session.account_id if session.portal else None
-    count_session_start(request, key_id=session.key_id, portal_of=portal_of)
+    count_session_start(
+        request, key_id=session.key_id, account_id=session.account_id, portal=session.portal
+    )
 
 
-def count_session_start(request: Request, *, key_id: str, portal_of: str | None) -> None:
+def count_session_start(request: Request, *, key_id: str, account_id: str, portal: bool) -> None:
     """Counts a session about to start (a sign-in, a portal link opened) as `_count` counts
     its pages: each session's sign-out writes a row (the session refused until it expires),
     and sign-out itself is never refused, so counting the starts bounds those rows by the
@@ -67,7 +69,7 @@ def count_session_start(request: Request, *, key_id: str, portal_of: str | None)
     through a key of 1 request a second)."""
     limiter = getattr(request.app.state, "rate_limiter", None)
     if limiter is not None:
-        limiter.check(key_id if portal_of is None else f"portal:{portal_of}")
+        limiter.check(f"portal:{account_id}" if portal else key_id, account=account_id)
 
 
 VisitDep = Annotated[Visit, Depends(get_visit)]

@@ -271,8 +271,9 @@ def _too_many_requests(dashboard: Dashboard, request: Request, exc: HTTPExceptio
         request,
         status=429,
         title="Too many requests",
-        message=f"This session made more requests than the server allows; try again in "
-        f"{wait} second{'' if wait == '1' else 's'}.",
+        message="This session made more requests than the server allows (or its account "
+        f"did, across all its keys and sessions); try again in {wait} "
+        f"second{'' if wait == '1' else 's'}.",
     )
     response.headers.update(headers)
     return response

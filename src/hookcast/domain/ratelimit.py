@@ -1,13 +1,15 @@
-"""A token bucket: `rate` requests per second on average, bursts of up to `burst`.
+"""A token bucket: `rate` requests per second on average, bursts of up to `burst`; and
+taking from several buckets at once (a key's and its account's), all or none.
 
 Pure: the caller passes the time (monotonic seconds), so tests walk it by hand.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["TokenBucket"]
+__all__ = ["Refusal", "TokenBucket", "take_all"]
 
 
 @dataclass(slots=True)
@@ -20,9 +22,15 @@ class TokenBucket:
     def take(self, now: float) -> float:
         """Takes one token if there is one and returns 0.0; otherwise returns how many
         seconds until one is available (nothing is taken)."""
+        wait = self.wait(now)
+        if wait == 0.0:
+            self.tokens -= 1.0
+        return wait
+
+    def wait(self, now: float) -> float:
+        """Seconds until a token is available, 0.0 if one is now; takes nothing."""
         self._refill(now)
         if self.tokens >= 1.0:
-            self.tokens -= 1.0
             return 0.0
         return (1.0 - self.tokens) / self.rate
 
@@ -33,3 +41,26 @@ class TokenBucket:
             elapsed = max(0.0, now - self.updated)
             self.tokens = min(self.burst, self.tokens + elapsed * self.rate)
         self.updated = now
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    index: int  # which of the buckets refused (the one with the longest wait)
+    wait: float  # seconds until every bucket has a token
+
+
+def take_all(buckets: Sequence[TokenBucket], now: float) -> Refusal | None:
+    """Takes a token from each bucket if every one has a token, and returns None; otherwise
+    takes none and says which bucket refused. A request refused by one limit then costs the
+    other nothing: a key refused by its account's bucket keeps its own tokens, and the
+    account's others are not spent by a key over its own limit."""
+    longest, refused = 0.0, -1
+    for index, bucket in enumerate(buckets):
+        wait = bucket.wait(now)
+        if wait > longest:
+            longest, refused = wait, index
+    if refused >= 0:
+        return Refusal(index=refused, wait=longest)
+    for bucket in buckets:
+        bucket.tokens -= 1.0
+    return None

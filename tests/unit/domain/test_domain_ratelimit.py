@@ -1,10 +1,11 @@
-"""The token bucket behind per-key rate limits: bursts, refill, and the wait it reports."""
+"""The token bucket behind the per-key and per-account rate limits: bursts, refill, the wait
+it reports, and taking from a key's and its account's bucket together (all or none)."""
 
 from __future__ import annotations
 
 import pytest
 
-from hookcast.domain.ratelimit import TokenBucket
+from hookcast.domain.ratelimit import Refusal, TokenBucket, take_all
 
 
 def test_a_full_bucket_allows_a_burst_then_refuses() -> None:
@@ -46,3 +47,51 @@ def test_time_going_backwards_adds_no_tokens() -> None:
     bucket = TokenBucket(rate=1.0, burst=1)
     assert bucket.take(5.0) == 0.0
     assert bucket.take(1.0) > 0
+
+
+def _refusal(refusal: Refusal | None) -> tuple[int, float]:
+    assert refusal is not None
+    return refusal.index, refusal.wait
+
+
+def test_wait_says_when_a_token_comes_and_takes_nothing() -> None:
+    bucket = TokenBucket(rate=2.0, burst=1)
+    assert bucket.wait(0.0) == 0.0
+    assert bucket.wait(0.0) == 0.0  # still there: wait took nothing
+    assert bucket.take(0.0) == 0.0
+    assert bucket.wait(0.0) == pytest.approx(0.5)
+    assert bucket.wait(0.25) == pytest.approx(0.25)
+    assert bucket.wait(0.5) == 0.0
+
+
+def test_take_all_takes_one_token_from_each_bucket() -> None:
+    key, account = TokenBucket(rate=1.0, burst=2), TokenBucket(rate=1.0, burst=3)
+    assert take_all([key, account], 0.0) is None
+    assert (key.tokens, account.tokens) == (1.0, 2.0)
+
+
+def test_take_all_refused_by_one_bucket_takes_from_none_and_names_it() -> None:
+    key, account = TokenBucket(rate=1.0, burst=5), TokenBucket(rate=4.0, burst=2)
+    assert take_all([key, account], 0.0) is None
+    assert take_all([key, account], 0.0) is None
+    # The account's two are gone; the key has 3.
+    assert _refusal(take_all([key, account], 0.0)) == pytest.approx((1, 0.25))
+    assert key.tokens == 3.0  # the refused request cost the key nothing
+    # The other way round: the key empty, the account full.
+    key, account = TokenBucket(rate=0.5, burst=1), TokenBucket(rate=1.0, burst=10)
+    assert take_all([key, account], 0.0) is None
+    assert _refusal(take_all([key, account], 0.0)) == pytest.approx((0, 2.0))
+    assert account.tokens == 9.0
+
+
+def test_take_all_refused_by_both_names_the_longer_wait() -> None:
+    key, account = TokenBucket(rate=2.0, burst=1), TokenBucket(rate=0.5, burst=1)
+    assert take_all([key, account], 0.0) is None
+    # The request may go only once both have a token: in 2 s, the account's.
+    assert _refusal(take_all([key, account], 0.0)) == pytest.approx((1, 2.0))
+    assert _refusal(take_all([key, account], 1.0)) == pytest.approx((1, 1.0))
+    assert take_all([key, account], 2.0) is None
+
+
+def test_take_all_of_no_buckets_always_allows() -> None:
+    assert take_all([], 0.0) is None

@@ -53,7 +53,8 @@ async def _caller(
     state = _state(request)
     caller = await state.authenticator.caller(authorization)
     if state.limiter is not None:
-        state.limiter.check(caller.key_id or caller.account_id)  # 429 with Retry-After
+        # 429 with Retry-After past the key's limit or its account's
+        state.limiter.check(caller.key_id or caller.account_id, account=caller.account_id)
     return caller
 
 

@@ -68,7 +68,7 @@ async def signin(
         return _signin_form(request, dash, error=WRONG_KEY, status=401)
     if caller.role is Role.PUBLISHER or caller.key_id is None:
         return _signin_form(request, dash, error=PUBLISHER_REFUSED, status=403)
-    count_session_start(request, key_id=caller.key_id, portal_of=None)
+    count_session_start(request, key_id=caller.key_id, account_id=caller.account_id, portal=False)
     now = dash.now()
     session = sessions.Session.start(
         account_id=caller.account_id,
@@ -120,7 +120,7 @@ async def open_portal(request: Request, token: str, dash: DashDep) -> Response:
             back=False,
             theme=theme,
         )
-    count_session_start(request, key_id=link.issuer_key_id, portal_of=link.account_id)
+    count_session_start(request, key_id=link.issuer_key_id, account_id=link.account_id, portal=True)
     origins = link.frame_ancestors
     if origins is None:  # the link names none: the account's default, read now
         customer = Caller(link.account_id, link.role, portal=True)

@@ -826,6 +826,7 @@ class _TransactionView(SqlStore):
         self._transaction = CallerTransaction(connection)
         # Its own: what the caller's transaction reads may yet be rolled back.
         self._claimed_webhooks = ClaimedWebhooks(store._box)
+        self._foreseen = ForeseenNotices()
         self._horizon = horizon_sql.KnownHorizon()
         # Its own, never told: its edits commit when the caller commits, after they return.
         self._edit_listeners = []

@@ -15,7 +15,7 @@ from hookcast.domain.models import Account, DeliveryStatus, Event, Webhook
 from hookcast.ports import DeliveryQuery, PageRequest
 from hookcast.store import SqlStore, migrate
 from hookcast.store.migrate import upgrade_to
-from hookcast.store.partitions import partition_name
+from hookcast.store.partitions import PARTITIONED, partition_name
 from hookcast.store.types import to_micros
 from support import factories as make
 from support.postgres import run_sql
@@ -133,6 +133,45 @@ async def _execute(url: str, *statements: str) -> None:
             await conn.execute(statement)
     finally:
         await conn.close()
+
+
+# An event trigger recording each table DROP with the transaction that ran it.
+_RECORD_DROPS = (
+    "CREATE TABLE dropped (name text, transaction_id bigint)",
+    """CREATE FUNCTION record_drop() RETURNS event_trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        INSERT INTO dropped SELECT object_name, txid_current()
+        FROM pg_event_trigger_dropped_objects() WHERE object_type = 'table';
+    END $$""",
+    "CREATE EVENT TRIGGER record_drops ON sql_drop EXECUTE FUNCTION record_drop()",
+)
+
+
+async def test_a_pass_drops_each_day_in_a_transaction_of_its_own(
+    pg_store: SqlStore, postgres_database: str
+) -> None:
+    # With every due day in one transaction, the DROP's lock on `deliveries` (ACCESS
+    # EXCLUSIVE: every publish and claim waits), taken at the first day, was held through
+    # each later day's count and checks: a backlog of days stopped delivery for their sum.
+    acme, hook = await _webhook(pg_store)
+    days = [TOMORROW + timedelta(days=offset) for offset in range(3)]
+    for day in days:
+        await _publish_and_send(pg_store, acme, hook, day)
+    await pg_store.prune_before(TOMORROW, limit=1000)  # the days before theirs dropped now
+    await _execute(postgres_database, *_RECORD_DROPS)
+
+    pruned = await pg_store.prune_before(days[-1] + timedelta(days=1), limit=1000)
+
+    assert (pruned.deliveries, pruned.events) == (3, 3)
+    conn = await asyncpg.connect(postgres_database)
+    try:
+        rows = await conn.fetch("SELECT name, transaction_id FROM dropped")
+    finally:
+        await conn.close()
+    names = {table: [partition_name(table, day.date()) for day in days] for table in PARTITIONED}
+    assert sorted(row["name"] for row in rows) == sorted(names["attempts"] + names["deliveries"])
+    transactions = [row["transaction_id"] for row in rows]
+    assert len(set(transactions)) == len(transactions), "two days dropped in one transaction"
 
 
 def _row_values(created: datetime, number: int) -> tuple[str, str]:

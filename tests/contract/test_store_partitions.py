@@ -5,6 +5,7 @@ attempts still go with it, and the migration keeps the rows it moves."""
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -13,12 +14,14 @@ import pytest
 
 from hookcast.domain.models import Account, DeliveryStatus, Event, Webhook
 from hookcast.ports import DeliveryQuery, PageRequest
-from hookcast.store import SqlStore, migrate
+from hookcast.store import SqlStore, migrate, open_store
 from hookcast.store.migrate import upgrade_to
 from hookcast.store.partitions import PARTITIONED, partition_name
 from hookcast.store.types import to_micros
 from support import factories as make
+from support.lock_race import waiting
 from support.postgres import run_sql
+from support.waiting import eventually
 
 pytestmark = pytest.mark.postgres
 
@@ -124,6 +127,50 @@ async def test_rows_of_a_day_without_a_partition_land_in_the_default_one(
     pruned = await pg_store.prune_before(datetime(2021, 1, 1, tzinfo=UTC), limit=1000)
     assert (pruned.deliveries, pruned.events) == (1, 1)
     assert await _scalar(postgres_database, count) == 0
+
+
+async def test_a_publish_is_served_while_a_pass_waits_after_dropping_a_day(
+    pg_store: SqlStore, postgres_database: str, secret_key: bytes
+) -> None:
+    # The pass drops the delivery day, then waits at the gate (a SHARE lock on `attempts`)
+    # to drop the attempts day. With every day in one transaction it still held the lock its
+    # delivery day's DROP took on `deliveries` there, and the publish waited behind it.
+    acme, hook = await _webhook(pg_store)
+    await _publish_and_send(pg_store, acme, hook, TOMORROW)
+    await pg_store.prune_before(TOMORROW, limit=1000)  # the days before its own dropped now
+    gate = await asyncpg.connect(postgres_database)
+    retention_store = await open_store(postgres_database, secret_key=secret_key)
+    try:
+        holding = gate.transaction()
+        await holding.start()
+        await gate.execute("LOCK TABLE attempts IN SHARE MODE")
+        retention = asyncio.ensure_future(
+            retention_store.prune_before(TOMORROW + timedelta(days=1), limit=1000)
+        )
+        await eventually(
+            functools.partial(waiting, postgres_database, 1), message="the pass never waited"
+        )
+        later = make.event(acme.id, created=TOMORROW + timedelta(days=1))
+        publish = asyncio.ensure_future(
+            pg_store.append_events(events=[later], fanout=make.fanout_to(hook.id))
+        )
+
+        async def settled() -> bool:
+            return publish.done() or await waiting(postgres_database, 2)
+
+        await eventually(settled, message="the publish neither committed nor waited")
+        served = publish.done()
+        await holding.commit()
+        await asyncio.gather(publish, retention)
+    finally:
+        await gate.close()
+        await retention_store.close()
+
+    assert served, "the publish waited on the pass"
+    assert retention.result().deliveries == 1
+    assert partition_name("deliveries", TOMORROW.date()) not in await _tables(
+        postgres_database, "deliveries_%"
+    )
 
 
 async def _execute(url: str, *statements: str) -> None:

@@ -1,6 +1,7 @@
 """PostgreSQL's day partitions of deliveries and attempts (store/partitions.py): retention
-drops a finished day whole, keeps a day an unfinished delivery is in, a deleted delivery's
-attempts still go with it, and the migration keeps the rows it moves."""
+drops a finished day whole, each day in a transaction of its own (a publish is served
+between them), keeps a day an unfinished delivery is in, a deleted delivery's attempts
+still go with it, and the migration keeps the rows it moves."""
 
 from __future__ import annotations
 

@@ -22,8 +22,7 @@ from benchmarks.scaling import durable_postgres, postgres_cpu
 from hookcast.store import migrate
 from hookcast.store.asyncpg_connector import AsyncpgConnector
 from hookcast.store.migrate import upgrade_to
-from hookcast.store.operations import _PRUNE_DELIVERIES, _PRUNE_EVENTS
-from hookcast.store.partitions import drop_finished_days
+from hookcast.store.operations import _PRUNE_DELIVERIES, _PRUNE_EVENTS, drop_old_days
 from hookcast.store.types import to_micros
 
 _BATCH = 1000  # retention's rows per transaction (delivery/retention.py)
@@ -102,8 +101,7 @@ async def _batches(connector: AsyncpgConnector, statement: Any, before: datetime
 
 
 async def _drop(connector: AsyncpgConnector, before: datetime) -> int:
-    async with connector.writing() as tx:
-        return await drop_finished_days(tx, before=before)
+    return await drop_old_days(connector.writing, before)
 
 
 async def measure(url: str, postmaster: int, *, deliveries: int, partitioned: bool) -> Any:

@@ -1,10 +1,12 @@
 """PostgreSQL's day partitions of deliveries and attempts (store/partitions.py): retention
-drops a finished day whole, keeps a day an unfinished delivery is in, a deleted delivery's
-attempts still go with it, and the migration keeps the rows it moves."""
+drops a finished day whole, each day in a transaction of its own (a publish is served
+between them), keeps a day an unfinished delivery is in, a deleted delivery's attempts
+still go with it, and the migration keeps the rows it moves."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -13,12 +15,14 @@ import pytest
 
 from hookcast.domain.models import Account, DeliveryStatus, Event, Webhook
 from hookcast.ports import DeliveryQuery, PageRequest
-from hookcast.store import SqlStore, migrate
+from hookcast.store import SqlStore, migrate, open_store
 from hookcast.store.migrate import upgrade_to
-from hookcast.store.partitions import partition_name
+from hookcast.store.partitions import PARTITIONED, partition_name
 from hookcast.store.types import to_micros
 from support import factories as make
+from support.lock_race import waiting
 from support.postgres import run_sql
+from support.waiting import eventually
 
 pytestmark = pytest.mark.postgres
 
@@ -126,6 +130,50 @@ async def test_rows_of_a_day_without_a_partition_land_in_the_default_one(
     assert await _scalar(postgres_database, count) == 0
 
 
+async def test_a_publish_is_served_while_a_pass_waits_after_dropping_a_day(
+    pg_store: SqlStore, postgres_database: str, secret_key: bytes
+) -> None:
+    # The pass drops the delivery day, then waits at the gate (a SHARE lock on `attempts`)
+    # to drop the attempts day. With every day in one transaction it still held the lock its
+    # delivery day's DROP took on `deliveries` there, and the publish waited behind it.
+    acme, hook = await _webhook(pg_store)
+    await _publish_and_send(pg_store, acme, hook, TOMORROW)
+    await pg_store.prune_before(TOMORROW, limit=1000)  # the days before its own dropped now
+    gate = await asyncpg.connect(postgres_database)
+    retention_store = await open_store(postgres_database, secret_key=secret_key)
+    try:
+        holding = gate.transaction()
+        await holding.start()
+        await gate.execute("LOCK TABLE attempts IN SHARE MODE")
+        retention = asyncio.ensure_future(
+            retention_store.prune_before(TOMORROW + timedelta(days=1), limit=1000)
+        )
+        await eventually(
+            functools.partial(waiting, postgres_database, 1), message="the pass never waited"
+        )
+        later = make.event(acme.id, created=TOMORROW + timedelta(days=1))
+        publish = asyncio.ensure_future(
+            pg_store.append_events(events=[later], fanout=make.fanout_to(hook.id))
+        )
+
+        async def settled() -> bool:
+            return publish.done() or await waiting(postgres_database, 2)
+
+        await eventually(settled, message="the publish neither committed nor waited")
+        served = publish.done()
+        await holding.commit()
+        await asyncio.gather(publish, retention)
+    finally:
+        await gate.close()
+        await retention_store.close()
+
+    assert served, "the publish waited on the pass"
+    assert retention.result().deliveries == 1
+    assert partition_name("deliveries", TOMORROW.date()) not in await _tables(
+        postgres_database, "deliveries_%"
+    )
+
+
 async def _execute(url: str, *statements: str) -> None:
     conn = await asyncpg.connect(url)
     try:
@@ -133,6 +181,45 @@ async def _execute(url: str, *statements: str) -> None:
             await conn.execute(statement)
     finally:
         await conn.close()
+
+
+# An event trigger recording each table DROP with the transaction that ran it.
+_RECORD_DROPS = (
+    "CREATE TABLE dropped (name text, transaction_id bigint)",
+    """CREATE FUNCTION record_drop() RETURNS event_trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        INSERT INTO dropped SELECT object_name, txid_current()
+        FROM pg_event_trigger_dropped_objects() WHERE object_type = 'table';
+    END $$""",
+    "CREATE EVENT TRIGGER record_drops ON sql_drop EXECUTE FUNCTION record_drop()",
+)
+
+
+async def test_a_pass_drops_each_day_in_a_transaction_of_its_own(
+    pg_store: SqlStore, postgres_database: str
+) -> None:
+    # With every due day in one transaction, the DROP's lock on `deliveries` (ACCESS
+    # EXCLUSIVE: every publish and claim waits), taken at the first day, was held through
+    # each later day's count and checks: a backlog of days stopped delivery for their sum.
+    acme, hook = await _webhook(pg_store)
+    days = [TOMORROW + timedelta(days=offset) for offset in range(3)]
+    for day in days:
+        await _publish_and_send(pg_store, acme, hook, day)
+    await pg_store.prune_before(TOMORROW, limit=1000)  # the days before theirs dropped now
+    await _execute(postgres_database, *_RECORD_DROPS)
+
+    pruned = await pg_store.prune_before(days[-1] + timedelta(days=1), limit=1000)
+
+    assert (pruned.deliveries, pruned.events) == (3, 3)
+    conn = await asyncpg.connect(postgres_database)
+    try:
+        rows = await conn.fetch("SELECT name, transaction_id FROM dropped")
+    finally:
+        await conn.close()
+    names = {table: [partition_name(table, day.date()) for day in days] for table in PARTITIONED}
+    assert sorted(row["name"] for row in rows) == sorted(names["attempts"] + names["deliveries"])
+    transactions = [row["transaction_id"] for row in rows]
+    assert len(set(transactions)) == len(transactions), "two days dropped in one transaction"
 
 
 def _row_values(created: datetime, number: int) -> tuple[str, str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -70,15 +72,38 @@ def _stats(_database: str) -> Select[Any]:
 _STATS = Statement(_stats)
 
 
-async def drop_old_days(tx: Transaction, before: datetime) -> int:
-    """PostgreSQL's part of a retention batch, in a transaction of its own (creating and
-    dropping a partition locks its parent, which publishes wait for): the coming days'
-    partitions, then the finished days wholly before `before`'s day (store/partitions.py).
-    Returns the deliveries dropped: none when another pass is at it (`take_the_days`)."""
-    if not await partitions.take_the_days(tx):
-        return 0
-    await partitions.create_ahead(tx, now=datetime.now(UTC))
-    return await partitions.drop_finished_days(tx, before=partitions.day_start(before))
+async def drop_old_days(
+    writing: Callable[[], AbstractAsyncContextManager[Transaction]], before: datetime
+) -> int:
+    """PostgreSQL's part of a retention pass: the coming days' partitions, then the finished
+    days wholly before `before`'s day (store/partitions.py), each day in a transaction of
+    its own from `writing`. Creating and dropping a partition locks its parent, and a DROP's
+    lock on `deliveries` stops every publish and claim until its commit: with every due day
+    in one transaction that lock, taken at the first day, was held through each later day's
+    count and checks, the sum of a backlog (10 days of 100,000 deliveries: docs/benchmarks.md,
+    "Retention by day, a transaction per day"); now for one day's second check. Each of
+    these transactions takes the days' lock first (`take_the_days`); a pass finding it taken
+    leaves the rest to the one holding it. Returns the deliveries dropped."""
+    cut = partitions.day_start(before)
+    async with writing() as tx:
+        if not await partitions.take_the_days(tx):
+            return 0
+        await partitions.create_ahead(tx, now=datetime.now(UTC))
+        days = await partitions.due_days(tx, "deliveries", before=cut)
+        attempt_days = await partitions.due_days(tx, "attempts", before=cut)
+    dropped = 0
+    for name in days:
+        async with writing() as tx:
+            if not await partitions.take_the_days(tx):
+                return dropped
+            dropped += await partitions.drop_delivery_day(tx, name)
+    for name in attempt_days:
+        async with writing() as tx:
+            if not await partitions.take_the_days(tx) or not await partitions.drop_attempts_day(
+                tx, name
+            ):
+                break
+    return dropped
 
 
 async def prune_before(tx: Transaction, before: datetime, *, limit: int) -> Pruned:

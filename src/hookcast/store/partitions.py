@@ -6,6 +6,7 @@ UTC day (`deliveries_20261205`), plus a default partition that takes any row no 
 retention pass create the coming days ahead. Retention drops a day once it is wholly past
 the cut-off and holds no unfinished delivery: no row is deleted one by one, so the cost is
 a catalog change, not a DELETE and its WAL for every row (docs/scaling.md has the numbers).
+Each day is dropped in a transaction of its own (store/operations.py `drop_old_days`).
 
 A day's attempts belong to deliveries created that day or before, so an attempts day is
 dropped only once no delivery created before its end remains.
@@ -29,7 +30,9 @@ __all__ = [
     "create_ahead",
     "create_sql",
     "day_start",
-    "drop_finished_days",
+    "drop_attempts_day",
+    "drop_delivery_day",
+    "due_days",
     "partition_name",
     "take_the_days",
 ]
@@ -134,27 +137,24 @@ async def create_ahead(tx: Transaction, *, now: datetime, days: int = AHEAD_DAYS
     return created
 
 
-async def drop_finished_days(tx: Transaction, *, before: datetime) -> int:
-    """Drops the delivery days wholly before `before` that hold no unfinished delivery, and
-    the attempts days no remaining delivery can own. Returns the deliveries dropped."""
-    await tx.execute(_LOCK_TIMEOUT)
-    dropped = 0
-    for day, name in sorted((await _days(tx, "deliveries")).items()):
-        if _bounds(day)[1] > to_micros(before):
-            break
-        dropped += await _drop_if_finished(tx, name)
-    for day, name in sorted((await _days(tx, "attempts")).items()):
-        high = _bounds(day)[1]
-        if high > to_micros(before) or await _owners_remain(tx, high):
-            break
-        await tx.execute(text(f"DROP TABLE {name}"))
-    return dropped
+async def due_days(tx: Transaction, table: str, *, before: datetime) -> list[str]:
+    """The day partitions of `table` wholly before `before`, oldest first: what a pass may
+    drop, one transaction each (`drop_delivery_day`, `drop_attempts_day`)."""
+    cut = to_micros(before)
+    days = sorted((await _days(tx, table)).items())
+    return [name for day, name in days if _bounds(day)[1] <= cut]
 
 
-async def _drop_if_finished(tx: Transaction, name: str) -> int:
+async def drop_delivery_day(tx: Transaction, name: str) -> int:
     """Drops delivery partition `name` unless it holds an unfinished delivery (it is then
-    kept, its finished rows deleted one by one: see operations.prune_before); how many
-    deliveries it held."""
+    kept, its finished rows deleted one by one: see operations.prune_before) or is gone
+    already (another pass dropped it since this one listed it); how many deliveries it held.
+    Its own transaction, holding the days' lock (`take_the_days`): the DROP's lock on
+    `deliveries` stops every publish and claim until the commit, so it is held for one
+    day's second check, never for the next day's checks as well."""
+    await tx.execute(_LOCK_TIMEOUT)
+    if not await _exists(tx, name):
+        return 0
     unfinished = text(_ANY_UNFINISHED.format(name=name))
     if await tx.fetch_one(unfinished) is not None:
         return 0
@@ -172,6 +172,30 @@ async def _drop_if_finished(tx: Transaction, name: str) -> int:
         return 0
     await tx.execute(text(f"DROP TABLE {name}"))
     return int(row[0]) if row else 0
+
+
+async def drop_attempts_day(tx: Transaction, name: str) -> bool:
+    """Drops attempts partition `name` once no remaining delivery can own its rows (one
+    created before its end): whether the day is gone, so that the next may go too. Its own
+    transaction, as `drop_delivery_day`'s: DROP locks `attempts` (every recording waits)."""
+    await tx.execute(_LOCK_TIMEOUT)
+    if not await _exists(tx, name):
+        return True
+    high = _bounds(datetime.strptime(name[-8:], "%Y%m%d").date())[1]
+    if await _owners_remain(tx, high):
+        return False
+    await tx.execute(text(f"DROP TABLE {name}"))
+    return True
+
+
+_EXISTS = text("SELECT to_regclass(:name) IS NOT NULL")
+
+
+async def _exists(tx: Transaction, name: str) -> bool:
+    """Whether partition `name` is still there: only a pass holding the days' lock drops one,
+    so the answer holds for the transaction."""
+    row = await tx.fetch_one(_EXISTS, {"name": name})
+    return bool(row and row[0])
 
 
 # Names come from the catalog (day partitions), never from input.

@@ -769,8 +769,7 @@ class SqlStore:
     async def prune_before(self, before: datetime, *, limit: int) -> Pruned:
         dropped = 0
         if self.dialect == "postgresql":
-            async with self._writing() as tx:
-                dropped = await operations_sql.drop_old_days(tx, before)
+            dropped = await operations_sql.drop_old_days(self._writing, before)
         async with self._writing() as tx:
             pruned = await operations_sql.prune_before(tx, before, limit=limit)
         return replace(pruned, deliveries=dropped + pruned.deliveries)

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
+from email.message import Message
 from pathlib import Path
 from urllib.parse import quote
 
@@ -222,34 +224,39 @@ async def test_a_mail_the_server_did_not_take_goes_again_later_once(store: SqlSt
 async def test_a_webhook_name_with_a_line_break_neither_breaks_its_mail_nor_others(
     store: SqlStore,
 ) -> None:
-    for name in ("Indexer\r\nBcc: someone@elsewhere.example", "Encoder"):
-        account = make.account()
-        await store.create_account(account)
-        await store.set_contact_email(account.id, ONCALL)
-        hook = replace(make.webhook(account.id), name=name)
-        await store.create_webhook(hook)
-        await store.record_results([], [WebhookHealth(hook.id, None, make.NOW, "410 Gone")])
+    names = ("Indexer\r\nBcc: someone@elsewhere.example", "Encoder")
+    received = await _disabled_and_mailed(store, names)
 
-    with smtp_server() as (inbox, port):
-        sent = await _mailer(
-            store, f"smtp://127.0.0.1:{port}", clock=_Clock(make.later(1))
-        ).send_due()
-
-    assert sent == 2
-    # (a long Subject is folded onto continuation lines: read it as one line)
-    subjects = sorted(" ".join(str(message["Subject"]).split()) for _, message in inbox.received)
-    assert subjects == [
+    assert len(received) == 2
+    assert _subjects(received) == [
         '[HookCast] Webhook "Encoder" was disabled',
         '[HookCast] Webhook "Indexer Bcc: someone@elsewhere.example" was disabled',
     ]
-    assert all(message["Bcc"] is None for _, message in inbox.received)
-    assert all(recipients == [ONCALL] for recipients, _ in inbox.received)
+    assert all(message["Bcc"] is None for _, message in received)
+    assert all(recipients == [ONCALL] for recipients, _ in received)
 
 
 async def test_a_webhook_name_with_a_unicode_line_break_is_mailed_too(store: SqlStore) -> None:
     # Python's email headers refuse what str.splitlines breaks at, not CR and LF alone: the
     # mail about such a name was never sent (ValueError, retried, then given up).
     names = ("Indexer\u2028Bcc: a@elsewhere.example", "Packager\x85X", "Encoder\u2029Y")
+    received = await _disabled_and_mailed(store, names)
+
+    assert len(received) == len(names)
+    assert _subjects(received) == [
+        '[HookCast] Webhook "Encoder Y" was disabled',
+        '[HookCast] Webhook "Indexer Bcc: a@elsewhere.example" was disabled',
+        '[HookCast] Webhook "Packager X" was disabled',
+    ]
+    assert all(message["Bcc"] is None for _, message in received)
+
+
+async def _disabled_and_mailed(
+    store: SqlStore, names: Sequence[str]
+) -> list[tuple[list[str], Message]]:
+    """A webhook named each of `names`, each in an account of its own with a contact address,
+    disabled by a 410; the mails one send pass delivers to a loopback SMTP server, as
+    (recipients, message) pairs. The pass must have sent one per webhook."""
     for name in names:
         account = make.account()
         await store.create_account(account)
@@ -262,15 +269,13 @@ async def test_a_webhook_name_with_a_unicode_line_break_is_mailed_too(store: Sql
         sent = await _mailer(
             store, f"smtp://127.0.0.1:{port}", clock=_Clock(make.later(1))
         ).send_due()
-
     assert sent == len(names)
-    subjects = sorted(" ".join(str(message["Subject"]).split()) for _, message in inbox.received)
-    assert subjects == [
-        '[HookCast] Webhook "Encoder Y" was disabled',
-        '[HookCast] Webhook "Indexer Bcc: a@elsewhere.example" was disabled',
-        '[HookCast] Webhook "Packager X" was disabled',
-    ]
-    assert all(message["Bcc"] is None for _, message in inbox.received)
+    return list(inbox.received)
+
+
+def _subjects(received: Sequence[tuple[list[str], Message]]) -> list[str]:
+    # (a long Subject is folded onto continuation lines: read it as one line)
+    return sorted(" ".join(str(message["Subject"]).split()) for _, message in received)
 
 
 class _Clock:

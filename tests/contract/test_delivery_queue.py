@@ -388,6 +388,29 @@ async def test_a_delivery_lost_five_times_is_failed_instead_of_handed_out_again(
     assert await queue.next_due_at() is None  # concluded, not pending
 
 
+async def test_a_batch_with_a_lapsed_leases_outcome_beside_the_new_ones_records_the_new(
+    backend: tuple[DeliveryQueue, Seed],
+) -> None:
+    """A worker found dead while a send was in flight claims that delivery again and sends
+    it again: both outcomes may reach one recording. The lapsed lease's is refused, the
+    new one's recorded; on PostgreSQL the batch failed whole, for good (record_batch.py)."""
+    queue, seed = backend
+    await seed(2)
+    await queue.beat_worker("stalled", make.later(1))
+    first = await queue.claim_due_deliveries(
+        now=make.later(1), limit=2, lease_seconds=LEASE, worker_id="stalled"
+    )
+    assert await queue.take_back_leases(now=make.later(4), stale_before=make.later(4)) == 2
+    again = await queue.claim_due_deliveries(
+        now=make.later(4), limit=2, lease_seconds=LEASE, worker_id="stalled"
+    )
+
+    await queue.record_results([make.succeeded(c, at=make.later(5)) for c in [*first, *again]], [])
+
+    assert await queue.next_due_at() is None
+    assert await queue.claim_due_deliveries(now=make.later(99), limit=2, lease_seconds=1) == []
+
+
 async def test_a_lease_recorded_in_time_is_not_lost(
     backend: tuple[DeliveryQueue, Seed],
 ) -> None:

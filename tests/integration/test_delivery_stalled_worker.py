@@ -14,14 +14,23 @@ import asyncio
 import threading
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TypeVar
 
 import pytest
 from aiohttp import web
-from delivery_harness import LOOPBACK, Deployment, require_postgres, settings_for, with_options
-from receivers import Behaviour, answer
+from delivery_harness import (
+    LOOPBACK,
+    Deployment,
+    processes,
+    require_postgres,
+    settings_for,
+    with_options,
+)
+from receivers import DEADLINE, Behaviour, answer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
+from test_delivery_guarantees import SUBPROCESS_ENV
 
 from hookcast.bootstrap import open_settings_store
 from hookcast.delivery.sender import HttpSender
@@ -263,3 +272,40 @@ async def test_a_worker_found_dead_again_and_again_while_stalled_fails_nothing_i
         failed = await hookcast.deliveries(hook["id"], status="failed")
         assert failed["total"] == 0, failed["deliveries"]
         assert len(done) == HELD
+
+
+@pytest.mark.timeout(240)
+async def test_a_delivery_whose_sending_kills_its_worker_is_still_failed_after_five(
+    database_url: str, tmp_path: Path
+) -> None:
+    """The other side of disowning: a worker killed while sending (a real `hookcast worker`
+    process, SIGKILL while its request waits at the receiver) never comes back to disown
+    its loss, so the delivery is failed "lost by" after MAX_LEASE_LOSSES workers, not
+    handed to the next one."""
+    require_postgres(database_url)
+    released = asyncio.Event()
+    async with (
+        Deployment.open(database_url) as hookcast,
+        processes(database_url, tmp_path, **SUBPROCESS_ENV) as procs,
+    ):
+        try:
+            receiver = await hookcast.receiver(hold_first(MAX_LEASE_LOSSES, released))
+            hook = await hookcast.hook_for(receiver)
+            (event,) = await hookcast.publish_media(1)
+            store = hookcast.runtime.store
+            for loss in range(MAX_LEASE_LOSSES):
+                worker = procs.worker()
+                # Its imports alone took ~11 s at load 10-19 (test_delivery_idle_workers.py).
+                await receiver.wait_for(loss + 1, timeout=60)  # sending: killed mid-request
+                worker.kill()
+                assert await worker.wait_exit(DEADLINE) is not None
+                now = datetime.now(UTC)  # another worker's beat finds it dead
+                assert await store.take_back_leases(now=now, stale_before=now) == 1
+            procs.worker()
+            (delivery,) = await hookcast.wait_for_status(hook["id"], "failed", 1, timeout=60)
+        finally:
+            released.set()
+        assert delivery["attempt_log"][-1]["error"].startswith(
+            f"{LOST_BY}{MAX_LEASE_LOSSES} workers"
+        )
+        assert receiver.event_ids() == [event] * MAX_LEASE_LOSSES

@@ -282,9 +282,14 @@ async def test_still_leased_names_the_leases_that_hold(
     assert {c.delivery.id for c in again} == {taken.delivery.id, expired.delivery.id}
     leases = [(c.delivery.id, c.lease_token) for c in (taken, expired, recorded, held)]
 
-    assert set(await queue.still_leased(leases)) == {held.delivery.id}
+    assert set(await queue.still_leased(leases)) == {(held.delivery.id, held.lease_token)}
     assert set(await queue.still_leased([(held.delivery.id, "not-the-token")])) == set()
     assert set(await queue.still_leased([])) == set()
+    # Claimed again before its worker learnt it was found dead: queued under both leases.
+    (retaken,) = [c for c in again if c.delivery.id == taken.delivery.id]
+    both = [(taken.delivery.id, taken.lease_token), (taken.delivery.id, retaken.lease_token)]
+    assert set(await queue.still_leased(both)) == {both[1]}
+    assert set(await queue.still_leased(both[::-1])) == {both[1]}
 
 
 async def test_a_beat_takes_back_what_workers_silent_since_its_stale_time_held(
@@ -386,6 +391,93 @@ async def test_a_delivery_lost_five_times_is_failed_instead_of_handed_out_again(
 
     assert await queue.claim_due_deliveries(now=now, limit=1, lease_seconds=LEASE) == []
     assert await queue.next_due_at() is None  # concluded, not pending
+
+
+async def test_a_worker_found_dead_that_comes_back_disowns_the_losses_it_caused(
+    backend: tuple[DeliveryQueue, Seed],
+) -> None:
+    """A worker that was only stalled (worker.py `_confirm_leases`) drops its queued leases
+    that were taken back and disowns each loss: found dead and back more times than
+    MAX_LEASE_LOSSES, the delivery is still handed out, not failed unsent."""
+    queue, seed = backend
+    await seed(1)
+    now = make.NOW
+    for _ in range(MAX_LEASE_LOSSES + 1):
+        (claimed,) = await queue.claim_due_deliveries(
+            now=now, limit=1, lease_seconds=LEASE, worker_id="stalled"
+        )
+        now += timedelta(seconds=1)
+        assert await queue.take_back_leases(now=now, stale_before=now) == 1
+        lease = (claimed.delivery.id, claimed.lease_token)
+        await queue.disown_losses([lease])
+        await queue.disown_losses([lease])  # once only: never below what others lost
+
+    (claimed,) = await queue.claim_due_deliveries(now=now, limit=1, lease_seconds=LEASE)
+    await queue.record_results([make.succeeded(claimed, at=now)], [])
+    assert await queue.next_due_at() is None
+
+
+async def test_only_a_losss_own_worker_disowns_it_and_only_while_it_is_the_last_loss(
+    backend: tuple[DeliveryQueue, Seed],
+) -> None:
+    """The disowning names the lease taken back: one lost by expiry, one that still holds,
+    or one lost again by another worker since (that loss is the other's) keeps its count.
+    So a delivery whose sending kills its worker, which never comes back, is failed after
+    MAX_LEASE_LOSSES as before, whatever the workers stalled in between disown."""
+    queue, seed = backend
+    await seed(1)
+    now = make.NOW
+    (first,) = await queue.claim_due_deliveries(
+        now=now, limit=1, lease_seconds=LEASE, worker_id="stalled"
+    )
+    now += timedelta(seconds=1)
+    assert await queue.take_back_leases(now=now, stale_before=now) == 1  # 1 lost
+    (second,) = await queue.claim_due_deliveries(
+        now=now, limit=1, lease_seconds=LEASE, worker_id="killed"
+    )
+    await queue.disown_losses([(second.delivery.id, second.lease_token)])  # holds: no loss
+    now += timedelta(seconds=1)
+    assert await queue.take_back_leases(now=now, stale_before=now) == 1  # 2 lost
+    await queue.disown_losses([(first.delivery.id, first.lease_token)])  # not the last: kept
+    now += timedelta(seconds=1)
+    lost = 2
+    while lost < MAX_LEASE_LOSSES:  # killed while sending each time, by expiry or death
+        (claimed,) = await queue.claim_due_deliveries(
+            now=now, limit=1, lease_seconds=LEASE, worker_id=f"killed-{lost}"
+        )
+        if lost % 2:  # its lease expires (counted by the next claim): not disownable
+            now += timedelta(seconds=LEASE)
+            await queue.disown_losses([(claimed.delivery.id, claimed.lease_token)])
+        else:  # its worker is found dead, and never comes back to disown it
+            now += timedelta(seconds=1)
+            assert await queue.take_back_leases(now=now, stale_before=now) == 1
+        lost += 1
+
+    assert await queue.claim_due_deliveries(now=now, limit=1, lease_seconds=LEASE) == []
+    assert await queue.next_due_at() is None  # failed: lost by 5 workers
+
+
+async def test_a_batch_with_a_lapsed_leases_outcome_beside_the_new_ones_records_the_new(
+    backend: tuple[DeliveryQueue, Seed],
+) -> None:
+    """A worker found dead while a send was in flight claims that delivery again and sends
+    it again: both outcomes may reach one recording. The lapsed lease's is refused, the
+    new one's recorded; on PostgreSQL the batch failed whole, for good (record_batch.py)."""
+    queue, seed = backend
+    await seed(2)
+    await queue.beat_worker("stalled", make.later(1))
+    first = await queue.claim_due_deliveries(
+        now=make.later(1), limit=2, lease_seconds=LEASE, worker_id="stalled"
+    )
+    assert await queue.take_back_leases(now=make.later(4), stale_before=make.later(4)) == 2
+    again = await queue.claim_due_deliveries(
+        now=make.later(4), limit=2, lease_seconds=LEASE, worker_id="stalled"
+    )
+
+    await queue.record_results([make.succeeded(c, at=make.later(5)) for c in [*first, *again]], [])
+
+    assert await queue.next_due_at() is None
+    assert await queue.claim_due_deliveries(now=make.later(99), limit=2, lease_seconds=1) == []
 
 
 async def test_a_lease_recorded_in_time_is_not_lost(

@@ -14,17 +14,31 @@ import asyncio
 import threading
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TypeVar
 
 import pytest
 from aiohttp import web
-from delivery_harness import LOOPBACK, Deployment, require_postgres, settings_for, with_options
-from receivers import Behaviour, answer
+from delivery_harness import (
+    LOOPBACK,
+    Deployment,
+    processes,
+    require_postgres,
+    settings_for,
+    with_options,
+)
+from receivers import DEADLINE, Behaviour, answer
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+from test_delivery_guarantees import SUBPROCESS_ENV
 
 from hookcast.bootstrap import open_settings_store
 from hookcast.delivery.sender import HttpSender
 from hookcast.delivery.worker import DeliveryWorker, WorkerOptions
 from hookcast.domain.addresses import parse_networks
+from hookcast.domain.leases import LOST_BY, MAX_LEASE_LOSSES
+from hookcast.store import to_async_url
+from hookcast.store.types import from_micros
 from support.waiting import eventually, wait_until
 
 T = TypeVar("T")
@@ -175,3 +189,123 @@ async def test_a_worker_found_dead_while_stalled_does_not_send_what_it_held_queu
         # The stalled worker's outcomes for leases taken back were refused (lease token):
         # each delivery holds the one attempt of the worker that took it back.
         assert [len(d["attempt_log"]) for d in done] == [1] * EVENTS
+
+
+STALLS = MAX_LEASE_LOSSES + 1
+HELD = 12  # deliveries the stalled worker holds: IN_FLIGHT sent, the rest queued
+
+
+async def _leased_to(database_url: str, worker_id: str) -> tuple[int, datetime | None, int]:
+    """How many pending deliveries are leased to `worker_id`, when its registration began
+    (None: not registered, found dead), and how many deliveries were failed "lost by"."""
+    engine = create_async_engine(to_async_url(database_url))
+    try:
+        async with engine.connect() as conn:
+            leased = await conn.scalar(
+                text(
+                    "SELECT count(*) FROM deliveries WHERE lease_worker = :w AND status = 'pending'"
+                ),
+                {"w": worker_id},
+            )
+            started = await conn.scalar(
+                text("SELECT started FROM workers WHERE id = :w"), {"w": worker_id}
+            )
+            lost = await conn.scalar(
+                text("SELECT count(*) FROM attempts WHERE error LIKE :lost"),
+                {"lost": f"{LOST_BY}%"},
+            )
+    finally:
+        await engine.dispose()
+    return int(leased or 0), None if started is None else from_micros(int(started)), int(lost)
+
+
+@pytest.mark.timeout(180)
+async def test_a_worker_found_dead_again_and_again_while_stalled_fails_nothing_it_queued(
+    database_url: str,
+) -> None:
+    """Stalled past the others' patience more times than MAX_LEASE_LOSSES, each time with
+    the same deliveries queued (its endpoint's requests at once all taken, by requests the
+    receiver holds): no delivery is failed "lost by", for no worker died sending one. What
+    a CPU-starved machine does to its workers (the noisy-neighbour chaos run)."""
+    require_postgres(database_url)
+    released = asyncio.Event()
+    stalled = ThreadedWorker(database_url, OPTIONS)
+    async with Deployment.open(database_url) as hookcast:
+        try:
+            receiver = await hookcast.receiver(hold_first(IN_FLIGHT, released))
+            hook = await hookcast.hook_for(receiver)
+            stalled.start()
+            await eventually(lambda: stalled.worker is not None)
+            worker_id = await stalled.ask(lambda w: w.worker_id)
+            events = await hookcast.publish_media(HELD)
+            store = hookcast.runtime.store
+
+            async def holds_all_and_knows() -> bool:
+                """Every delivery is leased to the worker, and a beat since its latest
+                registration told it whether it was found dead (and what it dropped was
+                dealt with: `_confirm_leases` is over)."""
+                leased, started, failed_lost = await _leased_to(database_url, worker_id)
+                assert failed_lost == 0, f"{failed_lost} deliveries failed {LOST_BY!r}"
+                told, confirming = await stalled.ask(
+                    lambda w: (w._liveness._registered, w._confirming is not None)
+                )
+                return leased == HELD and told == started and not confirming
+
+            for stall in range(STALLS):
+                await _until(holds_all_and_knows, f"stall {stall}: the worker holds not all")
+                stalled.stall()
+                await asyncio.to_thread(wait_until, stalled.stalled.is_set)
+                # Another worker's beat finds it dead: its last beat is before now.
+                now = datetime.now(UTC)
+                assert await store.take_back_leases(now=now, stale_before=now) == HELD
+                stalled.resume()
+
+            await _until(holds_all_and_knows, "the worker did not claim them all again")
+            released.set()
+            # Nothing failed: each is sent (the stalled worker sends them once it is sure).
+            await receiver.wait_for_events(set(events), timeout=30)
+            done = await hookcast.wait_for_status(hook["id"], "succeeded", HELD, timeout=30)
+        finally:
+            released.set()
+            await asyncio.to_thread(stalled.close)
+
+        failed = await hookcast.deliveries(hook["id"], status="failed")
+        assert failed["total"] == 0, failed["deliveries"]
+        assert len(done) == HELD
+
+
+@pytest.mark.timeout(240)
+async def test_a_delivery_whose_sending_kills_its_worker_is_still_failed_after_five(
+    database_url: str, tmp_path: Path
+) -> None:
+    """The other side of disowning: a worker killed while sending (a real `hookcast worker`
+    process, SIGKILL while its request waits at the receiver) never comes back to disown
+    its loss, so the delivery is failed "lost by" after MAX_LEASE_LOSSES workers, not
+    handed to the next one."""
+    require_postgres(database_url)
+    released = asyncio.Event()
+    async with (
+        Deployment.open(database_url) as hookcast,
+        processes(database_url, tmp_path, **SUBPROCESS_ENV) as procs,
+    ):
+        try:
+            receiver = await hookcast.receiver(hold_first(MAX_LEASE_LOSSES, released))
+            hook = await hookcast.hook_for(receiver)
+            (event,) = await hookcast.publish_media(1)
+            store = hookcast.runtime.store
+            for loss in range(MAX_LEASE_LOSSES):
+                worker = procs.worker()
+                # Its imports alone took ~11 s at load 10-19 (test_delivery_idle_workers.py).
+                await receiver.wait_for(loss + 1, timeout=60)  # sending: killed mid-request
+                worker.kill()
+                assert await worker.wait_exit(DEADLINE) is not None
+                now = datetime.now(UTC)  # another worker's beat finds it dead
+                assert await store.take_back_leases(now=now, stale_before=now) == 1
+            procs.worker()
+            (delivery,) = await hookcast.wait_for_status(hook["id"], "failed", 1, timeout=60)
+        finally:
+            released.set()
+        assert delivery["attempt_log"][-1]["error"].startswith(
+            f"{LOST_BY}{MAX_LEASE_LOSSES} workers"
+        )
+        assert receiver.event_ids() == [event] * MAX_LEASE_LOSSES

@@ -39,6 +39,7 @@ class _Entry:
     webhook: Webhook
     worker: str | None = None  # the lease holder's id
     lease_losses: int = 0
+    lost_lease: str | None = None  # the token of the lease last taken back (the store's)
 
 
 class MemoryDeliveryQueue:
@@ -172,17 +173,29 @@ class MemoryDeliveryQueue:
         for entry in self._entries.values():
             leased = entry.delivery.lease_token is not None and entry.worker is not None
             if leased and entry.worker not in self.workers and _is_pending(entry.delivery):
+                leased_token = entry.delivery.lease_token
                 entry.delivery = replace(entry.delivery, next_attempt_at=now, lease_token=None)
                 entry.worker = None
                 entry.lease_losses += 1
+                entry.lost_lease = leased_token
                 taken += 1
         if taken:
             self._due.set()
         return taken
 
-    async def still_leased(self, leases: Sequence[tuple[str, str]]) -> Collection[str]:
-        """The ids of those leases that still hold."""
-        return {delivery_id for delivery_id, token in leases if self._held(delivery_id, token)}
+    async def still_leased(self, leases: Sequence[tuple[str, str]]) -> Collection[tuple[str, str]]:
+        """Those leases that still hold."""
+        return {
+            (delivery_id, token) for delivery_id, token in leases if self._held(delivery_id, token)
+        }
+
+    async def disown_losses(self, leases: Sequence[tuple[str, str]]) -> None:
+        """Takes back the loss counted by `take_back_leases` for each lease still its last."""
+        for delivery_id, token in leases:
+            entry = self._entries.get(delivery_id)
+            if entry is not None and entry.lost_lease == token:
+                entry.lease_losses = max(entry.lease_losses - 1, 0)
+                entry.lost_lease = None
 
     async def release_deliveries(self, leases: Sequence[tuple[str, str]], now: datetime) -> None:
         """Gives back held leases unattempted, due at `now`."""

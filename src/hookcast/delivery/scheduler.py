@@ -274,10 +274,14 @@ class EndpointScheduler:
             for claimed, _, _ in endpoints.items()
         ]
 
-    def keep_only(self, delivery_ids: Collection[str]) -> list[LeaseKey]:
-        """Takes the queued deliveries not in `delivery_ids` (their leases were taken back,
-        or may have been): their leases, to hand back unattempted."""
-        return self._drop_where(lambda queued: queued[0].delivery.id not in delivery_ids)
+    def keep_only(self, leases: Collection[LeaseKey]) -> list[LeaseKey]:
+        """Takes the queued deliveries whose leases are not in `leases` (they were taken
+        back, or may have been): their leases, to hand back unattempted. By lease, not by
+        delivery: a worker found dead may have claimed a delivery again before it learnt
+        so, and then holds it queued under its lapsed lease and its new one."""
+        return self._drop_where(
+            lambda queued: (queued[0].delivery.id, queued[0].lease_token) not in leases
+        )
 
     def _drop_where(self, dropped: Callable[[_Queued], bool]) -> list[LeaseKey]:
         """Takes the queued deliveries `dropped` is true of: their leases."""

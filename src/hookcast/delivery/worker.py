@@ -390,11 +390,26 @@ class DeliveryWorker:
                 if dropped:
                     _log.warning("dropped %d queued deliveries, not sent", len(dropped))
                 self._outcomes.hand_back(dropped)
+                await self._disown(dropped)
                 if not self._confirm_again:
                     break
         finally:
             self._confirming = None
         self._start_ready()
+
+    async def _disown(self, dropped: Sequence[tuple[str, str]]) -> None:
+        """Takes back the lease losses the take-back counted for `dropped`: never started,
+        their sending cannot be what stopped this worker, which is alive. Counted, a worker
+        stalled past the others' patience five times with a delivery queued failed it unsent
+        ("lost by 5 workers", domain/leases.py) though nothing was wrong with it. Those it
+        had in flight stay counted: a send that stalls its worker may be the poison. If the
+        store cannot be reached, the losses stay counted (the guard trips sooner, no more)."""
+        if not dropped:
+            return
+        try:
+            await self._queue.disown_losses(dropped)
+        except Exception as error:  # the database may be down
+            self.outage.failed("taking back the lease losses of dropped deliveries", error)
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         claimed, slot, _ = self._in_flight.pop(task)

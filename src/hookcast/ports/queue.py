@@ -132,9 +132,18 @@ class DeliveryQueue(Protocol):
         pending delivery leased to a worker not registered due at `now` (a lost lease).
         Returns how many deliveries were taken back."""
 
-    async def still_leased(self, leases: Sequence[tuple[str, str]]) -> Collection[str]:
-        """The ids of those (delivery_id, lease_token) leases that still hold: the delivery
-        pending under that token, not taken back, expired and claimed again, or recorded."""
+    async def still_leased(self, leases: Sequence[tuple[str, str]]) -> Collection[tuple[str, str]]:
+        """Those (delivery_id, lease_token) leases that still hold: the delivery pending
+        under that token, not taken back, expired and claimed again, or recorded. A
+        delivery asked about under two tokens holds under one at most."""
+
+    async def disown_losses(self, leases: Sequence[tuple[str, str]]) -> None:
+        """Takes back the lease loss counted against each of those (delivery_id,
+        lease_token) leases when it was taken back from its worker found dead
+        (`take_back_leases`), if that is still the delivery's last loss: the worker came
+        back alive and drops them unsent, so they are no evidence of a delivery whose
+        sending kills workers. The count never goes below 0; a lease lost otherwise (expired,
+        or taken back from another worker since) is left as counted."""
 
     async def release_deliveries(self, leases: Sequence[tuple[str, str]], now: datetime) -> None:
         """Gives back (delivery_id, lease_token) leases unattempted, due at `now`."""

@@ -81,6 +81,7 @@ _Chooser = Callable[[str, ClaimDays | None], Select[Any]]
 
 __all__ = [
     "claim_due",
+    "disown_losses",
     "fail_lost",
     "get_delivery",
     "insert_deliveries",
@@ -634,19 +635,54 @@ async def release_leases(
     await release(tx, leases, due=to_micros(now))
 
 
-async def still_leased(tx: Transaction, leases: Sequence[tuple[str, str]]) -> set[str]:
-    """The ids of those (delivery_id, lease_token) leases that still hold: the delivery is
-    pending under that token (a take-back clears it, a claim after its expiry replaces it,
-    a recording ends it). One statement by primary key, whatever the number."""
-    tokens = dict(leases)
-    rows = await tx.fetch_all(_LEASE_TOKENS, {"ids": list(tokens)})
-    return {delivery_id for delivery_id, token in rows if token == tokens[delivery_id]}
+async def still_leased(tx: Transaction, leases: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Those (delivery_id, lease_token) leases that still hold: the delivery is pending
+    under that token (a take-back clears it, a claim after its expiry replaces it, a
+    recording ends it). One statement by primary key, whatever the number. A delivery may
+    be asked about under two tokens (a worker found dead claimed it again before it
+    learnt so: its lapsed lease and its new one are both queued); only one holds."""
+    rows = await tx.fetch_all(_LEASE_TOKENS, {"ids": list({d for d, _ in leases})})
+    held = {delivery_id: token for delivery_id, token in rows}
+    return {(d, token) for d, token in leases if held.get(d) == token}
 
 
 _LEASE_TOKENS = Statement(
     lambda database: select(deliveries.c.id, deliveries.c.lease_token).where(
         in_list(database, column=deliveries.c.id),
         deliveries.c.status == DeliveryStatus.PENDING.value,
+    )
+)
+
+
+async def disown_losses(tx: Transaction, leases: Sequence[tuple[str, str]]) -> None:
+    """Takes back the lease loss counted when those (delivery_id, lease_token) leases were
+    taken back from their worker (store/workers.py take_back keeps the token in
+    `lost_lease`): the worker came back alive and drops them queued, unsent, so their
+    sending cannot be what stopped it. A row lost again since (another token in
+    `lost_lease`) keeps its count: that loss is someone else's to disown. Never below 0.
+
+    The rows are locked first in id order, as a recording locks its batch (the row may be
+    leased to the worker that took it over, recording it): no cycle with one."""
+    tokens = dict(leases)
+    if not tokens:
+        return
+    await tx.fetch_all(_LOCK_EXISTING, {"ids": sorted(tokens)})
+    await tx.execute_many(_DISOWN, [{"b_id": d, "b_token": tokens[d]} for d in sorted(tokens)])
+
+
+_DISOWN = Statement(
+    lambda _: (
+        update(deliveries)
+        .where(
+            deliveries.c.id == bindparam("b_id"),
+            deliveries.c.lost_lease == bindparam("b_token", type_=String),
+        )
+        .values(
+            lease_losses=case(
+                (deliveries.c.lease_losses > 0, deliveries.c.lease_losses - 1), else_=0
+            ),
+            lost_lease=None,
+        )
     )
 )
 
@@ -751,6 +787,7 @@ _RESCHEDULE = Statement(
             lease_token=None,
             lease_worker=None,
             lease_losses=0,  # asked for by a person: the losses so far are forgiven
+            lost_lease=None,
         )
     )
 )
@@ -765,6 +802,7 @@ _REJOIN = Statement(
             lease_token=None,
             lease_worker=None,
             lease_losses=0,
+            lost_lease=None,
         )
     )
 )
@@ -803,6 +841,7 @@ _RECOVER = Statement(
             next_attempt_at=bindparam("b_now", type_=Timestamp),
             completed_at=None,
             lease_losses=0,
+            lost_lease=None,
         )
     )
 )
@@ -815,6 +854,7 @@ _RECOVER_ORDERED = Statement(
             next_attempt_at=bindparam("b_now", type_=Timestamp),
             completed_at=None,
             lease_losses=0,
+            lost_lease=None,
         )
         .returning(deliveries.c.resource_key)
     )

@@ -80,6 +80,13 @@ async def record_on_postgres(
         # again for those, locking: that records the first kind and ignores the second.
         done = {row[0] for row in rows}
         missed = [r for r in results if r.delivery_id not in done]
+        if not missed:
+            # The rest name deliveries recorded under another lease of the same batch: a
+            # worker found dead while a send was in flight claimed that delivery again and
+            # sent it twice, the lapsed lease's outcome refused. Run again with no results,
+            # the statement failed the whole batch (min() of none) for good: recorded again
+            # and again, each time with more, and nothing that worker sent was recorded.
+            break
         rows = [*rows, *await _record(tx, missed, locking=True)]
     return {id_: Recorded(id_, ordered, coalesces) for id_, ordered, coalesces in rows}
 

@@ -47,6 +47,7 @@ async def replay(
         "lease_token": None,
         "lease_worker": None,
         "lease_losses": 0,
+        "lost_lease": None,
     }
     await tx.execute(
         update(deliveries)

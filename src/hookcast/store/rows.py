@@ -286,6 +286,7 @@ def delivery_values(delivery: Delivery) -> Values:
         "resource_key": delivery.resource_key,
         "sequence": delivery.sequence,
         "coalesce_key": delivery.coalesce_key,
+        "lost_lease": None,
     }
 
 

@@ -680,11 +680,16 @@ class SqlStore:
             lambda tx: worker_sql.take_back(tx, now=now, stale_before=stale_before)
         )
 
-    async def still_leased(self, leases: Sequence[tuple[str, str]]) -> Collection[str]:
+    async def still_leased(self, leases: Sequence[tuple[str, str]]) -> Collection[tuple[str, str]]:
         if not leases:
             return set()
         async with self._reading() as tx:
             return await delivery_sql.still_leased(tx, leases)
+
+    async def disown_losses(self, leases: Sequence[tuple[str, str]]) -> None:
+        if leases:
+            async with self._writing() as tx:
+                await delivery_sql.disown_losses(tx, leases)
 
     async def release_deliveries(self, leases: Sequence[tuple[str, str]], now: datetime) -> None:
         async with self._writing() as tx:

@@ -301,6 +301,10 @@ deliveries = Table(
     Column("sequence", BigInteger, nullable=True),
     # Coalescing webhooks' `*_updated` deliveries only: event type and resource.
     Column("coalesce_key", byte_ordered(_COALESCE_KEY), nullable=True),
+    # The token of the lease last taken back from a worker found dead (store/workers.py
+    # take_back), counted as a loss: that worker, come back alive, disowns the loss of a
+    # lease it held queued, unsent (store/deliveries.py disown_losses). Migration 0023.
+    Column("lost_lease", String(64), nullable=True),
     # One delivery per (webhook, event). Event first: the same index serves "deliveries of
     # these events" (per-event counts), saving a sixth index on the hottest table.
     UniqueConstraint("event_id", "webhook_id"),

@@ -3,8 +3,9 @@
 Every delivering process beats (`beat`) every few seconds; a lease names its worker
 (deliveries.lease_worker). `take_back` forgets the workers that have not beaten since
 `stale_before` and makes every pending delivery leased to a worker no longer registered due
-now, counting a lease loss: after a kill -9 the deliveries it held are sent again within
-seconds instead of at their lease's expiry.
+now, counting a lease loss (and keeping the lease's token in `lost_lease`, by which a
+worker that was only stalled disowns it): after a kill -9 the deliveries it held are sent
+again within seconds instead of at their lease's expiry.
 """
 
 from __future__ import annotations
@@ -183,6 +184,9 @@ _TAKE_BACK = Statement(
             lease_worker=None,
             lease_until=None,
             lease_losses=deliveries.c.lease_losses + 1,
+            # Whose loss it is: the worker, if it comes back alive, disowns it by this
+            # token for what it held queued (store/deliveries.py disown_losses).
+            lost_lease=deliveries.c.lease_token,
         )
     )
 )

@@ -120,9 +120,11 @@ async def test_a_write_waiting_for_the_lock_does_not_stop_the_event_loop(
     async with write_lock_held(database_url, HOLD), Ticker().running() as ticker:
         await store.create_account(make.account())
 
-    # Blocked, the loop would stall for all of HOLD; a garbage collection or a loaded
-    # machine can still stall it for a tenth of a second or two (seen: 0.13 s, 0.21 s).
-    assert ticker.longest_gap < HOLD / 2
+    # Blocked, the loop would stall for all of HOLD (the write starts as the lock is
+    # taken); a garbage collection or a loaded machine can still stall it for a while
+    # (seen: 0.13 s, 0.21 s, and 0.43 s in a CI run with the lowest versions' run beside it;
+    # ~0.011 s on a quiet machine).
+    assert ticker.longest_gap < HOLD * 0.7
     assert ticker.ticks >= HOLD / 0.01 / 4  # a loaded machine delays each 10 ms tick
 
 

@@ -123,6 +123,8 @@ class DeliveryWorker:
             base=0.0 if options.sole_worker else options.empty_claim_backoff_seconds,
             ceiling=options.max_empty_claim_backoff_seconds,
             help_after=options.help_after_seconds,
+            gather=0.0 if options.sole_worker else options.claim_gather_seconds,
+            gather_below=options.claim_gather_below,
         )
         self._taking = False  # run() is running: publishes may hand deliveries over
         # One token for every delivery handed over by a publish: a lease is a claim on rows
@@ -529,9 +531,9 @@ class DeliveryWorker:
 
     async def _idle(self, stop: asyncio.Event) -> None:
         """Nothing more was due: wait until something may be (`_wait_for_work`); then, if
-        this worker's last claims found nothing, a little longer (pacing.py)."""
+        this worker's last claims found nothing, or few, a little longer (pacing.py)."""
         await self._wait_for_work(stop)
-        delay = self._pacing.delay()
+        delay = self._pacing.delay(asyncio.get_running_loop().time() - self._claim_asked_at)
         if delay and not stop.is_set():
             # Pacing, not synchronisation: the wake-up stays set, the claim follows. Other
             # processes' wake-ups are not read meanwhile: they would change nothing here,

@@ -98,3 +98,42 @@ def test_a_new_oldest_due_starts_the_wait_again() -> None:
     help_after before this worker claims."""
     first, second = _NOW - timedelta(seconds=0.02), _NOW - timedelta(seconds=0.01)
     assert _looks([(first, 0.0), (second, 0.04), (second, 0.06)]) == [False, False, False]
+
+
+def _gathering(counts: list[int], since_claim: float, *, base: float = 0.005) -> float:
+    """The delay after `counts`, `since_claim` seconds after the latest claim was asked for,
+    with claims of fewer than 32 gathered for 0.01 s."""
+    pacing = ClaimPacing(base=base, ceiling=0.1, gather=0.01, gather_below=32)
+    for count in counts:
+        pacing.claimed(count)
+    return pacing.delay(since_claim)
+
+
+@pytest.mark.parametrize(
+    ("counts", "since_claim", "delay"),
+    [
+        ([1], 0.0, 0.01),  # a single publish: the next claim 10 ms after this one's
+        ([9], 0.004, 0.006),  # the rest of the 10 ms since it was asked for
+        ([31], 0.0, 0.01),
+        ([1, 1, 1], 0.002, 0.008),  # winning one by one still gathers
+        ([9], 0.01, 0.0),  # the last claim is old enough: claim at once
+        ([9], 0.5, 0.0),  # a low rate: a publish after a pause never waits
+        ([32], 0.0, 0.0),  # a claim of a good size: claim at once
+        ([512], 0.0, 0.0),  # a full one (a backlog): at once
+        ([], 0.0, 0.0),  # nothing claimed yet
+        ([0], 0.0, 0.005),  # an empty claim: the losing worker's backoff, not the gather
+        ([0, 0, 0, 1], 0.0, 0.005),  # still losing: its backoff
+        ([0, 0, 1], 0.0, 0.01),  # no longer losing, and its claim was small: gathers
+    ],
+)
+def test_after_a_small_claim_the_next_comes_no_sooner_than_the_gather(
+    counts: list[int], since_claim: float, delay: float
+) -> None:
+    assert _gathering(counts, since_claim) == pytest.approx(delay)
+
+
+def test_a_sole_worker_never_gathers() -> None:
+    """`serve` on SQLite: its worker's gather is 0 (worker.py); nothing else claims there."""
+    pacing = ClaimPacing(base=0.0, ceiling=0.1, gather=0.0, gather_below=32)
+    pacing.claimed(1)
+    assert pacing.delay(0.0) == 0.0

@@ -92,15 +92,15 @@ async def drop_old_days(
         days = await partitions.due_days(tx, "deliveries", before=cut)
         attempt_days = await partitions.due_days(tx, "attempts", before=cut)
     dropped = 0
-    for name in days:
+    for day in days:
         async with writing() as tx:
             if not await partitions.take_the_days(tx):
                 return dropped
-            dropped += await partitions.drop_delivery_day(tx, name)
-    for name in attempt_days:
+            dropped += await partitions.drop_delivery_day(tx, day)
+    for day in attempt_days:
         async with writing() as tx:
             if not await partitions.take_the_days(tx) or not await partitions.drop_attempts_day(
-                tx, name
+                tx, day
             ):
                 break
     return dropped

@@ -137,21 +137,21 @@ async def create_ahead(tx: Transaction, *, now: datetime, days: int = AHEAD_DAYS
     return created
 
 
-async def due_days(tx: Transaction, table: str, *, before: datetime) -> list[str]:
-    """The day partitions of `table` wholly before `before`, oldest first: what a pass may
-    drop, one transaction each (`drop_delivery_day`, `drop_attempts_day`)."""
+async def due_days(tx: Transaction, table: str, *, before: datetime) -> list[date]:
+    """The days `table` has a partition of wholly before `before`, oldest first: what a pass
+    may drop, one transaction each (`drop_delivery_day`, `drop_attempts_day`)."""
     cut = to_micros(before)
-    days = sorted((await _days(tx, table)).items())
-    return [name for day, name in days if _bounds(day)[1] <= cut]
+    return sorted(day for day in await _days(tx, table) if _bounds(day)[1] <= cut)
 
 
-async def drop_delivery_day(tx: Transaction, name: str) -> int:
-    """Drops delivery partition `name` unless it holds an unfinished delivery (it is then
+async def drop_delivery_day(tx: Transaction, day: date) -> int:
+    """Drops `day`'s delivery partition unless it holds an unfinished delivery (it is then
     kept, its finished rows deleted one by one: see operations.prune_before) or is gone
     already (another pass dropped it since this one listed it); how many deliveries it held.
     Its own transaction, holding the days' lock (`take_the_days`): the DROP's lock on
     `deliveries` stops every publish and claim until the commit, so it is held for one
     day's second check, never for the next day's checks as well."""
+    name = partition_name("deliveries", day)
     await tx.execute(_LOCK_TIMEOUT)
     if not await _exists(tx, name):
         return 0
@@ -174,15 +174,15 @@ async def drop_delivery_day(tx: Transaction, name: str) -> int:
     return int(row[0]) if row else 0
 
 
-async def drop_attempts_day(tx: Transaction, name: str) -> bool:
-    """Drops attempts partition `name` once no remaining delivery can own its rows (one
+async def drop_attempts_day(tx: Transaction, day: date) -> bool:
+    """Drops `day`'s attempts partition once no remaining delivery can own its rows (one
     created before its end): whether the day is gone, so that the next may go too. Its own
     transaction, as `drop_delivery_day`'s: DROP locks `attempts` (every recording waits)."""
+    name = partition_name("attempts", day)
     await tx.execute(_LOCK_TIMEOUT)
     if not await _exists(tx, name):
         return True
-    high = _bounds(datetime.strptime(name[-8:], "%Y%m%d").date())[1]
-    if await _owners_remain(tx, high):
+    if await _owners_remain(tx, _bounds(day)[1]):
         return False
     await tx.execute(text(f"DROP TABLE {name}"))
     return True

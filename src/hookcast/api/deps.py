@@ -39,8 +39,7 @@ async def get_caller(
     caller = await get_services(request).auth.authenticate(authorization)
     limiter: RateLimiter | None = getattr(request.app.state, "rate_limiter", None)
     if limiter is not None:
-        # 429 with Retry-After past the key's limit or its account's
-        limiter.check(caller.key_id or caller.account_id, account=caller.account_id)
+        limiter.check_caller(caller)  # 429 with Retry-After past the key's or account's limit
     return caller
 
 

@@ -104,7 +104,7 @@ class PublishEndpoint:
         events = self._services.events
         caller = await events.publisher(_header(scope, b"authorization"))
         if self._limiter is not None:
-            self._limiter.check(caller.key_id or caller.account_id, account=caller.account_id)
+            self._limiter.check_caller(caller)
         try:
             events.check_body(body)  # before parsing: what the parse would make is bounded
         except LimitExceeded:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from starlette.exceptions import HTTPException
 
 from hookcast.domain.ratelimit import TokenBucket, take_all
+from hookcast.services import Caller
 
 __all__ = ["RateLimiter"]
 
@@ -44,22 +45,20 @@ class RateLimiter:
         self._buckets: dict[str, TokenBucket] = {}
         self._accounts: dict[str, TokenBucket] = {}
 
+    def check_caller(self, caller: Caller) -> None:
+        """`check` for an API caller: its key's bucket (its account's own for a caller with
+        no key) and its account's."""
+        self.check(caller.key_id or caller.account_id, account=caller.account_id)
+
     def check(self, key: str, *, account: str) -> None:
         """Takes a token from `key`'s bucket and from `account`'s, or from neither: raises
         a 429 with Retry-After, naming the limit, when either is over it."""
         buckets: list[TokenBucket] = []
         shared: TokenBucket | None = None
         if self._rate > 0:
-            bucket = self._buckets.get(key)
-            if bucket is None:
-                bucket = self._buckets[key] = TokenBucket(rate=self._rate, burst=self._burst)
-            buckets.append(bucket)
+            buckets.append(_bucket(self._buckets, key, self._rate, self._burst))
         if self._account_rate > 0:
-            shared = self._accounts.get(account)
-            if shared is None:
-                shared = self._accounts[account] = TokenBucket(
-                    rate=self._account_rate, burst=self._account_burst
-                )
+            shared = _bucket(self._accounts, account, self._account_rate, self._account_burst)
             buckets.append(shared)
         refusal = take_all(buckets, self._monotonic())
         if refusal is None:
@@ -78,3 +77,11 @@ class RateLimiter:
         raise HTTPException(
             429, detail=detail, headers={"Retry-After": str(max(1, math.ceil(refusal.wait)))}
         )
+
+
+def _bucket(buckets: dict[str, TokenBucket], name: str, rate: float, burst: float) -> TokenBucket:
+    """`name`'s bucket in `buckets`, made full on its first request."""
+    bucket = buckets.get(name)
+    if bucket is None:
+        bucket = buckets[name] = TokenBucket(rate=rate, burst=burst)
+    return bucket

@@ -53,8 +53,7 @@ async def _caller(
     state = _state(request)
     caller = await state.authenticator.caller(authorization)
     if state.limiter is not None:
-        # 429 with Retry-After past the key's limit or its account's
-        state.limiter.check(caller.key_id or caller.account_id, account=caller.account_id)
+        state.limiter.check_caller(caller)  # 429 past the key's or the account's limit
     return caller
 
 

@@ -37,7 +37,7 @@ class Subscribers:
             for webhook in self.webhooks
             if webhook.conditions
         }
-        # A webhook's properties as a set where they are many: `hears_site` compared an
+        # A webhook's properties as a set where they are many: the site check compared an
         # event's site with each of up to 1,000, outside the conditions' budget, and 1,000
         # events of another property to 100 webhooks of 1,000 held one publish's fan-out on
         # the API's loop for 4.0 s (attack17). A few are scanned as quickly, and kept as
@@ -49,7 +49,8 @@ class Subscribers:
         }
 
     def hears_site(self, webhook: Webhook, site_id: str) -> bool:
-        """`hears_site`, looking a webhook's many properties up in their set."""
+        """Whether `webhook` hears events of the property `site_id` (of its own account),
+        its many properties looked up in their set."""
         return webhook.all_sites or site_id in self._sites.get(webhook.id, webhook.site_ids)
 
     def match(
@@ -212,11 +213,6 @@ def subscribes(webhook: Webhook, event_type: str) -> bool:
     where its format has a name for this one (a format without one sends it to none)."""
     named = ALL_EVENTS in webhook.events or event_type in webhook.events
     return named and format_of(webhook).delivers(event_type)
-
-
-def hears_site(webhook: Webhook, site_id: str) -> bool:
-    """Whether `webhook` hears events of the property `site_id` (of its own account)."""
-    return webhook.all_sites or site_id in webhook.site_ids
 
 
 def sendable(webhook: Webhook, now: datetime) -> bool:

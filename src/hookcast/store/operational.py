@@ -172,8 +172,8 @@ async def publish_notices(
         if reaches is not None:
             hooks = [webhook for webhook in hooks if reaches(webhook.id)]
         subscribers = OperationalSubscribers(hooks)
-        # Each notice has a publish's budget of its own: one budget for the recording's
-        # notices stopped the plan where it ran out, and the notices after it reached no
+        # A publish's budget for each notice, pooled over the recording's: one budget for
+        # all of them stopped the plan where it ran out, and the notices after it reached no
         # webhook of the account (attack17). A publisher can split its batch; a recording
         # cannot, and a notice is one event: its evaluations, each bounded (MAX_VISITS),
         # fit one budget whenever the account has at most 100 webhooks (the default cap).

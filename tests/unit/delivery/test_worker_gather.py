@@ -82,32 +82,32 @@ async def test_single_publishes_trickling_in_share_claims_at_least_the_gather_ap
 async def test_after_a_claim_of_a_good_size_the_next_publish_is_claimed_at_once() -> None:
     """A backlog of 40 comes in one claim (not fewer than claim_gather_below): the publish
     after it is claimed on its wake-up, not a gather (of 5 s here) later."""
-    queue, sender = TimedQueue(), RecordingSender()
-    worker = _worker(queue, sender, claim_gather_seconds=5.0, claim_gather_below=32)
-    _publish(queue, 40)
-    stop = asyncio.Event()
-    running = asyncio.create_task(worker.run(stop))
-    try:
-        await asyncio.wait_for(sender.wait_for(40), WAIT)
-        _publish(queue)
-        await asyncio.wait_for(sender.wait_for(41), 2.0)
-    finally:
-        stop.set()
-        await asyncio.wait_for(running, WAIT)
+    queue = TimedQueue()
+    await _next_publish_sent_at_once(
+        queue, first=40, claim_gather_seconds=5.0, claim_gather_below=32
+    )
     assert queue.claims[0][1] == 40
 
 
 async def test_a_sole_worker_never_gathers() -> None:
     """`serve` on SQLite: nothing else claims, a small claim is followed at once."""
-    queue, sender = TimedQueue(), RecordingSender()
-    worker = _worker(queue, sender, claim_gather_seconds=5.0, sole_worker=True)
-    _publish(queue)
+    await _next_publish_sent_at_once(
+        TimedQueue(), first=1, claim_gather_seconds=5.0, sole_worker=True
+    )
+
+
+async def _next_publish_sent_at_once(queue: TimedQueue, *, first: int, **options: object) -> None:
+    """A worker with `options` sends `first` deliveries published together, then one
+    published after them within 2 s: not a gather (of 5 s in these tests) later."""
+    sender = RecordingSender()
+    worker = _worker(queue, sender, **options)
+    _publish(queue, first)
     stop = asyncio.Event()
     running = asyncio.create_task(worker.run(stop))
     try:
-        await asyncio.wait_for(sender.wait_for(1), WAIT)
+        await asyncio.wait_for(sender.wait_for(first), WAIT)
         _publish(queue)
-        await asyncio.wait_for(sender.wait_for(2), 2.0)
+        await asyncio.wait_for(sender.wait_for(first + 1), 2.0)
     finally:
         stop.set()
         await asyncio.wait_for(running, WAIT)

@@ -224,6 +224,10 @@ def test_the_node_client_creates_lists_gets_and_deletes(served: Served) -> None:
     assert out["page"]["pagination"]["itemsTotal"] == 2
     assert out["page"]["pagination"]["currentPageItems"] == 1
     assert {a["webhookId"], b["webhookId"], c["webhookId"]} <= set(out["all"])
+    # serve's defaults: bursts of 200 per key, refilled at 100 a second; a few were taken.
+    rate = out["rateLimit"]
+    assert (rate["limit"], rate["retryAfter"]) == ("200", "0")
+    assert 150 < int(rate["remaining"]) < 200
     assert out["got"]["webhookId"] == a["webhookId"]
     assert out["got"]["createdAt"] == a["createdAt"]
     # What the client's delete() resolves to for a 204 with no body and no Content-Type

@@ -24,7 +24,7 @@ import httpx
 import pytest
 from apivideo.apis import WebhooksApi
 from apivideo.exceptions import ApiException, ForbiddenException, NotFoundException
-from harness import cli_env, serve
+from harness import serve_to_loopback
 
 from support.waiting import wait_until
 
@@ -55,8 +55,7 @@ class Served:
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """One `hookcast serve` for the module, with a property and a key of each role."""
     directory = tmp_path_factory.mktemp("apivideo")
-    env = cli_env(f"sqlite:///{directory / 'hookcast.db'}", HOOKCAST_ALLOWED_NETWORKS="127.0.0.0/8")
-    with serve(env, directory) as server:
+    with serve_to_loopback(directory) as server:
         admin = server.admin_key()
         partial = Served(server.url, admin, "", "")
         site = partial.v2("POST", "/v2/sites/", json={"metadata": {"name": "Main"}})

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from harness import cli_env, serve
+from harness import serve_to_loopback
 from jwplatform.client import JWPlatformClient
 from jwplatform.errors import NotFoundError, UnauthorizedError
 from receivers import Receiver
@@ -60,8 +60,7 @@ class Served:
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     directory = tmp_path_factory.mktemp("jwplatform")
-    env = cli_env(f"sqlite:///{directory / 'hookcast.db'}", HOOKCAST_ALLOWED_NETWORKS="127.0.0.0/8")
-    with serve(env, directory) as server:
+    with serve_to_loopback(directory) as server:
         admin = server.admin_key()
         site = httpx.post(
             f"{server.url}/v2/sites/",
@@ -173,14 +172,5 @@ async def test_a_webhook_the_client_made_delivers_jw_players_body_and_token(
         "event_time": published.payload["event_time"],
         "sequence": 1,
     }
-    # JW Player's key order (seed 001), with HookCast's event_id and sequence added.
-    assert list(published.payload) == [
-        "event",
-        "event_id",
-        "media_id",
-        "webhook_id",
-        "site_id",
-        "event_time",
-        "sequence",
-    ]
+    # Its keys come in JW Player's order: test_delivery_wire.py checks that.
     assert ping.payload["event"] == "webhook_test"

@@ -300,6 +300,15 @@ def serve(
             process.wait(timeout=5)
 
 
+@contextlib.contextmanager
+def serve_to_loopback(directory: Path) -> Iterator[Server]:
+    """`serve` on a new SQLite database in `directory`, allowed to deliver to 127.0.0.0/8
+    (the official-client tests' receivers)."""
+    database = f"sqlite:///{directory / 'hookcast.db'}"
+    with serve(cli_env(database, HOOKCAST_ALLOWED_NETWORKS="127.0.0.0/8"), directory) as server:
+        yield server
+
+
 # Generous: a loaded 2-core CI machine can take several seconds just to import the stack.
 READY_SECONDS = 45
 

@@ -8,6 +8,7 @@ document, `{"type", "title", "name", "status"}` (+ `problems`), with api.video's
 from __future__ import annotations
 
 import base64
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -50,19 +51,26 @@ class ApiVideo:
         return await self.http.get("/apivideo/webhooks", headers=headers, params=params)
 
 
-@pytest.fixture
-async def apivideo(api: Api) -> AsyncIterator[ApiVideo]:
-    """The HookCast app on `api`'s services, with a clock the test moves and a known key."""
+@contextlib.asynccontextmanager
+async def open_apivideo(api: Api, *, rate_per_second: float) -> AsyncIterator[ApiVideo]:
+    """The HookCast app on `api`'s services, with a clock the test moves, a known key and
+    API keys allowed bursts of 20, refilled at `rate_per_second`."""
     clock = Clock()
     app = create_app(
         api.runtime.services,
         max_body_bytes=MAX_BODY,
         apivideo_key=KEY,
         clock=clock,
-        operations=Operations(rate_limit_per_second=1, rate_limit_burst=20),
+        operations=Operations(rate_limit_per_second=rate_per_second, rate_limit_burst=20),
     )
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as http:
         yield ApiVideo(http, clock, api)
+
+
+@pytest.fixture
+async def apivideo(api: Api) -> AsyncIterator[ApiVideo]:
+    async with open_apivideo(api, rate_per_second=1) as opened:
+        yield opened
 
 
 def problem(answer: httpx.Response, status: int, kind: str) -> dict[str, Any]:
@@ -236,6 +244,52 @@ async def test_too_many_requests_is_a_429_problem_with_the_wait(apivideo: ApiVid
     problem(answer, 429, "too-many-requests")
     assert int(answer.headers["Retry-After"]) >= 1
     assert answer.headers["X-RateLimit-Retry-After"] == answer.headers["Retry-After"]
+    assert (answer.headers["X-RateLimit-Limit"], answer.headers["X-RateLimit-Remaining"]) == (
+        "20",
+        "0",
+    )
+
+
+def _rate_headers(answer: httpx.Response) -> tuple[str, str, str] | None:
+    if "X-RateLimit-Limit" not in answer.headers:
+        return None
+    names = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Retry-After")
+    limit, remaining, retry_after = (answer.headers[name] for name in names)
+    return limit, remaining, retry_after
+
+
+async def test_every_answer_to_a_caller_carries_api_videos_rate_limit_headers(api: Api) -> None:
+    # api.video: "The API provides the rate limit values in the response headers for any
+    # API requests you make"; its Node client reads them from every ...WithResponseHeaders().
+    # One token back every 1,000 s: no request of this test gets one back, however slow.
+    async with open_apivideo(api, rate_per_second=0.001) as apivideo:
+        await _four_requests_then_auth(apivideo)
+
+
+async def _four_requests_then_auth(apivideo: ApiVideo) -> None:
+    viewer_key = await apivideo.api.key(Role.VIEWER)
+    viewer = basic(viewer_key)
+    listed = await apivideo.webhooks(viewer)
+    again = await apivideo.webhooks(viewer)
+    missing = await apivideo.http.get(
+        "/apivideo/webhooks/ABCDEFGH", headers={"Authorization": viewer}
+    )
+    refused = await apivideo.http.delete(
+        "/apivideo/webhooks/ABCDEFGH", headers={"Authorization": viewer}
+    )
+    # A burst of 20: each request leaves one fewer.
+    assert [_rate_headers(a) for a in (listed, again, missing, refused)] == [
+        ("20", "19", "0"),
+        ("20", "18", "0"),
+        ("20", "17", "0"),
+        ("20", "16", "0"),
+    ]
+    problem(missing, 404, "resource-not-found")
+    problem(refused, 403, "about:blank")
+    # /auth is not rate-limited on api.video, and says nothing of it; nor does a stranger.
+    token = await apivideo.http.post("/apivideo/auth/api-key", json={"apiKey": viewer_key})
+    assert _rate_headers(token) is None
+    assert _rate_headers(await apivideo.webhooks(basic("hck_not-a-key"))) is None
 
 
 async def test_an_empty_listing_has_one_empty_page(apivideo: ApiVideo) -> None:

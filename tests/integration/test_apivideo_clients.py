@@ -24,7 +24,7 @@ import httpx
 import pytest
 from apivideo.apis import WebhooksApi
 from apivideo.exceptions import ApiException, ForbiddenException, NotFoundException
-from harness import cli_env, serve
+from harness import serve_to_loopback
 
 from support.waiting import wait_until
 
@@ -55,8 +55,7 @@ class Served:
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """One `hookcast serve` for the module, with a property and a key of each role."""
     directory = tmp_path_factory.mktemp("apivideo")
-    env = cli_env(f"sqlite:///{directory / 'hookcast.db'}", HOOKCAST_ALLOWED_NETWORKS="127.0.0.0/8")
-    with serve(env, directory) as server:
+    with serve_to_loopback(directory) as server:
         admin = server.admin_key()
         partial = Served(server.url, admin, "", "")
         site = partial.v2("POST", "/v2/sites/", json={"metadata": {"name": "Main"}})
@@ -224,6 +223,10 @@ def test_the_node_client_creates_lists_gets_and_deletes(served: Served) -> None:
     assert out["page"]["pagination"]["itemsTotal"] == 2
     assert out["page"]["pagination"]["currentPageItems"] == 1
     assert {a["webhookId"], b["webhookId"], c["webhookId"]} <= set(out["all"])
+    # serve's defaults: bursts of 200 per key, refilled at 100 a second; a few were taken.
+    rate = out["rateLimit"]
+    assert (rate["limit"], rate["retryAfter"]) == ("200", "0")
+    assert 150 < int(rate["remaining"]) < 200
     assert out["got"]["webhookId"] == a["webhookId"]
     assert out["got"]["createdAt"] == a["createdAt"]
     # What the client's delete() resolves to for a 204 with no body and no Content-Type

@@ -29,7 +29,14 @@ async function main() {
 
   const page = await client.webhooks.list({ events: first, currentPage: 2, pageSize: 1 });
   out.page = { data: page.data.map(shown), pagination: page.pagination };
-  out.all = (await client.webhooks.list()).data.map((hook) => hook.webhookId);
+  // The client's documented way to read the rate limit: its *WithResponseHeaders() calls.
+  const { body: listed, headers } = await client.webhooks.listWithResponseHeaders();
+  out.all = listed.data.map((hook) => hook.webhookId);
+  out.rateLimit = {
+    limit: headers["x-ratelimit-limit"],
+    remaining: headers["x-ratelimit-remaining"],
+    retryAfter: headers["x-ratelimit-retry-after"],
+  };
 
   out.got = shown(await client.webhooks.get(a.webhookId));
   out.deleted = await client.webhooks.delete(b.webhookId);

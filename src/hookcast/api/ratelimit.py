@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from starlette.exceptions import HTTPException
 
-from hookcast.domain.ratelimit import TokenBucket, take_all
+from hookcast.domain.ratelimit import Allowance, TokenBucket, allowance, take_all
 from hookcast.services import Caller
 
 __all__ = ["RateLimiter"]
@@ -48,7 +48,21 @@ class RateLimiter:
     def check_caller(self, caller: Caller) -> None:
         """`check` for an API caller: its key's bucket (its account's own for a caller with
         no key) and its account's."""
-        self.check(caller.key_id or caller.account_id, account=caller.account_id)
+        self.check(_key_of(caller), account=caller.account_id)
+
+    def allowance(self, caller: Caller) -> Allowance | None:
+        """What `caller`'s buckets have left, as `check_caller` left them (None when both
+        limits are off). Apart from `check`: only api.video's API shows it (X-RateLimit-*),
+        and every other request is spared the work."""
+        buckets = [
+            bucket
+            for bucket in (
+                self._buckets.get(_key_of(caller)),
+                self._accounts.get(caller.account_id),
+            )
+            if bucket is not None
+        ]
+        return allowance(buckets) if buckets else None
 
     def check(self, key: str, *, account: str) -> None:
         """Takes a token from `key`'s bucket and from `account`'s, or from neither: raises
@@ -77,6 +91,11 @@ class RateLimiter:
         raise HTTPException(
             429, detail=detail, headers={"Retry-After": str(max(1, math.ceil(refusal.wait)))}
         )
+
+
+def _key_of(caller: Caller) -> str:
+    """The name of `caller`'s own bucket: its key's, or its account's for a caller with none."""
+    return caller.key_id or caller.account_id
 
 
 def _bucket(buckets: dict[str, TokenBucket], name: str, rate: float, burst: float) -> TokenBucket:

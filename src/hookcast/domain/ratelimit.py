@@ -6,10 +6,11 @@ Pure: the caller passes the time (monotonic seconds), so tests walk it by hand.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["Refusal", "TokenBucket", "take_all"]
+__all__ = ["Allowance", "Refusal", "TokenBucket", "allowance", "take_all"]
 
 
 @dataclass(slots=True)
@@ -64,3 +65,28 @@ def take_all(buckets: Sequence[TokenBucket], now: float) -> Refusal | None:
     for bucket in buckets:
         bucket.tokens -= 1.0
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class Allowance:
+    """What a caller may still do, told by its tightest bucket: `limit` requests at once
+    (that bucket's burst), `remaining` whole requests now, and `retry_after` seconds until
+    every bucket has a token again (0 while one request more is allowed)."""
+
+    limit: int
+    remaining: int
+    retry_after: int
+
+
+def allowance(buckets: Sequence[TokenBucket]) -> Allowance:
+    """The allowance left in `buckets` (at least one), as their last take or refusal left
+    them: a request needs a token from each, so the emptiest bucket says how many remain,
+    and the slowest to refill how long to wait."""
+    tightest = min(buckets, key=lambda bucket: (math.floor(bucket.tokens), bucket.burst))
+    remaining = max(0, math.floor(tightest.tokens))
+    wait = max((1.0 - bucket.tokens) / bucket.rate for bucket in buckets)
+    return Allowance(
+        limit=math.floor(tightest.burst),
+        remaining=remaining,
+        retry_after=0 if remaining else math.ceil(wait),
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from hookcast.domain.ratelimit import Refusal, TokenBucket, take_all
+from hookcast.domain.ratelimit import Allowance, Refusal, TokenBucket, allowance, take_all
 
 
 def test_a_full_bucket_allows_a_burst_then_refuses() -> None:
@@ -95,3 +95,34 @@ def test_take_all_refused_by_both_names_the_longer_wait() -> None:
 
 def test_take_all_of_no_buckets_always_allows() -> None:
     assert take_all([], 0.0) is None
+
+
+def _bucket(rate: float, burst: int, tokens: float) -> TokenBucket:
+    return TokenBucket(rate=rate, burst=burst, tokens=tokens)
+
+
+@pytest.mark.parametrize(
+    ("buckets", "expected"),
+    [
+        ([_bucket(1.0, 20, 19.0)], Allowance(limit=20, remaining=19, retry_after=0)),
+        ([_bucket(1.0, 20, 0.5)], Allowance(limit=20, remaining=0, retry_after=1)),
+        ([_bucket(0.25, 20, 0.0)], Allowance(limit=20, remaining=0, retry_after=4)),
+        # the key's bucket has 150 left, its account's 7: the account's says it
+        ([_bucket(100.0, 200, 150.0), _bucket(500.0, 1000, 7.2)], Allowance(1000, 7, 0)),
+        # none left in either: the wait is for the slower of the two to have a token
+        ([_bucket(0.5, 20, 0.0), _bucket(10.0, 1000, 0.5)], Allowance(20, 0, 2)),
+    ],
+)
+def test_the_allowance_is_the_tightest_buckets(
+    buckets: list[TokenBucket], expected: Allowance
+) -> None:
+    assert allowance(buckets) == expected
+
+
+def test_each_take_shows_one_fewer_remaining_until_none() -> None:
+    bucket = TokenBucket(rate=1.0, burst=3)
+    shown = []
+    while take_all([bucket], 0.0) is None:
+        shown.append(allowance([bucket]).remaining)
+    assert shown == [2, 1, 0]
+    assert allowance([bucket]) == Allowance(limit=3, remaining=0, retry_after=1)

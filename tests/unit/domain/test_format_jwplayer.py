@@ -167,3 +167,16 @@ def test_the_body_holds_the_events_data_itself_not_a_copy() -> None:
     body = body_fields(_event_with(event, data), WEBHOOK_ID)
 
     assert body["data"] is data
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(2024, 8, 27, 0, 15, 45, 999999, tzinfo=UTC),  # a test ping's: now, unrounded
+        datetime(2024, 8, 26, 19, 15, 45, 120000, tzinfo=timezone(timedelta(hours=-5))),
+        datetime(2024, 8, 27, 0, 15, 45, tzinfo=UTC),
+    ],
+)
+def test_event_time_is_in_whole_seconds_as_in_jw_players_examples(moment: datetime) -> None:
+    event = _event("media_available", {"media_id": "MNYaMSQl"}, event_time=moment)
+    assert body_fields(event, WEBHOOK_ID)["event_time"] == "2024-08-27T00:15:45+00:00"

@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hookcast.api.apivideo import problems
 from hookcast.api.apivideo.auth import Authenticator, random_key
+from hookcast.api.apivideo.rate_headers import RateLimitHeaders
 from hookcast.api.apivideo.routes import ApiVideoState, router
 from hookcast.api.middleware import read_body, replay
 from hookcast.api.ratelimit import RateLimiter
@@ -57,6 +58,7 @@ def create_apivideo_app(
     include_once(app, router, default_response_class=OrjsonResponse)
     problems.install(app)
     app.add_middleware(BodyLimit, max_body_bytes=max_body_bytes)
+    app.add_middleware(RateLimitHeaders)
     return app
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
-from hookcast.api.apivideo import webhooks
+from hookcast.api.apivideo import rate_headers, webhooks
 from hookcast.api.apivideo.auth import Authenticator, IssuedTokens
 from hookcast.api.apivideo.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, pagination
 from hookcast.api.apivideo.schemas import (
@@ -53,7 +53,10 @@ async def _caller(
     state = _state(request)
     caller = await state.authenticator.caller(authorization)
     if state.limiter is not None:
-        state.limiter.check_caller(caller)  # 429 past the key's or the account's limit
+        try:
+            state.limiter.check_caller(caller)  # 429 past the key's or the account's limit
+        finally:  # a 429 shows the headers too, with nothing remaining
+            rate_headers.record(request, state.limiter.allowance(caller))
     return caller
 
 

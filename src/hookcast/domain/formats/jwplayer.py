@@ -34,9 +34,16 @@ def body_fields(event: Event, webhook_id: str) -> dict[str, Any]:
     body["webhook_id"] = webhook_id
     body["site_id"] = event.site_id
     event_time = event.event_time
-    # format_time's first case (a stored time is UTC), likewise.
+    if event_time.tzinfo is not UTC:  # a stored time is UTC already (once per delivery)
+        event_time = _in_utc(event_time)
+    # Whole seconds, as in every one of JW Player's examples: a test ping's, an operational
+    # event's or a publisher's time with a fraction would otherwise carry microseconds, which
+    # a receiver parsing JW's "2024-08-27T00:15:45+00:00" strictly refuses. A publish without
+    # a time is stamped in whole seconds: the plain isoformat() spares it timespec's cost.
     body["event_time"] = (
-        event_time.isoformat() if event_time.tzinfo is UTC else format_time(event_time)
+        event_time.isoformat(timespec="seconds")
+        if event_time.microsecond
+        else event_time.isoformat()
     )
     body.update(ids[1:])
     if event.sequence is not None:
@@ -71,12 +78,16 @@ def format_time(dt: datetime) -> str:
 
     Microseconds appear only when they are not zero.
     """
+    return _in_utc(dt).isoformat()
+
+
+def _in_utc(dt: datetime) -> datetime:
     if dt.tzinfo is UTC:  # as stored and loaded: no conversion to make (once per delivery)
-        return dt.isoformat()
+        return dt
     if dt.tzinfo is None:
         # a naive time has no defined instant; guessing would shift events by hours
         raise ValueError("event times must be timezone-aware")
-    return dt.astimezone(UTC).isoformat()
+    return dt.astimezone(UTC)
 
 
 def _render(event: Event, *, name: str, webhook_id: str, delivery_id: str) -> dict[str, Any]:

@@ -167,6 +167,31 @@ def test_an_empty_account_keeps_its_spacing(browser: Browser, server: Server, wi
         assert gap >= 12, f"the empty state touches the card below it ({gap:.0f} px apart)"
 
 
+def test_a_wide_chart_starts_at_the_left_edge_with_its_numbers(
+    browser: Browser, server: Server
+) -> None:
+    """On a wide screen the chart is drawn narrower than its card (its height is capped): its
+    axis starts at the card's left, under the figures and beside the legend, which start
+    there too. Centred, the bars began ~100 px to the right of both."""
+    start = datetime(2026, 12, 6, tzinfo=UTC)
+    bars = [HourBar(start + timedelta(hours=i), i, 1) for i in range(24)]
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    try:
+        page = context.new_page()
+        page.set_content(
+            f'<link rel="stylesheet" href="{server.url}/static/app.css">'
+            f'<main class="container"><div class="chart-scroll">{hourly_chart_svg(bars)}</div>'
+            "</main>"
+        )
+        chart = page.locator("svg.chart")
+        axis = box_of(chart.locator("line.chart-axis").first)
+        drawn = box_of(chart)
+        assert axis["width"] < drawn["width"] - 100  # letterboxed: room is left over
+        assert axis["x"] - drawn["x"] <= 12, f"the axis starts {axis['x'] - drawn['x']:.0f} px in"
+    finally:
+        context.close()
+
+
 @pytest.mark.parametrize("width", WIDTHS)
 def test_the_charts_labels_are_readable_and_whole(
     browser: Browser, server: Server, width: int

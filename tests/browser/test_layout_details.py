@@ -475,3 +475,36 @@ def test_the_log_search_leaves_no_half_row_empty_on_a_phone(
         for row in rows.values():
             right = max(box["x"] + box["width"] for box in row)
             assert right >= whole["x"] + whole["width"] - 2, (row, whole)
+
+
+def test_the_delivery_log_reads_in_columns_on_a_wide_screen(
+    browser: Browser, server: Server, receiver: Receiver
+) -> None:
+    """Each row's status, attempts and time start where the row above's do, whatever the
+    event's name and its ids: each part started where the one before ended, so a page of
+    20 rows read as a ragged list."""
+    hook = webhook_on_property(
+        browser,
+        server,
+        name="Columns",
+        webhook_url=receiver.url("/ok/columns"),
+        events=["media_created", "conversions_complete", "track_created"],
+    )
+    events = [
+        {"event": "media_created", "site_id": "1A23bCD4", "media_id": "Columns1"},
+        {"event": "conversions_complete", "site_id": "1A23bCD4", "media_id": "Columns1"},
+        {
+            "event": "track_created",
+            "site_id": "1A23bCD4",
+            "media_id": "Columns1",
+            "track_id": "Track001",
+        },
+    ]
+    server.api("POST", "/v2/events/", server.admin, {"events": events})
+    with signed_in(browser, server, 1440, server.admin) as page:
+        page.goto(f"/webhooks/{hook}")
+        rows = page.locator(".log-row summary")
+        expect(rows).to_have_count(3)
+        for part in (".badge", ".log-attempts", "time"):
+            starts = {round(box_of(row.locator(part))["x"]) for row in rows.all()}
+            assert len(starts) == 1, f"{part} starts at {sorted(starts)}"

@@ -342,3 +342,21 @@ async def test_all_properties_is_a_choice_of_the_form_and_shown_as_such(board: B
     assert narrowed.status_code == 303, narrowed.text
     changed = await board.runtime.services.webhooks.get(admin_of(board), webhook.id)
     assert (changed.all_sites, changed.site_ids) == (False, (site_id,))
+
+
+async def test_an_empty_account_is_told_what_comes_first(board: Board) -> None:
+    """Before any webhook, the list says a property comes first only while there is none,
+    and that a webhook on every property is the other way (it said "if you have no property
+    yet, add one first" to an account with properties, and only to admins)."""
+    await board.sign_in(await board.key(Role.EDITOR))
+    first = (await board.client.get("/webhooks")).text
+    assert "No webhooks yet" in first
+    assert "this account has none yet" in first
+    assert '<a href="/properties">create a property</a> first' in first
+    assert "or make the webhook for every property, including ones created later" in first
+
+    await board.site()
+    after = (await board.client.get("/webhooks")).text
+    assert "No webhooks yet" in after
+    assert "this account has none yet" not in after
+    assert "create a property" not in after

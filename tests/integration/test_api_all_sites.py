@@ -3,6 +3,8 @@ it; stored as such, shown as ["*"], refused when mixed with property ids."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 from delivery_harness import Deployment
 from harness import SITE_ID, Api, assert_error
@@ -117,6 +119,9 @@ async def test_a_test_event_to_a_webhook_on_every_property_names_a_property(
     await receiver.wait_for_events({sent.json()["event_id"]})
     (ping,) = receiver.received
     assert ping.payload["site_id"] == hookcast.site_id  # the account's (first) property
+    # To the second, as every published event's (it had microseconds: "...T09:07:29.542699").
+    sent_at = datetime.fromisoformat(ping.payload["event_time"])
+    assert sent_at.microsecond == 0
 
 
 async def test_a_test_event_needs_a_property_to_name(api: Api) -> None:

@@ -234,6 +234,9 @@ def test_webhooks_held_while_disabled_are_shown_and_discarded(live: LiveServer) 
     shown = ok_json(hookcast(live, "webhooks", "get", hook_id, "--json"))
     assert shown["metadata"]["held_deliveries"] == 1
     assert "held deliveries" in hookcast(live, "webhooks", "get", hook_id).stdout
+    listed = hookcast(live, "webhooks", "list").stdout
+    assert "disabled by a" in listed
+    assert "disabled: disabled" not in listed  # the reason says it whole
     assert_one_line_error(
         hookcast(live, "webhooks", "deliver-held", hook_id), "disabled", "409", "conflict"
     )

@@ -21,6 +21,9 @@ __all__ = ["PlainCommand", "PlainGroup"]
 Formatter = Any  # click's HelpFormatter (vendored by newer Typers)
 Context = Any  # click's Context
 
+# A limit no first sentence reaches: short help is then never cut with "...".
+_WHOLE_SENTENCE = 1000
+
 
 def _format_usage(command: Any, ctx: Context, formatter: Formatter) -> None:
     """`Usage: hookcast trigger [OPTIONS] EVENT`, in help and above a usage error."""
@@ -38,7 +41,19 @@ def _format_help(command: Any, ctx: Context, formatter: Formatter) -> None:
     _section(formatter, "Arguments", [_argument_row(p) for p in _arguments(command, ctx)])
     _section(formatter, "Options", [_option_row(p) for p in _options(command, ctx)])
     if group:
-        command.format_commands(ctx, formatter)
+        _format_commands(command, ctx, formatter)
+
+
+def _format_commands(group: Any, ctx: Context, formatter: Formatter) -> None:
+    """Each command beside its docstring's whole first sentence, wrapped. click cuts it at
+    what is left of one line ("Run the API, the dashboard and (unless --no-worker) a..."),
+    which left most of `hookcast --help` ending mid-sentence."""
+    rows = []
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        if command is not None and not command.hidden:
+            rows.append((name, command.get_short_help_str(limit=_WHOLE_SENTENCE)))
+    _section(formatter, "Commands", rows)
 
 
 class PlainCommand(TyperCommand):

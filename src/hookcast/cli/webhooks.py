@@ -203,7 +203,9 @@ def _state(hook: Webhook) -> Text:
     if hook.state == "failing":
         lines[0] = f"failing since {when(hook.failing_since)}"
     elif hook.state == "disabled":
-        lines[0] = f"disabled: {hook.disabled_reason or 'by a user'}"
+        # "disabled by a user" says it whole; "410 Gone" needs the word before it.
+        reason = hook.disabled_reason or "disabled by a user"
+        lines[0] = reason if reason.startswith("disabled") else f"disabled: {reason}"
     error = hook.last_error
     if error is not None and hook.state != "healthy":
         body = " ".join(error.body.split())[:_ERROR_SHOWN]

@@ -18,7 +18,9 @@ _WIDTH, _HEIGHT = 720, 200
 # Room for the axis labels: the y-axis's on the right, beside the newest hours, which is
 # where a phone's scrolled chart opens (app.css, .chart-scroll). 60 holds five digits
 # ("20000", 51 units wide in Chromium's sans-serif) at a phone's 16-unit labels (app.css);
-# 40 cut them short at a phone's width even at 13 (wider screens letterbox the drawing).
+# 40 cut them short at a phone's width even at 13. Wider screens leave room beside the
+# drawing, on its right (xMinYMid): centred, its axis began ~100 px right of the numbers
+# and the legend above and below it, which start at the card's left edge.
 _LEFT, _RIGHT, _TOP, _BOTTOM = 8, 60, 12, 28
 # Hours between x-axis labels, on the clock: 00:00, 06:00, 12:00, 18:00, so a day's 24 bars
 # carry four labels the same distance apart, wherever the window starts. Every sixth bar
@@ -38,7 +40,7 @@ def hourly_chart_svg(bars: Sequence[HourBar], *, chart_id: str = "chart") -> str
     parts = [
         f'<svg class="chart" viewBox="0 0 {_WIDTH} {_HEIGHT}" role="img" '
         f'aria-labelledby="{chart_id}-title {chart_id}-desc" '
-        'preserveAspectRatio="xMidYMid meet" xmlns="http://www.w3.org/2000/svg">',
+        'preserveAspectRatio="xMinYMid meet" xmlns="http://www.w3.org/2000/svg">',
         f'<title id="{chart_id}-title">Attempts per hour</title>',
         f'<desc id="{chart_id}-desc">{escape(summary)}</desc>',
         *_axes(ticks),

@@ -137,7 +137,8 @@ def operational_event(notice: Notice, webhook: Webhook, *, waiting: int) -> Even
         site_id=webhook.site_ids[0] if webhook.site_ids else "",
         type=notice.kind,
         resource_ids={},
-        event_time=notice.at,
+        # Seconds, as a published event's (JW Player's event_time has seconds precision).
+        event_time=notice.at.replace(microsecond=0),
         data=_data(notice, webhook, waiting=waiting),
         created=notice.at,
     )

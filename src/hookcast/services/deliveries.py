@@ -215,7 +215,7 @@ class DeliveryService:
             site_id=await self._test_site(webhook),
             type=event_name,
             resource_ids=dict(example.resource_ids),
-            event_time=now,
+            event_time=now.replace(microsecond=0),  # seconds, as a published event's
             data=dict(example.data or {}),
             created=now,
         )

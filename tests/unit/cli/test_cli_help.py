@@ -65,6 +65,50 @@ def test_flags_take_no_value_and_values_are_named() -> None:
     assert "Usage: hookcast webhooks update [OPTIONS] WEBHOOK_ID" in text
 
 
+def command_summaries(text: str) -> dict[str, str]:
+    """A group's help's "Commands:" section: each command and its summary, wrapped lines
+    joined."""
+    summaries: dict[str, str] = {}
+    for line in text.split("Commands:\n", 1)[1].splitlines():
+        row = re.match(r"^  (\S+)\s+(.*)$", line)
+        if row:
+            name = row.group(1)
+            summaries[name] = row.group(2)
+        elif line.strip():
+            summaries[name] += " " + line.strip()
+    return summaries
+
+
+def is_group(path: list[str]) -> bool:
+    command = typer.main.get_command(app)
+    for name in path:
+        command = command.commands[name]  # type: ignore[attr-defined]
+    return bool(getattr(command, "commands", None))
+
+
+GROUPS = [path for path in COMMANDS if is_group(path)]
+
+
+@pytest.mark.parametrize("path", GROUPS, ids=lambda path: " ".join(path) or "hookcast")
+def test_a_group_lists_each_command_with_its_whole_first_sentence(path: list[str]) -> None:
+    # click cut each summary at what was left of the line: `hookcast --help` read "serve
+    # Run the API, the dashboard and (unless --no-worker) a..." at 80 columns.
+    text = CliRunner().invoke(app, [*path, "--help"], env={"COLUMNS": "80"}).output
+    summaries = command_summaries(text)
+    assert summaries
+    cut = {n: said for n, said in summaries.items() if said.endswith("...") or said[-1] != "."}
+    assert not cut, cut
+
+
+def test_serve_and_replay_are_summed_up_in_full() -> None:
+    root = command_summaries(CliRunner().invoke(app, ["--help"]).output)
+    assert root["serve"] == (
+        "Run the API, the dashboard and (unless --no-worker) a delivery worker in one process."
+    )
+    hooks = command_summaries(CliRunner().invoke(app, ["webhooks", "--help"]).output)
+    assert hooks["replay"].endswith("in publish order; at most 10,000 at once.")
+
+
 def test_usage_errors_are_plain_lines_naming_the_metavar() -> None:
     result = CliRunner().invoke(app, ["webhooks", "get"], prog_name="hookcast")
     assert result.exit_code == 2

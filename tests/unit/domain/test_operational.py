@@ -120,6 +120,16 @@ def test_operational_events_go_to_webhooks_naming_them_never_to_their_subject() 
     assert event.data["deliveries_waiting"] == 3
 
 
+def test_an_operational_event_is_timed_to_the_second_as_published_events_are() -> None:
+    # A receiver saw "event_time": "...T08:57:50.049107+00:00" on webhook_failing and
+    # "...T08:57:50+00:00" on every published event; its id keeps the period's microseconds.
+    subject = make.webhook("acc", events=(FAILING,))
+    failed_at = T1 + timedelta(microseconds=49107)
+    event = operational_event(Notice(FAILING, subject.id, failed_at, failed_at), subject, waiting=0)
+    assert event.event_time == T1.replace(microsecond=0)
+    assert event.id.endswith("049107Z")
+
+
 def test_the_mail_names_the_webhook_and_what_to_do() -> None:
     data = {
         "webhook_id": "hook1234",

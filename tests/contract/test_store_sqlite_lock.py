@@ -21,7 +21,8 @@ from pathlib import Path
 import pytest
 
 from hookcast.domain.errors import Unavailable
-from hookcast.ports import DeliveryQuery, PageRequest
+from hookcast.domain.models import DeliveryStatus
+from hookcast.ports import DeliveryQuery, PageRequest, ReplayQuery
 from hookcast.store import SqlStore
 from hookcast.store.crypto import SecretBox
 from hookcast.store.sqlite_connector import SQLiteConnector
@@ -197,3 +198,34 @@ async def test_deleting_a_webhook_with_many_deliveries_lets_the_loop_run_between
 
 def _deliveries_of(account_id: str, webhook_id: str) -> DeliveryQuery:
     return DeliveryQuery(account_id=account_id, webhook_id=webhook_id, page=PageRequest())
+
+
+@pytest.mark.parametrize("dry_run", [True, False], ids=["dry-run", "over-the-limit"])
+async def test_a_replay_that_changes_nothing_answers_without_the_writer(
+    store: SqlStore, database_url: str, dry_run: bool
+) -> None:
+    """A replay's range is read outside the writer: found through the webhook's index over
+    every delivery in it, finished or not, counting it in a write held every writer, and on
+    SQLite the event loop, for as long as it took (a paused webhook's 100,000: 0.19 s a dry
+    run, a request a tenant may repeat at its rate limit; attack 19). So a dry run, and a
+    replay refused as over its limit, answer while another connection holds the lock."""
+    acme, hook = await account_with_webhook(store)
+    events = [make.event(acme.id) for _ in range(8)]
+    await store.append_events(
+        events=events,
+        fanout=lambda evs: [
+            make.delivery(event, hook.id, status=DeliveryStatus.SUCCEEDED) for event in evs
+        ],
+    )
+    query = ReplayQuery(account_id=acme.id, webhook_id=hook.id, since=make.later(-60))
+    limit = 100 if dry_run else 5
+
+    async with write_lock_held(database_url, HOLD):
+        started = time.monotonic()
+        matched = await store.replay_deliveries(query, now=make.NOW, limit=limit, dry_run=dry_run)
+        took = time.monotonic() - started
+
+    assert matched == len(events)
+    assert took < HOLD / 2  # waiting for the lock, it would be all of HOLD
+    page = await store.list_deliveries(_deliveries_of(acme.id, hook.id))
+    assert {record.delivery.status for record in page.items} == {DeliveryStatus.SUCCEEDED}

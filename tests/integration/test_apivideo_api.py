@@ -292,6 +292,27 @@ async def _four_requests_then_auth(apivideo: ApiVideo) -> None:
     assert _rate_headers(await apivideo.webhooks(basic("hck_not-a-key"))) is None
 
 
+@pytest.mark.parametrize("path", ["/apivideo/auth/api-key", "/apivideo/auth/refresh"])
+async def test_getting_tokens_counts_against_the_keys_rate_limit(
+    apivideo: ApiVideo, path: str
+) -> None:
+    """Tokens are what signing in is to the dashboard: each request for them reads the
+    key's account and signs two tokens, so it takes from the key's bucket (and its
+    account's), as a sign-in does. Uncounted, one key got 1,000 token pairs in one burst
+    from a server limiting it to bursts of 200, all answered 200 (attack 19)."""
+    key = await apivideo.api.key(Role.VIEWER)
+    refresh = (await apivideo.tokens(key))["refresh_token"]
+    body = {"apiKey": key} if path.endswith("api-key") else {"refreshToken": refresh}
+    # A burst of 20 refilled at 1/s: 200 requests would have to take minutes not to hit it.
+    for _ in range(200):
+        answer = await apivideo.http.post(path, json=body)
+        if answer.status_code != 200:
+            break
+    problem(answer, 429, "too-many-requests")
+    # The bucket is the key's: its API requests wait too.
+    problem(await apivideo.webhooks(basic(key)), 429, "too-many-requests")
+
+
 async def test_an_empty_listing_has_one_empty_page(apivideo: ApiVideo) -> None:
     viewer = basic(await apivideo.api.key(Role.VIEWER))
     answer = await apivideo.webhooks(viewer)

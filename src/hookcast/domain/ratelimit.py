@@ -35,6 +35,13 @@ class TokenBucket:
             return 0.0
         return (1.0 - self.tokens) / self.rate
 
+    def full(self, now: float) -> bool:
+        """Whether the bucket holds `burst` tokens at `now` (as an unused one does); takes
+        nothing and changes nothing."""
+        if self.tokens < 0:
+            return True
+        return self.tokens + max(0.0, now - self.updated) * self.rate >= self.burst
+
     def _refill(self, now: float) -> None:
         if self.tokens < 0:
             self.tokens = self.burst

@@ -224,7 +224,8 @@ class Store(DeliveryQueue, MailOutbox, Protocol):
     ) -> int:
         """How many finished deliveries match `query`; unless `dry_run` or more than `limit`
         match, they are made due again at `now`, in publish order (an ordered webhook's
-        re-join their resources' chains)."""
+        re-join their resources' chains), and how many were is returned (one retried
+        between the read of the range and the write is left as it is)."""
 
     # operations
     async def delivery_stats(self, now: datetime) -> DeliveryStats:

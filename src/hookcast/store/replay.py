@@ -1,5 +1,6 @@
 """Replay: resend a webhook's finished deliveries of a time range (docs/delivery.md,
-"Replay"), counted first, changed only when no more than the caller's limit match.
+"Replay"), read first (`matching_ids`, `count_matching`: outside the writer), changed only
+when no more than the caller's limit match, by the ids read.
 
 Finished means succeeded, failed, discarded, superseded or expired. Unfinished ones
 (pending, paused, waiting, held) are left as they are: they are on their way, or held for a
@@ -9,6 +10,7 @@ lowest sequence first (store/chains.py), as recovered ones do; the others are du
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, case, exists, literal, or_, select, update
@@ -18,24 +20,37 @@ from hookcast.ports import ReplayQuery
 from hookcast.store.chains import start_chains
 from hookcast.store.connector import Transaction
 from hookcast.store.events import has_resource_id
-from hookcast.store.sql import count
+from hookcast.store.sql import count, in_list
 from hookcast.store.tables import deliveries, events, webhooks
 from hookcast.store.webhooks import lock_webhooks
 
-__all__ = ["FINISHED", "replay"]
+__all__ = ["FINISHED", "count_matching", "matching_ids", "replay"]
 
 FINISHED = tuple(status.value for status in FINISHED_STATUSES)
 
 
-async def replay(
-    tx: Transaction, query: ReplayQuery, *, now: datetime, limit: int, dry_run: bool
-) -> int:
-    """How many deliveries match `query`. Unless `dry_run`, or more than `limit` match, they
-    are also made due again at `now` (ordered ones: waiting their turn)."""
+async def matching_ids(tx: Transaction, query: ReplayQuery, *, limit: int) -> list[str]:
+    """The ids of up to `limit` deliveries matching `query`."""
     where = _matching(query, database=tx.database)
-    matched = await count(tx, deliveries, *where)
-    if dry_run or not matched or matched > limit:
-        return matched
+    rows = await tx.fetch_all(select(deliveries.c.id).where(*where).limit(limit))
+    return [delivery_id for (delivery_id,) in rows]
+
+
+async def count_matching(tx: Transaction, query: ReplayQuery) -> int:
+    """How many deliveries match `query`."""
+    return await count(tx, deliveries, *_matching(query, database=tx.database))
+
+
+async def replay(tx: Transaction, query: ReplayQuery, *, ids: Sequence[str], now: datetime) -> int:
+    """Makes the deliveries `ids` (read as matching `query`) due again at `now`, those still
+    finished (ordered ones: waiting their turn); how many. Only their ids are looked up: a
+    delivery's webhook, time and event never change, and its range was read already."""
+    where = [
+        in_list(tx.database, column=deliveries.c.id),
+        deliveries.c.account_id == query.account_id,
+        or_(*(deliveries.c.status == status for status in FINISHED)),
+    ]
+    values = {"ids": list(ids)}
     # The webhook's row before its deliveries and chains, as a delete locks them (its
     # cascade follows the row's lock): a chain started below share-locks the row (its
     # foreign key), and taken then, it waited on a delete that waited on the deliveries
@@ -49,19 +64,21 @@ async def replay(
         "lease_losses": 0,
         "lost_lease": None,
     }
-    await tx.execute(
+    replayed = await tx.execute(
         update(deliveries)
         .where(*where, deliveries.c.resource_key.is_(None))
-        .values(status=_sendable(), **again)
+        .values(status=_sendable(), **again),
+        values,
     )
     rejoined = await tx.fetch_all(
         update(deliveries)
         .where(*where, deliveries.c.resource_key.is_not(None))
         .values(status=DeliveryStatus.WAITING.value, **again)
-        .returning(deliveries.c.resource_key)
+        .returning(deliveries.c.resource_key),
+        values,
     )
     await start_chains(tx, {(query.webhook_id, key) for (key,) in rejoined})
-    return matched
+    return replayed + len(rejoined)
 
 
 def _matching(query: ReplayQuery, *, database: str) -> list[ColumnElement[bool]]:

@@ -42,6 +42,7 @@ __all__ = [
     "account_webhooks",
     "apply_health",
     "create_webhook",
+    "delete_some_deliveries",
     "delete_webhook",
     "get_webhook",
     "list_webhooks",
@@ -182,6 +183,15 @@ async def retried_now(tx: Transaction, *, webhook_id: str, now: datetime) -> Non
 async def delete_webhook(tx: Transaction, *, account_id: str, webhook_id: str) -> bool:
     # Deliveries, their attempts and the subscriptions go with it (ON DELETE CASCADE).
     return await tx.execute(_DELETE, {"account_id": account_id, "id": webhook_id}) > 0
+
+
+async def delete_some_deliveries(
+    tx: Transaction, *, account_id: str, webhook_id: str, limit: int
+) -> int:
+    """Deletes up to `limit` of the account's webhook's deliveries (and their attempts);
+    how many."""
+    values = {"b_account_id": account_id, "b_webhook_id": webhook_id, "b_limit": limit}
+    return await tx.execute(_DELETE_SOME_DELIVERIES, values)
 
 
 async def lock_webhooks(
@@ -329,6 +339,18 @@ _UPDATE = Statement(
     )
 )
 _DELETE = Statement(lambda _: delete(webhooks).where(*_THIS_ACCOUNTS))
+_DELETE_SOME_DELIVERIES = Statement(
+    lambda _: delete(deliveries).where(
+        deliveries.c.id.in_(
+            select(deliveries.c.id)
+            .where(
+                deliveries.c.account_id == bindparam("b_account_id"),
+                deliveries.c.webhook_id == bindparam("b_webhook_id"),
+            )
+            .limit(bindparam("b_limit", type_=Integer))
+        )
+    )
+)
 _DELETE_EVENTS = Statement(
     lambda _: delete(webhook_events).where(webhook_events.c.webhook_id == bindparam("b_id"))
 )

@@ -94,3 +94,24 @@ def test_a_rate_of_zero_disables_only_that_limit(
             continue
         granted += 1
     assert granted == allowed
+
+
+def test_buckets_full_again_are_forgotten_and_spent_ones_kept() -> None:
+    """A full bucket is what a first request finds, so the limiter forgets those it holds
+    once its map has doubled: an admin minting, using and revoking keys in a loop left one
+    bucket per revoked key for the life of the process (attack 19: +0.9 MB in 2,000
+    turns). A key that spent its tokens is still refused however many keys came after."""
+    clock = Clock()
+    limiter = RateLimiter(
+        per_second=10, burst=2, account_per_second=1000, account_burst=10**6, monotonic=clock
+    )
+    for turn in range(20_000):  # each key used once, full again 0.1 s later
+        limiter.check(f"revoked{turn}", account="a")
+        clock.now += 0.001
+    assert limiter.buckets_kept < 3_000
+    limiter.check("spent", account="a")
+    limiter.check("spent", account="a")
+    for turn in range(5_000):  # sweeps, the clock standing still: nothing new is full
+        limiter.check(f"new{turn}", account="a")
+    _refused(limiter, "spent", "a")
+    assert limiter.buckets_kept > 5_000

@@ -50,7 +50,8 @@ class IssuedTokens:
 
 
 class Authenticator:
-    """Turns an API key, a refresh token or an Authorization header into a `Caller`."""
+    """Turns an API key, a refresh token or an Authorization header into a `Caller`, and
+    issues tokens to one."""
 
     def __init__(self, services: Services, *, key: bytes, clock: Clock) -> None:
         # The services, not their AuthService: an app is also built without any, only to
@@ -59,21 +60,20 @@ class Authenticator:
         self._key = key
         self._clock = clock
 
-    async def with_api_key(self, api_key: str) -> IssuedTokens:
-        """Tokens for a valid API key; a 400 (as api.video answers) for anything else."""
+    async def api_key_holder(self, api_key: str) -> Caller:
+        """The caller of a valid API key (tokens are then `issue`d to it); a 400 (as
+        api.video answers) for anything else."""
         try:
-            caller = await self._services.auth.authenticate(api_key)
+            return await self._services.auth.authenticate(api_key)
         except Unauthorized:
             raise _BAD_CREDENTIALS from None
-        return self._issue(caller)
 
-    async def with_refresh_token(self, refresh_token: str) -> IssuedTokens:
-        """New tokens for a genuine, unexpired refresh token whose key still exists."""
+    async def refresh_token_holder(self, refresh_token: str) -> Caller:
+        """The caller of a genuine, unexpired refresh token whose key still exists."""
         try:
-            caller = await self._resume(refresh_token, purpose=_REFRESH)
+            return await self._resume(refresh_token, purpose=_REFRESH)
         except (tokens.InvalidToken, Unauthorized):
             raise _BAD_CREDENTIALS from None
-        return self._issue(caller)
 
     async def caller(self, authorization: str | None) -> Caller:
         """The caller of `Authorization: Basic base64(<API key>:)` or `Bearer <access token>`
@@ -120,7 +120,8 @@ class Authenticator:
             raise tokens.InvalidToken("the token is malformed")
         return await self._services.auth.resume(account_id, key_id)
 
-    def _issue(self, caller: Caller) -> IssuedTokens:
+    def issue(self, caller: Caller) -> IssuedTokens:
+        """New access and refresh tokens for `caller`, an API key's."""
         assert caller.key_id is not None, "API key callers always have a key id"
         # "j", random: every token issued differs, also two asked for within one second.
         claims = {"a": caller.account_id, "k": caller.key_id, "j": secrets.token_urlsafe(6)}

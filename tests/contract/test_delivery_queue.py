@@ -417,6 +417,34 @@ async def test_a_worker_found_dead_that_comes_back_disowns_the_losses_it_caused(
     assert await queue.next_due_at() is None
 
 
+async def test_a_delivery_dropped_under_a_lapsed_lease_and_a_newer_one_disowns_the_lapsed(
+    backend: tuple[DeliveryQueue, Seed],
+) -> None:
+    """A stalled worker may hold one delivery twice: queued under the lease taken back from
+    it, and claimed again since under a new one. Dropping both disowns the loss of the one
+    taken back (keyed by delivery, the newer lease hid it): found dead and back more times
+    than MAX_LEASE_LOSSES, the delivery is still handed out."""
+    queue, seed = backend
+    await seed(1)
+    now = make.NOW
+    for _ in range(MAX_LEASE_LOSSES + 1):
+        (lapsed,) = await queue.claim_due_deliveries(
+            now=now, limit=1, lease_seconds=LEASE, worker_id="stalled"
+        )
+        now += timedelta(seconds=1)
+        assert await queue.take_back_leases(now=now, stale_before=now) == 1
+        (newer,) = await queue.claim_due_deliveries(
+            now=now, limit=1, lease_seconds=LEASE, worker_id="stalled"
+        )
+        leases = [(lapsed.delivery.id, lapsed.lease_token), (newer.delivery.id, newer.lease_token)]
+        await queue.disown_losses(leases)
+        await queue.release_deliveries([leases[1]], now)
+
+    (claimed,) = await queue.claim_due_deliveries(now=now, limit=1, lease_seconds=LEASE)
+    await queue.record_results([make.succeeded(claimed, at=now)], [])
+    assert await queue.next_due_at() is None
+
+
 async def test_only_a_losss_own_worker_disowns_it_and_only_while_it_is_the_last_loss(
     backend: tuple[DeliveryQueue, Seed],
 ) -> None:

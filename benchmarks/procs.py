@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchmarks.lifeline import dies_with_parent
 from benchmarks.periodic import Periodic
 
 HOST = "127.0.0.1"
@@ -101,6 +102,7 @@ class Children:
                 env={**os.environ, **(env or {})},
                 cwd=cwd,
                 start_new_session=True,  # its own process group, killed as a whole
+                preexec_fn=dies_with_parent(signal.SIGTERM),  # and with this process
                 **popen,
             )
         child = Child(name, process, log)

@@ -14,12 +14,14 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
+import signal
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+from benchmarks.lifeline import die_with_parent
 from cryptography.fernet import Fernet
 from hypothesis import HealthCheck, settings
 from xdist.scheduler import LoadScheduling  # type: ignore[import-untyped]  # no type hints
@@ -39,6 +41,15 @@ settings.load_profile("suite")
 _TEMPLATE = "hookcast_template"
 _numbers = itertools.count(1)
 _BACKGROUND = pytest.StashKey[Queue]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A pytest-xdist worker ends with its controller: a controller ended by SIGTERM (a
+    cancelled CI job, `timeout`) runs no `finally` and tells its workers nothing, and they
+    went on, their PostgreSQL, `serve` and nginx with them. Everything the fixtures start
+    ends with the process that started it (benchmarks/lifeline.py), so all of it goes."""
+    if hasattr(config, "workerinput"):
+        die_with_parent(signal.SIGTERM, parent=os.getppid())
 
 
 # The modules that define `background_job`, by test id path: pytest-xdist's controller

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from benchmarks.lifeline import dies_with_parent
 from playwright.sync_api import Page
 from typer.testing import CliRunner
 
@@ -152,6 +154,7 @@ def start_server(workdir: Path) -> Server:
             stdout=subprocess.PIPE,
             stderr=stderr,
             text=True,
+            preexec_fn=dies_with_parent(signal.SIGTERM),  # if the run ends without its stop
         )
     admin = _read_admin_key(process)
     url = f"http://127.0.0.1:{port}"

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
 from hookcast.delivery.memory_queue import MemoryDeliveryQueue
 from hookcast.domain.leases import MAX_LEASE_LOSSES
 from hookcast.domain.models import Delivery, DeliveryStatus, Event
-from hookcast.ports import DeliveryQueue
+from hookcast.ports import ClaimedDelivery, DeliveryQueue
 from hookcast.store import SqlStore, open_store
 from support import factories as make
 
@@ -403,18 +403,53 @@ async def test_a_worker_found_dead_that_comes_back_disowns_the_losses_it_caused(
     await seed(1)
     now = make.NOW
     for _ in range(MAX_LEASE_LOSSES + 1):
-        (claimed,) = await queue.claim_due_deliveries(
-            now=now, limit=1, lease_seconds=LEASE, worker_id="stalled"
-        )
-        now += timedelta(seconds=1)
-        assert await queue.take_back_leases(now=now, stale_before=now) == 1
+        claimed, now = await _claimed_by_a_worker_found_dead(queue, now)
         lease = (claimed.delivery.id, claimed.lease_token)
         await queue.disown_losses([lease])
         await queue.disown_losses([lease])  # once only: never below what others lost
 
+    await _is_handed_out_and_delivered(queue, now)
+
+
+async def _claimed_by_a_worker_found_dead(
+    queue: DeliveryQueue, now: datetime
+) -> tuple[ClaimedDelivery, datetime]:
+    """The one due delivery, claimed by a worker that is then found dead a second later
+    (its lease taken back, a loss counted), and that second."""
+    (claimed,) = await queue.claim_due_deliveries(
+        now=now, limit=1, lease_seconds=LEASE, worker_id="stalled"
+    )
+    now += timedelta(seconds=1)
+    assert await queue.take_back_leases(now=now, stale_before=now) == 1
+    return claimed, now
+
+
+async def _is_handed_out_and_delivered(queue: DeliveryQueue, now: datetime) -> None:
     (claimed,) = await queue.claim_due_deliveries(now=now, limit=1, lease_seconds=LEASE)
     await queue.record_results([make.succeeded(claimed, at=now)], [])
     assert await queue.next_due_at() is None
+
+
+async def test_a_delivery_dropped_under_a_lapsed_lease_and_a_newer_one_disowns_the_lapsed(
+    backend: tuple[DeliveryQueue, Seed],
+) -> None:
+    """A stalled worker may hold one delivery twice: queued under the lease taken back from
+    it, and claimed again since under a new one. Dropping both disowns the loss of the one
+    taken back (keyed by delivery, the newer lease hid it): found dead and back more times
+    than MAX_LEASE_LOSSES, the delivery is still handed out."""
+    queue, seed = backend
+    await seed(1)
+    now = make.NOW
+    for _ in range(MAX_LEASE_LOSSES + 1):
+        lapsed, now = await _claimed_by_a_worker_found_dead(queue, now)
+        (newer,) = await queue.claim_due_deliveries(
+            now=now, limit=1, lease_seconds=LEASE, worker_id="stalled"
+        )
+        leases = [(lapsed.delivery.id, lapsed.lease_token), (newer.delivery.id, newer.lease_token)]
+        await queue.disown_losses(leases)
+        await queue.release_deliveries([leases[1]], now)
+
+    await _is_handed_out_and_delivered(queue, now)
 
 
 async def test_only_a_losss_own_worker_disowns_it_and_only_while_it_is_the_last_loss(

@@ -9,7 +9,7 @@ import pytest
 
 from hookcast.domain.errors import Conflict, NotFound
 from hookcast.domain.models import Role
-from hookcast.ports import PageRequest
+from hookcast.ports import AccountFull, PageRequest, WebhookQuery
 from hookcast.store import SqlStore, open_store
 from support import factories as make
 
@@ -139,3 +139,29 @@ async def test_processes_starting_together_on_a_new_database_make_one_first_key(
     assert made.count(True) == 1
     assert await store.list_api_keys(acme.id) == [keys[made.index(True)]]
     assert not await store.create_first_api_key(make.api_key(acme.id, role=Role.ADMIN))
+
+
+async def test_an_account_at_its_bound_gets_no_more_keys_or_webhooks(store: SqlStore) -> None:
+    # The bound is counted in the creating transaction, under the account's row lock
+    # (tests/integration/test_api_caps_race.py races creates at it on PostgreSQL).
+    acme, other = make.account(), make.account()
+    for owner in (acme, other):
+        await store.create_account(owner)
+    await store.create_api_key(make.api_key(acme.id), most=2)
+    await store.create_api_key(make.api_key(acme.id), most=2)
+    await store.create_webhook(make.webhook(acme.id), most=1)
+    version = await store.config_version(acme.id)
+
+    with pytest.raises(AccountFull) as keys_full:
+        await store.create_api_key(make.api_key(acme.id), most=2)
+    with pytest.raises(AccountFull) as webhooks_full:
+        await store.create_webhook(make.webhook(acme.id), most=1)
+
+    assert (keys_full.value.held, webhooks_full.value.held) == (2, 1)
+    assert len(await store.list_api_keys(acme.id)) == 2
+    assert (await store.list_webhooks(WebhookQuery(account_id=acme.id))).total == 1
+    assert await store.config_version(acme.id) == version  # rolled back whole
+    # Another account's rows do not count; without a bound (the operator's) none applies.
+    await store.create_webhook(make.webhook(other.id), most=1)
+    await store.create_api_key(make.api_key(acme.id))
+    assert len(await store.list_api_keys(acme.id)) == 3

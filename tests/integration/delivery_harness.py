@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 import pytest
+from benchmarks.lifeline import dies_with_parent
 from receivers import DEADLINE, Behaviour, Receiver, closed_port
 
 from hookcast.cli.runtime import Runtime
@@ -332,6 +333,7 @@ class Processes:
                 stdout=output,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
+                preexec_fn=dies_with_parent(signal.SIGTERM),  # if the run ends without close()
             )
         started = ServerProcess(process=process, log=log, port=port)
         self.started.append(started)

@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 import pytest
+from benchmarks.lifeline import dies_with_parent
 
 from hookcast.cli.runtime import Runtime, policy, utc_now
 from hookcast.config import Settings
@@ -289,6 +290,7 @@ def serve(
             cwd=cwd,
             stdout=out,
             stderr=err,
+            preexec_fn=dies_with_parent(signal.SIGTERM),  # if the run ends without the finally
         )
     server = Server(process, f"http://127.0.0.1:{port}", stdout_path, stderr_path)
     try:

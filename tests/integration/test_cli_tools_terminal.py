@@ -15,9 +15,12 @@ from typer.testing import CliRunner
 
 from hookcast.cli import app
 
-ESCAPES = "\x1b]52;c;ZWNobyBvd25lZA==\x07\x1b[2J\x9b2J"
+BIDI = "".join(map(chr, [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]))
+ESCAPES = BIDI + "\x1b]52;c;ZWNobyBvd25lZA==\x07\x1b[2J\x9b2J"
 MARKUP = "[link=https://elsewhere.example]see[/link] [reverse]x[/reverse]"
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Controls but newline and tab, and the bidi embeddings, overrides and isolates, which make
+# a terminal show the text after them reversed (LRE, RLE, PDF, LRO, RLO, LRI, RLI, FSI, PDI).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +52,7 @@ def test_a_webhooks_strings_are_printed_as_text(live: LiveServer) -> None:
         assert not _CONTROL.findall(printed), printed
         assert MARKUP in printed  # as typed, not taken for styles
         assert "]52;c;" in printed  # shown, not dropped
+        assert "\\u202a" in printed
 
 
 def test_json_output_escapes_what_json_leaves_raw(live: LiveServer) -> None:

@@ -17,7 +17,7 @@ import pytest
 from aiohttp import web
 from delivery_harness import Deployment, require_postgres, settings_for, with_options
 from mail_server import PASSWORD, USER, self_signed, smtp_server
-from receivers import answer, closed_port, first_then
+from receivers import Behaviour, answer, closed_port, first_then
 
 from hookcast.bootstrap import utc_now
 from hookcast.cli.runtime import Runtime
@@ -72,6 +72,52 @@ async def test_a_failing_webhook_tells_on_call_once_and_mails_its_recovery(
     assert recipients == [ONCALL]
     assert message["Subject"] == '[HookCast] Webhook "hook" recovered'
     assert failing["metadata"]["webhook_url"] in message.get_payload()
+
+
+def _each_delivery_fails_once() -> Behaviour:
+    """503 to a delivery's first attempt, 200 to its retry (by its `webhook-id`)."""
+    tried: set[str] = set()
+
+    async def behave(_number: int, request: web.Request) -> web.StreamResponse:
+        delivery = request.headers["webhook-id"]
+        if delivery in tried:
+            return web.Response(text="ok")
+        tried.add(delivery)
+        return web.Response(status=503, text="flaky")
+
+    return behave
+
+
+@pytest.mark.timeout(60)
+async def test_two_webhooks_watching_each_other_tell_no_notice_of_a_notices_delivery(
+    hookcast: Deployment,
+) -> None:
+    # Each receiver fails every delivery once, then takes it. Were a notice's delivery to
+    # count as its webhook's health, each notice would start and end a failing period of
+    # the webhook it goes to, and so raise two notices more to the other one: without end.
+    watched = await hookcast.receiver(_each_delivery_fails_once())
+    watcher = await hookcast.receiver(_each_delivery_fails_once())
+    notices = ["webhook_failing", "webhook_recovered"]
+    retry = {"retry_policy": [0.1, 0.1]}
+    a = await hookcast.hook_for(watched, events=["media_available", *notices], **retry)
+    b = await hookcast.hook_for(watcher, events=notices, **retry)
+    hookcast.start_worker()
+
+    await hookcast.publish_media(1)
+
+    told = await hookcast.wait_for_status(b["id"], "succeeded", 2)
+    await hookcast.wait_for_status(a["id"], "succeeded", 1)
+    assert sorted(delivery["event"] for delivery in told) == notices
+    # Each notice to B failed once (its delivery log says so) and told nobody: no notice
+    # about B exists, and A, which hears of B, got none.
+    assert all(delivery["attempts"] == 2 for delivery in told)
+    events = (await hookcast.api.get("/v2/events/", params={"page_length": 100})).json()
+    assert sorted(event["event"] for event in events["events"]) == [
+        "media_available",
+        *notices,
+    ]
+    assert {item.payload["event"] for item in watched.received} == {"media_available"}
+    assert (await hookcast.webhook(b["id"]))["metadata"]["failing_since"] is None
 
 
 @pytest.mark.timeout(60)

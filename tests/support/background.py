@@ -30,6 +30,8 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from benchmarks.lifeline import dies_with_parent
+
 __all__ = ["WAIT_LIMIT", "Finished", "Job", "Queue"]
 
 # The longest a test may wait for its program: every job queued before it and its own run,
@@ -132,6 +134,9 @@ class Queue:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,  # its own process group: a kill reaches its servers
+                # Its KeyboardInterrupt stops them if this process ends without `stop`
+                # (this thread waits for it, so it outlives it).
+                preexec_fn=dies_with_parent(signal.SIGINT),
             )
             self._running = process
         try:

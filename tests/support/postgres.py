@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TypedDict
 
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
+from benchmarks.lifeline import dies_with_parent
 
 from support.waiting import wait_until
 
@@ -106,6 +107,11 @@ class PostgresServer:
         self.port = _free_port()
         self._process: subprocess.Popen[bytes] | None = None
 
+    @property
+    def pid(self) -> int | None:
+        """The postmaster's process id while it runs."""
+        return None if self._process is None else self._process.pid
+
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{database}"
 
@@ -129,6 +135,8 @@ class PostgresServer:
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=self._base,
+            # Its fast shutdown if this process ends without stopping it (SIGTERM, a crash).
+            preexec_fn=dies_with_parent(signal.SIGINT),
             **self._run_as.popen_args(),
         )
         log.close()

@@ -33,8 +33,11 @@ __all__ = [
     "when_exact",
 ]
 
-# C0 and C1 controls but newline and tab. Rich strips only BEL, BS, VT, FF and CR.
-CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# C0 and C1 controls but newline and tab (rich strips only BEL, BS, VT, FF and CR), and
+# Unicode's bidirectional embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069):
+# a terminal that lays text out right to left shows the characters after one reversed, so
+# a name could show another URL or id than it holds ("Trojan Source", CVE-2021-42574).
+CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def console() -> Console:
@@ -43,14 +46,14 @@ def console() -> Console:
 
 
 def printable(text: str) -> str:
-    """`text` with each control character written as its escape (ESC as \\x1b): shown to
-    the reader, never obeyed by the terminal."""
+    """`text` with each control character written as its escape (ESC as \\x1b, RLO as
+    \\u202e): shown to the reader, never obeyed by the terminal."""
     return CONTROLS.sub(lambda match: ascii(match.group())[1:-1], text)
 
 
 def printable_json(value: Any) -> str:
     """`value` as indented JSON whose control characters are all \\u escapes: json.dumps
-    escapes C0 ones itself, but not DEL nor C1 (\\x9b is CSI to many terminals). Only
+    escapes C0 ones itself, but not DEL, C1 (\\x9b is CSI to many terminals) nor bidi. Only
     strings can hold them, where an escape is JSON too: the text reads back the same."""
     dumped = json.dumps(value, indent=2, ensure_ascii=False)
     return CONTROLS.sub(lambda match: f"\\u{ord(match.group()):04x}", dumped)

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 import orjson
 
+from hookcast.domain.catalog import OPERATIONAL_EVENTS
 from hookcast.domain.formats import Format, format_of
 from hookcast.domain.freshness import expired_by
 from hookcast.domain.health import HealthSignal
@@ -44,9 +45,11 @@ class Concluded:
     health: HealthSignal
     kind: OutcomeKind
     report: AttemptReport  # what metrics and the attempt's log line see
-    # False: concluded without a request (expired), so `health` and `kind` say nothing
-    # about the endpoint and are not applied to it.
-    sent: bool = True
+    # False: `health` is not applied to the webhook. Concluded without a request (expired),
+    # it says nothing about the endpoint; the delivery of a notice (webhook_failing, ...)
+    # raises no notice, so two webhooks watching each other cannot keep telling each other
+    # of failures and recoveries their own notices' deliveries made (docs/operations.md).
+    applies: bool = True
 
 
 def expire(claimed: ClaimedDelivery, now: datetime) -> Concluded | None:
@@ -96,7 +99,7 @@ def expire(claimed: ClaimedDelivery, now: datetime) -> Concluded | None:
     )
     unsent = HealthSignal(webhook_id=claimed.webhook.id, at=now, succeeded=False)
     return Concluded(
-        result=result, health=unsent, kind=OutcomeKind.FAILURE, report=report, sent=False
+        result=result, health=unsent, kind=OutcomeKind.FAILURE, report=report, applies=False
     )
 
 
@@ -302,7 +305,8 @@ def conclude(
         outcome=status,
         error=error,
     )
-    return Concluded(result=result, health=health, kind=kind, report=report)
+    applies = claimed.event.type not in OPERATIONAL_EVENTS
+    return Concluded(result=result, health=health, kind=kind, report=report, applies=applies)
 
 
 def _secret_headers(webhook: Webhook, wire: Format) -> frozenset[str]:

@@ -179,7 +179,7 @@ class OutcomeRecorder:
     async def _record(self, results: list[Concluded], releases: list[LeaseKey]) -> None:
         if results:
             # Lists, not generators: a generator is resumed (a call) per item.
-            health = summarize([item.health for item in results if item.sent])
+            health = summarize([item.health for item in results if item.applies])
             recorded = [item.result for item in results]
             await self._queue.record_results(recorded, health)
             self.delivered += len(results)

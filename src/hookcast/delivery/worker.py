@@ -492,7 +492,7 @@ class DeliveryWorker:
             hook.coalesce or hook.ordering is not Ordering.NONE or hook.failing_since is not None
         )
         self._outcomes.add(concluded, prompt=prompt)
-        if concluded.health.disable_reason is not None:
+        if concluded.applies and concluded.health.disable_reason is not None:
             # Disabled by this outcome (410 Gone, failing too long): what this worker holds
             # queued for the webhook goes back unsent, after the outcome that pauses it.
             self._hand_back_webhooks({hook.id})

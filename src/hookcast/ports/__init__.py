@@ -40,11 +40,12 @@ from hookcast.ports.sending import (
     Sender,
     SendOutcome,
 )
-from hookcast.ports.store import ConfigChanged, ConfigVersion, Fanout, Store
+from hookcast.ports.store import AccountFull, ConfigChanged, ConfigVersion, Fanout, Store
 from hookcast.ports.tracing import AttemptTrace, FanoutTrace, PublishTrace, Tracer
 
 __all__ = [
     "LARGE_BODY",
+    "AccountFull",
     "AttemptReport",
     "AttemptTrace",
     "Beat",

@@ -42,6 +42,15 @@ class ConfigVersion:
     version: int
 
 
+class AccountFull(Exception):
+    """create_api_key or create_webhook refused a row, storing nothing: its account already
+    held `most` of them or more (`held`: how many, without the refused one)."""
+
+    def __init__(self, held: int) -> None:
+        super().__init__(held)
+        self.held = held
+
+
 class ConfigChanged(Exception):
     """append_events refused a call, storing nothing: the account's keys, sites or webhooks
     changed since the publish read them (`ConfigVersion`). Read them again and retry."""
@@ -83,8 +92,10 @@ class Store(DeliveryQueue, MailOutbox, Protocol):
     async def get_contact_email(self, account_id: str) -> str | None:
         """The account's contact address, or None if unset."""
 
-    async def create_api_key(self, key: ApiKey) -> None:
-        """Raises `Conflict` if the id is taken. Moves the account's configuration version."""
+    async def create_api_key(self, key: ApiKey, *, most: int | None = None) -> None:
+        """Raises `Conflict` if the id is taken, `AccountFull` if the account then held more
+        than `most` keys (None: no bound). Creates racing at the bound cannot both pass.
+        Moves the account's configuration version."""
 
     async def find_api_key(self, secret_hash: str) -> ApiKey | None:
         """The key whose secret hashes to `secret_hash`, in any account, or None."""
@@ -135,8 +146,10 @@ class Store(DeliveryQueue, MailOutbox, Protocol):
         """Those of `site_ids` that are the account's sites."""
 
     # webhooks
-    async def create_webhook(self, webhook: Webhook) -> None:
-        """Raises `Conflict` if the id is taken. Moves the account's configuration version."""
+    async def create_webhook(self, webhook: Webhook, *, most: int | None = None) -> None:
+        """Raises `Conflict` if the id is taken, `AccountFull` if the account then held more
+        than `most` webhooks (None: no bound). Creates racing at the bound cannot both pass.
+        Moves the account's configuration version."""
 
     async def get_webhook(self, account_id: str, webhook_id: str) -> Webhook | None:
         """The account's webhook, secrets decrypted, with its held-delivery count, or None."""

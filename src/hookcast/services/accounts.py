@@ -9,7 +9,7 @@ from hookcast.domain.errors import LimitExceeded, NotFound, ValidationFailed
 from hookcast.domain.ids import new_api_key_secret, new_resource_id, random_chars
 from hookcast.domain.mail import valid_address
 from hookcast.domain.models import Account, ApiKey, Permission, Role
-from hookcast.ports import Clock, Store
+from hookcast.ports import AccountFull, Clock, Store
 from hookcast.services import validation as v
 from hookcast.services.auth import Caller, hash_secret
 
@@ -17,8 +17,8 @@ MIN_ORGANIZATION_SECRET = 16
 # Keys an account's admins may hold (the API and the dashboard; the operator's `keys create`
 # is not bound). Each key is a rate-limit bucket of its own (api/ratelimit.py), so the keys
 # an admin minted multiplied the account's rate, and each dashboard request reads every key
-# of its account (auth.resume). Counted before the insert: creates racing at the bound may
-# both pass, a bound on cost, not an exact quota.
+# of its account (auth.resume). The store counts them under a lock of the account's row, so
+# creates racing at the bound cannot both pass (store/accounts.py, added_to_account).
 MAX_API_KEYS_PER_ACCOUNT = 100
 
 
@@ -61,11 +61,23 @@ class AccountService:
         return await self._store.list_accounts()
 
     async def issue_key(self, account_id: str, *, role: Role, name: str = "") -> NewApiKey:
-        """Operator action (CLI and first start): creates a key without a caller."""
+        """Operator action (CLI and first start): creates a key without a caller, and
+        without the bound an account's admins have."""
+        return await self._issue(account_id, role=role, name=name, most=None)
+
+    async def _issue(
+        self, account_id: str, *, role: Role, name: str, most: int | None
+    ) -> NewApiKey:
         if await self._store.get_account(account_id) is None:
             raise NotFound(f"account {account_id!r} was not found")
         new = self._new_key(account_id, role=role, name=name)
-        await self._store.create_api_key(new.key)
+        try:
+            await self._store.create_api_key(new.key, most=most)
+        except AccountFull as full:
+            raise LimitExceeded(
+                f"an account may hold at most {most} API keys and this one holds "
+                f"{full.held}: revoke one you no longer use"
+            ) from None
         return new
 
     async def bootstrap_admin_key(self) -> NewApiKey | None:
@@ -92,16 +104,11 @@ class AccountService:
     async def create_key(self, caller: Caller, *, role: object, name: object = "") -> NewApiKey:
         caller.require(Permission.ADMIN)
         chosen = Role(v.one_of(role, [r.value for r in Role], field="role"))
-        held = len(await self._store.list_api_keys(caller.account_id))
-        if held >= MAX_API_KEYS_PER_ACCOUNT:
-            raise LimitExceeded(
-                f"an account may hold at most {MAX_API_KEYS_PER_ACCOUNT} API keys and this one "
-                f"holds {held}: revoke one you no longer use"
-            )
-        return await self.issue_key(
+        return await self._issue(
             caller.account_id,
             role=chosen,
             name=v.text(name or "", field="name", max_length=256, required=False),
+            most=MAX_API_KEYS_PER_ACCOUNT,
         )
 
     async def list_keys(self, caller: Caller) -> Sequence[ApiKey]:

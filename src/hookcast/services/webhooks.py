@@ -39,7 +39,7 @@ from hookcast.domain.models import (
 )
 from hookcast.domain.retry import MIN_CUSTOM_DELAY, parse_retry_policy, retry_policy_to_json
 from hookcast.domain.signing import REDACTED
-from hookcast.ports import Clock, Page, PageRequest, Store, WebhookQuery
+from hookcast.ports import AccountFull, Clock, Page, PageRequest, Store, WebhookQuery
 from hookcast.services import validation as v
 from hookcast.services.auth import Caller
 from hookcast.services.client_certificates import parse_client_certificate
@@ -147,7 +147,6 @@ class WebhookService:
         caller.require(Permission.WRITE)
         chosen = parse_format(format if format is not None else metadata.get("format"))
         signing = _signing(metadata.get(SIGNING_FIELD, "hmac"), chosen)
-        await self._check_room(caller.account_id)
         settings = await self._validate(caller.account_id, _with_defaults(metadata, chosen), chosen)
         now = self._clock()
         webhook = Webhook(
@@ -160,21 +159,18 @@ class WebhookService:
             signing=signing,
             **_fields(settings),
         )
-        await self._store.create_webhook(webhook)
-        return webhook
-
-    async def _check_room(self, account_id: str) -> None:
-        # Every event fans out to each webhook that wants it, on the event loop that serves
-        # the API: the cap bounds one event's deliveries. Counted before the insert, so two
-        # creates racing at the cap may both pass: a bound on cost, not an exact quota.
-        query = WebhookQuery(account_id=account_id, page=PageRequest(page=1, page_length=1))
-        existing = (await self._store.list_webhooks(query)).total
-        if existing >= self._max_per_account:
+        try:
+            await self._store.create_webhook(webhook, most=self._max_per_account)
+        except AccountFull as full:
+            # Every event fans out to each webhook that wants it, on the event loop that
+            # serves the API: the cap bounds one event's deliveries. The store counts under
+            # a lock of the account's row, so creates racing at the cap cannot both pass.
             raise LimitExceeded(
                 f"an account may have at most {self._max_per_account} webhooks and this one "
-                f"has {existing}: delete one, or combine them with events, site_ids and "
+                f"has {full.held}: delete one, or combine them with events, site_ids and "
                 "conditions"
-            )
+            ) from None
+        return webhook
 
     async def get(self, caller: Caller, webhook_id: str) -> Webhook:
         caller.require(Permission.READ)

@@ -6,18 +6,31 @@ import secrets
 from collections.abc import Collection, Sequence
 
 import orjson
-from sqlalchemy import BigInteger, Text, bindparam, delete, func, insert, select, text, update
+from sqlalchemy import (
+    BigInteger,
+    Table,
+    Text,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 
 from hookcast.domain.models import Account, ApiKey
 from hookcast.domain.portal import PortalSettings
+from hookcast.ports import AccountFull
 from hookcast.store.connector import Transaction
 from hookcast.store.crypto import SecretBox
 from hookcast.store.rows import account_from_row, api_key_from_row, api_key_values
-from hookcast.store.sql import in_list
+from hookcast.store.sql import count, in_list
 from hookcast.store.statement import Statement
 from hookcast.store.tables import accounts, api_keys, webhooks
 
 __all__ = [
+    "added_to_account",
     "config_changed",
     "config_changed_for_webhooks",
     "config_versions",
@@ -192,6 +205,26 @@ def _step() -> int:
 
 async def config_changed(tx: Transaction, account_id: str) -> None:
     await tx.execute(_BUMP, {"b_id": account_id, "b_step": _step()})
+
+
+async def added_to_account(
+    tx: Transaction, *, table: Table, account_id: str, most: int | None
+) -> None:
+    """Ends a transaction that added a row of `table` (API keys, webhooks) to the account:
+    moves its configuration version, then raises `AccountFull` (rolling the transaction
+    back) if the account holds more than `most` rows of `table` (None: no bound).
+
+    Counted after the version's UPDATE, which holds the account's row until commit: creates
+    of one account queue there, each counting what those before it committed (PostgreSQL's
+    READ COMMITTED gives each statement a snapshot of its own; on SQLite the transaction
+    already excludes every other writer). Counting before the insert let creates racing at
+    the bound each pass; locking the account first would break the lock order above."""
+    await config_changed(tx, account_id)
+    if most is None:
+        return
+    held = await count(tx, table, table.c.account_id == account_id)
+    if held > most:
+        raise AccountFull(held - 1)
 
 
 async def config_changed_for_webhooks(tx: Transaction, webhook_ids: Collection[str]) -> None:

@@ -663,13 +663,16 @@ async def disown_losses(tx: Transaction, leases: Sequence[tuple[str, str]]) -> N
     sending cannot be what stopped it. A row lost again since (another token in
     `lost_lease`) keeps its count: that loss is someone else's to disown. Never below 0.
 
+    Lease by lease: a worker may drop one delivery under two, the lease taken back from it
+    and the one it claimed again since; only the one in `lost_lease` matches, once.
+
     The rows are locked first in id order, as a recording locks its batch (the row may be
     leased to the worker that took it over, recording it): no cycle with one."""
-    tokens = dict(leases)
-    if not tokens:
+    pairs = sorted(set(leases))
+    if not pairs:
         return
-    await tx.fetch_all(_LOCK_EXISTING, {"ids": sorted(tokens)})
-    await tx.execute_many(_DISOWN, [{"b_id": d, "b_token": tokens[d]} for d in sorted(tokens)])
+    await tx.fetch_all(_LOCK_EXISTING, {"ids": sorted({d for d, _ in pairs})})
+    await tx.execute_many(_DISOWN, [{"b_id": d, "b_token": token} for d, token in pairs])
 
 
 _DISOWN = Statement(

@@ -82,6 +82,7 @@ from hookcast.store.group_commit import GROUP_EVENTS, GroupCommit
 from hookcast.store.quarantine import record_splitting
 from hookcast.store.sql import notify
 from hookcast.store.statistics import GrowthStatistics
+from hookcast.store.tables import api_keys, webhooks
 from hookcast.store.wakeup import Wakeup
 
 __all__ = ["SqlStore"]
@@ -284,10 +285,12 @@ class SqlStore:
         async with self._reading() as tx:
             return await mail_sql.get_contact_email(tx, account_id)
 
-    async def create_api_key(self, key: ApiKey) -> None:
+    async def create_api_key(self, key: ApiKey, *, most: int | None = None) -> None:
         async with self._writing(f"api key {key.id} already exists") as tx:
             await account_sql.create_api_key(tx, key)
-            await account_sql.config_changed(tx, key.account_id)
+            await account_sql.added_to_account(
+                tx, table=api_keys, account_id=key.account_id, most=most
+            )
 
     async def find_api_key(self, secret_hash: str) -> ApiKey | None:
         async with self._reading() as tx:
@@ -362,10 +365,12 @@ class SqlStore:
 
     # webhooks
 
-    async def create_webhook(self, webhook: Webhook) -> None:
+    async def create_webhook(self, webhook: Webhook, *, most: int | None = None) -> None:
         async with self._writing(f"webhook id {webhook.id} is already taken") as tx:
             await webhook_sql.create_webhook(tx, webhook=webhook, box=self._box)
-            await account_sql.config_changed(tx, webhook.account_id)
+            await account_sql.added_to_account(
+                tx, table=webhooks, account_id=webhook.account_id, most=most
+            )
 
     async def get_webhook(self, account_id: str, webhook_id: str) -> Webhook | None:
         async with self._scanning() as tx:

@@ -16,9 +16,12 @@ from hookcast.cli.listen import Check, render
 
 # What rich itself writes to a terminal: SGR styles only (colour, bold, dim).
 _RICH_STYLE = re.compile(r"\x1b\[[0-9;]*m")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Controls but newline and tab, and the bidi embeddings, overrides and isolates, which make
+# a terminal show the text after them reversed (LRE, RLE, PDF, LRO, RLO, LRI, RLI, FSI, PDI).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
-ESCAPES = "\x1b]52;c;ZWNobyBvd25lZA==\x1b\\\x1b]0;owned\x07\x1b[2J\x9b2J"
+BIDI = "".join(map(chr, [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]))
+ESCAPES = BIDI + "\x1b]52;c;ZWNobyBvd25lZA==\x1b\\\x1b]0;owned\x07\x1b[2J\x9b2J"
 
 
 def _printed(body: bytes, checks: list[Check] | None = None) -> str:
@@ -45,6 +48,7 @@ def test_escape_sequences_in_a_delivery_reach_the_terminal_as_text(body: bytes) 
     printed = _printed(body)
     assert not _CONTROL.findall(printed), printed
     assert "]52;c;" in printed  # shown, made harmless: not dropped
+    assert "\\u202a" in printed
 
 
 def test_a_checks_reason_reaches_the_terminal_as_text() -> None:

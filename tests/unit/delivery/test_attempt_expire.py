@@ -41,7 +41,7 @@ def test_an_event_older_than_its_limit_is_expired_not_sent() -> None:
         "for channel_active (600 s)"
     )
     assert concluded.report.outcome_name == "expired"
-    assert not concluded.sent  # its health signal is not applied: the endpoint did nothing
+    assert not concluded.applies  # its health signal is not applied: the endpoint did nothing
 
 
 def test_a_young_event_or_one_without_a_limit_is_sent() -> None:

@@ -13,21 +13,27 @@ from typing import Any
 import orjson
 import pytest
 
-from hookcast.domain.models import Event
+from hookcast.domain.models import Account, Event, Webhook
 from hookcast.store import SqlStore, deliveries
 from support import factories as make
 
 WEBHOOKS = 3
 
 
-async def test_a_claim_decodes_each_events_data_once_for_all_its_deliveries(
-    store: SqlStore, database_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def _account_with_webhooks(store: SqlStore) -> tuple[Account, list[Webhook]]:
+    """A new account with WEBHOOKS webhooks."""
     acme = make.account()
     await store.create_account(acme)
     hooks = [make.webhook(acme.id, name=f"Hook {n}") for n in range(WEBHOOKS)]
     for hook in hooks:
         await store.create_webhook(hook)
+    return acme, hooks
+
+
+async def test_a_claim_decodes_each_events_data_once_for_all_its_deliveries(
+    store: SqlStore, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    acme, hooks = await _account_with_webhooks(store)
     nested: dict[str, Any] = {"bottom": True}
     for _ in range(10):
         nested = {"d": nested}
@@ -64,11 +70,7 @@ async def test_a_claim_decodes_each_events_data_once_for_all_its_deliveries(
 async def test_postgres_sends_each_events_data_once_in_every_claim_that_holds_it(
     pg_store: SqlStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    acme = make.account()
-    await pg_store.create_account(acme)
-    hooks = [make.webhook(acme.id, name=f"Hook {n}") for n in range(WEBHOOKS)]
-    for hook in hooks:
-        await pg_store.create_webhook(hook)
+    acme, hooks = await _account_with_webhooks(pg_store)
     published = [make.event(acme.id, data={"n": n, "blob": "x" * 1000}) for n in range(2)]
     await pg_store.append_events(events=published, fanout=make.fanout_to(*(h.id for h in hooks)))
     carried: list[list[str]] = []  # per claim, the event of each row carrying `data` text

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -31,6 +32,7 @@ from benchmarks.procs import (
     cpu_seconds,
     cpu_times,
     free_port,
+    peak_rss_mib,
     steal_percent,
     wait_for_port,
 )
@@ -51,9 +53,11 @@ def drain(
     *,
     meter: PostgresMeter | None = None,
     seeded: Callable[[str], None] | None = None,
+    event_bytes: int = 0,
 ) -> dict[str, Any]:
     """One drain; with `meter` (PostgreSQL), also the server's own work per delivery;
-    `seeded(database_url)` runs once the backlog is seeded, before anything is measured."""
+    `seeded(database_url)` runs once the backlog is seeded, before anything is measured;
+    `event_bytes` more in each event's `data` (benchmarks/payloads.py `padded`)."""
     children = Children(work)
     pg_cost: dict[str, Any] = {}
     try:
@@ -67,6 +71,7 @@ def drain(
             ordering=args.ordering,
             media=args.media,
             metadata=CONTROLS[args.controls],
+            event_bytes=event_bytes,
         )
         if seeded is not None:
             seeded(database_url)
@@ -100,6 +105,9 @@ def drain(
         # wall-clock rate swings with the neighbours, CPU per delivery much less.
         cpu = sum(cpu_seconds(child.pid) for child in deliverers) - cpu_at_start
         steal = steal_percent(machine_at_start, cpu_times())
+        load = os.getloadavg()[0]
+        # Each delivering process's peak resident memory (the kernel's high-water mark).
+        peaks = [peak_rss_mib(child.pid) for child in deliverers]
         if meter is not None:
             wait_recorded(meter.url, args.deliveries, children=children)
             pg_cost = meter.stop(args.deliveries)
@@ -114,6 +122,8 @@ def drain(
         "wall_seconds": round(wall, 2),
         "cpu_us_per_delivery": round(cpu / args.deliveries * 1e6, 1),
         "steal_percent": steal,
+        "load_average": round(load, 2),
+        "peak_rss_mib": peaks,
         "seed_seconds": round(prepared.seed_seconds, 2),
         "slices_per_second": [round(rate) for rate in slices],
         **pg_cost,
@@ -136,6 +146,9 @@ def main() -> None:
         default="none",
         help="per-webhook controls on the webhooks: a custom header, or a rate limit",
     )
+    parser.add_argument(
+        "--event-bytes", type=int, default=0, help="this many more bytes in each event's data"
+    )
     parser.add_argument("--profile", type=Path, help="py-spy collapsed stacks of the deliverer")
     parser.add_argument("--profile-seconds", type=int, default=5)
     parser.add_argument("--timeout", type=float, default=600.0)
@@ -143,7 +156,7 @@ def main() -> None:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="hookcast-drain-"))
     try:
-        print(json.dumps(drain(args, work)))
+        print(json.dumps(drain(args, work, event_bytes=args.event_bytes)))
     finally:
         if args.keep_work:
             print(f"logs and database kept in {work}")

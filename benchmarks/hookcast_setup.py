@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from benchmarks.payloads import EVENT_TYPE, SITE_ID, published_event
+from benchmarks.payloads import EVENT_TYPE, SITE_ID, padded, published_event
 from hookcast.bootstrap import open_settings_store, policy, utc_now
 from hookcast.config import Settings
 from hookcast.domain.models import Role
@@ -53,6 +53,29 @@ class Prepared:
     secrets: list[str] = field(default_factory=list)  # every webhook's, in order
 
 
+@dataclass(frozen=True)
+class _Backlog:
+    """The events `Setup.prepare` publishes: enough for `deliveries` deliveries."""
+
+    deliveries: int
+    phase: str
+    media: int | None
+    event_bytes: int
+
+    def batches(self, webhooks: int) -> Iterator[list[dict[str, Any]]]:
+        """The events in publishes of 1,000 (of fewer large ones: ~5 MB a publish)."""
+        batch = min(1000, max(1, 5_000_000 // self.event_bytes)) if self.event_bytes else 1000
+        needed = -(-self.deliveries // max(1, webhooks))  # each event fans out to all
+        for first in range(0, needed, batch):
+            yield [self._event(number) for number in range(first, min(first + batch, needed))]
+
+    def _event(self, number: int) -> dict[str, Any]:
+        event = published_event(self.phase, number)
+        if self.media:
+            event["media_id"] = f"M{number % self.media:07d}"
+        return padded(event, self.event_bytes) if self.event_bytes else event
+
+
 class Setup:
     def __init__(self, database_url: str) -> None:
         self._settings = Settings(
@@ -79,22 +102,19 @@ class Setup:
         ordering: str | None = None,
         media: int | None = None,
         metadata: Mapping[str, Any] | None = None,
+        event_bytes: int = 0,
     ) -> Prepared:
         """Schema, key, site, `webhooks` on the receiver (with `ordering` and any other
         `metadata`, if given) and a backlog of `backlog` deliveries, each event about its own
-        media (or about one of `media` media, in turn)."""
+        media (or about one of `media` media, in turn), with `event_bytes` more in its `data`
+        (payloads.py `padded`)."""
         migrate(self._settings.database_url)
         extra = dict(metadata or {}) | ({} if ordering is None else {"ordering": ordering})
-        return asyncio.run(self._prepare(receiver_url, webhooks, backlog, phase, extra, media))
+        backlogged = _Backlog(backlog, phase, media, event_bytes)
+        return asyncio.run(self._prepare(receiver_url, webhooks, backlogged, extra))
 
     async def _prepare(
-        self,
-        receiver_url: str,
-        webhooks: int,
-        backlog: int,
-        phase: str,
-        extra: dict[str, Any],
-        media: int | None,
+        self, receiver_url: str, webhooks: int, backlog: _Backlog, extra: dict[str, Any]
     ) -> Prepared:
         services = await self._services()
         try:
@@ -117,16 +137,7 @@ class Setup:
                 for number in range(webhooks)
             ]
             started = time.perf_counter()
-            batch = 1000
-            events_needed = -(-backlog // max(1, webhooks))  # each event fans out to all
-            for first in range(0, events_needed, batch):
-                events = [
-                    published_event(phase, number)
-                    for number in range(first, min(first + batch, events_needed))
-                ]
-                if media:
-                    for number, event in enumerate(events, start=first):
-                        event["media_id"] = f"M{number % media:07d}"
+            for events in backlog.batches(webhooks):
                 await services.events.publish(admin, {"events": events})
             return Prepared(
                 api_key=key.secret,

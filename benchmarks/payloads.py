@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import random
 from typing import Any
 
 import orjson
@@ -27,6 +28,14 @@ def published_event(phase: str, number: int) -> dict[str, Any]:
         "media_id": f"M{number % 10_000_000:07d}",
         "data": {"title": f"Benchmark clip {number}", "duration": 123.4, "tags": ["bench"]},
     }
+
+
+def padded(event: dict[str, Any], size: int) -> dict[str, Any]:
+    """`event` with `size` more bytes in its `data`: a `blob` of hex digits, different for
+    each event id, which PostgreSQL's compression cannot shrink (stored out of line, read
+    whole each time a statement returns it)."""
+    blob = random.Random(event["event_id"]).randbytes(size // 2).hex()
+    return event | {"data": event["data"] | {"blob": blob}}
 
 
 def delivery_body(phase: str, number: int, webhook_id: str = "BENCHWH1") -> bytes:

@@ -3,10 +3,13 @@
 loads pg_stat_statements.
 
   drain     N pending deliveries drained by the workers: PostgreSQL's CPU µs, WAL bytes,
-            statements, transactions, and updates of deliveries' rows (all and HOT) per
-            delivery (benchmarks/pg_meter.py), with the workers' own CPU per delivery and
-            the rate. `--past-days D`: D days of finished
-            deliveries beside them first (benchmarks/past_days.py), as retention keeps.
+            statements, transactions, updates of deliveries' rows (all and HOT) and bytes
+            sent per delivery (benchmarks/pg_meter.py), with the workers' own CPU per
+            delivery and peak memory, the rate and the wall time. `--past-days D`: D days
+            of finished deliveries beside them first (benchmarks/past_days.py), as
+            retention keeps. `--event-bytes B`: each event's `data` B bytes larger
+            (benchmarks/payloads.py `padded`); with `--webhooks W`, each event is
+            delivered W times.
   pace      events published one per request at each --rates for --seconds each (and an idle
             stretch first): CPU per event of HookCast's processes and PostgreSQL's together
             (the scheduler's count, in ns), each HookCast process's wake-ups,
@@ -47,7 +50,8 @@ def _drain(args: argparse.Namespace, server: Any, work: Path) -> dict[str, Any]:
     args.postgres = url
     past = args.past_days
     seeded = (lambda seeded_url: seed_past_days(seeded_url, past)) if past else None
-    return drain(args, work, meter=PostgresMeter(url), seeded=seeded)
+    meter = PostgresMeter(url)
+    return drain(args, work, meter=meter, seeded=seeded, event_bytes=args.event_bytes)
 
 
 class _Deployment:
@@ -243,6 +247,12 @@ def main() -> None:
         type=int,
         default=0,
         help="drain: first fill this many days before today with finished deliveries",
+    )
+    parser.add_argument(
+        "--event-bytes",
+        type=int,
+        default=0,
+        help="drain: this many more bytes in each event's data (at most ~250,000)",
     )
     parser.add_argument("--rates", type=lambda s: [int(r) for r in s.split(",")])
     parser.add_argument("--seconds", type=float, default=10.0)

@@ -1,8 +1,9 @@
 """What PostgreSQL itself does for a measured stretch of work: the CPU time of the server's
 processes (from /proc, the postmaster and every backend it forked, those that exited
 included), the WAL it wrote, the statements and transactions it ran (pg_stat_statements
-and pg_stat_database), and the row updates of deliveries' partitions with how many of them
-were HOT (pg_stat_user_tables). Divided by the deliveries or events of the stretch, these
+and pg_stat_database), the row updates of deliveries' partitions with how many of them
+were HOT (pg_stat_user_tables), and the bytes it sent its clients (the kernel's count per
+TCP connection, `ss`). Divided by the deliveries or events of the stretch, these
 are the figures docs/benchmarks.md reports for the scaled-out deployment."""
 
 from __future__ import annotations
@@ -10,10 +11,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
+import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from benchmarks.config import BenchFailure
 
@@ -140,6 +144,31 @@ def _ppid(pid: int) -> int:
     return int(_stat_fields(pid)[1])
 
 
+def bytes_sent(port: int) -> dict[tuple[str, str], int]:
+    """What the server listening on `port` has sent on each of its TCP connections open now
+    (the kernel's `bytes_sent`, read with `ss`), by (local, peer) address: the result rows
+    and every other answer, as its clients received them."""
+    listing = subprocess.run(
+        ["ss", "-tinH", "state", "established", f"( sport = :{port} )"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=10,
+    ).stdout
+    sent: dict[tuple[str, str], int] = {}
+    connection: tuple[str, str] | None = None
+    for line in listing.splitlines():
+        if not line[:1].isspace():  # a connection: Recv-Q Send-Q Local Peer
+            local, peer = line.split()[2:4]
+            connection = (local, peer)
+        elif connection is not None and (found := _BYTES_SENT.search(line)):
+            sent[connection] = int(found.group(1))
+    return sent
+
+
+_BYTES_SENT = re.compile(r"\bbytes_sent:(\d+)")
+
+
 class PostgresMeter:
     """Snapshots of one database's server, before and after a stretch of work."""
 
@@ -147,6 +176,8 @@ class PostgresMeter:
         self.url = url
         self._postmaster: int | None = None
         self._start: Snapshot | None = None
+        self._port = urlsplit(url).port or 5432
+        self._sent: dict[tuple[str, str], int] = {}
 
     def snapshot(self) -> Snapshot:
         cpu_before = None if self._postmaster is None else postgres_cpu_seconds(self._postmaster)
@@ -162,11 +193,14 @@ class PostgresMeter:
 
     def start(self) -> None:
         self._start = self.snapshot()
+        self._sent = bytes_sent(self._port)
 
     def stop(self, per: int) -> dict[str, Any]:
         """The stretch's figures per unit (`per` deliveries or events)."""
         assert self._start is not None
         end, start = self.snapshot(), self._start
+        # Connections closed meanwhile are not counted: the workers keep theirs throughout.
+        sent = sum(n - self._sent.get(key, 0) for key, n in bytes_sent(self._port).items())
         return {
             "pg_cpu_us": round((end.cpu_seconds - start.cpu_seconds) / per * 1e6, 1),
             "wal_bytes": round((end.wal_bytes - start.wal_bytes) / per, 1),
@@ -174,6 +208,8 @@ class PostgresMeter:
             "statements_each": round((end.statements - start.statements) / per, 3),
             "delivery_updates_each": round((end.updates - start.updates) / per, 3),
             "hot_updates_each": round((end.hot_updates - start.hot_updates) / per, 3),
+            # sent by the server on the connections open at the end
+            "pg_bytes_sent": round(sent / per),
         }
 
     def claims(self) -> int:

@@ -147,6 +147,11 @@ def _status_kib(pid: int, key: str) -> int:
     return 0
 
 
+def peak_rss_mib(pid: int) -> float:
+    """The process's peak resident memory so far (VmHWM), in MiB."""
+    return round(_status_kib(pid, "VmHWM:") / 1024, 1)
+
+
 def cpu_seconds(leader: int) -> float:
     """User plus system CPU time used so far by `leader`'s process group (0 once gone)."""
     ticks = 0

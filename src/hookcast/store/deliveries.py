@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 import orjson
 from sqlalchemy import (
     ColumnElement,
+    Integer,
     Select,
     String,
     Text,
@@ -268,9 +269,8 @@ async def claim_due(
         # The statement registers the worker too.
         for mapped in await _pg_claimed(tx, kind, values, now=now, horizon=horizon):
             delivery = delivery_from_row(mapped)
-            key = (delivery.account_id, delivery.event_id)
-            if key not in loaded:  # its other deliveries' rows carry it again: decoded once
-                loaded[key] = _claimed_event(mapped)
+            if mapped["carries_data"]:  # one row of each event's in the claim: decoded once
+                loaded[(delivery.account_id, delivery.event_id)] = _claimed_event(mapped)
             rows[delivery.id] = mapped["leased_row"]
             _sort_claimed(delivery, mapped["lease_losses"], claimed=claimed, lost=lost)
             hook = mapped["hook_id"]  # None: the webhook was deleted
@@ -509,21 +509,26 @@ _EVENT_COLUMNS = tuple(events.c.keys())
 def _with_events(chosen: _Chooser, days: ClaimDays) -> Statement:
     """PostgreSQL: the claim and the load of its deliveries' events in one statement (the
     claim's UPDATE ... RETURNING joined to events by primary key), one round trip fewer
-    per claim. Each event's columns come back prefixed `event_`."""
+    per claim. Each event's columns come back prefixed `event_`; its `data` on one of its
+    rows only (`carries_data`), NULL on the others."""
 
     def build(database: str) -> Select[Any]:
         claimed = _claim(database, days, chosen=chosen).cte("claimed")
+        # One row of each event's in the claim carries its `data`, as text, decoded once
+        # (`_claimed_event`): a 254 KB poison event fanned out to ten webhooks took ~1-3 ms
+        # to decode on each of its rows, and the workers' loops stalled 1-10 s after large
+        # ones (docs/reliability.md, "Noisy neighbour"). Its other rows carry NULL:
+        # PostgreSQL reads (detoasts) and sends the text once per claim, not once per
+        # delivery (docs/benchmarks/postgres-delivery.md, "A claim sends each event's `data`
+        # once"). The numbering sorts the claimed rows by their byte-ordered keys: no
+        # second round trip, no second scan of events.
+        first = func.row_number().over(partition_by=(claimed.c.account_id, claimed.c.event_id))
+        numbered = select(claimed, (first == _FIRST).label("carries_data")).subquery("numbered")
         # LATERAL with LIMIT 1: a primary-key probe per claimed row. A plain join was
         # hash-joined against a sequential scan of every event, once per claim.
-        # `data` comes back as its text, decoded once per event in the claim
-        # (`_claimed_event`), not once per row: each of an event's deliveries carries it,
-        # and a 254 KB poison event fanned out to ten webhooks took ~1-3 ms to decode on
-        # every one of them; claims in the noisy-neighbour run held 2.4-3.4 of A's rows per
-        # event, and the workers' loops stalled 1-10 s after large ones
-        # (docs/reliability.md, "Noisy neighbour").
         event = (
-            select(*(_event_column(column) for column in events.c))
-            .where(events.c.account_id == claimed.c.account_id, events.c.id == claimed.c.event_id)
+            select(*(_event_column(column, numbered.c.carries_data) for column in events.c))
+            .where(events.c.account_id == numbered.c.account_id, events.c.id == numbered.c.event_id)
             .limit(1)
             .lateral("event")
         )
@@ -546,17 +551,25 @@ def _with_events(chosen: _Chooser, days: ClaimDays) -> Statement:
             .cte("standing")
             .prefix_with("MATERIALIZED")
         )
-        joined = claimed.join(event, true()).outerjoin(
-            standing, standing.c.hook_id == claimed.c.webhook_id
+        joined = numbered.join(event, true()).outerjoin(
+            standing, standing.c.hook_id == numbered.c.webhook_id
         )
-        return select(claimed, event, found, *standing.c).select_from(joined).add_cte(registered)
+        return select(numbered, event, found, *standing.c).select_from(joined).add_cte(registered)
 
     return Statement(build)
 
 
-def _event_column(column: ColumnElement[Any]) -> ColumnElement[Any]:
-    """An event's column as a claim returns it: `data` as stored text (no loader)."""
-    selected = type_coerce(column, Text) if column.key == "data" else column
+_FIRST: ColumnElement[int] = literal_column("1", Integer)
+
+
+def _event_column(
+    column: ColumnElement[Any], carries_data: ColumnElement[bool]
+) -> ColumnElement[Any]:
+    """An event's column as a claim returns it: `data` as stored text (no loader), on the
+    rows that `carries_data` only."""
+    selected = column
+    if column.key == "data":
+        selected = case((carries_data, type_coerce(column, Text)))
     return selected.label(f"event_{column.key}")
 
 

@@ -100,7 +100,7 @@ jq:
 # fails `make test`. One process, then test-lowest, took 15.1-18 minutes on CI's 2-core
 # machine, using ~2/3 of one core. Fresh-clone runs on the shared 2-core VM, two interleaved
 # pairs: this 25:23 and 14:18 against main's 28:28 and 17:02 (0.89×, 0.84×, each at the
-# higher load; docs/benchmarks.md, "How long `make test` takes", Round 3).
+# higher load; docs/benchmarks/suite-time.md, "How long `make test` takes", Round 3).
 TEST_WORKERS ?= 2
 LOWEST_LOG   := $(LOWEST)/last-run.log
 # A job started with `&` ignores SIGINT (make's shell has no job control), and so would the

@@ -1,8 +1,8 @@
 """python -m benchmarks.big_payloads [--shape string|arrays] [--publishes 4] [--src DIR]:
 one tenant's large events against one SQLite `serve`, and what the other tenant sees.
 
-The scenario of docs/benchmarks.md, "Limits on a publish's arrays and objects" and "Large
-deliveries under way": account B has 20 webhooks in JW Player's format (whose JWT carries
+The scenario of docs/benchmarks/feature-costs.md, "Limits on a publish's arrays and objects" and
+"Large deliveries under way": account B has 20 webhooks in JW Player's format (whose JWT carries
 the body again) at 20 loopback receivers that read each request and answer after 2 s; B
 publishes `--publishes` requests of 19 events, each with one 254 KB string in `data`
 (`--shape arrays`: 85,000 empty arrays instead, which the limits refuse), ~4.8 MB a

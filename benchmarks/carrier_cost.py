@@ -1,8 +1,8 @@
 """python -m benchmarks.carrier_cost: what the per-delivery carriers cost to make, and what
 rows made in their place would.
 
-Issue 19's target 3 (docs/benchmarks.md, "Eighth pass"): a recording port that takes rows
-made at concluding, and claims loaded straight into what `prepare` reads, would not make
+Issue 19's target 3 (docs/benchmarks/embedded-delivery.md, "Eighth pass"): a recording port that
+takes rows made at concluding, and claims loaded straight into what `prepare` reads, would not make
 the objects a delivery is carried in today (Delivery, Event and ClaimedDelivery from a
 claim's rows; Attempt, DeliveryResult, HealthSignal, AttemptReport and Concluded at
 concluding). This times each as the delivery path makes it (the same keyword calls, on

@@ -46,7 +46,7 @@ class TargetSizes:
     rounds: int = 3
     publish_events: dict[int, int] = field(default_factory=lambda: {1: 10_000, 100: 50_000})
     # Target 2's drain: 50,000, as the issue's own run measured (a 20,000 drain also carries
-    # ~5-7 µs per delivery of start-up: docs/benchmarks.md, branch pgwork).
+    # ~5-7 µs per delivery of start-up: docs/benchmarks/postgres-delivery.md, branch pgwork).
     drain_deliveries: int = 50_000
     pair_deliveries: int = 20_000
     # Target 5a's low rates, then the top rate (target 4's and 5a's reference), and how long

@@ -1,6 +1,6 @@
 """python -m benchmarks.durable_stairs: from the durable peer up to HookCast's worker, one of
 HookCast's parts swapped in at a time, the CPU per delivery after each (target 3's
-thirteenth pass, docs/benchmarks.md).
+thirteenth pass, docs/benchmarks/embedded-delivery.md).
 
 The durable peer (benchmarks/durable_floor.py, `--wire hookcast`) costs a third of what
 `serve` does per delivery into the same nginx; ablation (the ninth pass) found no one piece of

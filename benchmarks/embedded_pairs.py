@@ -9,7 +9,7 @@ every attempt recorded). With `--baseline-src DIR` (the `src` of another checkou
 `git worktree` of main), each round also drains with that code, so a change shows as a ratio
 measured under the same load. Each `serve` drains a backlog its own code published (the
 baseline's seeded by a child on its `src`): what a drain writes depends on it (the delivery
-ids' order, docs/benchmarks.md "Tenth pass: the SQLite recording by rowid").
+ids' order, docs/benchmarks/embedded-delivery.md "Tenth pass: the SQLite recording by rowid").
 
 With `--peer`, each round also drains with the durable peer (benchmarks/durable_floor.py:
 HookCast's JW body and three signatures, SQLite durability, the least machinery around them),
@@ -160,8 +160,8 @@ def embedded_run(
 def _seed(database_url: str, receiver_url: str, *, count: int, name: str, src: str | None) -> None:
     """The backlog, published by the contestant's own code (`src`, else this checkout's):
     what it drains is what its publishes write, its delivery ids among them (their order
-    decides how many pages of the attempts' index a recording writes, docs/benchmarks.md,
-    "Tenth pass: the SQLite recording by rowid")."""
+    decides how many pages of the attempts' index a recording writes,
+    docs/benchmarks/embedded-delivery.md, "Tenth pass: the SQLite recording by rowid")."""
     if src is None:
         Setup(database_url).prepare(receiver_url, backlog=count, phase=name)
         return

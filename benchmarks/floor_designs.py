@@ -91,11 +91,11 @@ _SCHEMAS["shaped_lean"] = tuple(
     for statement in _SCHEMAS["shaped"]
     if not statement.startswith("CREATE INDEX") or "(next_attempt_at)" in statement
 )
-# HookCast's rows with completions that touch no index (the design docs/benchmarks.md's
-# "A table of the pending deliveries" built with triggers), here in plain statements: the
-# due indexes on a narrow table of the pending deliveries, which also holds the lease; the
-# held and waiting indexes on a column a completion leaves as it is (`parked`), so that
-# pending -> succeeded is a HOT update of the delivery's row.
+# HookCast's rows with completions that touch no index (the design
+# docs/benchmarks/postgres-delivery.md's "A table of the pending deliveries" built with triggers),
+# here in plain statements: the due indexes on a narrow table of the pending deliveries, which also
+# holds the lease; the held and waiting indexes on a column a completion leaves as it is (`parked`),
+# so that pending -> succeeded is a HOT update of the delivery's row.
 _SCHEMAS["shaped_hot"] = (
     *(
         statement.replace("WHERE status = 'held'", "WHERE parked = 'held'")

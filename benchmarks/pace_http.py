@@ -5,7 +5,7 @@ none is idle (so a slow answer never holds back the next send: the loop stays op
 aiohttp's client cost the publisher ~150-250 us of CPU per request: at 2,000 publishes/s
 a third of a core on a 2-core machine, taken from the server it measures, and its own loop's
 queueing counted in the latency "from send". This costs a fraction of that (the load
-generator's CPU per event is reported beside each latency; docs/benchmarks.md).
+generator's CPU per event is reported beside each latency; docs/benchmarks/latency.md).
 """
 
 from __future__ import annotations

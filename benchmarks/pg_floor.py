@@ -1,6 +1,6 @@
 """python -m benchmarks.pg_floor: the least PostgreSQL work a durable, row-per-delivery
 queue can do per delivery on this machine, outside HookCast's code, beside HookCast's own
-figures measured in the same rounds (docs/benchmarks.md, "The floor").
+figures measured in the same rounds (docs/benchmarks/postgres-delivery.md, "The floor").
 
 Each design is a few plain SQL statements (benchmarks/floor_designs.py) driven by asyncpg
 the way HookCast's workers drive theirs: `--claimers` claimers (two), each claiming

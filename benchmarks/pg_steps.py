@@ -8,8 +8,8 @@ of the server's live processes, from /proc/<pid>/schedstat (nanoseconds: a step 
 milliseconds, shorter than /proc/<pid>/stat's clock tick). `--before-recording SQL`
 (semicolon-separated) runs after every delivery was claimed and before any is recorded
 (then every claim comes first): dropping the indexes whose predicate names `status` there
-emulates a completion that is a HOT update (docs/benchmarks.md, "Fewer statements per
-claim"). One JSON line per run; interleave runs against a baseline (PYTHONPATH=<other
+emulates a completion that is a HOT update (docs/benchmarks/postgres-delivery.md, "Fewer statements
+per claim"). One JSON line per run; interleave runs against a baseline (PYTHONPATH=<other
 worktree>/src) for the spread.
 """
 

@@ -1,8 +1,8 @@
 """python -m benchmarks.pure_steps: a delivery's pure steps alone, in process.
 
-The work of the delivery thread that touches nothing outside (docs/benchmarks.md, "Compiled
-hot paths, priced"), each step timed on the thread's CPU clock, the least of `--runs` runs of
-`--calls` calls, in a child process of its own:
+The work of the delivery thread that touches nothing outside (docs/benchmarks/embedded-delivery.md,
+"Compiled hot paths, priced"), each step timed on the thread's CPU clock, the least of `--runs` runs
+of `--calls` calls, in a child process of its own:
 
 - `prepare`: the JW body, its three signatures, the headers and the request;
 - `signatures`: the three signatures alone (`delivery_signer(...).headers`);

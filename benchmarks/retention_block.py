@@ -6,8 +6,8 @@ The pass is the store's own (`SqlStore.prune_before`), so the code of the worktr
 is measured. While it runs, a second session inserts one delivery at a time (a publish's
 write of the table, rolled back) and times each: the longest is how long a publish or a
 claim waited (both lock `deliveries` in a mode a DROP's ACCESS EXCLUSIVE lock excludes).
-Run it in two worktrees, in interleaved pairs, to compare their code (docs/benchmarks.md,
-"Retention by day, a transaction per day")."""
+Run it in two worktrees, in interleaved pairs, to compare their code
+(docs/benchmarks/postgres-delivery.md, "Retention by day, a transaction per day")."""
 
 from __future__ import annotations
 

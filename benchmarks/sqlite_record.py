@@ -10,8 +10,8 @@ the least batch of 128's loop-thread µs per delivery (the least preempted).
 
 `--src DIR` runs another checkout's code (`PYTHONPATH`) alternating with this one's, the
 order swapped run by run; each side's database is seeded by its own code, so it records the
-rows its own publishes write (the delivery ids' order matters: docs/benchmarks.md, "Tenth
-pass: the SQLite recording by rowid"). One JSON line per run, then each side's medians.
+rows its own publishes write (the delivery ids' order matters: docs/benchmarks/embedded-delivery.md,
+"Tenth pass: the SQLite recording by rowid"). One JSON line per run, then each side's medians.
 Nothing leaves the machine.
 """
 

@@ -2,8 +2,9 @@
 some names and never answers others (HookCast asks it through HOOKCAST_DNS_SERVERS), and a
 dead address that drops connection attempts, as a dead host or a firewall does.
 
-Names under `.black-hole.test` get no answer at all: their lookups can only time out. Names
-in `answers` get those IPv4 addresses, in that order (and no IPv6 ones). Anything else is
+Names in `answers` get those IPv4 addresses, in that order (and no IPv6 ones); the mapping is
+read at each query, so a name added to it later is answered from then on. Other names under
+`.black-hole.test` get no answer at all: their lookups can only time out. Anything else is
 "no such name".
 """
 
@@ -36,10 +37,10 @@ class _Server(asyncio.DatagramProtocol):
             (qtype,) = struct.unpack("!H", data[end : end + 2])
         except (IndexError, UnicodeDecodeError, struct.error):
             return  # not a query we can read: dropped, as a server would
-        if name.endswith(BLACK_HOLE):
+        addresses = self._answers.get(name)
+        if addresses is None and name.endswith(BLACK_HOLE):
             self.unanswered += 1
             return
-        addresses = self._answers.get(name)
         records = [_a_record(a) for a in addresses or ()] if qtype == _A else []
         rcode = _NXDOMAIN if addresses is None else 0
         (query_id,) = struct.unpack("!H", data[:2])

@@ -19,20 +19,19 @@ import itertools
 import json
 import math
 import random
-import sqlite3
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
-import asyncpg  # type: ignore[import-untyped]
 
+from chaos import tenants
 from chaos.deployment import Deployment
 from chaos.dns import BLACK_HOLE, dead_address
 from chaos.ledger import Ledger
 from chaos.load import make_event
-from chaos.receivers import Fault
+from chaos.receivers import Fault, Receiver
 from hookcast.services.events import MAX_DATA_BYTES, MAX_DATA_DEPTH
 
 # A's host whose first address drops connections and whose second answers.
@@ -74,9 +73,32 @@ MATCHING = {"data.tags": {"$in": _MEMBERS}, "data.deep.d.d.d": {"$exists": True}
 OVER_BUDGET = {"data.items": {"$in": [{"k": n} for n in range(1, 30)]}}
 
 
-async def noisy_webhooks(a: Deployment, stack: contextlib.AsyncExitStack, timeout: int) -> int:
-    """A's webhooks (each on its own receiver, which never parses bodies); returns how many
-    can get deliveries. The dead first address lasts as long as `stack`."""
+@dataclass
+class NoisyWebhooks:
+    """A's webhooks: how many each poison event matches, and how to heal their faults."""
+
+    matching: int
+    receivers: list[Receiver]
+    dns_answers: dict[str, Sequence[str]]  # the loopback DNS server's, read at each query
+
+    def heal(self) -> None:
+        """The slow and NUL-answering receivers answer at once, the black-hole names get
+        the live receiver's address: what A had accepted can then all be delivered."""
+        for receiver in self.receivers:
+            receiver.delay, receiver.faulty = 0.0, False
+        for n in range(BLACK_HOLE_NAMES):
+            self.dns_answers[f"n{n}{BLACK_HOLE}"] = ("127.0.0.1",)
+
+
+async def noisy_webhooks(
+    a: Deployment,
+    stack: contextlib.AsyncExitStack,
+    timeout: int,
+    dns_answers: dict[str, Sequence[str]],
+) -> NoisyWebhooks:
+    """A's webhooks (each on its own receiver, which never parses bodies), their names
+    looked up through the DNS server answering `dns_answers`. The dead first address lasts
+    as long as `stack`."""
     hooks: list[tuple[str, str, Mapping[str, Any]]] = []
     quiet = {"count_pairs": False, "head_limit": _HEAD_LIMIT}
     for n in range(SLOW_ENDPOINTS):
@@ -95,7 +117,7 @@ async def noisy_webhooks(a: Deployment, stack: contextlib.AsyncExitStack, timeou
     await asyncio.gather(
         *(a.webhook_to(url, name, timeout=timeout, conditions=cond) for name, url, cond in hooks)
     )
-    return len(hooks) - 1
+    return NoisyWebhooks(len(hooks) - 1, a.receivers, dns_answers)
 
 
 @dataclass
@@ -106,7 +128,7 @@ class PoisonPublisher:
     run: str
     batch: int
     pause: float
-    accepted: int = 0
+    accepted: list[str] = field(default_factory=list)  # event ids
     refused: dict[int, int] = field(default_factory=dict)
 
     async def publish(self, stop: asyncio.Event) -> None:
@@ -118,16 +140,14 @@ class PoisonPublisher:
         numbers = itertools.count()
         async with aiohttp.ClientSession(timeout=timeout, headers=headers) as client:
             while not stop.is_set():
-                events = [
-                    f'{head},"event_id":"{self.run}-{next(numbers)}","data":{data}}}'
-                    for _ in range(self.batch)
-                ]
+                ids = [f"{self.run}-{next(numbers)}" for _ in range(self.batch)]
+                events = [f'{head},"event_id":"{event_id}","data":{data}}}' for event_id in ids]
                 body = ('{"events":[' + ",".join(events) + "]}").encode()
-                await self._post(client, body)
+                await self._post(client, body, ids)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self.pause)
 
-    async def _post(self, client: aiohttp.ClientSession, body: bytes) -> None:
+    async def _post(self, client: aiohttp.ClientSession, body: bytes, ids: list[str]) -> None:
         url = self.a.api_urls()[0] + "/v2/events/"
         try:
             async with client.post(url, data=body) as response:
@@ -136,7 +156,7 @@ class PoisonPublisher:
         except (aiohttp.ClientError, OSError, TimeoutError):
             status = 0  # no answer
         if status == 202:
-            self.accepted += self.batch
+            self.accepted += ids
         else:
             self.refused[status] = self.refused.get(status, 0) + 1
 
@@ -270,23 +290,7 @@ _ATTEMPTS = (
 async def attempts_of(database_url: str, account_id: str) -> dict[str, dict[str, int]]:
     """Per webhook name of the account: its attempts recorded, counted by outcome (the
     error, or `HTTP <status>`)."""
-    if database_url.startswith("sqlite"):
-        path = database_url.split("///", 1)[1]
-        rows = await asyncio.to_thread(_sqlite_rows, path, account_id)
-    else:
-        conn = await asyncpg.connect(database_url, timeout=10)
-        try:
-            rows = [
-                tuple(row) for row in await conn.fetch(_ATTEMPTS.format(param="$1"), account_id)
-            ]
-        finally:
-            await conn.close()
     found: dict[str, dict[str, int]] = {}
-    for hook, outcome, count in rows:
+    for hook, outcome, count in await tenants.fetch(database_url, _ATTEMPTS, account_id):
         found.setdefault(str(hook), {})[str(outcome)] = int(count)
     return found
-
-
-def _sqlite_rows(path: str, account_id: str) -> list[tuple[Any, ...]]:
-    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)) as db:
-        return db.execute(_ATTEMPTS.format(param="?"), (account_id,)).fetchall()

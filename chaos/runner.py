@@ -107,8 +107,12 @@ _COLUMNS = (
 )
 
 
-# The noisy-neighbour figures, printed under the row (each a list: without A, with A).
+# The noisy-neighbour figures, printed under the row: each tenant's accepted, delivered,
+# failed and undelivered; then the phases' (each a list: without A, with A).
 _NEIGHBOUR_NOTES = (
+    "tenant_a",
+    "tenant_b",
+    "a_settle_s",
     "b_without_a",
     "b_with_a",
     "a_events_accepted",

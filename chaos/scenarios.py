@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +21,7 @@ from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 
-from chaos import diskfs, neighbour
+from chaos import diskfs, neighbour, tenants
 from chaos.deployment import Deployment, another_account, bootstrap
 from chaos.dns import dns_server
 from chaos.ledger import HookSpec, Ledger
@@ -569,33 +569,45 @@ _POISON_PAUSE = 1.0  # seconds between A's publishes
 async def noisy_neighbour_serve(ctx: Context) -> None:
     """SQLite, one `serve`: account B publishes steadily to a fast receiver, first alone,
     then while account A publishes poison events to misbehaving webhooks (chaos.neighbour).
-    Reports B's publish-to-receipt latency in each phase and what A's webhooks cost."""
-    deployed, a, account_a = await _neighbours(ctx, "sqlite")
-    serve = deployed.procs.serve("serve")
-    deployed.apis.append(serve)
-    a.apis.append(serve)
+    Reports B's publish-to-receipt latency in each phase and what A's webhooks cost; then
+    heals A's webhooks and reports, for each account, its accepted events' deliveries:
+    delivered, failed (with the reason its user sees), undelivered (the run fails on any)."""
+    neighbours = await _neighbours(ctx, "sqlite")
+    serve = neighbours.b.procs.serve("serve")
+    neighbours.b.apis.append(serve)
+    neighbours.a.apis.append(serve)
     await start_all(serve)
-    await _noisy_neighbour(ctx, deployed, a, account_a)
+    await _noisy_neighbour(ctx, neighbours)
     require_running(ctx, serve)
 
 
 async def noisy_neighbour_workers(ctx: Context) -> None:
     """The same on PostgreSQL: `serve --no-worker` and two `hookcast worker`s."""
-    deployed, a, account_a = await _neighbours(ctx, "postgres")
-    api = deployed.procs.serve("api", "--no-worker")
-    workers = [deployed.procs.worker("worker-1"), deployed.procs.worker("worker-2")]
-    deployed.apis.append(api)
-    a.apis.append(api)
+    neighbours = await _neighbours(ctx, "postgres")
+    procs = neighbours.b.procs
+    api = procs.serve("api", "--no-worker")
+    workers = [procs.worker("worker-1"), procs.worker("worker-2")]
+    neighbours.b.apis.append(api)
+    neighbours.a.apis.append(api)
     await start_all(api, *workers)
-    await _noisy_neighbour(ctx, deployed, a, account_a)
+    await _noisy_neighbour(ctx, neighbours)
     require_running(ctx, api, *workers)
 
 
-async def _neighbours(ctx: Context, database: str) -> tuple[Deployment, Deployment, str]:
-    """B's deployment (the ledger's, asserted on), and A's: the same processes, another
-    account, its own ledger (nothing of A's is owed). DNS goes to a loopback server that
-    answers A's dead-first name and never answers its black-hole names."""
-    answers = {neighbour.DEAD_FIRST: neighbour.DEAD_FIRST_ADDRESSES}
+@dataclass(frozen=True)
+class _Neighbours:
+    b: Deployment  # the ledger's, asserted on
+    a: Deployment  # the same processes, another account, a ledger of its own
+    account_a: str
+    account_b: str
+    dns_answers: dict[str, Sequence[str]]
+
+
+async def _neighbours(ctx: Context, database: str) -> _Neighbours:
+    """B's deployment and A's. A's receivers count nothing: what HookCast owes A is read
+    from the database (chaos/tenants.py). DNS goes to a loopback server that answers A's
+    dead-first name and, until A's faults are healed, never answers its black-hole names."""
+    answers: dict[str, Sequence[str]] = {neighbour.DEAD_FIRST: neighbour.DEAD_FIRST_ADDRESSES}
     dns = await ctx.stack.enter_async_context(dns_server(answers))
     # The production lease and concurrency. (The chaos runs' lease was once 3 s, shorter
     # than A's timeouts: A's requests lost their leases mid-flight and were sent again; no
@@ -608,23 +620,47 @@ async def _neighbours(ctx: Context, database: str) -> tuple[Deployment, Deployme
     account_a, key_a, site_a = await another_account(url, secret, "noisy A")
     a = Deployment(Ledger(), b.procs, key_a, site_a, b.rng)
     ctx.stack.push_async_callback(a.close)
-    return b, a, account_a
+    return _Neighbours(b, a, account_a, await tenants.account_of_site(url, b.site_id), answers)
 
 
-async def _noisy_neighbour(ctx: Context, b: Deployment, a: Deployment, account_a: str) -> None:
-    p = ctx.profile
+async def _noisy_neighbour(ctx: Context, neighbours: _Neighbours) -> None:
+    p, b, a = ctx.profile, neighbours.b, neighbours.a
     await b.webhook(await b.receiver(), HookSpec("b"), timeout=5)
-    ctx.details["a_webhooks"] = await neighbour.noisy_webhooks(a, ctx.stack, p.neighbour_timeout)
+    noisy = await neighbour.noisy_webhooks(
+        a, ctx.stack, p.neighbour_timeout, neighbours.dns_answers
+    )
+    ctx.details["a_webhooks"] = noisy.matching
     run = ctx.rng.randrange(10**9)
     steady = neighbour.SteadyPublisher(b, f"b-{run}", p.neighbour_rate, ctx.rng)
     ctx.details["loadavg"] = [round(os.getloadavg()[0], 1)]
     quiet = await _timed(ctx, b, steady.publish_for(p.neighbour_seconds))
     poison = neighbour.PoisonPublisher(a, f"a-{run}", _POISON_BATCH, _POISON_PAUSE)
-    noisy = await _timed(ctx, b, _beside(ctx, poison, steady))
+    with_a = await _timed(ctx, b, _beside(ctx, poison, steady))
     ctx.details["settle_s"] = round(await b.settle(p.settle_seconds, quiet=p.quiet_seconds), 2)
-    _report_b(ctx, steady, quiet, noisy)
+    _report_b(ctx, steady, quiet, with_a)
     url = b.procs.env["HOOKCAST_DATABASE_URL"]
-    _report_a(ctx, poison, await neighbour.attempts_of(url, account_a))
+    _report_a(ctx, poison, await neighbour.attempts_of(url, neighbours.account_a))
+    noisy.heal()
+    await _report_tenants(
+        ctx, neighbours, {event_id: noisy.matching for event_id in poison.accepted}
+    )
+
+
+async def _report_tenants(ctx: Context, neighbours: _Neighbours, a_matches: dict[str, int]) -> None:
+    """Each tenant's accepted events: delivered, failed (with the reason its user sees) or
+    undelivered, as the database has them once A's deliveries settled (bounded: A's faults
+    are healed, its retries at most 30 s apart); the run fails on any undelivered."""
+    url = neighbours.b.procs.env["HOOKCAST_DATABASE_URL"]
+    a, waited = await tenants.settled(
+        url, neighbours.account_a, a_matches, ctx.profile.settle_seconds
+    )
+    ledger = ctx.ledger
+    b_matches = {event_id: len(ledger.matching.get(event_id, ())) for event_id in ledger.accepted}
+    b = await tenants.count(url, neighbours.account_b, b_matches)
+    ctx.details["a_settle_s"] = round(waited, 2)
+    ctx.details["tenant_a"], ctx.details["tenant_b"] = a.report(), b.report()
+    for problem in [*a.problems("A"), *b.problems("B")]:
+        ledger.violation(problem)
 
 
 async def _timed(ctx: Context, deployed: Deployment, phase: Awaitable[list[str]]) -> list[str]:
@@ -686,7 +722,7 @@ def _report_b(
 def _report_a(
     ctx: Context, poison: neighbour.PoisonPublisher, attempts: dict[str, dict[str, int]]
 ) -> None:
-    ctx.details["a_events_accepted"] = poison.accepted
+    ctx.details["a_events_accepted"] = len(poison.accepted)
     ctx.details["a_publishes_refused"] = poison.refused
     ctx.details["a_attempts"] = attempts
     ctx.details["a_attempts_total"] = sum(sum(o.values()) for o in attempts.values())

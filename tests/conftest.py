@@ -98,7 +98,7 @@ class _BackgroundLastOnOneWorker(LoadScheduling):  # type: ignore[misc]  # an un
     started at collection, and a worker that may not take them is shut down once only they
     are left. An earlier scheduler sent them first to whichever worker asked first: that
     worker then waited on the programs for 5-7 minutes (142 + 167 s under `-n 2`, 226 + 212
-    s under `-n 3`, docs/benchmarks.md), running nothing else."""
+    s under `-n 3`, docs/benchmarks/suite-time.md), running nothing else."""
 
     _first_background: int | None = None  # index of the first test of _BACKGROUND_MODULES
 

@@ -21,8 +21,8 @@ def include_once(app: FastAPI, *routers: APIRouter, default_response_class: type
 
     FastAPI analyses an included route (a pydantic adapter per parameter and response) for
     each include: since 0.165 at the application's first request that reaches the router,
-    55 ms of CPU per application for the API's routes on this VM (docs/benchmarks.md, "How
-    long `make test` takes", Round 4), which every in-process application of the suite and
+    55 ms of CPU per application for the API's routes on this VM (docs/benchmarks/suite-time.md,
+    "How long `make test` takes", Round 4), which every in-process application of the suite and
     every `serve` start paid again. Included here once per process, into a router of this
     module's, the same routes then serve every application. FastAPI's
     `app.dependency_overrides` does not reach them (HookCast overrides none)."""

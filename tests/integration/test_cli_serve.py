@@ -25,14 +25,26 @@ from harness import READY_SECONDS, cli_env, hookcast_bin, run_cli, serve
 from support.postgres import run_sql
 from support.waiting import wait_until
 
-SEED = Path(__file__).resolve().parents[3] / "shared" / "seeds" / "000_9728d0272fd5a02e.txt"
+SEED_NAME = Path("shared", "seeds", "000_9728d0272fd5a02e.txt")
+
+
+def _seed() -> Path:
+    """The JW Player seed doc, in the project's `shared` folder beside the clone (or beside
+    a folder holding it, as a worktree under /work/wt is): not part of the repository, so a
+    clone elsewhere skips the test rather than fail it."""
+    for folder in Path(__file__).resolve().parents[2:]:
+        if (folder / SEED_NAME).is_file():
+            return folder / SEED_NAME
+    pytest.skip(f"{SEED_NAME} is not beside this clone: the seed docs are needed to replay it")
+
+
 SEED_COMMAND = "curl -X POST https://api.jwplayer.com/v2/webhooks"
 SEED_SITE = "1A23bCD4"
 
 
 def seed_curl() -> list[str]:
     """The seed's curl command, split as a shell would, continuation lines included."""
-    text = SEED.read_text()
+    text = _seed().read_text()
     start = text.index(SEED_COMMAND)
     lines = []
     for line in text[start:].splitlines():
@@ -61,7 +73,7 @@ def test_seed_curl_creates_the_webhook_and_restart_prints_no_key(tmp_path: Path)
     command = seed_curl()
     assert command[0] == "curl"
     body = command[command.index("-d") + 1]
-    assert body == (SEED.read_text().split("-d '", 1)[1].split("'\n", 1)[0])  # byte for byte
+    assert body == (_seed().read_text().split("-d '", 1)[1].split("'\n", 1)[0])  # byte for byte
     env = cli_env(f"sqlite:///{tmp_path / 'hookcast.db'}")
 
     with serve(env, tmp_path) as server:

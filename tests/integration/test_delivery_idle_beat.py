@@ -1,7 +1,8 @@
 """An idle worker on PostgreSQL looks at the next due time in its beat's own statement: one
-round trip a beat, not a beat and a read of the next due time (docs/benchmarks.md, "The
-idle look in the beat"). What it sleeps on is a beat's read sent after its wait began, so
-a delivery that falls due without a wake-up is still claimed at its time.
+round trip a beat, not a beat and a read of the next due time
+(docs/benchmarks/postgres-low-rates.md, "The idle look in the beat"). What it sleeps on is a beat's
+read sent after its wait began, so a delivery that falls due without a wake-up is still claimed at
+its time.
 
 Statements are counted by the server (pg_stat_statements, on a server of the test's own,
 for it must be loaded when the server starts), between the worker's own beats: no timing."""

@@ -1,7 +1,7 @@
 """Large deliveries at slow receivers, on real loopback receivers: the bodies under way stay
 within the worker's byte budget, however many wait, while another account's small
 deliveries go by; and bodies signed when written verify with JW Player's own check
-(docs/operations.md, "Limits"; docs/benchmarks.md, "Large deliveries under way")."""
+(docs/operations.md, "Limits"; docs/benchmarks/feature-costs.md, "Large deliveries under way")."""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ def run_loop(main: Coroutine[Any, Any, T]) -> T:
 
     `serve` builds its uvicorn.Server inside this loop, so uvicorn's own loop choice never
     applies: this is where the server and every worker get uvloop. Measured with the
-    benchmarks (docs/benchmarks.md).
+    benchmarks (docs/benchmarks/earlier-rounds.md).
 
     The GIL switch interval drops from 5 ms to 0.5 ms: a helper thread done waiting (the
     SQLite commit's fsync, see store/sqlite_connector.py) otherwise waits up to 5 ms for the

@@ -107,8 +107,8 @@ class Runtime:
             # Outcomes written `concurrency` at a time, not twice that (delivery/options.py):
             # the larger writes were measured on PostgreSQL, where they save a write's fixed
             # cost; on SQLite each write holds the one writer ahead of the API's next group
-            # commit, twice as long for twice the outcomes (docs/benchmarks.md, "The
-            # recording statement, priced").
+            # commit, twice as long for twice the outcomes (docs/benchmarks/postgres-delivery.md,
+            # "The recording statement, priced").
             options = replace(options, flush_batch=in_flight)
         proxy = self.settings.egress_proxy
         sender = HttpSender(

@@ -11,7 +11,7 @@ BaseException, not an outcome.
 
 Why the send's `try` is the worker's and not a coroutine here: each coroutine between the
 worker and the socket is a frame made, and resumed on every wake-up, per delivery
-(docs/benchmarks.md, seventh pass on target 3).
+(docs/benchmarks/embedded-delivery.md, seventh pass on target 3).
 """
 
 from __future__ import annotations

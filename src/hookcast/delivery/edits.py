@@ -18,8 +18,8 @@ Two ways to learn of an edit:
   read again (one statement on PostgreSQL while nothing changed: store/claimed_webhooks.py)
   and compared; this finds edits made by other processes within about that period. While
   none wait, it sleeps with no timer until some are queued (`filled`): an idle worker's
-  loop woke every second for it to find nothing (docs/benchmarks.md, "The idle look in
-  the beat").
+  loop woke every second for it to find nothing (docs/benchmarks/postgres-low-rates.md, "The idle
+  look in the beat").
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ parsed by httptools (llhttp, the parser Node.js uses), one request at a time per
 Why not aiohttp: a delivery is one small POST whose answer HookCast reads only up to 4 KiB,
 and the general client's per-request machinery (URL objects, header multidicts, payload
 registry, tracing hooks, cookie and redirect handling) cost ~4x the whole POST on loopback
-(docs/benchmarks.md). Here a request is one `transport.write` of bytes built once, and a
-response is a status, the Retry-After header and the head of the body.
+(docs/benchmarks/earlier-rounds.md). Here a request is one `transport.write` of bytes built once,
+and a response is a status, the Retry-After header and the head of the body.
 
 What this client deliberately does not do: follow redirects (the sender reports them), read
 HTTP(S)_PROXY (an egress proxy is configured explicitly, see delivery.proxy), decompress,
@@ -126,7 +126,7 @@ class _Connection(asyncio.Protocol):
     future and no coroutine of its own: a head and a body future awaited in an `exchange`
     coroutine, with a call each to reset, time, settle and read the response, were 9 of the
     ~25 Python calls per request HttpSender.send made beyond a minimal exchange
-    (docs/benchmarks.md, "Tenth pass")."""
+    (docs/benchmarks/embedded-delivery.md, "Tenth pass")."""
 
     def __init__(self, body_limit: int, timeouts: Timeouts) -> None:
         self._body_limit = body_limit
@@ -303,7 +303,8 @@ class _Connection(asyncio.Protocol):
             # sender's frame (the body, the JWT, the request's bytes) until the cyclic
             # collector ran. Receivers that closed every connection left 329 such requests
             # of 565 KB alive at once where at most 128 can be in flight (tracemalloc,
-            # `serve`): RSS 1.2-1.6 GB, 183-201 MB without the cycle (docs/benchmarks.md).
+            # `serve`): RSS 1.2-1.6 GB, 183-201 MB without the cycle
+            # (docs/benchmarks/feature-costs.md).
             self._waiter = None
         self.close()
 
@@ -375,7 +376,7 @@ class _Slots:
     """The requests to one origin: at most `size` hold a slot, the rest wait in order; and
     how many hold or wait (`users`). Not an asyncio.Semaphore: a free slot is taken by
     `Pool.post` without a coroutine (taking and giving back one: 0.25 us against the
-    semaphore's 1.0, per request; docs/benchmarks.md)."""
+    semaphore's 1.0, per request; docs/benchmarks/embedded-delivery.md)."""
 
     __slots__ = ("free", "users", "waiters")
 

@@ -19,7 +19,7 @@ after a moment and no beat read one since, it beats early, and the next beat is 
 from that one: beats come as often as before or more, never less. A busy worker's beats
 read nothing more: with thousands of leases held the read walks their stretch of the due
 index (a beat 0.26 ms of PostgreSQL's time on main, 0.6-1.1 ms with the read in every
-beat, docs/benchmarks.md "The idle look in the beat").
+beat, docs/benchmarks/postgres-low-rates.md "The idle look in the beat").
 
 A worker whose loop stalls (held, starved of a CPU, SIGSTOPped) for `stale_after_seconds`
 beats no more and looks dead to the others, which take its leases back and send those

@@ -94,7 +94,7 @@ class WorkerOptions:
     # its size (its transaction, the recording statement's start): writes of 256 instead
     # of 128 took a drain's PostgreSQL CPU per delivery to 0.91-0.94x and its statements
     # per delivery from 0.051 to 0.031, for up to 511 deliveries sent again after a kill
-    # instead of 255 (docs/benchmarks.md, "The recording statement, priced").
+    # instead of 255 (docs/benchmarks/postgres-delivery.md, "The recording statement, priced").
     # Successes that make nothing due and change no webhook's standing (not an ordered or
     # coalescing webhook's, not a failing webhook's) may wait quiet_flush_seconds
     # (outcomes.py), so a low rate writes a few times a second.

@@ -29,9 +29,9 @@ come in one claim. A claim costs PostgreSQL ~0.75 ms whatever it brings plus ~15
 delivery (`benchmarks.pg_steps`: 109 µs per delivery in claims of 8, 16 in claims of 512);
 with single events published through the API the workers claimed about once per publish
 transaction, 8-10 deliveries at a time, ~0.1 claims per event: the largest share of
-PostgreSQL's CPU per single event (docs/benchmarks.md, "Where PostgreSQL's time per single
-event goes"). At low rates the last claim is older than `gather`, and nothing waits; a claim
-that came back larger, or full (the worker claims again at once then), never waits, so a
+PostgreSQL's CPU per single event (docs/benchmarks/postgres-publishing.md, "Where PostgreSQL's time
+per single event goes"). At low rates the last claim is older than `gather`, and nothing waits; a
+claim that came back larger, or full (the worker claims again at once then), never waits, so a
 backlog drains as before; a sole worker (SQLite, `serve`'s own) never gathers.
 
 Pure bookkeeping with no clock: the worker sleeps for `delay()` itself.

@@ -538,7 +538,8 @@ class DeliveryWorker:
             # Pacing, not synchronisation: the wake-up stays set, the claim follows. Other
             # processes' wake-ups are not read meanwhile: they would change nothing here,
             # and at 50 events/s the losing worker's process was woken by every publish to
-            # act on one in five (docs/benchmarks.md, "Wake-ups at low rates and idle").
+            # act on one in five (docs/benchmarks/postgres-low-rates.md, "Wake-ups at low rates and
+            # idle").
             with self._queue.holding_wakeups(), contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), delay)
 
@@ -554,8 +555,8 @@ class DeliveryWorker:
         then: an idle worker claims when woken or when something is due (it used to claim
         every `idle_wait_seconds` too), and a due time is always one read after the wait
         began, so none read earlier can hold a claim back. The beat carries the read: idle,
-        one round trip a second instead of a beat and a read (docs/benchmarks.md, "The idle
-        look in the beat")."""
+        one round trip a second instead of a beat and a read (docs/benchmarks/postgres-low-rates.md,
+        "The idle look in the beat")."""
         retry_recorded = self._outcomes.retry_recorded
         retry_recorded.clear()
         began = asyncio.get_running_loop().time()

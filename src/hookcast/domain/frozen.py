@@ -5,9 +5,9 @@ A frozen dataclass's generated `__init__` sets each field through `object.__seta
 for a plain assignment. A delivery is carried by about ten such objects with ~70 fields in
 all (Delivery, Event, ClaimedDelivery, OutboundRequest, SendOutcome, Attempt,
 DeliveryResult, HealthSignal, AttemptReport): ~7% of an embedded drain's loop
-(docs/benchmarks.md). `quick_init` gives such a class an `__init__` that stores each field
-through its slot's own descriptor (`member.__set__`), kept in the function's closure: about
-half the cost, and nothing else changes. The class stays frozen (assigning a field raises
+(docs/benchmarks/embedded-delivery.md). `quick_init` gives such a class an `__init__` that stores
+each field through its slot's own descriptor (`member.__set__`), kept in the function's closure:
+about half the cost, and nothing else changes. The class stays frozen (assigning a field raises
 FrozenInstanceError), compares, hashes, prints, pickles and `replace`s as before, and its
 signature (names, order, defaults, keyword-only fields) is the dataclass's own.
 """

@@ -68,7 +68,7 @@ def new_delivery_id() -> str:
     the attempts' index (0.77 pages written to the WAL per result, 0.28 with ids in time
     order); in time order they share a few. SQLite alone, per recorded result: the
     attempts' INSERT 1.7 µs against 4.0-4.3, the COMMIT 1.9-2.9 against 4.9-5.9
-    (docs/benchmarks.md, "Tenth pass: the SQLite recording by rowid")."""
+    (docs/benchmarks/embedded-delivery.md, "Tenth pass: the SQLite recording by rowid")."""
     return "dlv_" + _time_chars(time.time_ns() // 1_000_000) + random_chars(22 - _TIME_CHARS)
 
 

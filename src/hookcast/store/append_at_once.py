@@ -3,8 +3,8 @@
 store/append_postgres.py writes a group in a transaction of four round trips (BEGIN, its
 numbering statement, its storing statement, COMMIT). At 50 publishes a second each round
 trip wakes the PostgreSQL backend and then the publisher (~130 µs of `send` alone per round
-trip here, docs/benchmarks.md "A claim in one round trip"), so the group's round trips cost
-more than its statements. When every delivery the group makes is an INSERT and nothing
+trip here, docs/benchmarks/postgres-low-rates.md "A claim in one round trip"), so the group's round
+trips cost more than its statements. When every delivery the group makes is an INSERT and nothing
 else, `PUBLISH` does all of it in one statement, which PostgreSQL commits as it ends
 (store/group_commit.py uses it for a group of one publish written alone: see there why):
 
@@ -106,8 +106,8 @@ def _fan_out_as_stored(group: AtOnce, numbers: dict[tuple[str, str], int]) -> No
     as stored). Its deliveries are those stored (`Fanout`: ids included; none carries a
     number here); a delivery leased to the publisher's worker is handed over with its
     event as this call gets it (services/events.py), and its body says the number. The
-    call costs ~13 µs for one event to one webhook (docs/benchmarks.md, "A leased publish
-    in one statement too"), and is made only when a resource had events before."""
+    call costs ~13 µs for one event to one webhook (docs/benchmarks/postgres-low-rates.md, "A leased
+    publish in one statement too"), and is made only when a resource had events before."""
     if all(numbers.get((e.account_id, e.id)) == e.sequence for e in group.provisional):
         return
     as_stored = {}

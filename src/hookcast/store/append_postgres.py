@@ -210,7 +210,7 @@ _PENDING = DeliveryStatus.PENDING.value
 # SHARE conflicts with the NO KEY UPDATE a worker's recording holds on its webhooks for its
 # whole transaction, so publishes to a busy webhook queued behind recordings and recordings
 # behind publishes (sampled at 500-2,000 events/s: 298-622 of ~6,000 samples of PostgreSQL's
-# active backends were this statement waiting, none with KEY SHARE; docs/benchmarks.md). A
+# active backends were this statement waiting, none with KEY SHARE; docs/benchmarks/latency.md). A
 # pause conflicts with it all the same: it locks its webhook FOR UPDATE before its UPDATE
 # (store/webhooks.py `update_webhook`), so it waits for a publish that locked the webhook
 # first and then pauses that publish's deliveries too, and a publish locking it after waits

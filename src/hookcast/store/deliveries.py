@@ -309,7 +309,8 @@ async def _pg_claimed(
     one planned for means a delivery was made pending on an earlier day: the rest of the
     limit is claimed again from that day at once. So a claim leaves out no delivery that a
     read before it would have found, and at a low rate a claim is two round trips instead
-    of three (the horizon's read was one per event at 50 events/s, docs/benchmarks.md)."""
+    of three (the horizon's read was one per event at 50 events/s,
+    docs/benchmarks/postgres-low-rates.md)."""
     kept = horizon.since if horizon is not None else None
     since = kept if kept is not None else await pending_since(tx)
     rows = await tx.fetch_mappings(_pg_claim(kind, ClaimDays.of(since=since, now=now)), values)
@@ -462,7 +463,8 @@ _PG_CLAIMED = (*deliveries.c, literal_column("deliveries.ctid::text").label("lea
 # its status, lease and due time, which the claim itself knows, then its rowid (which the
 # recording reaches the row by, store/record_sqlite.py) and its lease losses last.
 # All 17 columns loaded into a dict per row cost ~2 us more per claimed delivery, in process
-# (docs/benchmarks.md, target 3); PostgreSQL's claim, which loads the events too, is as was.
+# (docs/benchmarks/embedded-delivery.md, target 3); PostgreSQL's claim, which loads the events too,
+# is as was.
 _SQLITE_CLAIMED = (
     *(
         deliveries.c[name]
@@ -535,8 +537,8 @@ def _with_events(chosen: _Chooser, days: ClaimDays) -> Statement:
         # again for every claimed row (webhooks, accounts and a semi-join against the
         # claimed rows, which grows with the webhooks a claim holds): read once, the claim
         # cost PostgreSQL 12.0-12.3 us per delivery instead of 30-34 with each event fanned
-        # out to 20 webhooks, 1.4-2.2 us less with one (in process; docs/benchmarks.md,
-        # "eleventh session").
+        # out to 20 webhooks, 1.4-2.2 us less with one (in process;
+        # docs/benchmarks/postgres-delivery.md, "eleventh session").
         standing = (
             select(*(column.label(f"hook_{column.key}") for column in STANDING_COLUMNS))
             .join_from(webhooks, accounts, accounts.c.id == webhooks.c.account_id)

@@ -36,7 +36,7 @@ def _next_due(_database: str) -> Select[tuple[datetime]]:
     it, which reads the due index (a partial index on the pending rows). With the status
     bound, a generic plan could not use that index, so every call was planned afresh,
     ~0.9 ms against ~0.1 ms of executing (a losing worker reads this about once per
-    publish group: 81-112 times per 3,000 single events, docs/benchmarks.md)."""
+    publish group: 81-112 times per 3,000 single events, docs/benchmarks/postgres-publishing.md)."""
     first_free = (
         select(deliveries.c.next_attempt_at)
         .where(deliveries.c.status == PENDING, deliveries.c.lease_token.is_(None))

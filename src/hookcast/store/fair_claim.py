@@ -23,10 +23,10 @@ serialized, so nothing needs locking.
 
 On PostgreSQL a claim is one statement of seven scans of deliveries, and planning it cost more
 than running it: 0.6-0.7 ms against 0.25-0.3 ms for a claim of 7 deliveries (the oldest-first
-claim alone 0.3 against 0.2; docs/benchmarks.md, "A claim planned once"). So everything its
-plan depends on is written into the SQL, not bound: the status the partial indexes are made
-for, the walk's LIMIT 1 and the days it reads (`ClaimDays`). A generic plan is then as right
-as a custom one, and PostgreSQL keeps one per connection after five custom plans (with
+claim alone 0.3 against 0.2; docs/benchmarks/postgres-publishing.md, "A claim planned once"). So
+everything its plan depends on is written into the SQL, not bound: the status the partial indexes
+are made for, the walk's LIMIT 1 and the days it reads (`ClaimDays`). A generic plan is then as
+right as a custom one, and PostgreSQL keeps one per connection after five custom plans (with
 `status` bound, a generic plan could use none of the partial indexes and ran 0.1-1.4 s).
 """
 
@@ -136,8 +136,8 @@ def _row_ids(database: str, table: NamedFromClause) -> list[ColumnElement[Any]]:
     rowid (`rid`), so the claim reaches each row without a probe of the primary key's
     index (the id is text, which a rowid table keeps in an index of its own): SQLite's
     claim statement took 4.9-5.7 us per claimed delivery against 6.5-10.3 by id
-    (docs/benchmarks.md, target 3). A rowid names its row for as long as the statement
-    runs (only VACUUM renumbers rows, never beside a statement)."""
+    (docs/benchmarks/embedded-delivery.md, target 3). A rowid names its row for as long as the
+    statement runs (only VACUUM renumbers rows, never beside a statement)."""
     if database == "postgresql":
         return [table.c.id, literal_column(f"{table.name}.ctid").label("tid")]
     return [literal_column(f"{table.name}.rowid").label("rid")]

@@ -4,9 +4,9 @@ A recording's lock pass share-locks the accounts' webhooks only for the notices 
 told to cover (store/operational.py `lock_standing`); which notices a batch tells is known
 once the pass has read the standing, and a batch telling one it did not cover rolled back
 and was recorded again. In a drain where an endpoint flaps that was one recording in three
-to five (docs/benchmarks.md, "A recording's notices in its lock pass"). So the store keeps
-each webhook's standing as it last knew it, from a claim (which reads it) or from its own
-recording (which changed it), and names the webhooks whose health would tell something
+to five (docs/benchmarks/postgres-delivery.md, "A recording's notices in its lock pass"). So the
+store keeps each webhook's standing as it last knew it, from a claim (which reads it) or from its
+own recording (which changed it), and names the webhooks whose health would tell something
 against it. A wrong guess stays safe: one foreseen and not told widens the pass for
 nothing; one told and not foreseen is recorded again, as before.
 """

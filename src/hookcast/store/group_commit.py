@@ -134,8 +134,9 @@ class GroupCommit:
         faster than a group is written, and the longer write of two statements in a
         transaction gathers more of them into the next group: at 2,000 single events/s the
         one statement for every group made 40-60% more transactions per event and cost
-        10-28% more CPU per event (docs/benchmarks.md, "A publish in one statement"). One
-        publish alone waits on its round trips only, and one statement is three fewer."""
+        10-28% more CPU per event (docs/benchmarks/postgres-low-rates.md, "A publish in one
+        statement"). One publish alone waits on its round trips only, and one statement is three
+        fewer."""
         alone = self._in_flight == 0 and len(publishes) == 1
         self._in_flight += 1
         try:

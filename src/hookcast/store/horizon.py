@@ -3,9 +3,9 @@
 
 deliveries is partitioned by day (store/partitions.py) and retention keeps weeks of finished
 days. Every day partition in a claim's plan costs planning and executing it (about 1 µs per
-claimed delivery per day, docs/benchmarks.md), though the past days hold few pending rows or
-none. The one row of delivery_horizon holds `pending_since`: the start of a day before which
-no pending delivery was created. A claim reads it first and writes it into its SQL as a
+claimed delivery per day, docs/benchmarks/postgres-delivery.md), though the past days hold few
+pending rows or none. The one row of delivery_horizon holds `pending_since`: the start of a day
+before which no pending delivery was created. A claim reads it first and writes it into its SQL as a
 constant (`ClaimDays`, store/fair_claim.py), and the planner leaves the days before it out.
 
 Why it holds:

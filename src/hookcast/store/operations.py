@@ -80,10 +80,10 @@ async def drop_old_days(
     its own from `writing`. Creating and dropping a partition locks its parent, and a DROP's
     lock on `deliveries` stops every publish and claim until its commit: with every due day
     in one transaction that lock, taken at the first day, was held through each later day's
-    count and checks, the sum of a backlog (10 days of 100,000 deliveries: docs/benchmarks.md,
-    "Retention by day, a transaction per day"); now for one day's second check. Each of
-    these transactions takes the days' lock first (`take_the_days`); a pass finding it taken
-    leaves the rest to the one holding it. Returns the deliveries dropped."""
+    count and checks, the sum of a backlog (10 days of 100,000 deliveries:
+    docs/benchmarks/postgres-delivery.md, "Retention by day, a transaction per day"); now for one
+    day's second check. Each of these transactions takes the days' lock first (`take_the_days`); a
+    pass finding it taken leaves the rest to the one holding it. Returns the deliveries dropped."""
     cut = partitions.day_start(before)
     async with writing() as tx:
         if not await partitions.take_the_days(tx):

@@ -4,8 +4,8 @@ One round trip and one executor start for the whole batch: the results and their
 travel as arrays (one per column), and one statement finds the rows whose lease the worker
 still holds, updates them (a retry keeps the status, a final result sets it) and inserts
 their attempts. Before, the same work took a locking SELECT, an UPDATE per kind of result
-and an INSERT executed once per attempt: a statement per delivery (docs/benchmarks.md,
-"PostgreSQL's work per delivery").
+and an INSERT executed once per attempt: a statement per delivery
+(docs/benchmarks/postgres-delivery.md, "PostgreSQL's work per delivery").
 
 Every row is reached by its ctid whatever the statistics say: the UPDATE reaches the rows by
 their ctid (a TID scan) and their id (a ctid is unique within one table only, and on
@@ -15,12 +15,12 @@ its claim left the row at (`DeliveryResult.row`); one without (a publish's hand-
 its row found by a primary-key probe. Joined by id instead, the planner hash-joined the
 batch against a sequential scan of every delivery, once per batch (with and without
 ANALYZE, 20,000 rows read to record 500); the probe for every result cost ~4.5 µs of the
-recording's ~30 per delivery (docs/benchmarks.md, "PostgreSQL's work per delivery in the
-drain").
+recording's ~30 per delivery (docs/benchmarks/postgres-delivery.md, "PostgreSQL's work per delivery
+in the drain").
 
 Nothing is locked before the UPDATE: its own row lock is the only one taken (a locking probe
-wrote a second row lock to the WAL for every delivery, docs/benchmarks.md). A row another
-transaction changed since its claim, or after the statement's snapshot (a webhook paused at
+wrote a second row lock to the WAL for every delivery, docs/benchmarks/postgres-delivery.md). A row
+another transaction changed since its claim, or after the statement's snapshot (a webhook paused at
 that moment), has a new version at another ctid, so the UPDATE, at once or once that
 transaction commits, finds its ctid no longer the row's and leaves it. The statement runs
 again for exactly those results, each row found by its key and locked (in id order) this
@@ -179,7 +179,7 @@ def _record_statement(days: tuple[int, int] | None, *, locking: bool) -> Stateme
     with the two ends bound instead, the generic plan held every partition (today's, the
     week made ahead, the default one), pruned only at execution, and each execution still
     locked and opened all of them (in process, recordings of 128: 33.7-36.9 µs per delivery
-    with the eight other partitions, 30.3-34.5 without, docs/benchmarks.md)."""
+    with the eight other partitions, 30.3-34.5 without, docs/benchmarks/postgres-delivery.md)."""
     day = target = ""
     if days is not None:
         since, until = (int(end) for end in days)  # integers: safe to write into SQL
@@ -235,7 +235,7 @@ _RECORD_SQL = """
 """
 # The first run's held rows: where the claim left them (`b_row`, a ctid), else found by a
 # primary-key probe. Finding each row by its key cost ~4.5 µs per delivery of a recording's
-# ~30 (docs/benchmarks.md, "The floor"); a row that moved since its claim (another
+# ~30 (docs/benchmarks/postgres-delivery.md, "The floor"); a row that moved since its claim (another
 # transaction updated it) is not at its ctid any more, and the UPDATE, which checks the id
 # and the token of the version it finds there, leaves it to the locking runs. (COALESCE
 # evaluates the probe only for a result without a ctid.)

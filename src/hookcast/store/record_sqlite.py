@@ -11,14 +11,14 @@ attempt.
 A result whose claim named its row (`DeliveryResult.row`, the rowid SQLite's claim returns)
 is reached at that rowid, a search of the table's own key, instead of through the id's
 index (the id is text, which a rowid table keeps in an index of its own): the UPDATE cost
-SQLite 2.7-3.3 µs per result that way against 3.6-3.8 by id (docs/benchmarks.md, "Tenth
-pass: the SQLite recording by rowid"). The row found there must still carry the result's id
+SQLite 2.7-3.3 µs per result that way against 3.6-3.8 by id (docs/benchmarks/embedded-delivery.md,
+"Tenth pass: the SQLite recording by rowid"). The row found there must still carry the result's id
 and lease token; one that does not (its lease lost, or the rowid now another row's: a
 deletion's rowid reused, a VACUUM's renumbering) is looked up by its id as a publish's
 hand-over, which has no rowid, always is.
 
-Why this shape (docs/benchmarks.md, target 3): an attempt inserted `WHERE EXISTS` (its lease
-held) and an UPDATE per result looked each delivery up by its text id three times (the
+Why this shape (docs/benchmarks/embedded-delivery.md, target 3): an attempt inserted `WHERE EXISTS`
+(its lease held) and an UPDATE per result looked each delivery up by its text id three times (the
 check, the attempt's foreign key, the update) and ran two statements per result: SQLite's
 own work was 9.8-11.0 µs per result that way against 7.5-8.2 µs with the UPDATE and an
 INSERT per attempt, 6.8-8.1 µs with the attempts in rows of VALUES too. The UPDATE's rows

@@ -47,7 +47,7 @@ __all__ = ["Refused", "SocketFile", "Taken"]
 _SUN_PATH_MAX = 107  # sun_path is 108 bytes, the last one its terminating NUL
 # How long the directory's lock is tried for. Another HookCast process holds it for a bind
 # (measured: p50 0.028 ms, longest 0.20 ms of 200 at load 4.7; bound in a private directory
-# since, p50 0.09-0.15 ms, longest 1.3 ms at load 11.9: docs/benchmarks.md); a process that
+# since, p50 0.09-0.15 ms, longest 1.3 ms at load 11.9: docs/benchmarks/latency.md); a process that
 # holds it longer is not one, and the event loop (this runs on it) must not wait on it.
 _LOCK_SECONDS = 0.1
 _LOCK_RETRY_SECONDS = 0.002

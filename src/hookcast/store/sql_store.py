@@ -101,7 +101,8 @@ async def _with_held(tx: Transaction, found: Sequence[Webhook]) -> list[Webhook]
 
 # SQLite's one writer takes turns (store/writer_gate.py): a group of 5,000 events held it
 # for a whole batch of publishes while `serve`'s worker waited to record what it had sent
-# (docs/benchmarks.md, "Latency as the publisher sees it"). PostgreSQL's writers do not queue.
+# (docs/benchmarks/latency.md, "Latency as the publisher sees it"). PostgreSQL's writers do not
+# queue.
 _SQLITE_GROUP_EVENTS = 200
 
 

@@ -5,8 +5,8 @@ statement inside a busy process: the helper needs the GIL back after every step 
 released it, the event loop, busy with HTTP and signing, hands it over only when Python's
 switch interval (5 ms) expires, and on a loaded machine each hop also waits for the OS to
 schedule a thread. A claim of ~50 rows took ~100 ms that way against 9-18 ms alone, and a
-point read 5-16 ms (docs/benchmarks.md). Here the sqlite3 calls of writes and short reads
-run directly on the loop's thread, so a statement costs what SQLite needs and nothing else.
+point read 5-16 ms (docs/benchmarks/earlier-rounds.md). Here the sqlite3 calls of writes and short
+reads run directly on the loop's thread, so a statement costs what SQLite needs and nothing else.
 
 SQLite allows one writer at a time. A transaction that starts with a plain (deferred)
 BEGIN, reads, and then writes must upgrade its lock; two such transactions deadlock and one

@@ -13,7 +13,8 @@ probes) serves a table at most twice as large before it is made again.
 ANALYZE sorts a sample of each column in its collation; the events' JSON documents, which
 no plan reads, are left out (tables.py UNANALYZED, migration 0022): on an en_US.UTF-8
 database their strcoll sorts had made these ANALYZEs cost PostgreSQL ~10 µs per event
-published in batches (docs/benchmarks.md, "Statistics only where a plan reads them").
+published in batches (docs/benchmarks/postgres-delivery.md, "Statistics only where a plan reads
+them").
 """
 
 from __future__ import annotations

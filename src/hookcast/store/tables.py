@@ -67,8 +67,8 @@ _TRACEPARENT = 55  # W3C version 00: "00-" 32 hex "-" 16 hex "-" 2 hex
 # them in the database's collation: on an en_US.UTF-8 database strcoll made ANALYZE of
 # 25,000 events 4.8 times as dear as on C.UTF-8 (249 against 52 ms, 230 of it `data` and
 # `resource_ids`), and without them PostgreSQL's CPU per event published in batches there is
-# 0.845 times what it was (0.796-0.863, 6 pairs; docs/benchmarks.md, "Statistics only where
-# a plan reads them").
+# 0.845 times what it was (0.796-0.863, 6 pairs; docs/benchmarks/postgres-delivery.md, "Statistics
+# only where a plan reads them").
 UNANALYZED = {"statistics": 0}
 
 

@@ -71,7 +71,7 @@ def byte_ordered(length: int | None = None) -> String:
     ids and keys are ASCII made to sort by their bytes (domain/ids.py), so their columns
     take "C" on PostgreSQL (migration 0021): on an en_US.UTF-8 database PostgreSQL's CPU per
     delivery in a drain is 0.82 times what it was (0.806-0.834, 3 pairs), on C.UTF-8 unchanged
-    (docs/benchmarks.md, "Text keys in byte order")."""
+    (docs/benchmarks/postgres-delivery.md, "Text keys in byte order")."""
     plain = String(length) if length is not None else Text()
     in_bytes = String(length, collation="C") if length is not None else Text(collation="C")
     return plain.with_variant(in_bytes, "postgresql")

@@ -76,8 +76,8 @@ class Wakeup:
         connection's socket, and the first read after it takes them all, setting the
         wake-up once (this process's own wake-ups still set it at once). A worker pacing its
         claims sleeps through a tenth of a second of publishes so; each NOTIFY read had woken
-        its process for nothing (docs/benchmarks.md, "Wake-ups at low rates and idle").
-        The transport is asyncpg's own (no public way to pause a connection's reading):
+        its process for nothing (docs/benchmarks/postgres-low-rates.md, "Wake-ups at low rates and
+        idle"). The transport is asyncpg's own (no public way to pause a connection's reading):
         without one this holds nothing back."""
         listener = self._listener
         transport = getattr(listener, "_transport", None) if self._is_listening() else None

@@ -449,7 +449,8 @@ def _success_changes_nothing(at: datetime, before: Standing | None) -> bool:
     """Whether `_SUCCEEDED` would leave the webhook's row as `before` shows it (the same test
     as its WHERE clause, read under the row's lock, so nothing has changed it since). A busy
     endpoint's batches nearly all are such: the statement was one of the five a recording
-    ran, for every batch (docs/benchmarks.md, "The recording statement, priced")."""
+    ran, for every batch (docs/benchmarks/postgres-delivery.md, "The recording statement,
+    priced")."""
     return (
         before is not None
         and before.last_success is not None

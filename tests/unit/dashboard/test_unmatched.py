@@ -55,7 +55,7 @@ class _Scanned(tuple[str, ...]):
 
 def test_a_webhook_of_many_properties_is_told_apart_by_their_set() -> None:
     # A page of 25 events to 100 webhooks of 1,000 properties each scanned 2,500 tuples of
-    # 1,000: 26 ms of the 40 the page's reasons took (docs/benchmarks.md, attack17).
+    # 1,000: 26 ms of the 40 the page's reasons took (docs/benchmarks/feature-costs.md, attack17).
     many = _Scanned(f"Site{n:04d}" for n in range(1000))
     hooks = [_hook(site_ids=many) for _ in range(3)]
 

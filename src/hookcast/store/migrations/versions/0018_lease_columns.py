@@ -3,7 +3,8 @@
 A claim used to take its lease by moving `next_attempt_at` to the lease's expiry and by
 setting `lease_worker`, both indexed (the two due indexes, ix_deliveries_lease_worker): on
 PostgreSQL every claimed row's new version entered every index that applies to a pending
-row, six of them, and left as many dead entries (issue 19, docs/benchmarks.md). Now:
+row, six of them, and left as many dead entries (issue 19, docs/benchmarks/postgres-delivery.md).
+Now:
 
 - deliveries.lease_until holds the lease's expiry; `next_attempt_at` keeps the due time the
   delivery was claimed at. A delivery is leased while `lease_token` is set and

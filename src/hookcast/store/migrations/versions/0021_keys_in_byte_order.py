@@ -5,8 +5,8 @@ Under any other, the database's en_US.UTF-8 as much as C.UTF-8, every B-tree com
 a text key (an index search, an insertion, a merge or sort) copies both strings and calls
 strcoll, and sorts get no abbreviated keys. HookCast's ids and keys are ASCII made to sort
 by their bytes (domain/ids.py: delivery ids in time order), and SQLite (BINARY) already
-compares them so. Measured on this machine (docs/benchmarks.md, "Text keys in byte order"):
-on an en_US.UTF-8 database PostgreSQL spent 48-53 µs of CPU per delivery in a drain of
+compares them so. Measured on this machine (docs/benchmarks/postgres-delivery.md, "Text keys in byte
+order"): on an en_US.UTF-8 database PostgreSQL spent 48-53 µs of CPU per delivery in a drain of
 50,000, against 38-43 on a C.UTF-8 one; with this revision 0.82 times that on en_US.UTF-8
 (0.806-0.834, 3 pairs), the C.UTF-8 figure. Under C.UTF-8 (the tests' and benchmarks'
 servers) glibc's strcoll is a byte comparison and the change is within the noise (0.99 times).

@@ -7,8 +7,8 @@ en_US.UTF-8, what a production database is usually created with, every compariso
 strcoll of two JSON documents. HookCast analyzes events and deliveries each time the events
 it stored double (store/statistics.py) and autovacuum after every 2% of growth (migration
 0016), so that sort ran again and again while publishing. Measured on this machine
-(docs/benchmarks.md, "Statistics only where a plan reads them"): ANALYZE of 25,000 events
-cost PostgreSQL 249 ms of CPU on an en_US.UTF-8 database against 52 ms on a C.UTF-8 one,
+(docs/benchmarks/postgres-delivery.md, "Statistics only where a plan reads them"): ANALYZE of 25,000
+events cost PostgreSQL 249 ms of CPU on an en_US.UTF-8 database against 52 ms on a C.UTF-8 one,
 `data` 140 ms and `resource_ids` 91 of it (21 and 18 under C.UTF-8). With this revision
 PostgreSQL's CPU per event published in batches of 100 on en_US.UTF-8 is 0.845 times what it
 was (0.796-0.863, 6 pairs), within a few percent of the C.UTF-8 figure; on C.UTF-8 0.945

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar, cast
 
 import pytest
 
 from hookcast.domain.models import ApiKey, Webhook
 from hookcast.ports import Store
-from hookcast.services.publish_cache import PublishCache
+from hookcast.services.publish_cache import AccountConfig, KnownKey, PublishCache
 from support import factories as make
 
 ACCOUNT = make.account()
@@ -66,6 +66,15 @@ def _cache() -> tuple[PublishCache, _GatedStore]:
     return PublishCache(cast(Store, store)), store
 
 
+async def _account_read() -> tuple[PublishCache, _GatedStore, AccountConfig]:
+    """A cache that has read the account once (the store counted it), its store closed."""
+    cache, store = _cache()
+    store.opened.set()
+    config = await cache.account(ACCOUNT.id)
+    store.opened.clear()
+    return cache, store, config
+
+
 async def _first_publishes(cache: PublishCache, count: int) -> list[Any]:
     async def publish() -> set[str]:
         key = await cache.key("hash")
@@ -85,33 +94,48 @@ async def test_sixteen_first_publishes_read_the_key_account_and_site_once() -> N
     assert store.reads == {"key": 1, "version": 1, "sites": 1}
 
 
+async def _asked_twice(
+    store: _GatedStore,
+    name: str,
+    ask: Callable[[], Awaitable[T]],
+    *,
+    meanwhile: Callable[[], None] = lambda: None,
+) -> tuple[asyncio.Future[T], asyncio.Future[T]]:
+    """`ask` once, until its read of `name` is under way; then `meanwhile`, and `ask` again
+    (which finds the read under way)."""
+    early = asyncio.ensure_future(ask())
+    await _asked(store, name, 1)
+    meanwhile()
+    late = asyncio.ensure_future(ask())
+    await asyncio.sleep(0)  # its first step: it joins the read
+    return early, late
+
+
+def _is_the_key(known: KnownKey | None) -> bool:
+    return known is not None and known.id == KEY.id
+
+
 async def test_a_key_refused_by_a_read_begun_before_it_was_made_is_read_again() -> None:
     cache, store = _cache()
     store.keys = {}
-    early = asyncio.ensure_future(cache.key("hash"))
-    await _asked(store, "key", 1)  # the read is under way, the key not made yet
-    store.keys = {"hash": KEY}
-    late = asyncio.ensure_future(cache.key("hash"))
-    await asyncio.sleep(0)
+    early, late = await _asked_twice(
+        store, "key", lambda: cache.key("hash"), meanwhile=lambda: store.keys.update(hash=KEY)
+    )
     store.opened.set()
     assert await early is None
-    known = await late
-    assert known is not None
-    assert known.id == KEY.id
+    assert _is_the_key(await late)
     assert store.reads["key"] == 2
 
 
 async def test_a_site_missing_from_a_read_begun_before_it_was_made_is_read_again() -> None:
-    cache, store = _cache()
-    store.opened.set()
-    config = await cache.account(ACCOUNT.id)
-    store.opened.clear()
+    cache, store, config = await _account_read()
     store.sites = set()
-    early = asyncio.ensure_future(cache.missing_sites(config, {"SiteSite"}))
-    await _asked(store, "sites", 1)
-    store.sites = {"SiteSite"}
-    late = asyncio.ensure_future(cache.missing_sites(config, {"SiteSite"}))
-    await asyncio.sleep(0)
+    early, late = await _asked_twice(
+        store,
+        "sites",
+        lambda: cache.missing_sites(config, {"SiteSite"}),
+        meanwhile=lambda: store.sites.add("SiteSite"),
+    )
     store.opened.set()
     assert await early == {"SiteSite"}
     assert await late == set()
@@ -119,25 +143,17 @@ async def test_a_site_missing_from_a_read_begun_before_it_was_made_is_read_again
 
 async def test_a_publisher_gone_does_not_cancel_the_read_others_wait_for() -> None:
     cache, store = _cache()
-    first = asyncio.ensure_future(cache.key("hash"))
-    await _asked(store, "key", 1)
-    second = asyncio.ensure_future(cache.key("hash"))
-    await asyncio.sleep(0)
+    first, second = await _asked_twice(store, "key", lambda: cache.key("hash"))
     first.cancel()
     store.opened.set()
     with pytest.raises(asyncio.CancelledError):
         await first
-    known = await second
-    assert known is not None
-    assert known.id == KEY.id
+    assert _is_the_key(await second)
     assert store.reads["key"] == 1
 
 
 async def test_an_account_forgotten_is_read_anew_not_joined() -> None:
-    cache, store = _cache()
-    store.opened.set()
-    config = await cache.account(ACCOUNT.id)
-    store.opened.clear()
+    cache, store, config = await _account_read()
     cache.forget(config)
     before_the_change = asyncio.ensure_future(cache.account(ACCOUNT.id))
     await _asked(store, "version", 2)

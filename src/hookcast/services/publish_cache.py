@@ -10,12 +10,21 @@ transaction (`ConfigVersion`): if a key, a site or a webhook changed since, the 
 refused (`ConfigChanged`), the account is read again and the publish retried. A publish
 never acts on anything older than what its own transaction would have read, on any number
 of API servers.
+
+Publishes that miss the same entry at once share one read of it (`_Reads`). A fresh `serve`
+taking 16 concurrent publishers used to read the key, the account and its site 16 times
+over, each read on a connection of its own: the pool opened 16 PostgreSQL backends for the
+first requests instead of 3, each paying its start-up (~15 ms of PostgreSQL's CPU), asyncpg's
+type look-ups (~7 ms each) and its plans (docs/benchmarks/postgres-publishing.md, "The first
+requests' reads shared").
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 from hookcast.domain.fanout import Subscribers
 from hookcast.domain.models import Role
@@ -52,34 +61,51 @@ class PublishCache:
         self._max = max_accounts
         self._accounts: dict[str, AccountConfig] = {}
         self._keys: dict[str, KnownKey] = {}
+        self._key_reads: _Reads[str, KnownKey | None] = _Reads()
+        self._account_reads: _Reads[str, AccountConfig] = _Reads()
+        self._site_reads: _Reads[tuple[str, ...], set[str]] = _Reads()
 
     async def key(self, secret_hash: str) -> KnownKey | None:
         """The key with this secret hash, if it existed when first asked (unknown hashes are
         never remembered: each costs a query, as without the cache)."""
         known = self._keys.get(secret_hash)
         if known is None:
-            found = await self._store.find_api_key(secret_hash)
-            if found is None:
-                return None
-            known = KnownKey(id=found.id, account_id=found.account_id, role=found.role)
-            _remember(self._keys, secret_hash, known, limit=self._max * 10)
+            known, fresh = await self._key_reads.read(
+                secret_hash, lambda: self._read_key(secret_hash)
+            )
+            if known is None and not fresh:
+                # The read joined may have begun before the key was made: a refusal reads anew.
+                known = await self._read_key(secret_hash)
+        return known
+
+    async def _read_key(self, secret_hash: str) -> KnownKey | None:
+        found = await self._store.find_api_key(secret_hash)
+        if found is None:
+            return None
+        known = KnownKey(id=found.id, account_id=found.account_id, role=found.role)
+        _remember(self._keys, secret_hash, known, limit=self._max * 10)
         return known
 
     async def account(self, account_id: str) -> AccountConfig:
         config = self._accounts.get(account_id)
         if config is None:
-            # The version first: whatever is read after it is at least as new, so a change
-            # made meanwhile moves the version past this one and fails the check.
-            version = await self._store.config_version(account_id)
-            webhooks = await self._store.publish_webhooks(account_id)
-            keys = await self._store.list_api_keys(account_id)
-            config = AccountConfig(
-                account_id=account_id,
-                version=version,
-                subscribers=Subscribers(webhooks),
-                key_ids=frozenset(key.id for key in keys),
-            )
-            _remember(self._accounts, account_id, config, limit=self._max)
+            # One begun before a change is as good as any: the write checks the version.
+            config, _ = await self._account_reads.read(account_id, lambda: self._read(account_id))
+        return config
+
+    async def _read(self, account_id: str) -> AccountConfig:
+        # The version first: whatever is read after it is at least as new, so a change
+        # made meanwhile moves the version past this one and fails the check.
+        version = await self._store.config_version(account_id)
+        webhooks = await self._store.publish_webhooks(account_id)
+        keys = await self._store.list_api_keys(account_id)
+        config = AccountConfig(
+            account_id=account_id,
+            version=version,
+            subscribers=Subscribers(webhooks),
+            key_ids=frozenset(key.id for key in keys),
+        )
+        _remember(self._accounts, account_id, config, limit=self._max)
         return config
 
     async def account_for_key(self, account_id: str, key_id: str) -> AccountConfig | None:
@@ -105,19 +131,64 @@ class PublishCache:
         before (a publish's sites are nearly always known: one set difference, no query)."""
         unknown = site_ids - config.sites
         if unknown:
-            found = await self._store.existing_site_ids(config.account_id, sorted(unknown))
+            asked = (config.account_id, *sorted(unknown))
+            found, fresh = await self._site_reads.read(
+                asked, lambda: self._store.existing_site_ids(asked[0], list(asked[1:]))
+            )
             config.sites.update(found)
             unknown -= config.sites
+            if unknown and not fresh:
+                # The read joined may have begun before a site was made: a refusal reads anew.
+                found = await self._store.existing_site_ids(config.account_id, sorted(unknown))
+                config.sites.update(found)
+                unknown -= config.sites
         return unknown
 
     def forget(self, config: AccountConfig) -> None:
         """`config` is out of date: the next publish for its account reads it again."""
         if self._accounts.get(config.account_id) is config:
             del self._accounts[config.account_id]
+        # A read under way may have begun before what made `config` out of date: the next
+        # publish must not wait for it, but read anew.
+        self._account_reads.forget(config.account_id)
 
 
 K = TypeVar("K")
 V = TypeVar("V")
+R = TypeVar("R")
+H = TypeVar("H", bound=Hashable)
+
+
+class _Reads(Generic[H, R]):
+    """Reads under way by what they read: a caller that asks for one under way waits for
+    it instead of starting another."""
+
+    def __init__(self) -> None:
+        self._running: dict[H, asyncio.Task[R]] = {}
+
+    async def read(self, key: H, start: Callable[[], Awaitable[R]]) -> tuple[R, bool]:
+        """The result of the read of `key` under way, or of one `start` begins now, and
+        whether it was begun now (a read joined may have begun before a change the caller
+        knows of)."""
+        task = self._running.get(key)
+        fresh = task is None
+        if task is None:
+            task = asyncio.ensure_future(start())
+            self._running[key] = task
+            task.add_done_callback(lambda done: self._finished(key, done))
+        # Shielded: a publisher that goes away (its client disconnected) must not cancel
+        # the read the others wait for.
+        return await asyncio.shield(task), fresh
+
+    def forget(self, key: H) -> None:
+        """The next read of `key` starts anew, whatever is under way."""
+        self._running.pop(key, None)
+
+    def _finished(self, key: H, task: asyncio.Task[R]) -> None:
+        if self._running.get(key) is task:
+            del self._running[key]
+        if not task.cancelled():
+            task.exception()  # retrieved: a failure reaches each waiter, never the loop's log
 
 
 def _remember(entries: dict[K, V], key: K, value: V, *, limit: int) -> None:

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 import typer
 
-from hookcast.cli.tables import printable_json
+from hookcast.cli.tables import printable, printable_json
 from hookcast.sdk.errors import (
     NOT_HOOKCAST,
     HookcastAPIError,
@@ -54,8 +54,9 @@ DEFAULT_URL = "http://127.0.0.1:8000"
 
 
 def fail(message: str) -> NoReturn:
-    """One line on stderr, exit status 1."""
-    typer.echo(f"error: {message}", err=True)
+    """One line on stderr, exit status 1. Its controls are printed as escapes: the line
+    may quote what a server answered (its error's message, a tenant's name in it)."""
+    typer.echo(f"error: {printable(message)}", err=True)
     raise typer.Exit(code=1)
 
 

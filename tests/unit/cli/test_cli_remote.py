@@ -10,7 +10,7 @@ import typer
 from typer.testing import CliRunner
 
 from hookcast.cli import app
-from hookcast.cli.remote import explain, in_options
+from hookcast.cli.remote import explain, fail, in_options
 from hookcast.cli.webhook_actions import since_time
 from hookcast.cli.webhooks import OPTIONS
 from hookcast.sdk.errors import (
@@ -133,3 +133,13 @@ def test_a_server_url_without_its_scheme_is_named_before_any_request(
 )
 def test_api_field_names_become_the_options_typed(description: str, said: str) -> None:
     assert in_options(description, OPTIONS) == said
+
+
+def test_an_error_line_prints_a_servers_escape_sequences_as_text(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A server's error message quoted in the line (ESC ]52 writes the clipboard, RLO turns
+    the rest of the line around) reaches the terminal as escapes, not obeyed."""
+    with pytest.raises(typer.Exit):
+        fail("conflict: \x1b]52;c;Y2F0\x07 name \u202egnp.exe")
+    assert capsys.readouterr().err == "error: conflict: \\x1b]52;c;Y2F0\\x07 name \\u202egnp.exe\n"

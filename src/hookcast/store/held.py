@@ -6,11 +6,21 @@ and due in publish order, or discards them; until then the webhook shows how man
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, Integer, bindparam, exists, func, select, update
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Executable,
+    Integer,
+    bindparam,
+    exists,
+    func,
+    select,
+    update,
+)
 
 from hookcast.domain.models import DeliveryStatus
 from hookcast.store.chains import start_chains
@@ -131,41 +141,32 @@ def _in_batch(database: str) -> ColumnElement[bool]:
     return in_list(database, column=deliveries.c.id)
 
 
-def _deliver(*batch: Callable[[str], ColumnElement[bool]]) -> Statement:
-    return Statement(
-        lambda database: (
+def _release(*, ordered: bool, batch: bool) -> Statement:
+    """Held deliveries made pending (unordered) or waiting in their chains (`ordered`,
+    their resource keys returned), those of one batch's ids only if `batch`."""
+    status = DeliveryStatus.WAITING if ordered else DeliveryStatus.PENDING
+    key = deliveries.c.resource_key
+
+    def build(database: str) -> Executable:
+        statement = (
             update(deliveries)
             .where(
                 *_THIS_WEBHOOKS_HELD,
                 _ENABLED.is_(True),
-                deliveries.c.resource_key.is_(None),
-                *(condition(database) for condition in batch),
+                key.is_not(None) if ordered else key.is_(None),
+                *([_in_batch(database)] if batch else []),
             )
-            .values(status=DeliveryStatus.PENDING.value, next_attempt_at=deliveries.c.created)
+            .values(status=status.value, next_attempt_at=deliveries.c.created)
         )
-    )
+        return statement.returning(key) if ordered else statement
+
+    return Statement(build)
 
 
-def _join_chains(*batch: Callable[[str], ColumnElement[bool]]) -> Statement:
-    return Statement(
-        lambda database: (
-            update(deliveries)
-            .where(
-                *_THIS_WEBHOOKS_HELD,
-                _ENABLED.is_(True),
-                deliveries.c.resource_key.is_not(None),
-                *(condition(database) for condition in batch),
-            )
-            .values(status=DeliveryStatus.WAITING.value, next_attempt_at=deliveries.c.created)
-            .returning(deliveries.c.resource_key)
-        )
-    )
-
-
-_DELIVER = _deliver()
-_DELIVER_SOME = _deliver(_in_batch)
-_JOIN_CHAINS = _join_chains()
-_JOIN_CHAINS_SOME = _join_chains(_in_batch)
+_DELIVER = _release(ordered=False, batch=False)
+_DELIVER_SOME = _release(ordered=False, batch=True)
+_JOIN_CHAINS = _release(ordered=True, batch=False)
+_JOIN_CHAINS_SOME = _release(ordered=True, batch=True)
 _UNTIL = bindparam("b_until", type_=BigInteger)
 _NTH_CREATED = (
     select(deliveries.c.created)
@@ -202,11 +203,11 @@ _CLEAR_MARK = Statement(
 )
 
 
-def _discard(*batch: Callable[[str], ColumnElement[bool]]) -> Statement:
+def _discard(*, batch: bool) -> Statement:
     return Statement(
         lambda database: (
             update(deliveries)
-            .where(*_THIS_WEBHOOKS_HELD, *(condition(database) for condition in batch))
+            .where(*_THIS_WEBHOOKS_HELD, *([_in_batch(database)] if batch else []))
             .values(
                 status=DeliveryStatus.DISCARDED.value,
                 completed_at=bindparam("b_now", type_=Timestamp),
@@ -215,5 +216,5 @@ def _discard(*batch: Callable[[str], ColumnElement[bool]]) -> Statement:
     )
 
 
-_DISCARD = _discard()
-_DISCARD_SOME = _discard(_in_batch)
+_DISCARD = _discard(batch=False)
+_DISCARD_SOME = _discard(batch=True)

@@ -1,7 +1,10 @@
 """SqlStore: the `Store` port on SQLite (embedded) or PostgreSQL, through a connector.
 
-Each method is one transaction (but a webhook's delete on SQLite, which deletes its
-deliveries a batch at a time first: `_delete_deliveries_in_batches`). Writes go through
+Each method is one transaction (but on SQLite a webhook's delete, which deletes its
+deliveries a batch at a time first: `_delete_deliveries_in_batches`, its pause or resume,
+which moves its deliveries a batch at a time after saving it:
+`_pause_or_resume_in_batches`, and a release or discard of held deliveries:
+`_held_in_batches`). Writes go through
 `_writing` (on SQLite: BEGIN IMMEDIATE on the single writer connection), short reads
 through `_reading` and reads that may cover many rows through `_scanning` (see
 store/connector.py); a claim, one UPDATE between two reads, through `_committing` (on

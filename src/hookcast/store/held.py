@@ -8,8 +8,19 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import bindparam, exists, func, select, update
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Executable,
+    Integer,
+    bindparam,
+    exists,
+    func,
+    select,
+    update,
+)
 
 from hookcast.domain.models import DeliveryStatus
 from hookcast.store.chains import start_chains
@@ -17,7 +28,7 @@ from hookcast.store.connector import Transaction
 from hookcast.store.sql import in_list
 from hookcast.store.statement import Statement
 from hookcast.store.tables import deliveries, webhooks
-from hookcast.store.types import Timestamp
+from hookcast.store.types import Timestamp, to_micros
 
 __all__ = ["count_held", "deliver_held", "discard_held"]
 
@@ -32,28 +43,57 @@ async def count_held(tx: Transaction, webhook_ids: Collection[str]) -> dict[str,
     return {webhook_id: int(held) for webhook_id, held in rows}
 
 
-async def deliver_held(tx: Transaction, *, account_id: str, webhook_id: str) -> int:
+async def deliver_held(
+    tx: Transaction, *, account_id: str, webhook_id: str, limit: int | None = None
+) -> int:
     """Makes the webhook's held deliveries pending, each due at its own creation time, so
     claims (oldest due first) take them in publish order. Those of an ordered webhook join
     their resources' chains instead (WAITING, sequence order; a chain with no unfinished
     delivery starts with its lowest). Only while the webhook is enabled: if
-    it was disabled meanwhile they stay held. Returns how many."""
+    it was disabled meanwhile they stay held. Returns how many.
+
+    With a `limit`, the oldest `limit` of them only, and those published with the last
+    (`_batch`). A batch is what the one statement does to its rows: a later one reads the
+    webhook's state again (the SQLite store's batches, sql_store.py `_held_in_batches`)."""
     mark = await _lock_mark(tx, webhook_id)
-    values = {"b_account_id": account_id, "b_webhook_id": webhook_id}
-    released = await tx.execute(_DELIVER, values)
-    joined = await tx.fetch_all(_JOIN_CHAINS, values)
+    values: dict[str, Any] = {"b_account_id": account_id, "b_webhook_id": webhook_id}
+    if limit is None:
+        released = await tx.execute(_DELIVER, values)
+        joined = await tx.fetch_all(_JOIN_CHAINS, values)
+    else:
+        values["ids"] = await _batch(tx, values, limit=limit, until=_LAST)
+        released = await tx.execute(_DELIVER_SOME, values)
+        joined = await tx.fetch_all(_JOIN_CHAINS_SOME, values)
     await start_chains(tx, {(webhook_id, key) for (key,) in joined})
     await _run_ended(tx, webhook_id, mark)
     return released + len(joined)
 
 
-async def discard_held(tx: Transaction, *, account_id: str, webhook_id: str, now: datetime) -> int:
-    """Marks the webhook's held deliveries discarded (final, completed at `now`)."""
+async def discard_held(
+    tx: Transaction, *, account_id: str, webhook_id: str, now: datetime, limit: int | None = None
+) -> int:
+    """Marks the webhook's held deliveries discarded (final, completed at `now`); with a
+    `limit`, as `deliver_held`, the oldest ones, published no later than `now` (those held
+    after it began, by publishes to a webhook still disabled, do not keep it going)."""
     mark = await _lock_mark(tx, webhook_id)
-    values = {"b_account_id": account_id, "b_webhook_id": webhook_id, "b_now": now}
-    discarded = await tx.execute(_DISCARD, values)
+    values: dict[str, Any] = {"b_account_id": account_id, "b_webhook_id": webhook_id}
+    if limit is None:
+        discarded = await tx.execute(_DISCARD, {**values, "b_now": now})
+    else:
+        ids = await _batch(tx, values, limit=limit, until=to_micros(now))
+        discarded = await tx.execute(_DISCARD_SOME, {**values, "b_now": now, "ids": ids})
     await _run_ended(tx, webhook_id, mark)
     return discarded
+
+
+async def _batch(tx: Transaction, values: dict[str, Any], *, limit: int, until: int) -> list[str]:
+    """The ids of the webhook's oldest `limit` held deliveries created no later than `until`
+    (microseconds), with every other one published with the last (same `created`: the
+    events of one publish go together, and an ordered webhook's chains start with their
+    lowest). Read through ix_deliveries_held,
+    whose entries leave as the rows are moved: no batch reads the ones done before it."""
+    rows = await tx.fetch_all(_BATCH, {**values, "b_limit": limit, "b_until": until})
+    return [delivery_id for (delivery_id,) in rows]
 
 
 async def _lock_mark(tx: Transaction, webhook_id: str) -> datetime | None:
@@ -94,19 +134,53 @@ _THIS_WEBHOOKS_HELD = (
 _ENABLED = (
     select(webhooks.c.enabled).where(webhooks.c.id == deliveries.c.webhook_id).scalar_subquery()
 )
-_DELIVER = Statement(
-    lambda _: (
-        update(deliveries)
-        .where(*_THIS_WEBHOOKS_HELD, _ENABLED.is_(True), deliveries.c.resource_key.is_(None))
-        .values(status=DeliveryStatus.PENDING.value, next_attempt_at=deliveries.c.created)
-    )
+_LAST = 2**63 - 1  # microseconds: no bound on `created`
+
+
+def _in_batch(database: str) -> ColumnElement[bool]:
+    return in_list(database, column=deliveries.c.id)
+
+
+def _release(*, ordered: bool, batch: bool) -> Statement:
+    """Held deliveries made pending (unordered) or waiting in their chains (`ordered`,
+    their resource keys returned), those of one batch's ids only if `batch`."""
+    status = DeliveryStatus.WAITING if ordered else DeliveryStatus.PENDING
+    key = deliveries.c.resource_key
+
+    def build(database: str) -> Executable:
+        statement = (
+            update(deliveries)
+            .where(
+                *_THIS_WEBHOOKS_HELD,
+                _ENABLED.is_(True),
+                key.is_not(None) if ordered else key.is_(None),
+                *([_in_batch(database)] if batch else []),
+            )
+            .values(status=status.value, next_attempt_at=deliveries.c.created)
+        )
+        return statement.returning(key) if ordered else statement
+
+    return Statement(build)
+
+
+_DELIVER = _release(ordered=False, batch=False)
+_DELIVER_SOME = _release(ordered=False, batch=True)
+_JOIN_CHAINS = _release(ordered=True, batch=False)
+_JOIN_CHAINS_SOME = _release(ordered=True, batch=True)
+_UNTIL = bindparam("b_until", type_=BigInteger)
+_NTH_CREATED = (
+    select(deliveries.c.created)
+    .where(*_THIS_WEBHOOKS_HELD, deliveries.c.created <= _UNTIL)
+    .order_by(deliveries.c.created)
+    .limit(1)
+    .offset(bindparam("b_limit", type_=Integer) - 1)
+    .scalar_subquery()
 )
-_JOIN_CHAINS = Statement(
-    lambda _: (
-        update(deliveries)
-        .where(*_THIS_WEBHOOKS_HELD, _ENABLED.is_(True), deliveries.c.resource_key.is_not(None))
-        .values(status=DeliveryStatus.WAITING.value, next_attempt_at=deliveries.c.created)
-        .returning(deliveries.c.resource_key)
+_BATCH = Statement(
+    lambda _: select(deliveries.c.id).where(
+        *_THIS_WEBHOOKS_HELD,
+        deliveries.c.created <= _UNTIL,
+        deliveries.c.created <= func.coalesce(_NTH_CREATED, _UNTIL),
     )
 )
 _MARK = Statement(
@@ -127,13 +201,20 @@ _CLEAR_MARK = Statement(
         .values(held_announced_at=None)
     )
 )
-_DISCARD = Statement(
-    lambda _: (
-        update(deliveries)
-        .where(*_THIS_WEBHOOKS_HELD)
-        .values(
-            status=DeliveryStatus.DISCARDED.value,
-            completed_at=bindparam("b_now", type_=Timestamp),
+
+
+def _discard(*, batch: bool) -> Statement:
+    return Statement(
+        lambda database: (
+            update(deliveries)
+            .where(*_THIS_WEBHOOKS_HELD, *([_in_batch(database)] if batch else []))
+            .values(
+                status=DeliveryStatus.DISCARDED.value,
+                completed_at=bindparam("b_now", type_=Timestamp),
+            )
         )
     )
-)
+
+
+_DISCARD = _discard(batch=False)
+_DISCARD_SOME = _discard(batch=True)

@@ -137,8 +137,16 @@ async def list_webhooks(tx: Transaction, *, query: WebhookQuery, box: SecretBox)
 
 
 async def update_webhook(
-    tx: Transaction, *, webhook: Webhook, now: datetime, box: SecretBox
+    tx: Transaction,
+    *,
+    webhook: Webhook,
+    now: datetime,
+    box: SecretBox,
+    move_deliveries: bool = True,
 ) -> None:
+    """Saves the webhook and pauses its pending deliveries or resumes its paused ones (as
+    its `enabled` says); with `move_deliveries` False the caller moves them (on SQLite, a
+    batch per write: store/pause_walk.py)."""
     values = {f"b_{name}": value for name, value in webhook_values(webhook, box).items()}
     if not webhook.enabled:
         # FOR UPDATE, the one row lock a publish's FOR KEY SHARE waits for, and taken before
@@ -156,6 +164,8 @@ async def update_webhook(
     # Applied on every save rather than on a detected flip: an enabled webhook has no paused
     # deliveries and a disabled one no pending deliveries, so this is idempotent and needs no
     # read of the previous state (which a concurrent writer could change under us).
+    if not move_deliveries:
+        return
     if webhook.enabled:
         await resume_paused(tx, webhook_id=webhook.id, now=now)
     else:

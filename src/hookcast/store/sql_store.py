@@ -289,7 +289,7 @@ class SqlStore:
         async with self._writing(f"api key {key.id} already exists") as tx:
             await account_sql.create_api_key(tx, key)
             await account_sql.added_to_account(
-                tx, table=api_keys, account_id=key.account_id, most=most
+                tx, table=api_keys, account_id=key.account_id, added=key.id, most=most
             )
 
     async def find_api_key(self, secret_hash: str) -> ApiKey | None:
@@ -369,7 +369,7 @@ class SqlStore:
         async with self._writing(f"webhook id {webhook.id} is already taken") as tx:
             await webhook_sql.create_webhook(tx, webhook=webhook, box=self._box)
             await account_sql.added_to_account(
-                tx, table=webhooks, account_id=webhook.account_id, most=most
+                tx, table=webhooks, account_id=webhook.account_id, added=webhook.id, most=most
             )
 
     async def get_webhook(self, account_id: str, webhook_id: str) -> Webhook | None:

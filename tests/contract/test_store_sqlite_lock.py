@@ -18,15 +18,22 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import insert
 
 from hookcast.domain.errors import Unavailable
 from hookcast.domain.models import DeliveryStatus
 from hookcast.ports import DeliveryQuery, PageRequest, ReplayQuery
 from hookcast.store import SqlStore
+from hookcast.store import sql_store as sql_store_module
+from hookcast.store import webhooks as webhook_sql
+from hookcast.store.connector import Transaction
 from hookcast.store.crypto import SecretBox
+from hookcast.store.rows import delivery_values
 from hookcast.store.sqlite_connector import SQLiteConnector
+from hookcast.store.tables import deliveries
 from support import factories as make
 from support.publishing import account_with_webhook
 
@@ -295,3 +302,34 @@ async def test_a_replay_that_changes_nothing_answers_without_the_writer(
     assert took < HOLD / 2  # waiting for the lock, it would be all of HOLD
     page = await store.list_deliveries(_deliveries_of(acme.id, hook.id))
     assert {record.delivery.status for record in page.items} == {DeliveryStatus.SUCCEEDED}
+
+
+async def test_a_webhook_published_to_while_it_is_deleted_is_deleted_in_bounded_batches(
+    store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Publishes go between the batches (the loop runs there): as fast as the batches
+    delete, the batches must still end, those publishes' deliveries going with the webhook.
+    Here each batch's transaction stores as many as it deleted, as a publish committing
+    right after it would."""
+    monkeypatch.setattr(sql_store_module, "_DELETE_BATCH", 10)
+    acme, hook = await account_with_webhook(store, enabled=False)
+    events = [make.event(acme.id) for _ in range(10)]
+    await store.append_events(events=events, fanout=make.fanout_to(hook.id))
+    deleting = webhook_sql.delete_some_deliveries
+    batches = 0
+
+    async def published_to_meanwhile(tx: Transaction, **batch: Any) -> int:
+        nonlocal batches
+        batches += 1
+        deleted = await deleting(tx, **batch)
+        if batches <= 20:  # bounded, should the batches not be
+            again = [delivery_values(make.delivery(event, hook.id)) for event in events]
+            await tx.execute_many(insert(deliveries), again)
+        return deleted
+
+    monkeypatch.setattr(webhook_sql, "delete_some_deliveries", published_to_meanwhile)
+    assert await store.delete_webhook(acme.id, hook.id)
+
+    assert batches <= 2  # the 10 there when the delete began (and a short one at most)
+    assert await store.get_webhook(acme.id, hook.id) is None
+    assert (await store.list_deliveries(_deliveries_of(acme.id, hook.id))).total == 0

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from hookcast.domain.models import Account, Webhook
-from hookcast.ports import DeliveryQuery, EventQuery
+from hookcast.ports import AccountFull, DeliveryQuery, EventQuery, WebhookQuery
 from hookcast.store import SqlStore, open_store, to_async_url
 from support import factories as make
 from support.publishing import account_with_webhook
@@ -101,3 +101,21 @@ async def test_workers_elsewhere_are_notified_on_commit_only(
         await asyncio.wait_for(waiting, 3)
     finally:
         await worker_side.close()
+
+
+async def test_a_create_refused_at_the_bound_stores_nothing_in_the_callers_transaction(
+    store: SqlStore, platform_engine: AsyncEngine
+) -> None:
+    # AccountFull promises nothing stored: the caller may carry on and commit its own work.
+    acme = make.account()
+    await store.create_account(acme)
+    await store.create_webhook(make.webhook(acme.id), most=1)
+    await store.create_api_key(make.api_key(acme.id), most=1)
+    async with platform_engine.connect() as conn, conn.begin():
+        view = store.using(conn)
+        with pytest.raises(AccountFull):
+            await view.create_webhook(make.webhook(acme.id), most=1)
+        with pytest.raises(AccountFull):
+            await view.create_api_key(make.api_key(acme.id), most=1)
+    assert (await store.list_webhooks(WebhookQuery(account_id=acme.id))).total == 1
+    assert len(await store.list_api_keys(acme.id)) == 1

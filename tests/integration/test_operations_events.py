@@ -121,6 +121,32 @@ async def test_two_webhooks_watching_each_other_tell_no_notice_of_a_notices_deli
 
 
 @pytest.mark.timeout(60)
+async def test_a_webhook_hearing_only_notices_is_disabled_when_its_endpoint_answers_410(
+    hookcast: Deployment,
+) -> None:
+    # 410 Gone asks for nothing more (docs/delivery.md): a disable ends a webhook's
+    # deliveries, so it closes no loop between watchers, and a notice's delivery disables
+    # its webhook as any other's does; the delivery's log says so (`why_given_up`).
+    broken = await hookcast.receiver(first_then(answer(503, body="down"), answer()))
+    gone = await hookcast.receiver(answer(410, body="gone"))
+    watched = await hookcast.hook_for(broken, retry_policy=[0.1])
+    watcher = await hookcast.hook_for(gone, events=["webhook_failing"])
+    hookcast.start_worker()
+
+    await hookcast.publish_media(1)
+
+    await hookcast.wait_for_status(watched["id"], "succeeded", 1)
+    (told,) = await hookcast.wait_for_status(watcher["id"], "failed", 1)
+    assert told["event"] == "webhook_failing"
+    shown = (await hookcast.webhook(watcher["id"]))["metadata"]
+    assert (shown["enabled"], shown["state"], shown["disabled_reason"]) == (
+        False,
+        "disabled",
+        "endpoint answered 410 Gone",
+    )
+
+
+@pytest.mark.timeout(60)
 async def test_a_request_made_while_the_endpoint_hung_that_times_out_after_it_answers_tells_nothing(
     hookcast: Deployment,
 ) -> None:

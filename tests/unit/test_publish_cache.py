@@ -163,3 +163,45 @@ async def test_an_account_forgotten_is_read_anew_not_joined() -> None:
     store.opened.set()
     await asyncio.gather(before_the_change, after_it)
     assert store.reads["version"] == 3
+
+
+class _ChangingStore(_GatedStore):
+    """Each version read answers the version as of when it began, and is held until its own
+    gate (in the order asked) is opened."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.version = 1
+        self.gates: list[asyncio.Event] = []
+
+    async def config_version(self, account_id: str) -> int:
+        version = self.version
+        gate = asyncio.Event()
+        self.gates.append(gate)
+        self.reads["version"] += 1
+        await gate.wait()
+        return version
+
+
+async def test_a_read_forgotten_under_way_leaves_the_newer_one_kept() -> None:
+    store = _ChangingStore()
+    cache = PublishCache(cast(Store, store))
+    first = asyncio.ensure_future(cache.account(ACCOUNT.id))
+    await _asked(store, "version", 1)
+    store.gates[0].set()
+    kept = await first
+    store.version = 2  # a change: a publish with `kept` is refused and forgets it
+    cache.forget(kept)
+    before_the_next = asyncio.ensure_future(cache.account(ACCOUNT.id))
+    await _asked(store, "version", 2)
+    store.version = 3  # another, while that read is under way: it is forgotten too
+    cache.forget(kept)
+    after_it = asyncio.ensure_future(cache.account(ACCOUNT.id))
+    await _asked(store, "version", 3)
+    store.gates[2].set()
+    assert (await after_it).version == 3
+    store.gates[1].set()  # the forgotten read ends last
+    assert (await before_the_next).version == 2  # its caller's write checks it
+    # The next publish starts from version 3, not from the forgotten read's 2.
+    assert (await cache.account(ACCOUNT.id)).version == 3
+    assert store.reads["version"] == 3

@@ -48,7 +48,8 @@ class Concluded:
     # False: `health` is not applied to the webhook. Concluded without a request (expired),
     # it says nothing about the endpoint; the delivery of a notice (webhook_failing, ...)
     # raises no notice, so two webhooks watching each other cannot keep telling each other
-    # of failures and recoveries their own notices' deliveries made (docs/operations.md).
+    # of failures and recoveries their own notices' deliveries made (docs/operations.md),
+    # unless it answered 410 Gone, which disables its webhook as any delivery's does.
     applies: bool = True
 
 
@@ -305,7 +306,9 @@ def conclude(
         outcome=status,
         error=error,
     )
-    applies = claimed.event.type not in OPERATIONAL_EVENTS
+    # A 410 Gone applies all the same: the receiver asked for nothing more, and a disable,
+    # which ends the webhook's deliveries, can start no loop between watchers.
+    applies = kind is OutcomeKind.GONE or claimed.event.type not in OPERATIONAL_EVENTS
     return Concluded(result=result, health=health, kind=kind, report=report, applies=applies)
 
 

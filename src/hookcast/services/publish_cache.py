@@ -105,7 +105,10 @@ class PublishCache:
             subscribers=Subscribers(webhooks),
             key_ids=frozenset(key.id for key in keys),
         )
-        _remember(self._accounts, account_id, config, limit=self._max)
+        # Not if forgotten meanwhile (`forget`): begun before a change, it would replace
+        # what a read begun after it kept, and every publish would be refused once more.
+        if self._account_reads.is_current(account_id):
+            _remember(self._accounts, account_id, config, limit=self._max)
         return config
 
     async def account_for_key(self, account_id: str, key_id: str) -> AccountConfig | None:
@@ -183,6 +186,10 @@ class _Reads(Generic[H, R]):
     def forget(self, key: H) -> None:
         """The next read of `key` starts anew, whatever is under way."""
         self._running.pop(key, None)
+
+    def is_current(self, key: H) -> bool:
+        """Whether the read calling this is the one under way for `key` (not forgotten)."""
+        return self._running.get(key) is asyncio.current_task()
 
     def _finished(self, key: H, task: asyncio.Task[R]) -> None:
         if self._running.get(key) is task:

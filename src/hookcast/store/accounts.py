@@ -208,11 +208,13 @@ async def config_changed(tx: Transaction, account_id: str) -> None:
 
 
 async def added_to_account(
-    tx: Transaction, *, table: Table, account_id: str, most: int | None
+    tx: Transaction, *, table: Table, account_id: str, added: str, most: int | None
 ) -> None:
-    """Ends a transaction that added a row of `table` (API keys, webhooks) to the account:
-    moves its configuration version, then raises `AccountFull` (rolling the transaction
-    back) if the account holds more than `most` rows of `table` (None: no bound).
+    """Ends a transaction that added the row `added` (its id) of `table` (API keys,
+    webhooks) to the account: moves its configuration version, then, if the account holds
+    more than `most` rows of `table` (None: no bound), deletes the row and raises
+    `AccountFull`. The delete is for a caller's transaction (`SqlStore.using`), which the
+    error does not roll back and which may go on to commit: the row must not stay in it.
 
     Counted after the version's UPDATE, which holds the account's row until commit: creates
     of one account queue there, each counting what those before it committed (PostgreSQL's
@@ -224,6 +226,7 @@ async def added_to_account(
         return
     held = await count(tx, table, table.c.account_id == account_id)
     if held > most:
+        await tx.execute(delete(table).where(table.c.id == added))
         raise AccountFull(held - 1)
 
 

@@ -41,6 +41,7 @@ from hookcast.store.webhook_locks import lock_in_one_pass
 __all__ = [
     "account_webhooks",
     "apply_health",
+    "count_deliveries",
     "create_webhook",
     "delete_some_deliveries",
     "delete_webhook",
@@ -193,6 +194,12 @@ async def retried_now(tx: Transaction, *, webhook_id: str, now: datetime) -> Non
 async def delete_webhook(tx: Transaction, *, account_id: str, webhook_id: str) -> bool:
     # Deliveries, their attempts and the subscriptions go with it (ON DELETE CASCADE).
     return await tx.execute(_DELETE, {"account_id": account_id, "id": webhook_id}) > 0
+
+
+async def count_deliveries(tx: Transaction, *, account_id: str, webhook_id: str) -> int:
+    """How many deliveries the account's webhook holds."""
+    mine = (deliveries.c.account_id == account_id, deliveries.c.webhook_id == webhook_id)
+    return await count(tx, deliveries, *mine)
 
 
 async def delete_some_deliveries(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Annotated, Any, Final, cast
+from typing import TYPE_CHECKING, Annotated, Any, Final, cast
 
 import typer
 from rich.table import Table
@@ -35,8 +35,10 @@ from hookcast.cli.webhook_controls import (
     control_choices,
     control_rows,
 )
-from hookcast.sdk.types import Delivery, Webhook, WebhookChanges, WebhookFields
-from hookcast.services.validation import timestamp
+from hookcast.domain.times import timestamp
+
+if TYPE_CHECKING:  # the SDK's types load with its client, when a command calls the API
+    from hookcast.sdk.types import Delivery, Webhook, WebhookChanges, WebhookFields
 
 webhooks_app = typer.Typer(
     cls=PlainGroup,
@@ -363,16 +365,16 @@ def create_webhook(
         "format": wire_format,
         "signing": signing,
     }
-    fields.update(cast(WebhookFields, {k: v for k, v in given.items() if v is not None}))
+    fields.update(cast("WebhookFields", {k: v for k, v in given.items() if v is not None}))
     if conditions is not None:
         fields["conditions"] = parse_json_object(conditions, "--conditions")
     if retry_policy is not None:
         fields["retry_policy"] = _retry_policy(retry_policy)
-    fields.update(cast(WebhookFields, _sending_choices(ordering, coalesce, max_age)))
+    fields.update(cast("WebhookFields", _sending_choices(ordering, coalesce, max_age)))
     controls = control_choices(
         headers=header, rate=rate_limit, burst=rate_burst, certificate=client_cert, key=client_key
     )
-    fields.update(cast(WebhookFields, controls))
+    fields.update(cast("WebhookFields", controls))
     with connected(url, api_key, OPTIONS) as client:
         hook = client.create_webhook(**fields)
     if not events:
@@ -464,7 +466,7 @@ def update_webhook(
         "signing": signing,
     }
     changes = cast(
-        WebhookChanges,
+        "WebhookChanges",
         {k: v for k, v in given.items() if v is not None}
         | _sending_choices(ordering, coalesce, max_age)
         | control_choices(

@@ -182,8 +182,23 @@ def _retry_policy(value: str) -> str | list[float]:
         return value  # the server's answer explains what is accepted
 
 
-def _webhook_table(hooks: Iterable[Webhook], title: str) -> Table:
-    shown = table(title, ("id / name", "url / format", "events / sites", "state"))
+# What rich draws around the list's 4 columns (edges, padding), and the fewest characters
+# events and state fold to, so that a URL keeps its line whole: one folded after
+# "http://127.0.0.1:" is neither read nor copied in one piece.
+_FRAME = 13
+_FOLDED = 11
+_ID_NAME = len("id / name")
+
+
+def _webhook_table(hooks: Sequence[Webhook], title: str, *, width: int) -> Table:
+    """The list in `width` columns: each URL whole that fits the room the others leave (a
+    longer one folds there, and takes no room from the others' words)."""
+    room = width - _FRAME - _ID_NAME - 2 * _FOLDED
+    fitting = [len(hook.webhook_url) for hook in hooks if len(hook.webhook_url) <= room]
+    url_width = max([len("url / format"), *fitting])
+    columns = ("id / name", "url / format", "events / sites", "state")
+    # ids are 8 characters; names fold at words there, leaving the events their room
+    shown = table(title, columns, whole={"id / name": _ID_NAME, "url / format": url_width})
     for hook in hooks:
         sites = _sites(hook)
         shown.add_row(
@@ -298,7 +313,8 @@ def list_webhooks(
         typer.echo(_no_webhooks(page, found.total, filtered=filtered), err=True)
         return
     shown = f"webhooks (page {found.page}, {len(found)} of {found.total})"
-    _out().print(_webhook_table(found.items, shown))
+    out = _out()
+    out.print(_webhook_table(found.items, shown, width=out.width))
 
 
 def _no_webhooks(page: int, total: int, *, filtered: bool) -> str:

@@ -175,6 +175,17 @@ def test_tables_fit_80_columns_with_whole_ids_and_zoned_times(live: LiveServer) 
     ok(hookcast(live, "webhooks", "delete", hook_id))
 
 
+def test_the_webhook_list_keeps_a_url_whole_in_80_columns(live: LiveServer) -> None:
+    # It broke a receiver's URL after "http://127.0.0.1:", then neither read nor copied whole.
+    url = f"http://127.0.0.1:{closed_port()}/hooks"
+    events = ("--event", "conversions_complete", "--event", "media_available")
+    created = ok_json(hookcast(live, "webhooks", "create", "--url", url, *events, "--json"))
+    listed = ok(hookcast(live, "webhooks", "list")).stdout
+    ok(hookcast(live, "webhooks", "delete", created["id"]))
+    assert max(len(line) for line in listed.splitlines()) <= 80, listed
+    assert any(url in line for line in listed.splitlines()), listed
+
+
 def test_create_without_event_says_it_means_every_event(live: LiveServer) -> None:
     created = ok(hookcast(live, "webhooks", "create", "--url", "https://example.com/all", "--json"))
     answer = json.loads(created.stdout)

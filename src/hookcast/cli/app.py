@@ -13,20 +13,20 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from hookcast.cli import listen, operator, simulate, sites_keys, trigger, webhook_actions, webhooks
-from hookcast.cli.database import describe, migration_report, no_answer
+from hookcast.cli.database import describe, load_settings, migration_report, no_answer
 from hookcast.cli.help import PlainGroup
 from hookcast.cli.loop import run_loop
 from hookcast.cli.operator import database_failed, with_runtime
 from hookcast.cli.remote import fail
-from hookcast.config import Settings
 from hookcast.domain.errors import HookcastError
-from hookcast.logs import configure_logging
 
 if TYPE_CHECKING:
     from hookcast.cli.runtime import Runtime
+    from hookcast.config import Settings
 
-# The server stack (FastAPI, SQLAlchemy, uvicorn) is imported inside the commands that need
-# it, so `hookcast --help`, `listen` and `trigger` start in a fraction of a second.
+# The server stack (FastAPI, SQLAlchemy, uvicorn) and the settings are imported inside the
+# commands that need them, so `hookcast --help`, `listen` and `trigger` start in a fraction
+# of a second (tests/unit/cli/test_cli_imports.py holds the client commands to it).
 
 
 app = typer.Typer(
@@ -69,6 +69,8 @@ def _root(
 
 def _configure_logging(settings: Settings) -> None:
     """Once, for the long-running commands: HOOKCAST_LOG_FORMAT (text or json), LOG_LEVEL."""
+    from hookcast.logs import configure_logging
+
     configure_logging(level=settings.log_level, fmt=settings.log_format)
     # Before Alembic is imported (serve migrates; the worker's store imports it too): it logs
     # its plugins as it loads, seven INFO lines ("setup plugin ...") on every start.
@@ -83,7 +85,7 @@ def migrate() -> None:
 
     Example: HOOKCAST_DATABASE_URL=postgresql://user@host/db hookcast migrate
     """
-    settings = Settings()
+    settings = load_settings()
     from hookcast.store import migrate as migrate_database
 
     path = settings.sqlite_path()
@@ -142,7 +144,7 @@ def serve(
 
     Example: hookcast serve --host 0.0.0.0 --port 8000
     """
-    settings = Settings()
+    settings = load_settings()
     if reuse_port and not no_worker and settings.is_sqlite():
         # Each serve would deliver from the one file and take back the other's leases as it
         # starts: deliveries in flight would be sent twice.
@@ -231,7 +233,7 @@ def worker(
     Example: HOOKCAST_DATABASE_URL=postgresql://... hookcast worker --concurrency 256
     --metrics-port 9100
     """
-    settings = Settings()
+    settings = load_settings()
     _configure_logging(settings)
     _refuse_a_database_without_schema(settings)
 

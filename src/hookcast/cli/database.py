@@ -7,12 +7,21 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from hookcast.config import Settings
-
-if TYPE_CHECKING:  # the store (SQLAlchemy, Alembic) loads when a command opens it
+if TYPE_CHECKING:
+    # The store (SQLAlchemy, Alembic) loads when a command opens it, the settings (pydantic,
+    # and what they validate with) when a command reads them: not for --help or the
+    # commands that only talk to the API.
+    from hookcast.config import Settings
     from hookcast.store.migrate import Migration
 
-__all__ = ["describe", "migration_report", "missing_database", "no_answer"]
+__all__ = ["describe", "load_settings", "migration_report", "missing_database", "no_answer"]
+
+
+def load_settings() -> Settings:
+    """The settings from the environment (HOOKCAST_...), for a command that needs them."""
+    from hookcast.config import Settings
+
+    return Settings()
 
 
 def describe(settings: Settings) -> str:

@@ -10,17 +10,15 @@ from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
 import typer
 
-from hookcast.cli.database import describe, missing_database, no_answer
+from hookcast.cli.database import describe, load_settings, missing_database, no_answer
 from hookcast.cli.help import PlainGroup
 from hookcast.cli.loop import run_loop
 from hookcast.cli.remote import fail
-from hookcast.config import Settings
 from hookcast.domain.errors import HookcastError, Unavailable
-from hookcast.domain.models import Role
-from hookcast.services import Caller
 
 if TYPE_CHECKING:
     from hookcast.cli.runtime import Runtime
+    from hookcast.config import Settings
 
 __all__ = ["accounts_app", "keys_app", "sites_app", "with_runtime"]
 
@@ -53,7 +51,7 @@ def with_runtime(action: Callable[[Runtime], Awaitable[T]], *, secrets: bool = T
     writes no webhook secret passes `secrets=False`: on PostgreSQL it then runs without
     HOOKCAST_SECRET_KEY (a new installation makes its account, first key and properties
     before any server is configured; asking for the key there only puzzled)."""
-    settings = Settings()
+    settings = load_settings()
     missing = missing_database(settings)
     if missing is not None:
         fail(missing)
@@ -125,6 +123,7 @@ def keys_create(
 
     Example: hookcast keys create --role publisher --name "encoder"
     """
+    from hookcast.domain.models import Role
 
     roles = [known.value for known in Role]
     if role not in roles:
@@ -151,6 +150,8 @@ def sites_create(
 
     Example: hookcast sites create "Main site" --id 1A23bCD4
     """
+    from hookcast.domain.models import Role
+    from hookcast.services import Caller
 
     async def run(runtime: Runtime) -> str:
         account_id = account or (await runtime.services.accounts.default_account()).id

@@ -10,11 +10,8 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
-from fastapi import FastAPI
-
-from hookcast.api import create_app
-from hookcast.api.operations import Operations
 from hookcast.bootstrap import (
     open_settings_store,
     policy,
@@ -23,9 +20,7 @@ from hookcast.bootstrap import (
     utc_now,
 )
 from hookcast.cli.database import describe
-from hookcast.cli.delivery_thread import DeliveryThread
 from hookcast.config import Settings
-from hookcast.dashboard import dashboard_key, install_dashboard
 from hookcast.delivery.mailer import Mailer
 from hookcast.delivery.outage import Outage
 from hookcast.delivery.proxy import Proxy
@@ -40,8 +35,15 @@ from hookcast.ports import Handoff, Tracer
 from hookcast.resolver import SystemResolver
 from hookcast.services import Services, build_services
 from hookcast.store import SqlStore
-from hookcast.tokens import derive_key
 from hookcast.tracing import open_tracer
+
+if TYPE_CHECKING:
+    # The API and the dashboard (FastAPI, Starlette, Jinja2) load in `app()`: `hookcast
+    # worker` and the operator commands never build them.
+    from fastapi import FastAPI
+
+    from hookcast.api.operations import Operations
+    from hookcast.cli.delivery_thread import DeliveryThread
 
 _log = logging.getLogger("hookcast")
 
@@ -187,6 +189,8 @@ class Runtime:
         return Mailer(self.store, transport, clock=utc_now, outage=outage)
 
     def operations(self, heartbeat: Heartbeat | None) -> Operations:
+        from hookcast.api.operations import Operations
+
         return Operations(
             metrics=self.metrics,
             heartbeat=heartbeat,
@@ -202,6 +206,9 @@ class Runtime:
     ) -> FastAPI:
         """The API and dashboard; `with_worker`, a delivery thread too, whose death (logged
         by it) is reported to `on_delivery_failure` on the server's loop."""
+        from hookcast.api import create_app
+        from hookcast.dashboard import dashboard_key, install_dashboard
+        from hookcast.tokens import derive_key
 
         @asynccontextmanager
         async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -250,6 +257,7 @@ class Runtime:
         """`serve`'s worker, on a thread and event loop of its own beside the API's
         (cli/delivery_thread.py), on a store of its own, reporting to this process's metrics;
         `on_failure` runs on the API's loop if the thread dies."""
+        from hookcast.cli.delivery_thread import DeliveryThread
 
         async def run_worker(
             store: SqlStore,

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from hookcast.cli.lifecycles import Event, simulation
 from hookcast.cli.remote import DEFAULT_URL, ApiKeyOption, UrlOption, connected, fail, first_site
@@ -89,6 +88,14 @@ def batches(events: Sequence[Event], rate: float) -> list[Sequence[Event]]:
 
 
 def _publish_paced(client: Client, events: Sequence[Event], rate: float) -> None:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     columns: Sequence[Any] = (
         TextColumn("[bold]publishing"),
         BarColumn(),

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -22,10 +22,10 @@ from hookcast.cli.remote import (
 )
 from hookcast.cli.tables import console, kv_table, shorten, when_exact
 from hookcast.domain.errors import ValidationFailed
-from hookcast.domain.models import DeliveryStatus
-from hookcast.domain.retry import parse_retry_policy, why_given_up
-from hookcast.sdk.types import Delivery, WebhookSecret
-from hookcast.services.validation import TIME_FORMS, timestamp
+from hookcast.domain.times import TIME_FORMS, timestamp
+
+if TYPE_CHECKING:
+    from hookcast.sdk.types import Delivery, WebhookSecret
 
 __all__ = [
     "TIME_HELP",
@@ -205,6 +205,8 @@ def get_delivery(
 
     Example: hookcast deliveries get dlv_B24HJEd8N6pPmDOlFSOdMZ
     """
+    from hookcast.domain.models import DeliveryStatus
+
     with connected(url, api_key) as client:
         delivery = client.get_delivery(delivery_id)
         if as_json:
@@ -219,6 +221,8 @@ def get_delivery(
 
 def _gave_up(delivery: Delivery, policy: str | tuple[float, ...]) -> str:
     """When the retry policy gave up, and why: the words of the dashboard's "Gave up" line."""
+    from hookcast.domain.retry import parse_retry_policy, why_given_up
+
     last = delivery.attempt_log[-1] if delivery.attempt_log else None
     why = why_given_up(
         last_status=last.status_code if last else None,

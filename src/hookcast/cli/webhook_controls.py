@@ -4,13 +4,15 @@ in `webhooks get`: custom headers, the rate limit, the mutual-TLS client certifi
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from hookcast.cli.remote import fail, os_error_words
 from hookcast.cli.tables import when_exact
-from hookcast.sdk.types import Webhook
+
+if TYPE_CHECKING:
+    from hookcast.sdk.types import Webhook
 
 __all__ = [
     "BurstOption",

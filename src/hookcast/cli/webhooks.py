@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Annotated, Any, Final, cast
+from typing import TYPE_CHECKING, Annotated, Any, Final, cast
 
 import typer
 from rich.table import Table
@@ -35,8 +35,10 @@ from hookcast.cli.webhook_controls import (
     control_choices,
     control_rows,
 )
-from hookcast.sdk.types import Delivery, Webhook, WebhookChanges, WebhookFields
-from hookcast.services.validation import timestamp
+from hookcast.domain.times import timestamp
+
+if TYPE_CHECKING:  # the SDK's types load with its client, when a command calls the API
+    from hookcast.sdk.types import Delivery, Webhook, WebhookChanges, WebhookFields
 
 webhooks_app = typer.Typer(
     cls=PlainGroup,
@@ -180,8 +182,23 @@ def _retry_policy(value: str) -> str | list[float]:
         return value  # the server's answer explains what is accepted
 
 
-def _webhook_table(hooks: Iterable[Webhook], title: str) -> Table:
-    shown = table(title, ("id / name", "url / format", "events / sites", "state"))
+# What rich draws around the list's 4 columns (edges, padding), and the fewest characters
+# events and state fold to, so that a URL keeps its line whole: one folded after
+# "http://127.0.0.1:" is neither read nor copied in one piece.
+_FRAME = 13
+_FOLDED = 11
+_ID_NAME = len("id / name")
+
+
+def _webhook_table(hooks: Sequence[Webhook], title: str, *, width: int) -> Table:
+    """The list in `width` columns: each URL whole that fits the room the others leave (a
+    longer one folds there, and takes no room from the others' words)."""
+    room = width - _FRAME - _ID_NAME - 2 * _FOLDED
+    fitting = [len(hook.webhook_url) for hook in hooks if len(hook.webhook_url) <= room]
+    url_width = max([len("url / format"), *fitting])
+    columns = ("id / name", "url / format", "events / sites", "state")
+    # ids are 8 characters; names fold at words there, leaving the events their room
+    shown = table(title, columns, whole={"id / name": _ID_NAME, "url / format": url_width})
     for hook in hooks:
         sites = _sites(hook)
         shown.add_row(
@@ -296,7 +313,8 @@ def list_webhooks(
         typer.echo(_no_webhooks(page, found.total, filtered=filtered), err=True)
         return
     shown = f"webhooks (page {found.page}, {len(found)} of {found.total})"
-    _out().print(_webhook_table(found.items, shown))
+    out = _out()
+    out.print(_webhook_table(found.items, shown, width=out.width))
 
 
 def _no_webhooks(page: int, total: int, *, filtered: bool) -> str:
@@ -363,16 +381,16 @@ def create_webhook(
         "format": wire_format,
         "signing": signing,
     }
-    fields.update(cast(WebhookFields, {k: v for k, v in given.items() if v is not None}))
+    fields.update(cast("WebhookFields", {k: v for k, v in given.items() if v is not None}))
     if conditions is not None:
         fields["conditions"] = parse_json_object(conditions, "--conditions")
     if retry_policy is not None:
         fields["retry_policy"] = _retry_policy(retry_policy)
-    fields.update(cast(WebhookFields, _sending_choices(ordering, coalesce, max_age)))
+    fields.update(cast("WebhookFields", _sending_choices(ordering, coalesce, max_age)))
     controls = control_choices(
         headers=header, rate=rate_limit, burst=rate_burst, certificate=client_cert, key=client_key
     )
-    fields.update(cast(WebhookFields, controls))
+    fields.update(cast("WebhookFields", controls))
     with connected(url, api_key, OPTIONS) as client:
         hook = client.create_webhook(**fields)
     if not events:
@@ -464,7 +482,7 @@ def update_webhook(
         "signing": signing,
     }
     changes = cast(
-        WebhookChanges,
+        "WebhookChanges",
         {k: v for k, v in given.items() if v is not None}
         | _sending_choices(ordering, coalesce, max_age)
         | control_choices(

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from itertools import accumulate
 from typing import Any
 
 import orjson
 
 from hookcast.domain.errors import LimitExceeded, ValidationFailed
+
+# Re-exported: the use-cases validate times as `v.timestamp`.
+from hookcast.domain.times import TIME_FORMS as TIME_FORMS
+from hookcast.domain.times import timestamp as timestamp
 
 
 def text(value: object, *, field: str, max_length: int, required: bool = True) -> str:
@@ -50,35 +53,6 @@ def boolean(value: object, *, field: str) -> bool:
     if not isinstance(value, bool):
         raise ValidationFailed(f"{field} must be true or false", field=field)
     return value
-
-
-# What `timestamp` accepts (datetime.fromisoformat, with "Z" for UTC), said in its errors:
-# a date alone was accepted and its midnight meant, but the error named only a full time.
-TIME_FORMS = (
-    "an ISO 8601 date or time such as 2024-08-27, 2024-08-27T00:15:45Z or "
-    "2024-08-27T02:15:45+02:00 (UTC when it names no offset)"
-)
-
-
-def timestamp(value: object, *, field: str) -> datetime:
-    """An ISO 8601 date or time (`TIME_FORMS`); one without an offset is taken as UTC."""
-    if isinstance(value, datetime):
-        parsed = value
-    elif isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        except ValueError:
-            raise ValidationFailed(f"{field} must be {TIME_FORMS}", field=field) from None
-    else:
-        raise ValidationFailed(f"{field} must be a string: {TIME_FORMS}", field=field)
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    try:
-        return parsed.astimezone(UTC)
-    except OverflowError:  # 0001-01-01T00:00:00+14:00 is before the first datetime in UTC
-        raise ValidationFailed(
-            f"{field} is out of range once converted to UTC", field=field
-        ) from None
 
 
 def one_of(value: object, choices: Sequence[str], *, field: str) -> str:

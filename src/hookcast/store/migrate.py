@@ -11,8 +11,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Connection, event, func, insert, inspect, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -179,6 +177,11 @@ def _revision(connection: Connection) -> str | None:
 def upgrade_schema(connection: Connection, revision: str = "head") -> None:
     """Alembic's upgrade to `revision`, in `connection`'s transaction. `migrate` goes to the
     head; tests and benchmarks of an upgrade stop at an earlier revision first."""
+    # Alembic (and Mako, Pygments under it) loads here: `open_store` is in this module too,
+    # and a worker opening its store never upgrades a schema.
+    from alembic import command
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
     config.attributes["connection"] = connection

@@ -5,8 +5,6 @@ metavars (`EVENT`, not `{event}`), and an example."""
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from typing import Annotated, Any
 
 import pytest
@@ -115,20 +113,6 @@ def test_usage_errors_are_plain_lines_naming_the_metavar() -> None:
     assert result.output.splitlines()[0] == "Usage: hookcast webhooks get [OPTIONS] WEBHOOK_ID"
     assert "Error: Missing argument 'WEBHOOK_ID'." in result.output
     assert "╭" not in result.output  # no drawn box
-
-
-def test_the_cli_starts_without_the_server_stack() -> None:
-    # --help and the remote commands stay quick: the store, the web stack and the HTTP
-    # clients load only in the commands that use them.
-    probe = "import sys, hookcast.cli; print(sorted(m for m in HEAVY if m in sys.modules))"
-    heavy = "HEAVY = ('sqlalchemy', 'alembic', 'httpx', 'fastapi', 'uvicorn', 'aiohttp')"
-    done = subprocess.run(
-        [sys.executable, "-c", f"{heavy}\n{probe}"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert done.stdout.strip() == "[]"
 
 
 def test_every_argument_and_option_says_what_it_is() -> None:

@@ -197,8 +197,9 @@ def _webhook_table(hooks: Sequence[Webhook], title: str, *, width: int) -> Table
     fitting = [len(hook.webhook_url) for hook in hooks if len(hook.webhook_url) <= room]
     url_width = max([len("url / format"), *fitting])
     columns = ("id / name", "url / format", "events / sites", "state")
-    # ids are 8 characters; names fold at words there, leaving the events their room
-    shown = table(title, columns, whole={"id / name": _ID_NAME, "url / format": url_width})
+    # Only the URL's width is set: a name takes what a wide terminal leaves it (fixed at
+    # the 8-character ids' width, a name folded every 9 characters even in 400 columns).
+    shown = table(title, columns, whole={"url / format": url_width})
     for hook in hooks:
         sites = _sites(hook)
         shown.add_row(

@@ -120,7 +120,7 @@ _DELETE_BATCH = 1000
 # `serve` on a loaded 2-core machine (100,000 deliveries), 4,000 a write answered a pause
 # in 1.8-2.8 s with /healthz waiting 0.15 s at most; 1,000 a write took 8-11 s (a commit
 # per batch) and left /healthz no better off.
-_MOVE_BATCH = 4000
+_MOVE_BATCH = 2000
 # Held deliveries a write: each of their batches also finds its last row's `created` and
 # checks the webhook is enabled per row, dearer than a pause's (4,000 held the loop ~0.12 s).
 _HELD_BATCH = 1000

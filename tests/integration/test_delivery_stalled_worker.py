@@ -11,11 +11,13 @@ PostgreSQL only: on SQLite one process delivers (`sole_worker`), and no one find
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 from aiohttp import web
@@ -27,7 +29,7 @@ from delivery_harness import (
     settings_for,
     with_options,
 )
-from receivers import DEADLINE, Behaviour, answer
+from receivers import DEADLINE, Behaviour, Receiver, answer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from test_delivery_guarantees import SUBPROCESS_ENV
@@ -132,19 +134,40 @@ async def _until(condition: Callable[[], Awaitable[bool]], message: str) -> None
     await eventually(condition, timeout=30, message=message)
 
 
+@dataclass(frozen=True)
+class _Stalling:
+    """A `ThreadedWorker` running beside `hookcast`, its webhook's receiver holding the
+    first IN_FLIGHT requests until `released`."""
+
+    worker: ThreadedWorker
+    receiver: Receiver
+    hook: dict[str, Any]
+    released: asyncio.Event
+
+
+@contextlib.asynccontextmanager
+async def _stalling(database_url: str, hookcast: Deployment) -> AsyncIterator[_Stalling]:
+    released = asyncio.Event()
+    stalled = ThreadedWorker(database_url, OPTIONS)
+    try:
+        receiver = await hookcast.receiver(hold_first(IN_FLIGHT, released))
+        hook = await hookcast.hook_for(receiver)
+        stalled.start()
+        await eventually(lambda: stalled.worker is not None)
+        yield _Stalling(stalled, receiver, hook, released)
+    finally:
+        released.set()
+        await asyncio.to_thread(stalled.close)
+
+
 @pytest.mark.timeout(120)
 async def test_a_worker_found_dead_while_stalled_does_not_send_what_it_held_queued(
     database_url: str,
 ) -> None:
     require_postgres(database_url)
-    released = asyncio.Event()
-    stalled = ThreadedWorker(database_url, OPTIONS)
     async with Deployment.open(database_url) as hookcast:
-        try:
-            receiver = await hookcast.receiver(hold_first(IN_FLIGHT, released))
-            hook = await hookcast.hook_for(receiver)
-            stalled.start()
-            await eventually(lambda: stalled.worker is not None)
+        async with _stalling(database_url, hookcast) as stalling:
+            stalled, receiver, hook = stalling.worker, stalling.receiver, stalling.hook
             events = await hookcast.publish_media(EVENTS)
 
             # The first worker claims them all: IN_FLIGHT requests wait at the receiver,
@@ -169,16 +192,13 @@ async def test_a_worker_found_dead_while_stalled_does_not_send_what_it_held_queu
             await asyncio.to_thread(wait_until, stalled.stalled.is_set)
             await receiver.wait_for_events(set(events), timeout=30)  # all taken back, sent
             stalled.resume()
-            released.set()  # its requests in flight end: their slots free
+            stalling.released.set()  # its requests in flight end: their slots free
 
             async def holds_nothing() -> bool:
                 return not await stalled.ask(lambda w: w.holds_leases())
 
             await _until(holds_nothing, "the stalled worker still holds leases")
             done = await hookcast.wait_for_status(hook["id"], "succeeded", EVENTS, timeout=30)
-        finally:
-            released.set()
-            await asyncio.to_thread(stalled.close)
 
         # Only what was in flight when it stalled arrived twice (the second worker sent
         # it again, as after a crash): nothing of what it held queued.
@@ -228,14 +248,9 @@ async def test_a_worker_found_dead_again_and_again_while_stalled_fails_nothing_i
     receiver holds): no delivery is failed "lost by", for no worker died sending one. What
     a CPU-starved machine does to its workers (the noisy-neighbour chaos run)."""
     require_postgres(database_url)
-    released = asyncio.Event()
-    stalled = ThreadedWorker(database_url, OPTIONS)
     async with Deployment.open(database_url) as hookcast:
-        try:
-            receiver = await hookcast.receiver(hold_first(IN_FLIGHT, released))
-            hook = await hookcast.hook_for(receiver)
-            stalled.start()
-            await eventually(lambda: stalled.worker is not None)
+        async with _stalling(database_url, hookcast) as stalling:
+            stalled, receiver, hook = stalling.worker, stalling.receiver, stalling.hook
             worker_id = await stalled.ask(lambda w: w.worker_id)
             events = await hookcast.publish_media(HELD)
             store = hookcast.runtime.store
@@ -267,13 +282,10 @@ async def test_a_worker_found_dead_again_and_again_while_stalled_fails_nothing_i
                 stalled.resume()
 
             await _until(holds_all_and_knows, "the worker did not claim them all again")
-            released.set()
+            stalling.released.set()
             # Nothing failed: each is sent (the stalled worker sends them once it is sure).
             await receiver.wait_for_events(set(events), timeout=30)
             done = await hookcast.wait_for_status(hook["id"], "succeeded", HELD, timeout=30)
-        finally:
-            released.set()
-            await asyncio.to_thread(stalled.close)
 
         failed = await hookcast.deliveries(hook["id"], status="failed")
         assert failed["total"] == 0, failed["deliveries"]

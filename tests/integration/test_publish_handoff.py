@@ -418,6 +418,11 @@ async def test_a_webhook_paused_by_another_process_during_a_publish_receives_not
         media = {"event": "media_available", "media_id": "MNYaMSQl"}
         await other_receiver.wait_for_events(set(await hookcast.publish(media)))
         await paused_receiver.wait_for(1)  # the configuration, read and cached; both sent
+        # Both sends recorded: a recording still to come would lock the webhook's row too,
+        # wait on the pause below and pass for the publish waiting on it (CI at e4ff975: the
+        # publish then checked after the pause and made the paused webhook nothing).
+        await hookcast.wait_for_status(paused_hook["id"], "succeeded", 1)
+        await hookcast.wait_for_status(other_hook["id"], "succeeded", 1)
         other_server = await open_settings_store(hookcast.runtime.settings)
         engine = create_async_engine(to_async_url(postgres_database))
         try:

@@ -105,6 +105,9 @@ class Settings(BaseSettings):
     # URL, /v1/traces appended. Empty: the standard OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT
     # decide (hookcast/tracing); none set: no tracing, and OpenTelemetry is never imported.
     otel_exporter_otlp_endpoint: str = ""
+    # Whether a publisher's traceparent is continued and its sampled flag followed; off, each
+    # publish starts a trace of HookCast's own, linked to it, the operator's sampler deciding.
+    otel_trust_traceparent: bool = False
     cookie_secure: bool = False
     log_format: Literal["text", "json"] = "text"
     log_level: str = "INFO"

@@ -76,7 +76,11 @@ class Hub:
             update={name: value for name, value in overrides.items() if value is not None}
         )
         store = await open_settings_store(settings)
-        tracer = open_tracer(settings.otel_exporter_otlp_endpoint, os.environ)
+        tracer = open_tracer(
+            settings.otel_exporter_otlp_endpoint,
+            os.environ,
+            trust_traceparent=settings.otel_trust_traceparent,
+        )
         return cls(store, policy=policy(settings), owns_store=True, tracer=tracer)
 
     def _wire(self, store: SqlStore) -> Services:

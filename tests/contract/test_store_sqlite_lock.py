@@ -26,7 +26,7 @@ from sqlalchemy import insert
 from hookcast.domain.errors import Unavailable
 from hookcast.domain.models import DeliveryStatus
 from hookcast.ports import DeliveryQuery, PageRequest, ReplayQuery
-from hookcast.store import SqlStore
+from hookcast.store import SqlStore, pause_walk
 from hookcast.store import sql_store as sql_store_module
 from hookcast.store import webhooks as webhook_sql
 from hookcast.store.connector import Transaction
@@ -228,6 +228,41 @@ async def test_pausing_and_resuming_a_webhook_with_many_deliveries_lets_the_loop
         assert ticker.longest_gap < took / 4, (enabled, ticker.longest_gap, took)
         assert await _count(store, acme.id, hook.id, moved) == len(events)
         assert await _count(store, other.id, theirs.id, DeliveryStatus.PENDING) == 1
+
+
+@pytest.mark.parametrize("last_enabled", [False, True], ids=["paused", "resumed"])
+async def test_saves_of_a_webhook_at_once_walk_its_deliveries_about_once(
+    store: SqlStore, monkeypatch: pytest.MonkeyPatch, last_enabled: bool
+) -> None:
+    """Every save of a webhook on SQLite walks all its deliveries, not only those it moves
+    (a rename too): 20 at once walked them 20 times over, every account's writes queued
+    behind each batch (attack 20: 40,000 deliveries, another account's publishes waiting up
+    to 1.75 s). A later save's walk stops the one under way, and ends what it left: every
+    delivery is as the last save says."""
+    monkeypatch.setattr(sql_store_module, "_MOVE_BATCH", 100)
+    batches = 0
+    walk_some = pause_walk.pause_or_resume_some
+
+    async def counted(tx: Transaction, **walk: Any) -> pause_walk.Walked:
+        nonlocal batches
+        batches += 1
+        return await walk_some(tx, **walk)
+
+    monkeypatch.setattr(pause_walk, "pause_or_resume_some", counted)
+    acme, hook = await account_with_webhook(store)
+    events = [make.event(acme.id) for _ in range(4_000)]  # 40 batches a walk
+    await store.append_events(events=events, fanout=make.fanout_to(hook.id))
+
+    saves = [replace(hook, name=f"hook {n}", enabled=n % 2 == 0) for n in range(19)]
+    saves.append(replace(hook, name="last", enabled=last_enabled))
+    await asyncio.gather(*(store.update_webhook(save, make.later(1)) for save in saves))
+
+    assert batches <= 2 * 40, batches  # 20 walks: 800
+    saved = await store.get_webhook(acme.id, hook.id)
+    assert saved is not None
+    assert (saved.name, saved.enabled) == ("last", last_enabled)
+    status = DeliveryStatus.PENDING if last_enabled else DeliveryStatus.PAUSED
+    assert await _count(store, acme.id, hook.id, status) == len(events)
 
 
 @pytest.mark.parametrize("release", ["deliver", "discard"])

@@ -34,6 +34,7 @@ class ReceivedSpan:
     attributes: dict[str, Any]
     status_code: str  # "UNSET", "OK", "ERROR"
     service_name: str
+    links: tuple[tuple[str, str], ...] = ()  # (trace id, span id) of each linked span
 
 
 class OtlpReceiver:
@@ -91,6 +92,7 @@ def _received(span: SpanMessage, service_name: str) -> ReceivedSpan:
         attributes=_attributes(span.attributes),
         status_code=Status.StatusCode.Name(span.status.code).removeprefix("STATUS_CODE_"),
         service_name=service_name,
+        links=tuple((link.trace_id.hex(), link.span_id.hex()) for link in span.links),
     )
 
 

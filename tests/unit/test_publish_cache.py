@@ -1,5 +1,6 @@
-"""PublishCache: publishes that miss the same entry at once share one read of it, and a
-refusal never rests on a read begun before the caller asked."""
+"""PublishCache: publishes that miss the same entry at once share one read of it, a
+refusal never rests on a read begun before the caller asked, and a failed read fails only
+the publish whose read it was."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any, TypeVar, cast
 
 import pytest
 
+from hookcast.domain.errors import Unavailable
 from hookcast.domain.models import ApiKey, Webhook
 from hookcast.ports import Store
 from hookcast.services.publish_cache import AccountConfig, KnownKey, PublishCache
@@ -75,14 +77,21 @@ async def _account_read() -> tuple[PublishCache, _GatedStore, AccountConfig]:
     return cache, store, config
 
 
-async def _first_publishes(cache: PublishCache, count: int) -> list[Any]:
-    async def publish() -> set[str]:
-        key = await cache.key("hash")
-        assert key is not None
-        config = await cache.account(key.account_id)
-        return await cache.missing_sites(config, {"SiteSite"})
+async def _first_publish(cache: PublishCache) -> set[str]:
+    key = await cache.key("hash")
+    assert key is not None
+    config = await cache.account(key.account_id)
+    return await cache.missing_sites(config, {"SiteSite"})
 
-    return list(await asyncio.gather(*(publish() for _ in range(count))))
+
+async def _first_publishes(cache: PublishCache, count: int) -> list[Any]:
+    return list(await asyncio.gather(*(_first_publish(cache) for _ in range(count))))
+
+
+async def _first_publishes_each(cache: PublishCache, count: int) -> list[Any]:
+    """As `_first_publishes`, each publish's error its outcome."""
+    publishes = (_first_publish(cache) for _ in range(count))
+    return list(await asyncio.gather(*publishes, return_exceptions=True))
 
 
 async def test_sixteen_first_publishes_read_the_key_account_and_site_once() -> None:
@@ -92,6 +101,38 @@ async def test_sixteen_first_publishes_read_the_key_account_and_site_once() -> N
     store.opened.set()
     assert await publishing == [set()] * 16
     assert store.reads == {"key": 1, "version": 1, "sites": 1}
+
+
+class _FailingOnceStore(_GatedStore):
+    """The first read of `failing` fails (the database restarting, a statement timing out)
+    once opened; every other read answers."""
+
+    def __init__(self, failing: str) -> None:
+        super().__init__()
+        self.failing = failing
+
+    async def _read(self, name: str, answer: T) -> T:
+        first = name == self.failing and not self.reads[name]
+        found = await super()._read(name, answer)
+        if first:
+            raise Unavailable(f"the {name} read failed")
+        return found
+
+
+@pytest.mark.parametrize("failing", ["key", "version", "sites"])
+async def test_a_shared_read_that_fails_fails_only_the_publish_whose_read_it_was(
+    failing: str,
+) -> None:
+    store = _FailingOnceStore(failing)
+    cache = PublishCache(cast(Store, store))
+    publishing = asyncio.ensure_future(_first_publishes_each(cache, 16))
+    await _asked(store, "key", 1)
+    store.opened.set()
+    outcomes = await publishing
+    assert [type(outcome) for outcome in outcomes].count(Unavailable) == 1
+    assert outcomes.count(set()) == 15
+    # The 15 others tried once more, together: one read more, not 15.
+    assert store.reads == {"key": 1, "version": 1, "sites": 1} | {failing: 2}
 
 
 async def _asked_twice(

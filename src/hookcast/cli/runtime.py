@@ -69,7 +69,11 @@ class Runtime:
         reads and writes no webhook secret (bootstrap.open_settings_store)."""
         store = await open_settings_store(settings, secrets=secrets)
         metrics = Metrics(webhooks_per_account=settings.max_webhooks_per_account)
-        tracer = open_tracer(settings.otel_exporter_otlp_endpoint, os.environ)
+        tracer = open_tracer(
+            settings.otel_exporter_otlp_endpoint,
+            os.environ,
+            trust_traceparent=settings.otel_trust_traceparent,
+        )
         services = build_services(
             store,
             clock=utc_now,

@@ -49,8 +49,9 @@ class Tracer(Protocol):
     """Starts HookCast's spans. Must not block or raise into the caller."""
 
     def publish_request(self, traceparent: str | None) -> PublishTrace:
-        """A publish request's span, continuing the publisher's trace when `traceparent`
-        (its header, unchecked) is a valid W3C traceparent, else starting a new trace."""
+        """A publish request's span. `traceparent` is the publisher's header, unchecked: when
+        it is a valid W3C traceparent the span is linked to it (or, where the operator trusts
+        publishers, continues its trace and follows its sampling decision)."""
 
     def fanout(self) -> AbstractContextManager[FanoutTrace]:
         """The span of storing a publish's events and deliveries, a child of the current

@@ -11,7 +11,8 @@ refused (`ConfigChanged`), the account is read again and the publish retried. A 
 never acts on anything older than what its own transaction would have read, on any number
 of API servers.
 
-Publishes that miss the same entry at once share one read of it (`_Reads`). A fresh `serve`
+Publishes that miss the same entry at once share one read of it (`_Reads`); if it fails, it
+fails the publish that began it, and the others try once more (together). A fresh `serve`
 taking 16 concurrent publishers used to read the key, the account and its site 16 times
 over, each read on a connection of its own: the pool opened 16 PostgreSQL backends for the
 first requests instead of 3, each paying its start-up (~15 ms of PostgreSQL's CPU), asyncpg's
@@ -172,16 +173,29 @@ class _Reads(Generic[H, R]):
     async def read(self, key: H, start: Callable[[], Awaitable[R]]) -> tuple[R, bool]:
         """The result of the read of `key` under way, or of one `start` begins now, and
         whether it was begun now (a read joined may have begun before a change the caller
-        knows of)."""
+        knows of).
+
+        A read that fails fails the caller that began it. One that joined it tries once
+        more, in a read begun now or since (shared again): a database error or a timeout
+        meeting one publish's read would otherwise fail every publish waiting on it.
+        """
+        task, fresh = self._under_way(key, start)
+        try:
+            return await _shielded(task), fresh
+        except Exception:
+            if fresh:
+                raise
+            task, fresh = self._under_way(key, start)  # after another caller's failure
+            return await _shielded(task), fresh
+
+    def _under_way(self, key: H, start: Callable[[], Awaitable[R]]) -> tuple[asyncio.Task[R], bool]:
         task = self._running.get(key)
-        fresh = task is None
-        if task is None:
-            task = asyncio.ensure_future(start())
-            self._running[key] = task
-            task.add_done_callback(lambda done: self._finished(key, done))
-        # Shielded: a publisher that goes away (its client disconnected) must not cancel
-        # the read the others wait for.
-        return await asyncio.shield(task), fresh
+        if task is not None and not task.done():
+            return task, False
+        task = asyncio.ensure_future(start())
+        self._running[key] = task
+        task.add_done_callback(lambda done: self._finished(key, done))
+        return task, True
 
     def forget(self, key: H) -> None:
         """The next read of `key` starts anew, whatever is under way."""
@@ -196,6 +210,12 @@ class _Reads(Generic[H, R]):
             del self._running[key]
         if not task.cancelled():
             task.exception()  # retrieved: a failure reaches each waiter, never the loop's log
+
+
+async def _shielded(task: asyncio.Task[R]) -> R:
+    # A publisher that goes away (its client disconnected) must not cancel the read the
+    # others wait for.
+    return await asyncio.shield(task)
 
 
 def _remember(entries: dict[K, V], key: K, value: V, *, limit: int) -> None:

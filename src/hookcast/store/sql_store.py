@@ -191,6 +191,7 @@ class SqlStore:
         self._foreseen = ForeseenNotices()  # the notices a recording tells (PostgreSQL)
         self._horizon = horizon_sql.KnownHorizon()  # as the last claim found it (store/horizon.py)
         self._edit_listeners: list[Callable[[str], None]] = []  # watch_edits
+        self._walks: dict[str, object] = {}  # `_pause_or_resume_in_batches`
 
     def __repr__(self) -> str:
         return f"SqlStore({self._connector!r})"
@@ -410,25 +411,52 @@ class SqlStore:
             if webhook.enabled:
                 await notify(tx)
             await account_sql.config_changed(tx, webhook.account_id)
+            # Inside the write, so in the order the saves commit: the walk of the last one
+            # committed is never the one stopped.
+            walking = self._walk_begins(webhook.id) if walk else None
         # Told before the walk: a worker's queued deliveries of a paused webhook go back
         # paused now, not once its last batch has committed.
         self.edited(webhook.id)
-        if walk:
-            await self._pause_or_resume_in_batches(webhook.id, enabled=webhook.enabled, now=now)
+        if walking is not None:
+            await self._pause_or_resume_in_batches(
+                webhook.id, enabled=webhook.enabled, now=now, walking=walking
+            )
         if webhook.enabled:
             self._wakeup.notify()
 
+    def _walk_begins(self, webhook_id: str) -> object:
+        """The token of a save's walk of `webhook_id`'s deliveries, which stops any walk of
+        them under way."""
+        walking = self._walks[webhook_id] = object()
+        return walking
+
     async def _pause_or_resume_in_batches(
-        self, webhook_id: str, *, enabled: bool, now: datetime
+        self, webhook_id: str, *, enabled: bool, now: datetime, walking: object
     ) -> None:
         """Pauses the webhook's pending deliveries, or resumes its paused ones, `_MOVE_BATCH`
         of its deliveries walked per write, the loop running between them (SQLite: see
         store/pause_walk.py). Between batches a disabled webhook has pending deliveries
         still: a worker claiming one parks it, paused (delivery/worker.py `_sendable`), as
         for a publish racing a pause, so none is sent. A walk cut short (the process
-        stopped) is finished by the webhook's next save, which walks again."""
+        stopped) is finished by the webhook's next save, which walks again.
+
+        A walk stops, too, once a later save of the webhook (`walking` no longer the last
+        token) has begun walking from the start: every save walks the webhook's whole
+        history, not only what it moves, so 20 saves at once (a tenant renaming its webhook
+        in a loop) walked it 20 times over, every account's writes queued behind each batch
+        (attack 20: 40,000 deliveries, 400 batches, another account's publishes waiting up
+        to 1.75 s)."""
+        try:
+            await self._walk(webhook_id, enabled=enabled, now=now, walking=walking)
+        finally:
+            if self._walks.get(webhook_id) is walking:
+                del self._walks[webhook_id]
+
+    async def _walk(
+        self, webhook_id: str, *, enabled: bool, now: datetime, walking: object
+    ) -> None:
         after: pause_walk.Position | None = pause_walk.START
-        while after is not None:
+        while after is not None and self._walks.get(webhook_id) is walking:
             async with self._writing() as tx:
                 walked = await pause_walk.pause_or_resume_some(
                     tx,
@@ -961,6 +989,8 @@ class _TransactionView(SqlStore):
         self._horizon = horizon_sql.KnownHorizon()
         # Its own, never told: its edits commit when the caller commits, after they return.
         self._edit_listeners = []
+        # Its own: its walks are in the caller's transaction, which may yet be rolled back.
+        self._walks = {}
 
     @asynccontextmanager
     async def _in_callers(self) -> AsyncIterator[Transaction]:

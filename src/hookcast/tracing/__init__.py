@@ -36,14 +36,18 @@ def traces_endpoint(configured: str, environ: Mapping[str, str]) -> str | None:
     return _with_traces_path(base) if base else None
 
 
-def open_tracer(configured: str, environ: Mapping[str, str]) -> Tracer | None:
-    """The process's tracer, exporting over OTLP/HTTP, or None when tracing is off."""
+def open_tracer(
+    configured: str, environ: Mapping[str, str], *, trust_traceparent: bool = False
+) -> Tracer | None:
+    """The process's tracer, exporting over OTLP/HTTP, or None when tracing is off;
+    `trust_traceparent` (HOOKCAST_OTEL_TRUST_TRACEPARENT): publishers' traces are continued,
+    their sampling decisions followed (hookcast/tracing/otel.py)."""
     endpoint = traces_endpoint(configured, environ)
     if endpoint is None:
         return None
     from hookcast.tracing.otel import OtelTracer  # only now: see the module's docstring
 
-    return OtelTracer.exporting(endpoint)
+    return OtelTracer.exporting(endpoint, trust_traceparent=trust_traceparent)
 
 
 def _flag(environ: Mapping[str, str], name: str) -> str:

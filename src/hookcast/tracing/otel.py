@@ -1,6 +1,7 @@
 """The `Tracer` port on OpenTelemetry's SDK, exporting spans over OTLP/HTTP (protobuf).
 
-Spans: the publish request (SERVER, continuing the publisher's `traceparent`), its fan-out
+Spans: the publish request (SERVER, a new trace linked to the publisher's `traceparent`, or
+continuing it where the operator trusts publishers: HOOKCAST_OTEL_TRUST_TRACEPARENT), its fan-out
 (INTERNAL, whose context is kept with the events), and each delivery attempt (CLIENT, the
 fan-out's child, whose context is the `traceparent` header the receiver gets). The SDK reads
 the standard OTEL_* variables itself: OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES, the
@@ -20,7 +21,7 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from hookcast.domain.formats import format_of
@@ -35,26 +36,37 @@ _PUBLISH_ROUTE = "/v2/events/"
 
 class OtelTracer:
     """HookCast's spans on one TracerProvider of its own (never the global one, so that a
-    host application's tracing, or a test's, is left alone)."""
+    host application's tracing, or a test's, is left alone).
 
-    def __init__(self, provider: TracerProvider) -> None:
+    `trust_traceparent`: a publisher's `traceparent` is continued, its sampled flag followed.
+    Otherwise (a shared deployment's publishers are not the operator's) the publish starts a
+    trace of HookCast's own, linked to the publisher's span: a publisher's flag would decide
+    what the operator's sampler exports, and a ratio sampler reads the trace id, which the
+    publisher chose too."""
+
+    def __init__(self, provider: TracerProvider, *, trust_traceparent: bool = False) -> None:
         self._provider = provider
         self._tracer = provider.get_tracer("hookcast")
+        self._trust_traceparent = trust_traceparent
 
     @classmethod
-    def exporting(cls, endpoint: str) -> OtelTracer:
+    def exporting(cls, endpoint: str, *, trust_traceparent: bool = False) -> OtelTracer:
         """A tracer batching its spans to the OTLP/HTTP `endpoint` (the full traces URL)."""
         provider = TracerProvider(resource=_resource())
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
-        return cls(provider)
+        return cls(provider, trust_traceparent=trust_traceparent)
 
     def publish_request(self, traceparent: str | None) -> _RequestTrace:
-        parent = _parent(traceparent)
+        publisher = _parent(traceparent)
+        parent, links = (
+            (publisher, []) if self._trust_traceparent else (Context(), _link(publisher))
+        )
         span = self._tracer.start_span(
             f"POST {_PUBLISH_ROUTE}",
             context=parent,
             kind=SpanKind.SERVER,
             attributes={"http.request.method": "POST", "http.route": _PUBLISH_ROUTE},
+            links=links,
         )
         # Current until finished, so the fan-out below is its child.
         token = context.attach(trace.set_span_in_context(span, parent))
@@ -149,6 +161,13 @@ def _parent(traceparent: str | None) -> Context:
     if traceparent is None:
         return Context()
     return _PROPAGATOR.extract({"traceparent": traceparent}, context=Context())
+
+
+def _link(publisher: Context) -> list[Link]:
+    """A link to the publisher's span, when it named a valid one: the sampler reads no flag
+    of a link, a trace backend shows the way back to the publisher's trace."""
+    found = trace.get_current_span(publisher).get_span_context()
+    return [Link(found)] if found.is_valid else []
 
 
 def _resource() -> Resource:

@@ -1,5 +1,6 @@
 """The spans HookCast makes (hookcast/tracing/otel.py), kept in memory: whose children they
-are, what they say about an attempt, and what the receiver's traceparent names."""
+are, what they say about an attempt, what the receiver's traceparent names, and what a
+publisher's traceparent may decide."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.sampling import ParentBasedTraceIdRatio, Sampler
 from opentelemetry.trace import SpanKind, StatusCode
 
 from hookcast.domain.models import DeliveryStatus
@@ -27,11 +29,24 @@ def spans() -> Iterator[InMemorySpanExporter]:
     exporter.shutdown()
 
 
+def _tracer(
+    spans: InMemorySpanExporter, *, trust_traceparent: bool, sampler: Sampler | None = None
+) -> OtelTracer:
+    provider = TracerProvider(sampler=sampler)
+    provider.add_span_processor(SimpleSpanProcessor(spans))
+    return OtelTracer(provider, trust_traceparent=trust_traceparent)
+
+
 @pytest.fixture
 def tracer(spans: InMemorySpanExporter) -> OtelTracer:
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(spans))
-    return OtelTracer(provider)
+    """As by default: publishers' traceparents are not trusted."""
+    return _tracer(spans, trust_traceparent=False)
+
+
+@pytest.fixture
+def trusting(spans: InMemorySpanExporter) -> OtelTracer:
+    """As with HOOKCAST_OTEL_TRUST_TRACEPARENT=true."""
+    return _tracer(spans, trust_traceparent=True)
 
 
 def _claimed(traceparent: str | None, *, attempts: int = 0) -> ClaimedDelivery:
@@ -66,16 +81,16 @@ def _hex(span: ReadableSpan) -> tuple[str, str, str]:
     )
 
 
-def test_publish_fanout_and_attempt_are_one_trace_under_the_publisher(
-    tracer: OtelTracer, spans: InMemorySpanExporter
+def test_publish_fanout_and_attempt_are_one_trace_under_a_trusted_publisher(
+    trusting: OtelTracer, spans: InMemorySpanExporter
 ) -> None:
-    request = tracer.publish_request(f"00-{TRACE}-{SPAN}-01")
-    with tracer.fanout() as fanout:
+    request = trusting.publish_request(f"00-{TRACE}-{SPAN}-01")
+    with trusting.fanout() as fanout:
         fanout.counted(events=1, deliveries=3)
         kept = fanout.traceparent
     request.finish(status_code=202)
     claimed = _claimed(kept)
-    attempt = tracer.attempt(claimed)
+    attempt = trusting.attempt(claimed)
     sent = attempt.traceparent
     attempt.finish(_report(claimed, 200, DeliveryStatus.SUCCEEDED))
 
@@ -99,6 +114,44 @@ def test_publish_fanout_and_attempt_are_one_trace_under_the_publisher(
     )
     assert attempt_span.status.status_code is StatusCode.UNSET
     assert dict(fanout_span.attributes or {}) == {"hookcast.events": 1, "hookcast.deliveries": 3}
+
+
+def test_an_untrusted_publishers_span_is_a_link_of_a_trace_of_hookcasts_own(
+    tracer: OtelTracer, spans: InMemorySpanExporter
+) -> None:
+    request = tracer.publish_request(f"00-{TRACE}-{SPAN}-00")  # "do not sample" is not obeyed
+    with tracer.fanout() as fanout:
+        kept = fanout.traceparent
+    request.finish(status_code=202)
+
+    fanout_span, publish_span = spans.get_finished_spans()
+    assert publish_span.parent is None
+    own_trace = _hex(publish_span)[0]
+    assert own_trace != TRACE
+    assert [
+        (f"{link.context.trace_id:032x}", f"{link.context.span_id:016x}")
+        for link in publish_span.links
+    ] == [(TRACE, SPAN)]
+    version, trace_id, span_id, flags = kept.split("-")
+    assert (version, trace_id, span_id) == ("00", own_trace, _hex(fanout_span)[1])
+    assert int(flags, 16) & 1  # sampled, as the operator's sampler (by default) decided
+
+
+# A ratio sampler samples a trace whose id's low 64 bits are under ratio * 2**64: an id a
+# publisher picks with low bits of 1 passes even one in a billion.
+@pytest.mark.parametrize(
+    "traceparent", [f"00-{TRACE}-{SPAN}-01", f"00-{'f' * 16}{'0' * 15}1-{SPAN}-00"]
+)
+def test_an_untrusted_publisher_cannot_make_the_operators_sampler_export_its_spans(
+    spans: InMemorySpanExporter, traceparent: str
+) -> None:
+    rarely = _tracer(spans, trust_traceparent=False, sampler=ParentBasedTraceIdRatio(1e-9))
+    for _ in range(20):
+        request = rarely.publish_request(traceparent)
+        with rarely.fanout():
+            pass
+        request.finish(status_code=202)
+    assert spans.get_finished_spans() == ()
 
 
 @pytest.mark.parametrize("header", [None, "", "garbage", f"00-{'0' * 32}-{SPAN}-01", "01-x"])
@@ -131,14 +184,14 @@ def test_an_abandoned_attempt_ends_as_an_error(
     assert "abandoned" in (span.status.description or "")
 
 
-def test_an_unsampled_publisher_gets_no_spans_but_its_trace_still_reaches_the_receiver(
-    tracer: OtelTracer, spans: InMemorySpanExporter
+def test_an_unsampled_trusted_publisher_gets_no_spans_but_its_trace_reaches_the_receiver(
+    trusting: OtelTracer, spans: InMemorySpanExporter
 ) -> None:
-    request = tracer.publish_request(f"00-{TRACE}-{SPAN}-00")
-    with tracer.fanout() as fanout:
+    request = trusting.publish_request(f"00-{TRACE}-{SPAN}-00")
+    with trusting.fanout() as fanout:
         kept = fanout.traceparent
     request.finish(status_code=202)
-    attempt = tracer.attempt(_claimed(kept))
+    attempt = trusting.attempt(_claimed(kept))
     attempt.finish(None)
 
     assert spans.get_finished_spans() == ()

@@ -14,15 +14,18 @@ SQLite has one writer, which serializes them already.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Integer,
     ScalarSelect,
     Select,
     String,
+    TextClause,
     bindparam,
     case,
     delete,
@@ -34,17 +37,28 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.sql.dml import Insert
+from sqlalchemy.sql.dml import Insert, Update
 
-from hookcast.domain.models import FINISHED_STATUSES, Delivery, DeliveryStatus
+from hookcast.domain.models import FINISHED_STATUSES, Delivery, DeliveryStatus, Ordering
 from hookcast.domain.ordering import admit
 from hookcast.store.connector import Transaction
 from hookcast.store.sql import in_list
 from hookcast.store.statement import Statement
 from hookcast.store.tables import deliveries, delivery_chains, webhooks
 from hookcast.store.types import JsonText, Timestamp
+from hookcast.store.webhook_walk import IN_STRETCH
 
-__all__ = ["ChainKey", "admit_deliveries", "advance_chains", "end_chains", "start_chains"]
+__all__ = [
+    "ChainKey",
+    "admit_deliveries",
+    "advance_chains",
+    "end_chains",
+    "end_some_chains",
+    "has_chains",
+    "rejoining",
+    "release_waiting",
+    "start_chains",
+]
 
 ChainKey = tuple[str, str]  # (webhook_id, resource_key)
 
@@ -121,6 +135,28 @@ _SQLITE_JOIN = text("""
 _JOIN = Statement(  # once per publish transaction with ordered deliveries
     lambda database: _PG_JOIN if database == "postgresql" else _SQLITE_JOIN
 )
+
+
+def rejoining(
+    where: Callable[[str], Sequence[ColumnElement[bool] | TextClause]],
+    *,
+    ordered: bool,
+    values: Mapping[str, Any],
+) -> Statement:
+    """An UPDATE of the deliveries `where` finds (given the database) back into sending:
+    those of no resource (`ordered` False), or those of one, their resource keys returned
+    for `start_chains` (a held release, a recovery)."""
+    key = deliveries.c.resource_key
+
+    def build(database: str) -> Update:
+        statement = (
+            update(deliveries)
+            .where(*where(database), key.is_not(None) if ordered else key.is_(None))
+            .values(values)
+        )
+        return statement.returning(key) if ordered else statement
+
+    return Statement(build)
 
 
 async def start_chains(tx: Transaction, keys: Collection[ChainKey]) -> int:
@@ -296,5 +332,68 @@ _RELEASE_WAITING = Statement(
 _END = Statement(
     lambda _: delete(delivery_chains).where(
         delivery_chains.c.webhook_id == bindparam("b_webhook_id")
+    )
+)
+
+
+# SQLite: ordering turned off a stretch of the webhook's deliveries at a time
+# (store/sql_store.py `_end_chains_in_slices`), the loop running between writes.
+
+
+async def has_chains(tx: Transaction, webhook_id: str) -> bool:
+    """Whether the webhook has a chain: a delivery waits only behind a chain's head, so one
+    without has nothing to release (a save's usual case: one index lookup)."""
+    return await tx.fetch_one(_HAS_CHAINS, {"b_webhook_id": webhook_id}) is not None
+
+
+async def release_waiting(
+    tx: Transaction, rowids: str, *, webhook_id: str, now: datetime
+) -> int | None:
+    """A stretch of the webhook's deliveries (store/webhook_walk.py `Move`): its waiting ones
+    made due at `now` (PAUSED if the webhook is disabled), as `end_chains` does them all,
+    while the webhook still does not order its deliveries (else None: the walk stops, the
+    chains stay and those left waiting go in their turn). How many."""
+    if not await _unordered(tx, webhook_id):
+        return None
+    return await tx.execute(_RELEASE_STRETCH, {"b_rowids": rowids, "b_now": now})
+
+
+async def end_some_chains(tx: Transaction, webhook_id: str, *, limit: int) -> bool:
+    """Deletes up to `limit` of the webhook's chains once none of its deliveries waits, while
+    it still does not order them; whether some may be left."""
+    if not await _unordered(tx, webhook_id):
+        return False
+    values = {"b_webhook_id": webhook_id, "b_limit": limit}
+    return await tx.execute(_END_SOME, values) >= limit
+
+
+async def _unordered(tx: Transaction, webhook_id: str) -> bool:
+    row = await tx.fetch_one(_ORDERING, {"b_webhook_id": webhook_id})
+    return row is not None and row[0] == _UNORDERED
+
+
+_UNORDERED = Ordering.NONE.value
+_THIS_WEBHOOKS_CHAINS = delivery_chains.c.webhook_id == bindparam("b_webhook_id")
+_HAS_CHAINS = Statement(
+    lambda _: select(delivery_chains.c.head_id).where(_THIS_WEBHOOKS_CHAINS).limit(1)
+)
+_ORDERING = Statement(
+    lambda _: select(webhooks.c.ordering).where(webhooks.c.id == bindparam("b_webhook_id"))
+)
+_RELEASE_STRETCH = Statement(
+    lambda _: (
+        update(deliveries)
+        .where(IN_STRETCH, deliveries.c.status == _WAITING)
+        .values(status=_sendable(), next_attempt_at=bindparam("b_now", type_=Timestamp))
+    )
+)
+_END_SOME = Statement(
+    lambda _: delete(delivery_chains).where(
+        _THIS_WEBHOOKS_CHAINS,
+        delivery_chains.c.resource_key.in_(
+            select(delivery_chains.c.resource_key)
+            .where(_THIS_WEBHOOKS_CHAINS)
+            .limit(bindparam("b_limit", type_=Integer))
+        ),
     )
 )

@@ -36,7 +36,7 @@ from hookcast.domain.ids import new_resource_id
 from hookcast.domain.leases import MAX_LEASE_LOSSES, lost_attempt
 from hookcast.domain.models import Attempt, Delivery, DeliveryStatus, Event
 from hookcast.ports import DeliveryQuery, DeliveryRecord, DeliveryResult, Page, StoredRow
-from hookcast.store.chains import admit_deliveries, advance_chains, start_chains
+from hookcast.store.chains import admit_deliveries, advance_chains, rejoining, start_chains
 from hookcast.store.claimed_webhooks import STANDING_COLUMNS
 from hookcast.store.coalesce import supersede_older, supersede_retried
 from hookcast.store.connector import Row, Transaction
@@ -73,6 +73,7 @@ from hookcast.store.tables import (
 )
 from hookcast.store.types import Timestamp, from_micros, to_micros
 from hookcast.store.unnest import unnest_insert, unnest_values
+from hookcast.store.webhook_walk import IN_STRETCH
 from hookcast.store.webhooks import lock_webhooks, retried_now
 from hookcast.store.workers import register_claimer
 
@@ -827,19 +828,31 @@ _REJOIN = Statement(
 
 
 async def recover_failed(
-    tx: Transaction, *, account_id: str, webhook_id: str, since: datetime, now: datetime
+    tx: Transaction,
+    *,
+    account_id: str,
+    webhook_id: str,
+    since: datetime,
+    now: datetime,
+    rowids: str | None = None,
 ) -> int:
     """Makes the webhook's failed deliveries created since `since` due at `now`; those of
-    an ordered webhook re-join their resources' chains, in sequence order. Returns how many."""
-    values = {
+    an ordered webhook re-join their resources' chains, in sequence order. Returns how many.
+
+    With `rowids` (SQLite: a JSON array of rowids, a stretch of a walk through the
+    webhook's deliveries, store/webhook_walk.py), those of them only."""
+    values: dict[str, Any] = {
         "b_account_id": account_id,
         "b_webhook_id": webhook_id,
         "b_since": since,
         "b_now": now,
     }
     await lock_webhooks(tx, {webhook_id})  # before its deliveries and chains (replay.py)
-    recovered = await tx.execute(_RECOVER, values)
-    rejoined = await tx.fetch_all(_RECOVER_ORDERED, values)
+    some = rowids is not None
+    if some:
+        values["b_rowids"] = rowids
+    recovered = await tx.execute(_RECOVER_SOME if some else _RECOVER, values)
+    rejoined = await tx.fetch_all(_RECOVER_ORDERED_SOME if some else _RECOVER_ORDERED, values)
     await start_chains(tx, {(webhook_id, key) for (key,) in rejoined})
     return recovered + len(rejoined)
 
@@ -850,33 +863,38 @@ _FAILED_SINCE = (
     deliveries.c.status == _FAILED,
     deliveries.c.created >= bindparam("b_since", type_=Timestamp),
 )
-_RECOVER = Statement(
-    lambda _: (
-        update(deliveries)
-        .where(*_FAILED_SINCE, deliveries.c.resource_key.is_(None))
-        .values(
-            status=_status_for_webhook(),
-            next_attempt_at=bindparam("b_now", type_=Timestamp),
-            completed_at=None,
-            lease_losses=0,
-            lost_lease=None,
-        )
-    )
+
+
+# A stretch of a walk from `since` through the webhook's index holds its rows only, made
+# since then: with those conditions written too, SQLite ranged over that index from `since`
+# for every stretch (40,000 failed deliveries: 22 s to recover, 2.5 s in one statement).
+_FAILED_IN_STRETCH = (
+    deliveries.c.account_id == bindparam("b_account_id"),
+    deliveries.c.status == _FAILED,
+    IN_STRETCH,
 )
-_RECOVER_ORDERED = Statement(
-    lambda _: (
-        update(deliveries)
-        .where(*_FAILED_SINCE, deliveries.c.resource_key.is_not(None))
-        .values(
-            status=_WAITING,
-            next_attempt_at=bindparam("b_now", type_=Timestamp),
-            completed_at=None,
-            lease_losses=0,
-            lost_lease=None,
-        )
-        .returning(deliveries.c.resource_key)
+
+
+def _recover(*, ordered: bool, some: bool) -> Statement:
+    """Failed deliveries made pending (PAUSED under a disabled webhook), or WAITING in
+    their chains (`ordered`, their resource keys returned); those of a stretch if `some`."""
+    return rejoining(
+        lambda _: _FAILED_IN_STRETCH if some else _FAILED_SINCE,
+        ordered=ordered,
+        values={
+            "status": literal(_WAITING) if ordered else _status_for_webhook(),
+            "next_attempt_at": bindparam("b_now", type_=Timestamp),
+            "completed_at": None,
+            "lease_losses": 0,
+            "lost_lease": None,
+        },
     )
-)
+
+
+_RECOVER = _recover(ordered=False, some=False)
+_RECOVER_SOME = _recover(ordered=False, some=True)
+_RECOVER_ORDERED = _recover(ordered=True, some=False)
+_RECOVER_ORDERED_SOME = _recover(ordered=True, some=True)
 
 
 def _delivery_filters(query: DeliveryQuery, *, database: str) -> list[ColumnElement[bool]]:

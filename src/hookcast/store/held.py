@@ -13,7 +13,6 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
-    Executable,
     Integer,
     bindparam,
     exists,
@@ -23,7 +22,7 @@ from sqlalchemy import (
 )
 
 from hookcast.domain.models import DeliveryStatus
-from hookcast.store.chains import start_chains
+from hookcast.store.chains import rejoining, start_chains
 from hookcast.store.connector import Transaction
 from hookcast.store.sql import in_list
 from hookcast.store.statement import Statement
@@ -145,22 +144,15 @@ def _release(*, ordered: bool, batch: bool) -> Statement:
     """Held deliveries made pending (unordered) or waiting in their chains (`ordered`,
     their resource keys returned), those of one batch's ids only if `batch`."""
     status = DeliveryStatus.WAITING if ordered else DeliveryStatus.PENDING
-    key = deliveries.c.resource_key
-
-    def build(database: str) -> Executable:
-        statement = (
-            update(deliveries)
-            .where(
-                *_THIS_WEBHOOKS_HELD,
-                _ENABLED.is_(True),
-                key.is_not(None) if ordered else key.is_(None),
-                *([_in_batch(database)] if batch else []),
-            )
-            .values(status=status.value, next_attempt_at=deliveries.c.created)
-        )
-        return statement.returning(key) if ordered else statement
-
-    return Statement(build)
+    return rejoining(
+        lambda database: [
+            *_THIS_WEBHOOKS_HELD,
+            _ENABLED.is_(True),
+            *([_in_batch(database)] if batch else []),
+        ],
+        ordered=ordered,
+        values={"status": status.value, "next_attempt_at": deliveries.c.created},
+    )
 
 
 _DELIVER = _release(ordered=False, batch=False)

@@ -1,9 +1,11 @@
 """SqlStore: the `Store` port on SQLite (embedded) or PostgreSQL, through a connector.
 
 Each method is one transaction (but on SQLite a webhook's delete, which deletes its
-deliveries a batch at a time first: `_delete_deliveries_in_batches`, its pause or resume,
-which moves its deliveries a batch at a time after saving it:
-`_pause_or_resume_in_batches`, and a release or discard of held deliveries:
+deliveries a batch at a time first: `_delete_deliveries_in_batches`; and the changes over a
+webhook's backlog, made a few stretches a write after the save or recording that starts
+them (store/slices.py): its pause or resume and a disable by the worker,
+`_pause_or_resume_in_batches`, turning its ordering off, `_end_chains_in_slices`, a
+recovery, `recover_deliveries`, and a release or discard of held deliveries,
 `_held_in_batches`). Writes go through
 `_writing` (on SQLite: BEGIN IMMEDIATE on the single writer connection), short reads
 through `_reading` and reads that may cover many rows through `_scanning` (see
@@ -15,8 +17,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager, AbstractContextManager, asynccontextmanager
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Collection,
+    Iterator,
+    Mapping,
+    Sequence,
+)
+from contextlib import (
+    AbstractAsyncContextManager,
+    AbstractContextManager,
+    asynccontextmanager,
+    contextmanager,
+)
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -67,7 +82,7 @@ from hookcast.store import horizon as horizon_sql
 from hookcast.store import mail as mail_sql
 from hookcast.store import operational as operational_sql
 from hookcast.store import operations as operations_sql
-from hookcast.store import pause_walk
+from hookcast.store import pause_walk, webhook_walk
 from hookcast.store import replay as replay_sql
 from hookcast.store import sessions as session_sql
 from hookcast.store import sites as site_sql
@@ -84,9 +99,11 @@ from hookcast.store.file_wakeup import FileWakeup
 from hookcast.store.foreseen import ForeseenNotices
 from hookcast.store.group_commit import GROUP_EVENTS, GroupCommit
 from hookcast.store.quarantine import record_splitting
+from hookcast.store.slices import SLICE_ROWS, write_in_slices
 from hookcast.store.sql import notify
 from hookcast.store.statistics import GrowthStatistics
 from hookcast.store.tables import api_keys, webhooks
+from hookcast.store.types import to_micros
 from hookcast.store.wakeup import Wakeup
 
 __all__ = ["SqlStore"]
@@ -115,15 +132,6 @@ _SQLITE_GROUP_EVENTS = 200
 # A webhook's deliveries deleted per SQLite write when it is deleted (~80 ms for 1,000
 # on a loaded 2-core machine): `_delete_deliveries_in_batches`.
 _DELETE_BATCH = 1000
-# A webhook's deliveries walked per SQLite write when it is paused or resumed, and its held
-# ones released or discarded: `_pause_or_resume_in_batches`, `_held_in_batches`. Through
-# `serve` on a loaded 2-core machine (100,000 deliveries), 4,000 a write answered a pause
-# in 1.8-2.8 s with /healthz waiting 0.15 s at most; 1,000 a write took 8-11 s (a commit
-# per batch) and left /healthz no better off.
-_MOVE_BATCH = 2000
-# Held deliveries a write: each of their batches also finds its last row's `created` and
-# checks the webhook is enabled per row, dearer than a pause's (4,000 held the loop ~0.12 s).
-_HELD_BATCH = 1000
 
 
 def _group_events(connector: Connector) -> int:
@@ -405,9 +413,13 @@ class SqlStore:
                 tx, webhook=webhook, now=now, box=self._box, move_deliveries=not walk
             )
             await rate_sql.forget_bucket(tx, webhook.id)
+            chained = False
             if webhook.ordering is Ordering.NONE:
                 # Ordering turned off (or never on): nothing may stay waiting for a turn.
-                await chain_sql.end_chains(tx, webhook.id, now=now)
+                if walk:
+                    chained = await chain_sql.has_chains(tx, webhook.id)
+                else:
+                    await chain_sql.end_chains(tx, webhook.id, now=now)
             if webhook.enabled:
                 await notify(tx)
             await account_sql.config_changed(tx, webhook.account_id)
@@ -418,9 +430,12 @@ class SqlStore:
         # paused now, not once its last batch has committed.
         self.edited(webhook.id)
         if walking is not None:
-            await self._pause_or_resume_in_batches(
-                webhook.id, enabled=webhook.enabled, now=now, walking=walking
-            )
+            with self._walking(webhook.id, walking):
+                await self._pause_or_resume_in_batches(
+                    webhook.id, enabled=webhook.enabled, now=now, walking=walking
+                )
+                if chained:
+                    await self._end_chains_in_slices(webhook.id, now=now, walking=walking)
         if webhook.enabled:
             self._wakeup.notify()
 
@@ -433,9 +448,9 @@ class SqlStore:
     async def _pause_or_resume_in_batches(
         self, webhook_id: str, *, enabled: bool, now: datetime, walking: object
     ) -> None:
-        """Pauses the webhook's pending deliveries, or resumes its paused ones, `_MOVE_BATCH`
-        of its deliveries walked per write, the loop running between them (SQLite: see
-        store/pause_walk.py). Between batches a disabled webhook has pending deliveries
+        """Pauses the webhook's pending deliveries, or resumes its paused ones, a stretch of
+        its deliveries at a time, the loop running between writes (SQLite: see
+        store/pause_walk.py). Between writes a disabled webhook has pending deliveries
         still: a worker claiming one parks it, paused (delivery/worker.py `_sendable`), as
         for a publish racing a pause, so none is sent. A walk cut short (the process
         stopped) is finished by the webhook's next save, which walks again.
@@ -446,31 +461,75 @@ class SqlStore:
         in a loop) walked it 20 times over, every account's writes queued behind each batch
         (attack 20: 40,000 deliveries, 400 batches, another account's publishes waiting up
         to 1.75 s)."""
+
+        def move(tx: Transaction, rowids: str) -> Awaitable[int | None]:
+            return pause_walk.pause_or_resume(
+                tx, rowids, webhook_id=webhook_id, enabled=enabled, now=now
+            )
+
+        await webhook_walk.walk_deliveries(
+            self._writing,
+            webhook_id=webhook_id,
+            move=self._until_overtaken(webhook_id, walking, move),
+            moved=self._woken(enabled),
+        )
+
+    @contextmanager
+    def _walking(self, webhook_id: str, walking: object) -> Iterator[None]:
+        """The walks of a save (or a disable's recording) holding token `walking`: it is
+        forgotten after them, unless a later save's has taken its place."""
         try:
-            await self._walk(webhook_id, enabled=enabled, now=now, walking=walking)
+            yield
         finally:
             if self._walks.get(webhook_id) is walking:
                 del self._walks[webhook_id]
 
-    async def _walk(
-        self, webhook_id: str, *, enabled: bool, now: datetime, walking: object
+    def _until_overtaken(
+        self, webhook_id: str, walking: object, move: webhook_walk.Move
+    ) -> webhook_walk.Move:
+        """`move`, stopping the walk (None) once a later save of the webhook has begun one."""
+
+        async def current(tx: Transaction, rowids: str) -> int | None:
+            if self._walks.get(webhook_id) is not walking:
+                return None
+            return await move(tx, rowids)
+
+        return current
+
+    def _woken(self, made_due: bool) -> Callable[[int], None] | None:
+        """What a walk's committed writes tell: this process's workers, if they made
+        deliveries due (SQLite: no other process to NOTIFY, store/sql.py)."""
+        return (lambda _: self._wakeup.notify()) if made_due else None
+
+    async def _end_chains_in_slices(
+        self, webhook_id: str, *, now: datetime, walking: object
     ) -> None:
-        after: pause_walk.Position | None = pause_walk.START
-        while after is not None and self._walks.get(webhook_id) is walking:
-            async with self._writing() as tx:
-                walked = await pause_walk.pause_or_resume_some(
-                    tx,
-                    webhook_id=webhook_id,
-                    enabled=enabled,
-                    after=after,
-                    now=now,
-                    limit=_MOVE_BATCH,
-                )
-            if walked.moved and enabled:
-                self._wakeup.notify()
-            after = walked.after
-            if after is not None:
-                await asyncio.sleep(0)  # the loop's other tasks, and queued writers, go now
+        """Ordering turned off on SQLite: the webhook's waiting deliveries made due (paused
+        if it is disabled) a stretch at a time, then its chains deleted, the loop running
+        between writes (store/slices.py); in one statement a webhook's 100,000 waiting
+        deliveries held it for all of them. Each write stops once the webhook orders its
+        deliveries again, or a later save has begun its own walks (`walking`, as a pause's).
+        Until the walk is over, the chains hand on as before: a waiting delivery not yet
+        released goes when its head has finished or when its stretch is walked, whichever
+        comes first; cut short (the process stopped), the chains stay and the webhook's
+        next save walks again."""
+
+        def move(tx: Transaction, rowids: str) -> Awaitable[int | None]:
+            return chain_sql.release_waiting(tx, rowids, webhook_id=webhook_id, now=now)
+
+        await webhook_walk.walk_deliveries(
+            self._writing,
+            webhook_id=webhook_id,
+            move=self._until_overtaken(webhook_id, walking, move),
+            moved=self._woken(True),
+        )
+
+        async def end(tx: Transaction) -> bool:
+            if self._walks.get(webhook_id) is not walking:
+                return False
+            return await chain_sql.end_some_chains(tx, webhook_id, limit=SLICE_ROWS)
+
+        await write_in_slices(self._writing, end)
 
     async def delete_webhook(self, account_id: str, webhook_id: str) -> bool:
         if self.dialect == "sqlite":
@@ -545,18 +604,31 @@ class SqlStore:
         *,
         making_due: bool,
     ) -> int:
-        """Runs a release or discard of held deliveries: on SQLite `_HELD_BATCH` of them a
-        write, oldest first, the loop running between batches (each reads the webhook's
-        state again: a release stops at a pause), as a pause's walk; on PostgreSQL, whose
-        writers do not queue, in one transaction. How many it moved."""
+        """Runs a release or discard of held deliveries: on SQLite `SLICE_ROWS` of them a
+        slice, oldest first, as many slices a write as fit in `WRITE_SECONDS`, the loop
+        running between writes (each slice reads the webhook's state again: a release
+        stops at a pause), as a pause's walk; on PostgreSQL, whose writers do not queue, in
+        one transaction. How many it moved."""
         write = self._making_due if making_due else self._written
         if self.dialect != "sqlite":
             return await write(change(None))
-        total = 0
-        while (moved := await write(change(_HELD_BATCH))) >= _HELD_BATCH:
+        total = made_due = 0
+
+        async def step(tx: Transaction) -> bool:
+            nonlocal total, made_due
+            moved = await change(SLICE_ROWS)(tx)
             total += moved
-            await asyncio.sleep(0)  # the loop's other tasks, and queued writers, go now
-        return total + moved
+            made_due += moved if making_due else 0
+            return moved >= SLICE_ROWS
+
+        def committed() -> None:
+            nonlocal made_due
+            if made_due:
+                self._wakeup.notify()  # SQLite: no other process to NOTIFY (store/sql.py)
+            made_due = 0
+
+        await write_in_slices(self._writing, step, committed=committed)
+        return total
 
     async def _written(self, change: Callable[[Transaction], Awaitable[int]]) -> int:
         async with self._writing() as tx:
@@ -712,6 +784,7 @@ class SqlStore:
         """Records the batch, its pass covering notices about `telling`; or, rolled back
         before anything is written, returns the webhooks whose notices it did not cover."""
         made_due = 0
+        walk = self.dialect == "sqlite"
         try:
             async with self._writing() as tx:
                 # Webhook rows, then delivery rows, then chain rows, then account rows: the
@@ -731,7 +804,9 @@ class SqlStore:
                 # Read in the transaction, after the webhooks' lock: a disable's time (its
                 # `last_modified`) is as late as it can be before it commits.
                 now = datetime.now(UTC)
-                await webhook_sql.apply_health(tx, health, now=now, standing=locked.standing)
+                await webhook_sql.apply_health(
+                    tx, health, now=now, standing=locked.standing, pause=not walk
+                )
                 made_due += await delivery_sql.record_attempts(tx, results)
                 if notices:
                     _, due = await operational_sql.publish_notices(
@@ -748,6 +823,20 @@ class SqlStore:
         self._foreseen.recorded(locked.standing, health)
         if made_due:
             self._wakeup.notify()
+        # Taken once committed, before anything else runs (no await since the commit): in
+        # the order the writes commit, as a save's inside its write (`update_webhook`).
+        walks = {
+            h.webhook_id: self._walk_begins(h.webhook_id)
+            for h in health
+            if walk and h.disable_reason
+        }
+        for webhook_id, walking in sorted(walks.items()):
+            # Their backlogs paused after the recording commits (SQLite: see
+            # `_pause_or_resume_in_batches`): in it, one statement held the loop for all.
+            with self._walking(webhook_id, walking):
+                await self._pause_or_resume_in_batches(
+                    webhook_id, enabled=False, now=now, walking=walking
+                )
         return frozenset()
 
     # the mail outbox (ports/mail.py)
@@ -884,10 +973,31 @@ class SqlStore:
     async def recover_deliveries(
         self, *, account_id: str, webhook_id: str, since: datetime, now: datetime
     ) -> int:
-        return await self._making_due(
-            lambda tx: delivery_sql.recover_failed(
-                tx, account_id=account_id, webhook_id=webhook_id, since=since, now=now
+        if self.dialect != "sqlite":
+            return await self._making_due(
+                lambda tx: delivery_sql.recover_failed(
+                    tx, account_id=account_id, webhook_id=webhook_id, since=since, now=now
+                )
             )
+
+        # SQLite: a walk from `since`, the loop running between its writes (store/slices.py),
+        # as a pause's: in one statement a webhook's 100,000 failed ones held it for all.
+        def move(tx: Transaction, rowids: str) -> Awaitable[int]:
+            return delivery_sql.recover_failed(
+                tx,
+                account_id=account_id,
+                webhook_id=webhook_id,
+                since=since,
+                now=now,
+                rowids=rowids,
+            )
+
+        return await webhook_walk.walk_deliveries(
+            self._writing,
+            webhook_id=webhook_id,
+            move=move,
+            start=webhook_walk.Position(created=to_micros(since), rowid=0),
+            moved=self._woken(True),
         )
 
     async def replay_deliveries(

@@ -415,12 +415,15 @@ async def apply_health(
     *,
     now: datetime,
     standing: Mapping[str, Standing] | None = None,
+    pause: bool = True,
 ) -> None:
-    """Moves each webhook's success/failure marks; disabling also pauses its backlog and,
-    as a pause through the API does, moves the webhook's `last_modified` to `now` (see
-    `_DISABLE`). `standing`: the webhooks' rows as this transaction read them under their
-    lock (store/operational.py lock_standing); a success they show would change nothing is
-    not sent at all.
+    """Moves each webhook's success/failure marks; disabling also pauses its backlog
+    (unless `pause` is False: the caller walks it after the commit, on SQLite,
+    store/sql_store.py `_record_telling`) and, as a pause through the API does, moves the
+    webhook's `last_modified` to `now` (see `_DISABLE`): a claim of one of its deliveries
+    still pending parks it (delivery/worker.py `_sendable`). `standing`: the webhooks' rows
+    as this transaction read them under their lock (store/operational.py lock_standing); a
+    success they show would change nothing is not sent at all.
 
     Rows are updated in id order so concurrent recorders lock webhooks in one order.
     """
@@ -465,7 +468,8 @@ async def apply_health(
         # UPDATE waits for such a publish, whose deliveries the pause then finds, and makes
         # a later one wait for the commit and read the webhook disabled.
         await tx.execute_many(_DISABLE, disabled)
-        await pause_pending(tx, [row["b_id"] for row in disabled])
+        if pause:
+            await pause_pending(tx, [row["b_id"] for row in disabled])
 
 
 def _failure_values(health: WebhookHealth) -> dict[str, Any]:

@@ -178,6 +178,7 @@ async def test_a_lock_held_past_the_busy_timeout_makes_the_write_unavailable(
     assert await impatient_store.get_account(acme.id) == acme
 
 
+@pytest.mark.backlog
 async def test_deleting_a_webhook_with_many_deliveries_lets_the_loop_run_between_batches(
     store: SqlStore,
 ) -> None:
@@ -206,6 +207,7 @@ async def test_deleting_a_webhook_with_many_deliveries_lets_the_loop_run_between
     assert (await store.list_deliveries(_deliveries_of(other.id, theirs.id))).total == len(kept)
 
 
+@pytest.mark.backlog
 async def test_pausing_and_resuming_a_webhook_with_many_deliveries_lets_the_loop_run(
     store: SqlStore,
 ) -> None:
@@ -327,6 +329,7 @@ async def held_store(database_url: str, many_held: _ManyHeld) -> AsyncIterator[S
 
 
 @pytest.mark.parametrize("release", ["deliver", "discard"])
+@pytest.mark.backlog
 async def test_releasing_many_held_deliveries_lets_the_loop_run_between_batches(
     held_store: SqlStore, many_held: _ManyHeld, release: str
 ) -> None:
@@ -353,6 +356,7 @@ async def test_releasing_many_held_deliveries_lets_the_loop_run_between_batches(
     assert (await store.get_webhook(account_id, webhook_id)).held_deliveries == 0  # type: ignore[union-attr]
 
 
+@pytest.mark.backlog
 async def test_recovering_many_failed_deliveries_lets_the_loop_run_between_writes(
     store: SqlStore,
 ) -> None:
@@ -379,6 +383,7 @@ async def test_recovering_many_failed_deliveries_lets_the_loop_run_between_write
     assert await _count(store, other.id, theirs.id, DeliveryStatus.FAILED) == 1
 
 
+@pytest.mark.backlog
 async def test_turning_ordering_off_with_many_waiting_lets_the_loop_run_between_writes(
     store: SqlStore,
 ) -> None:
@@ -408,6 +413,7 @@ async def test_turning_ordering_off_with_many_waiting_lets_the_loop_run_between_
     assert await _count(store, acme.id, hook.id, DeliveryStatus.PENDING) == 20_000
 
 
+@pytest.mark.backlog
 async def test_a_disable_by_the_worker_pauses_a_large_backlog_letting_the_loop_run(
     store: SqlStore,
 ) -> None:

@@ -128,6 +128,9 @@ def test_keys_list_and_revoke(live: LiveServer) -> None:
     table = ok(hookcast(live, "keys", "list"))
     assert made.id in table.stdout
     assert "dashboard screen" in table.stdout
+    # Whoever holds the secret finds its row by the id it starts with, to revoke it.
+    assert made.secret is not None
+    assert made.secret.startswith(f"hck_{made.id}_")
 
     revoked = ok(hookcast(live, "keys", "revoke", made.id))
     assert f"revoked API key {made.id}" in revoked.stderr

@@ -162,6 +162,11 @@ def test_an_empty_account_keeps_its_spacing(browser: Browser, server: Server, wi
     with signed_in(browser, server, width, key) as page:
         empty = page.locator(".empty")
         expect(empty).to_contain_text("No webhooks yet")
+        # Nothing about Flowplayer under it: a first-time user read that card as a step.
+        expect(page.locator("#flowplayer-secret")).to_have_count(0)
+        # Once a Flowplayer secret is set, its card below keeps its distance.
+        server.api("PUT", "/v2/account/flowplayer_secret/", key, {"secret": "x" * 16})
+        page.reload()
         below = box_of(page.locator("#flowplayer-secret"))
         gap = below["y"] - (box_of(empty)["y"] + box_of(empty)["height"])
         assert gap >= 12, f"the empty state touches the card below it ({gap:.0f} px apart)"

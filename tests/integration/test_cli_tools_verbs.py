@@ -179,14 +179,24 @@ def test_tables_fit_80_columns_with_whole_ids_and_zoned_times(live: LiveServer) 
 
 
 def test_the_webhook_list_keeps_a_url_whole_in_80_columns(live: LiveServer) -> None:
-    # It broke a receiver's URL after "http://127.0.0.1:", then neither read nor copied whole.
-    url = f"http://127.0.0.1:{closed_port()}/hooks"
+    # It broke a receiver's URL after "http://127.0.0.1:", then neither read nor copied whole;
+    # then any URL over 36 characters, and "media_availa|ble" in a column of its own.
+    urls = (f"http://127.0.0.1:{closed_port()}/hooks", "https://hooks.broadcaster.example/hookcast")
     events = ("--event", "conversions_complete", "--event", "media_available")
-    created = ok_json(hookcast(live, "webhooks", "create", "--url", url, *events, "--json"))
+    made = [
+        ok_json(hookcast(live, "webhooks", "create", "--url", url, *events, "--json"))
+        for url in urls
+    ]
     listed = ok(hookcast(live, "webhooks", "list")).stdout
-    ok(hookcast(live, "webhooks", "delete", created["id"]))
-    assert max(len(line) for line in listed.splitlines()) <= 80, listed
-    assert any(url in line for line in listed.splitlines()), listed
+    for created in made:
+        ok(hookcast(live, "webhooks", "delete", created["id"]))
+    lines = listed.splitlines()
+    assert max(len(line) for line in lines) <= 80, listed
+    for url in urls:
+        assert any(url in line for line in lines), listed
+    for event in ("conversions_complete", "media_available"):  # each whole, on one line
+        assert any(event in line for line in lines), listed
+    assert any("on all properties" in line for line in lines), listed
 
 
 def test_create_without_event_says_it_means_every_event(live: LiveServer) -> None:

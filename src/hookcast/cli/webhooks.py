@@ -182,33 +182,37 @@ def _retry_policy(value: str) -> str | list[float]:
         return value  # the server's answer explains what is accepted
 
 
-# What rich draws around the list's 4 columns (edges, padding), and the fewest characters
-# events and state fold to, so that a URL keeps its line whole: one folded after
+# What rich draws around the list's 3 columns (edges, padding), and the fewest characters
+# a name and the state fold to, so that a URL keeps its line whole: one folded after
 # "http://127.0.0.1:" is neither read nor copied in one piece.
-_FRAME = 13
-_FOLDED = 11
-_ID_NAME = len("id / name")
+_FRAME = 10
+_FOLDED = 14
 
 
 def _webhook_table(hooks: Sequence[Webhook], title: str, *, width: int) -> Table:
     """The list in `width` columns: each URL whole that fits the room the others leave (a
-    longer one folds there, and takes no room from the others' words)."""
-    room = width - _FRAME - _ID_NAME - 2 * _FOLDED
-    fitting = [len(hook.webhook_url) for hook in hooks if len(hook.webhook_url) <= room]
-    url_width = max([len("url / format"), *fitting])
-    columns = ("id / name", "url / format", "events / sites", "state")
+    longer one folds there, and takes no room from the others' words). The format, events
+    and properties go under the URL: in columns of their own they left a URL 36 characters
+    at 80 columns and folded "media_available" in the middle."""
+    room = width - _FRAME - 2 * _FOLDED
+    longest = max(len(hook.webhook_url) for hook in hooks)
+    columns = ("id / name", "url / events", "state")
     # Only the URL's width is set: a name takes what a wide terminal leaves it (fixed at
     # the 8-character ids' width, a name folded every 9 characters even in 400 columns).
-    shown = table(title, columns, whole={"url / format": url_width})
+    shown = table(title, columns, whole={columns[1]: max(len(columns[1]), min(longest, room))})
     for hook in hooks:
-        sites = _sites(hook)
         shown.add_row(
             f"{hook.id}\n{hook.name}",
-            f"{hook.webhook_url}\n{hook.format}",
-            f"{', '.join(hook.events)}\n{sites}",
+            f"{hook.webhook_url}\n{hook.format}: {', '.join(hook.events)}\n{_listed_sites(hook)}",
             _state(hook),
         )
     return shown
+
+
+def _listed_sites(hook: Webhook) -> str:
+    if hook.every_site:
+        return "on all properties"
+    return "on " + (", ".join(hook.site_ids) or "no property")
 
 
 _ERROR_SHOWN = 60  # characters of the last response body in the table

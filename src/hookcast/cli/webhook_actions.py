@@ -20,7 +20,7 @@ from hookcast.cli.remote import (
     fail,
     print_answer,
 )
-from hookcast.cli.tables import console, kv_table, shorten, when_exact
+from hookcast.cli.tables import console, deliveries, kv_table, shorten, when_exact
 from hookcast.domain.errors import ValidationFailed
 from hookcast.domain.times import TIME_FORMS, timestamp
 
@@ -109,7 +109,7 @@ def recover_webhook(
     if as_json:
         print_answer(client)
         return
-    typer.echo(f"resending {count} failed deliveries of {webhook_id} since {start}", err=True)
+    typer.echo(f"resending {deliveries(count, 'failed')} of {webhook_id} since {start}", err=True)
 
 
 def since_time(text: str, *, now: datetime, option: str = "--since") -> str:

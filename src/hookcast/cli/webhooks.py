@@ -24,7 +24,7 @@ from hookcast.cli.remote import (
     print_answer,
     to_json,
 )
-from hookcast.cli.tables import console, kv_table, shorten, table, when, when_exact
+from hookcast.cli.tables import console, deliveries, kv_table, shorten, table, when, when_exact
 from hookcast.cli.webhook_actions import TIME_HELP, since_time
 from hookcast.cli.webhook_controls import (
     BurstOption,
@@ -538,7 +538,9 @@ def deliver_held(
     """
     with connected(url, api_key) as client:
         count = client.deliver_held_deliveries(webhook_id)
-    typer.echo(f"{count} held deliveries of webhook {webhook_id} are on their way", err=True)
+    typer.echo(
+        f"{deliveries(count, 'held')} of webhook {webhook_id} {_on_the_way(count)}", err=True
+    )
 
 
 @webhooks_app.command("discard-held")
@@ -553,7 +555,7 @@ def discard_held(
     """
     with connected(url, api_key) as client:
         count = client.discard_held_deliveries(webhook_id)
-    typer.echo(f"discarded {count} held deliveries of webhook {webhook_id}", err=True)
+    typer.echo(f"discarded {deliveries(count, 'held')} of webhook {webhook_id}", err=True)
 
 
 @webhooks_app.command("replay")
@@ -596,9 +598,11 @@ def replay_webhook(
             dry_run=dry_run,
         )
     if dry_run:
-        typer.echo(f"{count} deliveries of webhook {webhook_id} would be sent again", err=True)
+        typer.echo(f"{deliveries(count)} of webhook {webhook_id} would be sent again", err=True)
     else:
-        typer.echo(f"{count} deliveries of webhook {webhook_id} are on their way again", err=True)
+        typer.echo(
+            f"{deliveries(count)} of webhook {webhook_id} {_on_the_way(count)} again", err=True
+        )
 
 
 @webhooks_app.command("deliveries")
@@ -645,6 +649,10 @@ def _no_deliveries(
     if total:
         return f"no deliveries of {webhook_id}{wanted} on page {page}: there are {total}"
     return f"no deliveries of {webhook_id}{wanted}"
+
+
+def _on_the_way(count: int) -> str:
+    return "is on its way" if count == 1 else "are on their way"
 
 
 def _delivery_table(deliveries: Iterable[Delivery], title: str) -> Table:

@@ -21,7 +21,12 @@ def _attempt(status: int | None, body: str | None, error: str | None) -> Attempt
     [
         (500, "receiver says no", "HTTP 500", "receiver says no"),
         (200, "ok", None, "ok"),
-        (None, None, "connection refused by 127.0.0.1:9717", "connection refused by 127.0.0.1:9717"),
+        (
+            None,
+            None,
+            "connection refused by 127.0.0.1:9717",
+            "connection refused by 127.0.0.1:9717",
+        ),
         (302, "", "redirects are not followed", "redirects are not followed"),
         (500, "", "HTTP 500", "-"),
     ],

@@ -75,7 +75,9 @@ def test_explain_is_one_line_saying_what_to_check(exc: Exception, url: str, line
 def test_only_an_unknown_id_points_at_the_command_listing_ids() -> None:
     """A webhook that exists but is disabled (409) is not one to look up in the list."""
     disabled = ConflictError(
-        409, "conflict", "webhook '3XruoSw9' is disabled: enable it first, then deliver what is held"
+        409,
+        "conflict",
+        "webhook '3XruoSw9' is disabled: enable it first, then deliver what is held",
     )
     unknown = NotFoundError(404, "not_found", "webhook 'nope1234' was not found")
     assert explain(disabled, URL) == (

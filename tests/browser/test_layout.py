@@ -90,6 +90,24 @@ def test_a_long_url_and_name_stay_inside_their_card_and_page(
 
 
 @pytest.mark.parametrize("width", WIDTHS)
+def test_a_url_on_the_list_fills_its_first_line(
+    browser: Browser, server: Server, receiver: Receiver, width: int
+) -> None:
+    """Broken at its first hyphen, "https://hooks-" stood alone on the first of the two
+    lines the list gives a URL, which then showed less of it than it had room for."""
+    name = f"Hyphen first at {width}"
+    url = receiver.url("/ok/a-" + "b" * 200)
+    webhook_on_property(browser, server, name=name, webhook_url=url)
+    with signed_in(browser, server, width, server.admin) as page:
+        row = page.locator(".webhook-row", has=page.get_by_role("link", name=name))
+        first_line = row.locator(".url code").evaluate(
+            "el => { const r = document.createRange(); r.selectNodeContents(el);"
+            " return r.getClientRects()[0].width; }"
+        )
+        assert first_line >= 0.9 * box_of(row.locator(".url"))["width"], first_line
+
+
+@pytest.mark.parametrize("width", WIDTHS)
 def test_the_health_figures_line_up(
     browser: Browser, server: Server, long_webhook: str, width: int
 ) -> None:
@@ -162,6 +180,11 @@ def test_an_empty_account_keeps_its_spacing(browser: Browser, server: Server, wi
     with signed_in(browser, server, width, key) as page:
         empty = page.locator(".empty")
         expect(empty).to_contain_text("No webhooks yet")
+        # Nothing about Flowplayer under it: a first-time user read that card as a step.
+        expect(page.locator("#flowplayer-secret")).to_have_count(0)
+        # Once a Flowplayer secret is set, its card below keeps its distance.
+        server.api("PUT", "/v2/account/flowplayer_secret/", key, {"secret": "x" * 16})
+        page.reload()
         below = box_of(page.locator("#flowplayer-secret"))
         gap = below["y"] - (box_of(empty)["y"] + box_of(empty)["height"])
         assert gap >= 12, f"the empty state touches the card below it ({gap:.0f} px apart)"

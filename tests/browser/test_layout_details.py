@@ -91,6 +91,9 @@ def test_a_disclosure_triangle_sits_beside_its_summary(
     browser: Browser, server: Server, width: int
 ) -> None:
     key = _fresh_account(server, f"Triangles at {width}")
+    # The card is shown (closed) to an account with a Flowplayer secret and no such webhook.
+    secret = {"secret": "an-organization-secret"}
+    server.api("PUT", "/v2/account/flowplayer_secret/", key, secret)
     with signed_in(browser, server, width, key) as page:
         summary = page.locator("#flowplayer-secret > summary")
         heading = summary.locator("h2")

@@ -109,6 +109,20 @@ async def test_the_event_types_page_names_every_event_in_every_format(board: Boa
     assert "not delivered in this format" in page
 
 
+async def test_the_flowplayer_secret_is_shown_only_to_an_account_using_flowplayer(
+    board: Board,
+) -> None:
+    """Under "No webhooks yet", or beside JW Player webhooks, a card about Flowplayer's
+    secret read as a step of setting up; it appears with the first Flowplayer webhook."""
+    site_id = await board.site()
+    await board.sign_in(board.admin)
+    assert "Flowplayer organization secret" not in (await board.client.get("/webhooks")).text
+    await board.webhook(site_id)
+    assert "Flowplayer organization secret" not in (await board.client.get("/webhooks")).text
+    await board.webhook(site_id, format="flowplayer", events=["VIDEO_READY"])
+    assert "Flowplayer organization secret" in (await board.client.get("/webhooks")).text
+
+
 async def test_a_flowplayer_webhook_says_why_nothing_is_sent_until_the_secret_is_set(
     board: Board,
 ) -> None:

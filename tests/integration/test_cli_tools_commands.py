@@ -281,15 +281,15 @@ def test_webhooks_latest_wins_maximum_ages_and_replay(live: LiveServer) -> None:
     since = ("--since", "2000-01-01T00:00:00Z")
     dry = hookcast(live, "webhooks", "replay", hook_id, *since, "--dry-run")
     assert dry.exit_code == 0, dry.stderr
-    assert "1 deliveries of webhook" in dry.stderr
+    assert "1 delivery of webhook" in dry.stderr
     assert "would be sent again" in dry.stderr
     # How long ago, as `recover --since` reads it: created in the last day.
     ago = hookcast(live, "webhooks", "replay", hook_id, "--since", "1d", "--dry-run")
-    assert "1 deliveries" in ago.stderr, ago.stderr
+    assert "1 delivery " in ago.stderr, ago.stderr
     none = hookcast(live, "webhooks", "replay", hook_id, *since, "--resource", "Other0M1")
     assert "0 deliveries" in none.stderr
     done = hookcast(live, "webhooks", "replay", hook_id, *since, "--event", "media_deleted")
-    assert "1 deliveries of webhook" in done.stderr
+    assert "1 delivery of webhook" in done.stderr
     listed = ok_json(hookcast(live, "webhooks", "deliveries", hook_id, "--json"))
     assert [item["status"] for item in listed["deliveries"]] == ["paused"]  # still disabled
     # It named only ISO 8601 (the server's answer), though a date alone is read too.

@@ -158,6 +158,10 @@ def test_rehearsed_failures_reach_the_delivery_log(live: LiveServer) -> None:
             live, hook_id, lambda d: d.event_id == event_id and d.last_status_code == 503
         )
     assert delivery.attempt_log[0].latency_ms >= 250  # the delay was honoured
+    # What the delivery log shows as its last answer: a failure asked for, not "HTTP 503 ok".
+    assert delivery.attempt_log[0].response_body == (
+        "answered 503 on purpose (hookcast listen --fail-rate)"
+    )
     _delete(live, hook_id)
 
 

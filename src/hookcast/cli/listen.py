@@ -49,6 +49,14 @@ class Answer:
     def status_for(self, chance: float) -> int:
         return self.fail_status if chance < self.fail_rate else self.status
 
+    def body_for(self, status: int) -> str:
+        """What it says with `status`: a failure asked for says so, as the delivery log shows
+        the start of each answer's body ("HTTP 500 ok" read as a broken receiver)."""
+        if 200 <= status < 300:
+            return "ok"
+        option = "--fail-rate" if self.fail_rate and status == self.fail_status else "--status"
+        return f"answered {status} on purpose (hookcast listen {option})"
+
 
 @dataclass(frozen=True, slots=True)
 class Check:
@@ -244,7 +252,8 @@ def make_app(
         console.print(render(body, request.headers, checks, status))
         if answer.delay:
             await asyncio.sleep(answer.delay)
-        return web.Response(status=status, text="refused: bad signature" if refused else "ok")
+        said = "refused: bad signature" if refused else answer.body_for(status)
+        return web.Response(status=status, text=said)
 
     async def ready(_request: web.Request) -> web.Response:
         return web.Response(text="hookcast listen: POST deliveries here\n")

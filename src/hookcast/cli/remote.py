@@ -124,20 +124,21 @@ def explain(exc: Exception, url: str, options: Mapping[str, str] | None = None) 
         line += f": {_KEY_HINT}"
     if exc.status == 403:  # it said what the role may not do, not how to get a stronger one
         line += f": {_ROLE_HINT}"
-    for start, hint in _WHERE_IDS_ARE:  # it said which id is unknown, not where the ids are
-        if exc.description.startswith(start):
+    for status, start, hint in _WHERE_IDS_ARE:  # it said which id is unknown, not where
+        if exc.status == status and exc.description.startswith(start):
             line += f": {hint}"
     return line
 
 
-# An unknown id's error, by how the API's words start, and the command that lists the ids.
+# An unknown id's error, by its status and how the API's words start, and the command that
+# lists the ids. The status too: "webhook 'X' is disabled" (409) names a webhook that exists.
 _WHERE_IDS_ARE = (
-    ("webhook '", "`hookcast webhooks list` shows your webhooks' ids"),
-    ("delivery '", "`hookcast webhooks deliveries WEBHOOK_ID` lists a webhook's deliveries"),
-    ("unknown site id", "`hookcast sites list` shows your properties' ids"),
-    ("site_id: unknown site", "`hookcast sites list` shows your properties' ids"),
-    ("site '", "`hookcast sites list` shows your properties' ids"),
-    ("API key '", "`hookcast keys list` shows your keys' ids"),
+    (404, "webhook '", "`hookcast webhooks list` shows your webhooks' ids"),
+    (404, "delivery '", "`hookcast webhooks deliveries WEBHOOK_ID` lists a webhook's deliveries"),
+    (400, "unknown site id", "`hookcast sites list` shows your properties' ids"),
+    (400, "site_id: unknown site", "`hookcast sites list` shows your properties' ids"),
+    (404, "site '", "`hookcast sites list` shows your properties' ids"),
+    (404, "API key '", "`hookcast keys list` shows your keys' ids"),
 )
 
 

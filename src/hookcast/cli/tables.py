@@ -93,6 +93,12 @@ def when_exact(value: datetime | None) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def deliveries(count: int, kind: str = "") -> str:
+    """ "1 failed delivery", "3 failed deliveries": a count as a person says it."""
+    noun = "delivery" if count == 1 else "deliveries"
+    return f"{count} {kind} {noun}" if kind else f"{count} {noun}"
+
+
 def shorten(text: str | None, width: int) -> str:
     """One line of at most `width` characters, "…" where it was cut; "-" for nothing."""
     flat = " ".join((text or "").split())

@@ -217,9 +217,10 @@ def _say_matched(deliveries: Mapping[str, int] | None, event: str, site_id: str)
         )
     else:
         line = f"matched {matched} webhook{'s' if matched != 1 else ''}"
-    if held:  # "matched 4" of which one sends nothing until someone acts: say which
+    if held:  # "matched 4" of which one sends nothing until someone acts: say why
         line += (
             f" ({held} held, not sent: {'its webhook is' if held == 1 else 'their webhooks are'}"
-            " disabled; hookcast webhooks deliver-held WEBHOOK_ID sends once enabled)"
+            " disabled, or in the Flowplayer format while the account has no organization"
+            " secret; hookcast webhooks deliver-held WEBHOOK_ID sends once that is fixed)"
         )
     typer.echo(line, err=True)

@@ -20,15 +20,16 @@ from hookcast.cli.remote import (
     fail,
     print_answer,
 )
-from hookcast.cli.tables import console, kv_table, shorten, when_exact
+from hookcast.cli.tables import console, deliveries, kv_table, shorten, when_exact
 from hookcast.domain.errors import ValidationFailed
 from hookcast.domain.times import TIME_FORMS, timestamp
 
 if TYPE_CHECKING:
-    from hookcast.sdk.types import Delivery, WebhookSecret
+    from hookcast.sdk.types import Attempt, Delivery, WebhookSecret
 
 __all__ = [
     "TIME_HELP",
+    "attempt_said",
     "deliveries_app",
     "get_delivery",
     "recover_webhook",
@@ -108,7 +109,7 @@ def recover_webhook(
     if as_json:
         print_answer(client)
         return
-    typer.echo(f"resending {count} failed deliveries of {webhook_id} since {start}", err=True)
+    typer.echo(f"resending {deliveries(count, 'failed')} of {webhook_id} since {start}", err=True)
 
 
 def since_time(text: str, *, now: datetime, option: str = "--since") -> str:
@@ -244,12 +245,19 @@ def _delivery_rows(delivery: Delivery) -> list[tuple[str, str]]:
     ]
     for attempt in delivery.attempt_log:
         answer = f"HTTP {attempt.status_code}" if attempt.status_code else "no answer"
-        said = attempt.error or shorten(attempt.response_body, 200)
         rows.append(
             (
                 f"attempt {attempt.number}",
                 f"{when_exact(attempt.started_at)} · {answer} · "
-                f"{attempt.latency_ms:.0f} ms · {said}",
+                f"{attempt.latency_ms:.0f} ms · {attempt_said(attempt, answer)}",
             )
         )
     return rows
+
+
+def attempt_said(attempt: Attempt, answer: str) -> str:
+    """The error, unless it only repeats the answer's status ("HTTP 500"), then the start
+    of the body the receiver answered with: what the receiver said is why it failed."""
+    said = [attempt.error] if attempt.error and attempt.error != answer else []
+    body = shorten(attempt.response_body, 200)
+    return " · ".join([*said, body] if body != "-" or not said else said)

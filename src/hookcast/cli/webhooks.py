@@ -24,7 +24,7 @@ from hookcast.cli.remote import (
     print_answer,
     to_json,
 )
-from hookcast.cli.tables import console, kv_table, shorten, table, when, when_exact
+from hookcast.cli.tables import console, deliveries, kv_table, shorten, table, when, when_exact
 from hookcast.cli.webhook_actions import TIME_HELP, since_time
 from hookcast.cli.webhook_controls import (
     BurstOption,
@@ -182,33 +182,37 @@ def _retry_policy(value: str) -> str | list[float]:
         return value  # the server's answer explains what is accepted
 
 
-# What rich draws around the list's 4 columns (edges, padding), and the fewest characters
-# events and state fold to, so that a URL keeps its line whole: one folded after
+# What rich draws around the list's 3 columns (edges, padding), and the fewest characters
+# a name and the state fold to, so that a URL keeps its line whole: one folded after
 # "http://127.0.0.1:" is neither read nor copied in one piece.
-_FRAME = 13
-_FOLDED = 11
-_ID_NAME = len("id / name")
+_FRAME = 10
+_FOLDED = 14
 
 
 def _webhook_table(hooks: Sequence[Webhook], title: str, *, width: int) -> Table:
     """The list in `width` columns: each URL whole that fits the room the others leave (a
-    longer one folds there, and takes no room from the others' words)."""
-    room = width - _FRAME - _ID_NAME - 2 * _FOLDED
-    fitting = [len(hook.webhook_url) for hook in hooks if len(hook.webhook_url) <= room]
-    url_width = max([len("url / format"), *fitting])
-    columns = ("id / name", "url / format", "events / sites", "state")
+    longer one folds there, and takes no room from the others' words). The format, events
+    and properties go under the URL: in columns of their own they left a URL 36 characters
+    at 80 columns and folded "media_available" in the middle."""
+    room = width - _FRAME - 2 * _FOLDED
+    longest = max(len(hook.webhook_url) for hook in hooks)
+    columns = ("id / name", "url / events", "state")
     # Only the URL's width is set: a name takes what a wide terminal leaves it (fixed at
     # the 8-character ids' width, a name folded every 9 characters even in 400 columns).
-    shown = table(title, columns, whole={"url / format": url_width})
+    shown = table(title, columns, whole={columns[1]: max(len(columns[1]), min(longest, room))})
     for hook in hooks:
-        sites = _sites(hook)
         shown.add_row(
             f"{hook.id}\n{hook.name}",
-            f"{hook.webhook_url}\n{hook.format}",
-            f"{', '.join(hook.events)}\n{sites}",
+            f"{hook.webhook_url}\n{hook.format}: {', '.join(hook.events)}\n{_listed_sites(hook)}",
             _state(hook),
         )
     return shown
+
+
+def _listed_sites(hook: Webhook) -> str:
+    if hook.every_site:
+        return "on all properties"
+    return "on " + (", ".join(hook.site_ids) or "no property")
 
 
 _ERROR_SHOWN = 60  # characters of the last response body in the table
@@ -534,7 +538,9 @@ def deliver_held(
     """
     with connected(url, api_key) as client:
         count = client.deliver_held_deliveries(webhook_id)
-    typer.echo(f"{count} held deliveries of webhook {webhook_id} are on their way", err=True)
+    typer.echo(
+        f"{deliveries(count, 'held')} of webhook {webhook_id} {_on_the_way(count)}", err=True
+    )
 
 
 @webhooks_app.command("discard-held")
@@ -549,7 +555,7 @@ def discard_held(
     """
     with connected(url, api_key) as client:
         count = client.discard_held_deliveries(webhook_id)
-    typer.echo(f"discarded {count} held deliveries of webhook {webhook_id}", err=True)
+    typer.echo(f"discarded {deliveries(count, 'held')} of webhook {webhook_id}", err=True)
 
 
 @webhooks_app.command("replay")
@@ -592,9 +598,11 @@ def replay_webhook(
             dry_run=dry_run,
         )
     if dry_run:
-        typer.echo(f"{count} deliveries of webhook {webhook_id} would be sent again", err=True)
+        typer.echo(f"{deliveries(count)} of webhook {webhook_id} would be sent again", err=True)
     else:
-        typer.echo(f"{count} deliveries of webhook {webhook_id} are on their way again", err=True)
+        typer.echo(
+            f"{deliveries(count)} of webhook {webhook_id} {_on_the_way(count)} again", err=True
+        )
 
 
 @webhooks_app.command("deliveries")
@@ -641,6 +649,10 @@ def _no_deliveries(
     if total:
         return f"no deliveries of {webhook_id}{wanted} on page {page}: there are {total}"
     return f"no deliveries of {webhook_id}{wanted}"
+
+
+def _on_the_way(count: int) -> str:
+    return "is on its way" if count == 1 else "are on their way"
 
 
 def _delivery_table(deliveries: Iterable[Delivery], title: str) -> Table:

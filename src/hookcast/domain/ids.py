@@ -87,5 +87,7 @@ def new_webhook_secret() -> str:
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode("ascii")
 
 
-def new_api_key_secret() -> str:
-    return API_KEY_PREFIX + secrets.token_urlsafe(32)
+def new_api_key_secret(key_id: str) -> str:
+    """`hck_`, the key's id, `_` and 32 random bytes: a person holding a secret finds its key
+    in `keys list` and the dashboard by the id (no secret: those lists show it), to revoke it."""
+    return f"{API_KEY_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"

@@ -90,9 +90,10 @@ class AccountService:
         return new if await self._store.create_first_api_key(new.key) else None
 
     def _new_key(self, account_id: str, *, role: Role, name: str) -> NewApiKey:
-        secret = new_api_key_secret()
+        key_id = new_resource_id()
+        secret = new_api_key_secret(key_id)
         key = ApiKey(
-            id=new_resource_id(),
+            id=key_id,
             account_id=account_id,
             name=v.text(name, field="name", max_length=256, required=False),
             role=role,

@@ -130,3 +130,11 @@ def test_the_failure_share_picks_the_fail_status() -> None:
         204,
         204,
     ]
+
+
+def test_a_failure_asked_for_says_so_in_its_body() -> None:
+    """The delivery log shows the start of the body: "HTTP 503 ok" read as a broken receiver."""
+    flaky = Answer(status=200, fail_rate=0.3, fail_status=503)
+    assert flaky.body_for(200) == "ok"
+    assert flaky.body_for(503) == "answered 503 on purpose (hookcast listen --fail-rate)"
+    assert Answer(status=500).body_for(500) == "answered 500 on purpose (hookcast listen --status)"

@@ -14,6 +14,7 @@ from hookcast.cli.remote import explain, fail, in_options
 from hookcast.cli.webhook_actions import since_time
 from hookcast.cli.webhooks import OPTIONS
 from hookcast.sdk.errors import (
+    ConflictError,
     HookcastConnectionError,
     NotFoundError,
     ServerError,
@@ -69,6 +70,21 @@ URL = "http://127.0.0.1:9000"
 )
 def test_explain_is_one_line_saying_what_to_check(exc: Exception, url: str, line: str) -> None:
     assert explain(exc, url) == line
+
+
+def test_only_an_unknown_id_points_at_the_command_listing_ids() -> None:
+    """A webhook that exists but is disabled (409) is not one to look up in the list."""
+    disabled = ConflictError(
+        409,
+        "conflict",
+        "webhook '3XruoSw9' is disabled: enable it first, then deliver what is held",
+    )
+    unknown = NotFoundError(404, "not_found", "webhook 'nope1234' was not found")
+    assert explain(disabled, URL) == (
+        "webhook '3XruoSw9' is disabled: enable it first, then deliver what is held "
+        "(HTTP 409, conflict)"
+    )
+    assert explain(unknown, URL).endswith(": `hookcast webhooks list` shows your webhooks' ids")
 
 
 def test_a_tls_failure_points_at_the_scheme() -> None:

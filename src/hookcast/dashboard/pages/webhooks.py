@@ -23,6 +23,7 @@ PAGE_LENGTH = 25
 async def list_webhooks(request: Request, dash: DashDep, visit: VisitDep) -> Response:
     number = page_number(request)
     found = await dash.services.webhooks.list(visit.caller, page=PageRequest(number, PAGE_LENGTH))
+    secret_set = await dash.services.accounts.flowplayer_secret_is_set(visit.caller)
     ids = [webhook.id for webhook in found.items]
     counts = await dash.services.deliveries.count_by_hour(
         visit.caller, ids, since=health.window_start(dash.now())
@@ -39,9 +40,21 @@ async def list_webhooks(request: Request, dash: DashDep, visit: VisitDep) -> Res
         page=number,
         pages=pages(found.total, PAGE_LENGTH),
         total=found.total,
-        flowplayer_secret_set=await dash.services.accounts.flowplayer_secret_is_set(visit.caller),
+        flowplayer_secret_set=secret_set,
+        flowplayer_in_use=secret_set or await _has_flowplayer_webhook(dash, visit),
         now=dash.now(),
     )
+
+
+async def _has_flowplayer_webhook(dash: Dashboard, visit: Visit) -> bool:
+    """Whether the account has a Flowplayer-format webhook, whose deliveries its organization
+    secret signs: only then (or once one is set) does the Webhooks page show that secret's
+    card. A first-time user of another platform read it, under "No webhooks yet", as a step
+    of setting up."""
+    found = await dash.services.webhooks.list(
+        visit.caller, page=PageRequest(1, 1), format="flowplayer"
+    )
+    return found.total > 0
 
 
 async def new_webhook(request: Request, dash: DashDep, visit: VisitDep) -> Response:

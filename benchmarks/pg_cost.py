@@ -7,9 +7,10 @@ loads pg_stat_statements.
             sent per delivery (benchmarks/pg_meter.py), with the workers' own CPU per
             delivery and peak memory, the rate and the wall time. `--past-days D`: D days
             of finished deliveries beside them first (benchmarks/past_days.py), as
-            retention keeps. `--event-bytes B`: each event's `data` B bytes larger
-            (benchmarks/payloads.py `padded`); with `--webhooks W`, each event is
-            delivered W times.
+            retention keeps. `--breakdown`: per statement, table, index, WAL record type
+            and server process too (benchmarks/pg_breakdown.py). `--event-bytes B`: each
+            event's `data` B bytes larger (benchmarks/payloads.py `padded`); with
+            `--webhooks W`, each event is delivered W times.
   pace      events published one per request at each --rates for --seconds each (and an idle
             stretch first): CPU per event of HookCast's processes and PostgreSQL's together
             (the scheduler's count, in ns), each HookCast process's wake-ups,
@@ -39,6 +40,7 @@ from benchmarks.drain import drain
 from benchmarks.hookcast_setup import Setup, settings_env
 from benchmarks.latency import paced
 from benchmarks.past_days import seed_past_days
+from benchmarks.pg_breakdown import BREAKDOWN_SETTINGS, BrokenDownMeter
 from benchmarks.pg_meter import METER_SETTINGS, PostgresMeter, wait_recorded, wait_registered
 from benchmarks.procs import HOST, Children, free_port, run_seconds, wait_for_port, wakeups
 from benchmarks.receiving import Receiver
@@ -50,7 +52,7 @@ def _drain(args: argparse.Namespace, server: Any, work: Path) -> dict[str, Any]:
     args.postgres = url
     past = args.past_days
     seeded = (lambda seeded_url: seed_past_days(seeded_url, past)) if past else None
-    meter = PostgresMeter(url)
+    meter = BrokenDownMeter(url) if args.breakdown else PostgresMeter(url)
     return drain(args, work, meter=meter, seeded=seeded, event_bytes=args.event_bytes)
 
 
@@ -258,6 +260,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--idle-seconds", type=float, default=10.0, help="pace: idle first")
     parser.add_argument("--statements", action="store_true", help="add the top statements")
+    parser.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="drain: add where PostgreSQL's work went per delivery (benchmarks/pg_breakdown.py:"
+        " statements with planning timed, tables, indexes, WAL records, its own processes);"
+        " not for measured pairs",
+    )
     parser.add_argument("--label", default="")
     parser.add_argument(
         "--locale",
@@ -279,7 +288,8 @@ def main() -> None:
     args.profile_seconds, args.timeout = 5, 600.0
     work = Path(tempfile.mkdtemp(prefix="hookcast-pgcost-"))
     try:
-        with postgres_server(settings=METER_SETTINGS) as server:
+        settings = METER_SETTINGS + (BREAKDOWN_SETTINGS if args.breakdown else ())
+        with postgres_server(settings=settings) as server:
             run = _drain if args.mode == "drain" else _pace
             result = run(args, server, work)
             if args.mode == "drain" and args.statements:

@@ -1,6 +1,9 @@
 """Migration 0022 on PostgreSQL: the documents tables.py marks UNANALYZED (events' data and
 resource ids, attempts' headers, bodies and errors) get no planner statistics, on every
-partition, those made later included; and a downgrade gives them back."""
+partition, those made later included; and a downgrade gives them back. Migration 0024: every
+column of deliveries gets the sampled target tables.py declares (DELIVERY_STATISTICS: 3,000
+rows a sample, not 30,000), on every day partition too, and a downgrade gives back the
+server's default."""
 
 from __future__ import annotations
 
@@ -14,7 +17,15 @@ from hookcast.store import migrate, to_async_url
 from hookcast.store.migrate import upgrade_schema
 from hookcast.store.partitions import create_sql
 from hookcast.store.rows import event_values
-from hookcast.store.tables import accounts, events, metadata, unanalyzed
+from hookcast.store.tables import (
+    DELIVERY_STATISTICS,
+    accounts,
+    deliveries,
+    events,
+    metadata,
+    statistics_targets,
+    unanalyzed,
+)
 from support import factories as make
 from support.migrations import downgrade_to, fetch_rows
 
@@ -125,3 +136,52 @@ async def test_upgrading_leaves_documents_unanalyzed_and_downgrading_analyzes_th
     await downgrade_to(url, _BEFORE)
     assert await _unanalyzed(url) == {}
     assert {"data", "resource_ids"} <= await _analyzed_columns(url)
+
+
+# Each deliveries relation's (the table's and its partitions') columns and their statistics
+# targets (-1: the server's default).
+_DELIVERY_TARGETS = """
+SELECT c.relname, a.attname, a.attstattarget FROM pg_attribute a
+JOIN pg_class c ON c.oid = a.attrelid
+WHERE (c.oid = 'deliveries'::regclass
+       OR c.oid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = 'deliveries'::regclass))
+    AND a.attnum > 0 AND NOT a.attisdropped
+"""
+_SAMPLED = DELIVERY_STATISTICS["statistics"]
+
+
+async def _delivery_targets(url: str) -> set[int]:
+    """The statistics targets found on the deliveries' columns, every partition's included
+    (at least today's and the week ahead's: asserted)."""
+    rows = await fetch_rows(url, _DELIVERY_TARGETS)
+    assert len({relation for relation, _, _ in rows}) > 7
+    return {target for _, _, target in rows}
+
+
+async def test_every_delivery_column_is_analyzed_from_a_small_sample(
+    postgres_database: str,
+) -> None:
+    assert statistics_targets(deliveries) == {column.name: _SAMPLED for column in deliveries.c}
+    assert _SAMPLED == 10
+    assert await _delivery_targets(postgres_database) == {_SAMPLED}
+
+
+async def test_upgrading_samples_deliveries_and_downgrading_restores_the_default(
+    empty_postgres_url: str,
+) -> None:
+    url = empty_postgres_url
+    before = "0023_lost_lease"
+    await _store_events_at(url, before, 1)
+    assert await _delivery_targets(url) == {-1}
+
+    migrate(url)
+    assert await _delivery_targets(url) == {_SAMPLED}
+    # A day partition made after it gets the target too (a partition does not take its
+    # parent's).
+    day = datetime.now(UTC).date() + timedelta(days=40)
+    for statement in create_sql("deliveries", day):
+        await fetch_rows(url, statement)
+    assert await _delivery_targets(url) == {_SAMPLED}
+
+    await downgrade_to(url, before)
+    assert await _delivery_targets(url) == {-1}

@@ -21,7 +21,7 @@ from sqlalchemy import text
 
 from hookcast.domain.models import DeliveryStatus
 from hookcast.store.connector import Transaction
-from hookcast.store.tables import metadata, unanalyzed
+from hookcast.store.tables import metadata, statistics_targets
 from hookcast.store.types import to_micros
 
 __all__ = [
@@ -49,9 +49,10 @@ ANALYZE_AFTER = "autovacuum_analyze_scale_factor = 0.02, autovacuum_analyze_thre
 # Each table's storage parameters: a delivery day fills its pages to 40%, leaving room for
 # the claimed versions of their rows beside them (a HOT update; migration 0018 says why).
 _STORAGE = {"deliveries": f"{ANALYZE_AFTER}, fillfactor = 40", "attempts": ANALYZE_AFTER}
-# Each table's columns without planner statistics (tables.py UNANALYZED, migration 0022): a
-# partition does not take its parent's statistics targets, so each day's are set here.
-_UNANALYZED = {table: unanalyzed(metadata.tables[table]) for table in PARTITIONED}
+# Each table's columns with a statistics target of their own (tables.py: none on documents,
+# UNANALYZED, migration 0022; the deliveries' 10, migration 0024): a partition does not take
+# its parent's statistics targets, so each day's are set here.
+_TARGETS = {table: statistics_targets(metadata.tables[table]) for table in PARTITIONED}
 _UNFINISHED = tuple(
     status.value
     for status in (DeliveryStatus.PENDING, DeliveryStatus.PAUSED, DeliveryStatus.WAITING)
@@ -97,8 +98,11 @@ def create_sql(table: str, day: date) -> list[str]:
         f"CREATE TABLE IF NOT EXISTS {name} (LIKE {table} INCLUDING DEFAULTS) "
         f"WITH ({_STORAGE[table]})"
     ]
-    if _UNANALYZED[table]:
-        changes = (f"ALTER COLUMN {column} SET STATISTICS 0" for column in _UNANALYZED[table])
+    if _TARGETS[table]:
+        changes = (
+            f"ALTER COLUMN {column} SET STATISTICS {int(target)}"
+            for column, target in _TARGETS[table].items()
+        )
         statements.append(f"ALTER TABLE {name} {', '.join(changes)}")
     return [
         *statements,

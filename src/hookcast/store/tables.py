@@ -3,7 +3,8 @@ a contract test checks the two never drift apart. Ids, references to them and th
 are `byte_ordered`: compared as bytes on both databases ("C" on PostgreSQL, migration 0021;
 tests/contract/test_store_keys_in_byte_order.py checks the two agree on it). Documents no
 statement filters, joins or sorts on keep no planner statistics on PostgreSQL (`UNANALYZED`,
-migration 0022; tests/contract/test_store_statistics_targets.py checks that too)."""
+migration 0022), and deliveries' other columns few (`DELIVERY_STATISTICS`, migration 0024;
+tests/contract/test_store_statistics_targets.py checks both)."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ from hookcast.store.types import JsonText, Timestamp, byte_ordered
 
 __all__ = [
     "ATTEMPT_COLUMNS",
+    "DELIVERY_STATISTICS",
     "UNANALYZED",
     "accounts",
     "api_keys",
@@ -43,6 +45,7 @@ __all__ = [
     "metadata",
     "resource_sequences",
     "sites",
+    "statistics_targets",
     "unanalyzed",
     "webhook_events",
     "webhook_rates",
@@ -71,10 +74,33 @@ _TRACEPARENT = 55  # W3C version 00: "00-" 32 hex "-" 16 hex "-" 2 hex
 # only where a plan reads them").
 UNANALYZED = {"statistics": 0}
 
+# The deliveries' statistics target on PostgreSQL, for every column (the table's info;
+# migration 0024; store/partitions.py sets it on each day partition): ANALYZE samples 300
+# rows per unit of target, so 3,000 rows instead of the default 30,000. Autovacuum analyzes
+# today's partition after every 2% of its rows change (migration 0016), in a busy day once
+# a minute, and store/statistics.py as the events double; of a 50,000-row day that cost
+# 120-140 ms of CPU at the default target and 13-17 ms at 10 (in the bench's drain one
+# such ANALYZE lands in every run on a loaded machine). The plans that read these
+# statistics need few values: five statuses, row counts, and ranges of due and creation
+# times within one day (docs/benchmarks/postgres-delivery.md, "Where PostgreSQL's work goes,
+# by statement, table and process").
+DELIVERY_STATISTICS = {"statistics": 10}
+
+
+def statistics_targets(table: Table) -> dict[str, int]:
+    """`table`'s columns with a statistics target of their own (a column's info, else the
+    table's), by name."""
+    found = {}
+    for column in table.columns:
+        target = column.info.get("statistics", table.info.get("statistics"))
+        if target is not None:
+            found[column.name] = int(target)
+    return found
+
 
 def unanalyzed(table: Table) -> list[str]:
     """The names of `table`'s columns marked UNANALYZED."""
-    return [column.name for column in table.columns if column.info.get("statistics") == 0]
+    return [name for name, target in statistics_targets(table).items() if target == 0]
 
 
 metadata = MetaData(
@@ -356,6 +382,7 @@ deliveries = Table(
         sqlite_where=text("status = 'waiting'"),
         postgresql_where=text("status = 'waiting'"),
     ),
+    info=DELIVERY_STATISTICS,
 )
 
 # One row per (ordered webhook, resource) with an unfinished delivery: `head_id` is the one

@@ -34,8 +34,8 @@ from hookcast.store.events import _loaded_event
 
 _NOW = datetime.now(UTC)
 # A claim's delivery row (`_SQLITE_CLAIMED`'s columns) and its event's (`_LOADED`'s).
-_DELIVERY_ROW = ("d1", "acc", "ev1", "wh1", 0, _NOW, None, None, None, None, None, 0)
-_EVENT_ROW = ("acc", "ev1", "site", "media_available", ["r1"], _NOW, {"a": 1}, _NOW, None, None)
+_DELIVERY_ROW = ("d1", "acc", "ev1", "wh1", 0, _NOW, 1, None, None, None, None, None, 0)
+_EVENT_ROW = ("acc", "ev1", "site", "media_available", ["r1"], _NOW, {"a": 1}, None, None, _NOW)
 _HEADERS = {"content-type": "application/json", "webhook-id": "d1"}
 
 
@@ -107,9 +107,7 @@ def _makers() -> dict[str, tuple[str, Callable[[], object]]]:
         "Event (claim)": ("removed", lambda: _loaded_event(_EVENT_ROW)),
         "ClaimedDelivery (claim)": (
             "removed",
-            lambda: ClaimedDelivery(
-                delivery=delivery, lease_token="t", event=event, webhook=webhook
-            ),
+            lambda: ClaimedDelivery.of(delivery, "t", event, webhook),
         ),
         "Attempt (conclude)": ("removed", make_attempt),
         "DeliveryResult (conclude)": ("removed", make_result),

@@ -121,10 +121,8 @@ async def claim(store: SqlStore, args: argparse.Namespace) -> None:
             )
             elapsed = time.perf_counter() - started
             timings[per_account].append(elapsed / len(claimed) * 1e6)
-            others[per_account].append(
-                sum(1 for c in claimed if c.delivery.account_id != busy.account_id)
-            )
-            leases = [(c.delivery.id, c.lease_token) for c in claimed]
+            others[per_account].append(sum(1 for c in claimed if c.account_id != busy.account_id))
+            leases = [(c.delivery_id, c.lease_token) for c in claimed]
             await store.release_deliveries(leases, now)
     for per_account, samples in timings.items():
         print(

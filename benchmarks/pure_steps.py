@@ -65,9 +65,7 @@ def _measure(calls: int, runs: int) -> dict[str, Any]:
     hook = webhook("acc1", webhook_url="http://127.0.0.1:8080/hook", secret=new_webhook_secret())
     data = {"title": "Benchmark clip 12345", "duration": 123.4, "tags": ["bench"]}
     made = event("acc1", data=data)
-    claimed = ClaimedDelivery(
-        delivery=delivery(made, hook.id), lease_token="t", event=made, webhook=hook
-    )
+    claimed = ClaimedDelivery.of(delivery(made, hook.id), "t", made, hook)
     now = datetime.now(UTC)
     options = WorkerOptions()
     request = attempt.prepare(claimed, now)
@@ -85,10 +83,7 @@ def _measure(calls: int, runs: int) -> dict[str, Any]:
             warn_before=options.disable_warning,
         )
 
-    batch = [
-        ClaimedDelivery(delivery=delivery(made, hook.id), lease_token="t", event=made, webhook=hook)
-        for _ in range(1024)
-    ]
+    batch = [ClaimedDelivery.of(delivery(made, hook.id), "t", made, hook) for _ in range(1024)]
 
     def scheduled() -> float:
         """20 claims' worth through one scheduler, the first while its endpoint is still

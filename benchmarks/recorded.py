@@ -17,11 +17,11 @@ def succeeded(
     row where the claim left it (as the worker hands it back)."""
     return [
         DeliveryResult(
-            delivery_id=c.delivery.id,
+            delivery_id=c.delivery_id,
             lease_token=c.lease_token,
             attempt=Attempt(
-                delivery_id=c.delivery.id,
-                number=c.delivery.attempts + 1,
+                delivery_id=c.delivery_id,
+                number=c.attempts + 1,
                 started_at=at,
                 request_headers=dict(headers),
                 status_code=204,
@@ -32,7 +32,7 @@ def succeeded(
             status=DeliveryStatus.SUCCEEDED,
             next_attempt_at=None,
             completed_at=at,
-            created=c.delivery.created,
+            created=c.created,
             row=c.row,
         )
         for c in claimed

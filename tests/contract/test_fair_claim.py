@@ -77,7 +77,7 @@ def _adder(store: SqlStore) -> AddAccount:
 
 
 def _accounts(claimed: list[ClaimedDelivery]) -> Counter[str]:
-    return Counter(c.delivery.account_id for c in claimed)
+    return Counter(c.account_id for c in claimed)
 
 
 async def test_a_backlog_does_not_keep_another_accounts_fresh_deliveries_out_of_a_claim(
@@ -96,7 +96,7 @@ async def test_a_backlog_does_not_keep_another_accounts_fresh_deliveries_out_of_
 
     assert _accounts(list(oldest_only)) == {busy: 64}
     assert _accounts(list(fair)) == {fresh: 3, busy: 61}  # the batch is still filled
-    assert [c.delivery.created for c in fair] == sorted(c.delivery.created for c in fair)
+    assert [c.created for c in fair] == sorted(c.created for c in fair)
 
 
 async def test_each_account_gets_at_most_its_share_before_the_oldest_fill_the_claim(
@@ -113,7 +113,7 @@ async def test_each_account_gets_at_most_its_share_before_the_oldest_fill_the_cl
 
     # 4 each of the second and third, the rest the first's oldest.
     assert _accounts(list(claimed)) == {first: 22, second: 4, third: 4}
-    assert {c.delivery.created for c in claimed if c.delivery.account_id == second} == {
+    assert {c.created for c in claimed if c.account_id == second} == {
         make.later(1_000 + i) for i in range(4)
     }
 
@@ -174,7 +174,7 @@ async def test_concurrent_fair_claimers_never_share_a_delivery(
         )
     finally:
         await other.close()
-    claimed_ids = [c.delivery.id for batch in batches for c in batch]
+    claimed_ids = [c.delivery_id for batch in batches for c in batch]
     assert len(claimed_ids) == 160
     assert len(set(claimed_ids)) == len(claimed_ids)
 

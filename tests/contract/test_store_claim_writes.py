@@ -90,7 +90,7 @@ async def test_results_that_do_not_say_their_day_are_recorded_too(
 
     await pg_store.record_results([replace(make.succeeded(claimed, DAY), created=None)], [])
 
-    record = await pg_store.get_delivery(account_id, claimed.delivery.id)
+    record = await pg_store.get_delivery(account_id, claimed.delivery_id)
     assert record is not None
     assert record.delivery.status is DeliveryStatus.SUCCEEDED
     assert len(record.attempts) == 1
@@ -119,7 +119,7 @@ async def _past_day_delivered(store: SqlStore, url: str) -> tuple[str, str, str]
     old = await _past_day_claimed(store, url)
     await store.record_results([make.succeeded(old, PAST)], [])
     await store.beat_worker("w1", DAY)
-    return old.delivery.account_id, old.delivery.webhook_id, old.delivery.id
+    return old.account_id, old.webhook_id, old.delivery_id
 
 
 async def _claim_with_day_locked(
@@ -139,7 +139,7 @@ async def _claim_with_day_locked(
             )
     finally:
         await conn.close()
-    return [c.delivery.id for c in claimed]
+    return [c.delivery_id for c in claimed]
 
 
 @pytest.mark.parametrize(
@@ -168,7 +168,7 @@ async def test_a_past_days_delivery_retried_by_hand_is_claimed(
     assert await pg_store.reschedule_delivery(account_id=account_id, delivery_id=old_id, now=DAY)
     claimed = await pg_store.claim_due_deliveries(now=DAY, limit=10, lease_seconds=30)
 
-    assert [c.delivery.id for c in claimed] == [old_id]
+    assert [c.delivery_id for c in claimed] == [old_id]
 
 
 @pytest.mark.parametrize("beside", [0, 1], ids=["alone", "beside_todays"])
@@ -190,8 +190,8 @@ async def test_a_past_days_delivery_retried_after_a_claim_kept_the_horizon_is_cl
     assert await pg_store.reschedule_delivery(account_id=account_id, delivery_id=old_id, now=DAY)
     claimed = await pg_store.claim_due_deliveries(now=DAY, limit=10, lease_seconds=30)
 
-    assert today.delivery.id != old_id
-    assert old_id in {c.delivery.id for c in claimed}
+    assert today.delivery_id != old_id
+    assert old_id in {c.delivery_id for c in claimed}
     assert len(claimed) == 1 + beside
 
 
@@ -204,7 +204,7 @@ async def test_a_delivery_published_into_a_past_day_is_claimed(
     await pg_store.append_events(events=[late], fanout=make.fanout_to(webhook_id))
     claimed = await pg_store.claim_due_deliveries(now=DAY, limit=10, lease_seconds=30)
 
-    assert [c.delivery.event_id for c in claimed] == [late.id]
+    assert [c.event_id for c in claimed] == [late.id]
 
 
 async def test_the_horizon_stays_at_a_past_day_with_a_retry_pending(
@@ -216,7 +216,7 @@ async def test_the_horizon_stays_at_a_past_day_with_a_retry_pending(
     await pg_store.beat_worker("w1", DAY)
     claimed = await pg_store.claim_due_deliveries(now=DAY, limit=10, lease_seconds=30)
 
-    assert [c.delivery.id for c in claimed] == [sent.delivery.id]
+    assert [c.delivery_id for c in claimed] == [sent.delivery_id]
 
 
 async def test_an_attempts_headers_are_stored_compactly_and_read_back_exactly(
@@ -228,7 +228,7 @@ async def test_an_attempts_headers_are_stored_compactly_and_read_back_exactly(
         "Content-Type": "application/json",
         "User-Agent": "HookCast/0.1 (+webhooks)",
         "Authorization": "[redacted]",
-        "webhook-id": claimed.delivery.id,
+        "webhook-id": claimed.delivery_id,
         "webhook-timestamp": str(int(DAY.timestamp())),
         "webhook-signature": "[redacted]",
         "X-Hookcast-Signature": "[redacted]",
@@ -239,7 +239,7 @@ async def test_an_attempts_headers_are_stored_compactly_and_read_back_exactly(
 
     await pg_store.record_results([replace(result, attempt=logged)], [])
 
-    record = await pg_store.get_delivery(account_id, claimed.delivery.id)
+    record = await pg_store.get_delivery(account_id, claimed.delivery_id)
     assert record is not None
     assert list(record.attempts[0].request_headers.items()) == list(sent.items())
     conn = await asyncpg.connect(postgres_database)
@@ -285,7 +285,7 @@ async def _assert_succeeded(
     store: SqlStore, account_id: str, claimed: Sequence[ClaimedDelivery]
 ) -> None:
     for c in claimed:
-        record = await store.get_delivery(account_id, c.delivery.id)
+        record = await store.get_delivery(account_id, c.delivery_id)
         assert record is not None
         assert record.delivery.status is DeliveryStatus.SUCCEEDED
 
@@ -305,7 +305,7 @@ async def test_an_attempt_enters_one_index_which_finds_a_deliverys_attempts(
         )
     finally:
         await conn.close()
-    record = await pg_store.get_delivery(account_id, claimed.delivery.id)
+    record = await pg_store.get_delivery(account_id, claimed.delivery_id)
     assert [row[0].split(" USING btree ")[1] for row in indexes] == [
         "(delivery_id, id, started_at)"
     ]

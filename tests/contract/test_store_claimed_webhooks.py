@@ -119,7 +119,7 @@ async def test_one_claim_of_several_webhooks_carries_each_ones_own_standing(
     assert by_webhook[healthy.id].failing_since is None
     assert by_webhook[third.id].name == "third"
     assert by_webhook[third.id].failing_since is None
-    assert all(c.webhook.id == c.delivery.webhook_id for c in claimed)
+    assert all(c.webhook.id == c.webhook_id for c in claimed)
 
 
 async def test_the_webhooks_now_match_a_claimed_copy_until_an_edit(store: SqlStore) -> None:

@@ -133,9 +133,9 @@ async def test_one_claim_of_two_accounts_gives_each_delivery_its_own_accounts_we
 
     assert len(claimed) == 2
     for delivery in claimed:
-        assert delivery.webhook.account_id == delivery.delivery.account_id
-        assert delivery.webhook.id == delivery.delivery.webhook_id
-    urls = {c.delivery.account_id: c.webhook.webhook_url for c in claimed}
+        assert delivery.webhook.account_id == delivery.account_id
+        assert delivery.webhook.id == delivery.webhook_id
+    urls = {c.account_id: c.webhook.webhook_url for c in claimed}
     assert urls == {
         acme.account_id: "https://acme.example/new",
         other.account_id: "https://receiver.example/hook",
@@ -219,12 +219,12 @@ async def test_a_delivery_made_just_before_the_worker_disabled_its_webhook_is_cl
 
     claimed = await worker_store.claim_due_deliveries(now=after.created, limit=10, lease_seconds=30)
 
-    by_event = {c.delivery.event_id: c for c in claimed}
+    by_event = {c.event_id: c for c in claimed}
     assert set(by_event) == {racing.id, after.id}
     webhook = by_event[racing.id].webhook
     assert not webhook.enabled
-    assert by_event[racing.id].delivery.created <= webhook.last_modified
-    assert by_event[after.id].delivery.created > webhook.last_modified
+    assert by_event[racing.id].created <= webhook.last_modified
+    assert by_event[after.id].created > webhook.last_modified
 
 
 async def test_the_worker_leaves_a_paused_webhooks_last_modified_alone(

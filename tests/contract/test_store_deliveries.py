@@ -43,14 +43,17 @@ async def test_claim_leases_due_deliveries_oldest_first(store: SqlStore) -> None
 
     claimed = await store.claim_due_deliveries(now=make.later(1), limit=10, lease_seconds=LEASE)
 
-    assert [c.event for c in claimed] == events[:2]  # the third is due at +2 s
+    assert [make.carried(c) for c in claimed] == [make.as_claimed(e) for e in events[:2]]
     assert all(c.webhook == hook for c in claimed)
     assert claimed[0].webhook is claimed[1].webhook  # one object per webhook in a batch
-    assert all(c.delivery.status is DeliveryStatus.PENDING for c in claimed)
-    assert all(c.delivery.next_attempt_at == make.later(1 + LEASE) for c in claimed)
+    for c in claimed:  # the third is due at +2 s
+        record = await store.get_delivery(c.account_id, c.delivery_id)
+        assert record is not None
+        assert record.delivery.status is DeliveryStatus.PENDING
+        assert record.delivery.next_attempt_at == make.later(1 + LEASE)
     # Leased rows are not due again until the lease expires.
     again = await store.claim_due_deliveries(now=make.later(2), limit=10, lease_seconds=LEASE)
-    assert [c.event for c in again] == events[2:]
+    assert [make.carried(c) for c in again] == [make.as_claimed(e) for e in events[2:]]
 
 
 async def test_a_claim_whose_webhooks_cannot_be_read_leaves_its_deliveries_due(
@@ -71,7 +74,7 @@ async def test_a_claim_whose_webhooks_cannot_be_read_leaves_its_deliveries_due(
             await store.claim_due_deliveries(now=make.later(1), limit=10, lease_seconds=LEASE)
 
     claimed = await store.claim_due_deliveries(now=make.later(1), limit=10, lease_seconds=LEASE)
-    assert [c.event for c in claimed] == events
+    assert [make.carried(c) for c in claimed] == [make.as_claimed(e) for e in events]
 
 
 async def _claim_deleting(
@@ -109,7 +112,9 @@ async def test_a_webhook_deleted_while_its_delivery_is_claimed_costs_the_claim_n
     _other, kept, others = await _setup(store)
     claimed = await _claim_deleting(store, monkeypatch, gone, now=make.later(1))
 
-    assert [c.event for c in claimed if c.webhook.id == kept.id] == others
+    assert [make.carried(c) for c in claimed if c.webhook.id == kept.id] == [
+        make.as_claimed(e) for e in others
+    ]
     assert {c.webhook.id for c in claimed} <= {gone.id, kept.id}
 
 
@@ -134,7 +139,7 @@ async def test_claim_respects_the_limit(store: SqlStore) -> None:
     first = await store.claim_due_deliveries(now=make.later(9), limit=2, lease_seconds=LEASE)
     rest = await store.claim_due_deliveries(now=make.later(9), limit=10, lease_seconds=LEASE)
     assert (len(first), len(rest)) == (2, 3)
-    assert {c.delivery.id for c in first}.isdisjoint(c.delivery.id for c in rest)
+    assert {c.delivery_id for c in first}.isdisjoint(c.delivery_id for c in rest)
 
 
 async def test_an_expired_lease_makes_the_delivery_due_again(store: SqlStore) -> None:
@@ -145,7 +150,7 @@ async def test_an_expired_lease_makes_the_delivery_due_again(store: SqlStore) ->
     (second,) = await store.claim_due_deliveries(
         now=make.later(LEASE), limit=1, lease_seconds=LEASE
     )
-    assert second.delivery.id == first.delivery.id
+    assert second.delivery_id == first.delivery_id
     assert second.lease_token != first.lease_token
 
 
@@ -157,13 +162,13 @@ async def test_a_stale_lease_records_nothing(store: SqlStore) -> None:
     )
 
     await store.record_results([make.succeeded(stale)], [])
-    record = await store.get_delivery(acme.id, stale.delivery.id)
+    record = await store.get_delivery(acme.id, stale.delivery_id)
     assert record is not None
     assert record.attempts == []
     assert record.delivery.status is DeliveryStatus.PENDING
 
     await store.record_results([make.succeeded(current, at=make.later(LEASE))], [])
-    record = await store.get_delivery(acme.id, current.delivery.id)
+    record = await store.get_delivery(acme.id, current.delivery_id)
     assert record is not None
     assert record.delivery.status is DeliveryStatus.SUCCEEDED
     assert len(record.attempts) == 1
@@ -177,14 +182,14 @@ async def test_results_complete_or_reschedule_and_keep_attempts(store: SqlStore)
         [make.succeeded(done, at=make.later(2)), make.retry_later(retried, retry_at)], []
     )
 
-    finished = await store.get_delivery(acme.id, done.delivery.id)
+    finished = await store.get_delivery(acme.id, done.delivery_id)
     assert finished is not None
     assert finished.delivery.status is DeliveryStatus.SUCCEEDED
     assert finished.delivery.completed_at == make.later(2)
     assert (finished.delivery.attempts, finished.delivery.last_status_code) == (1, 200)
     assert finished.attempts == [make.succeeded(done, at=make.later(2)).attempt]
 
-    waiting = await store.get_delivery(acme.id, retried.delivery.id)
+    waiting = await store.get_delivery(acme.id, retried.delivery_id)
     assert waiting is not None
     assert waiting.delivery.status is DeliveryStatus.PENDING
     assert (waiting.delivery.attempts, waiting.delivery.last_status_code) == (1, 503)
@@ -193,9 +198,9 @@ async def test_results_complete_or_reschedule_and_keep_attempts(store: SqlStore)
 
     # The retry happens, and the policy gives up: attempts accumulate oldest first.
     (again,) = await store.claim_due_deliveries(now=retry_at, limit=5, lease_seconds=5)
-    assert again.delivery.attempts == 1
+    assert again.attempts == 1
     await store.record_results([make.gave_up(again, at=make.later(301))], [])
-    failed = await store.get_delivery(acme.id, retried.delivery.id)
+    failed = await store.get_delivery(acme.id, retried.delivery_id)
     assert failed is not None
     assert failed.delivery.status is DeliveryStatus.FAILED
     assert [a.number for a in failed.attempts] == [1, 2]
@@ -207,9 +212,9 @@ async def test_a_large_batch_records_its_held_results_only(store: SqlStore) -> N
     # retried, and under leases taken back meanwhile (those record nothing).
     acme, _, _ = await _setup(store, events=300)
     claimed = await store.claim_due_deliveries(now=make.later(300), limit=300, lease_seconds=5)
-    stale = {c.delivery.id for c in claimed[::7]}
+    stale = {c.delivery_id for c in claimed[::7]}
     await store.release_deliveries(
-        [(id_, c.lease_token) for c in claimed if (id_ := c.delivery.id) in stale], make.later(300)
+        [(id_, c.lease_token) for c in claimed if (id_ := c.delivery_id) in stale], make.later(300)
     )
     retry_at = make.later(900)
     results = [
@@ -220,9 +225,9 @@ async def test_a_large_batch_records_its_held_results_only(store: SqlStore) -> N
     await store.record_results(results, [])
 
     for n, c in enumerate(claimed):
-        record = await store.get_delivery(acme.id, c.delivery.id)
+        record = await store.get_delivery(acme.id, c.delivery_id)
         assert record is not None
-        if c.delivery.id in stale:
+        if c.delivery_id in stale:
             assert (record.delivery.status, record.attempts) == (DeliveryStatus.PENDING, [])
             assert record.delivery.next_attempt_at == make.later(300)
         elif n % 3:
@@ -240,14 +245,14 @@ async def test_release_gives_leases_back_unattempted(store: SqlStore) -> None:
     one, two = await store.claim_due_deliveries(now=make.later(1), limit=2, lease_seconds=LEASE)
 
     await store.release_deliveries(
-        [(one.delivery.id, one.lease_token), (two.delivery.id, "not-the-token")], make.later(5)
+        [(one.delivery_id, one.lease_token), (two.delivery_id, "not-the-token")], make.later(5)
     )
 
     assert await store.next_due_at() == make.later(5)
     (back,) = await store.claim_due_deliveries(now=make.later(5), limit=5, lease_seconds=LEASE)
-    assert back.delivery.id == one.delivery.id
-    assert back.delivery.attempts == 0
-    record = await store.get_delivery(acme.id, one.delivery.id)
+    assert back.delivery_id == one.delivery_id
+    assert back.attempts == 0
+    record = await store.get_delivery(acme.id, one.delivery_id)
     assert record is not None
     assert record.attempts == []
 
@@ -355,10 +360,10 @@ async def test_health_disable_pauses_the_backlog(store: SqlStore) -> None:
     assert found is not None
     assert (found.enabled, found.disabled_reason) == (False, "410 Gone")
     assert [h.enabled for h in await store.publish_webhooks(acme.id)] == [False]
-    assert await _status(store, acme.id, sent.delivery.id) is DeliveryStatus.FAILED
+    assert await _status(store, acme.id, sent.delivery_id) is DeliveryStatus.FAILED
     # The attempt in flight when the webhook was disabled is recorded, and stays paused.
     await store.record_results([make.retry_later(in_flight, make.later(60))], [])
-    record = await store.get_delivery(acme.id, in_flight.delivery.id)
+    record = await store.get_delivery(acme.id, in_flight.delivery_id)
     assert record is not None
     assert len(record.attempts) == 1
     assert record.delivery.status is DeliveryStatus.PAUSED
@@ -378,9 +383,9 @@ async def test_reschedule_makes_a_delivery_due_now(store: SqlStore) -> None:
     await store.record_results([make.gave_up(claimed)], [])
 
     assert await store.reschedule_delivery(
-        account_id=acme.id, delivery_id=claimed.delivery.id, now=make.later(50)
+        account_id=acme.id, delivery_id=claimed.delivery_id, now=make.later(50)
     )
-    record = await store.get_delivery(acme.id, claimed.delivery.id)
+    record = await store.get_delivery(acme.id, claimed.delivery_id)
     assert record is not None
     assert record.delivery.status is DeliveryStatus.PENDING
     assert record.delivery.completed_at is None
@@ -389,7 +394,7 @@ async def test_reschedule_makes_a_delivery_due_now(store: SqlStore) -> None:
     other = make.account()
     await store.create_account(other)
     assert not await store.reschedule_delivery(
-        account_id=other.id, delivery_id=claimed.delivery.id, now=make.NOW
+        account_id=other.id, delivery_id=claimed.delivery_id, now=make.NOW
     )
     assert not await store.reschedule_delivery(
         account_id=acme.id, delivery_id="dlv_missing", now=make.NOW
@@ -398,9 +403,9 @@ async def test_reschedule_makes_a_delivery_due_now(store: SqlStore) -> None:
     # A manual retry on a disabled webhook waits, paused, for it to be enabled.
     await store.update_webhook(replace(hook, enabled=False), make.later(51))
     assert await store.reschedule_delivery(
-        account_id=acme.id, delivery_id=claimed.delivery.id, now=make.later(52)
+        account_id=acme.id, delivery_id=claimed.delivery_id, now=make.later(52)
     )
-    assert await _status(store, acme.id, claimed.delivery.id) is DeliveryStatus.PAUSED
+    assert await _status(store, acme.id, claimed.delivery_id) is DeliveryStatus.PAUSED
 
 
 async def test_recover_resends_failures_since_a_time(store: SqlStore) -> None:
@@ -424,9 +429,9 @@ async def test_recover_resends_failures_since_a_time(store: SqlStore) -> None:
     )
 
     assert recovered == 2
-    assert await _status(store, acme.id, old.delivery.id) is DeliveryStatus.FAILED
-    assert await _status(store, acme.id, newer.delivery.id) is DeliveryStatus.PENDING
-    assert await _status(store, acme.id, ok.delivery.id) is DeliveryStatus.SUCCEEDED
+    assert await _status(store, acme.id, old.delivery_id) is DeliveryStatus.FAILED
+    assert await _status(store, acme.id, newer.delivery_id) is DeliveryStatus.PENDING
+    assert await _status(store, acme.id, ok.delivery_id) is DeliveryStatus.SUCCEEDED
     assert await store.next_due_at() == make.later(60)
 
 
@@ -457,7 +462,7 @@ async def test_list_deliveries_newest_first_with_filters(store: SqlStore) -> Non
     other = make.account()
     await store.create_account(other)
     assert (await store.list_deliveries(DeliveryQuery(other.id, hook.id))).total == 0
-    assert await store.get_delivery(other.id, claimed[0].delivery.id) is None
+    assert await store.get_delivery(other.id, claimed[0].delivery_id) is None
 
 
 async def test_list_deliveries_finds_by_event_id_resource_id_and_time(store: SqlStore) -> None:
@@ -503,7 +508,7 @@ async def test_concurrent_claimers_never_share_a_delivery(
         )
     finally:
         await other.close()
-    claimed_ids = [c.delivery.id for batch in batches for c in batch]
+    claimed_ids = [c.delivery_id for batch in batches for c in batch]
     assert len(claimed_ids) == 160
     assert len(set(claimed_ids)) == len(claimed_ids)
 

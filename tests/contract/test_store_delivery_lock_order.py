@@ -60,14 +60,14 @@ async def test_a_manual_retry_of_a_delivery_in_flight_and_its_recording_both_com
         secret_key,
         gate_table="webhooks",
         first=lambda store: store.reschedule_delivery(
-            account_id=acme.id, delivery_id=claimed.delivery.id, now=make.later(30)
+            account_id=acme.id, delivery_id=claimed.delivery_id, now=make.later(30)
         ),
         second=lambda store: store.record_results([attempt], [make.failing(hook.id, at=20)]),
     )
 
     assert not cycle, "the manual retry and the recording waited on each other"
     assert outcomes == [True, None]
-    record = await pg_store.get_delivery(acme.id, claimed.delivery.id)
+    record = await pg_store.get_delivery(acme.id, claimed.delivery_id)
     assert record is not None
     assert record.delivery.status is DeliveryStatus.PENDING
     assert record.delivery.attempts == 1  # the attempt in flight was recorded
@@ -226,7 +226,7 @@ async def test_a_replay_and_retention_dropping_its_day_lose_no_delivery(
     assert not cycle, "the replay and retention waited on each other"
     assert outcomes[0] == 1
     assert outcomes[1] == Pruned(deliveries=0, events=0)  # the day kept, nothing deleted
-    record = await pg_store.get_delivery(acme_id, claimed.delivery.id)
+    record = await pg_store.get_delivery(acme_id, claimed.delivery_id)
     assert record is not None, "the replayed delivery was dropped with its day"
     assert record.delivery.status is DeliveryStatus.PENDING
 
@@ -332,4 +332,4 @@ async def test_two_retention_passes_dropping_one_day_both_commit(
     assert not cycle, "the two retention passes waited on each other"
     assert all(isinstance(outcome, Pruned) for outcome in outcomes), outcomes
     assert sum(outcome.deliveries for outcome in outcomes if isinstance(outcome, Pruned)) == 1
-    assert await pg_store.get_delivery(acme.id, claimed.delivery.id) is None
+    assert await pg_store.get_delivery(acme.id, claimed.delivery_id) is None

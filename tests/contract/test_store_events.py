@@ -220,7 +220,7 @@ async def test_a_claimed_event_keeps_the_traceparent_it_was_published_with(
 
     claimed = await store.claim_due_deliveries(now=make.later(1), limit=10, lease_seconds=30)
 
-    assert {c.event.id: c.event.traceparent for c in claimed} == {
+    assert {c.event_id: c.traceparent for c in claimed} == {
         traced.id: traced.traceparent,
         untraced.id: None,
     }

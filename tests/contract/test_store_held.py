@@ -74,7 +74,7 @@ async def test_deliver_held_releases_them_in_publish_order(store: SqlStore) -> N
     assert found.held_deliveries == 0
     first = await store.claim_due_deliveries(now=make.later(10), limit=2, lease_seconds=LEASE)
     rest = await store.claim_due_deliveries(now=make.later(10), limit=2, lease_seconds=LEASE)
-    assert [c.event.id for c in [*first, *rest]] == [event.id for event in events]
+    assert [c.event_id for c in [*first, *rest]] == [event.id for event in events]
 
 
 async def test_discard_held_makes_them_final_and_unsent(store: SqlStore) -> None:

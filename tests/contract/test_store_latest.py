@@ -20,9 +20,7 @@ S, U = DeliveryStatus.SUPERSEDED, DeliveryStatus.SUCCEEDED
 
 
 def _types(claimed: Sequence[ClaimedDelivery]) -> list[tuple[str, str, int | None]]:
-    return sorted(
-        (c.event.resource_ids["media_id"], c.event.type, c.event.sequence) for c in claimed
-    )
+    return sorted((c.resource_ids["media_id"], c.type, c.sequence) for c in claimed)
 
 
 async def test_a_newer_update_supersedes_the_older_unsent_ones(store: SqlStore) -> None:
@@ -146,7 +144,7 @@ async def test_a_replay_counts_then_resends_finished_deliveries_in_range(store: 
     assert counts == {"all": 3, "until 10": 2, "media A": 2, "created": 1}
     # A dry run changed nothing: only the pending one is due.
     (pending,) = await _claim(store, at=41)
-    assert pending.event.sequence == 3
+    assert pending.sequence == 3
     await store.record_results([make.succeeded(pending, make.later(42))], [])
 
     assert await store.replay_deliveries(_replay(setup), now=now, limit=3, dry_run=False) == 4
@@ -175,6 +173,6 @@ async def test_a_replay_to_an_ordered_webhook_goes_in_sequence_order(store: SqlS
     sent = []
     for at in (11, 12, 13):
         (one,) = await _claim(store, at=at)
-        sent.append(one.event.sequence)
+        sent.append(one.sequence)
         await store.record_results([make.succeeded(one, make.later(at + 0.5))], [])
     assert sent == [1, 2, 3]

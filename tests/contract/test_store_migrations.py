@@ -241,7 +241,7 @@ async def test_a_delivery_leased_before_upgrading_stays_leased_until_its_lease_e
     finally:
         await store.close()
     assert early == []
-    assert [claimed.delivery.id for claimed in late] == [leased.id]
+    assert [claimed.delivery_id for claimed in late] == [leased.id]
 
 
 async def test_downgrading_to_0018_gives_back_the_headers_that_were_sent(
@@ -304,13 +304,13 @@ async def _send(store: SqlStore, hook: Webhook, *, count: int) -> dict[str, dict
         headers = {
             "Content-Type": "application/json",  # words of the list
             "User-Agent": "HookCast/0.1 (+webhooks)",
-            "webhook-id": one.delivery.id,  # the attempt's delivery id
+            "webhook-id": one.delivery_id,  # the attempt's delivery id
             "webhook-timestamp": str(int(result.attempt.started_at.timestamp())),
             "webhook-signature": "[redacted]",
             "X-Custom": f"value {number}",  # neither: stored as itself
         }
         results.append(replace(result, attempt=replace(result.attempt, request_headers=headers)))
-        sent[one.delivery.id] = headers
+        sent[one.delivery_id] = headers
     await store.record_results(results, [])
     assert len(sent) == count
     return sent
@@ -390,14 +390,14 @@ async def test_downgrading_to_0018_rewrites_attempts_past_one_batch(
             for number, one in enumerate(claimed):
                 headers = {
                     "Content-Type": "application/json",
-                    "webhook-id": one.delivery.id,
+                    "webhook-id": one.delivery_id,
                     "webhook-timestamp": str(int(at.timestamp())),
                     "X-Custom": f"value {number}",
                 }
                 result = make.retry_later(one, retry_at=make.later(150), at=at)
                 attempt = replace(result.attempt, request_headers=headers)
                 results.append(replace(result, attempt=attempt))
-                sent[(one.delivery.id, attempt.number)] = headers
+                sent[(one.delivery_id, attempt.number)] = headers
             await store.record_results(results, [])
 
     compact = await _scalar(

@@ -644,7 +644,7 @@ def _failed_attempt(hook: Webhook, now_seconds: float) -> HealthSignal:
     """The health signal of a 503 answered `now_seconds` on, as the worker concludes it for a
     delivery that carried `hook` (its copy of the webhook: claimed, or handed over)."""
     event = make.event(hook.account_id)
-    claimed = ClaimedDelivery(make.delivery(event, hook.id), "lease", event, hook)
+    claimed = ClaimedDelivery.of(make.delivery(event, hook.id), "lease", event, hook)
     now = make.later(now_seconds)
     return conclude(
         claimed,

@@ -60,7 +60,7 @@ async def _claim(store: SqlStore, at: float = 1) -> list[ClaimedDelivery]:
 
 
 def _sent(claimed: Sequence[ClaimedDelivery]) -> list[tuple[str, int | None]]:
-    return sorted((c.event.resource_ids["media_id"], c.event.sequence) for c in claimed)
+    return sorted((c.resource_ids["media_id"], c.sequence) for c in claimed)
 
 
 async def _statuses(store: SqlStore, setup: _Setup) -> dict[int | None, DeliveryStatus]:
@@ -114,7 +114,7 @@ async def test_an_ordered_webhook_sends_one_delivery_per_resource_at_a_time(
     first = await _claim(store)
     assert _sent(first) == [("A", 1), ("B", 1)]
     assert await _claim(store) == []  # the rest wait their turn
-    by_media = {c.event.resource_ids["media_id"]: c for c in first}
+    by_media = {c.resource_ids["media_id"]: c for c in first}
     # A's head succeeds, B's is given up by its retry policy: both chains move on.
     await store.record_results(
         [make.succeeded(by_media["A"], make.later(2)), make.gave_up(by_media["B"], make.later(2))],
@@ -140,7 +140,7 @@ async def test_a_stale_result_does_not_move_the_chain(store: SqlStore) -> None:
     await _publish(store, setup, [_media(setup, "A"), _media(setup, "A")])
     (lost,) = await _claim(store)
     (again,) = await _claim(store, at=1 + LEASE + 1)  # the first lease expired: re-claimed
-    assert again.delivery.id == lost.delivery.id
+    assert again.delivery_id == lost.delivery_id
 
     await store.record_results([make.succeeded(lost, make.later(40))], [])  # dropped
 
@@ -156,7 +156,7 @@ async def test_a_head_failed_for_losing_its_workers_lets_the_next_go(store: SqlS
     at = 1.0
     for _ in range(MAX_LEASE_LOSSES):  # claimed, never recorded, its lease lost each time
         (head,) = await _claim(store, at=at)
-        assert head.event.sequence == 1
+        assert head.sequence == 1
         at += LEASE + 1
 
     assert await _claim(store, at=at) == []  # lost once too often: failed, not handed out
@@ -179,7 +179,7 @@ async def test_held_deliveries_join_their_chains_in_publish_order(store: SqlStor
 
     first = await _claim(store, at=6)
     assert _sent(first) == [("A", 1), ("B", 1)]
-    head = next(c for c in first if c.event.resource_ids["media_id"] == "A")
+    head = next(c for c in first if c.resource_ids["media_id"] == "A")
     await store.record_results([make.succeeded(head, make.later(7))], [])
     assert _sent(await _claim(store, at=8)) == [("A", 2)]
 
@@ -217,7 +217,7 @@ async def test_a_manual_retry_of_a_finished_delivery_waits_behind_the_head(
     await _publish(store, setup, [_media(setup, "A", at=3), _media(setup, "A", at=3)])
     (head,) = await _claim(store, at=4)
 
-    for delivery_id in (done.delivery.id, head.delivery.id):
+    for delivery_id in (done.delivery_id, head.delivery_id):
         await store.reschedule_delivery(
             account_id=setup.account.id, delivery_id=delivery_id, now=make.later(5)
         )

@@ -42,7 +42,7 @@ async def test_a_park_while_its_webhook_is_resumed_leaves_the_delivery_pending(
             "UPDATE deliveries SET status = 'pending' WHERE webhook_id = $1 AND status = 'paused'",
             hook.id,
         )
-        parking = pg_store.park_deliveries([(claimed.delivery.id, claimed.lease_token)])
+        parking = pg_store.park_deliveries([(claimed.delivery_id, claimed.lease_token)])
         parked = asyncio.ensure_future(parking)
 
         async def ran_or_waits() -> bool:
@@ -54,6 +54,6 @@ async def test_a_park_while_its_webhook_is_resumed_leaves_the_delivery_pending(
     finally:
         await resumer.close()
 
-    record = await pg_store.get_delivery(acme.id, claimed.delivery.id)
+    record = await pg_store.get_delivery(acme.id, claimed.delivery_id)
     assert record is not None
     assert record.delivery.status is DeliveryStatus.PENDING

@@ -309,13 +309,13 @@ async def test_recording_and_releasing_touch_only_their_own_day(
     claimed = await pg_store.claim_due_deliveries(
         now=days[1] + timedelta(hours=1), limit=10, lease_seconds=30
     )
-    first, second = sorted(claimed, key=lambda c: c.delivery.created)
+    first, second = sorted(claimed, key=lambda c: c.created)
 
     await pg_store.record_results([make.succeeded(second, days[1])], [])
-    await pg_store.release_deliveries([(first.delivery.id, first.lease_token)], days[1])
+    await pg_store.release_deliveries([(first.delivery_id, first.lease_token)], days[1])
 
-    untouched = await pg_store.get_delivery(acme.id, first.delivery.id)
-    sent = await pg_store.get_delivery(acme.id, second.delivery.id)
+    untouched = await pg_store.get_delivery(acme.id, first.delivery_id)
+    sent = await pg_store.get_delivery(acme.id, second.delivery_id)
     assert untouched is not None
     assert sent is not None
     assert (untouched.delivery.status, len(untouched.attempts)) == (DeliveryStatus.PENDING, 0)
@@ -323,4 +323,4 @@ async def test_recording_and_releasing_touch_only_their_own_day(
     again = await pg_store.claim_due_deliveries(
         now=days[1] + timedelta(hours=2), limit=10, lease_seconds=30
     )
-    assert [c.delivery.id for c in again] == [first.delivery.id]  # released, not recorded
+    assert [c.delivery_id for c in again] == [first.delivery_id]  # released, not recorded

@@ -30,7 +30,7 @@ async def _claimed(store: SqlStore, events: int) -> tuple[Account, list[ClaimedD
     published = [make.event(acme.id) for _ in range(events)]
     await store.append_events(events=published, fanout=make.fanout_to(hook.id))
     claimed = await store.claim_due_deliveries(now=make.later(1), limit=events, lease_seconds=LEASE)
-    return acme, sorted(claimed, key=lambda c: c.delivery.id)
+    return acme, sorted(claimed, key=lambda c: c.delivery_id)
 
 
 async def _row_of(database_url: str, delivery_id: str) -> StoredRow:
@@ -73,7 +73,7 @@ async def test_a_claim_names_where_it_left_each_row(store: SqlStore, database_ur
 
     for item in claimed:
         assert item.row is not None
-        assert item.row == await _row_of(database_url, item.delivery.id)
+        assert item.row == await _row_of(database_url, item.delivery_id)
 
 
 async def test_a_delivery_changed_since_its_claim_is_recorded_all_the_same(
@@ -84,14 +84,14 @@ async def test_a_delivery_changed_since_its_claim_is_recorded_all_the_same(
     # PostgreSQL its new version is at another ctid than the one the claim returned; on
     # SQLite the rowid stays.
     await _execute(
-        database_url, "UPDATE deliveries SET status = 'paused' WHERE id = $1", claimed.delivery.id
+        database_url, "UPDATE deliveries SET status = 'paused' WHERE id = $1", claimed.delivery_id
     )
-    moved = claimed.row != await _row_of(database_url, claimed.delivery.id)
+    moved = claimed.row != await _row_of(database_url, claimed.delivery_id)
     assert moved == database_url.startswith("postgres")
 
     await store.record_results([make.succeeded(claimed, make.later(2))], [])
 
-    assert await _state(store, acme.id, claimed.delivery.id) == (DeliveryStatus.SUCCEEDED, 1)
+    assert await _state(store, acme.id, claimed.delivery_id) == (DeliveryStatus.SUCCEEDED, 1)
 
 
 @pytest.mark.parametrize(
@@ -113,11 +113,11 @@ async def test_a_row_naming_another_delivery_of_the_claim_records_only_its_own(
 
     await store.record_results([result], [])
 
-    assert await _state(store, acme.id, mine.delivery.id) == (status, 1)
-    assert await _state(store, acme.id, other.delivery.id) == (DeliveryStatus.PENDING, 0)
+    assert await _state(store, acme.id, mine.delivery_id) == (status, 1)
+    assert await _state(store, acme.id, other.delivery_id) == (DeliveryStatus.PENDING, 0)
     # Its lease is still held: its own result is recorded.
     await store.record_results([make.succeeded(other, make.later(3))], [])
-    assert await _state(store, acme.id, other.delivery.id) == (DeliveryStatus.SUCCEEDED, 1)
+    assert await _state(store, acme.id, other.delivery_id) == (DeliveryStatus.SUCCEEDED, 1)
 
 
 async def test_a_result_whose_lease_was_lost_records_nothing_at_its_row(
@@ -131,8 +131,8 @@ async def test_a_result_whose_lease_was_lost_records_nothing_at_its_row(
     # outcome, carrying the row of the first claim, is dropped.
     await store.record_results([make.succeeded(claimed, make.later(LEASE + 3))], [])
 
-    assert await _state(store, acme.id, claimed.delivery.id) == (DeliveryStatus.PENDING, 0)
-    assert again.delivery.id == claimed.delivery.id
+    assert await _state(store, acme.id, claimed.delivery_id) == (DeliveryStatus.PENDING, 0)
+    assert again.delivery_id == claimed.delivery_id
 
 
 async def test_a_rowid_reused_by_a_newer_delivery_is_left_alone(
@@ -143,7 +143,7 @@ async def test_a_rowid_reused_by_a_newer_delivery_is_left_alone(
     acme, (gone,) = await _claimed(store, 1)
     # Its webhook deleted, the delivery with it; the next delivery made takes its rowid
     # (SQLite gives a new row the largest rowid plus one), and is claimed.
-    await store.delete_webhook(acme.id, gone.delivery.webhook_id)
+    await store.delete_webhook(acme.id, gone.webhook_id)
     hook = make.webhook(acme.id)
     await store.create_webhook(hook)
     await store.append_events(events=[make.event(acme.id)], fanout=make.fanout_to(hook.id))
@@ -152,7 +152,7 @@ async def test_a_rowid_reused_by_a_newer_delivery_is_left_alone(
 
     await store.record_results([make.succeeded(gone, make.later(3))], [])
 
-    assert await _state(store, acme.id, newer.delivery.id) == (DeliveryStatus.PENDING, 0)
-    assert await store.get_delivery(acme.id, gone.delivery.id) is None
+    assert await _state(store, acme.id, newer.delivery_id) == (DeliveryStatus.PENDING, 0)
+    assert await store.get_delivery(acme.id, gone.delivery_id) is None
     await store.record_results([make.succeeded(newer, make.later(4))], [])
-    assert await _state(store, acme.id, newer.delivery.id) == (DeliveryStatus.SUCCEEDED, 1)
+    assert await _state(store, acme.id, newer.delivery_id) == (DeliveryStatus.SUCCEEDED, 1)

@@ -28,7 +28,7 @@ async def test_only_the_held_outcomes_of_a_large_mixed_batch_are_applied(
     await _publish(store, acme.id, count)
     lost = await store.claim_due_deliveries(now=make.NOW, limit=count, lease_seconds=30)
     again = await store.claim_due_deliveries(now=make.later(31), limit=count, lease_seconds=30)
-    assert {c.delivery.id for c in again} == {c.delivery.id for c in lost}
+    assert {c.delivery_id for c in again} == {c.delivery_id for c in lost}
     # Leases held, by the first worker.
     await _publish(store, acme.id, 2 * count)
     held = await store.claim_due_deliveries(now=make.later(31), limit=2 * count, lease_seconds=30)
@@ -47,20 +47,20 @@ async def test_only_the_held_outcomes_of_a_large_mixed_batch_are_applied(
         *((c, DeliveryStatus.SUCCEEDED) for c in finished),
         *((c, DeliveryStatus.PENDING) for c in retried),
     ):
-        found = await store.get_delivery(acme.id, claimed.delivery.id)
+        found = await store.get_delivery(acme.id, claimed.delivery_id)
         assert found is not None
         assert (found.delivery.status, found.delivery.attempts) == (status, 1)
-        assert [a.delivery_id for a in found.attempts] == [claimed.delivery.id]
+        assert [a.delivery_id for a in found.attempts] == [claimed.delivery_id]
         if status is DeliveryStatus.PENDING:
             assert found.delivery.next_attempt_at == retry_at
     for claimed in lost:
-        found = await store.get_delivery(acme.id, claimed.delivery.id)
+        found = await store.get_delivery(acme.id, claimed.delivery_id)
         assert found is not None
         assert (found.delivery.status, len(found.attempts)) == (DeliveryStatus.PENDING, 0)
     # The second claim still holds them: its own outcomes are applied.
     await store.record_results([make.succeeded(c, make.later(32)) for c in again], [])
     for claimed in again:
-        found = await store.get_delivery(acme.id, claimed.delivery.id)
+        found = await store.get_delivery(acme.id, claimed.delivery_id)
         assert found is not None
         assert (found.delivery.status, len(found.attempts)) == (DeliveryStatus.SUCCEEDED, 1)
 

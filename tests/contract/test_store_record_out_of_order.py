@@ -84,7 +84,7 @@ async def test_an_older_failure_committed_after_a_newer_success_leaves_the_webho
     )
     assert found.last_error == error  # the latest failure there was, kept after recovery
     assert await _told(pg_store, hook, "webhook_failing") == 0
-    record = await pg_store.get_delivery(hook.account_id, failed.delivery.id)
+    record = await pg_store.get_delivery(hook.account_id, failed.delivery_id)
     assert record is not None  # the failed attempt is in the log, its retry still ahead
     assert (len(record.attempts), record.delivery.status) == (1, DeliveryStatus.PENDING)
 

@@ -79,14 +79,14 @@ async def test_an_outcome_recorded_while_its_delivery_is_paused_is_kept(
     result: DeliveryResult = outcome(claimed)  # type: ignore[operator]
 
     await _while_paused_by_another(
-        postgres_database, claimed.delivery.id, pg_store.record_results([result], [])
+        postgres_database, claimed.delivery_id, pg_store.record_results([result], [])
     )
 
-    record = await pg_store.get_delivery(acme.id, claimed.delivery.id)
+    record = await pg_store.get_delivery(acme.id, claimed.delivery_id)
     assert record is not None
     assert len(record.attempts) == 1  # the request that was sent is in the log
     assert record.delivery.status is status  # a 410 is final; a retry stays paused
-    assert await _lease(postgres_database, claimed.delivery.id) is None
+    assert await _lease(postgres_database, claimed.delivery_id) is None
 
 
 async def test_a_lease_released_while_its_delivery_is_paused_is_released(
@@ -96,12 +96,12 @@ async def test_a_lease_released_while_its_delivery_is_paused_is_released(
 
     await _while_paused_by_another(
         postgres_database,
-        claimed.delivery.id,
-        pg_store.release_deliveries([(claimed.delivery.id, claimed.lease_token)], make.later(2)),
+        claimed.delivery_id,
+        pg_store.release_deliveries([(claimed.delivery_id, claimed.lease_token)], make.later(2)),
     )
 
-    record = await pg_store.get_delivery(acme.id, claimed.delivery.id)
+    record = await pg_store.get_delivery(acme.id, claimed.delivery_id)
     assert record is not None
     assert record.delivery.status is DeliveryStatus.PAUSED
     # Handed back: enabling the webhook makes it claimable again at once, not after a lease.
-    assert await _lease(postgres_database, claimed.delivery.id) is None
+    assert await _lease(postgres_database, claimed.delivery_id) is None

@@ -59,10 +59,10 @@ async def test_manual_retry_and_release_wake_a_waiter(store: SqlStore) -> None:
     await store.append_events(events=[make.event(acme.id)], fanout=make.fanout_to(hook.id))
     (claimed,) = await store.claim_due_deliveries(now=make.NOW, limit=1, lease_seconds=30)
 
-    lease = (claimed.delivery.id, claimed.lease_token)
+    lease = (claimed.delivery_id, claimed.lease_token)
     assert await _woken_by(store, lambda: store.release_deliveries([lease], make.NOW)) < WAIT
     retry = partial(
-        store.reschedule_delivery, account_id=acme.id, delivery_id=claimed.delivery.id, now=make.NOW
+        store.reschedule_delivery, account_id=acme.id, delivery_id=claimed.delivery_id, now=make.NOW
     )
     assert await _woken_by(store, retry) < WAIT
 

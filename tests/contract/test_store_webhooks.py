@@ -280,11 +280,11 @@ async def test_deleting_a_webhook_deletes_its_deliveries_and_attempts(store: Sql
     )
     claimed = await store.claim_due_deliveries(now=make.NOW, limit=10, lease_seconds=30)
     await store.record_results([make.succeeded(c) for c in claimed], [])
-    deleted = next(c.delivery for c in claimed if c.delivery.webhook_id == hook.id)
+    deleted = next(c.delivery_id for c in claimed if c.webhook_id == hook.id)
 
     assert await store.delete_webhook(acme.id, hook.id)
 
     assert await store.get_webhook(acme.id, hook.id) is None
-    assert await store.get_delivery(acme.id, deleted.id) is None
+    assert await store.get_delivery(acme.id, deleted) is None
     assert (await store.list_deliveries(DeliveryQuery(acme.id, other.id))).total == 1
     assert not await store.delete_webhook(acme.id, hook.id)

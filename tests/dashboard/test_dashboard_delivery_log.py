@@ -128,7 +128,7 @@ async def test_a_failing_webhook_whose_newest_delivery_succeeded_says_older_ones
     claimed = await store.claim_due_deliveries(
         now=now + timedelta(seconds=1), limit=10, lease_seconds=60
     )
-    older, newer = sorted(claimed, key=lambda c: (c.delivery.created, c.delivery.id))
+    older, newer = sorted(claimed, key=lambda c: (c.created, c.delivery_id))
     failed_at = now + timedelta(seconds=5)
     error = LastError(failed_at, 401, "HTTP 401", "refused: bad signature")
     retry_at = now + timedelta(minutes=10)

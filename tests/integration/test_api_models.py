@@ -62,7 +62,7 @@ async def _record_attempts(api: Api) -> list[str]:
     for index, item in enumerate(claimed):
         ok = index == 0
         attempt = Attempt(
-            delivery_id=item.delivery.id,
+            delivery_id=item.delivery_id,
             number=1,
             started_at=now,
             request_headers={"content-type": "application/json", "webhook-signature": "***"},
@@ -72,9 +72,9 @@ async def _record_attempts(api: Api) -> list[str]:
             error=None if ok else "connection refused",
         )
         done = DeliveryStatus.SUCCEEDED if ok else DeliveryStatus.FAILED
-        results.append(DeliveryResult(item.delivery.id, item.lease_token, attempt, done, None, now))
+        results.append(DeliveryResult(item.delivery_id, item.lease_token, attempt, done, None, now))
     await store.record_results(results, [])
-    return [item.delivery.id for item in claimed]
+    return [item.delivery_id for item in claimed]
 
 
 @SQLITE

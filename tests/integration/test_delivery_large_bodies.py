@@ -51,7 +51,7 @@ class _Holding:
 async def test_large_bodies_under_way_stay_within_the_budget_and_others_go_by(
     database_url: str,
 ) -> None:
-    budget = AT_ONCE * counted_size(make.event("acct", data=DATA))
+    budget = AT_ONCE * counted_size(DATA)
     async with Deployment.open(database_url) as hookcast:
         holding = _Holding()
         slow = [await hookcast.receiver(holding.behaviour()) for _ in range(4)]
@@ -110,7 +110,7 @@ async def test_a_large_delivery_waiting_for_its_answer_holds_about_its_body() ->
     hook = make.webhook("acct", webhook_url=receiver.url)  # JW Player's format
     receiver.secret = hook.secret
     event = make.event("acct", data={"note": "a" * 254_000})
-    claimed = ClaimedDelivery(make.delivery(event, hook.id), "lease", event, hook)
+    claimed = ClaimedDelivery.of(make.delivery(event, hook.id), "lease", event, hook)
     # Only what HookCast's own code allocates: the receiver, in this process too, reads the
     # request (its JWT and body) into memory of its own.
     ours = [tracemalloc.Filter(True, "*/hookcast/*", all_frames=True)]

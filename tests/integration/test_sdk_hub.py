@@ -203,8 +203,8 @@ async def test_a_traced_publish_continues_the_callers_current_span(store: SqlSto
     assert fanout.context is not None
     assert fanout.parent.span_id == request.context.span_id
     (claimed,) = await store.claim_due_deliveries(now=utc_now(), limit=10, lease_seconds=30)
-    assert (claimed.event.id, claimed.webhook.id) == (event_id, hook_id)
-    traceparent = claimed.event.traceparent
+    assert (claimed.event_id, claimed.webhook.id) == (event_id, hook_id)
+    traceparent = claimed.traceparent
     assert traceparent is not None
     assert traceparent.split("-")[1:3] == [
         f"{request.context.trace_id:032x}",

@@ -144,33 +144,45 @@ def attempt(delivery_id: str, **overrides: Any) -> Attempt:
     return Attempt(**(values | overrides))
 
 
+def as_claimed(event: Event) -> tuple[Any, ...]:
+    """What a claimed delivery carries of `event` as published (`carried`): its number and
+    trace left out, as Event's equality leaves them out."""
+    return (event.id, event.site_id, event.type, event.resource_ids, event.event_time, event.data)
+
+
+def carried(claimed: ClaimedDelivery) -> tuple[Any, ...]:
+    """What `claimed` carries of its event, as `as_claimed` has a published one."""
+    c = claimed
+    return (c.event_id, c.site_id, c.type, c.resource_ids, c.event_time, c.data)
+
+
 def succeeded(claimed: ClaimedDelivery, at: datetime = NOW) -> DeliveryResult:
-    number = claimed.delivery.attempts + 1
+    number = claimed.attempts + 1
     return DeliveryResult(
-        delivery_id=claimed.delivery.id,
+        delivery_id=claimed.delivery_id,
         lease_token=claimed.lease_token,
-        attempt=attempt(claimed.delivery.id, number=number, started_at=at),
+        attempt=attempt(claimed.delivery_id, number=number, started_at=at),
         status=DeliveryStatus.SUCCEEDED,
         next_attempt_at=None,
         completed_at=at,
-        created=claimed.delivery.created,
+        created=claimed.created,
         row=claimed.row,
     )
 
 
 def retry_later(claimed: ClaimedDelivery, retry_at: datetime, at: datetime = NOW) -> DeliveryResult:
-    number = claimed.delivery.attempts + 1
+    number = claimed.attempts + 1
     failed_attempt = attempt(
-        claimed.delivery.id, number=number, started_at=at, status_code=503, response_body="busy"
+        claimed.delivery_id, number=number, started_at=at, status_code=503, response_body="busy"
     )
     return DeliveryResult(
-        delivery_id=claimed.delivery.id,
+        delivery_id=claimed.delivery_id,
         lease_token=claimed.lease_token,
         attempt=failed_attempt,
         status=DeliveryStatus.PENDING,
         next_attempt_at=retry_at,
         completed_at=None,
-        created=claimed.delivery.created,
+        created=claimed.created,
         row=claimed.row,
     )
 

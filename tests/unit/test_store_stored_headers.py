@@ -42,7 +42,7 @@ def _logged(format_name: str, *, ordered: bool = True) -> Attempt:
         resource_ids={"channel_id": "li3VbBGc"},
         sequence=7 if ordered else None,
     )
-    claimed = ClaimedDelivery(make.delivery(event, hook.id), "lease", event, hook)
+    claimed = ClaimedDelivery.of(make.delivery(event, hook.id), "lease", event, hook)
     trace = "00-" + "a" * 32 + "-" + "b" * 16 + "-01" if ordered else None
     return conclude(
         claimed,

@@ -57,18 +57,18 @@ def expire(claimed: ClaimedDelivery, now: datetime) -> Concluded | None:
     """The delivery's end without a send if its event is older than the webhook's
     time-to-live for its type (domain/freshness.py): EXPIRED, logged as an attempt with no
     request that says why. None if it may be sent."""
-    limit = expired_by(claimed.webhook, claimed.event, now)
+    limit = expired_by(claimed.webhook, claimed, now)
     if limit is None:
         return None
-    name = format_of(claimed.webhook).event_name(claimed.event.type)
-    age = int((now - claimed.event.event_time).total_seconds())
+    name = format_of(claimed.webhook).event_name(claimed.type)
+    age = int((now - claimed.event_time).total_seconds())
     error = (
         f"expired, not sent: the event was {age} s old, over this webhook's "
         f"max_age_seconds for {name} ({limit} s)"
     )
-    number = claimed.delivery.attempts + 1
+    number = claimed.attempts + 1
     attempt = Attempt(
-        delivery_id=claimed.delivery.id,
+        delivery_id=claimed.delivery_id,
         number=number,
         started_at=now,
         request_headers={},
@@ -78,18 +78,18 @@ def expire(claimed: ClaimedDelivery, now: datetime) -> Concluded | None:
         error=error,
     )
     result = DeliveryResult(
-        delivery_id=claimed.delivery.id,
+        delivery_id=claimed.delivery_id,
         lease_token=claimed.lease_token,
         attempt=attempt,
         status=DeliveryStatus.EXPIRED,
         next_attempt_at=None,
         completed_at=now,
-        created=claimed.delivery.created,
+        created=claimed.created,
         row=claimed.row,
     )
     report = AttemptReport(
-        delivery_id=claimed.delivery.id,
-        event_id=claimed.event.id,
+        delivery_id=claimed.delivery_id,
+        event_id=claimed.event_id,
         webhook_id=claimed.webhook.id,
         account_id=claimed.webhook.account_id,
         attempt=number,
@@ -119,9 +119,7 @@ def prepare(
     webhook = claimed.webhook
     wire = format_of(webhook)
     body = _exact(
-        orjson.dumps(
-            wire.body(claimed.event, webhook_id=webhook.id, delivery_id=claimed.delivery.id)
-        )
+        orjson.dumps(wire.body(claimed, webhook_id=webhook.id, delivery_id=claimed.delivery_id))
     )
     secrets = wire.signing_secrets(webhook, now)
     if not secrets:
@@ -157,12 +155,12 @@ def _headers(
     webhook = claimed.webhook
     headers = wire.headers(
         body,
-        msg_id=claimed.delivery.id,
+        msg_id=claimed.delivery_id,
         timestamp=int(now.timestamp()),
         webhook_id=webhook.id,
         secrets=secrets,
     )
-    headers.update(sequence_headers(claimed.event))
+    headers.update(sequence_headers(claimed))
     if traceparent is not None:
         headers["traceparent"] = traceparent
     if webhook.headers:  # the customer's own (domain/custom_headers.py: none collide)
@@ -220,7 +218,7 @@ def conclude(
     A success (nearly every attempt) takes the short way: it completes the delivery, needs
     no retry decision, no Retry-After and no disable reckoning, and has no error unless the
     client noted one beside its status; each step skipped is a call per delivery."""
-    number = claimed.delivery.attempts + 1
+    number = claimed.attempts + 1
     webhook = claimed.webhook
     wire = format_of(webhook)
     status_code = outcome.status_code
@@ -251,7 +249,7 @@ def conclude(
             )
     if error is not None:
         error = storable_text(error)
-    delivery_id = claimed.delivery.id
+    delivery_id = claimed.delivery_id
     if request.sign is not None and not request.headers:
         # Never written (no connection): logged as it would have been sent. Signing may
         # fail (a secret that cannot sign): written, the send failed on it (boundary.py);
@@ -277,7 +275,7 @@ def conclude(
         status=status,
         next_attempt_at=next_at,
         completed_at=now if status is not DeliveryStatus.PENDING else None,
-        created=claimed.delivery.created,
+        created=claimed.created,
         row=claimed.row,
     )
     if kind is OutcomeKind.SUCCESS:
@@ -297,7 +295,7 @@ def conclude(
         )
     report = AttemptReport(
         delivery_id=delivery_id,
-        event_id=claimed.event.id,
+        event_id=claimed.event_id,
         webhook_id=webhook.id,
         account_id=webhook.account_id,
         attempt=number,
@@ -308,7 +306,7 @@ def conclude(
     )
     # A 410 Gone applies all the same: the receiver asked for nothing more, and a disable,
     # which ends the webhook's deliveries, can start no loop between watchers.
-    applies = kind is OutcomeKind.GONE or claimed.event.type not in OPERATIONAL_EVENTS
+    applies = kind is OutcomeKind.GONE or claimed.type not in OPERATIONAL_EVENTS
     return Concluded(result=result, health=health, kind=kind, report=report, applies=applies)
 
 

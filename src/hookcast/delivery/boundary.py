@@ -55,7 +55,7 @@ def _failed(
     _log.error(
         "%s: delivery_id=%s webhook_id=%s",
         what,
-        claimed.delivery.id,
+        claimed.delivery_id,
         claimed.webhook.id,
         exc_info=error,
     )

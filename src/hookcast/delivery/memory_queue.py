@@ -120,7 +120,7 @@ class MemoryDeliveryQueue:
         due = [e for e in due if e.lease_losses < MAX_LEASE_LOSSES]
         self.claimed += len(due)
         due.sort(key=lambda e: (e.delivery.created, e.delivery.id))
-        return [ClaimedDelivery(e.delivery, token, e.event, e.webhook) for e in due]
+        return [ClaimedDelivery.of(e.delivery, token, e.event, e.webhook) for e in due]
 
     async def record_results(
         self, results: Sequence[DeliveryResult], health: Sequence[WebhookHealth]

@@ -30,7 +30,7 @@ import orjson
 from hookcast.delivery.gate import EndpointGate, Slot
 from hookcast.delivery.options import WorkerOptions
 from hookcast.delivery.rotation import RoundRobin
-from hookcast.domain.models import Event, Webhook
+from hookcast.domain.models import JSONObject, Webhook
 from hookcast.domain.throttle import endpoint_key
 from hookcast.ports import LARGE_BODY, ClaimedDelivery
 
@@ -55,15 +55,15 @@ those that waited too long, to hand back unattempted. Plain tuples: built for ev
 ENVELOPE_BYTES = 1024
 
 
-def counted_size(event: Event) -> int:
-    """The bytes the byte budget counts for a delivery of `event`: about its body's size,
-    or 0 for a small one. orjson writes `data` as the formats do, once per run of one event's
-    deliveries in a claim or publish (`enqueue`): 0.26 us for a usual event's, 8 us for a
-    254 KB string's."""
-    if event.data is None:
+def counted_size(data: JSONObject | None) -> int:
+    """The bytes the byte budget counts for a delivery of an event with `data`: about its
+    body's size, or 0 for a small one. orjson writes `data` as the formats do, once per run
+    of one event's deliveries in a claim or publish (`enqueue`): 0.26 us for a usual
+    event's, 8 us for a 254 KB string's."""
+    if data is None:
         return 0
     try:
-        size = len(orjson.dumps(event.data)) + ENVELOPE_BYTES
+        size = len(orjson.dumps(data)) + ENVELOPE_BYTES
     except orjson.JSONEncodeError:  # not sendable either: the send's boundary says why
         return 0
     return size if size > LARGE_BODY else 0
@@ -181,7 +181,7 @@ class EndpointScheduler:
         queued_until = now + options.lease_seconds * options.queue_expiry
         recorded_by = lease_ends - options.record_margin_seconds
         bounds: dict[str, int] = {}
-        event, size = None, 0  # the latest delivery's, and what the budget counts for it
+        data, size = None, 0  # the latest delivery's event data, and what the budget counts
         overflow: list[LeaseKey] = []
         for item in claimed:
             webhook = item.webhook
@@ -193,7 +193,7 @@ class EndpointScheduler:
             queued = self._queued.get(key, 0)
             if queued >= bound:
                 self._saturated.add(key)
-                overflow.append((item.delivery.id, item.lease_token))
+                overflow.append((item.delivery_id, item.lease_token))
                 continue
             self._queued[key] = queued + 1
             endpoints = self._accounts.get(account)
@@ -201,9 +201,9 @@ class EndpointScheduler:
                 endpoints = self._accounts[account] = RoundRobin()
                 self._turns.append(account)
             timeout = webhook.timeout_seconds
-            if item.event is not event:  # a fan-out's deliveries come one event together
-                event = item.event
-                size = counted_size(event)
+            if item.data is not data:  # a fan-out's deliveries come one event together
+                data = item.data  # (sharing its data: store/sql_store.py, memory_queue.py)
+                size = counted_size(data)
             endpoints.push(key, (item, min(queued_until, recorded_by - timeout), size))
         self._size += len(claimed) - len(overflow)
         return overflow
@@ -247,7 +247,7 @@ class EndpointScheduler:
     def clear(self) -> list[LeaseKey]:
         """Takes every queued delivery (shutting down): their leases, to hand back."""
         leases = [
-            (c.delivery.id, c.lease_token)
+            (c.delivery_id, c.lease_token)
             for endpoints in self._accounts.values()
             for c, _, _ in endpoints.clear()
         ]
@@ -269,7 +269,7 @@ class EndpointScheduler:
     def queued_leases(self) -> list[LeaseKey]:
         """The leases of every queued delivery."""
         return [
-            (claimed.delivery.id, claimed.lease_token)
+            (claimed.delivery_id, claimed.lease_token)
             for endpoints in self._accounts.values()
             for claimed, _, _ in endpoints.items()
         ]
@@ -280,7 +280,7 @@ class EndpointScheduler:
         delivery: a worker found dead may have claimed a delivery again before it learnt
         so, and then holds it queued under its lapsed lease and its new one."""
         return self._drop_where(
-            lambda queued: (queued[0].delivery.id, queued[0].lease_token) not in leases
+            lambda queued: (queued[0].delivery_id, queued[0].lease_token) not in leases
         )
 
     def _drop_where(self, dropped: Callable[[_Queued], bool]) -> list[LeaseKey]:
@@ -309,7 +309,7 @@ class EndpointScheduler:
         endpoints = self._accounts[account]
         for key, (claimed, _, _) in endpoints.take_where(dropped):
             self._dequeued(key)
-            leases.append((claimed.delivery.id, claimed.lease_token))
+            leases.append((claimed.delivery_id, claimed.lease_token))
         return bool(endpoints)
 
     def _start_one(
@@ -330,7 +330,7 @@ class EndpointScheduler:
             if latest_start < now:
                 endpoints.pop()
                 self._dequeued(key)
-                expired.append((claimed.delivery.id, claimed.lease_token))
+                expired.append((claimed.delivery_id, claimed.lease_token))
                 if size:
                     self._unreserve(account, claimed)
             elif size and not self._fits(account, claimed, size):

@@ -298,10 +298,10 @@ class DeliveryWorker:
         parked: list[LeaseKey] = []
         for item in claimed:
             hook = item.webhook
-            if not hook.enabled and item.delivery.created <= hook.last_modified:
-                parked.append((item.delivery.id, item.lease_token))
+            if not hook.enabled and item.created <= hook.last_modified:
+                parked.append((item.delivery_id, item.lease_token))
             elif hook.id in edited:
-                back.append((item.delivery.id, item.lease_token))
+                back.append((item.delivery_id, item.lease_token))
             else:
                 keep.append(item)
         self._outcomes.hand_back(back)
@@ -418,7 +418,7 @@ class DeliveryWorker:
         if slot.close():
             # _deliver never ran its `with` (cancelled before its first step, on shutdown):
             # the slot is back now, and the lease goes back as for any cancelled send.
-            self._outcomes.hand_back([(claimed.delivery.id, claimed.lease_token)])
+            self._outcomes.hand_back([(claimed.delivery_id, claimed.lease_token)])
         if not self._start_queued:
             # Once per turn of the loop, not once per finished send: the responses read in
             # one turn free their slots together, and one pass over the queues fills them.
@@ -464,7 +464,7 @@ class DeliveryWorker:
                         outcome = send_failed(claimed, error, began=began)
             except asyncio.CancelledError:
                 # Shutting down mid-send: give the lease back so it is sent again at once.
-                self._outcomes.hand_back([(claimed.delivery.id, claimed.lease_token)])
+                self._outcomes.hand_back([(claimed.delivery_id, claimed.lease_token)])
                 if trace is not None:
                     trace.finish(None)
                 raise
@@ -510,7 +510,7 @@ class DeliveryWorker:
             return False
         if asyncio.get_running_loop().time() > latest_start:
             slot.close()
-            self._outcomes.hand_back([(claimed.delivery.id, claimed.lease_token)])
+            self._outcomes.hand_back([(claimed.delivery_id, claimed.lease_token)])
             return False
         return True
 
@@ -521,7 +521,7 @@ class DeliveryWorker:
         if until is None:
             return False
         slot.close()
-        lease = (claimed.delivery.id, claimed.lease_token)
+        lease = (claimed.delivery_id, claimed.lease_token)
         try:
             await self._queue.release_deliveries([lease], until)
         except Exception:  # the lease then goes back with the next flush, due sooner

@@ -23,7 +23,7 @@ from hookcast.domain.catalog import guess_for, where_listed
 from hookcast.domain.errors import ValidationFailed
 from hookcast.domain.formats import format_of
 from hookcast.domain.formats.base import Format
-from hookcast.domain.models import Event, Webhook
+from hookcast.domain.models import Event, EventFields, Webhook
 from hookcast.domain.ordering import resource_key
 
 __all__ = [
@@ -71,7 +71,7 @@ def retry_superseded(*, sequence: int, newest_known: int | None) -> bool:
     return newest_known is not None and newest_known > sequence
 
 
-def expired_by(webhook: Webhook, event: Event, now: datetime) -> int | None:
+def expired_by(webhook: Webhook, event: EventFields, now: datetime) -> int | None:
     """The webhook's time-to-live for the event's type, in seconds, if the event is older
     than that at `now`; None if it may still be sent (no limit, or young enough)."""
     if not webhook.max_age_seconds:

@@ -6,7 +6,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from hookcast.domain.frozen import quick_init
 
@@ -262,6 +262,36 @@ class Event:
     # process and however much later, continue the publisher's trace (ports/tracing.py).
     # None when the publishing process does not trace. Not part of what was published.
     traceparent: str | None = field(default=None, compare=False)
+
+    @property
+    def event_id(self) -> str:
+        """`id`, under the name `EventFields` reads it by."""
+        return self.id
+
+
+class EventFields(Protocol):
+    """What a delivery's body, headers and time-to-live read of its event: an `Event`, or a
+    claimed delivery (ports/queue.py `ClaimedDelivery`), which carries these values itself
+    so that a claim makes one object per delivery instead of three."""
+
+    @property
+    def event_id(self) -> str: ...
+    @property
+    def account_id(self) -> str: ...
+    @property
+    def site_id(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def resource_ids(self) -> Mapping[str, str]: ...
+    @property
+    def event_time(self) -> datetime: ...
+    @property
+    def data(self) -> JSONObject | None: ...
+    @property
+    def sequence(self) -> int | None: ...
+    @property
+    def traceparent(self) -> str | None: ...
 
 
 @quick_init

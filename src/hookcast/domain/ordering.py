@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from hookcast.domain.models import DeliveryStatus, Event
+from hookcast.domain.models import DeliveryStatus, Event, EventFields
 
 __all__ = [
     "RESOURCE_HEADER",
@@ -41,7 +41,7 @@ _RESOURCE_FIELDS = (("media_id", "media"), ("channel_id", "channel"))
 ResourceKey = tuple[str, str]  # (account_id, resource key)
 
 
-def resource_key(event: Event) -> str | None:
+def resource_key(event: EventFields) -> str | None:
     """ "media:<media_id>" or "channel:<channel_id>"; None for an event about no resource."""
     for id_field, kind in _RESOURCE_FIELDS:
         resource_id = event.resource_ids.get(id_field)
@@ -50,7 +50,7 @@ def resource_key(event: Event) -> str | None:
     return None
 
 
-def sequence_headers(event: Event) -> dict[str, str]:
+def sequence_headers(event: EventFields) -> dict[str, str]:
     """The headers that tell a receiver which resource a delivery is about and its number
     there (none for an event about no resource)."""
     if event.sequence is None:  # unnumbered: no need to find its resource

@@ -24,7 +24,15 @@ from hookcast.ports.queries import (
     ReplayQuery,
     WebhookQuery,
 )
-from hookcast.ports.queue import Beat, ClaimedDelivery, DeliveryQueue, DeliveryResult, StoredRow
+from hookcast.ports.queue import (
+    Beat,
+    ClaimedDelivery,
+    DeliveryQueue,
+    DeliveryResult,
+    EventValues,
+    StoredRow,
+    event_fields,
+)
 from hookcast.ports.records import (
     DeliveryCount,
     DeliveryRecord,
@@ -62,6 +70,7 @@ __all__ = [
     "DeliveryStats",
     "EventQuery",
     "EventSummary",
+    "EventValues",
     "Fanout",
     "FanoutTrace",
     "Handoff",
@@ -83,4 +92,5 @@ __all__ = [
     "Tracer",
     "WebhookHealth",
     "WebhookQuery",
+    "event_fields",
 ]

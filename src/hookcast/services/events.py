@@ -206,7 +206,7 @@ class EventService:
         if handoff is not None and lease is not None and handover:
             handoff.take(
                 [
-                    ClaimedDelivery(d, lease.token, event, webhook)
+                    ClaimedDelivery.of(d, lease.token, event, webhook)
                     for d, event, webhook in plan.leased
                     if d.id in handover
                 ],

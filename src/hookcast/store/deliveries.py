@@ -7,7 +7,7 @@ import secrets
 from collections import defaultdict
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime, timedelta
-from operator import attrgetter
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 import orjson
@@ -198,14 +198,20 @@ _PG_INSERT = Statement(
 )
 
 
+# A claimed delivery's first values, as `ClaimedDelivery` (ports/queue.py) orders them: its
+# id, account, event, webhook, attempts made, creation time and where its row is (its
+# leased version's ctid on PostgreSQL, its rowid on SQLite: the recording reaches it there).
+# On SQLite a slice of the claim's row, made in C.
+ClaimHead = tuple[str, str, str, str, int, datetime, StoredRow]
+
+
 class Claimed(NamedTuple):
     """What `claim_due` leased, and what it read with it."""
 
     token: str  # the lease's
-    deliveries: list[Delivery]  # oldest first
+    deliveries: list[ClaimHead]  # oldest first
     events: dict[EventKey, Event] | None  # PostgreSQL: loaded by the claim
     lost: list[tuple[Delivery, int]]  # leases lost too often, with their losses: `fail_lost`
-    rows: dict[str, StoredRow]  # each leased row's ctid (PostgreSQL) or rowid, by delivery id
     # PostgreSQL: the claimed webhooks' standing by id, as the claim read it
     # (store/claimed_webhooks.py `standing`), a deleted webhook's missing.
     standing: dict[str, dict[str, Any]] | None
@@ -260,11 +266,10 @@ async def claim_due(
             "b_from": new_resource_id(),
             "b_holding": list(holding or ()),
         }
-    claimed: list[Delivery] = []
+    claimed: list[ClaimHead] = []
     lost: list[tuple[Delivery, int]] = []
     loaded: dict[EventKey, Event] | None = None
     standing: dict[str, dict[str, Any]] | None = None
-    rows: dict[str, StoredRow] = {}
     if tx.database == "postgresql":
         loaded, standing = {}, {}
         # The statement registers the worker too.
@@ -272,26 +277,24 @@ async def claim_due(
             delivery = delivery_from_row(mapped)
             if mapped["carries_data"]:  # one row of each event's in the claim: decoded once
                 loaded[(delivery.account_id, delivery.event_id)] = _claimed_event(mapped)
-            rows[delivery.id] = mapped["leased_row"]
-            _sort_claimed(delivery, mapped["lease_losses"], claimed=claimed, lost=lost)
+            if mapped["lease_losses"] >= MAX_LEASE_LOSSES:
+                lost.append((delivery, mapped["lease_losses"]))
+            else:
+                claimed.append(_head(delivery, mapped["leased_row"]))
             hook = mapped["hook_id"]  # None: the webhook was deleted
             if hook is not None and hook not in standing:
                 standing[hook] = {name: mapped[f"hook_{name}"] for name in _STANDING_NAMES}
     else:
         if worker_id is not None:
             await tx.execute(_REGISTER, values)
-        # Each row's due time is its lease's expiry, as stored (whole microseconds).
-        due = from_micros(to_micros(until))
         for row in await tx.fetch_all(_SQLITE_CLAIMS[kind], values):
-            delivery = _claimed_delivery(row, due)
-            rows[row[0]] = row[11]  # its rowid
-            # _sort_claimed, written out: a call per claimed row less.
-            if row[-1] >= MAX_LEASE_LOSSES:
-                lost.append((delivery, row[-1]))
+            if row[-1] >= MAX_LEASE_LOSSES:  # rare: the only rows made into a Delivery
+                # Its due time is its lease's expiry, as stored (whole microseconds).
+                lost.append((_claimed_delivery(row, from_micros(to_micros(until))), row[-1]))
             else:
-                claimed.append(delivery)
+                claimed.append(row[:7])  # ClaimHead's columns
     claimed.sort(key=_CLAIM_ORDER)
-    return Claimed(token, claimed, loaded, lost, rows, standing)
+    return Claimed(token, claimed, loaded, lost, standing)
 
 
 async def _pg_claimed(
@@ -356,21 +359,13 @@ async def fail_lost(tx: Transaction, lost: Sequence[tuple[Delivery, int]], now: 
     await advance_chains(tx, [delivery.id for delivery, _ in lost], now=now)
 
 
-_CLAIM_ORDER = attrgetter("created", "id")  # oldest first; in C, not a lambda per row
+_CLAIM_ORDER = itemgetter(5, 0)  # ClaimHead's created, id: oldest first, in C
 
 
-def _sort_claimed(
-    delivery: Delivery,
-    losses: int,
-    *,
-    claimed: list[Delivery],
-    lost: list[tuple[Delivery, int]],
-) -> None:
-    """Adds a claimed delivery to `claimed`, or to `lost` if its lease was lost too often."""
-    if losses >= MAX_LEASE_LOSSES:
-        lost.append((delivery, losses))
-    else:
-        claimed.append(delivery)
+def _head(delivery: Delivery, row: StoredRow) -> ClaimHead:
+    """PostgreSQL: a claimed delivery's `ClaimHead`, its row at `row`."""
+    d = delivery
+    return (d.id, d.account_id, d.event_id, d.webhook_id, d.attempts, d.created, row)
 
 
 def _claimed_delivery(row: Row, until: datetime) -> Delivery:
@@ -386,11 +381,11 @@ def _claimed_delivery(row: Row, until: datetime) -> Delivery:
         attempts=row[4],
         next_attempt_at=until,
         created=row[5],
-        last_status_code=row[6],
-        completed_at=row[7],
-        resource_key=row[8],
-        sequence=row[9],
-        coalesce_key=row[10],
+        last_status_code=row[7],
+        completed_at=row[8],
+        resource_key=row[9],
+        sequence=row[10],
+        coalesce_key=row[11],
     )
 
 
@@ -460,9 +455,10 @@ def _claim(database: str, days: ClaimDays | None, *, chosen: _Chooser) -> Update
 _PG_CLAIMED = (*deliveries.c, literal_column("deliveries.ctid::text").label("leased_row"))
 
 
-# What SQLite's claim returns: a claimed delivery's columns (`_claimed_delivery`), without
-# its status, lease and due time, which the claim itself knows, then its rowid (which the
-# recording reaches the row by, store/record_sqlite.py) and its lease losses last.
+# What SQLite's claim returns: a claimed delivery's `ClaimHead` (its rowid last, which the
+# recording reaches the row by, store/record_sqlite.py), then the rest of its columns that
+# `_claimed_delivery` makes a lost one's Delivery of (not its status, lease and due time,
+# which the claim itself knows), and its lease losses last.
 # All 17 columns loaded into a dict per row cost ~2 us more per claimed delivery, in process
 # (docs/benchmarks/embedded-delivery.md, target 3); PostgreSQL's claim, which loads the events too,
 # is as was.
@@ -476,14 +472,13 @@ _SQLITE_CLAIMED = (
             "webhook_id",
             "attempts",
             "created",
-            "last_status_code",
-            "completed_at",
-            "resource_key",
-            "sequence",
-            "coalesce_key",
         )
     ),
     literal_column("deliveries.rowid"),
+    *(
+        deliveries.c[name]
+        for name in ("last_status_code", "completed_at", "resource_key", "sequence", "coalesce_key")
+    ),
     deliveries.c.lease_losses,
 )
 

@@ -34,6 +34,7 @@ from contextlib import (
 )
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -63,6 +64,7 @@ from hookcast.ports import (
     DeliveryStats,
     EventQuery,
     EventSummary,
+    EventValues,
     Fanout,
     Page,
     PageRequest,
@@ -70,6 +72,7 @@ from hookcast.ports import (
     ReplayQuery,
     WebhookHealth,
     WebhookQuery,
+    event_fields,
 )
 from hookcast.ports.mail import OutboxMail
 from hookcast.store import accounts as account_sql
@@ -95,6 +98,7 @@ from hookcast.store.claimed_webhooks import ClaimedWebhooks
 from hookcast.store.connector import Connector, Transaction
 from hookcast.store.crypto import SecretBox
 from hookcast.store.errors import translate_errors
+from hookcast.store.events import EventKey
 from hookcast.store.file_wakeup import FileWakeup
 from hookcast.store.foreseen import ForeseenNotices
 from hookcast.store.group_commit import GROUP_EVENTS, GroupCommit
@@ -109,6 +113,10 @@ from hookcast.store.wakeup import Wakeup
 __all__ = ["SqlStore"]
 
 _log = logging.getLogger(__name__)
+
+# A claimed delivery made from its values in C (`tuple.__new__`), without `_make`'s Python
+# call and length check: the claim joins values of a fixed shape (`claim_due_deliveries`).
+_carrier: Callable[[type[ClaimedDelivery], tuple[Any, ...]], ClaimedDelivery] = tuple.__new__
 
 
 async def _deleted(tx: Transaction, account_id: str, deletion: Awaitable[bool]) -> bool:
@@ -676,10 +684,10 @@ class SqlStore:
         # BEGIN and COMMIT were two of a claim's five round trips, each on the way from a
         # publish's commit to its delivery's send; the horizon's read and the webhooks'
         # standing were two of the three left (store/horizon.py, store/deliveries.py).
-        leased: list[Delivery] = []
+        leased: list[str] = []
         try:
             async with self._committing() as tx:
-                token, claimed, by_key, lost, rows, standing = await delivery_sql.claim_due(
+                token, claimed, events, lost, standing = await delivery_sql.claim_due(
                     tx,
                     now=now,
                     limit=limit,
@@ -689,14 +697,17 @@ class SqlStore:
                     holding=holding,
                     horizon=self._horizon,
                 )
-                leased = claimed + [delivery for delivery, _ in lost]
+                leased = [head[0] for head in claimed] + [d.id for d, _ in lost]
                 # Batched loads, one query each (PostgreSQL's claim loaded the events itself
                 # and read its webhooks' standing: they are loaded again only when their
-                # configuration changed); deliveries of one webhook share one Webhook object.
-                if claimed and by_key is None:
-                    keys = {(d.account_id, d.event_id) for d in claimed}
-                    by_key = await event_sql.load_events(tx, keys)
-                hooks = {d.webhook_id for d in claimed}
+                # configuration changed); deliveries of one webhook share one Webhook object,
+                # and those of one event its values (`EventValues`, its data among them).
+                by_key: dict[EventKey, EventValues] = {}
+                if events is not None:
+                    by_key = {key: event_fields(event) for key, event in events.items()}
+                elif claimed:
+                    by_key = await event_sql.load_event_values(tx, {h[1:3] for h in claimed})
+                hooks = {head[3] for head in claimed}
                 by_id: dict[str, Webhook] = {}
                 if claimed and standing is not None:  # PostgreSQL's claim read them
                     # Only the claimed deliveries' webhooks: one whose only delivery here
@@ -712,32 +723,27 @@ class SqlStore:
             raise
         if lost:  # rare; after the block, which holds SQLite's one writer
             await self._fail_lost(lost, now)
-        if not claimed or by_key is None:
-            return []
         if not by_id.keys() >= hooks:
             # Deleted since the claim committed (PostgreSQL: no transaction holds the claimed
             # rows against the deletion's cascade), their deliveries with them: nothing to
             # send or hand back. Failing the claim instead left its other deliveries, any
             # account's, leased a lease long, each counting a lease loss towards being
             # failed unsent (MAX_LEASE_LOSSES).
-            claimed = [d for d in claimed if d.webhook_id in by_id]
+            claimed = [head for head in claimed if head[3] in by_id]
+        # One object per claimed delivery, made in C: its head, the lease, its event's
+        # values and its webhook joined into the named tuple (ports/queue.py).
+        lease = (token,)
         return [
-            ClaimedDelivery(
-                delivery=d,
-                lease_token=token,
-                event=by_key[(d.account_id, d.event_id)],
-                webhook=by_id[d.webhook_id],
-                row=rows.get(d.id),
-            )
-            for d in claimed
+            _carrier(ClaimedDelivery, head + lease + by_key[head[1:3]] + (by_id[head[3]],))
+            for head in claimed
         ]
 
-    async def _give_back(self, leased: Sequence[Delivery], token: str, now: datetime) -> None:
+    async def _give_back(self, leased: Sequence[str], token: str, now: datetime) -> None:
         """Releases the leases of a claim whose reads after it failed, so that they are due
         at once rather than when the lease expires; if that fails too (the database is
         down), the lease's expiry hands them back."""
         try:
-            await self.release_deliveries([(d.id, token) for d in leased], now)
+            await self.release_deliveries([(delivery_id, token) for delivery_id in leased], now)
         except Exception:
             _log.warning("handing back a claim whose webhooks could not be read failed")
 

@@ -78,20 +78,20 @@ class OtelTracer:
             yield _FanoutTrace(span)
 
     def attempt(self, claimed: ClaimedDelivery) -> _AttemptTrace:
-        event, webhook = claimed.event, claimed.webhook
-        name = format_of(webhook).event_name(event.type)
+        webhook = claimed.webhook
+        name = format_of(webhook).event_name(claimed.type)
         span = self._tracer.start_span(
             f"deliver {name}",
-            context=_parent(event.traceparent),
+            context=_parent(claimed.traceparent),
             kind=SpanKind.CLIENT,
             # Ids only, as in the attempt's log line: never the URL, which may hold a token.
             attributes={
                 "http.request.method": "POST",
                 "hookcast.webhook.id": webhook.id,
-                "hookcast.delivery.id": claimed.delivery.id,
-                "hookcast.event.id": event.id,
+                "hookcast.delivery.id": claimed.delivery_id,
+                "hookcast.event.id": claimed.event_id,
                 "hookcast.event.type": name,
-                "hookcast.attempt": claimed.delivery.attempts + 1,
+                "hookcast.attempt": claimed.attempts + 1,
             },
         )
         return _AttemptTrace(span)

@@ -16,7 +16,7 @@ NOW = make.later(10)
 def test_a_large_bodys_allocation_is_its_own_size() -> None:
     hook = make.webhook("acc", format="standard")
     event = make.event("acc", data={"note": "a" * 254_000})
-    claimed = ClaimedDelivery(make.delivery(event, hook.id), "lease", event, hook)
+    claimed = ClaimedDelivery.of(make.delivery(event, hook.id), "lease", event, hook)
     tracemalloc.start()
     try:
         before = tracemalloc.get_traced_memory()[0]

@@ -15,7 +15,7 @@ NOW = make.later(10)
 def _claimed() -> ClaimedDelivery:
     hook = make.webhook("acc")  # the standard policy: a failure is retried
     event = make.event("acc")
-    return ClaimedDelivery(make.delivery(event, hook.id), "lease", event, hook)
+    return ClaimedDelivery.of(make.delivery(event, hook.id), "lease", event, hook)
 
 
 def _concluded(outcome: SendOutcome, claimed: ClaimedDelivery | None = None) -> Concluded:
@@ -81,7 +81,7 @@ def test_a_disable_for_failing_too_long_names_the_streak_it_was_reckoned_from() 
     since = NOW - timedelta(days=6)
     hook = make.webhook("acc", failing_since=since)
     event = make.event("acc")
-    claimed = ClaimedDelivery(make.delivery(event, hook.id), "lease", event, hook)
+    claimed = ClaimedDelivery.of(make.delivery(event, hook.id), "lease", event, hook)
 
     concluded = _concluded(SendOutcome(status_code=503, latency_ms=1.0), claimed)
 

@@ -21,7 +21,7 @@ def _claimed(age_seconds: float, *, type_: str = "channel_active") -> ClaimedDel
         resource_ids={"channel_id": "YijbmYHJ"},
         event_time=NOW - timedelta(seconds=age_seconds),
     )
-    return ClaimedDelivery(make.delivery(event, hook.id), "lease", event, hook)
+    return ClaimedDelivery.of(make.delivery(event, hook.id), "lease", event, hook)
 
 
 def test_an_event_older_than_its_limit_is_expired_not_sent() -> None:

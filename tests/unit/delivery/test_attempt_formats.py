@@ -22,7 +22,7 @@ NOW = make.later(10)
 def _claimed(**webhook: Any) -> ClaimedDelivery:
     hook = make.webhook("acc", **webhook)
     event = make.event("acc", type="channel_active", resource_ids={"channel_id": "li3VbBGc"})
-    return ClaimedDelivery(make.delivery(event, hook.id), "lease", event, hook)
+    return ClaimedDelivery.of(make.delivery(event, hook.id), "lease", event, hook)
 
 
 def test_an_apivideo_webhook_gets_api_videos_body_and_signature() -> None:

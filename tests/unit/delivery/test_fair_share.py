@@ -36,7 +36,7 @@ def claims(endpoints: str, times: int = 1) -> list[ClaimedDelivery]:
     for endpoint in endpoints.split() * times:
         hook = _hook(endpoint)
         event = make.event(hook.account_id)
-        claimed.append(ClaimedDelivery(make.delivery(event, hook.id), "lease", event, hook))
+        claimed.append(ClaimedDelivery.of(make.delivery(event, hook.id), "lease", event, hook))
     return claimed
 
 

@@ -33,7 +33,7 @@ async def test_a_release_wakes_a_waiter() -> None:
     (claimed,) = await queue.claim_due_deliveries(now=make.NOW, limit=1, lease_seconds=LEASE)
     waiter = await _woken(queue)
 
-    await queue.release_deliveries([(claimed.delivery.id, claimed.lease_token)], make.NOW)
+    await queue.release_deliveries([(claimed.delivery_id, claimed.lease_token)], make.NOW)
 
     await asyncio.wait_for(waiter, WAIT)
 

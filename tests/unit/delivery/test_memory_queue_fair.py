@@ -62,4 +62,4 @@ async def test_a_claim_takes_each_accounts_share_then_the_oldest(
         now=NOW, limit=limit, lease_seconds=30, per_account=per_account, holding=holding
     )
 
-    assert Counter(c.delivery.account_id for c in taken) == claimed
+    assert Counter(c.account_id for c in taken) == claimed

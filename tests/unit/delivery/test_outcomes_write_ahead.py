@@ -48,7 +48,7 @@ class _HeldWrites:
 def _concluded() -> Concluded:
     hook = make.webhook("acc")
     event = make.event("acc")
-    claimed = ClaimedDelivery(make.delivery(event, hook.id), "lease", event, hook)
+    claimed = ClaimedDelivery.of(make.delivery(event, hook.id), "lease", event, hook)
     return conclude(
         claimed,
         request=prepare(claimed, NOW),

@@ -43,7 +43,7 @@ def claims(endpoints: str) -> list[ClaimedDelivery]:
     for endpoint in endpoints:
         event = make.event("acct")
         hook = _hook(endpoint)
-        claimed.append(ClaimedDelivery(make.delivery(event, hook.id), "lease", event, hook))
+        claimed.append(ClaimedDelivery.of(make.delivery(event, hook.id), "lease", event, hook))
     return claimed
 
 
@@ -132,7 +132,7 @@ def test_a_full_endpoint_queue_hands_the_overflow_back(
 ) -> None:
     scheduler = EndpointScheduler(replace(ROOMY, endpoint_queue=endpoint_queue))
     deliveries = claims(claimed)
-    letters = {c.delivery.id: _letter(c) for c in deliveries}
+    letters = {c.delivery_id: _letter(c) for c in deliveries}
 
     overflow = scheduler.enqueue(deliveries, now=0.0)
 
@@ -155,7 +155,7 @@ def test_deliveries_handed_over_by_publishes_may_fill_twice_an_endpoints_queue(
     # before them: handing the extra back would cost a write and a claim each.
     scheduler = EndpointScheduler(replace(ROOMY, endpoint_queue=2))
     deliveries = claims(claimed)
-    letters = {c.delivery.id: _letter(c) for c in deliveries}
+    letters = {c.delivery_id: _letter(c) for c in deliveries}
 
     overflow = scheduler.enqueue(deliveries, now=0.0, handed_over=True)
 
@@ -262,7 +262,7 @@ def test_the_accounts_held_are_those_queued_or_in_flight() -> None:
     queued = claims("AA")
     other = make.webhook("other", webhook_url="https://other.example/hook")
     event = make.event("other")
-    queued.append(ClaimedDelivery(make.delivery(event, other.id), "lease", event, other))
+    queued.append(ClaimedDelivery.of(make.delivery(event, other.id), "lease", event, other))
     scheduler.enqueue(queued, now=0.0)
     ((_, slot, _), (_, other_slot, _)), _ = scheduler.ready(now=0.0)  # "acct" keeps one queued
 
@@ -339,7 +339,7 @@ def test_a_delivery_starts_only_if_its_request_and_its_recording_end_within_its_
     scheduler = EndpointScheduler(options)
     event = make.event("acct")
     hook = make.webhook("acct", webhook_url="https://a.example/hook", timeout_seconds=timeout)
-    claimed = ClaimedDelivery(make.delivery(event, hook.id), "lease", event, hook)
+    claimed = ClaimedDelivery.of(make.delivery(event, hook.id), "lease", event, hook)
     scheduler.enqueue([claimed], now=100.0, lease_ends=lease_ends)
 
     ready = scheduler.ready(now=100.0 + waited)
@@ -357,7 +357,7 @@ def test_a_delivery_waiting_behind_a_busy_endpoint_expires_while_it_waits() -> N
 
     assert started(ready) == ""
     _starts, expired = ready
-    assert expired == [(queued[1].delivery.id, queued[1].lease_token)]
+    assert expired == [(queued[1].delivery_id, queued[1].lease_token)]
 
 
 def test_clearing_hands_back_every_queued_delivery_but_not_those_in_flight() -> None:
@@ -366,7 +366,7 @@ def test_clearing_hands_back_every_queued_delivery_but_not_those_in_flight() -> 
     scheduler.enqueue(queued, now=0.0)
     scheduler.ready(now=0.0)  # the first A and B are in flight
 
-    assert scheduler.clear() == [(queued[1].delivery.id, "lease")]
+    assert scheduler.clear() == [(queued[1].delivery_id, "lease")]
     assert scheduler.held == 2
 
 
@@ -376,18 +376,18 @@ def test_a_disabled_webhooks_queued_deliveries_go_back_and_the_rest_stay_queued(
     # Another webhook at the same URL (another subscription of the account's endpoint).
     neighbour = make.webhook("acct", webhook_url=gone.webhook_url)
     event = make.event("acct")
-    same_url = ClaimedDelivery(make.delivery(event, neighbour.id), "lease", event, neighbour)
+    same_url = ClaimedDelivery.of(make.delivery(event, neighbour.id), "lease", event, neighbour)
     queued = [*claims("AA"), same_url, *claims("BA")]
     scheduler.enqueue(queued, now=0.0)
     assert started(scheduler.ready(now=0.0)) == "AB"  # one request at a time per endpoint
 
     handed_back = scheduler.drop_webhooks({gone.id})
 
-    assert handed_back == [(queued[1].delivery.id, "lease"), (queued[4].delivery.id, "lease")]
+    assert handed_back == [(queued[1].delivery_id, "lease"), (queued[4].delivery_id, "lease")]
     assert scheduler.held == 3  # the two in flight and the neighbour's
     assert scheduler.drop_webhooks({gone.id}) == []
     assert scheduler.drop_webhooks({_hook("C").id}) == []  # holds nothing for it
-    assert scheduler.clear() == [(same_url.delivery.id, "lease")]
+    assert scheduler.clear() == [(same_url.delivery_id, "lease")]
 
 
 def test_an_edited_webhooks_deliveries_go_back_under_every_url_it_was_claimed_with() -> None:
@@ -396,7 +396,7 @@ def test_an_edited_webhooks_deliveries_go_back_under_every_url_it_was_claimed_wi
     # Claimed again after its URL moved: its later deliveries queue at another endpoint.
     after = replace(before, webhook_url="https://moved.example/hook")
     event = make.event("acct")
-    moved = ClaimedDelivery(make.delivery(event, after.id), "lease", event, after)
+    moved = ClaimedDelivery.of(make.delivery(event, after.id), "lease", event, after)
     queued = [*claims("AA"), moved, *claims("B")]
     scheduler.enqueue(queued, now=0.0)
     assert scheduler.queued_webhooks() == [before, after, _hook("B")]
@@ -404,7 +404,7 @@ def test_an_edited_webhooks_deliveries_go_back_under_every_url_it_was_claimed_wi
     handed_back = scheduler.drop_webhooks({before.id})
 
     ids = {delivery_id for delivery_id, _ in handed_back}
-    assert ids == {queued[0].delivery.id, queued[1].delivery.id, moved.delivery.id}
+    assert ids == {queued[0].delivery_id, queued[1].delivery_id, moved.delivery_id}
     assert started(scheduler.ready(now=0.0)) == "B"
     assert scheduler.queued_webhooks() == []
     assert scheduler.held == 1  # B in flight; the account's queues are gone with A's
@@ -414,7 +414,7 @@ def test_dropping_an_accounts_last_queued_deliveries_leaves_the_other_accounts_t
     scheduler = EndpointScheduler(ROOMY)
     other = make.webhook("other", webhook_url="https://other.example/hook")
     event = make.event("other")
-    theirs = ClaimedDelivery(make.delivery(event, other.id), "lease", event, other)
+    theirs = ClaimedDelivery.of(make.delivery(event, other.id), "lease", event, other)
     scheduler.enqueue([*claims("A"), theirs], now=0.0)
 
     assert len(scheduler.drop_webhooks({_hook("A").id})) == 1

@@ -167,7 +167,7 @@ def _concluded(status: int) -> Concluded:
     """A fresh delivery's first attempt concluded with `status` (a failure is retried)."""
     hook = make.webhook("acc")
     event = make.event("acc")
-    claimed = ClaimedDelivery(make.delivery(event, hook.id), "lease", event, hook)
+    claimed = ClaimedDelivery.of(make.delivery(event, hook.id), "lease", event, hook)
     return conclude(
         claimed,
         request=prepare(claimed, make.NOW),

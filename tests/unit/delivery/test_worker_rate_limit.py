@@ -44,7 +44,7 @@ def _queued(queue: MemoryDeliveryQueue, hook: Webhook, count: int) -> list[Claim
         event = make.event("acc", created=make.later(number))
         delivery = make.delivery(event, hook.id)
         queue.add(delivery=delivery, event=event, webhook=hook)
-        claimed.append(ClaimedDelivery(delivery, f"lease-{number}", event, hook))
+        claimed.append(ClaimedDelivery.of(delivery, f"lease-{number}", event, hook))
     return claimed
 
 
@@ -79,7 +79,7 @@ async def test_the_refused_wait_and_no_attempt_is_counted_for_waiting() -> None:
 
     def held_back() -> bool:
         # Handed back due when the bucket refills (1 and 2 s on), not at the lease's end.
-        states = [queue.delivery(c.delivery.id) for c in claimed]
+        states = [queue.delivery(c.delivery_id) for c in claimed]
         soon = NOW + timedelta(seconds=3)
         return sum(1 for d in states if NOW < d.next_attempt_at < soon) == 2
 
@@ -91,7 +91,7 @@ async def test_the_refused_wait_and_no_attempt_is_counted_for_waiting() -> None:
         await asyncio.wait_for(running, 10)
 
     assert sender.count() == 2  # the clock stands still: the bucket never refills
-    states = [queue.delivery(c.delivery.id) for c in claimed]
+    states = [queue.delivery(c.delivery_id) for c in claimed]
     waiting = [d for d in states if d.status is DeliveryStatus.PENDING]
     assert len(waiting) == 2
     assert all(d.attempts == 0 for d in waiting)
@@ -108,7 +108,7 @@ async def test_a_sole_workers_buckets_stay_bounded_however_many_limits_and_webho
     delivery = make.delivery(event, hook.id)
 
     async def ask(webhook: Webhook) -> datetime | None:
-        return await gate.hold_until(ClaimedDelivery(delivery, "lease", event, webhook))
+        return await gate.hold_until(ClaimedDelivery.of(delivery, "lease", event, webhook))
 
     for number in range(2 * _KEPT):  # one webhook, a new limit each time: one bucket
         slower = DeliveryRateLimit(per_second=0.001 + number * 1e-9, burst=1)

@@ -72,7 +72,7 @@ async def test_each_attempt_sends_its_spans_traceparent_and_finishes_it() -> Non
     sender = await _deliver_one(tracer)
 
     (attempt,) = tracer.attempts
-    assert attempt.claimed.event.traceparent == KEPT  # the span's parent, as published
+    assert attempt.claimed.traceparent == KEPT  # the span's parent, as published
     (request,) = sender.requests
     assert request.headers["traceparent"] == attempt.traceparent
     (report,) = attempt.finished

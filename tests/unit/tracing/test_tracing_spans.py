@@ -53,16 +53,18 @@ def _claimed(traceparent: str | None, *, attempts: int = 0) -> ClaimedDelivery:
     acme = make.account()
     hook = make.webhook(acme.id)
     event = make.event(acme.id, traceparent=traceparent)
-    return ClaimedDelivery(make.delivery(event, hook.id, attempts=attempts), "lease", event, hook)
+    return ClaimedDelivery.of(
+        make.delivery(event, hook.id, attempts=attempts), "lease", event, hook
+    )
 
 
 def _report(claimed: ClaimedDelivery, status: int | None, outcome: DeliveryStatus) -> AttemptReport:
     return AttemptReport(
-        delivery_id=claimed.delivery.id,
-        event_id=claimed.event.id,
+        delivery_id=claimed.delivery_id,
+        event_id=claimed.event_id,
         webhook_id=claimed.webhook.id,
         account_id=claimed.webhook.account_id,
-        attempt=claimed.delivery.attempts + 1,
+        attempt=claimed.attempts + 1,
         status_code=status,
         latency_ms=12.5,
         outcome=outcome,
@@ -105,7 +107,7 @@ def test_publish_fanout_and_attempt_are_one_trace_under_a_trusted_publisher(
         dict(attempt_span.attributes or {}).items()
         >= {
             "hookcast.webhook.id": claimed.webhook.id,
-            "hookcast.delivery.id": claimed.delivery.id,
+            "hookcast.delivery.id": claimed.delivery_id,
             "hookcast.attempt": 1,
             "http.response.status_code": 200,
             "hookcast.outcome": "succeeded",

@@ -15,7 +15,7 @@ from typing import Any, Final
 from hookcast.domain.catalog import OPERATIONAL_EVENTS
 from hookcast.domain.formats.base import TEST_EVENT, Format, hex_signed
 from hookcast.domain.ids import random_chars
-from hookcast.domain.models import Event, RetryPolicySpec
+from hookcast.domain.models import EventFields, RetryPolicySpec
 
 __all__ = ["FORMAT", "SECRET_PREFIX", "emitted_at", "new_secret"]
 
@@ -86,7 +86,7 @@ def emitted_at(moment: datetime) -> str:
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
-def _render(event: Event, *, name: str, webhook_id: str, delivery_id: str) -> dict[str, Any]:
+def _render(event: EventFields, *, name: str, webhook_id: str, delivery_id: str) -> dict[str, Any]:
     body: dict[str, Any] = {"type": name, "emittedAt": emitted_at(event.event_time)}
     data = event.data or {}
     for field, source in _FIELDS[event.type]:

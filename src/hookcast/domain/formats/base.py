@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from hookcast.domain import ed25519
 from hookcast.domain.catalog import ALL_EVENTS, EVENT_TYPES
-from hookcast.domain.models import Event, RetryPolicySpec, Webhook
+from hookcast.domain.models import EventFields, RetryPolicySpec, Webhook
 from hookcast.domain.signing import USER_AGENT, sign_hex
 
 __all__ = ["Format", "Render", "Sign", "hex_signed", "resource_fields"]
@@ -21,7 +21,7 @@ __all__ = ["Format", "Render", "Sign", "hex_signed", "resource_fields"]
 TEST_EVENT = "webhook_test"  # the catalog's ping: every format names it, never subscribable
 
 
-def resource_fields(event: Event, *, primary_as: str) -> dict[str, Any]:
+def resource_fields(event: EventFields, *, primary_as: str) -> dict[str, Any]:
     """The event's resource ids, the primary one (per the catalog) first under `primary_as`,
     then the publisher's data; an id wins over a data field of the same name."""
     event_type = EVENT_TYPES.get(event.type)
@@ -37,7 +37,7 @@ def resource_fields(event: Event, *, primary_as: str) -> dict[str, Any]:
 
 class Render(Protocol):
     def __call__(
-        self, event: Event, *, name: str, webhook_id: str, delivery_id: str
+        self, event: EventFields, *, name: str, webhook_id: str, delivery_id: str
     ) -> dict[str, Any]:
         """The JSON object delivered for `event`, named `name` in this format."""
         ...
@@ -134,7 +134,7 @@ class Format:
         own = (self.names.get(event) for event in catalog_events)
         return tuple(dict.fromkeys(name for name in own if name is not None))
 
-    def body(self, event: Event, *, webhook_id: str, delivery_id: str) -> dict[str, Any]:
+    def body(self, event: EventFields, *, webhook_id: str, delivery_id: str) -> dict[str, Any]:
         """The JSON object delivered to one webhook (serialising is the caller's)."""
         name = self.names.get(event.type)
         if name is None:

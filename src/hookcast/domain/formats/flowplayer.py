@@ -16,7 +16,7 @@ from hookcast.domain.catalog import OPERATIONAL_EVENTS
 from hookcast.domain.formats.base import TEST_EVENT, Format, hex_signed, resource_fields
 from hookcast.domain.formats.jwplayer import format_time
 from hookcast.domain.ids import new_webhook_secret
-from hookcast.domain.models import Event, RetryPolicySpec
+from hookcast.domain.models import EventFields, RetryPolicySpec
 from hookcast.domain.retry import STANDARD_DELAYS
 
 __all__ = ["FORMAT", "SIGNATURE_HEADER"]
@@ -44,10 +44,10 @@ NAMES: Final[Mapping[str, str]] = {
 }
 
 
-def _render(event: Event, *, name: str, webhook_id: str, delivery_id: str) -> dict[str, Any]:
+def _render(event: EventFields, *, name: str, webhook_id: str, delivery_id: str) -> dict[str, Any]:
     return {
         "event_type": name,
-        "event_id": event.id,
+        "event_id": event.event_id,
         "created_at": format_time(event.event_time),
         "payload": resource_fields(event, primary_as="id"),
     }

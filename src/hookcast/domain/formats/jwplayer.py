@@ -16,20 +16,20 @@ from typing import Any
 from hookcast.domain.catalog import EVENT_TYPES
 from hookcast.domain.formats.base import Format
 from hookcast.domain.ids import new_webhook_secret
-from hookcast.domain.models import Event, RetryPolicySpec
+from hookcast.domain.models import EventFields, RetryPolicySpec
 from hookcast.domain.retry import STANDARD_DELAYS
 from hookcast.domain.signing import delivery_signer
 
 __all__ = ["FORMAT", "body_fields", "format_time"]
 
 
-def body_fields(event: Event, webhook_id: str) -> dict[str, Any]:
+def body_fields(event: EventFields, webhook_id: str) -> dict[str, Any]:
     """The JSON object delivered to one webhook for `event`, in wire key order."""
     resource_ids = event.resource_ids
     # Most events name one resource: nothing to order (_ordered_ids' own first case, here
     # to save a call per delivery).
     ids = list(resource_ids.items()) if len(resource_ids) == 1 else _ordered_ids(event)
-    body: dict[str, Any] = {"event": event.type, "event_id": event.id}
+    body: dict[str, Any] = {"event": event.type, "event_id": event.event_id}
     body.update(ids[:1])
     body["webhook_id"] = webhook_id
     body["site_id"] = event.site_id
@@ -60,7 +60,7 @@ def body_fields(event: Event, webhook_id: str) -> dict[str, Any]:
     return body
 
 
-def _ordered_ids(event: Event) -> list[tuple[str, str]]:
+def _ordered_ids(event: EventFields) -> list[tuple[str, str]]:
     # The catalog says which id is primary (thumbnail_id before media_id), whatever order
     # the publisher sent them in; ids the catalog does not know keep their order at the end.
     resource_ids = event.resource_ids
@@ -90,7 +90,7 @@ def _in_utc(dt: datetime) -> datetime:
     return dt.astimezone(UTC)
 
 
-def _render(event: Event, *, name: str, webhook_id: str, delivery_id: str) -> dict[str, Any]:
+def _render(event: EventFields, *, name: str, webhook_id: str, delivery_id: str) -> dict[str, Any]:
     return body_fields(event, webhook_id)
 
 

@@ -15,7 +15,7 @@ from hookcast.domain.catalog import EVENT_TYPES
 from hookcast.domain.formats.base import TEST_EVENT, Format, resource_fields
 from hookcast.domain.formats.jwplayer import format_time
 from hookcast.domain.ids import new_webhook_secret
-from hookcast.domain.models import Event, RetryPolicySpec
+from hookcast.domain.models import EventFields, RetryPolicySpec
 from hookcast.domain.retry import STANDARD_DELAYS
 from hookcast.domain.signing import USER_AGENT, sign_standard
 
@@ -35,7 +35,7 @@ NAMES: Final[Mapping[str, str]] = {
 }
 
 
-def _render(event: Event, *, name: str, webhook_id: str, delivery_id: str) -> dict[str, Any]:
+def _render(event: EventFields, *, name: str, webhook_id: str, delivery_id: str) -> dict[str, Any]:
     primary = EVENT_TYPES[event.type].id_fields[:1]
     data = resource_fields(event, primary_as=primary[0] if primary else "id")
     data["site_id"] = event.site_id

@@ -464,8 +464,7 @@ async def test_a_disable_whose_pause_never_ran_sends_none_of_the_backlog(
     left = await store.claim_due_deliveries(now=make.later(3), limit=10, lease_seconds=30)
     assert len(left) == 2
     assert all(
-        not item.webhook.enabled and item.created <= item.webhook.last_modified
-        for item in left
+        not item.webhook.enabled and item.created <= item.webhook.last_modified for item in left
     )
 
 

@@ -505,9 +505,10 @@ class SqlStore:
         self, webhook_id: str, *, now: datetime, walking: object
     ) -> None:
         """Ordering turned off on SQLite: the webhook's waiting deliveries made due (paused
-        if it is disabled) a stretch at a time, then its chains deleted, the loop running
-        between writes (store/slices.py); in one statement a webhook's 100,000 waiting
-        deliveries held it for all of them. Each write stops once the webhook orders its
+        if it is disabled) a stretch at a time, then its chains ended (with any delivery a
+        recovery re-joined to one meanwhile: `end_some_chains`), the loop running between
+        writes (store/slices.py); in one statement a webhook's 100,000 waiting deliveries
+        held it for all of them. Each write stops once the webhook orders its
         deliveries again, or a later save has begun its own walks (`walking`, as a pause's).
         Until the walk is over, the chains hand on as before: a waiting delivery not yet
         released goes when its head has finished or when its stretch is walked, whichever
@@ -524,12 +525,25 @@ class SqlStore:
             moved=self._woken(True),
         )
 
+        made_due = 0
+
         async def end(tx: Transaction) -> bool:
+            nonlocal made_due
             if self._walks.get(webhook_id) is not walking:
                 return False
-            return await chain_sql.end_some_chains(tx, webhook_id, limit=SLICE_ROWS)
+            released, more = await chain_sql.end_some_chains(
+                tx, webhook_id, now=now, limit=SLICE_ROWS
+            )
+            made_due += released
+            return more
 
-        await write_in_slices(self._writing, end)
+        def committed() -> None:
+            nonlocal made_due
+            if made_due:
+                self._wakeup.notify()
+            made_due = 0
+
+        await write_in_slices(self._writing, end, committed=committed)
 
     async def delete_webhook(self, account_id: str, webhook_id: str) -> bool:
         if self.dialect == "sqlite":

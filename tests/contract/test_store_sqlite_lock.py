@@ -546,3 +546,68 @@ async def test_a_webhook_published_to_while_it_is_deleted_is_deleted_in_bounded_
     assert batches <= 2  # the 10 there when the delete began (and a short one at most)
     assert await store.get_webhook(acme.id, hook.id) is None
     assert (await store.list_deliveries(_deliveries_of(acme.id, hook.id))).total == 0
+
+
+async def test_a_recovery_between_ordering_off_and_its_chains_ending_leaves_none_waiting(
+    store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ordering turned off on SQLite releases the waiting deliveries a stretch at a time,
+    then deletes the chains in writes of their own; the loop runs between, and a recovery
+    may make a failed delivery of a resource WAITING behind its chain's head meanwhile.
+    Deleting that chain without releasing it left it waiting, with no head to hand on to
+    it, for ever."""
+    acme = make.account()
+    await store.create_account(acme)
+    site = make.site(acme.id)
+    await store.create_site(site)
+    hook = make.webhook(acme.id, site_ids=(site.id,), ordering=Ordering.RESOURCE)
+    await store.create_webhook(hook)
+    events = [
+        make.event(acme.id, site.id, resource_ids={"media_id": "media1"}, created=make.later(n))
+        for n in range(2)
+    ]
+    await store.append_events(events=events, fanout=fanout_for(hook, events))
+    (first,) = await store.claim_due_deliveries(now=make.later(5), limit=10, lease_seconds=30)
+    await store.record_results([make.gave_up(first, at=make.later(6))], [])  # the second heads
+    ending = sql_store_module.write_in_slices
+
+    async def recovered_meanwhile(*args: Any, **kwargs: Any) -> None:
+        await store.recover_deliveries(
+            account_id=acme.id, webhook_id=hook.id, since=make.later(-60), now=make.later(7)
+        )
+        await ending(*args, **kwargs)
+
+    monkeypatch.setattr(sql_store_module, "write_in_slices", recovered_meanwhile)
+    await store.update_webhook(replace(hook, ordering=Ordering.NONE), make.later(8))
+
+    assert await _count(store, acme.id, hook.id, DeliveryStatus.WAITING) == 0
+    assert await _count(store, acme.id, hook.id, DeliveryStatus.PENDING) == 2
+
+
+async def test_a_disable_whose_pause_fails_still_records_the_results(
+    store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pause of a disabled webhook's backlog runs after the recording commits; should
+    it fail (the database busy past its timeout), the recording is still done: raised, the
+    worker kept the results and recorded them again, the webhook's failures counted twice.
+    The backlog left pending is parked, not sent, when claimed."""
+    acme, hook = await account_with_webhook(store)
+    await store.append_events(
+        events=[make.event(acme.id) for _ in range(3)], fanout=make.fanout_to(hook.id)
+    )
+    (sent,) = await store.claim_due_deliveries(now=make.later(1), limit=1, lease_seconds=30)
+    gone = WebhookHealth(hook.id, None, make.later(2), disable_reason="410 Gone")
+
+    async def busy(*_: Any, **__: Any) -> int | None:
+        raise Unavailable("the database is busy")
+
+    monkeypatch.setattr(pause_walk, "pause_or_resume", busy)
+    await store.record_results([make.gave_up(sent, at=make.later(2))], [gone])
+
+    assert await _count(store, acme.id, hook.id, DeliveryStatus.FAILED) == 1
+    left = await store.claim_due_deliveries(now=make.later(3), limit=10, lease_seconds=30)
+    assert len(left) == 2
+    assert all(
+        not item.webhook.enabled and item.delivery.created <= item.webhook.last_modified
+        for item in left
+    )

@@ -847,11 +847,22 @@ class SqlStore:
         for webhook_id, walking in sorted(walks.items()):
             # Their backlogs paused after the recording commits (SQLite: see
             # `_pause_or_resume_in_batches`): in it, one statement held the loop for all.
-            with self._walking(webhook_id, walking):
+            await self._pause_disabled(webhook_id, now=now, walking=walking)
+        return frozenset()
+
+    async def _pause_disabled(self, webhook_id: str, *, now: datetime, walking: object) -> None:
+        """The backlog of a webhook the worker's recording disabled, paused after it
+        committed. A failure is logged, not raised: the recording is done, and raised, the
+        worker would record its results again (delivery/outcomes.py `_flush`). What is left
+        pending was made before the disable, which a claim parks rather than sends
+        (delivery/worker.py `_sendable`); the webhook's next save walks again."""
+        with self._walking(webhook_id, walking):
+            try:
                 await self._pause_or_resume_in_batches(
                     webhook_id, enabled=False, now=now, walking=walking
                 )
-        return frozenset()
+            except Exception:
+                _log.exception("pausing the backlog of disabled webhook %s failed", webhook_id)
 
     # the mail outbox (ports/mail.py)
 

@@ -611,3 +611,38 @@ async def test_a_disable_whose_pause_fails_still_records_the_results(
         not item.webhook.enabled and item.delivery.created <= item.webhook.last_modified
         for item in left
     )
+
+
+async def test_a_pause_walks_only_what_the_webhook_had_when_it_began(
+    store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A walk went on to the webhook's last delivery, however many were published after it
+    began: a tenant publishing to its webhook as fast as the walk goes kept it walking, and
+    every account's writes queued behind it, for as long as it went on. Those published
+    meanwhile are held (the webhook is paused) and need no walk."""
+    monkeypatch.setattr(webhook_walk, "SLICE_ROWS", 100)
+    acme, hook = await account_with_webhook(store)
+    events = [make.event(acme.id) for _ in range(1_000)]  # 10 stretches
+    await store.append_events(events=events, fanout=make.fanout_to(hook.id))
+    later = [make.event(acme.id) for _ in range(5_000)]  # each stretch, 100 published
+    await store.append_events(events=later, fanout=lambda _: [])
+    walk_some = pause_walk.pause_or_resume
+    stretches = 0
+
+    async def published_to_meanwhile(tx: Transaction, rowids: str, **walk: Any) -> int | None:
+        nonlocal stretches
+        stretches += 1
+        if stretches <= 50:  # bounded, should the walk not be
+            again = [
+                delivery_values(make.delivery(event, hook.id, status=DeliveryStatus.HELD))
+                for event in later[(stretches - 1) * 100 : stretches * 100]
+            ]
+            await tx.execute_many(insert(deliveries), again)
+        return await walk_some(tx, rowids, **walk)
+
+    monkeypatch.setattr(pause_walk, "pause_or_resume", published_to_meanwhile)
+    await store.update_webhook(replace(hook, enabled=False), make.later(1))
+
+    assert stretches <= 11, stretches
+    assert await _count(store, acme.id, hook.id, DeliveryStatus.PAUSED) == len(events)
+    assert await _count(store, acme.id, hook.id, DeliveryStatus.PENDING) == 0

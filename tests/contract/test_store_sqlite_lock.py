@@ -28,7 +28,7 @@ from sqlalchemy import insert
 from hookcast.domain.errors import Unavailable
 from hookcast.domain.models import DeliveryStatus, Ordering
 from hookcast.ports import DeliveryQuery, Fanout, PageRequest, ReplayQuery, WebhookHealth
-from hookcast.store import SqlStore, open_store, pause_walk, webhook_walk
+from hookcast.store import SqlStore, open_store, pause_walk, slices, webhook_walk
 from hookcast.store import sql_store as sql_store_module
 from hookcast.store import webhooks as webhook_sql
 from hookcast.store.connector import Transaction
@@ -569,7 +569,7 @@ async def test_a_recovery_between_ordering_off_and_its_chains_ending_leaves_none
     await store.append_events(events=events, fanout=fanout_for(hook, events))
     (first,) = await store.claim_due_deliveries(now=make.later(5), limit=10, lease_seconds=30)
     await store.record_results([make.gave_up(first, at=make.later(6))], [])  # the second heads
-    ending = sql_store_module.write_in_slices
+    ending = slices.write_in_slices
 
     async def recovered_meanwhile(*args: Any, **kwargs: Any) -> None:
         await store.recover_deliveries(

@@ -26,9 +26,9 @@ from cryptography.fernet import Fernet
 from sqlalchemy import insert
 
 from hookcast.domain.errors import Unavailable
-from hookcast.domain.models import DeliveryStatus, Ordering
+from hookcast.domain.models import Account, DeliveryStatus, Ordering, Site, Webhook
 from hookcast.ports import DeliveryQuery, Fanout, PageRequest, ReplayQuery, WebhookHealth
-from hookcast.store import SqlStore, open_store, pause_walk, webhook_walk
+from hookcast.store import SqlStore, open_store, pause_walk, slices, webhook_walk
 from hookcast.store import sql_store as sql_store_module
 from hookcast.store import webhooks as webhook_sql
 from hookcast.store.connector import Transaction
@@ -390,12 +390,7 @@ async def test_turning_ordering_off_with_many_waiting_lets_the_loop_run_between_
     """An ordered webhook's 20,000 deliveries about 1,000 media (19,000 waiting behind their
     heads) are all made due when ordering is turned off, a few stretches per write, the
     loop running between: in one statement it stood still for all of them."""
-    acme = make.account()
-    await store.create_account(acme)
-    site = make.site(acme.id)
-    await store.create_site(site)
-    hook = make.webhook(acme.id, site_ids=(site.id,), ordering=Ordering.RESOURCE)
-    await store.create_webhook(hook)
+    acme, site, hook = await _ordered_webhook(store)
     for _ in range(20):  # publishes of 1,000
         events = [
             make.event(acme.id, site.id, resource_ids={"media_id": f"media{n:03}"})
@@ -466,6 +461,17 @@ async def test_a_disable_whose_pause_never_ran_sends_none_of_the_backlog(
     assert all(
         not item.webhook.enabled and item.created <= item.webhook.last_modified for item in left
     )
+
+
+async def _ordered_webhook(store: SqlStore) -> tuple[Account, Site, Webhook]:
+    """An account with a site and a webhook ordering its deliveries by resource."""
+    acme = make.account()
+    await store.create_account(acme)
+    site = make.site(acme.id)
+    await store.create_site(site)
+    hook = make.webhook(acme.id, site_ids=(site.id,), ordering=Ordering.RESOURCE)
+    await store.create_webhook(hook)
+    return acme, site, hook
 
 
 def _failed_to(webhook_id: str) -> Fanout:
@@ -545,3 +551,98 @@ async def test_a_webhook_published_to_while_it_is_deleted_is_deleted_in_bounded_
     assert batches <= 2  # the 10 there when the delete began (and a short one at most)
     assert await store.get_webhook(acme.id, hook.id) is None
     assert (await store.list_deliveries(_deliveries_of(acme.id, hook.id))).total == 0
+
+
+async def test_a_recovery_between_ordering_off_and_its_chains_ending_leaves_none_waiting(
+    store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ordering turned off on SQLite releases the waiting deliveries a stretch at a time,
+    then deletes the chains in writes of their own; the loop runs between, and a recovery
+    may make a failed delivery of a resource WAITING behind its chain's head meanwhile.
+    Deleting that chain without releasing it left it waiting, with no head to hand on to
+    it, for ever."""
+    acme, site, hook = await _ordered_webhook(store)
+    events = [
+        make.event(acme.id, site.id, resource_ids={"media_id": "media1"}, created=make.later(n))
+        for n in range(2)
+    ]
+    await store.append_events(events=events, fanout=fanout_for(hook, events))
+    (first,) = await store.claim_due_deliveries(now=make.later(5), limit=10, lease_seconds=30)
+    await store.record_results([make.gave_up(first, at=make.later(6))], [])  # the second heads
+    ending = slices.write_in_slices
+
+    async def recovered_meanwhile(*args: Any, **kwargs: Any) -> None:
+        await store.recover_deliveries(
+            account_id=acme.id, webhook_id=hook.id, since=make.later(-60), now=make.later(7)
+        )
+        await ending(*args, **kwargs)
+
+    monkeypatch.setattr(sql_store_module, "write_in_slices", recovered_meanwhile)
+    await store.update_webhook(replace(hook, ordering=Ordering.NONE), make.later(8))
+
+    assert await _count(store, acme.id, hook.id, DeliveryStatus.WAITING) == 0
+    assert await _count(store, acme.id, hook.id, DeliveryStatus.PENDING) == 2
+
+
+async def test_a_disable_whose_pause_fails_still_records_the_results(
+    store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pause of a disabled webhook's backlog runs after the recording commits; should
+    it fail (the database busy past its timeout), the recording is still done: raised, the
+    worker kept the results and recorded them again, the webhook's failures counted twice.
+    The backlog left pending is parked, not sent, when claimed."""
+    acme, hook = await account_with_webhook(store)
+    await store.append_events(
+        events=[make.event(acme.id) for _ in range(3)], fanout=make.fanout_to(hook.id)
+    )
+    (sent,) = await store.claim_due_deliveries(now=make.later(1), limit=1, lease_seconds=30)
+    gone = WebhookHealth(hook.id, None, make.later(2), disable_reason="410 Gone")
+
+    async def busy(*_: Any, **__: Any) -> int | None:
+        raise Unavailable("the database is busy")
+
+    monkeypatch.setattr(pause_walk, "pause_or_resume", busy)
+    await store.record_results([make.gave_up(sent, at=make.later(2))], [gone])
+
+    assert await _count(store, acme.id, hook.id, DeliveryStatus.FAILED) == 1
+    left = await store.claim_due_deliveries(now=make.later(3), limit=10, lease_seconds=30)
+    assert len(left) == 2
+    assert all(
+        not item.webhook.enabled and item.delivery.created <= item.webhook.last_modified
+        for item in left
+    )
+
+
+async def test_a_pause_walks_only_what_the_webhook_had_when_it_began(
+    store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A walk went on to the webhook's last delivery, however many were published after it
+    began: a tenant publishing to its webhook as fast as the walk goes kept it walking, and
+    every account's writes queued behind it, for as long as it went on. Those published
+    meanwhile are held (the webhook is paused) and need no walk."""
+    monkeypatch.setattr(webhook_walk, "SLICE_ROWS", 100)
+    acme, hook = await account_with_webhook(store)
+    events = [make.event(acme.id) for _ in range(1_000)]  # 10 stretches
+    await store.append_events(events=events, fanout=make.fanout_to(hook.id))
+    later = [make.event(acme.id) for _ in range(5_000)]  # each stretch, 100 published
+    await store.append_events(events=later, fanout=lambda _: [])
+    walk_some = pause_walk.pause_or_resume
+    stretches = 0
+
+    async def published_to_meanwhile(tx: Transaction, rowids: str, **walk: Any) -> int | None:
+        nonlocal stretches
+        stretches += 1
+        if stretches <= 50:  # bounded, should the walk not be
+            again = [
+                delivery_values(make.delivery(event, hook.id, status=DeliveryStatus.HELD))
+                for event in later[(stretches - 1) * 100 : stretches * 100]
+            ]
+            await tx.execute_many(insert(deliveries), again)
+        return await walk_some(tx, rowids, **walk)
+
+    monkeypatch.setattr(pause_walk, "pause_or_resume", published_to_meanwhile)
+    await store.update_webhook(replace(hook, enabled=False), make.later(1))
+
+    assert stretches <= 11, stretches
+    assert await _count(store, acme.id, hook.id, DeliveryStatus.PAUSED) == len(events)
+    assert await _count(store, acme.id, hook.id, DeliveryStatus.PENDING) == 0

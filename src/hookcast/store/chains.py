@@ -358,13 +358,28 @@ async def release_waiting(
     return await tx.execute(_RELEASE_STRETCH, {"b_rowids": rowids, "b_now": now})
 
 
-async def end_some_chains(tx: Transaction, webhook_id: str, *, limit: int) -> bool:
-    """Deletes up to `limit` of the webhook's chains once none of its deliveries waits, while
-    it still does not order them; whether some may be left."""
+async def end_some_chains(
+    tx: Transaction, webhook_id: str, *, now: datetime, limit: int
+) -> tuple[int, bool]:
+    """Ends up to `limit` of the webhook's chains, after the walk of `release_waiting`,
+    while it still does not order its deliveries: those waiting in them made due at `now`
+    (PAUSED if it is disabled) and the chains deleted. How many were made due, and whether
+    some chains may be left.
+
+    A chain may have a waiting delivery again though the walk has passed: between writes, a
+    recovery or a held release re-joins a delivery of a resource to its chain (`rejoining`),
+    behind the chain's head. Deleted alone, the chain left it waiting for a head that would
+    never hand on to it."""
     if not await _unordered(tx, webhook_id):
-        return False
-    values = {"b_webhook_id": webhook_id, "b_limit": limit}
-    return await tx.execute(_END_SOME, values) >= limit
+        return 0, False
+    values: dict[str, Any] = {"b_webhook_id": webhook_id, "b_limit": limit}
+    keys = [key for (key,) in await tx.fetch_all(_SOME_CHAINS, values)]
+    if not keys:
+        return 0, False
+    values = {"b_webhook_id": webhook_id, "keys": keys, "b_now": now}
+    made_due = await tx.execute(_RELEASE_CHAINED, values)
+    await tx.execute(_END_CHAINED, values)
+    return made_due, len(keys) >= limit
 
 
 async def _unordered(tx: Transaction, webhook_id: str) -> bool:
@@ -387,13 +402,27 @@ _RELEASE_STRETCH = Statement(
         .values(status=_sendable(), next_attempt_at=bindparam("b_now", type_=Timestamp))
     )
 )
-_END_SOME = Statement(
-    lambda _: delete(delivery_chains).where(
+_SOME_CHAINS = Statement(
+    lambda _: (
+        select(delivery_chains.c.resource_key)
+        .where(_THIS_WEBHOOKS_CHAINS)
+        .limit(bindparam("b_limit", type_=Integer))
+    )
+)
+_RELEASE_CHAINED = Statement(  # through ix_deliveries_waiting
+    lambda database: (
+        update(deliveries)
+        .where(
+            deliveries.c.webhook_id == bindparam("b_webhook_id"),
+            deliveries.c.status == _WAITING,
+            in_list(database, column=deliveries.c.resource_key, name="keys"),
+        )
+        .values(status=_sendable(), next_attempt_at=bindparam("b_now", type_=Timestamp))
+    )
+)
+_END_CHAINED = Statement(
+    lambda database: delete(delivery_chains).where(
         _THIS_WEBHOOKS_CHAINS,
-        delivery_chains.c.resource_key.in_(
-            select(delivery_chains.c.resource_key)
-            .where(_THIS_WEBHOOKS_CHAINS)
-            .limit(bindparam("b_limit", type_=Integer))
-        ),
+        in_list(database, column=delivery_chains.c.resource_key, name="keys"),
     )
 )

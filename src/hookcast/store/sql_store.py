@@ -513,9 +513,10 @@ class SqlStore:
         self, webhook_id: str, *, now: datetime, walking: object
     ) -> None:
         """Ordering turned off on SQLite: the webhook's waiting deliveries made due (paused
-        if it is disabled) a stretch at a time, then its chains deleted, the loop running
-        between writes (store/slices.py); in one statement a webhook's 100,000 waiting
-        deliveries held it for all of them. Each write stops once the webhook orders its
+        if it is disabled) a stretch at a time, then its chains ended (with any delivery a
+        recovery re-joined to one meanwhile: `end_some_chains`), the loop running between
+        writes (store/slices.py); in one statement a webhook's 100,000 waiting deliveries
+        held it for all of them. Each write stops once the webhook orders its
         deliveries again, or a later save has begun its own walks (`walking`, as a pause's).
         Until the walk is over, the chains hand on as before: a waiting delivery not yet
         released goes when its head has finished or when its stretch is walked, whichever
@@ -532,12 +533,25 @@ class SqlStore:
             moved=self._woken(True),
         )
 
+        made_due = 0
+
         async def end(tx: Transaction) -> bool:
+            nonlocal made_due
             if self._walks.get(webhook_id) is not walking:
                 return False
-            return await chain_sql.end_some_chains(tx, webhook_id, limit=SLICE_ROWS)
+            released, more = await chain_sql.end_some_chains(
+                tx, webhook_id, now=now, limit=SLICE_ROWS
+            )
+            made_due += released
+            return more
 
-        await write_in_slices(self._writing, end)
+        def committed() -> None:
+            nonlocal made_due
+            if made_due:
+                self._wakeup.notify()
+            made_due = 0
+
+        await write_in_slices(self._writing, end, committed=committed)
 
     async def delete_webhook(self, account_id: str, webhook_id: str) -> bool:
         if self.dialect == "sqlite":
@@ -839,11 +853,22 @@ class SqlStore:
         for webhook_id, walking in sorted(walks.items()):
             # Their backlogs paused after the recording commits (SQLite: see
             # `_pause_or_resume_in_batches`): in it, one statement held the loop for all.
-            with self._walking(webhook_id, walking):
+            await self._pause_disabled(webhook_id, now=now, walking=walking)
+        return frozenset()
+
+    async def _pause_disabled(self, webhook_id: str, *, now: datetime, walking: object) -> None:
+        """The backlog of a webhook the worker's recording disabled, paused after it
+        committed. A failure is logged, not raised: the recording is done, and raised, the
+        worker would record its results again (delivery/outcomes.py `_flush`). What is left
+        pending was made before the disable, which a claim parks rather than sends
+        (delivery/worker.py `_sendable`); the webhook's next save walks again."""
+        with self._walking(webhook_id, walking):
+            try:
                 await self._pause_or_resume_in_batches(
                     webhook_id, enabled=False, now=now, walking=walking
                 )
-        return frozenset()
+            except Exception:
+                _log.exception("pausing the backlog of disabled webhook %s failed", webhook_id)
 
     # the mail outbox (ports/mail.py)
 

@@ -5,8 +5,11 @@ made in slices, store/slices.py): a pause, resume, a worker's disable, a recover
 Each stretch starts after the last entry the one before it read, a moving lower bound
 (`Position`: `created`, then the rowid the index's entries end in): no stretch reads again
 the rows already walked (re-read, the walk would be quadratic), and rows tied on `created`
-(a publish's) are walked by rowid, not scanned again per stretch. Rows made behind the walk
-after it started are not walked.
+(a publish's) are walked by rowid, not scanned again per stretch. A walk ends at the
+webhook's last delivery when it began: rows made after that are in the state the change
+makes already (a publish to a paused webhook holds its deliveries), and a tenant publishing
+to its webhook as fast as the walk goes kept it walking, every account's writes queued
+behind each of its writes, for as long as it went on.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ __all__ = [
     "Move",
     "Position",
     "Stretch",
+    "last_position",
     "next_stretch",
     "walk_deliveries",
 ]
@@ -54,14 +58,24 @@ class Stretch:
     after: Position | None
 
 
-async def next_stretch(tx: Transaction, *, webhook_id: str, after: Position, limit: int) -> Stretch:
-    """The webhook's next `limit` deliveries after `after`, in index order."""
+async def next_stretch(
+    tx: Transaction, *, webhook_id: str, after: Position, limit: int, until: Position
+) -> Stretch:
+    """The webhook's next `limit` deliveries after `after` and up to `until`, in index
+    order."""
     found = await tx.fetch_all(_NEXT, {IN_ORDER: (webhook_id, after.created, after.rowid, limit)})
-    rowids = orjson.dumps([rowid for _, rowid in found]).decode()
-    if len(found) < limit:
-        return Stretch(rowids=rowids, size=len(found), after=None)
-    last_created, last_rowid = found[-1]
-    return Stretch(rowids=rowids, size=len(found), after=Position(last_created, last_rowid))
+    walked = [Position(created, rowid) for created, rowid in found]
+    kept = [at for at in walked if (at.created, at.rowid) <= (until.created, until.rowid)]
+    rowids = orjson.dumps([at.rowid for at in kept]).decode()
+    if len(kept) < limit:
+        return Stretch(rowids=rowids, size=len(kept), after=None)
+    return Stretch(rowids=rowids, size=len(kept), after=kept[-1])
+
+
+async def last_position(tx: Transaction, webhook_id: str) -> Position | None:
+    """Where the webhook's last delivery is in the index (None: it has none)."""
+    row = await tx.fetch_one(_LAST, {IN_ORDER: (webhook_id,)})
+    return None if row is None else Position(row[0], row[1])
 
 
 # A statement's condition: the deliveries of a stretch (its rowids bound as `b_rowids`).
@@ -85,12 +99,19 @@ async def walk_deliveries(
     store/slices.py allows each; `moved` is told how many each write moved once it has
     committed. How many were moved in all."""
     after: Position | None = start
+    until: Position | None = None
     total = uncommitted = 0
 
     async def step(tx: Transaction) -> bool:
-        nonlocal after, total, uncommitted
+        nonlocal after, until, total, uncommitted
         assert after is not None  # a step runs only while there is more
-        stretch = await next_stretch(tx, webhook_id=webhook_id, after=after, limit=SLICE_ROWS)
+        if until is None:
+            until = await last_position(tx, webhook_id)
+            if until is None:
+                return False
+        stretch = await next_stretch(
+            tx, webhook_id=webhook_id, after=after, limit=SLICE_ROWS, until=until
+        )
         done = await move(tx, stretch.rowids) if stretch.size else None
         after = None if done is None else stretch.after
         total += done or 0
@@ -107,6 +128,11 @@ async def walk_deliveries(
     return total
 
 
+_LAST = Statement.written(
+    "sqlite",
+    "SELECT created, rowid FROM deliveries WHERE webhook_id = ?"
+    " ORDER BY created DESC, rowid DESC LIMIT 1",
+)
 # The two halves are each one range of the index (the rest of the last `created` by rowid,
 # then the later ones), merged in index order: one `(created, rowid) > (?, ?)` condition
 # ranges on `created` alone and scans every row tied with the bound again.

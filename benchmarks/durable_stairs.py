@@ -176,20 +176,20 @@ def _peer_render(claimed: Any) -> tuple[dict[str, str], bytes]:
     """durable_floor's render (`--wire hookcast`) from a claimed HookCast event."""
     from hookcast.domain.signing import delivery_signer
 
-    event, webhook = claimed.event, claimed.webhook
+    webhook = claimed.webhook  # the claim's one carrier holds the event's values too
     body = orjson.dumps(
         {
-            "event": event.type,
-            "event_id": event.id,
-            "media_id": event.resource_ids.get("media_id"),
+            "event": claimed.type,
+            "event_id": claimed.event_id,
+            "media_id": claimed.resource_ids.get("media_id"),
             "webhook_id": webhook.id,
-            "site_id": event.site_id,
+            "site_id": claimed.site_id,
             "event_time": datetime.now(UTC).isoformat(),
-            "data": event.data,
+            "data": claimed.data,
         }
     )
     signer = delivery_signer([webhook.secret])
-    return signer.headers(body, event.id, int(time.time())), body
+    return signer.headers(body, claimed.event_id, int(time.time())), body
 
 
 Mark = tuple[int, float, float, tuple[int, int, int, float], int]

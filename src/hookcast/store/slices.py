@@ -22,7 +22,7 @@ from contextlib import AbstractAsyncContextManager
 
 from hookcast.store.connector import Transaction
 
-__all__ = ["SLICE_ROWS", "WRITE_SECONDS", "Slice", "write_in_slices"]
+__all__ = ["SLICE_ROWS", "WRITE_SECONDS", "Slice", "Tally", "write_in_slices"]
 
 # Rows a slice reads (~3-6 ms on a quiet 2-core machine) and the wall time a write
 # transaction goes on taking slices: docs/delivery.md, "Large backlogs on SQLite".
@@ -31,6 +31,26 @@ WRITE_SECONDS = 0.025
 
 Slice = Callable[[Transaction], Awaitable[bool]]
 """One step of a change in a write transaction: True while there is more to do."""
+
+
+class Tally:
+    """What a change's slices moved in the write under way, told to `tell` once that write
+    has committed (pass it as `write_in_slices`'s `committed`): the workers are woken for
+    deliveries made due only when they can claim them."""
+
+    __slots__ = ("_tell", "_uncommitted")
+
+    def __init__(self, tell: Callable[[int], None] | None) -> None:
+        self._tell = tell
+        self._uncommitted = 0
+
+    def add(self, count: int) -> None:
+        self._uncommitted += count
+
+    def __call__(self) -> None:
+        if self._tell is not None and self._uncommitted:
+            self._tell(self._uncommitted)
+        self._uncommitted = 0
 
 
 async def write_in_slices(

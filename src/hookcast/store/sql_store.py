@@ -103,7 +103,7 @@ from hookcast.store.file_wakeup import FileWakeup
 from hookcast.store.foreseen import ForeseenNotices
 from hookcast.store.group_commit import GROUP_EVENTS, GroupCommit
 from hookcast.store.quarantine import record_splitting
-from hookcast.store.slices import SLICE_ROWS, write_in_slices
+from hookcast.store.slices import SLICE_ROWS, Tally, write_in_slices
 from hookcast.store.sql import notify
 from hookcast.store.statistics import GrowthStatistics
 from hookcast.store.tables import api_keys, webhooks
@@ -533,25 +533,18 @@ class SqlStore:
             moved=self._woken(True),
         )
 
-        made_due = 0
+        made_due = Tally(self._woken(True))
 
         async def end(tx: Transaction) -> bool:
-            nonlocal made_due
             if self._walks.get(webhook_id) is not walking:
                 return False
             released, more = await chain_sql.end_some_chains(
                 tx, webhook_id, now=now, limit=SLICE_ROWS
             )
-            made_due += released
+            made_due.add(released)
             return more
 
-        def committed() -> None:
-            nonlocal made_due
-            if made_due:
-                self._wakeup.notify()
-            made_due = 0
-
-        await write_in_slices(self._writing, end, committed=committed)
+        await write_in_slices(self._writing, end, committed=made_due)
 
     async def delete_webhook(self, account_id: str, webhook_id: str) -> bool:
         if self.dialect == "sqlite":
@@ -634,22 +627,17 @@ class SqlStore:
         write = self._making_due if making_due else self._written
         if self.dialect != "sqlite":
             return await write(change(None))
-        total = made_due = 0
+        total = 0
+        tally = Tally(self._woken(making_due))
 
         async def step(tx: Transaction) -> bool:
-            nonlocal total, made_due
+            nonlocal total
             moved = await change(SLICE_ROWS)(tx)
             total += moved
-            made_due += moved if making_due else 0
+            tally.add(moved)
             return moved >= SLICE_ROWS
 
-        def committed() -> None:
-            nonlocal made_due
-            if made_due:
-                self._wakeup.notify()  # SQLite: no other process to NOTIFY (store/sql.py)
-            made_due = 0
-
-        await write_in_slices(self._writing, step, committed=committed)
+        await write_in_slices(self._writing, step, committed=tally)
         return total
 
     async def _written(self, change: Callable[[Transaction], Awaitable[int]]) -> int:

@@ -22,7 +22,7 @@ import orjson
 from sqlalchemy import TextClause, text
 
 from hookcast.store.connector import Transaction
-from hookcast.store.slices import SLICE_ROWS, write_in_slices
+from hookcast.store.slices import SLICE_ROWS, Tally, write_in_slices
 from hookcast.store.statement import IN_ORDER, Statement
 
 __all__ = [
@@ -100,10 +100,11 @@ async def walk_deliveries(
     committed. How many were moved in all."""
     after: Position | None = start
     until: Position | None = None
-    total = uncommitted = 0
+    total = 0
+    tally = Tally(moved)
 
     async def step(tx: Transaction) -> bool:
-        nonlocal after, until, total, uncommitted
+        nonlocal after, until, total
         assert after is not None  # a step runs only while there is more
         if until is None:
             until = await last_position(tx, webhook_id)
@@ -115,16 +116,10 @@ async def walk_deliveries(
         done = await move(tx, stretch.rowids) if stretch.size else None
         after = None if done is None else stretch.after
         total += done or 0
-        uncommitted += done or 0
+        tally.add(done or 0)
         return after is not None
 
-    def committed() -> None:
-        nonlocal uncommitted
-        if moved is not None and uncommitted:
-            moved(uncommitted)
-        uncommitted = 0
-
-    await write_in_slices(writing, step, committed=committed)
+    await write_in_slices(writing, step, committed=tally)
     return total
 
 

@@ -320,20 +320,21 @@ _LOCK_CHAINS = Statement(
 )
 
 
-_RELEASE_WAITING = Statement(
-    lambda _: (
+def _release(*where: ColumnElement[bool] | TextClause) -> Update:
+    """The waiting deliveries `where` finds made due at `b_now` (PAUSED if their webhook is
+    disabled): ordering turned off, all at once or a stretch or some chains at a time."""
+    return (
         update(deliveries)
-        .where(
-            deliveries.c.webhook_id == bindparam("b_webhook_id"), deliveries.c.status == _WAITING
-        )
+        .where(*where, deliveries.c.status == _WAITING)
         .values(status=_sendable(), next_attempt_at=bindparam("b_now", type_=Timestamp))
     )
+
+
+_THIS_WEBHOOKS_CHAINS = delivery_chains.c.webhook_id == bindparam("b_webhook_id")
+_RELEASE_WAITING = Statement(
+    lambda _: _release(deliveries.c.webhook_id == bindparam("b_webhook_id"))
 )
-_END = Statement(
-    lambda _: delete(delivery_chains).where(
-        delivery_chains.c.webhook_id == bindparam("b_webhook_id")
-    )
-)
+_END = Statement(lambda _: delete(delivery_chains).where(_THIS_WEBHOOKS_CHAINS))
 
 
 # SQLite: ordering turned off a stretch of the webhook's deliveries at a time
@@ -388,20 +389,13 @@ async def _unordered(tx: Transaction, webhook_id: str) -> bool:
 
 
 _UNORDERED = Ordering.NONE.value
-_THIS_WEBHOOKS_CHAINS = delivery_chains.c.webhook_id == bindparam("b_webhook_id")
 _HAS_CHAINS = Statement(
     lambda _: select(delivery_chains.c.head_id).where(_THIS_WEBHOOKS_CHAINS).limit(1)
 )
 _ORDERING = Statement(
     lambda _: select(webhooks.c.ordering).where(webhooks.c.id == bindparam("b_webhook_id"))
 )
-_RELEASE_STRETCH = Statement(
-    lambda _: (
-        update(deliveries)
-        .where(IN_STRETCH, deliveries.c.status == _WAITING)
-        .values(status=_sendable(), next_attempt_at=bindparam("b_now", type_=Timestamp))
-    )
-)
+_RELEASE_STRETCH = Statement(lambda _: _release(IN_STRETCH))
 _SOME_CHAINS = Statement(
     lambda _: (
         select(delivery_chains.c.resource_key)
@@ -410,14 +404,9 @@ _SOME_CHAINS = Statement(
     )
 )
 _RELEASE_CHAINED = Statement(  # through ix_deliveries_waiting
-    lambda database: (
-        update(deliveries)
-        .where(
-            deliveries.c.webhook_id == bindparam("b_webhook_id"),
-            deliveries.c.status == _WAITING,
-            in_list(database, column=deliveries.c.resource_key, name="keys"),
-        )
-        .values(status=_sendable(), next_attempt_at=bindparam("b_now", type_=Timestamp))
+    lambda database: _release(
+        deliveries.c.webhook_id == bindparam("b_webhook_id"),
+        in_list(database, column=deliveries.c.resource_key, name="keys"),
     )
 )
 _END_CHAINED = Statement(

@@ -23,19 +23,13 @@ import pytest
 from harness import READY_SECONDS, cli_env, hookcast_bin, run_cli, serve
 
 from support.postgres import run_sql
+from support.seeds import seed_doc
 from support.waiting import wait_until
-
-SEED_NAME = Path("shared", "seeds", "000_9728d0272fd5a02e.txt")
 
 
 def _seed() -> Path:
-    """The JW Player seed doc, in the project's `shared` folder beside the clone (or beside
-    a folder holding it, as a worktree under /work/wt is): not part of the repository, so a
-    clone elsewhere skips the test rather than fail it."""
-    for folder in Path(__file__).resolve().parents[2:]:
-        if (folder / SEED_NAME).is_file():
-            return folder / SEED_NAME
-    pytest.skip(f"{SEED_NAME} is not beside this clone: the seed docs are needed to replay it")
+    """The JW Player seed doc (not part of the repository: see support.seeds)."""
+    return seed_doc("000_9728d0272fd5a02e.txt")
 
 
 SEED_COMMAND = "curl -X POST https://api.jwplayer.com/v2/webhooks"

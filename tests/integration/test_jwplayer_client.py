@@ -13,6 +13,7 @@ import contextlib
 import http.client
 import json
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -127,6 +128,17 @@ def _create_list_get_update_delete(client: JWPlatformClient) -> None:
         client.WebhookClient.get(SITE, webhook_id=hook_id)
     assert missing.value.errors
     assert {"code", "description"} <= set(missing.value.errors[0])
+
+
+def test_the_clients_one_connection_still_answers_after_a_pause(served: Served) -> None:
+    """The client sends every call on one kept-open connection and never reconnects when
+    the server has closed it: a call after `serve` dropped the idle connection fails with
+    RemoteDisconnected (as it did at uvicorn's 5 s). A script that pauses between two calls
+    (an upload, a prompt) must find the connection still open."""
+    with served.client() as client:
+        assert client.WebhookClient.list(SITE).status == 200
+        time.sleep(6)  # the idle time under test: longer than uvicorn's default keep-alive
+        assert client.WebhookClient.list(SITE).status == 200
 
 
 def test_a_wrong_secret_is_an_error_the_client_reads(served: Served) -> None:

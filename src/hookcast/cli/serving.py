@@ -19,6 +19,14 @@ from hookcast.config import Settings
 __all__ = ["AnnouncingServer", "server_config", "shared_socket"]
 
 
+# How long an idle client connection stays open after an answer. uvicorn's 5 s broke JW
+# Player's official client (PyPI `jwplatform`), which sends every call on one connection
+# and never reconnects: a call after a pause over 5 s failed with RemoteDisconnected. Longer
+# than the idle timeouts of the proxies put in front (AWS ALB 60 s, nginx's upstream 60 s
+# and client 75 s), so a proxy reusing a connection never races serve closing it.
+_KEEP_ALIVE_SECONDS = 90
+
+
 def server_config(app: ASGIApp, settings: Settings, *, host: str, port: int) -> uvicorn.Config:
     """uvicorn's settings for `serve` (and for benchmarks.publish_asgi, which measures them)."""
     return uvicorn.Config(
@@ -29,6 +37,7 @@ def server_config(app: ASGIApp, settings: Settings, *, host: str, port: int) -> 
         log_config=None,  # uvicorn's lines go through our handler (text or JSON)
         access_log=False,
         server_header=False,
+        timeout_keep_alive=_KEEP_ALIVE_SECONDS,
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
     )

@@ -17,6 +17,7 @@ import pytest
 from aiohttp import web
 from delivery_harness import Deployment, require_postgres, settings_for, with_options
 from mail_server import PASSWORD, USER, self_signed, smtp_server
+from ops_support import scrape
 from receivers import Behaviour, answer, closed_port, first_then
 
 from hookcast.bootstrap import utc_now
@@ -291,6 +292,31 @@ async def test_a_mail_the_server_did_not_take_goes_again_later_once(store: SqlSt
         assert await up.send_due() == 0
     ((_, message),) = inbox.received
     assert message["Subject"] == '[HookCast] Webhook "Encoder hook" was disabled'
+
+
+async def test_a_mail_server_down_shows_on_metrics(hookcast: Deployment) -> None:
+    # It showed only in WARNING lines and the outbox's rows: no alert could see it.
+    store = hookcast.runtime.store
+    acme = make.account()
+    await store.create_account(acme)
+    await store.set_contact_email(acme.id, ONCALL)
+    hook = make.webhook(acme.id)
+    await store.create_webhook(hook)
+    await store.record_results([], [WebhookHealth(hook.id, None, make.NOW, "410 Gone")])
+    smtp_url = f"smtp://127.0.0.1:{closed_port()}"
+    runtime = replace(
+        hookcast.runtime,
+        settings=hookcast.runtime.settings.model_copy(update={"smtp_url": smtp_url}),
+    )
+    mailer = runtime.mailer()
+    assert mailer is not None
+
+    assert await mailer.send_due() == 0
+
+    scraped = await scrape(hookcast)
+    assert scraped.value("hookcast_mails_total", result="retrying") == 1
+    assert scraped.value("hookcast_mails_total", result="sent") == 0
+    assert scraped.value("hookcast_mails_total", result="given_up") == 0
 
 
 async def test_a_webhook_name_with_a_line_break_neither_breaks_its_mail_nor_others(

@@ -122,7 +122,9 @@ def _distinct(doing: str, error: BaseException) -> str:
 
 
 def _one_line(error: BaseException) -> str:
-    return " ".join(str(error).split()) or type(error).__name__
+    said = " ".join(str(error).split()) or type(error).__name__
+    reason = getattr(error, "reason", None)  # Unreachable's, for the operator
+    return f"{said} ({reason})" if reason else said
 
 
 def _duration(seconds: float) -> str:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 
 import pytest
 
 from hookcast.delivery.outage import Outage
 from hookcast.domain.errors import Unavailable, Unreachable
+from hookcast.store.errors import translate_errors
 
 DATABASE = "PostgreSQL database hookcast on db:5432"
 
@@ -110,3 +112,31 @@ def test_a_statement_the_database_refused_is_no_outage(caplog: pytest.LogCapture
         "OSError); retrying until it is back",
     ]
     assert outage.down
+
+
+def test_a_full_sqlite_disk_is_named_in_the_outage_line_and_not_to_api_callers(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The line said "OperationalError" alone: a full disk, a locked file and an I/O error
+    # read the same. A database of at most 2 pages fills as a full disk does (SQLITE_FULL).
+    caplog.set_level(logging.DEBUG, "test.outage")
+    connection = sqlite3.connect(":memory:")
+    connection.execute("PRAGMA max_page_count = 2")
+    connection.execute("CREATE TABLE t (x TEXT)")
+    with pytest.raises(Unreachable) as raised, translate_errors():
+        connection.executemany("INSERT INTO t VALUES (?)", [("x" * 1000,)] * 100)
+    connection.close()
+
+    Outage(logging.getLogger("test.outage"), database="hookcast.db").failed(
+        "recording 15 outcomes", raised.value
+    )
+
+    assert said(caplog) == [
+        (
+            "ERROR",
+            "hookcast.db is unavailable (recording 15 outcomes: the database is unavailable: "
+            "OperationalError (SQLITE_FULL: database or disk is full)); retrying until it is "
+            "back",
+        )
+    ]
+    assert raised.value.description == "the database is unavailable: OperationalError"

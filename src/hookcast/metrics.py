@@ -31,6 +31,7 @@ _log = logging.getLogger("hookcast.metrics")
 OUTCOMES = ("succeeded", "retrying", "failed")
 STATUS_CLASSES = ("2xx", "3xx", "4xx", "5xx", "error")
 # Receivers answer in milliseconds on a LAN and up to the 30 s timeout at worst.
+MAIL_RESULTS = ("sent", "retrying", "given_up")
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
 
@@ -96,6 +97,14 @@ class Metrics:
             ["webhook_id", "result"],
             registry=self.registry,
         )
+        # A mail server down shows nowhere else but in WARNING lines and the outbox's rows.
+        self._mails = Counter(
+            "hookcast_mails",
+            "Tries to send a queued e-mail, by result: sent, retrying (the server did not take "
+            "it; it goes again later) or given_up (its last try failed)",
+            ["result"],
+            registry=self.registry,
+        )
         self._webhooks_per_account = webhooks_per_account
         # Account id: its webhooks with series, least recently sent to first.
         self._webhooks_kept: dict[str, collections.OrderedDict[str, None]] = {}
@@ -105,6 +114,8 @@ class Metrics:
                 self._deliveries.labels(outcome, class_label)
         for kind in ("deliveries", "events", "mails"):
             self._pruned.labels(kind)
+        for result in MAIL_RESULTS:
+            self._mails.labels(result)
 
     def _backlog_gauges(self) -> None:
         # Read from the database at each scrape of an API server (`render`): absent from a
@@ -176,6 +187,10 @@ class Metrics:
         self._pruned.labels("deliveries").inc(pruned.deliveries)
         self._pruned.labels("events").inc(pruned.events)
         self._pruned.labels("mails").inc(pruned.mails)
+
+    def on_mailed(self, result: str) -> None:
+        """One try to send a queued e-mail: "sent", "retrying" or "given_up"."""
+        self._mails.labels(result).inc()
 
     # exposition
 

@@ -5,6 +5,8 @@ and the contact address is e-mailed the recovery through SMTP, once."""
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 import ssl
 from collections.abc import Sequence
 from dataclasses import replace
@@ -17,6 +19,7 @@ import pytest
 from aiohttp import web
 from delivery_harness import Deployment, require_postgres, settings_for, with_options
 from mail_server import PASSWORD, USER, self_signed, smtp_server
+from ops_support import scrape
 from receivers import Behaviour, answer, closed_port, first_then
 
 from hookcast.bootstrap import utc_now
@@ -28,6 +31,7 @@ from hookcast.ports import Clock, WebhookHealth
 from hookcast.ports.mail import MailFailed, MailOutbox
 from hookcast.store import SqlStore
 from support import factories as make
+from support.waiting import eventually
 
 ONCALL = "oncall@acme.example"
 
@@ -144,6 +148,40 @@ async def test_a_webhook_hearing_only_notices_is_disabled_when_its_endpoint_answ
         "disabled",
         "endpoint answered 410 Gone",
     )
+
+
+@pytest.mark.timeout(60)
+async def test_the_operators_log_says_once_that_a_webhook_is_failing_and_was_disabled(
+    hookcast: Deployment, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The attempt lines said "410 ... failed (HTTP 410)"; no line said the webhook was
+    # disabled, nor that it had begun failing.
+    gone = await hookcast.receiver(first_then(answer(503, body="down"), answer(410), times=3))
+    hook = await hookcast.hook_for(gone, retry_policy=[0.1, 0.1])
+    caplog.set_level(logging.INFO, logger="hookcast.webhooks")
+    hookcast.start_worker()
+
+    await hookcast.publish_media(3)  # three deliveries failing together, then a 410
+
+    def said() -> list[tuple[str, str]]:
+        return [
+            (record.levelname, record.getMessage())
+            for record in caplog.records
+            if record.name == "hookcast.webhooks"
+        ]
+
+    await eventually(lambda: any(level == "WARNING" for level, _ in said()))
+    (failing, disabled) = said()  # one line each, however many deliveries failed
+    about = rf"webhook {hook['id']} \(account \w+\)"
+    assert failing[0] == "INFO"
+    assert re.fullmatch(rf"{about} is failing: HTTP 503", failing[1]), failing
+    assert disabled[0] == "WARNING"
+    assert re.fullmatch(
+        rf"{about} was disabled: endpoint answered 410 Gone; its deliveries are held until a "
+        r"person delivers or discards them \(\d+ waiting\)",
+        disabled[1],
+    ), disabled
+    assert not [record for record in caplog.records if record.exc_info]
 
 
 @pytest.mark.timeout(60)
@@ -291,6 +329,31 @@ async def test_a_mail_the_server_did_not_take_goes_again_later_once(store: SqlSt
         assert await up.send_due() == 0
     ((_, message),) = inbox.received
     assert message["Subject"] == '[HookCast] Webhook "Encoder hook" was disabled'
+
+
+async def test_a_mail_server_down_shows_on_metrics(hookcast: Deployment) -> None:
+    # It showed only in WARNING lines and the outbox's rows: no alert could see it.
+    store = hookcast.runtime.store
+    acme = make.account()
+    await store.create_account(acme)
+    await store.set_contact_email(acme.id, ONCALL)
+    hook = make.webhook(acme.id)
+    await store.create_webhook(hook)
+    await store.record_results([], [WebhookHealth(hook.id, None, make.NOW, "410 Gone")])
+    smtp_url = f"smtp://127.0.0.1:{closed_port()}"
+    runtime = replace(
+        hookcast.runtime,
+        settings=hookcast.runtime.settings.model_copy(update={"smtp_url": smtp_url}),
+    )
+    mailer = runtime.mailer()
+    assert mailer is not None
+
+    assert await mailer.send_due() == 0
+
+    scraped = await scrape(hookcast)
+    assert scraped.value("hookcast_mails_total", result="retrying") == 1
+    assert scraped.value("hookcast_mails_total", result="sent") == 0
+    assert scraped.value("hookcast_mails_total", result="given_up") == 0
 
 
 async def test_a_webhook_name_with_a_line_break_neither_breaks_its_mail_nor_others(

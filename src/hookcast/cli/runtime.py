@@ -190,7 +190,9 @@ class Runtime:
         transport = SmtpTransport(
             SmtpServer.from_url(self.settings.smtp_url), sender=self.settings.mail_from
         )
-        return Mailer(self.store, transport, clock=utc_now, outage=outage)
+        return Mailer(
+            self.store, transport, clock=utc_now, outage=outage, on_mailed=self.metrics.on_mailed
+        )
 
     def operations(self, heartbeat: Heartbeat | None) -> Operations:
         from hookcast.api.operations import Operations

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from hookcast.delivery.outage import Outage
@@ -38,10 +39,13 @@ class Mailer:
         clock: Clock,
         options: MailerOptions = MailerOptions(),
         outage: Outage | None = None,
+        on_mailed: Callable[[str], None] = lambda _result: None,
     ) -> None:
         """`outage`: where a failed poll of the outbox is said (the worker's, shared with
-        its claims: a database outage is one line for the whole process)."""
+        its claims: a database outage is one line for the whole process); `on_mailed`: told
+        each try's result, "sent", "retrying" or "given_up" (the metrics)."""
         self._outage = outage or Outage(_log)
+        self._on_mailed = on_mailed
         self._outbox = outbox
         self._transport = transport
         self._clock = clock
@@ -87,8 +91,10 @@ class Mailer:
             await self._outbox.mail_failed(
                 mail_id=leased.id, lease_token=leased.lease_token, error=str(exc), retry_at=again
             )
+            self._on_mailed("retrying" if again else "given_up")
             return 0
         await self._outbox.mail_sent(
             mail_id=leased.id, lease_token=leased.lease_token, now=self._clock()
         )
+        self._on_mailed("sent")
         return 1

@@ -26,6 +26,12 @@ from hookcast.domain.errors import Unreachable
 __all__ = ["Outage"]
 
 REMIND_SECONDS = 60.0
+# How long calls must have gone through, none failing, before the database is said back. A
+# SQLite disk that is full fails the writes that need a new page and lets the rest through:
+# said back at the first call that went through, the worker logged "unavailable" and "back
+# after 1 s" every second for as long as the disk stayed full (chaos disk-full: 30 lines in
+# 10 s, ~7,000 an hour).
+BACK_AFTER_SECONDS = 5.0
 # What an unreachable database raises: the store's translation of its drivers' errors
 # (store/errors.py), or the connection's own. Anything else is a bug, said in full once.
 _OUTAGE_ERRORS = (Unreachable, OSError, TimeoutError)
@@ -45,14 +51,17 @@ class Outage:
         *,
         database: str = "the database",
         remind_seconds: float = REMIND_SECONDS,
+        back_after_seconds: float = BACK_AFTER_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._log = log
         self._database = database
         self._remind_seconds = remind_seconds
+        self._back_after = back_after_seconds
         self._clock = clock
         self._since: float | None = None  # when the calls began failing (clock time)
         self._reminded = 0.0  # when it was last said
+        self._failed_at = 0.0  # when a call last failed (clock time)
         self._said: dict[str, None] = {}  # the errors that are no outage said, oldest first
 
     @property
@@ -66,6 +75,7 @@ class Outage:
             return
         self._log.debug("%s failed", doing, exc_info=error)
         now = self._clock()
+        self._failed_at = now
         reason = _one_line(error)
         if self._since is None:
             self._since = self._reminded = now
@@ -99,12 +109,15 @@ class Outage:
         )
 
     def worked(self) -> None:
-        """A call to the database went through."""
+        """A call to the database went through: it is said back once calls have gone
+        through for `back_after_seconds` with none failing (a failure before then is the
+        same outage, not a new one)."""
         if self._since is None:
             return
-        self._log.warning(
-            "%s is back after %s", self._database, _duration(self._clock() - self._since)
-        )
+        now = self._clock()
+        if now - self._failed_at < self._back_after:
+            return
+        self._log.warning("%s is back after %s", self._database, _duration(now - self._since))
         self._since = None
 
 
@@ -122,7 +135,9 @@ def _distinct(doing: str, error: BaseException) -> str:
 
 
 def _one_line(error: BaseException) -> str:
-    return " ".join(str(error).split()) or type(error).__name__
+    said = " ".join(str(error).split()) or type(error).__name__
+    reason = getattr(error, "reason", None)  # Unreachable's, for the operator
+    return f"{said} ({reason})" if reason else said
 
 
 def _duration(seconds: float) -> str:

@@ -61,6 +61,12 @@ class Unreachable(Unavailable):
     (delivery/outage.py); any other Unavailable from the store is a statement the database
     refused (a broken query, a column a bad migration lost): a bug, said in full."""
 
+    def __init__(self, description: str, *, reason: str | None = None) -> None:
+        """`reason`: what the operator's log says beside `description` (e.g. SQLite's
+        "SQLITE_FULL: database or disk is full"); never in an API answer."""
+        super().__init__(description)
+        self.reason = reason
+
 
 class UnsafeUrl(ValidationFailed):
     """A webhook URL that points at an address HookCast refuses to call (SSRF guard)."""

@@ -131,8 +131,20 @@ def _translated(exc: BaseException) -> HookcastError:
     if isinstance(exc, TimeoutError):  # connecting, on PostgreSQL (store/database.py)
         return Unreachable("the database is unavailable: it did not answer in time")
     if _is_unreachable(exc) or _is_unreachable(cause):
-        return Unreachable(f"the database is unavailable: {type(exc).__name__}")
+        return Unreachable(
+            f"the database is unavailable: {type(exc).__name__}", reason=_sqlite_reason(exc)
+        )
     return Unavailable(f"the database is unavailable: {type(exc).__name__}")
+
+
+def _sqlite_reason(exc: BaseException) -> str | None:
+    """SQLite's result code and its own text for it ("SQLITE_FULL: database or disk is
+    full"): the operator's log said "OperationalError" alone for a full disk, a locked file
+    and an I/O error alike. These codes' texts are SQLite's fixed ones, without values."""
+    name = getattr(exc, "sqlite_errorname", None)
+    if not isinstance(exc, sqlite3.Error) or not name:
+        return None
+    return f"{name}: {' '.join(str(exc).split())[:200]}"
 
 
 def _is_unreachable(exc: BaseException | None) -> bool:

@@ -25,7 +25,11 @@ from hookcast.domain.fanout import MAX_PUBLISH_VISITS, FanoutPlan
 from hookcast.domain.ids import new_delivery_id
 from hookcast.domain.models import Delivery, DeliveryStatus, Event
 from hookcast.domain.operational import (
+    DISABLE_WARNING,
+    DISABLED,
+    FAILING,
     HELD,
+    RECOVERED,
     Notice,
     OperationalSubscribers,
     Standing,
@@ -43,9 +47,18 @@ from hookcast.store.tables import deliveries, webhooks
 from hookcast.store.types import Timestamp
 from hookcast.store.webhook_locks import KEY_SHARE, lock_in_one_pass
 
-__all__ = ["LockedStanding", "announce_held", "lock_standing", "may_tell", "publish_notices"]
+__all__ = [
+    "LockedStanding",
+    "announce_held",
+    "lock_standing",
+    "log_told",
+    "may_tell",
+    "publish_notices",
+]
 
 _log = logging.getLogger("hookcast.publish")  # beside the publishes' conditions over budget
+# A webhook's changes of state, once each, as its account is told them (`log_told`).
+_state_log = logging.getLogger("hookcast.webhooks")
 
 # Not yet delivered, and still to be: what "deliveries waiting" counts.
 _WAITING = tuple(
@@ -194,6 +207,47 @@ async def publish_notices(
     if due:
         await notify(tx)
     return stored, due
+
+
+def log_told(events: Sequence[Event]) -> None:
+    """One line per operational event a recording committed: each change of a webhook's
+    state, once, as its account is told it. The attempt lines said "410 ... failed" and
+    never that the webhook was disabled; nothing in the logs did. No URL and no response
+    body: the account's data (the event and the dashboard have them)."""
+    for event in events:
+        data = event.data or {}
+        said = _SAID.get(event.type)
+        if said is None:
+            continue
+        level, what = said
+        _state_log.log(
+            level,
+            "webhook %s (account %s) %s",
+            data.get("webhook_id"),
+            event.account_id,
+            what.format_map(_Fields(data)),
+        )
+
+
+class _Fields(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return "?"
+
+
+_SAID: dict[str, tuple[int, str]] = {
+    FAILING: (logging.INFO, "is failing: {last_error}"),
+    DISABLE_WARNING: (
+        logging.WARNING,
+        "will be disabled at {disable_at} unless an attempt succeeds (failing since "
+        "{failing_since}: {last_error})",
+    ),
+    DISABLED: (
+        logging.WARNING,
+        "was disabled: {reason}; its deliveries are held until a person delivers or "
+        "discards them ({deliveries_waiting} waiting)",
+    ),
+    RECOVERED: (logging.INFO, "recovered (failing since {failing_since})"),
+}
 
 
 def _log_untold(plan: FanoutPlan, account_id: str) -> None:

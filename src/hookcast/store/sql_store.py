@@ -792,6 +792,7 @@ class SqlStore:
         """Records the batch, its pass covering notices about `telling`; or, rolled back
         before anything is written, returns the webhooks whose notices it did not cover."""
         made_due = 0
+        told: list[Event] = []
         walk = self.dialect == "sqlite"
         try:
             async with self._writing() as tx:
@@ -817,7 +818,7 @@ class SqlStore:
                 )
                 made_due += await delivery_sql.record_attempts(tx, results)
                 if notices:
-                    _, due = await operational_sql.publish_notices(
+                    told, due = await operational_sql.publish_notices(
                         tx, notices, box=self._box, reaches=locked.reaches
                     )
                     made_due += due
@@ -828,6 +829,7 @@ class SqlStore:
                 )
         except _Uncovered as again:
             return again.webhook_ids
+        operational_sql.log_told(told)  # once committed: what happened, said once
         self._foreseen.recorded(locked.standing, health)
         if made_due:
             self._wakeup.notify()

@@ -26,6 +26,7 @@ from sqlalchemy import (
     Select,
     String,
     TextClause,
+    and_,
     bindparam,
     case,
     delete,
@@ -55,6 +56,7 @@ __all__ = [
     "end_chains",
     "end_some_chains",
     "has_chains",
+    "in_a_chain",
     "rejoining",
     "release_waiting",
     "start_chains",
@@ -144,19 +146,30 @@ def rejoining(
     values: Mapping[str, Any],
 ) -> Statement:
     """An UPDATE of the deliveries `where` finds (given the database) back into sending:
-    those of no resource (`ordered` False), or those of one, their resource keys returned
-    for `start_chains` (a held release, a recovery)."""
-    key = deliveries.c.resource_key
+    those that go on their own (`ordered` False), or those that re-join a chain
+    (`in_a_chain`), their resource keys returned for `start_chains` (a held release, a
+    recovery)."""
+    chained = in_a_chain()
 
     def build(database: str) -> Update:
         statement = (
-            update(deliveries)
-            .where(*where(database), key.is_not(None) if ordered else key.is_(None))
-            .values(values)
-        )
-        return statement.returning(key) if ordered else statement
+            update(deliveries).where(*where(database), chained if ordered else ~chained)
+        ).values(values)
+        return statement.returning(deliveries.c.resource_key) if ordered else statement
 
     return Statement(build)
+
+
+def in_a_chain() -> ColumnElement[bool]:
+    """Whether a delivery made due again (released, recovered, retried, replayed) joins its
+    resource's chain: it has a resource (its webhook ordered deliveries when it was made)
+    and its webhook orders them now. With ordering turned off since, it is due on its own:
+    re-joined, it started a chain that nothing would end, and waited behind it."""
+    ordering = select(webhooks.c.ordering).where(webhooks.c.id == deliveries.c.webhook_id)
+    return and_(
+        deliveries.c.resource_key.is_not(None),
+        ordering.scalar_subquery() != Ordering.NONE.value,
+    )
 
 
 async def start_chains(tx: Transaction, keys: Collection[ChainKey]) -> int:

@@ -36,7 +36,13 @@ from hookcast.domain.ids import new_resource_id
 from hookcast.domain.leases import MAX_LEASE_LOSSES, lost_attempt
 from hookcast.domain.models import Attempt, Delivery, DeliveryStatus, Event
 from hookcast.ports import DeliveryQuery, DeliveryRecord, DeliveryResult, Page, StoredRow
-from hookcast.store.chains import admit_deliveries, advance_chains, rejoining, start_chains
+from hookcast.store.chains import (
+    admit_deliveries,
+    advance_chains,
+    in_a_chain,
+    rejoining,
+    start_chains,
+)
 from hookcast.store.claimed_webhooks import STANDING_COLUMNS
 from hookcast.store.coalesce import supersede_older, supersede_retried
 from hookcast.store.connector import Row, Transaction
@@ -763,8 +769,8 @@ async def reschedule(tx: Transaction, *, account_id: str, delivery_id: str, now:
     row = await tx.fetch_one(_ORDERING_OF, values)
     if row is None:
         return 0
-    webhook_id, key, status = row
-    if key is None or status in (_PENDING, _PAUSED):
+    webhook_id, rejoins, status = row
+    if rejoins is None or status in (_PENDING, _PAUSED):
         # The webhook's row first (a failing one's next retry moves to now), then the
         # delivery's: the order of every writer of both (docs/delivery.md, "Lock order
         # (PostgreSQL)"). After the delivery, the webhook's lock waited on a recording of
@@ -777,7 +783,7 @@ async def reschedule(tx: Transaction, *, account_id: str, delivery_id: str, now:
         # The webhook's row first: the chain's start share-locks it (replay.py says why).
         await lock_webhooks(tx, {webhook_id})
         await tx.execute(_REJOIN, values)
-        await start_chains(tx, {(webhook_id, key)})
+        await start_chains(tx, {(webhook_id, rejoins)})
     return 1
 
 
@@ -785,10 +791,12 @@ _THIS_DELIVERY = (
     deliveries.c.account_id == bindparam("b_account_id"),
     deliveries.c.id == bindparam("b_id"),
 )
-_ORDERING_OF = Statement(
-    lambda _: select(deliveries.c.webhook_id, deliveries.c.resource_key, deliveries.c.status).where(
-        *_THIS_DELIVERY
-    )
+_ORDERING_OF = Statement(  # the resource key only if the delivery re-joins its chain
+    lambda _: select(
+        deliveries.c.webhook_id,
+        case((in_a_chain(), deliveries.c.resource_key)),
+        deliveries.c.status,
+    ).where(*_THIS_DELIVERY)
 )
 _RESCHEDULE = Statement(
     lambda _: (

@@ -17,7 +17,7 @@ from sqlalchemy import ColumnElement, case, exists, literal, or_, select, update
 
 from hookcast.domain.models import FINISHED_STATUSES, DeliveryStatus
 from hookcast.ports import ReplayQuery
-from hookcast.store.chains import start_chains
+from hookcast.store.chains import in_a_chain, start_chains
 from hookcast.store.connector import Transaction
 from hookcast.store.events import has_resource_id
 from hookcast.store.sql import count, in_list
@@ -65,14 +65,12 @@ async def replay(tx: Transaction, query: ReplayQuery, *, ids: Sequence[str], now
         "lost_lease": None,
     }
     replayed = await tx.execute(
-        update(deliveries)
-        .where(*where, deliveries.c.resource_key.is_(None))
-        .values(status=_sendable(), **again),
+        update(deliveries).where(*where, ~in_a_chain()).values(status=_sendable(), **again),
         values,
     )
     rejoined = await tx.fetch_all(
         update(deliveries)
-        .where(*where, deliveries.c.resource_key.is_not(None))
+        .where(*where, in_a_chain())
         .values(status=DeliveryStatus.WAITING.value, **again)
         .returning(deliveries.c.resource_key),
         values,

@@ -29,6 +29,7 @@ from hookcast.domain.errors import Unavailable
 from hookcast.domain.models import Account, DeliveryStatus, Ordering, Site, Webhook
 from hookcast.ports import DeliveryQuery, Fanout, PageRequest, ReplayQuery, WebhookHealth
 from hookcast.store import SqlStore, open_store, pause_walk, slices, webhook_walk
+from hookcast.store import chains as chain_sql
 from hookcast.store import sql_store as sql_store_module
 from hookcast.store import webhooks as webhook_sql
 from hookcast.store.connector import Transaction
@@ -570,11 +571,15 @@ async def test_a_recovery_between_ordering_off_and_its_chains_ending_leaves_none
     (first,) = await store.claim_due_deliveries(now=make.later(5), limit=10, lease_seconds=30)
     await store.record_results([make.gave_up(first, at=make.later(6))], [])  # the second heads
     ending = slices.write_in_slices
+    recovered = False
 
     async def recovered_meanwhile(*args: Any, **kwargs: Any) -> None:
-        await store.recover_deliveries(
-            account_id=acme.id, webhook_id=hook.id, since=make.later(-60), now=make.later(7)
-        )
+        nonlocal recovered
+        if not recovered:  # once: the recovery's own chain start comes through here too
+            recovered = True
+            await store.recover_deliveries(
+                account_id=acme.id, webhook_id=hook.id, since=make.later(-60), now=make.later(7)
+            )
         await ending(*args, **kwargs)
 
     monkeypatch.setattr(sql_store_module, "write_in_slices", recovered_meanwhile)
@@ -645,3 +650,40 @@ async def test_a_pause_walks_only_what_the_webhook_had_when_it_began(
     assert stretches <= 11, stretches
     assert await _count(store, acme.id, hook.id, DeliveryStatus.PAUSED) == len(events)
     assert await _count(store, acme.id, hook.id, DeliveryStatus.PENDING) == 0
+
+
+async def test_a_disable_by_the_worker_during_ordering_off_leaves_no_chain(
+    store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ordering turned off on SQLite makes the waiting deliveries due, then ends the chains,
+    in writes of their own; a disable by the worker meanwhile begins its own walk (the
+    pause), which stopped the save's, and the chains stayed, their deliveries waiting
+    behind them under a webhook that orders nothing, until its next save. The disable's
+    walk finishes the change."""
+    acme, site, hook = await _ordered_webhook(store)
+    events = [
+        make.event(acme.id, site.id, resource_ids={"media_id": "media1"}, created=make.later(n))
+        for n in range(3)
+    ]
+    await store.append_events(events=events, fanout=fanout_for(hook, events))
+    (head,) = await store.claim_due_deliveries(now=make.later(5), limit=10, lease_seconds=30)
+    gone = WebhookHealth(hook.id, None, make.later(6), disable_reason="410 Gone")
+    walking = slices.write_in_slices
+    walks = 0
+
+    async def disabled_meanwhile(*args: Any, **kwargs: Any) -> None:
+        nonlocal walks
+        walks += 1
+        if walks == 2:  # the save's second walk (the waiting ones), before it begins
+            retried = make.retry_later(head, make.later(60), make.later(6))
+            await store.record_results([retried], [gone])
+        await walking(*args, **kwargs)
+
+    monkeypatch.setattr(webhook_walk, "write_in_slices", disabled_meanwhile)
+    await store.update_webhook(replace(hook, ordering=Ordering.NONE), make.later(5))
+
+    assert walks >= 3  # the save's two, the disable's
+    assert await _count(store, acme.id, hook.id, DeliveryStatus.WAITING) == 0
+    assert await _count(store, acme.id, hook.id, DeliveryStatus.PAUSED) == 3
+    async with store._reading() as tx:
+        assert not await chain_sql.has_chains(tx, hook.id)

@@ -843,7 +843,9 @@ async def recover_failed(
     an ordered webhook re-join their resources' chains, in sequence order. Returns how many.
 
     With `rowids` (SQLite: a JSON array of rowids, a stretch of a walk through the
-    webhook's deliveries, store/webhook_walk.py), those of them only."""
+    webhook's deliveries, store/webhook_walk.py), those of them only, and the ordered ones
+    left waiting with no chain started: the walk starts them once it has made every one of
+    a resource waiting (chains.py `start_unchained`), lowest sequence first."""
     values: dict[str, Any] = {
         "b_account_id": account_id,
         "b_webhook_id": webhook_id,
@@ -856,7 +858,8 @@ async def recover_failed(
         values["b_rowids"] = rowids
     recovered = await tx.execute(_RECOVER_SOME if some else _RECOVER, values)
     rejoined = await tx.fetch_all(_RECOVER_ORDERED_SOME if some else _RECOVER_ORDERED, values)
-    await start_chains(tx, {(webhook_id, key) for (key,) in rejoined})
+    if not some:  # a walk starts its chains once it is over (chains.py `start_unchained`)
+        await start_chains(tx, {(webhook_id, key) for (key,) in rejoined})
     return recovered + len(rejoined)
 
 

@@ -26,7 +26,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy import insert
 
 from hookcast.domain.errors import Unavailable
-from hookcast.domain.models import Account, DeliveryStatus, Ordering, Site, Webhook
+from hookcast.domain.models import DeliveryStatus, Ordering
 from hookcast.ports import DeliveryQuery, Fanout, PageRequest, ReplayQuery, WebhookHealth
 from hookcast.store import SqlStore, open_store, pause_walk, slices, webhook_walk
 from hookcast.store import chains as chain_sql
@@ -38,7 +38,7 @@ from hookcast.store.rows import delivery_values
 from hookcast.store.sqlite_connector import SQLiteConnector
 from hookcast.store.tables import deliveries
 from support import factories as make
-from support.publishing import account_with_webhook, fanout_for
+from support.publishing import account_with_webhook, fanout_for, ordered_backlog, ordered_webhook
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
@@ -391,7 +391,7 @@ async def test_turning_ordering_off_with_many_waiting_lets_the_loop_run_between_
     """An ordered webhook's 20,000 deliveries about 1,000 media (19,000 waiting behind their
     heads) are all made due when ordering is turned off, a few stretches per write, the
     loop running between: in one statement it stood still for all of them."""
-    acme, site, hook = await _ordered_webhook(store)
+    acme, site, hook = await ordered_webhook(store)
     for _ in range(20):  # publishes of 1,000
         events = [
             make.event(acme.id, site.id, resource_ids={"media_id": f"media{n:03}"})
@@ -462,17 +462,6 @@ async def test_a_disable_whose_pause_never_ran_sends_none_of_the_backlog(
     assert all(
         not item.webhook.enabled and item.created <= item.webhook.last_modified for item in left
     )
-
-
-async def _ordered_webhook(store: SqlStore) -> tuple[Account, Site, Webhook]:
-    """An account with a site and a webhook ordering its deliveries by resource."""
-    acme = make.account()
-    await store.create_account(acme)
-    site = make.site(acme.id)
-    await store.create_site(site)
-    hook = make.webhook(acme.id, site_ids=(site.id,), ordering=Ordering.RESOURCE)
-    await store.create_webhook(hook)
-    return acme, site, hook
 
 
 def _failed_to(webhook_id: str) -> Fanout:
@@ -562,7 +551,7 @@ async def test_a_recovery_between_ordering_off_and_its_chains_ending_leaves_none
     may make a failed delivery of a resource WAITING behind its chain's head meanwhile.
     Deleting that chain without releasing it left it waiting, with no head to hand on to
     it, for ever."""
-    acme, site, hook = await _ordered_webhook(store)
+    acme, site, hook = await ordered_webhook(store)
     events = [
         make.event(acme.id, site.id, resource_ids={"media_id": "media1"}, created=make.later(n))
         for n in range(2)
@@ -660,12 +649,7 @@ async def test_a_disable_by_the_worker_during_ordering_off_leaves_no_chain(
     pause), which stopped the save's, and the chains stayed, their deliveries waiting
     behind them under a webhook that orders nothing, until its next save. The disable's
     walk finishes the change."""
-    acme, site, hook = await _ordered_webhook(store)
-    events = [
-        make.event(acme.id, site.id, resource_ids={"media_id": "media1"}, created=make.later(n))
-        for n in range(3)
-    ]
-    await store.append_events(events=events, fanout=fanout_for(hook, events))
+    acme, hook = await ordered_backlog(store, 3)
     (head,) = await store.claim_due_deliveries(now=make.later(5), limit=10, lease_seconds=30)
     gone = WebhookHealth(hook.id, None, make.later(6), disable_reason="410 Gone")
     walking = slices.write_in_slices

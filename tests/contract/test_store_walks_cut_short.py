@@ -11,35 +11,18 @@ from typing import Any
 
 import pytest
 
-from hookcast.domain.models import Account, DeliveryStatus, Ordering, Webhook
+from hookcast.domain.models import DeliveryStatus, Ordering
 from hookcast.ports import DeliveryQuery, PageRequest
 from hookcast.store import SqlStore, pause_walk, slices, webhook_walk
 from hookcast.store import chains as chain_sql
 from support import factories as make
-from support.publishing import account_with_webhook, fanout_for
+from support.publishing import account_with_webhook, ordered_backlog
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 class _Killed(Exception):
     """The process stopped here."""
-
-
-async def _ordered(store: SqlStore) -> tuple[Account, Webhook]:
-    """An ordered webhook with three deliveries about one media item: the first pending,
-    the others waiting behind it."""
-    acme = make.account()
-    await store.create_account(acme)
-    site = make.site(acme.id)
-    await store.create_site(site)
-    hook = make.webhook(acme.id, site_ids=(site.id,), ordering=Ordering.RESOURCE)
-    await store.create_webhook(hook)
-    events = [
-        make.event(acme.id, site.id, resource_ids={"media_id": "media1"}, created=make.later(n))
-        for n in range(3)
-    ]
-    await store.append_events(events=events, fanout=fanout_for(hook, events))
-    return acme, hook
 
 
 def _one_stretch_a_write(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -114,7 +97,7 @@ async def test_a_pause_cut_short_is_finished_at_start_up(
 async def test_ordering_off_cut_short_is_finished_at_start_up(
     store: SqlStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    acme, hook = await _ordered(store)
+    acme, hook = await ordered_backlog(store, 3)
     with monkeypatch.context() as patched:
         _stop_after(patched, chain_sql, "release_waiting", 0)
         with pytest.raises(_Killed):
@@ -131,7 +114,7 @@ async def test_ordering_off_cut_short_is_finished_at_start_up(
 async def test_a_recovery_cut_short_before_its_chains_started_is_finished_at_start_up(
     store: SqlStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    acme, hook = await _ordered(store)
+    acme, hook = await ordered_backlog(store, 3)
     for at in (5, 7, 9):
         (head,) = await store.claim_due_deliveries(now=make.later(at), limit=10, lease_seconds=30)
         await store.record_results([make.gave_up(head, make.later(at + 1))], [])

@@ -58,6 +58,7 @@ __all__ = [
     "end_some_chains",
     "has_chains",
     "in_a_chain",
+    "lock_ordering",
     "rejoining",
     "release_waiting",
     "start_chains",
@@ -162,6 +163,29 @@ def rejoining(
         return statement.returning(deliveries.c.resource_key) if ordered else statement
 
     return Statement(build)
+
+
+async def lock_ordering(tx: Transaction, webhook_id: str) -> None:
+    """Share-locks the webhook's row (PostgreSQL: FOR SHARE) before a recovery, replay or
+    manual retry reads whether its deliveries re-join chains (`in_a_chain`): a save turning
+    ordering off updates the row, so it waits for this transaction, whose chains it then
+    ends, or this one waits for the save and reads its ordering as saved. With the weaker
+    FOR KEY SHARE (enough to keep the webhook from a delete) a recovery read the ordering
+    before the save committed, and the chains it started, unseen by the save, stayed
+    (tests/contract/test_store_ordering_off_race.py). Taken first, as every writer takes
+    the webhook's row (docs/delivery.md, "Lock order (PostgreSQL)"); nothing on SQLite,
+    whose writer is one."""
+    if tx.database == "postgresql":
+        await tx.fetch_one(_LOCK_ORDERING, {"b_webhook_id": webhook_id})
+
+
+_LOCK_ORDERING = Statement(
+    lambda _: (
+        select(webhooks.c.id)
+        .where(webhooks.c.id == bindparam("b_webhook_id"))
+        .with_for_update(read=True)
+    )
+)
 
 
 def in_a_chain() -> ColumnElement[bool]:

@@ -40,6 +40,7 @@ from hookcast.store.chains import (
     admit_deliveries,
     advance_chains,
     in_a_chain,
+    lock_ordering,
     rejoining,
     start_chains,
 )
@@ -780,10 +781,13 @@ async def reschedule(tx: Transaction, *, account_id: str, delivery_id: str, now:
         # Clearing the lease makes an attempt still in flight stale: the manual retry wins.
         return await tx.execute(_RESCHEDULE, values)
     if status != _WAITING:
-        # The webhook's row first: the chain's start share-locks it (replay.py says why).
-        await lock_webhooks(tx, {webhook_id})
-        await tx.execute(_REJOIN, values)
-        await start_chains(tx, {(webhook_id, rejoins)})
+        # The webhook's row first: the chain's start share-locks it (replay.py says why),
+        # and its ordering read again under the lock (a save turning it off may have
+        # committed since `_ORDERING_OF`): re-joined only if it still orders.
+        await lock_ordering(tx, webhook_id)
+        (joined,) = await tx.fetch_one(_REJOIN, values) or (None,)
+        if joined == _WAITING:
+            await start_chains(tx, {(webhook_id, rejoins)})
     return 1
 
 
@@ -813,12 +817,12 @@ _RESCHEDULE = Statement(
         )
     )
 )
-_REJOIN = Statement(
+_REJOIN = Statement(  # waiting in its chain, or due at once if ordering is off by now
     lambda _: (
         update(deliveries)
         .where(*_THIS_DELIVERY)
         .values(
-            status=_WAITING,
+            status=case((in_a_chain(), _WAITING), else_=_status_for_webhook()),
             next_attempt_at=bindparam("b_now", type_=Timestamp),
             completed_at=None,
             lease_token=None,
@@ -826,6 +830,7 @@ _REJOIN = Statement(
             lease_losses=0,
             lost_lease=None,
         )
+        .returning(deliveries.c.status)
     )
 )
 
@@ -852,7 +857,7 @@ async def recover_failed(
         "b_since": since,
         "b_now": now,
     }
-    await lock_webhooks(tx, {webhook_id})  # before its deliveries and chains (replay.py)
+    await lock_ordering(tx, webhook_id)  # before its deliveries and chains (replay.py)
     some = rowids is not None
     if some:
         values["b_rowids"] = rowids

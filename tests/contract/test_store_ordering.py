@@ -7,12 +7,15 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+import pytest
+
 from hookcast.domain.fanout import FanoutPlan, Subscribers
 from hookcast.domain.ids import new_delivery_id
 from hookcast.domain.leases import MAX_LEASE_LOSSES
 from hookcast.domain.models import Account, DeliveryStatus, Event, Ordering, Webhook
-from hookcast.ports import ClaimedDelivery, DeliveryQuery, EventQuery, PageRequest
-from hookcast.store import SqlStore
+from hookcast.ports import ClaimedDelivery, DeliveryQuery, EventQuery, PageRequest, ReplayQuery
+from hookcast.store import SqlStore, webhook_walk
+from hookcast.store import sql_store as sql_store_module
 from support import factories as make
 
 LEASE = 30.0
@@ -267,3 +270,114 @@ async def test_a_publish_racing_the_heads_completion_never_strands_the_chain(
         )
 
         assert _sent(await _claim(store, at=10 * run + 3)) == [(m, 2) for m in media]
+
+
+async def _all_given_up(store: SqlStore, setup: _Setup, count: int) -> None:
+    """`count` deliveries about media A, each given up in turn: failed, no chain left."""
+    await _publish(store, setup, [_media(setup, "A") for _ in range(count)])
+    for at in range(1, 2 * count, 2):
+        (head,) = await _claim(store, at=at)
+        await store.record_results([make.gave_up(head, make.later(at + 1))], [])
+
+
+async def _ordering_off(store: SqlStore, setup: _Setup, at: float, *, enable: bool = False) -> None:
+    hook = replace(setup.hook, ordering=Ordering.NONE)
+    if enable:
+        hook = replace(hook, enabled=True, disabled_reason=None)
+    await store.update_webhook(hook, make.later(at))
+    setup.hook = hook
+
+
+async def test_a_recovery_after_ordering_was_turned_off_sends_everything_at_once(
+    store: SqlStore,
+) -> None:
+    """With ordering off, nothing waits in a chain: a recovered delivery of one made while
+    the webhook ordered its deliveries is simply pending, as a new one would be."""
+    setup = await _setup(store)
+    await _all_given_up(store, setup, 3)
+    await _ordering_off(store, setup, at=8)
+
+    recovered = await store.recover_deliveries(
+        account_id=setup.account.id, webhook_id=setup.hook.id, since=make.NOW, now=make.later(10)
+    )
+
+    assert recovered == 3
+    assert set((await _statuses(store, setup)).values()) == {DeliveryStatus.PENDING}
+    assert _sent(await _claim(store, at=11)) == [("A", 1), ("A", 2), ("A", 3)]
+
+
+async def test_a_release_of_held_deliveries_after_ordering_was_turned_off_sends_them_at_once(
+    store: SqlStore,
+) -> None:
+    setup = await _setup(store, enabled=False, disabled_reason="410 Gone")
+    await _publish(store, setup, [_media(setup, "A") for _ in range(3)])
+    await _ordering_off(store, setup, at=5, enable=True)
+
+    assert await store.deliver_held(account_id=setup.account.id, webhook_id=setup.hook.id) == 3
+
+    assert set((await _statuses(store, setup)).values()) == {DeliveryStatus.PENDING}
+    assert _sent(await _claim(store, at=6)) == [("A", 1), ("A", 2), ("A", 3)]
+
+
+async def test_a_manual_retry_and_a_replay_after_ordering_was_turned_off_go_at_once(
+    store: SqlStore,
+) -> None:
+    setup = await _setup(store)
+    await _all_given_up(store, setup, 3)
+    await _ordering_off(store, setup, at=8)
+    page = await store.list_deliveries(
+        DeliveryQuery(setup.account.id, setup.hook.id, page=PageRequest(page_length=100))
+    )
+    first = next(r.delivery.id for r in page.items if r.event.sequence == 1)
+
+    assert await store.reschedule_delivery(
+        account_id=setup.account.id, delivery_id=first, now=make.later(9)
+    )
+    replay = ReplayQuery(setup.account.id, setup.hook.id, since=make.NOW)
+    assert await store.replay_deliveries(replay, now=make.later(10), limit=10, dry_run=False) == 2
+
+    assert set((await _statuses(store, setup)).values()) == {DeliveryStatus.PENDING}
+    assert _sent(await _claim(store, at=11)) == [("A", 1), ("A", 2), ("A", 3)]
+
+
+async def _published_with_the_clock_stepped_back(store: SqlStore, setup: _Setup) -> None:
+    """Media A's sequence 1 published at +5 s, its sequence 2 at +0 s (the publisher's
+    clock stepped back between them): creation order is not sequence order."""
+    await _publish(store, setup, [_media(setup, "A", at=5)])
+    await _publish(store, setup, [_media(setup, "A", at=0)])
+
+
+async def test_a_recovery_walked_in_stretches_starts_the_chain_by_sequence(
+    store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite walks a recovery a stretch of the webhook's deliveries at a time, in creation
+    order; the chain must start with its lowest sequence all the same, never with the
+    delivery that happens to be walked first."""
+    monkeypatch.setattr(webhook_walk, "SLICE_ROWS", 1)
+    setup = await _setup(store)
+    await _published_with_the_clock_stepped_back(store, setup)
+    for at in (10, 12):
+        (head,) = await _claim(store, at=at)
+        await store.record_results([make.gave_up(head, make.later(at + 1))], [])
+
+    recovered = await store.recover_deliveries(
+        account_id=setup.account.id, webhook_id=setup.hook.id, since=make.NOW, now=make.later(20)
+    )
+
+    assert recovered == 2
+    assert await _statuses(store, setup) == {1: DeliveryStatus.PENDING, 2: DeliveryStatus.WAITING}
+    assert _sent(await _claim(store, at=21)) == [("A", 1)]
+
+
+async def test_a_release_of_held_deliveries_in_batches_starts_the_chain_by_sequence(
+    store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sql_store_module, "SLICE_ROWS", 1)
+    setup = await _setup(store, enabled=False, disabled_reason="410 Gone")
+    await _published_with_the_clock_stepped_back(store, setup)
+    await store.update_webhook(replace(setup.hook, enabled=True), make.later(8))
+
+    assert await store.deliver_held(account_id=setup.account.id, webhook_id=setup.hook.id) == 2
+
+    assert await _statuses(store, setup) == {1: DeliveryStatus.PENDING, 2: DeliveryStatus.WAITING}
+    assert _sent(await _claim(store, at=21)) == [("A", 1)]

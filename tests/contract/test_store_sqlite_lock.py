@@ -26,9 +26,10 @@ from cryptography.fernet import Fernet
 from sqlalchemy import insert
 
 from hookcast.domain.errors import Unavailable
-from hookcast.domain.models import Account, DeliveryStatus, Ordering, Site, Webhook
+from hookcast.domain.models import DeliveryStatus, Ordering
 from hookcast.ports import DeliveryQuery, Fanout, PageRequest, ReplayQuery, WebhookHealth
 from hookcast.store import SqlStore, open_store, pause_walk, slices, webhook_walk
+from hookcast.store import chains as chain_sql
 from hookcast.store import sql_store as sql_store_module
 from hookcast.store import webhooks as webhook_sql
 from hookcast.store.connector import Transaction
@@ -37,7 +38,7 @@ from hookcast.store.rows import delivery_values
 from hookcast.store.sqlite_connector import SQLiteConnector
 from hookcast.store.tables import deliveries
 from support import factories as make
-from support.publishing import account_with_webhook, fanout_for
+from support.publishing import account_with_webhook, fanout_for, ordered_backlog, ordered_webhook
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
@@ -390,7 +391,7 @@ async def test_turning_ordering_off_with_many_waiting_lets_the_loop_run_between_
     """An ordered webhook's 20,000 deliveries about 1,000 media (19,000 waiting behind their
     heads) are all made due when ordering is turned off, a few stretches per write, the
     loop running between: in one statement it stood still for all of them."""
-    acme, site, hook = await _ordered_webhook(store)
+    acme, site, hook = await ordered_webhook(store)
     for _ in range(20):  # publishes of 1,000
         events = [
             make.event(acme.id, site.id, resource_ids={"media_id": f"media{n:03}"})
@@ -461,17 +462,6 @@ async def test_a_disable_whose_pause_never_ran_sends_none_of_the_backlog(
     assert all(
         not item.webhook.enabled and item.created <= item.webhook.last_modified for item in left
     )
-
-
-async def _ordered_webhook(store: SqlStore) -> tuple[Account, Site, Webhook]:
-    """An account with a site and a webhook ordering its deliveries by resource."""
-    acme = make.account()
-    await store.create_account(acme)
-    site = make.site(acme.id)
-    await store.create_site(site)
-    hook = make.webhook(acme.id, site_ids=(site.id,), ordering=Ordering.RESOURCE)
-    await store.create_webhook(hook)
-    return acme, site, hook
 
 
 def _failed_to(webhook_id: str) -> Fanout:
@@ -561,7 +551,7 @@ async def test_a_recovery_between_ordering_off_and_its_chains_ending_leaves_none
     may make a failed delivery of a resource WAITING behind its chain's head meanwhile.
     Deleting that chain without releasing it left it waiting, with no head to hand on to
     it, for ever."""
-    acme, site, hook = await _ordered_webhook(store)
+    acme, site, hook = await ordered_webhook(store)
     events = [
         make.event(acme.id, site.id, resource_ids={"media_id": "media1"}, created=make.later(n))
         for n in range(2)
@@ -570,11 +560,15 @@ async def test_a_recovery_between_ordering_off_and_its_chains_ending_leaves_none
     (first,) = await store.claim_due_deliveries(now=make.later(5), limit=10, lease_seconds=30)
     await store.record_results([make.gave_up(first, at=make.later(6))], [])  # the second heads
     ending = slices.write_in_slices
+    recovered = False
 
     async def recovered_meanwhile(*args: Any, **kwargs: Any) -> None:
-        await store.recover_deliveries(
-            account_id=acme.id, webhook_id=hook.id, since=make.later(-60), now=make.later(7)
-        )
+        nonlocal recovered
+        if not recovered:  # once: the recovery's own chain start comes through here too
+            recovered = True
+            await store.recover_deliveries(
+                account_id=acme.id, webhook_id=hook.id, since=make.later(-60), now=make.later(7)
+            )
         await ending(*args, **kwargs)
 
     monkeypatch.setattr(sql_store_module, "write_in_slices", recovered_meanwhile)
@@ -645,3 +639,35 @@ async def test_a_pause_walks_only_what_the_webhook_had_when_it_began(
     assert stretches <= 11, stretches
     assert await _count(store, acme.id, hook.id, DeliveryStatus.PAUSED) == len(events)
     assert await _count(store, acme.id, hook.id, DeliveryStatus.PENDING) == 0
+
+
+async def test_a_disable_by_the_worker_during_ordering_off_leaves_no_chain(
+    store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ordering turned off on SQLite makes the waiting deliveries due, then ends the chains,
+    in writes of their own; a disable by the worker meanwhile begins its own walk (the
+    pause), which stopped the save's, and the chains stayed, their deliveries waiting
+    behind them under a webhook that orders nothing, until its next save. The disable's
+    walk finishes the change."""
+    acme, hook = await ordered_backlog(store, 3)
+    (head,) = await store.claim_due_deliveries(now=make.later(5), limit=10, lease_seconds=30)
+    gone = WebhookHealth(hook.id, None, make.later(6), disable_reason="410 Gone")
+    walking = slices.write_in_slices
+    walks = 0
+
+    async def disabled_meanwhile(*args: Any, **kwargs: Any) -> None:
+        nonlocal walks
+        walks += 1
+        if walks == 2:  # the save's second walk (the waiting ones), before it begins
+            retried = make.retry_later(head, make.later(60), make.later(6))
+            await store.record_results([retried], [gone])
+        await walking(*args, **kwargs)
+
+    monkeypatch.setattr(webhook_walk, "write_in_slices", disabled_meanwhile)
+    await store.update_webhook(replace(hook, ordering=Ordering.NONE), make.later(5))
+
+    assert walks >= 3  # the save's two, the disable's
+    assert await _count(store, acme.id, hook.id, DeliveryStatus.WAITING) == 0
+    assert await _count(store, acme.id, hook.id, DeliveryStatus.PAUSED) == 3
+    async with store._reading() as tx:
+        assert not await chain_sql.has_chains(tx, hook.id)

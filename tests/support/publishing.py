@@ -1,4 +1,5 @@
-"""What the store's tests share: an account with one webhook (either database), the fan-out
+"""What the store's tests share: an account with one webhook (either database), one ordering
+its deliveries with a backlog about one media item, the fan-out
 a publish of some events makes to it, and on PostgreSQL whether sessions of the test's
 database wait on a lock (asked on a connection of its own each time, so a snapshot of
 pg_stat_activity taken inside a transaction is never read again) and a publish that meets
@@ -15,7 +16,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from hookcast.domain.fanout import FanoutPlan, Subscribers
 from hookcast.domain.ids import new_delivery_id
-from hookcast.domain.models import Account, Event, Webhook
+from hookcast.domain.models import Account, Event, Ordering, Site, Webhook
 from hookcast.ports import Fanout
 from hookcast.store import SqlStore, to_async_url
 from support import factories as make
@@ -27,6 +28,29 @@ async def account_with_webhook(store: SqlStore, **webhook: Any) -> tuple[Account
     await store.create_account(acme)
     hook = make.webhook(acme.id, **webhook)
     await store.create_webhook(hook)
+    return acme, hook
+
+
+async def ordered_webhook(store: SqlStore) -> tuple[Account, Site, Webhook]:
+    """An account with a site and a webhook ordering its deliveries by resource."""
+    acme = make.account()
+    await store.create_account(acme)
+    site = make.site(acme.id)
+    await store.create_site(site)
+    hook = make.webhook(acme.id, site_ids=(site.id,), ordering=Ordering.RESOURCE)
+    await store.create_webhook(hook)
+    return acme, site, hook
+
+
+async def ordered_backlog(store: SqlStore, count: int) -> tuple[Account, Webhook]:
+    """An account whose webhook orders its deliveries by resource, with `count` deliveries
+    about one media item published a second apart: the first pending, the rest waiting."""
+    acme, site, hook = await ordered_webhook(store)
+    events = [
+        make.event(acme.id, site.id, resource_ids={"media_id": "media1"}, created=make.later(n))
+        for n in range(count)
+    ]
+    await store.append_events(events=events, fanout=fanout_for(hook, events))
     return acme, hook
 
 

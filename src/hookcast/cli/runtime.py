@@ -172,15 +172,30 @@ class Runtime:
         mailing = asyncio.create_task(mailer.run(stop)) if mailer is not None else None
         self.services.events.handoff = worker if handoff is None else handoff(worker)
         self.metrics.heartbeat = worker.heartbeat
+        finishing = asyncio.create_task(self._finish_walks())
         try:
             await worker.run(stop)
         finally:
             self.services.events.handoff = None
             await sender.close()
             stop.set()  # the worker may have ended on an error: stop pruning and mail too
+            finishing.cancel()  # what it walked stays done; the next start walks the rest
+            await asyncio.gather(finishing, return_exceptions=True)
             for task in (pruning, mailing):
                 if task is not None:
                     await task
+
+    async def _finish_walks(self) -> None:
+        """SQLite: the walks over webhooks' backlogs a stopped process cut short, finished
+        beside the worker (store/cut_short.py). A failure is logged: the next start, or
+        the webhook's next save, walks again."""
+        try:
+            walked = await self.store.finish_walks(utc_now())
+        except Exception:
+            _log.exception("finishing the walks cut short by a stopped process failed")
+        else:
+            if walked:
+                _log.info("finished the walks of %d webhooks cut short by a stop", walked)
 
     def mailer(self, outage: Outage | None = None) -> Mailer | None:
         """The e-mail sender every delivering process runs (None: no SMTP server set);

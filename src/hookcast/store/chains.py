@@ -26,9 +26,11 @@ from sqlalchemy import (
     Select,
     String,
     TextClause,
+    and_,
     bindparam,
     case,
     delete,
+    exists,
     literal,
     or_,
     select,
@@ -55,9 +57,14 @@ __all__ = [
     "end_chains",
     "end_some_chains",
     "has_chains",
+    "in_a_chain",
+    "lock_ordering",
     "rejoining",
     "release_waiting",
     "start_chains",
+    "start_unchained",
+    "unchained_webhooks",
+    "unordered",
 ]
 
 ChainKey = tuple[str, str]  # (webhook_id, resource_key)
@@ -144,19 +151,53 @@ def rejoining(
     values: Mapping[str, Any],
 ) -> Statement:
     """An UPDATE of the deliveries `where` finds (given the database) back into sending:
-    those of no resource (`ordered` False), or those of one, their resource keys returned
-    for `start_chains` (a held release, a recovery)."""
-    key = deliveries.c.resource_key
+    those that go on their own (`ordered` False), or those that re-join a chain
+    (`in_a_chain`), their resource keys returned for `start_chains` (a held release, a
+    recovery)."""
+    chained = in_a_chain()
 
     def build(database: str) -> Update:
         statement = (
-            update(deliveries)
-            .where(*where(database), key.is_not(None) if ordered else key.is_(None))
-            .values(values)
-        )
-        return statement.returning(key) if ordered else statement
+            update(deliveries).where(*where(database), chained if ordered else ~chained)
+        ).values(values)
+        return statement.returning(deliveries.c.resource_key) if ordered else statement
 
     return Statement(build)
+
+
+async def lock_ordering(tx: Transaction, webhook_id: str) -> None:
+    """Share-locks the webhook's row (PostgreSQL: FOR SHARE) before a recovery, replay or
+    manual retry reads whether its deliveries re-join chains (`in_a_chain`): a save turning
+    ordering off updates the row, so it waits for this transaction, whose chains it then
+    ends, or this one waits for the save and reads its ordering as saved. With the weaker
+    FOR KEY SHARE (enough to keep the webhook from a delete) a recovery read the ordering
+    before the save committed, and the chains it started, unseen by the save, stayed
+    (tests/contract/test_store_ordering_off_race.py). Taken first, as every writer takes
+    the webhook's row (docs/delivery.md, "Lock order (PostgreSQL)"); nothing on SQLite,
+    whose writer is one."""
+    if tx.database == "postgresql":
+        await tx.fetch_one(_LOCK_ORDERING, {"b_webhook_id": webhook_id})
+
+
+_LOCK_ORDERING = Statement(
+    lambda _: (
+        select(webhooks.c.id)
+        .where(webhooks.c.id == bindparam("b_webhook_id"))
+        .with_for_update(read=True)
+    )
+)
+
+
+def in_a_chain() -> ColumnElement[bool]:
+    """Whether a delivery made due again (released, recovered, retried, replayed) joins its
+    resource's chain: it has a resource (its webhook ordered deliveries when it was made)
+    and its webhook orders them now. With ordering turned off since, it is due on its own:
+    re-joined, it started a chain that nothing would end, and waited behind it."""
+    ordering = select(webhooks.c.ordering).where(webhooks.c.id == deliveries.c.webhook_id)
+    return and_(
+        deliveries.c.resource_key.is_not(None),
+        ordering.scalar_subquery() != Ordering.NONE.value,
+    )
 
 
 async def start_chains(tx: Transaction, keys: Collection[ChainKey]) -> int:
@@ -354,7 +395,7 @@ async def release_waiting(
     made due at `now` (PAUSED if the webhook is disabled), as `end_chains` does them all,
     while the webhook still does not order its deliveries (else None: the walk stops, the
     chains stay and those left waiting go in their turn). How many."""
-    if not await _unordered(tx, webhook_id):
+    if not await unordered(tx, webhook_id):
         return None
     return await tx.execute(_RELEASE_STRETCH, {"b_rowids": rowids, "b_now": now})
 
@@ -371,7 +412,7 @@ async def end_some_chains(
     recovery or a held release re-joins a delivery of a resource to its chain (`rejoining`),
     behind the chain's head. Deleted alone, the chain left it waiting for a head that would
     never hand on to it."""
-    if not await _unordered(tx, webhook_id):
+    if not await unordered(tx, webhook_id):
         return 0, False
     values: dict[str, Any] = {"b_webhook_id": webhook_id, "b_limit": limit}
     keys = [key for (key,) in await tx.fetch_all(_SOME_CHAINS, values)]
@@ -383,7 +424,8 @@ async def end_some_chains(
     return made_due, len(keys) >= limit
 
 
-async def _unordered(tx: Transaction, webhook_id: str) -> bool:
+async def unordered(tx: Transaction, webhook_id: str) -> bool:
+    """Whether the webhook (still there) does not order its deliveries."""
     row = await tx.fetch_one(_ORDERING, {"b_webhook_id": webhook_id})
     return row is not None and row[0] == _UNORDERED
 
@@ -413,5 +455,65 @@ _END_CHAINED = Statement(
     lambda database: delete(delivery_chains).where(
         _THIS_WEBHOOKS_CHAINS,
         in_list(database, column=delivery_chains.c.resource_key, name="keys"),
+    )
+)
+
+
+async def start_unchained(
+    tx: Transaction, webhook_id: str, *, now: datetime, limit: int
+) -> tuple[int, bool]:
+    """Starts up to `limit` chains of the webhook's waiting deliveries that have none, each
+    with its lowest sequence (`start_chains`); with ordering turned off meanwhile, makes
+    them due at `now` instead. How many were made due, and whether some may be left.
+
+    SQLite's walks (a recovery, a held release) make a resource's deliveries waiting a
+    stretch at a time, in creation order, which is not sequence order when a publisher's
+    clock stepped back: a chain started by the stretch that met its resource first began
+    with whichever delivery it walked first, and a lower sequence walked later waited
+    behind it. They start the chains once the walk is over, with this; and the start-up
+    sweep runs it for a walk cut short (`unchained_webhooks`)."""
+    values: dict[str, Any] = {"b_webhook_id": webhook_id, "b_limit": limit}
+    keys = [key for (key,) in await tx.fetch_all(_UNCHAINED, values)]
+    if not keys:
+        return 0, False
+    if await unordered(tx, webhook_id):
+        values = {"b_webhook_id": webhook_id, "keys": keys, "b_now": now}
+        made_due = await tx.execute(_RELEASE_CHAINED, values)
+    else:
+        made_due = await start_chains(tx, {(webhook_id, key) for key in keys})
+    return made_due, len(keys) >= limit
+
+
+async def unchained_webhooks(tx: Transaction) -> list[str]:
+    """The webhooks with a waiting delivery in no chain (read through ix_deliveries_waiting,
+    which holds waiting deliveries only): a walk's, cut short before `start_unchained`."""
+    return [webhook_id for (webhook_id,) in await tx.fetch_all(_UNCHAINED_WEBHOOKS)]
+
+
+def _no_chain() -> ColumnElement[bool]:
+    return ~exists().where(
+        delivery_chains.c.webhook_id == deliveries.c.webhook_id,
+        delivery_chains.c.resource_key == deliveries.c.resource_key,
+    )
+
+
+_UNCHAINED = Statement(
+    lambda _: (
+        select(deliveries.c.resource_key)
+        .where(
+            deliveries.c.webhook_id == bindparam("b_webhook_id"),
+            deliveries.c.status == _WAITING,
+            _no_chain(),
+        )
+        .distinct()
+        .limit(bindparam("b_limit", type_=Integer))
+    )
+)
+_UNCHAINED_WEBHOOKS = Statement(
+    lambda _: (
+        select(deliveries.c.webhook_id)
+        .where(deliveries.c.status == _WAITING, _no_chain())
+        .distinct()
+        .order_by(deliveries.c.webhook_id)
     )
 )

@@ -36,7 +36,14 @@ from hookcast.domain.ids import new_resource_id
 from hookcast.domain.leases import MAX_LEASE_LOSSES, lost_attempt
 from hookcast.domain.models import Attempt, Delivery, DeliveryStatus, Event
 from hookcast.ports import DeliveryQuery, DeliveryRecord, DeliveryResult, Page, StoredRow
-from hookcast.store.chains import admit_deliveries, advance_chains, rejoining, start_chains
+from hookcast.store.chains import (
+    admit_deliveries,
+    advance_chains,
+    in_a_chain,
+    lock_ordering,
+    rejoining,
+    start_chains,
+)
 from hookcast.store.claimed_webhooks import STANDING_COLUMNS
 from hookcast.store.coalesce import supersede_older, supersede_retried
 from hookcast.store.connector import Row, Transaction
@@ -763,8 +770,8 @@ async def reschedule(tx: Transaction, *, account_id: str, delivery_id: str, now:
     row = await tx.fetch_one(_ORDERING_OF, values)
     if row is None:
         return 0
-    webhook_id, key, status = row
-    if key is None or status in (_PENDING, _PAUSED):
+    webhook_id, rejoins, status = row
+    if rejoins is None or status in (_PENDING, _PAUSED):
         # The webhook's row first (a failing one's next retry moves to now), then the
         # delivery's: the order of every writer of both (docs/delivery.md, "Lock order
         # (PostgreSQL)"). After the delivery, the webhook's lock waited on a recording of
@@ -774,10 +781,13 @@ async def reschedule(tx: Transaction, *, account_id: str, delivery_id: str, now:
         # Clearing the lease makes an attempt still in flight stale: the manual retry wins.
         return await tx.execute(_RESCHEDULE, values)
     if status != _WAITING:
-        # The webhook's row first: the chain's start share-locks it (replay.py says why).
-        await lock_webhooks(tx, {webhook_id})
-        await tx.execute(_REJOIN, values)
-        await start_chains(tx, {(webhook_id, key)})
+        # The webhook's row first: the chain's start share-locks it (replay.py says why),
+        # and its ordering read again under the lock (a save turning it off may have
+        # committed since `_ORDERING_OF`): re-joined only if it still orders.
+        await lock_ordering(tx, webhook_id)
+        (joined,) = await tx.fetch_one(_REJOIN, values) or (None,)
+        if joined == _WAITING:
+            await start_chains(tx, {(webhook_id, rejoins)})
     return 1
 
 
@@ -785,10 +795,12 @@ _THIS_DELIVERY = (
     deliveries.c.account_id == bindparam("b_account_id"),
     deliveries.c.id == bindparam("b_id"),
 )
-_ORDERING_OF = Statement(
-    lambda _: select(deliveries.c.webhook_id, deliveries.c.resource_key, deliveries.c.status).where(
-        *_THIS_DELIVERY
-    )
+_ORDERING_OF = Statement(  # the resource key only if the delivery re-joins its chain
+    lambda _: select(
+        deliveries.c.webhook_id,
+        case((in_a_chain(), deliveries.c.resource_key)),
+        deliveries.c.status,
+    ).where(*_THIS_DELIVERY)
 )
 _RESCHEDULE = Statement(
     lambda _: (
@@ -805,12 +817,12 @@ _RESCHEDULE = Statement(
         )
     )
 )
-_REJOIN = Statement(
+_REJOIN = Statement(  # waiting in its chain, or due at once if ordering is off by now
     lambda _: (
         update(deliveries)
         .where(*_THIS_DELIVERY)
         .values(
-            status=_WAITING,
+            status=case((in_a_chain(), _WAITING), else_=_status_for_webhook()),
             next_attempt_at=bindparam("b_now", type_=Timestamp),
             completed_at=None,
             lease_token=None,
@@ -818,6 +830,7 @@ _REJOIN = Statement(
             lease_losses=0,
             lost_lease=None,
         )
+        .returning(deliveries.c.status)
     )
 )
 
@@ -835,20 +848,23 @@ async def recover_failed(
     an ordered webhook re-join their resources' chains, in sequence order. Returns how many.
 
     With `rowids` (SQLite: a JSON array of rowids, a stretch of a walk through the
-    webhook's deliveries, store/webhook_walk.py), those of them only."""
+    webhook's deliveries, store/webhook_walk.py), those of them only, and the ordered ones
+    left waiting with no chain started: the walk starts them once it has made every one of
+    a resource waiting (chains.py `start_unchained`), lowest sequence first."""
     values: dict[str, Any] = {
         "b_account_id": account_id,
         "b_webhook_id": webhook_id,
         "b_since": since,
         "b_now": now,
     }
-    await lock_webhooks(tx, {webhook_id})  # before its deliveries and chains (replay.py)
+    await lock_ordering(tx, webhook_id)  # before its deliveries and chains (replay.py)
     some = rowids is not None
     if some:
         values["b_rowids"] = rowids
     recovered = await tx.execute(_RECOVER_SOME if some else _RECOVER, values)
     rejoined = await tx.fetch_all(_RECOVER_ORDERED_SOME if some else _RECOVER_ORDERED, values)
-    await start_chains(tx, {(webhook_id, key) for (key,) in rejoined})
+    if not some:  # a walk starts its chains once it is over (chains.py `start_unchained`)
+        await start_chains(tx, {(webhook_id, key) for (key,) in rejoined})
     return recovered + len(rejoined)
 
 

@@ -53,7 +53,9 @@ async def deliver_held(
 
     With a `limit`, the oldest `limit` of them only, and those published with the last
     (`_batch`). A batch is what the one statement does to its rows: a later one reads the
-    webhook's state again (the SQLite store's batches, sql_store.py `_held_in_batches`)."""
+    webhook's state again (the SQLite store's batches, sql_store.py `_held_in_batches`).
+    A batch leaves the ordered ones waiting with no chain started: batches go in creation
+    order, not sequence order, and the release starts the chains once it is over."""
     mark = await _lock_mark(tx, webhook_id)
     values: dict[str, Any] = {"b_account_id": account_id, "b_webhook_id": webhook_id}
     if limit is None:
@@ -62,7 +64,10 @@ async def deliver_held(
     else:
         values["ids"] = await _batch(tx, values, limit=limit, until=_LAST)
         released = await tx.execute(_DELIVER_SOME, values)
+        # Their chains are started once every batch is done (chains.py `start_unchained`).
         joined = await tx.fetch_all(_JOIN_CHAINS_SOME, values)
+        await _run_ended(tx, webhook_id, mark)
+        return released + len(joined)
     await start_chains(tx, {(webhook_id, key) for (key,) in joined})
     await _run_ended(tx, webhook_id, mark)
     return released + len(joined)

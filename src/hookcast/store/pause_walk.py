@@ -25,7 +25,7 @@ from hookcast.store.connector import Transaction
 from hookcast.store.statement import IN_ORDER, Statement
 from hookcast.store.types import to_micros
 
-__all__ = ["pause_or_resume"]
+__all__ = ["enabled", "pause_or_resume"]
 
 _PENDING = DeliveryStatus.PENDING.value
 _PAUSED = DeliveryStatus.PAUSED.value
@@ -48,6 +48,12 @@ async def pause_or_resume(
     else:
         move = (_PAUSED, None, rowids, _PENDING)
     return await tx.execute(_MOVE, {IN_ORDER: move})
+
+
+async def enabled(tx: Transaction, webhook_id: str) -> bool | None:
+    """Whether the webhook is enabled (None: there is no such webhook)."""
+    state = await tx.fetch_one(_STATE, {IN_ORDER: (webhook_id,)})
+    return None if state is None else bool(state[0])
 
 
 _STATE = Statement.written("sqlite", "SELECT enabled FROM webhooks WHERE id = ?")

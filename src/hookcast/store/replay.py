@@ -17,12 +17,11 @@ from sqlalchemy import ColumnElement, case, exists, literal, or_, select, update
 
 from hookcast.domain.models import FINISHED_STATUSES, DeliveryStatus
 from hookcast.ports import ReplayQuery
-from hookcast.store.chains import start_chains
+from hookcast.store.chains import in_a_chain, lock_ordering, start_chains
 from hookcast.store.connector import Transaction
 from hookcast.store.events import has_resource_id
 from hookcast.store.sql import count, in_list
 from hookcast.store.tables import deliveries, events, webhooks
-from hookcast.store.webhooks import lock_webhooks
 
 __all__ = ["FINISHED", "count_matching", "matching_ids", "replay"]
 
@@ -55,7 +54,7 @@ async def replay(tx: Transaction, query: ReplayQuery, *, ids: Sequence[str], now
     # cascade follows the row's lock): a chain started below share-locks the row (its
     # foreign key), and taken then, it waited on a delete that waited on the deliveries
     # made due here (tests/contract/test_store_delivery_lock_order.py).
-    await lock_webhooks(tx, {query.webhook_id})
+    await lock_ordering(tx, query.webhook_id)
     again = {
         "next_attempt_at": now,
         "completed_at": None,
@@ -65,14 +64,12 @@ async def replay(tx: Transaction, query: ReplayQuery, *, ids: Sequence[str], now
         "lost_lease": None,
     }
     replayed = await tx.execute(
-        update(deliveries)
-        .where(*where, deliveries.c.resource_key.is_(None))
-        .values(status=_sendable(), **again),
+        update(deliveries).where(*where, ~in_a_chain()).values(status=_sendable(), **again),
         values,
     )
     rejoined = await tx.fetch_all(
         update(deliveries)
-        .where(*where, deliveries.c.resource_key.is_not(None))
+        .where(*where, in_a_chain())
         .values(status=DeliveryStatus.WAITING.value, **again)
         .returning(deliveries.c.resource_key),
         values,

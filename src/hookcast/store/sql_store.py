@@ -77,6 +77,7 @@ from hookcast.ports import (
 from hookcast.ports.mail import OutboxMail
 from hookcast.store import accounts as account_sql
 from hookcast.store import chains as chain_sql
+from hookcast.store import cut_short, pause_walk, webhook_walk
 from hookcast.store import deliveries as delivery_sql
 from hookcast.store import delivery_rate as rate_sql
 from hookcast.store import events as event_sql
@@ -85,7 +86,6 @@ from hookcast.store import horizon as horizon_sql
 from hookcast.store import mail as mail_sql
 from hookcast.store import operational as operational_sql
 from hookcast.store import operations as operations_sql
-from hookcast.store import pause_walk, webhook_walk
 from hookcast.store import replay as replay_sql
 from hookcast.store import sessions as session_sql
 from hookcast.store import sites as site_sql
@@ -603,7 +603,10 @@ class SqlStore:
                 tx, account_id=account_id, webhook_id=webhook_id, limit=limit
             )
 
-        return await self._held_in_batches(deliver, making_due=True)
+        released = await self._held_in_batches(deliver, making_due=True)
+        if self.dialect == "sqlite":
+            await self._start_unchained(webhook_id, now=datetime.now(UTC))
+        return released
 
     async def discard_held(self, *, account_id: str, webhook_id: str, now: datetime) -> int:
         def discard(limit: int | None) -> Callable[[Transaction], Awaitable[int]]:
@@ -846,6 +849,44 @@ class SqlStore:
             await self._pause_disabled(webhook_id, now=now, walking=walking)
         return frozenset()
 
+    async def finish_walks(self, now: datetime) -> int:
+        """SQLite: finishes the walks over webhooks' backlogs that a stopped process cut
+        short (store/cut_short.py), each as the webhook's save would, with its settings as
+        they are now: a resumed webhook's deliveries still paused are sent (due at `now`),
+        a paused one's still pending paused, ordering turned off finished, chains a walk
+        had not started yet started. Run as a worker starts; a walk of this process begun
+        meanwhile stops it for that webhook (that one walks everything again). How many
+        webhooks it walked. PostgreSQL makes each change in one transaction: nothing to
+        finish."""
+        if self.dialect != "sqlite":
+            return 0
+        async with self._scanning() as tx:
+            owing = await cut_short.owing_walks(tx)
+        for webhook_id in owing:
+            await self._walk_again(webhook_id, now=now)
+        return len(owing)
+
+    async def _walk_again(self, webhook_id: str, *, now: datetime) -> None:
+        async with self._reading() as tx:
+            enabled = await pause_walk.enabled(tx, webhook_id)
+        if enabled is None:  # deleted meanwhile
+            return
+        walking = self._walk_begins(webhook_id)
+        with self._walking(webhook_id, walking):
+            await self._pause_or_resume_in_batches(
+                webhook_id, enabled=enabled, now=now, walking=walking
+            )
+            if await self._unordered_with_chains(webhook_id):
+                await self._end_chains_in_slices(webhook_id, now=now, walking=walking)
+            await self._start_unchained(webhook_id, now=now)
+        if enabled:
+            self._wakeup.notify()
+
+    async def _unordered_with_chains(self, webhook_id: str) -> bool:
+        async with self._reading() as tx:
+            webhook_unordered = await chain_sql.unordered(tx, webhook_id)
+            return webhook_unordered and await chain_sql.has_chains(tx, webhook_id)
+
     async def _pause_disabled(self, webhook_id: str, *, now: datetime, walking: object) -> None:
         """The backlog of a webhook the worker's recording disabled, paused after it
         committed. A failure is logged, not raised: the recording is done, and raised, the
@@ -857,6 +898,10 @@ class SqlStore:
                 await self._pause_or_resume_in_batches(
                     webhook_id, enabled=False, now=now, walking=walking
                 )
+                # Its walk stopped a save's under way, which may have been turning ordering
+                # off: that save's chains are ended here, or they stayed until the next save.
+                if await self._unordered_with_chains(webhook_id):
+                    await self._end_chains_in_slices(webhook_id, now=now, walking=walking)
             except Exception:
                 _log.exception("pausing the backlog of disabled webhook %s failed", webhook_id)
 
@@ -1013,13 +1058,30 @@ class SqlStore:
                 rowids=rowids,
             )
 
-        return await webhook_walk.walk_deliveries(
+        recovered = await webhook_walk.walk_deliveries(
             self._writing,
             webhook_id=webhook_id,
             move=move,
             start=webhook_walk.Position(created=to_micros(since), rowid=0),
             moved=self._woken(True),
         )
+        await self._start_unchained(webhook_id, now=now)
+        return recovered
+
+    async def _start_unchained(self, webhook_id: str, *, now: datetime) -> None:
+        """SQLite: the chains of what a walk made waiting (a recovery, a held release)
+        started once the walk is over, each with its lowest sequence, some chains a write
+        (chains.py `start_unchained`)."""
+        made_due = Tally(self._woken(True))
+
+        async def start(tx: Transaction) -> bool:
+            started, more = await chain_sql.start_unchained(
+                tx, webhook_id, now=now, limit=SLICE_ROWS
+            )
+            made_due.add(started)
+            return more
+
+        await write_in_slices(self._writing, start, committed=made_due)
 
     async def replay_deliveries(
         self, query: ReplayQuery, *, now: datetime, limit: int, dry_run: bool

@@ -1,0 +1,62 @@
+"""PostgreSQL: a recovery, replay or manual retry re-joins an ordered delivery to its chain
+only while its webhook orders deliveries (store/chains.py `in_a_chain`). A save turning
+ordering off under way when one runs must be ordered with it: read before the save
+committed, the recovery started a chain the save's end of chains could not see (not yet
+committed), and once both had committed the recovered deliveries waited in a chain under a
+webhook that orders nothing."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg  # type: ignore[import-untyped]
+import pytest
+
+from hookcast.domain.models import DeliveryStatus
+from hookcast.ports import DeliveryQuery, PageRequest
+from hookcast.store import SqlStore
+from support import factories as make
+from support.publishing import ordered_backlog, waiting_on_a_lock
+from support.waiting import eventually
+
+pytestmark = pytest.mark.postgres
+
+
+async def test_a_recovery_while_ordering_is_turned_off_leaves_nothing_waiting(
+    pg_store: SqlStore, postgres_database: str
+) -> None:
+    acme, hook = await ordered_backlog(pg_store, 3)
+    for at in (5, 7, 9):  # each given up in turn: failed, no chain left
+        (head,) = await pg_store.claim_due_deliveries(now=make.later(at), limit=1, lease_seconds=30)
+        await pg_store.record_results([make.gave_up(head, make.later(at + 1))], [])
+    saver = await asyncpg.connect(postgres_database)
+    try:
+        # The save turning ordering off (store/webhooks.py update_webhook, then
+        # chains.py end_chains), committed once the recovery has run or waits for it.
+        saving = saver.transaction()
+        await saving.start()
+        await saver.execute("UPDATE webhooks SET ordering = 'none' WHERE id = $1", hook.id)
+        await saver.execute(
+            "UPDATE deliveries SET status = 'pending' WHERE webhook_id = $1 AND status = 'waiting'",
+            hook.id,
+        )
+        await saver.execute("DELETE FROM delivery_chains WHERE webhook_id = $1", hook.id)
+        recovering = asyncio.ensure_future(
+            pg_store.recover_deliveries(
+                account_id=acme.id, webhook_id=hook.id, since=make.NOW, now=make.later(20)
+            )
+        )
+
+        async def ran_or_waits() -> bool:
+            return recovering.done() or await waiting_on_a_lock(postgres_database)
+
+        await eventually(ran_or_waits, message="the recovery neither ran nor waited")
+        await saving.commit()
+        assert await recovering == 3
+    finally:
+        await saver.close()
+
+    page = await pg_store.list_deliveries(
+        DeliveryQuery(acme.id, hook.id, page=PageRequest(page_length=10))
+    )
+    assert [r.delivery.status for r in page.items] == [DeliveryStatus.PENDING] * 3

@@ -37,7 +37,7 @@ class _Wrapped(_Strict):
         if stray:
             raise PydanticCustomError(
                 "settings_outside_metadata",
-                "{fields} must be inside \"metadata\" (JW Player's v2 shape): "
+                '{fields} must be inside "metadata" (JW Player\'s v2 shape): '
                 '{"metadata": {"{first}": ...}}',
                 {"fields": ", ".join(stray), "first": stray[0]},
             )

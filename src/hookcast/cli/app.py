@@ -320,9 +320,7 @@ webhooks.webhooks_app.command("recover")(webhook_actions.recover_webhook)
 webhooks.webhooks_app.add_typer(webhook_actions.secret_app, name="secret")
 webhook_actions.secret_app.command("reveal")(webhook_actions.reveal_secret)
 webhook_actions.secret_app.command("rotate")(webhook_actions.rotate_secret)
-webhooks.webhooks_app.add_typer(
-    flowplayer_secret.flowplayer_secret_app, name="flowplayer-secret"
-)
+webhooks.webhooks_app.add_typer(flowplayer_secret.flowplayer_secret_app, name="flowplayer-secret")
 flowplayer_secret.flowplayer_secret_app.command("reveal")(flowplayer_secret.reveal)
 flowplayer_secret.flowplayer_secret_app.command("set")(flowplayer_secret.set_secret)
 flowplayer_secret.flowplayer_secret_app.command("rotate")(flowplayer_secret.rotate)

@@ -32,7 +32,8 @@ class _Wrapped(_Strict):
         if not isinstance(data, dict):
             return data
         inner = cls.model_fields["metadata"].annotation
-        assert isinstance(inner, type) and issubclass(inner, BaseModel)
+        assert isinstance(inner, type)
+        assert issubclass(inner, BaseModel)
         stray = [key for key in data if key in inner.model_fields and key not in cls.model_fields]
         if stray:
             raise PydanticCustomError(

@@ -31,6 +31,7 @@ flowplayer_secret_app = typer.Typer(
     no_args_is_help=True,
 )
 
+_FROM_STDIN = "-"
 _NONE_SET = (
     "no Flowplayer secret is set: Flowplayer-format deliveries are held until one is "
     "(hookcast webhooks flowplayer-secret rotate, or set SECRET)"
@@ -73,7 +74,7 @@ def set_secret(
 
     Example: hookcast webhooks flowplayer-secret set - < fp-secret.txt
     """
-    chosen = sys.stdin.readline().strip() if secret == "-" else secret
+    chosen = sys.stdin.readline().strip() if secret == _FROM_STDIN else secret
     with connected(url, api_key) as client:
         client.set_flowplayer_secret(chosen)
     if as_json:

@@ -513,7 +513,7 @@ def test_the_delivery_log_reads_in_columns_on_a_wide_screen(
             assert len(starts) == 1, f"{part} starts at {sorted(starts)}"
 
 
-@pytest.mark.parametrize("width", (390, 1280))
+@pytest.mark.parametrize("width", [390, 1280])
 def test_many_webhooks_are_summed_up_and_searched_at_a_phones_and_a_desktops_width(
     browser: Browser, server: Server, receiver: Receiver, width: int
 ) -> None:

@@ -372,7 +372,7 @@ async def test_many_webhooks_are_summed_up_by_state_and_found_by_name_url_state_
     for i in range(30):
         name = "東京 Tokyo encoder" if i == 7 else f"Encoder {i:02d}"
         url = f"https://93.184.215.14/hooks/partner-{i:02d}"
-        extra = {"format": "flowplayer", "events": ["ALL"]} if i == 9 else {}
+        extra: dict[str, Any] = {"format": "flowplayer", "events": ["ALL"]} if i == 9 else {}
         made.append(await board.webhook(site_id, name=name, webhook_url=url, **extra))
     now = datetime.now(UTC).replace(microsecond=0)
     error = LastError(now, 500, "HTTP 500", "down")

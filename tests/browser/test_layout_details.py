@@ -541,3 +541,25 @@ def test_many_webhooks_are_summed_up_and_searched_at_a_phones_and_a_desktops_wid
         expect(page.locator(".webhook-name")).to_have_text(["東京 Tokyo playout"])
         expect(page.get_by_text("1 of 7 match")).to_be_visible()
         assert _sideways_scroll(page) == 0
+
+
+@pytest.mark.parametrize("width", PHONES)
+def test_send_again_keeps_clear_of_a_long_event_name_on_a_phone(
+    browser: Browser, server: Server, receiver: Receiver, width: int
+) -> None:
+    # "Send again" is wider than "Retry" was: the row's text must stop short of it.
+    hook = webhook_on_property(
+        browser,
+        server,
+        name="Long names",
+        webhook_url=receiver.url("/ok/long-names"),
+        events=["conversions_complete"],
+    )
+    event = {"event": "conversions_complete", "site_id": "1A23bCD4", "media_id": "Long0001"}
+    server.api("POST", "/v2/events/", server.admin, {"events": [event]})
+    with signed_in(browser, server, width, server.admin) as page:
+        page.goto(f"/webhooks/{hook}")
+        button = page.get_by_role("button", name="Send again")
+        expect(button).to_be_visible(timeout=20_000)  # once delivered (the log follows it)
+        name = box_of(page.locator(".log-event").first)
+        assert name["x"] + name["width"] <= box_of(button)["x"], "the event name runs under it"

@@ -511,3 +511,55 @@ def test_the_delivery_log_reads_in_columns_on_a_wide_screen(
         for part in (".badge", ".log-attempts", "time"):
             starts = {round(box_of(row.locator(part))["x"]) for row in rows.all()}
             assert len(starts) == 1, f"{part} starts at {sorted(starts)}"
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_many_webhooks_are_summed_up_and_searched_at_a_phones_and_a_desktops_width(
+    browser: Browser, server: Server, receiver: Receiver, width: int
+) -> None:
+    key = _fresh_account(server, f"Many webhooks at {width}")
+    server.api("POST", "/v2/sites/", key, {"id": "Many0001", "metadata": {"name": "Main"}})
+    for number in range(7):
+        name = "東京 Tokyo playout" if number == 3 else f"Encoder {number}"
+        metadata = {
+            "name": name,
+            "webhook_url": receiver.url(f"/ok/many-{number}"),
+            "events": ["*"],
+            "site_ids": ["Many0001"],
+        }
+        server.api("POST", "/v2/webhooks/", key, {"metadata": metadata})
+    with signed_in(browser, server, width, key) as page:
+        page.goto("/webhooks")
+        expect(page.locator(".webhook-summary")).to_have_text(re.compile(r"7 webhooks: 7 healthy"))
+        search = page.get_by_role("search")
+        for field in ("Name or URL", "State", "Format"):
+            box = box_of(search.get_by_label(field))
+            assert box["x"] >= 0
+            assert box["x"] + box["width"] <= width, field
+        search.get_by_label("Name or URL").fill("tokyo")
+        search.get_by_role("button", name="Search").click()
+        expect(page.locator(".webhook-name")).to_have_text(["東京 Tokyo playout"])
+        expect(page.get_by_text("1 of 7 match")).to_be_visible()
+        assert _sideways_scroll(page) == 0
+
+
+@pytest.mark.parametrize("width", PHONES)
+def test_send_again_keeps_clear_of_a_long_event_name_on_a_phone(
+    browser: Browser, server: Server, receiver: Receiver, width: int
+) -> None:
+    # "Send again" is wider than "Retry" was: the row's text must stop short of it.
+    hook = webhook_on_property(
+        browser,
+        server,
+        name="Long names",
+        webhook_url=receiver.url("/ok/long-names"),
+        events=["conversions_complete"],
+    )
+    event = {"event": "conversions_complete", "site_id": "1A23bCD4", "media_id": "Long0001"}
+    server.api("POST", "/v2/events/", server.admin, {"events": [event]})
+    with signed_in(browser, server, width, server.admin) as page:
+        page.goto(f"/webhooks/{hook}")
+        button = page.get_by_role("button", name="Send again")
+        expect(button).to_be_visible(timeout=20_000)  # once delivered (the log follows it)
+        name = box_of(page.locator(".log-event").first)
+        assert name["x"] + name["width"] <= box_of(button)["x"], "the event name runs under it"

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from board import Board, admin_of
 
 from hookcast.domain.models import LastError, WebhookState
-from hookcast.ports import WebhookHealth
+from hookcast.ports import ClaimedDelivery, WebhookHealth
 from support.factories import retry_later, succeeded
 
 HTML = {"Accept": "text/html,application/xhtml+xml"}
@@ -120,15 +120,9 @@ async def test_a_failing_webhook_whose_newest_delivery_succeeded_says_older_ones
     # 200": the newest delivery had succeeded, then retries of an older one failed.
     site_id = await board.site()
     webhook = await board.webhook(site_id)
-    for media_id in ("Older001", "Newer001"):
-        item = {"event": "media_available", "site_id": site_id, "media_id": media_id}
-        await board.runtime.services.events.publish(admin_of(board), item)
-    store = board.runtime.store
     now = datetime.now(UTC).replace(microsecond=0)
-    claimed = await store.claim_due_deliveries(
-        now=now + timedelta(seconds=1), limit=10, lease_seconds=60
-    )
-    older, newer = sorted(claimed, key=lambda c: (c.created, c.delivery_id))
+    older, newer = await _published_and_claimed(board, site_id, ["Older001", "Newer001"], now)
+    store = board.runtime.store
     failed_at = now + timedelta(seconds=5)
     error = LastError(failed_at, 401, "HTTP 401", "refused: bad signature")
     retry_at = now + timedelta(minutes=10)
@@ -148,3 +142,46 @@ async def test_a_failing_webhook_whose_newest_delivery_succeeded_says_older_ones
     assert "Last delivery" not in listed
     assert '<span class="badge status-succeeded">succeeded</span>' in listed
     assert "but retries of older deliveries still fail" in listed
+
+
+async def test_a_delivered_event_is_offered_send_again_not_retry(board: Board) -> None:
+    # "Retry" on a succeeded delivery read as "something went wrong"; sending a delivered
+    # event again is legitimate (a receiver lost it), and the row says what it does.
+    site_id = await board.site()
+    webhook = await board.webhook(site_id)
+    now = datetime.now(UTC).replace(microsecond=0)
+    sent, busy = await _published_and_claimed(board, site_id, ["Sent0001", "Busy0001"], now)
+    store = board.runtime.store
+    await store.record_results([succeeded(sent, now)], [])
+    await store.record_results([retry_later(busy, now + timedelta(minutes=10), now)], [])
+    item = {"event": "media_available", "site_id": site_id, "media_id": "Wait0001"}
+    await board.runtime.services.events.publish(admin_of(board), item)
+    await board.sign_in(board.admin)
+
+    page = (await board.client.get(f"/webhooks/{webhook.id}")).text
+
+    rows = {row.split('"', 1)[0]: row for row in page.split('<li class="log-row" id="d-')[1:]}
+    buttons = ("Send again", "Retry", "Send now")
+    labels = {
+        media_id: [label for label in buttons if f">{label}</button>" in row]
+        for row in rows.values()
+        for media_id in ("Sent0001", "Busy0001", "Wait0001")
+        if media_id in row
+    }
+    assert labels == {"Sent0001": ["Send again"], "Busy0001": ["Retry"], "Wait0001": ["Send now"]}
+    assert "posts this event once more with the same event id" in rows[sent.delivery_id]
+    assert "posts this event once more" not in rows[busy.delivery_id]
+
+
+async def _published_and_claimed(
+    board: Board, site_id: str, media_ids: list[str], now: datetime
+) -> list[ClaimedDelivery]:
+    """One media_available per media id, published in order, their deliveries claimed as a
+    worker would: oldest first."""
+    for media_id in media_ids:
+        item = {"event": "media_available", "site_id": site_id, "media_id": media_id}
+        await board.runtime.services.events.publish(admin_of(board), item)
+    claimed = await board.runtime.store.claim_due_deliveries(
+        now=now + timedelta(seconds=1), limit=10, lease_seconds=60
+    )
+    return sorted(claimed, key=lambda c: (c.created, c.delivery_id))

@@ -324,7 +324,7 @@ async def test_the_portal_shows_each_webhooks_events_by_its_formats_names(board:
         log = (await board.client.get(f"/webhooks/{hook_id}")).text
         assert f'<span class="log-event">{own}</span>' in log, name
         assert f'<span class="log-event">{catalog}</span>' not in log, name
-        assert f'aria-label="Retry {own} of' in log, name
+        assert f'aria-label="Send now {own} of' in log, name
         catalog_page = (await board.client.get("/event-types", params={"webhook": hook_id})).text
         headed = _headed_events(catalog_page)
         assert own in headed, name

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from board import WEBHOOK_URL, Board, admin_of
 
-from hookcast.domain.models import Role, Webhook
-from hookcast.ports import PageRequest
+from hookcast.domain.models import LastError, Role, Webhook
+from hookcast.ports import PageRequest, WebhookHealth
 from hookcast.services import Caller
 
 
@@ -360,3 +361,57 @@ async def test_an_empty_account_is_told_what_comes_first(board: Board) -> None:
     assert "No webhooks yet" in after
     assert "this account has none yet" not in after
     assert "create a property" not in after
+
+
+async def test_many_webhooks_are_summed_up_by_state_and_found_by_name_url_state_or_format(
+    board: Board,
+) -> None:
+    # 31 webhooks made a 7,667 px page with nothing saying which ones needed a person.
+    site_id = await board.site()
+    made = []
+    for i in range(30):
+        name = "東京 Tokyo encoder" if i == 7 else f"Encoder {i:02d}"
+        url = f"https://93.184.215.14/hooks/partner-{i:02d}"
+        extra: dict[str, Any] = {"format": "flowplayer", "events": ["ALL"]} if i == 9 else {}
+        made.append(await board.webhook(site_id, name=name, webhook_url=url, **extra))
+    now = datetime.now(UTC).replace(microsecond=0)
+    error = LastError(now, 500, "HTTP 500", "down")
+    failing = [WebhookHealth(made[i].id, None, now, last_error=error) for i in (1, 2, 3)]
+    await board.runtime.store.record_results([], failing)
+    for i in (4, 5):
+        changes = {"enabled": False}
+        await board.runtime.services.webhooks.update(
+            admin_of(board), webhook_id=made[i].id, changes=changes
+        )
+    await board.sign_in(board.admin)
+
+    listed = (await board.client.get("/webhooks")).text
+    failing_only = (await board.client.get("/webhooks", params={"state": "failing"})).text
+    tokyo = (await board.client.get("/webhooks", params={"q": "東京"})).text
+    by_url = (await board.client.get("/webhooks", params={"q": "PARTNER-2"})).text
+    flowplayer = (await board.client.get("/webhooks", params={"format": "flowplayer"})).text
+    nothing = (await board.client.get("/webhooks", params={"q": "no such hook"})).text
+
+    summary = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", _between(listed, "webhook-summary")))
+    assert summary == "30 webhooks: 3 failing · 2 disabled · 1 held · 24 healthy"
+    assert 'href="/webhooks?state=failing&amp;"' in listed
+    assert _names(failing_only) == ["Encoder 03", "Encoder 02", "Encoder 01"]
+    assert "3 of 30 match" in failing_only
+    assert _names(tokyo) == ["東京 Tokyo encoder"]
+    assert _names(by_url) == [f"Encoder {i}" for i in range(29, 19, -1)]
+    assert _names(flowplayer) == ["Encoder 09"]
+    assert "No webhook matches" in nothing
+    # 25 a page: the second page's link keeps the search.
+    assert (
+        'href="/webhooks?q=Encoder&amp;page=2"'
+        in (await board.client.get("/webhooks", params={"q": "Encoder"})).text
+    )
+
+
+def _between(page: str, css_class: str) -> str:
+    start = page.index(f'class="{css_class}"')
+    return page[page.index(">", start) + 1 : page.index("</p>", start)]
+
+
+def _names(page: str) -> list[str]:
+    return re.findall(r'<h2 class="webhook-name"><a href="/webhooks/\w+">([^<]+)</a>', page)

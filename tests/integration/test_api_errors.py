@@ -445,3 +445,23 @@ async def test_conditions_longer_than_16_kib_of_json_are_400_and_store_nothing(a
     await assert_no_webhooks(api)
     longest = {"data.title": "x" * (16 * 1024 - len('{"data.title":""}'))}
     assert (await create(api, conditions=longest)).status_code == 201
+
+
+async def test_settings_sent_without_the_metadata_wrapper_are_named_with_where_they_go(
+    api: Api,
+) -> None:
+    await api.site(SITE_ID)
+    flat = await api.call("POST", "/v2/webhooks/", json=webhook_metadata([SITE_ID]))
+    described = assert_error(flat, 400, "invalid_body")
+    assert 'must be inside "metadata"' in described
+    assert "webhook_url" in described
+    assert len(flat.json()["errors"]) == 1  # one error, not one per field
+
+    hook = await api.webhook([SITE_ID])
+    stray = await api.call(
+        "PATCH", f"/v2/webhooks/{hook['id']}/", json={"metadata": {}, "enabled": False}
+    )
+    assert 'enabled must be inside "metadata"' in assert_error(stray, 400, "invalid_body")
+    key = await api.call("POST", "/v2/api_keys/", json={"role": "viewer"})
+    assert 'role must be inside "metadata"' in assert_error(key, 400, "invalid_body")
+    assert (await api.call("GET", f"/v2/webhooks/{hook['id']}/")).json()["metadata"]["enabled"]

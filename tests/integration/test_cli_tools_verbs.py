@@ -300,3 +300,26 @@ def test_a_given_up_delivery_says_when_and_why(live: LiveServer) -> None:
     said = " ".join(" ".join(lines[where:]).split())
     assert re.search(r"gave up \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC · Retries used up: ", said)
     assert "2 attempts, all that the custom retry policy makes" in said
+
+
+def test_flowplayer_secret_unset_then_set_from_stdin_then_rotated(live: LiveServer) -> None:
+    # Last in this module: the account keeps the secret it ends with.
+    unset = hookcast(live, "webhooks", "flowplayer-secret", "reveal")
+    assert unset.exit_code == 1
+    assert "no Flowplayer secret is set" in unset.stderr
+
+    env = {"HOOKCAST_URL": live.url, "HOOKCAST_API_KEY": live.admin_key}
+    chosen = "our-flowplayer-organization-secret"
+    args = ["webhooks", "flowplayer-secret", "set", "-"]
+    ok(CliRunner().invoke(app, args, env=env, input=f"{chosen}\n"))
+    revealed = ok(hookcast(live, "webhooks", "flowplayer-secret", "reveal"))
+    assert revealed.stdout == f"{chosen}\n"
+
+    short = hookcast(live, "webhooks", "flowplayer-secret", "set", "too-short")
+    assert short.exit_code == 1
+    assert "at least 16 characters" in short.stderr
+
+    rotated = ok(hookcast(live, "webhooks", "flowplayer-secret", "rotate"))
+    assert rotated.stdout.strip() not in ("", chosen)
+    shown = ok_json(hookcast(live, "webhooks", "flowplayer-secret", "reveal", "--json"))
+    assert shown["secret"] == rotated.stdout.strip()

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 from pydantic.config import JsonDict
+from pydantic_core import PydanticCustomError
 
 from hookcast.api import schema_facts as facts
 from hookcast.domain.catalog import EVENT_TYPES
@@ -18,6 +19,30 @@ from hookcast.domain.errors import ValidationFailed
 
 class _Strict(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
+
+
+class _Wrapped(_Strict):
+    """A JW-shaped body whose settings go in `metadata`. Settings sent at the top level
+    (a flat body, as many clients first try) are named in one error that says where they go,
+    instead of "metadata: Field required" and one "Extra inputs" per field."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _settings_inside_metadata(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        inner = cls.model_fields["metadata"].annotation
+        assert isinstance(inner, type)
+        assert issubclass(inner, BaseModel)
+        stray = [key for key in data if key in inner.model_fields and key not in cls.model_fields]
+        if stray:
+            raise PydanticCustomError(
+                "settings_outside_metadata",
+                '{fields} must be inside "metadata" (JW Player\'s v2 shape): '
+                '{"metadata": {"{first}": ...}}',
+                {"fields": ", ".join(stray), "first": stray[0]},
+            )
+        return data
 
 
 RetryPolicyIn = str | list[float]
@@ -218,7 +243,7 @@ _EVERYWHERE: JsonDict = {
 }
 
 
-class WebhookCreate(_Strict):
+class WebhookCreate(_Wrapped):
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"metadata": _JW_WEBHOOK}, {"metadata": _EVERYWHERE}]}
     )
@@ -226,7 +251,7 @@ class WebhookCreate(_Strict):
     metadata: WebhookMetadataCreate = Field(description="The webhook's settings")
 
 
-class WebhookPatch(_Strict):
+class WebhookPatch(_Wrapped):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -244,14 +269,14 @@ class SiteMetadata(_Strict):
     name: str = Field(description="A name for people, up to 256 characters")
 
 
-class SiteCreate(_Strict):
+class SiteCreate(_Wrapped):
     id: str | None = Field(
         default=None, description="Optional id of your own: exactly 8 letters or digits"
     )
     metadata: SiteMetadata = Field(description="The property's settings")
 
 
-class SitePatch(_Strict):
+class SitePatch(_Wrapped):
     metadata: SiteMetadata = Field(description="The property's new settings")
 
 
@@ -264,7 +289,7 @@ class ApiKeyMetadata(_Strict):
     )
 
 
-class ApiKeyCreate(_Strict):
+class ApiKeyCreate(_Wrapped):
     metadata: ApiKeyMetadata = Field(description="The key's name and role")
 
 

@@ -12,7 +12,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from hookcast.cli import listen, operator, simulate, sites_keys, trigger, webhook_actions, webhooks
+from hookcast.cli import (
+    flowplayer_secret,
+    listen,
+    operator,
+    simulate,
+    sites_keys,
+    trigger,
+    webhook_actions,
+    webhooks,
+)
 from hookcast.cli.database import describe, load_settings, migration_report, no_answer
 from hookcast.cli.help import PlainGroup
 from hookcast.cli.loop import run_loop
@@ -311,6 +320,10 @@ webhooks.webhooks_app.command("recover")(webhook_actions.recover_webhook)
 webhooks.webhooks_app.add_typer(webhook_actions.secret_app, name="secret")
 webhook_actions.secret_app.command("reveal")(webhook_actions.reveal_secret)
 webhook_actions.secret_app.command("rotate")(webhook_actions.rotate_secret)
+webhooks.webhooks_app.add_typer(flowplayer_secret.flowplayer_secret_app, name="flowplayer-secret")
+flowplayer_secret.flowplayer_secret_app.command("reveal")(flowplayer_secret.reveal)
+flowplayer_secret.flowplayer_secret_app.command("set")(flowplayer_secret.set_secret)
+flowplayer_secret.flowplayer_secret_app.command("rotate")(flowplayer_secret.rotate)
 app.add_typer(webhook_actions.deliveries_app, name="deliveries")
 webhook_actions.deliveries_app.command("get")(webhook_actions.get_delivery)
 webhook_actions.deliveries_app.command("retry")(webhook_actions.retry_delivery)

@@ -183,7 +183,10 @@ def retry_delivery(
     url: UrlOption = DEFAULT_URL,
     api_key: ApiKeyOption = None,
 ) -> None:
-    """Send one delivery again now, whatever its status.
+    """Send one delivery again now: retry a failed one, or send a delivered one again.
+
+    A delivered one goes out with the same event id: a receiver that skips ids it has
+    seen ignores it. The dashboard's log calls this Retry, or Send again once delivered.
 
     Example: hookcast deliveries retry dlv_B24HJEd8N6pPmDOlFSOdMZ
     """

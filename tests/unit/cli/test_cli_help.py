@@ -34,6 +34,7 @@ COMMANDS = every_command()
 
 def test_the_walk_reaches_the_nested_commands() -> None:
     assert ["webhooks", "secret", "rotate"] in COMMANDS
+    assert ["webhooks", "flowplayer-secret", "set"] in COMMANDS
     assert ["deliveries", "retry"] in COMMANDS
     assert len(COMMANDS) > 30
 

@@ -26,6 +26,9 @@ async def get_delivery(
     "/{delivery_id}/retry/",
     status_code=202,
     summary="Send a delivery again now",
+    description="Any status: a failed delivery is retried; a succeeded one is sent again "
+    "with the same event id (a receiver that skips ids it has seen ignores it); a pending "
+    "one goes now instead of at its next attempt.",
     responses=error_responses(*WITH_BODY, 403, 404, 409, *AUTHENTICATED),
 )
 async def retry_delivery(

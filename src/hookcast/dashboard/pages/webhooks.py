@@ -13,6 +13,12 @@ from hookcast.dashboard.deps import CsrfFormDep, DashDep, VisitDep
 from hookcast.dashboard.forms import FormErrors, WebhookForm
 from hookcast.dashboard.pages.common import all_sites, page_number, pages, require_write
 from hookcast.dashboard.web import Dashboard, Visit, redirect
+from hookcast.dashboard.webhook_search import (
+    SEARCHED_AT_MOST,
+    WebhookSearch,
+    count_states,
+    shown_state,
+)
 from hookcast.domain.errors import ValidationFailed
 from hookcast.domain.models import Delivery, Webhook
 from hookcast.ports import PageRequest
@@ -22,39 +28,36 @@ PAGE_LENGTH = 25
 
 async def list_webhooks(request: Request, dash: DashDep, visit: VisitDep) -> Response:
     number = page_number(request)
-    found = await dash.services.webhooks.list(visit.caller, page=PageRequest(number, PAGE_LENGTH))
+    search = WebhookSearch.from_query(request.query_params)
+    newest = await dash.services.webhooks.list(visit.caller, page=PageRequest(1, SEARCHED_AT_MOST))
+    found = [webhook for webhook in newest.items if search.matches(webhook)]
+    shown = found[(number - 1) * PAGE_LENGTH : number * PAGE_LENGTH]
     secret_set = await dash.services.accounts.flowplayer_secret_is_set(visit.caller)
-    ids = [webhook.id for webhook in found.items]
     counts = await dash.services.deliveries.count_by_hour(
-        visit.caller, ids, since=health.window_start(dash.now())
+        visit.caller, [webhook.id for webhook in shown], since=health.window_start(dash.now())
     )
     return dash.render(
         request,
         "webhooks.html",
         visit,
-        webhooks=found.items,
+        webhooks=shown,
         health=health.summarize(counts),
-        last=await _last_deliveries(dash, visit, found.items),
+        last=await _last_deliveries(dash, visit, shown),
         newest_beside_state=health.newest_beside_state,
         sites={site.id: site.name for site in await all_sites(dash, visit)},
         page=number,
-        pages=pages(found.total, PAGE_LENGTH),
-        total=found.total,
+        pages=pages(len(found), PAGE_LENGTH),
+        total=newest.total,
+        found=len(found),
+        search=search,
+        states=count_states(newest.items),
+        searched=len(newest.items),
+        shown_state=shown_state,
         flowplayer_secret_set=secret_set,
-        flowplayer_in_use=secret_set or await _has_flowplayer_webhook(dash, visit),
+        flowplayer_in_use=secret_set
+        or any(webhook.format == "flowplayer" for webhook in newest.items),
         now=dash.now(),
     )
-
-
-async def _has_flowplayer_webhook(dash: Dashboard, visit: Visit) -> bool:
-    """Whether the account has a Flowplayer-format webhook, whose deliveries its organization
-    secret signs: only then (or once one is set) does the Webhooks page show that secret's
-    card. A first-time user of another platform read it, under "No webhooks yet", as a step
-    of setting up."""
-    found = await dash.services.webhooks.list(
-        visit.caller, page=PageRequest(1, 1), format="flowplayer"
-    )
-    return found.total > 0
 
 
 async def new_webhook(request: Request, dash: DashDep, visit: VisitDep) -> Response:

@@ -12,23 +12,41 @@ its save left it. A save that changed it since walks again from the start and fi
 job (a resume's walk stops at a pause, and the pause's walk pauses what the resume had
 made pending, and the other way round). Rows behind the walk made since it started are in
 the state the walk makes: a publish to a disabled webhook holds its deliveries, to an
-enabled one makes them pending. PostgreSQL's writers do not queue: there a pause or resume
-stays one statement (store/webhooks.py `update_webhook`).
+enabled one makes them pending. A save that neither pauses nor resumes the webhook walks
+nothing (store/sql_store.py `_walk_needed`). PostgreSQL's writers do not queue: there a
+pause or resume stays one statement (store/webhooks.py `update_webhook`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
-from hookcast.domain.models import DeliveryStatus
+from hookcast.domain.models import DeliveryStatus, Ordering
 from hookcast.store.connector import Transaction
 from hookcast.store.statement import IN_ORDER, Statement
 from hookcast.store.types import to_micros
 
-__all__ = ["pause_or_resume"]
+__all__ = ["SavedState", "pause_or_resume", "saved_state"]
 
 _PENDING = DeliveryStatus.PENDING.value
 _PAUSED = DeliveryStatus.PAUSED.value
+
+
+@dataclass(frozen=True, slots=True)
+class SavedState:
+    """What of a webhook's stored settings a walk of its deliveries follows."""
+
+    enabled: bool
+    ordered: bool
+
+
+async def saved_state(tx: Transaction, webhook_id: str) -> SavedState | None:
+    """The webhook's stored state, read before a save changes it (None: no such webhook)."""
+    row = await tx.fetch_one(_SAVED, {IN_ORDER: (webhook_id,)})
+    if row is None:
+        return None
+    return SavedState(enabled=bool(row[0]), ordered=row[1] != Ordering.NONE.value)
 
 
 async def pause_or_resume(
@@ -51,6 +69,7 @@ async def pause_or_resume(
 
 
 _STATE = Statement.written("sqlite", "SELECT enabled FROM webhooks WHERE id = ?")
+_SAVED = Statement.written("sqlite", "SELECT enabled, ordering FROM webhooks WHERE id = ?")
 # Status values bound, not written in: the statement's text is this module's alone.
 _MOVE = Statement.written(
     "sqlite",

@@ -169,6 +169,18 @@ def _notices(standing: Mapping[str, Standing], health: Sequence[WebhookHealth]) 
     ]
 
 
+def _newly_disabled(health: Sequence[WebhookHealth], standing: Mapping[str, Standing]) -> list[str]:
+    """The webhooks the batch disables that were enabled when it locked them: one disabled
+    already (a person paused it, or an earlier batch disabled it) has its backlog paused,
+    or being walked, by that disable, and a 410 for each of its attempts in flight walked
+    it all again (store/webhooks.py `apply_health`)."""
+    return [
+        h.webhook_id
+        for h in health
+        if h.disable_reason and ((before := standing.get(h.webhook_id)) is None or before.enabled)
+    ]
+
+
 class _Uncovered(Exception):
     """A recording's notices about these webhooks, which its lock pass did not cover: it
     rolls back and begins again (SqlStore._record_batch)."""
@@ -208,6 +220,7 @@ class SqlStore:
         self._horizon = horizon_sql.KnownHorizon()  # as the last claim found it (store/horizon.py)
         self._edit_listeners: list[Callable[[str], None]] = []  # watch_edits
         self._walks: dict[str, object] = {}  # `_pause_or_resume_in_batches`
+        self._walked: set[str] = set()  # webhooks whose last walk ended (`_walk_needed`)
 
     def __repr__(self) -> str:
         return f"SqlStore({self._connector!r})"
@@ -415,16 +428,20 @@ class SqlStore:
             return Page(items=await _with_held(tx, page.items), total=page.total)
 
     async def update_webhook(self, webhook: Webhook, now: datetime) -> None:
-        walk = self.dialect == "sqlite"
+        sqlite = self.dialect == "sqlite"
+        walk = False
         async with self._writing() as tx:
+            if sqlite:
+                # Read in the save's write (SQLite's one writer): no save commits between.
+                walk = self._walk_needed(webhook, await pause_walk.saved_state(tx, webhook.id))
             await webhook_sql.update_webhook(
-                tx, webhook=webhook, now=now, box=self._box, move_deliveries=not walk
+                tx, webhook=webhook, now=now, box=self._box, move_deliveries=not sqlite
             )
             await rate_sql.forget_bucket(tx, webhook.id)
             chained = False
             if webhook.ordering is Ordering.NONE:
                 # Ordering turned off (or never on): nothing may stay waiting for a turn.
-                if walk:
+                if sqlite:
                     chained = await chain_sql.has_chains(tx, webhook.id)
                 else:
                     await chain_sql.end_chains(tx, webhook.id, now=now)
@@ -447,10 +464,25 @@ class SqlStore:
         if webhook.enabled:
             self._wakeup.notify()
 
+    def _walk_needed(self, webhook: Webhook, before: pause_walk.SavedState | None) -> bool:
+        """Whether a save of `webhook` over its stored state `before` walks its deliveries:
+        when it pauses or resumes it, or turns ordering off, and on its first save since
+        this store opened (a walk cut short when the process stopped is finished then). A
+        save that changes neither (a rename, a new description) moves none of them: walking
+        anyway, a tenant renaming its webhook in a loop walked its whole history each time,
+        every account's writes queued behind each stretch (attack 21: 40,000 deliveries,
+        0.20-0.38 s of the loop per rename). A walk under way goes on: such a save takes no
+        token, so it stops none."""
+        if before is None or webhook.id not in self._walked:
+            return True
+        turned_off = before.ordered and webhook.ordering is Ordering.NONE
+        return before.enabled is not webhook.enabled or turned_off
+
     def _walk_begins(self, webhook_id: str) -> object:
         """The token of a save's walk of `webhook_id`'s deliveries, which stops any walk of
         them under way."""
         walking = self._walks[webhook_id] = object()
+        self._walked.discard(webhook_id)
         return walking
 
     async def _pause_or_resume_in_batches(
@@ -461,11 +493,11 @@ class SqlStore:
         store/pause_walk.py). Between writes a disabled webhook has pending deliveries
         still: a worker claiming one parks it, paused (delivery/worker.py `_sendable`), as
         for a publish racing a pause, so none is sent. A walk cut short (the process
-        stopped) is finished by the webhook's next save, which walks again.
+        stopped) is finished by the webhook's first save since (`_walk_needed`).
 
         A walk stops, too, once a later save of the webhook (`walking` no longer the last
-        token) has begun walking from the start: every save walks the webhook's whole
-        history, not only what it moves, so 20 saves at once (a tenant renaming its webhook
+        token) has begun walking from the start: a save that walks walks the webhook's whole
+        history, not only what it moves, so 20 saves at once (a tenant toggling its webhook
         in a loop) walked it 20 times over, every account's writes queued behind each batch
         (attack 20: 40,000 deliveries, 400 batches, another account's publishes waiting up
         to 1.75 s)."""
@@ -488,9 +520,14 @@ class SqlStore:
         forgotten after them, unless a later save's has taken its place."""
         try:
             yield
-        finally:
+        except BaseException:
             if self._walks.get(webhook_id) is walking:
                 del self._walks[webhook_id]
+            raise
+        if self._walks.get(webhook_id) is walking:
+            # Ended, not stopped by a later save's walk: nothing is left to walk.
+            del self._walks[webhook_id]
+            self._walked.add(webhook_id)
 
     def _until_overtaken(
         self, webhook_id: str, walking: object, move: webhook_walk.Move
@@ -521,7 +558,7 @@ class SqlStore:
         Until the walk is over, the chains hand on as before: a waiting delivery not yet
         released goes when its head has finished or when its stretch is walked, whichever
         comes first; cut short (the process stopped), the chains stay and the webhook's
-        next save walks again."""
+        first save since walks again."""
 
         def move(tx: Transaction, rowids: str) -> Awaitable[int | None]:
             return chain_sql.release_waiting(tx, rowids, webhook_id=webhook_id, now=now)
@@ -834,9 +871,8 @@ class SqlStore:
         # Taken once committed, before anything else runs (no await since the commit): in
         # the order the writes commit, as a save's inside its write (`update_webhook`).
         walks = {
-            h.webhook_id: self._walk_begins(h.webhook_id)
-            for h in health
-            if walk and h.disable_reason
+            webhook_id: self._walk_begins(webhook_id)
+            for webhook_id in (_newly_disabled(health, locked.standing) if walk else ())
         }
         for webhook_id, walking in sorted(walks.items()):
             # Their backlogs paused after the recording commits (SQLite: see
@@ -849,14 +885,14 @@ class SqlStore:
         committed. A failure is logged, not raised: the recording is done, and raised, the
         worker would record its results again (delivery/outcomes.py `_flush`). What is left
         pending was made before the disable, which a claim parks rather than sends
-        (delivery/worker.py `_sendable`); the webhook's next save walks again."""
-        with self._walking(webhook_id, walking):
-            try:
+        (delivery/worker.py `_sendable`); the webhook's first save since walks again."""
+        try:
+            with self._walking(webhook_id, walking):
                 await self._pause_or_resume_in_batches(
                     webhook_id, enabled=False, now=now, walking=walking
                 )
-            except Exception:
-                _log.exception("pausing the backlog of disabled webhook %s failed", webhook_id)
+        except Exception:
+            _log.exception("pausing the backlog of disabled webhook %s failed", webhook_id)
 
     # the mail outbox (ports/mail.py)
 

@@ -468,8 +468,17 @@ async def apply_health(
         # UPDATE waits for such a publish, whose deliveries the pause then finds, and makes
         # a later one wait for the commit and read the webhook disabled.
         await tx.execute_many(_DISABLE, disabled)
-        if pause:
-            await pause_pending(tx, [row["b_id"] for row in disabled])
+        # Those disabled already (paused by a person, or by an earlier batch) have no
+        # pending deliveries to pause: the statement would read their whole history again.
+        if pause and (newly := [row["b_id"] for row in disabled if _was_enabled(row, known)]):
+            await pause_pending(tx, newly)
+
+
+def _was_enabled(row: Mapping[str, Any], standing: Mapping[str, Standing]) -> bool:
+    """Whether a webhook being disabled was enabled as its recording locked it (unknown:
+    taken as enabled)."""
+    before = standing.get(row["b_id"])
+    return before is None or before.enabled
 
 
 def _failure_values(health: WebhookHealth) -> dict[str, Any]:

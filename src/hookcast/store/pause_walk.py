@@ -22,9 +22,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import bindparam, select
+
 from hookcast.domain.models import DeliveryStatus, Ordering
 from hookcast.store.connector import Transaction
 from hookcast.store.statement import IN_ORDER, Statement
+from hookcast.store.tables import webhooks
 from hookcast.store.types import to_micros
 
 __all__ = ["SavedState", "pause_or_resume", "saved_state"]
@@ -42,8 +45,9 @@ class SavedState:
 
 
 async def saved_state(tx: Transaction, webhook_id: str) -> SavedState | None:
-    """The webhook's stored state, read before a save changes it (None: no such webhook)."""
-    row = await tx.fetch_one(_SAVED, {IN_ORDER: (webhook_id,)})
+    """The webhook's stored state, read before a save changes it (None: no such webhook);
+    on either database."""
+    row = await tx.fetch_one(_SAVED, {"b_id": webhook_id})
     if row is None:
         return None
     return SavedState(enabled=bool(row[0]), ordered=row[1] != Ordering.NONE.value)
@@ -55,8 +59,8 @@ async def pause_or_resume(
     """A stretch of the walk (SQLite only; store/webhook_walk.py `Move`): of the deliveries
     with these `rowids`, pauses the pending ones (`enabled` False) or makes the paused ones
     pending, due `now` (`enabled` True), if the webhook is still in that state (else None:
-    the walk stops). Leases are kept, as the one statement keeps them (store/webhooks.py
-    `pause_pending`). How many it moved."""
+    the walk stops). Leases are kept, as PostgreSQL's pause keeps them
+    (store/pause_postgres.py). How many it moved."""
     state = await tx.fetch_one(_STATE, {IN_ORDER: (webhook_id,)})
     if state is None or bool(state[0]) is not enabled:
         return None
@@ -69,7 +73,11 @@ async def pause_or_resume(
 
 
 _STATE = Statement.written("sqlite", "SELECT enabled FROM webhooks WHERE id = ?")
-_SAVED = Statement.written("sqlite", "SELECT enabled, ordering FROM webhooks WHERE id = ?")
+_SAVED = Statement(
+    lambda _: select(webhooks.c.enabled, webhooks.c.ordering).where(
+        webhooks.c.id == bindparam("b_id")
+    )
+)
 # Status values bound, not written in: the statement's text is this module's alone.
 _MOVE = Statement.written(
     "sqlite",

@@ -85,7 +85,7 @@ from hookcast.store import horizon as horizon_sql
 from hookcast.store import mail as mail_sql
 from hookcast.store import operational as operational_sql
 from hookcast.store import operations as operations_sql
-from hookcast.store import pause_walk, webhook_walk
+from hookcast.store import pause_postgres, pause_walk, webhook_walk
 from hookcast.store import replay as replay_sql
 from hookcast.store import sessions as session_sql
 from hookcast.store import sites as site_sql
@@ -431,11 +431,17 @@ class SqlStore:
         sqlite = self.dialect == "sqlite"
         walk = False
         async with self._writing() as tx:
+            before = await pause_walk.saved_state(tx, webhook.id)
             if sqlite:
                 # Read in the save's write (SQLite's one writer): no save commits between.
-                walk = self._walk_needed(webhook, await pause_walk.saved_state(tx, webhook.id))
+                walk = self._walk_needed(webhook, before)
             await webhook_sql.update_webhook(
-                tx, webhook=webhook, now=now, box=self._box, move_deliveries=not sqlite
+                tx,
+                webhook=webhook,
+                now=now,
+                box=self._box,
+                # A pause goes in stretches after the commit, on either database.
+                resume=not sqlite,
             )
             await rate_sql.forget_bucket(tx, webhook.id)
             chained = False
@@ -454,6 +460,11 @@ class SqlStore:
         # Told before the walk: a worker's queued deliveries of a paused webhook go back
         # paused now, not once its last batch has committed.
         self.edited(webhook.id)
+        if not sqlite and not webhook.enabled and (before is None or before.enabled):
+            # Only a pause: a save of a webhook disabled already (a rename) walked its whole
+            # history. Read before the save's lock, a resume committing meanwhile leaves
+            # pending deliveries not walked, which a claim parks (store/pause_postgres.py).
+            await pause_postgres.pause_in_stretches(self._writing, webhook_id=webhook.id)
         if walking is not None:
             with self._walking(webhook.id, walking):
                 await self._pause_or_resume_in_batches(
@@ -849,9 +860,7 @@ class SqlStore:
                 # Read in the transaction, after the webhooks' lock: a disable's time (its
                 # `last_modified`) is as late as it can be before it commits.
                 now = datetime.now(UTC)
-                await webhook_sql.apply_health(
-                    tx, health, now=now, standing=locked.standing, pause=not walk
-                )
+                await webhook_sql.apply_health(tx, health, now=now, standing=locked.standing)
                 made_due += await delivery_sql.record_attempts(tx, results)
                 if notices:
                     _, due = await operational_sql.publish_notices(
@@ -870,23 +879,27 @@ class SqlStore:
             self._wakeup.notify()
         # Taken once committed, before anything else runs (no await since the commit): in
         # the order the writes commit, as a save's inside its write (`update_webhook`).
-        walks = {
-            webhook_id: self._walk_begins(webhook_id)
-            for webhook_id in (_newly_disabled(health, locked.standing) if walk else ())
-        }
-        for webhook_id, walking in sorted(walks.items()):
+        newly = _newly_disabled(health, locked.standing)
+        walks = {webhook_id: self._walk_begins(webhook_id) for webhook_id in newly if walk}
+        for webhook_id in sorted(newly):
             # Their backlogs paused after the recording commits (SQLite: see
-            # `_pause_or_resume_in_batches`): in it, one statement held the loop for all.
-            await self._pause_disabled(webhook_id, now=now, walking=walking)
+            # `_pause_or_resume_in_batches`; PostgreSQL: store/pause_postgres.py): in it,
+            # one statement held the loop, or every claim, for all.
+            await self._pause_disabled(webhook_id, now=now, walking=walks.get(webhook_id))
         return frozenset()
 
-    async def _pause_disabled(self, webhook_id: str, *, now: datetime, walking: object) -> None:
+    async def _pause_disabled(
+        self, webhook_id: str, *, now: datetime, walking: object | None
+    ) -> None:
         """The backlog of a webhook the worker's recording disabled, paused after it
         committed. A failure is logged, not raised: the recording is done, and raised, the
         worker would record its results again (delivery/outcomes.py `_flush`). What is left
         pending was made before the disable, which a claim parks rather than sends
         (delivery/worker.py `_sendable`); the webhook's first save since walks again."""
         try:
+            if walking is None:
+                await pause_postgres.pause_in_stretches(self._writing, webhook_id=webhook_id)
+                return
             with self._walking(webhook_id, walking):
                 await self._pause_or_resume_in_batches(
                     webhook_id, enabled=False, now=now, walking=walking

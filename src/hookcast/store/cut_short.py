@@ -9,7 +9,8 @@ counts and `deliveries list --status` said otherwise until then), a webhook no l
 ordering its deliveries with chains and deliveries waiting in them, and deliveries a
 recovery or a held release made waiting whose chains were not started yet. The start-up
 sweep (sql_store.py `finish_walks`) finds them here and walks each again, as a save would.
-PostgreSQL makes each of those changes in one transaction: nothing is ever cut short.
+Not read on PostgreSQL: there only a pause goes in stretches (store/pause_postgres.py), and
+what one cut short leaves pending under a disabled webhook the claims park as they reach it.
 """
 
 from __future__ import annotations

@@ -166,7 +166,7 @@ async def insert_deliveries(
 
 async def pause_made(tx: Transaction, delivery_ids: Sequence[str]) -> None:
     """Pauses these deliveries, just made, if pending (not waiting their turn in a chain), as
-    a pause does its webhook's pending ones (store/webhooks.py `pause_pending`): a publish
+    a pause does its webhook's pending ones (store/pause_postgres.py): a publish
     made them to a webhook paused after it checked the configuration."""
     if delivery_ids:
         await tx.execute(_PAUSE_MADE, {"ids": list(delivery_ids)})

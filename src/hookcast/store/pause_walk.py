@@ -12,23 +12,45 @@ its save left it. A save that changed it since walks again from the start and fi
 job (a resume's walk stops at a pause, and the pause's walk pauses what the resume had
 made pending, and the other way round). Rows behind the walk made since it started are in
 the state the walk makes: a publish to a disabled webhook holds its deliveries, to an
-enabled one makes them pending. PostgreSQL's writers do not queue: there a pause or resume
-stays one statement (store/webhooks.py `update_webhook`).
+enabled one makes them pending. A save that neither pauses nor resumes the webhook walks
+nothing (store/sql_store.py `_walk_needed`). PostgreSQL's writers do not queue: there a
+pause or resume stays one statement (store/webhooks.py `update_webhook`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
-from hookcast.domain.models import DeliveryStatus
+from sqlalchemy import bindparam, select
+
+from hookcast.domain.models import DeliveryStatus, Ordering
 from hookcast.store.connector import Transaction
 from hookcast.store.statement import IN_ORDER, Statement
+from hookcast.store.tables import webhooks
 from hookcast.store.types import to_micros
 
-__all__ = ["enabled", "pause_or_resume"]
+__all__ = ["SavedState", "enabled", "pause_or_resume", "saved_state"]
 
 _PENDING = DeliveryStatus.PENDING.value
 _PAUSED = DeliveryStatus.PAUSED.value
+
+
+@dataclass(frozen=True, slots=True)
+class SavedState:
+    """What of a webhook's stored settings a walk of its deliveries follows."""
+
+    enabled: bool
+    ordered: bool
+
+
+async def saved_state(tx: Transaction, webhook_id: str) -> SavedState | None:
+    """The webhook's stored state, read before a save changes it (None: no such webhook);
+    on either database."""
+    row = await tx.fetch_one(_SAVED, {"b_id": webhook_id})
+    if row is None:
+        return None
+    return SavedState(enabled=bool(row[0]), ordered=row[1] != Ordering.NONE.value)
 
 
 async def pause_or_resume(
@@ -37,8 +59,8 @@ async def pause_or_resume(
     """A stretch of the walk (SQLite only; store/webhook_walk.py `Move`): of the deliveries
     with these `rowids`, pauses the pending ones (`enabled` False) or makes the paused ones
     pending, due `now` (`enabled` True), if the webhook is still in that state (else None:
-    the walk stops). Leases are kept, as the one statement keeps them (store/webhooks.py
-    `pause_pending`). How many it moved."""
+    the walk stops). Leases are kept, as PostgreSQL's pause keeps them
+    (store/pause_postgres.py). How many it moved."""
     state = await tx.fetch_one(_STATE, {IN_ORDER: (webhook_id,)})
     if state is None or bool(state[0]) is not enabled:
         return None
@@ -57,6 +79,11 @@ async def enabled(tx: Transaction, webhook_id: str) -> bool | None:
 
 
 _STATE = Statement.written("sqlite", "SELECT enabled FROM webhooks WHERE id = ?")
+_SAVED = Statement(
+    lambda _: select(webhooks.c.enabled, webhooks.c.ordering).where(
+        webhooks.c.id == bindparam("b_id")
+    )
+)
 # Status values bound, not written in: the statement's text is this module's alone.
 _MOVE = Statement.written(
     "sqlite",

@@ -77,7 +77,7 @@ from hookcast.ports import (
 from hookcast.ports.mail import OutboxMail
 from hookcast.store import accounts as account_sql
 from hookcast.store import chains as chain_sql
-from hookcast.store import cut_short, pause_walk, webhook_walk
+from hookcast.store import cut_short, pause_postgres, pause_walk, webhook_walk
 from hookcast.store import deliveries as delivery_sql
 from hookcast.store import delivery_rate as rate_sql
 from hookcast.store import events as event_sql
@@ -169,6 +169,18 @@ def _notices(standing: Mapping[str, Standing], health: Sequence[WebhookHealth]) 
     ]
 
 
+def _newly_disabled(health: Sequence[WebhookHealth], standing: Mapping[str, Standing]) -> list[str]:
+    """The webhooks the batch disables that were enabled when it locked them: one disabled
+    already (a person paused it, or an earlier batch disabled it) has its backlog paused,
+    or being walked, by that disable, and a 410 for each of its attempts in flight walked
+    it all again (store/webhooks.py `apply_health`)."""
+    return [
+        h.webhook_id
+        for h in health
+        if h.disable_reason and ((before := standing.get(h.webhook_id)) is None or before.enabled)
+    ]
+
+
 class _Uncovered(Exception):
     """A recording's notices about these webhooks, which its lock pass did not cover: it
     rolls back and begins again (SqlStore._record_batch)."""
@@ -208,6 +220,7 @@ class SqlStore:
         self._horizon = horizon_sql.KnownHorizon()  # as the last claim found it (store/horizon.py)
         self._edit_listeners: list[Callable[[str], None]] = []  # watch_edits
         self._walks: dict[str, object] = {}  # `_pause_or_resume_in_batches`
+        self._walked: set[str] = set()  # webhooks whose last walk ended (`_walk_needed`)
 
     def __repr__(self) -> str:
         return f"SqlStore({self._connector!r})"
@@ -415,16 +428,26 @@ class SqlStore:
             return Page(items=await _with_held(tx, page.items), total=page.total)
 
     async def update_webhook(self, webhook: Webhook, now: datetime) -> None:
-        walk = self.dialect == "sqlite"
+        sqlite = self.dialect == "sqlite"
+        walk = False
         async with self._writing() as tx:
+            before = await pause_walk.saved_state(tx, webhook.id)
+            if sqlite:
+                # Read in the save's write (SQLite's one writer): no save commits between.
+                walk = self._walk_needed(webhook, before)
             await webhook_sql.update_webhook(
-                tx, webhook=webhook, now=now, box=self._box, move_deliveries=not walk
+                tx,
+                webhook=webhook,
+                now=now,
+                box=self._box,
+                # A pause goes in stretches after the commit, on either database.
+                resume=not sqlite,
             )
             await rate_sql.forget_bucket(tx, webhook.id)
             chained = False
             if webhook.ordering is Ordering.NONE:
                 # Ordering turned off (or never on): nothing may stay waiting for a turn.
-                if walk:
+                if sqlite:
                     chained = await chain_sql.has_chains(tx, webhook.id)
                 else:
                     await chain_sql.end_chains(tx, webhook.id, now=now)
@@ -437,6 +460,11 @@ class SqlStore:
         # Told before the walk: a worker's queued deliveries of a paused webhook go back
         # paused now, not once its last batch has committed.
         self.edited(webhook.id)
+        if not sqlite and not webhook.enabled and (before is None or before.enabled):
+            # Only a pause: a save of a webhook disabled already (a rename) walked its whole
+            # history. Read before the save's lock, a resume committing meanwhile leaves
+            # pending deliveries not walked, which a claim parks (store/pause_postgres.py).
+            await pause_postgres.pause_in_stretches(self._writing, webhook_id=webhook.id)
         if walking is not None:
             with self._walking(webhook.id, walking):
                 await self._pause_or_resume_in_batches(
@@ -447,10 +475,25 @@ class SqlStore:
         if webhook.enabled:
             self._wakeup.notify()
 
+    def _walk_needed(self, webhook: Webhook, before: pause_walk.SavedState | None) -> bool:
+        """Whether a save of `webhook` over its stored state `before` walks its deliveries:
+        when it pauses or resumes it, or turns ordering off, and on its first save since
+        this store opened (a walk cut short when the process stopped is finished then). A
+        save that changes neither (a rename, a new description) moves none of them: walking
+        anyway, a tenant renaming its webhook in a loop walked its whole history each time,
+        every account's writes queued behind each stretch (attack 21: 40,000 deliveries,
+        0.20-0.38 s of the loop per rename). A walk under way goes on: such a save takes no
+        token, so it stops none."""
+        if before is None or webhook.id not in self._walked:
+            return True
+        turned_off = before.ordered and webhook.ordering is Ordering.NONE
+        return before.enabled is not webhook.enabled or turned_off
+
     def _walk_begins(self, webhook_id: str) -> object:
         """The token of a save's walk of `webhook_id`'s deliveries, which stops any walk of
         them under way."""
         walking = self._walks[webhook_id] = object()
+        self._walked.discard(webhook_id)
         return walking
 
     async def _pause_or_resume_in_batches(
@@ -461,11 +504,11 @@ class SqlStore:
         store/pause_walk.py). Between writes a disabled webhook has pending deliveries
         still: a worker claiming one parks it, paused (delivery/worker.py `_sendable`), as
         for a publish racing a pause, so none is sent. A walk cut short (the process
-        stopped) is finished by the webhook's next save, which walks again.
+        stopped) is finished by the webhook's first save since (`_walk_needed`).
 
         A walk stops, too, once a later save of the webhook (`walking` no longer the last
-        token) has begun walking from the start: every save walks the webhook's whole
-        history, not only what it moves, so 20 saves at once (a tenant renaming its webhook
+        token) has begun walking from the start: a save that walks walks the webhook's whole
+        history, not only what it moves, so 20 saves at once (a tenant toggling its webhook
         in a loop) walked it 20 times over, every account's writes queued behind each batch
         (attack 20: 40,000 deliveries, 400 batches, another account's publishes waiting up
         to 1.75 s)."""
@@ -488,9 +531,14 @@ class SqlStore:
         forgotten after them, unless a later save's has taken its place."""
         try:
             yield
-        finally:
+        except BaseException:
             if self._walks.get(webhook_id) is walking:
                 del self._walks[webhook_id]
+            raise
+        if self._walks.get(webhook_id) is walking:
+            # Ended, not stopped by a later save's walk: nothing is left to walk.
+            del self._walks[webhook_id]
+            self._walked.add(webhook_id)
 
     def _until_overtaken(
         self, webhook_id: str, walking: object, move: webhook_walk.Move
@@ -521,7 +569,7 @@ class SqlStore:
         Until the walk is over, the chains hand on as before: a waiting delivery not yet
         released goes when its head has finished or when its stretch is walked, whichever
         comes first; cut short (the process stopped), the chains stay and the webhook's
-        next save walks again."""
+        first save since walks again."""
 
         def move(tx: Transaction, rowids: str) -> Awaitable[int | None]:
             return chain_sql.release_waiting(tx, rowids, webhook_id=webhook_id, now=now)
@@ -816,9 +864,7 @@ class SqlStore:
                 # Read in the transaction, after the webhooks' lock: a disable's time (its
                 # `last_modified`) is as late as it can be before it commits.
                 now = datetime.now(UTC)
-                await webhook_sql.apply_health(
-                    tx, health, now=now, standing=locked.standing, pause=not walk
-                )
+                await webhook_sql.apply_health(tx, health, now=now, standing=locked.standing)
                 made_due += await delivery_sql.record_attempts(tx, results)
                 if notices:
                     told, due = await operational_sql.publish_notices(
@@ -838,15 +884,13 @@ class SqlStore:
             self._wakeup.notify()
         # Taken once committed, before anything else runs (no await since the commit): in
         # the order the writes commit, as a save's inside its write (`update_webhook`).
-        walks = {
-            h.webhook_id: self._walk_begins(h.webhook_id)
-            for h in health
-            if walk and h.disable_reason
-        }
-        for webhook_id, walking in sorted(walks.items()):
+        newly = _newly_disabled(health, locked.standing)
+        walks = {webhook_id: self._walk_begins(webhook_id) for webhook_id in newly if walk}
+        for webhook_id in sorted(newly):
             # Their backlogs paused after the recording commits (SQLite: see
-            # `_pause_or_resume_in_batches`): in it, one statement held the loop for all.
-            await self._pause_disabled(webhook_id, now=now, walking=walking)
+            # `_pause_or_resume_in_batches`; PostgreSQL: store/pause_postgres.py): in it,
+            # one statement held the loop, or every claim, for all.
+            await self._pause_disabled(webhook_id, now=now, walking=walks.get(webhook_id))
         return frozenset()
 
     async def finish_walks(self, now: datetime) -> int:
@@ -856,8 +900,10 @@ class SqlStore:
         a paused one's still pending paused, ordering turned off finished, chains a walk
         had not started yet started. Run as a worker starts; a walk of this process begun
         meanwhile stops it for that webhook (that one walks everything again). How many
-        webhooks it walked. PostgreSQL makes each change in one transaction: nothing to
-        finish."""
+        webhooks it walked. Not on PostgreSQL: there a pause cut short (the only change
+        made in stretches, store/pause_postgres.py) leaves pending deliveries under a
+        disabled webhook, which the claims park as they reach them; the others are one
+        transaction each."""
         if self.dialect != "sqlite":
             return 0
         async with self._scanning() as tx:
@@ -887,14 +933,19 @@ class SqlStore:
             webhook_unordered = await chain_sql.unordered(tx, webhook_id)
             return webhook_unordered and await chain_sql.has_chains(tx, webhook_id)
 
-    async def _pause_disabled(self, webhook_id: str, *, now: datetime, walking: object) -> None:
+    async def _pause_disabled(
+        self, webhook_id: str, *, now: datetime, walking: object | None
+    ) -> None:
         """The backlog of a webhook the worker's recording disabled, paused after it
         committed. A failure is logged, not raised: the recording is done, and raised, the
         worker would record its results again (delivery/outcomes.py `_flush`). What is left
         pending was made before the disable, which a claim parks rather than sends
-        (delivery/worker.py `_sendable`); the webhook's next save walks again."""
-        with self._walking(webhook_id, walking):
-            try:
+        (delivery/worker.py `_sendable`); the webhook's first save since walks again."""
+        try:
+            if walking is None:
+                await pause_postgres.pause_in_stretches(self._writing, webhook_id=webhook_id)
+                return
+            with self._walking(webhook_id, walking):
                 await self._pause_or_resume_in_batches(
                     webhook_id, enabled=False, now=now, walking=walking
                 )
@@ -902,8 +953,8 @@ class SqlStore:
                 # off: that save's chains are ended here, or they stayed until the next save.
                 if await self._unordered_with_chains(webhook_id):
                     await self._end_chains_in_slices(webhook_id, now=now, walking=walking)
-            except Exception:
-                _log.exception("pausing the backlog of disabled webhook %s failed", webhook_id)
+        except Exception:
+            _log.exception("pausing the backlog of disabled webhook %s failed", webhook_id)
 
     # the mail outbox (ports/mail.py)
 

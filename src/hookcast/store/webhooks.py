@@ -49,7 +49,6 @@ __all__ = [
     "list_webhooks",
     "load_webhooks",
     "lock_webhooks",
-    "pause_pending",
     "resume_paused",
     "retried_now",
     "update_webhook",
@@ -143,11 +142,12 @@ async def update_webhook(
     webhook: Webhook,
     now: datetime,
     box: SecretBox,
-    move_deliveries: bool = True,
+    resume: bool = True,
 ) -> None:
-    """Saves the webhook and pauses its pending deliveries or resumes its paused ones (as
-    its `enabled` says); with `move_deliveries` False the caller moves them (on SQLite, a
-    batch per write: store/pause_walk.py)."""
+    """Saves the webhook and, enabled, with `resume`, makes its paused deliveries pending.
+    The caller pauses a disabled one's pending deliveries after the commit, a stretch per
+    write (SQLite: store/pause_walk.py; PostgreSQL: store/pause_postgres.py), and resumes
+    them so on SQLite (`resume` False)."""
     values = {f"b_{name}": value for name, value in webhook_values(webhook, box).items()}
     if not webhook.enabled:
         # FOR UPDATE, the one row lock a publish's FOR KEY SHARE waits for, and taken before
@@ -163,20 +163,10 @@ async def update_webhook(
     await tx.execute(_DELETE_SITES, {"b_id": webhook.id})
     await _insert_subscriptions(tx, webhook)
     # Applied on every save rather than on a detected flip: an enabled webhook has no paused
-    # deliveries and a disabled one no pending deliveries, so this is idempotent and needs no
-    # read of the previous state (which a concurrent writer could change under us).
-    if not move_deliveries:
-        return
-    if webhook.enabled:
+    # deliveries, so this is idempotent and needs no read of the previous state (which a
+    # concurrent writer could change under us).
+    if webhook.enabled and resume:
         await resume_paused(tx, webhook_id=webhook.id, now=now)
-    else:
-        await pause_pending(tx, [webhook.id])
-
-
-async def pause_pending(tx: Transaction, webhook_ids: Collection[str]) -> None:
-    # Leases are kept: a worker sending one of these right now still records its attempt
-    # (record_results leaves a paused delivery paused unless the attempt completes it).
-    await tx.execute(_PAUSE, {"ids": list(webhook_ids)})
 
 
 async def resume_paused(tx: Transaction, *, webhook_id: str, now: datetime) -> int:
@@ -376,13 +366,6 @@ _DELETE_SITES = Statement(
 )
 _INSERT_EVENT = Statement(lambda _: insert(webhook_events))
 _INSERT_SITE = Statement(lambda _: insert(webhook_sites))
-_PAUSE = Statement(
-    lambda database: (
-        update(deliveries)
-        .where(in_list(database, column=deliveries.c.webhook_id), deliveries.c.status == _PENDING)
-        .values(status=_PAUSED)
-    )
-)
 _RESUME = Statement(
     lambda _: (
         update(deliveries)
@@ -415,11 +398,10 @@ async def apply_health(
     *,
     now: datetime,
     standing: Mapping[str, Standing] | None = None,
-    pause: bool = True,
 ) -> None:
-    """Moves each webhook's success/failure marks; disabling also pauses its backlog
-    (unless `pause` is False: the caller walks it after the commit, on SQLite,
-    store/sql_store.py `_record_telling`) and, as a pause through the API does, moves the
+    """Moves each webhook's success/failure marks; disabling leaves its backlog to the
+    caller, who pauses it after the commit a stretch at a time (store/sql_store.py
+    `_record_telling`), and, as a pause through the API does, moves the
     webhook's `last_modified` to `now` (see `_DISABLE`): a claim of one of its deliveries
     still pending parks it (delivery/worker.py `_sendable`). `standing`: the webhooks' rows
     as this transaction read them under their lock (store/operational.py lock_standing); a
@@ -463,13 +445,11 @@ async def apply_health(
         # FOR KEY SHARE on their accounts' other webhooks, which the webhook_disabled
         # event's fan-out needs): FOR NO KEY UPDATE alone does not make a publish's FOR KEY
         # SHARE wait, so a publish that checked its configuration before this disable
-        # commits read the webhook enabled and stored pending deliveries the pause below
-        # missed, made later than the disable's clock read: the worker sent them. FOR
-        # UPDATE waits for such a publish, whose deliveries the pause then finds, and makes
-        # a later one wait for the commit and read the webhook disabled.
+        # commits read the webhook enabled and stored pending deliveries made later than
+        # the disable's clock read, which a worker then sent. FOR UPDATE waits for such a
+        # publish, whose deliveries the pause after the commit then finds, and makes a
+        # later one wait for the commit and read the webhook disabled.
         await tx.execute_many(_DISABLE, disabled)
-        if pause:
-            await pause_pending(tx, [row["b_id"] for row in disabled])
 
 
 def _failure_values(health: WebhookHealth) -> dict[str, Any]:

@@ -33,7 +33,6 @@ __all__ = ["GroupCommit"]
 
 GROUP_EVENTS = 5000  # events per group-commit transaction (a publish is never split)
 _POSTGRES_WRITERS = 2  # group transactions under way at once on PostgreSQL
-_AT_ONCE_EVENTS = 32  # the most events a group written in one statement holds on PostgreSQL
 _REDOS = 2  # times a group PostgreSQL rolled back (`RolledBack`) is written again at most
 
 
@@ -78,6 +77,7 @@ class GroupCommit:
         self._queue: deque[_Waiting] = deque()
         self._writers: set[asyncio.Task[None]] = set()
         self._gathering = 0  # writers about to take the queue: a publish waits for them
+        self._in_flight = 0  # groups being written on PostgreSQL
 
     async def append(self, publish: Publish) -> Sequence[str]:
         """The ids of the events `publish` stored, once its group has committed."""
@@ -127,30 +127,34 @@ class GroupCommit:
 
     async def _append_on_postgres(self, publishes: list[Publish]) -> Written:
         """One autocommitted statement when every delivery is only an INSERT and the group
-        holds at most `_AT_ONCE_EVENTS` events, else two in a transaction; `Contended` when
-        neither can finish as store/append.py would.
+        is one publish written while no other group is, else two in a transaction;
+        `Contended` when neither can finish as store/append.py would.
 
-        One statement is one round trip where the transaction's BEGIN, two statements and
-        COMMIT are four, each a socket write and a wake-up on both sides: with 16
-        connections publishing single events (closed loop, groups of ~10-13) `serve`'s CPU
-        per event fell to 0.69-0.86 and PostgreSQL's to 0.74-0.89 of the earlier rule's (one
-        statement only for a publish written alone). In batches of 100 the one statement
-        cost PostgreSQL 1.2-1.3 times the two's CPU per event, so large groups keep them
-        (docs/benchmarks/postgres-publishing.md, "Small groups in one statement")."""
-        at_once = sum(len(publish.events) for publish in publishes) <= _AT_ONCE_EVENTS
-        group = plan_at_once(publishes) if at_once else None
-        if group is None:
-            async with self._writing() as tx:
-                return await append_on_postgres(tx, publishes, box=self._box)
+        A group of several publishes, or one written beside another, says publishes arrive
+        faster than a group is written, and the longer write of two statements in a
+        transaction gathers more of them into the next group: at 2,000 single events/s the
+        one statement for every group made 40-60% more transactions per event and cost
+        10-28% more CPU per event (docs/benchmarks/postgres-low-rates.md, "A publish in one
+        statement"). One publish alone waits on its round trips only, and one statement is three
+        fewer."""
+        alone = self._in_flight == 0 and len(publishes) == 1
+        self._in_flight += 1
         try:
-            async with self._committing() as tx:
-                return await append_at_once(tx, group)
-        except Conflict:
-            # A concurrent publish stored one of the events after the statement's
-            # snapshot: the statement failed whole, nothing was written
-            # (store/append_at_once.py). A constraint the data itself breaks fails
-            # store/append.py's statements too.
-            raise Contended() from None
+            group = plan_at_once(publishes) if alone else None
+            if group is None:
+                async with self._writing() as tx:
+                    return await append_on_postgres(tx, publishes, box=self._box)
+            try:
+                async with self._committing() as tx:
+                    return await append_at_once(tx, group)
+            except Conflict:
+                # A concurrent publish stored one of the events after the statement's
+                # snapshot: the statement failed whole, nothing was written
+                # (store/append_at_once.py). A constraint the data itself breaks fails
+                # store/append.py's statements too.
+                raise Contended() from None
+        finally:
+            self._in_flight -= 1
 
     async def _append_together(self, publishes: list[Publish]) -> Written:
         async with self._writing() as tx:

@@ -14,9 +14,9 @@ import pytest
 
 from hookcast.domain.models import DeliveryStatus
 from hookcast.ports import DeliveryQuery, PageRequest
-from hookcast.store import SqlStore
+from hookcast.store import SqlStore, chains
 from support import factories as make
-from support.publishing import ordered_backlog, waiting_on_a_lock
+from support.publishing import account_with_webhook, ordered_backlog, waiting_on_a_lock
 from support.waiting import eventually
 
 pytestmark = pytest.mark.postgres
@@ -35,6 +35,7 @@ async def test_a_recovery_while_ordering_is_turned_off_leaves_nothing_waiting(
         # chains.py end_chains), committed once the recovery has run or waits for it.
         saving = saver.transaction()
         await saving.start()
+        await saver.execute("SELECT id FROM webhooks WHERE id = $1 FOR UPDATE", hook.id)
         await saver.execute("UPDATE webhooks SET ordering = 'none' WHERE id = $1", hook.id)
         await saver.execute(
             "UPDATE deliveries SET status = 'pending' WHERE webhook_id = $1 AND status = 'waiting'",
@@ -60,3 +61,35 @@ async def test_a_recovery_while_ordering_is_turned_off_leaves_nothing_waiting(
         DeliveryQuery(acme.id, hook.id, page=PageRequest(page_length=10))
     )
     assert [r.delivery.status for r in page.items] == [DeliveryStatus.PENDING] * 3
+
+
+async def test_a_recovery_holds_up_no_workers_recording(
+    pg_store: SqlStore, postgres_database: str
+) -> None:
+    """The lock a recovery, replay or manual retry takes on its webhook to read its ordering
+    (store/chains.py `lock_ordering`, held until it commits) lets a worker's recording by:
+    a recording locks the webhooks of its batch FOR NO KEY UPDATE, and its batch carries
+    every account's results. Under FOR SHARE another account's success, recorded with the
+    recovering webhook's health, waited for the whole recovery (2.2 s for 20,000)."""
+    _, hook = await account_with_webhook(pg_store)
+    other, theirs = await account_with_webhook(pg_store)
+    await pg_store.append_events(events=[make.event(other.id)], fanout=make.fanout_to(theirs.id))
+    (claimed,) = await pg_store.claim_due_deliveries(now=make.later(1), limit=1, lease_seconds=60)
+    async with pg_store._writing() as recovery:  # a recovery's transaction, kept under way
+        await chains.lock_ordering(recovery, hook.id)
+        recording = asyncio.ensure_future(
+            pg_store.record_results(
+                [make.succeeded(claimed, at=make.later(2))], [make.failing(hook.id)]
+            )
+        )
+
+        async def recorded_or_waits() -> bool:
+            return recording.done() or await waiting_on_a_lock(postgres_database)
+
+        await eventually(recorded_or_waits, message="the recording neither ran nor waited")
+        assert recording.done(), "the recording waited for the recovery's lock"
+        await recording
+    delivered = await pg_store.list_deliveries(
+        DeliveryQuery(other.id, theirs.id, page=PageRequest(page_length=10))
+    )
+    assert [r.delivery.status for r in delivered.items] == [DeliveryStatus.SUCCEEDED]

@@ -26,7 +26,7 @@ from sqlalchemy import (
 
 from hookcast.domain.catalog import ALL_EVENTS
 from hookcast.domain.errors import NotFound, ValidationFailed
-from hookcast.domain.models import DeliveryStatus, Webhook
+from hookcast.domain.models import DeliveryStatus, Ordering, Webhook
 from hookcast.domain.operational import Standing
 from hookcast.ports import Page, WebhookHealth, WebhookQuery
 from hookcast.store.connector import Row, Transaction
@@ -149,13 +149,16 @@ async def update_webhook(
     write (SQLite: store/pause_walk.py; PostgreSQL: store/pause_postgres.py), and resumes
     them so on SQLite (`resume` False)."""
     values = {f"b_{name}": value for name, value in webhook_values(webhook, box).items()}
-    if not webhook.enabled:
+    if not webhook.enabled or webhook.ordering is Ordering.NONE:
         # FOR UPDATE, the one row lock a publish's FOR KEY SHARE waits for, and taken before
         # the UPDATE (a KEY SHARE lock is granted on a row an UPDATE of other columns holds,
         # and the publish reads it as it was): a publish that locked the webhook first (its
         # configuration read before this pause commits) commits before the pause goes on,
         # which then pauses its deliveries too; one locking it after waits for the pause,
         # reads the webhook disabled and stores them paused (store/append_postgres.py).
+        # Unordered too: a recovery, replay or manual retry reads the webhook's ordering
+        # under FOR KEY SHARE (store/chains.py `lock_ordering`), so a save turning ordering
+        # off must conflict with it, or the chains it starts stay unseen by the save.
         await tx.execute(_LOCK_FOR_PAUSE, {"ids": [webhook.id]})
     if await tx.execute(_UPDATE, values) == 0:
         raise NotFound(f"webhook {webhook.id} not found")

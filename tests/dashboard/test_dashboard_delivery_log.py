@@ -173,6 +173,27 @@ async def test_a_delivered_event_is_offered_send_again_not_retry(board: Board) -
     assert "posts this event once more" not in rows[busy.delivery_id]
 
 
+async def test_a_paused_delivery_offers_no_button_that_would_leave_it_as_it_is(
+    board: Board,
+) -> None:
+    # "Send now" on a paused delivery did nothing: a retry of it stays paused while its
+    # webhook is disabled (enabling the webhook sends it, as the page says).
+    site_id = await board.site()
+    webhook = await board.webhook(site_id)
+    item = {"event": "media_available", "site_id": site_id, "media_id": "Paus0001"}
+    await board.runtime.services.events.publish(admin_of(board), item)
+    await board.runtime.services.webhooks.update(
+        admin_of(board), webhook_id=webhook.id, changes={"enabled": False}
+    )
+    await board.sign_in(board.admin)
+
+    page = (await board.client.get(f"/webhooks/{webhook.id}")).text
+
+    (row,) = [row for row in page.split('<li class="log-row" id="d-')[1:] if "Paus0001" in row]
+    assert "status-paused" in row
+    assert not any(f">{label}</button>" in row for label in ("Send again", "Retry", "Send now"))
+
+
 async def _published_and_claimed(
     board: Board, site_id: str, media_ids: list[str], now: datetime
 ) -> list[ClaimedDelivery]:

@@ -303,7 +303,7 @@ def test_a_given_up_delivery_says_when_and_why(live: LiveServer) -> None:
 
 
 def test_flowplayer_secret_unset_then_set_from_stdin_then_rotated(live: LiveServer) -> None:
-    # Last in this module: the account keeps the secret it ends with.
+    # The account keeps the secret it ends with: no other test here reads it.
     unset = hookcast(live, "webhooks", "flowplayer-secret", "reveal")
     assert unset.exit_code == 1
     assert "no Flowplayer secret is set" in unset.stderr

@@ -243,8 +243,9 @@ _SAID: dict[str, tuple[int, str]] = {
     ),
     DISABLED: (
         logging.WARNING,
-        "was disabled: {reason}; its deliveries are held until a person delivers or "
-        "discards them ({deliveries_waiting} waiting)",
+        "was disabled: {reason}; its {deliveries_waiting} deliveries waiting go once it is "
+        "enabled, events published meanwhile are held until a person delivers or discards "
+        "them",
     ),
     RECOVERED: (logging.INFO, "recovered (failing since {failing_since})"),
 }

@@ -940,7 +940,8 @@ class SqlStore:
         committed. A failure is logged, not raised: the recording is done, and raised, the
         worker would record its results again (delivery/outcomes.py `_flush`). What is left
         pending was made before the disable, which a claim parks rather than sends
-        (delivery/worker.py `_sendable`); the webhook's first save since walks again."""
+        (delivery/worker.py `_sendable`); on SQLite a worker's start (`finish_walks`) or the
+        webhook's first save since walks again, on PostgreSQL the claims park the rest."""
         try:
             if walking is None:
                 await pause_postgres.pause_in_stretches(self._writing, webhook_id=webhook_id)

@@ -76,7 +76,7 @@ class _Answer(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(self.body)
 
-    do_GET = do_POST = do_PATCH = do_DELETE = _answer  # noqa: N815 - http.server's names
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _answer  # noqa: N815 - http.server's names
 
     def log_message(self, format: str, *args: object) -> None:
         pass  # quiet: the test output is the CLI's

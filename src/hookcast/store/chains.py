@@ -58,12 +58,12 @@ __all__ = [
     "end_some_chains",
     "has_chains",
     "in_a_chain",
+    "in_no_chain",
     "lock_ordering",
     "rejoining",
     "release_waiting",
     "start_chains",
     "start_unchained",
-    "unchained_webhooks",
     "unordered",
 ]
 
@@ -473,7 +473,7 @@ async def start_unchained(
     clock stepped back: a chain started by the stretch that met its resource first began
     with whichever delivery it walked first, and a lower sequence walked later waited
     behind it. They start the chains once the walk is over, with this; and the start-up
-    sweep runs it for a walk cut short (`unchained_webhooks`)."""
+    sweep runs it for a walk cut short (store/cut_short.py)."""
     values: dict[str, Any] = {"b_webhook_id": webhook_id, "b_limit": limit}
     keys = [key for (key,) in await tx.fetch_all(_UNCHAINED, values)]
     if not keys:
@@ -486,13 +486,8 @@ async def start_unchained(
     return made_due, len(keys) >= limit
 
 
-async def unchained_webhooks(tx: Transaction) -> list[str]:
-    """The webhooks with a waiting delivery in no chain (read through ix_deliveries_waiting,
-    which holds waiting deliveries only): a walk's, cut short before `start_unchained`."""
-    return [webhook_id for (webhook_id,) in await tx.fetch_all(_UNCHAINED_WEBHOOKS)]
-
-
-def _no_chain() -> ColumnElement[bool]:
+def in_no_chain() -> ColumnElement[bool]:
+    """Whether a (waiting) delivery's resource has no chain under its webhook."""
     return ~exists().where(
         delivery_chains.c.webhook_id == deliveries.c.webhook_id,
         delivery_chains.c.resource_key == deliveries.c.resource_key,
@@ -505,17 +500,9 @@ _UNCHAINED = Statement(
         .where(
             deliveries.c.webhook_id == bindparam("b_webhook_id"),
             deliveries.c.status == _WAITING,
-            _no_chain(),
+            in_no_chain(),
         )
         .distinct()
         .limit(bindparam("b_limit", type_=Integer))
-    )
-)
-_UNCHAINED_WEBHOOKS = Statement(
-    lambda _: (
-        select(deliveries.c.webhook_id)
-        .where(deliveries.c.status == _WAITING, _no_chain())
-        .distinct()
-        .order_by(deliveries.c.webhook_id)
     )
 )

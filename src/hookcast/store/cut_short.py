@@ -18,6 +18,7 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, and_, exists, or_, select
 
 from hookcast.domain.models import DeliveryStatus, Ordering
+from hookcast.store.chains import in_no_chain
 from hookcast.store.connector import Transaction
 from hookcast.store.statement import Statement
 from hookcast.store.tables import deliveries, delivery_chains, webhooks
@@ -44,14 +45,10 @@ def _has_chains() -> ColumnElement[bool]:
 
 
 def _waiting_unchained() -> ColumnElement[bool]:
-    chain = exists().where(
-        delivery_chains.c.webhook_id == deliveries.c.webhook_id,
-        delivery_chains.c.resource_key == deliveries.c.resource_key,
-    )
     return exists().where(
         deliveries.c.webhook_id == webhooks.c.id,
         deliveries.c.status == DeliveryStatus.WAITING,
-        ~chain,
+        in_no_chain(),
     )
 
 

@@ -14,7 +14,8 @@ made pending, and the other way round). Rows behind the walk made since it start
 the state the walk makes: a publish to a disabled webhook holds its deliveries, to an
 enabled one makes them pending. A save that neither pauses nor resumes the webhook walks
 nothing (store/sql_store.py `_walk_needed`). PostgreSQL's writers do not queue: there a
-pause or resume stays one statement (store/webhooks.py `update_webhook`).
+resume stays one statement (store/webhooks.py `update_webhook`), and a pause goes in
+stretches too, for the claims' sake (store/pause_postgres.py).
 """
 
 from __future__ import annotations

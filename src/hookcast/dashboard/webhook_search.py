@@ -12,7 +12,14 @@ from urllib.parse import urlencode
 from hookcast.domain.formats import FORMATS
 from hookcast.domain.models import Webhook, WebhookState
 
-__all__ = ["SEARCHED_AT_MOST", "STATES", "WebhookSearch", "count_states", "shown_state"]
+__all__ = [
+    "SEARCHED_AT_MOST",
+    "STATES",
+    "WebhookSearch",
+    "count_states",
+    "shown_state",
+    "waits_for_organization_secret",
+]
 
 # The page searches the account's newest webhooks in memory, as many as this; past it, the
 # page says the search covers only these (the API's list pages through every one).
@@ -24,12 +31,15 @@ STATES = ("failing", "disabled", "held", "healthy")
 def shown_state(webhook: Webhook) -> str:
     """The badge the webhook's row shows: "held" for a healthy Flowplayer-format webhook
     without the account's organization secret (it sends nothing), else its state."""
-    if webhook.state is WebhookState.HEALTHY and _waits_for_organization_secret(webhook):
+    if webhook.state is WebhookState.HEALTHY and waits_for_organization_secret(webhook):
         return "held"
     return webhook.state.value
 
 
-def _waits_for_organization_secret(webhook: Webhook) -> bool:
+def waits_for_organization_secret(webhook: Webhook) -> bool:
+    """Whether the webhook sends nothing for want of the account's organization secret (a
+    Flowplayer-format one while none is set): its badge, its page's alert and its held
+    deliveries' button all ask this (dashboard/filters.py makes it a template global)."""
     return FORMATS[webhook.format].organization_signed and not webhook.organization_secret
 
 

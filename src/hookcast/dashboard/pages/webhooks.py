@@ -17,7 +17,6 @@ from hookcast.dashboard.webhook_search import (
     SEARCHED_AT_MOST,
     WebhookSearch,
     count_states,
-    shown_state,
 )
 from hookcast.domain.errors import ValidationFailed
 from hookcast.domain.models import Delivery, Webhook
@@ -52,7 +51,6 @@ async def list_webhooks(request: Request, dash: DashDep, visit: VisitDep) -> Res
         search=search,
         states=count_states(newest.items),
         searched=len(newest.items),
-        shown_state=shown_state,
         flowplayer_secret_set=secret_set,
         flowplayer_in_use=secret_set
         or any(webhook.format == "flowplayer" for webhook in newest.items),

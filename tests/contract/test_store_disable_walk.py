@@ -1,8 +1,8 @@
 """A worker's recording that disables a webhook (a 410, too many failures) pauses its backlog
 after the recording returns, in a walk the store owns. Awaited inside `record_results`, the
 walk held the worker's outcome flusher (delivery/outcomes.py): every later result of that
-worker, other accounts' included, waited for it (19-25 s for 100,000 pending on PostgreSQL),
-and results buffered past their leases were claimed and sent again by another worker.
+worker, other accounts' included, waited for it (23-37 s for 100,000 pending on PostgreSQL),
+and results buffered past their leases could be claimed and sent again by another worker.
 
 The walk is held after its first write commits (`HeldWalk`), so it is under way, not over,
 for as long as a test needs: no timing decides what the test sees.

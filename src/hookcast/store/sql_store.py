@@ -897,10 +897,11 @@ class SqlStore:
     async def _pause_later(self, webhook_id: str, *, now: datetime, walking: object) -> None:
         """Starts the pause of a disabled webhook's backlog, which the recording does not
         wait for: awaited, the worker's every later result (other accounts' too) waited
-        for the walk behind it in the outcome flusher (delivery/outcomes.py), 19-25 s for
-        100,000 pending on PostgreSQL, and results buffered past their leases were sent
-        again by another worker. No await before the task starts (none since the
-        commit): the walks begin in the order the recordings commit."""
+        for the walk behind it in the outcome flusher (delivery/outcomes.py), 23-37 s for
+        100,000 pending on PostgreSQL (docs/delivery.md), and results buffered past their
+        leases could be claimed and sent again by another worker. No await before the task
+        starts (none since the commit): the walks begin in the order the recordings
+        commit."""
         pause = self._pause_disabled(webhook_id, now=now, walking=walking)
         task = asyncio.create_task(pause, name=f"hookcast-pause-{webhook_id}")
         self._pauses[task] = (webhook_id, walking)
@@ -916,8 +917,9 @@ class SqlStore:
         """Stops the pauses under way after the stretch each is in (its token taken back,
         as a later walk's would: no cancel inside a write) and waits for them. What they
         leave pending under a disabled webhook is parked by the claims that reach it
-        (delivery/worker.py `_sendable`) and walked by the next worker's start-up sweep
-        (`finish_walks`)."""
+        (delivery/worker.py `_sendable`); on SQLite the next worker's start-up sweep
+        (`finish_walks`) walks it. Waited for instead, a stop (a deploy's) took as long as
+        the walk: 23-37 s for 100,000 pending on PostgreSQL."""
         for webhook_id, walking in self._pauses.values():
             if self._walks.get(webhook_id) is walking:
                 del self._walks[webhook_id]

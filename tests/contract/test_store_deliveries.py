@@ -355,6 +355,7 @@ async def test_health_disable_pauses_the_backlog(store: SqlStore) -> None:
     )
     gone = WebhookHealth(hook.id, None, make.later(2), disable_reason="410 Gone")
     await store.record_results([make.gave_up(sent, at=make.later(2))], [gone])
+    await store.settle_pauses()  # the backlog's pause, after the recording returned
 
     found = await store.get_webhook(acme.id, hook.id)
     assert found is not None

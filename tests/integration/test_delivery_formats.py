@@ -116,3 +116,31 @@ async def test_the_flowplayer_secret_is_revealed_to_admins_and_rotated(
     secret = rotated.json()["secret"]
     assert len(secret) >= 16
     assert (await hookcast.api.get("/v2/account/flowplayer_secret")).json() == {"secret": secret}
+
+
+async def test_a_held_flowplayer_delivery_is_not_sent_unsigned_by_a_retry(
+    hookcast: Deployment,
+) -> None:
+    receiver = await hookcast.receiver()
+    hook = await hookcast.create_webhook(receiver.url, format="flowplayer", events=["VIDEO_READY"])
+    hookcast.start_worker()
+    await hookcast.publish({"event": "media_available", "media_id": "MNYaMSQl"})
+    await hookcast.wait_for_status(hook["id"], "held", 1)
+    (held,) = (await hookcast.deliveries(hook["id"]))["deliveries"]
+
+    # The log's "Send now" (the API's retry) asks for the secret, as a test or a release does:
+    # it sent the delivery to a worker that could not sign it, a failed attempt (and a
+    # traceback) each time, the webhook failing, the event given up in the end.
+    retried = await hookcast.api.post(f"/v2/deliveries/{held['id']}/retry/")
+    assert retried.status_code == 409, retried.text
+    assert "organization secret" in retried.text
+
+    put = await hookcast.api.put(
+        "/v2/account/flowplayer_secret/", json={"secret": "our organization secret"}
+    )
+    assert put.status_code == 200, put.text
+    again = await hookcast.api.post(f"/v2/deliveries/{held['id']}/retry/")
+    assert again.status_code == 202, again.text
+    (item,) = await receiver.wait_for(1)
+    assert item.payload["payload"]["id"] == "MNYaMSQl"
+    await hookcast.wait_for_status(hook["id"], "succeeded", 1)

@@ -16,6 +16,8 @@ from playwright.sync_api import Browser, Locator, Page, expect
 from test_layout import box_of, signed_in
 from test_webhook_lifecycle import ensure_property, ensure_property_as, sign_in, webhook_on_property
 
+from support.waiting import wait_until
+
 PHONES = (375, 390)
 
 
@@ -544,22 +546,70 @@ def test_many_webhooks_are_summed_up_and_searched_at_a_phones_and_a_desktops_wid
 
 
 @pytest.mark.parametrize("width", PHONES)
-def test_send_again_keeps_clear_of_a_long_event_name_on_a_phone(
+def test_retry_keeps_clear_of_a_long_event_name_on_a_phone(
     browser: Browser, server: Server, receiver: Receiver, width: int
 ) -> None:
-    # "Send again" is wider than "Retry" was: the row's text must stop short of it.
+    # The button sits on the row's first line: the row's text must stop short of it.
     hook = webhook_on_property(
         browser,
         server,
         name="Long names",
-        webhook_url=receiver.url("/ok/long-names"),
+        webhook_url=receiver.url("/fail/long-names"),
         events=["conversions_complete"],
+        retry_policy=[1],
     )
     event = {"event": "conversions_complete", "site_id": "1A23bCD4", "media_id": "Long0001"}
     server.api("POST", "/v2/events/", server.admin, {"events": [event]})
     with signed_in(browser, server, width, server.admin) as page:
         page.goto(f"/webhooks/{hook}")
-        button = page.get_by_role("button", name="Send again")
-        expect(button).to_be_visible(timeout=20_000)  # once delivered (the log follows it)
+        button = page.get_by_role("button", name=re.compile("^Retry conversions_complete"))
+        expect(button).to_be_visible(timeout=20_000)  # once attempted (the log follows it)
         name = box_of(page.locator(".log-event").first)
         assert name["x"] + name["width"] <= box_of(button)["x"], "the event name runs under it"
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_healthy_log_offers_send_again_inside_each_row_not_down_its_edge(
+    browser: Browser, server: Server, receiver: Receiver, width: int
+) -> None:
+    # Twenty "Send again" buttons down a log of deliveries that all went through were the
+    # loudest thing on the page, louder than the one row that needed a Retry.
+    key = _fresh_account(server, f"Healthy log at {width}")
+    server.api("POST", "/v2/sites/", key, {"id": "Heal0001", "metadata": {"name": "Main"}})
+    metadata = {
+        "name": "CMS",
+        "webhook_url": receiver.url(f"/ok/healthy-log-{width}"),
+        "events": ["media_available"],
+        "site_ids": ["Heal0001"],
+    }
+    hook = server.api("POST", "/v2/webhooks/", key, {"metadata": metadata})["id"]
+    events = [
+        {"event": "media_available", "site_id": "Heal0001", "media_id": f"Heal{i:04d}"}
+        for i in range(20)
+    ]
+    server.api("POST", "/v2/events/", key, {"events": events})
+    wait_until(
+        lambda: len(receiver.to(f"/ok/healthy-log-{width}")) >= 20,
+        timeout=60,
+        message="the twenty deliveries never came",
+    )
+    with signed_in(browser, server, width, key) as page:
+        page.goto(f"/webhooks/{hook}")
+        rows = page.locator(".log-row[data-status=succeeded]")
+        expect(rows).to_have_count(20, timeout=20_000)
+        send_again = page.get_by_role("button", name=re.compile("^Send again"))
+        expect(send_again.locator("visible=true")).to_have_count(0)
+        if width >= 1100:  # columns: the time takes the room a button kept free, at the edge
+            summary = box_of(rows.first.locator("summary"))
+            time = box_of(rows.first.locator(".log-time"))
+            assert summary["x"] + summary["width"] - (time["x"] + time["width"]) < 16
+        # A keyboard opens a row and reaches its Send again, beside what it does.
+        rows.first.locator("summary").focus()
+        page.keyboard.press("Enter")
+        page.keyboard.press("Tab")
+        button = rows.first.get_by_role("button", name=re.compile("^Send again"))
+        expect(button).to_be_focused()
+        expect(button).to_be_in_viewport()
+        expect(rows.first.locator(".resend")).to_contain_text("same event id")
+        expect(send_again.locator("visible=true")).to_have_count(1)
+        assert _sideways_scroll(page) <= 0

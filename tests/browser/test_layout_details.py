@@ -169,11 +169,49 @@ def test_a_flowplayer_webhook_that_sends_nothing_is_not_called_healthy(
     page.goto(f"/webhooks/{webhook_id}")
     expect(page.locator("#state")).to_contain_text("Held")
     expect(page.locator("#state")).not_to_contain_text("Healthy")
+    held_edge = _left_edge_colour(page.locator("#state .state"))
     # Once the secret is set, it sends, and says so.
     page.goto("/webhooks")
     page.get_by_role("button", name="Generate a new one").click()
     page.goto("/webhooks")
     expect(page.locator(".webhook-row .state")).to_contain_text("Healthy")
+    # The held box's edge was healthy's green beside the amber Held badge.
+    page.goto(f"/webhooks/{webhook_id}")
+    expect(page.locator("#state")).to_contain_text("Healthy")
+    assert held_edge != _left_edge_colour(page.locator("#state .state"))
+
+
+def _left_edge_colour(locator: Locator) -> str:
+    return str(locator.evaluate("el => getComputedStyle(el).borderLeftColor"))
+
+
+def test_a_disabled_webhook_says_disabled_once_and_its_held_box_has_no_gap_on_top(
+    page: Page, server: Server, receiver: Receiver
+) -> None:
+    key = _fresh_account(server, "Disabled with held events")
+    server.api("POST", "/v2/sites/", key, {"id": "Held0001", "metadata": {"name": "Main"}})
+    metadata = {
+        "name": "Newsletter",
+        "webhook_url": receiver.url("/ok/newsletter"),
+        "events": ["media_available"],
+        "site_ids": ["Held0001"],
+    }
+    webhook_id = server.api("POST", "/v2/webhooks/", key, {"metadata": metadata})["id"]
+    disable = {"metadata": {"enabled": False}}  # its reason: "disabled by a user"
+    server.api("PATCH", f"/v2/webhooks/{webhook_id}/", key, disable)
+    event = {"event": "media_available", "site_id": "Held0001", "media_id": "Held0001"}
+    server.api("POST", "/v2/events/", key, {"events": [event]})
+    sign_in(page, key)
+    # "Disabled disabled by a user": the badge says the word, the reason the rest.
+    expect(page.locator(".webhook-row .state-title")).to_have_text("Disabled by a user")
+    page.goto(f"/webhooks/{webhook_id}")
+    expect(page.locator("#state .state-title")).to_have_text("Disabled by a user")
+    held, text = page.locator("#held"), page.locator("#held p").first
+    # Its first line starts at the box's padding, as at its sides (a paragraph's margin
+    # above it read as an empty line).
+    top_gap = box_of(text)["y"] - box_of(held)["y"]
+    side_gap = box_of(text)["x"] - box_of(held)["x"]
+    assert top_gap <= side_gap + 1, (top_gap, side_gap)
 
 
 @pytest.mark.parametrize("width", PHONES)

@@ -88,6 +88,24 @@ def test_the_top_bar_is_one_row_on_a_desktop(page: Page, server: Server) -> None
     assert _rows([box_of(part) for part in parts]) == 1
 
 
+@pytest.mark.parametrize("width", [390, 1280])
+def test_the_flowplayer_secrets_two_ways_keep_apart(
+    browser: Browser, server: Server, width: int
+) -> None:
+    # Save (a secret of your own) and Generate a new one: stacked, they touched on a phone.
+    key = _fresh_account(server, f"Two ways at {width}")
+    server.api("PUT", "/v2/account/flowplayer_secret/", key, {"secret": "x" * 16})
+    with signed_in(browser, server, width, key) as page:
+        page.locator("#flowplayer-secret > summary").click()
+        save = box_of(page.get_by_role("button", name="Save", exact=True))
+        generate = box_of(page.get_by_role("button", name="Generate a new one"))
+        expect(page.locator("#flowplayer-secret .either-or")).to_have_text("or")
+        below = generate["y"] - (save["y"] + save["height"])
+        beside = generate["x"] - (save["x"] + save["width"])
+        assert max(below, beside) >= 12, (below, beside)
+        assert _sideways_scroll(page) <= 0
+
+
 @pytest.mark.parametrize("width", WIDTHS)
 def test_a_disclosure_triangle_sits_beside_its_summary(
     browser: Browser, server: Server, width: int
@@ -179,6 +197,31 @@ def test_a_flowplayer_webhook_that_sends_nothing_is_not_called_healthy(
     page.goto(f"/webhooks/{webhook_id}")
     expect(page.locator("#state")).to_contain_text("Healthy")
     assert held_edge != _left_edge_colour(page.locator("#state .state"))
+
+
+def test_a_webhooks_switch_and_its_held_count_sit_together(
+    page: Page, server: Server, receiver: Receiver
+) -> None:
+    # The page's head spread its three parts over the line: the title, the switch in the
+    # middle of the page, the held count at its end.
+    key = _fresh_account(server, "Switch beside its count")
+    metadata = {
+        "name": "Player analytics",
+        "webhook_url": receiver.url("/ok/flowplayer-held"),
+        "events": ["*"],
+        "site_ids": ["*"],
+        "format": "flowplayer",
+    }
+    webhook_id = server.api("POST", "/v2/webhooks/", key, {"metadata": metadata})["id"]
+    server.api("POST", "/v2/sites/", key, {"id": "Swit0001", "metadata": {"name": "Main"}})
+    event = {"event": "media_available", "site_id": "Swit0001", "media_id": "Swit0001"}
+    server.api("POST", "/v2/events/", key, {"events": [event]})
+    sign_in(page, key)
+    page.goto(f"/webhooks/{webhook_id}")
+    switch = box_of(page.get_by_role("switch", name="Enabled"))
+    count = box_of(page.locator(".page-head .status-held"))
+    assert count["x"] - (switch["x"] + switch["width"]) <= 32
+    assert abs(count["y"] + count["height"] / 2 - (switch["y"] + switch["height"] / 2)) <= 4
 
 
 def _left_edge_colour(locator: Locator) -> str:

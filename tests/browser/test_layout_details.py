@@ -171,14 +171,7 @@ def test_a_flowplayer_webhook_that_sends_nothing_is_not_called_healthy(
     page: Page, server: Server, receiver: Receiver
 ) -> None:
     key = _fresh_account(server, "Flowplayer without a secret")
-    metadata = {
-        "name": "Player analytics",
-        "webhook_url": receiver.url("/ok/flowplayer"),
-        "events": ["*"],
-        "site_ids": ["*"],
-        "format": "flowplayer",
-    }
-    webhook_id = server.api("POST", "/v2/webhooks/", key, {"metadata": metadata})["id"]
+    webhook_id = _flowplayer_webhook(server, key, receiver.url("/ok/flowplayer"))
     sign_in(page, key)
     state = page.locator(".webhook-row .state")
     expect(state).to_contain_text("Held")
@@ -205,14 +198,7 @@ def test_a_webhooks_switch_and_its_held_count_sit_together(
     # The page's head spread its three parts over the line: the title, the switch in the
     # middle of the page, the held count at its end.
     key = _fresh_account(server, "Switch beside its count")
-    metadata = {
-        "name": "Player analytics",
-        "webhook_url": receiver.url("/ok/flowplayer-held"),
-        "events": ["*"],
-        "site_ids": ["*"],
-        "format": "flowplayer",
-    }
-    webhook_id = server.api("POST", "/v2/webhooks/", key, {"metadata": metadata})["id"]
+    webhook_id = _flowplayer_webhook(server, key, receiver.url("/ok/flowplayer-held"))
     server.api("POST", "/v2/sites/", key, {"id": "Swit0001", "metadata": {"name": "Main"}})
     event = {"event": "media_available", "site_id": "Swit0001", "media_id": "Swit0001"}
     server.api("POST", "/v2/events/", key, {"events": [event]})
@@ -222,6 +208,18 @@ def test_a_webhooks_switch_and_its_held_count_sit_together(
     count = box_of(page.locator(".page-head .status-held"))
     assert count["x"] - (switch["x"] + switch["width"]) <= 32
     assert abs(count["y"] + count["height"] / 2 - (switch["y"] + switch["height"] / 2)) <= 4
+
+
+def _flowplayer_webhook(server: Server, key: str, url: str) -> str:
+    """A Flowplayer-format webhook on every event and property: its id."""
+    metadata = {
+        "name": "Player analytics",
+        "webhook_url": url,
+        "events": ["*"],
+        "site_ids": ["*"],
+        "format": "flowplayer",
+    }
+    return str(server.api("POST", "/v2/webhooks/", key, {"metadata": metadata})["id"])
 
 
 def _left_edge_colour(locator: Locator) -> str:

@@ -16,6 +16,8 @@ from playwright.sync_api import Browser, Locator, Page, expect
 from test_layout import box_of, signed_in
 from test_webhook_lifecycle import ensure_property, ensure_property_as, sign_in, webhook_on_property
 
+from support.waiting import wait_until
+
 PHONES = (375, 390)
 
 
@@ -86,6 +88,24 @@ def test_the_top_bar_is_one_row_on_a_desktop(page: Page, server: Server) -> None
     assert _rows([box_of(part) for part in parts]) == 1
 
 
+@pytest.mark.parametrize("width", [390, 1280])
+def test_the_flowplayer_secrets_two_ways_keep_apart(
+    browser: Browser, server: Server, width: int
+) -> None:
+    # Save (a secret of your own) and Generate a new one: stacked, they touched on a phone.
+    key = _fresh_account(server, f"Two ways at {width}")
+    server.api("PUT", "/v2/account/flowplayer_secret/", key, {"secret": "x" * 16})
+    with signed_in(browser, server, width, key) as page:
+        page.locator("#flowplayer-secret > summary").click()
+        save = box_of(page.get_by_role("button", name="Save", exact=True))
+        generate = box_of(page.get_by_role("button", name="Generate a new one"))
+        expect(page.locator("#flowplayer-secret .either-or")).to_have_text("or")
+        below = generate["y"] - (save["y"] + save["height"])
+        beside = generate["x"] - (save["x"] + save["width"])
+        assert max(below, beside) >= 12, (below, beside)
+        assert _sideways_scroll(page) <= 0
+
+
 @pytest.mark.parametrize("width", WIDTHS)
 def test_a_disclosure_triangle_sits_beside_its_summary(
     browser: Browser, server: Server, width: int
@@ -151,14 +171,7 @@ def test_a_flowplayer_webhook_that_sends_nothing_is_not_called_healthy(
     page: Page, server: Server, receiver: Receiver
 ) -> None:
     key = _fresh_account(server, "Flowplayer without a secret")
-    metadata = {
-        "name": "Player analytics",
-        "webhook_url": receiver.url("/ok/flowplayer"),
-        "events": ["*"],
-        "site_ids": ["*"],
-        "format": "flowplayer",
-    }
-    webhook_id = server.api("POST", "/v2/webhooks/", key, {"metadata": metadata})["id"]
+    webhook_id = _flowplayer_webhook(server, key, receiver.url("/ok/flowplayer"))
     sign_in(page, key)
     state = page.locator(".webhook-row .state")
     expect(state).to_contain_text("Held")
@@ -167,11 +180,79 @@ def test_a_flowplayer_webhook_that_sends_nothing_is_not_called_healthy(
     page.goto(f"/webhooks/{webhook_id}")
     expect(page.locator("#state")).to_contain_text("Held")
     expect(page.locator("#state")).not_to_contain_text("Healthy")
+    held_edge = _left_edge_colour(page.locator("#state .state"))
     # Once the secret is set, it sends, and says so.
     page.goto("/webhooks")
     page.get_by_role("button", name="Generate a new one").click()
     page.goto("/webhooks")
     expect(page.locator(".webhook-row .state")).to_contain_text("Healthy")
+    # The held box's edge was healthy's green beside the amber Held badge.
+    page.goto(f"/webhooks/{webhook_id}")
+    expect(page.locator("#state")).to_contain_text("Healthy")
+    assert held_edge != _left_edge_colour(page.locator("#state .state"))
+
+
+def test_a_webhooks_switch_and_its_held_count_sit_together(
+    page: Page, server: Server, receiver: Receiver
+) -> None:
+    # The page's head spread its three parts over the line: the title, the switch in the
+    # middle of the page, the held count at its end.
+    key = _fresh_account(server, "Switch beside its count")
+    webhook_id = _flowplayer_webhook(server, key, receiver.url("/ok/flowplayer-held"))
+    server.api("POST", "/v2/sites/", key, {"id": "Swit0001", "metadata": {"name": "Main"}})
+    event = {"event": "media_available", "site_id": "Swit0001", "media_id": "Swit0001"}
+    server.api("POST", "/v2/events/", key, {"events": [event]})
+    sign_in(page, key)
+    page.goto(f"/webhooks/{webhook_id}")
+    switch = box_of(page.get_by_role("switch", name="Enabled"))
+    count = box_of(page.locator(".page-head .status-held"))
+    assert count["x"] - (switch["x"] + switch["width"]) <= 32
+    assert abs(count["y"] + count["height"] / 2 - (switch["y"] + switch["height"] / 2)) <= 4
+
+
+def _flowplayer_webhook(server: Server, key: str, url: str) -> str:
+    """A Flowplayer-format webhook on every event and property: its id."""
+    metadata = {
+        "name": "Player analytics",
+        "webhook_url": url,
+        "events": ["*"],
+        "site_ids": ["*"],
+        "format": "flowplayer",
+    }
+    return str(server.api("POST", "/v2/webhooks/", key, {"metadata": metadata})["id"])
+
+
+def _left_edge_colour(locator: Locator) -> str:
+    return str(locator.evaluate("el => getComputedStyle(el).borderLeftColor"))
+
+
+def test_a_disabled_webhook_says_disabled_once_and_its_held_box_has_no_gap_on_top(
+    page: Page, server: Server, receiver: Receiver
+) -> None:
+    key = _fresh_account(server, "Disabled with held events")
+    server.api("POST", "/v2/sites/", key, {"id": "Held0001", "metadata": {"name": "Main"}})
+    metadata = {
+        "name": "Newsletter",
+        "webhook_url": receiver.url("/ok/newsletter"),
+        "events": ["media_available"],
+        "site_ids": ["Held0001"],
+    }
+    webhook_id = server.api("POST", "/v2/webhooks/", key, {"metadata": metadata})["id"]
+    disable = {"metadata": {"enabled": False}}  # its reason: "disabled by a user"
+    server.api("PATCH", f"/v2/webhooks/{webhook_id}/", key, disable)
+    event = {"event": "media_available", "site_id": "Held0001", "media_id": "Held0001"}
+    server.api("POST", "/v2/events/", key, {"events": [event]})
+    sign_in(page, key)
+    # "Disabled disabled by a user": the badge says the word, the reason the rest.
+    expect(page.locator(".webhook-row .state-title")).to_have_text("Disabled by a user")
+    page.goto(f"/webhooks/{webhook_id}")
+    expect(page.locator("#state .state-title")).to_have_text("Disabled by a user")
+    held, text = page.locator("#held"), page.locator("#held p").first
+    # Its first line starts at the box's padding, as at its sides (a paragraph's margin
+    # above it read as an empty line).
+    top_gap = box_of(text)["y"] - box_of(held)["y"]
+    side_gap = box_of(text)["x"] - box_of(held)["x"]
+    assert top_gap <= side_gap + 1, (top_gap, side_gap)
 
 
 @pytest.mark.parametrize("width", PHONES)
@@ -544,22 +625,70 @@ def test_many_webhooks_are_summed_up_and_searched_at_a_phones_and_a_desktops_wid
 
 
 @pytest.mark.parametrize("width", PHONES)
-def test_send_again_keeps_clear_of_a_long_event_name_on_a_phone(
+def test_retry_keeps_clear_of_a_long_event_name_on_a_phone(
     browser: Browser, server: Server, receiver: Receiver, width: int
 ) -> None:
-    # "Send again" is wider than "Retry" was: the row's text must stop short of it.
+    # The button sits on the row's first line: the row's text must stop short of it.
     hook = webhook_on_property(
         browser,
         server,
         name="Long names",
-        webhook_url=receiver.url("/ok/long-names"),
+        webhook_url=receiver.url("/fail/long-names"),
         events=["conversions_complete"],
+        retry_policy=[1],
     )
     event = {"event": "conversions_complete", "site_id": "1A23bCD4", "media_id": "Long0001"}
     server.api("POST", "/v2/events/", server.admin, {"events": [event]})
     with signed_in(browser, server, width, server.admin) as page:
         page.goto(f"/webhooks/{hook}")
-        button = page.get_by_role("button", name="Send again")
-        expect(button).to_be_visible(timeout=20_000)  # once delivered (the log follows it)
+        button = page.get_by_role("button", name=re.compile("^Retry conversions_complete"))
+        expect(button).to_be_visible(timeout=20_000)  # once attempted (the log follows it)
         name = box_of(page.locator(".log-event").first)
         assert name["x"] + name["width"] <= box_of(button)["x"], "the event name runs under it"
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_healthy_log_offers_send_again_inside_each_row_not_down_its_edge(
+    browser: Browser, server: Server, receiver: Receiver, width: int
+) -> None:
+    # Twenty "Send again" buttons down a log of deliveries that all went through were the
+    # loudest thing on the page, louder than the one row that needed a Retry.
+    key = _fresh_account(server, f"Healthy log at {width}")
+    server.api("POST", "/v2/sites/", key, {"id": "Heal0001", "metadata": {"name": "Main"}})
+    metadata = {
+        "name": "CMS",
+        "webhook_url": receiver.url(f"/ok/healthy-log-{width}"),
+        "events": ["media_available"],
+        "site_ids": ["Heal0001"],
+    }
+    hook = server.api("POST", "/v2/webhooks/", key, {"metadata": metadata})["id"]
+    events = [
+        {"event": "media_available", "site_id": "Heal0001", "media_id": f"Heal{i:04d}"}
+        for i in range(20)
+    ]
+    server.api("POST", "/v2/events/", key, {"events": events})
+    wait_until(
+        lambda: len(receiver.to(f"/ok/healthy-log-{width}")) >= 20,
+        timeout=60,
+        message="the twenty deliveries never came",
+    )
+    with signed_in(browser, server, width, key) as page:
+        page.goto(f"/webhooks/{hook}")
+        rows = page.locator(".log-row[data-status=succeeded]")
+        expect(rows).to_have_count(20, timeout=20_000)
+        send_again = page.get_by_role("button", name=re.compile("^Send again"))
+        expect(send_again.locator("visible=true")).to_have_count(0)
+        if width >= 1100:  # columns: the time takes the room a button kept free, at the edge
+            summary = box_of(rows.first.locator("summary"))
+            time = box_of(rows.first.locator(".log-time"))
+            assert summary["x"] + summary["width"] - (time["x"] + time["width"]) < 16
+        # A keyboard opens a row and reaches its Send again, beside what it does.
+        rows.first.locator("summary").focus()
+        page.keyboard.press("Enter")
+        page.keyboard.press("Tab")
+        button = rows.first.get_by_role("button", name=re.compile("^Send again"))
+        expect(button).to_be_focused()
+        expect(button).to_be_in_viewport()
+        expect(rows.first.locator(".resend")).to_contain_text("same event id")
+        expect(send_again.locator("visible=true")).to_have_count(1)
+        assert _sideways_scroll(page) <= 0

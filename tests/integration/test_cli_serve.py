@@ -333,11 +333,41 @@ def test_serve_says_in_one_line_that_postgresql_cannot_be_reached(tmp_path: Path
             timeout=60,
         )
     assert done.returncode == 1
+    # In words, not Python's class name ("ConnectionRefusedError"), with what to check.
     assert done.stderr.splitlines() == [
-        "error: the database is unavailable: ConnectionRefusedError (database: PostgreSQL "
-        f"database hookcast on 127.0.0.1:{port}; check HOOKCAST_DATABASE_URL, and `hookcast "
-        "migrate` creates or upgrades the schema)"
+        f"error: cannot connect to PostgreSQL database hookcast on 127.0.0.1:{port}: the "
+        "connection was refused (is PostgreSQL running there?); check HOOKCAST_DATABASE_URL"
     ], done.stderr
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("command", [["migrate"], ["accounts", "list"]])
+@pytest.mark.parametrize(
+    ("wrong", "said"),
+    [
+        ("user", 'role "nobody_here" does not exist'),
+        ("database", 'database "nothing_here" does not exist'),
+        ("host", "its host name was not found"),
+    ],
+)
+def test_a_database_url_naming_what_is_not_there_says_which_in_one_line(
+    tmp_path: Path, postgres_database: str, command: list[str], wrong: str, said: str
+) -> None:
+    # Each said a class name before: DBAPIError (migrate), InvalidAuthorizationSpecification-
+    # Error, InvalidCatalogNameError, gaierror; and told the operator to run `hookcast
+    # migrate`, which fails the same way.
+    url = urlsplit(postgres_database)
+    replaced = {
+        "user": url._replace(netloc=f"nobody_here@{url.hostname}:{url.port}"),
+        "database": url._replace(path="/nothing_here"),
+        "host": url._replace(netloc=f"{url.username}@no-such-host.invalid:{url.port}"),
+    }[wrong]
+    env = {**cli_env(replaced.geturl()), "HOOKCAST_DATABASE_CONNECT_TIMEOUT_SECONDS": "20"}
+    done = run_cli(command, env, tmp_path, timeout=60)
+    assert done.returncode == 1
+    (line,) = done.stderr.splitlines()
+    assert line.startswith("error: cannot connect to PostgreSQL database "), line
+    assert line.endswith(f": {said}; check HOOKCAST_DATABASE_URL"), line
 
 
 @pytest.mark.postgres

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import socket
 import sqlite3
 
 import asyncpg  # type: ignore[import-untyped]
@@ -15,7 +16,7 @@ from hookcast.domain.errors import (
     Unreachable,
     ValidationFailed,
 )
-from hookcast.store.errors import RolledBack, translate_errors
+from hookcast.store.errors import RolledBack, connection_refusal, translate_errors
 
 
 @pytest.mark.parametrize(
@@ -105,3 +106,34 @@ def test_only_a_database_not_reached_or_not_serving_is_unreachable(
     with pytest.raises(Unavailable) as seen, translate_errors():
         raise raised
     assert isinstance(seen.value, Unreachable) is outage
+
+
+def _translated(raised: BaseException) -> HookcastError:
+    with pytest.raises(HookcastError) as caught, translate_errors():
+        raise raised
+    return caught.value
+
+
+@pytest.mark.parametrize(
+    ("raised", "said"),
+    [
+        (
+            ConnectionRefusedError(111, "Connection refused"),
+            "the connection was refused (is PostgreSQL running there?)",
+        ),
+        (socket.gaierror(-2, "Name or service not known"), "its host name was not found"),
+        (
+            asyncpg.InvalidCatalogNameError('database "nothing_here" does not exist'),
+            'database "nothing_here" does not exist',
+        ),
+        (
+            asyncpg.InvalidPasswordError('password authentication failed for user "app"'),
+            'password authentication failed for user "app"',
+        ),
+        (sqlite3.OperationalError("database is locked"), None),  # not a connection refused
+        (asyncpg.UniqueViolationError("duplicate key"), None),
+    ],
+)
+def test_a_refused_connection_is_said_in_words(raised: BaseException, said: str | None) -> None:
+    # The operator's line named Python's class ("gaierror", "InvalidCatalogNameError").
+    assert connection_refusal(_translated(raised)) == said

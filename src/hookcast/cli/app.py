@@ -22,7 +22,7 @@ from hookcast.cli import (
     webhook_actions,
     webhooks,
 )
-from hookcast.cli.database import describe, load_settings, migration_report, no_answer
+from hookcast.cli.database import describe, load_settings, migration_report, not_connected
 from hookcast.cli.help import PlainGroup
 from hookcast.cli.loop import run_loop
 from hookcast.cli.operator import database_failed, with_runtime
@@ -104,7 +104,7 @@ def migrate() -> None:
             settings.database_url, connect_timeout=settings.database_connect_timeout_seconds
         )
     except HookcastError as exc:
-        fail(no_answer(exc, settings) or f"{exc.description} (database: {describe(settings)})")
+        fail(not_connected(exc, settings) or f"{exc.description} (database: {describe(settings)})")
     typer.echo(migration_report(migration, where=describe(settings), created=created), err=True)
 
 

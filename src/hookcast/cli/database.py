@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from hookcast.config import Settings
     from hookcast.store.migrate import Migration
 
-__all__ = ["describe", "load_settings", "migration_report", "missing_database", "no_answer"]
+__all__ = ["describe", "load_settings", "migration_report", "missing_database", "not_connected"]
 
 
 def load_settings() -> Settings:
@@ -42,16 +42,22 @@ def describe(settings: Settings) -> str:
     return f"PostgreSQL database {url.database or '(default)'} on {host}{port}"
 
 
-def no_answer(error: BaseException, settings: Settings) -> str | None:
-    """The line for a database that did not answer a connection in time (the store's
-    Unreachable, caused by the timeout), or None for any other error."""
-    if not isinstance(error.__cause__, TimeoutError):
+def not_connected(error: BaseException, settings: Settings) -> str | None:
+    """The line for a database a command could not connect to: one that did not answer in
+    time (the store's Unreachable, caused by the timeout), refused the connection, or was
+    not found; None for any other error."""
+    if isinstance(error.__cause__, TimeoutError):
+        return (
+            f"{describe(settings)} did not answer within "
+            f"{settings.database_connect_timeout_seconds:g} s "
+            "(HOOKCAST_DATABASE_CONNECT_TIMEOUT_SECONDS)"
+        )
+    from hookcast.store.errors import connection_refusal
+
+    refusal = connection_refusal(error)
+    if refusal is None:
         return None
-    return (
-        f"{describe(settings)} did not answer within "
-        f"{settings.database_connect_timeout_seconds:g} s "
-        "(HOOKCAST_DATABASE_CONNECT_TIMEOUT_SECONDS)"
-    )
+    return f"cannot connect to {describe(settings)}: {refusal}; check HOOKCAST_DATABASE_URL"
 
 
 def missing_database(settings: Settings) -> str | None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
 import typer
 
-from hookcast.cli.database import describe, load_settings, missing_database, no_answer
+from hookcast.cli.database import describe, load_settings, missing_database, not_connected
 from hookcast.cli.help import PlainGroup
 from hookcast.cli.loop import run_loop
 from hookcast.cli.remote import fail
@@ -73,9 +73,9 @@ def with_runtime(action: Callable[[Runtime], Awaitable[T]], *, secrets: bool = T
 
 def database_failed(exc: HookcastError, settings: Settings) -> NoReturn:
     """A command that could not open or use its database: one line, no traceback."""
-    silent = no_answer(exc, settings)
-    if silent is not None:
-        fail(silent)
+    unconnected = not_connected(exc, settings)
+    if unconnected is not None:
+        fail(unconnected)
     if isinstance(exc, Unavailable):
         fail(
             f"{exc.description} (database: {describe(settings)}; check HOOKCAST_DATABASE_URL, "

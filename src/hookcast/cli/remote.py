@@ -123,7 +123,7 @@ def explain(exc: Exception, url: str, options: Mapping[str, str] | None = None) 
     if exc.status == 401:  # it said what is wrong, not where the key comes from
         line += f": {_KEY_HINT}"
     if exc.status == 403:  # it said what the role may not do, not how to get a stronger one
-        line += f": {_ROLE_HINT}"
+        line += f": {_role_hint(exc.description)}"
     for status, start, hint in _WHERE_IDS_ARE:  # it said which id is unknown, not where
         if exc.status == status and exc.description.startswith(start):
             line += f": {hint}"
@@ -150,10 +150,24 @@ _KEY_HINT = (
     "check HOOKCAST_API_KEY (or --api-key); `hookcast serve` prints the first admin key on "
     "a new database, and `hookcast keys create` makes more"
 )
-_ROLE_HINT = (
-    'use a key whose role allows it (README, "The API at a glance", names each route\'s); '
-    "`hookcast keys create --role editor` (or admin) makes one"
+# The weakest role that may do what the API's 403 says the key's may not ("the viewer role
+# may not publish events"): "--role editor" was offered for every refusal, and an editor may
+# not list keys or reveal a secret either.
+_ROLES_FOR = (
+    ("manage API keys", "`hookcast keys create --role admin` makes one"),
+    ("publish events", "`hookcast keys create --role publisher` (or editor, admin) makes one"),
+    ("", "`hookcast keys create --role editor` (or admin) makes one"),
 )
+
+
+def _role_hint(refused: str) -> str:
+    makes = next(hint for words, hint in _ROLES_FOR if words in refused)
+    return (
+        'use a key whose role allows it (README, "The API at a glance", names each '
+        f"route's); {makes}"
+    )
+
+
 _PROXY_HINT = "a proxy answered: is HookCast up behind it, and is HOOKCAST_URL right?"
 _DOWN_HINT = "is `hookcast serve` running there? if it is elsewhere, set HOOKCAST_URL (or --server)"
 _TLS_HINT = (

@@ -538,6 +538,9 @@ def deliver_held(
     """
     with connected(url, api_key) as client:
         count = client.deliver_held_deliveries(webhook_id)
+    if not count:  # "0 held deliveries ... are on their way" read as something going out
+        typer.echo(f"webhook {webhook_id} holds no deliveries: nothing was sent", err=True)
+        return
     typer.echo(
         f"{deliveries(count, 'held')} of webhook {webhook_id} {_on_the_way(count)}", err=True
     )
@@ -555,6 +558,9 @@ def discard_held(
     """
     with connected(url, api_key) as client:
         count = client.discard_held_deliveries(webhook_id)
+    if not count:
+        typer.echo(f"webhook {webhook_id} holds no deliveries: nothing was discarded", err=True)
+        return
     typer.echo(f"discarded {deliveries(count, 'held')} of webhook {webhook_id}", err=True)
 
 
@@ -599,6 +605,11 @@ def replay_webhook(
         )
     if dry_run:
         typer.echo(f"{deliveries(count)} of webhook {webhook_id} would be sent again", err=True)
+    elif not count:
+        typer.echo(
+            f"no finished deliveries of webhook {webhook_id} match: nothing was sent again",
+            err=True,
+        )
     else:
         typer.echo(
             f"{deliveries(count)} of webhook {webhook_id} {_on_the_way(count)} again", err=True

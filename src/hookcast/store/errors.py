@@ -19,6 +19,7 @@ statement but never its parameters, which hold event data, response bodies and n
 
 from __future__ import annotations
 
+import socket
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -40,6 +41,7 @@ __all__ = [
     "IntegrityError",
     "RolledBack",
     "StoreUnavailable",
+    "connection_refusal",
     "note_statement",
     "translate_errors",
 ]
@@ -188,3 +190,40 @@ def _is_bad_value(exc: BaseException | None) -> bool:
 
 def _sqlstate(exc: BaseException | None) -> str:
     return str(getattr(exc, "sqlstate", "") or "")
+
+
+# PostgreSQL's own words for a connection it refused are the clearest there are ('role "x"
+# does not exist', 'password authentication failed for user "x"', 'database "x" does not
+# exist'); the class names alone (InvalidCatalogNameError, DBAPIError) said nothing to act on.
+_REFUSED_BY_POSTGRESQL = (
+    asyncpg.InvalidAuthorizationSpecificationError,  # and its InvalidPasswordError
+    asyncpg.InvalidCatalogNameError,
+)
+
+
+def connection_refusal(error: BaseException) -> str | None:
+    """Why a connection to the database was not made, in words, from the driver's error
+    under `error` (its causes); None when the connection was not the trouble. For the
+    operator's one line: "gaierror" and "ConnectionRefusedError" named Python's classes,
+    not what to fix."""
+    for cause in _causes(error):
+        if isinstance(cause, ConnectionRefusedError):
+            return "the connection was refused (is PostgreSQL running there?)"
+        if isinstance(cause, socket.gaierror):
+            return "its host name was not found"
+        if isinstance(cause, _REFUSED_BY_POSTGRESQL):
+            return str(cause).splitlines()[0]
+    return None
+
+
+def _causes(error: BaseException) -> Iterator[BaseException]:
+    """`error`'s causes, nearest first: chained ones and SQLAlchemy's wrapped driver error."""
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [error]
+    while pending and len(seen) < 20:  # a chain is a few links; a cycle must not loop
+        cause = pending.pop(0)
+        if cause is None or id(cause) in seen:
+            continue
+        seen.add(id(cause))
+        yield cause
+        pending += [cause.__cause__, cause.__context__, getattr(cause, "orig", None)]

@@ -186,9 +186,9 @@ class Runtime:
                     await task
 
     async def _finish_walks(self) -> None:
-        """SQLite: the walks over webhooks' backlogs a stopped process cut short, finished
-        beside the worker (store/cut_short.py). A failure is logged: the next start, or
-        the webhook's next save, walks again."""
+        """The walks over webhooks' backlogs a stopped process cut short, finished beside
+        the worker (store/cut_short.py; on PostgreSQL a pause's). A failure is logged: the
+        next start, or on SQLite the webhook's next save, walks again."""
         try:
             walked = await self.store.finish_walks(utc_now())
         except Exception:

@@ -58,9 +58,13 @@ def _has_chains() -> ColumnElement[bool]:
 
 
 def _waiting_unchained() -> ColumnElement[bool]:
+    # `resource_key IS NOT NULL`, true of every waiting delivery (it waits in its resource's
+    # chain): without it SQLite, which keeps no statistics here, took (webhook_id, created)
+    # over ix_deliveries_waiting and read each webhook's whole history.
     return exists().where(
         deliveries.c.webhook_id == webhooks.c.id,
         deliveries.c.status == written_status(DeliveryStatus.WAITING),
+        deliveries.c.resource_key.is_not(None),
         in_no_chain(),
     )
 

@@ -172,7 +172,7 @@ class Runtime:
         mailing = asyncio.create_task(mailer.run(stop)) if mailer is not None else None
         self.services.events.handoff = worker if handoff is None else handoff(worker)
         self.metrics.heartbeat = worker.heartbeat
-        finishing = asyncio.create_task(self._finish_walks())
+        finishing = asyncio.create_task(self._finish_walks(worker.outage))
         try:
             await worker.run(stop)
         finally:
@@ -185,14 +185,16 @@ class Runtime:
                 if task is not None:
                     await task
 
-    async def _finish_walks(self) -> None:
+    async def _finish_walks(self, outage: Outage) -> None:
         """The walks over webhooks' backlogs a stopped process cut short, finished beside
-        the worker (store/cut_short.py; on PostgreSQL a pause's). A failure is logged: the
-        next start, or on SQLite the webhook's next save, walks again."""
+        the worker (store/cut_short.py; on PostgreSQL a pause's). A failure is said as the
+        worker's are (`outage`: a database gone is one line, not a traceback, as when it
+        goes away just as a worker starts): the next start, or on SQLite the webhook's next
+        save, walks again."""
         try:
             walked = await self.store.finish_walks(utc_now())
-        except Exception:
-            _log.exception("finishing the walks cut short by a stopped process failed")
+        except Exception as error:
+            outage.failed("finishing the walks cut short by a stopped process", error)
         else:
             if walked:
                 _log.info("finished the walks of %d webhooks cut short by a stop", walked)

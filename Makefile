@@ -101,6 +101,8 @@ jq:
 # machine, using ~2/3 of one core. Fresh-clone runs on the shared 2-core VM, two interleaved
 # pairs: this 25:23 and 14:18 against main's 28:28 and 17:02 (0.89×, 0.84×, each at the
 # higher load; docs/benchmarks/suite-time.md, "How long `make test` takes", Round 3).
+# `--durations=25` lists the suite's 25 slowest tests at the end of every run (CI's log
+# included), so that where its time goes is on record run by run.
 TEST_WORKERS ?= 2
 LOWEST_LOG   := $(LOWEST)/last-run.log
 # A job started with `&` ignores SIGINT (make's shell has no job control), and so would the
@@ -111,7 +113,7 @@ SIGINT_BACK  := $(BIN)/python -c "import os, signal, sys; \
 
 test: setup browser postgres prometheus node jq lint typecheck $(LOWEST_STAMP)
 	@nice -n 10 $(SIGINT_BACK) $(LOWEST_PYTEST) >$(LOWEST_LOG) 2>&1 & lowest=$$!; \
-	$(BIN)/pytest -q -n $(TEST_WORKERS); suite=$$?; \
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --durations=25; suite=$$?; \
 	wait $$lowest; floors=$$?; \
 	echo "--- make test-lowest (ran beside the suite; exit $$floors) ---"; cat $(LOWEST_LOG); \
 	test $$suite -eq 0 && test $$floors -eq 0

@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     # How long before that the webhook_disable_warning event (and e-mail) goes out.
     disable_warning_hours: float = Field(default=24.0, ge=0)
     worker_concurrency: int = Field(default=128, ge=1, le=4096)
+    # The client connections `serve` holds open at once (idle keep-alive ones included),
+    # never more than half of `ulimit -n` (cli/serving.py says why); over it, 503.
+    max_connections: int = Field(default=1000, ge=1)
     endpoint_concurrency: int = Field(default=32, ge=1, le=1024)
     # The bodies of large deliveries (over 16 KB) a worker has under way at once, in bytes
     # (docs/operations.md, "Limits"): past it, they wait their turn instead of starting.

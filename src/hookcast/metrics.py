@@ -12,8 +12,9 @@ import collections
 import contextlib
 import logging
 import operator
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -24,6 +25,9 @@ from hookcast.heartbeat import Heartbeat
 from hookcast.ports import AttemptReport, DeliveryStats, Pruned, Store
 from hookcast.ports.observers import outcome_name, status_class
 
+if TYPE_CHECKING:
+    from hookcast.delivery.outage import Outage
+
 __all__ = ["CONTENT_TYPE_LATEST", "Metrics"]
 
 _log = logging.getLogger("hookcast.metrics")
@@ -33,6 +37,25 @@ STATUS_CLASSES = ("2xx", "3xx", "4xx", "5xx", "error")
 # Receivers answer in milliseconds on a LAN and up to the 30 s timeout at worst.
 MAIL_RESULTS = ("sent", "retrying", "given_up")
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+# The APIs a refused request is counted under: publishing (POST /v2/events/), the rest of
+# HookCast's own (/v2, /metrics, any other path) and api.video's (/apivideo).
+APIS = ("publish", "management", "apivideo")
+# Each error status the API answers, and why it refused. Any other status is counted as
+# "4xx" or "5xx", reason "other": the labels stay a small fixed set whatever is raised.
+REFUSAL_REASONS: Mapping[int, str] = {
+    400: "invalid",
+    413: "invalid",
+    415: "invalid",
+    422: "invalid",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "not_found",
+    409: "conflict",
+    429: "rate_limited",
+    500: "internal_error",
+    503: "unavailable",
+}
 
 
 # What on_attempts counts a report by: its account, webhook, outcome and status.
@@ -105,6 +128,24 @@ class Metrics:
             ["result"],
             registry=self.registry,
         )
+        # Counted where the error answer is made (api/errors.py and its callers), so a
+        # request answered 2xx does no work for it.
+        self._refused = Counter(
+            "hookcast_api_refused",
+            "API requests answered with an error, by API (publish, management, apivideo), "
+            "status and reason (rate_limited, unavailable, invalid, unauthenticated, ...)",
+            ["api", "status", "reason"],
+            registry=self.registry,
+        )
+        # Told by the OTLP exporter, on its own thread (tracing/otel.py): a collector down
+        # showed only in the exporter's log lines.
+        self._spans = Counter(
+            "hookcast_trace_spans_exported",
+            "Spans handed to the OTLP exporter (tracing on), by result: exported (the "
+            "collector took them) or failed (not taken after the exporter's retries: lost)",
+            ["result"],
+            registry=self.registry,
+        )
         self._webhooks_per_account = webhooks_per_account
         # Account id: its webhooks with series, least recently sent to first.
         self._webhooks_kept: dict[str, collections.OrderedDict[str, None]] = {}
@@ -116,6 +157,11 @@ class Metrics:
             self._pruned.labels(kind)
         for result in MAIL_RESULTS:
             self._mails.labels(result)
+        for api in APIS:  # the alerted ones exist from the start, so increase() sees the first
+            for status in (429, 503):
+                self._refused.labels(api, str(status), REFUSAL_REASONS[status])
+        for result in _SPAN_RESULTS:
+            self._spans.labels(result)
 
     def _backlog_gauges(self) -> None:
         # Read from the database at each scrape of an API server (`render`): absent from a
@@ -133,6 +179,17 @@ class Metrics:
         # which never calls `render`, reports it too.
         self._heartbeat_age.set_function(self._heartbeat_seconds)
         self.heartbeat: Heartbeat | None = None  # this process's worker's, while it runs
+        # Whether the database takes this process's worker's writes: on SQLite with a full
+        # disk, reads (and so hookcast_database_up) still work while every write fails.
+        self._writable = Gauge(
+            "hookcast_database_writable",
+            "1 while this process's delivery worker's database calls (claims, heartbeats, "
+            "outcome writes) go through; 0 from one that failed until they have gone "
+            "through for 5 s (-1: no worker in this process)",
+            registry=self.registry,
+        )
+        self._writable.set_function(self._database_writable)
+        self.outage: Outage | None = None  # this process's worker's, while it runs
 
     # observers
 
@@ -192,6 +249,18 @@ class Metrics:
         """One try to send a queued e-mail: "sent", "retrying" or "given_up"."""
         self._mails.labels(result).inc()
 
+    def on_spans_exported(self, spans: int, sent: bool) -> None:
+        """A batch of `spans` the OTLP exporter sent, or failed to (`sent` False)."""
+        self._spans.labels(_SPAN_RESULTS[0] if sent else _SPAN_RESULTS[1]).inc(spans)
+
+    def on_refused(self, api: str, status: int) -> None:
+        """One request to `api` (one of APIS) answered with the error `status`."""
+        reason = REFUSAL_REASONS.get(status)
+        if reason is None:
+            self._refused.labels(api, f"{status // 100}xx", "other").inc()
+        else:
+            self._refused.labels(api, str(status), reason).inc()
+
     # exposition
 
     async def render(self, store: Store, *, now: datetime, heartbeat: Heartbeat | None) -> bytes:
@@ -204,6 +273,11 @@ class Metrics:
     def _heartbeat_seconds(self) -> float:
         age = self.heartbeat.age() if self.heartbeat is not None else None
         return -1.0 if age is None else age
+
+    def _database_writable(self) -> float:
+        if self.outage is None:
+            return -1.0
+        return 0.0 if self.outage.down else 1.0
 
     async def _refresh_backlog(self, store: Store, now: datetime) -> None:
         try:
@@ -281,6 +355,7 @@ def _gauge(name: str, documentation: str, value: float) -> Metric:
 
 
 _RESULTS = ("succeeded", "failed")
+_SPAN_RESULTS = ("exported", "failed")
 
 
 def _result(outcome: DeliveryStatus) -> str:

@@ -355,6 +355,7 @@ async def test_health_disable_pauses_the_backlog(store: SqlStore) -> None:
     )
     gone = WebhookHealth(hook.id, None, make.later(2), disable_reason="410 Gone")
     await store.record_results([make.gave_up(sent, at=make.later(2))], [gone])
+    await store.settle_pauses()  # the backlog's pause, after the recording returned
 
     found = await store.get_webhook(acme.id, hook.id)
     assert found is not None
@@ -406,6 +407,35 @@ async def test_reschedule_makes_a_delivery_due_now(store: SqlStore) -> None:
         account_id=acme.id, delivery_id=claimed.delivery_id, now=make.later(52)
     )
     assert await _status(store, acme.id, claimed.delivery_id) is DeliveryStatus.PAUSED
+
+
+async def test_a_delivery_retried_without_end_is_read_with_its_newest_attempts(
+    store: SqlStore,
+) -> None:
+    # A person may retry a delivery without end (the API's rate limit aside); its every
+    # attempt was read with it, 20,000 of them 91 MB per GET. Its count stays whole.
+    acme, hook, _ = await _setup(store, events=2)
+    kept, retried = await store.claim_due_deliveries(
+        now=make.later(1), limit=2, lease_seconds=LEASE
+    )
+    await store.record_results([make.gave_up(kept), make.gave_up(retried)], [])
+    tries = delivery_sql.ATTEMPTS_READ + 3
+    for n in range(2, tries + 1):
+        assert await store.reschedule_delivery(
+            account_id=acme.id, delivery_id=retried.delivery_id, now=make.later(n)
+        )
+        (again,) = await store.claim_due_deliveries(now=make.later(n), limit=1, lease_seconds=LEASE)
+        await store.record_results([make.gave_up(again, at=make.later(n))], [])
+
+    page = await store.list_deliveries(DeliveryQuery(acme.id, hook.id))
+    read = {record.delivery.id: record for record in page.items}
+    assert read[retried.delivery_id].delivery.attempts == tries
+    newest = range(tries - delivery_sql.ATTEMPTS_READ + 1, tries + 1)
+    assert [a.number for a in read[retried.delivery_id].attempts] == list(newest)
+    assert [a.number for a in read[kept.delivery_id].attempts] == [1]  # another's, whole
+    record = await store.get_delivery(acme.id, retried.delivery_id)
+    assert record is not None
+    assert [a.number for a in record.attempts] == list(newest)
 
 
 async def test_recover_resends_failures_since_a_time(store: SqlStore) -> None:

@@ -8,18 +8,45 @@ webhook that orders nothing."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
 
-from hookcast.domain.models import DeliveryStatus
+from hookcast.domain.models import DeliveryStatus, Ordering
 from hookcast.ports import DeliveryQuery, PageRequest
 from hookcast.store import SqlStore, chains
 from support import factories as make
-from support.publishing import account_with_webhook, ordered_backlog, waiting_on_a_lock
+from support.publishing import (
+    account_with_webhook,
+    ordered_backlog,
+    waiting_on_a_lock,
+    waiting_on_locks,
+)
 from support.waiting import eventually
 
 pytestmark = pytest.mark.postgres
+
+
+# The save's last statement (its account's configuration version, store/accounts.py
+# `config_changed`) waits, its webhook lock and its end of chains done, until the test lets
+# it go: the webhook's UPDATE to no ordering marks the transaction, the account's UPDATE
+# in that transaction then waits on the test's advisory lock.
+_HOLD_THE_SAVE = """
+CREATE FUNCTION mark_the_save() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN PERFORM set_config('test.hold', 'on', true); RETURN NEW; END $$;
+CREATE TRIGGER mark_the_save AFTER UPDATE ON webhooks FOR EACH ROW
+WHEN (OLD.ordering <> 'none' AND NEW.ordering = 'none') EXECUTE FUNCTION mark_the_save();
+CREATE FUNCTION hold_the_save() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF current_setting('test.hold', true) = 'on' THEN
+    PERFORM pg_advisory_xact_lock_shared(4242);
+  END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER hold_the_save AFTER UPDATE ON accounts FOR EACH ROW
+EXECUTE FUNCTION hold_the_save();
+"""
 
 
 async def test_a_recovery_while_ordering_is_turned_off_leaves_nothing_waiting(
@@ -29,19 +56,18 @@ async def test_a_recovery_while_ordering_is_turned_off_leaves_nothing_waiting(
     for at in (5, 7, 9):  # each given up in turn: failed, no chain left
         (head,) = await pg_store.claim_due_deliveries(now=make.later(at), limit=1, lease_seconds=30)
         await pg_store.record_results([make.gave_up(head, make.later(at + 1))], [])
-    saver = await asyncpg.connect(postgres_database)
+    gate = await asyncpg.connect(postgres_database)
     try:
+        await gate.execute(_HOLD_THE_SAVE)
+        await gate.execute("SELECT pg_advisory_lock(4242)")
         # The save turning ordering off (store/webhooks.py update_webhook, then
-        # chains.py end_chains), committed once the recovery has run or waits for it.
-        saving = saver.transaction()
-        await saving.start()
-        await saver.execute("SELECT id FROM webhooks WHERE id = $1 FOR UPDATE", hook.id)
-        await saver.execute("UPDATE webhooks SET ordering = 'none' WHERE id = $1", hook.id)
-        await saver.execute(
-            "UPDATE deliveries SET status = 'pending' WHERE webhook_id = $1 AND status = 'waiting'",
-            hook.id,
+        # chains.py end_chains), held at its end until the recovery has run or waits.
+        saving = asyncio.ensure_future(
+            pg_store.update_webhook(replace(hook, ordering=Ordering.NONE), make.later(19))
         )
-        await saver.execute("DELETE FROM delivery_chains WHERE webhook_id = $1", hook.id)
+        await eventually(
+            lambda: waiting_on_a_lock(postgres_database), message="the save was not held"
+        )
         recovering = asyncio.ensure_future(
             pg_store.recover_deliveries(
                 account_id=acme.id, webhook_id=hook.id, since=make.NOW, now=make.later(20)
@@ -49,13 +75,14 @@ async def test_a_recovery_while_ordering_is_turned_off_leaves_nothing_waiting(
         )
 
         async def ran_or_waits() -> bool:
-            return recovering.done() or await waiting_on_a_lock(postgres_database)
+            return recovering.done() or await waiting_on_locks(postgres_database) >= 2
 
         await eventually(ran_or_waits, message="the recovery neither ran nor waited")
-        await saving.commit()
+        await gate.execute("SELECT pg_advisory_unlock(4242)")
+        await saving
         assert await recovering == 3
     finally:
-        await saver.close()
+        await gate.close()
 
     page = await pg_store.list_deliveries(
         DeliveryQuery(acme.id, hook.id, page=PageRequest(page_length=10))

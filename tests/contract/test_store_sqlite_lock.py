@@ -509,6 +509,7 @@ async def test_a_disable_by_the_worker_pauses_a_large_backlog_letting_the_loop_r
     started = time.monotonic()
     async with Ticker().running() as ticker:
         await store.record_results([make.gave_up(sent, at=make.later(2))], [gone])
+        await store.settle_pauses()  # the pause goes on after the recording returns
     took = time.monotonic() - started
 
     assert ticker.longest_gap < took / 4, (ticker.longest_gap, took)
@@ -536,6 +537,7 @@ async def test_a_disable_whose_pause_never_ran_sends_none_of_the_backlog(
 
     monkeypatch.setattr(SqlStore, "_pause_or_resume_in_batches", stopped)
     await store.record_results([make.gave_up(sent, at=make.later(2))], [gone])
+    await store.settle_pauses()
 
     left = await store.claim_due_deliveries(now=make.later(3), limit=10, lease_seconds=30)
     assert len(left) == 2
@@ -677,6 +679,7 @@ async def test_a_disable_whose_pause_fails_still_records_the_results(
 
     monkeypatch.setattr(pause_walk, "pause_or_resume", busy)
     await store.record_results([make.gave_up(sent, at=make.later(2))], [gone])
+    await store.settle_pauses()  # failed, and logged
 
     assert await _count(store, acme.id, hook.id, DeliveryStatus.FAILED) == 1
     left = await store.claim_due_deliveries(now=make.later(3), limit=10, lease_seconds=30)
@@ -745,6 +748,7 @@ async def test_a_disable_by_the_worker_during_ordering_off_leaves_no_chain(
 
     monkeypatch.setattr(webhook_walk, "write_in_slices", disabled_meanwhile)
     await store.update_webhook(replace(hook, ordering=Ordering.NONE), make.later(5))
+    await store.settle_pauses()
 
     assert walks >= 3  # the save's two, the disable's
     assert await _count(store, acme.id, hook.id, DeliveryStatus.WAITING) == 0

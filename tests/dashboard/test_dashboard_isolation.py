@@ -127,9 +127,14 @@ TABLE: dict[tuple[str, str], Row] = {
     ("POST", "/webhooks/{webhook_id}/held/deliver"): Row(EDITOR, scoped=True, ok=303),
     ("POST", "/webhooks/{webhook_id}/held/discard"): Row(EDITOR, scoped=True, ok=303),
     ("POST", "/deliveries/{delivery_id}/retry"): Row(EDITOR, scoped=True, ok=303),
-    # The account's Flowplayer organization secret: B sets B's own, never A's.
+    # The account's Flowplayer organization secret: B sets B's own, never A's. It signs every
+    # Flowplayer-format webhook of the account: an account setting, never a portal's.
     ("POST", "/account/flowplayer_secret"): Row(
-        EDITOR, body={"secret": "an organization secret"}, outsider=200, outsider_changes_b=True
+        EDITOR,
+        body={"secret": "an organization secret"},
+        outsider=200,
+        outsider_changes_b=True,
+        platform=True,
     ),
     # Events.
     ("GET", "/events"): Row(VIEWER, query={"site_id": "{site_id}"}, outsider=200),

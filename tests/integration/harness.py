@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -276,11 +277,22 @@ class Server:
 
 @contextlib.contextmanager
 def serve(
-    env: Mapping[str, str], cwd: Path, *args: str, port: int | None = None
+    env: Mapping[str, str],
+    cwd: Path,
+    *args: str,
+    port: int | None = None,
+    open_files: int | None = None,
 ) -> Iterator[Server]:
     """`hookcast serve` on `port` (by default a free one), ready (/healthz answers) or failed
-    within 15 s; always terminated on the way out."""
+    within 15 s; always terminated on the way out. `open_files`: its `ulimit -n`."""
     port = port or free_port()
+    dies = dies_with_parent(signal.SIGTERM)  # if the run ends without the finally
+
+    def before_exec() -> None:
+        if open_files is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))
+        dies()
+
     name = f"serve-{port}"
     stdout_path, stderr_path = cwd / f"{name}.out", cwd / f"{name}.err"
     with stdout_path.open("wb") as out, stderr_path.open("wb") as err:
@@ -290,7 +302,7 @@ def serve(
             cwd=cwd,
             stdout=out,
             stderr=err,
-            preexec_fn=dies_with_parent(signal.SIGTERM),  # if the run ends without the finally
+            preexec_fn=before_exec,
         )
     server = Server(process, f"http://127.0.0.1:{port}", stdout_path, stderr_path)
     try:

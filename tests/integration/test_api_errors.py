@@ -44,8 +44,18 @@ async def test_malformed_json(api: Api) -> None:
         response = await api.call(
             "POST", "/v2/webhooks/", content=body, headers={"Content-Type": "application/json"}
         )
-        assert_error(response, 400)
+        assert_error(response, 400, "invalid_json")
     await assert_no_webhooks(api)
+
+
+async def test_malformed_json_from_a_stranger_is_401(api: Api) -> None:
+    """Authentication comes first, as for a body of the wrong shape: a caller with no key
+    learns nothing about its body, and a caller's broken JSON goes through its rate limit."""
+    for path in ("/v2/webhooks/", "/v2/sites/", "/v2/api_keys/"):
+        response = await api.call(
+            "POST", path, key=None, content=b"{", headers={"Content-Type": "application/json"}
+        )
+        assert_error(response, 401)
 
 
 WRONG_TYPES: list[dict[str, Any]] = [

@@ -206,6 +206,24 @@ async def test_a_body_that_is_not_json_or_too_large_is_a_problem(apivideo: ApiVi
     problem(huge, 413, "about:blank")
 
 
+async def test_a_body_that_is_not_json_is_answered_after_authentication(api: Api) -> None:
+    """A stranger's broken JSON is a 401, not a 400 telling it about its body; a caller's is
+    counted against its rate limit and carries the rate-limit headers, as every request
+    of a caller does (the body used to be parsed first, skipping both)."""
+    headers = {"Content-Type": "application/json"}
+    async with open_apivideo(api, rate_per_second=0.001) as apivideo:
+        stranger = await apivideo.http.post("/apivideo/webhooks", content=b"{", headers=headers)
+        problem(stranger, 401, "authentication-missing-authorization-header")
+        headers["Authorization"] = basic(await apivideo.api.key(Role.EDITOR))
+        answers = [
+            await apivideo.http.post("/apivideo/webhooks", content=b"{", headers=headers)
+            for _ in range(21)
+        ]
+    problem(answers[0], 400, "invalid-attribute")
+    assert _rate_headers(answers[0]) == ("20", "19", "0")
+    problem(answers[-1], 429, "too-many-requests")
+
+
 @pytest.mark.parametrize(
     ("params", "name"),
     [

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from typing import Any
 
 from delivery_harness import Deployment
+from receivers import Receiver
 from standardwebhooks.webhooks import Webhook as StandardWebhook
 
 
@@ -75,22 +77,13 @@ async def test_a_media_manager_receiver_checks_the_signature_header(hookcast: De
 async def test_flowplayer_deliveries_wait_held_for_the_organization_secret(
     hookcast: Deployment,
 ) -> None:
-    receiver = await hookcast.receiver()
-    hook = await hookcast.create_webhook(receiver.url, format="flowplayer", events=["VIDEO_READY"])
-    hookcast.start_worker()
-
-    # No organization secret yet: Flowplayer would send nothing; HookCast holds it.
-    await hookcast.publish({"event": "media_available", "media_id": "MNYaMSQl"})
-    await hookcast.wait_for_status(hook["id"], "held", 1)
+    receiver, hook = await _one_held_flowplayer_delivery(hookcast)
     assert (await hookcast.webhook(hook["id"]))["metadata"]["held_deliveries"] == 1
     test = await hookcast.api.post(f"/v2/webhooks/{hook['id']}/test/")
     assert test.status_code == 409, test.text
     assert "organization secret" in test.text
 
-    put = await hookcast.api.put(
-        "/v2/account/flowplayer_secret/", json={"secret": "our organization secret"}
-    )
-    assert put.status_code == 200, put.text
+    await _set_organization_secret(hookcast)
     released = await hookcast.api.post(f"/v2/webhooks/{hook['id']}/held/deliver/")
     assert released.json() == {"delivered": 1}, released.text
     await hookcast.publish({"event": "media_available", "media_id": "SECOND01"})
@@ -116,3 +109,42 @@ async def test_the_flowplayer_secret_is_revealed_to_admins_and_rotated(
     secret = rotated.json()["secret"]
     assert len(secret) >= 16
     assert (await hookcast.api.get("/v2/account/flowplayer_secret")).json() == {"secret": secret}
+
+
+async def test_a_held_flowplayer_delivery_is_not_sent_unsigned_by_a_retry(
+    hookcast: Deployment,
+) -> None:
+    receiver, hook = await _one_held_flowplayer_delivery(hookcast)
+    (held,) = (await hookcast.deliveries(hook["id"]))["deliveries"]
+
+    # The log's "Send now" (the API's retry) asks for the secret, as a test or a release does:
+    # it sent the delivery to a worker that could not sign it, a failed attempt (and a
+    # traceback) each time, the webhook failing, the event given up in the end.
+    retried = await hookcast.api.post(f"/v2/deliveries/{held['id']}/retry/")
+    assert retried.status_code == 409, retried.text
+    assert "organization secret" in retried.text
+
+    await _set_organization_secret(hookcast)
+    again = await hookcast.api.post(f"/v2/deliveries/{held['id']}/retry/")
+    assert again.status_code == 202, again.text
+    (item,) = await receiver.wait_for(1)
+    assert item.payload["payload"]["id"] == "MNYaMSQl"
+    await hookcast.wait_for_status(hook["id"], "succeeded", 1)
+
+
+async def _one_held_flowplayer_delivery(hookcast: Deployment) -> tuple[Receiver, dict[str, Any]]:
+    """A Flowplayer-format webhook and one event for it, held: no organization secret yet
+    (Flowplayer would send nothing; HookCast holds it)."""
+    receiver = await hookcast.receiver()
+    hook = await hookcast.create_webhook(receiver.url, format="flowplayer", events=["VIDEO_READY"])
+    hookcast.start_worker()
+    await hookcast.publish({"event": "media_available", "media_id": "MNYaMSQl"})
+    await hookcast.wait_for_status(hook["id"], "held", 1)
+    return receiver, hook
+
+
+async def _set_organization_secret(hookcast: Deployment) -> None:
+    put = await hookcast.api.put(
+        "/v2/account/flowplayer_secret/", json={"secret": "our organization secret"}
+    )
+    assert put.status_code == 200, put.text

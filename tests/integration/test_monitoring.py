@@ -128,5 +128,7 @@ def test_every_query_names_an_exported_metric_and_its_labels(
         "hookcast_worker_heartbeat_age_seconds",
         "hookcast_workers_alive",
         "hookcast_deliveries_held",
+        "hookcast_database_writable",
+        "hookcast_api_refused_total",
     ):
         assert metric in rules

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
@@ -141,20 +142,26 @@ def create_app(
     )
     # Not include_router: it would analyse the routes again per application (shared_routes).
     include_once(app, *(module.router for module in modules), default_response_class=OrjsonResponse)
+    # Each error answer counted by the API it came from (hookcast_api_refused_total).
+    refused = functools.partial(operations.metrics.on_refused, "management")
     apivideo = create_apivideo_app(
         services,
         token_key=apivideo_key or random_key(),
         clock=clock,
         max_body_bytes=max_body_bytes,
+        refused=functools.partial(operations.metrics.on_refused, "apivideo"),
         limiter=limiter,
     )
     app.mount(PREFIX, apivideo)
-    errors.install(app)
+    errors.install(app, refused=refused)
     _document_errors_as_raised(app)
     app.publish_endpoint = PublishEndpoint(
-        services=services, limiter=limiter, max_body_bytes=max_body_bytes
+        services=services,
+        limiter=limiter,
+        max_body_bytes=max_body_bytes,
+        refused=functools.partial(operations.metrics.on_refused, "publish"),
     )
-    app.add_middleware(RequestRules, max_body_bytes=max_body_bytes)
+    app.add_middleware(RequestRules, max_body_bytes=max_body_bytes, refused=refused)
     # Added last, so outermost: the 413 and 415 answers of RequestRules get the headers too.
     app.add_middleware(SecurityHeaders)
     return app

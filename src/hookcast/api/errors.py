@@ -1,9 +1,14 @@
-"""Every error leaves the API as `{"errors": [{"code", "description"}]}` with a fitting 4xx."""
+"""Every error leaves the API as `{"errors": [{"code", "description"}]}` with a fitting 4xx.
+
+Each error answer is also counted (`Refused`, the metrics' `hookcast_api_refused_total`)
+where it is made: here for the routes' errors, in middleware.py and publish_endpoint.py for
+the answers made before routing. A request answered 2xx does no work for it.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -11,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.responses import Response
 
 from hookcast.domain.errors import (
     Conflict,
@@ -33,6 +39,7 @@ _STATUS: Sequence[tuple[type[HookcastError], int]] = (
     (Unavailable, 503),
 )
 _HTTP_CODES = {
+    401: "unauthorized",
     404: "not_found",
     405: "method_not_allowed",
     413: "payload_too_large",
@@ -42,6 +49,10 @@ _HTTP_CODES = {
 
 
 INVALID_JSON = ("invalid_json", "the request body is not valid JSON")
+# Counts one request answered with an error, by its status (metrics.Metrics.on_refused with
+# the API named).
+Refused = Callable[[int], None]
+Handler = Callable[[Request, Exception], Awaitable[Response]]
 _EXTRA_HEADERS = {401: {"WWW-Authenticate": "Bearer"}, 503: {"Retry-After": "5"}}
 
 
@@ -116,8 +127,20 @@ async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(*unexpected(exc))
 
 
-def install(app: FastAPI) -> None:
-    app.add_exception_handler(HookcastError, _hookcast_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(HTTPException, _http_error)
-    app.add_exception_handler(Exception, _unexpected)
+def counting(handler: Handler, refused: Refused) -> Handler:
+    """`handler`, counting each answer it makes with `refused`."""
+
+    async def answer_counted(request: Request, exc: Exception) -> Response:
+        response = await handler(request, exc)
+        refused(response.status_code)
+        return response
+
+    return answer_counted
+
+
+def install(app: FastAPI, *, refused: Refused) -> None:
+    """Answers every error in HookCast's format, counting each with `refused`."""
+    app.add_exception_handler(HookcastError, counting(_hookcast_error, refused))
+    app.add_exception_handler(RequestValidationError, counting(_validation_error, refused))
+    app.add_exception_handler(HTTPException, counting(_http_error, refused))
+    app.add_exception_handler(Exception, counting(_unexpected, refused))

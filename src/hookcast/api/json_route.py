@@ -4,6 +4,11 @@ Python's json module, FastAPI's default, accepts JSON that HookCast can neither 
 send: a lone surrogate such as `"\\ud800"` (no UTF-8 encoder takes it), integers past 64
 bits and nesting to Python's recursion limit. orjson refuses each as invalid JSON, so every
 route answers them with the same 400 `invalid_json`, before any of it reaches a service.
+
+It answers it after the route's dependencies, as a body that fails its model is: FastAPI
+parses the JSON before it authenticates, so a stranger's broken JSON got a 400 where any
+other request of theirs gets a 401, and a caller's skipped the rate limit and api.video's
+rate-limit headers.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from typing import Any
 
 import orjson
 from fastapi import Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 
 __all__ = ["OrjsonRoute"]
@@ -23,12 +29,19 @@ _UNREAD = object()
 
 class _OrjsonRequest(Request):
     _parsed: Any = _UNREAD
+    not_json: RequestValidationError | None = None
 
     async def json(self) -> Any:
-        # orjson.JSONDecodeError is a json.JSONDecodeError: FastAPI answers it as invalid
-        # JSON, as it did the standard library's.
         if self._parsed is _UNREAD:
-            self._parsed = orjson.loads(await self.body())
+            try:
+                self._parsed = orjson.loads(await self.body())
+            except orjson.JSONDecodeError as exc:
+                # Raised here, FastAPI would answer it before solving the dependencies
+                # (authentication, the rate limit). A value no body model takes instead:
+                # its validation error, after them, is answered as this one.
+                self.not_json = _invalid_json(exc)
+                self._parsed = _UNREAD
+                return _UNREAD
         return self._parsed
 
 
@@ -39,6 +52,19 @@ class OrjsonRoute(APIRoute):
         handle = super().get_route_handler()
 
         async def handler(request: Request) -> Response:
-            return await handle(_OrjsonRequest(request.scope, request.receive))
+            parsing = _OrjsonRequest(request.scope, request.receive)
+            try:
+                return await handle(parsing)
+            except RequestValidationError:
+                if parsing.not_json is not None:
+                    raise parsing.not_json from None
+                raise
 
         return handler
+
+
+def _invalid_json(exc: orjson.JSONDecodeError) -> RequestValidationError:
+    """The error FastAPI raises for a body that is not JSON (errors.py and api.video's
+    problems.py answer its `json_invalid`)."""
+    error = {"type": "json_invalid", "loc": ("body", exc.pos), "msg": "JSON decode error"}
+    return RequestValidationError([{**error, "input": {}, "ctx": {"error": exc.msg}}])

@@ -7,15 +7,18 @@ from collections.abc import Iterable, Sequence
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from hookcast.api.errors import error_body
+from hookcast.api.errors import Refused, error_body
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
 class RequestRules:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, api_prefix: str = "/v2") -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_body_bytes: int, refused: Refused, api_prefix: str = "/v2"
+    ) -> None:
         self._app = app
         self._max = max_body_bytes
+        self._refused = refused
         self._prefix = api_prefix
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -26,7 +29,7 @@ class RequestRules:
         if scope["method"] not in _BODY_METHODS:
             await self._app(scope, receive, send)
             return
-        body = await checked_body(scope, receive, send, max_bytes=self._max)
+        body = await checked_body(scope, receive, send, max_bytes=self._max, refused=self._refused)
         if body is not None:
             await self._app(scope, replay(body), send)
 
@@ -37,21 +40,24 @@ async def checked_body(
     send: Send,
     *,
     max_bytes: int,
+    refused: Refused,
     headers: Sequence[tuple[bytes, bytes]] = (),
 ) -> bytes | None:
     """The request's body if it is at most `max_bytes` long and JSON (or empty); else None,
-    the request answered already (413 or 415, with `headers` added)."""
+    the request answered already (413 or 415, with `headers` added, counted with
+    `refused`)."""
     declared, content_type = _length_and_type(scope["headers"])
     if declared.isdigit() and int(declared) > max_bytes:
-        await _reject(send, 413, "payload_too_large", _too_large(max_bytes), headers)
+        await _reject(send, refused, 413, "payload_too_large", _too_large(max_bytes), headers)
         return None
     body = await read_body(receive, max_bytes)
     if body is None:
-        await _reject(send, 413, "payload_too_large", _too_large(max_bytes), headers)
+        await _reject(send, refused, 413, "payload_too_large", _too_large(max_bytes), headers)
         return None
     if body and not _is_json(content_type):
         await _reject(
             send,
+            refused,
             415,
             "unsupported_media_type",
             "send the body as JSON with 'Content-Type: application/json'",
@@ -125,11 +131,13 @@ def replay(body: bytes) -> Receive:
 
 async def _reject(
     send: Send,
+    refused: Refused,
     status: int,
     code: str,
     description: str,
     headers: Sequence[tuple[bytes, bytes]],
 ) -> None:
+    refused(status)
     body = error_body(code, description)
     await send(
         {

@@ -660,7 +660,9 @@ class DeliveryOut(_Out):
     last_status_code: int | None = Field(description="The last attempt's status; null if none")
     created: Time = Field(description="When the event was fanned out to the webhook")
     completed_at: Time | None = Field(description="When it reached its final status")
-    attempt_log: list[AttemptOut] = Field(description="Every attempt, oldest first")
+    attempt_log: list[AttemptOut] = Field(
+        description="The newest 50 attempts, oldest first (`attempts` counts them all)"
+    )
 
     @classmethod
     def from_domain(cls, record: DeliveryRecord) -> DeliveryOut:

@@ -25,7 +25,14 @@ import orjson
 from starlette.exceptions import HTTPException
 from starlette.types import Message, Receive, Scope, Send
 
-from hookcast.api.errors import INVALID_JSON, answer, error_body, response_headers, unexpected
+from hookcast.api.errors import (
+    INVALID_JSON,
+    Refused,
+    answer,
+    error_body,
+    response_headers,
+    unexpected,
+)
 from hookcast.api.middleware import checked_body
 from hookcast.api.ratelimit import RateLimiter
 from hookcast.api.security_headers import security_headers
@@ -41,11 +48,18 @@ _JSON = (b"content-type", b"application/json")
 
 class PublishEndpoint:
     def __init__(
-        self, *, services: Services, limiter: RateLimiter | None, max_body_bytes: int
+        self,
+        *,
+        services: Services,
+        limiter: RateLimiter | None,
+        max_body_bytes: int,
+        refused: Refused,
     ) -> None:
+        """`refused` counts each error answer (never a 202: publishing does no more work)."""
         self._services = services
         self._limiter = limiter
         self._max_body_bytes = max_body_bytes
+        self._refused = refused
 
     @staticmethod
     def handles(scope: Scope) -> bool:
@@ -79,7 +93,12 @@ class PublishEndpoint:
 
         try:
             body = await checked_body(
-                scope, receive, answering, max_bytes=self._max_body_bytes, headers=secured
+                scope,
+                receive,
+                answering,
+                max_bytes=self._max_body_bytes,
+                refused=self._refused,
+                headers=secured,
             )
             if body is not None:
                 await self._respond(scope, body, answering, secured)
@@ -87,6 +106,7 @@ class PublishEndpoint:
         except Exception as exc:
             if not answered:  # as Starlette's ServerErrorMiddleware: a 500, then re-raised
                 status, code, description = unexpected(exc)
+                self._refused(status)
                 await _send(send, status, error_body(code, description), secured)
             raise
 
@@ -97,6 +117,7 @@ class PublishEndpoint:
             await _send(send, 202, await self._publish(scope, body), secured)
         except (HookcastError, HTTPException) as exc:
             status, code, description, own = answer(exc)
+            self._refused(status)
             headers = [*_encoded(response_headers(status, own)), *secured]
             await _send(send, status, error_body(code, description), headers)
 

@@ -73,6 +73,7 @@ class Runtime:
             settings.otel_exporter_otlp_endpoint,
             os.environ,
             trust_traceparent=settings.otel_trust_traceparent,
+            on_exported=metrics.on_spans_exported,
         )
         services = build_services(
             store,
@@ -172,6 +173,7 @@ class Runtime:
         mailing = asyncio.create_task(mailer.run(stop)) if mailer is not None else None
         self.services.events.handoff = worker if handoff is None else handoff(worker)
         self.metrics.heartbeat = worker.heartbeat
+        self.metrics.outage = worker.outage  # hookcast_database_writable
         finishing = asyncio.create_task(self._finish_walks(worker.outage))
         try:
             await worker.run(stop)

@@ -5,18 +5,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import logging
 import os
+import resource
 import socket
 from collections.abc import Callable
 
 import typer
 import uvicorn
 from starlette.types import ASGIApp
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from hookcast.cli.remote import os_error_words
 from hookcast.config import Settings
 
-__all__ = ["AnnouncingServer", "server_config", "shared_socket"]
+__all__ = ["AnnouncingServer", "connections_at_most", "server_config", "shared_socket"]
+
+_log = logging.getLogger("hookcast.serve")
 
 
 # How long an idle client connection stays open after an answer. uvicorn's 5 s broke JW
@@ -38,9 +43,73 @@ def server_config(app: ASGIApp, settings: Settings, *, host: str, port: int) -> 
         access_log=False,
         server_header=False,
         timeout_keep_alive=_KEEP_ALIVE_SECONDS,
+        http=_bounded_protocol(connections_at_most(settings.max_connections)),
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
     )
+
+
+def connections_at_most(wanted: int) -> int:
+    """The client connections `serve` holds open at once: HOOKCAST_MAX_CONNECTIONS, but never
+    more than half the process's open-file limit (`ulimit -n`). The other half is the
+    delivery worker's (its requests in flight, its idle keep-alive connections), the
+    database's and the mailer's: idle connections anyone could open without a key took every
+    file descriptor, and then every account's deliveries failed ("Too many open files",
+    counted against each receiver) and the database answered nothing."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return wanted
+    return max(1, min(wanted, soft // 2))
+
+
+# Said to a connection over the bound, before it is closed (the API's error format).
+_OVER_BOUND_BODY = (
+    b'{"errors":[{"code":"unavailable","description":"the server holds as many connections '
+    b'as it may (HOOKCAST_MAX_CONNECTIONS): try again shortly"}]}'
+)
+_OVER_BOUND = (
+    b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n"
+    b"retry-after: 1\r\nconnection: close\r\ncontent-length: "
+    + str(len(_OVER_BOUND_BODY)).encode()
+    + b"\r\n\r\n"
+    + _OVER_BOUND_BODY
+)
+# Said once a minute at most while connections are refused.
+_REFUSAL_LOG_SECONDS = 60.0
+
+
+def _bounded_protocol(most: int) -> type[HttpToolsProtocol]:
+    """uvicorn's HTTP protocol with two bounds it lacks: at most `most` connections open (a
+    connection over it is answered 503 and closed at once, its descriptor freed), and a
+    connection that sends no request closed after the keep-alive time, as an idle one is
+    (uvicorn armed that timer only after a first answer: a connection that never sent a
+    byte stayed open for as long as its client wished)."""
+    refused_logged_at: list[float] = []  # the loop time of the last refusal logged
+
+    class BoundedProtocol(HttpToolsProtocol):
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            if len(self.connections) > most:  # this one is counted already
+                transport.write(_OVER_BOUND)
+                transport.close()
+                self._log_refusal()
+                return
+            self.timeout_keep_alive_task = self.loop.call_later(
+                self.timeout_keep_alive, self.timeout_keep_alive_handler
+            )
+
+        def _log_refusal(self) -> None:
+            now = self.loop.time()
+            if refused_logged_at and now - refused_logged_at[0] < _REFUSAL_LOG_SECONDS:
+                return
+            refused_logged_at[:] = [now]
+            _log.warning(
+                "serve holds %d client connections, its most (HOOKCAST_MAX_CONNECTIONS, at "
+                "most half of ulimit -n): new ones are answered 503 and closed",
+                most,
+            )
+
+    return BoundedProtocol
 
 
 def shared_socket(host: str, port: int) -> socket.socket:

@@ -150,8 +150,12 @@ class AccountService:
 
     async def set_flowplayer_secret(self, caller: Caller, secret: object = None) -> str:
         """Sets the secret the customer chose (`secret`), or a new random one (None): it
-        signs from the next attempt on, alone (Flowplayer's header carries one signature)."""
-        caller.require(Permission.WRITE)
+        signs from the next attempt on, alone (Flowplayer's header carries one signature).
+        An account setting (PLATFORM): it signs every Flowplayer-format webhook of the
+        account, so a portal session, which sees it on no page, may not set it either (a
+        portal customer would have learnt the secret other customers' receivers check, and
+        a rotation would have made them refuse every delivery)."""
+        caller.require(Permission.PLATFORM)
         chosen = (
             new_organization_secret()
             if secret is None

@@ -105,8 +105,15 @@ class DeliveryService:
         return record
 
     async def retry(self, caller: Caller, delivery_id: str) -> DeliveryRecord:
-        """Sends the delivery again now, whatever its state (a manual resend)."""
+        """Sends the delivery again now, whatever its state (a manual resend). Refused
+        (Conflict) while its webhook cannot be signed, as a test or a held release is: a
+        held Flowplayer delivery sent without the organization secret failed every attempt
+        (a traceback in the log each time, the webhook failing) and was given up."""
         caller.require(Permission.WRITE)
+        record = await self.get(caller, delivery_id)
+        _require_sendable(
+            await self._webhooks.get(caller, record.delivery.webhook_id), self._clock()
+        )
         found = await self._store.reschedule_delivery(
             account_id=caller.account_id, delivery_id=delivery_id, now=self._clock()
         )
@@ -117,7 +124,7 @@ class DeliveryService:
     async def recover(self, caller: Caller, *, webhook_id: str, since: object) -> int:
         """Resends every failed delivery of the webhook created since a time."""
         caller.require(Permission.WRITE)
-        await self._webhooks.get(caller, webhook_id)
+        _require_sendable(await self._webhooks.get(caller, webhook_id), self._clock())
         start = v.timestamp(since, field="since")
         return await self._store.recover_deliveries(
             account_id=caller.account_id, webhook_id=webhook_id, since=start, now=self._clock()
@@ -140,6 +147,7 @@ class DeliveryService:
         than MAX_REPLAY at once is refused (ValidationFailed) with the count."""
         caller.require(Permission.WRITE)
         webhook = await self._webhooks.get(caller, webhook_id)
+        _require_sendable(webhook, self._clock())
         query = ReplayQuery(
             account_id=caller.account_id,
             webhook_id=webhook_id,

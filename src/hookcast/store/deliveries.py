@@ -981,6 +981,14 @@ async def _records(
     ]
 
 
+# The attempts a delivery is read with, its newest: a retry policy makes at most 11 (a few
+# more when workers lose its lease), but a person's retries have no end (up to 100 a second
+# per API key, its rate limit), and every attempt was read with its delivery: 20,000 of
+# them (4 KB bodies) made one GET /v2/deliveries/{id}/ 91 MB and ~3 s of the API's event
+# loop. Its `attempts` still counts them all.
+ATTEMPTS_READ = 50
+
+
 async def _attempts(tx: Transaction, delivery_ids: list[str]) -> dict[str, list[Attempt]]:
     by_delivery: defaultdict[str, list[Attempt]] = defaultdict(list)
     for row in await tx.fetch_mappings(_ATTEMPTS_OF, {"ids": delivery_ids}):
@@ -988,10 +996,27 @@ async def _attempts(tx: Transaction, delivery_ids: list[str]) -> dict[str, list[
     return by_delivery
 
 
+def _newest_attempt_ids(database: str) -> Select[tuple[int]]:
+    """The ids of the newest ATTEMPTS_READ attempts of each delivery bound as `ids`: ranked
+    from the delivery_id index alone (SQLite's holds the rowid, the id), so the rows, each
+    with its response body, are read only for the attempts returned."""
+    ranked = (
+        select(
+            attempts.c.id,
+            func.row_number()
+            .over(partition_by=attempts.c.delivery_id, order_by=attempts.c.id.desc())
+            .label("newness"),
+        )
+        .where(in_list(database, column=attempts.c.delivery_id))
+        .subquery()
+    )
+    return select(ranked.c.id).where(ranked.c.newness <= ATTEMPTS_READ)
+
+
 _ATTEMPTS_OF = Statement(
     lambda database: (
         select(attempts)
-        .where(in_list(database, column=attempts.c.delivery_id))
+        .where(attempts.c.id.in_(_newest_attempt_ids(database)))
         .order_by(attempts.c.delivery_id, attempts.c.number, attempts.c.id)
     )
 )

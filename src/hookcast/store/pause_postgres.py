@@ -47,16 +47,22 @@ _PAUSED = DeliveryStatus.PAUSED.value
 
 
 async def pause_in_stretches(
-    writing: Callable[[], AbstractAsyncContextManager[Transaction]], *, webhook_id: str
+    writing: Callable[[], AbstractAsyncContextManager[Transaction]],
+    *,
+    webhook_id: str,
+    going: Callable[[], bool] = lambda: True,
 ) -> int:
     """Pauses the disabled webhook's pending deliveries, walking its deliveries in the order
     of its (webhook_id, created) index, STRETCH_ROWS at a time; stops once the webhook is
-    enabled again. How many it paused."""
+    enabled again, or before a stretch when `going()` is false (a later walk of it begun,
+    the store closing). How many it paused."""
     after: dict[str, Any] = {"b_created": None, "b_after": ""}
     paused = 0
 
     async def step(tx: Transaction) -> bool:
         nonlocal paused
+        if not going():
+            return False
         state = await tx.fetch_one(_STATE, {"b_id": webhook_id})
         if state is None or state[0]:
             return False

@@ -221,6 +221,9 @@ class SqlStore:
         self._edit_listeners: list[Callable[[str], None]] = []  # watch_edits
         self._walks: dict[str, object] = {}  # `_pause_or_resume_in_batches`
         self._walked: set[str] = set()  # webhooks whose last walk ended (`_walk_needed`)
+        # The pauses a worker's disables started (`_pause_later`), each with its webhook
+        # and walk token; held here, or a running task may be garbage-collected.
+        self._pauses: dict[asyncio.Task[None], tuple[str, object]] = {}
 
     def __repr__(self) -> str:
         return f"SqlStore({self._connector!r})"
@@ -844,7 +847,6 @@ class SqlStore:
         before anything is written, returns the webhooks whose notices it did not cover."""
         made_due = 0
         told: list[Event] = []
-        walk = self.dialect == "sqlite"
         try:
             async with self._writing() as tx:
                 # Webhook rows, then delivery rows, then chain rows, then account rows: the
@@ -884,14 +886,44 @@ class SqlStore:
             self._wakeup.notify()
         # Taken once committed, before anything else runs (no await since the commit): in
         # the order the writes commit, as a save's inside its write (`update_webhook`).
-        newly = _newly_disabled(health, locked.standing)
-        walks = {webhook_id: self._walk_begins(webhook_id) for webhook_id in newly if walk}
-        for webhook_id in sorted(newly):
+        for webhook_id in sorted(_newly_disabled(health, locked.standing)):
             # Their backlogs paused after the recording commits (SQLite: see
             # `_pause_or_resume_in_batches`; PostgreSQL: store/pause_postgres.py): in it,
             # one statement held the loop, or every claim, for all.
-            await self._pause_disabled(webhook_id, now=now, walking=walks.get(webhook_id))
+            walking = self._walk_begins(webhook_id)
+            await self._pause_later(webhook_id, now=now, walking=walking)
         return frozenset()
+
+    async def _pause_later(self, webhook_id: str, *, now: datetime, walking: object) -> None:
+        """Starts the pause of a disabled webhook's backlog, which the recording does not
+        wait for: awaited, the worker's every later result (other accounts' too) waited
+        for the walk behind it in the outcome flusher (delivery/outcomes.py), 23-37 s for
+        100,000 pending on PostgreSQL (docs/delivery.md), and results buffered past their
+        leases could be claimed and sent again by another worker. No await before the task
+        starts (none since the commit): the walks begin in the order the recordings
+        commit."""
+        pause = self._pause_disabled(webhook_id, now=now, walking=walking)
+        task = asyncio.create_task(pause, name=f"hookcast-pause-{webhook_id}")
+        self._pauses[task] = (webhook_id, walking)
+        task.add_done_callback(self._pauses.pop)
+
+    async def settle_pauses(self) -> None:
+        """Waits for the pauses of backlogs that this store's recordings disabled (each
+        logs its own failure): tests, and `close` once it has stopped them."""
+        while running := [task for task in self._pauses if not task.done()]:
+            await asyncio.wait(running)
+
+    async def _stop_pauses(self) -> None:
+        """Stops the pauses under way after the stretch each is in (its token taken back,
+        as a later walk's would: no cancel inside a write) and waits for them. What they
+        leave pending under a disabled webhook is parked by the claims that reach it
+        (delivery/worker.py `_sendable`); on SQLite the next worker's start-up sweep
+        (`finish_walks`) walks it. Waited for instead, a stop (a deploy's) took as long as
+        the walk: 23-37 s for 100,000 pending on PostgreSQL."""
+        for webhook_id, walking in self._pauses.values():
+            if self._walks.get(webhook_id) is walking:
+                del self._walks[webhook_id]
+        await self.settle_pauses()
 
     async def finish_walks(self, now: datetime) -> int:
         """Finishes the walks over webhooks' backlogs that a stopped process cut short
@@ -937,29 +969,33 @@ class SqlStore:
             webhook_unordered = await chain_sql.unordered(tx, webhook_id)
             return webhook_unordered and await chain_sql.has_chains(tx, webhook_id)
 
-    async def _pause_disabled(
-        self, webhook_id: str, *, now: datetime, walking: object | None
-    ) -> None:
+    async def _pause_disabled(self, webhook_id: str, *, now: datetime, walking: object) -> None:
         """The backlog of a webhook the worker's recording disabled, paused after it
-        committed. A failure is logged, not raised: the recording is done, and raised, the
-        worker would record its results again (delivery/outcomes.py `_flush`). What is left
-        pending was made before the disable, which a claim parks rather than sends
-        (delivery/worker.py `_sendable`); on SQLite a worker's start (`finish_walks`) or the
-        webhook's first save since walks again, on PostgreSQL the claims park the rest."""
+        committed (`_pause_later`). A failure is logged, not raised: the recording is done,
+        and nothing waits for the pause. What is left pending was made before the disable,
+        which a claim parks rather than sends (delivery/worker.py `_sendable`); on SQLite a
+        worker's start (`finish_walks`) or the webhook's first save since walks again, on
+        PostgreSQL the claims park the rest. A later walk of the webhook (`walking` no
+        longer its token) stops this one."""
         try:
-            if walking is None:
-                await pause_postgres.pause_in_stretches(self._writing, webhook_id=webhook_id)
-                return
             with self._walking(webhook_id, walking):
-                await self._pause_or_resume_in_batches(
-                    webhook_id, enabled=False, now=now, walking=walking
-                )
-                # Its walk stopped a save's under way, which may have been turning ordering
-                # off: that save's chains are ended here, or they stayed until the next save.
-                if await self._unordered_with_chains(webhook_id):
-                    await self._end_chains_in_slices(webhook_id, now=now, walking=walking)
+                if self.dialect == "sqlite":
+                    await self._pause_in_batches(webhook_id, now=now, walking=walking)
+                else:
+                    await pause_postgres.pause_in_stretches(
+                        self._writing,
+                        webhook_id=webhook_id,
+                        going=lambda: self._walks.get(webhook_id) is walking,
+                    )
         except Exception:
             _log.exception("pausing the backlog of disabled webhook %s failed", webhook_id)
+
+    async def _pause_in_batches(self, webhook_id: str, *, now: datetime, walking: object) -> None:
+        await self._pause_or_resume_in_batches(webhook_id, enabled=False, now=now, walking=walking)
+        # Its walk stopped a save's under way, which may have been turning ordering off:
+        # that save's chains are ended here, or they stayed until the next save.
+        if await self._unordered_with_chains(webhook_id):
+            await self._end_chains_in_slices(webhook_id, now=now, walking=walking)
 
     # the mail outbox (ports/mail.py)
 
@@ -1212,8 +1248,10 @@ class SqlStore:
         await self._wakeup.settle()
 
     async def close(self) -> None:
-        """Waits for accepted publishes, then closes the wake-ups and the connections."""
+        """Waits for accepted publishes, stops the pauses under way at their next stretch,
+        then closes the wake-ups and the connections."""
         await self._appends.drain()
+        await self._stop_pauses()
         await self._statistics.close()
         await self._wakeup.close()
         await self._connector.close()
@@ -1240,6 +1278,8 @@ class _TransactionView(SqlStore):
         self._edit_listeners = []
         # Its own: its walks are in the caller's transaction, which may yet be rolled back.
         self._walks = {}
+        self._walked = set()
+        self._pauses = {}
 
     @asynccontextmanager
     async def _in_callers(self) -> AsyncIterator[Transaction]:
@@ -1285,6 +1325,11 @@ class _TransactionView(SqlStore):
         if handover is not None:
             handover.update(written.handed)
         return ids
+
+    async def _pause_later(self, webhook_id: str, *, now: datetime, walking: object) -> None:
+        """In the caller's transaction, on its connection: paused before the recording
+        returns (a task of its own would share the connection, and outlive a rollback)."""
+        await self._pause_disabled(webhook_id, now=now, walking=walking)
 
     async def close(self) -> None:
         """Nothing to free: the store this view came from owns the connector."""

@@ -6,7 +6,7 @@ only once tracing is on, so a process that does not trace never loads it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from hookcast.ports import Tracer
 
@@ -37,17 +37,24 @@ def traces_endpoint(configured: str, environ: Mapping[str, str]) -> str | None:
 
 
 def open_tracer(
-    configured: str, environ: Mapping[str, str], *, trust_traceparent: bool = False
+    configured: str,
+    environ: Mapping[str, str],
+    *,
+    trust_traceparent: bool = False,
+    on_exported: Callable[[int, bool], None] | None = None,
 ) -> Tracer | None:
     """The process's tracer, exporting over OTLP/HTTP, or None when tracing is off;
     `trust_traceparent` (HOOKCAST_OTEL_TRUST_TRACEPARENT): publishers' traces are continued,
-    their sampling decisions followed (hookcast/tracing/otel.py)."""
+    their sampling decisions followed (hookcast/tracing/otel.py); `on_exported(spans, sent)`
+    is told what became of each batch of spans the exporter was handed."""
     endpoint = traces_endpoint(configured, environ)
     if endpoint is None:
         return None
     from hookcast.tracing.otel import OtelTracer  # only now: see the module's docstring
 
-    return OtelTracer.exporting(endpoint, trust_traceparent=trust_traceparent)
+    return OtelTracer.exporting(
+        endpoint, trust_traceparent=trust_traceparent, on_exported=on_exported
+    )
 
 
 def _flag(environ: Mapping[str, str], name: str) -> str:

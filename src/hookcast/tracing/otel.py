@@ -7,11 +7,17 @@ fan-out's child, whose context is the `traceparent` header the receiver gets). T
 the standard OTEL_* variables itself: OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES, the
 sampler (OTEL_TRACES_SAMPLER, by default: follow the parent, sample new traces), the batch
 processor's OTEL_BSP_* and the exporter's headers, timeout, compression and certificates.
+
+What the exporter did with each batch (sent, or given up on: the collector down or refusing)
+is told to `on_exported` (metrics: hookcast_trace_spans_exported_total). The batch
+processor reports nothing of the spans it drops from a full queue but a WARNING line (its
+own metrics of them are on only under OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED, through an
+OpenTelemetry meter provider, which HookCast does not run): docs/operations.md.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import Token
 
@@ -19,8 +25,8 @@ from opentelemetry import context, trace
 from opentelemetry.context import Context
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
@@ -28,7 +34,10 @@ from hookcast.domain.formats import format_of
 from hookcast.domain.models import DeliveryStatus
 from hookcast.ports import AttemptReport, ClaimedDelivery
 
-__all__ = ["OtelTracer", "traceparent_of"]
+__all__ = ["OnExported", "OtelTracer", "traceparent_of"]
+
+# Told of each batch the exporter was handed: how many spans, and whether it sent them.
+OnExported = Callable[[int, bool], None]
 
 _PROPAGATOR = TraceContextTextMapPropagator()
 _PUBLISH_ROUTE = "/v2/events/"
@@ -50,10 +59,20 @@ class OtelTracer:
         self._trust_traceparent = trust_traceparent
 
     @classmethod
-    def exporting(cls, endpoint: str, *, trust_traceparent: bool = False) -> OtelTracer:
-        """A tracer batching its spans to the OTLP/HTTP `endpoint` (the full traces URL)."""
+    def exporting(
+        cls,
+        endpoint: str,
+        *,
+        trust_traceparent: bool = False,
+        on_exported: OnExported | None = None,
+    ) -> OtelTracer:
+        """A tracer batching its spans to the OTLP/HTTP `endpoint` (the full traces URL),
+        telling `on_exported` what became of each batch."""
         provider = TracerProvider(resource=_resource())
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
+        exporter: SpanExporter = OTLPSpanExporter(endpoint=endpoint)
+        if on_exported is not None:
+            exporter = _Counted(exporter, on_exported)
+        provider.add_span_processor(BatchSpanProcessor(exporter))
         return cls(provider, trust_traceparent=trust_traceparent)
 
     def publish_request(self, traceparent: str | None) -> _RequestTrace:
@@ -99,6 +118,29 @@ class OtelTracer:
     def close(self) -> None:
         # Exports the spans still batched (bounded by the exporter's timeout).
         self._provider.shutdown()
+
+
+class _Counted(SpanExporter):
+    """`exporter`, telling `on_exported` of each batch: the batch processor drops what its
+    exporter returns (a failure, after the OTLP exporter's own retries, is a lost batch)."""
+
+    def __init__(self, exporter: SpanExporter, on_exported: OnExported) -> None:
+        self._exporter = exporter
+        self._on_exported = on_exported
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        result = SpanExportResult.FAILURE
+        try:
+            result = self._exporter.export(spans)
+        finally:  # an exception (logged by the processor) loses the batch too
+            self._on_exported(len(spans), result is SpanExportResult.SUCCESS)
+        return result
+
+    def shutdown(self) -> None:
+        self._exporter.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self._exporter.force_flush(timeout_millis)
 
 
 class _RequestTrace:

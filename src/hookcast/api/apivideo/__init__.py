@@ -16,6 +16,7 @@ from hookcast.api.apivideo import problems
 from hookcast.api.apivideo.auth import Authenticator, random_key
 from hookcast.api.apivideo.rate_headers import RateLimitHeaders
 from hookcast.api.apivideo.routes import ApiVideoState, router
+from hookcast.api.errors import Refused
 from hookcast.api.middleware import read_body, replay
 from hookcast.api.ratelimit import RateLimiter
 from hookcast.api.responses import OrjsonResponse
@@ -34,9 +35,11 @@ def create_apivideo_app(
     token_key: bytes,
     clock: Clock,
     max_body_bytes: int,
+    refused: Refused,
     limiter: RateLimiter | None = None,
 ) -> FastAPI:
-    """The api.video API over `services`; its tokens are signed with `token_key`."""
+    """The api.video API over `services`; its tokens are signed with `token_key`, its error
+    answers counted with `refused`."""
     app = FastAPI(
         title="HookCast: api.video management API",
         version="0.1.0",
@@ -56,8 +59,8 @@ def create_apivideo_app(
     )
     # Not include_router: it would analyse the routes again per application (shared_routes).
     include_once(app, router, default_response_class=OrjsonResponse)
-    problems.install(app)
-    app.add_middleware(BodyLimit, max_body_bytes=max_body_bytes)
+    problems.install(app, refused=refused)
+    app.add_middleware(BodyLimit, max_body_bytes=max_body_bytes, refused=refused)
     app.add_middleware(RateLimitHeaders)
     return app
 
@@ -66,9 +69,10 @@ class BodyLimit:
     """Refuses a body longer than `max_body_bytes` with a 413 problem, before routing, as
     HookCast's own API does (its RequestRules answer in HookCast's error shape)."""
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, refused: Refused) -> None:
         self._app = app
         self._max = max_body_bytes
+        self._refused = refused
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
@@ -78,6 +82,7 @@ class BodyLimit:
         if body is None:
             title = f"The request body is larger than {self._max} bytes."
             response = problems.problem_response(413, [problems.Problem(problems.NO_TYPE, title)])
+            self._refused(413)
             await response(scope, receive, send)
             return
         await self._app(scope, replay(body), send)

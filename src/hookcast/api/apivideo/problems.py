@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from hookcast.api.errors import Refused, counting
 from hookcast.domain.errors import (
     Conflict,
     Forbidden,
@@ -168,10 +169,11 @@ async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
     return problem_response(500, [problem])
 
 
-def install(app: FastAPI) -> None:
-    """Every error the api.video app answers leaves it in the problem shape."""
-    app.add_exception_handler(ProblemError, _problem)
-    app.add_exception_handler(HookcastError, _hookcast)
-    app.add_exception_handler(RequestValidationError, _validation)
-    app.add_exception_handler(HTTPException, _http)
-    app.add_exception_handler(Exception, _unexpected)
+def install(app: FastAPI, *, refused: Refused) -> None:
+    """Every error the api.video app answers leaves it in the problem shape, counted with
+    `refused`."""
+    app.add_exception_handler(ProblemError, counting(_problem, refused))
+    app.add_exception_handler(HookcastError, counting(_hookcast, refused))
+    app.add_exception_handler(RequestValidationError, counting(_validation, refused))
+    app.add_exception_handler(HTTPException, counting(_http, refused))
+    app.add_exception_handler(Exception, counting(_unexpected, refused))

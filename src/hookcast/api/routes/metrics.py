@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request, Response
+from starlette.exceptions import HTTPException
 
 from hookcast.api.deps import ServicesDep
-from hookcast.api.errors import error_response
 from hookcast.api.operations import Operations
 from hookcast.metrics import CONTENT_TYPE_LATEST
 
@@ -24,11 +24,8 @@ async def metrics(
 ) -> Response:
     operations: Operations = request.app.state.operations
     if operations.metrics_token and not _token_matches(authorization, operations.metrics_token):
-        return error_response(
-            401,
-            code="unauthorized",
-            description="send 'Authorization: Bearer <HOOKCAST_METRICS_TOKEN>'",
-        )
+        # Raised: the error handler answers it in the API's format, and counts it.
+        raise HTTPException(401, "send 'Authorization: Bearer <HOOKCAST_METRICS_TOKEN>'")
     body = await operations.metrics.render(
         services.store, now=datetime.now(UTC), heartbeat=operations.heartbeat
     )

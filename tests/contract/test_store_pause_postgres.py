@@ -6,6 +6,7 @@ up to 12 s late against 0.3 s)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import replace
@@ -15,7 +16,7 @@ import asyncpg  # type: ignore[import-untyped]
 import pytest
 
 from hookcast.domain.models import DeliveryStatus
-from hookcast.store import SqlStore, pause_postgres, slices
+from hookcast.store import SqlStore, open_store, pause_postgres, slices
 from hookcast.store.connector import Transaction
 from support import factories as make
 from support.publishing import account_with_webhook
@@ -129,3 +130,74 @@ async def test_a_save_of_a_webhook_disabled_already_walks_nothing(
     assert walked >= ROWS // STRETCH
     assert len(commits) == walked
     assert await _statuses(postgres_database, hook.id) == {"paused": ROWS}
+
+
+class _Killed(Exception):
+    """The process stopped here."""
+
+
+async def _pause_cut_short(store: SqlStore, monkeypatch: pytest.MonkeyPatch) -> tuple[str, str]:
+    """A webhook with ROWS deliveries due, whose pause the process 'stopped' after its
+    first stretch committed; (account id, webhook id)."""
+    acme, hook = await account_with_webhook(store)
+    await store.append_events(
+        events=[make.event(acme.id) for _ in range(ROWS)], fanout=make.fanout_to(hook.id)
+    )
+
+    async def stop() -> None:
+        raise _Killed
+
+    with monkeypatch.context() as patched:
+        _after_each_commit(patched, stop)
+        with pytest.raises(_Killed):
+            await store.update_webhook(replace(hook, enabled=False), make.later(1))
+    return acme.id, hook.id
+
+
+async def test_a_pause_cut_short_is_finished_when_a_worker_starts(
+    pg_store: SqlStore, postgres_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Until a claim parked them, `deliveries list --status pending` and the counts showed
+    the rest pending under the disabled webhook (a retry due hours later, for hours)."""
+    _, hook_id = await _pause_cut_short(pg_store, monkeypatch)
+    assert await _statuses(postgres_database, hook_id) == {
+        "paused": STRETCH,
+        "pending": ROWS - STRETCH,
+    }
+
+    assert await pg_store.finish_walks(make.later(2)) == 1
+
+    assert await _statuses(postgres_database, hook_id) == {"paused": ROWS}
+    assert await pg_store.finish_walks(make.later(2)) == 0  # nothing left to finish
+
+
+async def test_two_workers_starting_together_both_finish_the_pause(
+    pg_store: SqlStore, postgres_database: str, secret_key: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both find the webhook and walk it: each stretch pauses only what is still pending."""
+    monkeypatch.setattr(pause_postgres, "STRETCH_ROWS", STRETCH)
+    _, hook_id = await _pause_cut_short(pg_store, monkeypatch)
+    other = await open_store(postgres_database, secret_key=secret_key)
+    try:
+        first, second = await asyncio.gather(
+            pg_store.finish_walks(make.later(2)), other.finish_walks(make.later(2))
+        )
+    finally:
+        await other.close()
+
+    assert (first, second) == (1, 1)
+    assert await _statuses(postgres_database, hook_id) == {"paused": ROWS}
+
+
+async def test_the_start_leaves_a_webhook_resumed_since_alone(
+    pg_store: SqlStore, postgres_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Resumed after the stop, the webhook has nothing paused and nothing to walk."""
+    account_id, hook_id = await _pause_cut_short(pg_store, monkeypatch)
+    hook = await pg_store.get_webhook(account_id, hook_id)
+    assert hook is not None
+    await pg_store.update_webhook(replace(hook, enabled=True), make.later(2))
+
+    assert await pg_store.finish_walks(make.later(3)) == 0
+
+    assert await _statuses(postgres_database, hook_id) == {"pending": ROWS}

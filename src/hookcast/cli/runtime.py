@@ -174,7 +174,7 @@ class Runtime:
         self.services.events.handoff = worker if handoff is None else handoff(worker)
         self.metrics.heartbeat = worker.heartbeat
         self.metrics.outage = worker.outage  # hookcast_database_writable
-        finishing = asyncio.create_task(self._finish_walks())
+        finishing = asyncio.create_task(self._finish_walks(worker.outage))
         try:
             await worker.run(stop)
         finally:
@@ -187,14 +187,16 @@ class Runtime:
                 if task is not None:
                     await task
 
-    async def _finish_walks(self) -> None:
-        """SQLite: the walks over webhooks' backlogs a stopped process cut short, finished
-        beside the worker (store/cut_short.py). A failure is logged: the next start, or
-        the webhook's next save, walks again."""
+    async def _finish_walks(self, outage: Outage) -> None:
+        """The walks over webhooks' backlogs a stopped process cut short, finished beside
+        the worker (store/cut_short.py; on PostgreSQL a pause's). A failure is said as the
+        worker's are (`outage`: a database gone is one line, not a traceback, as when it
+        goes away just as a worker starts): the next start, or on SQLite the webhook's next
+        save, walks again."""
         try:
             walked = await self.store.finish_walks(utc_now())
-        except Exception:
-            _log.exception("finishing the walks cut short by a stopped process failed")
+        except Exception as error:
+            outage.failed("finishing the walks cut short by a stopped process", error)
         else:
             if walked:
                 _log.info("finished the walks of %d webhooks cut short by a stop", walked)

@@ -58,7 +58,7 @@ from sqlalchemy.sql.selectable import NamedFromClause
 
 from hookcast.domain.models import DeliveryStatus
 from hookcast.store.horizon import DAY_MICROS, day_start
-from hookcast.store.sql import in_list
+from hookcast.store.sql import in_list, written_status
 from hookcast.store.tables import deliveries
 from hookcast.store.types import Timestamp, to_micros
 
@@ -74,7 +74,7 @@ __all__ = [
 
 # Written into the SQL (the module docstring says why): `status = PENDING` is the partial
 # indexes' own predicate, which a bound status cannot be proved to imply.
-PENDING: ColumnElement[str] = literal_column(f"'{DeliveryStatus.PENDING.value}'", String)
+PENDING: ColumnElement[str] = written_status(DeliveryStatus.PENDING)
 _ONE: ColumnElement[int] = literal_column("1", Integer)
 
 

@@ -15,7 +15,9 @@ disable (the webhook's `last_modified`), and a worker claiming one parks it, pau
 A publish after the commit reads the webhook disabled and holds its deliveries. Each
 stretch share-locks the webhook's row and goes on only while it is disabled: a resume
 waits for the stretch under way, and then the walk stops, so no delivery is paused behind
-the resume's statement. Cut short (the process stopped), the rest is parked as claimed.
+the resume's statement. Cut short (the process stopped), the walk is done again when a
+worker starts (store/cut_short.py, sql_store.py `finish_walks`); until then a claim parks
+what it reaches.
 Leases are kept: a worker sending one of these right now still records its attempt
 (record_results leaves a paused delivery paused unless the attempt completes it).
 """

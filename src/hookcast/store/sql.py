@@ -12,6 +12,7 @@ from sqlalchemy import (
     any_,
     bindparam,
     func,
+    literal_column,
     select,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -19,6 +20,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.dml import Insert
 
 from hookcast.domain.errors import ValidationFailed
+from hookcast.domain.models import DeliveryStatus
 from hookcast.ports import PageRequest
 from hookcast.store.connector import Transaction
 from hookcast.store.statement import Statement
@@ -32,6 +34,7 @@ __all__ = [
     "lock_in_order",
     "notify",
     "paginate",
+    "written_status",
 ]
 
 NOTIFY_CHANNEL = "hookcast_deliveries"
@@ -45,6 +48,14 @@ def in_list(database: str, *, column: ColumnElement[Any], name: str = "ids") -> 
         return column == any_(bindparam(name, type_=ARRAY(String)))
     values = func.json_each(bindparam(name, type_=JsonText)).table_valued("value")
     return column.in_(select(values.c.value))
+
+
+def written_status(status: DeliveryStatus) -> ColumnElement[str]:
+    """`status` written into the SQL, not bound: the predicate of a partial index of
+    deliveries (pending, paused, waiting, held), which a bound status cannot be proved to
+    imply (SQLite never uses the index then, and PostgreSQL's generic plan, kept after five
+    runs of a prepared statement, cannot)."""
+    return literal_column(f"'{status.value}'", String)
 
 
 def lock_in_order(column: ColumnElement[Any]) -> Statement:

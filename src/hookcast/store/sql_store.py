@@ -926,22 +926,26 @@ class SqlStore:
         await self.settle_pauses()
 
     async def finish_walks(self, now: datetime) -> int:
-        """SQLite: finishes the walks over webhooks' backlogs that a stopped process cut
-        short (store/cut_short.py), each as the webhook's save would, with its settings as
-        they are now: a resumed webhook's deliveries still paused are sent (due at `now`),
-        a paused one's still pending paused, ordering turned off finished, chains a walk
-        had not started yet started. Run as a worker starts; a walk of this process begun
-        meanwhile stops it for that webhook (that one walks everything again). How many
-        webhooks it walked. Not on PostgreSQL: there a pause cut short (the only change
-        made in stretches, store/pause_postgres.py) leaves pending deliveries under a
-        disabled webhook, which the claims park as they reach them; the others are one
-        transaction each."""
-        if self.dialect != "sqlite":
-            return 0
+        """Finishes the walks over webhooks' backlogs that a stopped process cut short
+        (store/cut_short.py), each as the webhook's save would, with its settings as they
+        are now. SQLite: a resumed webhook's deliveries still paused are sent (due at
+        `now`), a paused one's still pending paused, ordering turned off finished, chains a
+        walk had not started yet started; a walk of this process begun meanwhile stops it
+        for that webhook (that one walks everything again). PostgreSQL: a disabled
+        webhook's deliveries still pending paused (the only change made in stretches there,
+        store/pause_postgres.py), a stretch at a time; a resume meanwhile stops it. Run as
+        a worker starts. How many webhooks it walked.
+
+        Two workers starting together may both walk a webhook: each stretch pauses only
+        what is still pending, so the second pauses what the first has not reached and
+        reads the rest (a pause saved meanwhile walks beside them the same way)."""
         async with self._scanning() as tx:
             owing = await cut_short.owing_walks(tx)
         for webhook_id in owing:
-            await self._walk_again(webhook_id, now=now)
+            if self.dialect == "sqlite":
+                await self._walk_again(webhook_id, now=now)
+            else:
+                await pause_postgres.pause_in_stretches(self._writing, webhook_id=webhook_id)
         return len(owing)
 
     async def _walk_again(self, webhook_id: str, *, now: datetime) -> None:

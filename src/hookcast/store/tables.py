@@ -363,6 +363,16 @@ deliveries = Table(
         sqlite_where=text("status = 'held'"),
         postgresql_where=text("status = 'held'"),
     ),
+    # A webhook's paused deliveries (migration 0025): whether it has one, or all of them, read
+    # by a resume on PostgreSQL (every save of an enabled webhook) and the start-up sweep
+    # for walks cut short (store/cut_short.py) without reading its whole history. No entry
+    # for a pending or finished delivery: the hot path's rows never enter it.
+    Index(
+        "ix_deliveries_paused",
+        "webhook_id",
+        sqlite_where=text("status = 'paused'"),
+        postgresql_where=text("status = 'paused'"),
+    ),
     # A coalescing webhook's deliveries of one update key: the older ones a new one supersedes.
     Index(
         "ix_deliveries_coalesce",

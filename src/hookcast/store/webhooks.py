@@ -32,7 +32,7 @@ from hookcast.ports import Page, WebhookHealth, WebhookQuery
 from hookcast.store.connector import Row, Transaction
 from hookcast.store.crypto import SecretBox
 from hookcast.store.rows import webhook_from_row, webhook_values
-from hookcast.store.sql import count, in_list, lock_in_order, paginate
+from hookcast.store.sql import count, in_list, lock_in_order, paginate, written_status
 from hookcast.store.statement import Query, Statement
 from hookcast.store.tables import accounts, deliveries, webhook_events, webhook_sites, webhooks
 from hookcast.store.types import Timestamp
@@ -56,7 +56,6 @@ __all__ = [
 
 FLOWPLAYER = "flowplayer"  # the format whose webhooks sign with the account's secret
 _PENDING = DeliveryStatus.PENDING.value
-_PAUSED = DeliveryStatus.PAUSED.value
 
 
 async def create_webhook(tx: Transaction, *, webhook: Webhook, box: SecretBox) -> None:
@@ -369,10 +368,16 @@ _DELETE_SITES = Statement(
 )
 _INSERT_EVENT = Statement(lambda _: insert(webhook_events))
 _INSERT_SITE = Statement(lambda _: insert(webhook_sites))
+# Through ix_deliveries_paused, the status written in (store/sql.py `written_status`): run
+# on every save of an enabled webhook, under its row lock, it read the webhook's whole
+# history through (webhook_id, created) for the paused deliveries it almost never has.
 _RESUME = Statement(
     lambda _: (
         update(deliveries)
-        .where(deliveries.c.webhook_id == bindparam("b_id"), deliveries.c.status == _PAUSED)
+        .where(
+            deliveries.c.webhook_id == bindparam("b_id"),
+            deliveries.c.status == written_status(DeliveryStatus.PAUSED),
+        )
         .values(status=_PENDING, next_attempt_at=bindparam("b_now", type_=Timestamp))
     )
 )

@@ -945,7 +945,11 @@ class SqlStore:
             if self.dialect == "sqlite":
                 await self._walk_again(webhook_id, now=now)
             else:
-                await pause_postgres.pause_in_stretches(self._writing, webhook_id=webhook_id)
+                # A walk of its own, as a disable's: a later one of this process (a worker's
+                # disable of that webhook) stops it rather than walking beside it.
+                walking = self._walk_begins(webhook_id)
+                with self._walking(webhook_id, walking):
+                    await self._pause_in_stretches(webhook_id, walking=walking)
         return len(owing)
 
     async def _walk_again(self, webhook_id: str, *, now: datetime) -> None:
@@ -973,22 +977,27 @@ class SqlStore:
         """The backlog of a webhook the worker's recording disabled, paused after it
         committed (`_pause_later`). A failure is logged, not raised: the recording is done,
         and nothing waits for the pause. What is left pending was made before the disable,
-        which a claim parks rather than sends (delivery/worker.py `_sendable`); on SQLite a
-        worker's start (`finish_walks`) or the webhook's first save since walks again, on
-        PostgreSQL the claims park the rest. A later walk of the webhook (`walking` no
-        longer its token) stops this one."""
+        which a claim parks rather than sends (delivery/worker.py `_sendable`); a worker's
+        start (`finish_walks`, either database) or, on SQLite, the webhook's first save since
+        walks again. A later walk of the webhook (`walking` no longer its token) stops this
+        one."""
         try:
             with self._walking(webhook_id, walking):
                 if self.dialect == "sqlite":
                     await self._pause_in_batches(webhook_id, now=now, walking=walking)
                 else:
-                    await pause_postgres.pause_in_stretches(
-                        self._writing,
-                        webhook_id=webhook_id,
-                        going=lambda: self._walks.get(webhook_id) is walking,
-                    )
+                    await self._pause_in_stretches(webhook_id, walking=walking)
         except Exception:
             _log.exception("pausing the backlog of disabled webhook %s failed", webhook_id)
+
+    async def _pause_in_stretches(self, webhook_id: str, *, walking: object) -> None:
+        """PostgreSQL: the disabled webhook's pending deliveries paused a stretch at a time
+        (store/pause_postgres.py), until a later walk of it takes `walking`'s place."""
+        await pause_postgres.pause_in_stretches(
+            self._writing,
+            webhook_id=webhook_id,
+            going=lambda: self._walks.get(webhook_id) is walking,
+        )
 
     async def _pause_in_batches(self, webhook_id: str, *, now: datetime, walking: object) -> None:
         await self._pause_or_resume_in_batches(webhook_id, enabled=False, now=now, walking=walking)

@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from hookcast.store import SqlStore
 from hookcast.store.deliveries import ATTEMPTS_OF
 from support import factories as make
+from support.publishing import account_with_webhook
 
 pytestmark = pytest.mark.postgres
 
@@ -70,10 +71,7 @@ async def test_a_delivery_reads_its_newest_attempts_by_index_as_attempts_grow(
 ) -> None:
     # Every GET of a delivery and every page of a delivery log reads its newest attempts:
     # a scan of every attempt (each with its response body) grew them with the table.
-    acme = make.account()
-    await pg_store.create_account(acme)
-    hook = make.webhook(acme.id)
-    await pg_store.create_webhook(hook)
+    acme, hook = await account_with_webhook(pg_store)
     await pg_store.append_events(
         events=[make.event(acme.id) for _ in range(200)], fanout=make.fanout_to(hook.id)
     )

@@ -211,3 +211,19 @@ async def _published_and_claimed(
         now=now + timedelta(seconds=1), limit=10, lease_seconds=60
     )
     return sorted(claimed, key=lambda c: (c.created, c.delivery_id))
+
+
+async def test_a_held_delivery_offers_no_send_now_until_the_secret_is_set(board: Board) -> None:
+    # A Flowplayer webhook's deliveries are held while the account has no organization
+    # secret to sign them with: "Send now" on one always answered "That did not work".
+    site_id = await board.site()
+    webhook = await board.webhook(site_id, format="flowplayer", events=["VIDEO_READY"])
+    item = {"event": "media_available", "site_id": site_id, "media_id": "Held0001"}
+    await board.runtime.services.events.publish(admin_of(board), item)
+    await board.sign_in(board.admin)
+
+    page = (await board.client.get(f"/webhooks/{webhook.id}")).text
+
+    (row,) = [row for row in page.split('<li class="log-row" id="d-')[1:] if "Held0001" in row]
+    assert 'data-status="held"' in row, row
+    assert not any(f">{label}</button>" in row for label in ("Send again", "Retry", "Send now"))

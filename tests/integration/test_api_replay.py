@@ -14,10 +14,10 @@ from hookcast.services import deliveries as delivery_service
 SINCE = "2000-01-01T00:00:00Z"
 
 
-async def _discarded(api: Api, media: list[str]) -> str:
+async def _discarded(api: Api, media: list[str], **metadata: Any) -> str:
     """A webhook whose deliveries of `media` (one media_available each) are discarded."""
     await api.site(SITE_ID)
-    hook = await api.webhook([SITE_ID], enabled=False)
+    hook = await api.webhook([SITE_ID], enabled=False, **metadata)
     for media_id in media:
         event = {"event": "media_available", "site_id": SITE_ID, "media_id": media_id}
         published = await api.call("POST", "/v2/events/", json=event)
@@ -85,3 +85,17 @@ async def test_wrong_choices_are_clear_400s_and_viewers_may_not_replay(api: Api)
         "POST", f"{path}replay/", json={"since": SINCE}, key=await api.key(Role.EDITOR)
     )
     assert editor.json() == {"replayed": 1}
+
+
+async def test_a_dry_run_counts_for_a_flowplayer_webhook_awaiting_its_secret(api: Api) -> None:
+    # A dry run sends nothing: it counts what a replay would send once the secret is set.
+    # The replay itself waits for the secret, as a retry or a release of held ones does.
+    flowplayer = {"format": "flowplayer", "events": ["VIDEO_READY"]}
+    path = await _discarded(api, ["MEDIA001", "MEDIA002"], **flowplayer)
+
+    dry = await _replay(api, path, dry_run=True)
+
+    assert dry.status_code == 202, dry.text
+    assert dry.json() == {"would_replay": 2}
+    refused = assert_error(await _replay(api, path), 409, "conflict")
+    assert "Flowplayer organization secret, and none is set" in refused

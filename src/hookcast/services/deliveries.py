@@ -144,10 +144,10 @@ class DeliveryService:
         """Resends every finished delivery of the webhook created in [since, until), perhaps
         only those about one resource id or of one event type (in the webhook's format's
         names), in publish order; with `dry_run`, only counts them. Returns how many. More
-        than MAX_REPLAY at once is refused (ValidationFailed) with the count."""
+        than MAX_REPLAY at once is refused (ValidationFailed) with the count; a replay (not
+        a dry run) while the webhook cannot be signed, too (Conflict)."""
         caller.require(Permission.WRITE)
         webhook = await self._webhooks.get(caller, webhook_id)
-        _require_sendable(webhook, self._clock())
         query = ReplayQuery(
             account_id=caller.account_id,
             webhook_id=webhook_id,
@@ -162,6 +162,8 @@ class DeliveryService:
         )
         if query.until is not None and query.until <= query.since:
             raise ValidationFailed("until must be later than since", field="until")
+        if not dry_run:  # a dry run sends nothing: it counts, secret or none
+            _require_sendable(webhook, self._clock())
         matched = await self._store.replay_deliveries(
             query, now=self._clock(), limit=MAX_REPLAY, dry_run=dry_run
         )

@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 from board import Board, admin_of
 
-from hookcast.domain.models import LastError, WebhookState
+from hookcast.domain.models import DeliveryStatus, LastError, WebhookState
 from hookcast.ports import ClaimedDelivery, WebhookHealth
+from support import factories
 from support.factories import retry_later, succeeded
 
 HTML = {"Accept": "text/html,application/xhtml+xml"}
@@ -227,3 +228,24 @@ async def test_a_held_delivery_offers_no_send_now_until_the_secret_is_set(board:
     (row,) = [row for row in page.split('<li class="log-row" id="d-')[1:] if "Held0001" in row]
     assert 'data-status="held"' in row, row
     assert not any(f">{label}</button>" in row for label in ("Send again", "Retry", "Send now"))
+
+
+async def test_resending_failed_deliveries_waits_for_the_secret_too(board: Board) -> None:
+    # The recover form's "Resend failed" answered 409 for a Flowplayer webhook without the
+    # organization secret (a resend could not be signed): the page says when it can.
+    site_id = await board.site()
+    webhook = await board.webhook(site_id, format="flowplayer", events=["VIDEO_READY"])
+    given_up = factories.event(board.account_id, site_id, created=datetime.now(UTC))
+    await board.runtime.store.append_events(
+        events=[given_up],
+        fanout=lambda events: [
+            factories.delivery(e, webhook.id, status=DeliveryStatus.FAILED) for e in events
+        ],
+    )
+    await board.sign_in(board.admin)
+
+    page = (await board.client.get(f"/webhooks/{webhook.id}")).text
+
+    assert "1 delivery failed for good" in page
+    assert ">Resend failed</button>" not in page
+    assert "once the account's Flowplayer organization secret is set" in page

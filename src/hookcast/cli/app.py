@@ -22,7 +22,13 @@ from hookcast.cli import (
     webhook_actions,
     webhooks,
 )
-from hookcast.cli.database import describe, load_settings, migration_report, not_connected
+from hookcast.cli.database import (
+    another_deliverer,
+    describe,
+    load_settings,
+    migration_report,
+    not_connected,
+)
 from hookcast.cli.help import PlainGroup
 from hookcast.cli.loop import run_loop
 from hookcast.cli.operator import database_failed, with_runtime
@@ -173,6 +179,7 @@ def serve(
         from hookcast.cli.runtime import Runtime, settle_heap
         from hookcast.cli.serving import AnnouncingServer, server_config
         from hookcast.cli.signposts import signposts
+        from hookcast.delivery.liveness import AnotherDeliverer
 
         runtime = await Runtime.open(settings)
         first_key = await runtime.services.accounts.bootstrap_admin_key()
@@ -184,7 +191,11 @@ def serve(
             runtime.app(
                 with_worker=not no_worker,
                 # A supervisor restarts a process that exits, not one that keeps answering.
-                on_delivery_failure=lambda: server.stop_failed(_DELIVERY_DIED),
+                on_delivery_failure=lambda error: server.stop_failed(
+                    another_deliverer(settings)
+                    if isinstance(error, AnotherDeliverer)
+                    else _DELIVERY_DIED
+                ),
             ),
             settings,
             host=host,
@@ -272,7 +283,12 @@ def worker(
                 exporter.shutdown()
         log.info("stopped")
 
-    with_runtime(run)
+    from hookcast.delivery.liveness import AnotherDeliverer
+
+    try:
+        with_runtime(run)
+    except AnotherDeliverer:
+        fail(another_deliverer(settings))
 
 
 def _refuse_a_database_without_schema(settings: Settings) -> None:

@@ -180,6 +180,16 @@ class DeliveryQueue(Protocol):
         same transaction. Returns how many deliveries were taken back, and when this
         worker's registration began."""
 
+    async def start_sole_worker(
+        self, worker_id: str, now: datetime, *, alive_after: datetime
+    ) -> Beat | datetime:
+        """The start of the only worker there may be (SQLite: one delivering process):
+        unless another registered worker beat at or after `alive_after`, registers this one
+        and takes back every other worker's leases, in one write (on SQLite the write lock
+        makes the check and the registration one step: of two starting at once, the second
+        sees the first). Returns that beat, or, when another worker beat since
+        `alive_after`, its latest beat, having changed nothing."""
+
     async def beat_and_read_due(
         self, worker_id: str, now: datetime, *, stale_before: datetime | None = None
     ) -> Beat:

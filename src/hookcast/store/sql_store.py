@@ -1030,6 +1030,23 @@ class SqlStore:
             return Beat(taken=taken, registered=registered[-1])
         return await self._beat_on_postgres(worker_id, now, stale_before, read_due=False)
 
+    async def start_sole_worker(
+        self, worker_id: str, now: datetime, *, alive_after: datetime
+    ) -> Beat | datetime:
+        found: list[datetime] = []
+        registered: list[datetime] = []
+
+        async def start(tx: Transaction) -> int:
+            other = await worker_sql.latest_other_beat(tx, worker_id=worker_id, since=alive_after)
+            if other is not None:
+                found.append(other)
+                return 0
+            registered.append(await worker_sql.beat(tx, worker_id=worker_id, now=now))
+            return await worker_sql.take_back(tx, now=now, stale_before=now)
+
+        taken = await self._making_due(start)
+        return found[-1] if found else Beat(taken=taken, registered=registered[-1])
+
     async def beat_and_read_due(
         self, worker_id: str, now: datetime, *, stale_before: datetime | None = None
     ) -> Beat:

@@ -155,7 +155,8 @@ def serve(
     """Run the API, the dashboard and (unless --no-worker) a delivery worker in one process.
 
     The database is HOOKCAST_DATABASE_URL (default: hookcast.db in this directory), created
-    or upgraded first as `hookcast migrate` does.
+    or upgraded first as `hookcast migrate` does. On SQLite only one process delivers: with
+    its worker, serve exits 1 while another process delivers from the file.
 
     Example: hookcast serve --host 0.0.0.0 --port 8000
     """
@@ -248,7 +249,8 @@ def worker(
     ] = None,
     metrics_host: Annotated[str, typer.Option(help="Address for --metrics-port.")] = "127.0.0.1",
 ) -> None:
-    """Deliver only (no API). Run any number against one PostgreSQL database.
+    """Deliver only (no API). Run any number against one PostgreSQL database; on SQLite only
+    one process delivers, and this exits 1 while another does.
 
     Example: HOOKCAST_DATABASE_URL=postgresql://... hookcast worker --concurrency 256
     --metrics-port 9100

@@ -281,9 +281,12 @@ async def test_a_sole_worker_starts_only_once_every_other_worker_is_silent(
     assert isinstance(started, Beat)
     assert (started.taken, started.registered) == (2, make.later(4))
     assert await queue.next_due_at() == make.later(4)
-    # Registered: a third is refused by it.
+    # Registered: a third is refused by it, until it stops and says so.
     third = await queue.start_sole_worker("third", make.later(5), alive_after=make.later(3))
     assert third == make.later(4)
+    await queue.resign_worker("second")
+    third = await queue.start_sole_worker("third", make.later(5), alive_after=make.later(3))
+    assert isinstance(third, Beat)
 
 
 async def test_still_leased_names_the_leases_that_hold(

@@ -9,9 +9,10 @@ so what a killed worker held is due again within a few seconds. A sole worker (S
 delivering process) takes back every other worker's leases when it starts, but only once
 none of them is alive: one that beat within `stale_after_seconds` is waited for until it
 would be stale, and if it beat again meanwhile the start is refused (`AnotherDeliverer`)
-before anything was taken back. It took them back at once, so a second `serve` started on
-the file by mistake made the first one's deliveries in flight and queued due again, and
-sent them twice (docs/operations.md). The check and the registration are one write, so of
+before anything was taken back; one that stopped with SIGTERM said so (`resign`) and is
+not waited for. It took them back at once, so a second `serve` started on the file by
+mistake made the first one's deliveries in flight and queued due again, and sent them
+twice (docs/operations.md). The check and the registration are one write, so of
 two starting at once the second sees the first. A worker whose own beats have not reached
 the database lately (an outage) beats once before it takes anything back: otherwise the
 first worker back would find every other one dead.
@@ -132,6 +133,16 @@ class Liveness:
         seen = await self._start_alone(self._clock())
         if seen is not None:
             raise AnotherDeliverer(f"another worker beat at {seen.isoformat()}")
+
+    async def resign(self) -> None:
+        """After the last beat, a sole worker that stopped says so (the beats have stopped):
+        the next start on the file need not wait for its beat to go stale."""
+        if not self._options.sole_worker:
+            return  # others take back what it still holds only once it is stale, as before
+        try:
+            await self._queue.resign_worker(self._worker_id)
+        except Exception as error:  # the next start waits for its beat to go stale instead
+            _log.info("could not record that this worker stopped: %s", error)
 
     async def _start_alone(self, now: datetime) -> datetime | None:
         """The sole worker's registration; another worker's beat since `stale_after_seconds`

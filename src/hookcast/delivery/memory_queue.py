@@ -175,6 +175,11 @@ class MemoryDeliveryQueue:
         beat = await self.beat_worker(worker_id, now, stale_before=stale_before)
         return replace(beat, next_due=await self.next_due_at())
 
+    async def resign_worker(self, worker_id: str) -> None:
+        """Dates the worker's last beat at the epoch (stale to every look)."""
+        if worker_id in self.workers:
+            self.workers[worker_id] = datetime.min.replace(tzinfo=UTC)
+
     async def take_back_leases(self, *, now: datetime, stale_before: datetime) -> int:
         """Forgets workers last seen before `stale_before`; makes pending deliveries leased
         to unregistered workers due at `now`."""

@@ -180,6 +180,7 @@ class DeliveryWorker:
             beating.cancel()
             watching.cancel()
             await asyncio.gather(beating, watching, return_exceptions=True)
+            await self._liveness.resign()
 
     # Handoff: deliveries from publishes in this process
 

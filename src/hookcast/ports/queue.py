@@ -197,6 +197,11 @@ class DeliveryQueue(Protocol):
         look at the next due time rides on its beat (PostgreSQL: in the beat's own
         statement, one round trip a second instead of two)."""
 
+    async def resign_worker(self, worker_id: str) -> None:
+        """A worker that stopped says so: its registration is left as stale as can be, so
+        the next start of a sole worker need not wait for it to go stale, and takes back
+        whatever it still held."""
+
     async def take_back_leases(self, *, now: datetime, stale_before: datetime) -> int:
         """Forgets the workers whose last beat is before `stale_before`, and makes every
         pending delivery leased to a worker not registered due at `now` (a lost lease).

@@ -1080,6 +1080,10 @@ class SqlStore:
             next_due = now  # what was taken back is due now; the beat's read came before
         return Beat(taken=taken, registered=look.started, next_due=next_due)
 
+    async def resign_worker(self, worker_id: str) -> None:
+        async with self._writing() as tx:
+            await worker_sql.resign(tx, worker_id=worker_id)
+
     async def take_back_leases(self, *, now: datetime, stale_before: datetime) -> int:
         return await self._making_due(
             lambda tx: worker_sql.take_back(tx, now=now, stale_before=stale_before)

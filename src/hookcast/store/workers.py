@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import String, bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -32,6 +32,7 @@ __all__ = [
     "beat_and_look",
     "latest_other_beat",
     "register_claimer",
+    "resign",
     "take_back",
 ]
 
@@ -148,6 +149,22 @@ _LATEST_OTHER = Statement(
     lambda _: select(func.max(workers.c.last_seen)).where(
         workers.c.id != bindparam("b_worker", type_=String),
         workers.c.last_seen >= bindparam("b_since", type_=Timestamp),
+    )
+)
+
+
+async def resign(tx: Transaction, *, worker_id: str) -> None:
+    """Dates the worker's last beat at the epoch: stale to every look from now on, it is
+    forgotten, and what it still holds taken back, by the next `take_back`."""
+    await tx.execute(_RESIGN, {"b_worker": worker_id, "b_epoch": _EPOCH})
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_RESIGN = Statement(
+    lambda _: (
+        update(workers)
+        .where(workers.c.id == bindparam("b_worker", type_=String))
+        .values(last_seen=bindparam("b_epoch", type_=Timestamp))
     )
 )
 

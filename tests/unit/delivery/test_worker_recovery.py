@@ -171,6 +171,23 @@ async def test_a_sole_worker_started_right_after_a_kill_sends_what_it_held_once_
     assert len(queue.attempts) == 3
 
 
+async def test_a_sole_worker_started_after_another_stopped_does_not_wait_for_its_beat() -> None:
+    """A sole worker that stops says so: the next start (a restart after SIGTERM) need
+    not wait `stale_after_seconds` for its last beat to go stale."""
+    queue = MemoryDeliveryQueue()
+    _fill(queue, 2)
+    options = WorkerOptions(idle_wait_seconds=0.05, stale_after_seconds=60.0, sole_worker=True)
+    sender = RecordingSender()
+    first = DeliveryWorker(queue, sender, clock=_running_clock(), options=options)
+    await _run_until(first, sender, requests=2)
+    _fill(queue, 1)
+
+    restarted = DeliveryWorker(queue, sender, clock=_running_clock(), options=options)
+    await _run_until(restarted, sender, requests=3)  # WAIT, 10 s, is far below 60 s
+
+    assert len(queue.attempts) == 3
+
+
 class AliveElsewhereQueue(MemoryDeliveryQueue):
     """Another delivering process beats "other" whenever this one's worker looks."""
 

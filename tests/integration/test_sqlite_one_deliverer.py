@@ -81,7 +81,7 @@ async def test_a_second_serve_on_the_first_ones_port_takes_nothing_from_it(
         receiver = await hookcast.receiver(answer(200, delay=1.0))
         first, ids = await _first_delivering(procs, hookcast, receiver)
         assert first.port is not None
-        second = procs._start(["serve", "--port", str(first.port)], first.port, {})
+        second = procs.serve_on(first.port)
 
         assert await second.wait_exit(3 * DEADLINE) == 1, second.log_tail()
         await _all_received_once(receiver, ids, first)

@@ -78,6 +78,13 @@ def _fill(queue: MemoryDeliveryQueue, count: int) -> list[str]:
     return ids
 
 
+async def _held_by(queue: MemoryDeliveryQueue, worker_id: str, count: int = 3) -> None:
+    """`count` deliveries leased to `worker_id`, which beat at NOW."""
+    _fill(queue, count)
+    await queue.beat_worker(worker_id, NOW)
+    await queue.claim_due_deliveries(now=NOW, limit=count, lease_seconds=60, worker_id=worker_id)
+
+
 class Clock:
     def __init__(self, now: datetime) -> None:
         self.now = now
@@ -134,9 +141,7 @@ async def test_the_worker_stops_sending_while_sent_but_unrecorded_reach_their_bo
 
 async def test_a_sole_worker_sends_at_once_what_a_dead_worker_held() -> None:
     queue = MemoryDeliveryQueue()
-    _fill(queue, 3)
-    await queue.beat_worker("killed", NOW)
-    await queue.claim_due_deliveries(now=NOW, limit=3, lease_seconds=60, worker_id="killed")
+    await _held_by(queue, "killed")
     sender = RecordingSender()
     options = WorkerOptions(idle_wait_seconds=0.05, sole_worker=True)
     # "killed" beat 3 s ago (stale after 2 s), and its leases run 57 s more.
@@ -159,9 +164,7 @@ async def test_a_sole_worker_started_right_after_a_kill_sends_what_it_held_once_
     """The killed worker beat just now: the sole worker waits until that beat is stale
     (`stale_after_seconds`), then takes its leases back."""
     queue = MemoryDeliveryQueue()
-    _fill(queue, 3)
-    await queue.beat_worker("killed", NOW)
-    await queue.claim_due_deliveries(now=NOW, limit=3, lease_seconds=60, worker_id="killed")
+    await _held_by(queue, "killed")
     sender = RecordingSender()
     options = WorkerOptions(idle_wait_seconds=0.05, stale_after_seconds=0.2, sole_worker=True)
     worker = DeliveryWorker(queue, sender, clock=_running_clock(), options=options)
@@ -200,9 +203,7 @@ class AliveElsewhereQueue(MemoryDeliveryQueue):
 
 async def test_a_sole_worker_is_refused_while_another_worker_beats_and_takes_nothing() -> None:
     queue = AliveElsewhereQueue()
-    _fill(queue, 3)
-    await queue.beat_worker("other", NOW)
-    await queue.claim_due_deliveries(now=NOW, limit=3, lease_seconds=60, worker_id="other")
+    await _held_by(queue, "other")
     sender = RecordingSender()
     options = WorkerOptions(idle_wait_seconds=0.05, stale_after_seconds=0.2, sole_worker=True)
     worker = DeliveryWorker(queue, sender, clock=_running_clock(), options=options)
@@ -217,9 +218,7 @@ async def test_a_sole_worker_is_refused_while_another_worker_beats_and_takes_not
 
 async def test_a_worker_takes_back_the_leases_of_a_worker_that_stopped_beating() -> None:
     queue = BeatCountingQueue()
-    _fill(queue, 3)
-    await queue.beat_worker("killed", NOW)
-    await queue.claim_due_deliveries(now=NOW, limit=3, lease_seconds=60, worker_id="killed")
+    await _held_by(queue, "killed")
     sender = RecordingSender()
     clock = Clock(NOW + timedelta(seconds=1))
     worker = DeliveryWorker(queue, sender, clock=clock, options=FAST)
@@ -266,9 +265,7 @@ class OutageQueue(BeatCountingQueue):
 
 async def test_after_an_outage_a_worker_beats_again_before_it_takes_anything_back() -> None:
     queue = OutageQueue()
-    _fill(queue, 3)
-    await queue.beat_worker("other", NOW)
-    await queue.claim_due_deliveries(now=NOW, limit=3, lease_seconds=60, worker_id="other")
+    await _held_by(queue, "other")
     sender = RecordingSender()
     clock = Clock(NOW)
     worker = DeliveryWorker(queue, sender, clock=clock, options=FAST)

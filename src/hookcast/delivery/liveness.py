@@ -153,7 +153,7 @@ class Liveness:
                 self._worker_id, now, alive_after=self._stale_before(now)
             )
         except Exception as error:  # as a beat's: the database may be down for a while
-            self._outage.failed("recording the worker's heartbeat", error)
+            self._outage.failed("registering the worker", error)
             return None
         if isinstance(started, datetime):
             return started

@@ -12,7 +12,7 @@ import pytest
 from hookcast.delivery.memory_queue import MemoryDeliveryQueue
 from hookcast.domain.leases import MAX_LEASE_LOSSES
 from hookcast.domain.models import Delivery, DeliveryStatus, Event
-from hookcast.ports import ClaimedDelivery, DeliveryQueue
+from hookcast.ports import Beat, ClaimedDelivery, DeliveryQueue
 from hookcast.store import SqlStore, open_store
 from support import factories as make
 
@@ -258,6 +258,35 @@ async def test_the_leases_of_a_worker_that_stopped_beating_are_taken_back_due_no
     await queue.record_results([make.succeeded(kept, at=make.later(6))], [])
     await queue.record_results([make.succeeded(again, at=make.later(6))], [])
     assert await queue.next_due_at() is None
+
+
+async def test_a_sole_worker_starts_only_once_every_other_worker_is_silent(
+    backend: tuple[DeliveryQueue, Seed],
+) -> None:
+    """SQLite's one delivering process: a start that finds another worker's beat since
+    `alive_after` changes nothing and says when that worker beat; one that finds none
+    registers and takes back everything the others held."""
+    queue, seed = backend
+    await seed(2)
+    await queue.beat_worker("first", make.later(1))
+    await queue.claim_due_deliveries(
+        now=make.later(1), limit=2, lease_seconds=LEASE, worker_id="first"
+    )
+
+    refused = await queue.start_sole_worker("second", make.later(2), alive_after=make.later(1))
+    assert refused == make.later(1)
+    assert await queue.next_due_at() == make.later(1 + LEASE)  # still leased to "first"
+
+    started = await queue.start_sole_worker("second", make.later(4), alive_after=make.later(2))
+    assert isinstance(started, Beat)
+    assert (started.taken, started.registered) == (2, make.later(4))
+    assert await queue.next_due_at() == make.later(4)
+    # Registered: a third is refused by it, until it stops and says so.
+    third = await queue.start_sole_worker("third", make.later(5), alive_after=make.later(3))
+    assert third == make.later(4)
+    await queue.resign_worker("second")
+    third = await queue.start_sole_worker("third", make.later(5), alive_after=make.later(3))
+    assert isinstance(third, Beat)
 
 
 async def test_still_leased_names_the_leases_that_hold(

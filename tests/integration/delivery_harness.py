@@ -321,6 +321,10 @@ class Processes:
         port = closed_port()
         return self._start(["serve", "--port", str(port), *args], port, env)
 
+    def serve_on(self, port: int, *args: str) -> ServerProcess:
+        """`hookcast serve` on `port`, which may be taken (another serve's)."""
+        return self._start(["serve", "--port", str(port), *args], port, {})
+
     def worker(self, *args: str, **env: str) -> ServerProcess:
         return self._start(["worker", *args], None, env)
 

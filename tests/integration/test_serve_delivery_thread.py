@@ -71,7 +71,9 @@ async def test_a_worker_that_crashes_is_logged_at_once_and_reported_to_serve(
     monkeypatch.setattr(DeliveryWorker, "run", crash)
     reported = asyncio.Event()
     async with Deployment.open(database_url) as hookcast:
-        app = hookcast.runtime.app(with_worker=True, on_delivery_failure=reported.set)
+        app = hookcast.runtime.app(
+            with_worker=True, on_delivery_failure=lambda _error: reported.set()
+        )
         async with app.router.lifespan_context(app):
             # Reported while the server runs, on its loop: not only once it is shut down.
             async with asyncio.timeout(BOUND):

@@ -22,7 +22,13 @@ from hookcast.cli import (
     webhook_actions,
     webhooks,
 )
-from hookcast.cli.database import describe, load_settings, migration_report, not_connected
+from hookcast.cli.database import (
+    another_deliverer,
+    describe,
+    load_settings,
+    migration_report,
+    not_connected,
+)
 from hookcast.cli.help import PlainGroup
 from hookcast.cli.loop import run_loop
 from hookcast.cli.operator import database_failed, with_runtime
@@ -149,7 +155,8 @@ def serve(
     """Run the API, the dashboard and (unless --no-worker) a delivery worker in one process.
 
     The database is HOOKCAST_DATABASE_URL (default: hookcast.db in this directory), created
-    or upgraded first as `hookcast migrate` does.
+    or upgraded first as `hookcast migrate` does. On SQLite only one process delivers: with
+    its worker, serve exits 1 while another process delivers from the file.
 
     Example: hookcast serve --host 0.0.0.0 --port 8000
     """
@@ -173,6 +180,7 @@ def serve(
         from hookcast.cli.runtime import Runtime, settle_heap
         from hookcast.cli.serving import AnnouncingServer, server_config
         from hookcast.cli.signposts import signposts
+        from hookcast.delivery.liveness import AnotherDeliverer
 
         runtime = await Runtime.open(settings)
         first_key = await runtime.services.accounts.bootstrap_admin_key()
@@ -184,7 +192,11 @@ def serve(
             runtime.app(
                 with_worker=not no_worker,
                 # A supervisor restarts a process that exits, not one that keeps answering.
-                on_delivery_failure=lambda: server.stop_failed(_DELIVERY_DIED),
+                on_delivery_failure=lambda error: server.stop_failed(
+                    another_deliverer(settings)
+                    if isinstance(error, AnotherDeliverer)
+                    else _DELIVERY_DIED
+                ),
             ),
             settings,
             host=host,
@@ -237,7 +249,8 @@ def worker(
     ] = None,
     metrics_host: Annotated[str, typer.Option(help="Address for --metrics-port.")] = "127.0.0.1",
 ) -> None:
-    """Deliver only (no API). Run any number against one PostgreSQL database.
+    """Deliver only (no API). Run any number against one PostgreSQL database; on SQLite only
+    one process delivers, and this exits 1 while another does.
 
     Example: HOOKCAST_DATABASE_URL=postgresql://... hookcast worker --concurrency 256
     --metrics-port 9100
@@ -272,7 +285,12 @@ def worker(
                 exporter.shutdown()
         log.info("stopped")
 
-    with_runtime(run)
+    from hookcast.delivery.liveness import AnotherDeliverer
+
+    try:
+        with_runtime(run)
+    except AnotherDeliverer:
+        fail(another_deliverer(settings))
 
 
 def _refuse_a_database_without_schema(settings: Settings) -> None:

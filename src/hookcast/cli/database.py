@@ -14,7 +14,24 @@ if TYPE_CHECKING:
     from hookcast.config import Settings
     from hookcast.store.migrate import Migration
 
-__all__ = ["describe", "load_settings", "migration_report", "missing_database", "not_connected"]
+__all__ = [
+    "another_deliverer",
+    "describe",
+    "load_settings",
+    "migration_report",
+    "missing_database",
+    "not_connected",
+]
+
+
+def another_deliverer(settings: Settings) -> str:
+    """Why a `serve` or `worker` on a SQLite file another process delivers from did not
+    start delivering (delivery/liveness.py's AnotherDeliverer), and what to do."""
+    return (
+        f"another process delivers from this SQLite file ({describe(settings)}), and on "
+        "SQLite only one may: stop that one first, or run this one as an API server beside "
+        "it with `hookcast serve --no-worker`"
+    )
 
 
 def load_settings() -> Settings:

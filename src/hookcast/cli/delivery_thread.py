@@ -18,7 +18,9 @@ in-flight deliveries and closes its store, and only then does the API's store cl
 
 A thread that ends before it is stopped (its store would not open, the worker raised) is
 logged at once, traceback and all, and reported to `on_failure` on the API's loop: `serve`
-then stops and exits non-zero, so that a supervisor restarts it. Left running, it would
+then stops and exits non-zero, so that a supervisor restarts it. A worker refused because
+another process delivers from the SQLite file (AnotherDeliverer) is reported alone: `serve`
+says it in one line. Left running, it would
 accept publishes that nothing delivers; stopped, what it accepted waits in the database.
 """
 
@@ -34,6 +36,7 @@ from datetime import datetime
 from hookcast.bootstrap import open_settings_store
 from hookcast.cli.loop import run_loop
 from hookcast.config import Settings
+from hookcast.delivery.liveness import AnotherDeliverer
 from hookcast.delivery.worker import DeliveryWorker
 from hookcast.ports import ClaimedDelivery, Handoff, Lease
 from hookcast.store import SqlStore
@@ -73,7 +76,7 @@ class CrossThreadHandoff:
 class DeliveryThread:
     """Runs `run_worker` on a thread with its own event loop and a store on `settings`'
     database; the API's `store` forwards its wake-ups to it while it runs. If the thread
-    ends other than by `stop()`, it logs why and calls `on_failure` on the API's loop."""
+    ends other than by `stop()`, it logs why and calls `on_failure(error)` on the API's loop."""
 
     def __init__(
         self,
@@ -81,7 +84,7 @@ class DeliveryThread:
         store: SqlStore,
         run_worker: RunWorker,
         *,
-        on_failure: Callable[[], None] | None = None,
+        on_failure: Callable[[BaseException], None] | None = None,
     ) -> None:
         self._settings = settings
         self._api_store = store
@@ -122,13 +125,15 @@ class DeliveryThread:
             self._started.set()  # also when it failed before it started
 
     def _failed(self, exc: BaseException) -> None:
-        _log.error(
-            "the delivery thread died: nothing is delivered until serve is restarted "
-            "(accepted events wait in the database)",
-            exc_info=exc,
-        )
+        if not isinstance(exc, AnotherDeliverer):  # nothing died: serve says why it stops
+            _log.error(
+                "the delivery thread died: nothing is delivered until serve is restarted "
+                "(accepted events wait in the database)",
+                exc_info=exc,
+            )
         if self._on_failure is not None and self._api_loop is not None:
-            _call_soon(self._api_loop, self._on_failure)
+            on_failure = self._on_failure
+            _call_soon(self._api_loop, lambda: on_failure(exc))
 
     async def _deliver(self) -> None:
         loop = asyncio.get_running_loop()

@@ -166,6 +166,13 @@ class Runtime:
         hand their deliveries to the worker through `handoff(worker)` (default: the worker
         itself, on this loop)."""
         worker, sender = self.worker(concurrency=concurrency, heartbeat=heartbeat)
+        try:
+            # Before pruning and mail start: on SQLite, a second delivering process is
+            # refused here (AnotherDeliverer) having done nothing.
+            await worker.start()
+        except BaseException:
+            await sender.close()
+            raise
         # One outage line for the process, whichever of them finds the database gone.
         retention = self.retention(worker.outage)
         pruning = asyncio.create_task(retention.run(stop)) if retention is not None else None
@@ -227,10 +234,13 @@ class Runtime:
         )
 
     def app(
-        self, *, with_worker: bool, on_delivery_failure: Callable[[], None] | None = None
+        self,
+        *,
+        with_worker: bool,
+        on_delivery_failure: Callable[[BaseException], None] | None = None,
     ) -> FastAPI:
         """The API and dashboard; `with_worker`, a delivery thread too, whose death (logged
-        by it) is reported to `on_delivery_failure` on the server's loop."""
+        by it) is reported to `on_delivery_failure`, with its error, on the server's loop."""
         from hookcast.api import create_app
         from hookcast.dashboard import dashboard_key, install_dashboard
         from hookcast.tokens import derive_key
@@ -277,11 +287,11 @@ class Runtime:
         return app
 
     def delivery_thread(
-        self, heartbeat: Heartbeat, *, on_failure: Callable[[], None] | None = None
+        self, heartbeat: Heartbeat, *, on_failure: Callable[[BaseException], None] | None = None
     ) -> DeliveryThread:
         """`serve`'s worker, on a thread and event loop of its own beside the API's
         (cli/delivery_thread.py), on a store of its own, reporting to this process's metrics;
-        `on_failure` runs on the API's loop if the thread dies."""
+        `on_failure(error)` runs on the API's loop if the thread dies."""
         from hookcast.cli.delivery_thread import DeliveryThread
 
         async def run_worker(

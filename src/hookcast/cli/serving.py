@@ -202,8 +202,10 @@ class AnnouncingServer(uvicorn.Server):
             should_exit = await self.on_tick(counter)
 
     def stop_failed(self, reason: str) -> None:
-        """Stops serving as SIGTERM would (from the server's loop); `failure` says why."""
-        self.failure = reason
+        """Stops serving as SIGTERM would (from the server's loop); `failure` says why (the
+        first reason given: a worker refused while a failed bind stops serve says it later)."""
+        if self.failure is None:
+            self.failure = reason
         self.should_exit = True
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:

@@ -6,10 +6,16 @@ beat or claim registers it again: an idle deployment's beats were most of its
 transactions); taking leases brings the next beat back within `beat_seconds` of the last.
 On each beat it also takes back the leases of workers silent for `stale_after_seconds`,
 so what a killed worker held is due again within a few seconds. A sole worker (SQLite: one
-delivering process) takes back every other worker's leases when it starts: none of them
-can be alive. A worker whose own beats have not reached the database lately (an outage)
-beats once before it takes anything back: otherwise the first worker back would find
-every other one dead.
+delivering process) takes back every other worker's leases when it starts, but only once
+none of them is alive: one that beat within `stale_after_seconds` is waited for until it
+would be stale, and if it beat again meanwhile the start is refused (`AnotherDeliverer`)
+before anything was taken back; one that stopped with SIGTERM said so (`resign`) and is
+not waited for. It took them back at once, so a second `serve` started on the file by
+mistake made the first one's deliveries in flight and queued due again, and sent them
+twice (docs/operations.md). The check and the registration are one write, so of
+two starting at once the second sees the first. A worker whose own beats have not reached
+the database lately (an outage) beats once before it takes anything back: otherwise the
+first worker back would find every other one dead.
 
 While the worker waits for work (`looking`), each beat also reads the next due time
 (`DeliveryQueue.beat_and_read_due`: on PostgreSQL in the beat's own statement), which the
@@ -43,11 +49,20 @@ from datetime import datetime, timedelta
 from hookcast.delivery.options import WorkerOptions
 from hookcast.delivery.outage import Outage
 from hookcast.delivery.waiting import first_of
-from hookcast.ports import Clock, DeliveryQueue
+from hookcast.ports import Beat, Clock, DeliveryQueue
 
-__all__ = ["DueRead", "Liveness"]
+__all__ = ["AnotherDeliverer", "DueRead", "Liveness"]
 
 _log = logging.getLogger("hookcast.worker")
+
+# A sole worker that found another one's fresh beat waits until that beat is this much
+# older than `stale_after_seconds` before it looks again: a live worker beats at least every
+# 2 * `beat_seconds` (1 s), so one that did not beat by then is dead.
+_STALE_MARGIN_SECONDS = 0.25
+
+
+class AnotherDeliverer(Exception):
+    """A sole worker's start found another worker alive: nothing was taken back."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,10 +117,48 @@ class Liveness:
 
     async def start(self) -> None:
         """Registers this worker, then takes back the leases of workers found dead (all
-        others' when this is the sole worker). Failures are logged: the beats retry."""
+        others' when this is the sole worker, or raises AnotherDeliverer if one is alive).
+        Failures are logged: the beats retry."""
         now = self._clock()
-        stale_before = now if self._options.sole_worker else self._stale_before(now)
-        await self._beat(now, stale_before, read_due=False)
+        if not self._options.sole_worker:
+            await self._beat(now, self._stale_before(now), read_due=False)
+            return
+        seen = await self._start_alone(now)
+        if seen is None:
+            return
+        # Killed (its beats stopped) or alive: asked again once it would be stale, at most
+        # `stale_after_seconds` and the margin from now.
+        stale_in = (seen - now).total_seconds() + self._options.stale_after_seconds
+        await asyncio.sleep(max(0.0, stale_in) + _STALE_MARGIN_SECONDS)
+        seen = await self._start_alone(self._clock())
+        if seen is not None:
+            raise AnotherDeliverer(f"another worker beat at {seen.isoformat()}")
+
+    async def resign(self) -> None:
+        """After the last beat, a sole worker that stopped says so (the beats have stopped):
+        the next start on the file need not wait for its beat to go stale."""
+        if not self._options.sole_worker:
+            return  # others take back what it still holds only once it is stale, as before
+        try:
+            await self._queue.resign_worker(self._worker_id)
+        except Exception as error:  # the next start waits for its beat to go stale instead
+            _log.info("could not record that this worker stopped: %s", error)
+
+    async def _start_alone(self, now: datetime) -> datetime | None:
+        """The sole worker's registration; another worker's beat since `stale_after_seconds`
+        ago if one is alive (nothing done then). A failure is logged: the beats retry."""
+        sent_at = self._beaten_at = asyncio.get_running_loop().time()
+        try:
+            started = await self._queue.start_sole_worker(
+                self._worker_id, now, alive_after=self._stale_before(now)
+            )
+        except Exception as error:  # as a beat's: the database may be down for a while
+            self._outage.failed("registering the worker", error)
+            return None
+        if isinstance(started, datetime):
+            return started
+        self._beat_taken(started, now, sent_at)
+        return None
 
     async def run(self, stop: asyncio.Event) -> None:
         """Beats until `stop` is set: every `beat_seconds` while holding leases, twice as
@@ -176,15 +229,19 @@ class Liveness:
             self._outage.failed("recording the worker's heartbeat", error)
             read = DueRead(sent_at=sent_at, next_due=None, failed=True)
         else:
-            self._outage.worked()
-            self._last_beat = now
-            if beat.taken:
-                _log.warning("took back %d deliveries leased to workers that stopped", beat.taken)
+            self._beat_taken(beat, now, sent_at)
             read = DueRead(sent_at=sent_at, next_due=next_due, failed=not read_due)
-            self._answered(beat.registered, sent_at)
         if read_due:
             self._latest = read
         return read
+
+    def _beat_taken(self, beat: Beat, now: datetime, sent_at: float) -> None:
+        """The database took the beat sent at loop time `sent_at` for `now`."""
+        self._outage.worked()
+        self._last_beat = now
+        if beat.taken:
+            _log.warning("took back %d deliveries leased to workers that stopped", beat.taken)
+        self._answered(beat.registered, sent_at)
 
     def _answered(self, registered: datetime, sent_at: float) -> None:
         """A beat sent at loop time `sent_at` was taken: it vouches for this worker until

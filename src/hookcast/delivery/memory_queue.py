@@ -158,12 +158,27 @@ class MemoryDeliveryQueue:
         taken = await self.take_back_leases(now=now, stale_before=stale_before)
         return Beat(taken=taken, registered=registered)
 
+    async def start_sole_worker(
+        self, worker_id: str, now: datetime, *, alive_after: datetime
+    ) -> Beat | datetime:
+        """Registers the worker and takes back every other's leases, unless another beat
+        at or after `alive_after` (then its latest beat, and nothing changed)."""
+        others = [seen for w, seen in self.workers.items() if w != worker_id]
+        if others and max(others) >= alive_after:
+            return max(others)
+        return await self.beat_worker(worker_id, now, stale_before=now)
+
     async def beat_and_read_due(
         self, worker_id: str, now: datetime, *, stale_before: datetime | None = None
     ) -> Beat:
         """`beat_worker`, then `next_due_at`."""
         beat = await self.beat_worker(worker_id, now, stale_before=stale_before)
         return replace(beat, next_due=await self.next_due_at())
+
+    async def resign_worker(self, worker_id: str) -> None:
+        """Dates the worker's last beat at the epoch (stale to every look)."""
+        if worker_id in self.workers:
+            self.workers[worker_id] = datetime.min.replace(tzinfo=UTC)
 
     async def take_back_leases(self, *, now: datetime, stale_before: datetime) -> int:
         """Forgets workers last seen before `stale_before`; makes pending deliveries leased

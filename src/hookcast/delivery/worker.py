@@ -93,6 +93,7 @@ class DeliveryWorker:
             outage=self.outage,
             on_beat=self._beat_answered,
         )
+        self._started = False  # registered (`start`)
         self._held_for_beat = False  # _start_ready held starts until the next beat answers
         # Found dead: which queued leases still hold is being asked (`_confirm_leases`);
         # nothing starts meanwhile. `_confirm_again`: found dead again during the ask.
@@ -138,9 +139,17 @@ class DeliveryWorker:
         """Attempts recorded; read by tests and metrics."""
         return self._outcomes.delivered
 
+    async def start(self) -> None:
+        """Registers this worker and takes back the leases of the dead (`run` does it if
+        not done). A sole worker raises AnotherDeliverer, having taken nothing, while
+        another worker is alive (delivery/liveness.py)."""
+        if not self._started:
+            await self._liveness.start()
+            self._started = True
+
     async def run(self, stop: asyncio.Event) -> None:
         """Delivers until `stop` is set, then finishes or releases in-flight work."""
-        await self._liveness.start()
+        await self.start()
         beating = asyncio.create_task(self._liveness.run(stop), name="hookcast-liveness")
         watching = asyncio.create_task(self._edits.run(stop), name="hookcast-edits")
         unwatch = self._queue.watch_edits(self._edits.edited)
@@ -171,6 +180,7 @@ class DeliveryWorker:
             beating.cancel()
             watching.cancel()
             await asyncio.gather(beating, watching, return_exceptions=True)
+            await self._liveness.resign()
 
     # Handoff: deliveries from publishes in this process
 

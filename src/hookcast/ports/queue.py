@@ -180,12 +180,27 @@ class DeliveryQueue(Protocol):
         same transaction. Returns how many deliveries were taken back, and when this
         worker's registration began."""
 
+    async def start_sole_worker(
+        self, worker_id: str, now: datetime, *, alive_after: datetime
+    ) -> Beat | datetime:
+        """The start of the only worker there may be (SQLite: one delivering process):
+        unless another registered worker beat at or after `alive_after`, registers this one
+        and takes back every other worker's leases, in one write (on SQLite the write lock
+        makes the check and the registration one step: of two starting at once, the second
+        sees the first). Returns that beat, or, when another worker beat since
+        `alive_after`, its latest beat, having changed nothing."""
+
     async def beat_and_read_due(
         self, worker_id: str, now: datetime, *, stale_before: datetime | None = None
     ) -> Beat:
         """`beat_worker`, and `next_due_at` read after the beat was sent: an idle worker's
         look at the next due time rides on its beat (PostgreSQL: in the beat's own
         statement, one round trip a second instead of two)."""
+
+    async def resign_worker(self, worker_id: str) -> None:
+        """A worker that stopped says so: its registration is left as stale as can be, so
+        the next start of a sole worker need not wait for it to go stale, and takes back
+        whatever it still held."""
 
     async def take_back_leases(self, *, now: datetime, stale_before: datetime) -> int:
         """Forgets the workers whose last beat is before `stale_before`, and makes every

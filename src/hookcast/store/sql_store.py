@@ -1043,6 +1043,23 @@ class SqlStore:
             return Beat(taken=taken, registered=registered[-1])
         return await self._beat_on_postgres(worker_id, now, stale_before, read_due=False)
 
+    async def start_sole_worker(
+        self, worker_id: str, now: datetime, *, alive_after: datetime
+    ) -> Beat | datetime:
+        found: list[datetime] = []
+        registered: list[datetime] = []
+
+        async def start(tx: Transaction) -> int:
+            other = await worker_sql.latest_other_beat(tx, worker_id=worker_id, since=alive_after)
+            if other is not None:
+                found.append(other)
+                return 0
+            registered.append(await worker_sql.beat(tx, worker_id=worker_id, now=now))
+            return await worker_sql.take_back(tx, now=now, stale_before=now)
+
+        taken = await self._making_due(start)
+        return found[-1] if found else Beat(taken=taken, registered=registered[-1])
+
     async def beat_and_read_due(
         self, worker_id: str, now: datetime, *, stale_before: datetime | None = None
     ) -> Beat:
@@ -1075,6 +1092,10 @@ class SqlStore:
         if taken and (next_due is None or next_due > now):
             next_due = now  # what was taken back is due now; the beat's read came before
         return Beat(taken=taken, registered=look.started, next_due=next_due)
+
+    async def resign_worker(self, worker_id: str) -> None:
+        async with self._writing() as tx:
+            await worker_sql.resign(tx, worker_id=worker_id)
 
     async def take_back_leases(self, *, now: datetime, stale_before: datetime) -> int:
         return await self._making_due(

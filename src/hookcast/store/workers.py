@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
-from sqlalchemy import String, bindparam, delete, select, update
+from sqlalchemy import String, bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.sql.dml import Insert
@@ -26,7 +26,15 @@ from hookcast.store.statement import IN_ORDER, Statement
 from hookcast.store.tables import deliveries, workers
 from hookcast.store.types import Timestamp, from_micros, to_micros
 
-__all__ = ["BeatLook", "beat", "beat_and_look", "register_claimer", "take_back"]
+__all__ = [
+    "BeatLook",
+    "beat",
+    "beat_and_look",
+    "latest_other_beat",
+    "register_claimer",
+    "resign",
+    "take_back",
+]
 
 
 async def beat(tx: Transaction, *, worker_id: str, now: datetime) -> datetime:
@@ -127,6 +135,38 @@ def _beat_look_and_due() -> Statement:
     Compiled on first use, as every statement is."""
     due = NEXT_DUE.compiled(PGDialect_asyncpg()).sql  # type: ignore[no-untyped-call]
     return Statement.written("postgresql", _BEAT_AND_LOOK_SQL.format(f",\n    ({due})"))
+
+
+async def latest_other_beat(tx: Transaction, *, worker_id: str, since: datetime) -> datetime | None:
+    """The latest beat of a registered worker other than `worker_id` at or after `since`
+    (None: every other one is silent since)."""
+    row = await tx.fetch_one(_LATEST_OTHER, {"b_worker": worker_id, "b_since": since})
+    latest: datetime | None = None if row is None else row[0]
+    return latest
+
+
+_LATEST_OTHER = Statement(
+    lambda _: select(func.max(workers.c.last_seen)).where(
+        workers.c.id != bindparam("b_worker", type_=String),
+        workers.c.last_seen >= bindparam("b_since", type_=Timestamp),
+    )
+)
+
+
+async def resign(tx: Transaction, *, worker_id: str) -> None:
+    """Dates the worker's last beat at the epoch: stale to every look from now on, it is
+    forgotten, and what it still holds taken back, by the next `take_back`."""
+    await tx.execute(_RESIGN, {"b_worker": worker_id, "b_epoch": _EPOCH})
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_RESIGN = Statement(
+    lambda _: (
+        update(workers)
+        .where(workers.c.id == bindparam("b_worker", type_=String))
+        .values(last_seen=bindparam("b_epoch", type_=Timestamp))
+    )
+)
 
 
 async def take_back(tx: Transaction, *, now: datetime, stale_before: datetime) -> int:

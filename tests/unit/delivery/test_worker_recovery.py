@@ -1,16 +1,18 @@
 """Crash recovery: a worker takes back the leases of workers that stopped beating (a sole
-worker, all others' when it starts), and keeps what it has sent but not recorded bounded, so
-that a kill -9 re-sends fewer than twice the larger of its concurrency and its recording
-batch (delivery/options.py `unrecorded_bound`)."""
+worker, all others' when it starts, once none is alive; refused while one is), and keeps
+what it has sent but not recorded bounded, so that a kill -9 re-sends fewer than twice the
+larger of its concurrency and its recording batch (delivery/options.py
+`unrecorded_bound`)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
 
 import pytest
 
+from hookcast.delivery.liveness import AnotherDeliverer
 from hookcast.delivery.memory_queue import MemoryDeliveryQueue
 from hookcast.delivery.worker import DeliveryWorker, WorkerOptions
 from hookcast.domain.health import WebhookHealth
@@ -76,6 +78,13 @@ def _fill(queue: MemoryDeliveryQueue, count: int) -> list[str]:
     return ids
 
 
+async def _held_by(queue: MemoryDeliveryQueue, worker_id: str, count: int = 3) -> None:
+    """`count` deliveries leased to `worker_id`, which beat at NOW."""
+    _fill(queue, count)
+    await queue.beat_worker(worker_id, NOW)
+    await queue.claim_due_deliveries(now=NOW, limit=count, lease_seconds=60, worker_id=worker_id)
+
+
 class Clock:
     def __init__(self, now: datetime) -> None:
         self.now = now
@@ -132,14 +141,12 @@ async def test_the_worker_stops_sending_while_sent_but_unrecorded_reach_their_bo
 
 async def test_a_sole_worker_sends_at_once_what_a_dead_worker_held() -> None:
     queue = MemoryDeliveryQueue()
-    _fill(queue, 3)
-    await queue.beat_worker("killed", NOW)
-    await queue.claim_due_deliveries(now=NOW, limit=3, lease_seconds=60, worker_id="killed")
+    await _held_by(queue, "killed")
     sender = RecordingSender()
     options = WorkerOptions(idle_wait_seconds=0.05, sole_worker=True)
-    # A second after the kill: "killed" beat a second ago, and its leases run 59 s more.
+    # "killed" beat 3 s ago (stale after 2 s), and its leases run 57 s more.
     worker = DeliveryWorker(
-        queue, sender, clock=lambda: NOW + timedelta(seconds=1), options=options
+        queue, sender, clock=lambda: NOW + timedelta(seconds=3), options=options
     )
 
     await _run_until(worker, sender, requests=3)
@@ -147,11 +154,71 @@ async def test_a_sole_worker_sends_at_once_what_a_dead_worker_held() -> None:
     assert len(queue.attempts) == 3
 
 
+def _running_clock() -> Callable[[], datetime]:
+    """NOW, moving on with the loop's time from the call."""
+    began = asyncio.get_running_loop().time()
+    return lambda: NOW + timedelta(seconds=asyncio.get_running_loop().time() - began)
+
+
+async def test_a_sole_worker_started_right_after_a_kill_sends_what_it_held_once_stale() -> None:
+    """The killed worker beat just now: the sole worker waits until that beat is stale
+    (`stale_after_seconds`), then takes its leases back."""
+    queue = MemoryDeliveryQueue()
+    await _held_by(queue, "killed")
+    sender = RecordingSender()
+    options = WorkerOptions(idle_wait_seconds=0.05, stale_after_seconds=0.2, sole_worker=True)
+    worker = DeliveryWorker(queue, sender, clock=_running_clock(), options=options)
+
+    await _run_until(worker, sender, requests=3)
+
+    assert len(queue.attempts) == 3
+
+
+async def test_a_sole_worker_started_after_another_stopped_does_not_wait_for_its_beat() -> None:
+    """A sole worker that stops says so: the next start (a restart after SIGTERM) need
+    not wait `stale_after_seconds` for its last beat to go stale."""
+    queue = MemoryDeliveryQueue()
+    _fill(queue, 2)
+    options = WorkerOptions(idle_wait_seconds=0.05, stale_after_seconds=60.0, sole_worker=True)
+    sender = RecordingSender()
+    first = DeliveryWorker(queue, sender, clock=_running_clock(), options=options)
+    await _run_until(first, sender, requests=2)
+    _fill(queue, 1)
+
+    restarted = DeliveryWorker(queue, sender, clock=_running_clock(), options=options)
+    await _run_until(restarted, sender, requests=3)  # WAIT, 10 s, is far below 60 s
+
+    assert len(queue.attempts) == 3
+
+
+class AliveElsewhereQueue(MemoryDeliveryQueue):
+    """Another delivering process beats "other" whenever this one's worker looks."""
+
+    async def start_sole_worker(
+        self, worker_id: str, now: datetime, *, alive_after: datetime
+    ) -> Beat | datetime:
+        await self.beat_worker("other", now)
+        return await super().start_sole_worker(worker_id, now, alive_after=alive_after)
+
+
+async def test_a_sole_worker_is_refused_while_another_worker_beats_and_takes_nothing() -> None:
+    queue = AliveElsewhereQueue()
+    await _held_by(queue, "other")
+    sender = RecordingSender()
+    options = WorkerOptions(idle_wait_seconds=0.05, stale_after_seconds=0.2, sole_worker=True)
+    worker = DeliveryWorker(queue, sender, clock=_running_clock(), options=options)
+
+    with pytest.raises(AnotherDeliverer):
+        await asyncio.wait_for(worker.run(asyncio.Event()), WAIT)
+
+    assert sender.requests == []
+    assert set(queue.workers) == {"other"}  # not registered
+    assert await queue.claim_due_deliveries(now=NOW, limit=3, lease_seconds=60) == []
+
+
 async def test_a_worker_takes_back_the_leases_of_a_worker_that_stopped_beating() -> None:
     queue = BeatCountingQueue()
-    _fill(queue, 3)
-    await queue.beat_worker("killed", NOW)
-    await queue.claim_due_deliveries(now=NOW, limit=3, lease_seconds=60, worker_id="killed")
+    await _held_by(queue, "killed")
     sender = RecordingSender()
     clock = Clock(NOW + timedelta(seconds=1))
     worker = DeliveryWorker(queue, sender, clock=clock, options=FAST)
@@ -198,9 +265,7 @@ class OutageQueue(BeatCountingQueue):
 
 async def test_after_an_outage_a_worker_beats_again_before_it_takes_anything_back() -> None:
     queue = OutageQueue()
-    _fill(queue, 3)
-    await queue.beat_worker("other", NOW)
-    await queue.claim_due_deliveries(now=NOW, limit=3, lease_seconds=60, worker_id="other")
+    await _held_by(queue, "other")
     sender = RecordingSender()
     clock = Clock(NOW)
     worker = DeliveryWorker(queue, sender, clock=clock, options=FAST)

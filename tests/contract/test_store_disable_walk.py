@@ -111,15 +111,23 @@ async def test_closing_the_store_stops_a_walk_whose_rest_is_never_sent(
     """The process stopping mid-walk: `close` stops the walk after the write under way
     rather than walk the rest (100,000 pending took 19-25 s on PostgreSQL). What is left
     pending was made before the disable: a claim parks it, paused (delivery/worker.py
-    `_sendable`); on SQLite the next worker's start-up sweep pauses it (`finish_walks`)."""
+    `_sendable`); the next worker's start-up sweep pauses it (`finish_walks`, on either
+    database)."""
     sent, _ = await _two_accounts(store)
     walk = HeldWalk(monkeypatch)
     await _disable(store, sent)
     await asyncio.wait_for(walk.walked.wait(), BOUND)
 
-    closing = asyncio.ensure_future(store.close())
-    walk.go_on.set()
-    await asyncio.wait_for(closing, BOUND)
+    settle = store.settle_pauses
+
+    async def tokens_taken_back() -> None:
+        # `close` has taken the walk's token back (`_stop_pauses`), and waits for it now:
+        # only then does the held walk go on, whatever `close` awaited before.
+        walk.go_on.set()
+        await settle()
+
+    monkeypatch.setattr(store, "settle_pauses", tokens_taken_back)
+    await asyncio.wait_for(store.close(), BOUND)
 
     again = await open_store(database_url, secret_key=secret_key)
     try:

@@ -16,10 +16,12 @@ import asyncpg  # type: ignore[import-untyped]
 import pytest
 
 from hookcast.domain.models import DeliveryStatus
-from hookcast.store import SqlStore, open_store, pause_postgres, slices
+from hookcast.store import SqlStore, cut_short, open_store, pause_postgres, slices
+from hookcast.store import webhooks as webhook_sql
 from hookcast.store.connector import Transaction
 from support import factories as make
 from support.publishing import account_with_webhook
+from support.sql import generic_plan
 
 pytestmark = pytest.mark.postgres
 
@@ -201,3 +203,76 @@ async def test_the_start_leaves_a_webhook_resumed_since_alone(
     assert await pg_store.finish_walks(make.later(3)) == 0
 
     assert await _statuses(postgres_database, hook_id) == {"pending": ROWS}
+
+
+async def _analyzed(url: str, *, pending_left: int) -> None:
+    """A history of sent deliveries, as most are (all but `pending_left` of those pending
+    marked succeeded), with statistics as the store's re-analyses keep them."""
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(
+            "UPDATE deliveries SET status = 'succeeded' WHERE id IN (SELECT id FROM deliveries"
+            f" WHERE status = 'pending' ORDER BY id OFFSET {pending_left})"
+        )
+        await conn.execute("ANALYZE deliveries")
+    finally:
+        await conn.close()
+
+
+async def _on_partitions(url: str, index: str) -> set[str]:
+    """The names of `index`'s copies on the day partitions (each named by PostgreSQL)."""
+    conn = await asyncpg.connect(url)
+    try:
+        rows = await conn.fetch(
+            "SELECT child.relname FROM pg_inherits JOIN pg_class child"
+            " ON child.oid = inhrelid JOIN pg_class parent ON parent.oid = inhparent"
+            " WHERE parent.relname = $1",
+            index,
+        )
+    finally:
+        await conn.close()
+    return {row[0] for row in rows}
+
+
+def _uses(plan: str, copies: set[str]) -> bool:
+    return any(f" {name} " in plan for name in copies)
+
+
+async def test_a_resume_finds_the_paused_deliveries_through_their_index(
+    pg_store: SqlStore, postgres_database: str
+) -> None:
+    """Every save of an enabled webhook, a rename too, runs the resume: through
+    (webhook_id, created) it read the webhook's whole history for the paused deliveries it
+    almost never has (100,000 past deliveries: 79 ms, under the webhook's row lock; 0.13 ms
+    through ix_deliveries_paused). Under the generic plan a connection keeps after five
+    runs, where a bound status would not prove the partial index's predicate."""
+    acme, hook = await account_with_webhook(pg_store)
+    await pg_store.append_events(
+        events=[make.event(acme.id) for _ in range(ROWS)], fanout=make.fanout_to(hook.id)
+    )
+    await _analyzed(postgres_database, pending_left=0)
+    values = {"b_id": hook.id, "b_now": make.later(1)}
+
+    plan = await generic_plan(postgres_database, webhook_sql._RESUME, values)
+
+    assert _uses(plan, await _on_partitions(postgres_database, "ix_deliveries_paused")), plan
+    history = await _on_partitions(postgres_database, "ix_deliveries_webhook_id_created")
+    assert not _uses(plan, history), plan
+
+
+async def test_the_start_up_sweep_finds_pending_deliveries_through_their_index(
+    pg_store: SqlStore, postgres_database: str
+) -> None:
+    """Disabled webhooks with a pending delivery (cut_short.py), found through a partial
+    index of pending deliveries: no webhook's history is read."""
+    await _pause_cut_short(pg_store, pytest.MonkeyPatch())
+    await _analyzed(postgres_database, pending_left=10)
+
+    plan = await generic_plan(postgres_database, cut_short._PAUSES_OWING, {})
+
+    pending = set[str]()  # either partial index of pending deliveries
+    for index in ("ix_deliveries_account_due", "ix_deliveries_due"):
+        pending |= await _on_partitions(postgres_database, index)
+    assert _uses(plan, pending), plan
+    history = await _on_partitions(postgres_database, "ix_deliveries_webhook_id_created")
+    assert not _uses(plan, history), plan

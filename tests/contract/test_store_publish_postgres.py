@@ -18,7 +18,6 @@ from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
-from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.ext.asyncio import AsyncTransaction, create_async_engine
 
 from hookcast.domain.fanout import FanoutPlan, Subscribers
@@ -39,7 +38,6 @@ from hookcast.store.append_at_once import PUBLISH, plan_at_once, publish_values
 from hookcast.store.append_postgres import NUMBERING
 from hookcast.store.caller_transaction import CallerTransaction
 from hookcast.store.operational import lock_standing
-from hookcast.store.statement import Statement
 from support import factories as make
 from support.publishing import (
     account_with_webhook,
@@ -48,6 +46,7 @@ from support.publishing import (
     waiting_on_a_lock,
     waiting_on_locks,
 )
+from support.sql import generic_plan
 from support.waiting import DEADLINE, eventually
 
 pytestmark = pytest.mark.postgres
@@ -371,12 +370,12 @@ async def test_a_young_database_finds_stored_events_by_primary_key(
     await pg_store.close()  # waits for the re-analysis under way
 
     if statement == "numbering":
-        plan = await _generic_plan(postgres_database, NUMBERING, _numbering_values(batch[0]))
+        plan = await generic_plan(postgres_database, NUMBERING, _numbering_values(batch[0]))
     else:
         one = make.event(acme.id)
         group = plan_at_once([Publish([one], make.fanout_to(hook.id), None)])
         assert group is not None
-        plan = await _generic_plan(postgres_database, PUBLISH, publish_values(group))
+        plan = await generic_plan(postgres_database, PUBLISH, publish_values(group))
 
     assert "pk_events" in plan, plan
     assert "ix_events_account_id_created" not in plan, plan
@@ -391,19 +390,6 @@ def _numbering_values(event: Event) -> dict[str, Any]:
         "c_ids": [event.id],
         "c_keys": ["media:MNYaMSQl"],
     }
-
-
-async def _generic_plan(url: str, statement: Statement, values: dict[str, Any]) -> str:
-    """The plan a connection keeps for a publish's statement once it stops re-planning
-    (store/append_postgres.py, store/append_at_once.py), explained without running it."""
-    compiled = statement.compiled(PGDialect_asyncpg())  # type: ignore[no-untyped-call]
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.execute("SET plan_cache_mode = force_generic_plan")
-        rows = await conn.fetch(f"EXPLAIN {compiled.sql}", *compiled.parameters(values))
-        return "\n".join(row[0] for row in rows)
-    finally:
-        await conn.close()
 
 
 def _disabled_by_a_worker(webhook_id: str) -> WebhookHealth:

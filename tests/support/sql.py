@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
+from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
+
+from hookcast.store.statement import Statement
 from support.postgres import run_sql
 
 SQLITE = "sqlite:///"
@@ -20,3 +25,22 @@ def execute_sql(database_url: str, *statements: str) -> None:
         for statement in statements:
             with connection:
                 connection.execute(statement)
+
+
+async def generic_plan(url: str, statement: Statement, values: dict[str, Any]) -> str:
+    """PostgreSQL: the plan a connection keeps for `statement` once it stops re-planning
+    (after five runs of a prepared statement), explained without running it."""
+    compiled = statement.compiled(PGDialect_asyncpg())  # type: ignore[no-untyped-call]
+    # Prepared, then explained by EXECUTE: `EXPLAIN <statement>` given its parameters plans
+    # it for their values (a custom plan), whatever plan_cache_mode says. A generic plan is
+    # the same whatever the values: each given as NULL.
+    count = len(compiled.parameters(values))
+    execute = f"EXECUTE explained({', '.join(['NULL'] * count)})" if count else "EXECUTE explained"
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("SET plan_cache_mode = force_generic_plan")
+        await conn.execute(f"PREPARE explained AS {compiled.sql}")
+        rows = await conn.fetch(f"EXPLAIN {execute}")
+        return "\n".join(row[0] for row in rows)
+    finally:
+        await conn.close()

@@ -917,9 +917,9 @@ class SqlStore:
         """Stops the pauses under way after the stretch each is in (its token taken back,
         as a later walk's would: no cancel inside a write) and waits for them. What they
         leave pending under a disabled webhook is parked by the claims that reach it
-        (delivery/worker.py `_sendable`); on SQLite the next worker's start-up sweep
-        (`finish_walks`) walks it. Waited for instead, a stop (a deploy's) took as long as
-        the walk: 23-37 s for 100,000 pending on PostgreSQL."""
+        (delivery/worker.py `_sendable`); the next worker's start-up sweep (`finish_walks`,
+        on either database) walks it. Waited for instead, a stop (a deploy's) took as long
+        as the walk: 23-37 s for 100,000 pending on PostgreSQL."""
         for webhook_id, walking in self._pauses.values():
             if self._walks.get(webhook_id) is walking:
                 del self._walks[webhook_id]

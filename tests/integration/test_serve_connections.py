@@ -17,6 +17,8 @@ from harness import cli_env, serve
 from receivers import Receiver
 from starlette.types import Receive, Scope, Send
 
+from hookcast.metrics import Metrics
+
 SITE = "1A23bCD4"
 OPEN_FILES = 256  # serve's `ulimit -n`: it holds at most half, 128 client connections
 UNUSED = 300  # connections opened and never sent a byte: more than the limit allows
@@ -161,7 +163,11 @@ class Clients:
 
 @contextlib.asynccontextmanager
 async def bounded_server(
-    app: SlowApp, *, keep_alive: float = 60.0, head: float = 60.0
+    app: SlowApp,
+    *,
+    keep_alive: float = 60.0,
+    head: float = 60.0,
+    metrics: Metrics | None = None,
 ) -> AsyncIterator[Clients]:
     """serve's uvicorn on a free port, holding at most BOUND connections."""
     import uvicorn
@@ -171,7 +177,13 @@ async def bounded_server(
 
     settings = Settings(max_connections=BOUND)
     config = server_config(
-        app, settings, host="127.0.0.1", port=0, keep_alive_seconds=keep_alive, head_seconds=head
+        app,
+        settings,
+        host="127.0.0.1",
+        port=0,
+        refused=(metrics or Metrics()).on_connection_refused,
+        keep_alive_seconds=keep_alive,
+        head_seconds=head,
     )
     config.lifespan = "off"  # SlowApp has none
     server = uvicorn.Server(config)
@@ -225,8 +237,8 @@ async def test_a_connection_that_sends_nothing_is_closed_after_the_keep_alive_ti
 
 
 async def test_at_the_bound_an_idle_connection_makes_room_and_one_under_way_is_never_cut() -> None:
-    app = SlowApp()
-    async with bounded_server(app) as clients:
+    app, metrics = SlowApp(), Metrics()
+    async with bounded_server(app, metrics=metrics) as clients:
         idle = await clients.open()
         assert await answer(*idle, "/") == b"HTTP/1.1 200 OK"  # then kept alive, idle
         busy = await clients.open()
@@ -246,6 +258,8 @@ async def test_at_the_bound_an_idle_connection_makes_room_and_one_under_way_is_n
         refused = await clients.open()
         said = await closed_within(refused[0], WAIT)
         assert said.startswith(b"HTTP/1.1 503 "), said
+        refusals = {"api": "connection", "status": "503", "reason": "too_many_connections"}
+        assert metrics.registry.get_sample_value("hookcast_api_refused_total", refusals) == 1
         app.release.set()
         assert await status_line(busy[0]) == b"HTTP/1.1 200 OK"
         assert await status_line(fourth[0]) == b"HTTP/1.1 200 OK"

@@ -19,7 +19,13 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from hookcast.cli.remote import os_error_words
 from hookcast.config import Settings
 
-__all__ = ["AnnouncingServer", "BoundedProtocol", "connections_at_most", "server_config", "shared_socket"]
+__all__ = [
+    "AnnouncingServer",
+    "BoundedProtocol",
+    "connections_at_most",
+    "server_config",
+    "shared_socket",
+]
 
 _log = logging.getLogger("hookcast.serve")
 
@@ -46,11 +52,13 @@ def server_config(
     *,
     host: str,
     port: int,
+    refused: Callable[[], None] = lambda: None,
     keep_alive_seconds: float = _KEEP_ALIVE_SECONDS,
     head_seconds: float = _HEAD_SECONDS,
 ) -> uvicorn.Config:
     """uvicorn's settings for `serve` (and for benchmarks.publish_asgi, which measures them);
-    the timeouts are settable for the tests, which cannot wait 90 s."""
+    `refused` counts each connection answered 503 at the bound (metrics'
+    on_connection_refused). The timeouts are settable for the tests, which cannot wait 90 s."""
     return uvicorn.Config(
         app,
         host=host,
@@ -61,7 +69,9 @@ def server_config(
         server_header=False,
         timeout_keep_alive=keep_alive_seconds,  # type: ignore[arg-type]  # a float works
         http=_bounded_protocol(
-            connections_at_most(settings.max_connections), head_seconds=head_seconds
+            connections_at_most(settings.max_connections),
+            head_seconds=head_seconds,
+            refused=refused,
         ),
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
@@ -109,10 +119,18 @@ _HEAD_LATE = (
 _REFUSAL_LOG_SECONDS = 60.0
 
 
-def _bounded_protocol(most: int, *, head_seconds: float) -> type[HttpToolsProtocol]:
+def _bounded_protocol(
+    most: int, *, head_seconds: float, refused: Callable[[], None]
+) -> type[HttpToolsProtocol]:
     """`BoundedProtocol` holding at most `most` connections, waiting `head_seconds` for a
-    request head (uvicorn takes a protocol class, so its settings are class attributes)."""
-    settings = {"most": most, "head_seconds": head_seconds, "refused_logged_at": []}
+    request head, telling `refused` of each connection refused (uvicorn takes a protocol
+    class, so its settings are class attributes)."""
+    settings = {
+        "most": most,
+        "head_seconds": head_seconds,
+        "refused_logged_at": [],
+        "count_refusal": staticmethod(refused),
+    }
     return type("BoundedProtocol", (BoundedProtocol,), settings)
 
 
@@ -131,6 +149,7 @@ class BoundedProtocol(HttpToolsProtocol):
     most = 1000
     head_seconds = _HEAD_SECONDS
     refused_logged_at: list[float] = []  # the loop time of the last refusal logged
+    count_refusal: Callable[[], None] = staticmethod(lambda: None)
     _idle_since = 0.0  # the loop time its last answer ended (or it connected)
     _head_timer: asyncio.TimerHandle | None = None
     _head_read = False  # set by on_headers_complete during one data_received
@@ -141,6 +160,7 @@ class BoundedProtocol(HttpToolsProtocol):
         if len(self.connections) > self.most and not self._make_room():
             transport.write(_OVER_BOUND)
             transport.close()
+            self.count_refusal()
             self._log_refusal()
             return
         self.timeout_keep_alive_task = self.loop.call_later(

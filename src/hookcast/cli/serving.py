@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import json
 import logging
 import os
 import resource
@@ -91,29 +92,26 @@ def connections_at_most(wanted: int) -> int:
     return max(1, min(wanted, soft // 2))
 
 
-# Said to a connection over the bound, before it is closed (the API's error format).
-_OVER_BOUND_BODY = (
-    b'{"errors":[{"code":"unavailable","description":"the server holds as many connections '
-    b'as it may (HOOKCAST_MAX_CONNECTIONS): try again shortly"}]}'
+def _closing_answer(status: str, code: str, description: str, *, headers: str = "") -> bytes:
+    """An error answer in the API's format, written before the connection is closed, by
+    the protocol itself (no request reached the app)."""
+    errors = {"errors": [{"code": code, "description": description}]}
+    body = json.dumps(errors, separators=(",", ":")).encode()
+    head = f"HTTP/1.1 {status}\r\ncontent-type: application/json\r\n{headers}"
+    head += f"connection: close\r\ncontent-length: {len(body)}\r\n\r\n"
+    return head.encode() + body
+
+
+# Said to a connection over the bound.
+_OVER_BOUND = _closing_answer(
+    "503 Service Unavailable",
+    "unavailable",
+    "the server holds as many connections as it may (HOOKCAST_MAX_CONNECTIONS): try again shortly",
+    headers="retry-after: 1\r\n",
 )
-_OVER_BOUND = (
-    b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n"
-    b"retry-after: 1\r\nconnection: close\r\ncontent-length: "
-    + str(len(_OVER_BOUND_BODY)).encode()
-    + b"\r\n\r\n"
-    + _OVER_BOUND_BODY
-)
-# Said to a connection whose request head did not come in time, before it is closed.
-_HEAD_LATE_BODY = (
-    b'{"errors":[{"code":"request_timeout","description":"the request\'s headers did not '
-    b'arrive in time"}]}'
-)
-_HEAD_LATE = (
-    b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n"
-    b"connection: close\r\ncontent-length: "
-    + str(len(_HEAD_LATE_BODY)).encode()
-    + b"\r\n\r\n"
-    + _HEAD_LATE_BODY
+# Said to a connection whose request head did not come in time.
+_HEAD_LATE = _closing_answer(
+    "408 Request Timeout", "request_timeout", "the request's headers did not arrive in time"
 )
 # Said once a minute at most while connections are refused.
 _REFUSAL_LOG_SECONDS = 60.0

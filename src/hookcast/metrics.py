@@ -40,6 +40,9 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 # The APIs a refused request is counted under: publishing (POST /v2/events/), the rest of
 # HookCast's own (/v2, /metrics, any other path) and api.video's (/apivideo).
 APIS = ("publish", "management", "apivideo")
+# The `api` of a connection `serve` refused before reading a request, every one it holds
+# having a request under way (HOOKCAST_MAX_CONNECTIONS): no path, so no API, is known.
+CONNECTION = "connection"
 # Each error status the API answers, and why it refused. Any other status is counted as
 # "4xx" or "5xx", reason "other": the labels stay a small fixed set whatever is raised.
 REFUSAL_REASONS: Mapping[int, str] = {
@@ -160,6 +163,7 @@ class Metrics:
         for api in APIS:  # the alerted ones exist from the start, so increase() sees the first
             for status in (429, 503):
                 self._refused.labels(api, str(status), REFUSAL_REASONS[status])
+        self._refused.labels(CONNECTION, "503", "too_many_connections")
         for result in _SPAN_RESULTS:
             self._spans.labels(result)
 
@@ -260,6 +264,10 @@ class Metrics:
             self._refused.labels(api, f"{status // 100}xx", "other").inc()
         else:
             self._refused.labels(api, str(status), reason).inc()
+
+    def on_connection_refused(self) -> None:
+        """A new connection answered 503 and closed at serve's bound, before any request."""
+        self._refused.labels(CONNECTION, "503", "too_many_connections").inc()
 
     # exposition
 

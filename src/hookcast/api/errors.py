@@ -7,6 +7,7 @@ the answers made before routing. A request answered 2xx does no work for it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
@@ -127,12 +128,23 @@ async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(*unexpected(exc))
 
 
+# Set on an exception once a handler answered it.
+_ANSWERED = "_hookcast_answered"
+
+
 def counting(handler: Handler, refused: Refused) -> Handler:
-    """`handler`, counting each answer it makes with `refused`."""
+    """`handler`, counting each answer it makes with `refused`, once per exception: an
+    unexpected error in a mounted app (api.video's) is answered by its ServerErrorMiddleware,
+    which then re-raises it, and the parent app's handler ran too: a second count (as
+    management/500) and a second traceback, for an answer never sent."""
 
     async def answer_counted(request: Request, exc: Exception) -> Response:
+        if getattr(exc, _ANSWERED, False):
+            return Response(status_code=500)  # not sent: the client has its answer
         response = await handler(request, exc)
         refused(response.status_code)
+        with contextlib.suppress(AttributeError):  # an exception class with __slots__
+            setattr(exc, _ANSWERED, True)
         return response
 
     return answer_counted

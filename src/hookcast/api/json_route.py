@@ -20,10 +20,14 @@ import orjson
 from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from pydantic import TypeAdapter, ValidationError
 
 __all__ = ["OrjsonRoute"]
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+# The body of a request whose JSON is invalid: a value no body model takes, so FastAPI
+# raises its validation error after the dependencies. A body typed Any (or object) would
+# take it and reach the route: OrjsonRoute refuses to be built with such a body.
 _UNREAD = object()
 
 
@@ -46,7 +50,14 @@ class _OrjsonRequest(Request):
 
 
 class OrjsonRoute(APIRoute):
-    """An APIRoute whose handler reads the JSON body with orjson (`route_class=`)."""
+    """An APIRoute whose handler reads the JSON body with orjson (`route_class=`). Its body,
+    if it takes one, must be typed so that validation refuses the invalid-JSON sentinel
+    (a TypeError at build time otherwise)."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, endpoint, **kwargs)
+        if self.body_field is not None:
+            _refuses_unread(self.body_field.field_info.annotation, path)
 
     def get_route_handler(self) -> Handler:
         handle = super().get_route_handler()
@@ -61,6 +72,19 @@ class OrjsonRoute(APIRoute):
                 raise
 
         return handler
+
+
+def _refuses_unread(annotation: Any, path: str) -> None:
+    """Raises TypeError unless a body typed `annotation` refuses the invalid-JSON sentinel:
+    one typed Any would take it, and the route would fail with a 500 on invalid JSON."""
+    try:
+        TypeAdapter(annotation).validate_python(_UNREAD)
+    except ValidationError:
+        return
+    raise TypeError(
+        f"the route {path} takes a body typed {annotation!r}, which accepts any value: "
+        "invalid JSON would reach it as a placeholder (give the body a model or a JSON type)"
+    )
 
 
 def _invalid_json(exc: orjson.JSONDecodeError) -> RequestValidationError:

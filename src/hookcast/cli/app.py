@@ -201,6 +201,7 @@ def serve(
             settings,
             host=host,
             port=port,
+            refused=runtime.metrics.on_connection_refused,
         )
         server = AnnouncingServer(
             config,

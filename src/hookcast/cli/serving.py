@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import json
 import logging
 import os
 import resource
@@ -19,7 +20,13 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from hookcast.cli.remote import os_error_words
 from hookcast.config import Settings
 
-__all__ = ["AnnouncingServer", "connections_at_most", "server_config", "shared_socket"]
+__all__ = [
+    "AnnouncingServer",
+    "BoundedProtocol",
+    "connections_at_most",
+    "server_config",
+    "shared_socket",
+]
 
 _log = logging.getLogger("hookcast.serve")
 
@@ -32,8 +39,27 @@ _log = logging.getLogger("hookcast.serve")
 _KEEP_ALIVE_SECONDS = 90
 
 
-def server_config(app: ASGIApp, settings: Settings, *, host: str, port: int) -> uvicorn.Config:
-    """uvicorn's settings for `serve` (and for benchmarks.publish_asgi, which measures them)."""
+# How long a client may take over a request's head (request line and headers), from its
+# first byte: uvicorn stops the keep-alive timer at a connection's first byte and starts it
+# again only after an answer, so a connection that sent "G" and no more was held for ever,
+# and HOOKCAST_MAX_CONNECTIONS of them shut every client out. A head is one packet from any
+# real client; 10 s leaves room for a slow mobile link.
+_HEAD_SECONDS = 10.0
+
+
+def server_config(
+    app: ASGIApp,
+    settings: Settings,
+    *,
+    host: str,
+    port: int,
+    refused: Callable[[], None] = lambda: None,
+    keep_alive_seconds: float = _KEEP_ALIVE_SECONDS,
+    head_seconds: float = _HEAD_SECONDS,
+) -> uvicorn.Config:
+    """uvicorn's settings for `serve` (and for benchmarks.publish_asgi, which measures them);
+    `refused` counts each connection answered 503 at the bound (metrics'
+    on_connection_refused). The timeouts are settable for the tests, which cannot wait 90 s."""
     return uvicorn.Config(
         app,
         host=host,
@@ -42,8 +68,12 @@ def server_config(app: ASGIApp, settings: Settings, *, host: str, port: int) -> 
         log_config=None,  # uvicorn's lines go through our handler (text or JSON)
         access_log=False,
         server_header=False,
-        timeout_keep_alive=_KEEP_ALIVE_SECONDS,
-        http=_bounded_protocol(connections_at_most(settings.max_connections)),
+        timeout_keep_alive=keep_alive_seconds,  # type: ignore[arg-type]  # a float works
+        http=_bounded_protocol(
+            connections_at_most(settings.max_connections),
+            head_seconds=head_seconds,
+            refused=refused,
+        ),
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
     )
@@ -62,54 +92,142 @@ def connections_at_most(wanted: int) -> int:
     return max(1, min(wanted, soft // 2))
 
 
-# Said to a connection over the bound, before it is closed (the API's error format).
-_OVER_BOUND_BODY = (
-    b'{"errors":[{"code":"unavailable","description":"the server holds as many connections '
-    b'as it may (HOOKCAST_MAX_CONNECTIONS): try again shortly"}]}'
+def _closing_answer(status: str, code: str, description: str, *, headers: str = "") -> bytes:
+    """An error answer in the API's format, written before the connection is closed, by
+    the protocol itself (no request reached the app)."""
+    errors = {"errors": [{"code": code, "description": description}]}
+    body = json.dumps(errors, separators=(",", ":")).encode()
+    head = f"HTTP/1.1 {status}\r\ncontent-type: application/json\r\n{headers}"
+    head += f"connection: close\r\ncontent-length: {len(body)}\r\n\r\n"
+    return head.encode() + body
+
+
+# Said to a connection over the bound.
+_OVER_BOUND = _closing_answer(
+    "503 Service Unavailable",
+    "unavailable",
+    "the server holds as many connections as it may (HOOKCAST_MAX_CONNECTIONS): try again shortly",
+    headers="retry-after: 1\r\n",
 )
-_OVER_BOUND = (
-    b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n"
-    b"retry-after: 1\r\nconnection: close\r\ncontent-length: "
-    + str(len(_OVER_BOUND_BODY)).encode()
-    + b"\r\n\r\n"
-    + _OVER_BOUND_BODY
+# Said to a connection whose request head did not come in time.
+_HEAD_LATE = _closing_answer(
+    "408 Request Timeout", "request_timeout", "the request's headers did not arrive in time"
 )
 # Said once a minute at most while connections are refused.
 _REFUSAL_LOG_SECONDS = 60.0
 
 
-def _bounded_protocol(most: int) -> type[HttpToolsProtocol]:
-    """uvicorn's HTTP protocol with two bounds it lacks: at most `most` connections open (a
-    connection over it is answered 503 and closed at once, its descriptor freed), and a
-    connection that sends no request closed after the keep-alive time, as an idle one is
-    (uvicorn armed that timer only after a first answer: a connection that never sent a
-    byte stayed open for as long as its client wished)."""
+def _bounded_protocol(
+    most: int, *, head_seconds: float, refused: Callable[[], None]
+) -> type[HttpToolsProtocol]:
+    """`BoundedProtocol` holding at most `most` connections, waiting `head_seconds` for a
+    request head, telling `refused` of each connection refused (uvicorn takes a protocol
+    class, so its settings are class attributes)."""
+    settings = {
+        "most": most,
+        "head_seconds": head_seconds,
+        "refused_logged_at": [],
+        "count_refusal": staticmethod(refused),
+    }
+    return type("BoundedProtocol", (BoundedProtocol,), settings)
+
+
+class BoundedProtocol(HttpToolsProtocol):
+    """uvicorn's HTTP protocol with the bounds it lacks:
+    - at most `most` connections open. Over it, the connection idle the longest (no request
+      under way: it never sent a byte, or is between requests, or sent only part of a head)
+      is closed to let the new one in; only when every connection has a request under way
+      is the new one answered 503 and closed at once, its descriptor freed. A request under
+      way (its head read) is never cut.
+    - a connection that sends no request is closed after the keep-alive time, as an idle one
+      is (uvicorn armed that timer only after a first answer).
+    - a request head must be complete within `head_seconds` of its first byte (the
+      keep-alive timer ends at that byte), or the connection is answered 408 and closed."""
+
+    most = 1000
+    head_seconds = _HEAD_SECONDS
     refused_logged_at: list[float] = []  # the loop time of the last refusal logged
+    count_refusal: Callable[[], None] = staticmethod(lambda: None)
+    _idle_since = 0.0  # the loop time its last answer ended (or it connected)
+    _head_timer: asyncio.TimerHandle | None = None
+    _head_read = False  # set by on_headers_complete during one data_received
 
-    class BoundedProtocol(HttpToolsProtocol):
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            super().connection_made(transport)
-            if len(self.connections) > most:  # this one is counted already
-                transport.write(_OVER_BOUND)
-                transport.close()
-                self._log_refusal()
-                return
-            self.timeout_keep_alive_task = self.loop.call_later(
-                self.timeout_keep_alive, self.timeout_keep_alive_handler
-            )
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._idle_since = self.loop.time()
+        if len(self.connections) > self.most and not self._make_room():
+            transport.write(_OVER_BOUND)
+            transport.close()
+            self.count_refusal()
+            self._log_refusal()
+            return
+        self.timeout_keep_alive_task = self.loop.call_later(
+            self.timeout_keep_alive, self.timeout_keep_alive_handler
+        )
 
-        def _log_refusal(self) -> None:
-            now = self.loop.time()
-            if refused_logged_at and now - refused_logged_at[0] < _REFUSAL_LOG_SECONDS:
-                return
-            refused_logged_at[:] = [now]
-            _log.warning(
-                "serve holds %d client connections, its most (HOOKCAST_MAX_CONNECTIONS, at "
-                "most half of ulimit -n): new ones are answered 503 and closed",
-                most,
-            )
+    def idle(self) -> bool:
+        """No request under way: none read yet, or every one read answered."""
+        return self.cycle is None or self.cycle.response_complete
 
-    return BoundedProtocol
+    def _make_room(self) -> bool:
+        """Closes the connection idle the longest, if one is: False when every other
+        connection has a request under way. Closed ones stay in `connections` until the loop
+        reports them lost, so they are not counted. O(connections), only over the bound."""
+        others = [c for c in self.connections if c is not self and not c.transport.is_closing()]
+        if len(others) < self.most:
+            return True
+        idle = [c for c in others if isinstance(c, BoundedProtocol) and c.idle()]
+        if not idle:
+            return False
+        min(idle, key=lambda c: c._idle_since).transport.close()
+        return True
+
+    def data_received(self, data: bytes) -> None:
+        between = self.idle()
+        self._head_read = False
+        super().data_received(data)  # cancels the keep-alive timer
+        # Armed only when a head began and did not end in this packet: none on the hot path.
+        # Not when the parser refused the bytes (uvicorn answered 400 and closed).
+        waiting = between and not self._head_read and self._head_timer is None
+        if waiting and not self.transport.is_closing():
+            self._head_timer = self.loop.call_later(self.head_seconds, self._head_late)
+
+    def on_headers_complete(self) -> None:
+        self._head_read = True
+        self._cancel_head_timer()
+        super().on_headers_complete()
+
+    def on_response_complete(self) -> None:
+        self._idle_since = self.loop.time()
+        super().on_response_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_head_timer()
+        super().connection_lost(exc)
+
+    def _cancel_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_late(self) -> None:
+        self._head_timer = None
+        if not self.transport.is_closing():
+            self.transport.write(_HEAD_LATE)
+            self.transport.close()
+
+    def _log_refusal(self) -> None:
+        now = self.loop.time()
+        logged = self.refused_logged_at
+        if logged and now - logged[0] < _REFUSAL_LOG_SECONDS:
+            return
+        logged[:] = [now]
+        _log.warning(
+            "serve holds %d client connections, its most (HOOKCAST_MAX_CONNECTIONS, at most "
+            "half of ulimit -n), each with a request under way: new ones are answered 503 "
+            "and closed",
+            self.most,
+        )
 
 
 def shared_socket(host: str, port: int) -> socket.socket:

@@ -64,3 +64,34 @@ def test_not_writable_from_a_failed_call_until_calls_go_through_for_5_s() -> Non
     now[0] = 6.0
     outage.worked()
     assert value("hookcast_database_writable") == 1
+
+
+async def test_an_unexpected_error_in_apivideo_is_counted_and_logged_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import functools
+
+    import httpx
+    from fastapi import FastAPI
+
+    from hookcast.api import errors
+    from hookcast.api.apivideo import problems
+
+    metrics = Metrics()
+    parent, apivideo = FastAPI(), FastAPI()
+    errors.install(parent, refused=functools.partial(metrics.on_refused, "management"))
+    problems.install(apivideo, refused=functools.partial(metrics.on_refused, "apivideo"))
+
+    @apivideo.get("/broken")
+    async def broken() -> None:
+        raise RuntimeError("a bug")
+
+    parent.mount("/apivideo", apivideo)
+    transport = httpx.ASGITransport(parent, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://hookcast") as client:
+        answer = await client.get("/apivideo/broken")
+    assert answer.status_code == 500
+    assert "traceback" not in answer.text.lower()
+    assert _refused(metrics, "apivideo", "500", "internal_error") == 1
+    assert _refused(metrics, "management", "500", "internal_error") in (None, 0)
+    assert [r.message for r in caplog.records].count("unexpected error") == 1

@@ -12,6 +12,7 @@ from hookcast.store import SqlStore
 from hookcast.store.deliveries import ATTEMPTS_OF
 from support import factories as make
 from support.publishing import account_with_webhook
+from support.sql import explain_generic
 
 pytestmark = pytest.mark.postgres
 
@@ -20,14 +21,7 @@ _LOAD_BY_KEY = "SELECT * FROM events WHERE account_id = $1 AND id = ANY($2::varc
 
 async def _generic_plan(url: str, account_id: str, event_id: str) -> str:
     """The plan a connection keeps for the claim's event load once it stops re-planning."""
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.execute("SET plan_cache_mode = force_generic_plan")
-        await conn.execute(f"PREPARE load AS {_LOAD_BY_KEY}")
-        rows = await conn.fetch(f"EXPLAIN EXECUTE load('{account_id}', ARRAY['{event_id}'])")
-        return "\n".join(row[0] for row in rows)
-    finally:
-        await conn.close()
+    return await explain_generic(url, _LOAD_BY_KEY, f"'{account_id}', ARRAY['{event_id}']")
 
 
 async def _never_analyzed(url: str) -> list[str]:
@@ -109,16 +103,8 @@ async def _generic_attempts_plan(url: str, delivery_id: str) -> str:
     """The plan a connection keeps for reading a delivery's attempts once it stops
     re-planning (parameters stay parameters: no partition or value known when planned)."""
     compiled = ATTEMPTS_OF.compiled(PGDialect_asyncpg())  # type: ignore[no-untyped-call]
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.execute("SET plan_cache_mode = force_generic_plan")
-        await conn.execute(f"PREPARE newest AS {compiled.sql}")
-        values = compiled.parameters({"ids": [delivery_id]})  # (ids, ATTEMPTS_READ)
-        written = ", ".join(_literal(value) for value in values)
-        rows = await conn.fetch(f"EXPLAIN EXECUTE newest({written})")
-        return "\n".join(row[0] for row in rows)
-    finally:
-        await conn.close()
+    values = compiled.parameters({"ids": [delivery_id]})  # (ids, ATTEMPTS_READ)
+    return await explain_generic(url, compiled.sql, ", ".join(map(_literal, values)))
 
 
 def _literal(value: object) -> str:

@@ -35,11 +35,17 @@ async def generic_plan(url: str, statement: Statement, values: dict[str, Any]) -
     # it for their values (a custom plan), whatever plan_cache_mode says. A generic plan is
     # the same whatever the values: each given as NULL.
     count = len(compiled.parameters(values))
-    execute = f"EXECUTE explained({', '.join(['NULL'] * count)})" if count else "EXECUTE explained"
+    return await explain_generic(url, compiled.sql, ", ".join(["NULL"] * count))
+
+
+async def explain_generic(url: str, sql: str, arguments: str = "") -> str:
+    """PostgreSQL: EXPLAIN of `sql` prepared under `force_generic_plan` and executed with
+    `arguments` (SQL literals, comma-separated): the plan it keeps, whatever the values."""
+    execute = f"EXECUTE explained({arguments})" if arguments else "EXECUTE explained"
     conn = await asyncpg.connect(url)
     try:
         await conn.execute("SET plan_cache_mode = force_generic_plan")
-        await conn.execute(f"PREPARE explained AS {compiled.sql}")
+        await conn.execute(f"PREPARE explained AS {sql}")
         rows = await conn.fetch(f"EXPLAIN {execute}")
         return "\n".join(row[0] for row in rows)
     finally:

@@ -14,6 +14,7 @@ from raw_servers import NAME, OK, CountingResolver, answer, open_sender, post, r
 
 from hookcast.delivery.eyeballs import interleave
 from hookcast.ports import LookupTimeout
+from support.waiting import eventually
 
 
 class OneSlowName:
@@ -128,6 +129,24 @@ async def test_many_distinct_hosts_do_not_grow_the_per_host_state() -> None:
 
     assert kept.origins == 0  # nothing under way, nothing idle
     assert kept.names == 300  # answers kept for their TTL; bounded by HostLookups (LRU)
+
+
+async def test_idle_connections_beyond_the_bound_are_closed() -> None:
+    # serve sets the bound from the open-file limit (cli/serving.py idle_outgoing_at_most):
+    # unbounded, a deployment delivering to many endpoints kept more idle connections than
+    # the process had descriptors.
+    names = {f"i{number}.example.test": ["127.0.0.1"] for number in range(5)}
+    async with (
+        raw_server(answer(OK)) as server,
+        open_sender(resolver=CountingResolver(names), max_idle=2) as sender,
+    ):
+        for name in names:
+            assert (await post(sender, f"http://{name}:{server.port}/")).status_code == 200
+        await eventually(lambda: server.open == 2, message=f"{server.open} connections open")
+        kept = sender.kept_hosts()
+
+    assert server.connections == 5  # one per origin, each kept after its answer, then closed
+    assert kept.origins == 2
 
 
 @pytest.mark.parametrize(

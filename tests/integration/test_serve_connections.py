@@ -97,20 +97,24 @@ async def test_unused_connections_neither_starve_deliveries_nor_shut_out_the_api
         await receiver.close()
 
 
-@pytest.mark.parametrize(("open_files", "wanted", "held"), [(256, 1000, 128), (4096, 1000, 1000)])
+@pytest.mark.parametrize(
+    ("open_files", "wanted", "held", "idle"), [(256, 1000, 128, 64), (8192, 1000, 1000, 1024)]
+)
 def test_serve_holds_at_most_half_the_open_file_limit(
-    open_files: int, wanted: int, held: int
+    open_files: int, wanted: int, held: int, idle: int
 ) -> None:
+    """Client connections at most half of `ulimit -n`, idle connections to receivers at most
+    a quarter."""
     import resource
 
-    from hookcast.cli.serving import connections_at_most
+    from hookcast.cli.serving import connections_at_most, idle_outgoing_at_most
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard != resource.RLIM_INFINITY and hard < open_files:
         pytest.skip(f"this machine's hard open-file limit is {hard}")
     resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, hard))
     try:
-        assert connections_at_most(wanted) == held
+        assert (connections_at_most(wanted), idle_outgoing_at_most()) == (held, idle)
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 

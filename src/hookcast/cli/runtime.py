@@ -20,6 +20,7 @@ from hookcast.bootstrap import (
     utc_now,
 )
 from hookcast.cli.database import describe
+from hookcast.cli.serving import idle_outgoing_at_most
 from hookcast.config import Settings
 from hookcast.delivery.mailer import Mailer
 from hookcast.delivery.outage import Outage
@@ -127,6 +128,7 @@ class Runtime:
             proxy=Proxy.from_url(proxy) if proxy else None,
             nameservers=self.settings.dns_nameservers(),
             ca_file=self.settings.ca_bundle or None,
+            max_idle=idle_outgoing_at_most(),
         )
         worker = DeliveryWorker(
             self.store,

@@ -98,7 +98,9 @@ class HttpSender:
     adds certificate authorities to it (HOOKCAST_CA_BUNDLE), for receivers with a private
     CA; `proxy` sends every request through an HTTP CONNECT egress proxy (delivery.proxy).
     A request with a client certificate presents it to an https endpoint (mutual TLS), on
-    connections kept for that certificate alone.
+    connections kept for that certificate alone. `max_idle` bounds the idle keep-alive
+    connections kept in all (cli/serving.py `idle_outgoing_at_most` sets it from the
+    open-file limit).
     """
 
     def __init__(
@@ -111,6 +113,7 @@ class HttpSender:
         proxy: Proxy | None = None,
         nameservers: Sequence[str] | None = None,
         ca_file: str | None = None,
+        max_idle: int = 1024,
     ) -> None:
         self._allowed = tuple(allowed)
         # A resolver made here is closed here; one passed in belongs to the caller.
@@ -130,6 +133,7 @@ class HttpSender:
             # Made now only when there is an extra CA; else the pool makes the default lazily.
             ssl_context=self._tls.default() if ca_file else ssl_context,
             proxy=proxy,
+            max_idle=max_idle,
         )
 
     async def send(self, request: OutboundRequest) -> SendOutcome:

@@ -107,7 +107,8 @@ def test_serve_holds_at_most_half_the_open_file_limit(
     a quarter."""
     import resource
 
-    from hookcast.cli.serving import connections_at_most, idle_outgoing_at_most
+    from hookcast.cli.open_files import idle_outgoing_at_most
+    from hookcast.cli.serving import connections_at_most
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard != resource.RLIM_INFINITY and hard < open_files:

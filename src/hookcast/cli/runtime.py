@@ -20,7 +20,7 @@ from hookcast.bootstrap import (
     utc_now,
 )
 from hookcast.cli.database import describe
-from hookcast.cli.serving import idle_outgoing_at_most
+from hookcast.cli.open_files import idle_outgoing_at_most
 from hookcast.config import Settings
 from hookcast.delivery.mailer import Mailer
 from hookcast.delivery.outage import Outage

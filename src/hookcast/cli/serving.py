@@ -8,7 +8,6 @@ import errno
 import json
 import logging
 import os
-import resource
 import socket
 from collections.abc import Callable
 
@@ -17,6 +16,7 @@ import uvicorn
 from starlette.types import ASGIApp
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from hookcast.cli.open_files import share_of_open_files
 from hookcast.cli.remote import os_error_words
 from hookcast.config import Settings
 
@@ -24,7 +24,6 @@ __all__ = [
     "AnnouncingServer",
     "BoundedProtocol",
     "connections_at_most",
-    "idle_outgoing_at_most",
     "server_config",
     "shared_socket",
 ]
@@ -87,28 +86,7 @@ def connections_at_most(wanted: int) -> int:
     database's and the mailer's: idle connections anyone could open without a key took every
     file descriptor, and then every account's deliveries failed ("Too many open files",
     counted against each receiver) and the database answered nothing."""
-    return _share_of_open_files(wanted, parts=2)
-
-
-# The delivery client's idle keep-alive connections to receivers, at most (delivery/http1.py
-# Pool's `max_idle`), unless the open-file limit holds fewer (`idle_outgoing_at_most`).
-_IDLE_OUTGOING = 1024
-
-
-def idle_outgoing_at_most(wanted: int = _IDLE_OUTGOING) -> int:
-    """The idle connections to receivers the delivery worker keeps: `wanted`, but never more
-    than a quarter of the open-file limit. At `ulimit -n` 1,024 (systemd's default soft
-    limit) a deployment delivering to a thousand endpoints could keep 1,024 idle beside
-    serve's 512 client connections and the 128 requests in flight: more descriptors than
-    the process has, and every further connection, a delivery's or the database's, failed."""
-    return _share_of_open_files(wanted, parts=4)
-
-
-def _share_of_open_files(wanted: int, *, parts: int) -> int:
-    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft == resource.RLIM_INFINITY:
-        return wanted
-    return max(1, min(wanted, soft // parts))
+    return share_of_open_files(wanted, parts=2)
 
 
 def _closing_answer(status: str, code: str, description: str, *, headers: str = "") -> bytes:

@@ -99,7 +99,7 @@ class HttpSender:
     CA; `proxy` sends every request through an HTTP CONNECT egress proxy (delivery.proxy).
     A request with a client certificate presents it to an https endpoint (mutual TLS), on
     connections kept for that certificate alone. `max_idle` bounds the idle keep-alive
-    connections kept in all (cli/serving.py `idle_outgoing_at_most` sets it from the
+    connections kept in all (cli/open_files.py `idle_outgoing_at_most` sets it from the
     open-file limit).
     """
 

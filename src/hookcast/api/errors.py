@@ -7,7 +7,6 @@ the answers made before routing. A request answered 2xx does no work for it.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
@@ -128,8 +127,11 @@ async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(*unexpected(exc))
 
 
-# Set on an exception once a handler answered it.
-_ANSWERED = "_hookcast_answered"
+# The request's scope names the exception a handler answered (the mounted app's scope is
+# the parent's, updated in place). Not marked on the exception: some are raised again and
+# again from one instance (api.video's bad credentials), and a mark left on it by the first
+# request made every later one an unsent 500.
+_ANSWERED = "hookcast.answered"
 
 
 def counting(handler: Handler, refused: Refused) -> Handler:
@@ -139,12 +141,11 @@ def counting(handler: Handler, refused: Refused) -> Handler:
     management/500) and a second traceback, for an answer never sent."""
 
     async def answer_counted(request: Request, exc: Exception) -> Response:
-        if getattr(exc, _ANSWERED, False):
+        if request.scope.get(_ANSWERED) is exc:
             return Response(status_code=500)  # not sent: the client has its answer
         response = await handler(request, exc)
         refused(response.status_code)
-        with contextlib.suppress(AttributeError):  # an exception class with __slots__
-            setattr(exc, _ANSWERED, True)
+        request.scope[_ANSWERED] = exc
         return response
 
     return answer_counted

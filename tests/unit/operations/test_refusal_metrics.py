@@ -95,3 +95,33 @@ async def test_an_unexpected_error_in_apivideo_is_counted_and_logged_once(
     assert _refused(metrics, "apivideo", "500", "internal_error") == 1
     assert _refused(metrics, "management", "500", "internal_error") in (None, 0)
     assert [r.message for r in caplog.records].count("unexpected error") == 1
+
+
+async def test_an_error_raised_from_one_instance_is_answered_every_time() -> None:
+    # api.video's bad credentials are one ProblemError raised by every such request: marked
+    # as answered on the exception by the first, every later one got an empty 500 (CI).
+    import functools
+
+    import httpx
+    from fastapi import FastAPI
+
+    from hookcast.api import errors
+    from hookcast.api.apivideo import problems
+    from hookcast.api.apivideo.problems import Problem, ProblemError
+
+    metrics = Metrics()
+    parent, apivideo = FastAPI(), FastAPI()
+    errors.install(parent, refused=functools.partial(metrics.on_refused, "management"))
+    problems.install(apivideo, refused=functools.partial(metrics.on_refused, "apivideo"))
+    refused = ProblemError(400, [Problem("authentication-invalid-user-credentials", "No.")])
+
+    @apivideo.post("/auth")
+    async def auth() -> None:
+        raise refused
+
+    parent.mount("/apivideo", apivideo)
+    transport = httpx.ASGITransport(parent, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://hookcast") as client:
+        answers = [await client.post("/apivideo/auth") for _ in range(3)]
+    assert [answer.status_code for answer in answers] == [400, 400, 400]
+    assert _refused(metrics, "apivideo", "400", "invalid") == 3

@@ -6,9 +6,13 @@ only once tracing is on, so a process that does not trace never loads it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from hookcast.ports import Tracer
+
+if TYPE_CHECKING:  # the SDK is imported only when tracing is on
+    from hookcast.tracing.otel import OnExported
 
 __all__ = ["open_tracer", "traces_endpoint"]
 
@@ -41,7 +45,7 @@ def open_tracer(
     environ: Mapping[str, str],
     *,
     trust_traceparent: bool = False,
-    on_exported: Callable[[int, bool], None] | None = None,
+    on_exported: OnExported | None = None,
 ) -> Tracer | None:
     """The process's tracer, exporting over OTLP/HTTP, or None when tracing is off;
     `trust_traceparent` (HOOKCAST_OTEL_TRUST_TRACEPARENT): publishers' traces are continued,

@@ -1,4 +1,5 @@
-"""A pause on PostgreSQL: the webhook's pending deliveries paused after its save commits,
+"""A pause on PostgreSQL: the webhook's pending deliveries paused after its save commits
+(all but a person's tests and examples, store/pausable.py),
 a stretch at a time, in short write transactions (store/slices.py).
 
 In the save's one statement a pause locked every pending delivery of the webhook until
@@ -33,6 +34,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from hookcast.domain.models import DeliveryStatus
 from hookcast.store.connector import Transaction
+from hookcast.store.pausable import walk_may_pause
 from hookcast.store.slices import write_in_slices
 from hookcast.store.sql import in_list
 from hookcast.store.statement import Statement
@@ -119,6 +121,7 @@ _PAUSE = Statement(
             in_list(database, column=deliveries.c.id, name="b_ids"),
             deliveries.c.created.between(bindparam("b_from"), bindparam("b_to")),
             deliveries.c.status == _PENDING,
+            walk_may_pause(),
         )
         .values(status=_PAUSED)
     )

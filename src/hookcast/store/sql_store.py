@@ -1119,11 +1119,12 @@ class SqlStore:
             await notify(tx)
         self._wakeup.notify()
 
-    async def park_deliveries(self, leases: Sequence[tuple[str, str]]) -> None:
+    async def park_deliveries(self, leases: Sequence[tuple[str, str]]) -> Sequence[str]:
         async with self._writing() as tx:
-            await delivery_sql.park(tx, leases)
+            kept = await delivery_sql.park(tx, leases)
             await notify(tx)
         self._wakeup.notify()
+        return kept
 
     async def admit_requests(
         self, webhook_id: str, *, limit: DeliveryRateLimit, now: datetime, count: int = 1

@@ -220,7 +220,8 @@ _PENDING = DeliveryStatus.PENDING.value
 # the pause either way. Before, under FOR SHARE as under KEY SHARE, a publish that checked
 # its configuration before a pause committed could store its deliveries pending, and the
 # worker sent those made later than the pause's clock read (delivery/worker.py `_sendable`
-# parks only those made no later than the webhook's `last_modified`).
+# parked only those made no later than the webhook's `last_modified` then; it parks every
+# one now, store/pausable.py).
 _PG_STORE = text(f"""
 WITH stored AS (
     INSERT INTO events ({_EVENT_COLUMNS})

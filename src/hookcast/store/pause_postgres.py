@@ -10,8 +10,8 @@ account's deliveries waited up to 12 s, against 0.3 s with the same backlog due 
 pause (attack 21, a tenant toggling pause and resume in a loop). Locked a stretch at a
 time, a claim steps over one stretch's rows at most.
 
-What the save's commit leaves pending is sent by no worker: each was made before the
-disable (the webhook's `last_modified`), and a worker claiming one parks it, paused
+What the save's commit leaves pending is sent by no worker (a person's test or example
+aside, store/pausable.py): a worker claiming one parks it, paused
 (delivery/worker.py `_sendable`), as on SQLite while its walk goes (store/pause_walk.py).
 A publish after the commit reads the webhook disabled and holds its deliveries. Each
 stretch share-locks the webhook's row and goes on only while it is disabled: a resume

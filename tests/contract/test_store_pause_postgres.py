@@ -22,6 +22,7 @@ from hookcast.store.connector import Transaction
 from support import factories as make
 from support.publishing import account_with_webhook
 from support.sql import generic_plan
+from support.walks import held_after_each_write
 
 pytestmark = pytest.mark.postgres
 
@@ -314,13 +315,7 @@ class _Walks:
         async def counted(tx: Transaction) -> bool:
             return await step(cast(Transaction, _Counted(tx, self.reads, walk)))
 
-        @asynccontextmanager
-        async def held() -> AsyncIterator[Transaction]:
-            async with writing() as tx:
-                yield tx
-            self.held.set()
-            await self.go_on.wait()  # between writes: nothing is locked meanwhile
-
+        held = held_after_each_write(writing, committed=self.held, go_on=self.go_on)
         await slices.write_in_slices(held, counted, seconds=0)
 
 

@@ -11,8 +11,6 @@ for as long as a test needs: no timing decides what the test sees.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import Any
 
@@ -21,9 +19,9 @@ import pytest
 from hookcast.domain.models import DeliveryStatus
 from hookcast.ports import ClaimedDelivery, DeliveryQuery, PageRequest, WebhookHealth
 from hookcast.store import SqlStore, open_store, pause_postgres, slices, webhook_walk
-from hookcast.store.connector import Transaction
 from support import factories as make
 from support.publishing import account_with_webhook
+from support.walks import held_after_each_write
 
 BACKLOG = 60
 STRETCH = 10  # deliveries a write of the walk pauses: six writes
@@ -43,14 +41,8 @@ class HeldWalk:
         monkeypatch.setattr(pause_postgres, "write_in_slices", self._held)
 
     async def _held(self, writing: Any, step: slices.Slice, **kwargs: Any) -> None:
-        @asynccontextmanager
-        async def then_held() -> AsyncIterator[Transaction]:
-            async with writing() as tx:
-                yield tx
-            self.walked.set()
-            await self.go_on.wait()  # between writes: nothing is locked meanwhile
-
-        await slices.write_in_slices(then_held, step, **{**kwargs, "seconds": 0})
+        held = held_after_each_write(writing, committed=self.walked, go_on=self.go_on)
+        await slices.write_in_slices(held, step, **{**kwargs, "seconds": 0})
 
 
 async def _count(store: SqlStore, account_id: str, webhook_id: str, status: DeliveryStatus) -> int:

@@ -75,7 +75,7 @@ async def test_migrate_creates_the_schema_once(empty_database_url: str, secret_k
 
     assert (
         await _scalar(empty_database_url, "SELECT version_num FROM alembic_version")
-        == "0025_paused_index"
+        == "0026_deliveries_by_hand"
     )
     store = await open_store(empty_database_url, secret_key=secret_key)
     try:

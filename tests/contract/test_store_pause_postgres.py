@@ -10,7 +10,7 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
@@ -22,6 +22,7 @@ from hookcast.store.connector import Transaction
 from support import factories as make
 from support.publishing import account_with_webhook
 from support.sql import generic_plan
+from support.walks import held_after_each_write
 
 pytestmark = pytest.mark.postgres
 
@@ -276,3 +277,73 @@ async def test_the_start_up_sweep_finds_pending_deliveries_through_their_index(
     assert _uses(plan, pending), plan
     history = await _on_partitions(postgres_database, "ix_deliveries_webhook_id_created")
     assert not _uses(plan, history), plan
+
+
+class _Counted:
+    """A transaction whose stretch reads (`fetch_all`) are counted in `reads[walk]`."""
+
+    def __init__(self, tx: Transaction, reads: list[int], walk: int) -> None:
+        self._tx, self._reads, self._walk = tx, reads, walk
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._tx, name)
+
+    async def fetch_all(self, *args: Any, **kwargs: Any) -> Any:
+        self._reads[self._walk] += 1
+        return await self._tx.fetch_all(*args, **kwargs)
+
+
+class _Walks:
+    """Each pause walk's stretch reads (its `fetch_all`s), in the order the walks began;
+    every walk held after each of its writes commits until `go_on` is set, `held` set when
+    one is, and `second` once a second walk has begun (its save committed)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.reads: list[int] = []
+        self.held = asyncio.Event()
+        self.second = asyncio.Event()
+        self.go_on = asyncio.Event()
+        monkeypatch.setattr(pause_postgres, "STRETCH_ROWS", STRETCH)
+        monkeypatch.setattr(pause_postgres, "write_in_slices", self._walk)
+
+    async def _walk(self, writing: Writing, step: slices.Slice, **_: Any) -> None:
+        walk = len(self.reads)
+        self.reads.append(0)
+        if walk == 1:
+            self.second.set()
+
+        async def counted(tx: Transaction) -> bool:
+            return await step(cast(Transaction, _Counted(tx, self.reads, walk)))
+
+        held = held_after_each_write(writing, committed=self.held, go_on=self.go_on)
+        await slices.write_in_slices(held, counted, seconds=0)
+
+
+async def test_a_resume_and_a_pause_saved_mid_walk_leave_one_walk_going(
+    pg_store: SqlStore, postgres_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pause's walk, then a resume and a pause saved between two of its stretches: the
+    first walk stops (the saves take its token, as a worker's disable does). Before, it
+    read the webhook disabled again and walked on beside the second: every stretch read
+    twice."""
+    acme, hook = await account_with_webhook(pg_store)
+    await pg_store.append_events(
+        events=[make.event(acme.id) for _ in range(ROWS)], fanout=make.fanout_to(hook.id)
+    )
+    walks = _Walks(monkeypatch)
+    first = asyncio.ensure_future(
+        pg_store.update_webhook(replace(hook, enabled=False), make.later(1))
+    )
+    await asyncio.wait_for(walks.held.wait(), 10)
+    await pg_store.update_webhook(hook, make.later(2))  # a resume: no walk
+    second = asyncio.ensure_future(
+        pg_store.update_webhook(replace(hook, enabled=False), make.later(3))
+    )
+    await asyncio.wait_for(walks.second.wait(), 10)
+
+    walks.go_on.set()
+    await asyncio.wait_for(asyncio.gather(first, second), 60)
+
+    assert await _statuses(postgres_database, hook.id) == {"paused": ROWS}
+    assert walks.reads[0] == 1  # its first stretch only
+    assert walks.reads[1] == ROWS // STRETCH + 1  # the second walked all (and found no more)

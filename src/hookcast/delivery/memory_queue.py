@@ -72,7 +72,8 @@ class MemoryDeliveryQueue:
         for entry in self._entries.values():
             if entry.webhook.id == webhook.id:
                 entry.webhook = webhook
-                if not webhook.enabled and _is_pending(entry.delivery):
+                pausable = _is_pending(entry.delivery) and not entry.delivery.by_hand
+                if not webhook.enabled and pausable:
                     entry.delivery = replace(entry.delivery, status=DeliveryStatus.PAUSED)
         self._edited(webhook.id)
 
@@ -221,16 +222,21 @@ class MemoryDeliveryQueue:
         if leases:
             self._due.set()
 
-    async def park_deliveries(self, leases: Sequence[tuple[str, str]]) -> None:
-        """Gives back held leases unattempted: paused while their webhook is disabled."""
+    async def park_deliveries(self, leases: Sequence[tuple[str, str]]) -> Sequence[str]:
+        """Gives back held leases unattempted: paused while their webhook is disabled; a
+        person's test or example stays leased (its id returned), to be sent."""
+        kept: list[str] = []
         for delivery_id, token in leases:
             entry = self._held(delivery_id, token)
-            if entry is not None:
+            if entry is not None and entry.delivery.by_hand:
+                kept.append(delivery_id)
+            elif entry is not None:
                 current = self._webhooks.get(entry.webhook.id, entry.webhook)
                 status = DeliveryStatus.PENDING if current.enabled else DeliveryStatus.PAUSED
                 entry.delivery = replace(entry.delivery, status=status, lease_token=None)
         if leases:
             self._due.set()
+        return kept
 
     async def admit_requests(
         self, webhook_id: str, *, limit: DeliveryRateLimit, now: datetime, count: int = 1

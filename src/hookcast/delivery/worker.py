@@ -278,7 +278,12 @@ class DeliveryWorker:
         if claimed:
             self._liveness.took_leases()
             self._edits.filled()
-            claimed = self._sendable(claimed, since=lease_ends - self._options.lease_seconds)
+            claimed = self._sendable(claimed, lease_ends=lease_ends, handed_over=handed_over)
+        self._enqueue(claimed, lease_ends=lease_ends, handed_over=handed_over)
+
+    def _enqueue(
+        self, claimed: Sequence[ClaimedDelivery], *, lease_ends: float, handed_over: bool
+    ) -> None:
         now = asyncio.get_running_loop().time()
         overflow = self._scheduler.enqueue(
             claimed, now=now, lease_ends=lease_ends, handed_over=handed_over
@@ -287,49 +292,58 @@ class DeliveryWorker:
         self._start_ready()
 
     def _sendable(
-        self, claimed: Sequence[ClaimedDelivery], *, since: float
+        self, claimed: Sequence[ClaimedDelivery], *, lease_ends: float, handed_over: bool
     ) -> Sequence[ClaimedDelivery]:
         """`claimed` without what may not be sent as it came, which goes back unsent:
-        - the deliveries of webhooks told edited since loop time `since`, when the claim was
-          asked for or the publish took its lease: their copies may predate the edit, which
-          the API has answered (edits.py); claimed again, they carry the saved webhook;
-        - those made before their webhook was disabled (no later than its last change):
-          a second line behind the webhook's lock, which orders a pause or a worker's
-          disable with the publishes on PostgreSQL (store/webhooks.py `_LOCK_FOR_PAUSE`,
-          store/operational.py `lock_standing`, store/append_postgres.py); they are
-          parked, paused with the webhook's others (`_park`). One made while it was
-          disabled is a test or example a person asked for, "even when it is disabled"
-          (services/deliveries.py): it goes."""
-        edited = self._edits.edited_since(since)
+        - the deliveries of webhooks told edited since the claim was asked for or the
+          publish took its lease (`lease_ends` less a lease): their copies may predate the
+          edit, which the API has answered (edits.py); claimed again, they carry the saved
+          webhook;
+        - those of a disabled webhook (a walk had not reached them, or a publish raced its
+          pause): parked (`_park`), paused with the webhook's others, as the store's one
+          rule says (store/pausable.py). A test or example a person sent, "even when it is
+          disabled" (services/deliveries.py), stays leased, and is sent once the park has
+          said so: the claim does not read the mark, so its statement is as it was."""
+        edited = self._edits.edited_since(lease_ends - self._options.lease_seconds)
         if not edited and all(item.webhook.enabled for item in claimed):
             return claimed
         keep: list[ClaimedDelivery] = []
         back: list[LeaseKey] = []
-        parked: list[LeaseKey] = []
+        parked: list[ClaimedDelivery] = []
         for item in claimed:
             hook = item.webhook
-            if not hook.enabled and item.created <= hook.last_modified:
-                parked.append((item.delivery_id, item.lease_token))
+            if not hook.enabled:
+                parked.append(item)
             elif hook.id in edited:
                 back.append((item.delivery_id, item.lease_token))
             else:
                 keep.append(item)
         self._outcomes.hand_back(back)
         if parked:
-            parking = asyncio.create_task(self._park(parked), name="hookcast-park")
+            parking = asyncio.create_task(
+                self._park(parked, lease_ends=lease_ends, handed_over=handed_over),
+                name="hookcast-park",
+            )
             self._parking.add(parking)
             parking.add_done_callback(self._parking.discard)
         return keep
 
-    async def _park(self, leases: list[LeaseKey]) -> None:
-        """Parks deliveries claimed with their webhook disabled (rare: a race with a pause);
-        if that write fails they go back as any lease does, and are parked when claimed
-        again."""
+    async def _park(
+        self, parked: list[ClaimedDelivery], *, lease_ends: float, handed_over: bool
+    ) -> None:
+        """Parks deliveries claimed with their webhook disabled (rare: a race with a pause),
+        then sends those the store kept leased (a person's tests and examples); if that
+        write fails they go back as any lease does, and are parked when claimed again."""
+        leases = [(item.delivery_id, item.lease_token) for item in parked]
         try:
-            await self._queue.park_deliveries(leases)
+            kept = set(await self._queue.park_deliveries(leases))
         except Exception:
             _log.exception("parking the deliveries of a disabled webhook failed")
             self._outcomes.hand_back(leases)
+            return
+        sent = [item for item in parked if item.delivery_id in kept]
+        if sent:
+            self._enqueue(sent, lease_ends=lease_ends, handed_over=handed_over)
 
     def holds_leases(self) -> bool:
         """Whether leases are held: queued, in flight, or awaiting their write."""

@@ -223,8 +223,9 @@ def sendable(webhook: Webhook, now: datetime) -> bool:
 
 
 def direct_delivery(event: Event, webhook_id: str, *, now: datetime, delivery_id: str) -> Delivery:
-    """A delivery due immediately: a test event sent to one webhook (fan-out makes its
-    deliveries with every field at once: FanoutPlan._delivery)."""
+    """A delivery due immediately: a test or example a person sent to one webhook, sent
+    even while it is disabled (`by_hand`); fan-out makes its deliveries with every field
+    at once: FanoutPlan._delivery."""
     return Delivery(
         id=delivery_id,
         account_id=event.account_id,
@@ -234,4 +235,5 @@ def direct_delivery(event: Event, webhook_id: str, *, now: datetime, delivery_id
         attempts=0,
         next_attempt_at=now,
         created=now,
+        by_hand=True,
     )

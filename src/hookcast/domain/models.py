@@ -321,6 +321,11 @@ class Delivery:
     # Set on `*_updated` deliveries to a coalescing webhook (domain/freshness.py), with
     # `sequence`: a newer one of the same key supersedes this one while it is unsent.
     coalesce_key: str | None = None
+    # A test or example a person sent to this one webhook (domain/fanout.py
+    # `direct_delivery`): it goes even while the webhook is disabled, never paused. Stored,
+    # not read back (reads and claims leave it False): the store's statements read the
+    # column themselves (store/pausable.py), the claim's per-delivery work unchanged.
+    by_hand: bool = False
 
 
 @quick_init

@@ -223,9 +223,11 @@ class DeliveryQueue(Protocol):
     async def release_deliveries(self, leases: Sequence[tuple[str, str]], now: datetime) -> None:
         """Gives back (delivery_id, lease_token) leases unattempted, due at `now`."""
 
-    async def park_deliveries(self, leases: Sequence[tuple[str, str]]) -> None:
+    async def park_deliveries(self, leases: Sequence[tuple[str, str]]) -> Sequence[str]:
         """Gives back, unattempted, leases claimed with their webhook disabled: paused while
-        it still is (the webhook's enabling resumes them), else due as they were."""
+        it still is (the webhook's enabling resumes them), else due as they were. A
+        person's test or example (`Delivery.by_hand`), which goes even while its webhook
+        is disabled, stays leased: the ids of those, for the caller to send."""
 
     async def admit_requests(
         self, webhook_id: str, *, limit: DeliveryRateLimit, now: datetime, count: int = 1

@@ -52,7 +52,7 @@ from hookcast.store.events import first_of_each_key
 from hookcast.store.rows import delivery_values, event_values
 from hookcast.store.sql import NOTIFY_CHANNEL
 from hookcast.store.statement import Statement
-from hookcast.store.tables import deliveries, events
+from hookcast.store.tables import deliveries, events, written_columns
 from hookcast.store.unnest import unnest_parameters, unnest_source, unnest_values
 
 __all__ = ["PUBLISH", "AtOnce", "append_at_once", "plan_at_once", "publish_values"]
@@ -73,13 +73,16 @@ class AtOnce:
 
 def plan_at_once(publishes: Sequence[Publish]) -> AtOnce | None:
     """The group fanned out for `PUBLISH` as if every event were new, or None when a
-    delivery needs more than an insert. Fan-out sees the events numbered from 1 in each
-    resource: a number decides only whether a delivery coalesces (domain/freshness.py),
-    which sends the group the other way, so no delivery made here carries one."""
+    delivery needs more than an insert (a test's is marked, too). Fan-out sees the events
+    numbered from 1 in each resource: a number decides only whether a delivery coalesces
+    (domain/freshness.py), which sends the group the other way, so no delivery made here
+    carries one."""
     candidates = first_of_each_key([event for publish in publishes for event in publish.events])
     provisional = number_events(candidates, sequence_counts(candidates))
     ids, fanned_out = fan_out(publishes, {(e.account_id, e.id): e for e in provisional})
-    if not all(only_inserted(delivery) for delivery in fanned_out):
+    # A person's test or example is marked after its insert, in its transaction
+    # (store/deliveries.py `mark_by_hand`): PUBLISH commits on its own.
+    if not all(only_inserted(delivery) and not delivery.by_hand for delivery in fanned_out):
         return None
     return AtOnce(publishes, candidates, provisional, ids, fanned_out)
 
@@ -146,7 +149,7 @@ def publish_values(group: AtOnce) -> dict[str, object]:
 
 
 _EVENT_NAMES = [column.name for column in events.columns]
-_DELIVERY_NAMES = [column.name for column in deliveries.columns]
+_DELIVERY_NAMES = [column.name for column in written_columns(deliveries)]
 _EVENT_COLUMNS = ", ".join(_EVENT_NAMES)
 _DELIVERY_COLUMNS = ", ".join(_DELIVERY_NAMES)
 # The n-th of a resource's offered events (in publish order) takes the counter's value

@@ -37,12 +37,12 @@ from hookcast.domain.ordering import number_events, resource_key
 from hookcast.store.append import Publish, Written, fan_out, store_deliveries
 from hookcast.store.connector import Transaction
 from hookcast.store.crypto import SecretBox
-from hookcast.store.deliveries import pause_made
+from hookcast.store.deliveries import mark_by_hand, pause_made
 from hookcast.store.events import first_of_each_key, insert_new_events
 from hookcast.store.rows import delivery_values, event_values
 from hookcast.store.sql import NOTIFY_CHANNEL
 from hookcast.store.statement import Statement
-from hookcast.store.tables import deliveries, events
+from hookcast.store.tables import deliveries, events, written_columns
 from hookcast.store.unnest import unnest_parameters, unnest_source, unnest_values
 
 __all__ = ["NUMBERING", "Contended", "append_on_postgres", "only_inserted"]
@@ -69,6 +69,7 @@ async def append_on_postgres(
         inserted, paused, handed = await _store(tx, numbered, fanned_out, wake=due > 0)
         if inserted < len(numbered):
             raise Contended()
+        await mark_by_hand(tx, fanned_out)
         if paused:
             await pause_made(tx, _paused_meanwhile(publishes, fanned_out, paused))
         return Written(ids, due, handed)
@@ -197,7 +198,7 @@ UNION ALL SELECT 'counter', account_id, resource_key, last_seq FROM bumped
 NUMBERING = Statement(lambda _database: _PG_NUMBERS)  # once per publish group
 
 _EVENT_COLUMNS = ", ".join(column.name for column in events.columns)
-_DELIVERY_COLUMNS = ", ".join(column.name for column in deliveries.columns)
+_DELIVERY_COLUMNS = ", ".join(column.name for column in written_columns(deliveries))
 _PENDING = DeliveryStatus.PENDING.value
 # Names from the table definitions, never from input; the values are bound parameters. Rows
 # are inserted in key order, as store/events.py and store/deliveries.py insert them: two
@@ -219,7 +220,8 @@ _PENDING = DeliveryStatus.PENDING.value
 # the pause either way. Before, under FOR SHARE as under KEY SHARE, a publish that checked
 # its configuration before a pause committed could store its deliveries pending, and the
 # worker sent those made later than the pause's clock read (delivery/worker.py `_sendable`
-# parks only those made no later than the webhook's `last_modified`).
+# parked only those made no later than the webhook's `last_modified` then; it parks every
+# one now, store/pausable.py).
 _PG_STORE = text(f"""
 WITH stored AS (
     INSERT INTO events ({_EVENT_COLUMNS})

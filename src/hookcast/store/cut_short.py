@@ -10,8 +10,9 @@ ordering its deliveries with chains and deliveries waiting in them, and deliveri
 recovery or a held release made waiting whose chains were not started yet. The start-up
 sweep (sql_store.py `finish_walks`) finds them here and walks each again, as a save would.
 On PostgreSQL only a pause goes in stretches (store/pause_postgres.py), the rest in one
-transaction each: there the sweep finds the disabled webhooks with a pending delivery,
-which a pause cut short leaves (a retry due hours later stayed `pending` for hours, until
+transaction each: there the sweep finds the disabled webhooks with a pending delivery a
+walk may pause (store/pausable.py: not a person's test or example), which a pause cut short
+leaves (a retry due hours later stayed `pending` for hours, until
 a claim parked it).
 """
 
@@ -22,6 +23,7 @@ from sqlalchemy import ColumnElement, and_, exists, or_, select
 from hookcast.domain.models import DeliveryStatus, Ordering
 from hookcast.store.chains import in_no_chain
 from hookcast.store.connector import Transaction
+from hookcast.store.pausable import walk_may_pause
 from hookcast.store.sql import written_status
 from hookcast.store.statement import Statement
 from hookcast.store.tables import deliveries, delivery_chains, webhooks
@@ -31,7 +33,8 @@ __all__ = ["owing_walks"]
 
 async def owing_walks(tx: Transaction) -> list[str]:
     """The ids of the webhooks a walk cut short left unfinished, in id order: on SQLite of
-    every kind above, on PostgreSQL the disabled webhooks with a pending delivery.
+    every kind above, on PostgreSQL the disabled webhooks with a pending delivery a walk
+    may pause.
 
     Read outside the writer (a scan), each condition through a partial index: a webhook's
     paused deliveries (ix_deliveries_paused), its account's pending ones
@@ -42,14 +45,15 @@ async def owing_walks(tx: Transaction) -> list[str]:
     return [webhook_id for (webhook_id,) in await tx.fetch_all(owing)]
 
 
-def _has(status: DeliveryStatus) -> ColumnElement[bool]:
-    """The webhook has a delivery of `status`, found through that status's partial index:
-    the status written in (store/sql.py `written_status`), and the account given, which
-    the pending index starts with."""
+def _has(status: DeliveryStatus, *also: ColumnElement[bool]) -> ColumnElement[bool]:
+    """The webhook has a delivery of `status` (and `also`), found through that status's
+    partial index: the status written in (store/sql.py `written_status`), and the account
+    given, which the pending index starts with."""
     return exists().where(
         deliveries.c.account_id == webhooks.c.account_id,
         deliveries.c.webhook_id == webhooks.c.id,
         deliveries.c.status == written_status(status),
+        *also,
     )
 
 
@@ -69,7 +73,9 @@ def _waiting_unchained() -> ColumnElement[bool]:
     )
 
 
-_PAUSE_OWING = and_(webhooks.c.enabled.is_(False), _has(DeliveryStatus.PENDING))
+# A person's test or example pending under a disabled webhook is owed no walk: it is sent
+# (store/pausable.py). Counted, such a test was paused at the next worker's start.
+_PAUSE_OWING = and_(webhooks.c.enabled.is_(False), _has(DeliveryStatus.PENDING, walk_may_pause()))
 _OWING = Statement(
     lambda _: (
         select(webhooks.c.id)

@@ -59,6 +59,7 @@ from hookcast.store.fair_claim import (
     others_due,
 )
 from hookcast.store.horizon import KnownHorizon, pending_since
+from hookcast.store.pausable import walk_may_pause
 from hookcast.store.record_batch import record_on_postgres, release_on_postgres
 from hookcast.store.record_sqlite import record_on_sqlite, release_on_sqlite
 from hookcast.store.rows import (
@@ -79,6 +80,7 @@ from hookcast.store.tables import (
     delivery_horizon,
     events,
     webhooks,
+    written_columns,
 )
 from hookcast.store.types import Timestamp, from_micros, to_micros
 from hookcast.store.unnest import unnest_insert, unnest_values
@@ -156,6 +158,7 @@ async def insert_deliveries(
             await tx.execute(_PG_INSERT, unnest_values(deliveries, rows))
     else:
         await tx.execute_many(_INSERT, rows)
+    await mark_by_hand(tx, admitted)
     await _supersede_older(tx, admitted)
     await pause_made(tx, paused)
     return {
@@ -165,6 +168,17 @@ async def insert_deliveries(
         and d.status is _MADE_PENDING
         and enabled.get(d.webhook_id, True)
     }
+
+
+async def mark_by_hand(tx: Transaction, made: Sequence[Delivery]) -> None:
+    """Marks the person's tests and examples among deliveries just inserted (`by_hand`,
+    store/pausable.py), in their insert's transaction: a publish's INSERT leaves the
+    column to its default, so a published delivery costs nothing more, and a test one
+    UPDATE (its row's HOT update on PostgreSQL: no index holds the column)."""
+    sent = [d for d in made if d.by_hand]
+    if sent:
+        days = {"b_from": min(d.created for d in sent), "b_to": max(d.created for d in sent)}
+        await tx.execute(_MARK_BY_HAND, {"ids": [d.id for d in sent], **days})
 
 
 async def pause_made(tx: Transaction, delivery_ids: Sequence[str]) -> None:
@@ -192,10 +206,24 @@ _PAUSE_MADE = Statement(
         .values(status=_PAUSED)
     )
 )
+# The range of `created` prunes the day partitions the ids are looked up in.
+_MARK_BY_HAND = Statement(
+    lambda database: (
+        update(deliveries)
+        .where(
+            in_list(database, column=deliveries.c.id),
+            deliveries.c.created.between(
+                bindparam("b_from", type_=Timestamp), bindparam("b_to", type_=Timestamp)
+            ),
+        )
+        .values(by_hand=True)
+    )
+)
 _INSERT = Statement(  # SQLite
     lambda database: insert_ignoring(
         database, table=deliveries, conflict_on=("event_id", "webhook_id")
-    )
+    ),
+    columns=[column.name for column in written_columns(deliveries)],
 )
 # All rows in one statement (store/unnest.py), in unique-key order as every publish inserts
 # deliveries (store/append_postgres.py too), so concurrent inserts never wait in a cycle.
@@ -462,7 +490,10 @@ def _claim(database: str, days: ClaimDays | None, *, chosen: _Chooser) -> Update
 
 # What PostgreSQL's claim returns: every column, and the leased version's ctid (RETURNING
 # names the new version), which the recording reaches the row by (store/record_batch.py).
-_PG_CLAIMED = (*deliveries.c, literal_column("deliveries.ctid::text").label("leased_row"))
+_PG_CLAIMED = (
+    *written_columns(deliveries),
+    literal_column("deliveries.ctid::text").label("leased_row"),
+)
 
 
 # What SQLite's claim returns: a claimed delivery's `ClaimHead` (its rowid last, which the
@@ -711,11 +742,13 @@ _DISOWN = Statement(
 )
 
 
-async def park(tx: Transaction, leases: Sequence[tuple[str, str]]) -> None:
+async def park(tx: Transaction, leases: Sequence[tuple[str, str]]) -> list[str]:
     """Hands back leases claimed with their webhook disabled (a publish that checked its
-    configuration before the webhook's pause committed made them pending): paused while
-    the webhook is still disabled, else pending, due as they were. Rare: one statement per
-    lease, each row found by its id.
+    configuration before the webhook's pause committed made them pending, or a walk had
+    not reached them yet): paused while the webhook is still disabled, else pending, due
+    as they were. Rare: one statement per lease, each row found by its id. Returns the ids
+    of those a walk may not pause (store/pausable.py: a person's test or example, sent
+    even while the webhook is disabled), left leased to the caller, which sends them.
 
     On PostgreSQL their webhooks are share-locked first: a resume under way (it updates the
     webhook, then makes pending the deliveries paused then, which this one was not) would
@@ -725,8 +758,12 @@ async def park(tx: Transaction, leases: Sequence[tuple[str, str]]) -> None:
     ids = [delivery_id for delivery_id, _ in leases]
     if tx.database == "postgresql" and ids:
         await tx.fetch_all(_LOCK_PARKED_WEBHOOKS, {"ids": ids})
+    kept: list[str] = []
     for delivery_id, token in leases:
-        await tx.execute(_PARK, {"b_id": delivery_id, "b_token": token})
+        lease = {"b_id": delivery_id, "b_token": token}
+        if not await tx.execute(_PARK, lease) and await tx.fetch_one(_KEPT, lease):
+            kept.append(delivery_id)
+    return kept
 
 
 _LOCK_PARKED_WEBHOOKS = Statement(
@@ -743,16 +780,18 @@ _LOCK_PARKED_WEBHOOKS = Statement(
 )
 
 
+_THIS_LEASE = (
+    deliveries.c.id == bindparam("b_id"),
+    deliveries.c.lease_token == bindparam("b_token"),
+)
 _PARK = Statement(
     lambda _: (
         update(deliveries)
-        .where(
-            deliveries.c.id == bindparam("b_id"),
-            deliveries.c.lease_token == bindparam("b_token"),
-        )
+        .where(*_THIS_LEASE, walk_may_pause())
         .values(status=_status_for_webhook(), lease_token=None, lease_worker=None, lease_until=None)
     )
 )
+_KEPT = Statement(lambda _: select(deliveries.c.id).where(*_THIS_LEASE, ~walk_may_pause()))
 
 
 def _status_for_webhook() -> ColumnElement[str]:

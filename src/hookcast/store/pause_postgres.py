@@ -1,4 +1,5 @@
-"""A pause on PostgreSQL: the webhook's pending deliveries paused after its save commits,
+"""A pause on PostgreSQL: the webhook's pending deliveries paused after its save commits
+(all but a person's tests and examples, store/pausable.py),
 a stretch at a time, in short write transactions (store/slices.py).
 
 In the save's one statement a pause locked every pending delivery of the webhook until
@@ -9,8 +10,8 @@ account's deliveries waited up to 12 s, against 0.3 s with the same backlog due 
 pause (attack 21, a tenant toggling pause and resume in a loop). Locked a stretch at a
 time, a claim steps over one stretch's rows at most.
 
-What the save's commit leaves pending is sent by no worker: each was made before the
-disable (the webhook's `last_modified`), and a worker claiming one parks it, paused
+What the save's commit leaves pending is sent by no worker (a person's test or example
+aside, store/pausable.py): a worker claiming one parks it, paused
 (delivery/worker.py `_sendable`), as on SQLite while its walk goes (store/pause_walk.py).
 A publish after the commit reads the webhook disabled and holds its deliveries. Each
 stretch share-locks the webhook's row and goes on only while it is disabled: a resume
@@ -33,6 +34,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from hookcast.domain.models import DeliveryStatus
 from hookcast.store.connector import Transaction
+from hookcast.store.pausable import walk_may_pause
 from hookcast.store.slices import write_in_slices
 from hookcast.store.sql import in_list
 from hookcast.store.statement import Statement
@@ -119,6 +121,7 @@ _PAUSE = Statement(
             in_list(database, column=deliveries.c.id, name="b_ids"),
             deliveries.c.created.between(bindparam("b_from"), bindparam("b_to")),
             deliveries.c.status == _PENDING,
+            walk_may_pause(),
         )
         .values(status=_PAUSED)
     )

@@ -27,6 +27,7 @@ from sqlalchemy import bindparam, select
 
 from hookcast.domain.models import DeliveryStatus, Ordering
 from hookcast.store.connector import Transaction
+from hookcast.store.pausable import WALK_MAY_PAUSE
 from hookcast.store.statement import IN_ORDER, Statement
 from hookcast.store.tables import webhooks
 from hookcast.store.types import to_micros
@@ -58,10 +59,11 @@ async def pause_or_resume(
     tx: Transaction, rowids: str, *, webhook_id: str, enabled: bool, now: datetime
 ) -> int | None:
     """A stretch of the walk (SQLite only; store/webhook_walk.py `Move`): of the deliveries
-    with these `rowids`, pauses the pending ones (`enabled` False) or makes the paused ones
-    pending, due `now` (`enabled` True), if the webhook is still in that state (else None:
-    the walk stops). Leases are kept, as PostgreSQL's pause keeps them
-    (store/pause_postgres.py). How many it moved."""
+    with these `rowids` that a walk may pause (store/pausable.py: not a person's test or
+    example, which goes even while the webhook is disabled), pauses the pending ones
+    (`enabled` False) or makes the paused ones pending, due `now` (`enabled` True), if the
+    webhook is still in that state (else None: the walk stops). Leases are kept, as
+    PostgreSQL's pause keeps them (store/pause_postgres.py). How many it moved."""
     state = await tx.fetch_one(_STATE, {IN_ORDER: (webhook_id,)})
     if state is None or bool(state[0]) is not enabled:
         return None
@@ -88,6 +90,8 @@ _SAVED = Statement(
 # Status values bound, not written in: the statement's text is this module's alone.
 _MOVE = Statement.written(
     "sqlite",
-    "UPDATE deliveries SET status = ?1, next_attempt_at = coalesce(?2, next_attempt_at)"
-    " WHERE rowid IN (SELECT value FROM json_each(?3)) AND status = ?4",
+    # The walk's condition is store/pausable.py's constant, no input.
+    "UPDATE deliveries SET status = ?1, next_attempt_at = coalesce(?2, next_attempt_at)"  # noqa: S608
+    " WHERE rowid IN (SELECT value FROM json_each(?3)) AND status = ?4"
+    f" AND {WALK_MAY_PAUSE}",
 )

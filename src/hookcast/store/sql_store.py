@@ -457,19 +457,19 @@ class SqlStore:
             if webhook.enabled:
                 await notify(tx)
             await account_sql.config_changed(tx, webhook.account_id)
+            if not sqlite:
+                walk = before is not None and before.enabled is not webhook.enabled
             # Inside the write, so in the order the saves commit: the walk of the last one
             # committed is never the one stopped.
             walking = self._walk_begins(webhook.id) if walk else None
         # Told before the walk: a worker's queued deliveries of a paused webhook go back
         # paused now, not once its last batch has committed.
         self.edited(webhook.id)
-        if not sqlite and not webhook.enabled and (before is None or before.enabled):
-            # Only a pause: a save of a webhook disabled already (a rename) walked its whole
-            # history. Read before the save's lock, a resume committing meanwhile leaves
-            # pending deliveries not walked, which a claim parks (store/pause_postgres.py).
-            await pause_postgres.pause_in_stretches(self._writing, webhook_id=webhook.id)
         if walking is not None:
             with self._walking(webhook.id, walking):
+                if not sqlite:
+                    await self._pause_saved(webhook, walking=walking)
+                    return
                 await self._pause_or_resume_in_batches(
                     webhook.id, enabled=webhook.enabled, now=now, walking=walking
                 )
@@ -477,6 +477,22 @@ class SqlStore:
                     await self._end_chains_in_slices(webhook.id, now=now, walking=walking)
         if webhook.enabled:
             self._wakeup.notify()
+
+    async def _pause_saved(self, webhook: Webhook, *, walking: object) -> None:
+        """PostgreSQL, a save that paused or resumed the webhook, holding the walk token
+        `walking` as a worker's disable does: a pause walks its pending deliveries in
+        stretches, and either stops a pause's walk under way. Without the token a resume
+        and a pause saved within one stretch of an earlier pause's walk left two walks of
+        the webhook going at once, each reading its whole history (the first read it
+        disabled again, and went on). A resume walks nothing: its save's statement made
+        the paused deliveries pending (store/webhooks.py `resume_paused`). A save that
+        neither pauses nor resumes (a rename) takes no token, so it stops no walk: read
+        before the save's lock, a resume committing meanwhile leaves pending deliveries not
+        walked, which a claim parks (store/pause_postgres.py)."""
+        if webhook.enabled:
+            self._wakeup.notify()
+        else:
+            await self._pause_in_stretches(webhook.id, walking=walking)
 
     def _walk_needed(self, webhook: Webhook, before: pause_walk.SavedState | None) -> bool:
         """Whether a save of `webhook` over its stored state `before` walks its deliveries:
@@ -976,8 +992,8 @@ class SqlStore:
     async def _pause_disabled(self, webhook_id: str, *, now: datetime, walking: object) -> None:
         """The backlog of a webhook the worker's recording disabled, paused after it
         committed (`_pause_later`). A failure is logged, not raised: the recording is done,
-        and nothing waits for the pause. What is left pending was made before the disable,
-        which a claim parks rather than sends (delivery/worker.py `_sendable`); a worker's
+        and nothing waits for the pause. What is left pending a claim parks rather than
+        sends, but a person's test or example (store/pausable.py); a worker's
         start (`finish_walks`, either database) or, on SQLite, the webhook's first save since
         walks again. A later walk of the webhook (`walking` no longer its token) stops this
         one."""
@@ -1119,11 +1135,12 @@ class SqlStore:
             await notify(tx)
         self._wakeup.notify()
 
-    async def park_deliveries(self, leases: Sequence[tuple[str, str]]) -> None:
+    async def park_deliveries(self, leases: Sequence[tuple[str, str]]) -> Sequence[str]:
         async with self._writing() as tx:
-            await delivery_sql.park(tx, leases)
+            kept = await delivery_sql.park(tx, leases)
             await notify(tx)
         self._wakeup.notify()
+        return kept
 
     async def admit_requests(
         self, webhook_id: str, *, limit: DeliveryRateLimit, now: datetime, count: int = 1

@@ -8,6 +8,8 @@ tests/contract/test_store_statistics_targets.py checks both)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -331,6 +333,11 @@ deliveries = Table(
     # take_back), counted as a loss: that worker, come back alive, disowns the loss of a
     # lease it held queued, unsent (store/deliveries.py disown_losses). Migration 0023.
     Column("lost_lease", String(64), nullable=True),
+    # A test or example a person sent to this one webhook (services/deliveries.py
+    # `send_example`), which goes even while the webhook is disabled: no walk pauses it
+    # (store/pausable.py). Left to its default by every publish's INSERT (`written_columns`), set
+    # after it for these alone (store/deliveries.py `mark_by_hand`). Migration 0026.
+    Column("by_hand", Boolean, nullable=False, server_default=false(), info={"defaulted": True}),
     # One delivery per (webhook, event). Event first: the same index serves "deliveries of
     # these events" (per-event counts), saving a sixth index on the hottest table.
     UniqueConstraint("event_id", "webhook_id"),
@@ -497,3 +504,9 @@ mail_outbox = Table(
         postgresql_where=text("next_attempt_at IS NOT NULL"),
     ),
 )
+
+
+def written_columns(table: Table) -> tuple[Column[Any], ...]:
+    """The columns an INSERT of `table` gives, in its order: those marked `defaulted` are
+    left to their default (a publish binds nothing more per delivery for them)."""
+    return tuple(column for column in table.columns if not column.info.get("defaulted"))

@@ -20,6 +20,8 @@ from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.sql.elements import BindParameter, TextClause
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
+from hookcast.store.tables import written_columns
+
 __all__ = ["unnest_insert", "unnest_parameters", "unnest_source", "unnest_values"]
 
 _DIALECT = PGDialect_asyncpg()  # type: ignore[no-untyped-call]
@@ -47,7 +49,7 @@ def unnest_source(table: Table, *, prefix: str = "u_", more: Sequence[str] = ())
     arrays = ", ".join(
         [
             f"CAST(:{prefix}{column.name} AS {_plain(column.type).compile(dialect=_DIALECT)}[])"
-            for column in table.columns
+            for column in written_columns(table)
         ]
         + list(more)
     )
@@ -58,14 +60,14 @@ def unnest_parameters(table: Table, *, prefix: str = "u_") -> list[BindParameter
     """The typed parameters of `unnest_source(table, prefix=prefix)`."""
     return [
         bindparam(f"{prefix}{column.name}", type_=ARRAY(_plain(column.type)))
-        for column in table.columns
+        for column in written_columns(table)
     ]
 
 
 def unnest_insert(table: Table, *, tail: str, order_by: Sequence[str] = ()) -> TextClause:
     """INSERT of every column of `table` from one array per column, the rows sorted by the
     columns `order_by` names if any; `tail` follows it (ON CONFLICT ..., RETURNING ...)."""
-    names = ", ".join(column.name for column in table.columns)
+    names = ", ".join(column.name for column in written_columns(table))
     # Sorted, concurrent inserts of the same keys take their locks in one order: the second
     # waits for the first instead of each waiting for the other (a deadlock).
     sort = f" ORDER BY {', '.join(order_by)}" if order_by else ""
@@ -83,7 +85,7 @@ def unnest_values(
     column name), converted as the column types convert them (datetimes to µs, documents to
     JSON text)."""
     values: dict[str, list[Any]] = {}
-    for column in table.columns:
+    for column in written_columns(table):
         kind, name = column.type, column.name
         if isinstance(kind, TypeDecorator):
             values[f"{prefix}{name}"] = [

@@ -31,6 +31,7 @@ from hookcast.domain.operational import Standing
 from hookcast.ports import Page, WebhookHealth, WebhookQuery
 from hookcast.store.connector import Row, Transaction
 from hookcast.store.crypto import SecretBox
+from hookcast.store.pausable import walk_may_pause
 from hookcast.store.rows import webhook_from_row, webhook_values
 from hookcast.store.sql import count, in_list, lock_in_order, paginate, written_status
 from hookcast.store.statement import Query, Statement
@@ -377,6 +378,7 @@ _RESUME = Statement(
         .where(
             deliveries.c.webhook_id == bindparam("b_id"),
             deliveries.c.status == written_status(DeliveryStatus.PAUSED),
+            walk_may_pause(),  # every paused one: only a walk or a park pauses (pausable.py)
         )
         .values(status=_PENDING, next_attempt_at=bindparam("b_now", type_=Timestamp))
     )

@@ -40,9 +40,12 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 # The APIs a refused request is counted under: publishing (POST /v2/events/), the rest of
 # HookCast's own (/v2, /metrics, any other path) and api.video's (/apivideo).
 APIS = ("publish", "management", "apivideo")
-# The `api` of a connection `serve` refused before reading a request, every one it holds
-# having a request under way (HOOKCAST_MAX_CONNECTIONS): no path, so no API, is known.
+# The `api` of a connection `serve`'s protocol answered itself and closed, before the app
+# answered (cli/serving.py): over HOOKCAST_MAX_CONNECTIONS (503 too_many_connections, no
+# request read: no path, so no API, is known), or a request's head or body not arriving in
+# time (408 head_timeout, body_timeout).
 CONNECTION = "connection"
+CONNECTION_REFUSALS = ((503, "too_many_connections"), (408, "head_timeout"), (408, "body_timeout"))
 # Each error status the API answers, and why it refused. Any other status is counted as
 # "4xx" or "5xx", reason "other": the labels stay a small fixed set whatever is raised.
 REFUSAL_REASONS: Mapping[int, str] = {
@@ -163,7 +166,8 @@ class Metrics:
         for api in APIS:  # the alerted ones exist from the start, so increase() sees the first
             for status in (429, 503):
                 self._refused.labels(api, str(status), REFUSAL_REASONS[status])
-        self._refused.labels(CONNECTION, "503", "too_many_connections")
+        for status, reason in CONNECTION_REFUSALS:
+            self._refused.labels(CONNECTION, str(status), reason)
         for result in _SPAN_RESULTS:
             self._spans.labels(result)
 
@@ -265,9 +269,10 @@ class Metrics:
         else:
             self._refused.labels(api, str(status), reason).inc()
 
-    def on_connection_refused(self) -> None:
-        """A new connection answered 503 and closed at serve's bound, before any request."""
-        self._refused.labels(CONNECTION, "503", "too_many_connections").inc()
+    def on_connection_refused(self, status: int, reason: str) -> None:
+        """A connection serve's protocol answered `status` and closed, before the app
+        answered: one of CONNECTION_REFUSALS (503 at the bound, 408 a head or body late)."""
+        self._refused.labels(CONNECTION, str(status), reason).inc()
 
     # exposition
 

@@ -152,6 +152,16 @@ class Metrics:
             ["result"],
             registry=self.registry,
         )
+        # Told by HookCast's own bound on the spans waiting for the exporter (tracing/otel.py):
+        # the SDK's batch processor said a full queue only in a WARNING line.
+        self._spans_dropped = Counter(
+            "hookcast_trace_spans_dropped",
+            "Spans lost before the OTLP exporter was handed them (tracing on), by reason: "
+            "queue_full (more waiting than OTEL_BSP_MAX_QUEUE_SIZE: a collector slower than "
+            "the span rate, or stalled) or shutdown (ended after the tracer closed)",
+            ["reason"],
+            registry=self.registry,
+        )
         self._webhooks_per_account = webhooks_per_account
         # Account id: its webhooks with series, least recently sent to first.
         self._webhooks_kept: dict[str, collections.OrderedDict[str, None]] = {}
@@ -170,6 +180,8 @@ class Metrics:
             self._refused.labels(CONNECTION, str(status), reason)
         for result in _SPAN_RESULTS:
             self._spans.labels(result)
+        for reason in _SPAN_DROPS:
+            self._spans_dropped.labels(reason)
 
     def _backlog_gauges(self) -> None:
         # Read from the database at each scrape of an API server (`render`): absent from a
@@ -260,6 +272,10 @@ class Metrics:
     def on_spans_exported(self, spans: int, sent: bool) -> None:
         """A batch of `spans` the OTLP exporter sent, or failed to (`sent` False)."""
         self._spans.labels(_SPAN_RESULTS[0] if sent else _SPAN_RESULTS[1]).inc(spans)
+
+    def on_spans_dropped(self, spans: int, reason: str) -> None:
+        """`spans` lost before the exporter saw them, for `reason` (one of _SPAN_DROPS)."""
+        self._spans_dropped.labels(reason).inc(spans)
 
     def on_refused(self, api: str, status: int) -> None:
         """One request to `api` (one of APIS) answered with the error `status`."""
@@ -369,6 +385,7 @@ def _gauge(name: str, documentation: str, value: float) -> Metric:
 
 _RESULTS = ("succeeded", "failed")
 _SPAN_RESULTS = ("exported", "failed")
+_SPAN_DROPS = ("queue_full", "shutdown")
 
 
 def _result(outcome: DeliveryStatus) -> str:

@@ -201,15 +201,8 @@ class Metrics:
         self.heartbeat: Heartbeat | None = None  # this process's worker's, while it runs
         # Whether the database takes this process's worker's writes: on SQLite with a full
         # disk, reads (and so hookcast_database_up) still work while every write fails.
-        self._writable = Gauge(
-            "hookcast_database_writable",
-            "1 while this process's delivery worker's database calls (claims, heartbeats, "
-            "outcome writes) go through; 0 from one that failed until they have gone "
-            "through for 5 s (-1: no worker in this process)",
-            registry=self.registry,
-        )
-        self._writable.set_function(self._database_writable)
         self.outage: Outage | None = None  # this process's worker's, while it runs
+        self.registry.register(_Writable(self))
 
     # observers
 
@@ -303,11 +296,6 @@ class Metrics:
         age = self.heartbeat.age() if self.heartbeat is not None else None
         return -1.0 if age is None else age
 
-    def _database_writable(self) -> float:
-        if self.outage is None:
-            return -1.0
-        return 0.0 if self.outage.down else 1.0
-
     async def _refresh_backlog(self, store: Store, now: datetime) -> None:
         try:
             stats = await store.delivery_stats(now)
@@ -376,6 +364,32 @@ class _Backlog:
         ]
 
 
+class _Writable:
+    """hookcast_database_writable, read when collected (so a worker's own exporter, which
+    never calls `render`, reports it too), and only from a process whose worker runs: an
+    API server without one (`serve --no-worker`) knows nothing of the worker's writes. It
+    said -1 there, a value for "unknown" that every query had to leave out; its own
+    refused writes show as refused publishes (503)."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+
+    def describe(self) -> Iterator[Metric]:
+        return iter([_gauge(_WRITABLE, _WRITABLE_HELP, 1)])
+
+    def collect(self) -> Iterator[Metric]:
+        outage = self._metrics.outage
+        if outage is None:
+            return iter(())
+        return iter([_gauge(_WRITABLE, _WRITABLE_HELP, 0 if outage.down else 1)])
+
+
+_WRITABLE = "hookcast_database_writable"
+_WRITABLE_HELP = (
+    "1 while this process's delivery worker's database calls (claims, heartbeats, outcome "
+    "writes) go through; 0 from one that failed until they have gone through for 5 s "
+    "(absent: no worker in this process)"
+)
 _DATABASE_UP = "1 if the last scrape could read the database, else 0"
 
 

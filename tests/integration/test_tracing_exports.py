@@ -30,6 +30,11 @@ def _spans(metrics: Metrics, result: str) -> float | None:
     )
 
 
+def _dropped(metrics: Metrics, reason: str) -> float | None:
+    labels = {"reason": reason}
+    return metrics.registry.get_sample_value("hookcast_trace_spans_dropped_total", labels)
+
+
 @pytest.mark.timeout(60)
 async def test_spans_the_collector_took_and_spans_lost_with_it_down_are_counted(
     monkeypatch: pytest.MonkeyPatch,
@@ -57,12 +62,6 @@ def stalled_collector() -> Iterator[str]:
         sock.bind(("127.0.0.1", 0))
         sock.listen(16)
         yield f"http://127.0.0.1:{sock.getsockname()[1]}/v1/traces"
-
-
-def _dropped(metrics: Metrics, reason: str) -> float | None:
-    return metrics.registry.get_sample_value(
-        "hookcast_trace_spans_dropped_total", {"reason": reason}
-    )
 
 
 @pytest.mark.timeout(60)

@@ -106,6 +106,28 @@ class HookcastProcess:
                 await asyncio.sleep(0.1)
         raise TimeoutError(f"{self.name} not ready in {timeout:g} s:\n{self.log_tail()}")
 
+    async def gauge(self, name: str) -> float | None:
+        """serve: an unlabelled gauge of its /metrics, or None when it did not answer or
+        does not export that gauge."""
+        text = ""
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as client:
+            with contextlib.suppress(aiohttp.ClientError, OSError, TimeoutError):
+                async with client.get(f"{self.url}/metrics") as response:
+                    text = await response.text()
+        for line in text.splitlines():
+            if line.startswith(f"{name} "):
+                return float(line.split()[1])
+        return None
+
+    async def gauge_reaches(self, name: str, value: float, *, within: float) -> bool:
+        """Whether serve's gauge `name` says `value` within `within` seconds."""
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            if await self.gauge(name) == value:
+                return True
+            await asyncio.sleep(0.2)
+        return False
+
     async def restart(self) -> None:
         self.start()
         await self.wait_ready()

@@ -483,16 +483,28 @@ async def disk_full(ctx: Context) -> None:
         began = time.monotonic()
         ctx.details["ballast_bytes"] = await asyncio.to_thread(diskfs.fill, ballast)
         refused_before = sum(ctx.ledger.refused.values())
-        await asyncio.sleep(ctx.profile.disk_full_seconds)
+        full_until = time.monotonic() + ctx.profile.disk_full_seconds
+        # What pages the operator (HookcastDatabaseNotWritable): the worker's writes fail.
+        said = await serve.gauge_reaches(WRITABLE, 0, within=ctx.profile.disk_full_seconds)
+        ctx.details["not_writable_while_full"] = said
+        await asyncio.sleep(max(0.0, full_until - time.monotonic()))
         ctx.details["refused_while_full"] = sum(ctx.ledger.refused.values()) - refused_before
         ballast.unlink()
         ctx.ledger.fault("disk full", began, time.monotonic())
-        await asyncio.sleep(2.0)
+        # Writable again once the worker's calls have gone through for 5 s.
+        ctx.details["writable_again"] = await serve.gauge_reaches(WRITABLE, 1, within=30.0)
 
     await under_load(ctx, deployed, faults)
     require_running(ctx, serve)
     if not ctx.details.get("refused_while_full"):
         ctx.ledger.violation("publishing never failed while the disk was full")
+    if not ctx.details["not_writable_while_full"]:
+        ctx.ledger.violation(f"{WRITABLE} never said 0 while the disk was full")
+    if not ctx.details["writable_again"]:
+        ctx.ledger.violation(f"{WRITABLE} never said 1 again once space was freed")
+
+
+WRITABLE = "hookcast_database_writable"
 
 
 # --- receivers ---------------------------------------------------------------------------------

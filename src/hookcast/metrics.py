@@ -40,9 +40,12 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 # The APIs a refused request is counted under: publishing (POST /v2/events/), the rest of
 # HookCast's own (/v2, /metrics, any other path) and api.video's (/apivideo).
 APIS = ("publish", "management", "apivideo")
-# The `api` of a connection `serve` refused before reading a request, every one it holds
-# having a request under way (HOOKCAST_MAX_CONNECTIONS): no path, so no API, is known.
+# The `api` of a connection `serve`'s protocol answered itself and closed, before the app
+# answered (cli/serving.py): over HOOKCAST_MAX_CONNECTIONS (503 too_many_connections, no
+# request read: no path, so no API, is known), or a request's head or body not arriving in
+# time (408 head_timeout, body_timeout).
 CONNECTION = "connection"
+CONNECTION_REFUSALS = ((503, "too_many_connections"), (408, "head_timeout"), (408, "body_timeout"))
 # Each error status the API answers, and why it refused. Any other status is counted as
 # "4xx" or "5xx", reason "other": the labels stay a small fixed set whatever is raised.
 REFUSAL_REASONS: Mapping[int, str] = {
@@ -149,6 +152,16 @@ class Metrics:
             ["result"],
             registry=self.registry,
         )
+        # Told by HookCast's own bound on the spans waiting for the exporter (tracing/otel.py):
+        # the SDK's batch processor said a full queue only in a WARNING line.
+        self._spans_dropped = Counter(
+            "hookcast_trace_spans_dropped",
+            "Spans lost before the OTLP exporter was handed them (tracing on), by reason: "
+            "queue_full (more waiting than OTEL_BSP_MAX_QUEUE_SIZE: a collector slower than "
+            "the span rate, or stalled) or shutdown (ended after the tracer closed)",
+            ["reason"],
+            registry=self.registry,
+        )
         self._webhooks_per_account = webhooks_per_account
         # Account id: its webhooks with series, least recently sent to first.
         self._webhooks_kept: dict[str, collections.OrderedDict[str, None]] = {}
@@ -163,9 +176,12 @@ class Metrics:
         for api in APIS:  # the alerted ones exist from the start, so increase() sees the first
             for status in (429, 503):
                 self._refused.labels(api, str(status), REFUSAL_REASONS[status])
-        self._refused.labels(CONNECTION, "503", "too_many_connections")
+        for status, reason in CONNECTION_REFUSALS:
+            self._refused.labels(CONNECTION, str(status), reason)
         for result in _SPAN_RESULTS:
             self._spans.labels(result)
+        for reason in _SPAN_DROPS:
+            self._spans_dropped.labels(reason)
 
     def _backlog_gauges(self) -> None:
         # Read from the database at each scrape of an API server (`render`): absent from a
@@ -185,15 +201,8 @@ class Metrics:
         self.heartbeat: Heartbeat | None = None  # this process's worker's, while it runs
         # Whether the database takes this process's worker's writes: on SQLite with a full
         # disk, reads (and so hookcast_database_up) still work while every write fails.
-        self._writable = Gauge(
-            "hookcast_database_writable",
-            "1 while this process's delivery worker's database calls (claims, heartbeats, "
-            "outcome writes) go through; 0 from one that failed until they have gone "
-            "through for 5 s (-1: no worker in this process)",
-            registry=self.registry,
-        )
-        self._writable.set_function(self._database_writable)
         self.outage: Outage | None = None  # this process's worker's, while it runs
+        self.registry.register(_Writable(self))
 
     # observers
 
@@ -257,6 +266,10 @@ class Metrics:
         """A batch of `spans` the OTLP exporter sent, or failed to (`sent` False)."""
         self._spans.labels(_SPAN_RESULTS[0] if sent else _SPAN_RESULTS[1]).inc(spans)
 
+    def on_spans_dropped(self, spans: int, reason: str) -> None:
+        """`spans` lost before the exporter saw them, for `reason` (one of _SPAN_DROPS)."""
+        self._spans_dropped.labels(reason).inc(spans)
+
     def on_refused(self, api: str, status: int) -> None:
         """One request to `api` (one of APIS) answered with the error `status`."""
         reason = REFUSAL_REASONS.get(status)
@@ -265,9 +278,10 @@ class Metrics:
         else:
             self._refused.labels(api, str(status), reason).inc()
 
-    def on_connection_refused(self) -> None:
-        """A new connection answered 503 and closed at serve's bound, before any request."""
-        self._refused.labels(CONNECTION, "503", "too_many_connections").inc()
+    def on_connection_refused(self, status: int, reason: str) -> None:
+        """A connection serve's protocol answered `status` and closed, before the app
+        answered: one of CONNECTION_REFUSALS (503 at the bound, 408 a head or body late)."""
+        self._refused.labels(CONNECTION, str(status), reason).inc()
 
     # exposition
 
@@ -281,11 +295,6 @@ class Metrics:
     def _heartbeat_seconds(self) -> float:
         age = self.heartbeat.age() if self.heartbeat is not None else None
         return -1.0 if age is None else age
-
-    def _database_writable(self) -> float:
-        if self.outage is None:
-            return -1.0
-        return 0.0 if self.outage.down else 1.0
 
     async def _refresh_backlog(self, store: Store, now: datetime) -> None:
         try:
@@ -355,6 +364,32 @@ class _Backlog:
         ]
 
 
+class _Writable:
+    """hookcast_database_writable, read when collected (so a worker's own exporter, which
+    never calls `render`, reports it too), and only from a process whose worker runs: an
+    API server without one (`serve --no-worker`) knows nothing of the worker's writes. It
+    said -1 there, a value for "unknown" that every query had to leave out; its own
+    refused writes show as refused publishes (503)."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+
+    def describe(self) -> Iterator[Metric]:
+        return iter([_gauge(_WRITABLE, _WRITABLE_HELP, 1)])
+
+    def collect(self) -> Iterator[Metric]:
+        outage = self._metrics.outage
+        if outage is None:
+            return iter(())
+        return iter([_gauge(_WRITABLE, _WRITABLE_HELP, 0 if outage.down else 1)])
+
+
+_WRITABLE = "hookcast_database_writable"
+_WRITABLE_HELP = (
+    "1 while this process's delivery worker's database calls (claims, heartbeats, outcome "
+    "writes) go through; 0 from one that failed until they have gone through for 5 s "
+    "(absent: no worker in this process)"
+)
 _DATABASE_UP = "1 if the last scrape could read the database, else 0"
 
 
@@ -364,6 +399,7 @@ def _gauge(name: str, documentation: str, value: float) -> Metric:
 
 _RESULTS = ("succeeded", "failed")
 _SPAN_RESULTS = ("exported", "failed")
+_SPAN_DROPS = ("queue_full", "shutdown")
 
 
 def _result(outcome: DeliveryStatus) -> str:

@@ -38,6 +38,7 @@ def observed_worker(
         options=FAST,
         observer=runtime.metrics,
     )
+    runtime.metrics.outage = worker.outage  # as Runtime.deliver does
     stop = asyncio.Event()
     running = Worker(worker, sender, stop, asyncio.create_task(worker.run(stop)))
     hookcast.workers.append(running)

@@ -38,6 +38,8 @@ async def test_metrics_count_publishes_attempts_outcomes_and_the_backlog(
     assert before.value("hookcast_deliveries_pending") == 2
     assert before.value("hookcast_oldest_due_delivery_age_seconds") >= 0
     assert before.value("hookcast_database_up") == 1
+    # No worker yet (an API-only serve): nothing said of the worker's writes.
+    assert "hookcast_database_writable" not in before.text
 
     observed_worker(hookcast)
     await hookcast.wait_for_status(ok_hook["id"], "succeeded", 1)
@@ -68,6 +70,7 @@ async def test_metrics_count_publishes_attempts_outcomes_and_the_backlog(
     assert after.value("hookcast_webhooks_disabled") == 1
     # This app runs no worker of its own: no heartbeat to report.
     assert after.value("hookcast_worker_heartbeat_age_seconds") == -1
+    assert after.value("hookcast_database_writable") == 1  # the observed worker's writes
 
 
 async def test_each_attempt_is_one_json_log_line_with_its_ids_and_outcome(

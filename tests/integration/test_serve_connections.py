@@ -13,10 +13,12 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from harness import cli_env, serve
+from harness import SITE_ID, cli_env, serve
+from ops_support import Scrape
 from receivers import Receiver
 from starlette.types import Receive, Scope, Send
 
+from hookcast.cli.serving import BodyPace
 from hookcast.metrics import Metrics
 
 SITE = "1A23bCD4"
@@ -132,6 +134,7 @@ class SlowApp:
     def __init__(self) -> None:
         self.entered: asyncio.Queue[None] = asyncio.Queue()  # one item per slow request
         self.release = asyncio.Event()
+        self.gone = asyncio.Event()  # a client of /endless went away
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -139,9 +142,43 @@ class SlowApp:
         if scope["path"] == "/slow":
             self.entered.put_nowait(None)
             await self.release.wait()
-        headers = [(b"content-length", b"2")]
+        if scope["path"] == "/upload":
+            await self._upload(receive, send)
+        elif scope["path"] == "/endless":
+            await self._endless(receive, send)
+        else:
+            headers = [(b"content-length", b"2")]
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send({"type": "http.response.body", "body": b"ok"})
+
+    async def _upload(self, receive: Receive, send: Send) -> None:
+        """Answers with the length of the body it read."""
+        length, more = 0, True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            length += len(message.get("body", b""))
+            more = message.get("more_body", False)
+        said = str(length).encode()
+        headers = [(b"content-length", str(len(said)).encode())]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": b"ok"})
+        await send({"type": "http.response.body", "body": said})
+
+    async def _endless(self, receive: Receive, send: Send) -> None:
+        """An answer without end, until the client is gone."""
+
+        async def watch() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            self.gone.set()
+
+        watching = asyncio.create_task(watch())
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        chunk = b"x" * 65536
+        while not self.gone.is_set():
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await watching
 
 
 Connection = tuple[asyncio.StreamReader, asyncio.StreamWriter]
@@ -172,6 +209,8 @@ async def bounded_server(
     *,
     keep_alive: float = 60.0,
     head: float = 60.0,
+    body: BodyPace | None = None,
+    write_stall: float = 60.0,
     metrics: Metrics | None = None,
 ) -> AsyncIterator[Clients]:
     """serve's uvicorn on a free port, holding at most BOUND connections."""
@@ -189,6 +228,8 @@ async def bounded_server(
         refused=(metrics or Metrics()).on_connection_refused,
         keep_alive_seconds=keep_alive,
         head_seconds=head,
+        body=body or BodyPace(seconds=60.0),
+        write_stall_seconds=write_stall,
     )
     config.lifespan = "off"  # SlowApp has none
     server = uvicorn.Server(config)
@@ -226,13 +267,16 @@ async def closed_within(reader: asyncio.StreamReader, seconds: float) -> bytes:
 
 
 async def test_a_request_head_left_unfinished_is_answered_408_and_closed() -> None:
-    async with bounded_server(SlowApp(), keep_alive=60.0, head=0.5) as clients:
+    metrics = Metrics()
+    async with bounded_server(SlowApp(), keep_alive=60.0, head=0.5, metrics=metrics) as clients:
         reader, writer = await clients.open()
         assert await answer(reader, writer, "/") == b"HTTP/1.1 200 OK"
         writer.write(b"GET / HTTP/1.1\r\nhost: hoo")  # then nothing more
         said = await closed_within(reader, WAIT)
         assert said.startswith(b"HTTP/1.1 408 "), said
         assert json.loads(said.split(b"\r\n\r\n", 1)[1])["errors"][0]["code"] == ("request_timeout")
+        refusals = {"api": "connection", "status": "408", "reason": "head_timeout"}
+        assert metrics.registry.get_sample_value("hookcast_api_refused_total", refusals) == 1
 
 
 async def test_a_connection_that_sends_nothing_is_closed_after_the_keep_alive_time() -> None:
@@ -274,3 +318,146 @@ async def under_way(app: SlowApp) -> None:
     """Waits for a slow request to reach the app."""
     async with asyncio.timeout(WAIT):
         await app.entered.get()
+
+
+# A body window of 0.5 s in which at least 4 KiB must arrive (8 KiB/s).
+PACE = BodyPace(seconds=0.5, least_bytes=4096)
+
+
+def upload_head(length: int) -> bytes:
+    return f"POST /upload HTTP/1.1\r\nhost: hookcast\r\ncontent-length: {length}\r\n\r\n".encode()
+
+
+def body_timeouts(metrics: Metrics) -> float | None:
+    refusals = {"api": "connection", "status": "408", "reason": "body_timeout"}
+    return metrics.registry.get_sample_value("hookcast_api_refused_total", refusals)
+
+
+def said_error(said: bytes) -> tuple[bytes, str]:
+    """A closing answer's status line and its error's description."""
+    head, body = said.split(b"\r\n\r\n", 1)
+    return head.split(b"\r\n")[0], json.loads(body)["errors"][0]["description"]
+
+
+async def test_bodies_held_back_are_answered_408_and_free_their_connections() -> None:
+    app, metrics = SlowApp(), Metrics()
+    async with bounded_server(app, body=PACE, metrics=metrics) as clients:
+        held = [await clients.open() for _ in range(BOUND)]
+        for _, writer in held:  # a complete head, a little of the body, then nothing
+            writer.write(upload_head(1_000_000) + b"{")
+        for reader, _ in held:
+            status, description = said_error(await closed_within(reader, WAIT))
+            assert status == b"HTTP/1.1 408 Request Timeout"
+            assert description == "the request's body did not arrive in time"
+        assert body_timeouts(metrics) == BOUND
+        # Their connections are free again: a newcomer is served, not refused.
+        assert await answer(*await clients.open(), "/") == b"HTTP/1.1 200 OK"
+
+
+async def test_a_body_dripped_a_byte_at_a_time_is_answered_408() -> None:
+    metrics = Metrics()
+    async with bounded_server(SlowApp(), body=PACE, metrics=metrics) as clients:
+        reader, writer = await clients.open()
+        writer.write(upload_head(1000))
+        said = b""
+        async with asyncio.timeout(WAIT):  # a byte every 0.05 s: 20 bytes/s, under 8 KiB/s
+            while not said:
+                writer.write(b" ")
+                with contextlib.suppress(TimeoutError):
+                    said = await asyncio.wait_for(reader.read(), 0.05)
+        assert said_error(said) == (
+            b"HTTP/1.1 408 Request Timeout",
+            "the request's body did not arrive in time",
+        )
+        assert body_timeouts(metrics) == 1
+
+
+async def test_a_large_body_on_a_slow_link_arrives_whole() -> None:
+    """24 windows' worth at 16 KiB/s, twice the least: a body is bounded by its pace, not
+    its length."""
+    metrics = Metrics()
+    async with bounded_server(SlowApp(), body=PACE, metrics=metrics) as clients:
+        reader, writer = await clients.open()
+        length = 192 * 1024
+        writer.write(upload_head(length))
+        for _ in range(length // 1024):
+            writer.write(b"x" * 1024)
+            await writer.drain()
+            await asyncio.sleep(1 / 16)  # the link's pace, not a wait for the server
+        async with asyncio.timeout(WAIT):
+            assert (await reader.readline()).strip() == b"HTTP/1.1 200 OK"
+            while (await reader.readline()) != b"\r\n":
+                pass
+            assert await reader.read(len(str(length))) == str(length).encode()
+        assert body_timeouts(metrics) == 0
+
+
+async def test_an_answer_the_client_never_reads_is_given_up() -> None:
+    app = SlowApp()
+    async with bounded_server(app, write_stall=0.5) as clients:
+        _, writer = await clients.open()
+        writer.transport.set_write_buffer_limits(0)
+        writer.write(b"GET /endless HTTP/1.1\r\nhost: hookcast\r\n\r\n")
+        async with asyncio.timeout(WAIT):  # reading nothing: the server's buffers fill
+            await app.gone.wait()
+        assert await answer(*await clients.open(), "/") == b"HTTP/1.1 200 OK"
+
+
+def publish_head(key: str, length: int) -> bytes:
+    return (
+        f"POST /v2/events/ HTTP/1.1\r\nhost: hookcast\r\nauthorization: {key}\r\n"
+        f"content-type: application/json\r\ncontent-length: {length}\r\n\r\n"
+    ).encode()
+
+
+async def test_serve_answers_a_body_held_back_408_and_takes_a_slow_batch_whole(
+    tmp_path: Path,
+) -> None:
+    """The real `serve` and its 10 s body windows: a held-back body no longer holds one of
+    its two connections for ever, while a 96 KiB publish batch sent at 8 KiB/s (12 s,
+    longer than a window) is taken whole."""
+    env = cli_env(f"sqlite:///{tmp_path / 'hookcast.db'}", HOOKCAST_MAX_CONNECTIONS="2")
+    with serve(env, tmp_path) as server:
+        port, key = int(server.url.rsplit(":", 1)[1]), server.admin_key()
+        setup = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        site = {"id": SITE_ID, "metadata": {"name": "Main"}}
+        headers = {"Authorization": key, "Content-Type": "application/json"}
+        ask(setup, "POST", "/v2/sites/", body=json.dumps(site), headers=headers)
+        setup.close()
+        event = {"event": "media_available", "site_id": SITE_ID, "data": {"pad": "x" * 900}}
+        batch = json.dumps({"events": [{**event, "media_id": f"M{n:07d}"} for n in range(100)]})
+        assert 96_000 < len(batch) < 100_000
+        clients = Clients(port)
+        try:
+            withheld, publisher = await clients.open(), await clients.open()
+            withheld[1].write(publish_head(key, 1_000_000) + b"{")
+            publisher[1].write(publish_head(key, len(batch)))
+            for start in range(0, len(batch), 2048):  # 8 KiB/s: a slow link, 5x the least
+                publisher[1].write(batch[start : start + 2048].encode())
+                await publisher[1].drain()
+                if start == 0:  # both connections have a request under way: none is free
+                    status, _ = said_error(await closed_within((await clients.open())[0], WAIT))
+                    assert status == b"HTTP/1.1 503 Service Unavailable"
+                await asyncio.sleep(0.25)  # the link's pace, not a wait for the server
+            async with asyncio.timeout(30):
+                assert (await publisher[0].readline()).startswith(b"HTTP/1.1 20"), batch[:80]
+            status, description = said_error(await closed_within(withheld[0], 30))
+            assert (status, description) == (
+                b"HTTP/1.1 408 Request Timeout",
+                "the request's body did not arrive in time",
+            )
+        finally:
+            await clients.close()
+        assert first_answer(port)[0] == 200
+        scrape = await asyncio.to_thread(_scrape, server.url)
+        refused = "hookcast_api_refused_total"
+        assert scrape.value(refused, api="connection", status="408", reason="body_timeout") == 1
+
+
+def _scrape(url: str) -> Scrape:
+    connection = http.client.HTTPConnection(url.removeprefix("http://"), timeout=10)
+    try:
+        connection.request("GET", "/metrics")
+        return Scrape(connection.getresponse().read().decode())
+    finally:
+        connection.close()

@@ -74,7 +74,7 @@ class Runtime:
             settings.otel_exporter_otlp_endpoint,
             os.environ,
             trust_traceparent=settings.otel_trust_traceparent,
-            on_exported=metrics.on_spans_exported,
+            counter=metrics,
         )
         services = build_services(
             store,

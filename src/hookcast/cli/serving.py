@@ -10,6 +10,7 @@ import logging
 import os
 import socket
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import typer
 import uvicorn
@@ -22,7 +23,9 @@ from hookcast.config import Settings
 
 __all__ = [
     "AnnouncingServer",
+    "BodyPace",
     "BoundedProtocol",
+    "Refused",
     "connections_at_most",
     "server_config",
     "shared_socket",
@@ -46,6 +49,22 @@ _KEEP_ALIVE_SECONDS = 90
 # real client; 10 s leaves room for a slow mobile link.
 _HEAD_SECONDS = 10.0
 
+# How a request's body must keep coming once its head is read: at least `_BODY_BYTES` in
+# every `_BODY_SECONDS` until it is complete (~1.6 KiB/s, 13 kbit/s: a 5 MiB publish batch,
+# HOOKCAST_MAX_BODY_BYTES' default, in at most ~5 minutes). A body is a request under way,
+# never closed at the bound, so a client that declared `Content-Length: 1000000` and sent
+# nothing more held its connection for ever, and HOOKCAST_MAX_CONNECTIONS of them shut every
+# client out. A rate, not only a gap between two packets, so that a byte every few seconds
+# does not hold one either; measured per window rather than over the whole body, so that a
+# large body on a slow link is not cut for its size. Holding every slot now costs an
+# attacker that rate on each (~6.5 Mbit/s for serve's 512 at `ulimit -n` 1,024).
+_BODY_SECONDS = 10.0
+_BODY_BYTES = 16 * 1024
+
+# How long an answer may stay unsent because the client reads nothing of it (the socket's
+# buffers full): its request stays under way, never closed at the bound, for as long.
+_WRITE_STALL_SECONDS = 30.0
+
 
 def server_config(
     app: ASGIApp,
@@ -53,13 +72,16 @@ def server_config(
     *,
     host: str,
     port: int,
-    refused: Callable[[], None] = lambda: None,
+    refused: Refused = lambda status, reason: None,
     keep_alive_seconds: float = _KEEP_ALIVE_SECONDS,
     head_seconds: float = _HEAD_SECONDS,
+    body: BodyPace | None = None,
+    write_stall_seconds: float = _WRITE_STALL_SECONDS,
 ) -> uvicorn.Config:
     """uvicorn's settings for `serve` (and for benchmarks.publish_asgi, which measures them);
-    `refused` counts each connection answered 503 at the bound (metrics'
-    on_connection_refused). The timeouts are settable for the tests, which cannot wait 90 s."""
+    `refused(status, reason)` counts each connection the protocol answers itself before
+    closing it (metrics' on_connection_refused). The timeouts are settable for the tests,
+    which cannot wait 90 s."""
     return uvicorn.Config(
         app,
         host=host,
@@ -71,12 +93,34 @@ def server_config(
         timeout_keep_alive=keep_alive_seconds,  # type: ignore[arg-type]  # a float works
         http=_bounded_protocol(
             connections_at_most(settings.max_connections),
-            head_seconds=head_seconds,
+            Timeouts(head_seconds, body or BodyPace(), write_stall_seconds),
             refused=refused,
         ),
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
     )
+
+
+# Told of each connection the protocol answers itself and closes: its status and why.
+Refused = Callable[[int, str], None]
+
+
+@dataclass(frozen=True)
+class BodyPace:
+    """The least of a request body that must arrive in each window of `seconds`, until it
+    is complete (a request's head is read: its body is awaited by the app)."""
+
+    seconds: float = _BODY_SECONDS
+    least_bytes: int = _BODY_BYTES
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """How long `BoundedProtocol` waits for a client: a head, a body, a read of its answer."""
+
+    head_seconds: float = _HEAD_SECONDS
+    body: BodyPace = BodyPace()
+    write_stall_seconds: float = _WRITE_STALL_SECONDS
 
 
 def connections_at_most(wanted: int) -> int:
@@ -110,19 +154,23 @@ _OVER_BOUND = _closing_answer(
 _HEAD_LATE = _closing_answer(
     "408 Request Timeout", "request_timeout", "the request's headers did not arrive in time"
 )
+# Said to a connection whose request body stopped coming (or came too slowly).
+_BODY_LATE = _closing_answer(
+    "408 Request Timeout", "request_timeout", "the request's body did not arrive in time"
+)
 # Said once a minute at most while connections are refused.
 _REFUSAL_LOG_SECONDS = 60.0
 
 
 def _bounded_protocol(
-    most: int, *, head_seconds: float, refused: Callable[[], None]
+    most: int, timeouts: Timeouts, *, refused: Refused
 ) -> type[HttpToolsProtocol]:
-    """`BoundedProtocol` holding at most `most` connections, waiting `head_seconds` for a
-    request head, telling `refused` of each connection refused (uvicorn takes a protocol
-    class, so its settings are class attributes)."""
+    """`BoundedProtocol` holding at most `most` connections, waiting for clients as long as
+    `timeouts` say, telling `refused` of each connection it answers and closes (uvicorn
+    takes a protocol class, so its settings are class attributes)."""
     settings = {
         "most": most,
-        "head_seconds": head_seconds,
+        "timeouts": timeouts,
         "refused_logged_at": [],
         "count_refusal": staticmethod(refused),
     }
@@ -139,15 +187,22 @@ class BoundedProtocol(HttpToolsProtocol):
     - a connection that sends no request is closed after the keep-alive time, as an idle one
       is (uvicorn armed that timer only after a first answer).
     - a request head must be complete within `head_seconds` of its first byte (the
-      keep-alive timer ends at that byte), or the connection is answered 408 and closed."""
+      keep-alive timer ends at that byte), or the connection is answered 408 and closed.
+    - a request body must keep coming (`BodyPace`), or the connection is answered 408 (when
+      no answer has begun) and closed.
+    - an answer the client reads nothing of for `write_stall_seconds` is given up: the
+      connection is aborted (a close would wait for the client to read it)."""
 
     most = 1000
-    head_seconds = _HEAD_SECONDS
+    timeouts = Timeouts()
     refused_logged_at: list[float] = []  # the loop time of the last refusal logged
-    count_refusal: Callable[[], None] = staticmethod(lambda: None)
+    count_refusal: Refused = staticmethod(lambda status, reason: None)
     _idle_since = 0.0  # the loop time its last answer ended (or it connected)
     _head_timer: asyncio.TimerHandle | None = None
     _head_read = False  # set by on_headers_complete during one data_received
+    _body_timer: asyncio.TimerHandle | None = None
+    _body_arrived = 0  # body bytes received in the current window
+    _write_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -155,7 +210,7 @@ class BoundedProtocol(HttpToolsProtocol):
         if len(self.connections) > self.most and not self._make_room():
             transport.write(_OVER_BOUND)
             transport.close()
-            self.count_refusal()
+            self.count_refusal(503, "too_many_connections")
             self._log_refusal()
             return
         self.timeout_keep_alive_task = self.loop.call_later(
@@ -185,14 +240,40 @@ class BoundedProtocol(HttpToolsProtocol):
         super().data_received(data)  # cancels the keep-alive timer
         # Armed only when a head began and did not end in this packet: none on the hot path.
         # Not when the parser refused the bytes (uvicorn answered 400 and closed).
-        waiting = between and not self._head_read and self._head_timer is None
-        if waiting and not self.transport.is_closing():
-            self._head_timer = self.loop.call_later(self.head_seconds, self._head_late)
+        if self.transport.is_closing():
+            return
+        if between and not self._head_read and self._head_timer is None:
+            timeout = self.timeouts.head_seconds
+            self._head_timer = self.loop.call_later(timeout, self._head_late)
+        # Likewise a body not complete in the packets read so far.
+        elif self._body_awaited() and self._body_timer is None:
+            self._body_arrived = 0
+            self._body_timer = self.loop.call_later(self.timeouts.body.seconds, self._body_due)
 
     def on_headers_complete(self) -> None:
         self._head_read = True
         self._cancel_head_timer()
         super().on_headers_complete()
+
+    def on_body(self, body: bytes) -> None:
+        self._body_arrived += len(body)
+        super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        self._cancel_body_timer()
+        super().on_message_complete()
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        if self._write_timer is None:
+            stall = self.timeouts.write_stall_seconds
+            self._write_timer = self.loop.call_later(stall, self._write_stalled)
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        if self._write_timer is not None:
+            self._write_timer.cancel()
+            self._write_timer = None
 
     def on_response_complete(self) -> None:
         self._idle_since = self.loop.time()
@@ -200,18 +281,56 @@ class BoundedProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_head_timer()
-        super().connection_lost(exc)
+        self._cancel_body_timer()
+        super().connection_lost(exc)  # resumes writing: cancels the write timer
 
     def _cancel_head_timer(self) -> None:
         if self._head_timer is not None:
             self._head_timer.cancel()
             self._head_timer = None
 
+    def _cancel_body_timer(self) -> None:
+        if self._body_timer is not None:
+            self._body_timer.cancel()
+            self._body_timer = None
+
+    def _body_awaited(self) -> bool:
+        """A request's head read, its body not complete yet (an upgrade has no cycle)."""
+        return self.cycle is not None and self.cycle.more_body
+
     def _head_late(self) -> None:
         self._head_timer = None
         if not self.transport.is_closing():
             self.transport.write(_HEAD_LATE)
             self.transport.close()
+            self.count_refusal(408, "head_timeout")
+
+    def _body_due(self) -> None:
+        """A body window's end: another window if enough came, or if serve held it back."""
+        self._body_timer = None
+        arrived, self._body_arrived = self._body_arrived, 0
+        if self.transport.is_closing() or not self._body_awaited():
+            return
+        if arrived >= self.timeouts.body.least_bytes or self._body_held_by_serve():
+            self._body_timer = self.loop.call_later(self.timeouts.body.seconds, self._body_due)
+            return
+        # An app that answered without reading the body (a 401, a 413) said its answer: the
+        # connection is only closed. Else the app waits in receive(), which the close ends
+        # (http.disconnect), so it writes nothing after the 408.
+        if self.cycle is not None and not self.cycle.response_started:
+            self.transport.write(_BODY_LATE)
+            self.count_refusal(408, "body_timeout")
+        self.transport.close()
+
+    def _body_held_by_serve(self) -> bool:
+        """Reading is paused (the app has not taken what came), or the client waits for the
+        `100 Continue` the app has not asked for yet: the wait is serve's, not the client's."""
+        cycle = self.cycle
+        return self.flow.read_paused or (cycle is not None and cycle.waiting_for_100_continue)
+
+    def _write_stalled(self) -> None:
+        self._write_timer = None
+        self.transport.abort()  # connection_lost ends the app's wait to send (disconnected)
 
     def _log_refusal(self) -> None:
         now = self.loop.time()

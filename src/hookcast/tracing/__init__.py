@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from hookcast.ports import Tracer
 
 if TYPE_CHECKING:  # the SDK is imported only when tracing is on
-    from hookcast.tracing.otel import OnExported
+    from hookcast.tracing.otel import SpanCounter
 
 __all__ = ["open_tracer", "traces_endpoint"]
 
@@ -45,20 +45,31 @@ def open_tracer(
     environ: Mapping[str, str],
     *,
     trust_traceparent: bool = False,
-    on_exported: OnExported | None = None,
+    counter: SpanCounter | None = None,
 ) -> Tracer | None:
     """The process's tracer, exporting over OTLP/HTTP, or None when tracing is off;
     `trust_traceparent` (HOOKCAST_OTEL_TRUST_TRACEPARENT): publishers' traces are continued,
-    their sampling decisions followed (hookcast/tracing/otel.py); `on_exported(spans, sent)`
-    is told what became of each batch of spans the exporter was handed."""
+    their sampling decisions followed (hookcast/tracing/otel.py); `counter` is told what
+    became of the spans: exported, lost by the exporter, or dropped before it."""
     endpoint = traces_endpoint(configured, environ)
     if endpoint is None:
         return None
-    from hookcast.tracing.otel import OtelTracer  # only now: see the module's docstring
+    from hookcast.tracing.otel import QUEUE_SIZE, OtelTracer  # only now: see the docstring
 
     return OtelTracer.exporting(
-        endpoint, trust_traceparent=trust_traceparent, on_exported=on_exported
+        endpoint,
+        trust_traceparent=trust_traceparent,
+        counter=counter,
+        queue_size=_int(environ, "OTEL_BSP_MAX_QUEUE_SIZE", QUEUE_SIZE),
     )
+
+
+def _int(environ: Mapping[str, str], name: str, default: int) -> int:
+    """An OTEL_* number as the SDK reads it: its default when unset or not a number."""
+    try:
+        return int(environ.get(name, default))
+    except ValueError:
+        return default
 
 
 def _flag(environ: Mapping[str, str], name: str) -> str:

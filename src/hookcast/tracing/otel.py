@@ -9,23 +9,27 @@ sampler (OTEL_TRACES_SAMPLER, by default: follow the parent, sample new traces),
 processor's OTEL_BSP_* and the exporter's headers, timeout, compression and certificates.
 
 What the exporter did with each batch (sent, or given up on: the collector down or refusing)
-is told to `on_exported` (metrics: hookcast_trace_spans_exported_total). The batch
-processor reports nothing of the spans it drops from a full queue but a WARNING line (its
-own metrics of them are on only under OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED, through an
-OpenTelemetry meter provider, which HookCast does not run): docs/operations.md.
+is told to a `SpanCounter` (metrics: hookcast_trace_spans_exported_total), and so is each
+span dropped before the exporter saw it (hookcast_trace_spans_dropped_total): the batch
+processor says of the spans it drops from a full queue nothing but a WARNING line (its own
+metrics of them are on only under OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED, through an
+OpenTelemetry meter provider, which HookCast does not run), so HookCast bounds the spans it
+hands the processor itself, and counts those it holds back (`_Admission`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import Token
+from typing import Protocol
 
 from opentelemetry import context, trace
 from opentelemetry.context import Context
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
@@ -34,10 +38,24 @@ from hookcast.domain.formats import format_of
 from hookcast.domain.models import DeliveryStatus
 from hookcast.ports import AttemptReport, ClaimedDelivery
 
-__all__ = ["OnExported", "OtelTracer", "traceparent_of"]
+__all__ = ["QUEUE_SIZE", "OtelTracer", "SpanCounter", "traceparent_of"]
 
-# Told of each batch the exporter was handed: how many spans, and whether it sent them.
-OnExported = Callable[[int, bool], None]
+# The SDK's default OTEL_BSP_MAX_QUEUE_SIZE.
+QUEUE_SIZE = 2048
+
+
+class SpanCounter(Protocol):
+    """Told what became of the spans HookCast ended (on the exporter's thread, or on the
+    thread that ended a span)."""
+
+    def on_spans_exported(self, spans: int, sent: bool) -> None:
+        """A batch of `spans` the exporter was handed: sent, or given up on (lost)."""
+
+    def on_spans_dropped(self, spans: int, reason: str) -> None:
+        """Spans lost before the exporter saw them: "queue_full" (more waiting than the
+        queue holds: a collector slower than the span rate) or "shutdown" (ended after the
+        tracer closed)."""
+
 
 _PROPAGATOR = TraceContextTextMapPropagator()
 _PUBLISH_ROUTE = "/v2/events/"
@@ -64,15 +82,17 @@ class OtelTracer:
         endpoint: str,
         *,
         trust_traceparent: bool = False,
-        on_exported: OnExported | None = None,
+        counter: SpanCounter | None = None,
+        queue_size: int = QUEUE_SIZE,
     ) -> OtelTracer:
-        """A tracer batching its spans to the OTLP/HTTP `endpoint` (the full traces URL),
-        telling `on_exported` what became of each batch."""
+        """A tracer batching its spans to the OTLP/HTTP `endpoint` (the full traces URL), at
+        most `queue_size` waiting (OTEL_BSP_MAX_QUEUE_SIZE), telling `counter` what became
+        of them."""
         provider = TracerProvider(resource=_resource())
-        exporter: SpanExporter = OTLPSpanExporter(endpoint=endpoint)
-        if on_exported is not None:
-            exporter = _Counted(exporter, on_exported)
-        provider.add_span_processor(BatchSpanProcessor(exporter))
+        admission = _Admission(queue_size, counter or _NOT_COUNTED)
+        exporter = _Counted(OTLPSpanExporter(endpoint=endpoint), admission)
+        batches = BatchSpanProcessor(exporter, max_queue_size=queue_size)
+        provider.add_span_processor(_Admitted(batches, admission))
         return cls(provider, trust_traceparent=trust_traceparent)
 
     def publish_request(self, traceparent: str | None) -> _RequestTrace:
@@ -120,20 +140,87 @@ class OtelTracer:
         self._provider.shutdown()
 
 
-class _Counted(SpanExporter):
-    """`exporter`, telling `on_exported` of each batch: the batch processor drops what its
-    exporter returns (a failure, after the OTLP exporter's own retries, is a lost batch)."""
+class _NotCounted:
+    def on_spans_exported(self, spans: int, sent: bool) -> None:
+        pass
 
-    def __init__(self, exporter: SpanExporter, on_exported: OnExported) -> None:
+    def on_spans_dropped(self, spans: int, reason: str) -> None:
+        pass
+
+
+_NOT_COUNTED = _NotCounted()
+
+
+class _Admission:
+    """How many spans were handed to the batch processor and have not left its exporter:
+    at most `capacity`, so its own queue (of that capacity) is never full and never drops
+    one uncounted. A span over it is dropped here, and counted. A batch being exported is
+    still counted, so under a stalled collector up to a batch fewer wait than the
+    processor alone would keep; its queue dropped the oldest span, this the newest."""
+
+    def __init__(self, capacity: int, counter: SpanCounter) -> None:
+        self.counter = counter
+        self._capacity = capacity
+        self._held = 0
+        self._lock = threading.Lock()  # spans end on any thread; batches leave on another
+        self.closed = False
+
+    def admit(self) -> bool:
+        """Whether one more span may be handed on; counted as dropped if not."""
+        with self._lock:
+            admitted = not self.closed and self._held < self._capacity
+            self._held += admitted
+        if not admitted:
+            self.counter.on_spans_dropped(1, "shutdown" if self.closed else "queue_full")
+        return admitted
+
+    def left(self, spans: int, sent: bool) -> None:
+        """A batch of `spans` left the exporter: `sent`, or lost."""
+        with self._lock:
+            self._held -= spans
+        self.counter.on_spans_exported(spans, sent)
+
+
+class _Admitted(SpanProcessor):
+    """`batches`, handed only the sampled spans `admission` lets through (it exports no
+    other: BatchSpanProcessor's on_end skips the unsampled)."""
+
+    def __init__(self, batches: BatchSpanProcessor, admission: _Admission) -> None:
+        self._batches = batches
+        self._admission = admission
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        self._batches.on_start(span, parent_context)  # type: ignore[arg-type]
+
+    def on_end(self, span: ReadableSpan) -> None:
+        if span.context is None or not span.context.trace_flags.sampled:
+            return
+        if self._admission.admit():
+            self._batches.on_end(span)
+
+    def shutdown(self) -> None:
+        self._admission.closed = True  # a span ended from now on is lost: counted so
+        self._batches.shutdown()  # type: ignore[no-untyped-call]
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self._batches.force_flush(timeout_millis)
+
+
+class _Counted(SpanExporter):
+    """`exporter`, telling `admission` of each batch that leaves it: the batch processor
+    drops what its exporter returns (a failure, after the OTLP exporter's own retries, is a
+    lost batch)."""
+
+    def __init__(self, exporter: SpanExporter, admission: _Admission) -> None:
         self._exporter = exporter
-        self._on_exported = on_exported
+        self._admission = admission
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         result = SpanExportResult.FAILURE
         try:
             result = self._exporter.export(spans)
         finally:  # an exception (logged by the processor) loses the batch too
-            self._on_exported(len(spans), result is SpanExportResult.SUCCESS)
+            self._admission.left(len(spans), result is SpanExportResult.SUCCESS)
         return result
 
     def shutdown(self) -> None:

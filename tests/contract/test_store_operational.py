@@ -211,6 +211,7 @@ _COSTLIER = {
 }
 
 
+@pytest.mark.suite_only  # 100 notices of HookCast's own budget: the suite's, not test-lowest's
 async def test_each_notice_of_a_recording_has_a_publish_budget_of_its_own(
     store: SqlStore,
 ) -> None:

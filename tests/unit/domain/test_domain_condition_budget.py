@@ -12,6 +12,11 @@ from hypothesis import strategies as st
 from hookcast.domain.condition_ops import Budget, equal
 from hookcast.domain.conditions import MAX_VISITS, Verdict, parse_conditions
 
+# Properties of pure domain code (the standard library only: import-linter's first
+# contract): no dependency's version reaches them, so make test-lowest leaves them to the
+# suite (~3 s of its CPU).
+pytestmark = pytest.mark.suite_only
+
 # The review's reproduction: `data.x` held 200,000 zeros (0.4 MB), the webhook's condition
 # an `$in` of 90 numbers; one publish blocked the server for 6 s (18M comparisons).
 NINETY = list(range(1, 91))

@@ -8,6 +8,7 @@ import re
 import string
 from unittest import mock
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -22,6 +23,11 @@ from hookcast.domain.ids import (
     new_resource_id,
     new_webhook_secret,
 )
+
+# Properties of pure domain code (the standard library only: import-linter's first
+# contract): no dependency's version reaches them, so make test-lowest leaves them to the
+# suite (~15 s of its CPU).
+pytestmark = pytest.mark.suite_only
 
 _ALNUM = string.ascii_letters + string.digits
 

@@ -50,14 +50,14 @@ class Delivering:
 
 @asynccontextmanager
 async def delivering(
-    database_url: str, directory: Path, *, answer_after: float
+    database_url: str, directory: Path, *, answer_after: float, **hook: object
 ) -> AsyncIterator[Delivering]:
     async with (
         Deployment.open(database_url) as hookcast,
         processes(database_url, directory, **ENV) as procs,
     ):
         receiver = await hookcast.receiver(answer(200, delay=answer_after))
-        await hookcast.hook_for(receiver)
+        await hookcast.hook_for(receiver, **hook)
         first = procs.serve()
         await first.wait_ready()
         ids = await publish_over_http(first, hookcast, media_events(COUNT, hookcast.site_id))
@@ -134,8 +134,10 @@ async def test_a_serve_stopped_past_the_check_and_its_successor_send_each_delive
     """A first serve stands still (SIGSTOP: a GC pause, a disk stall, a suspended VM) with
     deliveries in flight and queued; a second starts, finds it dead and delivers. Resumed,
     the first sends nothing more and stops, saying why; its requests in flight at the stop
-    are recorded by it, not sent again by the second."""
-    async with delivering(database_url, tmp_path, answer_after=1.0) as run:
+    are recorded by it, not sent again by the second. The webhook's timeout (30 s) outlasts
+    the stop (the second's start: 5-11 s here): a request the stopped process's loop finds
+    timed out when it resumes is retried, as with no second process (docs/operations.md)."""
+    async with delivering(database_url, tmp_path, answer_after=1.0, timeout_seconds=30) as run:
         run.first.process.send_signal(signal.SIGSTOP)
         try:
             second = run.procs.serve()

@@ -9,16 +9,16 @@ so what a killed worker held is due again within a few seconds. A sole worker (S
 delivering process) forgets every other worker when it starts, but only once none of them
 is alive: one that beat within `stale_after_seconds` is waited for until it would be stale,
 and if it beat again meanwhile the start is refused (`AnotherDeliverer`) before anything was
-taken back; one that stopped with SIGTERM said so (`resign`) and is not waited for. It took
-them back at once, so a second `serve` started on the file by mistake made the first one's
-deliveries in flight and queued due again, and sent them twice (docs/operations.md). The
+taken back; one that stopped with SIGTERM said so (`resign`) and is not waited for. Without
+that check a second `serve` started on the file by mistake made the first one's deliveries
+in flight and queued due again, and sent them twice (docs/operations.md). The
 check and the registration are one write, so of two starting at once the second sees the
 first. It takes back the leases of a worker whose process is gone (kill -9: no process has
 its pid, `process_may_run`) at once; those of one whose process may still run (stopped,
 paused) it leaves to expire: that one may be sending under them, and records what it sent
-while they hold (a SIGSTOPped serve's 8 requests in flight were sent again at once). A worker whose own beats have not reached
-the database lately (an outage) beats once before it takes anything back: otherwise the
-first worker back would find every other one dead.
+while they hold (a SIGSTOPped serve's 8 requests in flight were sent again at once). A
+worker whose own beats have not reached the database lately (an outage) beats once before
+it takes anything back: otherwise the first worker back would find every other one dead.
 
 While the worker waits for work (`looking`), each beat also reads the next due time
 (`DeliveryQueue.beat_and_read_due`: on PostgreSQL in the beat's own statement), which the

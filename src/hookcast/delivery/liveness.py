@@ -65,6 +65,8 @@ _log = logging.getLogger("hookcast.worker")
 # older than `stale_after_seconds` before it looks again: a live worker beats at least every
 # 2 * `beat_seconds` (1 s), so one that did not beat by then is dead.
 _STALE_MARGIN_SECONDS = 0.25
+# How often a sole worker's start is tried while the database cannot be reached.
+_START_RETRY_SECONDS = 1.0
 
 
 class AnotherDeliverer(Exception):
@@ -150,22 +152,24 @@ class Liveness:
         """The worker took leases: its next beat comes within `beat_seconds` of the last."""
         self._took.set()
 
-    async def start(self) -> None:
+    async def start(self, stop: asyncio.Event | None = None) -> None:
         """Registers this worker, then takes back the leases of workers found dead (all
         others' when this is the sole worker, or raises AnotherDeliverer if one is alive).
-        Failures are logged: the beats retry."""
+        Failures are logged: the beats retry; a sole worker's start is retried instead,
+        every second until it gets through or `stop` is set."""
         now = self._clock()
         if not self._options.sole_worker:
             await self._beat(now, self._stale_before(now), read_due=False)
             return
-        seen = await self._start_alone(now)
+        stop = stop or asyncio.Event()
+        seen = await self._start_alone(stop)
         if seen is None:
             return
         # Killed (its beats stopped) or alive: asked again once it would be stale, at most
         # `stale_after_seconds` and the margin from now.
-        stale_in = (seen - now).total_seconds() + self._options.stale_after_seconds
-        await asyncio.sleep(max(0.0, stale_in) + _STALE_MARGIN_SECONDS)
-        seen = await self._start_alone(self._clock())
+        stale_in = (seen - self._clock()).total_seconds() + self._options.stale_after_seconds
+        await first_of(stop, seconds=max(0.0, stale_in) + _STALE_MARGIN_SECONDS)
+        seen = await self._start_alone(stop)
         if seen is not None:
             raise AnotherDeliverer(f"another worker beat at {seen.isoformat()}")
 
@@ -179,19 +183,30 @@ class Liveness:
         except Exception as error:  # the next start waits for its beat to go stale instead
             _log.info("could not record that this worker stopped: %s", error)
 
-    async def _start_alone(self, now: datetime) -> datetime | None:
+    async def _start_alone(self, stop: asyncio.Event) -> datetime | None:
         """The sole worker's registration; another worker's beat since `stale_after_seconds`
-        ago if one is alive (nothing done then). A failure is logged: the beats retry."""
-        sent_at = self._beaten_at = asyncio.get_running_loop().time()
-        try:
-            started = await self._queue.start_sole_worker(
-                self._worker_id, now, alive_after=self._stale_before(now), running=self._running
-            )
-        except Exception as error:  # as a beat's: the database may be down for a while
-            self._outage.failed("registering the worker", error)
-            return None
-        if isinstance(started, datetime):
-            return started
+        ago if one is alive (nothing done then). Tried every `_START_RETRY_SECONDS` while
+        the database cannot be reached, until `stop` (None then): a start that went on
+        without it registered at its first beat that got through, and looked for no other
+        worker."""
+        while not stop.is_set():
+            now = self._clock()
+            sent_at = self._beaten_at = asyncio.get_running_loop().time()
+            try:
+                started = await self._queue.start_sole_worker(
+                    self._worker_id, now, alive_after=self._stale_before(now), running=self._running
+                )
+            except Exception as error:  # as a beat's: the database may be down for a while
+                self._outage.failed("registering the worker", error)
+                await first_of(stop, seconds=_START_RETRY_SECONDS)
+                continue
+            if isinstance(started, datetime):
+                return started
+            self._started_alone(started, now, sent_at)
+            break
+        return None
+
+    def _started_alone(self, started: Beat, now: datetime, sent_at: float) -> None:
         if started.expiring:
             _log.warning(
                 "took over delivery from a process that stopped beating but may still run "
@@ -201,7 +216,6 @@ class Liveness:
                 self._options.lease_seconds,
             )
         self._beat_taken(started, now, sent_at)
-        return None
 
     async def run(self, stop: asyncio.Event) -> None:
         """Beats until `stop` is set: every `beat_seconds` while holding leases, twice as

@@ -142,19 +142,20 @@ class DeliveryWorker:
         """Attempts recorded; read by tests and metrics."""
         return self._outcomes.delivered
 
-    async def start(self) -> None:
+    async def start(self, stop: asyncio.Event | None = None) -> None:
         """Registers this worker and takes back the leases of the dead (`run` does it if
         not done). A sole worker raises AnotherDeliverer, having taken nothing, while
-        another worker is alive (delivery/liveness.py)."""
+        another worker is alive, and waits for the database until `stop` if it cannot be
+        reached (delivery/liveness.py)."""
         if not self._started:
-            await self._liveness.start()
+            await self._liveness.start(stop)
             self._started = True
 
     async def run(self, stop: asyncio.Event) -> None:
         """Delivers until `stop` is set, then finishes or releases in-flight work. A sole
         worker that finds another process took over from it (it was stalled) stops on its
         own the same way and raises Replaced (`_beat_answered`)."""
-        await self.start()
+        await self.start(stop)
         relay = asyncio.create_task(_set_when(stop, self._ending), name="hookcast-stop")
         try:
             await self._run_until(self._ending)

@@ -233,7 +233,13 @@ async def test_a_sole_worker_started_after_another_stopped_does_not_wait_for_its
 
 
 class AliveElsewhereQueue(MemoryDeliveryQueue):
-    """Another delivering process beats "other" whenever this one's worker looks."""
+    """Another delivering process beats "other" whenever this one's worker looks; while
+    `down` is set, the database refuses the look."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = False
+        self.refused = asyncio.Event()
 
     async def start_sole_worker(
         self,
@@ -243,6 +249,9 @@ class AliveElsewhereQueue(MemoryDeliveryQueue):
         alive_after: datetime,
         running: Callable[[str], bool] | None = None,
     ) -> Beat | datetime:
+        if self.down:
+            self.refused.set()
+            raise ConnectionError("the database is down")
         await self.beat_worker("other", now)
         return await super().start_sole_worker(
             worker_id, now, alive_after=alive_after, running=running
@@ -264,34 +273,11 @@ async def test_a_sole_worker_is_refused_while_another_worker_beats_and_takes_not
     assert await queue.claim_due_deliveries(now=NOW, limit=3, lease_seconds=60) == []
 
 
-class DownAtStartQueue(AliveElsewhereQueue):
-    """Its database refuses the sole worker's start while `down` is set."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.down = True
-        self.refused = asyncio.Event()
-
-    async def start_sole_worker(
-        self,
-        worker_id: str,
-        now: datetime,
-        *,
-        alive_after: datetime,
-        running: Callable[[str], bool] | None = None,
-    ) -> Beat | datetime:
-        if self.down:
-            self.refused.set()
-            raise ConnectionError("the database is down")
-        return await super().start_sole_worker(
-            worker_id, now, alive_after=alive_after, running=running
-        )
-
-
 async def test_a_sole_worker_that_cannot_reach_the_database_at_start_still_looks_first() -> None:
     """Its start is tried again once the database answers, and is refused while another
     worker beats: it went on before, and registered at its first beat, looking for no one."""
-    queue = DownAtStartQueue()
+    queue = AliveElsewhereQueue()
+    queue.down = True
     await _held_by(queue, "other")
     sender = RecordingSender()
     options = WorkerOptions(idle_wait_seconds=0.05, stale_after_seconds=0.2, sole_worker=True)

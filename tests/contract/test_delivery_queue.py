@@ -289,6 +289,47 @@ async def test_a_sole_worker_starts_only_once_every_other_worker_is_silent(
     assert isinstance(third, Beat)
 
 
+async def test_a_sole_worker_leaves_the_leases_of_a_worker_that_may_run_to_expire(
+    backend: tuple[DeliveryQueue, Seed],
+) -> None:
+    """A start after a worker stood still (its process may still run: `running`) takes
+    back none of its leases: it may still be sending under them, and records what it sent;
+    they are claimed again once they expire. Another worker's, gone, are taken back now."""
+    queue, seed = backend
+    await seed(3)
+    await queue.beat_worker("stalled", make.later(2))
+    stalled = await queue.claim_due_deliveries(
+        now=make.later(2), limit=2, lease_seconds=LEASE, worker_id="stalled"
+    )
+    await queue.beat_worker("killed", make.later(2))
+    await queue.claim_due_deliveries(
+        now=make.later(2), limit=1, lease_seconds=LEASE, worker_id="killed"
+    )
+
+    started = await queue.start_sole_worker(
+        "second", make.later(5), alive_after=make.later(3), running=lambda w: w == "stalled"
+    )
+
+    assert isinstance(started, Beat)
+    assert (started.taken, started.expiring) == (1, 2)
+    leases = [(c.delivery_id, c.lease_token) for c in stalled]
+    assert set(await queue.still_leased(leases)) == set(leases)
+    (taken,) = await queue.claim_due_deliveries(
+        now=make.later(5), limit=5, lease_seconds=LEASE, worker_id="second"
+    )  # the killed one's, taken back
+    assert taken.delivery_id not in {c.delivery_id for c in stalled}
+    assert await queue.next_due_at() == make.later(2 + LEASE)
+    # Never named again: a later beat forgetting workers leaves them to expire too.
+    await queue.beat_worker("stalled", make.later(6))
+    await queue.resign_worker("stalled")
+    await queue.beat_worker("second", make.later(7))
+    assert await queue.take_back_leases(now=make.later(7), stale_before=make.later(7)) == 0
+    again = await queue.claim_due_deliveries(
+        now=make.later(2 + LEASE), limit=5, lease_seconds=LEASE, worker_id="second"
+    )
+    assert {c.delivery_id for c in again} == {c.delivery_id for c in stalled}
+
+
 async def test_still_leased_names_the_leases_that_hold(
     backend: tuple[DeliveryQueue, Seed],
 ) -> None:

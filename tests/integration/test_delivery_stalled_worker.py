@@ -5,7 +5,8 @@ held queued as well: only what it had in flight may arrive twice, as after a cra
 The stalled worker runs in a thread of its own, on its own event loop and store, so the
 test can hold that loop (a callback that blocks until released: what a SIGSTOP, a long GC
 pause or a starved CPU do to it) while the other worker, the receiver and the test run on.
-PostgreSQL only: on SQLite one process delivers (`sole_worker`), and no one finds it dead.
+PostgreSQL only: on SQLite one process delivers (`sole_worker`); found dead, it stops
+(tests/integration/test_sqlite_one_deliverer.py).
 """
 
 from __future__ import annotations

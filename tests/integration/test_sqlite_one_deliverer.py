@@ -8,6 +8,7 @@ slowly so that deliveries are in flight when the second process starts."""
 
 from __future__ import annotations
 
+import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ COUNT = 40
 CONCURRENCY = 8
 ENV = {"HOOKCAST_WORKER_CONCURRENCY": str(CONCURRENCY)}
 REFUSAL = "another process delivers from this SQLite file"
+REPLACED = "another process took over delivery from this database"
 # SQLite only: one process delivering from a file is what is tested.
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
@@ -48,14 +50,14 @@ class Delivering:
 
 @asynccontextmanager
 async def delivering(
-    database_url: str, directory: Path, *, answer_after: float
+    database_url: str, directory: Path, *, answer_after: float, **hook: object
 ) -> AsyncIterator[Delivering]:
     async with (
         Deployment.open(database_url) as hookcast,
         processes(database_url, directory, **ENV) as procs,
     ):
         receiver = await hookcast.receiver(answer(200, delay=answer_after))
-        await hookcast.hook_for(receiver)
+        await hookcast.hook_for(receiver, **hook)
         first = procs.serve()
         await first.wait_ready()
         ids = await publish_over_http(first, hookcast, media_events(COUNT, hookcast.site_id))
@@ -123,3 +125,33 @@ async def test_a_restart_right_after_kill_9_delivers_everything(
         await run.receiver.wait_for_events(set(run.ids), timeout=4 * DEADLINE)
         assert restarted.process.poll() is None, restarted.log_tail()
         assert REFUSAL not in restarted.log.read_text()
+
+
+@pytest.mark.timeout(180)
+async def test_a_serve_stopped_past_the_check_and_its_successor_send_each_delivery_once(
+    database_url: str, tmp_path: Path
+) -> None:
+    """A first serve stands still (SIGSTOP: a GC pause, a disk stall, a suspended VM) with
+    deliveries in flight and queued; a second starts, finds it dead and delivers. Resumed,
+    the first sends nothing more and stops, saying why; its requests in flight at the stop
+    are recorded by it, not sent again by the second. The webhook's timeout (30 s) outlasts
+    the stop (the second's start: 5-11 s here): a request the stopped process's loop finds
+    timed out when it resumes is retried, as with no second process (docs/operations.md)."""
+    async with delivering(database_url, tmp_path, answer_after=1.0, timeout_seconds=30) as run:
+        run.first.process.send_signal(signal.SIGSTOP)
+        try:
+            second = run.procs.serve()
+            await eventually(
+                lambda: "took" in second.log.read_text(),  # took over, or took back
+                timeout=3 * DEADLINE,
+                message=lambda: f"the second did not take over:\n{second.log_tail()}",
+            )
+        finally:
+            run.first.process.send_signal(signal.SIGCONT)
+
+        await run.receiver.wait_for_events(set(run.ids), timeout=6 * DEADLINE)
+        await run.receiver.stays_quiet(2.0, count=len(run.receiver.received))
+        assert run.receiver.duplicates() == 0, second.log_tail()
+        assert await run.first.wait_exit(DEADLINE) == 1, run.first.log_tail()
+        assert REPLACED in run.first.log.read_text()
+        assert second.process.poll() is None, second.log_tail()

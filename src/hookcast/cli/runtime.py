@@ -171,7 +171,7 @@ class Runtime:
         try:
             # Before pruning and mail start: on SQLite, a second delivering process is
             # refused here (AnotherDeliverer) having done nothing.
-            await worker.start()
+            await worker.start(stop)
         except BaseException:
             await sender.close()
             raise

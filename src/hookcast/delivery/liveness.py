@@ -6,16 +6,19 @@ beat or claim registers it again: an idle deployment's beats were most of its
 transactions); taking leases brings the next beat back within `beat_seconds` of the last.
 On each beat it also takes back the leases of workers silent for `stale_after_seconds`,
 so what a killed worker held is due again within a few seconds. A sole worker (SQLite: one
-delivering process) takes back every other worker's leases when it starts, but only once
-none of them is alive: one that beat within `stale_after_seconds` is waited for until it
-would be stale, and if it beat again meanwhile the start is refused (`AnotherDeliverer`)
-before anything was taken back; one that stopped with SIGTERM said so (`resign`) and is
-not waited for. It took them back at once, so a second `serve` started on the file by
-mistake made the first one's deliveries in flight and queued due again, and sent them
-twice (docs/operations.md). The check and the registration are one write, so of
-two starting at once the second sees the first. A worker whose own beats have not reached
-the database lately (an outage) beats once before it takes anything back: otherwise the
-first worker back would find every other one dead.
+delivering process) forgets every other worker when it starts, but only once none of them
+is alive: one that beat within `stale_after_seconds` is waited for until it would be stale,
+and if it beat again meanwhile the start is refused (`AnotherDeliverer`) before anything was
+taken back; one that stopped with SIGTERM said so (`resign`) and is not waited for. Without
+that check a second `serve` started on the file by mistake made the first one's deliveries
+in flight and queued due again, and sent them twice (docs/operations.md). The
+check and the registration are one write, so of two starting at once the second sees the
+first. It takes back the leases of a worker whose process is gone (kill -9: no process has
+its pid, `process_may_run`) at once; those of one whose process may still run (stopped,
+paused) it leaves to expire: that one may be sending under them, and records what it sent
+while they hold (a SIGSTOPped serve's 8 requests in flight were sent again at once). A
+worker whose own beats have not reached the database lately (an outage) beats once before
+it takes anything back: otherwise the first worker back would find every other one dead.
 
 While the worker waits for work (`looking`), each beat also reads the next due time
 (`DeliveryQueue.beat_and_read_due`: on PostgreSQL in the beat's own statement), which the
@@ -35,13 +38,16 @@ the worker alive there until t + `stale_after_seconds`). Past it, the worker hol
 queued deliveries until the next beat answers (`on_beat`), which also says whether it was
 found dead meanwhile: its registration (`Beat.registered`) began anew. Then the queued
 deliveries whose leases were taken back are someone else's (worker.py `_confirm_leases`).
-A sole worker (SQLite) has no one to find it dead.
+A sole worker too: found dead, another process started on the file while it stood still
+and delivers; it stops (worker.py `_found_replaced`, `Replaced`) instead of delivering
+beside it, doubling receivers' rates (each keeps its rate buckets in memory).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -51,7 +57,7 @@ from hookcast.delivery.outage import Outage
 from hookcast.delivery.waiting import first_of
 from hookcast.ports import Beat, Clock, DeliveryQueue
 
-__all__ = ["AnotherDeliverer", "DueRead", "Liveness"]
+__all__ = ["AnotherDeliverer", "DueRead", "Liveness", "Replaced", "process_may_run"]
 
 _log = logging.getLogger("hookcast.worker")
 
@@ -59,10 +65,37 @@ _log = logging.getLogger("hookcast.worker")
 # older than `stale_after_seconds` before it looks again: a live worker beats at least every
 # 2 * `beat_seconds` (1 s), so one that did not beat by then is dead.
 _STALE_MARGIN_SECONDS = 0.25
+# How often a sole worker's start is tried while the database cannot be reached.
+_START_RETRY_SECONDS = 1.0
 
 
 class AnotherDeliverer(Exception):
     """A sole worker's start found another worker alive: nothing was taken back."""
+
+
+class Replaced(AnotherDeliverer):
+    """A sole worker found that another one started while it stood still, and stopped."""
+
+
+def process_may_run(worker_id: str) -> bool:
+    """Whether the process that registered `worker_id` (its pid first: worker.py) may still
+    run: False only when no process has that pid here (kill -9, a crash), or it is this
+    one's (a container restarted: pid 1 again). A process on another host or in another
+    pid namespace may look gone; a pid reused, or one another user's, looks running (its
+    leases then expire instead: slower, never twice)."""
+    pid_text = worker_id.partition("-")[0]
+    if not pid_text.isdigit():
+        return True
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)  # signal 0: only whether the pid exists
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: it exists, another user's
+        return True
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,11 +122,15 @@ class Liveness:
         holding: Callable[[], bool] = lambda: True,
         outage: Outage | None = None,
         on_beat: Callable[[bool], None] = lambda forgotten: None,
+        running: Callable[[str], bool] = process_may_run,
     ) -> None:
         """`holding()`: whether the worker holds leases now (it then beats on time);
         `outage`: where failed beats are said (the worker's, shared with its claims);
         `on_beat(forgotten)`: after each beat the database took, whether this worker had
-        been found dead since the one before (its leases were taken back)."""
+        been found dead since the one before (its leases were taken back); `running`: a
+        sole worker's start, whether another worker's process may still run
+        (`start_sole_worker`)."""
+        self._running = running
         self._outage = outage or Outage(_log)
         self._queue = queue
         self._worker_id = worker_id
@@ -107,7 +144,7 @@ class Liveness:
         self._on_beat = on_beat
         self._registered: datetime | None = None  # when the store's registration began
         # Loop time until which no other worker can have found this one dead (see above).
-        self.sure_until = float("inf") if options.sole_worker else float("-inf")
+        self.sure_until = float("-inf")
         self._one_at_a_time = asyncio.Lock()  # the beat loop's beats and early ones
         self.looking = False  # the worker waits for work: its beats read the next due time
 
@@ -115,22 +152,24 @@ class Liveness:
         """The worker took leases: its next beat comes within `beat_seconds` of the last."""
         self._took.set()
 
-    async def start(self) -> None:
+    async def start(self, stop: asyncio.Event | None = None) -> None:
         """Registers this worker, then takes back the leases of workers found dead (all
         others' when this is the sole worker, or raises AnotherDeliverer if one is alive).
-        Failures are logged: the beats retry."""
+        Failures are logged: the beats retry; a sole worker's start is retried instead,
+        every second until it gets through or `stop` is set."""
         now = self._clock()
         if not self._options.sole_worker:
             await self._beat(now, self._stale_before(now), read_due=False)
             return
-        seen = await self._start_alone(now)
+        stop = stop or asyncio.Event()
+        seen = await self._start_alone(stop)
         if seen is None:
             return
         # Killed (its beats stopped) or alive: asked again once it would be stale, at most
         # `stale_after_seconds` and the margin from now.
-        stale_in = (seen - now).total_seconds() + self._options.stale_after_seconds
-        await asyncio.sleep(max(0.0, stale_in) + _STALE_MARGIN_SECONDS)
-        seen = await self._start_alone(self._clock())
+        stale_in = (seen - self._clock()).total_seconds() + self._options.stale_after_seconds
+        await first_of(stop, seconds=max(0.0, stale_in) + _STALE_MARGIN_SECONDS)
+        seen = await self._start_alone(stop)
         if seen is not None:
             raise AnotherDeliverer(f"another worker beat at {seen.isoformat()}")
 
@@ -144,21 +183,39 @@ class Liveness:
         except Exception as error:  # the next start waits for its beat to go stale instead
             _log.info("could not record that this worker stopped: %s", error)
 
-    async def _start_alone(self, now: datetime) -> datetime | None:
+    async def _start_alone(self, stop: asyncio.Event) -> datetime | None:
         """The sole worker's registration; another worker's beat since `stale_after_seconds`
-        ago if one is alive (nothing done then). A failure is logged: the beats retry."""
-        sent_at = self._beaten_at = asyncio.get_running_loop().time()
-        try:
-            started = await self._queue.start_sole_worker(
-                self._worker_id, now, alive_after=self._stale_before(now)
-            )
-        except Exception as error:  # as a beat's: the database may be down for a while
-            self._outage.failed("registering the worker", error)
-            return None
-        if isinstance(started, datetime):
-            return started
-        self._beat_taken(started, now, sent_at)
+        ago if one is alive (nothing done then). Tried every `_START_RETRY_SECONDS` while
+        the database cannot be reached, until `stop` (None then): a start that went on
+        without it registered at its first beat that got through, and looked for no other
+        worker."""
+        while not stop.is_set():
+            now = self._clock()
+            sent_at = self._beaten_at = asyncio.get_running_loop().time()
+            try:
+                started = await self._queue.start_sole_worker(
+                    self._worker_id, now, alive_after=self._stale_before(now), running=self._running
+                )
+            except Exception as error:  # as a beat's: the database may be down for a while
+                self._outage.failed("registering the worker", error)
+                await first_of(stop, seconds=_START_RETRY_SECONDS)
+                continue
+            if isinstance(started, datetime):
+                return started
+            self._started_alone(started, now, sent_at)
+            break
         return None
+
+    def _started_alone(self, started: Beat, now: datetime, sent_at: float) -> None:
+        if started.expiring:
+            _log.warning(
+                "took over delivery from a process that stopped beating but may still run "
+                "(stopped or paused): its %d leased deliveries are sent again once their "
+                "leases expire (at most %.0f s), unless it records them first",
+                started.expiring,
+                self._options.lease_seconds,
+            )
+        self._beat_taken(started, now, sent_at)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Beats until `stop` is set: every `beat_seconds` while holding leases, twice as
@@ -249,9 +306,8 @@ class Liveness:
         worker was found dead in between (`on_beat`)."""
         forgotten = self._registered is not None and registered != self._registered
         self._registered = registered
-        if not self._options.sole_worker:
-            self.sure_until = sent_at + self._options.stale_after_seconds
-        if forgotten:
+        self.sure_until = sent_at + self._options.stale_after_seconds
+        if forgotten and not self._options.sole_worker:  # a sole one says it (worker.py)
             _log.warning(
                 "this worker's beats did not reach the database for %.0f s or more (its loop "
                 "stalled, or the database was out of its reach) and it was found dead: the "

@@ -160,14 +160,27 @@ class MemoryDeliveryQueue:
         return Beat(taken=taken, registered=registered)
 
     async def start_sole_worker(
-        self, worker_id: str, now: datetime, *, alive_after: datetime
+        self,
+        worker_id: str,
+        now: datetime,
+        *,
+        alive_after: datetime,
+        running: Callable[[str], bool] | None = None,
     ) -> Beat | datetime:
         """Registers the worker and takes back every other's leases, unless another beat
-        at or after `alive_after` (then its latest beat, and nothing changed)."""
+        at or after `alive_after` (then its latest beat, and nothing changed); the leases
+        of those `running` names are unnamed instead, left to expire."""
         others = [seen for w, seen in self.workers.items() if w != worker_id]
         if others and max(others) >= alive_after:
             return max(others)
-        return await self.beat_worker(worker_id, now, stale_before=now)
+        stalled = {w for w in self.workers if w != worker_id and running and running(w)}
+        expiring = 0
+        for entry in self._entries.values():
+            if entry.worker in stalled and _is_pending(entry.delivery):
+                entry.worker = None
+                expiring += 1
+        beat = await self.beat_worker(worker_id, now, stale_before=now)
+        return replace(beat, expiring=expiring)
 
     async def beat_and_read_due(
         self, worker_id: str, now: datetime, *, stale_before: datetime | None = None

@@ -20,7 +20,7 @@ from hookcast.delivery.attempt import conclude, expire
 from hookcast.delivery.boundary import build, send_failed
 from hookcast.delivery.edits import EditWatch
 from hookcast.delivery.gate import Slot
-from hookcast.delivery.liveness import DueRead, Liveness
+from hookcast.delivery.liveness import DueRead, Liveness, Replaced
 from hookcast.delivery.logs import log_attempt
 from hookcast.delivery.options import WorkerOptions, unrecorded_bound
 from hookcast.delivery.outage import Outage
@@ -94,6 +94,9 @@ class DeliveryWorker:
             on_beat=self._beat_answered,
         )
         self._started = False  # registered (`start`)
+        # Set by run()'s `stop`, or when a sole worker finds it was replaced (`_replaced`).
+        self._ending = asyncio.Event()
+        self._replaced = False
         self._held_for_beat = False  # _start_ready held starts until the next beat answers
         # Found dead: which queued leases still hold is being asked (`_confirm_leases`);
         # nothing starts meanwhile. `_confirm_again`: found dead again during the ask.
@@ -139,17 +142,29 @@ class DeliveryWorker:
         """Attempts recorded; read by tests and metrics."""
         return self._outcomes.delivered
 
-    async def start(self) -> None:
+    async def start(self, stop: asyncio.Event | None = None) -> None:
         """Registers this worker and takes back the leases of the dead (`run` does it if
         not done). A sole worker raises AnotherDeliverer, having taken nothing, while
-        another worker is alive (delivery/liveness.py)."""
+        another worker is alive, and waits for the database until `stop` if it cannot be
+        reached (delivery/liveness.py)."""
         if not self._started:
-            await self._liveness.start()
+            await self._liveness.start(stop)
             self._started = True
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Delivers until `stop` is set, then finishes or releases in-flight work."""
-        await self.start()
+        """Delivers until `stop` is set, then finishes or releases in-flight work. A sole
+        worker that finds another process took over from it (it was stalled) stops on its
+        own the same way and raises Replaced (`_beat_answered`)."""
+        await self.start(stop)
+        relay = asyncio.create_task(_set_when(stop, self._ending), name="hookcast-stop")
+        try:
+            await self._run_until(self._ending)
+        finally:
+            relay.cancel()
+        if self._replaced:
+            raise Replaced("another process took over delivery from this database")
+
+    async def _run_until(self, stop: asyncio.Event) -> None:
         beating = asyncio.create_task(self._liveness.run(stop), name="hookcast-liveness")
         watching = asyncio.create_task(self._edits.run(stop), name="hookcast-edits")
         unwatch = self._queue.watch_edits(self._edits.edited)
@@ -223,7 +238,14 @@ class DeliveryWorker:
         self, room: int, *, per_account: int | None = None, holding: set[str] | None = None
     ) -> list[ClaimedDelivery] | None:
         """The deliveries claimed; None if the claim failed (logged, after a pause)."""
-        self._claim_asked_at = asyncio.get_running_loop().time()
+        loop = asyncio.get_running_loop()
+        if self._options.sole_worker and loop.time() >= self._liveness.sure_until:
+            # Its loop stood still: a beat first, which tells whether another process took
+            # over meanwhile (`_beat_answered`); replaced, it claims nothing more.
+            await self._liveness.read_after(loop.time())
+            if self._replaced:
+                return []
+        self._claim_asked_at = loop.time()
         try:
             claimed = await self._queue.claim_due_deliveries(
                 now=self._clock(),
@@ -358,7 +380,7 @@ class DeliveryWorker:
         if room <= 0:
             self._outcomes.write_ahead()  # the bound frees sooner for it (outcomes.py)
             return
-        if self._confirming is not None:
+        if self._confirming is not None or self._replaced:
             return  # it starts what stays queued once the store has answered
         loop = asyncio.get_running_loop()
         now = loop.time()
@@ -384,7 +406,16 @@ class DeliveryWorker:
         leases it held then were taken back and are sent by others: which of its queued
         deliveries that was is asked first (`_confirm_leases`), nothing starting meanwhile.
         Requests already started finish as they are: their outcomes are refused if their
-        leases were taken back (the lease token). Otherwise what was held may start."""
+        leases were taken back (the lease token). Otherwise what was held may start.
+
+        A sole worker found dead was replaced: another process started on the database
+        while this one's loop stood still (`start_sole_worker`), and delivers. It stops,
+        starting nothing more: what it queued goes back (the other claims it), what it has
+        in flight is recorded if its lease still holds (the other left those leases to
+        expire: liveness.py), and run() raises Replaced."""
+        if forgotten and self._options.sole_worker:
+            self._found_replaced()
+            return
         if forgotten:
             if self._confirming is None:
                 confirming = self._confirm_leases()
@@ -394,6 +425,22 @@ class DeliveryWorker:
         if self._held_for_beat:
             self._held_for_beat = False
             self._start_ready()
+
+    def _found_replaced(self) -> None:
+        if self._replaced:
+            return
+        self._replaced = True
+        self._ending.set()
+        _log.error(
+            "another process took over delivery from this database while this one stood "
+            "still for %.0f s or more (stopped, paused, starved of CPU, a suspended VM): "
+            "this worker stops and starts nothing more; %d queued deliveries go back to the "
+            "other process, %d requests in flight are recorded if they end before their "
+            "leases expire (on SQLite run exactly one delivering process)",
+            self._options.stale_after_seconds,
+            self._scheduler.held - len(self._in_flight),
+            len(self._in_flight),
+        )
 
     async def _confirm_leases(self) -> None:
         """Drops the queued deliveries whose leases no longer hold: those taken back, and
@@ -655,3 +702,8 @@ class DeliveryWorker:
         for task in still_running:
             task.cancel()
         await asyncio.gather(*still_running, return_exceptions=True)
+
+
+async def _set_when(stop: asyncio.Event, ending: asyncio.Event) -> None:
+    await stop.wait()
+    ending.set()

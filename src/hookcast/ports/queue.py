@@ -131,11 +131,14 @@ class Beat:
     the beating worker's registration began (later than the worker last saw: it was found
     dead meanwhile and its leases were taken back; the beat, or a claim, registered it
     again), and, from `beat_and_read_due`, the next due time as `next_due_at` gives it
-    after the beat and the take-back (None from `beat_worker`)."""
+    after the beat and the take-back (None from `beat_worker`). `expiring`: from
+    `start_sole_worker`, the deliveries left leased to workers whose process may still run
+    (their leases expire instead of being taken back)."""
 
     taken: int
     registered: datetime
     next_due: datetime | None = None
+    expiring: int = 0
 
 
 class DeliveryQueue(Protocol):
@@ -181,14 +184,23 @@ class DeliveryQueue(Protocol):
         worker's registration began."""
 
     async def start_sole_worker(
-        self, worker_id: str, now: datetime, *, alive_after: datetime
+        self,
+        worker_id: str,
+        now: datetime,
+        *,
+        alive_after: datetime,
+        running: Callable[[str], bool] | None = None,
     ) -> Beat | datetime:
         """The start of the only worker there may be (SQLite: one delivering process):
-        unless another registered worker beat at or after `alive_after`, registers this one
-        and takes back every other worker's leases, in one write (on SQLite the write lock
-        makes the check and the registration one step: of two starting at once, the second
-        sees the first). Returns that beat, or, when another worker beat since
-        `alive_after`, its latest beat, having changed nothing."""
+        unless another registered worker beat at or after `alive_after`, registers this one,
+        forgets every other worker and takes back their leases, in one write (on SQLite the
+        write lock makes the check and the registration one step: of two starting at once,
+        the second sees the first). Those of a worker for which `running(worker_id)` is true
+        (its process may still run: stalled, its requests may be in flight) are not taken
+        back: they stay with their tokens, unnamed, and are claimed again once they expire,
+        while the worker may still record what it sent under them. Returns that beat, or,
+        when another worker beat since `alive_after`, its latest beat, having changed
+        nothing."""
 
     async def beat_and_read_due(
         self, worker_id: str, now: datetime, *, stale_before: datetime | None = None

@@ -1060,10 +1060,16 @@ class SqlStore:
         return await self._beat_on_postgres(worker_id, now, stale_before, read_due=False)
 
     async def start_sole_worker(
-        self, worker_id: str, now: datetime, *, alive_after: datetime
+        self,
+        worker_id: str,
+        now: datetime,
+        *,
+        alive_after: datetime,
+        running: Callable[[str], bool] | None = None,
     ) -> Beat | datetime:
         found: list[datetime] = []
         registered: list[datetime] = []
+        expiring: list[int] = []
 
         async def start(tx: Transaction) -> int:
             other = await worker_sql.latest_other_beat(tx, worker_id=worker_id, since=alive_after)
@@ -1071,10 +1077,13 @@ class SqlStore:
                 found.append(other)
                 return 0
             registered.append(await worker_sql.beat(tx, worker_id=worker_id, now=now))
+            expiring.append(await worker_sql.let_expire(tx, worker_id=worker_id, running=running))
             return await worker_sql.take_back(tx, now=now, stale_before=now)
 
         taken = await self._making_due(start)
-        return found[-1] if found else Beat(taken=taken, registered=registered[-1])
+        if found:
+            return found[-1]
+        return Beat(taken=taken, registered=registered[-1], expiring=expiring[-1])
 
     async def beat_and_read_due(
         self, worker_id: str, now: datetime, *, stale_before: datetime | None = None

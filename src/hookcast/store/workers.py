@@ -11,6 +11,7 @@ again within seconds instead of at their lease's expiry.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -31,6 +32,7 @@ __all__ = [
     "beat",
     "beat_and_look",
     "latest_other_beat",
+    "let_expire",
     "register_claimer",
     "resign",
     "take_back",
@@ -165,6 +167,38 @@ _RESIGN = Statement(
         update(workers)
         .where(workers.c.id == bindparam("b_worker", type_=String))
         .values(last_seen=bindparam("b_epoch", type_=Timestamp))
+    )
+)
+
+
+async def let_expire(
+    tx: Transaction, *, worker_id: str, running: Callable[[str], bool] | None
+) -> int:
+    """Unnames the pending leases of the other registered workers for which `running` is
+    true, tokens and expiries kept: `take_back` leaves them alone, a claim takes them once
+    they expire, and until then their worker, stalled, may still record what it sent under
+    them. Taken back now, a request in flight at the stall was sent again at once, and the
+    first process, resumed, had sent it too (docs/operations.md). Returns how many."""
+    if running is None:
+        return 0
+    others = await tx.fetch_all(_OTHERS, {"b_worker": worker_id})
+    # One statement per worker (one, as a rule): each reads every pending row (take_back's).
+    return sum(
+        [await tx.execute(_UNNAME, {"b_worker": row[0]}) for row in others if running(row[0])]
+    )
+
+
+_OTHERS = Statement(
+    lambda _: select(workers.c.id).where(workers.c.id != bindparam("b_worker", type_=String))
+)
+_UNNAME = Statement(
+    lambda _: (
+        update(deliveries)
+        .where(
+            deliveries.c.status == DeliveryStatus.PENDING.value,
+            deliveries.c.lease_worker == bindparam("b_worker", type_=String),
+        )
+        .values(lease_worker=None)
     )
 )
 

@@ -7,12 +7,13 @@ larger of its concurrency and its recording batch (delivery/options.py
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
 
 import pytest
 
-from hookcast.delivery.liveness import AnotherDeliverer
+from hookcast.delivery.liveness import AnotherDeliverer, Replaced, process_may_run
 from hookcast.delivery.memory_queue import MemoryDeliveryQueue
 from hookcast.delivery.worker import DeliveryWorker, WorkerOptions
 from hookcast.domain.health import WebhookHealth
@@ -139,9 +140,14 @@ async def test_the_worker_stops_sending_while_sent_but_unrecorded_reach_their_bo
     assert len(queue.attempts) == 50
 
 
+# A worker id naming no process (pids stay below 2**22): killed. A sole worker waits for the
+# leases of a worker whose process may still run to expire (liveness.py process_may_run).
+KILLED = "999999999-killed"
+
+
 async def test_a_sole_worker_sends_at_once_what_a_dead_worker_held() -> None:
     queue = MemoryDeliveryQueue()
-    await _held_by(queue, "killed")
+    await _held_by(queue, KILLED)
     sender = RecordingSender()
     options = WorkerOptions(idle_wait_seconds=0.05, sole_worker=True)
     # "killed" beat 3 s ago (stale after 2 s), and its leases run 57 s more.
@@ -154,6 +160,41 @@ async def test_a_sole_worker_sends_at_once_what_a_dead_worker_held() -> None:
     assert len(queue.attempts) == 3
 
 
+@pytest.mark.parametrize(
+    ("worker_id", "may_run"),
+    [
+        (f"{os.getppid()}-0a1b", True),  # this test's parent: it runs
+        (KILLED, False),  # no process has that pid
+        (f"{os.getpid()}-0a1b", False),  # no other process has this one's (pid 1 restarted)
+        ("named", True),  # names no process: it may run
+    ],
+)
+def test_a_worker_id_tells_whether_its_process_may_still_run(worker_id: str, may_run: bool) -> None:
+    assert process_may_run(worker_id) is may_run
+
+
+async def test_a_sole_worker_another_took_over_from_stops_with_one_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Another process's start forgot this one (its loop stood still): its next beat
+    registers it anew, and it stops, raising Replaced, instead of delivering beside it."""
+    queue = MemoryDeliveryQueue()
+    _fill(queue, 2)
+    clock = _running_clock()
+    sender = RecordingSender()
+    options = WorkerOptions(idle_wait_seconds=0.05, sole_worker=True)
+    worker = DeliveryWorker(queue, sender, clock=clock, options=options)
+    running = asyncio.create_task(worker.run(asyncio.Event()))
+    await sender.wait_for(2)
+
+    later = clock() + timedelta(hours=1)  # this one's beats are stale by then
+    await queue.start_sole_worker(KILLED, clock(), alive_after=later)
+
+    with pytest.raises(Replaced):
+        await asyncio.wait_for(running, WAIT)
+    assert "another process took over delivery" in caplog.text
+
+
 def _running_clock() -> Callable[[], datetime]:
     """NOW, moving on with the loop's time from the call."""
     began = asyncio.get_running_loop().time()
@@ -164,7 +205,7 @@ async def test_a_sole_worker_started_right_after_a_kill_sends_what_it_held_once_
     """The killed worker beat just now: the sole worker waits until that beat is stale
     (`stale_after_seconds`), then takes its leases back."""
     queue = MemoryDeliveryQueue()
-    await _held_by(queue, "killed")
+    await _held_by(queue, KILLED)
     sender = RecordingSender()
     options = WorkerOptions(idle_wait_seconds=0.05, stale_after_seconds=0.2, sole_worker=True)
     worker = DeliveryWorker(queue, sender, clock=_running_clock(), options=options)
@@ -192,13 +233,29 @@ async def test_a_sole_worker_started_after_another_stopped_does_not_wait_for_its
 
 
 class AliveElsewhereQueue(MemoryDeliveryQueue):
-    """Another delivering process beats "other" whenever this one's worker looks."""
+    """Another delivering process beats "other" whenever this one's worker looks; while
+    `down` is set, the database refuses the look."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = False
+        self.refused = asyncio.Event()
 
     async def start_sole_worker(
-        self, worker_id: str, now: datetime, *, alive_after: datetime
+        self,
+        worker_id: str,
+        now: datetime,
+        *,
+        alive_after: datetime,
+        running: Callable[[str], bool] | None = None,
     ) -> Beat | datetime:
+        if self.down:
+            self.refused.set()
+            raise ConnectionError("the database is down")
         await self.beat_worker("other", now)
-        return await super().start_sole_worker(worker_id, now, alive_after=alive_after)
+        return await super().start_sole_worker(
+            worker_id, now, alive_after=alive_after, running=running
+        )
 
 
 async def test_a_sole_worker_is_refused_while_another_worker_beats_and_takes_nothing() -> None:
@@ -214,6 +271,25 @@ async def test_a_sole_worker_is_refused_while_another_worker_beats_and_takes_not
     assert sender.requests == []
     assert set(queue.workers) == {"other"}  # not registered
     assert await queue.claim_due_deliveries(now=NOW, limit=3, lease_seconds=60) == []
+
+
+async def test_a_sole_worker_that_cannot_reach_the_database_at_start_still_looks_first() -> None:
+    """Its start is tried again once the database answers, and is refused while another
+    worker beats: it went on before, and registered at its first beat, looking for no one."""
+    queue = AliveElsewhereQueue()
+    queue.down = True
+    await _held_by(queue, "other")
+    sender = RecordingSender()
+    options = WorkerOptions(idle_wait_seconds=0.05, stale_after_seconds=0.2, sole_worker=True)
+    worker = DeliveryWorker(queue, sender, clock=_running_clock(), options=options)
+    running = asyncio.create_task(worker.run(asyncio.Event()))
+    await asyncio.wait_for(queue.refused.wait(), WAIT)
+
+    queue.down = False
+
+    with pytest.raises(AnotherDeliverer):
+        await asyncio.wait_for(running, WAIT)
+    assert sender.requests == []
 
 
 async def test_a_worker_takes_back_the_leases_of_a_worker_that_stopped_beating() -> None:
@@ -293,7 +369,8 @@ async def test_a_worker_whose_beats_do_not_get_through_starts_nothing_until_one_
 ) -> None:
     """Without a beat taken within `stale_after_seconds`, others may have found the worker
     dead and taken its leases: it sends none of what it claims until a beat gets through
-    (liveness.py `sure_until`). A sole worker has no one to find it dead, and sends."""
+    (liveness.py `sure_until`). A sole worker too: another process may have started on
+    the file meanwhile and taken over (found dead, it stops)."""
     queue = OutageQueue()
     queue.down = True  # from its first beat on
     _fill(queue, 3)
@@ -304,9 +381,6 @@ async def test_a_worker_whose_beats_do_not_get_through_starts_nothing_until_one_
     running = asyncio.create_task(worker.run(stop))
     try:
         await asyncio.wait_for(queue.refused.wait(), WAIT)
-        if sole_worker:
-            await sender.wait_for(3)
-            return
 
         async def claimed() -> bool:  # the next due time is the leases' expiry
             return await queue.next_due_at() != NOW

@@ -692,3 +692,30 @@ def test_a_healthy_log_offers_send_again_inside_each_row_not_down_its_edge(
         expect(rows.first.locator(".resend")).to_contain_text("same event id")
         expect(send_again.locator("visible=true")).to_have_count(1)
         assert _sideways_scroll(page) <= 0
+
+
+# The bottom of the first line of text in an element: where the baseline is, for text of one
+# font and size (the table's and the buttons' are both the page's 16 px).
+_TEXT_BOTTOM = """el => {
+    const texts = document.createTreeWalker(el, NodeFilter.SHOW_TEXT, {
+        acceptNode: node => node.textContent.trim() ? NodeFilter.FILTER_ACCEPT
+                                                    : NodeFilter.FILTER_SKIP,
+    });
+    const range = document.createRange();
+    range.selectNodeContents(texts.nextNode());
+    return range.getClientRects()[0].bottom;
+}"""
+
+
+def test_a_keys_row_reads_on_one_line_with_its_revoke_button(
+    browser: Browser, server: Server
+) -> None:
+    """At a desktop's width a key's name, role and time share the baseline of its Revoke
+    button's label: they sat ~9 px above it, at the top of a row the button made taller."""
+    with signed_in(browser, server, 1280, server.admin) as page:
+        page.goto("/keys")
+        row = page.locator("tbody tr").first
+        button = float(row.locator("button", has_text="Revoke").evaluate(_TEXT_BOTTOM))
+        for label in ("Name", "Role", "Created (UTC)"):
+            text = float(row.locator(f'td[data-label="{label}"]').evaluate(_TEXT_BOTTOM))
+            assert abs(text - button) <= 1, f"{label} sits {button - text:.0f} px off Revoke's"

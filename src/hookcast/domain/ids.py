@@ -47,7 +47,10 @@ def is_resource_id(value: str) -> bool:
 
 
 def new_event_id() -> str:
-    return "evt_" + random_chars(22)
+    """`evt_` and 22 letters and digits in time order, as a delivery id's (new_delivery_id
+    says why): the Events page lists one publish's events, which share their creation time,
+    by id, in the order published (with random ids, in any order)."""
+    return "evt_" + _ordered_chars()
 
 
 def is_event_id(value: str) -> bool:
@@ -79,9 +82,15 @@ def new_delivery_id() -> str:
     Why the count: a publish's deliveries share their creation time and their millisecond,
     and the delivery log lists ties by id; with random characters next, one publish's
     deliveries listed in any order, now in the order they were made (its events' order)."""
+    return "dlv_" + _ordered_chars()
+
+
+def _ordered_chars() -> str:
+    """22 letters and digits that sort in the order made within a process: the millisecond,
+    a count of the ids made in it, then 11 random characters."""
     prefix, counted = _millisecond(time.time_ns() // 1_000_000)
     first, last_two = divmod(next(counted), len(_PAIRS))
-    return "dlv_" + prefix + _ORDERED[first % 62] + _PAIRS[last_two] + random_chars(11)
+    return prefix + _ORDERED[first % 62] + _PAIRS[last_two] + random_chars(11)
 
 
 @functools.lru_cache(maxsize=1)  # the deliveries of one publish share their millisecond

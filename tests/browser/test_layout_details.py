@@ -719,3 +719,25 @@ def test_a_keys_row_reads_on_one_line_with_its_revoke_button(
         for label in ("Name", "Role", "Created (UTC)"):
             text = float(row.locator(f'td[data-label="{label}"]').evaluate(_TEXT_BOTTOM))
             assert abs(text - button) <= 1, f"{label} sits {button - text:.0f} px off Revoke's"
+
+
+def test_a_viewers_held_box_says_who_delivers_and_ends_at_its_text(
+    browser: Browser, server: Server, receiver: Receiver
+) -> None:
+    """A viewer has no Deliver held button: the box says who delivers (it said "until you
+    deliver them"), and ends at its sentence, as it starts (the sentence's margin had left
+    an empty strip under it where the buttons go)."""
+    held = webhook_on_property(browser, server, name="Held", webhook_url=receiver.url("/ok/h"))
+    server.api("PATCH", f"/v2/webhooks/{held}/", server.admin, {"metadata": {"enabled": False}})
+    event = {"event": "media_available", "site_id": "1A23bCD4", "media_id": "Held0001"}
+    server.api("POST", "/v2/events/", server.admin, {"events": [event]})
+    viewer = server.cli("keys", "create", "--role", "viewer")
+    with signed_in(browser, server, 1280, viewer) as page:
+        page.goto(f"/webhooks/{held}")
+        box, text = page.locator("#held"), page.locator("#held > p")
+        expect(text).to_contain_text("until an editor or admin delivers it")
+        top = box_of(text)["y"] - box_of(box)["y"]
+        bottom = (
+            box_of(box)["y"] + box_of(box)["height"] - box_of(text)["y"] - box_of(text)["height"]
+        )
+        assert abs(bottom - top) <= 2, f"{top:.0f} px above the sentence, {bottom:.0f} below"

@@ -692,3 +692,52 @@ def test_a_healthy_log_offers_send_again_inside_each_row_not_down_its_edge(
         expect(rows.first.locator(".resend")).to_contain_text("same event id")
         expect(send_again.locator("visible=true")).to_have_count(1)
         assert _sideways_scroll(page) <= 0
+
+
+# The bottom of the first line of text in an element: where the baseline is, for text of one
+# font and size (the table's and the buttons' are both the page's 16 px).
+_TEXT_BOTTOM = """el => {
+    const texts = document.createTreeWalker(el, NodeFilter.SHOW_TEXT, {
+        acceptNode: node => node.textContent.trim() ? NodeFilter.FILTER_ACCEPT
+                                                    : NodeFilter.FILTER_SKIP,
+    });
+    const range = document.createRange();
+    range.selectNodeContents(texts.nextNode());
+    return range.getClientRects()[0].bottom;
+}"""
+
+
+def test_a_keys_row_reads_on_one_line_with_its_revoke_button(
+    browser: Browser, server: Server
+) -> None:
+    """At a desktop's width a key's name, role and time share the baseline of its Revoke
+    button's label: they sat ~9 px above it, at the top of a row the button made taller."""
+    with signed_in(browser, server, 1280, server.admin) as page:
+        page.goto("/keys")
+        row = page.locator("tbody tr").first
+        button = float(row.locator("button", has_text="Revoke").evaluate(_TEXT_BOTTOM))
+        for label in ("Name", "Role", "Created (UTC)"):
+            text = float(row.locator(f'td[data-label="{label}"]').evaluate(_TEXT_BOTTOM))
+            assert abs(text - button) <= 1, f"{label} sits {button - text:.0f} px off Revoke's"
+
+
+def test_a_viewers_held_box_says_who_delivers_and_ends_at_its_text(
+    browser: Browser, server: Server, receiver: Receiver
+) -> None:
+    """A viewer has no Deliver held button: the box says who delivers (it said "until you
+    deliver them"), and ends at its sentence, as it starts (the sentence's margin had left
+    an empty strip under it where the buttons go)."""
+    held = webhook_on_property(browser, server, name="Held", webhook_url=receiver.url("/ok/h"))
+    server.api("PATCH", f"/v2/webhooks/{held}/", server.admin, {"metadata": {"enabled": False}})
+    event = {"event": "media_available", "site_id": "1A23bCD4", "media_id": "Held0001"}
+    server.api("POST", "/v2/events/", server.admin, {"events": [event]})
+    viewer = server.cli("keys", "create", "--role", "viewer")
+    with signed_in(browser, server, 1280, viewer) as page:
+        page.goto(f"/webhooks/{held}")
+        box, text = page.locator("#held"), page.locator("#held > p")
+        expect(text).to_contain_text("until an editor or admin delivers it")
+        top = box_of(text)["y"] - box_of(box)["y"]
+        bottom = (
+            box_of(box)["y"] + box_of(box)["height"] - box_of(text)["y"] - box_of(text)["height"]
+        )
+        assert abs(bottom - top) <= 2, f"{top:.0f} px above the sentence, {bottom:.0f} below"

@@ -53,6 +53,38 @@ async def test_an_editor_portal_link_may_change_webhooks(board: Board) -> None:
     assert response.status_code == 303
 
 
+async def test_a_flowplayer_webhook_tells_a_portal_customer_who_sets_its_secret(
+    board: Board,
+) -> None:
+    """Held until the account's Flowplayer secret is set: a portal customer may not set it
+    and sees no form for it, so the alert names who can instead of linking to that form."""
+    held = await board.webhook(await board.site(), format="flowplayer", events=["VIDEO_READY"])
+    await board.client.get(await _link(board, role="editor"))
+
+    alert = re.search(
+        r'<p class="alert" id="unsigned">(.*?)</p>',
+        (await board.client.get(f"/webhooks/{held.id}")).text,
+    )
+
+    assert alert is not None
+    assert "href" not in alert[1]
+    assert "until you set it" not in alert[1]
+    assert "held until the team that gave you this page sets it" in alert[1]
+
+
+async def test_a_flowplayer_webhook_tells_a_viewer_who_sets_its_secret(board: Board) -> None:
+    held = await board.webhook(await board.site(), format="flowplayer", events=["VIDEO_READY"])
+    await board.sign_in(await board.key(Role.VIEWER))
+
+    alert = re.search(
+        r'<p class="alert" id="unsigned">(.*?)</p>',
+        (await board.client.get(f"/webhooks/{held.id}")).text,
+    )
+
+    assert alert is not None
+    assert "held until an editor or admin sets it" in alert[1]
+
+
 def _expired_link(board: Board) -> str:
     """A viewer's portal link of the board's account, an hour past its expiry."""
     link, _ = portal.make_link(

@@ -225,3 +225,22 @@ async def test_a_manual_retry_moves_the_webhooks_next_retry_to_the_one_it_schedu
     assert shown == second["next_attempt_at"]
     ahead = datetime.fromisoformat(str(shown)) - datetime.now(UTC)
     assert ahead > timedelta(minutes=30)
+
+
+async def test_deliveries_of_one_publish_list_newest_published_first(
+    hookcast: Deployment,
+) -> None:
+    """A publish's deliveries and events share their creation time: they list in the order
+    published, the last first, on every page; their random ids had put them in any order."""
+    hook = await hookcast.create_webhook("https://receiver.example/hook")
+    published = await hookcast.publish_media(9)
+
+    whole = await hookcast.deliveries(hook["id"], page_length=100)
+    pages = [await hookcast.deliveries(hook["id"], page=n, page_length=4) for n in (1, 2, 3)]
+
+    assert len({delivery["created"] for delivery in whole["deliveries"]}) == 1
+    assert [delivery["event_id"] for delivery in whole["deliveries"]] == published[::-1]
+    paged = [delivery["event_id"] for page in pages for delivery in page["deliveries"]]
+    assert paged == published[::-1]
+    listed = await hookcast.api.get("/v2/events/", params={"page_length": 100})
+    assert [event["event_id"] for event in listed.json()["events"]] == published[::-1]

@@ -170,11 +170,11 @@ def serve(
             "without them on another port, or use PostgreSQL)"
         )
     _configure_logging(settings)
+    sockets = [_listening_socket(host, port, shared=reuse_port)]  # a taken port: one line
     try:
         _migrate_quietly(settings)
     except HookcastError as exc:  # e.g. PostgreSQL unreachable: one line, as migrate says it
         database_failed(exc, settings)
-    sockets = [_shared_socket(host, port)] if reuse_port else None
 
     async def run() -> str | None:
         from hookcast.cli.runtime import Runtime, settle_heap
@@ -224,12 +224,12 @@ def serve(
         fail(failure)
 
 
-def _shared_socket(host: str, port: int) -> socket.socket:
-    from hookcast.cli.serving import bind_words, shared_socket
+def _listening_socket(host: str, port: int, *, shared: bool) -> socket.socket:
+    from hookcast.cli.serving import bind_words, listening_socket
 
     try:
-        return shared_socket(host, port)
-    except OSError as exc:  # as serve says it when uvicorn binds
+        return listening_socket(host, port, shared=shared)
+    except OSError as exc:
         fail(f"cannot listen on {host}:{port}: {bind_words(exc)}")
 
 

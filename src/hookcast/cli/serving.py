@@ -27,8 +27,8 @@ __all__ = [
     "BoundedProtocol",
     "Refused",
     "connections_at_most",
+    "listening_socket",
     "server_config",
-    "shared_socket",
 ]
 
 _log = logging.getLogger("hookcast.serve")
@@ -346,35 +346,25 @@ class BoundedProtocol(HttpToolsProtocol):
         )
 
 
-def shared_socket(host: str, port: int) -> socket.socket:
-    """A socket bound to host:port that other processes may bind too (SO_REUSEPORT): several
-    `serve --no-worker --reuse-port` on one port use more than one core for the API without
-    a load balancer in front; the kernel gives each new connection to one of them."""
-    if not hasattr(socket, "SO_REUSEPORT"):  # pragma: no cover - Linux and the BSDs have it
+def listening_socket(host: str, port: int, *, shared: bool) -> socket.socket:
+    """A socket bound to host:port, before anything else starts: bound by uvicorn, a taken
+    port came after its start-up lines and its own error. `shared`: other processes may bind
+    it too (SO_REUSEPORT): several `serve --no-worker --reuse-port` on one port use more than
+    one core for the API without a load balancer in front; the kernel gives each new
+    connection to one of them."""
+    if shared and not hasattr(socket, "SO_REUSEPORT"):  # pragma: no cover - Linux, BSDs have it
         raise OSError("this system cannot share a port (no SO_REUSEPORT)")
     family = socket.AF_INET6 if ":" in host else socket.AF_INET  # as uvicorn binds
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    if shared:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
         sock.bind((host, port))
     except OSError:
         sock.close()
         raise
     return sock
-
-
-def bind_refusal(host: str, port: int) -> str:
-    """Why host:port cannot be bound, in words ("address already in use", plus what to do):
-    uvicorn keeps its own OSError to itself, so this binds once more to learn it."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET  # as uvicorn binds
-    try:
-        with socket.socket(family, socket.SOCK_STREAM) as sock:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((host, port))
-    except OSError as exc:
-        return bind_words(exc)
-    return "it was taken while serve was starting"
 
 
 def bind_words(exc: OSError) -> str:
@@ -443,16 +433,9 @@ class AnnouncingServer(uvicorn.Server):
         self.should_exit = True
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        """uvicorn's start-up (lifespan, bind), then the announcement."""
-        try:
-            await super().startup(sockets=sockets)
-        except SystemExit:
-            # uvicorn logs its bind's OSError among the INFO lines, shuts the lifespan down and
-            # exits 3: a port already taken (a second `make run`) ended with no line of
-            # HookCast's own. Say it as `serve --reuse-port` and `listen` do; serve exits 1.
-            host, port = self.config.host, self.config.port
-            self.stop_failed(f"cannot listen on {host}:{port}: {bind_refusal(host, port)}")
-            return
+        """uvicorn's start-up (lifespan; `sockets` bound already: listening_socket), then the
+        announcement."""
+        await super().startup(sockets=sockets)
         from hookcast.cli.signposts import server_url
 
         bound = [sock for server in self.servers for sock in (server.sockets or ())]

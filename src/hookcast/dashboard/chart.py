@@ -14,14 +14,14 @@ from hookcast.dashboard.health import HourBar
 
 __all__ = ["hourly_chart_svg", "tick_label", "y_ticks"]
 
-_WIDTH, _HEIGHT = 720, 200
-# Room for the axis labels: the y-axis's on the right, beside the newest hours, which is
-# where a phone's scrolled chart opens (app.css, .chart-scroll). 60 holds five digits
-# ("20000", 51 units wide in Chromium's sans-serif) at a phone's 16-unit labels (app.css);
-# 40 cut them short at a phone's width even at 13. Wider screens leave room beside the
-# drawing, on its right (xMinYMid): centred, its axis began ~100 px right of the numbers
-# and the legend above and below it, which start at the card's left edge.
-_LEFT, _RIGHT, _TOP, _BOTTOM = 8, 60, 12, 28
+# The chart is as wide as its card and 200 px high, whatever the screen (app.css, .chart):
+# its bars are drawn in _PLOT_WIDTH units stretched to the card's width less the y-axis's
+# numbers, which are beside it, in px, as are the hours under it: no label ever scales. One
+# viewBox scaled whole, its height capped, filled ~75% of its card at 1280 px, and a phone
+# scrolled it sideways at 540 px.
+_PLOT_WIDTH, _HEIGHT = 660, 200
+_TOP, _BOTTOM = 12, 28
+_SVG = "http://www.w3.org/2000/svg"
 # Hours between x-axis labels, on the clock: 00:00, 06:00, 12:00, 18:00, so a day's 24 bars
 # carry four labels the same distance apart, wherever the window starts. Every sixth bar
 # from the window's first plus the last, as before, labelled odd hours (13:00, 19:00, 01:00)
@@ -38,15 +38,23 @@ def hourly_chart_svg(bars: Sequence[HourBar], *, chart_id: str = "chart") -> str
     failed = sum(bar.failed for bar in bars)
     summary = f"{succeeded} succeeded and {failed} failed attempts over the last {len(bars)} hours"
     parts = [
-        f'<svg class="chart" viewBox="0 0 {_WIDTH} {_HEIGHT}" role="img" '
-        f'aria-labelledby="{chart_id}-title {chart_id}-desc" '
-        'preserveAspectRatio="xMinYMid meet" xmlns="http://www.w3.org/2000/svg">',
+        '<div class="chart">',
+        f'<svg class="chart-plot" role="img" aria-labelledby="{chart_id}-title {chart_id}-desc" '
+        f'xmlns="{_SVG}">',
         f'<title id="{chart_id}-title">Attempts per hour</title>',
         f'<desc id="{chart_id}-desc">{escape(summary)}</desc>',
+        f'<svg width="100%" height="100%" viewBox="0 0 {_PLOT_WIDTH} {_HEIGHT}" '
+        'preserveAspectRatio="none">',
         *_axes(ticks),
         *_bars(bars, peak),
+        "</svg>",
         *_hour_labels(bars),
         "</svg>",
+        # Beside the plot, not in it: the numbers keep their px whatever the plot's width
+        # (the bars' table and the description above say them to a screen reader).
+        f'<svg class="chart-numbers" aria-hidden="true" xmlns="{_SVG}">',
+        *_tick_labels(ticks),
+        "</svg></div>",
     ]
     return "".join(parts)
 
@@ -73,23 +81,32 @@ def _plot_height() -> int:
     return _HEIGHT - _TOP - _BOTTOM
 
 
+def _y(tick: int, top: int) -> float:
+    return _HEIGHT - _BOTTOM - _plot_height() * tick / top
+
+
 def _axes(ticks: Sequence[int]) -> list[str]:
-    base, top = _HEIGHT - _BOTTOM, ticks[-1]
-    out = [
-        f'<line class="chart-axis" x1="{_LEFT}" y1="{base}" x2="{_WIDTH - _RIGHT}" y2="{base}"/>'
-    ]
-    for tick in ticks:
-        y = base - _plot_height() * tick / top
-        if tick:
-            out.append(
-                f'<line class="chart-grid" x1="{_LEFT}" y1="{y:.1f}" '
-                f'x2="{_WIDTH - _RIGHT}" y2="{y:.1f}"/>'
-            )
-        out.append(
-            f'<text class="chart-label" x="{_WIDTH - _RIGHT + 6}" y="{y + 4:.1f}" '
-            f'text-anchor="start">{tick_label(tick, ticks[1])}</text>'
-        )
+    """The x-axis and a grid line at each tick, in the plot's stretched units (their strokes
+    stay 1 px: app.css, non-scaling)."""
+    base = _HEIGHT - _BOTTOM
+    out = [f'<line class="chart-axis" x1="0" y1="{base}" x2="{_PLOT_WIDTH}" y2="{base}"/>']
+    out.extend(
+        f'<line class="chart-grid" x1="0" y1="{_y(tick, ticks[-1]):.1f}" '
+        f'x2="{_PLOT_WIDTH}" y2="{_y(tick, ticks[-1]):.1f}"/>'
+        for tick in ticks
+        if tick
+    )
     return out
+
+
+def _tick_labels(ticks: Sequence[int]) -> list[str]:
+    """The y-axis's numbers, in px, on the right (beside the newest hours), aligned as
+    numbers are: by their last digit, at the card's edge."""
+    return [
+        f'<text class="chart-label" x="100%" y="{_y(tick, ticks[-1]) + 4:.1f}" '
+        f'text-anchor="end">{tick_label(tick, ticks[1])}</text>'
+        for tick in ticks
+    ]
 
 
 def tick_label(value: int, step: int) -> str:
@@ -104,11 +121,11 @@ def tick_label(value: int, step: int) -> str:
 def _bars(bars: Sequence[HourBar], peak: int) -> list[str]:
     if not bars:
         return []
-    slot = (_WIDTH - _LEFT - _RIGHT) / len(bars)
+    slot = _PLOT_WIDTH / len(bars)
     width = max(1.0, slot * 0.7)
     out: list[str] = []
     for index, bar in enumerate(bars):
-        x = _LEFT + index * slot + (slot - width) / 2
+        x = index * slot + (slot - width) / 2
         ok_height = _plot_height() * bar.succeeded / peak
         failed_height = _plot_height() * bar.failed / peak
         base = _HEIGHT - _BOTTOM
@@ -132,12 +149,11 @@ def _rect(css_class: str, x: float, y: float, width: float, height: float) -> st
 
 
 def _hour_labels(bars: Sequence[HourBar]) -> list[str]:
-    if not bars:
-        return []
-    slot = (_WIDTH - _LEFT - _RIGHT) / len(bars)
+    """Every sixth hour's label under its bar, placed in percent of the plot's width (on a
+    phone the first one reaches a little into the card's padding)."""
     return [
-        f'<text class="chart-label" x="{_LEFT + index * slot + slot / 2:.1f}" '
-        f'y="{_HEIGHT - 8}" text-anchor="middle">{bar.start:%H}:00</text>'
+        f'<text class="chart-label" x="{(index + 0.5) / len(bars):.2%}" y="{_HEIGHT - 8}" '
+        f'text-anchor="middle">{bar.start:%H}:00</text>'
         for index, bar in enumerate(bars)
         if bar.start.hour % _LABEL_EVERY == 0
     ]

@@ -65,6 +65,16 @@ def test_a_delivery_id_made_later_sorts_after_one_made_earlier(first: int, gap: 
     assert earlier_id < later_id
 
 
+def test_delivery_ids_made_in_one_millisecond_sort_in_the_order_made() -> None:
+    # A publish's deliveries share a millisecond and a creation time: the delivery log lists
+    # them by id, in the order the publish named its events.
+    with mock.patch("hookcast.domain.ids.time.time_ns", return_value=1_765_000_000_000_000_000):
+        made = [new_delivery_id() for _ in range(200)]
+        events = [new_event_id() for _ in range(200)]
+    assert sorted(made) == made
+    assert sorted(events) == events
+
+
 def test_webhook_secrets_are_whsec_and_32_random_bytes() -> None:
     secrets = {new_webhook_secret() for _ in range(100)}
     assert len(secrets) == 100

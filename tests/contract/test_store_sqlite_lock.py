@@ -26,7 +26,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy import insert
 
 from hookcast.domain.errors import Unavailable
-from hookcast.domain.models import DeliveryStatus, Ordering
+from hookcast.domain.models import Delivery, DeliveryStatus, Ordering
 from hookcast.ports import DeliveryQuery, Fanout, PageRequest, ReplayQuery, WebhookHealth
 from hookcast.store import SqlStore, open_store, pause_walk, slices, webhook_walk
 from hookcast.store import chains as chain_sql
@@ -605,6 +605,11 @@ async def test_a_replay_that_changes_nothing_answers_without_the_writer(
     assert {record.delivery.status for record in page.items} == {DeliveryStatus.SUCCEEDED}
 
 
+def _published(delivery: Delivery) -> dict[str, Any]:
+    """`delivery`'s row as a publish stores it: every column, `by_hand` at its default."""
+    return {**delivery_values(delivery), "by_hand": False}
+
+
 async def test_a_webhook_published_to_while_it_is_deleted_is_deleted_in_bounded_batches(
     store: SqlStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -624,7 +629,7 @@ async def test_a_webhook_published_to_while_it_is_deleted_is_deleted_in_bounded_
         batches += 1
         deleted = await deleting(tx, **batch)
         if batches <= 20:  # bounded, should the batches not be
-            again = [delivery_values(make.delivery(event, hook.id)) for event in events]
+            again = [_published(make.delivery(event, hook.id)) for event in events]
             await tx.execute_many(insert(deliveries), again)
         return deleted
 
@@ -721,7 +726,7 @@ async def test_a_pause_walks_only_what_the_webhook_had_when_it_began(
         stretches += 1
         if stretches <= 50:  # bounded, should the walk not be
             again = [
-                delivery_values(make.delivery(event, hook.id, status=DeliveryStatus.HELD))
+                _published(make.delivery(event, hook.id, status=DeliveryStatus.HELD))
                 for event in later[(stretches - 1) * 100 : stretches * 100]
             ]
             await tx.execute_many(insert(deliveries), again)

@@ -207,7 +207,7 @@ def background(request: pytest.FixtureRequest) -> Queue:
 
 @pytest.fixture(scope="session")
 def _postgres() -> Iterator[PostgresServer | None]:
-    with postgres_server() as server:
+    with postgres_server(in_memory=True) as server:
         yield server
 
 

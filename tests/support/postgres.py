@@ -95,12 +95,42 @@ class _RunAs:
         return {"user": self.user.pw_uid, "group": self.user.pw_gid, "extra_groups": []}
 
 
+# A server in memory (`postgres_server(in_memory=True)`) keeps its WAL at most this big, so
+# that what it holds in RAM is bounded: checkpoints of a server without fsync cost little.
+_IN_MEMORY_SETTINGS = ("max_wal_size=256MB",)
+# tmpfs room a server in memory asks for: its WAL above, and the databases the tests copy.
+_IN_MEMORY_ROOM = 2 << 30
+
+
+def memory_directory() -> str | None:
+    """/dev/shm when it is a writable tmpfs with room for a test server, else None.
+
+    Each PostgreSQL test gets its own copy of a migrated ~10 MB template, created and dropped
+    (thousands per `make test`): on a disk's file system that is file creations, unlinks and
+    writeback, on tmpfs page-cache work alone. 40 copies and drops here: 23.6 and 29.0 s of
+    wall time under /tmp, 9.2 and 3.5 s under /dev/shm (docs/benchmarks/suite-time.md,
+    Round 7). A container's small default /dev/shm (64 MB) falls back to the temporary
+    directory."""
+    root = "/dev/shm"  # a private mkdtemp under it, as tempfile makes under /tmp
+    try:
+        room = shutil.disk_usage(root).free
+    except OSError:
+        return None
+    if room < _IN_MEMORY_ROOM or not os.access(root, os.W_OK | os.X_OK):
+        return None
+    return root
+
+
 class PostgresServer:
-    def __init__(self, bin_dir: Path, *, settings: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, bin_dir: Path, *, settings: tuple[str, ...] = (), in_memory: bool = False
+    ) -> None:
         self._bin = bin_dir
-        self._settings = (*_SETTINGS, *settings)
+        directory = memory_directory() if in_memory else None
+        extra = _IN_MEMORY_SETTINGS if directory is not None else ()
+        self._settings = (*_SETTINGS, *extra, *settings)
         self._run_as = _RunAs.for_current_process()
-        self._base = Path(tempfile.mkdtemp(prefix="hookcast-pg-"))
+        self._base = Path(tempfile.mkdtemp(prefix="hookcast-pg-", dir=directory))
         self._data = self._base / "data"
         self._sockets = self._base / "sockets"
         self._log = self._base / "postgres.log"
@@ -209,14 +239,18 @@ def run_sql(url: str, *statements: str) -> None:
 
 
 @contextlib.contextmanager
-def postgres_server(settings: tuple[str, ...] = ()) -> Iterator[PostgresServer | None]:
+def postgres_server(
+    settings: tuple[str, ...] = (), *, in_memory: bool = False
+) -> Iterator[PostgresServer | None]:
     """A running server, stopped on exit (even on failure); None if PostgreSQL is missing.
-    `settings`: more `name=value` server settings (benchmarks load pg_stat_statements)."""
+    `settings`: more `name=value` server settings (benchmarks load pg_stat_statements).
+    `in_memory`: its files on tmpfs where there is room (`memory_directory`): the tests'
+    servers; benchmarks keep theirs on disk, as their earlier figures were measured."""
     bin_dir = find_bin_dir()
     if bin_dir is None:
         yield None
         return
-    server = PostgresServer(bin_dir, settings=settings)
+    server = PostgresServer(bin_dir, settings=settings, in_memory=in_memory)
     try:
         server.start()
         yield server

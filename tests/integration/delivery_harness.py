@@ -34,6 +34,7 @@ from hookcast.domain.addresses import parse_networks
 from hookcast.domain.models import Role
 from hookcast.heartbeat import Heartbeat
 from hookcast.ports import DeliveryQueue
+from hookcast.store import SqlStore
 from support.waiting import eventually
 
 SECRET_KEY = "integration-test-key"
@@ -60,6 +61,27 @@ def settings_for(database_url: str) -> Settings:
         allowed_networks=LOOPBACK,
         min_retry_delay_seconds=0,
     )
+
+
+class ClaimHeldAfterRead:
+    """A store whose first claim that brings deliveries is held once the database has
+    answered it: what it brings was read before whatever commits meanwhile (as with a claim
+    under way while an edit is saved)."""
+
+    def __init__(self, store: SqlStore) -> None:
+        self._store = store
+        self.read = asyncio.Event()  # the held claim has its deliveries
+        self.let_go = asyncio.Event()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    async def claim_due_deliveries(self, *args: Any, **kwargs: Any) -> Any:
+        claimed = await self._store.claim_due_deliveries(*args, **kwargs)
+        if claimed and not self.read.is_set():
+            self.read.set()
+            await self.let_go.wait()
+        return claimed
 
 
 class OffsetClock:

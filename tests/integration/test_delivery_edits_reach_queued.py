@@ -13,17 +13,16 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
-from typing import Any, cast
+from typing import cast
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
 from aiohttp import web
-from delivery_harness import FAST, Deployment, settings_for
+from delivery_harness import FAST, ClaimHeldAfterRead, Deployment, settings_for
 from receivers import DEADLINE, Receiver
 
 from hookcast.cli.runtime import Runtime
 from hookcast.ports import DeliveryQueue
-from hookcast.store import SqlStore
 from support.publishing import waiting_on_a_lock
 from support.waiting import eventually
 
@@ -162,27 +161,6 @@ async def test_queued_deliveries_of_a_deleted_webhook_are_not_sent(database_url:
         assert len(held.old.received) == 1
         gone = await hookcast.api.get(f"/v2/webhooks/{hook['id']}/deliveries/")
         assert gone.status_code == 404, gone.text
-
-
-class ClaimHeldAfterRead:
-    """A store whose first claim that brings deliveries is held once the database has
-    answered it: what it brings was read before whatever commits meanwhile (as with a claim
-    under way while an edit is saved)."""
-
-    def __init__(self, store: SqlStore) -> None:
-        self._store = store
-        self.read = asyncio.Event()  # the held claim has its deliveries
-        self.let_go = asyncio.Event()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._store, name)
-
-    async def claim_due_deliveries(self, *args: Any, **kwargs: Any) -> Any:
-        claimed = await self._store.claim_due_deliveries(*args, **kwargs)
-        if claimed and not self.read.is_set():
-            self.read.set()
-            await self.let_go.wait()
-        return claimed
 
 
 async def test_an_edit_saved_while_a_claim_is_under_way_reaches_what_it_brings(

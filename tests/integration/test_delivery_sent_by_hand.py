@@ -6,12 +6,15 @@ webhook's published deliveries, and it went only once the webhook was enabled ag
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
+from typing import cast
 
-from delivery_harness import Deployment, OffsetClock
-from receivers import answer, first_then
+from delivery_harness import ClaimHeldAfterRead, Deployment, OffsetClock
+from receivers import DEADLINE, answer, first_then
 
 from hookcast.cli.runtime import utc_now
+from hookcast.ports import DeliveryQueue
 from support.waiting import eventually
 
 
@@ -89,3 +92,33 @@ async def _attempted_once(hookcast: Deployment, webhook_id: str, *, count: int) 
         return sum(1 for d in page["deliveries"] if d["attempts"] == 1) == count
 
     await eventually(recorded, message="the failed attempts were not recorded")
+
+
+async def test_a_test_claimed_before_its_disabled_webhook_moved_goes_to_the_new_url(
+    hookcast: Deployment,
+) -> None:
+    """The worker's claim read the test with the webhook's old URL; a person saved a new
+    one before the worker took it on. Before, the park kept it leased and the worker sent
+    it with the stale copy, to the old URL; an enabled webhook's delivery goes back to be
+    claimed with the saved webhook, and so does this one now."""
+    old = await hookcast.receiver()
+    hook = await hookcast.hook_for(old)
+    new = await hookcast.receiver()
+    new.secret = hook["secret"]
+    await _disable(hookcast, hook["id"])
+    held = ClaimHeldAfterRead(hookcast.runtime.store)
+    hookcast.start_worker(queue=cast(DeliveryQueue, held))
+    try:
+        test_id = await _send_test(hookcast, hook["id"])
+        await asyncio.wait_for(held.read.wait(), DEADLINE)
+        moved = await hookcast.api.patch(
+            f"/v2/webhooks/{hook['id']}/", json={"metadata": {"webhook_url": new.url}}
+        )
+        assert moved.status_code == 200, moved.text
+    finally:
+        held.let_go.set()
+
+    (sent,) = await hookcast.wait_for_status(hook["id"], "succeeded", 1)
+    assert sent["event_id"] == test_id
+    assert (old.event_ids(), new.event_ids()) == ([], [test_id])
+    new.assert_all_verified()

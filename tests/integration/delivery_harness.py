@@ -14,12 +14,12 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import httpx
 import pytest
@@ -382,3 +382,27 @@ async def processes(database_url: str, directory: Path, **env: str) -> AsyncIter
 
 def with_options(**changes: Any) -> WorkerOptions:
     return replace(FAST, **changes)
+
+
+_T = TypeVar("_T")
+
+
+async def moved_while_claimed(
+    hookcast: Deployment, webhook_id: str, url: str, send: Callable[[], Awaitable[_T]]
+) -> _T:
+    """Starts a worker whose first claim that brings deliveries is held once read
+    (`ClaimHeldAfterRead`), runs `send` (what the claim brings), and saves `url` as the
+    webhook's URL while the claim is held: it carries the webhook as it was. What `send`
+    returned."""
+    held = ClaimHeldAfterRead(hookcast.runtime.store)
+    hookcast.start_worker(queue=cast(DeliveryQueue, held))
+    try:
+        sent = await send()
+        await asyncio.wait_for(held.read.wait(), DEADLINE)
+        moved = await hookcast.api.patch(
+            f"/v2/webhooks/{webhook_id}/", json={"metadata": {"webhook_url": url}}
+        )
+        assert moved.status_code == 200, moved.text
+    finally:
+        held.let_go.set()
+    return sent

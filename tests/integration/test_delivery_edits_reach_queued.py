@@ -13,16 +13,14 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
-from typing import cast
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
 from aiohttp import web
-from delivery_harness import FAST, ClaimHeldAfterRead, Deployment, settings_for
-from receivers import DEADLINE, Receiver
+from delivery_harness import FAST, Deployment, moved_while_claimed, settings_for
+from receivers import Receiver
 
 from hookcast.cli.runtime import Runtime
-from hookcast.ports import DeliveryQueue
 from support.publishing import waiting_on_a_lock
 from support.waiting import eventually
 
@@ -171,18 +169,8 @@ async def test_an_edit_saved_while_a_claim_is_under_way_reaches_what_it_brings(
         hook = await hookcast.hook_for(old)
         new = await hookcast.receiver()
         new.secret = hook["secret"]
-        held = ClaimHeldAfterRead(hookcast.runtime.store)
-        hookcast.start_worker(queue=cast(DeliveryQueue, held))
-        try:
-            await hookcast.publish_media(1)
-            # Claimed with the webhook as it is now, not yet in the worker's queues.
-            await asyncio.wait_for(held.read.wait(), DEADLINE)
-            moved = await hookcast.api.patch(
-                f"/v2/webhooks/{hook['id']}/", json={"metadata": {"webhook_url": new.url}}
-            )
-            assert moved.status_code == 200, moved.text
-        finally:
-            held.let_go.set()
+        # Claimed with the webhook as it is now, not yet in the worker's queues.
+        await moved_while_claimed(hookcast, hook["id"], new.url, lambda: hookcast.publish_media(1))
 
         await hookcast.wait_for_status(hook["id"], "succeeded", 1)
         # The API answered before the claim handed its copy of the webhook on: the delivery

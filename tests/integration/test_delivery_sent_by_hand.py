@@ -6,15 +6,12 @@ webhook's published deliveries, and it went only once the webhook was enabled ag
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
-from typing import cast
 
-from delivery_harness import ClaimHeldAfterRead, Deployment, OffsetClock
-from receivers import DEADLINE, answer, first_then
+from delivery_harness import Deployment, OffsetClock, moved_while_claimed
+from receivers import answer, first_then
 
 from hookcast.cli.runtime import utc_now
-from hookcast.ports import DeliveryQueue
 from support.waiting import eventually
 
 
@@ -106,17 +103,10 @@ async def test_a_test_claimed_before_its_disabled_webhook_moved_goes_to_the_new_
     new = await hookcast.receiver()
     new.secret = hook["secret"]
     await _disable(hookcast, hook["id"])
-    held = ClaimHeldAfterRead(hookcast.runtime.store)
-    hookcast.start_worker(queue=cast(DeliveryQueue, held))
-    try:
-        test_id = await _send_test(hookcast, hook["id"])
-        await asyncio.wait_for(held.read.wait(), DEADLINE)
-        moved = await hookcast.api.patch(
-            f"/v2/webhooks/{hook['id']}/", json={"metadata": {"webhook_url": new.url}}
-        )
-        assert moved.status_code == 200, moved.text
-    finally:
-        held.let_go.set()
+
+    test_id = await moved_while_claimed(
+        hookcast, hook["id"], new.url, lambda: _send_test(hookcast, hook["id"])
+    )
 
     (sent,) = await hookcast.wait_for_status(hook["id"], "succeeded", 1)
     assert sent["event_id"] == test_id

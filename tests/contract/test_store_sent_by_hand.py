@@ -9,24 +9,31 @@ disabled, went only once it was enabled again.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
 from hookcast.domain.fanout import direct_delivery
 from hookcast.domain.ids import new_delivery_id
-from hookcast.domain.models import DeliveryStatus, Webhook
-from hookcast.ports import DeliveryQuery, PageRequest
+from hookcast.domain.models import Delivery, DeliveryStatus, Event, Webhook
+from hookcast.ports import ConfigVersion, DeliveryQuery, PageRequest
 from hookcast.store import SqlStore
 from support import factories as make
 from support.publishing import account_with_webhook
+from support.sql import execute_sql
 
 LATER = make.later(3600)  # every delivery below is due by then
 
 
-async def _send_test(store: SqlStore, hook: Webhook, *, at: datetime) -> str:
+def _test_to(hook: Webhook, *, at: datetime) -> tuple[Event, Delivery]:
     """A test sent to the webhook `at`, as services/deliveries.py `send_test` makes it."""
     test = make.event(hook.account_id, type="webhook_test", created=at)
-    sent = direct_delivery(test, hook.id, now=at, delivery_id=new_delivery_id())
+    return test, direct_delivery(test, hook.id, now=at, delivery_id=new_delivery_id())
+
+
+async def _send_test(store: SqlStore, hook: Webhook, *, at: datetime) -> str:
+    test, sent = _test_to(hook, at=at)
     await store.append_events(events=[test], fanout=lambda _: [sent])
     return sent.id
 
@@ -39,6 +46,14 @@ async def _publish(store: SqlStore, hook: Webhook) -> None:
 async def _disable(store: SqlStore, hook: Webhook, *, at: datetime) -> None:
     """A person's save that disables the webhook, its walk over."""
     await store.update_webhook(replace(hook, enabled=False), at)
+    await store.settle_pauses()
+
+
+async def _enable(store: SqlStore, hook: Webhook, *, at: datetime) -> None:
+    """A person's save that enables the webhook again, its walk over."""
+    saved = await store.get_webhook(hook.account_id, hook.id)
+    assert saved is not None
+    await store.update_webhook(replace(saved, enabled=True), at)
     await store.settle_pauses()
 
 
@@ -108,3 +123,43 @@ async def test_a_park_keeps_a_test_leased_and_pauses_a_published_delivery(
     assert await _status(store, hook, published_id) is DeliveryStatus.PAUSED
     assert await _status(store, hook, test_id) is DeliveryStatus.PENDING
     assert await _claimed(store) == {}  # still leased to the parking worker
+
+
+async def test_a_test_published_beside_a_checked_publish_that_holds_is_not_paused(
+    store: SqlStore,
+) -> None:
+    """Concurrent publishes share a transaction (store/group_commit.py): on PostgreSQL a
+    checked publish that holds a delivery has the group's deliveries stored one by one
+    (store/deliveries.py `insert_deliveries`), which paused every pending one to a
+    disabled webhook, the test among them; the enable after left it paused."""
+    acme, hook = await account_with_webhook(store)
+    await _disable(store, hook, at=make.later(10))
+    checked = ConfigVersion(acme.id, await store.config_version(acme.id))
+    test, sent = _test_to(hook, at=make.later(20))
+
+    def held(events: Sequence[Event]) -> list[Delivery]:
+        made = make.fanout_to(hook.id)(events)
+        return [replace(delivery, status=DeliveryStatus.HELD) for delivery in made]
+
+    await asyncio.gather(  # queued together: one group
+        store.append_events(events=[make.event(acme.id)], fanout=held, expect=checked),
+        store.append_events(events=[test], fanout=lambda _: [sent]),
+    )
+
+    assert await _status(store, hook, sent.id) is DeliveryStatus.PENDING
+    assert list(await _claimed(store)) == [sent.id]
+
+
+async def test_an_enable_resumes_a_test_stored_paused(store: SqlStore, database_url: str) -> None:
+    """A test a publish paused before it was kept from that (the test above), or an
+    operator's hand: enabling the webhook makes it pending, as it does a published one."""
+    _, hook = await account_with_webhook(store)
+    await _disable(store, hook, at=make.later(10))
+    test_id = await _send_test(store, hook, at=make.later(20))
+    execute_sql(database_url, f"UPDATE deliveries SET status = 'paused' WHERE id = '{test_id}'")
+    assert await _status(store, hook, test_id) is DeliveryStatus.PAUSED
+
+    await _enable(store, hook, at=make.later(30))
+
+    assert await _status(store, hook, test_id) is DeliveryStatus.PENDING
+    assert list(await _claimed(store)) == [test_id]

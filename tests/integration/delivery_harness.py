@@ -14,12 +14,12 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import httpx
 import pytest
@@ -34,6 +34,7 @@ from hookcast.domain.addresses import parse_networks
 from hookcast.domain.models import Role
 from hookcast.heartbeat import Heartbeat
 from hookcast.ports import DeliveryQueue
+from hookcast.store import SqlStore
 from support.waiting import eventually
 
 SECRET_KEY = "integration-test-key"
@@ -60,6 +61,27 @@ def settings_for(database_url: str) -> Settings:
         allowed_networks=LOOPBACK,
         min_retry_delay_seconds=0,
     )
+
+
+class ClaimHeldAfterRead:
+    """A store whose first claim that brings deliveries is held once the database has
+    answered it: what it brings was read before whatever commits meanwhile (as with a claim
+    under way while an edit is saved)."""
+
+    def __init__(self, store: SqlStore) -> None:
+        self._store = store
+        self.read = asyncio.Event()  # the held claim has its deliveries
+        self.let_go = asyncio.Event()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    async def claim_due_deliveries(self, *args: Any, **kwargs: Any) -> Any:
+        claimed = await self._store.claim_due_deliveries(*args, **kwargs)
+        if claimed and not self.read.is_set():
+            self.read.set()
+            await self.let_go.wait()
+        return claimed
 
 
 class OffsetClock:
@@ -360,3 +382,27 @@ async def processes(database_url: str, directory: Path, **env: str) -> AsyncIter
 
 def with_options(**changes: Any) -> WorkerOptions:
     return replace(FAST, **changes)
+
+
+_T = TypeVar("_T")
+
+
+async def moved_while_claimed(
+    hookcast: Deployment, webhook_id: str, url: str, send: Callable[[], Awaitable[_T]]
+) -> _T:
+    """Starts a worker whose first claim that brings deliveries is held once read
+    (`ClaimHeldAfterRead`), runs `send` (what the claim brings), and saves `url` as the
+    webhook's URL while the claim is held: it carries the webhook as it was. What `send`
+    returned."""
+    held = ClaimHeldAfterRead(hookcast.runtime.store)
+    hookcast.start_worker(queue=cast(DeliveryQueue, held))
+    try:
+        sent = await send()
+        await asyncio.wait_for(held.read.wait(), DEADLINE)
+        moved = await hookcast.api.patch(
+            f"/v2/webhooks/{webhook_id}/", json={"metadata": {"webhook_url": url}}
+        )
+        assert moved.status_code == 200, moved.text
+    finally:
+        held.let_go.set()
+    return sent

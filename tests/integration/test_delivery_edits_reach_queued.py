@@ -13,17 +13,14 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
-from typing import Any, cast
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
 from aiohttp import web
-from delivery_harness import FAST, Deployment, settings_for
-from receivers import DEADLINE, Receiver
+from delivery_harness import FAST, Deployment, moved_while_claimed, settings_for
+from receivers import Receiver
 
 from hookcast.cli.runtime import Runtime
-from hookcast.ports import DeliveryQueue
-from hookcast.store import SqlStore
 from support.publishing import waiting_on_a_lock
 from support.waiting import eventually
 
@@ -164,27 +161,6 @@ async def test_queued_deliveries_of_a_deleted_webhook_are_not_sent(database_url:
         assert gone.status_code == 404, gone.text
 
 
-class ClaimHeldAfterRead:
-    """A store whose first claim that brings deliveries is held once the database has
-    answered it: what it brings was read before whatever commits meanwhile (as with a claim
-    under way while an edit is saved)."""
-
-    def __init__(self, store: SqlStore) -> None:
-        self._store = store
-        self.read = asyncio.Event()  # the held claim has its deliveries
-        self.let_go = asyncio.Event()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._store, name)
-
-    async def claim_due_deliveries(self, *args: Any, **kwargs: Any) -> Any:
-        claimed = await self._store.claim_due_deliveries(*args, **kwargs)
-        if claimed and not self.read.is_set():
-            self.read.set()
-            await self.let_go.wait()
-        return claimed
-
-
 async def test_an_edit_saved_while_a_claim_is_under_way_reaches_what_it_brings(
     database_url: str,
 ) -> None:
@@ -193,18 +169,8 @@ async def test_an_edit_saved_while_a_claim_is_under_way_reaches_what_it_brings(
         hook = await hookcast.hook_for(old)
         new = await hookcast.receiver()
         new.secret = hook["secret"]
-        held = ClaimHeldAfterRead(hookcast.runtime.store)
-        hookcast.start_worker(queue=cast(DeliveryQueue, held))
-        try:
-            await hookcast.publish_media(1)
-            # Claimed with the webhook as it is now, not yet in the worker's queues.
-            await asyncio.wait_for(held.read.wait(), DEADLINE)
-            moved = await hookcast.api.patch(
-                f"/v2/webhooks/{hook['id']}/", json={"metadata": {"webhook_url": new.url}}
-            )
-            assert moved.status_code == 200, moved.text
-        finally:
-            held.let_go.set()
+        # Claimed with the webhook as it is now, not yet in the worker's queues.
+        await moved_while_claimed(hookcast, hook["id"], new.url, lambda: hookcast.publish_media(1))
 
         await hookcast.wait_for_status(hook["id"], "succeeded", 1)
         # The API answered before the claim handed its copy of the webhook on: the delivery

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from delivery_harness import Deployment, OffsetClock
+from delivery_harness import Deployment, OffsetClock, moved_while_claimed
 from receivers import answer, first_then
 
 from hookcast.cli.runtime import utc_now
@@ -89,3 +89,26 @@ async def _attempted_once(hookcast: Deployment, webhook_id: str, *, count: int) 
         return sum(1 for d in page["deliveries"] if d["attempts"] == 1) == count
 
     await eventually(recorded, message="the failed attempts were not recorded")
+
+
+async def test_a_test_claimed_before_its_disabled_webhook_moved_goes_to_the_new_url(
+    hookcast: Deployment,
+) -> None:
+    """The worker's claim read the test with the webhook's old URL; a person saved a new
+    one before the worker took it on. Before, the park kept it leased and the worker sent
+    it with the stale copy, to the old URL; an enabled webhook's delivery goes back to be
+    claimed with the saved webhook, and so does this one now."""
+    old = await hookcast.receiver()
+    hook = await hookcast.hook_for(old)
+    new = await hookcast.receiver()
+    new.secret = hook["secret"]
+    await _disable(hookcast, hook["id"])
+
+    test_id = await moved_while_claimed(
+        hookcast, hook["id"], new.url, lambda: _send_test(hookcast, hook["id"])
+    )
+
+    (sent,) = await hookcast.wait_for_status(hook["id"], "succeeded", 1)
+    assert sent["event_id"] == test_id
+    assert (old.event_ids(), new.event_ids()) == ([], [test_id])
+    new.assert_all_verified()

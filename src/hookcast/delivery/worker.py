@@ -325,7 +325,8 @@ class DeliveryWorker:
           pause): parked (`_park`), paused with the webhook's others, as the store's one
           rule says (store/pausable.py). A test or example a person sent, "even when it is
           disabled" (services/deliveries.py), stays leased, and is sent once the park has
-          said so: the claim does not read the mark, so its statement is as it was."""
+          said so (or goes back as above if its webhook was edited): the claim does not
+          read the mark, so its statement is as it was."""
         edited = self._edits.edited_since(lease_ends - self._options.lease_seconds)
         if not edited and all(item.webhook.enabled for item in claimed):
             return claimed
@@ -354,7 +355,10 @@ class DeliveryWorker:
         self, parked: list[ClaimedDelivery], *, lease_ends: float, handed_over: bool
     ) -> None:
         """Parks deliveries claimed with their webhook disabled (rare: a race with a pause),
-        then sends those the store kept leased (a person's tests and examples); if that
+        then sends those the store kept leased (a person's tests and examples), but for
+        those of a webhook told edited since the claim was asked for (or during the park):
+        their copy may predate the edit (a new URL or secret), so they go back, as an
+        enabled webhook's do (`_sendable`), to be claimed with the saved webhook. If the
         write fails they go back as any lease does, and are parked when claimed again."""
         leases = [(item.delivery_id, item.lease_token) for item in parked]
         try:
@@ -363,9 +367,20 @@ class DeliveryWorker:
             _log.exception("parking the deliveries of a disabled webhook failed")
             self._outcomes.hand_back(leases)
             return
-        sent = [item for item in parked if item.delivery_id in kept]
+        # After the park's await: an edit told while it ran counts too.
+        sent = self._unedited([i for i in parked if i.delivery_id in kept], lease_ends=lease_ends)
         if sent:
             self._enqueue(sent, lease_ends=lease_ends, handed_over=handed_over)
+
+    def _unedited(
+        self, claimed: list[ClaimedDelivery], *, lease_ends: float
+    ) -> list[ClaimedDelivery]:
+        """`claimed` but those of webhooks told edited since the claim was asked for, which
+        go back unsent (their copies may predate the edit)."""
+        edited = self._edits.edited_since(lease_ends - self._options.lease_seconds)
+        stale = [item for item in claimed if item.webhook.id in edited]
+        self._outcomes.hand_back([(item.delivery_id, item.lease_token) for item in stale])
+        return [item for item in claimed if item.webhook.id not in edited]
 
     def holds_leases(self) -> bool:
         """Whether leases are held: queued, in flight, or awaiting their write."""

@@ -148,8 +148,13 @@ async def insert_deliveries(
         if webhooks_exist and not all(live.values()):
             # Their configuration was checked before a pause committed (it held the webhook
             # FOR UPDATE, store/webhooks.py `update_webhook`, and the lock above waited for
-            # it): left pending, the worker would send them to the paused webhook.
-            paused = [d.id for d in kept if not live[d.webhook_id] and d.status is _MADE_PENDING]
+            # it): left pending, the worker would send them to the paused webhook. A
+            # person's test or example in the group goes to it on purpose (pausable.py).
+            paused = [
+                d.id
+                for d in kept
+                if not live[d.webhook_id] and d.status is _MADE_PENDING and not d.by_hand
+            ]
     # After the webhooks' locks: a chain row refers to its webhook.
     admitted = await admit_deliveries(tx, kept)
     rows = [delivery_values(d) for d in admitted]
@@ -182,9 +187,10 @@ async def mark_by_hand(tx: Transaction, made: Sequence[Delivery]) -> None:
 
 
 async def pause_made(tx: Transaction, delivery_ids: Sequence[str]) -> None:
-    """Pauses these deliveries, just made, if pending (not waiting their turn in a chain), as
-    a pause does its webhook's pending ones (store/pause_postgres.py): a publish
-    made them to a webhook paused after it checked the configuration."""
+    """Pauses these deliveries, just made, if pending (not waiting their turn in a chain) and
+    not a person's test or example (marked before, `mark_by_hand`), as a pause does its
+    webhook's pending ones (store/pause_postgres.py): a publish made them to a webhook
+    paused after it checked the configuration."""
     if delivery_ids:
         await tx.execute(_PAUSE_MADE, {"ids": list(delivery_ids)})
 
@@ -202,7 +208,11 @@ async def _supersede_older(tx: Transaction, admitted: Sequence[Delivery]) -> Non
 _PAUSE_MADE = Statement(
     lambda database: (
         update(deliveries)
-        .where(in_list(database, column=deliveries.c.id), deliveries.c.status == _PENDING)
+        .where(
+            in_list(database, column=deliveries.c.id),
+            deliveries.c.status == _PENDING,
+            walk_may_pause(),
+        )
         .values(status=_PAUSED)
     )
 )

@@ -2,8 +2,11 @@
 
 A disabled webhook's deliveries are kept from its endpoint (paused) by a pause's walk
 (store/pause_walk.py on SQLite, store/pause_postgres.py), by the start-up sweep that
-finishes one cut short (store/cut_short.py, sql_store.py `finish_walks`), and by a claim
-that reaches one first (store/deliveries.py `park`); a resume makes them pending again.
+finishes one cut short (store/cut_short.py, sql_store.py `finish_walks`), by a claim that
+reaches one first (store/deliveries.py `park`) and by a checked publish a pause overtook
+(store/deliveries.py `pause_made`); a resume makes every paused one pending again, a
+test or example too: none is paused now, and one stored paused before (by a publish
+grouped with a checked one, before `pause_made` asked) goes again.
 A person's test or example is sent "even when the webhook is disabled"
 (services/deliveries.py `send_example`): it is marked on the delivery (`by_hand`,
 migration 0026), not told by time. A rule on `created` against the webhook's
@@ -25,5 +28,5 @@ WALK_MAY_PAUSE = "NOT deliveries.by_hand"
 
 
 def walk_may_pause() -> ColumnElement[bool]:
-    """The delivery is one a walk, the sweep or a park may pause (and a resume resumes)."""
+    """The delivery is one a walk, the sweep, a park or a publish may pause."""
     return literal_column(f"({WALK_MAY_PAUSE})", Boolean)

@@ -59,20 +59,18 @@ async def pause_or_resume(
     tx: Transaction, rowids: str, *, webhook_id: str, enabled: bool, now: datetime
 ) -> int | None:
     """A stretch of the walk (SQLite only; store/webhook_walk.py `Move`): of the deliveries
-    with these `rowids` that a walk may pause (store/pausable.py: not a person's test or
-    example, which goes even while the webhook is disabled), pauses the pending ones
-    (`enabled` False) or makes the paused ones pending, due `now` (`enabled` True), if the
-    webhook is still in that state (else None: the walk stops). Leases are kept, as
-    PostgreSQL's pause keeps them (store/pause_postgres.py). How many it moved."""
+    with these `rowids`, pauses the pending ones a walk may pause (`enabled` False;
+    store/pausable.py: not a person's test or example, which goes even while the webhook
+    is disabled) or makes every paused one pending, due `now` (`enabled` True: a test
+    stored paused before goes again), if the webhook is still in that state (else None:
+    the walk stops). Leases are kept, as PostgreSQL's pause keeps them
+    (store/pause_postgres.py). How many it moved."""
     state = await tx.fetch_one(_STATE, {IN_ORDER: (webhook_id,)})
     if state is None or bool(state[0]) is not enabled:
         return None
-    move: tuple[str, int | None, str, str]
     if enabled:
-        move = (_PENDING, to_micros(now), rowids, _PAUSED)
-    else:
-        move = (_PAUSED, None, rowids, _PENDING)
-    return await tx.execute(_MOVE, {IN_ORDER: move})
+        return await tx.execute(_RESUME, {IN_ORDER: (_PENDING, to_micros(now), rowids, _PAUSED)})
+    return await tx.execute(_PAUSE, {IN_ORDER: (_PAUSED, None, rowids, _PENDING)})
 
 
 async def enabled(tx: Transaction, webhook_id: str) -> bool | None:
@@ -88,10 +86,10 @@ _SAVED = Statement(
     )
 )
 # Status values bound, not written in: the statement's text is this module's alone.
-_MOVE = Statement.written(
-    "sqlite",
-    # The walk's condition is store/pausable.py's constant, no input.
-    "UPDATE deliveries SET status = ?1, next_attempt_at = coalesce(?2, next_attempt_at)"  # noqa: S608
+_MOVE = (
+    "UPDATE deliveries SET status = ?1, next_attempt_at = coalesce(?2, next_attempt_at)"
     " WHERE rowid IN (SELECT value FROM json_each(?3)) AND status = ?4"
-    f" AND {WALK_MAY_PAUSE}",
 )
+_RESUME = Statement.written("sqlite", _MOVE)
+# The walk's condition is store/pausable.py's constant, no input.
+_PAUSE = Statement.written("sqlite", f"{_MOVE} AND {WALK_MAY_PAUSE}")

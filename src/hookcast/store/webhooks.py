@@ -31,7 +31,6 @@ from hookcast.domain.operational import Standing
 from hookcast.ports import Page, WebhookHealth, WebhookQuery
 from hookcast.store.connector import Row, Transaction
 from hookcast.store.crypto import SecretBox
-from hookcast.store.pausable import walk_may_pause
 from hookcast.store.rows import webhook_from_row, webhook_values
 from hookcast.store.sql import count, in_list, lock_in_order, paginate, written_status
 from hookcast.store.statement import Query, Statement
@@ -377,8 +376,9 @@ _RESUME = Statement(
         update(deliveries)
         .where(
             deliveries.c.webhook_id == bindparam("b_id"),
+            # Every paused one, a person's test or example too: none is paused now
+            # (store/pausable.py), and one stored paused before goes again.
             deliveries.c.status == written_status(DeliveryStatus.PAUSED),
-            walk_may_pause(),  # every paused one: only a walk or a park pauses (pausable.py)
         )
         .values(status=_PENDING, next_attempt_at=bindparam("b_now", type_=Timestamp))
     )

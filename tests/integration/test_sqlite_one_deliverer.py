@@ -19,6 +19,7 @@ from delivery_harness import Deployment, Processes, ServerProcess, processes
 from receivers import DEADLINE, Receiver, answer
 from test_delivery_guarantees import kill_mid_delivery, media_events, publish_over_http
 
+from hookcast.delivery.options import MIN_LEASE_SECONDS
 from support.waiting import eventually
 
 COUNT = 40
@@ -39,6 +40,7 @@ class Delivering:
     receiver: Receiver
     first: ServerProcess
     ids: list[str]
+    hook_id: str
 
     async def all_received_once(self, more: list[str] | None = None) -> None:
         ids = set(self.ids) | set(more or [])
@@ -50,14 +52,19 @@ class Delivering:
 
 @asynccontextmanager
 async def delivering(
-    database_url: str, directory: Path, *, answer_after: float, **hook: object
+    database_url: str,
+    directory: Path,
+    *,
+    answer_after: float,
+    env: dict[str, str] | None = None,
+    **hook: object,
 ) -> AsyncIterator[Delivering]:
     async with (
         Deployment.open(database_url) as hookcast,
-        processes(database_url, directory, **ENV) as procs,
+        processes(database_url, directory, **ENV, **(env or {})) as procs,
     ):
         receiver = await hookcast.receiver(answer(200, delay=answer_after))
-        await hookcast.hook_for(receiver, **hook)
+        created = await hookcast.hook_for(receiver, **hook)
         first = procs.serve()
         await first.wait_ready()
         ids = await publish_over_http(first, hookcast, media_events(COUNT, hookcast.site_id))
@@ -65,7 +72,7 @@ async def delivering(
             lambda: receiver.in_flight > 0,
             message=lambda: f"nothing in flight:\n{first.log_tail()}",
         )
-        yield Delivering(hookcast, procs, receiver, first, ids)
+        yield Delivering(hookcast, procs, receiver, first, ids, created["id"])
 
 
 @pytest.mark.timeout(120)
@@ -127,7 +134,7 @@ async def test_a_restart_right_after_kill_9_delivers_everything(
         assert REFUSAL not in restarted.log.read_text()
 
 
-@pytest.mark.timeout(180)
+@pytest.mark.timeout(240)
 async def test_a_serve_stopped_past_the_check_and_its_successor_send_each_delivery_once(
     database_url: str, tmp_path: Path
 ) -> None:
@@ -136,8 +143,16 @@ async def test_a_serve_stopped_past_the_check_and_its_successor_send_each_delive
     the first sends nothing more and stops, saying why; its requests in flight at the stop
     are recorded by it, not sent again by the second. The webhook's timeout (30 s) outlasts
     the stop (the second's start: 5-11 s here): a request the stopped process's loop finds
-    timed out when it resumes is retried, as with no second process (docs/operations.md)."""
-    async with delivering(database_url, tmp_path, answer_after=1.0, timeout_seconds=30) as run:
+    timed out when it resumes is retried, as with no second process (docs/operations.md).
+
+    The leases are the shortest allowed (40 s) and the wait for all 40 deliveries to succeed
+    outlasts them: had the first not recorded its requests in flight, the second would send
+    them again when their leases expire, within the wait (a quiet window of a few seconds
+    after the receiver had each once ended before that)."""
+    lease = {"HOOKCAST_LEASE_SECONDS": str(int(MIN_LEASE_SECONDS))}
+    async with delivering(
+        database_url, tmp_path, answer_after=1.0, env=lease, timeout_seconds=30
+    ) as run:
         run.first.process.send_signal(signal.SIGSTOP)
         try:
             second = run.procs.serve()
@@ -149,9 +164,13 @@ async def test_a_serve_stopped_past_the_check_and_its_successor_send_each_delive
         finally:
             run.first.process.send_signal(signal.SIGCONT)
 
-        await run.receiver.wait_for_events(set(run.ids), timeout=6 * DEADLINE)
-        await run.receiver.stays_quiet(2.0, count=len(run.receiver.received))
+        await run.hookcast.wait_for_status(
+            run.hook_id, "succeeded", COUNT, timeout=MIN_LEASE_SECONDS + 3 * DEADLINE
+        )
+        delivered = await run.hookcast.deliveries(run.hook_id, page_length=100)
+        assert {item["attempts"] for item in delivered["deliveries"]} == {1}
         assert run.receiver.duplicates() == 0, second.log_tail()
+        assert set(run.ids) <= set(run.receiver.event_ids())
         assert await run.first.wait_exit(DEADLINE) == 1, run.first.log_tail()
         assert REPLACED in run.first.log.read_text()
         assert second.process.poll() is None, second.log_tail()

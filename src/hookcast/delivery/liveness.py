@@ -14,9 +14,10 @@ that check a second `serve` started on the file by mistake made the first one's 
 in flight and queued due again, and sent them twice (docs/operations.md). The
 check and the registration are one write, so of two starting at once the second sees the
 first. It takes back the leases of a worker whose process is gone (kill -9: no process has
-its pid, `process_may_run`) at once; those of one whose process may still run (stopped,
-paused) it leaves to expire: that one may be sending under them, and records what it sent
-while they hold (a SIGSTOPped serve's 8 requests in flight were sent again at once). A
+its pid in its boot and pid namespace; another boot: worker_ids.py) at once; those of one
+whose process may still run (stopped, paused, in another container) it leaves to expire:
+that one may be sending under them, and records what it sent while they hold (a
+SIGSTOPped serve's 8 requests in flight were sent again at once). A
 worker whose own beats have not reached the database lately (an outage) beats once before
 it takes anything back: otherwise the first worker back would find every other one dead.
 
@@ -47,7 +48,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -55,9 +55,10 @@ from datetime import datetime, timedelta
 from hookcast.delivery.options import WorkerOptions
 from hookcast.delivery.outage import Outage
 from hookcast.delivery.waiting import first_of
+from hookcast.delivery.worker_ids import process_may_run
 from hookcast.ports import Beat, Clock, DeliveryQueue
 
-__all__ = ["AnotherDeliverer", "DueRead", "Liveness", "Replaced", "process_may_run"]
+__all__ = ["AnotherDeliverer", "DueRead", "Liveness", "Replaced"]
 
 _log = logging.getLogger("hookcast.worker")
 
@@ -75,27 +76,6 @@ class AnotherDeliverer(Exception):
 
 class Replaced(AnotherDeliverer):
     """A sole worker found that another one started while it stood still, and stopped."""
-
-
-def process_may_run(worker_id: str) -> bool:
-    """Whether the process that registered `worker_id` (its pid first: worker.py) may still
-    run: False only when no process has that pid here (kill -9, a crash), or it is this
-    one's (a container restarted: pid 1 again). A process on another host or in another
-    pid namespace may look gone; a pid reused, or one another user's, looks running (its
-    leases then expire instead: slower, never twice)."""
-    pid_text = worker_id.partition("-")[0]
-    if not pid_text.isdigit():
-        return True
-    pid = int(pid_text)
-    if pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)  # signal 0: only whether the pid exists
-    except ProcessLookupError:
-        return False
-    except OSError:  # EPERM: it exists, another user's
-        return True
-    return True
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ from hookcast.delivery.outcomes import OutcomeRecorder
 from hookcast.delivery.pacing import ClaimPacing
 from hookcast.delivery.rate_gate import RateGate
 from hookcast.delivery.scheduler import EndpointScheduler, LeaseKey, Start
+from hookcast.delivery.worker_ids import new_worker_id, place_here
 from hookcast.domain.models import Ordering
 from hookcast.heartbeat import Heartbeat
 from hookcast.ports import (
@@ -82,8 +83,8 @@ class DeliveryWorker:
             outage=self.outage,
         )
         # Names this worker's leases in the store; the pid tells people (and the chaos runs)
-        # which process holds them.
-        self.worker_id = f"{os.getpid()}-{secrets.token_hex(8)}"
+        # which process holds them, its place another process whether it may still run.
+        self.worker_id = new_worker_id(pid=os.getpid(), place=place_here())
         self._liveness = Liveness(
             queue,
             worker_id=self.worker_id,

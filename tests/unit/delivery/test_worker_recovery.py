@@ -7,13 +7,12 @@ larger of its concurrency and its recording batch (delivery/options.py
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
 
 import pytest
 
-from hookcast.delivery.liveness import AnotherDeliverer, Replaced, process_may_run
+from hookcast.delivery.liveness import AnotherDeliverer, Replaced
 from hookcast.delivery.memory_queue import MemoryDeliveryQueue
 from hookcast.delivery.worker import DeliveryWorker, WorkerOptions
 from hookcast.domain.health import WebhookHealth
@@ -141,7 +140,7 @@ async def test_the_worker_stops_sending_while_sent_but_unrecorded_reach_their_bo
 
 
 # A worker id naming no process (pids stay below 2**22): killed. A sole worker waits for the
-# leases of a worker whose process may still run to expire (liveness.py process_may_run).
+# leases of a worker whose process may still run to expire (worker_ids.py).
 KILLED = "999999999-killed"
 
 
@@ -158,19 +157,6 @@ async def test_a_sole_worker_sends_at_once_what_a_dead_worker_held() -> None:
     await _run_until(worker, sender, requests=3)
 
     assert len(queue.attempts) == 3
-
-
-@pytest.mark.parametrize(
-    ("worker_id", "may_run"),
-    [
-        (f"{os.getppid()}-0a1b", True),  # this test's parent: it runs
-        (KILLED, False),  # no process has that pid
-        (f"{os.getpid()}-0a1b", False),  # no other process has this one's (pid 1 restarted)
-        ("named", True),  # names no process: it may run
-    ],
-)
-def test_a_worker_id_tells_whether_its_process_may_still_run(worker_id: str, may_run: bool) -> None:
-    assert process_may_run(worker_id) is may_run
 
 
 async def test_a_sole_worker_another_took_over_from_stops_with_one_line(

@@ -117,7 +117,7 @@ async def test_a_body_its_client_left_before_its_end_is_not_published(api: Api) 
         "client": ("127.0.0.1", 50000),
         "server": ("127.0.0.1", 8000),
     }
-    messages = [
+    messages: list[Message] = [
         {"type": "http.request", "body": body, "more_body": True},
         {"type": "http.disconnect"},
     ]

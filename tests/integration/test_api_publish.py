@@ -3,11 +3,13 @@ every rule the other routes keep (errors, limits, headers) and nothing stored on
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
 import pytest
 from harness import BASE_URL, SITE_ID, Api, assert_error, open_api
+from starlette.types import Message
 
 from hookcast.api.app import create_app
 from hookcast.api.operations import Operations
@@ -89,6 +91,35 @@ async def test_body_limits_hold_for_publishing(api: Api) -> None:
     as_text = {"Content-Type": "text/plain"}
     plain = await api.call("POST", "/v2/events/", content=b'{"event": 1}', headers=as_text)
     assert_error(plain, 415, "unsupported_media_type")
+    assert await _stored(api) == 0
+
+
+async def test_a_body_its_client_left_before_its_end_is_not_published(api: Api) -> None:
+    """serve closes a connection whose body stops coming (408), and the app then reads a
+    disconnect: what came before it, a whole valid event here, is only a prefix."""
+    body = json.dumps(EVENT).encode()
+    headers = [
+        (b"authorization", api.admin.encode()),
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body) + 1000).encode()),  # the rest never comes
+    ]
+    path = "/v2/events/"
+    scope = {"type": "http", "method": "POST", "path": path, "raw_path": path.encode()}
+    scope |= {"headers": headers, "query_string": b"", "client": ("127.0.0.1", 50000)}
+    messages: list[Message] = [
+        {"type": "http.request", "body": body, "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    said: list[Message] = []
+
+    async def receive() -> Message:
+        return messages.pop(0)
+
+    async def send(message: Message) -> None:
+        said.append(message)
+
+    await api.runtime.app(with_worker=False)(scope, receive, send)
+    assert said == []  # no one to answer: nor a 400, counted beside serve's 408
     assert await _stored(api) == 0
 
 

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import http.client
 import json
 import socket
+import weakref
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from harness import SITE_ID, cli_env, serve
@@ -20,6 +23,7 @@ from starlette.types import Receive, Scope, Send
 
 from hookcast.cli.serving import BodyPace
 from hookcast.metrics import Metrics
+from support.waiting import eventually
 
 SITE = "1A23bCD4"
 OPEN_FILES = 256  # serve's `ulimit -n`: it holds at most half, 128 client connections
@@ -187,9 +191,10 @@ Connection = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 class Clients:
     """Opens connections to a port, closing them all at the end."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, protocols: set[Any] | None = None) -> None:
         self.port = port
         self.writers: list[asyncio.StreamWriter] = []
+        self.protocols = set() if protocols is None else protocols  # the server's, one a connection
 
     async def open(self) -> Connection:
         reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
@@ -236,7 +241,8 @@ async def bounded_server(
     config.load()
     server.lifespan = config.lifespan_class(config)  # as Server.serve sets it
     await server.startup()
-    clients = Clients(int(server.servers[0].sockets[0].getsockname()[1]))
+    port = int(server.servers[0].sockets[0].getsockname()[1])
+    clients = Clients(port, server.server_state.connections)
     try:
         yield clients
     finally:
@@ -403,6 +409,43 @@ async def test_an_answer_the_client_never_reads_is_given_up() -> None:
         assert await answer(*await clients.open(), "/") == b"HTTP/1.1 200 OK"
 
 
+async def test_a_connection_lost_while_its_answer_waits_is_let_go_at_once() -> None:
+    """A client gone while serve waited for it to read its answer: the connection is freed
+    then, not held until the stall's bound (60 s here)."""
+    app = SlowApp()
+    async with bounded_server(app, write_stall=60.0) as clients:
+        _, writer = await clients.open()
+        writer.write(b"GET /endless HTTP/1.1\r\nhost: hookcast\r\n\r\n")
+        await eventually(lambda: bool(clients.protocols), timeout=WAIT)
+        protocol = weakref.ref(next(iter(clients.protocols)))
+
+        def waiting_to_write() -> bool:  # the client reads nothing: the buffers fill
+            held = protocol()
+            return held is not None and bool(held.flow.write_paused)
+
+        await eventually(waiting_to_write, timeout=WAIT)
+        writer.transport.abort()
+
+        def let_go() -> bool:
+            gc.collect()
+            return protocol() is None
+
+        await eventually(let_go, timeout=WAIT, message="the lost connection is still held")
+
+
+async def test_the_packet_that_starts_a_body_counts_in_its_first_window() -> None:
+    """The least of a window sent with the head, the rest in the next window: on pace."""
+    metrics = Metrics()
+    async with bounded_server(SlowApp(), body=BodyPace(1.0, 4096), metrics=metrics) as clients:
+        reader, writer = await clients.open()
+        writer.write(upload_head(4096 + 10) + b"x" * 4096)
+        await asyncio.sleep(1.5)  # the link's pace, not a wait for the server
+        writer.write(b"x" * 10)
+        async with asyncio.timeout(WAIT):
+            assert (await reader.readline()).strip() == b"HTTP/1.1 200 OK"
+        assert body_timeouts(metrics) == 0
+
+
 def publish_head(key: str, length: int) -> bytes:
     return (
         f"POST /v2/events/ HTTP/1.1\r\nhost: hookcast\r\nauthorization: {key}\r\n"
@@ -461,3 +504,33 @@ def _scrape(url: str) -> Scrape:
         return Scrape(connection.getresponse().read().decode())
     finally:
         connection.close()
+
+
+async def test_serve_closes_a_connection_whose_body_it_refused_413(tmp_path: Path) -> None:
+    """A keyless client sending a chunked body past HOOKCAST_MAX_BODY_BYTES is answered 413;
+    the rest of its body is taken for one 10 s window more, then its connection is closed,
+    though the client sends 16 KiB/s, ten times the least: kept, it held a connection slot
+    for as long as it kept sending."""
+    env = cli_env(f"sqlite:///{tmp_path / 'hookcast.db'}", HOOKCAST_MAX_BODY_BYTES="1024")
+    with serve(env, tmp_path) as server:
+        clients = Clients(int(server.url.rsplit(":", 1)[1]))
+        said = b""
+        try:
+            reader, writer = await clients.open()
+            writer.write(
+                b"POST /v2/events/ HTTP/1.1\r\nhost: hookcast\r\n"
+                b"content-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n"
+            )
+            async with asyncio.timeout(30):
+                with contextlib.suppress(ConnectionError):  # reset while sending: closed
+                    while not reader.at_eof():
+                        writer.write(b"1000\r\n" + b" " * 4096 + b"\r\n")  # never the last
+                        await writer.drain()
+                        with contextlib.suppress(TimeoutError):  # the link's pace
+                            said += await asyncio.wait_for(reader.read(65536), 0.25)
+        finally:
+            await clients.close()
+        assert said.count(b"HTTP/1.1 ") == 1, said  # its answer, and nothing after it
+        status, description = said_error(said)
+        assert status == b"HTTP/1.1 413 Request Entity Too Large"
+        assert description == "the request body is larger than 1024 bytes"

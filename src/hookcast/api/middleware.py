@@ -45,12 +45,15 @@ async def checked_body(
 ) -> bytes | None:
     """The request's body if it is at most `max_bytes` long and JSON (or empty); else None,
     the request answered already (413 or 415, with `headers` added, counted with
-    `refused`)."""
+    `refused`) or its client gone before the body's end (not answered)."""
     declared, content_type = _length_and_type(scope["headers"])
     if declared.isdigit() and int(declared) > max_bytes:
         await _reject(send, refused, 413, "payload_too_large", _too_large(max_bytes), headers)
         return None
-    body = await read_body(receive, max_bytes)
+    try:
+        body = await read_body(receive, max_bytes)
+    except ClientGone:  # no one to answer (serve counted its 408 if it closed for it)
+        return None
     if body is None:
         await _reject(send, refused, 413, "payload_too_large", _too_large(max_bytes), headers)
         return None
@@ -97,14 +100,21 @@ def _is_json(content_type: bytes) -> bool:
     return media_type == b"application/json" or media_type.endswith(b"+json")
 
 
+class ClientGone(Exception):
+    """The client went away before the end of its request's body (serve closed it for a
+    body too slow, or it left): what came is a prefix, never to be handled as the body."""
+
+
 async def read_body(receive: Receive, limit: int) -> bytes | None:
-    """The whole request body, or None as soon as it passes `limit` bytes."""
+    """The whole request body, or None as soon as it passes `limit` bytes. Raises
+    ClientGone on a disconnect before its end: a prefix may be valid JSON (a publish batch
+    cut after its first events), and handling it would publish what was never sent whole."""
     chunks: list[bytes] = []
     size = 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            break
+            raise ClientGone
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:

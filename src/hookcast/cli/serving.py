@@ -189,7 +189,8 @@ class BoundedProtocol(HttpToolsProtocol):
     - a request head must be complete within `head_seconds` of its first byte (the
       keep-alive timer ends at that byte), or the connection is answered 408 and closed.
     - a request body must keep coming (`BodyPace`), or the connection is answered 408 (when
-      no answer has begun) and closed.
+      no answer has begun) and closed; a body answered before its end (a 413) is closed at
+      its end or after one more body window.
     - an answer the client reads nothing of for `write_stall_seconds` is given up: the
       connection is aborted (a close would wait for the client to read it)."""
 
@@ -237,17 +238,19 @@ class BoundedProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         between = self.idle()
         self._head_read = False
+        if self._body_timer is None:  # a window may start here: its packet counts in it
+            self._body_arrived = 0
         super().data_received(data)  # cancels the keep-alive timer
         # Armed only when a head began and did not end in this packet: none on the hot path.
         # Not when the parser refused the bytes (uvicorn answered 400 and closed).
         if self.transport.is_closing():
             return
-        if between and not self._head_read and self._head_timer is None:
+        head_begun = between and not self._head_read and not self._body_awaited()
+        if head_begun and self._head_timer is None:
             timeout = self.timeouts.head_seconds
             self._head_timer = self.loop.call_later(timeout, self._head_late)
         # Likewise a body not complete in the packets read so far.
         elif self._body_awaited() and self._body_timer is None:
-            self._body_arrived = 0
             self._body_timer = self.loop.call_later(self.timeouts.body.seconds, self._body_due)
 
     def on_headers_complete(self) -> None:
@@ -262,6 +265,8 @@ class BoundedProtocol(HttpToolsProtocol):
     def on_message_complete(self) -> None:
         self._cancel_body_timer()
         super().on_message_complete()
+        if self.cycle is not None and self.cycle.response_complete:
+            self.transport.close()  # the end of a body answered before it: _linger
 
     def pause_writing(self) -> None:
         super().pause_writing()
@@ -271,18 +276,30 @@ class BoundedProtocol(HttpToolsProtocol):
 
     def resume_writing(self) -> None:
         super().resume_writing()
-        if self._write_timer is not None:
-            self._write_timer.cancel()
-            self._write_timer = None
+        self._cancel_write_timer()
 
     def on_response_complete(self) -> None:
         self._idle_since = self.loop.time()
         super().on_response_complete()
+        if self._body_awaited() and not self.transport.is_closing():
+            self._linger()
+
+    def _linger(self) -> None:
+        """The app answered (a 401, a 413, a 415) before its request's body ended: uvicorn
+        would read the rest for as long as it came at the body's pace, and after a 413 a
+        client without a key held a connection slot for ever. The rest is read (and
+        dropped) for one body window at most, then the connection is closed: closed at
+        once, the client still sending would be reset and could lose the answer."""
+        self._cancel_body_timer()
+        self._body_timer = self.loop.call_later(self.timeouts.body.seconds, self.transport.close)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_head_timer()
         self._cancel_body_timer()
-        super().connection_lost(exc)  # resumes writing: cancels the write timer
+        # uvicorn resumes writing through its flow control, not through resume_writing:
+        # the timer would hold this protocol until it fired.
+        self._cancel_write_timer()
+        super().connection_lost(exc)
 
     def _cancel_head_timer(self) -> None:
         if self._head_timer is not None:
@@ -293,6 +310,11 @@ class BoundedProtocol(HttpToolsProtocol):
         if self._body_timer is not None:
             self._body_timer.cancel()
             self._body_timer = None
+
+    def _cancel_write_timer(self) -> None:
+        if self._write_timer is not None:
+            self._write_timer.cancel()
+            self._write_timer = None
 
     def _body_awaited(self) -> bool:
         """A request's head read, its body not complete yet (an upgrade has no cycle)."""

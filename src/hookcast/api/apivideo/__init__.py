@@ -17,7 +17,7 @@ from hookcast.api.apivideo.auth import Authenticator, random_key
 from hookcast.api.apivideo.rate_headers import RateLimitHeaders
 from hookcast.api.apivideo.routes import ApiVideoState, router
 from hookcast.api.errors import Refused
-from hookcast.api.middleware import read_body, replay
+from hookcast.api.middleware import ClientGone, read_body, replay
 from hookcast.api.ratelimit import RateLimiter
 from hookcast.api.responses import OrjsonResponse
 from hookcast.ports import Clock
@@ -78,7 +78,10 @@ class BodyLimit:
         if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
             await self._app(scope, receive, send)
             return
-        body = await read_body(receive, self._max)
+        try:
+            body = await read_body(receive, self._max)
+        except ClientGone:  # no one to answer, and only part of a body to handle
+            return
         if body is None:
             title = f"The request body is larger than {self._max} bytes."
             response = problems.problem_response(413, [problems.Problem(problems.NO_TYPE, title)])

@@ -371,8 +371,9 @@ def listening_sockets(host: str, port: int, *, shared: bool) -> list[socket.sock
 
 
 def _addresses(host: str, port: int) -> list[tuple[socket.AddressFamily, tuple[Any, ...]]]:
-    """Each address `host` names for listening on `port`, once, in the resolver's order."""
-    found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    """Each address `host` names for listening on `port`, once, in the resolver's order;
+    an empty host, every address of each family (as asyncio takes it)."""
+    found = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     unique = dict.fromkeys((family, address) for family, _, _, _, address in found)
     return list(unique)
 

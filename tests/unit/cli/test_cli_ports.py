@@ -119,6 +119,20 @@ def test_serve_on_every_ipv6_address_leaves_ipv4s_port_to_another() -> None:
         v6.close()
 
 
+def test_serve_on_an_empty_host_is_on_every_address_as_before() -> None:
+    # `--host ""`: uvicorn's bind (through asyncio) took it for every address; bound, not
+    # listening, so nothing can connect.
+    from hookcast.cli.serving import listening_sockets
+
+    sockets = listening_sockets("", 0, shared=False)
+    try:
+        assert {sock.getsockname()[0] for sock in sockets} <= {"0.0.0.0", "::"}
+        assert "0.0.0.0" in {sock.getsockname()[0] for sock in sockets}
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
 def test_serve_on_a_name_nothing_resolves_says_so() -> None:
     from hookcast.cli.serving import bind_words
 

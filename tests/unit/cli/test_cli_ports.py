@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from hookcast.cli import app
+from support.loopback import has_ipv6_loopback
 
 
 @pytest.mark.parametrize(
@@ -54,16 +55,7 @@ def test_serve_on_a_taken_port_names_how_to_choose_another(
     )
 
 
-def _can_bind_ipv6_loopback() -> bool:
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as probe:
-            probe.bind(("::1", 0))
-    except OSError:
-        return False
-    return True
-
-
-_NO_IPV6 = pytest.mark.skipif(not _can_bind_ipv6_loopback(), reason="no IPv6 loopback here")
+_NO_IPV6 = pytest.mark.skipif(not has_ipv6_loopback(), reason="no IPv6 loopback here")
 
 
 def _answers(address: tuple[str, int]) -> bool:

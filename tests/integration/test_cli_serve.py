@@ -201,6 +201,19 @@ def test_api_servers_started_with_reuse_port_share_one_port(tmp_path: Path) -> N
             assert second.process.poll() is None
 
 
+def test_serve_on_localhost_answers_on_each_address_localhost_names(tmp_path: Path) -> None:
+    # uvicorn's own bind listened on every address of the name; one socket of the name's
+    # first family answered on 127.0.0.1 only, and a client trying ::1 first was refused.
+    names = {address[0] for *_, address in socket.getaddrinfo("localhost", 80)}
+    env = cli_env(f"sqlite:///{tmp_path / 'hookcast.db'}")
+    with serve(env, tmp_path, "--no-worker", "--host", "localhost") as server:
+        port = urlsplit(server.url).port
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz", trust_env=False).status_code == 200
+        if "::1" not in names:  # this machine's hosts file names 127.0.0.1 only
+            pytest.skip(f"localhost names only {sorted(names)} here (test_cli_ports binds both)")
+        assert httpx.get(f"http://[::1]:{port}/healthz", trust_env=False).status_code == 200
+
+
 @pytest.mark.parametrize("flags", [[], ["--reuse-port"]], ids=["plain", "reuse-port"])
 def test_a_second_serve_on_a_taken_port_says_so_and_what_to_do(
     tmp_path: Path, flags: list[str]

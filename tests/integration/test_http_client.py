@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import datetime
 import ipaddress
-import socket
 import ssl
 import time
 from collections.abc import Callable, Coroutine, Iterator
@@ -43,6 +42,7 @@ from receivers import closed_port
 
 from hookcast.delivery import http1
 from hookcast.domain.addresses import parse_networks
+from support.loopback import has_ipv6_loopback
 from support.waiting import DEADLINE, eventually
 
 ONLY_IPV6_LOOPBACK = parse_networks("::1/128")  # 127.0.0.1 is refused by this guard
@@ -481,18 +481,7 @@ async def test_the_request_line_and_host_header(path: str, target: str) -> None:
     assert request.body == BODY
 
 
-def _has_ipv6_loopback() -> bool:
-    if not socket.has_ipv6:
-        return False
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as probe:
-            probe.bind(("::1", 0))
-    except OSError:
-        return False
-    return True
-
-
-@pytest.mark.skipif(not _has_ipv6_loopback(), reason="this machine has no ::1")
+@pytest.mark.skipif(not has_ipv6_loopback(), reason="this machine has no ::1")
 async def test_an_ipv6_literal_url() -> None:
     async with raw_server(answer(OK), host="::1") as server, open_sender() as sender:
         outcome = await post(sender, f"http://[::1]:{server.port}/v6")

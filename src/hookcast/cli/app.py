@@ -137,7 +137,12 @@ _DELIVERY_DIED = (
 
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    host: Annotated[
+        str,
+        typer.Option(
+            help="Address to listen on; a name, on each address it names (:: is IPv6 only)."
+        ),
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.", min=0, max=65535)] = 8000,
     no_worker: Annotated[
         bool, typer.Option("--no-worker", help="API only; deliver elsewhere.")
@@ -170,7 +175,7 @@ def serve(
             "without them on another port, or use PostgreSQL)"
         )
     _configure_logging(settings)
-    sockets = [_listening_socket(host, port, shared=reuse_port)]  # a taken port: one line
+    sockets = _listening_sockets(host, port, shared=reuse_port)  # a taken port: one line
     try:
         _migrate_quietly(settings)
     except HookcastError as exc:  # e.g. PostgreSQL unreachable: one line, as migrate says it
@@ -224,11 +229,11 @@ def serve(
         fail(failure)
 
 
-def _listening_socket(host: str, port: int, *, shared: bool) -> socket.socket:
-    from hookcast.cli.serving import bind_words, listening_socket
+def _listening_sockets(host: str, port: int, *, shared: bool) -> list[socket.socket]:
+    from hookcast.cli.serving import bind_words, listening_sockets
 
     try:
-        return listening_socket(host, port, shared=shared)
+        return listening_sockets(host, port, shared=shared)
     except OSError as exc:
         fail(f"cannot listen on {host}:{port}: {bind_words(exc)}")
 

@@ -11,6 +11,7 @@ import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import typer
 import uvicorn
@@ -27,7 +28,7 @@ __all__ = [
     "BoundedProtocol",
     "Refused",
     "connections_at_most",
-    "listening_socket",
+    "listening_sockets",
     "server_config",
 ]
 
@@ -368,21 +369,51 @@ class BoundedProtocol(HttpToolsProtocol):
         )
 
 
-def listening_socket(host: str, port: int, *, shared: bool) -> socket.socket:
-    """A socket bound to host:port, before anything else starts: bound by uvicorn, a taken
-    port came after its start-up lines and its own error. `shared`: other processes may bind
-    it too (SO_REUSEPORT): several `serve --no-worker --reuse-port` on one port use more than
-    one core for the API without a load balancer in front; the kernel gives each new
-    connection to one of them."""
+def listening_sockets(host: str, port: int, *, shared: bool) -> list[socket.socket]:
+    """Sockets bound to host:port before anything else starts (bound by uvicorn, a taken
+    port came after its start-up lines and its own error): one for each address `host`
+    names, as asyncio's create_server binds them (`localhost` on 127.0.0.1 and ::1 where it
+    names both, a name with only IPv6 addresses on those). Port 0: all on the port the first
+    was given. `shared`: other processes may bind it too (SO_REUSEPORT): several
+    `serve --no-worker --reuse-port` on one port use more than one core for the API without
+    a load balancer in front; the kernel gives each new connection to one of them."""
     if shared and not hasattr(socket, "SO_REUSEPORT"):  # pragma: no cover - Linux, BSDs have it
         raise OSError("this system cannot share a port (no SO_REUSEPORT)")
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET  # as uvicorn binds
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    if shared:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    bound: list[socket.socket] = []
     try:
-        sock.bind((host, port))
+        for family, address in _addresses(host, port):
+            if bound and port == 0:
+                address = (address[0], bound[0].getsockname()[1], *address[2:])
+            bound.append(_bound_socket(family, address, shared=shared))
+    except OSError:
+        for sock in bound:
+            sock.close()
+        raise
+    return bound
+
+
+def _addresses(host: str, port: int) -> list[tuple[socket.AddressFamily, tuple[Any, ...]]]:
+    """Each address `host` names for listening on `port`, once, in the resolver's order;
+    an empty host, every address of each family (as asyncio takes it)."""
+    found = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    unique = dict.fromkeys((family, address) for family, _, _, _, address in found)
+    return list(unique)
+
+
+def _bound_socket(
+    family: socket.AddressFamily, address: tuple[Any, ...], *, shared: bool
+) -> socket.socket:
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if shared:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        if family == socket.AF_INET6:
+            # IPv6 only, as asyncio sets it: `--host ::` does not also take the port on every
+            # IPv4 address (which 0.0.0.0, or another program, may hold), and a name's IPv4
+            # address is its own socket.
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind(address)
     except OSError:
         sock.close()
         raise
@@ -396,6 +427,8 @@ def bind_words(exc: OSError) -> str:
     if exc.errno == errno.EADDRINUSE:
         other = 'make run SERVE_ARGS="--port 8001"' if os.environ.get("MAKELEVEL") else "--port"
         return f"address already in use (stop what is on it, or choose another with {other})"
+    if isinstance(exc, socket.gaierror):  # its errno is the resolver's: strerror knows it not
+        return str(exc.strerror).lower()
     return os_error_words(exc)
 
 
@@ -455,7 +488,7 @@ class AnnouncingServer(uvicorn.Server):
         self.should_exit = True
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        """uvicorn's start-up (lifespan; `sockets` bound already: listening_socket), then the
+        """uvicorn's start-up (lifespan; `sockets` bound already: listening_sockets), then the
         announcement."""
         await super().startup(sockets=sockets)
         from hookcast.cli.signposts import server_url

@@ -61,15 +61,21 @@ def is_event_id(value: str) -> bool:
 # PostgreSQL under the C collation sort text: numbers written in them sort as they compare.
 _ORDERED = string.digits + string.ascii_uppercase + string.ascii_lowercase
 _TIME_CHARS = 8  # milliseconds since the epoch: 62**8 of them reach past the year 8000
-# A process's count of delivery ids within one millisecond, 3 characters (62**3 of them):
-# the first, then the last two by lookup (a computation of all three cost ~3 us an id).
+# A process's count of ids within one millisecond, 3 characters (62**3 of them): the
+# first, then the last two by lookup (a computation of all three cost ~3 us an id).
+_COUNTS = 62**3
+# Each millisecond's count starts at a random offset below this: from 0, an id's count said
+# how many ids the process had made in its millisecond before it, other tenants' included
+# (their volume). So at least _COUNTS - _STARTS + 1 = 119,165 ids fit in a millisecond (a
+# process makes a few hundred at ~2 us an id); the next waits for the clock's next one.
+_STARTS = _COUNTS // 2
 _PAIRS = [high + low for high in _ORDERED for low in _ORDERED]
 
 
 def new_delivery_id() -> str:
     """`dlv_` and 22 letters and digits: the time it was made (milliseconds, 8 characters
-    that sort as the times do), the process's count of ids in that millisecond (3 more),
-    then 11 random ones (65 bits).
+    that sort as the times do), the process's count of ids in that millisecond from a
+    random start (3 more), then 11 random ones (65 bits).
 
     Why the time first: a delivery's id is the key of the attempts' index on SQLite and of
     every delivery's primary key, and deliveries are recorded in about the order they were
@@ -87,17 +93,25 @@ def new_delivery_id() -> str:
 
 def _ordered_chars() -> str:
     """22 letters and digits that sort in the order made within a process: the millisecond,
-    a count of the ids made in it, then 11 random characters."""
-    prefix, counted = _millisecond(time.time_ns() // 1_000_000)
-    first, last_two = divmod(next(counted), len(_PAIRS))
-    return prefix + _ORDERED[first % 62] + _PAIRS[last_two] + random_chars(11)
+    a count of the ids made in it from a random start, then 11 random characters."""
+    while True:
+        prefix, counted = _millisecond(time.time_ns() // 1_000_000)
+        count = next(counted)
+        if count < _COUNTS:
+            break
+        # The millisecond's counts are spent: wrapping round would sort this id before those
+        # made earlier in it, so it waits for the next millisecond (a fresh count).
+        time.sleep(0)
+    first, last_two = divmod(count, len(_PAIRS))
+    return prefix + _ORDERED[first] + _PAIRS[last_two] + random_chars(11)
 
 
 @functools.lru_cache(maxsize=1)  # the deliveries of one publish share their millisecond
 def _millisecond(millis: int) -> tuple[str, Iterator[int]]:
-    """`millis` in `_TIME_CHARS` ordered characters, and a count of the ids made in it
-    (next() on an itertools.count is atomic under the GIL: threads share it safely)."""
-    return _base62(millis, _TIME_CHARS), itertools.count()
+    """`millis` in `_TIME_CHARS` ordered characters, and a count of the ids made in it from
+    a random start below `_STARTS` (next() on an itertools.count is atomic under the GIL:
+    threads share it safely)."""
+    return _base62(millis, _TIME_CHARS), itertools.count(secrets.randbelow(_STARTS))
 
 
 def _base62(number: int, width: int) -> str:

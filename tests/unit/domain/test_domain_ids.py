@@ -4,6 +4,7 @@ accept exactly their documented alphabets (properties, with hypothesis)."""
 from __future__ import annotations
 
 import base64
+import itertools
 import re
 import string
 from unittest import mock
@@ -73,6 +74,39 @@ def test_delivery_ids_made_in_one_millisecond_sort_in_the_order_made() -> None:
         events = [new_event_id() for _ in range(200)]
     assert sorted(made) == made
     assert sorted(events) == events
+
+
+def _count(made: str) -> str:
+    """The 3 characters after an id's millisecond: where it came in that millisecond."""
+    return made[12:15]
+
+
+def test_an_ids_count_does_not_say_how_many_ids_came_before_it_in_its_millisecond() -> None:
+    # The first id of each millisecond: with counts from 0, each said "000", and a second
+    # id told a tenant how many ids (other tenants' included) the process made in between.
+    millis = iter(range(1_765_000_000_000, 1_765_000_000_040))
+    with mock.patch("hookcast.domain.ids.time.time_ns", side_effect=lambda: next(millis) * 10**6):
+        firsts = [new_delivery_id() for _ in range(20)] + [new_event_id() for _ in range(20)]
+    assert len({_count(made) for made in firsts}) > 30  # random starts, a few may repeat
+
+
+def test_ids_past_a_milliseconds_counts_wait_for_the_next_one_and_keep_their_order() -> None:
+    # A millisecond's count starts at a random offset below 62**3 // 2 = 119,164, so at
+    # least 62**3 - 119,163 = 119,165 ids fit in it (a process makes a few hundred at ~2 us
+    # each); the one after waits for the clock's next millisecond rather than wrapping
+    # round to the lowest count (which sorted it, and the rest, before those made earlier).
+    fit = 62**3 - (62**3 // 2 - 1)
+    millisecond = 1_765_000_000_123
+    clock = itertools.chain(itertools.repeat(millisecond, fit + 1), [millisecond + 1])
+    with (
+        mock.patch("hookcast.domain.ids.secrets.randbelow", side_effect=lambda n: n - 1),
+        mock.patch("hookcast.domain.ids.time.time_ns", side_effect=lambda: next(clock) * 10**6),
+    ):
+        made = [new_delivery_id() for _ in range(fit + 1)]
+    assert sorted(made) == made
+    assert len(set(made)) == fit + 1
+    assert made[-2][4:12] < made[-1][4:12]  # the last in the next millisecond
+    assert _count(made[-2]) == "zzz"
 
 
 def test_webhook_secrets_are_whsec_and_32_random_bytes() -> None:

@@ -19,7 +19,15 @@ from pathlib import Path
 
 from benchmarks.arrivals import Tally, tally
 from benchmarks.config import BenchFailure
-from benchmarks.procs import HOST, Child, Children, free_port, group_pids, wait_for_port
+from benchmarks.procs import (
+    HOST,
+    Child,
+    Children,
+    free_port,
+    group_pids,
+    holds_listener,
+    wait_for_port,
+)
 from benchmarks.wrk import nginx_config
 
 
@@ -41,6 +49,11 @@ def nginx_version() -> str:
     return completed.stderr.strip().rpartition(" ")[2]
 
 
+# nginx retries a bind that failed for ~2.5 s (5 tries) before it exits.
+_BIND_SECONDS = 5.0
+_STARTS = 3
+
+
 class Nginx:
     """A running nginx; `stretch()` brackets what one contestant delivered to it."""
 
@@ -48,19 +61,35 @@ class Nginx:
         binary = nginx_binary()
         if binary is None:
             raise BenchFailure("nginx is not installed")
-        self.port = free_port()
-        conf = nginx_config(work, self.port, name=name)
-        self.access_log = conf.parent / "logs" / "access.log"
         self._children = children
         self._work = work
-        self.child: Child = children.start(
-            name, [binary, "-c", str(conf), "-p", str(conf.parent), "-g", "daemon off;"]
-        )
-        wait_for_port(self.port, timeout=20, process=self.child.process, name=name)
+        for _ in range(_STARTS):  # another port if another process took this one first
+            self.port = free_port()
+            conf = nginx_config(work, self.port, name=name)
+            self.child: Child = children.start(
+                name, [binary, "-c", str(conf), "-p", str(conf.parent), "-g", "daemon off;"]
+            )
+            wait_for_port(self.port, timeout=20, process=self.child.process, name=name)
+            if self._listening(timeout=_BIND_SECONDS):
+                break
+            children.stop(self.child)
+        else:
+            raise BenchFailure(f"{name} could not listen on a port of its own in {_STARTS} tries")
+        self.access_log = conf.parent / "logs" / "access.log"
         self.url = f"http://{HOST}:{self.port}"
         self._read = 0  # bytes of the live log counted so far
         self._lines = 0
         self._stretches = 0
+
+    def _listening(self, *, timeout: float) -> bool:
+        """Whether the master holds the listening socket (`holds_listener`) within `timeout`:
+        not if it exited, having failed its bind, or still retries it."""
+        deadline = time.monotonic() + timeout
+        while self.child.process.poll() is None and time.monotonic() < deadline:
+            if holds_listener(self.child.pid, self.port):
+                return True
+            time.sleep(0.05)
+        return False
 
     @property
     def pid(self) -> int:

@@ -47,6 +47,31 @@ def wait_for_port(
     raise TimeoutError(f"{name} did not listen on {HOST}:{port} within {timeout:.0f} s")
 
 
+def holds_listener(pid: int, port: int) -> bool:
+    """Whether process `pid` holds the socket listening on HOST:`port` (Linux's /proc; True
+    where there is none to read). A connection to the port says less: between `free_port`
+    and a server's bind another process may take the port (nginx then retries its bind for
+    ~2.5 s and exits, while `wait_for_port` reached the other one: the tests' CI saw a
+    bench run's connections refused that way), or a client's own socket may connect to
+    itself (TCP's self-connect on a port nobody listens on)."""
+    try:
+        table = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    except OSError:
+        return True
+    local = f"{socket.inet_aton(HOST)[::-1].hex().upper()}:{port:04X}"
+    listening = {
+        f"socket:[{row.split()[9]}]" for row in table if row.split()[1:4:2] == [local, "0A"]
+    }
+    if not listening:
+        return False
+    with contextlib.suppress(OSError):
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            with contextlib.suppress(OSError):
+                if os.readlink(f"/proc/{pid}/fd/{fd}") in listening:
+                    return True
+    return False
+
+
 def http_json(
     url: str, body: Any = None, *, headers: Mapping[str, str] | None = None, timeout: float = 30.0
 ) -> Any:

@@ -90,8 +90,16 @@ class Ticker:
 
     def __init__(self) -> None:
         self.ticks = 0
-        self.longest_gap = 0.0
+        self.gaps: list[float] = []
         self._last = 0.0
+
+    @property
+    def longest_gap(self) -> float:
+        return max(self.gaps, default=0.0)
+
+    def stalled(self, longer_than: float) -> float:
+        """The time the loop spent in stalls longer than `longer_than`, in all."""
+        return sum(gap for gap in self.gaps if gap > longer_than)
 
     async def _tick(self) -> None:
         while True:
@@ -100,7 +108,7 @@ class Ticker:
 
     def _note(self) -> None:
         now = time.monotonic()
-        self.longest_gap = max(self.longest_gap, now - self._last)
+        self.gaps.append(now - self._last)
         self._last = now
         self.ticks += 1
 
@@ -111,9 +119,18 @@ class Ticker:
         try:
             yield self
         finally:
-            self.longest_gap = max(self.longest_gap, time.monotonic() - self._last)
+            self.gaps.append(time.monotonic() - self._last)
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+
+
+def ran_between_writes(ticker: Ticker, took: float) -> bool:
+    """Whether the loop ran between a long job's writes: at most half of the job's time
+    went in stalls longer than a quarter of it. Done in one write, one stall is nearly all
+    of it; in writes of ~25 ms, no stall is that long but for a loaded machine's noise,
+    which once took 0.39 s of a 0.88 s delete (CI on 2 cores, the lowest-versions run
+    beside the suite), and fails a bound on the longest gap alone."""
+    return ticker.stalled(longer_than=took / 4) <= took / 2
 
 
 @pytest.fixture
@@ -212,8 +229,8 @@ async def test_deleting_a_webhook_with_many_deliveries_lets_the_loop_run_between
         assert await store.delete_webhook(acme.id, hook.id)
     took = time.monotonic() - started
 
-    # 20 batches: the longest stall is about one (a loaded machine's noise on top).
-    assert ticker.longest_gap < took / 4, (ticker.longest_gap, took)
+    # 20 batches: no stall is much longer than one (ran_between_writes allows for noise).
+    assert ran_between_writes(ticker, took), (sorted(ticker.gaps)[-3:], took)
     assert await store.get_webhook(acme.id, hook.id) is None
     assert (await store.list_deliveries(_deliveries_of(acme.id, hook.id))).total == 0
     assert (await store.list_deliveries(_deliveries_of(other.id, theirs.id))).total == len(kept)
@@ -240,9 +257,9 @@ async def test_pausing_and_resuming_a_webhook_with_many_deliveries_lets_the_loop
             await store.update_webhook(replace(hook, enabled=enabled), make.later(1))
         took = time.monotonic() - started
 
-        # Writes of ~25 ms (store/slices.py): the longest stall is about one, a loaded
-        # machine's noise on top (at 4,000 rows a write: 0.31-0.35 s of 1.05-1.17 s in CI).
-        assert ticker.longest_gap < took / 4, (enabled, ticker.longest_gap, took)
+        # Writes of ~25 ms (store/slices.py): no stall is much longer than one (at 4,000
+        # rows a write the longest took 0.31-0.35 s of 1.05-1.17 s in CI).
+        assert ran_between_writes(ticker, took), (enabled, sorted(ticker.gaps)[-3:], took)
         assert await _count(store, acme.id, hook.id, moved) == len(events)
         assert await _count(store, other.id, theirs.id, DeliveryStatus.PENDING) == 1
 
@@ -441,7 +458,7 @@ async def test_releasing_many_held_deliveries_lets_the_loop_run_between_batches(
             )
     took = time.monotonic() - started
 
-    assert ticker.longest_gap < took / 4, (ticker.longest_gap, took)
+    assert ran_between_writes(ticker, took), (sorted(ticker.gaps)[-3:], took)
     assert moved == MANY_HELD
     status = DeliveryStatus.PENDING if release == "deliver" else DeliveryStatus.DISCARDED
     assert await _count(store, account_id, webhook_id, status) == MANY_HELD
@@ -469,7 +486,7 @@ async def test_recovering_many_failed_deliveries_lets_the_loop_run_between_write
         )
     took = time.monotonic() - started
 
-    assert ticker.longest_gap < took / 4, (ticker.longest_gap, took)
+    assert ran_between_writes(ticker, took), (sorted(ticker.gaps)[-3:], took)
     assert recovered == 40_000
     assert await _count(store, acme.id, hook.id, DeliveryStatus.PENDING) == 40_000
     assert await _count(store, other.id, theirs.id, DeliveryStatus.FAILED) == 1
@@ -496,7 +513,7 @@ async def test_turning_ordering_off_with_many_waiting_lets_the_loop_run_between_
         await store.update_webhook(replace(hook, ordering=Ordering.NONE), make.later(1))
     took = time.monotonic() - started
 
-    assert ticker.longest_gap < took / 4, (ticker.longest_gap, took)
+    assert ran_between_writes(ticker, took), (sorted(ticker.gaps)[-3:], took)
     assert await _count(store, acme.id, hook.id, DeliveryStatus.PENDING) == 20_000
 
 
@@ -523,7 +540,7 @@ async def test_a_disable_by_the_worker_pauses_a_large_backlog_letting_the_loop_r
         await store.settle_pauses()  # the pause goes on after the recording returns
     took = time.monotonic() - started
 
-    assert ticker.longest_gap < took / 4, (ticker.longest_gap, took)
+    assert ran_between_writes(ticker, took), (sorted(ticker.gaps)[-3:], took)
     assert (await store.get_webhook(acme.id, hook.id)).enabled is False  # type: ignore[union-attr]
     assert await _count(store, acme.id, hook.id, DeliveryStatus.PAUSED) == 39_999
     assert await _count(store, other.id, theirs.id, DeliveryStatus.PENDING) == 1

@@ -65,16 +65,25 @@ class MemoryDeliveryQueue:
         self._webhooks.setdefault(webhook.id, webhook)
         self._due.set()
 
-    def edit_webhook(self, webhook: Webhook) -> None:
+    def edit_webhook(self, webhook: Webhook, *, now: datetime | None = None) -> None:
         """Saves a change to a webhook, as the API does: later claims hand its deliveries
-        out with it, a disabled one's pending deliveries are paused, and watchers are told."""
+        out with it, a disabled one's pending deliveries are paused, an enabled one's paused
+        deliveries are pending again (due at `now`, as the store's resume makes them, else
+        when they were due), and watchers are told."""
         self._webhooks[webhook.id] = webhook
         for entry in self._entries.values():
-            if entry.webhook.id == webhook.id:
-                entry.webhook = webhook
-                pausable = _is_pending(entry.delivery) and not entry.delivery.by_hand
-                if not webhook.enabled and pausable:
-                    entry.delivery = replace(entry.delivery, status=DeliveryStatus.PAUSED)
+            if entry.webhook.id != webhook.id:
+                continue
+            entry.webhook = webhook
+            delivery = entry.delivery
+            if not webhook.enabled and _is_pending(delivery) and not delivery.by_hand:
+                entry.delivery = replace(delivery, status=DeliveryStatus.PAUSED)
+            elif webhook.enabled and delivery.status is DeliveryStatus.PAUSED:
+                due = delivery.next_attempt_at if now is None else now
+                entry.delivery = replace(
+                    delivery, status=DeliveryStatus.PENDING, next_attempt_at=due
+                )
+                self._due.set()
         self._edited(webhook.id)
 
     def delete_webhook(self, webhook_id: str) -> None:

@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 from hookcast.delivery.memory_queue import MemoryDeliveryQueue
-from hookcast.domain.models import Delivery
+from hookcast.domain.models import Delivery, DeliveryStatus
 from support import factories as make
 
 LEASE = 30.0
@@ -58,3 +59,24 @@ async def test_a_waiter_with_nothing_new_waits_out_its_timeout() -> None:
     started = asyncio.get_running_loop().time()
     await queue.wait_for_deliveries(0.05)
     assert asyncio.get_running_loop().time() - started >= 0.04  # not woken at once
+
+
+async def test_a_webhook_enabled_again_has_its_paused_deliveries_claimed_and_a_waiter_woken() -> (
+    None
+):
+    """As the store's resume: a disable pauses the pending deliveries, an enable makes them
+    pending again, due at the enable (a paused one had stayed paused for good)."""
+    queue = MemoryDeliveryQueue()
+    hook, event = make.webhook("acct"), make.event("acct")
+    delivery = make.delivery(event, hook.id)
+    queue.add(delivery=delivery, event=event, webhook=hook)
+    queue.edit_webhook(replace(hook, enabled=False))
+    assert queue.delivery(delivery.id).status is DeliveryStatus.PAUSED
+    assert await queue.claim_due_deliveries(now=make.later(5), limit=1, lease_seconds=LEASE) == []
+    waiter = await _woken(queue)
+
+    queue.edit_webhook(replace(hook, enabled=True), now=make.later(5))
+
+    await asyncio.wait_for(waiter, WAIT)
+    (claimed,) = await queue.claim_due_deliveries(now=make.later(5), limit=1, lease_seconds=LEASE)
+    assert claimed.delivery_id == delivery.id

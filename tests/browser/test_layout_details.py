@@ -210,6 +210,38 @@ def test_a_webhooks_switch_and_its_held_count_sit_together(
     assert abs(count["y"] + count["height"] / 2 - (switch["y"] + switch["height"] / 2)) <= 4
 
 
+def test_a_webhook_held_for_the_flowplayer_secret_says_so_in_one_box(
+    page: Page, server: Server, receiver: Receiver
+) -> None:
+    """Three boxes said "nothing is sent" three ways: the state (Held), a red alert (why),
+    and the held events (what waits, with a sentence that spoke of a disabled webhook): one
+    box says why, who sets the secret, and what waits, with what can be done now."""
+    key = _fresh_account(server, "Held in one box")
+    webhook_id = _flowplayer_webhook(server, key, receiver.url("/ok/flowplayer-one-box"))
+    server.api("POST", "/v2/sites/", key, {"id": "OneBox01", "metadata": {"name": "Main"}})
+    event = {"event": "media_available", "site_id": "OneBox01", "media_id": "OneBox01"}
+    server.api("POST", "/v2/events/", key, {"events": [event]})
+    sign_in(page, key)
+    page.goto(f"/webhooks/{webhook_id}")
+    state = page.locator("#state .state")
+    expect(state.locator(".state-title")).to_contain_text("Held")
+    expect(state.locator("#unsigned")).to_contain_text("held until you set it")
+    expect(state.locator("#held")).to_have_text(
+        re.compile(r"^\s*1 event is held: not sent until you deliver it once the secret is set")
+    )
+    expect(page.locator(".alert")).to_have_count(0)
+    expect(page.get_by_role("button", name="Deliver held")).to_have_count(0)
+    expect(state.get_by_role("button", name="Discard held")).to_be_visible()
+    # One box: the held events are a part of it, not a box of their own inside it.
+    assert _background(page.locator("#held")) == "rgba(0, 0, 0, 0)"
+    outer, inner = box_of(state), box_of(page.locator("#held"))
+    assert inner["y"] + inner["height"] <= outer["y"] + outer["height"]
+
+
+def _background(locator: Locator) -> str:
+    return str(locator.evaluate("el => getComputedStyle(el).backgroundColor"))
+
+
 def _flowplayer_webhook(server: Server, key: str, url: str) -> str:
     """A Flowplayer-format webhook on every event and property: its id."""
     metadata = {

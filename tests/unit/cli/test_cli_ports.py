@@ -163,6 +163,25 @@ def _without_ipv6(monkeypatch: pytest.MonkeyPatch, error: int) -> None:
     monkeypatch.setattr(serving, "_bound_socket", bound)
 
 
+def _served_on_127_0_0_1_only(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, name: str, *addresses: str
+) -> list[str]:
+    """Listens on `name`, resolving to `addresses`: one socket, on 127.0.0.1, where a client
+    is answered. What serve logged."""
+    from hookcast.cli.serving import listening_sockets
+
+    with caplog.at_level(logging.WARNING, logger="hookcast.serve"), monkeypatch.context() as m:
+        _resolving_to(m, name, *addresses)
+        (sock,) = listening_sockets(name, 0, shared=False)
+    try:
+        assert sock.getsockname()[0] == "127.0.0.1"
+        sock.listen()
+        assert _answers(("127.0.0.1", sock.getsockname()[1]))
+    finally:
+        sock.close()
+    return [record.getMessage() for record in caplog.records]
+
+
 @pytest.mark.parametrize("error", [errno.EAFNOSUPPORT, errno.EADDRNOTAVAIL])
 def test_serve_on_localhost_without_ipv6_listens_on_127_0_0_1_and_says_so(
     error: int, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
@@ -170,22 +189,11 @@ def test_serve_on_localhost_without_ipv6_listens_on_127_0_0_1_and_says_so(
     """`--host localhost` where localhost names ::1 first and the kernel has no IPv6: serve
     starts on 127.0.0.1, where a client is answered, and one log line says ::1 was left out
     and why, rather than failing for an address it could not have used."""
-    from hookcast.cli.serving import listening_sockets
-
     _without_ipv6(monkeypatch, error)
-    with caplog.at_level(logging.WARNING, logger="hookcast.serve"), monkeypatch.context() as m:
-        _resolving_to(m, "localhost", "::1", "127.0.0.1")
-        (sock,) = listening_sockets("localhost", 0, shared=False)
-    try:
-        sock.listen()
-        assert _answers(("127.0.0.1", sock.getsockname()[1]))
-    finally:
-        sock.close()
-    (line,) = [record.getMessage() for record in caplog.records]
-    assert line == (
+    assert _served_on_127_0_0_1_only(monkeypatch, caplog, "localhost", "::1", "127.0.0.1") == [
         "--host localhost: listening on 127.0.0.1 only; this system cannot listen on "
         f"::1 ({os.strerror(error).lower()})"
-    )
+    ]
 
 
 def test_serve_skips_an_address_that_is_not_this_machines(
@@ -193,17 +201,8 @@ def test_serve_skips_an_address_that_is_not_this_machines(
 ) -> None:
     """The kernel's own EADDRNOTAVAIL, no fake: a name whose addresses include one this
     machine does not have (192.0.2.1, a documentation address) is served on the others."""
-    from hookcast.cli.serving import listening_sockets
-
-    with caplog.at_level(logging.WARNING, logger="hookcast.serve"), monkeypatch.context() as m:
-        _resolving_to(m, "media-api", "192.0.2.1", "127.0.0.1")
-        (sock,) = listening_sockets("media-api", 0, shared=False)
-    try:
-        sock.listen()
-        assert _answers(("127.0.0.1", sock.getsockname()[1]))
-    finally:
-        sock.close()
-    assert [record.getMessage() for record in caplog.records] == [
+    logged = _served_on_127_0_0_1_only(monkeypatch, caplog, "media-api", "192.0.2.1", "127.0.0.1")
+    assert logged == [
         "--host media-api: listening on 127.0.0.1 only; this system cannot listen on "
         "192.0.2.1 (cannot assign requested address)"
     ]

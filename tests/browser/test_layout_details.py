@@ -197,17 +197,51 @@ def test_a_webhooks_switch_and_its_held_count_sit_together(
 ) -> None:
     # The page's head spread its three parts over the line: the title, the switch in the
     # middle of the page, the held count at its end.
-    key = _fresh_account(server, "Switch beside its count")
-    webhook_id = _flowplayer_webhook(server, key, receiver.url("/ok/flowplayer-held"))
-    server.api("POST", "/v2/sites/", key, {"id": "Swit0001", "metadata": {"name": "Main"}})
-    event = {"event": "media_available", "site_id": "Swit0001", "media_id": "Swit0001"}
-    server.api("POST", "/v2/events/", key, {"events": [event]})
-    sign_in(page, key)
-    page.goto(f"/webhooks/{webhook_id}")
+    _held_flowplayer_page(page, server, receiver, "Switch beside its count", "Swit0001")
     switch = box_of(page.get_by_role("switch", name="Enabled"))
     count = box_of(page.locator(".page-head .status-held"))
     assert count["x"] - (switch["x"] + switch["width"]) <= 32
     assert abs(count["y"] + count["height"] / 2 - (switch["y"] + switch["height"] / 2)) <= 4
+
+
+def test_a_webhook_held_for_the_flowplayer_secret_says_so_in_one_box(
+    page: Page, server: Server, receiver: Receiver
+) -> None:
+    """Three boxes said "nothing is sent" three ways: the state (Held), a red alert (why),
+    and the held events (what waits, with a sentence that spoke of a disabled webhook): one
+    box says why, who sets the secret, and what waits, with what can be done now."""
+    _held_flowplayer_page(page, server, receiver, "Held in one box", "OneBox01")
+    state = page.locator("#state .state")
+    expect(state.locator(".state-title")).to_contain_text("Held")
+    expect(state.locator("#unsigned")).to_contain_text("held until you set it")
+    expect(state.locator("#held")).to_have_text(
+        re.compile(r"^\s*1 event is held: not sent until you deliver it once the secret is set")
+    )
+    expect(page.locator(".alert")).to_have_count(0)
+    expect(page.get_by_role("button", name="Deliver held")).to_have_count(0)
+    expect(state.get_by_role("button", name="Discard held")).to_be_visible()
+    # One box: the held events are a part of it, not a box of their own inside it.
+    assert _background(page.locator("#held")) == "rgba(0, 0, 0, 0)"
+    outer, inner = box_of(state), box_of(page.locator("#held"))
+    assert inner["y"] + inner["height"] <= outer["y"] + outer["height"]
+
+
+def _background(locator: Locator) -> str:
+    return str(locator.evaluate("el => getComputedStyle(el).backgroundColor"))
+
+
+def _held_flowplayer_page(
+    page: Page, server: Server, receiver: Receiver, account: str, site_id: str
+) -> None:
+    """A new account's Flowplayer webhook (no organization secret) holding one event, its
+    page open: property `site_id`, the event about a media of that id."""
+    key = _fresh_account(server, account)
+    webhook_id = _flowplayer_webhook(server, key, receiver.url(f"/ok/flowplayer-{site_id}"))
+    server.api("POST", "/v2/sites/", key, {"id": site_id, "metadata": {"name": "Main"}})
+    event = {"event": "media_available", "site_id": site_id, "media_id": site_id}
+    server.api("POST", "/v2/events/", key, {"events": [event]})
+    sign_in(page, key)
+    page.goto(f"/webhooks/{webhook_id}")
 
 
 def _flowplayer_webhook(server: Server, key: str, url: str) -> str:

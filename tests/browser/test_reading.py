@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from live import WIDTHS, Receiver, Server
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, Locator, expect
 from test_layout import box_of, signed_in
 
 from support.waiting import wait_until
@@ -113,27 +113,7 @@ def test_the_events_tables_short_columns_keep_to_one_line(
     events (ids of 46 characters), the table's own widths gave those columns the room: at
     1280 px "Main site" and "media_id F6CF9dw4" took two lines each, every row a line
     taller."""
-    account = server.cli("accounts", "create", "Events columns")
-    key = server.cli("keys", "create", "--role", "admin", "--account", account)
-    site = server.cli("sites", "create", "Main site", "--account", account)
-    body = {
-        "name": "Failing, on media_created only",
-        "webhook_url": receiver.url("/fail/columns"),
-        "events": ["media_created"],
-        "site_ids": ["*"],
-        "retry_policy": [1],
-    }
-    server.api("POST", "/v2/webhooks/", key, {"metadata": body})
-    events = [
-        {"event": name, "site_id": site, "media_id": "F6CF9dw4"}
-        for name in ("media_available", "media_created")
-    ]
-    server.api("POST", "/v2/events/", key, {"events": events})
-    wait_until(
-        lambda: "webhook_failing" in _event_names(server, key),
-        timeout=60,  # the first attempt fails at once; under make test's load, seconds
-        message="the failing webhook never published webhook_failing",
-    )
+    key = _events_not_sent(server, receiver, "Events columns")
     with signed_in(browser, server, 1280, key) as page:
         page.goto("/events")
         expect(page.get_by_text("not sent", exact=False).first).to_be_visible()
@@ -155,6 +135,78 @@ def test_the_events_tables_short_columns_keep_to_one_line(
             assert lines == [1, 1], f"{label}: {lines} lines"
         wrap = page.locator(".table-wrap")
         assert wrap.evaluate("el => el.scrollWidth - el.clientWidth") <= 0
+
+
+def _events_not_sent(server: Server, receiver: Receiver, name: str) -> str:
+    """An account (its key) whose Events page has a media_available no webhook took and a
+    webhook_failing (HookCast's own) about its one webhook, which fails media_created."""
+    account = server.cli("accounts", "create", name)
+    key = server.cli("keys", "create", "--role", "admin", "--account", account)
+    site = server.cli("sites", "create", "Main site", "--account", account)
+    body = {
+        "name": "Failing, on media_created only",
+        "webhook_url": receiver.url("/fail/columns"),
+        "events": ["media_created"],
+        "site_ids": ["*"],
+        "retry_policy": [1],
+    }
+    server.api("POST", "/v2/webhooks/", key, {"metadata": body})
+    events = [
+        {"event": name, "site_id": site, "media_id": "F6CF9dw4"}
+        for name in ("media_available", "media_created")
+    ]
+    server.api("POST", "/v2/events/", key, {"events": events})
+    wait_until(
+        lambda: "webhook_failing" in _event_names(server, key),
+        timeout=60,  # the first attempt fails at once; under make test's load, seconds
+        message="the failing webhook never published webhook_failing",
+    )
+    return key
+
+
+def test_an_events_reason_for_sending_nothing_is_no_taller_than_the_event(
+    browser: Browser, server: Server, receiver: Receiver
+) -> None:
+    """HookCast's own events said why nothing was sent in 3-4 grey lines at 1280 px, on every
+    such row ("not sent: HookCast's own event, only for webhooks that name it (2 subscribe to
+    other events, 1 is the one it is about, 1 takes All events, ...)"), each row taller than
+    its event's name and id: the verdict is one line, and what each webhook said opens under
+    it."""
+    key = _events_not_sent(server, receiver, "Events reasons")
+    with signed_in(browser, server, 1280, key) as page:
+        page.goto("/events")
+        rows = page.locator("table.events tbody tr", has=page.locator(".why, span.muted"))
+        expect(rows).to_have_count(2)
+        for row in rows.all():
+            event = _content_height(row.locator('td[data-label="Event"]'))
+            reason = _content_height(row.locator('td[data-label="Deliveries"]'))
+            assert reason <= event, row.inner_text()
+        own = page.locator("tr", has_text="webhook_failing").locator("details.why")
+        verdict = own.locator("summary")
+        expect(verdict).to_have_text("not sent: HookCast's own event")
+        assert box_of(verdict)["height"] < 1.5 * _line_height(verdict)
+        verdict.click()
+        expect(own).to_contain_text(
+            "only for webhooks that name it: your webhook is the one it is about",
+            use_inner_text=True,
+        )
+
+
+def _content_height(cell: Locator) -> float:
+    """The height of a cell's text, not of the cell (a row's cells are all as tall)."""
+    return float(
+        cell.evaluate(
+            """td => {
+                const range = document.createRange();
+                range.selectNodeContents(td);
+                return range.getBoundingClientRect().height;
+            }"""
+        )
+    )
+
+
+def _line_height(locator: Locator) -> float:
+    return float(locator.evaluate("el => parseFloat(getComputedStyle(el).lineHeight)"))
 
 
 def _event_names(server: Server, key: str) -> list[str]:

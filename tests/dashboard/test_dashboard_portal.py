@@ -62,7 +62,7 @@ async def test_a_flowplayer_webhook_tells_a_portal_customer_who_sets_its_secret(
     await board.client.get(await _link(board, role="editor"))
 
     alert = re.search(
-        r'<p class="alert" id="unsigned">(.*?)</p>',
+        r'<p class="small" id="unsigned">(.*?)</p>',
         (await board.client.get(f"/webhooks/{held.id}")).text,
     )
 
@@ -77,7 +77,7 @@ async def test_a_flowplayer_webhook_tells_a_viewer_who_sets_its_secret(board: Bo
     await board.sign_in(await board.key(Role.VIEWER))
 
     alert = re.search(
-        r'<p class="alert" id="unsigned">(.*?)</p>',
+        r'<p class="small" id="unsigned">(.*?)</p>',
         (await board.client.get(f"/webhooks/{held.id}")).text,
     )
 

@@ -335,9 +335,23 @@ async def test_bad_paging_is_400(api: Api) -> None:
         {"sort": "secret:asc"},
         {"sort": "created:sideways"},
     ):
-        assert_error(await api.call("GET", "/v2/webhooks/", params=params), 400)
+        # A GET has no body: its query's errors say so, FastAPI's checks (page) and
+        # HookCast's own (sort) alike; sort's had said invalid_body.
+        assert_error(await api.call("GET", "/v2/webhooks/", params=params), 400, "invalid_query")
     for path in ("/v2/sites/", "/v2/events/", "/v2/webhooks/Missing1/deliveries/"):
         assert_error(await api.call("GET", path, params={"page_length": 0}), 400)
+
+
+async def test_a_deliveries_filter_that_means_nothing_is_an_invalid_query(api: Api) -> None:
+    await api.site(SITE_ID)
+    hook = await api.webhook([SITE_ID])
+    path = f"/v2/webhooks/{hook['id']}/deliveries/"
+    for name, value, said in (
+        ("status", "weird", "status must be one of: pending"),
+        ("since", "yesterday", "since must be an ISO 8601 date or time"),
+    ):
+        response = await api.call("GET", path, params={name: value})
+        assert said in assert_error(response, 400, "invalid_query")
 
 
 async def test_unknown_route_and_wrong_method(api: Api) -> None:

@@ -88,9 +88,23 @@ def answer(exc: HookcastError | HTTPException) -> tuple[int, str, str, dict[str,
     return status, code, description, dict(headers)
 
 
-async def _hookcast_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _hookcast_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HookcastError)
-    return error_response(*answer(exc))
+    status, code, description, headers = answer(exc)
+    if _of_the_query(request, exc):
+        code = "invalid_query"  # as FastAPI's own checks of the query say it (?page=0)
+    return error_response(status, code, description, headers)
+
+
+def _of_the_query(request: Request, exc: HookcastError) -> bool:
+    """A GET's parameter the services refused (`?sort=`, `?status=`, `?since=`): they say
+    invalid_body of every input they check, and a GET has no body."""
+    return (
+        type(exc) is ValidationFailed
+        and request.method == "GET"
+        and exc.field is not None
+        and exc.field in request.query_params
+    )
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:

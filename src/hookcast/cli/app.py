@@ -140,7 +140,9 @@ def serve(
     host: Annotated[
         str,
         typer.Option(
-            help="Address to listen on; a name, on each address it names (:: is IPv6 only)."
+            help="Address to listen on; a name, on each address it names (:: is IPv6 "
+            "only); one this system cannot listen on (::1 without IPv6) is skipped, and "
+            "logged, when another is bound."
         ),
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.", min=0, max=65535)] = 8000,

@@ -376,20 +376,54 @@ def listening_sockets(host: str, port: int, *, shared: bool) -> list[socket.sock
     names both, a name with only IPv6 addresses on those). Port 0: all on the port the first
     was given. `shared`: other processes may bind it too (SO_REUSEPORT): several
     `serve --no-worker --reuse-port` on one port use more than one core for the API without
-    a load balancer in front; the kernel gives each new connection to one of them."""
+    a load balancer in front; the kernel gives each new connection to one of them.
+
+    An address this system cannot listen on (`_UNAVAILABLE`: no IPv6 in the kernel, ::1
+    not configured) is skipped, in one log line, when another of the name's is bound;
+    when none is, its error is raised as any other bind's."""
     if shared and not hasattr(socket, "SO_REUSEPORT"):  # pragma: no cover - Linux, BSDs have it
         raise OSError("this system cannot share a port (no SO_REUSEPORT)")
     bound: list[socket.socket] = []
+    skipped: list[tuple[tuple[Any, ...], OSError]] = []
     try:
         for family, address in _addresses(host, port):
             if bound and port == 0:
                 address = (address[0], bound[0].getsockname()[1], *address[2:])
-            bound.append(_bound_socket(family, address, shared=shared))
+            try:
+                bound.append(_bound_socket(family, address, shared=shared))
+            except OSError as exc:
+                if exc.errno not in _UNAVAILABLE:
+                    raise
+                skipped.append((address, exc))
+        if skipped and not bound:
+            raise skipped[0][1]
     except OSError:
         for sock in bound:
             sock.close()
         raise
+    if skipped:
+        _log_skipped(host, bound, skipped)
     return bound
+
+
+# Errors of an address, not of the port: the kernel has no IPv6 (EAFNOSUPPORT, from
+# socket()), or the address is not this machine's (EADDRNOTAVAIL: ::1 removed, IPv6
+# disabled on the loopback). A taken port (EADDRINUSE) or a privileged one (EACCES) still
+# fails serve: the address it names is one clients are told to use.
+_UNAVAILABLE = frozenset({errno.EAFNOSUPPORT, errno.EADDRNOTAVAIL})
+
+
+def _log_skipped(
+    host: str, bound: list[socket.socket], skipped: list[tuple[tuple[Any, ...], OSError]]
+) -> None:
+    listening = ", ".join(str(sock.getsockname()[0]) for sock in bound)
+    not_listening = "; ".join(f"{address[0]} ({bind_words(exc)})" for address, exc in skipped)
+    _log.warning(
+        "--host %s: listening on %s only; this system cannot listen on %s",
+        host,
+        listening,
+        not_listening,
+    )
 
 
 def _addresses(host: str, port: int) -> list[tuple[socket.AddressFamily, tuple[Any, ...]]]:

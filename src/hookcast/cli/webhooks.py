@@ -231,7 +231,9 @@ def _state(hook: Webhook) -> Text:
     error = hook.last_error
     if error is not None and hook.state != "healthy":
         body = " ".join(error.body.split())[:_ERROR_SHOWN]
-        lines.append(error.error + (f": {body}" if body else ""))
+        # Named, as the dashboard names it: under "disabled by a user", a bare "connection
+        # refused by ..." read as the reason it was disabled.
+        lines.append("last error: " + error.error + (f": {body}" if body else ""))
     if hook.state == "failing" and hook.next_attempt_at is not None:
         lines.append(f"next retry {when(hook.next_attempt_at)}")
     if hook.held_deliveries:

@@ -116,10 +116,10 @@ def test_hookcast_own_events_say_every_event_leaves_them_out() -> None:
     about = _hook(events=("*",))
     hooks = [about, _hook(events=("*",)), _hook(events=("media_available",))]
     failing = _event(type="webhook_failing", data={"webhook_id": about.id}, resource_ids={})
-    assert Unmatched(hooks).why(failing) == (
-        "not sent: HookCast's own event, only for webhooks that name it "
-        "(1 is the one it is about, 1 takes All events, which leaves HookCast's own out, "
-        "1 subscribes to other events)"
+    assert Unmatched(hooks).reason(failing) == (
+        "not sent: HookCast's own event",
+        "only for webhooks that name it: 1 is the one it is about, 1 takes All events, which "
+        "leaves HookCast's own out, 1 subscribes to other events",
     )
 
 

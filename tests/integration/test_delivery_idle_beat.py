@@ -22,7 +22,7 @@ from test_delivery_guarantees import SUBPROCESS_ENV
 from hookcast.delivery.worker import WorkerOptions
 from hookcast.store.migrate import migrate
 from support.postgres import postgres_server, run_sql
-from support.waiting import eventually
+from support.waiting import STARTING, eventually
 
 # A worker as `hookcast worker` runs one: it looks at the next due time after a second idle.
 IDLE = WorkerOptions(concurrency=32, lease_seconds=30.0)
@@ -68,7 +68,7 @@ class _Counts:
             await connection.close()
         return int(row[0]), int(row[1])
 
-    async def beats_reach(self, count: int) -> tuple[int, int]:
+    async def beats_reach(self, count: int, *, timeout: float = 30) -> tuple[int, int]:
         """Polls until the beats number `count`; the counts then."""
         counts = (0, 0)
 
@@ -77,7 +77,7 @@ class _Counts:
             counts = await self.now()
             return counts[0] >= count
 
-        await eventually(reached, timeout=30, interval=0.2)
+        await eventually(reached, timeout=timeout, interval=0.2)
         return counts
 
 
@@ -88,7 +88,7 @@ def _crossed_the_horizons_hour(start: time.struct_time, end: time.struct_time) -
     return (start.tm_yday, start.tm_hour) != (end.tm_yday, end.tm_hour) and end.tm_hour == 1
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(150)  # a start-up of up to STARTING, and eight beats
 async def test_an_idle_worker_sends_nothing_between_its_beats(
     database_url: str, counted_database: str, tmp_path: Path
 ) -> None:
@@ -99,7 +99,8 @@ async def test_an_idle_worker_sends_nothing_between_its_beats(
     counts = _Counts(counted_database)
     async with processes(counted_database, tmp_path, **SUBPROCESS_ENV) as procs:
         worker = procs.worker()
-        beats, others = await counts.beats_reach(3)  # started, and idle since its first claim
+        # Started, and idle since its first claim.
+        beats, others = await counts.beats_reach(3, timeout=STARTING + 30)
         started = time.gmtime()
         beats_after, others_after = await counts.beats_reach(beats + 5)
         if _crossed_the_horizons_hour(started, time.gmtime()):  # a beat advanced it: again

@@ -14,9 +14,13 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Literal, TypeVar
 
-__all__ = ["DEADLINE", "eventually", "wait_until"]
+__all__ = ["DEADLINE", "STARTING", "eventually", "wait_until"]
 
 DEADLINE = 15.0  # seconds: generous for a loaded 2-core machine, still ends a hung test
+# Seconds for a `hookcast` process a test started to come up and act: a few on a quiet
+# machine, but at load 10-19 on 2 cores its imports alone took ~11 s, and DEADLINE ran
+# out on a worker's first delivery and on its first beats (2 CPU hogs beside, load ~12).
+STARTING = 45.0
 
 T = TypeVar("T")
 

@@ -97,11 +97,11 @@ jq:
 # programs (`benchmarks --smoke`, `chaos --short`) and their tests (tests/conftest.py).
 # `make test-lowest` runs beside it at a lower CPU priority (nice: the suite's timing tests
 # come first), its output kept in LOWEST_LOG and shown after the suite's; either failing
-# fails `make test`. CI's last four runs (installs included) took 678, 1,280, 1,423 and
-# 1,639 s, test-lowest ending after the suite in the later ones; its `suite_only` tests
-# left to the suite, it does 12-16% less CPU and should end first: ~1,580-1,615 s estimated
-# for the newest, the suite's own time, over the 15-minute budget
-# (docs/benchmarks/suite-time.md, "How long `make test` takes", Rounds 3 and 7).
+# fails `make test`. CI's last runs of cbaf25c: the suite 1,353 s, test-lowest 1,119 s
+# beside it (ending first), ~25 minutes with the installs, over the 15-minute budget: the
+# suite's own time on two workers. Round 8 cut well under a minute of it; where the rest
+# goes needs a run on a quiet machine (docs/benchmarks/suite-time.md, "How long `make
+# test` takes", Rounds 3, 7 and 8).
 # `--durations=25` lists the suite's 25 slowest tests at the end of every run (CI's log
 # included), so that where its time goes is on record run by run.
 TEST_WORKERS ?= 2
@@ -134,9 +134,10 @@ $(LOWEST_STAMP): pyproject.toml $(LOWEST_LOCK) $(STAMP)
 # The `backlog` tests (tens of thousands of rows, timing the loop's stalls on SQLite) run in
 # the suite only: what they time is HookCast's batching, the same on every version, and
 # they were the lowest run's heaviest, beside the suite's copy of them. So do the
-# `suite_only` ones (docs/benchmarks/suite-time.md, Round 7): a migration creating 256
-# day partitions, two of three upgrades from an earlier revision, two batches of HookCast's
-# own, and three files of pure domain properties; what the floors reach (Alembic, SQLAlchemy,
+# `suite_only` ones (docs/benchmarks/suite-time.md, Rounds 7 and 8): a migration creating 256
+# day partitions, migration 0021's upgrade, two of three upgrades from an earlier revision,
+# HookCast's own batches, backlog and key order at sizes only the suite needs, and three files
+# of pure domain properties; what the floors reach (Alembic, SQLAlchemy,
 # asyncpg, aiosqlite, the web stack, pydantic, typer) is still run on both databases.
 # typer before 0.26 imports names Click 8.5 deprecated (a warning, not a failure: the suite
 # turns warnings into errors); the floor stays, that one warning is let through here.

@@ -207,6 +207,9 @@ async def test_results_complete_or_reschedule_and_keep_attempts(store: SqlStore)
     assert await store.next_due_at() is None
 
 
+# 300 results in HookCast's batches: the suite's, not test-lowest's (the drivers' calls are
+# those of test_store_record_mixed_batch.py's 131, run on the floors).
+@pytest.mark.suite_only
 async def test_a_large_batch_records_its_held_results_only(store: SqlStore) -> None:
     # More results than one statement of SQLite's recording takes (128), mixed: finished,
     # retried, and under leases taken back meanwhile (those record nothing).

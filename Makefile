@@ -105,6 +105,8 @@ jq:
 # `--durations=25` lists the suite's 25 slowest tests at the end of every run (CI's log
 # included), so that where its time goes is on record run by run.
 TEST_WORKERS ?= 2
+# Every test's time, for docs/benchmarks/suite-time.md's per-file tables (`--durations` lists 25).
+SUITE_XML    := tests/results/suite.xml
 LOWEST_LOG   := $(LOWEST)/last-run.log
 # A job started with `&` ignores SIGINT (make's shell has no job control), and so would the
 # lowest-versions pytest: this sets it back, so that Ctrl+C stops it and its PostgreSQL as
@@ -114,7 +116,7 @@ SIGINT_BACK  := $(BIN)/python -c "import os, signal, sys; \
 
 test: setup browser postgres prometheus node jq lint typecheck $(LOWEST_STAMP)
 	@nice -n 10 $(SIGINT_BACK) $(LOWEST_PYTEST) >$(LOWEST_LOG) 2>&1 & lowest=$$!; \
-	$(BIN)/pytest -q -n $(TEST_WORKERS) --durations=25; suite=$$?; \
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --durations=25 --junitxml=$(SUITE_XML); suite=$$?; \
 	wait $$lowest; floors=$$?; \
 	echo "--- make test-lowest (ran beside the suite; exit $$floors) ---"; cat $(LOWEST_LOG); \
 	test $$suite -eq 0 && test $$floors -eq 0

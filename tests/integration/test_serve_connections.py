@@ -534,3 +534,18 @@ async def test_serve_closes_a_connection_whose_body_it_refused_413(tmp_path: Pat
         status, description = said_error(said)
         assert status == b"HTTP/1.1 413 Request Entity Too Large"
         assert description == "the request body is larger than 1024 bytes"
+
+
+async def test_a_connection_answered_before_its_body_ended_is_kept_for_the_next_request() -> None:
+    """An answer before the body (a 401, a 429 of the rate limit, a 413), the body's end
+    after it: the client was told nothing of a close and may send its next request on the
+    connection at once, which is answered; idle, it is closed at the keep-alive time. Closed
+    at the body's end, the next request was lost ("Server disconnected without sending a
+    response": a portal's form posted after its 429, in CI)."""
+    async with bounded_server(SlowApp(), keep_alive=0.5, body=BodyPace(60.0, 1)) as clients:
+        reader, writer = await clients.open()
+        writer.write(b"POST / HTTP/1.1\r\nhost: hookcast\r\ncontent-length: 10\r\n\r\n")
+        assert await status_line(reader) == b"HTTP/1.1 200 OK"  # answered, the body unread
+        writer.write(b"x" * 10)
+        assert await answer(reader, writer, "/") == b"HTTP/1.1 200 OK"
+        assert await closed_within(reader, WAIT) == b""

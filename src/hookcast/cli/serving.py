@@ -190,8 +190,9 @@ class BoundedProtocol(HttpToolsProtocol):
     - a request head must be complete within `head_seconds` of its first byte (the
       keep-alive timer ends at that byte), or the connection is answered 408 and closed.
     - a request body must keep coming (`BodyPace`), or the connection is answered 408 (when
-      no answer has begun) and closed; a body answered before its end (a 413) is closed at
-      its end or after one more body window.
+      no answer has begun) and closed; a body answered before its end (a 401, a 413) is
+      read for one more body window at most, then the connection is closed, or kept alive
+      if the body ended in it.
     - an answer the client reads nothing of for `write_stall_seconds` is given up: the
       connection is aborted (a close would wait for the client to read it)."""
 
@@ -215,6 +216,11 @@ class BoundedProtocol(HttpToolsProtocol):
             self.count_refusal(503, "too_many_connections")
             self._log_refusal()
             return
+        self._keep_alive()
+
+    def _keep_alive(self) -> None:
+        """Arms the keep-alive timer: the connection is idle from now, between requests."""
+        self._unset_keepalive_if_required()
         self.timeout_keep_alive_task = self.loop.call_later(
             self.timeout_keep_alive, self.timeout_keep_alive_handler
         )
@@ -257,6 +263,7 @@ class BoundedProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._head_read = True
         self._cancel_head_timer()
+        self._unset_keepalive_if_required()  # armed by a late body's end in this packet
         super().on_headers_complete()
 
     def on_body(self, body: bytes) -> None:
@@ -266,8 +273,15 @@ class BoundedProtocol(HttpToolsProtocol):
     def on_message_complete(self) -> None:
         self._cancel_body_timer()
         super().on_message_complete()
-        if self.cycle is not None and self.cycle.response_complete:
-            self.transport.close()  # the end of a body answered before it: _linger
+        cycle = self.cycle
+        if cycle is not None and cycle.response_complete and not self.transport.is_closing():
+            # The end of a body answered before it (_linger): the connection is between
+            # requests again, idle under the keep-alive timer (its packets stopped it).
+            # Closed here, a client told nothing of a close (a 401, a 429 keep the
+            # connection) sent its next request on it and lost it: "Server disconnected
+            # without sending a response" (a CI run, a portal's form after its 429).
+            cycle.more_body = False  # uvicorn leaves it set once the answer is complete
+            self._keep_alive()
 
     def pause_writing(self) -> None:
         super().pause_writing()
@@ -289,8 +303,9 @@ class BoundedProtocol(HttpToolsProtocol):
         """The app answered (a 401, a 413, a 415) before its request's body ended: uvicorn
         would read the rest for as long as it came at the body's pace, and after a 413 a
         client without a key held a connection slot for ever. The rest is read (and
-        dropped) for one body window at most, then the connection is closed: closed at
-        once, the client still sending would be reset and could lose the answer."""
+        dropped) for one body window at most, then the connection is closed (kept alive if
+        the body ends in it): closed at once, the client still sending would be reset and
+        could lose the answer."""
         self._cancel_body_timer()
         self._body_timer = self.loop.call_later(self.timeouts.body.seconds, self.transport.close)
 

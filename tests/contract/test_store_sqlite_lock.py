@@ -84,21 +84,21 @@ async def write_lock_held(database_url: str, seconds: float) -> AsyncIterator[He
         await asyncio.to_thread(holder.join)
 
 
-def _schedstat(thread_id: int) -> tuple[float, float] | None:
-    """A thread's seconds on a CPU, and waiting, ready to run, for one: the kernel's
+def _waited_for_cpu(thread_id: int) -> float | None:
+    """A thread's seconds spent ready to run, waiting for a CPU: the kernel's
     /proc/self/task/<id>/schedstat (None where it keeps no such count)."""
     try:
-        on_cpu, waiting = Path(f"/proc/self/task/{thread_id}/schedstat").read_text().split()[:2]
-        return int(on_cpu) / 1e9, int(waiting) / 1e9
-    except (OSError, ValueError):
+        waiting = Path(f"/proc/self/task/{thread_id}/schedstat").read_text().split()[1]
+        return int(waiting) / 1e9
+    except (OSError, ValueError, IndexError):
         return None
 
 
 @dataclass(frozen=True)
 class Gap:
     """How long the loop kept the ticker waiting once, in seconds: in all, `own` less the
-    loop's thread's wait for a CPU, and `cpu` its time on a CPU (without the kernel's
-    count, the whole gap for both)."""
+    loop's thread's wait for a CPU (without the kernel's count of it, all of it), and `cpu`
+    the thread's time on a CPU (time.thread_time)."""
 
     took: float
     own: float
@@ -115,7 +115,7 @@ class Ticker:
     def __init__(self) -> None:
         self.gaps: list[Gap] = []
         self._thread = threading.get_native_id()
-        self._last = (0.0, _schedstat(self._thread))
+        self._last = self._now()
 
     @property
     def took(self) -> float:
@@ -139,20 +139,21 @@ class Ticker:
             await asyncio.sleep(0.01)
             self._note()
 
+    def _now(self) -> tuple[float, float, float | None]:
+        """The time, the loop's thread's CPU time and its wait for a CPU so far."""
+        return time.monotonic(), time.thread_time(), _waited_for_cpu(self._thread)
+
     def _note(self) -> None:
-        now, counts = time.monotonic(), _schedstat(self._thread)
-        last, last_counts = self._last
+        now, cpu, waited = self._now()
+        last, last_cpu, last_waited = self._last
         took = now - last
-        if counts is None or last_counts is None:
-            self.gaps.append(Gap(took, took, took))
-        else:
-            waited = counts[1] - last_counts[1]
-            self.gaps.append(Gap(took, max(0.0, took - waited), counts[0] - last_counts[0]))
-        self._last = (now, counts)
+        queued = 0.0 if waited is None or last_waited is None else waited - last_waited
+        self.gaps.append(Gap(took, max(0.0, took - queued), cpu - last_cpu))
+        self._last = (now, cpu, waited)
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[Ticker]:
-        self._last = (time.monotonic(), _schedstat(self._thread))
+        self._last = self._now()
         task = asyncio.create_task(self._tick())
         try:
             yield self

@@ -31,7 +31,7 @@ from hookcast.ports.mail import OutboxMail
 from hookcast.store import SqlStore, open_store
 from support.postgres import PostgresServer, postgres_server, run_sql
 from support.sql import execute_sql
-from support.waiting import wait_until
+from support.waiting import STARTING, wait_until
 
 OUTAGE_SECONDS = 6.0  # the outage under test: ~12 claims and ~3 heartbeats fail in it
 
@@ -78,7 +78,9 @@ def test_a_worker_says_once_that_the_database_went_away_and_once_that_it_is_back
             [hookcast_bin(), *args], env=env, cwd=tmp_path, stdout=out, stderr=out, text=True
         )
     try:
-        wait_until(lambda: STARTED[command] in log.read_text(), message=log.read_text)
+        wait_until(
+            lambda: STARTED[command] in log.read_text(), timeout=STARTING, message=log.read_text
+        )
         own_postgres.pause()
         wait_until(lambda: "is unavailable" in log.read_text(), message=log.read_text)
         time.sleep(OUTAGE_SECONDS)  # the outage itself, not a wait for something to happen

@@ -64,11 +64,6 @@ class Unmatched:
         # condition is not evaluated: it does not meet, as one over budget at its publish.
         self._visits_left = MAX_PUBLISH_VISITS
 
-    def why(self, event: Event) -> str:
-        """One line for an event with no deliveries: `reason`'s two parts together."""
-        verdict, breakdown = self.reason(event)
-        return f"{verdict} ({breakdown})" if breakdown else verdict
-
     def reason(self, event: Event) -> tuple[str, str]:
         """Why an event has no deliveries: the verdict, short enough for one line of the
         Events page's Deliveries column, and what each of several webhooks said ("" when the

@@ -281,6 +281,7 @@ class BoundedProtocol(HttpToolsProtocol):
             # connection) sent its next request on it and lost it: "Server disconnected
             # without sending a response" (a CI run, a portal's form after its 429).
             cycle.more_body = False  # uvicorn leaves it set once the answer is complete
+            self._idle_since = self.loop.time()
             self._keep_alive()
 
     def pause_writing(self) -> None:

@@ -122,7 +122,7 @@ async def test_a_failing_webhook_whose_newest_delivery_succeeded_says_older_ones
     site_id = await board.site()
     webhook = await board.webhook(site_id)
     now = datetime.now(UTC).replace(microsecond=0)
-    older, newer = await _published_and_claimed(board, site_id, ["Older001", "Newer001"], now)
+    older, newer = await _published_and_claimed(board, site_id, ["Older001", "Newer001"])
     store = board.runtime.store
     failed_at = now + timedelta(seconds=5)
     error = LastError(failed_at, 401, "HTTP 401", "refused: bad signature")
@@ -151,7 +151,7 @@ async def test_a_delivered_event_is_offered_send_again_not_retry(board: Board) -
     site_id = await board.site()
     webhook = await board.webhook(site_id)
     now = datetime.now(UTC).replace(microsecond=0)
-    sent, busy = await _published_and_claimed(board, site_id, ["Sent0001", "Busy0001"], now)
+    sent, busy = await _published_and_claimed(board, site_id, ["Sent0001", "Busy0001"])
     store = board.runtime.store
     await store.record_results([succeeded(sent, now)], [])
     await store.record_results([retry_later(busy, now + timedelta(minutes=10), now)], [])
@@ -201,15 +201,17 @@ async def test_a_paused_delivery_offers_no_button_that_would_leave_it_as_it_is(
 
 
 async def _published_and_claimed(
-    board: Board, site_id: str, media_ids: list[str], now: datetime
+    board: Board, site_id: str, media_ids: list[str]
 ) -> list[ClaimedDelivery]:
     """One media_available per media id, published in order, their deliveries claimed as a
-    worker would: oldest first."""
+    worker would: oldest first. Claimed a second after the last publish: a second after a
+    time the test took before them, truncated to its second, one published past it was not
+    due yet (a CI run claimed one of two)."""
     for media_id in media_ids:
         item = {"event": "media_available", "site_id": site_id, "media_id": media_id}
         await board.runtime.services.events.publish(admin_of(board), item)
     claimed = await board.runtime.store.claim_due_deliveries(
-        now=now + timedelta(seconds=1), limit=10, lease_seconds=60
+        now=datetime.now(UTC) + timedelta(seconds=1), limit=10, lease_seconds=60
     )
     return sorted(claimed, key=lambda c: (c.created, c.delivery_id))
 

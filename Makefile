@@ -97,11 +97,10 @@ jq:
 # programs (`benchmarks --smoke`, `chaos --short`) and their tests (tests/conftest.py).
 # `make test-lowest` runs beside it at a lower CPU priority (nice: the suite's timing tests
 # come first), its output kept in LOWEST_LOG and shown after the suite's; either failing
-# fails `make test`. CI's last runs of cbaf25c: the suite 1,353 s, test-lowest 1,119 s
-# beside it (ending first), ~25 minutes with the installs, over the 15-minute budget: the
-# suite's own time on two workers. Round 8 cut well under a minute of it; where the rest
-# goes needs a run on a quiet machine (docs/benchmarks/suite-time.md, "How long `make
-# test` takes", Rounds 3, 7 and 8).
+# fails `make test`. The last fresh-clone run here (e90288c): the suite 1,442 s, test-lowest
+# 1,052 s beside it (ending first), ~31 minutes with the installs, over the 15-minute
+# budget. The suite's tests add up to 3,140 s, two workers' whole time, browser tests 27%
+# of it (docs/benchmarks/suite-time.md, "How long `make test` takes", Rounds 3, 7 and 8).
 # `--durations=25` lists the suite's 25 slowest tests at the end of every run (CI's log
 # included), so that where its time goes is on record run by run.
 TEST_WORKERS ?= 2

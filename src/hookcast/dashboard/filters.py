@@ -11,7 +11,7 @@ from typing import Any
 from jinja2 import Environment
 from markupsafe import Markup, escape
 
-from hookcast.dashboard.webhook_search import waits_for_organization_secret
+from hookcast.dashboard.webhook_search import shown_state, waits_for_organization_secret
 from hookcast.domain import ed25519
 from hookcast.domain.catalog import ALL_EVENTS, EVENT_TYPES, EVENT_TYPES_PAGE, EventType
 from hookcast.domain.formats import FORMATS, TEST_EVENT
@@ -203,4 +203,5 @@ def install_filters(env: Environment) -> None:
         formats=FORMATS,
         test_event=TEST_EVENT,
         waits_for_organization_secret=waits_for_organization_secret,
+        shown_state=shown_state,
     )
